@@ -1,0 +1,76 @@
+"""The narrow interfaces the HTTP API needs from the running gateway.
+
+The app factory receives objects that satisfy these protocols; ``pipeline.py`` hands it the real
+ones, unit tests hand it small fakes. Nothing here imports the parts that implement them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.domain import Alert, CameraStatus, Detection, Image, ModelRef, ModelVersionStatus
+
+
+@dataclass(frozen=True, slots=True)
+class InferenceOutput:
+    model: ModelRef
+    """The version that actually served the request (canary routing may pick another)."""
+    outputs: Mapping[str, npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectOutput:
+    model: ModelRef
+    detections: tuple[Detection, ...]
+    anomaly_score: float | None
+
+
+class InferenceBackend(Protocol):
+    """Model repository + batcher + pool, as the API sees them.
+
+    ``deadline`` is a ``time.monotonic()`` instant or None. ``infer``/``detect`` raise
+    ModelNotFoundError, ModelNotReadyError, InvalidInputError or OverloadedError synchronously; the
+    returned future fails with DeadlineExceededError or InferenceError.
+    """
+
+    def ready(self) -> bool: ...
+
+    def models(self) -> Sequence[ModelVersionStatus]: ...
+
+    def status(self, name: str, version: int | None) -> ModelVersionStatus: ...
+
+    def infer(
+        self,
+        name: str,
+        version: int | None,
+        inputs: Mapping[str, npt.NDArray[np.generic]],
+        deadline: float | None,
+    ) -> Future[InferenceOutput]: ...
+
+    def detect(
+        self, name: str, version: int | None, image: Image, deadline: float | None
+    ) -> Future[DetectOutput]: ...
+
+    def queue_fill(self) -> float:
+        """Items waiting over capacity, 0..1, for the admission watermark."""
+        ...
+
+
+class CameraDirectory(Protocol):
+    def cameras(self) -> Sequence[CameraStatus]: ...
+
+    def camera(self, camera_id: str) -> CameraStatus | None: ...
+
+    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+        """Newest frame with its latest detections and zones drawn, or None before the first frame."""
+        ...
+
+
+class EventLog(Protocol):
+    def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]: ...

@@ -1,0 +1,87 @@
+"""The ``edge-gateway`` command line: the only place that parses arguments and configures logging."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+from typing import ClassVar
+
+from gateway.commands import check_config
+
+COMMANDS: tuple[ModuleType, ...] = (check_config,)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the record's ``extra`` context (camera, model) kept."""
+
+    _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update({key: value for key, value in vars(record).items() if key not in self._STANDARD})
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class ContextFormatter(logging.Formatter):
+    """Text lines with the record's camera/model context appended as ``key=value``."""
+
+    CONTEXT = ("camera", "model")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        context = " ".join(f"{key}={getattr(record, key)}" for key in self.CONTEXT if hasattr(record, key))
+        return f"{line} [{context}]" if context else line
+
+
+def configure_logging(level: str, log_format: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    elif os.environ.get("JOURNAL_STREAM"):
+        # journald adds its own timestamps; the <N> prefix carries the syslog priority.
+        handler.setFormatter(_JournalFormatter())
+    else:
+        handler.setFormatter(ContextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+class _JournalFormatter(ContextFormatter):
+    PRIORITIES: ClassVar[dict[str, int]] = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
+
+    def __init__(self) -> None:
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"<{self.PRIORITIES.get(record.levelname, 6)}>{super().format(record)}"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edge-gateway", description=__doc__)
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    configure_logging(arguments.log_level, arguments.log_format)
+    try:
+        code: int = arguments.handler(arguments)
+    except KeyboardInterrupt:
+        return 130
+    return code

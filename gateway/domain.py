@@ -1,0 +1,204 @@
+"""Typed values that flow between the parts of the gateway.
+
+Everything here is a frozen, slotted dataclass or an enum: cheap to create on the hot path, safe to
+share between threads, and free of I/O. JSON appears only at the edges (API, MQTT, outbox).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+Image = npt.NDArray[np.uint8]
+"""A decoded frame: height x width x 3, BGR (OpenCV's order), uint8."""
+
+Box = tuple[float, float, float, float]
+"""``(x1, y1, x2, y2)`` normalised to 0..1 of the frame's width and height."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    camera_id: str
+    seq: int
+    captured_at: float
+    """Wall-clock capture time, seconds since the epoch (UTC)."""
+    monotonic_at: float
+    """``time.monotonic()`` at capture, for latency and staleness."""
+    image: Image = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    name: str
+    version: int
+
+    def __str__(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    label: str
+    score: float
+    box: Box | None
+    """None for frame-level results such as anomaly scores."""
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    camera_id: str
+    frame_seq: int
+    captured_at: float
+    model: ModelRef
+    detections: tuple[Detection, ...]
+    anomaly_score: float | None = None
+    """Frame-level anomaly score, for scene-anomaly models; None for detectors."""
+    completed_at: float = 0.0
+    """``time.monotonic()`` when the result was ready."""
+
+
+class AlertKind(str, enum.Enum):
+    START = "start"
+    UPDATE = "update"
+    END = "end"
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """What a rule decided; the outbox turns it into a numbered, chained, signed ``Alert``."""
+
+    event_id: str
+    kind: AlertKind
+    camera_id: str
+    rule: str
+    label: str
+    score: float
+    zone: str | None
+    box: Box | None
+    frame_ts: float
+    """Capture time of the frame, seconds since the epoch (UTC)."""
+    model: ModelRef
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert as committed to the outbox: the alert v1 contract of DESIGN.md."""
+
+    device_id: str
+    seq: int
+    event: AlertEvent
+    prev_hash: str
+    hash: str
+    sig: str
+
+    @property
+    def alert_id(self) -> str:
+        return f"{self.device_id}:{self.seq}"
+
+
+class TensorType(str, enum.Enum):
+    """Open Inference Protocol v2 datatypes with their numpy equivalents."""
+
+    BOOL = "BOOL"
+    UINT8 = "UINT8"
+    UINT16 = "UINT16"
+    UINT32 = "UINT32"
+    UINT64 = "UINT64"
+    INT8 = "INT8"
+    INT16 = "INT16"
+    INT32 = "INT32"
+    INT64 = "INT64"
+    FP16 = "FP16"
+    FP32 = "FP32"
+    FP64 = "FP64"
+    BYTES = "BYTES"
+
+    @property
+    def numpy_dtype(self) -> np.dtype[np.generic]:
+        return np.dtype(_NUMPY_TYPES[self])
+
+    @classmethod
+    def from_numpy(cls, dtype: np.dtype[np.generic]) -> TensorType:
+        for tensor_type, name in _NUMPY_TYPES.items():
+            if np.dtype(name) == dtype:
+                return tensor_type
+        raise ValueError(f"no Open Inference Protocol datatype for numpy dtype {dtype}")
+
+
+_NUMPY_TYPES: Mapping[TensorType, str] = {
+    TensorType.BOOL: "bool",
+    TensorType.UINT8: "uint8",
+    TensorType.UINT16: "uint16",
+    TensorType.UINT32: "uint32",
+    TensorType.UINT64: "uint64",
+    TensorType.INT8: "int8",
+    TensorType.INT16: "int16",
+    TensorType.INT32: "int32",
+    TensorType.INT64: "int64",
+    TensorType.FP16: "float16",
+    TensorType.FP32: "float32",
+    TensorType.FP64: "float64",
+    TensorType.BYTES: "object",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TensorSpec:
+    name: str
+    datatype: TensorType
+    shape: tuple[int, ...]
+    """Including the batch dimension; -1 where a dimension is dynamic."""
+
+
+class ModelState(str, enum.Enum):
+    LOADING = "loading"
+    READY = "ready"
+    FAILED = "failed"
+    UNLOADED = "unloaded"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersionStatus:
+    name: str
+    version: int
+    state: ModelState
+    reason: str | None
+    """Why the version is not ready (load error, warm-up failure), None when ready."""
+    platform: str
+    provider: str | None
+    """The execution provider that actually runs it (e.g. ``CPUExecutionProvider``)."""
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    max_batch_size: int
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(self.name, self.version)
+
+
+class CameraState(str, enum.Enum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    RECONNECTING = "reconnecting"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    camera_id: str
+    url: str
+    """With credentials removed."""
+    state: CameraState
+    fps_in: float
+    fps_processed: float
+    drops: Mapping[str, int]
+    """Frames dropped, by reason (superseded, stale, motion, queue_full, ...)."""
+    reconnects: int
+    last_error: str | None
+    last_frame_at: float | None
+    """Wall-clock capture time of the newest frame, seconds since the epoch."""

@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.config import GatewayConfig, default_config, parse_config, parse_model_reference
+from gateway.errors import ConfigError
+
+VALID = """\
+device_id: jetson-01
+state_dir: /tmp/state
+cameras:
+  - id: gate
+    url: rtsp://user:pass@127.0.0.1/stream1
+    model: person-detector:2
+    zones: [{name: yard, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 1], [0.1, 1]]}]
+    rules: [{name: intrusion, labels: [person], zones: [yard], min_score: 0.5, min_frames: 3}]
+"""
+
+
+def test_valid_config_parses_and_is_frozen() -> None:
+    config: GatewayConfig = parse_config(VALID)
+    assert config.cameras[0].rules[0].zones == ["yard"]
+    with pytest.raises(ValueError, match="frozen"):
+        config.device_id = "other"  # type: ignore[misc]
+
+
+def test_every_problem_is_reported_with_its_line_and_key_path() -> None:
+    text = VALID.replace("min_score: 0.5", "min_score: 1.5").replace("device_id: jetson-01", "devise_id: x")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "gateway.yaml")
+    rendered = [str(problem) for problem in caught.value.problems]
+    assert "gateway.yaml:1: devise_id: Extra inputs are not permitted" in rendered
+    assert any(line.startswith("gateway.yaml:8: cameras[0].rules[0].min_score:") for line in rendered)
+
+
+def test_cross_field_checks_name_the_problem() -> None:
+    text = VALID.replace("zones: [yard]", "zones: [street]")
+    with pytest.raises(ConfigError, match=r"cameras\[0\]: rule 'intrusion' names unknown zones \['street'\]"):
+        parse_config(text, "gateway.yaml")
+
+
+def test_invalid_yaml_points_at_the_line() -> None:
+    with pytest.raises(ConfigError, match=r"gateway.yaml:4: invalid YAML"):
+        parse_config("a: 1\nb:\n  - 2\n\t- 3\n", "gateway.yaml")
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"), [("detector", ("detector", None)), ("detector:3", ("detector", 3))]
+)
+def test_model_references(reference: str, expected: tuple[str, int | None]) -> None:
+    assert parse_model_reference(reference) == expected
+
+
+@pytest.mark.parametrize("reference", ["detector:0", "detector:x", ":1", "a b"])
+def test_bad_model_references_are_rejected(reference: str) -> None:
+    with pytest.raises(ValueError, match="model reference"):
+        parse_model_reference(reference)
+
+
+def test_embedded_default_is_valid(tmp_path: Path) -> None:
+    config = default_config(tmp_path)
+    assert config.state_dir == tmp_path / "state"
+    assert config.http.is_loopback
+
+
+def test_check_config_exits_2_on_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("http: {port: 99999}\n")
+    assert main(["check-config", str(path)]) == 2
+    assert f"{path}:1: http.port:" in capsys.readouterr().err
+    path.write_text(VALID)
+    assert main(["check-config", str(path)]) == 0
