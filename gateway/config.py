@@ -325,7 +325,7 @@ def _problems(
     return problems
 
 
-def parse_config(text: str, source: str = "<config>", model: type[Section] = GatewayConfig) -> Any:
+def parse_config(text: str, source: str = "<config>", model: type[BaseModel] = GatewayConfig) -> Any:
     """Validate YAML text against ``model``; raise ConfigError listing every problem with its line."""
     data, lines = _load_with_lines(text, source)
     if not isinstance(data, dict):
@@ -337,16 +337,16 @@ def parse_config(text: str, source: str = "<config>", model: type[Section] = Gat
 
 
 def load_config(path: Path) -> GatewayConfig:
-    config: GatewayConfig = parse_config(_read(path), str(path), GatewayConfig)
+    config: GatewayConfig = parse_config(read_config_text(path), str(path), GatewayConfig)
     return config
 
 
 def load_audit_config(path: Path) -> AuditConfig:
-    config: AuditConfig = parse_config(_read(path), str(path), AuditConfig)
+    config: AuditConfig = parse_config(read_config_text(path), str(path), AuditConfig)
     return config
 
 
-def _read(path: Path) -> str:
+def read_config_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

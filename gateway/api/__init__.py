@@ -1,0 +1,1 @@
+"""aiohttp API: Open Inference Protocol v2, cameras, events, metrics, health, admission control."""

@@ -1,0 +1,1 @@
+"""Durable signed outbox, MQTT publisher and the cloud audit-log subscriber."""

@@ -1,0 +1,1 @@
+"""Model repository, engines, dynamic batcher and bounded worker pool."""

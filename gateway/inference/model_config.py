@@ -1,0 +1,120 @@
+"""``models/<name>/model.yaml``: what a model takes, how frames become its input, how its output
+becomes detections, and how traffic is routed between its versions.
+
+Example::
+
+    platform: onnxruntime_onnx
+    max_batch_size: 8
+    inputs:  [{name: images, datatype: FP32, dims: [3, 320, 320]}]   # without the batch dimension
+    outputs: [{name: output0, datatype: FP32, dims: [22, 2100]}]
+    preprocess: {width: 320, height: 320, layout: NCHW, color: RGB, scale: 0.00392156862745098,
+                 letterbox: true}
+    postprocess: {kind: yolov8, labels: [...], keep_labels: [FACE_FEMALE, FACE_MALE],
+                  score_threshold: 0.25, iou_threshold: 0.45}
+    routing: {canary: {version: 3, weight: 0.1}}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from gateway.config import parse_config, read_config_text
+from gateway.domain import TensorSpec, TensorType
+
+Fraction = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TensorConfig(_Section):
+    name: str = Field(min_length=1)
+    datatype: TensorType = TensorType.FP32
+    dims: tuple[int, ...] = Field(description="Shape without the batch dimension; -1 where dynamic.")
+
+    def spec(self) -> TensorSpec:
+        return TensorSpec(self.name, self.datatype, (-1, *self.dims))
+
+
+class PreprocessConfig(_Section):
+    """How a BGR uint8 frame becomes one item of the model's first input."""
+
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    layout: Literal["NCHW", "NHWC"] = "NCHW"
+    color: Literal["RGB", "BGR", "GRAY"] = "RGB"
+    datatype: Literal["FP32", "FP16", "UINT8"] = "FP32"
+    scale: float = Field(1 / 255, description="Multiplied first.")
+    mean: tuple[float, ...] = Field((0.0,), description="Subtracted after scaling, per channel or one value.")
+    std: tuple[float, ...] = Field((1.0,), description="Divided last, per channel or one value.")
+    letterbox: bool = Field(True, description="Keep the aspect ratio and pad; False stretches.")
+    pad_value: int = Field(114, ge=0, le=255)
+
+
+class PostprocessConfig(_Section):
+    """How the model's outputs for one item become detections or a frame score.
+
+    kinds: ``none`` (raw tensors only, no /v1/detect), ``yolov8`` ([N, 4+classes, anchors], also
+    YOLO11), ``yolov5`` ([N, anchors, 5+classes]), ``anomaly`` (a frame score output, and optionally
+    a coarse map; ``threshold`` turns the score into an ``anomaly`` detection).
+    """
+
+    kind: Literal["none", "yolov8", "yolov5", "anomaly"] = "none"
+    output: str | None = Field(None, description="Output tensor to decode; default: the first.")
+    labels: tuple[str, ...] = ()
+    keep_labels: tuple[str, ...] = Field((), description="Only these labels are reported; empty: all.")
+    score_threshold: Fraction = 0.25
+    iou_threshold: Fraction = 0.45
+    max_detections: int = Field(100, ge=1)
+    threshold: float | None = Field(None, description="Anomaly score at or above which a frame is anomalous.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PostprocessConfig:
+        if self.kind in ("yolov8", "yolov5") and not self.labels:
+            raise ValueError(f"postprocess kind {self.kind} needs labels")
+        unknown = sorted(set(self.keep_labels) - set(self.labels))
+        if unknown:
+            raise ValueError(f"keep_labels {unknown} are not among labels")
+        if self.kind == "anomaly" and self.threshold is None:
+            raise ValueError("postprocess kind anomaly needs a threshold")
+        return self
+
+
+class CanaryConfig(_Section):
+    version: int = Field(ge=1)
+    weight: Fraction = Field(description="Share of unpinned requests sent to this version.")
+
+
+class RoutingConfig(_Section):
+    default_version: int | None = Field(None, ge=1, description="Default: the highest version.")
+    canary: CanaryConfig | None = None
+
+
+class ModelConfig(_Section):
+    platform: Literal["onnxruntime_onnx", "tensorrt_plan"] = "onnxruntime_onnx"
+    max_batch_size: int = Field(8, ge=1)
+    inputs: tuple[TensorConfig, ...] = Field(min_length=1)
+    outputs: tuple[TensorConfig, ...] = Field(min_length=1)
+    preprocess: PreprocessConfig | None = Field(None, description="Needed for camera frames and /v1/detect.")
+    postprocess: PostprocessConfig = PostprocessConfig()
+    routing: RoutingConfig = RoutingConfig()
+    warmup_batches: int | None = Field(None, ge=0, description="Default: models.warmup_batches.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        names = [tensor.name for tensor in self.outputs]
+        if self.postprocess.output is not None and self.postprocess.output not in names:
+            raise ValueError(f"postprocess.output {self.postprocess.output!r} is not among outputs {names}")
+        if self.postprocess.kind != "none" and self.preprocess is None:
+            raise ValueError(f"postprocess kind {self.postprocess.kind} needs a preprocess section")
+        return self
+
+
+def load_model_config(path: Path) -> ModelConfig:
+    """Parse ``model.yaml``; raises ConfigError naming file:line and key for every problem."""
+    config: ModelConfig = parse_config(read_config_text(path), str(path), ModelConfig)
+    return config

@@ -1,0 +1,1 @@
+"""Camera readers (RTSP, MJPEG, files), newest-frame slots and motion gating."""

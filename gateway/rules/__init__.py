@@ -1,0 +1,1 @@
+"""Pure rules: zones, dwell, cooldown and the event lifecycle that turns detections into alerts."""
