@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import pytest
+
+from gateway.delivery.alert_codec import (
+    ZERO_HASH,
+    AlertVerificationError,
+    InvalidAlertError,
+    alert_hash,
+    build_alert,
+    canonical_json,
+    decode_alert,
+    encode_alert,
+    format_timestamp,
+    parse_timestamp,
+    verify_alert,
+    verify_payload,
+)
+from gateway.domain import Alert, AlertEvent, AlertKind, ModelRef
+
+KEY = b"k" * 32
+
+
+def event(seq: int = 1, box: tuple[float, float, float, float] | None = (0.1, 0.2, 0.3, 0.4)) -> AlertEvent:
+    return AlertEvent(
+        event_id=f"gate:intrusion:{seq}",
+        kind=AlertKind.START,
+        camera_id="gate",
+        rule="intrusion",
+        label="persön",
+        score=0.875,
+        zone="yard",
+        box=box,
+        frame_ts=1_764_000_000.123456,
+        model=ModelRef("person-detector", 2),
+    )
+
+
+def chain(count: int) -> list[Alert]:
+    alerts: list[Alert] = []
+    previous = ZERO_HASH
+    for seq in range(1, count + 1):
+        alerts.append(build_alert("jetson-01", seq, event(seq), previous, KEY))
+        previous = alerts[-1].hash
+    return alerts
+
+
+def test_canonical_json_sorts_keys_without_whitespace_and_keeps_utf8() -> None:
+    assert canonical_json({"b": 1, "a": [1.5, None], "é": "ü"}) == '{"a":[1.5,null],"b":1,"é":"ü"}'.encode()
+
+
+def test_canonical_json_rejects_nan() -> None:
+    with pytest.raises(InvalidAlertError, match="canonical JSON"):
+        canonical_json({"score": float("nan")})
+
+
+def test_hash_and_signature_follow_the_contract() -> None:
+    alert = chain(1)[0]
+    fields = json.loads(encode_alert(alert))
+    del fields["hash"], fields["sig"]
+    expected_hash = hashlib.sha256(
+        json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    ).hexdigest()
+    assert alert.hash == expected_hash
+    assert alert.sig == hmac.new(KEY, expected_hash.encode(), hashlib.sha256).hexdigest()
+    assert alert.prev_hash == ZERO_HASH
+    assert fields["frame_ts"] == "2025-11-24T16:00:00.123456Z"
+    assert fields["alert_id"] == "jetson-01:1"
+    assert fields["model"] == {"name": "person-detector", "version": 2}
+
+
+@pytest.mark.parametrize("box", [None, (0.0, 0.5, 1.0, 1.0)])
+def test_encode_decode_round_trip_is_byte_identical(box: tuple[float, float, float, float] | None) -> None:
+    alert = build_alert("jetson-01", 7, event(box=box), "a" * 64, KEY)
+    payload = encode_alert(alert)
+    decoded = decode_alert(payload)
+    assert decoded == alert
+    assert encode_alert(decoded) == payload
+
+
+def test_timestamps_round_trip_to_the_microsecond() -> None:
+    assert format_timestamp(parse_timestamp("2026-01-02T03:04:05.000001Z")) == "2026-01-02T03:04:05.000001Z"
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_timestamp("2026-01-02T03:04:05+00:00")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda data: data.pop("seq"), "seq"),
+        (lambda data: data.update(seq=0), "seq"),
+        (lambda data: data.update(score=1.5), "score"),
+        (lambda data: data.update(box=[0.1, 0.2]), "box"),
+        (lambda data: data.update(frame_ts="yesterday"), "frame_ts"),
+        (lambda data: data.update(kind="middle"), "kind"),
+        (lambda data: data.update(model={"name": "x"}), "model"),
+        (lambda data: data.update(schema="v0"), "schema"),
+        (lambda data: data.update(alert_id="other:1"), "alert_id"),
+        (lambda data: data.update(extra=1), "extra"),
+        (lambda data: data.update(sig="XYZ"), "sig"),
+    ],
+)
+def test_decode_names_the_bad_field(change: object, field: str) -> None:
+    data = json.loads(encode_alert(chain(1)[0]))
+    change(data)  # type: ignore[operator]
+    with pytest.raises(InvalidAlertError) as caught:
+        decode_alert(json.dumps(data).encode())
+    assert caught.value.field == field
+
+
+def test_decode_rejects_non_json() -> None:
+    with pytest.raises(InvalidAlertError, match="JSON"):
+        decode_alert(b"\xff not json")
+
+
+def test_a_valid_chain_verifies() -> None:
+    alerts = chain(3)
+    previous = ZERO_HASH
+    for alert in alerts:
+        verify_alert(alert, KEY, previous)
+        assert verify_payload(encode_alert(alert), KEY, previous) == alert
+        previous = alert.hash
+
+
+def test_edited_content_wrong_key_and_broken_chain_are_told_apart() -> None:
+    first, second = chain(2)
+    data = json.loads(encode_alert(second))
+    data["score"] = 0.1
+    with pytest.raises(AlertVerificationError) as caught:
+        verify_payload(json.dumps(data).encode(), KEY, first.hash)
+    assert caught.value.reason == "hash"
+    with pytest.raises(AlertVerificationError) as caught:
+        verify_alert(second, b"other key", first.hash)
+    assert caught.value.reason == "signature"
+    with pytest.raises(AlertVerificationError) as caught:
+        verify_alert(second, KEY, ZERO_HASH)
+    assert caught.value.reason == "chain"
+
+
+def test_hash_ignores_hash_and_sig_fields() -> None:
+    fields = {"a": 1}
+    assert alert_hash(fields) == alert_hash({**fields, "hash": "x", "sig": "y"})
