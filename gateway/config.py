@@ -7,6 +7,7 @@ Runtime state (camera toggles, model readiness) never lives here.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 from collections.abc import Mapping, Sequence
@@ -325,11 +326,56 @@ def _problems(
     return problems
 
 
+EXPANDABLE = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY", "RUNTIME_DIRECTORY")
+"""Variables systemd sets for a service; ``${NAME}`` in a string value is replaced by its value, so a
+unit's ``LoadCredential=`` secrets are referenced as ``${CREDENTIALS_DIRECTORY}/mqtt-password``."""
+
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_variables(
+    value: Any,
+    path: tuple[str | int, ...],
+    source: str,
+    lines: Mapping[tuple[str | int, ...], int],
+    problems: list[ConfigProblem],
+) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: _expand_variables(item, (*path, str(key)), source, lines, problems)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [
+            _expand_variables(item, (*path, index), source, lines, problems)
+            for index, item in enumerate(value)
+        ]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name = match.group(1)
+        resolved = os.environ.get(name) if name in EXPANDABLE else None
+        if resolved is None:
+            reason = "is not set" if name in EXPANDABLE else f"is not one of {', '.join(EXPANDABLE)}"
+            problems.append(
+                ConfigProblem(source, lines.get(path), _format_path(path), f"${{{name}}} {reason}")
+            )
+            return match.group(0)
+        return resolved
+
+    return _VARIABLE.sub(substitute, value)
+
+
 def parse_config(text: str, source: str = "<config>", model: type[BaseModel] = GatewayConfig) -> Any:
     """Validate YAML text against ``model``; raise ConfigError listing every problem with its line."""
     data, lines = _load_with_lines(text, source)
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, 1, "", "the top level must be a mapping of keys")])
+    problems: list[ConfigProblem] = []
+    data = _expand_variables(data, (), source, lines, problems)
+    if problems:
+        raise ConfigError(problems)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -73,3 +73,23 @@ def test_check_config_exits_2_on_error(tmp_path: Path, capsys: pytest.CaptureFix
     assert f"{path}:1: http.port:" in capsys.readouterr().err
     path.write_text(VALID)
     assert main(["check-config", str(path)]) == 0
+
+
+def test_systemd_directories_are_expanded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", "/run/credentials/edge-gateway.service")
+    text = "mqtt: {url: 'mqtts://broker:8883', password_file: '${CREDENTIALS_DIRECTORY}/mqtt-password'}\n"
+    config: GatewayConfig = parse_config(text)
+    assert config.mqtt is not None
+    assert config.mqtt.password_file == Path("/run/credentials/edge-gateway.service/mqtt-password")
+
+
+def test_unknown_or_unset_variables_are_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    text = "state_dir: ${HOME}/x\nhttp:\n  tokens_file: ${CREDENTIALS_DIRECTORY}/tokens\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "g.yaml")
+    assert [str(problem) for problem in caught.value.problems] == [
+        "g.yaml:1: state_dir: ${HOME} is not one of CREDENTIALS_DIRECTORY, STATE_DIRECTORY, "
+        "CONFIGURATION_DIRECTORY, RUNTIME_DIRECTORY",
+        "g.yaml:3: http.tokens_file: ${CREDENTIALS_DIRECTORY} is not set",
+    ]
