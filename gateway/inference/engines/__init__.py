@@ -1,0 +1,1 @@
+"""Inference engines: the only place third-party runtimes (onnxruntime, TensorRT) are imported."""

@@ -1,0 +1,59 @@
+"""The ``Engine`` protocol: one loaded model session that runs whole batches.
+
+An engine is owned by one worker thread at a time (workers own their sessions), so implementations
+need not be thread-safe for ``run``; ``close`` is called once, after the last ``run`` has returned.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.config import ProviderName
+from gateway.domain import TensorSpec
+
+Tensors = Mapping[str, npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """How sessions are created; built once from ``inference`` config."""
+
+    providers: tuple[ProviderName, ...] = ("cpu",)
+    """Wanted providers, first available wins."""
+    intra_op_threads: int = 1
+    tensorrt_fp16: bool = True
+    tensorrt_cache_dir: Path | None = None
+    """TensorRT engine cache; building an engine takes minutes, so it must survive restarts."""
+
+
+class Engine(Protocol):
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        """As the model file declares them, batch dimension included (-1 where dynamic)."""
+        ...
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]: ...
+
+    @property
+    def provider(self) -> str:
+        """The execution provider that actually runs the model, e.g. ``CPUExecutionProvider``."""
+        ...
+
+    def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
+        """Run one batch; raises InvalidInputError or InferenceError."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class EngineFactory(Protocol):
+    def __call__(self, path: Path, options: EngineOptions) -> Engine:
+        """Load ``path``; raises ModelLoadError naming the problem."""
+        ...

@@ -1,0 +1,144 @@
+"""ONNX Runtime engine: TensorRT, CUDA or CPU execution provider, whichever configured one is first
+available; onnxruntime's exceptions become gateway errors here and nowhere else.
+
+Sessions use ``inter_op_num_threads=1`` and sequential execution: the pool runs one session per
+worker, and measured on CPU one single-threaded session per core is the throughput ceiling (one
+session with two intra-op threads reaches only 1.5-1.75x of one core).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+
+from gateway.config import ProviderName
+from gateway.domain import TensorSpec, TensorType
+from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
+from gateway.inference.engines.base import EngineOptions, Tensors
+
+logger = logging.getLogger(__name__)
+
+PROVIDERS: Mapping[ProviderName, str] = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+
+_ORT_TYPES: Mapping[str, TensorType] = {
+    "tensor(bool)": TensorType.BOOL,
+    "tensor(uint8)": TensorType.UINT8,
+    "tensor(uint16)": TensorType.UINT16,
+    "tensor(uint32)": TensorType.UINT32,
+    "tensor(uint64)": TensorType.UINT64,
+    "tensor(int8)": TensorType.INT8,
+    "tensor(int16)": TensorType.INT16,
+    "tensor(int32)": TensorType.INT32,
+    "tensor(int64)": TensorType.INT64,
+    "tensor(float16)": TensorType.FP16,
+    "tensor(float)": TensorType.FP32,
+    "tensor(double)": TensorType.FP64,
+    "tensor(string)": TensorType.BYTES,
+}
+
+
+def available_providers(options: EngineOptions) -> list[str]:
+    """The configured providers this onnxruntime build offers, in configured order."""
+    offered = set(ort.get_available_providers())
+    return [PROVIDERS[name] for name in options.providers if PROVIDERS[name] in offered]
+
+
+def preferred_provider(options: EngineOptions) -> str | None:
+    """The provider sessions will run on, or None when no configured provider is available."""
+    providers = available_providers(options)
+    return providers[0] if providers else None
+
+
+class OnnxEngine:
+    """One ``onnxruntime.InferenceSession``; owned by one worker, so ``run`` is never concurrent."""
+
+    def __init__(self, path: Path, options: EngineOptions) -> None:
+        providers = available_providers(options)
+        if not providers:
+            offered = ", ".join(ort.get_available_providers())
+            raise ModelLoadError(
+                f"none of the configured providers {list(options.providers)} is available "
+                f"(this onnxruntime offers {offered})"
+            )
+        session_options = ort.SessionOptions()
+        session_options.intra_op_num_threads = options.intra_op_threads
+        session_options.inter_op_num_threads = 1
+        session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        session_options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(path), sess_options=session_options, providers=_with_options(providers, options)
+            )
+        except Exception as exc:  # onnxruntime raises its own pybind types and plain RuntimeErrors
+            raise ModelLoadError(f"{path}: {_first_line(exc)}") from exc
+        self._provider: str = self._session.get_providers()[0]
+        if self._provider != providers[0]:
+            logger.warning("%s: wanted %s, running on %s", path, providers[0], self._provider)
+        self._inputs = tuple(_spec(argument) for argument in self._session.get_inputs())
+        self._outputs = tuple(_spec(argument) for argument in self._session.get_outputs())
+        self._output_names = [spec.name for spec in self._outputs]
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self._outputs
+
+    @property
+    def provider(self) -> str:
+        return self._provider
+
+    def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
+        try:
+            results = self._session.run(self._output_names, dict(feeds))
+        except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
+            raise InvalidInputError(_first_line(exc)) from exc
+        except Exception as exc:  # any other runtime failure fails this batch only
+            raise InferenceError(_first_line(exc)) from exc
+        return dict(zip(self._output_names, results, strict=True))
+
+    def close(self) -> None:
+        # Dropping the last reference frees the session (and its GPU memory) deterministically.
+        self._session = None
+
+
+def _with_options(providers: list[str], options: EngineOptions) -> list[Any]:
+    configured: list[Any] = []
+    for provider in providers:
+        if provider == PROVIDERS["tensorrt"]:
+            tensorrt: dict[str, Any] = {"trt_fp16_enable": options.tensorrt_fp16}
+            if options.tensorrt_cache_dir is not None:
+                options.tensorrt_cache_dir.mkdir(parents=True, exist_ok=True)
+                tensorrt.update(
+                    trt_engine_cache_enable=True, trt_engine_cache_path=str(options.tensorrt_cache_dir)
+                )
+            configured.append((provider, tensorrt))
+        else:
+            configured.append(provider)
+    return configured
+
+
+def _spec(argument: Any) -> TensorSpec:
+    datatype = _ORT_TYPES.get(argument.type)
+    if datatype is None:
+        raise ModelLoadError(f"tensor {argument.name!r} has unsupported type {argument.type}")
+    shape = tuple(dim if isinstance(dim, int) and dim >= 0 else -1 for dim in argument.shape)
+    return TensorSpec(argument.name, datatype, shape)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]

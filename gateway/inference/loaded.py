@@ -1,0 +1,143 @@
+"""One loaded model version: its engines (one per worker), specs and config, reference-counted so
+that a version replaced by hot reload is closed only after its in-flight batches finish."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from gateway.domain import ModelRef, TensorSpec
+from gateway.errors import GatewayError, ModelLoadError
+from gateway.inference.engines.base import Engine
+from gateway.inference.model_config import ModelConfig, TensorConfig
+
+logger = logging.getLogger(__name__)
+
+
+class LoadedVersion:
+    def __init__(self, ref: ModelRef, config: ModelConfig, engines: tuple[Engine, ...]) -> None:
+        if not engines:
+            raise ValueError("a loaded version needs at least one engine")
+        self.ref = ref
+        self.config = config
+        self.engines = engines
+        self.provider = engines[0].provider
+        self.inputs = tuple(tensor.spec() for tensor in config.inputs)
+        self.outputs = tuple(tensor.spec() for tensor in config.outputs)
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._retired = False
+        self._closed = False
+
+    @property
+    def max_batch_size(self) -> int:
+        return self.config.max_batch_size
+
+    def enter(self) -> bool:
+        """Count one batch in flight; False once retired (the caller looks up the replacement)."""
+        with self._lock:
+            if self._retired:
+                return False
+            self._in_flight += 1
+            return True
+
+    def exit(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            close = self._retired and self._in_flight == 0 and not self._closed
+            if close:
+                self._closed = True
+        if close:
+            self._close_engines()
+
+    @contextmanager
+    def serving(self) -> Iterator[LoadedVersion]:
+        """``enter``/``exit`` around one batch; the caller must have had ``enter`` return True."""
+        try:
+            yield self
+        finally:
+            self.exit()
+
+    def retire(self) -> None:
+        """No new batches; close the engines as soon as the in-flight ones finish."""
+        with self._lock:
+            self._retired = True
+            close = self._in_flight == 0 and not self._closed
+            if close:
+                self._closed = True
+        if close:
+            self._close_engines()
+
+    @property
+    def closed(self) -> bool:
+        with self._lock:
+            return self._closed
+
+    def _close_engines(self) -> None:
+        for engine in self.engines:
+            engine.close()
+        logger.info("closed %s", self.ref, extra={"model": str(self.ref)})
+
+
+def check_signature(config: ModelConfig, engine: Engine) -> None:
+    """The model file must take and give exactly what model.yaml declares; ModelLoadError if not."""
+    _check_tensors("input", config.inputs, engine.inputs, config.max_batch_size)
+    _check_tensors("output", config.outputs, engine.outputs, config.max_batch_size)
+
+
+def _check_tensors(
+    kind: str, declared: tuple[TensorConfig, ...], actual: tuple[TensorSpec, ...], max_batch_size: int
+) -> None:
+    by_name = {spec.name: spec for spec in actual}
+    declared_names = [tensor.name for tensor in declared]
+    if sorted(declared_names) != sorted(by_name):
+        raise ModelLoadError(
+            f"model.yaml declares {kind}s {declared_names}, the model file has {sorted(by_name)}"
+        )
+    for tensor in declared:
+        spec = by_name[tensor.name]
+        if spec.datatype != tensor.datatype:
+            raise ModelLoadError(
+                f"{kind} {tensor.name!r}: model.yaml says {tensor.datatype.value}, "
+                f"the model file has {spec.datatype.value}"
+            )
+        if len(spec.shape) != len(tensor.dims) + 1:
+            raise ModelLoadError(
+                f"{kind} {tensor.name!r}: model.yaml dims {list(tensor.dims)} plus the batch dimension "
+                f"do not match the model file's shape {list(spec.shape)}"
+            )
+        batch, *dims = spec.shape
+        if batch != -1 and batch < max_batch_size:
+            raise ModelLoadError(
+                f"{kind} {tensor.name!r}: the model file fixes the batch dimension at {batch}, "
+                f"below max_batch_size {max_batch_size}; export it with a dynamic batch"
+            )
+        for position, (want, have) in enumerate(zip(tensor.dims, dims, strict=True), start=1):
+            if want != -1 and have not in (-1, want):
+                raise ModelLoadError(
+                    f"{kind} {tensor.name!r}: dimension {position} is {have} in the model file, "
+                    f"{want} in model.yaml"
+                )
+
+
+def warm_up(loaded: LoadedVersion, batches: int) -> None:
+    """Run ``batches`` dummy batches through every engine (largest batch first, then single items),
+    so lazy allocations and provider graph builds happen before real traffic arrives."""
+    sizes = [loaded.max_batch_size, 1]
+    for engine in loaded.engines:
+        for number in range(batches):
+            rows = sizes[number % len(sizes)]
+            feeds = {
+                spec.name: np.zeros(
+                    (rows, *(dim if dim > 0 else 1 for dim in spec.shape[1:])), spec.datatype.numpy_dtype
+                )
+                for spec in loaded.inputs
+            }
+            try:
+                engine.run(feeds)
+            except GatewayError as exc:
+                raise ModelLoadError(f"warm-up batch of {rows} failed: {exc}") from exc

@@ -1,0 +1,129 @@
+"""The bounded worker pool: a fixed number of named threads, each owning its own sessions.
+
+Worker ``i`` runs every batch on engine ``i`` of the version (the repository loads one engine per
+worker), so no session is shared between threads. Measured on CPU, one single-threaded session per
+core is the throughput ceiling, hence the default of one worker per core there and one worker on a
+GPU provider, where batching is what raises throughput. No thread is created per request: results
+travel back through each item's ``concurrent.futures.Future``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.errors import GatewayError, InferenceError
+from gateway.inference.batcher import Batch, Batcher, Outputs
+from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.repository import ModelRepository
+
+logger = logging.getLogger(__name__)
+
+POLL_S = 0.25
+"""How often an idle worker looks at the stop event."""
+
+
+class WorkerPool:
+    def __init__(
+        self,
+        batcher: Batcher,
+        repository: ModelRepository,
+        workers: int,
+        metrics: InferenceMetrics,
+        stop: threading.Event,
+    ) -> None:
+        self._batcher = batcher
+        self._repository = repository
+        self._workers = workers
+        self._metrics = metrics
+        self._stop = stop
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def start(self) -> None:
+        for index in range(self._workers):
+            thread = threading.Thread(
+                target=self._work, args=(index,), name=f"inference-worker-{index}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the workers after ``stop`` is set; each finishes the batch it is running."""
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = [thread for thread in self._threads if thread.is_alive()]
+        if self._threads:
+            logger.error("inference workers still running: %s", [thread.name for thread in self._threads])
+
+    def _work(self, index: int) -> None:
+        while not self._stop.is_set():
+            batch = self._batcher.next_batch(POLL_S)
+            if batch is not None:
+                self.run_batch(batch, index)
+
+    def run_batch(self, batch: Batch, index: int) -> None:
+        """Run one batch on this worker's engine and answer every item in it."""
+        ref = batch.ref
+        labels = (ref.name, str(ref.version))
+        self._metrics.batch_size.labels(*labels).observe(batch.rows)
+        wait = self._metrics.queue_wait.labels(*labels)
+        for item in batch.items:
+            wait.observe(batch.taken_at - item.enqueued_at)
+        try:
+            loaded = self._repository.acquire(ref)
+            with loaded.serving():
+                feeds = _merge(batch)
+                started = time.perf_counter()
+                outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
+                self._metrics.compute.labels(*labels).observe(time.perf_counter() - started)
+        except Exception as exc:  # every item gets an answer, whatever went wrong
+            error = exc if isinstance(exc, GatewayError) else InferenceError(f"inference failed: {exc}")
+            if not isinstance(exc, GatewayError):
+                logger.exception("batch for %s failed", ref, extra={"model": str(ref)})
+            for item in batch.items:
+                item.future.set_exception(error)
+            self._metrics.outcome(ref, _outcome(error), len(batch.items))
+            return
+        start = 0
+        for item in batch.items:
+            end = start + item.rows
+            try:
+                rows = outputs if len(batch.items) == 1 else _rows(outputs, start, end, batch.rows)
+                result = item.finish(ref, rows)
+            except Exception as exc:  # postprocess of one item fails that item only
+                error = exc if isinstance(exc, GatewayError) else InferenceError(f"postprocess failed: {exc}")
+                item.future.set_exception(error)
+                self._metrics.outcome(ref, _outcome(error))
+            else:
+                item.future.set_result(result)
+                self._metrics.outcome(ref, "ok")
+            finally:
+                start = end
+
+
+def _merge(batch: Batch) -> dict[str, npt.NDArray[np.generic]]:
+    first = batch.items[0].feeds
+    if len(batch.items) == 1:
+        return dict(first)
+    return {name: np.concatenate([item.feeds[name] for item in batch.items]) for name in first}
+
+
+def _rows(outputs: Outputs, start: int, end: int, total: int) -> Outputs:
+    sliced: Outputs = {}
+    for name, value in outputs.items():
+        if value.ndim == 0 or value.shape[0] != total:
+            raise InferenceError(f"output {name!r} has no batch dimension of {total}; cannot split the batch")
+        sliced[name] = value[start:end]
+    return sliced
+
+
+def _outcome(error: BaseException) -> str:
+    return type(error).__name__.removesuffix("Error").lower() or "error"

@@ -1,0 +1,415 @@
+"""The model repository: ``<root>/<name>/model.yaml`` + ``<root>/<name>/<version>/model.onnx``.
+
+Each version is loaded once (a per-version lock makes concurrent first requests share one load),
+warmed up with dummy batches, and only then marked READY. Unpinned requests go to the highest
+READY version (or ``routing.default_version``), and ``routing.canary`` sends a weighted share of
+them to another version; ``name:version`` pins one.
+
+Hot reload: a poll thread compares file stamps (mtime, size, inode). A changed or added version is
+loaded side by side while the old engines keep serving; once warm it replaces them atomically and
+the old ones close after their in-flight batches finish, so a reload fails no request. A version
+whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
+good engines serving (logged) and is retried when the file changes again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.domain import ModelRef, ModelState, ModelVersionStatus
+from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
+from gateway.inference.engines.base import EngineFactory, EngineOptions
+from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
+from gateway.inference.model_config import ModelConfig, load_model_config
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.onnx"
+CONFIG_FILE = "model.yaml"
+
+Stamp = tuple[int, int, int]
+"""(mtime_ns, size, inode) of a file: changes on every rewrite, including an atomic rename."""
+
+
+def _stamp(path: Path) -> Stamp | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@dataclass(slots=True, eq=False)
+class _Slot:
+    """One version of one model: what serves it now and how loading went."""
+
+    ref: ModelRef
+    stamp: Stamp | None
+    state: ModelState = ModelState.LOADING
+    reason: str | None = None
+    current: LoadedVersion | None = None
+    failed_stamp: Stamp | None = None
+    load_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(slots=True, eq=False)
+class _Model:
+    name: str
+    config_stamp: Stamp | None
+    config: ModelConfig | None
+    config_error: str | None
+    slots: dict[int, _Slot] = field(default_factory=dict)
+    """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
+
+
+class ModelRepository:
+    def __init__(
+        self,
+        root: Path,
+        engine_factory: EngineFactory,
+        options: EngineOptions,
+        *,
+        engines_per_version: int = 1,
+        warmup_batches: int = 2,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.root = root
+        self._factory = engine_factory
+        self._options = options
+        self._engines_per_version = engines_per_version
+        self._warmup_batches = warmup_batches
+        self._random = rng or random.Random()
+        self._lock = threading.Lock()
+        self._models: dict[str, _Model] = {}
+        self._poller: threading.Thread | None = None
+
+    # --- scanning and loading -------------------------------------------------------------------
+
+    def scan(self) -> None:
+        """Find models and versions on disk (loads nothing); call ``load_all`` or ``poll`` next."""
+        for name in self._model_names():
+            self._refresh_model(name, load=False)
+
+    def load_all(self) -> None:
+        """Load and warm every version not yet loaded; failures are recorded, never raised."""
+        for slot in self._slots():
+            if slot.current is None and slot.state is not ModelState.FAILED:
+                self._load_quietly(slot)
+
+    def load(self, ref: ModelRef) -> LoadedVersion:
+        """The loaded version, loading it first if nobody has; concurrent callers share one load."""
+        slot = self._slot(ref)
+        loaded = slot.current
+        if loaded is not None:
+            return loaded
+        with slot.load_lock:
+            if slot.current is not None:
+                return slot.current
+            if slot.state is ModelState.FAILED:
+                raise ModelLoadError(f"{ref}: {slot.reason}")
+            config = self._config(ref.name)
+            try:
+                loaded = self._build(ref, config)
+            except ModelLoadError as exc:
+                slot.state, slot.reason, slot.failed_stamp = ModelState.FAILED, str(exc), slot.stamp
+                logger.error("model %s failed to load: %s", ref, exc, extra={"model": str(ref)})
+                raise
+            slot.current, slot.state, slot.reason = loaded, ModelState.READY, None
+            return loaded
+
+    def _build(self, ref: ModelRef, config: ModelConfig) -> LoadedVersion:
+        path = self.root / ref.name / str(ref.version) / MODEL_FILE
+        engines = []
+        try:
+            for _ in range(self._engines_per_version):
+                engine = self._factory(path, self._options)
+                engines.append(engine)
+                check_signature(config, engine)
+            loaded = LoadedVersion(ref, config, tuple(engines))
+            warm_up(loaded, self._warmup_batches if config.warmup_batches is None else config.warmup_batches)
+        except ModelLoadError:
+            for engine in engines:
+                engine.close()
+            raise
+        logger.info(
+            "model %s ready on %s (%d sessions)",
+            ref,
+            loaded.provider,
+            len(engines),
+            extra={"model": str(ref)},
+        )
+        return loaded
+
+    # --- routing --------------------------------------------------------------------------------
+
+    def route(self, name: str, version: int | None) -> LoadedVersion:
+        """The version that serves a request: pinned, or default with the canary's share."""
+        model = self._model(name)
+        if version is not None:
+            slot = model.slots.get(version)
+            if slot is None:
+                raise ModelNotFoundError(f"model {name!r} has no version {version}")
+            return self._ready(slot)
+        if model.config is None:
+            raise ModelNotReadyError(f"model {name!r}: {model.config_error}")
+        canary = model.config.routing.canary
+        if canary is not None and self._random.random() < canary.weight:
+            slot = model.slots.get(canary.version)
+            if slot is not None and slot.current is not None:
+                return slot.current
+        return self._ready(self._default_slot(model))
+
+    def current(self, ref: ModelRef) -> LoadedVersion:
+        """The loaded version serving ``ref`` now; ModelNotReadyError if none."""
+        return self._ready(self._slot(ref))
+
+    def acquire(self, ref: ModelRef) -> LoadedVersion:
+        """The serving version with one batch counted in flight; release it with ``exit()``.
+
+        Retries when hot reload retires the version between the lookup and the count, so a swap
+        never fails a batch."""
+        while True:
+            loaded = self.current(ref)
+            if loaded.enter():
+                return loaded
+
+    def _default_slot(self, model: _Model) -> _Slot:
+        assert model.config is not None  # checked by route()
+        pinned = model.config.routing.default_version
+        if pinned is not None:
+            slot = model.slots.get(pinned)
+            if slot is None:
+                raise ModelNotReadyError(
+                    f"model {model.name!r}: default_version {pinned} is not in the repository"
+                )
+            return slot
+        ready = [slot for slot in model.slots.values() if slot.current is not None]
+        if ready:
+            return max(ready, key=lambda slot: slot.ref.version)
+        if not model.slots:
+            raise ModelNotReadyError(f"model {model.name!r} has no versions")
+        return max(model.slots.values(), key=lambda slot: slot.ref.version)
+
+    @staticmethod
+    def _ready(slot: _Slot) -> LoadedVersion:
+        loaded = slot.current
+        if loaded is None:
+            detail = f": {slot.reason}" if slot.reason else ""
+            raise ModelNotReadyError(f"model {slot.ref} is {slot.state.value}{detail}")
+        return loaded
+
+    # --- status ---------------------------------------------------------------------------------
+
+    def statuses(self) -> list[ModelVersionStatus]:
+        with self._lock:
+            models = sorted(self._models.values(), key=lambda model: model.name)
+        result: list[ModelVersionStatus] = []
+        for model in models:
+            slots = model.slots
+            if not slots and model.config_error is not None:
+                result.append(self._config_failure(model, 0))
+            result.extend(self._status(model, slots[version]) for version in sorted(slots))
+        return result
+
+    def status(self, name: str, version: int | None) -> ModelVersionStatus:
+        model = self._model(name)
+        if version is None:
+            if model.config is None:
+                versions = sorted(model.slots)
+                return self._config_failure(model, versions[-1] if versions else 0)
+            try:
+                return self._status(model, self._default_slot(model))
+            except ModelNotReadyError as exc:
+                return self._config_failure(model, 0, str(exc))
+        slot = model.slots.get(version)
+        if slot is None:
+            raise ModelNotFoundError(f"model {name!r} has no version {version}")
+        return self._status(model, slot)
+
+    @staticmethod
+    def _status(model: _Model, slot: _Slot) -> ModelVersionStatus:
+        loaded = slot.current
+        config = loaded.config if loaded is not None else model.config
+        if config is None:
+            return ModelRepository._config_failure(model, slot.ref.version)
+        return ModelVersionStatus(
+            name=model.name,
+            version=slot.ref.version,
+            state=ModelState.READY if loaded is not None else slot.state,
+            reason=None if loaded is not None else slot.reason,
+            platform=config.platform,
+            provider=loaded.provider if loaded is not None else None,
+            inputs=tuple(tensor.spec() for tensor in config.inputs),
+            outputs=tuple(tensor.spec() for tensor in config.outputs),
+            max_batch_size=config.max_batch_size,
+        )
+
+    @staticmethod
+    def _config_failure(model: _Model, version: int, reason: str | None = None) -> ModelVersionStatus:
+        reason = reason or model.config_error or "model has no versions"
+        return ModelVersionStatus(model.name, version, ModelState.FAILED, reason, "unknown", None, (), (), 0)
+
+    # --- hot reload -----------------------------------------------------------------------------
+
+    def start_polling(self, interval_s: float, stop: threading.Event) -> None:
+        """Poll the files every ``interval_s`` on a named thread until ``stop`` is set."""
+
+        def run() -> None:
+            while not stop.wait(interval_s):
+                try:
+                    self.poll()
+                except Exception:  # a poll bug must not end hot reload for good
+                    logger.exception("model repository poll failed")
+
+        self._poller = threading.Thread(target=run, name="model-repository-poll", daemon=True)
+        self._poller.start()
+
+    def join_polling(self, timeout: float | None = None) -> None:
+        if self._poller is not None:
+            self._poller.join(timeout)
+            self._poller = None
+
+    def poll(self) -> None:
+        """One reload pass: load changed and added versions side by side, unload removed ones."""
+        names = set(self._model_names())
+        with self._lock:
+            gone = [self._models.pop(name) for name in list(self._models) if name not in names]
+        for model in gone:
+            logger.info("model %s removed from the repository", model.name, extra={"model": model.name})
+            for slot in model.slots.values():
+                self._unload(slot)
+        for name in sorted(names):
+            self._refresh_model(name, load=True)
+
+    def close(self) -> None:
+        """Retire every version; engines close as their last batch finishes."""
+        with self._lock:
+            models = list(self._models.values())
+            self._models.clear()
+        for model in models:
+            for slot in model.slots.values():
+                self._unload(slot)
+
+    def _refresh_model(self, name: str, *, load: bool) -> None:
+        directory = self.root / name
+        config_stamp = _stamp(directory / CONFIG_FILE)
+        versions = {
+            int(entry.name): _stamp(entry / MODEL_FILE)
+            for entry in directory.iterdir()
+            if entry.is_dir() and entry.name.isdigit() and int(entry.name) > 0
+        }
+        with self._lock:
+            model = self._models.get(name)
+            if model is None:
+                model = self._models[name] = _Model(name, None, None, None)
+        config_changed = model.config_stamp != config_stamp or (
+            model.config is None and model.config_error is None
+        )
+        if config_changed:
+            model.config_stamp = config_stamp
+            try:
+                config = load_model_config(directory / CONFIG_FILE)
+            except (ConfigError, OSError) as exc:
+                reason = f"{CONFIG_FILE}: {exc}"
+                logger.error("model %s: %s", name, reason, extra={"model": name})
+                if model.config is None or not any(slot.current for slot in model.slots.values()):
+                    model.config, model.config_error = None, reason
+                    for slot in model.slots.values():
+                        slot.state, slot.reason = ModelState.FAILED, reason
+                # else: the last good config keeps serving; fixed on the next change of the file
+                config_changed = False
+            else:
+                model.config, model.config_error = config, None
+        for version in sorted(set(model.slots) - set(versions)):
+            logger.info("model %s:%d removed", name, version, extra={"model": f"{name}:{version}"})
+            removed = model.slots[version]
+            model.slots = {key: value for key, value in model.slots.items() if key != version}
+            self._unload(removed)
+        for version, stamp in sorted(versions.items()):
+            existing = model.slots.get(version)
+            if existing is None:
+                slot = _Slot(ModelRef(name, version), stamp)
+                model.slots = {**model.slots, version: slot}
+                if model.config is None:
+                    slot.state, slot.reason = ModelState.FAILED, model.config_error
+                    continue
+                if load:
+                    self._load_quietly(slot)
+            elif model.config is not None and (config_changed or existing.stamp != stamp):
+                existing.stamp = stamp
+                if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
+                    self._reload(existing, model.config)
+
+    def _load_quietly(self, slot: _Slot) -> None:
+        with contextlib.suppress(ModelLoadError):  # recorded on the slot and logged by load()
+            self.load(slot.ref)
+
+    def _reload(self, slot: _Slot, config: ModelConfig) -> None:
+        """Load the changed version side by side; swap when warm; the old one closes when idle."""
+        if slot.current is None:
+            slot.state, slot.reason, slot.failed_stamp = ModelState.LOADING, None, None
+            self._load_quietly(slot)
+            return
+        logger.info("model %s changed, reloading", slot.ref, extra={"model": str(slot.ref)})
+        try:
+            replacement = self._build(slot.ref, config)
+        except GatewayError as exc:
+            slot.failed_stamp = slot.stamp
+            logger.error(
+                "model %s reload failed, the previous load keeps serving: %s",
+                slot.ref,
+                exc,
+                extra={"model": str(slot.ref)},
+            )
+            return
+        with slot.load_lock:
+            previous, slot.current = slot.current, replacement
+            slot.state, slot.reason, slot.failed_stamp = ModelState.READY, None, None
+        previous.retire()
+
+    @staticmethod
+    def _unload(slot: _Slot) -> None:
+        with slot.load_lock:
+            previous, slot.current = slot.current, None
+            slot.state, slot.reason = ModelState.UNLOADED, None
+        if previous is not None:
+            previous.retire()
+
+    # --- lookups --------------------------------------------------------------------------------
+
+    def _model_names(self) -> list[str]:
+        if not self.root.is_dir():
+            logger.error("model repository %s is not a directory", self.root)
+            return []
+        return sorted(
+            entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
+        )
+
+    def _model(self, name: str) -> _Model:
+        with self._lock:
+            model = self._models.get(name)
+        if model is None:
+            raise ModelNotFoundError(f"unknown model {name!r}")
+        return model
+
+    def _slot(self, ref: ModelRef) -> _Slot:
+        slot = self._model(ref.name).slots.get(ref.version)
+        if slot is None:
+            raise ModelNotFoundError(f"model {ref.name!r} has no version {ref.version}")
+        return slot
+
+    def _slots(self) -> list[_Slot]:
+        with self._lock:
+            models = list(self._models.values())
+        return [slot for model in models for slot in list(model.slots.values())]
+
+    def _config(self, name: str) -> ModelConfig:
+        model = self._model(name)
+        if model.config is None:
+            raise ModelLoadError(f"model {name!r}: {model.config_error}")
+        return model.config

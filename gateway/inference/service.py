@@ -1,0 +1,252 @@
+"""``InferenceService``: repository + batcher + worker pool behind ``gateway.api.ports.InferenceBackend``.
+
+HTTP requests (``infer``, ``detect``) and camera frames (``submit_frame``) go through the same
+bounded queue. Inputs are checked against the model's tensor specs before they are queued, so a
+bad request fails alone, synchronously, with an InvalidInputError naming the problem, and never
+poisons the batch it would have joined.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from prometheus_client import CollectorRegistry
+
+from gateway.api.ports import DetectOutput, InferenceOutput
+from gateway.config import GatewayConfig, parse_model_reference
+from gateway.domain import Image, ModelRef, ModelVersionStatus, TensorSpec
+from gateway.errors import DeadlineExceededError, InvalidInputError
+from gateway.inference import postprocess, preprocess
+from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
+from gateway.inference.engines.base import EngineOptions
+from gateway.inference.engines.onnx import PROVIDERS, OnnxEngine, preferred_provider
+from gateway.inference.loaded import LoadedVersion
+from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.pool import WorkerPool
+from gateway.inference.repository import ModelRepository
+
+logger = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 10.0
+
+
+def default_workers(provider: str | None) -> int:
+    """One worker per usable CPU core on CPU (each with a single-threaded session); one on a GPU,
+    where a single session fed with batches is what raises throughput."""
+    if provider is not None and provider != PROVIDERS["cpu"]:
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+class InferenceService:
+    def __init__(
+        self,
+        repository: ModelRepository,
+        batcher: Batcher,
+        pool: WorkerPool,
+        metrics: InferenceMetrics,
+        *,
+        max_batch_size: int,
+        poll_interval_s: float,
+        stop: threading.Event,
+    ) -> None:
+        self.repository = repository
+        self.batcher = batcher
+        self.pool = pool
+        self.metrics = metrics
+        self._max_batch_size = max_batch_size
+        self._poll_interval_s = poll_interval_s
+        self._stop = stop
+        self._running = False
+
+    @classmethod
+    def from_config(
+        cls, config: GatewayConfig, registry: CollectorRegistry, stop: threading.Event | None = None
+    ) -> InferenceService:
+        settings = config.inference
+        options = EngineOptions(
+            providers=settings.providers,
+            intra_op_threads=settings.intra_op_threads,
+            tensorrt_fp16=settings.tensorrt_fp16,
+            tensorrt_cache_dir=config.state_dir / "trt-cache",
+        )
+        provider = preferred_provider(options)
+        workers = settings.workers or default_workers(provider)
+        logger.info("inference on %s with %d workers", provider or "no available provider", workers)
+        metrics = InferenceMetrics(registry)
+        stop = stop or threading.Event()
+        repository = ModelRepository(
+            config.models.repository,
+            OnnxEngine,
+            options,
+            engines_per_version=workers,
+            warmup_batches=config.models.warmup_batches,
+        )
+        batcher = Batcher(settings.queue_capacity, settings.max_queue_delay_ms / 1000, metrics)
+        pool = WorkerPool(batcher, repository, workers, metrics, stop)
+        return cls(
+            repository,
+            batcher,
+            pool,
+            metrics,
+            max_batch_size=settings.max_batch_size,
+            poll_interval_s=config.models.poll_interval_s,
+            stop=stop,
+        )
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Scan, load and warm every model, then start the workers and the hot-reload poller."""
+        self.repository.scan()
+        self.repository.load_all()
+        self.pool.start()
+        self.repository.start_polling(self._poll_interval_s, self._stop)
+        self._running = True
+
+    def stop(self) -> None:
+        """Every thread ends: queued items fail, running batches finish, then sessions close."""
+        self._running = False
+        self._stop.set()
+        self.batcher.close()
+        self.pool.join(JOIN_TIMEOUT_S)
+        self.repository.join_polling(JOIN_TIMEOUT_S)
+        self.repository.close()
+
+    # --- InferenceBackend -----------------------------------------------------------------------
+
+    def ready(self) -> bool:
+        return self._running and not self._stop.is_set()
+
+    def models(self) -> Sequence[ModelVersionStatus]:
+        return self.repository.statuses()
+
+    def status(self, name: str, version: int | None) -> ModelVersionStatus:
+        return self.repository.status(name, version)
+
+    def queue_fill(self) -> float:
+        return self.batcher.fill()
+
+    def infer(
+        self,
+        name: str,
+        version: int | None,
+        inputs: Mapping[str, npt.NDArray[np.generic]],
+        deadline: float | None,
+    ) -> Future[InferenceOutput]:
+        loaded = self.repository.route(name, version)
+        rows = _check_inputs(loaded, inputs, self._batch_limit(loaded))
+        return self._submit(loaded, inputs, rows, deadline, _inference_output)
+
+    def detect(
+        self, name: str, version: int | None, image: Image, deadline: float | None
+    ) -> Future[DetectOutput]:
+        loaded = self.repository.route(name, version)
+        config = loaded.config
+        if config.preprocess is None or config.postprocess.kind == "none":
+            raise InvalidInputError(
+                f"model {loaded.ref} takes raw tensors only (no postprocess); use /v2 infer"
+            )
+        item, letterbox = preprocess.prepare(image, config.preprocess)
+        spec = config.postprocess
+
+        def finish(ref: ModelRef, outputs: Outputs) -> DetectOutput:
+            detections, score = postprocess.decode(
+                {name: value[0] for name, value in outputs.items()}, letterbox, spec
+            )
+            return DetectOutput(ref, detections, score)
+
+        feeds = {loaded.inputs[0].name: item[np.newaxis]}
+        return self._submit(loaded, feeds, 1, deadline, finish)
+
+    def submit_frame(self, reference: str, image: Image, deadline: float | None) -> Future[DetectOutput]:
+        """A camera frame for ``name`` or ``name:version``; raises like ``detect``."""
+        try:
+            name, version = parse_model_reference(reference)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        return self.detect(name, version, image, deadline)
+
+    def _batch_limit(self, loaded: LoadedVersion) -> int:
+        return min(self._max_batch_size, loaded.max_batch_size)
+
+    def _submit(
+        self,
+        loaded: LoadedVersion,
+        feeds: Mapping[str, npt.NDArray[np.generic]],
+        rows: int,
+        deadline: float | None,
+        finish: Finisher,
+    ) -> Future[Any]:
+        future: Future[Any] = Future()
+        now = time.monotonic()
+        if deadline is not None and deadline <= now:
+            self.metrics.drops.labels("deadline").inc()
+            self.metrics.outcome(loaded.ref, "deadline")
+            future.set_exception(DeadlineExceededError("deadline passed before the request was queued"))
+            return future
+        item = WorkItem(
+            ref=loaded.ref,
+            feeds=feeds,
+            rows=rows,
+            batch_limit=max(self._batch_limit(loaded), rows),
+            deadline=deadline,
+            future=future,
+            finish=finish,
+            enqueued_at=now,
+        )
+        self.batcher.submit(item)
+        return future
+
+
+def _inference_output(ref: ModelRef, outputs: Outputs) -> InferenceOutput:
+    return InferenceOutput(ref, outputs)
+
+
+def _check_inputs(loaded: LoadedVersion, inputs: Mapping[str, npt.NDArray[np.generic]], limit: int) -> int:
+    """The request's batch size; InvalidInputError naming the first problem found."""
+    wanted = {spec.name for spec in loaded.inputs}
+    missing = sorted(wanted - set(inputs))
+    unknown = sorted(set(inputs) - wanted)
+    if missing or unknown:
+        raise InvalidInputError(
+            f"model {loaded.ref} takes inputs {sorted(wanted)}; missing {missing}, unknown {unknown}"
+        )
+    rows: int | None = None
+    for spec in loaded.inputs:
+        array = inputs[spec.name]
+        _check_tensor(loaded.ref, spec, array)
+        if rows is None:
+            rows = array.shape[0]
+        elif array.shape[0] != rows:
+            raise InvalidInputError(
+                f"input {spec.name!r} has batch size {array.shape[0]}, other inputs have {rows}"
+            )
+    assert rows is not None  # model.yaml declares at least one input
+    if not 1 <= rows <= limit:
+        raise InvalidInputError(f"batch size {rows} is outside 1..{limit} for model {loaded.ref}")
+    return rows
+
+
+def _check_tensor(ref: ModelRef, spec: TensorSpec, array: npt.NDArray[np.generic]) -> None:
+    if array.dtype != spec.datatype.numpy_dtype:
+        raise InvalidInputError(
+            f"input {spec.name!r} of model {ref} is {spec.datatype.value}, got numpy {array.dtype}"
+        )
+    if array.ndim != len(spec.shape):
+        raise InvalidInputError(
+            f"input {spec.name!r} of model {ref} has shape {list(spec.shape)}, got {list(array.shape)}"
+        )
+    for want, have in zip(spec.shape[1:], array.shape[1:], strict=True):
+        if want not in (-1, have):
+            raise InvalidInputError(
+                f"input {spec.name!r} of model {ref} has shape {list(spec.shape)}, got {list(array.shape)}"
+            )
