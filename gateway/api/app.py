@@ -1,0 +1,113 @@
+"""The API's application factory and the runner that serves it.
+
+``create_app`` receives everything it talks to (backend, cameras, events, the metrics registry,
+tokens) as arguments and keeps it in typed ``AppKey`` state, so tests and the serve command build
+it the same way and nothing lives in module globals. ``serve`` binds it and returns the port.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gateway.api import cameras as camera_routes
+from gateway.api import debug as debug_routes
+from gateway.api import detect as detect_routes
+from gateway.api import v2 as v2_routes
+from gateway.api.admission import TokenBuckets
+from gateway.api.auth import TokenCheck, check_bind, load_tokens
+from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
+from gateway.api.metrics import HttpMetrics
+from gateway.api.middlewares import boundary, guard
+from gateway.api.ports import CameraDirectory, EventLog, InferenceBackend
+from gateway.config import AdmissionConfig, HttpConfig
+
+logger = logging.getLogger(__name__)
+
+# Image decode, big JSON and snapshots: a couple of threads keep them off the loop without
+# competing with the inference workers for the cores.
+EXECUTOR_THREADS = 2
+
+
+def create_app(
+    *,
+    http: HttpConfig,
+    admission: AdmissionConfig,
+    inference: InferenceBackend,
+    cameras: CameraDirectory | None,
+    events: EventLog | None,
+    registry: CollectorRegistry,
+    tokens: frozenset[str] = frozenset(),
+    insecure: bool = False,
+) -> web.Application:
+    """Build the API. Tokens are ``tokens`` plus those in ``http.tokens_file``; with none, a
+    non-loopback ``http.host`` is refused (ConfigError) unless ``insecure``."""
+    all_tokens = tokens | (load_tokens(http.tokens_file) if http.tokens_file is not None else frozenset())
+    check_bind(http.host, has_tokens=bool(all_tokens), insecure=insecure)
+    app = web.Application(middlewares=[boundary, guard], client_max_size=http.max_body_bytes)
+    app[CONTEXT] = ApiContext(
+        backend=inference,
+        cameras=cameras,
+        events=events,
+        metrics=HttpMetrics(registry),
+        tokens=TokenCheck(all_tokens),
+        buckets=TokenBuckets(admission.rate_per_s, admission.burst),
+        admission=admission,
+        max_body_bytes=http.max_body_bytes,
+        insecure=insecure,
+    )
+    app.cleanup_ctx.append(_executor)
+    v2_routes.add_routes(app)
+    detect_routes.add_routes(app)
+    camera_routes.add_routes(app)
+    debug_routes.add_routes(app)
+    app.router.add_get("/metrics", _metrics, name="metrics")
+    return app
+
+
+async def _executor(app: web.Application) -> AsyncIterator[None]:
+    executor = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="api-worker")
+    app[EXECUTOR] = executor
+    yield
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(context_of(request).metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+@dataclass(frozen=True, slots=True)
+class RunningServer:
+    runner: web.AppRunner
+    host: str
+    port: int
+
+    async def close(self) -> None:
+        await self.runner.cleanup()
+
+
+async def serve(app: web.Application, host: str, port: int) -> RunningServer:
+    """Bind ``app`` on ``host:port`` (0 picks a free port) and start answering; returns the bound
+    port with the runner to close. Refuses a non-loopback host the app has no tokens for."""
+    context = app[CONTEXT]
+    check_bind(host, has_tokens=context.tokens.enabled, insecure=context.insecure)
+    # No access log: one line per request costs more than the rest of a rejected request, and the
+    # request counters and latency histograms on /metrics say the same in aggregate.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError:
+        await runner.cleanup()
+        raise
+    bound = runner.addresses[0][1]
+    logger.info("HTTP API listening on %s:%s%s", host, bound, "" if context.tokens.enabled else " (no auth)")
+    return RunningServer(runner, host, int(bound))

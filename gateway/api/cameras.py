@@ -1,0 +1,77 @@
+"""``/v1/cameras`` and ``/v1/events``: what the cameras are doing and the alerts they raised.
+
+Both read through the narrow ports the app factory was given; a gateway started without cameras
+or without an event log answers with an empty list (and 404 for a named camera).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.context import context_of, offload
+from gateway.delivery.alert_codec import alert_to_dict
+from gateway.domain import CameraStatus
+from gateway.errors import InvalidInputError
+
+DEFAULT_EVENTS = 100
+MAX_EVENTS = 1000
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/cameras", list_cameras, name="cameras")
+    app.router.add_get("/v1/cameras/{camera_id}", get_camera, name="camera")
+    app.router.add_get("/v1/cameras/{camera_id}/snapshot.jpg", snapshot, name="camera_snapshot")
+    app.router.add_get("/v1/events", list_events, name="events")
+
+
+def camera_json(status: CameraStatus) -> dict[str, Any]:
+    return {
+        "id": status.camera_id,
+        "url": status.url,
+        "state": status.state.value,
+        "fps_in": status.fps_in,
+        "fps_processed": status.fps_processed,
+        "drops": dict(status.drops),
+        "reconnects": status.reconnects,
+        "last_error": status.last_error,
+        "last_frame_at": status.last_frame_at,
+    }
+
+
+async def list_cameras(request: web.Request) -> web.Response:
+    directory = context_of(request).cameras
+    cameras = directory.cameras() if directory is not None else ()
+    return web.json_response({"cameras": [camera_json(status) for status in cameras]})
+
+
+async def get_camera(request: web.Request) -> web.Response:
+    camera_id = request.match_info["camera_id"]
+    directory = context_of(request).cameras
+    status = directory.camera(camera_id) if directory is not None else None
+    if status is None:
+        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+    return web.json_response(camera_json(status))
+
+
+async def snapshot(request: web.Request) -> web.Response:
+    camera_id = request.match_info["camera_id"]
+    directory = context_of(request).cameras
+    if directory is None or directory.camera(camera_id) is None:
+        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+    # Drawing boxes and encoding a JPEG takes milliseconds: off the event loop.
+    jpeg = await offload(request, lambda: directory.snapshot_jpeg(camera_id))
+    if jpeg is None:
+        raise web.HTTPNotFound(text=f"camera {camera_id!r} has not delivered a frame yet")
+    return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def list_events(request: web.Request) -> web.Response:
+    raw_limit = request.query.get("limit", str(DEFAULT_EVENTS))
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_EVENTS:
+        raise InvalidInputError(f"limit must be an integer from 1 to {MAX_EVENTS}, got {raw_limit!r}")
+    camera_id = request.query.get("camera") or None
+    log = context_of(request).events
+    alerts = await offload(request, lambda: log.recent_alerts(int(raw_limit), camera_id)) if log else ()
+    return web.json_response({"events": [alert_to_dict(alert) for alert in alerts]})

@@ -1,0 +1,90 @@
+"""What every handler and middleware reaches through the application: typed keys, no globals."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiohttp import web
+
+from gateway.api.admission import TokenBuckets
+from gateway.api.auth import TokenCheck
+from gateway.api.metrics import HttpMetrics
+from gateway.api.ports import CameraDirectory, EventLog, InferenceBackend
+from gateway.config import AdmissionConfig
+from gateway.errors import DeadlineExceededError, InvalidInputError
+
+T = TypeVar("T")
+
+DEADLINE_HEADER = "X-Request-Timeout-Ms"
+# A batch that has started is allowed to finish: the backend drops expired items before they run,
+# so waiting a little past the deadline turns a result that is nearly there into a 200, not a 504.
+RUNNING_GRACE_S = 0.05
+# Parsing or encoding this many bytes of JSON would hold the event loop for milliseconds.
+OFFLOAD_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    backend: InferenceBackend
+    cameras: CameraDirectory | None
+    events: EventLog | None
+    metrics: HttpMetrics
+    tokens: TokenCheck
+    buckets: TokenBuckets
+    admission: AdmissionConfig
+    max_body_bytes: int
+    insecure: bool
+
+
+CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)
+EXECUTOR: web.AppKey[ThreadPoolExecutor] = web.AppKey("edge_gateway_api_executor", ThreadPoolExecutor)
+
+
+def context_of(request: web.Request) -> ApiContext:
+    return request.app[CONTEXT]
+
+
+async def offload(request: web.Request, function: Callable[[], T]) -> T:
+    """Run blocking work (image decode, big JSON, snapshots) on the API's small bounded pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(request.app[EXECUTOR], function)
+
+
+def deadline_of(request: web.Request, started_at: float, timeout_s: float | None = None) -> float | None:
+    """The monotonic deadline from ``X-Request-Timeout-Ms`` and/or a protocol timeout, the earlier."""
+    deadlines = []
+    raw = request.headers.get(DEADLINE_HEADER)
+    if raw is not None:
+        try:
+            milliseconds = float(raw)
+        except ValueError:
+            milliseconds = math.nan
+        if not math.isfinite(milliseconds) or milliseconds < 0:
+            raise InvalidInputError(f"{DEADLINE_HEADER} must be a non-negative number of ms, got {raw!r}")
+        deadlines.append(started_at + milliseconds / 1000)
+    if timeout_s is not None:
+        deadlines.append(started_at + timeout_s)
+    return min(deadlines) if deadlines else None
+
+
+def check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DeadlineExceededError("the request's deadline passed before it was queued")
+
+
+async def wait_result(future: Future[T], deadline: float | None) -> T:
+    """Await a backend future without blocking the loop; past the deadline (plus grace) -> 504."""
+    if deadline is None:
+        return await asyncio.wrap_future(future)
+    remaining = deadline - time.monotonic() + RUNNING_GRACE_S
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(future), max(remaining, 0.0))
+    except asyncio.TimeoutError as exc:
+        future.cancel()
+        raise DeadlineExceededError("the request's deadline passed before its result was ready") from exc

@@ -1,0 +1,49 @@
+"""HTTP metrics: requests, latency and rejections, in the registry the gateway hands to every part.
+
+``/metrics`` serves that whole registry, so it shows the inference pool,
+cameras and outbox next to the HTTP counters. Routes are labelled by their pattern
+(``/v2/models/{name}/infer``), never by the raw path, so label sets stay bounded.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+# Requests are answered in well under a millisecond when rejected and in a few to tens of
+# milliseconds when they run a model, so the buckets are dense at the low end.
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+UNMATCHED_ROUTE = "unmatched"
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        self.requests = Counter(
+            "edge_gateway_http_requests_total",
+            "HTTP requests answered, by route pattern, method and status code.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "edge_gateway_http_request_seconds",
+            "Time from the handler's start to the response, by route pattern.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.rejections = Counter(
+            "edge_gateway_http_rejections_total",
+            "Requests turned away before they reached a model, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.errors = Counter(
+            "edge_gateway_http_unexpected_errors_total",
+            "Requests that failed with an unexpected exception (answered 500).",
+            registry=registry,
+        )
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+

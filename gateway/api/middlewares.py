@@ -1,0 +1,139 @@
+"""The two middlewares every request passes: the boundary and the guard.
+
+``boundary`` (outermost) times the request, turns every error into a JSON body ``{"error": ...}``
+with the right status, and records the metrics; an unexpected exception is logged with its stack
+and answered 500, so no request can take the process down. ``guard`` decides, from the headers
+alone and before any body is read, whether a request may proceed: bearer token, then the client's
+token bucket (429), then for inference routes the backend queue's high watermark (503). A rejection
+therefore costs a dictionary lookup and a small JSON response, well under the 2 ms budget.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Mapping
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.api.context import context_of
+from gateway.api.metrics import UNMATCHED_ROUTE
+from gateway.errors import (
+    DeadlineExceededError,
+    GatewayError,
+    InvalidInputError,
+    ModelLoadError,
+    ModelNotFoundError,
+    ModelNotReadyError,
+    OverloadedError,
+)
+
+logger = logging.getLogger(__name__)
+
+OPEN_PREFIX = "open:"
+"""Route names starting with this need no token and take no rate-limit token (health probes)."""
+INFER_PREFIX = "infer:"
+"""Route names starting with this queue work for the models, so the queue watermark applies."""
+JSON_TYPE = "application/json"
+
+
+def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
+    response = web.Response(
+        status=status, body=json.dumps({"error": message}).encode(), content_type=JSON_TYPE
+    )
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    # Retry-After takes whole seconds; rounding up never invites a client back too early.
+    return {"Retry-After": str(max(1, math.ceil(seconds)))}
+
+
+def error_response(exc: Exception, request: web.Request) -> web.Response:
+    """Map an exception to its HTTP answer; see the table in gateway/errors.py."""
+    if isinstance(exc, web.HTTPException):
+        headers = {
+            key: value for key, value in exc.headers.items() if key.lower() in ("allow", "retry-after")
+        }
+        message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
+        return json_error(exc.status, message or exc.reason, headers)
+    if isinstance(exc, InvalidInputError):
+        return json_error(400, str(exc))
+    if isinstance(exc, ModelNotFoundError):
+        return json_error(404, str(exc))
+    if isinstance(exc, OverloadedError):
+        return json_error(503, str(exc), retry_after(exc.retry_after_s))
+    if isinstance(exc, (ModelNotReadyError, ModelLoadError)):
+        return json_error(503, str(exc), retry_after(1.0))
+    if isinstance(exc, DeadlineExceededError):
+        return json_error(504, str(exc))
+    if isinstance(exc, GatewayError):
+        logger.error("%s %s failed: %s", request.method, request.path, exc)
+        return json_error(500, f"{type(exc).__name__}: {exc}")
+    logger.exception("unexpected error answering %s %s", request.method, request.path)
+    return json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+
+
+@web.middleware
+async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    metrics = context_of(request).metrics
+    try:
+        response = await handler(request)
+    except Exception as exc:  # the one place every failure becomes an HTTP answer
+        response = error_response(exc, request)
+        if response.status == 500:
+            metrics.errors.inc()
+        elif isinstance(exc, OverloadedError):
+            metrics.rejections.labels("overloaded").inc()
+        elif isinstance(exc, DeadlineExceededError):
+            metrics.rejections.labels("deadline").inc()
+    route = request.match_info.route.resource
+    metrics.observe(
+        route.canonical if route is not None else UNMATCHED_ROUTE,
+        request.method,
+        response.status,
+        time.perf_counter() - started,
+    )
+    return response
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+    context = context_of(request)
+    name = request.match_info.route.name or ""
+    if name.startswith(OPEN_PREFIX):
+        return await handler(request)
+    client = context.tokens.client_of(request.headers.get("Authorization"))
+    if context.tokens.enabled and client is None:
+        context.metrics.rejections.labels("unauthorized").inc()
+        return json_error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
+    if client is None:
+        peer = request.remote
+        client = f"peer:{peer}" if peer else "peer:unknown"
+    wait_s = context.buckets.take(client, time.monotonic())
+    if wait_s > 0:
+        context.metrics.rejections.labels("rate_limited").inc()
+        return json_error(429, "rate limit exceeded for this client", retry_after(wait_s))
+    if name.startswith(INFER_PREFIX):
+        fill = context.backend.queue_fill()
+        if fill > context.admission.high_watermark:
+            context.metrics.rejections.labels("overloaded").inc()
+            return json_error(
+                503,
+                f"inference queue is {fill:.0%} full, above the "
+                f"{context.admission.high_watermark:.0%} watermark",
+                retry_after(1.0),
+            )
+    length = request.content_length
+    if length is not None and length > context.max_body_bytes:
+        context.metrics.rejections.labels("too_large").inc()
+        return json_error(
+            413, f"request body of {length} bytes exceeds the {context.max_body_bytes} byte limit"
+        )
+    return await handler(request)

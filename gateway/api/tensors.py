@@ -1,0 +1,267 @@
+"""Open Inference Protocol v2 tensors on the wire: JSON ``data`` and the binary tensor data extension.
+
+Request body: a JSON inference header, optionally followed by raw tensor bytes. The header's length
+is the ``Inference-Header-Content-Length`` HTTP header; each binary input says how many bytes it
+takes with ``parameters.binary_data_size``, and the bytes follow the header in input order. Outputs
+are sent the same way when asked for with ``parameters.binary_data`` (per output) or
+``parameters.binary_data_output`` (whole request), which is what ``tritonclient.http`` does by
+default. Everything here is pure: bytes in, numpy arrays and bytes out, ``InvalidInputError`` on
+anything malformed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.domain import ModelVersionStatus, TensorSpec, TensorType
+from gateway.errors import InferenceError, InvalidInputError
+
+HEADER_LENGTH = "Inference-Header-Content-Length"
+Array = npt.NDArray[np.generic]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestedOutput:
+    name: str
+    binary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InferRequest:
+    request_id: str | None
+    inputs: Mapping[str, Array]
+    outputs: tuple[RequestedOutput, ...] | None
+    """None: every output of the model, binary or not as ``binary_default`` says."""
+    binary_default: bool
+    timeout_s: float | None
+    """Triton's ``timeout`` request parameter (sent in microseconds), as seconds."""
+
+
+def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
+    """Decode an infer request body; raise InvalidInputError naming the problem."""
+    if header_length is None:
+        header_bytes, binary = body, b""
+    else:
+        try:
+            length = int(header_length)
+        except ValueError:
+            raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
+        if not 0 < length <= len(body):
+            raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
+        header_bytes, binary = body[:length], body[length:]
+    try:
+        header = json.loads(header_bytes)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise InvalidInputError("the inference request must be a JSON object")
+    parameters = _parameters(header, "request")
+    raw_inputs = header.get("inputs")
+    if not isinstance(raw_inputs, list) or not raw_inputs:
+        raise InvalidInputError("'inputs' must be a non-empty list of tensors")
+    inputs: dict[str, Array] = {}
+    offset = 0
+    for position, raw in enumerate(raw_inputs):
+        name, array, used = _parse_input(raw, position, binary, offset)
+        if name in inputs:
+            raise InvalidInputError(f"input {name!r} is given twice")
+        inputs[name] = array
+        offset += used
+    if offset != len(binary):
+        raise InvalidInputError(
+            f"the body carries {len(binary)} bytes of binary tensor data but the inputs declare {offset}"
+        )
+    binary_default = bool(parameters.get("binary_data_output", False))
+    request_id = header.get("id")
+    return InferRequest(
+        request_id=str(request_id) if request_id is not None else None,
+        inputs=inputs,
+        outputs=_parse_outputs(header.get("outputs"), binary_default),
+        binary_default=binary_default,
+        timeout_s=_timeout(parameters.get("timeout")),
+    )
+
+
+def check_against_model(request: InferRequest, status: ModelVersionStatus) -> None:
+    """Names, datatypes, ranks, fixed dimensions and the batch size, as the model declares them."""
+    expected = {spec.name: spec for spec in status.inputs}
+    unknown = sorted(set(request.inputs) - set(expected))
+    if unknown:
+        raise InvalidInputError(
+            f"model {status.name} has no input {unknown[0]!r}; inputs: {sorted(expected)}"
+        )
+    missing = sorted(set(expected) - set(request.inputs))
+    if missing:
+        raise InvalidInputError(f"model {status.name} needs input {missing[0]!r}")
+    for name, array in request.inputs.items():
+        _check_tensor(name, array, expected[name], status.max_batch_size)
+    if request.outputs is not None:
+        outputs = {spec.name for spec in status.outputs}
+        for output in request.outputs:
+            if output.name not in outputs:
+                raise InvalidInputError(
+                    f"model {status.name} has no output {output.name!r}; outputs: {sorted(outputs)}"
+                )
+
+
+def encode_infer_response(
+    *,
+    model_name: str,
+    model_version: int,
+    request: InferRequest,
+    outputs: Mapping[str, Array],
+) -> tuple[bytes, int | None]:
+    """The response body and, when binary tensors follow the JSON, the JSON header's length."""
+    wanted = request.outputs or tuple(RequestedOutput(name, request.binary_default) for name in outputs)
+    entries: list[dict[str, Any]] = []
+    chunks: list[bytes] = []
+    for requested in wanted:
+        array = outputs.get(requested.name)
+        if array is None:
+            raise InferenceError(f"the model returned no output {requested.name!r}")
+        entry: dict[str, Any] = {
+            "name": requested.name,
+            "datatype": _datatype(requested.name, array).value,
+            "shape": list(array.shape),
+        }
+        if requested.binary:
+            data = np.ascontiguousarray(array).tobytes()
+            entry["parameters"] = {"binary_data_size": len(data)}
+            chunks.append(data)
+        else:
+            entry["data"] = array.ravel().tolist()
+        entries.append(entry)
+    response: dict[str, Any] = {
+        "model_name": model_name,
+        "model_version": str(model_version),
+        "outputs": entries,
+    }
+    if request.request_id is not None:
+        response["id"] = request.request_id
+    header = json.dumps(response, separators=(",", ":")).encode()
+    if not chunks:
+        return header, None
+    return b"".join((header, *chunks)), len(header)
+
+
+def _parse_input(raw: object, position: int, binary: bytes, offset: int) -> tuple[str, Array, int]:
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"inputs[{position}] must be a JSON object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidInputError(f"inputs[{position}] needs a 'name'")
+    shape = raw.get("shape")
+    if not isinstance(shape, list) or not all(
+        isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape
+    ):
+        raise InvalidInputError(f"input {name!r}: 'shape' must be a list of non-negative integers")
+    datatype = _tensor_type(name, raw.get("datatype"))
+    dtype = datatype.numpy_dtype
+    count = math.prod(shape)
+    parameters = _parameters(raw, f"input {name!r}")
+    size = parameters.get("binary_data_size")
+    if size is not None:
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise InvalidInputError(f"input {name!r}: binary_data_size must be a non-negative integer")
+        if "data" in raw:
+            raise InvalidInputError(f"input {name!r} has both binary_data_size and 'data'")
+        if size != count * dtype.itemsize:
+            raise InvalidInputError(
+                f"input {name!r}: binary_data_size {size} does not match shape {shape} of {datatype.value} "
+                f"({count * dtype.itemsize} bytes)"
+            )
+        if offset + size > len(binary):
+            raise InvalidInputError(
+                f"input {name!r}: binary_data_size {size} runs past the end of the body's binary data"
+            )
+        array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset).reshape(shape)
+        return name, array, size
+    if "data" not in raw:
+        raise InvalidInputError(f"input {name!r} has neither 'data' nor binary_data_size")
+    try:
+        array = np.asarray(raw["data"], dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise InvalidInputError(f"input {name!r}: 'data' is not a {datatype.value} array: {exc}") from exc
+    if array.size != count:
+        raise InvalidInputError(f"input {name!r}: {array.size} values do not fill shape {shape}")
+    return name, array.reshape(shape), 0
+
+
+def _tensor_type(name: str, raw: object) -> TensorType:
+    try:
+        datatype = TensorType(raw)
+    except ValueError:
+        known = ", ".join(member.value for member in TensorType)
+        raise InvalidInputError(f"input {name!r}: unknown datatype {raw!r}; one of {known}") from None
+    if datatype is TensorType.BYTES:
+        raise InvalidInputError(f"input {name!r}: BYTES tensors are not supported by this server")
+    return datatype
+
+
+def _check_tensor(name: str, array: Array, spec: TensorSpec, max_batch_size: int) -> None:
+    datatype = TensorType.from_numpy(array.dtype)
+    if datatype is not spec.datatype:
+        raise InvalidInputError(
+            f"input {name!r}: datatype {datatype.value}, the model takes {spec.datatype.value}"
+        )
+    shape = array.shape
+    if len(shape) != len(spec.shape) or any(
+        want not in (-1, got) for got, want in zip(shape, spec.shape, strict=True)
+    ):
+        raise InvalidInputError(f"input {name!r}: shape {list(shape)}, the model takes {list(spec.shape)}")
+    if max_batch_size > 0 and shape and not 1 <= shape[0] <= max_batch_size:
+        raise InvalidInputError(f"input {name!r}: batch of {shape[0]}, the model takes 1 to {max_batch_size}")
+
+
+def _parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, ...] | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise InvalidInputError("'outputs' must be a list")
+    requested: list[RequestedOutput] = []
+    for position, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise InvalidInputError(f"outputs[{position}] must be an object with a 'name'")
+        parameters = _parameters(entry, f"output {entry['name']!r}")
+        if "classification" in parameters:
+            raise InvalidInputError(f"output {entry['name']!r}: classification is not supported")
+        if "shared_memory_region" in parameters:
+            raise InvalidInputError(f"output {entry['name']!r}: shared memory is not supported")
+        requested.append(RequestedOutput(entry["name"], bool(parameters.get("binary_data", binary_default))))
+    return tuple(requested) or None
+
+
+def _parameters(container: Mapping[str, Any], what: str) -> Mapping[str, Any]:
+    parameters = container.get("parameters", {})
+    if not isinstance(parameters, dict):
+        raise InvalidInputError(f"{what}: 'parameters' must be a JSON object")
+    if "shared_memory_region" in parameters:
+        raise InvalidInputError(f"{what}: shared memory is not supported")
+    return parameters
+
+
+def _timeout(raw: object) -> float | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise InvalidInputError("the 'timeout' parameter must be a non-negative integer of microseconds")
+    return raw / 1_000_000
+
+
+def _datatype(name: str, array: Array) -> TensorType:
+    try:
+        return TensorType.from_numpy(array.dtype)
+    except ValueError as exc:
+        raise InvalidInputError(f"output {name!r}: {exc}") from exc
+
+
+def specs_json(specs: Sequence[TensorSpec]) -> list[dict[str, Any]]:
+    """Tensor metadata as the v2 model metadata response lists it."""
+    return [{"name": spec.name, "datatype": spec.datatype.value, "shape": list(spec.shape)} for spec in specs]

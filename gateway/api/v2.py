@@ -1,0 +1,189 @@
+"""Open Inference Protocol v2 (KServe / Triton REST): health, metadata, readiness and infer.
+
+Enough of Triton's HTTP surface that ``tritonclient.http`` works unchanged: server and model
+metadata, readiness, ``config``, ``repository/index`` and infer with JSON tensors or the binary
+tensor data extension (see tensors.py). Model versions are positive integers in the path;
+``/v2/models/{name}`` without a version means what the repository routes it to (latest or canary).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.context import (
+    OFFLOAD_BYTES,
+    check_deadline,
+    context_of,
+    deadline_of,
+    offload,
+    wait_result,
+)
+from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, OPEN_PREFIX, json_error
+from gateway.api.tensors import (
+    HEADER_LENGTH,
+    check_against_model,
+    encode_infer_response,
+    parse_infer_request,
+    specs_json,
+)
+from gateway.domain import ModelState, TensorSpec
+from gateway.errors import InvalidInputError
+
+SERVER_NAME = "edge-gateway"
+EXTENSIONS = ("binary_tensor_data", "model_repository")
+BINARY_TYPE = "application/octet-stream"
+
+
+def add_routes(app: web.Application) -> None:
+    router = app.router
+    router.add_get("/v2", server_metadata, name="server_metadata")
+    router.add_get("/v2/health/live", live, name=f"{OPEN_PREFIX}live")
+    router.add_get("/v2/health/ready", ready, name=f"{OPEN_PREFIX}ready")
+    router.add_route("*", "/v2/repository/index", repository_index, name="repository_index")
+    for suffix, label in (("", "model"), ("/versions/{version}", "model_version")):
+        base = "/v2/models/{name}" + suffix
+        router.add_get(base, model_metadata, name=f"{label}_metadata")
+        router.add_get(base + "/ready", model_ready, name=f"{label}_ready")
+        router.add_get(base + "/config", model_config, name=f"{label}_config")
+        router.add_post(base + "/infer", infer, name=f"{INFER_PREFIX}{label}")
+
+
+def version_of(request: web.Request) -> int | None:
+    raw = request.match_info.get("version")
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInputError(f"model version must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+async def server_metadata(request: web.Request) -> web.Response:
+    return web.json_response(
+        {"name": SERVER_NAME, "version": _server_version(), "extensions": list(EXTENSIONS)}
+    )
+
+
+async def live(request: web.Request) -> web.Response:
+    return web.json_response({"live": True})
+
+
+async def ready(request: web.Request) -> web.Response:
+    if context_of(request).backend.ready():
+        return web.json_response({"ready": True})
+    return json_error(503, "not ready: models are still loading or none could be loaded")
+
+
+async def repository_index(request: web.Request) -> web.Response:
+    if request.method not in ("GET", "POST"):
+        raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+    entries = [
+        {"name": status.name, "version": str(status.version), "state": _triton_state(status.state)}
+        | ({"reason": status.reason} if status.reason else {})
+        for status in context_of(request).backend.models()
+    ]
+    return web.json_response(entries)
+
+
+async def model_metadata(request: web.Request) -> web.Response:
+    backend = context_of(request).backend
+    name = request.match_info["name"]
+    status = backend.status(name, version_of(request))
+    versions = sorted({other.version for other in backend.models() if other.name == name} | {status.version})
+    body: dict[str, Any] = {
+        "name": status.name,
+        "versions": [str(version) for version in versions],
+        "platform": status.platform,
+        "inputs": specs_json(status.inputs),
+        "outputs": specs_json(status.outputs),
+        "state": status.state.value,
+    }
+    if status.reason is not None:
+        body["reason"] = status.reason
+    if status.provider is not None:
+        body["parameters"] = {"provider": status.provider, "version": str(status.version)}
+    return web.json_response(body)
+
+
+async def model_ready(request: web.Request) -> web.Response:
+    status = context_of(request).backend.status(request.match_info["name"], version_of(request))
+    if status.state is ModelState.READY:
+        return web.json_response({"name": status.name, "version": str(status.version), "ready": True})
+    reason = f": {status.reason}" if status.reason else ""
+    return json_error(503, f"model {status.ref} is {status.state.value}{reason}", {"Retry-After": "1"})
+
+
+async def model_config(request: web.Request) -> web.Response:
+    """Triton's model configuration shape, for clients that read ``max_batch_size`` and dims."""
+    status = context_of(request).backend.status(request.match_info["name"], version_of(request))
+    batched = status.max_batch_size > 0
+    return web.json_response(
+        {
+            "name": status.name,
+            "platform": status.platform,
+            "backend": "onnxruntime",
+            "max_batch_size": status.max_batch_size,
+            "input": [_config_tensor(spec, batched) for spec in status.inputs],
+            "output": [_config_tensor(spec, batched) for spec in status.outputs],
+            "version_policy": {"specific": {"versions": [status.version]}},
+        }
+    )
+
+
+async def infer(request: web.Request) -> web.Response:
+    started = time.monotonic()
+    context = context_of(request)
+    name = request.match_info["name"]
+    version = version_of(request)
+    deadline = deadline_of(request, started)
+    check_deadline(deadline)
+    body = await request.read()
+    header_length = request.headers.get(HEADER_LENGTH)
+    if len(body) > OFFLOAD_BYTES:
+        parsed = await offload(request, lambda: parse_infer_request(body, header_length))
+    else:
+        parsed = parse_infer_request(body, header_length)
+    if parsed.timeout_s is not None:
+        deadline = deadline_of(request, started, parsed.timeout_s)
+    check_against_model(parsed, context.backend.status(name, version))
+    check_deadline(deadline)
+    result = await wait_result(context.backend.infer(name, version, parsed.inputs, deadline), deadline)
+
+    def encode() -> tuple[bytes, int | None]:
+        return encode_infer_response(
+            model_name=result.model.name,
+            model_version=result.model.version,
+            request=parsed,
+            outputs=result.outputs,
+        )
+
+    output_bytes = sum(array.nbytes for array in result.outputs.values())
+    payload, json_length = await offload(request, encode) if output_bytes > OFFLOAD_BYTES else encode()
+    if json_length is None:
+        return web.Response(body=payload, content_type=JSON_TYPE)
+    response = web.Response(body=payload, content_type=BINARY_TYPE)
+    response.headers[HEADER_LENGTH] = str(json_length)
+    return response
+
+
+def _config_tensor(spec: TensorSpec, batched: bool) -> dict[str, Any]:
+    dims = spec.shape[1:] if batched else spec.shape
+    return {"name": spec.name, "data_type": f"TYPE_{spec.datatype.value}", "dims": list(dims)}
+
+
+def _triton_state(state: ModelState) -> str:
+    return {ModelState.READY: "READY", ModelState.LOADING: "LOADING", ModelState.FAILED: "UNAVAILABLE"}.get(
+        state, "UNAVAILABLE"
+    )
+
+
+@cache
+def _server_version() -> str:
+    try:
+        return metadata.version(SERVER_NAME)
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,210 @@
+"""Hand-written fakes of the API's ports (pure logic: affine y = 2x + 1) and request builders."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.api.ports import DetectOutput, InferenceOutput
+from gateway.domain import (
+    Alert,
+    CameraState,
+    CameraStatus,
+    Detection,
+    Image,
+    ModelRef,
+    ModelState,
+    ModelVersionStatus,
+    TensorSpec,
+    TensorType,
+)
+from gateway.errors import DeadlineExceededError, ModelNotFoundError, ModelNotReadyError
+
+AFFINE_INPUT = TensorSpec("INPUT0", TensorType.FP32, (-1, 4))
+AFFINE_OUTPUT = TensorSpec("OUTPUT0", TensorType.FP32, (-1, 4))
+
+
+def affine_status(
+    version: int, state: ModelState = ModelState.READY, reason: str | None = None
+) -> ModelVersionStatus:
+    return ModelVersionStatus(
+        name="affine",
+        version=version,
+        state=state,
+        reason=reason,
+        platform="onnxruntime_onnx",
+        provider="CPUExecutionProvider" if state is ModelState.READY else None,
+        inputs=(AFFINE_INPUT,),
+        outputs=(AFFINE_OUTPUT,),
+        max_batch_size=8,
+    )
+
+
+class FakeBackend:
+    """Answers like InferenceService: errors raised synchronously, results and deadline expiry
+    through futures completed on its own small thread pool."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[tuple[str, int], ModelVersionStatus] = {
+            ("affine", 1): affine_status(1),
+            ("affine", 2): affine_status(2),
+            ("affine", 3): affine_status(3, ModelState.FAILED, "model.onnx: protobuf parsing failed"),
+        }
+        self.is_ready = True
+        self.fill = 0.0
+        self.delay_s = 0.0
+        self.submit_error: Exception | None = None
+        self.calls = 0
+        self.detections: tuple[Detection, ...] = (Detection("person", 0.9, (0.1, 0.2, 0.3, 0.4)),)
+        self.images: list[Image] = []
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="fake-backend")
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def ready(self) -> bool:
+        return self.is_ready
+
+    def models(self) -> Sequence[ModelVersionStatus]:
+        return list(self.statuses.values())
+
+    def status(self, name: str, version: int | None) -> ModelVersionStatus:
+        if version is None:
+            versions = [v for (model, v), status in self.statuses.items() if model == name]
+            if not versions:
+                raise ModelNotFoundError(f"unknown model {name!r}")
+            ready = [v for v in versions if self.statuses[(name, v)].state is ModelState.READY]
+            version = max(ready or versions)
+        status = self.statuses.get((name, version))
+        if status is None:
+            raise ModelNotFoundError(f"model {name!r} has no version {version}")
+        return status
+
+    def infer(
+        self,
+        name: str,
+        version: int | None,
+        inputs: Mapping[str, npt.NDArray[np.generic]],
+        deadline: float | None,
+    ) -> Future[InferenceOutput]:
+        status = self._admit(name, version)
+
+        def run() -> InferenceOutput:
+            x = np.asarray(inputs["INPUT0"])
+            return InferenceOutput(status.ref, {"OUTPUT0": x * np.float32(2) + np.float32(1)})
+
+        return self._executor.submit(self._later, run, deadline)
+
+    def detect(
+        self, name: str, version: int | None, image: Image, deadline: float | None
+    ) -> Future[DetectOutput]:
+        status = self._admit(name, version)
+        self.images.append(image)
+        return self._executor.submit(
+            self._later, lambda: DetectOutput(status.ref, self.detections, 0.25), deadline
+        )
+
+    def queue_fill(self) -> float:
+        return self.fill
+
+    def _admit(self, name: str, version: int | None) -> ModelVersionStatus:
+        self.calls += 1
+        if self.submit_error is not None:
+            raise self.submit_error
+        status = self.status(name, version)
+        if status.state is not ModelState.READY:
+            raise ModelNotReadyError(f"model {status.ref} is {status.state.value}: {status.reason}")
+        return status
+
+    def _later(self, run: Callable[[], Any], deadline: float | None) -> Any:
+        time.sleep(self.delay_s)
+        if deadline is not None and time.monotonic() > deadline:
+            raise DeadlineExceededError("expired in the queue")
+        return run()
+
+
+class FakeCameras:
+    def __init__(self) -> None:
+        self.status = CameraStatus(
+            camera_id="gate",
+            url="rtsp://10.0.0.5/stream1",
+            state=CameraState.STREAMING,
+            fps_in=25.0,
+            fps_processed=5.0,
+            drops={"superseded": 3},
+            reconnects=1,
+            last_error=None,
+            last_frame_at=1_764_000_000.5,
+        )
+        self.jpeg: bytes | None = b"\xff\xd8\xff\xe0fake-jpeg"
+
+    def cameras(self) -> Sequence[CameraStatus]:
+        return [self.status]
+
+    def camera(self, camera_id: str) -> CameraStatus | None:
+        return self.status if camera_id == "gate" else None
+
+    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+        return self.jpeg if camera_id == "gate" else None
+
+
+class FakeEvents:
+    def __init__(self, alerts: Sequence[Alert] = ()) -> None:
+        self.alerts = list(alerts)
+        self.asked: list[tuple[int, str | None]] = []
+
+    def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]:
+        self.asked.append((limit, camera_id))
+        chosen = [alert for alert in self.alerts if camera_id is None or alert.event.camera_id == camera_id]
+        return chosen[-limit:]
+
+
+def infer_body(
+    values: Sequence[Sequence[float]], *, name: str = "INPUT0", datatype: str = "FP32"
+) -> dict[str, Any]:
+    array = np.asarray(values)
+    return {
+        "inputs": [
+            {"name": name, "shape": list(array.shape), "datatype": datatype, "data": array.ravel().tolist()}
+        ]
+    }
+
+
+def binary_infer_request(
+    array: npt.NDArray[Any], *, outputs: Sequence[dict[str, Any]] | None = None, datatype: str = "FP32"
+) -> tuple[bytes, dict[str, str]]:
+    """A binary-extension request body and its headers, as tritonclient builds them."""
+    raw = array.tobytes()
+    header: dict[str, Any] = {
+        "inputs": [
+            {
+                "name": "INPUT0",
+                "shape": list(array.shape),
+                "datatype": datatype,
+                "parameters": {"binary_data_size": len(raw)},
+            }
+        ]
+    }
+    if outputs is None:
+        header["parameters"] = {"binary_data_output": True}
+    else:
+        header["outputs"] = list(outputs)
+    text = json.dumps(header).encode()
+    return text + raw, {
+        "Inference-Header-Content-Length": str(len(text)),
+        "Content-Type": "application/octet-stream",
+    }
+
+
+def split_binary_response(body: bytes, header_length: int) -> tuple[dict[str, Any], bytes]:
+    return json.loads(body[:header_length]), body[header_length:]
+
+
+def model_ref(version: int) -> ModelRef:
+    return ModelRef("affine", version)

@@ -1,0 +1,174 @@
+"""Auth, admission control and deadlines over real HTTP against the fake backend."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from gateway.api.admission import TokenBuckets
+from gateway.api.app import create_app
+from gateway.api.auth import check_bind, load_tokens
+from gateway.config import AdmissionConfig, HttpConfig
+from gateway.errors import ConfigError, OverloadedError
+from tests.unit.api.conftest import ApiFactory
+from tests.unit.api.fakes import FakeBackend, infer_body
+from tests.unit.api.harness import ServedApi
+
+INFER = "/v2/models/affine/infer"
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_token_bucket_admits_a_burst_then_refills_at_the_rate() -> None:
+    buckets = TokenBuckets(rate_per_s=10, burst=3)
+    assert [buckets.take("a", 0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert buckets.take("a", 0.0) == pytest.approx(0.1)
+    assert buckets.take("b", 0.0) == 0.0, "clients have their own buckets"
+    assert buckets.take("a", 0.05) == pytest.approx(0.05)
+    assert buckets.take("a", 0.1) == 0.0
+    assert buckets.take("a", 100.0) == 0.0
+    assert [buckets.take("a", 100.0) for _ in range(3)][-1] > 0, "refill stops at the burst size"
+
+
+def test_token_bucket_table_is_bounded() -> None:
+    buckets = TokenBuckets(rate_per_s=1, burst=1, max_clients=2)
+    for client in ("a", "b", "c", "d"):
+        buckets.take(client, 0.0)
+    assert len(buckets) == 2
+
+
+def test_tokens_file_and_bind_rule(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text(f"# ops team\n{TOKEN}\n\n  other  \n")
+    assert load_tokens(path) == frozenset({TOKEN, "other"})
+    (tmp_path / "empty").write_text("# nothing\n")
+    with pytest.raises(ConfigError, match="no tokens"):
+        load_tokens(tmp_path / "empty")
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_tokens(tmp_path / "missing")
+    with pytest.raises(ConfigError, match="--insecure"):
+        check_bind("0.0.0.0", has_tokens=False, insecure=False)
+    check_bind("0.0.0.0", has_tokens=True, insecure=False)
+    check_bind("0.0.0.0", has_tokens=False, insecure=True)
+    check_bind("::1", has_tokens=False, insecure=False)
+    check_bind("localhost", has_tokens=False, insecure=False)
+
+
+def test_create_app_refuses_a_public_host_without_tokens(backend: FakeBackend, tmp_path: Path) -> None:
+    def build(http: HttpConfig, insecure: bool = False) -> object:
+        return create_app(
+            http=http,
+            admission=AdmissionConfig(),
+            inference=backend,
+            cameras=None,
+            events=None,
+            registry=CollectorRegistry(),
+            insecure=insecure,
+        )
+
+    with pytest.raises(ConfigError, match=r"http\.host"):
+        build(HttpConfig(host="0.0.0.0"))
+    assert build(HttpConfig(host="0.0.0.0"), insecure=True) is not None
+    (tmp_path / "tokens").write_text(TOKEN)
+    assert build(HttpConfig(host="0.0.0.0", tokens_file=tmp_path / "tokens")) is not None
+
+
+def test_bearer_auth_guards_everything_but_health(make_api: ApiFactory) -> None:
+    api = make_api(tokens=frozenset({TOKEN}))
+    assert api.get("/v2/health/live").status == 200
+    assert api.get("/v2/health/ready").status == 200
+    for path in ("/v2", "/v2/models/affine", "/metrics", "/debug/threads", "/debug/memory", "/v1/cameras"):
+        reply = api.get(path)
+        assert reply.status == 401, path
+        assert reply.headers["WWW-Authenticate"] == "Bearer"
+        assert "bearer token" in reply.json()["error"]
+        assert api.get(path, {"Authorization": "Bearer wrong"}).status == 401
+        assert api.get(path, AUTH).status == 200, path
+    assert (
+        api.post_json(INFER, infer_body([[1, 2, 3, 4]]), {"Authorization": f"bearer {TOKEN}"}).status == 200
+    )
+
+
+def test_empty_token_bucket_answers_429_with_retry_after(make_api: ApiFactory, backend: FakeBackend) -> None:
+    api = make_api(admission=AdmissionConfig(rate_per_s=0.5, burst=2))
+    body = infer_body([[1, 2, 3, 4]])
+    assert [api.post_json(INFER, body).status for _ in range(2)] == [200, 200]
+    reply = api.post_json(INFER, body)
+    assert reply.status == 429
+    assert reply.headers["Retry-After"] == "2"
+    assert "rate limit" in reply.json()["error"]
+    assert backend.calls == 2
+    assert api.get("/v2/health/ready").status == 200, "probes never take tokens"
+
+
+def test_queue_above_high_watermark_answers_503_before_reading_the_body(
+    make_api: ApiFactory, backend: FakeBackend
+) -> None:
+    api = make_api(admission=AdmissionConfig(rate_per_s=1000, burst=1000, high_watermark=0.5))
+    backend.fill = 0.75
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "1"
+    assert "watermark" in reply.json()["error"]
+    reply = api.request("POST", "/v1/detect?model=affine", b"\xff\xd8\xff")
+    assert reply.status == 503
+    assert backend.calls == 0
+    assert api.get("/v2/models/affine").status == 200, "metadata does not queue work"
+    backend.fill = 0.5
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+
+
+def test_backend_overload_is_503_with_its_retry_after(api: ServedApi, backend: FakeBackend) -> None:
+    backend.submit_error = OverloadedError("queue full", retry_after_s=2.5)
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "3"
+    assert reply.json() == {"error": "queue full"}
+
+
+def test_deadline_header_expiry_is_504(api: ServedApi, backend: FakeBackend) -> None:
+    body = infer_body([[1, 2, 3, 4]])
+    reply = api.post_json(INFER, body, {"X-Request-Timeout-Ms": "0"})
+    assert reply.status == 504
+    assert "deadline" in reply.json()["error"]
+    assert backend.calls == 0, "an expired request is not queued"
+    backend.delay_s = 0.3
+    started = time.monotonic()
+    reply = api.post_json(INFER, body, {"X-Request-Timeout-Ms": "50"})
+    assert reply.status == 504
+    assert time.monotonic() - started < 0.3, "the client hears 504 at its deadline, not when the work ends"
+    backend.delay_s = 0.0
+    assert api.post_json(INFER, body, {"X-Request-Timeout-Ms": "5000"}).status == 200
+
+
+def test_triton_timeout_parameter_is_a_deadline_too(api: ServedApi, backend: FakeBackend) -> None:
+    backend.delay_s = 0.2
+    body = {**infer_body([[1, 2, 3, 4]]), "parameters": {"timeout": 20_000}}
+    assert api.post_json(INFER, body).status == 504
+
+
+@pytest.mark.parametrize("value", ["soon", "-5", "nan"])
+def test_bad_deadline_header_is_400(api: ServedApi, value: str) -> None:
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]), {"X-Request-Timeout-Ms": value})
+    assert reply.status == 400
+    assert "X-Request-Timeout-Ms" in reply.json()["error"]
+
+
+def test_rejections_and_requests_are_counted(make_api: ApiFactory, registry: CollectorRegistry) -> None:
+    api = make_api(admission=AdmissionConfig(rate_per_s=0.1, burst=1))
+    api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    text = generate_latest(registry).decode()
+    assert 'edge_gateway_http_rejections_total{reason="rate_limited"} 1.0' in text
+    assert (
+        'edge_gateway_http_requests_total{method="POST",route="/v2/models/{name}/infer",status="200"} 1.0'
+        in text
+    )
+    assert (
+        'edge_gateway_http_requests_total{method="POST",route="/v2/models/{name}/infer",status="429"} 1.0'
+        in text
+    )
+    assert 'edge_gateway_http_request_seconds_count{route="/v2/models/{name}/infer"} 2.0' in text

@@ -1,0 +1,160 @@
+"""/v1/detect, cameras, events, /metrics and the debug routes over real HTTP."""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gateway.delivery.alert_codec import ZERO_HASH, build_alert
+from gateway.domain import AlertEvent, AlertKind, ModelRef
+from tests.unit.api.conftest import ApiFactory
+from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
+from tests.unit.api.harness import ServedApi
+
+
+def encoded(extension: str) -> tuple[bytes, npt.NDArray[np.uint8]]:
+    image = np.zeros((24, 32, 3), dtype=np.uint8)
+    image[4:12, 8:20] = (255, 128, 0)
+    ok, data = cv2.imencode(extension, image)
+    assert ok
+    return data.tobytes(), image
+
+
+def test_detect_decodes_png_and_returns_detections(api: ServedApi, backend: FakeBackend) -> None:
+    data, image = encoded(".png")
+    reply = api.request("POST", "/v1/detect?model=affine:1", data, {"Content-Type": "image/png"})
+    assert reply.status == 200, reply.body
+    assert reply.json() == {
+        "model": {"name": "affine", "version": 1},
+        "detections": [{"label": "person", "score": 0.9, "box": [0.1, 0.2, 0.3, 0.4]}],
+        "anomaly_score": 0.25,
+    }
+    assert np.array_equal(backend.images[0], image), "PNG is lossless: the backend sees the exact pixels"
+
+
+def test_detect_takes_the_model_from_the_header(api: ServedApi, backend: FakeBackend) -> None:
+    data, _ = encoded(".jpg")
+    reply = api.request("POST", "/v1/detect", data, {"X-Model-Name": "affine"})
+    assert reply.status == 200, reply.body
+    assert reply.json()["model"] == {"name": "affine", "version": 2}
+    assert backend.images[0].shape == (24, 32, 3)
+
+
+def test_detect_rejects_what_it_cannot_use(api: ServedApi) -> None:
+    data, _ = encoded(".png")
+    cases = [
+        ("/v1/detect", data, 400, "name the model"),
+        ("/v1/detect?model=bad%20name", data, 400, "must match"),
+        ("/v1/detect?model=affine:0", data, 400, "positive integer"),
+        ("/v1/detect?model=affine", b"", 400, "empty"),
+        ("/v1/detect?model=affine", b"GIF89a....", 400, "JPEG or PNG"),
+        ("/v1/detect?model=affine", data[: len(data) // 3], 400, "could not be decoded"),
+        ("/v1/detect?model=ghost", data, 404, "ghost"),
+        ("/v1/detect?model=affine:3", data, 503, "failed"),
+    ]
+    for path, body, status, fragment in cases:
+        reply = api.request("POST", path, body)
+        assert reply.status == status, (path, reply.body)
+        assert fragment in reply.json()["error"], (path, reply.body)
+
+
+def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
+    cameras = FakeCameras()
+    api = make_api(cameras=cameras)
+    listing = api.get("/v1/cameras").json()["cameras"]
+    assert listing == [
+        {
+            "id": "gate",
+            "url": "rtsp://10.0.0.5/stream1",
+            "state": "streaming",
+            "fps_in": 25.0,
+            "fps_processed": 5.0,
+            "drops": {"superseded": 3},
+            "reconnects": 1,
+            "last_error": None,
+            "last_frame_at": 1_764_000_000.5,
+        }
+    ]
+    assert api.get("/v1/cameras/gate").json()["state"] == "streaming"
+    reply = api.get("/v1/cameras/yard")
+    assert reply.status == 404
+    assert "yard" in reply.json()["error"]
+    snapshot = api.get("/v1/cameras/gate/snapshot.jpg")
+    assert snapshot.status == 200
+    assert snapshot.headers["Content-Type"] == "image/jpeg"
+    assert snapshot.body == cameras.jpeg
+    assert api.get("/v1/cameras/yard/snapshot.jpg").status == 404
+    cameras.jpeg = None
+    reply = api.get("/v1/cameras/gate/snapshot.jpg")
+    assert reply.status == 404
+    assert "not delivered a frame" in reply.json()["error"]
+
+
+def test_without_cameras_or_events_lists_are_empty(api: ServedApi) -> None:
+    assert api.get("/v1/cameras").json() == {"cameras": []}
+    assert api.get("/v1/cameras/gate").status == 404
+    assert api.get("/v1/events").json() == {"events": []}
+
+
+def test_events_are_alert_v1_json(make_api: ApiFactory) -> None:
+    event = AlertEvent(
+        event_id="gate:intrusion:1",
+        kind=AlertKind.START,
+        camera_id="gate",
+        rule="intrusion",
+        label="person",
+        score=0.8,
+        zone="yard",
+        box=(0.1, 0.2, 0.3, 0.4),
+        frame_ts=1_764_000_000.25,
+        model=ModelRef("person-detector", 2),
+    )
+    alert = build_alert("jetson-01", 1, event, ZERO_HASH, b"k" * 32)
+    events = FakeEvents([alert])
+    api = make_api(events=events)
+    (payload,) = api.get("/v1/events?limit=5&camera=gate").json()["events"]
+    assert events.asked == [(5, "gate")]
+    assert payload["schema"] == "edge-gateway.alert.v1"
+    assert payload["alert_id"] == "jetson-01:1"
+    assert payload["frame_ts"] == "2025-11-24T16:00:00.250000Z"
+    assert payload["hash"] == alert.hash
+    assert payload["sig"] == alert.sig
+    for bad in ("0", "abc", "100000"):
+        reply = api.get(f"/v1/events?limit={bad}")
+        assert reply.status == 400
+        assert "limit" in reply.json()["error"]
+
+
+def test_metrics_route_serves_the_registry_it_was_given(api: ServedApi) -> None:
+    api.get("/v2")
+    reply = api.get("/metrics")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"].startswith("text/plain")
+    assert (
+        'edge_gateway_http_requests_total{method="GET",route="/v2",status="200"} 1.0' in reply.body.decode()
+    )
+
+
+def test_debug_threads_and_memory(api: ServedApi) -> None:
+    threads = api.get("/debug/threads").json()["threads"]
+    names = {thread["name"] for thread in threads}
+    assert {"MainThread", "api-test-loop"} <= names
+    loop_thread = next(thread for thread in threads if thread["name"] == "api-test-loop")
+    assert any("run_forever" in line for line in loop_thread["stack"])
+    memory = api.get("/debug/memory").json()
+    assert memory["tracing"] is False
+    assert "PYTHONTRACEMALLOC" in memory["message"]
+
+
+def test_debug_memory_lists_top_allocations_when_tracing(api: ServedApi) -> None:
+    tracemalloc.start()
+    try:
+        memory = api.get("/debug/memory").json()
+    finally:
+        tracemalloc.stop()
+    assert memory["tracing"] is True
+    assert memory["top"]
+    assert {"where", "bytes", "count"} <= set(memory["top"][0])
