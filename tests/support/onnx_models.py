@@ -172,3 +172,50 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(item) for item in value]
     return value
+
+
+def write_mean_score_model(
+    root: Path,
+    name: str = "mean-score",
+    version: int = 1,
+    *,
+    size: int = 8,
+    threshold: float = 0.5,
+    max_batch_size: int = 8,
+) -> Path:
+    """A frame-score ("anomaly" postprocess) model usable by ``detect`` and camera frames: input
+    ``images`` FP32 [3, size, size] (RGB scaled to 0..1), output ``score`` [1] = the mean pixel.
+
+    A white frame scores 1.0 (one ``anomaly`` detection at ``threshold`` <= 1), a black one 0.0.
+    """
+    graph = helper.make_graph(
+        nodes=[
+            helper.make_node("Flatten", ["images"], ["flat"], axis=1),
+            helper.make_node("ReduceMean", ["flat"], ["score"], axes=[1], keepdims=1),
+        ],
+        name="mean_score",
+        inputs=[helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, size, size])],
+        outputs=[helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    write_model_yaml(
+        root,
+        name,
+        {
+            "max_batch_size": max_batch_size,
+            "inputs": [{"name": "images", "datatype": "FP32", "dims": [3, size, size]}],
+            "outputs": [{"name": "score", "datatype": "FP32", "dims": [1]}],
+            "preprocess": {
+                "width": size,
+                "height": size,
+                "layout": "NCHW",
+                "color": "RGB",
+                "scale": 1 / 255,
+                "letterbox": False,
+            },
+            "postprocess": {"kind": "anomaly", "threshold": threshold},
+        },
+    )
+    return write_model_file(root, name, version, model.SerializeToString())
