@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import ClassVar
 
-from gateway.commands import check_config
+from gateway.commands import audit, check_config, models
 
-COMMANDS: tuple[ModuleType, ...] = (check_config,)
+COMMANDS: tuple[ModuleType, ...] = (check_config, audit, models)
 
 
 class JsonFormatter(logging.Formatter):

@@ -225,6 +225,18 @@ class AuditConfig(Section):
     share_group: str = Field("audit", pattern=IDENTIFIER, description="MQTT v5 $share group name.")
     client_id: str = Field("edge-gateway-audit", pattern=IDENTIFIER)
     replay_after_s: PositiveFloat = Field(5.0, description="A gap older than this is asked for again.")
+    session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        le=0xFFFFFFFF,
+        description="How long the broker keeps queueing alerts for this subscriber while it is offline.",
+    )
+    max_batch: int = Field(
+        256,
+        ge=1,
+        le=65535,
+        description="Alerts stored per transaction; also the MQTT v5 receive maximum (unacked alerts).",
+    )
 
 
 def parse_model_reference(reference: str) -> tuple[str, int | None]:

@@ -1,0 +1,329 @@
+"""The cloud-side audit subscriber: every alert of every device, verified and stored exactly once.
+
+It holds a persistent MQTT session (v5 ``clean_start=False`` with a session expiry; ``clean_session
+False`` on 3.1.1) and subscribes at QoS 1 to ``$share/{group}/{prefix}/+/alerts``, so several
+instances with different client ids split the stream and the broker queues alerts for an instance
+that is offline.
+
+Delivery is at least once, storage exactly once: paho runs with ``manual_ack``, so a PUBACK is sent
+only after the transaction holding the alert has committed. A crash before that makes the broker
+redeliver, and the store turns the copy into a no-op (unique on device_id + seq, same hash).
+Messages cross from paho's network thread to the ``audit-store`` thread through a queue bounded by
+``max_batch``, which is also the MQTT v5 receive maximum, so the broker never has more unacked
+alerts in flight to us than the queue holds; the store thread commits up to ``max_batch`` of them per
+transaction, which keeps a synchronous (fsync per commit) SQLite store ahead of the stream.
+
+A PUBACK is only sent on the connection that received the message: after a reconnect the broker
+resends every unacked message under its original packet id, and acking the stale copy could
+acknowledge a different message that reuses that id. The ``generation`` counter enforces this.
+
+Gaps (a seq missing below the highest stored one) are handed to the ReplayScheduler; once one has
+been open for ``replay_after_s`` the device is asked on ``{prefix}/{device_id}/replay`` with
+``{"from_seq": a, "to_seq": b}`` and republishes those alerts byte for byte.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from gateway.config import AuditConfig, MqttConfig
+from gateway.delivery.alert_codec import canonical_json
+from gateway.delivery.audit_replay import ReplayScheduler
+from gateway.delivery.audit_store import AuditStore, Outcome, ReceivedMessage
+from gateway.errors import AuditError
+
+logger = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.2
+STORE_RETRY_MIN_S = 0.5
+STORE_RETRY_MAX_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Delivery:
+    message: ReceivedMessage
+    mid: int
+    qos: int
+    generation: int
+
+
+class _Metrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.messages = Counter(
+            "edge_gateway_audit_messages_total",
+            "Alert messages handled by the audit subscriber, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "edge_gateway_audit_rejected_total",
+            "Rejected alert messages, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.replay_requests = Counter(
+            "edge_gateway_audit_replay_requests_total", "Replay requests sent to devices.", registry=registry
+        )
+        self.store_errors = Counter(
+            "edge_gateway_audit_store_errors_total",
+            "Failed audit store transactions (retried).",
+            registry=registry,
+        )
+        self.queue_full = Counter(
+            "edge_gateway_audit_queue_full_total",
+            "Times the network thread waited for room in the store queue.",
+            registry=registry,
+        )
+        self.open_gaps = Gauge(
+            "edge_gateway_audit_devices_with_gaps", "Devices with missing alerts.", registry=registry
+        )
+        self.connected = Gauge(
+            "edge_gateway_audit_connected", "1 while connected to the broker.", registry=registry
+        )
+
+
+def _read_password(config: MqttConfig) -> str | None:
+    if config.password_file is None:
+        return None
+    try:
+        return config.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AuditError(f"cannot read the MQTT password file {config.password_file}: {exc}") from exc
+
+
+class AuditSubscriber:
+    """``start()`` connects (and keeps reconnecting) in the background; ``stop()`` drains and leaves.
+
+    The store is used only by this subscriber's store thread once ``start()`` has been called.
+    """
+
+    def __init__(self, config: AuditConfig, store: AuditStore, registry: CollectorRegistry) -> None:
+        self._config = config
+        self._store = store
+        self._metrics = _Metrics(registry)
+        self._prefix = config.mqtt.topic_prefix
+        self._topic = f"$share/{config.share_group}/{self._prefix}/+/alerts"
+        self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=config.max_batch)
+        self._scheduler = ReplayScheduler(config.replay_after_s)
+        self._stop = threading.Event()
+        self._ack_lock = threading.Lock()
+        self._generation = 0
+        self._connected = False
+        self._last_error: str | None = None
+        self._client = self._make_client(config.mqtt)
+        self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    @property
+    def last_error(self) -> str | None:
+        """The broker's last refusal or the store's last failure, None once working again."""
+        return self._last_error
+
+    def _make_client(self, config: MqttConfig) -> mqtt.Client:
+        version5 = config.protocol == "5"
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self._config.client_id,
+            protocol=mqtt.MQTTv5 if version5 else mqtt.MQTTv311,
+            clean_session=None if version5 else False,
+            manual_ack=True,
+        )
+        if config.username is not None:
+            client.username_pw_set(config.username, _read_password(config))
+        if urlsplit(config.url).scheme == "mqtts":
+            client.tls_set(
+                ca_certs=None if config.ca_file is None else str(config.ca_file),
+                certfile=None if config.cert_file is None else str(config.cert_file),
+                keyfile=None if config.key_file is None else str(config.key_file),
+            )
+        client.reconnect_delay_set(
+            max(1, round(config.reconnect_min_s)), max(1, round(config.reconnect_max_s))
+        )
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        self._scheduler.observe(self._store.progress(), time.monotonic())
+        parts = urlsplit(self._config.mqtt.url)
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        properties: Properties | None = None
+        if self._config.mqtt.protocol == "5":
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self._config.session_expiry_s
+            properties.ReceiveMaximum = self._config.max_batch
+        self._store_thread.start()
+        self._client.connect_async(
+            parts.hostname or "127.0.0.1",
+            port,
+            keepalive=self._config.mqtt.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+        logger.info(
+            "audit: subscribing to %s on %s as %s", self._topic, self._config.mqtt.url, self._config.client_id
+        )
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Store and acknowledge what has arrived, then disconnect keeping the session: whatever the
+        broker sends after that stays queued for the next start."""
+        self._stop.set()
+        if self._store_thread.is_alive():
+            self._store_thread.join(timeout_s)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected = False
+        self._metrics.connected.set(0)
+
+    # paho's network thread.
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self._last_error = f"the broker refused the connection: {reason_code}"
+            logger.error("audit: %s", self._last_error)
+            return
+        with self._ack_lock:
+            self._generation += 1
+        self._connected = True
+        self._last_error = None
+        self._metrics.connected.set(1)
+        logger.info("audit: connected (session present: %s)", flags.session_present)
+        if self._config.mqtt.protocol == "5":
+            client.subscribe(self._topic, options=SubscribeOptions(qos=1))
+        else:
+            client.subscribe(self._topic, qos=1)
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._ack_lock:
+            self._generation += 1
+        self._connected = False
+        self._metrics.connected.set(0)
+        if not self._stop.is_set():
+            logger.warning("audit: disconnected (%s); reconnecting", reason_code)
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        for code in reason_codes:
+            if code.is_failure:
+                self._last_error = f"the broker refused the subscription to {self._topic}: {code}"
+                logger.error("audit: %s", self._last_error)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        delivery = _Delivery(
+            ReceivedMessage(message.topic, bytes(message.payload), time.time()),
+            message.mid,
+            message.qos,
+            self._generation,
+        )
+        while not self._stop.is_set():
+            try:
+                self._queue.put(delivery, timeout=IDLE_POLL_S)
+                return
+            except queue.Full:
+                # Only if the broker ignores our receive maximum; waiting is the backpressure.
+                self._metrics.queue_full.inc()
+        # Stopping: not acknowledged, so the broker delivers it again to the next session.
+
+    # The audit-store thread.
+
+    def _store_loop(self) -> None:
+        while True:
+            batch = self._next_batch()
+            if batch:
+                self._store_batch(batch)
+            elif self._stop.is_set():
+                return
+            self._request_replays()
+
+    def _next_batch(self) -> list[_Delivery]:
+        try:
+            batch = [self._queue.get(timeout=IDLE_POLL_S)]
+        except queue.Empty:
+            return []
+        while len(batch) < self._config.max_batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _store_batch(self, batch: list[_Delivery]) -> None:
+        delay = STORE_RETRY_MIN_S
+        while True:
+            try:
+                results = self._store.ingest([delivery.message for delivery in batch])
+                break
+            except AuditError as exc:
+                self._metrics.store_errors.inc()
+                self._last_error = str(exc)
+                logger.error("audit: %s; retrying in %.1f s", exc, delay)
+                if self._stop.wait(delay):
+                    return  # unacknowledged: redelivered to the next session
+                delay = min(delay * 2, STORE_RETRY_MAX_S)
+        with self._ack_lock:
+            for delivery in batch:
+                if delivery.qos > 0 and delivery.generation == self._generation:
+                    self._client.ack(delivery.mid, delivery.qos)
+        touched = set()
+        for result in results:
+            self._metrics.messages.labels(result.outcome.value).inc()
+            if result.outcome is Outcome.REJECTED and result.reason is not None:
+                self._metrics.rejected.labels(result.reason.value).inc()
+            if result.outcome is Outcome.STORED and result.device_id is not None:
+                touched.add(result.device_id)
+        if touched:
+            self._scheduler.observe(self._store.progress(touched), time.monotonic())
+
+    def _request_replays(self) -> None:
+        for device_id in self._scheduler.due(time.monotonic()):
+            try:
+                ranges = self._store.missing_ranges(device_id)
+            except AuditError as exc:
+                logger.error("audit: cannot read the gaps of %s: %s", device_id, exc)
+                continue
+            for from_seq, to_seq in ranges:
+                payload = canonical_json({"from_seq": from_seq, "to_seq": to_seq})
+                self._client.publish(f"{self._prefix}/{device_id}/replay", payload, qos=1)
+                self._metrics.replay_requests.inc()
+                logger.info("audit: asked %s to replay seq %d..%d", device_id, from_seq, to_seq)
+        self._metrics.open_gaps.set(self._scheduler.open_gaps)

@@ -1,0 +1,188 @@
+"""The two databases the audit store runs on, behind one small interface.
+
+SQLite (``sqlite:///path``, the default) and PostgreSQL (``postgresql://...``, psycopg 3, imported
+only when asked for). Statements are written once with ``?`` placeholders; the PostgreSQL backend
+rewrites them to ``%s``. Both run every write in an explicit transaction that holds a lock on the
+device it touches, so two subscribers sharing one database cannot interleave the dedup and chain
+checks of one device: SQLite takes the whole database (``BEGIN IMMEDIATE``), PostgreSQL locks the
+device's row (``SELECT ... FOR UPDATE``; devices are locked in sorted order so batches cannot deadlock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from gateway.errors import AuditError
+
+_TABLES = (
+    """CREATE TABLE IF NOT EXISTS audit_alerts (
+        device_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        payload {blob} NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (device_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit_rejected (
+        id {serial},
+        device_id TEXT,
+        seq BIGINT,
+        topic TEXT NOT NULL,
+        payload {blob} NOT NULL,
+        reason TEXT NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit_devices (
+        device_id TEXT PRIMARY KEY,
+        contiguous_seq BIGINT NOT NULL,
+        max_seq BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_rejected_device ON audit_rejected (device_id)",
+)
+
+
+class Database(Protocol):
+    """One connection, used by one thread at a time."""
+
+    errors: tuple[type[Exception], ...]
+    """The driver's exception types, wrapped into AuditError by the store."""
+
+    def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
+
+    def lock_device(self, device_id: str) -> tuple[int, int]:
+        """Lock the device's chain state for this transaction; return (contiguous_seq, max_seq)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteDatabase:
+    """WAL mode with ``synchronous=FULL``: an alert acknowledged to the broker survives a power cut."""
+
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+
+    def __init__(self, path: Path) -> None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # The store is handed from the thread that opens it to the thread that uses it; the
+            # Database protocol promises one thread at a time, so the same-thread check is not needed.
+            self._connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30
+            )
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute("PRAGMA synchronous=FULL")
+            for statement in _TABLES:
+                self._connection.execute(
+                    statement.format(blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
+                )
+        except (OSError, sqlite3.Error) as exc:
+            raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        # IMMEDIATE takes the write lock up front, so a second process waits here (busy timeout)
+        # instead of failing at its first write after reading a state that is about to change.
+        self._connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK")
+            raise
+        self._connection.execute("COMMIT")
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._connection.execute(sql, tuple(parameters)).fetchall()
+
+    def lock_device(self, device_id: str) -> tuple[int, int]:
+        # The whole database is already locked by BEGIN IMMEDIATE.
+        self.execute(
+            "INSERT INTO audit_devices (device_id, contiguous_seq, max_seq) VALUES (?, 0, 0) "
+            "ON CONFLICT (device_id) DO NOTHING",
+            (device_id,),
+        )
+        (row,) = self.execute(
+            "SELECT contiguous_seq, max_seq FROM audit_devices WHERE device_id = ?", (device_id,)
+        )
+        return int(row[0]), int(row[1])
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+class PostgresDatabase:
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg  # noqa: PLC0415 - optional dependency, needed only for postgresql:// URLs
+        except ImportError as exc:
+            raise AuditError(
+                "a postgresql:// database needs psycopg: pip install 'edge-gateway[postgres]'"
+            ) from exc
+        self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
+        try:
+            self._connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            with self._connection.transaction():
+                # Two subscribers starting together would race on CREATE TABLE IF NOT EXISTS.
+                self._connection.execute("SELECT pg_advisory_xact_lock(7468121)")
+                for statement in _TABLES:
+                    self._connection.execute(statement.format(blob="BYTEA", serial="BIGSERIAL PRIMARY KEY"))
+        except psycopg.Error as exc:
+            raise AuditError(f"cannot open the audit database {_without_password(url)}: {exc}") from exc
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._connection.transaction():
+            yield
+
+    def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        cursor = self._connection.execute(sql.replace("?", "%s"), tuple(parameters))
+        if cursor.description is None:
+            return []
+        return [
+            tuple(bytes(value) if isinstance(value, memoryview) else value for value in row) for row in cursor
+        ]
+
+    def lock_device(self, device_id: str) -> tuple[int, int]:
+        self.execute(
+            "INSERT INTO audit_devices (device_id, contiguous_seq, max_seq) VALUES (?, 0, 0) "
+            "ON CONFLICT (device_id) DO NOTHING",
+            (device_id,),
+        )
+        (row,) = self.execute(
+            "SELECT contiguous_seq, max_seq FROM audit_devices WHERE device_id = ? FOR UPDATE", (device_id,)
+        )
+        return int(row[0]), int(row[1])
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def open_database(url: str, *, create: bool = True) -> Database:
+    """``sqlite:///relative/or//absolute/path`` or ``postgresql://`` / ``postgres://``.
+
+    With ``create=False`` a missing SQLite file is an error rather than a new empty store.
+    """
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not create and not path.exists():
+            raise AuditError(f"no audit database at {path}")
+        return SqliteDatabase(path)
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresDatabase(url)
+    raise AuditError(
+        f"unsupported database URL {_without_password(url)!r}: use sqlite:///path or postgresql://"
+    )
+
+
+def _without_password(url: str) -> str:
+    scheme, separator, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not at or ":" not in credentials:
+        return url
+    return f"{scheme}{separator}{credentials.split(':', 1)[0]}:***@{host}"

@@ -1,0 +1,138 @@
+"""A small stand-in for a gateway's alert output, for the audit-log tests.
+
+``AlertChain`` makes real alert v1 payloads (alert_codec: canonical JSON, hash chain, HMAC) for one
+device. ``MqttDevice`` publishes them at QoS 1 to a real broker and answers replay requests on
+``{prefix}/{device_id}/replay`` with the byte-identical payloads, as the real gateway does; it can
+be told to hold back some seqs on the first pass to create a subscriber-side gap.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from gateway.delivery.alert_codec import ZERO_HASH, build_alert, encode_alert
+from gateway.domain import AlertEvent, AlertKind, ModelRef
+
+
+def event(seq: int, camera_id: str = "gate") -> AlertEvent:
+    kinds = (AlertKind.START, AlertKind.UPDATE, AlertKind.END)
+    return AlertEvent(
+        event_id=f"{camera_id}-{(seq - 1) // 3 + 1}",
+        kind=kinds[(seq - 1) % 3],
+        camera_id=camera_id,
+        rule="intrusion",
+        label="person",
+        score=round(0.5 + (seq % 50) / 100, 2),
+        zone="yard",
+        box=(0.1, 0.2, 0.3, 0.4),
+        frame_ts=1_780_000_000.0 + seq / 10,
+        model=ModelRef("person-detector", 2),
+    )
+
+
+class AlertChain:
+    """Alerts 1..n of one device, each linked to the previous one and signed with ``key``."""
+
+    def __init__(self, device_id: str, key: bytes, prefix: str = "edge") -> None:
+        self.device_id = device_id
+        self.key = key
+        self.topic = f"{prefix}/{device_id}/alerts"
+        self.replay_topic = f"{prefix}/{device_id}/replay"
+        self.payloads: list[bytes] = []
+        self._prev_hash = ZERO_HASH
+
+    def extend(self, count: int) -> list[bytes]:
+        """Make the next ``count`` alerts; returns their payloads."""
+        made = []
+        for _ in range(count):
+            alert = build_alert(
+                self.device_id,
+                len(self.payloads) + 1,
+                event(len(self.payloads) + 1),
+                self._prev_hash,
+                self.key,
+            )
+            self._prev_hash = alert.hash
+            payload = encode_alert(alert)
+            self.payloads.append(payload)
+            made.append(payload)
+        return made
+
+    def payload(self, seq: int) -> bytes:
+        return self.payloads[seq - 1]
+
+
+def connect_client(url: str, client_id: str, **options: Any) -> mqtt.Client:
+    """A connected MQTT v5 client with its network loop running."""
+    connected = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **options)
+
+    def on_connect(
+        client: mqtt.Client, userdata: Any, flags: Any, reason_code: ReasonCode, properties: Properties | None
+    ) -> None:
+        if not reason_code.is_failure:
+            connected.set()
+
+    client.on_connect = on_connect
+    parts = urlsplit(url)
+    client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883)
+    client.loop_start()
+    if not connected.wait(10):
+        client.loop_stop()
+        raise TimeoutError(f"{client_id} could not connect to {url}")
+    return client
+
+
+class MqttDevice:
+    """Publishes an AlertChain at QoS 1 and serves replay requests with the original bytes."""
+
+    def __init__(self, url: str, chain: AlertChain) -> None:
+        self.chain = chain
+        self.replay_requests: list[tuple[int, int]] = []
+        self._lock = threading.Lock()
+        self._client = connect_client(url, f"device-{chain.device_id}")
+        self._client.on_message = self._on_message
+        subscribed = threading.Event()
+        self._client.on_subscribe = lambda *args: subscribed.set()
+        self._client.subscribe(chain.replay_topic, qos=1)
+        if not subscribed.wait(10):
+            raise TimeoutError("replay subscription not acknowledged")
+
+    def publish(self, seqs: range | list[int]) -> None:
+        """Publish the given seqs (making more alerts as needed) and wait for every PUBACK."""
+        needed = max(seqs, default=0) - len(self.chain.payloads)
+        if needed > 0:
+            self.chain.extend(needed)
+        infos = [self._client.publish(self.chain.topic, self.chain.payload(seq), qos=1) for seq in seqs]
+        for info in infos:
+            info.wait_for_publish(10)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        request = json.loads(message.payload)
+        from_seq, to_seq = int(request["from_seq"]), int(request["to_seq"])
+        with self._lock:
+            self.replay_requests.append((from_seq, to_seq))
+        last = min(to_seq, len(self.chain.payloads))
+        for seq in range(max(from_seq, 1), last + 1):
+            client.publish(self.chain.topic, self.chain.payload(seq), qos=1)
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def wait_until(predicate: Any, timeout_s: float = 15.0, interval_s: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout_s} s")
+        time.sleep(interval_s)
