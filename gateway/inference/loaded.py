@@ -132,12 +132,26 @@ def warm_up(loaded: LoadedVersion, batches: int) -> None:
         for number in range(batches):
             rows = sizes[number % len(sizes)]
             feeds = {
-                spec.name: np.zeros(
-                    (rows, *(dim if dim > 0 else 1 for dim in spec.shape[1:])), spec.datatype.numpy_dtype
-                )
+                spec.name: np.zeros((rows, *_item_shape(loaded, spec)), spec.datatype.numpy_dtype)
                 for spec in loaded.inputs
             }
             try:
                 engine.run(feeds)
             except GatewayError as exc:
                 raise ModelLoadError(f"warm-up batch of {rows} failed: {exc}") from exc
+
+
+def _item_shape(loaded: LoadedVersion, spec: TensorSpec) -> tuple[int, ...]:
+    """One item's shape for warm-up: dynamic image dimensions take the preprocess size (what camera
+    frames will bring), any other dynamic dimension 1."""
+    dims = list(spec.shape[1:])
+    preprocess = loaded.config.preprocess
+    if preprocess is not None and spec == loaded.inputs[0] and len(dims) == 3:
+        channels = 1 if preprocess.color == "GRAY" else 3
+        image = (
+            (channels, preprocess.height, preprocess.width)
+            if preprocess.layout == "NCHW"
+            else (preprocess.height, preprocess.width, channels)
+        )
+        dims = [image[index] if dim == -1 else dim for index, dim in enumerate(dims)]
+    return tuple(dim if dim > 0 else 1 for dim in dims)

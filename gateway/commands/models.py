@@ -1,0 +1,103 @@
+"""``edge-gateway models list|validate``: the model repository as the gateway sees it.
+
+Both load every version exactly as ``serve`` would (one session each, warm-up included), so a model
+that passes ``validate`` will load in the gateway. ``validate`` exits 1 when any version fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from gateway.config import GatewayConfig, default_config, load_config
+from gateway.domain import ModelState, ModelVersionStatus, TensorSpec
+from gateway.errors import ConfigError
+from gateway.inference.engines.base import EngineOptions
+from gateway.inference.engines.onnx import OnnxEngine
+from gateway.inference.repository import ModelRepository
+
+EXIT_FAILED = 1
+EXIT_INVALID = 2
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("models", help="list or validate the model repository")
+    actions = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    for name, help_text, handler in (
+        ("list", "load every model version and show its state", run_list),
+        ("validate", "load every model version; exit 1 if any fails", run_validate),
+    ):
+        action = actions.add_parser(name, help=help_text)
+        action.add_argument("--config", type=Path, help="gateway config (default: the embedded default)")
+        action.add_argument("--repository", type=Path, help="model repository (default: from the config)")
+        action.set_defaults(handler=handler)
+
+
+def run_list(arguments: argparse.Namespace) -> int:
+    statuses = _load(arguments)
+    if statuses is None:
+        return EXIT_INVALID
+    rows = [("MODEL", "VERSION", "STATE", "PROVIDER", "MAX_BATCH", "INPUTS", "OUTPUTS", "REASON")]
+    rows.extend(
+        (
+            status.name,
+            str(status.version),
+            status.state.value,
+            status.provider or "-",
+            str(status.max_batch_size),
+            _tensors(status.inputs),
+            _tensors(status.outputs),
+            status.reason or "",
+        )
+        for status in statuses
+    )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
+def run_validate(arguments: argparse.Namespace) -> int:
+    statuses = _load(arguments)
+    if statuses is None:
+        return EXIT_INVALID
+    failed = [status for status in statuses if status.state is not ModelState.READY]
+    for status in statuses:
+        if status.state is ModelState.READY:
+            print(f"ok      {status.name}:{status.version} ({status.provider})")
+        else:
+            print(f"FAILED  {status.name}:{status.version}: {status.reason}", file=sys.stderr)
+    if not statuses:
+        print("no models found", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED if failed else 0
+
+
+def _load(arguments: argparse.Namespace) -> list[ModelVersionStatus] | None:
+    try:
+        config: GatewayConfig = load_config(arguments.config) if arguments.config else default_config()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return None
+    root: Path = arguments.repository or config.models.repository
+    if not root.is_dir():
+        print(f"{root}: not a directory", file=sys.stderr)
+        return None
+    options = EngineOptions(
+        providers=config.inference.providers,
+        intra_op_threads=config.inference.intra_op_threads,
+        tensorrt_fp16=config.inference.tensorrt_fp16,
+        tensorrt_cache_dir=config.state_dir / "trt-cache",
+    )
+    repository = ModelRepository(root, OnnxEngine, options, warmup_batches=config.models.warmup_batches)
+    repository.scan()
+    repository.load_all()
+    statuses = repository.statuses()
+    repository.close()
+    return statuses
+
+
+def _tensors(specs: tuple[TensorSpec, ...]) -> str:
+    return ",".join(f"{spec.name}:{spec.datatype.value}{list(spec.shape)}".replace(" ", "") for spec in specs)
