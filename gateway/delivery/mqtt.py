@@ -1,0 +1,358 @@
+"""MqttPublisher: alerts from the outbox to the broker at QoS 1, in seq order, never dropped.
+
+Threads: paho's network thread (``loop_start``) runs the callbacks; the named ``mqtt-publisher``
+thread owns the in-flight window (mid -> seq) and is the only one that reads the outbox for sending.
+Callbacks only append to deques and set the wake event, because paho calls ``on_publish`` while
+holding its own message lock, which ``publish()`` also takes: any lock shared between the two
+would deadlock.
+
+Delivery rules:
+- at most ``mqtt.max_inflight`` alerts without PUBACK; an alert is marked delivered only on a PUBACK
+  whose reason code is not a failure (MQTT v5 brokers can refuse one message, e.g. not authorised);
+  a refused alert is sent again after ``reconnect_min_s``;
+- on a reconnect paho re-sends the messages it still holds (same mid, DUP set); after a restart the
+  publisher starts from the oldest undelivered alert. Duplicates are possible, losses are not: the
+  audit log stores each (device_id, seq) once;
+- replay requests on ``{prefix}/{device_id}/replay`` (``{"from_seq": a, "to_seq": b}``) are queued
+  (bounded, drops counted) and served from the outbox byte-identical, through the same window.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import json
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.reasoncodes import ReasonCode
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from gateway.config import MqttConfig
+from gateway.delivery.broker_link import make_client, state_payload
+from gateway.delivery.outbox import Outbox
+from gateway.errors import BrokerError
+
+logger = logging.getLogger(__name__)
+
+MAX_REPLAY_RANGE = 100_000
+REPLAY_QUEUE_SIZE = 64
+PROTOCOL_WAKE_S = 0.5
+
+
+class BrokerState(str, enum.Enum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    REFUSED = "refused"
+    """The broker answered and said no (bad credentials, not authorised): needs a config fix."""
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStatus:
+    """For ``/v1`` status: where the link stands and why it is not delivering."""
+
+    state: BrokerState
+    last_error: str | None
+    broker: str
+    connected_since: float | None
+    last_seq: int
+    last_acked_seq: int
+    inflight: int
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayRequest:
+    from_seq: int
+    to_seq: int
+
+
+def parse_replay_request(payload: bytes) -> ReplayRequest:
+    try:
+        data = json.loads(payload)
+        from_seq, to_seq = data["from_seq"], data["to_seq"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BrokerError(f'replay request must be {{"from_seq": a, "to_seq": b}}: {exc}') from exc
+    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (from_seq, to_seq)):
+        raise BrokerError("replay request: from_seq and to_seq must be integers")
+    if not 1 <= from_seq <= to_seq or to_seq - from_seq >= MAX_REPLAY_RANGE:
+        raise BrokerError(f"replay request: need 1 <= from_seq <= to_seq, at most {MAX_REPLAY_RANGE} alerts")
+    return ReplayRequest(from_seq, to_seq)
+
+
+class MqttPublisher:
+    def __init__(
+        self,
+        config: MqttConfig,
+        device_id: str,
+        outbox: Outbox,
+        registry: CollectorRegistry,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self._config = config
+        self._outbox = outbox
+        prefix = f"{config.topic_prefix}/{device_id}"
+        self.alerts_topic = f"{prefix}/alerts"
+        self.status_topic = f"{prefix}/status"
+        self.replay_topic = f"{prefix}/replay"
+        self._camera_topic = f"{prefix}/cameras/{{camera_id}}/state"
+        client_id = config.client_id or f"edge-gateway-{device_id}"
+        self._client, self._address, self._connect_properties = make_client(
+            config, client_id, will=(self.status_topic, state_payload("offline"))
+        )
+        self._client.max_inflight_messages_set(config.max_inflight)
+        self._client.max_queued_messages_set(0)
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
+        self._stop = stop_event if stop_event is not None else threading.Event()
+        self._wake = threading.Event()
+        self._status_lock = threading.Lock()
+        self._state = BrokerState.CONNECTING
+        self._last_error: str | None = None
+        self._connected_since: float | None = None
+        self._acks: collections.deque[tuple[int, bool, str]] = collections.deque()
+        self._replays: queue.Queue[ReplayRequest] = queue.Queue(REPLAY_QUEUE_SIZE)
+        # Owned by the publisher thread only.
+        self._inflight: dict[int, int] = {}
+        self._last_sent_seq = 0
+        self._last_acked_seq = 0
+        self._retry: list[tuple[float, int]] = []
+        self._replay_ranges: collections.deque[list[int]] = collections.deque()
+        self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
+        self._published = Counter(
+            "edge_gateway_mqtt_alerts_published", "Alert PUBLISH packets sent.", registry=registry
+        )
+        self._delivered = Counter(
+            "edge_gateway_mqtt_alerts_delivered",
+            "Alerts acknowledged by the broker (PUBACK).",
+            registry=registry,
+        )
+        self._refused = Counter(
+            "edge_gateway_mqtt_alerts_refused",
+            "PUBACKs with a failure reason code (sent again).",
+            registry=registry,
+        )
+        self._replay_drops = Counter(
+            "edge_gateway_mqtt_replay_requests_dropped",
+            "Replay requests dropped: bad or queue full.",
+            registry=registry,
+        )
+        self._connected = Gauge(
+            "edge_gateway_mqtt_connected", "1 while connected to the broker.", registry=registry
+        )
+        self._inflight_gauge = Gauge(
+            "edge_gateway_mqtt_inflight", "Alerts awaiting PUBACK.", registry=registry
+        )
+        outbox.add_listener(lambda _seq: self._wake.set())
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        logger.info("publishing alerts to %s as %s", self._address, self.alerts_topic)
+        self._client.connect_async(
+            self._address.host,
+            self._address.port,
+            keepalive=self._config.keepalive_s,
+            clean_start=False,
+            properties=self._connect_properties,
+        )
+        self._client.loop_start()
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Publish ``offline``, disconnect, join the threads."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def status(self) -> PublisherStatus:
+        with self._status_lock:
+            return PublisherStatus(
+                state=self._state,
+                last_error=self._last_error,
+                broker=str(self._address),
+                connected_since=self._connected_since,
+                last_seq=self._outbox.last_seq,
+                last_acked_seq=self._last_acked_seq,
+                inflight=len(self._inflight),
+            )
+
+    def publish_camera_state(self, camera_id: str, state: str, fps: float) -> None:
+        """Retained ``{prefix}/{device_id}/cameras/{camera_id}/state``; queued by paho while offline."""
+        payload = state_payload(state, fps=round(fps, 3))
+        self._client.publish(self._camera_topic.format(camera_id=camera_id), payload, qos=1, retain=True)
+
+    # -- paho callbacks (network thread): record and wake, nothing more ----------------------------
+
+    def _set_state(self, state: BrokerState, error: str | None) -> None:
+        with self._status_lock:
+            changed = error is not None and error != self._last_error
+            self._state = state
+            if error is not None:
+                self._last_error = error
+            if state is BrokerState.CONNECTED:
+                self._connected_since = time.time()
+                self._last_error = None
+        self._connected.set(1 if state is BrokerState.CONNECTED else 0)
+        if changed:
+            # Logged once per distinct error, not on every reconnect attempt.
+            logger.error("MQTT %s: %s", self._address, error)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _properties: object,
+    ) -> None:
+        if reason.is_failure:
+            self._set_state(
+                BrokerState.REFUSED,
+                f"broker refused the connection: {reason}; check mqtt.username, mqtt.password_file "
+                "and the broker's ACL (alerts keep accumulating in the outbox)",
+            )
+            return
+        self._set_state(BrokerState.CONNECTED, None)
+        logger.info("MQTT connected to %s (session present: %s)", self._address, flags.session_present)
+        client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
+        client.subscribe(self.replay_topic, qos=1)
+        self._wake.set()
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
+        self._set_state(
+            BrokerState.RECONNECTING, f"cannot connect to {self._address} (unreachable, TLS failure or down)"
+        )
+
+    def _on_disconnect(
+        self, _client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode, _properties: object
+    ) -> None:
+        if self._stop.is_set():
+            return
+        with self._status_lock:
+            refused = self._state is BrokerState.REFUSED
+        if not refused:
+            self._set_state(BrokerState.RECONNECTING, f"connection lost: {reason}")
+
+    def _on_publish(
+        self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode, _properties: object
+    ) -> None:
+        self._acks.append((mid, reason.is_failure, str(reason)))
+        self._wake.set()
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        if message.topic != self.replay_topic:
+            return
+        try:
+            request = parse_replay_request(bytes(message.payload))
+            self._replays.put_nowait(request)
+        except BrokerError as exc:
+            self._replay_drops.inc()
+            logger.warning("ignoring replay request: %s", exc)
+            return
+        except queue.Full:
+            self._replay_drops.inc()
+            logger.warning("replay queue full (%d requests): dropping one", REPLAY_QUEUE_SIZE)
+            return
+        logger.info("replay of seq %d..%d requested", request.from_seq, request.to_seq)
+        self._wake.set()
+
+    # -- publisher thread --------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(PROTOCOL_WAKE_S)
+                self._wake.clear()
+                self._settle_acks()
+                if self.status().state is BrokerState.CONNECTED:
+                    self._fill_window()
+        except Exception:
+            logger.exception("MQTT publisher thread failed; alerts stay in the outbox")
+            self._set_state(BrokerState.STOPPED, "publisher thread failed; see the log")
+        finally:
+            self._shutdown()
+
+    def _settle_acks(self) -> None:
+        delivered: list[int] = []
+        now = time.monotonic()
+        while self._acks:
+            mid, failed, reason = self._acks.popleft()
+            seq = self._inflight.pop(mid, None)
+            if seq is None:
+                continue  # status or camera-state message
+            if failed:
+                self._refused.inc()
+                self._retry.append((now + self._config.reconnect_min_s, seq))
+                with self._status_lock:
+                    self._last_error = f"broker refused alert seq {seq}: {reason} (will retry)"
+                continue
+            delivered.append(seq)
+        if delivered:
+            self._outbox.mark_delivered(delivered)
+            self._delivered.inc(len(delivered))
+            self._last_acked_seq = max(self._last_acked_seq, *delivered)
+        self._inflight_gauge.set(len(self._inflight))
+
+    def _fill_window(self) -> None:
+        room = self._config.max_inflight - len(self._inflight)
+        now = time.monotonic()
+        due = [seq for at, seq in self._retry if at <= now][:room]
+        if due:
+            resent = set(due)
+            self._retry = [(at, seq) for at, seq in self._retry if seq not in resent]
+            for seq in due:
+                for stored in self._outbox.replay(seq, seq):
+                    self._send(stored.seq, stored.payload)
+            room -= len(due)
+        while room > 0 and (self._replay_ranges or not self._replays.empty()):
+            if not self._replay_ranges:
+                request = self._replays.get_nowait()
+                self._replay_ranges.append([request.from_seq, request.to_seq])
+            span = self._replay_ranges[0]
+            rows = self._outbox.replay(span[0], span[1], limit=room)
+            for stored in rows:
+                self._send(stored.seq, stored.payload)
+            room -= len(rows)
+            if rows and rows[-1].seq < span[1]:
+                span[0] = rows[-1].seq + 1
+            else:
+                self._replay_ranges.popleft()
+        if room > 0:
+            rows = self._outbox.pending(after_seq=self._last_sent_seq, limit=room)
+            for stored in rows:
+                self._send(stored.seq, stored.payload)
+            if rows:
+                self._last_sent_seq = rows[-1].seq
+            if len(rows) == room:
+                self._wake.set()  # more waiting: come back as soon as acks free the window
+        self._inflight_gauge.set(len(self._inflight))
+
+    def _send(self, seq: int, payload: bytes) -> None:
+        info = self._client.publish(self.alerts_topic, payload, qos=1)
+        # paho keeps the message (and re-sends it on reconnect) even when rc says not connected.
+        self._inflight[info.mid] = seq
+        self._published.inc()
+
+    def _shutdown(self) -> None:
+        self._settle_acks()
+        if self.status().state is BrokerState.CONNECTED:
+            info = self._client.publish(self.status_topic, state_payload("offline"), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout=2.0)
+            except (RuntimeError, ValueError) as exc:
+                logger.warning("could not publish offline status: %s", exc)
+            self._settle_acks()
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._set_state(BrokerState.STOPPED, None)
+        logger.info("MQTT publisher stopped at acked seq %d", self._last_acked_seq)

@@ -1,0 +1,341 @@
+"""The durable outbox: every alert is numbered, chained, signed and committed to SQLite before anyone
+is told it exists.
+
+Layout: one SQLite database in WAL mode, ``state_dir/outbox.db``. ``alerts`` holds the exact payload
+bytes (replays are byte-identical by construction); ``chain_head`` holds the last seq and hash in the
+same transaction as the alert, so seq stays gapless across restarts and power loss even after every
+delivered alert has been pruned.
+
+Durability vs throughput: with ``synchronous=full`` every commit fsyncs the WAL. ``append_many``
+commits a whole list in one transaction, and concurrent ``submit`` callers are grouped: the first
+caller in becomes the leader and commits everything queued behind it, the others wait for that
+commit. Nobody returns before the transaction holding their alert is durable. Deliveries are marked
+in batches without fsync-per-ack: losing a mark on power loss only means that alert is sent again,
+which the audit log deduplicates on (device_id, seq).
+
+Undelivered alerts are never pruned; delivered ones go after ``retention_s`` or when the stored
+payloads pass ``max_bytes`` (oldest first).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from gateway.config import GatewayConfig, OutboxConfig
+from gateway.delivery.alert_codec import ZERO_HASH, build_alert, decode_alert, encode_alert
+from gateway.delivery.signing_key import load_or_create_key
+from gateway.domain import Alert, AlertEvent
+from gateway.errors import OutboxError
+
+logger = logging.getLogger(__name__)
+
+DATABASE_NAME = "outbox.db"
+PRUNE_INTERVAL_S = 60.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY,
+    camera_id TEXT NOT NULL,
+    committed_at REAL NOT NULL,
+    payload BLOB NOT NULL,
+    delivered_at REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts (seq) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS alerts_by_camera ON alerts (camera_id, seq);
+CREATE TABLE IF NOT EXISTS chain_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    seq: int
+    payload: bytes
+    """Exactly the bytes committed and published."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    last_seq: int
+    pending: int
+    stored: int
+
+
+class _Waiter:
+    __slots__ = ("alerts", "error", "events")
+
+    def __init__(self, events: Sequence[AlertEvent]) -> None:
+        self.events = events
+        self.alerts: list[Alert] | None = None
+        self.error: BaseException | None = None
+
+
+class Outbox:
+    """Thread-safe. ``submit``/``append``/``append_many`` return only after a durable commit."""
+
+    def __init__(
+        self,
+        state_dir: Path,
+        device_id: str,
+        key: bytes,
+        *,
+        config: OutboxConfig | None = None,
+        registry: CollectorRegistry | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.device_id = device_id
+        self.path = state_dir / DATABASE_NAME
+        self._key = key
+        self._config = config if config is not None else OutboxConfig()
+        self._clock = clock
+        self._db_lock = threading.Lock()
+        self._group = threading.Condition()
+        self._queue: list[_Waiter] = []
+        self._leader_busy = False
+        self._listeners: list[Callable[[int], None]] = []
+        self._last_prune = 0.0
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True)
+            # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA synchronous={self._config.synchronous.upper()}")
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
+        self._last_seq, self._last_hash = (int(row[0]), str(row[1])) if row else (0, ZERO_HASH)
+        registry = registry if registry is not None else CollectorRegistry()
+        self._committed = Counter(
+            "edge_gateway_outbox_alerts_committed",
+            "Alerts durably committed to the outbox.",
+            registry=registry,
+        )
+        self._commits = Counter(
+            "edge_gateway_outbox_commits",
+            "Outbox transactions (one fsync each with synchronous=full).",
+            registry=registry,
+        )
+        self._pruned = Counter(
+            "edge_gateway_outbox_alerts_pruned", "Delivered alerts removed by retention.", registry=registry
+        )
+        self._last_seq_gauge = Gauge(
+            "edge_gateway_outbox_last_seq", "Newest committed seq.", registry=registry
+        )
+        self._last_seq_gauge.set(self._last_seq)
+        logger.info(
+            "outbox %s open at seq %d (synchronous=%s)", self.path, self._last_seq, self._config.synchronous
+        )
+
+    @classmethod
+    def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
+        key_file = config.mqtt.signing_key_file if config.mqtt is not None else None
+        key = load_or_create_key(config.state_dir, key_file)
+        return cls(config.state_dir, config.device_id, key, config=config.outbox, registry=registry)
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def add_listener(self, listener: Callable[[int], None]) -> None:
+        """``listener(last_seq)`` runs after every commit (on the committing thread; keep it short)."""
+        self._listeners.append(listener)
+
+    def submit(self, event: AlertEvent) -> Alert:
+        """The AlertSink entry point the pipeline calls; returns once the alert is durable."""
+        return self.append_many((event,))[0]
+
+    def append(self, event: AlertEvent) -> Alert:
+        return self.append_many((event,))[0]
+
+    def append_many(self, events: Sequence[AlertEvent]) -> list[Alert]:
+        """Commit ``events`` with consecutive seqs (group-committed with concurrent callers)."""
+        if not events:
+            return []
+        waiter = _Waiter(events)
+        with self._group:
+            self._queue.append(waiter)
+            while waiter.alerts is None and waiter.error is None:
+                if self._leader_busy:
+                    self._group.wait()
+                    continue
+                batch, self._queue = self._queue, []
+                self._leader_busy = True
+                self._group.release()
+                try:
+                    self._commit_batch(batch)
+                finally:
+                    self._group.acquire()
+                    self._leader_busy = False
+                    self._group.notify_all()
+        if waiter.error is not None:
+            raise OutboxError(f"outbox {self.path}: commit failed: {waiter.error}") from waiter.error
+        assert waiter.alerts is not None
+        return waiter.alerts
+
+    def _commit_batch(self, batch: list[_Waiter]) -> None:
+        seq, previous = self._last_seq, self._last_hash
+        now = self._clock()
+        rows: list[tuple[int, str, float, bytes]] = []
+        for waiter in batch:
+            waiter_alerts = []
+            for event in waiter.events:
+                seq += 1
+                alert = build_alert(self.device_id, seq, event, previous, self._key)
+                previous = alert.hash
+                waiter_alerts.append(alert)
+                rows.append((seq, event.camera_id, now, encode_alert(alert)))
+            waiter.alerts = waiter_alerts
+        try:
+            with self._db_lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "INSERT INTO alerts (seq, camera_id, committed_at, payload) VALUES (?, ?, ?, ?)", rows
+                    )
+                    self._db.execute(
+                        "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                        (seq, previous),
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except (sqlite3.Error, OSError) as exc:
+            # Nothing was told about these seqs, so they are simply reused by the next commit.
+            for waiter in batch:
+                waiter.alerts = None
+                waiter.error = exc
+            logger.error("outbox commit of %d alerts failed: %s", len(rows), exc)
+            return
+        self._last_seq, self._last_hash = seq, previous
+        self._committed.inc(len(rows))
+        self._commits.inc()
+        self._last_seq_gauge.set(seq)
+        for listener in self._listeners:
+            try:
+                listener(seq)
+            except Exception:
+                # The alerts are committed; a broken listener must not make the caller think otherwise.
+                logger.exception("outbox listener failed")
+        if now - self._last_prune >= PRUNE_INTERVAL_S:
+            self.prune(now)
+
+    def pending(self, after_seq: int = 0, limit: int = 1000) -> list[StoredAlert]:
+        """Undelivered alerts with seq > ``after_seq``, in seq order."""
+        return self._select(
+            "SELECT seq, payload FROM alerts WHERE delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+            (after_seq, limit),
+        )
+
+    def replay(self, from_seq: int, to_seq: int, limit: int = 100_000) -> list[StoredAlert]:
+        """Stored alerts in ``from_seq..to_seq`` (inclusive), byte-identical to what was published."""
+        return self._select(
+            "SELECT seq, payload FROM alerts WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+            (from_seq, to_seq, limit),
+        )
+
+    def _select(self, sql: str, parameters: tuple[int, ...]) -> list[StoredAlert]:
+        try:
+            with self._db_lock:
+                rows = self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
+        return [StoredAlert(int(seq), bytes(payload)) for seq, payload in rows]
+
+    def mark_delivered(self, seqs: Iterable[int]) -> None:
+        """Record PUBACKs (one transaction for the whole batch)."""
+        now = self._clock()
+        try:
+            with self._db_lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    self._db.executemany(
+                        "UPDATE alerts SET delivered_at = ? WHERE seq = ? AND delivered_at IS NULL",
+                        [(now, seq) for seq in seqs],
+                    )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: cannot mark delivered: {exc}") from exc
+
+    def recent_alerts(self, limit: int, camera_id: str | None = None) -> list[Alert]:
+        """Newest first (gateway.api.ports.EventLog)."""
+        try:
+            with self._db_lock:
+                if camera_id is None:
+                    cursor = self._db.execute(
+                        "SELECT payload FROM alerts ORDER BY seq DESC LIMIT ?", (limit,)
+                    )
+                else:
+                    cursor = self._db.execute(
+                        "SELECT payload FROM alerts WHERE camera_id = ? ORDER BY seq DESC LIMIT ?",
+                        (camera_id, limit),
+                    )
+                rows = cursor.fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
+        return [decode_alert(bytes(payload)) for (payload,) in rows]
+
+    def stats(self) -> OutboxStats:
+        try:
+            with self._db_lock:
+                pending = self._db.execute(
+                    "SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL"
+                ).fetchone()[0]
+                stored = self._db.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
+        return OutboxStats(self._last_seq, int(pending), int(stored))
+
+    def prune(self, now: float | None = None) -> int:
+        """Delete delivered alerts past the retention age, then the oldest delivered ones while the
+        stored payloads exceed ``max_bytes``. Returns how many were deleted."""
+        now = self._clock() if now is None else now
+        self._last_prune = now
+        try:
+            with self._db_lock:
+                deleted = self._db.execute(
+                    "DELETE FROM alerts WHERE delivered_at IS NOT NULL AND committed_at < ?",
+                    (now - self._config.retention_s,),
+                ).rowcount
+                total = self._db.execute("SELECT COALESCE(SUM(LENGTH(payload)), 0) FROM alerts").fetchone()[0]
+                excess = int(total) - self._config.max_bytes
+                if excess > 0:
+                    rows = self._db.execute(
+                        "SELECT seq, LENGTH(payload) FROM alerts WHERE delivered_at IS NOT NULL ORDER BY seq"
+                    ).fetchall()
+                    cutoff = None
+                    for seq, size in rows:
+                        if excess <= 0:
+                            break
+                        excess -= int(size)
+                        cutoff = int(seq)
+                    if cutoff is not None:
+                        deleted += self._db.execute(
+                            "DELETE FROM alerts WHERE delivered_at IS NOT NULL AND seq <= ?", (cutoff,)
+                        ).rowcount
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: prune failed: {exc}") from exc
+        if deleted:
+            self._pruned.inc(deleted)
+            logger.info("outbox pruned %d delivered alerts", deleted)
+        return deleted
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()

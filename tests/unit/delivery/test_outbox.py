@@ -1,0 +1,181 @@
+from __future__ import annotations
+
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from gateway.config import OutboxConfig, parse_config
+from gateway.delivery.alert_codec import ZERO_HASH, decode_alert, encode_alert, verify_alert
+from gateway.delivery.outbox import Outbox
+from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
+from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.errors import OutboxError
+
+KEY = bytes(range(32))
+
+
+def event(number: int = 0, camera_id: str = "gate") -> AlertEvent:
+    return AlertEvent(
+        event_id=f"{camera_id}:intrusion:{number}",
+        kind=AlertKind.START,
+        camera_id=camera_id,
+        rule="intrusion",
+        label="person",
+        score=0.5 + (number % 50) / 100,
+        zone="yard",
+        box=(0.1, 0.2, 0.3, 0.4),
+        frame_ts=1_764_000_000.0 + number,
+        model=ModelRef("person-detector", 1),
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def open_outbox(path: Path, clock: Clock | None = None, **config: object) -> Outbox:
+    return Outbox(path, "jetson-01", KEY, config=OutboxConfig.model_validate(config), clock=clock or Clock())
+
+
+def assert_chain(payloads: list[bytes], first_prev: str = ZERO_HASH) -> None:
+    previous = first_prev
+    for expected_seq, payload in enumerate(payloads, start=decode_alert(payloads[0]).seq):
+        alert = decode_alert(payload)
+        assert alert.seq == expected_seq
+        verify_alert(alert, KEY, previous)
+        previous = alert.hash
+
+
+def test_seq_is_gapless_and_chained_across_restarts(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    first = [outbox.submit(event(number)) for number in range(3)]
+    outbox.close()
+    # Given a restart, seq and the chain continue where they were.
+    outbox = open_outbox(tmp_path)
+    assert outbox.last_seq == 3
+    more = outbox.append_many([event(3), event(4)])
+    assert [alert.seq for alert in first + more] == [1, 2, 3, 4, 5]
+    assert more[0].prev_hash == first[-1].hash
+    stored = outbox.replay(1, 5)
+    assert [row.payload for row in stored] == [encode_alert(alert) for alert in first + more]
+    assert_chain([row.payload for row in stored])
+    outbox.close()
+
+
+def test_concurrent_submitters_get_unique_consecutive_seqs(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path, synchronous="normal")
+    seqs: list[int] = []
+    lock = threading.Lock()
+
+    def submit_many(camera: int) -> None:
+        for number in range(50):
+            alert = outbox.submit(event(number, f"cam{camera}"))
+            with lock:
+                seqs.append(alert.seq)
+
+    threads = [threading.Thread(target=submit_many, args=(camera,)) for camera in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(seqs) == list(range(1, 401))
+    assert_chain([row.payload for row in outbox.replay(1, 400)])
+    outbox.close()
+
+
+def test_pending_until_delivered(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    notified: list[int] = []
+    outbox.add_listener(notified.append)
+    outbox.append_many([event(number) for number in range(5)])
+    assert notified == [5]
+    assert [row.seq for row in outbox.pending()] == [1, 2, 3, 4, 5]
+    outbox.mark_delivered([2, 4])
+    assert [row.seq for row in outbox.pending()] == [1, 3, 5]
+    assert [row.seq for row in outbox.pending(after_seq=3, limit=1)] == [5]
+    assert outbox.stats().pending == 3
+    outbox.close()
+
+
+def test_recent_alerts_newest_first_by_camera(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    outbox.append_many([event(0, "gate"), event(1, "yard"), event(2, "gate")])
+    assert [alert.seq for alert in outbox.recent_alerts(10)] == [3, 2, 1]
+    assert [alert.seq for alert in outbox.recent_alerts(1, camera_id="gate")] == [3]
+    assert outbox.recent_alerts(10, camera_id="none") == []
+    outbox.close()
+
+
+def test_retention_prunes_only_delivered_alerts_and_keeps_the_chain_head(tmp_path: Path) -> None:
+    clock = Clock()
+    outbox = open_outbox(tmp_path, clock, retention_s=100)
+    outbox.append_many([event(number) for number in range(4)])
+    outbox.mark_delivered([1, 2, 3])
+    clock.now += 101
+    assert outbox.prune() == 3
+    assert [row.seq for row in outbox.replay(1, 10)] == [4]
+    outbox.mark_delivered([4])
+    clock.now += 101
+    assert outbox.prune() == 1
+    outbox.close()
+    # Given every alert pruned, a restart still continues the chain.
+    outbox = open_outbox(tmp_path, clock)
+    fifth = outbox.submit(event(5))
+    assert fifth.seq == 5
+    assert fifth.prev_hash != ZERO_HASH
+    outbox.close()
+
+
+def test_size_limit_prunes_oldest_delivered_first(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path, max_bytes=2000)
+    sizes = {
+        alert.seq: len(encode_alert(alert)) for alert in outbox.append_many([event(n) for n in range(6)])
+    }
+    assert sum(sizes.values()) > 2000
+    outbox.mark_delivered([1, 2, 3, 4])
+    deleted = outbox.prune()
+    kept = [row.seq for row in outbox.replay(1, 6)]
+    # The oldest delivered go first, just enough of them to get under the limit.
+    assert kept == list(range(deleted + 1, 7))
+    assert sum(sizes[seq] for seq in kept) <= 2000 < sum(sizes[seq] for seq in kept) + sizes[deleted]
+    # Undelivered alerts stay whatever the size.
+    outbox2 = open_outbox(tmp_path / "small", max_bytes=1)
+    outbox2.append_many([event(n) for n in range(3)])
+    assert outbox2.prune() == 0
+    outbox2.close()
+    outbox.close()
+
+
+def test_signing_key_is_generated_private_and_reused(tmp_path: Path) -> None:
+    key = load_or_create_key(tmp_path)
+    path = tmp_path / KEY_FILE_NAME
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(key) == 32
+    assert load_or_create_key(tmp_path) == key
+    configured = tmp_path / "configured.key"
+    configured.write_text("ab" * 20)
+    assert load_or_create_key(tmp_path, configured) == bytes.fromhex("ab" * 20)
+    configured.write_text("not hex")
+    with pytest.raises(OutboxError, match=r"configured\.key"):
+        load_or_create_key(tmp_path, configured)
+
+
+def test_from_config_uses_state_dir_and_signs_with_the_generated_key(tmp_path: Path) -> None:
+    config = parse_config(f"device_id: box-7\nstate_dir: {tmp_path}\n")
+    outbox = Outbox.from_config(config)
+    alert = outbox.submit(event())
+    assert alert.device_id == "box-7"
+    verify_alert(alert, load_or_create_key(tmp_path), ZERO_HASH)
+    outbox.close()
+
+
+def test_an_unusable_database_is_an_outbox_error(tmp_path: Path) -> None:
+    (tmp_path / "outbox.db").mkdir()
+    with pytest.raises(OutboxError, match="cannot open"):
+        open_outbox(tmp_path)
