@@ -1,0 +1,195 @@
+"""Batch formation, deadlines, cancellation and backpressure of the Batcher (pure logic)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gateway.domain import ModelRef
+from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
+from gateway.inference.batcher import Batcher, Outputs, WorkItem
+from gateway.inference.metrics import InferenceMetrics
+
+FIRST = ModelRef("first", 1)
+SECOND = ModelRef("second", 1)
+
+
+def identity(ref: ModelRef, outputs: Outputs) -> Outputs:
+    return outputs
+
+
+def item(ref: ModelRef = FIRST, rows: int = 1, limit: int = 4, deadline: float | None = None) -> WorkItem:
+    return WorkItem(
+        ref=ref,
+        feeds={"x": np.zeros((rows, 2), np.float32)},
+        rows=rows,
+        batch_limit=limit,
+        deadline=deadline,
+        future=Future(),
+        finish=identity,
+        enqueued_at=time.monotonic(),
+    )
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+def make(registry: CollectorRegistry, capacity: int = 16, delay_s: float = 0.0) -> Batcher:
+    return Batcher(capacity, delay_s, InferenceMetrics(registry))
+
+
+def test_items_of_one_version_merge_up_to_the_limit(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    items = [item() for _ in range(6)]
+    for queued in items:
+        batcher.submit(queued)
+
+    first = batcher.next_batch(1.0)
+    second = batcher.next_batch(1.0)
+
+    assert first is not None
+    assert second is not None
+    assert first.items == tuple(items[:4])
+    assert first.rows == 4
+    assert second.items == tuple(items[4:])
+    assert batcher.fill() == 0.0
+
+
+def test_an_item_that_does_not_fit_waits_for_the_next_batch(registry: CollectorRegistry) -> None:
+    batcher = make(registry, delay_s=10.0)
+    batcher.submit(item(rows=3))
+    batcher.submit(item(rows=3))
+
+    # Full without waiting the 10 s delay: the second item cannot join the first's batch.
+    batches = [batcher.next_batch(1.0), batcher.next_batch(0.0)]
+
+    assert [batch.rows if batch else None for batch in batches] == [3, None]
+
+
+def test_versions_never_share_a_batch_and_the_oldest_goes_first(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    batcher.submit(item(SECOND))
+    batcher.submit(item(FIRST))
+    batcher.submit(item(SECOND))
+
+    refs = []
+    for _ in range(2):
+        batch = batcher.next_batch(1.0)
+        assert batch is not None
+        refs.append((batch.ref, batch.rows))
+
+    assert refs == [(SECOND, 2), (FIRST, 1)]
+
+
+def test_a_partial_batch_waits_for_the_queue_delay(registry: CollectorRegistry) -> None:
+    batcher = make(registry, delay_s=0.1)
+    batcher.submit(item())
+    started = time.monotonic()
+
+    batch = batcher.next_batch(5.0)
+
+    assert batch is not None
+    assert time.monotonic() - started >= 0.09
+
+
+def test_a_late_arrival_joins_the_waiting_batch(registry: CollectorRegistry) -> None:
+    batcher = make(registry, delay_s=0.3)
+    batcher.submit(item(limit=2))
+    timer = threading.Timer(0.05, lambda: batcher.submit(item(limit=2)))
+    timer.start()
+    started = time.monotonic()
+
+    batch = batcher.next_batch(5.0)
+    timer.join()
+
+    assert batch is not None
+    assert batch.rows == 2
+    assert time.monotonic() - started < 0.25, "a full batch must not wait out the delay"
+
+
+def test_expired_items_fail_with_deadline_exceeded_and_are_counted(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    expired = item(deadline=time.monotonic() - 0.001)
+    alive = item(deadline=time.monotonic() + 10)
+    batcher.submit(expired)
+    batcher.submit(alive)
+
+    batch = batcher.next_batch(1.0)
+
+    assert batch is not None
+    assert batch.items == (alive,)
+    with pytest.raises(DeadlineExceededError):
+        expired.future.result(timeout=0)
+    assert registry.get_sample_value("edge_gateway_inference_drops_total", {"reason": "deadline"}) == 1.0
+    assert (
+        registry.get_sample_value(
+            "edge_gateway_inference_requests_total", {"model": "first", "version": "1", "outcome": "deadline"}
+        )
+        == 1.0
+    )
+
+
+def test_cancelled_items_are_skipped(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    cancelled = item()
+    batcher.submit(cancelled)
+    cancelled.future.cancel()
+
+    assert batcher.next_batch(0.05) is None
+    assert registry.get_sample_value("edge_gateway_inference_drops_total", {"reason": "cancelled"}) == 1.0
+
+
+def test_a_full_queue_refuses_at_submit(registry: CollectorRegistry) -> None:
+    batcher = make(registry, capacity=2)
+    batcher.submit(item())
+    batcher.submit(item())
+
+    with pytest.raises(OverloadedError, match="queue full"):
+        batcher.submit(item())
+
+    assert batcher.fill() == 1.0
+    assert registry.get_sample_value("edge_gateway_inference_drops_total", {"reason": "queue_full"}) == 1.0
+    assert registry.get_sample_value("edge_gateway_inference_queue_depth") == 2.0
+
+
+def test_close_fails_waiting_items_and_wakes_workers(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    results: list[Any] = []
+    worker = threading.Thread(target=lambda: results.append(batcher.next_batch(30.0)), name="test-worker")
+    worker.start()
+    time.sleep(0.05)
+    waiting = item(SECOND, deadline=None)
+
+    batcher.close()
+    worker.join(5)
+
+    assert results == [None]
+    with pytest.raises(OverloadedError):
+        batcher.submit(waiting)
+
+
+def test_close_answers_queued_items(registry: CollectorRegistry) -> None:
+    batcher = make(registry, delay_s=30.0)
+    queued = item()
+    batcher.submit(queued)
+
+    batcher.close()
+
+    with pytest.raises(InferenceError, match="stopped"):
+        queued.future.result(timeout=0)
+    assert registry.get_sample_value("edge_gateway_inference_drops_total", {"reason": "shutdown"}) == 1.0
+
+
+def test_next_batch_gives_up_after_its_timeout(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    started = time.monotonic()
+    assert batcher.next_batch(0.05) is None
+    assert 0.04 <= time.monotonic() - started < 1.0

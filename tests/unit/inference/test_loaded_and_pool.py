@@ -1,0 +1,197 @@
+"""Version lifetime (retire after in-flight batches), signature checks and batch splitting, with
+hand-written engines standing in for ONNX Runtime (pure logic; the real engine is tested in
+tests/integration/inference)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gateway.domain import ModelRef, TensorSpec, TensorType
+from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
+from gateway.inference.batcher import Batch, Batcher, Outputs, WorkItem
+from gateway.inference.engines.base import Engine, EngineOptions, Tensors
+from gateway.inference.loaded import LoadedVersion, check_signature
+from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.model_config import ModelConfig
+from gateway.inference.pool import WorkerPool
+from gateway.inference.repository import ModelRepository
+from tests.support.onnx_models import affine_model_document, write_model_file, write_model_yaml
+
+REF = ModelRef("double", 1)
+
+
+class DoublingEngine:
+    """y = 2x; optionally fails every run with ``error``."""
+
+    def __init__(self, error: Exception | None = None, shape: tuple[int, ...] = (-1, 4)) -> None:
+        self.error = error
+        self.closed = False
+        self.batches: list[int] = []
+        self._inputs = (TensorSpec("INPUT0", TensorType.FP32, shape),)
+        self._outputs = (TensorSpec("OUTPUT0", TensorType.FP32, shape),)
+
+    @property
+    def inputs(self) -> tuple[TensorSpec, ...]:
+        return self._inputs
+
+    @property
+    def outputs(self) -> tuple[TensorSpec, ...]:
+        return self._outputs
+
+    @property
+    def provider(self) -> str:
+        return "FakeExecutionProvider"
+
+    def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
+        if self.error is not None:
+            raise self.error
+        value = feeds["INPUT0"]
+        self.batches.append(len(value))
+        return {"OUTPUT0": value * 2}
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def config(max_batch_size: int = 8) -> ModelConfig:
+    return ModelConfig.model_validate(affine_model_document(max_batch_size=max_batch_size))
+
+
+def test_a_retired_version_closes_only_after_its_in_flight_batches() -> None:
+    engine = DoublingEngine()
+    loaded = LoadedVersion(REF, config(), (engine,))
+    assert loaded.enter()
+
+    loaded.retire()
+
+    assert not engine.closed, "closed under a running batch"
+    assert not loaded.enter(), "a retired version takes no new batch"
+    loaded.exit()
+    assert engine.closed
+    assert loaded.closed
+
+
+@pytest.mark.parametrize(
+    ("engine_shape", "problem"),
+    [
+        ((-1, 5), "dimension 1 is 5 in the model file, 4 in model.yaml"),
+        ((-1, 4, 1), "plus the batch dimension do not match"),
+        ((2, 4), "fixes the batch dimension at 2, below max_batch_size 8"),
+    ],
+)
+def test_a_model_file_that_disagrees_with_model_yaml_is_refused(
+    engine_shape: tuple[int, ...], problem: str
+) -> None:
+    with pytest.raises(ModelLoadError, match=problem):
+        check_signature(config(), DoublingEngine(shape=engine_shape))
+
+
+def test_a_fixed_batch_dimension_is_fine_when_it_covers_max_batch_size() -> None:
+    check_signature(config(max_batch_size=1), DoublingEngine(shape=(1, 4)))
+
+
+class FakeFactory:
+    def __init__(self, engine: DoublingEngine) -> None:
+        self.engine = engine
+
+    def __call__(self, path: Path, options: EngineOptions) -> Engine:
+        return self.engine
+
+
+def pool_for(tmp_path: Path, engine: DoublingEngine) -> tuple[WorkerPool, CollectorRegistry]:
+    write_model_yaml(tmp_path, "double", affine_model_document())
+    write_model_file(tmp_path, "double", 1, b"the fake engine never reads it")
+    repository = ModelRepository(tmp_path, FakeFactory(engine), EngineOptions(), warmup_batches=0)
+    repository.scan()
+    repository.load_all()
+    registry = CollectorRegistry()
+    metrics = InferenceMetrics(registry)
+    pool = WorkerPool(Batcher(8, 0.0, metrics), repository, 1, metrics, threading.Event())
+    return pool, registry
+
+
+def batch(*rows: int, finish: object = None) -> Batch:
+    items = []
+    for count in rows:
+        future: Future[Outputs] = Future()
+        future.set_running_or_notify_cancel()
+        items.append(
+            WorkItem(
+                REF,
+                {"INPUT0": np.full((count, 4), count, np.float32)},
+                count,
+                8,
+                None,
+                future,
+                finish if callable(finish) else (lambda ref, outputs: outputs),
+                time.monotonic(),
+            )
+        )
+    return Batch(REF, tuple(items), sum(rows), time.monotonic())
+
+
+def test_one_engine_run_per_batch_and_rows_go_back_to_their_items(tmp_path: Path) -> None:
+    engine = DoublingEngine()
+    pool, registry = pool_for(tmp_path, engine)
+    work = batch(1, 3, 2)
+
+    pool.run_batch(work, 0)
+
+    assert engine.batches == [6]
+    for item in work.items:
+        assert item.future.result(0)["OUTPUT0"].tolist() == [[item.rows * 2.0] * 4] * item.rows
+    assert (
+        registry.get_sample_value(
+            "edge_gateway_inference_batch_size_sum", {"model": "double", "version": "1"}
+        )
+        == 6
+    )
+
+
+def test_an_engine_failure_answers_every_item_with_a_gateway_error(tmp_path: Path) -> None:
+    pool, registry = pool_for(tmp_path, DoublingEngine(error=InvalidInputError("bad tensor")))
+    work = batch(1, 2)
+
+    pool.run_batch(work, 0)
+
+    for item in work.items:
+        with pytest.raises(InvalidInputError, match="bad tensor"):
+            item.future.result(0)
+    labels = {"model": "double", "version": "1", "outcome": "invalidinput"}
+    assert registry.get_sample_value("edge_gateway_inference_requests_total", labels) == 2
+
+
+def test_an_unexpected_failure_becomes_an_inference_error(tmp_path: Path) -> None:
+    pool, _ = pool_for(tmp_path, DoublingEngine(error=RuntimeError("segfault avoided")))
+    work = batch(1)
+
+    pool.run_batch(work, 0)
+
+    with pytest.raises(InferenceError, match="segfault avoided"):
+        work.items[0].future.result(0)
+
+
+def test_a_failing_finisher_fails_only_its_own_item(tmp_path: Path) -> None:
+    pool, _ = pool_for(tmp_path, DoublingEngine())
+
+    def finish(ref: ModelRef, outputs: Outputs) -> Outputs:
+        if len(outputs["OUTPUT0"]) == 2:
+            raise ValueError("cannot decode")
+        return outputs
+
+    work = batch(1, 2, 1, finish=finish)
+
+    pool.run_batch(work, 0)
+
+    assert work.items[0].future.result(0)["OUTPUT0"].shape == (1, 4)
+    with pytest.raises(InferenceError, match="postprocess failed: cannot decode"):
+        work.items[1].future.result(0)
+    assert work.items[2].future.result(0)["OUTPUT0"].shape == (1, 4)
