@@ -1,0 +1,169 @@
+"""One item's output tensors -> detections (and a frame score), as the model's ``model.yaml`` says.
+
+Kinds:
+
+- ``yolov8``: ``[4 + classes, anchors]`` (YOLOv8 and YOLO11 exports): centre x, centre y, width,
+  height in model-input pixels, then one sigmoid score per class.
+- ``yolov5``: ``[anchors, 5 + classes]``: box, objectness, then class scores (confidence is
+  objectness times class score).
+- ``anomaly``: a frame score tensor; at or above ``threshold`` it becomes one ``anomaly`` detection
+  with no box.
+- ``none``: raw tensors only.
+
+Everything is vectorised numpy. Candidates are cut by ``score_threshold`` before anything else, so
+the cost on a quiet frame is one max over the class scores. NMS is class-aware (boxes of different
+classes never suppress each other) and greedy: each round keeps the best remaining box and drops
+the ones overlapping it, so it runs at most ``max_detections`` rounds of one vectorised IoU each.
+Boxes come back normalised to 0..1 of the original frame with the letterbox undone, clipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.domain import Detection
+from gateway.errors import InferenceError
+from gateway.inference.model_config import PostprocessConfig
+from gateway.inference.preprocess import Letterbox
+
+__all__ = ["ANOMALY_LABEL", "decode", "non_max_suppression"]
+
+ANOMALY_LABEL = "anomaly"
+_Floats = npt.NDArray[np.float32]
+
+
+def decode(
+    outputs: Mapping[str, npt.NDArray[Any]], letterbox: Letterbox, spec: PostprocessConfig
+) -> tuple[tuple[Detection, ...], float | None]:
+    """Decode the outputs of ONE item (batch dimension removed): (detections, anomaly score)."""
+    if spec.kind == "none":
+        return (), None
+    tensor = _select_output(outputs, spec)
+    if spec.kind == "anomaly":
+        return _decode_anomaly(tensor, spec)
+    if spec.kind == "yolov8":
+        boxes, scores, classes = _yolov8_candidates(tensor, spec)
+    else:
+        boxes, scores, classes = _yolov5_candidates(tensor, spec)
+    return _finish(boxes, scores, classes, letterbox, spec), None
+
+
+def non_max_suppression(
+    boxes: _Floats, scores: _Floats, classes: npt.NDArray[np.intp], iou_threshold: float, limit: int
+) -> npt.NDArray[np.intp]:
+    """Indices of the boxes kept by class-aware greedy NMS, best first, at most ``limit``.
+
+    ``boxes`` are ``[K, 4]`` x1, y1, x2, y2. Shifting each class into its own region of the plane
+    (by more than any coordinate) makes one pass class-aware: boxes of different classes never
+    overlap, so they cannot suppress each other.
+    """
+    if len(boxes) == 0:
+        return np.empty(0, dtype=np.intp)
+    span = float(np.abs(boxes).max()) * 2 + 1
+    shifted = boxes + (classes.astype(np.float32) * span)[:, np.newaxis]
+    x1, y1, x2, y2 = shifted[:, 0], shifted[:, 1], shifted[:, 2], shifted[:, 3]
+    areas = np.maximum(x2 - x1, 0) * np.maximum(y2 - y1, 0)
+    order = np.argsort(-scores, kind="stable")
+    keep: list[int] = []
+    while order.size and len(keep) < limit:
+        best = int(order[0])
+        keep.append(best)
+        rest = order[1:]
+        width = np.maximum(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0)
+        height = np.maximum(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0)
+        overlap = width * height
+        union = areas[best] + areas[rest] - overlap
+        iou = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+        order = rest[iou <= iou_threshold]
+    return np.asarray(keep, dtype=np.intp)
+
+
+def _select_output(outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessConfig) -> npt.NDArray[Any]:
+    if not outputs:
+        raise InferenceError("the model returned no outputs to decode")
+    name = spec.output if spec.output is not None else next(iter(outputs))
+    try:
+        return outputs[name]
+    except KeyError as exc:
+        raise InferenceError(f"output {name!r} to decode is missing; got {sorted(outputs)}") from exc
+
+
+def _decode_anomaly(
+    tensor: npt.NDArray[Any], spec: PostprocessConfig
+) -> tuple[tuple[Detection, ...], float | None]:
+    if tensor.size != 1:
+        raise InferenceError(
+            f"anomaly score output has shape {tensor.shape}; point postprocess.output at the frame score"
+        )
+    score = float(tensor.reshape(-1)[0])
+    threshold = spec.threshold if spec.threshold is not None else float("inf")
+    if not score >= threshold:  # NaN is never anomalous
+        return (), score
+    # Alert scores are 0..1 by contract; the raw score travels separately as the frame score.
+    return (Detection(ANOMALY_LABEL, min(max(score, 0.0), 1.0), None),), score
+
+
+def _yolov8_candidates(
+    tensor: npt.NDArray[Any], spec: PostprocessConfig
+) -> tuple[_Floats, _Floats, npt.NDArray[np.intp]]:
+    classes = len(spec.labels)
+    if tensor.ndim != 2 or tensor.shape[0] != 4 + classes:
+        raise InferenceError(
+            f"yolov8 output must be [4 + {classes} classes, anchors], got {list(tensor.shape)}"
+        )
+    class_scores = tensor[4:]
+    best = class_scores.max(axis=0)
+    candidates = np.flatnonzero(best >= spec.score_threshold)
+    labels = class_scores[:, candidates].argmax(axis=0)
+    centres = tensor[:4, candidates].T.astype(np.float32)
+    return _corners(centres), best[candidates].astype(np.float32), labels
+
+
+def _yolov5_candidates(
+    tensor: npt.NDArray[Any], spec: PostprocessConfig
+) -> tuple[_Floats, _Floats, npt.NDArray[np.intp]]:
+    classes = len(spec.labels)
+    if tensor.ndim != 2 or tensor.shape[1] != 5 + classes:
+        raise InferenceError(
+            f"yolov5 output must be [anchors, 5 + {classes} classes], got {list(tensor.shape)}"
+        )
+    # Objectness bounds the confidence from above, so it is a cheap first cut.
+    rows = tensor[tensor[:, 4] >= spec.score_threshold]
+    confidences = rows[:, 5:] * rows[:, 4:5]
+    labels = confidences.argmax(axis=1)
+    scores = confidences[np.arange(len(rows)), labels]
+    keep = scores >= spec.score_threshold
+    centres = rows[keep, :4].astype(np.float32)
+    return _corners(centres), scores[keep].astype(np.float32), labels[keep]
+
+
+def _corners(centres: _Floats) -> _Floats:
+    """``[K, 4]`` centre x, centre y, width, height -> x1, y1, x2, y2."""
+    half = centres[:, 2:4] / 2
+    return np.concatenate([centres[:, 0:2] - half, centres[:, 0:2] + half], axis=1)
+
+
+def _finish(
+    boxes: _Floats,
+    scores: _Floats,
+    classes: npt.NDArray[np.intp],
+    letterbox: Letterbox,
+    spec: PostprocessConfig,
+) -> tuple[Detection, ...]:
+    if spec.keep_labels:
+        wanted = np.asarray([spec.labels.index(label) for label in spec.keep_labels], dtype=np.intp)
+        kept = np.isin(classes, wanted)
+        boxes, scores, classes = boxes[kept], scores[kept], classes[kept]
+    chosen = non_max_suppression(boxes, scores, classes, spec.iou_threshold, spec.max_detections)
+    normalised = letterbox.to_source(boxes[chosen])
+    detections = []
+    for index, box in zip(chosen.tolist(), normalised.tolist(), strict=True):
+        x1, y1, x2, y2 = box
+        if x2 <= x1 or y2 <= y1:  # entirely inside the padding
+            continue
+        detections.append(Detection(spec.labels[classes[index]], float(scores[index]), (x1, y1, x2, y2)))
+    return tuple(detections)

@@ -1,0 +1,167 @@
+"""Frames and image bodies -> one item of a model's first input, as its ``model.yaml`` describes.
+
+``prepare`` does resize (letterbox or stretch), colour order, layout, scale/mean/std and dtype in one
+pass and returns the geometry (``Letterbox``) that ``postprocess.decode`` needs to map boxes back
+onto the original frame. Normalisation is folded into one multiply-add per channel written straight
+into the output array, so a 640x640 frame costs one resize and one pass over the pixels. A UINT8
+spec with identity normalisation (the scene-anomaly models, which take raw frames) skips the float
+round trip entirely and returns the resized frame's exact values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gateway.domain import Image
+from gateway.errors import InvalidInputError, ModelLoadError
+from gateway.inference.model_config import PreprocessConfig
+
+__all__ = ["Letterbox", "decode_image", "prepare"]
+
+_JPEG_MAGIC = b"\xff\xd8\xff"
+_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+_DTYPES: dict[str, type[np.generic]] = {"FP32": np.float32, "FP16": np.float16, "UINT8": np.uint8}
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    """Where the source frame landed inside the model input: ``input = source * scale + pad``.
+
+    ``scale_y`` is set only when the frame was stretched (``letterbox: false``) and the two axes were
+    scaled differently; None means ``scale`` holds for both axes.
+    """
+
+    scale: float
+    pad_x: float
+    pad_y: float
+    source_width: int
+    source_height: int
+    scale_y: float | None = None
+
+    def to_source(self, boxes: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.float32]:
+        """``[K, 4]`` x1, y1, x2, y2 in model-input pixels -> normalised 0..1 of the source, clipped."""
+        scale_y = self.scale if self.scale_y is None else self.scale_y
+        result = np.empty(boxes.shape, dtype=np.float32)
+        result[:, 0::2] = (boxes[:, 0::2] - self.pad_x) / (self.scale * self.source_width)
+        result[:, 1::2] = (boxes[:, 1::2] - self.pad_y) / (scale_y * self.source_height)
+        np.clip(result, 0.0, 1.0, out=result)
+        return result
+
+
+def decode_image(data: bytes) -> Image:
+    """JPEG or PNG bytes -> BGR uint8 frame; InvalidInputError for anything else or a corrupt file."""
+    if not (data.startswith(_JPEG_MAGIC) or data.startswith(_PNG_MAGIC)):
+        raise InvalidInputError("body is not a JPEG or PNG image")
+    try:
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise InvalidInputError(f"image could not be decoded: {exc}") from exc
+    if image is None or image.size == 0:
+        raise InvalidInputError("image could not be decoded (corrupt or truncated)")
+    return cast(Image, image)
+
+
+def prepare(image: Image, spec: PreprocessConfig) -> tuple[npt.NDArray[Any], Letterbox]:
+    """One BGR uint8 frame -> one input item (no batch dimension) and the geometry to undo it."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8 or image.size == 0:
+        raise InvalidInputError(
+            f"expected a height x width x 3 uint8 BGR frame, got shape {image.shape} {image.dtype}"
+        )
+    resized, letterbox = _resize(image, spec)
+    converted = _convert_color(resized, spec.color)
+    return _normalise(converted, spec), letterbox
+
+
+def _resize(image: Image, spec: PreprocessConfig) -> tuple[Image, Letterbox]:
+    source_height, source_width = image.shape[:2]
+    if not spec.letterbox:
+        stretched = _resize_to(image, spec.width, spec.height)
+        letterbox = Letterbox(
+            scale=spec.width / source_width,
+            pad_x=0.0,
+            pad_y=0.0,
+            source_width=source_width,
+            source_height=source_height,
+            scale_y=spec.height / source_height,
+        )
+        return stretched, letterbox
+    scale = min(spec.width / source_width, spec.height / source_height)
+    inner_width = max(1, round(source_width * scale))
+    inner_height = max(1, round(source_height * scale))
+    inner = _resize_to(image, inner_width, inner_height)
+    # Centred padding, rounded the way Ultralytics does it so our boxes match its exports exactly.
+    half_x = (spec.width - inner_width) / 2
+    half_y = (spec.height - inner_height) / 2
+    left, right = round(half_x - 0.1), round(half_x + 0.1)
+    top, bottom = round(half_y - 0.1), round(half_y + 0.1)
+    if left or right or top or bottom:
+        value = (spec.pad_value, spec.pad_value, spec.pad_value)
+        inner = cast(
+            Image, cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_CONSTANT, value=value)
+        )
+    letterbox = Letterbox(
+        scale=scale,
+        pad_x=float(left),
+        pad_y=float(top),
+        source_width=source_width,
+        source_height=source_height,
+    )
+    return inner, letterbox
+
+
+def _resize_to(image: Image, width: int, height: int) -> Image:
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    return cast(Image, cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR))
+
+
+def _convert_color(image: Image, color: str) -> Image:
+    if color == "BGR":
+        return image
+    code = cv2.COLOR_BGR2RGB if color == "RGB" else cv2.COLOR_BGR2GRAY
+    converted = cast(Image, cv2.cvtColor(image, code))
+    if converted.ndim == 2:
+        converted = converted[:, :, np.newaxis]
+    return converted
+
+
+def _normalise(image: Image, spec: PreprocessConfig) -> npt.NDArray[Any]:
+    channels = image.shape[2]
+    dtype = _DTYPES[spec.datatype]
+    identity = spec.scale == 1 and all(value == 0 for value in spec.mean) and all(v == 1 for v in spec.std)
+    if dtype is np.uint8 and identity:
+        # Raw-frame models: no float round trip, values exactly as decoded and resized.
+        frame = image if spec.layout == "NHWC" else image.transpose(2, 0, 1)
+        return np.ascontiguousarray(frame)
+    # (x * scale - mean) / std == x * gain + offset, per channel.
+    mean = _per_channel(spec.mean, channels, "mean")
+    std = _per_channel(spec.std, channels, "std")
+    if np.any(std == 0):
+        raise ModelLoadError("preprocess std must not contain 0")
+    gain = np.float32(spec.scale) / std
+    offset = -mean / std
+    if spec.layout == "NCHW":
+        source = image.transpose(2, 0, 1)
+        gain, offset = gain[:, np.newaxis, np.newaxis], offset[:, np.newaxis, np.newaxis]
+    else:
+        source = image
+    result = np.empty(source.shape, dtype=np.float32)
+    np.multiply(source, gain, out=result)
+    if np.any(offset != 0):
+        np.add(result, offset, out=result)
+    if dtype is np.float32:
+        return result
+    if dtype is np.uint8:
+        return np.clip(np.rint(result), 0, 255).astype(np.uint8)
+    return result.astype(dtype)
+
+
+def _per_channel(values: tuple[float, ...], channels: int, name: str) -> npt.NDArray[np.float32]:
+    if len(values) not in (1, channels):
+        raise ModelLoadError(f"preprocess {name} has {len(values)} values for {channels} channels")
+    return np.full(channels, values, dtype=np.float32) if len(values) == 1 else np.asarray(values, np.float32)
