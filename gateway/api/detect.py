@@ -1,13 +1,14 @@
 """``POST /v1/detect``: a JPEG or PNG body in, detections out.
 
 The model comes from ``?model=`` or the ``X-Model-Name`` header (``name`` or ``name:version``).
-Decoding runs on the API's small thread pool: a 1080p JPEG takes milliseconds to decode, which
-would otherwise stall every other request on the event loop.
+Decoding (and the backend's resize) runs on the API's small thread pool: a 1080p JPEG takes
+milliseconds to decode, which would otherwise stall every other request on the event loop.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future
 from typing import Any
 
 import cv2
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from gateway.api.context import check_deadline, context_of, deadline_of, offload, wait_result
 from gateway.api.middlewares import INFER_PREFIX
+from gateway.api.ports import DetectOutput
 from gateway.config import parse_model_reference
 from gateway.domain import Detection, Image
 from gateway.errors import InvalidInputError
@@ -61,9 +63,13 @@ async def detect(request: web.Request) -> web.Response:
     body = await request.read()
     if not body:
         raise InvalidInputError("the body is empty; send a JPEG or PNG image")
-    image = await offload(request, lambda: decode_image(body))
-    check_deadline(deadline)
-    result = await wait_result(context.backend.detect(name, version, image, deadline), deadline)
+
+    def submit() -> Future[DetectOutput]:
+        # The backend letterboxes and scales the image when it is handed over: also milliseconds.
+        return context.backend.detect(name, version, decode_image(body), deadline)
+
+    future = await offload(request, submit)
+    result = await wait_result(future, deadline)
     return web.json_response(
         {
             "model": {"name": result.model.name, "version": result.model.version},
