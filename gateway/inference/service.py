@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from typing import Any
 
@@ -44,6 +45,17 @@ def default_workers(provider: str | None) -> int:
     if provider is not None and provider != PROVIDERS["cpu"]:
         return 1
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+def default_queue_delay_ms(
+    provider: str | None, configured: float, explicitly_set: AbstractSet[str]
+) -> float:
+    """``max_queue_delay_ms`` as configured when it is set; otherwise the config default on GPU
+    providers and 0 on CPU, where a bigger batch buys no throughput and the wait would be pure
+    latency (batches still form there whenever every worker is busy)."""
+    if "max_queue_delay_ms" in explicitly_set or (provider is not None and provider != PROVIDERS["cpu"]):
+        return configured
+    return 0.0
 
 
 class InferenceService:
@@ -80,7 +92,13 @@ class InferenceService:
         )
         provider = preferred_provider(options)
         workers = settings.workers or default_workers(provider)
-        logger.info("inference on %s with %d workers", provider or "no available provider", workers)
+        delay_ms = default_queue_delay_ms(provider, settings.max_queue_delay_ms, settings.model_fields_set)
+        logger.info(
+            "inference on %s with %d workers, batches wait up to %.1f ms",
+            provider or "no available provider",
+            workers,
+            delay_ms,
+        )
         metrics = InferenceMetrics(registry)
         stop = stop or threading.Event()
         repository = ModelRepository(
@@ -90,7 +108,7 @@ class InferenceService:
             engines_per_version=workers,
             warmup_batches=config.models.warmup_batches,
         )
-        batcher = Batcher(settings.queue_capacity, settings.max_queue_delay_ms / 1000, metrics)
+        batcher = Batcher(settings.queue_capacity, delay_ms / 1000, metrics)
         pool = WorkerPool(batcher, repository, workers, metrics, stop)
         return cls(
             repository,

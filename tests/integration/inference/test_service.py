@@ -127,7 +127,7 @@ def test_a_full_queue_raises_overloaded_at_submit(
     models_root: Path, make_service: ServiceFactory, registry: CollectorRegistry
 ) -> None:
     write_affine_model(models_root)
-    service = make_service(workers=1, queue_capacity=3, max_queue_delay_ms=500.0)
+    service = make_service(workers=1, queue_capacity=3, max_queue_delay_ms=1000.0)
     row = {"INPUT0": np.ones((1, 4), np.float32)}
     queued = [service.infer("affine", None, row, None) for _ in range(3)]
     assert service.queue_fill() == 1.0

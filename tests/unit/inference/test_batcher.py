@@ -101,7 +101,7 @@ def test_a_partial_batch_waits_for_the_queue_delay(registry: CollectorRegistry) 
 
 
 def test_a_late_arrival_joins_the_waiting_batch(registry: CollectorRegistry) -> None:
-    batcher = make(registry, delay_s=0.3)
+    batcher = make(registry, delay_s=2.0)
     batcher.submit(item(limit=2))
     timer = threading.Timer(0.05, lambda: batcher.submit(item(limit=2)))
     timer.start()
@@ -112,7 +112,7 @@ def test_a_late_arrival_joins_the_waiting_batch(registry: CollectorRegistry) -> 
 
     assert batch is not None
     assert batch.rows == 2
-    assert time.monotonic() - started < 0.25, "a full batch must not wait out the delay"
+    assert time.monotonic() - started < 1.5, "a full batch must not wait out the delay"
 
 
 def test_expired_items_fail_with_deadline_exceeded_and_are_counted(registry: CollectorRegistry) -> None:
