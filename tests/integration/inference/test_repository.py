@@ -228,3 +228,31 @@ def wait_for(condition: object, timeout: float = 15.0) -> None:
     while not condition():
         assert time.monotonic() < give_up, "condition not reached in time"
         time.sleep(0.01)
+
+
+def test_a_model_yaml_change_reloads_with_the_new_routing(models_root: Path) -> None:
+    write_affine_model(models_root, extra={"routing": {"default_version": 1}})
+    write_affine_model(models_root, version=2, write_yaml=False)
+    repository = make_repository(models_root, CountingFactory())
+    repository.load_all()
+    assert repository.route("affine", None).ref.version == 1
+
+    write_affine_model(models_root, version=2, extra={"routing": {"default_version": 2}})
+    repository.poll()
+
+    assert repository.route("affine", None).ref.version == 2
+    repository.close()
+
+
+def test_a_broken_model_yaml_rewrite_keeps_the_last_good_config_serving(models_root: Path) -> None:
+    write_affine_model(models_root)
+    repository = make_repository(models_root, CountingFactory())
+    repository.load_all()
+    serving = repository.current(ModelRef("affine", 1))
+
+    (models_root / "affine" / "model.yaml").write_text("inputs: oops\n")
+    repository.poll()
+
+    assert repository.route("affine", None) is serving
+    assert repository.status("affine", 1).state is ModelState.READY
+    repository.close()
