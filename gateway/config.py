@@ -119,8 +119,13 @@ class CameraConfig(Section):
     gstreamer_pipeline: str | None = Field(
         None, description="Full GStreamer pipeline ending in appsink; {url} is replaced by the camera URL."
     )
-    open_timeout_s: PositiveFloat = 5.0
+    open_timeout_s: PositiveFloat = Field(
+        4.0, description="Connect + open bound; also bounds how long stopping a camera can take."
+    )
     read_timeout_s: PositiveFloat = 3.0
+    max_frame_age_s: PositiveFloat = Field(
+        1.0, description="A sampled frame older than this is dropped as stale; also its inference deadline."
+    )
     reconnect_min_s: PositiveFloat = 0.5
     reconnect_max_s: PositiveFloat = 30.0
     enabled: bool = True

@@ -1,0 +1,230 @@
+"""One camera: a named reader thread that keeps only the newest decoded frame and never gives up.
+
+The reader opens its source, publishes every decoded frame into a one-frame slot (newest wins: a
+frame nobody took before the next one arrived is counted as ``superseded``), and on any failure
+reopens with exponential backoff plus jitter. Blocking calls are bounded by the source's timeouts
+(see ``sources.py``), so ``stop()`` returns within about ``max(open_timeout_s, read_timeout_s)``.
+
+A watchdog (``check_stalled``, called by the pipeline's sampler) marks a camera that has produced no
+frame for ``read_timeout_s`` as reconnecting at once, so status and metrics show a hang before the
+reader's own read times out and it reopens the stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from gateway.config import CameraConfig
+from gateway.domain import CameraState, Frame, Image
+from gateway.errors import SourceError
+from gateway.ingest.backoff import Backoff
+from gateway.ingest.counters import DropCounter, RateMeter
+from gateway.ingest.sources import FrameSource, SourceFactory
+from gateway.ingest.state import CameraStateMachine, Listener
+from gateway.ingest.urls import redact_url
+
+logger = logging.getLogger(__name__)
+
+# Reopen attempts after a lost stream before the camera is reported failed (it keeps retrying).
+FAILED_AFTER_ATTEMPTS = 3
+_RECOVERABLE = frozenset({CameraState.CONNECTING, CameraState.RECONNECTING, CameraState.FAILED})
+
+
+class Camera:
+    def __init__(
+        self,
+        config: CameraConfig,
+        open_source: SourceFactory,
+        *,
+        on_state: Listener | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.camera_id = config.id
+        self.display_url = redact_url(config.url)
+        self.drops = DropCounter()
+        self._open_source = open_source
+        self._machine = CameraStateMachine(config.id, on_state)
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, rng)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._latest: Frame | None = None
+        self._latest_taken = True
+        self._seq = 0
+        self._frames_in = 0
+        self._reconnects = 0
+        self._stalls = 0
+        self._last_error: str | None = None
+        self._last_frame_monotonic: float | None = None
+        self._rate_in = RateMeter()
+        self._log_extra = {"camera": config.id}
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> CameraState:
+        return self._machine.state
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError(f"camera {self.camera_id} already started")
+        self._machine.move(CameraState.CONNECTING)
+        self._thread = threading.Thread(target=self._run, name=f"camera-{self.camera_id}", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def stop(self, timeout_s: float = 5.0) -> bool:
+        """Stop the reader; True when its thread has ended within ``timeout_s``."""
+        self._stop.set()
+        thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    # ---- the newest-frame slot -------------------------------------------------------------------
+
+    def take_newest(self) -> Frame | None:
+        """The newest frame not taken before, or None when no newer frame has arrived."""
+        with self._lock:
+            if self._latest_taken:
+                return None
+            self._latest_taken = True
+            return self._latest
+
+    def peek_newest(self) -> Frame | None:
+        with self._lock:
+            return self._latest
+
+    def _publish(self, image: Image) -> None:
+        now = self._clock()
+        with self._lock:
+            self._seq += 1
+            superseded = not self._latest_taken
+            self._latest = Frame(self.camera_id, self._seq, self._wall_clock(), now, image)
+            self._latest_taken = False
+            self._frames_in += 1
+            self._last_frame_monotonic = now
+        if superseded:
+            self.drops.add("superseded")
+        self._rate_in.mark(now)
+
+    # ---- status ----------------------------------------------------------------------------------
+
+    @property
+    def frames_in(self) -> int:
+        return self._frames_in
+
+    @property
+    def reconnects(self) -> int:
+        return self._reconnects
+
+    @property
+    def stalls(self) -> int:
+        return self._stalls
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    def last_frame_at(self) -> float | None:
+        frame = self.peek_newest()
+        return frame.captured_at if frame is not None else None
+
+    def fps_in(self) -> float:
+        return self._rate_in.rate(self._clock())
+
+    def check_stalled(self) -> bool:
+        """Watchdog: report a streaming camera silent for ``read_timeout_s`` as reconnecting."""
+        last = self._last_frame_monotonic
+        if last is None or self._clock() - last <= self.config.read_timeout_s:
+            return False
+        if not self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
+            return False
+        self._stalls += 1
+        self._last_error = f"stalled: no frame for {self._clock() - last:.1f} s"
+        logger.warning("camera stalled, reconnecting: %s", self._last_error, extra=self._log_extra)
+        return True
+
+    # ---- the reader thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                source = self._open()
+                if source is None:
+                    failures += 1
+                    self._after_failed_open(failures)
+                    continue
+                failures = 0
+                try:
+                    self._stream(source)
+                finally:
+                    source.close()
+        except Exception:
+            # A bug must not take the process down silently: record it, end this camera only.
+            logger.exception("camera reader crashed", extra=self._log_extra)
+            self._last_error = "internal error in the camera reader (see log)"
+        finally:
+            self._machine.move(CameraState.STOPPED)
+
+    def _open(self) -> FrameSource | None:
+        source: FrameSource | None = None
+        try:
+            source = self._open_source()
+            image = source.read()
+        except SourceError as exc:
+            if source is not None:
+                source.close()
+            self._last_error = str(exc)
+            return None
+        self._publish(image)
+        if not self._machine.move_if(_RECOVERABLE, CameraState.STREAMING):
+            logger.debug("opened while %s", self._machine.state.value, extra=self._log_extra)
+        self._backoff.reset()
+        logger.info("camera streaming from %s", self.display_url, extra=self._log_extra)
+        return source
+
+    def _after_failed_open(self, failures: int) -> None:
+        state = self._machine.state
+        if state is CameraState.CONNECTING or (
+            state is CameraState.RECONNECTING and failures >= FAILED_AFTER_ATTEMPTS
+        ):
+            self._machine.move_if(frozenset({state}), CameraState.FAILED)
+        delay = self._backoff.next_delay()
+        logger.warning(
+            "camera open failed (attempt %s), retrying in %.1f s: %s",
+            failures,
+            delay,
+            self._last_error,
+            extra=self._log_extra,
+        )
+        if not self._stop.wait(delay):
+            self._reconnects += 1
+
+    def _stream(self, source: FrameSource) -> None:
+        while not self._stop.is_set():
+            try:
+                image = source.read()
+            except SourceError as exc:
+                self._last_error = str(exc)
+                if self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
+                    logger.warning("camera lost its stream: %s", exc, extra=self._log_extra)
+                self._reconnects += 1
+                return
+            self._publish(image)
+            if self._machine.state is CameraState.RECONNECTING:
+                # The watchdog called it a stall, but frames are flowing again.
+                self._machine.move_if(frozenset({CameraState.RECONNECTING}), CameraState.STREAMING)

@@ -1,0 +1,75 @@
+"""Motion gating: a cheap per-camera detector that lets static scenes skip inference.
+
+Each sampled frame is shrunk to ``width`` pixels wide (INTER_AREA also averages away sensor and
+codec noise), turned grey and blurred, then compared with a running background (an exponential
+average, so slow light changes are absorbed). A pixel whose difference exceeds ``threshold`` has
+changed; when the changed share of the frame reaches ``min_area`` there is motion. Inference keeps
+running for ``hold_s`` after the last motion, so an object that stops moving is still seen for a
+moment and rules can close their events. The first frame always passes: a camera has a result to
+show (and a background to compare against) from the start.
+
+The cost is a resize plus three small passes over a 160x90-ish image, a few tens of microseconds;
+bench/cameras.py measures the CPU of a static scene with gating against the model on every frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gateway.config import MotionConfig
+from gateway.domain import Image
+
+# Weight of the newest frame in the running background: ~1 s to absorb a change at 5 fps.
+BACKGROUND_RATE = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class MotionDecision:
+    run_model: bool
+    changed_fraction: float
+    """Share of the downscaled frame that differs from the background (0..1)."""
+
+
+class MotionGate:
+    """Not thread-safe: one gate per camera, called from the sampler thread only."""
+
+    def __init__(self, config: MotionConfig) -> None:
+        self.config = config
+        self._background: npt.NDArray[np.float32] | None = None
+        self._last_motion_at: float | None = None
+
+    def _grey(self, image: Image) -> npt.NDArray[np.uint8]:
+        height, width = image.shape[:2]
+        target_width = min(self.config.width, width)
+        target_height = max(1, round(height * target_width / width))
+        small = cv2.resize(image, (target_width, target_height), interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
+        return np.asarray(cv2.GaussianBlur(grey, (5, 5), 0), dtype=np.uint8)
+
+    def check(self, image: Image, now: float) -> MotionDecision:
+        """Whether the frame should go to the model; ``now`` is ``time.monotonic()``."""
+        if not self.config.enabled:
+            return MotionDecision(True, 1.0)
+        grey = self._grey(image)
+        background = self._background
+        if background is None or background.shape != grey.shape:
+            self._background = grey.astype(np.float32)
+            self._last_motion_at = now
+            return MotionDecision(True, 1.0)
+        difference = cv2.absdiff(grey, cv2.convertScaleAbs(background))
+        changed = float(np.count_nonzero(difference > self.config.threshold)) / difference.size
+        cv2.accumulateWeighted(grey, background, BACKGROUND_RATE)
+        if changed >= self.config.min_area:
+            self._last_motion_at = now
+            return MotionDecision(True, changed)
+        held = self._last_motion_at is not None and now - self._last_motion_at <= self.config.hold_s
+        return MotionDecision(held, changed)
+
+    def reset(self) -> None:
+        """Forget the background (after a reconnect the view may have changed)."""
+        self._background = None
+        self._last_motion_at = None

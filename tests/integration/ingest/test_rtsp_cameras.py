@@ -1,0 +1,273 @@
+"""Cameras against a real RTSP server on loopback serving real H.264 (gst-rtsp-server)."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from gateway.config import CameraConfig
+from gateway.domain import CameraState, CameraStatus, Frame, FrameResult, Image
+from gateway.ingest.camera import Camera
+from gateway.ingest.sources import FrameSource, SourceFactory, source_factory
+from gateway.pipeline_cameras import CameraPipeline
+from tests.integration.ingest.conftest import CLIP_LENGTH, EVENT_RANGE, OnnxDetector, open_fds, wait_until
+from tests.support import clips
+from tests.support.rtsp_server import RtspServer
+
+FAST: dict[str, Any] = {
+    "open_timeout_s": 2.0,
+    "read_timeout_s": 1.5,
+    "reconnect_min_s": 0.2,
+    "reconnect_max_s": 1.0,
+    "motion": {"enabled": False},
+}
+
+
+def camera_config(camera_id: str, url: str, **overrides: Any) -> CameraConfig:
+    return CameraConfig.model_validate({"id": camera_id, "url": url, "model": "bright", **FAST, **overrides})
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class Results:
+    def __init__(self) -> None:
+        self.items: list[tuple[Frame, FrameResult]] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, frame: Frame, result: FrameResult) -> None:
+        with self._lock:
+            self.items.append((frame, result))
+
+    def count(self, camera_id: str) -> int:
+        with self._lock:
+            return sum(1 for frame, _ in self.items if frame.camera_id == camera_id)
+
+
+def test_several_cameras_stream_and_are_processed_at_detect_fps(
+    rtsp_server: RtspServer, detector: OnnxDetector
+) -> None:
+    configs = [
+        camera_config("one", rtsp_server.url("pattern"), detect_fps=5),
+        camera_config("two", rtsp_server.url("pattern2"), detect_fps=5),
+        camera_config("three", rtsp_server.url("event"), detect_fps=5),
+    ]
+    results = Results()
+    registry = CollectorRegistry()
+    pipeline = CameraPipeline(configs, detector, results, registry)
+    pipeline.start()
+    try:
+        assert wait_until(lambda: all(s.state is CameraState.STREAMING for s in pipeline.cameras()), 10)
+        started = time.monotonic()
+        counts = {config.id: results.count(config.id) for config in configs}
+        time.sleep(3.0)
+        elapsed = time.monotonic() - started
+        for config in configs:
+            status = pipeline.camera(config.id)
+            assert status is not None
+            processed_fps = (results.count(config.id) - counts[config.id]) / elapsed
+            # Then: each camera is decoded at its own 25 fps and processed at its detect_fps.
+            assert 20 <= status.fps_in <= 30, status
+            assert 4.0 <= processed_fps <= 5.5, (config.id, processed_fps)
+            assert status.drops.get("superseded", 0) > 0
+        metrics = generate_latest(registry).decode()
+        assert 'edge_gateway_camera_frames_total{camera="one"}' in metrics
+        assert 'edge_gateway_camera_state{camera="two",state="streaming"} 1.0' in metrics
+        snapshot = pipeline.snapshot_jpeg("three")
+        assert snapshot is not None
+        assert snapshot[:2] == b"\xff\xd8"
+    finally:
+        assert pipeline.stop()
+
+
+class RecordingSource:
+    """The real source, recording when each frame was decoded and whether it shows the event."""
+
+    def __init__(self, inner: FrameSource, log: list[tuple[float, bool]]) -> None:
+        self._inner = inner
+        self._log = log
+
+    def read(self) -> Image:
+        image = self._inner.read()
+        self._log.append((time.monotonic(), clips.is_event_frame(image)))
+        return image
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_scripted_clip_arrives_with_the_right_frames_at_the_right_time(rtsp_server: RtspServer) -> None:
+    config = camera_config("event", rtsp_server.url("event"))
+    log: list[tuple[float, bool]] = []
+    real = source_factory(config)
+
+    def recording() -> FrameSource:
+        return RecordingSource(real(), log)
+
+    camera = Camera(config, recording)
+    camera.start()
+    try:
+        assert wait_until(lambda: len(log) >= 2 * CLIP_LENGTH + 10, 15, 0.05)
+    finally:
+        assert camera.stop()
+    frames = log[: 2 * CLIP_LENGTH + 10]
+    # Then: frame i of the stream is frame i of the clip (nothing lost, duplicated or reordered)...
+    expected = [index % CLIP_LENGTH in EVENT_RANGE for index in range(len(frames))]
+    assert [event for _, event in frames] == expected
+    # ...and the event starts exactly one clip length (2.0 s at 25 fps) after the previous one.
+    onsets = [
+        frames[index][0] for index in range(1, len(frames)) if frames[index][1] and not frames[index - 1][1]
+    ]
+    assert len(onsets) == 2
+    assert onsets[1] - onsets[0] == pytest.approx(CLIP_LENGTH / clips.FPS, abs=0.25)
+    span = frames[-1][0] - frames[CLIP_LENGTH][0]
+    assert (len(frames) - 1 - CLIP_LENGTH) / span == pytest.approx(clips.FPS, rel=0.1)
+
+
+def test_server_dropping_all_clients_leads_to_a_reconnect(rtsp_server: RtspServer) -> None:
+    config = camera_config("drop", rtsp_server.url("pattern"))
+    states: list[CameraState] = []
+    camera = Camera(config, source_factory(config), on_state=lambda _old, new: states.append(new))
+    camera.start()
+    try:
+        assert wait_until(lambda: camera.state is CameraState.STREAMING, 10)
+        frames_before = camera.frames_in
+        rtsp_server.drop_clients()
+        assert wait_until(lambda: CameraState.RECONNECTING in states, 5)
+        assert wait_until(
+            lambda: camera.state is CameraState.STREAMING and camera.frames_in > frames_before + 25, 10
+        )
+        assert camera.reconnects >= 1
+        assert camera.last_error is not None
+    finally:
+        assert camera.stop()
+
+
+def status_of(pipeline: CameraPipeline, camera_id: str) -> CameraStatus:
+    status = pipeline.camera(camera_id)
+    assert status is not None
+    return status
+
+
+def test_hung_server_is_detected_and_reconnected_within_10_s_of_resuming(
+    rtsp_server: RtspServer, detector: OnnxDetector
+) -> None:
+    config = camera_config("hang", rtsp_server.url("pattern"))
+    pipeline = CameraPipeline([config], detector, lambda _f, _r: None, CollectorRegistry())
+    pipeline.start()
+    try:
+        assert wait_until(lambda: status_of(pipeline, "hang").state is CameraState.STREAMING, 10)
+        rtsp_server.pause()
+        hung_at = time.monotonic()
+        # Then: the watchdog notices within about read_timeout_s...
+        assert wait_until(lambda: status_of(pipeline, "hang").state is not CameraState.STREAMING, 5)
+        assert time.monotonic() - hung_at < config.read_timeout_s + 1.0
+        time.sleep(3.0)
+        hung = status_of(pipeline, "hang")
+        assert hung.state in (CameraState.RECONNECTING, CameraState.FAILED)
+        assert hung.last_frame_at is not None
+        rtsp_server.resume()
+        resumed_at = time.monotonic()
+
+        # ...and new frames stream again well within 10 s of the server resuming.
+        def fresh() -> bool:
+            status = status_of(pipeline, "hang")
+            newer = status.last_frame_at is not None and status.last_frame_at > (hung.last_frame_at or 0)
+            return status.state is CameraState.STREAMING and newer
+
+        assert wait_until(fresh, 10)
+        assert time.monotonic() - resumed_at < 10
+        assert status_of(pipeline, "hang").reconnects >= 1
+    finally:
+        assert pipeline.stop()
+
+
+def test_stop_returns_within_5_s_while_the_server_hangs(rtsp_server: RtspServer) -> None:
+    configs = [camera_config(f"cam{index}", rtsp_server.url("pattern")) for index in range(2)]
+    detector = OnnxDetector()
+    pipeline = CameraPipeline(configs, detector, lambda _f, _r: None, CollectorRegistry())
+    threads_before = threading.active_count()
+    pipeline.start()
+    try:
+        assert wait_until(lambda: all(s.state is CameraState.STREAMING for s in pipeline.cameras()), 10)
+        rtsp_server.pause()
+        time.sleep(0.5)
+    finally:
+        started = time.monotonic()
+        assert pipeline.stop()
+        assert time.monotonic() - started < 5.0
+        rtsp_server.resume()
+        detector.close()
+    assert threading.active_count() == threads_before
+    assert all(s.state is CameraState.STOPPED for s in pipeline.cameras())
+
+
+def test_wrong_host_port_or_path_fail_clearly_and_leave_others_alone(
+    rtsp_server: RtspServer, detector: OnnxDetector, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret_url = rtsp_server.url("pattern").replace("rtsp://", "rtsp://admin:hunter2@")
+    configs = [
+        camera_config("good", secret_url),
+        camera_config("bad-port", f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/pattern"),
+        camera_config(
+            "bad-path", rtsp_server.url("no-such-mount").replace("rtsp://", "rtsp://admin:hunter2@")
+        ),
+        camera_config("bad-host", "rtsp://admin:hunter2@camera.invalid:554/stream"),
+    ]
+    caplog.set_level(logging.DEBUG)
+    registry = CollectorRegistry()
+    pipeline = CameraPipeline(configs, detector, lambda _f, _r: None, registry)
+    pipeline.start()
+    try:
+        assert wait_until(
+            lambda: all(
+                s.state is (CameraState.STREAMING if s.camera_id == "good" else CameraState.FAILED)
+                for s in pipeline.cameras()
+            ),
+            10,
+        )
+        statuses = {status.camera_id: status for status in pipeline.cameras()}
+        assert "refused" in (statuses["bad-port"].last_error or "")
+        assert "did not open" in (statuses["bad-path"].last_error or "")
+        assert "resolve" in (statuses["bad-host"].last_error or "")
+        time.sleep(1.0)
+        good = pipeline.camera("good")
+        assert good is not None
+        assert good.state is CameraState.STREAMING
+        assert good.fps_in > 20
+        # Credentials never reach status, errors, metrics or logs.
+        visible = [repr(status) for status in pipeline.cameras()]
+        visible.append(generate_latest(registry).decode())
+        visible.extend(record.getMessage() + repr(record.__dict__) for record in caplog.records)
+        assert not [text for text in visible if "hunter2" in text]
+        assert statuses["good"].url == rtsp_server.url("pattern")
+    finally:
+        assert pipeline.stop()
+
+
+def test_200_connect_disconnect_cycles_leak_no_threads_or_fds(rtsp_server: RtspServer) -> None:
+    config = camera_config("cycle", rtsp_server.url("fast"))
+    opener: SourceFactory = source_factory(config)
+
+    def cycle() -> None:
+        camera = Camera(config, opener)
+        camera.start()
+        assert wait_until(lambda: camera.frames_in > 0, 5, 0.005)
+        assert camera.stop()
+
+    for _ in range(3):  # FFmpeg and OpenCV open their long-lived handles on first use
+        cycle()
+    threads, fds = threading.active_count(), open_fds()
+    for _ in range(200):
+        cycle()
+    assert wait_until(lambda: threading.active_count() == threads and open_fds() == fds, 5)
