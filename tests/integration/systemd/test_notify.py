@@ -1,0 +1,190 @@
+"""gateway.systemd against a real AF_UNIX datagram socket set as $NOTIFY_SOCKET."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gateway.systemd import Heartbeats, Notifier, Watchdog
+from tests.integration.systemd.notify_listener import NotifyListener
+
+
+def notifier_for(listener: NotifyListener, watchdog_usec: int | None = None) -> Notifier:
+    environ = {"NOTIFY_SOCKET": listener.environment_value}
+    if watchdog_usec is not None:
+        environ["WATCHDOG_USEC"] = str(watchdog_usec)
+        environ["WATCHDOG_PID"] = str(os.getpid())
+    return Notifier.from_environment(environ)
+
+
+def next_fields(listener: NotifyListener, timeout_s: float = 1.0) -> dict[str, str] | None:
+    notification = listener.receive(timeout_s)
+    return None if notification is None else notification.fields
+
+
+def test_lifecycle_messages_arrive_as_systemd_expects_them(listener: NotifyListener) -> None:
+    with notifier_for(listener) as notifier:
+        assert notifier.enabled
+        assert notifier.status("loading models")
+        assert notifier.ready("2 cameras streaming\n1 model ready")
+        assert notifier.stopping("flushing outbox")
+
+    assert next_fields(listener) == {"STATUS": "loading models"}
+    # A newline in the status must not smuggle in a second assignment.
+    assert next_fields(listener) == {"READY": "1", "STATUS": "2 cameras streaming 1 model ready"}
+    assert next_fields(listener) == {"STOPPING": "1", "STATUS": "flushing outbox"}
+
+
+def test_reloading_carries_the_monotonic_clock_and_ends_ready_even_when_the_reload_fails(
+    listener: NotifyListener,
+) -> None:
+    with notifier_for(listener) as notifier:
+        before = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        with pytest.raises(RuntimeError, match="bad model"), notifier.reloading():
+            raise RuntimeError("bad model")
+        after = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+
+    reloading = listener.receive(1.0)
+    assert reloading is not None
+    assert reloading.fields["RELOADING"] == "1"
+    assert before <= int(reloading.fields["MONOTONIC_USEC"]) <= after
+    assert reloading.fields["STATUS"] == "reloading"
+    assert next_fields(listener) == {"READY": "1"}
+
+
+def test_extend_timeout_is_sent_in_microseconds(listener: NotifyListener) -> None:
+    with notifier_for(listener) as notifier:
+        notifier.extend_timeout(90)
+    assert next_fields(listener) == {"EXTEND_TIMEOUT_USEC": "90000000"}
+
+
+def test_without_notify_socket_every_call_is_a_no_op() -> None:
+    notifier = Notifier.from_environment({})
+    assert not notifier.enabled
+    assert not notifier.ready()
+    assert not notifier.watchdog()
+    assert Watchdog.for_notifier(notifier, lambda: True) is None
+
+
+def test_a_vanished_socket_is_reported_not_raised(listener: NotifyListener) -> None:
+    notifier = notifier_for(listener)
+    listener.close()
+    assert not notifier.ready()
+    notifier.close()
+
+
+def test_watchdog_pings_only_while_healthy_and_resumes(listener: NotifyListener) -> None:
+    # Given WatchdogSec=0.4 s: a ping every 0.2 s while the health check passes.
+    healthy = threading.Event()
+    healthy.set()
+    registry = CollectorRegistry()
+    stop = threading.Event()
+    notifier = notifier_for(listener, watchdog_usec=400_000)
+    watchdog = Watchdog.for_notifier(notifier, healthy.is_set, stop, registry)
+    assert watchdog is not None
+    assert watchdog.period_s == pytest.approx(0.2)
+    watchdog.start()
+    try:
+        assert any(thread.name == Watchdog.THREAD_NAME for thread in threading.enumerate())
+        pings = [n for n in listener.drain(1.0) if n.fields == {"WATCHDOG": "1"}]
+        assert 3 <= len(pings) <= 7
+
+        # When the pipeline wedges, the pings stop: systemd would kill the process.
+        healthy.clear()
+        time.sleep(0.3)  # a ping already on its way may still land
+        listener.drain(0.05)
+        assert listener.drain(1.0) == []
+        assert registry.get_sample_value("edge_gateway_watchdog_healthy") == 0
+        withheld = registry.get_sample_value("edge_gateway_watchdog_withheld_total")
+        assert withheld is not None
+        assert withheld >= 3
+
+        # And resume once it makes progress again.
+        healthy.set()
+        resumed, _ = listener.wait_for("WATCHDOG", 1.0)
+        assert resumed.fields == {"WATCHDOG": "1"}
+        assert registry.get_sample_value("edge_gateway_watchdog_healthy") == 1
+    finally:
+        stop.set()
+        watchdog.join(2.0)
+        notifier.close()
+    assert not watchdog.running
+    sent = registry.get_sample_value("edge_gateway_watchdog_pings_total")
+    assert sent is not None
+    assert sent >= 4
+
+
+def test_a_raising_health_check_counts_as_unhealthy(listener: NotifyListener) -> None:
+    def broken() -> bool:
+        raise ValueError("lost track of the cameras")
+
+    with notifier_for(listener, watchdog_usec=200_000) as notifier:
+        watchdog = Watchdog(notifier, broken, 0.2)
+        assert not watchdog.check_and_ping()
+    assert listener.drain(0.2) == []
+
+
+def test_watchdog_follows_heartbeats_of_the_threads_it_vouches_for(listener: NotifyListener) -> None:
+    # Given a camera thread that beats and is then wedged (stops beating).
+    heartbeats = Heartbeats()
+    heartbeats.expect("camera:gate", max_silence_s=0.3)
+    wedged = threading.Event()
+    stop = threading.Event()
+
+    def camera_loop() -> None:
+        while not stop.wait(0.05):
+            if not wedged.is_set():
+                heartbeats.beat("camera:gate")
+
+    camera = threading.Thread(target=camera_loop, name="camera-gate")
+    camera.start()
+    notifier = notifier_for(listener, watchdog_usec=200_000)
+    watchdog = Watchdog.for_notifier(notifier, heartbeats.healthy, stop)
+    assert watchdog is not None
+    watchdog.start()
+    try:
+        listener.wait_for("WATCHDOG", 1.0)
+        wedged.set()
+        time.sleep(0.3 + 0.1 + 0.1)  # past max_silence_s, plus a ping period in flight
+        listener.drain(0.05)
+        assert heartbeats.stale() == ["camera:gate"]
+        assert listener.drain(0.6) == []
+    finally:
+        stop.set()
+        camera.join(2.0)
+        watchdog.join(2.0)
+        notifier.close()
+
+
+def test_children_do_not_inherit_the_notify_socket(listener: NotifyListener) -> None:
+    # Given the variables systemd sets, consumed the way `serve` consumes them.
+    environ = dict(os.environ)
+    environ.update(
+        NOTIFY_SOCKET=listener.environment_value, WATCHDOG_USEC="30000000", WATCHDOG_PID=str(os.getpid())
+    )
+    notifier = Notifier.from_environment(environ)
+    assert notifier.watchdog_interval_s == 30.0
+    assert "NOTIFY_SOCKET" not in environ
+    assert "WATCHDOG_USEC" not in environ
+    # A child started with what is left cannot notify on the gateway's behalf.
+    code = "import os, sys; sys.exit(1 if 'NOTIFY_SOCKET' in os.environ else 0)"
+    assert subprocess.run([sys.executable, "-c", code], env=environ, check=False).returncode == 0
+    notifier.close()
+
+
+def test_a_separate_process_reaches_the_listener_through_the_environment(listener: NotifyListener) -> None:
+    # The way systemd starts the gateway: only the environment says where to notify.
+    code = (
+        "from gateway.systemd import Notifier\n"
+        "notifier = Notifier.from_environment()\n"
+        "assert notifier.ready('up'), 'not sent'\n"
+    )
+    environ = {**os.environ, "NOTIFY_SOCKET": listener.environment_value}
+    subprocess.run([sys.executable, "-c", code], env=environ, check=True, timeout=60)
+    assert next_fields(listener, 5.0) == {"READY": "1", "STATUS": "up"}
