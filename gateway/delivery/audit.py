@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_S = 0.2
 STORE_RETRY_MIN_S = 0.5
 STORE_RETRY_MAX_S = 30.0
+_AUTH_FAILURES = frozenset({0x04, 0x05, 0x86, 0x87})
+"""CONNACK codes for bad credentials: 3.1.1's 4 and 5, v5's "Bad user name or password", "Not authorized"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,7 @@ class AuditSubscriber:
         self._ack_lock = threading.Lock()
         self._generation = 0
         self._connected = False
+        self._subscribed = threading.Event()
         self._last_error: str | None = None
         self._client = self._make_client(config.mqtt)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
@@ -130,6 +133,10 @@ class AuditSubscriber:
     @property
     def connected(self) -> bool:
         return self._connected
+
+    def wait_subscribed(self, timeout_s: float) -> bool:
+        """True once the broker has granted the subscription (alerts published after it are kept)."""
+        return self._subscribed.wait(timeout_s)
 
     @property
     def last_error(self) -> str | None:
@@ -206,7 +213,10 @@ class AuditSubscriber:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
-            self._last_error = f"the broker refused the connection: {reason_code}"
+            hint = (
+                " (check mqtt.username and mqtt.password_file)" if reason_code.value in _AUTH_FAILURES else ""
+            )
+            self._last_error = f"the broker refused the connection: {reason_code}{hint}"
             logger.error("audit: %s", self._last_error)
             return
         with self._ack_lock:
@@ -243,10 +253,13 @@ class AuditSubscriber:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        for code in reason_codes:
-            if code.is_failure:
-                self._last_error = f"the broker refused the subscription to {self._topic}: {code}"
-                logger.error("audit: %s", self._last_error)
+        failures = [code for code in reason_codes if code.is_failure]
+        if not failures:
+            logger.info("audit: subscribed to %s", self._topic)
+            self._subscribed.set()
+        for code in failures:
+            self._last_error = f"the broker refused the subscription to {self._topic}: {code}"
+            logger.error("audit: %s", self._last_error)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         delivery = _Delivery(

@@ -14,9 +14,12 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.errors import AuditError
+
+if TYPE_CHECKING:
+    import psycopg
 
 _TABLES = (
     """CREATE TABLE IF NOT EXISTS audit_alerts (
@@ -117,6 +120,9 @@ class SqliteDatabase:
 
 
 class PostgresDatabase:
+    """A server restart or a dropped connection fails the current transaction (the caller retries
+    it); the next one reconnects."""
+
     def __init__(self, url: str) -> None:
         try:
             import psycopg  # noqa: PLC0415 - optional dependency, needed only for postgresql:// URLs
@@ -124,9 +130,12 @@ class PostgresDatabase:
             raise AuditError(
                 "a postgresql:// database needs psycopg: pip install 'edge-gateway[postgres]'"
             ) from exc
+        self._psycopg = psycopg
+        self._url = url
+        self._in_transaction = False
         self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
         try:
-            self._connection = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            self._connection = self._connect()
             with self._connection.transaction():
                 # Two subscribers starting together would race on CREATE TABLE IF NOT EXISTS.
                 self._connection.execute("SELECT pg_advisory_xact_lock(7468121)")
@@ -135,12 +144,27 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise AuditError(f"cannot open the audit database {_without_password(url)}: {exc}") from exc
 
+    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+
+    def _ensure_connected(self) -> None:
+        if self._connection.closed or self._connection.broken:
+            self._connection.close()
+            self._connection = self._connect()
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        self._ensure_connected()
         with self._connection.transaction():
-            yield
+            self._in_transaction = True
+            try:
+                yield
+            finally:
+                self._in_transaction = False
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        if not self._in_transaction:
+            self._ensure_connected()
         cursor = self._connection.execute(sql.replace("?", "%s"), tuple(parameters))
         if cursor.description is None:
             return []

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -71,10 +73,21 @@ class AlertChain:
         return self.payloads[seq - 1]
 
 
-def connect_client(url: str, client_id: str, **options: Any) -> mqtt.Client:
+def connect_client(
+    url: str,
+    client_id: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: Path | None = None,
+) -> mqtt.Client:
     """A connected MQTT v5 client with its network loop running."""
     connected = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, **options)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    if username is not None:
+        client.username_pw_set(username, password)
+    if url.startswith("mqtts://"):
+        client.tls_set(ca_certs=None if ca_file is None else str(ca_file))
 
     def on_connect(
         client: mqtt.Client, userdata: Any, flags: Any, reason_code: ReasonCode, properties: Properties | None
@@ -95,11 +108,21 @@ def connect_client(url: str, client_id: str, **options: Any) -> mqtt.Client:
 class MqttDevice:
     """Publishes an AlertChain at QoS 1 and serves replay requests with the original bytes."""
 
-    def __init__(self, url: str, chain: AlertChain) -> None:
+    def __init__(
+        self,
+        url: str,
+        chain: AlertChain,
+        *,
+        username: str | None = None,
+        password: str | None = None,
+        ca_file: Path | None = None,
+    ) -> None:
         self.chain = chain
         self.replay_requests: list[tuple[int, int]] = []
         self._lock = threading.Lock()
-        self._client = connect_client(url, f"device-{chain.device_id}")
+        self._client = connect_client(
+            url, f"device-{chain.device_id}", username=username, password=password, ca_file=ca_file
+        )
         self._client.on_message = self._on_message
         subscribed = threading.Event()
         self._client.on_subscribe = lambda *args: subscribed.set()
@@ -130,7 +153,7 @@ class MqttDevice:
         self._client.loop_stop()
 
 
-def wait_until(predicate: Any, timeout_s: float = 15.0, interval_s: float = 0.05) -> None:
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 15.0, interval_s: float = 0.05) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():
         if time.monotonic() > deadline:
