@@ -61,6 +61,20 @@ class FrameResult:
     """``time.monotonic()`` when the result was ready."""
 
 
+@dataclass(frozen=True, slots=True)
+class InferenceOutput:
+    model: ModelRef
+    """The version that actually served the request (canary routing may pick another)."""
+    outputs: Mapping[str, npt.NDArray[np.generic]]
+
+
+@dataclass(frozen=True, slots=True)
+class DetectOutput:
+    model: ModelRef
+    detections: tuple[Detection, ...]
+    anomaly_score: float | None
+
+
 class AlertKind(str, enum.Enum):
     START = "start"
     UPDATE = "update"

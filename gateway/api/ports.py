@@ -8,27 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from gateway.domain import Alert, CameraStatus, Detection, Image, ModelRef, ModelVersionStatus
+from gateway.domain import (
+    Alert,
+    CameraStatus,
+    DetectOutput,
+    Image,
+    InferenceOutput,
+    ModelVersionStatus,
+)
 
-
-@dataclass(frozen=True, slots=True)
-class InferenceOutput:
-    model: ModelRef
-    """The version that actually served the request (canary routing may pick another)."""
-    outputs: Mapping[str, npt.NDArray[np.generic]]
-
-
-@dataclass(frozen=True, slots=True)
-class DetectOutput:
-    model: ModelRef
-    detections: tuple[Detection, ...]
-    anomaly_score: float | None
+__all__ = ["CameraDirectory", "DetectOutput", "EventLog", "InferenceBackend", "InferenceOutput"]
 
 
 class InferenceBackend(Protocol):

@@ -21,9 +21,8 @@ import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
-from gateway.api.ports import DetectOutput, InferenceOutput
 from gateway.config import GatewayConfig, parse_model_reference
-from gateway.domain import Image, ModelRef, ModelVersionStatus, TensorSpec
+from gateway.domain import DetectOutput, Image, InferenceOutput, ModelRef, ModelVersionStatus, TensorSpec
 from gateway.errors import DeadlineExceededError, InvalidInputError
 from gateway.inference import postprocess, preprocess
 from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
