@@ -33,9 +33,8 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from gateway.api.ports import DetectOutput
 from gateway.config import CameraConfig, GatewayConfig
-from gateway.domain import CameraState, CameraStatus, Detection, Frame, FrameResult
+from gateway.domain import CameraState, CameraStatus, Detection, DetectOutput, Frame, FrameResult
 from gateway.errors import DeadlineExceededError, GatewayError, OverloadedError
 from gateway.ingest.camera import Camera
 from gateway.ingest.counters import RateMeter
@@ -69,6 +68,7 @@ class _CameraRuntime:
     processed: int = 0
     rate_processed: RateMeter = field(default_factory=RateMeter)
     detections: tuple[Detection, ...] = ()
+    last_failure: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -203,9 +203,7 @@ class CameraPipeline:
                 continue
             except GatewayError as exc:
                 camera.drops.add("error")
-                logger.warning(
-                    "detector refused a frame: %s", exc, extra={"camera": config.id, "model": model}
-                )
+                self._log_once(runtime, model, f"detector refused a frame: {exc}")
                 continue
             with runtime.lock:
                 runtime.in_flight += 1
@@ -230,7 +228,7 @@ class CameraPipeline:
             return
         except Exception as exc:
             camera.drops.add("error")
-            logger.warning("inference failed: %s", exc, extra={"camera": runtime.config.id, "model": model})
+            self._log_once(runtime, model, f"inference failed: {exc}")
             return
         completed = self._clock()
         result = FrameResult(
@@ -244,6 +242,7 @@ class CameraPipeline:
         )
         if model == runtime.models[0]:
             with runtime.lock:
+                runtime.last_failure = None
                 runtime.processed += 1
                 runtime.detections = output.detections
             runtime.rate_processed.mark(completed)
@@ -254,6 +253,18 @@ class CameraPipeline:
             self._sink(frame, result)
         except Exception:
             logger.exception("result sink failed", extra={"camera": runtime.config.id})
+
+    def _log_once(self, runtime: _CameraRuntime, model: str, message: str) -> None:
+        """Log a detector failure when it changes, not once per frame (a missing model would flood)."""
+        with runtime.lock:
+            if runtime.last_failure == message:
+                return
+            runtime.last_failure = message
+        logger.warning(
+            "%s (repeats are counted, not logged)",
+            message,
+            extra={"camera": runtime.config.id, "model": model},
+        )
 
     # ---- CameraDirectory -------------------------------------------------------------------------
 

@@ -15,8 +15,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
-from gateway.api.ports import DetectOutput
-from gateway.domain import Detection, Frame, ModelRef
+from gateway.domain import Detection, DetectOutput, Frame, ModelRef
 from gateway.errors import DeadlineExceededError, OverloadedError
 from tests.support import clips
 from tests.support.rtsp_server import RtspServer

@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gateway.api.ports import DetectOutput
 from gateway.config import CameraConfig
-from gateway.domain import CameraState, Detection, Frame, FrameResult, ModelRef
+from gateway.domain import CameraState, Detection, DetectOutput, Frame, FrameResult, ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.ingest.sources import SourceFactory
 from gateway.pipeline_cameras import CameraPipeline, Detector
