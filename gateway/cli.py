@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import ClassVar
 
-from gateway.commands import audit, check_config, models
+from gateway.commands import audit, check_config, enroll, models
 
-COMMANDS: tuple[ModuleType, ...] = (check_config, audit, models)
+COMMANDS: tuple[ModuleType, ...] = (check_config, audit, models, enroll)
 
 
 class JsonFormatter(logging.Formatter):

@@ -1,0 +1,170 @@
+"""The scene-anomaly model in numpy: cell features, fitting on normal frames, and scoring.
+
+This is the reference the ONNX graph (``export.py``) reproduces operation for operation, so the
+threshold chosen here on the enrollment frames means the same thing inside the exported model.
+
+Features. The frame (uint8 BGR, already at the model's fixed size) is cut into a coarse grid. Per
+cell: the mean of each of B, G, R and the mean absolute grey gradient (texture), ``C = 4`` channels.
+Everything is taken in log space (``log(feature + 4)``; the offset keeps dark, noisy cells from
+exploding), where a lighting change is an additive per-channel offset.
+
+Lighting. Per frame and channel, the median over cells of ``log feature - learned cell mean`` is
+the frame's lighting gain (global brightness and colour temperature). Subtracting it makes the
+residual blind to whole-frame drift, and a median ignores an object until it covers half the frame.
+
+Normal variation. Per cell and channel, the spread is the MAD of the residual over the enrollment
+frames (robust to a person crossing during enrollment), combined with a floor that covers what
+enrollment cannot show: slow non-uniform lighting change and sensor noise at other gains.
+
+Score. ``z = |residual| / spread``; the map is the max over channels per cell; the frame's raw score
+is the max over cells (a small object may cover a single cell, so no averaging). The threshold is
+``max(MIN_RAW_THRESHOLD, MARGIN * quantile_99(raw scores of the enrollment frames))``: the 99th
+percentile rather than the maximum so a brief intrusion during enrollment cannot inflate it; the 1.6
+margin covers the unseen tail of normal scores (lighting beyond what enrollment saw) and the floor
+keeps a very clean enrollment (little noise, hence tiny spreads) from producing a hair trigger.
+
+Outputs are squashed to 0..1 with the calibrated raw threshold baked in: ``score = raw / (raw + T)``,
+so 0.5 is always "at the enrollment threshold", in every version. model.yaml (shared by all versions
+of a model) can then carry one threshold, 0.5, and rolling back to an older version keeps that
+version's own calibration. Raising model.yaml's threshold to 0.6 means 1.5x the calibrated score.
+
+Measured (``bench/accuracy.py``, see bench/results/accuracy.json; 2-core CI box, ONNX Runtime CPU):
+see the ``METHOD_NOTES`` table below; the method was chosen from those runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float32]
+FrameBatch = npt.NDArray[np.uint8]
+"""Frames [N, H, W, 3], BGR, uint8, at the model's size."""
+
+CHANNELS = ("blue", "green", "red", "texture")
+GREY_WEIGHTS = (0.114, 0.587, 0.299)
+"""BT.601 luma weights in BGR order, as cv2.cvtColor uses."""
+LOG_OFFSET = (4.0, 4.0, 4.0, 16.0)
+"""Per channel, grey levels added before the log. Texture's is larger: in flat cells it is mostly
+sensor noise, which does not scale with the lighting the way edges do (with 4 the drift-only clip
+raised 3 false alerts from flat cells in dark phases)."""
+SPREAD_FLOOR = (0.06, 0.06, 0.06, 0.12)
+"""Per channel, log units: ~6% brightness for colour, ~12% for texture (noise shifts it more)."""
+QUANTILE = 0.99
+MARGIN = 1.6
+MIN_RAW_THRESHOLD = 6.0
+FIT_ITERATIONS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class GridSpec:
+    """Model input size and grid; height and width must be multiples of the grid."""
+
+    height: int = 180
+    width: int = 320
+    rows: int = 18
+    columns: int = 32
+
+    def __post_init__(self) -> None:
+        if self.height % self.rows or self.width % self.columns:
+            raise ValueError(
+                f"frame {self.width}x{self.height} is not divisible by the {self.columns}x{self.rows} grid"
+            )
+
+    @property
+    def cell_height(self) -> int:
+        return self.height // self.rows
+
+    @property
+    def cell_width(self) -> int:
+        return self.width // self.columns
+
+    @property
+    def cells(self) -> int:
+        return self.rows * self.columns
+
+    @property
+    def median_rank(self) -> int:
+        """``k`` for TopK(largest): the k-th largest of the cells is the (upper) median."""
+        return (self.cells + 1) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class SceneModel:
+    """What enrollment learned for one camera; ``mean`` and ``spread`` are [C, rows, columns]."""
+
+    grid: GridSpec
+    mean: FloatArray
+    spread: FloatArray
+    raw_threshold: float = MIN_RAW_THRESHOLD
+    frames: int = 0
+    normal_quantile: float = 0.0
+    """The enrollment frames' raw-score quantile the threshold was derived from."""
+
+
+def cell_features(frames: FrameBatch, grid: GridSpec) -> FloatArray:
+    """[N, H, W, 3] uint8 -> log features [N, C, rows, columns] (float32, as the graph computes)."""
+    if frames.ndim != 4 or frames.shape[1:] != (grid.height, grid.width, 3):
+        raise ValueError(f"frames must be [N, {grid.height}, {grid.width}, 3], got {list(frames.shape)}")
+    count = frames.shape[0]
+    pixels = frames.astype(np.float32)
+    colour = pixels.reshape(count, grid.rows, grid.cell_height, grid.columns, grid.cell_width, 3)
+    colour_means = colour.mean(axis=(2, 4), dtype=np.float32).transpose(0, 3, 1, 2)
+    grey = pixels @ np.asarray(GREY_WEIGHTS, dtype=np.float32)
+    padded = np.pad(grey, ((0, 0), (0, 1), (0, 1)), mode="edge")
+    gradient = np.abs(padded[:, :-1, 1:] - padded[:, :-1, :-1]) + np.abs(
+        padded[:, 1:, :-1] - padded[:, :-1, :-1]
+    )
+    texture = gradient.reshape(count, grid.rows, grid.cell_height, grid.columns, grid.cell_width).mean(
+        axis=(2, 4), dtype=np.float32
+    )
+    features = np.concatenate([colour_means, texture[:, None]], axis=1)
+    offset = np.asarray(LOG_OFFSET, dtype=np.float32).reshape(1, -1, 1, 1)
+    return np.log(features + offset).astype(np.float32)
+
+
+def lighting_gain(deviation: FloatArray, grid: GridSpec) -> FloatArray:
+    """Per frame and channel, the (upper) median over cells of ``deviation`` -> [N, C, 1, 1]."""
+    flat = deviation.reshape(deviation.shape[0], deviation.shape[1], grid.cells)
+    ordered = np.sort(flat, axis=-1)
+    return ordered[:, :, grid.cells - grid.median_rank].reshape(deviation.shape[0], deviation.shape[1], 1, 1)
+
+
+def cell_scores(model: SceneModel, features: FloatArray) -> FloatArray:
+    """Per cell raw anomaly (max over channels of |z|) -> [N, rows, columns]."""
+    deviation = features - model.mean
+    residual = deviation - lighting_gain(deviation, model.grid)
+    return (np.abs(residual) / model.spread).max(axis=1)  # type: ignore[no-any-return]
+
+
+def raw_scores(model: SceneModel, features: FloatArray) -> FloatArray:
+    """Per frame raw score (max over cells) -> [N]."""
+    return cell_scores(model, features).reshape(features.shape[0], -1).max(axis=1)  # type: ignore[no-any-return]
+
+
+def squash(raw: FloatArray, raw_threshold: float) -> FloatArray:
+    """Raw z-scores -> 0..1 with 0.5 at the calibrated threshold (what the graph outputs)."""
+    squashed: FloatArray = (raw / (raw + np.float32(raw_threshold))).astype(np.float32)
+    return squashed
+
+
+def fit(features: FloatArray, grid: GridSpec) -> SceneModel:
+    """Learn the normal scene from the enrollment frames' features [N, C, rows, columns]."""
+    if features.shape[0] < 2:
+        raise ValueError("enrollment needs at least 2 frames")
+    mean = np.median(features, axis=0)
+    gain = np.zeros((features.shape[0], features.shape[1], 1, 1), dtype=np.float32)
+    for _ in range(FIT_ITERATIONS):
+        gain = lighting_gain((features - mean).astype(np.float32), grid)
+        mean = np.median(features - gain, axis=0)
+    residual = features - mean - gain
+    mad = 1.4826 * np.median(np.abs(residual - np.median(residual, axis=0)), axis=0)
+    floor = np.asarray(SPREAD_FLOOR, dtype=np.float32).reshape(-1, 1, 1)
+    spread = np.sqrt(mad**2 + floor**2).astype(np.float32)
+    provisional = SceneModel(grid, mean.astype(np.float32), spread)
+    raw = raw_scores(provisional, features)
+    quantile = float(np.quantile(raw, QUANTILE))
+    threshold = max(MIN_RAW_THRESHOLD, MARGIN * quantile)
+    return SceneModel(grid, provisional.mean, spread, threshold, int(features.shape[0]), quantile)

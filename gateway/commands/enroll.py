@@ -1,0 +1,74 @@
+"""``edge-gateway enroll --camera ID [--seconds N | --frames DIR] [--config FILE]``: learn a camera's
+normal scene and write the next version of ``scene-anomaly-{ID}``; exit 2 on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from gateway.config import default_config, load_config
+from gateway.domain import Image
+from gateway.enroll import enroll_frames, find_camera, frames_from_folder, frames_from_stream
+from gateway.errors import ConfigError, GatewayError, SourceError
+
+EXIT_INVALID = 2
+EXIT_FAILED = 1
+DEFAULT_SECONDS = 60.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "enroll", help="learn a camera's normal scene; writes the next scene-anomaly model version"
+    )
+    parser.add_argument("--camera", required=True, help="camera id from the config")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--seconds",
+        type=float,
+        help=f"seconds of the camera's stream to learn from (default {DEFAULT_SECONDS:g})",
+    )
+    source.add_argument(
+        "--frames", type=Path, help="folder of images of the normal scene, instead of the stream"
+    )
+    parser.add_argument("--config", type=Path, help="config file (default: the embedded default config)")
+    parser.set_defaults(handler=run)
+
+
+def _progress(message: str) -> None:
+    print(f"enroll: {message}", file=sys.stderr, flush=True)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    if arguments.seconds is not None and arguments.seconds <= 0:
+        print("error: --seconds must be positive", file=sys.stderr)
+        return EXIT_INVALID
+    try:
+        if arguments.config is not None:
+            config, source = load_config(arguments.config), str(arguments.config)
+        else:
+            config, source = default_config(), "<embedded default config>"
+        camera = find_camera(config, arguments.camera, source)
+        if arguments.frames is not None:
+            images = frames_from_folder(arguments.frames, _progress)
+            _progress(f"{len(images)} images read from {arguments.frames}")
+            frames: Iterable[Image] = images
+        else:
+            seconds = arguments.seconds if arguments.seconds is not None else DEFAULT_SECONDS
+            frames = frames_from_stream(camera, seconds, _progress)
+        enrollment = enroll_frames(
+            frames, camera_id=camera.id, repository=config.models.repository, progress=_progress
+        )
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return EXIT_INVALID
+    except SourceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except GatewayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"{enrollment.model}:{enrollment.version} {enrollment.model_path} ({enrollment.frames} frames)")
+    return 0

@@ -1,0 +1,253 @@
+"""Enrollment: a camera's normal frames -> a fitted scene-anomaly model -> the next version of
+``scene-anomaly-{camera_id}`` in the model repository.
+
+Frames come from a folder of images or from the camera's stream (a minimal OpenCV reader with open
+and read timeouts: enrollment is a one-shot command, so it needs none of the reconnect machinery of
+``gateway/ingest``). Every frame is stretched to the model's size with ``cv2.resize`` (bilinear, no
+letterbox), as the serving pre-processing does for ``letterbox: false``.
+
+Writes are atomic so the hot-reloading repository never sees half a version: the version directory
+is built under a hidden temporary name inside the model directory and renamed into place; model.yaml
+(shared by all versions) is written once, with a temporary file and ``os.replace``, before the first
+version exists, and never rewritten afterwards (an operator's threshold stays theirs). Each version
+carries its own calibration inside the graph, so pinning an older version is a complete rollback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+from gateway.anomaly.export import build_graph, model_document
+from gateway.anomaly.features import GridSpec, cell_features, fit
+from gateway.config import CameraConfig, GatewayConfig
+from gateway.domain import Image
+from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
+from gateway.inference.model_config import load_model_config
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
+MIN_FRAMES = 10
+"""Fewer normal frames than this cannot give a meaningful spread or threshold."""
+FEATURE_CHUNK = 64
+PROGRESS_EVERY = 50
+
+
+def model_name(camera_id: str) -> str:
+    return f"scene-anomaly-{camera_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrollment:
+    camera_id: str
+    model: str
+    version: int
+    model_path: Path
+    model_yaml: Path
+    frames: int
+    raw_threshold: float
+
+
+def _notify(progress: Progress | None, message: str) -> None:
+    if progress is not None:
+        progress(message)
+
+
+def _fit_size(image: Image, grid: GridSpec) -> Image:
+    if image.shape[:2] == (grid.height, grid.width):
+        return image
+    resized = cv2.resize(image, (grid.width, grid.height), interpolation=cv2.INTER_LINEAR)
+    return np.asarray(resized, dtype=np.uint8)
+
+
+def _existing_grid(model_dir: Path) -> GridSpec | None:
+    """The size of an already enrolled model, so every version matches the shared model.yaml."""
+    path = model_dir / "model.yaml"
+    if not path.exists():
+        return None
+    try:
+        config = load_model_config(path)
+    except ConfigError as exc:
+        raise ModelError(f"{path} exists but is invalid; fix or remove it first: {exc}") from exc
+    if config.preprocess is None or len(config.outputs) < 2 or len(config.outputs[1].dims) != 2:
+        raise ModelError(f"{path} is not a scene-anomaly model.yaml")
+    rows, columns = config.outputs[1].dims
+    try:
+        return GridSpec(config.preprocess.height, config.preprocess.width, rows, columns)
+    except ValueError as exc:
+        raise ModelError(f"{path}: {exc}") from exc
+
+
+def enroll_frames(
+    frames: Iterable[Image],
+    *,
+    camera_id: str,
+    repository: Path,
+    grid: GridSpec | None = None,
+    progress: Progress | None = None,
+) -> Enrollment:
+    """Fit on ``frames`` (BGR uint8, any size) and write the next version; returns what was written."""
+    name = model_name(camera_id)
+    model_dir = repository / name
+    grid = _existing_grid(model_dir) or grid or GridSpec()
+    chunks = []
+    batch: list[Image] = []
+    count = 0
+    for frame in frames:
+        batch.append(_fit_size(frame, grid))
+        count += 1
+        if len(batch) == FEATURE_CHUNK:
+            chunks.append(cell_features(np.stack(batch), grid))
+            batch = []
+        if count % PROGRESS_EVERY == 0:
+            _notify(progress, f"{count} frames collected")
+    if batch:
+        chunks.append(cell_features(np.stack(batch), grid))
+    if count < MIN_FRAMES:
+        raise SourceError(
+            f"enrollment of camera {camera_id!r} needs at least {MIN_FRAMES} frames, got {count}"
+        )
+    _notify(progress, f"{count} frames collected; fitting {grid.rows}x{grid.columns} cells")
+    scene = fit(np.concatenate(chunks), grid)
+    proto = build_graph(scene, {"camera_id": camera_id, "enrolled_at": f"{time.time():.0f}"})
+    model_yaml = _write_model_yaml(model_dir, model_document(scene))
+    version, model_path = _write_version(model_dir, proto.SerializeToString())
+    logger.info(
+        "enrolled %s version %s from %s frames (raw threshold %.2f)",
+        name,
+        version,
+        count,
+        scene.raw_threshold,
+        extra={"camera": camera_id, "model": f"{name}:{version}"},
+    )
+    _notify(progress, f"wrote {model_path} (raw threshold {scene.raw_threshold:.2f})")
+    return Enrollment(camera_id, name, version, model_path, model_yaml, count, scene.raw_threshold)
+
+
+def _write_model_yaml(model_dir: Path, document: dict[str, object]) -> Path:
+    path = model_dir / "model.yaml"
+    if path.exists():
+        return path
+    model_dir.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=".model.yaml.", dir=model_dir)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            yaml.safe_dump(document, stream, sort_keys=False)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(staging, path)
+    except OSError as exc:
+        Path(staging).unlink(missing_ok=True)
+        raise ModelError(f"cannot write {path}: {exc}") from exc
+    return path
+
+
+def _versions(model_dir: Path) -> list[int]:
+    return [int(entry.name) for entry in model_dir.iterdir() if entry.is_dir() and entry.name.isdigit()]
+
+
+def _write_version(model_dir: Path, data: bytes) -> tuple[int, Path]:
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".enroll-", dir=model_dir))
+        with (staging / "model.onnx").open("wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+    except OSError as exc:
+        raise ModelError(f"cannot write a new version under {model_dir}: {exc}") from exc
+    try:
+        # Another enrollment may take the same number between listing and renaming: retry.
+        for _ in range(100):
+            version = max(_versions(model_dir), default=0) + 1
+            target = model_dir / str(version)
+            if target.exists():
+                continue
+            try:
+                staging.rename(target)
+            except OSError:
+                continue
+            return version, target / "model.onnx"
+        raise ModelError(f"could not claim a new version number under {model_dir}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def frames_from_folder(directory: Path, progress: Progress | None = None) -> list[Image]:
+    """Every image in ``directory`` (sorted by name); an unreadable image is an error, not a skip."""
+    if not directory.is_dir():
+        raise SourceError(f"{directory} is not a directory")
+    paths = sorted(path for path in directory.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        raise SourceError(f"{directory} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    images = []
+    for index, path in enumerate(paths, start=1):
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise SourceError(f"{path} is not a readable image")
+        images.append(np.asarray(image, dtype=np.uint8))
+        if index % PROGRESS_EVERY == 0:
+            _notify(progress, f"{index}/{len(paths)} images read")
+    return images
+
+
+def frames_from_stream(
+    camera: CameraConfig, seconds: float, progress: Progress | None = None
+) -> Iterator[Image]:
+    """Frames of the camera's stream sampled at its detect_fps for ``seconds`` of stream time.
+
+    Stream time is the decoder's position, so a file source yields the same frames as watching it;
+    when the source reports no position, wall-clock time is used instead.
+    """
+    parameters = [
+        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+        int(camera.open_timeout_s * 1000),
+        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+        int(camera.read_timeout_s * 1000),
+    ]
+    capture = cv2.VideoCapture(_source(camera.url), cv2.CAP_FFMPEG, parameters)
+    try:
+        if not capture.isOpened():
+            raise SourceError(f"camera {camera.id!r}: cannot open its stream")
+        _notify(progress, f"camera {camera.id}: stream open, sampling at {camera.detect_fps:g} fps")
+        interval = 1.0 / camera.detect_fps
+        began = time.monotonic()
+        # A hung source must not hang enrollment: give up well after the stream time we need.
+        deadline = began + seconds + camera.open_timeout_s + 3 * camera.read_timeout_s
+        next_at = 0.0
+        while time.monotonic() < deadline:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            position = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            now = position if position > 0 else time.monotonic() - began
+            if now >= seconds:
+                break
+            if now + 1e-6 >= next_at:
+                next_at = now + interval
+                yield np.asarray(frame, dtype=np.uint8)
+    finally:
+        capture.release()
+
+
+def _source(url: str) -> str:
+    return url.removeprefix("file://")
+
+
+def find_camera(config: GatewayConfig, camera_id: str, source: str) -> CameraConfig:
+    for camera in config.cameras:
+        if camera.id == camera_id:
+            return camera
+    known = ", ".join(camera.id for camera in config.cameras) or "none"
+    raise ConfigError([ConfigProblem(source, None, "cameras", f"no camera {camera_id!r} (known: {known})")])

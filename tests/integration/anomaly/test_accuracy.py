@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_quick_accuracy_run_meets_the_targets(tmp_path: Path) -> None:
+    # Given the short clip set (six scenes with events, two minutes of lighting drift only)
+    out = tmp_path / "accuracy.json"
+
+    # When the accuracy benchmark runs enrollment and ONNX Runtime scoring on every clip
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "accuracy.py"), "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+        check=False,
+    )
+
+    # Then precision and recall are at least 0.95 and the drift-only clip raised no alert
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    result = json.loads(out.read_text())
+    summary = result["summary"]
+    assert summary["ground_truth_events"] >= 8
+    assert summary["precision"] >= 0.95
+    assert summary["recall"] >= 0.95
+    assert summary["drift_false_alerts"] == 0
+    drift = [clip for clip in result["clips"] if clip["ground_truth"] == 0]
+    assert len(drift) == 1
+    assert drift[0]["frames"] == 240
+    assert "| **all event clips** |" in completed.stdout
