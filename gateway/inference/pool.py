@@ -42,10 +42,22 @@ class WorkerPool:
         self._metrics = metrics
         self._stop = stop
         self._threads: list[threading.Thread] = []
+        # Per worker: monotonic start of the batch it is running, None while idle. One list store per
+        # batch, read without a lock by the watchdog's health check.
+        self._busy_since: list[float | None] = [None] * workers
 
     @property
     def workers(self) -> int:
         return self._workers
+
+    def stuck(self, max_batch_s: float) -> list[str]:
+        """Workers that died, or have run one batch longer than ``max_batch_s``: the watchdog's view."""
+        now = time.monotonic()
+        problems = [f"{thread.name} died" for thread in self._threads if not thread.is_alive()]
+        for index, since in enumerate(self._busy_since):
+            if since is not None and now - since > max_batch_s:
+                problems.append(f"inference-worker-{index} stuck in one batch for {now - since:.0f} s")
+        return problems
 
     def start(self) -> None:
         for index in range(self._workers):
@@ -67,7 +79,11 @@ class WorkerPool:
         while not self._stop.is_set():
             batch = self._batcher.next_batch(POLL_S)
             if batch is not None:
-                self.run_batch(batch, index)
+                self._busy_since[index] = time.monotonic()
+                try:
+                    self.run_batch(batch, index)
+                finally:
+                    self._busy_since[index] = None
 
     def run_batch(self, batch: Batch, index: int) -> None:
         """Run one batch on this worker's engine and answer every item in it."""
