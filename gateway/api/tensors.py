@@ -46,8 +46,10 @@ class InferRequest:
 
 def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
     """Decode an infer request body; raise InvalidInputError naming the problem."""
+    # A view, not a slice: the tensor bytes are read in place by np.frombuffer, never copied here.
+    view = memoryview(body)
     if header_length is None:
-        header_bytes, binary = body, b""
+        header_bytes, binary = body, view[:0]
     else:
         try:
             length = int(header_length)
@@ -55,7 +57,7 @@ def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
             raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
         if not 0 < length <= len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
-        header_bytes, binary = body[:length], body[length:]
+        header_bytes, binary = body[:length], view[length:]
     try:
         header = json.loads(header_bytes)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -121,7 +123,7 @@ def encode_infer_response(
     """The response body and, when binary tensors follow the JSON, the JSON header's length."""
     wanted = request.outputs or tuple(RequestedOutput(name, request.binary_default) for name in outputs)
     entries: list[dict[str, Any]] = []
-    chunks: list[bytes] = []
+    chunks: list[memoryview] = []
     for requested in wanted:
         array = outputs.get(requested.name)
         if array is None:
@@ -132,8 +134,8 @@ def encode_infer_response(
             "shape": list(array.shape),
         }
         if requested.binary:
-            data = np.ascontiguousarray(array).tobytes()
-            entry["parameters"] = {"binary_data_size": len(data)}
+            data = np.ascontiguousarray(array).data.cast("B")
+            entry["parameters"] = {"binary_data_size": data.nbytes}
             chunks.append(data)
         else:
             entry["data"] = array.ravel().tolist()
@@ -151,7 +153,7 @@ def encode_infer_response(
     return b"".join((header, *chunks)), len(header)
 
 
-def _parse_input(raw: object, position: int, binary: bytes, offset: int) -> tuple[str, Array, int]:
+def _parse_input(raw: object, position: int, binary: memoryview, offset: int) -> tuple[str, Array, int]:
     if not isinstance(raw, dict):
         raise InvalidInputError(f"inputs[{position}] must be a JSON object")
     name = raw.get("name")
