@@ -1,4 +1,4 @@
-"""MemoryDenyWriteExecute=yes in edge-gateway.service holds for the real native stack.
+"""MemoryDenyWriteExecute=yes and SystemCallFilter= in edge-gateway.service hold for the real native stack.
 
 The probe switches on the kernel's write-xor-execute rule (PR_SET_MDWE) in a fresh process, checks
 that it refuses a W+X mapping, then runs ONNX Runtime, OpenCV, numpy, SQLite, aiohttp, paho and
@@ -59,5 +59,30 @@ def test_the_probe_fails_when_code_needs_writable_executable_memory(tmp_path: Pa
     result = subprocess.run(
         [sys.executable, str(jit)], capture_output=True, text=True, timeout=60, check=False
     )
+    assert result.returncode == 1
+    assert "PermissionError" in result.stderr
+
+
+def unit_system_call_filter() -> list[str]:
+    lines = (REPOSITORY / "systemd" / "edge-gateway.service").read_text(encoding="utf-8").splitlines()
+    return [line.removeprefix("SystemCallFilter=") for line in lines if line.startswith("SystemCallFilter=")]
+
+
+def filter_options(lines: list[str]) -> list[str]:
+    return [option for line in lines for option in ("--system-call-filter", line)]
+
+
+def test_the_stack_runs_cleanly_under_the_units_system_call_filter() -> None:
+    lines = unit_system_call_filter()
+    assert lines[0] == "@system-service"
+    result = run_probe(sys.executable, *filter_options(lines))
+    assert result.returncode == 0, result.stderr
+    # Nothing degraded quietly either: ONNX Runtime logs each refused call it cares about.
+    assert result.stderr == ""
+
+
+def test_the_system_call_filter_emulation_bites() -> None:
+    # Without @network-io the HTTP round trip must fail, or the test above proves nothing.
+    result = run_probe(sys.executable, *filter_options([*unit_system_call_filter(), "~@network-io"]))
     assert result.returncode == 1
     assert "PermissionError" in result.stderr
