@@ -283,7 +283,12 @@ class CameraPipeline:
         return draw_snapshot(frame.image, runtime.detections, runtime.config.zones)
 
     def processed(self, camera_id: str) -> int:
+        """Frames of this camera with a result from its first model, since start."""
         return self._runtimes[camera_id].processed
+
+    def frames_in(self, camera_id: str) -> int:
+        """Frames decoded from this camera since start."""
+        return self._runtimes[camera_id].camera.frames_in
 
     def _status(self, runtime: _CameraRuntime) -> CameraStatus:
         camera = runtime.camera
