@@ -59,6 +59,8 @@ class Database(Protocol):
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
 
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None: ...
+
     def lock_device(self, device_id: str) -> tuple[int, int]:
         """Lock the device's chain state for this transaction; return (contiguous_seq, max_seq)."""
         ...
@@ -102,6 +104,9 @@ class SqliteDatabase:
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._connection.execute(sql, tuple(parameters)).fetchall()
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        self._connection.executemany(sql, rows)
 
     def lock_device(self, device_id: str) -> tuple[int, int]:
         # The whole database is already locked by BEGIN IMMEDIATE.
@@ -171,6 +176,10 @@ class PostgresDatabase:
         return [
             tuple(bytes(value) if isinstance(value, memoryview) else value for value in row) for row in cursor
         ]
+
+    def execute_many(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(sql.replace("?", "%s"), rows)
 
     def lock_device(self, device_id: str) -> tuple[int, int]:
         self.execute(

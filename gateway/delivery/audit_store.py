@@ -37,6 +37,8 @@ from gateway.errors import AuditError
 logger = logging.getLogger(__name__)
 
 PAGE_ROWS = 2000
+LOOKUP_CHUNK = 500
+"""Seqs per ``IN (...)`` lookup: well under SQLite's limit on bound parameters."""
 
 
 class Outcome(str, enum.Enum):
@@ -153,111 +155,161 @@ class AuditStore:
                 rejected.append(
                     (index, IngestResult(Outcome.REJECTED, device_id, None, problem.reason, problem.detail))
                 )
-        # Sorted by device then seq: devices are locked in one order (no deadlock between two
-        # subscribers) and a batch that arrived out of order is chained in order.
-        verified.sort(key=lambda item: (item[1].device_id, item[1].seq))
+        # Devices are locked in sorted order (no deadlock between two subscribers) and each device's
+        # alerts are chained in seq order, however the batch arrived.
+        by_device: dict[str, list[tuple[int, Alert, ReceivedMessage]]] = {}
+        for item in sorted(verified, key=lambda item: (item[1].device_id, item[1].seq)):
+            by_device.setdefault(item[1].device_id, []).append(item)
         try:
             with self._database.transaction():
-                for index, alert, message in verified:
-                    results[index] = self._store(alert, message)
+                for device_id, items in by_device.items():
+                    for index, result in self._store_device(device_id, items):
+                        results[index] = result
                 for index, rejection in rejected:
                     results[index] = rejection
-                for result, message in zip(results, messages, strict=True):
-                    if result is not None and result.outcome is Outcome.REJECTED:
-                        self._record_rejection(result, message)
+                self._record_rejections(
+                    [(result, message) for result, message in zip(results, messages, strict=True)
+                     if result is not None and result.outcome is Outcome.REJECTED]
+                )  # fmt: skip
         except self._database.errors as exc:
             raise AuditError(f"audit store write failed: {exc}") from exc
         return [result for result in results if result is not None]
 
-    def _record_rejection(self, result: IngestResult, message: ReceivedMessage) -> None:
-        reason = result.reason.value if result.reason is not None else "unknown"
-        self._database.execute(
-            "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                result.device_id,
-                result.seq,
+    def _record_rejections(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> None:
+        rows = []
+        for result, message in rejections:
+            reason = result.reason.value if result.reason is not None else "unknown"
+            rows.append(
+                (result.device_id, result.seq, message.topic, message.payload, f"{reason}: {result.detail}",
+                 message.received_at)
+            )  # fmt: skip
+            logger.warning(
+                "audit: rejected %s from %s: %s: %s",
+                result.seq or "message",
                 message.topic,
-                message.payload,
-                f"{reason}: {result.detail}",
-                message.received_at,
-            ),
-        )
-        logger.warning(
-            "audit: rejected %s from %s: %s: %s",
-            result.seq or "message",
-            message.topic,
-            reason,
-            result.detail,
-        )
+                reason,
+                result.detail,
+            )
+        if rows:
+            self._database.execute_many(
+                "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def _verify(self, message: ReceivedMessage) -> Alert:
+        """Schema, topic, key, hash and signature: everything that needs no stored state."""
+        topic_device = device_from_topic(message.topic, self._prefix)
+        key = None if topic_device is None else self._keys.get(topic_device)
         try:
-            alert = decode_alert(message.payload)
+            if key is None:
+                alert = decode_alert(message.payload)
+                self._check_topic(alert, message.topic, topic_device)
+                raise _RejectedError(
+                    RejectReason.UNKNOWN_DEVICE, f"no key for device {alert.device_id!r} in the keys file"
+                )
+            alert = verify_payload(message.payload, key)
         except InvalidAlertError as exc:
             raise _RejectedError(RejectReason.SCHEMA, str(exc)) from exc
-        topic_device = device_from_topic(message.topic, self._prefix)
-        if topic_device != alert.device_id:
-            raise _RejectedError(
-                RejectReason.TOPIC, f"topic {message.topic!r} does not name device {alert.device_id!r}"
-            )
-        key = self._keys.get(alert.device_id)
-        if key is None:
-            raise _RejectedError(
-                RejectReason.UNKNOWN_DEVICE, f"no key for device {alert.device_id!r} in the keys file"
-            )
-        try:
-            verify_payload(message.payload, key)
         except AlertVerificationError as exc:
+            # Checked with the key of the topic's device: a payload of another device fails here.
+            self._check_topic(decode_alert(message.payload), message.topic, topic_device)
             raise _RejectedError(RejectReason(exc.reason), str(exc)) from exc
+        self._check_topic(alert, message.topic, topic_device)
         return alert
 
-    def _store(self, alert: Alert, message: ReceivedMessage) -> IngestResult:
-        device_id, seq = alert.device_id, alert.seq
+    @staticmethod
+    def _check_topic(alert: Alert, topic: str, topic_device: str | None) -> None:
+        if topic_device != alert.device_id:
+            raise _RejectedError(
+                RejectReason.TOPIC, f"topic {topic!r} does not name device {alert.device_id!r}"
+            )
+
+    def _store_device(
+        self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]]
+    ) -> list[tuple[int, IngestResult]]:
+        """Dedup and chain checks for one device's alerts (in seq order), then one write per table."""
         contiguous, highest = self._database.lock_device(device_id)
-        rows = self._database.execute(
-            "SELECT seq, hash, prev_hash FROM audit_alerts WHERE device_id = ? AND seq BETWEEN ? AND ?",
-            (device_id, seq - 1, seq + 1),
+        batch_seqs = {alert.seq for _, alert, _ in items}
+        known = self._stored_links(
+            device_id, batch_seqs | {seq - 1 for seq in batch_seqs} | {seq + 1 for seq in batch_seqs}
         )
-        neighbours = {int(row[0]): (str(row[1]), str(row[2])) for row in rows}
-        if seq in neighbours:
-            if neighbours[seq][0] == alert.hash:
-                return IngestResult(Outcome.DUPLICATE, device_id, seq)
-            return self._rejection(
-                alert, RejectReason.CONFLICT, f"seq {seq} is already stored with other content"
-            )
-        previous_hash = ZERO_HASH if seq == 1 else neighbours.get(seq - 1, (None, None))[0]
-        if previous_hash is not None and alert.prev_hash != previous_hash:
-            return self._rejection(
-                alert, RejectReason.CHAIN, f"seq {seq}: prev_hash does not link to seq {seq - 1}"
-            )
-        if seq + 1 in neighbours and neighbours[seq + 1][1] != alert.hash:
-            return self._rejection(
-                alert, RejectReason.CHAIN, f"seq {seq}: the stored seq {seq + 1} does not link to this alert"
-            )
-        self._database.execute(
+        results: list[tuple[int, IngestResult]] = []
+        rows: list[tuple[object, ...]] = []
+        for index, alert, message in items:
+            result = self._link(alert, known)
+            results.append((index, result))
+            if result.outcome is Outcome.STORED:
+                known[alert.seq] = (alert.hash, alert.prev_hash)
+                highest = max(highest, alert.seq)
+                rows.append(
+                    (device_id, alert.seq, alert.hash, alert.prev_hash, message.payload, message.received_at)
+                )
+        if not rows:
+            return results
+        self._database.execute_many(
             "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (device_id, seq, alert.hash, alert.prev_hash, message.payload, message.received_at),
+            rows,
         )
-        highest = max(highest, seq)
-        if seq == contiguous + 1:
-            contiguous = seq
-            if highest > seq:
-                # Alerts that arrived early (after a gap) may now join the contiguous run.
-                later = self._database.execute(
-                    "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq > ? ORDER BY seq",
-                    (device_id, seq),
-                )
-                for (stored_seq,) in later:
-                    if int(stored_seq) != contiguous + 1:
-                        break
-                    contiguous += 1
+        start = contiguous
+        while contiguous + 1 in known:
+            contiguous += 1
+        if contiguous > start and highest > contiguous:
+            contiguous = self._contiguous_from(device_id, contiguous)
         self._database.execute(
             "UPDATE audit_devices SET contiguous_seq = ?, max_seq = ? WHERE device_id = ?",
             (contiguous, highest, device_id),
         )
-        return IngestResult(Outcome.STORED, device_id, seq)
+        return results
+
+    def _stored_links(self, device_id: str, seqs: set[int]) -> dict[int, tuple[str, str]]:
+        """seq -> (hash, prev_hash) of the given seqs that are stored."""
+        wanted = sorted(seq for seq in seqs if seq >= 1)
+        known: dict[int, tuple[str, str]] = {}
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            rows = self._database.execute(
+                "SELECT seq, hash, prev_hash FROM audit_alerts WHERE device_id = ? "
+                f"AND seq IN ({', '.join('?' * len(chunk))})",
+                (device_id, *chunk),
+            )
+            known.update({int(row[0]): (str(row[1]), str(row[2])) for row in rows})
+        return known
+
+    def _contiguous_from(self, device_id: str, contiguous: int) -> int:
+        """Extend the contiguous run over alerts that arrived early, after a gap that just closed."""
+        while True:
+            rows = self._database.execute(
+                "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq > ? "
+                f"ORDER BY seq LIMIT {PAGE_ROWS}",
+                (device_id, contiguous),
+            )
+            for (seq,) in rows:
+                if int(seq) != contiguous + 1:
+                    return contiguous
+                contiguous += 1
+            if len(rows) < PAGE_ROWS:
+                return contiguous
+
+    def _link(self, alert: Alert, known: Mapping[int, tuple[str, str]]) -> IngestResult:
+        seq = alert.seq
+        if seq in known:
+            if known[seq][0] == alert.hash:
+                return IngestResult(Outcome.DUPLICATE, alert.device_id, seq)
+            return self._rejection(
+                alert, RejectReason.CONFLICT, f"seq {seq} is already stored with other content"
+            )
+        previous_hash = ZERO_HASH if seq == 1 else known.get(seq - 1, (None, None))[0]
+        if previous_hash is not None and alert.prev_hash != previous_hash:
+            return self._rejection(
+                alert, RejectReason.CHAIN, f"seq {seq}: prev_hash does not link to seq {seq - 1}"
+            )
+        if seq + 1 in known and known[seq + 1][1] != alert.hash:
+            return self._rejection(
+                alert, RejectReason.CHAIN, f"seq {seq}: the stored seq {seq + 1} does not link to this alert"
+            )
+        return IngestResult(Outcome.STORED, alert.device_id, seq)
 
     @staticmethod
     def _rejection(alert: Alert, reason: RejectReason, detail: str) -> IngestResult:

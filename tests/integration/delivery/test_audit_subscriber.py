@@ -167,10 +167,17 @@ def test_two_subscribers_in_one_share_group_store_every_alert_once(
         checker.close()
 
 
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
 def test_alerts_sent_while_the_subscriber_is_offline_arrive_when_it_returns(
-    broker: Mosquitto, device: MqttDevice, keys_file: Path, sqlite_url: str, running: list[Running]
+    *,
+    protocol: str,
+    broker: Mosquitto,
+    device: MqttDevice,
+    keys_file: Path,
+    sqlite_url: str,
+    running: list[Running],
 ) -> None:
-    config = audit_config(broker.url, sqlite_url, keys_file)
+    config = audit_config(broker.url, sqlite_url, keys_file, mqtt={"protocol": protocol})
     first = start(running, config)
     device.publish(range(1, 51))
     wait_for_stored(sqlite_url, 50)
