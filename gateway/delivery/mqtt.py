@@ -41,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 MAX_REPLAY_RANGE = 100_000
 REPLAY_QUEUE_SIZE = 64
-PROTOCOL_WAKE_S = 0.5
+IDLE_WAKE_S = 0.5
 
 
 class BrokerState(str, enum.Enum):
@@ -271,10 +271,10 @@ class MqttPublisher:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._wake.wait(PROTOCOL_WAKE_S)
+                self._wake.wait(IDLE_WAKE_S)
                 self._wake.clear()
                 self._settle_acks()
-                if self.status().state is BrokerState.CONNECTED:
+                if self._state is BrokerState.CONNECTED:
                     self._fill_window()
         except Exception:
             logger.exception("MQTT publisher thread failed; alerts stay in the outbox")

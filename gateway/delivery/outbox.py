@@ -30,7 +30,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert, decode_alert, encode_alert
+from gateway.delivery.alert_codec import ZERO_HASH, build_alert_payload, decode_alert
 from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
@@ -192,10 +192,10 @@ class Outbox:
             waiter_alerts = []
             for event in waiter.events:
                 seq += 1
-                alert = build_alert(self.device_id, seq, event, previous, self._key)
+                alert, payload = build_alert_payload(self.device_id, seq, event, previous, self._key)
                 previous = alert.hash
                 waiter_alerts.append(alert)
-                rows.append((seq, event.camera_id, now, encode_alert(alert)))
+                rows.append((seq, event.camera_id, now, payload))
             waiter.alerts = waiter_alerts
         try:
             with self._db_lock:
@@ -256,10 +256,15 @@ class Outbox:
         return [StoredAlert(int(seq), bytes(payload)) for seq, payload in rows]
 
     def mark_delivered(self, seqs: Iterable[int]) -> None:
-        """Record PUBACKs (one transaction for the whole batch)."""
+        """Record PUBACKs (one transaction for the whole batch, without its own fsync).
+
+        synchronous=NORMAL for this transaction only: in WAL mode that keeps the database consistent
+        and merely lets a power loss forget the newest marks (those alerts are sent again); the next
+        alert commit's fsync makes the marks durable too."""
         now = self._clock()
         try:
             with self._db_lock:
+                self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     self._db.executemany(
@@ -270,6 +275,8 @@ class Outbox:
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
+                finally:
+                    self._db.execute(f"PRAGMA synchronous={self._config.synchronous.upper()}")
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: cannot mark delivered: {exc}") from exc
 

@@ -12,6 +12,7 @@ from gateway.delivery.alert_codec import (
     InvalidAlertError,
     alert_hash,
     build_alert,
+    build_alert_payload,
     canonical_json,
     decode_alert,
     encode_alert,
@@ -144,3 +145,9 @@ def test_edited_content_wrong_key_and_broken_chain_are_told_apart() -> None:
 def test_hash_ignores_hash_and_sig_fields() -> None:
     fields = {"a": 1}
     assert alert_hash(fields) == alert_hash({**fields, "hash": "x", "sig": "y"})
+
+
+def test_build_alert_payload_matches_encode_alert() -> None:
+    alert, payload = build_alert_payload("jetson-01", 3, event(), "b" * 64, KEY)
+    assert payload == encode_alert(alert)
+    assert alert == build_alert("jetson-01", 3, event(), "b" * 64, KEY)

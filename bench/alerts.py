@@ -1,0 +1,236 @@
+"""Alerts/s through the outbox to a real mosquitto at QoS 1 and into the audit store.
+
+    .venv/bin/python -m bench.alerts [--alerts 20000] [--producers 8] [--synchronous full normal]
+
+Per run: a fresh mosquitto on a free 127.0.0.1 port (persistence on, max_queued_messages 0), a fresh
+outbox (SQLite WAL, the given ``synchronous`` mode: ``full`` fsyncs every commit), the MqttPublisher
+(QoS 1, ``max_inflight`` window) and ``edge-gateway audit serve`` in its own process (as the cloud
+side runs; SQLite audit store). ``producers`` threads stand in for cameras and call
+``Outbox.submit`` one alert at a time, each returning only after its commit is durable (group
+commit). Reported: committed/s (submit side), delivered/s (all PUBACKs), and end-to-end stored/s
+(every alert verified and stored once in the audit store), from the first submit to the last one
+stored. After each run the store must hold seq 1..N exactly once with nothing rejected and
+``edge-gateway audit verify`` must exit 0.
+Results go to bench/results/alerts.json plus a markdown table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from gateway.config import MqttConfig, OutboxConfig
+from gateway.delivery.audit_store import AuditStore
+from gateway.delivery.mqtt import MqttPublisher
+from gateway.delivery.outbox import Outbox
+from gateway.delivery.signing_key import load_or_create_key
+from gateway.domain import AlertEvent, AlertKind, ModelRef
+from tests.support.mosquitto import Mosquitto
+
+DEVICE_ID = "bench-box"
+TARGET_PER_S = 2000.0
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results" / "alerts.json"
+
+
+def event(camera: int, number: int) -> AlertEvent:
+    return AlertEvent(
+        event_id=f"cam{camera}:intrusion:{number}",
+        kind=AlertKind.START,
+        camera_id=f"cam{camera}",
+        rule="intrusion",
+        label="person",
+        score=0.5 + (number % 50) / 100,
+        zone="yard",
+        box=(0.1, 0.2, 0.3, 0.4),
+        frame_ts=1_764_000_000.0 + number / 5,
+        model=ModelRef("person-detector", 1),
+    )
+
+
+def wait_until(condition: Any, timeout_s: float, what: str) -> float:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+    return time.monotonic()
+
+
+def start_audit(root: Path, broker_url: str, database: str, key: bytes) -> subprocess.Popen[bytes]:
+    """``edge-gateway audit serve`` in its own process, as the cloud side runs; returns once subscribed."""
+    keys_file = root / "keys.json"
+    keys_file.write_text(json.dumps({DEVICE_ID: key.hex()}))
+    config_file = root / "audit.yaml"
+    config_file.write_text(
+        json.dumps({"mqtt": {"url": broker_url}, "database": database, "keys_file": str(keys_file)})
+    )
+    log_file = root / "audit.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "audit", "serve", "--config", str(config_file)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
+    try:
+        wait_until(lambda: b"audit: subscribed" in log_file.read_bytes(), 30, "the audit subscriber")
+    except TimeoutError:
+        process.kill()
+        process.wait()
+        raise
+    return process
+
+
+def verify_audit(database: str, root: Path) -> int:
+    """``edge-gateway audit verify``: exit 0 means no gaps, no chain breaks, no bad signatures."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "audit",
+            "verify",
+            "--db",
+            database,
+            "--keys",
+            str(root / "keys.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    return completed.returncode
+
+
+def run(total: int, producers: int, synchronous: str, protocol: str, max_inflight: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-alerts-") as scratch:
+        root = Path(scratch)
+        with Mosquitto(root / "broker") as broker:
+            state_dir = root / "state"
+            key = load_or_create_key(state_dir)
+            database = f"sqlite:///{root / 'audit.db'}"
+            audit = start_audit(root, broker.url, database, key)
+            checker = AuditStore.open(database, {DEVICE_ID: key})
+            outbox = Outbox(
+                state_dir, DEVICE_ID, key, config=OutboxConfig.model_validate({"synchronous": synchronous})
+            )
+            publisher = MqttPublisher(
+                MqttConfig.model_validate(
+                    {"url": broker.url, "max_inflight": max_inflight, "protocol": protocol}
+                ),
+                DEVICE_ID,
+                outbox,
+                CollectorRegistry(),
+            )
+            publisher.start()
+            per_producer = total // producers
+            count = per_producer * producers
+
+            def produce(camera: int) -> None:
+                for number in range(per_producer):
+                    outbox.submit(event(camera, number))
+
+            threads = [
+                threading.Thread(target=produce, args=(camera,), name=f"camera-{camera}")
+                for camera in range(producers)
+            ]
+            load_before = os.getloadavg()[0]
+            started = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            committed = time.monotonic()
+            delivered = wait_until(lambda: outbox.stats().pending == 0, 300, "all PUBACKs")
+
+            def stored_all() -> bool:
+                progress = checker.progress([DEVICE_ID])
+                return bool(progress) and progress[0].contiguous_seq >= count
+
+            stored = wait_until(stored_all, 300, "the audit store")
+            progress = checker.progress([DEVICE_ID])[0]
+            rejected = checker.rejected_counts()
+            publisher.stop()
+            outbox.close()
+            checker.close()
+            audit.send_signal(signal.SIGTERM)
+            audit.wait(60)
+            verify_exit = verify_audit(database, root)
+    if progress.max_seq != count or rejected or verify_exit != 0:
+        raise RuntimeError(
+            f"audit store incomplete: {progress}, rejected {rejected}, verify exit {verify_exit}"
+        )
+    return {
+        "alerts": count,
+        "producers": producers,
+        "synchronous": synchronous,
+        "protocol": protocol,
+        "max_inflight": max_inflight,
+        "committed_per_s": round(count / (committed - started), 1),
+        "delivered_per_s": round(count / (delivered - started), 1),
+        "stored_per_s": round(count / (stored - started), 1),
+        "seconds_to_store": round(stored - started, 3),
+        "audit_contiguous_seq": progress.contiguous_seq,
+        "rejected": sum(rejected.values()),
+        "audit_verify_exit": verify_exit,
+        "meets_target": count / (stored - started) >= TARGET_PER_S,
+        "load_average_1m_before": round(load_before, 2),
+    }
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--alerts", type=int, default=20_000)
+    parser.add_argument("--producers", type=int, default=8)
+    parser.add_argument("--synchronous", nargs="+", default=["full", "normal"], choices=["full", "normal"])
+    parser.add_argument("--protocol", nargs="+", default=["5"], choices=["5", "3.1.1"])
+    parser.add_argument("--max-inflight", type=int, default=64)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    arguments = parser.parse_args(argv)
+    rows = [
+        run(arguments.alerts, arguments.producers, synchronous, protocol, arguments.max_inflight)
+        for synchronous in arguments.synchronous
+        for protocol in arguments.protocol
+    ]
+    result = {
+        "benchmark": "alerts through the outbox to mosquitto (QoS 1) into the audit store",
+        "command": "python -m bench.alerts " + " ".join(argv),
+        "target_alerts_per_s": TARGET_PER_S,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "audit_store": "edge-gateway audit serve (separate process), SQLite store, default max_batch",
+        "runs": rows,
+    }
+    arguments.output.parent.mkdir(parents=True, exist_ok=True)
+    arguments.output.write_text(json.dumps(result, indent=2) + "\n")
+    columns = ["synchronous", "MQTT", "alerts", "producers", "max_inflight", "committed/s", "delivered/s"]
+    print("| " + " | ".join([*columns, "stored/s", ">= 2,000/s"]) + " |")
+    print("|" + "---|" * (len(columns) + 2))
+    keys = ["synchronous", "protocol", "alerts", "producers", "max_inflight"]
+    keys += ["committed_per_s", "delivered_per_s", "stored_per_s"]
+    for row in rows:
+        cells = [str(row[key]) for key in keys] + ["yes" if row["meets_target"] else "no"]
+        print("| " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
