@@ -17,7 +17,7 @@ from gateway.api.auth import TokenCheck
 from gateway.api.metrics import HttpMetrics
 from gateway.api.ports import CameraDirectory, EventLog, InferenceBackend
 from gateway.config import AdmissionConfig
-from gateway.errors import DeadlineExceededError, InvalidInputError
+from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 
 T = TypeVar("T")
 
@@ -71,6 +71,18 @@ def deadline_of(request: web.Request, started_at: float, timeout_s: float | None
     if timeout_s is not None:
         deadlines.append(started_at + timeout_s)
     return min(deadlines) if deadlines else None
+
+
+def check_queue(context: ApiContext) -> None:
+    """The watermark again, right before submitting: the guard checked it before the body arrived,
+    and other requests may have been admitted while this one's body was read. Nothing awaits
+    between this check and the submit, so admitted work never waits behind more than the
+    watermark's share of the queue."""
+    fill = context.backend.queue_fill()
+    if fill > context.admission.high_watermark:
+        raise OverloadedError(
+            f"inference queue is {fill:.0%} full, above the {context.admission.high_watermark:.0%} watermark"
+        )
 
 
 def check_deadline(deadline: float | None) -> None:

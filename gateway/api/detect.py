@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 from aiohttp import web
 
-from gateway.api.context import check_deadline, context_of, deadline_of, offload, wait_result
+from gateway.api.context import check_deadline, check_queue, context_of, deadline_of, offload, wait_result
 from gateway.api.middlewares import INFER_PREFIX
 from gateway.api.ports import DetectOutput
 from gateway.config import parse_model_reference
@@ -68,6 +68,7 @@ async def detect(request: web.Request) -> web.Response:
         # The backend letterboxes and scales the image when it is handed over: also milliseconds.
         return context.backend.detect(name, version, decode_image(body), deadline)
 
+    check_queue(context)
     future = await offload(request, submit)
     result = await wait_result(future, deadline)
     return web.json_response(

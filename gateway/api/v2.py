@@ -18,6 +18,7 @@ from aiohttp import web
 from gateway.api.context import (
     OFFLOAD_BYTES,
     check_deadline,
+    check_queue,
     context_of,
     deadline_of,
     offload,
@@ -151,6 +152,7 @@ async def infer(request: web.Request) -> web.Response:
         deadline = deadline_of(request, started, parsed.timeout_s)
     check_against_model(parsed, context.backend.status(name, version))
     check_deadline(deadline)
+    check_queue(context)
     result = await wait_result(context.backend.infer(name, version, parsed.inputs, deadline), deadline)
 
     def encode() -> tuple[bytes, int | None]:

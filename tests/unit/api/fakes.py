@@ -58,6 +58,8 @@ class FakeBackend:
         }
         self.is_ready = True
         self.fill = 0.0
+        self.fills: list[float] = []
+        """Successive answers of queue_fill() before falling back to ``fill``."""
         self.delay_s = 0.0
         self.submit_error: Exception | None = None
         self.calls = 0
@@ -111,7 +113,7 @@ class FakeBackend:
         )
 
     def queue_fill(self) -> float:
-        return self.fill
+        return self.fills.pop(0) if self.fills else self.fill
 
     def _admit(self, name: str, version: int | None) -> ModelVersionStatus:
         self.calls += 1

@@ -121,6 +121,18 @@ def test_queue_above_high_watermark_answers_503_before_reading_the_body(
     assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
 
 
+def test_watermark_is_checked_again_once_the_body_is_in(make_api: ApiFactory, backend: FakeBackend) -> None:
+    # Given a queue that fills up while the request's body is being read
+    api = make_api(admission=AdmissionConfig(rate_per_s=1000, burst=1000, high_watermark=0.5))
+    backend.fills = [0.0, 0.9]
+    # When the request is about to be submitted, then it is turned away, not queued
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "1"
+    assert "watermark" in reply.json()["error"]
+    assert backend.calls == 0
+
+
 def test_backend_overload_is_503_with_its_retry_after(api: ServedApi, backend: FakeBackend) -> None:
     backend.submit_error = OverloadedError("queue full", retry_after_s=2.5)
     reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
