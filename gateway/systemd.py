@@ -299,7 +299,9 @@ class Watchdog:
         try:
             return bool(self._healthy())
         except Exception:
-            logger.exception("watchdog health check raised; treating the pipeline as unhealthy")
+            # Once per unhealthy spell: the check runs every period and the journal is not a loop.
+            if self._unhealthy_since is None:
+                logger.exception("watchdog health check raised; treating the pipeline as unhealthy")
             return False
 
     def _run(self) -> None:

@@ -188,3 +188,21 @@ def test_a_separate_process_reaches_the_listener_through_the_environment(listene
     environ = {**os.environ, "NOTIFY_SOCKET": listener.environment_value}
     subprocess.run([sys.executable, "-c", code], env=environ, check=True, timeout=60)
     assert next_fields(listener, 5.0) == {"READY": "1", "STATUS": "up"}
+
+
+def test_a_health_check_that_keeps_raising_is_logged_once(
+    listener: NotifyListener, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+
+    def broken() -> bool:
+        nonlocal calls
+        calls += 1
+        raise ValueError("lost track of the cameras")
+
+    with notifier_for(listener, watchdog_usec=200_000) as notifier:
+        watchdog = Watchdog(notifier, broken, 0.2)
+        for _ in range(5):
+            watchdog.check_and_ping()
+    assert calls == 5
+    assert [record.exc_info is not None for record in caplog.records if "raised" in record.message] == [True]
