@@ -150,7 +150,10 @@ async def infer(request: web.Request) -> web.Response:
         parsed = parse_infer_request(body, header_length)
     if parsed.timeout_s is not None:
         deadline = deadline_of(request, started, parsed.timeout_s)
-    check_against_model(parsed, context.backend.status(name, version))
+    status = context.backend.status(name, version)
+    if status.state is ModelState.READY:
+        # A version that is not ready may not know its tensors; the backend says why it is not ready.
+        check_against_model(parsed, status)
     check_deadline(deadline)
     check_queue(context)
     result = await wait_result(context.backend.infer(name, version, parsed.inputs, deadline), deadline)
