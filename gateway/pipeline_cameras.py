@@ -69,6 +69,7 @@ class _CameraRuntime:
     rate_processed: RateMeter = field(default_factory=RateMeter)
     detections: tuple[Detection, ...] = ()
     last_failure: str | None = None
+    seen_reconnects: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -187,6 +188,10 @@ class CameraPipeline:
         if now - frame.monotonic_at > config.max_frame_age_s:
             camera.drops.add("stale")
             return
+        if camera.reconnects != runtime.seen_reconnects:
+            # After a reconnect the view may have moved: compare against the new scene, not the old.
+            runtime.seen_reconnects = camera.reconnects
+            runtime.gate.reset()
         if not runtime.gate.check(frame.image, now).run_model:
             camera.drops.add("motion")
             return
