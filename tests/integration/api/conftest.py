@@ -88,6 +88,7 @@ def model_repository(tmp_path: Path) -> Path:
     write_broken_model(root, "broken")
     write_model_yaml(root, "slow", affine_model_document(dims=(SLOW_WIDTH,), max_batch_size=4))
     write_model_file(root, "slow", 1, slow_model_bytes())
+    write_constant_detector(root)
     return root
 
 
@@ -143,3 +144,57 @@ def make_gateway(model_repository: Path, tmp_path: Path) -> Iterator[GatewayFact
 @pytest.fixture
 def gateway(make_gateway: GatewayFactory) -> Gateway:
     return make_gateway()
+
+
+DETECTOR_SIZE = 32
+DETECTOR_BOX = (16.0, 16.0, 8.0, 8.0)
+"""Centre x, centre y, width, height in the model's input pixels: the one box it always finds."""
+
+
+def constant_detector_bytes(scores: tuple[float, float] = (0.9, 0.1)) -> bytes:
+    """A YOLOv8-shaped detector ([N, 4 + 2 classes, 1 anchor]) that finds the same box in every
+    image: its output is the input's mean times zero plus a constant, so the graph really reads
+    the image (and its batch size) while the expected detection is known exactly."""
+    constant = np.array([*DETECTOR_BOX, *scores], dtype=np.float32).reshape(1, 6, 1)
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
+            helper.make_node("Flatten", ["mean"], ["flat"], axis=1),
+            helper.make_node("Unsqueeze", ["flat", "axis2"], ["column"]),
+            helper.make_node("Mul", ["column", "zero"], ["zeros"]),
+            helper.make_node("Add", ["zeros", "constant"], ["output0"]),
+        ],
+        "constant_detector",
+        [
+            helper.make_tensor_value_info(
+                "images", TensorProto.FLOAT, ["batch", 3, DETECTOR_SIZE, DETECTOR_SIZE]
+            )
+        ],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["batch", 6, 1])],
+        [
+            onnx.numpy_helper.from_array(np.array([2], dtype=np.int64), "axis2"),
+            onnx.numpy_helper.from_array(np.array(0.0, dtype=np.float32), "zero"),
+            onnx.numpy_helper.from_array(constant, "constant"),
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    onnx.checker.check_model(model)
+    data: bytes = model.SerializeToString()
+    return data
+
+
+def write_constant_detector(root: Path, name: str = "detector") -> None:
+    write_model_yaml(
+        root,
+        name,
+        {
+            "platform": "onnxruntime_onnx",
+            "max_batch_size": 4,
+            "inputs": [{"name": "images", "datatype": "FP32", "dims": [3, DETECTOR_SIZE, DETECTOR_SIZE]}],
+            "outputs": [{"name": "output0", "datatype": "FP32", "dims": [6, 1]}],
+            "preprocess": {"width": DETECTOR_SIZE, "height": DETECTOR_SIZE, "layout": "NCHW", "color": "RGB"},
+            "postprocess": {"kind": "yolov8", "labels": ["cat", "dog"], "score_threshold": 0.25},
+        },
+    )
+    write_model_file(root, name, 1, constant_detector_bytes())
