@@ -68,7 +68,12 @@ class InferenceConfig(Section):
     providers: tuple[ProviderName, ...] = Field(
         ("tensorrt", "cuda", "cpu"), min_length=1, description="First available wins; logged at start."
     )
-    tensorrt_fp16: bool = Field(True, description="Let the TensorRT execution provider use fp16.")
+    tensorrt_fp16: bool = Field(
+        True, description="Let TensorRT (execution provider or native engine) use fp16."
+    )
+    tensorrt_int8: bool = Field(
+        False, description="Use a native int8 engine when build-engine --int8 has cached one."
+    )
 
 
 class AdmissionConfig(Section):

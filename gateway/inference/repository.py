@@ -18,7 +18,7 @@ import contextlib
 import logging
 import random
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gateway.domain import ModelRef, ModelState, ModelVersionStatus
@@ -124,10 +124,11 @@ class ModelRepository:
 
     def _build(self, ref: ModelRef, config: ModelConfig) -> LoadedVersion:
         path = self.root / ref.name / str(ref.version) / MODEL_FILE
+        options = replace(self._options, model=config)
         engines = []
         try:
             for _ in range(self._engines_per_version):
-                engine = self._factory(path, self._options)
+                engine = self._factory(path, options)
                 engines.append(engine)
                 check_signature(config, engine)
             loaded = LoadedVersion(ref, config, tuple(engines))

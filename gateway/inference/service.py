@@ -27,10 +27,12 @@ from gateway.errors import DeadlineExceededError, InvalidInputError
 from gateway.inference import postprocess, preprocess
 from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
 from gateway.inference.engines.base import EngineOptions
-from gateway.inference.engines.onnx import PROVIDERS, OnnxEngine, preferred_provider
+from gateway.inference.engines.onnx import PROVIDERS
+from gateway.inference.engines.selection import EngineSelector, planned_provider
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.pool import WorkerPool
+from gateway.inference.provider_metrics import ProviderCollector
 from gateway.inference.repository import ModelRepository
 
 logger = logging.getLogger(__name__)
@@ -55,6 +57,19 @@ def default_queue_delay_ms(
     if "max_queue_delay_ms" in explicitly_set or (provider is not None and provider != PROVIDERS["cpu"]):
         return configured
     return 0.0
+
+
+def engine_options(config: GatewayConfig) -> EngineOptions:
+    """How sessions and engines are created, from ``inference`` config; caches live in state_dir."""
+    settings = config.inference
+    return EngineOptions(
+        providers=settings.providers,
+        intra_op_threads=settings.intra_op_threads,
+        tensorrt_fp16=settings.tensorrt_fp16,
+        tensorrt_int8=settings.tensorrt_int8,
+        tensorrt_cache_dir=config.state_dir / "trt-cache",
+        engine_cache_dir=config.state_dir / "engines",
+    )
 
 
 class InferenceService:
@@ -83,13 +98,8 @@ class InferenceService:
         cls, config: GatewayConfig, registry: CollectorRegistry, stop: threading.Event | None = None
     ) -> InferenceService:
         settings = config.inference
-        options = EngineOptions(
-            providers=settings.providers,
-            intra_op_threads=settings.intra_op_threads,
-            tensorrt_fp16=settings.tensorrt_fp16,
-            tensorrt_cache_dir=config.state_dir / "trt-cache",
-        )
-        provider = preferred_provider(options)
+        options = engine_options(config)
+        provider = planned_provider(options)
         workers = settings.workers or default_workers(provider)
         delay_ms = default_queue_delay_ms(provider, settings.max_queue_delay_ms, settings.model_fields_set)
         logger.info(
@@ -102,11 +112,12 @@ class InferenceService:
         stop = stop or threading.Event()
         repository = ModelRepository(
             config.models.repository,
-            OnnxEngine,
+            EngineSelector(),
             options,
             engines_per_version=workers,
             warmup_batches=config.models.warmup_batches,
         )
+        registry.register(ProviderCollector(repository.statuses))
         batcher = Batcher(settings.queue_capacity, delay_ms / 1000, metrics)
         pool = WorkerPool(batcher, repository, workers, metrics, stop)
         return cls(

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from gateway.config import ProviderName
 from gateway.domain import TensorSpec
+from gateway.inference.model_config import ModelConfig
 
 Tensors = Mapping[str, npt.NDArray[np.generic]]
 
@@ -29,7 +30,14 @@ class EngineOptions:
     intra_op_threads: int = 1
     tensorrt_fp16: bool = True
     tensorrt_cache_dir: Path | None = None
-    """TensorRT engine cache; building an engine takes minutes, so it must survive restarts."""
+    """ONNX Runtime's TensorRT engine cache; building an engine takes minutes, so it must survive
+    restarts."""
+    tensorrt_int8: bool = False
+    """Accept native int8 engines (built with ``build-engine --int8 --calib DIR``)."""
+    engine_cache_dir: Path | None = None
+    """Native TensorRT engines built by ``edge-gateway build-engine`` (see engine_cache)."""
+    model: ModelConfig | None = None
+    """The model.yaml of the version being loaded; the repository sets it for each load."""
 
 
 class Engine(Protocol):

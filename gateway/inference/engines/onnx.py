@@ -78,7 +78,7 @@ class OnnxEngine:
         session_options.log_severity_level = 3
         try:
             self._session = ort.InferenceSession(
-                str(path), sess_options=session_options, providers=_with_options(providers, options)
+                str(path), sess_options=session_options, providers=session_providers(providers, options)
             )
         except Exception as exc:  # onnxruntime raises its own pybind types and plain RuntimeErrors
             raise ModelLoadError(f"{path}: {_first_line(exc)}") from exc
@@ -115,20 +115,34 @@ class OnnxEngine:
         self._session = None
 
 
-def _with_options(providers: list[str], options: EngineOptions) -> list[Any]:
+def session_providers(providers: list[str], options: EngineOptions) -> list[Any]:
+    """``providers`` with their options: TensorRT EP with fp16 from config and its engine and timing
+    caches in state_dir; CUDA and CPU with onnxruntime's defaults."""
     configured: list[Any] = []
     for provider in providers:
         if provider == PROVIDERS["tensorrt"]:
             tensorrt: dict[str, Any] = {"trt_fp16_enable": options.tensorrt_fp16}
             if options.tensorrt_cache_dir is not None:
-                options.tensorrt_cache_dir.mkdir(parents=True, exist_ok=True)
+                cache = tensorrt_ep_cache_dir(options.tensorrt_cache_dir)
+                cache.mkdir(parents=True, exist_ok=True)
                 tensorrt.update(
-                    trt_engine_cache_enable=True, trt_engine_cache_path=str(options.tensorrt_cache_dir)
+                    trt_engine_cache_enable=True,
+                    trt_engine_cache_path=str(cache),
+                    trt_timing_cache_enable=True,
+                    trt_timing_cache_path=str(cache),
                 )
             configured.append((provider, tensorrt))
         else:
             configured.append(provider)
     return configured
+
+
+def tensorrt_ep_cache_dir(root: Path) -> Path:
+    """ONNX Runtime's TensorRT engine cache, one directory per onnxruntime version: its cache files
+    are named by graph hash, precision and GPU architecture but not by TensorRT version, and each
+    onnxruntime-gpu release is built against one TensorRT, so an upgrade starts a fresh cache
+    instead of loading engines a different TensorRT built."""
+    return root / f"onnxruntime-{ort.__version__}"
 
 
 def _spec(argument: Any) -> TensorSpec:

@@ -1,0 +1,166 @@
+"""Build a TensorRT engine from an ONNX file (TensorRT 10 builder API).
+
+One optimisation profile covers the batch range (and fixes any image size, see
+``engine_cache.profile_for``); fp16 sets the FP16 builder flag; int8 uses entropy calibration on
+preprocessed sample frames (with FP16 allowed too, for the layers int8 cannot run). Progress comes
+from TensorRT's ``IProgressMonitor`` where this TensorRT has it (10.0+), otherwise as phase lines.
+Building takes minutes on a Jetson; the result goes to the engine cache, never rebuilt per start.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.errors import InferenceError, ModelLoadError
+from gateway.inference.engine_cache import Precision, ShapeRange
+from gateway.inference.engines.tensorrt import check_cuda, import_cuda_runtime, import_tensorrt
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_WORKSPACE_BYTES = 1 << 30
+
+
+class BuildProgress(Protocol):
+    """Where build progress goes; called from TensorRT's builder threads, so it must be thread-safe."""
+
+    def phase_start(self, phase: str, parent: str | None, steps: int) -> None: ...
+
+    def step_complete(self, phase: str, step: int) -> None: ...
+
+    def phase_finish(self, phase: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BuildRequest:
+    onnx_path: Path
+    precision: Precision
+    profile: tuple[ShapeRange, ...]
+    workspace_bytes: int = DEFAULT_WORKSPACE_BYTES
+    calibration: Iterable[npt.NDArray[np.generic]] = field(default=(), repr=False)
+    """int8 only: batches for the first input, each of the profile's max batch size; read lazily,
+    one batch at a time, so a large calibration set never sits in memory whole."""
+
+
+def build_engine(request: BuildRequest, progress: BuildProgress) -> bytes:
+    """The serialized engine; ModelLoadError naming what failed (unparsable ONNX, no GPU, ...)."""
+    tensorrt = import_tensorrt()
+    trt_logger = tensorrt.Logger(tensorrt.Logger.WARNING)
+    builder = tensorrt.Builder(trt_logger)
+    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    parser = tensorrt.OnnxParser(network, trt_logger)
+    progress.phase_start("Parsing ONNX", None, 1)
+    if not parser.parse_from_file(str(request.onnx_path)):
+        errors = [str(parser.get_error(index).desc()) for index in range(parser.num_errors)]
+        raise ModelLoadError(f"{request.onnx_path}: TensorRT cannot parse it: {'; '.join(errors) or '?'}")
+    progress.phase_finish("Parsing ONNX")
+
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(tensorrt.MemoryPoolType.WORKSPACE, request.workspace_bytes)
+    profile = builder.create_optimization_profile()
+    for shape in request.profile:
+        profile.set_shape(shape.name, shape.minimum, shape.optimum, shape.maximum)
+    config.add_optimization_profile(profile)
+    if request.precision in ("fp16", "int8"):
+        config.set_flag(tensorrt.BuilderFlag.FP16)
+    calibrator = None
+    if request.precision == "int8":
+        config.set_flag(tensorrt.BuilderFlag.INT8)
+        first = request.profile[0]
+        calibrator = _calibrator(tensorrt, first.name, first.max_batch, request.calibration)
+        config.int8_calibrator = calibrator
+        config.set_calibration_profile(profile)
+    # Kept referenced until the build returns: TensorRT holds only a borrowed pointer.
+    monitor = _monitor(tensorrt, progress)
+    if monitor is not None:
+        config.progress_monitor = monitor
+    else:
+        progress.phase_start("Building engine (no progress from this TensorRT; minutes)", None, 1)
+    serialized = builder.build_serialized_network(network, config)
+    if monitor is None:
+        progress.phase_finish("Building engine (no progress from this TensorRT; minutes)")
+    if calibrator is not None:
+        calibrator.release()
+    if serialized is None:
+        raise ModelLoadError(f"{request.onnx_path}: TensorRT failed to build an engine (see its log above)")
+    return bytes(serialized)
+
+
+def _monitor(tensorrt: ModuleType, progress: BuildProgress) -> Any:
+    base = getattr(tensorrt, "IProgressMonitor", None)
+    if base is None:
+        return None
+
+    class Monitor(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            # pybind11 trampolines need the base initialiser called explicitly (TensorRT's samples do)
+            super().__init__()
+
+        def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
+            progress.phase_start(phase_name, parent_phase, num_steps)
+
+        def step_complete(self, phase_name: str, step: int) -> bool:
+            progress.step_complete(phase_name, step)
+            return True  # False would cancel the build
+
+        def phase_finish(self, phase_name: str) -> None:
+            progress.phase_finish(phase_name)
+
+    return Monitor()
+
+
+def _calibrator(
+    tensorrt: ModuleType, input_name: str, batch_size: int, batches: Iterable[npt.NDArray[np.generic]]
+) -> Any:
+    """An entropy calibrator feeding ``batches`` through one device buffer, sized by the first."""
+    cudart = import_cuda_runtime()
+    base = tensorrt.IInt8EntropyCalibrator2
+
+    class Calibrator(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            super().__init__()
+            self._batches: Iterator[npt.NDArray[np.generic]] = iter(batches)
+            self._device: int | None = None
+            self._capacity = 0
+
+        def get_batch_size(self) -> int:
+            return batch_size
+
+        def get_batch(self, names: list[str]) -> list[int] | None:
+            batch = next(self._batches, None)
+            if batch is None:
+                return None
+            data = np.ascontiguousarray(batch)
+            if self._device is None:
+                try:
+                    self._device = int(check_cuda(cudart.cudaMalloc(data.nbytes), "cudaMalloc"))
+                except InferenceError as exc:
+                    logger.error("int8 calibration stops: %s", exc)
+                    return None
+                self._capacity = data.nbytes
+            if data.nbytes != self._capacity or data.shape[0] != batch_size:
+                logger.error("int8 calibration stops: batch of shape %s does not fit", list(data.shape))
+                return None
+            kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+            check_cuda(cudart.cudaMemcpy(self._device, data.ctypes.data, data.nbytes, kind), "cudaMemcpy")
+            return [self._device if name == input_name else 0 for name in names]
+
+        def read_calibration_cache(self) -> bytes | None:
+            return None  # always calibrate from the frames given: they are why --calib was passed
+
+        def write_calibration_cache(self, cache: bytes) -> None:
+            logger.debug("int8 calibration table of %d bytes (not kept)", len(cache))
+
+        def release(self) -> None:
+            if self._device is not None:
+                cudart.cudaFree(self._device)
+                self._device = None
+
+    return Calibrator()
