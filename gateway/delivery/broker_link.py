@@ -97,3 +97,15 @@ def make_client(
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = SESSION_EXPIRY_S if persistent_session else 0
     return client, address, properties
+
+
+def close_client(client: mqtt.Client) -> None:
+    """Disconnect, stop the network thread and close paho's wake-up socket pair.
+
+    paho closes that pair only in ``Client.__del__``; a client held in a reference cycle (its
+    callbacks are bound methods of an object that holds it) is collected by the cycle collector,
+    which may finalise the sockets first: an fd leak and a ResourceWarning per client.
+    """
+    client.disconnect()
+    client.loop_stop()
+    client._reset_sockets(sockpair_only=True)

@@ -33,7 +33,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import MqttConfig
-from gateway.delivery.broker_link import make_client, state_payload
+from gateway.delivery.broker_link import close_client, make_client, state_payload
 from gateway.delivery.outbox import Outbox
 from gateway.errors import BrokerError
 
@@ -352,7 +352,6 @@ class MqttPublisher:
             except (RuntimeError, ValueError) as exc:
                 logger.warning("could not publish offline status: %s", exc)
             self._settle_acks()
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
         self._set_state(BrokerState.STOPPED, None)
         logger.info("MQTT publisher stopped at acked seq %d", self._last_acked_seq)

@@ -19,6 +19,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.delivery.alert_codec import ZERO_HASH, decode_alert, verify_alert
+from gateway.delivery.broker_link import close_client
 
 
 class AlertCollector:
@@ -30,6 +31,7 @@ class AlertCollector:
         ca_file: Path | None = None,
         username: str | None = None,
         password: str | None = None,
+        client_cert: tuple[Path, Path] | None = None,
     ) -> None:
         self.topic = topic
         self.payloads: dict[int, bytes] = {}
@@ -42,7 +44,10 @@ class AlertCollector:
             CallbackAPIVersion.VERSION2, client_id=f"collector-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
         )
         if ca_file is not None:
-            self._client.tls_set(ca_certs=str(ca_file), cert_reqs=ssl.CERT_REQUIRED)
+            cert, key = (str(client_cert[0]), str(client_cert[1])) if client_cert else (None, None)
+            self._client.tls_set(
+                ca_certs=str(ca_file), certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED
+            )
         if username is not None:
             self._client.username_pw_set(username, password)
         self._client.reconnect_delay_set(1, 2)
@@ -99,5 +104,4 @@ class AlertCollector:
             previous = alert.hash
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)

@@ -11,6 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.delivery.broker_link import close_client
 from tests.support.mosquitto import Mosquitto
 
 
@@ -34,8 +35,7 @@ def connect(broker: Mosquitto, username: str | None = None, password: str | None
     try:
         assert done.wait(10), "no CONNACK"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     return outcome[0]
 
 

@@ -22,6 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig
+from gateway.delivery.broker_link import close_client
 from gateway.delivery.mqtt import BrokerState, MqttPublisher, parse_replay_request
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
@@ -129,16 +130,23 @@ def test_gateway_sigkilled_mid_publish_then_restarted(
         broker.url,
     ]
     environment = {**os.environ, "PYTHONPATH": str(ROOT)}
-    first = subprocess.Popen([*command, "3000"], cwd=ROOT, env=environment, stdout=subprocess.DEVNULL)
-    try:
-        wait_until(lambda: len(collector.payloads) >= 300, what="alerts from the first process")
-    finally:
-        first.send_signal(signal.SIGKILL)
-        first.wait()
+    told = tmp_path / "told.txt"
+    with told.open("w") as output:
+        first = subprocess.Popen([*command, "3000"], cwd=ROOT, env=environment, stdout=output)
+        try:
+            wait_until(lambda: len(collector.payloads) >= 300, what="alerts from the first process")
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
     outbox = Outbox(state_dir, DEVICE_ID, load_or_create_key(state_dir))
     committed = outbox.last_seq
     outbox.close()
     assert 300 <= committed < 3000, "the kill must land mid-stream"
+    # Every alert the process was told about (append returned) survived the kill.
+    last_told = max(
+        int(line.split()[1]) for line in told.read_text().splitlines() if line.startswith("committed")
+    )
+    assert last_told <= committed
     # Given a restart that adds 100 more, seq continues and the unacknowledged ones are sent again.
     second = subprocess.run(
         [*command, "100"], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120, check=False
@@ -165,8 +173,7 @@ def retained(port: int, topic: str, **tls: object) -> dict[str, object]:
     try:
         assert done.wait(10), f"no retained message on {topic}"
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     result: dict[str, object] = json.loads(received[0])
     return result
 
@@ -205,6 +212,29 @@ def test_tls_with_a_password_and_mqtt_3_1_1(tmp_path: Path) -> None:
             subscriber.wait_for(100)
             subscriber.assert_complete(100, running.key)
             assert running.publisher.status().last_error is None
+        finally:
+            running.close()
+            subscriber.close()
+
+
+def test_client_certificate(tmp_path: Path) -> None:
+    with Mosquitto(tmp_path / "broker", tls=True, require_client_cert=True) as broker:
+        assert broker.tls is not None
+        tls = broker.tls
+        subscriber = AlertCollector(
+            broker.port, ALERTS, ca_file=tls.ca_file, client_cert=(tls.client_cert, tls.client_key)
+        )
+        running = Gateway(
+            tmp_path / "state",
+            broker.url,
+            ca_file=tls.ca_file,
+            cert_file=tls.client_cert,
+            key_file=tls.client_key,
+        )
+        try:
+            running.append(20)
+            subscriber.wait_for(20)
+            subscriber.assert_complete(20, running.key)
         finally:
             running.close()
             subscriber.close()
@@ -250,8 +280,7 @@ def test_replay_republishes_a_range_byte_identical(
             f"edge/{DEVICE_ID}/replay", json.dumps({"from_seq": 5, "to_seq": 9}), qos=1
         ).wait_for_publish(5)
         publisher.publish(f"edge/{DEVICE_ID}/replay", b"not json", qos=1).wait_for_publish(5)
-        publisher.disconnect()
-        publisher.loop_stop()
+        close_client(publisher)
         wait_until(lambda: len(late.payloads) >= 5, what="replayed alerts")
         time.sleep(0.3)
         assert late.payloads == {seq: originals[seq] for seq in range(5, 10)}
