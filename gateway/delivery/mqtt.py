@@ -32,7 +32,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateway.config import MqttConfig
+from gateway.config import GatewayConfig, MqttConfig
 from gateway.delivery.broker_link import close_client, make_client, state_payload
 from gateway.delivery.outbox import Outbox
 from gateway.errors import BrokerError
@@ -152,6 +152,19 @@ class MqttPublisher:
             "edge_gateway_mqtt_inflight", "Alerts awaiting PUBACK.", registry=registry
         )
         outbox.add_listener(lambda _seq: self._wake.set())
+
+    @classmethod
+    def from_config(
+        cls,
+        config: GatewayConfig,
+        outbox: Outbox,
+        registry: CollectorRegistry,
+        stop_event: threading.Event | None = None,
+    ) -> MqttPublisher | None:
+        """None when no broker is configured: the outbox alone keeps the alerts."""
+        if config.mqtt is None:
+            return None
+        return cls(config.mqtt, config.device_id, outbox, registry, stop_event)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
