@@ -1,1 +1,12 @@
-"""Camera readers (RTSP, MJPEG, files), newest-frame slots and motion gating."""
+"""Camera readers (RTSP, MJPEG, files), newest-frame slots and motion gating.
+
+- ``sources``: ``FrameSource`` protocol, ``OpenCvSource`` (FFmpeg backend with bounded timeouts,
+  GStreamer backend where OpenCV has it), ``source_factory(CameraConfig)``, ``gstreamer_available()``.
+- ``camera``: ``Camera``, one named reader thread per camera with the state machine of ``state``,
+  backoff from ``backoff``, a watchdog and a one-frame slot (newest wins).
+- ``motion``: ``MotionGate``, the per-camera cheap motion detector.
+- ``snapshot``: ``draw_snapshot``, the newest frame with detections and zones, as JPEG.
+- ``urls``: ``redact_url`` (credentials never leave this package unredacted) and ``source_kind``.
+
+``gateway.pipeline_cameras.CameraPipeline`` puts them together with a detector and a result sink.
+"""
