@@ -25,8 +25,10 @@ DEADLINE_HEADER = "X-Request-Timeout-Ms"
 # A batch that has started is allowed to finish: the backend drops expired items before they run,
 # so waiting a little past the deadline turns a result that is nearly there into a 200, not a 504.
 RUNNING_GRACE_S = 0.05
-# Parsing or encoding this many bytes of JSON would hold the event loop for milliseconds.
+# Parsing this many bytes of JSON, or writing this many tensor values as JSON, holds the event loop
+# for milliseconds: such requests are parsed or encoded on the API's thread pool instead.
 OFFLOAD_BYTES = 256 * 1024
+OFFLOAD_VALUES = 32 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,17 @@ def encode_infer_response(
     return b"".join((header, *chunks)), len(header)
 
 
+def json_output_values(request: InferRequest, outputs: Mapping[str, Array]) -> int:
+    """How many tensor values the response will write as JSON text (binary ones cost nothing)."""
+    if request.outputs is None:
+        return 0 if request.binary_default else sum(array.size for array in outputs.values())
+    return sum(
+        outputs[wanted.name].size
+        for wanted in request.outputs
+        if not wanted.binary and wanted.name in outputs
+    )
+
+
 def _parse_input(raw: object, position: int, binary: memoryview, offset: int) -> tuple[str, Array, int]:
     if not isinstance(raw, dict):
         raise InvalidInputError(f"inputs[{position}] must be a JSON object")
