@@ -1,9 +1,9 @@
 """Enrollment: a camera's normal frames -> a fitted scene-anomaly model -> the next version of
 ``scene-anomaly-{camera_id}`` in the model repository.
 
-Frames come from a folder of images or from the camera's stream (a minimal OpenCV reader with open
-and read timeouts: enrollment is a one-shot command, so it needs none of the reconnect machinery of
-``gateway/ingest``). Every frame is stretched to the model's size with ``cv2.resize`` (bilinear, no
+Frames come from a folder of images or from the camera's stream, opened with the camera reader of
+``gateway/ingest`` (enrollment is a one-shot command: a failed stream is an error, not a reconnect
+loop). Every frame is stretched to the model's size with ``cv2.resize`` (bilinear, no
 letterbox), as the serving pre-processing does for ``letterbox: false``.
 
 Writes are atomic so the hot-reloading repository never sees half a version: the version directory
@@ -34,6 +34,7 @@ from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
 from gateway.inference.model_config import load_model_config
+from gateway.ingest.sources import SourceFactory, source_factory
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,11 @@ def enroll_frames(
     grid: GridSpec | None = None,
     progress: Progress | None = None,
 ) -> Enrollment:
-    """Fit on ``frames`` (BGR uint8, any size) and write the next version; returns what was written."""
+    """Fit on ``frames`` (BGR uint8, any size) and write the next version; returns what was written.
+
+    ``grid`` applies to a camera's first enrollment only: later versions keep the size and grid of
+    the existing model.yaml, which all versions share.
+    """
     name = model_name(camera_id)
     model_dir = repository / name
     grid = _existing_grid(model_dir) or grid or GridSpec()
@@ -203,46 +208,35 @@ def frames_from_folder(directory: Path, progress: Progress | None = None) -> lis
 
 
 def frames_from_stream(
-    camera: CameraConfig, seconds: float, progress: Progress | None = None
+    camera: CameraConfig,
+    seconds: float,
+    progress: Progress | None = None,
+    open_source: SourceFactory | None = None,
 ) -> Iterator[Image]:
-    """Frames of the camera's stream sampled at its detect_fps for ``seconds`` of stream time.
+    """Frames of the camera's stream sampled at its detect_fps for ``seconds``.
 
-    Stream time is the decoder's position, so a file source yields the same frames as watching it;
-    when the source reports no position, wall-clock time is used instead.
+    The camera reader of ``gateway/ingest`` opens the stream (bounded open and read timeouts, RTSP
+    options, GStreamer when configured; files play at their own frame rate), so a hung camera ends
+    enrollment with a SourceError instead of hanging it. Every frame is read, so a live stream never
+    lags behind; only the sampled ones are kept.
     """
-    parameters = [
-        cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
-        int(camera.open_timeout_s * 1000),
-        cv2.CAP_PROP_READ_TIMEOUT_MSEC,
-        int(camera.read_timeout_s * 1000),
-    ]
-    capture = cv2.VideoCapture(_source(camera.url), cv2.CAP_FFMPEG, parameters)
+    source = (open_source or source_factory(camera))()
     try:
-        if not capture.isOpened():
-            raise SourceError(f"camera {camera.id!r}: cannot open its stream")
         _notify(progress, f"camera {camera.id}: stream open, sampling at {camera.detect_fps:g} fps")
         interval = 1.0 / camera.detect_fps
         began = time.monotonic()
-        # A hung source must not hang enrollment: give up well after the stream time we need.
-        deadline = began + seconds + camera.open_timeout_s + 3 * camera.read_timeout_s
-        next_at = 0.0
-        while time.monotonic() < deadline:
-            ok, frame = capture.read()
-            if not ok:
-                break
-            position = capture.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
-            now = position if position > 0 else time.monotonic() - began
-            if now >= seconds:
-                break
-            if now + 1e-6 >= next_at:
-                next_at = now + interval
-                yield np.asarray(frame, dtype=np.uint8)
+        next_at = began
+        while True:
+            frame = source.read()
+            now = time.monotonic()
+            if now - began >= seconds:
+                return
+            if now >= next_at:
+                # Scheduled, not "now + interval", so jitter in arrival does not lower the rate.
+                next_at = max(next_at + interval, now - interval)
+                yield frame
     finally:
-        capture.release()
-
-
-def _source(url: str) -> str:
-    return url.removeprefix("file://")
+        source.close()
 
 
 def find_camera(config: GatewayConfig, camera_id: str, source: str) -> CameraConfig:

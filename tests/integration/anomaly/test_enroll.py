@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from pathlib import Path
 
 import cv2
@@ -12,6 +13,7 @@ from gateway.anomaly.export import build_graph
 from gateway.anomaly.features import GridSpec, cell_scores, fit, raw_scores, squash
 from gateway.anomaly.features import cell_features as features_of
 from gateway.cli import main
+from gateway.enroll import Enrollment, enroll_frames
 from gateway.inference.model_config import load_model_config
 from gateway.inference.postprocess import decode
 from gateway.inference.preprocess import prepare
@@ -68,6 +70,22 @@ def test_second_enrollment_is_version_two_and_leaves_version_one_untouched(
     assert (model_dir / "1" / "model.onnx").read_bytes() == first
     assert (model_dir / "model.yaml").read_bytes() == yaml_before
     _session(model_dir / "2" / "model.onnx")
+
+
+def test_the_gateway_repository_loads_and_warms_every_enrolled_version(
+    config_file: Path, frames_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["enroll", "--camera", "yard", "--frames", str(frames_dir), "--config", str(config_file)]
+    assert main(arguments) == 0
+    assert main(arguments) == 0
+    capsys.readouterr()
+
+    code = main(["models", "validate", "--config", str(config_file)])
+
+    output = capsys.readouterr()
+    assert code == 0, output.err
+    assert "ok      scene-anomaly-yard:1 (CPUExecutionProvider)" in output.out
+    assert "ok      scene-anomaly-yard:2 (CPUExecutionProvider)" in output.out
 
 
 def test_model_alerts_on_the_scripted_object_and_not_on_the_normal_part(
@@ -135,9 +153,12 @@ def test_enroll_from_the_camera_stream(
     # When 4 seconds are enrolled at the camera's detect_fps (5)
     code = main(["enroll", "--camera", "yard", "--seconds", "4", "--config", str(config_file)])
 
-    # Then 20 sampled frames made version 1
-    assert code == 0, capsys.readouterr().err
-    assert "(20 frames)" in capsys.readouterr().out
+    # Then about 20 sampled frames (4 s x 5 fps, give or take the edges) made version 1
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    frames = int(captured.out.rsplit("(", 1)[1].split()[0])
+    assert 17 <= frames <= 21
+    assert "stream open, sampling at 5 fps" in captured.err
     _session(_repository(config_file) / "1" / "model.onnx")
 
 
@@ -148,7 +169,7 @@ def test_enroll_from_the_camera_stream(
         ("unreadable image", "is not a readable image"),
         ("unknown camera", "no camera 'gate' (known: yard)"),
         ("too few frames", "needs at least 10 frames, got 3"),
-        ("missing stream", "cannot open its stream"),
+        ("missing stream", "no such video file"),
     ],
 )
 def test_bad_input_is_a_clear_error_with_exit_code_2(
@@ -176,3 +197,30 @@ def test_bad_input_is_a_clear_error_with_exit_code_2(
     assert not _repository(config_file).exists() or not any(
         entry.name.isdigit() for entry in _repository(config_file).iterdir()
     )
+
+
+def test_concurrent_enrollments_claim_distinct_versions(tmp_path: Path, scripted_clip: ScriptedClip) -> None:
+    # Given two enrollments of the same camera racing for the next version number
+    repository = tmp_path / "models"
+    results: list[Enrollment] = []
+    errors: list[BaseException] = []
+
+    def enroll() -> None:
+        try:
+            results.append(enroll_frames(list(scripted_clip.normal), camera_id="yard", repository=repository))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=enroll, name=f"enroll-{index}") for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # Then each got its own complete version and no staging directory is left behind
+    assert not errors
+    assert sorted(result.version for result in results) == [1, 2]
+    model_dir = repository / "scene-anomaly-yard"
+    assert sorted(entry.name for entry in model_dir.iterdir()) == ["1", "2", "model.yaml"]
+    for result in results:
+        _session(result.model_path)
