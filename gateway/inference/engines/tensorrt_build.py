@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import InferenceError, ModelLoadError
+from gateway.errors import ModelLoadError
 from gateway.inference.engine_cache import Precision, ShapeRange
 from gateway.inference.engines.tensorrt import check_cuda, import_cuda_runtime, import_tensorrt
 
@@ -44,6 +44,9 @@ class BuildRequest:
     precision: Precision
     profile: tuple[ShapeRange, ...]
     workspace_bytes: int = DEFAULT_WORKSPACE_BYTES
+    tf32: bool = True
+    """TensorRT's default: fp32 layers may use TF32 tensor cores (Ampere+, ~1e-3 relative error).
+    Off only where fp32 must match ONNX Runtime closely (the parity tests)."""
     calibration: Iterable[npt.NDArray[np.generic]] = field(default=(), repr=False)
     """int8 only: batches for the first input, each of the profile's max batch size; read lazily,
     one batch at a time, so a large calibration set never sits in memory whole."""
@@ -52,6 +55,15 @@ class BuildRequest:
 def build_engine(request: BuildRequest, progress: BuildProgress) -> bytes:
     """The serialized engine; ModelLoadError naming what failed (unparsable ONNX, no GPU, ...)."""
     tensorrt = import_tensorrt()
+    flags = tensorrt.BuilderFlag
+    wanted = {"fp32": [], "fp16": ["FP16"], "int8": ["FP16", "INT8"]}[request.precision]
+    if any(not hasattr(flags, flag) for flag in wanted):
+        # TensorRT 11 removed weak typing: precision comes from the ONNX file's own types there.
+        raise ModelLoadError(
+            f"TensorRT {tensorrt.__version__} has no {request.precision} builder flag (strongly typed "
+            "networks only); convert the ONNX file's precision first (e.g. ModelOpt AutoCast) and "
+            "build it as fp32"
+        )
     trt_logger = tensorrt.Logger(tensorrt.Logger.WARNING)
     builder = tensorrt.Builder(trt_logger)
     network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
@@ -68,11 +80,12 @@ def build_engine(request: BuildRequest, progress: BuildProgress) -> bytes:
     for shape in request.profile:
         profile.set_shape(shape.name, shape.minimum, shape.optimum, shape.maximum)
     config.add_optimization_profile(profile)
-    if request.precision in ("fp16", "int8"):
-        config.set_flag(tensorrt.BuilderFlag.FP16)
+    if not request.tf32 and hasattr(flags, "TF32"):
+        config.clear_flag(flags.TF32)
+    for flag in wanted:
+        config.set_flag(getattr(flags, flag))
     calibrator = None
     if request.precision == "int8":
-        config.set_flag(tensorrt.BuilderFlag.INT8)
         first = request.profile[0]
         calibrator = _calibrator(tensorrt, first.name, first.max_batch, request.calibration)
         config.int8_calibrator = calibrator
@@ -83,11 +96,17 @@ def build_engine(request: BuildRequest, progress: BuildProgress) -> bytes:
         config.progress_monitor = monitor
     else:
         progress.phase_start("Building engine (no progress from this TensorRT; minutes)", None, 1)
-    serialized = builder.build_serialized_network(network, config)
+    try:
+        serialized = builder.build_serialized_network(network, config)
+    except Exception as exc:  # pybind11 surfaces TensorRT failures as plain RuntimeErrors
+        raise ModelLoadError(f"{request.onnx_path}: TensorRT build failed: {exc}") from exc
+    finally:
+        if calibrator is not None:
+            calibrator.release()
     if monitor is None:
         progress.phase_finish("Building engine (no progress from this TensorRT; minutes)")
-    if calibrator is not None:
-        calibrator.release()
+    if calibrator is not None and calibrator.error is not None:
+        raise ModelLoadError(f"int8 calibration failed: {calibrator.error}")
     if serialized is None:
         raise ModelLoadError(f"{request.onnx_path}: TensorRT failed to build an engine (see its log above)")
     return bytes(serialized)
@@ -103,15 +122,26 @@ def _monitor(tensorrt: ModuleType, progress: BuildProgress) -> Any:
             # pybind11 trampolines need the base initialiser called explicitly (TensorRT's samples do)
             super().__init__()
 
+        # TensorRT calls these from C++ as noexcept: an exception escaping would abort the
+        # process, so a progress display failure is logged and the build goes on.
         def phase_start(self, phase_name: str, parent_phase: str | None, num_steps: int) -> None:
-            progress.phase_start(phase_name, parent_phase, num_steps)
+            try:
+                progress.phase_start(phase_name, parent_phase, num_steps)
+            except Exception:
+                logger.exception("progress display failed")
 
         def step_complete(self, phase_name: str, step: int) -> bool:
-            progress.step_complete(phase_name, step)
+            try:
+                progress.step_complete(phase_name, step)
+            except Exception:
+                logger.exception("progress display failed")
             return True  # False would cancel the build
 
         def phase_finish(self, phase_name: str) -> None:
-            progress.phase_finish(phase_name)
+            try:
+                progress.phase_finish(phase_name)
+            except Exception:
+                logger.exception("progress display failed")
 
     return Monitor()
 
@@ -129,25 +159,30 @@ def _calibrator(
             self._batches: Iterator[npt.NDArray[np.generic]] = iter(batches)
             self._device: int | None = None
             self._capacity = 0
+            self.error: Exception | None = None
+            """Why calibration stopped early; raised once the build returns."""
 
         def get_batch_size(self) -> int:
             return batch_size
 
         def get_batch(self, names: list[str]) -> list[int] | None:
+            # Called from C++ as noexcept (see Monitor): errors end calibration and are kept.
+            try:
+                return self._next(names)
+            except Exception as exc:
+                self.error = exc
+                return None
+
+        def _next(self, names: list[str]) -> list[int] | None:
             batch = next(self._batches, None)
             if batch is None:
                 return None
             data = np.ascontiguousarray(batch)
             if self._device is None:
-                try:
-                    self._device = int(check_cuda(cudart.cudaMalloc(data.nbytes), "cudaMalloc"))
-                except InferenceError as exc:
-                    logger.error("int8 calibration stops: %s", exc)
-                    return None
+                self._device = int(check_cuda(cudart.cudaMalloc(data.nbytes), "cudaMalloc"))
                 self._capacity = data.nbytes
             if data.nbytes != self._capacity or data.shape[0] != batch_size:
-                logger.error("int8 calibration stops: batch of shape %s does not fit", list(data.shape))
-                return None
+                raise ModelLoadError(f"calibration batch of shape {list(data.shape)} does not fit")
             kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
             check_cuda(cudart.cudaMemcpy(self._device, data.ctypes.data, data.nbytes, kind), "cudaMemcpy")
             return [self._device if name == input_name else 0 for name in names]
