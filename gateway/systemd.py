@@ -15,7 +15,9 @@ Typical use from ``edge-gateway serve``::
 
     notifier = Notifier.from_environment()
     notifier.status("loading models")
-    ...                                   # models warm, API listening
+    with notifier.extending_timeout():    # first start on a GPU box builds TensorRT engines
+        gateway.start()
+    ...                                   # API listening
     watchdog = Watchdog.for_notifier(notifier, heartbeats.healthy, stop_event)
     if watchdog is not None:
         watchdog.start()
@@ -167,6 +169,35 @@ class Notifier:
     def extend_timeout(self, seconds: float) -> bool:
         """Ask for more start/stop time, e.g. while TensorRT builds an engine on first start."""
         return self.send(f"EXTEND_TIMEOUT_USEC={max(1, round(seconds * 1_000_000))}")
+
+    @contextmanager
+    def extending_timeout(self, interval_s: float = 20.0, limit_s: float = 1800.0) -> Iterator[None]:
+        """Keep extending the start (or stop) timeout while a long step runs, such as TensorRT
+        engine builds on a first start, instead of raising ``TimeoutStartSec=`` for every start.
+
+        Every ``interval_s`` it asks for twice that, so one late tick costs nothing; after
+        ``limit_s`` it stops asking, so a step that hangs still ends in systemd's timeout.
+        """
+        if not self.enabled:
+            yield
+            return
+        done = threading.Event()
+
+        def keep_extending() -> None:
+            deadline = time.monotonic() + limit_s
+            while time.monotonic() < deadline:
+                self.extend_timeout(2 * interval_s)
+                if done.wait(interval_s):
+                    return
+            logger.warning("still not done after %.0f s: no longer extending systemd's timeout", limit_s)
+
+        thread = threading.Thread(target=keep_extending, name="systemd-extend-timeout", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     @contextmanager
     def reloading(self, status: str | None = None) -> Iterator[None]:

@@ -206,3 +206,23 @@ def test_a_health_check_that_keeps_raising_is_logged_once(
             watchdog.check_and_ping()
     assert calls == 5
     assert [record.exc_info is not None for record in caplog.records if "raised" in record.message] == [True]
+
+
+def test_extending_timeout_keeps_asking_while_a_long_step_runs_and_stops_after(
+    listener: NotifyListener,
+) -> None:
+    with notifier_for(listener) as notifier:
+        with notifier.extending_timeout(interval_s=0.2):
+            assert any(thread.name == "systemd-extend-timeout" for thread in threading.enumerate())
+            during = listener.drain(0.7)
+        after = listener.drain(0.4)
+    assert [n.fields for n in during] == [{"EXTEND_TIMEOUT_USEC": "400000"}] * len(during)
+    assert 3 <= len(during) <= 5
+    assert after == []
+
+
+def test_extending_timeout_gives_up_at_its_limit(listener: NotifyListener) -> None:
+    # A step that hangs must still end in systemd's timeout.
+    with notifier_for(listener) as notifier, notifier.extending_timeout(interval_s=0.1, limit_s=0.25):
+        received = listener.drain(0.8)
+    assert 2 <= len(received) <= 4
