@@ -57,11 +57,15 @@ _TRT_TYPES: Mapping[str, TensorType] = {
 def import_tensorrt() -> ModuleType:
     """The ``tensorrt`` module; ModelLoadError with the install hint when it is missing or broken."""
     try:
-        return importlib.import_module("tensorrt")
+        module = importlib.import_module("tensorrt")
     except ImportError as exc:
         raise ModelLoadError(INSTALL_HINT) from exc
     except OSError as exc:  # the bindings exist but libnvinfer cannot be loaded
         raise ModelLoadError(f"TensorRT cannot load its libraries ({exc}); {INSTALL_HINT}") from exc
+    if not hasattr(module, "Runtime"):
+        # PyPI's "tensorrt" stub package, or a script named tensorrt.py early on sys.path
+        raise ModelLoadError(f"{getattr(module, '__file__', module)} is not TensorRT; {INSTALL_HINT}")
+    return module
 
 
 def import_cuda_runtime() -> ModuleType:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,12 @@ def test_check_cuda_unpacks_values_and_raises_on_errors() -> None:
     assert check_cuda((SUCCESS, 1, 2), "pair") == (1, 2)
     with pytest.raises(InferenceError, match=r"cudaMalloc failed: CUDA error 100 \(cudaErrorNoDevice\)"):
         check_cuda((NO_DEVICE, None), "cudaMalloc")
+
+
+def test_a_module_named_tensorrt_that_is_not_tensorrt_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given PyPI's stub package, or a script called tensorrt.py shadowing the real bindings
+    impostor = types.ModuleType("tensorrt")
+    impostor.__file__ = "/somewhere/bench/tensorrt.py"
+    monkeypatch.setitem(sys.modules, "tensorrt", impostor)
+    with pytest.raises(ModelLoadError, match=r"/somewhere/bench/tensorrt\.py is not TensorRT; .*libnvinfer"):
+        import_tensorrt()
