@@ -3,7 +3,10 @@
 It holds a persistent MQTT session (v5 ``clean_start=False`` with a session expiry; ``clean_session
 False`` on 3.1.1) and subscribes at QoS 1 to ``$share/{group}/{prefix}/+/alerts``, so several
 instances with different client ids split the stream and the broker queues alerts for an instance
-that is offline.
+that is offline. mosquitto also keeps giving an offline member of the group its turn: that share
+waits in the member's session until it returns (or the session expires, after which the others'
+gap detection asks the devices for it again). Retire an instance for good with a short
+``session_expiry_s``, or expect its share to arrive only through replay.
 
 Delivery is at least once, storage exactly once: paho runs with ``manual_ack``, so a PUBACK is sent
 only after the transaction holding the alert has committed. A crash before that makes the broker

@@ -69,6 +69,8 @@ class DeviceReport:
     rejected: int
     signatures_checked: bool
     """False when no keys file was given or it has no key for this device."""
+    key_missing: bool = False
+    """A keys file was given without a key for this device, which has stored alerts."""
 
     @property
     def missing(self) -> int:
@@ -88,6 +90,8 @@ class DeviceReport:
             found.append(f"bad signatures at seq {_listing(self.bad_signatures)}")
         if self.rejected:
             found.append(f"{self.rejected} rejected messages")
+        if self.key_missing:
+            found.append("no key for this device in the keys file")
         return found
 
 
@@ -169,6 +173,7 @@ def _verify_device(
         bad_signatures=tuple(bad_signatures),
         rejected=rejected,
         signatures_checked=key is not None,
+        key_missing=keys is not None and key is None and count > 0,
     )
 
 

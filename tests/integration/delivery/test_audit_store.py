@@ -282,3 +282,20 @@ def test_verify_without_keys_still_checks_hashes_and_the_chain(
 def test_verify_refuses_a_missing_sqlite_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "verify", "--db", f"sqlite:///{tmp_path}/nothing.db"]) == 2
     assert "no audit database" in capsys.readouterr().err
+
+
+def test_verify_flags_stored_alerts_of_a_device_missing_from_the_keys_file(
+    database_url: str,
+    store: AuditStore,
+    chain: AlertChain,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store.ingest(received(chain, 1, 2))
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"another-box: {KEY.hex()}\n")
+    assert main(["audit", "verify", "--db", database_url, "--keys", str(keys_file)]) == 1
+    assert (
+        f"{DEVICE}: 2 alerts, seq 1..2, signatures NOT checked: no key for this device in the keys file"
+        in capsys.readouterr().out
+    )

@@ -193,6 +193,27 @@ def test_alerts_sent_while_the_subscriber_is_offline_arrive_when_it_returns(
     wait_for_stored(sqlite_url, 250)
 
 
+def test_a_share_group_member_that_leaves_for_a_while_gets_its_share_when_it_returns(
+    broker: Mosquitto, device: MqttDevice, keys_file: Path, sqlite_url: str, running: list[Running]
+) -> None:
+    # mosquitto keeps handing an offline member with a persistent session its turn of a shared
+    # subscription; those alerts wait in its session (replay is pushed out of the way here).
+    first = start(running, audit_config(broker.url, sqlite_url, keys_file, client_id="a", replay_after_s=600))
+    second_config = audit_config(broker.url, sqlite_url, keys_file, client_id="b", replay_after_s=600)
+    second = start(running, second_config)
+    device.publish(range(1, 101))
+    wait_for_stored(sqlite_url, 100)
+    second.close()
+    running.remove(second)
+
+    device.publish(range(101, 201))
+    wait_until(lambda: first.handled("stored") + second.handled("stored") >= 150)
+    assert len(stored_seqs(sqlite_url)) < 200
+
+    start(running, second_config)
+    wait_for_stored(sqlite_url, 200)
+
+
 def device_connected(device: MqttDevice) -> bool:
     return bool(device._client.is_connected())
 
