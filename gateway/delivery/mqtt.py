@@ -118,7 +118,7 @@ class MqttPublisher:
         self._state = BrokerState.CONNECTING
         self._last_error: str | None = None
         self._connected_since: float | None = None
-        self._acks: collections.deque[tuple[int, bool, str]] = collections.deque()
+        self._acks: collections.deque[tuple[int, str | None]] = collections.deque()
         self._replays: queue.Queue[ReplayRequest] = queue.Queue(REPLAY_QUEUE_SIZE)
         # Owned by the publisher thread only.
         self._inflight: dict[int, int] = {}
@@ -259,7 +259,8 @@ class MqttPublisher:
     def _on_publish(
         self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode, _properties: object
     ) -> None:
-        self._acks.append((mid, reason.is_failure, str(reason)))
+        # str(reason) costs more than the rest of this callback: only failures need it.
+        self._acks.append((mid, str(reason) if reason.is_failure else None))
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -299,15 +300,15 @@ class MqttPublisher:
         delivered: list[int] = []
         now = time.monotonic()
         while self._acks:
-            mid, failed, reason = self._acks.popleft()
+            mid, failure = self._acks.popleft()
             seq = self._inflight.pop(mid, None)
             if seq is None:
                 continue  # status or camera-state message
-            if failed:
+            if failure is not None:
                 self._refused.inc()
                 self._retry.append((now + self._config.reconnect_min_s, seq))
                 with self._status_lock:
-                    self._last_error = f"broker refused alert seq {seq}: {reason} (will retry)"
+                    self._last_error = f"broker refused alert seq {seq}: {failure} (will retry)"
                 continue
             delivered.append(seq)
         if delivered:
