@@ -133,6 +133,7 @@ class TensorrtEngine:
         self._cudart = import_cuda_runtime()
         self._trt_logger = tensorrt.Logger(tensorrt.Logger.WARNING)
         self._bindings: dict[str, _Binding] = {}
+        self._device_pointers: list[int] = []
         self._host_pointers: list[int] = []
         self._stream: Any = None
         self._context: Any = None
@@ -141,7 +142,10 @@ class TensorrtEngine:
         except OSError as exc:
             raise ModelLoadError(f"{plan_path}: {exc.strerror or exc}") from exc
         self._runtime = tensorrt.Runtime(self._trt_logger)
-        self._engine = self._runtime.deserialize_cuda_engine(plan)
+        try:
+            self._engine = self._runtime.deserialize_cuda_engine(plan)
+        except Exception as exc:  # pybind11 surfaces TensorRT failures as RuntimeError/TypeError
+            raise ModelLoadError(f"{plan_path}: TensorRT cannot deserialize it: {exc}") from exc
         if self._engine is None:
             raise ModelLoadError(
                 f"{plan_path}: TensorRT {tensorrt.__version__} cannot deserialize this engine "
@@ -183,6 +187,7 @@ class TensorrtEngine:
             dtype = spec.datatype.numpy_dtype
             capacity = max(1, math.prod(largest)) * dtype.itemsize
             device = int(check_cuda(cudart.cudaMalloc(capacity), "cudaMalloc"))
+            self._device_pointers.append(device)
             host_pointer = int(check_cuda(cudart.cudaMallocHost(capacity), "cudaMallocHost"))
             self._host_pointers.append(host_pointer)
             pointer = ctypes.cast(host_pointer, ctypes.POINTER(ctypes.c_uint8))
@@ -282,11 +287,11 @@ class TensorrtEngine:
         # The context goes before the buffers its tensor addresses point at, then the engine.
         self._context = None
         self._engine = None
-        for binding in self._bindings.values():
-            cudart.cudaFree(binding.device)
+        for pointer in self._device_pointers:
+            cudart.cudaFree(pointer)
         for pointer in self._host_pointers:
             cudart.cudaFreeHost(pointer)
-        self._bindings, self._host_pointers = {}, []
+        self._bindings, self._device_pointers, self._host_pointers = {}, [], []
         if self._stream is not None:
             cudart.cudaStreamDestroy(self._stream)
             self._stream = None
