@@ -247,6 +247,10 @@ class AuditConfig(Section):
         le=65535,
         description="Alerts stored per transaction; also the MQTT v5 receive maximum (unacked alerts).",
     )
+    metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Serve Prometheus metrics on this port; absent: no endpoint."
+    )
 
 
 def parse_model_reference(reference: str) -> tuple[str, int | None]:

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, start_http_server
 
 from gateway.config import load_audit_config
 from gateway.delivery.audit import AuditSubscriber
@@ -63,16 +63,29 @@ def run_serve(arguments: argparse.Namespace) -> int:
     except AuditError as exc:
         logger.error("audit: %s", exc)
         return EXIT_ERROR
+    registry = CollectorRegistry()
     try:
-        subscriber = AuditSubscriber(config, store, CollectorRegistry())
+        subscriber = AuditSubscriber(config, store, registry)
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        metrics_server = None
         try:
+            if config.metrics_port is not None:
+                metrics_server, _ = start_http_server(config.metrics_port, config.metrics_host, registry)
+                logger.info("audit: metrics on http://%s:%d/metrics", *metrics_server.server_address[:2])
             subscriber.start()
             stop.wait()
         finally:
             subscriber.stop()
+            if metrics_server is not None:
+                metrics_server.shutdown()
+                metrics_server.server_close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+    except OSError as exc:
+        logger.error(
+            "audit: cannot serve metrics on %s:%s: %s", config.metrics_host, config.metrics_port, exc
+        )
+        return EXIT_ERROR
     except AuditError as exc:
         logger.error("audit: %s", exc)
         return EXIT_ERROR

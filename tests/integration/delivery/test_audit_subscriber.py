@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from gateway.delivery.audit import AuditSubscriber
 from gateway.delivery.audit_store import AuditStore
 from gateway.delivery.audit_verify import verify_store
 from tests.support.audit_device import AlertChain, MqttDevice, connect_client, wait_until
-from tests.support.mosquitto import Mosquitto
+from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.postgres import PostgresServer
 
 DEVICE = "cam-box-1"
@@ -306,9 +307,10 @@ def test_audit_serve_runs_until_sigterm_and_stops_cleanly(
     tmp_path: Path, broker: Mosquitto, device: MqttDevice, keys_file: Path, sqlite_url: str
 ) -> None:
     config_file = tmp_path / "audit.yaml"
+    metrics_port = free_port()
     config_file.write_text(
         f"mqtt: {{url: '{broker.url}', reconnect_min_s: 1}}\n"
-        f"database: '{sqlite_url}'\nkeys_file: '{keys_file}'\n"
+        f"database: '{sqlite_url}'\nkeys_file: '{keys_file}'\nmetrics_port: {metrics_port}\n"
     )
     log_file = tmp_path / "serve.log"
     process = serve(config_file, log_file)
@@ -316,6 +318,14 @@ def test_audit_serve_runs_until_sigterm_and_stops_cleanly(
         wait_until(lambda: "audit: subscribed to $share/audit/edge/+/alerts" in log_file.read_text(), 20)
         device.publish(range(1, 21))
         wait_for_stored(sqlite_url, 20)
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as response:
+                return str(response.read().decode())
+
+        # Counted just after the commit that made them visible in the database.
+        wait_until(lambda: 'edge_gateway_audit_messages_total{outcome="stored"} 20.0' in metrics())
+        assert "edge_gateway_audit_connected 1.0" in metrics()
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(20)
