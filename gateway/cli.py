@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import ClassVar
 
-from gateway.commands import audit, check_config, enroll, models
+from gateway.commands import audit, build_engine, check_config, enroll, models, serve
 
-COMMANDS: tuple[ModuleType, ...] = (check_config, audit, models, enroll)
+COMMANDS: tuple[ModuleType, ...] = (serve, check_config, audit, models, enroll, build_engine)
 
 
 class JsonFormatter(logging.Formatter):

@@ -8,15 +8,18 @@ camera at its ``detect_fps``, takes the newest frame it has not seen, and hands 
                 own rate, the sampler at detect_fps, so most frames of a 25 fps camera end here)
 ``stale``       older than ``max_frame_age_s`` when sampled (a stalled reader or a slow sampler)
 ``motion``      the scene is static (motion gating)
-``busy``        the camera already has ``max_in_flight`` frames at the detector: rather than queue
-                behind them, the newest frame wins the next turn, so latency stays bounded
+``busy``        the camera already has ``max_in_flight`` frames at the detector, or all cameras
+                together have ``max_pending``: rather than queue behind them, the newest frame
+                wins the next turn, so latency stays bounded
 ``overloaded``  the detector refused it (its queue is full)
 ``deadline``    it expired in the detector's queue (the deadline is capture time + max_frame_age_s)
 ``error``       the detector failed on it (logged)
 
-Under overload the ``busy`` rule caps each camera at ``max_in_flight`` outstanding frames, so the
-detector's queue never holds more than cameras x max_in_flight frames and capture-to-result latency
-is bounded by that many model runs; bench/cameras.py measures it at 3x overload.
+Under overload the ``busy`` rule bounds the frames waiting at the detector to
+min(cameras x max_in_flight, max_pending), and capture-to-result latency to about that many model
+runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py measured, at 3x overload
+with 8 cameras on 2 shared cores: p50 0.73 s with the per-camera cap alone (16 frames waiting), and
+with ``max_pending`` set to a few batches' worth; see bench/results/cameras.md for the numbers.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ StateListener = Callable[[str, CameraState, CameraState], None]
 """(camera id, previous state, new state); called on the thread that made the move."""
 
 STOP_TIMEOUT_S = 5.0
+SAMPLER_SILENCE_S = 10.0
+"""The sampler loops at least every 0.5 s; this much silence means it is wedged."""
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 2.0, 5.0)
 
 
@@ -85,18 +90,25 @@ class CameraPipeline:
         *,
         open_source: Callable[[CameraConfig], SourceFactory] = source_factory,
         max_in_flight: int = 2,
+        max_pending: int | None = None,
         state_listener: StateListener | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
+        if max_pending is not None and max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
         self._detector = detector
         self._sink = sink
         self._max_in_flight = max_in_flight
+        self._max_pending = max_pending
+        self._pending = 0
+        self._pending_lock = threading.Lock()
         self._state_listener = state_listener
         self._clock = clock
         self._stop = threading.Event()
         self._sampler: threading.Thread | None = None
+        self._sampler_beat = clock()
         self._running = False
         self._runtimes: dict[str, _CameraRuntime] = {}
         for config in cameras:
@@ -161,13 +173,33 @@ class CameraPipeline:
                 ended = False
         return ended
 
+    def stuck(self, max_silence_s: float = SAMPLER_SILENCE_S) -> list[str]:
+        """Dead reader threads or a silent sampler: what the systemd watchdog must not ping through.
+        A hung camera is not among them; its reader notices the stall and reconnects on its own."""
+        if not self._running:
+            return []
+        problems = [
+            f"camera-{runtime.config.id} reader died"
+            for runtime in self._runtimes.values()
+            if runtime.config.enabled and not runtime.camera.reader_alive
+        ]
+        if self._sampler is None or not self._sampler.is_alive():
+            problems.append("camera-sampler died")
+        elif self._clock() - self._sampler_beat > max_silence_s:
+            problems.append(f"camera-sampler silent for {self._clock() - self._sampler_beat:.0f} s")
+        return problems
+
     # ---- sampling --------------------------------------------------------------------------------
 
     def _sample_loop(self) -> None:
         runtimes = [runtime for runtime in self._runtimes.values() if runtime.config.enabled]
+        turn = 0
         while not self._stop.is_set():
             now = self._clock()
-            for runtime in runtimes:
+            self._sampler_beat = now
+            # Rotate who goes first, so under max_pending no camera always wins the free slot.
+            turn = (turn + 1) % max(1, len(runtimes))
+            for runtime in runtimes[turn:] + runtimes[:turn]:
                 runtime.camera.check_stalled()
                 if now >= runtime.next_due:
                     # Falling behind resets the schedule instead of sampling in a burst to catch up.
@@ -196,9 +228,14 @@ class CameraPipeline:
             camera.drops.add("motion")
             return
         with runtime.lock:
-            if runtime.in_flight >= self._max_in_flight * len(runtime.models):
-                camera.drops.add("busy")
-                return
+            camera_full = runtime.in_flight >= self._max_in_flight * len(runtime.models)
+        with self._pending_lock:
+            all_full = (
+                self._max_pending is not None and self._pending + len(runtime.models) > self._max_pending
+            )
+        if camera_full or all_full:
+            camera.drops.add("busy")
+            return
         deadline = frame.monotonic_at + config.max_frame_age_s
         for model in runtime.models:
             try:
@@ -212,6 +249,8 @@ class CameraPipeline:
                 continue
             with runtime.lock:
                 runtime.in_flight += 1
+            with self._pending_lock:
+                self._pending += 1
             future.add_done_callback(functools.partial(self._completed, runtime, frame, model))
 
     def _completed(
@@ -219,6 +258,8 @@ class CameraPipeline:
     ) -> None:
         with runtime.lock:
             runtime.in_flight -= 1
+        with self._pending_lock:
+            self._pending -= 1
         camera = runtime.camera
         try:
             output = future.result()

@@ -84,6 +84,11 @@ class Camera:
     def request_stop(self) -> None:
         self._stop.set()
 
+    @property
+    def reader_alive(self) -> bool:
+        """The reader thread runs (streaming, reconnecting or backing off all count)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self, timeout_s: float = 5.0) -> bool:
         """Stop the reader; True when its thread has ended within ``timeout_s``."""
         self._stop.set()

@@ -1,0 +1,118 @@
+"""``edge-gateway serve [--config FILE]``: run the gateway until SIGTERM.
+
+Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the API binds, then
+``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config and
+models between ``RELOADING=1`` and ``READY=1``. SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
+taking work, in-flight batches finish or expire, every decided alert is committed, MQTT publishes
+``offline``, exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from gateway.api.app import create_app, serve
+from gateway.config import GatewayConfig, default_config, load_config
+from gateway.errors import ConfigError, GatewayError
+from gateway.pipeline import Gateway
+from gateway.systemd import Notifier, Watchdog
+
+logger = logging.getLogger(__name__)
+
+EXIT_CONFIG = 2
+STATUS_EVERY_S = 10.0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("serve", help="run the gateway (default: the embedded demo)")
+    parser.add_argument("--config", type=Path, help="YAML config; without it, the embedded default")
+    parser.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback API address without bearer tokens"
+    )
+    parser.set_defaults(handler=run)
+
+
+def run(arguments: argparse.Namespace) -> int:
+    config_path: Path | None = arguments.config
+    try:
+        config = load_config(config_path) if config_path is not None else default_config()
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    if config_path is None:
+        logger.info("no --config: running the embedded default (demo clip, face-detector, local outbox)")
+    return asyncio.run(_serve(config, config_path, insecure=arguments.insecure, echo=config.mqtt is None))
+
+
+async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: bool, echo: bool) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reload = asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    notifier = Notifier.from_environment()
+    try:
+        gateway = Gateway(config, alert_echo=sys.stdout if echo else None)
+    except GatewayError as exc:
+        logger.error("cannot start: %s", exc)
+        return 1
+    try:
+        await loop.run_in_executor(None, gateway.start)
+        app = create_app(
+            http=config.http,
+            admission=config.admission,
+            inference=gateway.inference,
+            cameras=gateway.cameras,
+            events=gateway.outbox,
+            registry=gateway.registry,
+            insecure=insecure,
+        )
+        server = await serve(app, config.http.host, config.http.port)
+    except (GatewayError, OSError) as exc:
+        logger.error("cannot start: %s", exc)
+        await loop.run_in_executor(None, gateway.stop)
+        return 1
+    notifier.ready(gateway.summary())
+    watchdog = Watchdog.for_notifier(
+        notifier, lambda: not gateway.health_problems(), registry=gateway.registry
+    )
+    if watchdog is not None:
+        watchdog.start()
+    try:
+        while not stop.is_set():
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(reload.wait())]
+            await asyncio.wait(waiters, timeout=STATUS_EVERY_S, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+            if reload.is_set() and not stop.is_set():
+                reload.clear()
+                await loop.run_in_executor(None, _reload, gateway, config_path, notifier)
+            problems = gateway.health_problems()
+            notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
+    finally:
+        notifier.stopping("stopping")
+        logger.info("stopping: API first, then cameras, inference, alerts, MQTT")
+        await server.close()
+        await loop.run_in_executor(None, gateway.stop)
+        if watchdog is not None:
+            watchdog.stop()
+        notifier.close()
+    logger.info("stopped")
+    return 0
+
+
+def _reload(gateway: Gateway, config_path: Path | None, notifier: Notifier) -> None:
+    with notifier.reloading("reloading config and models"):
+        try:
+            config = load_config(config_path) if config_path is not None else gateway.config
+        except ConfigError as exc:
+            logger.error("reload refused, the running config stays:\n%s", exc)
+            return
+        gateway.reload(config)
