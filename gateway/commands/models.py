@@ -13,9 +13,9 @@ from pathlib import Path
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.domain import ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import ConfigError
-from gateway.inference.engines.base import EngineOptions
-from gateway.inference.engines.onnx import OnnxEngine
+from gateway.inference.engines.selection import EngineSelector
 from gateway.inference.repository import ModelRepository
+from gateway.inference.service import engine_options
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -85,13 +85,9 @@ def _load(arguments: argparse.Namespace) -> list[ModelVersionStatus] | None:
     if not root.is_dir():
         print(f"{root}: not a directory", file=sys.stderr)
         return None
-    options = EngineOptions(
-        providers=config.inference.providers,
-        intra_op_threads=config.inference.intra_op_threads,
-        tensorrt_fp16=config.inference.tensorrt_fp16,
-        tensorrt_cache_dir=config.state_dir / "trt-cache",
+    repository = ModelRepository(
+        root, EngineSelector(), engine_options(config), warmup_batches=config.models.warmup_batches
     )
-    repository = ModelRepository(root, OnnxEngine, options, warmup_batches=config.models.warmup_batches)
     repository.scan()
     repository.load_all()
     statuses = repository.statuses()
