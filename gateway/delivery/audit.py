@@ -158,11 +158,14 @@ class AuditSubscriber:
         if config.username is not None:
             client.username_pw_set(config.username, _read_password(config))
         if urlsplit(config.url).scheme == "mqtts":
-            client.tls_set(
-                ca_certs=None if config.ca_file is None else str(config.ca_file),
-                certfile=None if config.cert_file is None else str(config.cert_file),
-                keyfile=None if config.key_file is None else str(config.key_file),
-            )
+            try:
+                client.tls_set(
+                    ca_certs=None if config.ca_file is None else str(config.ca_file),
+                    certfile=None if config.cert_file is None else str(config.cert_file),
+                    keyfile=None if config.key_file is None else str(config.key_file),
+                )
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                raise AuditError(f"cannot set up TLS for {config.url}: {exc}") from exc
         client.reconnect_delay_set(
             max(1, round(config.reconnect_min_s)), max(1, round(config.reconnect_max_s))
         )

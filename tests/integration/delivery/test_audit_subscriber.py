@@ -21,6 +21,7 @@ from gateway.config import AuditConfig
 from gateway.delivery.audit import AuditSubscriber
 from gateway.delivery.audit_store import AuditStore
 from gateway.delivery.audit_verify import verify_store
+from gateway.errors import AuditError
 from tests.support.audit_device import AlertChain, MqttDevice, connect_client, wait_until
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.postgres import PostgresServer
@@ -391,3 +392,15 @@ def test_a_subscriber_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
         process.send_signal(signal.SIGTERM)
         process.wait(20)
     assert main(["audit", "verify", "--db", sqlite_url, "--keys", str(keys_file)]) == 0
+
+
+def test_unusable_tls_files_are_a_clear_error(tmp_path: Path, keys_file: Path, sqlite_url: str) -> None:
+    config = audit_config(
+        "mqtts://127.0.0.1:1", sqlite_url, keys_file, mqtt={"ca_file": str(tmp_path / "no.pem")}
+    )
+    store = AuditStore.open(sqlite_url, KEYS)
+    try:
+        with pytest.raises(AuditError, match=r"cannot set up TLS for mqtts://127.0.0.1:1: .*No such file"):
+            AuditSubscriber(config, store, CollectorRegistry())
+    finally:
+        store.close()
