@@ -1,6 +1,6 @@
 """Alerts/s through the outbox to a real mosquitto at QoS 1 and into the audit store.
 
-    .venv/bin/python -m bench.alerts [--alerts 20000] [--producers 8] [--synchronous full normal]
+    .venv/bin/python -m bench.alerts [--alerts 20000] [--producers 8 32] [--synchronous full normal]
 
 Per run: a fresh mosquitto on a free 127.0.0.1 port (persistence on, max_queued_messages 0), a fresh
 outbox (SQLite WAL, the given ``synchronous`` mode: ``full`` fsyncs every commit), the MqttPublisher
@@ -196,16 +196,17 @@ def main(argv: list[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--alerts", type=int, default=20_000)
-    parser.add_argument("--producers", type=int, default=8)
+    parser.add_argument("--producers", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--synchronous", nargs="+", default=["full", "normal"], choices=["full", "normal"])
     parser.add_argument("--protocol", nargs="+", default=["5"], choices=["5", "3.1.1"])
     parser.add_argument("--max-inflight", type=int, default=64)
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
     rows = [
-        run(arguments.alerts, arguments.producers, synchronous, protocol, arguments.max_inflight)
+        run(arguments.alerts, producers, synchronous, protocol, arguments.max_inflight)
         for synchronous in arguments.synchronous
         for protocol in arguments.protocol
+        for producers in arguments.producers
     ]
     result = {
         "benchmark": "alerts through the outbox to mosquitto (QoS 1) into the audit store",
