@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # Image decode, big JSON and snapshots: a couple of threads keep them off the loop without
 # competing with the inference workers for the cores.
 EXECUTOR_THREADS = 2
+READ_BUFFER_BYTES = 2**20
 
 
 def create_app(
@@ -100,7 +101,9 @@ async def serve(app: web.Application, host: str, port: int) -> RunningServer:
     check_bind(host, has_tokens=context.tokens.enabled, insecure=context.insecure)
     # No access log: one line per request costs more than the rest of a rejected request, and the
     # request counters and latency histograms on /metrics say the same in aggregate.
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    # A read buffer that holds a whole typical tensor body: with aiohttp's 64 KiB default, a 1 MiB
+    # body pauses and resumes the socket reader many times over.
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER_BYTES)
     await runner.setup()
     site = web.TCPSite(runner, host, port, reuse_address=True)
     try:

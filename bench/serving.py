@@ -1,0 +1,733 @@
+"""Serving benchmark: in-process ONNX Runtime vs the gateway's ``/v2`` infer, in one run.
+
+Phases, all on the same machine, each bounded by time and request count, 127.0.0.1 only:
+
+1. raw, one session per batch size (``intra_op`` = all cores): throughput and latency at batch 1..max;
+2. raw, one single-threaded session per core, batch 1, a thread each: the CPU throughput ceiling;
+3. raw, one single-threaded session, batch 1, sequential: the light-load latency reference;
+4. the gateway (a separate process: InferenceService + the aiohttp API) at light load: one client,
+   sequential binary-tensor requests -> added latency p50/p99 over (3);
+5. the gateway under ``--clients`` concurrent closed-loop clients -> throughput vs the best raw;
+6. the gateway at 3x its measured capacity, open loop -> admitted p99 vs (4), rejection latency,
+   status codes and the server's RSS before and after.
+
+Writes ``bench/results/serving.json`` and ``bench/results/serving.md`` and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from gateway.api.app import create_app, serve  # noqa: E402
+from gateway.config import AdmissionConfig, GatewayConfig, HttpConfig  # noqa: E402
+from gateway.inference.model_config import load_model_config  # noqa: E402
+from gateway.inference.service import InferenceService  # noqa: E402
+
+Array = npt.NDArray[Any]
+TARGETS = {
+    "throughput_ratio_min": 0.95,
+    "p50_overhead_ms_max": 1.0,
+    "p99_overhead_ms_max": 5.0,
+    "overload_admitted_p99_ratio_max": 2.0,
+    "reject_ms_max": 2.0,
+}
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
+    if not samples_s:
+        return {"count": 0}
+    values = np.asarray(samples_s) * 1000
+    return {
+        "count": len(values),
+        "p50_ms": float(np.percentile(values, 50)),
+        "p90_ms": float(np.percentile(values, 90)),
+        "p99_ms": float(np.percentile(values, 99)),
+        "max_ms": float(values.max()),
+        "mean_ms": float(values.mean()),
+    }
+
+
+# --- raw ONNX Runtime ------------------------------------------------------------------------------
+
+
+def session(model_file: Path, threads: int) -> ort.InferenceSession:
+    """The same options the gateway's engine uses, so the comparison is like for like."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+
+def timed_loop(run: Any, seconds: float, max_calls: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        run()
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and len(latencies) < max_calls:
+        started = time.perf_counter()
+        run()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def raw_batches(
+    model_file: Path, item: Array, input_name: str, max_batch: int, seconds: float
+) -> list[dict[str, Any]]:
+    results = []
+    shared = session(model_file, 0)
+    batch = 1
+    while batch <= max_batch:
+        feeds = {input_name: np.repeat(item, batch, axis=0)}
+        started = time.perf_counter()
+        latencies = timed_loop(lambda feeds=feeds: shared.run(None, feeds), seconds, 10_000)
+        elapsed = time.perf_counter() - started
+        results.append(
+            {
+                "batch": batch,
+                "sessions": 1,
+                "intra_op_threads": "all",
+                "items_per_s": batch * len(latencies) / sum(latencies),
+                "latency": percentiles(latencies),
+                "wall_s": elapsed,
+            }
+        )
+        batch *= 2
+    return results
+
+
+def raw_per_core(
+    model_file: Path, item: Array, input_name: str, workers: int, seconds: float
+) -> tuple[dict[str, Any], list[float]]:
+    sessions = [session(model_file, 1) for _ in range(workers)]
+    feeds = {input_name: item}
+    for each in sessions:
+        each.run(None, feeds)
+    latencies: list[list[float]] = [[] for _ in range(workers)]
+    barrier = threading.Barrier(workers + 1)
+
+    def work(index: int) -> None:
+        barrier.wait()
+        latencies[index] = timed_loop(lambda: sessions[index].run(None, feeds), seconds, 100_000, warmup=0)
+
+    threads = [threading.Thread(target=work, args=(index,), name=f"raw-{index}") for index in range(workers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    merged = [value for each in latencies for value in each]
+    return {
+        "batch": 1,
+        "sessions": workers,
+        "intra_op_threads": 1,
+        "items": len(merged),
+        "elapsed_s": elapsed,
+    }, merged
+
+
+# --- the gateway in its own process --------------------------------------------------------------
+
+
+def serve_main(arguments: argparse.Namespace) -> int:
+    """``serving.py serve``: InferenceService + API on a free port; prints ``PORT n``; runs until
+    SIGTERM/SIGINT or stdin closes."""
+    config = GatewayConfig.model_validate(json.loads(arguments.config))
+    registry = CollectorRegistry()
+    service = InferenceService.from_config(config, registry)
+    service.start()
+
+    async def run() -> None:
+        app = create_app(
+            http=HttpConfig(port=0),
+            admission=AdmissionConfig.model_validate(json.loads(arguments.admission)),
+            inference=service,
+            cameras=None,
+            events=None,
+            registry=registry,
+        )
+        server = await serve(app, "127.0.0.1", 0)
+        print(f"PORT {server.port}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signal_number, stop.set)
+        # The benchmark closes our stdin to stop us, so a crashed benchmark never leaves a server behind.
+        loop.add_reader(
+            sys.stdin.fileno(), lambda: stop.set() if not os.read(sys.stdin.fileno(), 1) else None
+        )
+        await stop.wait()
+        await server.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        service.stop()
+    return 0
+
+
+class GatewayProcess:
+    def __init__(self, config: dict[str, Any], admission: dict[str, Any]) -> None:
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "serve",
+            "--config",
+            json.dumps(config, default=str),
+            "--admission",
+            json.dumps(admission),
+        ]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.process.kill()
+            raise RuntimeError(f"gateway did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU time so far of the server's main thread (the event loop: HTTP, JSON,
+        admission) and of all its other threads together (inference workers, the API's pool)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        result = {"event_loop": 0.0, "other_threads": 0.0}
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended while we looked
+            key = "event_loop" if task.name == str(self.process.pid) else "other_threads"
+            result[key] += (int(fields[11]) + int(fields[12])) / ticks
+        return result
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def binary_request(model: str, input_name: str, item: Array) -> tuple[str, bytes, dict[str, str]]:
+    raw = item.tobytes()
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": input_name,
+                    "shape": list(item.shape),
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()
+    headers = {
+        "Inference-Header-Content-Length": str(len(header)),
+        "Content-Type": "application/octet-stream",
+    }
+    return f"/v2/models/{model}/infer", header + raw, headers
+
+
+async def closed_loop(
+    port: int, request: tuple[str, bytes, dict[str, str]], clients: int, seconds: float, max_requests: int
+) -> tuple[dict[str, Any], list[float]]:
+    path, body, headers = request
+    url = f"http://127.0.0.1:{port}{path}"
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as client:
+        for _ in range(2):  # warm connections and the model's first runs
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+        end = time.perf_counter() + seconds
+
+        async def one_client() -> None:
+            while time.perf_counter() < end and len(latencies) < max_requests:
+                started = time.perf_counter()
+                async with client.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    statuses[response.status] += 1
+                if response.status == 200:
+                    latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    outcome: dict[str, Any] = {
+        "clients": clients,
+        "items": len(latencies),
+        "elapsed_s": elapsed,
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+    }
+    return outcome, latencies
+
+
+async def paired_light(
+    port: int,
+    request: tuple[str, bytes, dict[str, str]],
+    *,
+    model_file: Path,
+    item: Array,
+    input_name: str,
+    seconds: float,
+) -> tuple[list[float], list[float], float]:
+    """Light load, one request at a time, alternating raw ONNX Runtime (a single-thread session, as
+    each gateway worker has) and the gateway request by request, so both see the same moment of
+    whatever else runs on the machine. Returns (raw latencies, gateway latencies, raw CPU seconds)."""
+    single = session(model_file, 1)
+    feeds = {input_name: item}
+    path, body, headers = request
+    url = f"http://127.0.0.1:{port}{path}"
+    raw: list[float] = []
+    gateway: list[float] = []
+    raw_cpu = 0.0
+    async with aiohttp.ClientSession() as client:
+        for _ in range(2):
+            single.run(None, feeds)
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            single.run(None, feeds)
+            raw.append(time.perf_counter() - started)
+            raw_cpu += time.thread_time() - started_cpu
+            started = time.perf_counter()
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"light load got HTTP {response.status}")
+            gateway.append(time.perf_counter() - started)
+    return raw, gateway, raw_cpu
+
+
+async def open_loop(
+    port: int, request: tuple[str, bytes, dict[str, str]], rate_per_s: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Requests start on a fixed schedule whether or not earlier ones finished (a real overload)."""
+    path, body, headers = request
+    url = f"http://127.0.0.1:{port}{path}"
+    admitted: list[float] = []
+    rejected: list[float] = []
+    statuses: Counter[int] = Counter()
+    retry_after_missing = 0
+    total = int(rate_per_s * seconds)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as client:
+
+        async def one() -> None:
+            nonlocal retry_after_missing
+            started = time.perf_counter()
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+                elapsed = time.perf_counter() - started
+                statuses[response.status] += 1
+                if response.status == 200:
+                    admitted.append(elapsed)
+                else:
+                    rejected.append(elapsed)
+                    if response.status in (429, 503) and "Retry-After" not in response.headers:
+                        retry_after_missing += 1
+
+        tasks = []
+        begin = time.perf_counter()
+        for index in range(total):
+            delay = begin + index / rate_per_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one()))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    return {
+        "offered_per_s": rate_per_s,
+        "requests": total,
+        "admitted_per_s": len(admitted) / elapsed,
+        "admitted_latency": percentiles(admitted),
+        "rejected_latency": percentiles(rejected),
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+        "retry_after_missing": retry_after_missing,
+    }
+
+
+async def server_latency(port: int, route: str) -> dict[str, dict[str, float]]:
+    """Per status code: requests and the share answered within 1 ms and 2 ms, measured by the server
+    itself (the API's latency histogram), i.e. without the client's and the scheduler's share."""
+    async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    buckets: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "edge_gateway_http_request_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route") != route:
+                continue
+            status = sample.labels["status"]
+            entry = buckets.setdefault(status, {})
+            if sample.name.endswith("_bucket") and sample.labels["le"] in ("0.001", "0.002"):
+                entry[f"le_{sample.labels['le']}"] = sample.value
+            elif sample.name.endswith("_count"):
+                entry["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                entry["sum"] = sample.value
+    return buckets
+
+
+def difference(
+    after: dict[str, dict[str, float]], before: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    result = {}
+    for status, entry in after.items():
+        previous = before.get(status, {})
+        delta = {key: value - previous.get(key, 0.0) for key, value in entry.items()}
+        if delta.get("count", 0) > 0:
+            delta["share_within_1ms"] = delta.get("le_0.001", 0.0) / delta["count"]
+            delta["share_within_2ms"] = delta.get("le_0.002", 0.0) / delta["count"]
+            delta["mean_ms"] = 1000 * delta.get("sum", 0.0) / delta["count"]
+            result[status] = delta
+    return result
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def markdown(result: dict[str, Any], ratios: dict[str, tuple[float, str]]) -> str:
+    raw = result["raw"]
+    gateway = result["gateway"]
+    machine = result["machine"]
+    rows = [(f"raw ORT, 1 session (all threads), batch {entry['batch']}", entry) for entry in raw["batches"]]
+    rows += [
+        (f"raw ORT, {raw['per_core']['sessions']} single-thread sessions, batch 1", raw["per_core"]),
+        ("raw ORT, 1 single-thread session, sequential (alternating with the next row)", raw["single"]),
+        ("gateway /v2 binary, 1 client, sequential (alternating with the row above)", gateway["light"]),
+        (
+            f"gateway /v2 binary, {gateway['throughput']['clients']} clients, closed loop",
+            gateway["throughput"],
+        ),
+    ]
+    overload = gateway["overload"]
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"Command (from the repository root, venv active): `{result['command']}`",
+        "",
+        f"{result['date']}; {machine['cpu']}, {machine['cores']} cores usable, "
+        f"Python {machine['python']}, onnxruntime {machine['onnxruntime']}; load average "
+        f"{machine['load_average_at_start']:.2f} at start, {machine['load_average_at_end']:.2f} at end "
+        f"(the machine is shared). Model `{result['model']}`, "
+        f"input {result['input_shape']} FP32, sent as binary tensors.",
+        "",
+        "| run | items/s | p50 ms | p99 ms |",
+        "|---|---:|---:|---:|",
+    ]
+    for label, entry in rows:
+        latency = entry["latency"]
+        lines.append(
+            f"| {label} | {entry['items_per_s']:.2f} | {latency['p50_ms']:.2f} | {latency['p99_ms']:.2f} |"
+        )
+    admitted, rejected = overload["admitted_latency"], overload["rejected_latency"]
+    lines += [
+        f"| gateway, open loop at {overload['offered_per_s']:.1f}/s (3x), admitted "
+        f"| {overload['admitted_per_s']:.2f} "
+        f"| {admitted.get('p50_ms', float('nan')):.2f} | {admitted.get('p99_ms', float('nan')):.2f} |",
+        f"| gateway, same run, rejected (client-side) | - | {rejected.get('p50_ms', float('nan')):.2f} "
+        f"| {rejected.get('p99_ms', float('nan')):.2f} |",
+        "",
+        f"Overload statuses: {overload['statuses']}; "
+        f"429/503 without Retry-After: {overload['retry_after_missing']}. "
+        f"Server-side (API histogram) by status: {json.dumps(overload['server_side'])}.",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {value:.3f} | {target} |" for name, (value, target) in ratios.items()]
+    lines += [
+        "",
+        f"Gateway: `inference: {json.dumps(result['gateway_config'])}`, "
+        f"`admission: {json.dumps(result['admission'])}`; server RSS "
+        f"{gateway['rss_before_overload_mb']:.1f} MiB before and {gateway['rss_after_overload_mb']:.1f} MiB "
+        "after the overload run. Raw and gateway phases alternate round by round (see serving.json).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def merge_runs(runs: Sequence[dict[str, Any]], samples: Sequence[list[float]]) -> dict[str, Any]:
+    """Rounds of the same phase as one: items over total time, latencies pooled."""
+    items = sum(run["items"] for run in runs)
+    elapsed = sum(run["elapsed_s"] for run in runs)
+    statuses: Counter[str] = Counter()
+    for run in runs:
+        statuses.update(run.get("statuses", {}))
+    merged = {key: value for key, value in runs[0].items() if key not in ("items", "elapsed_s", "statuses")}
+    merged.update(
+        {
+            "rounds": len(runs),
+            "items_per_s": items / elapsed,
+            "latency": percentiles([value for each in samples for value in each]),
+        }
+    )
+    if statuses:
+        merged["statuses"] = dict(sorted(statuses.items()))
+    return merged
+
+
+def bench_main(arguments: argparse.Namespace) -> int:
+    model_dir = (ROOT / "models" / arguments.model).resolve()
+    config = load_model_config(model_dir / "model.yaml")
+    version = max(int(path.name) for path in model_dir.iterdir() if path.name.isdigit())
+    model_file = model_dir / str(version) / "model.onnx"
+    spec = config.inputs[0]
+    dims = [arguments.size if dim == -1 else dim for dim in spec.dims]
+    item = np.random.default_rng(0).random((1, *dims), dtype=np.float32)
+    workers = arguments.workers or cores()
+    max_batch = min(arguments.max_batch, config.max_batch_size)
+    seconds = arguments.seconds
+    clients = arguments.clients or workers + 1
+    route = "/v2/models/{name}/infer"
+
+    print(f"raw: batches 1..{max_batch}", flush=True)
+    batches = raw_batches(model_file, item, spec.name, max_batch, seconds)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        repository = Path(scratch) / "models"
+        repository.mkdir()
+        (repository / arguments.model).symlink_to(model_dir, target_is_directory=True)
+        gateway_config = {
+            "device_id": "bench",
+            "state_dir": str(Path(scratch) / "state"),
+            "models": {"repository": str(repository), "warmup_batches": 2, "poll_interval_s": 3600},
+            "inference": {
+                "workers": workers,
+                "intra_op_threads": 1,
+                "providers": ["cpu"],
+                "max_batch_size": arguments.gateway_batch,
+                "max_queue_delay_ms": arguments.queue_delay_ms,
+                "queue_capacity": arguments.queue_capacity or 2 * workers,
+            },
+        }
+        admission = {"rate_per_s": 1_000_000, "burst": 1_000_000, "high_watermark": arguments.high_watermark}
+        request = binary_request(arguments.model, spec.name, item)
+        server = GatewayProcess(gateway_config, admission)
+        phases: dict[str, list[dict[str, Any]]] = {"per_core": [], "single": [], "light": [], "loaded": []}
+        samples: dict[str, list[list[float]]] = {name: [] for name in phases}
+        pairs: list[float] = []
+        # CPU time is what contention from other processes does not inflate (much): the server's
+        # CPU per request minus ONNX Runtime's CPU per inference is the gateway's own cost.
+        cpu = {"raw_s": 0.0, "server_event_loop_s": 0.0, "server_other_threads_s": 0.0, "requests": 0}
+        try:
+            # Raw and gateway phases alternate, round after round, so that whatever else the
+            # machine is doing weighs on both sides of every ratio alike.
+            for round_index in range(arguments.rounds):
+                print(f"round {round_index + 1}/{arguments.rounds}", flush=True)
+                runs: tuple[tuple[str, Callable[[], tuple[dict[str, Any], list[float]]]], ...] = (
+                    ("per_core", lambda: raw_per_core(model_file, item, spec.name, workers, seconds)),
+                    (
+                        "loaded",
+                        lambda: asyncio.run(closed_loop(server.port, request, clients, seconds, 100_000)),
+                    ),
+                )
+                for name, run in runs:
+                    outcome, latencies = run()
+                    phases[name].append(outcome)
+                    samples[name].append(latencies)
+                server_cpu_before = server.cpu_seconds()
+                raw_light, gateway_light, raw_cpu = asyncio.run(
+                    paired_light(
+                        server.port,
+                        request,
+                        model_file=model_file,
+                        item=item,
+                        input_name=spec.name,
+                        seconds=2 * seconds,
+                    )
+                )
+                for name, latencies in (("single", raw_light), ("light", gateway_light)):
+                    phases[name].append({"clients": 1, "items": len(latencies), "elapsed_s": sum(latencies)})
+                    samples[name].append(latencies)
+                pairs += [gateway - raw for raw, gateway in zip(raw_light, gateway_light, strict=True)]
+                server_cpu_after = server.cpu_seconds()
+                cpu["raw_s"] += raw_cpu
+                for key in ("event_loop", "other_threads"):
+                    cpu[f"server_{key}_s"] += server_cpu_after[key] - server_cpu_before[key]
+                cpu["requests"] += len(gateway_light)
+            per_core, single = (
+                merge_runs(phases["per_core"], samples["per_core"]),
+                merge_runs(phases["single"], samples["single"]),
+            )
+            light, throughput = (
+                merge_runs(phases["light"], samples["light"]),
+                merge_runs(phases["loaded"], samples["loaded"]),
+            )
+            rss_before = server.rss_bytes()
+            before = asyncio.run(server_latency(server.port, route))
+            rate = 3 * throughput["items_per_s"]
+            print(f"gateway: open loop at {rate:.1f}/s", flush=True)
+            overload = asyncio.run(
+                open_loop(server.port, request, rate, arguments.overload_seconds, connections=256)
+            )
+            overload["server_side"] = difference(asyncio.run(server_latency(server.port, route)), before)
+            rss_after = server.rss_bytes()
+        finally:
+            server.close()
+
+    best_raw = max([entry["items_per_s"] for entry in batches] + [per_core["items_per_s"]])
+    raw_p50, raw_p99 = single["latency"]["p50_ms"], single["latency"]["p99_ms"]
+    light_p50, light_p99 = light["latency"]["p50_ms"], light["latency"]["p99_ms"]
+    overload_p99 = overload["admitted_latency"].get("p99_ms", float("nan"))
+    reject_p99 = overload["rejected_latency"].get("p99_ms", float("nan"))
+    server_rejects = overload["server_side"].get("503", {})
+    ratios = {
+        "gateway / best raw throughput": (throughput["items_per_s"] / best_raw, ">= 0.95"),
+        "p50 added latency, light load (ms)": (light_p50 - raw_p50, "<= 1"),
+        "p99 added latency, light load (ms)": (light_p99 - raw_p99, "<= 5"),
+        "median of paired differences gateway - raw, light load (ms)": (
+            1000 * float(np.median(pairs)),
+            "<= 1",
+        ),
+        "3x overload: admitted p99 / light-load p99": (overload_p99 / light_p99, "<= 2"),
+        "3x overload: rejection p99, client-side (ms)": (reject_p99, "<= 2"),
+        "3x overload: rejections answered within 2 ms, server-side (share)": (
+            server_rejects.get("share_within_2ms", float("nan")),
+            "= 1",
+        ),
+        "server event-loop CPU per request, light load (ms)": (
+            1000 * cpu["server_event_loop_s"] / cpu["requests"],
+            "-",
+        ),
+        "server worker-thread CPU per request - raw CPU per inference, light load (ms)": (
+            1000 * (cpu["server_other_threads_s"] - cpu["raw_s"]) / cpu["requests"],
+            "-",
+        ),
+        "RSS after / before overload": (rss_after / rss_before, "flat"),
+    }
+    command = " ".join(shlex.quote(part) for part in ["python", "bench/serving.py", *sys.argv[1:]])
+    result = {
+        "model": f"{arguments.model}:{version}",
+        "input_shape": list(item.shape),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": command,
+        "machine": {
+            "cpu": _cpu_name(),
+            "cores": cores(),
+            "python": platform.python_version(),
+            "onnxruntime": ort.__version__,
+            "load_average_at_start": arguments.load_average,
+            "load_average_at_end": os.getloadavg()[0],
+        },
+        "raw": {"batches": batches, "per_core": per_core, "single": single, "best_items_per_s": best_raw},
+        "gateway": {
+            "light": light,
+            "throughput": throughput,
+            "overload": overload,
+            "light_cpu": {
+                **cpu,
+                "raw_ms_per_inference": 1000 * cpu["raw_s"] / cpu["requests"],
+                "server_event_loop_ms_per_request": 1000 * cpu["server_event_loop_s"] / cpu["requests"],
+                "server_other_threads_ms_per_request": 1000 * cpu["server_other_threads_s"] / cpu["requests"],
+            },
+            "rss_before_overload_mb": rss_before / 2**20,
+            "rss_after_overload_mb": rss_after / 2**20,
+        },
+        "gateway_config": gateway_config["inference"],
+        "admission": admission,
+        "ratios": {name: {"value": value, "target": target} for name, (value, target) in ratios.items()},
+    }
+    output = Path(arguments.output)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
+    table = markdown(result, ratios)
+    (output / "serving.md").write_text(table)
+    print(table)
+    return 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="mode")
+    serve_parser = sub.add_parser("serve", help="internal: run the gateway for the benchmark")
+    serve_parser.add_argument("--config", required=True)
+    serve_parser.add_argument("--admission", required=True)
+    parser.add_argument("--model", default="face-detector")
+    parser.add_argument("--size", type=int, default=320, help="for dynamic height/width")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
+    parser.add_argument("--workers", type=int, default=0, help="default: one per core")
+    parser.add_argument("--max-batch", type=int, default=8)
+    parser.add_argument("--clients", type=int, default=0, help="default: workers + 1 (one waiting)")
+    parser.add_argument("--gateway-batch", type=int, default=1, help="inference.max_batch_size")
+    parser.add_argument("--queue-delay-ms", type=float, default=0.0)
+    parser.add_argument("--queue-capacity", type=int, default=0, help="default: 2 per worker")
+    # On CPU an admitted request should wait for at most one running inference: with a queue of two
+    # per worker, 0.25 admits while at most half a worker's worth is waiting.
+    parser.add_argument("--high-watermark", type=float, default=0.25)
+    parser.add_argument("--rounds", type=int, default=3, help="raw and gateway phases alternate this often")
+    parser.add_argument("--overload-seconds", type=float, default=10.0)
+    parser.add_argument("--output", default=str(ROOT / "bench" / "results"))
+    arguments = parser.parse_args(argv)
+    arguments.load_average = os.getloadavg()[0]
+    return arguments
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = parse_arguments(argv)
+    if arguments.mode == "serve":
+        return serve_main(arguments)
+    return bench_main(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
