@@ -299,3 +299,19 @@ def test_verify_flags_stored_alerts_of_a_device_missing_from_the_keys_file(
         f"{DEVICE}: 2 alerts, seq 1..2, signatures NOT checked: no key for this device in the keys file"
         in capsys.readouterr().out
     )
+
+
+def test_long_runs_are_read_and_joined_page_by_page(
+    store: AuditStore, chain: AlertChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gateway.delivery.audit_store.PAGE_ROWS", 4)
+    chain.extend(18)
+    store.ingest(received(chain, 1, *range(3, 31)))
+    assert store.progress()[0].contiguous_seq == 1
+
+    # Seq 2 closes the gap: the contiguous run is extended across 7 pages of early arrivals.
+    store.ingest(received(chain, 2))
+
+    assert store.progress()[0].contiguous_seq == 30
+    assert snapshot(store) == [(seq, chain.payload(seq)) for seq in range(1, 31)]
+    assert verify_store(store, KEYS).ok
