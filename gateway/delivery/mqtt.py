@@ -285,7 +285,8 @@ class MqttPublisher:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                self._wake.wait(IDLE_WAKE_S)
+                if not self._wake.wait(IDLE_WAKE_S):
+                    self._outbox.maybe_prune()
                 self._wake.clear()
                 self._settle_acks()
                 if self._state is BrokerState.CONNECTED:

@@ -230,8 +230,7 @@ class Outbox:
             except Exception:
                 # The alerts are committed; a broken listener must not make the caller think otherwise.
                 logger.exception("outbox listener failed")
-        if now - self._last_prune >= PRUNE_INTERVAL_S:
-            self.prune(now)
+        self.maybe_prune(now)
 
     def pending(self, after_seq: int = 0, limit: int = 1000) -> list[StoredAlert]:
         """Undelivered alerts with seq > ``after_seq``, in seq order."""
@@ -308,6 +307,12 @@ class Outbox:
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
         return OutboxStats(self._last_seq, int(pending), int(stored))
+
+    def maybe_prune(self, now: float | None = None) -> int:
+        """``prune`` at most every PRUNE_INTERVAL_S; called after commits and by the publisher's
+        idle loop, so age-based retention also happens when no new alerts arrive."""
+        now = self._clock() if now is None else now
+        return self.prune(now) if now - self._last_prune >= PRUNE_INTERVAL_S else 0
 
     def prune(self, now: float | None = None) -> int:
         """Delete delivered alerts past the retention age, then the oldest delivered ones while the

@@ -8,7 +8,7 @@ import pytest
 
 from gateway.config import OutboxConfig, parse_config
 from gateway.delivery.alert_codec import ZERO_HASH, decode_alert, encode_alert, verify_alert
-from gateway.delivery.outbox import Outbox
+from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
 from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
 from gateway.domain import AlertEvent, AlertKind, ModelRef
 from gateway.errors import OutboxError
@@ -129,6 +129,19 @@ def test_retention_prunes_only_delivered_alerts_and_keeps_the_chain_head(tmp_pat
     fifth = outbox.submit(event(5))
     assert fifth.seq == 5
     assert fifth.prev_hash != ZERO_HASH
+    outbox.close()
+
+
+def test_maybe_prune_runs_at_most_once_per_interval(tmp_path: Path) -> None:
+    clock = Clock()
+    outbox = open_outbox(tmp_path, clock, retention_s=10)
+    outbox.append_many([event(number) for number in range(2)])
+    outbox.mark_delivered([1, 2])
+    # The commit itself pruned (nothing was due yet); the next prune waits a full interval.
+    clock.now += 11
+    assert outbox.maybe_prune() == 0
+    clock.now += PRUNE_INTERVAL_S
+    assert outbox.maybe_prune() == 2
     outbox.close()
 
 
