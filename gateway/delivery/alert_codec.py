@@ -154,7 +154,7 @@ def alert_hash(fields: Mapping[str, Any]) -> str:
 
 def sign(hash_hex: str, key: bytes) -> str:
     """Hex HMAC-SHA256 of the hash string with the device's key."""
-    return hmac.new(key, hash_hex.encode("ascii"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, hash_hex.encode("ascii"), "sha256").hex()
 
 
 def build_alert(device_id: str, seq: int, event: AlertEvent, prev_hash: str, key: bytes) -> Alert:
