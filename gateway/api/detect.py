@@ -15,7 +15,15 @@ import cv2
 import numpy as np
 from aiohttp import web
 
-from gateway.api.context import check_deadline, check_queue, context_of, deadline_of, offload, wait_result
+from gateway.api.context import (
+    check_deadline,
+    check_queue,
+    context_of,
+    deadline_of,
+    offload,
+    read_body,
+    wait_result,
+)
 from gateway.api.middlewares import INFER_PREFIX
 from gateway.api.ports import DetectOutput
 from gateway.config import parse_model_reference
@@ -30,7 +38,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/detect", detect, name=f"{INFER_PREFIX}detect")
 
 
-def decode_image(data: bytes) -> Image:
+def decode_image(data: bytes | bytearray) -> Image:
     """JPEG or PNG bytes -> BGR uint8 image; InvalidInputError for anything else."""
     if not data.startswith(_SIGNATURES):
         raise InvalidInputError("the body must be a JPEG or PNG image")
@@ -60,7 +68,7 @@ async def detect(request: web.Request) -> web.Response:
         raise InvalidInputError(str(exc)) from exc
     deadline = deadline_of(request, started)
     check_deadline(deadline)
-    body = await request.read()
+    body = await read_body(request)
     if not body:
         raise InvalidInputError("the body is empty; send a JPEG or PNG image")
 

@@ -44,7 +44,7 @@ class InferRequest:
     """Triton's ``timeout`` request parameter (sent in microseconds), as seconds."""
 
 
-def parse_infer_request(body: bytes, header_length: str | None) -> InferRequest:
+def parse_infer_request(body: bytes | bytearray, header_length: str | None) -> InferRequest:
     """Decode an infer request body; raise InvalidInputError naming the problem."""
     # A view, not a slice: the tensor bytes are read in place by np.frombuffer, never copied here.
     view = memoryview(body)

@@ -23,6 +23,7 @@ from gateway.api.context import (
     context_of,
     deadline_of,
     offload,
+    read_body,
     wait_result,
 )
 from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, OPEN_PREFIX, json_error
@@ -144,7 +145,7 @@ async def infer(request: web.Request) -> web.Response:
     version = version_of(request)
     deadline = deadline_of(request, started)
     check_deadline(deadline)
-    body = await request.read()
+    body = await read_body(request)
     header_length = request.headers.get(HEADER_LENGTH)
     # Only JSON text is slow to parse; binary tensors are read in place whatever their size, and a
     # hop to the thread pool costs more than that (measured: ~0.3 ms of hand-offs per request).

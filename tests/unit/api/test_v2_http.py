@@ -3,6 +3,7 @@ malformed request the issue lists, each answered with a 4xx JSON body naming the
 
 from __future__ import annotations
 
+import http.client
 import json
 
 import numpy as np
@@ -200,3 +201,20 @@ def test_unexpected_backend_failure_is_500_json_and_the_server_keeps_serving(
     assert "RuntimeError" in reply.json()["error"]
     backend.submit_error = None
     assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+
+
+def test_chunked_body_without_content_length_is_read_too(api: ServedApi) -> None:
+    array = np.arange(8, dtype=np.float32).reshape(2, 4)
+    body, headers = binary_infer_request(array)
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+    try:
+        pieces = (body[start : start + 7] for start in range(0, len(body), 7))
+        connection.request("POST", INFER, body=pieces, headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        status, reply_headers, data = response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+    assert status == 200, data
+    header, tensor = split_binary_response(data, int(reply_headers["Inference-Header-Content-Length"]))
+    assert header["outputs"][0]["shape"] == [2, 4]
+    assert tensor == (array * np.float32(2) + np.float32(1)).tobytes()
