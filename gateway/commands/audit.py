@@ -1,7 +1,10 @@
 """``edge-gateway audit serve|verify``: the cloud audit-log subscriber and its offline checker.
 
 ``serve --config FILE`` runs the subscriber until SIGTERM or SIGINT, then stores and acknowledges
-what has arrived and leaves its MQTT session for the next start. ``verify --db URL [--keys FILE]``
+what has arrived and leaves its MQTT session for the next start. Under systemd (Type=notify) it
+reports READY once the store is open and the client started (not once connected: a broker that is
+down must not make systemd kill and restart the service), and keeps STATUS= current with the
+connection state or the last error. ``verify --db URL [--keys FILE]``
 prints, per device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected
 messages, and exits 1 if there is any problem (2 when the store or keys cannot be read).
 """
@@ -23,11 +26,13 @@ from gateway.delivery.audit import AuditSubscriber
 from gateway.delivery.audit_store import AuditStore
 from gateway.delivery.audit_verify import load_keys, verify_store
 from gateway.errors import AuditError, ConfigError
+from gateway.systemd import Notifier
 
 logger = logging.getLogger(__name__)
 
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
+STATUS_INTERVAL_S = 1.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,6 +57,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_ERROR
+    notifier = Notifier.from_environment()
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -73,7 +79,13 @@ def run_serve(arguments: argparse.Namespace) -> int:
                 metrics_server, _ = start_http_server(config.metrics_port, config.metrics_host, registry)
                 logger.info("audit: metrics on http://%s:%d/metrics", *metrics_server.server_address[:2])
             subscriber.start()
-            stop.wait()
+            notifier.ready(f"connecting to {config.mqtt.url}")
+            shown = ""
+            while not stop.wait(STATUS_INTERVAL_S):
+                if (line := _status(subscriber)) != shown:
+                    notifier.status(line)
+                    shown = line
+            notifier.stopping("storing what has arrived, then leaving the session for the next start")
         finally:
             subscriber.stop()
             if metrics_server is not None:
@@ -93,6 +105,15 @@ def run_serve(arguments: argparse.Namespace) -> int:
         store.close()
     logger.info("audit: stopped")
     return 0
+
+
+def _status(subscriber: AuditSubscriber) -> str:
+    """One line for ``systemctl status``."""
+    if subscriber.last_error is not None:
+        return subscriber.last_error
+    if not subscriber.connected:
+        return "connecting to the broker"
+    return f"subscribed to {subscriber.topic}" if subscriber.wait_subscribed(0) else "subscribing"
 
 
 def run_verify(arguments: argparse.Namespace) -> int:

@@ -137,6 +137,10 @@ class AuditSubscriber:
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def topic(self) -> str:
+        return self._topic
+
     def wait_subscribed(self, timeout_s: float) -> bool:
         """True once the broker has granted the subscription (alerts published after it are kept)."""
         return self._subscribed.wait(timeout_s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from gateway.delivery.audit import AuditSubscriber
 from gateway.delivery.audit_store import AuditStore
 from gateway.delivery.audit_verify import verify_store
 from gateway.errors import AuditError
+from tests.integration.systemd.notify_listener import NotifyListener
 from tests.support.audit_device import AlertChain, MqttDevice, connect_client, wait_until
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.postgres import PostgresServer
@@ -314,9 +316,15 @@ def test_audit_serve_runs_until_sigterm_and_stops_cleanly(
         f"database: '{sqlite_url}'\nkeys_file: '{keys_file}'\nmetrics_port: {metrics_port}\n"
     )
     log_file = tmp_path / "serve.log"
-    process = serve(config_file, log_file)
+    listener = NotifyListener(tmp_path / "notify.sock")
+    process = serve(config_file, log_file, listener.environment_value)
     try:
-        wait_until(lambda: "audit: subscribed to $share/audit/edge/+/alerts" in log_file.read_text(), 20)
+        ready, _ = listener.wait_for("READY", 20)
+        assert ready.fields["STATUS"] == f"connecting to {broker.url}"
+        statuses = [listener.wait_for("STATUS", 20)[0].fields["STATUS"]]
+        while statuses[-1] != "subscribed to $share/audit/edge/+/alerts" and len(statuses) < 4:
+            statuses.append(listener.wait_for("STATUS", 20)[0].fields["STATUS"])
+        assert statuses[-1] == "subscribed to $share/audit/edge/+/alerts", statuses
         device.publish(range(1, 21))
         wait_for_stored(sqlite_url, 20)
 
@@ -327,9 +335,15 @@ def test_audit_serve_runs_until_sigterm_and_stops_cleanly(
         # Counted just after the commit that made them visible in the database.
         wait_until(lambda: 'edge_gateway_audit_messages_total{outcome="stored"} 20.0' in metrics())
         assert "edge_gateway_audit_connected 1.0" in metrics()
-    finally:
+
         process.send_signal(signal.SIGTERM)
+        listener.wait_for("STOPPING", 10)
         process.wait(20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        listener.close()
     output = log_file.read_text()
     assert process.returncode == 0, output
     assert "SIGTERM received, stopping" in output
@@ -357,13 +371,17 @@ def test_a_dropped_database_connection_is_retried_and_loses_nothing(
     assert subscriber.handled("stored") == 100
 
 
-def serve(config_file: Path, log_file: Path) -> subprocess.Popen[bytes]:
+def serve(config_file: Path, log_file: Path, notify_socket: str | None = None) -> subprocess.Popen[bytes]:
+    environment = dict(os.environ)
+    if notify_socket is not None:
+        environment["NOTIFY_SOCKET"] = notify_socket
     with log_file.open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "gateway", "audit", "serve", "--config", str(config_file)],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=Path(__file__).resolve().parents[3],
+            env=environment,
         )
 
 
