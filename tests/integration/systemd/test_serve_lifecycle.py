@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -51,11 +52,16 @@ class Service:
             **os.environ,
             "NOTIFY_SOCKET": listener.environment_value,
             "WATCHDOG_USEC": str(WATCHDOG_USEC),
+            "PYTHONFAULTHANDLER": "1",  # as edge-gateway.service sets it
         }
         self.log = log
         with log.open("wb") as output:
+            # exec keeps the gateway the process we signal; no core file from the SIGABRT test.
+            serve = shlex.join([sys.executable, "-m", "gateway", "serve", "--config", str(config)])
+            command = f"ulimit -c 0 && exec {serve}"
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--config", str(config)],
+                ["bash", "-c", command],
+                cwd=config.parent,
                 env=environ,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -224,3 +230,11 @@ def test_watchdog_stops_while_an_inference_worker_is_wedged(
             status = notification.fields.get("STATUS", "") if notification is not None else ""
         assert "stuck" in status
         assert service.process.poll() is None, "a wedged gateway keeps running until systemd kills it"
+
+    # systemd's watchdog then sends SIGABRT: the journal gets every thread's stack, the stuck one
+    # inside ONNX Runtime included, and Restart=on-failure takes over.
+    service.signal(signal.SIGABRT)
+    assert service.process.wait(30) == -signal.SIGABRT
+    dump = service.output().split("Fatal Python error: Aborted", 1)
+    assert len(dump) == 2, service.output()
+    assert "onnxruntime" in dump[1]
