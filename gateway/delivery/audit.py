@@ -129,7 +129,8 @@ class AuditSubscriber:
         self._generation = 0
         self._connected = False
         self._subscribed = threading.Event()
-        self._last_error: str | None = None
+        self._broker_error: str | None = None
+        self._store_error: str | None = None
         self._client = self._make_client(config.mqtt)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
 
@@ -147,8 +148,8 @@ class AuditSubscriber:
 
     @property
     def last_error(self) -> str | None:
-        """The broker's last refusal or the store's last failure, None once working again."""
-        return self._last_error
+        """The store's failure or the broker's refusal, each cleared once that part works again."""
+        return self._store_error or self._broker_error
 
     def _make_client(self, config: MqttConfig) -> mqtt.Client:
         version5 = config.protocol == "5"
@@ -226,13 +227,13 @@ class AuditSubscriber:
             hint = (
                 " (check mqtt.username and mqtt.password_file)" if reason_code.value in _AUTH_FAILURES else ""
             )
-            self._last_error = f"the broker refused the connection: {reason_code}{hint}"
-            logger.error("audit: %s", self._last_error)
+            self._broker_error = f"the broker refused the connection: {reason_code}{hint}"
+            logger.error("audit: %s", self._broker_error)
             return
         with self._ack_lock:
             self._generation += 1
         self._connected = True
-        self._last_error = None
+        self._broker_error = None
         self._metrics.connected.set(1)
         logger.info("audit: connected (session present: %s)", flags.session_present)
         if self._config.mqtt.protocol == "5":
@@ -268,8 +269,8 @@ class AuditSubscriber:
             logger.info("audit: subscribed to %s", self._topic)
             self._subscribed.set()
         for code in failures:
-            self._last_error = f"the broker refused the subscription to {self._topic}: {code}"
-            logger.error("audit: %s", self._last_error)
+            self._broker_error = f"the broker refused the subscription to {self._topic}: {code}"
+            logger.error("audit: %s", self._broker_error)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         delivery = _Delivery(
@@ -315,10 +316,11 @@ class AuditSubscriber:
         while True:
             try:
                 results = self._store.ingest([delivery.message for delivery in batch])
+                self._store_error = None
                 break
             except AuditError as exc:
                 self._metrics.store_errors.inc()
-                self._last_error = str(exc)
+                self._store_error = str(exc)
                 logger.error("audit: %s; retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
                     return  # unacknowledged: redelivered to the next session

@@ -368,7 +368,8 @@ def test_a_dropped_database_connection_is_retried_and_loses_nothing(
 
     wait_for_stored(database, 100)
     assert (subscriber.registry.get_sample_value("edge_gateway_audit_store_errors_total") or 0) >= 1
-    assert subscriber.handled("stored") == 100
+    wait_until(lambda: subscriber.handled("stored") == 100)
+    assert subscriber.subscriber.last_error is None
 
 
 def serve(config_file: Path, log_file: Path, notify_socket: str | None = None) -> subprocess.Popen[bytes]:
