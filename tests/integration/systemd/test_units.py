@@ -129,6 +129,16 @@ def test_gateway_unit_lifecycle_settings() -> None:
     assert int(settings["TimeoutStopSec"][0]) > 10
 
 
+def test_audit_unit_lifecycle_settings() -> None:
+    settings = unit_settings(SOURCES / "edge-gateway-audit.service")
+    assert settings["Type"] == ["notify"]
+    assert settings["NotifyAccess"] == ["main"]
+    assert settings["User"] == ["edge-gateway-audit"]
+    assert settings["ExecStart"] == [
+        f"{INSTALLED_VENV}/bin/edge-gateway audit serve --config /etc/edge-gateway/audit.yaml"
+    ]
+
+
 @pytest.mark.parametrize("unit", UNITS)
 def test_hardening_settings(unit: str) -> None:
     settings = unit_settings(SOURCES / unit)
