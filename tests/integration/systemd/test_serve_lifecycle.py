@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -47,9 +50,12 @@ def write_config(directory: Path, cameras: list[dict[str, object]], models: Path
 class Service:
     """``edge-gateway serve`` started as systemd starts a Type=notify service with WatchdogSec=."""
 
-    def __init__(self, config: Path, listener: NotifyListener, log: Path) -> None:
+    def __init__(
+        self, config: Path, listener: NotifyListener, log: Path, environment: dict[str, str] | None = None
+    ) -> None:
         environ = {
             **os.environ,
+            **(environment or {}),
             "NOTIFY_SOCKET": listener.environment_value,
             "WATCHDOG_USEC": str(WATCHDOG_USEC),
             "PYTHONFAULTHANDLER": "1",  # as edge-gateway.service sets it
@@ -100,8 +106,14 @@ def listener(tmp_path: Path) -> Iterator[NotifyListener]:
         yield bound
 
 
-def start(config: Path, listener: NotifyListener, started: list[Service], log: Path) -> Service:
-    service = Service(config, listener, log)
+def start(
+    config: Path,
+    listener: NotifyListener,
+    started: list[Service],
+    log: Path,
+    environment: dict[str, str] | None = None,
+) -> Service:
+    service = Service(config, listener, log, environment)
     started.append(service)
     return service
 
@@ -139,6 +151,43 @@ def test_ready_watchdog_reload_and_a_clean_stop(
     assert service.process.wait(STOP_BUDGET_S) == 0, service.output()
     assert time.monotonic() - asked <= STOP_BUDGET_S
     assert "Traceback" not in service.output()
+
+
+def get_status(url: str, token: str | None = None) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return int(reply.status)
+    except urllib.error.HTTPError as error:
+        error.close()
+        return int(error.code)
+
+
+def test_the_shipped_config_runs_with_the_units_directories_and_credentials(
+    tmp_path: Path, listener: NotifyListener, service_factory: list[Service]
+) -> None:
+    # Given what systemd hands the service: a state directory and a credentials directory.
+    state = tmp_path / "state"
+    (state / "models").mkdir(parents=True)
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    token = secrets.token_hex(32)
+    (credentials / "api-tokens").write_text(f"{token}\n", encoding="utf-8")
+    example = (REPOSITORY / "systemd" / "gateway.example.yaml").read_text(encoding="utf-8")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(example.replace("port: 8080", "port: 0"), encoding="utf-8")
+    environment = {"STATE_DIRECTORY": str(state), "CREDENTIALS_DIRECTORY": str(credentials)}
+    service = start(config, listener, service_factory, tmp_path / "serve.log", environment)
+
+    listener.wait_for("READY", READY_TIMEOUT_S)
+    cameras = f"http://127.0.0.1:{service.api_port()}/v1/cameras"
+    # The API takes the token from the credential, and nothing without it.
+    assert get_status(cameras) == 401
+    assert get_status(cameras, token) == 200
+    assert (state / "outbox.db").exists()  # state_dir: ${STATE_DIRECTORY}
+
+    service.signal(signal.SIGTERM)
+    assert service.process.wait(STOP_BUDGET_S) == 0, service.output()
 
 
 def write_spin_model(repository: Path) -> None:
