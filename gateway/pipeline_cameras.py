@@ -17,9 +17,10 @@ camera at its ``detect_fps``, takes the newest frame it has not seen, and hands 
 
 Under overload the ``busy`` rule bounds the frames waiting at the detector to
 min(cameras x max_in_flight, max_pending), and capture-to-result latency to about that many model
-runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py measured, at 3x overload
-with 8 cameras on 2 shared cores: p50 0.73 s with the per-camera cap alone (16 frames waiting), and
-with ``max_pending`` set to a few batches' worth; see bench/results/cameras.md for the numbers.
+runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py, 3x overload, 4 cameras
+on 2 shared CPU cores (face-detector, ~12 frames/s): the per-camera cap alone (8 frames waiting)
+gave p50/p99 654/1269 ms; ``max_pending=4`` gave 256/702 ms at the same throughput. ``pipeline.py``
+should set max_pending to about twice the inference workers (one running, one waiting each).
 """
 
 from __future__ import annotations

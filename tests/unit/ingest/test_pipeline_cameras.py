@@ -241,3 +241,32 @@ def test_disabled_cameras_stay_stopped_and_cameras_without_models_only_stream(
     assert threading.active_count() == threads
     with pytest.raises(RuntimeError, match="already started"):
         pipeline.start()
+
+
+def test_max_pending_caps_frames_waiting_across_all_cameras_and_every_camera_gets_turns(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    held: list[tuple[Frame, Future[DetectOutput]]] = []
+    lock = threading.Lock()
+
+    def hold(_model: str, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+        future: Future[DetectOutput] = Future()
+        with lock:
+            held.append((frame, future))
+        return future
+
+    configs = [camera(f"cam{index}") for index in range(3)]
+    pipeline, _ = pipeline_for(configs, hold, Sink(), openers, max_in_flight=2, max_pending=2)
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: all(status.drops.get("busy", 0) >= 3 for status in pipeline.cameras()))
+    assert len(held) == 2
+    # When slots free up one at a time, the turns go round: every camera gets some.
+    served: set[str] = set()
+    for _ in range(30):
+        with lock:
+            frame, future = held.pop(0)
+        served.add(frame.camera_id)
+        future.set_result(person("detector:2", frame))
+        assert wait_until(lambda: len(held) == 2)
+    assert served == {"cam0", "cam1", "cam2"}
