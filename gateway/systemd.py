@@ -8,8 +8,6 @@ from a shell, a container or a test.
 The watchdog pings only while a health callable says the pipeline is making progress. A ping from
 a thread that merely exists proves nothing: a wedged batcher or camera reader must stop the pings
 so that systemd kills and restarts the service after ``WatchdogSec=`` (``Restart=on-failure``).
-:class:`Heartbeats` is one such health callable: each long-running thread beats when its loop goes
-round, and the pipeline is healthy while no registered thread has been silent for too long.
 
 Typical use from ``edge-gateway serve``::
 
@@ -18,7 +16,7 @@ Typical use from ``edge-gateway serve``::
     with notifier.extending_timeout():    # first start on a GPU box builds TensorRT engines
         gateway.start()
     ...                                   # API listening
-    watchdog = Watchdog.for_notifier(notifier, heartbeats.healthy, stop_event)
+    watchdog = Watchdog.for_notifier(notifier, lambda: not gateway.health_problems(), stop_event)
     if watchdog is not None:
         watchdog.start()
     notifier.ready("4 cameras streaming, 2 models ready")
@@ -44,7 +42,7 @@ from types import TracebackType
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-__all__ = ["Heartbeats", "Notifier", "Watchdog", "parse_watchdog_usec"]
+__all__ = ["Notifier", "Watchdog", "parse_watchdog_usec"]
 
 logger = logging.getLogger(__name__)
 
@@ -341,52 +339,3 @@ class Watchdog:
             self.check_and_ping()
             if self._stop.wait(self.period_s):
                 return
-
-
-class Heartbeats:
-    """When each watched thread last made progress; healthy while none has been silent too long.
-
-    A thread beats each time its loop goes round, not only when it produces something: a camera
-    that is reconnecting is alive, a reader stuck inside a decoder call is not. ``beat`` is one
-    dict store, cheap enough for every frame.
-    """
-
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._limits: dict[str, float] = {}
-        self._last: dict[str, float] = {}
-
-    def expect(self, name: str, max_silence_s: float) -> None:
-        """Start watching ``name``; it counts as having just beaten."""
-        if max_silence_s <= 0:
-            raise ValueError("max_silence_s must be positive")
-        with self._lock:
-            self._limits[name] = max_silence_s
-            self._last[name] = self._clock()
-
-    def forget(self, name: str) -> None:
-        """Stop watching ``name`` (a camera disabled or removed on reload, a thread that ended)."""
-        with self._lock:
-            self._limits.pop(name, None)
-            self._last.pop(name, None)
-
-    def beat(self, name: str) -> None:
-        if name in self._limits:
-            self._last[name] = self._clock()
-
-    def stale(self) -> list[str]:
-        """Names silent for longer than their limit, sorted."""
-        now = self._clock()
-        with self._lock:
-            return sorted(
-                name for name, limit in self._limits.items() if now - self._last.get(name, now) > limit
-            )
-
-    def healthy(self) -> bool:
-        return not self.stale()
-
-    @property
-    def watched(self) -> list[str]:
-        with self._lock:
-            return sorted(self._limits)

@@ -11,7 +11,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.systemd import Heartbeats, Notifier, Watchdog
+from gateway.systemd import Notifier, Watchdog
 from tests.integration.systemd.notify_listener import NotifyListener
 
 
@@ -128,38 +128,6 @@ def test_a_raising_health_check_counts_as_unhealthy(listener: NotifyListener) ->
         watchdog = Watchdog(notifier, broken, 0.2)
         assert not watchdog.check_and_ping()
     assert listener.drain(0.2) == []
-
-
-def test_watchdog_follows_heartbeats_of_the_threads_it_vouches_for(listener: NotifyListener) -> None:
-    # Given a camera thread that beats and is then wedged (stops beating).
-    heartbeats = Heartbeats()
-    heartbeats.expect("camera:gate", max_silence_s=0.3)
-    wedged = threading.Event()
-    stop = threading.Event()
-
-    def camera_loop() -> None:
-        while not stop.wait(0.05):
-            if not wedged.is_set():
-                heartbeats.beat("camera:gate")
-
-    camera = threading.Thread(target=camera_loop, name="camera-gate")
-    camera.start()
-    notifier = notifier_for(listener, watchdog_usec=200_000)
-    watchdog = Watchdog.for_notifier(notifier, heartbeats.healthy, stop)
-    assert watchdog is not None
-    watchdog.start()
-    try:
-        listener.wait_for("WATCHDOG", 1.0)
-        wedged.set()
-        time.sleep(0.3 + 0.1 + 0.1)  # past max_silence_s, plus a ping period in flight
-        listener.drain(0.05)
-        assert heartbeats.stale() == ["camera:gate"]
-        assert listener.drain(0.6) == []
-    finally:
-        stop.set()
-        camera.join(2.0)
-        watchdog.join(2.0)
-        notifier.close()
 
 
 def test_children_do_not_inherit_the_notify_socket(listener: NotifyListener) -> None:

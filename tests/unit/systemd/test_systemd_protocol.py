@@ -1,10 +1,10 @@
-"""Pure parts of gateway.systemd: reading systemd's environment and tracking thread progress."""
+"""Pure parts of gateway.systemd: reading systemd's environment."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.systemd import Heartbeats, Notifier, Watchdog, parse_watchdog_usec
+from gateway.systemd import Notifier, Watchdog, parse_watchdog_usec
 
 
 @pytest.mark.parametrize(
@@ -48,44 +48,3 @@ def test_watchdog_pings_at_half_the_interval_and_rejects_nonsense() -> None:
     assert Watchdog(notifier, lambda: True, 30.0).period_s == 15.0
     with pytest.raises(ValueError, match="positive"):
         Watchdog(notifier, lambda: True, 0)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_heartbeats_go_stale_one_by_one_and_recover() -> None:
-    clock = FakeClock()
-    heartbeats = Heartbeats(clock)
-    heartbeats.expect("batcher", max_silence_s=2.0)
-    heartbeats.expect("camera:gate", max_silence_s=5.0)
-    assert heartbeats.healthy()
-
-    clock.now += 3.0
-    heartbeats.beat("camera:gate")
-    assert heartbeats.stale() == ["batcher"]
-    assert not heartbeats.healthy()
-
-    heartbeats.beat("batcher")
-    clock.now += 4.0
-    assert heartbeats.stale() == ["batcher"]
-    clock.now += 1.5
-    assert heartbeats.stale() == ["batcher", "camera:gate"]
-
-
-def test_forgotten_and_unknown_names_do_not_count() -> None:
-    clock = FakeClock()
-    heartbeats = Heartbeats(clock)
-    heartbeats.expect("camera:gate", max_silence_s=1.0)
-    heartbeats.beat("camera:never-registered")
-    clock.now += 10.0
-    assert heartbeats.stale() == ["camera:gate"]
-    heartbeats.forget("camera:gate")  # disabled on reload
-    assert heartbeats.healthy()
-    assert heartbeats.watched == []
-    with pytest.raises(ValueError, match="positive"):
-        heartbeats.expect("camera:gate", max_silence_s=0)
