@@ -24,7 +24,7 @@ from gateway.api.context import (
     read_body,
     wait_result,
 )
-from gateway.api.middlewares import INFER_PREFIX
+from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
 from gateway.config import parse_model_reference
 from gateway.domain import Detection, Image
@@ -35,7 +35,7 @@ _SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_post("/v1/detect", detect, name=f"{INFER_PREFIX}detect")
+    app.router.add_post("/v1/detect", detect, name=f"{INFER_PREFIX}detect", expect_handler=expect_continue)
 
 
 def decode_image(data: bytes | bytearray) -> Image:

@@ -6,6 +6,8 @@ and answered 500, so no request can take the process down. ``guard`` decides, fr
 alone and before any body is read, whether a request may proceed: bearer token, then the client's
 token bucket (429), then for inference routes the backend queue's high watermark (503). A rejection
 therefore costs a dictionary lookup and a small JSON response, well under the 2 ms budget.
+Inference routes also run the same checks as their ``Expect: 100-continue`` handler, so a client
+that asks first is turned away before it uploads the tensor at all.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import math
 import time
 from collections.abc import Mapping
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
 from gateway.api.context import context_of
@@ -105,10 +107,38 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
 
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    context = context_of(request)
     name = request.match_info.route.name or ""
-    if name.startswith(OPEN_PREFIX):
+    if name.startswith(OPEN_PREFIX) or (name.startswith(INFER_PREFIX) and _expects_continue(request)):
+        # Probes are always answered; an inference request that asked ``Expect: 100-continue`` was
+        # admitted by ``expect_continue`` before its body was sent, and takes no second token.
         return await handler(request)
+    rejection = admission_rejection(request, name)
+    return rejection if rejection is not None else await handler(request)
+
+
+async def expect_continue(request: web.Request) -> web.StreamResponse | None:
+    """Admission for clients that send ``Expect: 100-continue`` (curl does for bodies over 1 MiB):
+    they are turned away before uploading a tensor, so a rejection costs neither side the body.
+    Runs before the middlewares, so it records its own metrics; a rejected connection is closed,
+    as the client may not send the body it announced."""
+    started = time.perf_counter()
+    if request.version != HttpVersion11 or not _expects_continue(request):
+        return _observed(
+            request, started, json_error(417, f"unsupported Expect: {request.headers['Expect']}")
+        )
+    rejection = admission_rejection(request, request.match_info.route.name or "")
+    if rejection is not None:
+        rejection.force_close()
+        return _observed(request, started, rejection)
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0
+    return None
+
+
+def admission_rejection(request: web.Request, name: str) -> web.Response | None:
+    """From the headers alone: 401, 429, 503 (queue above the watermark, inference routes) or 413;
+    None when the request may proceed."""
+    context = context_of(request)
     client = context.tokens.client_of(request.headers.get("Authorization"))
     if context.tokens.enabled and client is None:
         context.metrics.rejections.labels("unauthorized").inc()
@@ -136,4 +166,15 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return json_error(
             413, f"request body of {length} bytes exceeds the {context.max_body_bytes} byte limit"
         )
-    return await handler(request)
+    return None
+
+
+def _expects_continue(request: web.Request) -> bool:
+    return request.headers.get("Expect", "").lower() == "100-continue"
+
+
+def _observed(request: web.Request, started: float, response: web.Response) -> web.Response:
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else UNMATCHED_ROUTE
+    context_of(request).metrics.observe(route, request.method, response.status, time.perf_counter() - started)
+    return response

@@ -26,7 +26,7 @@ from gateway.api.context import (
     read_body,
     wait_result,
 )
-from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, OPEN_PREFIX, json_error
+from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, OPEN_PREFIX, expect_continue, json_error
 from gateway.api.tensors import (
     HEADER_LENGTH,
     check_against_model,
@@ -54,7 +54,7 @@ def add_routes(app: web.Application) -> None:
         router.add_get(base, model_metadata, name=f"{label}_metadata")
         router.add_get(base + "/ready", model_ready, name=f"{label}_ready")
         router.add_get(base + "/config", model_config, name=f"{label}_config")
-        router.add_post(base + "/infer", infer, name=f"{INFER_PREFIX}{label}")
+        router.add_post(base + "/infer", infer, name=f"{INFER_PREFIX}{label}", expect_handler=expect_continue)
 
 
 def version_of(request: web.Request) -> int | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from pathlib import Path
 
@@ -184,3 +186,84 @@ def test_rejections_and_requests_are_counted(make_api: ApiFactory, registry: Col
         in text
     )
     assert 'edge_gateway_http_request_seconds_count{route="/v2/models/{name}/infer",status="429"} 1.0' in text
+
+
+def send_with_expect(port: int, body: bytes, extra: str = "") -> tuple[bytes, socket.socket]:
+    """Headers with ``Expect: 100-continue`` and no body yet; returns the first reply and the socket."""
+    connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+    connection.sendall(
+        (
+            f"POST {INFER} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n{extra}\r\n"
+        ).encode()
+    )
+    return connection.recv(65536), connection
+
+
+def read_response(connection: socket.socket, received: bytes) -> tuple[bytes, bytes]:
+    """One complete response (head, body), going by its Content-Length."""
+    while b"\r\n\r\n" not in received:
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(
+        next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:]
+    )
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head, body
+
+
+def test_expect_continue_admits_then_reads_the_body(api: ServedApi, backend: FakeBackend) -> None:
+    body = json.dumps(infer_body([[1, 2, 3, 4]])).encode()
+    first, connection = send_with_expect(api.port, body)
+    with connection:
+        assert first.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        connection.sendall(body)
+        reply = first[len(b"HTTP/1.1 100 Continue\r\n\r\n") :]
+        while b'"outputs"' not in reply:
+            reply += connection.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert backend.calls == 1
+
+
+def test_expect_continue_rejects_before_the_body_is_sent(make_api: ApiFactory, backend: FakeBackend) -> None:
+    api = make_api(admission=AdmissionConfig(rate_per_s=0.1, burst=1, high_watermark=0.5))
+    backend.fill = 0.9
+    body = json.dumps(infer_body([[1, 2, 3, 4]])).encode()
+    first, connection = send_with_expect(api.port, body)
+    with connection:
+        head, payload = read_response(connection, first)
+    assert head.startswith(b"HTTP/1.1 503")
+    assert b"Retry-After: 1" in head
+    assert b"watermark" in payload
+    assert b"Connection: close" in head, "the announced body never comes, so the connection ends"
+    # The bucket's one token went to that request; the next is rate limited, also before its body.
+    first, connection = send_with_expect(api.port, body)
+    connection.close()
+    assert first.startswith(b"HTTP/1.1 429")
+    assert backend.calls == 0
+
+
+def test_expect_continue_rejections_are_counted(
+    make_api: ApiFactory, backend: FakeBackend, registry: CollectorRegistry
+) -> None:
+    api = make_api(admission=AdmissionConfig(rate_per_s=1000, burst=1000, high_watermark=0.5))
+    backend.fill = 0.9
+    _, connection = send_with_expect(api.port, b"{}")
+    connection.close()
+    text = generate_latest(registry).decode()
+    assert (
+        'edge_gateway_http_requests_total{method="POST",route="/v2/models/{name}/infer",status="503"} 1.0'
+        in text
+    )
+    assert 'edge_gateway_http_rejections_total{reason="overloaded"} 1.0' in text
+
+
+def test_unknown_expectation_is_417_json(api: ServedApi) -> None:
+    connection = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+    with connection:
+        connection.sendall(
+            f"POST {INFER} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: other\r\n\r\n".encode()
+        )
+        reply = connection.recv(65536)
+    assert reply.startswith(b"HTTP/1.1 417")

@@ -1,0 +1,360 @@
+"""Load generators and measurements for bench/serving.py: raw ONNX Runtime loops, the gateway as a
+separate process, closed-loop, paired and open-loop HTTP clients (binary tensors), and the server's
+own latency histogram and CPU time."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from prometheus_client.parser import text_string_to_metric_families
+
+Array = npt.NDArray[Any]
+SERVING_SCRIPT = Path(__file__).resolve().with_name("serving.py")
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
+    if not samples_s:
+        return {"count": 0}
+    values = np.asarray(samples_s) * 1000
+    return {
+        "count": len(values),
+        "p50_ms": float(np.percentile(values, 50)),
+        "p90_ms": float(np.percentile(values, 90)),
+        "p99_ms": float(np.percentile(values, 99)),
+        "max_ms": float(values.max()),
+        "mean_ms": float(values.mean()),
+    }
+
+
+# --- raw ONNX Runtime ------------------------------------------------------------------------------
+
+
+def session(model_file: Path, threads: int) -> ort.InferenceSession:
+    """The same options the gateway's engine uses, so the comparison is like for like."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+
+
+def timed_loop(run: Any, seconds: float, max_calls: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        run()
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end and len(latencies) < max_calls:
+        started = time.perf_counter()
+        run()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def raw_batches(
+    model_file: Path, item: Array, input_name: str, max_batch: int, seconds: float
+) -> list[dict[str, Any]]:
+    results = []
+    shared = session(model_file, 0)
+    batch = 1
+    while batch <= max_batch:
+        feeds = {input_name: np.repeat(item, batch, axis=0)}
+        started = time.perf_counter()
+        latencies = timed_loop(lambda feeds=feeds: shared.run(None, feeds), seconds, 10_000)
+        elapsed = time.perf_counter() - started
+        results.append(
+            {
+                "batch": batch,
+                "sessions": 1,
+                "intra_op_threads": "all",
+                "items_per_s": batch * len(latencies) / sum(latencies),
+                "latency": percentiles(latencies),
+                "wall_s": elapsed,
+            }
+        )
+        batch *= 2
+    return results
+
+
+def raw_per_core(
+    model_file: Path, item: Array, input_name: str, workers: int, seconds: float
+) -> tuple[dict[str, Any], list[float]]:
+    sessions = [session(model_file, 1) for _ in range(workers)]
+    feeds = {input_name: item}
+    for each in sessions:
+        each.run(None, feeds)
+    latencies: list[list[float]] = [[] for _ in range(workers)]
+    barrier = threading.Barrier(workers + 1)
+
+    def work(index: int) -> None:
+        barrier.wait()
+        latencies[index] = timed_loop(lambda: sessions[index].run(None, feeds), seconds, 100_000, warmup=0)
+
+    threads = [threading.Thread(target=work, args=(index,), name=f"raw-{index}") for index in range(workers)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    merged = [value for each in latencies for value in each]
+    return {
+        "batch": 1,
+        "sessions": workers,
+        "intra_op_threads": 1,
+        "items": len(merged),
+        "elapsed_s": elapsed,
+    }, merged
+
+
+# --- the gateway in its own process and HTTP clients --------------------------------------------
+
+
+class GatewayProcess:
+    def __init__(self, config: dict[str, Any], admission: dict[str, Any]) -> None:
+        command = [
+            sys.executable,
+            str(SERVING_SCRIPT),
+            "serve",
+            "--config",
+            json.dumps(config, default=str),
+            "--admission",
+            json.dumps(admission),
+        ]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line.startswith("PORT "):
+            self.process.kill()
+            raise RuntimeError(f"gateway did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU time so far of the server's main thread (the event loop: HTTP, JSON,
+        admission) and of all its other threads together (inference workers, the API's pool)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        result = {"event_loop": 0.0, "other_threads": 0.0}
+        for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+            try:
+                fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # the thread ended while we looked
+            key = "event_loop" if task.name == str(self.process.pid) else "other_threads"
+            result[key] += (int(fields[11]) + int(fields[12])) / ticks
+        return result
+
+    def rss_bytes(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+def binary_request(model: str, input_name: str, item: Array) -> tuple[str, bytes, dict[str, str]]:
+    raw = item.tobytes()
+    header = json.dumps(
+        {
+            "inputs": [
+                {
+                    "name": input_name,
+                    "shape": list(item.shape),
+                    "datatype": "FP32",
+                    "parameters": {"binary_data_size": len(raw)},
+                }
+            ],
+            "parameters": {"binary_data_output": True},
+        }
+    ).encode()
+    headers = {
+        "Inference-Header-Content-Length": str(len(header)),
+        "Content-Type": "application/octet-stream",
+    }
+    return f"/v2/models/{model}/infer", header + raw, headers
+
+
+async def closed_loop(
+    port: int, request: tuple[str, bytes, dict[str, str]], clients: int, seconds: float, max_requests: int
+) -> tuple[dict[str, Any], list[float]]:
+    path, body, headers = request
+    url = f"http://127.0.0.1:{port}{path}"
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as client:
+        for _ in range(2):  # warm connections and the model's first runs
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+        end = time.perf_counter() + seconds
+
+        async def one_client() -> None:
+            while time.perf_counter() < end and len(latencies) < max_requests:
+                started = time.perf_counter()
+                async with client.post(url, data=body, headers=headers) as response:
+                    await response.read()
+                    statuses[response.status] += 1
+                if response.status == 200:
+                    latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    outcome: dict[str, Any] = {
+        "clients": clients,
+        "items": len(latencies),
+        "elapsed_s": elapsed,
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+    }
+    return outcome, latencies
+
+
+async def paired_light(
+    port: int,
+    request: tuple[str, bytes, dict[str, str]],
+    *,
+    model_file: Path,
+    item: Array,
+    input_name: str,
+    seconds: float,
+) -> tuple[list[float], list[float], float]:
+    """Light load, one request at a time, alternating raw ONNX Runtime (a single-thread session, as
+    each gateway worker has) and the gateway request by request, so both see the same moment of
+    whatever else runs on the machine. Returns (raw latencies, gateway latencies, raw CPU seconds)."""
+    single = session(model_file, 1)
+    feeds = {input_name: item}
+    path, body, headers = request
+    url = f"http://127.0.0.1:{port}{path}"
+    raw: list[float] = []
+    gateway: list[float] = []
+    raw_cpu = 0.0
+    async with aiohttp.ClientSession() as client:
+        for _ in range(2):
+            single.run(None, feeds)
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            single.run(None, feeds)
+            raw.append(time.perf_counter() - started)
+            raw_cpu += time.thread_time() - started_cpu
+            started = time.perf_counter()
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"light load got HTTP {response.status}")
+            gateway.append(time.perf_counter() - started)
+    return raw, gateway, raw_cpu
+
+
+async def open_loop(
+    port: int, request: tuple[str, bytes, dict[str, str]], rate_per_s: float, seconds: float, connections: int
+) -> dict[str, Any]:
+    """Requests start on a fixed schedule whether or not earlier ones finished (a real overload)."""
+    path, body, headers = request
+    url = f"http://127.0.0.1:{port}{path}"
+    admitted: list[float] = []
+    rejected: list[float] = []
+    statuses: Counter[int] = Counter()
+    retry_after_missing = 0
+    total = int(rate_per_s * seconds)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as client:
+
+        async def one() -> None:
+            nonlocal retry_after_missing
+            started = time.perf_counter()
+            async with client.post(url, data=body, headers=headers) as response:
+                await response.read()
+                elapsed = time.perf_counter() - started
+                statuses[response.status] += 1
+                if response.status == 200:
+                    admitted.append(elapsed)
+                else:
+                    rejected.append(elapsed)
+                    if response.status in (429, 503) and "Retry-After" not in response.headers:
+                        retry_after_missing += 1
+
+        tasks = []
+        begin = time.perf_counter()
+        for index in range(total):
+            delay = begin + index / rate_per_s - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one()))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - begin
+    return {
+        "offered_per_s": rate_per_s,
+        "requests": total,
+        "admitted_per_s": len(admitted) / elapsed,
+        "admitted_latency": percentiles(admitted),
+        "rejected_latency": percentiles(rejected),
+        "statuses": {str(code): count for code, count in sorted(statuses.items())},
+        "retry_after_missing": retry_after_missing,
+    }
+
+
+async def server_latency(port: int, route: str) -> dict[str, dict[str, float]]:
+    """Per status code: requests and the share answered within 1 ms and 2 ms, measured by the server
+    itself (the API's latency histogram), i.e. without the client's and the scheduler's share."""
+    async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/metrics") as response:
+        text = await response.text()
+    buckets: dict[str, dict[str, float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "edge_gateway_http_request_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("route") != route:
+                continue
+            status = sample.labels["status"]
+            entry = buckets.setdefault(status, {})
+            if sample.name.endswith("_bucket") and sample.labels["le"] in ("0.001", "0.002"):
+                entry[f"le_{sample.labels['le']}"] = sample.value
+            elif sample.name.endswith("_count"):
+                entry["count"] = sample.value
+            elif sample.name.endswith("_sum"):
+                entry["sum"] = sample.value
+    return buckets
+
+
+def difference(
+    after: dict[str, dict[str, float]], before: dict[str, dict[str, float]]
+) -> dict[str, dict[str, float]]:
+    result = {}
+    for status, entry in after.items():
+        previous = before.get(status, {})
+        delta = {key: value - previous.get(key, 0.0) for key, value in entry.items()}
+        if delta.get("count", 0) > 0:
+            delta["share_within_1ms"] = delta.get("le_0.001", 0.0) / delta["count"]
+            delta["share_within_2ms"] = delta.get("le_0.002", 0.0) / delta["count"]
+            delta["mean_ms"] = 1000 * delta.get("sum", 0.0) / delta["count"]
+            result[status] = delta
+    return result
