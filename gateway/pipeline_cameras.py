@@ -207,6 +207,7 @@ class CameraPipeline:
                     runtime.next_due = max(runtime.next_due + runtime.interval_s, now)
                     if runtime.models:
                         self._sample(runtime, now)
+                        runtime.camera.expect_sample_at(runtime.next_due)
             if not runtimes:
                 self._stop.wait(1.0)
                 continue

@@ -5,6 +5,9 @@ frame nobody took before the next one arrived is counted as ``superseded``), and
 reopens with exponential backoff plus jitter. Blocking calls are bounded by the source's timeouts
 (see ``sources.py``), so ``stop()`` returns within about ``max(open_timeout_s, read_timeout_s)``.
 
+Every frame is decoded (H.264 needs them all) but only converted to BGR when the sampler's next
+visit (``expect_sample_at``) is near; the others are counted as superseded without the conversion.
+
 A watchdog (``check_stalled``, called by the pipeline's sampler) marks a camera that has produced no
 frame for ``read_timeout_s`` as reconnecting at once, so status and metrics show a hang before the
 reader's own read times out and it reopens the stream.
@@ -66,6 +69,9 @@ class Camera:
         self._last_error: str | None = None
         self._last_frame_monotonic: float | None = None
         self._rate_in = RateMeter()
+        self._next_sample_at = 0.0
+        self._last_grab_at: float | None = None
+        self._frame_interval_s = 0.04
         self._log_extra = {"camera": config.id}
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -123,6 +129,28 @@ class Camera:
             self._last_frame_monotonic = now
         if superseded:
             self.drops.add("superseded")
+        self._rate_in.mark(now)
+
+    def expect_sample_at(self, due: float) -> None:
+        """The sampler's next visit (``clock()`` time). Frames well before it are grabbed but not
+        converted to BGR, since a newer one will replace them; 0 converts every frame."""
+        self._next_sample_at = due
+
+    def _wanted(self, now: float) -> bool:
+        last, self._last_grab_at = self._last_grab_at, now
+        if last is not None:
+            # A smoothed frame interval: the window below must hold the last frame before the visit.
+            self._frame_interval_s += 0.1 * (min(now - last, 1.0) - self._frame_interval_s)
+        due = self._next_sample_at
+        return due <= 0.0 or now >= due - 1.5 * self._frame_interval_s
+
+    def _skip(self, now: float) -> None:
+        """A grabbed frame nobody will see: counted like a published one that was superseded."""
+        with self._lock:
+            self._seq += 1
+            self._frames_in += 1
+            self._last_frame_monotonic = now
+        self.drops.add("superseded")
         self._rate_in.mark(now)
 
     # ---- status ----------------------------------------------------------------------------------
@@ -222,14 +250,18 @@ class Camera:
     def _stream(self, source: FrameSource) -> None:
         while not self._stop.is_set():
             try:
-                image = source.read()
+                source.grab()
+                now = self._clock()
+                if self._wanted(now):
+                    self._publish(source.retrieve())
+                else:
+                    self._skip(now)
             except SourceError as exc:
                 self._last_error = str(exc)
                 if self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
                     logger.warning("camera lost its stream: %s", exc, extra=self._log_extra)
                 self._reconnects += 1
                 return
-            self._publish(image)
             if self._machine.state is CameraState.RECONNECTING:
                 # The watchdog called it a stall, but frames are flowing again.
                 self._machine.move_if(frozenset({CameraState.RECONNECTING}), CameraState.STREAMING)

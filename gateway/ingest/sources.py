@@ -49,10 +49,24 @@ _options_set_by_us: dict[str, str] = {}
 
 
 class FrameSource(Protocol):
-    """An opened stream of decoded frames."""
+    """An opened stream of decoded frames.
+
+    ``grab`` advances to the next frame without converting it to BGR; ``retrieve`` converts the
+    grabbed frame. A camera sampled at 5 fps from a 25 fps stream converts only the frames it may
+    use: the conversion is about a third of the decode cost (0.38 vs 0.24 ms CPU per 640x360 frame
+    for read vs grab, measured here), which is most of what a static, motion-gated camera costs.
+    """
+
+    def grab(self) -> None:
+        """Advance to the next frame. Raises SourceError when the stream fails or ends."""
+        ...
+
+    def retrieve(self) -> Image:
+        """The grabbed frame as BGR. Raises SourceError when it cannot be converted."""
+        ...
 
     def read(self) -> Image:
-        """The next frame (BGR). Raises SourceError when the stream fails or ends."""
+        """``grab`` then ``retrieve``."""
         ...
 
     def close(self) -> None: ...
@@ -161,30 +175,39 @@ class OpenCvSource:
         self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
         self._next_frame_at = time.monotonic()
 
-    def read(self) -> Image:
+    def _opened(self) -> cv2.VideoCapture:
         capture = self._capture
         if capture is None:
             raise SourceError(f"{self._display}: source is closed")
+        return capture
+
+    def grab(self) -> None:
+        capture = self._opened()
         if self._kind == "file":
-            return self._read_file(capture)
-        ok, image = capture.read()
-        if not ok or image is None:
+            self._grab_file(capture)
+        elif not capture.grab():
             raise SourceError(f"{self._display}: stream ended or stalled (no frame)")
+
+    def retrieve(self) -> Image:
+        ok, image = self._opened().retrieve()
+        if not ok or image is None:
+            raise SourceError(f"{self._display}: could not decode the frame")
         return np.asarray(image, dtype=np.uint8)
 
-    def _read_file(self, capture: cv2.VideoCapture) -> Image:
+    def read(self) -> Image:
+        self.grab()
+        return self.retrieve()
+
+    def _grab_file(self, capture: cv2.VideoCapture) -> None:
         # Files play at their own frame rate, like a camera, instead of as fast as they decode.
         delay = self._next_frame_at - time.monotonic()
         if delay > 0:
             time.sleep(delay)
         self._next_frame_at = max(self._next_frame_at + self._frame_interval_s, time.monotonic() - 1.0)
-        ok, image = capture.read()
-        if not ok or image is None:
+        if not capture.grab():
             capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            ok, image = capture.read()
-            if not ok or image is None:
+            if not capture.grab():
                 raise SourceError(f"{self._display}: cannot read a frame from the file")
-        return np.asarray(image, dtype=np.uint8)
 
     def close(self) -> None:
         capture, self._capture = self._capture, None

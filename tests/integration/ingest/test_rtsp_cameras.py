@@ -97,10 +97,17 @@ class RecordingSource:
         self._inner = inner
         self._log = log
 
-    def read(self) -> Image:
-        image = self._inner.read()
+    def grab(self) -> None:
+        self._inner.grab()
+
+    def retrieve(self) -> Image:
+        image = self._inner.retrieve()
         self._log.append((time.monotonic(), clips.is_event_frame(image)))
         return image
+
+    def read(self) -> Image:
+        self.grab()
+        return self.retrieve()
 
     def close(self) -> None:
         self._inner.close()

@@ -27,14 +27,22 @@ class ScriptedSource:
         self.value = value
         self.closed = False
         self.index = 0
+        self.retrieved = 0
 
-    def read(self) -> Image:
+    def grab(self) -> None:
         if self.remaining <= 0:
             raise SourceError("stream ended")
         time.sleep(self.interval_s)
         self.remaining -= 1
         self.index += 1
+
+    def retrieve(self) -> Image:
+        self.retrieved += 1
         return image(self.value(self.index))
+
+    def read(self) -> Image:
+        self.grab()
+        return self.retrieve()
 
     def close(self) -> None:
         self.closed = True

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 
 from gateway.config import CameraConfig
 from gateway.domain import CameraState
@@ -125,3 +126,28 @@ def test_stop_ends_the_thread_even_while_backing_off() -> None:
     assert camera.stop(1.0)
     assert threading.active_count() == threads
     assert camera.state is CameraState.STOPPED
+
+
+def test_frames_long_before_the_next_sample_are_grabbed_but_not_converted() -> None:
+    opener = ScriptedOpener(interval_s=0.002)
+    camera, _ = recording_camera(opener)
+    camera.start()
+    try:
+        assert wait_until(lambda: camera.frames_in >= 5)
+        camera.expect_sample_at(time.monotonic() + 3600)
+        converted = opener.opened[0].retrieved
+        assert wait_until(lambda: camera.frames_in >= 60)
+        newest = camera.peek_newest()
+        # Then: frames keep arriving (and count as superseded) but none is converted to BGR...
+        assert opener.opened[0].retrieved <= converted + 1
+        camera.expect_sample_at(time.monotonic() + 0.05)
+        # ...until the sampler's visit is near: then the newest frames are converted again.
+        assert wait_until(
+            lambda: camera.peek_newest() is not newest and opener.opened[0].retrieved > converted + 1
+        )
+        frame = camera.peek_newest()
+        assert frame is not None
+        assert frame.seq >= 60
+    finally:
+        assert camera.stop(2.0)
+    assert camera.drops.snapshot()["superseded"] >= 55
