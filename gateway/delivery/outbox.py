@@ -13,6 +13,11 @@ commit. Nobody returns before the transaction holding their alert is durable. De
 in batches without fsync-per-ack: losing a mark on power loss only means that alert is sent again,
 which the audit log deduplicates on (device_id, seq).
 
+Measured by bench/alerts.py on the shared 2-core CI box (load average 4-9 from other work, so
+throughput is a floor): 8 camera threads submitting one alert at a time commit 1,240 alerts/s with
+``full`` and 2,315/s with ``normal``; delivered to mosquitto (PUBACK) 1,237/s and 2,302/s. The
+gateway process spends 300-450 us of CPU per alert, paho's MQTT v5 PUBACK handling a large share.
+
 Undelivered alerts are never pruned; delivered ones go after ``retention_s`` or when the stored
 payloads pass ``max_bytes`` (oldest first).
 """
