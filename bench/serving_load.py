@@ -94,6 +94,23 @@ def raw_batches(
     return results
 
 
+def raw_shared(
+    model_file: Path, item: Array, input_name: str, batch: int, seconds: float
+) -> tuple[dict[str, Any], list[float]]:
+    """One session with every core (ORT's own thread pool) at one batch size."""
+    shared = session(model_file, 0)
+    feeds = {input_name: np.repeat(item, batch, axis=0)}
+    latencies = timed_loop(lambda: shared.run(None, feeds), seconds, 100_000)
+    outcome = {
+        "batch": batch,
+        "sessions": 1,
+        "intra_op_threads": "all",
+        "items": batch * len(latencies),
+        "elapsed_s": sum(latencies),
+    }
+    return outcome, latencies
+
+
 def raw_per_core(
     model_file: Path, item: Array, input_name: str, workers: int, seconds: float
 ) -> tuple[dict[str, Any], list[float]]:
@@ -276,9 +293,16 @@ async def paired_light(
 
 
 async def open_loop(
-    port: int, request: tuple[str, bytes, dict[str, str]], rate_per_s: float, seconds: float, connections: int
+    port: int,
+    request: tuple[str, bytes, dict[str, str]],
+    rate_per_s: float,
+    seconds: float,
+    *,
+    connections: int,
+    expect_continue: bool = False,
 ) -> dict[str, Any]:
-    """Requests start on a fixed schedule whether or not earlier ones finished (a real overload)."""
+    """Requests start on a fixed schedule whether or not earlier ones finished (a real overload).
+    With ``expect_continue`` each asks ``Expect: 100-continue`` and uploads its body only if admitted."""
     path, body, headers = request
     url = f"http://127.0.0.1:{port}{path}"
     admitted: list[float] = []
@@ -291,7 +315,7 @@ async def open_loop(
         async def one() -> None:
             nonlocal retry_after_missing
             started = time.perf_counter()
-            async with client.post(url, data=body, headers=headers) as response:
+            async with client.post(url, data=body, headers=headers, expect100=expect_continue) as response:
                 await response.read()
                 elapsed = time.perf_counter() - started
                 statuses[response.status] += 1
