@@ -6,10 +6,13 @@ bytes (replays are byte-identical by construction); ``chain_head`` holds the las
 same transaction as the alert, so seq stays gapless across restarts and power loss even after every
 delivered alert has been pruned.
 
-Durability vs throughput: with ``synchronous=full`` every commit fsyncs the WAL. ``append_many``
-commits a whole list in one transaction, and concurrent ``submit`` callers are grouped: the first
-caller in becomes the leader and commits everything queued behind it, the others wait for that
-commit. Nobody returns before the transaction holding their alert is durable. Deliveries are marked
+Durability vs throughput: with ``synchronous=full`` every commit fsyncs the WAL. One named
+``outbox-writer`` thread commits everything queued while the previous fsync ran in one transaction
+(group commit, at most MAX_BATCH_ALERTS). ``append_async`` returns a Future that resolves only once
+the transaction holding those alerts is durable, so a camera thread need not wait for the fsync and
+still nobody is told about an alert (the publisher reads committed rows only) before it is on disk.
+``submit``/``append_many`` are the blocking forms. The queue is bounded (MAX_QUEUED_ALERTS): a full
+queue blocks the caller, it never drops an alert. Deliveries are marked
 in batches without fsync-per-ack: losing a mark on power loss only means that alert is sent again,
 which the audit log deduplicates on (device_id, seq).
 
@@ -24,18 +27,20 @@ payloads pass ``max_bytes`` (oldest first).
 
 from __future__ import annotations
 
+import collections
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert_payload, decode_alert
+from gateway.delivery.alert_codec import ZERO_HASH, InvalidAlertError, build_alert_payload, decode_alert
 from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
@@ -43,6 +48,8 @@ from gateway.errors import OutboxError
 logger = logging.getLogger(__name__)
 
 DATABASE_NAME = "outbox.db"
+MAX_BATCH_ALERTS = 2000
+MAX_QUEUED_ALERTS = 10_000
 PRUNE_INTERVAL_S = 60.0
 
 _SCHEMA = """
@@ -77,17 +84,15 @@ class OutboxStats:
     stored: int
 
 
-class _Waiter:
-    __slots__ = ("alerts", "error", "events")
-
-    def __init__(self, events: Sequence[AlertEvent]) -> None:
-        self.events = events
-        self.alerts: list[Alert] | None = None
-        self.error: BaseException | None = None
+@dataclass(frozen=True, slots=True)
+class _Request:
+    events: Sequence[AlertEvent]
+    future: Future[list[Alert]]
 
 
 class Outbox:
-    """Thread-safe. ``submit``/``append``/``append_many`` return only after a durable commit."""
+    """Thread-safe. ``submit``/``append``/``append_many`` return (and ``append_async`` futures
+    resolve) only after a durable commit. ``close()`` when done: it stops the writer thread."""
 
     def __init__(
         self,
@@ -105,9 +110,10 @@ class Outbox:
         self._config = config if config is not None else OutboxConfig()
         self._clock = clock
         self._db_lock = threading.Lock()
-        self._group = threading.Condition()
-        self._queue: list[_Waiter] = []
-        self._leader_busy = False
+        self._queue_changed = threading.Condition()
+        self._requests: collections.deque[_Request] = collections.deque()
+        self._queued_alerts = 0
+        self._closing = False
         self._listeners: list[Callable[[int], None]] = []
         self._last_prune = 0.0
         try:
@@ -142,6 +148,8 @@ class Outbox:
         logger.info(
             "outbox %s open at seq %d (synchronous=%s)", self.path, self._last_seq, self._config.synchronous
         )
+        self._writer = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
+        self._writer.start()
 
     @classmethod
     def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
@@ -165,43 +173,79 @@ class Outbox:
         return self.append_many((event,))[0]
 
     def append_many(self, events: Sequence[AlertEvent]) -> list[Alert]:
-        """Commit ``events`` with consecutive seqs (group-committed with concurrent callers)."""
-        if not events:
-            return []
-        waiter = _Waiter(events)
-        with self._group:
-            self._queue.append(waiter)
-            while waiter.alerts is None and waiter.error is None:
-                if self._leader_busy:
-                    self._group.wait()
-                    continue
-                batch, self._queue = self._queue, []
-                self._leader_busy = True
-                self._group.release()
-                try:
-                    self._commit_batch(batch)
-                finally:
-                    self._group.acquire()
-                    self._leader_busy = False
-                    self._group.notify_all()
-        if waiter.error is not None:
-            raise OutboxError(f"outbox {self.path}: commit failed: {waiter.error}") from waiter.error
-        assert waiter.alerts is not None
-        return waiter.alerts
+        """Commit ``events`` with consecutive seqs; returns once they are durable."""
+        return self.append_async(events).result()
 
-    def _commit_batch(self, batch: list[_Waiter]) -> None:
+    def append_async(self, events: Sequence[AlertEvent]) -> Future[list[Alert]]:
+        """Queue ``events`` (consecutive seqs, in order); the Future resolves once they are durable or
+        fails with OutboxError. Blocks only while MAX_QUEUED_ALERTS are already waiting."""
+        future: Future[list[Alert]] = Future()
+        if not events:
+            future.set_result([])
+            return future
+        with self._queue_changed:
+            while self._queued_alerts >= MAX_QUEUED_ALERTS and not self._closing:
+                self._queue_changed.wait()
+            if self._closing:
+                raise OutboxError(f"outbox {self.path}: closed")
+            self._requests.append(_Request(events, future))
+            self._queued_alerts += len(events)
+            self._queue_changed.notify_all()
+        return future
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._queue_changed:
+                while not self._requests and not self._closing:
+                    self._queue_changed.wait()
+                if not self._requests:
+                    return
+                batch: list[_Request] = []
+                count = 0
+                while self._requests and count < MAX_BATCH_ALERTS:
+                    batch.append(self._requests.popleft())
+                    count += len(batch[-1].events)
+                self._queued_alerts -= count
+                self._queue_changed.notify_all()
+            try:
+                self._commit_batch(batch)
+            except Exception as exc:
+                # A bug, not an I/O error (those are handled inside): fail the callers, keep serving.
+                logger.exception("outbox writer failed")
+                for request in batch:
+                    if not request.future.done():
+                        request.future.set_exception(OutboxError(f"outbox {self.path}: writer failed: {exc}"))
+
+    def _commit_batch(self, requests: list[_Request]) -> None:
         seq, previous = self._last_seq, self._last_hash
         now = self._clock()
         rows: list[tuple[int, str, float, bytes]] = []
-        for waiter in batch:
-            waiter_alerts = []
-            for event in waiter.events:
-                seq += 1
-                alert, payload = build_alert_payload(self.device_id, seq, event, previous, self._key)
-                previous = alert.hash
-                waiter_alerts.append(alert)
-                rows.append((seq, event.camera_id, now, payload))
-            waiter.alerts = waiter_alerts
+        batch: list[_Request] = []
+        results: list[list[Alert]] = []
+        for request in requests:
+            alerts: list[Alert] = []
+            request_rows: list[tuple[int, str, float, bytes]] = []
+            try:
+                for event in request.events:
+                    alert, payload = build_alert_payload(
+                        self.device_id,
+                        seq + len(alerts) + 1,
+                        event,
+                        alerts[-1].hash if alerts else previous,
+                        self._key,
+                    )
+                    alerts.append(alert)
+                    request_rows.append((alert.seq, event.camera_id, now, payload))
+            except InvalidAlertError as exc:
+                # One caller's unencodable event (a NaN score) must not fail the others in the batch.
+                request.future.set_exception(OutboxError(f"outbox {self.path}: cannot encode alert: {exc}"))
+                continue
+            seq, previous = alerts[-1].seq, alerts[-1].hash
+            rows += request_rows
+            batch.append(request)
+            results.append(alerts)
+        if not rows:
+            return
         try:
             with self._db_lock:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -219,16 +263,19 @@ class Outbox:
                     self._db.execute("ROLLBACK")
                     raise
         except (sqlite3.Error, OSError) as exc:
-            # Nothing was told about these seqs, so they are simply reused by the next commit.
-            for waiter in batch:
-                waiter.alerts = None
-                waiter.error = exc
+            # Nobody was told about these seqs, so they are simply reused by the next commit.
             logger.error("outbox commit of %d alerts failed: %s", len(rows), exc)
+            for request in batch:
+                error = OutboxError(f"outbox {self.path}: commit failed: {exc}")
+                error.__cause__ = exc
+                request.future.set_exception(error)
             return
         self._last_seq, self._last_hash = seq, previous
         self._committed.inc(len(rows))
         self._commits.inc()
         self._last_seq_gauge.set(seq)
+        for request, alerts in zip(batch, results, strict=True):
+            request.future.set_result(alerts)
         for listener in self._listeners:
             try:
                 listener(seq)
@@ -354,5 +401,10 @@ class Outbox:
         return deleted
 
     def close(self) -> None:
+        """Commit what is queued, stop the writer, close the database."""
+        with self._queue_changed:
+            self._closing = True
+            self._queue_changed.notify_all()
+        self._writer.join()
         with self._db_lock:
             self._db.close()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import dataclasses
+import math
 import stat
 import threading
 from pathlib import Path
@@ -87,6 +89,36 @@ def test_concurrent_submitters_get_unique_consecutive_seqs(tmp_path: Path) -> No
     assert sorted(seqs) == list(range(1, 401))
     assert_chain([row.payload for row in outbox.replay(1, 400)])
     outbox.close()
+
+
+def test_async_appends_resolve_in_order_once_committed(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    futures = [outbox.append_async([event(number), event(number + 1000)]) for number in range(100)]
+    results = [future.result(timeout=30) for future in futures]
+    assert [[alert.seq for alert in alerts] for alerts in results] == [[n, n + 1] for n in range(1, 200, 2)]
+    assert outbox.pending(limit=1000)[-1].seq == 200
+    outbox.close()
+
+
+def test_an_unencodable_event_fails_alone_and_uses_no_seq(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    broken = dataclasses.replace(event(), score=math.nan)
+    failing = outbox.append_async([event(0), broken])
+    fine = outbox.append_async([event(1)])
+    with pytest.raises(OutboxError, match="cannot encode alert"):
+        failing.result(timeout=30)
+    assert fine.result(timeout=30)[0].seq == 1
+    assert outbox.last_seq == 1
+    outbox.close()
+
+
+def test_close_commits_what_is_queued(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    futures = [outbox.append_async([event(number)]) for number in range(50)]
+    outbox.close()
+    assert [future.result(timeout=0)[0].seq for future in futures] == list(range(1, 51))
+    with pytest.raises(OutboxError, match="closed"):
+        outbox.append_async([event(51)])
 
 
 def test_pending_until_delivered(tmp_path: Path) -> None:
