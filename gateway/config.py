@@ -74,6 +74,9 @@ class InferenceConfig(Section):
     tensorrt_int8: bool = Field(
         False, description="Use a native int8 engine when build-engine --int8 has cached one."
     )
+    stuck_after_s: PositiveFloat = Field(
+        30.0, description="A worker inside one batch this long counts as wedged: watchdog pings stop."
+    )
 
 
 class AdmissionConfig(Section):

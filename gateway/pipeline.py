@@ -38,8 +38,6 @@ logger = logging.getLogger(__name__)
 DECIDE_QUEUE_CAPACITY = 4096
 TICK_S = 1.0
 """How often events are allowed to end without new frames (motion gating may stop results)."""
-MAX_BATCH_S = 30.0
-"""A worker inside one batch for longer than this is wedged (the slowest model here takes ~50 ms)."""
 STOP_TIMEOUT_S = 5.0
 
 
@@ -143,7 +141,7 @@ class Gateway:
 
     def health_problems(self) -> list[str]:
         """Empty while every part makes progress; the systemd watchdog pings only then."""
-        problems = self.inference.pool.stuck(MAX_BATCH_S)
+        problems = self.inference.pool.stuck(self.config.inference.stuck_after_s)
         if self._started and not self._decider.is_alive():
             problems.append("alert-decider died")
         problems += self.cameras.stuck()

@@ -64,7 +64,10 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         logger.error("cannot start: %s", exc)
         return 1
     try:
-        await loop.run_in_executor(None, gateway.start)
+        # Warming models (and building TensorRT engines on a first start) can outlast
+        # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
+        with notifier.extending_timeout():
+            await loop.run_in_executor(None, gateway.start)
         app = create_app(
             http=config.http,
             admission=config.admission,
