@@ -48,9 +48,14 @@ def read_password(config: MqttConfig) -> str | None:
     if config.password_file is None:
         return None
     try:
-        return config.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        password = config.password_file.read_text(encoding="utf-8").rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise BrokerError(f"mqtt.password_file {config.password_file}: cannot read: {exc}") from exc
+    if not password:
+        # The installer lays down an empty credential to be filled in; connecting with it would only
+        # surface later as a vague "not authorized".
+        raise BrokerError(f"mqtt.password_file {config.password_file}: is empty")
+    return password
 
 
 def state_payload(state: str, **fields: object) -> bytes:
