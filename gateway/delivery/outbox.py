@@ -16,10 +16,12 @@ queue blocks the caller, it never drops an alert. Deliveries are marked
 in batches without fsync-per-ack: losing a mark on power loss only means that alert is sent again,
 which the audit log deduplicates on (device_id, seq).
 
-Measured by bench/alerts.py on the shared 2-core CI box (load average 4-9 from other work, so
-throughput is a floor): 8 camera threads submitting one alert at a time commit 1,240 alerts/s with
-``full`` and 2,315/s with ``normal``; delivered to mosquitto (PUBACK) 1,237/s and 2,302/s. The
-gateway process spends 300-450 us of CPU per alert, paho's MQTT v5 PUBACK handling a large share.
+Measured by bench/alerts.py (results/alerts.json) on the shared 2-core CI box at load average 7-8
+from other work, so throughput there is a floor: 8 camera threads, ``synchronous=full``, blocking
+``submit``: 1,160 alerts/s committed (one fsync per small group); the same with ``append_async``
+(64 queued per thread): 2,971/s committed, 2,036/s acknowledged by mosquitto, 1,853/s verified and
+stored by the audit subscriber. The gateway then spends about 210-250 us of CPU per alert, much
+of it in paho's MQTT v5 PUBACK handling.
 
 Undelivered alerts are never pruned; delivered ones go after ``retention_s`` or when the stored
 payloads pass ``max_bytes`` (oldest first).
