@@ -18,8 +18,8 @@ camera at its ``detect_fps``, takes the newest frame it has not seen, and hands 
 Under overload the ``busy`` rule bounds the frames waiting at the detector to
 min(cameras x max_in_flight, max_pending), and capture-to-result latency to about that many model
 runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py, 3x overload, 4 cameras
-on 2 shared CPU cores (face-detector, ~12 frames/s): the per-camera cap alone (8 frames waiting)
-gave p50/p99 654/1269 ms; ``max_pending=4`` gave 256/702 ms at the same throughput. ``pipeline.py``
+on 2 CPU cores shared with other jobs (face-detector): the per-camera cap alone gave p50/p99
+248/826 ms, ``max_pending=4`` 153/431 ms at about the same throughput. ``pipeline.py``
 should set max_pending to about twice the inference workers (one running, one waiting each).
 """
 
