@@ -96,6 +96,10 @@ class ClipResult:
     true_positives: int
     detected: int
     false_alerts: int
+    normal_frames: int
+    """Evaluated frames farther than the tolerance from every ground-truth interval."""
+    normal_frames_flagged: int
+    """Of those, frames at or above the threshold (what min_frames and the event merge hide)."""
     precision: float
     recall: float
     delay_mean_s: float | None
@@ -133,6 +137,12 @@ def evaluate_clip(spec: ClipSpec, workdir: Path) -> ClipResult:
     def overlaps(event: Interval, interval: Interval) -> bool:
         return bool(event.start <= interval.end + tolerance and event.end >= interval.start)
 
+    normal = np.ones(spec.frame_count, dtype=bool)
+    normal[: spec.enroll_frames] = False
+    for gt in truth:
+        normal[max(0, gt.start - tolerance) : gt.end + tolerance + 1] = False
+    flagged = np.zeros(spec.frame_count, dtype=bool)
+    flagged[offset:] = scores >= threshold
     true_positives = sum(1 for event in predicted if any(overlaps(event, gt) for gt in truth))
     delays = []
     for gt in truth:
@@ -150,6 +160,8 @@ def evaluate_clip(spec: ClipSpec, workdir: Path) -> ClipResult:
         true_positives=true_positives,
         detected=len(delays),
         false_alerts=len(predicted) - true_positives,
+        normal_frames=int(normal.sum()),
+        normal_frames_flagged=int((flagged & normal).sum()),
         precision=precision,
         recall=recall,
         delay_mean_s=float(np.mean(delays)) if delays else None,
@@ -175,6 +187,8 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, object]:
         "predicted_events": predicted,
         "delay_mean_s": float(np.mean(delays)) if delays else None,
         "drift_false_alerts": drift_false_alerts,
+        "normal_frames": sum(result.normal_frames for result in results),
+        "normal_frames_flagged": sum(result.normal_frames_flagged for result in results),
         "meets_targets": precision >= TARGET_PRECISION
         and recall >= TARGET_RECALL
         and drift_false_alerts == 0,
@@ -184,21 +198,23 @@ def summarise(results: Sequence[ClipResult]) -> dict[str, object]:
 def markdown(results: Sequence[ClipResult], summary: dict[str, object]) -> str:
     lines = [
         "| clip | frames | events | predicted | precision | recall | mean delay s | max delay s "
-        "| false alerts |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| false alerts | flagged normal frames |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         mean = "-" if result.delay_mean_s is None else f"{result.delay_mean_s:.2f}"
         worst = "-" if result.delay_max_s is None else f"{result.delay_max_s:.2f}"
         lines.append(
             f"| {result.clip} | {result.frames} | {result.ground_truth} | {result.predicted} | "
-            f"{result.precision:.3f} | {result.recall:.3f} | {mean} | {worst} | {result.false_alerts} |"
+            f"{result.precision:.3f} | {result.recall:.3f} | {mean} | {worst} | {result.false_alerts} | "
+            f"{result.normal_frames_flagged}/{result.normal_frames} |"
         )
     delay = summary["delay_mean_s"]
     lines.append(
         f"| **all event clips** | | {summary['ground_truth_events']} | {summary['predicted_events']} | "
         f"{summary['precision']:.3f} | {summary['recall']:.3f} | "
-        f"{'-' if delay is None else f'{delay:.2f}'} | | drift clip: {summary['drift_false_alerts']} |"
+        f"{'-' if delay is None else f'{delay:.2f}'} | | drift clip: {summary['drift_false_alerts']} | "
+        f"{summary['normal_frames_flagged']}/{summary['normal_frames']} |"
     )
     return "\n".join(lines)
 

@@ -2,7 +2,9 @@
 
 Each clip is a fixed scene (procedural background: gradients, blocks, lines, textured patches, and
 optionally a "foliage" patch that changes every frame) under slow lighting drift (global gain,
-colour temperature and a moving left-right gradient), with Gaussian sensor noise. After a normal
+colour temperature and a moving left-right gradient), with Gaussian sensor noise, and optionally
+auto-exposure steps (sudden whole-frame gain jumps), camera shake (whole-pixel jitter) and JPEG
+compression (block artefacts like a camera's encoder). After a normal
 enrollment part, objects (ellipses or boxes, plain or striped, of different sizes and speeds) cross
 the scene or walk in and stop; the ground truth is the frame interval in which at least
 ``VISIBLE_SHARE`` of an object's area is inside the frame. Objects are rendered before lighting and
@@ -58,6 +60,11 @@ class ClipSpec:
     """Amplitude of the log global gain (0.3: about 0.74x to 1.35x)."""
     drift_period_s: float = 40.0
     foliage: bool = False
+    exposure_steps: bool = False
+    """Sudden +-12% whole-frame gain jumps every ~15 s, as auto exposure does."""
+    shake_px: int = 0
+    """Camera jitter: each frame shifted by up to this many pixels."""
+    jpeg_quality: int | None = None
     objects: tuple[ObjectSpec, ...] = field(default_factory=tuple)
 
     @property
@@ -117,6 +124,7 @@ class Clip:
         rng = np.random.default_rng(spec.seed)
         self._scene = _background(rng, spec.height, spec.width)
         self._phases = rng.uniform(0, 2 * math.pi, size=6)
+        self._steps = rng.choice([-1.0, 0.0, 1.0], size=64)
         mean_colour = self._scene.reshape(-1, 3).mean(axis=0)
         tracks = []
         for obj in spec.objects:
@@ -206,9 +214,19 @@ class Clip:
                     continue
                 self._draw(image, track, round(left))
             gain, colour, gradient = self._lighting(t)
+            if spec.exposure_steps:
+                gain *= 1.0 + 0.12 * float(self._steps[int(t // 15.0) % len(self._steps)])
             image = image * (gain * colour) * gradient
+            if spec.shake_px:
+                dx, dy = rng.integers(-spec.shake_px, spec.shake_px + 1, size=2)
+                image = np.roll(image, (int(dy), int(dx)), axis=(0, 1))
             image += rng.normal(0, spec.noise, size=image.shape).astype(np.float32)
-            yield np.clip(image, 0, 255).astype(np.uint8)
+            frame = np.clip(image, 0, 255).astype(np.uint8)
+            if spec.jpeg_quality is not None:
+                ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
+                assert ok
+                frame = np.asarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR), dtype=np.uint8)
+            yield frame
 
     def _draw(self, image: npt.NDArray[np.float32], track: _Track, left: int) -> None:
         top, right, bottom = track.y, left + track.width, track.y + track.height
@@ -267,6 +285,9 @@ def clip_set(quick: bool) -> tuple[ClipSpec, ...]:
                 drift=float(rng.choice([0.1, 0.25, 0.4])),
                 drift_period_s=float(rng.uniform(30, 90)),
                 foliage=index % 3 == 1,
+                exposure_steps=index % 2 == 1,
+                shake_px=int(rng.choice([0, 0, 1])),
+                jpeg_quality=None if index % 4 == 0 else int(rng.choice([50, 70, 90])),
                 objects=_objects(rng, enroll_s + 3.0, duration - 8.0, gap_s=4.0),
             )
         )
@@ -279,6 +300,9 @@ def clip_set(quick: bool) -> tuple[ClipSpec, ...]:
             fps=2.0,
             noise=4.0,
             drift=0.4,
+            exposure_steps=True,
+            shake_px=1,
+            jpeg_quality=70,
             drift_period_s=150.0,
             foliage=True,
         )

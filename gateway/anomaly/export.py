@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from gateway.anomaly.features import GREY_WEIGHTS, LOG_OFFSET, SceneModel
+from gateway.anomaly.features import EXCESS_WEIGHT, GREY_WEIGHTS, LOG_OFFSET, SceneModel
 
 OPSET = 13
 # Old enough for every onnxruntime the project supports (>= 1.18).
@@ -43,7 +43,11 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
         _constant("edge_pads", [0, 0, 0, 0, 0, 0, 1, 1], np.int64),
         _constant("log_offset", np.asarray(LOG_OFFSET).reshape(1, -1, 1, 1)),
         _constant("cell_mean", model.mean),
-        _constant("cell_spread", model.spread),
+        _constant("spread_squared", np.square(model.spread)),
+        _constant("gain_low", model.gain_low),
+        _constant("gain_high", model.gain_high),
+        _constant("excess_weight", EXCESS_WEIGHT),
+        _constant("zero", 0.0),
         _constant("flat_shape", [0, channels, grid.cells], np.int64),
         _constant("median_rank", [grid.median_rank], np.int64),
         _constant("last_start", [-1], np.int64),
@@ -78,7 +82,16 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
         helper.make_node("Reshape", ["median", "gain_shape"], ["gain"]),
         helper.make_node("Sub", ["deviation", "gain"], ["residual"]),
         helper.make_node("Abs", ["residual"], ["residual_abs"]),
-        helper.make_node("Div", ["residual_abs", "cell_spread"], ["z"]),
+        # Lighting outside the enrolled range widens every cell's spread (features.py explains why).
+        helper.make_node("Sub", ["gain", "gain_high"], ["above"]),
+        helper.make_node("Sub", ["gain_low", "gain"], ["below"]),
+        helper.make_node("Max", ["above", "below", "zero"], ["outside"]),
+        helper.make_node("ReduceMax", ["outside"], ["excess"], axes=[1], keepdims=1),
+        helper.make_node("Mul", ["excess", "excess_weight"], ["excess_spread"]),
+        helper.make_node("Mul", ["excess_spread", "excess_spread"], ["excess_squared"]),
+        helper.make_node("Add", ["spread_squared", "excess_squared"], ["spread_total_squared"]),
+        helper.make_node("Sqrt", ["spread_total_squared"], ["spread"]),
+        helper.make_node("Div", ["residual_abs", "spread"], ["z"]),
         helper.make_node("ReduceMax", ["z"], ["raw_map"], axes=[1], keepdims=0),
         helper.make_node("Reshape", ["raw_map", "score_shape"], ["raw_flat"]),
         helper.make_node("ReduceMax", ["raw_flat"], ["raw_score"], axes=[1], keepdims=0),

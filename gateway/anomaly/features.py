@@ -16,7 +16,13 @@ Normal variation. Per cell and channel, the spread is the MAD of the residual ov
 frames (robust to a person crossing during enrollment), combined with a floor that covers what
 enrollment cannot show: slow non-uniform lighting change and sensor noise at other gains.
 
-Score. ``z = |residual| / spread``; the map is the max over channels per cell; the frame's raw score
+Lighting never seen at enrollment. Far outside the enrollment's gain range, bright surfaces saturate
+and dark ones sink into noise, so cells change in ways a per-channel gain cannot remove (measured:
+95 normal frames over the threshold in one clip whose exposure rose past anything enrolled). The
+spread therefore grows with the distance of the frame's gain from the enrolled range:
+``spread' = sqrt(spread^2 + (0.25 * excess)^2)``; inside the range nothing changes.
+
+Score. ``z = |residual| / spread'``; the map is the max over channels per cell; the frame's raw score
 is the max over cells (a small object may cover a single cell, so no averaging). The threshold is
 ``max(MIN_RAW_THRESHOLD, MARGIN * quantile_99(raw scores of the enrollment frames))``: the 99th
 percentile rather than the maximum so a brief intrusion during enrollment cannot inflate it; the 1.6
@@ -28,9 +34,10 @@ so 0.5 is always "at the enrollment threshold", in every version. model.yaml (sh
 of a model) can then carry one threshold, 0.5, and rolling back to an older version keeps that
 version's own calibration. Raising model.yaml's threshold to 0.6 means 1.5x the calibrated score.
 
-How the method was chosen (measured with the numpy reference on bench/clips.py's clips: twelve
-90-second scenes at 10 fps with 66 events, plus the 10-minute lighting-drift-only clip; event rule
-min_frames=3; "headroom" is the highest normal-frame raw score over the threshold, lower is safer):
+How the method was chosen, measured with the numpy reference (same numbers as the graph) and the
+event rule of bench/accuracy.py (min_frames=3). Round 1, on an easier first clip set (twelve
+90-second scenes at 10 fps, 66 events, and the 10-minute drift-only clip; "headroom" = highest
+normal-frame raw score over the threshold, lower is safer):
 
 | variant                                            | precision | recall | drift alerts | headroom |
 |----------------------------------------------------|-----------|--------|--------------|----------|
@@ -39,15 +46,34 @@ min_frames=3; "headroom" is the highest normal-frame raw score over the threshol
 | 12x20 grid, colour only (no texture channel)       | 1.000     | 0.970  | 0            | 0.83     |
 | 12x20 grid, score = 2nd-highest cell, not max      | 1.000     | 0.788  | 0            | 0.82     |
 | 18x32 grid (10x10 px cells), floors 0.05 / 0.10    | 1.000     | 1.000  | 0            | 0.84     |
-| **18x32 grid, floors 0.06 / 0.12 (chosen)**        | 1.000     | 1.000  | 0            | 0.71     |
+| 18x32 grid, floors 0.06 / 0.12                     | 1.000     | 1.000  | 0            | 0.71     |
 
 The misses on the coarse grid were small objects (8% of the frame height) straddling two cells; the
-drift alerts came from the texture of flat, noise-dominated cells in the dark phases. The chosen
-variant's end-to-end numbers (ONNX Runtime, the larger clip set) are in bench/results/accuracy.json.
+drift alerts came from the texture of flat, noise-dominated cells in the dark phases.
+
+Round 2, on the current clip set (sixteen 2-minute scenes with auto-exposure steps, 1-pixel camera
+shake and JPEG compression added, 127 events; "flagged" = normal frames, more than 1 s from any
+event, at or above the threshold, out of 8,828): the last variant above flagged 95 (all in one clip
+whose exposure rose beyond the enrolled range: saturating surfaces; the event rule merged them into
+a true event, so precision and recall alone hid them). The gain-excess term fixes that:
+
+| excess weight | precision | recall | drift alerts | flagged normal frames |
+|---------------|-----------|--------|--------------|-----------------------|
+| 0 (none)      | 1.000     | 1.000  | 0            | 95                    |
+| 0.15          | 1.000     | 1.000  | 0            | 43                    |
+| **0.25**      | 1.000     | 1.000  | 0            | 0                     |
+| 0.35          | 1.000     | 0.969  | 0            | 0                     |
+| 0.5           | 1.000     | 0.953  | 0            | 0                     |
+| 1.0           | 1.000     | 0.866  | 0            | 0                     |
+
+The chosen model's end-to-end numbers (ONNX Runtime on the exported graphs) are in
+bench/results/accuracy.json. These are synthetic clips: real footage will have failure modes they
+lack (moving shadows, rain, headlights at night); re-enroll when the scene's normal changes.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +96,8 @@ QUANTILE = 0.99
 MARGIN = 1.6
 MIN_RAW_THRESHOLD = 6.0
 FIT_ITERATIONS = 3
+EXCESS_WEIGHT = 0.25
+"""Spread added per log unit of lighting gain outside the enrollment range (see the docstring)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +140,9 @@ class SceneModel:
     grid: GridSpec
     mean: FloatArray
     spread: FloatArray
+    gain_low: FloatArray
+    """[C, 1, 1]: the lowest lighting gain per channel seen at enrollment (log units)."""
+    gain_high: FloatArray
     raw_threshold: float = MIN_RAW_THRESHOLD
     frames: int = 0
     normal_quantile: float = 0.0
@@ -149,8 +180,13 @@ def lighting_gain(deviation: FloatArray, grid: GridSpec) -> FloatArray:
 def cell_scores(model: SceneModel, features: FloatArray) -> FloatArray:
     """Per cell raw anomaly (max over channels of |z|) -> [N, rows, columns]."""
     deviation = features - model.mean
-    residual = deviation - lighting_gain(deviation, model.grid)
-    return (np.abs(residual) / model.spread).max(axis=1)  # type: ignore[no-any-return]
+    gain = lighting_gain(deviation, model.grid)
+    residual = deviation - gain
+    excess = (np.maximum(gain - model.gain_high, 0) + np.maximum(model.gain_low - gain, 0)).max(
+        axis=1, keepdims=True
+    )
+    spread = np.sqrt(model.spread**2 + (np.float32(EXCESS_WEIGHT) * excess) ** 2)
+    return (np.abs(residual) / spread).max(axis=1)  # type: ignore[no-any-return]
 
 
 def raw_scores(model: SceneModel, features: FloatArray) -> FloatArray:
@@ -173,12 +209,15 @@ def fit(features: FloatArray, grid: GridSpec) -> SceneModel:
     for _ in range(FIT_ITERATIONS):
         gain = lighting_gain((features - mean).astype(np.float32), grid)
         mean = np.median(features - gain, axis=0)
+    gain = lighting_gain((features - mean).astype(np.float32), grid)
     residual = features - mean - gain
     mad = 1.4826 * np.median(np.abs(residual - np.median(residual, axis=0)), axis=0)
     floor = np.asarray(SPREAD_FLOOR, dtype=np.float32).reshape(-1, 1, 1)
     spread = np.sqrt(mad**2 + floor**2).astype(np.float32)
-    provisional = SceneModel(grid, mean.astype(np.float32), spread)
+    provisional = SceneModel(grid, mean.astype(np.float32), spread, gain.min(axis=0), gain.max(axis=0))
     raw = raw_scores(provisional, features)
     quantile = float(np.quantile(raw, QUANTILE))
     threshold = max(MIN_RAW_THRESHOLD, MARGIN * quantile)
-    return SceneModel(grid, provisional.mean, spread, threshold, int(features.shape[0]), quantile)
+    return dataclasses.replace(
+        provisional, raw_threshold=threshold, frames=int(features.shape[0]), normal_quantile=quantile
+    )
