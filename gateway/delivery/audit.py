@@ -47,6 +47,7 @@ from gateway.config import AuditConfig, MqttConfig
 from gateway.delivery.alert_codec import canonical_json
 from gateway.delivery.audit_replay import ReplayScheduler
 from gateway.delivery.audit_store import AuditStore, Outcome, ReceivedMessage
+from gateway.delivery.broker_link import close_client
 from gateway.errors import AuditError
 
 logger = logging.getLogger(__name__)
@@ -208,8 +209,7 @@ class AuditSubscriber:
         self._stop.set()
         if self._store_thread.is_alive():
             self._store_thread.join(timeout_s)
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
         self._connected = False
         self._metrics.connected.set(0)
 
