@@ -19,8 +19,8 @@ Under overload the ``busy`` rule bounds the frames waiting at the detector to
 min(cameras x max_in_flight, max_pending), and capture-to-result latency to about that many model
 runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py, 3x overload, 4 cameras
 on 2 CPU cores shared with other jobs (face-detector): the per-camera cap alone gave p50/p99
-248/826 ms, ``max_pending=4`` 153/431 ms at about the same throughput. ``pipeline.py``
-should set max_pending to about twice the inference workers (one running, one waiting each).
+248/826 ms, ``max_pending=4`` 153/431 ms at about the same throughput. ``pipeline.py`` sets
+max_pending to twice the inference workers (one running, one waiting each).
 """
 
 from __future__ import annotations
