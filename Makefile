@@ -23,3 +23,6 @@ test-gpu: setup
 
 bench: setup
 	$(PY) bench/serving.py
+	$(PY) bench/cameras.py
+	$(PY) -m bench.alerts
+	$(PY) bench/accuracy.py
