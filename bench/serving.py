@@ -225,7 +225,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
     workers = arguments.workers or cores()
     max_batch = min(arguments.max_batch, config.max_batch_size)
     seconds = arguments.seconds
-    clients = arguments.clients or workers + 1
+    clients = arguments.clients or workers + 2
     route = "/v2/models/{name}/infer"
 
     print(f"raw: batches 1..{max_batch}", flush=True)
@@ -430,7 +430,9 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
     parser.add_argument("--workers", type=int, default=0, help="default: one per core")
     parser.add_argument("--max-batch", type=int, default=8)
-    parser.add_argument("--clients", type=int, default=0, help="default: workers + 1 (one waiting)")
+    # Enough closed-loop clients that one is queued while another is still uploading its tensor;
+    # more only spin on 503s (which they retry at once) and take CPU from the workers.
+    parser.add_argument("--clients", type=int, default=0, help="default: workers + 2")
     parser.add_argument("--gateway-batch", type=int, default=1, help="inference.max_batch_size")
     parser.add_argument("--queue-delay-ms", type=float, default=0.0)
     parser.add_argument("--queue-capacity", type=int, default=0, help="default: 2 per worker")
