@@ -11,8 +11,6 @@ import time
 from concurrent.futures import Future
 from typing import Any
 
-import cv2
-import numpy as np
 from aiohttp import web
 
 from gateway.api.context import (
@@ -27,25 +25,14 @@ from gateway.api.context import (
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
 from gateway.config import parse_model_reference
-from gateway.domain import Detection, Image
+from gateway.domain import Detection
 from gateway.errors import InvalidInputError
 
 MODEL_HEADER = "X-Model-Name"
-_SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 def add_routes(app: web.Application) -> None:
     app.router.add_post("/v1/detect", detect, name=f"{INFER_PREFIX}detect", expect_handler=expect_continue)
-
-
-def decode_image(data: bytes | bytearray) -> Image:
-    """JPEG or PNG bytes -> BGR uint8 image; InvalidInputError for anything else."""
-    if not data.startswith(_SIGNATURES):
-        raise InvalidInputError("the body must be a JPEG or PNG image")
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InvalidInputError("the image could not be decoded (truncated or corrupt)")
-    return np.asarray(image, dtype=np.uint8)
 
 
 def detection_json(detection: Detection) -> dict[str, Any]:
@@ -73,8 +60,8 @@ async def detect(request: web.Request) -> web.Response:
         raise InvalidInputError("the body is empty; send a JPEG or PNG image")
 
     def submit() -> Future[DetectOutput]:
-        # The backend letterboxes and scales the image when it is handed over: also milliseconds.
-        return context.backend.detect(name, version, decode_image(body), deadline)
+        # Decoding, letterboxing and scaling happen when the image is handed over: milliseconds.
+        return context.backend.detect_encoded(name, version, bytes(body), deadline)
 
     check_queue(context)
     future = await offload(request, submit)

@@ -51,6 +51,12 @@ class InferenceBackend(Protocol):
         self, name: str, version: int | None, image: Image, deadline: float | None
     ) -> Future[DetectOutput]: ...
 
+    def detect_encoded(
+        self, name: str, version: int | None, data: bytes, deadline: float | None
+    ) -> Future[DetectOutput]:
+        """``detect`` on a JPEG or PNG body; InvalidInputError when it is neither or is corrupt."""
+        ...
+
     def queue_fill(self) -> float:
         """Items waiting over capacity, 0..1, for the admission watermark."""
         ...

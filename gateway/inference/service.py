@@ -195,6 +195,12 @@ class InferenceService:
         feeds = {loaded.inputs[0].name: item[np.newaxis]}
         return self._submit(loaded, feeds, 1, deadline, finish)
 
+    def detect_encoded(
+        self, name: str, version: int | None, data: bytes, deadline: float | None
+    ) -> Future[DetectOutput]:
+        """``detect`` on a JPEG or PNG body (/v1/detect): decoding stays here, with OpenCV."""
+        return self.detect(name, version, preprocess.decode_image(data), deadline)
+
     def submit_frame(self, reference: str, image: Image, deadline: float | None) -> Future[DetectOutput]:
         """A camera frame for ``name`` or ``name:version``; raises like ``detect``."""
         try:

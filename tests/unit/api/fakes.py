@@ -25,6 +25,7 @@ from gateway.domain import (
     TensorType,
 )
 from gateway.errors import DeadlineExceededError, ModelNotFoundError, ModelNotReadyError
+from gateway.inference.preprocess import decode_image
 
 AFFINE_INPUT = TensorSpec("INPUT0", TensorType.FP32, (-1, 4))
 AFFINE_OUTPUT = TensorSpec("OUTPUT0", TensorType.FP32, (-1, 4))
@@ -111,6 +112,11 @@ class FakeBackend:
         return self._executor.submit(
             self._later, lambda: DetectOutput(status.ref, self.detections, 0.25), deadline
         )
+
+    def detect_encoded(
+        self, name: str, version: int | None, data: bytes, deadline: float | None
+    ) -> Future[DetectOutput]:
+        return self.detect(name, version, decode_image(data), deadline)
 
     def queue_fill(self) -> float:
         return self.fills.pop(0) if self.fills else self.fill
