@@ -28,7 +28,7 @@ if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then sudo=sudo; else sudo=; fi
     echo "setup: installing ${missing[*]}"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 if [[ ! -x "$venv/bin/python" ]]; then
