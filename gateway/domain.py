@@ -216,3 +216,18 @@ class CameraStatus:
     last_error: str | None
     last_frame_at: float | None
     """Wall-clock capture time of the newest frame, seconds since the epoch."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """Where alerts stand: committed to the outbox and, with a broker, acknowledged by it."""
+
+    broker: str | None
+    """The broker's address (no credentials); None when alerts stay in the outbox only."""
+    state: str
+    """``outbox-only``, or the link's state: connecting, connected, reconnecting, refused, stopped."""
+    last_error: str | None
+    last_seq: int
+    last_acked_seq: int | None
+    inflight: int
+    connected_since: float | None

@@ -26,9 +26,17 @@ from prometheus_client import CollectorRegistry, Counter
 
 from gateway.config import GatewayConfig
 from gateway.delivery.alert_codec import encode_alert
-from gateway.delivery.mqtt import MqttPublisher, PublisherStatus
+from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
-from gateway.domain import Alert, AlertEvent, CameraState, DetectOutput, Frame, FrameResult
+from gateway.domain import (
+    Alert,
+    AlertEvent,
+    CameraState,
+    DeliveryStatus,
+    DetectOutput,
+    Frame,
+    FrameResult,
+)
 from gateway.inference.service import InferenceService
 from gateway.pipeline_cameras import CameraPipeline
 from gateway.rules.engine import RuleEngine
@@ -164,8 +172,19 @@ class Gateway:
             f"alerts up to seq {self.outbox.last_seq} ({delivery})"
         )
 
-    def delivery_status(self) -> PublisherStatus | None:
-        return self.publisher.status() if self.publisher is not None else None
+    def delivery_status(self) -> DeliveryStatus:
+        if self.publisher is None:
+            return DeliveryStatus(None, "outbox-only", None, self.outbox.last_seq, None, 0, None)
+        status = self.publisher.status()
+        return DeliveryStatus(
+            status.broker,
+            status.state.value,
+            status.last_error,
+            status.last_seq,
+            status.last_acked_seq,
+            status.inflight,
+            status.connected_since,
+        )
 
     # -- data path ---------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.api.admission import TokenBuckets
 from gateway.api.auth import TokenCheck
 from gateway.api.metrics import HttpMetrics
-from gateway.api.ports import CameraDirectory, EventLog, InferenceBackend
+from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend
 from gateway.config import AdmissionConfig
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 
@@ -36,6 +36,7 @@ class ApiContext:
     backend: InferenceBackend
     cameras: CameraDirectory | None
     events: EventLog | None
+    state: GatewayState | None
     metrics: HttpMetrics
     tokens: TokenCheck
     buckets: TokenBuckets

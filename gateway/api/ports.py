@@ -16,13 +16,21 @@ import numpy.typing as npt
 from gateway.domain import (
     Alert,
     CameraStatus,
+    DeliveryStatus,
     DetectOutput,
     Image,
     InferenceOutput,
     ModelVersionStatus,
 )
 
-__all__ = ["CameraDirectory", "DetectOutput", "EventLog", "InferenceBackend", "InferenceOutput"]
+__all__ = [
+    "CameraDirectory",
+    "DetectOutput",
+    "EventLog",
+    "GatewayState",
+    "InferenceBackend",
+    "InferenceOutput",
+]
 
 
 class InferenceBackend(Protocol):
@@ -70,6 +78,18 @@ class CameraDirectory(Protocol):
     def snapshot_jpeg(self, camera_id: str) -> bytes | None:
         """Newest frame with its latest detections and zones drawn, or None before the first frame."""
         ...
+
+
+class GatewayState(Protocol):
+    def summary(self) -> str:
+        """One line: cameras streaming, models ready, alert delivery."""
+        ...
+
+    def health_problems(self) -> list[str]:
+        """Empty while every part makes progress (the systemd watchdog's view)."""
+        ...
+
+    def delivery_status(self) -> DeliveryStatus: ...
 
 
 class EventLog(Protocol):

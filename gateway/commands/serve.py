@@ -75,6 +75,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
             cameras=gateway.cameras,
             events=gateway.outbox,
             registry=gateway.registry,
+            state=gateway,
             insecure=insecure,
         )
         server = await serve(app, config.http.host, config.http.port)

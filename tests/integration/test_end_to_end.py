@@ -8,12 +8,14 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import secrets
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -89,6 +91,58 @@ def wait_for_alerts(state_dir: Path, at_least: int, process: Process) -> int:
     raise AssertionError(f"fewer than {at_least} alerts within {ALERT_WAIT_S} s:\n{process.output()}")
 
 
+def write_gateway_config(directory: Path, state_dir: Path, repository: Path, mqtt: dict[str, str]) -> Path:
+    """The demo clip as camera ``door`` with a face rule that fires every time the face shows."""
+    path = directory / "gateway.yaml"
+    camera = {
+        "id": "door",
+        "url": str(CLIP),
+        "detect_fps": 5,
+        "model": "face-detector",
+        "motion": {"enabled": False},
+        "rules": [
+            {
+                "name": "face",
+                "labels": ["FACE_FEMALE", "FACE_MALE"],
+                "min_score": 0.4,
+                "min_frames": 1,
+                "cooldown_s": 0,
+                "update_interval_s": 0.2,
+                "end_after_s": 0.5,
+            }
+        ],
+    }
+    config = {
+        "device_id": DEVICE,
+        "state_dir": str(state_dir),
+        "http": {"port": 0},
+        "models": {"repository": str(repository)},
+        "mqtt": mqtt,
+        "cameras": [camera],
+    }
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def face_repository(directory: Path) -> Path:
+    """A repository with the face detector only: the bench model's warm-up is not needed here."""
+    repository = directory / "models"
+    repository.mkdir()
+    (repository / "face-detector").symlink_to(REPOSITORY / "models" / "face-detector")
+    return repository
+
+
+def api_port(process: Process) -> int:
+    deadline = time.monotonic() + ALERT_WAIT_S
+    while time.monotonic() < deadline:
+        match = re.search(r"HTTP API listening on 127\.0\.0\.1:(\d+)", process.output())
+        if match is not None:
+            return int(match.group(1))
+        assert process.process.poll() is None, process.output()
+        time.sleep(0.2)
+    raise AssertionError(f"the API did not start:\n{process.output()}")
+
+
 def verify(database: str, keys: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "gateway", "audit", "verify", "--db", database, "--keys", str(keys)],
@@ -109,9 +163,7 @@ def test_gateway_alerts_reach_the_audit_log_exactly_once_across_a_sigkill(
     (state_dir / "signing.key").write_text(key)
     keys = tmp_path / "device-keys.yaml"
     keys.write_text(yaml.safe_dump({DEVICE: key}))
-    repository = tmp_path / "models"
-    repository.mkdir()
-    (repository / "face-detector").symlink_to(REPOSITORY / "models" / "face-detector")
+    repository = face_repository(tmp_path)
     audit_db = f"sqlite:///{tmp_path / 'audit.db'}"
     with Mosquitto(tmp_path / "broker") as broker:
         mqtt = {"url": broker.url, "topic_prefix": "fleet"}
@@ -121,38 +173,7 @@ def test_gateway_alerts_reach_the_audit_log_exactly_once_across_a_sigkill(
                 {"mqtt": {**mqtt, "client_id": "audit-e2e"}, "database": audit_db, "keys_file": str(keys)}
             )
         )
-        gateway_config = tmp_path / "gateway.yaml"
-        gateway_config.write_text(
-            yaml.safe_dump(
-                {
-                    "device_id": DEVICE,
-                    "state_dir": str(state_dir),
-                    "http": {"port": 0},
-                    "models": {"repository": str(repository)},
-                    "mqtt": mqtt,
-                    "cameras": [
-                        {
-                            "id": "door",
-                            "url": str(CLIP),
-                            "detect_fps": 5,
-                            "model": "face-detector",
-                            "motion": {"enabled": False},
-                            "rules": [
-                                {
-                                    "name": "face",
-                                    "labels": ["FACE_FEMALE", "FACE_MALE"],
-                                    "min_score": 0.4,
-                                    "min_frames": 1,
-                                    "cooldown_s": 0,
-                                    "update_interval_s": 0.2,
-                                    "end_after_s": 0.5,
-                                }
-                            ],
-                        }
-                    ],
-                }
-            )
-        )
+        gateway_config = write_gateway_config(tmp_path, state_dir, repository, mqtt)
         audit = Process(["audit", "serve", "--config", str(audit_config)], tmp_path / "audit.log")
         processes.append(audit)
 
@@ -192,3 +213,32 @@ def retained(broker: Mosquitto, topic: str) -> bytes:
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def test_a_wrong_broker_password_is_a_clear_error_and_alerts_keep_accumulating(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    # Given a broker that only admits user gw with its password, and a gateway with the wrong one
+    state_dir = tmp_path / "state"
+    password = tmp_path / "mqtt-password"
+    password.write_text("wrong\n")
+    with Mosquitto(tmp_path / "broker", users={"gw": "secret"}, allow_anonymous=False) as broker:
+        mqtt = {"url": broker.url, "username": "gw", "password_file": str(password)}
+        config = write_gateway_config(tmp_path, state_dir, face_repository(tmp_path), mqtt)
+
+        # When it runs long enough for the face to show
+        gateway = Process(["serve", "--config", str(config)], tmp_path / "gateway.log")
+        processes.append(gateway)
+        committed = wait_for_alerts(state_dir, 1, gateway)
+
+        # Then /v1/status names the refusal, nothing was acknowledged, and the outbox keeps the alerts
+        with urllib.request.urlopen(f"http://127.0.0.1:{api_port(gateway)}/v1/status", timeout=10) as reply:
+            status = json.loads(reply.read())
+        delivery = status["delivery"]
+        assert delivery["state"] == "refused", status
+        assert "Not authorized" in delivery["last_error"], status
+        assert delivery["last_seq"] >= committed
+        assert delivery["last_acked_seq"] == 0
+        assert "Not authorized" in gateway.output()
+        assert gateway.terminate() == 0, gateway.output()
+        assert last_committed_seq(state_dir) >= committed
