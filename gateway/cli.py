@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -14,6 +15,14 @@ from typing import ClassVar
 from gateway.commands import audit, build_engine, check_config, enroll, models, serve
 
 COMMANDS: tuple[ModuleType, ...] = (serve, check_config, audit, models, enroll, build_engine)
+
+
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/@:]+(?::[^\s/@]*)?@", re.IGNORECASE)
+
+
+def redact(text: str) -> str:
+    """Credentials in any URL of a log line become ``***``: a last guard behind the call sites."""
+    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -31,7 +40,7 @@ class JsonFormatter(logging.Formatter):
         entry.update({key: value for key, value in vars(record).items() if key not in self._STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 class ContextFormatter(logging.Formatter):
@@ -42,7 +51,7 @@ class ContextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         context = " ".join(f"{key}={getattr(record, key)}" for key in self.CONTEXT if hasattr(record, key))
-        return f"{line} [{context}]" if context else line
+        return redact(f"{line} [{context}]" if context else line)
 
 
 def configure_logging(level: str, log_format: str) -> None:
