@@ -218,16 +218,26 @@ class CameraStatus:
     """Wall-clock capture time of the newest frame, seconds since the epoch."""
 
 
+class DeliveryState(str, enum.Enum):
+    OUTBOX_ONLY = "outbox-only"
+    """No broker configured: alerts stay in the outbox and /v1/events."""
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    REFUSED = "refused"
+    """The broker answered and said no (bad credentials, not authorised): needs a config fix."""
+    STOPPED = "stopped"
+
+
 @dataclass(frozen=True, slots=True)
 class DeliveryStatus:
     """Where alerts stand: committed to the outbox and, with a broker, acknowledged by it."""
 
+    state: DeliveryState
+    last_error: str | None
     broker: str | None
     """The broker's address (no credentials); None when alerts stay in the outbox only."""
-    state: str
-    """``outbox-only``, or the link's state: connecting, connected, reconnecting, refused, stopped."""
-    last_error: str | None
+    connected_since: float | None
     last_seq: int
     last_acked_seq: int | None
     inflight: int
-    connected_since: float | None

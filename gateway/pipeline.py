@@ -32,6 +32,7 @@ from gateway.domain import (
     Alert,
     AlertEvent,
     CameraState,
+    DeliveryState,
     DeliveryStatus,
     DetectOutput,
     Frame,
@@ -166,7 +167,7 @@ class Gateway:
         delivery = "outbox only"
         if self.publisher is not None:
             status = self.publisher.status()
-            delivery = f"mqtt {status.state.value}, {status.last_seq - status.last_acked_seq} unacked"
+            delivery = f"mqtt {status.state.value}, {status.last_seq - (status.last_acked_seq or 0)} unacked"
         return (
             f"{streaming}/{len(cameras)} cameras streaming, {ready} models ready, "
             f"alerts up to seq {self.outbox.last_seq} ({delivery})"
@@ -174,17 +175,8 @@ class Gateway:
 
     def delivery_status(self) -> DeliveryStatus:
         if self.publisher is None:
-            return DeliveryStatus(None, "outbox-only", None, self.outbox.last_seq, None, 0, None)
-        status = self.publisher.status()
-        return DeliveryStatus(
-            status.broker,
-            status.state.value,
-            status.last_error,
-            status.last_seq,
-            status.last_acked_seq,
-            status.inflight,
-            status.connected_since,
-        )
+            return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, self.outbox.last_seq, None, 0)
+        return self.publisher.status()
 
     # -- data path ---------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ async def status(request: web.Request) -> web.Response:
             "summary": summary,
             "delivery": {
                 "broker": delivery.broker,
-                "state": delivery.state,
+                "state": delivery.state.value,
                 "last_error": delivery.last_error,
                 "last_seq": delivery.last_seq,
                 "last_acked_seq": delivery.last_acked_seq,

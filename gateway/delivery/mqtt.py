@@ -20,7 +20,6 @@ Delivery rules:
 from __future__ import annotations
 
 import collections
-import enum
 import json
 import logging
 import queue
@@ -35,6 +34,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gateway.config import GatewayConfig, MqttConfig
 from gateway.delivery.broker_link import close_client, make_client, state_payload
 from gateway.delivery.outbox import Outbox
+from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError
 
 logger = logging.getLogger(__name__)
@@ -42,28 +42,6 @@ logger = logging.getLogger(__name__)
 MAX_REPLAY_RANGE = 100_000
 REPLAY_QUEUE_SIZE = 64
 IDLE_WAKE_S = 0.5
-
-
-class BrokerState(str, enum.Enum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    REFUSED = "refused"
-    """The broker answered and said no (bad credentials, not authorised): needs a config fix."""
-    STOPPED = "stopped"
-
-
-@dataclass(frozen=True, slots=True)
-class PublisherStatus:
-    """For ``/v1`` status: where the link stands and why it is not delivering."""
-
-    state: BrokerState
-    last_error: str | None
-    broker: str
-    connected_since: float | None
-    last_seq: int
-    last_acked_seq: int
-    inflight: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +93,7 @@ class MqttPublisher:
         self._stop = stop_event if stop_event is not None else threading.Event()
         self._wake = threading.Event()
         self._status_lock = threading.Lock()
-        self._state = BrokerState.CONNECTING
+        self._state = DeliveryState.CONNECTING
         self._last_error: str | None = None
         self._connected_since: float | None = None
         self._acks: collections.deque[tuple[int, str | None]] = collections.deque()
@@ -187,9 +165,9 @@ class MqttPublisher:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
 
-    def status(self) -> PublisherStatus:
+    def status(self) -> DeliveryStatus:
         with self._status_lock:
-            return PublisherStatus(
+            return DeliveryStatus(
                 state=self._state,
                 last_error=self._last_error,
                 broker=str(self._address),
@@ -206,16 +184,16 @@ class MqttPublisher:
 
     # -- paho callbacks (network thread): record and wake, nothing more ----------------------------
 
-    def _set_state(self, state: BrokerState, error: str | None) -> None:
+    def _set_state(self, state: DeliveryState, error: str | None) -> None:
         with self._status_lock:
             changed = error is not None and error != self._last_error
             self._state = state
             if error is not None:
                 self._last_error = error
-            if state is BrokerState.CONNECTED:
+            if state is DeliveryState.CONNECTED:
                 self._connected_since = time.time()
                 self._last_error = None
-        self._connected.set(1 if state is BrokerState.CONNECTED else 0)
+        self._connected.set(1 if state is DeliveryState.CONNECTED else 0)
         if changed:
             # Logged once per distinct error, not on every reconnect attempt.
             logger.error("MQTT %s: %s", self._address, error)
@@ -230,12 +208,12 @@ class MqttPublisher:
     ) -> None:
         if reason.is_failure:
             self._set_state(
-                BrokerState.REFUSED,
+                DeliveryState.REFUSED,
                 f"broker refused the connection: {reason}; check mqtt.username, mqtt.password_file "
                 "and the broker's ACL (alerts keep accumulating in the outbox)",
             )
             return
-        self._set_state(BrokerState.CONNECTED, None)
+        self._set_state(DeliveryState.CONNECTED, None)
         logger.info("MQTT connected to %s (session present: %s)", self._address, flags.session_present)
         client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
         client.subscribe(self.replay_topic, qos=1)
@@ -243,7 +221,8 @@ class MqttPublisher:
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
         self._set_state(
-            BrokerState.RECONNECTING, f"cannot connect to {self._address} (unreachable, TLS failure or down)"
+            DeliveryState.RECONNECTING,
+            f"cannot connect to {self._address} (unreachable, TLS failure or down)",
         )
 
     def _on_disconnect(
@@ -252,9 +231,9 @@ class MqttPublisher:
         if self._stop.is_set():
             return
         with self._status_lock:
-            refused = self._state is BrokerState.REFUSED
+            refused = self._state is DeliveryState.REFUSED
         if not refused:
-            self._set_state(BrokerState.RECONNECTING, f"connection lost: {reason}")
+            self._set_state(DeliveryState.RECONNECTING, f"connection lost: {reason}")
 
     def _on_publish(
         self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode, _properties: object
@@ -289,11 +268,11 @@ class MqttPublisher:
                     self._outbox.maybe_prune()
                 self._wake.clear()
                 self._settle_acks()
-                if self._state is BrokerState.CONNECTED:
+                if self._state is DeliveryState.CONNECTED:
                     self._fill_window()
         except Exception:
             logger.exception("MQTT publisher thread failed; alerts stay in the outbox")
-            self._set_state(BrokerState.STOPPED, "publisher thread failed; see the log")
+            self._set_state(DeliveryState.STOPPED, "publisher thread failed; see the log")
         finally:
             self._shutdown()
 
@@ -360,7 +339,7 @@ class MqttPublisher:
 
     def _shutdown(self) -> None:
         self._settle_acks()
-        if self.status().state is BrokerState.CONNECTED:
+        if self.status().state is DeliveryState.CONNECTED:
             info = self._client.publish(self.status_topic, state_payload("offline"), qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2.0)
@@ -368,5 +347,5 @@ class MqttPublisher:
                 logger.warning("could not publish offline status: %s", exc)
             self._settle_acks()
         close_client(self._client)
-        self._set_state(BrokerState.STOPPED, None)
+        self._set_state(DeliveryState.STOPPED, None)
         logger.info("MQTT publisher stopped at acked seq %d", self._last_acked_seq)

@@ -23,9 +23,10 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig
 from gateway.delivery.broker_link import close_client
-from gateway.delivery.mqtt import BrokerState, MqttPublisher, parse_replay_request
+from gateway.delivery.mqtt import MqttPublisher, parse_replay_request
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
+from gateway.domain import DeliveryState
 from gateway.errors import BrokerError
 from tests.integration.delivery.collector import AlertCollector
 from tests.integration.delivery.publisher_process import DEVICE_ID, event
@@ -108,13 +109,13 @@ def test_broker_down_for_a_while_then_back(
     collector.wait_for(200)
     broker.stop()
     gateway.append(500)
-    wait_until(lambda: gateway.publisher.status().state is BrokerState.RECONNECTING, what="reconnecting")
+    wait_until(lambda: gateway.publisher.status().state is DeliveryState.RECONNECTING, what="reconnecting")
     assert gateway.outbox.stats().pending >= 500
     time.sleep(1.0)
     broker.start()
     collector.wait_for(700, timeout_s=60)
     collector.assert_complete(700, gateway.key)
-    wait_until(lambda: gateway.publisher.status().state is BrokerState.CONNECTED, what="connected")
+    wait_until(lambda: gateway.publisher.status().state is DeliveryState.CONNECTED, what="connected")
     wait_until(lambda: gateway.outbox.stats().pending == 0, what="all PUBACKs")
 
 
@@ -180,14 +181,14 @@ def retained(port: int, topic: str, **tls: object) -> dict[str, object]:
 
 def test_status_and_camera_state_are_retained(broker: Mosquitto, tmp_path: Path) -> None:
     running = Gateway(tmp_path / "state", broker.url)
-    wait_until(lambda: running.publisher.status().state is BrokerState.CONNECTED, what="connected")
+    wait_until(lambda: running.publisher.status().state is DeliveryState.CONNECTED, what="connected")
     assert retained(broker.port, f"edge/{DEVICE_ID}/status")["state"] == "online"
     running.publisher.publish_camera_state("gate", "streaming", 4.9)
     camera = retained(broker.port, f"edge/{DEVICE_ID}/cameras/gate/state")
     assert camera["state"] == "streaming"
     assert camera["fps"] == 4.9
     running.close()
-    assert running.publisher.status().state is BrokerState.STOPPED
+    assert running.publisher.status().state is DeliveryState.STOPPED
     assert retained(broker.port, f"edge/{DEVICE_ID}/status")["state"] == "offline"
 
 
@@ -249,7 +250,7 @@ def test_wrong_password_is_a_clear_error_and_alerts_keep_accumulating(
         caplog.set_level(logging.ERROR, logger="gateway.delivery.mqtt")
         running = Gateway(tmp_path / "state", broker.url, username="gateway", password_file=password_file)
         try:
-            wait_until(lambda: running.publisher.status().state is BrokerState.REFUSED, what="refused")
+            wait_until(lambda: running.publisher.status().state is DeliveryState.REFUSED, what="refused")
             status = running.publisher.status()
             assert status.last_error is not None
             assert "refused the connection: Not authorized" in status.last_error
@@ -259,7 +260,7 @@ def test_wrong_password_is_a_clear_error_and_alerts_keep_accumulating(
             running.append(50)
             time.sleep(0.5)
             assert running.outbox.stats().pending == 50
-            assert running.publisher.status().state is BrokerState.REFUSED
+            assert running.publisher.status().state is DeliveryState.REFUSED
         finally:
             running.close()
 

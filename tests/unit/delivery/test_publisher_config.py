@@ -7,8 +7,9 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig, parse_config
 from gateway.delivery.broker_link import broker_address, make_client
-from gateway.delivery.mqtt import BrokerState, MqttPublisher
+from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
+from gateway.domain import DeliveryState
 from gateway.errors import BrokerError
 
 
@@ -32,7 +33,7 @@ def test_topics_follow_the_contract(tmp_path: Path) -> None:
     assert publisher.replay_topic == "site/a/box-1/replay"
     status = publisher.status()
     assert (status.state, status.last_error, status.broker) == (
-        BrokerState.CONNECTING,
+        DeliveryState.CONNECTING,
         None,
         "mqtt://127.0.0.1:1",
     )
