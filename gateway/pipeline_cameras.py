@@ -19,8 +19,10 @@ Under overload the ``busy`` rule bounds the frames waiting at the detector to
 min(cameras x max_in_flight, max_pending), and capture-to-result latency to about that many model
 runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py, 3x overload, 4 cameras
 on 2 CPU cores shared with other jobs (face-detector): the per-camera cap alone gave p50/p99
-248/826 ms, ``max_pending=4`` 153/431 ms at about the same throughput. ``pipeline.py`` sets
-max_pending to twice the inference workers (one running, one waiting each).
+248/826 ms, ``max_pending=4`` 153/431 ms at about the same throughput. ``pipeline.py`` leaves
+max_pending unset: cameras with the same detect_fps stay in phase, so they are all due in the same
+tick, and a cap below the number of cameras would turn away frames as ``busy`` even when the model
+has capacity to spare; the per-camera cap bounds latency without that.
 """
 
 from __future__ import annotations
