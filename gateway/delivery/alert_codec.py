@@ -118,7 +118,9 @@ def format_timestamp(epoch_s: float) -> str:
 def parse_timestamp(text: str) -> float:
     if not _TIMESTAMP.match(text):
         raise ValueError(f"{text!r} is not RFC 3339 UTC with microseconds (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
-    moment = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    # fromisoformat takes "+00:00" but not "Z" before Python 3.11; it is ~50x faster than strptime,
+    # which matters on the audit side (one parse per stored alert).
+    moment = datetime.fromisoformat(text[:-1] + "+00:00")
     delta = moment - _EPOCH
     micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     return micros / 1_000_000
