@@ -40,6 +40,8 @@ OPEN_PREFIX = "open:"
 INFER_PREFIX = "infer:"
 """Route names starting with this queue work for the models, so the queue watermark applies."""
 JSON_TYPE = "application/json"
+CLIENT_CLOSED_REQUEST = 499
+"""Recorded (as nginx does) for a request whose client went away before the answer."""
 
 
 def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -74,6 +76,10 @@ def error_response(exc: Exception, request: web.Request) -> web.Response:
         return json_error(503, str(exc), retry_after(1.0))
     if isinstance(exc, DeadlineExceededError):
         return json_error(504, str(exc))
+    if isinstance(exc, ConnectionResetError):
+        # The client hung up mid-request (aiohttp fails the body read with "Connection lost"): nobody
+        # is left to answer and nothing failed here, so no traceback and no unexpected-error count.
+        return json_error(CLIENT_CLOSED_REQUEST, "the client closed the connection")
     if isinstance(exc, GatewayError):
         logger.error("%s %s failed: %s", request.method, request.path, exc)
         return json_error(500, f"{type(exc).__name__}: {exc}")
