@@ -77,6 +77,9 @@ class Gateway:
             self._detect,
             self._on_result,
             self.registry,
+            # Enough to keep every worker busy while the next frames wait; each frame beyond that only
+            # adds capture-to-result latency (bench/results/cameras.md).
+            max_pending=2 * self.inference.pool.workers,
             state_listener=self._on_camera_state,
         )
         self._results: queue.Queue[FrameResult | None] = queue.Queue(DECIDE_QUEUE_CAPACITY)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import cv2
@@ -270,3 +271,34 @@ def test_max_pending_caps_frames_waiting_across_all_cameras_and_every_camera_get
         future.set_result(person("detector:2", frame))
         assert wait_until(lambda: len(held) == 2)
     assert served == {"cam0", "cam1", "cam2"}
+
+
+def test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_below_capacity(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    # Given 8 cameras at 10 fps each (80 frames/s) and a detector good for ~400 frames/s, capped at 2
+    pool = ThreadPoolExecutor(max_workers=2)
+
+    def slow(model: str, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+        def run() -> DetectOutput:
+            time.sleep(0.005)
+            return person(model, frame)
+
+        return pool.submit(run)
+
+    configs = [camera(f"cam{index}", detect_fps=10) for index in range(8)]
+    sink = Sink()
+    pipeline, _ = pipeline_for(configs, slow, sink, openers, max_pending=2)
+    running.append(pipeline)
+
+    # When they run for a second
+    pipeline.start()
+    assert wait_until(lambda: len(sink.results) >= 60, timeout_s=5)
+    pipeline.stop(2.0)
+    pool.shutdown()
+
+    # Then every camera was served and hardly a frame was turned away as busy
+    busy = sum(status.drops.get("busy", 0) for status in pipeline.cameras())
+    served = {result.camera_id for _, result in sink.results}
+    assert served == {config.id for config in configs}
+    assert busy <= len(sink.results) // 20, f"{busy} busy drops for {len(sink.results)} results"
