@@ -22,6 +22,8 @@ import numpy.typing as npt
 import onnxruntime as ort
 from prometheus_client.parser import text_string_to_metric_families
 
+from gateway.api.tensors import encode_binary_request
+
 Array = npt.NDArray[Any]
 SERVING_SCRIPT = Path(__file__).resolve().with_name("serving.py")
 
@@ -198,25 +200,8 @@ class GatewayProcess:
 
 
 def binary_request(model: str, input_name: str, item: Array) -> tuple[str, bytes, dict[str, str]]:
-    raw = item.tobytes()
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": input_name,
-                    "shape": list(item.shape),
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": len(raw)},
-                }
-            ],
-            "parameters": {"binary_data_output": True},
-        }
-    ).encode()
-    headers = {
-        "Inference-Header-Content-Length": str(len(header)),
-        "Content-Type": "application/octet-stream",
-    }
-    return f"/v2/models/{model}/infer", header + raw, headers
+    body, headers = encode_binary_request({input_name: item})
+    return f"/v2/models/{model}/infer", body, headers
 
 
 async def closed_loop(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import random
 import shutil
@@ -27,6 +26,7 @@ import aiohttp
 import cv2
 import numpy as np
 
+from gateway.api.tensors import encode_binary_request
 from tests.integration.systemd.notify_listener import Notification, NotifyListener
 
 MIB = 1024 * 1024
@@ -134,24 +134,7 @@ def demo_jpeg(clip: Path, frame_index: int) -> bytes:
 def binary_infer_body(rows: int, height: int, width: int) -> tuple[bytes, dict[str, str]]:
     """A KServe v2 request with the binary tensor extension, as tritonclient sends it."""
     tensor = np.random.default_rng(rows).random((rows, 3, height, width), dtype=np.float32)
-    raw = tensor.tobytes()
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "images",
-                    "shape": list(tensor.shape),
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": len(raw)},
-                }
-            ],
-            "parameters": {"binary_data_output": True},
-        }
-    ).encode()
-    return header + raw, {
-        "Inference-Header-Content-Length": str(len(header)),
-        "Content-Type": "application/octet-stream",
-    }
+    return encode_binary_request({"images": tensor})
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import aiohttp
 import numpy as np
 from prometheus_client import generate_latest
 
+from gateway.api.tensors import encode_binary_request
 from gateway.config import AdmissionConfig
 from tests.integration.api.conftest import SLOW_WIDTH, GatewayFactory
 
@@ -30,21 +31,7 @@ class Outcome:
 
 def binary_request(rows: int) -> tuple[bytes, dict[str, str]]:
     array = np.random.default_rng(rows).standard_normal((rows, SLOW_WIDTH)).astype(np.float32)
-    raw = array.tobytes()
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "INPUT0",
-                    "shape": list(array.shape),
-                    "datatype": "FP32",
-                    "parameters": {"binary_data_size": len(raw)},
-                }
-            ],
-            "parameters": {"binary_data_output": True},
-        }
-    ).encode()
-    return header + raw, {"Inference-Header-Content-Length": str(len(header))}
+    return encode_binary_request({"INPUT0": array})
 
 
 async def hammer(port: int, clients: int, requests_each: int, headers: dict[str, str]) -> list[Outcome]:

@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gateway.api.tensors import HEADER_LENGTH, encode_binary_request, parse_infer_request
+from gateway.errors import InferenceError
+
+
+def test_a_binary_request_parses_back_to_the_same_tensors() -> None:
+    frames = np.arange(2 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 4, 6, 3)
+    scores = np.linspace(0, 1, 6, dtype=np.float32).reshape(2, 3)
+    body, headers = encode_binary_request({"frame": frames, "scores": scores})
+    request = parse_infer_request(body, headers[HEADER_LENGTH])
+    assert list(request.inputs) == ["frame", "scores"]
+    assert np.array_equal(request.inputs["frame"], frames)
+    assert request.inputs["frame"].dtype == np.uint8
+    assert np.array_equal(request.inputs["scores"], scores)
+    assert request.binary_default
+
+
+def test_a_non_contiguous_array_is_sent_in_its_logical_order() -> None:
+    transposed = np.arange(12, dtype=np.float32).reshape(3, 4).T
+    body, headers = encode_binary_request({"x": transposed})
+    assert np.array_equal(parse_infer_request(body, headers[HEADER_LENGTH]).inputs["x"], transposed)
+
+
+def test_a_dtype_without_a_v2_datatype_is_refused() -> None:
+    with pytest.raises(InferenceError, match="tensor 'x': numpy dtype complex64 has no v2 datatype"):
+        encode_binary_request({"x": np.zeros(2, np.complex64)})
