@@ -37,6 +37,7 @@ from gateway.domain import (
     DetectOutput,
     Frame,
     FrameResult,
+    ModelState,
 )
 from gateway.inference.service import InferenceService
 from gateway.pipeline_cameras import CameraPipeline
@@ -61,7 +62,6 @@ class Gateway:
         """``alert_echo``: a stream that also receives every committed alert as one JSON line."""
         self.config = config
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._stop = threading.Event()
         self._alert_echo = alert_echo
         self.inference = InferenceService.from_config(config, self.registry)
         self.outbox = Outbox.from_config(config, self.registry)
@@ -111,7 +111,7 @@ class Gateway:
             "gateway %s running: %d cameras, %d models ready",
             self.config.device_id,
             len(self.config.cameras),
-            sum(1 for status in self.inference.models() if status.state.value == "ready"),
+            self._ready_models(),
         )
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -121,7 +121,6 @@ class Gateway:
         if not self.cameras.stop(max(0.5, deadline - time.monotonic())):
             logger.error("camera threads did not stop in time")
         self.inference.stop()
-        self._stop.set()
         if self._decider.is_alive():
             self._results.put(None)
             self._decider.join(max(0.5, deadline - time.monotonic()))
@@ -163,15 +162,19 @@ class Gateway:
         """One line for systemd's STATUS=."""
         cameras = self.cameras.cameras()
         streaming = sum(1 for camera in cameras if camera.state is CameraState.STREAMING)
-        ready = sum(1 for status in self.inference.models() if status.state.value == "ready")
-        delivery = "outbox only"
-        if self.publisher is not None:
-            status = self.publisher.status()
-            delivery = f"mqtt {status.state.value}, {status.last_seq - (status.last_acked_seq or 0)} unacked"
-        return (
-            f"{streaming}/{len(cameras)} cameras streaming, {ready} models ready, "
-            f"alerts up to seq {self.outbox.last_seq} ({delivery})"
+        status = self.delivery_status()
+        delivery = (
+            "outbox only"
+            if status.broker is None
+            else f"mqtt {status.state.value}, {status.last_seq - (status.last_acked_seq or 0)} unacked"
         )
+        return (
+            f"{streaming}/{len(cameras)} cameras streaming, {self._ready_models()} models ready, "
+            f"alerts up to seq {status.last_seq} ({delivery})"
+        )
+
+    def _ready_models(self) -> int:
+        return sum(1 for status in self.inference.models() if status.state is ModelState.READY)
 
     def delivery_status(self) -> DeliveryStatus:
         if self.publisher is None:
