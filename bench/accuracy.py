@@ -194,7 +194,10 @@ def play(clips: Sequence[PreparedClip], workdir: Path) -> tuple[Recorder, dict[s
         ):
             time.sleep(0.25)
         time.sleep(SETTLE_S)
-        drops = {status.camera_id: dict(status.drops) for status in cameras.cameras()}
+        drops = {
+            status.camera_id: {reason.value: count for reason, count in status.drops.items()}
+            for status in cameras.cameras()
+        }
     finally:
         cameras.stop()
         inference.stop()

@@ -37,8 +37,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from gateway.audit.store import AuditStore
 from gateway.config import MqttConfig, OutboxConfig
-from gateway.delivery.audit_store import AuditStore
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key

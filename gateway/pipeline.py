@@ -25,7 +25,6 @@ from typing import TextIO
 from prometheus_client import CollectorRegistry, Counter
 
 from gateway.config import GatewayConfig
-from gateway.delivery.alert_codec import encode_alert
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.domain import (
@@ -41,6 +40,7 @@ from gateway.domain import (
 )
 from gateway.inference.service import InferenceService
 from gateway.pipeline_cameras import CameraPipeline
+from gateway.protocol.alerts import encode_alert
 from gateway.rules.engine import RuleEngine
 
 logger = logging.getLogger(__name__)

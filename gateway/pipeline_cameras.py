@@ -41,7 +41,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from gateway.config import CameraConfig, GatewayConfig
-from gateway.domain import CameraState, CameraStatus, Detection, DetectOutput, Frame, FrameResult
+from gateway.domain import CameraState, CameraStatus, Detection, DetectOutput, DropReason, Frame, FrameResult
 from gateway.errors import DeadlineExceededError, GatewayError, OverloadedError
 from gateway.ingest.camera import Camera
 from gateway.ingest.counters import RateMeter
@@ -226,14 +226,14 @@ class CameraPipeline:
         if frame is None:
             return
         if now - frame.monotonic_at > config.max_frame_age_s:
-            camera.drops.add("stale")
+            camera.drops.add(DropReason.STALE)
             return
         if camera.reconnects != runtime.seen_reconnects:
             # After a reconnect the view may have moved: compare against the new scene, not the old.
             runtime.seen_reconnects = camera.reconnects
             runtime.gate.reset()
         if not runtime.gate.check(frame.image, now).run_model:
-            camera.drops.add("motion")
+            camera.drops.add(DropReason.MOTION)
             return
         with runtime.lock:
             camera_full = runtime.in_flight >= self._max_in_flight * len(runtime.models)
@@ -242,17 +242,17 @@ class CameraPipeline:
                 self._max_pending is not None and self._pending + len(runtime.models) > self._max_pending
             )
         if camera_full or all_full:
-            camera.drops.add("busy")
+            camera.drops.add(DropReason.BUSY)
             return
         deadline = frame.monotonic_at + config.max_frame_age_s
         for model in runtime.models:
             try:
                 future = self._detector(model, frame, deadline)
             except OverloadedError:
-                camera.drops.add("overloaded")
+                camera.drops.add(DropReason.OVERLOADED)
                 continue
             except GatewayError as exc:
-                camera.drops.add("error")
+                camera.drops.add(DropReason.ERROR)
                 self._log_once(runtime, model, f"detector refused a frame: {exc}")
                 continue
             with runtime.lock:
@@ -272,16 +272,16 @@ class CameraPipeline:
         try:
             output = future.result()
         except DeadlineExceededError:
-            camera.drops.add("deadline")
+            camera.drops.add(DropReason.DEADLINE)
             return
         except OverloadedError:
-            camera.drops.add("overloaded")
+            camera.drops.add(DropReason.OVERLOADED)
             return
         except CancelledError:
-            camera.drops.add("cancelled")
+            camera.drops.add(DropReason.CANCELLED)
             return
         except Exception as exc:
-            camera.drops.add("error")
+            camera.drops.add(DropReason.ERROR)
             self._log_once(runtime, model, f"inference failed: {exc}")
             return
         completed = self._clock()
@@ -393,7 +393,7 @@ class _CameraCollector(Collector):
             frames_in.add_metric([camera_id], camera.frames_in)
             processed.add_metric([camera_id], runtime.processed)
             for reason, count in sorted(camera.drops.snapshot().items()):
-                dropped.add_metric([camera_id, reason], count)
+                dropped.add_metric([camera_id, reason.value], count)
             reconnects.add_metric([camera_id], camera.reconnects)
             stalls.add_metric([camera_id], camera.stalls)
             current = camera.state

@@ -21,10 +21,10 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
 
+from gateway.audit.store import AuditStore
+from gateway.audit.subscriber import AuditSubscriber
+from gateway.audit.verify import load_keys, verify_store
 from gateway.config import load_audit_config
-from gateway.delivery.audit import AuditSubscriber
-from gateway.delivery.audit_store import AuditStore
-from gateway.delivery.audit_verify import load_keys, verify_store
 from gateway.errors import AuditError, ConfigError
 from gateway.systemd import Notifier
 

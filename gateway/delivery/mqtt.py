@@ -32,10 +32,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import GatewayConfig, MqttConfig
-from gateway.delivery.broker_link import close_client, make_client, state_payload
 from gateway.delivery.outbox import Outbox
 from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError
+from gateway.protocol.mqtt_link import close_client, make_client, state_payload
 
 logger = logging.getLogger(__name__)
 

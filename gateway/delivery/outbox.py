@@ -42,10 +42,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery.alert_codec import ZERO_HASH, InvalidAlertError, build_alert_payload, decode_alert
 from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
+from gateway.protocol.alerts import ZERO_HASH, InvalidAlertError, build_alert_payload, decode_alert
 
 logger = logging.getLogger(__name__)
 

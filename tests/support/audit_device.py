@@ -1,7 +1,7 @@
 """A small stand-in for a gateway's alert output, for the audit-log tests.
 
-``AlertChain`` makes real alert v1 payloads (alert_codec: canonical JSON, hash chain, HMAC) for one
-device. ``MqttDevice`` publishes them at QoS 1 to a real broker and answers replay requests on
+``AlertChain`` makes real alert payloads (``gateway.protocol.alerts``: canonical JSON, hash chain,
+HMAC) for one device. ``MqttDevice`` publishes them at QoS 1 to a real broker and answers replay requests on
 ``{prefix}/{device_id}/replay`` with the byte-identical payloads, as the real gateway does; it can
 be told to hold back some seqs on the first pass to create a subscriber-side gap.
 """
@@ -21,8 +21,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert, encode_alert
 from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 
 
 def event(seq: int, camera_id: str = "gate") -> AlertEvent:

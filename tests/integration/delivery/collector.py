@@ -18,8 +18,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.delivery.alert_codec import ZERO_HASH, decode_alert, verify_alert
-from gateway.delivery.broker_link import close_client
+from gateway.protocol.alerts import ZERO_HASH, decode_alert, verify_alert
+from gateway.protocol.mqtt_link import close_client
 
 
 class AlertCollector:

@@ -17,11 +17,11 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from gateway.audit.store import AuditStore
+from gateway.audit.subscriber import AuditSubscriber
+from gateway.audit.verify import verify_store
 from gateway.cli import main
 from gateway.config import AuditConfig
-from gateway.delivery.audit import AuditSubscriber
-from gateway.delivery.audit_store import AuditStore
-from gateway.delivery.audit_verify import verify_store
 from gateway.errors import AuditError
 from tests.integration.systemd.notify_listener import NotifyListener
 from tests.support.audit_device import AlertChain, MqttDevice, connect_client, wait_until

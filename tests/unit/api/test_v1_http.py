@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert
 from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.protocol.alerts import ZERO_HASH, build_alert
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
 from tests.unit.api.harness import ServedApi

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from gateway.config import OutboxConfig, parse_config
-from gateway.delivery.alert_codec import ZERO_HASH, decode_alert, encode_alert, verify_alert
 from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
 from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
 from gateway.domain import AlertEvent, AlertKind, ModelRef
 from gateway.errors import OutboxError
+from gateway.protocol.alerts import ZERO_HASH, decode_alert, encode_alert, verify_alert
 
 KEY = bytes(range(32))
 

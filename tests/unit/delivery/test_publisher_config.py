@@ -6,11 +6,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig, parse_config
-from gateway.delivery.broker_link import broker_address, make_client
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.domain import DeliveryState
 from gateway.errors import BrokerError
+from gateway.protocol.mqtt_link import broker_address, make_client
 
 
 def test_no_broker_configured_means_outbox_only(tmp_path: Path) -> None:

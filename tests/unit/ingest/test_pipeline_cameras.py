@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState, Detection, DetectOutput, Frame, FrameResult, ModelRef
+from gateway.domain import CameraState, Detection, DetectOutput, DropReason, Frame, FrameResult, ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.ingest.sources import SourceFactory
 from gateway.pipeline_cameras import CameraPipeline, Detector
@@ -140,13 +140,13 @@ def test_snapshot_draws_the_latest_detections_and_zones(
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
-        (DeadlineExceededError("late"), "deadline"),
-        (OverloadedError("full"), "overloaded"),
-        (InferenceError("boom"), "error"),
+        (DeadlineExceededError("late"), DropReason.DEADLINE),
+        (OverloadedError("full"), DropReason.OVERLOADED),
+        (InferenceError("boom"), DropReason.ERROR),
     ],
 )
 def test_failed_futures_are_counted_by_reason(
-    error: Exception, reason: str, openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+    error: Exception, reason: DropReason, openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
 ) -> None:
     sink = Sink()
     pipeline, _ = pipeline_for([camera()], immediate(error), sink, openers)
@@ -165,7 +165,7 @@ def test_a_full_detector_queue_drops_as_overloaded_without_stopping_the_camera(
     pipeline, _ = pipeline_for([camera()], refuse, Sink(), openers)
     running.append(pipeline)
     pipeline.start()
-    assert wait_until(lambda: pipeline.cameras()[0].drops.get("overloaded", 0) >= 3)
+    assert wait_until(lambda: pipeline.cameras()[0].drops.get(DropReason.OVERLOADED, 0) >= 3)
     assert pipeline.cameras()[0].state is CameraState.STREAMING
 
 
@@ -186,7 +186,7 @@ def test_a_slow_detector_caps_frames_in_flight_and_the_rest_are_busy_drops(
     pipeline, _ = pipeline_for([config], hold, Sink(), openers, max_in_flight=2)
     running.append(pipeline)
     pipeline.start()
-    assert wait_until(lambda: pipeline.cameras()[0].drops.get("busy", 0) >= 5)
+    assert wait_until(lambda: pipeline.cameras()[0].drops.get(DropReason.BUSY, 0) >= 5)
     # Then: two frames, each sent to both the detector and the anomaly model, and no more.
     assert sorted(model for model, _ in held) == [
         "detector:2",
@@ -207,7 +207,7 @@ def test_stale_frames_are_dropped_before_the_model(
     pipeline, _ = pipeline_for([camera(detect_fps=2, max_frame_age_s=0.02)], immediate(person), sink, openers)
     running.append(pipeline)
     pipeline.start()
-    assert wait_until(lambda: pipeline.cameras()[0].drops.get("stale", 0) >= 2, 5)
+    assert wait_until(lambda: pipeline.cameras()[0].drops.get(DropReason.STALE, 0) >= 2, 5)
 
 
 def test_a_failing_sink_is_logged_and_the_pipeline_goes_on(
@@ -260,7 +260,7 @@ def test_max_pending_caps_frames_waiting_across_all_cameras_and_every_camera_get
     pipeline, _ = pipeline_for(configs, hold, Sink(), openers, max_in_flight=2, max_pending=2)
     running.append(pipeline)
     pipeline.start()
-    assert wait_until(lambda: all(status.drops.get("busy", 0) >= 3 for status in pipeline.cameras()))
+    assert wait_until(lambda: all(status.drops.get(DropReason.BUSY, 0) >= 3 for status in pipeline.cameras()))
     assert len(held) == 2
     # When slots free up one at a time, the turns go round: every camera gets some.
     served: set[str] = set()
@@ -298,7 +298,7 @@ def test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_belo
     pool.shutdown()
 
     # Then every camera was served and hardly a frame was turned away as busy
-    busy = sum(status.drops.get("busy", 0) for status in pipeline.cameras())
+    busy = sum(status.drops.get(DropReason.BUSY, 0) for status in pipeline.cameras())
     served = {result.camera_id for _, result in sink.results}
     assert served == {config.id for config in configs}
     assert busy <= len(sink.results) // 20, f"{busy} busy drops for {len(sink.results)} results"

@@ -17,7 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from gateway.delivery.alert_codec import (
+from gateway.audit.store import AuditStore, StoredAlert
+from gateway.domain import Alert
+from gateway.errors import AuditError
+from gateway.protocol.alerts import (
     ZERO_HASH,
     AlertVerificationError,
     InvalidAlertError,
@@ -25,9 +28,6 @@ from gateway.delivery.alert_codec import (
     decode_alert,
     verify_payload,
 )
-from gateway.delivery.audit_store import AuditStore, StoredAlert
-from gateway.domain import Alert
-from gateway.errors import AuditError
 
 MIN_KEY_BYTES = 16
 

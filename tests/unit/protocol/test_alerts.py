@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from gateway.delivery.alert_codec import (
+from gateway.domain import Alert, AlertEvent, AlertKind, ModelRef
+from gateway.protocol.alerts import (
     ZERO_HASH,
     AlertVerificationError,
     InvalidAlertError,
@@ -21,7 +22,6 @@ from gateway.delivery.alert_codec import (
     verify_alert,
     verify_payload,
 )
-from gateway.domain import Alert, AlertEvent, AlertKind, ModelRef
 
 KEY = b"k" * 32
 

@@ -23,16 +23,16 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.delivery.alert_codec import (
+from gateway.audit.database import Database, open_database
+from gateway.domain import Alert
+from gateway.errors import AuditError
+from gateway.protocol.alerts import (
     ZERO_HASH,
     AlertVerificationError,
     InvalidAlertError,
     decode_alert,
     verify_payload,
 )
-from gateway.delivery.audit_db import Database, open_database
-from gateway.domain import Alert
-from gateway.errors import AuditError
 
 logger = logging.getLogger(__name__)
 

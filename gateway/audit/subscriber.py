@@ -43,12 +43,12 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from gateway.audit.replay import ReplayScheduler
+from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.config import AuditConfig, MqttConfig
-from gateway.delivery.alert_codec import canonical_json
-from gateway.delivery.audit_replay import ReplayScheduler
-from gateway.delivery.audit_store import AuditStore, Outcome, ReceivedMessage
-from gateway.delivery.broker_link import close_client
 from gateway.errors import AuditError
+from gateway.protocol.alerts import canonical_json
+from gateway.protocol.mqtt_link import close_client
 
 logger = logging.getLogger(__name__)
 

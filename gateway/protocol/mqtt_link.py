@@ -18,8 +18,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.config import MqttConfig
-from gateway.delivery.alert_codec import format_timestamp
 from gateway.errors import BrokerError
+from gateway.protocol.alerts import format_timestamp
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """MQTT v5 session kept by the broker while the gateway is away, so replay requests wait for it."""

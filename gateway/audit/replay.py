@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gateway.delivery.audit_store import DeviceProgress
+from gateway.audit.store import DeviceProgress
 
 DEFAULT_MAX_INTERVAL_S = 300.0
 
