@@ -64,12 +64,13 @@ sys.path.insert(0, str(BENCH.parent))
 
 from bench.clips import Clip, ClipSpec, Interval, clip_set, write_video  # noqa: E402
 from gateway.config import GatewayConfig  # noqa: E402
-from gateway.domain import AlertEvent, AlertKind, DetectOutput, Frame, FrameResult  # noqa: E402
+from gateway.domain import AlertEvent, AlertKind, DetectOutput, Frame, FrameResult, ModelReference  # noqa: E402
 from gateway.enroll import enroll_frames, model_name  # noqa: E402
 from gateway.errors import OverloadedError  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
-from gateway.pipeline_cameras import CameraPipeline  # noqa: E402
-from gateway.rules.engine import ANOMALY, RuleEngine  # noqa: E402
+from gateway.ingest.cameras import CameraPipeline  # noqa: E402
+from gateway.pipeline.specs import ANOMALY_RULE, rule_specs  # noqa: E402
+from gateway.rules.engine import RuleEngine  # noqa: E402
 
 MIN_FRAMES = 3
 END_AFTER_S = 1.0
@@ -155,14 +156,14 @@ class Recorder:
         self._lock = threading.Lock()
         self.cameras = {clip.spec.name: _CameraRecord(clip.played_frames) for clip in clips}
 
-    def detect(self, reference: str, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
+    def detect(self, reference: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
         if frame.seq > self.cameras[frame.camera_id].played_frames:
             raise OverloadedError("clip already played to its end")
         return self._inference.submit_frame(reference, frame.image, deadline)
 
     def sink(self, frame: Frame, result: FrameResult) -> None:
         record = self.cameras[frame.camera_id]
-        flagged = any(detection.label == ANOMALY for detection in result.detections)
+        flagged = any(detection.label == ANOMALY_RULE for detection in result.detections)
         judged = JudgedFrame(frame.seq, frame.captured_at, result.anomaly_score or 0.0, flagged)
         with self._lock:
             record.frames[frame.seq] = judged
@@ -182,7 +183,7 @@ def play(clips: Sequence[PreparedClip], workdir: Path) -> tuple[Recorder, dict[s
     config = gateway_config(clips, workdir)
     registry = CollectorRegistry()
     inference = InferenceService.from_config(config, registry)
-    recorder = Recorder(inference, RuleEngine.from_config(config), clips)
+    recorder = Recorder(inference, RuleEngine(rule_specs(config.cameras)), clips)
     cameras = CameraPipeline(config.cameras, recorder.detect, recorder.sink, registry)
     inference.start()
     try:

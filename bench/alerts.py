@@ -1,19 +1,24 @@
-"""Alerts/s through the outbox to a real mosquitto at QoS 1 and into the audit store.
+"""Alerts/s from the gateway's own decider path to a real mosquitto at QoS 1 and into the audit store.
 
-    .venv/bin/python -m bench.alerts [--alerts 20000] [--producers 8] [--window 0 64]
+    .venv/bin/python -m bench.alerts [--alerts 20000] [--cameras 8] [--rules 4] [--window 64]
         [--synchronous full normal] [--protocol 5 3.1.1] [--max-inflight 64]
 
 Per run: a fresh mosquitto on a free 127.0.0.1 port (persistence on, max_queued_messages 0), a fresh
 outbox (SQLite WAL, the given ``synchronous`` mode: ``full`` fsyncs every commit), the MqttPublisher
 (QoS 1, ``max_inflight`` window) and ``edge-gateway audit serve`` in its own process (as the cloud
-side runs; SQLite audit store). ``producers`` threads stand in for cameras: with ``--window 0``
-each calls ``Outbox.submit`` one alert at a time, returning only after its commit is durable; with
-``--window N`` each keeps up to N alerts queued with ``Outbox.append_async`` (their futures resolve
-on the durable commit), so one fsync covers everything queued meanwhile (group commit).
-Reported: committed/s (submit side), delivered/s (all PUBACKs), and end-to-end stored/s (every alert
-verified and stored once in the audit store), from the first submit to the last one stored, plus
-the CPU time per alert of each process. After each run the store must hold seq 1..N exactly once
-with nothing rejected and ``edge-gateway audit verify`` must exit 0.
+side runs; SQLite audit store). In front of the outbox sits the production path: the
+``AlertDecider`` (one ``alert-decider`` thread: the RuleEngine, then ``Outbox.append_async``, then
+the announcement), with each camera's rules built from config by ``gateway.pipeline.specs`` as
+``serve`` builds them. ``cameras`` threads stand in for the camera callbacks: each submits frame
+results (a person in the zone, then an empty frame, alternately) to ``AlertDecider.submit``; every
+camera has ``rules`` presence rules with min_frames 1, end_after_s 0 and cooldown 0, so each frame
+decides one start or one end per rule. A camera keeps at most ``window`` of its alerts decided and
+not yet announced (durable), as real cameras are kept back by the model's rate rather than
+flooding the decider's bounded inbox.
+Reported: committed/s (announced by the decider: durable), delivered/s (all PUBACKs), and end-to-end
+stored/s (every alert verified and stored once in the audit store), from the first submit to the last
+one stored, plus the CPU time per alert of each process. After each run the store must hold seq
+1..N exactly once with nothing rejected and ``edge-gateway audit verify`` must exit 0.
 Results go to bench/results/alerts.json plus a markdown table on stdout.
 """
 
@@ -31,18 +36,19 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
 from gateway.audit.store import AuditStore
-from gateway.config import MqttConfig, OutboxConfig
+from gateway.config import CameraConfig, MqttConfig, OutboxConfig
+from gateway.decider import AlertDecider
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
-from gateway.domain import Alert, AlertEvent, AlertKind, ModelRef
+from gateway.domain import Alert, Detection, FrameResult, ModelRef
+from gateway.pipeline.specs import rule_specs
 from tests.support.mosquitto import Mosquitto
 
 DEVICE_ID = "bench-box"
@@ -51,19 +57,46 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "alerts.json"
 
 
-def event(camera: int, number: int) -> AlertEvent:
-    return AlertEvent(
-        event_id=f"cam{camera}:intrusion:{number}",
-        kind=AlertKind.START,
-        camera_id=f"cam{camera}",
-        rule="intrusion",
-        label="person",
-        score=0.5 + (number % 50) / 100,
-        zone="yard",
-        box=(0.1, 0.2, 0.3, 0.4),
-        frame_ts=1_764_000_000.0 + number / 5,
-        model=ModelRef("person-detector", 1),
-    )
+MODEL = ModelRef("person-detector", 1)
+PERSON = (Detection("person", 0.9, (0.4, 0.4, 0.6, 0.9)),)
+
+
+def cameras_config(cameras: int, rules: int) -> list[CameraConfig]:
+    """``cameras`` cameras, each with ``rules`` presence rules that start on one frame and end on the
+    next (min_frames 1, end_after_s 0, cooldown 0)."""
+    rule = {"labels": ["person"], "zones": ["yard"], "min_frames": 1, "cooldown_s": 0, "end_after_s": 0}
+    return [
+        CameraConfig.model_validate(
+            {
+                "id": f"cam{camera}",
+                "url": "rtsp://127.0.0.1/bench",
+                "model": "person-detector",
+                "zones": [{"name": "yard", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}],
+                "rules": [{**rule, "name": f"rule{index}"} for index in range(rules)],
+            }
+        )
+        for camera in range(cameras)
+    ]
+
+
+class Announced:
+    """The decider's announcement: counts durable alerts per camera, so producers can keep a window."""
+
+    def __init__(self) -> None:
+        self.per_camera: collections.Counter[str] = collections.Counter()
+        self.total = 0
+        self._changed = threading.Condition()
+
+    def __call__(self, alert: Alert) -> None:
+        with self._changed:
+            self.per_camera[alert.event.camera_id] += 1
+            self.total += 1
+            self._changed.notify_all()
+
+    def wait_for(self, camera_id: str, at_least: int) -> None:
+        with self._changed:
+            while self.per_camera[camera_id] < at_least:
+                self._changed.wait()
 
 
 def wait_until(condition: Any, timeout_s: float, what: str) -> float:
@@ -135,7 +168,7 @@ def verify_audit(database: str, root: Path) -> int:
 
 
 def run(
-    total: int, *, producers: int, window: int, synchronous: str, protocol: str, max_inflight: int
+    total: int, *, cameras: int, rules: int, window: int, synchronous: str, protocol: str, max_inflight: int
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as scratch:
         root = Path(scratch)
@@ -145,8 +178,13 @@ def run(
             database = f"sqlite:///{root / 'audit.db'}"
             audit = start_audit(root, broker.url, database, key)
             checker = AuditStore.open(database, {DEVICE_ID: key})
+            registry = CollectorRegistry()
             outbox = Outbox(
-                state_dir, DEVICE_ID, key, config=OutboxConfig.model_validate({"synchronous": synchronous})
+                state_dir,
+                DEVICE_ID,
+                key,
+                config=OutboxConfig.model_validate({"synchronous": synchronous}),
+                registry=registry,
             )
             publisher = MqttPublisher(
                 MqttConfig.model_validate(
@@ -154,28 +192,31 @@ def run(
                 ),
                 DEVICE_ID,
                 outbox,
-                CollectorRegistry(),
+                registry,
             )
+            announced = Announced()
+            decider = AlertDecider(
+                outbox, rule_specs(cameras_config(cameras, rules)), announce=announced, registry=registry
+            )
+            decider.start()
             publisher.start()
-            per_producer = total // producers
-            count = per_producer * producers
+            # An even number of frames per camera: every event started also ends on its own.
+            frames = total // (cameras * rules) // 2 * 2
+            count = frames * cameras * rules
 
             def produce(camera: int) -> None:
-                if window == 0:
-                    for number in range(per_producer):
-                        outbox.submit(event(camera, number))
-                    return
-                waiting: collections.deque[Future[list[Alert]]] = collections.deque()
-                for number in range(per_producer):
-                    waiting.append(outbox.append_async([event(camera, number)]))
-                    if len(waiting) >= window:
-                        waiting.popleft().result()
-                for future in waiting:
-                    future.result()
+                camera_id = f"cam{camera}"
+                for frame in range(frames):
+                    # Keep at most ``window`` of this camera's alerts decided and not yet durable.
+                    announced.wait_for(camera_id, (frame + 1) * rules - window)
+                    detections = PERSON if frame % 2 == 0 else ()
+                    decider.submit(
+                        FrameResult(camera_id, frame, 1_764_000_000.0 + frame / 5, MODEL, detections)
+                    )
 
             threads = [
                 threading.Thread(target=produce, args=(camera,), name=f"camera-{camera}")
-                for camera in range(producers)
+                for camera in range(cameras)
             ]
             load_before = os.getloadavg()[0]
             cpu_before = (own_cpu_s(), process_cpu_s(broker.pid), process_cpu_s(audit.pid))
@@ -184,7 +225,7 @@ def run(
                 thread.start()
             for thread in threads:
                 thread.join()
-            committed = time.monotonic()
+            committed = wait_until(lambda: announced.total >= count, 300, "every alert durable")
             delivered = wait_until(lambda: outbox.stats().pending == 0, 300, "all PUBACKs")
 
             def stored_all() -> bool:
@@ -195,20 +236,27 @@ def run(
             cpu_after = (own_cpu_s(), process_cpu_s(broker.pid), process_cpu_s(audit.pid))
             progress = checker.progress([DEVICE_ID])[0]
             rejected = checker.rejected_counts()
+            dropped = registry.get_sample_value(
+                "edge_gateway_decider_results_dropped_total", {"reason": "inbox_full"}
+            )
+            # Stopping ends nothing here: every event of the run ended on its own empty frame.
+            decider.stop(10)
             publisher.stop()
             outbox.close()
             checker.close()
             audit.send_signal(signal.SIGTERM)
             audit.wait(60)
             verify_exit = verify_audit(database, root)
-    if progress.max_seq != count or rejected or verify_exit != 0:
+    if progress.max_seq != count or rejected or verify_exit != 0 or dropped:
         raise RuntimeError(
-            f"audit store incomplete: {progress}, rejected {rejected}, verify exit {verify_exit}"
+            f"audit store incomplete: {progress}, rejected {rejected}, verify exit {verify_exit}, "
+            f"results dropped {dropped}"
         )
     return {
         "alerts": count,
-        "producers": producers,
-        "async_window": window,
+        "cameras": cameras,
+        "rules_per_camera": rules,
+        "window": window,
         "synchronous": synchronous,
         "protocol": protocol,
         "max_inflight": max_inflight,
@@ -236,14 +284,15 @@ def main(argv: list[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--alerts", type=int, default=20_000)
-    parser.add_argument("--producers", type=int, nargs="+", default=[8])
+    parser.add_argument("--cameras", type=int, default=8)
+    parser.add_argument("--rules", type=int, default=4, help="presence rules per camera")
     parser.add_argument("--synchronous", nargs="+", default=["full", "normal"], choices=["full", "normal"])
     parser.add_argument(
         "--window",
         type=int,
         nargs="+",
-        default=[0, 64],
-        help="alerts each producer keeps queued with append_async; 0: blocking submit",
+        default=[64],
+        help="alerts each camera keeps decided and not yet durable",
     )
     parser.add_argument("--protocol", nargs="+", default=["5"], choices=["5", "3.1.1"])
     parser.add_argument("--max-inflight", type=int, default=64)
@@ -252,7 +301,8 @@ def main(argv: list[str]) -> int:
     rows = [
         run(
             arguments.alerts,
-            producers=producers,
+            cameras=arguments.cameras,
+            rules=arguments.rules,
             window=window,
             synchronous=synchronous,
             protocol=protocol,
@@ -260,11 +310,10 @@ def main(argv: list[str]) -> int:
         )
         for synchronous in arguments.synchronous
         for protocol in arguments.protocol
-        for producers in arguments.producers
         for window in arguments.window
     ]
     result = {
-        "benchmark": "alerts through the outbox to mosquitto (QoS 1) into the audit store",
+        "benchmark": "alerts from the decider through the outbox to mosquitto (QoS 1) into the audit store",
         "command": "python -m bench.alerts " + " ".join(argv),
         "target_alerts_per_s": TARGET_PER_S,
         "machine": {
@@ -277,14 +326,19 @@ def main(argv: list[str]) -> int:
     }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(result, indent=2) + "\n")
-    columns = ["synchronous", "MQTT", "alerts", "producers", "async window", "max_inflight"]
+    columns = ["synchronous", "MQTT", "alerts", "cameras x rules", "window", "max_inflight"]
     columns += ["committed/s", "delivered/s"]
     print("| " + " | ".join([*columns, "stored/s", "stored >= 2,000/s"]) + " |")
     print("|" + "---|" * (len(columns) + 2))
-    keys = ["synchronous", "protocol", "alerts", "producers", "async_window", "max_inflight"]
-    keys += ["committed_per_s", "delivered_per_s", "stored_per_s"]
+    keys = ["committed_per_s", "delivered_per_s", "stored_per_s"]
     for row in rows:
-        cells = [str(row[key]) for key in keys] + ["yes" if row["meets_target"] else "no"]
+        cells = [str(row["synchronous"]), str(row["protocol"]), str(row["alerts"])]
+        cells += [
+            f"{row['cameras']} x {row['rules_per_camera']}",
+            str(row["window"]),
+            str(row["max_inflight"]),
+        ]
+        cells += [str(row[key]) for key in keys] + ["yes" if row["meets_target"] else "no"]
         print("| " + " | ".join(cells) + " |")
     return 0
 

@@ -16,14 +16,38 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from gateway.domain import ModelReference
 from gateway.errors import ConfigError, ConfigProblem
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Point = tuple[Fraction, Fraction]
+
+
+def _model_reference(value: object) -> ModelReference:
+    if isinstance(value, ModelReference):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a model name or name:version")
+    return ModelReference.parse(value)
+
+
+ModelReferenceField = Annotated[
+    ModelReference, PlainValidator(_model_reference), PlainSerializer(str, return_type=str)
+]
+"""``name`` or ``name:version`` in the file, parsed once into a ``ModelReference``."""
 
 
 class Section(BaseModel):
@@ -114,7 +138,9 @@ class RuleConfig(EventTiming):
 
 
 class AnomalyConfig(EventTiming):
-    model: str = Field(description="Scene-anomaly model, name or name:version; threshold comes with it.")
+    model: ModelReferenceField = Field(
+        description="Scene-anomaly model, name or name:version; threshold comes with it."
+    )
     min_frames: int = Field(3, ge=1)
 
 
@@ -122,7 +148,7 @@ class CameraConfig(Section):
     id: str = Field(pattern=IDENTIFIER)
     url: str = Field(description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.")
     detect_fps: PositiveFloat = 5.0
-    model: str | None = Field(None, description="Detector, name or name:version.")
+    model: ModelReferenceField | None = Field(None, description="Detector, name or name:version.")
     decoder: Literal["ffmpeg", "gstreamer"] = "ffmpeg"
     gstreamer_pipeline: str | None = Field(
         None, description="Full GStreamer pipeline ending in appsink; {url} is replaced by the camera URL."
@@ -141,13 +167,6 @@ class CameraConfig(Section):
     zones: list[ZoneConfig] = Field(default_factory=list)
     rules: list[RuleConfig] = Field(default_factory=list)
     anomaly: AnomalyConfig | None = None
-
-    @field_validator("model")
-    @classmethod
-    def _model_reference(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_model_reference(value)
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraConfig:
@@ -209,6 +228,14 @@ class OutboxConfig(Section):
     )
 
 
+class HealthConfig(Section):
+    camera_down_after_s: PositiveFloat = Field(
+        60.0,
+        description="An enabled camera not streaming for this long makes /v1/status unhealthy (the "
+        "watchdog is not affected: the camera's reader keeps reconnecting on its own).",
+    )
+
+
 class GatewayConfig(Section):
     device_id: str = Field(default_factory=socket.gethostname, pattern=IDENTIFIER)
     state_dir: Path = Path("/var/lib/edge-gateway")
@@ -219,6 +246,7 @@ class GatewayConfig(Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
     outbox: OutboxConfig = OutboxConfig()
+    health: HealthConfig = HealthConfig()
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> GatewayConfig:
@@ -254,18 +282,6 @@ class AuditConfig(Section):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus metrics on this port; absent: no endpoint."
     )
-
-
-def parse_model_reference(reference: str) -> tuple[str, int | None]:
-    """``name`` or ``name:version`` -> (name, version or None for the latest)."""
-    name, _, version = reference.partition(":")
-    if not re.match(IDENTIFIER, name):
-        raise ValueError(f"model reference {reference!r}: name must match {IDENTIFIER}")
-    if not version:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise ValueError(f"model reference {reference!r}: version must be a positive integer")
-    return name, int(version)
 
 
 def default_config(root: Path | None = None) -> GatewayConfig:

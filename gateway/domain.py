@@ -132,7 +132,7 @@ class AlertKind(str, enum.Enum):
 
 
 class EndReason(str, enum.Enum):
-    """Why an event ended; on ``end`` alerts only."""
+    """Why an event ended: logged with the ``end`` alert and counted, not part of the alert itself."""
 
     CLEARED = "cleared"
     """The rule stopped holding for ``end_after_s`` (or the track left)."""
@@ -181,6 +181,7 @@ class AlertEvent:
     direction: Direction | None = None
     count: int | None = None
     end_reason: EndReason | None = None
+    """On ``end`` events: why. The device logs and counts it; the alert contract does not carry it."""
     evidence: Evidence | None = None
     schema_version: int = 2
     """1 for alerts decoded from alert v1 payloads (older devices); everything new is v2."""

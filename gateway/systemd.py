@@ -16,7 +16,7 @@ Typical use from ``edge-gateway serve``::
     with notifier.extending_timeout():    # first start on a GPU box builds TensorRT engines
         gateway.start()
     ...                                   # API listening
-    watchdog = Watchdog.for_notifier(notifier, lambda: not gateway.health_problems(), stop_event)
+    watchdog = Watchdog.for_notifier(notifier, lambda: not gateway.health_problems())
     if watchdog is not None:
         watchdog.start()
     notifier.ready("4 cameras streaming, 2 models ready")
@@ -25,8 +25,7 @@ Typical use from ``edge-gateway serve``::
         reload_config_and_models()
     ...                                   # on SIGTERM
     notifier.stopping("flushing outbox")
-    stop_event.set()
-    watchdog.join()
+    watchdog.stop()
 """
 
 from __future__ import annotations
@@ -241,7 +240,6 @@ class Watchdog:
         notifier: Notifier,
         healthy: Callable[[], bool],
         interval_s: float,
-        stop: threading.Event | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         if interval_s <= 0:
@@ -249,7 +247,7 @@ class Watchdog:
         self._notifier = notifier
         self._healthy = healthy
         self.period_s = interval_s / 2
-        self._stop = stop if stop is not None else threading.Event()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._unhealthy_since: float | None = None
         self._pings: Counter | None = None
@@ -275,13 +273,12 @@ class Watchdog:
         cls,
         notifier: Notifier,
         healthy: Callable[[], bool],
-        stop: threading.Event | None = None,
         registry: CollectorRegistry | None = None,
     ) -> Watchdog | None:
         """A watchdog at systemd's ``WatchdogSec=``, or None when systemd expects no pings."""
         if not notifier.enabled or notifier.watchdog_interval_s is None:
             return None
-        return cls(notifier, healthy, notifier.watchdog_interval_s, stop, registry)
+        return cls(notifier, healthy, notifier.watchdog_interval_s, registry)
 
     def start(self) -> None:
         if self._thread is not None:

@@ -24,8 +24,7 @@ from gateway.api.context import (
 )
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
-from gateway.config import parse_model_reference
-from gateway.domain import Detection
+from gateway.domain import Detection, ModelReference
 from gateway.errors import InvalidInputError
 
 MODEL_HEADER = "X-Model-Name"
@@ -50,9 +49,10 @@ async def detect(request: web.Request) -> web.Response:
     if not reference:
         raise InvalidInputError(f"name the model with ?model= or the {MODEL_HEADER} header")
     try:
-        name, version = parse_model_reference(reference)
+        model = ModelReference.parse(reference)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
+    name, version = model.name, model.version
     deadline = deadline_of(request, started)
     check_deadline(deadline)
     body = await read_body(request)

@@ -89,6 +89,10 @@ class GatewayState(Protocol):
         """Empty while every part makes progress (the systemd watchdog's view)."""
         ...
 
+    def degraded(self) -> list[str]:
+        """Problems an operator must see that do not wedge the gateway (a camera that stays down)."""
+        ...
+
     def delivery_status(self) -> DeliveryStatus: ...
 
 

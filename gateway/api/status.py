@@ -17,7 +17,8 @@ async def status(request: web.Request) -> web.Response:
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
     problems, delivery, summary = await offload(
-        request, lambda: (state.health_problems(), state.delivery_status(), state.summary())
+        request,
+        lambda: (state.health_problems() + state.degraded(), state.delivery_status(), state.summary()),
     )
     return web.json_response(
         {

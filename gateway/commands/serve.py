@@ -59,7 +59,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     notifier = Notifier.from_environment()
     try:
-        gateway = Gateway(config, alert_echo=sys.stdout if echo else None)
+        gateway = Gateway.from_config(config, alert_echo=sys.stdout if echo else None)
     except GatewayError as exc:
         logger.error("cannot start: %s", exc)
         return 1

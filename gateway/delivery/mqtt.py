@@ -31,10 +31,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateway.config import GatewayConfig, MqttConfig
+from gateway.config import MqttConfig
+from gateway.delivery import delivery_state
 from gateway.delivery.outbox import Outbox
 from gateway.domain import DeliveryState, DeliveryStatus
-from gateway.errors import BrokerError
+from gateway.errors import BrokerError, OutboxError
 from gateway.protocol.mqtt_link import close_client, make_client, state_payload
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,6 @@ class MqttPublisher:
         device_id: str,
         outbox: Outbox,
         registry: CollectorRegistry,
-        stop_event: threading.Event | None = None,
     ) -> None:
         self._config = config
         self._outbox = outbox
@@ -90,7 +90,7 @@ class MqttPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
-        self._stop = stop_event if stop_event is not None else threading.Event()
+        self._stop = threading.Event()
         self._wake = threading.Event()
         self._status_lock = threading.Lock()
         self._state = DeliveryState.CONNECTING
@@ -103,6 +103,8 @@ class MqttPublisher:
         self._last_sent_seq = 0
         self._last_acked_seq = 0
         self._retry: list[tuple[float, int]] = []
+        self._unmarked: list[int] = []
+        self._outbox_error: str | None = None
         self._replay_ranges: collections.deque[list[int]] = collections.deque()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._published = Counter(
@@ -130,19 +132,6 @@ class MqttPublisher:
             "edge_gateway_mqtt_inflight", "Alerts awaiting PUBACK.", registry=registry
         )
         outbox.add_listener(lambda _seq: self._wake.set())
-
-    @classmethod
-    def from_config(
-        cls,
-        config: GatewayConfig,
-        outbox: Outbox,
-        registry: CollectorRegistry,
-        stop_event: threading.Event | None = None,
-    ) -> MqttPublisher | None:
-        """None when no broker is configured: the outbox alone keeps the alerts."""
-        if config.mqtt is None:
-            return None
-        return cls(config.mqtt, config.device_id, outbox, registry, stop_event)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -186,6 +175,10 @@ class MqttPublisher:
 
     def _set_state(self, state: DeliveryState, error: str | None) -> None:
         with self._status_lock:
+            if not delivery_state.allowed(self._state, state):
+                # A bug, not a broker fault; raising on paho's network thread would stop its loop.
+                logger.error("MQTT publisher: illegal state move %s -> %s", self._state.value, state.value)
+                return
             changed = error is not None and error != self._last_error
             self._state = state
             if error is not None:
@@ -264,20 +257,40 @@ class MqttPublisher:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                if not self._wake.wait(IDLE_WAKE_S):
-                    self._outbox.maybe_prune()
+                idle = not self._wake.wait(IDLE_WAKE_S)
                 self._wake.clear()
-                self._settle_acks()
-                if self._state is DeliveryState.CONNECTED:
-                    self._fill_window()
+                try:
+                    if idle:
+                        self._outbox.maybe_prune()
+                    self._settle_acks()
+                    if self._state is DeliveryState.CONNECTED:
+                        self._fill_window()
+                except OutboxError as exc:
+                    # The disk refuses (full): keep what is in flight, try again on the next wake-up.
+                    self._note_outbox_error(exc)
         except Exception:
             logger.exception("MQTT publisher thread failed; alerts stay in the outbox")
             self._set_state(DeliveryState.STOPPED, "publisher thread failed; see the log")
         finally:
             self._shutdown()
 
+    def _note_outbox_error(self, exc: OutboxError) -> None:
+        with self._status_lock:
+            changed = self._outbox_error != str(exc)
+            self._outbox_error = str(exc)
+        if changed:
+            logger.error("MQTT publisher cannot use the outbox (%s); retrying", exc)
+
+    def _settle_acks_at_shutdown(self) -> None:
+        try:
+            self._settle_acks()
+        except OutboxError as exc:
+            # Unmarked acks only mean those alerts are sent again after the restart (deduplicated).
+            logger.warning("could not mark the last deliveries: %s", exc)
+
     def _settle_acks(self) -> None:
-        delivered: list[int] = []
+        delivered = self._unmarked
+        self._unmarked = []
         now = time.monotonic()
         while self._acks:
             mid, failure = self._acks.popleft()
@@ -292,9 +305,16 @@ class MqttPublisher:
                 continue
             delivered.append(seq)
         if delivered:
-            self._outbox.mark_delivered(delivered)
-            self._delivered.inc(len(delivered))
             self._last_acked_seq = max(self._last_acked_seq, *delivered)
+            try:
+                self._outbox.mark_delivered(delivered)
+            except OutboxError:
+                # Acknowledged by the broker, just not yet marked: mark them on the next wake-up.
+                self._unmarked = delivered
+                raise
+            self._delivered.inc(len(delivered))
+            with self._status_lock:
+                self._outbox_error = None
         self._inflight_gauge.set(len(self._inflight))
 
     def _fill_window(self) -> None:
@@ -338,14 +358,14 @@ class MqttPublisher:
         self._published.inc()
 
     def _shutdown(self) -> None:
-        self._settle_acks()
+        self._settle_acks_at_shutdown()
         if self.status().state is DeliveryState.CONNECTED:
             info = self._client.publish(self.status_topic, state_payload("offline"), qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError) as exc:
                 logger.warning("could not publish offline status: %s", exc)
-            self._settle_acks()
+            self._settle_acks_at_shutdown()
         close_client(self._client)
         self._set_state(DeliveryState.STOPPED, None)
         logger.info("MQTT publisher stopped at acked seq %d", self._last_acked_seq)

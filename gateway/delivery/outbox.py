@@ -11,8 +11,17 @@ Durability vs throughput: with ``synchronous=full`` every commit fsyncs the WAL.
 (group commit, at most MAX_BATCH_ALERTS). ``append_async`` returns a Future that resolves only once
 the transaction holding those alerts is durable, so a camera thread need not wait for the fsync and
 still nobody is told about an alert (the publisher reads committed rows only) before it is on disk.
-``submit``/``append_many`` are the blocking forms. The queue is bounded (MAX_QUEUED_ALERTS): a full
-queue blocks the caller, it never drops an alert. Deliveries are marked
+``append_many`` is the blocking form. The queue is bounded (MAX_QUEUED_ALERTS): a full queue blocks
+the caller, it never drops an alert.
+
+A commit the disk refuses (full, I/O error) is retried with backoff (COMMIT_RETRY_MIN_S doubling to
+COMMIT_RETRY_MAX_S) with the same seqs, keeping its place before everything queued after it, so the
+chain and the order of alerts are those decided. Meanwhile ``commit_failure`` names the problem (the
+gateway's health and watchdog show it) and ``edge_gateway_outbox_commit_failures`` counts attempts.
+Only ``close`` gives up, after its timeout, and says how many alerts were never committed.
+
+Open events: ``open_events`` (see ``outbox_schema``) holds the newest alert of every event that has
+started and not ended, updated in the same transaction as the alerts. Deliveries are marked
 in batches without fsync-per-ack: losing a mark on power loss only means that alert is sent again,
 which the audit log deduplicates on (device_id, seq).
 
@@ -42,8 +51,9 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import GatewayConfig, OutboxConfig
+from gateway.delivery import outbox_schema
 from gateway.delivery.signing_key import load_or_create_key
-from gateway.domain import Alert, AlertEvent
+from gateway.domain import Alert, AlertEvent, AlertKind
 from gateway.errors import OutboxError
 from gateway.protocol.alerts import ZERO_HASH, InvalidAlertError, build_alert_payload, decode_alert
 
@@ -53,23 +63,9 @@ DATABASE_NAME = "outbox.db"
 MAX_BATCH_ALERTS = 2000
 MAX_QUEUED_ALERTS = 10_000
 PRUNE_INTERVAL_S = 60.0
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS alerts (
-    seq INTEGER PRIMARY KEY,
-    camera_id TEXT NOT NULL,
-    committed_at REAL NOT NULL,
-    payload BLOB NOT NULL,
-    delivered_at REAL
-);
-CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts (seq) WHERE delivered_at IS NULL;
-CREATE INDEX IF NOT EXISTS alerts_by_camera ON alerts (camera_id, seq);
-CREATE TABLE IF NOT EXISTS chain_head (
-    id INTEGER PRIMARY KEY CHECK (id = 1),
-    seq INTEGER NOT NULL,
-    hash TEXT NOT NULL
-);
-"""
+COMMIT_RETRY_MIN_S = 0.05
+COMMIT_RETRY_MAX_S = 2.0
+CLOSE_TIMEOUT_S = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +82,10 @@ class OutboxStats:
     stored: int
 
 
+_Row = tuple[int, str, float, bytes, AlertKind, str]
+"""seq, camera_id, committed_at, payload, and the event's kind and id for ``open_events``."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Request:
     events: Sequence[AlertEvent]
@@ -93,8 +93,8 @@ class _Request:
 
 
 class Outbox:
-    """Thread-safe. ``submit``/``append``/``append_many`` return (and ``append_async`` futures
-    resolve) only after a durable commit. ``close()`` when done: it stops the writer thread."""
+    """Thread-safe. ``append_many`` returns (and ``append_async`` futures resolve) only after a
+    durable commit. ``close()`` when done: it stops the writer thread."""
 
     def __init__(
         self,
@@ -116,6 +116,9 @@ class Outbox:
         self._requests: collections.deque[_Request] = collections.deque()
         self._queued_alerts = 0
         self._closing = False
+        self._close_deadline = float("inf")
+        self._closed = threading.Event()
+        self._failure: tuple[float, str] | None = None
         self._listeners: list[Callable[[int], None]] = []
         self._last_prune = 0.0
         try:
@@ -124,7 +127,7 @@ class Outbox:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(f"PRAGMA synchronous={self._config.synchronous.upper()}")
-            self._db.executescript(_SCHEMA)
+            outbox_schema.migrate(self._db)
             row = self._db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
@@ -145,6 +148,14 @@ class Outbox:
         )
         self._last_seq_gauge = Gauge(
             "edge_gateway_outbox_last_seq", "Newest committed seq.", registry=registry
+        )
+        self._commit_failures = Counter(
+            "edge_gateway_outbox_commit_failures",
+            "Commit attempts the disk refused (each is retried; no alert is dropped).",
+            registry=registry,
+        )
+        self._failing = Gauge(
+            "edge_gateway_outbox_commit_failing", "1 while commits are being refused.", registry=registry
         )
         self._last_seq_gauge.set(self._last_seq)
         logger.info(
@@ -167,12 +178,14 @@ class Outbox:
         """``listener(last_seq)`` runs after every commit (on the committing thread; keep it short)."""
         self._listeners.append(listener)
 
-    def submit(self, event: AlertEvent) -> Alert:
-        """The AlertSink entry point the pipeline calls; returns once the alert is durable."""
-        return self.append_many((event,))[0]
+    def commit_failure(self) -> tuple[float, str] | None:
+        """(wall-clock time of the first refused attempt, the error) while commits fail, else None."""
+        return self._failure
 
-    def append(self, event: AlertEvent) -> Alert:
-        return self.append_many((event,))[0]
+    def open_events(self) -> list[AlertEvent]:
+        """The newest alert of every event that started and has not ended, oldest first."""
+        rows = self._select("SELECT seq, payload FROM open_events ORDER BY seq", ())
+        return [decode_alert(stored.payload).event for stored in rows]
 
     def append_many(self, events: Sequence[AlertEvent]) -> list[Alert]:
         """Commit ``events`` with consecutive seqs; returns once they are durable."""
@@ -221,12 +234,12 @@ class Outbox:
     def _commit_batch(self, requests: list[_Request]) -> None:
         seq, previous = self._last_seq, self._last_hash
         now = self._clock()
-        rows: list[tuple[int, str, float, bytes]] = []
+        rows: list[_Row] = []
         batch: list[_Request] = []
         results: list[list[Alert]] = []
         for request in requests:
             alerts: list[Alert] = []
-            request_rows: list[tuple[int, str, float, bytes]] = []
+            request_rows: list[_Row] = []
             try:
                 for event in request.events:
                     alert, payload = build_alert_payload(
@@ -237,7 +250,9 @@ class Outbox:
                         self._key,
                     )
                     alerts.append(alert)
-                    request_rows.append((alert.seq, event.camera_id, now, payload))
+                    request_rows.append(
+                        (alert.seq, event.camera_id, now, payload, event.kind, event.event_id)
+                    )
             except InvalidAlertError as exc:
                 # One caller's unencodable event (a NaN score) must not fail the others in the batch.
                 request.future.set_exception(OutboxError(f"outbox {self.path}: cannot encode alert: {exc}"))
@@ -248,29 +263,11 @@ class Outbox:
             results.append(alerts)
         if not rows:
             return
-        try:
-            with self._db_lock:
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    self._db.executemany(
-                        "INSERT INTO alerts (seq, camera_id, committed_at, payload) VALUES (?, ?, ?, ?)", rows
-                    )
-                    self._db.execute(
-                        "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
-                        "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                        (seq, previous),
-                    )
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-        except (sqlite3.Error, OSError) as exc:
-            # Nobody was told about these seqs, so they are simply reused by the next commit.
-            logger.error("outbox commit of %d alerts failed: %s", len(rows), exc)
+        if not self._write_with_retries(rows, seq, previous):
             for request in batch:
-                error = OutboxError(f"outbox {self.path}: commit failed: {exc}")
-                error.__cause__ = exc
-                request.future.set_exception(error)
+                request.future.set_exception(
+                    OutboxError(f"outbox {self.path}: closed while the disk refused commits")
+                )
             return
         self._last_seq, self._last_hash = seq, previous
         self._committed.inc(len(rows))
@@ -284,7 +281,70 @@ class Outbox:
             except Exception:
                 # The alerts are committed; a broken listener must not make the caller think otherwise.
                 logger.exception("outbox listener failed")
-        self.maybe_prune(now)
+        try:
+            self.maybe_prune(now)
+        except OutboxError as exc:
+            logger.warning("%s (retried at the next interval)", exc)
+
+    def _write_with_retries(self, rows: Sequence[_Row], seq: int, last_hash: str) -> bool:
+        """Commit ``rows``, retrying while the disk refuses; False only when ``close`` gave up."""
+        delay = COMMIT_RETRY_MIN_S
+        while True:
+            try:
+                self._write(rows, seq, last_hash)
+            except (sqlite3.Error, OSError) as exc:
+                self._commit_failures.inc()
+                if self._failure is None:
+                    self._failure = (self._clock(), f"{type(exc).__name__}: {exc}")
+                    self._failing.set(1)
+                    logger.error(
+                        "outbox commit of %d alerts refused: %s; retrying, nothing is dropped", len(rows), exc
+                    )
+                if self._closed.is_set() and time.monotonic() >= self._close_deadline:
+                    logger.error(
+                        "outbox closing while the disk refuses commits: %d decided alerts from seq %d on "
+                        "were never committed",
+                        self._queued_alerts + len(rows),
+                        rows[0][0],
+                    )
+                    return False
+                # Only close cuts the wait short: new alerts arriving must not speed up the retries.
+                self._closed.wait(min(delay, max(0.0, self._close_deadline - time.monotonic())))
+                delay = min(delay * 2, COMMIT_RETRY_MAX_S)
+                continue
+            if self._failure is not None:
+                logger.warning("outbox commits succeed again after %.1f s", self._clock() - self._failure[0])
+                self._failure = None
+                self._failing.set(0)
+            return True
+
+    def _write(self, rows: Sequence[_Row], seq: int, last_hash: str) -> None:
+        with self._db_lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO alerts (seq, camera_id, committed_at, payload) VALUES (?, ?, ?, ?)",
+                    [(row[0], row[1], row[2], row[3]) for row in rows],
+                )
+                for row_seq, _camera, _at, payload, kind, event_id in rows:
+                    if kind is AlertKind.START or kind is AlertKind.UPDATE:
+                        self._db.execute(outbox_schema.UPSERT_OPEN_EVENT, (event_id, row_seq, payload))
+                    elif kind is AlertKind.END:
+                        self._db.execute(outbox_schema.DELETE_OPEN_EVENT, (event_id,))
+                self._db.execute(
+                    "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    (seq, last_hash),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error as exc:
+                        # SQLite may have rolled back on its own after an I/O error.
+                        logger.debug("rollback after a failed commit: %s", exc)
+                raise
 
     def pending(self, after_seq: int = 0, limit: int = 1000) -> list[StoredAlert]:
         """Undelivered alerts with seq > ``after_seq``, in seq order."""
@@ -402,11 +462,14 @@ class Outbox:
             logger.info("outbox pruned %d delivered alerts", deleted)
         return deleted
 
-    def close(self) -> None:
-        """Commit what is queued, stop the writer, close the database."""
+    def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
+        """Commit what is queued, stop the writer, close the database. While the disk refuses
+        commits, retrying goes on for ``timeout_s``; then the alerts not committed are logged."""
         with self._queue_changed:
             self._closing = True
+            self._close_deadline = time.monotonic() + timeout_s
             self._queue_changed.notify_all()
+        self._closed.set()
         self._writer.join()
         with self._db_lock:
             self._db.close()

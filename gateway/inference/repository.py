@@ -26,6 +26,7 @@ from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFo
 from gateway.inference.engines.base import EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig, load_model_config
+from gateway.inference.model_state import check_move
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +56,11 @@ class _Slot:
     current: LoadedVersion | None = None
     failed_stamp: Stamp | None = None
     load_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def move(self, target: ModelState, reason: str | None = None) -> None:
+        """Change state along ``model_state.ALLOWED``; ModelStateError on a move it does not have."""
+        check_move(self.ref, self.state, target)
+        self.state, self.reason = target, reason
 
 
 @dataclass(slots=True, eq=False)
@@ -116,10 +122,12 @@ class ModelRepository:
             try:
                 loaded = self._build(ref, config)
             except ModelLoadError as exc:
-                slot.state, slot.reason, slot.failed_stamp = ModelState.FAILED, str(exc), slot.stamp
+                slot.move(ModelState.FAILED, str(exc))
+                slot.failed_stamp = slot.stamp
                 logger.error("model %s failed to load: %s", ref, exc, extra={"model": str(ref)})
                 raise
-            slot.current, slot.state, slot.reason = loaded, ModelState.READY, None
+            slot.current = loaded
+            slot.move(ModelState.READY)
             return loaded
 
     def _build(self, ref: ModelRef, config: ModelConfig) -> LoadedVersion:
@@ -321,7 +329,7 @@ class ModelRepository:
                 if model.config is None or not any(slot.current for slot in model.slots.values()):
                     model.config, model.config_error = None, reason
                     for slot in model.slots.values():
-                        slot.state, slot.reason = ModelState.FAILED, reason
+                        slot.move(ModelState.FAILED, reason)
                 # else: the last good config keeps serving; fixed on the next change of the file
                 config_changed = False
             else:
@@ -337,7 +345,7 @@ class ModelRepository:
                 slot = _Slot(ModelRef(name, version), stamp)
                 model.slots = {**model.slots, version: slot}
                 if model.config is None:
-                    slot.state, slot.reason = ModelState.FAILED, model.config_error
+                    slot.move(ModelState.FAILED, model.config_error)
                     continue
                 if load:
                     self._load_quietly(slot)
@@ -353,7 +361,8 @@ class ModelRepository:
     def _reload(self, slot: _Slot, config: ModelConfig) -> None:
         """Load the changed version side by side; swap when warm; the old one closes when idle."""
         if slot.current is None:
-            slot.state, slot.reason, slot.failed_stamp = ModelState.LOADING, None, None
+            slot.move(ModelState.LOADING)
+            slot.failed_stamp = None
             self._load_quietly(slot)
             return
         logger.info("model %s changed, reloading", slot.ref, extra={"model": str(slot.ref)})
@@ -370,14 +379,15 @@ class ModelRepository:
             return
         with slot.load_lock:
             previous, slot.current = slot.current, replacement
-            slot.state, slot.reason, slot.failed_stamp = ModelState.READY, None, None
+            slot.move(ModelState.READY)
+            slot.failed_stamp = None
         previous.retire()
 
     @staticmethod
     def _unload(slot: _Slot) -> None:
         with slot.load_lock:
             previous, slot.current = slot.current, None
-            slot.state, slot.reason = ModelState.UNLOADED, None
+            slot.move(ModelState.UNLOADED)
         if previous is not None:
             previous.retire()
 

@@ -21,8 +21,16 @@ import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
-from gateway.config import GatewayConfig, parse_model_reference
-from gateway.domain import DetectOutput, Image, InferenceOutput, ModelRef, ModelVersionStatus, TensorSpec
+from gateway.config import GatewayConfig
+from gateway.domain import (
+    DetectOutput,
+    Image,
+    InferenceOutput,
+    ModelRef,
+    ModelReference,
+    ModelVersionStatus,
+    TensorSpec,
+)
 from gateway.errors import DeadlineExceededError, InvalidInputError
 from gateway.inference import postprocess, preprocess
 from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
@@ -201,13 +209,11 @@ class InferenceService:
         """``detect`` on a JPEG or PNG body (/v1/detect): decoding stays here, with OpenCV."""
         return self.detect(name, version, preprocess.decode_image(data), deadline)
 
-    def submit_frame(self, reference: str, image: Image, deadline: float | None) -> Future[DetectOutput]:
-        """A camera frame for ``name`` or ``name:version``; raises like ``detect``."""
-        try:
-            name, version = parse_model_reference(reference)
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from exc
-        return self.detect(name, version, image, deadline)
+    def submit_frame(
+        self, reference: ModelReference, image: Image, deadline: float | None
+    ) -> Future[DetectOutput]:
+        """A camera frame for the referenced model; raises like ``detect``."""
+        return self.detect(reference.name, reference.version, image, deadline)
 
     def _batch_limit(self, loaded: LoadedVersion) -> int:
         return min(self._max_batch_size, loaded.max_batch_size)

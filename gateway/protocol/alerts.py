@@ -1,9 +1,16 @@
-"""Alert v1 <-> bytes: canonical JSON, the hash chain and the HMAC signature (DESIGN.md, MQTT contract).
+"""Alerts <-> bytes: canonical JSON, the hash chain and the HMAC signature (DESIGN.md, MQTT contract).
 
 The device and the cloud audit log must agree on every byte, so this module is the single place that
-knows the wire format. ``hash`` is the hex SHA-256 of the canonical JSON of every field except
-``hash`` and ``sig``; ``sig`` is the hex HMAC-SHA256 of the ``hash`` string (its ASCII bytes) with the
-device's key; ``prev_hash`` is the previous alert's ``hash`` or ``ZERO_HASH`` for seq 1.
+knows the wire format. New alerts are alert v2 (``edge-gateway.alert.v2``): v1's fields plus
+``track_id``, ``direction``, ``count`` and ``evidence``, always present (null where they do not
+apply), and the kind ``instant``. (Why an event ended is logged and counted on the device; it is not
+part of the contract.) Alerts of older devices (v1) decode and verify as they
+are, and a v1 alert re-encodes to its own bytes, so a device that upgrades keeps its chain: the first
+v2 alert's ``prev_hash`` is the last v1 alert's ``hash``.
+
+``hash`` is the hex SHA-256 of the canonical JSON of every field except ``hash`` and ``sig``;
+``sig`` is the hex HMAC-SHA256 of the ``hash`` string (its ASCII bytes) with the device's key;
+``prev_hash`` is the previous alert's ``hash`` or ``ZERO_HASH`` for seq 1.
 
 ``frame_ts`` is written with exactly microsecond precision (``2026-01-02T03:04:05.123456Z``) and
 decoding accepts only that form, so ``encode_alert(decode_alert(payload)) == payload`` for every
@@ -13,6 +20,7 @@ payload this module produced; verification of received payloads still hashes the
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import json
@@ -20,15 +28,19 @@ import math
 import re
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
-from gateway.domain import Alert, AlertEvent, AlertKind, ModelRef
+from gateway.domain import Alert, AlertEvent, AlertKind, Direction, Evidence, ModelRef
 from gateway.errors import DeliveryError
 
 __all__ = [
+    "EVIDENCE_FIELDS",
     "FIELDS",
+    "FIELDS_V1",
     "SCHEMA",
+    "SCHEMA_V1",
     "ZERO_HASH",
     "AlertVerificationError",
     "InvalidAlertError",
@@ -47,9 +59,10 @@ __all__ = [
     "verify_payload",
 ]
 
-SCHEMA = "edge-gateway.alert.v1"
+SCHEMA = "edge-gateway.alert.v2"
+SCHEMA_V1 = "edge-gateway.alert.v1"
 ZERO_HASH = "0" * 64
-FIELDS = frozenset(
+FIELDS_V1 = frozenset(
     {
         "schema",
         "alert_id",
@@ -70,14 +83,18 @@ FIELDS = frozenset(
         "sig",
     }
 )
+FIELDS = FIELDS_V1 | {"track_id", "direction", "count", "evidence"}
+EVIDENCE_FIELDS = frozenset({"sha256", "bytes", "type", "width", "height"})
+_SCHEMAS = {SCHEMA: (2, FIELDS), SCHEMA_V1: (1, FIELDS_V1)}
 _UNHASHED = frozenset({"hash", "sig"})
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_Enum = TypeVar("_Enum", bound=enum.Enum)
 
 
 class InvalidAlertError(DeliveryError):
-    """A payload is not a well-formed alert v1; ``field`` names the offending field ('' for the whole)."""
+    """A payload is not a well-formed alert; ``field`` names the offending field ('' for the whole)."""
 
     def __init__(self, field: str, message: str) -> None:
         self.field = field
@@ -127,9 +144,10 @@ def parse_timestamp(text: str) -> float:
 
 
 def alert_fields(device_id: str, seq: int, event: AlertEvent, prev_hash: str) -> dict[str, Any]:
-    """Every hashed field of an alert (all but ``hash`` and ``sig``), as JSON-ready values."""
-    return {
-        "schema": SCHEMA,
+    """Every hashed field of an alert (all but ``hash`` and ``sig``), as JSON-ready values; v1 fields
+    for an event decoded from a v1 payload, v2 for everything else."""
+    fields: dict[str, Any] = {
+        "schema": SCHEMA if event.schema_version == 2 else SCHEMA_V1,
         "alert_id": f"{device_id}:{seq}",
         "device_id": device_id,
         "seq": seq,
@@ -146,6 +164,23 @@ def alert_fields(device_id: str, seq: int, event: AlertEvent, prev_hash: str) ->
         "model": {"name": event.model.name, "version": event.model.version},
         "prev_hash": prev_hash,
     }
+    if event.schema_version == 2:
+        evidence = event.evidence
+        fields["track_id"] = event.track_id
+        fields["direction"] = None if event.direction is None else event.direction.value
+        fields["count"] = event.count
+        fields["evidence"] = (
+            None
+            if evidence is None
+            else {
+                "sha256": evidence.sha256,
+                "bytes": evidence.bytes,
+                "type": evidence.type,
+                "width": evidence.width,
+                "height": evidence.height,
+            }
+        )
+    return fields
 
 
 def alert_hash(fields: Mapping[str, Any]) -> str:
@@ -166,7 +201,11 @@ def build_alert(device_id: str, seq: int, event: AlertEvent, prev_hash: str, key
 def build_alert_payload(
     device_id: str, seq: int, event: AlertEvent, prev_hash: str, key: bytes
 ) -> tuple[Alert, bytes]:
-    """The signed alert and its payload, ``== encode_alert(alert)``, building the fields only once."""
+    """The signed alert and its payload, ``== encode_alert(alert)``, building the fields only once.
+    InvalidAlertError when the event breaks a rule the audit side checks (so nothing is signed that
+    its reader would refuse)."""
+    if event.schema_version == 2:
+        _check_v2_kind(event.kind, event.evidence)
     fields = alert_fields(device_id, seq, event, prev_hash)
     digest = hashlib.sha256(canonical_json(fields)).hexdigest()
     signature = sign(digest, key)
@@ -220,14 +259,16 @@ def _hex64(data: Mapping[str, Any], field: str) -> str:
 
 
 def _from_dict(data: Mapping[str, Any]) -> Alert:
-    missing = sorted(FIELDS - data.keys())
+    schema = data.get("schema")
+    if not isinstance(schema, str) or schema not in _SCHEMAS:
+        raise InvalidAlertError("schema", f"must be {SCHEMA!r} or {SCHEMA_V1!r}, got {schema!r}")
+    version, fields = _SCHEMAS[schema]
+    missing = sorted(fields - data.keys())
     if missing:
         raise InvalidAlertError(missing[0], f"missing (all missing: {', '.join(missing)})")
-    unknown = sorted(data.keys() - FIELDS)
+    unknown = sorted(data.keys() - fields)
     if unknown:
         raise InvalidAlertError(unknown[0], "unknown field")
-    if data["schema"] != SCHEMA:
-        raise InvalidAlertError("schema", f"must be {SCHEMA!r}, got {data['schema']!r}")
     device_id = _text(data, "device_id")
     seq = data["seq"]
     if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
@@ -236,8 +277,11 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
         raise InvalidAlertError("alert_id", f"must be '{device_id}:{seq}', got {data['alert_id']!r}")
     try:
         kind = AlertKind(data["kind"])
-    except ValueError as exc:
-        raise InvalidAlertError("kind", f"must be start, update or end, got {data['kind']!r}") from exc
+    except ValueError:
+        kind = None
+    if kind is None or (kind is AlertKind.INSTANT and version == 1):
+        kinds = "start, update, end or instant" if version == 2 else "start, update or end"
+        raise InvalidAlertError("kind", f"must be {kinds}, got {data['kind']!r}")
     score = _number("score", data["score"])
     if not 0.0 <= score <= 1.0:
         raise InvalidAlertError("score", f"must be within 0..1, got {score!r}")
@@ -258,8 +302,8 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     model = data["model"]
     if not isinstance(model, dict) or set(model) != {"name", "version"}:
         raise InvalidAlertError("model", 'must be {"name": ..., "version": ...}')
-    name, version = model["name"], model["version"]
-    if not isinstance(name, str) or isinstance(version, bool) or not isinstance(version, int):
+    name, model_version = model["name"], model["version"]
+    if not isinstance(name, str) or isinstance(model_version, bool) or not isinstance(model_version, int):
         raise InvalidAlertError("model", "name must be a string and version an integer")
     event = AlertEvent(
         event_id=_text(data, "event_id"),
@@ -271,8 +315,11 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
         zone=_text(data, "zone", nullable=True),
         box=box,
         frame_ts=frame_ts,
-        model=ModelRef(name, version),
+        model=ModelRef(name, model_version),
+        schema_version=version,
     )
+    if version == 2:
+        event = _with_v2_fields(event, data)
     return Alert(
         device_id=device_id,
         seq=seq,
@@ -283,8 +330,63 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     )
 
 
+def _optional_count(data: Mapping[str, Any], field: str) -> int | None:
+    value = data[field]
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidAlertError(field, f"must be null or an integer >= 0, got {value!r}")
+    return value
+
+
+def _optional_enum(data: Mapping[str, Any], field: str, kind: type[_Enum]) -> _Enum | None:
+    value = data[field]
+    if value is None:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in kind)
+        raise InvalidAlertError(field, f"must be null or one of {allowed}, got {value!r}") from None
+
+
+def _evidence(value: Any) -> Evidence | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or set(value) != EVIDENCE_FIELDS:
+        raise InvalidAlertError("evidence", f"must be null or an object with {sorted(EVIDENCE_FIELDS)}")
+    digest, size, media_type = value["sha256"], value["bytes"], value["type"]
+    width, height = value["width"], value["height"]
+    if not isinstance(digest, str) or not _HEX64.match(digest):
+        raise InvalidAlertError("evidence", "sha256 must be 64 lowercase hex digits")
+    if not isinstance(media_type, str) or not media_type:
+        raise InvalidAlertError("evidence", "type must be a media type such as image/jpeg")
+    for name, number in (("bytes", size), ("width", width), ("height", height)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
+            raise InvalidAlertError("evidence", f"{name} must be a positive integer, got {number!r}")
+    return Evidence(digest, size, media_type, width, height)
+
+
+def _check_v2_kind(kind: AlertKind, evidence: Evidence | None) -> None:
+    if evidence is not None and kind not in (AlertKind.START, AlertKind.INSTANT):
+        raise InvalidAlertError("evidence", "only start and instant alerts carry evidence")
+
+
+def _with_v2_fields(event: AlertEvent, data: Mapping[str, Any]) -> AlertEvent:
+    direction = _optional_enum(data, "direction", Direction)
+    evidence = _evidence(data["evidence"])
+    _check_v2_kind(event.kind, evidence)
+    return replace(
+        event,
+        track_id=_optional_count(data, "track_id"),
+        direction=direction,
+        count=_optional_count(data, "count"),
+        evidence=evidence,
+    )
+
+
 def decode_alert(payload: bytes) -> Alert:
-    """Parse and validate an alert v1 payload; InvalidAlertError names the first bad field."""
+    """Parse and validate an alert v1 or v2 payload; InvalidAlertError names the first bad field."""
     return _from_dict(_parse_object(payload))
 
 

@@ -1,118 +1,128 @@
-"""RuleEngine: per camera, turns FrameResults into AlertEvents (start / update / end).
+"""RuleEngine: per camera, turns FrameResults into AlertEvents (start / update / end / instant).
 
-Pure: no I/O, no clock. Each (camera, rule) has one EventTracker; a camera's anomaly config is one
-more rule named ``anomaly`` that holds on frames carrying the anomaly model's frame-level
-``Detection("anomaly", score, None)`` (post-processing emits it when the score passes the threshold
-stored with the model). A rule only judges results of its own model, so a detector's results never
-break the anomaly rule's dwell streak and vice versa.
+Pure: no I/O, no clock, no config (``gateway.pipeline`` builds the ``CameraRules`` specs). Each rule
+keeps one ``EventTracker`` per key: the track for track rules, None for frame-level ones. A rule
+only judges results of its own model, so a detector's results never break the anomaly rule's dwell
+streak and vice versa.
 
-Thread-safe: a lock per camera, since results of different cameras arrive on different workers.
+Reload (``reconfigure``): a rule that survives (same camera, name, type and model) keeps its open
+events, dwell and cooldown, under its new spec from then on; a rule that is gone or changed what it
+is ends its open events with ``rule_changed``. ``close`` ends everything still open (the gateway
+stops). Together with the lifecycle's own ends, every ``start`` gets exactly one ``end``.
+
+Not thread-safe: one thread (the alert decider) owns the engine.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gateway.config import CameraConfig, EventTiming, GatewayConfig, parse_model_reference
-from gateway.domain import AlertEvent, Detection, FrameResult
-from gateway.rules.lifecycle import EventTracker, Match
-from gateway.rules.zones import Zone
-
-ANOMALY = "anomaly"
+from gateway.domain import AlertEvent, EndReason, FrameResult
+from gateway.rules.judge import judge
+from gateway.rules.lifecycle import EventTracker
+from gateway.rules.specs import CameraRules, RuleSpec
 
 
-@dataclass(frozen=True, slots=True)
-class RuleSpec:
-    """A rule's predicate: which detections of which model hold it."""
+@dataclass(slots=True)
+class _Rule:
+    camera_id: str
+    spec: RuleSpec
+    trackers: dict[int | None, EventTracker] = field(default_factory=dict)
 
-    name: str
-    model_name: str
-    labels: frozenset[str]
-    """Empty: any label."""
-    zones: tuple[Zone, ...]
-    """Empty: the whole frame (zone None)."""
-    min_score: float
-    frame_level: bool
-    """True for anomaly rules: box-less detections; False for detector rules: boxed ones."""
+    def tracker(self, key: int | None) -> EventTracker:
+        tracker = self.trackers.get(key)
+        if tracker is None:
+            tracker = EventTracker(
+                self.camera_id, self.spec.name, self.spec.timing, self.spec.min_frames, track_id=key
+            )
+            self.trackers[key] = tracker
+        return tracker
 
-    def match(self, result: FrameResult) -> Match | None:
-        best: Match | None = None
-        for detection in result.detections:
-            matches, zone = self._zone_of(detection)
-            if not matches or (best is not None and detection.score <= best.score):
-                continue
-            best = Match(detection.label, detection.score, zone, detection.box, result.model)
-        return best
-
-    def _zone_of(self, detection: Detection) -> tuple[bool, str | None]:
-        """(whether the detection holds the rule, the zone it is in or None for the whole frame)."""
-        if (self.labels and detection.label not in self.labels) or detection.score < self.min_score:
-            return False, None
-        if self.frame_level or detection.box is None:
-            return self.frame_level and detection.box is None, None
-        if not self.zones:
-            return True, None
-        for zone in self.zones:
-            if zone.contains_box(detection.box):
-                return True, zone.name
-        return False, None
-
-
-class _CameraRules:
-    def __init__(self, camera: CameraConfig) -> None:
-        self.lock = threading.Lock()
-        zones = {zone.name: Zone.from_config(zone) for zone in camera.zones}
-        self.rules: list[tuple[RuleSpec, EventTracker]] = []
-        if camera.model is not None:
-            detector, _ = parse_model_reference(camera.model)
-            for rule in camera.rules:
-                spec = RuleSpec(
-                    name=rule.name,
-                    model_name=detector,
-                    labels=frozenset(rule.labels),
-                    zones=tuple(zones[name] for name in rule.zones),
-                    min_score=rule.min_score,
-                    frame_level=False,
-                )
-                self.rules.append((spec, EventTracker(camera.id, rule.name, rule, rule.min_frames)))
-        if camera.anomaly is not None:
-            anomaly_model, _ = parse_model_reference(camera.anomaly.model)
-            spec = RuleSpec(ANOMALY, anomaly_model, frozenset({ANOMALY}), (), 0.0, frame_level=True)
-            timing: EventTiming = camera.anomaly
-            self.rules.append((spec, EventTracker(camera.id, ANOMALY, timing, camera.anomaly.min_frames)))
+    def forget_idle(self) -> None:
+        """Drop trackers with nothing open, so state stays bounded by the objects in view."""
+        for key in [key for key, tracker in self.trackers.items() if key is not None and tracker.idle]:
+            del self.trackers[key]
 
 
 class RuleEngine:
-    def __init__(self, cameras: Sequence[CameraConfig]) -> None:
-        self._cameras = {camera.id: _CameraRules(camera) for camera in cameras}
-
-    @classmethod
-    def from_config(cls, config: GatewayConfig) -> RuleEngine:
-        return cls(config.cameras)
+    def __init__(self, cameras: Sequence[CameraRules] = ()) -> None:
+        self._cameras: dict[str, dict[str, _Rule]] = {}
+        self.reconfigure(cameras, now=0.0)
 
     def process(self, result: FrameResult) -> list[AlertEvent]:
         """Judge one frame's result; time is its ``captured_at``. Unknown cameras yield nothing."""
-        camera = self._cameras.get(result.camera_id)
-        if camera is None:
+        rules = self._cameras.get(result.camera_id)
+        if rules is None:
             return []
         events: list[AlertEvent] = []
-        with camera.lock:
-            for spec, tracker in camera.rules:
-                if spec.model_name == result.model.name:
-                    events += tracker.observe(result.captured_at, spec.match(result))
+        for rule in rules.values():
+            if rule.spec.model_name != result.model.name:
+                continue
+            matches = judge(rule.spec, result)
+            for key, match in matches.items():
+                events += rule.tracker(key).observe(result.captured_at, match)
+            for key, tracker in list(rule.trackers.items()):
+                if key not in matches:
+                    events += tracker.observe(result.captured_at, None)
+            rule.forget_idle()
         return events
 
     def tick(self, now: float, camera_ids: Iterable[str] | None = None) -> list[AlertEvent]:
         """Let time pass without frames (``now`` in the cameras' capture clock): ends events that
-        stopped holding. The pipeline calls it periodically because motion gating may stop results."""
+        stopped holding. The decider calls it periodically because motion gating may stop results."""
         events: list[AlertEvent] = []
-        for camera_id in self._cameras if camera_ids is None else camera_ids:
-            camera = self._cameras.get(camera_id)
-            if camera is None:
-                continue
-            with camera.lock:
-                for _, tracker in camera.rules:
+        for camera_id in list(self._cameras) if camera_ids is None else camera_ids:
+            for rule in self._cameras.get(camera_id, {}).values():
+                for tracker in rule.trackers.values():
                     events += tracker.tick(now)
+                rule.forget_idle()
         return events
+
+    def reconfigure(self, cameras: Sequence[CameraRules], now: float) -> list[AlertEvent]:
+        """Apply new rules; returns the ends of open events whose rule did not survive."""
+        events: list[AlertEvent] = []
+        replaced: dict[str, dict[str, _Rule]] = {}
+        for camera in cameras:
+            old = self._cameras.get(camera.camera_id, {})
+            rules: dict[str, _Rule] = {}
+            for spec in camera.rules:
+                previous = old.get(spec.name)
+                rule = _Rule(camera.camera_id, spec)
+                if previous is not None and previous.spec.survives_as(spec):
+                    rule.trackers = previous.trackers
+                    for tracker in rule.trackers.values():
+                        tracker.retime(spec.timing, spec.min_frames)
+                rules[spec.name] = rule
+            replaced[camera.camera_id] = rules
+        for camera_id, old_rules in self._cameras.items():
+            kept = replaced.get(camera_id, {})
+            for name, rule in old_rules.items():
+                if name not in kept or kept[name].trackers is not rule.trackers:
+                    events += _close(rule, now, EndReason.RULE_CHANGED)
+        self._cameras = replaced
+        return events
+
+    def close(self, now: float, reason: EndReason = EndReason.STOPPED) -> list[AlertEvent]:
+        """End every open event (the gateway stops); the engine keeps its rules and may go on."""
+        events: list[AlertEvent] = []
+        for rules in self._cameras.values():
+            for rule in rules.values():
+                events += _close(rule, now, reason)
+        return events
+
+    def open_events(self) -> int:
+        return sum(
+            1
+            for rules in self._cameras.values()
+            for rule in rules.values()
+            for tracker in rule.trackers.values()
+            if tracker.open
+        )
+
+
+def _close(rule: _Rule, now: float, reason: EndReason) -> list[AlertEvent]:
+    events: list[AlertEvent] = []
+    for tracker in rule.trackers.values():
+        events += tracker.close(now, reason)
+    return events

@@ -21,15 +21,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.domain import AlertEvent, AlertKind, EndReason, ModelRef
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 
 
 def event(seq: int, camera_id: str = "gate") -> AlertEvent:
     kinds = (AlertKind.START, AlertKind.UPDATE, AlertKind.END)
+    kind = kinds[(seq - 1) % 3]
     return AlertEvent(
         event_id=f"{camera_id}-{(seq - 1) // 3 + 1}",
-        kind=kinds[(seq - 1) % 3],
+        kind=kind,
         camera_id=camera_id,
         rule="intrusion",
         label="person",
@@ -38,6 +39,7 @@ def event(seq: int, camera_id: str = "gate") -> AlertEvent:
         box=(0.1, 0.2, 0.3, 0.4),
         frame_ts=1_780_000_000.0 + seq / 10,
         model=ModelRef("person-detector", 2),
+        end_reason=EndReason.CLEARED if kind is AlertKind.END else None,
     )
 
 

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import GatewayConfig, default_config, parse_config, parse_model_reference
+from gateway.config import GatewayConfig, default_config, parse_config
+from gateway.domain import ModelReference
 from gateway.errors import ConfigError
 
 VALID = """\
@@ -48,16 +49,26 @@ def test_invalid_yaml_points_at_the_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reference", "expected"), [("detector", ("detector", None)), ("detector:3", ("detector", 3))]
+    ("reference", "expected"),
+    [("detector", ModelReference("detector")), ("detector:3", ModelReference("detector", 3))],
 )
-def test_model_references(reference: str, expected: tuple[str, int | None]) -> None:
-    assert parse_model_reference(reference) == expected
+def test_model_references(reference: str, expected: ModelReference) -> None:
+    assert ModelReference.parse(reference) == expected
+    assert str(expected) == reference
 
 
 @pytest.mark.parametrize("reference", ["detector:0", "detector:x", ":1", "a b"])
 def test_bad_model_references_are_rejected(reference: str) -> None:
     with pytest.raises(ValueError, match="model reference"):
-        parse_model_reference(reference)
+        ModelReference.parse(reference)
+
+
+def test_model_references_are_parsed_once_by_the_config() -> None:
+    config = parse_config(VALID, "gateway.yaml")
+    assert config.cameras[0].model == ModelReference("person-detector", 2)
+    bad = VALID.replace("model: person-detector:2", "model: person-detector:zero")
+    with pytest.raises(ConfigError, match=r"gateway.yaml:\d+: cameras\[0\]\.model: .*version must be"):
+        parse_config(bad, "gateway.yaml")
 
 
 def test_embedded_default_is_valid(tmp_path: Path) -> None:

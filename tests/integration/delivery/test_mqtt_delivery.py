@@ -28,8 +28,8 @@ from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import DeliveryState
 from gateway.errors import BrokerError
 from gateway.protocol.mqtt_link import close_client
-from tests.integration.delivery.collector import AlertCollector
 from tests.integration.delivery.publisher_process import DEVICE_ID, event
+from tests.support.alert_collector import AlertCollector
 from tests.support.mosquitto import Mosquitto
 
 ALERTS = f"edge/{DEVICE_ID}/alerts"

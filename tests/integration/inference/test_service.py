@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api.ports import InferenceBackend, InferenceOutput
 from gateway.config import GatewayConfig
-from gateway.domain import ModelRef, ModelState
+from gateway.domain import ModelRef, ModelReference, ModelState
 from gateway.errors import (
     DeadlineExceededError,
     InvalidInputError,
@@ -229,7 +229,7 @@ def test_detect_runs_preprocess_and_postprocess_on_a_real_model(
     black = np.zeros((24, 32, 3), np.uint8)
 
     anomalous = service.detect("mean-score", None, white, None).result(10)
-    quiet = service.submit_frame("mean-score:1", black, time.monotonic() + 5).result(10)
+    quiet = service.submit_frame(ModelReference("mean-score", 1), black, time.monotonic() + 5).result(10)
 
     assert anomalous.model == ModelRef("mean-score", 1)
     assert anomalous.anomaly_score == pytest.approx(1.0)

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config import CameraConfig
 from gateway.domain import CameraState, DropReason
-from gateway.pipeline_cameras import CameraPipeline
+from gateway.ingest.cameras import CameraPipeline
 from tests.integration.ingest.conftest import OnnxDetector, wait_until
 from tests.support import clips
 

@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from gateway.config import CameraConfig
 from gateway.domain import CameraState, CameraStatus, DropReason, Frame, FrameResult, Image
 from gateway.ingest.camera import Camera
+from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import FrameSource, SourceFactory, source_factory
-from gateway.pipeline_cameras import CameraPipeline
 from tests.integration.ingest.conftest import CLIP_LENGTH, EVENT_RANGE, OnnxDetector, open_fds, wait_until
 from tests.support import clips
 from tests.support.rtsp_server import RtspServer

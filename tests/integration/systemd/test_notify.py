@@ -84,9 +84,8 @@ def test_watchdog_pings_only_while_healthy_and_resumes(listener: NotifyListener)
     healthy = threading.Event()
     healthy.set()
     registry = CollectorRegistry()
-    stop = threading.Event()
     notifier = notifier_for(listener, watchdog_usec=400_000)
-    watchdog = Watchdog.for_notifier(notifier, healthy.is_set, stop, registry)
+    watchdog = Watchdog.for_notifier(notifier, healthy.is_set, registry)
     assert watchdog is not None
     assert watchdog.period_s == pytest.approx(0.2)
     watchdog.start()
@@ -111,8 +110,7 @@ def test_watchdog_pings_only_while_healthy_and_resumes(listener: NotifyListener)
         assert resumed.fields == {"WATCHDOG": "1"}
         assert registry.get_sample_value("edge_gateway_watchdog_healthy") == 1
     finally:
-        stop.set()
-        watchdog.join(2.0)
+        watchdog.stop()
         notifier.close()
     assert not watchdog.running
     sent = registry.get_sample_value("edge_gateway_watchdog_pings_total")

@@ -99,7 +99,7 @@ def test_without_cameras_or_events_lists_are_empty(api: ServedApi) -> None:
     assert api.get("/v1/events").json() == {"events": []}
 
 
-def test_events_are_alert_v1_json(make_api: ApiFactory) -> None:
+def test_events_are_alert_v2_json(make_api: ApiFactory) -> None:
     event = AlertEvent(
         event_id="gate:intrusion:1",
         kind=AlertKind.START,
@@ -117,7 +117,7 @@ def test_events_are_alert_v1_json(make_api: ApiFactory) -> None:
     api = make_api(events=events)
     (payload,) = api.get("/v1/events?limit=5&camera=gate").json()["events"]
     assert events.asked == [(5, "gate")]
-    assert payload["schema"] == "edge-gateway.alert.v1"
+    assert payload["schema"] == "edge-gateway.alert.v2"
     assert payload["alert_id"] == "jetson-01:1"
     assert payload["frame_ts"] == "2025-11-24T16:00:00.250000Z"
     assert payload["hash"] == alert.hash

@@ -9,8 +9,10 @@ import pytest
 
 from gateway.config import CameraConfig
 from gateway.domain import AlertEvent, AlertKind, Detection, FrameResult, ModelRef
+from gateway.pipeline.specs import camera_rules
 from gateway.rules.engine import RuleEngine
 from gateway.rules.lifecycle import EventState, EventTracker, IllegalTransitionError
+from gateway.rules.specs import EventTiming
 
 DETECTOR = ModelRef("person-detector", 2)
 ANOMALY_MODEL = ModelRef("scene-anomaly-gate", 1)
@@ -53,7 +55,7 @@ def person(
 
 
 def run(config: CameraConfig, frames: Sequence[Frame], model: ModelRef = DETECTOR) -> list[AlertEvent]:
-    engine = RuleEngine([config])
+    engine = RuleEngine([camera_rules(config)])
     events: list[AlertEvent] = []
     for index, (at, detections) in enumerate(frames):
         events += engine.process(FrameResult("gate", index, at, model, tuple(detections)))
@@ -172,7 +174,7 @@ def test_alerts_carry_what_fired_and_group_by_event() -> None:
 
 def test_tick_ends_events_when_frames_stop_arriving() -> None:
     # Given an open event, when motion gating stops results, then time alone ends it.
-    engine = RuleEngine([camera({"min_frames": 1, "end_after_s": 5})])
+    engine = RuleEngine([camera_rules(camera({"min_frames": 1, "end_after_s": 5}))])
     assert summary(engine.process(FrameResult("gate", 0, 0.0, DETECTOR, (person(),)))) == [("start", 0.0)]
     assert engine.tick(4.0) == []
     assert summary(engine.tick(6.0)) == [("end", 6.0)]
@@ -180,7 +182,7 @@ def test_tick_ends_events_when_frames_stop_arriving() -> None:
 
 
 def test_results_of_other_models_and_cameras_are_ignored() -> None:
-    engine = RuleEngine([camera({"min_frames": 2})])
+    engine = RuleEngine([camera_rules(camera({"min_frames": 2}))])
     assert engine.process(FrameResult("gate", 0, 0.0, DETECTOR, (person(),))) == []
     # An anomaly model's result in between does not break the detector rule's streak.
     assert engine.process(FrameResult("gate", 1, 0.5, ANOMALY_MODEL, ())) == []
@@ -228,7 +230,7 @@ def test_anomaly_rule_ignores_detector_results() -> None:
 
 
 def test_tracker_refuses_illegal_transitions() -> None:
-    tracker = EventTracker("gate", "intrusion", camera().rules[0], 1)
+    tracker = EventTracker("gate", "intrusion", EventTiming(), 1)
     assert tracker.state is EventState.IDLE
     with pytest.raises(IllegalTransitionError, match="idle -> cooldown"):
         tracker._move(EventState.COOLDOWN)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.config import ZoneConfig
-from gateway.rules.zones import Zone, bottom_centre, point_in_polygon
+from gateway.rules.geometry import Zone, bottom_centre, point_in_polygon
 
 SQUARE = ((0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75))
 # A U shape: the notch (0.4..0.6, 0.0..0.6) is outside.
@@ -31,7 +30,7 @@ def test_point_in_polygon(
 
 
 def test_a_box_is_where_its_bottom_centre_is() -> None:
-    zone = Zone.from_config(ZoneConfig(name="yard", polygon=[(0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)]))
+    zone = Zone("yard", ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)))
     assert bottom_centre((0.2, 0.1, 0.4, 0.6)) == pytest.approx((0.3, 0.6))
     # Given a tall box reaching into the yard from above, only its feet decide.
     assert zone.contains_box((0.2, 0.1, 0.4, 0.6))

@@ -18,6 +18,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.domain import Alert
 from gateway.protocol.alerts import ZERO_HASH, decode_alert, verify_alert
 from gateway.protocol.mqtt_link import close_client
 
@@ -102,6 +103,12 @@ class AlertCollector:
             alert = decode_alert(payload)
             verify_alert(alert, key, previous)
             previous = alert.hash
+
+    def alerts(self) -> list[Alert]:
+        """Every alert held, decoded, in seq order."""
+        with self._lock:
+            payloads = [self.payloads[seq] for seq in sorted(self.payloads)]
+        return [decode_alert(payload) for payload in payloads]
 
     def close(self) -> None:
         close_client(self._client)

@@ -14,10 +14,20 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState, Detection, DetectOutput, DropReason, Frame, FrameResult, ModelRef
+from gateway.domain import (
+    CameraState,
+    Detection,
+    DetectOutput,
+    DropReason,
+    Frame,
+    FrameResult,
+    ModelRef,
+    ModelReference,
+)
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
+from gateway.ingest.cameras import CameraPipeline
+from gateway.ingest.sampler import Detector
 from gateway.ingest.sources import SourceFactory
-from gateway.pipeline_cameras import CameraPipeline, Detector
 from tests.unit.ingest.conftest import ScriptedOpener, wait_until
 
 
@@ -47,8 +57,8 @@ class Sink:
             raise RuntimeError("sink bug")
 
 
-def immediate(output: Callable[[str, Frame], DetectOutput] | Exception) -> Detector:
-    def detect(model: str, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+def immediate(output: Callable[[ModelReference, Frame], DetectOutput] | Exception) -> Detector:
+    def detect(model: ModelReference, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
         future: Future[DetectOutput] = Future()
         if isinstance(output, Exception):
             future.set_exception(output)
@@ -59,10 +69,9 @@ def immediate(output: Callable[[str, Frame], DetectOutput] | Exception) -> Detec
     return detect
 
 
-def person(model: str, _frame: Frame) -> DetectOutput:
-    name, _, version = model.partition(":")
+def person(model: ModelReference, _frame: Frame) -> DetectOutput:
     return DetectOutput(
-        ModelRef(name, int(version or 1)), (Detection("person", 0.9, (0.1, 0.1, 0.4, 0.9)),), None
+        ModelRef(model.name, model.version or 1), (Detection("person", 0.9, (0.1, 0.1, 0.4, 0.9)),), None
     )
 
 
@@ -159,7 +168,7 @@ def test_failed_futures_are_counted_by_reason(
 def test_a_full_detector_queue_drops_as_overloaded_without_stopping_the_camera(
     openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
 ) -> None:
-    def refuse(_model: str, _frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+    def refuse(_model: ModelReference, _frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
         raise OverloadedError("queue full")
 
     pipeline, _ = pipeline_for([camera()], refuse, Sink(), openers)
@@ -172,10 +181,10 @@ def test_a_full_detector_queue_drops_as_overloaded_without_stopping_the_camera(
 def test_a_slow_detector_caps_frames_in_flight_and_the_rest_are_busy_drops(
     openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
 ) -> None:
-    held: list[tuple[str, Future[DetectOutput]]] = []
+    held: list[tuple[ModelReference, Future[DetectOutput]]] = []
     lock = threading.Lock()
 
-    def hold(model: str, _frame: Frame, deadline: float | None) -> Future[DetectOutput]:
+    def hold(model: ModelReference, _frame: Frame, deadline: float | None) -> Future[DetectOutput]:
         assert deadline is not None
         future: Future[DetectOutput] = Future()
         with lock:
@@ -188,7 +197,7 @@ def test_a_slow_detector_caps_frames_in_flight_and_the_rest_are_busy_drops(
     pipeline.start()
     assert wait_until(lambda: pipeline.cameras()[0].drops.get(DropReason.BUSY, 0) >= 5)
     # Then: two frames, each sent to both the detector and the anomaly model, and no more.
-    assert sorted(model for model, _ in held) == [
+    assert sorted(str(model) for model, _ in held) == [
         "detector:2",
         "detector:2",
         "scene-anomaly-cam",
@@ -250,7 +259,7 @@ def test_max_pending_caps_frames_waiting_across_all_cameras_and_every_camera_get
     held: list[tuple[Frame, Future[DetectOutput]]] = []
     lock = threading.Lock()
 
-    def hold(_model: str, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+    def hold(_model: ModelReference, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
         future: Future[DetectOutput] = Future()
         with lock:
             held.append((frame, future))
@@ -268,7 +277,7 @@ def test_max_pending_caps_frames_waiting_across_all_cameras_and_every_camera_get
         with lock:
             frame, future = held.pop(0)
         served.add(frame.camera_id)
-        future.set_result(person("detector:2", frame))
+        future.set_result(person(ModelReference("detector", 2), frame))
         assert wait_until(lambda: len(held) == 2)
     assert served == {"cam0", "cam1", "cam2"}
 
@@ -279,7 +288,7 @@ def test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_belo
     # Given 8 cameras at 10 fps each (80 frames/s) and a detector good for ~400 frames/s, capped at 2
     pool = ThreadPoolExecutor(max_workers=2)
 
-    def slow(model: str, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+    def slow(model: ModelReference, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
         def run() -> DetectOutput:
             time.sleep(0.005)
             return person(model, frame)
