@@ -46,6 +46,7 @@ from gateway.delivery.alert_codec import ZERO_HASH, InvalidAlertError, build_ale
 from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
+from gateway.sqlite_open import open_wal_database
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,8 @@ DATABASE_NAME = "outbox.db"
 MAX_BATCH_ALERTS = 2000
 MAX_QUEUED_ALERTS = 10_000
 PRUNE_INTERVAL_S = 60.0
+BUSY_TIMEOUT_S = 5.0
+"""sqlite3's default, kept: nothing else writes this file, so waits are rare and short."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -121,9 +124,9 @@ class Outbox:
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={self._config.synchronous.upper()}")
+            self._db = open_wal_database(
+                self.path, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
+            )
             self._db.executescript(_SCHEMA)
             row = self._db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         except sqlite3.Error as exc:
