@@ -384,15 +384,17 @@ def _expand_variables(
     source: str,
     lines: Mapping[tuple[str | int, ...], int],
     problems: list[ConfigProblem],
+    *,
+    environment: Mapping[str, str],
 ) -> Any:
     if isinstance(value, dict):
         return {
-            key: _expand_variables(item, (*path, str(key)), source, lines, problems)
+            key: _expand_variables(item, (*path, str(key)), source, lines, problems, environment=environment)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            _expand_variables(item, (*path, index), source, lines, problems)
+            _expand_variables(item, (*path, index), source, lines, problems, environment=environment)
             for index, item in enumerate(value)
         ]
     if not isinstance(value, str) or "${" not in value:
@@ -400,7 +402,7 @@ def _expand_variables(
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        resolved = os.environ.get(name) if name in EXPANDABLE else None
+        resolved = environment.get(name) if name in EXPANDABLE else None
         if resolved is None:
             reason = "is not set" if name in EXPANDABLE else f"is not one of {', '.join(EXPANDABLE)}"
             problems.append(
@@ -412,13 +414,20 @@ def _expand_variables(
     return _VARIABLE.sub(substitute, value)
 
 
-def parse_config(text: str, source: str = "<config>", model: type[BaseModel] = GatewayConfig) -> Any:
-    """Validate YAML text against ``model``; raise ConfigError listing every problem with its line."""
+def parse_config(
+    text: str,
+    source: str = "<config>",
+    model: type[BaseModel] = GatewayConfig,
+    environment: Mapping[str, str] | None = None,
+) -> Any:
+    """Validate YAML text against ``model``; raise ConfigError listing every problem with its line.
+    ``${NAME}`` is expanded from ``environment`` (default: the process environment)."""
     data, lines = _load_with_lines(text, source)
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, 1, "", "the top level must be a mapping of keys")])
     problems: list[ConfigProblem] = []
-    data = _expand_variables(data, (), source, lines, problems)
+    environment = os.environ if environment is None else environment
+    data = _expand_variables(data, (), source, lines, problems, environment=environment)
     if problems:
         raise ConfigError(problems)
     try:
@@ -427,8 +436,8 @@ def parse_config(text: str, source: str = "<config>", model: type[BaseModel] = G
         raise ConfigError(_problems(exc, source, lines)) from exc
 
 
-def load_config(path: Path) -> GatewayConfig:
-    config: GatewayConfig = parse_config(read_config_text(path), str(path), GatewayConfig)
+def load_config(path: Path, environment: Mapping[str, str] | None = None) -> GatewayConfig:
+    config: GatewayConfig = parse_config(read_config_text(path), str(path), GatewayConfig, environment)
     return config
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gateway.api.json_body import load_json
 from gateway.domain import ModelVersionStatus, TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError
 
@@ -63,10 +64,7 @@ def parse_infer_request(body: bytes | bytearray, header_length: str | None) -> I
         if not 0 < length <= len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
         header_bytes, binary = body[:length], view[length:]
-    try:
-        header = json.loads(header_bytes)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"request body is not valid JSON: {exc}") from exc
+    header = load_json(header_bytes)
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
     parameters = _parameters(header, "request")

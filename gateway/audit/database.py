@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.errors import AuditError
+from gateway.sqlite_open import open_wal_database
 
 if TYPE_CHECKING:
     import psycopg
@@ -78,11 +79,7 @@ class SqliteDatabase:
             path.parent.mkdir(parents=True, exist_ok=True)
             # The store is handed from the thread that opens it to the thread that uses it; the
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
-            self._connection = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA synchronous=FULL")
+            self._connection = open_wal_database(path, synchronous="full", busy_timeout_s=30.0)
             for statement in _TABLES:
                 self._connection.execute(
                     statement.format(blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     serve = commands.add_parser("serve", help="run the audit subscriber until SIGTERM/SIGINT")
     serve.add_argument("--config", type=Path, required=True, help="audit config (YAML)")
-    serve.set_defaults(handler=run_serve)
+    serve.set_defaults(handler=run_serve, default_log_level="info")
     verify = commands.add_parser("verify", help="check the stored chains; exit 1 if any problem")
     verify.add_argument("--db", required=True, help="sqlite:///path or postgresql://...")
     verify.add_argument(

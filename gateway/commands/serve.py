@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback API address without bearer tokens"
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, default_log_level="info")
 
 
 def run(arguments: argparse.Namespace) -> int:

@@ -56,6 +56,7 @@ from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import Alert, AlertEvent, AlertKind
 from gateway.errors import OutboxError
 from gateway.protocol.alerts import ZERO_HASH, InvalidAlertError, build_alert_payload, decode_alert
+from gateway.sqlite_open import open_wal_database
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +67,8 @@ PRUNE_INTERVAL_S = 60.0
 COMMIT_RETRY_MIN_S = 0.05
 COMMIT_RETRY_MAX_S = 2.0
 CLOSE_TIMEOUT_S = 10.0
+BUSY_TIMEOUT_S = 5.0
+"""sqlite3's default, kept: nothing else writes this file, so waits are rare and short."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,9 +127,9 @@ class Outbox:
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
             # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
-            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(f"PRAGMA synchronous={self._config.synchronous.upper()}")
+            self._db = open_wal_database(
+                self.path, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
+            )
             outbox_schema.migrate(self._db)
             row = self._db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         except sqlite3.Error as exc:

@@ -29,10 +29,11 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "rules": NEUTRAL,
     "anomaly": NEUTRAL,
     "protocol": NEUTRAL | {"config"},
+    "sqlite_open": frozenset(),
     "ingest": CONFIGURED,
     "inference": CONFIGURED,
-    "delivery": CONFIGURED,
-    "audit": CONFIGURED,
+    "delivery": CONFIGURED | {"sqlite_open"},
+    "audit": CONFIGURED | {"sqlite_open"},
     "api": CONFIGURED,
     "decider": NEUTRAL | {"rules", "tracking"},
     # Wiring: the places that put the parts together.

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import GatewayConfig, default_config, parse_config
+from gateway.config import GatewayConfig, default_config, load_config, parse_config
 from gateway.domain import ModelReference
 from gateway.errors import ConfigError
 
@@ -104,3 +104,29 @@ def test_unknown_or_unset_variables_are_errors(monkeypatch: pytest.MonkeyPatch) 
         "CONFIGURATION_DIRECTORY, RUNTIME_DIRECTORY",
         "g.yaml:3: http.tokens_file: ${CREDENTIALS_DIRECTORY} is not set",
     ]
+
+
+def test_check_config_env_sets_only_the_variables_expansion_knows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/from/the/environment")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    path = tmp_path / "gateway.yaml"
+    path.write_text("state_dir: ${STATE_DIRECTORY}\nhttp: {tokens_file: '${CREDENTIALS_DIRECTORY}/tokens'}\n")
+    # --env fills what the environment lacks
+    assert main(["check-config", str(path)]) == 2
+    assert "${CREDENTIALS_DIRECTORY} is not set" in capsys.readouterr().err
+    assert main(["check-config", str(path), "--env", "CREDENTIALS_DIRECTORY=/c"]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}: ok")
+    # the variables given replace the process environment's
+    given = {"STATE_DIRECTORY": "/s", "CREDENTIALS_DIRECTORY": "/c"}
+    assert load_config(path, given).state_dir == Path("/s")
+    # anything else is refused by name before the file is read
+    for argument, reason in [
+        ("HOME=/root", "'HOME' is not one of CREDENTIALS_DIRECTORY"),
+        ("STATE_DIRECTORY", "is not NAME=VALUE"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main(["check-config", str(path), "--env", argument])
+        assert exited.value.code == 2
+        assert reason in capsys.readouterr().err
