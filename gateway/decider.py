@@ -26,17 +26,18 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, FrameResult
+from gateway.domain import Alert, AlertEvent, AlertKind, Detection, EndReason, FrameResult
 from gateway.errors import GatewayError
 from gateway.rules.engine import RuleEngine
 from gateway.rules.specs import CameraRules
+from gateway.tracking import Tracker, TrackerSpec
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +65,14 @@ class AlertSink(Protocol):
 
 
 Announce = Callable[[Alert], None]
+Show = Callable[[str, tuple[Detection, ...]], None]
+"""(camera id, its newest detections with track ids): what the camera's live picture draws."""
 
 
 @dataclass(frozen=True, slots=True)
 class _Reload:
     cameras: Sequence[CameraRules]
+    trackers: Mapping[str, TrackerSpec]
     done: Future[int]
 
 
@@ -94,12 +98,19 @@ class AlertDecider:
         *,
         announce: Announce,
         registry: CollectorRegistry,
+        trackers: Mapping[str, TrackerSpec] | None = None,
+        show: Show | None = None,
         clock: Callable[[], float] = time.time,
         inbox_capacity: int = INBOX_CAPACITY,
         tick_s: float = TICK_S,
     ) -> None:
+        """``trackers``: each camera's tracker spec (a camera with track rules and no spec gets the
+        defaults); ``show`` receives each judged frame's tracked detections."""
         self._sink = sink
         self._rules = RuleEngine(cameras)
+        self._tracker_specs = dict(trackers or {})
+        self._trackers: dict[str, Tracker] = {}
+        self._show = show
         self._announce = announce
         self._clock = clock
         self._capacity = inbox_capacity
@@ -154,13 +165,17 @@ class AlertDecider:
             self._thread.join(timeout_s)
         return not self._thread.is_alive() and self._held == 0
 
-    def reload(self, cameras: Sequence[CameraRules]) -> Future[int]:
-        """Apply new rules between two frames; the future gives how many open events were ended."""
+    def reload(
+        self, cameras: Sequence[CameraRules], trackers: Mapping[str, TrackerSpec] | None = None
+    ) -> Future[int]:
+        """Apply new rules (and tracker specs) between two frames; the future gives how many open
+        events were ended."""
         done: Future[int] = Future()
+        reload = _Reload(cameras, dict(trackers or {}), done)
         if self._thread.is_alive():
-            self._enqueue(_Reload(cameras, done))
+            self._enqueue(reload)
         else:
-            self._apply_reload(_Reload(cameras, done))
+            self._apply_reload(reload)
         return done
 
     def health_problems(self) -> list[str]:
@@ -236,9 +251,30 @@ class AlertDecider:
             self._dropped.labels("late").inc()
             return []
         self._latest[key] = result.captured_at
+        if result.model.name == self._rules.tracked_model(result.camera_id):
+            output = self._tracker(result.camera_id).update(result.captured_at, result.detections)
+            result = replace(result, detections=output.detections, tracks=output.tracks)
+            if self._show is not None:
+                self._show(result.camera_id, output.detections)
         return self._rules.process(result)
 
+    def _tracker(self, camera_id: str) -> Tracker:
+        tracker = self._trackers.get(camera_id)
+        if tracker is None:
+            # Ids continue from the start time in milliseconds, so a restarted gateway never gives
+            # out an id it used before (it would need to start more than one track a millisecond).
+            first_id = max(1, round(self._clock() * 1000))
+            tracker = Tracker(self._tracker_specs.get(camera_id, TrackerSpec()), first_id=first_id)
+            self._trackers[camera_id] = tracker
+        return tracker
+
     def _apply_reload(self, reload: _Reload) -> None:
+        for camera_id, spec in reload.trackers.items():
+            tracker = self._trackers.get(camera_id)
+            if tracker is not None and tracker.spec != spec:
+                # A new spec, a new tracker; its ids continue past the old one's.
+                self._trackers[camera_id] = Tracker(spec, first_id=tracker.next_id)
+        self._tracker_specs = dict(reload.trackers) or self._tracker_specs
         try:
             ended = self._rules.reconfigure(reload.cameras, self._clock())
         except Exception as exc:  # a bug in the specs: the old rules keep running

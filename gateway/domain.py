@@ -329,6 +329,8 @@ class CameraStatus:
     last_error: str | None
     last_frame_at: float | None
     """Wall-clock capture time of the newest frame, seconds since the epoch."""
+    detections: tuple[Detection, ...] = ()
+    """The newest judged frame's detections, with track ids where the camera tracks objects."""
 
 
 class DeliveryState(str, enum.Enum):

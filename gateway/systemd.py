@@ -45,6 +45,8 @@ __all__ = ["Notifier", "Watchdog", "parse_watchdog_usec"]
 
 logger = logging.getLogger(__name__)
 
+SEND_TIMEOUT_S = 0.5
+
 SOCKET_VARIABLE = "NOTIFY_SOCKET"
 WATCHDOG_USEC_VARIABLE = "WATCHDOG_USEC"
 WATCHDOG_PID_VARIABLE = "WATCHDOG_PID"
@@ -131,6 +133,9 @@ class Notifier:
             try:
                 if self._socket is None:
                     self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                    # A manager that stops reading must not wedge the caller (the event loop sends
+                    # STATUS=): a datagram it cannot take in time is dropped and logged instead.
+                    self._socket.settimeout(SEND_TIMEOUT_S)
                 self._socket.sendto(payload, self._address)
             except OSError as exc:
                 # One warning per outage: the watchdog would otherwise log every few seconds.

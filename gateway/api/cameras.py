@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.context import context_of, offload
+from gateway.api.detect import detection_json
 from gateway.domain import CameraStatus
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
@@ -37,6 +38,7 @@ def camera_json(status: CameraStatus) -> dict[str, Any]:
         "reconnects": status.reconnects,
         "last_error": status.last_error,
         "last_frame_at": status.last_frame_at,
+        "detections": [detection_json(detection) for detection in status.detections],
     }
 
 

@@ -39,6 +39,7 @@ def detection_json(detection: Detection) -> dict[str, Any]:
         "label": detection.label,
         "score": float(detection.score),
         "box": None if detection.box is None else [float(value) for value in detection.box],
+        "track_id": detection.track_id,
     }
 
 

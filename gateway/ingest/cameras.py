@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry
 
-from gateway.config import CameraConfig, ZoneConfig
+from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.domain import CameraState, CameraStatus, Detection
 from gateway.ingest.camera import Camera
 from gateway.ingest.camera_metrics import CameraCollector, latency_histogram
@@ -51,13 +51,13 @@ class CameraPipeline:
         self._running = False
         self._state_lock = threading.Lock()
         self._state_since: dict[str, float] = {}
-        self._zones: dict[str, tuple[ZoneConfig, ...]] = {}
+        self._geometry: dict[str, tuple[tuple[ZoneConfig, ...], tuple[LineConfig, ...]]] = {}
         self._runtimes: dict[str, CameraRuntime] = {}
         for config in cameras:
             camera = Camera(config, open_source(config), on_state=self._state_hook(config.id), clock=clock)
             self._runtimes[config.id] = CameraRuntime.for_camera(camera, config)
             self._state_since[config.id] = clock()
-            self._zones[config.id] = tuple(config.zones)
+            self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))
         self._sampler = Sampler(
             list(self._runtimes.values()),
             detector,
@@ -153,7 +153,8 @@ class CameraPipeline:
             return None
         with runtime.lock:
             detections = runtime.detections
-        return draw_snapshot(frame.image, detections, self._zones[camera_id])
+        zones, lines = self._geometry[camera_id]
+        return draw_snapshot(frame.image, detections, zones, lines)
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
         """What the snapshot draws for a camera from now on (the decider's tracked detections)."""
@@ -162,11 +163,11 @@ class CameraPipeline:
             with runtime.lock:
                 runtime.detections = detections
 
-    def update_zones(self, cameras: Sequence[CameraConfig]) -> None:
-        """A reload: the snapshot draws the new zones (a camera's source needs a restart)."""
+    def update_geometry(self, cameras: Sequence[CameraConfig]) -> None:
+        """A reload: the snapshot draws the new zones and lines (a camera's source needs a restart)."""
         for config in cameras:
-            if config.id in self._zones:
-                self._zones[config.id] = tuple(config.zones)
+            if config.id in self._geometry:
+                self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))
 
     def processed(self, camera_id: str) -> int:
         """Frames of this camera with a result from its first model, since start."""
@@ -188,4 +189,5 @@ class CameraPipeline:
             reconnects=camera.reconnects,
             last_error=camera.last_error,
             last_frame_at=camera.last_frame_at(),
+            detections=runtime.detections,
         )

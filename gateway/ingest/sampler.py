@@ -235,7 +235,9 @@ class Sampler:
             with runtime.lock:
                 runtime.last_failure = None
                 runtime.processed += 1
-                runtime.detections = output.detections
+                if not runtime.config.rules:
+                    # With rules the decider shows the tracked detections (ids drawn) instead.
+                    runtime.detections = output.detections
             runtime.rate_processed.mark(completed)
             self._latency.labels(runtime.config.id).observe(completed - frame.monotonic_at)
         if self._stopping.is_set():

@@ -40,7 +40,7 @@ from gateway.domain import (
 from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
-from gateway.pipeline.specs import rule_specs
+from gateway.pipeline.specs import rule_specs, tracker_specs
 from gateway.protocol.alerts import encode_alert
 
 logger = logging.getLogger(__name__)
@@ -136,6 +136,9 @@ class Gateway:
             rule_specs(config.cameras),
             announce=AlertAnnouncer(registry, alert_echo),
             registry=registry,
+            trackers=tracker_specs(config.cameras),
+            # cameras is built below (it needs the decider); the lambda reads it when called.
+            show=lambda camera_id, detections: cameras.show(camera_id, detections),  # noqa: PLW0108
         )
 
         def detect(model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
@@ -224,8 +227,9 @@ class Gateway:
                 "camera set, sources or models changed (%s): restart the service to apply",
                 ", ".join(sorted(set(changed) | added)),
             )
-        ended = self.decider.reload(rule_specs(config.cameras)).result(RELOAD_TIMEOUT_S)
-        self.cameras.update_zones(config.cameras)
+        reloaded = self.decider.reload(rule_specs(config.cameras), tracker_specs(config.cameras))
+        ended = reloaded.result(RELOAD_TIMEOUT_S)
+        self.cameras.update_geometry(config.cameras)
         self.config = config
         logger.info("reloaded: models re-scanned, rules replaced (%d open events ended)", ended)
 

@@ -1,14 +1,17 @@
-"""RuleEngine: per camera, turns FrameResults into AlertEvents (start / update / end / instant).
+"""RuleEngine: per camera, turns FrameResults (detections and the camera's tracks) into AlertEvents:
+start / update / end, and instant for line crossings.
 
 Pure: no I/O, no clock, no config (``gateway.pipeline`` builds the ``CameraRules`` specs). Each rule
-keeps one ``EventTracker`` per key: the track for track rules, None for frame-level ones. A rule
+has a judge (``judge.py``: what holds on a frame, with the state its type needs) and one
+``EventTracker`` per key: the track for rules judged per track, None for frame-level ones. A rule
 only judges results of its own model, so a detector's results never break the anomaly rule's dwell
 streak and vice versa.
 
 Reload (``reconfigure``): a rule that survives (same camera, name, type and model) keeps its open
-events, dwell and cooldown, under its new spec from then on; a rule that is gone or changed what it
-is ends its open events with ``rule_changed``. ``close`` ends everything still open (the gateway
-stops). Together with the lifecycle's own ends, every ``start`` gets exactly one ``end``.
+events, dwell, cooldown and what its judge learned, under its new spec from then on; a rule that is
+gone or changed what it is ends its open events (``rule_changed``). ``close`` ends everything still
+open (the gateway stops). Together with the lifecycle's own ends, every ``start`` gets exactly one
+``end``; instants have none.
 
 Not thread-safe: one thread (the alert decider) owns the engine.
 """
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain import AlertEvent, EndReason, FrameResult
-from gateway.rules.judge import judge
+from gateway.rules.judge import Judge, judge_for
 from gateway.rules.lifecycle import EventTracker
 from gateway.rules.specs import CameraRules, RuleSpec
 
@@ -28,6 +31,7 @@ from gateway.rules.specs import CameraRules, RuleSpec
 class _Rule:
     camera_id: str
     spec: RuleSpec
+    judge: Judge
     trackers: dict[int | None, EventTracker] = field(default_factory=dict)
 
     def tracker(self, key: int | None) -> EventTracker:
@@ -50,21 +54,33 @@ class RuleEngine:
         self._cameras: dict[str, dict[str, _Rule]] = {}
         self.reconfigure(cameras, now=0.0)
 
+    def tracked_model(self, camera_id: str) -> str | None:
+        """The model whose results the camera's track rules judge, None without track rules: the
+        decider runs the camera's tracker on that model's results only."""
+        for rule in self._cameras.get(camera_id, {}).values():
+            if rule.spec.tracked:
+                return rule.spec.model_name
+        return None
+
     def process(self, result: FrameResult) -> list[AlertEvent]:
         """Judge one frame's result; time is its ``captured_at``. Unknown cameras yield nothing."""
         rules = self._cameras.get(result.camera_id)
         if rules is None:
             return []
+        now = result.captured_at
         events: list[AlertEvent] = []
         for rule in rules.values():
             if rule.spec.model_name != result.model.name:
                 continue
-            matches = judge(rule.spec, result)
-            for key, match in matches.items():
-                events += rule.tracker(key).observe(result.captured_at, match)
+            verdict = rule.judge.judge(result)
+            for key, match in verdict.matches.items():
+                events += rule.tracker(key).observe(now, match)
             for key, tracker in list(rule.trackers.items()):
-                if key not in matches:
-                    events += tracker.observe(result.captured_at, None)
+                if key not in verdict.matches:
+                    # No news of this key on this frame (a missing or departed track): only time acts.
+                    events += tracker.tick(now)
+            for track_id, match, direction in verdict.instants:
+                events.append(rule.tracker(track_id).instant(now, match, direction))
             rule.forget_idle()
         return events
 
@@ -81,24 +97,27 @@ class RuleEngine:
 
     def reconfigure(self, cameras: Sequence[CameraRules], now: float) -> list[AlertEvent]:
         """Apply new rules; returns the ends of open events whose rule did not survive."""
-        events: list[AlertEvent] = []
         replaced: dict[str, dict[str, _Rule]] = {}
+        survivors: set[int] = set()
         for camera in cameras:
             old = self._cameras.get(camera.camera_id, {})
             rules: dict[str, _Rule] = {}
             for spec in camera.rules:
                 previous = old.get(spec.name)
-                rule = _Rule(camera.camera_id, spec)
                 if previous is not None and previous.spec.survives_as(spec):
-                    rule.trackers = previous.trackers
-                    for tracker in rule.trackers.values():
+                    previous.spec = spec
+                    previous.judge.respec(spec)
+                    for tracker in previous.trackers.values():
                         tracker.retime(spec.timing, spec.min_frames)
-                rules[spec.name] = rule
+                    rules[spec.name] = previous
+                    survivors.add(id(previous))
+                else:
+                    rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec))
             replaced[camera.camera_id] = rules
-        for camera_id, old_rules in self._cameras.items():
-            kept = replaced.get(camera_id, {})
-            for name, rule in old_rules.items():
-                if name not in kept or kept[name].trackers is not rule.trackers:
+        events: list[AlertEvent] = []
+        for old_rules in self._cameras.values():
+            for rule in old_rules.values():
+                if id(rule) not in survivors:
                     events += _close(rule, now, EndReason.RULE_CHANGED)
         self._cameras = replaced
         return events

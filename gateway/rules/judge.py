@@ -1,47 +1,252 @@
-"""What holds on one frame, per rule: the best matching detection for each key the rule follows.
+"""What holds on one frame, per rule type: the judges, each with the little state its type needs.
 
-A key is a track id for rules judged per track, or None for frame-level rules. The result maps every
-key that holds to its ``Match``; a frame-level rule always answers for its key (None when it does
-not hold), so its dwell streak sees every frame of its model.
+A judge answers ``Verdict``: ``matches`` maps each key it has news about to its ``Match`` (the rule
+holds) or None (it does not); ``instants`` are events with no duration (line crossings). A key is a
+track id for rules judged per track, None for rules judged per frame. A track that is missing on
+this frame (kept by the tracker for ``max_lost_s``) gives no news: its open event neither renews nor
+ends until ``end_after_s`` passes, so a short miss never splits one visit into two events.
+
+Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom-centre):
+- ``presence``: a track of the labels, score >= min_score, inside the zones; one event per track.
+- ``line_crossing``: a track's position moves from one side of the line to the other across the
+  segment (``geometry.Line.crossing``); one instant per crossing, filtered by ``direction``.
+- ``loiter``: a track continuously inside the zones for ``min_s`` (missing frames forgiven while
+  the tracker keeps the track).
+- ``count``: at least ``min_count`` tracks of the labels inside the zones at once for ``min_s``.
+- ``stationary``: a track inside the zones whose box has IoU >= 0.8 with its own box ``min_s`` ago.
+- ``anomaly``: the frame's anomaly detection (frame level).
 """
 
 from __future__ import annotations
 
-from gateway.domain import Detection, FrameResult
+import collections
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.domain import Box, Detection, Direction, FrameResult, Track
+from gateway.rules.geometry import Point, bottom_centre, box_iou
 from gateway.rules.lifecycle import Match
-from gateway.rules.specs import RuleSpec, RuleType
+from gateway.rules.specs import CrossingDirection, RuleSpec, RuleType
 
-Matches = dict[int | None, Match | None]
-
-
-def judge(spec: RuleSpec, result: FrameResult) -> Matches:
-    if spec.type is RuleType.ANOMALY:
-        return {None: _best(spec, result, frame_level=True)}
-    return {None: _best(spec, result, frame_level=False)}
+STATIONARY_IOU = 0.8
+HISTORY_LIMIT = 4096
+"""Boxes kept per track for ``stationary`` (a bound, whatever the frame rate and ``min_s``)."""
 
 
-def _best(spec: RuleSpec, result: FrameResult, *, frame_level: bool) -> Match | None:
-    best: Match | None = None
-    for detection in result.detections:
-        holds, zone = _zone_of(spec, detection, frame_level=frame_level)
-        if not holds or (best is not None and detection.score <= best.score):
-            continue
-        best = Match(detection.label, detection.score, zone, detection.box, result.model)
-    return best
+@dataclass(slots=True)
+class Verdict:
+    matches: dict[int | None, Match | None] = field(default_factory=dict)
+    instants: list[tuple[int, Match, Direction]] = field(default_factory=list)
 
 
-def _zone_of(spec: RuleSpec, detection: Detection, *, frame_level: bool) -> tuple[bool, str | None]:
-    """(whether the detection holds the rule, the zone it is in or None for the whole frame)."""
-    if (spec.labels and detection.label not in spec.labels) or detection.score < spec.min_score:
+class Judge:
+    """Base of the judges: the spec, the zone test, and a hook for specs that change on reload."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        self.spec = spec
+
+    def respec(self, spec: RuleSpec) -> None:
+        """A reload kept the rule: judge by the new spec from now on, keeping what was learned."""
+        self.spec = spec
+
+    def judge(self, result: FrameResult) -> Verdict:
+        raise NotImplementedError
+
+    def zone_of(self, box: Box) -> tuple[bool, str | None]:
+        """(inside the rule's zones, the zone's name or None when the rule covers the whole frame)."""
+        if not self.spec.zones:
+            return True, None
+        for zone in self.spec.zones:
+            if zone.contains_box(box):
+                return True, zone.name
         return False, None
-    if frame_level:
-        # A frame-level result may still say where (an anomaly map's peak): it holds for the frame.
-        return True, None
-    if detection.box is None:
-        return False, None
-    if not spec.zones:
-        return True, None
-    for zone in spec.zones:
-        if zone.contains_box(detection.box):
-            return True, zone.name
-    return False, None
+
+    def wanted(self, label: str, score: float) -> bool:
+        return (not self.spec.labels or label in self.spec.labels) and score >= self.spec.min_score
+
+    def match(self, track: Track, zone: str | None, result: FrameResult, count: int | None = None) -> Match:
+        return Match(track.label, track.score, zone, track.box, result.model, count)
+
+
+class AnomalyJudge(Judge):
+    def judge(self, result: FrameResult) -> Verdict:
+        best: Match | None = None
+        for detection in result.detections:
+            if not _frame_level_holds(self.spec, detection):
+                continue
+            if best is None or detection.score > best.score:
+                best = Match(detection.label, detection.score, None, detection.box, result.model)
+        return Verdict({None: best})
+
+
+def _frame_level_holds(spec: RuleSpec, detection: Detection) -> bool:
+    # A frame-level result may still say where (an anomaly map's peak); it holds for the frame.
+    return (not spec.labels or detection.label in spec.labels) and detection.score >= spec.min_score
+
+
+class PresenceJudge(Judge):
+    def judge(self, result: FrameResult) -> Verdict:
+        verdict = Verdict()
+        for track in _observed(result.tracks):
+            inside, zone = self.zone_of(track.box)
+            holds = inside and self.wanted(track.label, track.score)
+            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
+        return verdict
+
+
+class CrossingJudge(Judge):
+    """Remembers each track's last position that was clearly on one side of the line."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._sided: dict[int, Point] = {}
+
+    def respec(self, spec: RuleSpec) -> None:
+        if spec.line != self.spec.line:
+            self._sided.clear()  # sides of another line mean nothing for this one
+        super().respec(spec)
+
+    def judge(self, result: FrameResult) -> Verdict:
+        line = self.spec.line
+        if line is None:
+            return Verdict()
+        verdict = Verdict()
+        alive = set()
+        for track in result.tracks:
+            alive.add(track.track_id)
+            if not track.observed or not self.wanted(track.label, track.score):
+                continue
+            position = bottom_centre(track.box)
+            if line.side(position) == 0:
+                continue  # on the line: judged from the last clear side once it leaves it
+            before = self._sided.get(track.track_id)
+            self._sided[track.track_id] = position
+            if before is None:
+                continue
+            direction = line.crossing(before, position)
+            if direction is None or not _counts(self.spec.direction, direction):
+                continue
+            verdict.instants.append((track.track_id, self.match(track, None, result), direction))
+        _forget(self._sided, alive)
+        return verdict
+
+
+def _counts(wanted: CrossingDirection, direction: Direction) -> bool:
+    return wanted is CrossingDirection.ANY or wanted.value == direction.value
+
+
+class LoiterJudge(Judge):
+    """Remembers since when each track has been inside the zones without leaving them."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._inside_since: dict[int, float] = {}
+
+    def judge(self, result: FrameResult) -> Verdict:
+        verdict = Verdict()
+        now = result.captured_at
+        alive = set()
+        for track in result.tracks:
+            alive.add(track.track_id)
+            if not track.observed:
+                continue  # kept by the tracker: still where it was last seen
+            inside, zone = self.zone_of(track.box)
+            if not (inside and self.wanted(track.label, track.score)):
+                self._inside_since.pop(track.track_id, None)
+                verdict.matches[track.track_id] = None
+                continue
+            since = self._inside_since.setdefault(track.track_id, now)
+            verdict.matches[track.track_id] = (
+                self.match(track, zone, result) if now - since >= self.spec.min_s else None
+            )
+        _forget(self._inside_since, alive)
+        return verdict
+
+
+class CountJudge(Judge):
+    """Frame level: the tracks present (missing ones within max_lost_s included) in the zones."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._enough_since: float | None = None
+
+    def judge(self, result: FrameResult) -> Verdict:
+        present: list[tuple[Track, str | None]] = []
+        for track in result.tracks:
+            inside, zone = self.zone_of(track.box)
+            if inside and self.wanted(track.label, track.score):
+                present.append((track, zone))
+        now = result.captured_at
+        if len(present) < self.spec.min_count:
+            self._enough_since = None
+            return Verdict({None: None})
+        if self._enough_since is None:
+            self._enough_since = now
+        if now - self._enough_since < self.spec.min_s:
+            return Verdict({None: None})
+        labels = collections.Counter(track.label for track, _ in present)
+        zones = collections.Counter(zone for _, zone in present)
+        best = max(present, key=lambda item: item[0].score)[0]
+        match = Match(
+            labels.most_common(1)[0][0],
+            best.score,
+            zones.most_common(1)[0][0],
+            None,
+            result.model,
+            len(present),
+        )
+        return Verdict({None: match})
+
+
+class StationaryJudge(Judge):
+    """Keeps each track's recent boxes, enough to compare with the box of ``min_s`` ago."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._history: dict[int, collections.deque[tuple[float, Box]]] = {}
+
+    def judge(self, result: FrameResult) -> Verdict:
+        verdict = Verdict()
+        now = result.captured_at
+        alive = set()
+        for track in result.tracks:
+            alive.add(track.track_id)
+            if not track.observed:
+                continue
+            history = self._history.setdefault(track.track_id, collections.deque(maxlen=HISTORY_LIMIT))
+            history.append((now, track.box))
+            # Keep one box at or before now - min_s (the comparison point) and everything after it.
+            while len(history) >= 2 and history[1][0] <= now - self.spec.min_s:
+                history.popleft()
+            inside, zone = self.zone_of(track.box)
+            then_at, then_box = history[0]
+            still = now - then_at >= self.spec.min_s and box_iou(track.box, then_box) >= STATIONARY_IOU
+            holds = still and inside and self.wanted(track.label, track.score)
+            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
+        _forget(self._history, alive)
+        return verdict
+
+
+def _observed(tracks: Iterable[Track]) -> Iterable[Track]:
+    return (track for track in tracks if track.observed)
+
+
+def _forget(state: dict[int, Any], alive: set[int]) -> None:
+    """Drop what is kept for tracks the tracker has dropped (their ids never come back)."""
+    for track_id in [track_id for track_id in state if track_id not in alive]:
+        del state[track_id]
+
+
+JUDGES: dict[RuleType, type[Judge]] = {
+    RuleType.ANOMALY: AnomalyJudge,
+    RuleType.PRESENCE: PresenceJudge,
+    RuleType.LINE_CROSSING: CrossingJudge,
+    RuleType.LOITER: LoiterJudge,
+    RuleType.COUNT: CountJudge,
+    RuleType.STATIONARY: StationaryJudge,
+}
+
+
+def judge_for(spec: RuleSpec) -> Judge:
+    return JUDGES[spec.type](spec)

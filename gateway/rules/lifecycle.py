@@ -160,7 +160,8 @@ class EventTracker:
 
     def _continue(self, frame_ts: float, match: Match) -> AlertEvent | None:
         self._last_match_at = frame_ts
-        if self._best is None or match.score > self._best.score:
+        if self._best is None or (match.count or 0, match.score) > (self._best.count or 0, self._best.score):
+            # The best observation: the most tracks for count rules, else the highest score.
             self._best = match
         better = match.score > self._best_sent_score
         new_zone = match.zone not in self._zones_sent

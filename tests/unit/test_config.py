@@ -39,7 +39,11 @@ def test_every_problem_is_reported_with_its_line_and_key_path() -> None:
 
 def test_cross_field_checks_name_the_problem() -> None:
     text = VALID.replace("zones: [yard]", "zones: [street]")
-    with pytest.raises(ConfigError, match=r"cameras\[0\]: rule 'intrusion' names unknown zones \['street'\]"):
+    # The problem points at the rule's own key, with its line.
+    match = (
+        r"gateway.yaml:8: cameras\[0\]\.rules\[0\]\.zones: rule 'intrusion' names unknown zones \['street'\]"
+    )
+    with pytest.raises(ConfigError, match=match):
         parse_config(text, "gateway.yaml")
 
 
@@ -130,3 +134,51 @@ def test_check_config_env_sets_only_the_variables_expansion_knows(
             main(["check-config", str(path), "--env", argument])
         assert exited.value.code == 2
         assert reason in capsys.readouterr().err
+
+
+TRACKS = """\
+device_id: jetson-01
+state_dir: /tmp/state
+cameras:
+  - id: gate
+    url: rtsp://127.0.0.1/stream1
+    model: person-detector
+    zones: [{name: yard, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 1], [0.1, 1]]}]
+    lines: [{name: door, points: [[0.5, 0.0], [0.5, 1.0]], in_direction: [1, 0]}]
+    tracker: {max_lost_s: 2}
+    rules:
+      - {name: entering, type: line_crossing, labels: [person], line: door, direction: in}
+      - {name: loitering, type: loiter, labels: [person], zones: [yard], min_s: 20}
+      - {name: crowd, type: count, labels: [person], zones: [yard], min_count: 4, min_s: 2}
+      - {name: left-bag, type: stationary, labels: [backpack], zones: [yard], min_s: 60}
+"""
+
+
+def test_the_design_example_of_track_rules_parses() -> None:
+    camera = parse_config(TRACKS).cameras[0]
+    assert [rule.type for rule in camera.rules] == ["line_crossing", "loiter", "count", "stationary"]
+    assert camera.lines[0].in_direction == (1, 0)
+    assert camera.tracker.max_lost_s == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("line: door, direction: in", "line: gate, direction: in",
+         r"gateway.yaml:11: cameras\[0\]\.rules\[0\]\.line: rule 'entering' names unknown line 'gate'"),
+        ("line: door, direction: in", "direction: in", r"gateway.yaml:11: .*line_crossing rule needs 'line'"),
+        ("zones: [yard], min_s: 20", "zones: [yard]", r"gateway.yaml:12: .*a loiter rule needs min_s"),
+        ("min_count: 4, min_s: 2", "min_s: 2", r"gateway.yaml:13: .*a count rule needs min_count"),
+        ("{name: left-bag, type: stationary", "{name: left-bag, line: door, type: stationary",
+         r"gateway.yaml:14: .*'line' and 'direction' belong to line_crossing rules, not stationary"),
+        ("points: [[0.5, 0.0], [0.5, 1.0]]", "points: [[0.5, 0.5], [0.5, 0.5]]",
+         r"gateway.yaml:8: cameras\[0\]\.lines\[0\]: the line's two points must differ"),
+        ("in_direction: [1, 0]", "in_direction: [0, 0]",
+         r"gateway.yaml:8: .*in_direction must not be the zero"),
+        ("type: loiter", "type: linger", r"gateway.yaml:12: cameras\[0\]\.rules\[1\]\.type: Input should be"),
+    ],
+)  # fmt: skip
+def test_track_rule_problems_point_at_their_line(old: str, new: str, message: str) -> None:
+    assert old in TRACKS
+    with pytest.raises(ConfigError, match=message):
+        parse_config(TRACKS.replace(old, new), "gateway.yaml")

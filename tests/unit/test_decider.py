@@ -24,10 +24,13 @@ from gateway.domain import (
 from gateway.errors import OutboxError
 from gateway.rules.geometry import Zone
 from gateway.rules.specs import CameraRules, EventTiming, RuleSpec, RuleType
+from gateway.tracking import TrackerSpec
 
 DETECTOR = ModelRef("detector", 1)
 YARD = Zone("yard", ((0.0, 0.5), (1.0, 0.5), (1.0, 1.0), (0.0, 1.0)))
 PERSON = Detection("person", 0.9, (0.4, 0.4, 0.6, 0.8))
+# The camera's real tracker, confirming a track on its first frame so each script stays short.
+TRACKERS = {"gate": TrackerSpec(confirm_hits=1)}
 TIMING = EventTiming(cooldown_s=0.0, update_interval_s=100.0, end_after_s=5.0, max_event_s=300.0)
 
 
@@ -114,10 +117,11 @@ def decider_for(
     rules: Sequence[CameraRules],
     clock: Clock,
     announced: list[Alert] | None = None,
-    **kw: int,
 ) -> AlertDecider:
     announce: Callable[[Alert], None] = (announced if announced is not None else []).append
-    return AlertDecider(sink, rules, announce=announce, registry=CollectorRegistry(), clock=clock, **kw)
+    return AlertDecider(
+        sink, rules, announce=announce, registry=CollectorRegistry(), clock=clock, trackers=TRACKERS
+    )
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
@@ -235,7 +239,13 @@ def test_a_full_sink_stops_the_decider_and_a_full_inbox_drops_results_counted(cl
                  EventTiming(cooldown_s=0.0, end_after_s=0.0)),
     )  # fmt: skip
     decider = AlertDecider(
-        sink, rules, announce=lambda _a: None, registry=registry, clock=clock, inbox_capacity=3
+        sink,
+        rules,
+        announce=lambda _a: None,
+        registry=registry,
+        clock=clock,
+        inbox_capacity=3,
+        trackers=TRACKERS,
     )
     decider.start()
     # The first start fills the sink; the decider then waits on the sink with the next alert...
@@ -257,7 +267,9 @@ def test_a_full_sink_stops_the_decider_and_a_full_inbox_drops_results_counted(cl
 def test_a_late_result_is_dropped_rather_than_judged_out_of_order(clock: Clock) -> None:
     registry = CollectorRegistry()
     sink = FakeSink()
-    decider = AlertDecider(sink, cameras(rule()), announce=lambda _a: None, registry=registry, clock=clock)
+    decider = AlertDecider(
+        sink, cameras(rule()), announce=lambda _a: None, registry=registry, clock=clock, trackers=TRACKERS
+    )
     decider.start()
     decider.submit(result(2.0))
     decider.submit(result(1.0, PERSON))  # completed after a newer frame of the same camera and model
@@ -275,3 +287,32 @@ def test_a_closed_sink_is_reported_not_hidden(clock: Clock) -> None:
     decider.start()
     decider.submit(result(1.0, PERSON))
     assert decider.stop(5.0)
+
+
+def test_the_tracker_runs_on_the_detector_of_cameras_with_track_rules_and_its_ids_are_shown(
+    clock: Clock,
+) -> None:
+    shown: list[tuple[str, tuple[Detection, ...]]] = []
+    sink = FakeSink()
+    clock.now = 1000.0
+    decider = AlertDecider(
+        sink,
+        cameras(rule()),
+        announce=lambda _a: None,
+        registry=CollectorRegistry(),
+        clock=clock,
+        trackers=TRACKERS,
+        show=lambda camera_id, detections: shown.append((camera_id, detections)),
+    )
+    decider.start()
+    decider.submit(result(1.0, PERSON))
+    decider.submit(result(1.2, Detection("person", 0.9, (0.41, 0.4, 0.61, 0.8))))
+    # A model no track rule judges (the anomaly model) is not tracked.
+    decider.submit(FrameResult("gate", 13, 1.3, ModelRef("scene", 1), (Detection("anomaly", 0.9, None),)))
+    assert decider.stop(5.0)
+    assert [camera_id for camera_id, _ in shown] == ["gate", "gate"]
+    first, second = (detections[0].track_id for _, detections in shown)
+    # One object, one id; ids start from the clock in milliseconds so a restart never reuses one.
+    assert first == second == 1_000_000
+    (start,) = [alert.event for alert in sink.committed if alert.event.kind is AlertKind.START]
+    assert start.track_id == first

@@ -150,6 +150,7 @@ class FakeCameras:
             reconnects=1,
             last_error=None,
             last_frame_at=1_764_000_000.5,
+            detections=(Detection("person", 0.75, (0.1, 0.5, 0.2, 0.9), 42),),
         )
         self.jpeg: bytes | None = b"\xff\xd8\xff\xe0fake-jpeg"
 

@@ -29,7 +29,7 @@ def test_detect_decodes_png_and_returns_detections(api: ServedApi, backend: Fake
     assert reply.status == 200, reply.body
     assert reply.json() == {
         "model": {"name": "affine", "version": 1},
-        "detections": [{"label": "person", "score": 0.9, "box": [0.1, 0.2, 0.3, 0.4]}],
+        "detections": [{"label": "person", "score": 0.9, "box": [0.1, 0.2, 0.3, 0.4], "track_id": None}],
         "anomaly_score": 0.25,
     }
     assert np.array_equal(backend.images[0], image), "PNG is lossless: the backend sees the exact pixels"
@@ -76,6 +76,7 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
             "reconnects": 1,
             "last_error": None,
             "last_frame_at": 1_764_000_000.5,
+            "detections": [{"label": "person", "score": 0.75, "box": [0.1, 0.5, 0.2, 0.9], "track_id": 42}],
         }
     ]
     assert api.get("/v1/cameras/gate").json()["state"] == "streaming"
