@@ -32,7 +32,7 @@ from gateway.domain import Alert, AlertKind
 from tests.integration.systemd.notify_listener import NotifyListener
 from tests.support.alert_collector import AlertCollector
 from tests.support.mosquitto import Mosquitto
-from tests.support.serve import CLIP, Process, face_repository, last_committed_seq
+from tests.support.serve import CLIP, Process, face_repository, last_committed_seq, wait_for
 
 DEVICE = "integrity"
 PREFIX = "fleet"
@@ -87,16 +87,6 @@ def open_events(alerts: Sequence[Alert]) -> dict[str, Alert]:
     return opened
 
 
-def wait_until(condition: Callable[[], bool], what: str, process: Process, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        assert process.process.poll() is None, process.output()
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not within {timeout_s} s:\n{process.output()[-4000:]}")
-
-
 def assert_paired(alerts: Sequence[Alert]) -> None:
     """Each event: one start first, updates, one end last; never two open for one camera/rule/track."""
     kinds: dict[str, list[AlertKind]] = {}
@@ -140,34 +130,32 @@ def test_events_pair_across_reloads_a_sigkill_and_a_sigterm(tmp_path: Path, proc
             def rule_open(rule: str) -> Callable[[], bool]:
                 return lambda: any(a.event.rule == rule for a in open_events(collector.alerts()).values())
 
-            wait_until(lambda: rule_open("face")() and rule_open("gone")(), "both rules open", first)
+            wait_for(lambda: rule_open("face")() and rule_open("gone")(), "both rules open", process=first)
             # Reload 1: "face" survives with a changed threshold, "gone" is removed, "added" is new.
             write_config(
                 config, state_dir, repository, broker,
                 [face_rule("face", min_score=0.35, **long), face_rule("added", **long)],
             )  # fmt: skip
             first.signal(signal.SIGHUP)
-            wait_until(rule_open("added"), "the new rule open", first)
+            wait_for(rule_open("added"), "the new rule open", process=first)
             # Reload 2: "added" keeps its name but follows other labels; "face" keeps going.
             write_config(
                 config, state_dir, repository, broker,
                 [face_rule("face", **long), face_rule("added", labels=["FACE_MALE", "FACE_FEMALE"], **long)],
             )  # fmt: skip
             first.signal(signal.SIGHUP)
-            wait_until(lambda: first.output().count("rules reloaded") >= 2, "the second reload", first)
-            wait_until(rule_open("face"), "an open event to kill", first)
+            wait_for(lambda: first.output().count("rules reloaded") >= 2, "the second reload", process=first)
+            wait_for(rule_open("face"), "an open event to kill", process=first)
             first.kill()
 
             second = Process(["serve", "--config", str(config)], tmp_path / "gateway-2.log")
             processes.append(second)
             killed_at = last_committed_seq(state_dir)
-            wait_until(
-                lambda: any(
-                    a.seq > killed_at and a.event.kind is AlertKind.START for a in collector.alerts()
-                ),
-                "a start after the restart",
-                second,
-            )
+
+            def restarted() -> bool:
+                return any(a.seq > killed_at and a.event.kind is AlertKind.START for a in collector.alerts())
+
+            wait_for(restarted, "a start after the restart", process=second)
             assert second.terminate() == 0, second.output()
 
             total = last_committed_seq(state_dir)
@@ -256,7 +244,7 @@ def test_alerts_decided_while_the_disk_is_full_are_committed_and_delivered_once_
             listener.wait_for("READY", WAIT_S)
             pings = WatchdogPings(listener)
             base = f"http://127.0.0.1:{gateway.api_port()}"
-            wait_until(lambda: last_committed_seq(state_dir) >= 1, "a first alert", gateway)
+            wait_for(lambda: last_committed_seq(state_dir) >= 1, "a first alert", process=gateway)
 
             # When the disk refuses every write of the gateway (RLIMIT_FSIZE: SQLite gets EFBIG)
             soft, hard = resource.prlimit(gateway.pid, resource.RLIMIT_FSIZE)
@@ -265,7 +253,9 @@ def test_alerts_decided_while_the_disk_is_full_are_committed_and_delivered_once_
             resource.prlimit(gateway.pid, resource.RLIMIT_FSIZE, (1, hard))
             try:
                 # Then it keeps deciding, holds the alerts, and says why, in every place it can.
-                wait_until(lambda: held_alerts(get_json(f"{base}/v1/status")) >= 2, "alerts held", gateway)
+                wait_for(
+                    lambda: held_alerts(get_json(f"{base}/v1/status")) >= 2, "alerts held", process=gateway
+                )
                 status = get_json(f"{base}/v1/status")
                 assert status["healthy"] is False
                 assert metric(f"{base}/metrics", "edge_gateway_outbox_commit_failing") == 1.0
@@ -280,9 +270,11 @@ def test_alerts_decided_while_the_disk_is_full_are_committed_and_delivered_once_
             full_until = time.time()
 
             # When space returns, what was held is committed, health and the watchdog come back.
-            wait_until(lambda: get_json(f"{base}/v1/status")["healthy"], "healthy again", gateway)
+            wait_for(lambda: get_json(f"{base}/v1/status")["healthy"], "healthy again", process=gateway)
             healthy_from = time.monotonic()
-            wait_until(lambda: pings.between(healthy_from, time.monotonic()) > 0, "watchdog pings", gateway)
+            wait_for(
+                lambda: pings.between(healthy_from, time.monotonic()) > 0, "watchdog pings", process=gateway
+            )
             assert metric(f"{base}/metrics", "edge_gateway_outbox_commit_failing") == 0.0
             assert gateway.terminate() == 0, gateway.output()
             pings.stop()

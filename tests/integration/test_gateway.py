@@ -8,8 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +19,10 @@ from gateway.config import GatewayConfig
 from gateway.domain import AlertKind, DeliveryState
 from gateway.pipeline import Gateway
 from gateway.protocol.alerts import decode_alert
-from tests.support.serve import CLIP, face_repository
+from tests.support.serve import CLIP, face_repository, wait_for
 from tests.unit.api.harness import ServedApi
 
 WAIT_S = 90.0
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not within {timeout_s} s")
 
 
 def config_for(tmp_path: Path, cameras: list[dict[str, Any]], **extra: Any) -> GatewayConfig:
@@ -88,7 +78,7 @@ def test_a_reload_keeps_the_surviving_rules_event_and_ends_the_removed_ones(
     def both_started() -> bool:
         return {alert["rule"] for alert in echoed(echo) if alert["kind"] == "start"} == {"kept", "removed"}
 
-    wait_until(both_started, "both rules' starts")
+    wait_for(both_started, "both rules' starts")
     reloaded = GatewayConfig.model_validate(
         {**config.model_dump(mode="json"), "cameras": [demo_camera([kept])]}
     )
@@ -130,7 +120,7 @@ def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
     )
     api = ServedApi(app)
     try:
-        wait_until(lambda: not api.get("/v1/status").json()["healthy"], "unhealthy", timeout_s=20)
+        wait_for(lambda: not api.get("/v1/status").json()["healthy"], "unhealthy", timeout_s=20)
         status = api.get("/v1/status").json()
         (problem,) = status["problems"]
         assert re.match(r"camera yard (failed|connecting) for \d+ s", problem), problem

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -92,3 +93,18 @@ def last_committed_seq(state_dir: Path) -> int:
         except sqlite3.OperationalError:  # the gateway is still creating the schema
             return 0
     return int(row[0] or 0)
+
+
+def wait_for(
+    condition: Callable[[], bool], what: str, timeout_s: float = START_WAIT_S, process: Process | None = None
+) -> None:
+    """Until ``condition()`` holds; a ``process`` that exits meanwhile fails at once, with its log."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if process is not None:
+            assert process.process.poll() is None, process.output()
+        time.sleep(0.1)
+    log = f":\n{process.output()[-4000:]}" if process is not None else ""
+    raise AssertionError(f"{what} not within {timeout_s} s{log}")
