@@ -56,11 +56,19 @@ timed() {
     return "$status"
 }
 
+# Runs "$@" with its output appended to the log $1, which is shown only when the command fails.
+logged() {
+    local log=$1
+    shift
+    "$@" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; return 1; }
+}
+
 apt_download() {
     local options=()
     # As root, apt would try to drop to its _apt sandbox user, which cannot write the temporary folder.
     [[ $(id -u) -ne 0 ]] || options=(-o APT::Sandbox::User=root)
-    apt-get download -qq "${options[@]}" "$@" || { $sudo apt-get update -qq && apt-get download -qq "${options[@]}" "$@"; }
+    apt-get download -qq "${options[@]}" "$@" ||
+        { $sudo apt-get update -qq && apt-get download -qq "${options[@]}" "$@"; }
 }
 
 ensure_host_tools() {
@@ -121,8 +129,9 @@ write_cpuinfo() {
     local cpus=$(($(nproc --all))) index
     for ((index = 0; index < cpus; index++)); do
         printf 'processor\t: %d\nBogoMIPS\t: 50.00\n' "$index"
-        printf 'Features\t: fp asimd aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp\n'
-        printf 'CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\nCPU part\t: 0xd0b\nCPU revision\t: 1\n\n'
+        printf 'Features\t: fp asimd aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm'
+        printf ' lrcpc dcpop asimddp\nCPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x4\n'
+        printf 'CPU part\t: 0xd0b\nCPU revision\t: 1\n\n'
     done | $sudo tee "$rootfs/proc/cpuinfo" >/dev/null
 }
 
@@ -136,10 +145,14 @@ arm64_python() {
 
 ensure_site() {
     local target
-    target=$(arm64_python -c 'import platform, sys; print("%d.%d" % sys.version_info[:2], platform.libc_ver()[1])')
-    local python_version=${target% *} glibc=${target#* }
+    target=$(arm64_python -c 'import platform, sys; print(*sys.version_info[:2], platform.libc_ver()[1])')
+    local fields
+    read -r -a fields <<<"$target"
+    local python_version=${fields[0]}.${fields[1]} glibc=${fields[2]}
     local platforms=(--platform manylinux2014_aarch64) minor
-    for ((minor = 17; minor <= ${glibc#2.}; minor++)); do platforms+=(--platform "manylinux_2_${minor}_aarch64"); done
+    for ((minor = 17; minor <= ${glibc#2.}; minor++)); do
+        platforms+=(--platform "manylinux_2_${minor}_aarch64")
+    done
     local wheel_options=(--only-binary=:all: --implementation cp --python-version "$python_version"
         --abi "cp${python_version/./}" "${platforms[@]}")
     mkdir -p "$cache"
@@ -157,19 +170,21 @@ EOF
     # The host venv's versions: then the two sides of the smoke differ in architecture only.
     "$host_python" -m pip freeze --exclude-editable >"$cache/constraints.txt"
     local stamp
-    stamp=$(cat "$cache/requirements.txt" "$cache/constraints.txt" <(echo "${wheel_options[*]} $root") | sha256sum)
+    stamp=$(cat "$cache/requirements.txt" "$cache/constraints.txt" <(echo "${wheel_options[*]} $root") |
+        sha256sum)
     if [[ -f $site/.edge-gateway-stamp && $(<"$site/.edge-gateway-stamp") == "$stamp" ]]; then
         return
     fi
     echo "test-arm64: fetching and unpacking aarch64 wheels for CPython $python_version, glibc $glibc"
-    "$host_python" -m pip download -q "${wheel_options[@]}" -d "$cache/wheels" \
+    : >"$cache/pip.log"
+    logged "$cache/pip.log" "$host_python" -m pip download -q "${wheel_options[@]}" -d "$cache/wheels" \
         -r "$cache/requirements.txt" -c "$cache/constraints.txt"
     rm -rf "$site" "$site.partial"
-    "$host_python" -m pip install -q --no-index --find-links "$cache/wheels" "${wheel_options[@]}" \
-        --target "$site.partial" -r "$cache/requirements.txt" -c "$cache/constraints.txt"
+    logged "$cache/pip.log" "$host_python" -m pip install -q --no-index --find-links "$cache/wheels" \
+        "${wheel_options[@]}" --target "$site.partial" -r "$cache/requirements.txt" -c "$cache/constraints.txt"
     # The package's metadata only (importlib.metadata): its code is imported from the checkout.
     rm -rf "$cache/metadata"
-    "$host_python" -m pip install -q --no-deps -e . --target "$cache/metadata"
+    logged "$cache/pip.log" "$host_python" -m pip install -q --no-deps -e . --target "$cache/metadata"
     mv "$cache"/metadata/edge_gateway-*.dist-info "$site.partial/"
     rm -rf "$cache/metadata"
     echo "$stamp" >"$site.partial/.edge-gateway-stamp"
@@ -213,11 +228,14 @@ compare_status=0
 
 total=$(($(date +%s) - began))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-unit_counts=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$run/unit.log" | tail -n1 | tr -d '=' | xargs)
+unit_counts=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$run/unit.log" | tail -n1 |
+    tr -d '=' | xargs)
 verdict=passed
 ((unit_status == 0 && compare_status == 0)) || verdict=FAILED
+steps="${seconds[prepare]} ${seconds[userland]} ${seconds[wheels]} ${seconds[unit]}"
+steps+=" ${seconds[smoke_x86_64]} ${seconds[smoke_aarch64]}"
 "$host_python" - "$run" "$verdict" "$total" "$load_before" "$load_after" "$unit_counts" "$qemu_version" "$cpu" \
-    "${seconds[prepare]} ${seconds[userland]} ${seconds[wheels]} ${seconds[unit]} ${seconds[smoke_x86_64]} ${seconds[smoke_aarch64]}" <<'EOF'
+    "$steps" <<'EOF'
 import json, sys
 from pathlib import Path
 
