@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-gpu lint bench
+.PHONY: setup run test test-gpu test-arm64 lint bench
 
 setup:
 	@bash build/setup.sh
@@ -20,6 +20,10 @@ test: lint
 
 test-gpu: setup
 	$(PY) -m pytest -m gpu
+
+# The unit suite and a pipeline smoke on aarch64 under qemu-user emulation (x86_64 hosts; README "Platforms").
+test-arm64: setup
+	@bash build/test-arm64.sh
 
 bench: setup
 	$(PY) bench/serving.py
