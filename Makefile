@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: setup run test test-gpu test-arm64 lint bench
+.PHONY: setup run test test-x86 test-gpu test-arm64 lint bench
 
 setup:
 	@bash build/setup.sh
@@ -15,7 +15,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check gateway tests bench build
 	$(VENV)/bin/mypy
 
-test: lint
+# The whole suite here, then the unit suite and a pipeline smoke on aarch64 under emulation.
+test: test-x86 test-arm64
+
+test-x86: lint
 	$(PY) -m pytest -m "not gpu"
 
 test-gpu: setup

@@ -1,28 +1,30 @@
 """The pipeline smoke of ``make test-arm64``: the demo clip through the gateway's real parts, run once
 on the host (the x86_64 reference) and once on aarch64 under emulation, then compared.
 
-It wires the embedded default's demo camera and face rule (``gateway.config.default_config``)
-from public constructors, as ``gateway.pipeline`` does: the demo clip opened by the file camera's
-own source (``source_factory``: OpenCV's FFmpeg decoder, played at the clip's frame rate) ->
-``InferenceService`` (repository, batcher, worker pool, face-detector on ONNX Runtime's CPU provider,
-pre- and post-processing) -> ``RuleEngine`` -> ``Outbox`` (SQLite, hash chain, HMAC; read back and
-verified). Then the same service behind the real HTTP app answers ``/v2`` infer requests from
-``tritonclient.http``.
+It wires the embedded default's demo camera and face rule (``gateway.config.default_config``) from
+public constructors, as ``gateway.pipeline`` does: the demo clip opened by the file camera's own
+source (``source_factory``: OpenCV's FFmpeg decoder, played at the clip's frame rate) ->
+``InferenceService`` (repository, batcher, worker pool, face-detector on ONNX Runtime's CPU
+provider, pre- and post-processing) -> ``AlertDecider`` (the camera's tracker, the rules, the
+commit) -> ``Outbox`` (SQLite, hash chain, HMAC; read back and verified), with the rule and tracker
+specs built by ``gateway.pipeline.specs`` as ``serve`` builds them. Then the same service behind the
+real HTTP app answers ``/v2`` infer requests from ``tritonclient.http``.
 
 Which frames are judged: under emulation one face-detector run takes about 6.6 s (0.03 s on the
 host). A camera's sampler takes whichever frame is newest when it falls due and drops the rest, so
-both the frames judged and the capture times the rules see would follow the machine's speed, and
-two machines would judge different frames. The smoke feeds a fixed set instead: every 5th decoded
-frame (the demo camera at 2 of the clip's 10 fps: 40 frames, 10 with the face), in order, each with
-capture time = a fixed epoch + its position in the clip, through the same InferenceService, with
-2 x workers frames in flight as the pipeline allows, and the results reach the rules in frame order
-as the decider sees them. Both machines judge the same frames at the same clip times, so the rules
-must reach the same decisions. The camera's reader thread, the sampler and motion gating are left
-out: pure Python, run under aarch64 by the unit suite with scripted sources.
+both the frames judged and the capture times the rules see would follow the machine's speed, and two
+machines would judge different frames. The smoke feeds a fixed set instead: every 5th decoded frame
+(the demo camera at 2 of the clip's 10 fps: 40 frames, 10 with the face), in order, each with
+capture time = a fixed epoch + its position in the clip, through the same InferenceService, with 2 x
+workers frames in flight as the pipeline allows, and the results reach the decider in frame order.
+The decider's clock is clip time and its periodic tick is off (the tick only repeats, at wall time,
+what each frame's own judgement already did), so both machines judge the same frames at the same
+clip times and the rules must reach the same decisions. The camera's reader thread, the sampler and
+motion gating are left out: pure Python, run under aarch64 by the unit suite with scripted sources.
 
 ``arm64_compare.py`` then compares the runs: the same alerts (rule, label, kind, events; scores
-within 0.02) and /v2 outputs within 1e-4 of the reference's; the candidate reads the reference's
-/v2 inputs (``--inputs``), so both answer the same tensors.
+within 0.02) and /v2 outputs within 1e-4 of the reference's; the candidate reads the reference's /v2
+inputs (``--inputs``), so both answer the same tensors.
 
 Usage::
 
@@ -68,14 +70,15 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api.app import RunningServer, create_app, serve
 from gateway.config import AdmissionConfig, CameraConfig, GatewayConfig, HttpConfig, default_config
-from gateway.delivery.alert_codec import ZERO_HASH, verify_payload
+from gateway.decider import AlertDecider
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import DetectOutput, FrameResult, Image
 from gateway.inference import preprocess
 from gateway.inference.service import InferenceService
 from gateway.ingest.sources import source_factory
-from gateway.rules.engine import RuleEngine
+from gateway.pipeline.specs import rule_specs, tracker_specs
+from gateway.protocol.alerts import ZERO_HASH, verify_payload
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "face-detector"
@@ -139,12 +142,31 @@ def judged_frames(camera: CameraConfig) -> Iterator[JudgedFrame]:
         source.close()
 
 
-def play(
-    config: GatewayConfig, inference: InferenceService, rules: RuleEngine, outbox: Outbox
-) -> tuple[list[FrameRecord], str]:
+class ClipClock:
+    """The decider's clock: the clip's time, set by the player."""
+
+    def __init__(self) -> None:
+        self.now = EPOCH
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def play(config: GatewayConfig, inference: InferenceService, outbox: Outbox) -> tuple[list[FrameRecord], str]:
     """Judge the clip's frames in order; returns a record per frame and the SHA-256 of the frames."""
     (camera,) = config.cameras
     assert camera.model is not None
+    clock = ClipClock()
+    decider = AlertDecider(
+        outbox,
+        rule_specs(config.cameras),
+        announce=lambda _alert: None,
+        registry=CollectorRegistry(),
+        trackers=tracker_specs(config.cameras),
+        clock=clock,
+        tick_s=1e6,  # no periodic tick within the run
+    )
+    decider.start()
     in_flight: deque[tuple[JudgedFrame, Future[DetectOutput]]] = deque()
     records: list[FrameRecord] = []
     digest = hashlib.sha256()
@@ -156,7 +178,7 @@ def play(
         )
         scores = [detection.score for detection in output.detections]
         records.append(FrameRecord(frame.seq, len(scores), max(scores) if scores else None))
-        outbox.append_many(rules.process(result))
+        decider.submit(result)
 
     for frame in judged_frames(camera):
         digest.update(frame.image.tobytes())
@@ -165,9 +187,10 @@ def play(
             settle(*in_flight.popleft())
     while in_flight:
         settle(*in_flight.popleft())
-    # End what is still open once the clip is over, as the gateway's tick would.
-    last_capture = EPOCH + (records[-1].seq - 1) / demo_clip.FPS
-    outbox.append_many(rules.tick(last_capture + END_AFTER_S + 0.001))
+    # End what is still open once the clip is over, at the clip time a tick would have.
+    clock.now = EPOCH + (records[-1].seq - 1) / demo_clip.FPS + END_AFTER_S + 0.001
+    if not decider.stop(RESULT_TIMEOUT_S):
+        raise SystemExit("the decider did not finish judging the clip")
     return records, digest.hexdigest()
 
 
@@ -281,7 +304,7 @@ def run(out: Path, inputs_directory: Path | None) -> int:
         outbox = Outbox.from_config(config, registry)
         try:
             started = time.perf_counter()
-            records, frames_sha256 = play(config, inference, RuleEngine.from_config(config), outbox)
+            records, frames_sha256 = play(config, inference, outbox)
             played = time.perf_counter()
             alerts = committed_alerts(outbox, load_or_create_key(config.state_dir))
             if inputs_directory is None:

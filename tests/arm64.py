@@ -60,7 +60,7 @@ UNRUNNABLE: tuple[Unrunnable, ...] = (
         "runs `python -m pip install --dry-run` as a subprocess: an aarch64 program the host cannot exec",
     ),
     Unrunnable(
-        "tests/unit/ingest/test_pipeline_cameras.py::"
+        "tests/unit/ingest/test_cameras.py::"
         "test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_below_capacity",
         Kind.TIMING,
         "8 scripted readers at 200 frames/s and a 5 ms detector must leave 12.5 ms sampling turns "
