@@ -1,0 +1,361 @@
+"""A camera's multi-object tracker: ByteTrack's association with a time-aware motion model.
+
+Per frame (``Tracker.update``), after moving every track's Kalman filter ahead by the real time
+since the previous frame (frames come at ``detect_fps``, minus the dropped ones):
+
+1. confirmed tracks, observed or missing, take the high-score detections (score >= ``high_score``)
+   by IoU with their predicted boxes, at least ``match_iou``;
+2. confirmed tracks still unmatched that were observed on the previous frame take the low-score
+   ones (``low_score`` <= score < ``high_score``) at IoU >= ``low_match_iou``: a partly hidden or
+   blurred object scores low, and ByteTrack's point is that this keeps its track rather than
+   dropping it or starting a new one;
+3. tentative tracks (seen, not yet confirmed) take the remaining high-score detections at IoU >=
+   ``confirm_iou``; one matched ``confirm_hits`` times in a row is confirmed and only then gets an
+   id, so a false positive on one frame never uses one up; one that misses a frame is dropped;
+4. a remaining high-score detection with score >= ``new_track_score`` starts a tentative track.
+
+Every pass is class-aware: a detection never continues a track of another label. A confirmed
+track that is not observed is kept (``observed`` False, its last box) until ``max_lost_s`` seconds
+of capture time have passed since it was last observed; then it ends, and its id is never given
+out again by this tracker (``first_id`` lets a restarted gateway continue past the ids it used).
+
+Why our own and not a library (measured by ``bench/tracking_compare.py`` on the detections that the
+real face-detector produced on the tracking benchmark's clips, and at 0/5/20/50 objects):
+
+- Roboflow's ``trackers`` (ByteTrack, the successor of ``supervision``'s, which ``supervision``
+  0.31 no longer ships): pulls in supervision, matplotlib, PyAV, requests, rich, scipy and the
+  GUI build of OpenCV, which clashes with the headless one we ship (about 660 MB in a fresh venv);
+  it is class-agnostic (a detection can continue a track of another label), reports no missing
+  tracks, and (see the compare results) MEASURED_LIBRARY.
+- This tracker: MEASURED_OURS. The assignment is greedy (``association.py``); scipy's optimal
+  assignment gave MEASURED_SCIPY.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.domain import Box, Detection, Track
+from gateway.tracking.association import Assign, greedy_assign, iou_matrix
+from gateway.tracking.motion import MotionModel
+
+__all__ = ["Tracker", "TrackerOutput", "TrackerSpec"]
+
+_UNMATCHED = -1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSpec:
+    """What a camera's tracker does; ``gateway.pipeline`` builds it from the camera's ``tracker:``."""
+
+    max_lost_s: float = 1.0
+    """A track missing for longer than this (capture time) ends; shorter misses are forgiven."""
+    high_score: float = 0.5
+    """Detections at or above this take part in the first pass and may start tracks."""
+    low_score: float = 0.1
+    """Detections below this are never tracked; between it and ``high_score`` they only keep
+    tracks that were observed on the previous frame."""
+    new_track_score: float = 0.6
+    """A detection left unmatched needs this score to start a tentative track."""
+    match_iou: float = 0.2
+    """Least IoU between a track's predicted box and a high-score detection to continue it."""
+    low_match_iou: float = 0.5
+    """Least IoU for a low-score detection (stricter: these are where false positives hide)."""
+    confirm_iou: float = 0.3
+    """Least IoU for a tentative track to take a detection."""
+    confirm_hits: int = 2
+    """Frames in a row a tentative track must be matched on before it is confirmed and numbered."""
+    new_track_speed: float = 3.0
+    """The fastest a new object is expected to move, box heights per second. A tentative track has
+    no velocity yet, so its box and the detections are widened by this times the time step on each
+    side before their IoU is taken: a fast object at a low frame rate, whose boxes on two frames do
+    not overlap, is still confirmed."""
+    acceleration: float = 2.0
+    """Motion model: unmodelled acceleration, box heights per second squared (walking, stopping)."""
+    measurement_noise: float = 0.05
+    """Motion model: detector box jitter, box heights."""
+    initial_velocity: float = 2.0
+    """Motion model: spread of a new track's unknown velocity, box heights per second."""
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not math.isfinite(value):
+                raise ValueError(f"tracker {field.name} must be a finite number, got {value!r}")
+        for name in (
+            "high_score",
+            "low_score",
+            "new_track_score",
+            "match_iou",
+            "low_match_iou",
+            "confirm_iou",
+        ):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"tracker {name} must be within 0..1, got {value}")
+        for name in ("match_iou", "low_match_iou", "confirm_iou"):
+            if getattr(self, name) <= 0.0:
+                raise ValueError(f"tracker {name} must be above 0 (IoU 0 would pair unrelated boxes)")
+        if self.max_lost_s < 0.0:
+            raise ValueError(f"tracker max_lost_s must be at least 0, got {self.max_lost_s}")
+        if self.low_score > self.high_score:
+            raise ValueError(
+                f"tracker low_score ({self.low_score}) must not be above high_score ({self.high_score})"
+            )
+        if self.new_track_score < self.high_score:
+            raise ValueError(
+                f"tracker new_track_score ({self.new_track_score}) must not be below high_score "
+                f"({self.high_score}): only high-score detections are left to start tracks"
+            )
+        if (
+            isinstance(self.confirm_hits, bool)
+            or not isinstance(self.confirm_hits, int)
+            or self.confirm_hits < 1
+        ):
+            raise ValueError(f"tracker confirm_hits must be a positive integer, got {self.confirm_hits!r}")
+        for name in ("acceleration", "measurement_noise", "initial_velocity", "new_track_speed"):
+            if getattr(self, name) <= 0.0:
+                raise ValueError(f"tracker {name} must be above 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerOutput:
+    tracks: tuple[Track, ...]
+    """Every live confirmed track, by id: observed on this frame, or missing for at most max_lost_s."""
+    detections: tuple[Detection, ...]
+    """The input detections in their order, each with ``track_id`` set where it belongs to a
+    confirmed track and None otherwise (tentative, too low a score, or a frame-level result)."""
+    ended: tuple[Track, ...] = ()
+    """Tracks that ended on this frame (missing for longer than max_lost_s), as last reported."""
+
+
+@dataclass(slots=True)
+class _State:
+    """Book-keeping of one track; its Kalman filter is the row of the same index in MotionModel."""
+
+    label: str
+    track_id: int | None
+    """None while tentative."""
+    hits: int
+    last_seen: float
+    box: Box
+    score: float
+    observed: bool
+    first_seen_at: float
+
+    def report(self, track_id: int) -> Track:
+        return Track(track_id, self.label, self.score, self.box, self.observed, self.first_seen_at)
+
+
+class Tracker:
+    """Stable ids for one camera's detections. Not thread-safe: one camera, one caller at a time."""
+
+    def __init__(self, spec: TrackerSpec, *, first_id: int = 1, assign: Assign = greedy_assign) -> None:
+        if first_id < 1:
+            raise ValueError(f"first_id must be at least 1, got {first_id}")
+        self.spec = spec
+        self._assign = assign
+        self._next_id = first_id
+        self._motion = MotionModel(spec.acceleration, spec.measurement_noise, spec.initial_velocity)
+        self._states: list[_State] = []
+        self._label_codes: dict[str, int] = {}
+        self._last_timestamp: float | None = None
+
+    @property
+    def next_id(self) -> int:
+        """The id the next confirmed track will get (ids below it were given out already)."""
+        return self._next_id
+
+    def update(self, timestamp: float, detections: Sequence[Detection]) -> TrackerOutput:
+        """Track one frame's detections; ``timestamp`` is its capture time in seconds and must not
+        go backwards (the caller drops results that arrive late)."""
+        if not math.isfinite(timestamp):
+            raise ValueError(f"frame timestamp must be finite, got {timestamp!r}")
+        if self._last_timestamp is not None and timestamp < self._last_timestamp:
+            raise ValueError(
+                f"frame timestamp {timestamp} is before the previous frame's {self._last_timestamp}"
+            )
+        dt = 0.0 if self._last_timestamp is None else timestamp - self._last_timestamp
+        self._last_timestamp = timestamp
+        ended = self._end_lost(timestamp)
+        coasting = np.fromiter((not state.observed for state in self._states), bool, len(self._states))
+        self._motion.predict(dt, coasting)
+
+        spec = self.spec
+        candidates = [
+            index
+            for index, detection in enumerate(detections)
+            if detection.box is not None and detection.score >= spec.low_score
+        ]
+        boxes = np.array([detections[index].box for index in candidates], dtype=np.float64).reshape(-1, 4)
+        if not np.isfinite(boxes).all():
+            raise ValueError("a detection box has a coordinate that is not a finite number")
+        scores = np.fromiter((detections[index].score for index in candidates), np.float64, len(candidates))
+        predicted = self._motion.boxes()
+        labels_differ = self._labels_differ(detections, candidates)
+        similarity = iou_matrix(predicted, boxes)
+        similarity[labels_differ] = _UNMATCHED
+
+        # Per track row: the candidate it takes on this frame, or -1.
+        track_for = np.full(len(self._states), -1, dtype=np.intp)
+        taken = np.zeros(len(candidates), dtype=bool)
+        high = scores >= spec.high_score
+        confirmed = np.fromiter(
+            (state.track_id is not None for state in self._states), bool, len(self._states)
+        )
+        tentative = np.flatnonzero(~confirmed)
+        confirming = similarity
+        if tentative.size and boxes.size and dt > 0.0:
+            margins = spec.new_track_speed * dt * (predicted[tentative, 3] - predicted[tentative, 1])
+            confirming = similarity.copy()
+            confirming[tentative] = iou_matrix(predicted[tentative], boxes, margins)
+            confirming[labels_differ] = _UNMATCHED
+        passes = (
+            (similarity, confirmed, high, spec.match_iou),
+            (similarity, confirmed & ~coasting, ~high, spec.low_match_iou),
+            (confirming, ~confirmed, high, spec.confirm_iou),
+        )
+        for matrix, track_rows, detection_columns, floor in passes:
+            self._pass(
+                matrix,
+                track_rows=track_rows & (track_for < 0),
+                detection_columns=detection_columns & ~taken,
+                floor=floor,
+                track_for=track_for,
+                taken=taken,
+            )
+
+        rows = np.flatnonzero(track_for >= 0)
+        self._motion.correct(rows, boxes[track_for[rows]])
+        keep = np.ones(len(self._states), dtype=bool)
+        for row, state in enumerate(self._states):
+            column = int(track_for[row])
+            if column < 0:
+                state.observed = False
+                keep[row] = state.track_id is not None
+                continue
+            detection = detections[candidates[column]]
+            assert detection.box is not None
+            state.box, state.score, state.last_seen, state.observed = (
+                detection.box,
+                detection.score,
+                timestamp,
+                True,
+            )
+            state.hits += 1
+            if state.track_id is None and state.hits >= spec.confirm_hits:
+                self._confirm(state, timestamp)
+        # Candidate index -> id of the confirmed track it continues.
+        assigned = {
+            candidates[int(track_for[row])]: state.track_id
+            for row, state in enumerate(self._states)
+            if track_for[row] >= 0 and state.track_id is not None
+        }
+        if not keep.all():
+            self._motion.keep(keep)
+            self._states = [state for state, kept in zip(self._states, keep.tolist(), strict=True) if kept]
+        self._start(
+            detections,
+            candidates,
+            boxes,
+            starting=high & ~taken & (scores >= spec.new_track_score),
+            timestamp=timestamp,
+            assigned=assigned,
+        )
+
+        tracked = tuple(
+            sorted(
+                (state.report(state.track_id) for state in self._states if state.track_id is not None),
+                key=lambda track: track.track_id,
+            )
+        )
+        labelled = tuple(
+            Detection(detection.label, detection.score, detection.box, assigned.get(index))
+            if detection.track_id != assigned.get(index)
+            else detection
+            for index, detection in enumerate(detections)
+        )
+        return TrackerOutput(tracked, labelled, ended)
+
+    def _end_lost(self, timestamp: float) -> tuple[Track, ...]:
+        """Drop confirmed tracks missing for longer than max_lost_s, before they can match again."""
+        limit = self.spec.max_lost_s
+        alive = [timestamp - state.last_seen <= limit for state in self._states]
+        if all(alive):
+            return ()
+        ended = tuple(
+            state.report(state.track_id)
+            for state, live in zip(self._states, alive, strict=True)
+            if not live and state.track_id is not None
+        )
+        self._motion.keep(np.asarray(alive, dtype=bool))
+        self._states = [state for state, live in zip(self._states, alive, strict=True) if live]
+        return ended
+
+    def _labels_differ(self, detections: Sequence[Detection], candidates: list[int]) -> npt.NDArray[np.bool_]:
+        """Tracks x candidates: True where the labels differ (such a pair never matches)."""
+        codes = self._label_codes
+        track_labels = np.fromiter(
+            (codes.setdefault(state.label, len(codes)) for state in self._states), np.intp, len(self._states)
+        )
+        detection_labels = np.fromiter(
+            (codes.setdefault(detections[index].label, len(codes)) for index in candidates),
+            np.intp,
+            len(candidates),
+        )
+        differ: npt.NDArray[np.bool_] = track_labels[:, None] != detection_labels[None, :]
+        return differ
+
+    def _pass(
+        self,
+        similarity: npt.NDArray[np.float64],
+        *,
+        track_rows: npt.NDArray[np.bool_],
+        detection_columns: npt.NDArray[np.bool_],
+        floor: float,
+        track_for: npt.NDArray[np.intp],
+        taken: npt.NDArray[np.bool_],
+    ) -> None:
+        """One association pass between the free tracks and free detections selected by the masks."""
+        rows = np.flatnonzero(track_rows)
+        columns = np.flatnonzero(detection_columns)
+        if not rows.size or not columns.size:
+            return
+        matched_rows, matched_columns = self._assign(similarity[np.ix_(rows, columns)], floor)
+        track_for[rows[matched_rows]] = columns[matched_columns]
+        taken[columns[matched_columns]] = True
+
+    def _confirm(self, state: _State, timestamp: float) -> int:
+        track_id = state.track_id = self._next_id
+        state.first_seen_at = timestamp
+        self._next_id += 1
+        return track_id
+
+    def _start(
+        self,
+        detections: Sequence[Detection],
+        candidates: list[int],
+        boxes: npt.NDArray[np.float64],
+        *,
+        starting: npt.NDArray[np.bool_],
+        timestamp: float,
+        assigned: dict[int, int],
+    ) -> None:
+        columns = np.flatnonzero(starting)
+        if not columns.size:
+            return
+        self._motion.add(boxes[columns])
+        for column in columns.tolist():
+            detection = detections[candidates[column]]
+            assert detection.box is not None
+            state = _State(
+                detection.label, None, 1, timestamp, detection.box, detection.score, True, timestamp
+            )
+            if self.spec.confirm_hits <= 1:
+                assigned[candidates[column]] = self._confirm(state, timestamp)
+            self._states.append(state)
