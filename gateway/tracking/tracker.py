@@ -9,15 +9,24 @@ since the previous frame (frames come at ``detect_fps``, minus the dropped ones)
    ones (``low_score`` <= score < ``high_score``) at IoU >= ``low_match_iou``: a partly hidden or
    blurred object scores low, and ByteTrack's point is that this keeps its track rather than
    dropping it or starting a new one;
-3. tentative tracks (seen, not yet confirmed) take the remaining high-score detections at IoU >=
-   ``confirm_iou``; one matched ``confirm_hits`` times in a row is confirmed and only then gets an
-   id, so a false positive on one frame never uses one up; one that misses a frame is dropped;
-4. a remaining high-score detection with score >= ``new_track_score`` starts a tentative track.
+3. confirmed tracks still unmatched that were observed on the previous frame try the remaining
+   high-score detections again with buffered IoU (C-BIoU): both boxes widened by how far the
+   object could have gone since then at up to ``max_speed``, for where the motion model is wrong
+   (a turn, a stop, a start). Tracks missing for longer are left to their prediction: widened by
+   up to a second of travel, they would take over a newcomer;
+4. tentative tracks (seen, not yet confirmed) take the remaining high-score detections, buffered
+   the same way (they have no velocity yet), at IoU >= ``confirm_iou``; one matched
+   ``confirm_hits`` times in a row is confirmed and only then gets an id, so a false positive on
+   one frame never uses one up; one that misses a frame is dropped;
+5. a remaining detection with score >= ``new_track_score`` starts a tentative track.
 
 Every pass is class-aware: a detection never continues a track of another label. A confirmed
-track that is not observed is kept (``observed`` False, its last box) until ``max_lost_s`` seconds
-of capture time have passed since it was last observed; then it ends, and its id is never given
-out again by this tracker (``first_id`` lets a restarted gateway continue past the ids it used).
+track that is not observed is kept (``observed`` False, its last box) while it has been missing
+for at most ``max_lost_s`` seconds of capture time, counted from the first frame it was missing
+on; then it ends, and its id is never given out again by this tracker (``first_id`` lets a
+restarted gateway continue past the ids it used). Counting from the first frame without it, not
+from the last frame with it, makes a miss as long as the frames say: one frame missed at 5 fps
+is a 0.2 s miss, and a stall of the pipeline (no frames at all for a while) is no miss.
 
 Why our own and not a library (measured by ``bench/tracking_compare.py`` on the detections that the
 real face-detector produced on the tracking benchmark's clips, and at 0/5/20/50 objects):
@@ -54,13 +63,16 @@ class TrackerSpec:
     """What a camera's tracker does; ``gateway.pipeline`` builds it from the camera's ``tracker:``."""
 
     max_lost_s: float = 1.0
-    """A track missing for longer than this (capture time) ends; shorter misses are forgiven."""
-    high_score: float = 0.5
-    """Detections at or above this take part in the first pass and may start tracks."""
+    """A track missing for longer than this (capture time since the first frame it was missing
+    on) ends; shorter misses are forgiven."""
+    high_score: float = 0.4
+    """Detections at or above this take part in the first pass and may start tracks (ByteTrack has
+    0.5 for YOLOX; 0.4 had the fewest misses + false positives with face-detector on the tuning
+    clips of bench/tracking.py, whose moving faces often score 0.4..0.55)."""
     low_score: float = 0.1
     """Detections below this are never tracked; between it and ``high_score`` they only keep
     tracks that were observed on the previous frame."""
-    new_track_score: float = 0.6
+    new_track_score: float = 0.4
     """A detection left unmatched needs this score to start a tentative track."""
     match_iou: float = 0.2
     """Least IoU between a track's predicted box and a high-score detection to continue it."""
@@ -70,11 +82,12 @@ class TrackerSpec:
     """Least IoU for a tentative track to take a detection."""
     confirm_hits: int = 2
     """Frames in a row a tentative track must be matched on before it is confirmed and numbered."""
-    new_track_speed: float = 3.0
-    """The fastest a new object is expected to move, box heights per second. A tentative track has
-    no velocity yet, so its box and the detections are widened by this times the time step on each
-    side before their IoU is taken: a fast object at a low frame rate, whose boxes on two frames do
-    not overlap, is still confirmed."""
+    max_speed: float = 3.0
+    """The fastest an object is expected to move, box heights per second. Where the motion model
+    cannot be trusted (a tentative track has no velocity yet; a confirmed track may have turned or
+    stopped), a second try widens the track's and the detections' boxes by this times the time
+    since the track was last seen before taking their IoU (C-BIoU's buffered IoU): a fast object at
+    a low frame rate, whose boxes on two frames do not overlap, is still followed."""
     acceleration: float = 2.0
     """Motion model: unmodelled acceleration, box heights per second squared (walking, stopping)."""
     measurement_noise: float = 0.05
@@ -118,7 +131,7 @@ class TrackerSpec:
             or self.confirm_hits < 1
         ):
             raise ValueError(f"tracker confirm_hits must be a positive integer, got {self.confirm_hits!r}")
-        for name in ("acceleration", "measurement_noise", "initial_velocity", "new_track_speed"):
+        for name in ("acceleration", "measurement_noise", "initial_velocity", "max_speed"):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f"tracker {name} must be above 0, got {getattr(self, name)}")
 
@@ -143,6 +156,8 @@ class _State:
     """None while tentative."""
     hits: int
     last_seen: float
+    missing_since: float | None
+    """Capture time of the first frame it was missing on, since it was last observed."""
     box: Box
     score: float
     observed: bool
@@ -150,6 +165,14 @@ class _State:
 
     def report(self, track_id: int) -> Track:
         return Track(track_id, self.label, self.score, self.box, self.observed, self.first_seen_at)
+
+
+@dataclass(slots=True)
+class _Matching:
+    track_for: npt.NDArray[np.intp]
+    """Per track row: the candidate detection it takes on this frame, or -1."""
+    taken: npt.NDArray[np.bool_]
+    """Per candidate: taken by a track."""
 
 
 class Tracker:
@@ -196,40 +219,9 @@ class Tracker:
         if not np.isfinite(boxes).all():
             raise ValueError("a detection box has a coordinate that is not a finite number")
         scores = np.fromiter((detections[index].score for index in candidates), np.float64, len(candidates))
-        predicted = self._motion.boxes()
-        labels_differ = self._labels_differ(detections, candidates)
-        similarity = iou_matrix(predicted, boxes)
-        similarity[labels_differ] = _UNMATCHED
-
-        # Per track row: the candidate it takes on this frame, or -1.
-        track_for = np.full(len(self._states), -1, dtype=np.intp)
-        taken = np.zeros(len(candidates), dtype=bool)
-        high = scores >= spec.high_score
-        confirmed = np.fromiter(
-            (state.track_id is not None for state in self._states), bool, len(self._states)
+        track_for = self._associate(
+            detections, candidates, boxes, scores, coasting=coasting, timestamp=timestamp
         )
-        tentative = np.flatnonzero(~confirmed)
-        confirming = similarity
-        if tentative.size and boxes.size and dt > 0.0:
-            margins = spec.new_track_speed * dt * (predicted[tentative, 3] - predicted[tentative, 1])
-            confirming = similarity.copy()
-            confirming[tentative] = iou_matrix(predicted[tentative], boxes, margins)
-            confirming[labels_differ] = _UNMATCHED
-        passes = (
-            (similarity, confirmed, high, spec.match_iou),
-            (similarity, confirmed & ~coasting, ~high, spec.low_match_iou),
-            (confirming, ~confirmed, high, spec.confirm_iou),
-        )
-        for matrix, track_rows, detection_columns, floor in passes:
-            self._pass(
-                matrix,
-                track_rows=track_rows & (track_for < 0),
-                detection_columns=detection_columns & ~taken,
-                floor=floor,
-                track_for=track_for,
-                taken=taken,
-            )
-
         rows = np.flatnonzero(track_for >= 0)
         self._motion.correct(rows, boxes[track_for[rows]])
         keep = np.ones(len(self._states), dtype=bool)
@@ -237,16 +229,14 @@ class Tracker:
             column = int(track_for[row])
             if column < 0:
                 state.observed = False
+                if state.missing_since is None:
+                    state.missing_since = timestamp
                 keep[row] = state.track_id is not None
                 continue
             detection = detections[candidates[column]]
             assert detection.box is not None
-            state.box, state.score, state.last_seen, state.observed = (
-                detection.box,
-                detection.score,
-                timestamp,
-                True,
-            )
+            state.box, state.score, state.observed = detection.box, detection.score, True
+            state.last_seen, state.missing_since = timestamp, None
             state.hits += 1
             if state.track_id is None and state.hits >= spec.confirm_hits:
                 self._confirm(state, timestamp)
@@ -259,11 +249,13 @@ class Tracker:
         if not keep.all():
             self._motion.keep(keep)
             self._states = [state for state, kept in zip(self._states, keep.tolist(), strict=True) if kept]
+        taken = np.zeros(len(candidates), dtype=bool)
+        taken[track_for[track_for >= 0]] = True
         self._start(
             detections,
             candidates,
             boxes,
-            starting=high & ~taken & (scores >= spec.new_track_score),
+            starting=(scores >= spec.new_track_score) & ~taken,
             timestamp=timestamp,
             assigned=assigned,
         )
@@ -282,10 +274,54 @@ class Tracker:
         )
         return TrackerOutput(tracked, labelled, ended)
 
+    def _associate(
+        self,
+        detections: Sequence[Detection],
+        candidates: list[int],
+        boxes: npt.NDArray[np.float64],
+        scores: npt.NDArray[np.float64],
+        *,
+        coasting: npt.NDArray[np.bool_],
+        timestamp: float,
+    ) -> npt.NDArray[np.intp]:
+        """Per track row: the candidate it takes on this frame, or -1 (the passes of the module doc)."""
+        spec = self.spec
+        predicted = self._motion.boxes()
+        labels_differ = self._labels_differ(detections, candidates)
+        similarity = iou_matrix(predicted, boxes)
+        similarity[labels_differ] = _UNMATCHED
+        matching = _Matching(
+            np.full(len(self._states), -1, dtype=np.intp), np.zeros(len(candidates), dtype=bool)
+        )
+        high = scores >= spec.high_score
+        confirmed = np.fromiter(
+            (state.track_id is not None for state in self._states), bool, len(self._states)
+        )
+        self._pass(matching, similarity, confirmed, high, spec.match_iou)
+        self._pass(matching, similarity, confirmed & ~coasting, ~high, spec.low_match_iou)
+        if not (high & ~matching.taken).any() or (matching.track_for >= 0).all():
+            return matching.track_for
+        # Where the motion model cannot be trusted (a tentative track has no velocity yet; a
+        # confirmed one may have turned or stopped), widen both boxes by how far the object could
+        # have gone since it was last seen, at up to max_speed.
+        elapsed = np.fromiter(
+            (timestamp - state.last_seen for state in self._states),
+            np.float64,
+            len(self._states),
+        )
+        margins = spec.max_speed * elapsed * (predicted[:, 3] - predicted[:, 1])
+        buffered = iou_matrix(predicted, boxes, margins)
+        buffered[labels_differ] = _UNMATCHED
+        self._pass(matching, buffered, confirmed & ~coasting, high, spec.match_iou)
+        self._pass(matching, buffered, ~confirmed, high, spec.confirm_iou)
+        return matching.track_for
+
     def _end_lost(self, timestamp: float) -> tuple[Track, ...]:
         """Drop confirmed tracks missing for longer than max_lost_s, before they can match again."""
         limit = self.spec.max_lost_s
-        alive = [timestamp - state.last_seen <= limit for state in self._states]
+        alive = [
+            state.missing_since is None or timestamp - state.missing_since <= limit for state in self._states
+        ]
         if all(alive):
             return ()
         ended = tuple(
@@ -313,22 +349,20 @@ class Tracker:
 
     def _pass(
         self,
+        matching: _Matching,
         similarity: npt.NDArray[np.float64],
-        *,
         track_rows: npt.NDArray[np.bool_],
         detection_columns: npt.NDArray[np.bool_],
         floor: float,
-        track_for: npt.NDArray[np.intp],
-        taken: npt.NDArray[np.bool_],
     ) -> None:
-        """One association pass between the free tracks and free detections selected by the masks."""
-        rows = np.flatnonzero(track_rows)
-        columns = np.flatnonzero(detection_columns)
+        """One association pass between the still free tracks and detections the masks select."""
+        rows = np.flatnonzero(track_rows & (matching.track_for < 0))
+        columns = np.flatnonzero(detection_columns & ~matching.taken)
         if not rows.size or not columns.size:
             return
         matched_rows, matched_columns = self._assign(similarity[np.ix_(rows, columns)], floor)
-        track_for[rows[matched_rows]] = columns[matched_columns]
-        taken[columns[matched_columns]] = True
+        matching.track_for[rows[matched_rows]] = columns[matched_columns]
+        matching.taken[columns[matched_columns]] = True
 
     def _confirm(self, state: _State, timestamp: float) -> int:
         track_id = state.track_id = self._next_id
@@ -354,7 +388,15 @@ class Tracker:
             detection = detections[candidates[column]]
             assert detection.box is not None
             state = _State(
-                detection.label, None, 1, timestamp, detection.box, detection.score, True, timestamp
+                label=detection.label,
+                track_id=None,
+                hits=1,
+                last_seen=timestamp,
+                missing_since=None,
+                box=detection.box,
+                score=detection.score,
+                observed=True,
+                first_seen_at=timestamp,
             )
             if self.spec.confirm_hits <= 1:
                 assigned[candidates[column]] = self._confirm(state, timestamp)
