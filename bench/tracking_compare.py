@@ -25,6 +25,7 @@ tracking-compare.json + .md
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -185,6 +186,13 @@ def replay(make: Callable[[], Update], log: dict[str, list[dict[str, Any]]]) -> 
     return scores
 
 
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -214,13 +222,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "idf1_mean": sum(item.idf1 for item in scores.values()) / len(scores) if scores else 0.0,
                 "per_clip_switches": {clip: item.id_switches for clip, item in scores.items()},
             }
+    versions = {name: _version(name) for name in ("numpy", "scipy", "trackers", "supervision")}
     document = {
         "benchmark": "tracking-compare",
         "cpu_ms_per_frame": cpu,
         "replay": replayed,
-        "detections": str(arguments.detections) if arguments.detections else None,
+        "detections": arguments.detections.name if arguments.detections else None,
         "load_average": os.getloadavg(),
         "machine": {"python": platform.python_version(), "cpu": platform.machine(), "numpy": np.__version__},
+        "versions": versions,
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(document, indent=2) + "\n")
@@ -228,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "# Tracker comparison",
         "",
         f"`bench/tracking_compare.py`; load average "
-        f"{', '.join(f'{value:.2f}' for value in os.getloadavg())}.",
+        f"{', '.join(f'{value:.2f}' for value in os.getloadavg())}; "
+        + ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+        + ".",
         "",
         "CPU per frame (ms, one thread, process time):",
         "",
