@@ -49,7 +49,14 @@ sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BE
 sys.path.insert(0, str(BENCH.parent))
 
 from bench.tracking_clips import Clip, ClipSpec, write_video  # noqa: E402
-from bench.tracking_metrics import MotScore, TruthBox, score  # noqa: E402
+from bench.tracking_metrics import TruthBox, score  # noqa: E402
+from bench.tracking_report import (  # noqa: E402
+    TARGET_SWITCHES_PER_100,
+    ClipResult,
+    markdown,
+    summarise,
+    truth_markdown,
+)
 from bench.tracking_scenes import SCENES, scene  # noqa: E402
 from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.config import GatewayConfig  # noqa: E402
@@ -63,7 +70,6 @@ MODEL = "face-detector"
 DETECT_FPS = 5.0
 TUNING_SEEDS = (0,)
 HOLD_OUT_SEEDS = (1, 2)
-TARGET_SWITCHES_PER_100 = 1.0
 SETTLE_S = 1.0
 
 RulesStage = Callable[[ClipSpec], Callable[[FrameResult], Sequence[AlertEvent]]]
@@ -206,23 +212,6 @@ def play(
     return recorder, drops
 
 
-@dataclass(frozen=True, slots=True)
-class ClipResult:
-    clip: str
-    scene: str
-    seed: int
-    hold_out: bool
-    frames: int
-    tracked_frames: int
-    late_results: int
-    drops: dict[str, int]
-    score: MotScore
-    switches_per_100: float
-    tracker_cpu_ms_mean: float
-    truth: dict[str, object]
-    events: list[dict[str, object]]
-
-
 def evaluate(clip: Clip, camera: _Camera, drops: dict[str, int], hold_out: bool) -> ClipResult:
     frames = sorted(camera.frames, key=lambda frame: frame.seq)
     numbers = {mover.name: number for number, mover in enumerate(clip.spec.movers)}
@@ -264,65 +253,6 @@ def _event_json(event: AlertEvent) -> dict[str, object]:
     }
 
 
-def summarise(results: Sequence[ClipResult]) -> dict[str, object]:
-    def pooled(group: Sequence[ClipResult]) -> dict[str, object]:
-        boxes = sum(result.score.truth_boxes for result in group)
-        switches = sum(result.score.id_switches for result in group)
-        errors = sum(
-            result.score.misses + result.score.false_positives + result.score.id_switches for result in group
-        )
-        return {
-            "clips": len(group),
-            "truth_boxes": boxes,
-            "id_switches": switches,
-            "switches_per_100": 100.0 * switches / boxes if boxes else 0.0,
-            "mota": 1.0 - errors / boxes if boxes else 0.0,
-            "idf1_mean": sum(result.score.idf1 for result in group) / len(group) if group else 0.0,
-            "false_positives": sum(result.score.false_positives for result in group),
-            "misses": sum(result.score.misses for result in group),
-            "detector_recall_mean": sum(result.score.detector_recall for result in group) / len(group)
-            if group
-            else 0.0,
-        }
-
-    hold_out = pooled([result for result in results if result.hold_out])
-    tuning = pooled([result for result in results if not result.hold_out])
-    rate = hold_out["switches_per_100"]
-    assert isinstance(rate, float)
-    met = bool(hold_out["clips"]) and rate <= TARGET_SWITCHES_PER_100
-    return {"hold_out": hold_out, "tuning": tuning, "meets_target": met}
-
-
-def markdown(results: Sequence[ClipResult], summary: dict[str, object]) -> str:
-    lines = [
-        "| clip | set | tracked/frames | truth boxes | MOTA | IDF1 | ID switches | per 100 | FP | misses "
-        "| detector recall | tracker ms/frame |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for result in sorted(
-        results, key=lambda result: (not result.hold_out, result.seed, SCENES.index(result.scene))
-    ):
-        item = result.score
-        lines.append(
-            f"| {result.clip} | {'hold-out' if result.hold_out else 'tuning'} "
-            f"| {result.tracked_frames}/{result.frames} "
-            f"| {item.truth_boxes} | {item.mota:.3f} | {item.idf1:.3f} | {item.id_switches} "
-            f"| {result.switches_per_100:.2f} | {item.false_positives} | {item.misses} "
-            f"| {item.detector_recall:.3f} | {result.tracker_cpu_ms_mean:.3f} |"
-        )
-    for name in ("hold_out", "tuning"):
-        group = summary[name]
-        assert isinstance(group, dict)
-        if group["clips"]:
-            lines.append(
-                f"| **{name.replace('_', '-')}** ({group['clips']} clips) | | | {group['truth_boxes']} "
-                f"| {group['mota']:.3f} | {group['idf1_mean']:.3f} (mean) | {group['id_switches']} "
-                f"| {group['switches_per_100']:.2f} | {group['false_positives']} | {group['misses']} "
-                f"| {group['detector_recall_mean']:.3f} (mean) | |"
-            )
-    return "\n".join(lines)
-
-
 DetectionLog = dict[str, list[dict[str, object]]]
 """Per clip: each judged frame's ``seq``, ``captured_at`` and raw ``detections`` as
 ``[label, score, x1, y1, x2, y2]`` rows."""
@@ -333,7 +263,11 @@ def _log(camera: _Camera) -> list[dict[str, object]]:
         {
             "seq": frame.seq,
             "captured_at": frame.captured_at,
-            "detections": [[d.label, d.score, *d.box] for d in frame.raw if d.box is not None],
+            "detections": [
+                [d.label, round(d.score, 4), *(round(value, 5) for value in d.box)]
+                for d in frame.raw
+                if d.box is not None
+            ],
         }
         for frame in camera.frames
     ]
@@ -361,10 +295,12 @@ def run(
 
 def main(argv: Sequence[str] | None = None, rules: RulesStage | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="hold-out seed 1 only (for CI, about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="hold-out seed 1 only, 3 clips at once (for CI, about 2 minutes)"
+    )
     parser.add_argument("--seeds", type=int, nargs="*", help="seeds to play (default: tuning and hold-out)")
     parser.add_argument(
-        "--parallel", type=int, default=2, help="clips played at once (file cameras; more drop frames on 2 cores)"
+        "--parallel", type=int, help="clips played at once (default 2, 3 with --quick; more drop frames)"
     )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "tracking.json")
     parser.add_argument(
@@ -374,11 +310,12 @@ def main(argv: Sequence[str] | None = None, rules: RulesStage | None = None) -> 
     )
     arguments = parser.parse_args(argv)
     seeds = arguments.seeds or ([1] if arguments.quick else [*HOLD_OUT_SEEDS, *TUNING_SEEDS])
+    parallel = arguments.parallel or (3 if arguments.quick else 2)
     specs = [scene(name, seed) for seed in seeds for name in SCENES]
     began = time.perf_counter()
     load_before = os.getloadavg()
     tracker = TrackerSpec()
-    results, log = run(specs, arguments.parallel, tracker, rules)
+    results, log = run(specs, parallel, tracker, rules)
     if arguments.detections is not None:
         arguments.detections.write_text(json.dumps(log) + "\n")
     summary = summarise(results)
@@ -387,7 +324,7 @@ def main(argv: Sequence[str] | None = None, rules: RulesStage | None = None) -> 
         "benchmark": "tracking",
         "mode": "quick" if arguments.quick else "full",
         "method": "file cameras (FFV1 clips, 10 fps) -> CameraPipeline (detect_fps 5) -> InferenceService "
-        f"({MODEL}) -> Tracker per camera, {arguments.parallel} clips at once",
+        f"({MODEL}) -> Tracker per camera, {parallel} clips at once",
         "tracker": asdict(tracker),
         "targets": {"switches_per_100": TARGET_SWITCHES_PER_100},
         "summary": summary,
@@ -410,7 +347,8 @@ def main(argv: Sequence[str] | None = None, rules: RulesStage | None = None) -> 
         f"`.venv/bin/python {command}`: {document['method']}; {document['seconds']:.0f} s, load average "
         f"after {load}. Tracker knobs tuned on seed(s) {', '.join(map(str, TUNING_SEEDS))} only; "
         "hold-out first.\n\n"
-        f"{table}\n"
+        f"{table}\n\nRule truth per clip (`truth` in the JSON), for a rules stage:\n\n"
+        f"{truth_markdown(results)}\n"
     )
     print(table)
     print(f"\nwritten {arguments.out} in {document['seconds']:.1f} s; target met: {summary['meets_target']}")
