@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.mark.timeout(330)
 def test_quick_tracking_run_meets_the_targets(tmp_path: Path) -> None:
-    # Given the six scenes drawn with hold-out seed 1 (no tracker knob was tuned on them)
+    # Given three scenes (two people crossing each other, a pole, a crowd) drawn with hold-out seed 1,
+    # on which no tracker knob was tuned
     out = tmp_path / "tracking.json"
 
     # When the benchmark plays them as file cameras through the pipeline and the tracker
@@ -32,15 +33,14 @@ def test_quick_tracking_run_meets_the_targets(tmp_path: Path) -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
     result = json.loads(out.read_text())
     summary = result["summary"]["hold_out"]
-    assert summary["clips"] == 6
-    assert summary["truth_boxes"] >= 500
+    assert summary["clips"] == 3
+    assert summary["truth_boxes"] >= 200
     assert summary["switches_per_100"] <= 1.0
     assert summary["mota"] >= 0.8
-    scenes = {clip["scene"] for clip in result["clips"]}
-    assert scenes == {"doorway", "crossing", "pole", "stop-and-go", "loiter", "crowd"}
+    assert {clip["scene"] for clip in result["clips"]} == {"crossing", "pole", "crowd"}
     assert all(clip["hold_out"] and clip["seed"] == 1 for clip in result["clips"])
-    # Every clip carries its rule truth for a rules stage.
-    doorway = next(clip for clip in result["clips"] if clip["scene"] == "doorway")
-    assert doorway["truth"]["crossings_in"] == 3
-    assert doorway["truth"]["crossings_out"] == 3
-    assert "| **hold-out** (6 clips) |" in completed.stdout
+    # Every clip carries its rule truth for a rules stage: the crowd reaches five in the zone.
+    crowd = next(clip for clip in result["clips"] if clip["scene"] == "crowd")
+    assert crowd["truth"]["crossings_in"] == crowd["truth"]["crossings_out"] == 5
+    assert [interval["max_count"] for interval in crowd["truth"]["count"]] == [5]
+    assert "| **hold-out** (3 clips) |" in completed.stdout
