@@ -188,7 +188,11 @@ class _Matching:
 
 
 class Tracker:
-    """Stable ids for one camera's detections. Not thread-safe: one camera, one caller at a time."""
+    """Stable ids for one camera's detections. Not thread-safe: one camera, one caller at a time.
+
+    Feed it every result of the camera's detector, in capture order, and nothing else: a result of
+    another model (the scene-anomaly one) would be a frame on which every object was missing.
+    """
 
     def __init__(self, spec: TrackerSpec, *, first_id: int = 1, assign: Assign = greedy_assign) -> None:
         if first_id < 1:
@@ -272,12 +276,9 @@ class Tracker:
             assigned=assigned,
         )
 
-        tracked = tuple(
-            sorted(
-                (state.report(state.track_id) for state in self._states if state.track_id is not None),
-                key=lambda track: track.track_id,
-            )
-        )
+        # By id without sorting: a tentative track is confirmed exactly confirm_hits - 1 frames after
+        # it started or dropped, so tracks are confirmed, and numbered, in the order they started.
+        tracked = tuple(state.report(state.track_id) for state in self._states if state.track_id is not None)
         labelled = tuple(
             Detection(detection.label, detection.score, detection.box, assigned.get(index))
             if detection.track_id != assigned.get(index)

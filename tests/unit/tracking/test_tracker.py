@@ -304,3 +304,17 @@ def test_a_bad_spec_names_its_field(change: dict[str, float], field: str) -> Non
 def test_first_id_must_be_positive() -> None:
     with pytest.raises(ValueError, match="first_id"):
         Tracker(TrackerSpec(), first_id=0)
+
+
+def test_tracks_are_reported_by_id() -> None:
+    # Objects appear on different frames, one of them only for a frame (never numbered).
+    walkers = [
+        Walker("late", (0.7, 0.1), (0.0, 0.02), seen=lambda t: t >= 0.6),
+        Walker("flash", (0.4, 0.7), (0.0, 0.0), seen=lambda t: 0.2 <= t < 0.4),
+        Walker("early", (0.1, 0.1), (0.02, 0.0)),
+        Walker("middle", (0.1, 0.6), (0.0, -0.02), seen=lambda t: t >= 0.2),
+    ]
+    frames = play(walkers, every(0.2, 1.6))
+    last = frames[-1][2]
+    assert [track.track_id for track in last.tracks] == [1, 2, 3]
+    assert [frames[-1][1][name] for name in ("early", "middle", "late")] == [1, 2, 3]
