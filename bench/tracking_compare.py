@@ -14,8 +14,8 @@ Trackers: ``ours`` (``gateway.tracking.Tracker``, greedy assignment), ``ours-sci
 ``scipy.optimize.linear_sum_assignment``, when scipy is installed), and Roboflow's ``trackers``
 ByteTrack (the successor of ``supervision``'s ByteTrack) when it is installed, with its defaults and
 with our score thresholds. ``trackers`` is not a dependency (see ``gateway/tracking/tracker.py`` for
-why); to include it, use a throwaway venv: ``python -m venv /tmp/compare && /tmp/compare/bin/pip
-install trackers motmetrics onnxruntime pydantic prometheus-client pyyaml`` and run this script with
+why); to include it, use a throwaway venv: ``python -m venv compare-venv && compare-venv/bin/pip
+install trackers motmetrics`` (numpy, OpenCV and scipy come with them) and run this script with
 that venv's python from the repository root.
 
 Usage: ``.venv/bin/python bench/tracking_compare.py [--detections FILE]`` -> bench/results/
