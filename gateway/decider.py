@@ -100,17 +100,20 @@ class AlertDecider:
         registry: CollectorRegistry,
         trackers: Mapping[str, TrackerSpec] | None = None,
         show: Show | None = None,
+        observe: Callable[[FrameResult], None] | None = None,
         clock: Callable[[], float] = time.time,
         inbox_capacity: int = INBOX_CAPACITY,
         tick_s: float = TICK_S,
     ) -> None:
         """``trackers``: each camera's tracker spec (a camera with track rules and no spec gets the
-        defaults); ``show`` receives each judged frame's tracked detections."""
+        defaults); ``show`` receives each judged frame's tracked detections; ``observe`` each frame
+        result exactly as the rules judge it (benchmarks), on the decider thread."""
         self._sink = sink
         self._rules = RuleEngine(cameras)
         self._tracker_specs = dict(trackers or {})
         self._trackers: dict[str, Tracker] = {}
         self._show = show
+        self._observe = observe
         self._announce = announce
         self._clock = clock
         self._capacity = inbox_capacity
@@ -256,6 +259,8 @@ class AlertDecider:
             result = replace(result, detections=output.detections, tracks=output.tracks)
             if self._show is not None:
                 self._show(result.camera_id, output.detections)
+        if self._observe is not None:
+            self._observe(result)
         return self._rules.process(result)
 
     def _tracker(self, camera_id: str) -> Tracker:

@@ -22,7 +22,7 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter
 
-from gateway.config import GatewayConfig
+from gateway.config import CameraConfig, GatewayConfig
 from gateway.decider import AlertDecider
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
@@ -118,11 +118,12 @@ class Gateway:
         *,
         registry: CollectorRegistry | None = None,
         alert_echo: TextIO | None = None,
-        open_source: Callable[..., SourceFactory] = source_factory,
-        result_listener: Callable[[Frame, FrameResult], None] | None = None,
+        open_source: Callable[[CameraConfig], SourceFactory] = source_factory,
+        observe: Callable[[FrameResult], None] | None = None,
     ) -> Gateway:
         """The real parts. ``alert_echo`` also receives every committed alert as one JSON line;
-        ``result_listener`` sees every frame result the decider is handed (benchmarks)."""
+        ``open_source`` opens each camera (benchmarks play clips through it); ``observe`` sees every
+        frame result as the rules judge it, tracks included (benchmarks)."""
         registry = registry if registry is not None else CollectorRegistry()
         inference = InferenceService.from_config(config, registry)
         outbox = Outbox.from_config(config, registry)
@@ -139,14 +140,13 @@ class Gateway:
             trackers=tracker_specs(config.cameras),
             # cameras is built below (it needs the decider); the lambda reads it when called.
             show=lambda camera_id, detections: cameras.show(camera_id, detections),  # noqa: PLW0108
+            observe=observe,
         )
 
         def detect(model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
             return inference.submit_frame(model, frame.image, deadline)
 
-        def decide(frame: Frame, result: FrameResult) -> None:
-            if result_listener is not None:
-                result_listener(frame, result)
+        def decide(_frame: Frame, result: FrameResult) -> None:
             decider.submit(result)
 
         def camera_state(camera_id: str, _previous: CameraState, current: CameraState) -> None:

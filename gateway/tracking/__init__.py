@@ -5,6 +5,7 @@ frame). ``gateway.pipeline`` builds a ``TrackerSpec`` from a camera's ``tracker:
 ``Tracker.update`` once per frame, in capture order.
 """
 
-from gateway.tracking.tracker import Tracker, TrackerOutput, TrackerSpec
+from gateway.tracking.spec import TrackerSpec
+from gateway.tracking.tracker import Tracker, TrackerOutput
 
 __all__ = ["Tracker", "TrackerOutput", "TrackerSpec"]

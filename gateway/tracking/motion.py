@@ -67,37 +67,40 @@ class MotionModel:
         changing size, as in ByteTrack: a box shrinking or growing through an occlusion matches nothing."""
         if dt <= 0.0 or not len(self):
             return
-        self.velocity[coasting, 2:] = 0.0
-        scale = self.position[:, 3:4]
-        noise = (self._acceleration * scale) ** 2
+        if coasting.any():
+            self.velocity[coasting, 2:] = 0.0
+        noise = (self._acceleration * self.position[:, 3:4]) ** 2
         self.position = self.position + self.velocity * dt
-        self.position[:, 2:] = np.maximum(self.position[:, 2:], MIN_SIZE)
+        np.maximum(self.position[:, 2:], MIN_SIZE, out=self.position[:, 2:])
         self._var_position = (
             self._var_position
-            + 2.0 * dt * self._covariance
-            + dt * dt * self._var_velocity
-            + noise * dt**3 / 3.0
+            + (2.0 * dt) * self._covariance
+            + (dt * dt) * self._var_velocity
+            + noise * (dt**3 / 3.0)
         )
-        self._covariance = self._covariance + dt * self._var_velocity + noise * dt * dt / 2.0
+        self._covariance = self._covariance + dt * self._var_velocity + noise * (dt * dt / 2.0)
         self._var_velocity = self._var_velocity + noise * dt
 
     def correct(self, rows: npt.NDArray[np.intp], boxes: Array) -> None:
         """Fold the observed ``boxes`` (``x1, y1, x2, y2``) into the filters at ``rows``."""
         if not rows.size:
             return
-        observed = corners_to_centre(boxes)
-        scale = self.position[rows, 3:4]
-        var_position, covariance = self._var_position[rows], self._covariance[rows]
-        innovation_var = var_position + (self._measurement * scale) ** 2
-        gain_position = var_position / innovation_var
-        gain_velocity = covariance / innovation_var
-        residual = observed - self.position[rows]
-        self.position[rows] += gain_position * residual
-        self.velocity[rows] += gain_velocity * residual
-        self.position[rows, 2:] = np.maximum(self.position[rows, 2:], MIN_SIZE)
-        self._var_velocity[rows] -= gain_velocity * covariance
-        self._var_position[rows] = (1.0 - gain_position) * var_position
-        self._covariance[rows] = (1.0 - gain_position) * covariance
+        # Whole-array arithmetic with zero gain on the rows not observed is cheaper than indexing
+        # every array by ``rows`` (a handful of boxes or fifty, the cost hardly changes).
+        observed = self.position.copy()
+        observed[rows] = corners_to_centre(boxes)
+        matched = np.zeros((len(self), 1))
+        matched[rows] = 1.0
+        innovation_var = self._var_position + (self._measurement * self.position[:, 3:4]) ** 2
+        gain_position = matched * self._var_position / innovation_var
+        gain_velocity = matched * self._covariance / innovation_var
+        residual = observed - self.position
+        self.position = self.position + gain_position * residual
+        self.velocity = self.velocity + gain_velocity * residual
+        np.maximum(self.position[:, 2:], MIN_SIZE, out=self.position[:, 2:])
+        self._var_velocity = self._var_velocity - gain_velocity * self._covariance
+        self._var_position = (1.0 - gain_position) * self._var_position
+        self._covariance = (1.0 - gain_position) * self._covariance
 
     def boxes(self) -> Array:
         """Where each filter expects its box: rows ``x1, y1, x2, y2``."""
@@ -105,26 +108,10 @@ class MotionModel:
 
 
 def corners_to_centre(boxes: Array) -> Array:
-    width, height = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-    return np.stack(
-        [
-            boxes[:, 0] + width / 2.0,
-            boxes[:, 1] + height / 2.0,
-            np.maximum(width, MIN_SIZE),
-            np.maximum(height, MIN_SIZE),
-        ],
-        axis=1,
-    )
+    size = np.maximum(boxes[:, 2:] - boxes[:, :2], MIN_SIZE)
+    return np.concatenate([boxes[:, :2] + size / 2.0, size], axis=1)
 
 
 def centre_to_corners(position: Array) -> Array:
-    half_width, half_height = position[:, 2] / 2.0, position[:, 3] / 2.0
-    return np.stack(
-        [
-            position[:, 0] - half_width,
-            position[:, 1] - half_height,
-            position[:, 0] + half_width,
-            position[:, 1] + half_height,
-        ],
-        axis=1,
-    )
+    half = position[:, 2:] / 2.0
+    return np.concatenate([position[:, :2] - half, position[:, :2] + half], axis=1)

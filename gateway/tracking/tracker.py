@@ -9,33 +9,56 @@ since the previous frame (frames come at ``detect_fps``, minus the dropped ones)
    ones (``low_score`` <= score < ``high_score``) at IoU >= ``low_match_iou``: a partly hidden or
    blurred object scores low, and ByteTrack's point is that this keeps its track rather than
    dropping it or starting a new one;
-3. tentative tracks (seen, not yet confirmed) take the remaining high-score detections at IoU >=
-   ``confirm_iou``; one matched ``confirm_hits`` times in a row is confirmed and only then gets an
-   id, so a false positive on one frame never uses one up; one that misses a frame is dropped;
-4. a remaining high-score detection with score >= ``new_track_score`` starts a tentative track.
+3. confirmed tracks still unmatched that were observed on the previous frame try the remaining
+   high-score detections again with buffered IoU (C-BIoU): both boxes widened by how far the
+   object could have gone since then at up to ``max_speed``, for where the motion model is wrong
+   (a turn, a stop, a start). Tracks missing for longer are left to their prediction: widened by
+   up to a second of travel, they would take over a newcomer;
+4. tentative tracks (seen, not yet confirmed) take the remaining high-score detections, buffered
+   the same way (they have no velocity yet), at IoU >= ``confirm_iou``; one matched
+   ``confirm_hits`` times in a row is confirmed and only then gets an id, so a false positive on
+   one frame never uses one up; one that misses a frame is dropped;
+5. a remaining detection with score >= ``new_track_score`` starts a tentative track.
 
 Every pass is class-aware: a detection never continues a track of another label. A confirmed
-track that is not observed is kept (``observed`` False, its last box) until ``max_lost_s`` seconds
-of capture time have passed since it was last observed; then it ends, and its id is never given
-out again by this tracker (``first_id`` lets a restarted gateway continue past the ids it used).
+track that is not observed is kept (``observed`` False, its last box) while it has been missing
+for at most ``max_lost_s`` seconds of capture time, counted from the first frame it was missing
+on; then it ends, and its id is never given out again by this tracker (``first_id`` lets a
+restarted gateway continue past the ids it used). Counting from the first frame without it, not
+from the last frame with it, makes a miss as long as the frames say: one frame missed at 5 fps
+is a 0.2 s miss, and a stall of the pipeline (no frames at all for a while) is no miss.
 
-Why our own and not a library (measured by ``bench/tracking_compare.py`` on the detections that the
-real face-detector produced on the tracking benchmark's clips, and at 0/5/20/50 objects):
+Why our own and not a library. Measured by ``bench/tracking_compare.py``: the face-detector output
+that ``bench/tracking.py`` recorded on its 18 clips (3,428 truth boxes; bench/results/
+tracking-detections.json) replayed through each tracker, and CPU per frame on a synthetic camera
+(2 cores shared with other work, load average 6..10: upper bounds; ranges over five to seven runs;
+bench/results/tracking-compare.md). In brackets: the same on detections recorded with two clips
+played at once, which lost a third of the frames (2,901 truth boxes).
 
-- Roboflow's ``trackers`` (ByteTrack, the successor of ``supervision``'s, which ``supervision``
-  0.31 no longer ships): pulls in supervision, matplotlib, PyAV, requests, rich, scipy and the
-  GUI build of OpenCV, which clashes with the headless one we ship (about 660 MB in a fresh venv);
-  it is class-agnostic (a detection can continue a track of another label), reports no missing
-  tracks, and (see the compare results) MEASURED_LIBRARY.
-- This tracker: MEASURED_OURS. The assignment is greedy (``association.py``); scipy's optimal
-  assignment gave MEASURED_SCIPY.
+==================================  ===========  ============  ==============  ===================
+tracker                             ID switches  MOTA          ms/frame at 20  at 0 / 5 / 50
+==================================  ===========  ============  ==============  ===================
+this one (greedy assignment)        15 (16)      0.945 (0.93)  0.25 .. 0.41    0.04 / 0.2 / 0.5-0.6
+this one, scipy's optimal assign    15 (16)      0.945 (0.93)  0.24 .. 0.39    0.04 / 0.2 / 0.4-0.6
+``trackers`` 2.6.1 ByteTrack        12 (19)      0.599 (0.55)  0.77 .. 0.88    0.01 / 0.3 / 1.6-2.0
+  the same, with our thresholds     29 (56)      0.943 (0.90)  0.76 .. 0.90    0.01 / 0.3 / 1.8-2.3
+==================================  ===========  ============  ==============  ===================
+
+Roboflow's ``trackers`` is where ``supervision``'s ByteTrack went (``supervision`` 0.31 ships
+none). For an edge box it drags in supervision, matplotlib, PyAV, requests, rich, scipy and the
+GUI build of OpenCV, which clashes with the headless one we ship (660 MB in a fresh venv); it is
+class-agnostic (a detection may continue a track of another label) and reports no missing
+tracks; with its defaults (new tracks only from score 0.7) it misses many of these faces, and
+with our thresholds it switches ids twice as often (3.5 times when frames are lost) at three
+times the CPU. So: our own, in numpy alone. The optimal assignment changed no id on the benchmark,
+so the greedy one (``association.py``) saves the scipy dependency (140 MB installed).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -43,84 +66,11 @@ import numpy.typing as npt
 from gateway.domain import Box, Detection, Track
 from gateway.tracking.association import Assign, greedy_assign, iou_matrix
 from gateway.tracking.motion import MotionModel
+from gateway.tracking.spec import TrackerSpec
 
 __all__ = ["Tracker", "TrackerOutput", "TrackerSpec"]
 
 _UNMATCHED = -1.0
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerSpec:
-    """What a camera's tracker does; ``gateway.pipeline`` builds it from the camera's ``tracker:``."""
-
-    max_lost_s: float = 1.0
-    """A track missing for longer than this (capture time) ends; shorter misses are forgiven."""
-    high_score: float = 0.5
-    """Detections at or above this take part in the first pass and may start tracks."""
-    low_score: float = 0.1
-    """Detections below this are never tracked; between it and ``high_score`` they only keep
-    tracks that were observed on the previous frame."""
-    new_track_score: float = 0.6
-    """A detection left unmatched needs this score to start a tentative track."""
-    match_iou: float = 0.2
-    """Least IoU between a track's predicted box and a high-score detection to continue it."""
-    low_match_iou: float = 0.5
-    """Least IoU for a low-score detection (stricter: these are where false positives hide)."""
-    confirm_iou: float = 0.3
-    """Least IoU for a tentative track to take a detection."""
-    confirm_hits: int = 2
-    """Frames in a row a tentative track must be matched on before it is confirmed and numbered."""
-    new_track_speed: float = 3.0
-    """The fastest a new object is expected to move, box heights per second. A tentative track has
-    no velocity yet, so its box and the detections are widened by this times the time step on each
-    side before their IoU is taken: a fast object at a low frame rate, whose boxes on two frames do
-    not overlap, is still confirmed."""
-    acceleration: float = 2.0
-    """Motion model: unmodelled acceleration, box heights per second squared (walking, stopping)."""
-    measurement_noise: float = 0.05
-    """Motion model: detector box jitter, box heights."""
-    initial_velocity: float = 2.0
-    """Motion model: spread of a new track's unknown velocity, box heights per second."""
-
-    def __post_init__(self) -> None:
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if not math.isfinite(value):
-                raise ValueError(f"tracker {field.name} must be a finite number, got {value!r}")
-        for name in (
-            "high_score",
-            "low_score",
-            "new_track_score",
-            "match_iou",
-            "low_match_iou",
-            "confirm_iou",
-        ):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"tracker {name} must be within 0..1, got {value}")
-        for name in ("match_iou", "low_match_iou", "confirm_iou"):
-            if getattr(self, name) <= 0.0:
-                raise ValueError(f"tracker {name} must be above 0 (IoU 0 would pair unrelated boxes)")
-        if self.max_lost_s < 0.0:
-            raise ValueError(f"tracker max_lost_s must be at least 0, got {self.max_lost_s}")
-        if self.low_score > self.high_score:
-            raise ValueError(
-                f"tracker low_score ({self.low_score}) must not be above high_score ({self.high_score})"
-            )
-        if self.new_track_score < self.high_score:
-            raise ValueError(
-                f"tracker new_track_score ({self.new_track_score}) must not be below high_score "
-                f"({self.high_score}): only high-score detections are left to start tracks"
-            )
-        if (
-            isinstance(self.confirm_hits, bool)
-            or not isinstance(self.confirm_hits, int)
-            or self.confirm_hits < 1
-        ):
-            raise ValueError(f"tracker confirm_hits must be a positive integer, got {self.confirm_hits!r}")
-        for name in ("acceleration", "measurement_noise", "initial_velocity", "new_track_speed"):
-            if getattr(self, name) <= 0.0:
-                raise ValueError(f"tracker {name} must be above 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +93,8 @@ class _State:
     """None while tentative."""
     hits: int
     last_seen: float
+    missing_since: float | None
+    """Capture time of the first frame it was missing on, since it was last observed."""
     box: Box
     score: float
     observed: bool
@@ -152,8 +104,20 @@ class _State:
         return Track(track_id, self.label, self.score, self.box, self.observed, self.first_seen_at)
 
 
+@dataclass(slots=True)
+class _Matching:
+    track_for: npt.NDArray[np.intp]
+    """Per track row: the candidate detection it takes on this frame, or -1."""
+    taken: npt.NDArray[np.bool_]
+    """Per candidate: taken by a track."""
+
+
 class Tracker:
-    """Stable ids for one camera's detections. Not thread-safe: one camera, one caller at a time."""
+    """Stable ids for one camera's detections. Not thread-safe: one camera, one caller at a time.
+
+    Feed it every result of the camera's detector, in capture order, and nothing else: a result of
+    another model (the scene-anomaly one) would be a frame on which every object was missing.
+    """
 
     def __init__(self, spec: TrackerSpec, *, first_id: int = 1, assign: Assign = greedy_assign) -> None:
         if first_id < 1:
@@ -196,40 +160,9 @@ class Tracker:
         if not np.isfinite(boxes).all():
             raise ValueError("a detection box has a coordinate that is not a finite number")
         scores = np.fromiter((detections[index].score for index in candidates), np.float64, len(candidates))
-        predicted = self._motion.boxes()
-        labels_differ = self._labels_differ(detections, candidates)
-        similarity = iou_matrix(predicted, boxes)
-        similarity[labels_differ] = _UNMATCHED
-
-        # Per track row: the candidate it takes on this frame, or -1.
-        track_for = np.full(len(self._states), -1, dtype=np.intp)
-        taken = np.zeros(len(candidates), dtype=bool)
-        high = scores >= spec.high_score
-        confirmed = np.fromiter(
-            (state.track_id is not None for state in self._states), bool, len(self._states)
+        track_for = self._associate(
+            detections, candidates, boxes, scores, coasting=coasting, timestamp=timestamp
         )
-        tentative = np.flatnonzero(~confirmed)
-        confirming = similarity
-        if tentative.size and boxes.size and dt > 0.0:
-            margins = spec.new_track_speed * dt * (predicted[tentative, 3] - predicted[tentative, 1])
-            confirming = similarity.copy()
-            confirming[tentative] = iou_matrix(predicted[tentative], boxes, margins)
-            confirming[labels_differ] = _UNMATCHED
-        passes = (
-            (similarity, confirmed, high, spec.match_iou),
-            (similarity, confirmed & ~coasting, ~high, spec.low_match_iou),
-            (confirming, ~confirmed, high, spec.confirm_iou),
-        )
-        for matrix, track_rows, detection_columns, floor in passes:
-            self._pass(
-                matrix,
-                track_rows=track_rows & (track_for < 0),
-                detection_columns=detection_columns & ~taken,
-                floor=floor,
-                track_for=track_for,
-                taken=taken,
-            )
-
         rows = np.flatnonzero(track_for >= 0)
         self._motion.correct(rows, boxes[track_for[rows]])
         keep = np.ones(len(self._states), dtype=bool)
@@ -237,16 +170,14 @@ class Tracker:
             column = int(track_for[row])
             if column < 0:
                 state.observed = False
+                if state.missing_since is None:
+                    state.missing_since = timestamp
                 keep[row] = state.track_id is not None
                 continue
             detection = detections[candidates[column]]
             assert detection.box is not None
-            state.box, state.score, state.last_seen, state.observed = (
-                detection.box,
-                detection.score,
-                timestamp,
-                True,
-            )
+            state.box, state.score, state.observed = detection.box, detection.score, True
+            state.last_seen, state.missing_since = timestamp, None
             state.hits += 1
             if state.track_id is None and state.hits >= spec.confirm_hits:
                 self._confirm(state, timestamp)
@@ -259,21 +190,20 @@ class Tracker:
         if not keep.all():
             self._motion.keep(keep)
             self._states = [state for state, kept in zip(self._states, keep.tolist(), strict=True) if kept]
+        taken = np.zeros(len(candidates), dtype=bool)
+        taken[track_for[track_for >= 0]] = True
         self._start(
             detections,
             candidates,
             boxes,
-            starting=high & ~taken & (scores >= spec.new_track_score),
+            starting=(scores >= spec.new_track_score) & ~taken,
             timestamp=timestamp,
             assigned=assigned,
         )
 
-        tracked = tuple(
-            sorted(
-                (state.report(state.track_id) for state in self._states if state.track_id is not None),
-                key=lambda track: track.track_id,
-            )
-        )
+        # By id without sorting: a tentative track is confirmed exactly confirm_hits - 1 frames after
+        # it started or dropped, so tracks are confirmed, and numbered, in the order they started.
+        tracked = tuple(state.report(state.track_id) for state in self._states if state.track_id is not None)
         labelled = tuple(
             Detection(detection.label, detection.score, detection.box, assigned.get(index))
             if detection.track_id != assigned.get(index)
@@ -282,10 +212,54 @@ class Tracker:
         )
         return TrackerOutput(tracked, labelled, ended)
 
+    def _associate(
+        self,
+        detections: Sequence[Detection],
+        candidates: list[int],
+        boxes: npt.NDArray[np.float64],
+        scores: npt.NDArray[np.float64],
+        *,
+        coasting: npt.NDArray[np.bool_],
+        timestamp: float,
+    ) -> npt.NDArray[np.intp]:
+        """Per track row: the candidate it takes on this frame, or -1 (the passes of the module doc)."""
+        spec = self.spec
+        predicted = self._motion.boxes()
+        labels_differ = self._labels_differ(detections, candidates)
+        similarity = iou_matrix(predicted, boxes)
+        similarity[labels_differ] = _UNMATCHED
+        matching = _Matching(
+            np.full(len(self._states), -1, dtype=np.intp), np.zeros(len(candidates), dtype=bool)
+        )
+        high = scores >= spec.high_score
+        confirmed = np.fromiter(
+            (state.track_id is not None for state in self._states), bool, len(self._states)
+        )
+        self._pass(matching, similarity, confirmed, high, spec.match_iou)
+        self._pass(matching, similarity, confirmed & ~coasting, ~high, spec.low_match_iou)
+        if not (high & ~matching.taken).any() or (matching.track_for >= 0).all():
+            return matching.track_for
+        # Where the motion model cannot be trusted (a tentative track has no velocity yet; a
+        # confirmed one may have turned or stopped), widen both boxes by how far the object could
+        # have gone since it was last seen, at up to max_speed.
+        elapsed = np.fromiter(
+            (timestamp - state.last_seen for state in self._states),
+            np.float64,
+            len(self._states),
+        )
+        margins = spec.max_speed * elapsed * (predicted[:, 3] - predicted[:, 1])
+        buffered = iou_matrix(predicted, boxes, margins)
+        buffered[labels_differ] = _UNMATCHED
+        self._pass(matching, buffered, confirmed & ~coasting, high, spec.match_iou)
+        self._pass(matching, buffered, ~confirmed, high, spec.confirm_iou)
+        return matching.track_for
+
     def _end_lost(self, timestamp: float) -> tuple[Track, ...]:
         """Drop confirmed tracks missing for longer than max_lost_s, before they can match again."""
         limit = self.spec.max_lost_s
-        alive = [timestamp - state.last_seen <= limit for state in self._states]
+        alive = [
+            state.missing_since is None or timestamp - state.missing_since <= limit for state in self._states
+        ]
         if all(alive):
             return ()
         ended = tuple(
@@ -313,22 +287,20 @@ class Tracker:
 
     def _pass(
         self,
+        matching: _Matching,
         similarity: npt.NDArray[np.float64],
-        *,
         track_rows: npt.NDArray[np.bool_],
         detection_columns: npt.NDArray[np.bool_],
         floor: float,
-        track_for: npt.NDArray[np.intp],
-        taken: npt.NDArray[np.bool_],
     ) -> None:
-        """One association pass between the free tracks and free detections selected by the masks."""
-        rows = np.flatnonzero(track_rows)
-        columns = np.flatnonzero(detection_columns)
+        """One association pass between the still free tracks and detections the masks select."""
+        rows = np.flatnonzero(track_rows & (matching.track_for < 0))
+        columns = np.flatnonzero(detection_columns & ~matching.taken)
         if not rows.size or not columns.size:
             return
         matched_rows, matched_columns = self._assign(similarity[np.ix_(rows, columns)], floor)
-        track_for[rows[matched_rows]] = columns[matched_columns]
-        taken[columns[matched_columns]] = True
+        matching.track_for[rows[matched_rows]] = columns[matched_columns]
+        matching.taken[columns[matched_columns]] = True
 
     def _confirm(self, state: _State, timestamp: float) -> int:
         track_id = state.track_id = self._next_id
@@ -354,7 +326,15 @@ class Tracker:
             detection = detections[candidates[column]]
             assert detection.box is not None
             state = _State(
-                detection.label, None, 1, timestamp, detection.box, detection.score, True, timestamp
+                label=detection.label,
+                track_id=None,
+                hits=1,
+                last_seen=timestamp,
+                missing_since=None,
+                box=detection.box,
+                score=detection.score,
+                observed=True,
+                first_seen_at=timestamp,
             )
             if self.spec.confirm_hits <= 1:
                 assigned[candidates[column]] = self._confirm(state, timestamp)
