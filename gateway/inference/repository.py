@@ -10,6 +10,12 @@ loaded side by side while the old engines keep serving; once warm it replaces th
 the old ones close after their in-flight batches finish, so a reload fails no request. A version
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
 good engines serving (logged) and is retried when the file changes again.
+
+Loading on demand: with a ``preload`` predicate, only the models it accepts load at start (in
+``serve``, those a camera uses); the others are UNLOADED ("loads on its first request") until
+something calls ``load``, and hot reload leaves them unloaded until then. Measured with the demo
+config: not loading yolov8n-bench, which no camera uses, saves its two sessions and their warm-up
+arenas.
 """
 
 from __future__ import annotations
@@ -18,22 +24,30 @@ import contextlib
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from gateway.domain import ModelRef, ModelState, ModelVersionStatus
 from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
-from gateway.inference.engines.base import EngineFactory, EngineOptions
+from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig, load_model_config
+from gateway.inference.workload import ServiceTimes
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.yaml"
 
+ON_DEMAND = "loads on its first request"
+
 Stamp = tuple[int, int, int]
 """(mtime_ns, size, inode) of a file: changes on every rewrite, including an atomic rename."""
+
+
+def _everything(name: str) -> bool:
+    return True
 
 
 def _stamp(path: Path) -> Stamp | None:
@@ -76,13 +90,23 @@ class ModelRepository:
         *,
         engines_per_version: int = 1,
         warmup_batches: int = 2,
+        largest_batch: int | None = None,
+        preload: Callable[[str], bool] | None = None,
+        service_times: ServiceTimes | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``engines_per_version``: one per worker for engines that are not thread-safe (a
+        thread-safe engine is loaded once and shared). ``largest_batch``: the largest batch the
+        batcher forms, for warm-up. ``preload``: which model names load at start (default all).
+        ``service_times`` receives each version's warm-up timing."""
         self.root = root
         self._factory = engine_factory
         self._options = options
         self._engines_per_version = engines_per_version
         self._warmup_batches = warmup_batches
+        self._largest_batch = largest_batch
+        self._preload = preload or _everything
+        self._service_times = service_times
         self._random = rng or random.Random()
         self._lock = threading.Lock()
         self._models: dict[str, _Model] = {}
@@ -96,10 +120,26 @@ class ModelRepository:
             self._refresh_model(name, load=False)
 
     def load_all(self) -> None:
-        """Load and warm every version not yet loaded; failures are recorded, never raised."""
+        """Load and warm every version ``preload`` accepts that is not yet loaded; failures are
+        recorded, never raised. The others are marked UNLOADED until their first ``load``."""
         for slot in self._slots():
             if slot.current is None and slot.state is not ModelState.FAILED:
-                self._load_quietly(slot)
+                if self._preload(slot.ref.name):
+                    self._load_quietly(slot)
+                else:
+                    slot.state, slot.reason = ModelState.UNLOADED, ON_DEMAND
+
+    def unloaded(self, name: str, version: int | None) -> ModelRef | None:
+        """The version that would serve ``name``/``version`` when it is waiting for its first
+        ``load`` (on demand), else None (loaded, loading, failed or unknown: ``route`` says which)."""
+        try:
+            model = self._model(name)
+            slot = model.slots.get(version) if version is not None else self._default_slot(model)
+        except (ModelNotFoundError, ModelNotReadyError):
+            return None
+        if slot is None or slot.current is not None or slot.state is not ModelState.UNLOADED:
+            return None
+        return slot.ref
 
     def load(self, ref: ModelRef) -> LoadedVersion:
         """The loaded version, loading it first if nobody has; concurrent callers share one load."""
@@ -113,6 +153,7 @@ class ModelRepository:
             if slot.state is ModelState.FAILED:
                 raise ModelLoadError(f"{ref}: {slot.reason}")
             config = self._config(ref.name)
+            slot.state, slot.reason = ModelState.LOADING, None
             try:
                 loaded = self._build(ref, config)
             except ModelLoadError as exc:
@@ -125,23 +166,28 @@ class ModelRepository:
     def _build(self, ref: ModelRef, config: ModelConfig) -> LoadedVersion:
         path = self.root / ref.name / str(ref.version) / MODEL_FILE
         options = replace(self._options, model=config)
-        engines = []
+        engines: list[Engine] = []
         try:
-            for _ in range(self._engines_per_version):
+            while len(engines) < self._engines_per_version:
                 engine = self._factory(path, options)
                 engines.append(engine)
                 check_signature(config, engine)
+                if engine.thread_safe:
+                    engines = [engine] * self._engines_per_version
             loaded = LoadedVersion(ref, config, tuple(engines))
-            warm_up(loaded, self._warmup_batches if config.warmup_batches is None else config.warmup_batches)
+            batches = self._warmup_batches if config.warmup_batches is None else config.warmup_batches
+            per_row = warm_up(loaded, batches, self._largest_batch)
         except ModelLoadError:
-            for engine in engines:
+            for engine in {id(engine): engine for engine in engines}.values():
                 engine.close()
             raise
+        if per_row is not None and self._service_times is not None:
+            self._service_times.observe(ref.name, per_row, 1)
         logger.info(
             "model %s ready on %s (%d sessions)",
             ref,
             loaded.provider,
-            len(engines),
+            len({id(engine) for engine in engines}),
             extra={"model": str(ref)},
         )
         return loaded
@@ -339,8 +385,10 @@ class ModelRepository:
                 if model.config is None:
                     slot.state, slot.reason = ModelState.FAILED, model.config_error
                     continue
-                if load:
+                if load and self._preload(name):
                     self._load_quietly(slot)
+                elif load:
+                    slot.state, slot.reason = ModelState.UNLOADED, ON_DEMAND
             elif model.config is not None and (config_changed or existing.stamp != stamp):
                 existing.stamp = stamp
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
@@ -352,6 +400,9 @@ class ModelRepository:
 
     def _reload(self, slot: _Slot, config: ModelConfig) -> None:
         """Load the changed version side by side; swap when warm; the old one closes when idle."""
+        if slot.current is None and not self._preload(slot.ref.name):
+            slot.state, slot.reason, slot.failed_stamp = ModelState.UNLOADED, ON_DEMAND, None
+            return
         if slot.current is None:
             slot.state, slot.reason, slot.failed_stamp = ModelState.LOADING, None, None
             self._load_quietly(slot)

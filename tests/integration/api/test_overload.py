@@ -93,7 +93,11 @@ def test_deadlines_under_overload_give_504_not_other_errors(make_gateway: Gatewa
 
 
 def test_client_rate_limit_answers_429_with_retry_after(make_gateway: GatewayFactory) -> None:
-    gateway = make_gateway(admission=AdmissionConfig(rate_per_s=5, burst=5), tokens=frozenset({"a", "b"}))
+    # A wait budget of a minute leaves the rate limit as the only thing that can refuse.
+    gateway = make_gateway(
+        admission=AdmissionConfig(rate_per_s=5, burst=5, max_queue_wait_ms=60_000),
+        tokens=frozenset({"a", "b"}),
+    )
     outcomes = asyncio.run(
         hammer(gateway.api.port, clients=4, requests_each=5, headers={"Authorization": "Bearer a"})
     )
