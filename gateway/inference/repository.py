@@ -130,16 +130,16 @@ class ModelRepository:
                     slot.state, slot.reason = ModelState.UNLOADED, ON_DEMAND
 
     def unloaded(self, name: str, version: int | None) -> ModelRef | None:
-        """The version that would serve ``name``/``version`` when it is waiting for its first
-        ``load`` (on demand), else None (loaded, loading, failed or unknown: ``route`` says which)."""
+        """The version that would serve ``name``/``version`` when it loads on demand and is not loaded
+        yet (or is loading now), else None (loaded, failed or unknown: ``route`` says which)."""
         try:
             model = self._model(name)
             slot = model.slots.get(version) if version is not None else self._default_slot(model)
         except (ModelNotFoundError, ModelNotReadyError):
             return None
-        if slot is None or slot.current is not None or slot.state is not ModelState.UNLOADED:
+        if slot is None or slot.current is not None or self._preload(name):
             return None
-        return slot.ref
+        return slot.ref if slot.state in (ModelState.UNLOADED, ModelState.LOADING) else None
 
     def load(self, ref: ModelRef) -> LoadedVersion:
         """The loaded version, loading it first if nobody has; concurrent callers share one load."""
