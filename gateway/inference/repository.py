@@ -25,7 +25,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.domain import ModelRef, ModelState, ModelVersionStatus
@@ -33,52 +33,21 @@ from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFo
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig, load_model_config
+from gateway.inference.slots import (
+    ON_DEMAND,
+    Model,
+    Slot,
+    config_failure,
+    everything,
+    stamp_of,
+    status_of,
+)
 from gateway.inference.workload import ServiceTimes
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.yaml"
-
-ON_DEMAND = "loads on its first request"
-
-Stamp = tuple[int, int, int]
-"""(mtime_ns, size, inode) of a file: changes on every rewrite, including an atomic rename."""
-
-
-def _everything(name: str) -> bool:
-    return True
-
-
-def _stamp(path: Path) -> Stamp | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
-
-@dataclass(slots=True, eq=False)
-class _Slot:
-    """One version of one model: what serves it now and how loading went."""
-
-    ref: ModelRef
-    stamp: Stamp | None
-    state: ModelState = ModelState.LOADING
-    reason: str | None = None
-    current: LoadedVersion | None = None
-    failed_stamp: Stamp | None = None
-    load_lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(slots=True, eq=False)
-class _Model:
-    name: str
-    config_stamp: Stamp | None
-    config: ModelConfig | None
-    config_error: str | None
-    slots: dict[int, _Slot] = field(default_factory=dict)
-    """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
 
 
 class ModelRepository:
@@ -105,11 +74,11 @@ class ModelRepository:
         self._engines_per_version = engines_per_version
         self._warmup_batches = warmup_batches
         self._largest_batch = largest_batch
-        self._preload = preload or _everything
+        self._preload = preload or everything
         self._service_times = service_times
         self._random = rng or random.Random()
         self._lock = threading.Lock()
-        self._models: dict[str, _Model] = {}
+        self._models: dict[str, Model] = {}
         self._poller: threading.Thread | None = None
 
     # --- scanning and loading -------------------------------------------------------------------
@@ -225,7 +194,7 @@ class ModelRepository:
             if loaded.enter():
                 return loaded
 
-    def _default_slot(self, model: _Model) -> _Slot:
+    def _default_slot(self, model: Model) -> Slot:
         assert model.config is not None  # checked by route()
         pinned = model.config.routing.default_version
         if pinned is not None:
@@ -243,7 +212,7 @@ class ModelRepository:
         return max(model.slots.values(), key=lambda slot: slot.ref.version)
 
     @staticmethod
-    def _ready(slot: _Slot) -> LoadedVersion:
+    def _ready(slot: Slot) -> LoadedVersion:
         loaded = slot.current
         if loaded is None:
             detail = f": {slot.reason}" if slot.reason else ""
@@ -259,8 +228,8 @@ class ModelRepository:
         for model in models:
             slots = model.slots
             if not slots and model.config_error is not None:
-                result.append(self._config_failure(model, 0))
-            result.extend(self._status(model, slots[version]) for version in sorted(slots))
+                result.append(config_failure(model, 0))
+            result.extend(status_of(model, slots[version]) for version in sorted(slots))
         return result
 
     def status(self, name: str, version: int | None) -> ModelVersionStatus:
@@ -268,38 +237,15 @@ class ModelRepository:
         if version is None:
             if model.config is None:
                 versions = sorted(model.slots)
-                return self._config_failure(model, versions[-1] if versions else 0)
+                return config_failure(model, versions[-1] if versions else 0)
             try:
-                return self._status(model, self._default_slot(model))
+                return status_of(model, self._default_slot(model))
             except ModelNotReadyError as exc:
-                return self._config_failure(model, 0, str(exc))
+                return config_failure(model, 0, str(exc))
         slot = model.slots.get(version)
         if slot is None:
             raise ModelNotFoundError(f"model {name!r} has no version {version}")
-        return self._status(model, slot)
-
-    @staticmethod
-    def _status(model: _Model, slot: _Slot) -> ModelVersionStatus:
-        loaded = slot.current
-        config = loaded.config if loaded is not None else model.config
-        if config is None:
-            return ModelRepository._config_failure(model, slot.ref.version)
-        return ModelVersionStatus(
-            name=model.name,
-            version=slot.ref.version,
-            state=ModelState.READY if loaded is not None else slot.state,
-            reason=None if loaded is not None else slot.reason,
-            platform=config.platform,
-            provider=loaded.provider if loaded is not None else None,
-            inputs=tuple(tensor.spec() for tensor in config.inputs),
-            outputs=tuple(tensor.spec() for tensor in config.outputs),
-            max_batch_size=config.max_batch_size,
-        )
-
-    @staticmethod
-    def _config_failure(model: _Model, version: int, reason: str | None = None) -> ModelVersionStatus:
-        reason = reason or model.config_error or "model has no versions"
-        return ModelVersionStatus(model.name, version, ModelState.FAILED, reason, "unknown", None, (), (), 0)
+        return status_of(model, slot)
 
     # --- hot reload -----------------------------------------------------------------------------
 
@@ -344,16 +290,16 @@ class ModelRepository:
 
     def _refresh_model(self, name: str, *, load: bool) -> None:
         directory = self.root / name
-        config_stamp = _stamp(directory / CONFIG_FILE)
+        config_stamp = stamp_of(directory / CONFIG_FILE)
         versions = {
-            int(entry.name): _stamp(entry / MODEL_FILE)
+            int(entry.name): stamp_of(entry / MODEL_FILE)
             for entry in directory.iterdir()
             if entry.is_dir() and entry.name.isdigit() and int(entry.name) > 0
         }
         with self._lock:
             model = self._models.get(name)
             if model is None:
-                model = self._models[name] = _Model(name, None, None, None)
+                model = self._models[name] = Model(name, None, None, None)
         config_changed = model.config_stamp != config_stamp or (
             model.config is None and model.config_error is None
         )
@@ -380,7 +326,7 @@ class ModelRepository:
         for version, stamp in sorted(versions.items()):
             existing = model.slots.get(version)
             if existing is None:
-                slot = _Slot(ModelRef(name, version), stamp)
+                slot = Slot(ModelRef(name, version), stamp)
                 model.slots = {**model.slots, version: slot}
                 if model.config is None:
                     slot.state, slot.reason = ModelState.FAILED, model.config_error
@@ -394,11 +340,11 @@ class ModelRepository:
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
                     self._reload(existing, model.config)
 
-    def _load_quietly(self, slot: _Slot) -> None:
+    def _load_quietly(self, slot: Slot) -> None:
         with contextlib.suppress(ModelLoadError):  # recorded on the slot and logged by load()
             self.load(slot.ref)
 
-    def _reload(self, slot: _Slot, config: ModelConfig) -> None:
+    def _reload(self, slot: Slot, config: ModelConfig) -> None:
         """Load the changed version side by side; swap when warm; the old one closes when idle."""
         if slot.current is None and not self._preload(slot.ref.name):
             slot.state, slot.reason, slot.failed_stamp = ModelState.UNLOADED, ON_DEMAND, None
@@ -425,7 +371,7 @@ class ModelRepository:
         previous.retire()
 
     @staticmethod
-    def _unload(slot: _Slot) -> None:
+    def _unload(slot: Slot) -> None:
         with slot.load_lock:
             previous, slot.current = slot.current, None
             slot.state, slot.reason = ModelState.UNLOADED, None
@@ -442,20 +388,20 @@ class ModelRepository:
             entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
         )
 
-    def _model(self, name: str) -> _Model:
+    def _model(self, name: str) -> Model:
         with self._lock:
             model = self._models.get(name)
         if model is None:
             raise ModelNotFoundError(f"unknown model {name!r}")
         return model
 
-    def _slot(self, ref: ModelRef) -> _Slot:
+    def _slot(self, ref: ModelRef) -> Slot:
         slot = self._model(ref.name).slots.get(ref.version)
         if slot is None:
             raise ModelNotFoundError(f"model {ref.name!r} has no version {ref.version}")
         return slot
 
-    def _slots(self) -> list[_Slot]:
+    def _slots(self) -> list[Slot]:
         with self._lock:
             models = list(self._models.values())
         return [slot for model in models for slot in list(model.slots.values())]
