@@ -23,6 +23,8 @@ test-gpu: setup
 
 bench: setup
 	$(PY) bench/serving.py
+	$(PY) bench/memory.py
+	$(PY) bench/peers.py
 	$(PY) bench/cameras.py
 	$(PY) -m bench.alerts
 	$(PY) bench/accuracy.py

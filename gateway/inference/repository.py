@@ -331,7 +331,9 @@ class ModelRepository:
                 if model.config is None:
                     slot.state, slot.reason = ModelState.FAILED, model.config_error
                     continue
-                if load and self._preload(name):
+                # A model in use (preloaded, or loaded on demand) gets its new versions at once.
+                in_use = self._preload(name) or any(other.current for other in model.slots.values())
+                if load and in_use:
                     self._load_quietly(slot)
                 elif load:
                     slot.state, slot.reason = ModelState.UNLOADED, ON_DEMAND

@@ -7,8 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.domain import ModelState
+from gateway.domain import ModelRef, ModelState
 from gateway.errors import ModelLoadError
+from gateway.inference.engines.base import EngineOptions
+from gateway.inference.engines.onnx import OnnxEngine
+from gateway.inference.repository import ModelRepository
 from tests.integration.inference.conftest import ServiceFactory
 from tests.support.onnx_models import write_affine_model, write_broken_model
 
@@ -61,3 +64,27 @@ def test_expected_wait_counts_the_queue_and_what_is_pending(
     # One worker, items pending: the new item waits for each of them in turn
     assert service.expected_wait_s({"affine": 1}) == pytest.approx(measured, rel=1e-6)
     assert service.expected_wait_s({"affine": 3}) == pytest.approx(3 * measured, rel=1e-6)
+
+
+def test_hot_reload_loads_new_versions_of_models_in_use_only(models_root: Path) -> None:
+    # Given two on-demand models, one of which has served a request
+    write_affine_model(models_root, "used")
+    write_affine_model(models_root, "idle")
+    repository = ModelRepository(
+        models_root, OnnxEngine, EngineOptions(providers=("cpu",)), preload=lambda _: False
+    )
+    repository.scan()
+    repository.load_all()
+    assert repository.unloaded("used", None) == ModelRef("used", 1)
+    repository.load(ModelRef("used", 1))
+    assert repository.unloaded("used", None) is None
+    # When both get a version 2
+    write_affine_model(models_root, "used", version=2, write_yaml=False)
+    write_affine_model(models_root, "idle", version=2, write_yaml=False)
+    repository.poll()
+    # Then the model in use loads and routes to it, the idle one stays unloaded until asked
+    assert repository.status("used", 2).state is ModelState.READY
+    assert repository.route("used", None).ref == ModelRef("used", 2)
+    assert repository.status("idle", 2).state is ModelState.UNLOADED
+    assert repository.unloaded("idle", None) == ModelRef("idle", 2)
+    repository.close()
