@@ -11,7 +11,9 @@ generator of http_load.py (its CPU per request is recorded):
    ``--clients`` closed-loop clients; and a light-load pass that alternates request by request
    between a raw single-threaded session and one gateway request. Alternating puts whatever else
    the machine runs on both sides of every ratio; the server's event-loop CPU is recorded too;
-3. overload, on a second gateway process that also runs a camera (the demo clip, motion gating off,
+3. the same ``--overload-clients`` closed loop against the default gateway and against one whose
+   wait budget never refuses, alternating: what admission costs in throughput and buys in latency;
+4. overload, on a second gateway process that also runs a camera (the demo clip, motion gating off,
    detect_fps 5): the camera alone, one sequential client (unloaded latency), ``--overload-clients``
    closed-loop clients that honour Retry-After, and an open loop at 3x the measured throughput,
    plain and with ``Expect: 100-continue``. For each: admitted throughput and latency, status codes,
@@ -61,6 +63,7 @@ from bench.serving_load import (  # noqa: E402
     raw_shared,
     server_latency,
 )
+from bench.serving_report import CAMERA_FPS, markdown, ratios  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
 from gateway.config import AdmissionConfig, CameraConfig, GatewayConfig, HttpConfig  # noqa: E402
@@ -70,7 +73,7 @@ from gateway.pipeline_cameras import CameraPipeline  # noqa: E402
 
 ROUTE = "/v2/models/{name}/infer"
 CAMERA = "bench"
-CAMERA_FPS = 5.0
+NO_WAIT_BUDGET_MS = 1e9
 
 # --- the gateway in its own process --------------------------------------------------------------
 
@@ -276,113 +279,24 @@ def throughput_rounds(
     }
 
 
-def ratios(rounds: dict[str, Any], overload: dict[str, Any]) -> dict[str, tuple[float, str]]:
-    nan = float("nan")
-    best_raw = max(rounds["per_core"]["items_per_s"], rounds["shared"]["items_per_s"])
-    capacity = rounds["loaded"]["items_per_s"]
-    unloaded_p99 = overload["unloaded"]["admitted_latency"]["p99_ms"]
-    result = {
-        "gateway / best raw throughput (same rounds)": (capacity / best_raw, ">= 0.95"),
-        "added latency at light load, p50 (ms)": (
-            rounds["light"]["latency"]["p50_ms"] - rounds["single"]["latency"]["p50_ms"],
-            "<= 1",
-        ),
-        "added latency at light load, p99 (ms)": (
-            rounds["light"]["latency"]["p99_ms"] - rounds["single"]["latency"]["p99_ms"],
-            "<= 5",
-        ),
-        "median of paired differences gateway - raw (ms)": (rounds["paired_difference_p50_ms"], "<= 1"),
-        "event-loop CPU per request, light load (ms)": (
-            rounds["light_cpu_ms_per_request"]["event_loop"],
-            "-",
-        ),
-    }
-    camera_alone = overload["camera_alone"]["camera_fps"]
-    for key, label in (
-        ("closed_loop", "closed loop"),
-        ("open_loop", "open loop 3x"),
-        ("open_loop_expect", "open loop 3x, Expect"),
-    ):
-        phase = overload[key]
-        served = phase.get("items_per_s", phase.get("admitted_per_s", nan)) + phase["camera_fps"]
-        rejections = phase["server_side"].get("503", {}).get("share_within_2ms", nan)
-        result |= {
-            f"{label}: admitted p99 / unloaded p99": (
-                phase["admitted_latency"].get("p99_ms", nan) / unloaded_p99,
-                "<= 2",
-            ),
-            f"{label}: served (HTTP + camera) / gateway capacity": (served / capacity, ">= 0.95"),
-            f"{label}: 503s answered within 2 ms, server-side (share)": (rejections, "= 1"),
-            f"{label}: 429/503 without Retry-After": (float(phase["retry_after_missing"]), "= 0"),
-            f"{label}: camera fps / camera alone": (phase["camera_fps"] / camera_alone, ">= 0.9"),
-            f"{label}: RSS after / before": (phase["rss_after_mb"] / phase["rss_before_mb"], "flat"),
-        }
-    return result
-
-
-def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str:
-    rounds, overload, machine = result["rounds"], result["overload"], result["machine"]
-    nan = float("nan")
-    lines = [
-        "# Serving benchmark",
-        "",
-        f"Command (from the repository root, venv active): `{result['command']}`",
-        "",
-        f"{result['date']}; {machine['cpu']}, {machine['cores']} cores usable, Python {machine['python']}, "
-        f"onnxruntime {machine['onnxruntime']}. Model `{result['model']}`, input {result['input_shape']} "
-        f"FP32 as binary tensors. Gateway: the default config (`{json.dumps(result['gateway_config'])}`, "
-        f"admission defaults). **Load average** {machine['load_average_at_start']:.2f} at start, "
-        f"{machine['load_average_at_end']:.2f} at end, per round {rounds['load_average_per_round']} "
-        "(the machine is shared; figures at a load above the core count need a quiet re-run).",
-        "",
-        "| run | items/s | p50 ms | p99 ms | statuses | load |",
-        "|---|---:|---:|---:|---|---:|",
-    ]
-    for entry in rounds["batches_once"]:
-        lines.append(
-            f"| raw ORT, 1 session (all threads), batch {entry['batch']}, once | {entry['items_per_s']:.2f} "
-            f"| {entry['latency']['p50_ms']:.2f} | {entry['latency']['p99_ms']:.2f} | | |"
-        )
-    for key, label in (
-        ("shared", f"raw ORT, 1 session (all threads), batch {rounds['shared']['batch']}"),
-        ("per_core", f"raw ORT, {rounds['per_core']['sessions']} single-thread sessions, batch 1"),
-        ("single", "raw ORT, 1 single-thread session, sequential (paired with the next row)"),
-        ("light", "gateway, 1 client, sequential (paired with the row above)"),
-        ("loaded", f"gateway, {rounds['loaded']['clients']} closed-loop clients"),
-    ):
-        entry = rounds[key]
-        lines.append(
-            f"| {label} | {entry['items_per_s']:.2f} | {entry['latency']['p50_ms']:.2f} "
-            f"| {entry['latency']['p99_ms']:.2f} | {entry.get('statuses', '')} | |"
-        )
-    for key, label in (
-        ("unloaded", "with camera: 1 client, sequential (unloaded)"),
-        (
-            "closed_loop",
-            f"with camera: {overload['closed_loop'].get('clients')} closed-loop clients, Retry-After",
-        ),
-        ("open_loop", "with camera: open loop at 3x capacity"),
-        ("open_loop_expect", "with camera: open loop at 3x, Expect: 100-continue"),
-    ):
-        phase = overload[key]
-        admitted = phase["admitted_latency"]
-        rate = phase.get("items_per_s", phase.get("admitted_per_s", nan))
-        lines.append(
-            f"| {label} | {rate:.2f} | {admitted.get('p50_ms', nan):.2f} | {admitted.get('p99_ms', nan):.2f} "
-            f"| {phase['statuses']} | {phase['load_average']:.2f} |"
-        )
-    lines += [
-        "",
-        f"Camera (demo clip, detect_fps {CAMERA_FPS:g}, motion gating off): "
-        + ", ".join(f"{key} {phase['camera_fps']:.2f} fps" for key, phase in overload.items())
-        + ". Load generator CPU per request: "
-        f"{rounds['loaded']['client_cpu_ms_per_request']:.2f} ms (closed loop).",
-        "",
-        "| measure | value | target |",
-        "|---|---:|---:|",
-    ]
-    lines += [f"| {name} | {value:.3f} | {target} |" for name, (value, target) in table.items()]
-    return "\n".join(lines) + "\n"
+def admission_comparison(
+    server: GatewayProcess, without: GatewayProcess, request: Request, arguments: Any
+) -> dict[str, Any]:
+    """The same closed loop against the default gateway and one whose wait budget never refuses,
+    alternating, so both see the same neighbours: what latency-aware admission costs in throughput
+    and buys in latency."""
+    runs: dict[str, list[dict[str, Any]]] = {"default": [], "no_wait_budget": []}
+    samples: dict[str, list[list[float]]] = {name: [] for name in runs}
+    for round_index in range(arguments.comparison_rounds):
+        print(f"admission comparison {round_index + 1}/{arguments.comparison_rounds}", flush=True)
+        for name, target in (("default", server), ("no_wait_budget", without)):
+            outcome, latencies = asyncio.run(
+                closed_loop(target.port, request, arguments.overload_clients, arguments.seconds)
+            )
+            outcome["load_average"] = os.getloadavg()[0]
+            runs[name].append(outcome)
+            samples[name].append(latencies)
+    return {name: merge_runs(runs[name], samples[name]) for name in runs}
 
 
 def bench_main(arguments: argparse.Namespace) -> int:
@@ -414,6 +328,11 @@ def bench_main(arguments: argparse.Namespace) -> int:
             rounds = throughput_rounds(
                 server, request, model_file, item, input_name=spec.name, arguments=arguments
             )
+            without = GatewayProcess(gateway_config, {"max_queue_wait_ms": NO_WAIT_BUDGET_MS})
+            try:
+                comparison = admission_comparison(server, without, request, arguments)
+            finally:
+                without.close()
         finally:
             server.close()
         server = GatewayProcess(gateway_config, {}, camera=Path(arguments.camera).resolve())
@@ -422,7 +341,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
             overload = overload_phases(server, request, rounds["loaded"]["items_per_s"], arguments)
         finally:
             server.close()
-    table = ratios(rounds, overload)
+    table = ratios(rounds, comparison, overload)
     command = " ".join(shlex.quote(part) for part in ["python", "bench/serving.py", *sys.argv[1:]])
     result = {
         "model": f"{arguments.model}:{version}",
@@ -439,6 +358,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
         },
         "gateway_config": gateway_config["inference"],
         "rounds": rounds,
+        "admission_comparison": comparison,
         "overload": overload,
         "ratios": {name: {"value": value, "target": target} for name, (value, target) in table.items()},
     }
@@ -479,6 +399,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--overload-clients", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="raw and gateway phases alternate this often")
     parser.add_argument("--overload-seconds", type=float, default=10.0)
+    parser.add_argument("--comparison-rounds", type=int, default=2, help="admission vs none, alternating")
     parser.add_argument("--camera", default=str(ROOT / "build" / "demo" / "clip.mp4"))
     parser.add_argument("--output", default=str(ROOT / "bench" / "results"))
     arguments = parser.parse_args(argv)
