@@ -83,7 +83,10 @@ def test_queue_overload_answers_503_with_retry_after_and_recovers(make_gateway: 
 def test_deadlines_under_overload_give_504_not_other_errors(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway(
         inference={"workers": 1, "queue_capacity": 64, "max_batch_size": 4},
-        admission=AdmissionConfig(rate_per_s=100_000, burst=100_000, high_watermark=1.0),
+        # Neither the watermark nor the wait budget refuses: the queue grows until deadlines expire.
+        admission=AdmissionConfig(
+            rate_per_s=100_000, burst=100_000, high_watermark=1.0, max_queue_wait_ms=60_000
+        ),
     )
     outcomes = asyncio.run(
         hammer(gateway.api.port, clients=48, requests_each=4, headers={"X-Request-Timeout-Ms": "5"})
