@@ -30,6 +30,8 @@ test-arm64: setup
 
 bench: setup
 	$(PY) bench/serving.py
+	$(PY) bench/memory.py
+	$(PY) bench/peers.py
 	$(PY) bench/cameras.py
 	$(PY) -m bench.alerts
 	$(PY) bench/accuracy.py

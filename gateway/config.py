@@ -76,6 +76,11 @@ class ModelsConfig(Section):
     repository: Path = Field(Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/.")
     poll_interval_s: PositiveFloat = Field(2.0, description="How often files are checked for hot reload.")
     warmup_batches: int = Field(2, ge=0, description="Dummy batches run before a version is ready.")
+    preload: Literal["cameras", "all"] = Field(
+        "cameras",
+        description="Models loaded at start: those the cameras use (the others load on their first "
+        "request, which waits for the load), or all.",
+    )
 
 
 ProviderName = Literal["tensorrt", "cuda", "cpu"]
@@ -107,6 +112,12 @@ class AdmissionConfig(Section):
     rate_per_s: PositiveFloat = Field(200.0, description="Per-client token bucket refill rate.")
     burst: int = Field(50, ge=1, description="Per-client token bucket size.")
     high_watermark: float = Field(0.8, gt=0, le=1, description="Queue fill above which requests get 503.")
+    max_queue_wait_ms: PositiveFloat | None = Field(
+        None,
+        description="Longest expected wait for a worker a request is admitted with (503 beyond it, "
+        "before the body is read); null: the model's own measured time per item, which keeps admitted "
+        "latency within about twice the unloaded latency.",
+    )
 
 
 class MotionConfig(Section):

@@ -21,7 +21,7 @@ from gateway.api import debug as debug_routes
 from gateway.api import detect as detect_routes
 from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
-from gateway.api.admission import TokenBuckets
+from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.auth import TokenCheck, check_bind, load_tokens
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
 from gateway.api.metrics import HttpMetrics
@@ -62,6 +62,7 @@ def create_app(
         metrics=HttpMetrics(registry),
         tokens=TokenCheck(all_tokens),
         buckets=TokenBuckets(admission.rate_per_s, admission.burst),
+        queue=QueueAdmission(inference, admission.max_queue_wait_ms),
         admission=admission,
         max_body_bytes=http.max_body_bytes,
         insecure=insecure,

@@ -20,6 +20,7 @@ from gateway.api.context import (
     deadline_of,
     offload,
     read_body,
+    release_admission,
     wait_result,
 )
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
@@ -66,6 +67,7 @@ async def detect(request: web.Request) -> web.Response:
 
     check_queue(context)
     future = await offload(request, submit)
+    release_admission(request)  # queued now, and counted there
     result = await wait_result(future, deadline)
     return web.json_response(
         {

@@ -69,6 +69,15 @@ class InferenceBackend(Protocol):
         """Items waiting over capacity, 0..1, for the admission watermark."""
         ...
 
+    def expected_wait_s(self, pending: Mapping[str, int]) -> float:
+        """Seconds until a worker would take an item submitted now: behind the running batches,
+        the queue and ``pending`` (model name -> items admitted but not yet submitted)."""
+        ...
+
+    def service_time_s(self, name: str) -> float | None:
+        """Measured seconds per item of model ``name``; None before any was measured."""
+        ...
+
 
 class CameraDirectory(Protocol):
     def cameras(self) -> Sequence[CameraStatus]: ...

@@ -2,13 +2,15 @@
 
 ::
 
+    UNLOADED ──first request (models no camera uses load on demand)──► LOADING
     LOADING ──warm──► READY ──files changed, swapped when warm──► READY
        │  ▲             │
        │  └─changed─┐   └─config broken with nothing serving──► FAILED
        └─load failed─► FAILED ──files changed──► LOADING
 
-Every state may move to UNLOADED (the version's directory went away), which is final. A state may
-move to itself (a failed version's reason changes; a ready one is swapped for its reload).
+Every state may move to UNLOADED (the version's directory went away, or a version nobody uses is
+not loaded until asked for). A state may move to itself (a failed version's reason changes; a
+ready one is swapped for its reload).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ ALLOWED: Mapping[ModelState, frozenset[ModelState]] = {
     ),
     ModelState.READY: frozenset({ModelState.READY, ModelState.FAILED, ModelState.UNLOADED}),
     ModelState.FAILED: frozenset({ModelState.FAILED, ModelState.LOADING, ModelState.UNLOADED}),
-    ModelState.UNLOADED: frozenset(),
+    ModelState.UNLOADED: frozenset({ModelState.UNLOADED, ModelState.LOADING}),
 }
 
 

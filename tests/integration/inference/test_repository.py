@@ -63,7 +63,7 @@ def test_concurrent_first_requests_load_a_version_once(models_root: Path) -> Non
 
     assert len(loaded) == 8
     assert len({id(version) for version in loaded}) == 1
-    assert factory.calls == {path: 2}, "one load: one session per worker, no more"
+    assert factory.calls == {path: 1}, "one load: one thread-safe session shared by the workers"
     assert repository.status("affine", 1).state is ModelState.READY
     repository.close()
     assert loaded[0].closed

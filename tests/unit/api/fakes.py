@@ -62,6 +62,11 @@ class FakeBackend:
         self.fill = 0.0
         self.fills: list[float] = []
         """Successive answers of queue_fill() before falling back to ``fill``."""
+        self.wait_s = 0.0
+        """Seconds of work ahead of a new item, before the admitted-but-not-queued ones."""
+        self.service_s: float | None = None
+        """Every model's measured time per item (None: not measured)."""
+        self.pending_seen: list[dict[str, int]] = []
         self.delay_s = 0.0
         self.submit_error: Exception | None = None
         self.calls = 0
@@ -121,6 +126,13 @@ class FakeBackend:
 
     def queue_fill(self) -> float:
         return self.fills.pop(0) if self.fills else self.fill
+
+    def expected_wait_s(self, pending: Mapping[str, int]) -> float:
+        self.pending_seen.append(dict(pending))
+        return self.wait_s + (self.service_s or 0.0) * sum(pending.values())
+
+    def service_time_s(self, name: str) -> float | None:
+        return self.service_s
 
     def _admit(self, name: str, version: int | None) -> ModelVersionStatus:
         self.calls += 1

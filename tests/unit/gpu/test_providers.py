@@ -79,7 +79,7 @@ def test_service_with_tensorrt_first_but_absent_falls_back_and_reports_the_provi
     config = GatewayConfig.model_validate(
         {
             "state_dir": tmp_path / "state",
-            "models": {"repository": models, "warmup_batches": 1},
+            "models": {"repository": models, "warmup_batches": 1, "preload": "all"},
             "inference": {"providers": ["tensorrt", "cpu"], "workers": 1},
         }
     )
