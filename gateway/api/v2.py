@@ -68,7 +68,7 @@ def version_of(request: web.Request) -> int | None:
 
 async def server_metadata(request: web.Request) -> web.Response:
     return web.json_response(
-        {"name": SERVER_NAME, "version": _server_version(), "extensions": list(EXTENSIONS)}
+        {"name": SERVER_NAME, "version": server_version(), "extensions": list(EXTENSIONS)}
     )
 
 
@@ -193,7 +193,7 @@ def _triton_state(state: ModelState) -> str:
 
 
 @cache
-def _server_version() -> str:
+def server_version() -> str:
     try:
         return metadata.version(SERVER_NAME)
     except metadata.PackageNotFoundError:
