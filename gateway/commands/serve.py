@@ -65,7 +65,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         logger.error("cannot start: %s", exc)
         return 1
     # SIGHUP and console edits of zones and lines both go through the file, one at a time.
-    config_file = ConfigFile(gateway, config_path)
+    config_file = ConfigFile(config_path, running=lambda: gateway.config, apply=gateway.reload)
     try:
         # Warming models (and building TensorRT engines on a first start) can outlast
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.

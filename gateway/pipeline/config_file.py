@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from gateway.api.ports import ConfigReadOnlyError
@@ -25,18 +25,23 @@ from gateway.config import (
 )
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
-from gateway.pipeline.gateway import Gateway
 
 logger = logging.getLogger(__name__)
 
 
 class ConfigFile:
-    """Implements ``gateway.api.ports.GeometryEditor``; ``path`` None is the embedded default."""
+    """Implements ``gateway.api.ports.GeometryEditor``; ``path`` None is the embedded default.
+    ``running`` gives the config in force, ``apply`` puts a new one in force (``Gateway.reload``)."""
 
     def __init__(
-        self, gateway: Gateway, path: Path | None, environment: Mapping[str, str] | None = None
+        self,
+        path: Path | None,
+        running: Callable[[], GatewayConfig],
+        apply: Callable[[GatewayConfig], None],
+        environment: Mapping[str, str] | None = None,
     ) -> None:
-        self._gateway = gateway
+        self._running = running
+        self._apply = apply
         self._path = path
         self._environment = environment
         self._lock = threading.Lock()
@@ -46,20 +51,18 @@ class ConfigFile:
         with self._lock:
             try:
                 config = (
-                    load_config(self._path, self._environment)
-                    if self._path is not None
-                    else self._gateway.config
+                    load_config(self._path, self._environment) if self._path is not None else self._running()
                 )
             except ConfigError as exc:
                 logger.error("reload refused, the running config stays:\n%s", exc)
                 return
-            self._gateway.reload(config)
+            self._apply(config)
 
     def read_only_reason(self) -> str | None:
         return read_only_reason(self._path)
 
     def camera_config(self, camera_id: str) -> CameraConfig | None:
-        return next((camera for camera in self._gateway.config.cameras if camera.id == camera_id), None)
+        return next((camera for camera in self._running().cameras if camera.id == camera_id), None)
 
     def save_geometry(
         self, camera_id: str, zones: Sequence[ZoneConfig], lines: Sequence[LineConfig]
@@ -82,7 +85,7 @@ class ConfigFile:
                 source,
                 extra={"camera": camera_id},
             )
-            self._gateway.reload(config)
+            self._apply(config)
         saved = self.camera_config(camera_id)
         if saved is None:  # the file, edited by hand meanwhile, no longer has the camera
             problem = ConfigProblem(str(self._path), None, "cameras", f"no camera {camera_id!r} any more")
