@@ -5,7 +5,8 @@ and ``${VARIABLE}`` references that a load-and-dump round trip would normalise o
 above the key after ``zones:`` belongs, to a YAML parser, to the last zone). So the file is not
 re-serialised: the composed node tree (ruamel.yaml, with exact marks) locates the camera's ``zones:``
 and ``lines:`` entries, and only those spans of text are replaced by freshly emitted YAML, indented
-like the camera's other keys. Every other byte of the file stays as it was.
+like the camera's other keys; comments inside a replaced span are carried over into its new text.
+Every other byte of the file stays as it was.
 
 Writing is atomic: a temporary file beside the target, fsynced, given the target's mode, renamed
 over it, and the directory fsynced, so a power cut leaves the old file or the new one, never half.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -29,6 +31,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from gateway.config import LineConfig, ZoneConfig
 from gateway.errors import ConfigError, ConfigProblem
 
+_COMMENT = re.compile(r"(?:^|(?<=\s))(#[^\n]*)", re.MULTILINE)
 DECIMALS = 4
 """Normalised coordinates are written with this many decimals: a tenth of a pixel at 4K."""
 
@@ -61,7 +64,9 @@ def replace_geometry(
                     source, key_node, f"cameras[{camera_id}].{key}", "is a YAML alias: edit it by hand"
                 )
             start = text.rfind("\n", 0, key_node.start_mark.index) + 1
-            edits.append((start, _line_end(text, _content_end(value_node)), order, block.rstrip("\n")))
+            end = _line_end(text, _content_end(value_node))
+            block = _keep_comments(text[start:end], block, indent)
+            edits.append((start, end, order, block.rstrip("\n")))
         else:
             end = _line_end(text, _content_end(camera.value[-1][1]))
             edits.append((end, end, order, "\n" + block.rstrip("\n")))
@@ -70,6 +75,21 @@ def replace_geometry(
     for start, end, _, replacement in sorted(edits, key=lambda edit: edit[:3], reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+def _keep_comments(old: str, block: str, indent: int) -> str:
+    """``block`` with the comments of the ``old`` text it replaces: the key line's own comment stays
+    on the key line, the others go, whole, right below it. A geometry block holds only keys, numbers
+    and identifiers (no ``#`` in them), so every `` #`` in it starts a comment."""
+    comments = [match.group(1).rstrip() for match in _COMMENT.finditer(old) if match.group(1).strip() != "#"]
+    if not comments:
+        return block
+    first_line, _, rest = block.partition("\n")
+    own = old.partition("\n")[0]
+    if _COMMENT.search(own):
+        first_line += "  " + comments.pop(0)
+    kept = "".join(f"{' ' * (indent + 2)}{comment}\n" for comment in comments)
+    return f"{first_line}\n{kept}{rest}"
 
 
 def _camera_node(text: str, camera_id: str, source: str) -> MappingNode:

@@ -42,6 +42,7 @@ def test_replacing_a_cameras_zones_and_adding_a_line_keeps_every_other_byte() ->
 
     expected = ORIGINAL.replace(
         "      - {name: yard, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 1]]}   # drawn by hand\n",
+        "      # drawn by hand\n"
         "      - name: yard\n        polygon: [[0.0, 0.25], [1.0, 0.25], [1.0, 1.0], [0.0, 1.0]]\n",
     ).replace(
         "      - {name: intrusion, zones: [yard]}\n",
@@ -57,6 +58,26 @@ def test_replacing_a_cameras_zones_and_adding_a_line_keeps_every_other_byte() ->
     assert gate.zones == [YARD]
     assert gate.lines == [DOOR]
     assert [rule.name for rule in gate.rules] == ["intrusion"]
+
+
+def test_comments_inside_a_replaced_block_are_kept() -> None:
+    text = (
+        "cameras:\n"
+        "  - id: gate\n"
+        "    url: x\n"
+        "    zones:   # agreed 2026-05\n"
+        "      # the yard, south of the gate\n"
+        "      - name: yard   # do not shrink\n"
+        "        polygon: [[0, 0], [1, 0], [1, 1]]\n"
+    )
+    edited = replace_geometry(text, "gate", [YARD], [])
+    assert edited.splitlines()[3:7] == [
+        "    zones:  # agreed 2026-05",
+        "      # the yard, south of the gate",
+        "      # do not shrink",
+        "      - name: yard",
+    ]
+    assert parse_config(edited).cameras[0].zones == [YARD]
 
 
 def test_the_comment_above_the_next_key_stays_above_it() -> None:
