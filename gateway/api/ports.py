@@ -22,6 +22,7 @@ from gateway.domain import (
     DetectOutput,
     Image,
     InferenceOutput,
+    ModelRouting,
     ModelVersionStatus,
 )
 
@@ -73,6 +74,10 @@ class InferenceBackend(Protocol):
 
     def queue_fill(self) -> float:
         """Items waiting over capacity, 0..1, for the admission watermark."""
+        ...
+
+    def routing(self, name: str) -> ModelRouting:
+        """The model's default version and canary share; ModelNotFoundError for an unknown model."""
         ...
 
 

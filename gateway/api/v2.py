@@ -110,6 +110,15 @@ async def model_metadata(request: web.Request) -> web.Response:
         body["reason"] = status.reason
     if status.provider is not None:
         body["parameters"] = {"provider": status.provider, "version": str(status.version)}
+    if request.match_info.get("version") is None:
+        # An extension field (OIP clients ignore it): where unversioned requests go, for the console.
+        routing = backend.routing(name)
+        body["routing"] = {
+            "default_version": routing.default_version,
+            "canary": None
+            if routing.canary_version is None
+            else {"version": routing.canary_version, "share": routing.canary_weight},
+        }
     return web.json_response(body)
 
 

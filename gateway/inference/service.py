@@ -28,6 +28,7 @@ from gateway.domain import (
     InferenceOutput,
     ModelRef,
     ModelReference,
+    ModelRouting,
     ModelVersionStatus,
     TensorSpec,
 )
@@ -170,6 +171,9 @@ class InferenceService:
 
     def queue_fill(self) -> float:
         return self.batcher.fill()
+
+    def routing(self, name: str) -> ModelRouting:
+        return self.repository.routing(name)
 
     def infer(
         self,

@@ -2,6 +2,17 @@
 // not ready, the platform and the execution provider that actually runs it.
 import { api, errorText, h } from "./core.js";
 
+// The share of unversioned requests a version gets: the canary its weight, the default the rest.
+function share(meta, version) {
+  if (!meta || !meta.routing) return "–";
+  const canary = meta.routing.canary;
+  const percent = (value) => `${Math.round(value * 1000) / 10} %`;
+  if (canary && String(canary.version) === version) return `canary, ${percent(canary.share)}`;
+  const serving = meta.parameters && meta.parameters.version === version;
+  if (serving) return canary ? `default, ${percent(1 - canary.share)}` : "default, 100 %";
+  return "pinned requests only";
+}
+
 export function mount(view) {
   const body = h("tbody");
   const message = h("p", { role: "status", class: "muted" });
@@ -30,9 +41,7 @@ export function mount(view) {
         return [name, null];
       }
     })));
-    message.textContent = `${index.length} versions of ${names.length} models; a model without a version serves its default (or canary) version: ${names
-      .map((name) => `${name} → ${metadata.get(name) && metadata.get(name).parameters ? metadata.get(name).parameters.version : "none ready"}`)
-      .join(", ")}`;
+    message.textContent = `${index.length} versions of ${names.length} models.`;
     message.className = "muted";
     body.replaceChildren(...index.map((entry) => {
       const meta = metadata.get(entry.name);
@@ -40,8 +49,9 @@ export function mount(view) {
       const ready = entry.state === "READY";
       return h("tr", { "data-model": `${entry.name}:${entry.version}` },
         h("td", { text: entry.name }),
-        h("td", { text: `${entry.version}${serving ? " (default)" : ""}` }),
+        h("td", { text: entry.version }),
         h("td", {}, h("span", { class: `pill ${ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad"}`, text: entry.state.toLowerCase() })),
+        h("td", { text: share(meta, entry.version) }),
         h("td", { text: meta ? meta.platform : "–" }),
         h("td", { text: serving && meta.parameters ? meta.parameters.provider : ready ? "ready" : "–" }),
         h("td", { class: entry.reason ? "error" : "", text: entry.reason || "none" }),
