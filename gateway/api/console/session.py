@@ -24,6 +24,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -122,7 +123,8 @@ def check_origin(request: web.Request) -> None:
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         raise RefusedError(403, "cross-site request refused")
     origin = request.headers.get("Origin")
-    if origin is not None and origin != f"{request.scheme}://{request.host}":
+    # Host only: behind a TLS-terminating proxy the browser's scheme is not the one seen here.
+    if origin is not None and urlsplit(origin).netloc != request.host:
         raise RefusedError(403, f"request from origin {origin!r} refused")
 
 
