@@ -191,6 +191,7 @@ def test_draw_a_zone_and_a_line_save_and_the_rule_fires(session: BrowserContext,
     page.get_by_label("Name of the selected shape").fill("aisle")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved to the config file and applied.")).to_be_visible(timeout=UI_WAIT_MS)
+    page.wait_for_timeout(1000)  # the live view's next frames draw the saved geometry too
     gateway.shot(page, "camera")
 
     text = gateway.config.read_text()
@@ -326,6 +327,7 @@ def test_keyboard_and_phone_width(session: BrowserContext, gateway: Gateway) -> 
         assert overflow <= 0, f"{route} scrolls sideways by {overflow} px at 390 px wide"
     page.goto(gateway.base + "/#/camera/door")
     expect(page.get_by_role("button", name="Zone yard")).to_be_visible(timeout=UI_WAIT_MS)
+    page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
     gateway.shot(page, "phone-camera", full_page=True)
     page.close()
 
