@@ -329,6 +329,19 @@ def test_keyboard_and_phone_width(session: BrowserContext, gateway: Gateway) -> 
     expect(page.get_by_role("button", name="Zone yard")).to_be_visible(timeout=UI_WAIT_MS)
     page.wait_for_function("() => document.querySelector('.stage img').naturalWidth > 0")
     gateway.shot(page, "phone-camera", full_page=True)
+
+    # The editor by keyboard: pick the line in the list, focus the picture, move it with an arrow key.
+    page.get_by_role("button", name="Line aisle").press("Enter")
+    line = page.locator("svg line.shape")
+    before = float(line.get_attribute("x1") or "nan")
+    page.locator(".stage").focus()
+    page.keyboard.press("ArrowLeft")
+    assert float(line.get_attribute("x1") or "nan") == pytest.approx(before - 0.01)
+    expect(page.get_by_role("button", name="Save")).to_be_enabled()
+    page.keyboard.press("Delete")
+    expect(page.get_by_role("button", name="Line aisle")).to_have_count(0)
+    page.get_by_role("button", name="Revert").click()  # nothing of this is saved
+    expect(page.get_by_role("button", name="Line aisle")).to_be_visible(timeout=UI_WAIT_MS)
     page.close()
 
 
