@@ -35,3 +35,4 @@ bench: setup
 	$(PY) bench/cameras.py
 	$(PY) -m bench.alerts
 	$(PY) bench/accuracy.py
+	$(PY) bench/console.py

@@ -283,6 +283,16 @@ class ModelVersionStatus:
         return ModelRef(self.name, self.version)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelRouting:
+    """Where a request that names no version goes: ``default_version`` (None: the highest ready),
+    and ``canary_weight`` of them to ``canary_version`` (None: no canary)."""
+
+    default_version: int | None
+    canary_version: int | None
+    canary_weight: float
+
+
 class CameraState(str, enum.Enum):
     CONNECTING = "connecting"
     STREAMING = "streaming"

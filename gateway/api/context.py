@@ -15,8 +15,16 @@ from aiohttp import web
 
 from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.auth import TokenCheck
+from gateway.api.console.session import Sessions
 from gateway.api.metrics import HttpMetrics
-from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend
+from gateway.api.ports import (
+    CameraDirectory,
+    EventLog,
+    GatewayState,
+    GeometryEditor,
+    InferenceBackend,
+    SystemInfo,
+)
 from gateway.config import AdmissionConfig
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 
@@ -40,11 +48,14 @@ class ApiContext:
     state: GatewayState | None
     metrics: HttpMetrics
     tokens: TokenCheck
+    sessions: Sessions
     buckets: TokenBuckets
     queue: QueueAdmission
     admission: AdmissionConfig
     max_body_bytes: int
     insecure: bool
+    geometry: GeometryEditor | None = None
+    system: SystemInfo | None = None
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)

@@ -31,8 +31,10 @@ _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
 
 
-def load_json(body: bytes | bytearray, what: str = "request body") -> object:
+def load_json(body: bytes | bytearray | memoryview, what: str = "request body") -> object:
     """Decode ``body``; raise InvalidInputError naming the problem (``what`` names the body)."""
+    if isinstance(body, memoryview):
+        body = bytes(body)
     try:
         document = json.loads(body)
     except RecursionError:

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
+from gateway.api.console.session import RefusedError, check_origin
 from gateway.api.context import context_of, release_admission
 from gateway.api.metrics import UNMATCHED_ROUTE
 from gateway.domain import ModelReference
@@ -151,10 +152,20 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
 
 
 def admission_rejection(request: web.Request, name: str) -> web.Response | None:
-    """From the headers alone: 401, 429, 503 (queue above the watermark, inference routes) or 413;
-    None when the request may proceed."""
+    """From the headers alone: 401, 403 (a console request failing the CSRF check), 429, 503 (queue
+    above the watermark, inference routes) or 413; None when the request may proceed."""
     context = context_of(request)
     client = context.tokens.client_of(request.headers.get("Authorization"))
+    if client is None:
+        # No bearer token: a console session cookie, with its CSRF check for unsafe methods; or,
+        # without tokens, the origin check that keeps other sites from driving a local browser.
+        try:
+            client = context.sessions.client_of(request)
+            if client is None and not context.tokens.enabled:
+                check_origin(request)
+        except RefusedError as exc:
+            context.metrics.rejections.labels("forbidden").inc()
+            return json_error(exc.status, str(exc))
     if context.tokens.enabled and client is None:
         context.metrics.rejections.labels("unauthorized").inc()
         return json_error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})

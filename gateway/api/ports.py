@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.domain import (
     Alert,
     CameraStatus,
@@ -20,16 +22,21 @@ from gateway.domain import (
     DetectOutput,
     Image,
     InferenceOutput,
+    ModelRouting,
     ModelVersionStatus,
 )
 
 __all__ = [
     "CameraDirectory",
+    "ConfigReadOnlyError",
     "DetectOutput",
     "EventLog",
     "GatewayState",
+    "GeometryEditor",
     "InferenceBackend",
     "InferenceOutput",
+    "SystemFacts",
+    "SystemInfo",
 ]
 
 
@@ -76,6 +83,9 @@ class InferenceBackend(Protocol):
 
     def service_time_s(self, name: str) -> float | None:
         """Measured seconds per item of model ``name``; None before any was measured."""
+
+    def routing(self, name: str) -> ModelRouting:
+        """The model's default version and canary share; ModelNotFoundError for an unknown model."""
         ...
 
 
@@ -107,3 +117,42 @@ class GatewayState(Protocol):
 
 class EventLog(Protocol):
     def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]: ...
+
+
+class ConfigReadOnlyError(Exception):
+    """The running config cannot be saved to (the embedded default, a read-only file): HTTP 409."""
+
+
+class GeometryEditor(Protocol):
+    """The console's zone and line editor, on the config file the gateway was started with."""
+
+    def read_only_reason(self) -> str | None:
+        """Why edits cannot be saved, or None when they can."""
+        ...
+
+    def camera_config(self, camera_id: str) -> CameraConfig | None:
+        """The camera as the running config has it."""
+        ...
+
+    def save_geometry(
+        self, camera_id: str, zones: Sequence[ZoneConfig], lines: Sequence[LineConfig]
+    ) -> CameraConfig:
+        """Validate the whole config with the new geometry, write the file back atomically and apply
+        it like SIGHUP; returns the camera as now running. ConfigError for a config that does not
+        validate (nothing is written), ConfigReadOnlyError when the config is not a writable file."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SystemFacts:
+    device_id: str
+    started_at: float
+    """Wall-clock time (Unix seconds) the gateway started."""
+    outbox_stored: int
+    """Alerts held in the outbox."""
+    outbox_pending: int
+    """Alerts not yet acknowledged by the broker (all of them when running outbox-only)."""
+
+
+class SystemInfo(Protocol):
+    def system_facts(self) -> SystemFacts: ...

@@ -1,11 +1,16 @@
 """``/v1/status``: the gateway in one document: health, alert delivery (a refused broker login
-shows here with the broker's reason while alerts keep accumulating in the outbox) and a summary."""
+shows here with the broker's reason while alerts keep accumulating in the outbox), a summary, and
+the facts the console's system page shows (device id, version, uptime, outbox size)."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from aiohttp import web
 
 from gateway.api.context import context_of, offload
+from gateway.api.v2 import server_version
 
 
 def add_routes(app: web.Application) -> None:
@@ -13,15 +18,31 @@ def add_routes(app: web.Application) -> None:
 
 
 async def status(request: web.Request) -> web.Response:
-    state = context_of(request).state
+    context = context_of(request)
+    state = context.state
+    system = context.system
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
-    problems, delivery, summary = await offload(
+    problems, delivery, summary, facts = await offload(
         request,
-        lambda: (state.health_problems() + state.degraded(), state.delivery_status(), state.summary()),
+        lambda: (
+            state.health_problems() + state.degraded(),
+            state.delivery_status(),
+            state.summary(),
+            system.system_facts() if system is not None else None,
+        ),
     )
+    body: dict[str, Any] = {"version": server_version()}
+    if facts is not None:
+        body |= {
+            "device_id": facts.device_id,
+            "started_at": facts.started_at,
+            "uptime_s": round(max(0.0, time.time() - facts.started_at), 1),
+            "outbox": {"stored": facts.outbox_stored, "pending": facts.outbox_pending},
+        }
     return web.json_response(
-        {
+        body
+        | {
             "healthy": not problems,
             "problems": problems,
             "summary": summary,

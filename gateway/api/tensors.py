@@ -85,7 +85,7 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         if not 0 < length <= len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
         header_bytes, binary = view[:length], view[length:]
-    header = load_json(bytes(header_bytes))
+    header = load_json(header_bytes)
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
     parameters = _parameters(header, "request")

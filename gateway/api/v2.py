@@ -70,7 +70,7 @@ def version_of(request: web.Request) -> int | None:
 
 async def server_metadata(request: web.Request) -> web.Response:
     return web.json_response(
-        {"name": SERVER_NAME, "version": _server_version(), "extensions": list(EXTENSIONS)}
+        {"name": SERVER_NAME, "version": server_version(), "extensions": list(EXTENSIONS)}
     )
 
 
@@ -112,6 +112,15 @@ async def model_metadata(request: web.Request) -> web.Response:
         body["reason"] = status.reason
     if status.provider is not None:
         body["parameters"] = {"provider": status.provider, "version": str(status.version)}
+    if request.match_info.get("version") is None:
+        # An extension field (OIP clients ignore it): where unversioned requests go, for the console.
+        routing = backend.routing(name)
+        body["routing"] = {
+            "default_version": routing.default_version,
+            "canary": None
+            if routing.canary_version is None
+            else {"version": routing.canary_version, "share": routing.canary_weight},
+        }
     return web.json_response(body)
 
 
@@ -206,7 +215,7 @@ def _triton_state(state: ModelState) -> str:
 
 
 @cache
-def _server_version() -> str:
+def server_version() -> str:
     try:
         return metadata.version(SERVER_NAME)
     except metadata.PackageNotFoundError:

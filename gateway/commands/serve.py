@@ -20,6 +20,7 @@ from gateway.api.app import create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.pipeline import Gateway
+from gateway.pipeline.config_file import ConfigFile
 from gateway.systemd import Notifier, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     except GatewayError as exc:
         logger.error("cannot start: %s", exc)
         return 1
+    # SIGHUP and console edits of zones and lines both go through the file, one at a time.
+    config_file = ConfigFile(config_path, running=lambda: gateway.config, apply=gateway.reload)
     try:
         # Warming models (and building TensorRT engines on a first start) can outlast
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
@@ -77,6 +80,8 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
             registry=gateway.registry,
             state=gateway,
             insecure=insecure,
+            geometry=config_file,
+            system=gateway,
         )
         server = await serve(app, config.http.host, config.http.port)
     except (GatewayError, OSError) as exc:
@@ -97,7 +102,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
                 waiter.cancel()
             if reload.is_set() and not stop.is_set():
                 reload.clear()
-                await loop.run_in_executor(None, _reload, gateway, config_path, notifier)
+                await loop.run_in_executor(None, _reload, config_file, notifier)
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:
@@ -112,11 +117,6 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     return 0
 
 
-def _reload(gateway: Gateway, config_path: Path | None, notifier: Notifier) -> None:
+def _reload(config_file: ConfigFile, notifier: Notifier) -> None:
     with notifier.reloading("reloading config and models"):
-        try:
-            config = load_config(config_path) if config_path is not None else gateway.config
-        except ConfigError as exc:
-            logger.error("reload refused, the running config stays:\n%s", exc)
-            return
-        gateway.reload(config)
+        config_file.reload()

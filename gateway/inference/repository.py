@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.domain import ModelRef, ModelState, ModelVersionStatus
+from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
 from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
@@ -181,6 +181,17 @@ class ModelRepository:
             if slot is not None and slot.current is not None:
                 return slot.current
         return self._ready(self._default_slot(model))
+
+    def routing(self, name: str) -> ModelRouting:
+        """How a request without a version is routed: the default version and the canary's share."""
+        model = self._model(name)
+        routing = model.config.routing if model.config is not None else None
+        canary = routing.canary if routing is not None else None
+        return ModelRouting(
+            default_version=routing.default_version if routing is not None else None,
+            canary_version=canary.version if canary is not None else None,
+            canary_weight=canary.weight if canary is not None else 0.0,
+        )
 
     def current(self, ref: ModelRef) -> LoadedVersion:
         """The loaded version serving ``ref`` now; ModelNotReadyError if none."""

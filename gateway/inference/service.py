@@ -33,6 +33,7 @@ from gateway.domain import (
     InferenceOutput,
     ModelRef,
     ModelReference,
+    ModelRouting,
     ModelVersionStatus,
     TensorSpec,
 )
@@ -220,6 +221,9 @@ class InferenceService:
     def service_time_s(self, name: str) -> float | None:
         """Measured seconds per item of ``name`` (warm-up, then every batch), None before any."""
         return self.pool.service_times.per_row(name)
+
+    def routing(self, name: str) -> ModelRouting:
+        return self.repository.routing(name)
 
     def infer(
         self,

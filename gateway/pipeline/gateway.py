@@ -22,6 +22,7 @@ from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter
 
+from gateway.api.ports import SystemFacts
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.decider import AlertDecider
 from gateway.delivery.mqtt import MqttPublisher
@@ -110,6 +111,7 @@ class Gateway:
         self.cameras = cameras
         self.registry = registry
         self._started = False
+        self._started_at = time.time()
 
     @classmethod
     def from_config(
@@ -186,6 +188,7 @@ class Gateway:
             self.publisher.start()
         self.cameras.start()
         self._started = True
+        self._started_at = time.time()
         logger.info(
             "gateway %s running: %d cameras, %d models ready",
             self.config.device_id,
@@ -262,6 +265,11 @@ class Gateway:
             f"{streaming}/{len(cameras)} cameras streaming, {self._ready_models()} models ready, "
             f"alerts up to seq {status.last_seq} ({delivery})"
         )
+
+    def system_facts(self) -> SystemFacts:
+        """For the console's system page (gateway.api.ports.SystemInfo)."""
+        stats = self.outbox.stats()
+        return SystemFacts(self.config.device_id, self._started_at, stats.stored, stats.pending)
 
     def _ready_models(self) -> int:
         return sum(1 for status in self.inference.models() if status.state is ModelState.READY)

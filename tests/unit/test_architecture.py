@@ -25,6 +25,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "domain": frozenset(),
     "errors": frozenset(),
     "config": NEUTRAL,
+    "config_edit": NEUTRAL | {"config"},
     "tracking": NEUTRAL,
     "rules": NEUTRAL,
     "anomaly": NEUTRAL,

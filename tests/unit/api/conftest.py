@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.api.app import create_app
+from gateway.api.ports import GeometryEditor
 from gateway.config import AdmissionConfig, HttpConfig
 from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
 from tests.unit.api.harness import ServedApi
@@ -40,6 +41,7 @@ def make_api(backend: FakeBackend, registry: CollectorRegistry) -> Iterator[ApiF
         http: HttpConfig | None = None,
         cameras: FakeCameras | None = None,
         events: FakeEvents | None = None,
+        geometry: GeometryEditor | None = None,
     ) -> ServedApi:
         app = create_app(
             http=http or HttpConfig(),
@@ -49,6 +51,7 @@ def make_api(backend: FakeBackend, registry: CollectorRegistry) -> Iterator[ApiF
             events=events,
             registry=registry,
             tokens=tokens,
+            geometry=geometry,
         )
         api = ServedApi(app)
         with lock:

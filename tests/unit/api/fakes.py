@@ -20,6 +20,7 @@ from gateway.domain import (
     DropReason,
     Image,
     ModelRef,
+    ModelRouting,
     ModelState,
     ModelVersionStatus,
     TensorSpec,
@@ -133,6 +134,11 @@ class FakeBackend:
 
     def service_time_s(self, name: str) -> float | None:
         return self.service_s
+
+    def routing(self, name: str) -> ModelRouting:
+        if not any(key[0] == name for key in self.statuses):
+            raise ModelNotFoundError(f"unknown model {name!r}")
+        return ModelRouting(default_version=None, canary_version=2, canary_weight=0.25)
 
     def _admit(self, name: str, version: int | None) -> ModelVersionStatus:
         self.calls += 1
