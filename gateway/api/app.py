@@ -40,6 +40,9 @@ from gateway.config import AdmissionConfig, HttpConfig
 
 logger = logging.getLogger(__name__)
 
+App = web.Application
+"""The API's application type, for wiring code that must not import aiohttp itself."""
+
 # Image decode, big JSON and snapshots: a couple of threads keep them off the loop without
 # competing with the inference workers for the cores.
 EXECUTOR_THREADS = 2

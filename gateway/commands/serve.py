@@ -16,7 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
-from gateway.api.app import create_app, serve
+from gateway.api.app import App, create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.pipeline import Gateway
@@ -71,18 +71,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
         with notifier.extending_timeout():
             await loop.run_in_executor(None, gateway.start)
-        app = create_app(
-            http=config.http,
-            admission=config.admission,
-            inference=gateway.inference,
-            cameras=gateway.cameras,
-            events=gateway.outbox,
-            registry=gateway.registry,
-            state=gateway,
-            insecure=insecure,
-            geometry=config_file,
-            system=gateway,
-        )
+        app = gateway_app(gateway, config_file, insecure=insecure)
         server = await serve(app, config.http.host, config.http.port)
     except (GatewayError, OSError) as exc:
         logger.error("cannot start: %s", exc)
@@ -120,3 +109,20 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
 def _reload(config_file: ConfigFile, notifier: Notifier) -> None:
     with notifier.reloading("reloading config and models"):
         config_file.reload()
+
+
+def gateway_app(gateway: Gateway, config_file: ConfigFile | None = None, *, insecure: bool = False) -> App:
+    """The HTTP API and console of a built gateway, talking to it through the API's ports."""
+    config = gateway.config
+    return create_app(
+        http=config.http,
+        admission=config.admission,
+        inference=gateway.inference,
+        cameras=gateway.cameras,
+        events=gateway.outbox,
+        registry=gateway.registry,
+        state=gateway,
+        insecure=insecure,
+        geometry=config_file,
+        system=gateway,
+    )

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.api.app import create_app
+from gateway.commands.serve import gateway_app
 from gateway.config import GatewayConfig
 from gateway.domain import AlertKind, DeliveryState
 from gateway.pipeline import Gateway
@@ -109,16 +109,7 @@ def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
     gateway = Gateway.from_config(config)
     running.append(gateway)
     gateway.start()
-    app = create_app(
-        http=config.http,
-        admission=config.admission,
-        inference=gateway.inference,
-        cameras=gateway.cameras,
-        events=gateway.outbox,
-        registry=gateway.registry,
-        state=gateway,
-    )
-    api = ServedApi(app)
+    api = ServedApi(gateway_app(gateway))
     try:
         wait_for(lambda: not api.get("/v1/status").json()["healthy"], "unhealthy", timeout_s=20)
         status = api.get("/v1/status").json()
