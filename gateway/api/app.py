@@ -19,15 +19,16 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from gateway.api import cameras as camera_routes
 from gateway.api import debug as debug_routes
 from gateway.api import detect as detect_routes
+from gateway.api import events as event_routes
 from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
 from gateway.api.admission import TokenBuckets
-from gateway.api.auth import TokenCheck, check_bind, load_tokens
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
 from gateway.api.metrics import HttpMetrics
 from gateway.api.middlewares import boundary, guard
 from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend
 from gateway.config import AdmissionConfig, HttpConfig
+from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def create_app(
     v2_routes.add_routes(app)
     detect_routes.add_routes(app)
     camera_routes.add_routes(app)
+    event_routes.add_routes(app)
     status_routes.add_routes(app)
     debug_routes.add_routes(app)
     app.router.add_get("/metrics", _metrics, name="metrics")

@@ -13,11 +13,11 @@ from typing import TypeVar
 from aiohttp import web
 
 from gateway.api.admission import TokenBuckets
-from gateway.api.auth import TokenCheck
 from gateway.api.metrics import HttpMetrics
 from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend
 from gateway.config import AdmissionConfig
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
+from gateway.protocol.bearer import TokenCheck
 
 T = TypeVar("T")
 
