@@ -127,10 +127,12 @@ class VerifyReport:
         for device in self.devices:
             span = f"seq {device.first_seq}..{device.last_seq}" if device.alerts else "no alerts"
             signatures = "signatures checked" if device.signatures_checked else "signatures NOT checked"
-            images = f", {device.evidence_checked} evidence images checked" if device.evidence_checked else ""
+            images = (
+                f" ({device.evidence_checked} evidence images checked)" if device.evidence_checked else ""
+            )
             status = "; ".join(device.problems) or "ok"
             lines.append(
-                f"{device.device_id}: {device.alerts} alerts, {span}, {signatures}{images}: {status}"
+                f"{device.device_id}: {device.alerts} alerts, {span}, {signatures}: {status}{images}"
             )
         if self.unattributed_rejected:
             lines.append(f"(no device): {self.unattributed_rejected} rejected messages")
