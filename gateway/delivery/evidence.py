@@ -49,8 +49,11 @@ def encode_evidence(image: Image, *, quality: int, max_width: int) -> EvidenceIm
     if width > max_width:
         height = max(1, round(height * max_width / width))
         width = max_width
-        # INTER_AREA averages the pixels it folds together: no aliasing on fine texture.
-        image = cast(Image, cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA))
+        # Below 2x, bilinear samples every source pixel anyway and matches INTER_AREA's result (PSNR
+        # 47 dB on a 1080p scene) at a third of its CPU (1.5 vs 4.6 ms for 1080p -> 720p, whose 1.5
+        # ratio takes OpenCV's slow area path); from 2x on, only area averaging avoids aliasing.
+        interpolation = cv2.INTER_AREA if image.shape[1] >= 2 * max_width else cv2.INTER_LINEAR
+        image = cast(Image, cv2.resize(image, (width, height), interpolation=interpolation))
     try:
         ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     except cv2.error as exc:
