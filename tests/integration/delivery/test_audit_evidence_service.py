@@ -16,6 +16,7 @@ import pytest
 from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.audit.verify import verify_store
+from gateway.cli import main
 from gateway.config import HttpConfig
 from gateway.errors import ConfigError
 from tests.integration.delivery.test_audit_store import execute_sql
@@ -30,8 +31,15 @@ from tests.integration.delivery.test_audit_subscriber import (
 )
 from tests.support.audit_device import AlertChain, MqttDevice, wait_until
 from tests.support.mosquitto import Mosquitto
+from tests.support.postgres import PostgresServer
 
 TOKEN = "s3cret-token-for-the-audit-api"
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server
 
 
 @pytest.fixture
@@ -85,6 +93,44 @@ def test_an_image_that_never_arrived_is_asked_for_and_replayed(
             checker.close()
     finally:
         device.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/audit.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
+def test_a_device_upgraded_mid_stream_v1_then_v2_alerts_are_stored_and_verify(
+    broker: Mosquitto,
+    keys_file: Path,
+    database: str,
+    running: list[Running],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    start(running, audit_config(broker.url, database, keys_file))
+    # Given a device that published alert v1, then was upgraded and went on with alert v2 (its
+    # starts carrying evidence) in the same chain
+    chain = AlertChain(DEVICE, KEY)
+    chain.extend(6, schema_version=1)
+    chain.extend(6, evidence=True)
+    device = MqttDevice(broker.url, chain)
+    try:
+        device.publish(range(1, 13))
+        wait_for_stored(database, 12)
+    finally:
+        device.close()
+
+    # Then audit verify passes on the store, images included
+    def verified() -> bool:
+        return main(["audit", "verify", "--db", database, "--keys", str(keys_file)]) == 0
+
+    wait_until(verified, timeout_s=20)
+    assert f"{DEVICE}: 12 alerts, seq 1..12, signatures checked: ok (2 evidence images checked)" in (
+        capsys.readouterr().out
+    )
 
 
 class Served:
