@@ -302,12 +302,28 @@ class MqttConfig(Section):
         return self
 
 
+class EvidenceConfig(Section):
+    enabled: bool = Field(
+        True, description="Start and instant alerts carry the frame that fired them, as a signed JPEG."
+    )
+    jpeg_quality: int = Field(85, ge=1, le=100, description="JPEG quality of evidence images.")
+    max_width: int = Field(
+        1280, ge=16, description="Wider frames are scaled down to this width (aspect ratio kept)."
+    )
+
+
 class OutboxConfig(Section):
     retention_s: PositiveFloat = Field(7 * 24 * 3600.0, description="Delivered alerts kept this long.")
-    max_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Delivered alerts pruned past this size.")
+    max_bytes: int = Field(
+        512 * 1024 * 1024,
+        gt=0,
+        description="Alerts and evidence stored, at most: delivered evidence is pruned first (the alert "
+        "stays), then delivered alerts; nothing undelivered is ever pruned.",
+    )
     synchronous: Literal["full", "normal"] = Field(
         "full", description="SQLite synchronous mode: full fsyncs every commit (survives power loss)."
     )
+    evidence: EvidenceConfig = EvidenceConfig()
 
 
 class HealthConfig(Section):
@@ -359,6 +375,11 @@ class AuditConfig(Section):
         ge=1,
         le=65535,
         description="Alerts stored per transaction; also the MQTT v5 receive maximum (unacked alerts).",
+    )
+    http: HttpConfig | None = Field(
+        None,
+        description="The audit service's HTTP API (evidence images); absent: none. Same token rules as "
+        "the gateway's: a non-loopback host needs tokens_file.",
     )
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     metrics_port: int | None = Field(

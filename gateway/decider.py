@@ -6,12 +6,19 @@ inbox keeps them (a result that finds it full is dropped and counted: that happe
 outbox has refused commits for thousands of frames). Control (reload, stop) travels through the same
 inbox, so a reload lands between two frames, never inside one.
 
-Commits go through the sink's asynchronous path: the decider queues the alerts and moves on to the
-next frame while the outbox fsyncs (group commit), so an fsync never stalls the rules. When the sink
-cannot commit (disk full), it keeps the alerts and retries; the decider keeps deciding until the
-sink's own bounded queue is full and then waits, and ``health_problems`` names the failure until
-commits succeed again. Nothing the rules decided is ever dropped. Committed alerts are announced
-(log, metrics, the alert echo) in seq order from this thread.
+Commits go through the sink's asynchronous path (``gateway.commit_queue``): the decider queues the
+alerts and moves on to the next frame while the outbox fsyncs (group commit), so an fsync never
+stalls the rules. When the sink cannot commit (disk full), it keeps the alerts and retries; the
+decider keeps deciding until the sink's own bounded queue is full and then waits, and
+``health_problems`` names the failure until commits succeed again. Nothing the rules decided is ever
+dropped. Committed alerts are announced (log, metrics, the alert echo) in seq order from this thread.
+
+Evidence: a result arrives with its frame (``submit(result, frame)``), held only while it may still
+become evidence: until the rules have judged it, or, when they started an event or crossed a line on
+it, until the ``evidence`` encoder (its own thread: the decider never waits on it) has made the JPEG,
+which the commit queue attaches to those alerts, in decision order. The bytes of held frames are
+bounded (``max_held_frame_bytes``): a frame beyond the bound is not held, counted, and an event it
+starts goes without evidence.
 
 Pairing: at ``start`` the events the sink still holds open (the gateway was killed or lost power)
 are ended with ``recovered`` before any result is judged; ``reload`` hands open events over to the
@@ -22,7 +29,6 @@ commits.
 from __future__ import annotations
 
 import collections
-import contextlib
 import logging
 import threading
 import time
@@ -33,8 +39,18 @@ from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateway.domain import Alert, AlertEvent, AlertKind, Detection, EndReason, FrameResult
-from gateway.errors import GatewayError
+from gateway.commit_queue import EVIDENCE_KINDS, AlertSink, CommitQueue
+from gateway.domain import (
+    Alert,
+    AlertEvent,
+    AlertKind,
+    Detection,
+    EndReason,
+    EvidenceImage,
+    Frame,
+    FrameResult,
+    Image,
+)
 from gateway.rules.engine import RuleEngine
 from gateway.rules.specs import CameraRules
 from gateway.tracking import Tracker, TrackerSpec
@@ -45,22 +61,21 @@ INBOX_CAPACITY = 4096
 """Frame results waiting for the rules, at most."""
 TICK_S = 1.0
 """How often events may end without new frames (motion gating may stop results)."""
+MAX_HELD_FRAME_BYTES = 128 * 2**20
+"""Frames held for evidence (queued for the rules or for the encoder), at most: about 45 frames of
+720p or 20 of 1080p. Normally a handful are held: the rules take microseconds per result."""
+EVIDENCE_TIMEOUT_S = 10.0
+"""An image not encoded by then is given up (its alerts go without evidence): a wedged encoder must
+not hold alerts back."""
+
+__all__ = ["AlertDecider", "AlertSink", "EvidenceSource"]
 
 
-class AlertSink(Protocol):
-    """Where decided alerts become durable: the outbox."""
+class EvidenceSource(Protocol):
+    """Turns a frame into its evidence image on a thread of its own."""
 
-    def append_async(self, events: Sequence[AlertEvent]) -> Future[list[Alert]]:
-        """Queue ``events`` in order; the future resolves once they are durable. Blocks while the
-        sink's bounded queue is full; raises only when the sink is closed."""
-        ...
-
-    def open_events(self) -> list[AlertEvent]:
-        """The newest alert of every event that started and has not ended."""
-        ...
-
-    def commit_failure(self) -> tuple[float, str] | None:
-        """(since when, why) while commits fail, else None."""
+    def encode(self, image: Image) -> Future[EvidenceImage]:
+        """Never blocks; the future fails (any exception) when no image can be made."""
         ...
 
 
@@ -82,12 +97,14 @@ class _Stop:
 
 
 @dataclass(frozen=True, slots=True)
-class _Commit:
-    future: Future[list[Alert]]
-    count: int
+class _Result:
+    result: FrameResult
+    image: Image | None
+    """Its frame, held for evidence; None when evidence is off or the held-frame bound refused it."""
+    refused: bool = False
 
 
-_Item = FrameResult | _Reload | _Stop
+_Item = _Result | _Reload | _Stop
 
 
 class AlertDecider:
@@ -101,14 +118,21 @@ class AlertDecider:
         trackers: Mapping[str, TrackerSpec] | None = None,
         show: Show | None = None,
         observe: Callable[[FrameResult], None] | None = None,
+        evidence: EvidenceSource | None = None,
         clock: Callable[[], float] = time.time,
         inbox_capacity: int = INBOX_CAPACITY,
         tick_s: float = TICK_S,
+        max_held_frame_bytes: int = MAX_HELD_FRAME_BYTES,
+        evidence_timeout_s: float = EVIDENCE_TIMEOUT_S,
     ) -> None:
         """``trackers``: each camera's tracker spec (a camera with track rules and no spec gets the
-        defaults); ``show`` receives each judged frame's tracked detections; ``observe`` each frame
+        defaults); ``show`` receives each judged frame's tracked detections; ``evidence`` (None:
+        alerts carry no evidence) encodes the frames that start events; ``observe`` sees each frame
         result exactly as the rules judge it (benchmarks), on the decider thread."""
         self._sink = sink
+        self._evidence = evidence
+        self._max_held_frame_bytes = max_held_frame_bytes
+        self._held_frame_bytes = 0
         self._rules = RuleEngine(cameras)
         self._tracker_specs = dict(trackers or {})
         self._trackers: dict[str, Tracker] = {}
@@ -121,8 +145,7 @@ class AlertDecider:
         self._wake = threading.Condition()
         self._inbox: collections.deque[_Item] = collections.deque()
         self._queued_results = 0
-        self._commits: collections.deque[_Commit] = collections.deque()
-        self._held = 0
+        self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
         self._latest: dict[tuple[str, str], float] = {}
         self._started = False
         self._stopped = False
@@ -134,9 +157,14 @@ class AlertDecider:
             ["reason"],
             registry=registry,
         )
-        self._held_gauge = Gauge(
-            "edge_gateway_decider_alerts_held",
-            "Alerts decided and queued for the outbox, not yet durable.",
+        self._frame_bytes = Gauge(
+            "edge_gateway_evidence_frames_held_bytes",
+            "Bytes of frames held because they may still become evidence (queued or encoding).",
+            registry=registry,
+        )
+        self._frames_refused = Counter(
+            "edge_gateway_evidence_frames_refused",
+            "Frames not held for evidence: the held-frame bound was reached.",
             registry=registry,
         )
 
@@ -166,7 +194,7 @@ class AlertDecider:
         if self._thread.is_alive():
             self._enqueue(_Stop())
             self._thread.join(timeout_s)
-        return not self._thread.is_alive() and self._held == 0
+        return not self._thread.is_alive() and self._queue.held == 0
 
     def reload(
         self, cameras: Sequence[CameraRules], trackers: Mapping[str, TrackerSpec] | None = None
@@ -190,25 +218,33 @@ class AlertDecider:
             since, reason = failure
             problems.append(
                 f"outbox cannot commit for {max(0.0, self._clock() - since):.0f} s ({reason}): "
-                f"{self._held} alerts held in memory, none dropped"
+                f"{self._queue.held} alerts held in memory, none dropped"
             )
         return problems
 
     @property
     def held(self) -> int:
         """Alerts decided and not yet durable."""
-        return self._held
+        return self._queue.held
 
     # -- input -------------------------------------------------------------------------------------
 
-    def submit(self, result: FrameResult) -> None:
-        """From camera callbacks; never blocks. A full inbox drops the result, counted."""
+    def submit(self, result: FrameResult, frame: Frame | None = None) -> None:
+        """From camera callbacks; never blocks. A full inbox drops the result, counted. ``frame``, the
+        frame ``result`` was computed on, is held for evidence while the bound allows."""
+        image = frame.image if frame is not None and self._evidence is not None else None
         with self._wake:
             accepted = self._queued_results < self._capacity
+            refused = image is not None and self._held_frame_bytes + image.nbytes > self._max_held_frame_bytes
             if accepted:
-                self._inbox.append(result)
+                if image is not None and not refused:
+                    self._held_frame_bytes += image.nbytes
+                    self._frame_bytes.set(self._held_frame_bytes)
+                self._inbox.append(_Result(result, None if refused else image, refused))
                 self._queued_results += 1
                 self._wake.notify()
+        if accepted and refused:
+            self._frames_refused.inc()
         if not accepted:
             self._dropped.labels("inbox_full").inc()
             logger.warning("decider inbox full: result dropped", extra={"camera": result.camera_id})
@@ -225,26 +261,52 @@ class AlertDecider:
         next_tick = time.monotonic() + self._tick_s
         while True:
             with self._wake:
-                while not self._inbox and not self._commit_done():
+                while not self._inbox and not self._queue.ready():
                     remaining = next_tick - time.monotonic()
                     if remaining <= 0:
                         break
                     self._wake.wait(remaining)
                 item = self._inbox.popleft() if self._inbox else None
-                if isinstance(item, FrameResult):
+                if isinstance(item, _Result):
                     self._queued_results -= 1
-            self._announce_committed()
-            if isinstance(item, FrameResult):
-                self._commit(self._decide(item))
+            self._queue.announce_committed()
+            if isinstance(item, _Result):
+                self._judge(item)
             elif isinstance(item, _Reload):
                 self._apply_reload(item)
             elif isinstance(item, _Stop):
-                self._commit(self._rules.close(self._clock(), EndReason.STOPPED))
-                self._drain()
+                self._queue.add(self._rules.close(self._clock(), EndReason.STOPPED))
+                self._queue.drain()
                 return
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._tick_s
-                self._commit(self._rules.tick(self._clock()))
+                self._queue.add(self._rules.tick(self._clock()))
+            self._queue.forward()
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def _judge(self, item: _Result) -> None:
+        events = self._decide(item.result)
+        wanted = self._evidence is not None and any(event.kind in EVIDENCE_KINDS for event in events)
+        if wanted and item.image is not None and self._evidence is not None:
+            image = self._evidence.encode(item.image)
+            # The frame stays held until the encoder is done with it.
+            size = item.image.nbytes
+            image.add_done_callback(lambda _future: self._release(size))
+            self._queue.add(events, image)
+            return
+        if item.image is not None:
+            self._release(item.image.nbytes)
+        if wanted:
+            self._queue.missing("frames_full" if item.refused else "no_frame", events)
+        self._queue.add(events)
+
+    def _release(self, size: int) -> None:
+        with self._wake:
+            self._held_frame_bytes -= size
+            self._frame_bytes.set(self._held_frame_bytes)
 
     def _decide(self, result: FrameResult) -> list[AlertEvent]:
         key = (result.camera_id, result.model.name)
@@ -286,54 +348,11 @@ class AlertDecider:
             logger.exception("reload of the rules failed; the previous rules stay")
             reload.done.set_exception(exc)
             return
-        self._commit(ended)
+        self._queue.add(ended)
         logger.info(
             "rules reloaded: %d open events continue, %d ended", self._rules.open_events(), len(ended)
         )
         reload.done.set_result(len(ended))
-
-    def _commit(self, events: Sequence[AlertEvent]) -> None:
-        if not events:
-            return
-        try:
-            future = self._sink.append_async(events)
-        except GatewayError:
-            # Only a closed sink raises: the gateway is past stopping and nothing can hold them.
-            logger.exception("outbox closed: %d decided alerts cannot be committed: %s", len(events), events)
-            return
-        self._held += len(events)
-        self._held_gauge.set(self._held)
-        future.add_done_callback(self._wake_on_commit)
-        self._commits.append(_Commit(future, len(events)))
-
-    def _wake_on_commit(self, _future: Future[list[Alert]]) -> None:
-        with self._wake:
-            self._wake.notify()
-
-    def _commit_done(self) -> bool:
-        return bool(self._commits) and self._commits[0].future.done()
-
-    def _announce_committed(self) -> None:
-        """Announce, in seq order, every commit that has completed."""
-        while self._commits and self._commits[0].future.done():
-            commit = self._commits.popleft()
-            self._held -= commit.count
-            self._held_gauge.set(self._held)
-            try:
-                alerts = commit.future.result()
-            except GatewayError:
-                # The sink refused these for good (unencodable: a bug) and logged them whole.
-                logger.exception("%d alerts could not be committed", commit.count)
-                continue
-            for alert in alerts:
-                self._announce(alert)
-
-    def _drain(self) -> None:
-        """Wait for every queued commit; the sink retries failed ones until it is closed."""
-        while self._commits:
-            with contextlib.suppress(GatewayError):
-                self._commits[0].future.result()
-            self._announce_committed()
 
 
 def _recovered_end(event: AlertEvent, now: float) -> AlertEvent:

@@ -162,6 +162,28 @@ class Evidence:
     height: int
 
 
+EVIDENCE_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceImage:
+    """An encoded evidence image and its digest: what travels beside an alert, committed with it."""
+
+    evidence: Evidence
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """An alert's evidence as the outbox keeps it: the bytes, or when they were pruned."""
+
+    seq: int
+    data: bytes | None = field(repr=False)
+    """None once pruned (delivered, then over ``outbox.max_bytes``)."""
+    pruned_at: float | None
+    """Wall-clock time it was pruned, seconds since the epoch; None while kept."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
     """What a rule decided; the outbox turns it into a numbered, chained, signed ``Alert``."""

@@ -19,10 +19,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from gateway.api import cameras as camera_routes
 from gateway.api import debug as debug_routes
 from gateway.api import detect as detect_routes
+from gateway.api import events as event_routes
 from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
 from gateway.api.admission import QueueAdmission, TokenBuckets
-from gateway.api.auth import TokenCheck, check_bind, load_tokens
 from gateway.api.console.routes import add_routes as add_console_routes
 from gateway.api.console.session import Sessions
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
@@ -37,6 +37,7 @@ from gateway.api.ports import (
     SystemInfo,
 )
 from gateway.config import AdmissionConfig, HttpConfig
+from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ def create_app(
     v2_routes.add_routes(app)
     detect_routes.add_routes(app)
     camera_routes.add_routes(app)
+    event_routes.add_routes(app)
     status_routes.add_routes(app)
     debug_routes.add_routes(app)
     add_console_routes(app)

@@ -20,6 +20,7 @@ from gateway.domain import (
     CameraStatus,
     DeliveryStatus,
     DetectOutput,
+    EvidenceRecord,
     Image,
     InferenceOutput,
     ModelRouting,
@@ -117,6 +118,14 @@ class GatewayState(Protocol):
 
 class EventLog(Protocol):
     def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]: ...
+
+    def alert(self, seq: int) -> Alert | None:
+        """The alert ``seq``; None when it was never committed or has been pruned."""
+        ...
+
+    def evidence(self, seq: int) -> EvidenceRecord | None:
+        """The evidence image of alert ``seq`` (bytes, or when pruned); None when there is none."""
+        ...
 
 
 class ConfigReadOnlyError(Exception):

@@ -16,38 +16,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from gateway.audit import schema
 from gateway.errors import AuditError
 from gateway.sqlite_open import open_wal_database
 
 if TYPE_CHECKING:
     import psycopg
-
-_TABLES = (
-    """CREATE TABLE IF NOT EXISTS audit_alerts (
-        device_id TEXT NOT NULL,
-        seq BIGINT NOT NULL,
-        hash TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        payload {blob} NOT NULL,
-        received_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (device_id, seq)
-    )""",
-    """CREATE TABLE IF NOT EXISTS audit_rejected (
-        id {serial},
-        device_id TEXT,
-        seq BIGINT,
-        topic TEXT NOT NULL,
-        payload {blob} NOT NULL,
-        reason TEXT NOT NULL,
-        received_at DOUBLE PRECISION NOT NULL
-    )""",
-    """CREATE TABLE IF NOT EXISTS audit_devices (
-        device_id TEXT PRIMARY KEY,
-        contiguous_seq BIGINT NOT NULL,
-        max_seq BIGINT NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS audit_rejected_device ON audit_rejected (device_id)",
-)
 
 
 class Database(Protocol):
@@ -80,10 +54,8 @@ class SqliteDatabase:
             # The store is handed from the thread that opens it to the thread that uses it; the
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
             self._connection = open_wal_database(path, synchronous="full", busy_timeout_s=30.0)
-            for statement in _TABLES:
-                self._connection.execute(
-                    statement.format(blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
-                )
+            with self.transaction():
+                schema.migrate(self.execute, blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
 
@@ -138,11 +110,10 @@ class PostgresDatabase:
         self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
         try:
             self._connection = self._connect()
-            with self._connection.transaction():
-                # Two subscribers starting together would race on CREATE TABLE IF NOT EXISTS.
-                self._connection.execute("SELECT pg_advisory_xact_lock(7468121)")
-                for statement in _TABLES:
-                    self._connection.execute(statement.format(blob="BYTEA", serial="BIGSERIAL PRIMARY KEY"))
+            with self.transaction():
+                # Two subscribers starting together would race on creating and migrating the tables.
+                self.execute("SELECT pg_advisory_xact_lock(7468121)")
+                schema.migrate(self.execute, blob="BYTEA", serial="BIGSERIAL PRIMARY KEY")
         except psycopg.Error as exc:
             raise AuditError(f"cannot open the audit database {_without_password(url)}: {exc}") from exc
 

@@ -1,7 +1,8 @@
 """When to ask a device to replay the alerts the audit log is missing.
 
-A gap (a missing seq below the highest stored one) is usually just reordering or a redelivery still
-on its way, so nothing is asked until it has been open for ``replay_after_s``. Then the device is
+A gap (a missing seq below the highest stored one), or a stored alert whose evidence image has not
+arrived, is usually just reordering or a redelivery still on its way, so nothing is asked until it
+has been open for ``replay_after_s``. Then the device is
 asked, and asked again while the gap stays open, each time waiting twice as long (up to
 ``max_interval_s``): a device that pruned those alerts or is offline is not flooded with requests.
 Pure logic, driven by the subscriber with the clock passed in.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from gateway.audit.store import DeviceProgress
+from gateway.audit.records import DeviceProgress
 
 DEFAULT_MAX_INTERVAL_S = 300.0
 
@@ -32,7 +33,7 @@ class ReplayScheduler:
     def observe(self, progress: Iterable[DeviceProgress], now: float) -> None:
         """Note the devices' current state: a new gap starts its wait, a closed one is forgotten."""
         for device in progress:
-            if not device.has_gap:
+            if not device.needs_replay:
                 self._open.pop(device.device_id, None)
             elif device.device_id not in self._open:
                 self._open[device.device_id] = _OpenGap(now + self._replay_after_s, self._replay_after_s)

@@ -1,6 +1,8 @@
-"""The audit log: every alert of every device stored exactly once, verified before it is kept.
+"""The audit log: every alert of every device stored exactly once, verified before it is kept, and
+the evidence image each start and instant names (``gateway.audit.evidence``).
 
-An alert is kept only if it is a well-formed alert v1 (schema), its topic names its device, the
+An alert is kept only if it is a well-formed alert v1 or v2 (schema; a device that upgrades keeps
+its chain, so one device's store holds v1 alerts then v2 ones), its topic names its device, the
 device's key is known, its ``hash`` matches its content, its ``sig`` verifies with that key, and it
 links into the chain: ``prev_hash`` equals the stored hash of ``seq - 1`` (``ZERO_HASH`` for seq 1)
 when that alert is stored, and the stored ``seq + 1``, if it arrived first, links to this one.
@@ -10,20 +12,30 @@ not noise. A copy whose hash equals the stored one is a duplicate (QoS 1 redeliv
 changes nothing.
 
 Per device the store keeps ``contiguous_seq`` (every seq up to it is stored) and ``max_seq``; the
-seqs between them that are missing are the device's gaps, which the subscriber asks to be replayed.
-A batch of messages is one transaction: the subscriber acknowledges them to the broker only after
-``ingest`` returns, so an acknowledged alert is on disk.
+seqs between them that are missing are the device's gaps, which the subscriber asks to be replayed,
+as it does the seqs of alerts whose image is missing. A batch of messages is one transaction: the
+subscriber acknowledges them to the broker only after ``ingest`` returns, so an acknowledged alert
+is on disk. Reads are ``gateway.audit.store_reads``.
 """
 
 from __future__ import annotations
 
-import enum
+import hashlib
 import logging
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from gateway.audit.database import Database, open_database
+from gateway.audit.evidence import MAX_IMAGE_BYTES, EvidenceLedger, ReceivedImage, evidence_target
+from gateway.audit.records import (
+    DeviceProgress,
+    IngestResult,
+    Outcome,
+    ReceivedMessage,
+    RejectedMessage,
+    RejectReason,
+    StoredAlert,
+)
+from gateway.audit.store_reads import PAGE_ROWS, AuditReads
 from gateway.domain import Alert
 from gateway.errors import AuditError
 from gateway.protocol.alerts import (
@@ -34,76 +46,22 @@ from gateway.protocol.alerts import (
     verify_payload,
 )
 
+__all__ = [
+    "AuditStore",
+    "DeviceProgress",
+    "IngestResult",
+    "Outcome",
+    "ReceivedMessage",
+    "RejectReason",
+    "RejectedMessage",
+    "StoredAlert",
+    "device_from_topic",
+]
+
 logger = logging.getLogger(__name__)
 
-PAGE_ROWS = 2000
 LOOKUP_CHUNK = 500
 """Seqs per ``IN (...)`` lookup: well under SQLite's limit on bound parameters."""
-
-
-class Outcome(str, enum.Enum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-    REJECTED = "rejected"
-
-
-class RejectReason(str, enum.Enum):
-    SCHEMA = "schema"
-    TOPIC = "topic"
-    UNKNOWN_DEVICE = "unknown_device"
-    HASH = "hash"
-    SIGNATURE = "signature"
-    CHAIN = "chain"
-    CONFLICT = "conflict"
-    """Another alert with the same device and seq but different content is already stored."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReceivedMessage:
-    topic: str
-    payload: bytes
-    received_at: float
-    """Wall-clock time it arrived, seconds since the epoch."""
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    outcome: Outcome
-    device_id: str | None
-    seq: int | None
-    reason: RejectReason | None = None
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceProgress:
-    device_id: str
-    contiguous_seq: int
-    """Every seq from 1 to this one is stored."""
-    max_seq: int
-
-    @property
-    def has_gap(self) -> bool:
-        return self.max_seq > self.contiguous_seq
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAlert:
-    device_id: str
-    seq: int
-    hash: str
-    prev_hash: str
-    payload: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RejectedMessage:
-    device_id: str | None
-    seq: int | None
-    topic: str
-    payload: bytes
-    reason: str
-    received_at: float
 
 
 class _RejectedError(Exception):
@@ -122,13 +80,14 @@ def device_from_topic(topic: str, prefix: str) -> str | None:
     return device_id if device_id and "/" not in device_id else None
 
 
-class AuditStore:
+class AuditStore(AuditReads):
     """Verified, exactly-once storage of alerts. One thread at a time (it owns one DB connection)."""
 
     def __init__(self, database: Database, keys: Mapping[str, bytes], topic_prefix: str = "edge") -> None:
         self._database = database
         self._keys = dict(keys)
         self._prefix = topic_prefix
+        self._evidence = EvidenceLedger(database, topic_prefix)
 
     @classmethod
     def open(
@@ -146,8 +105,17 @@ class AuditStore:
         """
         results: list[IngestResult | None] = [None] * len(messages)
         verified: list[tuple[int, Alert, ReceivedMessage]] = []
+        images: dict[str, list[ReceivedImage]] = {}
         rejected: list[tuple[int, IngestResult]] = []
         for index, message in enumerate(messages):
+            target = evidence_target(message.topic, self._prefix)
+            if target is not None:
+                checked = self._check_image(index, message, *target)
+                if isinstance(checked, IngestResult):
+                    rejected.append((index, checked))
+                else:
+                    images.setdefault(checked.device_id, []).append(checked)
+                continue
             try:
                 verified.append((index, self._verify(message), message))
             except _RejectedError as problem:
@@ -156,14 +124,18 @@ class AuditStore:
                     (index, IngestResult(Outcome.REJECTED, device_id, None, problem.reason, problem.detail))
                 )
         # Devices are locked in sorted order (no deadlock between two subscribers) and each device's
-        # alerts are chained in seq order, however the batch arrived.
+        # alerts are chained in seq order, however the batch arrived; then its images are checked
+        # against the alerts stored (these included).
         by_device: dict[str, list[tuple[int, Alert, ReceivedMessage]]] = {}
         for item in sorted(verified, key=lambda item: (item[1].device_id, item[1].seq)):
             by_device.setdefault(item[1].device_id, []).append(item)
         try:
             with self._database.transaction():
-                for device_id, items in by_device.items():
-                    for index, result in self._store_device(device_id, items):
+                for device_id in sorted(by_device.keys() | images.keys()):
+                    contiguous, highest = self._database.lock_device(device_id)
+                    stored = self._store_device(device_id, by_device.get(device_id, []), contiguous, highest)
+                    stored += self._evidence.store(device_id, images.get(device_id, []))
+                    for index, result in stored:
                         results[index] = result
                 for index, rejection in rejected:
                     results[index] = rejection
@@ -218,6 +190,21 @@ class AuditStore:
         self._check_topic(alert, message.topic, topic_device)
         return alert
 
+    def _check_image(
+        self, index: int, message: ReceivedMessage, device_id: str, seq: int
+    ) -> ReceivedImage | IngestResult:
+        """What can be checked of an image without stored state: its device and its size."""
+        problem = None
+        if device_id not in self._keys:
+            problem = (RejectReason.UNKNOWN_DEVICE, f"no key for device {device_id!r} in the keys file")
+        elif len(message.payload) > MAX_IMAGE_BYTES:
+            problem = (RejectReason.EVIDENCE, f"{len(message.payload)} bytes, over {MAX_IMAGE_BYTES}")
+        elif not message.payload:
+            problem = (RejectReason.EVIDENCE, "an empty message")
+        if problem is not None:
+            return IngestResult(Outcome.REJECTED, device_id, seq, *problem, evidence=True)
+        return ReceivedImage(index, device_id, seq, hashlib.sha256(message.payload).hexdigest(), message)
+
     @staticmethod
     def _check_topic(alert: Alert, topic: str, topic_device: str | None) -> None:
         if topic_device != alert.device_id:
@@ -226,32 +213,36 @@ class AuditStore:
             )
 
     def _store_device(
-        self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]]
+        self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]], contiguous: int, highest: int
     ) -> list[tuple[int, IngestResult]]:
-        """Dedup and chain checks for one device's alerts (in seq order), then one write per table."""
-        contiguous, highest = self._database.lock_device(device_id)
+        """Dedup and chain checks for one device's alerts (in seq order; the device locked at
+        ``contiguous``/``highest``), then one write per table."""
+        if not items:
+            return []
         batch_seqs = {alert.seq for _, alert, _ in items}
         known = self._stored_links(
             device_id, batch_seqs | {seq - 1 for seq in batch_seqs} | {seq + 1 for seq in batch_seqs}
         )
         results: list[tuple[int, IngestResult]] = []
-        rows: list[tuple[object, ...]] = []
+        stored: list[tuple[Alert, ReceivedMessage]] = []
         for index, alert, message in items:
             result = self._link(alert, known)
             results.append((index, result))
             if result.outcome is Outcome.STORED:
                 known[alert.seq] = (alert.hash, alert.prev_hash)
                 highest = max(highest, alert.seq)
-                rows.append(
-                    (device_id, alert.seq, alert.hash, alert.prev_hash, message.payload, message.received_at)
-                )
-        if not rows:
+                stored.append((alert, message))
+        if not stored:
             return results
+        digests = {alert.seq: alert.event.evidence.sha256 for alert, _ in stored if alert.event.evidence}
+        complete = self._evidence.adopt(device_id, digests) if digests else set()
         self._database.execute_many(
-            "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            rows,
-        )
+            "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at, "
+            "evidence_sha256, evidence_missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(device_id, alert.seq, alert.hash, alert.prev_hash, message.payload, message.received_at,
+              digests.get(alert.seq), int(alert.seq in digests and alert.seq not in complete))
+             for alert, message in stored],
+        )  # fmt: skip
         start = contiguous
         while contiguous + 1 in known:
             contiguous += 1
@@ -314,83 +305,3 @@ class AuditStore:
     @staticmethod
     def _rejection(alert: Alert, reason: RejectReason, detail: str) -> IngestResult:
         return IngestResult(Outcome.REJECTED, alert.device_id, alert.seq, reason, detail)
-
-    # Reading: for the subscriber's gap tracking and for `audit verify`.
-
-    def progress(self, device_ids: Collection[str] | None = None) -> list[DeviceProgress]:
-        """Chain state of the given devices (all devices when None), by device id."""
-        sql = "SELECT device_id, contiguous_seq, max_seq FROM audit_devices"
-        rows = self._read(f"{sql} ORDER BY device_id") if device_ids is None else []
-        for device_id in sorted(device_ids or ()):
-            rows += self._read(f"{sql} WHERE device_id = ?", (device_id,))
-        return [DeviceProgress(str(row[0]), int(row[1]), int(row[2])) for row in rows]
-
-    def missing_ranges(self, device_id: str, limit: int = 100) -> list[tuple[int, int]]:
-        """The device's gaps as inclusive (from_seq, to_seq) ranges, lowest first, at most ``limit``."""
-        rows = self._read("SELECT contiguous_seq FROM audit_devices WHERE device_id = ?", (device_id,))
-        if not rows:
-            return []
-        contiguous = int(rows[0][0])
-        stored = self._read(
-            "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq > ? ORDER BY seq",
-            (device_id, contiguous),
-        )
-        ranges: list[tuple[int, int]] = []
-        expected = contiguous + 1
-        for (seq,) in stored:
-            if int(seq) > expected:
-                ranges.append((expected, int(seq) - 1))
-                if len(ranges) >= limit:
-                    break
-            expected = int(seq) + 1
-        return ranges
-
-    def alerts(self, device_id: str) -> Iterator[StoredAlert]:
-        """The device's stored alerts in seq order, read page by page."""
-        after = 0
-        while True:
-            rows = self._read(
-                "SELECT seq, hash, prev_hash, payload FROM audit_alerts WHERE device_id = ? AND seq > ? "
-                f"ORDER BY seq LIMIT {PAGE_ROWS}",
-                (device_id, after),
-            )
-            for seq, digest, prev_hash, payload in rows:
-                yield StoredAlert(device_id, int(seq), str(digest), str(prev_hash), bytes(payload))
-            if len(rows) < PAGE_ROWS:
-                return
-            after = int(rows[-1][0])
-
-    def device_ids(self) -> list[str]:
-        rows = self._read(
-            "SELECT device_id FROM audit_devices UNION "
-            "SELECT device_id FROM audit_rejected WHERE device_id IS NOT NULL ORDER BY 1"
-        )
-        return [str(row[0]) for row in rows]
-
-    def rejected_counts(self) -> dict[str | None, int]:
-        """Rejected messages by device (None: no device could be read from the topic)."""
-        rows = self._read("SELECT device_id, COUNT(*) FROM audit_rejected GROUP BY device_id")
-        return {None if row[0] is None else str(row[0]): int(row[1]) for row in rows}
-
-    def rejected(self) -> list[RejectedMessage]:
-        rows = self._read(
-            "SELECT device_id, seq, topic, payload, reason, received_at FROM audit_rejected ORDER BY id"
-        )
-        return [
-            RejectedMessage(
-                None if row[0] is None else str(row[0]),
-                None if row[1] is None else int(row[1]),
-                str(row[2]),
-                bytes(row[3]),
-                str(row[4]),
-                float(row[5]),
-            )
-            for row in rows
-        ]
-
-    def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        # Both connections are in autocommit mode outside ingest(): each read is its own statement.
-        try:
-            return self._database.execute(sql, parameters)
-        except self._database.errors as exc:
-            raise AuditError(f"audit store read failed: {exc}") from exc

@@ -6,7 +6,9 @@ instances with different client ids split the stream and the broker queues alert
 that is offline. mosquitto also keeps giving an offline member of the group its turn: that share
 waits in the member's session until it returns (or the session expires, after which the others'
 gap detection asks the devices for it again). Retire an instance for good with a short
-``session_expiry_s``, or expect its share to arrive only through replay.
+``session_expiry_s``, or expect its share to arrive only through replay. It subscribes the same
+way to ``$share/{group}/{prefix}/+/evidence/+``: the images of start and instant alerts, which the
+store checks against their signed alerts (either may come first, through either instance).
 
 Delivery is at least once, storage exactly once: paho runs with ``manual_ack``, so a PUBACK is sent
 only after the transaction holding the alert has committed. A crash before that makes the broker
@@ -20,9 +22,10 @@ A PUBACK is only sent on the connection that received the message: after a recon
 resends every unacked message under its original packet id, and acking the stale copy could
 acknowledge a different message that reuses that id. The ``generation`` counter enforces this.
 
-Gaps (a seq missing below the highest stored one) are handed to the ReplayScheduler; once one has
-been open for ``replay_after_s`` the device is asked on ``{prefix}/{device_id}/replay`` with
-``{"from_seq": a, "to_seq": b}`` and republishes those alerts byte for byte.
+Gaps (a seq missing below the highest stored one) and alerts whose image is missing are handed to
+the ReplayScheduler; once one has been open for ``replay_after_s`` the device is asked on
+``{prefix}/{device_id}/replay`` with ``{"from_seq": a, "to_seq": b}`` and republishes those alerts
+and their images byte for byte.
 """
 
 from __future__ import annotations
@@ -81,6 +84,13 @@ class _Metrics:
             ["reason"],
             registry=registry,
         )
+        self.evidence = Counter(
+            "edge_gateway_audit_evidence_total",
+            "Evidence images handled by the audit subscriber, by outcome (stored includes images held "
+            "until their alert arrives).",
+            ["outcome"],
+            registry=registry,
+        )
         self.replay_requests = Counter(
             "edge_gateway_audit_replay_requests_total", "Replay requests sent to devices.", registry=registry
         )
@@ -95,7 +105,9 @@ class _Metrics:
             registry=registry,
         )
         self.open_gaps = Gauge(
-            "edge_gateway_audit_devices_with_gaps", "Devices with missing alerts.", registry=registry
+            "edge_gateway_audit_devices_with_gaps",
+            "Devices with missing alerts or evidence images.",
+            registry=registry,
         )
         self.connected = Gauge(
             "edge_gateway_audit_connected", "1 while connected to the broker.", registry=registry
@@ -123,6 +135,7 @@ class AuditSubscriber:
         self._metrics = _Metrics(registry)
         self._prefix = config.mqtt.topic_prefix
         self._topic = f"$share/{config.share_group}/{self._prefix}/+/alerts"
+        self._evidence_topic = f"$share/{config.share_group}/{self._prefix}/+/evidence/+"
         self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=config.max_batch)
         self._scheduler = ReplayScheduler(config.replay_after_s)
         self._stop = threading.Event()
@@ -237,9 +250,10 @@ class AuditSubscriber:
         self._metrics.connected.set(1)
         logger.info("audit: connected (session present: %s)", flags.session_present)
         if self._config.mqtt.protocol == "5":
-            client.subscribe(self._topic, options=SubscribeOptions(qos=1))
+            options = SubscribeOptions(qos=1)
+            client.subscribe([(self._topic, options), (self._evidence_topic, options)])
         else:
-            client.subscribe(self._topic, qos=1)
+            client.subscribe([(self._topic, 1), (self._evidence_topic, 1)])
 
     def _on_disconnect(
         self,
@@ -266,7 +280,7 @@ class AuditSubscriber:
     ) -> None:
         failures = [code for code in reason_codes if code.is_failure]
         if not failures:
-            logger.info("audit: subscribed to %s", self._topic)
+            logger.info("audit: subscribed to %s and %s", self._topic, self._evidence_topic)
             self._subscribed.set()
         for code in failures:
             self._broker_error = f"the broker refused the subscription to {self._topic}: {code}"
@@ -331,7 +345,9 @@ class AuditSubscriber:
                     self._client.ack(delivery.mid, delivery.qos)
         touched = set()
         for result in results:
-            self._metrics.messages.labels(result.outcome.value).inc()
+            (self._metrics.evidence if result.evidence else self._metrics.messages).labels(
+                result.outcome.value
+            ).inc()
             if result.outcome is Outcome.REJECTED and result.reason is not None:
                 self._metrics.rejected.labels(result.reason.value).inc()
             if result.outcome is Outcome.STORED and result.device_id is not None:

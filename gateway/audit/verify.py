@@ -2,7 +2,11 @@
 
 Nothing stored is trusted: each payload is decoded again, its hash recomputed from the content, its
 signature checked with the device's key (when a keys file is given) and its ``prev_hash`` compared
-with the hash of the stored ``seq - 1``. So an edit made directly in the database (a changed field,
+with the hash of the stored ``seq - 1``. For every alert that names an evidence image (alert v2
+``start`` and ``instant``), the stored image is hashed again and compared with the digest and size in
+the alert, so an image edited in the store is caught like an edited alert; an alert whose image never
+arrived is reported as missing. v1 alerts name no image: a store holding a device's v1 alerts and
+then its v2 alerts verifies like any other. So an edit made directly in the database (a changed field,
 a swapped row, a deleted row) shows up as a bad hash, a chain break or a gap. Messages the
 subscriber rejected are counted too: each is a modified, reordered or forged alert that reached the
 log, which an auditor wants to see, so they make the report fail like the other problems.
@@ -30,6 +34,8 @@ from gateway.protocol.alerts import (
 )
 
 MIN_KEY_BYTES = 16
+IMAGE_CHUNK = 50
+"""Images hashed per read: bounds the memory a store of large images needs."""
 
 
 def load_keys(path: Path) -> dict[str, bytes]:
@@ -71,6 +77,11 @@ class DeviceReport:
     """False when no keys file was given or it has no key for this device."""
     key_missing: bool = False
     """A keys file was given without a key for this device, which has stored alerts."""
+    evidence_missing: tuple[int, ...] = ()
+    """Seqs of alerts that name an image none of which is stored."""
+    evidence_mismatch: tuple[int, ...] = ()
+    """Seqs of alerts whose stored image does not hash to the digest (or size) the alert names."""
+    evidence_checked: int = 0
 
     @property
     def missing(self) -> int:
@@ -88,6 +99,10 @@ class DeviceReport:
             found.append(f"content does not match its hash at seq {_listing(self.bad_hashes)}")
         if self.bad_signatures:
             found.append(f"bad signatures at seq {_listing(self.bad_signatures)}")
+        if self.evidence_missing:
+            found.append(f"evidence missing for seq {_listing(self.evidence_missing)}")
+        if self.evidence_mismatch:
+            found.append(f"evidence does not match its alert at seq {_listing(self.evidence_mismatch)}")
         if self.rejected:
             found.append(f"{self.rejected} rejected messages")
         if self.key_missing:
@@ -112,8 +127,13 @@ class VerifyReport:
         for device in self.devices:
             span = f"seq {device.first_seq}..{device.last_seq}" if device.alerts else "no alerts"
             signatures = "signatures checked" if device.signatures_checked else "signatures NOT checked"
+            images = (
+                f" ({device.evidence_checked} evidence images checked)" if device.evidence_checked else ""
+            )
             status = "; ".join(device.problems) or "ok"
-            lines.append(f"{device.device_id}: {device.alerts} alerts, {span}, {signatures}: {status}")
+            lines.append(
+                f"{device.device_id}: {device.alerts} alerts, {span}, {signatures}: {status}{images}"
+            )
         if self.unattributed_rejected:
             lines.append(f"(no device): {self.unattributed_rejected} rejected messages")
         if not self.devices and not self.unattributed_rejected:
@@ -146,6 +166,7 @@ def _verify_device(
     first_seq: int | None = None
     last_seq: int | None = None
     last_hash: str | None = None
+    images = _ImageCheck(store, device_id)
     for stored in store.alerts(device_id):
         count += 1
         first_seq = stored.seq if first_seq is None else first_seq
@@ -161,7 +182,10 @@ def _verify_device(
                 link_ok = last_seq != stored.seq - 1 or last_hash is None or alert.prev_hash == last_hash
             if not link_ok:
                 chain_breaks.append(stored.seq)
+            if alert.event.evidence is not None:
+                images.expect(stored.seq, alert.event.evidence.sha256, alert.event.evidence.bytes)
         last_seq, last_hash = stored.seq, None if alert is None else alert.hash
+    images.finish()
     return DeviceReport(
         device_id=device_id,
         alerts=count,
@@ -174,7 +198,38 @@ def _verify_device(
         rejected=rejected,
         signatures_checked=key is not None,
         key_missing=keys is not None and key is None and count > 0,
+        evidence_missing=tuple(images.missing),
+        evidence_mismatch=tuple(images.mismatched),
+        evidence_checked=images.checked,
     )
+
+
+class _ImageCheck:
+    """Compares stored images with what their alerts name, a chunk of seqs at a time."""
+
+    def __init__(self, store: AuditStore, device_id: str) -> None:
+        self._store = store
+        self._device_id = device_id
+        self._expected: dict[int, tuple[str, int]] = {}
+        self.missing: list[int] = []
+        self.mismatched: list[int] = []
+        self.checked = 0
+
+    def expect(self, seq: int, sha256: str, size: int) -> None:
+        self._expected[seq] = (sha256, size)
+        if len(self._expected) >= IMAGE_CHUNK:
+            self.finish()
+
+    def finish(self) -> None:
+        found = self._store.evidence_digests(self._device_id, list(self._expected))
+        for seq, named in sorted(self._expected.items()):
+            stored = found.get(seq, [])
+            if not stored:
+                self.missing.append(seq)
+            elif any(image != named for image in stored):
+                self.mismatched.append(seq)
+            self.checked += len(stored)
+        self._expected.clear()
 
 
 def _check_content(

@@ -4,6 +4,13 @@ Version 1 adds ``open_events``: the newest alert of every event that started and
 kept in the same transaction as the alerts, so after a SIGKILL or power loss the gateway can end
 exactly those events at its next start. An outbox from before version 1 is migrated once, by
 replaying the alerts it still stores.
+
+Version 2 adds ``evidence``: the evidence image of each start and instant alert that has one, keyed
+by the alert's seq and written in the alert's transaction (both exist after a power loss, or
+neither). ``data`` becomes NULL when retention prunes the image after its delivery (``pruned_at``
+says when); the row stays, so the device can say why an image is gone. Delivery is tracked per image
+(``delivered_at``), apart from its alert's: each is its own MQTT message. Alerts from before version
+2 carry no evidence, so the migration only adds the table.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import sqlite3
 from gateway.domain import AlertKind
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 
-VERSION = 1
+VERSION = 2
 
 _BASE = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -40,6 +47,19 @@ CREATE TABLE open_events (
 );
 """
 
+_EVIDENCE = """
+CREATE TABLE IF NOT EXISTS evidence (
+    seq INTEGER PRIMARY KEY,
+    data BLOB,
+    size INTEGER NOT NULL,
+    delivered_at REAL,
+    pruned_at REAL
+);
+CREATE INDEX IF NOT EXISTS evidence_undelivered ON evidence (seq) WHERE delivered_at IS NULL;
+"""
+
+INSERT_EVIDENCE = "INSERT INTO evidence (seq, data, size) VALUES (?, ?, ?)"
+
 UPSERT_OPEN_EVENT = (
     "INSERT INTO open_events (event_id, seq, payload) VALUES (?, ?, ?) "
     "ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload"
@@ -58,6 +78,10 @@ def migrate(db: sqlite3.Connection) -> None:
                     db.execute(statement)
             db.execute(_OPEN_EVENTS)
             _backfill_open_events(db)
+        if version < 2:
+            for statement in _EVIDENCE.split(";"):
+                if statement.strip():
+                    db.execute(statement)
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:

@@ -3,8 +3,8 @@
 
 Collaborators are passed in; ``from_config`` builds the real ones, so ``serve``, ``enroll``, the
 benchmarks and the tests wire the parts the same way. Threads: camera readers and the sampler
-(ingest), the batcher's workers (inference), ``alert-decider`` (``gateway.decider``), the outbox
-writer and the MQTT publisher.
+(ingest), the batcher's workers (inference), ``alert-decider`` (``gateway.decider``), the
+``evidence-encoder`` (with ``outbox.evidence.enabled``), the outbox writer and the MQTT publisher.
 
 Start order: models load and warm; the decider ends the events a previous run left open before
 anything else is decided; delivery opens; then the cameras start. Shutdown follows the data: stop
@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 from gateway.api.ports import SystemFacts
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.decider import AlertDecider
+from gateway.delivery.evidence import EvidenceEncoder
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.domain import (
@@ -102,8 +103,10 @@ class Gateway:
         decider: AlertDecider,
         cameras: CameraPipeline,
         registry: CollectorRegistry,
+        evidence: EvidenceEncoder | None = None,
     ) -> None:
         self.config = config
+        self.evidence = evidence
         self.inference = inference
         self.outbox = outbox
         self.publisher = publisher
@@ -134,6 +137,8 @@ class Gateway:
             if config.mqtt is not None
             else None
         )
+        evidence_config = config.outbox.evidence
+        evidence = EvidenceEncoder(evidence_config, registry) if evidence_config.enabled else None
         decider = AlertDecider(
             outbox,
             rule_specs(config.cameras),
@@ -143,13 +148,14 @@ class Gateway:
             # cameras is built below (it needs the decider); the lambda reads it when called.
             show=lambda camera_id, detections: cameras.show(camera_id, detections),  # noqa: PLW0108
             observe=observe,
+            evidence=evidence,
         )
 
         def detect(model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
             return inference.submit_frame(model, frame.image, deadline)
 
-        def decide(_frame: Frame, result: FrameResult) -> None:
-            decider.submit(result)
+        def decide(frame: Frame, result: FrameResult) -> None:
+            decider.submit(result, frame)
 
         def camera_state(camera_id: str, _previous: CameraState, current: CameraState) -> None:
             if publisher is not None:
@@ -175,6 +181,7 @@ class Gateway:
             decider=decider,
             cameras=cameras,
             registry=registry,
+            evidence=evidence,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -183,6 +190,8 @@ class Gateway:
         """Load and warm every model, end events left open, open delivery, then start the cameras.
         Blocks until ready."""
         self.inference.start()
+        if self.evidence is not None:
+            self.evidence.start()
         self.decider.start()
         if self.publisher is not None:
             self.publisher.start()
@@ -207,6 +216,8 @@ class Gateway:
             logger.error(
                 "the alert decider did not finish in time: %d alerts not yet durable", self.decider.held
             )
+        if self.evidence is not None:
+            self.evidence.stop()
         if self.publisher is not None:
             self.publisher.stop(max(0.5, deadline - time.monotonic()))
         self.outbox.close()
@@ -243,6 +254,8 @@ class Gateway:
         systemd watchdog pings only then."""
         problems = self.inference.pool.stuck(self.config.inference.stuck_after_s)
         problems += self.decider.health_problems()
+        if self._started and self.evidence is not None and not self.evidence.alive:
+            problems.append("evidence-encoder died")
         problems += self.cameras.stuck()
         return problems
 

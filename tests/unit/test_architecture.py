@@ -36,7 +36,8 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "delivery": CONFIGURED | {"sqlite_open"},
     "audit": CONFIGURED | {"sqlite_open"},
     "api": CONFIGURED,
-    "decider": NEUTRAL | {"rules", "tracking"},
+    "decider": NEUTRAL | {"rules", "tracking", "commit_queue"},
+    "commit_queue": NEUTRAL,
     # Wiring: the places that put the parts together.
     "pipeline": None,
     "enroll": None,

@@ -52,6 +52,8 @@ class FakeSink:
 
     def __init__(self, leftovers: Sequence[AlertEvent] = (), capacity: int = 1000) -> None:
         self.committed: list[Alert] = []
+        self.images: list[bytes | None] = []
+        """The evidence bytes handed over with each alert, in the order appended."""
         self.leftovers = list(leftovers)
         self.refusing = False
         self.capacity = capacity
@@ -59,7 +61,10 @@ class FakeSink:
         self._waiting: list[tuple[Sequence[AlertEvent], Future[list[Alert]]]] = []
         self._space = threading.Condition()
 
-    def append_async(self, events: Sequence[AlertEvent]) -> Future[list[Alert]]:
+    def append_async(
+        self, events: Sequence[AlertEvent], evidence: Sequence[bytes | None] = ()
+    ) -> Future[list[Alert]]:
+        self.images += [evidence[index] if evidence else None for index in range(len(events))]
         future: Future[list[Alert]] = Future()
         with self._space:
             while sum(len(batch) for batch, _ in self._waiting) >= self.capacity:
@@ -248,10 +253,11 @@ def test_a_full_sink_stops_the_decider_and_a_full_inbox_drops_results_counted(cl
         trackers=TRACKERS,
     )
     decider.start()
-    # The first start fills the sink; the decider then waits on the sink with the next alert...
+    # The first start fills the sink; the decider then waits on the sink with the next alert (both
+    # decided, neither durable: two held)...
     decider.submit(result(1.0, PERSON))
     decider.submit(result(2.0))
-    assert wait_until(lambda: decider.held == 1 and sink.blocked)
+    assert wait_until(lambda: decider.held == 2 and sink.blocked)
     # ... so results pile up in the bounded inbox, and the ones beyond it are dropped and counted.
     for at in range(3, 10):
         decider.submit(result(float(at), PERSON))
@@ -280,7 +286,9 @@ def test_a_late_result_is_dropped_rather_than_judged_out_of_order(clock: Clock) 
 
 def test_a_closed_sink_is_reported_not_hidden(clock: Clock) -> None:
     class ClosedSink(FakeSink):
-        def append_async(self, events: Sequence[AlertEvent]) -> Future[list[Alert]]:
+        def append_async(
+            self, events: Sequence[AlertEvent], evidence: Sequence[bytes | None] = ()
+        ) -> Future[list[Alert]]:
             raise OutboxError("outbox closed")
 
     decider = decider_for(ClosedSink(), cameras(rule()), clock)

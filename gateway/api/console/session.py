@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from gateway.api.auth import TokenCheck
+from gateway.protocol.bearer import TokenCheck
 
 COOKIE = "edge_gateway_session"
 CSRF_HEADER = "X-CSRF-Token"

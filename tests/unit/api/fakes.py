@@ -18,6 +18,7 @@ from gateway.domain import (
     CameraStatus,
     Detection,
     DropReason,
+    EvidenceRecord,
     Image,
     ModelRef,
     ModelRouting,
@@ -191,6 +192,12 @@ class FakeEvents:
         self.asked.append((limit, camera_id))
         chosen = [alert for alert in self.alerts if camera_id is None or alert.event.camera_id == camera_id]
         return chosen[-limit:]
+
+    def alert(self, seq: int) -> Alert | None:
+        return next((alert for alert in self.alerts if alert.seq == seq), None)
+
+    def evidence(self, seq: int) -> EvidenceRecord | None:
+        return None
 
 
 def infer_body(

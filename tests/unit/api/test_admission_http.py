@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.api.admission import TokenBuckets
 from gateway.api.app import create_app
-from gateway.api.auth import check_bind, load_tokens
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.errors import ConfigError, OverloadedError
+from gateway.protocol.bearer import check_bind, load_tokens
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, infer_body
 from tests.unit.api.harness import ServedApi

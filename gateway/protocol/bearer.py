@@ -1,4 +1,5 @@
-"""Bearer tokens: loading the tokens file, checking a request, and the bind-address rule.
+"""Bearer tokens: loading the tokens file, checking a request, and the bind-address rule, shared by
+the gateway's API and the audit service's, so both sides follow the same rules.
 
 Tokens are kept only as SHA-256 digests, so a presented token is hashed once and looked up in a
 set: the time taken does not depend on how much of a stored token matches, and the tokens
@@ -42,18 +43,16 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_bind(host: str, *, has_tokens: bool, insecure: bool) -> None:
-    """Refuse to expose an unauthenticated API beyond this machine unless told to on purpose."""
+def check_bind(host: str, *, has_tokens: bool, insecure: bool, can_be_insecure: bool = True) -> None:
+    """Refuse to expose an unauthenticated API beyond this machine unless told to on purpose
+    (``--insecure``, where the command has it: ``can_be_insecure``)."""
     if is_loopback(host) or has_tokens or insecure:
         return
+    hint = ", or pass --insecure to serve without authentication" if can_be_insecure else ""
     raise ConfigError(
         [
             ConfigProblem(
-                "<config>",
-                None,
-                "http.host",
-                f"{host} is not a loopback address: set http.tokens_file, or pass --insecure to serve "
-                "without authentication",
+                "<config>", None, "http.host", f"{host} is not a loopback address: set http.tokens_file{hint}"
             )
         ]
     )
