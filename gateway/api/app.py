@@ -24,7 +24,6 @@ from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
 from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.console.routes import add_routes as add_console_routes
-from gateway.api.console.session import Sessions
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
 from gateway.api.metrics import HttpMetrics
 from gateway.api.middlewares import boundary, guard
@@ -38,6 +37,7 @@ from gateway.api.ports import (
 )
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
+from gateway.web.session import Sessions
 
 logger = logging.getLogger(__name__)
 

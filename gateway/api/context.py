@@ -14,7 +14,6 @@ import numpy as np
 from aiohttp import web
 
 from gateway.api.admission import QueueAdmission, TokenBuckets
-from gateway.api.console.session import Sessions
 from gateway.api.metrics import HttpMetrics
 from gateway.api.ports import (
     CameraDirectory,
@@ -27,6 +26,7 @@ from gateway.api.ports import (
 from gateway.config import AdmissionConfig
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 from gateway.protocol.bearer import TokenCheck
+from gateway.web.session import Sessions
 
 T = TypeVar("T")
 

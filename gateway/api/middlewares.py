@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
-from gateway.api.console.session import RefusedError, check_origin
 from gateway.api.context import context_of, release_admission
 from gateway.api.metrics import UNMATCHED_ROUTE
 from gateway.domain import ModelReference
@@ -36,11 +35,10 @@ from gateway.errors import (
     ModelNotReadyError,
     OverloadedError,
 )
+from gateway.web.session import OPEN_PREFIX, RefusedError, check_origin
 
 logger = logging.getLogger(__name__)
 
-OPEN_PREFIX = "open:"
-"""Route names starting with this need no token and take no rate-limit token (health probes)."""
 INFER_PREFIX = "infer:"
 """Route names starting with this queue work for the models, so the queue watermark applies."""
 JSON_TYPE = "application/json"

@@ -27,7 +27,7 @@ from gateway.api.context import (
     release_admission,
     wait_result,
 )
-from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, OPEN_PREFIX, expect_continue, json_error
+from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, expect_continue, json_error
 from gateway.api.tensors import (
     HEADER_LENGTH,
     InferResponse,
@@ -39,6 +39,7 @@ from gateway.api.tensors import (
 )
 from gateway.domain import ModelState, TensorSpec
 from gateway.errors import InvalidInputError
+from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
 EXTENSIONS = ("binary_tensor_data", "model_repository")

@@ -34,8 +34,9 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "ingest": CONFIGURED,
     "inference": CONFIGURED,
     "delivery": CONFIGURED | {"sqlite_open"},
-    "audit": CONFIGURED | {"sqlite_open"},
-    "api": CONFIGURED,
+    "audit": CONFIGURED | {"sqlite_open", "web"},
+    "api": CONFIGURED | {"web"},
+    "web": NEUTRAL | {"protocol"},
     "decider": NEUTRAL | {"rules", "tracking", "commit_queue"},
     "commit_queue": NEUTRAL,
     # Wiring: the places that put the parts together.
@@ -54,7 +55,7 @@ LIBRARY_ROOMS: Mapping[str, tuple[str, ...]] = {
     "cuda": ("inference.engines",),
     "pycuda": ("inference.engines",),
     "paho": ("delivery", "audit", "protocol"),
-    "aiohttp": ("api", "audit"),
+    "aiohttp": ("api", "audit", "web"),
     "argparse": ("cli", "commands"),
     "av": ("ingest",),
 }

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.api.console import geometry, login, pages, stream
+from gateway.api.context import CONTEXT
 
 
 def add_routes(app: web.Application) -> None:
     pages.add_routes(app)
-    login.add_routes(app)
+    login.add_routes(app, app[CONTEXT].sessions)
     stream.add_routes(app)
     geometry.add_routes(app)

@@ -109,8 +109,13 @@ def test_the_page_is_served_without_a_token_with_a_strict_content_policy(make_ap
 
 
 def test_assets_reference_nothing_outside_the_gateway() -> None:
-    static = Path(__file__).resolve().parents[3] / "gateway" / "api" / "console" / "static"
-    for asset in static.iterdir():
+    package = Path(__file__).resolve().parents[3] / "gateway"
+    folders = (
+        package / "api" / "console" / "static",
+        package / "web" / "static",
+        package / "audit" / "static",
+    )
+    for asset in (asset for folder in folders for asset in folder.iterdir()):
         addresses = set(re.findall(r"[a-z]+://[^\s\"'`)]+", asset.read_text(encoding="utf-8")))
         # The SVG namespace is a name, never fetched.
         assert addresses <= {"http://www.w3.org/2000/svg"}, (asset.name, addresses)

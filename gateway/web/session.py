@@ -1,5 +1,5 @@
-"""Browser sessions for the console: a bearer token traded once for an HttpOnly cookie, and the
-CSRF check every state-changing request made with that cookie must pass.
+"""Browser sessions for the console and the fleet page: a bearer token traded once for an HttpOnly
+cookie, and the CSRF check every state-changing request made with that cookie must pass.
 
 A browser cannot attach ``Authorization: Bearer`` to an ``<img>`` stream or keep a token out of
 page script, so ``POST /v1/session`` takes a token (JSON, which a cross-site form cannot send) and
@@ -36,6 +36,8 @@ SESSION_TTL_S = 12 * 3600.0
 MAX_SESSIONS = 256
 """Oldest sessions are forgotten first past this many; a login costs one entry."""
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+OPEN_PREFIX = "open:"
+"""Route names starting with this need no token and take no rate-limit token (pages, login, probes)."""
 
 
 @dataclass(frozen=True, slots=True)
