@@ -1,14 +1,16 @@
-"""The audit service's HTTP API (``audit serve`` with an ``http:`` section): an aiohttp app factory
-that the fleet API grows in.
+"""The audit service's HTTP API (``audit serve`` with an ``http:`` section): an aiohttp app factory.
 
 ``create_app`` takes an ``AuditStore`` of its own (one connection, so reads run one at a time on a
-single ``audit-http-reader`` thread, off the event loop: ``read``) and the bearer tokens; the same
-token rules as the gateway's API apply (``gateway.protocol.bearer``): with tokens every request needs
-``Authorization: Bearer <token>``, and without tokens only a loopback address may be bound. Errors
-are JSON ``{"error": "..."}``: 400 for a bad path, 401 without a valid token, 404 saying what is
-missing, 503 when the database cannot be read.
+single ``audit-http-reader`` thread, off the event loop: ``http_context.read``) and the bearer
+tokens; the same token rules as the gateway's API apply (``gateway.protocol.bearer``): with tokens
+every request needs ``Authorization: Bearer <token>`` or a session cookie from the fleet page's
+login (``gateway.web``: the console's login, sessions and CSRF check, attempts rate-limited per
+client), and without tokens only a loopback address may be bound. The page, its assets and the
+login are open. Errors are JSON ``{"error": "..."}``: 400 for a bad path or query, 401 without a
+valid token, 404 saying what is missing, 503 when the database cannot be read.
 
-Routes: ``GET /v1/devices/{device_id}/alerts/{seq}/evidence.jpg``, the image the device's signed
+Routes: the fleet API, ``/metrics`` and the fleet page (``gateway.audit.fleet_http``), and
+``GET /v1/devices/{device_id}/alerts/{seq}/evidence.jpg``, the image the device's signed
 alert ``seq`` names, exactly as stored, after hashing it again: an image that no longer matches its
 alert's digest (edited in the store) is a 409 pointing at ``audit verify``, never served as genuine.
 
@@ -20,54 +22,65 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from prometheus_client import CollectorRegistry
 
+from gateway.audit import fleet_http
+from gateway.audit.http_context import READER, REGISTRY, SESSIONS, STORE, TOKENS, json_error, read
 from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
 from gateway.errors import AuditError
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
+from gateway.web import login
+from gateway.web.rate_limit import TokenBuckets
+from gateway.web.session import OPEN_PREFIX, RefusedError, Sessions, check_origin
 
 logger = logging.getLogger(__name__)
 
-T = TypeVar("T")
-
-STORE: web.AppKey[AuditStore] = web.AppKey("edge_gateway_audit_store", AuditStore)
-TOKENS: web.AppKey[TokenCheck] = web.AppKey("edge_gateway_audit_tokens", TokenCheck)
-READER: web.AppKey[ThreadPoolExecutor] = web.AppKey("edge_gateway_audit_reader", ThreadPoolExecutor)
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-
-
-def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
-    return web.Response(
-        status=status,
-        body=json.dumps({"error": message}).encode(),
-        content_type="application/json",
-        headers=headers,
-    )
+LOGIN_ATTEMPTS_PER_S = 1.0
+LOGIN_BURST = 10
 
 
 def create_app(
-    store: AuditStore, *, http: HttpConfig, tokens: frozenset[str] = frozenset()
+    store: AuditStore,
+    *,
+    http: HttpConfig,
+    tokens: frozenset[str] = frozenset(),
+    registry: CollectorRegistry | None = None,
 ) -> web.Application:
     """The audit API over ``store`` (used only by this app from here on). Tokens are ``tokens`` plus
-    those in ``http.tokens_file``; with none, a non-loopback ``http.host`` is a ConfigError."""
+    those in ``http.tokens_file``; with none, a non-loopback ``http.host`` is a ConfigError.
+    ``registry`` (the subscriber's metrics) is served on ``/metrics`` beside the fleet's gauges."""
     all_tokens = tokens | (load_tokens(http.tokens_file) if http.tokens_file is not None else frozenset())
     check_bind(http.host, has_tokens=bool(all_tokens), insecure=False, can_be_insecure=False)
     app = web.Application(middlewares=[_boundary, _auth], client_max_size=http.max_body_bytes)
     app[STORE] = store
     app[TOKENS] = TokenCheck(all_tokens)
+    app[SESSIONS] = Sessions(app[TOKENS])
+    if registry is not None:
+        app[REGISTRY] = registry
     app.cleanup_ctx.append(_reader)
     app.router.add_get("/v1/devices/{device_id}/alerts/{seq}/evidence.jpg", evidence_image, name="evidence")
+    fleet_http.add_routes(app)
+    buckets = TokenBuckets(LOGIN_ATTEMPTS_PER_S, LOGIN_BURST)
+    login.add_routes(
+        app,
+        login.LoginPolicy(
+            app[SESSIONS],
+            lambda request: buckets.take(f"peer:{request.remote or 'unknown'}", time.monotonic()),
+            service="audit service",
+        ),
+    )
     return app
 
 
@@ -76,12 +89,6 @@ async def _reader(app: web.Application) -> AsyncIterator[None]:
     app[READER] = executor
     yield
     executor.shutdown(wait=True, cancel_futures=True)
-
-
-async def read(request: web.Request, function: Callable[[AuditStore], T]) -> T:
-    """``function(store)`` on the reader thread: the store's connection, one read at a time."""
-    store = request.app[STORE]
-    return await asyncio.get_running_loop().run_in_executor(request.app[READER], function, store)
 
 
 @web.middleware
@@ -104,8 +111,20 @@ async def _boundary(request: web.Request, handler: Handler) -> web.StreamRespons
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if (request.match_info.route.name or "").startswith(OPEN_PREFIX):
+        return await handler(request)
     tokens = request.app[TOKENS]
-    if tokens.enabled and tokens.client_of(request.headers.get("Authorization")) is None:
+    if tokens.client_of(request.headers.get("Authorization")) is not None:
+        return await handler(request)
+    try:
+        # No bearer token: the fleet page's session cookie; without tokens, the origin check that
+        # keeps other sites from driving a local browser.
+        client = request.app[SESSIONS].client_of(request)
+        if client is None and not tokens.enabled:
+            check_origin(request)
+    except RefusedError as exc:
+        return json_error(exc.status, str(exc))
+    if tokens.enabled and client is None:
         return json_error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
     return await handler(request)
 

@@ -42,6 +42,10 @@ class IngestResult:
     detail: str = ""
     evidence: bool = False
     """The message was an evidence image (``{prefix}/{device_id}/evidence/{seq}``), not an alert."""
+    status: bool = False
+    """The message was the device's status (``{prefix}/{device_id}/status``), not an alert."""
+    lag_s: float | None = None
+    """For a stored alert: its arrival minus its alert time (``frame_ts``), in seconds."""
 
 
 @dataclass(frozen=True, slots=True)

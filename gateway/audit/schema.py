@@ -17,6 +17,15 @@ Version 2 (alert v2 and evidence):
 
 The migration backfills the evidence columns from the stored payloads, page by page, so a store
 that already held v2 alerts reports their evidence as missing until the devices replay it.
+
+Version 3 (fleet state, ``gateway.audit.fleet``), on ``audit_devices``, so that every audit instance
+answers the same: ``alerts_stored`` (the count of stored alerts, kept in the alert's transaction:
+``max_seq - alerts_stored`` is the number of missing alerts without a scan), ``last_alert_at`` (the
+alert time, ``frame_ts``, of the highest seq stored), ``last_stored_at`` and ``lag_s`` (when the
+most recently stored alert arrived, and how long after its alert time), and the device's
+``status`` from its retained status topic (``online``/``offline``; NULL until one arrives) with the
+device's ``status_ts`` and the ``status_received_at`` that orders writes from several instances.
+The migration backfills the counts and times from the stored alerts.
 """
 
 from __future__ import annotations
@@ -26,9 +35,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.protocol.alerts import parse_timestamp
+
 logger = logging.getLogger(__name__)
 
-VERSION = 2
+VERSION = 3
 BACKFILL_PAGE_ROWS = 1000
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -79,6 +90,16 @@ _VERSION_2 = (
     "CREATE INDEX audit_alerts_evidence_missing ON audit_alerts (device_id, seq) WHERE evidence_missing = 1",
 )
 
+_VERSION_3 = (
+    "ALTER TABLE audit_devices ADD COLUMN alerts_stored BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE audit_devices ADD COLUMN last_alert_at DOUBLE PRECISION",
+    "ALTER TABLE audit_devices ADD COLUMN last_stored_at DOUBLE PRECISION",
+    "ALTER TABLE audit_devices ADD COLUMN lag_s DOUBLE PRECISION",
+    "ALTER TABLE audit_devices ADD COLUMN status TEXT",
+    "ALTER TABLE audit_devices ADD COLUMN status_ts TEXT",
+    "ALTER TABLE audit_devices ADD COLUMN status_received_at DOUBLE PRECISION",
+)
+
 
 def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
@@ -92,6 +113,11 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
             execute(statement.format(blob=blob, serial=serial), ())
         backfilled = _backfill_evidence(execute)
         logger.info("audit store schema: version %d -> 2 (%d stored alerts backfilled)", found, backfilled)
+    if found < 3:
+        for statement in _VERSION_3:
+            execute(statement, ())
+        devices = _backfill_fleet(execute)
+        logger.info("audit store schema: version %d -> 3 (%d devices backfilled)", max(found, 2), devices)
     if found != VERSION:
         execute(
             "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
@@ -133,3 +159,36 @@ def _backfill_evidence(execute: Execute) -> int:
         if len(rows) < BACKFILL_PAGE_ROWS:
             return count
         device, seq = str(rows[-1][0]), int(rows[-1][1])
+
+
+def alert_time(payload: bytes) -> float | None:
+    """The alert time (``frame_ts``) a stored alert payload names, None when it cannot be read."""
+    try:
+        data = json.loads(payload)
+        return parse_timestamp(str(data["frame_ts"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _backfill_fleet(execute: Execute) -> int:
+    """Fleet columns from the stored alerts; returns how many devices were brought up to date."""
+    execute(
+        "UPDATE audit_devices SET "
+        "alerts_stored = (SELECT COUNT(*) FROM audit_alerts a WHERE a.device_id = audit_devices.device_id), "
+        "last_stored_at = (SELECT MAX(received_at) FROM audit_alerts a "
+        "WHERE a.device_id = audit_devices.device_id)",
+        (),
+    )
+    rows = execute(
+        "SELECT a.device_id, a.payload, a.received_at FROM audit_alerts a JOIN audit_devices d "
+        "ON a.device_id = d.device_id AND a.seq = d.max_seq",
+        (),
+    )
+    for device_id, payload, received_at in rows:
+        alert_at = alert_time(bytes(payload))
+        if alert_at is not None:
+            execute(
+                "UPDATE audit_devices SET last_alert_at = ?, lag_s = ? WHERE device_id = ?",
+                (alert_at, float(received_at) - alert_at, device_id),
+            )
+    return len(rows)

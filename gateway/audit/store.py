@@ -20,12 +20,14 @@ is on disk. Reads are ``gateway.audit.store_reads``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 
 from gateway.audit.database import Database, open_database
 from gateway.audit.evidence import MAX_IMAGE_BYTES, EvidenceLedger, ReceivedImage, evidence_target
+from gateway.audit.fleet import ReceivedStatus, parse_status, record_statuses, status_target
 from gateway.audit.records import (
     DeviceProgress,
     IngestResult,
@@ -98,6 +100,11 @@ class AuditStore(AuditReads):
     def close(self) -> None:
         self._database.close()
 
+    @property
+    def keyed_devices(self) -> frozenset[str]:
+        """The devices this instance has a signing key for."""
+        return frozenset(self._keys)
+
     def ingest(self, messages: Sequence[ReceivedMessage]) -> list[IngestResult]:
         """Verify and store a batch in one transaction; results in the order of ``messages``.
 
@@ -106,8 +113,17 @@ class AuditStore(AuditReads):
         results: list[IngestResult | None] = [None] * len(messages)
         verified: list[tuple[int, Alert, ReceivedMessage]] = []
         images: dict[str, list[ReceivedImage]] = {}
+        statuses: dict[str, list[ReceivedStatus]] = {}
         rejected: list[tuple[int, IngestResult]] = []
         for index, message in enumerate(messages):
+            status_device = status_target(message.topic, self._prefix)
+            if status_device is not None:
+                parsed = parse_status(index, status_device, message)
+                if isinstance(parsed, IngestResult):
+                    rejected.append((index, parsed))
+                else:
+                    statuses.setdefault(status_device, []).append(parsed)
+                continue
             target = evidence_target(message.topic, self._prefix)
             if target is not None:
                 checked = self._check_image(index, message, *target)
@@ -131,17 +147,19 @@ class AuditStore(AuditReads):
             by_device.setdefault(item[1].device_id, []).append(item)
         try:
             with self._database.transaction():
-                for device_id in sorted(by_device.keys() | images.keys()):
+                for device_id in sorted(by_device.keys() | images.keys() | statuses.keys()):
                     contiguous, highest = self._database.lock_device(device_id)
                     stored = self._store_device(device_id, by_device.get(device_id, []), contiguous, highest)
                     stored += self._evidence.store(device_id, images.get(device_id, []))
+                    stored += record_statuses(self._database, device_id, statuses.get(device_id, []))
                     for index, result in stored:
                         results[index] = result
                 for index, rejection in rejected:
                     results[index] = rejection
+                # A garbled status message is logged, not kept: it is not part of the audit log.
                 self._record_rejections(
                     [(result, message) for result, message in zip(results, messages, strict=True)
-                     if result is not None and result.outcome is Outcome.REJECTED]
+                     if result is not None and result.outcome is Outcome.REJECTED and not result.status]
                 )  # fmt: skip
         except self._database.errors as exc:
             raise AuditError(f"audit store write failed: {exc}") from exc
@@ -225,13 +243,15 @@ class AuditStore(AuditReads):
         )
         results: list[tuple[int, IngestResult]] = []
         stored: list[tuple[Alert, ReceivedMessage]] = []
+        top = highest
         for index, alert, message in items:
             result = self._link(alert, known)
-            results.append((index, result))
             if result.outcome is Outcome.STORED:
                 known[alert.seq] = (alert.hash, alert.prev_hash)
                 highest = max(highest, alert.seq)
                 stored.append((alert, message))
+                result = dataclasses.replace(result, lag_s=message.received_at - alert.event.frame_ts)
+            results.append((index, result))
         if not stored:
             return results
         digests = {alert.seq: alert.event.evidence.sha256 for alert, _ in stored if alert.event.evidence}
@@ -248,10 +268,19 @@ class AuditStore(AuditReads):
             contiguous += 1
         if contiguous > start and highest > contiguous:
             contiguous = self._contiguous_from(device_id, contiguous)
+        latest_alert, latest = max(stored, key=lambda item: (item[1].received_at, item[0].seq))
+        newest_alert_at = next((alert.event.frame_ts for alert, _ in stored if alert.seq == highest), None)
+        # The fleet view (gateway.audit.fleet): counts and times, in the transaction that stores them.
         self._database.execute(
-            "UPDATE audit_devices SET contiguous_seq = ?, max_seq = ? WHERE device_id = ?",
-            (contiguous, highest, device_id),
-        )
+            "UPDATE audit_devices SET contiguous_seq = ?, max_seq = ?, alerts_stored = alerts_stored + ?, "
+            "last_alert_at = CASE WHEN ? > ? THEN ? ELSE last_alert_at END, "
+            "lag_s = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? ELSE lag_s END, "
+            "last_stored_at = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? "
+            "ELSE last_stored_at END WHERE device_id = ?",
+            (contiguous, highest, len(stored), highest, top, newest_alert_at,
+             latest.received_at, latest.received_at - latest_alert.event.frame_ts,
+             latest.received_at, latest.received_at, device_id),
+        )  # fmt: skip
         return results
 
     def _stored_links(self, device_id: str, seqs: set[int]) -> dict[int, tuple[str, str]]:

@@ -1,5 +1,5 @@
 """What the audit store answers: chain progress and gaps for the subscriber, stored alerts and
-images for ``audit verify`` and the audit HTTP API, and the rejected messages."""
+images for ``audit verify`` and the audit HTTP API, the fleet view, and the rejected messages."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
+from gateway.audit.fleet import DeviceState, StoredEntry, read_alerts, read_devices
 from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
 from gateway.errors import AuditError
 
@@ -124,6 +125,14 @@ class AuditReads:
             )
             for row in rows
         ]
+
+    def devices(self, device_id: str | None = None) -> list[DeviceState]:
+        """The fleet view of every device the store knows, or of one (``gateway.audit.fleet``)."""
+        return self._reading(lambda: read_devices(self._database, device_id))
+
+    def entries(self, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
+        """Up to ``limit`` of the device's stored alerts from ``from_seq`` on, in seq order."""
+        return self._reading(lambda: read_alerts(self._database, device_id, from_seq, limit))
 
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._reading(lambda: self._database.execute(sql, parameters))

@@ -22,6 +22,10 @@ A PUBACK is only sent on the connection that received the message: after a recon
 resends every unacked message under its original packet id, and acking the stale copy could
 acknowledge a different message that reuses that id. The ``generation`` counter enforces this.
 
+Devices' status (online/offline) arrives on a connection of its own (``gateway.audit.status``:
+retained messages never reach a shared subscription) and goes through the same queue and store
+thread, into the fleet state every instance reads (``gateway.audit.fleet``).
+
 Gaps (a seq missing below the highest stored one) and alerts whose image is missing are handed to
 the ReplayScheduler; once one has been open for ``replay_after_s`` the device is asked on
 ``{prefix}/{device_id}/replay`` with ``{"from_seq": a, "to_seq": b}`` and republishes those alerts
@@ -44,9 +48,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from gateway.audit.replay import ReplayScheduler
+from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.config import AuditConfig, MqttConfig
 from gateway.errors import AuditError
@@ -55,6 +60,7 @@ from gateway.protocol.mqtt_link import close_client
 
 logger = logging.getLogger(__name__)
 
+LAG_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0)
 IDLE_POLL_S = 0.2
 STORE_RETRY_MIN_S = 0.5
 STORE_RETRY_MAX_S = 30.0
@@ -89,6 +95,18 @@ class _Metrics:
             "Evidence images handled by the audit subscriber, by outcome (stored includes images held "
             "until their alert arrives).",
             ["outcome"],
+            registry=registry,
+        )
+        self.status = Counter(
+            "edge_gateway_audit_status_messages_total",
+            "Device status messages read, by outcome (duplicate: older than the one stored).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lag = Histogram(
+            "edge_gateway_audit_lag_seconds",
+            "Arrival minus alert time (frame_ts) of the alerts this instance stored.",
+            buckets=LAG_BUCKETS_S,
             registry=registry,
         )
         self.replay_requests = Counter(
@@ -146,6 +164,7 @@ class AuditSubscriber:
         self._broker_error: str | None = None
         self._store_error: str | None = None
         self._client = self._make_client(config.mqtt)
+        self._status = StatusListener(config, self._on_status)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
 
     @property
@@ -212,6 +231,7 @@ class AuditSubscriber:
             properties=properties,
         )
         self._client.loop_start()
+        self._status.start()
         logger.info(
             "audit: subscribing to %s on %s as %s", self._topic, self._config.mqtt.url, self._config.client_id
         )
@@ -222,6 +242,7 @@ class AuditSubscriber:
         self._stop.set()
         if self._store_thread.is_alive():
             self._store_thread.join(timeout_s)
+        self._status.stop()
         close_client(self._client)
         self._connected = False
         self._metrics.connected.set(0)
@@ -287,12 +308,14 @@ class AuditSubscriber:
             logger.error("audit: %s", self._broker_error)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        delivery = _Delivery(
-            ReceivedMessage(message.topic, bytes(message.payload), time.time()),
-            message.mid,
-            message.qos,
-            self._generation,
-        )
+        received = ReceivedMessage(message.topic, bytes(message.payload), time.time())
+        self._enqueue(_Delivery(received, message.mid, message.qos, self._generation))
+
+    def _on_status(self, message: ReceivedMessage) -> None:
+        # Acknowledged on arrival by the status connection: QoS 0 here means "nothing to ack".
+        self._enqueue(_Delivery(message, 0, 0, -1))
+
+    def _enqueue(self, delivery: _Delivery) -> None:
         while not self._stop.is_set():
             try:
                 self._queue.put(delivery, timeout=IDLE_POLL_S)
@@ -345,9 +368,10 @@ class AuditSubscriber:
                     self._client.ack(delivery.mid, delivery.qos)
         touched = set()
         for result in results:
-            (self._metrics.evidence if result.evidence else self._metrics.messages).labels(
-                result.outcome.value
-            ).inc()
+            counter = self._metrics.status if result.status else self._metrics.messages
+            (self._metrics.evidence if result.evidence else counter).labels(result.outcome.value).inc()
+            if result.lag_s is not None:
+                self._metrics.lag.observe(max(0.0, result.lag_s))
             if result.outcome is Outcome.REJECTED and result.reason is not None:
                 self._metrics.rejected.labels(result.reason.value).inc()
             if result.outcome is Outcome.STORED and result.device_id is not None:

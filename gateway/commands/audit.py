@@ -5,7 +5,8 @@ what has arrived and leaves its MQTT session for the next start. Under systemd (
 reports READY once the store is open and the client started (not once connected: a broker that is
 down must not make systemd kill and restart the service), and keeps STATUS= current with the
 connection state or the last error. With an ``http:`` section it also serves the audit HTTP API
-(``gateway.audit.http``) on a store connection of its own. ``verify --db URL [--keys FILE]``
+(``gateway.audit.http``: the fleet API and page, evidence images, ``/metrics``) on a store
+connection of its own. ``verify --db URL [--keys FILE]``
 prints, per device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected
 messages, and exits 1 if there is any problem (2 when the store or keys cannot be read).
 """
@@ -85,7 +86,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
                 logger.info("audit: metrics on http://%s:%d/metrics", *metrics_server.server_address[:2])
             if config.http is not None:
                 reader = AuditStore.open(config.database, keys, config.mqtt.topic_prefix)
-                http_server = _start_http(config.http, reader)
+                http_server = _start_http(config.http, reader, registry)
             subscriber.start()
             notifier.ready(f"connecting to {config.mqtt.url}")
             shown = ""
@@ -117,10 +118,10 @@ def run_serve(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _start_http(http: HttpConfig, reader: AuditStore) -> AuditHttpServer:
+def _start_http(http: HttpConfig, reader: AuditStore, registry: CollectorRegistry) -> AuditHttpServer:
     """The audit HTTP API on ``reader``, a store connection of its own (the subscriber's belongs to
-    its thread)."""
-    server = AuditHttpServer(create_app(reader, http=http), http.host, http.port)
+    its thread), with the subscriber's metrics on its ``/metrics``."""
+    server = AuditHttpServer(create_app(reader, http=http, registry=registry), http.host, http.port)
     server.start()
     return server
 
