@@ -85,12 +85,18 @@ def test_fleet_state_counts_gaps_lag_status_and_rejections(database_url: str) ->
         finally:
             reader.close()
         box_a, box_b = devices["box-a"], devices["box-b"]
-        assert (box_a.status, box_a.last_seq, box_a.contiguous_seq, box_a.alerts_stored) == ("offline", 7, 5, 6)
+        assert (box_a.status, box_a.last_seq, box_a.contiguous_seq, box_a.alerts_stored) == (
+            "offline",
+            7,
+            5,
+            6,
+        )
         assert (box_a.missing_alerts, box_a.gaps) == (1, ((6, 6),))
         assert box_a.last_alert_at == pytest.approx(alert_time_7)
         assert box_a.lag_s == pytest.approx(2.5)
         assert (box_b.rejected, box_b.alerts_stored, box_b.status) == (2, 1, None)
-        assert box_b.last_rejection is not None and box_b.last_rejection.startswith("chain")
+        assert box_b.last_rejection is not None
+        assert box_b.last_rejection.startswith("chain")
         assert "box-silent" not in devices  # known only to the keys file: added by the API
     finally:
         store.close()
@@ -204,9 +210,12 @@ def test_devices_lists_every_device_with_its_state_and_problems(served: Served) 
     assert set(devices) == {"box-a", "box-b", "box-silent"}
     assert devices["box-a"]["state"] == "online"
     assert (devices["box-a"]["last_seq"], devices["box-a"]["missing_alerts"]) == (12, 0)
-    assert devices["box-a"]["problems"] == ["behind: its last alert was stored 219999999 s after its alert time"]
+    assert devices["box-a"]["problems"] == [
+        "behind: its last alert was stored 219999999 s after its alert time"
+    ]
     assert devices["box-silent"]["problems"] == ["never heard from"]
-    assert answer["summary"]["online"] == 1 and answer["summary"]["unknown"] == 2
+    assert answer["summary"]["online"] == 1
+    assert answer["summary"]["unknown"] == 2
 
 
 def test_a_devices_alerts_come_in_pages_with_their_evidence_state(served: Served) -> None:
@@ -214,12 +223,14 @@ def test_a_devices_alerts_come_in_pages_with_their_evidence_state(served: Served
     assert [entry["seq"] for entry in page["alerts"]] == [4, 5, 6, 7, 8]
     assert page["next_from_seq"] == 9
     start = page["alerts"][0]
-    assert start["alert"]["kind"] == "start" and start["evidence_stored"] is True
+    assert start["alert"]["kind"] == "start"
+    assert start["evidence_stored"] is True
     assert page["alerts"][1]["evidence_stored"] is None  # an update names no image
     status, image, _ = served.get(
         f"/v1/devices/box-a/alerts/{start['seq']}/evidence.jpg", {"Authorization": f"Bearer {served.token}"}
     )
-    assert status == 200 and image.startswith(b"\xff\xd8")
+    assert status == 200
+    assert image.startswith(b"\xff\xd8")
     assert served.api("/v1/devices/box-a/alerts?from_seq=11")["next_from_seq"] is None
 
 
@@ -232,7 +243,9 @@ def test_a_devices_alerts_come_in_pages_with_their_evidence_state(served: Served
         ("/v1/devices/nobody/alerts", 404, "no device 'nobody'"),
     ],
 )
-def test_bad_queries_are_answered_with_the_problem(served: Served, path: str, status: int, words: str) -> None:
+def test_bad_queries_are_answered_with_the_problem(
+    served: Served, path: str, status: int, words: str
+) -> None:
     code, body, _ = served.get(path, {"Authorization": f"Bearer {served.token}"})
     assert code == status
     assert words in json.loads(body)["error"]
@@ -249,11 +262,13 @@ def test_metrics_have_fleet_gauges_without_a_device_label(served: Served) -> Non
 
 def test_the_page_is_open_and_the_data_needs_a_token_or_a_session(served: Served) -> None:
     status, page, headers = served.get("/")
-    assert status == 200 and b"/console/fleet.js" in page
+    assert status == 200
+    assert b"/console/fleet.js" in page
     assert "script-src 'self'" in headers["Content-Security-Policy"]
     assert served.get("/console/shell.js")[0] == 200  # shared with the console
     assert served.get("/v1/devices")[0] == 401
     assert served.login("wrong")[0] == 401
     code, cookie = served.login(served.token)
-    assert code == 200 and cookie.startswith("edge_gateway_session=")
+    assert code == 200
+    assert cookie.startswith("edge_gateway_session=")
     assert served.get("/v1/devices", {"Cookie": cookie})[0] == 200
