@@ -123,6 +123,8 @@ class DeviceGroup:
     def __init__(self, state_dir: Path, broker: str, device_ids: list[str], *options: str) -> None:
         self.device_ids = device_ids
         self.lines: list[str] = []
+        self.seen_at: dict[str, float] = {}
+        """Each line's first word -> when (monotonic) it was first read."""
         self._changed = threading.Condition()
         self.process = subprocess.Popen(
             [
@@ -139,8 +141,10 @@ class DeviceGroup:
 
     def _read(self, stream: IO[bytes]) -> None:
         for raw in stream:
+            line = raw.decode().strip()
             with self._changed:
-                self.lines.append(raw.decode().strip())
+                self.lines.append(line)
+                self.seen_at.setdefault(line.partition(" ")[0], time.monotonic())
                 self._changed.notify_all()
         with self._changed:
             self.lines.append("<exit>")
