@@ -5,8 +5,11 @@ False`` on 3.1.1) and subscribes at QoS 1 to ``$share/{group}/{prefix}/+/alerts`
 instances with different client ids split the stream and the broker queues alerts for an instance
 that is offline. mosquitto also keeps giving an offline member of the group its turn: that share
 waits in the member's session until it returns (or the session expires, after which the others'
-gap detection asks the devices for it again). Retire an instance for good with a short
-``session_expiry_s``, or expect its share to arrive only through replay. It subscribes the same
+gap detection asks the devices for it again). To retire an instance for good, restart it once with
+``session_expiry_s: 0`` (it resumes its session and stores what was queued there), then stop it:
+with no session to keep, ``stop()`` first leaves the share group (UNSUBSCRIBE), then stores and
+acknowledges what the broker had already handed it until nothing has come for RETIRE_QUIET_S, and
+only then disconnects, so the session the broker drops holds nothing. It subscribes the same
 way to ``$share/{group}/{prefix}/+/evidence/+``: the images of start and instant alerts, which the
 store checks against their signed alerts (either may come first, through either instance).
 
@@ -48,11 +51,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry
 
 from gateway.audit.replay import ReplayScheduler
 from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
+from gateway.audit.subscriber_metrics import SubscriberMetrics
 from gateway.config import AuditConfig, MqttConfig
 from gateway.errors import AuditError
 from gateway.protocol.alerts import canonical_json
@@ -60,8 +64,8 @@ from gateway.protocol.mqtt_link import close_client
 
 logger = logging.getLogger(__name__)
 
-LAG_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0)
 IDLE_POLL_S = 0.2
+RETIRE_QUIET_S = 1.0
 STORE_RETRY_MIN_S = 0.5
 STORE_RETRY_MAX_S = 30.0
 _AUTH_FAILURES = frozenset({0x04, 0x05, 0x86, 0x87})
@@ -74,62 +78,6 @@ class _Delivery:
     mid: int
     qos: int
     generation: int
-
-
-class _Metrics:
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self.messages = Counter(
-            "edge_gateway_audit_messages_total",
-            "Alert messages handled by the audit subscriber, by outcome.",
-            ["outcome"],
-            registry=registry,
-        )
-        self.rejected = Counter(
-            "edge_gateway_audit_rejected_total",
-            "Rejected alert messages, by reason.",
-            ["reason"],
-            registry=registry,
-        )
-        self.evidence = Counter(
-            "edge_gateway_audit_evidence_total",
-            "Evidence images handled by the audit subscriber, by outcome (stored includes images held "
-            "until their alert arrives).",
-            ["outcome"],
-            registry=registry,
-        )
-        self.status = Counter(
-            "edge_gateway_audit_status_messages_total",
-            "Device status messages read, by outcome (duplicate: older than the one stored).",
-            ["outcome"],
-            registry=registry,
-        )
-        self.lag = Histogram(
-            "edge_gateway_audit_lag_seconds",
-            "Arrival minus alert time (frame_ts) of the alerts this instance stored.",
-            buckets=LAG_BUCKETS_S,
-            registry=registry,
-        )
-        self.replay_requests = Counter(
-            "edge_gateway_audit_replay_requests_total", "Replay requests sent to devices.", registry=registry
-        )
-        self.store_errors = Counter(
-            "edge_gateway_audit_store_errors_total",
-            "Failed audit store transactions (retried).",
-            registry=registry,
-        )
-        self.queue_full = Counter(
-            "edge_gateway_audit_queue_full_total",
-            "Times the network thread waited for room in the store queue.",
-            registry=registry,
-        )
-        self.open_gaps = Gauge(
-            "edge_gateway_audit_devices_with_gaps",
-            "Devices with missing alerts or evidence images.",
-            registry=registry,
-        )
-        self.connected = Gauge(
-            "edge_gateway_audit_connected", "1 while connected to the broker.", registry=registry
-        )
 
 
 def _read_password(config: MqttConfig) -> str | None:
@@ -150,7 +98,7 @@ class AuditSubscriber:
     def __init__(self, config: AuditConfig, store: AuditStore, registry: CollectorRegistry) -> None:
         self._config = config
         self._store = store
-        self._metrics = _Metrics(registry)
+        self._metrics = SubscriberMetrics(registry)
         self._prefix = config.mqtt.topic_prefix
         self._topic = f"$share/{config.share_group}/{self._prefix}/+/alerts"
         self._evidence_topic = f"$share/{config.share_group}/{self._prefix}/+/evidence/+"
@@ -161,6 +109,8 @@ class AuditSubscriber:
         self._generation = 0
         self._connected = False
         self._subscribed = threading.Event()
+        self._unsubscribed = threading.Event()
+        self._last_message_at = time.monotonic()
         self._broker_error: str | None = None
         self._store_error: str | None = None
         self._client = self._make_client(config.mqtt)
@@ -210,6 +160,7 @@ class AuditSubscriber:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = lambda *_: self._unsubscribed.set()
         client.on_message = self._on_message
         return client
 
@@ -238,7 +189,10 @@ class AuditSubscriber:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Store and acknowledge what has arrived, then disconnect keeping the session: whatever the
-        broker sends after that stays queued for the next start."""
+        broker sends after that stays queued for the next start. Without a session to keep
+        (``session_expiry_s`` 0: retiring), leave the share group and store what was handed over first."""
+        if self._config.session_expiry_s == 0 and self._connected:
+            self._leave_group(timeout_s)
         self._stop.set()
         if self._store_thread.is_alive():
             self._store_thread.join(timeout_s)
@@ -246,6 +200,18 @@ class AuditSubscriber:
         close_client(self._client)
         self._connected = False
         self._metrics.connected.set(0)
+
+    def _leave_group(self, timeout_s: float) -> None:
+        self._client.unsubscribe([self._topic, self._evidence_topic])
+        if not self._unsubscribed.wait(timeout_s):
+            logger.warning("audit: the broker did not confirm leaving the share group; stopping anyway")
+            return
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._queue.empty() and time.monotonic() - self._last_message_at >= RETIRE_QUIET_S:
+                break
+            time.sleep(IDLE_POLL_S / 4)
+        logger.info("audit: left the share group; what it had handed to this instance is stored")
 
     # paho's network thread.
 
@@ -309,6 +275,7 @@ class AuditSubscriber:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         received = ReceivedMessage(message.topic, bytes(message.payload), time.time())
+        self._last_message_at = time.monotonic()
         self._enqueue(_Delivery(received, message.mid, message.qos, self._generation))
 
     def _on_status(self, message: ReceivedMessage) -> None:

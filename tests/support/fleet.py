@@ -122,6 +122,8 @@ class DeviceGroup:
 
     def __init__(self, state_dir: Path, broker: str, device_ids: list[str], *options: str) -> None:
         self.device_ids = device_ids
+        self.log_file = state_dir / f"group-{device_ids[0]}.log"
+        state_dir.mkdir(parents=True, exist_ok=True)
         self.lines: list[str] = []
         self.seen_at: dict[str, float] = {}
         """Each line's first word -> when (monotonic) it was first read."""
@@ -132,7 +134,7 @@ class DeviceGroup:
                 "--broker", broker, "--devices", ",".join(device_ids), *options,
             ],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=self.log_file.open("ab"),
             cwd=ROOT,
         )  # fmt: skip
         assert self.process.stdout is not None
@@ -159,7 +161,10 @@ class DeviceGroup:
                 if found is not None:
                     return found
                 if "<exit>" in self.lines:
-                    raise RuntimeError(f"device group exited (code {self.process.poll()}) before {prefix!r}")
+                    log = self.log_file.read_text(errors="replace")[-3000:]
+                    raise RuntimeError(
+                        f"device group exited (code {self.process.poll()}) before {prefix!r}:\n{log}"
+                    )
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise TimeoutError(f"no {prefix!r} from the device group in {timeout_s} s")

@@ -53,7 +53,7 @@ def evidence_image(width: int, height: int) -> tuple[bytes, Evidence]:
     """A JPEG of a noisy gradient (quality 85, like the gateway's encoder) and its Evidence."""
     generator = np.random.default_rng(7)
     ramp = np.linspace(0, 255, width, dtype=np.float32)[None, :, None]
-    image = np.clip(ramp + generator.normal(0, 12, (height, width, 3)), 0, 255).astype(np.uint8)
+    image = np.clip(ramp + generator.normal(0, 5, (height, width, 3)), 0, 255).astype(np.uint8)
     ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])
     assert ok
     data = buffer.tobytes()
