@@ -83,10 +83,17 @@ class Run:
 
     def groups(self, broker: str, *options: str) -> list[DeviceGroup]:
         size = self.arguments.devices_per_process
-        return [
+        self.running = [
             DeviceGroup(self.root / "devices", broker, self.device_ids[start : start + size], *options)
             for start in range(0, len(self.device_ids), size)
         ]
+        return self.running
+
+    def kill_groups(self) -> None:
+        """After a failure: no device process outlives the run."""
+        for group in getattr(self, "running", []):
+            group.kill()
+            group.stop()
 
     def count(self, database: str) -> int:
         with psycopg.connect(database) as connection:
@@ -117,6 +124,9 @@ class Run:
             try:
                 capacity = self._capacity(audits, broker, postgres, database)
                 faults = self._faults(audits, broker, database, capacity["alerts"])
+            except BaseException:
+                self.kill_groups()
+                raise
             finally:
                 for audit in audits:
                     audit.stop()

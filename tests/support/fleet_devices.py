@@ -198,6 +198,8 @@ def main(argv: list[str]) -> int:
         )
         for device_id in arguments.devices.split(",")
     ]
+    if offline is not None and offline[0] not in {device.device_id for device in devices}:
+        offline = None  # another process of the fleet holds that device
     for device in devices:
         device.publisher.start()
     wait_connected(devices, READY_TIMEOUT_S)
