@@ -34,5 +34,6 @@ bench: setup
 	$(PY) bench/peers.py
 	$(PY) bench/cameras.py
 	$(PY) -m bench.alerts
+	$(PY) -m bench.fleet
 	$(PY) bench/accuracy.py
 	$(PY) bench/console.py
