@@ -128,15 +128,16 @@ class DeviceGroup:
         self.seen_at: dict[str, float] = {}
         """Each line's first word -> when (monotonic) it was first read."""
         self._changed = threading.Condition()
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "tests.support.fleet_devices", "--state-dir", str(state_dir),
-                "--broker", broker, "--devices", ",".join(device_ids), *options,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=self.log_file.open("ab"),
-            cwd=ROOT,
-        )  # fmt: skip
+        with self.log_file.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "tests.support.fleet_devices", "--state-dir", str(state_dir),
+                    "--broker", broker, "--devices", ",".join(device_ids), *options,
+                ],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                cwd=ROOT,
+            )  # fmt: skip
         assert self.process.stdout is not None
         self._reader = threading.Thread(target=self._read, args=(self.process.stdout,), daemon=True)
         self._reader.start()
