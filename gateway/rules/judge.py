@@ -7,12 +7,17 @@ this frame (kept by the tracker for ``max_lost_s``) gives no news: its open even
 ends until ``end_after_s`` passes, so a short miss never splits one visit into two events.
 
 Which tracks a rule follows: those of its labels that have scored at least ``min_score`` on some
-frame. A lower score on a later frame does not drop the track (``TrackJudge.follows``): the
-tracker has already said it is the same object, and a face or person that turns, is partly hidden
-or stands at the edge of the light scores lower without being gone (face-detector's moving faces
-score 0.4..0.55). Judged per frame instead, every dip below ``min_score`` restarted a loiterer's
-clock, dropped a person from a crowd's count and postponed a crossing, while a track missing
-altogether was forgiven (bench/tracking.py, crowd and loiter scenes).
+frame (``TrackJudge.follows``). The score decides whether a track is the rule's kind of object, not
+where the object is: once a track qualifies, its frames count whatever they score, those before it
+qualified included. The tracker has already said they are one object, and a face or person that
+turns, is partly hidden or stands at the edge of the light scores lower without being gone
+(face-detector's moving faces score 0.4..0.55). Judged per frame instead, every dip below
+``min_score`` restarted a loiterer's clock and dropped a person from a crowd's count while a track
+missing altogether was forgiven, and a person who scored min_score only after walking through a
+doorway was never counted (bench/tracking.py: crowd, loiter and pole scenes). So a loiterer's time
+inside runs from when its track entered the zones, and a crossing made before the track qualified
+is reported on the frame it qualifies (the move from its first position, so crossing and crossing
+back before then is nothing).
 
 Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom-centre):
 - ``presence``: a followed track inside the zones; one event per track.
@@ -80,9 +85,12 @@ class TrackJudge(Judge):
         super().__init__(spec)
         self._confident: set[int] = set()
 
+    def of_labels(self, track: Track) -> bool:
+        return not self.spec.labels or track.label in self.spec.labels
+
     def follows(self, track: Track) -> bool:
         """A track of the rule's labels that has scored ``min_score`` on this or an earlier frame."""
-        if self.spec.labels and track.label not in self.spec.labels:
+        if not self.of_labels(track):
             return False
         if track.score >= self.spec.min_score:
             self._confident.add(track.track_id)
@@ -129,7 +137,8 @@ class PresenceJudge(TrackJudge):
 
 
 class CrossingJudge(TrackJudge):
-    """Remembers each track's last position that was clearly on one side of the line."""
+    """Remembers each track's last position that was clearly on one side of the line while the rule
+    followed it, or its first such position until then."""
 
     def __init__(self, spec: RuleSpec) -> None:
         super().__init__(spec)
@@ -148,14 +157,16 @@ class CrossingJudge(TrackJudge):
         alive = set()
         for track in result.tracks:
             alive.add(track.track_id)
-            if not self.follows(track) or not track.observed:
+            if not track.observed or not self.of_labels(track):
                 continue
+            followed = self.follows(track)
             position = bottom_centre(track.box)
             if line.side(position) == 0:
                 continue  # on the line: judged from the last clear side once it leaves it
             before = self._sided.get(track.track_id)
-            self._sided[track.track_id] = position
-            if before is None:
+            if before is None or followed:
+                self._sided[track.track_id] = position
+            if before is None or not followed:
                 continue
             direction = line.crossing(before, position)
             if direction is None or not _counts(self.spec.direction, direction):
@@ -187,13 +198,13 @@ class LoiterJudge(TrackJudge):
             if not track.observed:
                 continue  # kept by the tracker: still where it was last seen
             inside, zone = self.zone_of(track.box)
-            if not (inside and followed):
+            if not (inside and self.of_labels(track)):
                 self._inside_since.pop(track.track_id, None)
                 verdict.matches[track.track_id] = None
                 continue
             since = self._inside_since.setdefault(track.track_id, now)
             verdict.matches[track.track_id] = (
-                self.match(track, zone, result) if now - since >= self.spec.min_s else None
+                self.match(track, zone, result) if followed and now - since >= self.spec.min_s else None
             )
         _forget(self._inside_since, alive)
         self.forget(alive)

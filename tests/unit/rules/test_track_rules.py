@@ -336,6 +336,32 @@ def seen(track_id: int, x: float, y: float, score: float) -> TrackAt:
         ),
         pytest.param(
             LOITER,
+            [(float(at), [seen(1, 0.5, 0.7, 0.9 if at == 4 else LOW)]) for at in range(0, 11)],
+            [("start", 1, 10.0)],
+            id="loiter: the time inside runs from entry, before the track scored min_score too",
+        ),
+        pytest.param(
+            CROSSING,
+            [
+                (0.0, [seen(1, 0.4, 0.5, LOW)]),
+                (1.0, [seen(1, 0.6, 0.5, LOW)]),
+                (2.0, [seen(1, 0.7, 0.5, 0.9)]),
+            ],
+            [("instant", 1, 2.0)],
+            id="line crossing: one made before the track scored min_score is counted when it does",
+        ),
+        pytest.param(
+            CROSSING,
+            [
+                (0.0, [seen(1, 0.4, 0.5, LOW)]),
+                (1.0, [seen(1, 0.6, 0.5, LOW)]),
+                (2.0, [seen(1, 0.4, 0.5, 0.9)]),
+            ],
+            [],
+            id="line crossing: crossing and coming back before then is nothing",
+        ),
+        pytest.param(
+            LOITER,
             [(float(at), [seen(1, 0.5, 0.7, LOW)]) for at in range(0, 12)],
             [],
             id="loiter: a track that never reached min_score is not followed",
@@ -357,8 +383,9 @@ def seen(track_id: int, x: float, y: float, score: float) -> TrackAt:
 def test_a_track_is_followed_once_it_has_scored_min_score(
     rule: dict[str, Any], frames: Sequence[Frame], expected: list[Any]
 ) -> None:
-    # A rule follows a track of its labels from the first frame it scores min_score on; a lower score
-    # later (a face turning, partly hidden) neither restarts its dwell nor drops it from a count.
+    # A track of the rule's labels is the rule's object once it has scored min_score on some frame:
+    # a lower score (a face turning, partly hidden) neither restarts its dwell nor drops it from a
+    # count, and where it was before it qualified counts too.
     assert summary(run(camera(rule), frames)) == expected
 
 
@@ -368,6 +395,8 @@ def test_a_reload_that_raises_min_score_follows_each_track_anew() -> None:
     assert run(config, [(0.0, [seen(1, 0.5, 0.7, 0.6)])], engine) == []
     stricter = camera({**LOITER, "min_score": 0.7})
     engine.reconfigure([camera_rules(stricter)], now=0.5)
-    # Track 1 scored 0.6 before: under min_score 0.7 it is not followed until it scores 0.7.
-    frames = [(float(at), [seen(1, 0.5, 0.7, 0.6 if at < 3 else 0.8)]) for at in range(1, 14)]
-    assert summary(run(stricter, frames, engine)) == [("start", 1, 13.0)]
+    # Track 1 scored 0.6 before: under min_score 0.7 it is not followed until it scores 0.7, and then
+    # its time inside runs from when it entered.
+    frames = [(float(at), [seen(1, 0.5, 0.7, 0.6)]) for at in range(1, 14)]
+    assert run(stricter, frames, engine) == []
+    assert summary(run(stricter, [(14.0, [seen(1, 0.5, 0.7, 0.8)])], engine)) == [("start", 1, 14.0)]
