@@ -35,3 +35,5 @@ bench: setup
 	$(PY) bench/cameras.py
 	$(PY) -m bench.alerts
 	$(PY) bench/accuracy.py
+	$(PY) bench/tracking.py
+	$(PY) bench/tracking_cost.py
