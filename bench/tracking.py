@@ -155,7 +155,6 @@ def _event_json(event: AlertEvent, t: float, movers: dict[int, str]) -> dict[str
         "mover": movers.get(event.track_id) if event.track_id is not None else None,
         "direction": event.direction.value if event.direction else None,
         "count": event.count,
-        "end_reason": event.end_reason.value if event.end_reason else None,
     }
 
 
@@ -179,7 +178,7 @@ def _log(played: Played) -> list[dict[str, object]]:
     ]
 
 
-def run(specs: Sequence[ClipSpec]) -> tuple[list[ClipResult], DetectionLog]:
+def run(specs: Sequence[ClipSpec], motion: bool = False) -> tuple[list[ClipResult], DetectionLog]:
     results: list[ClipResult] = []
     log: DetectionLog = {}
     with tempfile.TemporaryDirectory(prefix="tracking-") as directory:
@@ -188,7 +187,7 @@ def run(specs: Sequence[ClipSpec]) -> tuple[list[ClipResult], DetectionLog]:
             videos = list(pool.map(prepare, specs, [workdir] * len(specs)))
         # One clip at a time: on a small box, clips played at once lose frames (module docstring).
         for spec, video in zip(specs, videos, strict=True):
-            played = play(spec, video, workdir / f"state-{spec.name}")
+            played = play(spec, video, workdir / f"state-{spec.name}", motion=motion)
             hold_out = int(spec.name.rsplit("-", 1)[1]) not in TUNING_SEEDS
             results.append(evaluate(Clip(spec), played, hold_out))
             log[spec.name] = _log(played)
@@ -205,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seeds", type=int, nargs="*", help="seeds to play (default: tuning and hold-out)")
     parser.add_argument("--scenes", nargs="*", choices=SCENES, help="scenes to play (default: all)")
+    parser.add_argument(
+        "--motion",
+        action="store_true",
+        help="motion gating on, as the config defaults it (off for the targets: bench/tracking_play.py)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "tracking.json")
     parser.add_argument(
         "--detections",
@@ -217,7 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     specs = [scene(name, seed) for seed in seeds for name in names]
     began = time.perf_counter()
     load_before = os.getloadavg()
-    results, log = run(specs)
+    results, log = run(specs, arguments.motion)
     if arguments.detections is not None:
         arguments.detections.write_text(json.dumps(log) + "\n")
     summary = summarise(results)
@@ -226,8 +230,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark": "tracking",
         "mode": "quick" if arguments.quick else "full",
         "method": "file cameras (FFV1 clips, 10 fps, played once) -> Gateway.from_config: CameraPipeline "
-        f"(detect_fps {DETECT_FPS:g}) -> InferenceService ({MODEL}) -> AlertDecider (tracker, rules) "
-        "-> outbox; one clip at a time",
+        f"(detect_fps {DETECT_FPS:g}, motion gating {'on' if arguments.motion else 'off'}) -> "
+        f"InferenceService ({MODEL}) -> AlertDecider (tracker, rules) -> outbox; one clip at a time",
         "tracker": asdict(TrackerSpec()),
         "rules": rules_config(specs[0]) if specs else [],
         "targets": {
@@ -252,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments.out.write_text(json.dumps(document, indent=2) + "\n")
     table = markdown(results, summary)
     rules_table = rules_markdown(results, summary)
-    command = "bench/tracking.py" + (" --quick" if arguments.quick else "")
+    command = " ".join(["bench/tracking.py", *(argv if argv is not None else sys.argv[1:])])
     loads = ", ".join(
         f"{before:.1f} -> {after:.1f}" for before, after in zip(load_before, load_after, strict=True)
     )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import io
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,16 +58,17 @@ def rules_config(spec: ClipSpec) -> list[dict[str, object]]:
     ]
 
 
-def gateway_config(spec: ClipSpec, video: Path, state_dir: Path) -> GatewayConfig:
+def gateway_config(spec: ClipSpec, video: Path, state_dir: Path, motion: bool = False) -> GatewayConfig:
     line = spec.line
     camera = {
         "id": spec.name,
         "url": str(video),
         "detect_fps": DETECT_FPS,
         "model": MODEL,
-        # The scenes hold still objects on a still background; with motion gating a camera whose
-        # only objects stand still runs no inference, and no stationary rule could fire.
-        "motion": {"enabled": False},
+        # Off by default: the scenes hold objects standing still on a still background, and with
+        # motion gating a camera whose only objects stand still runs no inference (``--motion``
+        # measures what that does to the rules).
+        "motion": {"enabled": motion},
         "read_timeout_s": QUIET_READ_TIMEOUT_S,
         "zones": [{"name": "zone", "polygon": [list(point) for point in spec.zone]}],
         "lines": [
@@ -187,15 +187,15 @@ def _late(registry: CollectorRegistry) -> int:
     return int(value or 0)
 
 
-def play(spec: ClipSpec, video: Path, state_dir: Path, wait: Callable[[float], None] = time.sleep) -> Played:
+def play(spec: ClipSpec, video: Path, state_dir: Path, *, motion: bool = False) -> Played:
     """Play the clip once through a gateway built by ``Gateway.from_config``; what it judged and
-    committed."""
+    committed. ``motion``: with the camera's motion gating on (the config default)."""
     played = Played()
     player = PlayOnce(spec.frame_count)
     echo = io.StringIO()
     registry = CollectorRegistry()
     gateway = Gateway.from_config(
-        gateway_config(spec, video, state_dir),
+        gateway_config(spec, video, state_dir, motion),
         registry=registry,
         alert_echo=echo,
         open_source=player,
@@ -205,7 +205,7 @@ def play(spec: ClipSpec, video: Path, state_dir: Path, wait: Callable[[float], N
     gateway.start()
     try:
         played.complete = player.finished.wait(1.5 * spec.duration_s + 30.0)
-        wait(SETTLE_S)
+        time.sleep(SETTLE_S)
         played.drops = {
             reason.value: count
             for status in gateway.cameras.cameras()

@@ -34,8 +34,8 @@ class ClipResult:
     events: list[dict[str, object]]
 
 
-def _pooled_rules(group: Sequence[ClipResult]) -> dict[str, dict[str, int]]:
-    pooled: dict[str, dict[str, int]] = {}
+def _pooled_rules(group: Sequence[ClipResult]) -> dict[str, dict[str, float]]:
+    pooled: dict[str, dict[str, float]] = {}
     for rule in RULES:
         scores = [result.rules[rule] for result in group]
         pooled[rule] = {
@@ -46,6 +46,7 @@ def _pooled_rules(group: Sequence[ClipResult]) -> dict[str, dict[str, int]]:
             "extra": sum(len(item["extra"]) for item in scores),
             "wrong_count": sum(len(item["wrong_count"]) for item in scores),
             "exact_clips": sum(1 for item in scores if item["exact"]),
+            "max_offset_s": max((item["max_offset_s"] for item in scores), default=0.0),
         }
     return pooled
 
@@ -163,7 +164,7 @@ def rules_markdown(results: Sequence[ClipResult], summary: dict[str, object]) ->
             pooled = group["rules"]
             cells = [
                 f"{pooled[rule]['matched']}/{pooled[rule]['truth']} -{pooled[rule]['missed']} "
-                f"+{pooled[rule]['extra']}"
+                f"+{pooled[rule]['extra']}, off by <= {pooled[rule]['max_offset_s']:.1f} s"
                 for rule in RULES
             ]
             exact_rules = sum(pooled[rule]["exact_clips"] for rule in RULES)
