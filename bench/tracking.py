@@ -228,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_after = os.getloadavg()
     document = {
         "benchmark": "tracking",
-        "mode": "quick" if arguments.quick else "full",
+        "mode": "quick" if arguments.quick else "subset" if arguments.seeds or arguments.scenes else "full",
         "method": "file cameras (FFV1 clips, 10 fps, played once) -> Gateway.from_config: CameraPipeline "
         f"(detect_fps {DETECT_FPS:g}, motion gating {'on' if arguments.motion else 'off'}) -> "
         f"InferenceService ({MODEL}) -> AlertDecider (tracker, rules) -> outbox; one clip at a time",
