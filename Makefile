@@ -37,3 +37,5 @@ bench: setup
 	$(PY) -m bench.fleet
 	$(PY) bench/accuracy.py
 	$(PY) bench/console.py
+	$(PY) bench/tracking.py
+	$(PY) bench/tracking_cost.py

@@ -4,7 +4,8 @@ Computed at the clip's frame rate from where each mover really is (not from dete
 geometry written here independently of ``gateway/`` so the truth does not share a bug with the code
 it judges. An object's position is the bottom-centre of its face box. Every mover is one track of
 one label; it is present from its first waypoint to its last (an occlusion does not end it: the
-clips keep every occlusion shorter than the tracker's default ``max_lost_s``).
+scenes keep every occlusion shorter than the tracker's default ``max_lost_s``, DESIGN.md's bound on
+the misses a track survives; ``longest_occlusion`` measures it, a unit test holds the scenes to it).
 
 - crossing: the position moves from one side of the line's segment to the other, through the
   segment itself (``crossings_of``: a position exactly on the line is on neither side); ``in`` when
@@ -22,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from bench.tracking_clips import ClipSpec, Mover, Point, face_box
-from bench.tracking_metrics import box_iou
+from bench.tracking_clips import Clip, ClipSpec, Mover, Point, face_box
+from bench.tracking_metrics import VISIBLE, box_iou
 
 STATIONARY_IOU = 0.8
 
@@ -164,3 +165,24 @@ def rule_truth(spec: ClipSpec) -> RuleTruth:
         tuple(count),
         tuple(stationary),
     )
+
+
+def longest_occlusion(clip: Clip) -> tuple[float, str, float]:
+    """(seconds, mover, from when) of the longest stretch any mover is less than ``VISIBLE`` visible
+    between its first and last visible frame (entering and leaving the frame do not count)."""
+    spec = clip.spec
+    visibility: dict[str, list[float]] = {mover.name: [0.0] * spec.frame_count for mover in spec.movers}
+    for index in range(spec.frame_count):
+        for item in clip.truth(index):
+            visibility[item.mover][index] = item.visibility
+    longest = (0.0, "", 0.0)
+    for mover, values in visibility.items():
+        visible = [index for index, value in enumerate(values) if value >= VISIBLE]
+        if not visible:
+            continue
+        hidden = [value < VISIBLE for value in values[visible[0] : visible[-1] + 1]]
+        for first, after_last in _runs(hidden):
+            length = (after_last - first) / spec.fps
+            if length > longest[0]:
+                longest = (length, mover, (visible[0] + first) / spec.fps)
+    return longest

@@ -6,8 +6,21 @@ track id for rules judged per track, None for rules judged per frame. A track th
 this frame (kept by the tracker for ``max_lost_s``) gives no news: its open event neither renews nor
 ends until ``end_after_s`` passes, so a short miss never splits one visit into two events.
 
+Which tracks a rule follows: those of its labels that have scored at least ``min_score`` on some
+frame (``TrackJudge.follows``). The score decides whether a track is the rule's kind of object, not
+where the object is: once a track qualifies, its frames count whatever they score, those before it
+qualified included. The tracker has already said they are one object, and a face or person that
+turns, is partly hidden or stands at the edge of the light scores lower without being gone
+(face-detector's moving faces score 0.4..0.55). Judged per frame instead, every dip below
+``min_score`` restarted a loiterer's clock and dropped a person from a crowd's count while a track
+missing altogether was forgiven, and a person who scored min_score only after walking through a
+doorway was never counted (bench/tracking.py: crowd, loiter and pole scenes). So a loiterer's time
+inside runs from when its track entered the zones, and a crossing made before the track qualified
+is reported on the frame it qualifies (the move from its first position, so crossing and crossing
+back before then is nothing).
+
 Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom-centre):
-- ``presence``: a track of the labels, score >= min_score, inside the zones; one event per track.
+- ``presence``: a followed track inside the zones; one event per track.
 - ``line_crossing``: a track's position moves from one side of the line to the other across the
   segment (``geometry.Line.crossing``); one instant per crossing, filtered by ``direction``.
 - ``loiter``: a track continuously inside the zones for ``min_s`` (missing frames forgiven while
@@ -20,7 +33,6 @@ Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,11 +74,37 @@ class Judge:
                 return True, zone.name
         return False, None
 
-    def wanted(self, label: str, score: float) -> bool:
-        return (not self.spec.labels or label in self.spec.labels) and score >= self.spec.min_score
-
     def match(self, track: Track, zone: str | None, result: FrameResult, count: int | None = None) -> Match:
         return Match(track.label, track.score, zone, track.box, result.model, count)
+
+
+class TrackJudge(Judge):
+    """Base of the judges that follow tracks: which tracks count for the rule."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._confident: set[int] = set()
+
+    def of_labels(self, track: Track) -> bool:
+        return not self.spec.labels or track.label in self.spec.labels
+
+    def follows(self, track: Track) -> bool:
+        """A track of the rule's labels that has scored ``min_score`` on this or an earlier frame."""
+        if not self.of_labels(track):
+            return False
+        if track.score >= self.spec.min_score:
+            self._confident.add(track.track_id)
+            return True
+        return track.track_id in self._confident
+
+    def respec(self, spec: RuleSpec) -> None:
+        if (spec.labels, spec.min_score) != (self.spec.labels, self.spec.min_score):
+            self._confident.clear()  # followed by another standard: each track qualifies anew
+        super().respec(spec)
+
+    def forget(self, alive: set[int]) -> None:
+        """Drop what is kept for tracks the tracker has dropped (their ids never come back)."""
+        self._confident &= alive
 
 
 class AnomalyJudge(Judge):
@@ -85,18 +123,22 @@ def _frame_level_holds(spec: RuleSpec, detection: Detection) -> bool:
     return (not spec.labels or detection.label in spec.labels) and detection.score >= spec.min_score
 
 
-class PresenceJudge(Judge):
+class PresenceJudge(TrackJudge):
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
-        for track in _observed(result.tracks):
+        for track in result.tracks:
+            followed = self.follows(track)
+            if not track.observed:
+                continue
             inside, zone = self.zone_of(track.box)
-            holds = inside and self.wanted(track.label, track.score)
-            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
+            verdict.matches[track.track_id] = self.match(track, zone, result) if inside and followed else None
+        self.forget({track.track_id for track in result.tracks})
         return verdict
 
 
-class CrossingJudge(Judge):
-    """Remembers each track's last position that was clearly on one side of the line."""
+class CrossingJudge(TrackJudge):
+    """Remembers each track's last position that was clearly on one side of the line while the rule
+    followed it, or its first such position until then."""
 
     def __init__(self, spec: RuleSpec) -> None:
         super().__init__(spec)
@@ -115,20 +157,23 @@ class CrossingJudge(Judge):
         alive = set()
         for track in result.tracks:
             alive.add(track.track_id)
-            if not track.observed or not self.wanted(track.label, track.score):
+            if not track.observed or not self.of_labels(track):
                 continue
+            followed = self.follows(track)
             position = bottom_centre(track.box)
             if line.side(position) == 0:
                 continue  # on the line: judged from the last clear side once it leaves it
             before = self._sided.get(track.track_id)
-            self._sided[track.track_id] = position
-            if before is None:
+            if before is None or followed:
+                self._sided[track.track_id] = position
+            if before is None or not followed:
                 continue
             direction = line.crossing(before, position)
             if direction is None or not _counts(self.spec.direction, direction):
                 continue
             verdict.instants.append((track.track_id, self.match(track, None, result), direction))
         _forget(self._sided, alive)
+        self.forget(alive)
         return verdict
 
 
@@ -136,7 +181,7 @@ def _counts(wanted: CrossingDirection, direction: Direction) -> bool:
     return wanted is CrossingDirection.ANY or wanted.value == direction.value
 
 
-class LoiterJudge(Judge):
+class LoiterJudge(TrackJudge):
     """Remembers since when each track has been inside the zones without leaving them."""
 
     def __init__(self, spec: RuleSpec) -> None:
@@ -149,22 +194,24 @@ class LoiterJudge(Judge):
         alive = set()
         for track in result.tracks:
             alive.add(track.track_id)
+            followed = self.follows(track)
             if not track.observed:
                 continue  # kept by the tracker: still where it was last seen
             inside, zone = self.zone_of(track.box)
-            if not (inside and self.wanted(track.label, track.score)):
+            if not (inside and self.of_labels(track)):
                 self._inside_since.pop(track.track_id, None)
                 verdict.matches[track.track_id] = None
                 continue
             since = self._inside_since.setdefault(track.track_id, now)
             verdict.matches[track.track_id] = (
-                self.match(track, zone, result) if now - since >= self.spec.min_s else None
+                self.match(track, zone, result) if followed and now - since >= self.spec.min_s else None
             )
         _forget(self._inside_since, alive)
+        self.forget(alive)
         return verdict
 
 
-class CountJudge(Judge):
+class CountJudge(TrackJudge):
     """Frame level: the tracks present (missing ones within max_lost_s included) in the zones."""
 
     def __init__(self, spec: RuleSpec) -> None:
@@ -175,8 +222,9 @@ class CountJudge(Judge):
         present: list[tuple[Track, str | None]] = []
         for track in result.tracks:
             inside, zone = self.zone_of(track.box)
-            if inside and self.wanted(track.label, track.score):
+            if self.follows(track) and inside:
                 present.append((track, zone))
+        self.forget({track.track_id for track in result.tracks})
         now = result.captured_at
         if len(present) < self.spec.min_count:
             self._enough_since = None
@@ -199,7 +247,7 @@ class CountJudge(Judge):
         return Verdict({None: match})
 
 
-class StationaryJudge(Judge):
+class StationaryJudge(TrackJudge):
     """Keeps each track's recent boxes, enough to compare with the box of ``min_s`` ago."""
 
     def __init__(self, spec: RuleSpec) -> None:
@@ -212,6 +260,7 @@ class StationaryJudge(Judge):
         alive = set()
         for track in result.tracks:
             alive.add(track.track_id)
+            followed = self.follows(track)
             if not track.observed:
                 continue
             history = self._history.setdefault(track.track_id, collections.deque(maxlen=HISTORY_LIMIT))
@@ -222,14 +271,11 @@ class StationaryJudge(Judge):
             inside, zone = self.zone_of(track.box)
             then_at, then_box = history[0]
             still = now - then_at >= self.spec.min_s and box_iou(track.box, then_box) >= STATIONARY_IOU
-            holds = still and inside and self.wanted(track.label, track.score)
+            holds = still and inside and followed
             verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
         _forget(self._history, alive)
+        self.forget(alive)
         return verdict
-
-
-def _observed(tracks: Iterable[Track]) -> Iterable[Track]:
-    return (track for track in tracks if track.observed)
 
 
 def _forget(state: dict[int, Any], alive: set[int]) -> None:

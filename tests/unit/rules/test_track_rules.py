@@ -1,7 +1,8 @@
 """Table tests of the track rules: line crossing, loiter, count, stationary, zone edges and reloads.
 
 Each case is a script of frames; a frame lists the tracks the camera's tracker reports on it as
-``(track id, bottom-centre x, y)`` (observed) or ``(track id, x, y, False)`` (missing, still kept).
+``(track id, bottom-centre x, y)`` (observed) or ``(track id, x, y, False)`` (missing, still kept);
+``(track id, x, y, True, score)`` gives the score of an observed track (else 0.9).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ YARD = [[0.0, 0.5], [1.0, 0.5], [1.0, 1.0], [0.0, 1.0]]
 DOOR = {"name": "door", "points": [[0.5, 0.2], [0.5, 0.8]], "in_direction": [1, 0]}
 HALF_WIDTH, HEIGHT = 0.05, 0.2
 
-TrackAt = tuple[int, float, float] | tuple[int, float, float, bool]
+TrackAt = tuple[int, float, float] | tuple[int, float, float, bool] | tuple[int, float, float, bool, float]
 Frame = tuple[float, Sequence[TrackAt]]
 
 
@@ -40,8 +41,9 @@ def camera(*rules: dict[str, Any]) -> CameraConfig:
 
 def track(spec: TrackAt) -> Track:
     track_id, x, y = spec[0], spec[1], spec[2]
-    observed = spec[3] if len(spec) == 4 else True
-    return Track(track_id, "person", 0.9, (x - HALF_WIDTH, y - HEIGHT, x + HALF_WIDTH, y), observed, 0.0)
+    observed = spec[3] if len(spec) >= 4 else True
+    score = spec[4] if len(spec) == 5 else 0.9
+    return Track(track_id, "person", score, (x - HALF_WIDTH, y - HEIGHT, x + HALF_WIDTH, y), observed, 0.0)
 
 
 def run(config: CameraConfig, frames: Sequence[Frame], engine: RuleEngine | None = None) -> list[AlertEvent]:
@@ -281,3 +283,120 @@ def test_a_reload_that_moves_the_line_forgets_sides_measured_against_the_old_one
     engine.reconfigure([camera_rules(moved)], now=0.5)
     # 0.4 -> 0.6 crossed the old line, not the new one; then 0.6 -> 0.8 crosses the new one.
     assert run(moved, [(1.0, [(1, 0.6, 0.5)]), (2.0, [(1, 0.8, 0.5)])], engine)[0].frame_ts == 2.0
+
+
+LOW = 0.45
+"""Below the rules' min_score (0.5): what face-detector gives a face that turns or is partly hidden."""
+
+
+def seen(track_id: int, x: float, y: float, score: float) -> TrackAt:
+    return (track_id, x, y, True, score)
+
+
+@pytest.mark.parametrize(
+    ("rule", "frames", "expected"),
+    [
+        pytest.param(
+            LOITER,
+            [(float(at), [seen(1, 0.5, 0.7, LOW if at in (4, 5) else 0.9)]) for at in range(0, 11)],
+            [("start", 1, 10.0)],
+            id="loiter: a loiterer scoring low for a moment keeps its clock",
+        ),
+        pytest.param(
+            {**COUNT, "min_s": 1},
+            [(float(at), [*people(2), seen(9, 0.9, 0.7, 0.9 if at == 0 else LOW)]) for at in range(3)],
+            [("start", None, 1.0)],
+            id="count: a person scoring low for a moment stays in the count",
+        ),
+        pytest.param(
+            STATIONARY,
+            [(float(at), [seen(1, 0.5, 0.7, LOW if at == 5 else 0.9)]) for at in range(0, 7)],
+            [("start", 1, 5.0)],
+            id="stationary: still on a frame it scores low on",
+        ),
+        pytest.param(
+            {**PRESENCE, "min_frames": 3},
+            [
+                (0.0, [seen(1, 0.5, 0.7, 0.9)]),
+                (1.0, [seen(1, 0.5, 0.7, LOW)]),
+                (2.0, [seen(1, 0.5, 0.7, 0.9)]),
+            ],
+            [("start", 1, 2.0)],
+            id="presence: a low frame does not break the streak",
+        ),
+        pytest.param(
+            CROSSING,
+            [
+                (0.0, [seen(1, 0.4, 0.5, 0.9)]),
+                (1.0, [seen(1, 0.6, 0.5, LOW)]),
+                (2.0, [seen(1, 0.7, 0.5, LOW)]),
+            ],
+            [("instant", 1, 1.0)],
+            id="line crossing: counted on the frame it crosses on, however it scores there",
+        ),
+        pytest.param(
+            LOITER,
+            [(float(at), [seen(1, 0.5, 0.7, 0.9 if at == 4 else LOW)]) for at in range(0, 11)],
+            [("start", 1, 10.0)],
+            id="loiter: the time inside runs from entry, before the track scored min_score too",
+        ),
+        pytest.param(
+            CROSSING,
+            [
+                (0.0, [seen(1, 0.4, 0.5, LOW)]),
+                (1.0, [seen(1, 0.6, 0.5, LOW)]),
+                (2.0, [seen(1, 0.7, 0.5, 0.9)]),
+            ],
+            [("instant", 1, 2.0)],
+            id="line crossing: one made before the track scored min_score is counted when it does",
+        ),
+        pytest.param(
+            CROSSING,
+            [
+                (0.0, [seen(1, 0.4, 0.5, LOW)]),
+                (1.0, [seen(1, 0.6, 0.5, LOW)]),
+                (2.0, [seen(1, 0.4, 0.5, 0.9)]),
+            ],
+            [],
+            id="line crossing: crossing and coming back before then is nothing",
+        ),
+        pytest.param(
+            LOITER,
+            [(float(at), [seen(1, 0.5, 0.7, LOW)]) for at in range(0, 12)],
+            [],
+            id="loiter: a track that never reached min_score is not followed",
+        ),
+        pytest.param(
+            CROSSING,
+            [(0.0, [seen(1, 0.4, 0.5, LOW)]), (1.0, [seen(1, 0.6, 0.5, LOW)])],
+            [],
+            id="line crossing: nor counted",
+        ),
+        pytest.param(
+            {**COUNT, "min_s": 0},
+            [(0.0, [*people(2), seen(9, 0.9, 0.7, LOW)])],
+            [],
+            id="count: nor counted",
+        ),
+    ],
+)
+def test_a_track_is_followed_once_it_has_scored_min_score(
+    rule: dict[str, Any], frames: Sequence[Frame], expected: list[Any]
+) -> None:
+    # A track of the rule's labels is the rule's object once it has scored min_score on some frame:
+    # a lower score (a face turning, partly hidden) neither restarts its dwell nor drops it from a
+    # count, and where it was before it qualified counts too.
+    assert summary(run(camera(rule), frames)) == expected
+
+
+def test_a_reload_that_raises_min_score_follows_each_track_anew() -> None:
+    config = camera(LOITER)
+    engine = RuleEngine([camera_rules(config)])
+    assert run(config, [(0.0, [seen(1, 0.5, 0.7, 0.6)])], engine) == []
+    stricter = camera({**LOITER, "min_score": 0.7})
+    engine.reconfigure([camera_rules(stricter)], now=0.5)
+    # Track 1 scored 0.6 before: under min_score 0.7 it is not followed until it scores 0.7, and then
+    # its time inside runs from when it entered.
+    frames = [(float(at), [seen(1, 0.5, 0.7, 0.6)]) for at in range(1, 14)]
+    assert run(stricter, frames, engine) == []
+    assert summary(run(stricter, [(14.0, [seen(1, 0.5, 0.7, 0.8)])], engine)) == [("start", 1, 14.0)]
