@@ -52,9 +52,9 @@ def step_main(step: str) -> int:
 
     import gateway.api.app  # noqa: PLC0415
     import gateway.pipeline  # noqa: F401, PLC0415
+    from gateway.heap import release_freed_memory  # noqa: PLC0415
     from gateway.inference.engines.base import EngineOptions  # noqa: PLC0415
     from gateway.inference.engines.onnx import OnnxEngine  # noqa: PLC0415
-    from gateway.inference.loaded import release_freed_memory  # noqa: PLC0415
 
     base = rss_mb()
     figures: dict[str, float] = {"imports": base}

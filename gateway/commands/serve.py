@@ -19,6 +19,7 @@ from pathlib import Path
 from gateway.api.app import App, create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
+from gateway.heap import TRIM_EVERY_S, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
 from gateway.systemd import Notifier, Watchdog
@@ -83,6 +84,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     )
     if watchdog is not None:
         watchdog.start()
+    trimming = asyncio.ensure_future(_trim_heap(stop))
     try:
         while not stop.is_set():
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(reload.wait())]
@@ -96,6 +98,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:
         notifier.stopping("stopping")
+        trimming.cancel()
         logger.info("stopping: API first, then cameras, inference, alerts, MQTT")
         await server.close()
         await loop.run_in_executor(None, gateway.stop)
@@ -104,6 +107,14 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         notifier.close()
     logger.info("stopped")
     return 0
+
+
+async def _trim_heap(stop: asyncio.Event) -> None:
+    """Hand freed heap pages back to the OS now and then (see gateway/heap.py for why). On the loop
+    itself: a trim takes about a millisecond, and an executor thread would be one more to keep."""
+    while not stop.is_set():
+        await asyncio.sleep(TRIM_EVERY_S)
+        release_freed_memory()
 
 
 def _reload(config_file: ConfigFile, notifier: Notifier) -> None:

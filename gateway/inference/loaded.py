@@ -3,18 +3,17 @@ that a version replaced by hot reload is closed only after its in-flight batches
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
 from gateway.domain import ModelRef, TensorSpec
 from gateway.errors import GatewayError, ModelLoadError
+from gateway.heap import release_freed_memory
 from gateway.inference.engines.base import Engine
 from gateway.inference.model_config import ModelConfig, TensorConfig
 
@@ -85,27 +84,6 @@ class LoadedVersion:
             engine.close()
         release_freed_memory()
         logger.info("closed %s", self.ref, extra={"model": str(self.ref)})
-
-
-def release_freed_memory() -> None:
-    """Hand the pages of closed sessions back to the OS.
-
-    A session's weights and arena are freed on close, but glibc keeps most of them: after its
-    dynamic mmap threshold has risen, those blocks come from the heap, which it trims only from the
-    top. Measured with the soak test (tests/integration/test_soak.py): every hot reload of the 12 MB
-    face detector left RSS ~30 MiB higher, up to +170 MiB; ``malloc_trim(0)`` returns it."""
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    try:
-        function: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
-        return None
-    return function
 
 
 def check_signature(config: ModelConfig, engine: Engine) -> None:
