@@ -17,25 +17,10 @@ from gateway.audit.verify import verify_store
 from gateway.cli import main
 from tests.integration.delivery.test_audit_store import execute_sql
 from tests.support.audit_device import AlertChain, jpeg
-from tests.support.postgres import PostgresServer
 
 DEVICE = "cam-box-1"
 KEY = bytes(range(32))
 KEYS = {DEVICE: KEY}
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/audit.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 @pytest.fixture

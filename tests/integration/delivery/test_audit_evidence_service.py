@@ -36,12 +36,6 @@ from tests.support.postgres import PostgresServer
 TOKEN = "s3cret-token-for-the-audit-api"
 
 
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
 @pytest.fixture
 def keys_file(tmp_path: Path) -> Path:
     path = tmp_path / "keys.yaml"

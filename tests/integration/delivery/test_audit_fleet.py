@@ -22,25 +22,10 @@ from gateway.config import HttpConfig
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert, parse_timestamp
 from tests.integration.delivery.test_audit_store import execute_sql
 from tests.support.audit_device import AlertChain, event
-from tests.support.postgres import PostgresServer
 
 KEY = bytes(range(32))
 WRONG_KEY = bytes(range(1, 33))
 KEYS = {"box-a": KEY, "box-b": KEY, "box-silent": KEY}
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/audit.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 def status(device_id: str, state: str, received_at: float) -> ReceivedMessage:

@@ -16,26 +16,11 @@ from gateway.audit.verify import verify_store
 from gateway.cli import main
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 from tests.support.audit_device import AlertChain, event
-from tests.support.postgres import PostgresServer
 
 DEVICE = "cam-box-1"
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
 KEYS = {DEVICE: KEY}
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/audit.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 @pytest.fixture
