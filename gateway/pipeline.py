@@ -38,6 +38,7 @@ from gateway.domain import (
     Frame,
     FrameResult,
     ModelState,
+    SceneChange,
 )
 from gateway.inference.service import InferenceService
 from gateway.pipeline_cameras import CameraPipeline
@@ -175,6 +176,11 @@ class Gateway:
 
     def _ready_models(self) -> int:
         return sum(1 for status in self.inference.models() if status.state is ModelState.READY)
+
+    def scene_changes(self) -> list[SceneChange]:
+        """Cameras whose scene changed for good since enrollment (for /v1/status)."""
+        with self._rules_lock:
+            return self._rules.scene_changes()
 
     def delivery_status(self) -> DeliveryStatus:
         if self.publisher is None:

@@ -26,7 +26,7 @@ from gateway.api.auth import TokenCheck, check_bind, load_tokens
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
 from gateway.api.metrics import HttpMetrics
 from gateway.api.middlewares import boundary, guard
-from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend
+from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend, SceneAdvisor
 from gateway.config import AdmissionConfig, HttpConfig
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ def create_app(
     state: GatewayState | None = None,
     tokens: frozenset[str] = frozenset(),
     insecure: bool = False,
+    scenes: SceneAdvisor | None = None,
 ) -> web.Application:
     """Build the API. Tokens are ``tokens`` plus those in ``http.tokens_file``; with none, a
     non-loopback ``http.host`` is refused (ConfigError) unless ``insecure``."""
@@ -65,6 +66,7 @@ def create_app(
         admission=admission,
         max_body_bytes=http.max_body_bytes,
         insecure=insecure,
+        scenes=scenes,
     )
     app.cleanup_ctx.append(_executor)
     v2_routes.add_routes(app)

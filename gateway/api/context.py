@@ -15,7 +15,7 @@ from aiohttp import web
 from gateway.api.admission import TokenBuckets
 from gateway.api.auth import TokenCheck
 from gateway.api.metrics import HttpMetrics
-from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend
+from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend, SceneAdvisor
 from gateway.config import AdmissionConfig
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 
@@ -43,6 +43,7 @@ class ApiContext:
     admission: AdmissionConfig
     max_body_bytes: int
     insecure: bool
+    scenes: SceneAdvisor | None = None
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)

@@ -21,6 +21,7 @@ from gateway.domain import (
     Image,
     InferenceOutput,
     ModelVersionStatus,
+    SceneChange,
 )
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "GatewayState",
     "InferenceBackend",
     "InferenceOutput",
+    "SceneAdvisor",
 ]
 
 
@@ -94,3 +96,9 @@ class GatewayState(Protocol):
 
 class EventLog(Protocol):
     def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]: ...
+
+
+class SceneAdvisor(Protocol):
+    def scene_changes(self) -> Sequence[SceneChange]:
+        """Cameras whose scene departed from their anomaly model for good: due for a re-enroll."""
+        ...

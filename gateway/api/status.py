@@ -1,5 +1,7 @@
 """``/v1/status``: the gateway in one document: health, alert delivery (a refused broker login
-shows here with the broker's reason while alerts keep accumulating in the outbox) and a summary."""
+shows here with the broker's reason while alerts keep accumulating in the outbox), a summary, and
+the cameras whose scene changed for good since their anomaly model was learned (``reenroll``: a
+parked car became the new normal; enrolling the camera again learns it)."""
 
 from __future__ import annotations
 
@@ -16,8 +18,15 @@ async def status(request: web.Request) -> web.Response:
     state = context_of(request).state
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
-    problems, delivery, summary = await offload(
-        request, lambda: (state.health_problems(), state.delivery_status(), state.summary())
+    scenes = context_of(request).scenes
+    problems, delivery, summary, changes = await offload(
+        request,
+        lambda: (
+            state.health_problems(),
+            state.delivery_status(),
+            state.summary(),
+            scenes.scene_changes() if scenes is not None else (),
+        ),
     )
     return web.json_response(
         {
@@ -33,5 +42,15 @@ async def status(request: web.Request) -> web.Response:
                 "inflight": delivery.inflight,
                 "connected_since": delivery.connected_since,
             },
+            "reenroll": [
+                {
+                    "camera": change.camera_id,
+                    "since": change.since,
+                    "changed_share": round(change.share, 4),
+                    "box": list(change.box),
+                    "command": f"edge-gateway enroll --camera {change.camera_id}",
+                }
+                for change in changes
+            ],
         }
     )

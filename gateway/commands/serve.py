@@ -77,6 +77,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
             registry=gateway.registry,
             state=gateway,
             insecure=insecure,
+            scenes=gateway,
         )
         server = await serve(app, config.http.host, config.http.port)
     except (GatewayError, OSError) as exc:

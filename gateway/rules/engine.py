@@ -1,10 +1,10 @@
 """RuleEngine: per camera, turns FrameResults into AlertEvents (start / update / end).
 
 Pure: no I/O, no clock. Each (camera, rule) has one EventTracker; a camera's anomaly config is one
-more rule named ``anomaly`` that holds on frames carrying the anomaly model's frame-level
-``Detection("anomaly", score, None)`` (post-processing emits it when the score passes the threshold
-stored with the model). A rule only judges results of its own model, so a detector's results never
-break the anomaly rule's dwell streak and vice versa.
+more rule named ``anomaly`` that holds on frames whose anomaly map has cells at or above the model's
+threshold, outside what became the new normal (``rules/anomaly.py``: location, new normal, scene
+changes). A rule only judges results of its own model, so a detector's results never break the
+anomaly rule's dwell streak and vice versa.
 
 Thread-safe: a lock per camera, since results of different cameras arrive on different workers.
 """
@@ -16,11 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from gateway.config import CameraConfig, EventTiming, GatewayConfig, parse_model_reference
-from gateway.domain import AlertEvent, Detection, FrameResult
+from gateway.domain import AlertEvent, Detection, FrameResult, SceneChange
+from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
 from gateway.rules.lifecycle import EventTracker, Match
 from gateway.rules.zones import Zone
 
-ANOMALY = "anomaly"
+__all__ = ["ANOMALY", "RuleEngine", "RuleSpec"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class _CameraRules:
         self.lock = threading.Lock()
         zones = {zone.name: Zone.from_config(zone) for zone in camera.zones}
         self.rules: list[tuple[RuleSpec, EventTracker]] = []
+        self.anomaly: SceneAnomaly | None = None
         if camera.model is not None:
             detector, _ = parse_model_reference(camera.model)
             for rule in camera.rules:
@@ -82,6 +84,17 @@ class _CameraRules:
             spec = RuleSpec(ANOMALY, anomaly_model, frozenset({ANOMALY}), (), 0.0, frame_level=True)
             timing: EventTiming = camera.anomaly
             self.rules.append((spec, EventTracker(camera.id, ANOMALY, timing, camera.anomaly.min_frames)))
+            scene = SceneAnomalySpec(camera.anomaly.new_normal_after_s, camera.anomaly.end_after_s)
+            self.anomaly = SceneAnomaly(camera.id, scene)
+
+    def match(self, spec: RuleSpec, result: FrameResult) -> tuple[Match | None, list[AlertEvent]]:
+        """The rule's match on ``result``; the anomaly rule's own logic lives in rules/anomaly.py."""
+        if not spec.frame_level or self.anomaly is None:
+            return spec.match(result), []
+        finding, events = self.anomaly.judge(result)
+        if finding is None:
+            return None, events
+        return Match(ANOMALY, finding.score, None, finding.box, result.model), events
 
 
 class RuleEngine:
@@ -101,8 +114,20 @@ class RuleEngine:
         with camera.lock:
             for spec, tracker in camera.rules:
                 if spec.model_name == result.model.name:
-                    events += tracker.observe(result.captured_at, spec.match(result))
+                    match, changes = camera.match(spec, result)
+                    events += changes
+                    events += tracker.observe(result.captured_at, match)
         return events
+
+    def scene_changes(self) -> list[SceneChange]:
+        """Cameras whose scene departed from the learned one for good (a re-enroll is due)."""
+        changes = []
+        for camera in self._cameras.values():
+            with camera.lock:
+                change = camera.anomaly.change() if camera.anomaly is not None else None
+            if change is not None:
+                changes.append(change)
+        return changes
 
     def tick(self, now: float, camera_ids: Iterable[str] | None = None) -> list[AlertEvent]:
         """Let time pass without frames (``now`` in the cameras' capture clock): ends events that
