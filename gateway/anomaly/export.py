@@ -20,6 +20,7 @@ from gateway.anomaly.features import (
     GRAIN,
     GREY_WEIGHTS,
     LAPLACIAN,
+    MAD_TO_DEVIATION,
     REGION_COLUMNS,
     REGION_ROWS,
     GridSpec,
@@ -163,8 +164,25 @@ def _lighting(graph: _Graph, model: SceneModel, logs: str) -> tuple[str, str | N
     medians = graph.node(
         "Squeeze", [kept_medians, graph.constant("region_axis", [2], np.int64)], "region_medians"
     )
-    start = np.linalg.pinv(region_basis(grid, terms)).T.astype(np.float32)
-    field = graph.node("MatMul", [medians, graph.constant("region_projection", start)], "field_0")
+    coarse = region_basis(grid, terms)
+    start = graph.constant("region_projection", np.linalg.pinv(coarse).T.astype(np.float32))
+    expand_regions = graph.constant("region_basis_t", coarse.T)
+    field = graph.node("MatMul", [medians, start], "region_field_0")
+    for index in range(settings.region_refits):
+        fitted = graph.node("MatMul", [field, expand_regions], f"region_fitted_{index}")
+        off_raw = graph.node("Sub", [medians, fitted], f"region_off_raw_{index}")
+        off = graph.node("Abs", [off_raw], f"region_off_{index}")
+        typical = _median(graph, off, REGION_ROWS * REGION_COLUMNS, f"region_typical_{index}")
+        mad = graph.constant("mad_to_deviation", MAD_TO_DEVIATION)
+        deviation = graph.node("Mul", [typical, mad], f"region_deviation_{index}")
+        floor = graph.constant("region_floor", settings.region_floor)
+        scale = graph.node("Add", [deviation, floor], f"region_scale_{index}")
+        band = graph.node(
+            "Mul", [scale, graph.constant("region_inlier", settings.region_inlier)], f"region_band_{index}"
+        )
+        outlier = graph.node("Greater", [off, band], f"region_outlier_{index}")
+        kept = graph.node("Where", [outlier, fitted, medians], f"region_kept_{index}")
+        field = graph.node("MatMul", [kept, start], f"region_field_{index + 1}")
     cells_basis = basis(grid, "fine", terms)
     expand = graph.constant("fine_basis_t", cells_basis.T)
     projection = graph.constant("fine_projection", np.linalg.pinv(cells_basis).T.astype(np.float32))

@@ -15,7 +15,7 @@ the two coarser scales are averages of fine cells, so every scale sees the same 
 
 Lighting is modelled on smooth fields over the frame (``model.py``); ``basis`` gives each window's
 coordinates in the quadratic basis ``1, x, y, x^2, xy, y^2`` (x, y in -1..1 over the frame), and
-``regions`` the 3 x 4 partition of the fine grid the lighting fit starts from.
+``regions`` the 6 x 8 partition of the fine grid the lighting fit starts from.
 
 Camera noise, for the texture channel. At enrollment (``temporal_noise``): per fine cell, the robust
 deviation of a pixel's grey level between consecutive frames; the median over the cell's pixels
@@ -45,8 +45,8 @@ LAPLACIAN = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
 GREY_WEIGHTS = (0.114, 0.587, 0.299)
 """BT.601 luma weights in BGR order, as cv2.cvtColor uses."""
 SCALES = ("fine", "medium", "coarse")
-REGION_ROWS = 3
-REGION_COLUMNS = 4
+REGION_ROWS = 6
+REGION_COLUMNS = 8
 MAD_TO_DEVIATION = 1.4826
 
 """The median absolute deviation of a normal distribution times this is its standard deviation."""
@@ -54,8 +54,9 @@ MAD_TO_DEVIATION = 1.4826
 
 @dataclass(frozen=True, slots=True)
 class GridSpec:
-    """Model input size and fine grid. The height and width must be multiples of the grid; rows a
-    multiple of 6 and columns of 4, so coarse windows and the 3 x 4 lighting regions tile it."""
+    """Model input size and fine grid. The height and width must be multiples of the grid; rows an
+    even multiple of 6 and columns a multiple of 8, so coarse windows and the 6 x 8 lighting
+    regions tile it."""
 
     height: int = 180
     width: int = 320
@@ -67,8 +68,10 @@ class GridSpec:
             raise ValueError(
                 f"frame {self.width}x{self.height} is not divisible by the {self.columns}x{self.rows} grid"
             )
-        if self.rows % (2 * REGION_ROWS) or self.columns % REGION_COLUMNS or self.columns % 2:
-            raise ValueError(f"a {self.columns}x{self.rows} grid needs rows divisible by 6 and columns by 4")
+        if self.rows % REGION_ROWS or self.rows % 2 or self.columns % REGION_COLUMNS:
+            raise ValueError(
+                f"a {self.columns}x{self.rows} grid needs even rows divisible by 6 and columns by 8"
+            )
 
     @property
     def cell_height(self) -> int:

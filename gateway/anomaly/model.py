@@ -13,10 +13,12 @@ change of light is roughly additive) against the learned means:
   temperature; a median ignores an object until it covers half the frame);
 - a smooth field shared by the colour channels: a quadratic surface over the frame (a tilt, a
   vignette, a gradient from a window), fitted to the deviations left after the gains. The fit starts
-  from the medians of 3 x 4 regions (starting at zero would reject as outliers the very cells that
-  show a large change) and is refitted ``refits`` times with every cell farther than ``inlier``
-  spreads from the current surface replaced by the surface's own value, which converges to a fit on
-  the inliers: an object is left out of the light it is measured against.
+  from the medians of 6 x 8 regions (starting at zero would reject as outliers the very cells that
+  show a large change), refitted ``region_refits`` times without the regions whose median lies far
+  from the surface (an object covering most of a region), then refitted ``refits`` times on the
+  cells, every cell farther than ``inlier`` spreads from the current surface replaced by the
+  surface's own value, which converges to a fit on the inliers: an object is left out of the light
+  it is measured against.
 
 Expected values, per window of every scale, in linear space: colour ``min(mean * exp(light), 255)``
 (a bright surface saturates instead of growing), texture ``signal * exp(luma light) + noise``: edges
@@ -82,6 +84,10 @@ class Settings:
     """Of the smooth light field: 1 (none), 3 (a plane) or 6 (quadratic)."""
     inlier: float = 3.0
     refits: int = 3
+    region_inlier: float = 2.5
+    """Regions whose median lies farther than this many robust deviations from the surface are left out."""
+    region_floor: float = 0.01
+    region_refits: int = 2
     scales: tuple[str, ...] = SCALES
     tail_quantile: float = 0.99
     tail_reference: float = 3.0
@@ -184,9 +190,15 @@ def estimate_lighting(
     regions = (
         shared.reshape(region_shape).transpose(0, 1, 3, 2, 4).reshape(count, REGION_ROWS * REGION_COLUMNS, -1)
     )
-    field = upper_median(regions) @ np.linalg.pinv(region_basis(grid, settings.basis_terms)).T.astype(
-        np.float32
-    )
+    medians = upper_median(regions)
+    coarse = region_basis(grid, settings.basis_terms)
+    start = np.linalg.pinv(coarse).T.astype(np.float32)
+    field = medians @ start
+    for _ in range(settings.region_refits):
+        # regions an object covers more than half of are outliers among the regions
+        off = np.abs(medians - field @ coarse.T)
+        scale = MAD_TO_DEVIATION * upper_median(off)[:, None] + np.float32(settings.region_floor)
+        field = np.where(off <= settings.region_inlier * scale, medians, field @ coarse.T) @ start
     cells = basis(grid, "fine", settings.basis_terms)
     projection = np.linalg.pinv(cells).T.astype(np.float32)
     band = settings.inlier * light_spread.reshape(1, -1)

@@ -9,8 +9,8 @@ place to point at and the box is None. The score is the peak cell's.
 New normal. A parked car is anomalous for as long as it stays: without more, the rule would end
 its event after ``max_event_s``, start another after the cooldown, and so on, every few minutes
 for as long as the car is there. Instead, once cells have been anomalous without a break (misses
-shorter than ``grace_s`` forgiven) for ``new_normal_after_s``, the connected anomalous region they
-belong to, widened by one cell for its soft edges, becomes a *patch* of new normal:
+shorter than ``grace_s`` forgiven) for ``new_normal_after_s``, the connected region around them of
+cells at two thirds of the threshold or more, widened by one cell, becomes a *patch* of new normal:
 
 - the patch's cells no longer hold the rule, so the running anomaly event ends as usual;
 - the change is reported once, as an event of its own: a ``scene_change`` start and end at the same
@@ -43,6 +43,9 @@ ANOMALY = "anomaly"
 SCENE_CHANGE = "scene_change"
 LIFT_SHARE = 0.1
 """A patch is lifted once at most this share of its cells are anomalous (for ``grace_s``)."""
+WARM_SHARE = 2 / 3
+"""A patch takes in the cells around the lasting ones down to this share of the threshold: the
+coarse windows of the model spread a change a few cells beyond its edge, at about the threshold."""
 
 Mask = npt.NDArray[np.bool_]
 _NEIGHBOURS = tuple((dr, dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1) if dr or dc)
@@ -182,12 +185,13 @@ class SceneAnomaly:
         after = self.spec.new_normal_after_s
         if after is None:
             return []
-        free = hot & ~self._patched()
-        lasting = free & (now - np.nan_to_num(self._hot_since, nan=now) >= after)
+        patched = self._patched()
+        lasting = hot & ~patched & (now - np.nan_to_num(self._hot_since, nan=now) >= after)
         if not lasting.any():
             return []
+        warm = (anomaly_map.cells >= WARM_SHARE * anomaly_map.threshold) & ~patched
         cells = np.zeros_like(hot)
-        for region in regions(free):
+        for region in regions(warm | lasting):
             if (region & lasting).any():
                 cells |= region
         cells = _widen(cells) & ~self._patched()

@@ -98,6 +98,21 @@ def test_a_lasting_change_becomes_the_new_normal_once_with_an_alert_of_its_own()
     assert finding.box == (7 / 8, 0.0, 1.0, 1 / 6)
 
 
+def test_a_patch_takes_in_the_warm_cells_around_the_change() -> None:
+    # Given a car whose surroundings score just under the threshold (the coarse windows of the
+    # model spread it a little), and flicker above and below the threshold there
+    rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
+    values = cells_map(CAR).cells.copy()
+    values[0:2, 2:4] = 0.4
+    rule.judge(result(0.0, AnomalyMap(values, 0.5)))
+    for at in range(1, 61):
+        rule.judge(result(float(at), AnomalyMap(values, 0.5)))
+    # When those cells later cross the threshold
+    values[0:2, 2:4] = 0.55
+    # Then they are part of the new normal, not a new anomaly
+    assert rule.judge(result(61.0, AnomalyMap(values, 0.5)))[0] is None
+
+
 def test_a_patch_is_lifted_when_the_change_goes_away() -> None:
     rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
     park(rule, until=61.0)
