@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from gateway.anomaly.features import (
     COLOURS,
@@ -27,6 +27,7 @@ from gateway.anomaly.features import (
     basis,
     region_basis,
 )
+from gateway.anomaly.graph import Graph, median, slice_channels
 from gateway.anomaly.model import SceneModel
 
 OPSET = 13
@@ -39,49 +40,7 @@ THRESHOLD = 0.5
 """model.yaml's threshold: the squashed score of the calibrated threshold, in every version."""
 
 
-class _Graph:
-    """Collects nodes and initializers; every value gets a unique name from its role."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[onnx.TensorProto] = []
-        self._names: set[str] = set()
-        self._constants: dict[str, np.ndarray[Any, Any]] = {}
-
-    def constant(self, name: str, value: Any, dtype: type[np.generic] = np.float32) -> str:
-        array = np.asarray(value, dtype=dtype)
-        if name in self._constants:
-            if not np.array_equal(self._constants[name], array):
-                raise ValueError(f"graph constant {name!r} defined twice with different values")
-            return name
-        self._constants[name] = array
-        self.initializers.append(numpy_helper.from_array(array, name))
-        return name
-
-    def node(self, op: str, inputs: list[str], name: str, **attributes: Any) -> str:
-        if name in self._names:
-            raise ValueError(f"graph value {name!r} defined twice")
-        self._names.add(name)
-        self.nodes.append(helper.make_node(op, inputs, [name], **attributes))
-        return name
-
-    def outputs(self, op: str, inputs: list[str], names: list[str], **attributes: Any) -> list[str]:
-        self._names.update(names)
-        self.nodes.append(helper.make_node(op, inputs, names, **attributes))
-        return names
-
-
-def _median(graph: _Graph, values: str, count: int, name: str) -> str:
-    """Upper median over the last axis of ``values`` (count entries), keeping that axis as 1."""
-    rank = graph.constant(f"{name}_rank", [(count + 1) // 2], np.int64)
-    top, _ = graph.outputs("TopK", [values, rank], [f"{name}_top", f"{name}_indices"], axis=-1)
-    start = graph.constant(f"{name}_start", [-1], np.int64)
-    end = graph.constant(f"{name}_end", [(count + 1) // 2], np.int64)
-    axis = graph.constant(f"{name}_axis", [-1], np.int64)
-    return graph.node("Slice", [top, start, end, axis], name)
-
-
-def _cells(graph: _Graph, grid: GridSpec) -> str:
+def _cells(graph: Graph, grid: GridSpec) -> str:
     """uint8 frames -> linear fine-cell means [N, 4, rows, columns]."""
     cell = [grid.cell_height, grid.cell_width]
     pixels_nhwc = graph.node("Cast", [INPUT_NAME], "pixels_nhwc", to=TensorProto.FLOAT)
@@ -120,34 +79,27 @@ def _cells(graph: _Graph, grid: GridSpec) -> str:
     return graph.node("Concat", [colour, texture, grain], "cells", axis=1)
 
 
-def _noisier(graph: _Graph, model: SceneModel, cells: str) -> str:
+def _noisier(graph: Graph, model: SceneModel, cells: str) -> str:
     """[N, 1, 1, 1]: the frame's grain (median over fine cells) over enrollment's."""
     grid = model.grid
-    grain = _slice_channels(graph, cells, GRAIN, GRAIN + 1, "grain")
+    grain = slice_channels(graph, cells, GRAIN, GRAIN + 1, "grain")
     flat = graph.node(
         "Reshape", [grain, graph.constant("grain_shape", [0, 1, grid.cells], np.int64)], "grain_flat"
     )
-    median = _median(graph, flat, grid.cells, "grain_median")
-    per_frame = graph.node("Unsqueeze", [median, graph.constant("last_axis", [3], np.int64)], "grain_frame")
+    typical = median(graph, flat, grid.cells, "grain_median")
+    per_frame = graph.node("Unsqueeze", [typical, graph.constant("last_axis", [3], np.int64)], "grain_frame")
     return graph.node("Mul", [per_frame, graph.constant("inverse_grain", 1.0 / model.grain)], "noisier")
 
 
-def _slice_channels(graph: _Graph, values: str, first: int, last: int, name: str) -> str:
-    starts = graph.constant(f"{name}_from", [first], np.int64)
-    ends = graph.constant(f"{name}_to", [last], np.int64)
-    axes = graph.constant(f"{name}_axes", [1], np.int64)
-    return graph.node("Slice", [values, starts, ends, axes], name)
-
-
-def _lighting(graph: _Graph, model: SceneModel, logs: str) -> tuple[str, str | None]:
+def _lighting(graph: Graph, model: SceneModel, logs: str) -> tuple[str, str | None]:
     """(gain [N, 3, 1, 1], field coefficients [N, terms] or None) of ``estimate_lighting``."""
     grid, settings = model.grid, model.settings
     log_mean = np.log(model.fine.mean + settings.offsets()[0])[:COLOURS]
-    colour_logs = _slice_channels(graph, logs, 0, COLOURS, "colour_logs")
+    colour_logs = slice_channels(graph, logs, 0, COLOURS, "colour_logs")
     deviation = graph.node("Sub", [colour_logs, graph.constant("colour_log_mean", log_mean)], "deviation")
     flat_shape = graph.constant("deviation_shape", [0, COLOURS, grid.cells], np.int64)
     flat = graph.node("Reshape", [deviation, flat_shape], "deviation_flat")
-    gain_flat = _median(graph, flat, grid.cells, "gain_flat")
+    gain_flat = median(graph, flat, grid.cells, "gain_flat")
     gain = graph.node("Unsqueeze", [gain_flat, graph.constant("last_axis", [3], np.int64)], "gain")
     terms = settings.basis_terms
     if terms <= 1:
@@ -160,7 +112,7 @@ def _lighting(graph: _Graph, model: SceneModel, logs: str) -> tuple[str, str | N
     moved = graph.node("Transpose", [cut], "regions_moved", perm=[0, 1, 3, 2, 4])
     grouped_shape = graph.constant("region_shape", [0, REGION_ROWS * REGION_COLUMNS, per_region], np.int64)
     grouped = graph.node("Reshape", [moved, grouped_shape], "regions")
-    kept_medians = _median(graph, grouped, per_region, "region_medians_kept")
+    kept_medians = median(graph, grouped, per_region, "region_medians_kept")
     medians = graph.node(
         "Squeeze", [kept_medians, graph.constant("region_axis", [2], np.int64)], "region_medians"
     )
@@ -172,7 +124,7 @@ def _lighting(graph: _Graph, model: SceneModel, logs: str) -> tuple[str, str | N
         fitted = graph.node("MatMul", [field, expand_regions], f"region_fitted_{index}")
         off_raw = graph.node("Sub", [medians, fitted], f"region_off_raw_{index}")
         off = graph.node("Abs", [off_raw], f"region_off_{index}")
-        typical = _median(graph, off, REGION_ROWS * REGION_COLUMNS, f"region_typical_{index}")
+        typical = median(graph, off, REGION_ROWS * REGION_COLUMNS, f"region_typical_{index}")
         mad = graph.constant("mad_to_deviation", MAD_TO_DEVIATION)
         deviation = graph.node("Mul", [typical, mad], f"region_deviation_{index}")
         floor = graph.constant("region_floor", settings.region_floor)
@@ -198,7 +150,7 @@ def _lighting(graph: _Graph, model: SceneModel, logs: str) -> tuple[str, str | N
     return gain, field
 
 
-def _excess(graph: _Graph, model: SceneModel, gain: str) -> str:
+def _excess(graph: Graph, model: SceneModel, gain: str) -> str:
     """[N, 1, 1, 1]: how far the frame's gains lie outside the enrolled range."""
     high = graph.constant("gain_high", model.gain_high.reshape(1, -1, 1, 1))
     low = graph.constant("gain_low", model.gain_low.reshape(1, -1, 1, 1))
@@ -209,7 +161,7 @@ def _excess(graph: _Graph, model: SceneModel, gain: str) -> str:
     return graph.node("ReduceMax", [outside], "excess", axes=[1], keepdims=1)
 
 
-def _observed(graph: _Graph, cells: str, scale: str) -> str:
+def _observed(graph: Graph, cells: str, scale: str) -> str:
     if scale == "fine":
         return cells
     if scale == "coarse":
@@ -218,7 +170,7 @@ def _observed(graph: _Graph, cells: str, scale: str) -> str:
 
 
 def _scale_map(
-    graph: _Graph,
+    graph: Graph,
     model: SceneModel,
     index: int,
     *,
@@ -283,11 +235,11 @@ def _scale_map(
         [brightest, graph.constant(f"{name}_bright", settings.bright)],
         f"{name}_bright_cells",
     )
-    texture_residual = _slice_channels(graph, residual, COLOURS, COLOURS + 1, f"{name}_texture_residual")
+    texture_residual = slice_channels(graph, residual, COLOURS, COLOURS + 1, f"{name}_texture_residual")
     texture_kept = graph.node(
         "Where", [bright, graph.constant(f"{name}_nothing", 0.0), texture_residual], f"{name}_texture_kept"
     )
-    colour_residual = _slice_channels(graph, residual, 0, COLOURS, f"{name}_colour_residual")
+    colour_residual = slice_channels(graph, residual, 0, COLOURS, f"{name}_colour_residual")
     kept = graph.node("Concat", [colour_residual, texture_kept], f"{name}_kept", axis=1)
     widen = graph.node(
         "Mul", [graph.constant(f"{name}_excess_weights", settings.excess_weights()), excess], f"{name}_widen"
@@ -329,9 +281,9 @@ def _scale_map(
 
 def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> onnx.ModelProto:
     grid, settings = model.grid, model.settings
-    graph = _Graph()
+    graph = Graph()
     measured = _cells(graph, grid)
-    cells = _slice_channels(graph, measured, 0, GRAIN, "scored_cells")
+    cells = slice_channels(graph, measured, 0, GRAIN, "scored_cells")
     logs = graph.node(
         "Log",
         [graph.node("Add", [cells, graph.constant("offsets", settings.offsets())], "cells_shifted")],
