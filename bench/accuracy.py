@@ -7,8 +7,9 @@ One command, in order:
 1. generate every clip of the hold-out set and the tuning set (``clip_sets.py``: they differ in
    seeds and in scene families), enroll each camera on its clip's normal part and write the rest as
    a lossless video (``accuracy_pipeline.prepare``);
-2. play every clip at once, one file camera each, through ``CameraPipeline`` -> ``InferenceService``
-   -> ``RuleEngine`` in real time (``accuracy_pipeline.play``);
+2. play every clip at once, one file camera each, in real time through a gateway built by
+   ``Gateway.from_config`` as ``serve`` builds it (cameras -> inference -> the alert decider's rules
+   -> outbox), judging the committed alerts (``accuracy_pipeline.play``);
 3. replay every clip offline through the same rules with each method: the enrolled ONNX model, MOG2
    and KNN (``accuracy_offline.py``), and measure each method's CPU per frame;
 4. judge every run the same way (``accuracy_metrics.py``) and write the JSON and a markdown report,
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ProcessPoolExecutor(max_workers=2) as pool:
             clips = list(pool.map(_prepare, [(name, spec, workdir) for name, spec in work]))
         prepared_s = time.perf_counter() - began
-        recorder, drops = play(clips, workdir)
+        played = play(clips, workdir)
         played_s = time.perf_counter() - began - prepared_s
         with ProcessPoolExecutor(max_workers=2) as pool:
             offline_results = list(pool.map(offline, clips))
@@ -126,10 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_after = os.getloadavg()
     per_clip: dict[str, dict[str, list[ClipResult]]] = {name: {} for name in sets}
     for clip, others in zip(clips, offline_results, strict=True):
-        record = recorder.cameras[clip.spec.name]
-        results = {
-            PIPELINE: evaluate(clip.spec, clip.events, clip.presence, record, drops.get(clip.spec.name, {}))
-        }
+        record = played.recorder.cameras[clip.spec.name]
+        drops = played.drops.get(clip.spec.name, {})
+        results = {PIPELINE: evaluate(clip.spec, clip.events, clip.presence, record, drops)}
         results.update({_method_label(method): result for method, result in others.items()})
         for method, result in results.items():
             per_clip[clip.clip_set].setdefault(method, []).append(result)
@@ -142,8 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "benchmark": "accuracy",
         "mode": "quick" if arguments.quick else "full",
         "sets": list(sets),
-        "method": "file cameras -> CameraPipeline -> InferenceService -> RuleEngine, all clips at once "
-        "(ours, pipeline); the same rules offline for ours, MOG2 and KNN",
+        "method": "Gateway.from_config: file cameras -> inference -> alert decider (rules) -> outbox, "
+        "all clips at once, committed alerts judged (ours, pipeline); the same rules offline for ours, "
+        "MOG2 and KNN",
+        "complete": played.complete,
         "rule": {
             "min_frames": MIN_FRAMES,
             "end_after_s": END_AFTER_S,

@@ -85,10 +85,17 @@ class ClipResult:
     drops: dict[str, int]
 
 
+def _microseconds(at: float) -> int:
+    # Committed alerts carry frame_ts to the microsecond (the alert contract); frames are matched so.
+    return round(at * 1_000_000)
+
+
 def _predicted(record: CameraRecord, offset: int) -> list[tuple[Interval, float]]:
     """(clip-index interval, capture time of the start frame) of each anomaly event the rules started."""
-    seq_at = {judged.captured_at: judged.seq for judged in record.frames.values()}
-    flagged = sorted((judged.captured_at, judged.seq) for judged in record.frames.values() if judged.flagged)
+    seq_at = {_microseconds(judged.captured_at): judged.seq for judged in record.frames.values()}
+    flagged = sorted(
+        (_microseconds(judged.captured_at), judged.seq) for judged in record.frames.values() if judged.flagged
+    )
     events = sorted(
         (
             event
@@ -102,9 +109,10 @@ def _predicted(record: CameraRecord, offset: int) -> list[tuple[Interval, float]
         if event.kind is not AlertKind.START:
             continue
         closing = next((later for later in events[index + 1 :] if later.kind is AlertKind.END), None)
-        until = closing.frame_ts if closing is not None else float("inf")
-        start_seq = seq_at[event.frame_ts]
-        last_seq = max((seq for at, seq in flagged if event.frame_ts <= at <= until), default=start_seq)
+        began = _microseconds(event.frame_ts)
+        until = _microseconds(closing.frame_ts) if closing is not None else 2**62
+        start_seq = seq_at[began]
+        last_seq = max((seq for at, seq in flagged if began <= at <= until), default=start_seq)
         predicted.append((Interval(offset + start_seq - 1, offset + last_seq - 1), event.frame_ts))
     return predicted
 

@@ -1,24 +1,26 @@
 """The accuracy benchmark's real path: clips enrolled like ``edge-gateway enroll`` does and played as
-file cameras through the gateway's own parts, all at once.
+file cameras through the gateway as ``serve`` wires it, all at once.
 
 For every clip: enroll ``scene-anomaly-<clip>`` on the clip's normal part (``gateway.enroll``), and
-write the rest of the clip as a lossless video file (``clips.write_video``). Then all clips play at
-once, one file camera per clip, wired as ``gateway.pipeline.Gateway`` wires them: ``CameraPipeline``
-(camera reader threads at the file's own frame rate, the sampler) -> ``InferenceService``
-(repository, batcher, worker pool, pre- and post-processing with the threshold stored with each
-model) -> ``RuleEngine`` with each camera's ``anomaly:`` config. The outbox is left out: it would add
-only a disk write per alert, and the metrics need each judged frame (sequence number, capture time,
-score), which only the result sink sees.
+write the rest of the clip as a lossless video file (``clips.write_video``). Then one gateway built
+by ``Gateway.from_config`` plays every clip at once, one file camera per clip: ``CameraPipeline``
+(reader threads at the file's own frame rate, the sampler) -> ``InferenceService`` (repository,
+batcher, worker pool, pre- and post-processing with the threshold stored with each model) ->
+``AlertDecider`` (the camera's anomaly rule: location, new normal, event lifecycle) -> outbox. Three
+of its hooks record, none replaces a part:
+
+- ``open_source`` plays each file once (``bench/tracking_play.PlayOnce``, one per camera): OpenCV's
+  file source loops, and a second pass would replay every event;
+- ``observe`` (on the decider's thread) sees every frame result as the rules judge it: sequence
+  number, capture time, score, whether it carried the anomaly detection;
+- ``alert_echo`` receives every alert once the outbox has committed it: the detected events.
 
 Differences from a production config, each on purpose:
 
 - motion gating is off, so every frame reaches the model (gating is a CPU saving, not a detector);
 - the sampler visits each camera at twice the clip's frame rate: the reader and the sampler run on
   their own clocks, and at equal rates jitter would skip frames; a visit with no new frame is free;
-- ``cooldown_s`` is 0, so an object that follows another soon after is its own event;
-- no cap on frames pending across cameras (``Gateway`` uses twice the workers): all cameras start in
-  the same sampler tick, and such a cap would drop most of them as ``busy``;
-- a camera's frames after the clip's end (file cameras loop) are refused before inference.
+- ``cooldown_s`` is 0, so an object that follows another soon after is its own event.
 
 Timing: frame ``seq`` (1-based, counted by the camera reader over every decoded frame) is the frame's
 position in the video, so clip index = enrolled frames + seq - 1. The clip's start wall time T0 is
@@ -29,28 +31,27 @@ include any lag of the camera reader.
 
 from __future__ import annotations
 
-import threading
+import io
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
-from bench.accuracy_metrics import END_AFTER_S, CameraRecord, JudgedFrame, anomaly_rule
+from bench.accuracy_metrics import ANOMALY_LABEL, CameraRecord, JudgedFrame, anomaly_rule
 from bench.clips import Clip, ClipSpec, Interval, write_video
-from gateway.config import GatewayConfig
-from gateway.domain import DetectOutput, Frame, FrameResult
+from bench.tracking_play import QUIET_READ_TIMEOUT_S, PlayOnce
+from gateway.config import CameraConfig, GatewayConfig
+from gateway.domain import FrameResult
 from gateway.enroll import enroll_frames, model_name
-from gateway.errors import OverloadedError
-from gateway.inference.service import InferenceService
-from gateway.pipeline_cameras import CameraPipeline
-from gateway.rules.engine import ANOMALY, RuleEngine
+from gateway.ingest.sources import SourceFactory
+from gateway.pipeline.gateway import Gateway
+from gateway.protocol.alerts import decode_alert
 
 SAMPLING_FACTOR = 2.0
-SETTLE_S = 1.0
-"""Wait after the last camera looped, for the results of its last frames."""
+SETTLE_S = 2.0
+"""After the last clip's last frame: time for the frames still in inference to reach the rules."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +94,7 @@ def gateway_config(clips: Sequence[PreparedClip], workdir: Path) -> GatewayConfi
             "url": str(clip.video),
             "detect_fps": SAMPLING_FACTOR * clip.spec.fps,
             "motion": {"enabled": False},
+            "read_timeout_s": QUIET_READ_TIMEOUT_S,
             "anomaly": anomaly_rule(model_name(clip.spec.name)),
         }
         for clip in clips
@@ -102,63 +104,81 @@ def gateway_config(clips: Sequence[PreparedClip], workdir: Path) -> GatewayConfi
             "device_id": "accuracy",
             "state_dir": str(workdir / "state"),
             "models": {"repository": str(workdir / "models")},
+            "outbox": {"evidence": {"enabled": False}},
             "cameras": cameras,
         }
     )
 
 
-class Recorder:
-    """Between the camera half and the rules: refuses replayed frames, records every judged frame and
-    feeds the rule engine in one place (as the gateway's decider thread does)."""
+class Players:
+    """``open_source`` for the gateway: each camera's real source, played once."""
 
-    def __init__(self, inference: InferenceService, rules: RuleEngine, clips: Sequence[PreparedClip]) -> None:
-        self._inference = inference
-        self._rules = rules
-        self._lock = threading.Lock()
+    def __init__(self, clips: Sequence[PreparedClip]) -> None:
+        self.players = {clip.spec.name: PlayOnce(clip.played_frames) for clip in clips}
+
+    def __call__(self, config: CameraConfig) -> SourceFactory:
+        return self.players[config.id](config)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Until every clip has played to its end; False when ``timeout_s`` passed first."""
+        give_up = time.monotonic() + timeout_s
+        return all(
+            player.finished.wait(max(0.0, give_up - time.monotonic())) for player in self.players.values()
+        )
+
+    def release(self) -> None:
+        for player in self.players.values():
+            player.release.set()
+
+
+class Recorder:
+    """``observe``: every judged frame of every camera, on the decider's thread."""
+
+    def __init__(self, clips: Sequence[PreparedClip]) -> None:
         self.cameras = {clip.spec.name: CameraRecord(clip.played_frames) for clip in clips}
 
-    def detect(self, reference: str, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
-        if frame.seq > self.cameras[frame.camera_id].played_frames:
-            raise OverloadedError("clip already played to its end")
-        return self._inference.submit_frame(reference, frame.image, deadline)
-
-    def sink(self, frame: Frame, result: FrameResult) -> None:
-        record = self.cameras[frame.camera_id]
-        flagged = any(detection.label == ANOMALY for detection in result.detections)
-        judged = JudgedFrame(frame.seq, frame.captured_at, result.anomaly_score or 0.0, flagged)
-        with self._lock:
-            record.frames[frame.seq] = judged
-            record.events += self._rules.process(result)
-
-    def close_events(self) -> None:
-        """End events still open when their clip ended, as the gateway's tick would."""
-        with self._lock:
-            for camera_id, record in self.cameras.items():
-                if record.frames:
-                    last = max(judged.captured_at for judged in record.frames.values())
-                    record.events += self._rules.tick(last + END_AFTER_S + 0.001, [camera_id])
+    def __call__(self, result: FrameResult) -> None:
+        flagged = any(detection.label == ANOMALY_LABEL for detection in result.detections)
+        record = self.cameras[result.camera_id]
+        score = result.anomaly_score or 0.0
+        record.frames[result.frame_seq] = JudgedFrame(result.frame_seq, result.captured_at, score, flagged)
 
 
-def play(clips: Sequence[PreparedClip], workdir: Path) -> tuple[Recorder, dict[str, dict[str, int]]]:
-    """All clips through the pipeline at once; returns the records and each camera's drop counts."""
-    config = gateway_config(clips, workdir)
-    registry = CollectorRegistry()
-    inference = InferenceService.from_config(config, registry)
-    recorder = Recorder(inference, RuleEngine.from_config(config), clips)
-    cameras = CameraPipeline(config.cameras, recorder.detect, recorder.sink, registry)
-    inference.start()
+@dataclass(frozen=True, slots=True)
+class Played:
+    recorder: Recorder
+    drops: dict[str, dict[str, int]]
+    complete: bool
+    """Every clip played to its end (else the run gave up waiting)."""
+
+
+def play(clips: Sequence[PreparedClip], workdir: Path) -> Played:
+    """All clips through one gateway at once; the records, each camera's drop counts, and whether
+    every clip played to its end."""
+    players = Players(clips)
+    recorder = Recorder(clips)
+    echo = io.StringIO()
+    gateway = Gateway.from_config(
+        gateway_config(clips, workdir),
+        registry=CollectorRegistry(),
+        alert_echo=echo,
+        open_source=players,
+        observe=recorder,
+    )
+    longest = max(clip.played_frames / clip.spec.fps for clip in clips)
+    gateway.start()
     try:
-        cameras.start()
-        longest = max(clip.played_frames / clip.spec.fps for clip in clips)
-        give_up = time.monotonic() + 1.5 * longest + 30.0
-        while time.monotonic() < give_up and any(
-            cameras.frames_in(clip.spec.name) <= clip.played_frames for clip in clips
-        ):
-            time.sleep(0.25)
+        complete = players.wait(1.5 * longest + 30.0)
         time.sleep(SETTLE_S)
-        drops = {status.camera_id: dict(status.drops) for status in cameras.cameras()}
+        drops = {
+            status.camera_id: {reason.value: count for reason, count in status.drops.items()}
+            for status in gateway.cameras.cameras()
+        }
     finally:
-        cameras.stop()
-        inference.stop()
-    recorder.close_events()
-    return recorder, drops
+        players.release()
+        gateway.stop()
+    for line in echo.getvalue().splitlines():
+        if line:
+            event = decode_alert(line.encode()).event
+            recorder.cameras[event.camera_id].events.append(event)
+    return Played(recorder, drops, complete)

@@ -1,19 +1,35 @@
-"""Alerts/s through the outbox to a real mosquitto at QoS 1 and into the audit store.
+"""Alerts/s from the gateway's own decider path to a real mosquitto at QoS 1 and into the audit store.
 
-    .venv/bin/python -m bench.alerts [--alerts 20000] [--producers 8] [--window 0 64]
+    .venv/bin/python -m bench.alerts [--alerts 20000] [--cameras 8] [--rules 4] [--window 64]
         [--synchronous full normal] [--protocol 5 3.1.1] [--max-inflight 64]
+        [--evidence-alerts 4000] [--evidence-window 12]
 
 Per run: a fresh mosquitto on a free 127.0.0.1 port (persistence on, max_queued_messages 0), a fresh
 outbox (SQLite WAL, the given ``synchronous`` mode: ``full`` fsyncs every commit), the MqttPublisher
 (QoS 1, ``max_inflight`` window) and ``edge-gateway audit serve`` in its own process (as the cloud
-side runs; SQLite audit store). ``producers`` threads stand in for cameras: with ``--window 0``
-each calls ``Outbox.submit`` one alert at a time, returning only after its commit is durable; with
-``--window N`` each keeps up to N alerts queued with ``Outbox.append_async`` (their futures resolve
-on the durable commit), so one fsync covers everything queued meanwhile (group commit).
-Reported: committed/s (submit side), delivered/s (all PUBACKs), and end-to-end stored/s (every alert
-verified and stored once in the audit store), from the first submit to the last one stored, plus
-the CPU time per alert of each process. After each run the store must hold seq 1..N exactly once
-with nothing rejected and ``edge-gateway audit verify`` must exit 0.
+side runs; SQLite audit store). In front of the outbox sits the production path: the
+``AlertDecider`` (one ``alert-decider`` thread: the RuleEngine, then ``Outbox.append_async``, then
+the announcement), with each camera's rules built from config by ``gateway.pipeline.specs`` as
+``serve`` builds them, and each camera's tracker (presence rules follow tracks). ``cameras`` threads
+stand in for the camera callbacks: each submits frame results at 5 fps of capture time (a person in
+the zone on two frames, which the tracker needs to confirm its track, then an empty frame) to
+``AlertDecider.submit``; every camera has ``rules`` presence rules with min_frames 1, end_after_s 0
+and cooldown 0, so the second frame of each three decides one start per rule and the third one end.
+A camera keeps at most ``window`` of its alerts decided and not yet announced (durable), as real
+cameras are kept back by the model's rate rather than flooding the decider's bounded inbox.
+Reported: committed/s (announced by the decider: durable), delivered/s (all PUBACKs), and end-to-end
+stored/s (every alert verified and stored once in the audit store), from the first submit to the last
+one stored, plus the CPU time per alert of each process. After each run the store must hold seq
+1..N exactly once with nothing rejected and ``edge-gateway audit verify`` must exit 0.
+
+Evidence row (``--evidence-alerts``, 0 to skip; run with the first ``--synchronous`` mode): the same
+path with evidence on, as ``serve`` runs it: every result comes with a 1280x720 frame (synthetic,
+``bench.evidence``), the decider hands the frames that start events to the real ``EvidenceEncoder``
+(JPEG quality 85), and each start alert is committed with its image, published on its evidence topic
+and stored and verified by the audit service. Reported beside alerts/s: images encoded and their CPU
+per image at 720p (the encoder thread's own CPU time), bytes per image, and starts that went without
+evidence. A camera keeps at most ``--evidence-window`` alerts decided and not yet durable, so the frames
+the decider holds stay under its bound, as real cameras (5 fps) keep them.
 Results go to bench/results/alerts.json plus a markdown table on stdout.
 """
 
@@ -31,18 +47,21 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from gateway.config import MqttConfig, OutboxConfig
-from gateway.delivery.audit_store import AuditStore
+from bench.evidence import scene_frames
+from gateway.audit.store import AuditStore
+from gateway.config import CameraConfig, EvidenceConfig, MqttConfig, OutboxConfig
+from gateway.decider import AlertDecider
+from gateway.delivery.evidence import EvidenceEncoder
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
-from gateway.domain import Alert, AlertEvent, AlertKind, ModelRef
+from gateway.domain import Alert, Detection, Frame, FrameResult, ModelRef
+from gateway.pipeline.specs import rule_specs, tracker_specs
 from tests.support.mosquitto import Mosquitto
 
 DEVICE_ID = "bench-box"
@@ -51,19 +70,47 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "alerts.json"
 
 
-def event(camera: int, number: int) -> AlertEvent:
-    return AlertEvent(
-        event_id=f"cam{camera}:intrusion:{number}",
-        kind=AlertKind.START,
-        camera_id=f"cam{camera}",
-        rule="intrusion",
-        label="person",
-        score=0.5 + (number % 50) / 100,
-        zone="yard",
-        box=(0.1, 0.2, 0.3, 0.4),
-        frame_ts=1_764_000_000.0 + number / 5,
-        model=ModelRef("person-detector", 1),
-    )
+MODEL = ModelRef("person-detector", 1)
+FIRST_CAPTURE_AT = 1_764_000_000.0
+PERSON = (Detection("person", 0.9, (0.4, 0.4, 0.6, 0.9)),)
+
+
+def cameras_config(cameras: int, rules: int) -> list[CameraConfig]:
+    """``cameras`` cameras, each with ``rules`` presence rules that start on one frame and end on the
+    next (min_frames 1, end_after_s 0, cooldown 0)."""
+    rule = {"labels": ["person"], "zones": ["yard"], "min_frames": 1, "cooldown_s": 0, "end_after_s": 0}
+    return [
+        CameraConfig.model_validate(
+            {
+                "id": f"cam{camera}",
+                "url": "rtsp://127.0.0.1/bench",
+                "model": "person-detector",
+                "zones": [{"name": "yard", "polygon": [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}],
+                "rules": [{**rule, "name": f"rule{index}"} for index in range(rules)],
+            }
+        )
+        for camera in range(cameras)
+    ]
+
+
+class Announced:
+    """The decider's announcement: counts durable alerts per camera, so producers can keep a window."""
+
+    def __init__(self) -> None:
+        self.per_camera: collections.Counter[str] = collections.Counter()
+        self.total = 0
+        self._changed = threading.Condition()
+
+    def __call__(self, alert: Alert) -> None:
+        with self._changed:
+            self.per_camera[alert.event.camera_id] += 1
+            self.total += 1
+            self._changed.notify_all()
+
+    def wait_for(self, camera_id: str, at_least: int) -> None:
+        with self._changed:
+            while self.per_camera[camera_id] < at_least:
+                self._changed.wait()
 
 
 def wait_until(condition: Any, timeout_s: float, what: str) -> float:
@@ -135,7 +182,15 @@ def verify_audit(database: str, root: Path) -> int:
 
 
 def run(
-    total: int, *, producers: int, window: int, synchronous: str, protocol: str, max_inflight: int
+    total: int,
+    *,
+    cameras: int,
+    rules: int,
+    window: int,
+    synchronous: str,
+    protocol: str,
+    max_inflight: int,
+    evidence: bool = False,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-alerts-") as scratch:
         root = Path(scratch)
@@ -145,8 +200,13 @@ def run(
             database = f"sqlite:///{root / 'audit.db'}"
             audit = start_audit(root, broker.url, database, key)
             checker = AuditStore.open(database, {DEVICE_ID: key})
+            registry = CollectorRegistry()
             outbox = Outbox(
-                state_dir, DEVICE_ID, key, config=OutboxConfig.model_validate({"synchronous": synchronous})
+                state_dir,
+                DEVICE_ID,
+                key,
+                config=OutboxConfig.model_validate({"synchronous": synchronous}),
+                registry=registry,
             )
             publisher = MqttPublisher(
                 MqttConfig.model_validate(
@@ -154,28 +214,48 @@ def run(
                 ),
                 DEVICE_ID,
                 outbox,
-                CollectorRegistry(),
+                registry,
             )
+            announced = Announced()
+            encoder = EvidenceEncoder(EvidenceConfig(), registry) if evidence else None
+            images = scene_frames(8, 1280, 720, noise=4, foliage=False) if evidence else []
+            configs = cameras_config(cameras, rules)
+            decider = AlertDecider(
+                outbox,
+                rule_specs(configs),
+                announce=announced,
+                registry=registry,
+                trackers=tracker_specs(configs),
+                evidence=encoder,
+                # The decider's periodic tick must not end events between the synthetic frames:
+                # its clock stays before the first capture time (a real camera's frames are in the
+                # past when the tick runs, these run ahead of real time).
+                clock=lambda: FIRST_CAPTURE_AT - 1000.0,
+            )
+            if encoder is not None:
+                encoder.start()
+            decider.start()
             publisher.start()
-            per_producer = total // producers
-            count = per_producer * producers
+            # Whole triples of frames per camera: every event started also ends on its own.
+            events = total // (cameras * rules) // 2
+            frames = events * 3
+            count = events * 2 * cameras * rules
 
             def produce(camera: int) -> None:
-                if window == 0:
-                    for number in range(per_producer):
-                        outbox.submit(event(camera, number))
-                    return
-                waiting: collections.deque[Future[list[Alert]]] = collections.deque()
-                for number in range(per_producer):
-                    waiting.append(outbox.append_async([event(camera, number)]))
-                    if len(waiting) >= window:
-                        waiting.popleft().result()
-                for future in waiting:
-                    future.result()
+                camera_id = f"cam{camera}"
+                decided = 0
+                for frame in range(frames):
+                    # Keep at most ``window`` of this camera's alerts decided and not yet durable.
+                    decided += rules if frame % 3 else 0
+                    announced.wait_for(camera_id, decided - window)
+                    detections = PERSON if frame % 3 != 2 else ()
+                    captured_at = FIRST_CAPTURE_AT + frame / 5
+                    image = Frame(camera_id, frame, captured_at, 0.0, images[frame % 8]) if images else None
+                    decider.submit(FrameResult(camera_id, frame, captured_at, MODEL, detections), image)
 
             threads = [
                 threading.Thread(target=produce, args=(camera,), name=f"camera-{camera}")
-                for camera in range(producers)
+                for camera in range(cameras)
             ]
             load_before = os.getloadavg()[0]
             cpu_before = (own_cpu_s(), process_cpu_s(broker.pid), process_cpu_s(audit.pid))
@@ -184,31 +264,52 @@ def run(
                 thread.start()
             for thread in threads:
                 thread.join()
-            committed = time.monotonic()
+            committed = wait_until(lambda: announced.total >= count, 300, "every alert durable")
             delivered = wait_until(lambda: outbox.stats().pending == 0, 300, "all PUBACKs")
 
             def stored_all() -> bool:
                 progress = checker.progress([DEVICE_ID])
-                return bool(progress) and progress[0].contiguous_seq >= count
+                return (
+                    bool(progress)
+                    and progress[0].contiguous_seq >= count
+                    and not progress[0].evidence_missing
+                )
 
             stored = wait_until(stored_all, 300, "the audit store")
             cpu_after = (own_cpu_s(), process_cpu_s(broker.pid), process_cpu_s(audit.pid))
             progress = checker.progress([DEVICE_ID])[0]
             rejected = checker.rejected_counts()
+            dropped = registry.get_sample_value(
+                "edge_gateway_decider_results_dropped_total", {"reason": "inbox_full"}
+            )
+            images_encoded = registry.get_sample_value("edge_gateway_evidence_images_total") or 0.0
+            encode_cpu_s = registry.get_sample_value("edge_gateway_evidence_encode_cpu_seconds_sum") or 0.0
+            image_bytes = registry.get_sample_value("edge_gateway_evidence_bytes_total") or 0.0
+            without_evidence = sum(
+                registry.get_sample_value("edge_gateway_evidence_missing_total", {"reason": reason}) or 0.0
+                for reason in ("frames_full", "no_frame", "encode_failed", "timeout")
+            )
+            # Stopping ends nothing here: every event of the run ended on its own empty frame.
+            decider.stop(10)
+            if encoder is not None:
+                encoder.stop()
             publisher.stop()
             outbox.close()
             checker.close()
             audit.send_signal(signal.SIGTERM)
             audit.wait(60)
             verify_exit = verify_audit(database, root)
-    if progress.max_seq != count or rejected or verify_exit != 0:
+    if progress.max_seq != count or rejected or verify_exit != 0 or dropped:
         raise RuntimeError(
-            f"audit store incomplete: {progress}, rejected {rejected}, verify exit {verify_exit}"
+            f"audit store incomplete: {progress}, rejected {rejected}, verify exit {verify_exit}, "
+            f"results dropped {dropped}"
         )
-    return {
+    row: dict[str, Any] = {
         "alerts": count,
-        "producers": producers,
-        "async_window": window,
+        "evidence": evidence,
+        "cameras": cameras,
+        "rules_per_camera": rules,
+        "window": window,
         "synchronous": synchronous,
         "protocol": protocol,
         "max_inflight": max_inflight,
@@ -229,6 +330,12 @@ def run(
             )
         },
     }
+    if evidence:
+        row["evidence_images_encoded"] = int(images_encoded)
+        row["evidence_cpu_ms_per_image_720p"] = round(encode_cpu_s / max(1.0, images_encoded) * 1000, 3)
+        row["evidence_bytes_per_image"] = round(image_bytes / max(1.0, images_encoded))
+        row["starts_without_evidence"] = int(without_evidence)
+    return row
 
 
 def main(argv: list[str]) -> int:
@@ -236,23 +343,29 @@ def main(argv: list[str]) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--alerts", type=int, default=20_000)
-    parser.add_argument("--producers", type=int, nargs="+", default=[8])
+    parser.add_argument("--cameras", type=int, default=8)
+    parser.add_argument("--rules", type=int, default=4, help="presence rules per camera")
     parser.add_argument("--synchronous", nargs="+", default=["full", "normal"], choices=["full", "normal"])
     parser.add_argument(
         "--window",
         type=int,
         nargs="+",
-        default=[0, 64],
-        help="alerts each producer keeps queued with append_async; 0: blocking submit",
+        default=[64],
+        help="alerts each camera keeps decided and not yet durable",
     )
     parser.add_argument("--protocol", nargs="+", default=["5"], choices=["5", "3.1.1"])
     parser.add_argument("--max-inflight", type=int, default=64)
+    parser.add_argument(
+        "--evidence-alerts", type=int, default=4000, help="alerts of the evidence row; 0: none"
+    )
+    parser.add_argument("--evidence-window", type=int, default=12)
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
     rows = [
         run(
             arguments.alerts,
-            producers=producers,
+            cameras=arguments.cameras,
+            rules=arguments.rules,
             window=window,
             synchronous=synchronous,
             protocol=protocol,
@@ -260,11 +373,23 @@ def main(argv: list[str]) -> int:
         )
         for synchronous in arguments.synchronous
         for protocol in arguments.protocol
-        for producers in arguments.producers
         for window in arguments.window
     ]
+    if arguments.evidence_alerts > 0:
+        rows.append(
+            run(
+                arguments.evidence_alerts,
+                cameras=arguments.cameras,
+                rules=arguments.rules,
+                window=arguments.evidence_window,
+                synchronous=arguments.synchronous[0],
+                protocol=arguments.protocol[0],
+                max_inflight=arguments.max_inflight,
+                evidence=True,
+            )
+        )
     result = {
-        "benchmark": "alerts through the outbox to mosquitto (QoS 1) into the audit store",
+        "benchmark": "alerts from the decider through the outbox to mosquitto (QoS 1) into the audit store",
         "command": "python -m bench.alerts " + " ".join(argv),
         "target_alerts_per_s": TARGET_PER_S,
         "machine": {
@@ -277,15 +402,38 @@ def main(argv: list[str]) -> int:
     }
     arguments.output.parent.mkdir(parents=True, exist_ok=True)
     arguments.output.write_text(json.dumps(result, indent=2) + "\n")
-    columns = ["synchronous", "MQTT", "alerts", "producers", "async window", "max_inflight"]
-    columns += ["committed/s", "delivered/s"]
-    print("| " + " | ".join([*columns, "stored/s", "stored >= 2,000/s"]) + " |")
-    print("|" + "---|" * (len(columns) + 2))
-    keys = ["synchronous", "protocol", "alerts", "producers", "async_window", "max_inflight"]
-    keys += ["committed_per_s", "delivered_per_s", "stored_per_s"]
+    load = ", ".join(f"{row['load_average_1m_before']}" for row in rows)
+    lines = [
+        f"Command: `{str(result['command']).strip()}`; {os.cpu_count()} cores; load average (1 min) "
+        f"before each run: {load}. The >= 2,000/s target is for alerts without evidence.",
+        "",
+        "| synchronous | MQTT | evidence | alerts | cameras x rules | window | max_inflight | committed/s "
+        "| delivered/s | stored/s | stored >= 2,000/s |",
+        "|" + "---|" * 11,
+    ]
     for row in rows:
-        cells = [str(row[key]) for key in keys] + ["yes" if row["meets_target"] else "no"]
-        print("| " + " | ".join(cells) + " |")
+        cells = [str(row["synchronous"]), str(row["protocol"]), "on" if row["evidence"] else "off"]
+        cells += [str(row["alerts"]), f"{row['cameras']} x {row['rules_per_camera']}", str(row["window"])]
+        cells += [str(row["max_inflight"])]
+        cells += [str(row[key]) for key in ("committed_per_s", "delivered_per_s", "stored_per_s")]
+        cells.append("n/a" if row["evidence"] else "yes" if row["meets_target"] else "no")
+        lines.append("| " + " | ".join(cells) + " |")
+    with_evidence = [row for row in rows if row["evidence"]]
+    if with_evidence:
+        lines += [
+            "",
+            "| evidence run | images encoded | CPU ms per image (720p) | bytes per image "
+            "| starts without evidence |",
+            "|---|---|---|---|---|",
+        ]
+        for row in with_evidence:
+            lines.append(
+                f"| {row['alerts']} alerts | {row['evidence_images_encoded']} | "
+                f"{row['evidence_cpu_ms_per_image_720p']} | {row['evidence_bytes_per_image']:,} | "
+                f"{row['starts_without_evidence']} |"
+            )
+    arguments.output.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
     return 0
 
 

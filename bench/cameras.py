@@ -38,10 +38,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.config import CameraConfig, GatewayConfig  # noqa: E402
-from gateway.domain import DetectOutput, Frame, FrameResult  # noqa: E402
+from gateway.domain import DetectOutput, Frame, FrameResult, ModelReference  # noqa: E402
 from gateway.errors import OverloadedError  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
-from gateway.pipeline_cameras import CameraPipeline  # noqa: E402
+from gateway.ingest.cameras import CameraPipeline  # noqa: E402
 from tests.support import clips  # noqa: E402
 from tests.support.rtsp_server import RtspServer  # noqa: E402
 
@@ -112,7 +112,7 @@ def measure_capacity(
     def submit() -> None:
         while True:
             try:
-                service.submit_frame(model, image, None).add_done_callback(finished)
+                service.submit_frame(ModelReference.parse(model), image, None).add_done_callback(finished)
                 return
             except OverloadedError:
                 time.sleep(0.001)
@@ -155,7 +155,7 @@ def run_cameras(
     ]
     collector = Collector()
 
-    def detect(reference: str, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
+    def detect(reference: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
         assert service is not None
         return service.submit_frame(reference, frame.image, deadline)
 

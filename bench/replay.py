@@ -27,6 +27,7 @@ from bench.accuracy_metrics import (
 from bench.clips import Clip, ClipSpec
 from gateway.config import GatewayConfig
 from gateway.domain import AnomalyMap, Detection, FrameResult, ModelRef
+from gateway.pipeline.specs import rule_specs
 from gateway.rules.engine import RuleEngine
 
 BENCH = Path(__file__).resolve().parent
@@ -47,7 +48,7 @@ class Decision:
 def rule_engine(spec: ClipSpec, model: str) -> RuleEngine:
     camera = {"id": spec.name, "url": f"{spec.name}.mkv", "anomaly": anomaly_rule(model)}
     config = GatewayConfig.model_validate({"device_id": "replay", "cameras": [camera]})
-    return RuleEngine.from_config(config)
+    return RuleEngine(rule_specs(config.cameras))
 
 
 def replay(spec: ClipSpec, decisions: Iterable[Decision], model: str = "replay") -> CameraRecord:

@@ -1,17 +1,15 @@
 """Load generators and measurements for bench/serving.py: raw ONNX Runtime loops, the gateway as a
-separate process, closed-loop, paired and open-loop HTTP clients (binary tensors), and the server's
-own latency histogram and CPU time."""
+separate process, the paired light-load client, and the server's own metrics, latency histogram and
+CPU time. The closed- and open-loop clients are in http_load.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from prometheus_client.parser import text_string_to_metric_families
 
-from gateway.api.tensors import encode_binary_request
+from bench.http_load import Connection, Request
 
 Array = npt.NDArray[Any]
 SERVING_SCRIPT = Path(__file__).resolve().with_name("serving.py")
@@ -149,7 +147,7 @@ def raw_per_core(
 
 
 class GatewayProcess:
-    def __init__(self, config: dict[str, Any], admission: dict[str, Any]) -> None:
+    def __init__(self, config: dict[str, Any], admission: dict[str, Any], camera: Path | None = None) -> None:
         command = [
             sys.executable,
             str(SERVING_SCRIPT),
@@ -159,6 +157,8 @@ class GatewayProcess:
             "--admission",
             json.dumps(admission),
         ]
+        if camera is not None:
+            command += ["--camera", str(camera)]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
@@ -199,48 +199,9 @@ class GatewayProcess:
             self.process.stdout.close()
 
 
-def binary_request(model: str, input_name: str, item: Array) -> tuple[str, bytes, dict[str, str]]:
-    body, headers = encode_binary_request({input_name: item})
-    return f"/v2/models/{model}/infer", body, headers
-
-
-async def closed_loop(
-    port: int, request: tuple[str, bytes, dict[str, str]], clients: int, seconds: float, max_requests: int
-) -> tuple[dict[str, Any], list[float]]:
-    path, body, headers = request
-    url = f"http://127.0.0.1:{port}{path}"
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=clients)) as client:
-        for _ in range(2):  # warm connections and the model's first runs
-            async with client.post(url, data=body, headers=headers) as response:
-                await response.read()
-        end = time.perf_counter() + seconds
-
-        async def one_client() -> None:
-            while time.perf_counter() < end and len(latencies) < max_requests:
-                started = time.perf_counter()
-                async with client.post(url, data=body, headers=headers) as response:
-                    await response.read()
-                    statuses[response.status] += 1
-                if response.status == 200:
-                    latencies.append(time.perf_counter() - started)
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one_client() for _ in range(clients)))
-        elapsed = time.perf_counter() - started
-    outcome: dict[str, Any] = {
-        "clients": clients,
-        "items": len(latencies),
-        "elapsed_s": elapsed,
-        "statuses": {str(code): count for code, count in sorted(statuses.items())},
-    }
-    return outcome, latencies
-
-
 async def paired_light(
     port: int,
-    request: tuple[str, bytes, dict[str, str]],
+    request: Request,
     *,
     model_file: Path,
     item: Array,
@@ -252,90 +213,46 @@ async def paired_light(
     whatever else runs on the machine. Returns (raw latencies, gateway latencies, raw CPU seconds)."""
     single = session(model_file, 1)
     feeds = {input_name: item}
-    path, body, headers = request
-    url = f"http://127.0.0.1:{port}{path}"
+    connection = Connection(port)
     raw: list[float] = []
     gateway: list[float] = []
     raw_cpu = 0.0
-    async with aiohttp.ClientSession() as client:
-        for _ in range(2):
-            single.run(None, feeds)
-            async with client.post(url, data=body, headers=headers) as response:
-                await response.read()
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            started, started_cpu = time.perf_counter(), time.thread_time()
-            single.run(None, feeds)
-            raw.append(time.perf_counter() - started)
-            raw_cpu += time.thread_time() - started_cpu
-            started = time.perf_counter()
-            async with client.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    raise RuntimeError(f"light load got HTTP {response.status}")
-            gateway.append(time.perf_counter() - started)
+    for _ in range(2):
+        single.run(None, feeds)
+        await connection.send(request)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        started, started_cpu = time.perf_counter(), time.thread_time()
+        single.run(None, feeds)
+        raw.append(time.perf_counter() - started)
+        raw_cpu += time.thread_time() - started_cpu
+        started = time.perf_counter()
+        reply = await connection.send(request)
+        if reply.status != 200:
+            raise RuntimeError(f"light load got HTTP {reply.status}: {reply.body[:200]!r}")
+        gateway.append(time.perf_counter() - started)
+    connection.close()
     return raw, gateway, raw_cpu
 
 
-async def open_loop(
-    port: int,
-    request: tuple[str, bytes, dict[str, str]],
-    rate_per_s: float,
-    seconds: float,
-    *,
-    connections: int,
-    expect_continue: bool = False,
-) -> dict[str, Any]:
-    """Requests start on a fixed schedule whether or not earlier ones finished (a real overload).
-    With ``expect_continue`` each asks ``Expect: 100-continue`` and uploads its body only if admitted."""
-    path, body, headers = request
-    url = f"http://127.0.0.1:{port}{path}"
-    admitted: list[float] = []
-    rejected: list[float] = []
-    statuses: Counter[int] = Counter()
-    retry_after_missing = 0
-    total = int(rate_per_s * seconds)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as client:
+async def metrics_text(port: int) -> str:
+    async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/metrics") as response:
+        return await response.text()
 
-        async def one() -> None:
-            nonlocal retry_after_missing
-            started = time.perf_counter()
-            async with client.post(url, data=body, headers=headers, expect100=expect_continue) as response:
-                await response.read()
-                elapsed = time.perf_counter() - started
-                statuses[response.status] += 1
-                if response.status == 200:
-                    admitted.append(elapsed)
-                else:
-                    rejected.append(elapsed)
-                    if response.status in (429, 503) and "Retry-After" not in response.headers:
-                        retry_after_missing += 1
 
-        tasks = []
-        begin = time.perf_counter()
-        for index in range(total):
-            delay = begin + index / rate_per_s - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.ensure_future(one()))
-        await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - begin
-    return {
-        "offered_per_s": rate_per_s,
-        "requests": total,
-        "admitted_per_s": len(admitted) / elapsed,
-        "admitted_latency": percentiles(admitted),
-        "rejected_latency": percentiles(rejected),
-        "statuses": {str(code): count for code, count in sorted(statuses.items())},
-        "retry_after_missing": retry_after_missing,
-    }
+def counter_value(text: str, name: str, labels: dict[str, str]) -> float:
+    """One sample of a counter in Prometheus text, 0 when absent."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items()):
+                return float(sample.value)
+    return 0.0
 
 
 async def server_latency(port: int, route: str) -> dict[str, dict[str, float]]:
     """Per status code: requests and the share answered within 1 ms and 2 ms, measured by the server
     itself (the API's latency histogram), i.e. without the client's and the scheduler's share."""
-    async with aiohttp.ClientSession() as client, client.get(f"http://127.0.0.1:{port}/metrics") as response:
-        text = await response.text()
+    text = await metrics_text(port)
     buckets: dict[str, dict[str, float]] = {}
     for family in text_string_to_metric_families(text):
         if family.name != "edge_gateway_http_request_seconds":

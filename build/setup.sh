@@ -18,6 +18,7 @@ apt_packages=(
     postgresql                     # audit store tests on a real PostgreSQL
     systemd                        # systemd-analyze for the unit tests
     openssl                        # self-signed CA for the TLS tests
+    chromium                       # the console's browser tests (driven by Playwright's Python API)
 )
 
 missing=()

@@ -76,9 +76,18 @@ class _JournalFormatter(ContextFormatter):
         return f"<{self.PRIORITIES.get(record.levelname, 6)}>{super().format(record)}"
 
 
+ONE_SHOT_LOG_LEVEL = "warning"
+"""The default for commands that run once and exit: their output is the answer, and an INFO line
+there is noise. The services (``serve``, ``audit serve``) set ``info`` with ``set_defaults``."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-gateway", description=__doc__)
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        help=f"default: info for serve and audit serve, {ONE_SHOT_LOG_LEVEL} for the one-shot commands",
+    )
     parser.add_argument("--log-format", default="text", choices=["text", "json"])
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
@@ -88,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    configure_logging(arguments.log_level, arguments.log_format)
+    level = arguments.log_level or getattr(arguments, "default_log_level", ONE_SHOT_LOG_LEVEL)
+    configure_logging(level, arguments.log_format)
     try:
         code: int = arguments.handler(arguments)
     except KeyboardInterrupt:

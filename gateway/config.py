@@ -16,14 +16,38 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from gateway.domain import ModelReference
 from gateway.errors import ConfigError, ConfigProblem
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PositiveFloat = Annotated[float, Field(gt=0)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Point = tuple[Fraction, Fraction]
+
+
+def _model_reference(value: object) -> ModelReference:
+    if isinstance(value, ModelReference):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a model name or name:version")
+    return ModelReference.parse(value)
+
+
+ModelReferenceField = Annotated[
+    ModelReference, PlainValidator(_model_reference), PlainSerializer(str, return_type=str)
+]
+"""``name`` or ``name:version`` in the file, parsed once into a ``ModelReference``."""
 
 
 class Section(BaseModel):
@@ -52,6 +76,11 @@ class ModelsConfig(Section):
     repository: Path = Field(Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/.")
     poll_interval_s: PositiveFloat = Field(2.0, description="How often files are checked for hot reload.")
     warmup_batches: int = Field(2, ge=0, description="Dummy batches run before a version is ready.")
+    preload: Literal["cameras", "all"] = Field(
+        "cameras",
+        description="Models loaded at start: those the cameras use (the others load on their first "
+        "request, which waits for the load), or all.",
+    )
 
 
 ProviderName = Literal["tensorrt", "cuda", "cpu"]
@@ -83,6 +112,12 @@ class AdmissionConfig(Section):
     rate_per_s: PositiveFloat = Field(200.0, description="Per-client token bucket refill rate.")
     burst: int = Field(50, ge=1, description="Per-client token bucket size.")
     high_watermark: float = Field(0.8, gt=0, le=1, description="Queue fill above which requests get 503.")
+    max_queue_wait_ms: PositiveFloat | None = Field(
+        None,
+        description="Longest expected wait for a worker a request is admitted with (503 beyond it, "
+        "before the body is read); null: the model's own measured time per item, which keeps admitted "
+        "latency within about twice the unloaded latency.",
+    )
 
 
 class MotionConfig(Section):
@@ -98,6 +133,29 @@ class ZoneConfig(Section):
     polygon: list[Point] = Field(min_length=3, description="Normalised (x, y) vertices.")
 
 
+class LineConfig(Section):
+    name: str = Field(pattern=IDENTIFIER)
+    points: tuple[Point, Point] = Field(description="The counting segment's two ends, normalised (x, y).")
+    in_direction: tuple[float, float] = Field(
+        description="A vector: a track whose move has a positive dot product with it crosses 'in'."
+    )
+
+    @model_validator(mode="after")
+    def _not_degenerate(self) -> LineConfig:
+        (ax, ay), (bx, by) = self.points
+        if abs(ax - bx) < 1e-9 and abs(ay - by) < 1e-9:
+            raise ValueError("the line's two points must differ")
+        if abs(self.in_direction[0]) < 1e-9 and abs(self.in_direction[1]) < 1e-9:
+            raise ValueError("in_direction must not be the zero vector")
+        return self
+
+
+class TrackerConfig(Section):
+    max_lost_s: PositiveFloat = Field(
+        1.0, description="A track is kept through misses shorter than this; its id is never reused."
+    )
+
+
 class EventTiming(Section):
     cooldown_s: float = Field(30.0, ge=0, description="Quiet time after an event ends before a new start.")
     update_interval_s: float = Field(10.0, ge=0, description="At most one update per interval.")
@@ -105,16 +163,54 @@ class EventTiming(Section):
     max_event_s: float = Field(300.0, gt=0, description="An event ends after this long regardless.")
 
 
+RuleType = Literal["presence", "line_crossing", "loiter", "count", "stationary"]
+DURATION_RULES = ("loiter", "count", "stationary")
+
+
 class RuleConfig(EventTiming):
     name: str = Field(pattern=IDENTIFIER)
+    type: RuleType = Field("presence", description="What the rule follows (DESIGN.md, rules and tracks).")
     labels: list[str] = Field(default_factory=list, description="Labels that match; empty: any.")
     zones: list[str] = Field(default_factory=list, description="Zones that match; empty: whole frame.")
+    line: str | None = Field(None, description="line_crossing: the camera line it counts on.")
+    direction: Literal["in", "out", "any"] = Field("any", description="line_crossing: which crossings.")
     min_score: Fraction = 0.5
-    min_frames: int = Field(3, ge=1, description="Consecutive matching frames before an event starts.")
+    min_frames: int = Field(3, ge=1, description="presence: consecutive matching frames before a start.")
+    min_s: float | None = Field(
+        None, ge=0, description="loiter, count, stationary: how long it must hold before a start."
+    )
+    min_count: int | None = Field(None, ge=1, description="count: tracks present at once.")
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> RuleConfig:
+        if self.type == "line_crossing" and self.line is None:
+            raise ValueError("a line_crossing rule needs 'line', the name of one of the camera's lines")
+        if self.type != "line_crossing" and (self.line is not None or self.direction != "any"):
+            raise ValueError(f"'line' and 'direction' belong to line_crossing rules, not {self.type}")
+        if self.type in ("loiter", "stationary") and self.min_s is None:
+            raise ValueError(f"a {self.type} rule needs min_s")
+        if self.type not in DURATION_RULES and self.min_s is not None:
+            raise ValueError(f"'min_s' belongs to loiter, count and stationary rules, not {self.type}")
+        if self.type == "count" and self.min_count is None:
+            raise ValueError("a count rule needs min_count")
+        if self.type != "count" and self.min_count is not None:
+            raise ValueError(f"'min_count' belongs to count rules, not {self.type}")
+        return self
+
+
+class ConfigPathError(ValueError):
+    """A problem found by a validator about a key below the one it validates: ``path`` (relative to
+    the validated model) lets the loader point at that key's own line in the file."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        super().__init__(message)
 
 
 class AnomalyConfig(EventTiming):
-    model: str = Field(description="Scene-anomaly model, name or name:version; threshold comes with it.")
+    model: ModelReferenceField = Field(
+        description="Scene-anomaly model, name or name:version; threshold comes with it."
+    )
     min_frames: int = Field(3, ge=1, description="Consecutive anomalous frames before an event starts.")
     new_normal_after_s: PositiveFloat | None = Field(
         120.0,
@@ -137,7 +233,7 @@ class CameraConfig(Section):
     id: str = Field(pattern=IDENTIFIER)
     url: str = Field(description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.")
     detect_fps: PositiveFloat = 5.0
-    model: str | None = Field(None, description="Detector, name or name:version.")
+    model: ModelReferenceField | None = Field(None, description="Detector, name or name:version.")
     decoder: Literal["ffmpeg", "gstreamer"] = "ffmpeg"
     gstreamer_pipeline: str | None = Field(
         None, description="Full GStreamer pipeline ending in appsink; {url} is replaced by the camera URL."
@@ -154,28 +250,33 @@ class CameraConfig(Section):
     enabled: bool = True
     motion: MotionConfig = MotionConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
+    lines: list[LineConfig] = Field(default_factory=list, description="Counting lines for line_crossing.")
+    tracker: TrackerConfig = TrackerConfig()
     rules: list[RuleConfig] = Field(default_factory=list)
     anomaly: AnomalyConfig | None = None
-
-    @field_validator("model")
-    @classmethod
-    def _model_reference(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_model_reference(value)
-        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraConfig:
         zone_names = [zone.name for zone in self.zones]
         if len(set(zone_names)) != len(zone_names):
             raise ValueError("zone names must be unique within a camera")
+        line_names = [line.name for line in self.lines]
+        if len(set(line_names)) != len(line_names):
+            raise ValueError("line names must be unique within a camera")
         rule_names = [rule.name for rule in self.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("rule names must be unique within a camera")
-        for rule in self.rules:
+        for index, rule in enumerate(self.rules):
             unknown = sorted(set(rule.zones) - set(zone_names))
             if unknown:
-                raise ValueError(f"rule {rule.name!r} names unknown zones {unknown}")
+                raise ConfigPathError(
+                    ("rules", index, "zones"), f"rule {rule.name!r} names unknown zones {unknown}"
+                )
+            if rule.line is not None and rule.line not in line_names:
+                raise ConfigPathError(
+                    ("rules", index, "line"),
+                    f"rule {rule.name!r} names unknown line {rule.line!r} (lines: {line_names or 'none'})",
+                )
         if self.rules and self.model is None:
             raise ValueError("rules need a detector: set the camera's model")
         if self.reconnect_min_s > self.reconnect_max_s:
@@ -216,11 +317,35 @@ class MqttConfig(Section):
         return self
 
 
+class EvidenceConfig(Section):
+    enabled: bool = Field(
+        True, description="Start and instant alerts carry the frame that fired them, as a signed JPEG."
+    )
+    jpeg_quality: int = Field(85, ge=1, le=100, description="JPEG quality of evidence images.")
+    max_width: int = Field(
+        1280, ge=16, description="Wider frames are scaled down to this width (aspect ratio kept)."
+    )
+
+
 class OutboxConfig(Section):
     retention_s: PositiveFloat = Field(7 * 24 * 3600.0, description="Delivered alerts kept this long.")
-    max_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Delivered alerts pruned past this size.")
+    max_bytes: int = Field(
+        512 * 1024 * 1024,
+        gt=0,
+        description="Alerts and evidence stored, at most: delivered evidence is pruned first (the alert "
+        "stays), then delivered alerts; nothing undelivered is ever pruned.",
+    )
     synchronous: Literal["full", "normal"] = Field(
         "full", description="SQLite synchronous mode: full fsyncs every commit (survives power loss)."
+    )
+    evidence: EvidenceConfig = EvidenceConfig()
+
+
+class HealthConfig(Section):
+    camera_down_after_s: PositiveFloat = Field(
+        60.0,
+        description="An enabled camera not streaming for this long makes /v1/status unhealthy (the "
+        "watchdog is not affected: the camera's reader keeps reconnecting on its own).",
     )
 
 
@@ -234,6 +359,7 @@ class GatewayConfig(Section):
     cameras: list[CameraConfig] = Field(default_factory=list)
     mqtt: MqttConfig | None = None
     outbox: OutboxConfig = OutboxConfig()
+    health: HealthConfig = HealthConfig()
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> GatewayConfig:
@@ -265,22 +391,15 @@ class AuditConfig(Section):
         le=65535,
         description="Alerts stored per transaction; also the MQTT v5 receive maximum (unacked alerts).",
     )
+    http: HttpConfig | None = Field(
+        None,
+        description="The audit service's HTTP API (evidence images); absent: none. Same token rules as "
+        "the gateway's: a non-loopback host needs tokens_file.",
+    )
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus metrics on this port; absent: no endpoint."
     )
-
-
-def parse_model_reference(reference: str) -> tuple[str, int | None]:
-    """``name`` or ``name:version`` -> (name, version or None for the latest)."""
-    name, _, version = reference.partition(":")
-    if not re.match(IDENTIFIER, name):
-        raise ValueError(f"model reference {reference!r}: name must match {IDENTIFIER}")
-    if not version:
-        return name, None
-    if not version.isdigit() or int(version) < 1:
-        raise ValueError(f"model reference {reference!r}: version must be a positive integer")
-    return name, int(version)
 
 
 def default_config(root: Path | None = None) -> GatewayConfig:
@@ -360,6 +479,9 @@ def _problems(
     for detail in error.errors():
         # pydantic inserts the union member's name into the location; it is not a key of the file.
         location = tuple(part for part in detail["loc"] if not (isinstance(part, str) and "[" in part))
+        cause = detail.get("ctx", {}).get("error")
+        if isinstance(cause, ConfigPathError):
+            location += cause.path
         line = None
         for end in range(len(location), -1, -1):
             if location[:end] in lines:
@@ -383,15 +505,17 @@ def _expand_variables(
     source: str,
     lines: Mapping[tuple[str | int, ...], int],
     problems: list[ConfigProblem],
+    *,
+    environment: Mapping[str, str],
 ) -> Any:
     if isinstance(value, dict):
         return {
-            key: _expand_variables(item, (*path, str(key)), source, lines, problems)
+            key: _expand_variables(item, (*path, str(key)), source, lines, problems, environment=environment)
             for key, item in value.items()
         }
     if isinstance(value, list):
         return [
-            _expand_variables(item, (*path, index), source, lines, problems)
+            _expand_variables(item, (*path, index), source, lines, problems, environment=environment)
             for index, item in enumerate(value)
         ]
     if not isinstance(value, str) or "${" not in value:
@@ -399,7 +523,7 @@ def _expand_variables(
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
-        resolved = os.environ.get(name) if name in EXPANDABLE else None
+        resolved = environment.get(name) if name in EXPANDABLE else None
         if resolved is None:
             reason = "is not set" if name in EXPANDABLE else f"is not one of {', '.join(EXPANDABLE)}"
             problems.append(
@@ -411,13 +535,20 @@ def _expand_variables(
     return _VARIABLE.sub(substitute, value)
 
 
-def parse_config(text: str, source: str = "<config>", model: type[BaseModel] = GatewayConfig) -> Any:
-    """Validate YAML text against ``model``; raise ConfigError listing every problem with its line."""
+def parse_config(
+    text: str,
+    source: str = "<config>",
+    model: type[BaseModel] = GatewayConfig,
+    environment: Mapping[str, str] | None = None,
+) -> Any:
+    """Validate YAML text against ``model``; raise ConfigError listing every problem with its line.
+    ``${NAME}`` is expanded from ``environment`` (default: the process environment)."""
     data, lines = _load_with_lines(text, source)
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, 1, "", "the top level must be a mapping of keys")])
     problems: list[ConfigProblem] = []
-    data = _expand_variables(data, (), source, lines, problems)
+    environment = os.environ if environment is None else environment
+    data = _expand_variables(data, (), source, lines, problems, environment=environment)
     if problems:
         raise ConfigError(problems)
     try:
@@ -426,8 +557,8 @@ def parse_config(text: str, source: str = "<config>", model: type[BaseModel] = G
         raise ConfigError(_problems(exc, source, lines)) from exc
 
 
-def load_config(path: Path) -> GatewayConfig:
-    config: GatewayConfig = parse_config(read_config_text(path), str(path), GatewayConfig)
+def load_config(path: Path, environment: Mapping[str, str] | None = None) -> GatewayConfig:
+    config: GatewayConfig = parse_config(read_config_text(path), str(path), GatewayConfig, environment)
     return config
 
 

@@ -7,6 +7,7 @@ share between threads, and free of I/O. JSON appears only at the edges (API, MQT
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -33,11 +34,39 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class ModelRef:
+    """A model version that exists: what served a result."""
+
     name: str
     version: int
 
     def __str__(self) -> str:
         return f"{self.name}:{self.version}"
+
+
+_MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReference:
+    """What a config or a request asks for: ``name`` (the newest ready version) or ``name:version``."""
+
+    name: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelReference:
+        """``name`` or ``name:version``; ValueError naming the problem otherwise."""
+        name, _, version = text.partition(":")
+        if not _MODEL_NAME.match(name):
+            raise ValueError(f"model reference {text!r}: name must match {_MODEL_NAME.pattern}")
+        if not version:
+            return cls(name)
+        if not version.isdigit() or int(version) < 1:
+            raise ValueError(f"model reference {text!r}: version must be a positive integer")
+        return cls(name, int(version))
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}:{self.version}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +75,23 @@ class Detection:
     score: float
     box: Box | None
     """None for frame-level results such as anomaly scores."""
+    track_id: int | None = None
+    """The camera tracker's id for the object, once tracked; None from a bare detector."""
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    """One object a camera's tracker follows across frames (ids are never reused on a camera)."""
+
+    track_id: int
+    label: str
+    score: float
+    box: Box
+    """The box observed on this frame, or the last observed one while the object is missing."""
+    observed: bool
+    """False while the object is missing from detections (kept for ``max_lost_s``)."""
+    first_seen_at: float
+    """Capture time of the first frame the track was confirmed on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +133,8 @@ class FrameResult:
     """Frame-level anomaly score, for scene-anomaly models; None for detectors."""
     completed_at: float = 0.0
     """``time.monotonic()`` when the result was ready."""
+    tracks: tuple[Track, ...] = ()
+    """The camera's tracks after this frame (detector results only; set by the decider)."""
     anomaly_map: AnomalyMap | None = None
     """The scene-anomaly model's coarse map, when it has one; None for detectors."""
 
@@ -110,6 +158,61 @@ class AlertKind(str, enum.Enum):
     START = "start"
     UPDATE = "update"
     END = "end"
+    INSTANT = "instant"
+    """An event with no duration (a line crossing): no update, no end."""
+
+
+class EndReason(str, enum.Enum):
+    """Why an event ended: logged with the ``end`` alert and counted, not part of the alert itself."""
+
+    CLEARED = "cleared"
+    """The rule stopped holding for ``end_after_s`` (or the track left)."""
+    MAX_DURATION = "max_duration"
+    """Open for ``max_event_s``."""
+    RULE_CHANGED = "rule_changed"
+    """A reload removed the rule or changed what it means."""
+    STOPPED = "stopped"
+    """The gateway stopped (SIGTERM) with the event open."""
+    RECOVERED = "recovered"
+    """Found open at start: the gateway had been killed or lost power with the event open."""
+
+
+class Direction(str, enum.Enum):
+    IN = "in"
+    OUT = "out"
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """The digest and shape of an alert's evidence image; the bytes travel beside the alert."""
+
+    sha256: str
+    bytes: int
+    type: str
+    width: int
+    height: int
+
+
+EVIDENCE_TYPE = "image/jpeg"
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceImage:
+    """An encoded evidence image and its digest: what travels beside an alert, committed with it."""
+
+    evidence: Evidence
+    data: bytes = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRecord:
+    """An alert's evidence as the outbox keeps it: the bytes, or when they were pruned."""
+
+    seq: int
+    data: bytes | None = field(repr=False)
+    """None once pruned (delivered, then over ``outbox.max_bytes``)."""
+    pruned_at: float | None
+    """Wall-clock time it was pruned, seconds since the epoch; None while kept."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,11 +230,19 @@ class AlertEvent:
     frame_ts: float
     """Capture time of the frame, seconds since the epoch (UTC)."""
     model: ModelRef
+    track_id: int | None = None
+    direction: Direction | None = None
+    count: int | None = None
+    end_reason: EndReason | None = None
+    """On ``end`` events: why. The device logs and counts it; the alert contract does not carry it."""
+    evidence: Evidence | None = None
+    schema_version: int = 2
+    """1 for alerts decoded from alert v1 payloads (older devices); everything new is v2."""
 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """An alert as committed to the outbox: the alert v1 contract of DESIGN.md."""
+    """An alert as committed to the outbox: the alert v2 contract of DESIGN.md (v1 when decoded)."""
 
     device_id: str
     seq: int
@@ -225,12 +336,46 @@ class ModelVersionStatus:
         return ModelRef(self.name, self.version)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelRouting:
+    """Where a request that names no version goes: ``default_version`` (None: the highest ready),
+    and ``canary_weight`` of them to ``canary_version`` (None: no canary)."""
+
+    default_version: int | None
+    canary_version: int | None
+    canary_weight: float
+
+
 class CameraState(str, enum.Enum):
     CONNECTING = "connecting"
     STREAMING = "streaming"
     RECONNECTING = "reconnecting"
     FAILED = "failed"
     STOPPED = "stopped"
+
+
+class DropReason(str, enum.Enum):
+    """Why a camera frame never reached the rules; every drop is counted under one of these."""
+
+    SUPERSEDED = "superseded"
+    """Replaced by a newer frame before the sampler took it."""
+    STALE = "stale"
+    """Older than ``max_frame_age_s`` when sampled."""
+    MOTION = "motion"
+    """The scene is static (motion gating)."""
+    BUSY = "busy"
+    """The camera, or all cameras together, already had their share of frames at the detector."""
+    OVERLOADED = "overloaded"
+    """The detector's queue refused it."""
+    DEADLINE = "deadline"
+    """It expired in the detector's queue."""
+    CANCELLED = "cancelled"
+    """Cancelled at shutdown."""
+    ERROR = "error"
+    """The detector failed on it (logged)."""
+    LATE = "late"
+    """Its result arrived after the result of a newer frame of the same camera (the tracker and the
+    rules only move forward in time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,12 +386,14 @@ class CameraStatus:
     state: CameraState
     fps_in: float
     fps_processed: float
-    drops: Mapping[str, int]
-    """Frames dropped, by reason (superseded, stale, motion, queue_full, ...)."""
+    drops: Mapping[DropReason, int]
+    """Frames dropped, by reason."""
     reconnects: int
     last_error: str | None
     last_frame_at: float | None
     """Wall-clock capture time of the newest frame, seconds since the epoch."""
+    detections: tuple[Detection, ...] = ()
+    """The newest judged frame's detections, with track ids where the camera tracks objects."""
 
 
 class DeliveryState(str, enum.Enum):

@@ -16,6 +16,7 @@ Third-party failures (cv2, onnxruntime, paho, sqlite, psycopg) are wrapped at th
     ├── SourceError                 a camera could not be opened or read
     ├── DeliveryError
     │   ├── OutboxError             the durable outbox could not commit or read
+    │   ├── EvidenceError           a frame could not be encoded as evidence (the alert goes without)
     │   └── BrokerError             MQTT connect/auth/publish failure
     └── AuditError                  audit store or verification failure
 """
@@ -91,6 +92,10 @@ class DeliveryError(GatewayError):
 
 
 class OutboxError(DeliveryError):
+    pass
+
+
+class EvidenceError(DeliveryError):
     pass
 
 

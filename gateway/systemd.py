@@ -16,7 +16,7 @@ Typical use from ``edge-gateway serve``::
     with notifier.extending_timeout():    # first start on a GPU box builds TensorRT engines
         gateway.start()
     ...                                   # API listening
-    watchdog = Watchdog.for_notifier(notifier, lambda: not gateway.health_problems(), stop_event)
+    watchdog = Watchdog.for_notifier(notifier, lambda: not gateway.health_problems())
     if watchdog is not None:
         watchdog.start()
     notifier.ready("4 cameras streaming, 2 models ready")
@@ -25,8 +25,7 @@ Typical use from ``edge-gateway serve``::
         reload_config_and_models()
     ...                                   # on SIGTERM
     notifier.stopping("flushing outbox")
-    stop_event.set()
-    watchdog.join()
+    watchdog.stop()
 """
 
 from __future__ import annotations
@@ -45,6 +44,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 __all__ = ["Notifier", "Watchdog", "parse_watchdog_usec"]
 
 logger = logging.getLogger(__name__)
+
+SEND_TIMEOUT_S = 0.5
 
 SOCKET_VARIABLE = "NOTIFY_SOCKET"
 WATCHDOG_USEC_VARIABLE = "WATCHDOG_USEC"
@@ -132,6 +133,9 @@ class Notifier:
             try:
                 if self._socket is None:
                     self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                    # A manager that stops reading must not wedge the caller (the event loop sends
+                    # STATUS=): a datagram it cannot take in time is dropped and logged instead.
+                    self._socket.settimeout(SEND_TIMEOUT_S)
                 self._socket.sendto(payload, self._address)
             except OSError as exc:
                 # One warning per outage: the watchdog would otherwise log every few seconds.
@@ -241,7 +245,6 @@ class Watchdog:
         notifier: Notifier,
         healthy: Callable[[], bool],
         interval_s: float,
-        stop: threading.Event | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         if interval_s <= 0:
@@ -249,7 +252,7 @@ class Watchdog:
         self._notifier = notifier
         self._healthy = healthy
         self.period_s = interval_s / 2
-        self._stop = stop if stop is not None else threading.Event()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._unhealthy_since: float | None = None
         self._pings: Counter | None = None
@@ -275,13 +278,12 @@ class Watchdog:
         cls,
         notifier: Notifier,
         healthy: Callable[[], bool],
-        stop: threading.Event | None = None,
         registry: CollectorRegistry | None = None,
     ) -> Watchdog | None:
         """A watchdog at systemd's ``WatchdogSec=``, or None when systemd expects no pings."""
         if not notifier.enabled or notifier.watchdog_interval_s is None:
             return None
-        return cls(notifier, healthy, notifier.watchdog_interval_s, stop, registry)
+        return cls(notifier, healthy, notifier.watchdog_interval_s, registry)
 
     def start(self) -> None:
         if self._thread is not None:

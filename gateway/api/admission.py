@@ -1,52 +1,91 @@
-"""Per-client token buckets: the first line of admission control, before a body is read.
+"""Admission control before a body is read: per-client token buckets, then the queue's wait.
 
-A client is its bearer token when it has one, else its peer address. Each bucket refills at
-``rate_per_s`` up to ``burst`` tokens; a request takes one token or is told how long until the next.
-The table of buckets is bounded (least recently seen clients are forgotten first), so a flood of
-new addresses costs memory once, not forever; a forgotten client starts again with a full bucket,
-which is the same treatment a new client gets. Everything runs on the event loop, so no lock.
+Token buckets (``gateway.web.rate_limit``, shared with the audit service's login): a client is its
+bearer token when it has one, else its peer address.
+
+The queue's wait: ``QueueAdmission`` below. Everything here runs on the event loop, so no lock.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
+
+from gateway.web.rate_limit import TokenBuckets
+
+__all__ = ["QueueAdmission", "Refusal", "TokenBuckets", "WaitEstimator"]
 
 
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated_at: float
+class WaitEstimator(Protocol):
+    """What latency-aware admission needs from the inference backend (see ports.InferenceBackend)."""
+
+    def expected_wait_s(self, pending: Mapping[str, int]) -> float: ...
+
+    def service_time_s(self, name: str) -> float | None: ...
 
 
-class TokenBuckets:
-    def __init__(self, rate_per_s: float, burst: int, max_clients: int = 4096) -> None:
-        if rate_per_s <= 0 or burst < 1 or max_clients < 1:
-            raise ValueError("rate_per_s must be > 0, burst and max_clients >= 1")
-        self._rate = rate_per_s
-        self._burst = float(burst)
-        self._max_clients = max_clients
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    wait_s: float
+    budget_s: float
 
-    def take(self, client: str, now: float) -> float:
-        """Take one token for ``client`` at monotonic time ``now``: 0.0 when admitted, otherwise the
-        seconds until a token will be there (the request is not admitted and takes nothing)."""
-        bucket = self._buckets.get(client)
-        if bucket is None:
-            bucket = _Bucket(self._burst, now)
-            self._buckets[client] = bucket
-            if len(self._buckets) > self._max_clients:
-                self._buckets.popitem(last=False)
+    @property
+    def message(self) -> str:
+        return (
+            f"expected wait for a worker is {1000 * self.wait_s:.0f} ms, over the "
+            f"{1000 * self.budget_s:.0f} ms this model is admitted with"
+        )
+
+    @property
+    def retry_after_s(self) -> float:
+        """When the wait will have drained to the budget, if nothing else arrives."""
+        return self.wait_s - self.budget_s
+
+
+class QueueAdmission:
+    """Latency-aware admission: a request is admitted while the wait it would have for a worker
+    (running batches, the queue, and requests admitted whose bodies are still arriving, each at its
+    model's measured time per item) fits the budget: ``max_queue_wait_ms`` when set, else one item's
+    service time of the requested model, so an admitted request waits at most about one inference
+    and takes about two in all: within the 2x of unloaded latency DESIGN asks for.
+
+    Admission reserves a place for the request (one item of its model) until ``release``, which the
+    handler calls once the request is queued (or failed), so that a burst of requests arriving
+    together is not all admitted against the same empty queue while their bodies upload. Camera
+    frames are not HTTP requests and are never refused here; they are work ahead like any other.
+    A model not measured yet (no warm-up, not loaded) has no budget and is admitted.
+    """
+
+    def __init__(self, estimator: WaitEstimator, max_queue_wait_ms: float | None) -> None:
+        self._estimator = estimator
+        self._budget_s = None if max_queue_wait_ms is None else max_queue_wait_ms / 1000
+        self._pending: dict[str, int] = {}
+        self._holders: dict[int, str] = {}
+
+    def admit(self, model: str, holder: object) -> Refusal | None:
+        """Reserve a place for one item of ``model`` held by ``holder`` (the request) until
+        ``release(holder)``, or say why not (nothing reserved)."""
+        budget = self._budget_s if self._budget_s is not None else self._estimator.service_time_s(model)
+        if budget is not None:
+            wait = self._estimator.expected_wait_s(self._pending)
+            if wait > budget:
+                return Refusal(wait, budget)
+        self._pending[model] = self._pending.get(model, 0) + 1
+        self._holders[id(holder)] = model
+        return None
+
+    def release(self, holder: object) -> None:
+        """Give back ``holder``'s place, if it has one; safe to call more than once."""
+        model = self._holders.pop(id(holder), None)
+        if model is None:
+            return
+        count = self._pending[model] - 1
+        if count > 0:
+            self._pending[model] = count
         else:
-            self._buckets.move_to_end(client)
-            elapsed = now - bucket.updated_at
-            if elapsed > 0:
-                bucket.tokens = min(self._burst, bucket.tokens + elapsed * self._rate)
-                bucket.updated_at = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return 0.0
-        return (1.0 - bucket.tokens) / self._rate
+            del self._pending[model]
 
-    def __len__(self) -> int:
-        return len(self._buckets)
+    @property
+    def pending(self) -> Mapping[str, int]:
+        return dict(self._pending)

@@ -19,17 +19,31 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from gateway.api import cameras as camera_routes
 from gateway.api import debug as debug_routes
 from gateway.api import detect as detect_routes
+from gateway.api import events as event_routes
 from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
-from gateway.api.admission import TokenBuckets
-from gateway.api.auth import TokenCheck, check_bind, load_tokens
+from gateway.api.admission import QueueAdmission, TokenBuckets
+from gateway.api.console.routes import add_routes as add_console_routes
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
 from gateway.api.metrics import HttpMetrics
 from gateway.api.middlewares import boundary, guard
-from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend, SceneAdvisor
+from gateway.api.ports import (
+    CameraDirectory,
+    EventLog,
+    GatewayState,
+    GeometryEditor,
+    InferenceBackend,
+    SceneAdvisor,
+    SystemInfo,
+)
 from gateway.config import AdmissionConfig, HttpConfig
+from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
+from gateway.web.session import Sessions
 
 logger = logging.getLogger(__name__)
+
+App = web.Application
+"""The API's application type, for wiring code that must not import aiohttp itself."""
 
 # Image decode, big JSON and snapshots: a couple of threads keep them off the loop without
 # competing with the inference workers for the cores.
@@ -48,12 +62,15 @@ def create_app(
     state: GatewayState | None = None,
     tokens: frozenset[str] = frozenset(),
     insecure: bool = False,
+    geometry: GeometryEditor | None = None,
+    system: SystemInfo | None = None,
     scenes: SceneAdvisor | None = None,
 ) -> web.Application:
     """Build the API. Tokens are ``tokens`` plus those in ``http.tokens_file``; with none, a
     non-loopback ``http.host`` is refused (ConfigError) unless ``insecure``."""
     all_tokens = tokens | (load_tokens(http.tokens_file) if http.tokens_file is not None else frozenset())
     check_bind(http.host, has_tokens=bool(all_tokens), insecure=insecure)
+    token_check = TokenCheck(all_tokens)
     app = web.Application(middlewares=[boundary, guard], client_max_size=http.max_body_bytes)
     app[CONTEXT] = ApiContext(
         backend=inference,
@@ -61,19 +78,25 @@ def create_app(
         events=events,
         state=state,
         metrics=HttpMetrics(registry),
-        tokens=TokenCheck(all_tokens),
+        tokens=token_check,
+        sessions=Sessions(token_check),
         buckets=TokenBuckets(admission.rate_per_s, admission.burst),
+        queue=QueueAdmission(inference, admission.max_queue_wait_ms),
         admission=admission,
         max_body_bytes=http.max_body_bytes,
         insecure=insecure,
+        geometry=geometry,
+        system=system,
         scenes=scenes,
     )
     app.cleanup_ctx.append(_executor)
     v2_routes.add_routes(app)
     detect_routes.add_routes(app)
     camera_routes.add_routes(app)
+    event_routes.add_routes(app)
     status_routes.add_routes(app)
     debug_routes.add_routes(app)
+    add_console_routes(app)
     app.router.add_get("/metrics", _metrics, name="metrics")
     return app
 

@@ -11,9 +11,10 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.context import context_of, offload
-from gateway.delivery.alert_codec import alert_to_dict
+from gateway.api.detect import detection_json
 from gateway.domain import CameraStatus
 from gateway.errors import InvalidInputError
+from gateway.protocol.alerts import alert_to_dict
 
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1000
@@ -33,10 +34,11 @@ def camera_json(status: CameraStatus) -> dict[str, Any]:
         "state": status.state.value,
         "fps_in": status.fps_in,
         "fps_processed": status.fps_processed,
-        "drops": dict(status.drops),
+        "drops": {reason.value: count for reason, count in status.drops.items()},
         "reconnects": status.reconnects,
         "last_error": status.last_error,
         "last_frame_at": status.last_frame_at,
+        "detections": [detection_json(detection) for detection in status.detections],
     }
 
 

@@ -10,14 +10,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
+import numpy as np
 from aiohttp import web
 
-from gateway.api.admission import TokenBuckets
-from gateway.api.auth import TokenCheck
+from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.metrics import HttpMetrics
-from gateway.api.ports import CameraDirectory, EventLog, GatewayState, InferenceBackend, SceneAdvisor
+from gateway.api.ports import (
+    CameraDirectory,
+    EventLog,
+    GatewayState,
+    GeometryEditor,
+    InferenceBackend,
+    SceneAdvisor,
+    SystemInfo,
+)
 from gateway.config import AdmissionConfig
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
+from gateway.protocol.bearer import TokenCheck
+from gateway.web.session import Sessions
 
 T = TypeVar("T")
 
@@ -39,10 +49,14 @@ class ApiContext:
     state: GatewayState | None
     metrics: HttpMetrics
     tokens: TokenCheck
+    sessions: Sessions
     buckets: TokenBuckets
+    queue: QueueAdmission
     admission: AdmissionConfig
     max_body_bytes: int
     insecure: bool
+    geometry: GeometryEditor | None = None
+    system: SystemInfo | None = None
     scenes: SceneAdvisor | None = None
 
 
@@ -60,26 +74,36 @@ async def offload(request: web.Request, function: Callable[[], T]) -> T:
     return await loop.run_in_executor(request.app[EXECUTOR], function)
 
 
-async def read_body(request: web.Request) -> bytes | bytearray:
-    """The whole body, copied once into a buffer of the announced size.
+ALIGNMENT = 64
+"""Bytes: where binary tensors start in a request body read by ``read_body`` (a cache line, which
+is also what ONNX Runtime's CPU kernels want)."""
 
-    ``request.read()`` grows a bytearray chunk by chunk and then copies it into bytes: for a
-    tensor of a megabyte that is several large allocations and copies on the event loop."""
+
+async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
+    """The whole body, copied once, straight from the socket's chunks into one buffer of the
+    announced size; byte ``align_at`` (the start of the binary tensors) lands on a 64-byte boundary.
+
+    ``request.read()`` grows a bytearray chunk by chunk and then copies it into bytes; a bytearray of
+    the right size is zero-filled first. For a tensor of a megabyte either is several large
+    allocations and copies on the event loop, and the tensor would sit at whatever offset the JSON
+    header ends at, which ONNX Runtime copies again when it is not aligned."""
     length = request.content_length
     if length is None or request.content.is_eof():
-        return await request.read()
-    body = bytearray(length)
-    view = memoryview(body)
+        return memoryview(await request.read())
+    storage = np.empty(length + ALIGNMENT, dtype=np.uint8)
+    start = -(storage.ctypes.data + align_at) % ALIGNMENT
+    view = storage.data[start : start + length]
     filled = 0
     while filled < length:
         chunk = await request.content.readany()
         if not chunk:
             break
-        view[filled : filled + len(chunk)] = chunk
-        filled += len(chunk)
+        end = filled + len(chunk)
+        view[filled:end] = chunk
+        filled = end
     if filled != length:
         raise InvalidInputError(f"the body ended after {filled} of its {length} bytes")
-    return body
+    return view
 
 
 def deadline_of(request: web.Request, started_at: float, timeout_s: float | None = None) -> float | None:
@@ -109,6 +133,12 @@ def check_queue(context: ApiContext) -> None:
         raise OverloadedError(
             f"inference queue is {fill:.0%} full, above the {context.admission.high_watermark:.0%} watermark"
         )
+
+
+def release_admission(request: web.Request) -> None:
+    """Give back the request's place in the wait estimate: it is queued now (and counted there),
+    or it will never be. Safe to call more than once."""
+    context_of(request).queue.release(request)
 
 
 def check_deadline(deadline: float | None) -> None:

@@ -33,6 +33,8 @@ def thread_stacks() -> list[dict[str, Any]]:
             {
                 "name": thread.name,
                 "ident": thread.ident,
+                # The kernel's thread id: /proc/<pid>/task/<native_id> has its CPU time.
+                "native_id": thread.native_id,
                 "daemon": thread.daemon,
                 "stack": traceback.format_stack(frame) if frame is not None else [],
             }

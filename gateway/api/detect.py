@@ -20,12 +20,12 @@ from gateway.api.context import (
     deadline_of,
     offload,
     read_body,
+    release_admission,
     wait_result,
 )
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
-from gateway.config import parse_model_reference
-from gateway.domain import Detection
+from gateway.domain import Detection, ModelReference
 from gateway.errors import InvalidInputError
 
 MODEL_HEADER = "X-Model-Name"
@@ -40,6 +40,7 @@ def detection_json(detection: Detection) -> dict[str, Any]:
         "label": detection.label,
         "score": float(detection.score),
         "box": None if detection.box is None else [float(value) for value in detection.box],
+        "track_id": detection.track_id,
     }
 
 
@@ -50,9 +51,10 @@ async def detect(request: web.Request) -> web.Response:
     if not reference:
         raise InvalidInputError(f"name the model with ?model= or the {MODEL_HEADER} header")
     try:
-        name, version = parse_model_reference(reference)
+        model = ModelReference.parse(reference)
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from exc
+    name, version = model.name, model.version
     deadline = deadline_of(request, started)
     check_deadline(deadline)
     body = await read_body(request)
@@ -65,6 +67,7 @@ async def detect(request: web.Request) -> web.Response:
 
     check_queue(context)
     future = await offload(request, submit)
+    release_admission(request)  # queued now, and counted there
     result = await wait_result(future, deadline)
     return web.json_response(
         {

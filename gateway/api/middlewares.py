@@ -4,8 +4,10 @@
 with the right status, and records the metrics; an unexpected exception is logged with its stack
 and answered 500, so no request can take the process down. ``guard`` decides, from the headers
 alone and before any body is read, whether a request may proceed: bearer token, then the client's
-token bucket (429), then for inference routes the backend queue's high watermark (503). A rejection
-therefore costs a dictionary lookup and a small JSON response, well under the 2 ms budget.
+token bucket (429), then for inference routes the backend queue's high watermark (503) and the
+wait a worker would make it wait (503 past its budget, see admission.QueueAdmission), with
+``Retry-After`` on every 429 and 503. A rejection costs a few dictionary lookups, a short walk over
+the queue and a small JSON response, well under the 2 ms budget.
 Inference routes also run the same checks as their ``Expect: 100-continue`` handler, so a client
 that asks first is turned away before it uploads the tensor at all.
 """
@@ -21,8 +23,9 @@ from collections.abc import Mapping
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
-from gateway.api.context import context_of
+from gateway.api.context import context_of, release_admission
 from gateway.api.metrics import UNMATCHED_ROUTE
+from gateway.domain import ModelReference
 from gateway.errors import (
     DeadlineExceededError,
     GatewayError,
@@ -32,11 +35,10 @@ from gateway.errors import (
     ModelNotReadyError,
     OverloadedError,
 )
+from gateway.web.session import OPEN_PREFIX, RefusedError, check_origin
 
 logger = logging.getLogger(__name__)
 
-OPEN_PREFIX = "open:"
-"""Route names starting with this need no token and take no rate-limit token (health probes)."""
 INFER_PREFIX = "infer:"
 """Route names starting with this queue work for the models, so the queue watermark applies."""
 JSON_TYPE = "application/json"
@@ -114,12 +116,18 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
 @web.middleware
 async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     name = request.match_info.route.name or ""
-    if name.startswith(OPEN_PREFIX) or (name.startswith(INFER_PREFIX) and _expects_continue(request)):
-        # Probes are always answered; an inference request that asked ``Expect: 100-continue`` was
-        # admitted by ``expect_continue`` before its body was sent, and takes no second token.
+    if name.startswith(OPEN_PREFIX):
+        return await handler(request)  # probes are always answered
+    try:
+        if not (name.startswith(INFER_PREFIX) and _expects_continue(request)):
+            # An inference request that asked ``Expect: 100-continue`` was admitted by
+            # ``expect_continue`` before its body was sent, and takes no second token.
+            rejection = admission_rejection(request, name)
+            if rejection is not None:
+                return rejection
         return await handler(request)
-    rejection = admission_rejection(request, name)
-    return rejection if rejection is not None else await handler(request)
+    finally:
+        release_admission(request)
 
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:
@@ -142,10 +150,20 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
 
 
 def admission_rejection(request: web.Request, name: str) -> web.Response | None:
-    """From the headers alone: 401, 429, 503 (queue above the watermark, inference routes) or 413;
-    None when the request may proceed."""
+    """From the headers alone: 401, 403 (a console request failing the CSRF check), 429, 503 (queue
+    above the watermark, inference routes) or 413; None when the request may proceed."""
     context = context_of(request)
     client = context.tokens.client_of(request.headers.get("Authorization"))
+    if client is None:
+        # No bearer token: a console session cookie, with its CSRF check for unsafe methods; or,
+        # without tokens, the origin check that keeps other sites from driving a local browser.
+        try:
+            client = context.sessions.client_of(request)
+            if client is None and not context.tokens.enabled:
+                check_origin(request)
+        except RefusedError as exc:
+            context.metrics.rejections.labels("forbidden").inc()
+            return json_error(exc.status, str(exc))
     if context.tokens.enabled and client is None:
         context.metrics.rejections.labels("unauthorized").inc()
         return json_error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
@@ -156,6 +174,12 @@ def admission_rejection(request: web.Request, name: str) -> web.Response | None:
     if wait_s > 0:
         context.metrics.rejections.labels("rate_limited").inc()
         return json_error(429, "rate limit exceeded for this client", retry_after(wait_s))
+    length = request.content_length
+    if length is not None and length > context.max_body_bytes:
+        context.metrics.rejections.labels("too_large").inc()
+        return json_error(
+            413, f"request body of {length} bytes exceeds the {context.max_body_bytes} byte limit"
+        )
     if name.startswith(INFER_PREFIX):
         fill = context.backend.queue_fill()
         if fill > context.admission.high_watermark:
@@ -166,13 +190,28 @@ def admission_rejection(request: web.Request, name: str) -> web.Response | None:
                 f"{context.admission.high_watermark:.0%} watermark",
                 retry_after(1.0),
             )
-    length = request.content_length
-    if length is not None and length > context.max_body_bytes:
-        context.metrics.rejections.labels("too_large").inc()
-        return json_error(
-            413, f"request body of {length} bytes exceeds the {context.max_body_bytes} byte limit"
-        )
+        model = _model_of(request)
+        if model is not None:
+            refusal = context.queue.admit(model, request)
+            if refusal is not None:
+                context.metrics.rejections.labels("queue_wait").inc()
+                return json_error(503, refusal.message, retry_after(refusal.retry_after_s))
     return None
+
+
+def _model_of(request: web.Request) -> str | None:
+    """The model an inference request names, from its path or (``/v1/detect``) its query or header;
+    None when it names none properly (the handler answers 400)."""
+    name = request.match_info.get("name")
+    if name is not None:
+        return name
+    reference = request.query.get("model") or request.headers.get("X-Model-Name")
+    if not reference:
+        return None
+    try:
+        return ModelReference.parse(reference).name
+    except ValueError:
+        return None
 
 
 def _expects_continue(request: web.Request) -> bool:

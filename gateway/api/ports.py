@@ -8,30 +8,38 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.domain import (
     Alert,
     CameraStatus,
     DeliveryStatus,
     DetectOutput,
+    EvidenceRecord,
     Image,
     InferenceOutput,
+    ModelRouting,
     ModelVersionStatus,
     SceneChange,
 )
 
 __all__ = [
     "CameraDirectory",
+    "ConfigReadOnlyError",
     "DetectOutput",
     "EventLog",
     "GatewayState",
+    "GeometryEditor",
     "InferenceBackend",
     "InferenceOutput",
     "SceneAdvisor",
+    "SystemFacts",
+    "SystemInfo",
 ]
 
 
@@ -71,6 +79,18 @@ class InferenceBackend(Protocol):
         """Items waiting over capacity, 0..1, for the admission watermark."""
         ...
 
+    def expected_wait_s(self, pending: Mapping[str, int]) -> float:
+        """Seconds until a worker would take an item submitted now: behind the running batches,
+        the queue and ``pending`` (model name -> items admitted but not yet submitted)."""
+        ...
+
+    def service_time_s(self, name: str) -> float | None:
+        """Measured seconds per item of model ``name``; None before any was measured."""
+
+    def routing(self, name: str) -> ModelRouting:
+        """The model's default version and canary share; ModelNotFoundError for an unknown model."""
+        ...
+
 
 class CameraDirectory(Protocol):
     def cameras(self) -> Sequence[CameraStatus]: ...
@@ -91,11 +111,62 @@ class GatewayState(Protocol):
         """Empty while every part makes progress (the systemd watchdog's view)."""
         ...
 
+    def degraded(self) -> list[str]:
+        """Problems an operator must see that do not wedge the gateway (a camera that stays down)."""
+        ...
+
     def delivery_status(self) -> DeliveryStatus: ...
 
 
 class EventLog(Protocol):
     def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]: ...
+
+    def alert(self, seq: int) -> Alert | None:
+        """The alert ``seq``; None when it was never committed or has been pruned."""
+        ...
+
+    def evidence(self, seq: int) -> EvidenceRecord | None:
+        """The evidence image of alert ``seq`` (bytes, or when pruned); None when there is none."""
+        ...
+
+
+class ConfigReadOnlyError(Exception):
+    """The running config cannot be saved to (the embedded default, a read-only file): HTTP 409."""
+
+
+class GeometryEditor(Protocol):
+    """The console's zone and line editor, on the config file the gateway was started with."""
+
+    def read_only_reason(self) -> str | None:
+        """Why edits cannot be saved, or None when they can."""
+        ...
+
+    def camera_config(self, camera_id: str) -> CameraConfig | None:
+        """The camera as the running config has it."""
+        ...
+
+    def save_geometry(
+        self, camera_id: str, zones: Sequence[ZoneConfig], lines: Sequence[LineConfig]
+    ) -> CameraConfig:
+        """Validate the whole config with the new geometry, write the file back atomically and apply
+        it like SIGHUP; returns the camera as now running. ConfigError for a config that does not
+        validate (nothing is written), ConfigReadOnlyError when the config is not a writable file."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SystemFacts:
+    device_id: str
+    started_at: float
+    """Wall-clock time (Unix seconds) the gateway started."""
+    outbox_stored: int
+    """Alerts held in the outbox."""
+    outbox_pending: int
+    """Alerts not yet acknowledged by the broker (all of them when running outbox-only)."""
+
+
+class SystemInfo(Protocol):
+    def system_facts(self) -> SystemFacts: ...
 
 
 class SceneAdvisor(Protocol):

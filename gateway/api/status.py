@@ -1,13 +1,18 @@
 """``/v1/status``: the gateway in one document: health, alert delivery (a refused broker login
-shows here with the broker's reason while alerts keep accumulating in the outbox), a summary, and
-the cameras whose scene changed for good since their anomaly model was learned (``reenroll``: a
-parked car became the new normal; enrolling the camera again learns it)."""
+shows here with the broker's reason while alerts keep accumulating in the outbox), a summary,
+the facts the console's system page shows (device id, version, uptime, outbox size), and the cameras
+whose scene changed for good since their anomaly model was learned (``reenroll``: a parked car
+became the new normal; enrolling the camera again learns it)."""
 
 from __future__ import annotations
+
+import time
+from typing import Any
 
 from aiohttp import web
 
 from gateway.api.context import context_of, offload
+from gateway.api.v2 import server_version
 
 
 def add_routes(app: web.Application) -> None:
@@ -15,21 +20,33 @@ def add_routes(app: web.Application) -> None:
 
 
 async def status(request: web.Request) -> web.Response:
-    state = context_of(request).state
+    context = context_of(request)
+    state = context.state
+    system = context.system
+    scenes = context.scenes
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
-    scenes = context_of(request).scenes
-    problems, delivery, summary, changes = await offload(
+    problems, delivery, summary, facts, changes = await offload(
         request,
         lambda: (
-            state.health_problems(),
+            state.health_problems() + state.degraded(),
             state.delivery_status(),
             state.summary(),
+            system.system_facts() if system is not None else None,
             scenes.scene_changes() if scenes is not None else (),
         ),
     )
+    body: dict[str, Any] = {"version": server_version()}
+    if facts is not None:
+        body |= {
+            "device_id": facts.device_id,
+            "started_at": facts.started_at,
+            "uptime_s": round(max(0.0, time.time() - facts.started_at), 1),
+            "outbox": {"stored": facts.outbox_stored, "pending": facts.outbox_pending},
+        }
     return web.json_response(
-        {
+        body
+        | {
             "healthy": not problems,
             "problems": problems,
             "summary": summary,

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gateway.api.json_body import load_json
 from gateway.domain import ModelVersionStatus, TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError
 
@@ -39,6 +40,27 @@ class RequestedOutput:
 
 
 @dataclass(frozen=True, slots=True)
+class InferResponse:
+    """The JSON header and the binary tensors that follow it, kept apart so that the tensors go to
+    the socket from the model's own output arrays, never joined into one more copy."""
+
+    header: bytes
+    tensors: tuple[memoryview, ...]
+
+    @property
+    def json_length(self) -> int | None:
+        """The ``Inference-Header-Content-Length`` to send; None for a pure JSON answer."""
+        return len(self.header) if self.tensors else None
+
+    @property
+    def size(self) -> int:
+        return len(self.header) + sum(tensor.nbytes for tensor in self.tensors)
+
+    def joined(self) -> bytes:
+        return b"".join((self.header, *self.tensors))
+
+
+@dataclass(frozen=True, slots=True)
 class InferRequest:
     request_id: str | None
     inputs: Mapping[str, Array]
@@ -49,12 +71,12 @@ class InferRequest:
     """Triton's ``timeout`` request parameter (sent in microseconds), as seconds."""
 
 
-def parse_infer_request(body: bytes | bytearray, header_length: str | None) -> InferRequest:
+def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str | None) -> InferRequest:
     """Decode an infer request body; raise InvalidInputError naming the problem."""
     # A view, not a slice: the tensor bytes are read in place by np.frombuffer, never copied here.
     view = memoryview(body)
     if header_length is None:
-        header_bytes, binary = body, view[:0]
+        header_bytes, binary = view, view[:0]
     else:
         try:
             length = int(header_length)
@@ -62,11 +84,8 @@ def parse_infer_request(body: bytes | bytearray, header_length: str | None) -> I
             raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
         if not 0 < length <= len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
-        header_bytes, binary = body[:length], view[length:]
-    try:
-        header = json.loads(header_bytes)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"request body is not valid JSON: {exc}") from exc
+        header_bytes, binary = view[:length], view[length:]
+    header = load_json(header_bytes)
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
     parameters = _parameters(header, "request")
@@ -146,8 +165,8 @@ def encode_infer_response(
     model_version: int,
     request: InferRequest,
     outputs: Mapping[str, Array],
-) -> tuple[bytes, int | None]:
-    """The response body and, when binary tensors follow the JSON, the JSON header's length."""
+) -> InferResponse:
+    """The response: its JSON header and the binary tensors that follow it (if any were asked for)."""
     wanted = request.outputs or tuple(RequestedOutput(name, request.binary_default) for name in outputs)
     entries: list[dict[str, Any]] = []
     chunks: list[memoryview] = []
@@ -175,9 +194,7 @@ def encode_infer_response(
     if request.request_id is not None:
         response["id"] = request.request_id
     header = json.dumps(response, separators=(",", ":")).encode()
-    if not chunks:
-        return header, None
-    return b"".join((header, *chunks)), len(header)
+    return InferResponse(header, tuple(chunks))
 
 
 def json_output_values(request: InferRequest, outputs: Mapping[str, Array]) -> int:

@@ -24,11 +24,13 @@ from gateway.api.context import (
     deadline_of,
     offload,
     read_body,
+    release_admission,
     wait_result,
 )
-from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, OPEN_PREFIX, expect_continue, json_error
+from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, expect_continue, json_error
 from gateway.api.tensors import (
     HEADER_LENGTH,
+    InferResponse,
     check_against_model,
     encode_infer_response,
     json_output_values,
@@ -37,6 +39,7 @@ from gateway.api.tensors import (
 )
 from gateway.domain import ModelState, TensorSpec
 from gateway.errors import InvalidInputError
+from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
 EXTENSIONS = ("binary_tensor_data", "model_repository")
@@ -68,7 +71,7 @@ def version_of(request: web.Request) -> int | None:
 
 async def server_metadata(request: web.Request) -> web.Response:
     return web.json_response(
-        {"name": SERVER_NAME, "version": _server_version(), "extensions": list(EXTENSIONS)}
+        {"name": SERVER_NAME, "version": server_version(), "extensions": list(EXTENSIONS)}
     )
 
 
@@ -110,6 +113,15 @@ async def model_metadata(request: web.Request) -> web.Response:
         body["reason"] = status.reason
     if status.provider is not None:
         body["parameters"] = {"provider": status.provider, "version": str(status.version)}
+    if request.match_info.get("version") is None:
+        # An extension field (OIP clients ignore it): where unversioned requests go, for the console.
+        routing = backend.routing(name)
+        body["routing"] = {
+            "default_version": routing.default_version,
+            "canary": None
+            if routing.canary_version is None
+            else {"version": routing.canary_version, "share": routing.canary_weight},
+        }
     return web.json_response(body)
 
 
@@ -138,19 +150,19 @@ async def model_config(request: web.Request) -> web.Response:
     )
 
 
-async def infer(request: web.Request) -> web.Response:
+async def infer(request: web.Request) -> web.StreamResponse:
     started = time.monotonic()
     context = context_of(request)
     name = request.match_info["name"]
     version = version_of(request)
     deadline = deadline_of(request, started)
     check_deadline(deadline)
-    body = await read_body(request)
     header_length = request.headers.get(HEADER_LENGTH)
+    json_size = int(header_length) if header_length is not None and header_length.isdigit() else None
+    body = await read_body(request, align_at=json_size or 0)
     # Only JSON text is slow to parse; binary tensors are read in place whatever their size, and a
     # hop to the thread pool costs more than that (measured: ~0.3 ms of hand-offs per request).
-    json_size = int(header_length) if header_length is not None and header_length.isdigit() else len(body)
-    if json_size > OFFLOAD_BYTES:
+    if (json_size if json_size is not None else len(body)) > OFFLOAD_BYTES:
         parsed = await offload(request, lambda: parse_infer_request(body, header_length))
     else:
         parsed = parse_infer_request(body, header_length)
@@ -162,9 +174,11 @@ async def infer(request: web.Request) -> web.Response:
         check_against_model(parsed, status)
     check_deadline(deadline)
     check_queue(context)
-    result = await wait_result(context.backend.infer(name, version, parsed.inputs, deadline), deadline)
+    submitted = context.backend.infer(name, version, parsed.inputs, deadline)
+    release_admission(request)  # queued now, and counted there
+    result = await wait_result(submitted, deadline)
 
-    def encode() -> tuple[bytes, int | None]:
+    def encode() -> InferResponse:
         return encode_infer_response(
             model_name=result.model.name,
             model_version=result.model.version,
@@ -173,11 +187,20 @@ async def infer(request: web.Request) -> web.Response:
         )
 
     json_values = json_output_values(parsed, result.outputs)
-    payload, json_length = await offload(request, encode) if json_values > OFFLOAD_VALUES else encode()
+    answer = await offload(request, encode) if json_values > OFFLOAD_VALUES else encode()
+    json_length = answer.json_length
     if json_length is None:
-        return web.Response(body=payload, content_type=JSON_TYPE)
-    response = web.Response(body=payload, content_type=BINARY_TYPE)
-    response.headers[HEADER_LENGTH] = str(json_length)
+        return web.Response(body=answer.header, content_type=JSON_TYPE)
+    # The tensors go to the socket from the output arrays themselves: web.Response would join them
+    # into one body, and aiohttp joins that with the headers again (two copies of every output).
+    response = web.StreamResponse(headers={HEADER_LENGTH: str(json_length)})
+    response.content_type = BINARY_TYPE
+    response.content_length = answer.size
+    await response.prepare(request)
+    await response.write(answer.header)
+    for tensor in answer.tensors:
+        await response.write(tensor)
+    await response.write_eof()
     return response
 
 
@@ -193,7 +216,7 @@ def _triton_state(state: ModelState) -> str:
 
 
 @cache
-def _server_version() -> str:
+def server_version() -> str:
     try:
         return metadata.version(SERVER_NAME)
     except metadata.PackageNotFoundError:

@@ -4,7 +4,9 @@
 what has arrived and leaves its MQTT session for the next start. Under systemd (Type=notify) it
 reports READY once the store is open and the client started (not once connected: a broker that is
 down must not make systemd kill and restart the service), and keeps STATUS= current with the
-connection state or the last error. ``verify --db URL [--keys FILE]``
+connection state or the last error. With an ``http:`` section it also serves the audit HTTP API
+(``gateway.audit.http``: the fleet API and page, evidence images, ``/metrics``) on a store
+connection of its own. ``verify --db URL [--keys FILE]``
 prints, per device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected
 messages, and exits 1 if there is any problem (2 when the store or keys cannot be read).
 """
@@ -21,10 +23,11 @@ from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from gateway.config import load_audit_config
-from gateway.delivery.audit import AuditSubscriber
-from gateway.delivery.audit_store import AuditStore
-from gateway.delivery.audit_verify import load_keys, verify_store
+from gateway.audit.http import AuditHttpServer, create_app
+from gateway.audit.store import AuditStore
+from gateway.audit.subscriber import AuditSubscriber
+from gateway.audit.verify import load_keys, verify_store
+from gateway.config import HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
 from gateway.systemd import Notifier
 
@@ -40,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     commands = parser.add_subparsers(dest="audit_command", required=True, metavar="ACTION")
     serve = commands.add_parser("serve", help="run the audit subscriber until SIGTERM/SIGINT")
     serve.add_argument("--config", type=Path, required=True, help="audit config (YAML)")
-    serve.set_defaults(handler=run_serve)
+    serve.set_defaults(handler=run_serve, default_log_level="info")
     verify = commands.add_parser("verify", help="check the stored chains; exit 1 if any problem")
     verify.add_argument("--db", required=True, help="sqlite:///path or postgresql://...")
     verify.add_argument(
@@ -65,11 +68,14 @@ def run_serve(arguments: argparse.Namespace) -> int:
         stop.set()
 
     try:
-        store = AuditStore.open(config.database, load_keys(config.keys_file), config.mqtt.topic_prefix)
+        keys = load_keys(config.keys_file)
+        store = AuditStore.open(config.database, keys, config.mqtt.topic_prefix)
     except AuditError as exc:
         logger.error("audit: %s", exc)
         return EXIT_ERROR
     registry = CollectorRegistry()
+    http_server: AuditHttpServer | None = None
+    reader: AuditStore | None = None
     try:
         subscriber = AuditSubscriber(config, store, registry)
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -78,6 +84,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
             if config.metrics_port is not None:
                 metrics_server, _ = start_http_server(config.metrics_port, config.metrics_host, registry)
                 logger.info("audit: metrics on http://%s:%d/metrics", *metrics_server.server_address[:2])
+            if config.http is not None:
+                reader = AuditStore.open(config.database, keys, config.mqtt.topic_prefix)
+                http_server = _start_http(config.http, reader, registry)
             subscriber.start()
             notifier.ready(f"connecting to {config.mqtt.url}")
             shown = ""
@@ -88,23 +97,33 @@ def run_serve(arguments: argparse.Namespace) -> int:
             notifier.stopping("storing what has arrived, then leaving the session for the next start")
         finally:
             subscriber.stop()
+            if http_server is not None:
+                http_server.stop()
+            if reader is not None:
+                reader.close()
             if metrics_server is not None:
                 metrics_server.shutdown()
                 metrics_server.server_close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
     except OSError as exc:
-        logger.error(
-            "audit: cannot serve metrics on %s:%s: %s", config.metrics_host, config.metrics_port, exc
-        )
+        logger.error("audit: cannot listen (metrics_port or http): %s", exc)
         return EXIT_ERROR
-    except AuditError as exc:
+    except (AuditError, ConfigError) as exc:
         logger.error("audit: %s", exc)
         return EXIT_ERROR
     finally:
         store.close()
     logger.info("audit: stopped")
     return 0
+
+
+def _start_http(http: HttpConfig, reader: AuditStore, registry: CollectorRegistry) -> AuditHttpServer:
+    """The audit HTTP API on ``reader``, a store connection of its own (the subscriber's belongs to
+    its thread), with the subscriber's metrics on its ``/metrics``."""
+    server = AuditHttpServer(create_app(reader, http=http, registry=registry), http.host, http.port)
+    server.start()
+    return server
 
 
 def _status(subscriber: AuditSubscriber) -> str:

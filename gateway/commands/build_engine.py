@@ -17,7 +17,8 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from gateway.config import GatewayConfig, default_config, load_config, parse_model_reference
+from gateway.config import GatewayConfig, default_config, load_config
+from gateway.domain import ModelReference
 from gateway.errors import ConfigError, InvalidInputError, ModelLoadError
 from gateway.inference import preprocess
 from gateway.inference.engine_cache import (
@@ -149,9 +150,10 @@ def _run(arguments: argparse.Namespace) -> int:
 def resolve_model(root: Path, reference: str) -> tuple[Path, str]:
     """The ONNX file of ``name[:version]`` (highest version by default) and its ``name:version``."""
     try:
-        name, version = parse_model_reference(reference)
+        parsed = ModelReference.parse(reference)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    name, version = parsed.name, parsed.version
     if not root.is_dir():
         raise UsageError(f"model repository {root} is not a directory")
     directory = root / name

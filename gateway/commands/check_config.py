@@ -1,12 +1,18 @@
-"""``edge-gateway check-config FILE``: validate a config for ``ExecStartPre``; exit 2 on error."""
+"""``edge-gateway check-config FILE [--env NAME=VALUE ...]``: validate a config for ``ExecStartPre``;
+exit 2 on error.
+
+``--env`` stands in for the directories systemd sets for the service, so a config that refers to
+``${STATE_DIRECTORY}`` or ``${CREDENTIALS_DIRECTORY}`` can be checked before it is installed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from gateway.config import load_config
+from gateway.config import EXPANDABLE, load_config
 from gateway.errors import ConfigError
 
 EXIT_INVALID = 2
@@ -15,12 +21,31 @@ EXIT_INVALID = 2
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("check-config", help="validate a config file; exit 2 on error")
     parser.add_argument("file", type=Path)
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=variable,
+        metavar="NAME=VALUE",
+        help=f"a variable the config expands, over the environment (repeatable): {', '.join(EXPANDABLE)}",
+    )
     parser.set_defaults(handler=run)
 
 
+def variable(text: str) -> tuple[str, str]:
+    """``NAME=VALUE`` with NAME one of the variables config expansion knows."""
+    name, separator, value = text.partition("=")
+    if not separator:
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE")
+    if name not in EXPANDABLE:
+        raise argparse.ArgumentTypeError(f"{name!r} is not one of {', '.join(EXPANDABLE)}")
+    return name, value
+
+
 def run(arguments: argparse.Namespace) -> int:
+    environment = {**os.environ, **dict(arguments.env)}
     try:
-        config = load_config(arguments.file)
+        config = load_config(arguments.file, environment)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

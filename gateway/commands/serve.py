@@ -16,10 +16,11 @@ import signal
 import sys
 from pathlib import Path
 
-from gateway.api.app import create_app, serve
+from gateway.api.app import App, create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.pipeline import Gateway
+from gateway.pipeline.config_file import ConfigFile
 from gateway.systemd import Notifier, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback API address without bearer tokens"
     )
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, default_log_level="info")
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -59,26 +60,18 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     loop.add_signal_handler(signal.SIGHUP, reload.set)
     notifier = Notifier.from_environment()
     try:
-        gateway = Gateway(config, alert_echo=sys.stdout if echo else None)
+        gateway = Gateway.from_config(config, alert_echo=sys.stdout if echo else None)
     except GatewayError as exc:
         logger.error("cannot start: %s", exc)
         return 1
+    # SIGHUP and console edits of zones and lines both go through the file, one at a time.
+    config_file = ConfigFile(config_path, running=lambda: gateway.config, apply=gateway.reload)
     try:
         # Warming models (and building TensorRT engines on a first start) can outlast
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
         with notifier.extending_timeout():
             await loop.run_in_executor(None, gateway.start)
-        app = create_app(
-            http=config.http,
-            admission=config.admission,
-            inference=gateway.inference,
-            cameras=gateway.cameras,
-            events=gateway.outbox,
-            registry=gateway.registry,
-            state=gateway,
-            insecure=insecure,
-            scenes=gateway,
-        )
+        app = gateway_app(gateway, config_file, insecure=insecure)
         server = await serve(app, config.http.host, config.http.port)
     except (GatewayError, OSError) as exc:
         logger.error("cannot start: %s", exc)
@@ -98,7 +91,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
                 waiter.cancel()
             if reload.is_set() and not stop.is_set():
                 reload.clear()
-                await loop.run_in_executor(None, _reload, gateway, config_path, notifier)
+                await loop.run_in_executor(None, _reload, config_file, notifier)
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:
@@ -113,11 +106,24 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     return 0
 
 
-def _reload(gateway: Gateway, config_path: Path | None, notifier: Notifier) -> None:
+def _reload(config_file: ConfigFile, notifier: Notifier) -> None:
     with notifier.reloading("reloading config and models"):
-        try:
-            config = load_config(config_path) if config_path is not None else gateway.config
-        except ConfigError as exc:
-            logger.error("reload refused, the running config stays:\n%s", exc)
-            return
-        gateway.reload(config)
+        config_file.reload()
+
+
+def gateway_app(gateway: Gateway, config_file: ConfigFile | None = None, *, insecure: bool = False) -> App:
+    """The HTTP API and console of a built gateway, talking to it through the API's ports."""
+    config = gateway.config
+    return create_app(
+        http=config.http,
+        admission=config.admission,
+        inference=gateway.inference,
+        cameras=gateway.cameras,
+        events=gateway.outbox,
+        registry=gateway.registry,
+        state=gateway,
+        insecure=insecure,
+        geometry=config_file,
+        system=gateway,
+        scenes=gateway,
+    )

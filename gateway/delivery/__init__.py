@@ -1,1 +1,1 @@
-"""Durable signed outbox, MQTT publisher and the cloud audit-log subscriber."""
+"""The device side of alert delivery: the durable signed outbox and the MQTT publisher."""

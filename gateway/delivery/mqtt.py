@@ -1,4 +1,5 @@
-"""MqttPublisher: alerts from the outbox to the broker at QoS 1, in seq order, never dropped.
+"""MqttPublisher: alerts and their evidence from the outbox to the broker at QoS 1, in seq order,
+never dropped.
 
 Threads: paho's network thread (``loop_start``) runs the callbacks; the named ``mqtt-publisher``
 thread owns the in-flight window (mid -> seq) and is the only one that reads the outbox for sending.
@@ -14,7 +15,11 @@ Delivery rules:
   publisher starts from the oldest undelivered alert. Duplicates are possible, losses are not: the
   audit log stores each (device_id, seq) once;
 - replay requests on ``{prefix}/{device_id}/replay`` (``{"from_seq": a, "to_seq": b}``) are queued
-  (bounded, drops counted) and served from the outbox byte-identical, through the same window.
+  (bounded, drops counted) and served from the outbox byte-identical, through the same window;
+- evidence: each image the outbox holds goes to ``{prefix}/{device_id}/evidence/{seq}`` (QoS 1, not
+  retained, the bytes exactly), right after its alert, and again when a replay covers its seq. An
+  image is its own message in the window, marked delivered on its own PUBACK and retried like an
+  alert; its alert's delivery does not wait for it (the audit side accepts either order).
 """
 
 from __future__ import annotations
@@ -25,23 +30,28 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from gateway.config import GatewayConfig, MqttConfig
-from gateway.delivery.broker_link import close_client, make_client, state_payload
-from gateway.delivery.outbox import Outbox
+from gateway.config import MqttConfig
+from gateway.delivery import delivery_state
+from gateway.delivery.outbox import Outbox, StoredAlert, StoredEvidence
 from gateway.domain import DeliveryState, DeliveryStatus
-from gateway.errors import BrokerError
+from gateway.errors import BrokerError, OutboxError
+from gateway.protocol.mqtt_link import close_client, make_client, state_payload
 
 logger = logging.getLogger(__name__)
 
 MAX_REPLAY_RANGE = 100_000
 REPLAY_QUEUE_SIZE = 64
 IDLE_WAKE_S = 0.5
+
+_Message = tuple[int, bool]
+"""(seq, is_evidence): an alert or the image of alert seq; sorts an alert before its image."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +80,6 @@ class MqttPublisher:
         device_id: str,
         outbox: Outbox,
         registry: CollectorRegistry,
-        stop_event: threading.Event | None = None,
     ) -> None:
         self._config = config
         self._outbox = outbox
@@ -78,6 +87,7 @@ class MqttPublisher:
         self.alerts_topic = f"{prefix}/alerts"
         self.status_topic = f"{prefix}/status"
         self.replay_topic = f"{prefix}/replay"
+        self.evidence_topic = f"{prefix}/evidence/{{seq}}"
         self._camera_topic = f"{prefix}/cameras/{{camera_id}}/state"
         client_id = config.client_id or f"edge-gateway-{device_id}"
         self._client, self._address, self._connect_properties = make_client(
@@ -90,7 +100,7 @@ class MqttPublisher:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
-        self._stop = stop_event if stop_event is not None else threading.Event()
+        self._stop = threading.Event()
         self._wake = threading.Event()
         self._status_lock = threading.Lock()
         self._state = DeliveryState.CONNECTING
@@ -99,10 +109,13 @@ class MqttPublisher:
         self._acks: collections.deque[tuple[int, str | None]] = collections.deque()
         self._replays: queue.Queue[ReplayRequest] = queue.Queue(REPLAY_QUEUE_SIZE)
         # Owned by the publisher thread only.
-        self._inflight: dict[int, int] = {}
+        self._inflight: dict[int, _Message] = {}
         self._last_sent_seq = 0
+        self._last_sent_evidence_seq = 0
         self._last_acked_seq = 0
-        self._retry: list[tuple[float, int]] = []
+        self._retry: list[tuple[float, _Message]] = []
+        self._unmarked: list[_Message] = []
+        self._outbox_error: str | None = None
         self._replay_ranges: collections.deque[list[int]] = collections.deque()
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._published = Counter(
@@ -113,9 +126,17 @@ class MqttPublisher:
             "Alerts acknowledged by the broker (PUBACK).",
             registry=registry,
         )
+        self._evidence_published = Counter(
+            "edge_gateway_mqtt_evidence_published", "Evidence PUBLISH packets sent.", registry=registry
+        )
+        self._evidence_delivered = Counter(
+            "edge_gateway_mqtt_evidence_delivered",
+            "Evidence images acknowledged by the broker (PUBACK).",
+            registry=registry,
+        )
         self._refused = Counter(
             "edge_gateway_mqtt_alerts_refused",
-            "PUBACKs with a failure reason code (sent again).",
+            "PUBACKs with a failure reason code, alerts and evidence (sent again).",
             registry=registry,
         )
         self._replay_drops = Counter(
@@ -127,22 +148,9 @@ class MqttPublisher:
             "edge_gateway_mqtt_connected", "1 while connected to the broker.", registry=registry
         )
         self._inflight_gauge = Gauge(
-            "edge_gateway_mqtt_inflight", "Alerts awaiting PUBACK.", registry=registry
+            "edge_gateway_mqtt_inflight", "Alerts and evidence images awaiting PUBACK.", registry=registry
         )
         outbox.add_listener(lambda _seq: self._wake.set())
-
-    @classmethod
-    def from_config(
-        cls,
-        config: GatewayConfig,
-        outbox: Outbox,
-        registry: CollectorRegistry,
-        stop_event: threading.Event | None = None,
-    ) -> MqttPublisher | None:
-        """None when no broker is configured: the outbox alone keeps the alerts."""
-        if config.mqtt is None:
-            return None
-        return cls(config.mqtt, config.device_id, outbox, registry, stop_event)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -186,6 +194,10 @@ class MqttPublisher:
 
     def _set_state(self, state: DeliveryState, error: str | None) -> None:
         with self._status_lock:
+            if not delivery_state.allowed(self._state, state):
+                # A bug, not a broker fault; raising on paho's network thread would stop its loop.
+                logger.error("MQTT publisher: illegal state move %s -> %s", self._state.value, state.value)
+                return
             changed = error is not None and error != self._last_error
             self._state = state
             if error is not None:
@@ -264,88 +276,136 @@ class MqttPublisher:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                if not self._wake.wait(IDLE_WAKE_S):
-                    self._outbox.maybe_prune()
+                idle = not self._wake.wait(IDLE_WAKE_S)
                 self._wake.clear()
-                self._settle_acks()
-                if self._state is DeliveryState.CONNECTED:
-                    self._fill_window()
+                try:
+                    if idle:
+                        self._outbox.maybe_prune()
+                    self._settle_acks()
+                    if self._state is DeliveryState.CONNECTED:
+                        self._fill_window()
+                except OutboxError as exc:
+                    # The disk refuses (full): keep what is in flight, try again on the next wake-up.
+                    self._note_outbox_error(exc)
         except Exception:
             logger.exception("MQTT publisher thread failed; alerts stay in the outbox")
             self._set_state(DeliveryState.STOPPED, "publisher thread failed; see the log")
         finally:
             self._shutdown()
 
+    def _note_outbox_error(self, exc: OutboxError) -> None:
+        with self._status_lock:
+            changed = self._outbox_error != str(exc)
+            self._outbox_error = str(exc)
+        if changed:
+            logger.error("MQTT publisher cannot use the outbox (%s); retrying", exc)
+
+    def _settle_acks_at_shutdown(self) -> None:
+        try:
+            self._settle_acks()
+        except OutboxError as exc:
+            # Unmarked acks only mean those alerts are sent again after the restart (deduplicated).
+            logger.warning("could not mark the last deliveries: %s", exc)
+
     def _settle_acks(self) -> None:
-        delivered: list[int] = []
+        delivered = self._unmarked
+        self._unmarked = []
         now = time.monotonic()
         while self._acks:
             mid, failure = self._acks.popleft()
-            seq = self._inflight.pop(mid, None)
-            if seq is None:
+            message = self._inflight.pop(mid, None)
+            if message is None:
                 continue  # status or camera-state message
             if failure is not None:
                 self._refused.inc()
-                self._retry.append((now + self._config.reconnect_min_s, seq))
+                self._retry.append((now + self._config.reconnect_min_s, message))
+                what = "the evidence of alert" if message[1] else "alert"
                 with self._status_lock:
-                    self._last_error = f"broker refused alert seq {seq}: {failure} (will retry)"
+                    self._last_error = f"broker refused {what} seq {message[0]}: {failure} (will retry)"
                 continue
-            delivered.append(seq)
+            delivered.append(message)
         if delivered:
-            self._outbox.mark_delivered(delivered)
-            self._delivered.inc(len(delivered))
-            self._last_acked_seq = max(self._last_acked_seq, *delivered)
+            alerts = [seq for seq, evidence in delivered if not evidence]
+            images = [seq for seq, evidence in delivered if evidence]
+            self._last_acked_seq = max(self._last_acked_seq, *alerts) if alerts else self._last_acked_seq
+            try:
+                self._outbox.mark_delivered(alerts, images)
+            except OutboxError:
+                # Acknowledged by the broker, just not yet marked: mark them on the next wake-up.
+                self._unmarked = delivered
+                raise
+            self._delivered.inc(len(alerts))
+            self._evidence_delivered.inc(len(images))
+            with self._status_lock:
+                self._outbox_error = None
         self._inflight_gauge.set(len(self._inflight))
 
     def _fill_window(self) -> None:
         room = self._config.max_inflight - len(self._inflight)
         now = time.monotonic()
-        due = [seq for at, seq in self._retry if at <= now][:room]
+        due = [message for at, message in self._retry if at <= now][:room]
         if due:
             resent = set(due)
-            self._retry = [(at, seq) for at, seq in self._retry if seq not in resent]
-            for seq in due:
-                for stored in self._outbox.replay(seq, seq):
-                    self._send(stored.seq, stored.payload)
+            self._retry = [(at, message) for at, message in self._retry if message not in resent]
+            for seq, evidence in due:
+                if evidence:
+                    self._send_all([], self._outbox.replay_evidence(seq, seq))
+                else:
+                    self._send_all(self._outbox.replay(seq, seq), [])
             room -= len(due)
         while room > 0 and (self._replay_ranges or not self._replays.empty()):
             if not self._replay_ranges:
                 request = self._replays.get_nowait()
                 self._replay_ranges.append([request.from_seq, request.to_seq])
             span = self._replay_ranges[0]
-            rows = self._outbox.replay(span[0], span[1], limit=room)
-            for stored in rows:
-                self._send(stored.seq, stored.payload)
-            room -= len(rows)
-            if rows and rows[-1].seq < span[1]:
-                span[0] = rows[-1].seq + 1
+            # Half the room for alerts, the rest for their images (an image's alert is always kept).
+            share = max(1, room // 2)
+            rows = self._outbox.replay(span[0], span[1], limit=share)
+            upper = rows[-1].seq if len(rows) == share else span[1]
+            room -= self._send_all(rows, self._outbox.replay_evidence(span[0], upper, limit=share))
+            if upper < span[1]:
+                span[0] = upper + 1
             else:
                 self._replay_ranges.popleft()
         if room > 0:
             rows = self._outbox.pending(after_seq=self._last_sent_seq, limit=room)
-            for stored in rows:
-                self._send(stored.seq, stored.payload)
-            if rows:
-                self._last_sent_seq = rows[-1].seq
-            if len(rows) == room:
+            images = self._outbox.pending_evidence(after_seq=self._last_sent_evidence_seq, limit=room)
+            merged = sorted([(row.seq, False) for row in rows] + [(image.seq, True) for image in images])
+            sent = set(merged[:room])
+            self._send_all([row for row in rows if (row.seq, False) in sent],
+                           [image for image in images if (image.seq, True) in sent])  # fmt: skip
+            for seq, evidence in sent:
+                if evidence:
+                    self._last_sent_evidence_seq = max(self._last_sent_evidence_seq, seq)
+                else:
+                    self._last_sent_seq = max(self._last_sent_seq, seq)
+            if len(sent) == room:
                 self._wake.set()  # more waiting: come back as soon as acks free the window
         self._inflight_gauge.set(len(self._inflight))
 
-    def _send(self, seq: int, payload: bytes) -> None:
-        info = self._client.publish(self.alerts_topic, payload, qos=1)
-        # paho keeps the message (and re-sends it on reconnect) even when rc says not connected.
-        self._inflight[info.mid] = seq
-        self._published.inc()
+    def _send_all(self, alerts: Sequence[StoredAlert], images: Sequence[StoredEvidence]) -> int:
+        """Publish alerts and images in seq order, each image right after its alert; returns how many."""
+        messages = sorted(
+            [(alert.seq, False, alert.payload) for alert in alerts]
+            + [(image.seq, True, image.data) for image in images]
+        )
+        for seq, evidence, payload in messages:
+            topic = self.evidence_topic.format(seq=seq) if evidence else self.alerts_topic
+            info = self._client.publish(topic, payload, qos=1)
+            # paho keeps the message (and re-sends it on reconnect) even when rc says not connected.
+            self._inflight[info.mid] = (seq, evidence)
+            (self._evidence_published if evidence else self._published).inc()
+        return len(messages)
 
     def _shutdown(self) -> None:
-        self._settle_acks()
+        self._settle_acks_at_shutdown()
         if self.status().state is DeliveryState.CONNECTED:
             info = self._client.publish(self.status_topic, state_payload("offline"), qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError) as exc:
                 logger.warning("could not publish offline status: %s", exc)
-            self._settle_acks()
+            self._settle_acks_at_shutdown()
         close_client(self._client)
         self._set_state(DeliveryState.STOPPED, None)
         logger.info("MQTT publisher stopped at acked seq %d", self._last_acked_seq)

@@ -85,6 +85,13 @@ class Batcher:
         """Items waiting over capacity, 0..1."""
         return self._count / self._capacity
 
+    def queued(self) -> list[tuple[str, int]]:
+        """(model name, rows) of every waiting item, oldest first: the work ahead of a new item."""
+        with self._condition:
+            items = [item for queue in self._queues.values() for item in queue]
+        items.sort(key=lambda item: item.enqueued_at)
+        return [(item.ref.name, item.rows) for item in items]
+
     def submit(self, item: WorkItem) -> None:
         """Queue ``item``; raises OverloadedError when the queue is full or closed."""
         with self._condition:

@@ -7,6 +7,7 @@ import ctypes
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -80,7 +81,7 @@ class LoadedVersion:
             return self._closed
 
     def _close_engines(self) -> None:
-        for engine in self.engines:
+        for engine in _distinct(self.engines):
             engine.close()
         release_freed_memory()
         logger.info("closed %s", self.ref, extra={"model": str(self.ref)})
@@ -148,21 +149,41 @@ def _check_tensors(
                 )
 
 
-def warm_up(loaded: LoadedVersion, batches: int) -> None:
-    """Run ``batches`` dummy batches through every engine (largest batch first, then single items),
-    so lazy allocations and provider graph builds happen before real traffic arrives."""
-    sizes = [loaded.max_batch_size, 1]
-    for engine in loaded.engines:
+def warm_up(loaded: LoadedVersion, batches: int, largest_batch: int | None = None) -> float | None:
+    """Run ``batches`` dummy batches through every engine (the largest batch the batcher will form
+    first, then single items), so lazy allocations and provider graph builds happen before real
+    traffic arrives. Returns the seconds per row of the last batch (None without warm-up): the
+    model's first service time, before any real batch is measured.
+
+    ``largest_batch`` (default: the model's max_batch_size) keeps ONNX Runtime's memory arena at the
+    size real traffic needs: on CPU, where items are not merged, a batch of eight would grow it
+    eightfold for nothing (measured: +47 MiB per face-detector session)."""
+    rows_first = min(largest_batch or loaded.max_batch_size, loaded.max_batch_size)
+    sizes = [rows_first, 1]
+    per_row: float | None = None
+    for engine in _distinct(loaded.engines):
         for number in range(batches):
             rows = sizes[number % len(sizes)]
             feeds = {
                 spec.name: np.zeros((rows, *_item_shape(loaded, spec)), spec.datatype.numpy_dtype)
                 for spec in loaded.inputs
             }
+            started = time.perf_counter()
             try:
                 engine.run(feeds)
             except GatewayError as exc:
                 raise ModelLoadError(f"warm-up batch of {rows} failed: {exc}") from exc
+            per_row = (time.perf_counter() - started) / rows
+    return per_row
+
+
+def _distinct(engines: tuple[Engine, ...]) -> list[Engine]:
+    """Each engine once: workers may share one thread-safe engine."""
+    seen: list[Engine] = []
+    for engine in engines:
+        if not any(engine is other for other in seen):
+            seen.append(engine)
+    return seen
 
 
 def _item_shape(loaded: LoadedVersion, spec: TensorSpec) -> tuple[int, ...]:

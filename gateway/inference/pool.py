@@ -20,6 +20,7 @@ from gateway.errors import GatewayError, InferenceError
 from gateway.inference.batcher import Batch, Batcher, Outputs
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.repository import ModelRepository
+from gateway.inference.workload import Running, ServiceTimes
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class WorkerPool:
         workers: int,
         metrics: InferenceMetrics,
         stop: threading.Event,
+        *,
+        service_times: ServiceTimes | None = None,
     ) -> None:
         self._batcher = batcher
         self._repository = repository
@@ -42,21 +45,28 @@ class WorkerPool:
         self._metrics = metrics
         self._stop = stop
         self._threads: list[threading.Thread] = []
-        # Per worker: monotonic start of the batch it is running, None while idle. One list store per
-        # batch, read without a lock by the watchdog's health check.
-        self._busy_since: list[float | None] = [None] * workers
+        self.service_times = service_times or ServiceTimes()
+        # Per worker: the batch it is running, None while idle. One list store per batch, read
+        # without a lock by the watchdog's health check and by admission's wait estimate.
+        self._running: list[Running | None] = [None] * workers
 
     @property
     def workers(self) -> int:
         return self._workers
 
+    def running(self) -> list[Running | None]:
+        """What each worker runs now (None: idle), for the wait estimate."""
+        return list(self._running)
+
     def stuck(self, max_batch_s: float) -> list[str]:
         """Workers that died, or have run one batch longer than ``max_batch_s``: the watchdog's view."""
         now = time.monotonic()
         problems = [f"{thread.name} died" for thread in self._threads if not thread.is_alive()]
-        for index, since in enumerate(self._busy_since):
-            if since is not None and now - since > max_batch_s:
-                problems.append(f"inference-worker-{index} stuck in one batch for {now - since:.0f} s")
+        for index, batch in enumerate(self._running):
+            if batch is not None and now - batch.started_at > max_batch_s:
+                problems.append(
+                    f"inference-worker-{index} stuck in one batch for {now - batch.started_at:.0f} s"
+                )
         return problems
 
     def start(self) -> None:
@@ -79,11 +89,11 @@ class WorkerPool:
         while not self._stop.is_set():
             batch = self._batcher.next_batch(POLL_S)
             if batch is not None:
-                self._busy_since[index] = time.monotonic()
+                self._running[index] = Running(batch.ref.name, batch.rows, time.monotonic())
                 try:
                     self.run_batch(batch, index)
                 finally:
-                    self._busy_since[index] = None
+                    self._running[index] = None
 
     def run_batch(self, batch: Batch, index: int) -> None:
         """Run one batch on this worker's engine and answer every item in it."""
@@ -99,7 +109,9 @@ class WorkerPool:
                 feeds = _merge(batch)
                 started = time.perf_counter()
                 outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
-                self._metrics.compute.labels(*labels).observe(time.perf_counter() - started)
+                elapsed = time.perf_counter() - started
+                self._metrics.compute.labels(*labels).observe(elapsed)
+                self.service_times.observe(ref.name, elapsed, batch.rows)
         except Exception as exc:  # every item gets an answer, whatever went wrong
             error = exc if isinstance(exc, GatewayError) else InferenceError(f"inference failed: {exc}")
             if not isinstance(exc, GatewayError):

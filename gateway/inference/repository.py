@@ -10,6 +10,12 @@ loaded side by side while the old engines keep serving; once warm it replaces th
 the old ones close after their in-flight batches finish, so a reload fails no request. A version
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
 good engines serving (logged) and is retried when the file changes again.
+
+Loading on demand: with a ``preload`` predicate, only the models it accepts load at start (in
+``serve``, those a camera uses); the others are UNLOADED ("loads on its first request") until
+something calls ``load``, and hot reload leaves them unloaded until then. Measured with the demo
+config: not loading yolov8n-bench, which no camera uses, saves its two sessions and their warm-up
+arenas.
 """
 
 from __future__ import annotations
@@ -18,53 +24,30 @@ import contextlib
 import logging
 import random
 import threading
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from gateway.domain import ModelRef, ModelState, ModelVersionStatus
+from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
 from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
-from gateway.inference.engines.base import EngineFactory, EngineOptions
+from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig, load_model_config
+from gateway.inference.slots import (
+    ON_DEMAND,
+    Model,
+    Slot,
+    config_failure,
+    everything,
+    stamp_of,
+    status_of,
+)
+from gateway.inference.workload import ServiceTimes
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.yaml"
-
-Stamp = tuple[int, int, int]
-"""(mtime_ns, size, inode) of a file: changes on every rewrite, including an atomic rename."""
-
-
-def _stamp(path: Path) -> Stamp | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
-
-
-@dataclass(slots=True, eq=False)
-class _Slot:
-    """One version of one model: what serves it now and how loading went."""
-
-    ref: ModelRef
-    stamp: Stamp | None
-    state: ModelState = ModelState.LOADING
-    reason: str | None = None
-    current: LoadedVersion | None = None
-    failed_stamp: Stamp | None = None
-    load_lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-@dataclass(slots=True, eq=False)
-class _Model:
-    name: str
-    config_stamp: Stamp | None
-    config: ModelConfig | None
-    config_error: str | None
-    slots: dict[int, _Slot] = field(default_factory=dict)
-    """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
 
 
 class ModelRepository:
@@ -76,16 +59,26 @@ class ModelRepository:
         *,
         engines_per_version: int = 1,
         warmup_batches: int = 2,
+        largest_batch: int | None = None,
+        preload: Callable[[str], bool] | None = None,
+        service_times: ServiceTimes | None = None,
         rng: random.Random | None = None,
     ) -> None:
+        """``engines_per_version``: one per worker for engines that are not thread-safe (a
+        thread-safe engine is loaded once and shared). ``largest_batch``: the largest batch the
+        batcher forms, for warm-up. ``preload``: which model names load at start (default all).
+        ``service_times`` receives each version's warm-up timing."""
         self.root = root
         self._factory = engine_factory
         self._options = options
         self._engines_per_version = engines_per_version
         self._warmup_batches = warmup_batches
+        self._largest_batch = largest_batch
+        self._preload = preload or everything
+        self._service_times = service_times
         self._random = rng or random.Random()
         self._lock = threading.Lock()
-        self._models: dict[str, _Model] = {}
+        self._models: dict[str, Model] = {}
         self._poller: threading.Thread | None = None
 
     # --- scanning and loading -------------------------------------------------------------------
@@ -96,10 +89,26 @@ class ModelRepository:
             self._refresh_model(name, load=False)
 
     def load_all(self) -> None:
-        """Load and warm every version not yet loaded; failures are recorded, never raised."""
+        """Load and warm every version ``preload`` accepts that is not yet loaded; failures are
+        recorded, never raised. The others are marked UNLOADED until their first ``load``."""
         for slot in self._slots():
             if slot.current is None and slot.state is not ModelState.FAILED:
-                self._load_quietly(slot)
+                if self._preload(slot.ref.name):
+                    self._load_quietly(slot)
+                else:
+                    slot.move(ModelState.UNLOADED, ON_DEMAND)
+
+    def unloaded(self, name: str, version: int | None) -> ModelRef | None:
+        """The version that would serve ``name``/``version`` when it loads on demand and is not loaded
+        yet (or is loading now), else None (loaded, failed or unknown: ``route`` says which)."""
+        try:
+            model = self._model(name)
+            slot = model.slots.get(version) if version is not None else self._default_slot(model)
+        except (ModelNotFoundError, ModelNotReadyError):
+            return None
+        if slot is None or slot.current is not None or self._preload(name):
+            return None
+        return slot.ref if slot.state in (ModelState.UNLOADED, ModelState.LOADING) else None
 
     def load(self, ref: ModelRef) -> LoadedVersion:
         """The loaded version, loading it first if nobody has; concurrent callers share one load."""
@@ -113,35 +122,43 @@ class ModelRepository:
             if slot.state is ModelState.FAILED:
                 raise ModelLoadError(f"{ref}: {slot.reason}")
             config = self._config(ref.name)
+            slot.move(ModelState.LOADING)
             try:
                 loaded = self._build(ref, config)
             except ModelLoadError as exc:
-                slot.state, slot.reason, slot.failed_stamp = ModelState.FAILED, str(exc), slot.stamp
+                slot.move(ModelState.FAILED, str(exc))
+                slot.failed_stamp = slot.stamp
                 logger.error("model %s failed to load: %s", ref, exc, extra={"model": str(ref)})
                 raise
-            slot.current, slot.state, slot.reason = loaded, ModelState.READY, None
+            slot.current = loaded
+            slot.move(ModelState.READY)
             return loaded
 
     def _build(self, ref: ModelRef, config: ModelConfig) -> LoadedVersion:
         path = self.root / ref.name / str(ref.version) / MODEL_FILE
         options = replace(self._options, model=config)
-        engines = []
+        engines: list[Engine] = []
         try:
-            for _ in range(self._engines_per_version):
+            while len(engines) < self._engines_per_version:
                 engine = self._factory(path, options)
                 engines.append(engine)
                 check_signature(config, engine)
+                if engine.thread_safe:
+                    engines = [engine] * self._engines_per_version
             loaded = LoadedVersion(ref, config, tuple(engines))
-            warm_up(loaded, self._warmup_batches if config.warmup_batches is None else config.warmup_batches)
+            batches = self._warmup_batches if config.warmup_batches is None else config.warmup_batches
+            per_row = warm_up(loaded, batches, self._largest_batch)
         except ModelLoadError:
-            for engine in engines:
+            for engine in {id(engine): engine for engine in engines}.values():
                 engine.close()
             raise
+        if per_row is not None and self._service_times is not None:
+            self._service_times.observe(ref.name, per_row, 1)
         logger.info(
             "model %s ready on %s (%d sessions)",
             ref,
             loaded.provider,
-            len(engines),
+            len({id(engine) for engine in engines}),
             extra={"model": str(ref)},
         )
         return loaded
@@ -165,6 +182,17 @@ class ModelRepository:
                 return slot.current
         return self._ready(self._default_slot(model))
 
+    def routing(self, name: str) -> ModelRouting:
+        """How a request without a version is routed: the default version and the canary's share."""
+        model = self._model(name)
+        routing = model.config.routing if model.config is not None else None
+        canary = routing.canary if routing is not None else None
+        return ModelRouting(
+            default_version=routing.default_version if routing is not None else None,
+            canary_version=canary.version if canary is not None else None,
+            canary_weight=canary.weight if canary is not None else 0.0,
+        )
+
     def current(self, ref: ModelRef) -> LoadedVersion:
         """The loaded version serving ``ref`` now; ModelNotReadyError if none."""
         return self._ready(self._slot(ref))
@@ -179,7 +207,7 @@ class ModelRepository:
             if loaded.enter():
                 return loaded
 
-    def _default_slot(self, model: _Model) -> _Slot:
+    def _default_slot(self, model: Model) -> Slot:
         assert model.config is not None  # checked by route()
         pinned = model.config.routing.default_version
         if pinned is not None:
@@ -197,7 +225,7 @@ class ModelRepository:
         return max(model.slots.values(), key=lambda slot: slot.ref.version)
 
     @staticmethod
-    def _ready(slot: _Slot) -> LoadedVersion:
+    def _ready(slot: Slot) -> LoadedVersion:
         loaded = slot.current
         if loaded is None:
             detail = f": {slot.reason}" if slot.reason else ""
@@ -213,8 +241,8 @@ class ModelRepository:
         for model in models:
             slots = model.slots
             if not slots and model.config_error is not None:
-                result.append(self._config_failure(model, 0))
-            result.extend(self._status(model, slots[version]) for version in sorted(slots))
+                result.append(config_failure(model, 0))
+            result.extend(status_of(model, slots[version]) for version in sorted(slots))
         return result
 
     def status(self, name: str, version: int | None) -> ModelVersionStatus:
@@ -222,38 +250,15 @@ class ModelRepository:
         if version is None:
             if model.config is None:
                 versions = sorted(model.slots)
-                return self._config_failure(model, versions[-1] if versions else 0)
+                return config_failure(model, versions[-1] if versions else 0)
             try:
-                return self._status(model, self._default_slot(model))
+                return status_of(model, self._default_slot(model))
             except ModelNotReadyError as exc:
-                return self._config_failure(model, 0, str(exc))
+                return config_failure(model, 0, str(exc))
         slot = model.slots.get(version)
         if slot is None:
             raise ModelNotFoundError(f"model {name!r} has no version {version}")
-        return self._status(model, slot)
-
-    @staticmethod
-    def _status(model: _Model, slot: _Slot) -> ModelVersionStatus:
-        loaded = slot.current
-        config = loaded.config if loaded is not None else model.config
-        if config is None:
-            return ModelRepository._config_failure(model, slot.ref.version)
-        return ModelVersionStatus(
-            name=model.name,
-            version=slot.ref.version,
-            state=ModelState.READY if loaded is not None else slot.state,
-            reason=None if loaded is not None else slot.reason,
-            platform=config.platform,
-            provider=loaded.provider if loaded is not None else None,
-            inputs=tuple(tensor.spec() for tensor in config.inputs),
-            outputs=tuple(tensor.spec() for tensor in config.outputs),
-            max_batch_size=config.max_batch_size,
-        )
-
-    @staticmethod
-    def _config_failure(model: _Model, version: int, reason: str | None = None) -> ModelVersionStatus:
-        reason = reason or model.config_error or "model has no versions"
-        return ModelVersionStatus(model.name, version, ModelState.FAILED, reason, "unknown", None, (), (), 0)
+        return status_of(model, slot)
 
     # --- hot reload -----------------------------------------------------------------------------
 
@@ -298,16 +303,16 @@ class ModelRepository:
 
     def _refresh_model(self, name: str, *, load: bool) -> None:
         directory = self.root / name
-        config_stamp = _stamp(directory / CONFIG_FILE)
+        config_stamp = stamp_of(directory / CONFIG_FILE)
         versions = {
-            int(entry.name): _stamp(entry / MODEL_FILE)
+            int(entry.name): stamp_of(entry / MODEL_FILE)
             for entry in directory.iterdir()
             if entry.is_dir() and entry.name.isdigit() and int(entry.name) > 0
         }
         with self._lock:
             model = self._models.get(name)
             if model is None:
-                model = self._models[name] = _Model(name, None, None, None)
+                model = self._models[name] = Model(name, None, None, None)
         config_changed = model.config_stamp != config_stamp or (
             model.config is None and model.config_error is None
         )
@@ -321,7 +326,7 @@ class ModelRepository:
                 if model.config is None or not any(slot.current for slot in model.slots.values()):
                     model.config, model.config_error = None, reason
                     for slot in model.slots.values():
-                        slot.state, slot.reason = ModelState.FAILED, reason
+                        slot.move(ModelState.FAILED, reason)
                 # else: the last good config keeps serving; fixed on the next change of the file
                 config_changed = False
             else:
@@ -334,26 +339,35 @@ class ModelRepository:
         for version, stamp in sorted(versions.items()):
             existing = model.slots.get(version)
             if existing is None:
-                slot = _Slot(ModelRef(name, version), stamp)
+                slot = Slot(ModelRef(name, version), stamp)
                 model.slots = {**model.slots, version: slot}
                 if model.config is None:
-                    slot.state, slot.reason = ModelState.FAILED, model.config_error
+                    slot.move(ModelState.FAILED, model.config_error)
                     continue
-                if load:
+                # A model in use (preloaded, or loaded on demand) gets its new versions at once.
+                in_use = self._preload(name) or any(other.current for other in model.slots.values())
+                if load and in_use:
                     self._load_quietly(slot)
+                elif load:
+                    slot.move(ModelState.UNLOADED, ON_DEMAND)
             elif model.config is not None and (config_changed or existing.stamp != stamp):
                 existing.stamp = stamp
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
                     self._reload(existing, model.config)
 
-    def _load_quietly(self, slot: _Slot) -> None:
+    def _load_quietly(self, slot: Slot) -> None:
         with contextlib.suppress(ModelLoadError):  # recorded on the slot and logged by load()
             self.load(slot.ref)
 
-    def _reload(self, slot: _Slot, config: ModelConfig) -> None:
+    def _reload(self, slot: Slot, config: ModelConfig) -> None:
         """Load the changed version side by side; swap when warm; the old one closes when idle."""
+        if slot.current is None and not self._preload(slot.ref.name):
+            slot.move(ModelState.UNLOADED, ON_DEMAND)
+            slot.failed_stamp = None
+            return
         if slot.current is None:
-            slot.state, slot.reason, slot.failed_stamp = ModelState.LOADING, None, None
+            slot.move(ModelState.LOADING)
+            slot.failed_stamp = None
             self._load_quietly(slot)
             return
         logger.info("model %s changed, reloading", slot.ref, extra={"model": str(slot.ref)})
@@ -370,14 +384,15 @@ class ModelRepository:
             return
         with slot.load_lock:
             previous, slot.current = slot.current, replacement
-            slot.state, slot.reason, slot.failed_stamp = ModelState.READY, None, None
+            slot.move(ModelState.READY)
+            slot.failed_stamp = None
         previous.retire()
 
     @staticmethod
-    def _unload(slot: _Slot) -> None:
+    def _unload(slot: Slot) -> None:
         with slot.load_lock:
             previous, slot.current = slot.current, None
-            slot.state, slot.reason = ModelState.UNLOADED, None
+            slot.move(ModelState.UNLOADED)
         if previous is not None:
             previous.retire()
 
@@ -391,20 +406,20 @@ class ModelRepository:
             entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
         )
 
-    def _model(self, name: str) -> _Model:
+    def _model(self, name: str) -> Model:
         with self._lock:
             model = self._models.get(name)
         if model is None:
             raise ModelNotFoundError(f"unknown model {name!r}")
         return model
 
-    def _slot(self, ref: ModelRef) -> _Slot:
+    def _slot(self, ref: ModelRef) -> Slot:
         slot = self._model(ref.name).slots.get(ref.version)
         if slot is None:
             raise ModelNotFoundError(f"model {ref.name!r} has no version {ref.version}")
         return slot
 
-    def _slots(self) -> list[_Slot]:
+    def _slots(self) -> list[Slot]:
         with self._lock:
             models = list(self._models.values())
         return [slot for model in models for slot in list(model.slots.values())]

@@ -4,6 +4,11 @@ HTTP requests (``infer``, ``detect``) and camera frames (``submit_frame``) go th
 bounded queue. Inputs are checked against the model's tensor specs before they are queued, so a
 bad request fails alone, synchronously, with an InvalidInputError naming the problem, and never
 poisons the batch it would have joined.
+
+A request for a model that loads on demand (``models.preload: cameras`` and no camera uses it)
+starts its load on the ``model-loader`` thread and is queued once the model is warm; its future
+carries any error, the load's included. ``expected_wait_s`` is the admission estimate: what the
+workers and the queue have ahead of a new item, in seconds (see workload.py).
 """
 
 from __future__ import annotations
@@ -12,17 +17,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from concurrent.futures import Future
-from typing import Any
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry
 
-from gateway.config import GatewayConfig, parse_model_reference
-from gateway.domain import DetectOutput, Image, InferenceOutput, ModelRef, ModelVersionStatus, TensorSpec
+from gateway.config import GatewayConfig
+from gateway.domain import (
+    DetectOutput,
+    Image,
+    InferenceOutput,
+    ModelRef,
+    ModelReference,
+    ModelRouting,
+    ModelVersionStatus,
+    TensorSpec,
+)
 from gateway.errors import DeadlineExceededError, InvalidInputError
 from gateway.inference import postprocess, preprocess
 from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
@@ -34,8 +48,11 @@ from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.pool import WorkerPool
 from gateway.inference.provider_metrics import ProviderCollector
 from gateway.inference.repository import ModelRepository
+from gateway.inference.workload import ServiceTimes, expected_wait
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 JOIN_TIMEOUT_S = 10.0
 
@@ -57,6 +74,25 @@ def default_queue_delay_ms(
     if "max_queue_delay_ms" in explicitly_set or (provider is not None and provider != PROVIDERS["cpu"]):
         return configured
     return 0.0
+
+
+def default_merge_limit(provider: str | None, configured: int, explicitly_set: AbstractSet[str]) -> int:
+    """How many rows the batcher merges into one batch: ``max_batch_size`` when it is set or on GPU
+    providers; 1 on CPU by default. On CPU one single-threaded session per worker is the throughput
+    ceiling whatever the batch, and a merged batch makes every item in it wait for the whole batch
+    (a worker that takes eight 32 ms items answers the first after 256 ms while the other worker may
+    sit idle). A request with several rows still runs as one batch, up to ``max_batch_size``."""
+    if "max_batch_size" in explicitly_set or (provider is not None and provider != PROVIDERS["cpu"]):
+        return configured
+    return 1
+
+
+def camera_models(config: GatewayConfig) -> frozenset[str]:
+    """Names of the models the cameras use: detectors and scene-anomaly models."""
+    references = [camera.model for camera in config.cameras] + [
+        camera.anomaly.model for camera in config.cameras if camera.anomaly is not None
+    ]
+    return frozenset(reference.name for reference in references if reference is not None)
 
 
 def engine_options(config: GatewayConfig) -> EngineOptions:
@@ -83,12 +119,15 @@ class InferenceService:
         max_batch_size: int,
         poll_interval_s: float,
         stop: threading.Event,
+        merge_limit: int | None = None,
     ) -> None:
         self.repository = repository
         self.batcher = batcher
         self.pool = pool
         self.metrics = metrics
         self._max_batch_size = max_batch_size
+        self._merge_limit = merge_limit or max_batch_size
+        self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
         self._poll_interval_s = poll_interval_s
         self._stop = stop
         self._running = False
@@ -102,24 +141,31 @@ class InferenceService:
         provider = planned_provider(options)
         workers = settings.workers or default_workers(provider)
         delay_ms = default_queue_delay_ms(provider, settings.max_queue_delay_ms, settings.model_fields_set)
+        merge_limit = default_merge_limit(provider, settings.max_batch_size, settings.model_fields_set)
         logger.info(
-            "inference on %s with %d workers, batches wait up to %.1f ms",
+            "inference on %s with %d workers, batches of up to %d rows wait up to %.1f ms",
             provider or "no available provider",
             workers,
+            merge_limit,
             delay_ms,
         )
         metrics = InferenceMetrics(registry)
         stop = stop or threading.Event()
+        service_times = ServiceTimes()
+        preloaded = camera_models(config)
         repository = ModelRepository(
             config.models.repository,
             EngineSelector(),
             options,
             engines_per_version=workers,
             warmup_batches=config.models.warmup_batches,
+            largest_batch=merge_limit,
+            preload=None if config.models.preload == "all" else preloaded.__contains__,
+            service_times=service_times,
         )
         registry.register(ProviderCollector(repository.statuses))
         batcher = Batcher(settings.queue_capacity, delay_ms / 1000, metrics)
-        pool = WorkerPool(batcher, repository, workers, metrics, stop)
+        pool = WorkerPool(batcher, repository, workers, metrics, stop, service_times=service_times)
         return cls(
             repository,
             batcher,
@@ -128,6 +174,7 @@ class InferenceService:
             max_batch_size=settings.max_batch_size,
             poll_interval_s=config.models.poll_interval_s,
             stop=stop,
+            merge_limit=merge_limit,
         )
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -147,6 +194,7 @@ class InferenceService:
         self.batcher.close()
         self.pool.join(JOIN_TIMEOUT_S)
         self.repository.join_polling(JOIN_TIMEOUT_S)
+        self._loader.shutdown(wait=True, cancel_futures=True)
         self.repository.close()
 
     # --- InferenceBackend -----------------------------------------------------------------------
@@ -163,6 +211,20 @@ class InferenceService:
     def queue_fill(self) -> float:
         return self.batcher.fill()
 
+    def expected_wait_s(self, pending: Mapping[str, int]) -> float:
+        """Seconds until a worker would take an item submitted now, behind the running batches, the
+        queue and ``pending`` (model name -> items admitted but not yet submitted)."""
+        ahead = self.batcher.queued()
+        ahead += [(name, 1) for name, count in pending.items() for _ in range(count)]
+        return expected_wait(time.monotonic(), self.pool.running(), ahead, self.pool.service_times)
+
+    def service_time_s(self, name: str) -> float | None:
+        """Measured seconds per item of ``name`` (warm-up, then every batch), None before any."""
+        return self.pool.service_times.per_row(name)
+
+    def routing(self, name: str) -> ModelRouting:
+        return self.repository.routing(name)
+
     def infer(
         self,
         name: str,
@@ -170,6 +232,9 @@ class InferenceService:
         inputs: Mapping[str, npt.NDArray[np.generic]],
         deadline: float | None,
     ) -> Future[InferenceOutput]:
+        waiting = self.repository.unloaded(name, version)
+        if waiting is not None:
+            return self._after_load(waiting, lambda: self.infer(name, version, inputs, deadline))
         loaded = self.repository.route(name, version)
         rows = _check_inputs(loaded, inputs, self._batch_limit(loaded))
         return self._submit(loaded, inputs, rows, deadline, _inference_output)
@@ -177,6 +242,9 @@ class InferenceService:
     def detect(
         self, name: str, version: int | None, image: Image, deadline: float | None
     ) -> Future[DetectOutput]:
+        waiting = self.repository.unloaded(name, version)
+        if waiting is not None:
+            return self._after_load(waiting, lambda: self.detect(name, version, image, deadline))
         loaded = self.repository.route(name, version)
         config = loaded.config
         if config.preprocess is None or config.postprocess.kind == "none":
@@ -200,16 +268,33 @@ class InferenceService:
         """``detect`` on a JPEG or PNG body (/v1/detect): decoding stays here, with OpenCV."""
         return self.detect(name, version, preprocess.decode_image(data), deadline)
 
-    def submit_frame(self, reference: str, image: Image, deadline: float | None) -> Future[DetectOutput]:
-        """A camera frame for ``name`` or ``name:version``; raises like ``detect``."""
-        try:
-            name, version = parse_model_reference(reference)
-        except ValueError as exc:
-            raise InvalidInputError(str(exc)) from exc
-        return self.detect(name, version, image, deadline)
+    def submit_frame(
+        self, reference: ModelReference, image: Image, deadline: float | None
+    ) -> Future[DetectOutput]:
+        """A camera frame for the referenced model; raises like ``detect``."""
+        return self.detect(reference.name, reference.version, image, deadline)
 
     def _batch_limit(self, loaded: LoadedVersion) -> int:
         return min(self._max_batch_size, loaded.max_batch_size)
+
+    def _after_load(self, ref: ModelRef, submit: Callable[[], Future[T]]) -> Future[T]:
+        """Load ``ref`` on the loader thread, then ``submit``; the returned future gets its outcome
+        (or the load's error). Concurrent first requests share one load (the repository's lock)."""
+        result: Future[T] = Future()
+
+        def load_then_submit() -> None:
+            try:
+                self.repository.load(ref)
+                inner = submit()
+            except Exception as exc:  # a load or submit error belongs to this request alone
+                if not result.done():
+                    result.set_exception(exc)
+                return
+            result.add_done_callback(lambda done: inner.cancel() if done.cancelled() else None)
+            inner.add_done_callback(lambda done: _copy_outcome(done, result))
+
+        self._loader.submit(load_then_submit)
+        return result
 
     def _submit(
         self,
@@ -230,7 +315,7 @@ class InferenceService:
             ref=loaded.ref,
             feeds=feeds,
             rows=rows,
-            batch_limit=max(self._batch_limit(loaded), rows),
+            batch_limit=max(min(self._merge_limit, loaded.max_batch_size), rows),
             deadline=deadline,
             future=future,
             finish=finish,
@@ -238,6 +323,19 @@ class InferenceService:
         )
         self.batcher.submit(item)
         return future
+
+
+def _copy_outcome(source: Future[T], target: Future[T]) -> None:
+    if target.done():  # the caller gave up (its deadline passed) and cancelled it
+        return
+    if source.cancelled():
+        target.cancel()
+        return
+    error = source.exception()
+    if error is not None:
+        target.set_exception(error)
+    else:
+        target.set_result(source.result())
 
 
 def _inference_output(ref: ModelRef, outputs: Outputs) -> InferenceOutput:

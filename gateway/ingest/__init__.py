@@ -8,5 +8,5 @@
 - ``snapshot``: ``draw_snapshot``, the newest frame with detections and zones, as JPEG.
 - ``urls``: ``redact_url`` (credentials never leave this package unredacted) and ``source_kind``.
 
-``gateway.pipeline_cameras.CameraPipeline`` puts them together with a detector and a result sink.
+``cameras.CameraPipeline`` puts them together with ``sampler.Sampler``, a detector and a result sink.
 """

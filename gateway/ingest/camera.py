@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState, Frame, Image
+from gateway.domain import CameraState, DropReason, Frame, Image
 from gateway.errors import SourceError
 from gateway.ingest.backoff import Backoff
 from gateway.ingest.counters import DropCounter, RateMeter
@@ -128,7 +128,7 @@ class Camera:
             self._frames_in += 1
             self._last_frame_monotonic = now
         if superseded:
-            self.drops.add("superseded")
+            self.drops.add(DropReason.SUPERSEDED)
         self._rate_in.mark(now)
 
     def expect_sample_at(self, due: float) -> None:
@@ -150,7 +150,7 @@ class Camera:
             self._seq += 1
             self._frames_in += 1
             self._last_frame_monotonic = now
-        self.drops.add("superseded")
+        self.drops.add(DropReason.SUPERSEDED)
         self._rate_in.mark(now)
 
     # ---- status ----------------------------------------------------------------------------------

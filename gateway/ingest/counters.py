@@ -5,19 +5,21 @@ from __future__ import annotations
 import threading
 from collections import deque
 
+from gateway.domain import DropReason
+
 
 class DropCounter:
     """Frames dropped, by reason. Every drop anywhere in the camera path goes through here."""
 
     def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
+        self._counts: dict[DropReason, int] = {}
         self._lock = threading.Lock()
 
-    def add(self, reason: str, count: int = 1) -> None:
+    def add(self, reason: DropReason, count: int = 1) -> None:
         with self._lock:
             self._counts[reason] = self._counts.get(reason, 0) + count
 
-    def snapshot(self) -> dict[str, int]:
+    def snapshot(self) -> dict[DropReason, int]:
         with self._lock:
             return dict(self._counts)
 

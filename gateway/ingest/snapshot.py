@@ -1,4 +1,5 @@
-"""The snapshot image: a camera's newest frame with its latest detections and zones drawn, as JPEG."""
+"""The live picture of a camera: its newest frame with the latest detections (and their track ids),
+zones and counting lines (with their ``in`` arrow) drawn, as JPEG."""
 
 from __future__ import annotations
 
@@ -7,33 +8,37 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from gateway.config import ZoneConfig
+from gateway.config import LineConfig, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
 
 ZONE_COLOUR = (255, 200, 0)
+LINE_COLOUR = (60, 60, 255)
 BOX_COLOUR = (0, 200, 255)
 JPEG_QUALITY = 85
+ARROW_LENGTH = 0.08
+"""The ``in`` arrow's length, as a share of the frame's smaller side."""
 
 
-def draw_snapshot(image: Image, detections: Sequence[Detection], zones: Sequence[ZoneConfig]) -> bytes:
+def draw_snapshot(
+    image: Image,
+    detections: Sequence[Detection],
+    zones: Sequence[ZoneConfig],
+    lines: Sequence[LineConfig] = (),
+    quality: int = JPEG_QUALITY,
+) -> bytes:
     canvas = image.copy()
     height, width = canvas.shape[:2]
     for zone in zones:
         points = np.array([[round(x * width), round(y * height)] for x, y in zone.polygon], dtype=np.int32)
         cv2.polylines(canvas, [points], isClosed=True, color=ZONE_COLOUR, thickness=2)
-        cv2.putText(
-            canvas,
-            zone.name,
-            (int(points[0][0]) + 4, int(points[0][1]) + 16),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.5,
-            ZONE_COLOUR,
-            1,
-            cv2.LINE_AA,
-        )
+        _label(canvas, zone.name, (int(points[0][0]) + 4, int(points[0][1]) + 16), ZONE_COLOUR)
+    for line in lines:
+        _draw_line(canvas, line)
     for detection in detections:
         label = f"{detection.label} {detection.score:.2f}"
+        if detection.track_id is not None:
+            label = f"#{detection.track_id} {label}"
         if detection.box is None:
             cv2.putText(
                 canvas, label, (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, BOX_COLOUR, 2, cv2.LINE_AA
@@ -42,17 +47,28 @@ def draw_snapshot(image: Image, detections: Sequence[Detection], zones: Sequence
         x1, y1, x2, y2 = detection.box
         top_left = (round(x1 * width), round(y1 * height))
         cv2.rectangle(canvas, top_left, (round(x2 * width), round(y2 * height)), BOX_COLOUR, 2)
-        cv2.putText(
-            canvas,
-            label,
-            (top_left[0], max(12, top_left[1] - 4)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.5,
-            BOX_COLOUR,
-            1,
-            cv2.LINE_AA,
-        )
-    ok, encoded = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        _label(canvas, label, (top_left[0], max(12, top_left[1] - 4)), BOX_COLOUR)
+    ok, encoded = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise SourceError("could not encode the snapshot as JPEG")
     return bytes(encoded.tobytes())
+
+
+def _label(canvas: Image, text: str, at: tuple[int, int], colour: tuple[int, int, int]) -> None:
+    cv2.putText(canvas, text, at, cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+
+
+def _draw_line(canvas: Image, line: LineConfig) -> None:
+    height, width = canvas.shape[:2]
+    (ax, ay), (bx, by) = line.points
+    start = (round(ax * width), round(ay * height))
+    end = (round(bx * width), round(by * height))
+    cv2.line(canvas, start, end, LINE_COLOUR, 2, cv2.LINE_AA)
+    # The in arrow from the segment's middle, along in_direction in pixels.
+    dx, dy = line.in_direction[0] * width, line.in_direction[1] * height
+    norm = float(np.hypot(dx, dy)) or 1.0
+    length = ARROW_LENGTH * min(width, height)
+    middle = ((start[0] + end[0]) // 2, (start[1] + end[1]) // 2)
+    tip = (round(middle[0] + dx / norm * length), round(middle[1] + dy / norm * length))
+    cv2.arrowedLine(canvas, middle, tip, LINE_COLOUR, 2, cv2.LINE_AA, tipLength=0.3)
+    _label(canvas, f"{line.name} in", (tip[0] + 4, tip[1] + 4), LINE_COLOUR)

@@ -121,9 +121,10 @@ class _Patch:
 class SceneAnomaly:
     """One camera's anomaly rule state: streaks per cell and patches of new normal."""
 
-    def __init__(self, camera_id: str, spec: SceneAnomalySpec) -> None:
-        self.camera_id = camera_id
+    def __init__(self, spec: SceneAnomalySpec) -> None:
         self.spec = spec
+        self.camera_id = ""
+        """The camera of the results judged (every result of one rule is of one camera)."""
         self._shape: tuple[int, ...] | None = None
         self._hot_since = np.zeros(0)
         self._hot_last = np.zeros(0)
@@ -131,6 +132,7 @@ class SceneAnomaly:
 
     def judge(self, result: FrameResult) -> tuple[Finding | None, list[AlertEvent]]:
         """The rule's finding on one frame of the anomaly model, and any scene-change events."""
+        self.camera_id = result.camera_id
         anomaly_map = result.anomaly_map
         if anomaly_map is None:
             scores = [detection.score for detection in result.detections if detection.label == ANOMALY]

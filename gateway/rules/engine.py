@@ -1,143 +1,156 @@
-"""RuleEngine: per camera, turns FrameResults into AlertEvents (start / update / end).
+"""RuleEngine: per camera, turns FrameResults (detections and the camera's tracks) into AlertEvents:
+start / update / end, and instant for line crossings.
 
-Pure: no I/O, no clock. Each (camera, rule) has one EventTracker; a camera's anomaly config is one
-more rule named ``anomaly`` that holds on frames whose anomaly map has cells at or above the model's
-threshold, outside what became the new normal (``rules/anomaly.py``: location, new normal, scene
-changes). A rule only judges results of its own model, so a detector's results never break the
-anomaly rule's dwell streak and vice versa.
+Pure: no I/O, no clock, no config (``gateway.pipeline`` builds the ``CameraRules`` specs). Each rule
+has a judge (``judge.py``: what holds on a frame, with the state its type needs) and one
+``EventTracker`` per key: the track for rules judged per track, None for frame-level ones. A rule
+only judges results of its own model, so a detector's results never break the anomaly rule's dwell
+streak and vice versa. The anomaly rule's judge also decides ``scene_change`` events itself (a lasting
+change became the new normal, ``anomaly.py``) and says which cameras are due a re-enroll.
 
-Thread-safe: a lock per camera, since results of different cameras arrive on different workers.
+Reload (``reconfigure``): a rule that survives (same camera, name, type and model) keeps its open
+events, dwell, cooldown and what its judge learned, under its new spec from then on; a rule that is
+gone or changed what it is ends its open events (``rule_changed``). ``close`` ends everything still
+open (the gateway stops). Together with the lifecycle's own ends, every ``start`` gets exactly one
+``end``; instants have none.
+
+Not thread-safe: one thread (the alert decider) owns the engine.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from gateway.config import CameraConfig, EventTiming, GatewayConfig, parse_model_reference
-from gateway.domain import AlertEvent, Detection, FrameResult, SceneChange
-from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
-from gateway.rules.lifecycle import EventTracker, Match
-from gateway.rules.zones import Zone
-
-__all__ = ["ANOMALY", "RuleEngine", "RuleSpec"]
+from gateway.domain import AlertEvent, EndReason, FrameResult, SceneChange
+from gateway.rules.judge import AnomalyJudge, Judge, judge_for
+from gateway.rules.lifecycle import EventTracker
+from gateway.rules.specs import CameraRules, RuleSpec
 
 
-@dataclass(frozen=True, slots=True)
-class RuleSpec:
-    """A rule's predicate: which detections of which model hold it."""
+@dataclass(slots=True)
+class _Rule:
+    camera_id: str
+    spec: RuleSpec
+    judge: Judge
+    trackers: dict[int | None, EventTracker] = field(default_factory=dict)
 
-    name: str
-    model_name: str
-    labels: frozenset[str]
-    """Empty: any label."""
-    zones: tuple[Zone, ...]
-    """Empty: the whole frame (zone None)."""
-    min_score: float
-    frame_level: bool
-    """True for anomaly rules: box-less detections; False for detector rules: boxed ones."""
+    def tracker(self, key: int | None) -> EventTracker:
+        tracker = self.trackers.get(key)
+        if tracker is None:
+            tracker = EventTracker(
+                self.camera_id, self.spec.name, self.spec.timing, self.spec.min_frames, track_id=key
+            )
+            self.trackers[key] = tracker
+        return tracker
 
-    def match(self, result: FrameResult) -> Match | None:
-        best: Match | None = None
-        for detection in result.detections:
-            matches, zone = self._zone_of(detection)
-            if not matches or (best is not None and detection.score <= best.score):
-                continue
-            best = Match(detection.label, detection.score, zone, detection.box, result.model)
-        return best
-
-    def _zone_of(self, detection: Detection) -> tuple[bool, str | None]:
-        """(whether the detection holds the rule, the zone it is in or None for the whole frame)."""
-        if (self.labels and detection.label not in self.labels) or detection.score < self.min_score:
-            return False, None
-        if self.frame_level or detection.box is None:
-            return self.frame_level and detection.box is None, None
-        if not self.zones:
-            return True, None
-        for zone in self.zones:
-            if zone.contains_box(detection.box):
-                return True, zone.name
-        return False, None
-
-
-class _CameraRules:
-    def __init__(self, camera: CameraConfig) -> None:
-        self.lock = threading.Lock()
-        zones = {zone.name: Zone.from_config(zone) for zone in camera.zones}
-        self.rules: list[tuple[RuleSpec, EventTracker]] = []
-        self.anomaly: SceneAnomaly | None = None
-        if camera.model is not None:
-            detector, _ = parse_model_reference(camera.model)
-            for rule in camera.rules:
-                spec = RuleSpec(
-                    name=rule.name,
-                    model_name=detector,
-                    labels=frozenset(rule.labels),
-                    zones=tuple(zones[name] for name in rule.zones),
-                    min_score=rule.min_score,
-                    frame_level=False,
-                )
-                self.rules.append((spec, EventTracker(camera.id, rule.name, rule, rule.min_frames)))
-        if camera.anomaly is not None:
-            anomaly_model, _ = parse_model_reference(camera.anomaly.model)
-            spec = RuleSpec(ANOMALY, anomaly_model, frozenset({ANOMALY}), (), 0.0, frame_level=True)
-            timing: EventTiming = camera.anomaly
-            self.rules.append((spec, EventTracker(camera.id, ANOMALY, timing, camera.anomaly.min_frames)))
-            scene = SceneAnomalySpec(camera.anomaly.new_normal_after_s, camera.anomaly.end_after_s)
-            self.anomaly = SceneAnomaly(camera.id, scene)
-
-    def match(self, spec: RuleSpec, result: FrameResult) -> tuple[Match | None, list[AlertEvent]]:
-        """The rule's match on ``result``; the anomaly rule's own logic lives in rules/anomaly.py."""
-        if not spec.frame_level or self.anomaly is None:
-            return spec.match(result), []
-        finding, events = self.anomaly.judge(result)
-        if finding is None:
-            return None, events
-        return Match(ANOMALY, finding.score, None, finding.box, result.model), events
+    def forget_idle(self) -> None:
+        """Drop trackers with nothing open, so state stays bounded by the objects in view."""
+        for key in [key for key, tracker in self.trackers.items() if key is not None and tracker.idle]:
+            del self.trackers[key]
 
 
 class RuleEngine:
-    def __init__(self, cameras: Sequence[CameraConfig]) -> None:
-        self._cameras = {camera.id: _CameraRules(camera) for camera in cameras}
+    def __init__(self, cameras: Sequence[CameraRules] = ()) -> None:
+        self._cameras: dict[str, dict[str, _Rule]] = {}
+        self.reconfigure(cameras, now=0.0)
 
-    @classmethod
-    def from_config(cls, config: GatewayConfig) -> RuleEngine:
-        return cls(config.cameras)
+    def tracked_model(self, camera_id: str) -> str | None:
+        """The model whose results the camera's track rules judge, None without track rules: the
+        decider runs the camera's tracker on that model's results only."""
+        for rule in self._cameras.get(camera_id, {}).values():
+            if rule.spec.tracked:
+                return rule.spec.model_name
+        return None
 
     def process(self, result: FrameResult) -> list[AlertEvent]:
         """Judge one frame's result; time is its ``captured_at``. Unknown cameras yield nothing."""
-        camera = self._cameras.get(result.camera_id)
-        if camera is None:
+        rules = self._cameras.get(result.camera_id)
+        if rules is None:
             return []
+        now = result.captured_at
         events: list[AlertEvent] = []
-        with camera.lock:
-            for spec, tracker in camera.rules:
-                if spec.model_name == result.model.name:
-                    match, changes = camera.match(spec, result)
-                    events += changes
-                    events += tracker.observe(result.captured_at, match)
+        for rule in rules.values():
+            if rule.spec.model_name != result.model.name:
+                continue
+            verdict = rule.judge.judge(result)
+            events += verdict.events
+            for key, match in verdict.matches.items():
+                events += rule.tracker(key).observe(now, match)
+            for key, tracker in list(rule.trackers.items()):
+                if key not in verdict.matches:
+                    # No news of this key on this frame (a missing or departed track): only time acts.
+                    events += tracker.tick(now)
+            for track_id, match, direction in verdict.instants:
+                events.append(rule.tracker(track_id).instant(now, match, direction))
+            rule.forget_idle()
         return events
 
-    def scene_changes(self) -> list[SceneChange]:
-        """Cameras whose scene departed from the learned one for good (a re-enroll is due)."""
-        changes = []
-        for camera in self._cameras.values():
-            with camera.lock:
-                change = camera.anomaly.change() if camera.anomaly is not None else None
-            if change is not None:
-                changes.append(change)
-        return changes
+    def scene_change(self, camera_id: str) -> SceneChange | None:
+        """The camera's lasting departure from its learned scene (a re-enroll is due), if any."""
+        for rule in self._cameras.get(camera_id, {}).values():
+            if isinstance(rule.judge, AnomalyJudge):
+                return rule.judge.scene.change()
+        return None
 
     def tick(self, now: float, camera_ids: Iterable[str] | None = None) -> list[AlertEvent]:
         """Let time pass without frames (``now`` in the cameras' capture clock): ends events that
-        stopped holding. The pipeline calls it periodically because motion gating may stop results."""
+        stopped holding. The decider calls it periodically because motion gating may stop results."""
         events: list[AlertEvent] = []
-        for camera_id in self._cameras if camera_ids is None else camera_ids:
-            camera = self._cameras.get(camera_id)
-            if camera is None:
-                continue
-            with camera.lock:
-                for _, tracker in camera.rules:
+        for camera_id in list(self._cameras) if camera_ids is None else camera_ids:
+            for rule in self._cameras.get(camera_id, {}).values():
+                for tracker in rule.trackers.values():
                     events += tracker.tick(now)
+                rule.forget_idle()
         return events
+
+    def reconfigure(self, cameras: Sequence[CameraRules], now: float) -> list[AlertEvent]:
+        """Apply new rules; returns the ends of open events whose rule did not survive."""
+        replaced: dict[str, dict[str, _Rule]] = {}
+        survivors: set[int] = set()
+        for camera in cameras:
+            old = self._cameras.get(camera.camera_id, {})
+            rules: dict[str, _Rule] = {}
+            for spec in camera.rules:
+                previous = old.get(spec.name)
+                if previous is not None and previous.spec.survives_as(spec):
+                    previous.spec = spec
+                    previous.judge.respec(spec)
+                    for tracker in previous.trackers.values():
+                        tracker.retime(spec.timing, spec.min_frames)
+                    rules[spec.name] = previous
+                    survivors.add(id(previous))
+                else:
+                    rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec))
+            replaced[camera.camera_id] = rules
+        events: list[AlertEvent] = []
+        for old_rules in self._cameras.values():
+            for rule in old_rules.values():
+                if id(rule) not in survivors:
+                    events += _close(rule, now, EndReason.RULE_CHANGED)
+        self._cameras = replaced
+        return events
+
+    def close(self, now: float, reason: EndReason = EndReason.STOPPED) -> list[AlertEvent]:
+        """End every open event (the gateway stops); the engine keeps its rules and may go on."""
+        events: list[AlertEvent] = []
+        for rules in self._cameras.values():
+            for rule in rules.values():
+                events += _close(rule, now, reason)
+        return events
+
+    def open_events(self) -> int:
+        return sum(
+            1
+            for rules in self._cameras.values()
+            for rule in rules.values()
+            for tracker in rule.trackers.values()
+            if tracker.open
+        )
+
+
+def _close(rule: _Rule, now: float, reason: EndReason) -> list[AlertEvent]:
+    events: list[AlertEvent] = []
+    for tracker in rule.trackers.values():
+        events += tracker.close(now, reason)
+    return events

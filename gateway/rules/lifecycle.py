@@ -1,4 +1,5 @@
-"""The event state machine of one rule on one camera: dwell, start, update, end, cooldown.
+"""The event state machine of one rule on one camera (and one track): dwell, start, update, end,
+cooldown.
 
 ::
 
@@ -8,7 +9,9 @@
 
 Time is the frames' capture time (``captured_at``), never the wall clock, so every transition can be
 driven from a table. ``observe`` takes one evaluated frame; ``tick`` lets time pass without frames
-(motion gating stops inference on a static scene, and an event must still end).
+(motion gating stops inference on a static scene, and an event must still end). ``close`` ends an
+open event for a reason outside the rule (a reload removed it, the gateway stops); ``retime`` lets an
+open event continue under a reloaded rule's timing. Every ``start`` gets exactly one ``end``.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from gateway.config import EventTiming
-from gateway.domain import AlertEvent, AlertKind, Box, ModelRef
+from gateway.domain import AlertEvent, AlertKind, Box, Direction, EndReason, ModelRef
+from gateway.rules.specs import EventTiming
 
 
 class EventState(str, enum.Enum):
@@ -46,14 +49,24 @@ class Match:
     zone: str | None
     box: Box | None
     model: ModelRef
+    count: int | None = None
+    """Tracks present, for count rules."""
 
 
 class EventTracker:
-    """One (camera, rule): consumes per-frame matches, returns the AlertEvents they cause."""
+    """One (camera, rule, track): consumes per-frame matches, returns the AlertEvents they cause."""
 
-    def __init__(self, camera_id: str, rule: str, timing: EventTiming, min_frames: int) -> None:
+    def __init__(
+        self,
+        camera_id: str,
+        rule: str,
+        timing: EventTiming,
+        min_frames: int,
+        track_id: int | None = None,
+    ) -> None:
         self.camera_id = camera_id
         self.rule = rule
+        self.track_id = track_id
         self._timing = timing
         self._min_frames = min_frames
         self.state = EventState.IDLE
@@ -66,6 +79,7 @@ class EventTracker:
         self._best: Match | None = None
         self._best_sent_score = 0.0
         self._zones_sent: set[str | None] = set()
+        self._count_sent: int | None = None
 
     def _move(self, target: EventState) -> None:
         if target not in _ALLOWED[self.state]:
@@ -92,39 +106,76 @@ class EventTracker:
         """Apply the time-driven transitions (end, cooldown over) due at ``now`` with no new frame."""
         return self._advance(now, holding=False)
 
+    def close(self, now: float, reason: EndReason) -> list[AlertEvent]:
+        """End the open event, if any, for ``reason``; the tracker is done afterwards."""
+        if self.state is not EventState.ACTIVE:
+            return []
+        return [self._end(now, reason)]
+
+    def retime(self, timing: EventTiming, min_frames: int) -> None:
+        """A reload kept the rule: its open event (and dwell, cooldown) continue under the new timing."""
+        self._timing = timing
+        self._min_frames = min_frames
+
+    @property
+    def open(self) -> bool:
+        return self.state is EventState.ACTIVE
+
+    @property
+    def idle(self) -> bool:
+        """Nothing open and no cooldown running: the tracker holds no state worth keeping."""
+        return self.state is EventState.IDLE and self._streak == 0
+
     def _advance(self, now: float, *, holding: bool) -> list[AlertEvent]:
         events: list[AlertEvent] = []
         lapsed = not holding and now - self._last_match_at >= self._timing.end_after_s
-        if self.state is EventState.ACTIVE and (lapsed or now - self._started_at >= self._timing.max_event_s):
-            events.append(self._end(now))
+        if self.state is EventState.ACTIVE and lapsed:
+            events.append(self._end(now, EndReason.CLEARED))
+        elif self.state is EventState.ACTIVE and now - self._started_at >= self._timing.max_event_s:
+            events.append(self._end(now, EndReason.MAX_DURATION))
         if self.state is EventState.COOLDOWN and now - self._ended_at >= self._timing.cooldown_s:
             self._move(EventState.IDLE)
         return events
 
+    def instant(self, frame_ts: float, match: Match, direction: Direction) -> AlertEvent:
+        """An event with no duration (a line crossing): its own event id, no end, no cooldown."""
+        self._event_id = self._new_event_id(frame_ts)
+        return self._event(AlertKind.INSTANT, frame_ts, match, direction=direction)
+
+    def _new_event_id(self, frame_ts: float) -> str:
+        # Capture time in ms is unique per (camera, rule, track): one event at a time, frames are
+        # ordered; a track id keeps two objects that start on the same frame apart.
+        track = "" if self.track_id is None else f"t{self.track_id}:"
+        return f"{self.camera_id}:{self.rule}:{track}{round(frame_ts * 1000)}"
+
     def _start(self, frame_ts: float, match: Match) -> AlertEvent:
         self._move(EventState.ACTIVE)
-        # Capture time in ms is unique per (camera, rule): one event at a time, frames are ordered.
-        self._event_id = f"{self.camera_id}:{self.rule}:{round(frame_ts * 1000)}"
+        self._event_id = self._new_event_id(frame_ts)
         self._started_at = self._last_match_at = self._last_sent_at = frame_ts
         self._best = match
         self._best_sent_score = match.score
         self._zones_sent = {match.zone}
+        self._count_sent = match.count
         return self._event(AlertKind.START, frame_ts, match)
 
     def _continue(self, frame_ts: float, match: Match) -> AlertEvent | None:
         self._last_match_at = frame_ts
-        if self._best is None or match.score > self._best.score:
+        if self._best is None or (match.count or 0, match.score) > (self._best.count or 0, self._best.score):
+            # The best observation: the most tracks for count rules, else the highest score.
             self._best = match
         better = match.score > self._best_sent_score
         new_zone = match.zone not in self._zones_sent
-        if not (better or new_zone) or frame_ts - self._last_sent_at < self._timing.update_interval_s:
+        new_count = match.count != self._count_sent
+        too_soon = frame_ts - self._last_sent_at < self._timing.update_interval_s
+        if not (better or new_zone or new_count) or too_soon:
             return None
+        self._count_sent = match.count
         self._last_sent_at = frame_ts
         self._best_sent_score = max(self._best_sent_score, match.score)
         self._zones_sent.add(match.zone)
         return self._event(AlertKind.UPDATE, frame_ts, match)
 
-    def _end(self, now: float) -> AlertEvent:
+    def _end(self, now: float, reason: EndReason) -> AlertEvent:
         best = self._best
         if best is None:
             raise IllegalTransitionError(f"{self.camera_id}/{self.rule}: active without a match")
@@ -132,9 +183,17 @@ class EventTracker:
         self._ended_at = now
         self._best = None
         # The end carries the event's best observation, at the time the end was decided.
-        return self._event(AlertKind.END, now, best)
+        return self._event(AlertKind.END, now, best, end_reason=reason)
 
-    def _event(self, kind: AlertKind, frame_ts: float, match: Match) -> AlertEvent:
+    def _event(
+        self,
+        kind: AlertKind,
+        frame_ts: float,
+        match: Match,
+        *,
+        direction: Direction | None = None,
+        end_reason: EndReason | None = None,
+    ) -> AlertEvent:
         return AlertEvent(
             event_id=self._event_id,
             kind=kind,
@@ -146,4 +205,8 @@ class EventTracker:
             box=match.box,
             frame_ts=frame_ts,
             model=match.model,
+            track_id=self.track_id,
+            direction=direction,
+            count=match.count,
+            end_reason=end_reason,
         )

@@ -50,7 +50,7 @@ def test_build_engine_then_serve_on_native_tensorrt(
 ) -> None:
     settings = {
         "state_dir": str(tmp_path / "state"),
-        "models": {"repository": str(repository), "warmup_batches": 1},
+        "models": {"repository": str(repository), "warmup_batches": 1, "preload": "all"},
         "inference": {"providers": ["tensorrt", "cpu"], "workers": 1},
     }
     config_file = tmp_path / "gateway.yaml"

@@ -6,78 +6,23 @@ across a SIGKILL of the gateway in the middle of the stream."""
 from __future__ import annotations
 
 import json
-import os
 import queue
-import re
 import secrets
-import signal
-import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
-from contextlib import closing
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.mosquitto import Mosquitto
+from tests.support.serve import CLIP, Process, face_repository, last_committed_seq
 
-REPOSITORY = Path(__file__).resolve().parents[2]
-CLIP = REPOSITORY / "build" / "demo" / "clip.mp4"
 DEVICE = "e2e"
 ALERT_WAIT_S = 90.0  # the face shows 10 s into each 20 s loop of the clip; models warm first
-STOP_BUDGET_S = 10.0
-
-
-class Process:
-    def __init__(self, arguments: list[str], log: Path) -> None:
-        self.log = log
-        with log.open("wb") as output:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", *arguments],
-                cwd=log.parent,
-                env={**os.environ, "PYTHONFAULTHANDLER": "1"},
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(STOP_BUDGET_S)
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-
-@pytest.fixture
-def processes() -> Iterator[list[Process]]:
-    started: list[Process] = []
-    yield started
-    for process in started:
-        process.kill()
-
-
-def last_committed_seq(state_dir: Path) -> int:
-    database = state_dir / "outbox.db"
-    if not database.exists():
-        return 0
-    with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as connection:
-        try:
-            row = connection.execute("SELECT MAX(seq) FROM alerts").fetchone()
-        except sqlite3.OperationalError:  # the gateway is still creating the schema
-            return 0
-    return int(row[0] or 0)
 
 
 def wait_for_alerts(state_dir: Path, at_least: int, process: Process) -> int:
@@ -122,25 +67,6 @@ def write_gateway_config(directory: Path, state_dir: Path, repository: Path, mqt
     }
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-def face_repository(directory: Path) -> Path:
-    """A repository with the face detector only: the bench model's warm-up is not needed here."""
-    repository = directory / "models"
-    repository.mkdir()
-    (repository / "face-detector").symlink_to(REPOSITORY / "models" / "face-detector")
-    return repository
-
-
-def api_port(process: Process) -> int:
-    deadline = time.monotonic() + ALERT_WAIT_S
-    while time.monotonic() < deadline:
-        match = re.search(r"HTTP API listening on 127\.0\.0\.1:(\d+)", process.output())
-        if match is not None:
-            return int(match.group(1))
-        assert process.process.poll() is None, process.output()
-        time.sleep(0.2)
-    raise AssertionError(f"the API did not start:\n{process.output()}")
 
 
 def verify(database: str, keys: Path) -> subprocess.CompletedProcess[str]:
@@ -232,7 +158,7 @@ def test_a_wrong_broker_password_is_a_clear_error_and_alerts_keep_accumulating(
         committed = wait_for_alerts(state_dir, 1, gateway)
 
         # Then /v1/status names the refusal, nothing was acknowledged, and the outbox keeps the alerts
-        with urllib.request.urlopen(f"http://127.0.0.1:{api_port(gateway)}/v1/status", timeout=10) as reply:
+        with urllib.request.urlopen(f"http://127.0.0.1:{gateway.api_port()}/v1/status", timeout=10) as reply:
             status = json.loads(reply.read())
         delivery = status["delivery"]
         assert delivery["state"] == "refused", status

@@ -1,13 +1,17 @@
 """A small stand-in for a gateway's alert output, for the audit-log tests.
 
-``AlertChain`` makes real alert v1 payloads (alert_codec: canonical JSON, hash chain, HMAC) for one
-device. ``MqttDevice`` publishes them at QoS 1 to a real broker and answers replay requests on
-``{prefix}/{device_id}/replay`` with the byte-identical payloads, as the real gateway does; it can
-be told to hold back some seqs on the first pass to create a subscriber-side gap.
+``AlertChain`` makes real alert payloads (``gateway.protocol.alerts``: canonical JSON, hash chain,
+HMAC) for one device: v1 alerts as an older device wrote them, or v2 alerts whose starts carry a
+real JPEG as evidence. ``MqttDevice`` publishes them at QoS 1 to a real broker (each image on
+``{prefix}/{device_id}/evidence/{seq}`` right after its alert) and answers replay requests on
+``{prefix}/{device_id}/replay`` with the byte-identical payloads and images, as the real gateway
+does; it can be told to hold back some seqs or images to create a subscriber-side gap.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import threading
 import time
@@ -16,20 +20,23 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import cv2
+import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert, encode_alert
-from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.domain import AlertEvent, AlertKind, EndReason, Evidence, ModelRef
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 
 
 def event(seq: int, camera_id: str = "gate") -> AlertEvent:
     kinds = (AlertKind.START, AlertKind.UPDATE, AlertKind.END)
+    kind = kinds[(seq - 1) % 3]
     return AlertEvent(
         event_id=f"{camera_id}-{(seq - 1) // 3 + 1}",
-        kind=kinds[(seq - 1) % 3],
+        kind=kind,
         camera_id=camera_id,
         rule="intrusion",
         label="person",
@@ -38,7 +45,17 @@ def event(seq: int, camera_id: str = "gate") -> AlertEvent:
         box=(0.1, 0.2, 0.3, 0.4),
         frame_ts=1_780_000_000.0 + seq / 10,
         model=ModelRef("person-detector", 2),
+        end_reason=EndReason.CLEARED if kind is AlertKind.END else None,
     )
+
+
+def jpeg(seq: int) -> bytes:
+    """A small real JPEG, different for every seq."""
+    image = np.full((48, 64, 3), (seq * 37) % 256, dtype=np.uint8)
+    cv2.putText(image, str(seq), (4, 40), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    ok, buffer = cv2.imencode(".jpg", image)
+    assert ok
+    return buffer.tobytes()
 
 
 class AlertChain:
@@ -49,20 +66,28 @@ class AlertChain:
         self.key = key
         self.topic = f"{prefix}/{device_id}/alerts"
         self.replay_topic = f"{prefix}/{device_id}/replay"
+        self._prefix = prefix
         self.payloads: list[bytes] = []
+        self.images: dict[int, bytes] = {}
+        """seq -> the evidence image its alert names."""
         self._prev_hash = ZERO_HASH
 
-    def extend(self, count: int) -> list[bytes]:
-        """Make the next ``count`` alerts; returns their payloads."""
+    def image_topic(self, seq: int) -> str:
+        return f"{self._prefix}/{self.device_id}/evidence/{seq}"
+
+    def extend(self, count: int, *, schema_version: int = 2, evidence: bool = False) -> list[bytes]:
+        """Make the next ``count`` alerts (v1 as an older device wrote them, or v2; with
+        ``evidence``, each v2 start names a JPEG kept in ``images``); returns their payloads."""
         made = []
         for _ in range(count):
-            alert = build_alert(
-                self.device_id,
-                len(self.payloads) + 1,
-                event(len(self.payloads) + 1),
-                self._prev_hash,
-                self.key,
-            )
+            seq = len(self.payloads) + 1
+            made_event = dataclasses.replace(event(seq), schema_version=schema_version)
+            if evidence and schema_version == 2 and made_event.kind is AlertKind.START:
+                image = jpeg(seq)
+                self.images[seq] = image
+                digest = Evidence(hashlib.sha256(image).hexdigest(), len(image), "image/jpeg", 64, 48)
+                made_event = dataclasses.replace(made_event, evidence=digest)
+            alert = build_alert(self.device_id, seq, made_event, self._prev_hash, self.key)
             self._prev_hash = alert.hash
             payload = encode_alert(alert)
             self.payloads.append(payload)
@@ -130,12 +155,17 @@ class MqttDevice:
         if not subscribed.wait(10):
             raise TimeoutError("replay subscription not acknowledged")
 
-    def publish(self, seqs: range | list[int]) -> None:
-        """Publish the given seqs (making more alerts as needed) and wait for every PUBACK."""
+    def publish(self, seqs: range | list[int], *, without_images: frozenset[int] = frozenset()) -> None:
+        """Publish the given seqs (making more alerts as needed), each image right after its alert
+        but those of ``without_images``, and wait for every PUBACK."""
         needed = max(seqs, default=0) - len(self.chain.payloads)
         if needed > 0:
             self.chain.extend(needed)
-        infos = [self._client.publish(self.chain.topic, self.chain.payload(seq), qos=1) for seq in seqs]
+        infos = []
+        for seq in seqs:
+            infos.append(self._client.publish(self.chain.topic, self.chain.payload(seq), qos=1))
+            if seq in self.chain.images and seq not in without_images:
+                infos.append(self._client.publish(self.chain.image_topic(seq), self.chain.images[seq], qos=1))
         for info in infos:
             info.wait_for_publish(10)
 
@@ -147,6 +177,8 @@ class MqttDevice:
         last = min(to_seq, len(self.chain.payloads))
         for seq in range(max(from_seq, 1), last + 1):
             client.publish(self.chain.topic, self.chain.payload(seq), qos=1)
+            if seq in self.chain.images:
+                client.publish(self.chain.image_topic(seq), self.chain.images[seq], qos=1)
 
     def close(self) -> None:
         self._client.disconnect()

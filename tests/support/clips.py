@@ -67,13 +67,13 @@ def is_event_frame(image: Image) -> bool:
     return float(centre.mean()) > (EVENT_VALUE + BACKGROUND_VALUE) / 2
 
 
-def write_raw_i420(frames: Sequence[Image], path: Path) -> str:
+def write_raw_i420(frames: Sequence[Image], path: Path, fps: int = FPS) -> str:
     """Write frames as raw I420 and return the RTSP server's mount spec for them."""
     height, width = frames[0].shape[:2]
     with path.open("wb") as file:
         for frame in frames:
             file.write(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return f"raw:{path}:{width}x{height}:{FPS}"
+    return f"raw:{path}:{width}x{height}:{fps}"
 
 
 def write_mp4(frames: Sequence[Image], path: Path, fps: int = FPS) -> Path:
@@ -87,3 +87,46 @@ def write_mp4(frames: Sequence[Image], path: Path, fps: int = FPS) -> Path:
     finally:
         writer.release()
     return path
+
+
+HEAD_IMAGE = Path(__file__).resolve().parents[2] / "build" / "models" / "astronaut_head.png"
+FACE_IN_HEAD = (38, 63, 139, 160)
+"""The face inside the head image, in its pixels: where face-detector draws its box."""
+CROSSING_SIZE = (640, 360)
+CROSSING_FPS = 10
+CROSSING_LOOP_S = 12.0
+
+
+def crossing_clip() -> tuple[list[Image], list[tuple[float, str]]]:
+    """One 12 s loop at 640x360 and 10 fps in which a face walks left to right across the middle
+    (x = 0.5) from 1 s to 5 s, then another walks right to left from 6 s to 10 s. Returns the frames
+    and the crossings as (seconds into the loop when the face box's bottom-centre reaches x = 0.5,
+    "in" for left to right, "out" for right to left)."""
+    width, height = CROSSING_SIZE
+    head = cv2.imread(str(HEAD_IMAGE), cv2.IMREAD_COLOR)
+    if head is None:
+        raise FileNotFoundError(HEAD_IMAGE)
+    mask = np.zeros(head.shape[:2], dtype=np.float32)
+    cv2.ellipse(mask, (head.shape[1] // 2, head.shape[0] // 2), (84, 106), 0, 0, 360, 1.0, -1)
+    alpha = np.asarray(cv2.GaussianBlur(mask, (0, 0), 4), dtype=np.float32)[..., np.newaxis]
+    scene = cv2.resize(_scene(width // 2, height // 2), (width, height)).astype(np.float32)
+    face_centre = (FACE_IN_HEAD[0] + FACE_IN_HEAD[2]) / 2
+    walks = [(1.0, 5.0, 20, 440), (6.0, 10.0, 440, 20)]  # (from s, to s, head left px at start and end)
+    rng = np.random.default_rng(12)
+    frames = []
+    for index in range(round(CROSSING_LOOP_S * CROSSING_FPS)):
+        t = index / CROSSING_FPS
+        canvas = scene.copy()
+        for start, end, left_from, left_to in walks:
+            if start <= t < end:
+                left = round(left_from + (left_to - left_from) * (t - start) / (end - start))
+                target = canvas[70 : 70 + head.shape[0], left : left + head.shape[1]]
+                target[:] = target * (1 - alpha) + head.astype(np.float32) * alpha
+        canvas += rng.normal(0, 2.0, canvas.shape).astype(np.float32)
+        frames.append(np.clip(canvas, 0, 255).astype(np.uint8))
+    crossings = []
+    for start, end, left_from, left_to in walks:
+        # When the face's centre column passes the middle of the frame.
+        fraction = (width / 2 - face_centre - left_from) / (left_to - left_from)
+        crossings.append((start + fraction * (end - start), "in" if left_to > left_from else "out"))
+    return frames, crossings

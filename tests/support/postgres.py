@@ -5,7 +5,8 @@ directory, so it needs nothing from the system's own cluster. PostgreSQL refuses
 CI runs as root: there the data directory is handed to an unprivileged system user (``postgres`` when
 the Debian package created it, else ``nobody``) and the binaries run as that user. Durability is
 switched off (fsync, synchronous_commit): a test database need not survive a power cut, and it makes
-each commit cost microseconds instead of a disk flush.
+each commit cost microseconds instead of a disk flush. ``PostgresServer(durable=True)`` keeps
+PostgreSQL's own defaults instead (every commit flushed), for benchmarks that stand for production.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ class PostgresServer:
     """``with PostgresServer() as server:`` starts a fresh cluster; ``server.create_database()`` gives
     each test its own empty database URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        self.durable = durable
         self.port = free_port()
         self._root = Path(tempfile.mkdtemp(prefix="edge-gateway-pg-"))
         self._data = self._root / "data"
@@ -111,13 +113,12 @@ class PostgresServer:
                 "-c",
                 f"unix_socket_directories={self._root}",
                 "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-                "-c",
                 "max_connections=50",
+                *(
+                    []
+                    if self.durable
+                    else ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+                ),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -142,6 +143,11 @@ class PostgresServer:
                         f"postgres not ready in {START_TIMEOUT_S} s:\n{self.log_text()}"
                     ) from None
                 time.sleep(0.1)
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while it runs (its backends are its children)."""
+        return self._process.pid if self._process is not None else None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"

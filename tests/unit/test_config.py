@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import GatewayConfig, default_config, parse_config, parse_model_reference
+from gateway.config import GatewayConfig, default_config, load_config, parse_config
+from gateway.domain import ModelReference
 from gateway.errors import ConfigError
 
 VALID = """\
@@ -38,7 +39,11 @@ def test_every_problem_is_reported_with_its_line_and_key_path() -> None:
 
 def test_cross_field_checks_name_the_problem() -> None:
     text = VALID.replace("zones: [yard]", "zones: [street]")
-    with pytest.raises(ConfigError, match=r"cameras\[0\]: rule 'intrusion' names unknown zones \['street'\]"):
+    # The problem points at the rule's own key, with its line.
+    match = (
+        r"gateway.yaml:8: cameras\[0\]\.rules\[0\]\.zones: rule 'intrusion' names unknown zones \['street'\]"
+    )
+    with pytest.raises(ConfigError, match=match):
         parse_config(text, "gateway.yaml")
 
 
@@ -48,16 +53,26 @@ def test_invalid_yaml_points_at_the_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("reference", "expected"), [("detector", ("detector", None)), ("detector:3", ("detector", 3))]
+    ("reference", "expected"),
+    [("detector", ModelReference("detector")), ("detector:3", ModelReference("detector", 3))],
 )
-def test_model_references(reference: str, expected: tuple[str, int | None]) -> None:
-    assert parse_model_reference(reference) == expected
+def test_model_references(reference: str, expected: ModelReference) -> None:
+    assert ModelReference.parse(reference) == expected
+    assert str(expected) == reference
 
 
 @pytest.mark.parametrize("reference", ["detector:0", "detector:x", ":1", "a b"])
 def test_bad_model_references_are_rejected(reference: str) -> None:
     with pytest.raises(ValueError, match="model reference"):
-        parse_model_reference(reference)
+        ModelReference.parse(reference)
+
+
+def test_model_references_are_parsed_once_by_the_config() -> None:
+    config = parse_config(VALID, "gateway.yaml")
+    assert config.cameras[0].model == ModelReference("person-detector", 2)
+    bad = VALID.replace("model: person-detector:2", "model: person-detector:zero")
+    with pytest.raises(ConfigError, match=r"gateway.yaml:\d+: cameras\[0\]\.model: .*version must be"):
+        parse_config(bad, "gateway.yaml")
 
 
 def test_embedded_default_is_valid(tmp_path: Path) -> None:
@@ -93,3 +108,77 @@ def test_unknown_or_unset_variables_are_errors(monkeypatch: pytest.MonkeyPatch) 
         "CONFIGURATION_DIRECTORY, RUNTIME_DIRECTORY",
         "g.yaml:3: http.tokens_file: ${CREDENTIALS_DIRECTORY} is not set",
     ]
+
+
+def test_check_config_env_sets_only_the_variables_expansion_knows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STATE_DIRECTORY", "/from/the/environment")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    path = tmp_path / "gateway.yaml"
+    path.write_text("state_dir: ${STATE_DIRECTORY}\nhttp: {tokens_file: '${CREDENTIALS_DIRECTORY}/tokens'}\n")
+    # --env fills what the environment lacks
+    assert main(["check-config", str(path)]) == 2
+    assert "${CREDENTIALS_DIRECTORY} is not set" in capsys.readouterr().err
+    assert main(["check-config", str(path), "--env", "CREDENTIALS_DIRECTORY=/c"]) == 0
+    assert capsys.readouterr().out.startswith(f"{path}: ok")
+    # the variables given replace the process environment's
+    given = {"STATE_DIRECTORY": "/s", "CREDENTIALS_DIRECTORY": "/c"}
+    assert load_config(path, given).state_dir == Path("/s")
+    # anything else is refused by name before the file is read
+    for argument, reason in [
+        ("HOME=/root", "'HOME' is not one of CREDENTIALS_DIRECTORY"),
+        ("STATE_DIRECTORY", "is not NAME=VALUE"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            main(["check-config", str(path), "--env", argument])
+        assert exited.value.code == 2
+        assert reason in capsys.readouterr().err
+
+
+TRACKS = """\
+device_id: jetson-01
+state_dir: /tmp/state
+cameras:
+  - id: gate
+    url: rtsp://127.0.0.1/stream1
+    model: person-detector
+    zones: [{name: yard, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 1], [0.1, 1]]}]
+    lines: [{name: door, points: [[0.5, 0.0], [0.5, 1.0]], in_direction: [1, 0]}]
+    tracker: {max_lost_s: 2}
+    rules:
+      - {name: entering, type: line_crossing, labels: [person], line: door, direction: in}
+      - {name: loitering, type: loiter, labels: [person], zones: [yard], min_s: 20}
+      - {name: crowd, type: count, labels: [person], zones: [yard], min_count: 4, min_s: 2}
+      - {name: left-bag, type: stationary, labels: [backpack], zones: [yard], min_s: 60}
+"""
+
+
+def test_the_design_example_of_track_rules_parses() -> None:
+    camera = parse_config(TRACKS).cameras[0]
+    assert [rule.type for rule in camera.rules] == ["line_crossing", "loiter", "count", "stationary"]
+    assert camera.lines[0].in_direction == (1, 0)
+    assert camera.tracker.max_lost_s == 2
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("line: door, direction: in", "line: gate, direction: in",
+         r"gateway.yaml:11: cameras\[0\]\.rules\[0\]\.line: rule 'entering' names unknown line 'gate'"),
+        ("line: door, direction: in", "direction: in", r"gateway.yaml:11: .*line_crossing rule needs 'line'"),
+        ("zones: [yard], min_s: 20", "zones: [yard]", r"gateway.yaml:12: .*a loiter rule needs min_s"),
+        ("min_count: 4, min_s: 2", "min_s: 2", r"gateway.yaml:13: .*a count rule needs min_count"),
+        ("{name: left-bag, type: stationary", "{name: left-bag, line: door, type: stationary",
+         r"gateway.yaml:14: .*'line' and 'direction' belong to line_crossing rules, not stationary"),
+        ("points: [[0.5, 0.0], [0.5, 1.0]]", "points: [[0.5, 0.5], [0.5, 0.5]]",
+         r"gateway.yaml:8: cameras\[0\]\.lines\[0\]: the line's two points must differ"),
+        ("in_direction: [1, 0]", "in_direction: [0, 0]",
+         r"gateway.yaml:8: .*in_direction must not be the zero"),
+        ("type: loiter", "type: linger", r"gateway.yaml:12: cameras\[0\]\.rules\[1\]\.type: Input should be"),
+    ],
+)  # fmt: skip
+def test_track_rule_problems_point_at_their_line(old: str, new: str, message: str) -> None:
+    assert old in TRACKS
+    with pytest.raises(ConfigError, match=message):
+        parse_config(TRACKS.replace(old, new), "gateway.yaml")

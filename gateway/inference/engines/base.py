@@ -1,7 +1,9 @@
 """The ``Engine`` protocol: one loaded model session that runs whole batches.
 
-An engine is owned by one worker thread at a time (workers own their sessions), so implementations
-need not be thread-safe for ``run``; ``close`` is called once, after the last ``run`` has returned.
+An engine whose ``thread_safe`` is False is owned by one worker thread (the repository loads one per
+worker), so its ``run`` is never concurrent; one that is thread-safe (an ONNX Runtime session) is
+loaded once per model version and shared by every worker, which keeps one copy of the weights and
+one memory arena. ``close`` is called once, after the last ``run`` has returned.
 """
 
 from __future__ import annotations
@@ -52,6 +54,11 @@ class Engine(Protocol):
     @property
     def provider(self) -> str:
         """The execution provider that actually runs the model, e.g. ``CPUExecutionProvider``."""
+        ...
+
+    @property
+    def thread_safe(self) -> bool:
+        """Whether several workers may call ``run`` at once."""
         ...
 
     def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:

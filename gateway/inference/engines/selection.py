@@ -7,7 +7,8 @@
   in ``inference.providers``: the native engine when ``edge-gateway build-engine`` has cached one
   that fits (profile covers the model's max batch, precision accepted by the config). Otherwise the
   reason is logged once (how to install TensorRT, or the build-engine command to run) and the
-  version falls back to ONNX Runtime with the configured providers, in order.
+  version falls back to ONNX Runtime with the configured providers, in order. The reason is a
+  warning only on a box with an NVIDIA GPU, where the user can act on it; without one it is info.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from gateway.inference.engines import tensorrt as native
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.engines.onnx import PROVIDERS, OnnxEngine, preferred_provider
 from gateway.inference.engines.tensorrt_build import BuildProgress, BuildRequest, build_engine
+from gateway.inference.gpu_presence import gpu_present
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +49,12 @@ def current_device() -> Device:
 
 @dataclass(frozen=True, slots=True)
 class NativeRuntime:
-    """The TensorRT side, as three calls: swapped for fakes only in unit tests of the choice logic."""
+    """The TensorRT side, as four calls: swapped for fakes only in unit tests of the choice logic."""
 
     device: Callable[[], Device] = current_device
     load: Callable[[Path], Engine] = native.TensorrtEngine
     build: Callable[[BuildRequest, BuildProgress], bytes] = build_engine
+    gpu_present: Callable[[], bool] = gpu_present
 
 
 def native_first(providers: tuple[ProviderName, ...], offered: set[str] | None = None) -> bool:
@@ -138,7 +141,8 @@ class EngineSelector:
             if message in self._said:
                 return
             self._said.add(message)
-        logger.warning("%s", message, extra={"model": model_reference(path)})
+        level = logging.WARNING if self._runtime.gpu_present() else logging.INFO
+        logger.log(level, "%s", message, extra={"model": model_reference(path)})
 
 
 def model_reference(path: Path) -> str:

@@ -223,6 +223,11 @@ class TensorrtEngine:
     def provider(self) -> str:
         return PROVIDER
 
+    @property
+    def thread_safe(self) -> bool:
+        # One execution context and its device buffers: one worker at a time.
+        return False
+
     def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
         cudart = self._cudart
         if self._context is None:

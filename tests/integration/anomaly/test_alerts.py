@@ -15,6 +15,7 @@ from gateway.enroll import enroll_frames
 from gateway.inference.model_config import load_model_config
 from gateway.inference.postprocess import anomaly_map, decode
 from gateway.inference.preprocess import prepare
+from gateway.pipeline.specs import rule_specs
 from gateway.rules.engine import RuleEngine
 
 from .conftest import ScriptedClip
@@ -45,7 +46,7 @@ def test_an_anomaly_is_located_and_a_parked_object_becomes_the_new_normal(
             },
         }
     )
-    rules = RuleEngine([camera])
+    rules = RuleEngine(rule_specs([camera]))
     reference = ModelRef("scene-anomaly-yard", enrolled.version)
 
     # When, at one frame a second, an object stands in the scene from 10 s to 99 s, is gone until
@@ -69,8 +70,7 @@ def test_an_anomaly_is_located_and_a_parked_object_becomes_the_new_normal(
             reference,
             detections,
             frame_score,
-            0.0,
-            anomaly_map(outputs, config.postprocess),
+            anomaly_map=anomaly_map(outputs, config.postprocess),
         )
         events += rules.process(result)
         farthest = max(farthest, float(cells[0][elsewhere].max()))
@@ -97,6 +97,6 @@ def test_an_anomaly_is_located_and_a_parked_object_becomes_the_new_normal(
     assert patch is not None
     left, top, right, bottom = patch
     assert (left <= x1 / 320, top <= y1 / 180, right >= x2 / 320, bottom >= y2 / 180) == (True,) * 4
-    assert rules.scene_changes() == []
+    assert rules.scene_change("yard") is None
     # and the object never bent the light the rest of the frame is measured against
     assert farthest < 0.5

@@ -106,7 +106,12 @@ def make_gateway(model_repository: Path, tmp_path: Path) -> Iterator[GatewayFact
             {
                 "device_id": "test",
                 "state_dir": tmp_path / "state",
-                "models": {"repository": model_repository, "warmup_batches": 1, "poll_interval_s": 60},
+                "models": {
+                    "repository": model_repository,
+                    "warmup_batches": 1,
+                    "poll_interval_s": 60,
+                    "preload": "all",
+                },
                 "inference": {
                     "workers": 2,
                     "providers": ["cpu"],

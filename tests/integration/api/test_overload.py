@@ -83,7 +83,10 @@ def test_queue_overload_answers_503_with_retry_after_and_recovers(make_gateway: 
 def test_deadlines_under_overload_give_504_not_other_errors(make_gateway: GatewayFactory) -> None:
     gateway = make_gateway(
         inference={"workers": 1, "queue_capacity": 64, "max_batch_size": 4},
-        admission=AdmissionConfig(rate_per_s=100_000, burst=100_000, high_watermark=1.0),
+        # Neither the watermark nor the wait budget refuses: the queue grows until deadlines expire.
+        admission=AdmissionConfig(
+            rate_per_s=100_000, burst=100_000, high_watermark=1.0, max_queue_wait_ms=60_000
+        ),
     )
     outcomes = asyncio.run(
         hammer(gateway.api.port, clients=48, requests_each=4, headers={"X-Request-Timeout-Ms": "5"})
@@ -93,7 +96,11 @@ def test_deadlines_under_overload_give_504_not_other_errors(make_gateway: Gatewa
 
 
 def test_client_rate_limit_answers_429_with_retry_after(make_gateway: GatewayFactory) -> None:
-    gateway = make_gateway(admission=AdmissionConfig(rate_per_s=5, burst=5), tokens=frozenset({"a", "b"}))
+    # A wait budget of a minute leaves the rate limit as the only thing that can refuse.
+    gateway = make_gateway(
+        admission=AdmissionConfig(rate_per_s=5, burst=5, max_queue_wait_ms=60_000),
+        tokens=frozenset({"a", "b"}),
+    )
     outcomes = asyncio.run(
         hammer(gateway.api.port, clients=4, requests_each=5, headers={"Authorization": "Bearer a"})
     )
@@ -103,3 +110,27 @@ def test_client_rate_limit_answers_429_with_retry_after(make_gateway: GatewayFac
         hammer(gateway.api.port, clients=1, requests_each=3, headers={"Authorization": "Bearer b"})
     )
     assert [outcome.status for outcome in other] == [200, 200, 200], "each token has its own bucket"
+
+
+def test_default_admission_refuses_what_would_wait_past_one_service_time(
+    make_gateway: GatewayFactory,
+) -> None:
+    # Given the default queue (64 items, watermark 0.8), so only the wait estimate can refuse
+    gateway = make_gateway(
+        inference={"workers": 1, "max_batch_size": 4},
+        admission=AdmissionConfig(rate_per_s=100_000, burst=100_000),
+    )
+    # When 48 clients each send requests of four rows (a few ms of work each) at once
+    outcomes = asyncio.run(hammer(gateway.api.port, clients=48, requests_each=4, headers={}))
+    # Then the excess is refused with 503 + Retry-After by the wait estimate, never by a full queue
+    statuses = check(outcomes, {503})
+    assert statuses[200] > 0, statuses
+    assert statuses[503] > 0, statuses
+    metrics = generate_latest(gateway.registry).decode()
+    assert 'edge_gateway_http_rejections_total{reason="queue_wait"}' in metrics
+    assert 'edge_gateway_http_rejections_total{reason="overloaded"}' not in metrics
+    assert not gateway.registry.get_sample_value(
+        "edge_gateway_inference_drops_total", {"reason": "queue_full"}
+    )
+    refused = [json.loads(outcome.body)["error"] for outcome in outcomes if outcome.status == 503]
+    assert all("expected wait for a worker" in message for message in refused), refused[:3]

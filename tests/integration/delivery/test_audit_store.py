@@ -11,10 +11,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gateway.audit.store import AuditStore, Outcome, ReceivedMessage, RejectReason
+from gateway.audit.verify import verify_store
 from gateway.cli import main
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert, encode_alert
-from gateway.delivery.audit_store import AuditStore, Outcome, ReceivedMessage, RejectReason
-from gateway.delivery.audit_verify import verify_store
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 from tests.support.audit_device import AlertChain, event
 from tests.support.postgres import PostgresServer
 
@@ -304,7 +304,7 @@ def test_verify_flags_stored_alerts_of_a_device_missing_from_the_keys_file(
 def test_long_runs_are_read_and_joined_page_by_page(
     store: AuditStore, chain: AlertChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gateway.delivery.audit_store.PAGE_ROWS", 4)
+    monkeypatch.setattr("gateway.audit.store.PAGE_ROWS", 4)
     chain.extend(18)
     store.ingest(received(chain, 1, *range(3, 31)))
     assert store.progress()[0].contiguous_seq == 1

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,11 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 
+from gateway.audit.store import AuditStore
+from gateway.audit.subscriber import AuditSubscriber
+from gateway.audit.verify import verify_store
 from gateway.cli import main
 from gateway.config import AuditConfig
-from gateway.delivery.audit import AuditSubscriber
-from gateway.delivery.audit_store import AuditStore
-from gateway.delivery.audit_verify import verify_store
 from gateway.errors import AuditError
 from tests.integration.systemd.notify_listener import NotifyListener
 from tests.support.audit_device import AlertChain, MqttDevice, connect_client, wait_until
@@ -216,6 +217,42 @@ def test_a_share_group_member_that_leaves_for_a_while_gets_its_share_when_it_ret
 
     start(running, second_config)
     wait_for_stored(sqlite_url, 200)
+
+
+def test_a_retiring_member_leaves_the_group_and_stores_its_share_before_its_session_ends(
+    broker: Mosquitto, device: MqttDevice, keys_file: Path, sqlite_url: str, running: list[Running]
+) -> None:
+    # Given two members, the second keeping no session (retiring), and replay pushed out of the way
+    # so that only what the broker delivers counts
+    start(running, audit_config(broker.url, sqlite_url, keys_file, client_id="a", replay_after_s=600))
+    retiring = start(
+        running,
+        audit_config(
+            broker.url, sqlite_url, keys_file, client_id="b", replay_after_s=600, session_expiry_s=0
+        ),
+    )
+    device.publish(range(1, 101))
+    wait_for_stored(sqlite_url, 100)
+    assert retiring.handled("stored") > 0
+
+    # When it stops while alerts are flowing (ten at a time, for about two seconds)
+    def publish_paced() -> None:
+        for first in range(101, 601, 10):
+            device.publish(range(first, first + 10))
+            time.sleep(0.02)
+
+    publishing = threading.Thread(target=publish_paced)
+    publishing.start()
+    time.sleep(0.5)
+    retiring.close()
+    running.remove(retiring)
+    publishing.join(60)
+
+    # Then nothing it had been handed is lost with its session, and the group is the first member's
+    wait_for_stored(sqlite_url, 600)
+    device.publish(range(601, 701))
+    wait_for_stored(sqlite_url, 700)
+    assert device.replay_requests == []
 
 
 def device_connected(device: MqttDevice) -> bool:

@@ -11,7 +11,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from gateway.delivery.broker_link import close_client
+from gateway.protocol.mqtt_link import close_client
 from tests.support.mosquitto import Mosquitto
 
 

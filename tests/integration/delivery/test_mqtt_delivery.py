@@ -22,14 +22,14 @@ from paho.mqtt.enums import CallbackAPIVersion
 from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig
-from gateway.delivery.broker_link import close_client
 from gateway.delivery.mqtt import MqttPublisher, parse_replay_request
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
 from gateway.domain import DeliveryState
 from gateway.errors import BrokerError
-from tests.integration.delivery.collector import AlertCollector
+from gateway.protocol.mqtt_link import close_client
 from tests.integration.delivery.publisher_process import DEVICE_ID, event
+from tests.support.alert_collector import AlertCollector
 from tests.support.mosquitto import Mosquitto
 
 ALERTS = f"edge/{DEVICE_ID}/alerts"

@@ -31,7 +31,9 @@ def make_service(tmp_path: Path, models_root: Path, registry: CollectorRegistry)
     """Start an InferenceService on ``models_root`` with ``inference`` overrides; stopped at teardown."""
     started: list[InferenceService] = []
 
-    def make(poll_interval_s: float = 60.0, warmup_batches: int = 1, **inference: Any) -> InferenceService:
+    def make(
+        poll_interval_s: float = 60.0, warmup_batches: int = 1, preload: str = "all", **inference: Any
+    ) -> InferenceService:
         config = GatewayConfig.model_validate(
             {
                 "device_id": "test",
@@ -40,6 +42,7 @@ def make_service(tmp_path: Path, models_root: Path, registry: CollectorRegistry)
                     "repository": models_root,
                     "poll_interval_s": poll_interval_s,
                     "warmup_batches": warmup_batches,
+                    "preload": preload,
                 },
                 "inference": {"providers": ["cpu"], **inference},
             }

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gateway.domain import ModelRef, ModelState
+from gateway.domain import ModelRef, ModelRouting, ModelState
 from gateway.errors import GatewayError, ModelNotReadyError
 from gateway.inference.engines.base import Engine, EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
@@ -63,7 +63,7 @@ def test_concurrent_first_requests_load_a_version_once(models_root: Path) -> Non
 
     assert len(loaded) == 8
     assert len({id(version) for version in loaded}) == 1
-    assert factory.calls == {path: 2}, "one load: one session per worker, no more"
+    assert factory.calls == {path: 1}, "one load: one thread-safe session shared by the workers"
     assert repository.status("affine", 1).state is ModelState.READY
     repository.close()
     assert loaded[0].closed
@@ -102,6 +102,7 @@ def test_canary_weight_routes_roughly_the_configured_share(models_root: Path) ->
     assert versions[2] / 4000 == pytest.approx(0.3, abs=0.03)
     # A pin is never diverted to the canary.
     assert {repository.route("affine", 1).ref.version for _ in range(200)} == {1}
+    assert repository.routing("affine") == ModelRouting(1, 2, 0.3)
     repository.close()
 
 

@@ -14,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api.ports import InferenceBackend, InferenceOutput
 from gateway.config import GatewayConfig
-from gateway.domain import ModelRef, ModelState
+from gateway.domain import ModelRef, ModelReference, ModelState
 from gateway.errors import (
     DeadlineExceededError,
     InvalidInputError,
@@ -87,7 +87,7 @@ def test_a_request_with_several_rows_is_split_back_in_order(
     models_root: Path, make_service: ServiceFactory
 ) -> None:
     write_affine_model(models_root)
-    service = make_service(workers=1, max_queue_delay_ms=30.0)
+    service = make_service(workers=1, max_queue_delay_ms=30.0, max_batch_size=8)
     first = np.arange(8, dtype=np.float32).reshape(2, 4)
     second = np.arange(12, dtype=np.float32).reshape(3, 4) + 100
 
@@ -101,8 +101,9 @@ def test_an_item_whose_deadline_passes_in_the_queue_fails_with_deadline_exceeded
     models_root: Path, make_service: ServiceFactory, registry: CollectorRegistry
 ) -> None:
     write_affine_model(models_root)
-    # The batch waits 300 ms to fill, far beyond the 20 ms deadline.
-    service = make_service(workers=1, max_queue_delay_ms=300.0)
+    # The batch waits 300 ms to fill (merging items, as max_batch_size is set), far beyond the 20 ms
+    # deadline.
+    service = make_service(workers=1, max_queue_delay_ms=300.0, max_batch_size=8)
 
     doomed = service.infer("affine", None, {"INPUT0": np.ones((1, 4), np.float32)}, time.monotonic() + 0.02)
     patient = service.infer("affine", None, {"INPUT0": np.ones((1, 4), np.float32)}, time.monotonic() + 10)
@@ -229,7 +230,7 @@ def test_detect_runs_preprocess_and_postprocess_on_a_real_model(
     black = np.zeros((24, 32, 3), np.uint8)
 
     anomalous = service.detect("mean-score", None, white, None).result(10)
-    quiet = service.submit_frame("mean-score:1", black, time.monotonic() + 5).result(10)
+    quiet = service.submit_frame(ModelReference("mean-score", 1), black, time.monotonic() + 5).result(10)
 
     assert anomalous.model == ModelRef("mean-score", 1)
     assert anomalous.anomaly_score == pytest.approx(1.0)
@@ -253,7 +254,7 @@ def test_stop_ends_every_thread_and_fails_queued_items(
     config = GatewayConfig.model_validate(
         {
             "state_dir": models_root.parent / "state",
-            "models": {"repository": models_root, "poll_interval_s": 0.05},
+            "models": {"repository": models_root, "poll_interval_s": 0.05, "preload": "all"},
             "inference": {"providers": ["cpu"], "workers": 2, "max_queue_delay_ms": 5000.0},
         }
     )

@@ -15,7 +15,7 @@ import onnxruntime
 import pytest
 from onnx import TensorProto, helper
 
-from gateway.domain import Detection, DetectOutput, Frame, ModelRef
+from gateway.domain import Detection, DetectOutput, Frame, ModelRef, ModelReference
 from gateway.errors import DeadlineExceededError, OverloadedError
 from tests.support import clips
 from tests.support.rtsp_server import RtspServer
@@ -64,9 +64,9 @@ class OnnxDetector:
         self._pending = 0
         self._lock = threading.Lock()
         self.runs = 0
-        self.models: list[str] = []
+        self.models: list[ModelReference] = []
 
-    def __call__(self, model: str, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
+    def __call__(self, model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
         with self._lock:
             if self._pending >= self._capacity:
                 raise OverloadedError("test detector queue full")
@@ -74,7 +74,7 @@ class OnnxDetector:
             self.models.append(model)
         return self._executor.submit(self._run, model, frame, deadline)
 
-    def _run(self, model: str, frame: Frame, deadline: float | None) -> DetectOutput:
+    def _run(self, model: ModelReference, frame: Frame, deadline: float | None) -> DetectOutput:
         try:
             if deadline is not None and time.monotonic() > deadline:
                 raise DeadlineExceededError("expired in the queue")
@@ -85,8 +85,7 @@ class OnnxDetector:
                 self.runs += 1
             score = float(brightness)
             detections = (Detection("bright", score, None),) if score > self._threshold else ()
-            name, _, version = model.partition(":")
-            return DetectOutput(ModelRef(name, int(version or 1)), detections, None)
+            return DetectOutput(ModelRef(model.name, model.version or 1), detections, None)
         finally:
             with self._lock:
                 self._pending -= 1

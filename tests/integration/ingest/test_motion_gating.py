@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState
-from gateway.pipeline_cameras import CameraPipeline
+from gateway.domain import CameraState, DropReason
+from gateway.ingest.cameras import CameraPipeline
 from tests.integration.ingest.conftest import OnnxDetector, wait_until
 from tests.support import clips
 
@@ -28,7 +28,9 @@ def moving_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clips.write_mp4(clips.moving_clip(length=50), tmp_path_factory.mktemp("motion") / "moving.mp4")
 
 
-def run_camera(path: Path, detector: OnnxDetector, motion: bool = True) -> tuple[int, int, dict[str, int]]:
+def run_camera(
+    path: Path, detector: OnnxDetector, motion: bool = True
+) -> tuple[int, int, dict[DropReason, int]]:
     """Run one file camera for RUN_S seconds; return (model runs, sampled frames, drops)."""
     config = CameraConfig.model_validate(
         {
@@ -48,7 +50,9 @@ def run_camera(path: Path, detector: OnnxDetector, motion: bool = True) -> tuple
         assert pipeline.stop()
     assert wait_until(lambda: detector.runs == pipeline.processed("clip"), 2)
     drops = pipeline.cameras()[0].drops
-    sampled = detector.runs + sum(count for reason, count in drops.items() if reason != "superseded")
+    sampled = detector.runs + sum(
+        count for reason, count in drops.items() if reason is not DropReason.SUPERSEDED
+    )
     return detector.runs, sampled, dict(drops)
 
 
@@ -57,7 +61,7 @@ def test_a_static_scene_runs_the_model_on_almost_no_frames(static_file: Path, de
     # Then: only the first frame (which seeds the background) and the hold after it reach the model.
     assert sampled >= DETECT_FPS * RUN_S * 0.8
     assert runs <= 1 + DETECT_FPS * 0.5 + 1
-    assert drops.get("motion", 0) >= sampled - runs
+    assert drops.get(DropReason.MOTION, 0) >= sampled - runs
 
 
 def test_a_moving_scene_runs_the_model_on_every_sampled_frame(
@@ -65,12 +69,12 @@ def test_a_moving_scene_runs_the_model_on_every_sampled_frame(
 ) -> None:
     runs, sampled, drops = run_camera(moving_file, detector)
     assert sampled >= DETECT_FPS * RUN_S * 0.8
-    assert drops.get("motion", 0) == 0
+    assert drops.get(DropReason.MOTION, 0) == 0
     assert runs == sampled
 
 
 def test_gating_off_runs_the_model_on_a_static_scene_too(static_file: Path, detector: OnnxDetector) -> None:
     runs, sampled, drops = run_camera(static_file, detector, motion=False)
-    assert drops.get("motion", 0) == 0
+    assert drops.get(DropReason.MOTION, 0) == 0
     assert runs == sampled
     assert runs >= DETECT_FPS * RUN_S * 0.8

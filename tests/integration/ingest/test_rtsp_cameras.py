@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState, CameraStatus, Frame, FrameResult, Image
+from gateway.domain import CameraState, CameraStatus, DropReason, Frame, FrameResult, Image
 from gateway.ingest.camera import Camera
+from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import FrameSource, SourceFactory, source_factory
-from gateway.pipeline_cameras import CameraPipeline
 from tests.integration.ingest.conftest import CLIP_LENGTH, EVENT_RANGE, OnnxDetector, open_fds, wait_until
 from tests.support import clips
 from tests.support.rtsp_server import RtspServer
@@ -79,7 +79,7 @@ def test_several_cameras_stream_and_are_processed_at_detect_fps(
             # Then: each camera is decoded at its own 25 fps and processed at its detect_fps.
             assert 20 <= status.fps_in <= 30, status
             assert 4.0 <= processed_fps <= 5.5, (config.id, processed_fps)
-            assert status.drops.get("superseded", 0) > 0
+            assert status.drops.get(DropReason.SUPERSEDED, 0) > 0
         metrics = generate_latest(registry).decode()
         assert 'edge_gateway_camera_frames_total{camera="one"}' in metrics
         assert 'edge_gateway_camera_state{camera="two",state="streaming"} 1.0' in metrics

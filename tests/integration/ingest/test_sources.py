@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry
 from gateway.config import CameraConfig
 from gateway.domain import CameraState
 from gateway.errors import SourceError
+from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import OpenCvSource, gstreamer_available
-from gateway.pipeline_cameras import CameraPipeline
 from tests.integration.ingest.conftest import OnnxDetector, wait_until
 from tests.support import clips
 

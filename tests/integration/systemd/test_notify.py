@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -84,9 +85,8 @@ def test_watchdog_pings_only_while_healthy_and_resumes(listener: NotifyListener)
     healthy = threading.Event()
     healthy.set()
     registry = CollectorRegistry()
-    stop = threading.Event()
     notifier = notifier_for(listener, watchdog_usec=400_000)
-    watchdog = Watchdog.for_notifier(notifier, healthy.is_set, stop, registry)
+    watchdog = Watchdog.for_notifier(notifier, healthy.is_set, registry)
     assert watchdog is not None
     assert watchdog.period_s == pytest.approx(0.2)
     watchdog.start()
@@ -111,8 +111,7 @@ def test_watchdog_pings_only_while_healthy_and_resumes(listener: NotifyListener)
         assert resumed.fields == {"WATCHDOG": "1"}
         assert registry.get_sample_value("edge_gateway_watchdog_healthy") == 1
     finally:
-        stop.set()
-        watchdog.join(2.0)
+        watchdog.stop()
         notifier.close()
     assert not watchdog.running
     sent = registry.get_sample_value("edge_gateway_watchdog_pings_total")
@@ -194,3 +193,18 @@ def test_extending_timeout_gives_up_at_its_limit(listener: NotifyListener) -> No
     with notifier_for(listener) as notifier, notifier.extending_timeout(interval_s=0.1, limit_s=0.25):
         received = listener.drain(0.8)
     assert 2 <= len(received) <= 4
+
+
+def test_a_manager_that_stops_reading_cannot_wedge_the_sender(listener: NotifyListener) -> None:
+    # Given a notify socket nobody reads: its queue holds at most max_dgram_qlen datagrams (and less
+    # when they are large), so a few more than that cannot all be taken.
+    queue_length = int(Path("/proc/sys/net/unix/max_dgram_qlen").read_text())
+    with notifier_for(listener) as notifier:
+        results = []
+        for index in range(queue_length + 3):
+            started = time.monotonic()
+            results.append(notifier.status(f"update {index}"))
+            # Then each send gives up within its timeout instead of blocking the caller forever.
+            assert time.monotonic() - started < 2.0
+    assert results[0] is True
+    assert False in results

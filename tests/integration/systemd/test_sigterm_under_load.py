@@ -20,8 +20,8 @@ import pytest
 import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.delivery.alert_codec import verify_payload
 from gateway.delivery.signing_key import load_or_create_key
+from gateway.protocol.alerts import verify_payload
 from tests.integration.systemd.notify_listener import NotifyListener
 from tests.integration.systemd.test_serve_lifecycle import (
     CLIP,

@@ -7,15 +7,17 @@ It also insists that ExecStart= binaries exist, so each test verifies a copy of 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from gateway.config import load_audit_config, load_config
+from gateway.config import EXPANDABLE, load_audit_config, load_config
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 SOURCES = REPOSITORY / "systemd"
@@ -189,3 +191,31 @@ def test_example_configs_are_valid_under_the_unit_environment(
     assert gateway.models.repository == Path("/var/lib/edge-gateway/models")
     audit = load_audit_config(SOURCES / "audit.example.yaml")
     assert audit.keys_file == tmp_path / "credentials" / "audit-device-keys"
+
+
+def test_the_shipped_example_is_checked_before_install_with_env() -> None:
+    # Given a shell outside systemd: none of the service directories is set
+    outside = {name: value for name, value in os.environ.items() if name not in EXPANDABLE}
+    check = [str(this_venv() / "bin" / "edge-gateway"), "check-config", str(SOURCES / "gateway.example.yaml")]
+
+    # When the example is checked as is, then each unset directory is named with its line
+    plain = subprocess.run(check, env=outside, capture_output=True, text=True, timeout=60, check=False)
+    assert plain.returncode == 2
+    assert "gateway.example.yaml:8: state_dir: ${STATE_DIRECTORY} is not set" in plain.stderr
+
+    # When the unit's directories are given with --env, then it passes, printing only its verdict
+    given = [
+        "--env",
+        "STATE_DIRECTORY=/var/lib/edge-gateway",
+        "--env",
+        "CREDENTIALS_DIRECTORY=/etc/edge-gateway/credentials",
+    ]
+    checked = subprocess.run(
+        [*check, *given], env=outside, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert (
+        checked.stdout
+        == f"{SOURCES / 'gateway.example.yaml'}: ok (0 cameras, device {socket.gethostname()})\n"
+    )
+    assert checked.stderr == ""

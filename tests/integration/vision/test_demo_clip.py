@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from gateway.config import default_config
-from gateway.domain import Box, Image
+from gateway.domain import Box, Image, ModelReference
 from gateway.inference.postprocess import decode
 from gateway.inference.preprocess import prepare
 from tests.integration.vision.conftest import ShippedModel
@@ -51,7 +51,7 @@ def interval(truth: list[dict[str, Any]], kind: str) -> tuple[float, float, Box]
 def test_the_embedded_default_runs_this_clip_with_face_detector(built: Path) -> None:
     (camera,) = default_config(built).cameras
     assert Path(camera.url) == built / "build" / "demo" / "clip.mp4"
-    assert camera.model == "face-detector"
+    assert camera.model == ModelReference("face-detector")
 
 
 def test_clip_is_twenty_seconds_of_640x360_at_10_fps(clip: tuple[list[Image], list[dict[str, Any]]]) -> None:

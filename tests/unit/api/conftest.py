@@ -9,8 +9,9 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.api.app import create_app
+from gateway.api.ports import EventLog, GeometryEditor
 from gateway.config import AdmissionConfig, HttpConfig
-from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
+from tests.unit.api.fakes import FakeBackend, FakeCameras
 from tests.unit.api.harness import ServedApi
 
 ApiFactory = Callable[..., ServedApi]
@@ -39,7 +40,8 @@ def make_api(backend: FakeBackend, registry: CollectorRegistry) -> Iterator[ApiF
         admission: AdmissionConfig | None = None,
         http: HttpConfig | None = None,
         cameras: FakeCameras | None = None,
-        events: FakeEvents | None = None,
+        events: EventLog | None = None,
+        geometry: GeometryEditor | None = None,
     ) -> ServedApi:
         app = create_app(
             http=http or HttpConfig(),
@@ -49,6 +51,7 @@ def make_api(backend: FakeBackend, registry: CollectorRegistry) -> Iterator[ApiF
             events=events,
             registry=registry,
             tokens=tokens,
+            geometry=geometry,
         )
         api = ServedApi(app)
         with lock:

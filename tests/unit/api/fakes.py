@@ -17,8 +17,11 @@ from gateway.domain import (
     CameraState,
     CameraStatus,
     Detection,
+    DropReason,
+    EvidenceRecord,
     Image,
     ModelRef,
+    ModelRouting,
     ModelState,
     ModelVersionStatus,
     TensorSpec,
@@ -61,6 +64,11 @@ class FakeBackend:
         self.fill = 0.0
         self.fills: list[float] = []
         """Successive answers of queue_fill() before falling back to ``fill``."""
+        self.wait_s = 0.0
+        """Seconds of work ahead of a new item, before the admitted-but-not-queued ones."""
+        self.service_s: float | None = None
+        """Every model's measured time per item (None: not measured)."""
+        self.pending_seen: list[dict[str, int]] = []
         self.delay_s = 0.0
         self.submit_error: Exception | None = None
         self.calls = 0
@@ -121,6 +129,18 @@ class FakeBackend:
     def queue_fill(self) -> float:
         return self.fills.pop(0) if self.fills else self.fill
 
+    def expected_wait_s(self, pending: Mapping[str, int]) -> float:
+        self.pending_seen.append(dict(pending))
+        return self.wait_s + (self.service_s or 0.0) * sum(pending.values())
+
+    def service_time_s(self, name: str) -> float | None:
+        return self.service_s
+
+    def routing(self, name: str) -> ModelRouting:
+        if not any(key[0] == name for key in self.statuses):
+            raise ModelNotFoundError(f"unknown model {name!r}")
+        return ModelRouting(default_version=None, canary_version=2, canary_weight=0.25)
+
     def _admit(self, name: str, version: int | None) -> ModelVersionStatus:
         self.calls += 1
         if self.submit_error is not None:
@@ -145,10 +165,11 @@ class FakeCameras:
             state=CameraState.STREAMING,
             fps_in=25.0,
             fps_processed=5.0,
-            drops={"superseded": 3},
+            drops={DropReason.SUPERSEDED: 3},
             reconnects=1,
             last_error=None,
             last_frame_at=1_764_000_000.5,
+            detections=(Detection("person", 0.75, (0.1, 0.5, 0.2, 0.9), 42),),
         )
         self.jpeg: bytes | None = b"\xff\xd8\xff\xe0fake-jpeg"
 
@@ -171,6 +192,12 @@ class FakeEvents:
         self.asked.append((limit, camera_id))
         chosen = [alert for alert in self.alerts if camera_id is None or alert.event.camera_id == camera_id]
         return chosen[-limit:]
+
+    def alert(self, seq: int) -> Alert | None:
+        return next((alert for alert in self.alerts if alert.seq == seq), None)
+
+    def evidence(self, seq: int) -> EvidenceRecord | None:
+        return None
 
 
 def infer_body(

@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.api.admission import TokenBuckets
 from gateway.api.app import create_app
-from gateway.api.auth import check_bind, load_tokens
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.errors import ConfigError, OverloadedError
+from gateway.protocol.bearer import check_bind, load_tokens
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, infer_body
 from tests.unit.api.harness import ServedApi
@@ -267,3 +267,64 @@ def test_unknown_expectation_is_417_json(api: ServedApi) -> None:
         )
         reply = connection.recv(65536)
     assert reply.startswith(b"HTTP/1.1 417")
+
+
+def test_a_request_whose_wait_exceeds_one_service_time_is_refused_before_its_body(
+    api: ServedApi, backend: FakeBackend, registry: CollectorRegistry
+) -> None:
+    # Given a model measured at 40 ms per item and 50 ms of work ahead of a new item
+    backend.service_s, backend.wait_s = 0.040, 0.050
+    # When a request arrives, then it is refused from its headers, with when to come back
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "1"
+    assert "expected wait for a worker is 50 ms, over the 40 ms" in reply.json()["error"]
+    assert backend.calls == 0
+    reply = api.request("POST", "/v1/detect?model=affine", b"\xff\xd8\xff")
+    assert reply.status == 503, "/v1/detect queues work too"
+    text = generate_latest(registry).decode()
+    assert 'edge_gateway_http_rejections_total{reason="queue_wait"} 2.0' in text
+    # And once the work ahead fits one service time, it is admitted
+    backend.wait_s = 0.030
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+
+
+def test_an_admitted_request_holds_its_place_until_it_is_queued(api: ServedApi, backend: FakeBackend) -> None:
+    backend.service_s = 0.040
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+    # The estimate was asked with nothing pending; the request's own place was given back once it
+    # was queued, so the next request sees an empty estimate again.
+    assert backend.pending_seen == [{}]
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+    assert backend.pending_seen == [{}, {}]
+
+
+def test_requests_uploading_together_count_each_other(api: ServedApi, backend: FakeBackend) -> None:
+    # Given a request admitted from its headers whose body has not arrived yet
+    backend.service_s = 0.040
+    first, connection = send_with_expect(api.port, json.dumps(infer_body([[1, 2, 3, 4]])).encode())
+    with connection:
+        assert first.startswith(b"HTTP/1.1 100 Continue")
+        # When a second request arrives meanwhile, then the first one's item counts as work ahead:
+        # 40 ms ahead fits the 40 ms budget, two such requests would not
+        assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+        assert backend.pending_seen[-1] == {"affine": 1}
+        backend.wait_s = 0.001
+        reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+        assert reply.status == 503
+        assert "41 ms" in reply.json()["error"]
+
+
+def test_a_fixed_wait_budget_applies_to_every_model(make_api: ApiFactory, backend: FakeBackend) -> None:
+    api = make_api(admission=AdmissionConfig(max_queue_wait_ms=2500))
+    backend.service_s, backend.wait_s = 0.001, 2.4
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+    backend.wait_s = 5.0
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    assert reply.status == 503
+    assert reply.headers["Retry-After"] == "3", "the wait drains to the budget in 2.5 s"
+
+
+def test_a_model_never_measured_is_admitted(api: ServedApi, backend: FakeBackend) -> None:
+    backend.service_s, backend.wait_s = None, 100.0
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200

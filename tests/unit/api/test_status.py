@@ -21,6 +21,9 @@ class FakeState:
     def health_problems(self) -> list[str]:
         return []
 
+    def degraded(self) -> list[str]:
+        return []
+
     def delivery_status(self) -> DeliveryStatus:
         return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
 

@@ -53,10 +53,12 @@ def test_outputs_encode_as_binary_or_json(datatype: TensorType) -> None:
         binary_default=False,
         timeout_s=None,
     )
-    body, length = encode_infer_response(
+    response = encode_infer_response(
         model_name="m", model_version=3, request=request, outputs={"bin": array, "js": array.T}
     )
+    body, length = response.joined(), response.json_length
     assert length is not None
+    assert response.size == len(body)
     header = json.loads(body[:length])
     assert header["id"] == "7"
     assert header["model_version"] == "3"
@@ -70,17 +72,18 @@ def test_outputs_encode_as_binary_or_json(datatype: TensorType) -> None:
 
 def test_all_outputs_follow_binary_data_output_when_none_are_named() -> None:
     request = InferRequest(None, {}, None, binary_default=True, timeout_s=None)
-    body, length = encode_infer_response(
+    response = encode_infer_response(
         model_name="m", model_version=1, request=request, outputs={"x": np.zeros((1, 2), np.float32)}
     )
+    body, length = response.joined(), response.json_length
     assert length is not None
     assert len(body) - length == 8
     request = InferRequest(None, {}, None, binary_default=False, timeout_s=None)
-    body, length = encode_infer_response(
+    response = encode_infer_response(
         model_name="m", model_version=1, request=request, outputs={"x": np.zeros((1, 2), np.float32)}
     )
-    assert length is None
-    assert json.loads(body)["outputs"][0]["data"] == [0.0, 0.0]
+    assert response.json_length is None
+    assert json.loads(response.joined())["outputs"][0]["data"] == [0.0, 0.0]
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gateway.delivery.alert_codec import ZERO_HASH, build_alert
 from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.protocol.alerts import ZERO_HASH, build_alert
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
 from tests.unit.api.harness import ServedApi
@@ -29,7 +29,7 @@ def test_detect_decodes_png_and_returns_detections(api: ServedApi, backend: Fake
     assert reply.status == 200, reply.body
     assert reply.json() == {
         "model": {"name": "affine", "version": 1},
-        "detections": [{"label": "person", "score": 0.9, "box": [0.1, 0.2, 0.3, 0.4]}],
+        "detections": [{"label": "person", "score": 0.9, "box": [0.1, 0.2, 0.3, 0.4], "track_id": None}],
         "anomaly_score": 0.25,
     }
     assert np.array_equal(backend.images[0], image), "PNG is lossless: the backend sees the exact pixels"
@@ -76,6 +76,7 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
             "reconnects": 1,
             "last_error": None,
             "last_frame_at": 1_764_000_000.5,
+            "detections": [{"label": "person", "score": 0.75, "box": [0.1, 0.5, 0.2, 0.9], "track_id": 42}],
         }
     ]
     assert api.get("/v1/cameras/gate").json()["state"] == "streaming"
@@ -99,7 +100,7 @@ def test_without_cameras_or_events_lists_are_empty(api: ServedApi) -> None:
     assert api.get("/v1/events").json() == {"events": []}
 
 
-def test_events_are_alert_v1_json(make_api: ApiFactory) -> None:
+def test_events_are_alert_v2_json(make_api: ApiFactory) -> None:
     event = AlertEvent(
         event_id="gate:intrusion:1",
         kind=AlertKind.START,
@@ -117,7 +118,7 @@ def test_events_are_alert_v1_json(make_api: ApiFactory) -> None:
     api = make_api(events=events)
     (payload,) = api.get("/v1/events?limit=5&camera=gate").json()["events"]
     assert events.asked == [(5, "gate")]
-    assert payload["schema"] == "edge-gateway.alert.v1"
+    assert payload["schema"] == "edge-gateway.alert.v2"
     assert payload["alert_id"] == "jetson-01:1"
     assert payload["frame_ts"] == "2025-11-24T16:00:00.250000Z"
     assert payload["hash"] == alert.hash

@@ -42,6 +42,14 @@ def test_model_metadata_lists_versions_and_tensors(api: ServedApi) -> None:
     assert metadata["state"] == "ready"
 
 
+def test_unversioned_metadata_says_where_requests_go(api: ServedApi) -> None:
+    assert api.get("/v2/models/affine").json()["routing"] == {
+        "default_version": None,
+        "canary": {"version": 2, "share": 0.25},
+    }
+    assert "routing" not in api.get("/v2/models/affine/versions/1").json()
+
+
 def test_failed_version_metadata_carries_state_and_reason(api: ServedApi) -> None:
     metadata = api.get("/v2/models/affine/versions/3").json()
     assert metadata["state"] == "failed"

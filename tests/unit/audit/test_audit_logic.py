@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.delivery.audit_replay import ReplayScheduler
-from gateway.delivery.audit_store import DeviceProgress, device_from_topic
-from gateway.delivery.audit_verify import DeviceReport, VerifyReport, load_keys
+from gateway.audit.replay import ReplayScheduler
+from gateway.audit.store import DeviceProgress, device_from_topic
+from gateway.audit.verify import DeviceReport, VerifyReport, load_keys
 from gateway.errors import AuditError
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sqlite3
 import stat
 import threading
 from pathlib import Path
@@ -9,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from gateway.config import OutboxConfig, parse_config
-from gateway.delivery.alert_codec import ZERO_HASH, decode_alert, encode_alert, verify_alert
 from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
 from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
-from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.domain import AlertEvent, AlertKind, EndReason, ModelRef
 from gateway.errors import OutboxError
+from gateway.protocol.alerts import ZERO_HASH, decode_alert, encode_alert, verify_alert
 
 KEY = bytes(range(32))
 
@@ -56,7 +57,7 @@ def assert_chain(payloads: list[bytes], first_prev: str = ZERO_HASH) -> None:
 
 def test_seq_is_gapless_and_chained_across_restarts(tmp_path: Path) -> None:
     outbox = open_outbox(tmp_path)
-    first = [outbox.submit(event(number)) for number in range(3)]
+    first = [outbox.append_many([event(number)])[0] for number in range(3)]
     outbox.close()
     # Given a restart, seq and the chain continue where they were.
     outbox = open_outbox(tmp_path)
@@ -77,7 +78,7 @@ def test_concurrent_submitters_get_unique_consecutive_seqs(tmp_path: Path) -> No
 
     def submit_many(camera: int) -> None:
         for number in range(50):
-            alert = outbox.submit(event(number, f"cam{camera}"))
+            alert = outbox.append_many([event(number, f"cam{camera}")])[0]
             with lock:
                 seqs.append(alert.seq)
 
@@ -158,7 +159,7 @@ def test_retention_prunes_only_delivered_alerts_and_keeps_the_chain_head(tmp_pat
     outbox.close()
     # Given every alert pruned, a restart still continues the chain.
     outbox = open_outbox(tmp_path, clock)
-    fifth = outbox.submit(event(5))
+    fifth = outbox.append_many([event(5)])[0]
     assert fifth.seq == 5
     assert fifth.prev_hash != ZERO_HASH
     outbox.close()
@@ -214,7 +215,7 @@ def test_signing_key_is_generated_private_and_reused(tmp_path: Path) -> None:
 def test_from_config_uses_state_dir_and_signs_with_the_generated_key(tmp_path: Path) -> None:
     config = parse_config(f"device_id: box-7\nstate_dir: {tmp_path}\n")
     outbox = Outbox.from_config(config)
-    alert = outbox.submit(event())
+    alert = outbox.append_many([event()])[0]
     assert alert.device_id == "box-7"
     verify_alert(alert, load_or_create_key(tmp_path), ZERO_HASH)
     outbox.close()
@@ -224,3 +225,54 @@ def test_an_unusable_database_is_an_outbox_error(tmp_path: Path) -> None:
     (tmp_path / "outbox.db").mkdir()
     with pytest.raises(OutboxError, match="cannot open"):
         open_outbox(tmp_path)
+
+
+def kind_of(number: int, kind: AlertKind, event_id: str) -> AlertEvent:
+    reason = EndReason.CLEARED if kind is AlertKind.END else None
+    return dataclasses.replace(event(number), kind=kind, event_id=event_id, end_reason=reason)
+
+
+def test_open_events_follow_starts_updates_and_ends(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    try:
+        outbox.append_many(
+            [
+                kind_of(0, AlertKind.START, "a"),
+                kind_of(1, AlertKind.START, "b"),
+                kind_of(2, AlertKind.UPDATE, "a"),
+                kind_of(3, AlertKind.INSTANT, "c"),
+            ]
+        )
+        assert [(item.event_id, item.kind) for item in outbox.open_events()] == [
+            ("b", AlertKind.START),
+            ("a", AlertKind.UPDATE),  # the newest alert of the event
+        ]
+        outbox.append_many([kind_of(4, AlertKind.END, "a")])
+        assert [item.event_id for item in outbox.open_events()] == ["b"]
+    finally:
+        outbox.close()
+    # They are durable: a new process sees the same open events.
+    reopened = open_outbox(tmp_path)
+    try:
+        assert [item.event_id for item in reopened.open_events()] == ["b"]
+    finally:
+        reopened.close()
+
+
+def test_an_outbox_from_before_open_events_is_migrated_from_its_alerts(tmp_path: Path) -> None:
+    # Given an outbox written by the previous version: no open_events table, user_version 0.
+    outbox = open_outbox(tmp_path)
+    outbox.append_many(
+        [kind_of(0, AlertKind.START, "a"), kind_of(1, AlertKind.START, "b"), kind_of(2, AlertKind.END, "a")]
+    )
+    outbox.close()
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute("DROP TABLE open_events")
+        db.execute("PRAGMA user_version = 0")
+    # When it is opened, then the events it left open are found from the stored alerts.
+    migrated = open_outbox(tmp_path)
+    try:
+        assert [item.event_id for item in migrated.open_events()] == ["b"]
+        assert migrated.last_seq == 3
+    finally:
+        migrated.close()

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import MqttConfig
-from gateway.delivery.broker_link import read_password
 from gateway.errors import BrokerError
+from gateway.protocol.mqtt_link import read_password
 
 
 def test_the_password_is_read_without_its_trailing_newline(tmp_path: Path) -> None:

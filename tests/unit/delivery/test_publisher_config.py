@@ -6,18 +6,11 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig, parse_config
-from gateway.delivery.broker_link import broker_address, make_client
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.domain import DeliveryState
 from gateway.errors import BrokerError
-
-
-def test_no_broker_configured_means_outbox_only(tmp_path: Path) -> None:
-    config = parse_config(f"device_id: box-1\nstate_dir: {tmp_path}\n")
-    outbox = Outbox.from_config(config)
-    assert MqttPublisher.from_config(config, outbox, CollectorRegistry()) is None
-    outbox.close()
+from gateway.protocol.mqtt_link import broker_address, make_client
 
 
 def test_topics_follow_the_contract(tmp_path: Path) -> None:
@@ -26,8 +19,8 @@ def test_topics_follow_the_contract(tmp_path: Path) -> None:
         "mqtt: {url: 'mqtt://127.0.0.1:1', topic_prefix: site/a}\n"
     )
     outbox = Outbox.from_config(config)
-    publisher = MqttPublisher.from_config(config, outbox, CollectorRegistry())
-    assert publisher is not None
+    assert config.mqtt is not None
+    publisher = MqttPublisher(config.mqtt, config.device_id, outbox, CollectorRegistry())
     assert publisher.alerts_topic == "site/a/box-1/alerts"
     assert publisher.status_topic == "site/a/box-1/status"
     assert publisher.replay_topic == "site/a/box-1/replay"

@@ -57,6 +57,10 @@ class FakeNativeEngine:
     def provider(self) -> str:
         return "TensorRT"
 
+    @property
+    def thread_safe(self) -> bool:
+        return False
+
     def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
         return {"OUTPUT0": np.asarray(feeds["INPUT0"]) * 2 + 1}
 

@@ -15,6 +15,7 @@ from gateway.config import GatewayConfig
 from gateway.domain import ModelState, ModelVersionStatus
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import session_providers, tensorrt_ep_cache_dir
+from gateway.inference.gpu_presence import gpu_present
 from gateway.inference.provider_metrics import ProviderCollector
 from gateway.inference.service import InferenceService, engine_options
 from tests.support.onnx_models import write_affine_model
@@ -78,14 +79,14 @@ def test_service_with_tensorrt_first_but_absent_falls_back_and_reports_the_provi
     config = GatewayConfig.model_validate(
         {
             "state_dir": tmp_path / "state",
-            "models": {"repository": models, "warmup_batches": 1},
+            "models": {"repository": models, "warmup_batches": 1, "preload": "all"},
             "inference": {"providers": ["tensorrt", "cpu"], "workers": 1},
         }
     )
     registry = CollectorRegistry()
     service = InferenceService.from_config(config, registry, threading.Event())
     # When the service starts
-    with caplog.at_level(logging.WARNING):
+    with caplog.at_level(logging.INFO):
         service.start()
     try:
         # Then the model runs on the CPU, says so in its status and metrics, and the log says how
@@ -98,5 +99,6 @@ def test_service_with_tensorrt_first_but_absent_falls_back_and_reports_the_provi
         hints = [record for record in caplog.records if "python3-libnvinfer" in record.getMessage()]
         assert len(hints) == 1
         assert hints[0].exc_info is None
+        assert hints[0].levelno == (logging.WARNING if gpu_present() else logging.INFO)
     finally:
         service.stop()

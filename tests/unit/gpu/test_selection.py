@@ -16,6 +16,7 @@ from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
 from gateway.inference.engines.selection import EngineSelector, NativeRuntime, native_first
 from gateway.inference.engines.tensorrt import INSTALL_HINT
+from gateway.inference.gpu_presence import gpu_present
 from gateway.inference.model_config import ModelConfig, load_model_config
 from tests.support.onnx_models import write_affine_model
 from tests.unit.gpu.conftest import ORIN, FakeNativeEngine, FakeTensorrt, profile
@@ -40,8 +41,11 @@ def options_for(
     )
 
 
-def selector(fake: FakeTensorrt) -> EngineSelector:
-    return EngineSelector(NativeRuntime(device=fake.device, load=fake.load, build=fake.build))
+def selector(fake: FakeTensorrt, *, gpu: bool = True) -> EngineSelector:
+    """The fake TensorRT stands for a GPU box; ``gpu=False`` for a box with none."""
+    return EngineSelector(
+        NativeRuntime(device=fake.device, load=fake.load, build=fake.build, gpu_present=lambda: gpu)
+    )
 
 
 def cache_engine(
@@ -103,14 +107,32 @@ def test_without_tensorrt_the_install_hint_is_logged_once_for_all_models(
         engine.close()
 
 
+def test_without_a_gpu_the_fallback_is_info_not_a_warning(
+    models_root: Path, tmp_path: Path, fake_tensorrt: FakeTensorrt, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a box with no GPU (and so no TensorRT): ONNX Runtime on the CPU is simply how it runs
+    fake_tensorrt.device_value = None
+    onnx_path = write_affine_model(models_root)
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        engine = selector(fake_tensorrt, gpu=False)(onnx_path, options_for(onnx_path, tmp_path / "engines"))
+    assert engine.provider == "CPUExecutionProvider"
+    assert [(record.levelno, record.getMessage()) for record in caplog.records] == [
+        (logging.INFO, f"native TensorRT not used: {INSTALL_HINT}; falling back to CPUExecutionProvider")
+    ]
+    engine.close()
+
+
 def test_the_real_selector_without_tensorrt_falls_back_to_cpu(
     models_root: Path, tmp_path: Path, without_tensorrt: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     onnx_path = write_affine_model(models_root)
-    with caplog.at_level(logging.WARNING, logger=LOGGER):
+    with caplog.at_level(logging.INFO, logger=LOGGER):
         engine = EngineSelector()(onnx_path, options_for(onnx_path, tmp_path / "engines"))
     assert engine.provider == "CPUExecutionProvider"
-    assert "python3-libnvinfer" in caplog.text
+    (record,) = caplog.records
+    assert "python3-libnvinfer" in record.getMessage()
+    # a warning only where this box has a GPU to use
+    assert record.levelno == (logging.WARNING if gpu_present() else logging.INFO)
     assert "Traceback" not in caplog.text
     engine.close()
 

@@ -50,6 +50,10 @@ class DoublingEngine:
     def provider(self) -> str:
         return "FakeExecutionProvider"
 
+    @property
+    def thread_safe(self) -> bool:
+        return False
+
     def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
         if self.error is not None:
             raise self.error

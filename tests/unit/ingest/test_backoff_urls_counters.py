@@ -4,6 +4,7 @@ import random
 
 import pytest
 
+from gateway.domain import DropReason
 from gateway.ingest.backoff import Backoff
 from gateway.ingest.counters import DropCounter, RateMeter
 from gateway.ingest.urls import file_path, redact_url, source_kind
@@ -76,7 +77,7 @@ def test_rate_meter_counts_events_in_its_window() -> None:
 
 def test_drop_counter_adds_by_reason() -> None:
     drops = DropCounter()
-    drops.add("motion")
-    drops.add("motion", 2)
-    drops.add("stale")
-    assert drops.snapshot() == {"motion": 3, "stale": 1}
+    drops.add(DropReason.MOTION)
+    drops.add(DropReason.MOTION, 2)
+    drops.add(DropReason.STALE)
+    assert drops.snapshot() == {DropReason.MOTION: 3, DropReason.STALE: 1}

@@ -5,7 +5,7 @@ import threading
 import time
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState
+from gateway.domain import CameraState, DropReason
 from gateway.ingest.camera import FAILED_AFTER_ATTEMPTS, Camera
 from tests.unit.ingest.conftest import ScriptedOpener, wait_until
 
@@ -94,7 +94,7 @@ def test_newest_frame_wins_and_untaken_frames_count_as_superseded() -> None:
         assert newer.camera_id == "cam"
     finally:
         assert camera.stop(2.0)
-    superseded = camera.drops.snapshot()["superseded"]
+    superseded = camera.drops.snapshot()[DropReason.SUPERSEDED]
     assert superseded >= camera.frames_in - 3
 
 
@@ -150,4 +150,4 @@ def test_frames_long_before_the_next_sample_are_grabbed_but_not_converted() -> N
         assert frame.seq >= 60
     finally:
         assert camera.stop(2.0)
-    assert camera.drops.snapshot()["superseded"] >= 55
+    assert camera.drops.snapshot()[DropReason.SUPERSEDED] >= 55

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.config import CameraConfig
 from gateway.domain import AlertEvent, AlertKind, AnomalyMap, Detection, FrameResult, ModelRef
+from gateway.pipeline.specs import rule_specs
 from gateway.rules.anomaly import SceneAnomaly, SceneAnomalySpec
 from gateway.rules.engine import RuleEngine
 
@@ -36,7 +37,7 @@ PERSON = ((0, 7), (1, 7))
 
 
 def test_one_region_is_located_at_its_peak_cell() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(None, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(None, 5.0))
     finding, events = rule.judge(result(0.0, cells_map(CAR, peak=(3, 2))))
     assert events == []
     assert finding is not None
@@ -45,19 +46,19 @@ def test_one_region_is_located_at_its_peak_cell() -> None:
 
 
 def test_scattered_regions_have_no_single_location() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(None, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(None, 5.0))
     finding, _ = rule.judge(result(0.0, cells_map(CAR + PERSON)))
     assert finding is not None
     assert finding.box is None
 
 
 def test_a_quiet_map_holds_nothing() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(None, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(None, 5.0))
     assert rule.judge(result(0.0, cells_map())) == (None, [])
 
 
 def test_without_a_map_the_detection_holds_frame_level() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(60.0, 5.0))
     finding, _ = rule.judge(result(0.0, None, [Detection("anomaly", 0.7, None)]))
     assert finding is not None
     assert (finding.score, finding.box) == (0.7, None)
@@ -75,7 +76,7 @@ def park(rule: SceneAnomaly, until: float, step: float = 1.0, extra: Cells = ())
 
 def test_a_lasting_change_becomes_the_new_normal_once_with_an_alert_of_its_own() -> None:
     # Given a car that parks at t=0 and stays
-    rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(60.0, 5.0))
     # When it has been anomalous for 60 s
     events = park(rule, until=70.0)
     # Then one scene change was reported, as a start and end at the same frame, with the car's box
@@ -101,7 +102,7 @@ def test_a_lasting_change_becomes_the_new_normal_once_with_an_alert_of_its_own()
 def test_a_patch_takes_in_the_warm_cells_around_the_change() -> None:
     # Given a car whose surroundings score just under the threshold (the coarse windows of the
     # model spread it a little), and flicker above and below the threshold there
-    rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(60.0, 5.0))
     values = cells_map(CAR).cells.copy()
     values[0:2, 2:4] = 0.4
     rule.judge(result(0.0, AnomalyMap(values, 0.5)))
@@ -114,7 +115,7 @@ def test_a_patch_takes_in_the_warm_cells_around_the_change() -> None:
 
 
 def test_a_patch_is_lifted_when_the_change_goes_away() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(60.0, 5.0))
     park(rule, until=61.0)
     # the car leaves: its cells are quiet for grace_s
     for at in (62.0, 64.0, 66.0, 67.0):
@@ -126,7 +127,7 @@ def test_a_patch_is_lifted_when_the_change_goes_away() -> None:
 
 
 def test_short_misses_do_not_break_a_streak_but_long_ones_do() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(10.0, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(10.0, 5.0))
     events = []
     for at in (0.0, 4.0, 8.0, 11.0):  # a 4 s gap (< grace 5 s) between anomalous frames
         events += rule.judge(result(at, cells_map(CAR)))[1]
@@ -134,7 +135,7 @@ def test_short_misses_do_not_break_a_streak_but_long_ones_do() -> None:
             rule.judge(result(6.0, cells_map()))
     assert [event.kind for event in events] == [AlertKind.START, AlertKind.END]
 
-    broken = SceneAnomaly("gate", SceneAnomalySpec(10.0, 5.0))
+    broken = SceneAnomaly(SceneAnomalySpec(10.0, 5.0))
     events = []
     for at, hot in ((0.0, CAR), (6.0, ()), (7.0, CAR), (12.0, CAR)):
         events += broken.judge(result(at, cells_map(hot)))[1]
@@ -142,13 +143,13 @@ def test_short_misses_do_not_break_a_streak_but_long_ones_do() -> None:
 
 
 def test_without_new_normal_nothing_is_ever_absorbed() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(None, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(None, 5.0))
     assert park(rule, until=3600.0, step=60.0) == []
     assert rule.change() is None
 
 
 def test_a_model_with_another_grid_starts_afresh() -> None:
-    rule = SceneAnomaly("gate", SceneAnomalySpec(60.0, 5.0))
+    rule = SceneAnomaly(SceneAnomalySpec(60.0, 5.0))
     park(rule, until=61.0)
     wider = AnomalyMap(np.full((6, 10), 0.1, dtype=np.float32), 0.5)
     assert rule.judge(result(62.0, wider)) == (None, [])
@@ -164,7 +165,8 @@ def engine(new_normal_after_s: float | None) -> RuleEngine:
         "max_event_s": 300,
         "new_normal_after_s": new_normal_after_s,
     }
-    return RuleEngine([CameraConfig.model_validate({"id": "gate", "url": "gate.mp4", "anomaly": anomaly})])
+    camera = CameraConfig.model_validate({"id": "gate", "url": "gate.mp4", "anomaly": anomaly})
+    return RuleEngine(rule_specs([camera]))
 
 
 def summary(events: Sequence[AlertEvent]) -> list[tuple[str, str, float]]:
@@ -197,8 +199,10 @@ def test_the_engine_reports_scene_changes_per_camera() -> None:
     rules = engine(60.0)
     for second in range(62):
         rules.process(result(float(second), cells_map(CAR)))
-    [change] = rules.scene_changes()
+    change = rules.scene_change("gate")
+    assert change is not None
     assert (change.camera_id, change.since) == ("gate", 60.0)
+    assert rules.scene_change("elsewhere") is None
 
 
 def test_new_normal_must_come_before_the_event_would_end_anyway() -> None:

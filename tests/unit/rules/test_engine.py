@@ -1,4 +1,8 @@
-"""Table tests: each case is a script of frames (time, detections) and the alerts it must produce."""
+"""Table tests: each case is a script of frames (time, detections) and the alerts it must produce.
+
+Detections carry the track id the camera's tracker would have given them; each becomes one of the
+frame's tracks, so presence rules are judged per track here exactly as after the real tracker.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import Any
 import pytest
 
 from gateway.config import CameraConfig
-from gateway.domain import AlertEvent, AlertKind, Detection, FrameResult, ModelRef
+from gateway.domain import AlertEvent, AlertKind, Detection, EndReason, FrameResult, ModelRef, Track
+from gateway.pipeline.specs import camera_rules
 from gateway.rules.engine import RuleEngine
 from gateway.rules.lifecycle import EventState, EventTracker, IllegalTransitionError
+from gateway.rules.specs import EventTiming
 
 DETECTOR = ModelRef("person-detector", 2)
 ANOMALY_MODEL = ModelRef("scene-anomaly-gate", 1)
@@ -47,16 +53,28 @@ def camera(rule: dict[str, Any] | None = None, anomaly: dict[str, Any] | None = 
 
 
 def person(
-    score: float = 0.9, box: tuple[float, float, float, float] = IN_YARD, label: str = "person"
+    score: float = 0.9,
+    box: tuple[float, float, float, float] = IN_YARD,
+    label: str = "person",
+    track: int = 1,
 ) -> Detection:
-    return Detection(label, score, box)
+    return Detection(label, score, box, track)
+
+
+def result(index: int, at: float, detections: Sequence[Detection], model: ModelRef = DETECTOR) -> FrameResult:
+    tracks = tuple(
+        Track(detection.track_id, detection.label, detection.score, detection.box, True, 0.0)
+        for detection in detections
+        if detection.track_id is not None and detection.box is not None
+    )
+    return FrameResult("gate", index, at, model, tuple(detections), tracks=tracks)
 
 
 def run(config: CameraConfig, frames: Sequence[Frame], model: ModelRef = DETECTOR) -> list[AlertEvent]:
-    engine = RuleEngine([config])
+    engine = RuleEngine([camera_rules(config)])
     events: list[AlertEvent] = []
     for index, (at, detections) in enumerate(frames):
-        events += engine.process(FrameResult("gate", index, at, model, tuple(detections)))
+        events += engine.process(result(index, at, detections, model))
     return events
 
 
@@ -77,9 +95,15 @@ def every_second(start: float, stop: float, detections: Sequence[Detection]) -> 
         ),
         pytest.param(
             {},
-            [(0.0, [person()]), (1.0, [person()]), (2.0, []), (3.0, [person()]), (4.0, [person()])],
+            [(0.0, [person()]), (1.0, [person()]), (2.0, [person(box=IN_ROAD)]), (3.0, [person()])],
             [],
-            id="dwell: a miss resets the streak",
+            id="dwell: a frame out of the zone resets the streak",
+        ),
+        pytest.param(
+            {},
+            [(0.0, [person()]), (1.0, [person()]), (2.0, []), (3.0, [person()])],
+            [("start", 3.0)],
+            id="dwell: a frame the track is missing on neither counts nor resets (the tracker forgives it)",
         ),
         pytest.param({"min_frames": 1}, [(0.0, [person(0.49)])], [], id="min score"),
         pytest.param({"min_frames": 1}, [(0.0, [person(label="car")])], [], id="label filter"),
@@ -151,7 +175,7 @@ def test_rule_lifecycle(
 def test_alerts_carry_what_fired_and_group_by_event() -> None:
     frames: list[Frame] = [
         (100.0, [person(0.6)]),
-        (111.0, [person(0.7), person(0.95, IN_ROAD), person(0.8)]),
+        (111.0, [person(0.8), person(0.95, IN_ROAD, track=2)]),  # track 2 is outside the rule's zones
         (120.0, []),
     ]
     start, update, end = run(camera({"min_frames": 1}), frames)
@@ -167,25 +191,47 @@ def test_alerts_carry_what_fired_and_group_by_event() -> None:
     assert update.score == 0.8  # the best detection inside the rule's zones
     assert end.kind is AlertKind.END
     assert end.score == 0.8  # the end reports the event's best observation
-    assert start.event_id == update.event_id == end.event_id == "gate:intrusion:100000"
+    assert start.event_id == update.event_id == end.event_id == "gate:intrusion:t1:100000"
+    assert start.track_id == update.track_id == end.track_id == 1
+    assert end.end_reason is EndReason.CLEARED
+
+
+def test_presence_is_one_event_per_track() -> None:
+    # Two people in the yard at once make two events; each ends when its own track leaves.
+    frames: list[Frame] = [
+        (0.0, [person(track=1), person(track=2)]),
+        (1.0, [person(track=1), person(track=2)]),
+        (2.0, [person(track=2)]),
+        (8.0, [person(track=2)]),
+        (14.0, []),
+    ]
+    events = run(camera({"min_frames": 1, "end_after_s": 5}), frames)
+    assert [(event.kind.value, event.track_id, event.frame_ts) for event in events] == [
+        ("start", 1, 0.0),
+        ("start", 2, 0.0),
+        ("end", 1, 8.0),
+        ("end", 2, 14.0),
+    ]
+    assert len({event.event_id for event in events}) == 2
 
 
 def test_tick_ends_events_when_frames_stop_arriving() -> None:
     # Given an open event, when motion gating stops results, then time alone ends it.
-    engine = RuleEngine([camera({"min_frames": 1, "end_after_s": 5})])
-    assert summary(engine.process(FrameResult("gate", 0, 0.0, DETECTOR, (person(),)))) == [("start", 0.0)]
+    engine = RuleEngine([camera_rules(camera({"min_frames": 1, "end_after_s": 5}))])
+    assert summary(engine.process(result(0, 0.0, [person()]))) == [("start", 0.0)]
     assert engine.tick(4.0) == []
     assert summary(engine.tick(6.0)) == [("end", 6.0)]
     assert engine.tick(7.0) == []
 
 
 def test_results_of_other_models_and_cameras_are_ignored() -> None:
-    engine = RuleEngine([camera({"min_frames": 2})])
-    assert engine.process(FrameResult("gate", 0, 0.0, DETECTOR, (person(),))) == []
+    engine = RuleEngine([camera_rules(camera({"min_frames": 2}))])
+    assert engine.process(result(0, 0.0, [person()])) == []
     # An anomaly model's result in between does not break the detector rule's streak.
-    assert engine.process(FrameResult("gate", 1, 0.5, ANOMALY_MODEL, ())) == []
-    assert engine.process(FrameResult("other", 2, 0.7, DETECTOR, (person(),))) == []
-    assert summary(engine.process(FrameResult("gate", 3, 1.0, DETECTOR, (person(),)))) == [("start", 1.0)]
+    assert engine.process(result(1, 0.5, [], ANOMALY_MODEL)) == []
+    other = result(2, 0.7, [person()])
+    assert engine.process(FrameResult("other", 2, 0.7, DETECTOR, other.detections, tracks=other.tracks)) == []
+    assert summary(engine.process(result(3, 1.0, [person()]))) == [("start", 1.0)]
 
 
 def anomaly(score: float) -> list[Detection]:
@@ -228,7 +274,7 @@ def test_anomaly_rule_ignores_detector_results() -> None:
 
 
 def test_tracker_refuses_illegal_transitions() -> None:
-    tracker = EventTracker("gate", "intrusion", camera().rules[0], 1)
+    tracker = EventTracker("gate", "intrusion", EventTiming(), 1)
     assert tracker.state is EventState.IDLE
     with pytest.raises(IllegalTransitionError, match="idle -> cooldown"):
         tracker._move(EventState.COOLDOWN)

@@ -1,0 +1,132 @@
+"""The serving benchmark's verdicts and its markdown table (bench/serving.py writes both)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CAMERA_FPS = 5.0
+"""The benchmark camera's detect_fps (bench/serving.py runs it)."""
+
+
+def ratios(
+    rounds: dict[str, Any], comparison: dict[str, Any], overload: dict[str, Any]
+) -> dict[str, tuple[float, str]]:
+    nan = float("nan")
+    best_raw = max(rounds["per_core"]["items_per_s"], rounds["shared"]["items_per_s"])
+    capacity = rounds["loaded"]["items_per_s"]
+    unloaded_p99 = overload["unloaded"]["admitted_latency"]["p99_ms"]
+    result = {
+        "gateway / best raw throughput (same rounds)": (capacity / best_raw, ">= 0.95"),
+        "added latency at light load, p50 (ms)": (
+            rounds["light"]["latency"]["p50_ms"] - rounds["single"]["latency"]["p50_ms"],
+            "<= 1",
+        ),
+        "added latency at light load, p99 (ms)": (
+            rounds["light"]["latency"]["p99_ms"] - rounds["single"]["latency"]["p99_ms"],
+            "<= 5",
+        ),
+        "median of paired differences gateway - raw (ms)": (rounds["paired_difference_p50_ms"], "<= 1"),
+        "event-loop CPU per request, light load (ms)": (
+            rounds["light_cpu_ms_per_request"]["event_loop"],
+            "-",
+        ),
+    }
+    camera_alone = overload["camera_alone"]["camera_fps"]
+    with_camera = overload["capacity"]["items_per_s"] + overload["capacity"]["camera_fps"]
+    for key, label in (
+        ("closed_loop", "closed loop"),
+        ("open_loop", "open loop 3x"),
+        ("open_loop_expect", "open loop 3x, Expect"),
+    ):
+        phase = overload[key]
+        served = phase.get("items_per_s", phase.get("admitted_per_s", nan)) + phase["camera_fps"]
+        rejections = phase["server_side"].get("503", {}).get("share_within_2ms", nan)
+        result |= {
+            f"{label}: admitted p99 / unloaded p99": (
+                phase["admitted_latency"].get("p99_ms", nan) / unloaded_p99,
+                "<= 2",
+            ),
+            f"{label}: served (HTTP + camera) / capacity with the camera": (served / with_camera, ">= 0.95"),
+            f"{label}: 503s answered within 2 ms, server-side (share)": (rejections, "= 1"),
+            f"{label}: 429/503 without Retry-After": (float(phase["retry_after_missing"]), "= 0"),
+            f"{label}: camera fps / camera alone": (phase["camera_fps"] / camera_alone, ">= 0.9"),
+            f"{label}: RSS after / before": (phase["rss_after_mb"] / phase["rss_before_mb"], "flat"),
+        }
+    return result
+
+
+def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str:
+    rounds, overload, machine = result["rounds"], result["overload"], result["machine"]
+    nan = float("nan")
+    lines = [
+        "# Serving benchmark",
+        "",
+        f"Command (from the repository root, venv active): `{result['command']}`",
+        "",
+        f"{result['date']}; {machine['cpu']}, {machine['cores']} cores usable, Python {machine['python']}, "
+        f"onnxruntime {machine['onnxruntime']}. Model `{result['model']}`, input {result['input_shape']} "
+        f"FP32 as binary tensors. Gateway: the default config (`{json.dumps(result['gateway_config'])}`, "
+        f"admission defaults). **Load average** {machine['load_average_at_start']:.2f} at start, "
+        f"{machine['load_average_at_end']:.2f} at end, per round {rounds['load_average_per_round']} "
+        "(the machine is shared; figures at a load above the core count need a quiet re-run).",
+        "",
+        "| run | items/s | p50 ms | p99 ms | statuses | load |",
+        "|---|---:|---:|---:|---|---:|",
+    ]
+    for entry in rounds["batches_once"]:
+        lines.append(
+            f"| raw ORT, 1 session (all threads), batch {entry['batch']}, once | {entry['items_per_s']:.2f} "
+            f"| {entry['latency']['p50_ms']:.2f} | {entry['latency']['p99_ms']:.2f} | | |"
+        )
+    for key, label in (
+        ("shared", f"raw ORT, 1 session (all threads), batch {rounds['shared']['batch']}"),
+        ("per_core", f"raw ORT, {rounds['per_core']['sessions']} single-thread sessions, batch 1"),
+        ("single", "raw ORT, 1 single-thread session, sequential (paired with the next row)"),
+        ("light", "gateway, 1 client, sequential (paired with the row above)"),
+        ("loaded", f"gateway, {rounds['loaded']['clients']} closed-loop clients"),
+    ):
+        entry = rounds[key]
+        lines.append(
+            f"| {label} | {entry['items_per_s']:.2f} | {entry['latency']['p50_ms']:.2f} "
+            f"| {entry['latency']['p99_ms']:.2f} | {entry.get('statuses', '')} | |"
+        )
+    for key, label in (
+        ("default", "default admission"),
+        ("no_wait_budget", "admission.max_queue_wait_ms 1e9 (never refuses), alternating with the row above"),
+    ):
+        entry = result["admission_comparison"][key]
+        lines.append(
+            f"| {entry['clients']} closed-loop clients, {label} | {entry['items_per_s']:.2f} "
+            f"| {entry['latency']['p50_ms']:.2f} | {entry['latency']['p99_ms']:.2f} | {entry['statuses']} "
+            f"| {entry['load_average']:.2f} |"
+        )
+    for key, label in (
+        ("unloaded", "with camera: 1 client, sequential (unloaded)"),
+        ("capacity", f"with camera: {overload['capacity'].get('clients')} closed-loop clients (capacity)"),
+        (
+            "closed_loop",
+            f"with camera: {overload['closed_loop'].get('clients')} closed-loop clients, Retry-After",
+        ),
+        ("open_loop", "with camera: open loop at 3x capacity"),
+        ("open_loop_expect", "with camera: open loop at 3x, Expect: 100-continue"),
+    ):
+        phase = overload[key]
+        admitted = phase["admitted_latency"]
+        rate = phase.get("items_per_s", phase.get("admitted_per_s", nan))
+        lines.append(
+            f"| {label} | {rate:.2f} | {admitted.get('p50_ms', nan):.2f} | {admitted.get('p99_ms', nan):.2f} "
+            f"| {phase['statuses']} | {phase['load_average']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Camera (demo clip, detect_fps {CAMERA_FPS:g}, motion gating off): "
+        + ", ".join(f"{key} {phase['camera_fps']:.2f} fps" for key, phase in overload.items())
+        + ". Load generator CPU per request: "
+        f"{rounds['loaded']['client_cpu_ms_per_request']:.2f} ms (closed loop).",
+        "",
+        "| measure | value | target |",
+        "|---|---:|---:|",
+    ]
+    lines += [f"| {name} | {value:.3f} | {target} |" for name, (value, target) in table.items()]
+    return "\n".join(lines) + "\n"

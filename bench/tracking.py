@@ -1,0 +1,285 @@
+"""Tracking benchmark: generated clips with ground-truth tracks and rule truth, through the gateway.
+
+Each clip (``bench/tracking_clips.py``: six scenes x seeds) is written as a lossless video (FFV1)
+and played once as a file camera, in real time at 10 fps, through a gateway built by
+``Gateway.from_config``, the wiring ``serve`` uses (``bench/tracking_play.py``): ``CameraPipeline``
+(reader thread, sampler at ``detect_fps`` 5) -> ``InferenceService`` (the shipped face-detector, a
+real pretrained YOLOv8n) -> ``AlertDecider`` (the camera's tracker, then its rules: a line crossing,
+loiter, count and stationary rule built from the clip's line, zone and rule parameters) -> the
+signed outbox. The sampler takes frames at 5 fps from a 10 fps clip on its own clock, so the tracker
+sees the real, uneven time steps, with frames skipped now and then.
+
+Scored per clip: MOTA, IDF1 and ID switches per 100 track-frames (``bench/tracking_metrics.py``,
+py-motmetrics) on the frames the rules judged, with the tracker's ids as the decider's ``observe``
+hook saw them; the detector's own recall, so a miss can be told from a tracking error; and the
+committed alerts against the clip's rule truth (``bench/tracking_truth.py``, judged by
+``bench/tracking_rules.py``): crossings by direction and time, loiter / count / stationary starts,
+the count's value. Targets (DESIGN.md): crossings exact, ID switches <= 1 per 100 track-frames, rule
+events exact.
+
+Hold-out: the tracker's knobs were tuned on seed 0 only (``TUNING_SEEDS``); seeds 1 and 2 were not
+looked at until the knobs were fixed, and are reported first. ``--quick`` (CI) plays three scenes
+of seed 1.
+
+Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
+sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
+every sampled frame). On 2 cores shared with other work (load average 6..11), two clips at a time
+already lost a third of the frames, and three at a time more than half: longer, less even steps,
+which is what an overloaded box does, and what makes ids harder to keep (0.64 ID switches per 100
+track-frames on the hold-out at two at a time, 1.5 on the quick set at three).
+
+Usage::
+
+    .venv/bin/python bench/tracking.py [--quick] [--out bench/results/tracking.json]
+
+writes the JSON and a markdown table next to it (tracking.md). Exit status 1 if the hold-out misses
+a target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+
+import onnxruntime as ort
+
+BENCH = Path(__file__).resolve().parent
+# Run as a script, bench/ comes first on sys.path, where bench/tensorrt.py would shadow TensorRT.
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
+sys.path.insert(0, str(BENCH.parent))
+
+from bench.tracking_clips import Clip, ClipSpec, write_video  # noqa: E402
+from bench.tracking_metrics import TruthBox, score  # noqa: E402
+from bench.tracking_play import DETECT_FPS, MODEL, Played, play, rules_config  # noqa: E402
+from bench.tracking_report import (  # noqa: E402
+    TARGET_SWITCHES_PER_100,
+    ClipResult,
+    markdown,
+    rules_markdown,
+    summarise,
+)
+from bench.tracking_rules import CROSSING_TOLERANCE_S, START_TOLERANCE_S, judge, owners  # noqa: E402
+from bench.tracking_scenes import SCENES, scene  # noqa: E402
+from bench.tracking_truth import rule_truth  # noqa: E402
+from gateway.domain import AlertEvent  # noqa: E402
+from gateway.tracking import TrackerSpec  # noqa: E402
+
+TUNING_SEEDS = (0,)
+HOLD_OUT_SEEDS = (1, 2)
+QUICK_SCENES = ("crossing", "pole", "crowd")
+"""The hardest for ids: two objects crossing each other, an occlusion, five people close together."""
+
+
+def prepare(spec: ClipSpec, directory: Path) -> Path:
+    """Write the clip's video (runs in a worker process)."""
+    video = directory / f"{spec.name}.mkv"
+    write_video(Clip(spec), video)
+    return video
+
+
+def _clip_time(played: Played, fps: float) -> dict[int, float]:
+    """Capture time (in microseconds, as alerts carry it) -> clip seconds, per judged frame."""
+    return {round(frame.captured_at * 1e6): (frame.seq - 1) / fps for frame in played.frames}
+
+
+def evaluate(clip: Clip, played: Played, hold_out: bool) -> ClipResult:
+    spec = clip.spec
+    frames = sorted(played.frames, key=lambda frame: frame.seq)
+    numbers = {mover.name: number for number, mover in enumerate(spec.movers)}
+    truths = {frame.seq: clip.truth(frame.seq - 1) for frame in frames}
+    result = score(
+        [
+            (
+                frame.seq,
+                [TruthBox(numbers[item.mover], item.box, item.visibility) for item in truths[frame.seq]],
+                frame.detections,
+            )
+            for frame in frames
+        ]
+    )
+    movers = owners(
+        (
+            [(item.mover, item.box) for item in truths[frame.seq]],
+            [(d.track_id, d.box) for d in frame.detections if d.track_id is not None and d.box is not None],
+        )
+        for frame in frames
+    )
+    exact = _clip_time(played, spec.fps)
+    # Events that no judged frame fired (ends on a timer or at stop) are placed by the mean offset.
+    offset = (
+        statistics.fmean(frame.captured_at - (frame.seq - 1) / spec.fps for frame in frames)
+        if frames
+        else 0.0
+    )
+
+    def clip_time(frame_ts: float) -> float:
+        return exact.get(round(frame_ts * 1e6), frame_ts - offset)
+
+    truth = rule_truth(spec)
+    rules = judge(truth, played.events, clip_time, movers)
+    return ClipResult(
+        clip=spec.name,
+        scene=spec.scene,
+        seed=int(spec.name.rsplit("-", 1)[1]),
+        hold_out=hold_out,
+        frames=spec.frame_count,
+        judged_frames=len(frames),
+        complete=played.complete,
+        late_results=played.late,
+        drops=played.drops,
+        score=result,
+        switches_per_100=result.switches_per_100,
+        decider_cpu_ms_per_frame=1000 * played.decider_cpu_s / max(1, len(frames) - 1),
+        truth=truth.as_json(),
+        rules={name: rule.as_json() for name, rule in rules.items()},
+        events=[_event_json(event, clip_time(event.frame_ts), movers) for event in played.events],
+    )
+
+
+def _event_json(event: AlertEvent, t: float, movers: dict[int, str]) -> dict[str, object]:
+    return {
+        "t": round(t, 3),
+        "kind": event.kind.value,
+        "rule": event.rule,
+        "track_id": event.track_id,
+        "mover": movers.get(event.track_id) if event.track_id is not None else None,
+        "direction": event.direction.value if event.direction else None,
+        "count": event.count,
+    }
+
+
+DetectionLog = dict[str, list[dict[str, object]]]
+"""Per clip: each judged frame's ``seq``, ``captured_at`` and raw ``detections`` as
+``[label, score, x1, y1, x2, y2]`` rows."""
+
+
+def _log(played: Played) -> list[dict[str, object]]:
+    return [
+        {
+            "seq": frame.seq,
+            "captured_at": frame.captured_at,
+            "detections": [
+                [d.label, round(d.score, 4), *(round(value, 5) for value in d.box)]
+                for d in frame.detections
+                if d.box is not None
+            ],
+        }
+        for frame in played.frames
+    ]
+
+
+def run(specs: Sequence[ClipSpec], motion: bool = False) -> tuple[list[ClipResult], DetectionLog]:
+    results: list[ClipResult] = []
+    log: DetectionLog = {}
+    with tempfile.TemporaryDirectory(prefix="tracking-") as directory:
+        workdir = Path(directory)
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            videos = list(pool.map(prepare, specs, [workdir] * len(specs)))
+        # One clip at a time: on a small box, clips played at once lose frames (module docstring).
+        for spec, video in zip(specs, videos, strict=True):
+            played = play(spec, video, workdir / f"state-{spec.name}", motion=motion)
+            hold_out = int(spec.name.rsplit("-", 1)[1]) not in TUNING_SEEDS
+            results.append(evaluate(Clip(spec), played, hold_out))
+            log[spec.name] = _log(played)
+            print(f"{spec.name}: {len(played.frames)} frames judged, {len(played.events)} alerts", flush=True)
+    return results, log
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"hold-out seed 1, scenes {', '.join(QUICK_SCENES)} (for CI, about 2 minutes)",
+    )
+    parser.add_argument("--seeds", type=int, nargs="*", help="seeds to play (default: tuning and hold-out)")
+    parser.add_argument("--scenes", nargs="*", choices=SCENES, help="scenes to play (default: all)")
+    parser.add_argument(
+        "--motion",
+        action="store_true",
+        help="motion gating on, as the config defaults it (off for the targets: bench/tracking_play.py)",
+    )
+    parser.add_argument("--out", type=Path, default=BENCH / "results" / "tracking.json")
+    parser.add_argument(
+        "--detections",
+        type=Path,
+        help="also write every judged frame's raw detections here (JSON), to replay",
+    )
+    arguments = parser.parse_args(argv)
+    seeds = arguments.seeds or ([1] if arguments.quick else [*HOLD_OUT_SEEDS, *TUNING_SEEDS])
+    names = arguments.scenes or (QUICK_SCENES if arguments.quick else SCENES)
+    specs = [scene(name, seed) for seed in seeds for name in names]
+    began = time.perf_counter()
+    load_before = os.getloadavg()
+    results, log = run(specs, arguments.motion)
+    if arguments.detections is not None:
+        arguments.detections.write_text(json.dumps(log) + "\n")
+    summary = summarise(results)
+    load_after = os.getloadavg()
+    document = {
+        "benchmark": "tracking",
+        "mode": "quick" if arguments.quick else "subset" if arguments.seeds or arguments.scenes else "full",
+        "method": "file cameras (FFV1 clips, 10 fps, played once) -> Gateway.from_config: CameraPipeline "
+        f"(detect_fps {DETECT_FPS:g}, motion gating {'on' if arguments.motion else 'off'}) -> "
+        f"InferenceService ({MODEL}) -> AlertDecider (tracker, rules) -> outbox; one clip at a time",
+        "tracker": asdict(TrackerSpec()),
+        "rules": rules_config(specs[0]) if specs else [],
+        "targets": {
+            "switches_per_100": TARGET_SWITCHES_PER_100,
+            "crossings": "exact",
+            "rule_events": "exact",
+            "crossing_tolerance_s": CROSSING_TOLERANCE_S,
+            "start_tolerance_s": START_TOLERANCE_S,
+        },
+        "summary": summary,
+        "clips": [asdict(result) for result in results],
+        "seconds": time.perf_counter() - began,
+        "load_average": {"before": load_before, "after": load_after},
+        "machine": {
+            "python": platform.python_version(),
+            "onnxruntime": ort.__version__,
+            "cpu": platform.machine(),
+            "cores": os.cpu_count(),
+        },
+    }
+    arguments.out.parent.mkdir(parents=True, exist_ok=True)
+    arguments.out.write_text(json.dumps(document, indent=2) + "\n")
+    table = markdown(results, summary)
+    rules_table = rules_markdown(results, summary)
+    command = " ".join(["bench/tracking.py", *(argv if argv is not None else sys.argv[1:])])
+    loads = ", ".join(
+        f"{before:.1f} -> {after:.1f}" for before, after in zip(load_before, load_after, strict=True)
+    )
+    arguments.out.with_suffix(".md").write_text(
+        f"# Tracking and track rules through the gateway ({document['mode']})\n\n"
+        f"`.venv/bin/python {command}`: {document['method']}; {document['seconds']:.0f} s on "
+        f"{os.cpu_count()} cores, load average (1, 5, 15 min) {loads}. Tracker knobs tuned on seed(s) "
+        f"{', '.join(map(str, TUNING_SEEDS))} only; hold-out first.\n\n"
+        f"## Tracks\n\n{table}\n\n"
+        f"## Rule events against the truth\n\n"
+        f"Crossings matched by direction within {CROSSING_TOLERANCE_S} s, loiter / count / stationary "
+        f"starts within {START_TOLERANCE_S} s (`bench/tracking_rules.py`); each cell: matched/truth, "
+        "then what was missed (-) or extra (+).\n\n"
+        f"{rules_table}\n"
+    )
+    print(table)
+    print()
+    print(rules_table)
+    print(
+        f"\nwritten {arguments.out} in {document['seconds']:.1f} s; targets met: {summary['meets_targets']}"
+    )
+    return 0 if summary["meets_targets"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

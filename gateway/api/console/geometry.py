@@ -1,0 +1,96 @@
+"""``GET/PUT /v1/cameras/{id}/geometry``: a camera's zones and counting lines, for the editor.
+
+``PUT`` takes ``{"zones": [...], "lines": [...]}`` in the config file's own shapes. Each item is
+checked with the config models first (400 naming the item), then the whole config with the new
+geometry (400 with the file's problems, e.g. a rule naming a zone that was deleted); only a config
+that validates is written back and applied. 409 when the running config is not a writable file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from gateway.api.context import context_of, offload, read_body
+from gateway.api.json_body import load_json
+from gateway.api.ports import ConfigReadOnlyError, GeometryEditor
+from gateway.config import CameraConfig, LineConfig, ZoneConfig
+from gateway.errors import ConfigError, InvalidInputError
+
+GEOMETRY_KEYS = frozenset({"zones", "lines"})
+MAX_BODY_BYTES = 1024 * 1024
+"""Zones and lines of one camera; far more than any hand-drawn geometry needs."""
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/cameras/{camera_id}/geometry", get_geometry, name="camera_geometry")
+    app.router.add_put("/v1/cameras/{camera_id}/geometry", put_geometry, name="camera_geometry_put")
+
+
+def geometry_json(camera: CameraConfig, read_only_reason: str | None) -> dict[str, Any]:
+    return {
+        "camera": camera.id,
+        "zones": [zone.model_dump(mode="json") for zone in camera.zones],
+        "lines": [line.model_dump(mode="json") for line in camera.lines],
+        # The editor warns before deleting a zone or line a rule still names.
+        "rules": [
+            {"name": rule.name, "type": rule.type, "zones": rule.zones, "line": rule.line}
+            for rule in camera.rules
+        ],
+        "editable": read_only_reason is None,
+        "read_only_reason": read_only_reason,
+    }
+
+
+def _editor(request: web.Request) -> tuple[GeometryEditor, CameraConfig]:
+    camera_id = request.match_info["camera_id"]
+    editor = context_of(request).geometry
+    camera = editor.camera_config(camera_id) if editor is not None else None
+    if editor is None or camera is None:
+        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+    return editor, camera
+
+
+async def get_geometry(request: web.Request) -> web.Response:
+    editor, camera = _editor(request)
+    return web.json_response(geometry_json(camera, editor.read_only_reason()))
+
+
+async def put_geometry(request: web.Request) -> web.Response:
+    editor, camera = _editor(request)
+    reason = editor.read_only_reason()
+    if reason is not None:
+        raise web.HTTPConflict(text=reason)
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length or 0)
+    document = load_json(await read_body(request))
+    if not isinstance(document, dict) or set(document) != GEOMETRY_KEYS:
+        raise InvalidInputError('the body must be {"zones": [...], "lines": [...]} and nothing else')
+    zones = _items(document["zones"], "zones", ZoneConfig)
+    lines = _items(document["lines"], "lines", LineConfig)
+    try:
+        saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines))
+    except ConfigReadOnlyError as exc:
+        raise web.HTTPConflict(text=str(exc)) from exc
+    except ConfigError as exc:
+        raise InvalidInputError("; ".join(str(problem) for problem in exc.problems)) from exc
+    return web.json_response(geometry_json(saved, editor.read_only_reason()))
+
+
+def _items(value: object, key: str, model: type[ZoneConfig] | type[LineConfig]) -> list[Any]:
+    if not isinstance(value, list):
+        raise InvalidInputError(f"{key} must be a list")
+    items = []
+    for index, item in enumerate(value):
+        try:
+            items.append(model.model_validate(item))
+        except ValidationError as exc:
+            details = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc']) or 'item'}: "
+                f"{error['msg'].removeprefix('Value error, ')}"
+                for error in exc.errors()
+            )
+            raise InvalidInputError(f"{key}[{index}]: {details}") from exc
+    return items

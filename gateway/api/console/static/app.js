@@ -1,0 +1,22 @@
+// The console: its pages in the shared shell (session check and login, routing, refresh loop),
+// with the gateway's health on the badge.
+import { api, h } from "./core.js";
+import { startShell } from "./shell.js";
+import * as cameras from "./cameras.js";
+import * as camera from "./camera.js";
+import * as events from "./events.js";
+import * as models from "./models.js";
+import * as system from "./system.js";
+
+async function health() {
+  const status = await api("/v1/status");
+  return { text: status.healthy ? "healthy" : `${status.problems.length} problem(s)`, ok: status.healthy };
+}
+
+startShell({
+  pages: { cameras, camera, events, models, system },
+  fallback: "cameras",
+  parents: { camera: "cameras" },
+  health,
+  loginText: ["This gateway asks for one of its API tokens (the lines of ", h("code", { text: "http.tokens_file" }), ")."],
+});

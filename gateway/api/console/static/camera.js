@@ -1,0 +1,144 @@
+// Camera page: the live view with the zone and line editor over it, and the camera's numbers.
+// Saving sends the geometry to the gateway, which validates it, writes the config file and
+// applies it at once; the live view then draws what the gateway itself runs.
+import { api, errorText, h, s } from "./core.js";
+import { cameraFacts, streamUrl } from "./cameras.js";
+import { Editor, shapeList } from "./editor.js";
+
+export function mount(view, id) {
+  if (!id) {
+    location.hash = "#/cameras";
+    return {};
+  }
+  const base = `/v1/cameras/${encodeURIComponent(id)}`;
+  const image = h("img", { src: streamUrl(id), alt: `Live view of camera ${id} with its zones and lines` });
+  const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", role: "application", "aria-label": "Geometry editor" });
+  const stage = h("div", { class: "stage", tabindex: "0" }, image, svg);
+  const banner = h("p", { class: "banner", hidden: true });
+  const status = h("p", { role: "status", "aria-live": "polite" });
+  const list = h("div");
+  const numbers = h("div");
+  const name = h("input", { id: "shape-name", type: "text", disabled: true, autocomplete: "off" });
+  const buttons = {
+    zone: h("button", { type: "button", text: "Draw zone", "aria-pressed": "false" }),
+    line: h("button", { type: "button", text: "Draw line", "aria-pressed": "false" }),
+    finish: h("button", { type: "button", text: "Finish zone", disabled: true }),
+    flip: h("button", { type: "button", text: "Flip in arrow", disabled: true }),
+    remove: h("button", { type: "button", text: "Delete", disabled: true }),
+    save: h("button", { type: "button", class: "primary", text: "Save", disabled: true }),
+    revert: h("button", { type: "button", text: "Revert", disabled: true }),
+  };
+  let dirty = false;
+  let rules = [];
+
+  const editor = new Editor(svg, (listChanged) => {
+    dirty = dirty || editor.editable;
+    update(listChanged);
+  });
+
+  function update(listChanged = true) {
+    const shape = editor.shape();
+    buttons.zone.setAttribute("aria-pressed", String(editor.mode === "zone"));
+    buttons.line.setAttribute("aria-pressed", String(editor.mode === "line"));
+    for (const key of ["zone", "line"]) buttons[key].disabled = !editor.editable;
+    buttons.finish.disabled = !(editor.mode === "zone" && editor.draft.length >= 3);
+    buttons.flip.disabled = !(shape && editor.selected.kind === "line" && editor.editable);
+    buttons.remove.disabled = !(shape && editor.editable);
+    buttons.save.disabled = !(dirty && editor.editable);
+    buttons.revert.disabled = !dirty;
+    name.disabled = !(shape && editor.editable);
+    if (document.activeElement !== name) name.value = shape ? shape.name : "";
+    if (listChanged) list.replaceChildren(shapeList(editor));
+    if (editor.mode === "zone") status.textContent = "Click the picture to add corners; double-click, Enter or Finish zone to close.";
+    else if (editor.mode === "line") status.textContent = "Click the line's two ends.";
+    else if (shape) status.textContent = usedBy(editor.selected.kind, shape.name);
+  }
+
+  function usedBy(kind, shapeName) {
+    const users = rules.filter((rule) => (kind === "zone" ? rule.zones.includes(shapeName) : rule.line === shapeName));
+    return users.length ? `Rules using ${kind} ${shapeName}: ${users.map((rule) => rule.name).join(", ")}.` : "";
+  }
+
+  async function loadGeometry() {
+    try {
+      const geometry = await api(`${base}/geometry`);
+      rules = geometry.rules;
+      editor.load(geometry);
+      dirty = false;
+      update();
+      banner.hidden = geometry.editable;
+      banner.textContent = geometry.editable ? "" : `Read-only: ${geometry.read_only_reason}`;
+    } catch (error) {
+      banner.hidden = false;
+      banner.className = "banner bad";
+      banner.textContent = `Geometry unavailable: ${errorText(error)}`;
+    }
+  }
+
+  async function save() {
+    buttons.save.disabled = true;
+    status.textContent = "Saving…";
+    try {
+      const saved = await api(`${base}/geometry`, { method: "PUT", body: editor.geometry() });
+      rules = saved.rules;
+      editor.load(saved);
+      dirty = false;
+      update();
+      status.textContent = "Saved to the config file and applied.";
+    } catch (error) {
+      status.textContent = `Not saved: ${errorText(error)}`;
+      buttons.save.disabled = false;
+    }
+  }
+
+  buttons.zone.addEventListener("click", () => editor.setMode(editor.mode === "zone" ? "select" : "zone"));
+  buttons.line.addEventListener("click", () => editor.setMode(editor.mode === "line" ? "select" : "line"));
+  buttons.finish.addEventListener("click", () => editor.finishZone());
+  buttons.flip.addEventListener("click", () => editor.flip());
+  buttons.remove.addEventListener("click", () => editor.remove());
+  buttons.save.addEventListener("click", save);
+  buttons.revert.addEventListener("click", loadGeometry);
+  name.addEventListener("input", () => editor.rename(name.value.trim()));
+  name.addEventListener("change", () => update());
+  stage.addEventListener("keydown", (event) => {
+    if (editor.key(event)) event.preventDefault();
+  });
+  image.addEventListener("load", () => {
+    // The stage takes the camera's own shape once the first frame shows.
+    if (image.naturalWidth && image.naturalHeight) stage.style.aspectRatio = `${image.naturalWidth} / ${image.naturalHeight}`;
+  });
+
+  view.append(
+    h("p", {}, h("a", { href: "#/cameras", text: "← All cameras" })),
+    h("h1", { text: `Camera ${id}` }),
+    h("div", { class: "camera-layout" },
+      h("div", {}, banner, stage, status),
+      h("div", { class: "tools" },
+        h("h2", { text: "Zones and lines" }),
+        h("div", { class: "row" }, buttons.zone, buttons.line, buttons.finish),
+        list,
+        h("label", { for: "shape-name", text: "Name of the selected shape" }),
+        name,
+        h("div", { class: "row" }, buttons.flip, buttons.remove),
+        h("div", { class: "row" }, buttons.save, buttons.revert),
+        h("p", { class: "muted", text: "Keyboard: select a shape in the list, focus the picture, then arrow keys move it, Delete removes it." }),
+        h("h2", { text: "Camera" }),
+        numbers,
+      ),
+    ),
+  );
+  loadGeometry().then(() => update());
+
+  return {
+    async refresh() {
+      try {
+        numbers.replaceChildren(cameraFacts(await api(base)));
+      } catch (error) {
+        numbers.replaceChildren(h("p", { class: "error", text: errorText(error) }));
+      }
+    },
+    dispose() {
+      image.removeAttribute("src");
+    },
+  };
+}

@@ -1,0 +1,174 @@
+"""``GET /v1/cameras/{id}/stream.mjpeg``: the live view, as ``multipart/x-mixed-replace`` JPEGs.
+
+One encoder task per camera serves every viewer of that camera: each frame is drawn (boxes, track
+ids, zones, lines) and encoded once, whatever the number of viewers, on the API's thread pool. The
+task exists only while someone watches; the last viewer leaving ends it, so an unwatched camera
+costs nothing. Each viewer holds a one-frame slot: a slow viewer skips to the newest frame rather
+than queueing old ones, and its slow socket delays no one else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge
+
+from gateway.api.context import CONTEXT, context_of, offload
+
+logger = logging.getLogger(__name__)
+
+STREAM_FPS = 5.0
+"""Frames per second a live view is capped at: enough to see motion, cheap to encode."""
+BOUNDARY = "frame"
+
+Encode = Callable[[], Awaitable[bytes | None]]
+"""Draw and encode the camera's newest frame; None before its first frame."""
+
+
+class CameraStream:
+    """The viewers of one camera and the encoder task that feeds them while there are any."""
+
+    def __init__(
+        self, camera_id: str, encode: Encode, interval_s: float, on_idle: Callable[[], None]
+    ) -> None:
+        self.camera_id = camera_id
+        self._encode = encode
+        self._interval_s = interval_s
+        self._on_idle = on_idle
+        self._viewers: set[asyncio.Queue[bytes | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+    def join(self) -> asyncio.Queue[bytes | None]:
+        slot: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=1)
+        self._viewers.add(slot)
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"stream-{self.camera_id}")
+        return slot
+
+    def leave(self, slot: asyncio.Queue[bytes | None]) -> None:
+        self._viewers.discard(slot)
+
+    def close(self) -> None:
+        """Tell every viewer the stream ended (server shutdown)."""
+        for slot in self._viewers:
+            _offer(slot, None)
+        self._viewers.clear()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._viewers:
+                started = loop.time()
+                try:
+                    jpeg = await self._encode()
+                except Exception:  # a frame that cannot be drawn is skipped; the next may be fine
+                    logger.exception("live view frame failed", extra={"camera": self.camera_id})
+                    jpeg = None
+                if jpeg is not None:
+                    for slot in self._viewers:
+                        _offer(slot, jpeg)
+                await asyncio.sleep(max(0.0, self._interval_s - (loop.time() - started)))
+        finally:
+            self._task = None
+            self._on_idle()
+
+
+def _offer(slot: asyncio.Queue[bytes | None], item: bytes | None) -> None:
+    """Newest wins: a frame the viewer has not taken yet is replaced."""
+    with contextlib.suppress(asyncio.QueueEmpty):
+        slot.get_nowait()
+    slot.put_nowait(item)
+
+
+class StreamHub:
+    """Every camera's live view; lives on the event loop (not thread-safe, needs no lock)."""
+
+    def __init__(self, registry: CollectorRegistry, fps: float = STREAM_FPS) -> None:
+        self._interval_s = 1.0 / fps
+        self._streams: dict[str, CameraStream] = {}
+        self._closed = False
+        self._viewers = Gauge(
+            "edge_gateway_console_stream_viewers", "Live views being watched.", registry=registry
+        )
+        self._viewers.set_function(lambda: sum(stream.viewers for stream in self._streams.values()))
+        self._encoders = Gauge(
+            "edge_gateway_console_stream_encoders",
+            "Cameras whose live view is being encoded (one per watched camera, none when unwatched).",
+            registry=registry,
+        )
+        self._encoders.set_function(lambda: len(self._streams))
+
+    @property
+    def encoders(self) -> int:
+        return len(self._streams)
+
+    def join(self, camera_id: str, encode: Encode) -> tuple[CameraStream, asyncio.Queue[bytes | None]]:
+        if self._closed:
+            raise web.HTTPServiceUnavailable(text="the server is stopping")
+        stream = self._streams.get(camera_id)
+        if stream is None:
+            stream = CameraStream(camera_id, encode, self._interval_s, lambda: self._forget(camera_id))
+            self._streams[camera_id] = stream
+        return stream, stream.join()
+
+    def _forget(self, camera_id: str) -> None:
+        self._streams.pop(camera_id, None)
+
+    def close(self) -> None:
+        self._closed = True
+        for stream in list(self._streams.values()):
+            stream.close()
+
+
+STREAMS: web.AppKey[StreamHub] = web.AppKey("edge_gateway_console_streams", StreamHub)
+
+
+def add_routes(app: web.Application) -> None:
+    app[STREAMS] = StreamHub(app_registry(app))
+    app.on_shutdown.append(_close)
+    app.router.add_get("/v1/cameras/{camera_id}/stream.mjpeg", stream, name="camera_stream")
+
+
+def app_registry(app: web.Application) -> CollectorRegistry:
+    return app[CONTEXT].metrics.registry
+
+
+async def _close(app: web.Application) -> None:
+    app[STREAMS].close()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    camera_id = request.match_info["camera_id"]
+    directory = context_of(request).cameras
+    if directory is None or directory.camera(camera_id) is None:
+        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+
+    async def encode() -> bytes | None:
+        return await offload(request, lambda: directory.snapshot_jpeg(camera_id))
+
+    camera_stream, slot = request.app[STREAMS].join(camera_id, encode)
+    try:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+                "Cache-Control": "no-store",
+                "X-Content-Type-Options": "nosniff",
+            }
+        )
+        await response.prepare(request)
+        while (jpeg := await slot.get()) is not None:
+            head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
+            await response.write(head.encode("ascii") + jpeg + b"\r\n")
+    except ConnectionResetError:
+        pass  # the viewer went away: the usual end of a live view
+    finally:
+        camera_stream.leave(slot)
+    return response

@@ -1,0 +1,88 @@
+"""``/v1/events/{seq}`` and ``/v1/events/{seq}/evidence.jpg``: one alert, and the image that fired it.
+
+The alert is the stored one (alert v2 JSON, as published). The image is the evidence bytes exactly as
+committed and published, so ``sha256sum`` of the download equals the alert's ``evidence.sha256``;
+it never changes, so clients may cache it (keyed by its digest). A 404 says why there is no image:
+no such alert in the outbox, an alert that carries none (only ``start`` and ``instant`` alerts do,
+with ``outbox.evidence.enabled``), or an image pruned by retention after its delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+
+from gateway.api.context import context_of, offload
+from gateway.api.ports import EventLog
+from gateway.domain import Alert, Evidence, EvidenceRecord
+from gateway.errors import InvalidInputError
+from gateway.protocol.alerts import alert_to_dict, format_timestamp
+
+MAX_SEQ = 2**63 - 1
+"""SQLite's largest integer: a bigger seq cannot exist."""
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/events/{seq}", get_event, name="event")
+    app.router.add_get("/v1/events/{seq}/evidence.jpg", get_evidence, name="event_evidence")
+
+
+def _seq(request: web.Request) -> int:
+    raw = request.match_info["seq"]
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SEQ:
+        raise InvalidInputError(f"seq must be a positive integer, got {raw!r}")
+    return int(raw)
+
+
+def _log(request: web.Request) -> EventLog:
+    log = context_of(request).events
+    if log is None:
+        raise web.HTTPNotFound(text="this gateway keeps no event log")
+    return log
+
+
+def _no_alert(seq: int) -> web.HTTPNotFound:
+    return web.HTTPNotFound(text=f"no alert with seq {seq} in the outbox (not committed yet, or pruned)")
+
+
+async def get_event(request: web.Request) -> web.Response:
+    seq = _seq(request)
+    log = _log(request)
+    alert = await offload(request, lambda: log.alert(seq))
+    if alert is None:
+        raise _no_alert(seq)
+    return web.json_response(alert_to_dict(alert))
+
+
+async def get_evidence(request: web.Request) -> web.Response:
+    seq = _seq(request)
+    log = _log(request)
+    # One read each, off the loop: the image can be a few hundred kilobytes.
+    alert, record = await asyncio.gather(
+        offload(request, lambda: log.alert(seq)), offload(request, lambda: log.evidence(seq))
+    )
+    evidence, data = _image(seq, alert, record)
+    # The bytes under a digest never change: caching by it is always right.
+    headers = {"ETag": f'"{evidence.sha256}"', "Cache-Control": "private, max-age=31536000, immutable"}
+    if request.headers.get("If-None-Match") == headers["ETag"]:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=data, content_type=evidence.type, headers=headers)
+
+
+def _image(seq: int, alert: Alert | None, record: EvidenceRecord | None) -> tuple[Evidence, bytes]:
+    if alert is None:
+        raise _no_alert(seq)
+    if alert.event.evidence is None:
+        raise web.HTTPNotFound(
+            text=f"alert {seq} ({alert.event.kind.value}) carries no evidence: only start and instant "
+            "alerts do, while outbox.evidence.enabled"
+        )
+    if record is not None and record.data is not None:
+        return alert.event.evidence, record.data
+    if record is not None and record.pruned_at is not None:
+        raise web.HTTPNotFound(
+            text=f"the evidence of alert {seq} was pruned at {format_timestamp(record.pruned_at)} after "
+            "its delivery (outbox.max_bytes); the audit log keeps a copy"
+        )
+    raise web.HTTPNotFound(text=f"the evidence of alert {seq} is not in the outbox")

@@ -1,0 +1,226 @@
+"""Fleet state in the audit store: what every audit instance knows about every device, answered the
+same by any of them because it lives in the database, not in an instance's memory.
+
+Per device (``audit_devices``, schema version 3): the chain state the store keeps anyway
+(``contiguous_seq``, ``max_seq``), the count of stored alerts (so ``max_seq - alerts_stored`` alerts
+are missing, without a scan), the alert time of the highest seq, when the most recently stored alert
+arrived and its lag (arrival minus alert time, so clock skew between a device and the audit side
+shows in it), and the device's online/offline state from its retained status topic. Rejected
+messages are counted from ``audit_rejected`` and evidence still missing from the partial index on
+``audit_alerts``, so neither can drift from what is stored.
+
+Status: retained messages are not delivered to shared subscriptions (MQTT v5), so each instance
+reads ``{prefix}/+/status`` on an ordinary subscription of its own (``gateway.audit.status``) and
+writes what it reads. Every instance sees each device's status messages in the broker's order, so
+their writes converge on the last one; a write carries the instance's arrival time and never
+replaces one that arrived later, so an instance that is behind cannot put an older state back.
+The device's own ``ts`` is shown, never used for ordering: a last will carries the time its
+connection was opened, which is earlier than the ``online`` that followed it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gateway.audit.database import Database
+from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+
+logger = logging.getLogger(__name__)
+
+STATES = frozenset({"online", "offline"})
+GAP_RANGES_SHOWN = 10
+"""Missing ranges listed per device in the fleet view; the count covers all of them."""
+
+
+def status_target(topic: str, prefix: str) -> str | None:
+    """``{prefix}/{device_id}/status`` -> device_id, or None for any other topic."""
+    head = f"{prefix}/"
+    if not topic.startswith(head) or not topic.endswith("/status"):
+        return None
+    device_id = topic[len(head) : -len("/status")]
+    return device_id if device_id and "/" not in device_id else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedStatus:
+    index: int
+    device_id: str
+    state: str
+    ts: str | None
+    received_at: float
+
+
+def parse_status(index: int, device_id: str, message: ReceivedMessage) -> ReceivedStatus | IngestResult:
+    """A status message, or the reason it is not one (``{"state": "online"|"offline", "ts": ...}``)."""
+    try:
+        data = json.loads(message.payload)
+    except (ValueError, RecursionError):
+        data = None
+    state = data.get("state") if isinstance(data, dict) else None
+    if state not in STATES:
+        detail = f'{message.topic}: not {{"state": "online"|"offline", ...}}'
+        return IngestResult(Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=True)
+    ts = data.get("ts") if isinstance(data, dict) else None
+    return ReceivedStatus(
+        index, device_id, str(state), ts if isinstance(ts, str) else None, message.received_at
+    )
+
+
+def record_statuses(
+    database: Database, device_id: str, statuses: Sequence[ReceivedStatus]
+) -> list[tuple[int, IngestResult]]:
+    """Apply one device's status messages in arrival order, inside the caller's transaction with the
+    device locked; one that arrived before the stored one is a duplicate and changes nothing."""
+    (row,) = database.execute(
+        "SELECT status_received_at FROM audit_devices WHERE device_id = ?", (device_id,)
+    )
+    newest = None if row[0] is None else float(row[0])
+    results = []
+    latest: ReceivedStatus | None = None
+    for status in sorted(statuses, key=lambda item: (item.received_at, item.index)):
+        if newest is not None and status.received_at < newest:
+            results.append((status.index, IngestResult(Outcome.DUPLICATE, device_id, None, status=True)))
+            continue
+        newest, latest = status.received_at, status
+        results.append((status.index, IngestResult(Outcome.STORED, device_id, None, status=True)))
+    if latest is not None:
+        database.execute(
+            "UPDATE audit_devices SET status = ?, status_ts = ?, status_received_at = ? WHERE device_id = ?",
+            (latest.state, latest.ts, latest.received_at, device_id),
+        )
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceState:
+    device_id: str
+    status: str | None
+    """``online``, ``offline``, or None when no status message has arrived."""
+    status_ts: str | None
+    status_received_at: float | None
+    contiguous_seq: int
+    last_seq: int
+    alerts_stored: int
+    last_alert_at: float | None
+    last_stored_at: float | None
+    lag_s: float | None
+    evidence_missing: int
+    rejected: int
+    last_rejection: str | None
+    last_rejected_at: float | None
+    gaps: tuple[tuple[int, int], ...] = ()
+    """The first GAP_RANGES_SHOWN missing ranges (inclusive)."""
+
+    @property
+    def missing_alerts(self) -> int:
+        return self.last_seq - self.alerts_stored
+
+
+def read_devices(database: Database, only: str | None = None) -> list[DeviceState]:
+    """Every device the store knows (alerts, status or rejected messages), by device id; or ``only``
+    that one."""
+    where, parameters = ("", ()) if only is None else (" AND device_id = ?", (only,))
+    rows = database.execute(
+        "SELECT device_id, status, status_ts, status_received_at, contiguous_seq, max_seq, alerts_stored, "
+        f"last_alert_at, last_stored_at, lag_s FROM audit_devices WHERE 1 = 1{where}",
+        parameters,
+    )
+    missing = dict(
+        database.execute(
+            "SELECT device_id, COUNT(*) FROM audit_alerts WHERE evidence_missing = 1"
+            f"{where} GROUP BY device_id",
+            parameters,
+        )
+    )
+    rejected = {
+        row[0]: (int(row[1]), int(row[2]))
+        for row in database.execute(
+            "SELECT device_id, COUNT(*), MAX(id) FROM audit_rejected WHERE device_id IS NOT NULL"
+            f"{where} GROUP BY device_id",
+            parameters,
+        )
+    }
+    last = {}
+    ids = [newest for _, newest in rejected.values()]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row_id, reason, received_at in database.execute(
+            f"SELECT id, reason, received_at FROM audit_rejected WHERE id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ):
+            last[int(row_id)] = (str(reason), float(received_at))
+    states: dict[str, DeviceState] = {}
+    for row in rows:
+        device_id = str(row[0])
+        count, newest = rejected.get(device_id, (0, -1))
+        reason, rejected_at = last.get(newest, (None, None))
+        states[device_id] = DeviceState(
+            device_id=device_id,
+            status=None if row[1] is None else str(row[1]),
+            status_ts=None if row[2] is None else str(row[2]),
+            status_received_at=_number(row[3]),
+            contiguous_seq=int(row[4]),
+            last_seq=int(row[5]),
+            alerts_stored=int(row[6]),
+            last_alert_at=_number(row[7]),
+            last_stored_at=_number(row[8]),
+            lag_s=_number(row[9]),
+            evidence_missing=int(missing.get(device_id, 0)),
+            rejected=count,
+            last_rejection=reason,
+            last_rejected_at=rejected_at,
+            gaps=_gaps(database, device_id, int(row[4])) if int(row[5]) > int(row[4]) else (),
+        )
+    for device_id, (count, newest) in rejected.items():
+        if device_id not in states:  # only rejected messages so far (an unknown key, a broken chain)
+            reason, rejected_at = last.get(newest, (None, None))
+            states[device_id] = DeviceState(
+                str(device_id), None, None, None, 0, 0, 0, None, None, None, 0, count, reason, rejected_at
+            )
+    return [states[device_id] for device_id in sorted(states)]
+
+
+def _gaps(database: Database, device_id: str, contiguous: int) -> tuple[tuple[int, int], ...]:
+    """The first missing ranges above the contiguous run, read page by page, stopping early."""
+    ranges: list[tuple[int, int]] = []
+    expected = contiguous + 1
+    while len(ranges) < GAP_RANGES_SHOWN:
+        rows = database.execute(
+            "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq >= ? ORDER BY seq LIMIT 1000",
+            (device_id, expected),
+        )
+        for (seq,) in rows:
+            if int(seq) > expected:
+                ranges.append((expected, int(seq) - 1))
+                if len(ranges) >= GAP_RANGES_SHOWN:
+                    break
+            expected = int(seq) + 1
+        if len(rows) < 1000:
+            break
+    return tuple(ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """One stored alert as the fleet API shows it: the signed payload and what the store adds."""
+
+    seq: int
+    payload: bytes
+    received_at: float
+    evidence_missing: bool
+
+
+def read_alerts(database: Database, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
+    rows = database.execute(
+        "SELECT seq, payload, received_at, evidence_missing FROM audit_alerts "
+        f"WHERE device_id = ? AND seq >= ? ORDER BY seq LIMIT {int(limit)}",
+        (device_id, from_seq),
+    )
+    return [StoredEntry(int(row[0]), bytes(row[1]), float(row[2]), bool(row[3])) for row in rows]
+
+
+def _number(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]

@@ -1,0 +1,86 @@
+"""What the audit store takes in and hands out: messages, outcomes, progress, stored rows."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class Outcome(str, enum.Enum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class RejectReason(str, enum.Enum):
+    SCHEMA = "schema"
+    TOPIC = "topic"
+    UNKNOWN_DEVICE = "unknown_device"
+    HASH = "hash"
+    SIGNATURE = "signature"
+    CHAIN = "chain"
+    CONFLICT = "conflict"
+    """Another alert with the same device and seq but different content is already stored."""
+    EVIDENCE = "evidence"
+    """An image that is not the one its signed alert names (or for an alert that names none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedMessage:
+    topic: str
+    payload: bytes
+    received_at: float
+    """Wall-clock time it arrived, seconds since the epoch."""
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    outcome: Outcome
+    device_id: str | None
+    seq: int | None
+    reason: RejectReason | None = None
+    detail: str = ""
+    evidence: bool = False
+    """The message was an evidence image (``{prefix}/{device_id}/evidence/{seq}``), not an alert."""
+    status: bool = False
+    """The message was the device's status (``{prefix}/{device_id}/status``), not an alert."""
+    lag_s: float | None = None
+    """For a stored alert: its arrival minus its alert time (``frame_ts``), in seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceProgress:
+    device_id: str
+    contiguous_seq: int
+    """Every seq from 1 to this one is stored."""
+    max_seq: int
+    evidence_missing: int = 0
+    """Stored alerts that name an image not (yet) stored."""
+
+    @property
+    def has_gap(self) -> bool:
+        return self.max_seq > self.contiguous_seq
+
+    @property
+    def needs_replay(self) -> bool:
+        """A gap, or images missing: what the device is asked to send again."""
+        return self.has_gap or self.evidence_missing > 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    device_id: str
+    seq: int
+    hash: str
+    prev_hash: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedMessage:
+    device_id: str | None
+    seq: int | None
+    topic: str
+    payload: bytes
+    reason: str
+    received_at: float

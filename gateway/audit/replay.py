@@ -1,0 +1,52 @@
+"""When to ask a device to replay the alerts the audit log is missing.
+
+A gap (a missing seq below the highest stored one), or a stored alert whose evidence image has not
+arrived, is usually just reordering or a redelivery still on its way, so nothing is asked until it
+has been open for ``replay_after_s``. Then the device is
+asked, and asked again while the gap stays open, each time waiting twice as long (up to
+``max_interval_s``): a device that pruned those alerts or is offline is not flooded with requests.
+Pure logic, driven by the subscriber with the clock passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from gateway.audit.records import DeviceProgress
+
+DEFAULT_MAX_INTERVAL_S = 300.0
+
+
+@dataclass(slots=True)
+class _OpenGap:
+    due_at: float
+    interval_s: float
+
+
+class ReplayScheduler:
+    def __init__(self, replay_after_s: float, max_interval_s: float = DEFAULT_MAX_INTERVAL_S) -> None:
+        self._replay_after_s = replay_after_s
+        self._max_interval_s = max(max_interval_s, replay_after_s)
+        self._open: dict[str, _OpenGap] = {}
+
+    def observe(self, progress: Iterable[DeviceProgress], now: float) -> None:
+        """Note the devices' current state: a new gap starts its wait, a closed one is forgotten."""
+        for device in progress:
+            if not device.needs_replay:
+                self._open.pop(device.device_id, None)
+            elif device.device_id not in self._open:
+                self._open[device.device_id] = _OpenGap(now + self._replay_after_s, self._replay_after_s)
+
+    def due(self, now: float) -> list[str]:
+        """Devices to ask now; each is then not due again for twice its previous wait."""
+        ready = sorted(device_id for device_id, gap in self._open.items() if gap.due_at <= now)
+        for device_id in ready:
+            gap = self._open[device_id]
+            gap.interval_s = min(gap.interval_s * 2, self._max_interval_s)
+            gap.due_at = now + gap.interval_s
+        return ready
+
+    @property
+    def open_gaps(self) -> int:
+        return len(self._open)

@@ -1,0 +1,194 @@
+"""The audit store's tables and their migrations, the same on SQLite and PostgreSQL.
+
+``audit_schema`` holds the version a store is at; a store without it is version 1 (the first
+release's tables) or new. Opening a store brings it to ``VERSION`` inside the caller's transaction,
+which holds the database's write lock (SQLite) or an advisory lock (PostgreSQL), so two subscribers
+starting together migrate it once.
+
+Version 2 (alert v2 and evidence):
+
+- ``audit_alerts.evidence_sha256``: the image digest the signed alert commits to (NULL: none, as for
+  every v1 alert and every v2 ``update``/``end``), and ``evidence_missing``: 1 while no image with
+  that digest is stored. A partial index on the missing ones keeps the per-device count and the
+  replay ranges cheap however large the store grows.
+- ``audit_evidence``: images by (device, seq, digest). ``verified`` 1: the digest is the one in the
+  stored, signed alert; 0: held until that alert arrives (images may come first). Two different
+  images held for one seq are both kept until the alert says which one is genuine.
+
+The migration backfills the evidence columns from the stored payloads, page by page, so a store
+that already held v2 alerts reports their evidence as missing until the devices replay it.
+
+Version 3 (fleet state, ``gateway.audit.fleet``), on ``audit_devices``, so that every audit instance
+answers the same: ``alerts_stored`` (the count of stored alerts, kept in the alert's transaction:
+``max_seq - alerts_stored`` is the number of missing alerts without a scan), ``last_alert_at`` (the
+alert time, ``frame_ts``, of the highest seq stored), ``last_stored_at`` and ``lag_s`` (when the
+most recently stored alert arrived, and how long after its alert time), and the device's
+``status`` from its retained status topic (``online``/``offline``; NULL until one arrives) with the
+device's ``status_ts`` and the ``status_received_at`` that orders writes from several instances.
+The migration backfills the counts and times from the stored alerts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from gateway.protocol.alerts import parse_timestamp
+
+logger = logging.getLogger(__name__)
+
+VERSION = 3
+BACKFILL_PAGE_ROWS = 1000
+
+Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
+
+_VERSION_1 = (
+    """CREATE TABLE IF NOT EXISTS audit_alerts (
+        device_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        hash TEXT NOT NULL,
+        prev_hash TEXT NOT NULL,
+        payload {blob} NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (device_id, seq)
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit_rejected (
+        id {serial},
+        device_id TEXT,
+        seq BIGINT,
+        topic TEXT NOT NULL,
+        payload {blob} NOT NULL,
+        reason TEXT NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS audit_devices (
+        device_id TEXT PRIMARY KEY,
+        contiguous_seq BIGINT NOT NULL,
+        max_seq BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_rejected_device ON audit_rejected (device_id)",
+    """CREATE TABLE IF NOT EXISTS audit_schema (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+    )""",
+)
+
+_VERSION_2 = (
+    "ALTER TABLE audit_alerts ADD COLUMN evidence_sha256 TEXT",
+    "ALTER TABLE audit_alerts ADD COLUMN evidence_missing SMALLINT NOT NULL DEFAULT 0",
+    """CREATE TABLE audit_evidence (
+        device_id TEXT NOT NULL,
+        seq BIGINT NOT NULL,
+        sha256 TEXT NOT NULL,
+        data {blob} NOT NULL,
+        received_at DOUBLE PRECISION NOT NULL,
+        verified SMALLINT NOT NULL,
+        PRIMARY KEY (device_id, seq, sha256)
+    )""",
+    "CREATE INDEX audit_alerts_evidence_missing ON audit_alerts (device_id, seq) WHERE evidence_missing = 1",
+)
+
+_VERSION_3 = (
+    "ALTER TABLE audit_devices ADD COLUMN alerts_stored BIGINT NOT NULL DEFAULT 0",
+    "ALTER TABLE audit_devices ADD COLUMN last_alert_at DOUBLE PRECISION",
+    "ALTER TABLE audit_devices ADD COLUMN last_stored_at DOUBLE PRECISION",
+    "ALTER TABLE audit_devices ADD COLUMN lag_s DOUBLE PRECISION",
+    "ALTER TABLE audit_devices ADD COLUMN status TEXT",
+    "ALTER TABLE audit_devices ADD COLUMN status_ts TEXT",
+    "ALTER TABLE audit_devices ADD COLUMN status_received_at DOUBLE PRECISION",
+)
+
+
+def migrate(execute: Execute, *, blob: str, serial: str) -> int:
+    """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
+    was at (a new store counts as version 1: its tables are the first release's until migrated)."""
+    for statement in _VERSION_1:
+        execute(statement.format(blob=blob, serial=serial), ())
+    rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
+    found = int(rows[0][0]) if rows else 1
+    if found < 2:
+        for statement in _VERSION_2:
+            execute(statement.format(blob=blob, serial=serial), ())
+        backfilled = _backfill_evidence(execute)
+        logger.info("audit store schema: version %d -> 2 (%d stored alerts backfilled)", found, backfilled)
+    if found < 3:
+        for statement in _VERSION_3:
+            execute(statement, ())
+        devices = _backfill_fleet(execute)
+        logger.info("audit store schema: version %d -> 3 (%d devices backfilled)", max(found, 2), devices)
+    if found != VERSION:
+        execute(
+            "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
+            "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+            (VERSION,),
+        )
+    return found
+
+
+def evidence_digest(payload: bytes) -> str | None:
+    """The image digest a stored alert payload commits to, None when it carries no evidence."""
+    try:
+        data = json.loads(payload)
+    except ValueError:  # not what was verified at ingest (an edit): audit verify reports it
+        return None
+    evidence = data.get("evidence") if isinstance(data, dict) else None
+    return str(evidence["sha256"]) if isinstance(evidence, dict) and "sha256" in evidence else None
+
+
+def _backfill_evidence(execute: Execute) -> int:
+    """Evidence columns from the stored payloads; returns how many alerts were read."""
+    device, seq, count = "", 0, 0
+    while True:
+        rows = execute(
+            "SELECT device_id, seq, payload FROM audit_alerts "
+            "WHERE device_id > ? OR (device_id = ? AND seq > ?) "
+            f"ORDER BY device_id, seq LIMIT {BACKFILL_PAGE_ROWS}",
+            (device, device, seq),
+        )
+        count += len(rows)
+        for row_device, row_seq, payload in rows:
+            digest = evidence_digest(bytes(payload))
+            if digest is not None:
+                execute(
+                    "UPDATE audit_alerts SET evidence_sha256 = ?, evidence_missing = 1 "
+                    "WHERE device_id = ? AND seq = ?",
+                    (digest, row_device, row_seq),
+                )
+        if len(rows) < BACKFILL_PAGE_ROWS:
+            return count
+        device, seq = str(rows[-1][0]), int(rows[-1][1])
+
+
+def alert_time(payload: bytes) -> float | None:
+    """The alert time (``frame_ts``) a stored alert payload names, None when it cannot be read."""
+    try:
+        data = json.loads(payload)
+        return parse_timestamp(str(data["frame_ts"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _backfill_fleet(execute: Execute) -> int:
+    """Fleet columns from the stored alerts; returns how many devices were brought up to date."""
+    execute(
+        "UPDATE audit_devices SET "
+        "alerts_stored = (SELECT COUNT(*) FROM audit_alerts a WHERE a.device_id = audit_devices.device_id), "
+        "last_stored_at = (SELECT MAX(received_at) FROM audit_alerts a "
+        "WHERE a.device_id = audit_devices.device_id)",
+        (),
+    )
+    rows = execute(
+        "SELECT a.device_id, a.payload, a.received_at FROM audit_alerts a JOIN audit_devices d "
+        "ON a.device_id = d.device_id AND a.seq = d.max_seq",
+        (),
+    )
+    for device_id, payload, received_at in rows:
+        alert_at = alert_time(bytes(payload))
+        if alert_at is not None:
+            execute(
+                "UPDATE audit_devices SET last_alert_at = ?, lag_s = ? WHERE device_id = ?",
+                (alert_at, float(received_at) - alert_at, device_id),
+            )
+    return len(rows)

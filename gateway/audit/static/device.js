@@ -1,0 +1,94 @@
+// A device's page: its state and problems, then its alert timeline, newest first, each with the
+// evidence image its signed alert names (served only after it is hashed again against the alert).
+import { api, clock, errorText, facts, fixed, h } from "./core.js";
+
+const PAGE = 50;
+
+function thumbnail(deviceId, entry) {
+  const alert = entry.alert || {};
+  const frame = h("div", { class: "thumb" });
+  if (!alert.evidence) {
+    frame.append(h("span", { class: "placeholder", text: alert.kind === "start" || alert.kind === "instant" ? "no evidence (alert v1)" : `${alert.kind || "?"}: no image` }));
+    return frame;
+  }
+  if (!entry.evidence_stored) {
+    frame.append(h("span", { class: "placeholder", text: "evidence not arrived yet" }));
+    return frame;
+  }
+  frame.append(h("img", {
+    src: `/v1/devices/${encodeURIComponent(deviceId)}/alerts/${entry.seq}/evidence.jpg`,
+    alt: `Evidence of alert ${entry.seq}: ${alert.label} on camera ${alert.camera_id}`,
+    loading: "lazy",
+  }));
+  return frame;
+}
+
+function card(deviceId, entry) {
+  const alert = entry.alert || {};
+  return h("li", { class: "card event", "data-seq": String(entry.seq) },
+    thumbnail(deviceId, entry),
+    h("div", {},
+      h("h2", { text: `#${entry.seq} ${alert.kind || "?"}: ${alert.rule || "?"} (${alert.label || "?"})` }),
+      h("p", { class: "timeline", text: `${clock(alert.frame_ts)} · camera ${alert.camera_id} · event ${alert.event_id}` }),
+      h("p", { class: "timeline", text: `stored ${clock(entry.received_at)} · lag ${entry.lag_s === null ? "–" : `${fixed(entry.lag_s, 2)} s`}` }),
+      h("details", {}, h("summary", { text: "Show the signed JSON" }), h("pre", { class: "raw", text: JSON.stringify(alert, null, 2) }))));
+}
+
+export function mount(view, deviceId) {
+  const title = h("h1", { text: `Device ${deviceId}` });
+  const summary = h("div");
+  const message = h("p", { role: "status", class: "muted" });
+  const list = h("ol", { class: "events" });
+  const older = h("button", { type: "button", text: "Older alerts", hidden: true });
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, list, older);
+  let upper = null; // the newest seq shown; null: follow the newest
+  const cards = new Map();
+
+  async function refresh() {
+    try {
+      const fleet = await api("/v1/devices");
+      const device = fleet.devices.find((item) => item.device_id === deviceId);
+      if (!device) {
+        message.textContent = `No device ${deviceId} in the audit log.`;
+        return;
+      }
+      summary.replaceChildren(
+        device.problems.length
+          ? h("div", { class: "banner bad", role: "alert" }, h("strong", { text: "Problems: " }), device.problems.join("; "))
+          : h("p", { class: "ok", text: "No problems." }),
+        facts([
+          ["State", device.state, { class: device.state === "online" ? "ok" : "bad" }],
+          ["State since (device clock)", device.state_ts || "–"],
+          ["Last seq", String(device.last_seq)],
+          ["Stored", `${device.alerts_stored} alerts, ${device.missing_alerts} missing`],
+          ["Gaps", device.gaps.length ? device.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") : "none"],
+          ["Last alert", clock(device.last_alert_at)],
+          ["Lag", device.lag_s === null ? "–" : `${fixed(device.lag_s, 2)} s`],
+          ["Evidence missing", String(device.evidence_missing)],
+          ["Rejected", device.rejected ? `${device.rejected} (last: ${device.last_rejection.reason})` : "0"],
+        ]));
+      const top = upper === null ? device.last_seq : upper;
+      const from = Math.max(1, top - PAGE + 1);
+      const page = await api(`/v1/devices/${encodeURIComponent(deviceId)}/alerts?from_seq=${from}&limit=${PAGE}`);
+      const entries = page.alerts.filter((entry) => entry.seq <= top).reverse();
+      message.textContent = entries.length ? `Alerts ${from} to ${top}, newest first.` : "No alerts stored.";
+      list.replaceChildren(...entries.map((entry) => {
+        const key = `${entry.seq}:${entry.evidence_stored}`;
+        const known = cards.get(key);
+        if (known) return known;
+        const node = card(deviceId, entry);
+        cards.set(key, node);
+        return node;
+      }));
+      older.hidden = from <= 1;
+      older.onclick = () => {
+        upper = from - 1;
+        refresh();
+      };
+    } catch (error) {
+      message.textContent = errorText(error);
+      message.className = "error";
+    }
+  }
+  return { refresh };
+}

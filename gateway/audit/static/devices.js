@@ -1,0 +1,70 @@
+// Devices page: every device of the fleet with its state, problems first, then offline, then by id;
+// each links to its timeline. The numbers come from the audit store, so any instance shows the same.
+import { api, clock, errorText, fixed, h } from "./core.js";
+
+export function rank(device) {
+  if (device.problems.length && device.state !== "online") return 0;
+  if (device.problems.length) return 1;
+  return device.state === "online" ? 3 : 2;
+}
+
+export function ordered(devices) {
+  return [...devices].sort((a, b) => rank(a) - rank(b) || a.device_id.localeCompare(b.device_id));
+}
+
+function row(device) {
+  const state = h("span", { class: `pill ${device.state === "online" ? "ok" : device.state === "offline" ? "bad" : "warn"}`, text: device.state });
+  const problems = device.problems.length
+    ? h("ul", { class: "problems" }, device.problems.map((problem) => h("li", { text: problem })))
+    : h("span", { class: "ok", text: "none" });
+  return h("tr", { "data-device": device.device_id, class: device.problems.length ? "problem" : "" },
+    h("th", { scope: "row" }, h("a", { href: `#/device/${encodeURIComponent(device.device_id)}`, text: device.device_id })),
+    h("td", {}, state),
+    h("td", { class: "number", text: String(device.last_seq) }),
+    h("td", { text: clock(device.last_alert_at) }),
+    h("td", { class: "number", text: device.lag_s === null ? "–" : `${fixed(device.lag_s, 1)} s` }),
+    h("td", { class: "number", text: String(device.missing_alerts) }),
+    h("td", { class: "number", text: String(device.rejected) }),
+    h("td", {}, problems));
+}
+
+export function mount(view) {
+  const message = h("p", { role: "status", class: "muted" });
+  const filter = h("input", { id: "device-filter", type: "search", placeholder: "device id" });
+  const body = h("tbody");
+  view.append(
+    h("h1", { text: "Devices" }),
+    h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
+      h("div", {}, h("label", { for: "device-filter", text: "Find a device" }), filter)),
+    message,
+    h("table", { class: "fleet" },
+      h("thead", {}, h("tr", {}, ["Device", "State", "Last seq", "Last alert", "Lag", "Missing", "Rejected", "Problems"]
+        .map((text) => h("th", { scope: "col", text })))),
+      body),
+  );
+  let answer = null;
+
+  function render() {
+    if (!answer) return;
+    const wanted = filter.value.trim().toLowerCase();
+    const shown = ordered(answer.devices).filter((device) => device.device_id.toLowerCase().includes(wanted));
+    const s = answer.summary;
+    message.className = "muted";
+    message.textContent = `${s.devices} devices: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
+      + `${s.with_problems} with problems; largest lag ${s.max_lag_s === null ? "–" : `${fixed(s.max_lag_s, 1)} s`}`;
+    body.replaceChildren(...shown.map(row));
+  }
+
+  async function refresh() {
+    try {
+      answer = await api("/v1/devices");
+      render();
+    } catch (error) {
+      message.textContent = errorText(error);
+      message.className = "error";
+    }
+  }
+
+  filter.addEventListener("input", render);
+  return { refresh };
+}

@@ -1,0 +1,336 @@
+"""The audit log: every alert of every device stored exactly once, verified before it is kept, and
+the evidence image each start and instant names (``gateway.audit.evidence``).
+
+An alert is kept only if it is a well-formed alert v1 or v2 (schema; a device that upgrades keeps
+its chain, so one device's store holds v1 alerts then v2 ones), its topic names its device, the
+device's key is known, its ``hash`` matches its content, its ``sig`` verifies with that key, and it
+links into the chain: ``prev_hash`` equals the stored hash of ``seq - 1`` (``ZERO_HASH`` for seq 1)
+when that alert is stored, and the stored ``seq + 1``, if it arrived first, links to this one.
+Anything else goes to the rejected table with its topic, raw payload and reason, and the alerts
+table is left unchanged, so a tampered, reordered, wrongly signed or rewritten alert is evidence,
+not noise. A copy whose hash equals the stored one is a duplicate (QoS 1 redelivery, a replay) and
+changes nothing.
+
+Per device the store keeps ``contiguous_seq`` (every seq up to it is stored) and ``max_seq``; the
+seqs between them that are missing are the device's gaps, which the subscriber asks to be replayed,
+as it does the seqs of alerts whose image is missing. A batch of messages is one transaction: the
+subscriber acknowledges them to the broker only after ``ingest`` returns, so an acknowledged alert
+is on disk. Reads are ``gateway.audit.store_reads``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+from collections.abc import Mapping, Sequence
+
+from gateway.audit.database import Database, open_database
+from gateway.audit.evidence import MAX_IMAGE_BYTES, EvidenceLedger, ReceivedImage, evidence_target
+from gateway.audit.fleet import ReceivedStatus, parse_status, record_statuses, status_target
+from gateway.audit.records import (
+    DeviceProgress,
+    IngestResult,
+    Outcome,
+    ReceivedMessage,
+    RejectedMessage,
+    RejectReason,
+    StoredAlert,
+)
+from gateway.audit.store_reads import PAGE_ROWS, AuditReads
+from gateway.domain import Alert
+from gateway.errors import AuditError
+from gateway.protocol.alerts import (
+    ZERO_HASH,
+    AlertVerificationError,
+    InvalidAlertError,
+    decode_alert,
+    verify_payload,
+)
+
+__all__ = [
+    "AuditStore",
+    "DeviceProgress",
+    "IngestResult",
+    "Outcome",
+    "ReceivedMessage",
+    "RejectReason",
+    "RejectedMessage",
+    "StoredAlert",
+    "device_from_topic",
+]
+
+logger = logging.getLogger(__name__)
+
+LOOKUP_CHUNK = 500
+"""Seqs per ``IN (...)`` lookup: well under SQLite's limit on bound parameters."""
+
+
+class _RejectedError(Exception):
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(detail)
+
+
+def device_from_topic(topic: str, prefix: str) -> str | None:
+    """``{prefix}/{device_id}/alerts`` -> device_id, or None for any other topic."""
+    head = f"{prefix}/"
+    if not topic.startswith(head) or not topic.endswith("/alerts"):
+        return None
+    device_id = topic[len(head) : -len("/alerts")]
+    return device_id if device_id and "/" not in device_id else None
+
+
+class AuditStore(AuditReads):
+    """Verified, exactly-once storage of alerts. One thread at a time (it owns one DB connection)."""
+
+    def __init__(self, database: Database, keys: Mapping[str, bytes], topic_prefix: str = "edge") -> None:
+        self._database = database
+        self._keys = dict(keys)
+        self._prefix = topic_prefix
+        self._evidence = EvidenceLedger(database, topic_prefix)
+
+    @classmethod
+    def open(
+        cls, url: str, keys: Mapping[str, bytes], topic_prefix: str = "edge", *, create: bool = True
+    ) -> AuditStore:
+        return cls(open_database(url, create=create), keys, topic_prefix)
+
+    def close(self) -> None:
+        self._database.close()
+
+    @property
+    def keyed_devices(self) -> frozenset[str]:
+        """The devices this instance has a signing key for."""
+        return frozenset(self._keys)
+
+    def ingest(self, messages: Sequence[ReceivedMessage]) -> list[IngestResult]:
+        """Verify and store a batch in one transaction; results in the order of ``messages``.
+
+        Raises AuditError (nothing stored) when the database fails; the caller retries the batch.
+        """
+        results: list[IngestResult | None] = [None] * len(messages)
+        verified: list[tuple[int, Alert, ReceivedMessage]] = []
+        images: dict[str, list[ReceivedImage]] = {}
+        statuses: dict[str, list[ReceivedStatus]] = {}
+        rejected: list[tuple[int, IngestResult]] = []
+        for index, message in enumerate(messages):
+            status_device = status_target(message.topic, self._prefix)
+            if status_device is not None:
+                parsed = parse_status(index, status_device, message)
+                if isinstance(parsed, IngestResult):
+                    rejected.append((index, parsed))
+                else:
+                    statuses.setdefault(status_device, []).append(parsed)
+                continue
+            target = evidence_target(message.topic, self._prefix)
+            if target is not None:
+                checked = self._check_image(index, message, *target)
+                if isinstance(checked, IngestResult):
+                    rejected.append((index, checked))
+                else:
+                    images.setdefault(checked.device_id, []).append(checked)
+                continue
+            try:
+                verified.append((index, self._verify(message), message))
+            except _RejectedError as problem:
+                device_id = device_from_topic(message.topic, self._prefix)
+                rejected.append(
+                    (index, IngestResult(Outcome.REJECTED, device_id, None, problem.reason, problem.detail))
+                )
+        # Devices are locked in sorted order (no deadlock between two subscribers) and each device's
+        # alerts are chained in seq order, however the batch arrived; then its images are checked
+        # against the alerts stored (these included).
+        by_device: dict[str, list[tuple[int, Alert, ReceivedMessage]]] = {}
+        for item in sorted(verified, key=lambda item: (item[1].device_id, item[1].seq)):
+            by_device.setdefault(item[1].device_id, []).append(item)
+        try:
+            with self._database.transaction():
+                for device_id in sorted(by_device.keys() | images.keys() | statuses.keys()):
+                    contiguous, highest = self._database.lock_device(device_id)
+                    stored = self._store_device(device_id, by_device.get(device_id, []), contiguous, highest)
+                    stored += self._evidence.store(device_id, images.get(device_id, []))
+                    stored += record_statuses(self._database, device_id, statuses.get(device_id, []))
+                    for index, result in stored:
+                        results[index] = result
+                for index, rejection in rejected:
+                    results[index] = rejection
+                # A garbled status message is logged, not kept: it is not part of the audit log.
+                self._record_rejections(
+                    [(result, message) for result, message in zip(results, messages, strict=True)
+                     if result is not None and result.outcome is Outcome.REJECTED and not result.status]
+                )  # fmt: skip
+        except self._database.errors as exc:
+            raise AuditError(f"audit store write failed: {exc}") from exc
+        return [result for result in results if result is not None]
+
+    def _record_rejections(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> None:
+        rows = []
+        for result, message in rejections:
+            reason = result.reason.value if result.reason is not None else "unknown"
+            rows.append(
+                (result.device_id, result.seq, message.topic, message.payload, f"{reason}: {result.detail}",
+                 message.received_at)
+            )  # fmt: skip
+            logger.warning(
+                "audit: rejected %s from %s: %s: %s",
+                result.seq or "message",
+                message.topic,
+                reason,
+                result.detail,
+            )
+        if rows:
+            self._database.execute_many(
+                "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def _verify(self, message: ReceivedMessage) -> Alert:
+        """Schema, topic, key, hash and signature: everything that needs no stored state."""
+        topic_device = device_from_topic(message.topic, self._prefix)
+        key = None if topic_device is None else self._keys.get(topic_device)
+        try:
+            if key is None:
+                alert = decode_alert(message.payload)
+                self._check_topic(alert, message.topic, topic_device)
+                raise _RejectedError(
+                    RejectReason.UNKNOWN_DEVICE, f"no key for device {alert.device_id!r} in the keys file"
+                )
+            alert = verify_payload(message.payload, key)
+        except InvalidAlertError as exc:
+            raise _RejectedError(RejectReason.SCHEMA, str(exc)) from exc
+        except AlertVerificationError as exc:
+            # Checked with the key of the topic's device: a payload of another device fails here.
+            self._check_topic(decode_alert(message.payload), message.topic, topic_device)
+            raise _RejectedError(RejectReason(exc.reason), str(exc)) from exc
+        self._check_topic(alert, message.topic, topic_device)
+        return alert
+
+    def _check_image(
+        self, index: int, message: ReceivedMessage, device_id: str, seq: int
+    ) -> ReceivedImage | IngestResult:
+        """What can be checked of an image without stored state: its device and its size."""
+        problem = None
+        if device_id not in self._keys:
+            problem = (RejectReason.UNKNOWN_DEVICE, f"no key for device {device_id!r} in the keys file")
+        elif len(message.payload) > MAX_IMAGE_BYTES:
+            problem = (RejectReason.EVIDENCE, f"{len(message.payload)} bytes, over {MAX_IMAGE_BYTES}")
+        elif not message.payload:
+            problem = (RejectReason.EVIDENCE, "an empty message")
+        if problem is not None:
+            return IngestResult(Outcome.REJECTED, device_id, seq, *problem, evidence=True)
+        return ReceivedImage(index, device_id, seq, hashlib.sha256(message.payload).hexdigest(), message)
+
+    @staticmethod
+    def _check_topic(alert: Alert, topic: str, topic_device: str | None) -> None:
+        if topic_device != alert.device_id:
+            raise _RejectedError(
+                RejectReason.TOPIC, f"topic {topic!r} does not name device {alert.device_id!r}"
+            )
+
+    def _store_device(
+        self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]], contiguous: int, highest: int
+    ) -> list[tuple[int, IngestResult]]:
+        """Dedup and chain checks for one device's alerts (in seq order; the device locked at
+        ``contiguous``/``highest``), then one write per table."""
+        if not items:
+            return []
+        batch_seqs = {alert.seq for _, alert, _ in items}
+        known = self._stored_links(
+            device_id, batch_seqs | {seq - 1 for seq in batch_seqs} | {seq + 1 for seq in batch_seqs}
+        )
+        results: list[tuple[int, IngestResult]] = []
+        stored: list[tuple[Alert, ReceivedMessage]] = []
+        top = highest
+        for index, alert, message in items:
+            result = self._link(alert, known)
+            if result.outcome is Outcome.STORED:
+                known[alert.seq] = (alert.hash, alert.prev_hash)
+                highest = max(highest, alert.seq)
+                stored.append((alert, message))
+                result = dataclasses.replace(result, lag_s=message.received_at - alert.event.frame_ts)
+            results.append((index, result))
+        if not stored:
+            return results
+        digests = {alert.seq: alert.event.evidence.sha256 for alert, _ in stored if alert.event.evidence}
+        complete = self._evidence.adopt(device_id, digests) if digests else set()
+        self._database.execute_many(
+            "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at, "
+            "evidence_sha256, evidence_missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(device_id, alert.seq, alert.hash, alert.prev_hash, message.payload, message.received_at,
+              digests.get(alert.seq), int(alert.seq in digests and alert.seq not in complete))
+             for alert, message in stored],
+        )  # fmt: skip
+        start = contiguous
+        while contiguous + 1 in known:
+            contiguous += 1
+        if contiguous > start and highest > contiguous:
+            contiguous = self._contiguous_from(device_id, contiguous)
+        latest_alert, latest = max(stored, key=lambda item: (item[1].received_at, item[0].seq))
+        newest_alert_at = next((alert.event.frame_ts for alert, _ in stored if alert.seq == highest), None)
+        # The fleet view (gateway.audit.fleet): counts and times, in the transaction that stores them.
+        self._database.execute(
+            "UPDATE audit_devices SET contiguous_seq = ?, max_seq = ?, alerts_stored = alerts_stored + ?, "
+            "last_alert_at = CASE WHEN ? > ? THEN ? ELSE last_alert_at END, "
+            "lag_s = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? ELSE lag_s END, "
+            "last_stored_at = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? "
+            "ELSE last_stored_at END WHERE device_id = ?",
+            (contiguous, highest, len(stored), highest, top, newest_alert_at,
+             latest.received_at, latest.received_at - latest_alert.event.frame_ts,
+             latest.received_at, latest.received_at, device_id),
+        )  # fmt: skip
+        return results
+
+    def _stored_links(self, device_id: str, seqs: set[int]) -> dict[int, tuple[str, str]]:
+        """seq -> (hash, prev_hash) of the given seqs that are stored."""
+        wanted = sorted(seq for seq in seqs if seq >= 1)
+        known: dict[int, tuple[str, str]] = {}
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            rows = self._database.execute(
+                "SELECT seq, hash, prev_hash FROM audit_alerts WHERE device_id = ? "
+                f"AND seq IN ({', '.join('?' * len(chunk))})",
+                (device_id, *chunk),
+            )
+            known.update({int(row[0]): (str(row[1]), str(row[2])) for row in rows})
+        return known
+
+    def _contiguous_from(self, device_id: str, contiguous: int) -> int:
+        """Extend the contiguous run over alerts that arrived early, after a gap that just closed."""
+        while True:
+            rows = self._database.execute(
+                "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq > ? "
+                f"ORDER BY seq LIMIT {PAGE_ROWS}",
+                (device_id, contiguous),
+            )
+            for (seq,) in rows:
+                if int(seq) != contiguous + 1:
+                    return contiguous
+                contiguous += 1
+            if len(rows) < PAGE_ROWS:
+                return contiguous
+
+    def _link(self, alert: Alert, known: Mapping[int, tuple[str, str]]) -> IngestResult:
+        seq = alert.seq
+        if seq in known:
+            if known[seq][0] == alert.hash:
+                return IngestResult(Outcome.DUPLICATE, alert.device_id, seq)
+            return self._rejection(
+                alert, RejectReason.CONFLICT, f"seq {seq} is already stored with other content"
+            )
+        previous_hash = ZERO_HASH if seq == 1 else known.get(seq - 1, (None, None))[0]
+        if previous_hash is not None and alert.prev_hash != previous_hash:
+            return self._rejection(
+                alert, RejectReason.CHAIN, f"seq {seq}: prev_hash does not link to seq {seq - 1}"
+            )
+        if seq + 1 in known and known[seq + 1][1] != alert.hash:
+            return self._rejection(
+                alert, RejectReason.CHAIN, f"seq {seq}: the stored seq {seq + 1} does not link to this alert"
+            )
+        return IngestResult(Outcome.STORED, alert.device_id, seq)
+
+    @staticmethod
+    def _rejection(alert: Alert, reason: RejectReason, detail: str) -> IngestResult:
+        return IngestResult(Outcome.REJECTED, alert.device_id, alert.seq, reason, detail)

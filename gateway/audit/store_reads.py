@@ -1,0 +1,145 @@
+"""What the audit store answers: chain progress and gaps for the subscriber, stored alerts and
+images for ``audit verify`` and the audit HTTP API, the fleet view, and the rejected messages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterator, Sequence
+from typing import Any, TypeVar
+
+from gateway.audit.database import Database
+from gateway.audit.evidence import EvidenceLedger
+from gateway.audit.fleet import DeviceState, StoredEntry, read_alerts, read_devices
+from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
+from gateway.errors import AuditError
+
+T = TypeVar("T")
+
+PAGE_ROWS = 2000
+
+
+class AuditReads:
+    """The reading half of ``AuditStore``, which sets these attributes up."""
+
+    _database: Database
+    _evidence: EvidenceLedger
+
+    def progress(self, device_ids: Collection[str] | None = None) -> list[DeviceProgress]:
+        """Chain state of the given devices (all devices when None), by device id."""
+        sql = (
+            "SELECT device_id, contiguous_seq, max_seq, (SELECT COUNT(*) FROM audit_alerts a WHERE "
+            "a.device_id = audit_devices.device_id AND a.evidence_missing = 1) FROM audit_devices"
+        )
+        rows = self._read(f"{sql} ORDER BY device_id") if device_ids is None else []
+        for device_id in sorted(device_ids or ()):
+            rows += self._read(f"{sql} WHERE device_id = ?", (device_id,))
+        return [DeviceProgress(str(row[0]), int(row[1]), int(row[2]), int(row[3])) for row in rows]
+
+    def missing_ranges(self, device_id: str, limit: int = 100) -> list[tuple[int, int]]:
+        """The device's gaps and the seqs of its alerts whose image is missing, as inclusive
+        (from_seq, to_seq) ranges, lowest first, at most ``limit``: what to ask it to replay."""
+        ranges = self._gaps(device_id, limit)
+        missing = self._reading(lambda: self._evidence.missing_seqs(device_id, limit))
+        merged: list[tuple[int, int]] = []
+        for first, last in sorted(ranges + [(seq, seq) for seq in missing]):
+            if merged and first <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+            else:
+                merged.append((first, last))
+        return merged[:limit]
+
+    def _gaps(self, device_id: str, limit: int) -> list[tuple[int, int]]:
+        rows = self._read("SELECT contiguous_seq FROM audit_devices WHERE device_id = ?", (device_id,))
+        if not rows:
+            return []
+        contiguous = int(rows[0][0])
+        stored = self._read(
+            "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq > ? ORDER BY seq",
+            (device_id, contiguous),
+        )
+        ranges: list[tuple[int, int]] = []
+        expected = contiguous + 1
+        for (seq,) in stored:
+            if int(seq) > expected:
+                ranges.append((expected, int(seq) - 1))
+                if len(ranges) >= limit:
+                    break
+            expected = int(seq) + 1
+        return ranges
+
+    def alerts(self, device_id: str) -> Iterator[StoredAlert]:
+        """The device's stored alerts in seq order, read page by page."""
+        after = 0
+        while True:
+            rows = self._read(
+                "SELECT seq, hash, prev_hash, payload FROM audit_alerts WHERE device_id = ? AND seq > ? "
+                f"ORDER BY seq LIMIT {PAGE_ROWS}",
+                (device_id, after),
+            )
+            for seq, digest, prev_hash, payload in rows:
+                yield StoredAlert(device_id, int(seq), str(digest), str(prev_hash), bytes(payload))
+            if len(rows) < PAGE_ROWS:
+                return
+            after = int(rows[-1][0])
+
+    def alert(self, device_id: str, seq: int) -> StoredAlert | None:
+        rows = self._read(
+            "SELECT hash, prev_hash, payload FROM audit_alerts WHERE device_id = ? AND seq = ?",
+            (device_id, seq),
+        )
+        return (
+            StoredAlert(device_id, seq, str(rows[0][0]), str(rows[0][1]), bytes(rows[0][2])) if rows else None
+        )
+
+    def evidence_image(self, device_id: str, seq: int) -> bytes | None:
+        """The verified image of the device's alert ``seq``; None when none is stored."""
+        return self._reading(lambda: self._evidence.image(device_id, seq))
+
+    def evidence_digests(self, device_id: str, seqs: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+        """seq -> (sha256, size) of the verified images stored for those seqs, from their bytes."""
+        return self._reading(lambda: self._evidence.digests(device_id, seqs))
+
+    def device_ids(self) -> list[str]:
+        rows = self._read(
+            "SELECT device_id FROM audit_devices UNION "
+            "SELECT device_id FROM audit_rejected WHERE device_id IS NOT NULL ORDER BY 1"
+        )
+        return [str(row[0]) for row in rows]
+
+    def rejected_counts(self) -> dict[str | None, int]:
+        """Rejected messages by device (None: no device could be read from the topic)."""
+        rows = self._read("SELECT device_id, COUNT(*) FROM audit_rejected GROUP BY device_id")
+        return {None if row[0] is None else str(row[0]): int(row[1]) for row in rows}
+
+    def rejected(self) -> list[RejectedMessage]:
+        rows = self._read(
+            "SELECT device_id, seq, topic, payload, reason, received_at FROM audit_rejected ORDER BY id"
+        )
+        return [
+            RejectedMessage(
+                None if row[0] is None else str(row[0]),
+                None if row[1] is None else int(row[1]),
+                str(row[2]),
+                bytes(row[3]),
+                str(row[4]),
+                float(row[5]),
+            )
+            for row in rows
+        ]
+
+    def devices(self, device_id: str | None = None) -> list[DeviceState]:
+        """The fleet view of every device the store knows, or of one (``gateway.audit.fleet``)."""
+        return self._reading(lambda: read_devices(self._database, device_id))
+
+    def entries(self, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
+        """Up to ``limit`` of the device's stored alerts from ``from_seq`` on, in seq order."""
+        return self._reading(lambda: read_alerts(self._database, device_id, from_seq, limit))
+
+    def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        return self._reading(lambda: self._database.execute(sql, parameters))
+
+    def _reading(self, read: Callable[[], T]) -> T:
+        # Both connections are in autocommit mode outside ingest(): each read is its own statement.
+        try:
+            return read()
+        except self._database.errors as exc:
+            raise AuditError(f"audit store read failed: {exc}") from exc

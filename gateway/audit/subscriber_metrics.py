@@ -1,0 +1,64 @@
+"""The audit subscriber's own Prometheus metrics (this instance's; the fleet's gauges are read from
+the store by ``gateway.audit.fleet_view``)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LAG_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0)
+
+
+class SubscriberMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.messages = Counter(
+            "edge_gateway_audit_messages_total",
+            "Alert messages handled by the audit subscriber, by outcome.",
+            ["outcome"],
+            registry=registry,
+        )
+        self.rejected = Counter(
+            "edge_gateway_audit_rejected_total",
+            "Rejected alert messages, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.evidence = Counter(
+            "edge_gateway_audit_evidence_total",
+            "Evidence images handled by the audit subscriber, by outcome (stored includes images held "
+            "until their alert arrives).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.status = Counter(
+            "edge_gateway_audit_status_messages_total",
+            "Device status messages read, by outcome (duplicate: older than the one stored).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.lag = Histogram(
+            "edge_gateway_audit_lag_seconds",
+            "Arrival minus alert time (frame_ts) of the alerts this instance stored.",
+            buckets=LAG_BUCKETS_S,
+            registry=registry,
+        )
+        self.replay_requests = Counter(
+            "edge_gateway_audit_replay_requests_total", "Replay requests sent to devices.", registry=registry
+        )
+        self.store_errors = Counter(
+            "edge_gateway_audit_store_errors_total",
+            "Failed audit store transactions (retried).",
+            registry=registry,
+        )
+        self.queue_full = Counter(
+            "edge_gateway_audit_queue_full_total",
+            "Times the network thread waited for room in the store queue.",
+            registry=registry,
+        )
+        self.open_gaps = Gauge(
+            "edge_gateway_audit_devices_with_gaps",
+            "Devices with missing alerts or evidence images.",
+            registry=registry,
+        )
+        self.connected = Gauge(
+            "edge_gateway_audit_connected", "1 while connected to the broker.", registry=registry
+        )

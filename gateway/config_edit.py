@@ -1,0 +1,216 @@
+"""Rewrite one camera's zones and lines in a YAML config file, keeping everything else as written.
+
+The console saves geometry into the operator's own file, which carries comments, key order, quoting
+and ``${VARIABLE}`` references that a load-and-dump round trip would normalise or lose (a comment
+above the key after ``zones:`` belongs, to a YAML parser, to the last zone). So the file is not
+re-serialised: the composed node tree (ruamel.yaml, with exact marks) locates the camera's ``zones:``
+and ``lines:`` entries, and only those spans of text are replaced by freshly emitted YAML, indented
+like the camera's other keys; comments inside a replaced span are carried over into its new text.
+Every other byte of the file stays as it was.
+
+Writing is atomic: a temporary file beside the target, fsynced, given the target's mode, renamed
+over it, and the directory fsynced, so a power cut leaves the old file or the new one, never half.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from gateway.config import LineConfig, ZoneConfig
+from gateway.errors import ConfigError, ConfigProblem
+
+_COMMENT = re.compile(r"(?:^|(?<=\s))(#[^\n]*)", re.MULTILINE)
+DECIMALS = 4
+"""Normalised coordinates are written with this many decimals: a tenth of a pixel at 4K."""
+
+
+class GeometryEditError(ConfigError):
+    """The file cannot be edited safely by the console (its shape, not its values, is the problem)."""
+
+
+def replace_geometry(
+    text: str,
+    camera_id: str,
+    zones: Sequence[ZoneConfig],
+    lines: Sequence[LineConfig],
+    source: str = "<config>",
+) -> str:
+    """``text`` with camera ``camera_id``'s ``zones`` and ``lines`` replaced; the rest untouched."""
+    camera = _camera_node(text, camera_id, source)
+    keys = [key.value for key, _ in camera.value]
+    indent = camera.value[0][0].start_mark.column
+    edits: list[tuple[int, int, int, str]] = []
+    wanted = (("zones", [_zone(zone) for zone in zones]), ("lines", [_line(line) for line in lines]))
+    for order, (key, value) in enumerate(wanted):
+        if key not in keys and not value:
+            continue  # nothing to say: an absent list is an empty one
+        block = _emit(key, value, indent)
+        if key in keys:
+            key_node, value_node = camera.value[keys.index(key)]
+            if value_node.start_mark.index < key_node.end_mark.index:
+                raise _problem(
+                    source, key_node, f"cameras[{camera_id}].{key}", "is a YAML alias: edit it by hand"
+                )
+            start = text.rfind("\n", 0, key_node.start_mark.index) + 1
+            end = _line_end(text, _content_end(value_node))
+            block = _keep_comments(text[start:end], block, indent)
+            edits.append((start, end, order, block.rstrip("\n")))
+        else:
+            end = _line_end(text, _content_end(camera.value[-1][1]))
+            edits.append((end, end, order, "\n" + block.rstrip("\n")))
+    # From the end backwards, so earlier offsets stay valid; of two insertions at one place the later
+    # goes in first, so the earlier lands before it.
+    for start, end, _, replacement in sorted(edits, key=lambda edit: edit[:3], reverse=True):
+        text = text[:start] + replacement + text[end:]
+    return text
+
+
+def _keep_comments(old: str, block: str, indent: int) -> str:
+    """``block`` with the comments of the ``old`` text it replaces: the key line's own comment stays
+    on the key line, the others go, whole, right below it. A geometry block holds only keys, numbers
+    and identifiers (no ``#`` in them), so every `` #`` in it starts a comment."""
+    comments = [match.group(1).rstrip() for match in _COMMENT.finditer(old) if match.group(1).strip() != "#"]
+    if not comments:
+        return block
+    first_line, _, rest = block.partition("\n")
+    own = old.partition("\n")[0]
+    if _COMMENT.search(own):
+        first_line += "  " + comments.pop(0)
+    kept = "".join(f"{' ' * (indent + 2)}{comment}\n" for comment in comments)
+    return f"{first_line}\n{kept}{rest}"
+
+
+def _camera_node(text: str, camera_id: str, source: str) -> MappingNode:
+    try:
+        root = YAML(typ="rt").compose(text)
+    except YAMLError as exc:
+        raise GeometryEditError([ConfigProblem(source, None, "", f"invalid YAML: {exc}")]) from exc
+    cameras = _child(root, "cameras") if isinstance(root, MappingNode) else None
+    if not isinstance(cameras, SequenceNode):
+        raise GeometryEditError([ConfigProblem(source, None, "cameras", "the file has no cameras list")])
+    for camera in cameras.value:
+        if isinstance(camera, MappingNode) and getattr(_child(camera, "id"), "value", None) == camera_id:
+            if camera.flow_style or not camera.value:
+                raise _problem(
+                    source,
+                    camera,
+                    f"cameras[{camera_id}]",
+                    "is written in flow style ({...}): write it as a block mapping to edit it here",
+                )
+            return camera
+    raise GeometryEditError([ConfigProblem(source, None, "cameras", f"no camera {camera_id!r} in the file")])
+
+
+def _child(mapping: MappingNode, key: str) -> Node | None:
+    for key_node, value_node in mapping.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return value_node  # type: ignore[no-any-return]
+    return None
+
+
+def _content_end(node: Node) -> int:
+    """Where the node's last character is: a block collection ends with its last child (its own
+    end mark lies past the comments that follow it), a scalar or flow collection at its end mark."""
+    while isinstance(node, (SequenceNode, MappingNode)) and not node.flow_style and node.value:
+        last = node.value[-1]
+        node = last[1] if isinstance(node, MappingNode) else last
+    return int(node.end_mark.index)
+
+
+def _line_end(text: str, index: int) -> int:
+    """The end of the line holding ``index - 1``: an end-of-line comment goes with its value."""
+    newline = text.find("\n", max(index - 1, 0))
+    return len(text) if newline < 0 else newline
+
+
+def _problem(source: str, node: Node, path: str, message: str) -> GeometryEditError:
+    return GeometryEditError([ConfigProblem(source, node.start_mark.line + 1, path, message)])
+
+
+def _flow(items: Sequence[Any]) -> CommentedSeq:
+    sequence = CommentedSeq(items)
+    sequence.fa.set_flow_style()
+    return sequence
+
+
+def _point(point: tuple[float, float]) -> CommentedSeq:
+    return _flow([round(float(value), DECIMALS) for value in point])
+
+
+def _zone(zone: ZoneConfig) -> CommentedMap:
+    return CommentedMap([("name", zone.name), ("polygon", _flow([_point(point) for point in zone.polygon]))])
+
+
+def _line(line: LineConfig) -> CommentedMap:
+    return CommentedMap(
+        [
+            ("name", line.name),
+            ("points", _flow([_point(point) for point in line.points])),
+            ("in_direction", _point(line.in_direction)),
+        ]
+    )
+
+
+def _emit(key: str, items: list[CommentedMap], indent: int) -> str:
+    yaml = YAML(typ="rt")
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
+    buffer = io.StringIO()
+    yaml.dump(CommentedMap([(key, CommentedSeq(items) if items else _flow([]))]), buffer)
+    emitted = buffer.getvalue().splitlines(keepends=True)
+    return "".join(" " * indent + line if line.strip() else line for line in emitted)
+
+
+def read_only_reason(path: Path | None) -> str | None:
+    """Why the console cannot save into ``path`` (None: it can)."""
+    if path is None:
+        return (
+            "the gateway runs the embedded default config (no --config file): start it with "
+            "--config FILE to edit zones and lines here"
+        )
+    target = path.resolve()
+    try:
+        mode = target.stat().st_mode
+    except OSError as exc:
+        return f"the config file {path} cannot be read: {exc.strerror}"
+    if not stat.S_ISREG(mode):
+        return f"the config {path} is not a regular file"
+    if not os.access(target, os.W_OK):
+        return f"the config file {path} is not writable by this process"
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        return f"the directory {target.parent} is not writable, and the atomic save writes beside the file"
+    return None
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` (through a symlink, its target) with ``text`` in one rename."""
+    target = path.resolve()
+    mode = stat.S_IMODE(target.stat().st_mode)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as output:
+            output.write(text)
+            output.flush()
+            os.fsync(output.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

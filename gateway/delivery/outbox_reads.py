@@ -1,0 +1,142 @@
+"""What the outbox answers about what it holds: alerts and images to send (pending, replay), single
+alerts and images for the HTTP API, recent alerts, open events and counts.
+
+Every read takes the outbox's database lock, so reads from the publisher, the API and the writer
+never share the connection at once. Payloads and images come back exactly as committed: replays are
+byte-identical by construction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.domain import Alert, AlertEvent, EvidenceRecord
+from gateway.errors import OutboxError
+from gateway.protocol.alerts import decode_alert
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    seq: int
+    payload: bytes
+    """Exactly the bytes committed and published."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvidence:
+    seq: int
+    """The seq of the alert the image belongs to (its topic is ``{prefix}/{device_id}/evidence/{seq}``)."""
+    data: bytes
+    """Exactly the bytes committed, whose digest is in the alert."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxStats:
+    last_seq: int
+    pending: int
+    stored: int
+    evidence_pending: int = 0
+    """Images not yet acknowledged by the broker."""
+    evidence_stored: int = 0
+    """Images whose bytes are kept (not pruned)."""
+
+
+class OutboxReads:
+    """The reading half of ``Outbox``; the writing half sets these attributes up."""
+
+    path: Path
+    _db: sqlite3.Connection
+    _db_lock: threading.Lock
+    _last_seq: int
+
+    def pending(self, after_seq: int = 0, limit: int = 1000) -> list[StoredAlert]:
+        """Undelivered alerts with seq > ``after_seq``, in seq order."""
+        return [
+            StoredAlert(int(seq), bytes(payload))
+            for seq, payload in self._rows(
+                "SELECT seq, payload FROM alerts WHERE delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+        ]
+
+    def replay(self, from_seq: int, to_seq: int, limit: int = 100_000) -> list[StoredAlert]:
+        """Stored alerts in ``from_seq..to_seq`` (inclusive), byte-identical to what was published."""
+        return [
+            StoredAlert(int(seq), bytes(payload))
+            for seq, payload in self._rows(
+                "SELECT seq, payload FROM alerts WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+                (from_seq, to_seq, limit),
+            )
+        ]
+
+    def pending_evidence(self, after_seq: int = 0, limit: int = 100) -> list[StoredEvidence]:
+        """Undelivered images of alerts with seq > ``after_seq``, in seq order."""
+        return [
+            StoredEvidence(int(seq), bytes(data))
+            for seq, data in self._rows(
+                "SELECT seq, data FROM evidence WHERE delivered_at IS NULL AND data IS NOT NULL AND seq > ? "
+                "ORDER BY seq LIMIT ?",
+                (after_seq, limit),
+            )
+        ]
+
+    def replay_evidence(self, from_seq: int, to_seq: int, limit: int = 100) -> list[StoredEvidence]:
+        """Images still kept of the alerts in ``from_seq..to_seq`` (inclusive), as committed."""
+        return [
+            StoredEvidence(int(seq), bytes(data))
+            for seq, data in self._rows(
+                "SELECT seq, data FROM evidence WHERE seq BETWEEN ? AND ? AND data IS NOT NULL "
+                "ORDER BY seq LIMIT ?",
+                (from_seq, to_seq, limit),
+            )
+        ]
+
+    def alert(self, seq: int) -> Alert | None:
+        """The stored alert ``seq``; None when it was never committed or has been pruned."""
+        rows = self._rows("SELECT payload FROM alerts WHERE seq = ?", (seq,))
+        return decode_alert(bytes(rows[0][0])) if rows else None
+
+    def evidence(self, seq: int) -> EvidenceRecord | None:
+        """The image of alert ``seq`` (its bytes, or when they were pruned); None when there is none."""
+        rows = self._rows("SELECT data, pruned_at FROM evidence WHERE seq = ?", (seq,))
+        if not rows:
+            return None
+        data, pruned_at = rows[0]
+        return EvidenceRecord(seq, None if data is None else bytes(data), pruned_at)
+
+    def recent_alerts(self, limit: int, camera_id: str | None = None) -> list[Alert]:
+        """Newest first (gateway.api.ports.EventLog)."""
+        if camera_id is None:
+            rows = self._rows("SELECT payload FROM alerts ORDER BY seq DESC LIMIT ?", (limit,))
+        else:
+            rows = self._rows(
+                "SELECT payload FROM alerts WHERE camera_id = ? ORDER BY seq DESC LIMIT ?", (camera_id, limit)
+            )
+        return [decode_alert(bytes(payload)) for (payload,) in rows]
+
+    def open_events(self) -> list[AlertEvent]:
+        """The newest alert of every event that started and has not ended, oldest first."""
+        rows = self._rows("SELECT payload FROM open_events ORDER BY seq", ())
+        return [decode_alert(bytes(payload)).event for (payload,) in rows]
+
+    def stats(self) -> OutboxStats:
+        (pending, stored, evidence_pending, evidence_stored) = self._rows(
+            "SELECT (SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL), (SELECT COUNT(*) FROM alerts), "
+            "(SELECT COUNT(*) FROM evidence WHERE delivered_at IS NULL), "
+            "(SELECT COUNT(*) FROM evidence WHERE data IS NOT NULL)",
+            (),
+        )[0]
+        return OutboxStats(
+            self._last_seq, int(pending), int(stored), int(evidence_pending), int(evidence_stored)
+        )
+
+    def _rows(self, sql: str, parameters: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        try:
+            with self._db_lock:
+                return self._db.execute(sql, parameters).fetchall()
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc

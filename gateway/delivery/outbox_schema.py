@@ -1,0 +1,106 @@
+"""The outbox's SQLite schema and its migrations (``PRAGMA user_version``).
+
+Version 1 adds ``open_events``: the newest alert of every event that started and has not ended,
+kept in the same transaction as the alerts, so after a SIGKILL or power loss the gateway can end
+exactly those events at its next start. An outbox from before version 1 is migrated once, by
+replaying the alerts it still stores.
+
+Version 2 adds ``evidence``: the evidence image of each start and instant alert that has one, keyed
+by the alert's seq and written in the alert's transaction (both exist after a power loss, or
+neither). ``data`` becomes NULL when retention prunes the image after its delivery (``pruned_at``
+says when); the row stays, so the device can say why an image is gone. Delivery is tracked per image
+(``delivered_at``), apart from its alert's: each is its own MQTT message. Alerts from before version
+2 carry no evidence, so the migration only adds the table.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from gateway.domain import AlertKind
+from gateway.protocol.alerts import InvalidAlertError, decode_alert
+
+VERSION = 2
+
+_BASE = """
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY,
+    camera_id TEXT NOT NULL,
+    committed_at REAL NOT NULL,
+    payload BLOB NOT NULL,
+    delivered_at REAL
+);
+CREATE INDEX IF NOT EXISTS alerts_undelivered ON alerts (seq) WHERE delivered_at IS NULL;
+CREATE INDEX IF NOT EXISTS alerts_by_camera ON alerts (camera_id, seq);
+CREATE TABLE IF NOT EXISTS chain_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+"""
+
+_OPEN_EVENTS = """
+CREATE TABLE open_events (
+    event_id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+"""
+
+_EVIDENCE = """
+CREATE TABLE IF NOT EXISTS evidence (
+    seq INTEGER PRIMARY KEY,
+    data BLOB,
+    size INTEGER NOT NULL,
+    delivered_at REAL,
+    pruned_at REAL
+);
+CREATE INDEX IF NOT EXISTS evidence_undelivered ON evidence (seq) WHERE delivered_at IS NULL;
+"""
+
+INSERT_EVIDENCE = "INSERT INTO evidence (seq, data, size) VALUES (?, ?, ?)"
+
+UPSERT_OPEN_EVENT = (
+    "INSERT INTO open_events (event_id, seq, payload) VALUES (?, ?, ?) "
+    "ON CONFLICT (event_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload"
+)
+DELETE_OPEN_EVENT = "DELETE FROM open_events WHERE event_id = ?"
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Bring ``db`` (autocommit mode) to VERSION in one transaction; a no-op when it is there."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version < 1:
+            for statement in _BASE.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(_OPEN_EVENTS)
+            _backfill_open_events(db)
+        if version < 2:
+            for statement in _EVIDENCE.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        db.execute(f"PRAGMA user_version = {VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _backfill_open_events(db: sqlite3.Connection) -> None:
+    """Events whose start is stored and whose end is not, from the alerts still kept."""
+    open_events: dict[str, tuple[int, bytes]] = {}
+    for seq, payload in db.execute("SELECT seq, payload FROM alerts ORDER BY seq"):
+        try:
+            event = decode_alert(bytes(payload)).event
+        except InvalidAlertError:
+            continue  # unreadable rows were never published either; nothing to end
+        if event.kind is AlertKind.END:
+            open_events.pop(event.event_id, None)
+        elif event.kind in (AlertKind.START, AlertKind.UPDATE):
+            open_events[event.event_id] = (int(seq), bytes(payload))
+    db.executemany(
+        UPSERT_OPEN_EVENT, [(event_id, seq, payload) for event_id, (seq, payload) in open_events.items()]
+    )

@@ -1,0 +1,193 @@
+"""The cameras of a gateway as one directory: their readers, the sampler that feeds the detector, and
+what the API and health checks ask of them (status, snapshot, stuck threads, failing cameras).
+
+``CameraPipeline`` implements ``gateway.api.ports.CameraDirectory``. Sampling itself is
+``gateway.ingest.sampler``; metrics are ``gateway.ingest.camera_metrics``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from prometheus_client import CollectorRegistry
+
+from gateway.config import CameraConfig, LineConfig, ZoneConfig
+from gateway.domain import CameraState, CameraStatus, Detection
+from gateway.ingest.camera import Camera
+from gateway.ingest.camera_metrics import CameraCollector, latency_histogram
+from gateway.ingest.sampler import CameraRuntime, Detector, ResultSink, Sampler
+from gateway.ingest.snapshot import draw_snapshot
+from gateway.ingest.sources import SourceFactory, source_factory
+
+logger = logging.getLogger(__name__)
+
+StateListener = Callable[[str, CameraState, CameraState], None]
+"""(camera id, previous state, new state); called on the thread that made the move."""
+
+STOP_TIMEOUT_S = 5.0
+SAMPLER_SILENCE_S = 10.0
+"""The sampler loops at least every 0.5 s; this much silence means it is wedged."""
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        cameras: Sequence[CameraConfig],
+        detector: Detector,
+        sink: ResultSink,
+        registry: CollectorRegistry,
+        *,
+        open_source: Callable[[CameraConfig], SourceFactory] = source_factory,
+        max_in_flight: int = 2,
+        max_pending: int | None = None,
+        state_listener: StateListener | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._state_listener = state_listener
+        self._clock = clock
+        self._running = False
+        self._state_lock = threading.Lock()
+        self._state_since: dict[str, float] = {}
+        self._geometry: dict[str, tuple[tuple[ZoneConfig, ...], tuple[LineConfig, ...]]] = {}
+        self._runtimes: dict[str, CameraRuntime] = {}
+        for config in cameras:
+            camera = Camera(config, open_source(config), on_state=self._state_hook(config.id), clock=clock)
+            self._runtimes[config.id] = CameraRuntime.for_camera(camera, config)
+            self._state_since[config.id] = clock()
+            self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))
+        self._sampler = Sampler(
+            list(self._runtimes.values()),
+            detector,
+            sink,
+            latency_histogram(registry),
+            max_in_flight=max_in_flight,
+            max_pending=max_pending,
+            clock=clock,
+        )
+        registry.register(CameraCollector(lambda: list(self._runtimes.values())))
+
+    def _state_hook(self, camera_id: str) -> Callable[[CameraState, CameraState], None]:
+        def changed(previous: CameraState, current: CameraState) -> None:
+            logger.info("camera %s -> %s", previous.value, current.value, extra={"camera": camera_id})
+            with self._state_lock:
+                self._state_since[camera_id] = self._clock()
+            if self._state_listener is not None:
+                self._state_listener(camera_id, previous, current)
+
+        return changed
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._running:
+            raise RuntimeError("camera pipeline already started")
+        self._running = True
+        for runtime in self._runtimes.values():
+            if runtime.config.enabled:
+                runtime.camera.start()
+        self._sampler.start()
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """Stop every thread; True when all ended within ``timeout_s``."""
+        self._running = False
+        self._sampler.request_stop()
+        deadline = time.monotonic() + timeout_s
+        for runtime in self._runtimes.values():
+            runtime.camera.request_stop()
+        ended = self._sampler.join(max(0.0, deadline - time.monotonic()))
+        for runtime in self._runtimes.values():
+            if not runtime.camera.stop(max(0.0, deadline - time.monotonic())):
+                logger.error("camera reader did not stop in time", extra={"camera": runtime.config.id})
+                ended = False
+        return ended
+
+    def stuck(self, max_silence_s: float = SAMPLER_SILENCE_S) -> list[str]:
+        """Dead reader threads or a silent sampler: what the systemd watchdog must not ping through.
+        A hung camera is not among them; its reader notices the stall and reconnects on its own."""
+        if not self._running:
+            return []
+        problems = [
+            f"camera-{runtime.config.id} reader died"
+            for runtime in self._runtimes.values()
+            if runtime.config.enabled and not runtime.camera.reader_alive
+        ]
+        if not self._sampler.alive:
+            problems.append("camera-sampler died")
+        elif self._clock() - self._sampler.beat > max_silence_s:
+            problems.append(f"camera-sampler silent for {self._clock() - self._sampler.beat:.0f} s")
+        return problems
+
+    def not_streaming(self, grace_s: float) -> list[str]:
+        """Enabled cameras that have not been streaming for longer than ``grace_s``: a degraded
+        gateway (``/v1/status``), though not a wedged one (the readers keep retrying on their own)."""
+        if not self._running:
+            return []
+        now = self._clock()
+        problems = []
+        for camera_id, runtime in self._runtimes.items():
+            camera = runtime.camera
+            with self._state_lock:
+                since = self._state_since[camera_id]
+            if not runtime.config.enabled or camera.state is CameraState.STREAMING or now - since <= grace_s:
+                continue
+            reason = f": {camera.last_error}" if camera.last_error else ""
+            problems.append(f"camera {camera_id} {camera.state.value} for {now - since:.0f} s{reason}")
+        return problems
+
+    # ---- CameraDirectory -------------------------------------------------------------------------
+
+    def cameras(self) -> Sequence[CameraStatus]:
+        return [self._status(runtime) for runtime in self._runtimes.values()]
+
+    def camera(self, camera_id: str) -> CameraStatus | None:
+        runtime = self._runtimes.get(camera_id)
+        return self._status(runtime) if runtime is not None else None
+
+    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+        runtime = self._runtimes.get(camera_id)
+        frame = runtime.camera.peek_newest() if runtime is not None else None
+        if runtime is None or frame is None:
+            return None
+        with runtime.lock:
+            detections = runtime.detections
+        zones, lines = self._geometry[camera_id]
+        return draw_snapshot(frame.image, detections, zones, lines)
+
+    def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
+        """What the snapshot draws for a camera from now on (the decider's tracked detections)."""
+        runtime = self._runtimes.get(camera_id)
+        if runtime is not None:
+            with runtime.lock:
+                runtime.detections = detections
+
+    def update_geometry(self, cameras: Sequence[CameraConfig]) -> None:
+        """A reload: the snapshot draws the new zones and lines (a camera's source needs a restart)."""
+        for config in cameras:
+            if config.id in self._geometry:
+                self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))
+
+    def processed(self, camera_id: str) -> int:
+        """Frames of this camera with a result from its first model, since start."""
+        return self._runtimes[camera_id].processed
+
+    def frames_in(self, camera_id: str) -> int:
+        """Frames decoded from this camera since start."""
+        return self._runtimes[camera_id].camera.frames_in
+
+    def _status(self, runtime: CameraRuntime) -> CameraStatus:
+        camera = runtime.camera
+        return CameraStatus(
+            camera_id=runtime.config.id,
+            url=camera.display_url,
+            state=camera.state,
+            fps_in=camera.fps_in(),
+            fps_processed=runtime.rate_processed.rate(self._clock()),
+            drops=camera.drops.snapshot(),
+            reconnects=camera.reconnects,
+            last_error=camera.last_error,
+            last_frame_at=camera.last_frame_at(),
+            detections=runtime.detections,
+        )

@@ -1,0 +1,261 @@
+"""The camera sampler: cameras -> motion gate -> detector -> result sink, at each camera's detect_fps.
+
+One reader thread per camera keeps only its newest frame; one ``camera-sampler`` thread visits each
+camera at its ``detect_fps``, takes the newest frame it has not seen, and hands it to the detector
+(the batcher and pool behind ``gateway.pipeline``) unless it is dropped for one of the reasons of
+``DropReason``, each counted:
+
+``superseded``  replaced by a newer frame before the sampler took it (the reader runs at the camera's
+                own rate, the sampler at detect_fps, so most frames of a 25 fps camera end here)
+``stale``       older than ``max_frame_age_s`` when sampled (a stalled reader or a slow sampler)
+``motion``      the scene is static (motion gating)
+``busy``        the camera already has ``max_in_flight`` frames at the detector, or all cameras
+                together have ``max_pending``: rather than queue behind them, the newest frame
+                wins the next turn, so latency stays bounded
+``overloaded``  the detector refused it (its queue is full)
+``deadline``    it expired in the detector's queue (the deadline is capture time + max_frame_age_s)
+``error``       the detector failed on it (logged)
+
+Under overload the ``busy`` rule bounds the frames waiting at the detector to
+min(cameras x max_in_flight, max_pending), and capture-to-result latency to about that many model
+runs (and never past ``max_frame_age_s``, the deadline). bench/cameras.py, 3x overload, 4 cameras
+on 2 CPU cores shared with other jobs (face-detector): the per-camera cap alone gave p50/p99
+248/826 ms, ``max_pending=4`` 153/431 ms at about the same throughput; 18 RTSP cameras at 3x:
+p50 1.2 s with the per-camera cap alone. ``gateway.pipeline`` sets max_pending to twice the
+inference workers (one running, one waiting each). Cameras start spread over their sampling
+interval, so cameras with one detect_fps never all fall due in the same tick, where a cap below
+their number would turn frames away as ``busy`` while the model has capacity to spare.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import CancelledError, Future
+from dataclasses import dataclass, field
+
+from prometheus_client import Histogram
+
+from gateway.config import CameraConfig
+from gateway.domain import Detection, DetectOutput, DropReason, Frame, FrameResult, ModelReference
+from gateway.errors import DeadlineExceededError, GatewayError, OverloadedError
+from gateway.ingest.camera import Camera
+from gateway.ingest.counters import RateMeter
+from gateway.ingest.motion import MotionGate
+
+logger = logging.getLogger(__name__)
+
+Detector = Callable[[ModelReference, Frame, "float | None"], "Future[DetectOutput]"]
+"""(model, frame, deadline) -> future; raises OverloadedError when the detector is full."""
+ResultSink = Callable[[Frame, FrameResult], None]
+
+
+@dataclass(slots=True)
+class CameraRuntime:
+    """Per-camera sampling state; mutable, touched by the sampler and the detector's callbacks."""
+
+    camera: Camera
+    config: CameraConfig
+    models: tuple[ModelReference, ...]
+    """The detector first (its results count as processed), then the anomaly model."""
+    gate: MotionGate
+    interval_s: float
+    next_due: float = 0.0
+    in_flight: int = 0
+    processed: int = 0
+    rate_processed: RateMeter = field(default_factory=RateMeter)
+    detections: tuple[Detection, ...] = ()
+    last_failure: str | None = None
+    seen_reconnects: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def for_camera(cls, camera: Camera, config: CameraConfig) -> CameraRuntime:
+        models = tuple(ref for ref in (config.model, config.anomaly.model if config.anomaly else None) if ref)
+        return cls(camera, config, models, MotionGate(config.motion), 1.0 / config.detect_fps)
+
+
+class Sampler:
+    """The ``camera-sampler`` thread and the completion callbacks of the frames it submits."""
+
+    def __init__(
+        self,
+        runtimes: Sequence[CameraRuntime],
+        detector: Detector,
+        sink: ResultSink,
+        latency: Histogram,
+        *,
+        max_in_flight: int,
+        max_pending: int | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        if max_pending is not None and max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
+        self._runtimes = list(runtimes)
+        self._detector = detector
+        self._sink = sink
+        self._latency = latency
+        self._max_in_flight = max_in_flight
+        self._max_pending = max_pending
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._clock = clock
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.beat = clock()
+        """When the loop last ran (the sampler's own heartbeat)."""
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("camera sampler already started")
+        now = self._clock()
+        for index, runtime in enumerate(self._runtimes):
+            # Spread the cameras over their sampling interval: cameras with one detect_fps would
+            # otherwise be due in the same tick for as long as they run, a burst every interval
+            # that a max_pending cap would turn away as busy while the model sits idle in between.
+            runtime.next_due = now + runtime.interval_s * index / len(self._runtimes)
+        self.beat = now
+        self._thread = threading.Thread(target=self._sample_loop, name="camera-sampler", daemon=True)
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout_s: float) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+        return not self.alive
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _sample_loop(self) -> None:
+        runtimes = [runtime for runtime in self._runtimes if runtime.config.enabled]
+        turn = 0
+        while not self._stopping.is_set():
+            now = self._clock()
+            self.beat = now
+            # Rotate who goes first, so under max_pending no camera always wins the free slot.
+            turn = (turn + 1) % max(1, len(runtimes))
+            for runtime in runtimes[turn:] + runtimes[:turn]:
+                runtime.camera.check_stalled()
+                if now >= runtime.next_due:
+                    # Falling behind resets the schedule instead of sampling in a burst to catch up.
+                    runtime.next_due = max(runtime.next_due + runtime.interval_s, now)
+                    if runtime.models:
+                        self._sample(runtime, now)
+                        runtime.camera.expect_sample_at(runtime.next_due)
+            if not runtimes:
+                self._stopping.wait(1.0)
+                continue
+            wait = min(runtime.next_due for runtime in runtimes) - self._clock()
+            self._stopping.wait(min(max(wait, 0.0005), 0.5))
+
+    def _sample(self, runtime: CameraRuntime, now: float) -> None:
+        camera, config = runtime.camera, runtime.config
+        frame = camera.take_newest()
+        if frame is None:
+            return
+        if now - frame.monotonic_at > config.max_frame_age_s:
+            camera.drops.add(DropReason.STALE)
+            return
+        if camera.reconnects != runtime.seen_reconnects:
+            # After a reconnect the view may have moved: compare against the new scene, not the old.
+            runtime.seen_reconnects = camera.reconnects
+            runtime.gate.reset()
+        if not runtime.gate.check(frame.image, now).run_model:
+            camera.drops.add(DropReason.MOTION)
+            return
+        with runtime.lock:
+            camera_full = runtime.in_flight >= self._max_in_flight * len(runtime.models)
+        with self._pending_lock:
+            all_full = (
+                self._max_pending is not None and self._pending + len(runtime.models) > self._max_pending
+            )
+        if camera_full or all_full:
+            camera.drops.add(DropReason.BUSY)
+            return
+        deadline = frame.monotonic_at + config.max_frame_age_s
+        for model in runtime.models:
+            try:
+                future = self._detector(model, frame, deadline)
+            except OverloadedError:
+                camera.drops.add(DropReason.OVERLOADED)
+                continue
+            except GatewayError as exc:
+                camera.drops.add(DropReason.ERROR)
+                self._log_once(runtime, model, f"detector refused a frame: {exc}")
+                continue
+            with runtime.lock:
+                runtime.in_flight += 1
+            with self._pending_lock:
+                self._pending += 1
+            future.add_done_callback(functools.partial(self._completed, runtime, frame, model))
+
+    def _completed(
+        self, runtime: CameraRuntime, frame: Frame, model: ModelReference, future: Future[DetectOutput]
+    ) -> None:
+        with runtime.lock:
+            runtime.in_flight -= 1
+        with self._pending_lock:
+            self._pending -= 1
+        camera = runtime.camera
+        try:
+            output = future.result()
+        except DeadlineExceededError:
+            camera.drops.add(DropReason.DEADLINE)
+            return
+        except OverloadedError:
+            camera.drops.add(DropReason.OVERLOADED)
+            return
+        except CancelledError:
+            camera.drops.add(DropReason.CANCELLED)
+            return
+        except Exception as exc:
+            camera.drops.add(DropReason.ERROR)
+            self._log_once(runtime, model, f"inference failed: {exc}")
+            return
+        completed = self._clock()
+        result = FrameResult(
+            camera_id=frame.camera_id,
+            frame_seq=frame.seq,
+            captured_at=frame.captured_at,
+            model=output.model,
+            detections=output.detections,
+            anomaly_score=output.anomaly_score,
+            completed_at=completed,
+            anomaly_map=output.anomaly_map,
+        )
+        if model == runtime.models[0]:
+            with runtime.lock:
+                runtime.last_failure = None
+                runtime.processed += 1
+                if not runtime.config.rules:
+                    # With rules the decider shows the tracked detections (ids drawn) instead.
+                    runtime.detections = output.detections
+            runtime.rate_processed.mark(completed)
+            self._latency.labels(runtime.config.id).observe(completed - frame.monotonic_at)
+        if self._stopping.is_set():
+            return
+        try:
+            self._sink(frame, result)
+        except Exception:
+            logger.exception("result sink failed", extra={"camera": runtime.config.id})
+
+    def _log_once(self, runtime: CameraRuntime, model: ModelReference, message: str) -> None:
+        """Log a detector failure when it changes, not once per frame (a missing model would flood)."""
+        with runtime.lock:
+            if runtime.last_failure == message:
+                return
+            runtime.last_failure = message
+        logger.warning(
+            "%s (repeats are counted, not logged)",
+            message,
+            extra={"camera": runtime.config.id, "model": str(model)},
+        )

@@ -1,0 +1,298 @@
+"""``Gateway``: the composition root of the device side. Cameras -> inference -> the alert decider
+(rules, commit, announce) -> outbox -> MQTT, with the HTTP API reading from them through its ports.
+
+Collaborators are passed in; ``from_config`` builds the real ones, so ``serve``, ``enroll``, the
+benchmarks and the tests wire the parts the same way. Threads: camera readers and the sampler
+(ingest), the batcher's workers (inference), ``alert-decider`` (``gateway.decider``), the
+``evidence-encoder`` (with ``outbox.evidence.enabled``), the outbox writer and the MQTT publisher.
+
+Start order: models load and warm; the decider ends the events a previous run left open before
+anything else is decided; delivery opens; then the cameras start. Shutdown follows the data: stop
+taking frames, let inference finish or expire what it holds, let the decider judge what is queued
+and end its open events, flush MQTT (``offline`` last), close the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TextIO
+
+from prometheus_client import CollectorRegistry, Counter
+
+from gateway.api.ports import SystemFacts
+from gateway.config import CameraConfig, GatewayConfig
+from gateway.decider import AlertDecider
+from gateway.delivery.evidence import EvidenceEncoder
+from gateway.delivery.mqtt import MqttPublisher
+from gateway.delivery.outbox import Outbox
+from gateway.domain import (
+    Alert,
+    CameraState,
+    DeliveryState,
+    DeliveryStatus,
+    DetectOutput,
+    Frame,
+    FrameResult,
+    ModelReference,
+    ModelState,
+    SceneChange,
+)
+from gateway.inference.service import InferenceService
+from gateway.ingest.cameras import CameraPipeline
+from gateway.ingest.sources import SourceFactory, source_factory
+from gateway.pipeline.specs import rule_specs, tracker_specs
+from gateway.protocol.alerts import encode_alert
+
+logger = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0
+RELOAD_TIMEOUT_S = 10.0
+
+
+class AlertAnnouncer:
+    """What happens once an alert is durable: metrics, a log line (with why an event ended), and the
+    optional echo stream."""
+
+    def __init__(self, registry: CollectorRegistry, echo: TextIO | None) -> None:
+        self._echo = echo
+        self._alerts = Counter(
+            "edge_gateway_alerts_total",
+            "Alerts committed to the outbox.",
+            ["camera", "kind"],
+            registry=registry,
+        )
+        self._ended = Counter(
+            "edge_gateway_events_ended_total",
+            "Events ended, by why: cleared, max_duration, rule_changed, stopped, recovered.",
+            ["camera", "reason"],
+            registry=registry,
+        )
+
+    def __call__(self, alert: Alert) -> None:
+        event = alert.event
+        self._alerts.labels(event.camera_id, event.kind.value).inc()
+        reason = ""
+        if event.end_reason is not None:
+            self._ended.labels(event.camera_id, event.end_reason.value).inc()
+            reason = f" reason={event.end_reason.value}"
+        logger.info(
+            "alert %s %s rule=%s label=%s score=%.2f%s",
+            alert.alert_id,
+            event.kind.value,
+            event.rule,
+            event.label,
+            event.score,
+            reason,
+            extra={"camera": event.camera_id, "model": str(event.model)},
+        )
+        if self._echo is not None:
+            self._echo.write(encode_alert(alert).decode("utf-8") + "\n")
+            self._echo.flush()
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        inference: InferenceService,
+        outbox: Outbox,
+        publisher: MqttPublisher | None,
+        decider: AlertDecider,
+        cameras: CameraPipeline,
+        registry: CollectorRegistry,
+        evidence: EvidenceEncoder | None = None,
+    ) -> None:
+        self.config = config
+        self.evidence = evidence
+        self.inference = inference
+        self.outbox = outbox
+        self.publisher = publisher
+        self.decider = decider
+        self.cameras = cameras
+        self.registry = registry
+        self._started = False
+        self._started_at = time.time()
+
+    @classmethod
+    def from_config(
+        cls,
+        config: GatewayConfig,
+        *,
+        registry: CollectorRegistry | None = None,
+        alert_echo: TextIO | None = None,
+        open_source: Callable[[CameraConfig], SourceFactory] = source_factory,
+        observe: Callable[[FrameResult], None] | None = None,
+    ) -> Gateway:
+        """The real parts. ``alert_echo`` also receives every committed alert as one JSON line;
+        ``open_source`` opens each camera (benchmarks play clips through it); ``observe`` sees every
+        frame result as the rules judge it, tracks included (benchmarks)."""
+        registry = registry if registry is not None else CollectorRegistry()
+        inference = InferenceService.from_config(config, registry)
+        outbox = Outbox.from_config(config, registry)
+        publisher = (
+            MqttPublisher(config.mqtt, config.device_id, outbox, registry)
+            if config.mqtt is not None
+            else None
+        )
+        evidence_config = config.outbox.evidence
+        evidence = EvidenceEncoder(evidence_config, registry) if evidence_config.enabled else None
+        decider = AlertDecider(
+            outbox,
+            rule_specs(config.cameras),
+            announce=AlertAnnouncer(registry, alert_echo),
+            registry=registry,
+            trackers=tracker_specs(config.cameras),
+            # cameras is built below (it needs the decider); the lambda reads it when called.
+            show=lambda camera_id, detections: cameras.show(camera_id, detections),  # noqa: PLW0108
+            observe=observe,
+            evidence=evidence,
+        )
+
+        def detect(model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
+            return inference.submit_frame(model, frame.image, deadline)
+
+        def decide(frame: Frame, result: FrameResult) -> None:
+            decider.submit(result, frame)
+
+        def camera_state(camera_id: str, _previous: CameraState, current: CameraState) -> None:
+            if publisher is not None:
+                status = cameras.camera(camera_id)
+                publisher.publish_camera_state(camera_id, current.value, status.fps_in if status else 0.0)
+
+        cameras = CameraPipeline(
+            config.cameras,
+            detect,
+            decide,
+            registry,
+            open_source=open_source,
+            # Enough to keep every worker busy while the next frames wait; each frame beyond that only
+            # adds capture-to-result latency (bench/results/cameras.md).
+            max_pending=2 * inference.pool.workers,
+            state_listener=camera_state,
+        )
+        return cls(
+            config,
+            inference=inference,
+            outbox=outbox,
+            publisher=publisher,
+            decider=decider,
+            cameras=cameras,
+            registry=registry,
+            evidence=evidence,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Load and warm every model, end events left open, open delivery, then start the cameras.
+        Blocks until ready."""
+        self.inference.start()
+        if self.evidence is not None:
+            self.evidence.start()
+        self.decider.start()
+        if self.publisher is not None:
+            self.publisher.start()
+        self.cameras.start()
+        self._started = True
+        self._started_at = time.time()
+        logger.info(
+            "gateway %s running: %d cameras, %d models ready",
+            self.config.device_id,
+            len(self.config.cameras),
+            self._ready_models(),
+        )
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """Stop in data order; every decided alert is committed before the outbox closes."""
+        deadline = time.monotonic() + timeout_s
+        self._started = False
+        if not self.cameras.stop(max(0.5, deadline - time.monotonic())):
+            logger.error("camera threads did not stop in time")
+        self.inference.stop()
+        if not self.decider.stop(max(0.5, deadline - time.monotonic())):
+            logger.error(
+                "the alert decider did not finish in time: %d alerts not yet durable", self.decider.held
+            )
+        if self.evidence is not None:
+            self.evidence.stop()
+        if self.publisher is not None:
+            self.publisher.stop(max(0.5, deadline - time.monotonic()))
+        self.outbox.close()
+
+    def reload(self, config: GatewayConfig) -> None:
+        """SIGHUP or a console edit: models re-scanned now, rules handed over (open events continue
+        under surviving rules, the others end); cameras keep streaming. A camera's source or model
+        change needs a restart, which is logged rather than half-applied."""
+        self.inference.repository.poll()
+        changed = [
+            new.id
+            for new in config.cameras
+            for old in self.config.cameras
+            if new.id == old.id
+            and (new.url, new.model, new.anomaly and new.anomaly.model, new.detect_fps)
+            != (old.url, old.model, old.anomaly and old.anomaly.model, old.detect_fps)
+        ]
+        added = {camera.id for camera in config.cameras} ^ {camera.id for camera in self.config.cameras}
+        if changed or added:
+            logger.warning(
+                "camera set, sources or models changed (%s): restart the service to apply",
+                ", ".join(sorted(set(changed) | added)),
+            )
+        reloaded = self.decider.reload(rule_specs(config.cameras), tracker_specs(config.cameras))
+        ended = reloaded.result(RELOAD_TIMEOUT_S)
+        self.cameras.update_geometry(config.cameras)
+        self.config = config
+        logger.info("reloaded: models re-scanned, rules replaced (%d open events ended)", ended)
+
+    # -- health ------------------------------------------------------------------------------------
+
+    def health_problems(self) -> list[str]:
+        """Empty while every part makes progress and every decided alert can be committed; the
+        systemd watchdog pings only then."""
+        problems = self.inference.pool.stuck(self.config.inference.stuck_after_s)
+        problems += self.decider.health_problems()
+        if self._started and self.evidence is not None and not self.evidence.alive:
+            problems.append("evidence-encoder died")
+        problems += self.cameras.stuck()
+        return problems
+
+    def degraded(self) -> list[str]:
+        """Problems that make the gateway unhealthy to an operator without wedging it: cameras that
+        stay down (their readers keep reconnecting, so restarting the service would not help)."""
+        return self.cameras.not_streaming(self.config.health.camera_down_after_s)
+
+    def summary(self) -> str:
+        """One line for systemd's STATUS=."""
+        cameras = self.cameras.cameras()
+        streaming = sum(1 for camera in cameras if camera.state is CameraState.STREAMING)
+        status = self.delivery_status()
+        delivery = (
+            "outbox only"
+            if status.broker is None
+            else f"mqtt {status.state.value}, {status.last_seq - (status.last_acked_seq or 0)} unacked"
+        )
+        return (
+            f"{streaming}/{len(cameras)} cameras streaming, {self._ready_models()} models ready, "
+            f"alerts up to seq {status.last_seq} ({delivery})"
+        )
+
+    def system_facts(self) -> SystemFacts:
+        """For the console's system page (gateway.api.ports.SystemInfo)."""
+        stats = self.outbox.stats()
+        return SystemFacts(self.config.device_id, self._started_at, stats.stored, stats.pending)
+
+    def _ready_models(self) -> int:
+        return sum(1 for status in self.inference.models() if status.state is ModelState.READY)
+
+    def scene_changes(self) -> list[SceneChange]:
+        """Cameras whose scene changed for good since enrollment (``/v1/status``'s ``reenroll``)."""
+        return self.decider.scene_changes()
+
+    def delivery_status(self) -> DeliveryStatus:
+        if self.publisher is None:
+            return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, self.outbox.last_seq, None, 0)
+        return self.publisher.status()

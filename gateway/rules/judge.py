@@ -1,0 +1,310 @@
+"""What holds on one frame, per rule type: the judges, each with the little state its type needs.
+
+A judge answers ``Verdict``: ``matches`` maps each key it has news about to its ``Match`` (the rule
+holds) or None (it does not); ``instants`` are events with no duration (line crossings). A key is a
+track id for rules judged per track, None for rules judged per frame. A track that is missing on
+this frame (kept by the tracker for ``max_lost_s``) gives no news: its open event neither renews nor
+ends until ``end_after_s`` passes, so a short miss never splits one visit into two events.
+
+Which tracks a rule follows: those of its labels that have scored at least ``min_score`` on some
+frame (``TrackJudge.follows``). The score decides whether a track is the rule's kind of object, not
+where the object is: once a track qualifies, its frames count whatever they score, those before it
+qualified included. The tracker has already said they are one object, and a face or person that
+turns, is partly hidden or stands at the edge of the light scores lower without being gone
+(face-detector's moving faces score 0.4..0.55). Judged per frame instead, every dip below
+``min_score`` restarted a loiterer's clock and dropped a person from a crowd's count while a track
+missing altogether was forgiven, and a person who scored min_score only after walking through a
+doorway was never counted (bench/tracking.py: crowd, loiter and pole scenes). So a loiterer's time
+inside runs from when its track entered the zones, and a crossing made before the track qualified
+is reported on the frame it qualifies (the move from its first position, so crossing and crossing
+back before then is nothing).
+
+Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom-centre):
+- ``presence``: a followed track inside the zones; one event per track.
+- ``line_crossing``: a track's position moves from one side of the line to the other across the
+  segment (``geometry.Line.crossing``); one instant per crossing, filtered by ``direction``.
+- ``loiter``: a track continuously inside the zones for ``min_s`` (missing frames forgiven while
+  the tracker keeps the track).
+- ``count``: at least ``min_count`` tracks of the labels inside the zones at once for ``min_s``.
+- ``stationary``: a track inside the zones whose box has IoU >= 0.8 with its own box ``min_s`` ago.
+- ``anomaly``: the anomaly map's cells outside the new normal (frame level; ``anomaly.py``).
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Any
+
+from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track
+from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
+from gateway.rules.geometry import Point, bottom_centre, box_iou
+from gateway.rules.lifecycle import Match
+from gateway.rules.specs import CrossingDirection, RuleSpec, RuleType
+
+STATIONARY_IOU = 0.8
+HISTORY_LIMIT = 4096
+"""Boxes kept per track for ``stationary`` (a bound, whatever the frame rate and ``min_s``)."""
+
+
+@dataclass(slots=True)
+class Verdict:
+    matches: dict[int | None, Match | None] = field(default_factory=dict)
+    instants: list[tuple[int, Match, Direction]] = field(default_factory=list)
+    events: list[AlertEvent] = field(default_factory=list)
+    """Events the judge decided itself, outside any tracker (the anomaly rule's scene changes)."""
+
+
+class Judge:
+    """Base of the judges: the spec, the zone test, and a hook for specs that change on reload."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        self.spec = spec
+
+    def respec(self, spec: RuleSpec) -> None:
+        """A reload kept the rule: judge by the new spec from now on, keeping what was learned."""
+        self.spec = spec
+
+    def judge(self, result: FrameResult) -> Verdict:
+        raise NotImplementedError
+
+    def zone_of(self, box: Box) -> tuple[bool, str | None]:
+        """(inside the rule's zones, the zone's name or None when the rule covers the whole frame)."""
+        if not self.spec.zones:
+            return True, None
+        for zone in self.spec.zones:
+            if zone.contains_box(box):
+                return True, zone.name
+        return False, None
+
+    def match(self, track: Track, zone: str | None, result: FrameResult, count: int | None = None) -> Match:
+        return Match(track.label, track.score, zone, track.box, result.model, count)
+
+
+class TrackJudge(Judge):
+    """Base of the judges that follow tracks: which tracks count for the rule."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._confident: set[int] = set()
+
+    def of_labels(self, track: Track) -> bool:
+        return not self.spec.labels or track.label in self.spec.labels
+
+    def follows(self, track: Track) -> bool:
+        """A track of the rule's labels that has scored ``min_score`` on this or an earlier frame."""
+        if not self.of_labels(track):
+            return False
+        if track.score >= self.spec.min_score:
+            self._confident.add(track.track_id)
+            return True
+        return track.track_id in self._confident
+
+    def respec(self, spec: RuleSpec) -> None:
+        if (spec.labels, spec.min_score) != (self.spec.labels, self.spec.min_score):
+            self._confident.clear()  # followed by another standard: each track qualifies anew
+        super().respec(spec)
+
+    def forget(self, alive: set[int]) -> None:
+        """Drop what is kept for tracks the tracker has dropped (their ids never come back)."""
+        self._confident &= alive
+
+
+class AnomalyJudge(Judge):
+    """Holds on the anomaly map's cells outside what became the new normal, located at the peak
+    cell when they form one region (``anomaly.py``); a model without a map holds on its frame-level
+    detection, box None."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self.scene = SceneAnomaly(_scene_spec(spec))
+
+    def respec(self, spec: RuleSpec) -> None:
+        self.scene.spec = _scene_spec(spec)  # streaks and patches learned so far stay
+        super().respec(spec)
+
+    def judge(self, result: FrameResult) -> Verdict:
+        finding, events = self.scene.judge(result)
+        match = None
+        if finding is not None and finding.score >= self.spec.min_score:
+            match = Match(ANOMALY, finding.score, None, finding.box, result.model)
+        return Verdict({None: match}, events=events)
+
+
+def _scene_spec(spec: RuleSpec) -> SceneAnomalySpec:
+    return SceneAnomalySpec(spec.new_normal_after_s, spec.timing.end_after_s)
+
+
+class PresenceJudge(TrackJudge):
+    def judge(self, result: FrameResult) -> Verdict:
+        verdict = Verdict()
+        for track in result.tracks:
+            followed = self.follows(track)
+            if not track.observed:
+                continue
+            inside, zone = self.zone_of(track.box)
+            verdict.matches[track.track_id] = self.match(track, zone, result) if inside and followed else None
+        self.forget({track.track_id for track in result.tracks})
+        return verdict
+
+
+class CrossingJudge(TrackJudge):
+    """Remembers each track's last position that was clearly on one side of the line while the rule
+    followed it, or its first such position until then."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._sided: dict[int, Point] = {}
+
+    def respec(self, spec: RuleSpec) -> None:
+        if spec.line != self.spec.line:
+            self._sided.clear()  # sides of another line mean nothing for this one
+        super().respec(spec)
+
+    def judge(self, result: FrameResult) -> Verdict:
+        line = self.spec.line
+        if line is None:
+            return Verdict()
+        verdict = Verdict()
+        alive = set()
+        for track in result.tracks:
+            alive.add(track.track_id)
+            if not track.observed or not self.of_labels(track):
+                continue
+            followed = self.follows(track)
+            position = bottom_centre(track.box)
+            if line.side(position) == 0:
+                continue  # on the line: judged from the last clear side once it leaves it
+            before = self._sided.get(track.track_id)
+            if before is None or followed:
+                self._sided[track.track_id] = position
+            if before is None or not followed:
+                continue
+            direction = line.crossing(before, position)
+            if direction is None or not _counts(self.spec.direction, direction):
+                continue
+            verdict.instants.append((track.track_id, self.match(track, None, result), direction))
+        _forget(self._sided, alive)
+        self.forget(alive)
+        return verdict
+
+
+def _counts(wanted: CrossingDirection, direction: Direction) -> bool:
+    return wanted is CrossingDirection.ANY or wanted.value == direction.value
+
+
+class LoiterJudge(TrackJudge):
+    """Remembers since when each track has been inside the zones without leaving them."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._inside_since: dict[int, float] = {}
+
+    def judge(self, result: FrameResult) -> Verdict:
+        verdict = Verdict()
+        now = result.captured_at
+        alive = set()
+        for track in result.tracks:
+            alive.add(track.track_id)
+            followed = self.follows(track)
+            if not track.observed:
+                continue  # kept by the tracker: still where it was last seen
+            inside, zone = self.zone_of(track.box)
+            if not (inside and self.of_labels(track)):
+                self._inside_since.pop(track.track_id, None)
+                verdict.matches[track.track_id] = None
+                continue
+            since = self._inside_since.setdefault(track.track_id, now)
+            verdict.matches[track.track_id] = (
+                self.match(track, zone, result) if followed and now - since >= self.spec.min_s else None
+            )
+        _forget(self._inside_since, alive)
+        self.forget(alive)
+        return verdict
+
+
+class CountJudge(TrackJudge):
+    """Frame level: the tracks present (missing ones within max_lost_s included) in the zones."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._enough_since: float | None = None
+
+    def judge(self, result: FrameResult) -> Verdict:
+        present: list[tuple[Track, str | None]] = []
+        for track in result.tracks:
+            inside, zone = self.zone_of(track.box)
+            if self.follows(track) and inside:
+                present.append((track, zone))
+        self.forget({track.track_id for track in result.tracks})
+        now = result.captured_at
+        if len(present) < self.spec.min_count:
+            self._enough_since = None
+            return Verdict({None: None})
+        if self._enough_since is None:
+            self._enough_since = now
+        if now - self._enough_since < self.spec.min_s:
+            return Verdict({None: None})
+        labels = collections.Counter(track.label for track, _ in present)
+        zones = collections.Counter(zone for _, zone in present)
+        best = max(present, key=lambda item: item[0].score)[0]
+        match = Match(
+            labels.most_common(1)[0][0],
+            best.score,
+            zones.most_common(1)[0][0],
+            None,
+            result.model,
+            len(present),
+        )
+        return Verdict({None: match})
+
+
+class StationaryJudge(TrackJudge):
+    """Keeps each track's recent boxes, enough to compare with the box of ``min_s`` ago."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self._history: dict[int, collections.deque[tuple[float, Box]]] = {}
+
+    def judge(self, result: FrameResult) -> Verdict:
+        verdict = Verdict()
+        now = result.captured_at
+        alive = set()
+        for track in result.tracks:
+            alive.add(track.track_id)
+            followed = self.follows(track)
+            if not track.observed:
+                continue
+            history = self._history.setdefault(track.track_id, collections.deque(maxlen=HISTORY_LIMIT))
+            history.append((now, track.box))
+            # Keep one box at or before now - min_s (the comparison point) and everything after it.
+            while len(history) >= 2 and history[1][0] <= now - self.spec.min_s:
+                history.popleft()
+            inside, zone = self.zone_of(track.box)
+            then_at, then_box = history[0]
+            still = now - then_at >= self.spec.min_s and box_iou(track.box, then_box) >= STATIONARY_IOU
+            holds = still and inside and followed
+            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
+        _forget(self._history, alive)
+        self.forget(alive)
+        return verdict
+
+
+def _forget(state: dict[int, Any], alive: set[int]) -> None:
+    """Drop what is kept for tracks the tracker has dropped (their ids never come back)."""
+    for track_id in [track_id for track_id in state if track_id not in alive]:
+        del state[track_id]
+
+
+JUDGES: dict[RuleType, type[Judge]] = {
+    RuleType.ANOMALY: AnomalyJudge,
+    RuleType.PRESENCE: PresenceJudge,
+    RuleType.LINE_CROSSING: CrossingJudge,
+    RuleType.LOITER: LoiterJudge,
+    RuleType.COUNT: CountJudge,
+    RuleType.STATIONARY: StationaryJudge,
+}
+
+
+def judge_for(spec: RuleSpec) -> Judge:
+    return JUDGES[spec.type](spec)

@@ -1,0 +1,4 @@
+"""What the gateway's console and the audit service's fleet page share: browser sessions with their
+CSRF check (``session``), the login routes (``login``), per-client rate limits (``rate_limit``), the
+page assets and their security headers (``assets``), and the common CSS and JavaScript (``static/``).
+"""

@@ -1,0 +1,146 @@
+"""The audit service's fleet page in a real browser (Debian's chromium, driven by Playwright) against
+the audit HTTP API over a real store, behind a bearer token: the login form, devices with problems
+first (an offline one, one whose alerts fail their signature, one with a broken chain, one never
+heard from), and a device's timeline with its evidence images."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from prometheus_client import CollectorRegistry
+
+from gateway.audit.http import AuditHttpServer, create_app
+from gateway.audit.store import AuditStore, ReceivedMessage
+from gateway.config import HttpConfig
+from gateway.protocol.alerts import build_alert, encode_alert
+from tests.support.audit_device import AlertChain, event
+from tests.support.browser import chromium, keep_screenshot
+
+KEY = bytes(range(32))
+KEYS = dict.fromkeys(("box-good", "box-offline", "box-forged", "box-unchained", "box-silent"), KEY)
+UI_WAIT_MS = 15_000
+
+
+@dataclass
+class Served:
+    base: str
+    token: str
+    shots: Path
+
+
+def status(device_id: str, state: str, at: float) -> ReceivedMessage:
+    return ReceivedMessage(f"edge/{device_id}/status", json.dumps({"state": state}).encode(), at)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    directory = tmp_path_factory.mktemp("fleet-page")
+    url = f"sqlite:///{directory}/audit.db"
+    store = AuditStore.open(url, KEYS)
+    now = 1_780_000_001.0  # a second after the chains' alert times: no device is behind
+    good = AlertChain("box-good", KEY)
+    good.extend(9, evidence=True)
+    offline = AlertChain("box-offline", KEY)
+    offline.extend(3)
+    unchained = AlertChain("box-unchained", KEY)
+    unchained.extend(3)
+    forged = build_alert("box-forged", 1, event(1), "0" * 64, bytes(range(1, 33)))
+    broken = build_alert("box-unchained", 4, event(4), "f" * 64, KEY)
+    store.ingest(
+        [
+            *(ReceivedMessage(good.topic, good.payload(seq), now) for seq in range(1, 10)),
+            *(ReceivedMessage(good.image_topic(seq), image, now) for seq, image in good.images.items()),
+            *(ReceivedMessage(offline.topic, offline.payload(seq), now) for seq in range(1, 4)),
+            *(ReceivedMessage(unchained.topic, unchained.payload(seq), now) for seq in range(1, 4)),
+            ReceivedMessage("edge/box-forged/alerts", encode_alert(forged), now),
+            ReceivedMessage(unchained.topic, encode_alert(broken), now),
+            status("box-good", "online", now),
+            status("box-offline", "online", now),
+            status("box-offline", "offline", now + 1),
+            status("box-unchained", "online", now),
+        ]
+    )
+    store.close()
+    token = secrets.token_urlsafe(16)
+    reader = AuditStore.open(url, KEYS)
+    server = AuditHttpServer(
+        create_app(reader, http=HttpConfig(port=0), tokens=frozenset({token}), registry=CollectorRegistry()),
+        "127.0.0.1",
+        0,
+    )
+    port = server.start()
+    shots = directory / "screenshots"
+    shots.mkdir()
+    try:
+        yield Served(f"http://127.0.0.1:{port}", token, shots)
+    finally:
+        server.stop()
+        reader.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def shot(served: Served, page: Page, name: str) -> None:
+    path = served.shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    keep_screenshot(path)
+
+
+def logged_in(browser: Browser, served: Served) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(served.base + "/")
+    page.get_by_label("API token").fill("not-the-token")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_have_text("Wrong token.", timeout=UI_WAIT_MS)
+    page.get_by_label("API token").fill(served.token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Devices")).to_be_visible(timeout=UI_WAIT_MS)
+    return page
+
+
+def test_devices_with_problems_come_first_with_what_is_wrong(browser: Browser, served: Served) -> None:
+    page = logged_in(browser, served)
+    rows = page.locator("tbody tr")
+    expect(rows).to_have_count(5, timeout=UI_WAIT_MS)
+    order = [rows.nth(index).get_attribute("data-device") for index in range(5)]
+    # problems first (not online before online), the healthy device last
+    assert order[-1] == "box-good"
+    assert set(order[:4]) == {"box-offline", "box-forged", "box-unchained", "box-silent"}
+    expect(page.locator('tr[data-device="box-offline"]')).to_contain_text("offline")
+    expect(page.locator('tr[data-device="box-forged"]')).to_contain_text("messages rejected (last: signature")
+    expect(page.locator('tr[data-device="box-unchained"]')).to_contain_text("messages rejected (last: chain")
+    expect(page.locator('tr[data-device="box-silent"]')).to_contain_text("never heard from")
+    expect(page.locator('tr[data-device="box-good"]')).to_contain_text("none")
+    expect(page.locator("#health")).to_have_text("4 device(s) with problems")
+    shot(served, page, "fleet-devices")
+
+
+def test_a_devices_timeline_shows_its_alerts_with_their_evidence(browser: Browser, served: Served) -> None:
+    page = logged_in(browser, served)
+    page.get_by_role("link", name="box-good").click()
+    expect(page.get_by_role("heading", name="Device box-good")).to_be_visible(timeout=UI_WAIT_MS)
+    cards = page.locator("li.event")
+    expect(cards).to_have_count(9, timeout=UI_WAIT_MS)
+    assert cards.first.get_attribute("data-seq") == "9"  # newest first
+    image = page.locator('li[data-seq="7"] img')
+    expect(image).to_be_visible(timeout=UI_WAIT_MS)
+    page.wait_for_function("document.querySelector('li[data-seq=\"7\"] img').naturalWidth > 0")
+    expect(page.get_by_text("No problems.")).to_be_visible()
+    shot(served, page, "fleet-device")
+
+
+def test_a_device_with_a_broken_chain_says_so_on_its_page(browser: Browser, served: Served) -> None:
+    page = logged_in(browser, served)
+    page.goto(served.base + "/#/device/box-unchained")
+    expect(page.get_by_role("alert")).to_contain_text("1 messages rejected (last: chain", timeout=UI_WAIT_MS)
+    expect(page.locator("li.event")).to_have_count(3)

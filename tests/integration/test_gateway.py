@@ -1,0 +1,121 @@
+"""``Gateway`` built in-process by its composition root with every real part (file camera playing the
+demo clip, the face detector on ONNX Runtime, the decider, the SQLite outbox) and the real API app:
+reload handover, /v1/status naming a camera that stays down, and the embedded default's outbox-only
+delivery."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.commands.serve import gateway_app
+from gateway.config import GatewayConfig
+from gateway.domain import AlertKind, DeliveryState
+from gateway.pipeline import Gateway
+from gateway.protocol.alerts import decode_alert
+from tests.support.serve import CLIP, face_repository, wait_for
+from tests.unit.api.harness import ServedApi
+
+WAIT_S = 90.0
+
+
+def config_for(tmp_path: Path, cameras: list[dict[str, Any]], **extra: Any) -> GatewayConfig:
+    return GatewayConfig.model_validate(
+        {
+            "device_id": "inproc",
+            "state_dir": str(tmp_path / "state"),
+            "http": {"port": 0},
+            "models": {"repository": str(face_repository(tmp_path))},
+            "cameras": cameras,
+            **extra,
+        }
+    )
+
+
+def demo_camera(rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": "door",
+        "url": str(CLIP),
+        "detect_fps": 5,
+        "model": "face-detector",
+        "motion": {"enabled": False},
+        "rules": rules,
+    }
+
+
+FACE = {"labels": ["FACE_FEMALE", "FACE_MALE"], "min_score": 0.4, "min_frames": 1, "cooldown_s": 0}
+
+
+@pytest.fixture
+def running() -> Iterator[list[Gateway]]:
+    gateways: list[Gateway] = []
+    yield gateways
+    for gateway in gateways:
+        gateway.stop()
+
+
+def echoed(stream: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_reload_keeps_the_surviving_rules_event_and_ends_the_removed_ones(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    long = {**FACE, "end_after_s": 20, "update_interval_s": 5}
+    kept, removed = {"name": "kept", **long}, {"name": "removed", **long}
+    config = config_for(tmp_path, [demo_camera([kept, removed])])
+    echo = io.StringIO()
+    gateway = Gateway.from_config(config, alert_echo=echo)
+    running.append(gateway)
+    gateway.start()
+
+    def both_started() -> bool:
+        return {alert["rule"] for alert in echoed(echo) if alert["kind"] == "start"} == {"kept", "removed"}
+
+    wait_for(both_started, "both rules' starts")
+    reloaded = GatewayConfig.model_validate(
+        {**config.model_dump(mode="json"), "cameras": [demo_camera([kept])]}
+    )
+    gateway.reload(reloaded)
+    gateway.stop()
+    running.clear()
+
+    alerts = [decode_alert(line.encode()) for line in echo.getvalue().splitlines()]
+    kinds = [
+        (alert.event.rule, alert.event.kind) for alert in alerts if alert.event.kind is not AlertKind.UPDATE
+    ]
+    # "removed" ended at the reload; "kept" went on (no second start) and ended at the stop.
+    assert kinds == [
+        ("kept", AlertKind.START),
+        ("removed", AlertKind.START),
+        ("removed", AlertKind.END),
+        ("kept", AlertKind.END),
+    ]
+    assert [alert.seq for alert in alerts] == list(range(1, len(alerts) + 1))
+
+
+def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    down = {"id": "yard", "url": "rtsp://127.0.0.1:1/nothing", "detect_fps": 1, "open_timeout_s": 0.5,
+            "reconnect_min_s": 0.2, "reconnect_max_s": 0.5}  # fmt: skip
+    config = config_for(tmp_path, [down], health={"camera_down_after_s": 1})
+    gateway = Gateway.from_config(config)
+    running.append(gateway)
+    gateway.start()
+    api = ServedApi(gateway_app(gateway))
+    try:
+        wait_for(lambda: not api.get("/v1/status").json()["healthy"], "unhealthy", timeout_s=20)
+        status = api.get("/v1/status").json()
+        (problem,) = status["problems"]
+        assert re.match(r"camera yard (failed|connecting) for \d+ s", problem), problem
+        assert gateway.health_problems() == []  # the reader keeps retrying; a restart would not help
+        assert status["delivery"]["state"] == DeliveryState.OUTBOX_ONLY.value
+    finally:
+        api.close()

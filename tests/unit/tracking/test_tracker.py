@@ -1,0 +1,320 @@
+"""The tracker on scripted detections: ids through occlusions, crossings, low scores and irregular time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pytest
+
+from gateway.domain import Box, Detection
+from gateway.tracking import Tracker, TrackerOutput, TrackerSpec
+
+FACE = "face"
+
+
+@dataclass(frozen=True)
+class Walker:
+    """An object moving at constant velocity (normalised units per second), seen when ``seen(t)``."""
+
+    name: str
+    start: tuple[float, float]
+    velocity: tuple[float, float]
+    size: tuple[float, float] = (0.08, 0.12)
+    label: str = FACE
+    score: float = 0.8
+    seen: Callable[[float], bool] = lambda t: True
+
+    def box(self, t: float) -> Box:
+        x = self.start[0] + self.velocity[0] * t
+        y = self.start[1] + self.velocity[1] * t
+        return (x, y, x + self.size[0], y + self.size[1])
+
+    def detection(self, t: float) -> Detection:
+        return Detection(self.label, self.score, self.box(t))
+
+
+def play(
+    walkers: Sequence[Walker], times: Sequence[float], spec: TrackerSpec | None = None
+) -> list[tuple[float, dict[str, int | None], TrackerOutput]]:
+    """Each frame: (time, walker name -> track id of its detection, tracker output)."""
+    tracker = Tracker(spec or TrackerSpec())
+    frames = []
+    for t in times:
+        present = [walker for walker in walkers if walker.seen(t)]
+        output = tracker.update(t, [walker.detection(t) for walker in present])
+        ids = {
+            walker.name: detection.track_id
+            for walker, detection in zip(present, output.detections, strict=True)
+        }
+        frames.append((t, ids, output))
+    return frames
+
+
+def ids_of(
+    frames: Sequence[tuple[float, dict[str, int | None], TrackerOutput]], name: str
+) -> list[int | None]:
+    return [ids[name] for _, ids, _ in frames if name in ids]
+
+
+def every(step: float, until: float) -> list[float]:
+    return [round(index * step, 6) for index in range(round(until / step) + 1)]
+
+
+@pytest.mark.parametrize(
+    ("hidden_from", "hidden_until", "same_id"),
+    [
+        # Frames every 0.2 s; missing from the frame at 1.0 s on. The miss lasts from that frame to
+        # the frame it is back on, and is forgiven up to max_lost_s (1.0 s).
+        (1.0, 1.4, True),  # back at 1.4 s: 0.4 s
+        (1.0, 1.8, True),  # 0.8 s
+        (1.0, 2.2, False),  # 1.2 s: the track ended, the object comes back as a new one
+        (1.0, 3.0, False),
+    ],
+)
+def test_an_occlusion_is_forgiven_only_when_shorter_than_max_lost_s(
+    hidden_from: float, hidden_until: float, same_id: bool
+) -> None:
+    walker = Walker("a", (0.05, 0.4), (0.12, 0.0), seen=lambda t: not hidden_from <= t < hidden_until)
+    frames = play([walker], every(0.2, 4.0))
+    ids = ids_of(frames, "a")
+    assert ids[0] is None  # tentative on its first frame
+    after = [ids for t, ids, _ in frames if t >= hidden_until]
+    assert after[0]["a"] == (1 if same_id else None)  # a new track is tentative again
+    assert all(frame["a"] == (1 if same_id else 2) for frame in after[1:])
+    # While hidden the track is reported missing with its last box, until max_lost_s has passed.
+    hidden = [(t, output) for t, _, output in frames if hidden_from <= t < hidden_until]
+    for t, output in hidden:
+        if t - 1.0 <= 1.0 + 1e-9:
+            assert [(track.track_id, track.observed) for track in output.tracks] == [(1, False)]
+            assert output.tracks[0].box == pytest.approx(walker.box(0.8))
+        else:
+            assert output.tracks == ()
+    assert hidden
+
+
+def test_a_stall_of_the_pipeline_is_no_miss() -> None:
+    # Given a tracked object, then no frames at all for 1.6 s (an overloaded box), then the object
+    # where it has walked to: it was never missing on a frame, so its track goes on.
+    tracker = Tracker(TrackerSpec())
+    walker = Walker("a", (0.1, 0.4), (0.05, 0.0))
+    for t in (0.0, 0.2, 0.4):
+        tracker.update(t, [walker.detection(t)])
+    assert tracker.update(2.0, [walker.detection(2.0)]).detections[0].track_id == 1
+
+
+def test_a_track_ends_once_and_says_so() -> None:
+    walker = Walker("a", (0.3, 0.4), (0.0, 0.0), seen=lambda t: t < 1.0)
+    frames = play([walker], every(0.2, 3.0))
+    ended = [(t, output.ended) for t, _, output in frames if output.ended]
+    assert len(ended) == 1
+    t, (track,) = ended[0]
+    assert t == pytest.approx(2.2)  # missing from 1.0 on: 1.2 s > max_lost_s later
+    assert track.track_id == 1
+    assert not track.observed
+
+
+@pytest.mark.parametrize("step", [0.2, 0.1, 0.33])
+def test_two_objects_crossing_each_other_keep_their_ids(step: float) -> None:
+    # Given two faces walking towards each other on nearly the same row; they overlap mid-frame.
+    right = Walker("right", (0.0, 0.40), (0.2, 0.0))
+    left = Walker("left", (0.9, 0.43), (-0.2, 0.0))
+    frames = play([right, left], every(step, 4.5))
+    right_ids, left_ids = ids_of(frames, "right")[1:], ids_of(frames, "left")[1:]
+    assert len(set(right_ids)) == 1
+    assert len(set(left_ids)) == 1
+    assert right_ids[0] != left_ids[0]
+
+
+def test_crossing_with_the_one_behind_hidden_keeps_both_ids() -> None:
+    # The one behind is not detected at all while the other covers it (t 2.0 .. 2.6).
+    right = Walker("right", (0.0, 0.40), (0.2, 0.0))
+    left = Walker("left", (0.9, 0.42), (-0.2, 0.0), seen=lambda t: not 2.0 <= t < 2.6)
+    frames = play([right, left], every(0.2, 4.5))
+    assert set(ids_of(frames, "right")[1:]) == {1}
+    assert set(ids_of(frames, "left")[1:]) == {2}
+
+
+@pytest.mark.parametrize(
+    ("score", "kept"),
+    [
+        (0.3, True),  # between low_score and high_score: keeps the track observed
+        (0.12, True),
+        (0.05, False),  # below low_score: ignored, the track goes missing
+    ],
+)
+def test_a_low_score_detection_keeps_a_track_alive(score: float, kept: bool) -> None:
+    tracker = Tracker(TrackerSpec())
+    walker = Walker("a", (0.1, 0.4), (0.1, 0.0))
+    for t in every(0.2, 0.6):
+        tracker.update(t, [walker.detection(t)])
+    for t in every(0.2, 1.6)[4:]:
+        output = tracker.update(t, [Detection(FACE, score, walker.box(t))])
+        assert output.detections[0].track_id == (1 if kept else None)
+        assert [track.observed for track in output.tracks] == [kept]
+    # Back at a high score 1.2 s after the low scores began: still the same track only if they
+    # kept it; otherwise it was missing for longer than max_lost_s and has ended.
+    output = tracker.update(2.0, [walker.detection(2.0)])
+    assert output.detections[0].track_id == (1 if kept else None)
+
+
+def test_low_score_detections_never_start_a_track() -> None:
+    walker = Walker("a", (0.1, 0.4), (0.05, 0.0), score=0.3)
+    frames = play([walker], every(0.2, 2.0))
+    assert set(ids_of(frames, "a")) == {None}
+    assert all(output.tracks == () for _, _, output in frames)
+
+
+def test_a_one_frame_false_positive_never_uses_up_an_id() -> None:
+    tracker = Tracker(TrackerSpec())
+    # A false positive on one frame (nothing there on the next).
+    first = tracker.update(0.0, [Detection(FACE, 0.9, (0.7, 0.1, 0.8, 0.2))])
+    assert first.detections[0].track_id is None
+    assert first.tracks == ()
+    assert tracker.update(0.2, []).tracks == ()
+    # The next real object gets the first id.
+    walker = Walker("a", (0.1, 0.4), (0.1, 0.0))
+    for t in every(0.2, 1.0):
+        output = tracker.update(0.4 + t, [walker.detection(t)])
+    assert [track.track_id for track in output.tracks] == [1]
+    assert tracker.next_id == 2
+
+
+def test_ids_are_never_reused() -> None:
+    # Objects come and go at the same place, one after another, each gone longer than max_lost_s.
+    tracker = Tracker(TrackerSpec(max_lost_s=0.5))
+    given: list[int] = []
+    t = 0.0
+    for _ in range(5):
+        for _ in range(4):
+            output = tracker.update(t, [Detection(FACE, 0.9, (0.4, 0.4, 0.5, 0.55))])
+            t += 0.2
+        given.append(output.detections[0].track_id or 0)
+        assert len(tracker.update(t, []).tracks) == 1  # missing from here on
+        t += 0.6  # gone longer than max_lost_s
+        assert tracker.update(t, []).tracks == ()
+    assert given == [1, 2, 3, 4, 5]
+
+
+def test_a_restarted_tracker_continues_past_the_ids_it_gave_out() -> None:
+    tracker = Tracker(TrackerSpec(), first_id=41)
+    for t in (0.0, 0.2):
+        output = tracker.update(t, [Detection(FACE, 0.9, (0.4, 0.4, 0.5, 0.55))])
+    assert output.detections[0].track_id == 41
+    assert tracker.next_id == 42
+
+
+def test_labels_are_never_mixed() -> None:
+    tracker = Tracker(TrackerSpec())
+    box = (0.4, 0.4, 0.5, 0.55)
+    for t in (0.0, 0.2, 0.4):
+        output = tracker.update(t, [Detection("person", 0.9, box)])
+    assert output.detections[0].track_id == 1
+    # The same box now labelled "car": not the person's track; the person goes missing.
+    for t in (0.6, 0.8, 1.0):
+        output = tracker.update(t, [Detection("car", 0.9, box)])
+    assert output.detections[0].track_id == 2
+    assert [(track.track_id, track.label, track.observed) for track in output.tracks] == [
+        (1, "person", False),
+        (2, "car", True),
+    ]
+    # Two overlapping objects of different labels, both detected: each keeps its own track.
+    output = tracker.update(1.2, [Detection("car", 0.9, box), Detection("person", 0.9, box)])
+    assert [detection.track_id for detection in output.detections] == [2, 1]
+
+
+def test_irregular_time_steps_are_followed_by_the_motion_model() -> None:
+    # A fast object (a box width every 0.4 s) sampled at irregular times: after a 0.6 s gap it has
+    # moved 1.5 box widths, so its new box does not overlap its old one at all; only a prediction
+    # over the real time step finds it.
+    walker = Walker("a", (0.0, 0.4), (0.2, 0.0))
+    times = [0.0, 0.2, 0.3, 0.5, 0.7, 0.8, 1.4, 1.5, 1.9, 2.0, 2.1, 2.7, 2.8]
+    frames = play([walker], times)
+    assert ids_of(frames, "a") == [None] + [1] * (len(times) - 1)
+    moved = walker.box(1.4)[0] - walker.box(0.8)[0]
+    assert moved > walker.size[0]
+
+
+def test_a_time_step_of_zero_is_accepted_and_time_never_goes_back() -> None:
+    tracker = Tracker(TrackerSpec())
+    box = (0.4, 0.4, 0.5, 0.55)
+    tracker.update(1.0, [Detection(FACE, 0.9, box)])
+    assert tracker.update(1.0, [Detection(FACE, 0.9, box)]).detections[0].track_id == 1
+    with pytest.raises(ValueError, match="before the previous frame"):
+        tracker.update(0.9, [])
+    with pytest.raises(ValueError, match="finite"):
+        tracker.update(float("nan"), [])
+
+
+def test_frame_level_detections_pass_through_in_order() -> None:
+    tracker = Tracker(TrackerSpec())
+    anomaly = Detection("anomaly", 0.7, None)
+    box = (0.4, 0.4, 0.5, 0.55)
+    tracker.update(0.0, [Detection(FACE, 0.9, box)])
+    output = tracker.update(
+        0.2, [anomaly, Detection(FACE, 0.9, box), Detection(FACE, 0.05, (0, 0, 0.1, 0.1))]
+    )
+    assert output.detections == (
+        anomaly,
+        Detection(FACE, 0.9, box, 1),
+        Detection(FACE, 0.05, (0, 0, 0.1, 0.1)),
+    )
+
+
+def test_a_track_is_numbered_when_confirmed_and_remembers_when() -> None:
+    tracker = Tracker(TrackerSpec(confirm_hits=3))
+    box = (0.4, 0.4, 0.5, 0.55)
+    outputs = [tracker.update(t, [Detection(FACE, 0.9, box)]) for t in (10.0, 10.2, 10.4, 10.6)]
+    assert [output.detections[0].track_id for output in outputs] == [None, None, 1, 1]
+    assert outputs[-1].tracks[0].first_seen_at == 10.4
+
+
+def test_a_tentative_track_that_misses_a_frame_is_dropped() -> None:
+    tracker = Tracker(TrackerSpec())
+    box = (0.4, 0.4, 0.5, 0.55)
+    tracker.update(0.0, [Detection(FACE, 0.9, box)])
+    tracker.update(0.2, [])
+    assert tracker.update(0.4, [Detection(FACE, 0.9, box)]).detections[0].track_id is None
+    assert tracker.update(0.6, [Detection(FACE, 0.9, box)]).detections[0].track_id == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"max_lost_s": -1.0}, "max_lost_s"),
+        ({"max_lost_s": float("inf")}, "max_lost_s"),
+        ({"high_score": 1.5}, "high_score"),
+        ({"low_score": 0.7}, "low_score"),
+        ({"new_track_score": 0.3}, "new_track_score"),
+        ({"match_iou": 0.0}, "match_iou"),
+        ({"low_match_iou": -0.1}, "low_match_iou"),
+        ({"confirm_iou": 2.0}, "confirm_iou"),
+        ({"confirm_hits": 0}, "confirm_hits"),
+        ({"confirm_hits": 1.5}, "confirm_hits"),
+        ({"acceleration": 0.0}, "acceleration"),
+        ({"measurement_noise": float("nan")}, "measurement_noise"),
+        ({"initial_velocity": -2.0}, "initial_velocity"),
+    ],
+)
+def test_a_bad_spec_names_its_field(change: dict[str, float], field: str) -> None:
+    with pytest.raises(ValueError, match=field):
+        TrackerSpec(**change)  # type: ignore[arg-type]
+
+
+def test_first_id_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="first_id"):
+        Tracker(TrackerSpec(), first_id=0)
+
+
+def test_tracks_are_reported_by_id() -> None:
+    # Objects appear on different frames, one of them only for a frame (never numbered).
+    walkers = [
+        Walker("late", (0.7, 0.1), (0.0, 0.02), seen=lambda t: t >= 0.6),
+        Walker("flash", (0.4, 0.7), (0.0, 0.0), seen=lambda t: 0.2 <= t < 0.4),
+        Walker("early", (0.1, 0.1), (0.02, 0.0)),
+        Walker("middle", (0.1, 0.6), (0.0, -0.02), seen=lambda t: t >= 0.2),
+    ]
+    frames = play(walkers, every(0.2, 1.6))
+    last = frames[-1][2]
+    assert [track.track_id for track in last.tracks] == [1, 2, 3]
+    assert [frames[-1][1][name] for name in ("early", "middle", "late")] == [1, 2, 3]
