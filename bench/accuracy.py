@@ -63,7 +63,7 @@ from bench.accuracy_metrics import (  # noqa: E402
     summarise,
 )
 from bench.accuracy_offline import OURS, cpu_per_frame, offline  # noqa: E402
-from bench.accuracy_pipeline import SAMPLING_FACTOR, PreparedClip, play, prepare  # noqa: E402
+from bench.accuracy_pipeline import SAMPLING_FACTOR, WAVE, PreparedClip, play, prepare  # noqa: E402
 from bench.baselines import BASELINES  # noqa: E402
 from bench.clip_sets import clip_set  # noqa: E402
 
@@ -153,6 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "tolerance_s": TOLERANCE_S,
             "detect_fps": f"{SAMPLING_FACTOR:g} x clip fps",
             "motion_gating": False,
+            "event_clips_at_once": WAVE,
         },
         "baselines": [asdict(settings) for settings in BASELINES],
         "targets": {
