@@ -69,8 +69,8 @@ def scene_frames(count: int, width: int, height: int, *, noise: float, foliage: 
         width=width,
         height=height,
         noise=noise,
-        foliage=foliage,
-        objects=(ObjectSpec(start_s=0.0, size=0.4, speed=0.15),),
+        motions=("foliage",) if foliage else (),
+        objects=(ObjectSpec(start_s=0.0, area=0.1, speed=0.15),),
     )
     return list(Clip(spec).frames(0, count))
 

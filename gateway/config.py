@@ -211,7 +211,22 @@ class AnomalyConfig(EventTiming):
     model: ModelReferenceField = Field(
         description="Scene-anomaly model, name or name:version; threshold comes with it."
     )
-    min_frames: int = Field(3, ge=1)
+    min_frames: int = Field(3, ge=1, description="Consecutive anomalous frames before an event starts.")
+    new_normal_after_s: PositiveFloat | None = Field(
+        120.0,
+        description="A change anomalous this long without a break (a parked car) becomes the new normal: "
+        "one scene_change alert, a re-enroll suggestion in /v1/status, no further alerts from its cells; "
+        "null: never.",
+    )
+
+    @model_validator(mode="after")
+    def _new_normal_before_the_event_ends(self) -> AnomalyConfig:
+        if self.new_normal_after_s is not None and self.new_normal_after_s >= self.max_event_s:
+            raise ValueError(
+                f"new_normal_after_s ({self.new_normal_after_s:g}) must be shorter than max_event_s "
+                f"({self.max_event_s:g}), or a lasting change would end and restart its event first"
+            )
+        return self
 
 
 class CameraConfig(Section):

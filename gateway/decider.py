@@ -50,6 +50,7 @@ from gateway.domain import (
     Frame,
     FrameResult,
     Image,
+    SceneChange,
 )
 from gateway.rules.engine import RuleEngine
 from gateway.rules.specs import CameraRules
@@ -147,6 +148,9 @@ class AlertDecider:
         self._queued_results = 0
         self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
         self._latest: dict[tuple[str, str], float] = {}
+        self._scenes_lock = threading.Lock()
+        self._scene_changes: dict[str, SceneChange] = {}
+        """Per camera, the rules' latest word on a lasting scene change, for other threads to read."""
         self._started = False
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="alert-decider", daemon=True)
@@ -221,6 +225,12 @@ class AlertDecider:
                 f"{self._queue.held} alerts held in memory, none dropped"
             )
         return problems
+
+    def scene_changes(self) -> list[SceneChange]:
+        """Cameras whose scene changed for good since their anomaly model was learned (as of the
+        latest anomaly result judged): a re-enroll is due."""
+        with self._scenes_lock:
+            return list(self._scene_changes.values())
 
     @property
     def held(self) -> int:
@@ -323,7 +333,18 @@ class AlertDecider:
                 self._show(result.camera_id, output.detections)
         if self._observe is not None:
             self._observe(result)
-        return self._rules.process(result)
+        events = self._rules.process(result)
+        if result.anomaly_map is not None:
+            self._note_scene(result.camera_id)
+        return events
+
+    def _note_scene(self, camera_id: str) -> None:
+        change = self._rules.scene_change(camera_id)
+        with self._scenes_lock:
+            if change is None:
+                self._scene_changes.pop(camera_id, None)
+            else:
+                self._scene_changes[camera_id] = change
 
     def _tracker(self, camera_id: str) -> Tracker:
         tracker = self._trackers.get(camera_id)
@@ -349,6 +370,8 @@ class AlertDecider:
             reload.done.set_exception(exc)
             return
         self._queue.add(ended)
+        for camera_id in list(self._scene_changes):
+            self._note_scene(camera_id)  # a camera gone or a rule replaced has no change to report
         logger.info(
             "rules reloaded: %d open events continue, %d ended", self._rules.open_events(), len(ended)
         )

@@ -95,6 +95,34 @@ class Track:
 
 
 @dataclass(frozen=True, slots=True)
+class AnomalyMap:
+    """A scene-anomaly model's coarse map of one frame: a rows x columns grid over the whole frame,
+    each cell's score on the model's 0..1 scale; a cell at or above ``threshold`` is anomalous."""
+
+    cells: npt.NDArray[np.float32] = field(repr=False, compare=False)
+    threshold: float
+
+    def cell_box(self, row: int, column: int) -> Box:
+        """The cell as a normalised box."""
+        rows, columns = self.cells.shape
+        return (column / columns, row / rows, (column + 1) / columns, (row + 1) / rows)
+
+
+@dataclass(frozen=True, slots=True)
+class SceneChange:
+    """A camera whose scene no longer matches its anomaly model: a lasting change became the new
+    normal (a parked car), so the camera should be enrolled again."""
+
+    camera_id: str
+    since: float
+    """Capture time at which the earliest current change became the new normal (epoch seconds)."""
+    share: float
+    """Share of the frame's cells that are new normal."""
+    box: Box
+    """Normalised box around every such cell."""
+
+
+@dataclass(frozen=True, slots=True)
 class FrameResult:
     camera_id: str
     frame_seq: int
@@ -107,6 +135,8 @@ class FrameResult:
     """``time.monotonic()`` when the result was ready."""
     tracks: tuple[Track, ...] = ()
     """The camera's tracks after this frame (detector results only; set by the decider)."""
+    anomaly_map: AnomalyMap | None = None
+    """The scene-anomaly model's coarse map, when it has one; None for detectors."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +151,7 @@ class DetectOutput:
     model: ModelRef
     detections: tuple[Detection, ...]
     anomaly_score: float | None
+    anomaly_map: AnomalyMap | None = None
 
 
 class AlertKind(str, enum.Enum):

@@ -29,7 +29,8 @@ import numpy as np
 import yaml
 
 from gateway.anomaly.export import build_graph, model_document
-from gateway.anomaly.features import GridSpec, cell_features, fit
+from gateway.anomaly.features import GridSpec, fine_cells, temporal_noise
+from gateway.anomaly.model import fit
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
@@ -58,7 +59,8 @@ class Enrollment:
     model_path: Path
     model_yaml: Path
     frames: int
-    raw_threshold: float
+    normal_quantile: float
+    """The enrollment frames' q99 raw score (1.0 is the threshold): how close normal came to it."""
 
 
 def _notify(progress: Progress | None, message: str) -> None:
@@ -107,38 +109,47 @@ def enroll_frames(
     name = model_name(camera_id)
     model_dir = repository / name
     grid = _existing_grid(model_dir) or grid or GridSpec()
-    chunks = []
+    cells, noise = [], []
     batch: list[Image] = []
+    previous: Image | None = None
     count = 0
+
+    def flush() -> None:
+        nonlocal batch, previous
+        stacked = np.stack(batch)
+        cells.append(fine_cells(stacked, grid))
+        noise.append(temporal_noise(stacked, grid, None if previous is None else previous[np.newaxis]))
+        previous, batch = stacked[-1], []
+
     for frame in frames:
         batch.append(_fit_size(frame, grid))
         count += 1
         if len(batch) == FEATURE_CHUNK:
-            chunks.append(cell_features(np.stack(batch), grid))
-            batch = []
+            flush()
         if count % PROGRESS_EVERY == 0:
             _notify(progress, f"{count} frames collected")
     if batch:
-        chunks.append(cell_features(np.stack(batch), grid))
+        flush()
     if count < MIN_FRAMES:
         raise SourceError(
             f"enrollment of camera {camera_id!r} needs at least {MIN_FRAMES} frames, got {count}"
         )
-    _notify(progress, f"{count} frames collected; fitting {grid.rows}x{grid.columns} cells")
-    scene = fit(np.concatenate(chunks), grid)
+    _notify(progress, f"{count} frames collected; fitting {grid.rows}x{grid.columns} cells at 3 scales")
+    scene = fit(np.concatenate(cells), np.concatenate(noise), grid)
     proto = build_graph(scene, {"camera_id": camera_id, "enrolled_at": f"{time.time():.0f}"})
     model_yaml = _write_model_yaml(model_dir, model_document(scene))
     version, model_path = _write_version(model_dir, proto.SerializeToString())
+    thresholds = ", ".join(f"{scale.scale} {scale.threshold:.2f}" for scale in scene.scales)
     logger.info(
-        "enrolled %s version %s from %s frames (raw threshold %.2f)",
+        "enrolled %s version %s from %s frames (thresholds %s)",
         name,
         version,
         count,
-        scene.raw_threshold,
+        thresholds,
         extra={"camera": camera_id, "model": f"{name}:{version}"},
     )
-    _notify(progress, f"wrote {model_path} (raw threshold {scene.raw_threshold:.2f})")
-    return Enrollment(camera_id, name, version, model_path, model_yaml, count, scene.raw_threshold)
+    _notify(progress, f"wrote {model_path} (thresholds {thresholds})")
+    return Enrollment(camera_id, name, version, model_path, model_yaml, count, scene.normal_quantile)
 
 
 def _write_model_yaml(model_dir: Path, document: dict[str, object]) -> Path:

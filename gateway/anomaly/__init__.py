@@ -1,2 +1,85 @@
 """Per-camera scene-anomaly models: learned from the camera's own normal frames (numpy), exported as
-ONNX graphs (onnx.helper) that the model repository serves like any other model."""
+ONNX graphs (onnx.helper) that the model repository serves like any other model.
+
+- ``features.py``: cell statistics (colour, texture, grain) per window, at three scales;
+- ``model.py``: the numpy reference: lighting, fitting, scoring (the method is described there);
+- ``export.py``: the same computation as an ONNX graph, with the enrollment's thresholds inside.
+
+How the method was chosen
+-------------------------
+
+On the **tuning** clip set only (``bench/clip_sets.py``: 16 two-minute scenes, a 5-minute parking
+clip, a 10-minute drift-only clip; 101 events), offline, with ``bench/anomaly_tuning.py method``.
+The hold-out set (other scene families and seeds) was kept for the report. Columns: event precision
+and recall through the gateway's rules, alerts on the drift-only clip, flagged normal frames (more
+than 1 s from any object), and the separation of events from normal footage: events' p5 is the 5th
+percentile over events of each event's 3rd-highest raw score (1.0 = threshold; the rule needs 3
+frames), normal max the worst clip's 3rd-highest raw score on normal frames; separation is their
+ratio, the room left for footage nobody tuned on. Each row changes one thing of the final method:
+
+| variant | precision | recall | drift alerts | flagged normal | events' p5 | normal max | separation |
+|---|---|---|---|---|---|---|---|
+| **final** (``Settings()``) | 1.000 | 1.000 | 0 | 0/6210 | 3.51 | 0.79 | **4.43** |
+| previous model (one grid, global gain, 6%/12% floors) | 1.000 | 0.990 | 0 | 0/6210 | 1.49 | 0.85 | 1.76 |
+| no light field (gains only: ``basis_terms=1``) | 1.000 | 1.000 | 6 | 788/6210 | 3.25 | 2.28 | 1.42 |
+| plane light field (``basis_terms=3``) | 1.000 | 1.000 | 1 | 72/6210 | 3.38 | 1.20 | 2.82 |
+| fine scale only (10 px cells) | 1.000 | 1.000 | 0 | 0/6210 | 2.71 | 0.68 | 3.99 |
+| fine and medium scales | 1.000 | 1.000 | 0 | 0/6210 | 3.17 | 0.72 | 4.38 |
+| no heavy-tail widening of the spread | 1.000 | 1.000 | 0 | 0/6210 | 1.85 | 0.79 | 2.34 |
+| no texture channel | 1.000 | 1.000 | 0 | 0/6210 | 2.77 | 0.76 | 3.63 |
+| texture kept where colour saturates | 1.000 | 1.000 | 0 | 0/6210 | 3.51 | 0.89 | 3.94 |
+| all texture scales with light (no noise part) | 1.000 | 1.000 | 0 | 0/6210 | 3.43 | 0.85 | 4.03 |
+| texture noise fixed at enrollment's (no grain) | 1.000 | 1.000 | 0 | 0/6210 | 3.29 | 0.87 | 3.76 |
+| no widening outside the enrolled light range | 0.990 | 1.000 | 7 | 235/6210 | 3.70 | 2.05 | 1.80 |
+| threshold margin 1.5 | 1.000 | 1.000 | 0 | 8/6210 | 4.43 | 1.01 | 4.38 |
+| threshold margin 3.0 | 1.000 | 1.000 | 0 | 0/6210 | 2.45 | 0.59 | 4.14 |
+
+(The previous model's row is its code at this branch's parent commit, through the same replay and
+judging.)
+
+What the tuning set taught, in order of effect: a smooth light field fitted without the anomalous
+cells is what lets the spread floors drop from 6% to 1.5% of brightness (without it, a tilt or a
+vignette is a large, faint "object"); where a cell's own residuals have a heavy tail (sparkles,
+flicker) its spread must widen, or that one cell sets the whole frame's threshold; lighting outside
+what enrollment saw must widen every spread, or drift alone alerts. Texture shows faint flat objects
+on textured ground, but only once its noise part is modelled apart (noise does not brighten with the
+light, and grows when the camera raises its gain) and it is ignored where colour saturates. The
+coarser scales raise the weakest events (3rd-highest raw of the weakest event: 1.13 fine only, 1.46
+with the medium scale, 1.76 with all three) more than the normal maximum. The margin was set last,
+by rule: the smallest that keeps the worst tuning clip's normal frames at or below 0.8 of the
+threshold (2.25 before the grain term, 2.1 after). The one hold-out look during development (the
+quick hold-out set at margin 2.25: recall 0.941) came before that last step; the rule, not that
+figure, set the margin.
+
+Ours against OpenCV's background subtractors
+--------------------------------------------
+
+Measured on the hold-out set by ``bench/accuracy.py`` (``bench/results/accuracy.md``; 2 cores,
+load 0.3-4.1), every method offline through the gateway's rules on the same frames, ours also
+through the real pipeline. MOG2 and KNN were kept well: their history, threshold, shadow handling
+and blob size were searched on the tuning set like ours (``bench/baselines.py``).
+
+| hold-out: 86 events, 2 drift-only clips | precision | recall | median delay | drift alerts | ms/frame |
+|---|---|---|---|---|---|
+| ours, pipeline | 0.990 | 0.965 | 0.20 s | 3 | 1.12 |
+| ours, offline | 0.988 | 0.977 | 0.20 s | 3 | 1.12 |
+| MOG2 (history 100, varThreshold 121) | 1.000 | 0.860 | 0.30 s | 2 | 1.63 |
+| KNN (history 50, dist2Threshold 1600) | 1.000 | 0.872 | 0.30 s | 1 | 1.98 |
+
+Ours finds 10 more of the 86 events than the better subtractor, at a lower CPU cost; all three alert
+on the same drift-only clip (random exposure steps under moving cloud light), where none meets the
+target of no alert. Why ours is the gateway's method rather than a subtractor, or a mix of the two:
+
+- a subtractor learns every frame, so whatever stops becomes background after its history (a person
+  waiting at a gate disappears in a minute) and nothing says so; ours compares with what was enrolled
+  until a change has lasted ``new_normal_after_s``, then says so once (a ``scene_change`` alert and a
+  re-enroll hint);
+- a subtractor follows light by re-learning pixels, so a fast change (an exposure step, a cloud)
+  is foreground everywhere until it catches up; ours removes the frame's light before comparing;
+- ours is stateless per frame: a graph that the inference pool batches across cameras and that runs
+  on any ONNX Runtime provider or TensorRT, dropping a frame under load costs nothing; a subtractor
+  holds per-camera state that must see every frame in order, on the CPU.
+
+Combining them (an alert when either fires) would bring back the first two weaknesses; whether it
+would find the events ours misses was not measured, and on the drift clip it could only add alerts.
+"""

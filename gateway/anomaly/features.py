@@ -1,79 +1,31 @@
-"""The scene-anomaly model in numpy: cell features, fitting on normal frames, and scoring.
+"""Cell statistics of frames for the scene-anomaly model (numpy): what a frame looks like, per window
+of a fixed grid at three scales.
 
-This is the reference the ONNX graph (``export.py``) reproduces operation for operation, so the
-threshold chosen here on the enrollment frames means the same thing inside the exported model.
+The frame (uint8 BGR at the model's size) is cut into fine cells (10 x 10 pixels at 320 x 180, an
+18 x 32 grid). Per cell, linear (not log) means of four channels: blue, green, red and texture, the
+mean absolute grey gradient ``|dx| + |dy|`` (BT.601 luma, edge-padded at the far side). Windows of
+the two coarser scales are averages of fine cells, so every scale sees the same pixels:
 
-Features. The frame (uint8 BGR, already at the model's fixed size) is cut into a coarse grid. Per
-cell: the mean of each of B, G, R and the mean absolute grey gradient (texture), ``C = 4`` channels.
-Everything is taken in log space (``log(feature + 4)``; the offset keeps dark, noisy cells from
-exploding), where a lighting change is an additive per-channel offset.
+- ``fine``: one cell (10 x 10 pixels), rows x columns;
+- ``medium``: 2 x 2 cells (20 x 20 pixels) at a one-cell stride, (rows - 1) x (columns - 1): a small
+  object straddling four fine cells lies whole inside one medium window;
+- ``coarse``: 4 x 4 cells (40 x 40 pixels) at a two-cell stride, (rows / 2 - 1) x (columns / 2 - 1):
+  a large faint or motion-blurred object is averaged over sixteen times the pixels, so its few grey
+  levels stand out of the noise.
 
-Lighting. Per frame and channel, the median over cells of ``log feature - learned cell mean`` is
-the frame's lighting gain (global brightness and colour temperature). Subtracting it makes the
-residual blind to whole-frame drift, and a median ignores an object until it covers half the frame.
+Lighting is modelled on smooth fields over the frame (``model.py``); ``basis`` gives each window's
+coordinates in the quadratic basis ``1, x, y, x^2, xy, y^2`` (x, y in -1..1 over the frame), and
+``regions`` the 6 x 8 partition of the fine grid the lighting fit starts from.
 
-Normal variation. Per cell and channel, the spread is the MAD of the residual over the enrollment
-frames (robust to a person crossing during enrollment), combined with a floor that covers what
-enrollment cannot show: slow non-uniform lighting change and sensor noise at other gains.
-
-Lighting never seen at enrollment. Far outside the enrollment's gain range, bright surfaces saturate
-and dark ones sink into noise, so cells change in ways a per-channel gain cannot remove (measured:
-95 normal frames over the threshold in one clip whose exposure rose past anything enrolled). The
-spread therefore grows with the distance of the frame's gain from the enrolled range:
-``spread' = sqrt(spread^2 + (0.25 * excess)^2)``; inside the range nothing changes.
-
-Score. ``z = |residual| / spread'``; the map is the max over channels per cell; the frame's raw score
-is the max over cells (a small object may cover a single cell, so no averaging). The threshold is
-``max(MIN_RAW_THRESHOLD, MARGIN * quantile_99(raw scores of the enrollment frames))``: the 99th
-percentile rather than the maximum so a brief intrusion during enrollment cannot inflate it; the 1.6
-margin covers the unseen tail of normal scores (lighting beyond what enrollment saw) and the floor
-keeps a very clean enrollment (little noise, hence tiny spreads) from producing a hair trigger.
-
-Outputs are squashed to 0..1 with the calibrated raw threshold baked in: ``score = raw / (raw + T)``,
-so 0.5 is always "at the enrollment threshold", in every version. model.yaml (shared by all versions
-of a model) can then carry one threshold, 0.5, and rolling back to an older version keeps that
-version's own calibration. Raising model.yaml's threshold to 0.6 means 1.5x the calibrated score.
-
-How the method was chosen, measured with the numpy reference (same numbers as the graph) and the
-event rule of bench/accuracy.py (min_frames=3). Round 1, on an easier first clip set (twelve
-90-second scenes at 10 fps, 66 events, and the 10-minute drift-only clip; "headroom" = highest
-normal-frame raw score over the threshold, lower is safer):
-
-| variant                                            | precision | recall | drift alerts | headroom |
-|----------------------------------------------------|-----------|--------|--------------|----------|
-| 12x20 grid (16x15 px cells), texture log offset 4  | 1.000     | 0.955  | 3            | 1.27     |
-| 12x20 grid, texture log offset 16                  | 1.000     | 0.970  | 0            | 0.83     |
-| 12x20 grid, colour only (no texture channel)       | 1.000     | 0.970  | 0            | 0.83     |
-| 12x20 grid, score = 2nd-highest cell, not max      | 1.000     | 0.788  | 0            | 0.82     |
-| 18x32 grid (10x10 px cells), floors 0.05 / 0.10    | 1.000     | 1.000  | 0            | 0.84     |
-| 18x32 grid, floors 0.06 / 0.12                     | 1.000     | 1.000  | 0            | 0.71     |
-
-The misses on the coarse grid were small objects (8% of the frame height) straddling two cells; the
-drift alerts came from the texture of flat, noise-dominated cells in the dark phases.
-
-Round 2, on the current clip set (sixteen 2-minute scenes with auto-exposure steps, 1-pixel camera
-shake and JPEG compression added, 127 events; "flagged" = normal frames, more than 1 s from any
-event, at or above the threshold, out of 8,828): the last variant above flagged 95 (all in one clip
-whose exposure rose beyond the enrolled range: saturating surfaces; the event rule merged them into
-a true event, so precision and recall alone hid them). The gain-excess term fixes that:
-
-| excess weight | precision | recall | drift alerts | flagged normal frames |
-|---------------|-----------|--------|--------------|-----------------------|
-| 0 (none)      | 1.000     | 1.000  | 0            | 95                    |
-| 0.15          | 1.000     | 1.000  | 0            | 43                    |
-| **0.25**      | 1.000     | 1.000  | 0            | 0                     |
-| 0.35          | 1.000     | 0.969  | 0            | 0                     |
-| 0.5           | 1.000     | 0.953  | 0            | 0                     |
-| 1.0           | 1.000     | 0.866  | 0            | 0                     |
-
-The chosen model's end-to-end numbers (ONNX Runtime on the exported graphs) are in
-bench/results/accuracy.json. These are synthetic clips: real footage will have failure modes they
-lack (moving shadows, rain, headlights at night); re-enroll when the scene's normal changes.
+Camera noise, for the texture channel. At enrollment (``temporal_noise``): per fine cell, the robust
+deviation of a pixel's grey level between consecutive frames; the median over the cell's pixels
+ignores the few that a one-pixel camera shake moves an edge across. In every frame (the ``grain``
+channel): the mean |Laplacian| per cell; its median over cells, relative to enrollment's, says how
+much noisier the camera is now (a darker scene, a higher gain, another encoder setting).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,25 +36,27 @@ FrameBatch = npt.NDArray[np.uint8]
 """Frames [N, H, W, 3], BGR, uint8, at the model's size."""
 
 CHANNELS = ("blue", "green", "red", "texture")
+"""The channels the model scores; ``fine_cells`` adds a fifth, ``grain``, that it only measures."""
+COLOURS = 3
+GRAIN = 4
+"""Channel of ``fine_cells``: mean |Laplacian| of grey, whose median over cells tracks the noise."""
+LAPLACIAN = ((1.0, -2.0, 1.0), (-2.0, 4.0, -2.0), (1.0, -2.0, 1.0))
+"""Immerkær's noise-estimation kernel: blind to flat areas and linear ramps, it sees mostly noise."""
 GREY_WEIGHTS = (0.114, 0.587, 0.299)
 """BT.601 luma weights in BGR order, as cv2.cvtColor uses."""
-LOG_OFFSET = (4.0, 4.0, 4.0, 16.0)
-"""Per channel, grey levels added before the log. Texture's is larger: in flat cells it is mostly
-sensor noise, which does not scale with the lighting the way edges do (with 4 the drift-only clip
-raised 3 false alerts from flat cells in dark phases)."""
-SPREAD_FLOOR = (0.06, 0.06, 0.06, 0.12)
-"""Per channel, log units: ~6% brightness for colour, ~12% for texture (noise shifts it more)."""
-QUANTILE = 0.99
-MARGIN = 1.6
-MIN_RAW_THRESHOLD = 6.0
-FIT_ITERATIONS = 3
-EXCESS_WEIGHT = 0.25
-"""Spread added per log unit of lighting gain outside the enrollment range (see the docstring)."""
+SCALES = ("fine", "medium", "coarse")
+REGION_ROWS = 6
+REGION_COLUMNS = 8
+MAD_TO_DEVIATION = 1.4826
+
+"""The median absolute deviation of a normal distribution times this is its standard deviation."""
 
 
 @dataclass(frozen=True, slots=True)
 class GridSpec:
-    """Model input size and grid; height and width must be multiples of the grid."""
+    """Model input size and fine grid. The height and width must be multiples of the grid; rows an
+    even multiple of 6 and columns a multiple of 8, so coarse windows and the 6 x 8 lighting
+    regions tile it."""
 
     height: int = 180
     width: int = 320
@@ -113,6 +67,10 @@ class GridSpec:
         if self.height % self.rows or self.width % self.columns:
             raise ValueError(
                 f"frame {self.width}x{self.height} is not divisible by the {self.columns}x{self.rows} grid"
+            )
+        if self.rows % REGION_ROWS or self.rows % 2 or self.columns % REGION_COLUMNS:
+            raise ValueError(
+                f"a {self.columns}x{self.rows} grid needs even rows divisible by 6 and columns by 8"
             )
 
     @property
@@ -127,97 +85,130 @@ class GridSpec:
     def cells(self) -> int:
         return self.rows * self.columns
 
-    @property
-    def median_rank(self) -> int:
-        """``k`` for TopK(largest): the k-th largest of the cells is the (upper) median."""
-        return (self.cells + 1) // 2
+    def shape(self, scale: str) -> tuple[int, int]:
+        """(rows, columns) of the windows of ``scale``."""
+        if scale == "fine":
+            return self.rows, self.columns
+        if scale == "medium":
+            return self.rows - 1, self.columns - 1
+        if scale == "coarse":
+            return self.rows // 2 - 1, self.columns // 2 - 1
+        raise ValueError(f"unknown scale {scale!r}")
+
+    def centres(self, scale: str) -> tuple[FloatArray, FloatArray]:
+        """x and y of every window's centre in -1..1, row-major, as flat arrays."""
+        rows, columns = self.shape(scale)
+        # window centres in fine-cell units: cell i spans [i, i + 1)
+        offset, stride = {"fine": (0.5, 1.0), "medium": (1.0, 1.0), "coarse": (2.0, 2.0)}[scale]
+        ys = (offset + stride * np.arange(rows)) / self.rows * 2.0 - 1.0
+        xs = (offset + stride * np.arange(columns)) / self.columns * 2.0 - 1.0
+        y, x = np.meshgrid(ys, xs, indexing="ij")
+        return x.reshape(-1).astype(np.float32), y.reshape(-1).astype(np.float32)
+
+    def region_centres(self) -> tuple[FloatArray, FloatArray]:
+        ys = (np.arange(REGION_ROWS) + 0.5) / REGION_ROWS * 2.0 - 1.0
+        xs = (np.arange(REGION_COLUMNS) + 0.5) / REGION_COLUMNS * 2.0 - 1.0
+        y, x = np.meshgrid(ys, xs, indexing="ij")
+        return x.reshape(-1).astype(np.float32), y.reshape(-1).astype(np.float32)
 
 
-@dataclass(frozen=True, slots=True)
-class SceneModel:
-    """What enrollment learned for one camera; ``mean`` and ``spread`` are [C, rows, columns]."""
-
-    grid: GridSpec
-    mean: FloatArray
-    spread: FloatArray
-    gain_low: FloatArray
-    """[C, 1, 1]: the lowest lighting gain per channel seen at enrollment (log units)."""
-    gain_high: FloatArray
-    raw_threshold: float = MIN_RAW_THRESHOLD
-    frames: int = 0
-    normal_quantile: float = 0.0
-    """The enrollment frames' raw-score quantile the threshold was derived from."""
+def quadratic_basis(x: FloatArray, y: FloatArray, terms: int) -> FloatArray:
+    """[points, terms]: the first ``terms`` of ``1, x, y, x^2, xy, y^2``."""
+    columns = [np.ones_like(x), x, y, x * x, x * y, y * y]
+    return np.stack(columns[:terms], axis=1).astype(np.float32)
 
 
-def cell_features(frames: FrameBatch, grid: GridSpec) -> FloatArray:
-    """[N, H, W, 3] uint8 -> log features [N, C, rows, columns] (float32, as the graph computes)."""
+def basis(grid: GridSpec, scale: str, terms: int) -> FloatArray:
+    return quadratic_basis(*grid.centres(scale), terms)
+
+
+def region_basis(grid: GridSpec, terms: int) -> FloatArray:
+    return quadratic_basis(*grid.region_centres(), terms)
+
+
+def _check(frames: FrameBatch, grid: GridSpec) -> None:
     if frames.ndim != 4 or frames.shape[1:] != (grid.height, grid.width, 3):
         raise ValueError(f"frames must be [N, {grid.height}, {grid.width}, 3], got {list(frames.shape)}")
+
+
+def _grey(frames: FrameBatch) -> FloatArray:
+    grey: FloatArray = frames.astype(np.float32) @ np.asarray(GREY_WEIGHTS, dtype=np.float32)
+    return grey
+
+
+def fine_cells(frames: FrameBatch, grid: GridSpec) -> FloatArray:
+    """[N, H, W, 3] uint8 -> linear cell means [N, 5, rows, columns]: blue, green, red, texture and
+    grain (float32, as the graph has them)."""
+    _check(frames, grid)
     count = frames.shape[0]
     pixels = frames.astype(np.float32)
-    colour = pixels.reshape(count, grid.rows, grid.cell_height, grid.columns, grid.cell_width, 3)
-    colour_means = colour.mean(axis=(2, 4), dtype=np.float32).transpose(0, 3, 1, 2)
-    grey = pixels @ np.asarray(GREY_WEIGHTS, dtype=np.float32)
+    shape = (count, grid.rows, grid.cell_height, grid.columns, grid.cell_width)
+    colour = pixels.reshape(*shape, 3).mean(axis=(2, 4), dtype=np.float32).transpose(0, 3, 1, 2)
+    grey = _grey(frames)
     padded = np.pad(grey, ((0, 0), (0, 1), (0, 1)), mode="edge")
     gradient = np.abs(padded[:, :-1, 1:] - padded[:, :-1, :-1]) + np.abs(
         padded[:, 1:, :-1] - padded[:, :-1, :-1]
     )
-    texture = gradient.reshape(count, grid.rows, grid.cell_height, grid.columns, grid.cell_width).mean(
-        axis=(2, 4), dtype=np.float32
+    texture = gradient.reshape(shape).mean(axis=(2, 4), dtype=np.float32)
+    around = np.pad(grey, ((0, 0), (1, 1), (1, 1)), mode="edge")
+    laplacian = np.zeros_like(grey)
+    for row, weights in enumerate(LAPLACIAN):
+        for column, weight in enumerate(weights):
+            laplacian += np.float32(weight) * around[:, row : row + grid.height, column : column + grid.width]
+    grain = np.abs(laplacian).reshape(shape).mean(axis=(2, 4), dtype=np.float32)
+    cells: FloatArray = np.concatenate([colour, texture[:, None], grain[:, None]], axis=1).astype(np.float32)
+    return cells
+
+
+def pool(fine: FloatArray, scale: str) -> FloatArray:
+    """Fine-cell values [..., rows, columns] -> the windows of ``scale`` (averages of fine cells)."""
+    if scale == "fine":
+        return fine
+    if scale == "coarse":
+        rows, columns = fine.shape[-2:]
+        fine = fine.reshape(*fine.shape[:-2], rows // 2, 2, columns // 2, 2).mean(axis=(-3, -1))
+    elif scale != "medium":
+        raise ValueError(f"unknown scale {scale!r}")
+    pooled: FloatArray = (
+        (fine[..., :-1, :-1] + fine[..., 1:, :-1] + fine[..., :-1, 1:] + fine[..., 1:, 1:]) / 4
+    ).astype(np.float32)
+    return pooled
+
+
+def spread_to_fine(values: FloatArray, scale: str) -> FloatArray:
+    """Window values [N, r, c] of ``scale`` -> fine cells [N, rows, columns]: each cell takes the
+    largest value of the windows covering it."""
+    if scale == "fine":
+        return values
+    padded = np.pad(values, ((0, 0), (1, 1), (1, 1)))
+    covering: FloatArray = np.maximum.reduce(
+        [padded[:, :-1, :-1], padded[:, 1:, :-1], padded[:, :-1, 1:], padded[:, 1:, 1:]]
     )
-    features = np.concatenate([colour_means, texture[:, None]], axis=1)
-    offset = np.asarray(LOG_OFFSET, dtype=np.float32).reshape(1, -1, 1, 1)
-    return np.log(features + offset).astype(np.float32)
+    if scale == "medium":
+        return covering
+    spread: FloatArray = np.repeat(np.repeat(covering, 2, axis=1), 2, axis=2)
+    return spread
 
 
-def lighting_gain(deviation: FloatArray, grid: GridSpec) -> FloatArray:
-    """Per frame and channel, the (upper) median over cells of ``deviation`` -> [N, C, 1, 1]."""
-    flat = deviation.reshape(deviation.shape[0], deviation.shape[1], grid.cells)
-    ordered = np.sort(flat, axis=-1)
-    return ordered[:, :, grid.cells - grid.median_rank].reshape(deviation.shape[0], deviation.shape[1], 1, 1)
+def temporal_noise(frames: FrameBatch, grid: GridSpec, previous: FrameBatch | None = None) -> FloatArray:
+    """Per consecutive pair (``previous`` last frame first, when given): per fine cell, the robust
+    deviation of a pixel's grey level from one frame to the next -> [pairs, rows, columns]."""
+    _check(frames, grid)
+    sequence = frames if previous is None else np.concatenate([previous[-1:], frames])
+    if sequence.shape[0] < 2:
+        return np.zeros((0, grid.rows, grid.columns), dtype=np.float32)
+    grey = _grey(sequence)
+    step = np.abs(grey[1:] - grey[:-1]) / np.float32(np.sqrt(2.0))
+    shape = (step.shape[0], grid.rows, grid.cell_height, grid.columns, grid.cell_width)
+    per_cell = step.reshape(shape).transpose(0, 1, 3, 2, 4).reshape(*shape[:2], shape[3], -1)
+    noise: FloatArray = (MAD_TO_DEVIATION * np.median(per_cell, axis=-1)).astype(np.float32)
+    return noise
 
 
-def cell_scores(model: SceneModel, features: FloatArray) -> FloatArray:
-    """Per cell raw anomaly (max over channels of |z|) -> [N, rows, columns]."""
-    deviation = features - model.mean
-    gain = lighting_gain(deviation, model.grid)
-    residual = deviation - gain
-    excess = (np.maximum(gain - model.gain_high, 0) + np.maximum(model.gain_low - gain, 0)).max(
-        axis=1, keepdims=True
-    )
-    spread = np.sqrt(model.spread**2 + (np.float32(EXCESS_WEIGHT) * excess) ** 2)
-    return (np.abs(residual) / spread).max(axis=1)  # type: ignore[no-any-return]
-
-
-def raw_scores(model: SceneModel, features: FloatArray) -> FloatArray:
-    """Per frame raw score (max over cells) -> [N]."""
-    return cell_scores(model, features).reshape(features.shape[0], -1).max(axis=1)  # type: ignore[no-any-return]
-
-
-def squash(raw: FloatArray, raw_threshold: float) -> FloatArray:
-    """Raw z-scores -> 0..1 with 0.5 at the calibrated threshold (what the graph outputs)."""
-    squashed: FloatArray = (raw / (raw + np.float32(raw_threshold))).astype(np.float32)
-    return squashed
-
-
-def fit(features: FloatArray, grid: GridSpec) -> SceneModel:
-    """Learn the normal scene from the enrollment frames' features [N, C, rows, columns]."""
-    if features.shape[0] < 2:
-        raise ValueError("enrollment needs at least 2 frames")
-    mean = np.median(features, axis=0)
-    gain = np.zeros((features.shape[0], features.shape[1], 1, 1), dtype=np.float32)
-    for _ in range(FIT_ITERATIONS):
-        gain = lighting_gain((features - mean).astype(np.float32), grid)
-        mean = np.median(features - gain, axis=0)
-    gain = lighting_gain((features - mean).astype(np.float32), grid)
-    residual = features - mean - gain
-    mad = 1.4826 * np.median(np.abs(residual - np.median(residual, axis=0)), axis=0)
-    floor = np.asarray(SPREAD_FLOOR, dtype=np.float32).reshape(-1, 1, 1)
-    spread = np.sqrt(mad**2 + floor**2).astype(np.float32)
-    provisional = SceneModel(grid, mean.astype(np.float32), spread, gain.min(axis=0), gain.max(axis=0))
-    raw = raw_scores(provisional, features)
-    quantile = float(np.quantile(raw, QUANTILE))
-    threshold = max(MIN_RAW_THRESHOLD, MARGIN * quantile)
-    return dataclasses.replace(
-        provisional, raw_threshold=threshold, frames=int(features.shape[0]), normal_quantile=quantile
-    )
+def upper_median(values: FloatArray) -> FloatArray:
+    """Median over the last axis; for an even count, the upper of the two middle values (what the
+    graph's TopK(largest, k = (n + 1) // 2) gives)."""
+    count = values.shape[-1]
+    ordered = np.sort(values, axis=-1)
+    median: FloatArray = ordered[..., count - (count + 1) // 2]
+    return median

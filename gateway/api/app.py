@@ -33,6 +33,7 @@ from gateway.api.ports import (
     GatewayState,
     GeometryEditor,
     InferenceBackend,
+    SceneAdvisor,
     SystemInfo,
 )
 from gateway.config import AdmissionConfig, HttpConfig
@@ -63,6 +64,7 @@ def create_app(
     insecure: bool = False,
     geometry: GeometryEditor | None = None,
     system: SystemInfo | None = None,
+    scenes: SceneAdvisor | None = None,
 ) -> web.Application:
     """Build the API. Tokens are ``tokens`` plus those in ``http.tokens_file``; with none, a
     non-loopback ``http.host`` is refused (ConfigError) unless ``insecure``."""
@@ -85,6 +87,7 @@ def create_app(
         insecure=insecure,
         geometry=geometry,
         system=system,
+        scenes=scenes,
     )
     app.cleanup_ctx.append(_executor)
     v2_routes.add_routes(app)

@@ -21,6 +21,7 @@ from gateway.api.ports import (
     GatewayState,
     GeometryEditor,
     InferenceBackend,
+    SceneAdvisor,
     SystemInfo,
 )
 from gateway.config import AdmissionConfig
@@ -56,6 +57,7 @@ class ApiContext:
     insecure: bool
     geometry: GeometryEditor | None = None
     system: SystemInfo | None = None
+    scenes: SceneAdvisor | None = None
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)

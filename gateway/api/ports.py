@@ -25,6 +25,7 @@ from gateway.domain import (
     InferenceOutput,
     ModelRouting,
     ModelVersionStatus,
+    SceneChange,
 )
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "GeometryEditor",
     "InferenceBackend",
     "InferenceOutput",
+    "SceneAdvisor",
     "SystemFacts",
     "SystemInfo",
 ]
@@ -165,3 +167,9 @@ class SystemFacts:
 
 class SystemInfo(Protocol):
     def system_facts(self) -> SystemFacts: ...
+
+
+class SceneAdvisor(Protocol):
+    def scene_changes(self) -> Sequence[SceneChange]:
+        """Cameras whose scene departed from their anomaly model for good: due for a re-enroll."""
+        ...

@@ -1,6 +1,8 @@
 """``/v1/status``: the gateway in one document: health, alert delivery (a refused broker login
-shows here with the broker's reason while alerts keep accumulating in the outbox), a summary, and
-the facts the console's system page shows (device id, version, uptime, outbox size)."""
+shows here with the broker's reason while alerts keep accumulating in the outbox), a summary,
+the facts the console's system page shows (device id, version, uptime, outbox size), and the cameras
+whose scene changed for good since their anomaly model was learned (``reenroll``: a parked car
+became the new normal; enrolling the camera again learns it)."""
 
 from __future__ import annotations
 
@@ -21,15 +23,17 @@ async def status(request: web.Request) -> web.Response:
     context = context_of(request)
     state = context.state
     system = context.system
+    scenes = context.scenes
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
-    problems, delivery, summary, facts = await offload(
+    problems, delivery, summary, facts, changes = await offload(
         request,
         lambda: (
             state.health_problems() + state.degraded(),
             state.delivery_status(),
             state.summary(),
             system.system_facts() if system is not None else None,
+            scenes.scene_changes() if scenes is not None else (),
         ),
     )
     body: dict[str, Any] = {"version": server_version()}
@@ -55,5 +59,15 @@ async def status(request: web.Request) -> web.Response:
                 "inflight": delivery.inflight,
                 "connected_since": delivery.connected_since,
             },
+            "reenroll": [
+                {
+                    "camera": change.camera_id,
+                    "since": change.since,
+                    "changed_share": round(change.share, 4),
+                    "box": list(change.box),
+                    "command": f"edge-gateway enroll --camera {change.camera_id}",
+                }
+                for change in changes
+            ],
         }
     )

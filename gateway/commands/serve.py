@@ -136,4 +136,5 @@ def gateway_app(gateway: Gateway, config_file: ConfigFile | None = None, *, inse
         insecure=insecure,
         geometry=config_file,
         system=gateway,
+        scenes=gateway,
     )

@@ -71,6 +71,11 @@ class PostprocessConfig(_Section):
     iou_threshold: Fraction = 0.45
     max_detections: int = Field(100, ge=1)
     threshold: float | None = Field(None, description="Anomaly score at or above which a frame is anomalous.")
+    map_output: str | None = Field(
+        None,
+        description="Anomaly: output with the per-cell map [rows, columns] (same scale as the score); "
+        "default: an output named 'map', if the model has one.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PostprocessConfig:
@@ -109,6 +114,10 @@ class ModelConfig(_Section):
         names = [tensor.name for tensor in self.outputs]
         if self.postprocess.output is not None and self.postprocess.output not in names:
             raise ValueError(f"postprocess.output {self.postprocess.output!r} is not among outputs {names}")
+        if self.postprocess.map_output is not None and self.postprocess.map_output not in names:
+            raise ValueError(
+                f"postprocess.map_output {self.postprocess.map_output!r} is not among outputs {names}"
+            )
         if self.postprocess.kind != "none" and self.preprocess is None:
             raise ValueError(f"postprocess kind {self.postprocess.kind} needs a preprocess section")
         return self

@@ -7,7 +7,7 @@ Kinds:
 - ``yolov5``: ``[anchors, 5 + classes]``: box, objectness, then class scores (confidence is
   objectness times class score).
 - ``anomaly``: a frame score tensor; at or above ``threshold`` it becomes one ``anomaly`` detection
-  with no box.
+  with no box (the rules locate it on the model's per-cell map, which ``anomaly_map`` returns).
 - ``none``: raw tensors only.
 
 Everything is vectorised numpy. Candidates are cut by ``score_threshold`` before anything else, so
@@ -27,14 +27,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from gateway.domain import Detection
+from gateway.domain import AnomalyMap, Detection
 from gateway.errors import InferenceError
 from gateway.inference.model_config import PostprocessConfig
 from gateway.inference.preprocess import Letterbox
 
-__all__ = ["ANOMALY_LABEL", "decode", "non_max_suppression"]
+__all__ = ["ANOMALY_LABEL", "MAP_OUTPUT", "anomaly_map", "decode", "non_max_suppression"]
 
 ANOMALY_LABEL = "anomaly"
+MAP_OUTPUT = "map"
+"""An anomaly model's map output when model.yaml does not name one (every enrolled version has it)."""
 _Floats = npt.NDArray[np.float32]
 
 
@@ -52,6 +54,22 @@ def decode(
     else:
         boxes, scores, classes = _yolov5_candidates(tensor, spec)
     return _finish(boxes, scores, classes, letterbox, spec), None
+
+
+def anomaly_map(outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessConfig) -> AnomalyMap | None:
+    """The per-cell map of ONE item of an anomaly model, judged against the model's threshold; None
+    for other kinds and for anomaly models without a map."""
+    if spec.kind != "anomaly" or spec.threshold is None:
+        return None
+    name = spec.map_output if spec.map_output is not None else MAP_OUTPUT
+    tensor = outputs.get(name)
+    if tensor is None:
+        if spec.map_output is not None:
+            raise InferenceError(f"map output {name!r} is missing; got {sorted(outputs)}")
+        return None
+    if tensor.ndim != 2:
+        raise InferenceError(f"anomaly map output {name!r} must be [rows, columns], got {list(tensor.shape)}")
+    return AnomalyMap(np.asarray(tensor, dtype=np.float32), float(spec.threshold))
 
 
 def non_max_suppression(

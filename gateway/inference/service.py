@@ -255,10 +255,9 @@ class InferenceService:
         spec = config.postprocess
 
         def finish(ref: ModelRef, outputs: Outputs) -> DetectOutput:
-            detections, score = postprocess.decode(
-                {name: value[0] for name, value in outputs.items()}, letterbox, spec
-            )
-            return DetectOutput(ref, detections, score)
+            item = {name: value[0] for name, value in outputs.items()}
+            detections, score = postprocess.decode(item, letterbox, spec)
+            return DetectOutput(ref, detections, score, postprocess.anomaly_map(item, spec))
 
         feeds = {loaded.inputs[0].name: item[np.newaxis]}
         return self._submit(loaded, feeds, 1, deadline, finish)

@@ -230,6 +230,7 @@ class Sampler:
             detections=output.detections,
             anomaly_score=output.anomaly_score,
             completed_at=completed,
+            anomaly_map=output.anomaly_map,
         )
         if model == runtime.models[0]:
             with runtime.lock:

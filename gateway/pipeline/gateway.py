@@ -38,6 +38,7 @@ from gateway.domain import (
     FrameResult,
     ModelReference,
     ModelState,
+    SceneChange,
 )
 from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
@@ -286,6 +287,10 @@ class Gateway:
 
     def _ready_models(self) -> int:
         return sum(1 for status in self.inference.models() if status.state is ModelState.READY)
+
+    def scene_changes(self) -> list[SceneChange]:
+        """Cameras whose scene changed for good since enrollment (``/v1/status``'s ``reenroll``)."""
+        return self.decider.scene_changes()
 
     def delivery_status(self) -> DeliveryStatus:
         if self.publisher is None:

@@ -50,6 +50,7 @@ def camera_rules(camera: CameraConfig) -> CameraRules:
                 min_score=0.0,
                 min_frames=camera.anomaly.min_frames,
                 timing=timing(camera.anomaly),
+                new_normal_after_s=camera.anomaly.new_normal_after_s,
             )
         )
     return CameraRules(camera.id, tuple(rules))

@@ -5,7 +5,8 @@ Pure: no I/O, no clock, no config (``gateway.pipeline`` builds the ``CameraRules
 has a judge (``judge.py``: what holds on a frame, with the state its type needs) and one
 ``EventTracker`` per key: the track for rules judged per track, None for frame-level ones. A rule
 only judges results of its own model, so a detector's results never break the anomaly rule's dwell
-streak and vice versa.
+streak and vice versa. The anomaly rule's judge also decides ``scene_change`` events itself (a lasting
+change became the new normal, ``anomaly.py``) and says which cameras are due a re-enroll.
 
 Reload (``reconfigure``): a rule that survives (same camera, name, type and model) keeps its open
 events, dwell, cooldown and what its judge learned, under its new spec from then on; a rule that is
@@ -21,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from gateway.domain import AlertEvent, EndReason, FrameResult
-from gateway.rules.judge import Judge, judge_for
+from gateway.domain import AlertEvent, EndReason, FrameResult, SceneChange
+from gateway.rules.judge import AnomalyJudge, Judge, judge_for
 from gateway.rules.lifecycle import EventTracker
 from gateway.rules.specs import CameraRules, RuleSpec
 
@@ -73,6 +74,7 @@ class RuleEngine:
             if rule.spec.model_name != result.model.name:
                 continue
             verdict = rule.judge.judge(result)
+            events += verdict.events
             for key, match in verdict.matches.items():
                 events += rule.tracker(key).observe(now, match)
             for key, tracker in list(rule.trackers.items()):
@@ -83,6 +85,13 @@ class RuleEngine:
                 events.append(rule.tracker(track_id).instant(now, match, direction))
             rule.forget_idle()
         return events
+
+    def scene_change(self, camera_id: str) -> SceneChange | None:
+        """The camera's lasting departure from its learned scene (a re-enroll is due), if any."""
+        for rule in self._cameras.get(camera_id, {}).values():
+            if isinstance(rule.judge, AnomalyJudge):
+                return rule.judge.scene.change()
+        return None
 
     def tick(self, now: float, camera_ids: Iterable[str] | None = None) -> list[AlertEvent]:
         """Let time pass without frames (``now`` in the cameras' capture clock): ends events that

@@ -27,7 +27,7 @@ Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom
   the tracker keeps the track).
 - ``count``: at least ``min_count`` tracks of the labels inside the zones at once for ``min_s``.
 - ``stationary``: a track inside the zones whose box has IoU >= 0.8 with its own box ``min_s`` ago.
-- ``anomaly``: the frame's anomaly detection (frame level).
+- ``anomaly``: the anomaly map's cells outside the new normal (frame level; ``anomaly.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ import collections
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain import Box, Detection, Direction, FrameResult, Track
+from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track
+from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
 from gateway.rules.geometry import Point, bottom_centre, box_iou
 from gateway.rules.lifecycle import Match
 from gateway.rules.specs import CrossingDirection, RuleSpec, RuleType
@@ -50,6 +51,8 @@ HISTORY_LIMIT = 4096
 class Verdict:
     matches: dict[int | None, Match | None] = field(default_factory=dict)
     instants: list[tuple[int, Match, Direction]] = field(default_factory=list)
+    events: list[AlertEvent] = field(default_factory=list)
+    """Events the judge decided itself, outside any tracker (the anomaly rule's scene changes)."""
 
 
 class Judge:
@@ -108,19 +111,28 @@ class TrackJudge(Judge):
 
 
 class AnomalyJudge(Judge):
+    """Holds on the anomaly map's cells outside what became the new normal, located at the peak
+    cell when they form one region (``anomaly.py``); a model without a map holds on its frame-level
+    detection, box None."""
+
+    def __init__(self, spec: RuleSpec) -> None:
+        super().__init__(spec)
+        self.scene = SceneAnomaly(_scene_spec(spec))
+
+    def respec(self, spec: RuleSpec) -> None:
+        self.scene.spec = _scene_spec(spec)  # streaks and patches learned so far stay
+        super().respec(spec)
+
     def judge(self, result: FrameResult) -> Verdict:
-        best: Match | None = None
-        for detection in result.detections:
-            if not _frame_level_holds(self.spec, detection):
-                continue
-            if best is None or detection.score > best.score:
-                best = Match(detection.label, detection.score, None, detection.box, result.model)
-        return Verdict({None: best})
+        finding, events = self.scene.judge(result)
+        match = None
+        if finding is not None and finding.score >= self.spec.min_score:
+            match = Match(ANOMALY, finding.score, None, finding.box, result.model)
+        return Verdict({None: match}, events=events)
 
 
-def _frame_level_holds(spec: RuleSpec, detection: Detection) -> bool:
-    # A frame-level result may still say where (an anomaly map's peak); it holds for the frame.
-    return (not spec.labels or detection.label in spec.labels) and detection.score >= spec.min_score
+def _scene_spec(spec: RuleSpec) -> SceneAnomalySpec:
+    return SceneAnomalySpec(spec.new_normal_after_s, spec.timing.end_after_s)
 
 
 class PresenceJudge(TrackJudge):

@@ -61,6 +61,9 @@ class RuleSpec:
     """loiter, count, stationary: how long the condition must hold before the event starts."""
     min_count: int = 1
     """count: tracks present at once."""
+    new_normal_after_s: float | None = None
+    """anomaly: cells anomalous this long without a break become the new normal (``anomaly.py``);
+    None: never."""
 
     @property
     def tracked(self) -> bool:

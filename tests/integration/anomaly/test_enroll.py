@@ -10,15 +10,15 @@ import onnxruntime as ort
 import pytest
 
 from gateway.anomaly.export import build_graph
-from gateway.anomaly.features import GridSpec, cell_scores, fit, raw_scores, squash
-from gateway.anomaly.features import cell_features as features_of
+from gateway.anomaly.features import GridSpec, fine_cells, temporal_noise
+from gateway.anomaly.model import cell_scores, fit, raw_scores, squash
 from gateway.cli import main
 from gateway.enroll import Enrollment, enroll_frames
 from gateway.inference.model_config import load_model_config
 from gateway.inference.postprocess import decode
 from gateway.inference.preprocess import prepare
 
-from .conftest import EVENT_FRAMES, NORMAL_FRAMES, ScriptedClip
+from .conftest import EVENT_FRAMES, HEIGHT, NORMAL_FRAMES, WIDTH, ScriptedClip
 
 MIN_FRAMES = 3
 
@@ -42,6 +42,7 @@ def test_enroll_from_a_folder_writes_a_loadable_first_version(
     config = load_model_config(model_dir / "model.yaml")
     assert config.postprocess.kind == "anomaly"
     assert config.postprocess.threshold == 0.5
+    assert config.postprocess.map_output == "map"
     assert config.preprocess is not None
     assert (config.preprocess.width, config.preprocess.height, config.preprocess.layout) == (320, 180, "NHWC")
     session = _session(model_dir / "1" / "model.onnx")
@@ -101,11 +102,13 @@ def test_model_alerts_on_the_scripted_object_and_not_on_the_normal_part(
     assert config.preprocess is not None
     session = _session(model_dir / "1" / "model.onnx")
 
-    # When every frame of the clip is scored
+    # When every frame of the clip is scored as the camera delivers it: at the size of the enrolled
+    # images, resized by the same pre-processing
     flagged = []
     maps = []
     for frame in scripted_clip.frames:
-        tensor, letterbox = prepare(frame, config.preprocess)
+        delivered = cv2.resize(frame, (WIDTH * 2, HEIGHT * 2), interpolation=cv2.INTER_LINEAR)
+        tensor, letterbox = prepare(delivered, config.preprocess)
         score, cell_map = session.run(None, {"frame": tensor[np.newaxis]})
         detections, _ = decode({"score": score[0], "map": cell_map[0]}, letterbox, config.postprocess)
         flagged.append(bool(detections))
@@ -128,15 +131,15 @@ def test_the_graph_computes_what_the_numpy_reference_computes(
     scripted_clip: ScriptedClip, tmp_path: Path
 ) -> None:
     grid = GridSpec()
-    model = fit(features_of(scripted_clip.normal, grid), grid)
+    normal = scripted_clip.normal
+    model = fit(fine_cells(normal, grid), temporal_noise(normal, grid), grid)
     path = tmp_path / "model.onnx"
     path.write_bytes(build_graph(model).SerializeToString())
     score, cell_map = _session(path).run(None, {"frame": scripted_clip.frames})
 
-    features = features_of(scripted_clip.frames, grid)
-    np.testing.assert_allclose(score, squash(raw_scores(model, features), model.raw_threshold), atol=1e-4)
-    expected_map = cell_scores(model, features)
-    np.testing.assert_allclose(cell_map, expected_map / (expected_map + model.raw_threshold), atol=1e-4)
+    cells = fine_cells(scripted_clip.frames, grid)
+    np.testing.assert_allclose(score, squash(raw_scores(model, cells)), atol=1e-4)
+    np.testing.assert_allclose(cell_map, squash(cell_scores(model, cells)), atol=1e-4)
 
 
 def test_enroll_from_the_camera_stream(

@@ -10,7 +10,7 @@ import pytest
 from gateway.domain import Detection
 from gateway.errors import InferenceError
 from gateway.inference.model_config import PostprocessConfig
-from gateway.inference.postprocess import decode, non_max_suppression
+from gateway.inference.postprocess import anomaly_map, decode, non_max_suppression
 from gateway.inference.preprocess import Letterbox
 
 LABELS = ("person", "car", "dog")
@@ -153,6 +153,29 @@ def test_anomaly_needs_a_scalar_score() -> None:
     config = PostprocessConfig(kind="anomaly", threshold=0.5)
     with pytest.raises(InferenceError, match=r"point postprocess\.output at the frame score"):
         decode({"map": np.zeros((8, 8), dtype=np.float32)}, IDENTITY, config)
+
+
+def test_an_anomaly_model_s_map_is_judged_against_its_threshold() -> None:
+    cells = np.zeros((6, 8), dtype=np.float32)
+    cells[2, 3] = 0.9
+    found = anomaly_map({"score": np.array([0.9]), "map": cells}, anomaly_spec())
+    assert found is not None
+    assert found.threshold == 0.6
+    np.testing.assert_array_equal(found.cells, cells)
+    assert found.cell_box(2, 3) == (3 / 8, 2 / 6, 4 / 8, 3 / 6)
+
+
+def test_a_named_map_output_must_be_there_and_two_dimensional() -> None:
+    spec = PostprocessConfig(kind="anomaly", threshold=0.5, output="score", map_output="cells")
+    assert anomaly_map({"score": np.array([0.1])}, anomaly_spec()) is None
+    with pytest.raises(InferenceError, match="map output 'cells' is missing"):
+        anomaly_map({"score": np.array([0.1])}, spec)
+    with pytest.raises(InferenceError, match=r"must be \[rows, columns\]"):
+        anomaly_map({"score": np.array([0.1]), "cells": np.zeros(4, dtype=np.float32)}, spec)
+
+
+def test_detectors_have_no_anomaly_map() -> None:
+    assert anomaly_map({"map": np.zeros((2, 2), dtype=np.float32)}, PostprocessConfig()) is None
 
 
 def naive_nms(

@@ -1,0 +1,86 @@
+"""/v1/status: health, delivery, and the cameras whose scene changed for good (re-enroll hints)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from gateway.api.app import create_app
+from gateway.config import AdmissionConfig, HttpConfig
+from gateway.domain import DeliveryState, DeliveryStatus, SceneChange
+from tests.unit.api.fakes import FakeBackend
+from tests.unit.api.harness import ServedApi
+
+
+class FakeState:
+    def summary(self) -> str:
+        return "1/1 cameras streaming"
+
+    def health_problems(self) -> list[str]:
+        return []
+
+    def degraded(self) -> list[str]:
+        return []
+
+    def delivery_status(self) -> DeliveryStatus:
+        return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
+
+
+class FakeScenes:
+    def __init__(self, changes: Sequence[SceneChange]) -> None:
+        self.changes = list(changes)
+
+    def scene_changes(self) -> Sequence[SceneChange]:
+        return self.changes
+
+
+@pytest.fixture
+def served(backend: FakeBackend) -> Iterator[tuple[ServedApi, FakeScenes]]:
+    scenes = FakeScenes([])
+    app = create_app(
+        http=HttpConfig(),
+        admission=AdmissionConfig(),
+        inference=backend,
+        cameras=None,
+        events=None,
+        registry=CollectorRegistry(),
+        state=FakeState(),
+        scenes=scenes,
+    )
+    api = ServedApi(app)
+    yield api, scenes
+    api.close()
+
+
+def test_status_lists_no_camera_to_re_enroll_while_every_scene_matches_its_model(
+    served: tuple[ServedApi, FakeScenes],
+) -> None:
+    api, _ = served
+    reply = api.get("/v1/status")
+    assert reply.status == 200
+    document = reply.json()
+    assert document["healthy"] is True
+    assert document["delivery"]["last_seq"] == 7
+    assert document["reenroll"] == []
+
+
+def test_status_suggests_re_enrolling_a_camera_whose_scene_changed_for_good(
+    served: tuple[ServedApi, FakeScenes],
+) -> None:
+    # Given a parked car that became the new normal on camera gate at t=1700000000
+    api, scenes = served
+    scenes.changes.append(SceneChange("gate", 1_700_000_000.0, 0.0625, (0.25, 0.5, 0.5, 0.75)))
+    # When the status is read
+    document = api.get("/v1/status").json()
+    # Then it names the camera, since when, how much of the frame, where, and the command to run
+    assert document["reenroll"] == [
+        {
+            "camera": "gate",
+            "since": 1_700_000_000.0,
+            "changed_share": 0.0625,
+            "box": [0.25, 0.5, 0.5, 0.75],
+            "command": "edge-gateway enroll --camera gate",
+        }
+    ]
