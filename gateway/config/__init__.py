@@ -1,0 +1,71 @@
+"""The gateway's configuration: validated once, frozen, with errors that point at file:line.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored setting.
+Runtime state (camera toggles, model readiness) never lives here.
+"""
+
+from gateway.config.camera import (
+    DURATION_RULES,
+    AnomalyConfig,
+    CameraConfig,
+    ConfigPathError,
+    EventTiming,
+    LineConfig,
+    MotionConfig,
+    RuleConfig,
+    RuleType,
+    TrackerConfig,
+    ZoneConfig,
+)
+from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
+from gateway.config.gateway import GatewayConfig, default_config
+from gateway.config.loading import EXPANDABLE, load_audit_config, load_config, parse_config, read_config_text
+from gateway.config.service import (
+    AdmissionConfig,
+    AuditConfig,
+    EvidenceConfig,
+    HealthConfig,
+    HttpConfig,
+    InferenceConfig,
+    ModelsConfig,
+    MqttConfig,
+    OutboxConfig,
+    ProviderName,
+)
+
+__all__ = [
+    "DURATION_RULES",
+    "EXPANDABLE",
+    "IDENTIFIER",
+    "AdmissionConfig",
+    "AnomalyConfig",
+    "AuditConfig",
+    "CameraConfig",
+    "ConfigPathError",
+    "EventTiming",
+    "EvidenceConfig",
+    "Fraction",
+    "GatewayConfig",
+    "HealthConfig",
+    "HttpConfig",
+    "InferenceConfig",
+    "LineConfig",
+    "ModelReferenceField",
+    "ModelsConfig",
+    "MotionConfig",
+    "MqttConfig",
+    "OutboxConfig",
+    "Point",
+    "PositiveFloat",
+    "ProviderName",
+    "RuleConfig",
+    "RuleType",
+    "Section",
+    "TrackerConfig",
+    "ZoneConfig",
+    "default_config",
+    "load_audit_config",
+    "load_config",
+    "parse_config",
+    "read_config_text",
+]

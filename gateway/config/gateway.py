@@ -1,0 +1,77 @@
+"""The whole gateway's config and the embedded default the gateway runs without a file."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from pydantic import (
+    Field,
+    model_validator,
+)
+
+from gateway.config.camera import CameraConfig
+from gateway.config.fields import IDENTIFIER, Section
+from gateway.config.service import (
+    AdmissionConfig,
+    HealthConfig,
+    HttpConfig,
+    InferenceConfig,
+    ModelsConfig,
+    MqttConfig,
+    OutboxConfig,
+)
+
+
+class GatewayConfig(Section):
+    device_id: str = Field(default_factory=socket.gethostname, pattern=IDENTIFIER)
+    state_dir: Path = Path("/var/lib/edge-gateway")
+    http: HttpConfig = HttpConfig()
+    models: ModelsConfig = ModelsConfig()
+    inference: InferenceConfig = InferenceConfig()
+    admission: AdmissionConfig = AdmissionConfig()
+    cameras: list[CameraConfig] = Field(default_factory=list)
+    mqtt: MqttConfig | None = None
+    outbox: OutboxConfig = OutboxConfig()
+    health: HealthConfig = HealthConfig()
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> GatewayConfig:
+        ids = [camera.id for camera in self.cameras]
+        duplicates = sorted({camera_id for camera_id in ids if ids.count(camera_id) > 1})
+        if duplicates:
+            raise ValueError(f"camera ids must be unique: {duplicates}")
+        return self
+
+
+def default_config(root: Path | None = None) -> GatewayConfig:
+    """The embedded default: the shipped demo clip as a camera, the shipped face detector, alerts to
+    the local outbox, API on 127.0.0.1:8080. Paths are relative to ``root`` (the checkout)."""
+    base = root if root is not None else Path.cwd()
+    return GatewayConfig.model_validate(
+        {
+            "device_id": "demo",
+            "state_dir": base / "state",
+            "models": {"repository": base / "models"},
+            "cameras": [
+                {
+                    "id": "demo",
+                    "url": str(base / "build" / "demo" / "clip.mp4"),
+                    "detect_fps": 5,
+                    "model": "face-detector",
+                    "motion": {"enabled": True},
+                    "zones": [{"name": "scene", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}],
+                    "rules": [
+                        {
+                            "name": "face",
+                            "labels": ["FACE_FEMALE", "FACE_MALE"],
+                            "zones": ["scene"],
+                            "min_score": 0.4,
+                            "min_frames": 2,
+                            "cooldown_s": 5,
+                        }
+                    ],
+                }
+            ],
+        }
+    )

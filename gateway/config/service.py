@@ -1,0 +1,177 @@
+"""Service-wide sections (HTTP, models, inference, admission, MQTT, outbox, health) and the audit's."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from gateway.config.fields import IDENTIFIER, PositiveFloat, Section
+
+
+class HttpConfig(Section):
+    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    tokens_file: Path | None = Field(
+        None, description="File of bearer tokens, one per line; required for a non-loopback host."
+    )
+    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest request body accepted.")
+
+    @property
+    def is_loopback(self) -> bool:
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class ModelsConfig(Section):
+    repository: Path = Field(Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/.")
+    poll_interval_s: PositiveFloat = Field(2.0, description="How often files are checked for hot reload.")
+    warmup_batches: int = Field(2, ge=0, description="Dummy batches run before a version is ready.")
+    preload: Literal["cameras", "all"] = Field(
+        "cameras",
+        description="Models loaded at start: those the cameras use (the others load on their first "
+        "request, which waits for the load), or all.",
+    )
+
+
+ProviderName = Literal["tensorrt", "cuda", "cpu"]
+
+
+class InferenceConfig(Section):
+    workers: int | None = Field(
+        None, ge=1, le=64, description="Worker threads, each owning its sessions; default by provider."
+    )
+    intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per session (0: ORT).")
+    queue_capacity: int = Field(64, ge=1, description="Frames and requests waiting for a batch, at most.")
+    max_batch_size: int = Field(8, ge=1, description="Largest batch the batcher forms.")
+    max_queue_delay_ms: float = Field(5.0, ge=0, description="Longest an item waits for a batch to fill.")
+    providers: tuple[ProviderName, ...] = Field(
+        ("tensorrt", "cuda", "cpu"), min_length=1, description="First available wins; logged at start."
+    )
+    tensorrt_fp16: bool = Field(
+        True, description="Let TensorRT (execution provider or native engine) use fp16."
+    )
+    tensorrt_int8: bool = Field(
+        False, description="Use a native int8 engine when build-engine --int8 has cached one."
+    )
+    stuck_after_s: PositiveFloat = Field(
+        30.0, description="A worker inside one batch this long counts as wedged: watchdog pings stop."
+    )
+
+
+class AdmissionConfig(Section):
+    rate_per_s: PositiveFloat = Field(200.0, description="Per-client token bucket refill rate.")
+    burst: int = Field(50, ge=1, description="Per-client token bucket size.")
+    high_watermark: float = Field(0.8, gt=0, le=1, description="Queue fill above which requests get 503.")
+    max_queue_wait_ms: PositiveFloat | None = Field(
+        None,
+        description="Longest expected wait for a worker a request is admitted with (503 beyond it, "
+        "before the body is read); null: the model's own measured time per item, which keeps admitted "
+        "latency within about twice the unloaded latency.",
+    )
+
+
+class MqttConfig(Section):
+    url: str = Field(description="mqtt://host[:port] or mqtts://host[:port].")
+    username: str | None = None
+    password_file: Path | None = None
+    ca_file: Path | None = None
+    cert_file: Path | None = Field(None, description="Client certificate (optional, with key_file).")
+    key_file: Path | None = None
+    client_id: str | None = Field(None, description="Default: edge-gateway-{device_id}.")
+    protocol: Literal["5", "3.1.1"] = "5"
+    keepalive_s: int = Field(30, ge=5)
+    topic_prefix: str = Field("edge", pattern=r"^[^#+/][^#+]*$")
+    signing_key_file: Path | None = Field(None, description="HMAC key; generated into state_dir if absent.")
+    max_inflight: int = Field(64, ge=1, le=65535, description="Unacknowledged alerts in flight, at most.")
+    reconnect_min_s: PositiveFloat = 0.5
+    reconnect_max_s: PositiveFloat = 30.0
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+        return value
+
+    @model_validator(mode="after")
+    def _client_certificate(self) -> MqttConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        return self
+
+
+class EvidenceConfig(Section):
+    enabled: bool = Field(
+        True, description="Start and instant alerts carry the frame that fired them, as a signed JPEG."
+    )
+    jpeg_quality: int = Field(85, ge=1, le=100, description="JPEG quality of evidence images.")
+    max_width: int = Field(
+        1280, ge=16, description="Wider frames are scaled down to this width (aspect ratio kept)."
+    )
+
+
+class OutboxConfig(Section):
+    retention_s: PositiveFloat = Field(7 * 24 * 3600.0, description="Delivered alerts kept this long.")
+    max_bytes: int = Field(
+        512 * 1024 * 1024,
+        gt=0,
+        description="Alerts and evidence stored, at most: delivered evidence is pruned first (the alert "
+        "stays), then delivered alerts; nothing undelivered is ever pruned.",
+    )
+    synchronous: Literal["full", "normal"] = Field(
+        "full", description="SQLite synchronous mode: full fsyncs every commit (survives power loss)."
+    )
+    evidence: EvidenceConfig = EvidenceConfig()
+
+
+class HealthConfig(Section):
+    camera_down_after_s: PositiveFloat = Field(
+        60.0,
+        description="An enabled camera not streaming for this long makes /v1/status unhealthy (the "
+        "watchdog is not affected: the camera's reader keeps reconnecting on its own).",
+    )
+
+
+class AuditConfig(Section):
+    """``edge-gateway audit serve``: the cloud-side subscriber."""
+
+    mqtt: MqttConfig
+    database: str = Field("sqlite:///audit.db", description="sqlite:///path or postgresql://...")
+    keys_file: Path = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
+    share_group: str = Field("audit", pattern=IDENTIFIER, description="MQTT v5 $share group name.")
+    client_id: str = Field("edge-gateway-audit", pattern=IDENTIFIER)
+    replay_after_s: PositiveFloat = Field(5.0, description="A gap older than this is asked for again.")
+    session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        le=0xFFFFFFFF,
+        description="How long the broker keeps queueing alerts for this subscriber while it is offline.",
+    )
+    max_batch: int = Field(
+        256,
+        ge=1,
+        le=65535,
+        description="Alerts stored per transaction; also the MQTT v5 receive maximum (unacked alerts).",
+    )
+    http: HttpConfig | None = Field(
+        None,
+        description="The audit service's HTTP API (evidence images); absent: none. Same token rules as "
+        "the gateway's: a non-loopback host needs tokens_file.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
+    metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Serve Prometheus metrics on this port; absent: no endpoint."
+    )
