@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,7 +248,7 @@ async def open_loop(
     }
 
 
-def percentiles(samples_s: list[float]) -> dict[str, float]:
+def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
     if not samples_s:
         return {"count": 0}
     values = np.asarray(samples_s) * 1000

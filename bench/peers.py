@@ -43,7 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.serving_load import GatewayProcess, percentiles, session  # noqa: E402
+from bench.http_load import percentiles  # noqa: E402
+from bench.serving_load import GatewayProcess, session  # noqa: E402
 
 TRITON_VENV = ROOT / ".venv-triton"
 TRITON_PACKAGES = ("nvidia-pytriton==0.7.0", "numpy<2")

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.http_load import Request, closed_loop, open_loop  # noqa: E402
+from bench.http_load import Request, closed_loop, open_loop, percentiles  # noqa: E402
 from bench.serving_load import (  # noqa: E402
     GatewayProcess,
     cores,
@@ -57,7 +57,6 @@ from bench.serving_load import (  # noqa: E402
     difference,
     metrics_text,
     paired_light,
-    percentiles,
     raw_batches,
     raw_per_core,
     raw_shared,

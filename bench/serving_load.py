@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.http_load import Connection, Request
+from bench.http_load import Connection, Request, percentiles
 
 Array = npt.NDArray[Any]
 SERVING_SCRIPT = Path(__file__).resolve().with_name("serving.py")
@@ -28,20 +27,6 @@ SERVING_SCRIPT = Path(__file__).resolve().with_name("serving.py")
 
 def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
-    if not samples_s:
-        return {"count": 0}
-    values = np.asarray(samples_s) * 1000
-    return {
-        "count": len(values),
-        "p50_ms": float(np.percentile(values, 50)),
-        "p90_ms": float(np.percentile(values, 90)),
-        "p99_ms": float(np.percentile(values, 99)),
-        "max_ms": float(values.max()),
-        "mean_ms": float(values.mean()),
-    }
 
 
 # --- raw ONNX Runtime ------------------------------------------------------------------------------
