@@ -92,6 +92,11 @@ class Track:
     """False while the object is missing from detections (kept for ``max_lost_s``)."""
     first_seen_at: float
     """Capture time of the first frame the track was confirmed on."""
+    origin: Box | None = None
+    """The earliest box the tracker links to this object: where it was first detected, before it
+    was confirmed, or further back along detections too weak to start a track (None: unknown). A
+    rule that asks where the object came from (a line crossing) starts from here, so an object
+    confirmed only after it crossed still counts."""
 
 
 @dataclass(frozen=True, slots=True)

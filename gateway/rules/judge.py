@@ -150,7 +150,10 @@ class PresenceJudge(TrackJudge):
 
 class CrossingJudge(TrackJudge):
     """Remembers each track's last position that was clearly on one side of the line while the rule
-    followed it, or its first such position until then."""
+    followed it, or its first such position until then. A track's first position is where the
+    tracker first linked the object (``Track.origin``), which may be before the track was confirmed
+    and numbered: an object whose track started only after it crossed is still counted. The origin
+    is used only on the frame the track is confirmed on."""
 
     def __init__(self, spec: RuleSpec) -> None:
         super().__init__(spec)
@@ -176,6 +179,12 @@ class CrossingJudge(TrackJudge):
             if line.side(position) == 0:
                 continue  # on the line: judged from the last clear side once it leaves it
             before = self._sided.get(track.track_id)
+            if before is None and track.origin is not None and track.first_seen_at == result.captured_at:
+                # Only on the frame the track is confirmed: a track the rule meets later (a rule or
+                # line added on reload) is judged from where it is, not from a past it never saw.
+                origin = bottom_centre(track.origin)
+                if line.side(origin) != 0:
+                    before = self._sided[track.track_id] = origin
             if before is None or followed:
                 self._sided[track.track_id] = position
             if before is None or not followed:

@@ -18,7 +18,18 @@ since the previous frame (frames come at ``detect_fps``, minus the dropped ones)
    the same way (they have no velocity yet), at IoU >= ``confirm_iou``; one matched
    ``confirm_hits`` times in a row is confirmed and only then gets an id, so a false positive on
    one frame never uses one up; one that misses a frame is dropped;
-5. a remaining detection with score >= ``new_track_score`` starts a tentative track.
+5. a remaining detection with score >= ``new_track_score`` starts a tentative track, whose
+   ``origin`` is traced back through the previous frames' leftovers (detections no track took and
+   too weak to start one), frame by frame, buffered the same way, at IoU >= ``confirm_iou``, for as
+   long as ``max_lost_s`` looks back.
+
+Why trace back: an object walking in from the edge of the frame, turned away or half lit, often
+scores just under ``new_track_score`` for its first steps (face-detector: 0.37..0.39 on the tracking
+benchmark's pole scene), and its track then starts, and is confirmed ``confirm_hits`` frames later,
+only after it has crossed a line drawn near the edge. The tracker keeps its decision to start tracks
+on strong detections only (a weak one on its own is where false positives hide); the weak ones it
+passed over are still evidence of where a track that did start came from, and a line-crossing rule
+judges the move from there (``Track.origin``).
 
 Every pass is class-aware: a detection never continues a track of another label. A confirmed
 track that is not observed is kept (``observed`` False, its last box) while it has been missing
@@ -57,6 +68,7 @@ so the greedy one (``association.py``) saves the scipy dependency (140 MB instal
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -99,9 +111,21 @@ class _State:
     score: float
     observed: bool
     first_seen_at: float
+    origin: Box
 
     def report(self, track_id: int) -> Track:
-        return Track(track_id, self.label, self.score, self.box, self.observed, self.first_seen_at)
+        return Track(
+            track_id, self.label, self.score, self.box, self.observed, self.first_seen_at, self.origin
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Leftovers:
+    """One past frame's detections that no track took and that were too weak to start one."""
+
+    timestamp: float
+    labels: npt.NDArray[np.intp]
+    boxes: npt.NDArray[np.float64]
 
 
 @dataclass(slots=True)
@@ -129,6 +153,7 @@ class Tracker:
         self._states: list[_State] = []
         self._label_codes: dict[str, int] = {}
         self._last_timestamp: float | None = None
+        self._leftovers: deque[_Leftovers] = deque()
 
     @property
     def next_id(self) -> int:
@@ -192,14 +217,12 @@ class Tracker:
             self._states = [state for state, kept in zip(self._states, keep.tolist(), strict=True) if kept]
         taken = np.zeros(len(candidates), dtype=bool)
         taken[track_for[track_for >= 0]] = True
+        starting = (scores >= spec.new_track_score) & ~taken
+        labels = self._label_array(detections, candidates)
         self._start(
-            detections,
-            candidates,
-            boxes,
-            starting=(scores >= spec.new_track_score) & ~taken,
-            timestamp=timestamp,
-            assigned=assigned,
+            detections, candidates, boxes, labels, starting=starting, timestamp=timestamp, assigned=assigned
         )
+        self._remember_leftovers(timestamp, labels, boxes, ~(taken | starting))
 
         # By id without sorting: a tentative track is confirmed exactly confirm_hits - 1 frames after
         # it started or dropped, so tracks are confirmed, and numbered, in the order they started.
@@ -277,13 +300,52 @@ class Tracker:
         track_labels = np.fromiter(
             (codes.setdefault(state.label, len(codes)) for state in self._states), np.intp, len(self._states)
         )
-        detection_labels = np.fromiter(
+        detection_labels = self._label_array(detections, candidates)
+        differ: npt.NDArray[np.bool_] = track_labels[:, None] != detection_labels[None, :]
+        return differ
+
+    def _label_array(self, detections: Sequence[Detection], candidates: list[int]) -> npt.NDArray[np.intp]:
+        """Per candidate: its label's code (codes are this tracker's own, one per label seen)."""
+        codes = self._label_codes
+        return np.fromiter(
             (codes.setdefault(detections[index].label, len(codes)) for index in candidates),
             np.intp,
             len(candidates),
         )
-        differ: npt.NDArray[np.bool_] = track_labels[:, None] != detection_labels[None, :]
-        return differ
+
+    def _remember_leftovers(
+        self,
+        timestamp: float,
+        labels: npt.NDArray[np.intp],
+        boxes: npt.NDArray[np.float64],
+        left: npt.NDArray[np.bool_],
+    ) -> None:
+        """Keep this frame's leftovers for tracing new tracks back, and forget frames too old for it.
+
+        Every frame is kept, with or without leftovers: a trace stops at a frame without one.
+        """
+        self._leftovers.append(_Leftovers(timestamp, labels[left], boxes[left]))
+        oldest = timestamp - self.spec.max_lost_s
+        while self._leftovers and self._leftovers[0].timestamp < oldest:
+            self._leftovers.popleft()
+
+    def _origin(self, label: int, box: npt.NDArray[np.float64], timestamp: float) -> Box:
+        """The earliest box a new track's first detection traces back to through the leftovers of
+        the frames before, one frame at a time (the module doc's step 5)."""
+        spec = self.spec
+        earliest, at = box, timestamp
+        for frame in reversed(self._leftovers):
+            if not frame.boxes.size or timestamp - frame.timestamp > spec.max_lost_s:
+                break
+            margin = spec.max_speed * (at - frame.timestamp) * (earliest[3] - earliest[1])
+            overlap = iou_matrix(earliest[None, :], frame.boxes, np.array([margin]))[0]
+            overlap[frame.labels != label] = _UNMATCHED
+            best = int(np.argmax(overlap))
+            if overlap[best] < spec.confirm_iou:
+                break
+            earliest, at = frame.boxes[best], frame.timestamp
+        left, top, right, bottom = earliest.tolist()
+        return (left, top, right, bottom)
 
     def _pass(
         self,
@@ -313,6 +375,7 @@ class Tracker:
         detections: Sequence[Detection],
         candidates: list[int],
         boxes: npt.NDArray[np.float64],
+        labels: npt.NDArray[np.intp],
         *,
         starting: npt.NDArray[np.bool_],
         timestamp: float,
@@ -335,6 +398,7 @@ class Tracker:
                 score=detection.score,
                 observed=True,
                 first_seen_at=timestamp,
+                origin=self._origin(int(labels[column]), boxes[column], timestamp),
             )
             if self.spec.confirm_hits <= 1:
                 assigned[candidates[column]] = self._confirm(state, timestamp)

@@ -145,6 +145,29 @@ def test_a_crossing_alert_says_which_way_with_the_track_and_its_box() -> None:
     assert event.event_id == "gate:entering:t7:10200"
 
 
+def test_a_track_confirmed_past_the_line_crosses_from_its_origin() -> None:
+    engine = RuleEngine([camera_rules(camera(CROSSING))])
+    origin = (0.25, 0.3, 0.35, 0.5)  # bottom-centre (0.3, 0.5): left of the door
+    first = Track(7, "person", 0.9, (0.55, 0.3, 0.65, 0.5), True, 10.0, origin)
+    (event,) = engine.process(FrameResult("gate", 0, 10.0, DETECTOR, (), tracks=(first,)))
+    assert (event.direction, event.track_id, event.frame_ts) == (Direction.IN, 7, 10.0)
+    later = Track(7, "person", 0.9, (0.6, 0.3, 0.7, 0.5), True, 10.0, origin)
+    assert engine.process(FrameResult("gate", 1, 10.2, DETECTOR, (), tracks=(later,))) == []
+
+
+def test_a_track_the_rule_meets_after_its_first_frame_is_judged_from_where_it_is() -> None:
+    # A rule added on reload meets a track confirmed long before; the track's origin is its past.
+    engine = RuleEngine([camera_rules(camera(CROSSING))])
+    met = Track(7, "person", 0.9, (0.55, 0.3, 0.65, 0.5), True, 4.0, (0.25, 0.3, 0.35, 0.5))
+    assert engine.process(FrameResult("gate", 0, 10.0, DETECTOR, (), tracks=(met,))) == []
+
+
+def test_an_origin_on_the_line_is_no_side() -> None:
+    engine = RuleEngine([camera_rules(camera(CROSSING))])
+    on_line = Track(7, "person", 0.9, (0.55, 0.3, 0.65, 0.5), True, 10.0, (0.45, 0.3, 0.55, 0.5))
+    assert engine.process(FrameResult("gate", 0, 10.0, DETECTOR, (), tracks=(on_line,))) == []
+
+
 def summary(events: Sequence[AlertEvent]) -> list[tuple[str, int | None, float]]:
     return [(event.kind.value, event.track_id, event.frame_ts) for event in events]
 

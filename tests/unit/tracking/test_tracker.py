@@ -165,6 +165,60 @@ def test_low_score_detections_never_start_a_track() -> None:
     assert all(output.tracks == () for _, _, output in frames)
 
 
+def walk_in(scores: Sequence[float], *, label_of: Callable[[int], str] = lambda index: FACE) -> Tracker:
+    """A face walking right 0.05 per 0.2 s frame from x 0.1, scoring ``scores`` frame by frame."""
+    tracker = Tracker(TrackerSpec())
+    for index, score in enumerate(scores):
+        x = 0.1 + 0.05 * index
+        tracker.update(round(0.2 * index, 6), [Detection(label_of(index), score, (x, 0.4, x + 0.08, 0.52))])
+    return tracker
+
+
+def origin_x(tracker: Tracker) -> float:
+    (track,) = tracker.update(2.0, [Detection(FACE, 0.8, (0.6, 0.4, 0.68, 0.52))]).tracks
+    assert track.origin is not None
+    return round(track.origin[0], 6)
+
+
+def test_a_new_track_traces_its_origin_back_through_weak_detections() -> None:
+    # Five frames at 0.3 (too weak to start a track), then strong from x 0.35 on: the track starts
+    # there, but it came from x 0.1.
+    tracker = walk_in([0.3] * 5 + [0.8] * 5)
+    assert origin_x(tracker) == 0.1
+
+
+def test_the_trace_stops_at_a_frame_without_a_weak_detection() -> None:
+    # Nothing at all on the third frame (index 2): the trace reaches back to the fourth only.
+    tracker = Tracker(TrackerSpec())
+    for index in range(10):
+        x = 0.1 + 0.05 * index
+        detections = (
+            [] if index == 2 else [Detection(FACE, 0.3 if index < 5 else 0.8, (x, 0.4, x + 0.08, 0.52))]
+        )
+        tracker.update(round(0.2 * index, 6), detections)
+    assert origin_x(tracker) == 0.25
+
+
+def test_the_trace_never_takes_another_label_or_looks_back_past_max_lost_s() -> None:
+    other_label = walk_in([0.3] * 5 + [0.8] * 5, label_of=lambda index: "person" if index < 3 else FACE)
+    assert origin_x(other_label) == 0.25
+    # Frames every 0.3 s, weak for 3.3 s before the strong ones from 3.3 s on (max_lost_s 1.0):
+    # traced back to the frame at 2.4 s, not to the one at 2.1 s.
+    tracker = Tracker(TrackerSpec())
+    for index in range(16):
+        x = 0.05 + 0.025 * index
+        score = 0.3 if index < 11 else 0.8
+        tracker.update(round(0.3 * index, 6), [Detection(FACE, score, (x, 0.4, x + 0.08, 0.52))])
+    (track,) = tracker.update(4.8, [Detection(FACE, 0.8, (0.45, 0.4, 0.53, 0.52))]).tracks
+    assert track.origin is not None
+    assert round(track.origin[0], 6) == 0.25
+
+
+def test_a_track_started_by_a_strong_detection_has_its_first_box_as_origin() -> None:
+    tracker = walk_in([0.8] * 10)
+    assert origin_x(tracker) == 0.1
+
+
 def test_a_one_frame_false_positive_never_uses_up_an_id() -> None:
     tracker = Tracker(TrackerSpec())
     # A false positive on one frame (nothing there on the next).
