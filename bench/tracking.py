@@ -17,9 +17,12 @@ committed alerts against the clip's rule truth (``bench/tracking_truth.py``, jud
 the count's value. Targets (DESIGN.md): crossings exact, ID switches <= 1 per 100 track-frames, rule
 events exact.
 
-Hold-out: the tracker's knobs were tuned on seed 0 only (``TUNING_SEEDS``); seeds 1 and 2 were not
-looked at until the knobs were fixed, and are reported first. ``--quick`` (CI) plays three scenes
-of seed 1.
+Hold-out: the tracker's knobs were tuned on seed 0 only; seeds 1 and 2 were the hold-out until a
+miss on pole-2 (a face scoring under ``new_track_score`` until past the line) led to tracing new
+tracks back through weak detections (``gateway/tracking/tracker.py``). That change was checked on
+pole-2, so seeds 0-2 are now the tuning set (``TUNING_SEEDS``), and seeds 3 and 4, never played
+before the change was fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes
+of seed 3.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -74,8 +77,9 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = (0,)
-HOLD_OUT_SEEDS = (1, 2)
+TUNING_SEEDS = (0, 1, 2)
+HOLD_OUT_SEEDS = (3, 4)
+QUICK_SEED = HOLD_OUT_SEEDS[0]
 QUICK_SCENES = ("crossing", "pole", "crowd")
 """The hardest for ids: two objects crossing each other, an occlusion, five people close together."""
 
@@ -200,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help=f"hold-out seed 1, scenes {', '.join(QUICK_SCENES)} (for CI, about 2 minutes)",
+        help=f"hold-out seed {QUICK_SEED}, scenes {', '.join(QUICK_SCENES)} (for CI, about 2 minutes)",
     )
     parser.add_argument("--seeds", type=int, nargs="*", help="seeds to play (default: tuning and hold-out)")
     parser.add_argument("--scenes", nargs="*", choices=SCENES, help="scenes to play (default: all)")
@@ -216,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also write every judged frame's raw detections here (JSON), to replay",
     )
     arguments = parser.parse_args(argv)
-    seeds = arguments.seeds or ([1] if arguments.quick else [*HOLD_OUT_SEEDS, *TUNING_SEEDS])
+    seeds = arguments.seeds or ([QUICK_SEED] if arguments.quick else [*HOLD_OUT_SEEDS, *TUNING_SEEDS])
     names = arguments.scenes or (QUICK_SCENES if arguments.quick else SCENES)
     specs = [scene(name, seed) for seed in seeds for name in names]
     began = time.perf_counter()
