@@ -19,17 +19,19 @@ since the previous frame (frames come at ``detect_fps``, minus the dropped ones)
    ``confirm_hits`` times in a row is confirmed and only then gets an id, so a false positive on
    one frame never uses one up; one that misses a frame is dropped;
 5. a remaining detection with score >= ``new_track_score`` starts a tentative track, whose
-   ``origin`` is traced back through the previous frames' leftovers (detections no track took and
-   too weak to start one), frame by frame, buffered the same way, at IoU >= ``confirm_iou``, for as
-   long as ``max_lost_s`` looks back.
+   ``origin`` is traced back through the detections of the last ``max_lost_s`` that no confirmed
+   track has (too weak to start a track, or of a tentative track that was dropped), newest first,
+   buffered the same way, at IoU >= ``confirm_iou``; a frame without one is a miss, forgiven as a
+   confirmed track's misses are.
 
 Why trace back: an object walking in from the edge of the frame, turned away or half lit, often
 scores just under ``new_track_score`` for its first steps (face-detector: 0.37..0.39 on the tracking
 benchmark's pole scene), and its track then starts, and is confirmed ``confirm_hits`` frames later,
 only after it has crossed a line drawn near the edge. The tracker keeps its decision to start tracks
-on strong detections only (a weak one on its own is where false positives hide); the weak ones it
-passed over are still evidence of where a track that did start came from, and a line-crossing rule
-judges the move from there (``Track.origin``).
+on strong detections only (a weak one on its own is where false positives hide), and drops a
+tentative track that misses a frame; the detections it passed over or dropped are still evidence of
+where a track that did start came from, and a line-crossing rule judges the move from there
+(``Track.origin``).
 
 Every pass is class-aware: a detection never continues a track of another label. A confirmed
 track that is not observed is kept (``observed`` False, its last box) while it has been missing
@@ -121,11 +123,19 @@ class _State:
 
 @dataclass(frozen=True, slots=True)
 class _Leftovers:
-    """One past frame's detections that no track took and that were too weak to start one."""
+    """One past frame's detections that no confirmed track had when the frame was tracked."""
 
     timestamp: float
     labels: npt.NDArray[np.intp]
     boxes: npt.NDArray[np.float64]
+    owners: tuple[_State | None, ...]
+    """Per box: the tentative track that took or started on it, if any; once that track is
+    confirmed, the box is its own history and no longer anyone's origin."""
+
+    def free(self) -> npt.NDArray[np.bool_]:
+        return np.fromiter(
+            (owner is None or owner.track_id is None for owner in self.owners), bool, len(self.owners)
+        )
 
 
 @dataclass(slots=True)
@@ -190,6 +200,9 @@ class Tracker:
         )
         rows = np.flatnonzero(track_for >= 0)
         self._motion.correct(rows, boxes[track_for[rows]])
+        owners: list[_State | None] = [None] * len(candidates)
+        for row in rows.tolist():
+            owners[int(track_for[row])] = self._states[row]
         keep = np.ones(len(self._states), dtype=bool)
         for row, state in enumerate(self._states):
             column = int(track_for[row])
@@ -219,10 +232,11 @@ class Tracker:
         taken[track_for[track_for >= 0]] = True
         starting = (scores >= spec.new_track_score) & ~taken
         labels = self._label_array(detections, candidates)
-        self._start(
+        for column, state in self._start(
             detections, candidates, boxes, labels, starting=starting, timestamp=timestamp, assigned=assigned
-        )
-        self._remember_leftovers(timestamp, labels, boxes, ~(taken | starting))
+        ):
+            owners[column] = state
+        self._remember_leftovers(timestamp, labels, boxes, owners)
 
         # By id without sorting: a tentative track is confirmed exactly confirm_hits - 1 frames after
         # it started or dropped, so tracks are confirmed, and numbered, in the order they started.
@@ -318,32 +332,39 @@ class Tracker:
         timestamp: float,
         labels: npt.NDArray[np.intp],
         boxes: npt.NDArray[np.float64],
-        left: npt.NDArray[np.bool_],
+        owners: list[_State | None],
     ) -> None:
-        """Keep this frame's leftovers for tracing new tracks back, and forget frames too old for it.
-
-        Every frame is kept, with or without leftovers: a trace stops at a frame without one.
-        """
-        self._leftovers.append(_Leftovers(timestamp, labels[left], boxes[left]))
+        """Keep this frame's detections that no confirmed track has, for tracing new tracks back, and
+        forget frames too old for it."""
+        left = [owner is None or owner.track_id is None for owner in owners]
+        self._leftovers.append(
+            _Leftovers(
+                timestamp,
+                labels[left],
+                boxes[left],
+                tuple(owner for owner, kept in zip(owners, left, strict=True) if kept),
+            )
+        )
         oldest = timestamp - self.spec.max_lost_s
         while self._leftovers and self._leftovers[0].timestamp < oldest:
             self._leftovers.popleft()
 
     def _origin(self, label: int, box: npt.NDArray[np.float64], timestamp: float) -> Box:
         """The earliest box a new track's first detection traces back to through the leftovers of
-        the frames before, one frame at a time (the module doc's step 5)."""
+        the frames before (the module doc's step 5)."""
         spec = self.spec
         earliest, at = box, timestamp
         for frame in reversed(self._leftovers):
-            if not frame.boxes.size or timestamp - frame.timestamp > spec.max_lost_s:
+            if timestamp - frame.timestamp > spec.max_lost_s:
                 break
+            if not frame.boxes.size:
+                continue
             margin = spec.max_speed * (at - frame.timestamp) * (earliest[3] - earliest[1])
             overlap = iou_matrix(earliest[None, :], frame.boxes, np.array([margin]))[0]
-            overlap[frame.labels != label] = _UNMATCHED
+            overlap[(frame.labels != label) | ~frame.free()] = _UNMATCHED
             best = int(np.argmax(overlap))
-            if overlap[best] < spec.confirm_iou:
-                break
-            earliest, at = frame.boxes[best], frame.timestamp
+            if overlap[best] >= spec.confirm_iou:
+                earliest, at = frame.boxes[best], frame.timestamp
         left, top, right, bottom = earliest.tolist()
         return (left, top, right, bottom)
 
@@ -380,11 +401,13 @@ class Tracker:
         starting: npt.NDArray[np.bool_],
         timestamp: float,
         assigned: dict[int, int],
-    ) -> None:
+    ) -> list[tuple[int, _State]]:
+        """Start a tentative track on each ``starting`` candidate; (candidate, its track) for each."""
         columns = np.flatnonzero(starting)
         if not columns.size:
-            return
+            return []
         self._motion.add(boxes[columns])
+        started = []
         for column in columns.tolist():
             detection = detections[candidates[column]]
             assert detection.box is not None
@@ -403,3 +426,5 @@ class Tracker:
             if self.spec.confirm_hits <= 1:
                 assigned[candidates[column]] = self._confirm(state, timestamp)
             self._states.append(state)
+            started.append((column, state))
+        return started

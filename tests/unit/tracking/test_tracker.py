@@ -187,16 +187,33 @@ def test_a_new_track_traces_its_origin_back_through_weak_detections() -> None:
     assert origin_x(tracker) == 0.1
 
 
-def test_the_trace_stops_at_a_frame_without_a_weak_detection() -> None:
-    # Nothing at all on the third frame (index 2): the trace reaches back to the fourth only.
+def test_the_trace_forgives_a_missed_frame_and_a_dropped_tentative_track() -> None:
+    # Weak at x 0.1, strong at 0.15 (a tentative track), nothing at 0.2 (the tentative track is
+    # dropped), weak at 0.25, then strong from 0.3 on: the track that is confirmed came from 0.1.
     tracker = Tracker(TrackerSpec())
-    for index in range(10):
+    for index, score in enumerate([0.3, 0.8, None, 0.3, 0.8, 0.8, 0.8]):
         x = 0.1 + 0.05 * index
-        detections = (
-            [] if index == 2 else [Detection(FACE, 0.3 if index < 5 else 0.8, (x, 0.4, x + 0.08, 0.52))]
-        )
+        detections = [] if score is None else [Detection(FACE, score, (x, 0.4, x + 0.08, 0.52))]
         tracker.update(round(0.2 * index, 6), detections)
-    assert origin_x(tracker) == 0.25
+    (track,) = tracker.update(1.4, [Detection(FACE, 0.8, (0.45, 0.4, 0.53, 0.52))]).tracks
+    assert track.origin is not None
+    assert round(track.origin[0], 6) == 0.1
+
+
+def test_a_confirmed_track_is_never_another_tracks_origin() -> None:
+    # A face confirmed at x 0.1 .. 0.2 moving right, then missing; a face near where it started is
+    # too far from where it should be by now to continue it, so it starts a second track, whose
+    # origin is its own first box, not the first track's past.
+    tracker = Tracker(TrackerSpec())
+    tracker.update(0.0, [Detection(FACE, 0.8, (0.1, 0.4, 0.18, 0.52))])
+    first = tracker.update(0.2, [Detection(FACE, 0.8, (0.2, 0.4, 0.28, 0.52))])
+    assert [track.track_id for track in first.tracks] == [1]
+    tracker.update(0.4, [])
+    tracker.update(0.6, [Detection(FACE, 0.8, (0.12, 0.4, 0.2, 0.52))])
+    second = tracker.update(0.8, [Detection(FACE, 0.8, (0.12, 0.4, 0.2, 0.52))])
+    new = [track for track in second.tracks if track.track_id == 2]
+    assert len(new) == 1
+    assert new[0].origin == (0.12, 0.4, 0.2, 0.52)
 
 
 def test_the_trace_never_takes_another_label_or_looks_back_past_max_lost_s() -> None:
