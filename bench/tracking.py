@@ -17,12 +17,15 @@ committed alerts against the clip's rule truth (``bench/tracking_truth.py``, jud
 the count's value. Targets (DESIGN.md): crossings exact, ID switches <= 1 per 100 track-frames, rule
 events exact.
 
-Hold-out: the tracker's knobs were tuned on seed 0 only; seeds 1 and 2 were the hold-out until a
-miss on pole-2 (a face scoring under ``new_track_score`` until past the line) led to tracing new
-tracks back through weak detections (``gateway/tracking/tracker.py``). That change was checked on
-pole-2, so seeds 0-2 are now the tuning set (``TUNING_SEEDS``), and seeds 3 and 4, never played
-before the change was fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes
-of seed 3.
+Hold-out: the tracker's knobs were tuned on seed 0 only. Seeds 1 and 2 were the first hold-out; a
+crossing missed on pole-2 (a face scoring under ``new_track_score`` until past the line) led to
+tracing a new track's origin back through weak detections (``gateway/tracking/tracker.py``). Seeds
+3 and 4, drawn then, were the second: a crossing missed on pole-3 (a tentative track dropped on a
+missed frame, then restarted past the line) led to the trace forgiving missed frames and passing
+through dropped tentative tracks, and a loiter on stop-and-go-4 whose mover stayed in the zone for
+exactly ``min_s`` led to the truth marking such events optional (``bench/tracking_truth.py``). So
+seeds 0-4 are the tuning set (``TUNING_SEEDS``), and seeds 5 and 6, never played before those
+changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes of seed 5.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -77,8 +80,8 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = (0, 1, 2)
-HOLD_OUT_SEEDS = (3, 4)
+TUNING_SEEDS = (0, 1, 2, 3, 4)
+HOLD_OUT_SEEDS = (5, 6)
 QUICK_SEED = HOLD_OUT_SEEDS[0]
 QUICK_SCENES = ("crossing", "pole", "crowd")
 """The hardest for ids: two objects crossing each other, an occlusion, five people close together."""
@@ -129,7 +132,7 @@ def evaluate(clip: Clip, played: Played, hold_out: bool) -> ClipResult:
     def clip_time(frame_ts: float) -> float:
         return exact.get(round(frame_ts * 1e6), frame_ts - offset)
 
-    truth = rule_truth(spec)
+    truth = rule_truth(spec, 1.0 / DETECT_FPS)
     rules = judge(truth, played.events, clip_time, movers)
     return ClipResult(
         clip=spec.name,

@@ -42,6 +42,8 @@ def _pooled_rules(group: Sequence[ClipResult]) -> dict[str, dict[str, float]]:
             "truth": sum(item["truth"] for item in scores),
             "events": sum(item["events"] for item in scores),
             "matched": sum(item["matched"] for item in scores),
+            "optional": sum(item["optional"] for item in scores),
+            "optional_matched": sum(item["optional_matched"] for item in scores),
             "missed": sum(len(item["missed"]) for item in scores),
             "extra": sum(len(item["extra"]) for item in scores),
             "wrong_count": sum(len(item["wrong_count"]) for item in scores),
@@ -122,6 +124,8 @@ def _ordered(results: Sequence[ClipResult]) -> list[ClipResult]:
 
 def _cell(score: dict[str, Any]) -> str:
     text = f"{score['matched']}/{score['truth']}"
+    if score["optional"]:
+        text += f" (optional {score['optional_matched']}/{score['optional']})"
     if score["missed"]:
         text += f" -{len(score['missed'])}"
     if score["extra"]:
@@ -165,6 +169,11 @@ def rules_markdown(results: Sequence[ClipResult], summary: dict[str, object]) ->
             cells = [
                 f"{pooled[rule]['matched']}/{pooled[rule]['truth']} -{pooled[rule]['missed']} "
                 f"+{pooled[rule]['extra']}, off by <= {pooled[rule]['max_offset_s']:.1f} s"
+                + (
+                    f" (optional {pooled[rule]['optional_matched']}/{pooled[rule]['optional']})"
+                    if pooled[rule]["optional"]
+                    else ""
+                )
                 for rule in RULES
             ]
             exact_rules = sum(pooled[rule]["exact_clips"] for rule in RULES)

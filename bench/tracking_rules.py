@@ -11,10 +11,11 @@ Each truth item is matched to at most one event of its rule, one to one, nearest
   misses up to the tracker's ``max_lost_s`` (1.0 s): 1.0 s.
 - count: the event's count (the largest its alerts carried) equals the truth's largest.
 
-A truth item with no event is ``missed``, an event with no truth item ``extra``. A rule is exact
-when nothing is missed or extra (and, for count, every value agrees); the targets (DESIGN.md) are
-exact crossings by direction and exact loiter/count/stationary events. The tolerances were set from
-the sampling and the tracker's knobs above, before any clip was scored.
+A truth item with no event is ``missed``, unless it is ``optional`` (a stretch within one sampling
+period of the rule's ``min_s``, ``bench/tracking_truth.py``); an event with no truth item ``extra``.
+A rule is exact when nothing is missed or extra (and, for count, every value agrees); the targets
+(DESIGN.md) are exact crossings by direction and exact loiter/count/stationary events. The
+tolerances were set from the sampling and the tracker's knobs above, before any clip was scored.
 
 Times are clip seconds (frame index / fps): an alert's ``frame_ts`` is the capture time of the frame
 that fired it, which the benchmark maps back to that frame's position in the clip.
@@ -47,14 +48,18 @@ class Happening:
     mover: str | None = None
     """Truth: the mover; event: the mover its track followed most (diagnostics only)."""
     track_id: int | None = None
+    optional: bool = False
+    """Truth only: an event is allowed here, not required."""
 
 
 @dataclass(frozen=True, slots=True)
 class RuleScore:
     rule: str
     truth: int
+    """Required truth items (optional ones are counted apart)."""
     events: int
     matched: int
+    """Required truth items with their event."""
     missed: list[Happening] = field(default_factory=list)
     extra: list[Happening] = field(default_factory=list)
     wrong_count: list[tuple[int | None, int | None]] = field(default_factory=list)
@@ -65,6 +70,9 @@ class RuleScore:
     truth_out: int = 0
     events_in: int = 0
     events_out: int = 0
+    optional: int = 0
+    """Optional truth items (an event allowed, not required)."""
+    optional_matched: int = 0
 
     @property
     def exact(self) -> bool:
@@ -109,10 +117,10 @@ def _score(
     wrong = [(item.count, event.count) for item, event in pairs if item.count != event.count]
     return RuleScore(
         rule=rule,
-        truth=len(truth),
+        truth=sum(1 for item in truth if not item.optional),
         events=len(events),
-        matched=len(pairs),
-        missed=missed,
+        matched=sum(1 for item, _ in pairs if not item.optional),
+        missed=[item for item in missed if not item.optional],
         extra=extra,
         wrong_count=wrong,
         max_offset_s=max((abs(event.t - item.t) for item, event in pairs), default=0.0),
@@ -120,11 +128,18 @@ def _score(
         truth_out=sum(1 for item in truth if item.direction == "out"),
         events_in=sum(1 for event in events if event.direction == "in"),
         events_out=sum(1 for event in events if event.direction == "out"),
+        optional=sum(1 for item in truth if item.optional),
+        optional_matched=sum(1 for item, _ in pairs if item.optional),
     )
 
 
 def _interval(interval: Interval, with_count: bool) -> Happening:
-    return Happening(interval.start_s, count=interval.max_count if with_count else None, mover=interval.mover)
+    return Happening(
+        interval.start_s,
+        count=interval.max_count if with_count else None,
+        mover=interval.mover,
+        optional=interval.optional,
+    )
 
 
 def judge(

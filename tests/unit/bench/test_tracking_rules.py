@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bench.tracking_rules import judge
-from bench.tracking_truth import Crossing, Interval, RuleTruth
+from bench.tracking_truth import Crossing, Interval, RuleTruth, qualifies
 from gateway.domain import AlertEvent, AlertKind, Direction, ModelRef
 
 MODEL = ModelRef("face-detector", 1)
@@ -90,3 +90,31 @@ def test_a_count_that_never_reached_the_truths_largest_is_wrong() -> None:
     events = [event("count", AlertKind.START, 11.2, track=None, event_id="crowd", count=4)]
     score = judge(expected, events, lambda t: t, {})["count"]
     assert (score.matched, score.wrong_count, score.exact) == (1, [(5, 4)], False)
+
+
+def test_an_optional_truth_item_is_neither_missed_when_absent_nor_extra_when_present() -> None:
+    # A loiter stretch within one sampling period of min_s: the gateway may or may not raise it.
+    expected = truth(loiter=(Interval(12.0, 12.0, "a", optional=True), Interval(30.0, 35.0, "b")))
+    without = judge(expected, [event("loiter", AlertKind.START, 30.2)], lambda t: t, {})["loiter"]
+    assert (without.truth, without.matched, without.optional, without.optional_matched) == (1, 1, 1, 0)
+    assert without.exact
+    both = [event("loiter", AlertKind.START, 12.1), event("loiter", AlertKind.START, 30.2)]
+    with_it = judge(expected, both, lambda t: t, {})["loiter"]
+    assert (with_it.matched, with_it.optional_matched, with_it.extra, with_it.exact) == (1, 1, [], True)
+    # A required item is still missed when absent.
+    missing = judge(expected, [], lambda t: t, {})["loiter"]
+    assert (len(missing.missed), missing.exact) == (1, False)
+
+
+@pytest.mark.parametrize(
+    ("length_s", "verdict"),
+    [
+        (8.5, (True, False)),  # clearly long enough: required
+        (8.1, (True, True)),  # within one 0.2 s sampling period either way: optional
+        (8.0, (True, True)),
+        (7.9, (True, True)),
+        (7.7, (False, False)),  # clearly too short: none
+    ],
+)
+def test_a_stretch_near_min_s_makes_its_event_optional(length_s: float, verdict: tuple[bool, bool]) -> None:
+    assert qualifies(length_s, 8.0, 0.2) == verdict
