@@ -63,6 +63,7 @@ from bench.serving_load import (  # noqa: E402
     server_latency,
 )
 from bench.serving_report import CAMERA_FPS, markdown, ratios  # noqa: E402
+from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
 from gateway.config import AdmissionConfig, CameraConfig, GatewayConfig, HttpConfig  # noqa: E402
@@ -122,7 +123,7 @@ def serve_main(arguments: argparse.Namespace) -> int:
         await server.close()
 
     try:
-        asyncio.run(run())
+        event_loop.run(run())  # the loop ``edge-gateway serve`` runs on
     finally:
         if cameras is not None:
             cameras.stop()

@@ -16,6 +16,7 @@ import signal
 import sys
 from pathlib import Path
 
+from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
@@ -49,7 +50,7 @@ def run(arguments: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if config_path is None:
         logger.info("no --config: running the embedded default (demo clip, face-detector, local outbox)")
-    return asyncio.run(_serve(config, config_path, insecure=arguments.insecure, echo=config.mqtt is None))
+    return event_loop.run(_serve(config, config_path, insecure=arguments.insecure, echo=config.mqtt is None))
 
 
 async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: bool, echo: bool) -> int:
