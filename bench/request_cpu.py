@@ -18,7 +18,12 @@ of http_load.py) sends ``--requests`` requests one after another in each phase:
 Each phase runs twice: once measured (CPU per request, no profiler) and once under cProfile on the
 event-loop thread only (Python calls per request, and the top functions by own time).
 
-Writes ``request_cpu.json`` and ``request_cpu.md`` under ``--output``.
+``--io-only`` serves a model with the same input and output that computes nothing, so that only
+the request path costs CPU (admitted phase). ``--against LABEL=ROOT`` runs another checkout's
+gateway alongside (``git archive main | tar -x -C ROOT``), the variants alternating in blocks.
+
+Writes ``request_cpu.json`` and ``request_cpu.md`` (``request_cpu_io_only.*`` with ``--io-only``)
+under ``--output``.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
 from prometheus_client import CollectorRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +65,14 @@ from gateway.inference.model_config import load_model_config  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
 
 try:
+    from gateway.heap import keep_freed_memory_between_trims
+except ImportError:  # a checkout from before serve fixed glibc's thresholds
+
+    def keep_freed_memory_between_trims() -> bool:
+        return False
+
+
+try:
     from gateway.api.event_loop import loop_name
     from gateway.api.event_loop import run as run_loop
 except ImportError:  # a checkout from before the gateway chose its loop: asyncio's
@@ -73,6 +88,7 @@ TOP_FUNCTIONS = 25
 
 def serve_main(arguments: argparse.Namespace) -> int:
     config = GatewayConfig.model_validate(json.loads(arguments.config))
+    keep_freed_memory_between_trims()  # as ``edge-gateway serve`` does
     registry = CollectorRegistry()
     service = InferenceService.from_config(config, registry)
     service.start()
@@ -361,6 +377,45 @@ def variants(arguments: argparse.Namespace) -> dict[str, tuple[str, Path]]:
     return chosen
 
 
+def write_io_model(model_dir: Path, shape: list[int], target: Path) -> None:
+    """A model with the I/O of ``model_dir``'s first input and output that computes nothing (the
+    first values of each item, reshaped), so that only the request path costs CPU."""
+    config = load_model_config(model_dir / "model.yaml")
+    source, result = config.inputs[0], config.outputs[0]
+    values = int(np.prod(result.dims))
+    if values > int(np.prod(shape[1:])):
+        raise SystemExit(f"{model_dir.name}: its output is larger than its input; no I/O model")
+    constants = {
+        "flat_shape": [0, -1],
+        "starts": [0],
+        "ends": [values],
+        "axes": [1],
+        "out_shape": [-1, *result.dims],
+    }
+    graph = helper.make_graph(
+        [
+            helper.make_node("Reshape", [source.name, "flat_shape"], ["flat"]),
+            helper.make_node("Slice", ["flat", "starts", "ends", "axes"], ["part"]),
+            helper.make_node("Reshape", ["part", "out_shape"], [result.name]),
+        ],
+        "io_only",
+        [helper.make_tensor_value_info(source.name, TensorProto.FLOAT, ["batch", *shape[1:]])],
+        [helper.make_tensor_value_info(result.name, TensorProto.FLOAT, ["batch", *result.dims])],
+        [numpy_helper.from_array(np.array(value, dtype=np.int64), name) for name, value in constants.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    (target / "1").mkdir(parents=True)
+    onnx.save(model, str(target / "1" / "model.onnx"))
+    dims = ", ".join(str(dim) for dim in shape[1:])
+    out = ", ".join(str(dim) for dim in result.dims)
+    (target / "model.yaml").write_text(
+        f"platform: onnxruntime_onnx\nmax_batch_size: {config.max_batch_size}\n"
+        f"inputs:\n  - {{name: {source.name}, datatype: FP32, dims: [{dims}]}}\n"
+        f"outputs:\n  - {{name: {result.name}, datatype: FP32, dims: [{out}]}}\n"
+    )
+
+
 def bench_main(arguments: argparse.Namespace) -> int:
     model_dir = (ROOT / "models" / arguments.model).resolve()
     spec = load_model_config(model_dir / "model.yaml").inputs[0]
@@ -374,7 +429,10 @@ def bench_main(arguments: argparse.Namespace) -> int:
         scratch = Path(scratch_name)
         repository = scratch / "models"
         repository.mkdir()
-        (repository / arguments.model).symlink_to(model_dir, target_is_directory=True)
+        if arguments.io_only:
+            write_io_model(model_dir, shape, repository / arguments.model)
+        else:
+            (repository / arguments.model).symlink_to(model_dir, target_is_directory=True)
         config = {
             "device_id": "bench",
             "state_dir": str(scratch / "state"),
@@ -392,7 +450,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
                 asyncio.run(send_all(server.port, request, 20, 200))  # warm connections, model, caches
             profiles = Path(arguments.profiles) if arguments.profiles else scratch
             profiles.mkdir(parents=True, exist_ok=True)
-            for phase in PHASES:
+            for phase in (phase for phase in PHASES if phase.name in arguments.phases.split(",")):
                 phases[phase.name] = measure(servers, request, phase, count=count, blocks=arguments.blocks)
                 for index, (label, server) in enumerate(servers.items()):
                     path = profiles / f"{phase.name}-{index}.prof"
@@ -403,7 +461,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
     result = {
         "command": " ".join(["python", "bench/request_cpu.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "model": arguments.model,
+        "model": arguments.model + (" (I/O only: computes nothing)" if arguments.io_only else ""),
         "input_shape": shape,
         "event_loops": loops,
         "python": sys.version.split()[0],
@@ -411,9 +469,10 @@ def bench_main(arguments: argparse.Namespace) -> int:
     }
     output = Path(arguments.output)
     output.mkdir(parents=True, exist_ok=True)
-    (output / "request_cpu.json").write_text(json.dumps(result, indent=2) + "\n")
+    stem = "request_cpu_io_only" if arguments.io_only else "request_cpu"
+    (output / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     text = markdown(result)
-    (output / "request_cpu.md").write_text(text)
+    (output / f"{stem}.md").write_text(text)
     print(text)
     return 0
 
@@ -485,6 +544,17 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=[],
         metavar="LABEL=ROOT[@LOOP]",
         help="another checkout (e.g. `git archive main | tar -x -C DIR`), run alongside; repeatable",
+    )
+    parser.add_argument(
+        "--io-only",
+        action="store_true",
+        help="serve a model with --model's input and output that computes nothing (admitted phase only: "
+        "no queue forms for refusals)",
+    )
+    parser.add_argument(
+        "--phases",
+        default=",".join(phase.name for phase in PHASES),
+        help="which of them, comma-separated (refusals need a model slow enough to keep a queue)",
     )
     parser.add_argument("--blocks", type=int, default=5, help="alternations between the variants per phase")
     parser.add_argument("--requests", type=int, default=300, help="per phase and pass")
