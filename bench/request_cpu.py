@@ -459,7 +459,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
             for server in servers.values():
                 server.close()
     result = {
-        "command": " ".join(["python", "bench/request_cpu.py", *sys.argv[1:]]),
+        "command": " ".join(["python", "bench/request_cpu.py", *_portable(sys.argv[1:])]),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "model": arguments.model + (" (I/O only: computes nothing)" if arguments.io_only else ""),
         "input_shape": shape,
@@ -475,6 +475,19 @@ def bench_main(arguments: argparse.Namespace) -> int:
     (output / f"{stem}.md").write_text(text)
     print(text)
     return 0
+
+
+def _portable(argv: Sequence[str]) -> list[str]:
+    """The command line with each ``--against`` checkout's path written as ROOT."""
+    result = []
+    for index, part in enumerate(argv):
+        if index > 0 and argv[index - 1] == "--against" and "=" in part:
+            label, _, rest = part.partition("=")
+            loop = rest.partition("@")[2]
+            result.append(f"{label}=ROOT" + (f"@{loop}" if loop else ""))
+        else:
+            result.append(part)
+    return result
 
 
 def markdown(result: dict[str, Any]) -> str:
