@@ -63,9 +63,11 @@ from bench.serving_load import (  # noqa: E402
     server_latency,
 )
 from bench.serving_report import CAMERA_FPS, markdown, ratios  # noqa: E402
+from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
 from gateway.config import AdmissionConfig, CameraConfig, GatewayConfig, HttpConfig  # noqa: E402
+from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory  # noqa: E402
 from gateway.inference.model_config import load_model_config  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
 from gateway.ingest.cameras import CameraPipeline  # noqa: E402
@@ -81,6 +83,7 @@ def serve_main(arguments: argparse.Namespace) -> int:
     """``serving.py serve``: InferenceService + API (and a camera with ``--camera CLIP``) on a free
     port; prints ``PORT n``; runs until SIGTERM/SIGINT or stdin closes."""
     config = GatewayConfig.model_validate(json.loads(arguments.config))
+    keep_freed_memory_between_trims()  # as ``edge-gateway serve`` does
     registry = CollectorRegistry()
     service = InferenceService.from_config(config, registry)
     service.start()
@@ -110,6 +113,13 @@ def serve_main(arguments: argparse.Namespace) -> int:
         )
         server = await serve(app, "127.0.0.1", 0)
         print(f"PORT {server.port}", flush=True)
+
+        async def trim_heap() -> None:  # as ``edge-gateway serve`` does (see gateway/heap.py)
+            while True:
+                await asyncio.sleep(TRIM_EVERY_S)
+                release_freed_memory()
+
+        trimming = asyncio.ensure_future(trim_heap())
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGTERM, signal.SIGINT):
@@ -119,10 +129,11 @@ def serve_main(arguments: argparse.Namespace) -> int:
             sys.stdin.fileno(), lambda: stop.set() if not os.read(sys.stdin.fileno(), 1) else None
         )
         await stop.wait()
+        trimming.cancel()
         await server.close()
 
     try:
-        asyncio.run(run())
+        event_loop.run(run())  # the loop ``edge-gateway serve`` runs on
     finally:
         if cameras is not None:
             cameras.stop()

@@ -60,6 +60,16 @@ UNRUNNABLE: tuple[Unrunnable, ...] = (
         "runs `python -m pip install --dry-run` as a subprocess: an aarch64 program the host cannot exec",
     ),
     Unrunnable(
+        "tests/unit/test_dependencies.py::test_uvloop_extra_resolves_as_binary_wheels_for_jetpack_python",
+        Kind.EXEC,
+        "runs `python -m pip install --dry-run` as a subprocess: an aarch64 program the host cannot exec",
+    ),
+    Unrunnable(
+        "tests/unit/test_heap.py::test_freed_block_stays_in_the_heap_until_the_periodic_trim",
+        Kind.EXEC,
+        "runs a Python child (the thresholds are process-wide): an aarch64 program the host cannot exec",
+    ),
+    Unrunnable(
         "tests/unit/ingest/test_cameras.py::"
         "test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_below_capacity",
         Kind.TIMING,

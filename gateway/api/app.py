@@ -26,7 +26,7 @@ from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.console.routes import add_routes as add_console_routes
 from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
 from gateway.api.metrics import HttpMetrics
-from gateway.api.middlewares import boundary, guard
+from gateway.api.middlewares import boundary
 from gateway.api.ports import (
     CameraDirectory,
     EventLog,
@@ -71,7 +71,7 @@ def create_app(
     all_tokens = tokens | (load_tokens(http.tokens_file) if http.tokens_file is not None else frozenset())
     check_bind(http.host, has_tokens=bool(all_tokens), insecure=insecure)
     token_check = TokenCheck(all_tokens)
-    app = web.Application(middlewares=[boundary, guard], client_max_size=http.max_body_bytes)
+    app = web.Application(middlewares=[boundary], client_max_size=http.max_body_bytes)
     app[CONTEXT] = ApiContext(
         backend=inference,
         cameras=cameras,

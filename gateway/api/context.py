@@ -86,9 +86,12 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
     ``request.read()`` grows a bytearray chunk by chunk and then copies it into bytes; a bytearray of
     the right size is zero-filled first. For a tensor of a megabyte either is several large
     allocations and copies on the event loop, and the tensor would sit at whatever offset the JSON
-    header ends at, which ONNX Runtime copies again when it is not aligned."""
+    header ends at, which ONNX Runtime copies again when it is not aligned.
+
+    A body that arrived whole before the handler ran (usual on uvloop) takes the same path: its
+    chunks are still in the stream's buffer, and ``request.read()`` would join them twice."""
     length = request.content_length
-    if length is None or request.content.is_eof():
+    if length is None or length == 0:
         return memoryview(await request.read())
     storage = np.empty(length + ALIGNMENT, dtype=np.uint8)
     start = -(storage.ctypes.data + align_at) % ALIGNMENT

@@ -44,7 +44,18 @@ class HttpMetrics:
             registry=registry,
         )
 
+        # (route, method, status) -> its request counter and latency histogram. ``labels()`` takes a
+        # lock and builds its key on every call; the set of routes, methods and codes is bounded.
+        self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self.requests.labels(route, method, code).inc()
-        self.latency.labels(route, code).observe(seconds)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            code = str(status)
+            children = self._children[key] = (
+                self.requests.labels(route, method, code),
+                self.latency.labels(route, code),
+            )
+        children[0].inc()
+        children[1].observe(seconds)

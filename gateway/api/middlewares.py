@@ -1,15 +1,19 @@
-"""The two middlewares every request passes: the boundary and the guard.
+"""The one middleware every request passes, ``boundary``: the error boundary and the guard.
 
-``boundary`` (outermost) times the request, turns every error into a JSON body ``{"error": ...}``
-with the right status, and records the metrics; an unexpected exception is logged with its stack
-and answered 500, so no request can take the process down. ``guard`` decides, from the headers
-alone and before any body is read, whether a request may proceed: bearer token, then the client's
+It times the request, turns every error into a JSON body ``{"error": ...}`` with the right status,
+and records the metrics; an unexpected exception is logged with its stack and answered 500, so no
+request can take the process down. Inside that, the guard decides, from the headers alone and
+before any body is read, whether a request may proceed: bearer token, then the client's
 token bucket (429), then for inference routes the backend queue's high watermark (503) and the
 wait a worker would make it wait (503 past its budget, see admission.QueueAdmission), with
 ``Retry-After`` on every 429 and 503. A rejection costs a few dictionary lookups, a short walk over
 the queue and a small JSON response, well under the 2 ms budget.
 Inference routes also run the same checks as their ``Expect: 100-continue`` handler, so a client
 that asks first is turned away before it uploads the tensor at all.
+
+One middleware, not two nested ones: every resumption of a handler's coroutine (each chunk of a
+body, the result's arrival) passes through every middleware's frame, and the event loop's CPU per
+request is what the inference workers lose (bench/request_cpu.py measures it).
 """
 
 from __future__ import annotations
@@ -92,20 +96,25 @@ def error_response(exc: Exception, request: web.Request) -> web.Response:
 @web.middleware
 async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
-    metrics = context_of(request).metrics
+    context = context_of(request)
+    route = request.match_info.route
+    name = route.name or ""
     try:
-        response = await handler(request)
+        rejection = _rejection(request, name)
+        response = rejection if rejection is not None else await handler(request)
     except Exception as exc:  # the one place every failure becomes an HTTP answer
         response = error_response(exc, request)
         if response.status == 500:
-            metrics.errors.inc()
+            context.metrics.errors.inc()
         elif isinstance(exc, OverloadedError):
-            metrics.rejections.labels("overloaded").inc()
+            context.metrics.rejections.labels("overloaded").inc()
         elif isinstance(exc, DeadlineExceededError):
-            metrics.rejections.labels("deadline").inc()
-    route = request.match_info.route.resource
-    metrics.observe(
-        route.canonical if route is not None else UNMATCHED_ROUTE,
+            context.metrics.rejections.labels("deadline").inc()
+    finally:
+        release_admission(request)
+    resource = route.resource
+    context.metrics.observe(
+        resource.canonical if resource is not None else UNMATCHED_ROUTE,
         request.method,
         response.status,
         time.perf_counter() - started,
@@ -113,21 +122,15 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     return response
 
 
-@web.middleware
-async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-    name = request.match_info.route.name or ""
+def _rejection(request: web.Request, name: str) -> web.Response | None:
+    """The guard: the answer that turns the request away before its handler runs, if any."""
     if name.startswith(OPEN_PREFIX):
-        return await handler(request)  # probes are always answered
-    try:
-        if not (name.startswith(INFER_PREFIX) and _expects_continue(request)):
-            # An inference request that asked ``Expect: 100-continue`` was admitted by
-            # ``expect_continue`` before its body was sent, and takes no second token.
-            rejection = admission_rejection(request, name)
-            if rejection is not None:
-                return rejection
-        return await handler(request)
-    finally:
-        release_admission(request)
+        return None  # probes are always answered
+    if name.startswith(INFER_PREFIX) and _expects_continue(request):
+        # An inference request that asked ``Expect: 100-continue`` was admitted by
+        # ``expect_continue`` before its body was sent, and takes no second token.
+        return None
+    return admission_rejection(request, name)
 
 
 async def expect_continue(request: web.Request) -> web.StreamResponse | None:

@@ -16,10 +16,11 @@ import signal
 import sys
 from pathlib import Path
 
+from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
-from gateway.heap import TRIM_EVERY_S, release_freed_memory
+from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
 from gateway.systemd import Notifier, Watchdog
@@ -49,7 +50,8 @@ def run(arguments: argparse.Namespace) -> int:
         return EXIT_CONFIG
     if config_path is None:
         logger.info("no --config: running the embedded default (demo clip, face-detector, local outbox)")
-    return asyncio.run(_serve(config, config_path, insecure=arguments.insecure, echo=config.mqtt is None))
+    keep_freed_memory_between_trims()  # _trim_heap below returns what is freed, every TRIM_EVERY_S
+    return event_loop.run(_serve(config, config_path, insecure=arguments.insecure, echo=config.mqtt is None))
 
 
 async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: bool, echo: bool) -> int:

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from gateway.domain import ModelRef, TensorSpec
+from gateway.domain import ModelRef, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import GatewayError, ModelLoadError
 from gateway.heap import release_freed_memory
 from gateway.inference.engines.base import Engine
@@ -30,6 +30,19 @@ class LoadedVersion:
         self.provider = engines[0].provider
         self.inputs = tuple(tensor.spec() for tensor in config.inputs)
         self.outputs = tuple(tensor.spec() for tensor in config.outputs)
+        # What /v2 reports for this version while it serves: nothing in it changes until the version
+        # is replaced, and every infer request reads it (building it costs a spec per tensor).
+        self.status = ModelVersionStatus(
+            name=ref.name,
+            version=ref.version,
+            state=ModelState.READY,
+            reason=None,
+            platform=config.platform,
+            provider=self.provider,
+            inputs=self.inputs,
+            outputs=self.outputs,
+            max_batch_size=config.max_batch_size,
+        )
         self._lock = threading.Lock()
         self._in_flight = 0
         self._retired = False

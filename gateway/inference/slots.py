@@ -60,16 +60,18 @@ class Model:
 
 def status_of(model: Model, slot: Slot) -> ModelVersionStatus:
     loaded = slot.current
-    config = loaded.config if loaded is not None else model.config
+    if loaded is not None:
+        return loaded.status
+    config = model.config
     if config is None:
         return config_failure(model, slot.ref.version)
     return ModelVersionStatus(
         name=model.name,
         version=slot.ref.version,
-        state=ModelState.READY if loaded is not None else slot.state,
-        reason=None if loaded is not None else slot.reason,
+        state=slot.state,
+        reason=slot.reason,
         platform=config.platform,
-        provider=loaded.provider if loaded is not None else None,
+        provider=None,
         inputs=tuple(tensor.spec() for tensor in config.inputs),
         outputs=tuple(tensor.spec() for tensor in config.outputs),
         max_batch_size=config.max_batch_size,

@@ -57,6 +57,7 @@ LIBRARY_ROOMS: Mapping[str, tuple[str, ...]] = {
     "pycuda": ("inference.engines",),
     "paho": ("delivery", "audit", "protocol"),
     "aiohttp": ("api", "audit", "web"),
+    "uvloop": ("api.event_loop",),
     "argparse": ("cli", "commands"),
     "av": ("ingest",),
 }

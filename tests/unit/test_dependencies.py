@@ -57,6 +57,25 @@ def test_runtime_dependencies_resolve_as_binary_wheels(
         assert requirement.specifier.contains(resolved[name], prereleases=True)
 
 
+def extra_requirements(extra: str) -> list[str]:
+    declared = requires("edge-gateway") or []
+    return [text.split(";")[0].strip() for text in declared if f'extra == "{extra}"' in text]
+
+
+@pytest.mark.parametrize("architecture", ["aarch64", "x86_64"])
+def test_uvloop_extra_resolves_as_binary_wheels_for_jetpack_python(architecture: str, tmp_path: Path) -> None:
+    wanted = extra_requirements("uvloop")
+    assert wanted, "the uvloop extra names uvloop"
+    platforms = [argument for tag in manylinux_tags(architecture, 35) for argument in ("--platform", tag)]
+    command = [
+        sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed", "--no-deps",
+        "--only-binary=:all:", "--implementation", "cp", "--python-version", "3.10",
+        *platforms, "--target", str(tmp_path / "target"), *wanted,
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-4000:]
+
+
 def test_gpu_extra_is_optional() -> None:
     declared = requires("edge-gateway") or []
     gpu = [text for text in declared if "onnxruntime-gpu" in text]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,7 @@ def make_gateway(model_repository: Path, tmp_path: Path) -> Iterator[GatewayFact
         inference: dict[str, Any] | None = None,
         admission: AdmissionConfig | None = None,
         tokens: frozenset[str] = frozenset(),
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
     ) -> Gateway:
         config = GatewayConfig.model_validate(
             {
@@ -133,7 +135,7 @@ def make_gateway(model_repository: Path, tmp_path: Path) -> Iterator[GatewayFact
                 registry=registry,
                 tokens=tokens,
             )
-            api = ServedApi(app)
+            api = ServedApi(app, loop_factory)
         except BaseException:
             service.stop()
             raise

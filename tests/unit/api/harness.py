@@ -7,7 +7,7 @@ import asyncio
 import http.client
 import json
 import threading
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,8 +29,10 @@ class Reply:
 
 
 class LoopThread:
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(
+        self, loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
+    ) -> None:
+        self.loop = loop_factory()
         self._thread = threading.Thread(target=self.loop.run_forever, name="api-test-loop", daemon=True)
         self._thread.start()
 
@@ -56,8 +58,12 @@ async def _finish_tasks() -> None:
 class ServedApi:
     """The app bound on 127.0.0.1:<free port>; ``close()`` stops the server and its loop."""
 
-    def __init__(self, app: web.Application) -> None:
-        self._loop = LoopThread()
+    def __init__(
+        self,
+        app: web.Application,
+        loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
+    ) -> None:
+        self._loop = LoopThread(loop_factory)
         try:
             self._server: RunningServer = self._loop.run(serve(app, "127.0.0.1", 0))
         except BaseException:
