@@ -26,6 +26,10 @@ its gain a quarter deeper, foliage 1.7 times stronger beside a lamp that flicker
 With one gentle drift clip the method was never pushed on lighting and passed the tuning set while a
 hold-out drift clip alerted; this clip shows that failure on tuning data (``gateway/anomaly``).
 
+Seeds: tuning from 100, hold-out from 9000 (``SEEDS``). The hold-out seeds 5000.. were measured
+twice and are retired (``RETIRED_SEEDS``); the hold-out was redrawn after the drift fix was chosen on
+tuning data, from the same palette and families, and is looked at once per frozen method.
+
 Small objects (under 4 % of the frame) always have a clear colour difference: three grey levels
 over a few cells is below what any per-cell statistic can separate from noise and compression.
 Every set enrolls on each clip's first 20 s (drift-only clips: 30 s at 2 fps).
@@ -139,8 +143,11 @@ HOLDOUT = Palette(
     drift_clips=(DriftClip(), DriftClip()),
 )
 PALETTES = {"tuning": TUNING, "holdout": HOLDOUT}
-SEEDS = {"tuning": 100, "holdout": 5000}
-"""First generator seed of each set; the sets' seed ranges never meet."""
+SEEDS = {"tuning": 100, "holdout": 9000}
+"""First generator seed of each set; a set draws from its first seed to 800 past it (full and quick),
+so the sets' seed ranges never meet."""
+RETIRED_SEEDS = range(5000, 5800)
+"""The first hold-out draw: measured twice, then retired (see the module docstring)."""
 
 
 def _objects(
