@@ -40,6 +40,13 @@ stateless and estimates the light on every frame), not the light field (the resi
 a spread too tight (the lamp's texture spread, 0.27, is already seven times the floor): a surface
 clipping where a gain alone says it should not.
 
+The same test sorts the enrollment: a window's texture mean is a median over the enrollment frames,
+and its spread and tail are learned from the frames in which it was not clipped. Where it was
+clipped in more than half of them (``TEXTURE_SEEN``) its texture was never seen and is never
+compared (its peak is infinite): otherwise a surface that glared white through the enrollment
+would, in darker light, show texture measured against a spread learned from clipped frames (the
+quick tuning set, seed 606, flagged 14 normal frames so before this rule).
+
 Normal variation, per window and channel: the spread is the MAD of the log residual over the
 enrollment frames (robust to a person crossing during enrollment) combined with a small floor
 (compression and noise at other gains), then widened where the window's own residuals have a heavy
@@ -136,6 +143,9 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
+TEXTURE_SEEN = 0.5
+"""A window's texture is learned where it was not clipped in at least this share of the enrollment
+frames: the median, which its spread is built on, needs half of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +162,8 @@ class ScaleModel:
     peak: FloatArray
     """[colours, r, c]: the brightest the window's colours were at enrollment, under the reference
     light: its bright pixels (``features.cell_peaks``, relative to the mean) times the
-    ``tail_quantile`` of its upward colour residual."""
+    ``tail_quantile`` of its upward colour residual; infinite where its texture was clipped in most
+    enrollment frames (never seen, so never compared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,8 +327,9 @@ def squash(raw: FloatArray) -> FloatArray:
 
 
 def _robust_spread(residual: FloatArray, floor: FloatArray) -> FloatArray:
-    deviation = np.abs(residual - np.median(residual, axis=0))
-    spread: FloatArray = np.sqrt((MAD_TO_DEVIATION * np.median(deviation, axis=0)) ** 2 + floor**2)
+    """Per window and channel over the frames; NaN marks a frame left out."""
+    deviation = np.abs(residual - np.nanmedian(residual, axis=0))
+    spread: FloatArray = np.sqrt((MAD_TO_DEVIATION * np.nanmedian(deviation, axis=0)) ** 2 + floor**2)
     return spread.astype(np.float32)
 
 
@@ -377,7 +389,7 @@ def fit(
                 texture_noise,
                 np.ones_like(scale_mean),
                 1.0,
-                pool(bright_pixels, name).astype(np.float32),
+                np.zeros_like(scale_mean[:COLOURS]),
             )
         )
     provisional = SceneModel(
@@ -389,16 +401,26 @@ def fit(
         np.zeros(COLOURS, np.float32),
         max(float(np.median(grain(cells))), 1e-3),
     )
+    # provisional peaks of zero: every texture residual compared, saturating or not, sorted out below
     found, lighting = residuals(provisional, cells)
     for index, scale in enumerate(provisional.scales):
-        spread = _robust_spread(found[scale.scale], settings.floors())
-        tail = np.quantile(np.abs(found[scale.scale]) / spread, settings.tail_quantile, axis=0)
-        widened = (spread * np.maximum(1.0, tail / settings.tail_reference)).astype(np.float32)
-        peak = scale.peak
+        peak = pool(bright_pixels, scale.scale)
         if settings.headroom:
             upward = np.quantile(found[scale.scale][:, :COLOURS], settings.tail_quantile, axis=0)
             peak = peak * np.exp(np.maximum(upward, 0.0))
-        scales[index] = dataclasses.replace(scale, spread=widened, peak=peak.astype(np.float32))
+        colour_light, _ = lighting.at(grid, scale.scale, settings.basis_terms)
+        saturating = (peak[None] * np.exp(colour_light)).max(axis=1) >= settings.bright
+        seen = saturating.mean(axis=0) < TEXTURE_SEEN
+        # texture is learned from the frames in which it was not clipped; where it was clipped in most
+        # of them it was never seen, and is never compared (an infinite peak always saturates)
+        learned = found[scale.scale].copy()
+        unseen = np.where(seen, np.nan, np.float32(0.0))
+        learned[:, COLOURS] = np.where(saturating, unseen, learned[:, COLOURS])
+        spread = _robust_spread(learned, settings.floors())
+        tail = np.nanquantile(np.abs(learned) / spread, settings.tail_quantile, axis=0)
+        widened = (spread * np.maximum(1.0, tail / settings.tail_reference)).astype(np.float32)
+        peak = np.where(seen, peak, np.inf).astype(np.float32)
+        scales[index] = dataclasses.replace(scale, spread=widened, peak=peak)
     light_spread = scales[0].spread[:COLOURS].mean(axis=0)
     fitted = dataclasses.replace(
         provisional,

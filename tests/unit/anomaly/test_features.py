@@ -213,6 +213,24 @@ def test_texture_is_not_compared_where_a_flickering_lamp_clips_in_brighter_light
     assert np.all(unaware["fine"][0, 3, 2:4, 4:6] < -0.5)
 
 
+def test_texture_clipped_through_most_of_the_enrollment_is_never_compared() -> None:
+    # Given a textured surface so bright that it clips to white in every enrollment frame
+    def glare(frames: Frames, gain: float) -> Frames:
+        lit = frames.astype(np.float64)
+        surface = 245.0 + np.random.default_rng(15).normal(0, 25, size=(20, 20, 1))
+        lit[:, 0:20, 60:80] = surface * gain
+        clipped: Frames = np.clip(lit, 0, 255).astype(np.uint8)
+        return clipped
+
+    model = _model(glare(_frames(40), 1.0))
+    assert np.isinf(model.fine.peak[:, 0:2, 6:8]).all()
+    # When the light falls by a third and the surface shows its texture for the first time
+    darker = fine_cells(glare(_frames(1, np.array([0.67]), seed=16), 0.67), GRID)
+    # Then that texture is not compared with one nobody saw
+    found, _ = residuals(model, darker)
+    assert np.all(found["fine"][0, 3, 0:2, 6:8] == 0.0)
+
+
 def test_thresholds_have_a_floor_and_every_enrollment_score_is_below_the_threshold() -> None:
     frames = _frames(40)
     model = _model(frames)
