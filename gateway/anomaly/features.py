@@ -48,10 +48,10 @@ SCALES = ("fine", "medium", "coarse")
 REGION_ROWS = 6
 REGION_COLUMNS = 8
 MAD_TO_DEVIATION = 1.4826
-PEAK_SHARE = 0.05
-"""``cell_peaks``: the share of a cell's pixels counted as its bright part."""
 
 """The median absolute deviation of a normal distribution times this is its standard deviation."""
+PEAK_SHARE = 0.05
+"""``cell_peaks``: the share of a cell's pixels counted as its bright part."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ and its spread and tail are learned from the frames in which it was not clipped.
 clipped in more than half of them (``TEXTURE_SEEN``) its texture was never seen and is never
 compared (its peak is infinite): otherwise a surface that glared white through the enrollment
 would, in darker light, show texture measured against a spread learned from clipped frames (the
-quick tuning set, seed 606, flagged 14 normal frames so before this rule).
+quick tuning set, seed 606, flagged 14 normal frames that way before this rule).
 
 Normal variation, per window and channel: the spread is the MAD of the log residual over the
 enrollment frames (robust to a person crossing during enrollment) combined with a small floor
