@@ -9,8 +9,9 @@ Usage::
         [--threshold T ...] [--shadows on|off ...] [--cache DIR]
 
 ``method`` prints one row for the gateway's method with ``Settings`` overridden by ``--set`` (e.g.
-``--set basis_terms=3 --set "scales=fine,medium"``): precision, recall, drift-clip alerts, flagged
-normal frames, and the separation of events from normal frames (raw 1.0 is the threshold):
+``--set basis_terms=3 --set "scales=fine,medium"``, ``--set headroom=false``): precision, recall,
+median detection delay, drift-clip alerts, flagged normal frames, and the separation of events from
+normal frames (raw 1.0 is the threshold):
 
 - weakest event and events' p5: per ground-truth event, the 3rd-highest raw score while it is in
   view (the rule needs 3 frames), then the minimum and the 5th percentile over events;
@@ -44,7 +45,7 @@ from bench.baselines import Subtractor, SubtractorSettings  # noqa: E402
 from bench.clip_sets import clip_set  # noqa: E402
 from bench.clips import Clip, ClipSpec  # noqa: E402
 from bench.replay import Decision, cached_frames, judge  # noqa: E402
-from gateway.anomaly.features import FloatArray, GridSpec, fine_cells, temporal_noise  # noqa: E402
+from gateway.anomaly.features import FloatArray, GridSpec, cell_peaks, fine_cells, temporal_noise  # noqa: E402
 from gateway.anomaly.model import DEFAULT_SETTINGS, Settings, cell_scores, fit  # noqa: E402
 
 TUNING = "tuning"
@@ -58,6 +59,11 @@ def _settings(pairs: Sequence[str]) -> Settings:
         current = getattr(DEFAULT_SETTINGS, key)
         if isinstance(current, tuple):
             changes[key] = tuple(part for part in value.split(",") if part)
+        elif isinstance(current, bool):
+            # bool("False") is True: spell the two values out
+            if value.lower() not in ("true", "false"):
+                raise SystemExit(f"--set {key}= takes true or false, got {value!r}")
+            changes[key] = value.lower() == "true"
         else:
             changes[key] = type(current)(value)
     return dataclasses.replace(DEFAULT_SETTINGS, **changes)  # type: ignore[arg-type]
@@ -69,7 +75,7 @@ def _raw_scores(spec: ClipSpec, settings: Settings, cache: Path | None) -> Float
     cells = np.concatenate(
         [fine_cells(enroll[start : start + CHUNK], grid) for start in range(0, len(enroll), CHUNK)]
     )
-    model = fit(cells, temporal_noise(enroll, grid), grid, settings)
+    model = fit(cells, temporal_noise(enroll, grid), cell_peaks(enroll, grid), grid, settings)
     raws = [
         cell_scores(model, fine_cells(played[start : start + CHUNK], grid))
         .reshape(-1, grid.cells)
@@ -107,7 +113,8 @@ def method_row(settings: Settings, cache: Path | None) -> str:
     p5 = float(np.quantile(events, 0.05))
     return (
         f"| {float(str(summary['precision'])):.3f} | {float(str(summary['recall'])):.3f} | "
-        f"{summary['drift_false_alerts']} | {summary['normal_frames_flagged']}/{summary['normal_frames']} | "
+        f"{float(str(summary['delay_median_s'])):.2f} | {summary['drift_false_alerts']} | "
+        f"{summary['normal_frames_flagged']}/{summary['normal_frames']} | "
         f"{events.min():.2f} | {p5:.2f} | {normal:.2f} | {p5 / normal:.2f} |"
     )
 
@@ -164,7 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--shadows", choices=("on", "off"), nargs="+", default=["on", "off"])
     arguments = parser.parse_args(argv)
     if arguments.what == "method":
-        header = "| precision | recall | drift alerts | flagged normal frames | weakest event | events' p5 |"
+        header = (
+            "| precision | recall | median delay s | drift alerts | flagged normal frames | weakest event |"
+        )
+        header += " events' p5 |"
         print(header + " normal max | separation |")
         print(method_row(_settings(arguments.changes), arguments.cache))
     else:

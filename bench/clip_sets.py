@@ -13,12 +13,22 @@ scene families, so a method that merely learned the tuning clips does not pass t
 | low contrast (30 % of objects >= 4 % of the frame) | 4 .. 12 grey levels of luma | 3 .. 10 |
 | normal motion | foliage (random leaves), a flickering lamp | a swaying branch, water with sparkles |
 | lighting | sinusoidal gain, left-right tilt, a bowl | random-walk gain, top-bottom gradient, vignette |
-| exposure | +-12 % steps every 15 s | 5-20 % steps at random times |
+| exposure | +-12 % steps every 15 s (second drift clip: +-20 % every 7.5 s) | 5-20 % steps at random times |
 | sensor noise | Gaussian, 2 / 4 / 8 grey levels | read noise 2 / 3 / 5 plus shot noise |
 | compression | JPEG 50 / 70 / 90 or none | WebP 40 / 60 / 80 or none |
 | shutter (motion blur) | 40 % of the frame interval | 60 % |
-| drift-only clips | one, 10 minutes | two, 10 minutes |
+| drift-only clips | two, 10 minutes; the second pushes harder (below) | two, 10 minutes |
 | parking (something stays 200 s) | a box | a car |
+
+The tuning set's second drift-only clip pushes its own families' nuisances harder than anything else
+in it: exposure jumps up to 1.5x every 7.5 s, the light 2.5 times faster (gain, tilt and bowl) and
+its gain a quarter deeper, foliage 1.7 times stronger beside a lamp that flickers 1.7 times harder.
+With one gentle drift clip the method was never pushed on lighting and passed the tuning set while a
+hold-out drift clip alerted; this clip shows that failure on tuning data (``gateway/anomaly``).
+
+Seeds: tuning from 100, hold-out from 9000 (``SEEDS``). The hold-out seeds 5000.. were measured
+twice and are retired (``RETIRED_SEEDS``); the hold-out was redrawn after the drift fix was chosen on
+tuning data, from the same palette and families, and is looked at once per frozen method.
 
 Small objects (under 4 % of the frame) always have a clear colour difference: three grey levels
 over a few cells is below what any per-cell statistic can separate from noise and compression.
@@ -41,6 +51,21 @@ SETS = ("tuning", "holdout")
 
 
 @dataclass(frozen=True, slots=True)
+class DriftClip:
+    """How hard one drift-only clip of a set pushes the light and the normal motion."""
+
+    drift: float = 0.4
+    """Amplitude of the lighting family's log gain."""
+    period_s: float = 150.0
+    exposure_step: float = 0.12
+    """``periodic`` exposure only (``random`` draws its own steps)."""
+    exposure_every_s: float = 15.0
+    motion_strength: float = 1.0
+    motions: int = 1
+    """How many of the palette's normal motions the scene has, from the clip's index on."""
+
+
+@dataclass(frozen=True, slots=True)
 class Palette:
     """How one set draws a clip's families and its objects."""
 
@@ -58,6 +83,8 @@ class Palette:
     speed: Callable[[np.random.Generator], float]
     low_contrast: tuple[float, float]
     parked_shape: str
+    drift_clips: tuple[DriftClip, ...]
+    """One per drift-only clip of the full set (the quick set plays the first)."""
 
 
 def _log_uniform(low: float, high: float) -> Callable[[np.random.Generator], float]:
@@ -83,6 +110,20 @@ TUNING = Palette(
     speed=_one_of(0.05, 0.1, 0.2, 0.4, 0.7, 1.1),
     low_contrast=(4.0, 12.0),
     parked_shape="box",
+    # The second drift clip pushes the tuning families' own nuisances harder than the first: +-20 %
+    # exposure steps every 7.5 s (jumps up to 1.5x), light 2.5 times faster and a quarter deeper,
+    # foliage and the flickering lamp 1.7 times stronger.
+    drift_clips=(
+        DriftClip(),
+        DriftClip(
+            drift=0.5,
+            period_s=60.0,
+            exposure_step=0.2,
+            exposure_every_s=7.5,
+            motion_strength=1.7,
+            motions=2,
+        ),
+    ),
 )
 HOLDOUT = Palette(
     backgrounds=("terrain", "tiles", "rooms"),
@@ -99,10 +140,14 @@ HOLDOUT = Palette(
     speed=_log_uniform(0.04, 1.1),
     low_contrast=(3.0, 10.0),
     parked_shape="car",
+    drift_clips=(DriftClip(), DriftClip()),
 )
 PALETTES = {"tuning": TUNING, "holdout": HOLDOUT}
-SEEDS = {"tuning": 100, "holdout": 5000}
-"""First generator seed of each set; the sets' seed ranges never meet."""
+SEEDS = {"tuning": 100, "holdout": 9000}
+"""First generator seed of each set; a set draws from its first seed to 800 past it (full and quick),
+so the sets' seed ranges never meet."""
+RETIRED_SEEDS = range(5000, 5800)
+"""The first hold-out draw: measured twice, then retired (see the module docstring)."""
 
 
 def _objects(
@@ -165,6 +210,10 @@ def _event_clip(name: str, seed: int, palette: Palette, duration_s: float, index
 
 
 def _drift_clip(name: str, seed: int, palette: Palette, duration_s: float, index: int) -> ClipSpec:
+    drift = palette.drift_clips[index]
+    motions = tuple(
+        palette.motions[(index + offset) % len(palette.motions)] for offset in range(drift.motions)
+    )
     return ClipSpec(
         name=name,
         seed=seed,
@@ -172,11 +221,14 @@ def _drift_clip(name: str, seed: int, palette: Palette, duration_s: float, index
         enroll_s=DRIFT_ENROLL_S,
         fps=2.0,
         background=palette.backgrounds[index % len(palette.backgrounds)],
-        motions=(palette.motions[index % len(palette.motions)],),
+        motions=motions,
+        motion_strength=drift.motion_strength,
         lighting=palette.lighting,
-        drift=0.4,
-        drift_period_s=150.0,
+        drift=drift.drift,
+        drift_period_s=drift.period_s,
         exposure_steps=palette.exposure_steps,
+        exposure_step=drift.exposure_step,
+        exposure_every_s=drift.exposure_every_s,
         shake_px=1,
         noise_kind=palette.noise_kind,
         noise=palette.noises[1],
@@ -221,8 +273,8 @@ def _parked_clip(name: str, seed: int, palette: Palette) -> ClipSpec:
 def clip_set(name: str, quick: bool) -> tuple[ClipSpec, ...]:
     """The clips of set ``tuning`` or ``holdout``.
 
-    full: tuning has sixteen 2-minute event clips and one 10-minute drift-only clip; hold-out has
-    fourteen and two; each also has a 5-minute clip in which something parks for 200 s. quick (for
+    full: tuning has sixteen 2-minute event clips, hold-out fourteen, and each two 10-minute
+    drift-only clips; each also has a 5-minute clip in which something parks for 200 s. quick (for
     CI): eight 90-second event clips and one 90-second drift-only clip. Event clips run at 10 fps,
     drift-only clips at 2 fps, parking clips at 5 fps.
     """
@@ -232,9 +284,9 @@ def clip_set(name: str, quick: bool) -> tuple[ClipSpec, ...]:
     if quick:
         events, duration, drifts, drift_s = 8, 90.0, 1, 90.0
     elif name == "tuning":
-        events, duration, drifts, drift_s = 16, 120.0, 1, 600.0
+        events, duration, drifts, drift_s = 16, 120.0, len(palette.drift_clips), 600.0
     else:
-        events, duration, drifts, drift_s = 14, 120.0, 2, 600.0
+        events, duration, drifts, drift_s = 14, 120.0, len(palette.drift_clips), 600.0
     specs = [
         _event_clip(f"{name}-{index:02d}", first_seed + index, palette, duration, index)
         for index in range(events)

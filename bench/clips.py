@@ -70,12 +70,17 @@ class ClipSpec:
     background: str = "blocks"
     motions: tuple[str, ...] = ()
     """Normal motion families present all the time (see scene_families.MOTIONS)."""
+    motion_strength: float = 1.0
+    """How hard the normal motions move (foliage's leaf contrast, the lamp's jumps), 1 = as drawn."""
     lighting: str = "sine-tilt"
     drift: float = 0.3
     """Amplitude of the log global gain (0.3: about 0.74x to 1.35x)."""
     drift_period_s: float = 40.0
     exposure_steps: str | None = None
-    """``periodic``: +-12% jumps in 15 s windows; ``random``: 5-20% jumps at random times."""
+    """``periodic``: each ``exposure_every_s`` window at 1, 1 + or 1 - ``exposure_step`` (drawn);
+    ``random``: 5-20% jumps at random times."""
+    exposure_step: float = 0.12
+    exposure_every_s: float = 15.0
     shake_px: int = 0
     """Camera jitter: each frame shifted by up to this many pixels."""
     noise_kind: str = "gaussian"
@@ -123,7 +128,10 @@ class Clip:
         self.spec = spec
         rng = np.random.default_rng(spec.seed)
         self._scene = background(spec.background, rng, spec.height, spec.width)
-        self._motions = tuple(NormalMotion(kind, rng, spec.height, spec.width) for kind in spec.motions)
+        self._motions = tuple(
+            NormalMotion(kind, rng, spec.height, spec.width, strength=spec.motion_strength)
+            for kind in spec.motions
+        )
         self._lighting = Lighting(
             spec.lighting, rng, (spec.height, spec.width), drift=spec.drift, period_s=spec.drift_period_s
         )
@@ -139,8 +147,9 @@ class Clip:
         if spec.exposure_steps is None:
             return [(0.0, 1.0)]
         if spec.exposure_steps == "periodic":
-            choices = rng.choice([-1.0, 0.0, 1.0], size=int(spec.duration_s // 15) + 1)
-            return [(15.0 * index, 1.0 + 0.12 * float(step)) for index, step in enumerate(choices)]
+            every, size = spec.exposure_every_s, spec.exposure_step
+            choices = rng.choice([-1.0, 0.0, 1.0], size=int(spec.duration_s // every) + 1)
+            return [(every * index, 1.0 + size * float(step)) for index, step in enumerate(choices)]
         if spec.exposure_steps != "random":
             raise ValueError(f"unknown exposure steps {spec.exposure_steps!r}")
         steps, t, level = [(0.0, 1.0)], 0.0, 0.0

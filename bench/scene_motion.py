@@ -14,8 +14,9 @@ from bench.scene_families import LIGHTINGS, Float, Generator, random_colour
 class NormalMotion:
     """Something in the scene that moves all the time and is not an event."""
 
-    def __init__(self, kind: str, rng: Generator, height: int, width: int) -> None:
+    def __init__(self, kind: str, rng: Generator, height: int, width: int, *, strength: float = 1.0) -> None:
         self.kind = kind
+        self._strength = strength
         self._width = int(rng.integers(50, 90))
         self._height = int(rng.integers(35, 60))
         self._x = int(rng.integers(0, width - self._width))
@@ -36,10 +37,11 @@ class NormalMotion:
         x, y, w, h = self._x, self._y, self._width, self._height
         region = image[y : y + h, x : x + w]
         if self.kind == "foliage":
-            sway = cv2.GaussianBlur(rng.normal(0, 35, size=(h, w)).astype(np.float32), (0, 0), 1.0)
+            leaves = rng.normal(0, 35 * self._strength, size=(h, w)).astype(np.float32)
+            sway = cv2.GaussianBlur(leaves, (0, 0), 1.0)
             region += sway[:, :, None]
         elif self.kind == "flicker":
-            region *= float(1.0 + rng.choice([-0.15, 0.0, 0.0, 0.2]))
+            region *= float(1.0 + self._strength * rng.choice([-0.15, 0.0, 0.0, 0.2]))
         elif self.kind == "branch":
             self._branch(region, t, rng)
         elif self.kind == "water":

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from gateway.anomaly.export import build_graph, model_document
-from gateway.anomaly.features import GridSpec, fine_cells, temporal_noise
+from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import fit
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image
@@ -109,7 +109,7 @@ def enroll_frames(
     name = model_name(camera_id)
     model_dir = repository / name
     grid = _existing_grid(model_dir) or grid or GridSpec()
-    cells, noise = [], []
+    cells, noise, peaks = [], [], []
     batch: list[Image] = []
     previous: Image | None = None
     count = 0
@@ -118,6 +118,7 @@ def enroll_frames(
         nonlocal batch, previous
         stacked = np.stack(batch)
         cells.append(fine_cells(stacked, grid))
+        peaks.append(cell_peaks(stacked, grid))
         noise.append(temporal_noise(stacked, grid, None if previous is None else previous[np.newaxis]))
         previous, batch = stacked[-1], []
 
@@ -135,7 +136,7 @@ def enroll_frames(
             f"enrollment of camera {camera_id!r} needs at least {MIN_FRAMES} frames, got {count}"
         )
     _notify(progress, f"{count} frames collected; fitting {grid.rows}x{grid.columns} cells at 3 scales")
-    scene = fit(np.concatenate(cells), np.concatenate(noise), grid)
+    scene = fit(np.concatenate(cells), np.concatenate(noise), np.concatenate(peaks), grid)
     proto = build_graph(scene, {"camera_id": camera_id, "enrolled_at": f"{time.time():.0f}"})
     model_yaml = _write_model_yaml(model_dir, model_document(scene))
     version, model_path = _write_version(model_dir, proto.SerializeToString())

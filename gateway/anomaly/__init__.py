@@ -9,8 +9,10 @@ How the method was chosen
 -------------------------
 
 On the **tuning** clip set only (``bench/clip_sets.py``: 16 two-minute scenes, a 5-minute parking
-clip, a 10-minute drift-only clip; 101 events), offline, with ``bench/anomaly_tuning.py method``.
-The hold-out set (other scene families and seeds) was kept for the report. Columns: event precision
+clip, 10-minute drift-only clips; 101 events), offline, with ``bench/anomaly_tuning.py method``.
+The hold-out set (other scene families and seeds) was kept for the report. The table below was
+measured when the tuning set had one, gentle, drift-only clip (6210 normal frames); the second, hard
+one and the saturation test it led to came later (next section). Columns: event precision
 and recall through the gateway's rules, alerts on the drift-only clip, flagged normal frames (more
 than 1 s from any object), and the separation of events from normal footage: events' p5 is the 5th
 percentile over events of each event's 3rd-highest raw score (1.0 = threshold; the rule needs 3
@@ -51,13 +53,49 @@ threshold (2.25 before the grain term, 2.1 after). The one hold-out look during 
 quick hold-out set at margin 2.25: recall 0.941) came before that last step; the rule, not that
 figure, set the margin.
 
+Lighting the tuning set did not push: the saturation test
+---------------------------------------------------------
+
+The first hold-out report had 3 alerts on one of its two drift-only clips (random exposure steps
+under cloud light) while the tuning set's one drift clip had none: that clip never pushed the method
+on lighting. So the tuning set got a second drift-only clip in its own families, pushed harder
+(``clip_sets.py``: +-20 % exposure steps every 7.5 s, light 2.5 times faster, foliage and a lamp 1.7
+times stronger); the hold-out clips were not looked at for this. On it the method flagged 11 normal
+frames; the cause (``model.py``, "Saturation") was the saturation test on a window's median colour,
+and the fix takes the brightest the window normally gets: its bright pixels and its upward flicker.
+Measured like the table above, on the tuning set with both drift clips (7350 normal frames; load
+2.8-4.8 on 2 cores), and the hard clip's own peak raw score, over all its frames and over the 388
+frames lit beyond the enrolled range:
+
+| variant | flagged normal | normal max | separation | hard clip: peak | beyond range |
+|---|---|---|---|---|---|
+| **final** (``Settings()``) | 0/7350 | 0.79 | **4.43** | 0.66 | 0.58 |
+| saturation test on the median colour (before) | 11/7350 | 1.51 | 2.32 | 1.60 | 1.60 |
+| bright pixels only (``--set headroom=false``) | 0/7350 | 0.86 | 4.06 | 0.92 | 0.92 |
+| upward flicker only (``--set pixel_peaks=false``) | 0/7350 | 0.79 | 4.43 | 0.67 | 0.67 |
+
+Every row: precision 1.000, recall 1.000, median delay 0.10 s, no drift alert, events' p5 3.51.
+
+The upward flicker does most of it; the bright pixels take the last of the lamp's clipping off the
+frames lit beyond enrollment (their worst moves to foliage at ordinary light) and cost the graph
+nothing (one constant per window). A first version of the fix flagged 14 normal frames on the quick
+tuning set (a surface clipped through its whole enrollment, then lit less): texture is now learned
+only from unclipped frames and never compared where it was clipped in most of them (``model.py``);
+the quick tuning set then has none (35/35 events, 0/1788 flagged normal frames, offline through the
+graph). The events are untouched (weakest 1.89 in every row), and the margin rule still holds
+(normal max 0.79 <= 0.8), so no other constant moved. Per-frame CPU of the enrolled graph, one
+thread, 320 x 180, median over 300 frames: 1.24 and 1.47 ms in two runs, against 1.27 and 1.49 ms
+for the previous graph on the same frames, the two run frame by frame in one process (load 3.3 on 2
+cores).
+
 Ours against OpenCV's background subtractors
 --------------------------------------------
 
-Measured on the hold-out set by ``bench/accuracy.py`` (``bench/results/accuracy.md``; 2 cores,
-load 0.3-4.1), every method offline through the gateway's rules on the same frames, ours also
-through the real pipeline. MOG2 and KNN were kept well: their history, threshold, shadow handling
-and blob size were searched on the tuning set like ours (``bench/baselines.py``).
+Measured on the first hold-out set (seeds 5000.., since retired; before the saturation fix) by
+``bench/accuracy.py`` (``bench/results/accuracy.md``; 2 cores, load 0.3-4.1), every method offline
+through the gateway's rules on the same frames, ours also through the real pipeline. MOG2 and KNN
+were kept well: their history, threshold, shadow handling and blob size were searched on the tuning
+set like ours (``bench/baselines.py``).
 
 | hold-out: 86 events, 2 drift-only clips | precision | recall | median delay | drift alerts | ms/frame |
 |---|---|---|---|---|---|

@@ -201,12 +201,10 @@ def _scale_map(
         spatial = graph.node("Reshape", [spatial_flat, spatial_shape], f"{name}_spatial")
         colour_light = graph.node("Add", [gain, spatial], f"{name}_colour_light")
     luma_light = graph.node("ReduceMean", [colour_light], f"{name}_luma_light", axes=[1], keepdims=1)
+    colour_gain = graph.node("Exp", [colour_light], f"{name}_colour_gain")
     brightened = graph.node(
         "Mul",
-        [
-            graph.constant(f"{name}_colour_mean", scale.mean[:COLOURS][None]),
-            graph.node("Exp", [colour_light], f"{name}_colour_gain"),
-        ],
+        [graph.constant(f"{name}_colour_mean", scale.mean[:COLOURS][None]), colour_gain],
         f"{name}_colour_lit",
     )
     colour = graph.node("Min", [brightened, graph.constant("white", 255.0)], f"{name}_colour_expected")
@@ -229,7 +227,12 @@ def _scale_map(
         "Log", [graph.node("Add", [expected_linear, offsets], f"{name}_expected_shifted")], f"{name}_expected"
     )
     residual = graph.node("Sub", [observed, expected], f"{name}_residual")
-    brightest = graph.node("ReduceMax", [colour], f"{name}_brightest", axes=[1], keepdims=1)
+    peak = graph.node(
+        "Mul",
+        [graph.constant(f"{name}_colour_peak", scale.peak[None]), colour_gain],
+        f"{name}_peak_lit",
+    )
+    brightest = graph.node("ReduceMax", [peak], f"{name}_brightest", axes=[1], keepdims=1)
     bright = graph.node(
         "GreaterOrEqual",
         [brightest, graph.constant(f"{name}_bright", settings.bright)],

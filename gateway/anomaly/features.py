@@ -50,6 +50,8 @@ REGION_COLUMNS = 8
 MAD_TO_DEVIATION = 1.4826
 
 """The median absolute deviation of a normal distribution times this is its standard deviation."""
+PEAK_SHARE = 0.05
+"""``cell_peaks``: the share of a cell's pixels counted as its bright part."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +205,21 @@ def temporal_noise(frames: FrameBatch, grid: GridSpec, previous: FrameBatch | No
     per_cell = step.reshape(shape).transpose(0, 1, 3, 2, 4).reshape(*shape[:2], shape[3], -1)
     noise: FloatArray = (MAD_TO_DEVIATION * np.median(per_cell, axis=-1)).astype(np.float32)
     return noise
+
+
+def cell_peaks(frames: FrameBatch, grid: GridSpec) -> FloatArray:
+    """Per frame, fine cell and colour channel, the level of the cell's brightest ``PEAK_SHARE`` of
+    pixels -> [N, 3, rows, columns]; over the cell's mean, it says how far below saturation the
+    cell's bright parts clip (enrollment only: the graph never computes it)."""
+    _check(frames, grid)
+    count, pixels = frames.shape[0], grid.cell_height * grid.cell_width
+    shape = (count, grid.rows, grid.cell_height, grid.columns, grid.cell_width, COLOURS)
+    per_cell = (
+        frames.reshape(shape).transpose(0, 5, 1, 3, 2, 4).reshape(count, COLOURS, grid.rows, grid.columns, -1)
+    )
+    rank = max(1, round(PEAK_SHARE * pixels))
+    peaks: FloatArray = np.partition(per_cell, pixels - rank, axis=-1)[..., pixels - rank].astype(np.float32)
+    return peaks
 
 
 def upper_median(values: FloatArray) -> FloatArray:

@@ -24,8 +24,28 @@ Expected values, per window of every scale, in linear space: colour ``min(mean *
 (a bright surface saturates instead of growing), texture ``signal * exp(luma light) + noise``: edges
 brighten with the light, the camera's noise does not. ``noise`` is the mean |gradient| that pure
 noise of the camera's temporal deviation gives (2.26 times it, for white noise), capped per cell at
-twice the frame's median so that leaves moving in the wind count as scene texture. Where the
-expected colour is near saturation the texture channel is ignored: a clipped surface has none.
+twice the frame's median so that leaves moving in the wind count as scene texture.
+
+Saturation: where a window's brightest normal colour under the frame's light reaches ``bright``
+(240 grey levels), its texture channel is ignored, since a clipped surface has none. The brightest
+normal colour (``ScaleModel.peak``) is learned at enrollment: the level of the window's brightest
+twentieth of pixels over its mean (a patterned surface clips in its bright parts first), times the
+``tail_quantile`` of its upward colour residual (a flickering lamp, leaves catching the light: the
+brightest the window gets, not its median). Why, found on the tuning set's hard drift clip: with an
+exposure step on a bright phase of the light (1.75x the enrollment's), a flickering lamp whose usual
+colour stays just under the test (228) clips to a flat white in its bright state, its texture
+vanishes (log residual -2.6) and the old test, on the median colour, kept comparing it: 11 flagged
+normal frames, up to 1.60 of the threshold, all on the lamp's texture. Not a lag (the model is
+stateless and estimates the light on every frame), not the light field (the residual is local), not
+a spread too tight (the lamp's texture spread, 0.27, is already seven times the floor): a surface
+clipping where a gain alone says it should not.
+
+The same test sorts the enrollment: a window's texture mean is a median over the enrollment frames,
+and its spread and tail are learned from the frames in which it was not clipped. Where it was
+clipped in more than half of them (``TEXTURE_SEEN``) its texture was never seen and is never
+compared (its peak is infinite): otherwise a surface that glared white through the enrollment
+would, in darker light, show texture measured against a spread learned from clipped frames (the
+quick tuning set, seed 606, flagged 14 normal frames that way before this rule).
 
 Normal variation, per window and channel: the spread is the MAD of the log residual over the
 enrollment frames (robust to a person crossing during enrollment) combined with a small floor
@@ -99,7 +119,12 @@ class Settings:
     noise_gradient: float = 2.26
     noise_cap: float = 2.0
     bright: float = 240.0
-    """Expected colour (grey levels) from which the texture channel is ignored."""
+    """Colour (grey levels) from which the texture channel is ignored: where the window's brightest
+    normal colour under the frame's light (``ScaleModel.peak``) reaches it."""
+    headroom: bool = True
+    """The saturation test uses each window's brightest normal colour (False: its median colour)."""
+    pixel_peaks: bool = True
+    """The brightest normal colour is that of the window's bright pixels (False: its mean's)."""
     follow_noise: bool = True
     """The texture channel's noise part follows the frame's grain (False: it stays as enrolled)."""
     fit_iterations: int = 3
@@ -118,6 +143,9 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
+TEXTURE_SEEN = 0.5
+"""A window's texture is learned where it was not clipped in at least this share of the enrollment
+frames: the median, which its spread is built on, needs half of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +159,11 @@ class ScaleModel:
     texture_noise: FloatArray
     spread: FloatArray
     threshold: float
+    peak: FloatArray
+    """[colours, r, c]: the brightest the window's colours were at enrollment, under the reference
+    light: its bright pixels (``features.cell_peaks``, relative to the mean) times the
+    ``tail_quantile`` of its upward colour residual; infinite where its texture was clipped in most
+    enrollment frames (never seen, so never compared)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +252,7 @@ def _expected(
     colour = np.minimum(scale.mean[None, :COLOURS] * np.exp(colour_light), np.float32(255.0))
     texture = scale.texture_signal * np.exp(luma_light) + scale.texture_noise * noisier
     linear = np.concatenate([colour, texture], axis=1)
-    bright = colour.max(axis=1, keepdims=True) >= settings.bright
+    bright = (scale.peak[None] * np.exp(colour_light)).max(axis=1, keepdims=True) >= settings.bright
     return np.log(linear + settings.offsets()).astype(np.float32), bright
 
 
@@ -294,8 +327,9 @@ def squash(raw: FloatArray) -> FloatArray:
 
 
 def _robust_spread(residual: FloatArray, floor: FloatArray) -> FloatArray:
-    deviation = np.abs(residual - np.median(residual, axis=0))
-    spread: FloatArray = np.sqrt((MAD_TO_DEVIATION * np.median(deviation, axis=0)) ** 2 + floor**2)
+    """Per window and channel over the frames; NaN marks a frame left out."""
+    deviation = np.abs(residual - np.nanmedian(residual, axis=0))
+    spread: FloatArray = np.sqrt((MAD_TO_DEVIATION * np.nanmedian(deviation, axis=0)) ** 2 + floor**2)
     return spread.astype(np.float32)
 
 
@@ -322,14 +356,24 @@ def _fine_means(
 
 
 def fit(
-    cells: FloatArray, noise: FloatArray, grid: GridSpec, settings: Settings = DEFAULT_SETTINGS
+    cells: FloatArray,
+    noise: FloatArray,
+    peaks: FloatArray,
+    grid: GridSpec,
+    settings: Settings = DEFAULT_SETTINGS,
 ) -> SceneModel:
-    """Learn the normal scene from the enrollment's fine cells [N, 5, rows, columns] and camera noise
-    [pairs, rows, columns] (``features.fine_cells`` and ``features.temporal_noise``)."""
+    """Learn the normal scene from the enrollment's fine cells [N, 5, rows, columns], camera noise
+    [pairs, rows, columns] and cell peaks [N, 3, rows, columns] (``features.fine_cells``,
+    ``features.temporal_noise`` and ``features.cell_peaks``)."""
     count = cells.shape[0]
     if count < 2 or noise.shape[0] < 1:
         raise ValueError("enrollment needs at least 2 frames")
+    if peaks.shape != (count, COLOURS, *cells.shape[2:]):
+        raise ValueError(f"peaks must be [{count}, {COLOURS}, rows, columns], got {list(peaks.shape)}")
     mean, fine_spread, _ = _fine_means(cells[:, :GRAIN], grid, settings)
+    # light-independent: a gain scales a cell's bright pixels and its mean alike
+    above_mean = np.median(peaks / np.maximum(cells[:, :COLOURS], 1.0), axis=0)
+    bright_pixels = mean[:COLOURS] * (above_mean if settings.pixel_peaks else np.float32(1.0))
     sigma = np.median(noise, axis=0)
     sigma = np.minimum(sigma, settings.noise_cap * np.median(sigma))
     noise_texture = (settings.noise_gradient * sigma).astype(np.float32)
@@ -345,6 +389,7 @@ def fit(
                 texture_noise,
                 np.ones_like(scale_mean),
                 1.0,
+                np.zeros_like(scale_mean[:COLOURS]),
             )
         )
     provisional = SceneModel(
@@ -356,12 +401,26 @@ def fit(
         np.zeros(COLOURS, np.float32),
         max(float(np.median(grain(cells))), 1e-3),
     )
+    # provisional peaks of zero: every texture residual compared, saturating or not, sorted out below
     found, lighting = residuals(provisional, cells)
     for index, scale in enumerate(provisional.scales):
-        spread = _robust_spread(found[scale.scale], settings.floors())
-        tail = np.quantile(np.abs(found[scale.scale]) / spread, settings.tail_quantile, axis=0)
+        peak = pool(bright_pixels, scale.scale)
+        if settings.headroom:
+            upward = np.quantile(found[scale.scale][:, :COLOURS], settings.tail_quantile, axis=0)
+            peak = peak * np.exp(np.maximum(upward, 0.0))
+        colour_light, _ = lighting.at(grid, scale.scale, settings.basis_terms)
+        saturating = (peak[None] * np.exp(colour_light)).max(axis=1) >= settings.bright
+        seen = saturating.mean(axis=0) < TEXTURE_SEEN
+        # texture is learned from the frames in which it was not clipped; where it was clipped in most
+        # of them it was never seen, and is never compared (an infinite peak always saturates)
+        learned = found[scale.scale].copy()
+        unseen = np.where(seen, np.nan, np.float32(0.0))
+        learned[:, COLOURS] = np.where(saturating, unseen, learned[:, COLOURS])
+        spread = _robust_spread(learned, settings.floors())
+        tail = np.nanquantile(np.abs(learned) / spread, settings.tail_quantile, axis=0)
         widened = (spread * np.maximum(1.0, tail / settings.tail_reference)).astype(np.float32)
-        scales[index] = dataclasses.replace(scale, spread=widened)
+        peak = np.where(seen, peak, np.inf).astype(np.float32)
+        scales[index] = dataclasses.replace(scale, spread=widened, peak=peak)
     light_spread = scales[0].spread[:COLOURS].mean(axis=0)
     fitted = dataclasses.replace(
         provisional,

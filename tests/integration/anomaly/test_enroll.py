@@ -10,7 +10,7 @@ import onnxruntime as ort
 import pytest
 
 from gateway.anomaly.export import build_graph
-from gateway.anomaly.features import GridSpec, fine_cells, temporal_noise
+from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import cell_scores, fit, raw_scores, squash
 from gateway.cli import main
 from gateway.enroll import Enrollment, enroll_frames
@@ -132,7 +132,7 @@ def test_the_graph_computes_what_the_numpy_reference_computes(
 ) -> None:
     grid = GridSpec()
     normal = scripted_clip.normal
-    model = fit(fine_cells(normal, grid), temporal_noise(normal, grid), grid)
+    model = fit(fine_cells(normal, grid), temporal_noise(normal, grid), cell_peaks(normal, grid), grid)
     path = tmp_path / "model.onnx"
     path.write_bytes(build_graph(model).SerializeToString())
     score, cell_map = _session(path).run(None, {"frame": scripted_clip.frames})

@@ -4,8 +4,16 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.anomaly.features import GridSpec, fine_cells, pool, spread_to_fine, temporal_noise, upper_median
-from gateway.anomaly.model import SceneModel, cell_scores, fit, raw_scores, squash
+from gateway.anomaly.features import (
+    GridSpec,
+    cell_peaks,
+    fine_cells,
+    pool,
+    spread_to_fine,
+    temporal_noise,
+    upper_median,
+)
+from gateway.anomaly.model import SceneModel, Settings, cell_scores, fit, raw_scores, residuals, squash
 
 GRID = GridSpec(height=60, width=80, rows=6, columns=8)
 Frames = npt.NDArray[np.uint8]
@@ -32,8 +40,14 @@ def _frames(
     return clipped
 
 
-def _model(frames: Frames) -> SceneModel:
-    return fit(fine_cells(frames, GRID), temporal_noise(frames, GRID), GRID)
+def _model(frames: Frames, settings: Settings | None = None) -> SceneModel:
+    return fit(
+        fine_cells(frames, GRID),
+        temporal_noise(frames, GRID),
+        cell_peaks(frames, GRID),
+        GRID,
+        *(() if settings is None else (settings,)),
+    )
 
 
 def _raw(model: SceneModel, frames: Frames) -> npt.NDArray[np.float32]:
@@ -58,7 +72,7 @@ def test_cells_reject_frames_of_another_size() -> None:
 def test_fit_needs_more_than_one_frame() -> None:
     frames = _frames(1)
     with pytest.raises(ValueError, match="at least 2 frames"):
-        fit(fine_cells(frames, GRID), temporal_noise(frames, GRID), GRID)
+        _model(frames)
 
 
 def test_windows_of_each_scale_spread_back_to_the_fine_cells_they_cover() -> None:
@@ -154,6 +168,67 @@ def test_surfaces_that_saturate_in_brighter_light_are_not_an_anomaly() -> None:
     brighter = _frames(2, np.array([1.45, 1.5]), seed=10)
     assert (brighter == 255).any()
     assert _raw(model, brighter).max() < 1.0
+
+
+def test_cell_peaks_are_the_level_of_the_brightest_twentieth_of_each_cell() -> None:
+    frames = np.full((1, 60, 80, 3), 100, dtype=np.uint8)
+    frames[0, 0, :5, 0] = 200  # cell (0, 0): five of its hundred pixels bright in blue
+    frames[0, 0, 10:14, 1] = 200  # cell (0, 1): four bright pixels in green, fewer than a twentieth
+    peaks = cell_peaks(frames, GRID)
+    assert peaks.shape == (1, 3, 6, 8)
+    assert peaks[0, :, 0, 0].tolist() == [200.0, 100.0, 100.0]
+    assert peaks[0, :, 0, 1].tolist() == [100.0, 100.0, 100.0]
+
+
+def _lamp(frames: Frames, levels: npt.NDArray[np.float64]) -> Frames:
+    """A textured lamp around grey 150 over cells (2..3, 4..5) and one pixel beyond (so that their
+    texture is the lamp's alone), at ``levels`` of its brightness."""
+    rng = np.random.default_rng(11)
+    lamp = 150.0 + rng.normal(0, 8, size=(21, 21, 1))
+    lit = frames.astype(np.float64)
+    sensor = rng.normal(0, 3, size=(len(levels), 21, 21, 3))
+    lit[:, 20:41, 40:61] = lamp * levels[:, None, None, None] + sensor
+    clipped: Frames = np.clip(lit, 0, 255).astype(np.uint8)
+    return clipped
+
+
+def test_texture_is_not_compared_where_a_flickering_lamp_clips_in_brighter_light() -> None:
+    # Given a textured lamp that jumps 0.75x..1.35x, enrolled under gains 0.9..1.1
+    rng = np.random.default_rng(12)
+    gains = rng.uniform(0.9, 1.1, size=60)
+    levels = rng.choice([0.75, 1.0, 1.0, 1.35], size=60) * gains
+    enrolled = _lamp(_frames(60, gains, seed=13), levels)
+    # When the light rises 1.4x while the lamp is at its brightest: it clips to a flat white, though
+    # its usual colour under that light (210) is below the saturation test's 240
+    brighter = _frames(1, np.array([1.4]), seed=14)
+    usual = fine_cells(_lamp(brighter, np.array([1.4])), GRID)
+    later = fine_cells(_lamp(brighter, np.array([1.4 * 1.35])), GRID)
+    assert usual[0, 3, 2:4, 4:6].min() > 10
+    assert later[0, 3, 2:4, 4:6].max() < 10  # its texture is gone
+    # Then its lost texture is not compared: the saturation test takes the brightest the lamp was at
+    # enrollment, not its usual level; without that the lamp's cells would be far out
+    found, _ = residuals(_model(enrolled), later)
+    assert np.all(found["fine"][0, 3, 2:4, 4:6] == 0.0)
+    unaware, _ = residuals(_model(enrolled, Settings(headroom=False, pixel_peaks=False)), later)
+    assert np.all(unaware["fine"][0, 3, 2:4, 4:6] < -0.5)
+
+
+def test_texture_clipped_through_most_of_the_enrollment_is_never_compared() -> None:
+    # Given a textured surface so bright that it clips to white in every enrollment frame
+    def glare(frames: Frames, gain: float) -> Frames:
+        lit = frames.astype(np.float64)
+        surface = 245.0 + np.random.default_rng(15).normal(0, 25, size=(20, 20, 1))
+        lit[:, 0:20, 60:80] = surface * gain
+        clipped: Frames = np.clip(lit, 0, 255).astype(np.uint8)
+        return clipped
+
+    model = _model(glare(_frames(40), 1.0))
+    assert np.isinf(model.fine.peak[:, 0:2, 6:8]).all()
+    # When the light falls by a third and the surface shows its texture for the first time
+    darker = fine_cells(glare(_frames(1, np.array([0.67]), seed=16), 0.67), GRID)
+    # Then that texture is not compared with one nobody saw
+    found, _ = residuals(model, darker)
+    assert np.all(found["fine"][0, 3, 0:2, 6:8] == 0.0)
 
 
 def test_thresholds_have_a_floor_and_every_enrollment_score_is_below_the_threshold() -> None:
