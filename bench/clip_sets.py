@@ -32,12 +32,15 @@ exposure steps of +-20 % land every 2.5 s, often of both signs in a row and alwa
 moves; a camera whose noise grows as the light falls (``ClipSpec.noise_gain``); a slow shift of
 colour temperature, blue against red (``ClipSpec.colour_drift``); two foliage patches and a lamp on
 the blocks background (flat and textured cells). Bright surfaces clip in some channels through its
-enrollment and most of the frame clips in its brightest minutes;
-its normal frames nearest the threshold are attributed in ``gateway/anomaly``.
+enrollment and most of the frame clips in its brightest minutes: the method's clipping rules were
+found on it (``gateway/anomaly/clipping.py``).
 
-Seeds: tuning from 100, hold-out from 9000 (``SEEDS``). The hold-out seeds 5000.. were measured
-twice and are retired (``RETIRED_SEEDS``); the hold-out was redrawn after the drift fix was chosen on
-tuning data, from the same palette and families, and is looked at once per frozen method.
+Seeds: tuning from 100, hold-out from 13000 (``SEEDS``). Retired hold-out draws
+(``RETIRED_SEEDS``): seeds 5000.. were measured twice, the second time after their drift miss was
+known; seeds 9000.. were measured once, offline, after the saturation fix was frozen, and their
+drift clip alerted once, so the clipping rules chosen next on the tuning set's third drift clip were
+chosen knowing that a hold-out drift clip still failed. Each redraw comes after the method is frozen
+on tuning data, from the same palette and families, and is looked at once per frozen method.
 
 Small objects (under 4 % of the frame) always have a clear colour difference: three grey levels
 over a few cells is below what any per-cell statistic can separate from noise and compression.
@@ -166,11 +169,11 @@ HOLDOUT = Palette(
     drift_clips=(DriftClip(), DriftClip()),
 )
 PALETTES = {"tuning": TUNING, "holdout": HOLDOUT}
-SEEDS = {"tuning": 100, "holdout": 9000}
+SEEDS = {"tuning": 100, "holdout": 13000}
 """First generator seed of each set; a set draws from its first seed to 800 past it (full and quick),
 so the sets' seed ranges never meet."""
-RETIRED_SEEDS = range(5000, 5800)
-"""The first hold-out draw: measured twice, then retired (see the module docstring)."""
+RETIRED_SEEDS = frozenset(range(5000, 5800)) | frozenset(range(9000, 9800))
+"""The first two hold-out draws, retired (see the module docstring)."""
 
 
 def _objects(
