@@ -13,11 +13,11 @@ scene families, so a method that merely learned the tuning clips does not pass t
 | low contrast (30 % of objects >= 4 % of the frame) | 4 .. 12 grey levels of luma | 3 .. 10 |
 | normal motion | foliage (random leaves), a flickering lamp | a swaying branch, water with sparkles |
 | lighting | sinusoidal gain, left-right tilt, a bowl | random-walk gain, top-bottom gradient, vignette |
-| exposure | +-12 % steps every 15 s (second drift clip: +-20 % every 7.5 s) | 5-20 % steps at random times |
+| exposure | +-12 % every 15 s (drift clips 2, 3: +-20 % every 7.5, 2.5 s) | 5-20 % at random times |
 | sensor noise | Gaussian, 2 / 4 / 8 grey levels | read noise 2 / 3 / 5 plus shot noise |
 | compression | JPEG 50 / 70 / 90 or none | WebP 40 / 60 / 80 or none |
 | shutter (motion blur) | 40 % of the frame interval | 60 % |
-| drift-only clips | two, 10 minutes; the second pushes harder (below) | two, 10 minutes |
+| drift-only clips | three, 10 minutes; the second and third push harder (below) | two, 10 minutes |
 | parking (something stays 200 s) | a box | a car |
 
 The tuning set's second drift-only clip pushes its own families' nuisances harder than anything else
@@ -26,9 +26,21 @@ its gain a quarter deeper, foliage 1.7 times stronger beside a lamp that flicker
 With one gentle drift clip the method was never pushed on lighting and passed the tuning set while a
 hold-out drift clip alerted; this clip shows that failure on tuning data (``gateway/anomaly``).
 
-Seeds: tuning from 100, hold-out from 9000 (``SEEDS``). The hold-out seeds 5000.. were measured
-twice and are retired (``RETIRED_SEEDS``); the hold-out was redrawn after the drift fix was chosen on
-tuning data, from the same palette and families, and is looked at once per frozen method.
+The third drift-only clip combines what the second does not: light that leaves the enrolled range
+(a log gain of +-0.8 over 5 minutes, so the 30 s enrollment sees a narrow band of it) while
+exposure steps of +-20 % land every 2.5 s, often of both signs in a row and always while the light
+moves; a camera whose noise grows as the light falls (``ClipSpec.noise_gain``); a slow shift of
+colour temperature, blue against red (``ClipSpec.colour_drift``); two foliage patches and a lamp on
+the blocks background (flat and textured cells). Bright surfaces clip in some channels through its
+enrollment and most of the frame clips in its brightest minutes: the method's clipping rules were
+found on it (``gateway/anomaly/clipping.py``).
+
+Seeds: tuning from 100, hold-out from 13000 (``SEEDS``). Retired hold-out draws
+(``RETIRED_SEEDS``): seeds 5000.. were measured twice, the second time after their drift miss was
+known; seeds 9000.. were measured once, offline, after the saturation fix was frozen, and their
+drift clip alerted once, so the clipping rules chosen next on the tuning set's third drift clip were
+chosen knowing that a hold-out drift clip still failed. Each redraw comes after the method is frozen
+on tuning data, from the same palette and families, and is looked at once per frozen method.
 
 Small objects (under 4 % of the frame) always have a clear colour difference: three grey levels
 over a few cells is below what any per-cell statistic can separate from noise and compression.
@@ -63,6 +75,10 @@ class DriftClip:
     motion_strength: float = 1.0
     motions: int = 1
     """How many of the palette's normal motions the scene has, from the clip's index on."""
+    noise_gain: float = 0.0
+    """The camera's noise grows as the light falls (``ClipSpec.noise_gain``)."""
+    colour_drift: float = 0.0
+    """A slow colour-temperature shift (``ClipSpec.colour_drift``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +139,16 @@ TUNING = Palette(
             motion_strength=1.7,
             motions=2,
         ),
+        DriftClip(
+            drift=0.8,
+            period_s=300.0,
+            exposure_step=0.2,
+            exposure_every_s=2.5,
+            motion_strength=1.7,
+            motions=3,
+            noise_gain=1.0,
+            colour_drift=0.08,
+        ),
     ),
 )
 HOLDOUT = Palette(
@@ -143,11 +169,11 @@ HOLDOUT = Palette(
     drift_clips=(DriftClip(), DriftClip()),
 )
 PALETTES = {"tuning": TUNING, "holdout": HOLDOUT}
-SEEDS = {"tuning": 100, "holdout": 9000}
+SEEDS = {"tuning": 100, "holdout": 13000}
 """First generator seed of each set; a set draws from its first seed to 800 past it (full and quick),
 so the sets' seed ranges never meet."""
-RETIRED_SEEDS = range(5000, 5800)
-"""The first hold-out draw: measured twice, then retired (see the module docstring)."""
+RETIRED_SEEDS = frozenset(range(5000, 5800)) | frozenset(range(9000, 9800))
+"""The first two hold-out draws, retired (see the module docstring)."""
 
 
 def _objects(
@@ -223,6 +249,7 @@ def _drift_clip(name: str, seed: int, palette: Palette, duration_s: float, index
         background=palette.backgrounds[index % len(palette.backgrounds)],
         motions=motions,
         motion_strength=drift.motion_strength,
+        colour_drift=drift.colour_drift,
         lighting=palette.lighting,
         drift=drift.drift,
         drift_period_s=drift.period_s,
@@ -232,6 +259,7 @@ def _drift_clip(name: str, seed: int, palette: Palette, duration_s: float, index
         shake_px=1,
         noise_kind=palette.noise_kind,
         noise=palette.noises[1],
+        noise_gain=drift.noise_gain,
         compression=palette.compression,
         quality=palette.qualities[1],
         shutter=palette.shutter,

@@ -86,6 +86,11 @@ class ClipSpec:
     noise_kind: str = "gaussian"
     """``gaussian``: constant deviation ``noise``; ``shot``: ``noise`` plus signal-dependent noise."""
     noise: float = 4.0
+    noise_gain: float = 0.0
+    """A camera that raises its gain as the light falls: the noise's deviation is multiplied by
+    ``(1 / light) ** noise_gain`` where the light (global gain times exposure) is under 1."""
+    colour_drift: float = 0.0
+    """Amplitude (log) of a slow colour-temperature shift, blue against red; 0: none."""
     compression: str | None = None
     """``jpeg`` or ``webp`` at ``quality``; None: none."""
     quality: int = 80
@@ -133,7 +138,12 @@ class Clip:
             for kind in spec.motions
         )
         self._lighting = Lighting(
-            spec.lighting, rng, (spec.height, spec.width), drift=spec.drift, period_s=spec.drift_period_s
+            spec.lighting,
+            rng,
+            (spec.height, spec.width),
+            drift=spec.drift,
+            period_s=spec.drift_period_s,
+            colour_drift=spec.colour_drift,
         )
         self._steps = self._exposure_levels(rng)
         self._tracks = tuple(self._track(obj, rng) for obj in spec.objects)
@@ -252,11 +262,15 @@ class Clip:
         image = image * self._lighting.at(t) * self._exposure(t)
         if spec.shake_px:
             image = _shaken(image, rng, spec.shake_px)
+        noise = spec.noise
+        if spec.noise_gain:
+            light = self._lighting.level(t) * self._exposure(t)
+            noise *= max(1.0, 1.0 / light) ** spec.noise_gain
         if spec.noise_kind == "shot":
-            deviation = np.sqrt(spec.noise**2 + SHOT_NOISE * np.clip(image, 0, 255))
+            deviation = np.sqrt(noise**2 + SHOT_NOISE * np.clip(image, 0, 255))
             image = image + rng.normal(0, 1, size=image.shape).astype(np.float32) * deviation
         else:
-            image = image + rng.normal(0, spec.noise, size=image.shape).astype(np.float32)
+            image = image + rng.normal(0, noise, size=image.shape).astype(np.float32)
         frame = np.clip(image, 0, 255).astype(np.uint8)
         if spec.compression is not None:
             flag = cv2.IMWRITE_JPEG_QUALITY if spec.compression == "jpeg" else cv2.IMWRITE_WEBP_QUALITY

@@ -97,7 +97,14 @@ class Lighting:
     """A multiplicative light field over time: ``at(t)`` -> [H, W, 3] (or broadcastable) gains."""
 
     def __init__(
-        self, kind: str, rng: Generator, size: tuple[int, int], *, drift: float, period_s: float
+        self,
+        kind: str,
+        rng: Generator,
+        size: tuple[int, int],
+        *,
+        drift: float,
+        period_s: float,
+        colour_drift: float = 0.0,
     ) -> None:
         height, width = size
         if kind not in LIGHTINGS:
@@ -105,6 +112,7 @@ class Lighting:
         self.kind = kind
         self._drift = drift
         self._period = period_s
+        self._colour_drift = colour_drift
         self._phases = rng.uniform(0, 2 * math.pi, size=8)
         self._columns = np.linspace(-1.0, 1.0, width, dtype=np.float32)[None, :, None]
         self._rows = np.linspace(-1.0, 1.0, height, dtype=np.float32)[:, None, None]
@@ -115,24 +123,37 @@ class Lighting:
         self._knots = np.cumsum(rng.normal(0, 1, size=512)).astype(np.float32)
         self._knots = (self._knots - self._knots.mean()) / max(float(self._knots.std()), 1e-6)
 
-    def at(self, t: float) -> Float:
+    def level(self, t: float) -> float:
+        """The global gain alone at time t (no colour, no field): how much light the camera gets."""
+        return math.exp(self._log_gain(t))
+
+    def _log_gain(self, t: float) -> float:
         phase, period = self._phases, self._period
-        colour = np.exp(0.04 * np.sin(2 * math.pi * t / (period * 1.3) + phase[2:5])).astype(np.float32)
         if self.kind == "sine-tilt":
-            log_gain = self._drift * (
+            return self._drift * (
                 0.7 * math.sin(2 * math.pi * t / period + phase[0])
                 + 0.3 * math.sin(2 * math.pi * t / (period / 3.7) + phase[1])
             )
+        position = t / 5.0
+        index = int(position) % (len(self._knots) - 1)
+        fraction = position - int(position)
+        smooth = (1 - math.cos(math.pi * fraction)) / 2
+        walk = float(self._knots[index] * (1 - smooth) + self._knots[index + 1] * smooth)
+        return self._drift * 0.8 * walk
+
+    def at(self, t: float) -> Float:
+        phase, period = self._phases, self._period
+        colour = np.exp(0.04 * np.sin(2 * math.pi * t / (period * 1.3) + phase[2:5])).astype(np.float32)
+        if self._colour_drift:
+            # a slow colour-temperature shift: blue up while red goes down, and back
+            warmth = self._colour_drift * math.sin(2 * math.pi * t / (period * 2.3) + phase[7])
+            colour = colour * np.exp(np.asarray([warmth, 0.0, -warmth], dtype=np.float32))
+        log_gain = self._log_gain(t)
+        if self.kind == "sine-tilt":
             tilt = 0.06 * math.sin(2 * math.pi * t / (period * 0.8) + phase[5])
             bowl = 0.05 * math.sin(2 * math.pi * t / (period * 1.7) + phase[6])
             field = (1.0 + tilt * self._columns) * (1.0 + bowl * (self._bowl - 0.5))
         else:
-            position = t / 5.0
-            index = int(position) % (len(self._knots) - 1)
-            fraction = position - int(position)
-            smooth = (1 - math.cos(math.pi * fraction)) / 2
-            walk = float(self._knots[index] * (1 - smooth) + self._knots[index + 1] * smooth)
-            log_gain = self._drift * 0.8 * walk
             gradient = 0.08 * math.sin(2 * math.pi * t / (period * 0.9) + phase[5])
             vignette = 0.06 * (1 + math.sin(2 * math.pi * t / (period * 1.4) + phase[6]))
             field = (1.0 + gradient * self._rows) * (1.0 - vignette * self._radius)

@@ -3,6 +3,7 @@ ONNX graphs (onnx.helper) that the model repository serves like any other model.
 
 - ``features.py``: cell statistics (colour, texture, grain) per window, at three scales;
 - ``model.py``: the numpy reference: lighting, fitting, scoring (the method is described there);
+- ``clipping.py``: which cells the lighting gains leave out (a channel at 255 does not follow the light);
 - ``export.py``: the same computation as an ONNX graph, with the enrollment's thresholds inside.
 
 How the method was chosen
@@ -87,6 +88,33 @@ graph). The events are untouched (weakest 1.89 in every row), and the margin rul
 thread, 320 x 180, median over 300 frames: 1.24 and 1.47 ms in two runs, against 1.27 and 1.49 ms
 for the previous graph on the same frames, the two run frame by frame in one process (load 3.3 on 2
 cores).
+
+Clipped cells and the light: the third drift clip
+-------------------------------------------------
+
+The saturation fix held the tuning set, but the second hold-out draw (seeds 9000.., looked at once
+after it was frozen) still had one alert and 28 flagged normal frames on a drift-only clip. Without
+looking at that clip again, the tuning set got a third drift-only clip in its own families that
+combines what the second did not (``bench/clip_sets.py``: light leaving the enrolled range while
+exposure steps of both signs land every 2.5 s, a colour-temperature shift, more noise in low light,
+foliage on flat and textured cells). Its normal frames nearest the threshold, attributed to window,
+scale and channel, were colour residuals of cells white in one channel, and the cause was upstream:
+the light's gains were medians over cells that included clipped ones, which do not follow the
+light (``clipping.py`` has the figures). Measured like the tables above, on the tuning set with its
+three drift clips (8490 normal frames; load 2.5-6.6 on 2 cores, other runs sharing them):
+
+| variant | drift alerts | flagged normal | normal max | separation |
+|---|---|---|---|---|
+| **final** (``Settings()``) | 0 | 0/8490 | 0.81 | **4.31** |
+| before (``--set unclipped_gain=false``) | 0 | 5/8490 | 1.05 | 3.32 |
+| before, plus clipped colours as lower bounds (tried, left out) | 2 | 13/8490 | 1.22 | 2.88 |
+
+Every row: precision 1.000, recall 1.000, median delay 0.10 s, weakest event 1.89, events' p5 3.51.
+The normal maximum, 0.81 (on the new clip), is a hair over the 0.8 the margin rule asks for; the
+margin (2.1) was left alone, so that the rule is judged by itself. CPU per frame of the enrolled
+graph (one thread, 320 x 180, median over 300 frames, both graphs run frame by frame in one process;
+load 2.5-3.0): 1.47 ms on an event clip and on the new drift clip, against 1.44 and 1.43 ms for the
+previous graph (one full sort of each channel's 576 cells instead of a half one).
 
 Ours against OpenCV's background subtractors
 --------------------------------------------

@@ -15,6 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from gateway.anomaly.clipping import CLIPPED_OFFSET
 from gateway.anomaly.features import (
     COLOURS,
     GRAIN,
@@ -27,7 +28,7 @@ from gateway.anomaly.features import (
     basis,
     region_basis,
 )
-from gateway.anomaly.graph import Graph, median, slice_channels
+from gateway.anomaly.graph import Graph, median, median_where, slice_channels
 from gateway.anomaly.model import SceneModel
 
 OPSET = 13
@@ -99,7 +100,10 @@ def _lighting(graph: Graph, model: SceneModel, logs: str) -> tuple[str, str | No
     deviation = graph.node("Sub", [colour_logs, graph.constant("colour_log_mean", log_mean)], "deviation")
     flat_shape = graph.constant("deviation_shape", [0, COLOURS, grid.cells], np.int64)
     flat = graph.node("Reshape", [deviation, flat_shape], "deviation_flat")
-    gain_flat = median(graph, flat, grid.cells, "gain_flat")
+    if model.clip_level is None:
+        gain_flat = median(graph, flat, grid.cells, "gain_flat")
+    else:
+        gain_flat = _unclipped_median(graph, model, colour_logs, flat)
     gain = graph.node("Unsqueeze", [gain_flat, graph.constant("last_axis", [3], np.int64)], "gain")
     terms = settings.basis_terms
     if terms <= 1:
@@ -148,6 +152,24 @@ def _lighting(graph: Graph, model: SceneModel, logs: str) -> tuple[str, str | No
         kept = graph.node("Where", [outlier, fitted, shared], f"kept_{index}")
         field = graph.node("MatMul", [kept, projection], f"field_{index + 1}")
     return gain, field
+
+
+def _unclipped_median(graph: Graph, model: SceneModel, colour_logs: str, flat: str) -> str:
+    """[N, 3, 1]: ``clipping.unclipped_median`` of the deviations over the cells not clipped."""
+    grid, settings = model.grid, model.settings
+    if model.clip_level is None:
+        raise ValueError("the model has no clip levels")
+    bright = np.log(settings.bright + settings.colour_offset)
+    log_mean = np.log(model.fine.mean[:COLOURS] + settings.colour_offset)
+    level = np.log(model.clip_level + settings.colour_offset)
+    # a cell whose mean clipped through the enrollment is always left out
+    limit = np.where(log_mean >= bright, np.float32(-1e30), level).astype(np.float32)
+    clipped_cells = graph.node(
+        "GreaterOrEqual", [colour_logs, graph.constant("clip_limit", limit[None])], "clipped_cells"
+    )
+    flat_shape = graph.constant("deviation_shape", [0, COLOURS, grid.cells], np.int64)
+    clipped = graph.node("Reshape", [clipped_cells, flat_shape], "clipped_flat")
+    return median_where(graph, flat, clipped, count=grid.cells, offset=CLIPPED_OFFSET, name="gain_flat")
 
 
 def _excess(graph: Graph, model: SceneModel, gain: str) -> str:

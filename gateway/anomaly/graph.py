@@ -1,5 +1,6 @@
 """A small builder for ONNX graphs (onnx.helper only): named values, deduplicated constants, and the
-two patterns the scene-anomaly graph repeats (an upper median by TopK, a slice of channels)."""
+patterns the scene-anomaly graph uses (an upper median by TopK, one over the entries a mask leaves,
+a slice of channels)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import onnx
-from onnx import helper, numpy_helper
+from onnx import TensorProto, helper, numpy_helper
 
 
 class Graph:
@@ -57,3 +58,36 @@ def slice_channels(graph: Graph, values: str, first: int, last: int, name: str) 
     ends = graph.constant(f"{name}_to", [last], np.int64)
     axes = graph.constant(f"{name}_axes", [1], np.int64)
     return graph.node("Slice", [values, starts, ends, axes], name)
+
+
+def median_where(graph: Graph, values: str, left_out: str, *, count: int, offset: float, name: str) -> str:
+    """Upper median over the last axis of ``values`` (count entries) of those ``left_out`` (bool, same
+    shape) does not mark, keeping that axis as 1; of all of them where it marks every one. Marked
+    entries are raised by ``offset`` (larger than any spread of the values) so they sort last."""
+    raised = graph.node("Add", [values, graph.constant(f"{name}_offset", offset)], f"{name}_raised")
+    keys = graph.node("Where", [left_out, raised, values], f"{name}_keys")
+    every = graph.constant(f"{name}_count", [count], np.int64)
+    ordered, _ = graph.outputs(
+        "TopK", [keys, every], [f"{name}_ordered", f"{name}_order"], axis=-1, largest=0, sorted=1
+    )
+    kept = graph.node(
+        "Cast", [graph.node("Not", [left_out], f"{name}_kept_mask")], f"{name}_kept", to=TensorProto.FLOAT
+    )
+    axis = graph.constant(f"{name}_axis", [-1], np.int64)
+    remaining = graph.node("ReduceSum", [kept, axis], f"{name}_remaining")
+    some = graph.node("Greater", [remaining, graph.constant(f"{name}_none", 0.0)], f"{name}_some")
+    counted = graph.node(
+        "Where", [some, remaining, graph.constant(f"{name}_all", float(count))], f"{name}_counted"
+    )
+    # upper median of n sorted entries: index n - (n + 1) // 2
+    plus = graph.node("Add", [counted, graph.constant(f"{name}_one", 1.0)], f"{name}_plus")
+    half = graph.node(
+        "Floor",
+        [graph.node("Mul", [plus, graph.constant(f"{name}_one_half", 0.5)], f"{name}_halved")],
+        f"{name}_half",
+    )
+    position = graph.node("Sub", [counted, half], f"{name}_position")
+    index = graph.node("Cast", [position], f"{name}_index", to=TensorProto.INT64)
+    picked = graph.node("GatherElements", [ordered, index], f"{name}_picked", axis=-1)
+    lowered = graph.node("Sub", [picked, graph.constant(f"{name}_offset", offset)], f"{name}_lowered")
+    return graph.node("Where", [some, picked, lowered], name)

@@ -10,7 +10,8 @@ Lighting, per frame, estimated on the fine cells in log space (``log(value + off
 change of light is roughly additive) against the learned means:
 
 - a gain per colour channel: the median over cells of the deviation (global brightness and colour
-  temperature; a median ignores an object until it covers half the frame);
+  temperature; a median ignores an object until it covers half the frame), over the cells that do
+  not clip in that channel (``clipping.py``: a cell at 255 does not follow the light);
 - a smooth field shared by the colour channels: a quadratic surface over the frame (a tilt, a
   vignette, a gradient from a window), fitted to the deviations left after the gains. The fit starts
   from the medians of 6 x 8 regions (starting at zero would reject as outliers the very cells that
@@ -73,6 +74,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gateway.anomaly.clipping import clipped_cells, unclipped_median
 from gateway.anomaly.features import (
     COLOURS,
     GRAIN,
@@ -125,6 +127,8 @@ class Settings:
     """The saturation test uses each window's brightest normal colour (False: its median colour)."""
     pixel_peaks: bool = True
     """The brightest normal colour is that of the window's bright pixels (False: its mean's)."""
+    unclipped_gain: bool = True
+    """The gains are medians over the cells not clipped in that channel (False: over every cell)."""
     follow_noise: bool = True
     """The texture channel's noise part follows the frame's grain (False: it stays as enrolled)."""
     fit_iterations: int = 3
@@ -181,6 +185,10 @@ class SceneModel:
     frames: int = 0
     normal_quantile: float = 0.0
     """The enrollment frames' q99 of the raw score (1.0 is the threshold)."""
+    clip_level: FloatArray | None = None
+    """[colours, rows, columns]: per fine cell, the colour at which its brightest normal part
+    reaches ``bright`` (``bright`` times its mean over its peak; 0 where it always clips): the
+    lighting gains leave out cells at or above it. None: ``bright``."""
 
     @property
     def fine(self) -> ScaleModel:
@@ -203,12 +211,25 @@ class Lighting:
 
 
 def estimate_lighting(
-    logs: FloatArray, log_mean: FloatArray, light_spread: FloatArray, grid: GridSpec, settings: Settings
+    logs: FloatArray,
+    log_mean: FloatArray,
+    light_spread: FloatArray,
+    grid: GridSpec,
+    settings: Settings,
+    *,
+    clip_level: FloatArray | None = None,
 ) -> Lighting:
-    """``logs`` [N, 4, rows, columns] of fine cells against ``log_mean`` [4, rows, columns]."""
+    """``logs`` [N, 4, rows, columns] of fine cells against ``log_mean`` [4, rows, columns];
+    ``clip_level`` [colours, rows, columns]: the colour from which a cell's bright part clips
+    (``SceneModel.clip_level``; None: ``bright`` everywhere)."""
     count = logs.shape[0]
     deviation = (logs[:, :COLOURS] - log_mean[:COLOURS]).reshape(count, COLOURS, grid.cells)
     gain = upper_median(deviation)
+    if settings.unclipped_gain:
+        log_bright = float(np.log(settings.bright + settings.colour_offset))
+        level = None if clip_level is None else np.log(clip_level + np.float32(settings.colour_offset))
+        clipped = clipped_cells(logs, log_mean, log_bright, level)
+        gain = unclipped_median(deviation, clipped.reshape(deviation.shape))
     field = np.zeros((count, settings.basis_terms), dtype=np.float32)
     if settings.basis_terms <= 1:
         return Lighting(gain.astype(np.float32), field)
@@ -265,7 +286,9 @@ def residuals(
     logs = np.log(scored + settings.offsets())
     if lighting is None:
         log_mean = np.log(model.fine.mean + settings.offsets()[0])
-        lighting = estimate_lighting(logs, log_mean, model.light_spread, grid, settings)
+        lighting = estimate_lighting(
+            logs, log_mean, model.light_spread, grid, settings, clip_level=model.clip_level
+        )
     noisier = (grain(cells) / np.float32(model.grain)).reshape(-1, 1, 1, 1)
     if not settings.follow_noise:
         noisier = np.ones_like(noisier)
@@ -422,10 +445,16 @@ def fit(
         peak = np.where(seen, peak, np.inf).astype(np.float32)
         scales[index] = dataclasses.replace(scale, spread=widened, peak=peak)
     light_spread = scales[0].spread[:COLOURS].mean(axis=0)
+    fine_peak = scales[0].peak
+    clip_level = None
+    if settings.unclipped_gain:
+        below = settings.bright * scales[0].mean[:COLOURS] / np.maximum(fine_peak, np.float32(1e-3))
+        clip_level = np.where(np.isfinite(fine_peak), below, np.float32(0.0)).astype(np.float32)
     fitted = dataclasses.replace(
         provisional,
         scales=tuple(scales),
         light_spread=light_spread,
+        clip_level=clip_level,
         gain_low=lighting.gain.min(axis=0),
         gain_high=lighting.gain.max(axis=0),
     )

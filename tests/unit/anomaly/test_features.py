@@ -243,3 +243,17 @@ def test_thresholds_have_a_floor_and_every_enrollment_score_is_below_the_thresho
 def test_squash_puts_the_threshold_at_one_half() -> None:
     raw = np.array([0.0, 0.5, 1.0, 10.0], dtype=np.float32)
     assert squash(raw).tolist() == pytest.approx([0.0, 1 / 3, 0.5, 10 / 11])
+
+
+def test_the_light_is_measured_on_the_cells_that_do_not_clip() -> None:
+    # Given the scene enrolled under gains around 1
+    gains = np.random.default_rng(19).uniform(0.95, 1.05, size=40)
+    enrolled = _frames(40, gains)
+    # When the light rises 2.4x, so that half the cells clip in each channel
+    brighter = fine_cells(_frames(1, np.array([2.4]), seed=20), GRID)
+    assert np.all((brighter[0, :3] >= 240).mean(axis=(1, 2)) > 0.4)
+    # Then the gain is measured on the cells still below white: close to the true log(2.4)
+    _, lighting = residuals(_model(enrolled), brighter)
+    assert np.all(np.abs(lighting.gain[0] - np.log(2.4)) < 0.05)
+    _, biased = residuals(_model(enrolled, Settings(unclipped_gain=False)), brighter)
+    assert np.all(biased.gain[0] < np.log(2.4) - 0.1)
