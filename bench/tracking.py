@@ -17,15 +17,21 @@ committed alerts against the clip's rule truth (``bench/tracking_truth.py``, jud
 the count's value. Targets (DESIGN.md): crossings exact, ID switches <= 1 per 100 track-frames, rule
 events exact.
 
-Hold-out: the tracker's knobs were tuned on seed 0 only. Seeds 1 and 2 were the first hold-out; a
-crossing missed on pole-2 (a face scoring under ``new_track_score`` until past the line) led to
-tracing a new track's origin back through weak detections (``gateway/tracking/tracker.py``). Seeds
-3 and 4, drawn then, were the second: a crossing missed on pole-3 (a tentative track dropped on a
-missed frame, then restarted past the line) led to the trace forgiving missed frames and passing
-through dropped tentative tracks, and a loiter on stop-and-go-4 whose mover stayed in the zone for
-exactly ``min_s`` led to the truth marking such events optional (``bench/tracking_truth.py``). So
-seeds 0-4 are the tuning set (``TUNING_SEEDS``), and seeds 5 and 6, never played before those
-changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes of seed 5.
+Hold-out: the tracker's knobs were tuned on seed 0 only. Each later pair of seeds was a hold-out
+once, played after every change before it was fixed; what each found was fixed on it, and the pair
+then joined the tuning set: seeds 1 and 2 (a crossing missed on pole-2: a face scoring under
+``new_track_score`` until past the line, which led to tracing a new track's origin back through weak
+detections, ``gateway/tracking/tracker.py``); seeds 3 and 4 (a crossing missed on pole-3: a
+tentative track dropped on a missed frame, then restarted past the line, which led to the trace
+forgiving missed frames and passing through dropped tentative tracks; and a loiter on stop-and-go-4
+whose mover stayed in the zone for exactly ``min_s``, which led to the truth marking such events
+optional, ``bench/tracking_truth.py``); seeds 5 and 6 (a loiter alert 2.1 s late on loiter-6: as a
+passer walked in front of the loiterer, the loiterer's half-covered box seemed to stop, and it came
+out on the passer's far side, where its track did not look; a new track restarted its time in the
+zone; which led to a track hidden behind another object taking the detection that comes out of it
+first). So seeds 0-6 are the tuning set (``TUNING_SEEDS``), and seeds 7 and 8, never played before
+those changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes of
+seed 7.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -80,8 +86,8 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = (0, 1, 2, 3, 4)
-HOLD_OUT_SEEDS = (5, 6)
+TUNING_SEEDS = (0, 1, 2, 3, 4, 5, 6)
+HOLD_OUT_SEEDS = (7, 8)
 QUICK_SEED = HOLD_OUT_SEEDS[0]
 QUICK_SCENES = ("crossing", "pole", "crowd")
 """The hardest for ids: two objects crossing each other, an occlusion, five people close together."""

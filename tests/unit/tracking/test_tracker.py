@@ -135,6 +135,43 @@ def test_crossing_with_the_one_behind_hidden_keeps_both_ids() -> None:
     assert set(ids_of(frames, "left")[1:]) == {2}
 
 
+def stand_then_walk(passer_in_front: bool) -> list[tuple[float, int | None]]:
+    """A face standing at x 0.36 until 1.8 s, then walking right at 0.15 per second; with
+    ``passer_in_front``, a bigger face walks left in front of it, and the standing one is not
+    detected while the passer covers half its width or more. Without, it is not detected on the
+    same frames (gone with nothing in front of it). Per frame where it is detected: (time, id)."""
+    tracker = Tracker(TrackerSpec())
+    seen = []
+    for t in every(0.2, 3.8):
+        x = 0.36 + 0.15 * max(0.0, t - 1.8)
+        face: Box = (x, 0.40, x + 0.08, 0.52)
+        passer_x = 0.9 - 0.25 * t
+        passer: Box = (passer_x, 0.37, passer_x + 0.12, 0.55)
+        hidden = (min(face[2], passer[2]) - max(face[0], passer[0])) / 0.08 >= 0.5
+        detections = [] if hidden else [Detection(FACE, 0.8, face)]
+        if passer_in_front:
+            detections.append(Detection(FACE, 0.8, passer))
+        output = tracker.update(t, detections)
+        if not hidden:
+            seen.append((t, output.detections[0].track_id))
+    return seen
+
+
+def test_a_face_that_comes_out_from_behind_a_passer_keeps_its_id() -> None:
+    # It starts walking while hidden (2.0 and 2.2) and comes out on the passer's far side, past
+    # where its track, standing when last seen, would look for it.
+    seen = stand_then_walk(passer_in_front=True)
+    assert [t for t, _ in seen if 1.8 < t < 2.6] == [2.4]
+    assert {track_id for t, track_id in seen if t > 0.0} == {1}
+
+
+def test_a_face_lost_with_nothing_in_front_leaves_a_newcomer_its_own_track() -> None:
+    # Gone on the same frames with nothing in front of it (through a door, say): the face at 2.4
+    # is as likely someone else, and gets a new track.
+    seen = stand_then_walk(passer_in_front=False)
+    assert [track_id for t, track_id in seen if t >= 2.4] == [None] + [2] * 7
+
+
 @pytest.mark.parametrize(
     ("score", "kept"),
     [
