@@ -51,7 +51,11 @@ def ratios(
             f"{label}: 503s answered within 2 ms, server-side (share)": (rejections, "= 1"),
             f"{label}: 429/503 without Retry-After": (float(phase["retry_after_missing"]), "= 0"),
             f"{label}: camera fps / camera alone": (phase["camera_fps"] / camera_alone, ">= 0.9"),
-            f"{label}: RSS after / before": (phase["rss_after_mb"] / phase["rss_before_mb"], "flat"),
+            f"{label}: RSS right after / before": (phase["rss_after_mb"] / phase["rss_before_mb"], "-"),
+            f"{label}: RSS after serve's next trim / before": (
+                phase["rss_settled_mb"] / phase["rss_before_mb"],
+                "flat",
+            ),
         }
     return result
 
