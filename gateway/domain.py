@@ -97,6 +97,9 @@ class Track:
     was confirmed, or further back along detections too weak to start a track (None: unknown). A
     rule that asks where the object came from (a line crossing) starts from here, so an object
     confirmed only after it crossed still counts."""
+    peak_score: float | None = None
+    """The highest score among the track's detections so far, those before it was confirmed
+    included (None: unknown, as ``score``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,10 +92,12 @@ class TrackJudge(Judge):
         return not self.spec.labels or track.label in self.spec.labels
 
     def follows(self, track: Track) -> bool:
-        """A track of the rule's labels that has scored ``min_score`` on this or an earlier frame."""
+        """A track of the rule's labels that has scored ``min_score`` on this or an earlier frame
+        (one before it was confirmed included: ``Track.peak_score``)."""
         if not self.of_labels(track):
             return False
-        if track.score >= self.spec.min_score:
+        peak = track.score if track.peak_score is None else max(track.score, track.peak_score)
+        if peak >= self.spec.min_score:
             self._confident.add(track.track_id)
             return True
         return track.track_id in self._confident

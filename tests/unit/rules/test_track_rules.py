@@ -155,6 +155,21 @@ def test_a_track_confirmed_past_the_line_crosses_from_its_origin() -> None:
     assert engine.process(FrameResult("gate", 1, 10.2, DETECTOR, (), tracks=(later,))) == []
 
 
+@pytest.mark.parametrize(("peak_score", "counted"), [(0.58, True), (0.45, False), (None, False)])
+def test_a_track_that_scored_min_score_before_it_was_confirmed_is_followed_from_then(
+    peak_score: float | None, counted: bool
+) -> None:
+    # Confirmed past the line scoring 0.42 (under min_score 0.5); its first, tentative frame scored
+    # peak_score. A track that already scored min_score is the rule's object on its first frame.
+    engine = RuleEngine([camera_rules(camera(CROSSING))])
+    origin = (0.25, 0.3, 0.35, 0.5)
+    first = Track(7, "person", 0.42, (0.55, 0.3, 0.65, 0.5), True, 10.0, origin, peak_score)
+    events = engine.process(FrameResult("gate", 0, 10.0, DETECTOR, (), tracks=(first,)))
+    assert [(event.direction, event.frame_ts) for event in events] == (
+        [(Direction.IN, 10.0)] if counted else []
+    )
+
+
 def test_a_track_the_rule_meets_after_its_first_frame_is_judged_from_where_it_is() -> None:
     # A rule added on reload meets a track confirmed long before; the track's origin is its past.
     engine = RuleEngine([camera_rules(camera(CROSSING))])

@@ -135,11 +135,12 @@ def test_crossing_with_the_one_behind_hidden_keeps_both_ids() -> None:
     assert set(ids_of(frames, "left")[1:]) == {2}
 
 
-def stand_then_walk(passer_in_front: bool) -> list[tuple[float, int | None]]:
+def stand_then_walk(passer_in_front: bool, emerging_score: float = 0.8) -> list[tuple[float, int | None]]:
     """A face standing at x 0.36 until 1.8 s, then walking right at 0.15 per second; with
     ``passer_in_front``, a bigger face walks left in front of it, and the standing one is not
     detected while the passer covers half its width or more. Without, it is not detected on the
-    same frames (gone with nothing in front of it). Per frame where it is detected: (time, id)."""
+    same frames (gone with nothing in front of it). It scores ``emerging_score`` on the first frame
+    it is detected again. Per frame where it is detected: (time, id)."""
     tracker = Tracker(TrackerSpec())
     seen = []
     for t in every(0.2, 3.8):
@@ -148,7 +149,7 @@ def stand_then_walk(passer_in_front: bool) -> list[tuple[float, int | None]]:
         passer_x = 0.9 - 0.25 * t
         passer: Box = (passer_x, 0.37, passer_x + 0.12, 0.55)
         hidden = (min(face[2], passer[2]) - max(face[0], passer[0])) / 0.08 >= 0.5
-        detections = [] if hidden else [Detection(FACE, 0.8, face)]
+        detections = [] if hidden else [Detection(FACE, emerging_score if t == 2.4 else 0.8, face)]
         if passer_in_front:
             detections.append(Detection(FACE, 0.8, passer))
         output = tracker.update(t, detections)
@@ -163,6 +164,38 @@ def test_a_face_that_comes_out_from_behind_a_passer_keeps_its_id() -> None:
     seen = stand_then_walk(passer_in_front=True)
     assert [t for t, _ in seen if 1.8 < t < 2.6] == [2.4]
     assert {track_id for t, track_id in seen if t > 0.0} == {1}
+
+
+def test_a_face_coming_out_from_behind_a_passer_scoring_low_keeps_its_id() -> None:
+    # Half out and scoring under high_score on its first frame out: ByteTrack's low-score
+    # detection, taken by the track hidden there.
+    seen = stand_then_walk(passer_in_front=True, emerging_score=0.3)
+    assert {track_id for t, track_id in seen if t > 0.0} == {1}
+
+
+def test_a_hidden_track_never_takes_a_weak_duplicate_of_another_object() -> None:
+    # Two faces side by side; the left one is lost (touching the right one, so "hidden"), and the
+    # detector gives the right one a second, weak box on top of its own: not the lost face.
+    tracker = Tracker(TrackerSpec())
+    left, right = (0.30, 0.4, 0.38, 0.52), (0.37, 0.4, 0.45, 0.52)
+    for t in every(0.2, 0.6):
+        tracker.update(t, [Detection(FACE, 0.8, left), Detection(FACE, 0.8, right)])
+    tracker.update(0.8, [Detection(FACE, 0.8, right)])
+    output = tracker.update(
+        1.0, [Detection(FACE, 0.8, right), Detection(FACE, 0.3, (0.375, 0.4, 0.455, 0.52))]
+    )
+    assert [detection.track_id for detection in output.detections] == [2, None]
+    assert [(track.track_id, track.observed) for track in output.tracks] == [(1, False), (2, True)]
+
+
+def test_a_track_reports_its_peak_score_from_its_tentative_frames_on() -> None:
+    tracker = Tracker(TrackerSpec())
+    scores = [0.58, 0.42, 0.45, 0.7, 0.5]
+    peaks = []
+    for index, score in enumerate(scores):
+        output = tracker.update(0.2 * index, [Detection(FACE, score, (0.3, 0.4, 0.38, 0.52))])
+        peaks += [track.peak_score for track in output.tracks]
+    assert peaks == [0.58, 0.58, 0.7, 0.7]
 
 
 def test_a_face_lost_with_nothing_in_front_leaves_a_newcomer_its_own_track() -> None:
