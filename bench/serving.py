@@ -21,10 +21,6 @@ generator of http_load.py (its CPU per request is recorded):
    processed frames per second, and the server's RSS before, right after, and once serve's next
    heap trim has run.
 
-The load phases run on the loop the gateway runs on (uvloop when installed): the load generator's
-CPU is taken from the gateway's workers on these shared cores, which clients on other machines
-would not take.
-
 Writes ``serving.json`` and ``serving.md`` under ``--output`` and prints the table. The load average
 is recorded beside every phase: figures taken on a busy machine say so.
 """
@@ -42,9 +38,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -77,17 +73,9 @@ from gateway.inference.model_config import load_model_config  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
 from gateway.ingest.cameras import CameraPipeline  # noqa: E402
 
-T = TypeVar("T")
 ROUTE = "/v2/models/{name}/infer"
 CAMERA = "bench"
 NO_WAIT_BUDGET_MS = 1e9
-
-
-def client_loop(main: Coroutine[Any, Any, T]) -> T:
-    """Run a load phase on the loop the gateway runs on (uvloop when installed): the load generator
-    shares the cores, and every millisecond of its CPU is one the gateway's workers lose, which a
-    client on another machine would not take (its CPU per request is recorded)."""
-    return event_loop.run(main)
 
 
 # --- the gateway in its own process --------------------------------------------------------------
@@ -181,19 +169,19 @@ def merge_runs(runs: Sequence[dict[str, Any]], samples: Sequence[list[float]]) -
 def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """``run`` (a load phase) with the camera's processed frames per second and the server's RSS and
     rejection latency around it."""
-    before_text = client_loop(metrics_text(server.port))
-    before_latency = client_loop(server_latency(server.port, ROUTE))
+    before_text = asyncio.run(metrics_text(server.port))
+    before_latency = asyncio.run(server_latency(server.port, ROUTE))
     rss_before = server.rss_bytes()
     started = time.perf_counter()
     outcome = run()
     elapsed = time.perf_counter() - started
-    after_text = client_loop(metrics_text(server.port))
+    after_text = asyncio.run(metrics_text(server.port))
     name, labels = "edge_gateway_camera_frames_processed_total", {"camera": CAMERA}
     processed = counter_value(after_text, name, labels) - counter_value(before_text, name, labels)
     outcome.update(
         {
             "camera_fps": processed / elapsed,
-            "server_side": difference(client_loop(server_latency(server.port, ROUTE)), before_latency),
+            "server_side": difference(asyncio.run(server_latency(server.port, ROUTE)), before_latency),
             "rss_before_mb": rss_before / 2**20,
             "rss_after_mb": server.rss_bytes() / 2**20,
             "load_average": os.getloadavg()[0],
@@ -218,7 +206,7 @@ def overload_phases(
 
     def closed(clients: int) -> Callable[[], dict[str, Any]]:
         def run() -> dict[str, Any]:
-            outcome, latencies = client_loop(closed_loop(server.port, request, clients, seconds))
+            outcome, latencies = asyncio.run(closed_loop(server.port, request, clients, seconds))
             outcome["items_per_s"] = outcome["items"] / outcome["elapsed_s"]
             outcome["admitted_latency"] = percentiles(latencies)
             return outcome
@@ -227,7 +215,7 @@ def overload_phases(
 
     def opened(expect_continue: bool) -> Callable[[], dict[str, Any]]:
         def run() -> dict[str, Any]:
-            return client_loop(
+            return asyncio.run(
                 open_loop(server.port, request, 3 * capacity, seconds, expect_continue=expect_continue)
             )
 
@@ -265,14 +253,14 @@ def throughput_rounds(
         phases: tuple[tuple[str, Callable[[], tuple[dict[str, Any], list[float]]]], ...] = (
             ("per_core", lambda: raw_per_core(model_file, item, input_name, workers, seconds)),
             ("shared", lambda: raw_shared(model_file, item, input_name, best_batch, seconds)),
-            ("loaded", lambda: client_loop(closed_loop(server.port, request, arguments.clients, seconds))),
+            ("loaded", lambda: asyncio.run(closed_loop(server.port, request, arguments.clients, seconds))),
         )
         for name, run in phases:
             outcome, latencies = run()
             runs[name].append(outcome)
             samples[name].append(latencies)
         before = server.cpu_seconds()
-        raw_light, gateway_light, raw_cpu = client_loop(
+        raw_light, gateway_light, raw_cpu = asyncio.run(
             paired_light(
                 server.port,
                 request,
@@ -321,7 +309,7 @@ def admission_comparison(
     for round_index in range(arguments.comparison_rounds):
         print(f"admission comparison {round_index + 1}/{arguments.comparison_rounds}", flush=True)
         for name, target in (("default", server), ("no_wait_budget", without)):
-            outcome, latencies = client_loop(
+            outcome, latencies = asyncio.run(
                 closed_loop(target.port, request, arguments.overload_clients, arguments.seconds)
             )
             outcome["load_average"] = os.getloadavg()[0]
