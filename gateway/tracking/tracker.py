@@ -29,16 +29,16 @@ since the previous frame (frames come at ``detect_fps``, minus the dropped ones)
    buffered the same way, at IoU >= ``confirm_iou``; a frame without one is a miss, forgiven as a
    confirmed track's misses are.
 
-Why step 5: someone a passer-by walks in front of is hidden while the other passes, and comes out
-on the passer's far side, where the motion model does not look (a half-covered box seems to stop
-as it goes); a new track there restarts every clock a rule keeps for them (loiter, stationary).
-Found on the tracking benchmark's loiter-6, whose loiter alert came 2.1 s late, and loiter-8
-(the loiterer scored 0.34 on its first frame out, and its track ran out of ``max_lost_s`` before
-it scored higher). A track hidden
-by another object is the one object that may come out of it; a track lost anywhere else (at the
-frame's edge, where someone else may walk in) keeps to its prediction (step 1). Cost, with
-``Track.peak_score``: 0.36 against 0.29 ms per frame at 20 objects, 0.73 against 0.60 at 50
-(medians of five rounds interleaved with the tracker before both, load average 1.4).
+Why step 5: someone a passer-by walks in front of is hidden while the other passes, and comes out on
+the passer's far side, where the motion model does not look (a half-covered box seems to stop as it
+goes); a new track there restarts every clock a rule keeps for them (loiter, stationary). Found on
+the tracking benchmark's loiter-6, whose loiter alert came 2.1 s late, and loiter-8 (the loiterer
+scored 0.34 on its first frame out, and its track ran out of ``max_lost_s`` before it scored
+higher). A track hidden by another object is the one object that may come out of it; a track lost
+anywhere else (at the frame's edge, where someone else may walk in) keeps to its prediction
+(step 1). Cost, with ``Track.peak_score``: 0.36 against 0.29 ms per frame at 20 objects, 0.73
+against 0.60 at 50 (medians of five rounds interleaved with the tracker before both, load average
+1.4).
 
 Why trace back: an object walking in from the edge of the frame, turned away or half lit, often
 scores just under ``new_track_score`` for its first steps (face-detector: 0.37..0.39 on the tracking
