@@ -198,6 +198,57 @@ def test_a_track_reports_its_peak_score_from_its_tentative_frames_on() -> None:
     assert peaks == [0.58, 0.58, 0.7, 0.7]
 
 
+def climb(scores: Sequence[float | None], *, start: float = 0.0) -> list[TrackerOutput]:
+    """A face walking up 0.06 per 0.2 s frame from y 0.8 (a box 0.15 high), scoring ``scores``
+    frame by frame (None: the detector missed it)."""
+    tracker = Tracker(TrackerSpec())
+    outputs = []
+    for index, score in enumerate(scores):
+        y = 0.8 - 0.06 * index
+        detections = [] if score is None else [Detection(FACE, score, (0.3, y, 0.38, y + 0.15))]
+        outputs.append(tracker.update(round(start + 0.2 * index, 6), detections))
+    return outputs
+
+
+def test_a_track_missed_on_one_frame_takes_a_weak_detection_where_the_object_went() -> None:
+    # Confirmed, missed once as it starts up (its motion model still thinks it stands), then weak:
+    # the weak box is the same face, a box height and more from where the track last saw it.
+    outputs = climb([0.8, 0.8, 0.8, None, 0.34, 0.45])
+    assert [[d.track_id for d in output.detections] for output in outputs][3:] == [[], [1], [1]]
+
+
+def test_a_track_that_missed_more_than_one_frame_is_left_to_its_prediction() -> None:
+    outputs = climb([0.8, 0.8, 0.8, None, None, 0.34])
+    assert outputs[-1].detections[0].track_id is None
+    assert [(track.track_id, track.observed) for track in outputs[-1].tracks] == [(1, False)]
+
+
+def test_a_strong_detection_on_a_path_of_weak_ones_is_confirmed_at_once() -> None:
+    # Seen on the two frames before, too weak to start a track (or a tentative track dropped on a
+    # missed frame): the strong detection gets its id on its own frame, traced to where it came from.
+    outputs = climb([0.3, 0.34, 0.45, 0.5])
+    assert [[d.track_id for d in output.detections] for output in outputs] == [[None], [None], [1], [1]]
+    assert outputs[2].tracks[0].origin == pytest.approx((0.3, 0.8, 0.38, 0.95))
+    outputs = climb([0.3, 0.5, None, 0.34, 0.45])
+    assert outputs[-1].detections[0].track_id == 1
+    # One weak frame before is not enough: a tentative track, confirmed on the next frame as ever.
+    outputs = climb([None, 0.3, 0.45, 0.5])
+    assert [[d.track_id for d in output.detections] for output in outputs][1:] == [[None], [None], [1]]
+
+
+def test_a_strong_duplicate_of_a_tracked_box_is_never_confirmed_at_once() -> None:
+    # The detector gives a tracked face a second box on top of its own, weak for two frames and then
+    # strong: its past is the tracked face's, not a path of its own.
+    tracker = Tracker(TrackerSpec())
+    face, duplicate = (0.3, 0.4, 0.38, 0.52), (0.305, 0.4, 0.385, 0.52)
+    for t in every(0.2, 0.4):
+        tracker.update(t, [Detection(FACE, 0.8, face)])
+    for t, score in ((0.6, 0.3), (0.8, 0.3), (1.0, 0.6)):
+        output = tracker.update(t, [Detection(FACE, 0.8, face), Detection(FACE, score, duplicate)])
+    assert [detection.track_id for detection in output.detections] == [1, None]
+    assert [track.track_id for track in output.tracks] == [1]
+
+
 def test_a_face_lost_with_nothing_in_front_leaves_a_newcomer_its_own_track() -> None:
     # Gone on the same frames with nothing in front of it (through a door, say): the face at 2.4
     # is as likely someone else, and gets a new track.
