@@ -38,9 +38,14 @@ crossing 0.6 s late on crowd-10: a face turning up across the line scored under 
 on most frames around it, and the tentative track its one strong frame started was dropped on the
 frame the detector missed it, so its track was confirmed only past the line; which led to a
 confirmed track missed on the previous frame only looking for the object as a hidden one does, and
-to a strong detection on a path of weak ones being confirmed at once). So seeds 0-10 are the
-tuning set (``TUNING_SEEDS``), and seeds 11 and 12, never played before those changes were fixed,
-are the hold-out, reported first. ``--quick`` (CI) plays three scenes of seed 11.
+to a strong detection on a path of weak ones being confirmed at once); seeds 11 and 12 (a crossing
+1.4 s late on loiter-12, on another object's box: the detector missed a passer on the frame the
+loiterer came out behind it, and the passer's track took the loiterer's box before the loiterer's
+hidden track could, which led to searching tracks competing with the others in one pass; the
+crossing itself stays 1.8 s late, as the small face scored the rules' ``min_score`` only then). So
+seeds 0-12 are the tuning set (``TUNING_SEEDS``), and seeds 13 and 14, never played before those
+changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes of seed
+13.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -95,8 +100,8 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-HOLD_OUT_SEEDS = (11, 12)
+TUNING_SEEDS = tuple(range(13))
+HOLD_OUT_SEEDS = (13, 14)
 QUICK_SEED = HOLD_OUT_SEEDS[0]
 QUICK_SCENES = ("crossing", "pole", "crowd")
 """The hardest for ids: two objects crossing each other, an occlusion, five people close together."""
