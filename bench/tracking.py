@@ -42,10 +42,15 @@ to a strong detection on a path of weak ones being confirmed at once); seeds 11 
 1.4 s late on loiter-12, on another object's box: the detector missed a passer on the frame the
 loiterer came out behind it, and the passer's track took the loiterer's box before the loiterer's
 hidden track could, which led to searching tracks competing with the others in one pass; the
-crossing itself stays 1.8 s late, as the small face scored the rules' ``min_score`` only then). So
-seeds 0-12 are the tuning set (``TUNING_SEEDS``), and seeds 13 and 14, never played before those
-changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays three scenes of seed
-14.
+crossing itself stays 1.8 s late, as the small face scored the rules' ``min_score`` only then);
+seeds 13 and 14 (a crossing 0.7 s late on crowd-13: the face scored 0.32..0.46 around its crossing,
+under the rules' default ``min_score`` 0.5, as loiter-12's had; which led to the rules using
+face-detector's operating point, 0.4, as the embedded config does (``tracking_play.MIN_SCORE``),
+and, as replays at 0.4 showed the detector's duplicates of a face, one box per label, starting
+tracks of their own, a crowd of six out of five on crowd-2 and crowd-11, to a duplicate of a
+tracked box starting no track). So seeds 0-14 are the tuning set (``TUNING_SEEDS``), and seeds 15
+and 16, never played before those changes were fixed, are the hold-out, reported first.
+``--quick`` (CI) plays three scenes of seed 16.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -100,11 +105,10 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = tuple(range(13))
-HOLD_OUT_SEEDS = (13, 14)
+TUNING_SEEDS = tuple(range(15))
+HOLD_OUT_SEEDS = (15, 16)
 QUICK_SEED = HOLD_OUT_SEEDS[1]
-"""CI's regression check: the hold-out seed whose crossing, pole and crowd clips were all exact in
-the full run (seed 13's crowd clip has the crossing a face made scoring under min_score)."""
+"""CI's regression check: a hold-out seed, three of its scenes."""
 QUICK_SCENES = ("crossing", "pole", "crowd")
 """The hardest for ids: two objects crossing each other, an occlusion, five people close together."""
 

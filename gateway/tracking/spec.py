@@ -26,6 +26,10 @@ class TrackerSpec:
     """Least IoU between a track's predicted box and a high-score detection to continue it."""
     low_match_iou: float = 0.5
     """Least IoU for a low-score detection (stricter: these are where false positives hide)."""
+    duplicate_iou: float = 0.8
+    """Least IoU with a box a track took on the same frame, of any label, for a detection to be the
+    detector's duplicate of that object (one box per label), which starts no track. High, so that
+    distinct objects overlapping (a rider on a bicycle) still start their own."""
     confirm_iou: float = 0.3
     """Least IoU for a tentative track to take a detection."""
     confirm_hits: int = 2
@@ -54,12 +58,13 @@ class TrackerSpec:
             "new_track_score",
             "match_iou",
             "low_match_iou",
+            "duplicate_iou",
             "confirm_iou",
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"tracker {name} must be within 0..1, got {value}")
-        for name in ("match_iou", "low_match_iou", "confirm_iou"):
+        for name in ("match_iou", "low_match_iou", "duplicate_iou", "confirm_iou"):
             if getattr(self, name) <= 0.0:
                 raise ValueError(f"tracker {name} must be above 0 (IoU 0 would pair unrelated boxes)")
         if self.max_lost_s < 0.0:

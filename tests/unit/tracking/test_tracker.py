@@ -407,6 +407,32 @@ def test_a_restarted_tracker_continues_past_the_ids_it_gave_out() -> None:
     assert tracker.next_id == 42
 
 
+def test_the_detectors_duplicate_of_a_tracked_box_under_another_label_starts_no_track() -> None:
+    # A two-label face detector (per-label NMS) boxes one face twice: the second box, on top of the
+    # tracked one, is the same face, however long it lasts and whatever it scores.
+    tracker = Tracker(TrackerSpec())
+    face, duplicate = (0.3, 0.4, 0.38, 0.52), (0.302, 0.405, 0.381, 0.526)
+    for t in every(0.2, 0.4):
+        tracker.update(t, [Detection("FACE_FEMALE", 0.7, face)])
+    for t in every(0.2, 1.6)[3:]:
+        output = tracker.update(
+            t, [Detection("FACE_FEMALE", 0.7, face), Detection("FACE_MALE", 0.45, duplicate)]
+        )
+        assert [detection.track_id for detection in output.detections] == [1, None]
+    assert [track.track_id for track in output.tracks] == [1]
+
+
+def test_an_object_overlapping_a_tracked_one_less_than_a_duplicate_starts_its_own_track() -> None:
+    # A bicycle first detected under its tracked rider (IoU 0.7): another object, its own track.
+    tracker = Tracker(TrackerSpec())
+    rider, bicycle = (0.40, 0.30, 0.50, 0.60), (0.40, 0.36, 0.51, 0.62)
+    for t in every(0.2, 0.4):
+        tracker.update(t, [Detection("person", 0.8, rider)])
+    for t in (0.6, 0.8):
+        output = tracker.update(t, [Detection("person", 0.8, rider), Detection("bicycle", 0.6, bicycle)])
+    assert [detection.track_id for detection in output.detections] == [1, 2]
+
+
 def test_labels_are_never_mixed() -> None:
     tracker = Tracker(TrackerSpec())
     box = (0.4, 0.4, 0.5, 0.55)
