@@ -48,9 +48,13 @@ under the rules' default ``min_score`` 0.5, as loiter-12's had; which led to the
 face-detector's operating point, 0.4, as the embedded config does (``tracking_play.MIN_SCORE``),
 and, as replays at 0.4 showed the detector's duplicates of a face, one box per label, starting
 tracks of their own, a crowd of six out of five on crowd-2 and crowd-11, to a duplicate of a
-tracked box starting no track). So seeds 0-14 are the tuning set (``TUNING_SEEDS``), and seeds 15
-and 16, never played before those changes were fixed, are the hold-out, reported first.
-``--quick`` (CI) plays three scenes of seed 16.
+tracked box starting no track); seeds 15 and 16 (every crossing on time; a loiter alert 2.3 s late
+on loiter-15: the detector missed the loiterer on the frame before a passer reached it, so its track
+was not taken as hidden by the passer, and it came out on the far side scoring 0.36 to a new track;
+which led to a missing track being hidden by a track confirmed before it went missing that passes
+over it later). So seeds 0-16 are the tuning set (``TUNING_SEEDS``), and seeds 17 and 18, never
+played before those changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays
+three scenes of seed 18.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -105,10 +109,11 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = tuple(range(15))
-HOLD_OUT_SEEDS = (15, 16)
+TUNING_SEEDS = tuple(range(17))
+HOLD_OUT_SEEDS = (17, 18)
 QUICK_SEED = HOLD_OUT_SEEDS[1]
-"""CI's regression check: a hold-out seed, three of its scenes."""
+"""CI's regression check: a hold-out seed whose crossing, pole and crowd clips were exact when it
+was played."""
 QUICK_SCENES = ("crossing", "pole", "crowd")
 """The hardest for ids: two objects crossing each other, an occlusion, five people close together."""
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[3]
 
 @pytest.mark.timeout(330)
 def test_quick_tracking_run_meets_the_targets(tmp_path: Path) -> None:
-    # Given three scenes (two people crossing each other, a pole, a crowd) drawn with hold-out seed 5,
+    # Given three scenes (two people crossing each other, a pole, a crowd) drawn with a hold-out seed,
     # on which no tracker knob was tuned
     out = tmp_path / "tracking.json"
 

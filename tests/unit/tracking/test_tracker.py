@@ -136,14 +136,18 @@ def test_crossing_with_the_one_behind_hidden_keeps_both_ids() -> None:
 
 
 def stand_then_walk(
-    passer_in_front: bool, emerging_score: float = 0.8, passer_missed_at: float | None = None
+    passer_in_front: bool,
+    emerging_score: float = 0.8,
+    passer_missed_at: float | None = None,
+    missed_before: bool = False,
 ) -> list[tuple[float, int | None]]:
     """A face standing at x 0.36 until 1.8 s, then walking right at 0.15 per second; with
     ``passer_in_front``, a bigger face walks left in front of it (not detected at
     ``passer_missed_at``), and the standing one is not detected while the passer covers half its
-    width or more. Without, it is not detected on the same frames (gone with nothing in front of
-    it). It scores ``emerging_score`` on the first frame it is detected again. Per frame where it
-    is detected: (time, id)."""
+    width or more (``missed_before``: from the frame before, when the passer does not touch it
+    yet). Without, it is not detected on the same frames (gone with nothing in front of it). It
+    scores ``emerging_score`` on the first frame it is detected again. Per frame where it is
+    detected: (time, id)."""
     tracker = Tracker(TrackerSpec())
     seen = []
     for t in every(0.2, 3.8):
@@ -151,7 +155,9 @@ def stand_then_walk(
         face: Box = (x, 0.40, x + 0.08, 0.52)
         passer_x = 0.9 - 0.25 * t
         passer: Box = (passer_x, 0.37, passer_x + 0.12, 0.55)
-        hidden = (min(face[2], passer[2]) - max(face[0], passer[0])) / 0.08 >= 0.5
+        hidden = (min(face[2], passer[2]) - max(face[0], passer[0])) / 0.08 >= 0.5 or (
+            missed_before and t == 1.8
+        )
         detections = [] if hidden else [Detection(FACE, emerging_score if t == 2.4 else 0.8, face)]
         if passer_in_front and t != passer_missed_at:
             detections.append(Detection(FACE, 0.8, passer))
@@ -182,6 +188,32 @@ def test_the_passer_missed_as_the_hidden_face_comes_out_leaves_it_to_the_hidden_
     # face is the hidden track's, whose box it comes out of, not the passer's.
     seen = stand_then_walk(passer_in_front=True, passer_missed_at=2.4)
     assert {track_id for t, track_id in seen if t > 0.0} == {1}
+
+
+def test_a_face_missed_just_before_a_passer_reaches_it_is_still_hidden_by_the_passer() -> None:
+    # Missed at 1.8 s, when the passer's box does not touch it yet; the passer covers its last box
+    # on the next frame, and it comes out on the passer's far side, weak.
+    seen = stand_then_walk(passer_in_front=True, emerging_score=0.36, missed_before=True)
+    assert [t for t, _ in seen if 1.6 < t < 2.6] == [2.4]
+    assert {track_id for t, track_id in seen if t > 0.0} == {1}
+
+
+def test_a_newcomer_walking_over_where_a_face_was_lost_did_not_hide_it() -> None:
+    # A face lost with nothing in front of it at 1.0 s; a newcomer enters at 1.4 s, is confirmed,
+    # and walks over the lost face's last box; a face turning up beside the newcomer is someone
+    # new, not the lost one come out from behind it.
+    tracker = Tracker(TrackerSpec())
+    lost: Box = (0.36, 0.40, 0.44, 0.52)
+    for t in every(0.2, 0.8):
+        tracker.update(t, [Detection(FACE, 0.8, lost)])
+    for t in every(0.2, 2.0)[5:]:
+        x = 0.56 - 0.25 * (t - 1.0)
+        detections = [Detection(FACE, 0.8, (x, 0.37, x + 0.12, 0.55))] if t >= 1.4 else []
+        if t == 2.0:
+            detections.append(Detection(FACE, 0.8, (0.47, 0.40, 0.55, 0.52)))
+        output = tracker.update(t, detections)
+    assert [detection.track_id for detection in output.detections] == [2, None]
+    assert [(track.track_id, track.observed) for track in output.tracks] == [(1, False), (2, True)]
 
 
 def test_a_hidden_track_never_takes_a_weak_duplicate_of_another_object() -> None:
