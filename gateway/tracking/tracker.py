@@ -312,8 +312,9 @@ class Tracker:
         self._note_hidden(timestamp)
         taken = np.zeros(len(candidates), dtype=bool)
         taken[track_for[track_for >= 0]] = True
-        duplicates = _duplicates(boxes, taken, spec.low_match_iou)
-        starting = (scores >= spec.new_track_score) & ~taken & ~_duplicates(boxes, taken, spec.duplicate_iou)
+        overlap = _taken_overlap(boxes, taken)
+        duplicates = overlap >= spec.low_match_iou
+        starting = (scores >= spec.new_track_score) & ~taken & (overlap < spec.duplicate_iou)
         taken_by.update(
             self._start(
                 detections,
@@ -388,7 +389,7 @@ class Tracker:
         if searching.any():
             # A weak box on top of one a track took is the detector's duplicate of that object, not
             # the one searched for coming out.
-            duplicates = _duplicates(boxes, matching.taken, spec.low_match_iou)
+            duplicates = _taken_overlap(boxes, matching.taken) >= spec.low_match_iou
             self._pass(matching, buffered, searching, ~high & ~duplicates, spec.low_match_iou)
         return matching.track_for
 
@@ -569,13 +570,12 @@ class Tracker:
         return started
 
 
-def _duplicates(
-    boxes: npt.NDArray[np.float64], taken: npt.NDArray[np.bool_], floor: float
-) -> npt.NDArray[np.bool_]:
-    """Per box: IoU >= ``floor`` with another box that a track took (the detector's duplicate)."""
+def _taken_overlap(boxes: npt.NDArray[np.float64], taken: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
+    """Per box: its highest IoU with another box that a track took (high: the detector's duplicate
+    of that object)."""
     rows = np.flatnonzero(taken)
     if not rows.size:
-        return np.zeros(len(boxes), dtype=bool)
+        return np.zeros(len(boxes), dtype=np.float64)
     overlap = iou_matrix(boxes[rows], boxes)
     overlap[np.arange(rows.size), rows] = 0.0
-    return np.asarray((overlap >= floor).any(axis=0), dtype=bool)
+    return np.asarray(overlap.max(axis=0), dtype=np.float64)
