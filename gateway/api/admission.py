@@ -63,17 +63,20 @@ class QueueAdmission:
         self._pending: dict[str, int] = {}
         self._holders: dict[int, str] = {}
 
-    def admit(self, model: str, holder: object) -> Refusal | None:
-        """Reserve a place for one item of ``model`` held by ``holder`` (the request) until
-        ``release(holder)``, or say why not (nothing reserved)."""
+    def refusal(self, model: str) -> Refusal | None:
+        """Why one more item of ``model`` would not be admitted now, or None; reserves nothing."""
         budget = self._budget_s if self._budget_s is not None else self._estimator.service_time_s(model)
         if budget is not None:
             wait = self._estimator.expected_wait_s(self._pending)
             if wait > budget:
                 return Refusal(wait, budget)
+        return None
+
+    def reserve(self, model: str, holder: object) -> None:
+        """Reserve a place for one item of ``model`` held by ``holder`` until ``release(holder)``,
+        whatever the wait (the caller asked ``refusal`` first)."""
         self._pending[model] = self._pending.get(model, 0) + 1
         self._holders[id(holder)] = model
-        return None
 
     def release(self, holder: object) -> None:
         """Give back ``holder``'s place, if it has one; safe to call more than once."""

@@ -7,6 +7,7 @@ it the same way and nothing lives in module globals. ``serve`` binds it and retu
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +25,8 @@ from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
 from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.console.routes import add_routes as add_console_routes
-from gateway.api.context import CONTEXT, EXECUTOR, ApiContext, context_of
+from gateway.api.context import CONTEXT, EXECUTOR, FRONT_DOOR, ApiContext, context_of
+from gateway.api.front_door import FrontDoor
 from gateway.api.metrics import HttpMetrics
 from gateway.api.middlewares import boundary
 from gateway.api.ports import (
@@ -89,6 +91,7 @@ def create_app(
         system=system,
         scenes=scenes,
     )
+    app[FRONT_DOOR] = FrontDoor(app)
     app.cleanup_ctx.append(_executor)
     v2_routes.add_routes(app)
     detect_routes.add_routes(app)
@@ -116,11 +119,16 @@ async def _metrics(request: web.Request) -> web.Response:
 @dataclass(frozen=True, slots=True)
 class RunningServer:
     runner: web.AppRunner
+    server: asyncio.Server
+    door: FrontDoor
     host: str
     port: int
 
     async def close(self) -> None:
-        await self.runner.cleanup()
+        self.server.close()  # no new connections
+        self.door.close_idle()
+        await self.runner.cleanup()  # aiohttp's connections, after their requests end
+        await self.server.wait_closed()
 
 
 async def serve(app: web.Application, host: str, port: int) -> RunningServer:
@@ -134,12 +142,16 @@ async def serve(app: web.Application, host: str, port: int) -> RunningServer:
     # body pauses and resumes the socket reader many times over.
     runner = web.AppRunner(app, access_log=None, handle_signals=False, read_bufsize=READ_BUFFER_BYTES)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, reuse_address=True)
+    assert runner.server is not None
+    # Every connection meets the front door first (front_door.py: overload refusals below aiohttp).
+    door = app[FRONT_DOOR]
+    assert isinstance(door, FrontDoor)
+    door.open(runner.server)
     try:
-        await site.start()
+        server = await asyncio.get_running_loop().create_server(door, host, port, reuse_address=True)
     except OSError:
         await runner.cleanup()
         raise
-    bound = runner.addresses[0][1]
+    bound = server.sockets[0].getsockname()[1]
     logger.info("HTTP API listening on %s:%s%s", host, bound, "" if context.tokens.enabled else " (no auth)")
-    return RunningServer(runner, host, int(bound))
+    return RunningServer(runner, server, door, host, int(bound))

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 import numpy as np
 from aiohttp import web
@@ -61,6 +61,15 @@ class ApiContext:
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)
+
+
+class RequestLedger(Protocol):
+    """Told when the middleware is done with a request (``front_door.FrontDoor``)."""
+
+    def finished(self, request: web.BaseRequest) -> None: ...
+
+
+FRONT_DOOR: web.AppKey[RequestLedger] = web.AppKey("edge_gateway_front_door")
 EXECUTOR: web.AppKey[ThreadPoolExecutor] = web.AppKey("edge_gateway_api_executor", ThreadPoolExecutor)
 
 

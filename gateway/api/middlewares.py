@@ -23,11 +23,12 @@ import logging
 import math
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
-from gateway.api.context import context_of, release_admission
+from gateway.api.context import FRONT_DOOR, ApiContext, context_of, release_admission
 from gateway.api.metrics import UNMATCHED_ROUTE
 from gateway.domain import ModelReference
 from gateway.errors import (
@@ -119,6 +120,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         response.status,
         time.perf_counter() - started,
     )
+    request.app[FRONT_DOOR].finished(request)
     return response
 
 
@@ -173,10 +175,9 @@ def admission_rejection(request: web.Request, name: str) -> web.Response | None:
     if client is None:
         peer = request.remote
         client = f"peer:{peer}" if peer else "peer:unknown"
-    wait_s = context.buckets.take(client, time.monotonic())
-    if wait_s > 0:
-        context.metrics.rejections.labels("rate_limited").inc()
-        return json_error(429, "rate limit exceeded for this client", retry_after(wait_s))
+    limited = rate_limit_of(context, client)
+    if limited is not None:
+        return _answer(context, limited)
     length = request.content_length
     if length is not None and length > context.max_body_bytes:
         context.metrics.rejections.labels("too_large").inc()
@@ -184,21 +185,53 @@ def admission_rejection(request: web.Request, name: str) -> web.Response | None:
             413, f"request body of {length} bytes exceeds the {context.max_body_bytes} byte limit"
         )
     if name.startswith(INFER_PREFIX):
-        fill = context.backend.queue_fill()
-        if fill > context.admission.high_watermark:
-            context.metrics.rejections.labels("overloaded").inc()
-            return json_error(
-                503,
-                f"inference queue is {fill:.0%} full, above the "
-                f"{context.admission.high_watermark:.0%} watermark",
-                retry_after(1.0),
-            )
         model = _model_of(request)
+        overload = overload_of(context, model)
+        if overload is not None:
+            return _answer(context, overload)
         if model is not None:
-            refusal = context.queue.admit(model, request)
-            if refusal is not None:
-                context.metrics.rejections.labels("queue_wait").inc()
-                return json_error(503, refusal.message, retry_after(refusal.retry_after_s))
+            context.queue.reserve(model, request)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A 429 or 503 decided from the headers: the middleware and the front door answer it alike."""
+
+    status: int
+    reason: str
+    """``edge_gateway_http_rejections_total``'s label."""
+    message: str
+    retry_after_s: float
+
+
+def _answer(context: ApiContext, rejection: Rejection) -> web.Response:
+    context.metrics.rejections.labels(rejection.reason).inc()
+    return json_error(rejection.status, rejection.message, retry_after(rejection.retry_after_s))
+
+
+def rate_limit_of(context: ApiContext, client: str) -> Rejection | None:
+    """Takes one of ``client``'s tokens, or says how long until there is one (429)."""
+    wait_s = context.buckets.take(client, time.monotonic())
+    if wait_s > 0:
+        return Rejection(429, "rate_limited", "rate limit exceeded for this client", wait_s)
+    return None
+
+
+def overload_of(context: ApiContext, model: str | None) -> Rejection | None:
+    """The queue's verdict on one more item of ``model`` (None: a model named improperly, which
+    only the watermark applies to): above the high watermark, or an expected wait over the budget
+    (``admission.QueueAdmission``); None when it may proceed. Reserves nothing."""
+    fill = context.backend.queue_fill()
+    if fill > context.admission.high_watermark:
+        message = (
+            f"inference queue is {fill:.0%} full, above the {context.admission.high_watermark:.0%} watermark"
+        )
+        return Rejection(503, "overloaded", message, 1.0)
+    if model is not None:
+        refusal = context.queue.refusal(model)
+        if refusal is not None:
+            return Rejection(503, "queue_wait", refusal.message, refusal.retry_after_s)
     return None
 
 

@@ -1,0 +1,355 @@
+"""The front door: turns inference requests away from their request head alone, below aiohttp.
+
+Under overload most requests are refused, and a refusal through aiohttp (its request object,
+routing, the middleware, a response object, and for a client that sends its body unasked, the body
+fed through its parser and discarded) costs the event loop 0.5-0.8 ms that the inference workers
+lose (bench/request_cpu.py), on top of what the clients cost. The front door sits between the socket
+and aiohttp's protocol on every connection. It reads each request head itself; when the head is a
+``POST /v2/models/{name}[/versions/{version}]/infer`` that the queue would refuse (above the high
+watermark, or an expected wait over the budget: ``middlewares.overload_of``, the check the
+middleware makes), it writes the same 503 with ``Retry-After`` and drops the body as it arrives.
+Everything else, and every request it is not sure of, goes to aiohttp byte for byte, and aiohttp
+is created for a connection only when its first request goes through.
+
+What the front door leaves to aiohttp, so that every answer stays aiohttp's and the middleware's:
+anything but an HTTP/1.1 POST to those two routes with one ``Content-Length`` within
+``http.max_body_bytes`` (chunked bodies, upgrades, odd or oversized heads: from then on the whole
+connection); requests with a cookie or an ``Origin`` (the console's session and CSRF checks);
+requests without a valid bearer token when tokens are configured (401); and any head that arrives
+while aiohttp is still answering an earlier request on the connection (a pipelining client), so
+answers never interleave. A request the front door refuses takes no token from the client's rate
+limit (it never reached the gateway's work), so under overload a client over its rate gets 503s
+rather than 429s, both with ``Retry-After``.
+
+Connections: a refused request's connection stays open for the next one when the body was dropped
+to its end and aiohttp never had the connection (the front door then keeps its own idle timeout,
+aiohttp's 75 s); it is closed after the answer when the client asked ``Expect: 100-continue`` (it
+may or may not send the body it announced, as the middleware's refusal does) or said
+``Connection: close``, or when aiohttp has had the connection (its own keep-alive clock does not see
+the front door's requests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import cast
+
+from aiohttp import web
+
+from gateway.api.context import CONTEXT, ApiContext
+from gateway.api.middlewares import JSON_TYPE, Rejection, overload_of, rate_limit_of, retry_after
+
+MAX_HEAD_BYTES = 16 * 1024
+"""A head longer than this goes to aiohttp, whose limits answer it."""
+IDLE_TIMEOUT_S = 75.0
+"""A connection only the front door has served closes after this long without a request (aiohttp's
+keep-alive timeout, which takes over once aiohttp has the connection)."""
+INFER_PATH = re.compile(r"/v2/models/([^/]+)(/versions/[^/]+)?/infer")
+ROUTES = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
+"""The routes' patterns, as the middleware labels their metrics."""
+HEAD_END = b"\r\n\r\n"
+BROWSER_HEADERS = frozenset({"cookie", "origin", "sec-fetch-site"})
+"""A request with any of these goes to the middleware's session and cross-site checks."""
+LENGTH = re.compile(r"[0-9]+")
+
+
+class FrontDoor:
+    """The protocol factory ``loop.create_server`` is given in place of aiohttp's server (``open``
+    names that); one ``_Connection`` per accepted connection, each handing over to aiohttp when it
+    must. The app holds it (``context.FRONT_DOOR``), so the middleware can say when a request is
+    done."""
+
+    def __init__(self, app: web.Application) -> None:
+        self.context = app[CONTEXT]
+        self._handler_factory: Callable[[], asyncio.Protocol] | None = None
+        self._connections: dict[asyncio.BaseTransport, _Connection] = {}
+        self._date = (0, "")
+
+    def open(self, handler_factory: Callable[[], asyncio.Protocol]) -> None:
+        """Serve through ``handler_factory`` (the runner's ``web.Server``) from now on."""
+        self._handler_factory = handler_factory
+
+    def __call__(self) -> asyncio.Protocol:
+        return _Connection(self)
+
+    def handler(self) -> asyncio.Protocol:
+        assert self._handler_factory is not None, "FrontDoor.open names aiohttp's server first"
+        return self._handler_factory()
+
+    def finished(self, request: web.BaseRequest) -> None:
+        """aiohttp's middleware is done with ``request``: the front door may judge the next head on
+        its connection (once the answer has left, see ``_Connection._aiohttp_idle``)."""
+        connection = self._connections.get(cast(asyncio.BaseTransport, request.transport))
+        if connection is not None:
+            connection.finished += 1
+
+    def close_idle(self) -> None:
+        """Close the connections aiohttp never had (at shutdown; aiohttp closes its own)."""
+        for connection in list(self._connections.values()):
+            connection.close_if_door_only()
+
+    def opened(self, transport: asyncio.BaseTransport, connection: _Connection) -> None:
+        self._connections[transport] = connection
+
+    def closed(self, transport: asyncio.BaseTransport) -> None:
+        self._connections.pop(transport, None)
+
+    def date(self) -> str:
+        """The ``Date`` header's value, formatted once a second."""
+        now = int(time.time())
+        if self._date[0] != now:
+            self._date = (now, formatdate(now, usegmt=True))
+        return self._date[1]
+
+
+class _Connection(asyncio.Protocol):
+    def __init__(self, door: FrontDoor) -> None:
+        self._door = door
+        self._transport: asyncio.Transport | None = None
+        self._aiohttp: asyncio.Protocol | None = None
+        self._through = False
+        """Everything goes to aiohttp from now on."""
+        self._head = bytearray()
+        self._forward = 0
+        """Body bytes of a request handed to aiohttp still to hand over."""
+        self._discard = 0
+        """Body bytes of a refused request still to drop."""
+        self._close_after_discard = False
+        self._idle: asyncio.TimerHandle | None = None
+        self._peer = "peer:unknown"
+        self.passed = 0
+        self.finished = 0
+
+    # --- asyncio.Protocol ---------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # A TCP transport; uvloop's is not a subclass of asyncio.Transport, hence the cast.
+        self._transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        # As aiohttp's ``request.remote`` names the client for the middleware's rate limit.
+        self._peer = f"peer:{peer[0]}" if isinstance(peer, (tuple, list)) and peer else "peer:unknown"
+        self._door.opened(transport, self)
+        self._restart_idle()
+
+    def data_received(self, data: bytes) -> None:
+        if self._through:
+            self._to_aiohttp(data)
+            return
+        if self._forward >= len(data):  # the usual chunk of a body going through: not copied
+            self._forward -= len(data)
+            self._to_aiohttp(data)
+            return
+        view = memoryview(data)
+        while view:
+            if self._forward:
+                taken = min(self._forward, len(view))
+                self._forward -= taken
+                self._to_aiohttp(bytes(view[:taken]))
+                view = view[taken:]
+            elif self._discard:
+                taken = min(self._discard, len(view))
+                self._discard -= taken
+                view = view[taken:]
+                if not self._discard and self._close_after_discard:
+                    self._close()
+                    return
+            else:
+                rest = self._take_head(view)
+                if rest is None:
+                    return
+                view = rest
+
+    def eof_received(self) -> bool | None:
+        if self._aiohttp is not None:
+            return self._aiohttp.eof_received()
+        return None  # the transport closes itself
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_idle()
+        if self._transport is not None:
+            self._door.closed(self._transport)
+        if self._aiohttp is not None:
+            self._aiohttp.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.resume_writing()
+
+    # --- the door ----------------------------------------------------------------------------
+
+    def close_if_door_only(self) -> None:
+        if self._aiohttp is None:
+            self._close()
+
+    def _take_head(self, view: memoryview) -> memoryview | None:
+        """At a request's start: gather its head; answer or hand it over. Returns what follows the
+        head, or None when nothing more is to be read now."""
+        self._head += view
+        end = self._head.find(HEAD_END)
+        if end < 0:
+            if len(self._head) > MAX_HEAD_BYTES:
+                self._hand_over_the_rest()
+            return None
+        started = time.perf_counter()
+        head = bytes(self._head[: end + len(HEAD_END)])
+        rest = memoryview(bytes(self._head[end + len(HEAD_END) :]))
+        self._head.clear()
+        request = _parse(head)
+        if request is None:
+            self._hand_over_the_rest(head + rest.tobytes())
+            return None
+        rejection = self._rejection_of(request)
+        if rejection is None:
+            self.passed += 1
+            self._forward = request.content_length
+            self._to_aiohttp(head)
+            return rest
+        self._refuse(request, rejection, started)
+        return rest
+
+    def _rejection_of(self, request: _Head) -> Rejection | None:
+        """The 429 or 503 the middleware would answer ``request`` with, when it is one the front
+        door may answer; else None, and nothing taken."""
+        context = self._door.context
+        if (
+            request.method != "POST"
+            or request.model is None
+            or request.content_length > context.max_body_bytes
+            or not BROWSER_HEADERS.isdisjoint(request.headers)
+            or not self._aiohttp_idle()
+        ):
+            return None
+        client = context.tokens.client_of(request.headers.get("authorization"))
+        if client is None:
+            if context.tokens.enabled:
+                return None  # 401
+            client = self._peer
+        limited = rate_limit_of(context, client)
+        if limited is not None:
+            return limited
+        overload = overload_of(context, request.model)
+        if overload is None:
+            context.buckets.give_back(client)  # the middleware takes it
+        return overload
+
+    def _aiohttp_idle(self) -> bool:
+        """aiohttp has answered every request handed to it, and its answers have left: its
+        middleware has finished each (it writes the answer in the same step, pausing only on a full
+        write buffer), and nothing is waiting to be written."""
+        assert self._transport is not None
+        return self.finished >= self.passed and self._transport.get_write_buffer_size() == 0
+
+    def _refuse(self, request: _Head, rejection: Rejection, started: float) -> None:
+        context: ApiContext = self._door.context
+        expects = request.headers.get("expect", "").lower() == "100-continue"
+        close = (
+            expects or self._aiohttp is not None or request.headers.get("connection", "").lower() == "close"
+        )
+        body = json.dumps({"error": rejection.message}).encode()
+        lines = [
+            f"HTTP/1.1 {rejection.status} {HTTPStatus(rejection.status).phrase}",
+            f"Content-Type: {JSON_TYPE}",
+            f"Content-Length: {len(body)}",
+            f"Retry-After: {retry_after(rejection.retry_after_s)['Retry-After']}",
+            f"Date: {self._door.date()}",
+        ]
+        if close:
+            lines.append("Connection: close")
+        # Counted before the answer leaves: a client that reads /metrics next finds it there.
+        context.metrics.rejections.labels(rejection.reason).inc()
+        context.metrics.observe(
+            ROUTES[request.versioned], "POST", rejection.status, time.perf_counter() - started
+        )
+        assert self._transport is not None
+        self._transport.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        if expects:
+            self._close()  # the client may or may not send what it announced
+            return
+        self._discard = request.content_length
+        self._close_after_discard = close
+        if close and not self._discard:
+            self._close()
+        elif not close:
+            self._restart_idle()
+
+    def _hand_over_the_rest(self, data: bytes | None = None) -> None:
+        self._through = True
+        self._to_aiohttp(bytes(self._head) if data is None else data)
+        self._head.clear()
+
+    def _to_aiohttp(self, data: bytes) -> None:
+        if self._aiohttp is None:
+            self._cancel_idle()  # aiohttp's keep-alive takes over
+            self._aiohttp = self._door.handler()
+            self._aiohttp.connection_made(cast(asyncio.BaseTransport, self._transport))
+        if data:
+            self._aiohttp.data_received(data)
+
+    def _close(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def _restart_idle(self) -> None:
+        self._cancel_idle()
+        self._idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT_S, self._close)
+
+    def _cancel_idle(self) -> None:
+        if self._idle is not None:
+            self._idle.cancel()
+            self._idle = None
+
+
+class _Head:
+    """What the front door reads of a request head."""
+
+    __slots__ = ("content_length", "headers", "method", "model", "versioned")
+
+    def __init__(
+        self, method: str, model: str | None, versioned: int, headers: dict[str, str], content_length: int
+    ):
+        self.method = method
+        self.model = model
+        self.versioned = versioned
+        self.headers = headers
+        self.content_length = content_length
+
+
+def _parse(head: bytes) -> _Head | None:
+    """The head of an HTTP/1.1 request whose body is framed by one ``Content-Length``, with the
+    model an inference route names (None for any other target); None for anything else (a
+    chunked body, an upgrade, HTTP/1.0, a head that does not parse), which goes to aiohttp."""
+    lines = head[: -len(HEAD_END)].decode("latin-1").split("\r\n")
+    request_line = lines[0].split(" ")
+    if len(request_line) != 3 or request_line[2] != "HTTP/1.1":
+        return None
+    method, target = request_line[0], request_line[1]
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        if not colon or not name or name != name.strip() or line[0] in " \t":
+            return None
+        name = name.lower()
+        if name in headers:
+            if name in ("content-length", "transfer-encoding", "expect", "authorization", "connection"):
+                return None
+            headers[name] += ", " + value.strip()
+        else:
+            headers[name] = value.strip()
+    # Without Content-Length or Transfer-Encoding a request has no body (RFC 9112, 6.3).
+    raw_length = headers.get("content-length", "0")
+    if "transfer-encoding" in headers or "upgrade" in headers or not LENGTH.fullmatch(raw_length):
+        return None
+    path = target.partition("?")[0]
+    match = INFER_PATH.fullmatch(path) if "%" not in path else None
+    model = match.group(1) if match else None
+    return _Head(method, model, 1 if match and match.group(2) else 0, headers, int(raw_length))

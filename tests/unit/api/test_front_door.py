@@ -1,0 +1,275 @@
+"""The front door over real sockets: overload refusals from the request head alone, and every other
+request handed to aiohttp unchanged (gateway/api/front_door.py)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from gateway.api.app import create_app
+from gateway.api.front_door import _parse
+from gateway.config import AdmissionConfig, HttpConfig
+from tests.unit.api.conftest import ApiFactory
+from tests.unit.api.fakes import FakeBackend, infer_body
+from tests.unit.api.harness import ServedApi
+
+INFER = "/v2/models/affine/infer"
+BODY = json.dumps(infer_body([[1, 2, 3, 4]])).encode()
+OPEN = AdmissionConfig(rate_per_s=1000, burst=1000, high_watermark=0.5)
+
+
+def post(path: str = INFER, body: bytes = BODY, extra: str = "") -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    return (head + f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+
+
+class Client:
+    """One raw keep-alive connection: send bytes as they are, read whole responses."""
+
+    def __init__(self, api: ServedApi) -> None:
+        self.socket = socket.create_connection(("127.0.0.1", api.port), timeout=10)
+        self.buffer = b""
+
+    def send(self, data: bytes) -> None:
+        self.socket.sendall(data)
+
+    def response(self) -> tuple[int, dict[str, str], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self._more()
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {
+            name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])
+        }
+        length = int(headers["content-length"])
+        while len(self.buffer) < length:
+            self._more()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(lines[0].split(" ")[1]), headers, body
+
+    def closed(self) -> bool:
+        """The server closed the connection (after any response still unread)."""
+        self.socket.settimeout(5)
+        try:
+            return self.socket.recv(1) == b""
+        except ConnectionResetError:
+            return True
+
+    def _more(self) -> None:
+        chunk = self.socket.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before a whole response")
+        self.buffer += chunk
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def by_aiohttp(headers: dict[str, str]) -> bool:
+    """aiohttp names itself in ``Server``; the front door writes no such header."""
+    return "aiohttp" in headers.get("server", "")
+
+
+def test_an_overload_refusal_keeps_the_connection_for_the_next_request(
+    make_api: ApiFactory, backend: FakeBackend, registry: CollectorRegistry
+) -> None:
+    api = make_api(admission=OPEN)
+    backend.fill = 0.9
+    client = Client(api)
+    # The body comes in pieces, the last with the whole next request behind it.
+    first = post()
+    client.send(first[:40])
+    client.send(first[40:100])
+    client.send(first[100:] + post())
+    for _ in range(2):
+        status, headers, body = client.response()
+        assert status == 503
+        assert headers["retry-after"] == "1"
+        assert "connection" not in headers
+        assert "watermark" in json.loads(body)["error"]
+        assert not by_aiohttp(headers)
+    # Once the queue drains, the same connection is served by aiohttp.
+    backend.fill = 0.0
+    client.send(post())
+    status, headers, body = client.response()
+    assert status == 200
+    assert by_aiohttp(headers)
+    assert json.loads(body)["outputs"][0]["data"] == [3, 5, 7, 9]
+    assert backend.calls == 1
+    # aiohttp has had the connection now: a refusal closes it (aiohttp's keep-alive clock is its own).
+    backend.fill = 0.9
+    client.send(post())
+    status, headers, _ = client.response()
+    assert (status, headers["connection"]) == (503, "close")
+    assert client.closed()
+    client.close()
+    text = generate_latest(registry).decode()
+    assert 'edge_gateway_http_rejections_total{reason="overloaded"} 3.0' in text
+    assert (
+        'edge_gateway_http_requests_total{method="POST",route="/v2/models/{name}/infer",status="503"} 3.0'
+        in text
+    )
+
+
+def test_the_versioned_route_and_the_wait_budget_are_judged_as_the_middleware_does(
+    make_api: ApiFactory, backend: FakeBackend, registry: CollectorRegistry
+) -> None:
+    api = make_api(admission=OPEN)
+    backend.service_s, backend.wait_s = 0.040, 0.050
+    client = Client(api)
+    client.send(post("/v2/models/affine/versions/1/infer?trace=1"))
+    status, headers, body = client.response()
+    assert (status, headers["retry-after"], by_aiohttp(headers)) == (503, "1", False)
+    assert "expected wait for a worker is 50 ms, over the 40 ms" in json.loads(body)["error"]
+    client.close()
+    text = generate_latest(registry).decode()
+    assert 'edge_gateway_http_rejections_total{reason="queue_wait"} 1.0' in text
+    route = 'route="/v2/models/{name}/versions/{version}/infer"'
+    assert f'edge_gateway_http_requests_total{{method="POST",{route},status="503"}} 1.0' in text
+
+
+def test_the_rate_limit_is_the_same_whoever_answers(make_api: ApiFactory, backend: FakeBackend) -> None:
+    api = make_api(admission=AdmissionConfig(rate_per_s=0.1, burst=2, high_watermark=0.5))
+    client = Client(api)
+    # Admitted: the front door's check gives its token back, the middleware takes one.
+    client.send(post())
+    assert client.response()[0] == 200
+    backend.fill = 0.9
+    client.close()
+    client = Client(api)
+    client.send(post())  # the last token, then refused for the queue
+    assert client.response()[0] == 503
+    client.send(post())
+    status, headers, _ = client.response()
+    assert (status, headers["retry-after"], by_aiohttp(headers)) == (429, "10", False)
+    client.close()
+
+
+def test_a_client_that_asks_first_is_refused_and_the_connection_closed(
+    make_api: ApiFactory, backend: FakeBackend
+) -> None:
+    api = make_api(admission=OPEN)
+    backend.fill = 0.9
+    client = Client(api)
+    client.send(post(body=b"", extra="Expect: 100-continue\r\n").replace(b"Length: 0", b"Length: 60"))
+    status, headers, _ = client.response()
+    assert (status, headers["connection"], by_aiohttp(headers)) == (503, "close", False)
+    assert client.closed()
+    client.close()
+    assert backend.calls == 0
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        # Each goes to aiohttp, which answers as it always has (the queue is full throughout).
+        (post(extra="Cookie: session=nothing\r\n"), 503),
+        (post(extra="Origin: http://elsewhere.example\r\n"), 403),
+        (post(extra="Sec-Fetch-Site: cross-site\r\n"), 403),
+        (post(body=b"x" * 2048).replace(b"Content-Length: 2048", b"Content-Length: 99999999"), 413),
+        (
+            f"POST {INFER} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            + f"{len(BODY):x}\r\n".encode()
+            + BODY
+            + b"\r\n0\r\n\r\n",
+            503,
+        ),
+        (post().replace(b"HTTP/1.1", b"HTTP/1.0", 1), 503),
+        (post("/v1/detect?model=affine", b"\xff\xd8\xff"), 503),
+        (b"GET /v2/health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 200),
+    ],
+)
+def test_what_the_front_door_is_not_sure_of_goes_to_aiohttp(
+    make_api: ApiFactory, backend: FakeBackend, request_bytes: bytes, status: int
+) -> None:
+    api = make_api(admission=OPEN)
+    backend.fill = 0.9
+    client = Client(api)
+    client.send(request_bytes)
+    answer, headers, _ = client.response()
+    assert (answer, by_aiohttp(headers)) == (status, True)
+    client.close()
+
+
+def test_with_tokens_a_request_without_a_valid_one_is_unauthorized_not_overloaded(
+    make_api: ApiFactory, backend: FakeBackend
+) -> None:
+    api = make_api(tokens=frozenset({"s3cret"}), admission=OPEN)
+    backend.fill = 0.9
+    client = Client(api)
+    client.send(post(extra="Authorization: Bearer wrong\r\n"))
+    assert client.response()[0] == 401
+    client.close()
+    client = Client(api)
+    client.send(post(extra="Authorization: Bearer s3cret\r\n"))
+    status, headers, _ = client.response()
+    assert (status, by_aiohttp(headers)) == (503, False)
+    client.close()
+
+
+def test_a_head_that_arrives_while_aiohttp_answers_waits_its_turn(
+    make_api: ApiFactory, backend: FakeBackend
+) -> None:
+    # A pipelining client: the second request comes before the first is answered, and the queue
+    # fills meanwhile. Its 503 must come after the first answer, so aiohttp gives it.
+    api = make_api(admission=OPEN)
+    backend.delay_s = 0.3
+    client = Client(api)
+    client.send(post())
+    time.sleep(0.1)
+    backend.fill = 0.9
+    client.send(post())
+    first, second = client.response(), client.response()
+    assert first[0] == 200
+    assert json.loads(first[2])["outputs"][0]["data"] == [3, 5, 7, 9]
+    assert (second[0], by_aiohttp(second[1])) == (503, True)
+    client.close()
+
+
+def test_shutdown_closes_the_connections_only_the_front_door_served(backend: FakeBackend) -> None:
+    app = create_app(
+        http=HttpConfig(),
+        admission=OPEN,
+        inference=backend,
+        cameras=None,
+        events=None,
+        registry=CollectorRegistry(),
+    )
+    api = ServedApi(app)
+    backend.fill = 0.9
+    client = Client(api)
+    client.send(post())
+    assert client.response()[0] == 503
+    api.close()
+    assert client.closed()
+    client.close()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /v2/models/a/infer HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nX-A: 1\r\n folded\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nNo colon\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        b"POST  /v2/models/a/infer HTTP/1.1\r\n\r\n",
+    ],
+)
+def test_a_head_the_front_door_cannot_read_plainly_is_not_judged(head: bytes) -> None:
+    assert _parse(head) is None
+
+
+def test_the_model_is_read_from_the_path_only() -> None:
+    parsed = _parse(b"POST /v2/models/face-detector/versions/2/infer?x=/infer HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert parsed is not None
+    assert (parsed.model, parsed.versioned, parsed.content_length) == ("face-detector", 1, 0)
+    for target in ("/v2/models/a%2Fb/infer", "/v2/models//infer", "/v2/models/a/infer/more", "/v2/models/a"):
+        parsed = _parse(f"POST {target} HTTP/1.1\r\n\r\n".encode())
+        assert parsed is not None, target
+        assert parsed.model is None, target
