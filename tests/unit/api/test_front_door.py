@@ -217,10 +217,12 @@ def test_a_head_that_arrives_while_aiohttp_answers_waits_its_turn(
     # A pipelining client: the second request comes before the first is answered, and the queue
     # fills meanwhile. Its 503 must come after the first answer, so aiohttp gives it.
     api = make_api(admission=OPEN)
-    backend.delay_s = 0.3
+    backend.delay_s = 1.0
     client = Client(api)
     client.send(post())
-    time.sleep(0.1)
+    deadline = time.monotonic() + 10
+    while backend.calls == 0 and time.monotonic() < deadline:  # the first is with the backend
+        time.sleep(0.01)
     backend.fill = 0.9
     client.send(post())
     first, second = client.response(), client.response()
