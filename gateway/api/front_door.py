@@ -146,7 +146,7 @@ class _Connection(asyncio.Protocol):
             self._to_aiohttp(data)
             return
         view = memoryview(data)
-        while view:
+        while view and not self._closing():
             if self._forward:
                 taken = min(self._forward, len(view))
                 self._forward -= taken
@@ -296,8 +296,13 @@ class _Connection(asyncio.Protocol):
             self._aiohttp.data_received(data)
 
     def _close(self) -> None:
-        if self._transport is not None and not self._transport.is_closing():
+        if not self._closing():
+            assert self._transport is not None
             self._transport.close()
+
+    def _closing(self) -> bool:
+        """Closed or closing: whatever else the client sent is not read."""
+        return self._transport is None or self._transport.is_closing()
 
     def _restart_idle(self) -> None:
         self._cancel_idle()
