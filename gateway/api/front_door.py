@@ -17,9 +17,9 @@ anything but an HTTP/1.1 POST to those two routes with one ``Content-Length`` wi
 connection); requests with a cookie or an ``Origin`` (the console's session and CSRF checks);
 requests without a valid bearer token when tokens are configured (401); and any head that arrives
 while aiohttp is still answering an earlier request on the connection (a pipelining client), so
-answers never interleave. A request the front door refuses takes no token from the client's rate
-limit (it never reached the gateway's work), so under overload a client over its rate gets 503s
-rather than 429s, both with ``Retry-After``.
+answers never interleave. The rate limit is the middleware's: the front door touches a client's
+bucket only for a request the queue refuses, taking a token (429 when there is none, else 503) as
+the middleware would; a request it lets through leaves the bucket to the middleware.
 
 Connections: a refused request's connection stays open for the next one when the body was dropped
 to its end and aiohttp never had the connection (the front door then keeps its own idle timeout,
@@ -43,7 +43,7 @@ from typing import cast
 from aiohttp import web
 
 from gateway.api.context import CONTEXT, ApiContext
-from gateway.api.middlewares import JSON_TYPE, Rejection, overload_of, rate_limit_of, retry_after
+from gateway.api.middlewares import JSON_TYPE, Rejection, overload_of, peer_client, rate_limit_of, retry_after
 
 MAX_HEAD_BYTES = 16 * 1024
 """A head longer than this goes to aiohttp, whose limits answer it."""
@@ -122,7 +122,7 @@ class _Connection(asyncio.Protocol):
         """Body bytes of a refused request still to drop."""
         self._close_after_discard = False
         self._idle: asyncio.TimerHandle | None = None
-        self._peer = "peer:unknown"
+        self._peer = peer_client(None)
         self.passed = 0
         self.finished = 0
 
@@ -133,7 +133,7 @@ class _Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         # As aiohttp's ``request.remote`` names the client for the middleware's rate limit.
-        self._peer = f"peer:{peer[0]}" if isinstance(peer, (tuple, list)) and peer else "peer:unknown"
+        self._peer = peer_client(peer[0] if isinstance(peer, (tuple, list)) and peer else None)
         self._door.opened(transport, self)
         self._restart_idle()
 
@@ -234,13 +234,12 @@ class _Connection(asyncio.Protocol):
             if context.tokens.enabled:
                 return None  # 401
             client = self._peer
-        limited = rate_limit_of(context, client)
-        if limited is not None:
-            return limited
         overload = overload_of(context, request.model)
         if overload is None:
-            context.buckets.give_back(client)  # the middleware takes it
-        return overload
+            return None  # the middleware takes the client's token, or answers 429
+        # Refused either way, as the middleware would: 429 when the client's bucket is empty, else
+        # 503 with the token spent.
+        return rate_limit_of(context, client) or overload
 
     def _aiohttp_idle(self) -> bool:
         """aiohttp has answered every request handed to it, and its answers have left: its

@@ -173,8 +173,7 @@ def admission_rejection(request: web.Request, name: str) -> web.Response | None:
         context.metrics.rejections.labels("unauthorized").inc()
         return json_error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
     if client is None:
-        peer = request.remote
-        client = f"peer:{peer}" if peer else "peer:unknown"
+        client = peer_client(request.remote)
     limited = rate_limit_of(context, client)
     if limited is not None:
         return _answer(context, limited)
@@ -208,6 +207,11 @@ class Rejection:
 def _answer(context: ApiContext, rejection: Rejection) -> web.Response:
     context.metrics.rejections.labels(rejection.reason).inc()
     return json_error(rejection.status, rejection.message, retry_after(rejection.retry_after_s))
+
+
+def peer_client(host: str | None) -> str:
+    """The rate limit's name for a client without a token: its address."""
+    return f"peer:{host}" if host else "peer:unknown"
 
 
 def rate_limit_of(context: ApiContext, client: str) -> Rejection | None:

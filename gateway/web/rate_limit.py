@@ -47,11 +47,5 @@ class TokenBuckets:
             return 0.0
         return (1.0 - bucket.tokens) / self._rate
 
-    def give_back(self, client: str) -> None:
-        """Return the token ``client`` just took (its request went elsewhere to be judged again)."""
-        bucket = self._buckets.get(client)
-        if bucket is not None:
-            bucket.tokens = min(self._burst, bucket.tokens + 1.0)
-
     def __len__(self) -> int:
         return len(self._buckets)

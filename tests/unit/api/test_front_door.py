@@ -135,7 +135,7 @@ def test_the_versioned_route_and_the_wait_budget_are_judged_as_the_middleware_do
 def test_the_rate_limit_is_the_same_whoever_answers(make_api: ApiFactory, backend: FakeBackend) -> None:
     api = make_api(admission=AdmissionConfig(rate_per_s=0.1, burst=2, high_watermark=0.5))
     client = Client(api)
-    # Admitted: the front door's check gives its token back, the middleware takes one.
+    # Admitted: the front door leaves the bucket alone, the middleware takes one token.
     client.send(post())
     assert client.response()[0] == 200
     backend.fill = 0.9
