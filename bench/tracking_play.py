@@ -49,36 +49,19 @@ def rules_config(spec: ClipSpec) -> list[dict[str, object]]:
     dwell"): ``min_score`` the detector's operating point, label and timing keys left at their
     defaults. ``stationary`` covers the whole frame, as the truth does."""
     parameters = spec.rules
-    return [
-        {
-            "name": "crossing",
-            "type": "line_crossing",
-            "line": spec.line.name,
-            "direction": "any",
-            "min_score": MIN_SCORE,
-        },
-        {
-            "name": "loiter",
-            "type": "loiter",
-            "zones": ["zone"],
-            "min_s": parameters.loiter_min_s,
-            "min_score": MIN_SCORE,
-        },
+    rules: list[dict[str, object]] = [
+        {"name": "crossing", "type": "line_crossing", "line": spec.line.name, "direction": "any"},
+        {"name": "loiter", "type": "loiter", "zones": ["zone"], "min_s": parameters.loiter_min_s},
         {
             "name": "count",
             "type": "count",
             "zones": ["zone"],
             "min_count": parameters.count_min,
             "min_s": parameters.count_min_s,
-            "min_score": MIN_SCORE,
         },
-        {
-            "name": "stationary",
-            "type": "stationary",
-            "min_s": parameters.stationary_min_s,
-            "min_score": MIN_SCORE,
-        },
+        {"name": "stationary", "type": "stationary", "min_s": parameters.stationary_min_s},
     ]
+    return [{**rule, "min_score": MIN_SCORE} for rule in rules]
 
 
 def gateway_config(spec: ClipSpec, video: Path, state_dir: Path, motion: bool = False) -> GatewayConfig:
