@@ -100,6 +100,9 @@ class Track:
     peak_score: float | None = None
     """The highest score among the track's detections so far, those before it was confirmed
     included (None: unknown, as ``score``)."""
+    origin_at: float | None = None
+    """Capture time of the frame ``origin`` was detected on (None: unknown). A rule that asks how
+    long the object has been somewhere (loiter) counts from here when ``origin`` was there too."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -219,10 +219,42 @@ LOITER = {"name": "loitering", "type": "loiter", "zones": ["yard"], "min_s": 10,
             [("start", 1, 10.0)],
             id="one track loitering, another passing by",
         ),
+        pytest.param(
+            [(0.0, [(1, 0.5, 0.3)])] + [(float(at), [(1, 0.5, 0.7)]) for at in range(2, 13)],
+            [("start", 1, 11.0)],
+            id="walking in counts from halfway between the last frame outside and the first inside",
+        ),
+        pytest.param(
+            [(0.0, [(1, 0.5, 0.3)]), (1.0, [(1, 0.5, 0.3, False)]), (2.0, [(1, 0.5, 0.3, False)])]
+            + [(float(at), [(1, 0.5, 0.7)]) for at in range(3, 14)],
+            [("start", 1, 12.0)],
+            id="walking in while missing counts from halfway through the miss",
+        ),
     ],
 )
 def test_loiter(frames: Sequence[Frame], expected: list[Any]) -> None:
     assert summary(run(camera(LOITER), frames)) == expected
+
+
+@pytest.mark.parametrize(
+    ("origin", "origin_at", "start"),
+    [
+        pytest.param((0.45, 0.5, 0.55, 0.7), 7.0, 17.0, id="origin inside: from the origin's frame"),
+        pytest.param((0.45, 0.1, 0.55, 0.3), 7.0, 20.0, id="origin outside: from the first frame"),
+        pytest.param((0.45, 0.5, 0.55, 0.7), None, 20.0, id="origin's time unknown: from the first frame"),
+    ],
+)
+def test_a_track_confirmed_inside_loiters_from_its_origin(
+    origin: tuple[float, float, float, float], origin_at: float | None, start: float
+) -> None:
+    # Confirmed at 10 s inside the yard after the detector saw its object there, too weakly to
+    # start a track, from origin_at on.
+    engine = RuleEngine([camera_rules(camera(LOITER))])
+    events: list[AlertEvent] = []
+    for index, at in enumerate(range(10, 21)):
+        inside = Track(7, "person", 0.9, (0.45, 0.5, 0.55, 0.7), True, 10.0, origin, 0.9, origin_at)
+        events += engine.process(FrameResult("gate", index, float(at), DETECTOR, (), tracks=(inside,)))
+    assert summary(events) == [("start", 7, start)]
 
 
 COUNT = {"name": "crowd", "type": "count", "zones": ["yard"], "min_count": 3, "min_s": 2, "end_after_s": 1,
