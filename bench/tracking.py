@@ -52,9 +52,16 @@ tracked box starting no track); seeds 15 and 16 (every crossing on time; a loite
 on loiter-15: the detector missed the loiterer on the frame before a passer reached it, so its track
 was not taken as hidden by the passer, and it came out on the far side scoring 0.36 to a new track;
 which led to a missing track being hidden by a track confirmed before it went missing that passes
-over it later). So seeds 0-16 are the tuning set (``TUNING_SEEDS``), and seeds 17 and 18, never
-played before those changes were fixed, are the hold-out, reported first. ``--quick`` (CI) plays
-three scenes of seed 18.
+over it later); seeds 17 and 18 (every crossing on time; on loiter-17 a loiter alert 1.1 s late:
+the detector did not see the loiterer for 1.6 s as it walked in, longer than ``max_lost_s``, then
+saw it weakly inside the zone for three frames before a new track started, which led to a track's
+time in a zone counting from its origin, and from halfway between the last frame outside and the
+first inside; and a second loiter start: a passer's box cut by the face in front of it ended within
+the detector's jitter of the face's, short of touching it, so its track was not taken as hidden and
+the face's track took the passer coming out, which led to boxes within ``measurement_noise`` of
+touching counting as touching). So seeds 0-18 are the tuning set (``TUNING_SEEDS``), and seeds 19
+and 20, never played before those changes were fixed, are the hold-out, reported first.
+``--quick`` (CI) plays three scenes of seed 20.
 
 Load: clips play one at a time, each needing detect_fps (5) model runs a second, so the tracker
 sees the time steps it would on a box with capacity to spare (``judged/frames``: 150 of 300 is
@@ -109,8 +116,8 @@ from bench.tracking_truth import rule_truth  # noqa: E402
 from gateway.domain import AlertEvent  # noqa: E402
 from gateway.tracking import TrackerSpec  # noqa: E402
 
-TUNING_SEEDS = tuple(range(17))
-HOLD_OUT_SEEDS = (17, 18)
+TUNING_SEEDS = tuple(range(19))
+HOLD_OUT_SEEDS = (19, 20)
 QUICK_SEED = HOLD_OUT_SEEDS[1]
 """CI's regression check: a hold-out seed whose crossing, pole and crowd clips were exact when it
 was played."""
