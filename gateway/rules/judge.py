@@ -211,9 +211,9 @@ class LoiterJudge(TrackJudge):
     inside: the time counts from halfway, the estimate least wrong either way, so a detector that
     misses the object as it walks in (its track kept, missing) delays the alert by half the miss,
     not all of it (the tracking benchmark's stop-and-go-8: missed for 0.8 s at the zone's edge, its
-    alert came 1.0 s late counted from the first frame inside, 0.4 s from halfway). A track seen inside from its
-    start counts from where the tracker first linked its object (``Track.origin``) when that was
-    inside too, as a crossing counts from there: on loiter-17 (seed 17, a hold-out) the detector
+    alert came 1.0 s late counted from the first frame inside, 0.4 s from halfway). A track seen
+    inside from its start counts from where the tracker first linked its object (``Track.origin``)
+    when that was inside too, as a crossing counts from there: on loiter-17 (seed 17, a hold-out) the detector
     did not see the loiterer at all for 1.6 s as it walked in, longer than ``max_lost_s``, so its
     track ended, then saw it inside the zone scoring 0.28-0.32 for three frames before a new track
     started; counted from the new track's first frame its alert came 1.1 s late, from its origin
