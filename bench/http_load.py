@@ -8,8 +8,8 @@ event loop does. ``client_cpu_s`` in every result says what this one cost.
 
 Closed loop: each client sends, waits for the answer, and sends again; after a 429 or 503 it waits
 what ``Retry-After`` says (whole seconds, as HTTP defines it) when ``honour_retry_after``, as a
-well-behaved client does, else it retries at once. Open loop: requests start on a fixed schedule
-whatever happened to the earlier ones (a real overload), optionally with ``Expect: 100-continue``.
+well-behaved client does, else it retries at once. The open loop, which opens a connection for most
+refused requests, is open_loop.py, without asyncio.
 """
 
 from __future__ import annotations
@@ -40,6 +40,16 @@ class Request:
         if expect_continue:
             lines.append("Expect: 100-continue")
         return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def parse_head(head: bytes) -> tuple[int, dict[str, str]]:
+    """An answer's status and its headers, names in lower case."""
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {
+        name.strip().lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in lines[1:] if line)
+    }
+    return int(lines[0].split(" ", 2)[1]), headers
 
 
 @dataclass(slots=True)
@@ -110,12 +120,7 @@ class Connection:
         while HEAD_END not in protocol.buffer:
             await protocol.more()
         end = protocol.buffer.index(HEAD_END) + len(HEAD_END)
-        head = bytes(protocol.buffer[:end]).decode("latin-1").split("\r\n")
-        status = int(head[0].split(" ", 2)[1])
-        headers = {
-            name.strip().lower(): value.strip()
-            for name, _, value in (line.partition(":") for line in head[1:] if line)
-        }
+        status, headers = parse_head(bytes(protocol.buffer[:end]))
         length = int(headers.get("content-length", "0"))
         while len(protocol.buffer) < end + length:
             await protocol.more()
@@ -184,68 +189,6 @@ async def closed_loop(
         "rejected_latency": percentiles(rejected),
         "client_cpu_ms_per_request": 1000 * client_cpu / max(1, requests),
     }, latencies
-
-
-async def open_loop(
-    port: int,
-    request: Request,
-    rate_per_s: float,
-    seconds: float,
-    *,
-    expect_continue: bool = False,
-) -> dict[str, Any]:
-    """Requests start every 1/rate seconds on fresh or idle connections, whether or not earlier ones
-    finished."""
-    admitted: list[float] = []
-    rejected: list[float] = []
-    statuses: Counter[int] = Counter()
-    missing_retry_after = 0
-    idle: list[Connection] = []
-    total = int(rate_per_s * seconds)
-    cpu_before = time.process_time()
-
-    async def one() -> None:
-        nonlocal missing_retry_after
-        connection = idle.pop() if idle else Connection(port)
-        started = time.perf_counter()
-        try:
-            reply = await connection.send(request, expect_continue=expect_continue)
-        except ConnectionError:
-            statuses[0] += 1
-            connection.close()
-            return
-        elapsed = time.perf_counter() - started
-        statuses[reply.status] += 1
-        if reply.status == 200:
-            admitted.append(elapsed)
-        else:
-            rejected.append(elapsed)
-            if reply.status in (429, 503) and reply.retry_after is None:
-                missing_retry_after += 1
-        idle.append(connection)
-
-    tasks = []
-    begin = time.perf_counter()
-    for index in range(total):
-        delay = begin + index / rate_per_s - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.ensure_future(one()))
-    await asyncio.gather(*tasks)
-    elapsed = time.perf_counter() - begin
-    for connection in idle:
-        connection.close()
-    return {
-        "offered_per_s": rate_per_s,
-        "requests": total,
-        "expect_continue": expect_continue,
-        "admitted_per_s": len(admitted) / elapsed,
-        "admitted_latency": percentiles(admitted),
-        "rejected_latency": percentiles(rejected),
-        "statuses": {str(code): count for code, count in sorted(statuses.items())},
-        "retry_after_missing": missing_retry_after,
-        "client_cpu_ms_per_request": 1000 * (time.process_time() - cpu_before) / max(1, total),
-    }
 
 
 def percentiles(samples_s: Sequence[float]) -> dict[str, float]:

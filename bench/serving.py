@@ -14,11 +14,13 @@ generator of http_load.py (its CPU per request is recorded):
 3. the same ``--overload-clients`` closed loop against the default gateway and against one whose
    wait budget never refuses, alternating: what admission costs in throughput and buys in latency;
 4. overload, on a second gateway process that also runs a camera (the demo clip, motion gating off,
-   detect_fps 5): the camera alone, one sequential client (unloaded latency), ``--overload-clients``
-   closed-loop clients that honour Retry-After, and an open loop at 3x the measured throughput,
-   plain and with ``Expect: 100-continue``. For each: admitted throughput and latency, status codes,
-   Retry-After on every 429/503, server-side rejection latency (the API's histogram), the camera's
-   processed frames per second, and the server's RSS before, right after, and once serve's next
+   detect_fps 5): the camera alone, one sequential client (unloaded latency), ``--clients``
+   closed-loop clients (its capacity), ``--overload-clients`` closed-loop clients that honour
+   Retry-After, and an open loop (open_loop.py) at 3x that capacity, plain and with ``Expect:
+   100-continue``. For each: admitted throughput and latency, status codes, Retry-After on every
+   429/503, server-side rejection latency (the API's histogram), the camera's processed frames per
+   second, where the cores went (the gateway's event loop, its other threads, the load generator,
+   the rest of the machine, idle), and the server's RSS before, right after, and once serve's next
    heap trim has run.
 
 Writes ``serving.json`` and ``serving.md`` under ``--output`` and prints the table. The load average
@@ -50,11 +52,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.http_load import Request, closed_loop, open_loop, percentiles  # noqa: E402
+from bench.http_load import Request, closed_loop, percentiles  # noqa: E402
+from bench.open_loop import open_loop  # noqa: E402
 from bench.serving_load import (  # noqa: E402
     GatewayProcess,
     cores,
+    cores_used,
     counter_value,
+    cpu_snapshot,
     difference,
     metrics_text,
     paired_light,
@@ -172,9 +177,11 @@ def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dic
     before_text = asyncio.run(metrics_text(server.port))
     before_latency = asyncio.run(server_latency(server.port, ROUTE))
     rss_before = server.rss_bytes()
+    cpu_before = cpu_snapshot(server)
     started = time.perf_counter()
     outcome = run()
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_snapshot(server)
     after_text = asyncio.run(metrics_text(server.port))
     name, labels = "edge_gateway_camera_frames_processed_total", {"camera": CAMERA}
     processed = counter_value(after_text, name, labels) - counter_value(before_text, name, labels)
@@ -185,6 +192,7 @@ def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dic
             "rss_before_mb": rss_before / 2**20,
             "rss_after_mb": server.rss_bytes() / 2**20,
             "load_average": os.getloadavg()[0],
+            "cpu_cores": cores_used(cpu_before, cpu_after),
         }
     )
     # Right after a phase the heap still holds what its last requests freed, until serve's next
@@ -194,9 +202,7 @@ def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dic
     return outcome
 
 
-def overload_phases(
-    server: GatewayProcess, request: Request, capacity: float, arguments: Any
-) -> dict[str, Any]:
+def overload_phases(server: GatewayProcess, request: Request, arguments: Any) -> dict[str, Any]:
     seconds = arguments.overload_seconds
     phases: dict[str, Any] = {}
 
@@ -214,12 +220,9 @@ def overload_phases(
         return run
 
     def opened(expect_continue: bool) -> Callable[[], dict[str, Any]]:
-        def run() -> dict[str, Any]:
-            return asyncio.run(
-                open_loop(server.port, request, 3 * capacity, seconds, expect_continue=expect_continue)
-            )
-
-        return run
+        # 3x the capacity of this gateway, the one with the camera, measured in the phase before.
+        rate = 3 * phases["capacity"]["items_per_s"]
+        return lambda: open_loop(server.port, request, rate, seconds, expect_continue=expect_continue)
 
     print("with a camera: alone, unloaded, at capacity, closed loop, open loop", flush=True)
     phases["camera_alone"] = camera_fps(server, idle)
@@ -357,7 +360,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
         server = GatewayProcess(gateway_config, {}, camera=Path(arguments.camera).resolve())
         try:
             time.sleep(2.0)  # the camera's first frames
-            overload = overload_phases(server, request, rounds["loaded"]["items_per_s"], arguments)
+            overload = overload_phases(server, request, arguments)
         finally:
             server.close()
     table = ratios(rounds, comparison, overload)

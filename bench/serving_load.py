@@ -184,6 +184,44 @@ class GatewayProcess:
             self.process.stdout.close()
 
 
+def cpu_snapshot(server: GatewayProcess) -> dict[str, float]:
+    """CPU seconds so far: the gateway's event loop and other threads, this process (the load
+    generator), and the whole machine's busy and idle time, every core together (/proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle, steal = fields[3] + fields[4], fields[7]  # idle + iowait; time the hypervisor ran others
+    return {
+        **server.cpu_seconds(),
+        "load_generator": time.process_time(),
+        "machine_busy": (sum(fields) - idle - steal) / ticks,
+        "idle": idle / ticks,
+        "steal": steal / ticks,
+        "at": time.perf_counter(),
+    }
+
+
+def cores_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Where the machine's cores went between two snapshots, in cores (CPU seconds per second): the
+    gateway's event loop and its other threads (inference workers, the camera), the load generator,
+    everything else that ran, what stayed idle, and what a virtual machine's host ran elsewhere
+    instead (steal: a shared host's cores are not always this machine's)."""
+    elapsed = after["at"] - before["at"]
+    used = {
+        key: (after[key] - before[key]) / elapsed
+        for key in ("event_loop", "other_threads", "load_generator", "machine_busy", "idle", "steal")
+    }
+    return {
+        "gateway_event_loop": used["event_loop"],
+        "gateway_other_threads": used["other_threads"],
+        "load_generator": used["load_generator"],
+        "rest_of_machine": max(
+            0.0, used["machine_busy"] - used["event_loop"] - used["other_threads"] - used["load_generator"]
+        ),
+        "idle": used["idle"],
+        "stolen_by_the_host": used["steal"],
+    }
+
+
 async def paired_light(
     port: int,
     request: Request,

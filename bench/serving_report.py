@@ -129,6 +129,21 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         + ". Load generator CPU per request: "
         f"{rounds['loaded']['client_cpu_ms_per_request']:.2f} ms (closed loop).",
         "",
+        f"Where the {machine['cores']} cores went in each phase with the camera, in cores (CPU seconds per "
+        "second; the gateway's threads from /proc, the machine's from /proc/stat):",
+        "",
+        "| phase | gateway event loop | its workers, camera | load generator | rest | idle | host's steal |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, phase in overload.items():
+        used = phase["cpu_cores"]
+        lines.append(
+            f"| {key} | {used['gateway_event_loop']:.3f} | {used['gateway_other_threads']:.3f} "
+            f"| {used['load_generator']:.3f} | {used['rest_of_machine']:.3f} | {used['idle']:.3f} "
+            f"| {used.get('stolen_by_the_host', float('nan')):.3f} |"
+        )
+    lines += [
+        "",
         "| measure | value | target |",
         "|---|---:|---:|",
     ]
