@@ -8,8 +8,8 @@ event loop does. ``client_cpu_s`` in every result says what this one cost.
 
 Closed loop: each client sends, waits for the answer, and sends again; after a 429 or 503 it waits
 what ``Retry-After`` says (whole seconds, as HTTP defines it) when ``honour_retry_after``, as a
-well-behaved client does, else it retries at once. The open loop, which opens a connection for most
-refused requests, is open_loop.py, without asyncio.
+well-behaved client does, else it retries at once. The open loop is open_loop.py, without asyncio,
+which cost it more CPU per request.
 """
 
 from __future__ import annotations

@@ -3,15 +3,16 @@ happened to the earlier ones (a real overload), on non-blocking sockets and one 
 asyncio.
 
 It shares the cores with the gateway it overloads, so whatever it spends is taken from inference.
-On asyncio (and on uvloop) it spent 0.5 ms of CPU per request at 3x capacity on 2 cores, more for
-requests asking ``Expect: 100-continue``, whose refused connections close and reopen: a transport,
-a protocol, futures and a task per request. Here a request is a socket and a few integers, and the
-kernel's copies of the body are most of what is left.
+On asyncio's loop it spent 0.63 ms of CPU per request at 3x capacity on 2 cores, 0.59 for requests
+asking ``Expect: 100-continue`` (which send no body when refused, but whose refused connections
+close and reopen: a transport, a protocol, futures and a task each); here 0.53 and 0.38
+(bench/results/serving.md), most of it the kernel's copies of the bodies it sends.
 
 Each request goes out on an idle keep-alive connection or a new one; a plain request sends its head
 and body at once, and keeps sending the body after an early answer (the server drops it), as a
 client that does not ask ``Expect`` does. With ``Expect: 100-continue`` the body follows only a
-``100 Continue``. A connection the server closes (``Connection: close``) is closed here too.
+``100 Continue``. A connection the server closes (``Connection: close``) is closed here too. Requests
+still unanswered ``drain_s`` after the schedule ended are counted as failed (status 0).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from bench.http_load import HEAD_END, Request, parse_head, percentiles
 
 RECEIVE_BYTES = 256 * 1024
+DRAIN_S = 30.0
 
 
 class _Exchange:
@@ -33,7 +35,6 @@ class _Exchange:
     __slots__ = (
         "answer",
         "body_sent",
-        "expect",
         "head_sent",
         "received",
         "sock",
@@ -43,7 +44,6 @@ class _Exchange:
 
     def __init__(self, sock: socket.socket, expect: bool, started: float) -> None:
         self.sock = sock
-        self.expect = expect
         self.started = started
         self.head_sent = 0
         self.body_sent = 0
@@ -60,9 +60,11 @@ def open_loop(
     seconds: float,
     *,
     expect_continue: bool = False,
+    drain_s: float = DRAIN_S,
 ) -> dict[str, Any]:
-    """``rate_per_s`` requests a second for ``seconds``, each started on schedule; returns admitted
-    and refused latencies, statuses, Retry-After coverage and this generator's CPU per request."""
+    """``rate_per_s`` requests a second for ``seconds``, each started on schedule, then at most
+    ``drain_s`` for the last answers; returns admitted and refused latencies, statuses (0: failed or
+    unanswered), Retry-After coverage and this generator's CPU per request."""
     head = request.head(port, expect_continue=expect_continue)
     body = memoryview(request.body)
     selector = selectors.DefaultSelector()
@@ -170,15 +172,22 @@ def open_loop(
         wanted = selectors.EVENT_READ | (selectors.EVENT_WRITE if sending else 0)
         selector.modify(exchange.sock, wanted, exchange)
 
+    give_up_at = begin + seconds + drain_s
     while started_requests < total or in_flight:
         now = time.perf_counter()
+        if now > give_up_at:
+            break
         while started_requests < total and begin + started_requests / rate_per_s <= now:
             start()
             started_requests += 1
-        timeout = max(0.0, begin + started_requests / rate_per_s - now) if started_requests < total else 1.0
-        for key, events in selector.select(timeout):
+        timeout = begin + started_requests / rate_per_s if started_requests < total else give_up_at
+        for key, events in selector.select(max(0.0, timeout - now)):
             step(key.data, events)
     elapsed = time.perf_counter() - begin
+    for key in list(selector.get_map().values()):
+        if key.data.answer is None:
+            statuses[0] += 1
+        key.data.sock.close()
     for sock in idle:
         sock.close()
     selector.close()

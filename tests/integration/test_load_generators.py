@@ -5,6 +5,7 @@ early refusals of a body still being sent; the closed loop's keep-alive clients.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -95,3 +96,13 @@ def test_closed_loop_clients_keep_their_connections_and_count_every_answer(port:
     assert outcome["statuses"] == {"200": outcome["items"]}
     assert 30 <= outcome["items"] <= 32  # three clients each finish the request they are in
     assert len(latencies) == outcome["items"]
+
+
+def test_requests_a_server_never_answers_are_given_up_after_the_drain_and_counted_failed() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts connections, reads nothing
+        port = silent.getsockname()[1]
+
+        outcome = open_loop(port, Request("/accept", BODY, {}), 10, 0.3, drain_s=0.5)
+
+    assert outcome["statuses"] == {"0": 3}
+    assert outcome["admitted_latency"] == {"count": 0}
