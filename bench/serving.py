@@ -2,7 +2,7 @@
 default config, in one run.
 
 On the same machine, every phase bounded by time, 127.0.0.1 only, binary tensors, the lean load
-generator of http_load.py (its CPU per request is recorded):
+generators of http_load.py (closed loops) and open_loop.py (their CPU per request is recorded):
 
 1. raw, one session (``intra_op`` = all cores) at batch 1, 2, 4 .. max: throughput and latency;
 2. the gateway as a separate process (InferenceService + the aiohttp API, the default config: one

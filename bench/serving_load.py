@@ -1,6 +1,6 @@
 """Load generators and measurements for bench/serving.py: raw ONNX Runtime loops, the gateway as a
 separate process, the paired light-load client, and the server's own metrics, latency histogram and
-CPU time. The closed- and open-loop clients are in http_load.py."""
+CPU time. The closed-loop clients are in http_load.py, the open loop in open_loop.py."""
 
 from __future__ import annotations
 
