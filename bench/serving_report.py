@@ -140,7 +140,7 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         lines.append(
             f"| {key} | {used['gateway_event_loop']:.3f} | {used['gateway_other_threads']:.3f} "
             f"| {used['load_generator']:.3f} | {used['rest_of_machine']:.3f} | {used['idle']:.3f} "
-            f"| {used.get('stolen_by_the_host', float('nan')):.3f} |"
+            f"| {used['stolen_by_the_host']:.3f} |"
         )
     lines += [
         "",
