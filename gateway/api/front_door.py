@@ -7,9 +7,10 @@ lose (bench/request_cpu.py), on top of what the clients cost. The front door sit
 and aiohttp's protocol on every connection. It reads each request head itself; when the head is a
 ``POST /v2/models/{name}[/versions/{version}]/infer`` that the queue would refuse (above the high
 watermark, or an expected wait over the budget: ``middlewares.overload_of``, the check the
-middleware makes), it writes the same 503 with ``Retry-After`` and drops the body as it arrives.
-Everything else, and every request it is not sure of, goes to aiohttp byte for byte, and aiohttp
-is created for a connection only when its first request goes through.
+middleware makes), it writes the same 503 with ``Retry-After`` and drops the body as it arrives
+(inside the kernel where it can: body_drain.py). Everything else, and every request it is not sure
+of, goes to aiohttp byte for byte, and aiohttp is created for a connection only when its first
+request goes through.
 
 What the front door leaves to aiohttp, so that every answer stays aiohttp's and the middleware's:
 anything but an HTTP/1.1 POST to those two routes with one ``Content-Length`` within
@@ -42,6 +43,8 @@ from typing import cast
 
 from aiohttp import web
 
+from gateway.api import body_drain
+from gateway.api.body_drain import BodyDrain
 from gateway.api.context import CONTEXT, ApiContext
 from gateway.api.middlewares import JSON_TYPE, Rejection, overload_of, peer_client, rate_limit_of, retry_after
 
@@ -70,6 +73,8 @@ class FrontDoor:
         self._handler_factory: Callable[[], asyncio.Protocol] | None = None
         self._connections: dict[asyncio.BaseTransport, _Connection] = {}
         self._date = (0, "")
+        self.scratch = bytearray(body_drain.SCRATCH_BYTES if body_drain.available() else 0)
+        """Shared by every connection's ``BodyDrain`` (the kernel writes nothing into it)."""
 
     def open(self, handler_factory: Callable[[], asyncio.Protocol]) -> None:
         """Serve through ``handler_factory`` (the runner's ``web.Server``) from now on."""
@@ -93,6 +98,10 @@ class FrontDoor:
         """Close the connections aiohttp never had (at shutdown; aiohttp closes its own)."""
         for connection in list(self._connections.values()):
             connection.close_if_door_only()
+
+    def __len__(self) -> int:
+        """The connections open now."""
+        return len(self._connections)
 
     def opened(self, transport: asyncio.BaseTransport, connection: _Connection) -> None:
         self._connections[transport] = connection
@@ -121,7 +130,9 @@ class _Connection(asyncio.Protocol):
         self._discard = 0
         """Body bytes of a refused request still to drop."""
         self._close_after_discard = False
+        self._drain: BodyDrain | None = None
         self._idle: asyncio.TimerHandle | None = None
+        self._active_at = 0.0
         self._peer = peer_client(None)
         self.passed = 0
         self.finished = 0
@@ -164,6 +175,8 @@ class _Connection(asyncio.Protocol):
                 if rest is None:
                     return
                 view = rest
+        if self._discard and not self._closing():
+            self._drop_in_kernel()
 
     def eof_received(self) -> bool | None:
         if self._aiohttp is not None:
@@ -172,6 +185,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_idle()
+        if self._drain is not None:
+            self._drain.close()
         if self._transport is not None:
             self._door.closed(self._transport)
         if self._aiohttp is not None:
@@ -194,15 +209,19 @@ class _Connection(asyncio.Protocol):
     def _take_head(self, view: memoryview) -> memoryview | None:
         """At a request's start: gather its head; answer or hand it over. Returns what follows the
         head, or None when nothing more is to be read now."""
-        self._head += view
-        end = self._head.find(HEAD_END)
+        before = len(self._head)
+        # The head's end is looked for in no more than a head's length: the body behind the head in
+        # the same read (up to 256 KiB) is not copied.
+        taken = view[: MAX_HEAD_BYTES + len(HEAD_END) - before]
+        self._head += taken
+        end = self._head.find(HEAD_END, max(0, before - len(HEAD_END) + 1))
         if end < 0:
             if len(self._head) > MAX_HEAD_BYTES:
-                self._hand_over_the_rest()
+                self._hand_over_the_rest(bytes(self._head) + view[len(taken) :].tobytes())
             return None
         started = time.perf_counter()
         head = bytes(self._head[: end + len(HEAD_END)])
-        rest = memoryview(bytes(self._head[end + len(HEAD_END) :]))
+        rest = view[end + len(HEAD_END) - before :]
         self._head.clear()
         request = _parse(head)
         if request is None:
@@ -281,10 +300,27 @@ class _Connection(asyncio.Protocol):
         elif not close:
             self._restart_idle()
 
-    def _hand_over_the_rest(self, data: bytes | None = None) -> None:
+    def _drop_in_kernel(self) -> None:
+        """Drop the rest of a refused body below the transport (body_drain.py). Only on a connection
+        aiohttp never had: its flow control could resume the transport's reading mid-drain."""
+        if self._aiohttp is not None or not self._door.scratch:
+            return
+        assert self._transport is not None
+        if self._drain is None:
+            self._drain = BodyDrain.of(self._transport, self._door.scratch)
+            if self._drain is None:
+                return
+        self._drain.drop(self._discard, self._drained)
+
+    def _drained(self, completed: bool) -> None:
+        self._discard = 0
+        if not completed or self._close_after_discard:
+            self._close()
+
+    def _hand_over_the_rest(self, data: bytes) -> None:
         self._through = True
-        self._to_aiohttp(bytes(self._head) if data is None else data)
         self._head.clear()
+        self._to_aiohttp(data)
 
     def _to_aiohttp(self, data: bytes) -> None:
         if self._aiohttp is None:
@@ -304,8 +340,21 @@ class _Connection(asyncio.Protocol):
         return self._transport is None or self._transport.is_closing()
 
     def _restart_idle(self) -> None:
-        self._cancel_idle()
-        self._idle = asyncio.get_running_loop().call_later(IDLE_TIMEOUT_S, self._close)
+        # One timer per connection, moved on only when it fires: a request costs a clock read, not a
+        # cancelled timer and a new one.
+        loop = asyncio.get_running_loop()
+        self._active_at = loop.time()
+        if self._idle is None:
+            self._idle = loop.call_at(self._active_at + IDLE_TIMEOUT_S, self._idle_check)
+
+    def _idle_check(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = self._active_at + IDLE_TIMEOUT_S
+        if loop.time() >= deadline:
+            self._idle = None
+            self._close()
+        else:
+            self._idle = loop.call_at(deadline, self._idle_check)
 
     def _cancel_idle(self) -> None:
         if self._idle is not None:

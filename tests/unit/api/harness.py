@@ -70,6 +70,7 @@ class ServedApi:
             self._loop.close()
             raise
         self.port = self._server.port
+        self.door = self._server.door
 
     def request(
         self,

@@ -3,13 +3,18 @@ request handed to aiohttp unchanged (gateway/api/front_door.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
+from collections.abc import Callable
+from typing import ClassVar
 
 import pytest
+import uvloop
 from prometheus_client import CollectorRegistry, generate_latest
 
+from gateway.api import body_drain, front_door
 from gateway.api.app import create_app
 from gateway.api.front_door import _parse
 from gateway.config import AdmissionConfig, HttpConfig
@@ -248,6 +253,125 @@ def test_shutdown_closes_the_connections_only_the_front_door_served(backend: Fak
     assert client.response()[0] == 503
     api.close()
     assert client.closed()
+    client.close()
+
+
+LOOPS = [pytest.param(asyncio.new_event_loop, id="asyncio"), pytest.param(uvloop.new_event_loop, id="uvloop")]
+
+
+class CountedDrain(body_drain.BodyDrain):
+    dropped: ClassVar[list[int]] = []
+
+    def drop(self, count: int, done: Callable[[bool], None]) -> None:
+        CountedDrain.dropped.append(count)
+        super().drop(count, done)
+
+
+@pytest.fixture
+def drains(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The byte counts the front door had dropped in the kernel."""
+    CountedDrain.dropped = []
+    monkeypatch.setattr(front_door, "BodyDrain", CountedDrain)
+    return CountedDrain.dropped
+
+
+def served(backend: FakeBackend, loop_factory: Callable[[], asyncio.AbstractEventLoop]) -> ServedApi:
+    app = create_app(
+        http=HttpConfig(),
+        admission=OPEN,
+        inference=backend,
+        cameras=None,
+        events=None,
+        registry=CollectorRegistry(),
+    )
+    return ServedApi(app, loop_factory)
+
+
+@pytest.mark.skipif(not body_drain.available(), reason="MSG_TRUNC on TCP is Linux's")
+@pytest.mark.parametrize("loop_factory", LOOPS)
+def test_a_refused_body_is_dropped_in_the_kernel_and_the_next_request_read_whole(
+    backend: FakeBackend, drains: list[int], loop_factory: Callable[[], asyncio.AbstractEventLoop]
+) -> None:
+    api = served(backend, loop_factory)
+    backend.fill = 0.9
+    client = Client(api)
+    large = post(body=bytes(range(256)) * 12_000)  # 3 MB: far more than one read or the scratch
+    client.send(large[:2000])
+    assert client.response()[0] == 503  # answered from the head, the body still to come
+    for start in range(2000, len(large) - 50_000, 700_000):
+        client.send(large[start : min(start + 700_000, len(large) - 50_000)])
+        time.sleep(0.01)
+    # The body's end and two more requests in one piece: the drain must stop at the body's end.
+    client.send(large[-50_000:] + post(body=b"x" * 700) + post())
+    assert [client.response()[0] for _ in range(2)] == [503, 503]
+    backend.fill = 0.0
+    client.send(post())
+    status, headers, body = client.response()
+    assert (status, by_aiohttp(headers)) == (200, True)
+    assert json.loads(body)["outputs"][0]["data"] == [3, 5, 7, 9]
+    assert sum(drains) > 2_900_000  # nearly all of the 3 MB body
+    client.close()
+    api.close()
+
+
+@pytest.mark.skipif(not body_drain.available(), reason="MSG_TRUNC on TCP is Linux's")
+@pytest.mark.parametrize("loop_factory", LOOPS)
+def test_a_client_that_leaves_mid_body_is_let_go_and_others_are_served(
+    backend: FakeBackend, drains: list[int], loop_factory: Callable[[], asyncio.AbstractEventLoop]
+) -> None:
+    api = served(backend, loop_factory)
+    backend.fill = 0.9
+    client = Client(api)
+    large = post(body=b"y" * 2_000_000)
+    client.send(large[:1_000_000])
+    assert client.response()[0] == 503
+    client.close()
+    other = Client(api)
+    other.send(large)
+    assert other.response()[0] == 503
+    backend.fill = 0.0
+    other.send(post())
+    assert other.response()[0] == 200
+    other.close()
+    assert len(drains) >= 2
+    deadline = time.monotonic() + 5
+    while len(api.door) > 1 and time.monotonic() < deadline:  # the first client's is gone
+        time.sleep(0.01)
+    assert len(api.door) <= 1
+    api.close()
+
+
+def test_a_head_whose_end_straddles_two_reads_is_read_whole(
+    make_api: ApiFactory, backend: FakeBackend
+) -> None:
+    api = make_api(admission=OPEN)
+    backend.fill = 0.9
+    client = Client(api)
+    request = post()
+    split = request.index(b"\r\n\r\n") + 2
+    client.send(request[:split])
+    time.sleep(0.05)
+    client.send(request[split:] + post())
+    for _ in range(2):
+        status, headers, _ = client.response()
+        assert (status, by_aiohttp(headers)) == (503, False)
+    client.close()
+
+
+def test_a_head_longer_than_the_door_reads_goes_to_aiohttp_whole(
+    make_api: ApiFactory, backend: FakeBackend
+) -> None:
+    api = make_api(admission=OPEN)
+    client = Client(api)
+    request = post(extra="X-Padding: " + "a" * 7000 + "\r\n" + "X-More: " + "b" * 7000 + "\r\n" * 1)
+    request = request.replace(b"X-More", b"X-Again: " + b"c" * 4000 + b"\r\nX-More")
+    assert request.index(b"\r\n\r\n") > front_door.MAX_HEAD_BYTES
+    client.send(request[:9000])
+    time.sleep(0.05)
+    client.send(request[9000:])
+    status, headers, body = client.response()
+    assert (status, by_aiohttp(headers)) == (200, True)
+    assert json.loads(body)["outputs"][0]["data"] == [3, 5, 7, 9]
     client.close()
 
 
