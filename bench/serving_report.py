@@ -60,6 +60,18 @@ def ratios(
     return result
 
 
+def worker_ms_per_item(phase: dict[str, Any], camera_alone: dict[str, Any]) -> float | None:
+    """Milliseconds of CPU the gateway's threads besides the event loop spent per HTTP item, above
+    what they spend with the camera alone: the inference workers' cost of an item under that
+    phase's load (the same model at every phase, so a rise is contention, not work). None for a
+    phase without HTTP items."""
+    items = float(phase.get("items_per_s", phase.get("admitted_per_s", 0.0)))
+    if not items:
+        return None
+    busy = float(phase["cpu_cores"]["gateway_other_threads"])
+    return 1000 * (busy - float(camera_alone["cpu_cores"]["gateway_other_threads"])) / items
+
+
 def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str:
     rounds, overload, machine = result["rounds"], result["overload"], result["machine"]
     nan = float("nan")
@@ -130,17 +142,20 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         f"{rounds['loaded']['client_cpu_ms_per_request']:.2f} ms (closed loop).",
         "",
         f"Where the {machine['cores']} cores went in each phase with the camera, in cores (CPU seconds per "
-        "second; the gateway's threads from /proc, the machine's from /proc/stat):",
+        "second; the gateway's threads from /proc, the machine's from /proc/stat), and the workers' CPU "
+        "per HTTP item (its other threads above the camera alone, per admitted item):",
         "",
-        "| phase | gateway event loop | its workers, camera | load generator | rest | idle | host's steal |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| phase | gateway event loop | its workers, camera | load generator | rest | idle | host's steal "
+        "| workers' ms per item |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, phase in overload.items():
         used = phase["cpu_cores"]
+        per_item = worker_ms_per_item(phase, overload["camera_alone"])
         lines.append(
             f"| {key} | {used['gateway_event_loop']:.3f} | {used['gateway_other_threads']:.3f} "
             f"| {used['load_generator']:.3f} | {used['rest_of_machine']:.3f} | {used['idle']:.3f} "
-            f"| {used['stolen_by_the_host']:.3f} |"
+            f"| {used['stolen_by_the_host']:.3f} | {'-' if per_item is None else f'{per_item:.1f}'} |"
         )
     lines += [
         "",

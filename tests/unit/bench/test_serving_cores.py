@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.serving_load import cores_used
+from bench.serving_report import worker_ms_per_item
 
 KEYS = ("at", "event_loop", "other_threads", "load_generator", "machine_busy", "idle", "steal")
 
@@ -36,3 +37,13 @@ def test_the_rest_of_the_machine_is_never_negative_when_the_counters_tick_apart(
     after = snapshot(1.0, 0.2, 1.8, 0.1, 2.0, 0.0, 0.0)
 
     assert cores_used(before, after)["rest_of_machine"] == 0.0
+
+
+def test_the_workers_cost_per_item_is_what_they_spend_above_the_camera_alone_per_admitted_item() -> None:
+    camera_alone = {"camera_fps": 5.0, "cpu_cores": {"gateway_other_threads": 0.2}}
+    closed = {"items_per_s": 50.0, "camera_fps": 5.0, "cpu_cores": {"gateway_other_threads": 1.5}}
+    opened = {"admitted_per_s": 40.0, "camera_fps": 5.0, "cpu_cores": {"gateway_other_threads": 1.4}}
+
+    assert worker_ms_per_item(closed, camera_alone) == pytest.approx(26.0)
+    assert worker_ms_per_item(opened, camera_alone) == pytest.approx(30.0)
+    assert worker_ms_per_item(camera_alone, camera_alone) is None
