@@ -86,9 +86,15 @@ class Batcher:
         return self._count / self._capacity
 
     def queued(self) -> list[tuple[str, int]]:
-        """(model name, rows) of every waiting item, oldest first: the work ahead of a new item."""
-        with self._condition:
-            items = [item for queue in self._queues.values() for item in queue]
+        """(model name, rows) of every waiting item, oldest first: the work ahead of a new item.
+
+        Read without the lock: admission asks on the event loop, and waiting there for a worker that
+        holds the lock (and may itself be waiting for the GIL) held refusals for milliseconds. Each
+        copy below is one C call that no other thread interleaves with (dict and deque copies hold
+        the GIL, or the object's own lock on a free-threaded build); an item taken between two
+        copies is counted or not, which the estimate tolerates."""
+        queues = list(self._queues.values())
+        items = [item for queue in queues for item in tuple(queue)]
         items.sort(key=lambda item: item.enqueued_at)
         return [(item.ref.name, item.rows) for item in items]
 

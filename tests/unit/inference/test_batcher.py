@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -193,3 +194,37 @@ def test_next_batch_gives_up_after_its_timeout(registry: CollectorRegistry) -> N
     started = time.monotonic()
     assert batcher.next_batch(0.05) is None
     assert 0.04 <= time.monotonic() - started < 1.0
+
+
+class HeldFuture(Future[Any]):
+    """Keeps the worker that takes its item inside the batcher's lock until ``release`` is set."""
+
+    def __init__(self, entered: threading.Event, release: threading.Event) -> None:
+        super().__init__()
+        self.entered = entered
+        self.release = release
+
+    def set_running_or_notify_cancel(self) -> bool:
+        self.entered.set()
+        self.release.wait(10)
+        return super().set_running_or_notify_cancel()
+
+
+def test_the_work_ahead_is_read_while_a_worker_holds_the_queue(registry: CollectorRegistry) -> None:
+    # Admission reads the work ahead on the event loop; it must not wait for a worker's turn.
+    batcher = make(registry)
+    entered, release = threading.Event(), threading.Event()
+    batcher.submit(replace(item(), future=HeldFuture(entered, release)))
+    batcher.submit(item(SECOND, rows=2))
+    worker = threading.Thread(target=batcher.next_batch, args=(5.0,))
+    worker.start()
+    assert entered.wait(5)
+
+    started = time.monotonic()
+    ahead = batcher.queued()
+    waited = time.monotonic() - started
+    release.set()
+    worker.join(5)
+
+    assert ahead == [("second", 2)]
+    assert waited < 1.0
