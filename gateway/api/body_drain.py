@@ -3,7 +3,7 @@
 A client that does not ask ``Expect: 100-continue`` sends its whole body whatever the answer, and the
 server must read it to its end to keep the connection (closing with unread data risks the client
 seeing a reset instead of the 503: RFC 9112, 9.6). Under overload that is most requests: at 3x
-capacity, ~155 refused 1.2 MB bodies a second. Read through the transport, each body is copied into
+capacity, 120-155 refused 1.2 MB bodies a second. Read through the transport, each body is copied into
 Python bytes objects a chunk at a time, each chunk a callback, only to be dropped; ``recv`` with
 ``MSG_TRUNC`` on a TCP socket (Linux, tcp(7)) drops the bytes where they lie.
 
