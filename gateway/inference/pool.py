@@ -5,11 +5,18 @@ worker), so no session is shared between threads. Measured on CPU, one single-th
 core is the throughput ceiling, hence the default of one worker per core there and one worker on a
 GPU provider, where batching is what raises throughput. No thread is created per request: results
 travel back through each item's ``concurrent.futures.Future``.
+
+On Linux the workers run under ``SCHED_BATCH``: the same share of the CPU as any other thread, but a
+worker that wakes never preempts a running thread. The event loop then answers a refusal or hands
+a request to the queue without waiting a scheduler tick behind inference it does not need: with
+the workers saturating both cores of a 2-core box, refusals slower than 2 ms fell from 12 to 4 in
+about 11,000.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -76,6 +83,9 @@ class WorkerPool:
             )
             thread.start()
             self._threads.append(thread)
+        refused = [thread.name for thread in self._threads if not batch_scheduling(thread)]
+        if refused:
+            logger.warning("%s keep the default scheduling policy: SCHED_BATCH was refused", refused)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the workers after ``stop`` is set; each finishes the batch it is running."""
@@ -135,6 +145,18 @@ class WorkerPool:
                 self._metrics.outcome(ref, "ok")
             finally:
                 start = end
+
+
+def batch_scheduling(thread: threading.Thread) -> bool:
+    """Move a started thread to ``SCHED_BATCH``; False where the platform or a seccomp filter
+    refuses (the systemd unit allows ``sched_setscheduler`` for this)."""
+    if not hasattr(os, "SCHED_BATCH") or thread.native_id is None:
+        return False
+    try:
+        os.sched_setscheduler(thread.native_id, os.SCHED_BATCH, os.sched_param(0))
+    except OSError:
+        return False
+    return True
 
 
 def _merge(batch: Batch) -> dict[str, npt.NDArray[np.generic]]:

@@ -4,6 +4,7 @@ tests/integration/inference)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from concurrent.futures import Future
@@ -199,3 +200,31 @@ def test_a_failing_finisher_fails_only_its_own_item(tmp_path: Path) -> None:
     with pytest.raises(InferenceError, match="postprocess failed: cannot decode"):
         work.items[1].future.result(0)
     assert work.items[2].future.result(0)["OUTPUT0"].shape == (1, 4)
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_started_workers_run_under_sched_batch_and_still_serve(tmp_path: Path) -> None:
+    write_model_yaml(tmp_path, "double", affine_model_document())
+    write_model_file(tmp_path, "double", 1, b"the fake engine never reads it")
+    repository = ModelRepository(tmp_path, FakeFactory(DoublingEngine()), EngineOptions(), warmup_batches=0)
+    repository.scan()
+    repository.load_all()
+    metrics = InferenceMetrics(CollectorRegistry())
+    batcher = Batcher(8, 0.0, metrics)
+    stop = threading.Event()
+    pool = WorkerPool(batcher, repository, 2, metrics, stop)
+    pool.start()
+    try:
+        workers = [thread for thread in threading.enumerate() if thread.name.startswith("inference-worker-")]
+        assert len(workers) == 2
+        assert {os.sched_getscheduler(thread.native_id or 0) for thread in workers} == {os.SCHED_BATCH}
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER
+        future: Future[Outputs] = Future()
+        item = WorkItem(
+            REF, {"INPUT0": np.ones((1, 4), np.float32)}, 1, 8, None, future, lambda ref, rows: rows
+        )
+        batcher.submit(item)
+        assert future.result(5)["OUTPUT0"].tolist() == [[2.0] * 4]
+    finally:
+        stop.set()
+        pool.join(5)
