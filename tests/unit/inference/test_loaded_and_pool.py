@@ -111,15 +111,21 @@ class FakeFactory:
         return self.engine
 
 
-def pool_for(tmp_path: Path, engine: DoublingEngine) -> tuple[WorkerPool, CollectorRegistry]:
+def repository_for(tmp_path: Path, engine: DoublingEngine) -> ModelRepository:
     write_model_yaml(tmp_path, "double", affine_model_document())
     write_model_file(tmp_path, "double", 1, b"the fake engine never reads it")
     repository = ModelRepository(tmp_path, FakeFactory(engine), EngineOptions(), warmup_batches=0)
     repository.scan()
     repository.load_all()
+    return repository
+
+
+def pool_for(tmp_path: Path, engine: DoublingEngine) -> tuple[WorkerPool, CollectorRegistry]:
     registry = CollectorRegistry()
     metrics = InferenceMetrics(registry)
-    pool = WorkerPool(Batcher(8, 0.0, metrics), repository, 1, metrics, threading.Event())
+    pool = WorkerPool(
+        Batcher(8, 0.0, metrics), repository_for(tmp_path, engine), 1, metrics, threading.Event()
+    )
     return pool, registry
 
 
@@ -204,18 +210,14 @@ def test_a_failing_finisher_fails_only_its_own_item(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
 def test_started_workers_run_under_sched_batch_and_still_serve(tmp_path: Path) -> None:
-    write_model_yaml(tmp_path, "double", affine_model_document())
-    write_model_file(tmp_path, "double", 1, b"the fake engine never reads it")
-    repository = ModelRepository(tmp_path, FakeFactory(DoublingEngine()), EngineOptions(), warmup_batches=0)
-    repository.scan()
-    repository.load_all()
     metrics = InferenceMetrics(CollectorRegistry())
     batcher = Batcher(8, 0.0, metrics)
     stop = threading.Event()
-    pool = WorkerPool(batcher, repository, 2, metrics, stop)
+    pool = WorkerPool(batcher, repository_for(tmp_path, DoublingEngine()), 2, metrics, stop)
+    before = set(threading.enumerate())
     pool.start()
     try:
-        workers = [thread for thread in threading.enumerate() if thread.name.startswith("inference-worker-")]
+        workers = [thread for thread in threading.enumerate() if thread not in before]
         assert len(workers) == 2
         assert {os.sched_getscheduler(thread.native_id or 0) for thread in workers} == {os.SCHED_BATCH}
         assert os.sched_getscheduler(0) == os.SCHED_OTHER
