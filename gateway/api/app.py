@@ -127,6 +127,7 @@ class RunningServer:
     async def close(self) -> None:
         self.server.close()  # no new connections
         self.door.close_idle()
+        await self.door.answered()  # the front door's own requests end before the thread pool
         await self.runner.cleanup()  # aiohttp's connections, after their requests end
         await self.server.wait_closed()
 

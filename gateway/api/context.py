@@ -103,9 +103,7 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
     length = request.content_length
     if length is None or length == 0:
         return memoryview(await request.read())
-    storage = np.empty(length + ALIGNMENT, dtype=np.uint8)
-    start = -(storage.ctypes.data + align_at) % ALIGNMENT
-    view = storage.data[start : start + length]
+    view = aligned_buffer(length, align_at)
     filled = 0
     while filled < length:
         chunk, _ = await request.content.readchunk()
@@ -119,10 +117,22 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
     return view
 
 
+def aligned_buffer(length: int, align_at: int) -> memoryview:
+    """A writable buffer of ``length`` bytes, not zero-filled, whose byte ``align_at`` lies on an
+    ``ALIGNMENT`` boundary."""
+    storage = np.empty(length + ALIGNMENT, dtype=np.uint8)
+    start = -(storage.ctypes.data + align_at) % ALIGNMENT
+    return storage.data[start : start + length]
+
+
 def deadline_of(request: web.Request, started_at: float, timeout_s: float | None = None) -> float | None:
     """The monotonic deadline from ``X-Request-Timeout-Ms`` and/or a protocol timeout, the earlier."""
+    return deadline_from(request.headers.get(DEADLINE_HEADER), started_at, timeout_s)
+
+
+def deadline_from(raw: str | None, started_at: float, timeout_s: float | None = None) -> float | None:
+    """``deadline_of`` from the ``X-Request-Timeout-Ms`` header's value (None: no header)."""
     deadlines = []
-    raw = request.headers.get(DEADLINE_HEADER)
     if raw is not None:
         try:
             milliseconds = float(raw)
@@ -146,6 +156,15 @@ def check_queue(context: ApiContext) -> None:
         raise OverloadedError(
             f"inference queue is {fill:.0%} full, above the {context.admission.high_watermark:.0%} watermark"
         )
+
+
+def parse_version(raw: str | None) -> int | None:
+    """A model version from a path (``.../versions/{version}``); None: the path names none."""
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InvalidInputError(f"model version must be a positive integer, got {raw!r}")
+    return int(raw)
 
 
 def release_admission(request: web.Request) -> None:

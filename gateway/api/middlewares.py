@@ -67,31 +67,48 @@ def retry_after(seconds: float) -> dict[str, str]:
 
 def error_response(exc: Exception, request: web.Request) -> web.Response:
     """Map an exception to its HTTP answer; see the table in gateway/errors.py."""
+    status, message, headers = error_answer(exc, request.method, request.path)
+    return json_error(status, message, headers)
+
+
+def error_answer(exc: Exception, method: str, path: str) -> tuple[int, str, Mapping[str, str]]:
+    """``error_response``'s status, message and headers, for a server that is not aiohttp's (the
+    front door's); ``method`` and ``path`` name the request in the log."""
     if isinstance(exc, web.HTTPException):
         headers = {
             key: value for key, value in exc.headers.items() if key.lower() in ("allow", "retry-after")
         }
         message = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") else exc.reason
-        return json_error(exc.status, message or exc.reason, headers)
+        return exc.status, message or exc.reason, headers
     if isinstance(exc, InvalidInputError):
-        return json_error(400, str(exc))
+        return 400, str(exc), {}
     if isinstance(exc, ModelNotFoundError):
-        return json_error(404, str(exc))
+        return 404, str(exc), {}
     if isinstance(exc, OverloadedError):
-        return json_error(503, str(exc), retry_after(exc.retry_after_s))
+        return 503, str(exc), retry_after(exc.retry_after_s)
     if isinstance(exc, (ModelNotReadyError, ModelLoadError)):
-        return json_error(503, str(exc), retry_after(1.0))
+        return 503, str(exc), retry_after(1.0)
     if isinstance(exc, DeadlineExceededError):
-        return json_error(504, str(exc))
+        return 504, str(exc), {}
     if isinstance(exc, ConnectionResetError):
         # The client hung up mid-request (aiohttp fails the body read with "Connection lost"): nobody
         # is left to answer and nothing failed here, so no traceback and no unexpected-error count.
-        return json_error(CLIENT_CLOSED_REQUEST, "the client closed the connection")
+        return CLIENT_CLOSED_REQUEST, "the client closed the connection", {}
     if isinstance(exc, GatewayError):
-        logger.error("%s %s failed: %s", request.method, request.path, exc)
-        return json_error(500, f"{type(exc).__name__}: {exc}")
-    logger.exception("unexpected error answering %s %s", request.method, request.path)
-    return json_error(500, f"internal error ({type(exc).__name__}); the server log has the details")
+        logger.error("%s %s failed: %s", method, path, exc)
+        return 500, f"{type(exc).__name__}: {exc}", {}
+    logger.exception("unexpected error answering %s %s", method, path)
+    return 500, f"internal error ({type(exc).__name__}); the server log has the details", {}
+
+
+def count_failure(context: ApiContext, exc: Exception, status: int) -> None:
+    """The counters a failed request moves, besides the request metrics every answer moves."""
+    if status == 500:
+        context.metrics.errors.inc()
+    elif isinstance(exc, OverloadedError):
+        context.metrics.rejections.labels("overloaded").inc()
+    elif isinstance(exc, DeadlineExceededError):
+        context.metrics.rejections.labels("deadline").inc()
 
 
 @web.middleware
@@ -105,12 +122,7 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
         response = rejection if rejection is not None else await handler(request)
     except Exception as exc:  # the one place every failure becomes an HTTP answer
         response = error_response(exc, request)
-        if response.status == 500:
-            context.metrics.errors.inc()
-        elif isinstance(exc, OverloadedError):
-            context.metrics.rejections.labels("overloaded").inc()
-        elif isinstance(exc, DeadlineExceededError):
-            context.metrics.rejections.labels("deadline").inc()
+        count_failure(context, exc, response.status)
     finally:
         release_admission(request)
     resource = route.resource

@@ -8,7 +8,10 @@ tensor data extension (see tensors.py). Model versions are positive integers in 
 
 from __future__ import annotations
 
+import asyncio
 import time
+from concurrent.futures import Executor
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from typing import Any
@@ -16,15 +19,17 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.context import (
+    DEADLINE_HEADER,
+    EXECUTOR,
     OFFLOAD_BYTES,
     OFFLOAD_VALUES,
+    ApiContext,
     check_deadline,
     check_queue,
     context_of,
-    deadline_of,
-    offload,
+    deadline_from,
+    parse_version,
     read_body,
-    release_admission,
     wait_result,
 )
 from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, expect_continue, json_error
@@ -38,7 +43,6 @@ from gateway.api.tensors import (
     specs_json,
 )
 from gateway.domain import ModelState, TensorSpec
-from gateway.errors import InvalidInputError
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
@@ -61,12 +65,7 @@ def add_routes(app: web.Application) -> None:
 
 
 def version_of(request: web.Request) -> int | None:
-    raw = request.match_info.get("version")
-    if raw is None or raw == "":
-        return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise InvalidInputError(f"model version must be a positive integer, got {raw!r}")
-    return int(raw)
+    return parse_version(request.match_info.get("version"))
 
 
 async def server_metadata(request: web.Request) -> web.Response:
@@ -151,43 +150,16 @@ async def model_config(request: web.Request) -> web.Response:
 
 
 async def infer(request: web.Request) -> web.StreamResponse:
-    started = time.monotonic()
-    context = context_of(request)
-    name = request.match_info["name"]
-    version = version_of(request)
-    deadline = deadline_of(request, started)
-    check_deadline(deadline)
-    header_length = request.headers.get(HEADER_LENGTH)
-    json_size = int(header_length) if header_length is not None and header_length.isdigit() else None
-    body = await read_body(request, align_at=json_size or 0)
-    # Only JSON text is slow to parse; binary tensors are read in place whatever their size, and a
-    # hop to the thread pool costs more than that (measured: ~0.3 ms of hand-offs per request).
-    if (json_size if json_size is not None else len(body)) > OFFLOAD_BYTES:
-        parsed = await offload(request, lambda: parse_infer_request(body, header_length))
-    else:
-        parsed = parse_infer_request(body, header_length)
-    if parsed.timeout_s is not None:
-        deadline = deadline_of(request, started, parsed.timeout_s)
-    status = context.backend.status(name, version)
-    if status.state is ModelState.READY:
-        # A version that is not ready may not know its tensors; the backend says why it is not ready.
-        check_against_model(parsed, status)
-    check_deadline(deadline)
-    check_queue(context)
-    submitted = context.backend.infer(name, version, parsed.inputs, deadline)
-    release_admission(request)  # queued now, and counted there
-    result = await wait_result(submitted, deadline)
-
-    def encode() -> InferResponse:
-        return encode_infer_response(
-            model_name=result.model.name,
-            model_version=result.model.version,
-            request=parsed,
-            outputs=result.outputs,
-        )
-
-    json_values = json_output_values(parsed, result.outputs)
-    answer = await offload(request, encode) if json_values > OFFLOAD_VALUES else encode()
+    call = InferCall(
+        name=request.match_info["name"],
+        version=version_of(request),
+        header_length=request.headers.get(HEADER_LENGTH),
+        deadline_header=request.headers.get(DEADLINE_HEADER),
+        started=time.monotonic(),
+    )
+    check_deadline(deadline_from(call.deadline_header, call.started))
+    body = await read_body(request, align_at=call.json_size or 0)
+    answer = await answer_infer(context_of(request), request.app[EXECUTOR], call, body, holder=request)
     json_length = answer.json_length
     if json_length is None:
         return web.Response(body=answer.header, content_type=JSON_TYPE)
@@ -202,6 +174,64 @@ async def infer(request: web.Request) -> web.StreamResponse:
         await response.write(tensor)
     await response.write_eof()
     return response
+
+
+@dataclass(frozen=True, slots=True)
+class InferCall:
+    """A ``POST .../infer`` as its head describes it, to whichever server answers it (aiohttp's
+    handler above, or the front door's own for admitted binary requests: door_infer.py)."""
+
+    name: str
+    version: int | None
+    header_length: str | None
+    """``Inference-Header-Content-Length`` as sent (None: a pure JSON body)."""
+    deadline_header: str | None
+    """``X-Request-Timeout-Ms`` as sent."""
+    started: float
+    """``time.monotonic()`` when the head was read."""
+
+    @property
+    def json_size(self) -> int | None:
+        header_length = self.header_length
+        return int(header_length) if header_length is not None and header_length.isdigit() else None
+
+
+async def answer_infer(
+    context: ApiContext, executor: Executor, call: InferCall, body: memoryview, holder: object
+) -> InferResponse:
+    """Parse, check, queue and await one inference request whose body has arrived, and encode its
+    answer; raises the errors ``middlewares.error_answer`` maps. ``holder`` holds the request's
+    admission reservation, released once it is queued (or failed)."""
+    loop = asyncio.get_running_loop()
+    json_size = call.json_size
+    # Only JSON text is slow to parse; binary tensors are read in place whatever their size, and a
+    # hop to the thread pool costs more than that (measured: ~0.3 ms of hand-offs per request).
+    if (json_size if json_size is not None else len(body)) > OFFLOAD_BYTES:
+        parsed = await loop.run_in_executor(executor, parse_infer_request, body, call.header_length)
+    else:
+        parsed = parse_infer_request(body, call.header_length)
+    deadline = deadline_from(call.deadline_header, call.started, parsed.timeout_s)
+    status = context.backend.status(call.name, call.version)
+    if status.state is ModelState.READY:
+        # A version that is not ready may not know its tensors; the backend says why it is not ready.
+        check_against_model(parsed, status)
+    check_deadline(deadline)
+    check_queue(context)
+    submitted = context.backend.infer(call.name, call.version, parsed.inputs, deadline)
+    context.queue.release(holder)  # queued now, and counted there
+    result = await wait_result(submitted, deadline)
+
+    def encode() -> InferResponse:
+        return encode_infer_response(
+            model_name=result.model.name,
+            model_version=result.model.version,
+            request=parsed,
+            outputs=result.outputs,
+        )
+
+    if json_output_values(parsed, result.outputs) > OFFLOAD_VALUES:
+        return await loop.run_in_executor(executor, encode)
+    return encode()
 
 
 def _config_tensor(spec: TensorSpec, batched: bool) -> dict[str, Any]:

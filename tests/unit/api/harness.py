@@ -88,6 +88,16 @@ class ServedApi:
         finally:
             connection.close()
 
+    def aiohttp_connections(self) -> list[web.RequestHandler]:
+        """The connections aiohttp's server holds now (read on the server's loop)."""
+
+        async def read() -> list[web.RequestHandler]:
+            server = self._server.runner.server
+            assert server is not None
+            return list(server.connections)
+
+        return self._loop.run(read())
+
     def get(self, path: str, headers: Mapping[str, str] | None = None) -> Reply:
         return self.request("GET", path, headers=headers)
 

@@ -292,12 +292,12 @@ def test_a_request_whose_wait_exceeds_one_service_time_is_refused_before_its_bod
 def test_an_admitted_request_holds_its_place_until_it_is_queued(api: ServedApi, backend: FakeBackend) -> None:
     backend.service_s = 0.040
     assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
-    # The estimate was asked (by the front door, then the middleware) with nothing pending; the
-    # request's own place was given back once it was queued, so the next request sees an empty
-    # estimate again.
-    assert backend.pending_seen == [{}, {}]
+    # The estimate was asked once (by the front door, which admits the request and answers it) with
+    # nothing pending; the request's own place was given back once it was queued, so the next
+    # request sees an empty estimate again.
+    assert backend.pending_seen == [{}]
     assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
-    assert backend.pending_seen == [{}, {}, {}, {}]
+    assert backend.pending_seen == [{}, {}]
 
 
 def test_requests_uploading_together_count_each_other(api: ServedApi, backend: FakeBackend) -> None:
