@@ -93,6 +93,7 @@ class Totals:
     user_s: float = 0.0
     system_s: float = 0.0
     client_s: float = 0.0
+    faults: int = 0
     p50_ms: list[float] = field(default_factory=list)
 
 
@@ -111,12 +112,14 @@ def measure(
             if want == 503:
                 server.busy(True)
             loop_before, (user_before, system_before) = server.loop_cpu_s(), server.loop_user_system_s()
+            faults_before = server.loop_page_faults()
             client_before = time.process_time()
             outcome = asyncio.run(
                 send_all(server.port, request, per_block, want, expect_continue=expect_continue)
             )
             entry.client_s += time.process_time() - client_before
             entry.loop_s += server.loop_cpu_s() - loop_before
+            entry.faults += server.loop_page_faults() - faults_before
             user_after, system_after = server.loop_user_system_s()
             entry.user_s += user_after - user_before
             entry.system_s += system_after - system_before
@@ -131,6 +134,7 @@ def measure(
             "status": want,
             "loop_cpu_ms_per_request": 1000 * entry.loop_s / requests,
             "loop_system_share": entry.system_s / max(1e-9, entry.user_s + entry.system_s),
+            "loop_page_faults_per_request": entry.faults / requests,
             "client_cpu_ms_per_request": 1000 * entry.client_s / requests,
             "client_p50_ms": float(np.median(entry.p50_ms)),
             "load_average": [min(loads), max(loads)],

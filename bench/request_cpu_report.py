@@ -78,9 +78,9 @@ def markdown(result: dict[str, Any]) -> str:
         "Default config and admission, but `admission.rate_per_s` raised so that one client's "
         "back-to-back refusals stay 503s.",
         "",
-        "| phase | variant | requests | loop CPU ms/request | of it in the kernel | Python calls/request | "
-        "client CPU ms/request | client p50 ms | load average |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "| phase | variant | requests | loop CPU ms/request | of it in the kernel | page faults/request | "
+        "Python calls/request | client CPU ms/request | client p50 ms | load average |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, entries in result["phases"].items():
         for label, entry in entries.items():
@@ -88,6 +88,7 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {name} ({entry['status']}) | {label} | {entry['requests']} | "
                 f"{entry['loop_cpu_ms_per_request']:.3f} | {entry['loop_system_share']:.0%} | "
+                f"{entry.get('loop_page_faults_per_request', float('nan')):.1f} | "
                 f"{entry['python_calls_per_request']:.0f} | {entry['client_cpu_ms_per_request']:.3f} | "
                 f"{entry['client_p50_ms']:.2f} | {load} |"
             )

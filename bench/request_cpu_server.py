@@ -183,6 +183,12 @@ class Server:
         ticks = os.sysconf("SC_CLK_TCK")
         return int(fields[11]) / ticks, int(fields[12]) / ticks
 
+    def loop_page_faults(self) -> int:
+        """Page faults (minor and major) the event-loop thread has taken so far."""
+        pid = self.process.pid
+        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[7]) + int(fields[9])
+
     def close(self) -> None:
         assert self.process.stdin is not None
         self.process.stdin.close()
