@@ -23,18 +23,19 @@ middleware's: anything but an HTTP/1.1 POST to those two routes with one ``Conte
 connection); requests with a cookie or an ``Origin`` (the console's session and CSRF checks);
 requests without a valid bearer token when tokens are configured (401); an admitted request with a
 ``Content-Encoding`` (aiohttp decompresses), an empty body, an ``Expect`` other than
-``100-continue``, or a version or ``X-Request-Timeout-Ms`` the handler refuses before the body; any
-admitted request on a connection aiohttp has had (its keep-alive clock would not see the front
-door's requests); and any head that arrives while aiohttp is still answering an earlier request on
-the connection (a pipelining client), so answers never interleave. What a pipelining client sends
+``100-continue``, or a version or ``X-Request-Timeout-Ms`` the handler refuses before the body;
+and any head that arrives while aiohttp is still answering an earlier request on the connection (a
+pipelining client), so answers never interleave. What a pipelining client sends
 while the front door answers is held, with the socket's reading paused, until the answer is written.
 
-Connections: a refused request's connection stays open for the next one when the body was dropped
-to its end and aiohttp never had the connection (the front door then keeps its own idle timeout,
-aiohttp's 75 s); it is closed after the answer when the client asked ``Expect: 100-continue`` (it
-may or may not send the body it announced, as the middleware's refusal does) or said
-``Connection: close``, or when aiohttp has had the connection. At shutdown the requests the front
-door admitted are answered (with ``Connection: close``) before their connections close.
+Connections: the front door answers on a connection only while aiohttp has nothing of it: an idle
+aiohttp lets go of it first, so that aiohttp's keep-alive clock, which does not see the front door's
+requests, cannot close it under them (the front door keeps its own idle timeout, aiohttp's 75 s). A
+refused request's connection stays open for the next one once the body was dropped to its end; it
+is closed after the answer when the client asked ``Expect: 100-continue`` (it may or may not send
+the body it announced, as the middleware's refusal does) or said ``Connection: close``. At shutdown
+the requests the front door admitted are answered (with ``Connection: close``) before their
+connections close.
 """
 
 from __future__ import annotations
@@ -378,9 +379,10 @@ class _Connection(asyncio.BufferedProtocol):
         return rate_limit_of(context, client) or True
 
     def _servable(self, request: _Head) -> bool:
-        """An admitted request the front door may answer itself: on a connection aiohttp never had,
-        with a body, none of aiohttp's decoding (``Content-Encoding``), and headers that the handler
-        would not refuse before reading the body (the version in the path, the deadline header)."""
+        """An admitted request the front door may answer itself: with a body, none of aiohttp's
+        decoding (``Content-Encoding``), and headers that the handler would not refuse before
+        reading the body (the version in the path, the deadline header). On a connection aiohttp
+        has, it is let go first (``_let_aiohttp_go``; ``_judge`` has found it idle)."""
         headers = request.headers
         if (
             request.content_length == 0
@@ -479,9 +481,7 @@ class _Connection(asyncio.BufferedProtocol):
     def _refuse(self, request: _Head, rejection: Rejection, started: float) -> None:
         context: ApiContext = self._door.context
         expects = request.headers.get("expect", "").lower() == "100-continue"
-        close = (
-            expects or self._aiohttp is not None or request.headers.get("connection", "").lower() == "close"
-        )
+        close = expects or request.headers.get("connection", "").lower() == "close"
         body = json.dumps({"error": rejection.message}).encode()
         head = response_head(
             rejection.status,

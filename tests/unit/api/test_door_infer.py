@@ -16,7 +16,16 @@ from gateway.domain import ModelState
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, affine_status, binary_infer_request, infer_body
 from tests.unit.api.harness import ServedApi
-from tests.unit.api.test_front_door import INFER, OPEN, READY, Client, by_aiohttp, post, served
+from tests.unit.api.test_front_door import (
+    INFER,
+    OPEN,
+    READY,
+    Client,
+    by_aiohttp,
+    post,
+    reached_the_backend,
+    served,
+)
 
 ARRAY = np.arange(32, dtype=np.float32).reshape(8, 4)
 BINARY, BINARY_HEADERS = binary_infer_request(ARRAY)
@@ -114,9 +123,7 @@ def test_a_head_that_arrives_while_the_door_answers_waits_its_turn(
     backend.delay_s = 0.5
     client = Client(api)
     client.send(post())
-    deadline = time.monotonic() + 10
-    while backend.calls == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    reached_the_backend(backend)
     backend.fill = 0.9  # judged once the first is answered: refused, after it
     client.send(post())
     first, second = client.response(), client.response()
@@ -181,9 +188,7 @@ def test_shutdown_answers_an_admitted_request_before_closing(backend: FakeBacken
     backend.delay_s = 0.5
     client = Client(api)
     client.send(post())
-    deadline = time.monotonic() + 10
-    while backend.calls == 0 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    reached_the_backend(backend)
     started = time.monotonic()
     api.close()
     assert time.monotonic() - started < SHUTDOWN_TIMEOUT_S

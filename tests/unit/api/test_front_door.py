@@ -76,6 +76,14 @@ class Client:
         self.socket.close()
 
 
+def reached_the_backend(backend: FakeBackend) -> None:
+    """Wait (at most 10 s) until a request is with the backend."""
+    deadline = time.monotonic() + 10
+    while backend.calls == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert backend.calls > 0
+
+
 def by_aiohttp(headers: dict[str, str]) -> bool:
     """aiohttp names itself in ``Server``; the front door writes no such header."""
     return "aiohttp" in headers.get("server", "")
@@ -229,9 +237,7 @@ def test_a_head_that_arrives_while_aiohttp_answers_waits_its_turn(
     backend.delay_s = 1.0
     client = Client(api)
     client.send(post(extra="Cookie: theme=dark\r\n"))
-    deadline = time.monotonic() + 10
-    while backend.calls == 0 and time.monotonic() < deadline:  # the first is with the backend
-        time.sleep(0.01)
+    reached_the_backend(backend)
     backend.fill = 0.9
     client.send(post())
     first, second = client.response(), client.response()
