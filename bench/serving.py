@@ -9,8 +9,10 @@ generators of http_load.py (closed loops) and open_loop.py (their CPU per reques
    worker per core, default admission), then ``--rounds`` rounds of, alternately: raw with one
    single-threaded session per core (the CPU ceiling) and with the best batch; the gateway under
    ``--clients`` closed-loop clients; and a light-load pass that alternates request by request
-   between a raw single-threaded session and one gateway request. Alternating puts whatever else
-   the machine runs on both sides of every ratio; the server's event-loop CPU is recorded too;
+   between a raw single-threaded session, one gateway request and the same request to the transport
+   floor (transport_floor.py: a server that only reads the request and writes back an answer of the
+   gateway's size, what any server costs this client for these bytes). Alternating puts whatever
+   else the machine runs on both sides of every ratio; the server's event-loop CPU is recorded too;
 3. the same ``--overload-clients`` closed loop against the default gateway and against one whose
    wait budget never refuses, alternating: what admission costs in throughput and buys in latency;
 4. overload, on a second gateway process that also runs a camera (the demo clip, motion gating off,
@@ -61,7 +63,9 @@ from bench.serving_load import (  # noqa: E402
     counter_value,
     cpu_snapshot,
     difference,
+    histogram_mean,
     metrics_text,
+    one_answer,
     paired_light,
     raw_batches,
     raw_per_core,
@@ -69,6 +73,7 @@ from bench.serving_load import (  # noqa: E402
     server_latency,
 )
 from bench.serving_report import CAMERA_FPS, markdown, ratios  # noqa: E402
+from bench.transport_floor import FloorProcess  # noqa: E402
 from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
@@ -188,6 +193,13 @@ def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dic
     outcome.update(
         {
             "camera_fps": processed / elapsed,
+            # Frames and requests together, as the gateway's own histograms saw them.
+            "mean_queue_wait_ms": _milliseconds(
+                histogram_mean(before_text, after_text, "edge_gateway_inference_queue_wait_seconds")
+            ),
+            "mean_engine_ms_per_batch": _milliseconds(
+                histogram_mean(before_text, after_text, "edge_gateway_inference_compute_seconds")
+            ),
             "server_side": difference(asyncio.run(server_latency(server.port, ROUTE)), before_latency),
             "rss_before_mb": rss_before / 2**20,
             "rss_after_mb": server.rss_bytes() / 2**20,
@@ -200,6 +212,10 @@ def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dic
     time.sleep(TRIM_EVERY_S + 1.0)
     outcome["rss_settled_mb"] = server.rss_bytes() / 2**20
     return outcome
+
+
+def _milliseconds(seconds: float | None) -> float | None:
+    return None if seconds is None else 1000 * seconds
 
 
 def overload_phases(server: GatewayProcess, request: Request, arguments: Any) -> dict[str, Any]:
@@ -242,14 +258,32 @@ def throughput_rounds(
 ) -> dict[str, Any]:
     """Raw and gateway phases alternate, round after round, so that whatever else the machine is
     doing weighs on both sides of every ratio alike."""
+    floor = FloorProcess(asyncio.run(one_answer(server.port, request)))
+    try:
+        return _rounds(server, floor, request, model_file, item, input_name=input_name, arguments=arguments)
+    finally:
+        floor.close()
+
+
+def _rounds(
+    server: GatewayProcess,
+    floor: FloorProcess,
+    request: Request,
+    model_file: Path,
+    item: Any,
+    *,
+    input_name: str,
+    arguments: Any,
+) -> dict[str, Any]:
     seconds, workers = arguments.seconds, arguments.workers or cores()
     batches = raw_batches(model_file, item, input_name, min(arguments.max_batch, 8), seconds)
     best_batch = max(batches, key=lambda entry: entry["items_per_s"])["batch"]
     runs: dict[str, list[dict[str, Any]]] = {
-        name: [] for name in ("per_core", "shared", "loaded", "single", "light")
+        name: [] for name in ("per_core", "shared", "loaded", "single", "light", "floor")
     }
     samples: dict[str, list[list[float]]] = {name: [] for name in runs}
     pairs: list[float] = []
+    above_floor: list[float] = []
     cpu = {"server_event_loop_s": 0.0, "server_other_threads_s": 0.0, "raw_s": 0.0, "requests": 0}
     loads = []
     for round_index in range(arguments.rounds):
@@ -264,9 +298,10 @@ def throughput_rounds(
             runs[name].append(outcome)
             samples[name].append(latencies)
         before = server.cpu_seconds()
-        raw_light, gateway_light, raw_cpu = asyncio.run(
+        light = asyncio.run(
             paired_light(
                 server.port,
+                floor.port,
                 request,
                 model_file=model_file,
                 item=item,
@@ -275,14 +310,18 @@ def throughput_rounds(
             )
         )
         after = server.cpu_seconds()
-        for name, latencies in (("single", raw_light), ("light", gateway_light)):
+        for name, latencies in (("single", light.raw), ("light", light.gateway), ("floor", light.floor)):
             runs[name].append({"clients": 1, "items": len(latencies), "elapsed_s": sum(latencies)})
             samples[name].append(latencies)
-        pairs += [gateway - raw for raw, gateway in zip(raw_light, gateway_light, strict=True)]
-        cpu["raw_s"] += raw_cpu
+        pairs += [gateway - raw for raw, gateway in zip(light.raw, light.gateway, strict=True)]
+        above_floor += [
+            gateway_s - raw_s - floor_s
+            for raw_s, gateway_s, floor_s in zip(light.raw, light.gateway, light.floor, strict=True)
+        ]
+        cpu["raw_s"] += light.raw_cpu_s
         cpu["server_event_loop_s"] += after["event_loop"] - before["event_loop"]
         cpu["server_other_threads_s"] += after["other_threads"] - before["other_threads"]
-        cpu["requests"] += len(gateway_light)
+        cpu["requests"] += len(light.gateway)
         loads.append(os.getloadavg()[0])
     merged = {name: merge_runs(runs[name], samples[name]) for name in runs}
     merged["loaded"]["client_cpu_ms_per_request"] = float(
@@ -292,6 +331,7 @@ def throughput_rounds(
         "batches_once": batches,
         **merged,
         "paired_difference_p50_ms": 1000 * float(np.median(pairs)),
+        "above_floor_p50_ms": 1000 * float(np.median(above_floor)),
         "light_cpu_ms_per_request": {
             "event_loop": 1000 * cpu["server_event_loop_s"] / cpu["requests"],
             "other_threads_minus_raw": 1000

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,40 +223,68 @@ def cores_used(before: dict[str, float], after: dict[str, float]) -> dict[str, f
     }
 
 
+@dataclass(frozen=True, slots=True)
+class LightLoad:
+    """Latencies of the paired light-load pass, in seconds, one of each per step."""
+
+    raw: list[float]
+    gateway: list[float]
+    floor: list[float]
+    """The same request to the transport floor (transport_floor.py): the client and the kernel."""
+    raw_cpu_s: float
+
+
 async def paired_light(
     port: int,
+    floor_port: int,
     request: Request,
     *,
     model_file: Path,
     item: Array,
     input_name: str,
     seconds: float,
-) -> tuple[list[float], list[float], float]:
+) -> LightLoad:
     """Light load, one request at a time, alternating raw ONNX Runtime (a single-thread session, as
-    each gateway worker has) and the gateway request by request, so both see the same moment of
-    whatever else runs on the machine. Returns (raw latencies, gateway latencies, raw CPU seconds)."""
+    each gateway worker has), the gateway and the transport floor request by request, so all three
+    see the same moment of whatever else runs on the machine."""
     single = session(model_file, 1)
     feeds = {input_name: item}
-    connection = Connection(port)
+    connection, floor_connection = Connection(port), Connection(floor_port)
     raw: list[float] = []
     gateway: list[float] = []
+    floor: list[float] = []
     raw_cpu = 0.0
     for _ in range(2):
         single.run(None, feeds)
         await connection.send(request)
+        await floor_connection.send(request)
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         started, started_cpu = time.perf_counter(), time.thread_time()
         single.run(None, feeds)
         raw.append(time.perf_counter() - started)
         raw_cpu += time.thread_time() - started_cpu
-        started = time.perf_counter()
-        reply = await connection.send(request)
-        if reply.status != 200:
-            raise RuntimeError(f"light load got HTTP {reply.status}: {reply.body[:200]!r}")
-        gateway.append(time.perf_counter() - started)
+        for target, latencies in ((connection, gateway), (floor_connection, floor)):
+            started = time.perf_counter()
+            reply = await target.send(request)
+            if reply.status != 200:
+                raise RuntimeError(f"light load got HTTP {reply.status}: {reply.body[:200]!r}")
+            latencies.append(time.perf_counter() - started)
     connection.close()
-    return raw, gateway, raw_cpu
+    floor_connection.close()
+    return LightLoad(raw, gateway, floor, raw_cpu)
+
+
+async def one_answer(port: int, request: Request) -> bytes:
+    """The body of the gateway's answer to ``request`` (the transport floor answers with it)."""
+    connection = Connection(port)
+    try:
+        reply = await connection.send(request)
+    finally:
+        connection.close()
+    if reply.status != 200:
+        raise RuntimeError(f"the gateway answered HTTP {reply.status}: {reply.body[:200]!r}")
+    return reply.body
 
 
 async def metrics_text(port: int) -> str:
@@ -270,6 +299,27 @@ def counter_value(text: str, name: str, labels: dict[str, str]) -> float:
             if sample.name == name and all(sample.labels.get(key) == value for key, value in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def histogram_mean(before: str, after: str, name: str) -> float | None:
+    """Mean of what a histogram observed between two scrapes (Prometheus text), every label set
+    together; None when it observed nothing."""
+
+    def totals(text: str) -> tuple[float, float]:
+        total = count = 0.0
+        for family in text_string_to_metric_families(text):
+            if family.name != name:
+                continue
+            for sample in family.samples:
+                if sample.name == f"{name}_sum":
+                    total += sample.value
+                elif sample.name == f"{name}_count":
+                    count += sample.value
+        return total, count
+
+    (sum_before, count_before), (sum_after, count_after) = totals(before), totals(after)
+    observed = count_after - count_before
+    return (sum_after - sum_before) / observed if observed > 0 else None
 
 
 async def server_latency(port: int, route: str) -> dict[str, dict[str, float]]:

@@ -27,6 +27,14 @@ def ratios(
             "<= 5",
         ),
         "median of paired differences gateway - raw (ms)": (rounds["paired_difference_p50_ms"], "<= 1"),
+        "transport floor at light load, p50 (ms): any server, this client, these bytes": (
+            rounds["floor"]["latency"]["p50_ms"],
+            "-",
+        ),
+        "median of paired differences gateway - raw - transport floor (ms): the gateway's own": (
+            rounds["above_floor_p50_ms"],
+            "-",
+        ),
         "event-loop CPU per request, light load (ms)": (
             rounds["light_cpu_ms_per_request"]["event_loop"],
             "-",
@@ -72,6 +80,10 @@ def worker_ms_per_item(phase: dict[str, Any], camera_alone: dict[str, Any]) -> f
     return 1000 * (busy - float(camera_alone["cpu_cores"]["gateway_other_threads"])) / items
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
 def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str:
     rounds, overload, machine = result["rounds"], result["overload"], result["machine"]
     nan = float("nan")
@@ -100,6 +112,7 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         ("per_core", f"raw ORT, {rounds['per_core']['sessions']} single-thread sessions, batch 1"),
         ("single", "raw ORT, 1 single-thread session, sequential (paired with the next row)"),
         ("light", "gateway, 1 client, sequential (paired with the row above)"),
+        ("floor", "transport floor, 1 client, sequential (paired with the two rows above)"),
         ("loaded", f"gateway, {rounds['loaded']['clients']} closed-loop clients"),
     ):
         entry = rounds[key]
@@ -143,11 +156,13 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         "",
         f"Where the {machine['cores']} cores went in each phase with the camera, in cores (CPU seconds per "
         "second; the gateway's threads from /proc, the machine's from /proc/stat), and the workers' CPU "
-        "per HTTP item (its other threads above the camera alone, per admitted item):",
+        "per HTTP item (its other threads above the camera alone, per admitted item); then, from the "
+        "gateway's own histograms, every item's (requests and frames) mean wait for a worker and the "
+        "engine's mean time per batch (one item each on CPU):",
         "",
         "| phase | gateway event loop | its workers, camera | load generator | rest | idle | host's steal "
-        "| workers' ms per item |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| workers' ms per item | mean wait ms | mean engine ms |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, phase in overload.items():
         used = phase["cpu_cores"]
@@ -155,7 +170,9 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         lines.append(
             f"| {key} | {used['gateway_event_loop']:.3f} | {used['gateway_other_threads']:.3f} "
             f"| {used['load_generator']:.3f} | {used['rest_of_machine']:.3f} | {used['idle']:.3f} "
-            f"| {used['stolen_by_the_host']:.3f} | {'-' if per_item is None else f'{per_item:.1f}'} |"
+            f"| {used['stolen_by_the_host']:.3f} | {_number(per_item)} "
+            f"| {_number(phase.get('mean_queue_wait_ms'))} "
+            f"| {_number(phase.get('mean_engine_ms_per_batch'))} |"
         )
     lines += [
         "",
