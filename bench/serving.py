@@ -57,6 +57,7 @@ if str(ROOT) not in sys.path:
 from bench.http_load import Request, closed_loop, percentiles  # noqa: E402
 from bench.open_loop import open_loop  # noqa: E402
 from bench.serving_load import (  # noqa: E402
+    FloorProcess,
     GatewayProcess,
     cores,
     cores_used,
@@ -73,7 +74,6 @@ from bench.serving_load import (  # noqa: E402
     server_latency,
 )
 from bench.serving_report import CAMERA_FPS, markdown, ratios  # noqa: E402
-from bench.transport_floor import FloorProcess  # noqa: E402
 from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402

@@ -1,6 +1,6 @@
-"""Load generators and measurements for bench/serving.py: raw ONNX Runtime loops, the gateway as a
-separate process, the paired light-load client, and the server's own metrics, latency histogram and
-CPU time. The closed-loop clients are in http_load.py, the open loop in open_loop.py."""
+"""Load generators and measurements for bench/serving.py: raw ONNX Runtime loops, the gateway and the
+transport floor as separate processes, the paired light-load client, and the server's own metrics,
+latency histogram and CPU time. The closed-loop clients are in http_load.py, the open loop in open_loop.py."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from bench.http_load import Connection, Request, percentiles
 
 Array = npt.NDArray[Any]
 SERVING_SCRIPT = Path(__file__).resolve().with_name("serving.py")
+FLOOR_SCRIPT = Path(__file__).resolve().with_name("transport_floor.py")
 
 
 def cores() -> int:
@@ -174,15 +175,42 @@ class GatewayProcess:
         return 0
 
     def close(self) -> None:
+        stop(self.process, wait_s=30)
+
+
+class FloorProcess:
+    """The transport floor (transport_floor.py) in its own process, answering every request with
+    ``answer_body``."""
+
+    def __init__(self, answer_body: bytes) -> None:
+        command = [sys.executable, str(FLOOR_SCRIPT), "--answer-bytes", str(len(answer_body))]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
+        assert self.process.stdout is not None
+        self.process.stdin.write(answer_body)
+        self.process.stdin.flush()
+        line = self.process.stdout.readline().decode()
+        if not line.startswith("PORT "):
             self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+            raise RuntimeError(f"the transport floor did not start: {line!r}")
+        self.port = int(line.split()[1])
+
+    def close(self) -> None:
+        stop(self.process, wait_s=10)
+
+
+def stop(process: subprocess.Popen[Any], *, wait_s: float) -> None:
+    """Stop a server this benchmark started: closing its stdin is its signal to finish; killed when
+    it has not within ``wait_s``."""
+    assert process.stdin is not None
+    process.stdin.close()
+    try:
+        process.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
 
 
 def cpu_snapshot(server: GatewayProcess) -> dict[str, float]:

@@ -8,8 +8,9 @@ routing, parsing, queueing or inference. bench/serving.py alternates it request 
 ONNX Runtime and the gateway, so "added latency" can be split into what the transport costs and what
 the gateway adds above it.
 
-``python bench/transport_floor.py --answer-bytes N`` prints ``PORT n`` and serves one connection at a
-time until its stdin closes.
+``python bench/transport_floor.py --answer-bytes N``, then N bytes on stdin (the answer's body): prints
+``PORT n`` and serves one connection at a time until its stdin closes (serving_load.FloorProcess
+runs it so).
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import argparse
 import os
 import selectors
 import socket
-import subprocess
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 HEAD_END = b"\r\n\r\n"
 BUFFER_BYTES = 16 * 2**20
@@ -82,34 +81,6 @@ def serve(answer: bytes, stop_fd: int) -> None:
             connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with connection:
                 serve_connection(connection, answer, buffer)
-
-
-class FloorProcess:
-    """The floor server in its own process, answering every request with ``answer_body``."""
-
-    def __init__(self, answer_body: bytes) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), "--answer-bytes", str(len(answer_body))]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(answer_body)
-        self.process.stdin.flush()
-        line = self.process.stdout.readline().decode()
-        if not line.startswith("PORT "):
-            self.process.kill()
-            raise RuntimeError(f"the transport floor did not start: {line!r}")
-        self.port = int(line.split()[1])
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from bench.http_load import Connection, Request
-from bench.transport_floor import FloorProcess
+from bench.serving_load import FloorProcess
 
 ANSWER = bytes(range(256)) * 700  # about the gateway's answer to the benchmark's request (185 KB)
 
