@@ -69,6 +69,18 @@ UNRUNNABLE: tuple[Unrunnable, ...] = (
         Kind.EXEC,
         "runs a Python child (the thresholds are process-wide): an aarch64 program the host cannot exec",
     ),
+    *(
+        Unrunnable(
+            f"tests/unit/bench/test_transport_floor.py::{test}",
+            Kind.EXEC,
+            "starts the transport floor as a Python child: an aarch64 program the host cannot exec",
+        )
+        for test in (
+            "test_every_request_on_one_connection_gets_the_answer_after_its_whole_body",
+            "test_a_body_in_pieces_is_read_to_its_end_before_the_answer",
+            "test_it_serves_the_next_connection_once_one_closes",
+        )
+    ),
     Unrunnable(
         "tests/unit/ingest/test_cameras.py::"
         "test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_below_capacity",
