@@ -178,16 +178,19 @@ class Server:
 
     def loop_user_system_s(self) -> tuple[float, float]:
         """User and system CPU of the event-loop thread so far (clock ticks: coarser than schedstat)."""
-        pid = self.process.pid
-        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = self._loop_stat()
         ticks = os.sysconf("SC_CLK_TCK")
         return int(fields[11]) / ticks, int(fields[12]) / ticks
 
     def loop_page_faults(self) -> int:
         """Page faults (minor and major) the event-loop thread has taken so far."""
-        pid = self.process.pid
-        fields = Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = self._loop_stat()
         return int(fields[7]) + int(fields[9])
+
+    def _loop_stat(self) -> list[str]:
+        """The event-loop thread's /proc stat fields after its name (the first is its state)."""
+        pid = self.process.pid
+        return Path(f"/proc/{pid}/task/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
     def close(self) -> None:
         assert self.process.stdin is not None
