@@ -60,7 +60,7 @@ def serve_connection(connection: socket.socket, answer: bytes, buffer: bytearray
                 return
             filled += received
         connection.sendall(answer)
-        # A request that came behind this one (the client does not pipeline, but may reconnect).
+        # What came behind this request on the connection (a pipelining client's next) is kept.
         leftover = filled - needed
         buffer[:leftover] = buffer[needed:filled]
         filled = leftover
