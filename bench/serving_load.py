@@ -1,6 +1,7 @@
 """Load generators and measurements for bench/serving.py: raw ONNX Runtime loops, the gateway and the
 transport floor as separate processes, the paired light-load client, and the server's own metrics,
-latency histogram and CPU time. The closed-loop clients are in http_load.py, the open loop in open_loop.py."""
+latency histogram and CPU time. The closed-loop clients are in http_load.py, the open loop in
+open_loop.py."""
 
 from __future__ import annotations
 
