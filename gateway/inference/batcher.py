@@ -2,8 +2,11 @@
 
 Items for the same model version are merged into one batch up to the batch limit (the smaller of
 ``inference.max_batch_size`` and the model's), or until the oldest has waited
-``max_queue_delay_ms``, whichever comes first. The version whose oldest item is oldest goes first,
-so a busy model cannot starve a quiet one.
+``max_queue_delay_ms``, whichever comes first. Only items whose inputs agree in every dimension
+but the batch one (and in type) are merged: a model with dynamic height and width takes a camera's
+640x640 frames and a client's 320x320 tensors, which no batch can hold together, so a batch ends
+at the first item of another shape and that item heads the next one. The version whose oldest item
+is oldest goes first, so a busy model cannot starve a quiet one.
 
 Backpressure: the queue holds at most ``queue_capacity`` items; ``submit`` beyond that raises
 OverloadedError at once (counted as ``queue_full``) rather than letting latency grow without bound.
@@ -50,6 +53,12 @@ class WorkItem:
     future: Future[Any] = field(repr=False)
     finish: Finisher = field(repr=False)
     enqueued_at: float = 0.0
+    shape: tuple[tuple[str, tuple[int, ...], str], ...] = field(init=False, repr=False)
+    """(name, dimensions after the batch one, type) of every input: items merge only when equal."""
+
+    def __post_init__(self) -> None:
+        shape = tuple((name, tuple(array.shape[1:]), array.dtype.str) for name, array in self.feeds.items())
+        object.__setattr__(self, "shape", shape)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +175,10 @@ class Batcher:
     def _full(queue: deque[WorkItem]) -> bool:
         """True when no further item could join the batch the head item starts."""
         limit = queue[0].batch_limit
+        shape = queue[0].shape
         rows = 0
         for item in queue:
-            if rows + item.rows > limit:
+            if rows + item.rows > limit or item.shape != shape:
                 return True
             rows += item.rows
             if rows == limit:
@@ -179,7 +189,7 @@ class Batcher:
         limit = queue[0].batch_limit
         taken: list[WorkItem] = []
         rows = 0
-        while queue and rows + queue[0].rows <= limit:
+        while queue and rows + queue[0].rows <= limit and (not taken or queue[0].shape == taken[0].shape):
             item = queue.popleft()
             self._count -= 1
             if item.deadline is not None and item.deadline <= now:

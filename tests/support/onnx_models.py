@@ -29,14 +29,15 @@ _ELEMENT_TYPES: Mapping[str, int] = {
 
 def affine_model_bytes(
     *,
-    dims: Sequence[int] = (4,),
+    dims: Sequence[int | str] = (4,),
     scale: float = 2.0,
     offset: float = 1.0,
     datatype: str = "FP32",
     input_name: str = "INPUT0",
     output_name: str = "OUTPUT0",
 ) -> bytes:
-    """Serialized ONNX model ``output = input * scale + offset``; the batch dimension is dynamic."""
+    """Serialized ONNX model ``output = input * scale + offset``; the batch dimension is dynamic, and so
+    is any dimension of ``dims`` given by name."""
     element = _ELEMENT_TYPES[datatype]
     numpy_type = onnx.helper.tensor_dtype_to_np_dtype(element)
     shape: list[int | str] = ["batch", *dims]

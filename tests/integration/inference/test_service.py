@@ -24,7 +24,15 @@ from gateway.errors import (
 )
 from gateway.inference.service import InferenceService
 from tests.integration.inference.conftest import ServiceFactory
-from tests.support.onnx_models import write_affine_model, write_broken_model, write_mean_score_model
+from tests.support.onnx_models import (
+    affine_model_bytes,
+    affine_model_document,
+    write_affine_model,
+    write_broken_model,
+    write_mean_score_model,
+    write_model_file,
+    write_model_yaml,
+)
 
 
 def batch_sizes(registry: CollectorRegistry, ref: ModelRef) -> tuple[float, float]:
@@ -60,6 +68,24 @@ def test_outputs_equal_in_process_onnxruntime_bit_for_bit(
         assert result.model == ModelRef("affine", 1)
         assert result.outputs["OUTPUT0"].dtype == expected.dtype
         assert result.outputs["OUTPUT0"].tobytes() == expected.tobytes()
+
+
+def test_a_dynamic_size_model_merges_only_items_of_one_size_and_answers_each(
+    models_root: Path, make_service: ServiceFactory, registry: CollectorRegistry
+) -> None:
+    write_model_yaml(models_root, "affine", affine_model_document(dims=(-1,)))
+    write_model_file(models_root, "affine", 1, affine_model_bytes(dims=("width",)))
+    service = make_service(workers=1, max_queue_delay_ms=50.0, max_batch_size=8)
+    inputs = [np.full((1, width), width, np.float32) for width in (4, 4, 6, 6, 4)]
+
+    # When: queued together, as a camera's frames and a client's tensors of another size are
+    futures = [service.infer("affine", 1, {"INPUT0": row}, None) for row in inputs]
+
+    for row, future in zip(inputs, futures, strict=True):
+        assert future.result(timeout=10).outputs["OUTPUT0"].tolist() == (row * 2 + 1).tolist()
+    batches, rows = batch_sizes(registry, ModelRef("affine", 1))
+    assert rows == 5
+    assert batches < 5, "no two items of one size were merged"
 
 
 def test_batching_merges_concurrent_submissions_and_never_exceeds_max_batch_size(

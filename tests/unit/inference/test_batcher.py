@@ -25,10 +25,12 @@ def identity(ref: ModelRef, outputs: Outputs) -> Outputs:
     return outputs
 
 
-def item(ref: ModelRef = FIRST, rows: int = 1, limit: int = 4, deadline: float | None = None) -> WorkItem:
+def item(
+    ref: ModelRef = FIRST, rows: int = 1, limit: int = 4, deadline: float | None = None, width: int = 2
+) -> WorkItem:
     return WorkItem(
         ref=ref,
-        feeds={"x": np.zeros((rows, 2), np.float32)},
+        feeds={"x": np.zeros((rows, width), np.float32)},
         rows=rows,
         batch_limit=limit,
         deadline=deadline,
@@ -73,6 +75,47 @@ def test_an_item_that_does_not_fit_waits_for_the_next_batch(registry: CollectorR
     batches = [batcher.next_batch(1.0), batcher.next_batch(0.0)]
 
     assert [batch.rows if batch else None for batch in batches] == [3, None]
+
+
+def test_items_of_another_shape_end_a_batch_and_head_the_next_in_order(registry: CollectorRegistry) -> None:
+    # A model with a dynamic width: 2-wide and 3-wide items cannot be concatenated into one batch.
+    batcher = make(registry)
+    items = [item(width=2), item(width=2), item(width=3), item(width=2), item(width=3), item(width=3)]
+    for queued in items:
+        batcher.submit(queued)
+
+    batches = [batcher.next_batch(1.0) for _ in range(4)]
+
+    assert [batch.items if batch else None for batch in batches] == [
+        tuple(items[0:2]),
+        (items[2],),
+        (items[3],),
+        tuple(items[4:6]),
+    ]
+
+
+def test_a_batch_whose_next_item_has_another_shape_does_not_wait_for_the_delay(
+    registry: CollectorRegistry,
+) -> None:
+    batcher = make(registry, delay_s=10.0)
+    batcher.submit(item(width=2))
+    batcher.submit(item(width=3))
+
+    first = batcher.next_batch(1.0)
+
+    assert first is not None
+    assert first.rows == 1
+
+
+def test_inputs_of_another_type_do_not_merge(registry: CollectorRegistry) -> None:
+    batcher = make(registry)
+    batcher.submit(item())
+    batcher.submit(replace(item(), feeds={"x": np.zeros((1, 2), np.float64)}))
+
+    batch = batcher.next_batch(1.0)
+
+    assert batch is not None
+    assert batch.rows == 1
 
 
 def test_versions_never_share_a_batch_and_the_oldest_goes_first(registry: CollectorRegistry) -> None:
