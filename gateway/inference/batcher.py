@@ -34,6 +34,7 @@ import numpy.typing as npt
 from gateway.domain import ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.workload import Ahead, Shape
 
 Outputs = dict[str, npt.NDArray[np.generic]]
 Finisher = Callable[[ModelRef, Outputs], Any]
@@ -53,8 +54,8 @@ class WorkItem:
     future: Future[Any] = field(repr=False)
     finish: Finisher = field(repr=False)
     enqueued_at: float = 0.0
-    shape: tuple[tuple[str, tuple[int, ...], str], ...] = field(init=False, repr=False)
-    """(name, dimensions after the batch one, type) of every input: items merge only when equal."""
+    shape: Shape = field(init=False, repr=False)
+    """Items merge only when their shapes are equal."""
 
     def __post_init__(self) -> None:
         shape = tuple((name, tuple(array.shape[1:]), array.dtype.str) for name, array in self.feeds.items())
@@ -67,6 +68,10 @@ class Batch:
     items: tuple[WorkItem, ...]
     rows: int
     taken_at: float
+
+    @property
+    def shape(self) -> Shape:
+        return self.items[0].shape
 
 
 class Batcher:
@@ -94,8 +99,8 @@ class Batcher:
         """Items waiting over capacity, 0..1."""
         return self._count / self._capacity
 
-    def queued(self) -> list[tuple[str, int]]:
-        """(model name, rows) of every waiting item, oldest first: the work ahead of a new item.
+    def queued(self) -> list[Ahead]:
+        """Every waiting item's model name, rows and shape, oldest first: the work ahead of a new item.
 
         Read without the lock: admission asks on the event loop, and waiting there for a worker that
         holds the lock (and may itself be waiting for the GIL) held refusals for milliseconds. Each
@@ -105,7 +110,7 @@ class Batcher:
         queues = list(self._queues.values())
         items = [item for queue in queues for item in tuple(queue)]
         items.sort(key=lambda item: item.enqueued_at)
-        return [(item.ref.name, item.rows) for item in items]
+        return [Ahead(item.ref.name, item.rows, item.shape) for item in items]
 
     def submit(self, item: WorkItem) -> None:
         """Queue ``item``; raises OverloadedError when the queue is full or closed."""

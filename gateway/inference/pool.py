@@ -99,7 +99,7 @@ class WorkerPool:
         while not self._stop.is_set():
             batch = self._batcher.next_batch(POLL_S)
             if batch is not None:
-                self._running[index] = Running(batch.ref.name, batch.rows, time.monotonic())
+                self._running[index] = Running(batch.ref.name, batch.rows, time.monotonic(), batch.shape)
                 try:
                     self.run_batch(batch, index)
                 finally:
@@ -121,7 +121,7 @@ class WorkerPool:
                 outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
                 elapsed = time.perf_counter() - started
                 self._metrics.compute.labels(*labels).observe(elapsed)
-                self.service_times.observe(ref.name, elapsed, batch.rows)
+                self.service_times.observe(ref.name, elapsed, batch.rows, batch.shape)
         except Exception as exc:  # every item gets an answer, whatever went wrong
             error = exc if isinstance(exc, GatewayError) else InferenceError(f"inference failed: {exc}")
             if not isinstance(exc, GatewayError):

@@ -48,7 +48,7 @@ from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.pool import WorkerPool
 from gateway.inference.provider_metrics import ProviderCollector
 from gateway.inference.repository import ModelRepository
-from gateway.inference.workload import ServiceTimes, expected_wait
+from gateway.inference.workload import Ahead, ServiceTimes, expected_wait
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class InferenceService:
         """Seconds until a worker would take an item submitted now, behind the running batches, the
         queue and ``pending`` (model name -> items admitted but not yet submitted)."""
         ahead = self.batcher.queued()
-        ahead += [(name, 1) for name, count in pending.items() for _ in range(count)]
+        ahead += [Ahead(name, 1) for name, count in pending.items() for _ in range(count)]
         return expected_wait(time.monotonic(), self.pool.running(), ahead, self.pool.service_times)
 
     def service_time_s(self, name: str) -> float | None:

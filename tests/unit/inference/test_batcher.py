@@ -16,6 +16,7 @@ from gateway.domain import ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.inference.batcher import Batcher, Outputs, WorkItem
 from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.workload import Ahead
 
 FIRST = ModelRef("first", 1)
 SECOND = ModelRef("second", 1)
@@ -269,5 +270,5 @@ def test_the_work_ahead_is_read_while_a_worker_holds_the_queue(registry: Collect
     release.set()
     worker.join(5)
 
-    assert ahead == [("second", 2)]
+    assert ahead == [Ahead("second", 2, (("x", (2,), "<f4"),))]
     assert waited < 1.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.inference.workload import Running, ServiceTimes, expected_wait
+from gateway.inference.workload import SHAPES_KEPT, Ahead, Running, ServiceTimes, expected_wait
 
 
 def times(**per_row: float) -> ServiceTimes:
@@ -51,4 +51,50 @@ def test_service_time_is_a_smoothed_mean_per_row() -> None:
 def test_expected_wait_plays_the_workers_forward(
     running: list[Running | None], ahead: list[tuple[str, int]], expected: float
 ) -> None:
-    assert expected_wait(0.06, running, ahead, times(a=0.1, b=0.3)) == pytest.approx(expected)
+    work = [Ahead(model, rows) for model, rows in ahead]
+    assert expected_wait(0.06, running, work, times(a=0.1, b=0.3)) == pytest.approx(expected)
+
+
+SMALL = (("images", (3, 320, 320), "<f4"),)
+LARGE = (("images", (3, 640, 640), "<f4"),)
+
+
+def test_each_input_shape_has_its_own_price_and_the_model_a_mean_over_all() -> None:
+    service_times = ServiceTimes(smoothing=0.5)
+    service_times.observe("m", 0.04, 1, SMALL)
+    service_times.observe("m", 0.16, 1, LARGE)
+
+    assert service_times.per_row("m", SMALL) == pytest.approx(0.04)
+    assert service_times.per_row("m", LARGE) == pytest.approx(0.16)
+    assert service_times.per_row("m") == pytest.approx(0.10), "no shape: the mean over every shape"
+    other = (("images", (3, 480, 480), "<f4"),)
+    assert service_times.per_row("m", other) == pytest.approx(0.10), "a shape not run yet: the mean"
+    assert service_times.work("m", 2, LARGE) == pytest.approx(0.32)
+
+
+def test_the_shape_measured_longest_ago_makes_room_for_a_new_one() -> None:
+    service_times = ServiceTimes(smoothing=1.0)
+    shapes = [(("x", (width,), "<f4"),) for width in range(SHAPES_KEPT + 1)]
+    service_times.observe("m", 0.5, 1, shapes[0])
+    for shape in shapes[1:SHAPES_KEPT]:
+        service_times.observe("m", 0.1, 1, shape)
+    service_times.observe("m", 0.5, 1, shapes[0])  # measured again: now the newest
+
+    service_times.observe("m", 0.1, 1, shapes[SHAPES_KEPT])
+
+    assert service_times.per_row("m", shapes[0]) == pytest.approx(0.5), "kept: measured lately"
+    service_times.observe("m", 0.3, 1)  # the mean over every shape moves; a forgotten shape follows it
+    assert service_times.per_row("m", shapes[1]) == pytest.approx(0.3), "forgotten: the oldest"
+    assert service_times.per_row("m", shapes[SHAPES_KEPT]) == pytest.approx(0.1)
+
+
+def test_a_queue_of_large_frames_weighs_what_large_frames_cost() -> None:
+    service_times = ServiceTimes(smoothing=1.0)
+    for _ in range(3):  # clients' small tensors were measured last: the model's mean is theirs
+        service_times.observe("m", 0.16, 1, LARGE)
+        service_times.observe("m", 0.04, 1, SMALL)
+    running = [Running("m", 1, 0.0, LARGE)]
+    ahead = [Ahead("m", 1, LARGE), Ahead("m", 1, SMALL), Ahead("m", 1)]
+
+    # 0.16 running + 0.16 + 0.04 queued + one admitted, shape unknown, at the mean (0.04)
+    assert expected_wait(0.0, running, ahead, service_times) == pytest.approx(0.40)
