@@ -191,6 +191,11 @@ async def closed_loop(
     }, latencies
 
 
+def samples_ms(samples_s: Sequence[float]) -> list[float]:
+    """Each latency in milliseconds to 10 µs: what a phase keeps for intervals computed later."""
+    return [round(1000 * value, 2) for value in samples_s]
+
+
 def percentiles(samples_s: Sequence[float]) -> dict[str, float]:
     if not samples_s:
         return {"count": 0}

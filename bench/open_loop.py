@@ -23,7 +23,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.http_load import HEAD_END, Request, parse_head, percentiles
+from bench.http_load import HEAD_END, Request, parse_head, percentiles, samples_ms
 
 RECEIVE_BYTES = 256 * 1024
 DRAIN_S = 30.0
@@ -197,6 +197,7 @@ def open_loop(
         "expect_continue": expect_continue,
         "admitted_per_s": len(admitted) / elapsed,
         "admitted_latency": percentiles(admitted),
+        "admitted_samples_ms": samples_ms(admitted),
         "rejected_latency": percentiles(rejected),
         "statuses": {str(code): count for code, count in sorted(statuses.items())},
         "retry_after_missing": missing_retry_after,

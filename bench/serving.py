@@ -25,6 +25,11 @@ generators of http_load.py (closed loops) and open_loop.py (their CPU per reques
    the rest of the machine, idle), and the server's RSS before, right after, and once serve's next
    heap trim has run.
 
+Each p99 ratio also gets a 95% interval from sampling alone (quantile_interval.py: every phase keeps
+its answers' latencies) and a verdict against its target: holds, fails, or undecided by this run.
+``--max-queue-wait-ms`` runs both gateways with that wait budget instead of the default one, to
+measure the budget's trade-off between admitted latency and throughput.
+
 Writes ``serving.json`` and ``serving.md`` under ``--output`` and prints the table. The load average
 is recorded beside every phase: figures taken on a busy machine say so.
 """
@@ -54,7 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.http_load import Request, closed_loop, percentiles  # noqa: E402
+from bench.http_load import Request, closed_loop, percentiles, samples_ms  # noqa: E402
 from bench.open_loop import open_loop  # noqa: E402
 from bench.serving_load import (  # noqa: E402
     FloorProcess,
@@ -73,7 +78,7 @@ from bench.serving_load import (  # noqa: E402
     raw_shared,
     server_latency,
 )
-from bench.serving_report import CAMERA_FPS, markdown, ratios  # noqa: E402
+from bench.serving_report import CAMERA_FPS, markdown, p99_intervals, ratios  # noqa: E402
 from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
@@ -231,6 +236,7 @@ def overload_phases(server: GatewayProcess, request: Request, arguments: Any) ->
             outcome, latencies = asyncio.run(closed_loop(server.port, request, clients, seconds))
             outcome["items_per_s"] = outcome["items"] / outcome["elapsed_s"]
             outcome["admitted_latency"] = percentiles(latencies)
+            outcome["admitted_samples_ms"] = samples_ms(latencies)
             return outcome
 
         return run
@@ -386,7 +392,9 @@ def bench_main(arguments: argparse.Namespace) -> int:
             "models": {"repository": str(repository), "preload": "all"},
             "inference": inference,
         }
-        server = GatewayProcess(gateway_config, {})
+        budget = arguments.max_queue_wait_ms
+        admission = {} if budget is None else {"max_queue_wait_ms": budget}
+        server = GatewayProcess(gateway_config, admission)
         try:
             rounds = throughput_rounds(
                 server, request, model_file, item, input_name=spec.name, arguments=arguments
@@ -398,13 +406,14 @@ def bench_main(arguments: argparse.Namespace) -> int:
                 without.close()
         finally:
             server.close()
-        server = GatewayProcess(gateway_config, {}, camera=Path(arguments.camera).resolve())
+        server = GatewayProcess(gateway_config, admission, camera=Path(arguments.camera).resolve())
         try:
             time.sleep(2.0)  # the camera's first frames
             overload = overload_phases(server, request, arguments)
         finally:
             server.close()
     table = ratios(rounds, comparison, overload)
+    intervals = p99_intervals(overload)
     command = " ".join(shlex.quote(part) for part in ["python", "bench/serving.py", *sys.argv[1:]])
     result = {
         "model": f"{arguments.model}:{version}",
@@ -420,15 +429,20 @@ def bench_main(arguments: argparse.Namespace) -> int:
             "load_average_at_end": os.getloadavg()[0],
         },
         "gateway_config": gateway_config["inference"],
+        "admission": admission,
         "rounds": rounds,
         "admission_comparison": comparison,
         "overload": overload,
-        "ratios": {name: {"value": value, "target": target} for name, (value, target) in table.items()},
+        "ratios": {
+            name: {"value": value, "target": target}
+            | ({"interval_95": list(intervals[name])} if name in intervals else {})
+            for name, (value, target) in table.items()
+        },
     }
     output = Path(arguments.output)
     output.mkdir(parents=True, exist_ok=True)
     (output / "serving.json").write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result, table)
+    text = markdown(result, table, intervals)
     (output / "serving.md").write_text(text)
     print(text)
     return 0
@@ -465,6 +479,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--unloaded-seconds", type=float, default=30.0, help="1 client, camera on")
     parser.add_argument("--comparison-rounds", type=int, default=2, help="admission vs none, alternating")
     parser.add_argument("--camera", default=str(ROOT / "build" / "demo" / "clip.mp4"))
+    parser.add_argument(
+        "--max-queue-wait-ms",
+        type=float,
+        default=None,
+        help="admission's wait budget instead of the default (one item's service time): its trade-off",
+    )
     parser.add_argument("--output", default=str(ROOT / "bench" / "results"))
     arguments = parser.parse_args(argv)
     arguments.load_average = os.getloadavg()[0]

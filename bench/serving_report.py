@@ -5,8 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from bench.quantile_interval import ratio_interval, verdict
+
 CAMERA_FPS = 5.0
 """The benchmark camera's detect_fps (bench/serving.py runs it)."""
+OVERLOAD_PHASES = (
+    ("closed_loop", "closed loop"),
+    ("open_loop", "open loop 3x"),
+    ("open_loop_expect", "open loop 3x, Expect"),
+)
 
 
 def ratios(
@@ -42,11 +49,7 @@ def ratios(
     }
     camera_alone = overload["camera_alone"]["camera_fps"]
     with_camera = overload["capacity"]["items_per_s"] + overload["capacity"]["camera_fps"]
-    for key, label in (
-        ("closed_loop", "closed loop"),
-        ("open_loop", "open loop 3x"),
-        ("open_loop_expect", "open loop 3x, Expect"),
-    ):
+    for key, label in OVERLOAD_PHASES:
         phase = overload[key]
         served = phase.get("items_per_s", phase.get("admitted_per_s", nan)) + phase["camera_fps"]
         rejections = phase["server_side"].get("503", {}).get("share_within_2ms", nan)
@@ -68,6 +71,19 @@ def ratios(
     return result
 
 
+def p99_intervals(overload: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Each overload phase's "admitted p99 / unloaded p99" as a 95% bootstrap interval over both
+    phases' own answers (quantile_interval.py), keyed as ``ratios`` names the value; a phase without
+    kept samples (a result from before they were kept) has none."""
+    unloaded = overload["unloaded"].get("admitted_samples_ms")
+    result: dict[str, tuple[float, float]] = {}
+    for key, label in OVERLOAD_PHASES:
+        admitted = overload[key].get("admitted_samples_ms")
+        if unloaded and admitted:
+            result[f"{label}: admitted p99 / unloaded p99"] = ratio_interval(admitted, unloaded)
+    return result
+
+
 def worker_ms_per_item(phase: dict[str, Any], camera_alone: dict[str, Any]) -> float | None:
     """Milliseconds of CPU the gateway's threads besides the event loop spent per HTTP item, above
     what they spend with the camera alone: the inference workers' cost of an item under that
@@ -80,11 +96,18 @@ def worker_ms_per_item(phase: dict[str, Any], camera_alone: dict[str, Any]) -> f
     return 1000 * (busy - float(camera_alone["cpu_cores"]["gateway_other_threads"])) / items
 
 
+def _admission(result: dict[str, Any]) -> str:
+    overrides = result.get("admission") or {}
+    return "defaults" if not overrides else json.dumps(overrides)
+
+
 def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
 
 
-def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str:
+def markdown(
+    result: dict[str, Any], table: dict[str, tuple[float, str]], intervals: dict[str, tuple[float, float]]
+) -> str:
     rounds, overload, machine = result["rounds"], result["overload"], result["machine"]
     nan = float("nan")
     lines = [
@@ -95,7 +118,7 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         f"{result['date']}; {machine['cpu']}, {machine['cores']} cores usable, Python {machine['python']}, "
         f"onnxruntime {machine['onnxruntime']}. Model `{result['model']}`, input {result['input_shape']} "
         f"FP32 as binary tensors. Gateway: the default config (`{json.dumps(result['gateway_config'])}`, "
-        f"admission defaults). **Load average** {machine['load_average_at_start']:.2f} at start, "
+        f"admission {_admission(result)}). **Load average** {machine['load_average_at_start']:.2f} at start, "
         f"{machine['load_average_at_end']:.2f} at end, per round {rounds['load_average_per_round']} "
         "(the machine is shared; figures at a load above the core count need a quiet re-run).",
         "",
@@ -176,8 +199,19 @@ def markdown(result: dict[str, Any], table: dict[str, tuple[float, str]]) -> str
         )
     lines += [
         "",
-        "| measure | value | target |",
-        "|---|---:|---:|",
+        "The p99 ratios with a 95% interval from sampling alone (each phase's answers resampled, "
+        "bench/quantile_interval.py): a target inside it is undecided by this run.",
+        "",
+        "| measure | value | target | 95% interval | verdict |",
+        "|---|---:|---:|---:|---|",
     ]
-    lines += [f"| {name} | {value:.3f} | {target} |" for name, (value, target) in table.items()]
+    for name, (value, target) in table.items():
+        interval = intervals.get(name)
+        if interval is None:
+            lines.append(f"| {name} | {value:.3f} | {target} | | |")
+        else:
+            judged = verdict(interval, float(target.removeprefix("<= ")))
+            lines.append(
+                f"| {name} | {value:.3f} | {target} | {interval[0]:.2f} - {interval[1]:.2f} | {judged} |"
+            )
     return "\n".join(lines) + "\n"
