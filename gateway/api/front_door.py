@@ -20,13 +20,14 @@ created for a connection only when its first request goes through.
 What the front door leaves to aiohttp, so that every other answer stays aiohttp's and the
 middleware's: anything but an HTTP/1.1 POST to those two routes with one ``Content-Length`` within
 ``http.max_body_bytes`` (chunked bodies, upgrades, odd or oversized heads: from then on the whole
-connection); requests with a cookie or an ``Origin`` (the console's session and CSRF checks);
-requests without a valid bearer token when tokens are configured (401); an admitted request with a
-``Content-Encoding`` (aiohttp decompresses), an empty body, an ``Expect`` other than
-``100-continue``, or a version or ``X-Request-Timeout-Ms`` the handler refuses before the body;
-and any head that arrives while aiohttp is still answering an earlier request on the connection (a
-pipelining client), so answers never interleave. What a pipelining client sends
-while the front door answers is held, with the socket's reading paused, until the answer is written.
+connection, and at once when what has arrived cannot begin a head it reads, such as a TLS hello);
+requests with a cookie or an ``Origin`` (the console's session and CSRF checks); requests without a
+valid bearer token when tokens are configured (401); an admitted request with a ``Content-Encoding``
+(aiohttp decompresses), an empty body, an ``Expect`` other than ``100-continue``, or a version or
+``X-Request-Timeout-Ms`` the handler refuses before the body; and any head that arrives while
+aiohttp is still answering an earlier request on the connection (a pipelining client), so answers
+never interleave. What a pipelining client sends while the front door answers is held, with the
+socket's reading paused, until the answer is written.
 
 Connections: the front door answers on a connection only while aiohttp has nothing of it: an idle
 aiohttp lets go of it first, so that aiohttp's keep-alive clock, which does not see the front door's
@@ -80,6 +81,16 @@ HEAD_END = b"\r\n\r\n"
 BROWSER_HEADERS = frozenset({"cookie", "origin", "sec-fetch-site"})
 """A request with any of these goes to the middleware's session and cross-site checks."""
 LENGTH = re.compile(r"[0-9]+")
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""A header's name (RFC 9110, 5.6.2)."""
+CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+"""No request line or header field may hold these (RFC 9110, 5.5; a bare CR or LF among them)."""
+SINGLE_HEADERS = frozenset(
+    {"content-length", "transfer-encoding", "expect", "authorization", "connection", "host"}
+)
+"""Headers a head that repeats goes to aiohttp."""
+FIRST_BYTES = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+"""Every method aiohttp's parser knows starts with one of these."""
 READ_BUFFER_BYTES = 256 * 1024
 """What the socket is read into when not into a served request's body (as uvloop's own reads)."""
 SHUTDOWN_TIMEOUT_S = 60.0
@@ -327,7 +338,10 @@ class _Connection(asyncio.BufferedProtocol):
         self._head += taken
         end = self._head.find(HEAD_END, max(0, before - len(HEAD_END) + 1))
         if end < 0:
-            if len(self._head) > MAX_HEAD_BYTES:
+            if len(self._head) > MAX_HEAD_BYTES or not _may_begin_a_head(self._head):
+                # aiohttp answers at once what cannot become a head the door reads (a TLS hello
+                # on the plain port, lines ending in a bare LF), rather than the client waiting
+                # for a head's end that never comes.
                 self._hand_over_the_rest(bytes(self._head) + view[len(taken) :])
             return None
         started = time.perf_counter()
@@ -607,30 +621,48 @@ class _Head:
         self.content_length = content_length
 
 
+def _may_begin_a_head(prefix: bytearray) -> bool:
+    """Whether the start of a head read so far may still become one the door reads: a method's
+    first letter, and every line ended by CRLF."""
+    return prefix[0] in FIRST_BYTES and prefix.count(b"\n") == prefix.count(b"\r\n")
+
+
 def _parse(head: bytes) -> _Head | None:
     """The head of an HTTP/1.1 request whose body is framed by one ``Content-Length``, with the
     model an inference route names (None for any other target); None for anything else (a
-    chunked body, an upgrade, HTTP/1.0, a head that does not parse), which goes to aiohttp."""
+    chunked body, an upgrade, HTTP/1.0, no ``Host``, a head that does not parse), which goes to
+    aiohttp."""
     lines = head[: -len(HEAD_END)].decode("latin-1").split("\r\n")
     request_line = lines[0].split(" ")
-    if len(request_line) != 3 or request_line[2] != "HTTP/1.1":
+    if (
+        len(request_line) != 3
+        or request_line[2] != "HTTP/1.1"
+        or not lines[0].isascii()
+        or CONTROL.search(lines[0])
+    ):
         return None
     method, target = request_line[0], request_line[1]
     headers: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
-        if not colon or not name or name != name.strip() or line[0] in " \t":
+        if not colon or not TOKEN.fullmatch(name) or CONTROL.search(value):
             return None
         name = name.lower()
         if name in headers:
-            if name in ("content-length", "transfer-encoding", "expect", "authorization", "connection"):
+            if name in SINGLE_HEADERS:
                 return None
             headers[name] += ", " + value.strip()
         else:
             headers[name] = value.strip()
     # Without Content-Length or Transfer-Encoding a request has no body (RFC 9112, 6.3).
     raw_length = headers.get("content-length", "0")
-    if "transfer-encoding" in headers or "upgrade" in headers or not LENGTH.fullmatch(raw_length):
+    # RFC 9112, 3.2: an HTTP/1.1 request without Host is answered 400 (aiohttp does).
+    if (
+        "host" not in headers
+        or "transfer-encoding" in headers
+        or "upgrade" in headers
+        or not LENGTH.fullmatch(raw_length)
+    ):
         return None
     path = target.partition("?")[0]
     match = INFER_PATH.fullmatch(path) if "%" not in path else None

@@ -363,6 +363,25 @@ def test_a_head_whose_end_straddles_two_reads_is_read_whole(
     client.close()
 
 
+@pytest.mark.parametrize(
+    "start",
+    [
+        bytes.fromhex("160301") + b"\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(32),  # a TLS hello
+        b"GET /v2/health/ready HTTP/1.1\nHost: 127.0.0.1\n",  # no head's end (CRLF CRLF) to come
+        b"\x00\x00POST ",
+    ],
+    ids=["tls-hello", "bare-lf", "nul"],
+)
+def test_what_cannot_begin_a_head_is_answered_by_aiohttp_at_once(make_api: ApiFactory, start: bytes) -> None:
+    api = make_api(admission=OPEN)
+    client = Client(api)
+    client.socket.settimeout(5)  # the door's idle timeout is 75 s
+    client.send(start)
+    status, headers, _ = client.response()
+    assert (status, by_aiohttp(headers)) == (400, True)
+    client.close()
+
+
 def test_a_head_longer_than_the_door_reads_goes_to_aiohttp_whole(
     make_api: ApiFactory, backend: FakeBackend
 ) -> None:
@@ -391,6 +410,15 @@ def test_a_head_longer_than_the_door_reads_goes_to_aiohttp_whole(
         b"POST /v2/models/a/infer HTTP/1.1\r\nNo colon\r\n\r\n",
         b"POST /v2/models/a/infer HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
         b"POST  /v2/models/a/infer HTTP/1.1\r\n\r\n",
+        # aiohttp answers each of these 400 (RFC 9112, 3.2 and 2.2; RFC 9110, 5.5 and 5.6.2).
+        b"POST /v2/models/a/infer HTTP/1.1\r\nContent-Length: 2\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nHost: a\nContent-Length: 2\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nHost: a\rContent-Length: 2\r\n\r\n",
+        b"POST /v2/models/a/infer HTTP/1.1\r\nHost: a\x00b\r\n\r\n",
+        b"POST /v2/models/a/in\x7ffer HTTP/1.1\r\nHost: a\r\n\r\n",
+        "POST /v2/models/\u00e9/infer HTTP/1.1\r\nHost: a\r\n\r\n".encode(),
+        b"POST /v2/models/a/infer HTTP/1.1\r\nHost: a\r\nContent(Length): 2\r\n\r\n",
     ],
 )
 def test_a_head_the_front_door_cannot_read_plainly_is_not_judged(head: bytes) -> None:
@@ -402,6 +430,6 @@ def test_the_model_is_read_from_the_path_only() -> None:
     assert parsed is not None
     assert (parsed.model, parsed.versioned, parsed.content_length) == ("face-detector", 1, 0)
     for target in ("/v2/models/a%2Fb/infer", "/v2/models//infer", "/v2/models/a/infer/more", "/v2/models/a"):
-        parsed = _parse(f"POST {target} HTTP/1.1\r\n\r\n".encode())
+        parsed = _parse(f"POST {target} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
         assert parsed is not None, target
         assert parsed.model is None, target
