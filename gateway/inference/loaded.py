@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
+import numpy.typing as npt
 
 from gateway.domain import ModelRef, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import GatewayError, ModelLoadError
@@ -161,11 +162,32 @@ def warm_up(loaded: LoadedVersion, batches: int, largest_batch: int | None = Non
             }
             started = time.perf_counter()
             try:
-                engine.run(feeds)
+                outputs = engine.run(feeds)
             except GatewayError as exc:
                 raise ModelLoadError(f"warm-up batch of {rows} failed: {exc}") from exc
             per_row = (time.perf_counter() - started) / rows
+            _check_outputs(loaded, outputs, rows)
     return per_row
+
+
+def _check_outputs(loaded: LoadedVersion, outputs: Mapping[str, npt.NDArray[np.generic]], rows: int) -> None:
+    """A warm-up batch's outputs must have the shapes model.yaml declares and one row per input row:
+    a model file whose output dimensions are symbolic passes ``check_signature`` whatever model.yaml
+    says, and would then serve shapes its metadata does not announce (ModelLoadError)."""
+    for spec in loaded.outputs:
+        array = outputs.get(spec.name)
+        if array is None:
+            raise ModelLoadError(f"output {spec.name!r}: the model file gave none in a warm-up batch")
+        shape = array.shape
+        if (
+            len(shape) != len(spec.shape)
+            or shape[0] != rows
+            or any(want not in (-1, have) for want, have in zip(spec.shape[1:], shape[1:], strict=True))
+        ):
+            raise ModelLoadError(
+                f"output {spec.name!r}: a warm-up batch of {rows} gave shape {list(shape)}, where "
+                f"model.yaml declares {[rows, *spec.shape[1:]]} (-1: any size)"
+            )
 
 
 def _distinct(engines: tuple[Engine, ...]) -> list[Engine]:

@@ -17,7 +17,13 @@ from gateway.inference.engines.base import Engine, EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
 from gateway.inference.repository import ModelRepository
 from tests.integration.inference.conftest import ServiceFactory
-from tests.support.onnx_models import affine_model_bytes, write_affine_model, write_model_file
+from tests.support.onnx_models import (
+    affine_model_bytes,
+    affine_model_document,
+    write_affine_model,
+    write_model_file,
+    write_model_yaml,
+)
 
 
 class CountingFactory:
@@ -255,5 +261,27 @@ def test_a_broken_model_yaml_rewrite_keeps_the_last_good_config_serving(models_r
     repository.poll()
 
     assert repository.route("affine", None) is serving
+    assert repository.status("affine", 1).state is ModelState.READY
+    repository.close()
+
+
+def test_a_model_yaml_whose_output_dims_the_model_does_not_give_fails_at_load(models_root: Path) -> None:
+    # The file's dimension is symbolic ("width"), so only running it shows that it gives 4, not 5.
+    document = affine_model_document()
+    document["outputs"][0]["dims"] = [5]
+    write_model_yaml(models_root, "affine", document)
+    write_model_file(models_root, "affine", 1, affine_model_bytes(dims=("width",)))
+    repository = make_repository(models_root, CountingFactory())
+    repository.load_all()
+
+    status = repository.status("affine", 1)
+    assert status.state is ModelState.FAILED
+    assert "output 'OUTPUT0': a warm-up batch of 8 gave shape [8, 4], where model.yaml declares [8, 5]" in (
+        status.reason or ""
+    )
+    # With the dimension declared as the model gives it, the same file loads.
+    document["outputs"][0]["dims"] = [4]
+    write_model_yaml(models_root, "affine", document)
+    repository.poll()
     assert repository.status("affine", 1).state is ModelState.READY
     repository.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from gateway.domain import ModelRef, TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
 from gateway.inference.batcher import Batch, Batcher, Outputs, WorkItem
 from gateway.inference.engines.base import Engine, EngineOptions, Tensors
-from gateway.inference.loaded import LoadedVersion, check_signature
+from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.model_config import ModelConfig
 from gateway.inference.pool import WorkerPool
@@ -230,3 +231,44 @@ def test_started_workers_run_under_sched_batch_and_still_serve(tmp_path: Path) -
     finally:
         stop.set()
         pool.join(5)
+
+
+class ShapeEngine(DoublingEngine):
+    """Declares a symbolic output and gives what ``give`` makes of each batch's input."""
+
+    def __init__(self, give: Callable[[npt.NDArray[np.generic]], dict[str, npt.NDArray[np.generic]]]) -> None:
+        super().__init__(shape=(-1, -1))
+        self.give = give
+
+    def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
+        return self.give(feeds["INPUT0"])
+
+
+@pytest.mark.parametrize(
+    ("give", "problem"),
+    [
+        (
+            lambda value: {"OUTPUT0": value[:1]},
+            r"a warm-up batch of 8 gave shape \[1, 4\], where model.yaml declares \[8, 4\]",
+        ),
+        (
+            lambda value: {"OUTPUT0": value[..., :3]},
+            r"gave shape \[8, 3\], where model.yaml declares \[8, 4\]",
+        ),
+        (lambda value: {"OUTPUT0": value[..., None]}, r"gave shape \[8, 4, 1\]"),
+        (lambda value: {"OTHER": value}, "output 'OUTPUT0': the model file gave none"),
+    ],
+)
+def test_a_warm_up_whose_outputs_are_not_what_model_yaml_declares_fails_the_load(
+    give: Callable[[npt.NDArray[np.generic]], dict[str, npt.NDArray[np.generic]]], problem: str
+) -> None:
+    loaded = LoadedVersion(REF, config(), (ShapeEngine(give),))
+    with pytest.raises(ModelLoadError, match=problem):
+        warm_up(loaded, 2)
+
+
+def test_a_warm_up_whose_outputs_are_as_declared_gives_the_time_per_row() -> None:
+    loaded = LoadedVersion(REF, config(), (ShapeEngine(lambda value: {"OUTPUT0": value * 2}),))
+    per_row = warm_up(loaded, 2)
+    assert per_row is not None
+    assert per_row >= 0
