@@ -229,7 +229,8 @@ class ModelRepository:
         loaded = slot.current
         if loaded is None:
             detail = f": {slot.reason}" if slot.reason else ""
-            raise ModelNotReadyError(f"model {slot.ref} is {slot.state.value}{detail}")
+            state = "failed to load" if slot.state is ModelState.FAILED else f"is {slot.state.value}"
+            raise ModelNotReadyError(f"model {slot.ref} {state}{detail}")
         return loaded
 
     # --- status ---------------------------------------------------------------------------------
