@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import (
@@ -25,6 +26,10 @@ class ZoneConfig(Section):
     polygon: list[Point] = Field(min_length=3, description="Normalised (x, y) vertices.")
 
 
+MIN_ACROSS = 0.02
+"""Least sine of the angle between a line and its in_direction (about 1 degree)."""
+
+
 class LineConfig(Section):
     name: str = Field(pattern=IDENTIFIER)
     points: tuple[Point, Point] = Field(description="The counting segment's two ends, normalised (x, y).")
@@ -39,6 +44,14 @@ class LineConfig(Section):
             raise ValueError("the line's two points must differ")
         if abs(self.in_direction[0]) < 1e-9 and abs(self.in_direction[1]) < 1e-9:
             raise ValueError("in_direction must not be the zero vector")
+        # Along the line, 'in' or 'out' would be decided by a crossing track's sideways drift.
+        along = (bx - ax, by - ay)
+        across = abs(along[0] * self.in_direction[1] - along[1] * self.in_direction[0])
+        if across < MIN_ACROSS * math.hypot(*along) * math.hypot(*self.in_direction):
+            raise ValueError(
+                f"in_direction {list(self.in_direction)} runs along the line from {list(self.points[0])} "
+                f"to {list(self.points[1])}; it must point across it, to the side a track enters"
+            )
         return self
 
 

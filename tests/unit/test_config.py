@@ -175,6 +175,9 @@ def test_the_design_example_of_track_rules_parses() -> None:
          r"gateway.yaml:8: cameras\[0\]\.lines\[0\]: the line's two points must differ"),
         ("in_direction: [1, 0]", "in_direction: [0, 0]",
          r"gateway.yaml:8: .*in_direction must not be the zero"),
+        ("in_direction: [1, 0]", "in_direction: [0, -1]",
+         r"gateway.yaml:8: .*in_direction \[0(\.0)?, -1(\.0)?\] runs along the line .* point across it"),
+        ("in_direction: [1, 0]", "in_direction: [0.01, 1]", r"gateway.yaml:8: .*runs along the line"),
         ("type: loiter", "type: linger", r"gateway.yaml:12: cameras\[0\]\.rules\[1\]\.type: Input should be"),
     ],
 )  # fmt: skip
