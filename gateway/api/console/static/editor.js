@@ -10,6 +10,15 @@ const STEP = 0.01;
 const clamp = (value) => Math.min(1, Math.max(0, value));
 const round = (value) => Math.round(value * 10000) / 10000;
 
+// A line's unit normal on the side `toward` points to (the left-hand normal when it points along
+// the line): "in" stays across the line as its ends move, on the side it was.
+function across([[ax, ay], [bx, by]], [towardX, towardY]) {
+  const length = Math.hypot(bx - ax, by - ay);
+  if (length === 0) return [towardX, towardY];
+  const normal = [-(by - ay) / length, (bx - ax) / length];
+  return normal[0] * towardX + normal[1] * towardY < 0 ? [-normal[0], -normal[1]] : normal;
+}
+
 export class Editor {
   constructor(svg, onChange) {
     this.svg = svg;
@@ -164,9 +173,8 @@ export class Editor {
           return;
         }
         // "in" starts perpendicular to the line; Flip turns it round.
-        const length = Math.hypot(bx - ax, by - ay);
         const name = this.uniqueName("line", this.lines);
-        this.lines.push({ name, points: this.draft, in_direction: [-(by - ay) / length, (bx - ax) / length] });
+        this.lines.push({ name, points: this.draft, in_direction: across(this.draft, [-(by - ay), bx - ax]) });
         this.draft = [];
         this.mode = "select";
         this.svg.classList.remove("drawing");
@@ -196,6 +204,7 @@ export class Editor {
     if (this.drag.vertex !== null) {
       const points = this.selected.kind === "zone" ? shape.polygon : shape.points;
       points[this.drag.vertex] = point;
+      if (this.selected.kind === "line") shape.in_direction = across(points, shape.in_direction);
       this.changed(false);
     } else {
       this.move(point[0] - this.drag.last[0], point[1] - this.drag.last[1]);
