@@ -19,13 +19,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.audit.database import Database
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.protocol.alerts import MAX_SEQ
 
 logger = logging.getLogger(__name__)
+
+SEQ = re.compile(r"[1-9][0-9]{0,18}")
+"""A seq in an evidence topic, as the device writes it (at most MAX_SEQ, checked after)."""
 
 MAX_IMAGE_BYTES = 32 * 2**20
 """A bigger message on an evidence topic is rejected unread: no device sends images this large."""
@@ -41,7 +46,8 @@ def evidence_target(topic: str, prefix: str) -> tuple[str, int] | None:
     if not topic.startswith(head):
         return None
     device_id, marker, seq = topic[len(head) :].partition("/evidence/")
-    if not marker or not device_id or "/" in device_id or not seq.isdigit() or int(seq) < 1:
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not marker or not device_id or "/" in device_id or not SEQ.fullmatch(seq) or int(seq) > MAX_SEQ:
         return None
     return device_id, int(seq)
 

@@ -294,14 +294,26 @@ class AuditSubscriber:
 
     # The audit-store thread.
 
+    @property
+    def storing(self) -> bool:
+        """The audit-store thread runs: False once ``stop`` has ended it, or a failure other than
+        the database's (which it retries) has."""
+        return self._store_thread.is_alive()
+
     def _store_loop(self) -> None:
-        while True:
-            batch = self._next_batch()
-            if batch:
-                self._store_batch(batch)
-            elif self._stop.is_set():
-                return
-            self._request_replays()
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch:
+                    self._store_batch(batch)
+                elif self._stop.is_set():
+                    return
+                self._request_replays()
+        except Exception as exc:
+            # Unacknowledged, the batch is delivered again to the next session; ``audit serve``
+            # exits non-zero, so that its service manager restarts it and an operator sees why.
+            logger.exception("audit: storing failed; stopping")
+            self._store_error = f"storing failed: {exc}"
 
     def _next_batch(self) -> list[_Delivery]:
         try:

@@ -78,6 +78,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
     reader: AuditStore | None = None
     try:
         subscriber = AuditSubscriber(config, store, registry)
+        failed = False
         previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
         metrics_server = None
         try:
@@ -94,6 +95,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
                 if (line := _status(subscriber)) != shown:
                     notifier.status(line)
                     shown = line
+                if not subscriber.storing:
+                    failed = True
+                    break
             notifier.stopping("storing what has arrived, then leaving the session for the next start")
         finally:
             subscriber.stop()
@@ -114,6 +118,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
         return EXIT_ERROR
     finally:
         store.close()
+    if failed:
+        logger.error("audit: stopped: %s", subscriber.last_error)
+        return EXIT_ERROR
     logger.info("audit: stopped")
     return 0
 

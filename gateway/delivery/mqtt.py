@@ -42,6 +42,7 @@ from gateway.delivery import delivery_state
 from gateway.delivery.outbox import Outbox, StoredAlert, StoredEvidence
 from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError, OutboxError
+from gateway.protocol.alerts import MAX_SEQ
 from gateway.protocol.mqtt_link import close_client, make_client, state_payload
 
 logger = logging.getLogger(__name__)
@@ -68,8 +69,10 @@ def parse_replay_request(payload: bytes) -> ReplayRequest:
         raise BrokerError(f'replay request must be {{"from_seq": a, "to_seq": b}}: {exc}') from exc
     if not all(isinstance(value, int) and not isinstance(value, bool) for value in (from_seq, to_seq)):
         raise BrokerError("replay request: from_seq and to_seq must be integers")
-    if not 1 <= from_seq <= to_seq or to_seq - from_seq >= MAX_REPLAY_RANGE:
-        raise BrokerError(f"replay request: need 1 <= from_seq <= to_seq, at most {MAX_REPLAY_RANGE} alerts")
+    if not 1 <= from_seq <= to_seq <= MAX_SEQ or to_seq - from_seq >= MAX_REPLAY_RANGE:
+        raise BrokerError(
+            f"replay request: need 1 <= from_seq <= to_seq <= {MAX_SEQ}, at most {MAX_REPLAY_RANGE} alerts"
+        )
     return ReplayRequest(from_seq, to_seq)
 
 
@@ -172,6 +175,11 @@ class MqttPublisher:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+
+    @property
+    def alive(self) -> bool:
+        """The publisher thread runs (until ``stop``; an unexpected failure ends it too)."""
+        return self._thread.is_alive()
 
     def status(self) -> DeliveryStatus:
         with self._status_lock:

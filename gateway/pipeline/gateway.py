@@ -257,6 +257,9 @@ class Gateway:
         problems += self.decider.health_problems()
         if self._started and self.evidence is not None and not self.evidence.alive:
             problems.append("evidence-encoder died")
+        if self._started and self.publisher is not None and not self.publisher.alive:
+            # Alerts stay in the outbox; a restart resumes delivery from the last acknowledged seq.
+            problems.append("mqtt-publisher died")
         problems += self.cameras.stuck()
         return problems
 

@@ -62,6 +62,9 @@ __all__ = [
 SCHEMA = "edge-gateway.alert.v2"
 SCHEMA_V1 = "edge-gateway.alert.v1"
 ZERO_HASH = "0" * 64
+MAX_SEQ = 2**63 - 1
+"""The largest seq: an alert's seq is a signed 64-bit integer in every store (SQLite's INTEGER,
+PostgreSQL's BIGINT), so a larger one from the wire is refused where it arrives."""
 FIELDS_V1 = frozenset(
     {
         "schema",
@@ -271,8 +274,8 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
         raise InvalidAlertError(unknown[0], "unknown field")
     device_id = _text(data, "device_id")
     seq = data["seq"]
-    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
-        raise InvalidAlertError("seq", f"must be an integer >= 1, got {seq!r}")
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+        raise InvalidAlertError("seq", f"must be an integer from 1 to {MAX_SEQ}, got {seq!r}")
     if data["alert_id"] != f"{device_id}:{seq}":
         raise InvalidAlertError("alert_id", f"must be '{device_id}:{seq}', got {data['alert_id']!r}")
     try:

@@ -119,3 +119,19 @@ def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
         assert status["delivery"]["state"] == DeliveryState.OUTBOX_ONLY.value
     finally:
         api.close()
+
+
+def test_a_publisher_thread_that_ended_while_the_gateway_runs_is_a_health_problem(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Nothing listens on port 1: the publisher keeps reconnecting, which is no health problem.
+    config = config_for(tmp_path, [], mqtt={"url": "mqtt://127.0.0.1:1"})
+    gateway = Gateway.from_config(config)
+    running.append(gateway)
+    gateway.start()
+    assert gateway.publisher is not None
+    assert gateway.health_problems() == []
+    # Its thread ending under a running gateway (stop() here; an unexpected failure in production)
+    # stops the watchdog's pings, so that systemd restarts the service and delivery resumes.
+    gateway.publisher.stop()
+    assert gateway.health_problems() == ["mqtt-publisher died"]

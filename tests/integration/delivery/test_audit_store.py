@@ -166,6 +166,28 @@ def test_wrong_topic_and_unknown_devices_are_rejected(store: AuditStore, chain: 
     assert snapshot(store) == []
 
 
+def test_seqs_no_64_bit_integer_holds_are_rejected_and_the_rest_stored(
+    store: AuditStore, chain: AlertChain
+) -> None:
+    # A signed alert past the largest seq, and images on evidence topics whose seq no column holds
+    # (or that only str.isdigit() takes): each once ended the audit-store thread on SQLite.
+    image = b"\xff\xd8 an image"
+    results = store.ingest(
+        [
+            ReceivedMessage(
+                chain.topic, encode_alert(build_alert(DEVICE, 2**63, event(13), ZERO_HASH, KEY)), 1.0
+            ),
+            ReceivedMessage(f"edge/{DEVICE}/evidence/{2**70}", image, 1.0),
+            ReceivedMessage(f"edge/{DEVICE}/evidence/\u00b2", image, 1.0),
+            *received(chain, 1, 2),
+        ]
+    )
+    assert [result.outcome for result in results] == [Outcome.REJECTED] * 3 + [Outcome.STORED] * 2
+    assert results[0].reason is RejectReason.SCHEMA
+    assert "seq" in (results[0].detail or "")
+    assert snapshot(store) == [(1, chain.payload(1)), (2, chain.payload(2))]
+
+
 def test_two_stores_on_one_database_keep_each_alert_once(database_url: str, chain: AlertChain) -> None:
     # Given two subscribers' stores receiving overlapping halves concurrently, out of order
     chain.extend(188)

@@ -448,3 +448,26 @@ def test_unusable_tls_files_are_a_clear_error(tmp_path: Path, keys_file: Path, s
             AuditSubscriber(config, store, CollectorRegistry())
     finally:
         store.close()
+
+
+def test_a_failure_other_than_the_database_s_ends_storing_and_says_why(
+    *,
+    broker: Mosquitto,
+    device: MqttDevice,
+    keys_file: Path,
+    sqlite_url: str,
+    running: list[Running],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subscriber = start(running, audit_config(broker.url, sqlite_url, keys_file))
+
+    def fails(messages: object) -> object:
+        raise RuntimeError("a bug in ingest")
+
+    # Standing in for a bug: the database's own errors are retried, anything else is not.
+    monkeypatch.setattr(subscriber.store, "ingest", fails)
+    device.publish(range(1, 3))
+
+    wait_until(lambda: not subscriber.subscriber.storing)
+    assert subscriber.subscriber.last_error == "storing failed: a bug in ingest"
+    assert stored_seqs(sqlite_url) == []

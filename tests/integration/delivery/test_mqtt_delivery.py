@@ -289,8 +289,34 @@ def test_replay_republishes_a_range_byte_identical(
         late.close()
 
 
+def test_a_replay_request_past_any_seq_is_refused_and_delivery_goes_on(
+    broker: Mosquitto, collector: AlertCollector, gateway: Gateway
+) -> None:
+    gateway.append(3)
+    collector.wait_for(3)
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    publisher.connect("127.0.0.1", broker.port)
+    publisher.loop_start()
+    # Beyond a 64-bit seq: the outbox's query once failed on it and the publisher thread ended.
+    huge = json.dumps({"from_seq": 2**70, "to_seq": 2**70 + 1})
+    publisher.publish(f"edge/{DEVICE_ID}/replay", huge, qos=1).wait_for_publish(5)
+    close_client(publisher)
+    time.sleep(0.5)
+    gateway.append(3)
+    collector.wait_for(6)
+    assert gateway.publisher.alive
+    assert gateway.publisher.status().state is DeliveryState.CONNECTED
+
+
 @pytest.mark.parametrize(
-    "payload", [b"[]", b'{"from_seq": 0, "to_seq": 3}', b'{"from_seq": 5, "to_seq": 4}', b'{"from_seq": "1"}']
+    "payload",
+    [
+        b"[]",
+        b'{"from_seq": 0, "to_seq": 3}',
+        b'{"from_seq": 5, "to_seq": 4}',
+        b'{"from_seq": "1"}',
+        b'{"from_seq": 9223372036854775807, "to_seq": 9223372036854775808}',
+    ],
 )
 def test_bad_replay_requests_are_refused(payload: bytes) -> None:
     with pytest.raises(BrokerError, match="replay request"):
