@@ -140,8 +140,9 @@ class OutboxConfig(Section):
 class HealthConfig(Section):
     camera_down_after_s: PositiveFloat = Field(
         60.0,
-        description="An enabled camera not streaming for this long makes /v1/status unhealthy (the "
-        "watchdog is not affected: the camera's reader keeps reconnecting on its own).",
+        description="An enabled camera not streaming, or whose frames one of its models fails, for this "
+        "long makes /v1/status unhealthy (the watchdog is not affected: the camera's reader keeps "
+        "reconnecting on its own, and a model that appears is used from its next frame).",
     )
 
 

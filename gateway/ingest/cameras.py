@@ -121,8 +121,10 @@ class CameraPipeline:
         return problems
 
     def not_streaming(self, grace_s: float) -> list[str]:
-        """Enabled cameras that have not been streaming for longer than ``grace_s``: a degraded
-        gateway (``/v1/status``), though not a wedged one (the readers keep retrying on their own)."""
+        """Enabled cameras that have not been streaming for longer than ``grace_s``, or whose frames
+        one of its models has failed for that long (a model not loaded, not enrolled yet): a degraded
+        gateway (``/v1/status``), though not a wedged one (the readers keep retrying on their own,
+        and a model that appears in the repository is used from its next frame)."""
         if not self._running:
             return []
         now = self._clock()
@@ -135,6 +137,14 @@ class CameraPipeline:
                 continue
             reason = f": {camera.last_error}" if camera.last_error else ""
             problems.append(f"camera {camera_id} {camera.state.value} for {now - since:.0f} s{reason}")
+        for camera_id, runtime in self._runtimes.items():
+            with runtime.lock:
+                failures = list(runtime.failures.items())
+            problems += [
+                f"camera {camera_id}: model {model} failing for {now - failing_since:.0f} s: {message}"
+                for model, (message, failing_since) in failures
+                if runtime.config.enabled and now - failing_since > grace_s
+            ]
         return problems
 
     # ---- CameraDirectory -------------------------------------------------------------------------
@@ -179,6 +189,8 @@ class CameraPipeline:
 
     def _status(self, runtime: CameraRuntime) -> CameraStatus:
         camera = runtime.camera
+        with runtime.lock:
+            failures = "; ".join(message for message, _ in runtime.failures.values())
         return CameraStatus(
             camera_id=runtime.config.id,
             url=camera.display_url,
@@ -187,7 +199,8 @@ class CameraPipeline:
             fps_processed=runtime.rate_processed.rate(self._clock()),
             drops=camera.drops.snapshot(),
             reconnects=camera.reconnects,
-            last_error=camera.last_error,
+            # The reader's own error first; else why its frames fail at a model (one not loaded).
+            last_error=camera.last_error or failures or None,
             last_frame_at=camera.last_frame_at(),
             detections=runtime.detections,
         )

@@ -68,7 +68,9 @@ class CameraRuntime:
     processed: int = 0
     rate_processed: RateMeter = field(default_factory=RateMeter)
     detections: tuple[Detection, ...] = ()
-    last_failure: str | None = None
+    failures: dict[ModelReference, tuple[str, float]] = field(default_factory=dict)
+    """Each model's last failure on this camera's frames and since when it has been failing (the
+    sampler's clock), until one of its frames succeeds."""
     seen_reconnects: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -232,9 +234,10 @@ class Sampler:
             completed_at=completed,
             anomaly_map=output.anomaly_map,
         )
+        with runtime.lock:
+            runtime.failures.pop(model, None)
         if model == runtime.models[0]:
             with runtime.lock:
-                runtime.last_failure = None
                 runtime.processed += 1
                 if not runtime.config.rules:
                     # With rules the decider shows the tracked detections (ids drawn) instead.
@@ -249,11 +252,14 @@ class Sampler:
             logger.exception("result sink failed", extra={"camera": runtime.config.id})
 
     def _log_once(self, runtime: CameraRuntime, model: ModelReference, message: str) -> None:
-        """Log a detector failure when it changes, not once per frame (a missing model would flood)."""
+        """Log a model's failure when it changes, not once per frame (a missing model would flood),
+        each model on its own: a camera's detector succeeding must not let its anomaly model's
+        failure be logged again on every frame."""
         with runtime.lock:
-            if runtime.last_failure == message:
+            previous = runtime.failures.get(model)
+            if previous is not None and previous[0] == message:
                 return
-            runtime.last_failure = message
+            runtime.failures[model] = (message, self._clock() if previous is None else previous[1])
         logger.warning(
             "%s (repeats are counted, not logged)",
             message,

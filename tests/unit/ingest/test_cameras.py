@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +25,7 @@ from gateway.domain import (
     ModelRef,
     ModelReference,
 )
-from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
+from gateway.errors import DeadlineExceededError, InferenceError, ModelNotFoundError, OverloadedError
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sampler import Detector
 from gateway.ingest.sources import SourceFactory
@@ -311,3 +312,32 @@ def test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_belo
     served = {result.camera_id for _, result in sink.results}
     assert served == {config.id for config in configs}
     assert busy <= len(sink.results) // 20, f"{busy} busy drops for {len(sink.results)} results"
+
+
+def test_a_missing_anomaly_model_is_logged_once_and_named_in_the_camera_s_status(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Configured before the camera was enrolled: its detector works, its anomaly model is not there.
+    def detect(model: ModelReference, frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+        if model.name == "scene-anomaly-cam":
+            raise ModelNotFoundError("unknown model 'scene-anomaly-cam'")
+        return immediate(person)(model, frame, _deadline)
+
+    config = camera(anomaly={"model": "scene-anomaly-cam"})
+    pipeline, _ = pipeline_for([config], detect, Sink(), openers)
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: pipeline.processed("cam") >= 20)
+    refused = [record for record in caplog.records if "refused a frame" in record.getMessage()]
+    assert len(refused) == 1, [record.getMessage() for record in refused]
+    status = pipeline.cameras()[0]
+    assert status.last_error == "detector refused a frame: unknown model 'scene-anomaly-cam'"
+    assert status.drops.get(DropReason.ERROR, 0) >= 20
+    # Failing longer than camera_down_after_s, it makes the gateway degraded in /v1/status.
+    assert pipeline.not_streaming(3600.0) == []
+    (problem,) = pipeline.not_streaming(0.0)
+    assert re.fullmatch(
+        r"camera cam: model scene-anomaly-cam failing for \d+ s: detector refused a frame: "
+        r"unknown model 'scene-anomaly-cam'",
+        problem,
+    ), problem
