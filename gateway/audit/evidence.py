@@ -39,16 +39,18 @@ IMAGE_CHUNK = 50
 """Images read at once by ``digests``: bounds the memory ``audit verify`` needs."""
 
 
-def evidence_target(topic: str, prefix: str) -> tuple[str, int] | None:
-    """``{prefix}/{device_id}/evidence/{seq}`` -> (device_id, seq); None for any other topic (a seq
-    that is not a positive integer included)."""
+def evidence_target(topic: str, prefix: str) -> tuple[str, int | None] | None:
+    """``{prefix}/{device_id}/evidence/{seq}`` -> (device_id, seq), the seq None when it is not one
+    (an integer from 1 to MAX_SEQ in ASCII digits); None for any other topic."""
     head = f"{prefix}/"
     if not topic.startswith(head):
         return None
     device_id, marker, seq = topic[len(head) :].partition("/evidence/")
-    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
-    if not marker or not device_id or "/" in device_id or not SEQ.fullmatch(seq) or int(seq) > MAX_SEQ:
+    if not marker or not device_id or "/" in device_id:
         return None
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses.
+    if not SEQ.fullmatch(seq) or int(seq) > MAX_SEQ:
+        return device_id, None
     return device_id, int(seq)
 
 

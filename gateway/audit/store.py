@@ -41,6 +41,7 @@ from gateway.audit.store_reads import PAGE_ROWS, AuditReads
 from gateway.domain import Alert
 from gateway.errors import AuditError
 from gateway.protocol.alerts import (
+    MAX_SEQ,
     ZERO_HASH,
     AlertVerificationError,
     InvalidAlertError,
@@ -209,9 +210,14 @@ class AuditStore(AuditReads):
         return alert
 
     def _check_image(
-        self, index: int, message: ReceivedMessage, device_id: str, seq: int
+        self, index: int, message: ReceivedMessage, device_id: str, seq: int | None
     ) -> ReceivedImage | IngestResult:
-        """What can be checked of an image without stored state: its device and its size."""
+        """What can be checked of an image without stored state: its topic, device and size."""
+        if seq is None:
+            detail = f"the topic names no seq from 1 to {MAX_SEQ}"
+            return IngestResult(
+                Outcome.REJECTED, device_id, None, RejectReason.EVIDENCE, detail, evidence=True
+            )
         problem = None
         if device_id not in self._keys:
             problem = (RejectReason.UNKNOWN_DEVICE, f"no key for device {device_id!r} in the keys file")

@@ -185,6 +185,13 @@ def test_seqs_no_64_bit_integer_holds_are_rejected_and_the_rest_stored(
     assert [result.outcome for result in results] == [Outcome.REJECTED] * 3 + [Outcome.STORED] * 2
     assert results[0].reason is RejectReason.SCHEMA
     assert "seq" in (results[0].detail or "")
+    # An image whose topic names no seq is rejected as evidence, not parsed as an alert.
+    for result in results[1:3]:
+        assert (result.reason, result.detail, result.evidence) == (
+            RejectReason.EVIDENCE,
+            "the topic names no seq from 1 to 9223372036854775807",
+            True,
+        )
     assert snapshot(store) == [(1, chain.payload(1)), (2, chain.payload(2))]
 
 
