@@ -120,7 +120,7 @@ class CameraPipeline:
             problems.append(f"camera-sampler silent for {self._clock() - self._sampler.beat:.0f} s")
         return problems
 
-    def not_streaming(self, grace_s: float) -> list[str]:
+    def degraded(self, grace_s: float) -> list[str]:
         """Enabled cameras that have not been streaming for longer than ``grace_s``, or whose frames
         one of its models has failed for that long (a model not loaded, not enrolled yet): a degraded
         gateway (``/v1/status``), though not a wedged one (the readers keep retrying on their own,

@@ -265,8 +265,9 @@ class Gateway:
 
     def degraded(self) -> list[str]:
         """Problems that make the gateway unhealthy to an operator without wedging it: cameras that
-        stay down (their readers keep reconnecting, so restarting the service would not help)."""
-        return self.cameras.not_streaming(self.config.health.camera_down_after_s)
+        stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
+        that appears is used, so restarting the service would not help)."""
+        return self.cameras.degraded(self.config.health.camera_down_after_s)
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""

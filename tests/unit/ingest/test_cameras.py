@@ -334,8 +334,8 @@ def test_a_missing_anomaly_model_is_logged_once_and_named_in_the_camera_s_status
     assert status.last_error == "detector refused a frame: unknown model 'scene-anomaly-cam'"
     assert status.drops.get(DropReason.ERROR, 0) >= 20
     # Failing longer than camera_down_after_s, it makes the gateway degraded in /v1/status.
-    assert pipeline.not_streaming(3600.0) == []
-    (problem,) = pipeline.not_streaming(0.0)
+    assert pipeline.degraded(3600.0) == []
+    (problem,) = pipeline.degraded(0.0)
     assert re.fullmatch(
         r"camera cam: model scene-anomaly-cam failing for \d+ s: detector refused a frame: "
         r"unknown model 'scene-anomaly-cam'",
