@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.api.wait_budget import WaitBudget
 from gateway.web.rate_limit import TokenBuckets
 
 __all__ = ["QueueAdmission", "Refusal", "TokenBuckets", "WaitEstimator"]
@@ -23,6 +24,8 @@ class WaitEstimator(Protocol):
     def expected_wait_s(self, pending: Mapping[str, int]) -> float: ...
 
     def service_time_s(self, name: str) -> float | None: ...
+
+    def worker_idle_s(self) -> tuple[float, int]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +49,11 @@ class Refusal:
 class QueueAdmission:
     """Latency-aware admission: a request is admitted while the wait it would have for a worker
     (running batches, the queue, and requests admitted whose bodies are still arriving, each at its
-    model's measured time per item) fits the budget: ``max_queue_wait_ms`` when set, else one item's
-    service time of the requested model, so an admitted request waits at most about one inference
-    and takes about two in all: within the 2x of unloaded latency DESIGN asks for.
+    model's measured time per item) fits the budget: ``max_queue_wait_ms`` when set, else a share of
+    one item's service time of the requested model (``wait_budget.WaitBudget``: the whole item while
+    that keeps the workers busy, down to a quarter of it while at least as many requests are refused
+    as admitted and no worker idles), so an admitted request waits at most about one inference and
+    takes about two in all: within the 2x of unloaded latency DESIGN asks for.
 
     Admission reserves a place for the request (one item of its model) until ``release``, which the
     handler calls once the request is queued (or failed), so that a burst of requests arriving
@@ -60,17 +65,29 @@ class QueueAdmission:
     def __init__(self, estimator: WaitEstimator, max_queue_wait_ms: float | None) -> None:
         self._estimator = estimator
         self._budget_s = None if max_queue_wait_ms is None else max_queue_wait_ms / 1000
+        self._adaptive = WaitBudget(estimator.worker_idle_s) if max_queue_wait_ms is None else None
         self._pending: dict[str, int] = {}
         self._holders: dict[int, str] = {}
 
     def refusal(self, model: str) -> Refusal | None:
         """Why one more item of ``model`` would not be admitted now, or None; reserves nothing."""
-        budget = self._budget_s if self._budget_s is not None else self._estimator.service_time_s(model)
+        budget = self._budget_s
+        if self._adaptive is not None:
+            service_s = self._estimator.service_time_s(model)
+            budget = None if service_s is None else service_s * self._adaptive.share()
         if budget is not None:
             wait = self._estimator.expected_wait_s(self._pending)
             if wait > budget:
+                if self._adaptive is not None:
+                    self._adaptive.refused()
                 return Refusal(wait, budget)
+            if self._adaptive is not None:
+                self._adaptive.admitted()
         return None
+
+    def budget_share(self) -> float:
+        """The default budget's share of one item's time as last moved (1 under a fixed budget)."""
+        return 1.0 if self._adaptive is None else self._adaptive.current
 
     def reserve(self, model: str, holder: object) -> None:
         """Reserve a place for one item of ``model`` held by ``holder`` until ``release(holder)``,

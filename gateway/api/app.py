@@ -74,16 +74,19 @@ def create_app(
     check_bind(http.host, has_tokens=bool(all_tokens), insecure=insecure)
     token_check = TokenCheck(all_tokens)
     app = web.Application(middlewares=[boundary], client_max_size=http.max_body_bytes)
+    metrics = HttpMetrics(registry)
+    queue = QueueAdmission(inference, admission.max_queue_wait_ms)
+    metrics.wait_budget_share.set_function(queue.budget_share)
     app[CONTEXT] = ApiContext(
         backend=inference,
         cameras=cameras,
         events=events,
         state=state,
-        metrics=HttpMetrics(registry),
+        metrics=metrics,
         tokens=token_check,
         sessions=Sessions(token_check),
         buckets=TokenBuckets(admission.rate_per_s, admission.burst),
-        queue=QueueAdmission(inference, admission.max_queue_wait_ms),
+        queue=queue,
         admission=admission,
         max_body_bytes=http.max_body_bytes,
         insecure=insecure,

@@ -7,7 +7,7 @@ cameras and outbox next to the HTTP counters. Routes are labelled by their patte
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 # Requests are answered in well under a millisecond when rejected and in a few to tens of
 # milliseconds when they run a model, so the buckets are dense at the low end.
@@ -41,6 +41,13 @@ class HttpMetrics:
         self.errors = Counter(
             "edge_gateway_http_unexpected_errors_total",
             "Requests that failed with an unexpected exception (answered 500).",
+            registry=registry,
+        )
+        self.wait_budget_share = Gauge(
+            "edge_gateway_admission_wait_budget_share",
+            "Share of one item's service time a request may wait for a worker under the default wait "
+            "budget (1: the whole item; less while refused demand keeps every worker busy); 1 under a "
+            "fixed admission.max_queue_wait_ms.",
             registry=registry,
         )
 

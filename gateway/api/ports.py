@@ -87,6 +87,11 @@ class InferenceBackend(Protocol):
     def service_time_s(self, name: str) -> float | None:
         """Measured seconds per item of model ``name``; None before any was measured."""
 
+    def worker_idle_s(self) -> tuple[float, int]:
+        """Seconds the inference workers have spent idle since they started, summed over them, and
+        how many there are."""
+        ...
+
     def routing(self, name: str) -> ModelRouting:
         """The model's default version and canary share; ModelNotFoundError for an unknown model."""
         ...

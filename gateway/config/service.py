@@ -77,7 +77,8 @@ class AdmissionConfig(Section):
     max_queue_wait_ms: PositiveFloat | None = Field(
         None,
         description="Longest expected wait for a worker a request is admitted with (503 beyond it, "
-        "before the body is read); null: the model's own measured time per item, which keeps admitted "
+        "before the body is read); null: the model's own measured time per item, down to a quarter "
+        "of it while twice the demand the workers serve keeps them busy, which keeps admitted "
         "latency within about twice the unloaded latency.",
     )
 

@@ -56,6 +56,10 @@ class WorkerPool:
         # Per worker: the batch it is running, None while idle. One list store per batch, read
         # without a lock by the watchdog's health check and by admission's wait estimate.
         self._running: list[Running | None] = [None] * workers
+        # Per worker: seconds spent idle before its current stretch, and when that stretch began
+        # (None while it runs a batch). Written by the worker alone, read by admission without a lock.
+        self._idle_s = [0.0] * workers
+        self._idle_since: list[float | None] = [time.monotonic()] * workers
 
     @property
     def workers(self) -> int:
@@ -64,6 +68,12 @@ class WorkerPool:
     def running(self) -> list[Running | None]:
         """What each worker runs now (None: idle), for the wait estimate."""
         return list(self._running)
+
+    def idle_s(self) -> float:
+        """Seconds the workers have spent without a batch since they were made, summed over workers."""
+        now = time.monotonic()
+        since = list(self._idle_since)
+        return sum(self._idle_s) + sum(now - start for start in since if start is not None)
 
     def stuck(self, max_batch_s: float) -> list[str]:
         """Workers that died, or have run one batch longer than ``max_batch_s``: the watchdog's view."""
@@ -99,11 +109,17 @@ class WorkerPool:
         while not self._stop.is_set():
             batch = self._batcher.next_batch(POLL_S)
             if batch is not None:
-                self._running[index] = Running(batch.ref.name, batch.rows, time.monotonic(), batch.shape)
+                started = time.monotonic()
+                idle_since = self._idle_since[index]
+                if idle_since is not None:
+                    self._idle_s[index] += started - idle_since
+                self._idle_since[index] = None
+                self._running[index] = Running(batch.ref.name, batch.rows, started, batch.shape)
                 try:
                     self.run_batch(batch, index)
                 finally:
                     self._running[index] = None
+                    self._idle_since[index] = time.monotonic()
 
     def run_batch(self, batch: Batch, index: int) -> None:
         """Run one batch on this worker's engine and answer every item in it."""

@@ -222,6 +222,11 @@ class InferenceService:
         """Measured seconds per item of ``name`` (warm-up, then every batch), None before any."""
         return self.pool.service_times.per_row(name)
 
+    def worker_idle_s(self) -> tuple[float, int]:
+        """Seconds the inference workers have spent without a batch, summed over them, and how many
+        there are."""
+        return self.pool.idle_s(), self.pool.workers
+
     def routing(self, name: str) -> ModelRouting:
         return self.repository.routing(name)
 

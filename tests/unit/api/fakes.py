@@ -68,6 +68,9 @@ class FakeBackend:
         """Seconds of work ahead of a new item, before the admitted-but-not-queued ones."""
         self.service_s: float | None = None
         """Every model's measured time per item (None: not measured)."""
+        self.idle_s: float | None = None
+        """The workers' idle seconds, summed over both; None: idle all the time, as a backend whose
+        work takes no worker is."""
         self.pending_seen: list[dict[str, int]] = []
         self.delay_s = 0.0
         self.submit_error: Exception | None = None
@@ -135,6 +138,9 @@ class FakeBackend:
 
     def service_time_s(self, name: str) -> float | None:
         return self.service_s
+
+    def worker_idle_s(self) -> tuple[float, int]:
+        return (2 * time.monotonic() if self.idle_s is None else self.idle_s), 2
 
     def routing(self, name: str) -> ModelRouting:
         if not any(key[0] == name for key in self.statuses):

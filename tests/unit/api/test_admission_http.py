@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.api.admission import TokenBuckets
 from gateway.api.app import create_app
+from gateway.api.wait_budget import SHRINK, WINDOW_S
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.errors import ConfigError, OverloadedError
 from gateway.protocol.bearer import check_bind, load_tokens
@@ -328,4 +329,35 @@ def test_a_fixed_wait_budget_applies_to_every_model(make_api: ApiFactory, backen
 
 def test_a_model_never_measured_is_admitted(api: ServedApi, backend: FakeBackend) -> None:
     backend.service_s, backend.wait_s = None, 100.0
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+
+
+def test_the_default_budget_shrinks_while_refusals_leave_no_worker_idle(
+    api: ServedApi, backend: FakeBackend, registry: CollectorRegistry
+) -> None:
+    # Given a model measured at 40 ms per item, workers that are never idle, and a refusal
+    backend.service_s, backend.idle_s = 0.040, 0.0
+    backend.wait_s = 0.050
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 503
+    assert registry.get_sample_value("edge_gateway_admission_wait_budget_share") == 1.0
+    # When the budget's window has passed, then 36 ms of work ahead no longer fits: demand that
+    # keeps every worker busy waits for less than a whole item
+    time.sleep(WINDOW_S * 1.2)
+    backend.wait_s = 0.036
+    reply = api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+    assert reply.status == 503
+    assert f"over the {40 * SHRINK:.0f} ms this model is admitted with" in reply.json()["error"]
+    assert registry.get_sample_value("edge_gateway_admission_wait_budget_share") == pytest.approx(SHRINK)
+    # And once the workers idle while requests are refused, it grows back
+    backend.idle_s = 100.0
+    time.sleep(WINDOW_S * 1.2)
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+
+
+def test_a_fixed_wait_budget_does_not_move(make_api: ApiFactory, backend: FakeBackend) -> None:
+    api = make_api(admission=AdmissionConfig(max_queue_wait_ms=40))
+    backend.service_s, backend.idle_s, backend.wait_s = 0.040, 0.0, 0.050
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 503
+    time.sleep(WINDOW_S * 1.2)
+    backend.wait_s = 0.036
     assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200

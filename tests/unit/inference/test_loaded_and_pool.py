@@ -233,6 +233,50 @@ def test_started_workers_run_under_sched_batch_and_still_serve(tmp_path: Path) -
         pool.join(5)
 
 
+class HeldEngine(DoublingEngine):
+    """Runs a batch only once ``release`` is set, saying when it has started."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
+        self.started.set()
+        self.release.wait(5)
+        return super().run(feeds)
+
+
+def test_a_worker_counts_idle_time_only_while_it_has_no_batch(tmp_path: Path) -> None:
+    metrics = InferenceMetrics(CollectorRegistry())
+    batcher = Batcher(8, 0.0, metrics)
+    stop = threading.Event()
+    engine = HeldEngine()
+    pool = WorkerPool(batcher, repository_for(tmp_path, engine), 1, metrics, stop)
+    pool.start()
+    try:
+        time.sleep(0.05)
+        assert pool.idle_s() >= 0.05, "idle from the start"
+        future: Future[Outputs] = Future()
+        batcher.submit(
+            WorkItem(REF, {"INPUT0": np.ones((1, 4), np.float32)}, 1, 8, None, future, lambda ref, rows: rows)
+        )
+        assert engine.started.wait(5)
+        running = pool.idle_s()
+        time.sleep(0.05)
+        assert pool.idle_s() == running, "a worker running a batch is not idle"
+        engine.release.set()
+        future.result(5)
+        give_up = time.monotonic() + 5
+        while pool.idle_s() < running + 0.05 and time.monotonic() < give_up:
+            time.sleep(0.01)
+        assert pool.idle_s() >= running + 0.05, "idle again once the batch is answered"
+    finally:
+        engine.release.set()
+        stop.set()
+        pool.join(5)
+
+
 class ShapeEngine(DoublingEngine):
     """Declares a symbolic output and gives what ``give`` makes of each batch's input."""
 
