@@ -11,8 +11,10 @@ generators of http_load.py (closed loops) and open_loop.py (their CPU per reques
    ``--clients`` closed-loop clients; and a light-load pass that alternates request by request
    between a raw single-threaded session, one gateway request and the same request to the transport
    floor (transport_floor.py: a server that only reads the request and writes back an answer of the
-   gateway's size, what any server costs this client for these bytes). Alternating puts whatever
-   else the machine runs on both sides of every ratio; the server's event-loop CPU is recorded too;
+   gateway's size, what any server costs this client for these bytes); the raw session also runs
+   on a worker thread, handed there from the event loop and back, as in the gateway, for what
+   crossing threads costs any server with a pool of workers. Alternating puts whatever else the
+   machine runs on both sides of every ratio; the server's event-loop CPU is recorded too;
 3. the same ``--overload-clients`` closed loop against the default gateway and against one whose
    wait budget never refuses, alternating: what admission costs in throughput and buys in latency;
 4. overload, on a second gateway process that also runs a camera (the demo clip, motion gating off,
@@ -206,6 +208,8 @@ def camera_fps(server: GatewayProcess, run: Callable[[], dict[str, Any]]) -> dic
                 histogram_mean(before_text, after_text, "edge_gateway_inference_compute_seconds")
             ),
             "server_side": difference(asyncio.run(server_latency(server.port, ROUTE)), before_latency),
+            # The default wait budget's share of one item as the phase ended (wait_budget.py).
+            "wait_budget_share": counter_value(after_text, "edge_gateway_admission_wait_budget_share", {}),
             "rss_before_mb": rss_before / 2**20,
             "rss_after_mb": server.rss_bytes() / 2**20,
             "load_average": os.getloadavg()[0],
@@ -285,11 +289,13 @@ def _rounds(
     batches = raw_batches(model_file, item, input_name, min(arguments.max_batch, 8), seconds)
     best_batch = max(batches, key=lambda entry: entry["items_per_s"])["batch"]
     runs: dict[str, list[dict[str, Any]]] = {
-        name: [] for name in ("per_core", "shared", "loaded", "single", "light", "floor")
+        name: [] for name in ("per_core", "shared", "loaded", "single", "handed", "light", "floor")
     }
     samples: dict[str, list[list[float]]] = {name: [] for name in runs}
     pairs: list[float] = []
     above_floor: list[float] = []
+    handoffs: list[float] = []
+    above_handoff: list[float] = []
     cpu = {"server_event_loop_s": 0.0, "server_other_threads_s": 0.0, "raw_s": 0.0, "requests": 0}
     loads = []
     for round_index in range(arguments.rounds):
@@ -304,7 +310,7 @@ def _rounds(
             runs[name].append(outcome)
             samples[name].append(latencies)
         before = server.cpu_seconds()
-        light = asyncio.run(
+        light = event_loop.run(
             paired_light(
                 server.port,
                 floor.port,
@@ -316,13 +322,23 @@ def _rounds(
             )
         )
         after = server.cpu_seconds()
-        for name, latencies in (("single", light.raw), ("light", light.gateway), ("floor", light.floor)):
+        for name, latencies in (
+            ("single", light.raw),
+            ("handed", light.handed),
+            ("light", light.gateway),
+            ("floor", light.floor),
+        ):
             runs[name].append({"clients": 1, "items": len(latencies), "elapsed_s": sum(latencies)})
             samples[name].append(latencies)
         pairs += [gateway - raw for raw, gateway in zip(light.raw, light.gateway, strict=True)]
         above_floor += [
             gateway_s - raw_s - floor_s
             for raw_s, gateway_s, floor_s in zip(light.raw, light.gateway, light.floor, strict=True)
+        ]
+        handoffs += [handed - raw for raw, handed in zip(light.raw, light.handed, strict=True)]
+        above_handoff += [
+            gateway_s - handed_s - floor_s
+            for handed_s, gateway_s, floor_s in zip(light.handed, light.gateway, light.floor, strict=True)
         ]
         cpu["raw_s"] += light.raw_cpu_s
         cpu["server_event_loop_s"] += after["event_loop"] - before["event_loop"]
@@ -338,6 +354,8 @@ def _rounds(
         **merged,
         "paired_difference_p50_ms": 1000 * float(np.median(pairs)),
         "above_floor_p50_ms": 1000 * float(np.median(above_floor)),
+        "handoff_p50_ms": 1000 * float(np.median(handoffs)),
+        "above_floor_and_handoff_p50_ms": 1000 * float(np.median(above_handoff)),
         "light_cpu_ms_per_request": {
             "event_loop": 1000 * cpu["server_event_loop_s"] / cpu["requests"],
             "other_threads_minus_raw": 1000

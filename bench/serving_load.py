@@ -5,12 +5,14 @@ open_loop.py."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,6 +259,10 @@ class LightLoad:
     """Latencies of the paired light-load pass, in seconds, one of each per step."""
 
     raw: list[float]
+    handed: list[float]
+    """The same session run on a worker thread, handed there from the event loop and back: what any
+    server with a pool of workers pays to wake a thread idle since the last item, and to be woken by
+    it (a virtual machine's idle cores wake slowly)."""
     gateway: list[float]
     floor: list[float]
     """The same request to the transport floor (transport_floor.py): the client and the kernel."""
@@ -274,17 +280,23 @@ async def paired_light(
     seconds: float,
 ) -> LightLoad:
     """Light load, one request at a time, alternating raw ONNX Runtime (a single-thread session, as
-    each gateway worker has), the gateway and the transport floor request by request, so all three
-    see the same moment of whatever else runs on the machine."""
+    each gateway worker has; run here, then on a worker thread), the gateway and the transport floor
+    request by request, so all four see the same moment of whatever else runs on the machine. Run it
+    on the event loop the gateway runs on (gateway.api.event_loop.run), so that the hand-off back
+    from the worker costs what it costs the gateway."""
     single = session(model_file, 1)
     feeds = {input_name: item}
+    loop = asyncio.get_running_loop()
+    worker = ThreadPoolExecutor(1, thread_name_prefix="light-worker")
     connection, floor_connection = Connection(port), Connection(floor_port)
     raw: list[float] = []
+    handed: list[float] = []
     gateway: list[float] = []
     floor: list[float] = []
     raw_cpu = 0.0
     for _ in range(2):
         single.run(None, feeds)
+        await loop.run_in_executor(worker, single.run, None, feeds)
         await connection.send(request)
         await floor_connection.send(request)
     end = time.perf_counter() + seconds
@@ -293,6 +305,9 @@ async def paired_light(
         single.run(None, feeds)
         raw.append(time.perf_counter() - started)
         raw_cpu += time.thread_time() - started_cpu
+        started = time.perf_counter()
+        await loop.run_in_executor(worker, single.run, None, feeds)
+        handed.append(time.perf_counter() - started)
         for target, latencies in ((connection, gateway), (floor_connection, floor)):
             started = time.perf_counter()
             reply = await target.send(request)
@@ -301,7 +316,8 @@ async def paired_light(
             latencies.append(time.perf_counter() - started)
     connection.close()
     floor_connection.close()
-    return LightLoad(raw, gateway, floor, raw_cpu)
+    worker.shutdown()
+    return LightLoad(raw, handed, gateway, floor, raw_cpu)
 
 
 async def one_answer(port: int, request: Request) -> bytes:

@@ -44,6 +44,14 @@ def ratios(
             rounds["above_floor_p50_ms"],
             "-",
         ),
+        "hand-off at light load, p50 (ms): the same session on a worker thread - run in place": (
+            rounds["handoff_p50_ms"],
+            "-",
+        ),
+        "median of paired differences gateway - (raw on a worker thread) - transport floor (ms)": (
+            rounds["above_floor_and_handoff_p50_ms"],
+            "-",
+        ),
         "event-loop CPU per request, light load (ms)": (
             rounds["light_cpu_ms_per_request"]["event_loop"],
             "-",
@@ -103,8 +111,8 @@ def _admission(result: dict[str, Any]) -> str:
     return "defaults" if not overrides else json.dumps(overrides)
 
 
-def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}"
+def _number(value: float | None, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def markdown(
@@ -135,9 +143,10 @@ def markdown(
     for key, label in (
         ("shared", f"raw ORT, 1 session (all threads), batch {rounds['shared']['batch']}"),
         ("per_core", f"raw ORT, {rounds['per_core']['sessions']} single-thread sessions, batch 1"),
-        ("single", "raw ORT, 1 single-thread session, sequential (paired with the next row)"),
-        ("light", "gateway, 1 client, sequential (paired with the row above)"),
-        ("floor", "transport floor, 1 client, sequential (paired with the two rows above)"),
+        ("single", "raw ORT, 1 single-thread session, sequential (paired with the next three rows)"),
+        ("handed", "the same session on a worker thread, handed from an event loop and back (paired)"),
+        ("light", "gateway, 1 client, sequential (paired)"),
+        ("floor", "transport floor, 1 client, sequential (paired)"),
         ("loaded", f"gateway, {rounds['loaded']['clients']} closed-loop clients"),
     ):
         entry = rounds[key]
@@ -183,11 +192,12 @@ def markdown(
         "second; the gateway's threads from /proc, the machine's from /proc/stat), and the workers' CPU "
         "per HTTP item (its other threads above the camera alone, per admitted item); then, from the "
         "gateway's own histograms, every item's (requests and frames) mean wait for a worker and the "
-        "engine's mean time per batch (one item each on CPU):",
+        "engine's mean time per batch (one item each on CPU), and the share of one item's time the "
+        "default wait budget had come to as the phase ended (gateway/api/wait_budget.py):",
         "",
         "| phase | gateway event loop | its workers, camera | load generator | rest | idle | host's steal "
-        "| workers' ms per item | mean wait ms | mean engine ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workers' ms per item | mean wait ms | mean engine ms | wait budget share |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, phase in overload.items():
         used = phase["cpu_cores"]
@@ -197,7 +207,8 @@ def markdown(
             f"| {used['load_generator']:.3f} | {used['rest_of_machine']:.3f} | {used['idle']:.3f} "
             f"| {used['stolen_by_the_host']:.3f} | {_number(per_item)} "
             f"| {_number(phase.get('mean_queue_wait_ms'))} "
-            f"| {_number(phase.get('mean_engine_ms_per_batch'))} |"
+            f"| {_number(phase.get('mean_engine_ms_per_batch'))} "
+            f"| {_number(phase.get('wait_budget_share'), 2)} |"
         )
     lines += [
         "",
