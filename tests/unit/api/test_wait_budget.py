@@ -33,6 +33,16 @@ def overloaded_window(budget: WaitBudget, workers: Workers, idle_share: float) -
     return budget.share()
 
 
+def at_smallest() -> tuple[Workers, WaitBudget]:
+    """A budget shrunk to its smallest share by windows of refusals that left no worker idle."""
+    workers = Workers()
+    budget = WaitBudget(workers.idle, workers.clock)
+    for _ in range(50):
+        overloaded_window(budget, workers, idle_share=0.0)
+    assert budget.share() == SMALLEST
+    return workers, budget
+
+
 def test_the_budget_is_one_item_until_refusals_leave_no_worker_idle() -> None:
     workers = Workers()
     budget = WaitBudget(workers.idle, workers.clock)
@@ -45,11 +55,7 @@ def test_the_budget_is_one_item_until_refusals_leave_no_worker_idle() -> None:
 
 
 def test_the_budget_stops_at_its_smallest_share_and_grows_back_while_workers_idle() -> None:
-    workers = Workers()
-    budget = WaitBudget(workers.idle, workers.clock)
-    for _ in range(50):
-        share = overloaded_window(budget, workers, idle_share=0.0)
-    assert share == SMALLEST
+    workers, budget = at_smallest()
     assert overloaded_window(budget, workers, idle_share=2 * IDLE_SHARE) == pytest.approx(SMALLEST * GROW)
     for _ in range(50):
         share = overloaded_window(budget, workers, idle_share=2 * IDLE_SHARE)
@@ -81,18 +87,12 @@ def test_the_budget_moves_once_per_window_whatever_the_requests() -> None:
 
 
 def test_refusals_that_idle_a_tenth_of_the_workers_restore_the_whole_item_at_once() -> None:
-    workers = Workers()
-    budget = WaitBudget(workers.idle, workers.clock)
-    for _ in range(50):
-        overloaded_window(budget, workers, idle_share=0.0)
+    workers, budget = at_smallest()
     assert overloaded_window(budget, workers, idle_share=IDLE_RESTORES * 1.5) == 1.0
 
 
 def test_after_a_lull_the_first_window_starts_whole() -> None:
-    workers = Workers()
-    budget = WaitBudget(workers.idle, workers.clock)
-    for _ in range(50):
-        overloaded_window(budget, workers, idle_share=0.0)
+    workers, budget = at_smallest()
     # The last busy window's refusals are still counted when the next request comes, 3 s later,
     # with the workers busy on camera frames all along
     budget.refused()
@@ -101,11 +101,7 @@ def test_after_a_lull_the_first_window_starts_whole() -> None:
 
 
 def test_the_budget_shrinks_only_while_at_least_as_many_requests_are_refused_as_admitted() -> None:
-    workers = Workers()
-    budget = WaitBudget(workers.idle, workers.clock)
-    for _ in range(50):
-        overloaded_window(budget, workers, idle_share=0.0)
-    assert budget.share() == SMALLEST
+    workers, budget = at_smallest()
     # Clients that honour Retry-After: two admitted for each one refused, the workers busy all along.
     # A refused client is gone for a second, so a short queue is not refilled: the budget grows
     for refused, admitted in ((1, 2), (3, 4)):
