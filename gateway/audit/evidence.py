@@ -81,9 +81,10 @@ class EvidenceLedger:
         self._database = database
         self._prefix = topic_prefix
 
-    def adopt(self, device_id: str, digests: Mapping[int, str]) -> set[int]:
-        """For alerts being stored with these image digests (seq -> sha256): held images that match
-        become verified, held ones that do not are rejected. Returns the seqs now complete."""
+    def adopt(self, device_id: str, digests: Mapping[int, str | None]) -> set[int]:
+        """For alerts being stored with these image digests (seq -> sha256, None for an alert that
+        names no image): held images that match become verified, held ones that do not are
+        rejected. Returns the seqs now complete."""
         complete: set[int] = set()
         for chunk in _chunks(list(digests), LOOKUP_CHUNK):
             rows = self._database.execute(
@@ -94,7 +95,7 @@ class EvidenceLedger:
             for row_seq, digest, data, held_since in rows:
                 seq = int(row_seq)
                 key = (device_id, seq, digest)
-                if digest == digests[seq]:
+                if digests[seq] is not None and digest == digests[seq]:
                     self._database.execute(
                         "UPDATE audit_evidence SET verified = 1 "
                         "WHERE device_id = ? AND seq = ? AND sha256 = ?",
@@ -164,9 +165,15 @@ class EvidenceLedger:
             Outcome.STORED, image.device_id, seq, detail=f"held until alert {seq} arrives", evidence=True
         )
 
-    def _reject_held(self, device_id: str, seq: int, data: bytes, received_at: float, named: str) -> None:
+    def _reject_held(
+        self, device_id: str, seq: int, data: bytes, received_at: float, named: str | None
+    ) -> None:
         actual = hashlib.sha256(data).hexdigest()
-        reason = f"evidence: image sha256 {actual} is not the {named} that signed alert {seq} names"
+        reason = (
+            f"evidence: alert {seq} carries no evidence"
+            if named is None
+            else f"evidence: image sha256 {actual} is not the {named} that signed alert {seq} names"
+        )
         topic = f"{self._prefix}/{device_id}/evidence/{seq}"
         logger.warning("audit: rejected a held image from %s: %s", topic, reason)
         self._database.execute(

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from gateway.audit.database import Database
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +61,24 @@ def parse_status(index: int, device_id: str, message: ReceivedMessage) -> Receiv
     except (ValueError, RecursionError):
         data = None
     state = data.get("state") if isinstance(data, dict) else None
-    if state not in STATES:
+    if not isinstance(state, str) or state not in STATES:
         detail = f'{message.topic}: not {{"state": "online"|"offline", ...}}'
         return IngestResult(Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=True)
-    ts = data.get("ts") if isinstance(data, dict) else None
-    return ReceivedStatus(
-        index, device_id, str(state), ts if isinstance(ts, str) else None, message.received_at
-    )
+    ts = data.get("ts")
+    if ts is not None and not _is_timestamp(ts):
+        detail = f"{message.topic}: ts must be RFC 3339 UTC with microseconds, or absent"
+        return IngestResult(Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=True)
+    return ReceivedStatus(index, device_id, state, ts, message.received_at)
+
+
+def _is_timestamp(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        parse_timestamp(value)
+    except ValueError:
+        return False
+    return True
 
 
 def record_statuses(

@@ -74,6 +74,12 @@ class _RejectedError(Exception):
         super().__init__(detail)
 
 
+def _storable(text: str) -> str:
+    """A reason as a text column takes it: PostgreSQL's refuses NUL, which a payload can put in a
+    field name that the reason repeats."""
+    return text.replace("\x00", "\\x00")
+
+
 def device_from_topic(topic: str, prefix: str) -> str | None:
     """``{prefix}/{device_id}/alerts`` -> device_id, or None for any other topic."""
     head = f"{prefix}/"
@@ -118,28 +124,38 @@ class AuditStore(AuditReads):
         rejected: list[tuple[int, IngestResult]] = []
         for index, message in enumerate(messages):
             status_device = status_target(message.topic, self._prefix)
-            if status_device is not None:
-                parsed = parse_status(index, status_device, message)
-                if isinstance(parsed, IngestResult):
-                    rejected.append((index, parsed))
-                else:
-                    statuses.setdefault(status_device, []).append(parsed)
-                continue
-            target = evidence_target(message.topic, self._prefix)
-            if target is not None:
-                checked = self._check_image(index, message, *target)
-                if isinstance(checked, IngestResult):
-                    rejected.append((index, checked))
-                else:
-                    images.setdefault(checked.device_id, []).append(checked)
-                continue
             try:
+                if status_device is not None:
+                    parsed = parse_status(index, status_device, message)
+                    if isinstance(parsed, IngestResult):
+                        rejected.append((index, parsed))
+                    else:
+                        statuses.setdefault(status_device, []).append(parsed)
+                    continue
+                target = evidence_target(message.topic, self._prefix)
+                if target is not None:
+                    checked = self._check_image(index, message, *target)
+                    if isinstance(checked, IngestResult):
+                        rejected.append((index, checked))
+                    else:
+                        images.setdefault(checked.device_id, []).append(checked)
+                    continue
                 verified.append((index, self._verify(message), message))
             except _RejectedError as problem:
                 device_id = device_from_topic(message.topic, self._prefix)
                 rejected.append(
                     (index, IngestResult(Outcome.REJECTED, device_id, None, problem.reason, problem.detail))
                 )
+            except Exception as exc:
+                # These checks touch no database: whatever they did not foresee in one message is
+                # that message's rejection, never a stop that the broker's redelivery would repeat.
+                logger.exception("audit: a message on %s could not be checked", message.topic)
+                detail = f"could not be checked: {type(exc).__name__}: {exc}"
+                device_id = status_device or device_from_topic(message.topic, self._prefix)
+                result = IngestResult(
+                    Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=bool(status_device)
+                )
+                rejected.append((index, result))
         # Devices are locked in sorted order (no deadlock between two subscribers) and each device's
         # alerts are chained in seq order, however the batch arrived; then its images are checked
         # against the alerts stored (these included).
@@ -171,8 +187,8 @@ class AuditStore(AuditReads):
         for result, message in rejections:
             reason = result.reason.value if result.reason is not None else "unknown"
             rows.append(
-                (result.device_id, result.seq, message.topic, message.payload, f"{reason}: {result.detail}",
-                 message.received_at)
+                (result.device_id, result.seq, message.topic, message.payload,
+                 _storable(f"{reason}: {result.detail}"), message.received_at)
             )  # fmt: skip
             logger.warning(
                 "audit: rejected %s from %s: %s: %s",
@@ -260,8 +276,13 @@ class AuditStore(AuditReads):
             results.append((index, result))
         if not stored:
             return results
-        digests = {alert.seq: alert.event.evidence.sha256 for alert, _ in stored if alert.event.evidence}
-        complete = self._evidence.adopt(device_id, digests) if digests else set()
+        # Every stored seq: an image held for an alert that names none is rejected, as it would be
+        # had it come after the alert.
+        named = {
+            alert.seq: alert.event.evidence.sha256 if alert.event.evidence else None for alert, _ in stored
+        }
+        complete = self._evidence.adopt(device_id, named)
+        digests = {seq: digest for seq, digest in named.items() if digest is not None}
         self._database.execute_many(
             "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at, "
             "evidence_sha256, evidence_missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -291,7 +312,7 @@ class AuditStore(AuditReads):
 
     def _stored_links(self, device_id: str, seqs: set[int]) -> dict[int, tuple[str, str]]:
         """seq -> (hash, prev_hash) of the given seqs that are stored."""
-        wanted = sorted(seq for seq in seqs if seq >= 1)
+        wanted = sorted(seq for seq in seqs if 1 <= seq <= MAX_SEQ)
         known: dict[int, tuple[str, str]] = {}
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[start : start + LOOKUP_CHUNK]

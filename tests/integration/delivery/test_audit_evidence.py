@@ -100,6 +100,30 @@ def test_an_image_that_is_not_the_one_its_alert_names_is_rejected_in_either_orde
     assert store.progress()[0].evidence_missing == 0
 
 
+def test_an_image_for_an_alert_that_names_none_is_rejected_in_either_order(
+    store: AuditStore, chain: AlertChain, database_url: str
+) -> None:
+    stray = jpeg(998)
+    # Before its alert (seq 2 names no image): held, then rejected once the alert is stored, as an
+    # image arriving after it is; the held copy was once kept unverified for good.
+    (held,) = store.ingest([ReceivedMessage(chain.image_topic(2), stray, 1.0)])
+    assert held.outcome is Outcome.STORED
+    store.ingest(alerts(chain, 1, 2, 3))
+    (late,) = store.ingest([ReceivedMessage(chain.image_topic(3), stray, 3.0)])
+    assert (late.outcome, late.reason, late.detail) == (
+        Outcome.REJECTED,
+        RejectReason.EVIDENCE,
+        "alert 3 carries no evidence",
+    )
+
+    rejected = store.rejected()
+    assert [(entry.seq, entry.reason, entry.payload) for entry in rejected] == [
+        (2, "evidence: alert 2 carries no evidence", stray),
+        (3, "evidence: alert 3 carries no evidence", stray),
+    ]
+    assert execute_sql(database_url, "SELECT seq FROM audit_evidence") == []
+
+
 def test_verify_names_the_alert_whose_image_is_missing_or_was_edited(
     database_url: str,
     store: AuditStore,

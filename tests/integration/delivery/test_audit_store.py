@@ -11,10 +11,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gateway.audit import store as store_module
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage, RejectReason
 from gateway.audit.verify import verify_store
 from gateway.cli import main
-from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
+from gateway.domain import Alert
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert, verify_payload
 from tests.support.audit_device import AlertChain, event
 
 DEVICE = "cam-box-1"
@@ -193,6 +195,65 @@ def test_seqs_no_64_bit_integer_holds_are_rejected_and_the_rest_stored(
             True,
         )
     assert snapshot(store) == [(1, chain.payload(1)), (2, chain.payload(2))]
+
+
+def test_no_one_message_stops_the_store_and_every_rejection_is_recorded(
+    store: AuditStore, chain: AlertChain, database_url: str
+) -> None:
+    # Each of these once ended the store thread (SQLite or PostgreSQL), or froze it retrying a write
+    # that could never succeed; the broker then delivered the message again after every restart.
+    huge_score = chain.payload(1).replace(b'"score":0.', b'"score":1' + b"0" * 400 + b"0.")
+    assert huge_score != chain.payload(1)
+    with_nul = json.loads(chain.payload(1))
+    with_nul["x\u0000"] = 1
+    results = store.ingest(
+        [
+            ReceivedMessage(chain.topic, huge_score, 1.0),
+            ReceivedMessage(chain.topic, b"[" * 1000, 1.0),
+            ReceivedMessage(chain.topic, json.dumps(with_nul).encode(), 1.0),
+            ReceivedMessage(f"edge/{DEVICE}/status", b'{"state": []}', 1.0),
+            ReceivedMessage(f"edge/{DEVICE}/status", b'{"state": "online", "ts": "2026\\u0000"}', 1.0),
+            # The largest seq is a valid alert (kept until the gap before it fills).
+            ReceivedMessage(
+                chain.topic, encode_alert(build_alert(DEVICE, 2**63 - 1, event(13), ZERO_HASH, KEY)), 1.0
+            ),
+            *received(chain, 1, 2),
+        ]
+    )
+
+    assert [(result.outcome, result.reason) for result in results] == [
+        *[(Outcome.REJECTED, RejectReason.SCHEMA)] * 5,
+        *[(Outcome.STORED, None)] * 3,
+    ]
+    assert "score: must be a finite number" in (results[0].detail or "")
+    assert results[1].detail == "JSON nested too deeply"
+    assert "unknown field" in (results[2].detail or "")
+    assert "ts must be RFC 3339" in (results[4].detail or "")
+    # Status messages are not kept; the three alerts are, the NUL written out.
+    reasons = [entry.reason for entry in store.rejected()]
+    assert len(reasons) == 3
+    assert reasons[2] == "schema: x\\x00: unknown field"
+    assert [seq for seq, _ in snapshot(store)] == [1, 2, 2**63 - 1]
+    assert execute_sql(database_url, "SELECT status FROM audit_devices") == [(None,)]
+
+
+def test_a_check_that_fails_unforeseen_rejects_its_message_only(
+    store: AuditStore, chain: AlertChain, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = verify_payload
+
+    def failing_on_seq_2(payload: bytes, key: bytes) -> Alert:
+        if payload == chain.payload(2):
+            raise RuntimeError("a defect in the checks")
+        return real(payload, key)
+
+    monkeypatch.setattr(store_module, "verify_payload", failing_on_seq_2)
+    results = store.ingest(received(chain, 1, 2, 3))
+
+    assert [result.outcome for result in results] == [Outcome.STORED, Outcome.REJECTED, Outcome.STORED]
+    assert results[1].detail == "could not be checked: RuntimeError: a defect in the checks"
+    assert [entry.seq for entry in store.rejected()] == [None]
+    assert [seq for seq, _ in snapshot(store)] == [1, 3]
 
 
 def test_two_stores_on_one_database_keep_each_alert_once(database_url: str, chain: AlertChain) -> None:
