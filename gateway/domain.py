@@ -46,6 +46,14 @@ class ModelRef:
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
+def ascii_integer(text: str, digits: int = 19) -> int | None:
+    """``text`` as an integer when it is 1 to ``digits`` ASCII digits, else None: ``str.isdigit``
+    also takes "²", which ``int`` refuses, and ``int`` refuses more than 4,300 digits."""
+    if not 0 < len(text) <= digits or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
+
+
 @dataclass(frozen=True, slots=True)
 class ModelReference:
     """What a config or a request asks for: ``name`` (the newest ready version) or ``name:version``."""
@@ -57,13 +65,14 @@ class ModelReference:
     def parse(cls, text: str) -> ModelReference:
         """``name`` or ``name:version``; ValueError naming the problem otherwise."""
         name, _, version = text.partition(":")
-        if not _MODEL_NAME.match(name):
+        if not _MODEL_NAME.fullmatch(name):
             raise ValueError(f"model reference {text!r}: name must match {_MODEL_NAME.pattern}")
         if not version:
             return cls(name)
-        if not version.isdigit() or int(version) < 1:
+        number = ascii_integer(version)
+        if number is None or number < 1:
             raise ValueError(f"model reference {text!r}: version must be a positive integer")
-        return cls(name, int(version))
+        return cls(name, number)
 
     def __str__(self) -> str:
         return self.name if self.version is None else f"{self.name}:{self.version}"

@@ -32,7 +32,7 @@ from gateway.anomaly.export import build_graph, model_document
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import fit
 from gateway.config import CameraConfig, GatewayConfig
-from gateway.domain import Image
+from gateway.domain import Image, ascii_integer
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
 from gateway.inference.model_config import load_model_config
 from gateway.ingest.sources import SourceFactory, source_factory
@@ -172,7 +172,8 @@ def _write_model_yaml(model_dir: Path, document: dict[str, object]) -> Path:
 
 
 def _versions(model_dir: Path) -> list[int]:
-    return [int(entry.name) for entry in model_dir.iterdir() if entry.is_dir() and entry.name.isdigit()]
+    versions = (ascii_integer(entry.name) for entry in model_dir.iterdir() if entry.is_dir())
+    return [version for version in versions if version is not None]
 
 
 def _write_version(model_dir: Path, data: bytes) -> tuple[int, Path]:

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.detect import detection_json
-from gateway.domain import CameraStatus
+from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
 
@@ -71,9 +71,10 @@ async def snapshot(request: web.Request) -> web.Response:
 
 async def list_events(request: web.Request) -> web.Response:
     raw_limit = request.query.get("limit", str(DEFAULT_EVENTS))
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_EVENTS:
+    limit = ascii_integer(raw_limit)
+    if limit is None or not 1 <= limit <= MAX_EVENTS:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_EVENTS}, got {raw_limit!r}")
     camera_id = request.query.get("camera") or None
     log = context_of(request).events
-    alerts = await offload(request, lambda: log.recent_alerts(int(raw_limit), camera_id)) if log else ()
+    alerts = await offload(request, lambda: log.recent_alerts(limit, camera_id)) if log else ()
     return web.json_response({"events": [alert_to_dict(alert) for alert in alerts]})

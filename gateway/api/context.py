@@ -25,6 +25,7 @@ from gateway.api.ports import (
     SystemInfo,
 )
 from gateway.config import AdmissionConfig
+from gateway.domain import ascii_integer
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 from gateway.protocol.bearer import TokenCheck
 from gateway.web.session import Sessions
@@ -162,9 +163,10 @@ def parse_version(raw: str | None) -> int | None:
     """A model version from a path (``.../versions/{version}``); None: the path names none."""
     if raw is None or raw == "":
         return None
-    if not raw.isdigit() or int(raw) < 1:
+    version = ascii_integer(raw)
+    if version is None or version < 1:
         raise InvalidInputError(f"model version must be a positive integer, got {raw!r}")
-    return int(raw)
+    return version
 
 
 def release_admission(request: web.Request) -> None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.ports import EventLog
-from gateway.domain import Alert, Evidence, EvidenceRecord
+from gateway.domain import Alert, Evidence, EvidenceRecord, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict, format_timestamp
 
@@ -30,9 +30,10 @@ def add_routes(app: web.Application) -> None:
 
 def _seq(request: web.Request) -> int:
     raw = request.match_info["seq"]
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SEQ:
+    seq = ascii_integer(raw)
+    if seq is None or not 1 <= seq <= MAX_SEQ:
         raise InvalidInputError(f"seq must be a positive integer, got {raw!r}")
-    return int(raw)
+    return seq
 
 
 def _log(request: web.Request) -> EventLog:

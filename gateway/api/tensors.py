@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.api.json_body import load_json
-from gateway.domain import ModelVersionStatus, TensorSpec, TensorType
+from gateway.domain import ModelVersionStatus, TensorSpec, TensorType, ascii_integer
 from gateway.errors import InferenceError, InvalidInputError
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
@@ -78,10 +78,9 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
     if header_length is None:
         header_bytes, binary = view, view[:0]
     else:
-        try:
-            length = int(header_length)
-        except ValueError:
-            raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}") from None
+        length = ascii_integer(header_length)
+        if length is None:
+            raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}")
         if not 0 < length <= len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
         header_bytes, binary = view[:length], view[length:]

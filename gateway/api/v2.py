@@ -42,7 +42,7 @@ from gateway.api.tensors import (
     parse_infer_request,
     specs_json,
 )
-from gateway.domain import ModelState, TensorSpec
+from gateway.domain import ModelState, TensorSpec, ascii_integer
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
@@ -193,7 +193,7 @@ class InferCall:
     @property
     def json_size(self) -> int | None:
         header_length = self.header_length
-        return int(header_length) if header_length is not None and header_length.isdigit() else None
+        return None if header_length is None else ascii_integer(header_length)
 
 
 async def answer_infer(

@@ -24,6 +24,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from gateway.audit.fleet import StoredEntry
 from gateway.audit.fleet_view import device_json, fleet_registry, summary, with_keyed
 from gateway.audit.http_context import REGISTRY, read
+from gateway.domain import ascii_integer
 from gateway.protocol.alerts import format_timestamp, parse_timestamp
 from gateway.web.assets import Asset, answer, find, load_assets
 from gateway.web.session import OPEN_PREFIX
@@ -56,9 +57,10 @@ def _positive(request: web.Request, name: str, default: int, most: int) -> int:
     raw = request.query.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
+    number = ascii_integer(raw)
+    if number is None or not 1 <= number <= most:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 1 to {most}, got {raw!r}")
-    return int(raw)
+    return number
 
 
 async def device_alerts(request: web.Request) -> web.Response:

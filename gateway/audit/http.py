@@ -36,6 +36,7 @@ from gateway.audit import fleet_http
 from gateway.audit.http_context import READER, REGISTRY, SESSIONS, STORE, TOKENS, json_error, read
 from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
+from gateway.domain import ascii_integer
 from gateway.errors import AuditError
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
@@ -132,9 +133,9 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def evidence_image(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
     raw_seq = request.match_info["seq"]
-    if not raw_seq.isdigit() or not 1 <= int(raw_seq) < 2**63:
+    seq = ascii_integer(raw_seq)
+    if seq is None or not 1 <= seq < 2**63:
         raise web.HTTPBadRequest(text=f"seq must be a positive integer, got {raw_seq!r}")
-    seq = int(raw_seq)
     stored = await read(request, lambda store: store.alert(device_id, seq))
     if stored is None:
         raise web.HTTPNotFound(text=f"no alert {seq} of device {device_id!r} in the audit log")

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.config import GatewayConfig, default_config, load_config
-from gateway.domain import ModelReference
+from gateway.domain import ModelReference, ascii_integer
 from gateway.errors import ConfigError, InvalidInputError, ModelLoadError
 from gateway.inference import preprocess
 from gateway.inference.engine_cache import (
@@ -163,7 +163,7 @@ def resolve_model(root: Path, reference: str) -> tuple[Path, str]:
     versions = sorted(
         int(entry.name)
         for entry in directory.iterdir()
-        if entry.name.isdigit() and int(entry.name) > 0 and (entry / MODEL_FILE).is_file()
+        if (ascii_integer(entry.name) or 0) > 0 and (entry / MODEL_FILE).is_file()
     )
     if version is None:
         if not versions:

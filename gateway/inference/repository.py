@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
+from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus, ascii_integer
 from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
@@ -308,7 +308,7 @@ class ModelRepository:
         versions = {
             int(entry.name): stamp_of(entry / MODEL_FILE)
             for entry in directory.iterdir()
-            if entry.is_dir() and entry.name.isdigit() and int(entry.name) > 0
+            if entry.is_dir() and (ascii_integer(entry.name) or 0) > 0
         }
         with self._lock:
             model = self._models.get(name)

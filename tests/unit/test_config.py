@@ -61,7 +61,10 @@ def test_model_references(reference: str, expected: ModelReference) -> None:
     assert str(expected) == reference
 
 
-@pytest.mark.parametrize("reference", ["detector:0", "detector:x", ":1", "a b"])
+@pytest.mark.parametrize(
+    "reference",
+    ["detector:0", "detector:x", ":1", "a b", "detector\n", "detector:\u00b2", "detector:" + "9" * 5000],
+)
 def test_bad_model_references_are_rejected(reference: str) -> None:
     with pytest.raises(ValueError, match="model reference"):
         ModelReference.parse(reference)

@@ -225,6 +225,13 @@ def test_a_devices_alerts_come_in_pages_with_their_evidence_state(served: Served
         ("/v1/devices/box-a/alerts?from_seq=0", 400, "from_seq must be an integer from 1"),
         ("/v1/devices/box-a/alerts?limit=5000", 400, "limit must be an integer from 1 to 1000"),
         ("/v1/devices/box-a/alerts?limit=ten", 400, "limit must be"),
+        # Digits that only str.isdigit() takes, and more than int() will read: each was a 500.
+        ("/v1/devices/box-a/alerts?from_seq=%C2%B2", 400, "from_seq must be an integer from 1"),
+        ("/v1/devices/box-a/alerts?from_seq=%EF%BC%92", 400, "from_seq must be an integer from 1"),
+        (f"/v1/devices/box-a/alerts?from_seq={'9' * 5000}", 400, "from_seq must be an integer from 1"),
+        ("/v1/devices/box-a/alerts?limit=%C2%B2", 400, "limit must be"),
+        ("/v1/devices/box-a/alerts/%C2%B2/evidence.jpg", 400, "seq must be a positive integer"),
+        (f"/v1/devices/box-a/alerts/{'9' * 5000}/evidence.jpg", 400, "seq must be a positive integer"),
         ("/v1/devices/nobody/alerts", 404, "no device 'nobody'"),
     ],
 )

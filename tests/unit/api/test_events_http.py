@@ -71,6 +71,8 @@ def test_the_evidence_image_is_the_signed_bytes_exactly(make_api: ApiFactory, ou
         ("/v1/events/0", 400, "positive integer"),
         ("/v1/events/x1/evidence.jpg", 400, "positive integer"),
         ("/v1/events/99999999999999999999", 400, "positive integer"),
+        ("/v1/events/%C2%B2", 400, "positive integer"),
+        ("/v1/events/" + "9" * 5000, 400, "positive integer"),
     ],
 )
 def test_what_is_not_there_is_a_404_that_says_why(

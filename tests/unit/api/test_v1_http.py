@@ -123,7 +123,7 @@ def test_events_are_alert_v2_json(make_api: ApiFactory) -> None:
     assert payload["frame_ts"] == "2025-11-24T16:00:00.250000Z"
     assert payload["hash"] == alert.hash
     assert payload["sig"] == alert.sig
-    for bad in ("0", "abc", "100000"):
+    for bad in ("0", "abc", "100000", "%C2%B2", "9" * 5000):
         reply = api.get(f"/v1/events?limit={bad}")
         assert reply.status == 400
         assert "limit" in reply.json()["error"]

@@ -135,6 +135,9 @@ def test_outputs_requested_by_name_choose_json_or_binary(api: ServedApi) -> None
         ),
         (b"{}", {"Inference-Header-Content-Length": "999"}, "does not fit"),
         (b"{}", {"Inference-Header-Content-Length": "two"}, "must be an integer"),
+        # "\xc2\xb2" goes out as the UTF-8 of "²", which str.isdigit() takes and int() refuses.
+        (b"{}", {"Inference-Header-Content-Length": "\xc2\xb2"}, "must be an integer"),
+        (b"{}", {"Inference-Header-Content-Length": "9" * 5000}, "must be an integer"),
     ],
 )
 def test_malformed_requests_get_400_json(
@@ -171,9 +174,10 @@ def test_unknown_model_or_version_is_404_and_bad_version_400(api: ServedApi) -> 
     reply = api.post_json("/v2/models/affine/versions/9/infer", body)
     assert reply.status == 404
     assert "version 9" in reply.json()["error"]
-    reply = api.post_json("/v2/models/affine/versions/latest/infer", body)
-    assert reply.status == 400
-    assert "positive integer" in reply.json()["error"]
+    for version in ("latest", "%C2%B2", "9" * 5000):
+        reply = api.post_json(f"/v2/models/affine/versions/{version}/infer", body)
+        assert reply.status == 400
+        assert "positive integer" in reply.json()["error"]
 
 
 def test_not_ready_version_is_503_with_retry_after(api: ServedApi) -> None:
