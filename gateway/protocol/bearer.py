@@ -77,4 +77,5 @@ class TokenCheck:
 
 
 def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+    # What a header or JSON can carry: undecodable bytes (surrogate escapes) and lone surrogates.
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()

@@ -113,7 +113,9 @@ class Sessions:
         if request.method not in SAFE_METHODS:
             check_origin(request)
             presented = request.headers.get(CSRF_HEADER, "")
-            if not hmac.compare_digest(presented.encode(), session.csrf_token.encode()):
+            if not hmac.compare_digest(
+                presented.encode("utf-8", "surrogatepass"), session.csrf_token.encode()
+            ):
                 raise RefusedError(403, f"missing or wrong {CSRF_HEADER}: state-changing requests need it")
         return session.client
 
@@ -126,7 +128,13 @@ def check_origin(request: web.Request) -> None:
         raise RefusedError(403, "cross-site request refused")
     origin = request.headers.get("Origin")
     # Host only: behind a TLS-terminating proxy the browser's scheme is not the one seen here.
-    if origin is not None and urlsplit(origin).netloc != request.host:
+    if origin is None:
+        return
+    try:
+        netloc = urlsplit(origin).netloc
+    except ValueError:
+        raise RefusedError(403, f"request from origin {origin!r} refused: not a URL") from None
+    if netloc != request.host:
         raise RefusedError(403, f"request from origin {origin!r} refused")
 
 
@@ -143,4 +151,4 @@ def set_cookie(response: web.StreamResponse, session_id: str, *, secure: bool) -
 
 
 def _key(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+    return hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()

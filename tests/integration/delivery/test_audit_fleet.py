@@ -243,6 +243,12 @@ def test_bad_queries_are_answered_with_the_problem(
     assert words in json.loads(body)["error"]
 
 
+@pytest.mark.parametrize("token", ["\xff", "caf\xe9"])
+def test_a_bearer_token_of_undecodable_bytes_is_refused_not_failed(served: Served, token: str) -> None:
+    code, body, _ = served.get("/v1/devices", {"Authorization": f"Bearer {token}"})
+    assert code == 401, body
+
+
 def test_metrics_have_fleet_gauges_without_a_device_label(served: Served) -> None:
     status, body, _ = served.get("/metrics", {"Authorization": f"Bearer {served.token}"})
     text = body.decode()

@@ -186,6 +186,25 @@ def test_logout_ends_the_session(make_api: ApiFactory) -> None:
     assert api.get("/v1/cameras", {"Cookie": cookie}).status == 401
 
 
+def test_undecodable_credentials_and_origins_are_refused_not_failed(make_api: ApiFactory) -> None:
+    # Each was a 500: bytes no UTF-8 decodes (http.client sends "\xff" as that byte), a lone
+    # surrogate in the login's JSON, an Origin urlsplit cannot read.
+    api = make_api(tokens=frozenset({TOKEN}))
+    assert api.get("/v1/cameras", {"Authorization": "Bearer \xff"}).status == 401
+    assert api.get("/v1/cameras", {"Cookie": "edge_gateway_session=\xff"}).status == 401
+    assert login(api, "\u00e9\ud800")[0].status == 401
+    _, cookie, csrf = login(api)
+    assert (
+        api.request("DELETE", "/v1/session", headers={"Cookie": cookie, "X-CSRF-Token": "\xff"}).status == 403
+    )
+    refused = api.request(
+        "DELETE", "/v1/session", headers={"Cookie": cookie, "X-CSRF-Token": csrf, "Origin": "http://[x"}
+    )
+    assert refused.status == 403
+    assert "not a URL" in refused.json()["error"]
+    assert api.get("/v1/cameras", {"Cookie": cookie}).status == 200
+
+
 def test_login_takes_json_only(make_api: ApiFactory) -> None:
     secured = make_api(tokens=frozenset({TOKEN}))
     form = secured.request(
