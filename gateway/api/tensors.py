@@ -25,6 +25,12 @@ from gateway.domain import ModelVersionStatus, TensorSpec, TensorType, ascii_int
 from gateway.errors import InferenceError, InvalidInputError
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
+MAX_RANK = 32
+"""Dimensions a request tensor may have: numpy builds at most 64, ONNX models take a handful."""
+MAX_DIMENSION = 2**31 - 1
+"""Largest size of one dimension (ONNX Runtime's tensors index in 64 bits, but no input is this
+large; bigger only makes numpy fail on a zero-sized tensor)."""
+
 Array = npt.NDArray[np.generic]
 # TensorType.from_numpy builds a dtype per member on every call (tens of microseconds); a dict
 # lookup is what the hot path can afford. BYTES is left out: it is not served.
@@ -103,7 +109,7 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         raise InvalidInputError(
             f"the body carries {len(binary)} bytes of binary tensor data but the inputs declare {offset}"
         )
-    binary_default = bool(parameters.get("binary_data_output", False))
+    binary_default = _flag(parameters, "binary_data_output", False, "request")
     request_id = header.get("id")
     return InferRequest(
         request_id=str(request_id) if request_id is not None else None,
@@ -215,9 +221,13 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
         raise InvalidInputError(f"inputs[{position}] needs a 'name'")
     shape = raw.get("shape")
     if not isinstance(shape, list) or not all(
-        isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape
+        isinstance(dim, int) and not isinstance(dim, bool) and 0 <= dim <= MAX_DIMENSION for dim in shape
     ):
-        raise InvalidInputError(f"input {name!r}: 'shape' must be a list of non-negative integers")
+        raise InvalidInputError(
+            f"input {name!r}: 'shape' must be a list of integers from 0 to {MAX_DIMENSION}"
+        )
+    if len(shape) > MAX_RANK:
+        raise InvalidInputError(f"input {name!r}: {len(shape)} dimensions, at most {MAX_RANK} are taken")
     datatype = _tensor_type(name, raw.get("datatype"))
     dtype = datatype.numpy_dtype
     count = math.prod(shape)
@@ -237,8 +247,8 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
             raise InvalidInputError(
                 f"input {name!r}: binary_data_size {size} runs past the end of the body's binary data"
             )
-        array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset).reshape(shape)
-        return name, array, size
+        array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset)
+        return name, _shaped(name, array, shape), size
     if "data" not in raw:
         raise InvalidInputError(f"input {name!r} has neither 'data' nor binary_data_size")
     try:
@@ -247,7 +257,15 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
         raise InvalidInputError(f"input {name!r}: 'data' is not a {datatype.value} array: {exc}") from exc
     if array.size != count:
         raise InvalidInputError(f"input {name!r}: {array.size} values do not fill shape {shape}")
-    return name, array.reshape(shape), 0
+    return name, _shaped(name, array, shape), 0
+
+
+def _shaped(name: str, array: Array, shape: list[int]) -> Array:
+    try:
+        return array.reshape(shape)
+    except ValueError as exc:
+        # A zero-sized tensor whose other dimensions multiply past what numpy can index.
+        raise InvalidInputError(f"input {name!r}: shape {shape} cannot be built: {exc}") from None
 
 
 def _tensor_type(name: str, raw: object) -> TensorType:
@@ -292,7 +310,8 @@ def _parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, 
             raise InvalidInputError(f"output {entry['name']!r}: classification is not supported")
         if "shared_memory_region" in parameters:
             raise InvalidInputError(f"output {entry['name']!r}: shared memory is not supported")
-        requested.append(RequestedOutput(entry["name"], bool(parameters.get("binary_data", binary_default))))
+        binary = _flag(parameters, "binary_data", binary_default, f"output {entry['name']!r}")
+        requested.append(RequestedOutput(entry["name"], binary))
     return tuple(requested) or None
 
 
@@ -305,12 +324,20 @@ def _parameters(container: Mapping[str, Any], what: str) -> Mapping[str, Any]:
     return parameters
 
 
+def _flag(parameters: Mapping[str, Any], name: str, default: bool, what: str) -> bool:
+    value = parameters.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{what}: the {name!r} parameter must be true or false, got {value!r}")
+    return value
+
+
 def _timeout(raw: object) -> float | None:
     if raw is None:
         return None
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
         raise InvalidInputError("the 'timeout' parameter must be a non-negative integer of microseconds")
-    return raw / 1_000_000
+    # Triton reads it as an unsigned 64-bit count; JSON allows more digits than a float holds.
+    return min(raw, 2**64 - 1) / 1_000_000
 
 
 def _datatype(name: str, array: Array) -> TensorType:

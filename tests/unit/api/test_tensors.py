@@ -89,7 +89,7 @@ def test_all_outputs_follow_binary_data_output_when_none_are_named() -> None:
 @pytest.mark.parametrize(
     ("document", "fragment"),
     [
-        ({"inputs": [{"name": "a", "shape": [-1], "datatype": "FP32", "data": []}]}, "non-negative"),
+        ({"inputs": [{"name": "a", "shape": [-1], "datatype": "FP32", "data": []}]}, "integers from 0 to"),
         ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": ["x"]}]}, "not a FP32 array"),
         ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32"}]}, "neither 'data' nor"),
         ({"inputs": [{"shape": [1], "datatype": "FP32", "data": [1]}]}, "needs a 'name'"),

@@ -133,6 +133,38 @@ def test_outputs_requested_by_name_choose_json_or_binary(api: ServedApi) -> None
             {},
             "no output 'NOPE'",
         ),
+        (
+            json.dumps(
+                {"inputs": [{"name": "INPUT0", "shape": [1] * 33, "datatype": "FP32", "data": [1]}]}
+            ).encode(),
+            {},
+            "33 dimensions, at most 32",
+        ),
+        (
+            json.dumps(
+                {"inputs": [{"name": "INPUT0", "shape": [0, 10**30], "datatype": "FP32", "data": []}]}
+            ).encode(),
+            {},
+            "integers from 0 to 2147483647",
+        ),
+        (
+            json.dumps(
+                {
+                    "inputs": [
+                        {"name": "INPUT0", "shape": [0] + [2**31 - 1] * 31, "datatype": "FP32", "data": []}
+                    ]
+                }
+            ).encode(),
+            {},
+            "cannot be built",
+        ),
+        (
+            json.dumps(
+                {**infer_body([[1, 2, 3, 4]]), "parameters": {"binary_data_output": "false"}}
+            ).encode(),
+            {},
+            "'binary_data_output' parameter must be true or false",
+        ),
         (b"{}", {"Inference-Header-Content-Length": "999"}, "does not fit"),
         (b"{}", {"Inference-Header-Content-Length": "two"}, "must be an integer"),
         # "\xc2\xb2" goes out as the UTF-8 of "²", which str.isdigit() takes and int() refuses.
@@ -147,6 +179,13 @@ def test_malformed_requests_get_400_json(
     assert reply.status == 400, reply.body
     assert fragment in reply.json()["error"]
     assert backend.calls == 0
+
+
+def test_a_timeout_beyond_64_bits_is_read_as_the_longest(api: ServedApi) -> None:
+    # JSON integers have no length limit; this one once overflowed a float (a 500).
+    body = {**infer_body([[1, 2, 3, 4]]), "parameters": {"timeout": 10**400}}
+    reply = api.post_json(INFER, body)
+    assert reply.status == 200, reply.body
 
 
 def test_binary_byte_length_must_match_the_shape(api: ServedApi) -> None:
