@@ -35,4 +35,6 @@ ModelReferenceField = Annotated[
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN passes no comparison a validator makes (a NaN in_direction was taken as a line's), and no
+    # setting means "forever" by infinity.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -181,6 +181,10 @@ def test_the_design_example_of_track_rules_parses() -> None:
         ("in_direction: [1, 0]", "in_direction: [0, -1]",
          r"gateway.yaml:8: .*in_direction \[0(\.0)?, -1(\.0)?\] runs along the line .* point across it"),
         ("in_direction: [1, 0]", "in_direction: [0.01, 1]", r"gateway.yaml:8: .*runs along the line"),
+        # NaN passes every comparison's negation: it was taken, and every crossing counted 'out'.
+        ("in_direction: [1, 0]", "in_direction: [.nan, 0]",
+         r"gateway.yaml:8: cameras\[0\]\.lines\[0\]\.in_direction\[0\]: Input should be a finite number"),
+        ("in_direction: [1, 0]", "in_direction: [.inf, 0]", r"gateway.yaml:8: .*should be a finite number"),
         ("type: loiter", "type: linger", r"gateway.yaml:12: cameras\[0\]\.rules\[1\]\.type: Input should be"),
     ],
 )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import re
 import time
 from http.cookies import SimpleCookie
@@ -278,6 +279,16 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
             "two points must differ",
         ),
         ({"zones": [], "lines": []}, "unknown zones ['yard']"),
+        # json.dumps writes NaN, and the handler's JSON reader takes it.
+        (
+            {
+                **GEOMETRY,
+                "lines": [
+                    {"name": "door", "points": [[0.5, 0.0], [0.5, 1.0]], "in_direction": [math.nan, 0]}
+                ],
+            },
+            "Input should be a finite number",
+        ),
     ],
 )
 def test_invalid_geometry_is_a_400_naming_the_problem_and_nothing_is_written(
