@@ -8,7 +8,9 @@ The queue's wait: ``QueueAdmission`` below. Everything here runs on the event lo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +18,13 @@ from gateway.api.wait_budget import WaitBudget
 from gateway.web.rate_limit import TokenBuckets
 
 __all__ = ["QueueAdmission", "Refusal", "TokenBuckets", "WaitEstimator"]
+
+RESERVED_FOR_S = 1.0
+"""How long a request admitted from its head counts as work ahead while its body arrives. The place
+is held so that a burst admitted together is not admitted against the same empty queue, and such
+bodies arrive within milliseconds; one still arriving after a second comes from a slow or stalled
+client, and holding its place longer let two connections that never finished their bodies keep a
+model refused for as long as they stayed open."""
 
 
 class WaitEstimator(Protocol):
@@ -56,18 +65,26 @@ class QueueAdmission:
     takes about two in all: within the 2x of unloaded latency DESIGN asks for.
 
     Admission reserves a place for the request (one item of its model) until ``release``, which the
-    handler calls once the request is queued (or failed), so that a burst of requests arriving
-    together is not all admitted against the same empty queue while their bodies upload. Camera
+    handler calls once the request is queued (or failed), or for ``RESERVED_FOR_S`` at most, so
+    that a burst of requests arriving together is not all admitted against the same empty queue
+    while their bodies upload. Camera
     frames are not HTTP requests and are never refused here; they are work ahead like any other.
     A model not measured yet (no warm-up, not loaded) has no budget and is admitted.
     """
 
-    def __init__(self, estimator: WaitEstimator, max_queue_wait_ms: float | None) -> None:
+    def __init__(
+        self,
+        estimator: WaitEstimator,
+        max_queue_wait_ms: float | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._estimator = estimator
         self._budget_s = None if max_queue_wait_ms is None else max_queue_wait_ms / 1000
         self._adaptive = WaitBudget(estimator.worker_idle_s) if max_queue_wait_ms is None else None
+        self._clock = clock
         self._pending: dict[str, int] = {}
-        self._holders: dict[int, str] = {}
+        self._holders: OrderedDict[int, tuple[str, float]] = OrderedDict()
+        """id(holder) -> (model, when reserved), oldest first."""
 
     def refusal(self, model: str) -> Refusal | None:
         """Why one more item of ``model`` would not be admitted now, or None; reserves nothing."""
@@ -76,6 +93,7 @@ class QueueAdmission:
             service_s = self._estimator.service_time_s(model)
             budget = None if service_s is None else service_s * self._adaptive.share()
         if budget is not None:
+            self._let_go_of_stale()
             wait = self._estimator.expected_wait_s(self._pending)
             if wait > budget:
                 if self._adaptive is not None:
@@ -93,13 +111,26 @@ class QueueAdmission:
         """Reserve a place for one item of ``model`` held by ``holder`` until ``release(holder)``,
         whatever the wait (the caller asked ``refusal`` first)."""
         self._pending[model] = self._pending.get(model, 0) + 1
-        self._holders[id(holder)] = model
+        self._holders[id(holder)] = (model, self._clock())
 
     def release(self, holder: object) -> None:
         """Give back ``holder``'s place, if it has one; safe to call more than once."""
-        model = self._holders.pop(id(holder), None)
-        if model is None:
+        held = self._holders.pop(id(holder), None)
+        if held is not None:
+            self._give_back(held[0])
+
+    def _let_go_of_stale(self) -> None:
+        if not self._holders:
             return
+        oldest_kept = self._clock() - RESERVED_FOR_S
+        while self._holders:
+            holder, (model, reserved_at) = next(iter(self._holders.items()))
+            if reserved_at > oldest_kept:
+                return
+            del self._holders[holder]
+            self._give_back(model)
+
+    def _give_back(self, model: str) -> None:
         count = self._pending[model] - 1
         if count > 0:
             self._pending[model] = count

@@ -100,22 +100,65 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
 
     A body that arrived whole before the handler ran (usual on uvloop) takes the same path: its
     chunks are still in the stream's buffer, and ``request.read()`` would join them twice. They are
-    taken one at a time (``readchunk``; ``readany`` joins every chunk waiting into one more copy)."""
-    length = request.content_length
-    if length is None or length == 0:
-        return memoryview(await request.read())
-    view = aligned_buffer(length, align_at)
-    filled = 0
-    while filled < length:
-        chunk, _ = await request.content.readchunk()
-        if not chunk:
-            break
-        end = filled + len(chunk)
-        view[filled:end] = chunk
-        filled = end
-    if filled != length:
-        raise InvalidInputError(f"the body ended after {filled} of its {length} bytes")
-    return view
+    taken one at a time (``readchunk``; ``readany`` joins every chunk waiting into one more copy).
+
+    A compressed body (gzip or deflate, which aiohttp decodes) is read whole: its length is not the
+    announced one. A body that makes no progress for ``BODY_STALL_S`` is answered 408."""
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in DECODED_ENCODINGS:
+        raise web.HTTPUnsupportedMediaType(
+            text=f"Content-Encoding {encoding!r} is not taken; send identity, gzip or deflate"
+        )
+    watch = _BodyWatch(request)
+    try:
+        length = request.content_length
+        if length is None or length == 0 or encoding != "identity":
+            return memoryview(await request.read())
+        view = aligned_buffer(length, align_at)
+        filled = 0
+        while filled < length:
+            chunk, _ = await request.content.readchunk()
+            if not chunk:
+                break
+            end = filled + len(chunk)
+            view[filled:end] = chunk
+            filled = end
+        if filled != length:
+            raise InvalidInputError(f"the body ended after {filled} of its {length} bytes")
+        return view
+    except web.RequestPayloadError as exc:
+        raise web.HTTPBadRequest(text=f"the body could not be read as {encoding}: {exc}") from None
+    finally:
+        watch.stop()
+
+
+class _BodyWatch:
+    """Fails the body's reading with 408 when no byte of it arrived for ``BODY_STALL_S``: aiohttp
+    itself waits for a body for as long as the connection stays open."""
+
+    def __init__(self, request: web.Request) -> None:
+        self._request = request
+        self._seen = 0
+        self._timer = asyncio.get_running_loop().call_later(BODY_STALL_S, self._check)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+
+    def _check(self) -> None:
+        content = self._request.content
+        if content.total_bytes > self._seen:
+            self._seen = content.total_bytes
+            self._timer = asyncio.get_running_loop().call_later(BODY_STALL_S, self._check)
+            return
+        content.set_exception(web.HTTPRequestTimeout(text=f"no body bytes arrived for {BODY_STALL_S:.0f} s"))
+
+
+DECODED_ENCODINGS = frozenset({"identity", "gzip", "deflate"})
+"""Content-Encodings a body may have: aiohttp decodes gzip and deflate in every version we run on
+(br and zstd only where their modules are installed)."""
+BODY_STALL_S = 10.0
+"""A body that makes no progress for this long is answered 408 (nginx's client_body_timeout, shorter:
+an inference body is sent at once)."""
 
 
 def aligned_buffer(length: int, align_at: int) -> memoryview:

@@ -74,6 +74,9 @@ MAX_HEAD_BYTES = 16 * 1024
 IDLE_TIMEOUT_S = 75.0
 """A connection only the front door has served closes after this long without a request (aiohttp's
 keep-alive timeout, which takes over once aiohttp has the connection)."""
+BODY_STALL_S = 10.0
+"""A served request whose body makes no progress for this long is answered 408 and its connection
+closed (nginx's client_body_timeout, shorter: an inference body is sent at once)."""
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 ROUTES = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 """The routes' patterns, as the middleware labels their metrics."""
@@ -435,6 +438,25 @@ class _Connection(asyncio.BufferedProtocol):
         if "expect" in headers:
             self._transport.write(CONTINUE)
         self._restart_idle()
+        asyncio.get_running_loop().call_later(BODY_STALL_S, self._watch_body, serving, 0)
+
+    def _watch_body(self, serving: DoorInfer, filled_before: int) -> None:
+        """Answer 408 and close when ``serving``'s body has made no progress since the last look."""
+        if self._serving is not serving or not serving.missing or self._closing():
+            return
+        if serving.filled > filled_before:
+            asyncio.get_running_loop().call_later(BODY_STALL_S, self._watch_body, serving, serving.filled)
+            return
+        self._serving = None
+        context: ApiContext = self._door.context
+        context.queue.release(serving)
+        message = f"no body bytes arrived for {BODY_STALL_S:.0f} s; {serving.missing} were still to come"
+        body = json.dumps({"error": message}).encode()
+        head = response_head(408, JSON_TYPE, len(body), {}, date=self._door.date(), close=True)
+        context.metrics.observe(serving.route, "POST", 408, time.perf_counter() - serving.timed_from)
+        assert self._transport is not None
+        self._transport.write(head + body)
+        self._close()
 
     def _start_answer(self, serving: DoorInfer) -> None:
         self._holding = True

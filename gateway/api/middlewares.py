@@ -123,6 +123,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception as exc:  # the one place every failure becomes an HTTP answer
         response = error_response(exc, request)
         count_failure(context, exc, response.status)
+        if response.status == 408:
+            # The rest of a stalled body is never read: aiohttp would otherwise wait to drain it.
+            response.force_close()
     finally:
         release_admission(request)
     resource = route.resource

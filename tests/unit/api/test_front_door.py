@@ -15,7 +15,7 @@ import pytest
 import uvloop
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gateway.api import body_drain, front_door
+from gateway.api import admission, body_drain, context, front_door
 from gateway.api.app import create_app
 from gateway.api.front_door import _parse
 from gateway.config import AdmissionConfig, HttpConfig
@@ -344,6 +344,33 @@ def test_a_client_that_leaves_mid_body_is_let_go_and_others_are_served(
         time.sleep(0.01)
     assert len(api.door) <= 1
     api.close()
+
+
+@pytest.mark.parametrize("extra", ["", "Cookie: theme=dark\r\n"], ids=["front door", "aiohttp"])
+def test_a_stalled_body_stops_counting_as_work_ahead_and_is_answered_408(
+    api: ServedApi, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, extra: str
+) -> None:
+    monkeypatch.setattr(admission, "RESERVED_FOR_S", 0.2)
+    monkeypatch.setattr(front_door, "BODY_STALL_S", 0.6)
+    monkeypatch.setattr(context, "BODY_STALL_S", 0.6)
+    backend.service_s = 0.040
+    # Given two requests admitted from their heads whose bodies stop short of their end: counted
+    # as 80 ms of work ahead against a 40 ms budget, they kept the model refused for as long as
+    # their connections stayed open
+    stalled = [Client(api) for _ in range(2)]
+    for client in stalled:
+        client.send(post(extra=extra)[:-10])
+    time.sleep(0.4)
+    # Then, their reservations lapsed, the next request is admitted and sees no work ahead
+    assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 200
+    assert backend.pending_seen[-1] == {}
+    # And each stalled request is answered 408 and its connection closed
+    for client in stalled:
+        status, _, body = client.response()
+        assert status == 408
+        assert "no body bytes arrived for 1 s" in json.loads(body)["error"]
+        assert client.closed()
+        client.close()
 
 
 def test_a_head_whose_end_straddles_two_reads_is_read_whole(

@@ -3,8 +3,10 @@ malformed request the issue lists, each answered with a 4xx JSON body naming the
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
+import zlib
 
 import numpy as np
 import pytest
@@ -186,6 +188,42 @@ def test_a_timeout_beyond_64_bits_is_read_as_the_longest(api: ServedApi) -> None
     body = {**infer_body([[1, 2, 3, 4]]), "parameters": {"timeout": 10**400}}
     reply = api.post_json(INFER, body)
     assert reply.status == 200, reply.body
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_compressed_bodies_are_decoded_json_and_binary(api: ServedApi, encoding: str) -> None:
+    # The body's Content-Length is the compressed one: it once sized the buffer (a 500).
+    def compressed(data: bytes) -> bytes:
+        return gzip.compress(data) if encoding == "gzip" else zlib.compress(data)
+
+    reply = api.request(
+        "POST",
+        INFER,
+        compressed(json.dumps(infer_body([[1, 2, 3, 4]])).encode()),
+        {"Content-Type": "application/json", "Content-Encoding": encoding},
+    )
+    assert reply.status == 200, reply.body
+    assert reply.json()["outputs"][0]["data"] == [3, 5, 7, 9]
+    body, headers = binary_infer_request(np.ones((1, 4), dtype=np.float32))
+    reply = api.request("POST", INFER, compressed(body), {**headers, "Content-Encoding": encoding})
+    assert reply.status == 200, reply.body
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "status", "fragment"),
+    [
+        ("gzip", b"not gzip at all", 400, "could not be read as gzip"),
+        ("br2", b"{}", 415, "Content-Encoding 'br2' is not taken"),
+    ],
+)
+def test_a_body_that_cannot_be_decoded_is_named(
+    api: ServedApi, encoding: str, body: bytes, status: int, fragment: str
+) -> None:
+    reply = api.request(
+        "POST", INFER, body, {"Content-Type": "application/json", "Content-Encoding": encoding}
+    )
+    assert reply.status == status, reply.body
+    assert fragment in reply.json()["error"]
 
 
 def test_binary_byte_length_must_match_the_shape(api: ServedApi) -> None:
