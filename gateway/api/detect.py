@@ -23,12 +23,16 @@ from gateway.api.context import (
     release_admission,
     wait_result,
 )
+from gateway.api.image_size import image_size
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
 from gateway.domain import Detection, ModelReference
 from gateway.errors import InvalidInputError
 
 MODEL_HEADER = "X-Model-Name"
+MAX_IMAGE_PIXELS = 50_000_000
+"""Largest image decoded: an 8K frame (33 million pixels) or a 48-megapixel phone photo. A PNG of
+a few hundred kilobytes can declare 400 million pixels (1.2 GB decoded); the header says so first."""
 
 
 def add_routes(app: web.Application) -> None:
@@ -60,6 +64,12 @@ async def detect(request: web.Request) -> web.Response:
     body = await read_body(request)
     if not body:
         raise InvalidInputError("the body is empty; send a JPEG or PNG image")
+    size = image_size(body)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise InvalidInputError(
+            f"the image is {size[0]} x {size[1]} pixels, over the {MAX_IMAGE_PIXELS // 1_000_000} "
+            "million /v1/detect decodes"
+        )
 
     def submit() -> Future[DetectOutput]:
         # Decoding, letterboxing and scaling happen when the image is handed over: milliseconds.

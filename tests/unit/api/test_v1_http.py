@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import tracemalloc
 
 import cv2
@@ -43,7 +44,12 @@ def test_detect_takes_the_model_from_the_header(api: ServedApi, backend: FakeBac
     assert backend.images[0].shape == (24, 32, 3)
 
 
-def test_detect_rejects_what_it_cannot_use(api: ServedApi) -> None:
+def declaring(data: bytes, width: int, height: int) -> bytes:
+    """The PNG with its header's size replaced (its checksum no longer matches: nothing decodes it)."""
+    return data[:16] + struct.pack(">II", width, height) + data[24:]
+
+
+def test_detect_rejects_what_it_cannot_use(api: ServedApi, backend: FakeBackend) -> None:
     data, _ = encoded(".png")
     cases = [
         ("/v1/detect", data, 400, "name the model"),
@@ -54,11 +60,19 @@ def test_detect_rejects_what_it_cannot_use(api: ServedApi) -> None:
         ("/v1/detect?model=affine", data[: len(data) // 3], 400, "could not be decoded"),
         ("/v1/detect?model=ghost", data, 404, "ghost"),
         ("/v1/detect?model=affine:3", data, 503, "failed"),
+        # A PNG of about a megabyte can hold this many (1.2 GB decoded): refused from its header.
+        (
+            "/v1/detect?model=affine",
+            declaring(data, 20_000, 20_000),
+            400,
+            "20000 x 20000 pixels, over the 50",
+        ),
     ]
     for path, body, status, fragment in cases:
         reply = api.request("POST", path, body)
         assert reply.status == status, (path, reply.body)
         assert fragment in reply.json()["error"], (path, reply.body)
+    assert backend.images == []
 
 
 def test_cameras_and_snapshots(make_api: ApiFactory) -> None:

@@ -1,0 +1,37 @@
+"""image_size: a JPEG's or PNG's size from its header, as OpenCV encodes them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from gateway.api.image_size import image_size
+
+
+@pytest.mark.parametrize(
+    ("extension", "parameters"),
+    [(".png", []), (".jpg", []), (".jpg", [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])],
+    ids=["png", "baseline jpeg", "progressive jpeg"],
+)
+@pytest.mark.parametrize("shape", [(3, 5), (480, 640), (1, 20_000), (37, 1)])
+def test_the_size_is_read_from_the_header(
+    extension: str, parameters: list[int], shape: tuple[int, int]
+) -> None:
+    image = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    ok, data = cv2.imencode(extension, image, parameters)
+    assert ok
+    height, width = shape
+    assert image_size(data.tobytes()) == (width, height)
+
+
+def test_what_does_not_say_its_size_is_none() -> None:
+    ok, data = cv2.imencode(".jpg", np.zeros((8, 8, 3), dtype=np.uint8))
+    assert ok
+    jpeg = data.tobytes()
+    start_of_frame = jpeg.index(b"\xff\xc0")
+    assert image_size(jpeg[: start_of_frame + 6]) is None, "cut inside the frame header"
+    assert image_size(jpeg[:2] + b"\x00" + jpeg[3:]) is None, "no marker where one belongs"
+    assert image_size(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8) is None
+    assert image_size(b"GIF89a") is None
+    assert image_size(b"") is None
