@@ -40,6 +40,7 @@ from gateway.api.ports import (
 )
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
+from gateway.web.bad_requests import summarize_bad_requests
 from gateway.web.session import Sessions
 
 logger = logging.getLogger(__name__)
@@ -140,6 +141,7 @@ async def serve(app: web.Application, host: str, port: int) -> RunningServer:
     port with the runner to close. Refuses a non-loopback host the app has no tokens for."""
     context = app[CONTEXT]
     check_bind(host, has_tokens=context.tokens.enabled, insecure=context.insecure)
+    summarize_bad_requests()
     # No access log: one line per request costs more than the rest of a rejected request, and the
     # request counters and latency histograms on /metrics say the same in aggregate.
     # A read buffer that holds a whole typical tensor body: with aiohttp's 64 KiB default, a 1 MiB

@@ -41,6 +41,7 @@ from gateway.errors import AuditError
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web import login
+from gateway.web.bad_requests import summarize_bad_requests
 from gateway.web.rate_limit import TokenBuckets
 from gateway.web.session import OPEN_PREFIX, RefusedError, Sessions, check_origin
 
@@ -189,6 +190,7 @@ class AuditHttpServer:
         return port
 
     async def _serve(self) -> tuple[web.AppRunner, int]:
+        summarize_bad_requests()
         runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
