@@ -16,12 +16,12 @@ def image_size(data: bytes | memoryview) -> tuple[int, int] | None:
     """(width, height) from a PNG's IHDR or a JPEG's start-of-frame; None when the header does not
     say (not one of them, or cut short): the decoder then has its own say."""
     view = memoryview(data)
-    if view[:8] == PNG_SIGNATURE:
-        if len(view) < 24 or view[12:16] != b"IHDR":
+    if bytes(view[:8]) == PNG_SIGNATURE:
+        if len(view) < 24 or bytes(view[12:16]) != b"IHDR":
             return None
         width, height = struct.unpack(">II", view[16:24])
         return width, height
-    if view[:2] != b"\xff\xd8":
+    if bytes(view[:2]) != b"\xff\xd8":
         return None
     position = 2
     while position + 4 <= len(view):
