@@ -43,6 +43,8 @@ from gateway.domain import (
 from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
+from gateway.pipeline.camera_changes import plan_reload
+from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
 from gateway.pipeline.specs import rule_specs, tracker_specs
 from gateway.protocol.alerts import encode_alert
 
@@ -116,6 +118,12 @@ class Gateway:
         self.registry = registry
         self._started = False
         self._started_at = time.time()
+        # The cameras as built, by id: their sources and models stay until the service restarts.
+        self._built_cameras = {camera.id: camera for camera in config.cameras}
+        self._pending: tuple[str, ...] = ()
+        """Camera changes a reload could not apply (``camera_changes``), for ``degraded``."""
+        self._label_problems: list[str] = []
+        """Rules following labels their camera's model does not have (``rule_labels``)."""
 
     @classmethod
     def from_config(
@@ -191,6 +199,7 @@ class Gateway:
         """Load and warm every model, end events left open, open delivery, then start the cameras.
         Blocks until ready."""
         self.inference.start()
+        self._label_problems = self._check_labels(self.config)
         if self.evidence is not None:
             self.evidence.start()
         self.decider.start()
@@ -225,28 +234,28 @@ class Gateway:
 
     def reload(self, config: GatewayConfig) -> None:
         """SIGHUP or a console edit: models re-scanned now, rules handed over (open events continue
-        under surviving rules, the others end); cameras keep streaming. A camera's source or model
-        change needs a restart, which is logged rather than half-applied."""
+        under surviving rules, the others end); cameras keep streaming. A camera whose source, model
+        or sampling changed keeps its whole previous config until a restart, rules included, and
+        ``degraded`` says so (``camera_changes``): installing rules for a model the camera does not
+        run would silence its alerts."""
         self.inference.repository.poll()
-        changed = [
-            new.id
-            for new in config.cameras
-            for old in self.config.cameras
-            if new.id == old.id
-            and (new.url, new.model, new.anomaly and new.anomaly.model, new.detect_fps)
-            != (old.url, old.model, old.anomaly and old.anomaly.model, old.detect_fps)
-        ]
-        added = {camera.id for camera in config.cameras} ^ {camera.id for camera in self.config.cameras}
-        if changed or added:
-            logger.warning(
-                "camera set, sources or models changed (%s): restart the service to apply",
-                ", ".join(sorted(set(changed) | added)),
-            )
-        reloaded = self.decider.reload(rule_specs(config.cameras), tracker_specs(config.cameras))
+        plan = plan_reload(self._built_cameras, self.config.cameras, config.cameras)
+        for change in plan.pending:
+            logger.warning("%s", change)
+        in_force = config.model_copy(update={"cameras": list(plan.cameras)})
+        reloaded = self.decider.reload(rule_specs(plan.cameras), tracker_specs(plan.cameras))
         ended = reloaded.result(RELOAD_TIMEOUT_S)
-        self.cameras.update_geometry(config.cameras)
-        self.config = config
+        self.cameras.update_geometry(plan.cameras)
+        self.config = in_force
+        self._pending = plan.pending
+        self._label_problems = self._check_labels(in_force)
         logger.info("reloaded: models re-scanned, rules replaced (%d open events ended)", ended)
+
+    def _check_labels(self, config: GatewayConfig) -> list[str]:
+        """After the models are scanned (start, reload): rules that follow labels their camera's
+        model does not have, which could never match (check-config does not read the models)."""
+        # The repository in use: a reload does not move it (models.repository applies at start).
+        return unknown_label_problems(config.cameras, repository_labels(self.inference.repository.root))
 
     # -- health ------------------------------------------------------------------------------------
 
@@ -266,8 +275,13 @@ class Gateway:
     def degraded(self) -> list[str]:
         """Problems that make the gateway unhealthy to an operator without wedging it: cameras that
         stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
-        that appears is used, so restarting the service would not help)."""
-        return self.cameras.degraded(self.config.health.camera_down_after_s)
+        that appears is used, so restarting the service would not help), camera changes that wait
+        for a restart, and rules following labels their model does not have."""
+        return (
+            self.cameras.degraded(self.config.health.camera_down_after_s)
+            + list(self._pending)
+            + self._label_problems
+        )
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""

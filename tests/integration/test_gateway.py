@@ -1,7 +1,8 @@
 """``Gateway`` built in-process by its composition root with every real part (file camera playing the
 demo clip, the face detector on ONNX Runtime, the decider, the SQLite outbox) and the real API app:
-reload handover, /v1/status naming a camera that stays down, and the embedded default's outbox-only
-delivery."""
+reload handover, a model change that waits for a restart without silencing the camera, rules
+following labels the model does not have, /v1/status naming a camera that stays down, and the
+embedded default's outbox-only delivery."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from gateway.config import GatewayConfig
 from gateway.domain import AlertKind, DeliveryState
 from gateway.pipeline import Gateway
 from gateway.protocol.alerts import decode_alert
-from tests.support.serve import CLIP, face_repository, wait_for
+from tests.support.serve import CLIP, REPOSITORY, face_repository, wait_for
 from tests.unit.api.harness import ServedApi
 
 WAIT_S = 90.0
@@ -98,6 +99,76 @@ def test_a_reload_keeps_the_surviving_rules_event_and_ends_the_removed_ones(
         ("kept", AlertKind.END),
     ]
     assert [alert.seq for alert in alerts] == list(range(1, len(alerts) + 1))
+
+
+def test_a_reload_that_changes_a_cameras_model_keeps_its_alerts_until_a_restart(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given a repository where fd2 is the face detector under another name, and a camera on it,
+    config = config_for(tmp_path, [demo_camera([{"name": "face", **FACE}])])
+    (config.models.repository / "fd2").symlink_to(REPOSITORY / "models" / "face-detector")
+    echo = io.StringIO()
+    gateway = Gateway.from_config(config, alert_echo=echo)
+    running.append(gateway)
+    gateway.start()
+    api = ServedApi(gateway_app(gateway))
+    try:
+        wait_for(lambda: any(alert["kind"] == "start" for alert in echoed(echo)), "a first start")
+        # when a reload asks for fd2 (which only a restart can give the camera's sampler),
+        moved = GatewayConfig.model_validate(
+            {**config.model_dump(mode="json"), "cameras": [{**demo_camera([{"name": "face", **FACE}]),
+                                                             "model": "fd2"}]}
+        )  # fmt: skip
+        gateway.reload(moved)
+        after = len(echoed(echo))
+        # then /v1/status names the camera and the change, as a problem until it is applied,
+        status = api.get("/v1/status").json()
+        assert not status["healthy"]
+        (problem,) = status["problems"]
+        assert problem.startswith("camera door: restart to apply model face-detector -> fd2;"), problem
+        assert gateway.health_problems() == []  # nothing is wedged: the watchdog keeps pinging
+        # and the camera keeps alerting under its rules (with fd2's rules it would judge nothing).
+        wait_for(
+            lambda: any(alert["kind"] == "start" for alert in echoed(echo)[after:]),
+            "a start after the reload",
+            timeout_s=60,
+        )
+        # Reverting the file clears the pending change.
+        gateway.reload(config)
+        assert api.get("/v1/status").json()["problems"] == []
+    finally:
+        api.close()
+    gateway.stop()
+    running.clear()
+    alerts = echoed(echo)
+    assert {alert["model"]["name"] for alert in alerts} == {"face-detector"}
+    # No event was orphaned: every start has its end.
+    starts = [alert["event_id"] for alert in alerts if alert["kind"] == "start"]
+    ends = [alert["event_id"] for alert in alerts if alert["kind"] == "end"]
+    assert sorted(starts) == sorted(ends)
+
+
+def test_a_rule_following_labels_the_model_does_not_have_is_a_status_problem(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    person = {"name": "person", "labels": ["person"], "min_frames": 1}
+    config = config_for(tmp_path, [demo_camera([person])])
+    gateway = Gateway.from_config(config)
+    running.append(gateway)
+    gateway.start()
+    expected = (
+        "camera door: rule person follows labels person that model face-detector does not have "
+        "(it can never fire; its labels: FACE_FEMALE, FACE_MALE)"
+    )
+    assert gateway.degraded() == [expected]
+    # A reload that fixes the rule clears it; one that brings it back reports it again.
+    fixed = GatewayConfig.model_validate(
+        {**config.model_dump(mode="json"), "cameras": [demo_camera([{"name": "person", **FACE}])]}
+    )
+    gateway.reload(fixed)
+    assert gateway.degraded() == []
+    gateway.reload(config)
+    assert gateway.degraded() == [expected]
 
 
 def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(

@@ -1,0 +1,65 @@
+"""Rules that follow labels their camera's detector never reports.
+
+A rule's ``labels`` are matched against the labels of the detections, which come from the model's
+``model.yaml`` (``postprocess.keep_labels``, else ``postprocess.labels``). A label the model does
+not have is no config error (check-config does not read the model repository, and the model may be
+installed after the config), but a rule following only such labels can never fire. The gateway
+checks once the models are known, at start and at each reload, and names the camera, the rule and
+the missing labels in its log and in ``/v1/status``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from gateway.config import CameraConfig
+from gateway.domain import ModelReference
+from gateway.errors import ConfigError
+from gateway.inference.model_config import load_model_config
+from gateway.inference.repository import CONFIG_FILE
+
+logger = logging.getLogger(__name__)
+
+LabelsOf = Callable[[ModelReference], "frozenset[str] | None"]
+"""A model's labels, or None when they cannot be known."""
+
+
+def repository_labels(root: Path) -> LabelsOf:
+    """Read from ``root/<name>/model.yaml``, as the repository does. None for a model that is missing
+    or whose model.yaml does not parse (the camera's model failure reports that), and for a model
+    that declares no labels (raw tensors, anomaly): there is nothing to check against."""
+
+    def labels_of(model: ModelReference) -> frozenset[str] | None:
+        try:
+            postprocess = load_model_config(root / model.name / CONFIG_FILE).postprocess
+        except (ConfigError, OSError):
+            return None
+        return frozenset(postprocess.keep_labels or postprocess.labels) or None
+
+    return labels_of
+
+
+def unknown_label_problems(cameras: Sequence[CameraConfig], labels_of: LabelsOf) -> list[str]:
+    """One line per rule following labels its camera's detector does not report; each is logged as
+    a warning as well."""
+    problems: list[str] = []
+    for camera in cameras:
+        if camera.model is None or not camera.rules:
+            continue
+        known = labels_of(camera.model)
+        if known is None:
+            continue
+        for rule in camera.rules:
+            missing = sorted(set(rule.labels) - known)
+            if not missing:
+                continue
+            outcome = "it can never fire" if len(missing) == len(set(rule.labels)) else "they never match"
+            problem = (
+                f"camera {camera.id}: rule {rule.name} follows labels {', '.join(missing)} that model "
+                f"{camera.model} does not have ({outcome}; its labels: {', '.join(sorted(known))})"
+            )
+            logger.warning("%s", problem, extra={"camera": camera.id, "model": str(camera.model)})
+            problems.append(problem)
+    return problems
