@@ -3,14 +3,28 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
     model_validator,
 )
 
-from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
+from gateway.config.fields import (
+    DAY_S,
+    IDENTIFIER,
+    Delay,
+    Fraction,
+    Interval,
+    ModelReferenceField,
+    Point,
+    Section,
+    Timeout,
+    checked_port,
+    without_credentials,
+)
 
 
 class MotionConfig(Section):
@@ -18,12 +32,85 @@ class MotionConfig(Section):
     width: int = Field(160, ge=16, description="Width of the grey frame motion is computed on.")
     threshold: int = Field(25, ge=1, le=255, description="Per-pixel difference that counts as change.")
     min_area: Fraction = Field(0.002, description="Changed share of the frame that counts as motion.")
-    hold_s: float = Field(2.0, ge=0, description="Inference continues this long after motion ends.")
+    hold_s: Delay = Field(2.0, description="Inference continues this long after motion ends.")
+
+
+MAX_ZONE_VERTICES = 100
+"""Most vertices a zone may have: the self-crossing check compares every pair of edges."""
+MIN_ZONE_AREA = 1e-6
+"""Least area of a zone, as a share of the frame (about two pixels of a 1080p frame)."""
 
 
 class ZoneConfig(Section):
     name: str = Field(pattern=IDENTIFIER)
-    polygon: list[Point] = Field(min_length=3, description="Normalised (x, y) vertices.")
+    polygon: list[Point] = Field(
+        min_length=3,
+        max_length=MAX_ZONE_VERTICES,
+        description="Normalised (x, y) vertices; the outline must enclose an area and not cross itself.",
+    )
+
+    @model_validator(mode="after")
+    def _encloses_an_area(self) -> ZoneConfig:
+        # A degenerate zone would be accepted and then never contain a track's position.
+        problem = _polygon_problem(tuple(self.polygon))
+        if problem is not None:
+            raise ValueError(f"zone {self.name!r} {problem}")
+        return self
+
+
+def _cross(origin: Point, first: Point, second: Point) -> float:
+    return (first[0] - origin[0]) * (second[1] - origin[1]) - (first[1] - origin[1]) * (second[0] - origin[0])
+
+
+def _within(start: Point, end: Point, point: Point) -> bool:
+    """Whether ``point``, known to be on the line through ``start`` and ``end``, lies on the segment."""
+    (sx, sy), (ex, ey), (px, py) = start, end, point
+    return min(sx, ex) <= px <= max(sx, ex) and min(sy, ey) <= py <= max(sy, ey)
+
+
+def _segments_meet(first: tuple[Point, Point], second: tuple[Point, Point]) -> bool:
+    (a, b), (c, d) = first, second
+    side_c, side_d = _cross(a, b, c), _cross(a, b, d)
+    side_a, side_b = _cross(c, d, a), _cross(c, d, b)
+    if side_c * side_d < 0 and side_a * side_b < 0:
+        return True
+    return (
+        (side_c == 0 and _within(a, b, c))
+        or (side_d == 0 and _within(a, b, d))
+        or (side_a == 0 and _within(c, d, a))
+        or (side_b == 0 and _within(c, d, b))
+    )
+
+
+@lru_cache(maxsize=256)
+def _polygon_problem(polygon: tuple[Point, ...]) -> str | None:
+    """What makes ``polygon`` unable to contain anything, or None. Cached: one zone reused through a
+    YAML alias is checked once."""
+    # A repeated vertex (a double click, or the first point repeated to close the outline) is harmless.
+    vertices = [point for index, point in enumerate(polygon) if point != polygon[index - 1]]
+    if len(vertices) < 3 or all(
+        abs(_cross(vertices[0], vertices[1], point)) < 2 * MIN_ZONE_AREA for point in vertices[2:]
+    ):
+        return "has no area: its points repeat or lie on one line"
+    edges = [(vertices[index - 1], point) for index, point in enumerate(vertices)]
+    for first in range(len(edges)):
+        # Edges next to each other share a vertex; the last edge is next to the first.
+        for second in range(first + 2, len(edges) - (1 if first == 0 else 0)):
+            if _segments_meet(edges[first], edges[second]):
+                (ax, ay), (bx, by) = edges[first]
+                (cx, cy), (dx, dy) = edges[second]
+                return (
+                    f"crosses itself: the edge [{ax:g}, {ay:g}]-[{bx:g}, {by:g}] meets the edge "
+                    f"[{cx:g}, {cy:g}]-[{dx:g}, {dy:g}]; list the points in order around the outline"
+                )
+    # Checked after crossings: the two halves of a bowtie cancel out to no area.
+    twice_area = sum(
+        vertices[index - 1][0] * point[1] - point[0] * vertices[index - 1][1]
+        for index, point in enumerate(vertices)
+    )
+    if abs(twice_area) / 2 < MIN_ZONE_AREA:
+        return "has no area: its points repeat or lie on one line"
+    return None
 
 
 MIN_ACROSS = 0.02
@@ -56,16 +143,16 @@ class LineConfig(Section):
 
 
 class TrackerConfig(Section):
-    max_lost_s: PositiveFloat = Field(
+    max_lost_s: Timeout = Field(
         1.0, description="A track is kept through misses shorter than this; its id is never reused."
     )
 
 
 class EventTiming(Section):
-    cooldown_s: float = Field(30.0, ge=0, description="Quiet time after an event ends before a new start.")
-    update_interval_s: float = Field(10.0, ge=0, description="At most one update per interval.")
-    end_after_s: float = Field(5.0, ge=0, description="An event ends after the rule stops holding this long.")
-    max_event_s: float = Field(300.0, gt=0, description="An event ends after this long regardless.")
+    cooldown_s: Delay = Field(30.0, description="Quiet time after an event ends before a new start.")
+    update_interval_s: Delay = Field(10.0, description="At most one update per interval.")
+    end_after_s: Delay = Field(5.0, description="An event ends after the rule stops holding this long.")
+    max_event_s: Interval = Field(300.0, description="An event ends after this long regardless.")
 
 
 RuleType = Literal["presence", "line_crossing", "loiter", "count", "stationary"]
@@ -81,8 +168,8 @@ class RuleConfig(EventTiming):
     direction: Literal["in", "out", "any"] = Field("any", description="line_crossing: which crossings.")
     min_score: Fraction = 0.5
     min_frames: int = Field(3, ge=1, description="presence: consecutive matching frames before a start.")
-    min_s: float | None = Field(
-        None, ge=0, description="loiter, count, stationary: how long it must hold before a start."
+    min_s: Delay | None = Field(
+        None, description="loiter, count, stationary: how long it must hold before a start."
     )
     min_count: int | None = Field(None, ge=1, description="count: tracks present at once.")
 
@@ -117,7 +204,7 @@ class AnomalyConfig(EventTiming):
         description="Scene-anomaly model, name or name:version; threshold comes with it."
     )
     min_frames: int = Field(3, ge=1, description="Consecutive anomalous frames before an event starts.")
-    new_normal_after_s: PositiveFloat | None = Field(
+    new_normal_after_s: Interval | None = Field(
         120.0,
         description="A change anomalous this long without a break (a parked car) becomes the new normal: "
         "one scene_change alert, a re-enroll suggestion in /v1/status, no further alerts from its cells; "
@@ -137,21 +224,25 @@ class AnomalyConfig(EventTiming):
 class CameraConfig(Section):
     id: str = Field(pattern=IDENTIFIER)
     url: str = Field(description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.")
-    detect_fps: PositiveFloat = 5.0
+    detect_fps: float = Field(
+        5.0, ge=1 / DAY_S, description="Frames sampled per second; at least one a day (1/86400)."
+    )
     model: ModelReferenceField | None = Field(None, description="Detector, name or name:version.")
     decoder: Literal["ffmpeg", "gstreamer"] = "ffmpeg"
     gstreamer_pipeline: str | None = Field(
         None, description="Full GStreamer pipeline ending in appsink; {url} is replaced by the camera URL."
     )
-    open_timeout_s: PositiveFloat = Field(
+    open_timeout_s: Timeout = Field(
         4.0, description="Connect + open bound; also bounds how long stopping a camera can take."
     )
-    read_timeout_s: PositiveFloat = 3.0
-    max_frame_age_s: PositiveFloat = Field(
+    read_timeout_s: Timeout = Field(3.0, description="A stream silent this long is reconnected.")
+    max_frame_age_s: Timeout = Field(
         1.0, description="A sampled frame older than this is dropped as stale; also its inference deadline."
     )
-    reconnect_min_s: PositiveFloat = 0.5
-    reconnect_max_s: PositiveFloat = 30.0
+    reconnect_min_s: Interval = Field(0.5, description="First wait before reconnecting a failed stream.")
+    reconnect_max_s: Interval = Field(
+        30.0, description="Longest wait between reconnects (the backoff's cap)."
+    )
     enabled: bool = True
     motion: MotionConfig = MotionConfig()
     zones: list[ZoneConfig] = Field(default_factory=list)
@@ -159,6 +250,15 @@ class CameraConfig(Section):
     tracker: TrackerConfig = TrackerConfig()
     rules: list[RuleConfig] = Field(default_factory=list)
     anomaly: AnomalyConfig | None = None
+
+    @model_validator(mode="after")
+    def _readable_url(self) -> CameraConfig:
+        # The reader would take any other value for a file path and fail at run time with a
+        # misleading "no such video file".
+        problem = _url_problem(self.url, any_scheme=self.decoder == "gstreamer")
+        if problem is not None:
+            raise ConfigPathError(("url",), problem)
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> CameraConfig:
@@ -189,3 +289,39 @@ class CameraConfig(Section):
         if self.decoder == "gstreamer" and self.gstreamer_pipeline is None:
             raise ValueError("decoder gstreamer needs gstreamer_pipeline")
         return self
+
+
+NETWORK_SCHEMES = ("rtsp", "rtsps", "http", "https")
+"""URL schemes the camera reader opens as network streams (gateway/ingest/urls.py); with ``file``
+and plain paths, all it reads."""
+
+
+def _url_problem(url: str, *, any_scheme: bool) -> str | None:
+    """What is wrong with a camera URL, or None. ``any_scheme``: a GStreamer pipeline is given the URL,
+    so any scheme it knows is fine."""
+    if not url.strip():
+        return "the camera url is empty: give an rtsp://, rtsps://, http(s):// URL or a video file's path"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"the camera url is not a valid URL: {exc}"
+    scheme = parts.scheme.lower()
+    if scheme in NETWORK_SCHEMES:
+        if not parts.hostname:
+            return f"the camera url {without_credentials(parts)} has no host"
+        try:
+            checked_port(parts)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    if any_scheme:
+        return None
+    if scheme == "file":
+        return None if parts.path else f"the camera url {url} has no path: write file:///path/to/video.mp4"
+    # A single letter is a Windows drive, which the reader takes as a path (as redact_url does).
+    if scheme and len(scheme) > 1:
+        return (
+            f"the camera url's scheme {scheme!r} is not one the reader opens: use rtsp://, rtsps://, "
+            "http(s)://, file:// or a file path (one with a colon in its name as ./name)"
+        )
+    return None

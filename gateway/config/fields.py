@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import SplitResult
 
 from pydantic import (
     BaseModel,
@@ -16,8 +17,43 @@ from gateway.domain import ModelReference
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 PositiveFloat = Annotated[float, Field(gt=0)]
+
+# Every duration has an upper bound: a huge one overflows where it is used (threading waits refuse
+# more than threading.TIMEOUT_MAX, OpenCV takes camera timeouts as int32 milliseconds) and is never
+# what was meant. Infinity is refused by Section.
+HOUR_S = 3600.0
+"""Longest timeout: how long one operation may take before it counts as failed."""
+DAY_S = 24 * HOUR_S
+"""Longest interval, backoff, hold or event duration."""
+RETENTION_S = 3650 * DAY_S
+"""Longest time stored alerts are kept (ten years)."""
+
+Timeout = Annotated[float, Field(gt=0, le=HOUR_S)]
+"""Seconds, more than 0 and at most an hour."""
+Interval = Annotated[float, Field(gt=0, le=DAY_S)]
+"""Seconds, more than 0 and at most a day."""
+Delay = Annotated[float, Field(ge=0, le=DAY_S)]
+"""Seconds, 0 or more and at most a day."""
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Point = tuple[Fraction, Fraction]
+
+
+def without_credentials(parts: SplitResult) -> str:
+    """A URL to show in a config problem: no user name or password, no query (it may hold a token)."""
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+def checked_port(parts: SplitResult) -> int | None:
+    """The URL's port, None when it names none; ValueError naming the URL when it is not 1-65535."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        address = parts.netloc.rpartition("@")[2]
+        written = (address.rpartition("]")[2] if address.startswith("[") else address).partition(":")[2]
+        raise ValueError(f"{without_credentials(parts)}: port {written!r} is not a number from 1 to 65535")
+    return port
 
 
 def _model_reference(value: object) -> ModelReference:

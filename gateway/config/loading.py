@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,33 +13,165 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
 
 from gateway.config.camera import ConfigPathError
 from gateway.config.gateway import GatewayConfig
 from gateway.config.service import AuditConfig
 from gateway.errors import ConfigError, ConfigProblem
 
+MAX_DEPTH = 64
+"""Deepest nesting of values a document may have, aliases expanded (a gateway config needs 7)."""
+MAX_VALUES = 100_000
+"""Most values (keys, scalars, lists, mappings) a document may have with its aliases expanded: a few
+hundred bytes of nested aliases would otherwise expand to billions (the "billion laughs")."""
+
+_MERGE = "tag:yaml.org,2002:merge"
+
 
 class _LineLoader(yaml.SafeLoader):
-    """Safe loader that also records the line of every key path."""
+    """Safe loader that refuses repeated keys, nesting deeper than MAX_DEPTH and values it cannot
+    construct, each as a YAML error marked with its line."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._checked: set[yaml.MappingNode] = set()
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # PyYAML composes recursively: a few thousand '[' exhaust the interpreter's stack.
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH and self.check_event():
+                raise ComposerError(
+                    None, None, f"values are nested more than {MAX_DEPTH} deep", self.current_event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, OverflowError) as exc:
+            # e.g. "!!int abc": the standard constructors fail with the bare Python error.
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            raise ConstructorError(None, None, f"cannot read {tag}: {exc}", node.start_mark) from exc
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Checked here, before the first flattening: merged ("<<") keys may be overridden, written ones not.
+        # A mapping merged into another is flattened then, possibly before its own construction.
+        if node not in self._checked:
+            self._checked.add(node)
+            self._refuse_repeated_keys(node)
+        super().flatten_mapping(node)
+
+    def _refuse_repeated_keys(self, node: yaml.MappingNode) -> None:
+        seen: dict[Hashable, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == _MERGE:
+                continue
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable):
+                continue  # the mapping's constructor refuses it, with its line
+            first = seen.setdefault(key, key_node)
+            if first is not key_node:
+                raise ConstructorError(
+                    None,
+                    None,
+                    f"key {key!r} is repeated (first on line {first.start_mark.line + 1}); "
+                    "only one of them would be used",
+                    key_node.start_mark,
+                )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _refuse_runaway_aliases(root: yaml.Node, source: str) -> None:
+    """Refuse a document whose aliases refer to their own anchor or expand past MAX_DEPTH or MAX_VALUES.
+    Each node is measured once, so this takes time in proportion to the text, not to its expansion."""
+    sizes: dict[yaml.Node, tuple[int, int]] = {}
+    inside: set[yaml.Node] = set()
+
+    def refuse(node: yaml.Node, message: str) -> ConfigError:
+        return ConfigError([ConfigProblem(source, node.start_mark.line + 1, "", message)])
+
+    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
+        """The number of values in ``node`` and its height, aliases expanded. ``depth``: its own."""
+        known = sizes.get(node)
+        if known is not None:
+            return known
+        if node in inside:
+            raise refuse(node, "an alias refers to a value that contains it, which never ends")
+        inside.add(node)
+        count, height = 1, 1
+        for child in _children(node):
+            child_count, child_height = measure(child, depth + 1)
+            count, height = count + child_count, max(height, child_height + 1)
+            # Raised here, not in the child: a child reached through an alias carries its anchor's line.
+            if depth + height - 1 > MAX_DEPTH:
+                raise refuse(node, f"values are nested more than {MAX_DEPTH} deep (aliases expanded)")
+            if count > MAX_VALUES:
+                raise refuse(
+                    node, f"the document has more than {MAX_VALUES:,} values with its aliases expanded"
+                )
+        inside.discard(node)
+        sizes[node] = (count, height)
+        return count, height
+
+    measure(root, 1)
+
+
+def _yaml_problem(error: yaml.YAMLError, text: str, source: str) -> ConfigProblem:
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        message = ", ".join(part for part in (error.context, error.problem) if part) or str(error)
+        line = mark.line + 1 if mark is not None else None
+        if mark is not None:
+            message += f" (column {mark.column + 1})"
+        return ConfigProblem(source, line, "", f"invalid YAML: {message}")
+    position = getattr(error, "position", None)  # a ReaderError: a character YAML does not allow
+    line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+    return ConfigProblem(source, line, "", f"invalid YAML: {str(error).splitlines()[0]}")
 
 
 def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     lines: dict[tuple[str | int, ...], int] = {}
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
+        # The reader checks the characters as the loader is made.
+        loader = _LineLoader(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError([ConfigProblem(source, line, "", f"invalid YAML: {exc}")]) from exc
-    if node is None:
-        return {}, lines
+        raise ConfigError([_yaml_problem(exc, text, source)]) from exc
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return {}, lines
+        _refuse_runaway_aliases(node, source)
+        data = loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError([_yaml_problem(exc, text, source)]) from exc
+    finally:
+        loader.dispose()
+
+    walked: set[yaml.Node] = set()
 
     def walk(current: yaml.Node, path: tuple[str | int, ...]) -> None:
         lines.setdefault(path, current.start_mark.line + 1)
+        # A value reached again through an alias keeps the lines of its first path; a problem below a
+        # later path points at that path's nearest recorded key.
+        if current in walked:
+            return
+        walked.add(current)
         if isinstance(current, yaml.MappingNode):
             for key, value in current.value:
-                child = (*path, str(key.value))
+                child = (*path, str(key.value) if isinstance(key, yaml.ScalarNode) else key.id)
                 lines[child] = key.start_mark.line + 1
                 walk(value, child)
         elif isinstance(current, yaml.SequenceNode):
@@ -47,7 +179,7 @@ def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int,
                 walk(item, (*path, index))
 
     walk(node, ())
-    return yaml.load(text, Loader=_LineLoader), lines
+    return data, lines
 
 
 def _format_path(location: Sequence[str | int]) -> str:

@@ -13,7 +13,16 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.config.fields import IDENTIFIER, PositiveFloat, Section
+from gateway.config.fields import (
+    HOUR_S,
+    IDENTIFIER,
+    RETENTION_S,
+    Interval,
+    PositiveFloat,
+    Section,
+    Timeout,
+    checked_port,
+)
 
 
 class HttpConfig(Section):
@@ -36,7 +45,7 @@ class HttpConfig(Section):
 
 class ModelsConfig(Section):
     repository: Path = Field(Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/.")
-    poll_interval_s: PositiveFloat = Field(2.0, description="How often files are checked for hot reload.")
+    poll_interval_s: Interval = Field(2.0, description="How often files are checked for hot reload.")
     warmup_batches: int = Field(2, ge=0, description="Dummy batches run before a version is ready.")
     preload: Literal["cameras", "all"] = Field(
         "cameras",
@@ -55,7 +64,9 @@ class InferenceConfig(Section):
     intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per session (0: ORT).")
     queue_capacity: int = Field(64, ge=1, description="Frames and requests waiting for a batch, at most.")
     max_batch_size: int = Field(8, ge=1, description="Largest batch the batcher forms.")
-    max_queue_delay_ms: float = Field(5.0, ge=0, description="Longest an item waits for a batch to fill.")
+    max_queue_delay_ms: float = Field(
+        5.0, ge=0, le=HOUR_S * 1000, description="Longest an item waits for a batch to fill."
+    )
     providers: tuple[ProviderName, ...] = Field(
         ("tensorrt", "cuda", "cpu"), min_length=1, description="First available wins; logged at start."
     )
@@ -65,7 +76,7 @@ class InferenceConfig(Section):
     tensorrt_int8: bool = Field(
         False, description="Use a native int8 engine when build-engine --int8 has cached one."
     )
-    stuck_after_s: PositiveFloat = Field(
+    stuck_after_s: Timeout = Field(
         30.0, description="A worker inside one batch this long counts as wedged: watchdog pings stop."
     )
 
@@ -74,8 +85,10 @@ class AdmissionConfig(Section):
     rate_per_s: PositiveFloat = Field(200.0, description="Per-client token bucket refill rate.")
     burst: int = Field(50, ge=1, description="Per-client token bucket size.")
     high_watermark: float = Field(0.8, gt=0, le=1, description="Queue fill above which requests get 503.")
-    max_queue_wait_ms: PositiveFloat | None = Field(
+    max_queue_wait_ms: float | None = Field(
         None,
+        gt=0,
+        le=HOUR_S * 1000,
         description="Longest expected wait for a worker a request is admitted with (503 beyond it, "
         "before the body is read); null: the model's own measured time per item, down to a quarter "
         "of it while twice the demand the workers serve keeps them busy, which keeps admitted "
@@ -92,19 +105,28 @@ class MqttConfig(Section):
     key_file: Path | None = None
     client_id: str | None = Field(None, description="Default: edge-gateway-{device_id}.")
     protocol: Literal["5", "3.1.1"] = "5"
-    keepalive_s: int = Field(30, ge=5)
+    keepalive_s: int = Field(
+        30, ge=5, le=65535, description="MQTT keepalive; the protocol carries it in 16 bits."
+    )
     topic_prefix: str = Field("edge", pattern=r"^[^#+/][^#+]*$")
     signing_key_file: Path | None = Field(None, description="HMAC key; generated into state_dir if absent.")
     max_inflight: int = Field(64, ge=1, le=65535, description="Unacknowledged alerts in flight, at most.")
-    reconnect_min_s: PositiveFloat = 0.5
-    reconnect_max_s: PositiveFloat = 30.0
+    reconnect_min_s: Interval = Field(0.5, description="First wait before reconnecting to the broker.")
+    reconnect_max_s: Interval = Field(
+        30.0, description="Longest wait between reconnects (the backoff's cap)."
+    )
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError as exc:
+            raise ValueError(f"must be mqtt://host[:port] or mqtts://host[:port]: {exc}") from exc
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
+        # The client connects to parts.port at start; a bad one must fail here, not in serve.
+        checked_port(parts)
         return value
 
     @model_validator(mode="after")
@@ -125,7 +147,12 @@ class EvidenceConfig(Section):
 
 
 class OutboxConfig(Section):
-    retention_s: PositiveFloat = Field(7 * 24 * 3600.0, description="Delivered alerts kept this long.")
+    retention_s: float = Field(
+        7 * 24 * 3600.0,
+        gt=0,
+        le=RETENTION_S,
+        description="Delivered alerts kept this long (ten years at most).",
+    )
     max_bytes: int = Field(
         512 * 1024 * 1024,
         gt=0,
@@ -139,7 +166,7 @@ class OutboxConfig(Section):
 
 
 class HealthConfig(Section):
-    camera_down_after_s: PositiveFloat = Field(
+    camera_down_after_s: Interval = Field(
         60.0,
         description="An enabled camera not streaming, or whose frames one of its models fails, for this "
         "long makes /v1/status unhealthy (the watchdog is not affected: the camera's reader keeps "
@@ -155,7 +182,7 @@ class AuditConfig(Section):
     keys_file: Path = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
     share_group: str = Field("audit", pattern=IDENTIFIER, description="MQTT v5 $share group name.")
     client_id: str = Field("edge-gateway-audit", pattern=IDENTIFIER)
-    replay_after_s: PositiveFloat = Field(5.0, description="A gap older than this is asked for again.")
+    replay_after_s: Interval = Field(5.0, description="A gap older than this is asked for again.")
     session_expiry_s: int = Field(
         7 * 24 * 3600,
         ge=0,
