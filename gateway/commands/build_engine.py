@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.config import GatewayConfig, default_config, load_config
-from gateway.domain import ModelReference, ascii_integer
+from gateway.domain import ModelReference
 from gateway.errors import ConfigError, InvalidInputError, ModelLoadError
 from gateway.inference import preprocess
 from gateway.inference.engine_cache import (
@@ -32,6 +32,7 @@ from gateway.inference.engines.selection import current_device
 from gateway.inference.engines.tensorrt_build import DEFAULT_WORKSPACE_BYTES, BuildRequest, build_engine
 from gateway.inference.model_config import ModelConfig, load_model_config
 from gateway.inference.repository import CONFIG_FILE, MODEL_FILE
+from gateway.inference.slots import version_of
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -160,10 +161,10 @@ def resolve_model(root: Path, reference: str) -> tuple[Path, str]:
     if not (directory / CONFIG_FILE).is_file():
         known = sorted(entry.name for entry in root.iterdir() if (entry / CONFIG_FILE).is_file())
         raise UsageError(f"unknown model {name!r} in {root} (models: {', '.join(known) or 'none'})")
+    # The repository's own reading of version directories: ``07`` is no version (it is not served).
+    found = ((version_of(entry.name), entry) for entry in directory.iterdir())
     versions = sorted(
-        int(entry.name)
-        for entry in directory.iterdir()
-        if (ascii_integer(entry.name) or 0) > 0 and (entry / MODEL_FILE).is_file()
+        number for number, entry in found if number is not None and (entry / MODEL_FILE).is_file()
     )
     if version is None:
         if not versions:

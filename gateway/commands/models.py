@@ -13,9 +13,9 @@ from pathlib import Path
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.domain import ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import ConfigError
-from gateway.inference.engines.selection import EngineSelector
+from gateway.inference.engines.selection import EngineSelector, planned_provider
 from gateway.inference.repository import ModelRepository
-from gateway.inference.service import engine_options
+from gateway.inference.service import default_merge_limit, engine_options
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -85,8 +85,19 @@ def _load(arguments: argparse.Namespace) -> list[ModelVersionStatus] | None:
     if not root.is_dir():
         print(f"{root}: not a directory", file=sys.stderr)
         return None
+    options = engine_options(config)
+    settings = config.inference
+    # Warm up with the largest batch serve's batcher forms, as serve does: the model's own
+    # max_batch_size would cost memory serve never spends (and fail models serve loads).
+    largest_batch = default_merge_limit(
+        planned_provider(options), settings.max_batch_size, settings.model_fields_set
+    )
     repository = ModelRepository(
-        root, EngineSelector(), engine_options(config), warmup_batches=config.models.warmup_batches
+        root,
+        EngineSelector(),
+        options,
+        warmup_batches=config.models.warmup_batches,
+        largest_batch=largest_batch,
     )
     repository.scan()
     repository.load_all()

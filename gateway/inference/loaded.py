@@ -15,6 +15,7 @@ import numpy.typing as npt
 from gateway.domain import ModelRef, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import GatewayError, ModelLoadError
 from gateway.heap import release_freed_memory
+from gateway.inference import postprocess, preprocess
 from gateway.inference.engines.base import Engine
 from gateway.inference.model_config import ModelConfig, TensorConfig
 
@@ -101,9 +102,58 @@ class LoadedVersion:
 
 
 def check_signature(config: ModelConfig, engine: Engine) -> None:
-    """The model file must take and give exactly what model.yaml declares; ModelLoadError if not."""
+    """The model file must take and give exactly what model.yaml declares, and the preprocess and
+    postprocess sections must fit them; ModelLoadError if not. A model that would fail every frame
+    fails here, at load, where ``models validate`` and the status show it."""
     _check_tensors("input", config.inputs, engine.inputs, config.max_batch_size)
     _check_tensors("output", config.outputs, engine.outputs, config.max_batch_size)
+    if config.preprocess is not None:
+        preprocess.check(config.preprocess)
+    if config.preprocess is not None and config.postprocess.kind != "none":
+        _check_frame_input(config, _known_dims(config.inputs, engine.inputs))
+    postprocess.check(config.postprocess, _known_dims(config.outputs, engine.outputs))
+
+
+def _known_dims(
+    declared: tuple[TensorConfig, ...], actual: tuple[TensorSpec, ...]
+) -> dict[str, tuple[int, ...]]:
+    """One item's shape per tensor, in the model file's order (the order its outputs come back in):
+    fixed where model.yaml or the file fixes it, -1 where both leave it dynamic."""
+    dims = {tensor.name: tensor.dims for tensor in declared}
+    return {
+        spec.name: tuple(
+            want if want != -1 else have for want, have in zip(dims[spec.name], spec.shape[1:], strict=True)
+        )
+        for spec in actual
+    }
+
+
+def _check_frame_input(config: ModelConfig, inputs: Mapping[str, tuple[int, ...]]) -> None:
+    """Camera frames and /v1/detect feed the first input alone with what ``preprocess`` makes."""
+    spec = config.preprocess
+    assert spec is not None  # checked by the caller
+    if len(config.inputs) != 1:
+        raise ModelLoadError(
+            f"postprocess kind {config.postprocess.kind} runs on frames, which fill one input; "
+            f"the model has {len(config.inputs)}"
+        )
+    tensor = config.inputs[0]
+    channels = preprocess.channels_of(spec)
+    item = (
+        (channels, spec.height, spec.width) if spec.layout == "NCHW" else (spec.height, spec.width, channels)
+    )
+    shape = inputs[tensor.name]
+    if len(shape) != len(item) or any(
+        have not in (-1, want) for want, have in zip(item, shape, strict=False)
+    ):
+        raise ModelLoadError(
+            f"input {tensor.name!r} is {list(shape)} per item (-1: dynamic), where preprocess makes "
+            f"{list(item)} ({spec.layout}, {spec.color}, {spec.width}x{spec.height})"
+        )
+    if tensor.datatype.value != spec.datatype:
+        raise ModelLoadError(
+            f"input {tensor.name!r} is {tensor.datatype.value}, where preprocess makes {spec.datatype}"
+        )
 
 
 def _check_tensors(
@@ -156,15 +206,20 @@ def warm_up(loaded: LoadedVersion, batches: int, largest_batch: int | None = Non
     for engine in _distinct(loaded.engines):
         for number in range(batches):
             rows = sizes[number % len(sizes)]
-            feeds = {
-                spec.name: np.zeros((rows, *_item_shape(loaded, spec)), spec.datatype.numpy_dtype)
-                for spec in loaded.inputs
-            }
-            started = time.perf_counter()
             try:
+                feeds = {
+                    spec.name: np.zeros((rows, *_item_shape(loaded, spec)), spec.datatype.numpy_dtype)
+                    for spec in loaded.inputs
+                }
+                started = time.perf_counter()
                 outputs = engine.run(feeds)
             except GatewayError as exc:
                 raise ModelLoadError(f"warm-up batch of {rows} failed: {exc}") from exc
+            except MemoryError as exc:
+                # numpy's _ArrayMemoryError is one: the version fails to load, the process goes on.
+                raise ModelLoadError(
+                    f"warm-up batch of {rows} does not fit in memory (lower max_batch_size): {exc}"
+                ) from exc
             per_row = (time.perf_counter() - started) / rows
             _check_outputs(loaded, outputs, rows)
     return per_row

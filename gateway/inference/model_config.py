@@ -26,6 +26,11 @@ from gateway.domain import TensorSpec, TensorType
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
+MAX_BATCH_SIZE = 1024
+"""The largest ``max_batch_size`` a model may declare. Warm-up allocates that many rows and a request
+may carry that many, so an unbounded value (``1000000``) asks for terabytes; 1024 is far above what
+batching gains on any box we ship to (GPU throughput flattens out by 32 to 64 rows)."""
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -101,7 +106,9 @@ class RoutingConfig(_Section):
 
 class ModelConfig(_Section):
     platform: Literal["onnxruntime_onnx", "tensorrt_plan"] = "onnxruntime_onnx"
-    max_batch_size: int = Field(8, ge=1)
+    max_batch_size: int = Field(
+        8, ge=1, le=MAX_BATCH_SIZE, description="Rows one batch (or one request) may carry."
+    )
     inputs: tuple[TensorConfig, ...] = Field(min_length=1)
     outputs: tuple[TensorConfig, ...] = Field(min_length=1)
     preprocess: PreprocessConfig | None = Field(None, description="Needed for camera frames and /v1/detect.")

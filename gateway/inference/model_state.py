@@ -3,6 +3,8 @@
 ::
 
     UNLOADED ──first request (models no camera uses load on demand)──► LOADING
+       │
+       └─model.yaml broken (nothing to serve, so the status reports the config error)──► FAILED
     LOADING ──warm──► READY ──files changed, swapped when warm──► READY
        │  ▲             │
        │  └─changed─┐   └─config broken with nothing serving──► FAILED
@@ -26,7 +28,7 @@ ALLOWED: Mapping[ModelState, frozenset[ModelState]] = {
     ),
     ModelState.READY: frozenset({ModelState.READY, ModelState.FAILED, ModelState.UNLOADED}),
     ModelState.FAILED: frozenset({ModelState.FAILED, ModelState.LOADING, ModelState.UNLOADED}),
-    ModelState.UNLOADED: frozenset({ModelState.UNLOADED, ModelState.LOADING}),
+    ModelState.UNLOADED: frozenset({ModelState.UNLOADED, ModelState.LOADING, ModelState.FAILED}),
 }
 
 

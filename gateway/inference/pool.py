@@ -76,9 +76,12 @@ class WorkerPool:
         return sum(self._idle_s) + sum(now - start for start in since if start is not None)
 
     def stuck(self, max_batch_s: float) -> list[str]:
-        """Workers that died, or have run one batch longer than ``max_batch_s``: the watchdog's view."""
+        """Workers that died, or have run one batch longer than ``max_batch_s``, and a hot-reload
+        thread that died: the watchdog's view of inference."""
         now = time.monotonic()
         problems = [f"{thread.name} died" for thread in self._threads if not thread.is_alive()]
+        # Hot reload off while health says true would go unnoticed until a model update is missed.
+        problems += self._repository.polling_problems()
         for index, batch in enumerate(self._running):
             if batch is not None and now - batch.started_at > max_batch_s:
                 problems.append(

@@ -28,11 +28,11 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.domain import AnomalyMap, Detection
-from gateway.errors import InferenceError
+from gateway.errors import InferenceError, ModelLoadError
 from gateway.inference.model_config import PostprocessConfig
 from gateway.inference.preprocess import Letterbox
 
-__all__ = ["ANOMALY_LABEL", "MAP_OUTPUT", "anomaly_map", "decode", "non_max_suppression"]
+__all__ = ["ANOMALY_LABEL", "MAP_OUTPUT", "anomaly_map", "check", "decode", "non_max_suppression"]
 
 ANOMALY_LABEL = "anomaly"
 MAP_OUTPUT = "map"
@@ -54,6 +54,43 @@ def decode(
     else:
         boxes, scores, classes = _yolov5_candidates(tensor, spec)
     return _finish(boxes, scores, classes, letterbox, spec), None
+
+
+def check(spec: PostprocessConfig, shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """What ``decode`` would refuse on every item, found at load: ``shapes`` are one item's output
+    shapes in the order the model gives them, -1 where a dimension is dynamic (what cannot be known
+    until the model runs is left to ``decode``). ModelLoadError naming the problem."""
+    if spec.kind == "none" or not shapes:
+        return
+    name = spec.output if spec.output is not None else next(iter(shapes))
+    shape = shapes.get(name)
+    if shape is None:
+        raise ModelLoadError(f"postprocess output {name!r} is not among the model's outputs {sorted(shapes)}")
+    if spec.kind == "anomaly":
+        if -1 not in shape and int(np.prod(shape)) != 1:
+            raise ModelLoadError(
+                f"anomaly score output {name!r} has shape {list(shape)} per item, one value is needed; "
+                "point postprocess.output at the frame score"
+            )
+        map_name = spec.map_output if spec.map_output is not None else MAP_OUTPUT
+        map_shape = shapes.get(map_name)
+        if map_shape is not None and len(map_shape) != 2:
+            raise ModelLoadError(
+                f"anomaly map output {map_name!r} must be [rows, columns] per item, got {list(map_shape)}"
+            )
+        return
+    classes = len(spec.labels)
+    # yolov8: [4 + classes, anchors]; yolov5: [anchors, 5 + classes] (see the module docstring).
+    axis, width, layout = (
+        (0, 4 + classes, f"[4 + {classes} classes, anchors]")
+        if spec.kind == "yolov8"
+        else (1, 5 + classes, f"[anchors, 5 + {classes} classes]")
+    )
+    if len(shape) != 2 or shape[axis] not in (-1, width):
+        raise ModelLoadError(
+            f"postprocess kind {spec.kind} with {classes} labels needs output {name!r} to be {layout} "
+            f"per item, the model gives {list(shape)} (-1: dynamic)"
+        )
 
 
 def anomaly_map(outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessConfig) -> AnomalyMap | None:

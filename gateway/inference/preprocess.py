@@ -21,7 +21,7 @@ from gateway.domain import Image
 from gateway.errors import InvalidInputError, ModelLoadError
 from gateway.inference.model_config import PreprocessConfig
 
-__all__ = ["Letterbox", "decode_image", "prepare"]
+__all__ = ["Letterbox", "channels_of", "check", "decode_image", "prepare"]
 
 _JPEG_MAGIC = b"\xff\xd8\xff"
 _PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -64,6 +64,18 @@ def decode_image(data: bytes) -> Image:
     if image is None or image.size == 0:
         raise InvalidInputError("image could not be decoded (corrupt or truncated)")
     return cast(Image, image)
+
+
+def channels_of(spec: PreprocessConfig) -> int:
+    """Channels of the items ``prepare`` makes: 1 for GRAY, else 3."""
+    return 1 if spec.color == "GRAY" else 3
+
+
+def check(spec: PreprocessConfig) -> None:
+    """What ``prepare`` would refuse on every frame, found before the first one (at model load):
+    ModelLoadError naming the problem."""
+    if not _raw(spec):
+        _gain_and_offset(spec, channels_of(spec))
 
 
 def prepare(image: Image, spec: PreprocessConfig) -> tuple[npt.NDArray[Any], Letterbox]:
@@ -130,21 +142,32 @@ def _convert_color(image: Image, color: str) -> Image:
     return converted
 
 
-def _normalise(image: Image, spec: PreprocessConfig) -> npt.NDArray[Any]:
-    channels = image.shape[2]
-    dtype = _DTYPES[spec.datatype]
+def _raw(spec: PreprocessConfig) -> bool:
+    """A UINT8 spec with identity normalisation: frames go in as decoded and resized."""
     identity = spec.scale == 1 and all(value == 0 for value in spec.mean) and all(v == 1 for v in spec.std)
-    if dtype is np.uint8 and identity:
-        # Raw-frame models: no float round trip, values exactly as decoded and resized.
-        frame = image if spec.layout == "NHWC" else image.transpose(2, 0, 1)
-        return np.ascontiguousarray(frame)
-    # (x * scale - mean) / std == x * gain + offset, per channel.
+    return _DTYPES[spec.datatype] is np.uint8 and identity
+
+
+def _gain_and_offset(
+    spec: PreprocessConfig, channels: int
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """(x * scale - mean) / std == x * gain + offset, per channel."""
     mean = _per_channel(spec.mean, channels, "mean")
     std = _per_channel(spec.std, channels, "std")
     if np.any(std == 0):
         raise ModelLoadError("preprocess std must not contain 0")
-    gain = np.float32(spec.scale) / std
-    offset = -mean / std
+    gain: npt.NDArray[np.float32] = np.float32(spec.scale) / std
+    offset: npt.NDArray[np.float32] = -mean / std
+    return gain, offset
+
+
+def _normalise(image: Image, spec: PreprocessConfig) -> npt.NDArray[Any]:
+    dtype = _DTYPES[spec.datatype]
+    if _raw(spec):
+        # Raw-frame models: no float round trip, values exactly as decoded and resized.
+        frame = image if spec.layout == "NHWC" else image.transpose(2, 0, 1)
+        return np.ascontiguousarray(frame)
+    gain, offset = _gain_and_offset(spec, image.shape[2])
     if spec.layout == "NCHW":
         source = image.transpose(2, 0, 1)
         gain, offset = gain[:, np.newaxis, np.newaxis], offset[:, np.newaxis, np.newaxis]

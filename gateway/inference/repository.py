@@ -9,7 +9,11 @@ Hot reload: a poll thread compares file stamps (mtime, size, inode). A changed o
 loaded side by side while the old engines keep serving; once warm it replaces them atomically and
 the old ones close after their in-flight batches finish, so a reload fails no request. A version
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
-good engines serving (logged) and is retried when the file changes again.
+good engines serving (logged) and is retried when the file changes again. Only directories named by
+a canonical version number (``7``, never ``07``) are versions; others are skipped with one warning.
+The poll thread outlives anything one model's files can do: an unexpected error refreshing a model
+is logged once per model and problem and the other models keep reloading, and ``polling_problems``
+tells the watchdog if the thread ever ends before ``stop``.
 
 Loading on demand: with a ``preload`` predicate, only the models it accepts load at start (in
 ``serve``, those a camera uses); the others are UNLOADED ("loads on its first request") until
@@ -28,11 +32,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus, ascii_integer
+from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
 from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig, load_model_config
+from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog
 from gateway.inference.slots import (
     ON_DEMAND,
     Model,
@@ -41,6 +46,7 @@ from gateway.inference.slots import (
     everything,
     stamp_of,
     status_of,
+    versions_in,
 )
 from gateway.inference.workload import ServiceTimes
 
@@ -79,14 +85,15 @@ class ModelRepository:
         self._random = rng or random.Random()
         self._lock = threading.Lock()
         self._models: dict[str, Model] = {}
-        self._poller: threading.Thread | None = None
+        self._problems = ProblemLog()
+        self._poller = Poller(self.poll, self._problems)
 
     # --- scanning and loading -------------------------------------------------------------------
 
     def scan(self) -> None:
         """Find models and versions on disk (loads nothing); call ``load_all`` or ``poll`` next."""
         for name in self._model_names():
-            self._refresh_model(name, load=False)
+            self._refresh_quietly(name, load=False)
 
     def load_all(self) -> None:
         """Load and warm every version ``preload`` accepts that is not yet loaded; failures are
@@ -148,10 +155,16 @@ class ModelRepository:
             loaded = LoadedVersion(ref, config, tuple(engines))
             batches = self._warmup_batches if config.warmup_batches is None else config.warmup_batches
             per_row = warm_up(loaded, batches, self._largest_batch)
-        except ModelLoadError:
+        except Exception as exc:
             for engine in {id(engine): engine for engine in engines}.values():
                 engine.close()
-            raise
+            if isinstance(exc, ModelLoadError):
+                raise
+            # Anything else (MemoryError, a bug in an engine) is still this version's failure: its
+            # slot must end FAILED with a reason, never stay LOADING or take the caller down.
+            if not isinstance(exc, (GatewayError, MemoryError)):
+                logger.error("model %s: unexpected error while loading", ref, exc_info=exc)
+            raise ModelLoadError(f"{type(exc).__name__} while loading: {exc}") from exc
         if per_row is not None and self._service_times is not None:
             self._service_times.observe(ref.name, per_row, 1)
         logger.info(
@@ -266,32 +279,29 @@ class ModelRepository:
     def start_polling(self, interval_s: float, stop: threading.Event) -> None:
         """Poll the files every ``interval_s`` on a named thread until ``stop`` is set."""
 
-        def run() -> None:
-            while not stop.wait(interval_s):
-                try:
-                    self.poll()
-                except Exception:  # a poll bug must not end hot reload for good
-                    logger.exception("model repository poll failed")
+        self._poller.start(interval_s, stop)
 
-        self._poller = threading.Thread(target=run, name="model-repository-poll", daemon=True)
-        self._poller.start()
+    def polling_problems(self) -> list[str]:
+        """The poll thread, if it ended before ``stop`` was set (hot reload would be off): for the
+        watchdog's health check."""
+        return self._poller.problems()
 
     def join_polling(self, timeout: float | None = None) -> None:
-        if self._poller is not None:
-            self._poller.join(timeout)
-            self._poller = None
+        self._poller.join(timeout)
 
     def poll(self) -> None:
         """One reload pass: load changed and added versions side by side, unload removed ones."""
         names = set(self._model_names())
         with self._lock:
             gone = [self._models.pop(name) for name in list(self._models) if name not in names]
+        self._problems.forget_all_but(names)
         for model in gone:
             logger.info("model %s removed from the repository", model.name, extra={"model": model.name})
             for slot in model.slots.values():
                 self._unload(slot)
         for name in sorted(names):
-            self._refresh_model(name, load=True)
+            self._refresh_quietly(name, load=True)
+        self._problems.cleared(WHOLE_PASS)
 
     def close(self) -> None:
         """Retire every version; engines close as their last batch finishes."""
@@ -302,18 +312,32 @@ class ModelRepository:
             for slot in model.slots.values():
                 self._unload(slot)
 
+    def _refresh_quietly(self, name: str, *, load: bool) -> None:
+        """``_refresh_model``; an unexpected error is logged once and the other models go on."""
+        try:
+            self._refresh_model(name, load=load)
+        except Exception as exc:  # a bug or an odd file in one model must not stop the others
+            self._problems.report(name, exc)
+        else:
+            self._problems.cleared(name)
+
     def _refresh_model(self, name: str, *, load: bool) -> None:
         directory = self.root / name
         config_stamp = stamp_of(directory / CONFIG_FILE)
-        versions = {
-            int(entry.name): stamp_of(entry / MODEL_FILE)
-            for entry in directory.iterdir()
-            if entry.is_dir() and (ascii_integer(entry.name) or 0) > 0
-        }
+        versions, odd = versions_in(directory, MODEL_FILE)
         with self._lock:
             model = self._models.get(name)
             if model is None:
                 model = self._models[name] = Model(name, None, None, None)
+        for entry_name in sorted(odd - model.skipped):
+            logger.warning(
+                "model %s: directory %r is skipped: a version directory is named by its number "
+                "without leading zeros (1, 2, ...)",
+                name,
+                entry_name,
+                extra={"model": name},
+            )
+        model.skipped = frozenset(odd)
         config_changed = model.config_stamp != config_stamp or (
             model.config is None and model.config_error is None
         )
@@ -327,7 +351,7 @@ class ModelRepository:
                 if model.config is None or not any(slot.current for slot in model.slots.values()):
                     model.config, model.config_error = None, reason
                     for slot in model.slots.values():
-                        slot.move(ModelState.FAILED, reason)
+                        self._fail_unserved(slot, reason)
                 # else: the last good config keeps serving; fixed on the next change of the file
                 config_changed = False
             else:
@@ -356,19 +380,32 @@ class ModelRepository:
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
                     self._reload(existing, model.config)
 
+    @staticmethod
+    def _fail_unserved(slot: Slot, reason: str) -> None:
+        """FAILED with ``reason`` (a loading, unloaded or failed version: the status reports the
+        config error); under the load lock, so a load in flight finishes first and is not undone."""
+        with slot.load_lock:
+            if slot.current is None:
+                slot.move(ModelState.FAILED, reason)
+
     def _load_quietly(self, slot: Slot) -> None:
         with contextlib.suppress(ModelLoadError):  # recorded on the slot and logged by load()
             self.load(slot.ref)
 
     def _reload(self, slot: Slot, config: ModelConfig) -> None:
         """Load the changed version side by side; swap when warm; the old one closes when idle."""
-        if slot.current is None and not self._preload(slot.ref.name):
-            slot.move(ModelState.UNLOADED, ON_DEMAND)
-            slot.failed_stamp = None
-            return
-        if slot.current is None:
-            slot.move(ModelState.LOADING)
-            slot.failed_stamp = None
+        # Under the load lock: a load on demand in flight finishes first, so its move to READY is
+        # never made from a state this pass set behind its back (an illegal move, a failed request).
+        with slot.load_lock:
+            unserved = slot.current is None
+            if unserved and not self._preload(slot.ref.name):
+                slot.move(ModelState.UNLOADED, ON_DEMAND)
+                slot.failed_stamp = None
+                return
+            if unserved:
+                slot.move(ModelState.LOADING)
+                slot.failed_stamp = None
+        if unserved:
             self._load_quietly(slot)
             return
         logger.info("model %s changed, reloading", slot.ref, extra={"model": str(slot.ref)})
@@ -387,7 +424,8 @@ class ModelRepository:
             previous, slot.current = slot.current, replacement
             slot.move(ModelState.READY)
             slot.failed_stamp = None
-        previous.retire()
+        if previous is not None:  # None only if another pass unloaded it meanwhile
+            previous.retire()
 
     @staticmethod
     def _unload(slot: Slot) -> None:

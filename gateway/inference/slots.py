@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gateway.domain import ModelRef, ModelState, ModelVersionStatus
+from gateway.domain import ModelRef, ModelState, ModelVersionStatus, ascii_integer
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.model_config import ModelConfig
 from gateway.inference.model_state import check_move
@@ -20,6 +20,32 @@ Stamp = tuple[int, int, int]
 
 def everything(name: str) -> bool:
     return True
+
+
+def version_of(directory_name: str) -> int | None:
+    """The version a directory name stands for: canonical decimal above 0 only. ``01`` or ``007``
+    would otherwise become versions 1 and 7 while the files are read from ``<name>/1/`` (another
+    version's) or a ``<name>/7/`` that does not exist."""
+    number = ascii_integer(directory_name)
+    if number is None or number <= 0 or str(number) != directory_name:
+        return None
+    return number
+
+
+def versions_in(directory: Path, model_file: str) -> tuple[dict[int, Stamp | None], frozenset[str]]:
+    """The versions under a model's directory with the stamps of their ``model_file``, and the
+    names of the other directories (hidden ones, such as enrollment's staging, left out)."""
+    versions: dict[int, Stamp | None] = {}
+    odd: set[str] = set()
+    for entry in directory.iterdir():
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        version = version_of(entry.name)
+        if version is None:
+            odd.add(entry.name)
+        else:
+            versions[version] = stamp_of(entry / model_file)
+    return versions, frozenset(odd)
 
 
 def stamp_of(path: Path) -> Stamp | None:
@@ -56,6 +82,8 @@ class Model:
     config_error: str | None
     slots: dict[int, Slot] = field(default_factory=dict)
     """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
+    skipped: frozenset[str] = frozenset()
+    """Directories that are not versions (``01``, ``v2``), already warned about once."""
 
 
 def status_of(model: Model, slot: Slot) -> ModelVersionStatus:
