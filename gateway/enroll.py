@@ -32,9 +32,10 @@ from gateway.anomaly.export import build_graph, model_document
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import fit
 from gateway.config import CameraConfig, GatewayConfig
-from gateway.domain import Image, ascii_integer
+from gateway.domain import Image
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
 from gateway.inference.model_config import load_model_config
+from gateway.inference.slots import version_of
 from gateway.ingest.sources import SourceFactory, source_factory
 
 logger = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def _write_model_yaml(model_dir: Path, document: dict[str, object]) -> Path:
 
 
 def _versions(model_dir: Path) -> list[int]:
-    versions = (ascii_integer(entry.name) for entry in model_dir.iterdir() if entry.is_dir())
+    versions = (version_of(entry.name) for entry in model_dir.iterdir() if entry.is_dir())
     return [version for version in versions if version is not None]
 
 

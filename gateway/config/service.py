@@ -63,7 +63,9 @@ class InferenceConfig(Section):
     )
     intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per session (0: ORT).")
     queue_capacity: int = Field(64, ge=1, description="Frames and requests waiting for a batch, at most.")
-    max_batch_size: int = Field(8, ge=1, description="Largest batch the batcher forms.")
+    max_batch_size: int = Field(
+        8, ge=1, le=1024, description="Largest batch the batcher forms (model.yaml's bound)."
+    )
     max_queue_delay_ms: float = Field(
         5.0, ge=0, le=HOUR_S * 1000, description="Longest an item waits for a batch to fill."
     )
@@ -130,9 +132,11 @@ class MqttConfig(Section):
         return value
 
     @model_validator(mode="after")
-    def _client_certificate(self) -> MqttConfig:
+    def _consistent(self) -> MqttConfig:
         if (self.cert_file is None) != (self.key_file is None):
             raise ValueError("cert_file and key_file go together")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s must not exceed reconnect_max_s")
         return self
 
 

@@ -187,6 +187,18 @@ def test_a_bad_mqtt_url_is_shown_without_its_password() -> None:
     assert "mqtt://127.0.0.1:99999" in str(caught.value)
 
 
+def test_the_mqtt_backoff_starts_below_its_cap() -> None:
+    with pytest.raises(ConfigError, match=r"g.yaml:1: mqtt: reconnect_min_s must not exceed reconnect_max_s"):
+        parse_config("mqtt: {url: 'mqtt://127.0.0.1', reconnect_min_s: 60, reconnect_max_s: 30}\n", "g.yaml")
+
+
+def test_the_batcher_forms_no_batch_a_model_yaml_could_not_declare() -> None:
+    with pytest.raises(
+        ConfigError, match=r"inference\.max_batch_size: Input should be less than or equal to 1024"
+    ):
+        parse_config("inference: {max_batch_size: 1000000}\n")
+
+
 @pytest.mark.parametrize("url", ["mqtt://127.0.0.1", "mqtts://broker.example:8883", "mqtt://[::1]:1883"])
 def test_mqtt_urls_with_good_ports_pass(url: str) -> None:
     assert MqttConfig(url=url).url == url

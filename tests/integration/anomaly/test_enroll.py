@@ -227,3 +227,14 @@ def test_concurrent_enrollments_claim_distinct_versions(tmp_path: Path, scripted
     assert sorted(entry.name for entry in model_dir.iterdir()) == ["1", "2", "model.yaml"]
     for result in results:
         _session(result.model_path)
+
+
+def test_the_next_version_follows_the_versions_the_repository_reads(
+    tmp_path: Path, scripted_clip: ScriptedClip
+) -> None:
+    # "007" is no version to the repository (it reads only canonical numbers); counted as 7, it
+    # made enrollment skip to 8.
+    model_dir = tmp_path / "models" / "scene-anomaly-yard"
+    (model_dir / "007").mkdir(parents=True)
+    result = enroll_frames(list(scripted_clip.normal), camera_id="yard", repository=tmp_path / "models")
+    assert result.version == 1
