@@ -24,6 +24,7 @@ from gateway.inference.engines.onnx import OnnxEngine
 from gateway.inference.model_config import load_model_config
 from gateway.inference.repository import ModelRepository
 from gateway.inference.slots import Stamp
+from tests.integration.inference.test_repository import wait_for
 from tests.support.onnx_models import (
     IR_VERSION,
     OPSET,
@@ -44,14 +45,6 @@ def make_repository(root: Path, **keywords: Any) -> ModelRepository:
     repository = ModelRepository(root, onnx_engine, EngineOptions(providers=("cpu",)), **keywords)
     repository.scan()
     return repository
-
-
-def wait_for(condition: object, timeout: float = 15.0) -> None:
-    assert callable(condition)
-    give_up = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < give_up, "condition not reached in time"
-        time.sleep(0.01)
 
 
 def output_of(repository: ModelRepository, name: str, version: int | None = None) -> float:
