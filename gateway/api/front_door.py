@@ -208,6 +208,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._into_body = False
         """The last ``get_buffer`` gave the served request's body."""
         self._drain: BodyDrain | None = None
+        self._body_watch: asyncio.TimerHandle | None = None
+        """Looks at the served request's body every BODY_STALL_S until it is whole; cancelled then,
+        so that no timer keeps the request's buffer alive after its answer."""
         self._idle: asyncio.TimerHandle | None = None
         self._active_at = 0.0
         self._peer = peer_client(None)
@@ -292,6 +295,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_idle()
+        self._stop_body_watch()
         serving = self._serving
         if serving is not None and serving.missing:
             # Gone mid-body: as aiohttp's handler, whose body read fails, answers it (to nobody).
@@ -438,14 +442,19 @@ class _Connection(asyncio.BufferedProtocol):
         if "expect" in headers:
             self._transport.write(CONTINUE)
         self._restart_idle()
-        asyncio.get_running_loop().call_later(BODY_STALL_S, self._watch_body, serving, 0)
+        self._body_watch = asyncio.get_running_loop().call_later(BODY_STALL_S, self._watch_body, 0)
 
-    def _watch_body(self, serving: DoorInfer, filled_before: int) -> None:
-        """Answer 408 and close when ``serving``'s body has made no progress since the last look."""
-        if self._serving is not serving or not serving.missing or self._closing():
+    def _watch_body(self, filled_before: int) -> None:
+        """Answer 408 and close when the served request's body has made no progress since the last
+        look."""
+        self._body_watch = None
+        serving = self._serving
+        if serving is None or not serving.missing or self._closing():
             return
         if serving.filled > filled_before:
-            asyncio.get_running_loop().call_later(BODY_STALL_S, self._watch_body, serving, serving.filled)
+            self._body_watch = asyncio.get_running_loop().call_later(
+                BODY_STALL_S, self._watch_body, serving.filled
+            )
             return
         self._serving = None
         context: ApiContext = self._door.context
@@ -459,6 +468,7 @@ class _Connection(asyncio.BufferedProtocol):
         self._close()
 
     def _start_answer(self, serving: DoorInfer) -> None:
+        self._stop_body_watch()
         self._holding = True
         task = asyncio.get_running_loop().create_task(
             serving.answer(self._door.context, self._door.executor())
@@ -610,6 +620,11 @@ class _Connection(asyncio.BufferedProtocol):
             self._close()
         else:
             self._idle = loop.call_at(max(deadline, loop.time() + 1.0), self._idle_check)
+
+    def _stop_body_watch(self) -> None:
+        if self._body_watch is not None:
+            self._body_watch.cancel()
+            self._body_watch = None
 
     def _cancel_idle(self) -> None:
         if self._idle is not None:

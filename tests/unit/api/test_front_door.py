@@ -5,6 +5,7 @@ unchanged (gateway/api/front_door.py, gateway/api/door_infer.py)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import socket
 import time
@@ -17,6 +18,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from gateway.api import admission, body_drain, context, front_door
 from gateway.api.app import create_app
+from gateway.api.door_infer import DoorInfer
 from gateway.api.front_door import _parse
 from gateway.config import AdmissionConfig, HttpConfig
 from tests.unit.api.conftest import ApiFactory
@@ -371,6 +373,18 @@ def test_a_stalled_body_stops_counting_as_work_ahead_and_is_answered_408(
         assert "no body bytes arrived for 1 s" in json.loads(body)["error"]
         assert client.closed()
         client.close()
+
+
+def test_an_answered_request_leaves_nothing_holding_its_body(api: ServedApi) -> None:
+    # The body watch's timer once held each request, and its buffer, for ten seconds after the
+    # answer: 560 MB at 47 requests a second of 1.2 MB.
+    client = Client(api)
+    for _ in range(5):
+        client.send(post())
+        assert client.response()[0] == 200
+    gc.collect()
+    assert [held for held in gc.get_objects() if isinstance(held, DoorInfer)] == []
+    client.close()
 
 
 def test_a_head_whose_end_straddles_two_reads_is_read_whole(
