@@ -75,9 +75,9 @@ class _RejectedError(Exception):
 
 
 def _storable(text: str) -> str:
-    """A reason as a text column takes it: PostgreSQL's refuses NUL, which a payload can put in a
-    field name that the reason repeats."""
-    return text.replace("\x00", "\\x00")
+    """A reason as a text column takes it: PostgreSQL's refuses NUL, and no database driver encodes
+    a lone surrogate; a payload can put either in a field name that the reason repeats."""
+    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def device_from_topic(topic: str, prefix: str) -> str | None:
@@ -186,17 +186,11 @@ class AuditStore(AuditReads):
         rows = []
         for result, message in rejections:
             reason = result.reason.value if result.reason is not None else "unknown"
+            text = _storable(f"{reason}: {result.detail}")
             rows.append(
-                (result.device_id, result.seq, message.topic, message.payload,
-                 _storable(f"{reason}: {result.detail}"), message.received_at)
-            )  # fmt: skip
-            logger.warning(
-                "audit: rejected %s from %s: %s: %s",
-                result.seq or "message",
-                message.topic,
-                reason,
-                result.detail,
+                (result.device_id, result.seq, message.topic, message.payload, text, message.received_at)
             )
+            logger.warning("audit: rejected %s from %s: %s", result.seq or "message", message.topic, text)
         if rows:
             self._database.execute_many(
                 "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "

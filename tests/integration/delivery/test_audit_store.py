@@ -206,11 +206,14 @@ def test_no_one_message_stops_the_store_and_every_rejection_is_recorded(
     assert huge_score != chain.payload(1)
     with_nul = json.loads(chain.payload(1))
     with_nul["x\u0000"] = 1
+    with_surrogate = json.loads(chain.payload(1))
+    with_surrogate["\ud800"] = 1
     results = store.ingest(
         [
             ReceivedMessage(chain.topic, huge_score, 1.0),
             ReceivedMessage(chain.topic, b"[" * 1000, 1.0),
             ReceivedMessage(chain.topic, json.dumps(with_nul).encode(), 1.0),
+            ReceivedMessage(chain.topic, json.dumps(with_surrogate).encode(), 1.0),
             ReceivedMessage(f"edge/{DEVICE}/status", b'{"state": []}', 1.0),
             ReceivedMessage(f"edge/{DEVICE}/status", b'{"state": "online", "ts": "2026\\u0000"}', 1.0),
             # The largest seq is a valid alert (kept until the gap before it fills).
@@ -222,17 +225,17 @@ def test_no_one_message_stops_the_store_and_every_rejection_is_recorded(
     )
 
     assert [(result.outcome, result.reason) for result in results] == [
-        *[(Outcome.REJECTED, RejectReason.SCHEMA)] * 5,
+        *[(Outcome.REJECTED, RejectReason.SCHEMA)] * 6,
         *[(Outcome.STORED, None)] * 3,
     ]
     assert "score: must be a finite number" in (results[0].detail or "")
     assert results[1].detail == "JSON nested too deeply"
     assert "unknown field" in (results[2].detail or "")
-    assert "ts must be RFC 3339" in (results[4].detail or "")
+    assert "ts must be RFC 3339" in (results[5].detail or "")
     # Status messages are not kept; the three alerts are, the NUL written out.
     reasons = [entry.reason for entry in store.rejected()]
-    assert len(reasons) == 3
-    assert reasons[2] == "schema: x\\x00: unknown field"
+    assert len(reasons) == 4
+    assert reasons[2:] == ["schema: x\\x00: unknown field", "schema: \\ud800: unknown field"]
     assert [seq for seq, _ in snapshot(store)] == [1, 2, 2**63 - 1]
     assert execute_sql(database_url, "SELECT status FROM audit_devices") == [(None,)]
 
