@@ -23,7 +23,7 @@ from gateway.api.context import (
     release_admission,
     wait_result,
 )
-from gateway.api.image_size import image_size
+from gateway.api.image_size import JPEG_START, PNG_SIGNATURE, image_size
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
 from gateway.domain import Detection, ModelReference
@@ -48,6 +48,21 @@ def detection_json(detection: Detection) -> dict[str, Any]:
     }
 
 
+def check_size(data: bytes) -> None:
+    """Refuse, before decoding, an image over MAX_IMAGE_PIXELS, or a JPEG or PNG whose header does
+    not say its size (a decoder may still make one of it)."""
+    size = image_size(data)
+    if size is None:
+        if data.startswith((PNG_SIGNATURE, JPEG_START)):
+            raise InvalidInputError("the image's header does not say its size (corrupt or truncated)")
+        return
+    if size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise InvalidInputError(
+            f"the image is {size[0]} x {size[1]} pixels, over the {MAX_IMAGE_PIXELS // 1_000_000} "
+            "million /v1/detect decodes"
+        )
+
+
 async def detect(request: web.Request) -> web.Response:
     started = time.monotonic()
     context = context_of(request)
@@ -64,16 +79,12 @@ async def detect(request: web.Request) -> web.Response:
     body = await read_body(request)
     if not body:
         raise InvalidInputError("the body is empty; send a JPEG or PNG image")
-    size = image_size(body)
-    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
-        raise InvalidInputError(
-            f"the image is {size[0]} x {size[1]} pixels, over the {MAX_IMAGE_PIXELS // 1_000_000} "
-            "million /v1/detect decodes"
-        )
 
     def submit() -> Future[DetectOutput]:
         # Decoding, letterboxing and scaling happen when the image is handed over: milliseconds.
-        return context.backend.detect_encoded(name, version, bytes(body), deadline)
+        data = bytes(body)
+        check_size(data)
+        return context.backend.detect_encoded(name, version, data, deadline)
 
     check_queue(context)
     future = await offload(request, submit)

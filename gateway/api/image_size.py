@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+JPEG_START = b"\xff\xd8"
 _JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 """Start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the size."""
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
@@ -12,22 +13,26 @@ _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
 _JPEG_START_OF_SCAN = 0xDA
 
 
-def image_size(data: bytes | memoryview) -> tuple[int, int] | None:
+def image_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from a PNG's IHDR or a JPEG's start-of-frame; None when the header does not
-    say (not one of them, or cut short): the decoder then has its own say."""
-    view = memoryview(data)
-    if bytes(view[:8]) == PNG_SIGNATURE:
-        if len(view) < 24 or bytes(view[12:16]) != b"IHDR":
+    say (not one of them, or cut short)."""
+    if data[:8] == PNG_SIGNATURE:
+        if len(data) < 24 or data[12:16] != b"IHDR":
             return None
-        width, height = struct.unpack(">II", view[16:24])
+        width, height = struct.unpack(">II", data[16:24])
         return width, height
-    if bytes(view[:2]) != b"\xff\xd8":
+    if data[:2] != JPEG_START:
         return None
     position = 2
-    while position + 4 <= len(view):
-        if view[position] != 0xFF:
-            return None
-        marker = view[position + 1]
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            # Bytes where a marker belongs: libjpeg skips them to the next 0xFF ("extraneous bytes
+            # before marker") and decodes on, so the size must be read past them too.
+            position = data.find(b"\xff", position)
+            if position < 0:
+                return None
+            continue
+        marker = data[position + 1]
         if marker == 0xFF:  # fill bytes before a marker
             position += 1
             continue
@@ -36,11 +41,11 @@ def image_size(data: bytes | memoryview) -> tuple[int, int] | None:
             continue
         if marker == _JPEG_START_OF_SCAN:
             return None
-        (length,) = struct.unpack(">H", view[position + 2 : position + 4])
+        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
         if marker in _JPEG_FRAMES:
-            if position + 9 > len(view):
+            if position + 9 > len(data):
                 return None
-            height, width = struct.unpack(">HH", view[position + 5 : position + 9])
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
             return width, height
         position += 2 + length
     return None

@@ -25,13 +25,27 @@ def test_the_size_is_read_from_the_header(
     assert image_size(data.tobytes()) == (width, height)
 
 
+def test_bytes_where_a_marker_belongs_are_skipped_as_the_decoder_skips_them() -> None:
+    # libjpeg decodes past them ("extraneous bytes before marker"): a size not read behind them
+    # once let any image past the pixel limit.
+    ok, data = cv2.imencode(".jpg", np.zeros((8, 12, 3), dtype=np.uint8))
+    assert ok
+    jpeg = data.tobytes()
+    start_of_frame = jpeg.index(b"\xff\xc0")
+    padded = jpeg[:start_of_frame] + b"\x00\x17" + jpeg[start_of_frame:]
+    assert image_size(padded) == (12, 8)
+    decoded = cv2.imdecode(np.frombuffer(padded, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
+    assert decoded.shape == (8, 12, 3)
+
+
 def test_what_does_not_say_its_size_is_none() -> None:
     ok, data = cv2.imencode(".jpg", np.zeros((8, 8, 3), dtype=np.uint8))
     assert ok
     jpeg = data.tobytes()
     start_of_frame = jpeg.index(b"\xff\xc0")
     assert image_size(jpeg[: start_of_frame + 6]) is None, "cut inside the frame header"
-    assert image_size(jpeg[:2] + b"\x00" + jpeg[3:]) is None, "no marker where one belongs"
+    assert image_size(jpeg[:2] + b"\x00" * 3) is None, "no marker at all"
     assert image_size(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8) is None
     assert image_size(b"GIF89a") is None
     assert image_size(b"") is None

@@ -49,6 +49,14 @@ def declaring(data: bytes, width: int, height: int) -> bytes:
     return data[:16] + struct.pack(">II", width, height) + data[24:]
 
 
+def jpeg_declaring(width: int, height: int) -> bytes:
+    """A JPEG whose start-of-frame says this size, behind a byte a decoder skips."""
+    data, _ = encoded(".jpg")
+    start_of_frame = data.index(b"\xff\xc0")
+    frame = data[start_of_frame : start_of_frame + 5] + struct.pack(">HH", height, width)
+    return data[:start_of_frame] + b"\x00" + frame + data[start_of_frame + 9 :]
+
+
 def test_detect_rejects_what_it_cannot_use(api: ServedApi, backend: FakeBackend) -> None:
     data, _ = encoded(".png")
     cases = [
@@ -67,6 +75,9 @@ def test_detect_rejects_what_it_cannot_use(api: ServedApi, backend: FakeBackend)
             400,
             "20000 x 20000 pixels, over the 50",
         ),
+        # Behind a byte a decoder skips, which once hid the size.
+        ("/v1/detect?model=affine", jpeg_declaring(30_000, 30_000), 400, "30000 x 30000 pixels"),
+        ("/v1/detect?model=affine", data[:20], 400, "header does not say its size"),
     ]
     for path, body, status, fragment in cases:
         reply = api.request("POST", path, body)
