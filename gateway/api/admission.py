@@ -110,6 +110,9 @@ class QueueAdmission:
     def reserve(self, model: str, holder: object) -> None:
         """Reserve a place for one item of ``model`` held by ``holder`` until ``release(holder)``,
         whatever the wait (the caller asked ``refusal`` first)."""
+        # An id is reused once its object is gone: a place its holder never gave back is given back
+        # here, not overwritten and kept for good.
+        self.release(holder)
         self._pending[model] = self._pending.get(model, 0) + 1
         self._holders[id(holder)] = (model, self._clock())
 

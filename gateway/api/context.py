@@ -128,17 +128,24 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
         return view
     except web.RequestPayloadError as exc:
         raise web.HTTPBadRequest(text=f"the body could not be read as {encoding}: {exc}") from None
+    except BodyStalledError:
+        raise web.HTTPRequestTimeout(text=f"no body bytes arrived for {BODY_STALL_S:.0f} s") from None
     finally:
         watch.stop()
 
 
+class BodyStalledError(asyncio.TimeoutError):
+    """Set on a stalled body's stream. A timeout, so that aiohttp's drain of the unread rest after
+    the 408 (which it suppresses timeouts in) lets it go instead of logging it as unhandled."""
+
+
 class _BodyWatch:
-    """Fails the body's reading with 408 when no byte of it arrived for ``BODY_STALL_S``: aiohttp
-    itself waits for a body for as long as the connection stays open."""
+    """Fails the body's reading (a 408) when no byte of it arrived between two looks ``BODY_STALL_S``
+    apart: aiohttp itself waits for a body for as long as the connection stays open."""
 
     def __init__(self, request: web.Request) -> None:
         self._request = request
-        self._seen = 0
+        self._seen = request.content.total_bytes
         self._timer = asyncio.get_running_loop().call_later(BODY_STALL_S, self._check)
 
     def stop(self) -> None:
@@ -150,15 +157,15 @@ class _BodyWatch:
             self._seen = content.total_bytes
             self._timer = asyncio.get_running_loop().call_later(BODY_STALL_S, self._check)
             return
-        content.set_exception(web.HTTPRequestTimeout(text=f"no body bytes arrived for {BODY_STALL_S:.0f} s"))
+        content.set_exception(BodyStalledError())
 
 
 DECODED_ENCODINGS = frozenset({"identity", "gzip", "deflate"})
 """Content-Encodings a body may have: aiohttp decodes gzip and deflate in every version we run on
 (br and zstd only where their modules are installed)."""
 BODY_STALL_S = 10.0
-"""A body that makes no progress for this long is answered 408 (nginx's client_body_timeout, shorter:
-an inference body is sent at once)."""
+"""A body that makes no progress between two looks this far apart (so after 10 to 20 s without a
+byte) is answered 408 (nginx's client_body_timeout, shorter: an inference body is sent at once)."""
 
 
 def aligned_buffer(length: int, align_at: int) -> memoryview:

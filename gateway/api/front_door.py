@@ -75,15 +75,16 @@ IDLE_TIMEOUT_S = 75.0
 """A connection only the front door has served closes after this long without a request (aiohttp's
 keep-alive timeout, which takes over once aiohttp has the connection)."""
 BODY_STALL_S = 10.0
-"""A served request whose body makes no progress for this long is answered 408 and its connection
-closed (nginx's client_body_timeout, shorter: an inference body is sent at once)."""
+"""A served request whose body makes no progress between two looks this far apart (so after 10 to
+20 s without a byte) is answered 408 and its connection closed (nginx's client_body_timeout,
+shorter: an inference body is sent at once)."""
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 ROUTES = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 """The routes' patterns, as the middleware labels their metrics."""
 HEAD_END = b"\r\n\r\n"
 BROWSER_HEADERS = frozenset({"cookie", "origin", "sec-fetch-site"})
 """A request with any of these goes to the middleware's session and cross-site checks."""
-LENGTH = re.compile(r"[0-9]+")
+LENGTH = re.compile(r"[0-9]{1,19}")
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """A header's name (RFC 9110, 5.6.2)."""
 CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -164,7 +164,12 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
     if rejection is not None:
         rejection.force_close()
         return _observed(request, started, rejection)
-    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    try:
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    except BaseException:
+        # The client left: the handler and its middleware, which would give the place back, never run.
+        release_admission(request)
+        raise
     request.writer.output_size = 0
     return None
 
