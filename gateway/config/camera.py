@@ -308,9 +308,9 @@ def _url_problem(url: str, *, any_scheme: bool) -> str | None:
     scheme = parts.scheme.lower()
     if scheme in NETWORK_SCHEMES:
         if not parts.hostname:
-            return f"the camera url {without_credentials(parts)} has no host"
+            return f"the camera url {without_credentials(url)} has no host"
         try:
-            checked_port(parts)
+            checked_port(url, parts)
         except ValueError as exc:
             return str(exc)
         return None

@@ -38,13 +38,26 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 Point = tuple[Fraction, Fraction]
 
 
-def without_credentials(parts: SplitResult) -> str:
-    """A URL to show in a config problem: no user name or password, no query (it may hold a token)."""
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+def without_credentials(url: str) -> str:
+    """A URL to show in a config problem: nothing up to its last '@' (a password holding '/', '?' or
+    '#' ends urlsplit's host part before it, so the split's netloc cannot be trusted), no query (it
+    may hold a token)."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    return f"{scheme}://{rest.rpartition('@')[2].partition('?')[0]}"
 
 
-def checked_port(parts: SplitResult) -> int | None:
-    """The URL's port, None when it names none; ValueError naming the URL when it is not 1-65535."""
+def checked_port(url: str, parts: SplitResult) -> int | None:
+    """The port of ``url`` (split as ``parts``), None when it names none; ValueError naming the URL
+    when it is not 1-65535."""
+    if "@" in url.partition("://")[2] and "@" not in parts.netloc:
+        # Most likely a password holding '/', '?' or '#': what urlsplit would take for the host and
+        # port is then a piece of it, and the reader would log the rest as the path.
+        raise ValueError(
+            f"{without_credentials(url)}: an '@' after the host: percent-encode '/', '?' and '#' in a "
+            "user name or password (%2F, %3F, %23), and an '@' anywhere else (%40)"
+        )
     try:
         port = parts.port
     except ValueError:
@@ -52,7 +65,7 @@ def checked_port(parts: SplitResult) -> int | None:
     if port == 0:
         address = parts.netloc.rpartition("@")[2]
         written = (address.rpartition("]")[2] if address.startswith("[") else address).partition(":")[2]
-        raise ValueError(f"{without_credentials(parts)}: port {written!r} is not a number from 1 to 65535")
+        raise ValueError(f"{without_credentials(url)}: port {written!r} is not a number from 1 to 65535")
     return port
 
 

@@ -128,7 +128,7 @@ class MqttConfig(Section):
         if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
             raise ValueError("must be mqtt://host[:port] or mqtts://host[:port]")
         # The client connects to parts.port at start; a bad one must fail here, not in serve.
-        checked_port(parts)
+        checked_port(value, parts)
         return value
 
     @model_validator(mode="after")

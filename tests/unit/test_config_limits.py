@@ -187,6 +187,18 @@ def test_a_bad_mqtt_url_is_shown_without_its_password() -> None:
     assert "mqtt://127.0.0.1:99999" in str(caught.value)
 
 
+@pytest.mark.parametrize("delimiter", ["/", "?", "#"])
+def test_a_password_urlsplit_cuts_short_is_never_shown(delimiter: str) -> None:
+    # urlsplit ends the host part at the delimiter: the "host" and "port" it read were the user
+    # name and a piece of the password, which the message once showed.
+    for section in (f"cameras: [{{id: c, url: 'rtsp://admin:p4ss{delimiter}w0rd@10.0.0.5/s'}}]",
+                    f"mqtt: {{url: 'mqtt://admin:p4ss{delimiter}w0rd@127.0.0.1:1883'}}"):  # fmt: skip
+        with pytest.raises(ConfigError, match="percent-encode") as caught:
+            parse_config(section + "\n", "g.yaml")
+        assert "p4ss" not in str(caught.value)
+        assert "w0rd" not in str(caught.value)
+
+
 def test_the_mqtt_backoff_starts_below_its_cap() -> None:
     with pytest.raises(ConfigError, match=r"g.yaml:1: mqtt: reconnect_min_s must not exceed reconnect_max_s"):
         parse_config("mqtt: {url: 'mqtt://127.0.0.1', reconnect_min_s: 60, reconnect_max_s: 30}\n", "g.yaml")

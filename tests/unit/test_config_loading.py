@@ -4,7 +4,6 @@ file into a huge one; a key written twice is an error, not a silent "last one wi
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -82,15 +81,14 @@ def test_nested_aliases_are_refused_at_once_with_little_memory(levels: int) -> N
     text = _nested_aliases(levels)
     assert len(text) < 1500
     tracemalloc.start()
-    started = time.monotonic()
     try:
         with pytest.raises(ConfigError, match=r"<config>:6: the document has more than 100,000 values"):
             parse_config(text)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    # before: 7 levels took 17.5 s and 1.2 GB, 8 levels more than 2.3 GB
-    assert time.monotonic() - started < 1.0
+    # before: 7 levels took 17.5 s and 1.2 GB, 8 levels more than 2.3 GB (time is the benchmarks'
+    # to bound; the memory says the expansion never happened)
     assert peak < 10 * 1024 * 1024
 
 
