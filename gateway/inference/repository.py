@@ -420,11 +420,17 @@ class ModelRepository:
                 extra={"model": str(slot.ref)},
             )
             return
+        previous: LoadedVersion | None
         with slot.load_lock:
-            previous, slot.current = slot.current, replacement
-            slot.move(ModelState.READY)
-            slot.failed_stamp = None
-        if previous is not None:  # None only if another pass unloaded it meanwhile
+            # Another pass (SIGHUP's, beside the poll thread's) or close() unloaded it while this
+            # one built: the unload stands, and the replacement is let go rather than left live.
+            if slot.state is ModelState.UNLOADED:
+                previous = replacement
+            else:
+                previous, slot.current = slot.current, replacement
+                slot.move(ModelState.READY)
+                slot.failed_stamp = None
+        if previous is not None:
             previous.retire()
 
     @staticmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -169,9 +168,11 @@ def test_an_unexpected_error_in_one_model_is_logged_once_and_the_others_keep_rel
     write_affine_model(models_root, "alpha")
     write_affine_model(models_root, "beta", offset=1.0)
     real_stamp_of = slots.stamp_of
+    alpha_passes: list[Path] = []
 
     def buggy_stamp_of(path: Path) -> Stamp | None:
         if path.parent.name == "alpha":
+            alpha_passes.append(path)
             raise RuntimeError("a bug only alpha's files trigger")
         return real_stamp_of(path)
 
@@ -183,7 +184,7 @@ def test_an_unexpected_error_in_one_model_is_logged_once_and_the_others_keep_rel
     repository.start_polling(0.02, stop)
 
     # When several passes have met the bug, and then beta's file changes
-    time.sleep(0.2)
+    wait_for(lambda: len(alpha_passes) >= 3)
     write_model_file(models_root, "beta", 1, affine_model_bytes(offset=5.0))
 
     # Then beta is reloaded, the thread lives, and alpha's problem was logged once
@@ -197,6 +198,62 @@ def test_an_unexpected_error_in_one_model_is_logged_once_and_the_others_keep_rel
     assert len(logged) == 1
     assert logged[0].getMessage().startswith("model alpha: hot reload failed")
     repository.close()
+
+
+class GatedFactory:
+    """Real engines; building the ``gate_at``-th waits for ``gate`` (a reload's replacement)."""
+
+    def __init__(self, gate_at: int) -> None:
+        self.built: list[OnnxEngine] = []
+        self.closed: list[OnnxEngine] = []
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+        self._gate_at = gate_at
+
+    def __call__(self, path: Path, options: EngineOptions) -> Engine:
+        if len(self.built) + 1 == self._gate_at:
+            self.entered.set()
+            assert self.gate.wait(10)
+        engine = OnnxEngine(path, options)
+        real_close = engine.close
+
+        def close() -> None:
+            self.closed.append(engine)
+            real_close()
+
+        engine.close = close  # type: ignore[method-assign]
+        self.built.append(engine)
+        return engine
+
+
+def test_a_reload_that_finishes_after_the_model_was_unloaded_lets_its_build_go(models_root: Path) -> None:
+    # Given a loaded model whose file changes, and a pass rebuilding it
+    write_affine_model(models_root)
+    factory = GatedFactory(gate_at=2)
+    repository = ModelRepository(models_root, factory, EngineOptions(providers=("cpu",)), warmup_batches=1)
+    repository.scan()
+    repository.load_all()
+    write_model_file(models_root, "affine", 1, affine_model_bytes(offset=3.0))
+    failures: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            repository.poll()
+        except BaseException as exc:
+            failures.append(exc)
+
+    rebuilding = threading.Thread(target=poll)
+    rebuilding.start()
+    assert factory.entered.wait(10)
+    # When the model is unloaded meanwhile (close(), or another pass), and then the build ends
+    repository.close()
+    factory.gate.set()
+    rebuilding.join(10)
+
+    # Then the pass ends quietly (it raised an illegal state move) and its build is closed, not left live
+    assert failures == []
+    assert len(factory.built) == 2
+    assert set(map(id, factory.closed)) == set(map(id, factory.built))
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
