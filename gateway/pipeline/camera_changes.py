@@ -85,7 +85,10 @@ def restart_only_changes(before: CameraConfig, after: CameraConfig) -> list[str]
         if key in SECRET_KEYS:
             changes.append(f"{key} changed")
         elif key == "url":
-            changes.append(f"url {redact_url(old[key])} -> {redact_url(new[key])}")
+            shown = redact_url(old[key]), redact_url(new[key])
+            changes.append(
+                "url credentials changed" if shown[0] == shown[1] else f"url {shown[0]} -> {shown[1]}"
+            )
         else:
             changes.append(f"{key} {_shown(old[key])} -> {_shown(new[key])}")
     return changes

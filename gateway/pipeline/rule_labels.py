@@ -42,8 +42,9 @@ def repository_labels(root: Path) -> LabelsOf:
 
 
 def unknown_label_problems(cameras: Sequence[CameraConfig], labels_of: LabelsOf) -> list[str]:
-    """One line per rule following labels its camera's detector does not report; each is logged as
-    a warning as well."""
+    """One line per rule following only labels its camera's detector does not report (it can never
+    fire); a rule that follows some it does not report is logged as a warning, no problem: a rule
+    shared by cameras on different models (a YAML anchor) is written that way."""
     problems: list[str] = []
     for camera in cameras:
         if camera.model is None or not camera.rules:
@@ -55,11 +56,13 @@ def unknown_label_problems(cameras: Sequence[CameraConfig], labels_of: LabelsOf)
             missing = sorted(set(rule.labels) - known)
             if not missing:
                 continue
-            outcome = "it can never fire" if len(missing) == len(set(rule.labels)) else "they never match"
+            never_fires = len(missing) == len(set(rule.labels))
+            outcome = "it can never fire" if never_fires else "they never match"
             problem = (
                 f"camera {camera.id}: rule {rule.name} follows labels {', '.join(missing)} that model "
                 f"{camera.model} does not have ({outcome}; its labels: {', '.join(sorted(known))})"
             )
             logger.warning("%s", problem, extra={"camera": camera.id, "model": str(camera.model)})
-            problems.append(problem)
+            if never_fires:
+                problems.append(problem)
     return problems
