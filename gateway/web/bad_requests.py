@@ -3,7 +3,7 @@
 aiohttp logs each at ERROR with a traceback (all but a first request with a bad method), so any
 client, a port scanner or a TLS hello on the plain port, can fill the journal a few lines per
 request. The answer is aiohttp's own; the log says how many there were and the latest one's peer
-and reason, once a minute at most.
+(where aiohttp gives it: 3.12 on) and reason, once a minute at most.
 """
 
 from __future__ import annotations

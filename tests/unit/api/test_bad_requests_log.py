@@ -4,6 +4,7 @@ at most, over real HTTP, instead of a traceback per request."""
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import sys
 from collections.abc import Iterator
@@ -66,8 +67,11 @@ def test_malformed_requests_are_summarized_once_a_minute(
     records = [record for record in caplog.records if record.name == SERVER_LOGGER]
     assert [(record.levelno, record.exc_info) for record in records] == [(logging.WARNING, None)] * 2
     first, second = (record.getMessage() for record in records)
-    assert first.startswith(
-        "1 malformed HTTP request(s) refused since the last such line; the latest from 127.0.0.1:"
+    # aiohttp names the peer from 3.12 on ("?" before); its own words name the header.
+    assert re.match(
+        r"1 malformed HTTP request\(s\) refused since the last such line; "
+        r"the latest from (127\.0\.0\.1|\?): ",
+        first,
     )
     assert "Content-Length" in first
     assert second.startswith("3 malformed HTTP request(s)"), "the two held back, and the latest"
