@@ -156,7 +156,11 @@ def markdown(
         )
     for key, label in (
         ("default", "default admission"),
-        ("no_wait_budget", "admission.max_queue_wait_ms 3600000 (an hour, the most it takes: never refuses), alternating with the row above"),
+        (
+            "no_wait_budget",
+            "admission.max_queue_wait_ms 3600000 (an hour, the most it takes: never refuses), "
+            "alternating with the row above",
+        ),
     ):
         entry = result["admission_comparison"][key]
         lines.append(
