@@ -13,6 +13,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 from aiohttp import web
 
+from gateway.api import body_stall
 from gateway.api.admission import QueueAdmission, TokenBuckets
 from gateway.api.metrics import HttpMetrics
 from gateway.api.ports import (
@@ -103,13 +104,16 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
     taken one at a time (``readchunk``; ``readany`` joins every chunk waiting into one more copy).
 
     A compressed body (gzip or deflate, which aiohttp decodes) is read whole: its length is not the
-    announced one. A body that makes no progress for ``BODY_STALL_S`` is answered 408."""
+    announced one. A body that stops arriving is answered 408 (``body_stall``)."""
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if encoding not in DECODED_ENCODINGS:
         raise web.HTTPUnsupportedMediaType(
             text=f"Content-Encoding {encoding!r} is not taken; send identity, gzip or deflate"
         )
-    watch = _BodyWatch(request)
+    content = request.content
+    watch = body_stall.StallWatch(
+        lambda: content.total_bytes, lambda: content.set_exception(BodyStalledError())
+    )
     try:
         length = request.content_length
         if length is None or length == 0 or encoding != "identity":
@@ -129,7 +133,9 @@ async def read_body(request: web.Request, align_at: int = 0) -> memoryview:
     except web.RequestPayloadError as exc:
         raise web.HTTPBadRequest(text=f"the body could not be read as {encoding}: {exc}") from None
     except BodyStalledError:
-        raise web.HTTPRequestTimeout(text=f"no body bytes arrived for {BODY_STALL_S:.0f} s") from None
+        raise web.HTTPRequestTimeout(
+            text=f"no body bytes arrived for {body_stall.BODY_STALL_S:.0f} s"
+        ) from None
     finally:
         watch.stop()
 
@@ -139,33 +145,9 @@ class BodyStalledError(asyncio.TimeoutError):
     the 408 (which it suppresses timeouts in) lets it go instead of logging it as unhandled."""
 
 
-class _BodyWatch:
-    """Fails the body's reading (a 408) when no byte of it arrived between two looks ``BODY_STALL_S``
-    apart: aiohttp itself waits for a body for as long as the connection stays open."""
-
-    def __init__(self, request: web.Request) -> None:
-        self._request = request
-        self._seen = request.content.total_bytes
-        self._timer = asyncio.get_running_loop().call_later(BODY_STALL_S, self._check)
-
-    def stop(self) -> None:
-        self._timer.cancel()
-
-    def _check(self) -> None:
-        content = self._request.content
-        if content.total_bytes > self._seen:
-            self._seen = content.total_bytes
-            self._timer = asyncio.get_running_loop().call_later(BODY_STALL_S, self._check)
-            return
-        content.set_exception(BodyStalledError())
-
-
 DECODED_ENCODINGS = frozenset({"identity", "gzip", "deflate"})
 """Content-Encodings a body may have: aiohttp decodes gzip and deflate in every version we run on
 (br and zstd only where their modules are installed)."""
-BODY_STALL_S = 10.0
-"""A body that makes no progress between two looks this far apart (so after 10 to 20 s without a
-byte) is answered 408 (nginx's client_body_timeout, shorter: an inference body is sent at once)."""
 
 
 def aligned_buffer(length: int, align_at: int) -> memoryview:

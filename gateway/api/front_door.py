@@ -52,7 +52,7 @@ from typing import cast
 
 from aiohttp import web
 
-from gateway.api import body_drain
+from gateway.api import body_drain, body_stall
 from gateway.api.body_drain import BodyDrain
 from gateway.api.context import CONTEXT, DEADLINE_HEADER, EXECUTOR, ApiContext, deadline_from, parse_version
 from gateway.api.door_infer import Answer, DoorInfer, response_head
@@ -74,10 +74,6 @@ MAX_HEAD_BYTES = 16 * 1024
 IDLE_TIMEOUT_S = 75.0
 """A connection only the front door has served closes after this long without a request (aiohttp's
 keep-alive timeout, which takes over once aiohttp has the connection)."""
-BODY_STALL_S = 10.0
-"""A served request whose body makes no progress between two looks this far apart (so after 10 to
-20 s without a byte) is answered 408 and its connection closed (nginx's client_body_timeout,
-shorter: an inference body is sent at once)."""
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 ROUTES = ("/v2/models/{name}/infer", "/v2/models/{name}/versions/{version}/infer")
 """The routes' patterns, as the middleware labels their metrics."""
@@ -209,9 +205,9 @@ class _Connection(asyncio.BufferedProtocol):
         self._into_body = False
         """The last ``get_buffer`` gave the served request's body."""
         self._drain: BodyDrain | None = None
-        self._body_watch: asyncio.TimerHandle | None = None
-        """Looks at the served request's body every BODY_STALL_S until it is whole; cancelled then,
-        so that no timer keeps the request's buffer alive after its answer."""
+        self._body_watch: body_stall.StallWatch | None = None
+        """Watches the served request's body until it is whole (stopped then, so that no timer keeps
+        the request's buffer alive after its answer); a body that stops arriving is answered 408."""
         self._idle: asyncio.TimerHandle | None = None
         self._active_at = 0.0
         self._peer = peer_client(None)
@@ -443,24 +439,20 @@ class _Connection(asyncio.BufferedProtocol):
         if "expect" in headers:
             self._transport.write(CONTINUE)
         self._restart_idle()
-        self._body_watch = asyncio.get_running_loop().call_later(BODY_STALL_S, self._watch_body, 0)
+        self._body_watch = body_stall.StallWatch(lambda: serving.filled, self._body_stalled)
 
-    def _watch_body(self, filled_before: int) -> None:
-        """Answer 408 and close when the served request's body has made no progress since the last
-        look."""
+    def _body_stalled(self) -> None:
+        """Answer 408 and close: the served request's body stopped arriving."""
         self._body_watch = None
         serving = self._serving
-        if serving is None or not serving.missing or self._closing():
-            return
-        if serving.filled > filled_before:
-            self._body_watch = asyncio.get_running_loop().call_later(
-                BODY_STALL_S, self._watch_body, serving.filled
-            )
+        if serving is None or self._closing():
             return
         self._serving = None
         context: ApiContext = self._door.context
         context.queue.release(serving)
-        message = f"no body bytes arrived for {BODY_STALL_S:.0f} s; {serving.missing} were still to come"
+        message = (
+            f"no body bytes arrived for {body_stall.BODY_STALL_S:.0f} s; {serving.missing} were still to come"
+        )
         body = json.dumps({"error": message}).encode()
         head = response_head(408, JSON_TYPE, len(body), {}, date=self._door.date(), close=True)
         context.metrics.observe(serving.route, "POST", 408, time.perf_counter() - serving.timed_from)
@@ -624,7 +616,7 @@ class _Connection(asyncio.BufferedProtocol):
 
     def _stop_body_watch(self) -> None:
         if self._body_watch is not None:
-            self._body_watch.cancel()
+            self._body_watch.stop()
             self._body_watch = None
 
     def _cancel_idle(self) -> None:

@@ -16,7 +16,7 @@ import pytest
 import uvloop
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gateway.api import admission, body_drain, context, front_door
+from gateway.api import admission, body_drain, body_stall, front_door
 from gateway.api.app import create_app
 from gateway.api.door_infer import DoorInfer
 from gateway.api.front_door import _parse
@@ -353,8 +353,7 @@ def test_a_stalled_body_stops_counting_as_work_ahead_and_is_answered_408(
     api: ServedApi, backend: FakeBackend, monkeypatch: pytest.MonkeyPatch, extra: str
 ) -> None:
     monkeypatch.setattr(admission, "RESERVED_FOR_S", 1.0)
-    monkeypatch.setattr(front_door, "BODY_STALL_S", 4.0)
-    monkeypatch.setattr(context, "BODY_STALL_S", 4.0)
+    monkeypatch.setattr(body_stall, "BODY_STALL_S", 4.0)
     backend.service_s = 0.040
     # Given two requests admitted from their heads whose bodies stop short of their end: counted
     # as 80 ms of work ahead against a 40 ms budget, they kept the model refused for as long as
