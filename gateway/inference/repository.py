@@ -248,6 +248,13 @@ class ModelRepository:
 
     # --- status ---------------------------------------------------------------------------------
 
+    def config_of(self, name: str) -> ModelConfig | None:
+        """The model's model.yaml as the last scan or poll read it; None for a model not in the
+        repository, or whose model.yaml does not parse."""
+        with self._lock:
+            model = self._models.get(name)
+        return None if model is None else model.config
+
     def statuses(self) -> list[ModelVersionStatus]:
         with self._lock:
             models = sorted(self._models.values(), key=lambda model: model.name)

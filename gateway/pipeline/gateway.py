@@ -255,7 +255,7 @@ class Gateway:
         """After the models are scanned (start, reload): rules that follow labels their camera's
         model does not have, which could never match (check-config does not read the models)."""
         # The repository in use: a reload does not move it (models.repository applies at start).
-        return unknown_label_problems(config.cameras, repository_labels(self.inference.repository.root))
+        return unknown_label_problems(config.cameras, repository_labels(self.inference.repository.config_of))
 
     # -- health ------------------------------------------------------------------------------------
 

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 from gateway.config import CameraConfig
 from gateway.domain import ModelReference
-from gateway.errors import ConfigError
-from gateway.inference.model_config import load_model_config
-from gateway.inference.repository import CONFIG_FILE
+from gateway.inference.model_config import ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -26,17 +23,17 @@ LabelsOf = Callable[[ModelReference], "frozenset[str] | None"]
 """A model's labels, or None when they cannot be known."""
 
 
-def repository_labels(root: Path) -> LabelsOf:
-    """Read from ``root/<name>/model.yaml``, as the repository does. None for a model that is missing
-    or whose model.yaml does not parse (the camera's model failure reports that), and for a model
-    that declares no labels (raw tensors, anomaly): there is nothing to check against."""
+def repository_labels(config_of: Callable[[str], ModelConfig | None]) -> LabelsOf:
+    """From the model repository's reading of each model.yaml (``ModelRepository.config_of``). None
+    for a model that is missing or whose model.yaml does not parse (the camera's model failure
+    reports that), and for a model that declares no labels (raw tensors, anomaly): there is nothing
+    to check against."""
 
     def labels_of(model: ModelReference) -> frozenset[str] | None:
-        try:
-            postprocess = load_model_config(root / model.name / CONFIG_FILE).postprocess
-        except (ConfigError, OSError):
+        config = config_of(model.name)
+        if config is None:
             return None
-        return frozenset(postprocess.keep_labels or postprocess.labels) or None
+        return frozenset(config.postprocess.keep_labels or config.postprocess.labels) or None
 
     return labels_of
 

@@ -11,6 +11,8 @@ import pytest
 
 from gateway.config import CameraConfig
 from gateway.domain import ModelReference
+from gateway.inference.engines.base import Engine, EngineOptions
+from gateway.inference.repository import ModelRepository
 from gateway.pipeline.camera_changes import ReloadPlan, plan_reload, restart_only_changes
 from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
 
@@ -139,6 +141,10 @@ def test_a_model_whose_labels_are_unknown_is_not_judged() -> None:
     )
 
 
+def no_engines(path: Path, options: EngineOptions) -> Engine:
+    raise AssertionError("the label check loads no model")
+
+
 MODEL_YAML = """\
 inputs: [{name: images, dims: [3, 32, 32]}]
 outputs: [{name: output0, dims: [7, 21]}]
@@ -156,6 +162,8 @@ def test_a_models_labels_are_what_its_postprocess_reports(
 ) -> None:
     (tmp_path / "detector").mkdir()
     (tmp_path / "detector" / "model.yaml").write_text(MODEL_YAML % keep)
-    labels_of = repository_labels(tmp_path)
+    repository = ModelRepository(tmp_path, no_engines, EngineOptions(providers=("cpu",)))
+    repository.scan()  # reads model.yaml; loads nothing
+    labels_of = repository_labels(repository.config_of)
     assert labels_of(ModelReference("detector", 2)) == expected
     assert labels_of(ModelReference("missing")) is None
