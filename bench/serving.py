@@ -85,6 +85,7 @@ from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
 from gateway.config import AdmissionConfig, CameraConfig, GatewayConfig, HttpConfig  # noqa: E402
+from gateway.garbage_collection import settle  # noqa: E402
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory  # noqa: E402
 from gateway.inference.model_config import load_model_config  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
@@ -131,6 +132,7 @@ def serve_main(arguments: argparse.Namespace) -> int:
             registry=registry,
         )
         server = await serve(app, "127.0.0.1", 0)
+        settle()  # as ``edge-gateway serve`` does (see gateway/garbage_collection.py)
         print(f"PORT {server.port}", flush=True)
 
         async def trim_heap() -> None:  # as ``edge-gateway serve`` does (see gateway/heap.py)

@@ -20,6 +20,7 @@ from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
+from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
@@ -67,8 +68,13 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     except GatewayError as exc:
         logger.error("cannot start: %s", exc)
         return 1
+
     # SIGHUP and console edits of zones and lines both go through the file, one at a time.
-    config_file = ConfigFile(config_path, running=lambda: gateway.config, apply=gateway.reload)
+    def apply(new_config: GatewayConfig) -> None:
+        gateway.reload(new_config)
+        settle()
+
+    config_file = ConfigFile(config_path, running=lambda: gateway.config, apply=apply)
     try:
         # Warming models (and building TensorRT engines on a first start) can outlast
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
@@ -80,6 +86,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         logger.error("cannot start: %s", exc)
         await loop.run_in_executor(None, gateway.stop)
         return 1
+    settle()
     notifier.ready(gateway.summary())
     watchdog = Watchdog.for_notifier(
         notifier, lambda: not gateway.health_problems(), registry=gateway.registry

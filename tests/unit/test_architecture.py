@@ -32,6 +32,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "protocol": NEUTRAL | {"config"},
     "sqlite_open": frozenset(),
     "heap": frozenset(),
+    "garbage_collection": frozenset(),
     "ingest": CONFIGURED,
     "inference": CONFIGURED | {"heap"},
     "delivery": CONFIGURED | {"sqlite_open"},
