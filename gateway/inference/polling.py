@@ -1,10 +1,18 @@
-"""The model repository's hot-reload thread, and its log of problems said once.
+"""The model repository's hot-reload thread, its log of problems said once, and the locks that
+keep reload passes apart.
 
 The thread must outlive anything the model files can do: a pass that raises is logged and the next
 one runs on time, and ``Poller.problems`` names the thread if it ever ends before ``stop`` (health
 must not say true while hot reload is off). A problem that repeats on every pass (a model directory
 that cannot be read, a bug one odd file triggers) is logged when it starts and when it changes,
 not every ``poll_interval_s``.
+
+Passes run on the poll thread and on whichever thread handles SIGHUP or a console edit. Two at once
+would each act on its own listing of the files: both build a replacement for one change (twice the
+memory and the warm-up), or one undo what the other did with a listing already stale (a stamp set
+back, so the version is rebuilt yet again; a removed version loaded back). ``ReloadLocks`` runs one
+pass at a time, and one refresh of a model at a time, so a load on demand and a pass never
+interleave on the same model.
 """
 
 from __future__ import annotations
@@ -12,7 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +64,54 @@ class ProblemLog:
         with self._lock:
             for key in set(self._problems) - set(names) - {WHOLE_PASS}:
                 del self._problems[key]
+
+
+class ReloadLocks:
+    """One whole pass at a time (scan, load_all, poll), and one refresh of each model at a time.
+
+    Order, so that nothing waits in a circle: the pass lock, then a model's lock, then a version's
+    ``load_lock``, then the repository's short dict lock. None is reentrant, as nothing reenters:
+    code already holding a model's lock calls the repository's unlocked helpers. Nothing a pass
+    calls (engine factory, warm-up, logging) takes these locks or waits for a thread that does.
+    A caller that finds the pass lock held waits for that pass and then runs its own: a SIGHUP
+    right after an edit must see the edit, which the running pass may have listed too early."""
+
+    def __init__(self) -> None:
+        self._pass = threading.Lock()
+        self._guard = threading.Lock()
+        # Never pruned: a lock dropped while someone waits on it would let a newcomer make a second
+        # one for the same name. One small lock per model name ever seen is all this keeps.
+        self._models: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def whole_pass(self) -> Iterator[None]:
+        with _waited_for(self._pass, logging.INFO, "a model reload pass is in progress; waiting for it"):
+            yield
+
+    @contextmanager
+    def model(self, name: str, *, on_demand: bool = False) -> Iterator[None]:
+        """Held while refreshing or loading ``name``. A pass that has to wait says so at DEBUG (a
+        load on demand is in progress); a load on demand waits silently, as first requests do."""
+        with self._guard:
+            lock = self._models.setdefault(name, threading.Lock())
+        if on_demand:
+            with lock:
+                yield
+        else:
+            with _waited_for(lock, logging.DEBUG, "model %s: the reload pass waits for its load", name):
+                yield
+
+
+@contextmanager
+def _waited_for(lock: threading.Lock, level: int, message: str, *arguments: object) -> Iterator[None]:
+    """``lock`` held; ``message`` logged first if it has to be waited for."""
+    if not lock.acquire(blocking=False):
+        logger.log(level, message, *arguments)
+        lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class Poller:

@@ -13,7 +13,10 @@ good engines serving (logged) and is retried when the file changes again. Only d
 a canonical version number (``7``, never ``07``) are versions; others are skipped with one warning.
 The poll thread outlives anything one model's files can do: an unexpected error refreshing a model
 is logged once per model and problem and the other models keep reloading, and ``polling_problems``
-tells the watchdog if the thread ever ends before ``stop``.
+tells the watchdog if the thread ever ends before ``stop``. Passes (the poll thread's, SIGHUP's, the
+startup ``scan`` and ``load_all``) run one at a time, and a load on demand never interleaves with a
+pass refreshing the same model (``polling.ReloadLocks``). ``close`` waits for no pass: one still
+running stops at its next model, and what it was building is let go.
 
 Loading on demand: with a ``preload`` predicate, only the models it accepts load at start (in
 ``serve``, those a camera uses); the others are UNLOADED ("loads on its first request") until
@@ -37,7 +40,7 @@ from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFo
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig, load_model_config
-from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog
+from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog, ReloadLocks
 from gateway.inference.slots import (
     ON_DEMAND,
     Model,
@@ -83,8 +86,12 @@ class ModelRepository:
         self._preload = preload or everything
         self._service_times = service_times
         self._random = rng or random.Random()
+        # Guards the dict (and ``_closed``) for moments only: serving paths take it, so no load may
+        # run under it. Loads are kept apart by ``_locks``.
         self._lock = threading.Lock()
         self._models: dict[str, Model] = {}
+        self._closed = False
+        self._locks = ReloadLocks()
         self._problems = ProblemLog()
         self._poller = Poller(self.poll, self._problems)
 
@@ -92,18 +99,26 @@ class ModelRepository:
 
     def scan(self) -> None:
         """Find models and versions on disk (loads nothing); call ``load_all`` or ``poll`` next."""
-        for name in self._model_names():
-            self._refresh_quietly(name, load=False)
+        with self._locks.whole_pass():
+            for name in self._model_names():
+                self._refresh_quietly(name, load=False)
 
     def load_all(self) -> None:
         """Load and warm every version ``preload`` accepts that is not yet loaded; failures are
         recorded, never raised. The others are marked UNLOADED until their first ``load``."""
-        for slot in self._slots():
-            if slot.current is None and slot.state is not ModelState.FAILED:
-                if self._preload(slot.ref.name):
-                    self._load_quietly(slot)
-                else:
-                    slot.move(ModelState.UNLOADED, ON_DEMAND)
+        with self._locks.whole_pass():
+            with self._lock:
+                models = list(self._models.values())
+            for model in models:
+                # A first request loading one of them meanwhile finishes first: its version is
+                # then loaded, never marked UNLOADED under it.
+                with self._locks.model(model.name):
+                    for slot in list(model.slots.values()):
+                        if slot.current is None and slot.state is not ModelState.FAILED:
+                            if self._preload(slot.ref.name):
+                                self._load_quietly(slot)
+                            else:
+                                slot.move(ModelState.UNLOADED, ON_DEMAND)
 
     def unloaded(self, name: str, version: int | None) -> ModelRef | None:
         """The version that would serve ``name``/``version`` when it loads on demand and is not loaded
@@ -118,14 +133,23 @@ class ModelRepository:
         return slot.ref if slot.state in (ModelState.UNLOADED, ModelState.LOADING) else None
 
     def load(self, ref: ModelRef) -> LoadedVersion:
-        """The loaded version, loading it first if nobody has; concurrent callers share one load."""
-        slot = self._slot(ref)
-        loaded = slot.current
+        """The loaded version, loading it first if nobody has; concurrent callers share one load.
+        A reload pass refreshing the same model finishes first, and waits for this load."""
+        loaded = self._slot(ref).current
         if loaded is not None:
             return loaded
+        with self._locks.model(ref.name, on_demand=True):
+            # Looked up again: the pass this waited for may have removed or replaced the version.
+            return self._load(self._slot(ref))
+
+    def _load(self, slot: Slot) -> LoadedVersion:
+        """``load`` with the model's lock already held (by the caller or the pass)."""
+        ref = slot.ref
         with slot.load_lock:
             if slot.current is not None:
                 return slot.current
+            if self._closed:
+                raise ModelNotReadyError(f"model {ref}: the model repository is closed")
             if slot.state is ModelState.FAILED:
                 raise ModelLoadError(f"{ref}: {slot.reason}")
             config = self._config(ref.name)
@@ -297,22 +321,34 @@ class ModelRepository:
         self._poller.join(timeout)
 
     def poll(self) -> None:
-        """One reload pass: load changed and added versions side by side, unload removed ones."""
-        names = set(self._model_names())
-        with self._lock:
-            gone = [self._models.pop(name) for name in list(self._models) if name not in names]
-        self._problems.forget_all_but(names)
-        for model in gone:
-            logger.info("model %s removed from the repository", model.name, extra={"model": model.name})
-            for slot in model.slots.values():
-                self._unload(slot)
-        for name in sorted(names):
-            self._refresh_quietly(name, load=True)
-        self._problems.cleared(WHOLE_PASS)
+        """One reload pass: load changed and added versions side by side, unload removed ones.
+        Called while another pass runs, it waits for that one, then lists the files afresh."""
+        with self._locks.whole_pass():
+            if self._closed:
+                return
+            names = set(self._model_names())
+            with self._lock:
+                gone = [self._models.pop(name) for name in list(self._models) if name not in names]
+            self._problems.forget_all_but(names)
+            for model in gone:
+                logger.info("model %s removed from the repository", model.name, extra={"model": model.name})
+                with self._locks.model(model.name):
+                    for slot in model.slots.values():
+                        self._unload(slot)
+            for name in sorted(names):
+                if self._closed:
+                    return  # close() emptied the repository: loading more would only leak
+                self._refresh_quietly(name, load=True)
+            self._problems.cleared(WHOLE_PASS)
 
     def close(self) -> None:
-        """Retire every version; engines close as their last batch finishes."""
+        """Retire every version; engines close as their last batch finishes.
+
+        A pass in progress is not waited for (one load can take minutes): it stops at its next
+        model or version, brings nothing back, and a replacement it was building is let go. A load
+        in progress (a version's ``load_lock``) is waited for, as it always was."""
         with self._lock:
+            self._closed = True
             models = list(self._models.values())
             self._models.clear()
         for model in models:
@@ -320,9 +356,11 @@ class ModelRepository:
                 self._unload(slot)
 
     def _refresh_quietly(self, name: str, *, load: bool) -> None:
-        """``_refresh_model``; an unexpected error is logged once and the other models go on."""
+        """``_refresh_model`` under the model's lock; an unexpected error is logged once and the
+        other models go on."""
         try:
-            self._refresh_model(name, load=load)
+            with self._locks.model(name):
+                self._refresh_model(name, load=load)
         except Exception as exc:  # a bug or an odd file in one model must not stop the others
             self._problems.report(name, exc)
         else:
@@ -333,6 +371,8 @@ class ModelRepository:
         config_stamp = stamp_of(directory / CONFIG_FILE)
         versions, odd = versions_in(directory, MODEL_FILE)
         with self._lock:
+            if self._closed:
+                return  # nothing may come back into a closed repository
             model = self._models.get(name)
             if model is None:
                 model = self._models[name] = Model(name, None, None, None)
@@ -369,6 +409,8 @@ class ModelRepository:
             model.slots = {key: value for key, value in model.slots.items() if key != version}
             self._unload(removed)
         for version, stamp in sorted(versions.items()):
+            if self._closed:
+                return  # close() came during this model's loads: the rest would only leak
             existing = model.slots.get(version)
             if existing is None:
                 slot = Slot(ModelRef(name, version), stamp)
@@ -396,8 +438,10 @@ class ModelRepository:
                 slot.move(ModelState.FAILED, reason)
 
     def _load_quietly(self, slot: Slot) -> None:
-        with contextlib.suppress(ModelLoadError):  # recorded on the slot and logged by load()
-            self.load(slot.ref)
+        """``_load`` with the model's lock held. ModelLoadError is recorded on the slot and logged;
+        ModelNotReadyError only says that close() came first."""
+        with contextlib.suppress(ModelLoadError, ModelNotReadyError):
+            self._load(slot)
 
     def _reload(self, slot: Slot, config: ModelConfig) -> None:
         """Load the changed version side by side; swap when warm; the old one closes when idle."""
@@ -429,8 +473,9 @@ class ModelRepository:
             return
         previous: LoadedVersion | None
         with slot.load_lock:
-            # Another pass (SIGHUP's, beside the poll thread's) or close() unloaded it while this
-            # one built: the unload stands, and the replacement is let go rather than left live.
+            # close() unloaded it while this pass built (nothing else can: other passes and loads
+            # on demand wait for the model's lock): the unload stands, and the replacement is let
+            # go rather than left live.
             if slot.state is ModelState.UNLOADED:
                 previous = replacement
             else:
@@ -470,11 +515,6 @@ class ModelRepository:
         if slot is None:
             raise ModelNotFoundError(f"model {ref.name!r} has no version {ref.version}")
         return slot
-
-    def _slots(self) -> list[Slot]:
-        with self._lock:
-            models = list(self._models.values())
-        return [slot for model in models for slot in list(model.slots.values())]
 
     def _config(self, name: str) -> ModelConfig:
         model = self._model(name)
