@@ -136,14 +136,17 @@ class EventLog(Protocol):
 
 
 class ConfigReadOnlyError(Exception):
-    """The running config cannot be saved to (the embedded default, a read-only file): HTTP 409."""
+    """The running config cannot be saved to (the embedded default, a read-only file), or a camera's
+    geometry would not apply (a change of the camera waits for a restart): HTTP 409."""
 
 
 class GeometryEditor(Protocol):
     """The console's zone and line editor, on the config file the gateway was started with."""
 
-    def read_only_reason(self) -> str | None:
-        """Why edits cannot be saved, or None when they can."""
+    def read_only_reason(self, camera_id: str) -> str | None:
+        """Why edits of the camera's geometry cannot be saved, or None when they can: the config is
+        not a writable file, or the camera keeps its previous config until a restart (the line
+        ``/v1/status`` shows for it)."""
         ...
 
     def camera_config(self, camera_id: str) -> CameraConfig | None:
@@ -155,7 +158,9 @@ class GeometryEditor(Protocol):
     ) -> CameraConfig:
         """Validate the whole config with the new geometry, write the file back atomically and apply
         it like SIGHUP; returns the camera as now running. ConfigError for a config that does not
-        validate (nothing is written), ConfigReadOnlyError when the config is not a writable file."""
+        validate (nothing is written), ConfigReadOnlyError when the config is not a writable file or
+        when the camera would keep its previous geometry: its file config has a change that waits
+        for a restart (nothing is written either)."""
         ...
 
 

@@ -4,6 +4,13 @@ Both end in ``Gateway.reload``; one lock orders them, so a SIGHUP that arrives d
 save reloads the file as saved, and two saves never interleave their read-modify-write of the file.
 A console save validates the whole file with the new geometry before writing a byte, writes it
 atomically (``gateway.config_edit``), then applies it as SIGHUP would.
+
+A camera whose source, sampling or models changed in the file keeps its whole previous config until
+a restart (``gateway.pipeline.camera_changes``), zones and lines included. A save would then answer
+success and change nothing, so the editor is read-only for that camera while the last reload left
+such a change pending (with the line ``/v1/status`` shows), and a save is refused when the file it
+writes would leave one: the check is made under the lock, against the file and the config in force
+at that moment, so a reload between the editor's load and its save cannot slip through.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from gateway.config import (
 )
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
+from gateway.pipeline.camera_changes import plan_reload
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ class ConfigFile:
         self._path = path
         self._environment = environment
         self._lock = threading.Lock()
+        self._requested: GatewayConfig | None = None
+        """The config the last reload or save asked for; ``running`` may keep cameras of it back."""
 
     def reload(self) -> None:
         """SIGHUP: the file as it is now; a file that does not validate leaves the running config."""
@@ -57,9 +67,14 @@ class ConfigFile:
                 logger.error("reload refused, the running config stays:\n%s", exc)
                 return
             self._apply(config)
+            self._requested = config
 
-    def read_only_reason(self) -> str | None:
-        return read_only_reason(self._path)
+    def read_only_reason(self, camera_id: str) -> str | None:
+        reason = read_only_reason(self._path)
+        requested = self._requested
+        if reason is not None or requested is None:
+            return reason
+        return pending_restart(camera_id, requested, self._running())
 
     def camera_config(self, camera_id: str) -> CameraConfig | None:
         return next((camera for camera in self._running().cameras if camera.id == camera_id), None)
@@ -74,6 +89,9 @@ class ConfigFile:
             source = str(self._path)
             text = replace_geometry(read_config_text(self._path), camera_id, zones, lines, source)
             config: GatewayConfig = parse_config(text, source, GatewayConfig, self._environment)
+            pending = pending_restart(camera_id, config, self._running())
+            if pending is not None:
+                raise ConfigReadOnlyError(pending)
             try:
                 write_atomically(self._path, text)
             except OSError as exc:
@@ -86,8 +104,22 @@ class ConfigFile:
                 extra={"camera": camera_id},
             )
             self._apply(config)
+            self._requested = config
         saved = self.camera_config(camera_id)
         if saved is None:  # the file, edited by hand meanwhile, no longer has the camera
             problem = ConfigProblem(str(self._path), None, "cameras", f"no camera {camera_id!r} any more")
             raise ConfigError([problem])
         return saved
+
+
+def pending_restart(camera_id: str, requested: GatewayConfig, in_force: GatewayConfig) -> str | None:
+    """The line ``/v1/status`` shows for the camera while ``requested`` (a config the file asks for)
+    waits for a restart to apply to it, or None when a reload applies it (or the camera is not
+    running). The camera's config in force stands in for the camera as built: a reload installs a
+    camera's config only when its restart-only settings are those it was built with."""
+    running = next((camera for camera in in_force.cameras if camera.id == camera_id), None)
+    if running is None:
+        return None
+    wanted = [camera for camera in requested.cameras if camera.id == camera_id]
+    plan = plan_reload({camera_id: running}, [running], wanted)
+    return plan.pending[0] if plan.pending else None

@@ -3,7 +3,10 @@
 ``PUT`` takes ``{"zones": [...], "lines": [...]}`` in the config file's own shapes. Each item is
 checked with the config models first (400 naming the item), then the whole config with the new
 geometry (400 with the file's problems, e.g. a rule naming a zone that was deleted); only a config
-that validates is written back and applied. 409 when the running config is not a writable file.
+that validates is written back and applied. 409 when the running config is not a writable file, or
+when the camera has a change that waits for a restart (``gateway.pipeline.camera_changes``): until
+then it keeps its previous zones and lines, so a save would answer 200 and change nothing. ``GET``
+reports either as the editor's ``read_only_reason``.
 """
 
 from __future__ import annotations
@@ -55,12 +58,12 @@ def _editor(request: web.Request) -> tuple[GeometryEditor, CameraConfig]:
 
 async def get_geometry(request: web.Request) -> web.Response:
     editor, camera = _editor(request)
-    return web.json_response(geometry_json(camera, editor.read_only_reason()))
+    return web.json_response(geometry_json(camera, editor.read_only_reason(camera.id)))
 
 
 async def put_geometry(request: web.Request) -> web.Response:
     editor, camera = _editor(request)
-    reason = editor.read_only_reason()
+    reason = editor.read_only_reason(camera.id)
     if reason is not None:
         raise web.HTTPConflict(text=reason)
     if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -76,7 +79,7 @@ async def put_geometry(request: web.Request) -> web.Response:
         raise web.HTTPConflict(text=str(exc)) from exc
     except ConfigError as exc:
         raise InvalidInputError("; ".join(str(problem) for problem in exc.problems)) from exc
-    return web.json_response(geometry_json(saved, editor.read_only_reason()))
+    return web.json_response(geometry_json(saved, editor.read_only_reason(saved.id)))
 
 
 def _items(value: object, key: str, model: type[ZoneConfig] | type[LineConfig]) -> list[Any]:
