@@ -8,6 +8,16 @@ and ``lines:`` entries, and only those spans of text are replaced by freshly emi
 like the camera's other keys; comments inside a replaced span are carried over into its new text.
 Every other byte of the file stays as it was.
 
+The file is first read as the config loader reads it (``gateway.config.loading``), so what it refuses
+(nesting past MAX_DEPTH, which would exhaust the stack of ruamel's recursive composer after seconds of
+work; aliases expanding past MAX_VALUES; repeated keys and anchors; unknown tags) is refused here with
+its own file:line message before ruamel sees the text. An edit that would reach beyond the camera's
+geometry is refused too: the camera (or the list holding it) reused elsewhere through an alias, or
+merged into another camera (``<<: *gate``) that does not write its own value of each key the edit
+writes, whose copy would silently change with it; or an anchor inside the replaced text that another
+part of the file reuses, which the edit would take away. A key a camera takes through a merge is
+overridden by writing its own, an empty list included.
+
 Writing is atomic: a temporary file beside the target, fsynced, given the target's mode, renamed
 over it, and the directory fsynced, so a power cut leaves the old file or the new one, never half.
 """
@@ -20,17 +30,22 @@ import re
 import stat
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import YAMLError
+from ruamel.yaml.composer import Composer
+from ruamel.yaml.error import StreamMark, YAMLError
+from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gateway.config import LineConfig, ZoneConfig
+from gateway.config.loading import load_with_lines
 from gateway.errors import ConfigError, ConfigProblem
 
+_MERGE = "tag:yaml.org,2002:merge"
 _COMMENT = re.compile(r"(?:^|(?<=\s))(#[^\n]*)", re.MULTILINE)
 DECIMALS = 4
 """Normalised coordinates are written with this many decimals: a tenth of a pixel at 4K."""
@@ -48,13 +63,19 @@ def replace_geometry(
     source: str = "<config>",
 ) -> str:
     """``text`` with camera ``camera_id``'s ``zones`` and ``lines`` replaced; the rest untouched."""
-    camera = _camera_node(text, camera_id, source)
+    try:
+        load_with_lines(text, source)
+    except ConfigError as exc:
+        raise GeometryEditError(exc.problems) from exc
+    document = _compose(text, source)
+    camera = _camera_node(document, camera_id, source)
     keys = [key.value for key, _ in camera.value]
+    merged = _merged_keys(camera)  # left unwritten, a merged list would stay in force
     indent = camera.value[0][0].start_mark.column
     edits: list[tuple[int, int, int, str]] = []
     wanted = (("zones", [_zone(zone) for zone in zones]), ("lines", [_line(line) for line in lines]))
     for order, (key, value) in enumerate(wanted):
-        if key not in keys and not value:
+        if key not in keys and key not in merged and not value:
             continue  # nothing to say: an absent list is an empty one
         block = _emit(key, value, indent)
         if key in keys:
@@ -70,6 +91,8 @@ def replace_geometry(
         else:
             end = _line_end(text, _content_end(camera.value[-1][1]))
             edits.append((end, end, order, "\n" + block.rstrip("\n")))
+    spans = [(start, end, wanted[order][0]) for start, end, order, _ in edits]
+    _refuse_reaching_beyond(document, camera, spans, camera_id, source)
     # From the end backwards, so earlier offsets stay valid; of two insertions at one place the later
     # goes in first, so the earlier lands before it.
     for start, end, _, replacement in sorted(edits, key=lambda edit: edit[:3], reverse=True):
@@ -92,11 +115,134 @@ def _keep_comments(old: str, block: str, indent: int) -> str:
     return f"{first_line}\n{kept}{rest}"
 
 
-def _camera_node(text: str, camera_id: str, source: str) -> MappingNode:
+class _NotingComposer(Composer):
+    """ruamel's composer, noting each alias (where it is) and each anchored value: an alias is
+    composed into the very node its anchor names, and the text keeps no trace of it there."""
+
+    def __init__(self, loader: Any = None) -> None:
+        super().__init__(loader)
+        self.aliases: list[tuple[str, StreamMark]] = []
+        self.anchored: dict[str, Node] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.parser.peek_event()
+        node = super().compose_node(parent, index)
+        if isinstance(event, AliasEvent):
+            self.aliases.append((event.anchor, event.start_mark))
+        elif event.anchor is not None:
+            self.anchored[event.anchor] = node  # the loader, run first, refuses an anchor named twice
+        return node
+
+
+@dataclass(slots=True)
+class _Document:
+    root: Node | None
+    aliases: list[tuple[str, StreamMark]] = field(default_factory=list)
+    """Each alias's anchor and place, in the order of the text."""
+    anchored: dict[str, Node] = field(default_factory=dict)
+
+
+def _compose(text: str, source: str) -> _Document:
+    yaml = YAML(typ="rt")
+    yaml.Composer = _NotingComposer
     try:
-        root = YAML(typ="rt").compose(text)
+        root = yaml.compose(text)
     except YAMLError as exc:
         raise GeometryEditError([ConfigProblem(source, None, "", f"invalid YAML: {exc}")]) from exc
+    composer: _NotingComposer = yaml.composer
+    return _Document(root, composer.aliases, composer.anchored)
+
+
+def _refuse_reaching_beyond(
+    document: _Document, camera: MappingNode, spans: list[tuple[int, int, str]], camera_id: str, source: str
+) -> None:
+    """Refuse an edit that would change, or break, what an alias elsewhere in the file stands for:
+    an anchored value holding the replaced ``spans`` of text (start, end, key; the camera, its list,
+    the document), or one written inside them. An alias inside the spans goes with them and is no
+    concern, nor one inside them of an anchor outside: the edit writes its value out in full. A
+    camera merged into another (``<<: *gate``, the way to share settings) may be edited when the other
+    writes its own value for each key the edit writes."""
+    reused: dict[str, list[StreamMark]] = {}
+    for anchor, mark in document.aliases:
+        if not any(start <= mark.index < end for start, end, _ in spans):
+            reused.setdefault(anchor, []).append(mark)
+    root = document.root
+    cameras = _child(root, "cameras") if isinstance(root, MappingNode) else None
+    holders = [("", root), ("cameras", cameras), (f"cameras[{camera_id}]", camera)]
+    written = sorted({key for _, _, key in spans})
+    for anchor, node in document.anchored.items():
+        marks = reused.get(anchor, [])
+        holder = next((path for path, held in holders if held is node), None)
+        if node is camera:
+            takers = _merge_takers(root, camera)
+            for taker in takers:
+                missing = [key for key in written if _child(taker, key) is None]
+                if missing:
+                    keys = " and ".join(missing)
+                    raise _problem(
+                        source,
+                        node,
+                        holder or "",
+                        f"is anchored as &{anchor}, and the camera on line {taker.start_mark.line + 1} takes "
+                        f"its {keys} from it through a merge (<<: *{anchor}): saving them here would "
+                        f"change that camera's too; write its own {keys} there (an empty list for none), "
+                        "or edit the file by hand",
+                    )
+            # A taker's own alias of the camera is its merge (any other key would not validate).
+            marks = [
+                mark
+                for mark in marks
+                if not any(taker.start_mark.index <= mark.index < _content_end(taker) for taker in takers)
+            ]
+        if not marks:
+            continue
+        where = f"reused through *{anchor} on line {marks[0].line + 1}"
+        if holder is not None:
+            raise _problem(
+                source,
+                node,
+                holder,
+                f"is anchored as &{anchor} and {where}: saving the geometry of camera {camera_id!r} "
+                "here would change that copy too; edit the file by hand",
+            )
+        key = next((key for start, end, key in spans if start <= node.start_mark.index < end), None)
+        if key is not None:
+            raise _problem(
+                source,
+                node,
+                f"cameras[{camera_id}].{key}",
+                f"holds the anchor &{anchor}, {where}: replacing the camera's {key} would take it "
+                "away; write that copy out in full, or edit the file by hand",
+            )
+
+
+def _merge_sources(value: Node) -> list[Node]:
+    return list(value.value) if isinstance(value, SequenceNode) else [value]
+
+
+def _merge_takers(root: Node | None, source: MappingNode) -> list[MappingNode]:
+    """The mappings that take ``source``'s keys through a merge: ``<<: *source`` or ``<<: [*source, ...]``.
+    Each node is visited once: the loader, run first, bounds them by the length of the text."""
+    takers: list[MappingNode] = []
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if not isinstance(node, (MappingNode, SequenceNode)) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            pending += node.value
+            continue
+        for key_node, value_node in node.value:
+            if str(key_node.tag) == _MERGE and any(merged is source for merged in _merge_sources(value_node)):
+                takers.append(node)
+            pending += [key_node, value_node]
+    return takers
+
+
+def _camera_node(document: _Document, camera_id: str, source: str) -> MappingNode:
+    root = document.root
     cameras = _child(root, "cameras") if isinstance(root, MappingNode) else None
     if not isinstance(cameras, SequenceNode):
         raise GeometryEditError([ConfigProblem(source, None, "cameras", "the file has no cameras list")])
@@ -111,6 +257,20 @@ def _camera_node(text: str, camera_id: str, source: str) -> MappingNode:
                 )
             return camera
     raise GeometryEditError([ConfigProblem(source, None, "cameras", f"no camera {camera_id!r} in the file")])
+
+
+def _merged_keys(mapping: MappingNode) -> set[str]:
+    """The keys ``mapping`` takes from others through merges (``<<: *other``, ``<<: [*a, *b]``): an
+    empty list must be written to take one of them away."""
+    keys: set[str] = set()
+    for key_node, value_node in mapping.value:
+        if str(key_node.tag) != _MERGE:
+            continue
+        for merged in _merge_sources(value_node):
+            if isinstance(merged, MappingNode):
+                keys |= {key.value for key, _ in merged.value if isinstance(key, ScalarNode)}
+                keys |= _merged_keys(merged)  # nested no deeper than the loader allows
+    return keys
 
 
 def _child(mapping: MappingNode, key: str) -> Node | None:

@@ -142,7 +142,9 @@ def _yaml_problem(error: yaml.YAMLError, text: str, source: str) -> ConfigProble
     return ConfigProblem(source, line, "", f"invalid YAML: {str(error).splitlines()[0]}")
 
 
-def _load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
+    """The YAML document in ``text`` as plain data, and the line of each key path; ConfigError
+    (file:line) for any document the loader refuses (tags, repeated keys, nesting, alias bombs)."""
     lines: dict[tuple[str | int, ...], int] = {}
     try:
         # The reader checks the characters as the loader is made.
@@ -260,7 +262,7 @@ def parse_config(
 ) -> Any:
     """Validate YAML text against ``model``; raise ConfigError listing every problem with its line.
     ``${NAME}`` is expanded from ``environment`` (default: the process environment)."""
-    data, lines = _load_with_lines(text, source)
+    data, lines = load_with_lines(text, source)
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, 1, "", "the top level must be a mapping of keys")])
     problems: list[ConfigProblem] = []
