@@ -6,6 +6,24 @@ rewrites them to ``%s``. Both run every write in an explicit transaction that ho
 device it touches, so two subscribers sharing one database cannot interleave the dedup and chain
 checks of one device: SQLite takes the whole database (``BEGIN IMMEDIATE``), PostgreSQL locks the
 device's row (``SELECT ... FOR UPDATE``; devices are locked in sorted order so batches cannot deadlock).
+
+A failed statement is one of two things, and the store treats them oppositely (``is_data_error``):
+
+- an outage: the database is unreachable, locked, full, restarting, or another writer raced this
+  one. Retrying the same statement later can succeed, so the batch is retried and nothing is lost.
+- a refused value: the statement carries a value this database cannot hold, which no retry changes:
+  text with a NUL or a character the database's encoding lacks, a device id longer than a B-tree
+  index entry may be, an integer or a string beyond what a column or the driver takes. It comes
+  from one message's data, so that message is rejected and the others are stored.
+
+Only errors whose cause is the values themselves are counted as refused: PostgreSQL's class 22
+(data exception: out of range, truncation, encoding, invalid representation; psycopg raises its
+``DataError`` for a NUL before sending), class 54 (a program limit: an index entry or a statement
+too large), a NOT NULL or CHECK violation; SQLite's ``DataError`` (string or blob too big) and its
+NOT NULL, CHECK and datatype-mismatch constraint errors; and what either driver raises outside its
+own exception tree when it cannot convert a value (``BINDING_ERRORS``). Everything else, including
+a unique violation (a race between two writers that a retry resolves) and anything unknown, is an
+outage: a good alert is never rejected for an error that might pass.
 """
 
 from __future__ import annotations
@@ -23,6 +41,18 @@ from gateway.sqlite_open import open_wal_database
 if TYPE_CHECKING:
     import psycopg
 
+BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, UnicodeEncodeError)
+"""What the drivers raise, outside their own exception trees, for a value they cannot convert: an
+integer no SQLite INTEGER holds, text the connection's encoding cannot write (a lone surrogate; on a
+LATIN1 PostgreSQL database, any character beyond Latin-1). Always a refused value."""
+
+_SQLITE_REFUSED = frozenset({"SQLITE_CONSTRAINT_NOTNULL", "SQLITE_CONSTRAINT_CHECK", "SQLITE_MISMATCH"})
+_POSTGRES_REFUSED = frozenset({"23502", "23514"})
+"""not_null_violation and check_violation; the rest of class 23 (unique, foreign key, exclusion)
+can be a race with another writer, so it stays an outage."""
+_POSTGRES_REFUSED_CLASSES = ("22", "54")
+"""data_exception, program_limit_exceeded."""
+
 
 class Database(Protocol):
     """One connection, used by one thread at a time."""
@@ -31,6 +61,15 @@ class Database(Protocol):
     """The driver's exception types, wrapped into AuditError by the store."""
 
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
+
+    def savepoint(self) -> contextlib.AbstractContextManager[None]:
+        """Inside a transaction: what the block wrote is undone if it raises, the rest kept."""
+        ...
+
+    def is_data_error(self, error: Exception) -> bool:
+        """``error`` (one of ``errors`` or ``BINDING_ERRORS``) is a value the database refuses, which
+        no retry changes, rather than an outage."""
+        ...
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]: ...
 
@@ -70,6 +109,25 @@ class SqliteDatabase:
             self._connection.execute("ROLLBACK")
             raise
         self._connection.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._connection.execute("SAVEPOINT refusable")
+        try:
+            yield
+        except BaseException:
+            self._connection.execute("ROLLBACK TO refusable")
+            self._connection.execute("RELEASE refusable")
+            raise
+        self._connection.execute("RELEASE refusable")
+
+    def is_data_error(self, error: Exception) -> bool:
+        if isinstance(error, (*BINDING_ERRORS, sqlite3.DataError)):
+            return True
+        # sqlite_errorname is Python 3.11's; on 3.10 every constraint error stays an outage.
+        return isinstance(error, sqlite3.IntegrityError) and (
+            getattr(error, "sqlite_errorname", None) in _SQLITE_REFUSED
+        )
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._connection.execute(sql, tuple(parameters)).fetchall()
@@ -134,6 +192,23 @@ class PostgresDatabase:
                 yield
             finally:
                 self._in_transaction = False
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        # Nested in the open transaction, psycopg's transaction block is a savepoint: a statement
+        # that fails aborts only what followed it, and the transaction goes on.
+        with self._connection.transaction():
+            yield
+
+    def is_data_error(self, error: Exception) -> bool:
+        if isinstance(error, (*BINDING_ERRORS, self._psycopg.DataError)):
+            return True
+        sqlstate = getattr(error, "sqlstate", None)
+        return (
+            isinstance(error, self._psycopg.Error)
+            and isinstance(sqlstate, str)
+            and (sqlstate.startswith(_POSTGRES_REFUSED_CLASSES) or sqlstate in _POSTGRES_REFUSED)
+        )
 
     def execute(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         if not self._in_transaction:

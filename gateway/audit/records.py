@@ -23,6 +23,9 @@ class RejectReason(str, enum.Enum):
     """Another alert with the same device and seq but different content is already stored."""
     EVIDENCE = "evidence"
     """An image that is not the one its signed alert names (or for an alert that names none)."""
+    UNSTORABLE = "unstorable"
+    """The database refuses a value the message brings (``gateway.audit.database``, ``is_data_error``):
+    a retry would be refused again, so the message is rejected rather than retried for ever."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,13 @@ seqs between them that are missing are the device's gaps, which the subscriber a
 as it does the seqs of alerts whose image is missing. A batch of messages is one transaction: the
 subscriber acknowledges them to the broker only after ``ingest`` returns, so an acknowledged alert
 is on disk. Reads are ``gateway.audit.store_reads``.
+
+A failed write is an outage or a refused value (``gateway.audit.database``). An outage fails the
+batch, and the subscriber retries it until the database is back. A refused value is one message's
+own data, which no retry changes (a device id too long for an index, text the database's encoding
+lacks): the batch is written again, still one transaction but each message in a savepoint, and the
+refused message is rejected (``unstorable``) while the rest is stored, its rejection row written
+by ``gateway.audit.rejections``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 
-from gateway.audit.database import Database, open_database
+from gateway.audit.database import BINDING_ERRORS, Database, open_database
 from gateway.audit.evidence import MAX_IMAGE_BYTES, EvidenceLedger, ReceivedImage, evidence_target
 from gateway.audit.fleet import ReceivedStatus, parse_status, record_statuses, status_target
 from gateway.audit.records import (
@@ -37,6 +44,7 @@ from gateway.audit.records import (
     RejectReason,
     StoredAlert,
 )
+from gateway.audit.rejections import RejectionRecorder, escaped
 from gateway.audit.store_reads import PAGE_ROWS, AuditReads
 from gateway.domain import Alert
 from gateway.errors import AuditError
@@ -74,10 +82,15 @@ class _RejectedError(Exception):
         super().__init__(detail)
 
 
-def _storable(text: str) -> str:
-    """A reason as a text column takes it: PostgreSQL's refuses NUL, and no database driver encodes
-    a lone surrogate; a payload can put either in a field name that the reason repeats."""
-    return text.replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode("utf-8")
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Checked:
+    """A batch after the checks that need no stored state: the results of the rejected by index,
+    and what is left to write."""
+
+    results: list[IngestResult | None]
+    verified: list[tuple[int, Alert, ReceivedMessage]]
+    images: dict[str, list[ReceivedImage]]
+    statuses: dict[str, list[ReceivedStatus]]
 
 
 def device_from_topic(topic: str, prefix: str) -> str | None:
@@ -97,6 +110,10 @@ class AuditStore(AuditReads):
         self._keys = dict(keys)
         self._prefix = topic_prefix
         self._evidence = EvidenceLedger(database, topic_prefix)
+        self._rejections = RejectionRecorder(database)
+        self._failures = (*database.errors, *BINDING_ERRORS)
+        """What a statement raises when it fails; ``database.is_data_error`` tells which are a
+        message's data and which an outage."""
 
     @classmethod
     def open(
@@ -116,35 +133,70 @@ class AuditStore(AuditReads):
         """Verify and store a batch in one transaction; results in the order of ``messages``.
 
         Raises AuditError (nothing stored) when the database fails; the caller retries the batch.
+        A value the database refuses is not a failure: its message is rejected (``unstorable``).
         """
-        results: list[IngestResult | None] = [None] * len(messages)
-        verified: list[tuple[int, Alert, ReceivedMessage]] = []
-        images: dict[str, list[ReceivedImage]] = {}
-        statuses: dict[str, list[ReceivedStatus]] = {}
-        rejected: list[tuple[int, IngestResult]] = []
+        checked = self._check(messages)
+        try:
+            with self._database.transaction():
+                results = self._write(checked)
+                # A garbled status message is logged, not kept: it is not part of the audit log.
+                self._rejections.record_all(
+                    [(result, message) for result, message in zip(results, messages, strict=True)
+                     if result is not None and result.outcome is Outcome.REJECTED and not result.status]
+                )  # fmt: skip
+            return [result for result in results if result is not None]
+        except self._failures as exc:
+            if not self._database.is_data_error(exc):
+                raise AuditError(f"audit store write failed: {exc}") from exc
+            logger.warning(
+                "audit: the database refuses a value in a batch of %d messages (%s: %s); "
+                "storing each on its own",
+                len(messages),
+                type(exc).__name__,
+                escaped(str(exc)),
+            )
+        # Still one transaction, so the batch is acknowledged as a whole; each message in a
+        # savepoint, so the one the database refuses is undone alone and the others are kept. In
+        # the order of the devices their topics name: devices are still locked in sorted order.
+        order = sorted(range(len(messages)), key=lambda index: self._topic_device(messages[index]) or "")
+        alone: dict[int, IngestResult] = {}
+        try:
+            with self._database.transaction():
+                for index in order:
+                    alone[index] = self._ingest_alone(messages[index])
+                for index, message in enumerate(messages):
+                    if alone[index].outcome is Outcome.REJECTED and not alone[index].status:
+                        self._rejections.record(alone[index], message)
+        except self._failures as exc:
+            raise AuditError(f"audit store write failed: {exc}") from exc
+        return [alone[index] for index in range(len(messages))]
+
+    def _check(self, messages: Sequence[ReceivedMessage]) -> _Checked:
+        """Everything that needs no stored state; the rejected get their result here."""
+        checked = _Checked([None] * len(messages), [], {}, {})
         for index, message in enumerate(messages):
             status_device = status_target(message.topic, self._prefix)
             try:
                 if status_device is not None:
                     parsed = parse_status(index, status_device, message)
                     if isinstance(parsed, IngestResult):
-                        rejected.append((index, parsed))
+                        checked.results[index] = parsed
                     else:
-                        statuses.setdefault(status_device, []).append(parsed)
+                        checked.statuses.setdefault(status_device, []).append(parsed)
                     continue
                 target = evidence_target(message.topic, self._prefix)
                 if target is not None:
-                    checked = self._check_image(index, message, *target)
-                    if isinstance(checked, IngestResult):
-                        rejected.append((index, checked))
+                    image = self._check_image(index, message, *target)
+                    if isinstance(image, IngestResult):
+                        checked.results[index] = image
                     else:
-                        images.setdefault(checked.device_id, []).append(checked)
+                        checked.images.setdefault(image.device_id, []).append(image)
                     continue
-                verified.append((index, self._verify(message), message))
+                checked.verified.append((index, self._verify(message), message))
             except _RejectedError as problem:
                 device_id = device_from_topic(message.topic, self._prefix)
-                rejected.append(
-                    (index, IngestResult(Outcome.REJECTED, device_id, None, problem.reason, problem.detail))
+                checked.results[index] = IngestResult(
+                    Outcome.REJECTED, device_id, None, problem.reason, problem.detail
                 )
             except Exception as exc:
                 # These checks touch no database: whatever they did not foresee in one message is
@@ -152,51 +204,67 @@ class AuditStore(AuditReads):
                 logger.exception("audit: a message on %s could not be checked", message.topic)
                 detail = f"could not be checked: {type(exc).__name__}: {exc}"
                 device_id = status_device or device_from_topic(message.topic, self._prefix)
-                result = IngestResult(
+                checked.results[index] = IngestResult(
                     Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=bool(status_device)
                 )
-                rejected.append((index, result))
+        return checked
+
+    def _write(self, checked: _Checked) -> list[IngestResult | None]:
+        """Store what passed the checks (inside the caller's transaction); the results by index."""
+        results = list(checked.results)
         # Devices are locked in sorted order (no deadlock between two subscribers) and each device's
         # alerts are chained in seq order, however the batch arrived; then its images are checked
         # against the alerts stored (these included).
         by_device: dict[str, list[tuple[int, Alert, ReceivedMessage]]] = {}
-        for item in sorted(verified, key=lambda item: (item[1].device_id, item[1].seq)):
+        for item in sorted(checked.verified, key=lambda item: (item[1].device_id, item[1].seq)):
             by_device.setdefault(item[1].device_id, []).append(item)
-        try:
-            with self._database.transaction():
-                for device_id in sorted(by_device.keys() | images.keys() | statuses.keys()):
-                    contiguous, highest = self._database.lock_device(device_id)
-                    stored = self._store_device(device_id, by_device.get(device_id, []), contiguous, highest)
-                    stored += self._evidence.store(device_id, images.get(device_id, []))
-                    stored += record_statuses(self._database, device_id, statuses.get(device_id, []))
-                    for index, result in stored:
-                        results[index] = result
-                for index, rejection in rejected:
-                    results[index] = rejection
-                # A garbled status message is logged, not kept: it is not part of the audit log.
-                self._record_rejections(
-                    [(result, message) for result, message in zip(results, messages, strict=True)
-                     if result is not None and result.outcome is Outcome.REJECTED and not result.status]
-                )  # fmt: skip
-        except self._database.errors as exc:
-            raise AuditError(f"audit store write failed: {exc}") from exc
-        return [result for result in results if result is not None]
+        for device_id in sorted(by_device.keys() | checked.images.keys() | checked.statuses.keys()):
+            contiguous, highest = self._database.lock_device(device_id)
+            stored = self._store_device(device_id, by_device.get(device_id, []), contiguous, highest)
+            stored += self._evidence.store(device_id, checked.images.get(device_id, []))
+            stored += record_statuses(self._database, device_id, checked.statuses.get(device_id, []))
+            for index, result in stored:
+                results[index] = result
+        return results
 
-    def _record_rejections(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> None:
-        rows = []
-        for result, message in rejections:
-            reason = result.reason.value if result.reason is not None else "unknown"
-            text = _storable(f"{reason}: {result.detail}")
-            rows.append(
-                (result.device_id, result.seq, message.topic, message.payload, text, message.received_at)
-            )
-            logger.warning("audit: rejected %s from %s: %s", result.seq or "message", message.topic, text)
-        if rows:
-            self._database.execute_many(
-                "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+    def _ingest_alone(self, message: ReceivedMessage) -> IngestResult:
+        """One message in a savepoint of the open transaction: stored, or rejected if the database
+        refuses a value it brings (its rejection row is the caller's to write)."""
+        checked = self._check([message])
+        try:
+            with self._database.savepoint():
+                (result,) = [result for result in self._write(checked) if result is not None]
+        except self._failures as exc:
+            if not self._database.is_data_error(exc):
+                raise
+            result = self._unstorable(message, exc)
+            if result.status:  # not kept, as no rejected status is, but not unnoticed
+                logger.warning(
+                    "audit: rejected a status message from %s: %s", escaped(message.topic), result.detail
+                )
+        return result
+
+    def _topic_device(self, message: ReceivedMessage) -> str | None:
+        """The device a status, evidence or alert topic names."""
+        image = evidence_target(message.topic, self._prefix)
+        return (
+            status_target(message.topic, self._prefix)
+            or (image[0] if image else None)
+            or device_from_topic(message.topic, self._prefix)
+        )
+
+    def _unstorable(self, message: ReceivedMessage, error: Exception) -> IngestResult:
+        status_device = status_target(message.topic, self._prefix)
+        image = evidence_target(message.topic, self._prefix)
+        return IngestResult(
+            Outcome.REJECTED,
+            self._topic_device(message),
+            image[1] if image else None,
+            RejectReason.UNSTORABLE,
+            f"the database refuses a value of it: {type(error).__name__}: {error}",
+            evidence=image is not None,
+            status=status_device is not None,
+        )
 
     def _verify(self, message: ReceivedMessage) -> Alert:
         """Schema, topic, key, hash and signature: everything that needs no stored state."""
