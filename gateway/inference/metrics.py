@@ -51,5 +51,16 @@ class InferenceMetrics:
             registry=registry,
         )
 
+        self.odd_outputs = Counter(
+            "edge_gateway_inference_odd_outputs_total",
+            "Output values postprocess dropped or clipped (NaN or infinite boxes and scores, scores "
+            "above 1), by model, version and problem.",
+            ["model", "version", "problem"],
+            registry=registry,
+        )
+
+    def odd_output(self, ref: ModelRef, problem: str, count: int) -> None:
+        self.odd_outputs.labels(ref.name, str(ref.version), problem).inc(count)
+
     def outcome(self, ref: ModelRef, outcome: str, count: int = 1) -> None:
         self.requests.labels(ref.name, str(ref.version), outcome).inc(count)

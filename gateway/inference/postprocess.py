@@ -17,43 +17,130 @@ the ones overlapping it, so it runs at most ``max_detections`` rounds of one vec
 Measured on the 2-core CI box under load, 80 classes at 640 (8400 anchors): a quiet frame decodes
 in about 1.4 ms; the pathological frame where every anchor passes the threshold, in about 30 ms.
 Boxes come back normalised to 0..1 of the original frame with the letterbox undone, clipped.
+
+A model file is input, so its numbers are checked like any other: a candidate whose box or score is
+not finite (NaN, infinity) is dropped, a score above 1 is clipped to 1 (alert scores are 0..1), and
+an anomaly score that is not finite counts as no score. Each such problem goes to ``report`` (the
+service logs it once per model version and counts it), so one odd anchor cannot poison NMS for the
+others, and no NaN or infinity reaches the tracker, the rules or an alert.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+import threading
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from gateway.domain import AnomalyMap, Detection
+from gateway.domain import AnomalyMap, Detection, ModelRef
 from gateway.errors import InferenceError, ModelLoadError
 from gateway.inference.model_config import PostprocessConfig
 from gateway.inference.preprocess import Letterbox
 
-__all__ = ["ANOMALY_LABEL", "MAP_OUTPUT", "anomaly_map", "check", "decode", "non_max_suppression"]
+__all__ = [
+    "ANOMALY_LABEL",
+    "MAP_OUTPUT",
+    "OddOutputs",
+    "Report",
+    "anomaly_map",
+    "check",
+    "decode",
+    "non_max_suppression",
+]
+
+logger = logging.getLogger(__name__)
 
 ANOMALY_LABEL = "anomaly"
 MAP_OUTPUT = "map"
 """An anomaly model's map output when model.yaml does not name one (every enrolled version has it)."""
 _Floats = npt.NDArray[np.float32]
+_Wide = npt.NDArray[np.float64]
+
+Report = Callable[[str, int], None]
+"""``report(problem, count)``: ``count`` values of one item's output had ``problem`` (one of
+``NON_FINITE``, ``SCORE_ABOVE_ONE``, ``NON_FINITE_ANOMALY_SCORE``, ``NON_FINITE_ANOMALY_MAP``) and
+were dropped or clipped."""
+
+NON_FINITE = "non_finite_detection"
+SCORE_ABOVE_ONE = "score_above_one"
+NON_FINITE_ANOMALY_SCORE = "non_finite_anomaly_score"
+NON_FINITE_ANOMALY_MAP = "non_finite_anomaly_map"
+
+_PROBLEMS = {
+    NON_FINITE: "detections with a NaN or infinite box or score were dropped",
+    SCORE_ABOVE_ONE: "detection scores above 1 were clipped to 1 (are the class scores sigmoids?)",
+    NON_FINITE_ANOMALY_SCORE: "a NaN or infinite anomaly score was taken as no score",
+    NON_FINITE_ANOMALY_MAP: "NaN or infinite anomaly map cells were taken as 0 (not anomalous)",
+}
+
+_FAR = 1e4
+"""Box corners are clipped to +-this many model-input pixels before NMS: outside any model input (a
+few thousand pixels at most), so no box changes on the frame, while a huge one (1e30) can neither
+overflow nor swamp the class shift of NMS (float32: 80 classes x 2e4 keeps 1/8 pixel)."""
+
+
+def _ignore(problem: str, count: int) -> None:
+    del problem, count
+
+
+class OddOutputs:
+    """Logs each problem of each model version once (a model that outputs NaN does so on every
+    frame: one line, not a flood) and hands every occurrence to ``count`` (a metric). Thread-safe."""
+
+    def __init__(self, count: Callable[[ModelRef, str, int], None] | None = None) -> None:
+        self._count = count
+        self._logged: set[tuple[ModelRef, str]] = set()
+        self._lock = threading.Lock()
+
+    def reporter(self, ref: ModelRef) -> Report:
+        """The ``report`` for decoding an output of ``ref``."""
+
+        def report(problem: str, count: int) -> None:
+            self.note(ref, problem, count)
+
+        return report
+
+    def note(self, ref: ModelRef, problem: str, count: int) -> None:
+        if self._count is not None:
+            self._count(ref, problem, count)
+        with self._lock:
+            first = (ref, problem) not in self._logged
+            self._logged.add((ref, problem))
+        if first:
+            logger.warning(
+                "model %s: %s (%d in this frame; logged once, counted in "
+                "edge_gateway_inference_odd_outputs_total)",
+                ref,
+                _PROBLEMS.get(problem, problem),
+                count,
+                extra={"model": str(ref)},
+            )
 
 
 def decode(
-    outputs: Mapping[str, npt.NDArray[Any]], letterbox: Letterbox, spec: PostprocessConfig
+    outputs: Mapping[str, npt.NDArray[Any]],
+    letterbox: Letterbox,
+    spec: PostprocessConfig,
+    report: Report = _ignore,
 ) -> tuple[tuple[Detection, ...], float | None]:
-    """Decode the outputs of ONE item (batch dimension removed): (detections, anomaly score)."""
+    """Decode the outputs of ONE item (batch dimension removed): (detections, anomaly score).
+    Values that are not numbers an alert can carry are dropped or clipped and go to ``report``."""
     if spec.kind == "none":
         return (), None
     tensor = _select_output(outputs, spec)
     if spec.kind == "anomaly":
-        return _decode_anomaly(tensor, spec)
-    if spec.kind == "yolov8":
-        boxes, scores, classes = _yolov8_candidates(tensor, spec)
-    else:
-        boxes, scores, classes = _yolov5_candidates(tensor, spec)
-    return _finish(boxes, scores, classes, letterbox, spec), None
+        return _decode_anomaly(tensor, spec, report)
+    # Odd values (inf * 0, a float16 overflow) are found and dropped below, not warned about here.
+    with np.errstate(all="ignore"):
+        if spec.kind == "yolov8":
+            centres, scores, classes = _yolov8_candidates(tensor, spec, report)
+        else:
+            centres, scores, classes = _yolov5_candidates(tensor, spec, report)
+    boxes, sane_scores, classes = _sane(centres, scores, classes, report)
+    return _finish(boxes, sane_scores, classes, letterbox, spec), None
 
 
 def check(spec: PostprocessConfig, shapes: Mapping[str, tuple[int, ...]]) -> None:
@@ -93,9 +180,12 @@ def check(spec: PostprocessConfig, shapes: Mapping[str, tuple[int, ...]]) -> Non
         )
 
 
-def anomaly_map(outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessConfig) -> AnomalyMap | None:
+def anomaly_map(
+    outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessConfig, report: Report = _ignore
+) -> AnomalyMap | None:
     """The per-cell map of ONE item of an anomaly model, judged against the model's threshold; None
-    for other kinds and for anomaly models without a map."""
+    for other kinds and for anomaly models without a map. Cells that are not finite are not
+    measurements: they become 0 (never anomalous) and go to ``report``."""
     if spec.kind != "anomaly" or spec.threshold is None:
         return None
     name = spec.map_output if spec.map_output is not None else MAP_OUTPUT
@@ -106,7 +196,13 @@ def anomaly_map(outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessConfig
         return None
     if tensor.ndim != 2:
         raise InferenceError(f"anomaly map output {name!r} must be [rows, columns], got {list(tensor.shape)}")
-    return AnomalyMap(np.asarray(tensor, dtype=np.float32), float(spec.threshold))
+    with np.errstate(over="ignore"):  # a float64 cell beyond float32 becomes inf, caught below
+        cells = np.array(tensor, dtype=np.float32)
+    finite = np.isfinite(cells)
+    if not finite.all():
+        report(NON_FINITE_ANOMALY_MAP, int(cells.size - np.count_nonzero(finite)))
+        cells[~finite] = 0.0
+    return AnomalyMap(cells, float(spec.threshold))
 
 
 def non_max_suppression(
@@ -156,13 +252,16 @@ def _select_output(outputs: Mapping[str, npt.NDArray[Any]], spec: PostprocessCon
 
 
 def _decode_anomaly(
-    tensor: npt.NDArray[Any], spec: PostprocessConfig
+    tensor: npt.NDArray[Any], spec: PostprocessConfig, report: Report
 ) -> tuple[tuple[Detection, ...], float | None]:
     if tensor.size != 1:
         raise InferenceError(
             f"anomaly score output has shape {tensor.shape}; point postprocess.output at the frame score"
         )
     score = float(tensor.reshape(-1)[0])
+    if not np.isfinite(score):  # not a measurement: neither anomalous nor a frame score to report
+        report(NON_FINITE_ANOMALY_SCORE, 1)
+        return (), None
     threshold = spec.threshold if spec.threshold is not None else float("inf")
     if not score >= threshold:  # NaN is never anomalous
         return (), score
@@ -171,8 +270,8 @@ def _decode_anomaly(
 
 
 def _yolov8_candidates(
-    tensor: npt.NDArray[Any], spec: PostprocessConfig
-) -> tuple[_Floats, _Floats, npt.NDArray[np.intp]]:
+    tensor: npt.NDArray[Any], spec: PostprocessConfig, report: Report
+) -> tuple[_Wide, _Wide, npt.NDArray[np.intp]]:
     classes = len(spec.labels)
     if tensor.ndim != 2 or tensor.shape[0] != 4 + classes:
         raise InferenceError(
@@ -180,32 +279,63 @@ def _yolov8_candidates(
         )
     class_scores = tensor[4:]
     best = class_scores.max(axis=0)
+    _report_nan(best, report)  # a NaN class score makes its anchor's best NaN: never a candidate
     candidates = np.flatnonzero(best >= spec.score_threshold)
     labels = class_scores[:, candidates].argmax(axis=0)
-    centres = tensor[:4, candidates].T.astype(np.float32)
-    return _corners(centres), best[candidates].astype(np.float32), labels
+    centres = tensor[:4, candidates].T.astype(np.float64)
+    return centres, best[candidates].astype(np.float64), labels
 
 
 def _yolov5_candidates(
-    tensor: npt.NDArray[Any], spec: PostprocessConfig
-) -> tuple[_Floats, _Floats, npt.NDArray[np.intp]]:
+    tensor: npt.NDArray[Any], spec: PostprocessConfig, report: Report
+) -> tuple[_Wide, _Wide, npt.NDArray[np.intp]]:
     classes = len(spec.labels)
     if tensor.ndim != 2 or tensor.shape[1] != 5 + classes:
         raise InferenceError(
             f"yolov5 output must be [anchors, 5 + {classes} classes], got {list(tensor.shape)}"
         )
-    # Objectness bounds the confidence from above, so it is a cheap first cut.
+    # Objectness bounds the confidence from above, so it is a cheap first cut (NaN never passes).
+    _report_nan(tensor[:, 4], report)
     rows = tensor[tensor[:, 4] >= spec.score_threshold]
     confidences = rows[:, 5:] * rows[:, 4:5]
     labels = confidences.argmax(axis=1)
     scores = confidences[np.arange(len(rows)), labels]
+    _report_nan(scores, report)
     keep = scores >= spec.score_threshold
-    centres = rows[keep, :4].astype(np.float32)
-    return _corners(centres), scores[keep].astype(np.float32), labels[keep]
+    centres = rows[keep, :4].astype(np.float64)
+    return centres, scores[keep].astype(np.float64), labels[keep]
 
 
-def _corners(centres: _Floats) -> _Floats:
-    """``[K, 4]`` centre x, centre y, width, height -> x1, y1, x2, y2."""
+def _report_nan(scores: npt.NDArray[Any], report: Report) -> None:
+    """Report NaN scores, which the threshold cut drops silently (one pass, about 2 us at 8400)."""
+    if scores.dtype.kind == "f":
+        nan = int(np.count_nonzero(np.isnan(scores)))
+        if nan:
+            report(NON_FINITE, nan)
+
+
+def _sane(
+    centres: _Wide, scores: _Wide, classes: npt.NDArray[np.intp], report: Report
+) -> tuple[_Floats, _Floats, npt.NDArray[np.intp]]:
+    """Candidates an alert can carry: finite boxes and scores (the others dropped), scores at most
+    1, corners within ``_FAR`` pixels; reported per problem."""
+    if len(scores) == 0:  # a quiet frame: nothing to check
+        return np.empty((0, 4), np.float32), np.empty(0, np.float32), classes
+    finite = np.isfinite(centres).all(axis=1) & np.isfinite(scores)
+    if not finite.all():
+        report(NON_FINITE, int(len(finite) - np.count_nonzero(finite)))
+        centres, scores, classes = centres[finite], scores[finite], classes[finite]
+    above = np.count_nonzero(scores > 1)
+    if above:
+        report(SCORE_ABOVE_ONE, int(above))
+        scores = np.minimum(scores, 1.0)
+    corners = np.clip(_corners(centres), -_FAR, _FAR)
+    return corners.astype(np.float32), scores.astype(np.float32), classes
+
+
+def _corners(centres: _Wide) -> _Wide:
+    """``[K, 4]`` centre x, centre y, width, height -> x1, y1, x2, y2 (float64: finite float32
+    centres cannot overflow)."""
     half = centres[:, 2:4] / 2
     return np.concatenate([centres[:, 0:2] - half, centres[:, 0:2] + half], axis=1)
 

@@ -37,7 +37,7 @@ from gateway.domain import (
     ModelVersionStatus,
     TensorSpec,
 )
-from gateway.errors import DeadlineExceededError, InvalidInputError
+from gateway.errors import DeadlineExceededError, InferenceError, InvalidInputError
 from gateway.inference import postprocess, preprocess
 from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
 from gateway.inference.engines.base import EngineOptions
@@ -125,6 +125,7 @@ class InferenceService:
         self.batcher = batcher
         self.pool = pool
         self.metrics = metrics
+        self.odd_outputs = postprocess.OddOutputs(metrics.odd_output)
         self._max_batch_size = max_batch_size
         self._merge_limit = merge_limit or max_batch_size
         self._loader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model-loader")
@@ -260,9 +261,16 @@ class InferenceService:
         spec = config.postprocess
 
         def finish(ref: ModelRef, outputs: Outputs) -> DetectOutput:
+            for output, value in outputs.items():
+                if value.ndim == 0 or value.shape[0] != 1:
+                    raise InferenceError(
+                        f"model {ref}: output {output!r} has shape {list(value.shape)} for one frame; "
+                        "its first dimension must be the batch (1 row per frame)"
+                    )
             item = {name: value[0] for name, value in outputs.items()}
-            detections, score = postprocess.decode(item, letterbox, spec)
-            return DetectOutput(ref, detections, score, postprocess.anomaly_map(item, spec))
+            report = self.odd_outputs.reporter(ref)
+            detections, score = postprocess.decode(item, letterbox, spec, report)
+            return DetectOutput(ref, detections, score, postprocess.anomaly_map(item, spec, report))
 
         feeds = {loaded.inputs[0].name: item[np.newaxis]}
         return self._submit(loaded, feeds, 1, deadline, finish)
