@@ -10,7 +10,21 @@ would deadlock.
 Delivery rules:
 - at most ``mqtt.max_inflight`` alerts without PUBACK; an alert is marked delivered only on a PUBACK
   whose reason code is not a failure (MQTT v5 brokers can refuse one message, e.g. not authorised);
-  a refused alert is sent again after ``reconnect_min_s``;
+  a refused message is logged (once per kind and reason) and sent again after ``reconnect_min_s``,
+  doubling up to ``reconnect_max_s`` while the broker keeps refusing it (mosquitto 2 also drops the
+  connection after each refusal, so a fixed short retry would be a reconnect loop);
+- an image the broker cannot take is not sent again until the gateway restarts, because retrying it
+  would drop the connection every time, paho would send it again first on every reconnect, and every
+  alert behind it would wait forever. That is an image larger than the Maximum Packet Size the
+  broker announces in CONNACK (MQTT v5; mosquitto's ``max_packet_size``), one the broker refuses for
+  good in its PUBACK (PERMANENT_IMAGE_REFUSALS, e.g. 0x95 packet too large), and one that was the
+  oldest unacknowledged message each time the connection dropped, LOSSES_BEFORE_GIVING_UP times in
+  a row (mosquitto 2.0 answers a message over its ``message_size_limit`` with a PUBACK paho cannot
+  parse, so that refusal only shows as a lost connection). Such an image stays undelivered in the
+  outbox (retention keeps it; ``GET /v1/events/{seq}/evidence.jpg`` serves it), is logged with its
+  size and counted in ``edge_gateway_mqtt_evidence_undeliverable``. Alerts are never given up on.
+  MQTT 3.1.1 has no PUBACK reason codes: mosquitto then acknowledges an oversized or denied message
+  and drops it, which the device cannot see (use MQTT v5, the default);
 - on a reconnect paho re-sends the messages it still holds (same mid, DUP set); after a restart the
   publisher starts from the oldest undelivered alert. Duplicates are possible, losses are not: the
   audit log stores each (device_id, seq) once;
@@ -39,6 +53,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.config import MqttConfig
 from gateway.delivery import delivery_state
+from gateway.delivery.mqtt_packets import forget_held, oldest_held, publish_packet_size
 from gateway.delivery.outbox import Outbox, StoredAlert, StoredEvidence
 from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError, OutboxError
@@ -50,6 +65,12 @@ logger = logging.getLogger(__name__)
 MAX_REPLAY_RANGE = 100_000
 REPLAY_QUEUE_SIZE = 64
 IDLE_WAKE_S = 0.5
+
+PERMANENT_IMAGE_REFUSALS = frozenset({0x90, 0x95, 0x99})
+"""PUBACK reason codes that sending the same image again cannot change: topic name invalid, packet
+too large, payload format invalid."""
+
+LOSSES_BEFORE_GIVING_UP = 3
 
 _Message = tuple[int, bool]
 """(seq, is_evidence): an alert or the image of alert seq; sorts an alert before its image."""
@@ -109,7 +130,7 @@ class MqttPublisher:
         self._state = DeliveryState.CONNECTING
         self._last_error: str | None = None
         self._connected_since: float | None = None
-        self._acks: collections.deque[tuple[int, str | None]] = collections.deque()
+        self._acks: collections.deque[tuple[int, tuple[int, str] | None]] = collections.deque()
         self._replays: queue.Queue[ReplayRequest] = queue.Queue(REPLAY_QUEUE_SIZE)
         # Owned by the publisher thread only.
         self._inflight: dict[int, _Message] = {}
@@ -117,6 +138,15 @@ class MqttPublisher:
         self._last_sent_evidence_seq = 0
         self._last_acked_seq = 0
         self._retry: list[tuple[float, _Message]] = []
+        self._retry_delay: dict[_Message, float] = {}
+        self._logged_refusals: set[tuple[bool, str]] = set()
+        self._given_up: set[int] = set()
+        self._max_packet_size: int | None = None
+        """The broker's Maximum Packet Size (CONNACK, v5), or None: no limit announced."""
+        # Network thread only: (seq, losses in a row with that image the oldest message unacknowledged).
+        self._suspect: tuple[int, int] | None = None
+        self._dropped: collections.deque[tuple[int, int]] = collections.deque()
+        """(mid, seq) of images to take out of paho's queue after repeated losses (publisher thread)."""
         self._unmarked: list[_Message] = []
         self._outbox_error: str | None = None
         self._replay_ranges: collections.deque[list[int]] = collections.deque()
@@ -140,6 +170,11 @@ class MqttPublisher:
         self._refused = Counter(
             "edge_gateway_mqtt_alerts_refused",
             "PUBACKs with a failure reason code, alerts and evidence (sent again).",
+            registry=registry,
+        )
+        self._undeliverable = Counter(
+            "edge_gateway_mqtt_evidence_undeliverable",
+            "Evidence images the broker refused for good (e.g. too large); kept in the outbox, not resent.",
             registry=registry,
         )
         self._replay_drops = Counter(
@@ -224,7 +259,7 @@ class MqttPublisher:
         _userdata: object,
         flags: mqtt.ConnectFlags,
         reason: ReasonCode,
-        _properties: object,
+        properties: object,
     ) -> None:
         if reason.is_failure:
             self._set_state(
@@ -233,8 +268,15 @@ class MqttPublisher:
                 "and the broker's ACL (alerts keep accumulating in the outbox)",
             )
             return
+        limit = getattr(properties, "MaximumPacketSize", None)
+        self._max_packet_size = limit if isinstance(limit, int) and limit > 0 else None
         self._set_state(DeliveryState.CONNECTED, None)
-        logger.info("MQTT connected to %s (session present: %s)", self._address, flags.session_present)
+        logger.info(
+            "MQTT connected to %s (session present: %s, maximum packet size: %s)",
+            self._address,
+            flags.session_present,
+            self._max_packet_size or "no limit",
+        )
         client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
         client.subscribe(self.replay_topic, qos=1)
         self._wake.set()
@@ -250,16 +292,33 @@ class MqttPublisher:
     ) -> None:
         if self._stop.is_set():
             return
+        self._note_loss()
         with self._status_lock:
             refused = self._state is DeliveryState.REFUSED
         if not refused:
             self._set_state(DeliveryState.RECONNECTING, f"connection lost: {reason}")
 
+    def _note_loss(self) -> None:
+        """Count the losses with the same image the oldest message paho holds; after
+        LOSSES_BEFORE_GIVING_UP, hand it to the publisher thread to take out of paho's queue (not
+        here: paho may call this while iterating that queue, on this thread, under its RLock)."""
+        mid = oldest_held(self._client)
+        message = self._inflight.get(mid) if mid is not None else None
+        if mid is None or message is None or not message[1]:
+            self._suspect = None  # an alert, a status message, or nothing: no image to blame
+            return
+        seq = message[0]
+        losses = self._suspect[1] + 1 if self._suspect is not None and self._suspect[0] == seq else 1
+        self._suspect = None if losses >= LOSSES_BEFORE_GIVING_UP else (seq, losses)
+        if losses >= LOSSES_BEFORE_GIVING_UP:
+            self._dropped.append((mid, seq))
+            self._wake.set()
+
     def _on_publish(
         self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode, _properties: object
     ) -> None:
         # str(reason) costs more than the rest of this callback: only failures need it.
-        self._acks.append((mid, str(reason) if reason.is_failure else None))
+        self._acks.append((mid, (reason.value, str(reason)) if reason.is_failure else None))
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -315,7 +374,20 @@ class MqttPublisher:
             # Unmarked acks only mean those alerts are sent again after the restart (deduplicated).
             logger.warning("could not mark the last deliveries: %s", exc)
 
+    def _settle_dropped(self) -> None:
+        while self._dropped:
+            mid, seq = self._dropped.popleft()
+            if self._inflight.pop(mid, None) is None:
+                continue  # acknowledged after all
+            forget_held(self._client, mid)  # else sent again first on every reconnect
+            self._give_up_image(
+                seq,
+                f"the connection dropped each of the {LOSSES_BEFORE_GIVING_UP} times it was the oldest "
+                f"message in flight ({self._outbox_image_size(seq)}; a broker message size limit?)",
+            )
+
     def _settle_acks(self) -> None:
+        self._settle_dropped()
         delivered = self._unmarked
         self._unmarked = []
         now = time.monotonic()
@@ -326,11 +398,9 @@ class MqttPublisher:
                 continue  # status or camera-state message
             if failure is not None:
                 self._refused.inc()
-                self._retry.append((now + self._config.reconnect_min_s, message))
-                what = "the evidence of alert" if message[1] else "alert"
-                with self._status_lock:
-                    self._last_error = f"broker refused {what} seq {message[0]}: {failure} (will retry)"
+                self._note_refusal(message, *failure, now)
                 continue
+            self._retry_delay.pop(message, None)
             delivered.append(message)
         if delivered:
             alerts = [seq for seq, evidence in delivered if not evidence]
@@ -347,6 +417,41 @@ class MqttPublisher:
             with self._status_lock:
                 self._outbox_error = None
         self._inflight_gauge.set(len(self._inflight))
+
+    def _note_refusal(self, message: _Message, code: int, reason: str, now: float) -> None:
+        seq, evidence = message
+        if evidence and code in PERMANENT_IMAGE_REFUSALS:
+            self._retry_delay.pop(message, None)
+            self._give_up_image(seq, f"the broker refused it ({self._outbox_image_size(seq)}): {reason}")
+            return
+        delay = self._retry_delay.get(message, self._config.reconnect_min_s / 2) * 2
+        delay = min(delay, self._config.reconnect_max_s)
+        self._retry_delay[message] = delay
+        self._retry.append((now + delay, message))
+        what = "the evidence of alert" if evidence else "alert"
+        error = f"broker refused {what} seq {seq}: {reason} (sent again in {delay:g} s)"
+        if (evidence, reason) not in self._logged_refusals:
+            # Once per kind and reason: a broker that refuses every alert would otherwise flood the log.
+            self._logged_refusals.add((evidence, reason))
+            logger.error("MQTT %s: %s; check the broker's ACL and limits", self._address, error)
+        with self._status_lock:
+            self._last_error = error
+
+    def _give_up_image(self, seq: int, why: str) -> None:
+        self._undeliverable.inc()
+        self._given_up.add(seq)
+        error = (
+            f"evidence image of alert seq {seq} not delivered: {why}; not sent again until the gateway "
+            f"restarts (it stays in the outbox, served at /v1/events/{seq}/evidence.jpg); raise the broker's "
+            "message size limit"
+        )
+        logger.error("MQTT %s: %s", self._address, error)
+        with self._status_lock:
+            self._last_error = error
+
+    def _outbox_image_size(self, seq: int) -> str:
+        images = self._outbox.replay_evidence(seq, seq)
+        return f"{len(images[0].data)} bytes" if images else "size unknown"
 
     def _fill_window(self) -> None:
         room = self._config.max_inflight - len(self._inflight)
@@ -377,7 +482,11 @@ class MqttPublisher:
                 self._replay_ranges.popleft()
         if room > 0:
             rows = self._outbox.pending(after_seq=self._last_sent_seq, limit=room)
-            images = self._outbox.pending_evidence(after_seq=self._last_sent_evidence_seq, limit=room)
+            images = [
+                image
+                for image in self._outbox.pending_evidence(after_seq=self._last_sent_evidence_seq, limit=room)
+                if image.seq not in self._given_up
+            ]
             merged = sorted([(row.seq, False) for row in rows] + [(image.seq, True) for image in images])
             sent = set(merged[:room])
             self._send_all([row for row in rows if (row.seq, False) in sent],
@@ -397,13 +506,21 @@ class MqttPublisher:
             [(alert.seq, False, alert.payload) for alert in alerts]
             + [(image.seq, True, image.data) for image in images]
         )
+        sent = 0
+        limit = self._max_packet_size
         for seq, evidence, payload in messages:
             topic = self.evidence_topic.format(seq=seq) if evidence else self.alerts_topic
+            if evidence and limit is not None and (size := publish_packet_size(topic, payload)) > limit:
+                self._give_up_image(
+                    seq, f"its {size}-byte packet exceeds the broker's maximum packet size {limit}"
+                )
+                continue
             info = self._client.publish(topic, payload, qos=1)
             # paho keeps the message (and re-sends it on reconnect) even when rc says not connected.
             self._inflight[info.mid] = (seq, evidence)
             (self._evidence_published if evidence else self._published).inc()
-        return len(messages)
+            sent += 1
+        return sent
 
     def _shutdown(self) -> None:
         self._settle_acks_at_shutdown()

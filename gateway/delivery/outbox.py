@@ -36,6 +36,10 @@ of it in paho's MQTT v5 PUBACK handling.
 Retention (``outbox_retention``): nothing undelivered is pruned; delivered images go first when the
 outbox passes ``max_bytes`` (their alerts stay), then delivered alerts, oldest first, and delivered
 alerts also go after ``retention_s``. Reads are ``outbox_reads``.
+
+Opening: one process at a time (``outbox_lock``); a damaged file, a schema from a newer gateway or
+a zero-byte file is refused with an OutboxError naming the file, and a signing key that did not sign
+the newest alert kept is said at start (``outbox_checks``, ``outbox_schema``).
 """
 
 from __future__ import annotations
@@ -54,7 +58,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery import outbox_retention, outbox_schema
+from gateway.delivery import outbox_checks, outbox_retention, outbox_schema
+from gateway.delivery.outbox_lock import OutboxLock
 from gateway.delivery.outbox_metrics import OutboxMetrics
 from gateway.delivery.outbox_reads import OutboxReads, OutboxStats, StoredAlert, StoredEvidence
 from gateway.delivery.signing_key import load_or_create_key
@@ -78,6 +83,8 @@ COMMIT_RETRY_MAX_S = 2.0
 CLOSE_TIMEOUT_S = 10.0
 BUSY_TIMEOUT_S = 5.0
 """sqlite3's default, kept: nothing else writes this file, so waits are rare and short."""
+LOCK_TIMEOUT_S = 5.0
+"""How long opening waits for another process to close this outbox (``outbox_lock``)."""
 
 
 _Row = tuple[int, str, float, bytes, AlertKind, str, bytes | None]
@@ -126,17 +133,19 @@ class Outbox(OutboxReads):
         self._failure: tuple[float, str] | None = None
         self._listeners: list[Callable[[int], None]] = []
         self._last_prune = 0.0
+        self._over_bytes = 0
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
-            self._db = open_wal_database(
-                self.path, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
-            )
-            outbox_schema.migrate(self._db)
-            row = self._db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
-        except sqlite3.Error as exc:
-            raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
-        self._last_seq, self._last_hash = (int(row[0]), str(row[1])) if row else (0, ZERO_HASH)
+        except OSError as exc:
+            raise OutboxError(f"outbox {self.path}: cannot create {state_dir}: {exc}") from exc
+        self._lock = OutboxLock.acquire(state_dir, self.path, LOCK_TIMEOUT_S)
+        try:
+            self._db, row = self._open()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._last_seq, self._last_hash = row if row is not None else (0, ZERO_HASH)
+        outbox_checks.check_key(self._db, self.path, self._key, self._last_seq)
         registry = registry if registry is not None else CollectorRegistry()
         self._metrics = OutboxMetrics(registry)
         self._metrics.last_seq.set(self._last_seq)
@@ -145,6 +154,27 @@ class Outbox(OutboxReads):
         )
         self._writer = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
         self._writer.start()
+
+    def _open(self) -> tuple[sqlite3.Connection, tuple[int, str] | None]:
+        """The database (migrated) and its chain head; the caller holds the lock."""
+        outbox_checks.refuse_unusable_file(self.path)
+        try:
+            # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
+            db = open_wal_database(
+                self.path, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
+            )
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
+        try:
+            outbox_schema.migrate(db)
+            row = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        except sqlite3.Error as exc:
+            db.close()
+            raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
+        except outbox_schema.SchemaError as exc:
+            db.close()
+            raise OutboxError(f"outbox {self.path}: {exc}") from exc
+        return db, ((int(row[0]), str(row[1])) if row else None)
 
     @classmethod
     def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
@@ -381,6 +411,10 @@ class Outbox(OutboxReads):
                 pruned = outbox_retention.prune(
                     self._db, now, retention_s=self._config.retention_s, max_bytes=self._config.max_bytes
                 )
+                # Once per crossing (the writer and the publisher both prune): nothing undelivered is
+                # pruned, so only delivery (or a full disk) ends it.
+                crossed = pruned.over_bytes > 0 and not self._over_bytes
+                self._over_bytes = pruned.over_bytes
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: prune failed: {exc}") from exc
         if pruned.alerts:
@@ -389,6 +423,15 @@ class Outbox(OutboxReads):
         if pruned.images:
             self._metrics.pruned_images.inc(pruned.images)
             logger.info("outbox pruned %d delivered evidence images (their alerts kept)", pruned.images)
+        if crossed:
+            logger.warning(
+                "outbox %s is %d bytes over outbox.max_bytes (%d) with undelivered alerts and images, which "
+                "are never pruned: it grows until the broker takes them or the disk is full (then commits "
+                "are refused and health fails)",
+                self.path,
+                pruned.over_bytes,
+                self._config.max_bytes,
+            )
         return pruned.alerts
 
     def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
@@ -402,6 +445,7 @@ class Outbox(OutboxReads):
         self._writer.join()
         with self._db_lock:
             self._db.close()
+        self._lock.release()
 
 
 def _with_images(

@@ -21,6 +21,9 @@ class Pruned:
     """Alerts deleted (with their images)."""
     images: int
     """Images whose bytes were dropped, their alerts kept."""
+    over_bytes: int = 0
+    """How far the outbox is still over ``max_bytes`` after pruning: undelivered alerts and images,
+    which are never pruned (a broker outage longer than the outbox was sized for)."""
 
 
 def prune(db: sqlite3.Connection, now: float, *, retention_s: float, max_bytes: int) -> Pruned:
@@ -59,7 +62,7 @@ def prune(db: sqlite3.Connection, now: float, *, retention_s: float, max_bytes: 
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
-    return Pruned(deleted, images)
+    return Pruned(deleted, images, max(0, excess))
 
 
 def stored_bytes(db: sqlite3.Connection) -> int:

@@ -67,11 +67,23 @@ UPSERT_OPEN_EVENT = (
 DELETE_OPEN_EVENT = "DELETE FROM open_events WHERE event_id = ?"
 
 
+class SchemaError(Exception):
+    """The file holds a schema this code cannot use (the outbox wraps it in OutboxError)."""
+
+
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring ``db`` (autocommit mode) to VERSION in one transaction; a no-op when it is there."""
+    """Bring ``db`` (autocommit mode) to VERSION in one transaction; a no-op when it is there.
+
+    Raises SchemaError, changing nothing, for a file from a newer gateway: writing it with this
+    schema (and stamping it VERSION) could break the chain or lose what the newer version keeps."""
     db.execute("BEGIN IMMEDIATE")
     try:
         version = int(db.execute("PRAGMA user_version").fetchone()[0])
+        if version > VERSION:
+            raise SchemaError(
+                f"schema version {version} was written by a newer edge-gateway (this one knows up to "
+                f"{VERSION}); run that version, or move the file aside to start a new chain"
+            )
         if version < 1:
             for statement in _BASE.split(";"):
                 if statement.strip():

@@ -1,0 +1,77 @@
+"""One gateway per outbox: an exclusive lock on ``state_dir/outbox.lock`` held while it is open.
+
+Two gateways on one state_dir (a second ``serve`` started by hand next to the systemd unit, two
+units sharing a directory) would each number alerts from the seq they read at start: the second
+one's commits then collide with the first's (``UNIQUE constraint failed``) and are retried forever,
+or, worse, both publish chains that the audit side cannot reconcile. SQLite's own locks do not
+prevent this (WAL admits many writers, one at a time), so the outbox takes an ``flock`` first.
+
+The kernel drops the lock when the process dies (SIGKILL, power loss), so a crash never leaves a
+stale lock. Opening waits up to the same deadline as SQLite's busy timeout, so a gateway that is
+still closing the outbox while its successor starts is waited for rather than refused. The file
+holds the holder's pid, for the error message only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+
+from gateway.errors import OutboxError
+
+LOCK_NAME = "outbox.lock"
+_POLL_S = 0.01
+
+
+class OutboxLock:
+    """Held from ``acquire`` until ``release`` (or the process ends)."""
+
+    def __init__(self, descriptor: int, path: Path) -> None:
+        self._descriptor: int | None = descriptor
+        self.path = path
+
+    @classmethod
+    def acquire(cls, state_dir: Path, database: Path, timeout_s: float) -> OutboxLock:
+        path = state_dir / LOCK_NAME
+        try:
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise OutboxError(f"outbox {database}: cannot open its lock file {path}: {exc}") from exc
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder(descriptor)
+                    os.close(descriptor)
+                    raise OutboxError(
+                        f"outbox {database}: in use by another gateway process{holder} (lock {path} held "
+                        f"for {timeout_s:g} s); two gateways must not share one state_dir"
+                    ) from None
+                time.sleep(_POLL_S)
+            except OSError as exc:
+                os.close(descriptor)
+                raise OutboxError(f"outbox {database}: cannot lock {path}: {exc}") from exc
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError:
+            pass  # the pid is only for other processes' error messages
+        return cls(descriptor, path)
+
+    def release(self) -> None:
+        descriptor, self._descriptor = self._descriptor, None
+        if descriptor is not None:
+            os.close(descriptor)  # closing the only descriptor drops the flock
+
+
+def _holder(descriptor: int) -> str:
+    try:
+        text = os.pread(descriptor, 32, 0).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    return f" (pid {text})" if text.isdigit() else ""
