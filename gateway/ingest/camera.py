@@ -2,7 +2,9 @@
 
 The reader opens its source, publishes every decoded frame into a one-frame slot (newest wins: a
 frame nobody took before the next one arrived is counted as ``superseded``), and on any failure
-reopens with exponential backoff plus jitter. Blocking calls are bounded by the source's timeouts
+reopens with exponential backoff plus jitter (a stream lost after ``STABLE_STREAM_S`` is reopened at
+once; one lost sooner waits like a failed open, so a camera that drops every session is not
+reopened in a tight loop). Blocking calls are bounded by the source's timeouts
 (see ``sources.py``), so ``stop()`` returns within about ``max(open_timeout_s, read_timeout_s)``.
 
 Every frame is decoded (H.264 needs them all) but only converted to BGR when the sampler's next
@@ -34,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 # Reopen attempts after a lost stream before the camera is reported failed (it keeps retrying).
 FAILED_AFTER_ATTEMPTS = 3
+# A stream that ends sooner than this after opening counts as a failed attempt for the backoff.
+STABLE_STREAM_S = 10.0
 _RECOVERABLE = frozenset({CameraState.CONNECTING, CameraState.RECONNECTING, CameraState.FAILED})
 
 
@@ -139,8 +143,14 @@ class Camera:
     def _wanted(self, now: float) -> bool:
         last, self._last_grab_at = self._last_grab_at, now
         if last is not None:
-            # A smoothed frame interval: the window below must hold the last frame before the visit.
-            self._frame_interval_s += 0.1 * (min(now - last, 1.0) - self._frame_interval_s)
+            # The frame interval, quick to grow and slow to shrink: the window below must hold the
+            # last frame before the visit, and a frame skipped there is lost (the next may come long
+            # after the visit). Beyond the sampling interval every frame is wanted anyway.
+            gap = min(now - last, max(1.0, 1.0 / self.config.detect_fps))
+            if gap >= self._frame_interval_s:
+                self._frame_interval_s = gap
+            else:
+                self._frame_interval_s += 0.1 * (gap - self._frame_interval_s)
         due = self._next_sample_at
         return due <= 0.0 or now >= due - 1.5 * self._frame_interval_s
 
@@ -202,10 +212,12 @@ class Camera:
                     self._after_failed_open(failures)
                     continue
                 failures = 0
+                opened_at = self._clock()
                 try:
                     self._stream(source)
                 finally:
                     source.close()
+                self._after_stream(self._clock() - opened_at)
         except Exception:
             # A bug must not take the process down silently: record it, end this camera only.
             logger.exception("camera reader crashed", extra=self._log_extra)
@@ -224,9 +236,9 @@ class Camera:
             self._last_error = str(exc)
             return None
         self._publish(image)
+        self._last_grab_at = self._clock()  # the first gap of the stream is measured from here
         if not self._machine.move_if(_RECOVERABLE, CameraState.STREAMING):
             logger.debug("opened while %s", self._machine.state.value, extra=self._log_extra)
-        self._backoff.reset()
         logger.info("camera streaming from %s", self.display_url, extra=self._log_extra)
         return source
 
@@ -246,6 +258,24 @@ class Camera:
         )
         if not self._stop.wait(delay):
             self._reconnects += 1
+
+    def _after_stream(self, lasted_s: float) -> None:
+        """A stream that ran for STABLE_STREAM_S is reopened at once and its backoff starts over; one
+        that ended sooner (a camera that drops every session right after it starts) waits like a
+        failed open, so it is not reopened hundreds of times a second, a warning each time."""
+        if self._stop.is_set():
+            return
+        if lasted_s >= STABLE_STREAM_S:
+            self._backoff.reset()
+            return
+        delay = self._backoff.next_delay()
+        logger.info(
+            "camera stream ended %.1f s after it opened, reopening in %.1f s",
+            lasted_s,
+            delay,
+            extra=self._log_extra,
+        )
+        self._stop.wait(delay)
 
     def _stream(self, source: FrameSource) -> None:
         while not self._stop.is_set():

@@ -10,6 +10,13 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
 - FFmpeg's ``stimeout`` option is silently ignored; ``timeout`` (microseconds) works.
 - Default probing opens in ~1-2 s and then releases ~28 frames in a burst; with
   ``rtsp_transport;tcp|analyzeduration;0|probesize;32`` an RTSP stream opens in ~0.07 s.
+- A failed open says nothing about why. An open that used its whole budget is reported as a server
+  that never answered (a hung one accepts the connection: the kernel does); a quick failure is
+  named by what the server answers to our own DESCRIBE (404: no such path; a web server's status
+  line: not an RTSP server).
+- A raw elementary stream (``.h264``) cannot seek back to its start: such a file is reopened to loop.
+- After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
+  to it, and the reported width and height do not change either), until the next reconnect.
 
 ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is process-wide (OpenCV reads the environment at each open). We
 set it once, unless the operator already set it; the per-camera bounds are the constructor
@@ -27,7 +34,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -35,7 +42,7 @@ import numpy as np
 from gateway.config import CameraConfig
 from gateway.domain import Image
 from gateway.errors import SourceError
-from gateway.ingest.urls import file_path, redact_url, source_kind
+from gateway.ingest.urls import REDACTED, file_path, redact_url, source_kind
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +50,11 @@ FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 # OpenCV retries a stalled read about three times before failing (see the module docstring).
 READ_RETRIES = 3
 DEFAULT_FILE_FPS = 25.0
+MAX_ANSWER_SHOWN = 80
+"""Characters of a server's answer quoted in an error."""
+# A failed open that took at least this share of its budget timed out (the server never answered)
+# rather than being refused (a wrong path or credentials answer at once).
+OPEN_TIMED_OUT_SHARE = 0.9
 _options_lock = threading.Lock()
 # The value we last set, so an operator's own setting is told apart from ours and left alone.
 _options_set_by_us: dict[str, str] = {}
@@ -114,10 +126,35 @@ def _probe_tcp(url: str, timeout_s: float) -> None:
             pass
     except socket.gaierror as exc:
         raise SourceError(f"cannot resolve host {host!r}: {exc.strerror}") from exc
+    except UnicodeError as exc:
+        # IDNA encoding refuses a host with an empty or over-long label ("cam..local"): a typo in
+        # the URL, not an internal error (it must not end the reader).
+        raise SourceError(f"invalid host name {host!r} in {redact_url(url)}: {exc}") from exc
     except TimeoutError as exc:
         raise SourceError(f"connecting to {host}:{port} timed out after {timeout_s:.1f} s") from exc
     except OSError as exc:
         raise SourceError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+
+
+def _rtsp_answer(url: str, timeout_s: float) -> str | None:
+    """The status line an RTSP server answers to a DESCRIBE of ``url`` (sent without credentials),
+    to tell a wrong path from a server that does not speak RTSP; None when it says nothing."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 554
+    target = urlunsplit(
+        (parts.scheme, f"[{host}]:{port}" if ":" in host else f"{host}:{port}", parts.path, parts.query, "")
+    )
+    request = f"DESCRIBE {target} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as connection:
+            connection.sendall(request.encode("latin-1", "replace"))
+            answer = connection.recv(512)
+    except (OSError, UnicodeError):
+        return None
+    line = answer.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1").strip()[:MAX_ANSWER_SHOWN]
+    if parts.query:
+        line = line.replace(parts.query, REDACTED)  # a server echoing the request shows no secrets
+    return line or None
 
 
 class OpenCvSource:
@@ -162,18 +199,46 @@ class OpenCvSource:
             remaining_s = max(0.1, open_timeout_s - (time.monotonic() - started))
             timeouts[1] = int(remaining_s * 1000)
             target, backend = url, cv2.CAP_FFMPEG
-        try:
-            capture = cv2.VideoCapture(target, backend, timeouts)
-        except cv2.error as exc:
-            raise SourceError(f"cannot open {self._display}: {exc}") from exc
+        self._target, self._backend, self._timeouts = target, backend, timeouts
+        opening = time.monotonic()
+        capture = self._new_capture()
         if not capture.isOpened():
             capture.release()
-            reason = "not a readable video" if self._kind == "file" else "wrong path or credentials?"
-            raise SourceError(f"server reached but stream did not open: {self._display} ({reason})")
+            raise SourceError(self._why_not_opened(time.monotonic() - opening, timeouts[1] / 1000))
         self._capture = capture
         fps = float(capture.get(cv2.CAP_PROP_FPS)) if self._kind == "file" else 0.0
         self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
         self._next_frame_at = time.monotonic()
+
+    def _new_capture(self) -> cv2.VideoCapture:
+        try:
+            return cv2.VideoCapture(self._target, self._backend, self._timeouts)
+        except cv2.error as exc:
+            raise SourceError(f"cannot open {self._display}: {exc}") from exc
+
+    def _why_not_opened(self, elapsed_s: float, budget_s: float) -> str:
+        if self._kind == "file":
+            return f"not a readable video: {self._display} (empty, truncated, or no video stream)"
+        if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
+            # The port accepted (the probe connected) but the server never answered: hung, or busy.
+            return (
+                f"server accepted the connection but did not answer within {budget_s:.1f} s: {self._display}"
+            )
+        reason = "wrong path or credentials?"
+        # Ask what the server says (within what is left of the open's budget) to name the problem.
+        rtsp = urlsplit(self._target).scheme.lower() == "rtsp"
+        answer = _rtsp_answer(self._target, max(0.1, budget_s - elapsed_s)) if rtsp else None
+        if answer is not None and not answer.startswith("RTSP/"):
+            reason = f"not an RTSP server: it answered {answer!r}"
+        elif answer is not None:
+            status = answer.split(" ", 2)[1] if answer.count(" ") >= 1 else ""
+            # Asked without credentials: a 401 says something only of a URL that has none.
+            hints = {"404": "no stream at this path"}
+            if urlsplit(self._target).username is None:
+                hints["401"] = "credentials missing"
+            hint = hints.get(status, "wrong path or credentials?")
+            reason = f"{hint}: the server answered {answer!r}"
+        return f"server reached but stream did not open: {self._display} ({reason})"
 
     def _opened(self) -> cv2.VideoCapture:
         capture = self._capture
@@ -204,10 +269,19 @@ class OpenCvSource:
         if delay > 0:
             time.sleep(delay)
         self._next_frame_at = max(self._next_frame_at + self._frame_interval_s, time.monotonic() - 1.0)
-        if not capture.grab():
-            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-            if not capture.grab():
-                raise SourceError(f"{self._display}: cannot read a frame from the file")
+        if capture.grab():
+            return
+        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        if capture.grab():
+            return
+        # A raw elementary stream (.h264, .h265) cannot seek: start it over by opening it again, so
+        # its loop is not a lost stream (a reconnect, a state flap and a warning every pass).
+        capture.release()
+        self._capture = None
+        capture = self._new_capture()
+        self._capture = capture
+        if not capture.isOpened() or not capture.grab():
+            raise SourceError(f"{self._display}: cannot read a frame from the file")
 
     def close(self) -> None:
         capture, self._capture = self._capture, None
