@@ -155,9 +155,14 @@ from gateway.tracking.association import Assign, greedy_assign, iou_matrix
 from gateway.tracking.motion import MotionModel
 from gateway.tracking.spec import TrackerSpec
 
-__all__ = ["Tracker", "TrackerOutput", "TrackerSpec"]
+__all__ = ["Tracker", "TrackerInputError", "TrackerOutput", "TrackerSpec"]
 
 _UNMATCHED = -1.0
+
+
+class TrackerInputError(ValueError):
+    """A frame the tracker refuses (time going back, a score or box that is not finite), raised
+    before anything changed: the tracker is as it was, and may take the next frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,13 +268,16 @@ class Tracker:
 
     def update(self, timestamp: float, detections: Sequence[Detection]) -> TrackerOutput:
         """Track one frame's detections; ``timestamp`` is its capture time in seconds and must not
-        go backwards (the caller drops results that arrive late)."""
+        go backwards (the caller drops results that arrive late). Every detection's score and box
+        must be finite numbers. Input that breaks these raises TrackerInputError before anything changes:
+        the tracker is left as it was, as if the frame had never come."""
         if not math.isfinite(timestamp):
-            raise ValueError(f"frame timestamp must be finite, got {timestamp!r}")
+            raise TrackerInputError(f"frame timestamp must be finite, got {timestamp!r}")
         if self._last_timestamp is not None and timestamp < self._last_timestamp:
-            raise ValueError(
+            raise TrackerInputError(
                 f"frame timestamp {timestamp} is before the previous frame's {self._last_timestamp}"
             )
+        _check_finite(detections)
         previous = self._last_timestamp
         dt = 0.0 if previous is None else timestamp - previous
         self._last_timestamp = timestamp
@@ -284,8 +292,6 @@ class Tracker:
             if detection.box is not None and detection.score >= spec.low_score
         ]
         boxes = np.array([detections[index].box for index in candidates], dtype=np.float64).reshape(-1, 4)
-        if not np.isfinite(boxes).all():
-            raise ValueError("a detection box has a coordinate that is not a finite number")
         scores = np.fromiter((detections[index].score for index in candidates), np.float64, len(candidates))
         labels = self._label_array(detections, candidates)
         track_for = self._associate(
@@ -585,6 +591,17 @@ class Tracker:
             self._states.append(state)
             started.append((column, state))
         return started
+
+
+def _check_finite(detections: Sequence[Detection]) -> None:
+    """Raise TrackerInputError naming the first detection whose score or box is not finite numbers."""
+    for index, detection in enumerate(detections):
+        values = (detection.score, *(detection.box or ()))
+        if not all(math.isfinite(value) for value in values):
+            raise TrackerInputError(
+                f"detection {index} ({detection.label}) has a score or box coordinate that is not a "
+                f"finite number: score {detection.score!r}, box {detection.box!r}"
+            )
 
 
 def _taken_overlap(boxes: npt.NDArray[np.float64], taken: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:

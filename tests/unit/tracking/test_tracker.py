@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -616,3 +617,28 @@ def test_tracks_are_reported_by_id() -> None:
     last = frames[-1][2]
     assert [track.track_id for track in last.tracks] == [1, 2, 3]
     assert [frames[-1][1][name] for name in ("early", "middle", "late")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Detection(FACE, 0.9, (0.2, math.nan, 0.3, 0.45)),
+        Detection(FACE, math.inf, (0.2, 0.3, 0.3, 0.45)),
+        Detection(FACE, math.nan, (0.2, 0.3, 0.3, 0.45)),
+    ],
+)
+def test_a_frame_with_a_non_finite_detection_is_refused_before_the_tracker_changes(bad: Detection) -> None:
+    # Given two trackers fed the same frames of a walking face, one of them also a refused frame
+    def frame(at: float) -> list[Detection]:
+        return [Detection(FACE, 0.9, (0.4 + 0.05 * at, 0.4, 0.5 + 0.05 * at, 0.55))]
+
+    refused, twin = Tracker(TrackerSpec()), Tracker(TrackerSpec())
+    for at in (0.0, 0.2, 0.4):
+        assert refused.update(at, frame(at)) == twin.update(at, frame(at))
+    # When one frame carries a detection that is not finite numbers
+    with pytest.raises(ValueError, match="not a finite number"):
+        refused.update(1.4, [*frame(1.4), bad])
+    # Then the tracker is as it was: the frames after it (one earlier than the refused one's time
+    # included) come out exactly as from the tracker that never saw it
+    for at in (0.6, 0.8, 1.6):
+        assert refused.update(at, frame(at)) == twin.update(at, frame(at))
