@@ -9,6 +9,13 @@ null``), counted under ``edge_gateway_evidence_missing`` and logged; evidence ne
 back for good. Once handed over, batches commit through the sink's asynchronous path (group commit:
 an fsync never stalls the rules) and are announced in order as their commits complete.
 
+An alert the sink refuses for good (it cannot be encoded, e.g. a score that is not a finite number:
+a bug, since postprocess makes model outputs finite; or the outbox is already closed) cannot be
+retried: it is logged whole at ERROR (the only copy left, so it can be inspected and replayed by
+hand), counted under ``edge_gateway_alerts_uncommitted``, and ``refused`` keeps the failure for good,
+so the gateway's health fails and the watchdog stops it (DESIGN.md: an alert that cannot be
+committed stops the pipeline loudly rather than vanishing). The batches after it still commit.
+
 Not thread-safe: the decider's thread owns it; futures' done callbacks only call ``wake``.
 """
 
@@ -64,7 +71,16 @@ class _Decided:
 @dataclass(frozen=True, slots=True)
 class _Commit:
     future: Future[list[Alert]]
+    events: Sequence[AlertEvent]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Alerts the sink refused for good since the queue was made (never cleared)."""
+
     count: int
+    first: str
+    """Why the first of them was refused."""
 
 
 class CommitQueue:
@@ -84,6 +100,13 @@ class CommitQueue:
         self._decided: collections.deque[_Decided] = collections.deque()
         self._commits: collections.deque[_Commit] = collections.deque()
         self._held = 0
+        self._refused: Refused | None = None
+        self._uncommitted = Counter(
+            "edge_gateway_alerts_uncommitted",
+            "Decided alerts the outbox refused for good (cannot be encoded, or closed): logged whole "
+            "at ERROR; the gateway reports unhealthy from the first one.",
+            registry=registry,
+        )
         self._held_gauge = Gauge(
             "edge_gateway_decider_alerts_held",
             "Alerts decided and queued for the outbox, not yet durable.",
@@ -101,6 +124,11 @@ class CommitQueue:
     def held(self) -> int:
         """Alerts decided and not yet durable (waiting for an image or for their commit)."""
         return self._held
+
+    @property
+    def refused(self) -> Refused | None:
+        """Alerts the sink refused for good (None: none so far); read from any thread."""
+        return self._refused
 
     def add(self, events: Sequence[AlertEvent], image: Future[EvidenceImage] | None = None) -> None:
         """Queue ``events`` behind everything added before; they go to the sink once ``image`` (their
@@ -153,12 +181,12 @@ class CommitQueue:
         """Announce, in seq order, every commit that has completed."""
         while self._commits and self._commits[0].future.done():
             commit = self._commits.popleft()
-            self._count_held(-commit.count)
+            self._count_held(-len(commit.events))
             try:
                 alerts = commit.future.result()
-            except GatewayError:
-                # The sink refused these for good (unencodable: a bug) and logged them whole.
-                logger.exception("%d alerts could not be committed", commit.count)
+            except GatewayError as exc:
+                # Refused for good (unencodable: a bug): no retry can help; never silently lost.
+                self._refuse(commit.events, exc)
                 continue
             for alert in alerts:
                 self._announce(alert)
@@ -191,13 +219,29 @@ class CommitQueue:
     def _to_sink(self, events: Sequence[AlertEvent], evidence: Sequence[bytes | None]) -> None:
         try:
             future = self._sink.append_async(events, evidence)
-        except GatewayError:
+        except GatewayError as exc:
             # Only a closed sink raises: the gateway is past stopping and nothing can hold them.
-            logger.exception("outbox closed: %d decided alerts cannot be committed: %s", len(events), events)
             self._count_held(-len(events))
+            self._refuse(events, exc)
             return
         future.add_done_callback(lambda _future: self._wake())
-        self._commits.append(_Commit(future, len(events)))
+        self._commits.append(_Commit(future, events))
+
+    def _refuse(self, events: Sequence[AlertEvent], exc: BaseException) -> None:
+        self._uncommitted.inc(len(events))
+        previous = self._refused
+        self._refused = Refused(
+            len(events) + (previous.count if previous else 0), previous.first if previous else str(exc)
+        )
+        logger.error(
+            "%d decided alerts could not be committed (%s); the gateway reports unhealthy. "
+            "The alerts, whole: %r",
+            len(events),
+            exc,
+            list(events),
+            exc_info=exc,
+            extra={"camera": events[0].camera_id},
+        )
 
     def _count_held(self, change: int) -> None:
         self._held += change

@@ -20,6 +20,18 @@ which the commit queue attaches to those alerts, in decision order. The bytes of
 bounded (``max_held_frame_bytes``): a frame beyond the bound is not held, counted, and an event it
 starts goes without evidence.
 
+A frame that fails before the rules judge it (its camera's tracker refuses it or raises, or the
+live view or ``observe`` callback raises) is skipped for that camera alone: counted under
+``edge_gateway_decider_frames_failed``, logged once per camera and problem (with its traceback),
+and the rules never see it, so the camera's open events get no news and end the normal way (``tick``
+ends them ``end_after_s`` later, or ``stop`` does). A tracker that raised anything but its own
+refusal of the input (``TrackerInputError``, raised before it changed) may be half updated: it is
+replaced, its ids continuing. While a camera's frames have failed for ``failing_health_s`` with none
+judged since, ``health_problems`` names it. An exception from the rules themselves stays fatal (the
+thread dies, health says so and the watchdog restarts the gateway): the engine may have moved an
+event (started or ended it) whose alert, in the same frame's lost list, never reached the outbox,
+and only the restart's recovery (ending what the outbox holds open) restores the pairing.
+
 Pairing: at ``start`` the events the sink still holds open (the gateway was killed or lost power)
 are ended with ``recovered`` before any result is judged; ``reload`` hands open events over to the
 surviving rules and ends the others; ``stop`` ends what is open with ``stopped`` and waits for the
@@ -55,6 +67,7 @@ from gateway.domain import (
 from gateway.rules.engine import RuleEngine
 from gateway.rules.specs import CameraRules
 from gateway.tracking import Tracker, TrackerSpec
+from gateway.tracking.tracker import TrackerInputError
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +81,9 @@ MAX_HELD_FRAME_BYTES = 128 * 2**20
 EVIDENCE_TIMEOUT_S = 10.0
 """An image not encoded by then is given up (its alerts go without evidence): a wedged encoder must
 not hold alerts back."""
+FAILING_HEALTH_S = 10.0
+"""A camera whose frames have all failed (skipped) for this long, none judged since, is a health
+problem: a lasting failure must not hide behind one log line."""
 
 __all__ = ["AlertDecider", "AlertSink", "EvidenceSource"]
 
@@ -125,6 +141,7 @@ class AlertDecider:
         tick_s: float = TICK_S,
         max_held_frame_bytes: int = MAX_HELD_FRAME_BYTES,
         evidence_timeout_s: float = EVIDENCE_TIMEOUT_S,
+        failing_health_s: float = FAILING_HEALTH_S,
     ) -> None:
         """``trackers``: each camera's tracker spec (a camera with track rules and no spec gets the
         defaults); ``show`` receives each judged frame's tracked detections; ``evidence`` (None:
@@ -151,6 +168,12 @@ class AlertDecider:
         self._scenes_lock = threading.Lock()
         self._scene_changes: dict[str, SceneChange] = {}
         """Per camera, the rules' latest word on a lasting scene change, for other threads to read."""
+        self._failing_health_s = failing_health_s
+        self._failing_lock = threading.Lock()
+        self._failing: dict[tuple[str, str], tuple[float, str]] = {}
+        """Per (camera, model) whose latest results failed: (clock time of the first, why the latest
+        did)."""
+        self._failures_logged: set[tuple[str, str]] = set()
         self._started = False
         self._stopped = False
         self._thread = threading.Thread(target=self._run, name="alert-decider", daemon=True)
@@ -164,6 +187,14 @@ class AlertDecider:
         self._frame_bytes = Gauge(
             "edge_gateway_evidence_frames_held_bytes",
             "Bytes of frames held because they may still become evidence (queued or encoding).",
+            registry=registry,
+        )
+        self._frames_failed = Counter(
+            "edge_gateway_decider_frames_failed",
+            "Frame results skipped because they failed before the rules judged them, by camera and "
+            "stage: invalid (the tracker refused the input), tracker (the tracker raised; replaced), "
+            "show, observe.",
+            ["camera", "stage"],
             registry=registry,
         )
         self._frames_refused = Counter(
@@ -217,6 +248,21 @@ class AlertDecider:
         problems = []
         if self._started and not self._stopped and not self._thread.is_alive():
             problems.append("alert-decider died")
+        now = self._clock()
+        with self._failing_lock:
+            failing = sorted(self._failing.items())
+        for (camera_id, model), (since, why) in failing:
+            if now - since >= self._failing_health_s:
+                problems.append(
+                    f"camera {camera_id}: every frame of {model} failed for {now - since:.0f} s, "
+                    f"skipped unjudged ({why})"
+                )
+        refused = self._queue.refused
+        if refused is not None:
+            problems.append(
+                f"{refused.count} decided alerts could not be committed ({refused.first}): "
+                "logged whole at ERROR; restart after fixing the cause"
+            )
         failure = self._sink.commit_failure()
         if failure is not None:
             since, reason = failure
@@ -326,17 +372,74 @@ class AlertDecider:
             self._dropped.labels("late").inc()
             return []
         self._latest[key] = result.captured_at
-        if result.model.name == self._rules.tracked_model(result.camera_id):
-            output = self._tracker(result.camera_id).update(result.captured_at, result.detections)
-            result = replace(result, detections=output.detections, tracks=output.tracks)
-            if self._show is not None:
-                self._show(result.camera_id, output.detections)
-        if self._observe is not None:
-            self._observe(result)
-        events = self._rules.process(result)
-        if result.anomaly_map is not None:
-            self._note_scene(result.camera_id)
+        prepared = self._prepare(result)
+        if prepared is None:
+            return []
+        # Not guarded: see the module doc (a rules failure may have lost a start or an end).
+        events = self._rules.process(prepared)
+        self._judged(key)
+        if prepared.anomaly_map is not None:
+            self._note_scene(prepared.camera_id)
         return events
+
+    def _prepare(self, result: FrameResult) -> FrameResult | None:
+        """The result with its camera's tracks, shown and observed; None when it failed (skipped)."""
+        stage = "tracker"
+        try:
+            if result.model.name == self._rules.tracked_model(result.camera_id):
+                tracker = self._tracker(result.camera_id)
+                try:
+                    output = tracker.update(result.captured_at, result.detections)
+                except TrackerInputError:
+                    stage = "invalid"  # refused before it changed anything: the tracker is intact
+                    raise
+                except Exception:
+                    # Possibly half updated: a fresh tracker, its ids continuing past the old one's.
+                    self._trackers[result.camera_id] = Tracker(tracker.spec, first_id=tracker.next_id)
+                    raise
+                result = replace(result, detections=output.detections, tracks=output.tracks)
+                stage = "show"
+                if self._show is not None:
+                    self._show(result.camera_id, output.detections)
+            stage = "observe"
+            if self._observe is not None:
+                self._observe(result)
+        except Exception as exc:
+            self._failed((result.camera_id, result.model.name), stage, exc)
+            return None
+        return result
+
+    def _failed(self, key: tuple[str, str], stage: str, exc: Exception) -> None:
+        camera_id = key[0]
+        self._frames_failed.labels(camera_id, stage).inc()
+        why = f"{stage}: {type(exc).__name__}: {exc}"
+        with self._failing_lock:
+            since = self._failing[key][0] if key in self._failing else self._clock()
+            self._failing[key] = (since, why)
+        problem = (camera_id, f"{stage}:{type(exc).__name__}")
+        if problem not in self._failures_logged:
+            self._failures_logged.add(problem)
+            logger.error(
+                "a frame failed before the rules judged it (%s); skipped. Further %s failures of this "
+                "camera are counted in edge_gateway_decider_frames_failed, not logged",
+                why,
+                problem[1],
+                exc_info=exc,
+                extra={"camera": camera_id},
+            )
+
+    def _judged(self, key: tuple[str, str]) -> None:
+        if key not in self._failing:
+            return
+        with self._failing_lock:
+            since, why = self._failing.pop(key)
+        logger.warning(
+            "frames of %s judged again after %.1f s of failures (last: %s)",
+            key[1],
+            self._clock() - since,
+            why,
+            extra={"camera": key[0]},
+        )
 
     def _note_scene(self, camera_id: str) -> None:
         change = self._rules.scene_change(camera_id)
