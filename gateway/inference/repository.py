@@ -1,9 +1,9 @@
 """The model repository: ``<root>/<name>/model.yaml`` + ``<root>/<name>/<version>/model.onnx``.
 
-Each version is loaded once (a per-version lock makes concurrent first requests share one load),
-warmed up with dummy batches, and only then marked READY. Unpinned requests go to the highest
-READY version (or ``routing.default_version``), and ``routing.canary`` sends a weighted share of
-them to another version; ``name:version`` pins one.
+What it holds: the models and versions on disk, found by a scan and kept in step by hot reload, each
+version loaded once and warmed before it serves (module ``version_loader``). Unpinned requests go
+to the highest READY version (or ``routing.default_version``), and ``routing.canary`` sends a
+weighted share of them to another version; ``name:version`` pins one (module ``routing``).
 
 Hot reload: a poll thread compares file stamps (mtime, size, inode). A changed or added version is
 loaded side by side while the old engines keep serving; once warm it replaces them atomically and
@@ -27,20 +27,19 @@ arenas.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
-from gateway.errors import ConfigError, GatewayError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
-from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
-from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
+from gateway.errors import ConfigError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
+from gateway.inference.engines.base import EngineFactory, EngineOptions
+from gateway.inference.loaded import LoadedVersion
 from gateway.inference.model_config import ModelConfig, load_model_config
 from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog, ReloadLocks
+from gateway.inference.routing import choose_version, default_slot, pinned_slot, ready, routing_of, status_for
 from gateway.inference.slots import (
     ON_DEMAND,
     Model,
@@ -51,6 +50,7 @@ from gateway.inference.slots import (
     status_of,
     versions_in,
 )
+from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
 from gateway.inference.workload import ServiceTimes
 
 logger = logging.getLogger(__name__)
@@ -78,13 +78,7 @@ class ModelRepository:
         batcher forms, for warm-up. ``preload``: which model names load at start (default all).
         ``service_times`` receives each version's warm-up timing."""
         self.root = root
-        self._factory = engine_factory
-        self._options = options
-        self._engines_per_version = engines_per_version
-        self._warmup_batches = warmup_batches
-        self._largest_batch = largest_batch
         self._preload = preload or everything
-        self._service_times = service_times
         self._random = rng or random.Random()
         # Guards the dict (and ``_closed``) for moments only: serving paths take it, so no load may
         # run under it. Loads are kept apart by ``_locks``.
@@ -94,6 +88,18 @@ class ModelRepository:
         self._locks = ReloadLocks()
         self._problems = ProblemLog()
         self._poller = Poller(self.poll, self._problems)
+        self._loader = VersionLoader(
+            self._model_path,
+            engine_factory,
+            options,
+            engines_per_version=engines_per_version,
+            warmup_batches=warmup_batches,
+            largest_batch=largest_batch,
+            preload=self._preload,
+            service_times=service_times,
+            closed=lambda: self._closed,
+            config_of=self._config,
+        )
 
     # --- scanning and loading -------------------------------------------------------------------
 
@@ -116,7 +122,7 @@ class ModelRepository:
                     for slot in list(model.slots.values()):
                         if slot.current is None and slot.state is not ModelState.FAILED:
                             if self._preload(slot.ref.name):
-                                self._load_quietly(slot)
+                                self._loader.load_quietly(slot)
                             else:
                                 slot.move(ModelState.UNLOADED, ON_DEMAND)
 
@@ -125,7 +131,7 @@ class ModelRepository:
         yet (or is loading now), else None (loaded, failed or unknown: ``route`` says which)."""
         try:
             model = self._model(name)
-            slot = model.slots.get(version) if version is not None else self._default_slot(model)
+            slot = model.slots.get(version) if version is not None else default_slot(model)
         except (ModelNotFoundError, ModelNotReadyError):
             return None
         if slot is None or slot.current is not None or self._preload(name):
@@ -140,99 +146,21 @@ class ModelRepository:
             return loaded
         with self._locks.model(ref.name, on_demand=True):
             # Looked up again: the pass this waited for may have removed or replaced the version.
-            return self._load(self._slot(ref))
-
-    def _load(self, slot: Slot) -> LoadedVersion:
-        """``load`` with the model's lock already held (by the caller or the pass)."""
-        ref = slot.ref
-        with slot.load_lock:
-            if slot.current is not None:
-                return slot.current
-            if self._closed:
-                raise ModelNotReadyError(f"model {ref}: the model repository is closed")
-            if slot.state is ModelState.FAILED:
-                raise ModelLoadError(f"{ref}: {slot.reason}")
-            config = self._config(ref.name)
-            slot.move(ModelState.LOADING)
-            try:
-                loaded = self._build(ref, config)
-            except ModelLoadError as exc:
-                slot.move(ModelState.FAILED, str(exc))
-                slot.failed_stamp = slot.stamp
-                logger.error("model %s failed to load: %s", ref, exc, extra={"model": str(ref)})
-                raise
-            slot.current = loaded
-            slot.move(ModelState.READY)
-            return loaded
-
-    def _build(self, ref: ModelRef, config: ModelConfig) -> LoadedVersion:
-        path = self.root / ref.name / str(ref.version) / MODEL_FILE
-        options = replace(self._options, model=config)
-        engines: list[Engine] = []
-        try:
-            while len(engines) < self._engines_per_version:
-                engine = self._factory(path, options)
-                engines.append(engine)
-                check_signature(config, engine)
-                if engine.thread_safe:
-                    engines = [engine] * self._engines_per_version
-            loaded = LoadedVersion(ref, config, tuple(engines))
-            batches = self._warmup_batches if config.warmup_batches is None else config.warmup_batches
-            per_row = warm_up(loaded, batches, self._largest_batch)
-        except Exception as exc:
-            for engine in {id(engine): engine for engine in engines}.values():
-                engine.close()
-            if isinstance(exc, ModelLoadError):
-                raise
-            # Anything else (MemoryError, a bug in an engine) is still this version's failure: its
-            # slot must end FAILED with a reason, never stay LOADING or take the caller down.
-            if not isinstance(exc, (GatewayError, MemoryError)):
-                logger.error("model %s: unexpected error while loading", ref, exc_info=exc)
-            raise ModelLoadError(f"{type(exc).__name__} while loading: {exc}") from exc
-        if per_row is not None and self._service_times is not None:
-            self._service_times.observe(ref.name, per_row, 1)
-        logger.info(
-            "model %s ready on %s (%d sessions)",
-            ref,
-            loaded.provider,
-            len({id(engine) for engine in engines}),
-            extra={"model": str(ref)},
-        )
-        return loaded
+            return self._loader.load(self._slot(ref))
 
     # --- routing --------------------------------------------------------------------------------
 
     def route(self, name: str, version: int | None) -> LoadedVersion:
         """The version that serves a request: pinned, or default with the canary's share."""
-        model = self._model(name)
-        if version is not None:
-            slot = model.slots.get(version)
-            if slot is None:
-                raise ModelNotFoundError(f"model {name!r} has no version {version}")
-            return self._ready(slot)
-        if model.config is None:
-            raise ModelNotReadyError(f"model {name!r}: {model.config_error}")
-        canary = model.config.routing.canary
-        if canary is not None and self._random.random() < canary.weight:
-            slot = model.slots.get(canary.version)
-            if slot is not None and slot.current is not None:
-                return slot.current
-        return self._ready(self._default_slot(model))
+        return choose_version(self._model(name), version, self._random.random)
 
     def routing(self, name: str) -> ModelRouting:
         """How a request without a version is routed: the default version and the canary's share."""
-        model = self._model(name)
-        routing = model.config.routing if model.config is not None else None
-        canary = routing.canary if routing is not None else None
-        return ModelRouting(
-            default_version=routing.default_version if routing is not None else None,
-            canary_version=canary.version if canary is not None else None,
-            canary_weight=canary.weight if canary is not None else 0.0,
-        )
+        return routing_of(self._model(name))
 
     def current(self, ref: ModelRef) -> LoadedVersion:
         """The loaded version serving ``ref`` now; ModelNotReadyError if none."""
-        return self._ready(self._slot(ref))
+        return ready(self._slot(ref))
 
     def acquire(self, ref: ModelRef) -> LoadedVersion:
         """The serving version with one batch counted in flight; release it with ``exit()``.
@@ -243,32 +171,6 @@ class ModelRepository:
             loaded = self.current(ref)
             if loaded.enter():
                 return loaded
-
-    def _default_slot(self, model: Model) -> Slot:
-        assert model.config is not None  # checked by route()
-        pinned = model.config.routing.default_version
-        if pinned is not None:
-            slot = model.slots.get(pinned)
-            if slot is None:
-                raise ModelNotReadyError(
-                    f"model {model.name!r}: default_version {pinned} is not in the repository"
-                )
-            return slot
-        ready = [slot for slot in model.slots.values() if slot.current is not None]
-        if ready:
-            return max(ready, key=lambda slot: slot.ref.version)
-        if not model.slots:
-            raise ModelNotReadyError(f"model {model.name!r} has no versions")
-        return max(model.slots.values(), key=lambda slot: slot.ref.version)
-
-    @staticmethod
-    def _ready(slot: Slot) -> LoadedVersion:
-        loaded = slot.current
-        if loaded is None:
-            detail = f": {slot.reason}" if slot.reason else ""
-            state = "failed to load" if slot.state is ModelState.FAILED else f"is {slot.state.value}"
-            raise ModelNotReadyError(f"model {slot.ref} {state}{detail}")
-        return loaded
 
     # --- status ---------------------------------------------------------------------------------
 
@@ -291,19 +193,7 @@ class ModelRepository:
         return result
 
     def status(self, name: str, version: int | None) -> ModelVersionStatus:
-        model = self._model(name)
-        if version is None:
-            if model.config is None:
-                versions = sorted(model.slots)
-                return config_failure(model, versions[-1] if versions else 0)
-            try:
-                return status_of(model, self._default_slot(model))
-            except ModelNotReadyError as exc:
-                return config_failure(model, 0, str(exc))
-        slot = model.slots.get(version)
-        if slot is None:
-            raise ModelNotFoundError(f"model {name!r} has no version {version}")
-        return status_of(model, slot)
+        return status_for(self._model(name), version)
 
     # --- hot reload -----------------------------------------------------------------------------
 
@@ -334,7 +224,7 @@ class ModelRepository:
                 logger.info("model %s removed from the repository", model.name, extra={"model": model.name})
                 with self._locks.model(model.name):
                     for slot in model.slots.values():
-                        self._unload(slot)
+                        unload(slot)
             for name in sorted(names):
                 if self._closed:
                     return  # close() emptied the repository: loading more would only leak
@@ -353,7 +243,7 @@ class ModelRepository:
             self._models.clear()
         for model in models:
             for slot in model.slots.values():
-                self._unload(slot)
+                unload(slot)
 
     def _refresh_quietly(self, name: str, *, load: bool) -> None:
         """``_refresh_model`` under the model's lock; an unexpected error is logged once and the
@@ -398,7 +288,7 @@ class ModelRepository:
                 if model.config is None or not any(slot.current for slot in model.slots.values()):
                     model.config, model.config_error = None, reason
                     for slot in model.slots.values():
-                        self._fail_unserved(slot, reason)
+                        fail_unserved(slot, reason)
                 # else: the last good config keeps serving; fixed on the next change of the file
                 config_changed = False
             else:
@@ -407,7 +297,7 @@ class ModelRepository:
             logger.info("model %s:%d removed", name, version, extra={"model": f"{name}:{version}"})
             removed = model.slots[version]
             model.slots = {key: value for key, value in model.slots.items() if key != version}
-            self._unload(removed)
+            unload(removed)
         for version, stamp in sorted(versions.items()):
             if self._closed:
                 return  # close() came during this model's loads: the rest would only leak
@@ -421,77 +311,13 @@ class ModelRepository:
                 # A model in use (preloaded, or loaded on demand) gets its new versions at once.
                 in_use = self._preload(name) or any(other.current for other in model.slots.values())
                 if load and in_use:
-                    self._load_quietly(slot)
+                    self._loader.load_quietly(slot)
                 elif load:
                     slot.move(ModelState.UNLOADED, ON_DEMAND)
             elif model.config is not None and (config_changed or existing.stamp != stamp):
                 existing.stamp = stamp
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
-                    self._reload(existing, model.config)
-
-    @staticmethod
-    def _fail_unserved(slot: Slot, reason: str) -> None:
-        """FAILED with ``reason`` (a loading, unloaded or failed version: the status reports the
-        config error); under the load lock, so a load in flight finishes first and is not undone."""
-        with slot.load_lock:
-            if slot.current is None:
-                slot.move(ModelState.FAILED, reason)
-
-    def _load_quietly(self, slot: Slot) -> None:
-        """``_load`` with the model's lock held. ModelLoadError is recorded on the slot and logged;
-        ModelNotReadyError only says that close() came first."""
-        with contextlib.suppress(ModelLoadError, ModelNotReadyError):
-            self._load(slot)
-
-    def _reload(self, slot: Slot, config: ModelConfig) -> None:
-        """Load the changed version side by side; swap when warm; the old one closes when idle."""
-        # Under the load lock: a load on demand in flight finishes first, so its move to READY is
-        # never made from a state this pass set behind its back (an illegal move, a failed request).
-        with slot.load_lock:
-            unserved = slot.current is None
-            if unserved and not self._preload(slot.ref.name):
-                slot.move(ModelState.UNLOADED, ON_DEMAND)
-                slot.failed_stamp = None
-                return
-            if unserved:
-                slot.move(ModelState.LOADING)
-                slot.failed_stamp = None
-        if unserved:
-            self._load_quietly(slot)
-            return
-        logger.info("model %s changed, reloading", slot.ref, extra={"model": str(slot.ref)})
-        try:
-            replacement = self._build(slot.ref, config)
-        except GatewayError as exc:
-            slot.failed_stamp = slot.stamp
-            logger.error(
-                "model %s reload failed, the previous load keeps serving: %s",
-                slot.ref,
-                exc,
-                extra={"model": str(slot.ref)},
-            )
-            return
-        previous: LoadedVersion | None
-        with slot.load_lock:
-            # close() unloaded it while this pass built (nothing else can: other passes and loads
-            # on demand wait for the model's lock): the unload stands, and the replacement is let
-            # go rather than left live.
-            if slot.state is ModelState.UNLOADED:
-                previous = replacement
-            else:
-                previous, slot.current = slot.current, replacement
-                slot.move(ModelState.READY)
-                slot.failed_stamp = None
-        if previous is not None:
-            previous.retire()
-
-    @staticmethod
-    def _unload(slot: Slot) -> None:
-        with slot.load_lock:
-            previous, slot.current = slot.current, None
-            slot.move(ModelState.UNLOADED)
-        if previous is not None:
-            previous.retire()
+                    self._loader.reload(existing, model.config)
 
     # --- lookups --------------------------------------------------------------------------------
 
@@ -511,10 +337,10 @@ class ModelRepository:
         return model
 
     def _slot(self, ref: ModelRef) -> Slot:
-        slot = self._model(ref.name).slots.get(ref.version)
-        if slot is None:
-            raise ModelNotFoundError(f"model {ref.name!r} has no version {ref.version}")
-        return slot
+        return pinned_slot(self._model(ref.name), ref.version)
+
+    def _model_path(self, ref: ModelRef) -> Path:
+        return self.root / ref.name / str(ref.version) / MODEL_FILE
 
     def _config(self, name: str) -> ModelConfig:
         model = self._model(name)

@@ -8,11 +8,12 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.decider import AlertDecider
+from gateway.decider import FAILING_HEALTH_S, TICK_S, AlertDecider, Show
 from gateway.domain import Detection, FrameResult, ModelRef
 from gateway.rules.geometry import Zone
 from gateway.rules.specs import CameraRules, EventTiming, RuleSpec, RuleType
@@ -50,29 +51,60 @@ def pairs(sink: FakeSink) -> dict[str, list[tuple[str, str | None]]]:
     return events
 
 
-def test_a_camera_whose_frames_fail_is_skipped_alone_reported_and_its_event_still_ends(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    clock, sink, registry = Clock(), FakeSink(), CollectorRegistry()
-    shown: list[str] = []
-    decider = AlertDecider(
-        sink,
-        [CameraRules("gate", (RULE,)), CameraRules("door", (RULE,))],
-        announce=lambda _alert: None,
-        registry=registry,
-        trackers=TRACKERS,
-        show=lambda camera, _detections: shown.append(camera),
-        clock=clock,
-        tick_s=0.01,
-        failing_health_s=10.0,
-    )
+@dataclass
+class Harness:
+    """The real decider's collaborators: a clock the test sets, the outbox in memory, and the
+    registry its failure counter is read from."""
 
-    def failed() -> float:
-        value = registry.get_sample_value(
-            "edge_gateway_decider_frames_failed_total", {"camera": "gate", "stage": "invalid"}
+    clock: Clock = field(default_factory=Clock)
+    sink: FakeSink = field(default_factory=FakeSink)
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def decider(
+        self,
+        *cameras: str,
+        show: Show | None = None,
+        tick_s: float = TICK_S,
+        failing_health_s: float = FAILING_HEALTH_S,
+    ) -> AlertDecider:
+        """A decider judging ``RULE`` on each of ``cameras``, announcing nowhere."""
+        return AlertDecider(
+            self.sink,
+            [CameraRules(camera, (RULE,)) for camera in cameras],
+            announce=lambda _alert: None,
+            registry=self.registry,
+            trackers=TRACKERS,
+            show=show,
+            clock=self.clock,
+            tick_s=tick_s,
+            failing_health_s=failing_health_s,
+        )
+
+    def failed(self, stage: str, camera: str = "gate") -> float:
+        """The camera's frames counted failed at ``stage`` so far."""
+        value = self.registry.get_sample_value(
+            "edge_gateway_decider_frames_failed_total", {"camera": camera, "stage": stage}
         )
         return value or 0.0
 
+
+@pytest.fixture
+def harness() -> Harness:
+    return Harness()
+
+
+def test_a_camera_whose_frames_fail_is_skipped_alone_reported_and_its_event_still_ends(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock, sink = harness.clock, harness.sink
+    shown: list[str] = []
+    decider = harness.decider(
+        "gate",
+        "door",
+        show=lambda camera, _detections: shown.append(camera),
+        tick_s=0.01,
+        failing_health_s=10.0,
+    )
     decider.start()
     try:
         # Given an event open on each camera
@@ -86,7 +118,7 @@ def test_a_camera_whose_frames_fail_is_skipped_alone_reported_and_its_event_stil
             for at in (2.0, 2.2, 2.4):
                 decider.submit(result("gate", at, PERSON, BROKEN))
             decider.submit(result("door", 2.0, PERSON))
-            assert wait_until(lambda: failed() == 3.0 and shown.count("door") == 2)
+            assert wait_until(lambda: harness.failed("invalid") == 3.0 and shown.count("door") == 2)
         # Then the decider lives on, the other camera is judged, and the problem is logged once,
         # with its traceback
         errors = [record for record in caplog.records if record.levelno == logging.ERROR]
@@ -116,54 +148,29 @@ def test_a_camera_whose_frames_fail_is_skipped_alone_reported_and_its_event_stil
     assert len(pairs(sink)) == 3
 
 
-def test_a_camera_whose_frames_fail_until_stop_has_its_event_ended_at_stop() -> None:
-    clock, sink, registry = Clock(), FakeSink(), CollectorRegistry()
-    decider = AlertDecider(
-        sink,
-        [CameraRules("gate", (RULE,))],
-        announce=lambda _alert: None,
-        registry=registry,
-        trackers=TRACKERS,
-        clock=clock,
-    )
+def test_a_camera_whose_frames_fail_until_stop_has_its_event_ended_at_stop(harness: Harness) -> None:
+    decider = harness.decider("gate")
     decider.start()
-    clock.now = 1.0
+    harness.clock.now = 1.0
     decider.submit(result("gate", 1.0, PERSON))
     for at in (1.2, 1.4):
         decider.submit(result("gate", at, BROKEN))
     assert decider.stop(5.0)
-    assert list(pairs(sink).values()) == [[("start", None), ("end", "stopped")]]
-    assert (
-        registry.get_sample_value(
-            "edge_gateway_decider_frames_failed_total", {"camera": "gate", "stage": "invalid"}
-        )
-        == 2.0
-    )
+    assert list(pairs(harness.sink).values()) == [[("start", None), ("end", "stopped")]]
+    assert harness.failed("invalid") == 2.0
 
 
-def test_a_tracker_that_raised_midway_is_replaced_its_ids_continuing() -> None:
-    clock, sink, registry = Clock(), FakeSink(), CollectorRegistry()
-    decider = AlertDecider(
-        sink,
-        [CameraRules("gate", (RULE,))],
-        announce=lambda _alert: None,
-        registry=registry,
-        trackers=TRACKERS,
-        clock=clock,
-    )
+def test_a_tracker_that_raised_midway_is_replaced_its_ids_continuing(harness: Harness) -> None:
+    sink = harness.sink
+    decider = harness.decider("gate")
     decider.start()
-    clock.now = 1.0
+    harness.clock.now = 1.0
     decider.submit(result("gate", 1.0, PERSON))
     # A box of three numbers is no input check's business: the tracker fails halfway through
     decider.submit(result("gate", 1.2, PERSON, Detection("person", 0.9, (0.1, 0.2, 0.3))))  # type: ignore[arg-type]
     decider.submit(result("gate", 1.4, PERSON))
     assert decider.stop(5.0)
-    assert (
-        registry.get_sample_value(
-            "edge_gateway_decider_frames_failed_total", {"camera": "gate", "stage": "tracker"}
-        )
-        == 1.0
-    )
+    assert harness.failed("tracker") == 1.0
     # The fresh tracker gives the person a new id past the old one's; both events are paired
     starts = [alert.event.track_id for alert in sink.committed if alert.event.kind.value == "start"]
     assert len(starts) == 2

@@ -32,34 +32,50 @@ GOOD = (16.0, 16.0, 8.0, 8.0, 0.8, 0.1)
 """A sane anchor: a person at the centre, 8 pixels wide."""
 
 
-def constant_output_bytes(value: npt.NDArray[Any], element: int = TensorProto.FLOAT) -> bytes:
-    """``images`` FP32 [batch, 3, SIZE, SIZE] -> ``output0`` [batch, *value.shape] equal to ``value``
-    for every item (``mean(images) * 0 + value``), in the ONNX element type ``element``."""
-    numpy_type = helper.tensor_dtype_to_np_dtype(element)
-    with np.errstate(over="ignore"):  # a value beyond float16 is meant to become inf
-        constant = value.astype(numpy_type)[np.newaxis]
+def model_bytes(
+    name: str,
+    nodes: list[onnx.NodeProto],
+    output: onnx.ValueInfoProto,
+    initializer: list[onnx.TensorProto],
+) -> bytes:
+    """A checked ONNX model file: input ``images`` FP32 [batch, 3, SIZE, SIZE], the graph ``nodes``
+    over it and ``initializer``, and the one ``output``."""
     graph = helper.make_graph(
-        nodes=[
-            helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
-            helper.make_node("Reshape", ["mean", "item_shape"], ["per_item"]),
-            helper.make_node("Cast", ["per_item"], ["cast"], to=element),
-            helper.make_node("Mul", ["cast", "zero"], ["zeros"]),
-            helper.make_node("Add", ["zeros", "value"], ["output0"]),
-        ],
-        name="constant_output",
+        nodes=nodes,
+        name=name,
         inputs=[helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
-        outputs=[helper.make_tensor_value_info("output0", element, ["batch", *value.shape])],
-        initializer=[
-            onnx.numpy_helper.from_array(np.array([-1] + [1] * value.ndim, dtype=np.int64), "item_shape"),
-            onnx.numpy_helper.from_array(np.zeros((), numpy_type), "zero"),
-            onnx.numpy_helper.from_array(constant, "value"),
-        ],
+        outputs=[output],
+        initializer=initializer,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     data: bytes = model.SerializeToString()
     return data
+
+
+def constant_output_bytes(value: npt.NDArray[Any], element: int = TensorProto.FLOAT) -> bytes:
+    """``images`` FP32 [batch, 3, SIZE, SIZE] -> ``output0`` [batch, *value.shape] equal to ``value``
+    for every item (``mean(images) * 0 + value``), in the ONNX element type ``element``."""
+    numpy_type = helper.tensor_dtype_to_np_dtype(element)
+    with np.errstate(over="ignore"):  # a value beyond float16 is meant to become inf
+        constant = value.astype(numpy_type)[np.newaxis]
+    return model_bytes(
+        "constant_output",
+        [
+            helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
+            helper.make_node("Reshape", ["mean", "item_shape"], ["per_item"]),
+            helper.make_node("Cast", ["per_item"], ["cast"], to=element),
+            helper.make_node("Mul", ["cast", "zero"], ["zeros"]),
+            helper.make_node("Add", ["zeros", "value"], ["output0"]),
+        ],
+        helper.make_tensor_value_info("output0", element, ["batch", *value.shape]),
+        [
+            onnx.numpy_helper.from_array(np.array([-1] + [1] * value.ndim, dtype=np.int64), "item_shape"),
+            onnx.numpy_helper.from_array(np.zeros((), numpy_type), "zero"),
+            onnx.numpy_helper.from_array(constant, "value"),
+        ],
+    )
 
 
 def write_constant_model(
@@ -227,8 +243,9 @@ def test_an_anomaly_score_that_is_not_finite_is_no_score_and_no_anomaly(
 def one_row_short_bytes() -> bytes:
     """``images`` [batch, 3, SIZE, SIZE] -> ``output0`` [batch - 1, 6, 1]: one row short of the
     batch, which the file cannot declare (the row count comes from the data)."""
-    graph = helper.make_graph(
-        nodes=[
+    return model_bytes(
+        "one_row_short",
+        [
             helper.make_node("ReduceMean", ["images"], ["mean"], axes=[1, 2, 3], keepdims=1),
             helper.make_node("Reshape", ["mean", "item_shape"], ["per_item"]),
             helper.make_node("Add", ["per_item", "value"], ["full"]),
@@ -237,10 +254,8 @@ def one_row_short_bytes() -> bytes:
             helper.make_node("Sub", ["rows", "one"], ["end"]),
             helper.make_node("Slice", ["full", "start", "end", "axis"], ["output0"]),
         ],
-        name="one_row_short",
-        inputs=[helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
-        outputs=[helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["rows", 6, 1])],
-        initializer=[
+        helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["rows", 6, 1]),
+        [
             onnx.numpy_helper.from_array(np.array([-1, 1, 1], dtype=np.int64), "item_shape"),
             onnx.numpy_helper.from_array(yolov8(GOOD).astype(np.float32)[np.newaxis], "value"),
             onnx.numpy_helper.from_array(np.array([0], dtype=np.int64), "axis"),
@@ -248,11 +263,6 @@ def one_row_short_bytes() -> bytes:
             onnx.numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = IR_VERSION
-    onnx.checker.check_model(model)
-    data: bytes = model.SerializeToString()
-    return data
 
 
 def test_an_output_with_fewer_rows_than_frames_is_an_error_naming_the_output(
