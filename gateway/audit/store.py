@@ -15,7 +15,8 @@ Per device the store keeps ``contiguous_seq`` (every seq up to it is stored) and
 seqs between them that are missing are the device's gaps, which the subscriber asks to be replayed,
 as it does the seqs of alerts whose image is missing. A batch of messages is one transaction: the
 subscriber acknowledges them to the broker only after ``ingest`` returns, so an acknowledged alert
-is on disk. Reads are ``gateway.audit.store_reads``.
+is on disk. The checks that need no stored state are ``gateway.audit.store_checks``; reads are
+``gateway.audit.store_reads``.
 
 A failed write is an outage or a refused value (``gateway.audit.database``). An outage fails the
 batch, and the subscriber retries it until the database is back. A refused value is one message's
@@ -28,13 +29,12 @@ by ``gateway.audit.rejections``.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 
 from gateway.audit.database import BINDING_ERRORS, Database, open_database
-from gateway.audit.evidence import MAX_IMAGE_BYTES, EvidenceLedger, ReceivedImage, evidence_target
-from gateway.audit.fleet import ReceivedStatus, parse_status, record_statuses, status_target
+from gateway.audit.evidence import EvidenceLedger, evidence_target
+from gateway.audit.fleet import record_statuses, status_target
 from gateway.audit.records import (
     DeviceProgress,
     IngestResult,
@@ -45,17 +45,11 @@ from gateway.audit.records import (
     StoredAlert,
 )
 from gateway.audit.rejections import RejectionRecorder, escaped
+from gateway.audit.store_checks import Checked, MessageChecks, device_from_topic
 from gateway.audit.store_reads import PAGE_ROWS, AuditReads
 from gateway.domain import Alert
 from gateway.errors import AuditError
-from gateway.protocol.alerts import (
-    MAX_SEQ,
-    ZERO_HASH,
-    AlertVerificationError,
-    InvalidAlertError,
-    decode_alert,
-    verify_payload,
-)
+from gateway.protocol.alerts import MAX_SEQ, ZERO_HASH
 
 __all__ = [
     "AuditStore",
@@ -75,39 +69,12 @@ LOOKUP_CHUNK = 500
 """Seqs per ``IN (...)`` lookup: well under SQLite's limit on bound parameters."""
 
 
-class _RejectedError(Exception):
-    def __init__(self, reason: RejectReason, detail: str) -> None:
-        self.reason = reason
-        self.detail = detail
-        super().__init__(detail)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class _Checked:
-    """A batch after the checks that need no stored state: the results of the rejected by index,
-    and what is left to write."""
-
-    results: list[IngestResult | None]
-    verified: list[tuple[int, Alert, ReceivedMessage]]
-    images: dict[str, list[ReceivedImage]]
-    statuses: dict[str, list[ReceivedStatus]]
-
-
-def device_from_topic(topic: str, prefix: str) -> str | None:
-    """``{prefix}/{device_id}/alerts`` -> device_id, or None for any other topic."""
-    head = f"{prefix}/"
-    if not topic.startswith(head) or not topic.endswith("/alerts"):
-        return None
-    device_id = topic[len(head) : -len("/alerts")]
-    return device_id if device_id and "/" not in device_id else None
-
-
 class AuditStore(AuditReads):
     """Verified, exactly-once storage of alerts. One thread at a time (it owns one DB connection)."""
 
     def __init__(self, database: Database, keys: Mapping[str, bytes], topic_prefix: str = "edge") -> None:
         self._database = database
-        self._keys = dict(keys)
+        self._checks = MessageChecks(keys, topic_prefix)
         self._prefix = topic_prefix
         self._evidence = EvidenceLedger(database, topic_prefix)
         self._rejections = RejectionRecorder(database)
@@ -127,7 +94,7 @@ class AuditStore(AuditReads):
     @property
     def keyed_devices(self) -> frozenset[str]:
         """The devices this instance has a signing key for."""
-        return frozenset(self._keys)
+        return frozenset(self._checks.keys)
 
     def ingest(self, messages: Sequence[ReceivedMessage]) -> list[IngestResult]:
         """Verify and store a batch in one transaction; results in the order of ``messages``.
@@ -135,7 +102,7 @@ class AuditStore(AuditReads):
         Raises AuditError (nothing stored) when the database fails; the caller retries the batch.
         A value the database refuses is not a failure: its message is rejected (``unstorable``).
         """
-        checked = self._check(messages)
+        checked = self._checks.check(messages)
         try:
             with self._database.transaction():
                 results = self._write(checked)
@@ -158,7 +125,9 @@ class AuditStore(AuditReads):
         # Still one transaction, so the batch is acknowledged as a whole; each message in a
         # savepoint, so the one the database refuses is undone alone and the others are kept. In
         # the order of the devices their topics name: devices are still locked in sorted order.
-        order = sorted(range(len(messages)), key=lambda index: self._topic_device(messages[index]) or "")
+        order = sorted(
+            range(len(messages)), key=lambda index: self._checks.topic_device(messages[index]) or ""
+        )
         alone: dict[int, IngestResult] = {}
         try:
             with self._database.transaction():
@@ -171,45 +140,7 @@ class AuditStore(AuditReads):
             raise AuditError(f"audit store write failed: {exc}") from exc
         return [alone[index] for index in range(len(messages))]
 
-    def _check(self, messages: Sequence[ReceivedMessage]) -> _Checked:
-        """Everything that needs no stored state; the rejected get their result here."""
-        checked = _Checked([None] * len(messages), [], {}, {})
-        for index, message in enumerate(messages):
-            status_device = status_target(message.topic, self._prefix)
-            try:
-                if status_device is not None:
-                    parsed = parse_status(index, status_device, message)
-                    if isinstance(parsed, IngestResult):
-                        checked.results[index] = parsed
-                    else:
-                        checked.statuses.setdefault(status_device, []).append(parsed)
-                    continue
-                target = evidence_target(message.topic, self._prefix)
-                if target is not None:
-                    image = self._check_image(index, message, *target)
-                    if isinstance(image, IngestResult):
-                        checked.results[index] = image
-                    else:
-                        checked.images.setdefault(image.device_id, []).append(image)
-                    continue
-                checked.verified.append((index, self._verify(message), message))
-            except _RejectedError as problem:
-                device_id = device_from_topic(message.topic, self._prefix)
-                checked.results[index] = IngestResult(
-                    Outcome.REJECTED, device_id, None, problem.reason, problem.detail
-                )
-            except Exception as exc:
-                # These checks touch no database: whatever they did not foresee in one message is
-                # that message's rejection, never a stop that the broker's redelivery would repeat.
-                logger.exception("audit: a message on %s could not be checked", message.topic)
-                detail = f"could not be checked: {type(exc).__name__}: {exc}"
-                device_id = status_device or device_from_topic(message.topic, self._prefix)
-                checked.results[index] = IngestResult(
-                    Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=bool(status_device)
-                )
-        return checked
-
-    def _write(self, checked: _Checked) -> list[IngestResult | None]:
+    def _write(self, checked: Checked) -> list[IngestResult | None]:
         """Store what passed the checks (inside the caller's transaction); the results by index."""
         results = list(checked.results)
         # Devices are locked in sorted order (no deadlock between two subscribers) and each device's
@@ -230,7 +161,7 @@ class AuditStore(AuditReads):
     def _ingest_alone(self, message: ReceivedMessage) -> IngestResult:
         """One message in a savepoint of the open transaction: stored, or rejected if the database
         refuses a value it brings (its rejection row is the caller's to write)."""
-        checked = self._check([message])
+        checked = self._checks.check([message])
         try:
             with self._database.savepoint():
                 (result,) = [result for result in self._write(checked) if result is not None]
@@ -244,75 +175,18 @@ class AuditStore(AuditReads):
                 )
         return result
 
-    def _topic_device(self, message: ReceivedMessage) -> str | None:
-        """The device a status, evidence or alert topic names."""
-        image = evidence_target(message.topic, self._prefix)
-        return (
-            status_target(message.topic, self._prefix)
-            or (image[0] if image else None)
-            or device_from_topic(message.topic, self._prefix)
-        )
-
     def _unstorable(self, message: ReceivedMessage, error: Exception) -> IngestResult:
         status_device = status_target(message.topic, self._prefix)
         image = evidence_target(message.topic, self._prefix)
         return IngestResult(
             Outcome.REJECTED,
-            self._topic_device(message),
+            self._checks.topic_device(message),
             image[1] if image else None,
             RejectReason.UNSTORABLE,
             f"the database refuses a value of it: {type(error).__name__}: {error}",
             evidence=image is not None,
             status=status_device is not None,
         )
-
-    def _verify(self, message: ReceivedMessage) -> Alert:
-        """Schema, topic, key, hash and signature: everything that needs no stored state."""
-        topic_device = device_from_topic(message.topic, self._prefix)
-        key = None if topic_device is None else self._keys.get(topic_device)
-        try:
-            if key is None:
-                alert = decode_alert(message.payload)
-                self._check_topic(alert, message.topic, topic_device)
-                raise _RejectedError(
-                    RejectReason.UNKNOWN_DEVICE, f"no key for device {alert.device_id!r} in the keys file"
-                )
-            alert = verify_payload(message.payload, key)
-        except InvalidAlertError as exc:
-            raise _RejectedError(RejectReason.SCHEMA, str(exc)) from exc
-        except AlertVerificationError as exc:
-            # Checked with the key of the topic's device: a payload of another device fails here.
-            self._check_topic(decode_alert(message.payload), message.topic, topic_device)
-            raise _RejectedError(RejectReason(exc.reason), str(exc)) from exc
-        self._check_topic(alert, message.topic, topic_device)
-        return alert
-
-    def _check_image(
-        self, index: int, message: ReceivedMessage, device_id: str, seq: int | None
-    ) -> ReceivedImage | IngestResult:
-        """What can be checked of an image without stored state: its topic, device and size."""
-        if seq is None:
-            detail = f"the topic names no seq from 1 to {MAX_SEQ}"
-            return IngestResult(
-                Outcome.REJECTED, device_id, None, RejectReason.EVIDENCE, detail, evidence=True
-            )
-        problem = None
-        if device_id not in self._keys:
-            problem = (RejectReason.UNKNOWN_DEVICE, f"no key for device {device_id!r} in the keys file")
-        elif len(message.payload) > MAX_IMAGE_BYTES:
-            problem = (RejectReason.EVIDENCE, f"{len(message.payload)} bytes, over {MAX_IMAGE_BYTES}")
-        elif not message.payload:
-            problem = (RejectReason.EVIDENCE, "an empty message")
-        if problem is not None:
-            return IngestResult(Outcome.REJECTED, device_id, seq, *problem, evidence=True)
-        return ReceivedImage(index, device_id, seq, hashlib.sha256(message.payload).hexdigest(), message)
-
-    @staticmethod
-    def _check_topic(alert: Alert, topic: str, topic_device: str | None) -> None:
-        if topic_device != alert.device_id:
-            raise _RejectedError(
-                RejectReason.TOPIC, f"topic {topic!r} does not name device {alert.device_id!r}"
-            )
 
     def _store_device(
         self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]], contiguous: int, highest: int

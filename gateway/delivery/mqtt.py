@@ -2,99 +2,51 @@
 never dropped.
 
 Threads: paho's network thread (``loop_start``) runs the callbacks; the named ``mqtt-publisher``
-thread owns the in-flight window (mid -> seq) and is the only one that reads the outbox for sending.
-Callbacks only append to deques and set the wake event, because paho calls ``on_publish`` while
-holding its own message lock, which ``publish()`` also takes: any lock shared between the two
-would deadlock.
+thread owns the in-flight window (``mqtt_window``: mid -> seq, what is sent next, what a PUBACK
+settles) and is the only one that reads the outbox for sending. Callbacks only append to deques
+and set the wake event, because paho calls ``on_publish`` while holding its own message lock, which
+``publish()`` also takes: any lock shared between the two would deadlock. The one exception is a
+failed connect to an mqtts:// broker: paho does not say why, so ``on_connect_fail`` runs one TLS
+handshake of its own (``mqtt_tls``, at most PROBE_TIMEOUT_S, while paho's loop has nothing else to
+do) and the error names the cause, logged once per distinct cause.
 
-Delivery rules:
-- at most ``mqtt.max_inflight`` alerts without PUBACK; an alert is marked delivered only on a PUBACK
-  whose reason code is not a failure (MQTT v5 brokers can refuse one message, e.g. not authorised);
-  a refused message is logged (once per kind and reason) and sent again after ``reconnect_min_s``,
-  doubling up to ``reconnect_max_s`` while the broker keeps refusing it (mosquitto 2 also drops the
-  connection after each refusal, so a fixed short retry would be a reconnect loop);
-- an image the broker cannot take is not sent again until the gateway restarts, because retrying it
-  would drop the connection every time, paho would send it again first on every reconnect, and every
-  alert behind it would wait forever. That is an image larger than the Maximum Packet Size the
-  broker announces in CONNACK (MQTT v5; mosquitto's ``max_packet_size``), one the broker refuses for
-  good in its PUBACK (PERMANENT_IMAGE_REFUSALS, e.g. 0x95 packet too large), and one that was the
-  oldest unacknowledged message each time the connection dropped, LOSSES_BEFORE_GIVING_UP times in
-  a row (mosquitto 2.0 answers a message over its ``message_size_limit`` with a PUBACK paho cannot
-  parse, so that refusal only shows as a lost connection). Such an image stays undelivered in the
-  outbox (retention keeps it; ``GET /v1/events/{seq}/evidence.jpg`` serves it), is logged with its
-  size and counted in ``edge_gateway_mqtt_evidence_undeliverable``. Alerts are never given up on.
-  MQTT 3.1.1 has no PUBACK reason codes: mosquitto then acknowledges an oversized or denied message
-  and drops it, which the device cannot see (use MQTT v5, the default);
+Connection rules (the delivery rules are ``mqtt_window``'s):
+- the client keeps its session (MQTT v5 session expiry, or a persistent 3.1.1 session); the status
+  topic says ``online`` on every connect and ``offline`` as the last will and on ``stop``;
 - on a reconnect paho re-sends the messages it still holds (same mid, DUP set); after a restart the
   publisher starts from the oldest undelivered alert. Duplicates are possible, losses are not: the
   audit log stores each (device_id, seq) once;
-- replay requests on ``{prefix}/{device_id}/replay`` (``{"from_seq": a, "to_seq": b}``) are queued
-  (bounded, drops counted) and served from the outbox byte-identical, through the same window;
-- evidence: each image the outbox holds goes to ``{prefix}/{device_id}/evidence/{seq}`` (QoS 1, not
-  retained, the bytes exactly), right after its alert, and again when a replay covers its seq. An
-  image is its own message in the window, marked delivered on its own PUBACK and retried like an
-  alert; its alert's delivery does not wait for it (the audit side accepts either order).
+- replay requests on ``{prefix}/{device_id}/replay`` (``{"from_seq": a, "to_seq": b}``,
+  ``mqtt_replay``) are queued (bounded, drops counted) and served by the window.
 """
 
 from __future__ import annotations
 
-import collections
-import json
 import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from gateway.config import MqttConfig
 from gateway.delivery import delivery_state
-from gateway.delivery.mqtt_packets import forget_held, oldest_held, publish_packet_size
-from gateway.delivery.outbox import Outbox, StoredAlert, StoredEvidence
+from gateway.delivery.mqtt_metrics import PublisherMetrics
+from gateway.delivery.mqtt_replay import REPLAY_QUEUE_SIZE, ReplayRequest, parse_replay_request
+from gateway.delivery.mqtt_tls import tls_failure
+from gateway.delivery.mqtt_window import DeliveryWindow
+from gateway.delivery.outbox import Outbox
 from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError, OutboxError
-from gateway.protocol.alerts import MAX_SEQ
 from gateway.protocol.mqtt_link import close_client, make_client, state_payload
+
+__all__ = ["MqttPublisher", "ReplayRequest", "parse_replay_request"]
 
 logger = logging.getLogger(__name__)
 
-MAX_REPLAY_RANGE = 100_000
-REPLAY_QUEUE_SIZE = 64
 IDLE_WAKE_S = 0.5
-
-PERMANENT_IMAGE_REFUSALS = frozenset({0x90, 0x95, 0x99})
-"""PUBACK reason codes that sending the same image again cannot change: topic name invalid, packet
-too large, payload format invalid."""
-
-LOSSES_BEFORE_GIVING_UP = 3
-
-_Message = tuple[int, bool]
-"""(seq, is_evidence): an alert or the image of alert seq; sorts an alert before its image."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayRequest:
-    from_seq: int
-    to_seq: int
-
-
-def parse_replay_request(payload: bytes) -> ReplayRequest:
-    try:
-        data = json.loads(payload)
-        from_seq, to_seq = data["from_seq"], data["to_seq"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise BrokerError(f'replay request must be {{"from_seq": a, "to_seq": b}}: {exc}') from exc
-    if not all(isinstance(value, int) and not isinstance(value, bool) for value in (from_seq, to_seq)):
-        raise BrokerError("replay request: from_seq and to_seq must be integers")
-    if not 1 <= from_seq <= to_seq <= MAX_SEQ or to_seq - from_seq >= MAX_REPLAY_RANGE:
-        raise BrokerError(
-            f"replay request: need 1 <= from_seq <= to_seq <= {MAX_SEQ}, at most {MAX_REPLAY_RANGE} alerts"
-        )
-    return ReplayRequest(from_seq, to_seq)
 
 
 class MqttPublisher:
@@ -130,63 +82,19 @@ class MqttPublisher:
         self._state = DeliveryState.CONNECTING
         self._last_error: str | None = None
         self._connected_since: float | None = None
-        self._acks: collections.deque[tuple[int, tuple[int, str] | None]] = collections.deque()
-        self._replays: queue.Queue[ReplayRequest] = queue.Queue(REPLAY_QUEUE_SIZE)
-        # Owned by the publisher thread only.
-        self._inflight: dict[int, _Message] = {}
-        self._last_sent_seq = 0
-        self._last_sent_evidence_seq = 0
-        self._last_acked_seq = 0
-        self._retry: list[tuple[float, _Message]] = []
-        self._retry_delay: dict[_Message, float] = {}
-        self._logged_refusals: set[tuple[bool, str]] = set()
-        self._given_up: set[int] = set()
-        self._max_packet_size: int | None = None
-        """The broker's Maximum Packet Size (CONNACK, v5), or None: no limit announced."""
-        # Network thread only: (seq, losses in a row with that image the oldest message unacknowledged).
-        self._suspect: tuple[int, int] | None = None
-        self._dropped: collections.deque[tuple[int, int]] = collections.deque()
-        """(mid, seq) of images to take out of paho's queue after repeated losses (publisher thread)."""
-        self._unmarked: list[_Message] = []
-        self._outbox_error: str | None = None
-        self._replay_ranges: collections.deque[list[int]] = collections.deque()
+        self._connect_failures_logged: set[str] = set()
+        """Network thread only: the connect failures logged since the last connect."""
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
-        self._published = Counter(
-            "edge_gateway_mqtt_alerts_published", "Alert PUBLISH packets sent.", registry=registry
-        )
-        self._delivered = Counter(
-            "edge_gateway_mqtt_alerts_delivered",
-            "Alerts acknowledged by the broker (PUBACK).",
-            registry=registry,
-        )
-        self._evidence_published = Counter(
-            "edge_gateway_mqtt_evidence_published", "Evidence PUBLISH packets sent.", registry=registry
-        )
-        self._evidence_delivered = Counter(
-            "edge_gateway_mqtt_evidence_delivered",
-            "Evidence images acknowledged by the broker (PUBACK).",
-            registry=registry,
-        )
-        self._refused = Counter(
-            "edge_gateway_mqtt_alerts_refused",
-            "PUBACKs with a failure reason code, alerts and evidence (sent again).",
-            registry=registry,
-        )
-        self._undeliverable = Counter(
-            "edge_gateway_mqtt_evidence_undeliverable",
-            "Evidence images the broker refused for good (e.g. too large); kept in the outbox, not resent.",
-            registry=registry,
-        )
-        self._replay_drops = Counter(
-            "edge_gateway_mqtt_replay_requests_dropped",
-            "Replay requests dropped: bad or queue full.",
-            registry=registry,
-        )
-        self._connected = Gauge(
-            "edge_gateway_mqtt_connected", "1 while connected to the broker.", registry=registry
-        )
-        self._inflight_gauge = Gauge(
-            "edge_gateway_mqtt_inflight", "Alerts and evidence images awaiting PUBACK.", registry=registry
+        self._metrics = PublisherMetrics(registry)
+        self._window = DeliveryWindow(
+            self._client,
+            config,
+            outbox,
+            address=self._address,
+            topics=(self.alerts_topic, self.evidence_topic),
+            metrics=self._metrics,
+            wake=self._wake,
+            report_error=self._report_error,
         )
         outbox.add_listener(lambda _seq: self._wake.set())
 
@@ -224,8 +132,8 @@ class MqttPublisher:
                 broker=str(self._address),
                 connected_since=self._connected_since,
                 last_seq=self._outbox.last_seq,
-                last_acked_seq=self._last_acked_seq,
-                inflight=len(self._inflight),
+                last_acked_seq=self._window.last_acked_seq,
+                inflight=self._window.inflight,
             )
 
     def publish_camera_state(self, camera_id: str, state: str, fps: float) -> None:
@@ -235,7 +143,7 @@ class MqttPublisher:
 
     # -- paho callbacks (network thread): record and wake, nothing more ----------------------------
 
-    def _set_state(self, state: DeliveryState, error: str | None) -> None:
+    def _set_state(self, state: DeliveryState, error: str | None, *, log: bool = True) -> None:
         with self._status_lock:
             if not delivery_state.allowed(self._state, state):
                 # A bug, not a broker fault; raising on paho's network thread would stop its loop.
@@ -248,10 +156,14 @@ class MqttPublisher:
             if state is DeliveryState.CONNECTED:
                 self._connected_since = time.time()
                 self._last_error = None
-        self._connected.set(1 if state is DeliveryState.CONNECTED else 0)
-        if changed:
+        self._metrics.connected.set(1 if state is DeliveryState.CONNECTED else 0)
+        if changed and log:
             # Logged once per distinct error, not on every reconnect attempt.
             logger.error("MQTT %s: %s", self._address, error)
+
+    def _report_error(self, error: str) -> None:
+        with self._status_lock:
+            self._last_error = error
 
     def _on_connect(
         self,
@@ -269,56 +181,46 @@ class MqttPublisher:
             )
             return
         limit = getattr(properties, "MaximumPacketSize", None)
-        self._max_packet_size = limit if isinstance(limit, int) and limit > 0 else None
+        self._window.max_packet_size = limit if isinstance(limit, int) and limit > 0 else None
+        self._connect_failures_logged.clear()
         self._set_state(DeliveryState.CONNECTED, None)
         logger.info(
             "MQTT connected to %s (session present: %s, maximum packet size: %s)",
             self._address,
             flags.session_present,
-            self._max_packet_size or "no limit",
+            self._window.max_packet_size or "no limit",
         )
         client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
         client.subscribe(self.replay_topic, qos=1)
         self._wake.set()
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
-        self._set_state(
-            DeliveryState.RECONNECTING,
-            f"cannot connect to {self._address} (unreachable, TLS failure or down)",
-        )
+        cause = None if self._stop.is_set() else tls_failure(self._config, self._address)
+        if cause is None:
+            error = f"cannot connect to {self._address} (unreachable, TLS failure or down)"
+        else:
+            error = f"cannot connect to {self._address}: {cause}"
+        # Once per distinct cause until a connect succeeds, even when two causes alternate.
+        first = error not in self._connect_failures_logged
+        self._connect_failures_logged.add(error)
+        self._set_state(DeliveryState.RECONNECTING, error, log=first)
 
     def _on_disconnect(
         self, _client: mqtt.Client, _userdata: object, _flags: object, reason: ReasonCode, _properties: object
     ) -> None:
         if self._stop.is_set():
             return
-        self._note_loss()
+        self._window.note_loss()
         with self._status_lock:
             refused = self._state is DeliveryState.REFUSED
         if not refused:
             self._set_state(DeliveryState.RECONNECTING, f"connection lost: {reason}")
 
-    def _note_loss(self) -> None:
-        """Count the losses with the same image the oldest message paho holds; after
-        LOSSES_BEFORE_GIVING_UP, hand it to the publisher thread to take out of paho's queue (not
-        here: paho may call this while iterating that queue, on this thread, under its RLock)."""
-        mid = oldest_held(self._client)
-        message = self._inflight.get(mid) if mid is not None else None
-        if mid is None or message is None or not message[1]:
-            self._suspect = None  # an alert, a status message, or nothing: no image to blame
-            return
-        seq = message[0]
-        losses = self._suspect[1] + 1 if self._suspect is not None and self._suspect[0] == seq else 1
-        self._suspect = None if losses >= LOSSES_BEFORE_GIVING_UP else (seq, losses)
-        if losses >= LOSSES_BEFORE_GIVING_UP:
-            self._dropped.append((mid, seq))
-            self._wake.set()
-
     def _on_publish(
         self, _client: mqtt.Client, _userdata: object, mid: int, reason: ReasonCode, _properties: object
     ) -> None:
         # str(reason) costs more than the rest of this callback: only failures need it.
-        self._acks.append((mid, (reason.value, str(reason)) if reason.is_failure else None))
+        self._window.acks.append((mid, (reason.value, str(reason)) if reason.is_failure else None))
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, message: mqtt.MQTTMessage) -> None:
@@ -326,13 +228,13 @@ class MqttPublisher:
             return
         try:
             request = parse_replay_request(bytes(message.payload))
-            self._replays.put_nowait(request)
+            self._window.replays.put_nowait(request)
         except BrokerError as exc:
-            self._replay_drops.inc()
+            self._metrics.replay_drops.inc()
             logger.warning("ignoring replay request: %s", exc)
             return
         except queue.Full:
-            self._replay_drops.inc()
+            self._metrics.replay_drops.inc()
             logger.warning("replay queue full (%d requests): dropping one", REPLAY_QUEUE_SIZE)
             return
         logger.info("replay of seq %d..%d requested", request.from_seq, request.to_seq)
@@ -348,179 +250,24 @@ class MqttPublisher:
                 try:
                     if idle:
                         self._outbox.maybe_prune()
-                    self._settle_acks()
+                    self._window.settle_acks()
                     if self._state is DeliveryState.CONNECTED:
-                        self._fill_window()
+                        self._window.fill()
                 except OutboxError as exc:
                     # The disk refuses (full): keep what is in flight, try again on the next wake-up.
-                    self._note_outbox_error(exc)
+                    self._window.note_outbox_error(exc)
         except Exception:
             logger.exception("MQTT publisher thread failed; alerts stay in the outbox")
             self._set_state(DeliveryState.STOPPED, "publisher thread failed; see the log")
         finally:
             self._shutdown()
 
-    def _note_outbox_error(self, exc: OutboxError) -> None:
-        with self._status_lock:
-            changed = self._outbox_error != str(exc)
-            self._outbox_error = str(exc)
-        if changed:
-            logger.error("MQTT publisher cannot use the outbox (%s); retrying", exc)
-
     def _settle_acks_at_shutdown(self) -> None:
         try:
-            self._settle_acks()
+            self._window.settle_acks()
         except OutboxError as exc:
             # Unmarked acks only mean those alerts are sent again after the restart (deduplicated).
             logger.warning("could not mark the last deliveries: %s", exc)
-
-    def _settle_dropped(self) -> None:
-        while self._dropped:
-            mid, seq = self._dropped.popleft()
-            if self._inflight.pop(mid, None) is None:
-                continue  # acknowledged after all
-            forget_held(self._client, mid)  # else sent again first on every reconnect
-            self._give_up_image(
-                seq,
-                f"the connection dropped each of the {LOSSES_BEFORE_GIVING_UP} times it was the oldest "
-                f"message in flight ({self._outbox_image_size(seq)}; a broker message size limit?)",
-            )
-
-    def _settle_acks(self) -> None:
-        self._settle_dropped()
-        delivered = self._unmarked
-        self._unmarked = []
-        now = time.monotonic()
-        while self._acks:
-            mid, failure = self._acks.popleft()
-            message = self._inflight.pop(mid, None)
-            if message is None:
-                continue  # status or camera-state message
-            if failure is not None:
-                self._refused.inc()
-                self._note_refusal(message, *failure, now)
-                continue
-            self._retry_delay.pop(message, None)
-            delivered.append(message)
-        if delivered:
-            alerts = [seq for seq, evidence in delivered if not evidence]
-            images = [seq for seq, evidence in delivered if evidence]
-            self._last_acked_seq = max(self._last_acked_seq, *alerts) if alerts else self._last_acked_seq
-            try:
-                self._outbox.mark_delivered(alerts, images)
-            except OutboxError:
-                # Acknowledged by the broker, just not yet marked: mark them on the next wake-up.
-                self._unmarked = delivered
-                raise
-            self._delivered.inc(len(alerts))
-            self._evidence_delivered.inc(len(images))
-            with self._status_lock:
-                self._outbox_error = None
-        self._inflight_gauge.set(len(self._inflight))
-
-    def _note_refusal(self, message: _Message, code: int, reason: str, now: float) -> None:
-        seq, evidence = message
-        if evidence and code in PERMANENT_IMAGE_REFUSALS:
-            self._retry_delay.pop(message, None)
-            self._give_up_image(seq, f"the broker refused it ({self._outbox_image_size(seq)}): {reason}")
-            return
-        delay = self._retry_delay.get(message, self._config.reconnect_min_s / 2) * 2
-        delay = min(delay, self._config.reconnect_max_s)
-        self._retry_delay[message] = delay
-        self._retry.append((now + delay, message))
-        what = "the evidence of alert" if evidence else "alert"
-        error = f"broker refused {what} seq {seq}: {reason} (sent again in {delay:g} s)"
-        if (evidence, reason) not in self._logged_refusals:
-            # Once per kind and reason: a broker that refuses every alert would otherwise flood the log.
-            self._logged_refusals.add((evidence, reason))
-            logger.error("MQTT %s: %s; check the broker's ACL and limits", self._address, error)
-        with self._status_lock:
-            self._last_error = error
-
-    def _give_up_image(self, seq: int, why: str) -> None:
-        self._undeliverable.inc()
-        self._given_up.add(seq)
-        error = (
-            f"evidence image of alert seq {seq} not delivered: {why}; not sent again until the gateway "
-            f"restarts (it stays in the outbox, served at /v1/events/{seq}/evidence.jpg); raise the broker's "
-            "message size limit"
-        )
-        logger.error("MQTT %s: %s", self._address, error)
-        with self._status_lock:
-            self._last_error = error
-
-    def _outbox_image_size(self, seq: int) -> str:
-        images = self._outbox.replay_evidence(seq, seq)
-        return f"{len(images[0].data)} bytes" if images else "size unknown"
-
-    def _fill_window(self) -> None:
-        room = self._config.max_inflight - len(self._inflight)
-        now = time.monotonic()
-        due = [message for at, message in self._retry if at <= now][:room]
-        if due:
-            resent = set(due)
-            self._retry = [(at, message) for at, message in self._retry if message not in resent]
-            for seq, evidence in due:
-                if evidence:
-                    self._send_all([], self._outbox.replay_evidence(seq, seq))
-                else:
-                    self._send_all(self._outbox.replay(seq, seq), [])
-            room -= len(due)
-        while room > 0 and (self._replay_ranges or not self._replays.empty()):
-            if not self._replay_ranges:
-                request = self._replays.get_nowait()
-                self._replay_ranges.append([request.from_seq, request.to_seq])
-            span = self._replay_ranges[0]
-            # Half the room for alerts, the rest for their images (an image's alert is always kept).
-            share = max(1, room // 2)
-            rows = self._outbox.replay(span[0], span[1], limit=share)
-            upper = rows[-1].seq if len(rows) == share else span[1]
-            room -= self._send_all(rows, self._outbox.replay_evidence(span[0], upper, limit=share))
-            if upper < span[1]:
-                span[0] = upper + 1
-            else:
-                self._replay_ranges.popleft()
-        if room > 0:
-            rows = self._outbox.pending(after_seq=self._last_sent_seq, limit=room)
-            images = [
-                image
-                for image in self._outbox.pending_evidence(after_seq=self._last_sent_evidence_seq, limit=room)
-                if image.seq not in self._given_up
-            ]
-            merged = sorted([(row.seq, False) for row in rows] + [(image.seq, True) for image in images])
-            sent = set(merged[:room])
-            self._send_all([row for row in rows if (row.seq, False) in sent],
-                           [image for image in images if (image.seq, True) in sent])  # fmt: skip
-            for seq, evidence in sent:
-                if evidence:
-                    self._last_sent_evidence_seq = max(self._last_sent_evidence_seq, seq)
-                else:
-                    self._last_sent_seq = max(self._last_sent_seq, seq)
-            if len(sent) == room:
-                self._wake.set()  # more waiting: come back as soon as acks free the window
-        self._inflight_gauge.set(len(self._inflight))
-
-    def _send_all(self, alerts: Sequence[StoredAlert], images: Sequence[StoredEvidence]) -> int:
-        """Publish alerts and images in seq order, each image right after its alert; returns how many."""
-        messages = sorted(
-            [(alert.seq, False, alert.payload) for alert in alerts]
-            + [(image.seq, True, image.data) for image in images]
-        )
-        sent = 0
-        limit = self._max_packet_size
-        for seq, evidence, payload in messages:
-            topic = self.evidence_topic.format(seq=seq) if evidence else self.alerts_topic
-            if evidence and limit is not None and (size := publish_packet_size(topic, payload)) > limit:
-                self._give_up_image(
-                    seq, f"its {size}-byte packet exceeds the broker's maximum packet size {limit}"
-                )
-                continue
-            info = self._client.publish(topic, payload, qos=1)
-            # paho keeps the message (and re-sends it on reconnect) even when rc says not connected.
-            self._inflight[info.mid] = (seq, evidence)
-            (self._evidence_published if evidence else self._published).inc()
-            sent += 1
-        return sent
 
     def _shutdown(self) -> None:
         self._settle_acks_at_shutdown()
@@ -533,4 +280,4 @@ class MqttPublisher:
             self._settle_acks_at_shutdown()
         close_client(self._client)
         self._set_state(DeliveryState.STOPPED, None)
-        logger.info("MQTT publisher stopped at acked seq %d", self._last_acked_seq)
+        logger.info("MQTT publisher stopped at acked seq %d", self._window.last_acked_seq)

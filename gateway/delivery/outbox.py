@@ -35,7 +35,8 @@ of it in paho's MQTT v5 PUBACK handling.
 
 Retention (``outbox_retention``): nothing undelivered is pruned; delivered images go first when the
 outbox passes ``max_bytes`` (their alerts stay), then delivered alerts, oldest first, and delivered
-alerts also go after ``retention_s``. Reads are ``outbox_reads``.
+alerts also go after ``retention_s``. Reads are ``outbox_reads``; what one group commit numbers,
+signs and writes is ``outbox_batch``.
 
 Opening: one process at a time (``outbox_lock``); a damaged file, a schema from a newer gateway or
 a zero-byte file is refused with an OutboxError naming the file, and a signing key that did not sign
@@ -45,27 +46,26 @@ the newest alert kept is said at start (``outbox_checks``, ``outbox_schema``).
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery import outbox_checks, outbox_retention, outbox_schema
+from gateway.delivery import outbox_batch, outbox_checks, outbox_retention, outbox_schema
+from gateway.delivery.outbox_batch import Request, Row, with_images
 from gateway.delivery.outbox_lock import OutboxLock
 from gateway.delivery.outbox_metrics import OutboxMetrics
 from gateway.delivery.outbox_reads import OutboxReads, OutboxStats, StoredAlert, StoredEvidence
 from gateway.delivery.signing_key import load_or_create_key
-from gateway.domain import Alert, AlertEvent, AlertKind
+from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
-from gateway.protocol.alerts import ZERO_HASH, InvalidAlertError, build_alert_payload
+from gateway.protocol.alerts import ZERO_HASH
 from gateway.sqlite_open import open_wal_database
 
 __all__ = ["Outbox", "OutboxStats", "StoredAlert", "StoredEvidence"]
@@ -85,22 +85,6 @@ BUSY_TIMEOUT_S = 5.0
 """sqlite3's default, kept: nothing else writes this file, so waits are rare and short."""
 LOCK_TIMEOUT_S = 5.0
 """How long opening waits for another process to close this outbox (``outbox_lock``)."""
-
-
-_Row = tuple[int, str, float, bytes, AlertKind, str, bytes | None]
-"""seq, camera_id, committed_at, payload, the event's kind and id for ``open_events``, its image."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Request:
-    events: Sequence[AlertEvent]
-    evidence: Sequence[bytes | None]
-    """Aligned with ``events``: each event's image, None where it has none."""
-    future: Future[list[Alert]]
-
-    @property
-    def evidence_bytes(self) -> int:
-        return sum(len(data) for data in self.evidence if data is not None)
 
 
 class Outbox(OutboxReads):
@@ -124,7 +108,7 @@ class Outbox(OutboxReads):
         self._clock = clock
         self._db_lock = threading.Lock()
         self._queue_changed = threading.Condition()
-        self._requests: collections.deque[_Request] = collections.deque()
+        self._requests: collections.deque[Request] = collections.deque()
         self._queued_alerts = 0
         self._queued_bytes = 0
         self._closing = False
@@ -209,7 +193,7 @@ class Outbox(OutboxReads):
         if not events:
             future.set_result([])
             return future
-        request = _Request(*_with_images(events, evidence), future)
+        request = Request(*with_images(events, evidence), future)
         with self._queue_changed:
             while (
                 self._queued_alerts >= MAX_QUEUED_ALERTS or self._queued_bytes >= MAX_QUEUED_EVIDENCE_BYTES
@@ -230,7 +214,7 @@ class Outbox(OutboxReads):
                     self._queue_changed.wait()
                 if not self._requests:
                     return
-                batch: list[_Request] = []
+                batch: list[Request] = []
                 count = 0
                 while self._requests and count < MAX_BATCH_ALERTS:
                     batch.append(self._requests.popleft())
@@ -247,40 +231,21 @@ class Outbox(OutboxReads):
                     if not request.future.done():
                         request.future.set_exception(OutboxError(f"outbox {self.path}: writer failed: {exc}"))
 
-    def _commit_batch(self, requests: list[_Request]) -> None:
-        seq, previous = self._last_seq, self._last_hash
+    def _commit_batch(self, requests: list[Request]) -> None:
         now = self._clock()
-        rows: list[_Row] = []
-        batch: list[_Request] = []
-        results: list[list[Alert]] = []
-        for request in requests:
-            alerts: list[Alert] = []
-            request_rows: list[_Row] = []
-            try:
-                for event, image in zip(request.events, request.evidence, strict=True):
-                    alert, payload = build_alert_payload(
-                        self.device_id,
-                        seq + len(alerts) + 1,
-                        event,
-                        alerts[-1].hash if alerts else previous,
-                        self._key,
-                    )
-                    alerts.append(alert)
-                    request_rows.append(
-                        (alert.seq, event.camera_id, now, payload, event.kind, event.event_id, image)
-                    )
-            except InvalidAlertError as exc:
-                # One caller's unencodable event (a NaN score) must not fail the others in the batch.
-                request.future.set_exception(OutboxError(f"outbox {self.path}: cannot encode alert: {exc}"))
-                continue
-            seq, previous = alerts[-1].seq, alerts[-1].hash
-            rows += request_rows
-            batch.append(request)
-            results.append(alerts)
+        numbered = outbox_batch.number(
+            requests,
+            (self._last_seq, self._last_hash),
+            device_id=self.device_id,
+            key=self._key,
+            now=now,
+            path=self.path,
+        )
+        rows, seq, previous = numbered.rows, numbered.seq, numbered.last_hash
         if not rows:
             return
         if not self._write_with_retries(rows, seq, previous):
-            for request in batch:
+            for request in numbered.requests:
                 request.future.set_exception(
                     OutboxError(f"outbox {self.path}: closed while the disk refused commits")
                 )
@@ -289,7 +254,7 @@ class Outbox(OutboxReads):
         self._metrics.committed.inc(len(rows))
         self._metrics.commits.inc()
         self._metrics.last_seq.set(seq)
-        for request, alerts in zip(batch, results, strict=True):
+        for request, alerts in zip(numbered.requests, numbered.alerts, strict=True):
             request.future.set_result(alerts)
         for listener in self._listeners:
             try:
@@ -302,7 +267,7 @@ class Outbox(OutboxReads):
         except OutboxError as exc:
             logger.warning("%s (retried at the next interval)", exc)
 
-    def _write_with_retries(self, rows: Sequence[_Row], seq: int, last_hash: str) -> bool:
+    def _write_with_retries(self, rows: Sequence[Row], seq: int, last_hash: str) -> bool:
         """Commit ``rows``, retrying while the disk refuses; False only when ``close`` gave up."""
         delay = COMMIT_RETRY_MIN_S
         while True:
@@ -334,37 +299,9 @@ class Outbox(OutboxReads):
                 self._metrics.failing.set(0)
             return True
 
-    def _write(self, rows: Sequence[_Row], seq: int, last_hash: str) -> None:
+    def _write(self, rows: Sequence[Row], seq: int, last_hash: str) -> None:
         with self._db_lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    "INSERT INTO alerts (seq, camera_id, committed_at, payload) VALUES (?, ?, ?, ?)",
-                    [(row[0], row[1], row[2], row[3]) for row in rows],
-                )
-                self._db.executemany(
-                    outbox_schema.INSERT_EVIDENCE,
-                    [(row[0], row[6], len(row[6])) for row in rows if row[6] is not None],
-                )
-                for row_seq, _camera, _at, payload, kind, event_id, _image in rows:
-                    if kind is AlertKind.START or kind is AlertKind.UPDATE:
-                        self._db.execute(outbox_schema.UPSERT_OPEN_EVENT, (event_id, row_seq, payload))
-                    elif kind is AlertKind.END:
-                        self._db.execute(outbox_schema.DELETE_OPEN_EVENT, (event_id,))
-                self._db.execute(
-                    "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    (seq, last_hash),
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                if self._db.in_transaction:
-                    try:
-                        self._db.execute("ROLLBACK")
-                    except sqlite3.Error as exc:
-                        # SQLite may have rolled back on its own after an I/O error.
-                        logger.debug("rollback after a failed commit: %s", exc)
-                raise
+            outbox_batch.write_rows(self._db, rows, seq, last_hash)
 
     def mark_delivered(self, seqs: Iterable[int], evidence_seqs: Iterable[int] = ()) -> None:
         """Record PUBACKs of alerts and of images (by their alert's seq): one transaction for the
@@ -446,21 +383,3 @@ class Outbox(OutboxReads):
         with self._db_lock:
             self._db.close()
         self._lock.release()
-
-
-def _with_images(
-    events: Sequence[AlertEvent], images: Sequence[bytes | None]
-) -> tuple[list[AlertEvent], list[bytes | None]]:
-    """Each event with its image. An event whose image is missing or not the size its alert says
-    (a caller's bug, logged) is committed without evidence rather than not at all."""
-    paired_events, paired_images = [], []
-    for index, event in enumerate(events):
-        data = images[index] if len(images) == len(events) else None
-        kept = event
-        if event.evidence is not None and (data is None or len(data) != event.evidence.bytes):
-            logger.error("outbox: no image of %d bytes for event %s: committed without", event.evidence.bytes,
-                         event.event_id)  # fmt: skip
-            kept = dataclasses.replace(event, evidence=None)
-        paired_events.append(kept)
-        paired_images.append(data if kept.evidence is not None else None)
-    return paired_events, paired_images

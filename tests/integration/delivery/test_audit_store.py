@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gateway.audit import store as store_module
+from gateway.audit import store_checks
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage, RejectReason
 from gateway.audit.verify import verify_store
 from gateway.cli import main
@@ -250,7 +250,7 @@ def test_a_check_that_fails_unforeseen_rejects_its_message_only(
             raise RuntimeError("a defect in the checks")
         return real(payload, key)
 
-    monkeypatch.setattr(store_module, "verify_payload", failing_on_seq_2)
+    monkeypatch.setattr(store_checks, "verify_payload", failing_on_seq_2)
     results = store.ingest(received(chain, 1, 2, 3))
 
     assert [result.outcome for result in results] == [Outcome.STORED, Outcome.REJECTED, Outcome.STORED]
