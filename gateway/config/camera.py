@@ -291,7 +291,11 @@ class CameraConfig(Section):
     open_timeout_s: Timeout = Field(
         4.0, description="Connect + open bound; also bounds how long stopping a camera can take."
     )
-    read_timeout_s: Timeout = Field(3.0, description="A stream silent this long is reconnected.")
+    read_timeout_s: Timeout = Field(
+        3.0,
+        description="A stream silent this long is reconnected; a live network stream's read gives up "
+        "after a third of it, so a slow camera (a timelapse) needs about three frame intervals.",
+    )
     max_frame_age_s: Timeout = Field(
         1.0, description="A sampled frame older than this is dropped as stale; also its inference deadline."
     )

@@ -13,6 +13,12 @@ visit (``expect_sample_at``) is near; the others are counted as superseded witho
 A watchdog (``check_stalled``, called by the pipeline's sampler) marks a camera that has produced no
 frame for ``read_timeout_s`` as reconnecting at once, so status and metrics show a hang before the
 reader's own read times out and it reopens the stream.
+
+A stream whose frames simply come further apart than its timeouts allow (a timelapse, a
+motion-triggered camera) stalls the same way. When one stalls, ``cadence.FrameCadence`` tells it apart
+by the frame rate the stream reports or the intervals measured before; the camera then says so with
+the fix, once as a warning and in ``last_error`` and ``slow_stream`` for as long as it keeps stalling.
+The watchdog's bound stays ``read_timeout_s`` (``cadence.py`` says why).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from gateway.config import CameraConfig
 from gateway.domain import CameraState, DropReason, Frame, Image
 from gateway.errors import SourceError
 from gateway.ingest.backoff import Backoff
+from gateway.ingest.cadence import FrameCadence, SlowStream
 from gateway.ingest.counters import DropCounter, RateMeter
-from gateway.ingest.sources import FrameSource, SourceFactory
+from gateway.ingest.sources import FrameSource, SourceFactory, nominal_fps
 from gateway.ingest.state import CameraStateMachine, Listener
 from gateway.ingest.urls import redact_url
 
@@ -76,6 +83,10 @@ class Camera:
         self._next_sample_at = 0.0
         self._last_grab_at: float | None = None
         self._frame_interval_s = 0.04
+        self._cadence = FrameCadence(config)
+        self._slow: SlowStream | None = None
+        self._slow_at: float | None = None
+        self._slow_lock = threading.Lock()
         self._log_extra = {"camera": config.id}
 
     # ---- lifecycle -------------------------------------------------------------------------------
@@ -131,6 +142,7 @@ class Camera:
             self._latest_taken = False
             self._frames_in += 1
             self._last_frame_monotonic = now
+        self._cadence.frame(now)
         if superseded:
             self.drops.add(DropReason.SUPERSEDED)
         self._rate_in.mark(now)
@@ -160,6 +172,7 @@ class Camera:
             self._seq += 1
             self._frames_in += 1
             self._last_frame_monotonic = now
+        self._cadence.frame(now)
         self.drops.add(DropReason.SUPERSEDED)
         self._rate_in.mark(now)
 
@@ -188,6 +201,13 @@ class Camera:
     def fps_in(self) -> float:
         return self._rate_in.rate(self._clock())
 
+    def slow_stream(self) -> tuple[str, float] | None:
+        """Why this camera keeps stalling when its frames only come too slowly for its timeouts:
+        (the problem with its fix, ``clock()`` time of the latest stall it explains), else None."""
+        with self._slow_lock:
+            slow, at = self._slow, self._slow_at
+        return (slow.message, at) if slow is not None and at is not None else None
+
     def check_stalled(self) -> bool:
         """Watchdog: report a streaming camera silent for ``read_timeout_s`` as reconnecting."""
         last = self._last_frame_monotonic
@@ -196,9 +216,23 @@ class Camera:
         if not self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
             return False
         self._stalls += 1
-        self._last_error = f"stalled: no frame for {self._clock() - last:.1f} s"
+        self._last_error = self._explained(f"stalled: no frame for {self._clock() - last:.1f} s")
         logger.warning("camera stalled, reconnecting: %s", self._last_error, extra=self._log_extra)
         return True
+
+    def _explained(self, error: str) -> str:
+        """``error`` with the slow-stream diagnosis appended when there is one. The first one is also
+        logged as a warning: the log names it once, not at every stall (the status keeps the latest,
+        whose measured interval may move a little)."""
+        slow = self._cadence.diagnose()
+        if slow is None:
+            return error
+        with self._slow_lock:
+            first = self._slow is None
+            self._slow, self._slow_at = slow, self._clock()
+        if first:
+            logger.warning("camera stream too slow for its timeouts: %s", slow.message, extra=self._log_extra)
+        return f"{error}; {slow.message}"
 
     # ---- the reader thread -----------------------------------------------------------------------
 
@@ -229,11 +263,15 @@ class Camera:
         source: FrameSource | None = None
         try:
             source = self._open_source()
+            self._cadence.opened(nominal_fps(source))
             image = source.read()
         except SourceError as exc:
-            if source is not None:
-                source.close()
-            self._last_error = str(exc)
+            if source is None:
+                self._last_error = str(exc)
+                return None
+            # Opened, but no first frame in time: a stream too slow for the timeouts looks just so.
+            source.close()
+            self._last_error = self._explained(str(exc))
             return None
         self._publish(image)
         self._last_grab_at = self._clock()  # the first gap of the stream is measured from here
@@ -287,7 +325,7 @@ class Camera:
                 else:
                     self._skip(now)
             except SourceError as exc:
-                self._last_error = str(exc)
+                self._last_error = self._explained(str(exc))
                 if self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
                     logger.warning("camera lost its stream: %s", exc, extra=self._log_extra)
                 self._reconnects += 1

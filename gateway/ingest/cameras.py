@@ -121,7 +121,8 @@ class CameraPipeline:
         return problems
 
     def degraded(self, grace_s: float) -> list[str]:
-        """Enabled cameras that have not been streaming for longer than ``grace_s``, or whose frames
+        """Enabled cameras that have not been streaming for longer than ``grace_s``, that stalled
+        within it only because their frames come too slowly for their timeouts, or whose frames
         one of its models has failed for that long (a model not loaded, not enrolled yet): a degraded
         gateway (``/v1/status``), though not a wedged one (the readers keep retrying on their own,
         and a model that appears in the repository is used from its next frame)."""
@@ -133,10 +134,18 @@ class CameraPipeline:
             camera = runtime.camera
             with self._state_lock:
                 since = self._state_since[camera_id]
-            if not runtime.config.enabled or camera.state is CameraState.STREAMING or now - since <= grace_s:
+            if not runtime.config.enabled:
                 continue
-            reason = f": {camera.last_error}" if camera.last_error else ""
-            problems.append(f"camera {camera_id} {camera.state.value} for {now - since:.0f} s{reason}")
+            if camera.state is not CameraState.STREAMING and now - since > grace_s:
+                reason = f": {camera.last_error}" if camera.last_error else ""
+                problems.append(f"camera {camera_id} {camera.state.value} for {now - since:.0f} s{reason}")
+                continue
+            slow = camera.slow_stream()
+            if slow is not None and now - slow[1] <= grace_s:
+                # A stream too slow for its timeouts flaps between streaming and stalled, so it is
+                # never down for long: named at once, with the fix, until it has not stalled for
+                # grace_s (its last_error above carries the same words while it stays down).
+                problems.append(f"camera {camera_id}: {slow[0]}")
         for camera_id, runtime in self._runtimes.items():
             with runtime.lock:
                 failures = list(runtime.failures.items())

@@ -7,6 +7,9 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
   constructor, and a read then fails after ~3x the read timeout (OpenCV's interrupt callback fires
   once per internal retry: a 2 s setting failed after 6.0 s against a SIGSTOPped server). We pass a
   third of the configured ``read_timeout_s`` so a hang surfaces after about ``read_timeout_s``.
+  A live stream that is merely slow gets no retries: its read fails after that third (a 1 fps
+  stream at ``read_timeout_s`` 2 failed every read after 0.7 s), and the interrupted capture then
+  fails every later read. ``cadence.py`` names such a stream with the timeouts it needs.
 - FFmpeg's ``stimeout`` option is silently ignored; ``timeout`` (microseconds) works.
 - Default probing opens in ~1-2 s and then releases ~28 frames in a burst; with
   ``rtsp_transport;tcp|analyzeduration;0|probesize;32`` an RTSP stream opens in ~0.07 s.
@@ -33,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit, urlunsplit
 
 import cv2
@@ -50,6 +53,8 @@ FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 # OpenCV retries a stalled read about three times before failing (see the module docstring).
 READ_RETRIES = 3
 DEFAULT_FILE_FPS = 25.0
+MAX_NOMINAL_FPS = 1000.0
+"""A reported frame rate above this is a time base (90000), not a frame rate."""
 MAX_ANSWER_SHOWN = 80
 """Characters of a server's answer quoted in an error."""
 # A failed open that took at least this share of its budget timed out (the server never answered)
@@ -82,6 +87,19 @@ class FrameSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReportsFrameRate(Protocol):
+    """A source that knows the frame rate its stream announces (None: it announces none)."""
+
+    @property
+    def nominal_fps(self) -> float | None: ...
+
+
+def nominal_fps(source: FrameSource) -> float | None:
+    """The frame rate ``source`` announces, or None (unknown, or a source that cannot tell)."""
+    return source.nominal_fps if isinstance(source, ReportsFrameRate) else None
 
 
 SourceFactory = Callable[[], FrameSource]
@@ -206,7 +224,10 @@ class OpenCvSource:
             capture.release()
             raise SourceError(self._why_not_opened(time.monotonic() - opening, timeouts[1] / 1000))
         self._capture = capture
-        fps = float(capture.get(cv2.CAP_PROP_FPS)) if self._kind == "file" else 0.0
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        # What the stream says of its frame rate (FFmpeg: 0.2 for a 1/5 fps RTSP stream); None when
+        # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
+        self.nominal_fps: float | None = fps if 0 < fps <= MAX_NOMINAL_FPS else None
         self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
         self._next_frame_at = time.monotonic()
 
