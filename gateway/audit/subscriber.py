@@ -25,6 +25,11 @@ A PUBACK is only sent on the connection that received the message: after a recon
 resends every unacked message under its original packet id, and acking the stale copy could
 acknowledge a different message that reuses that id. The ``generation`` counter enforces this.
 
+A failed connect is reported as the gateway's publisher reports it: paho gives no cause, so
+``on_connect_fail`` runs one TLS handshake of its own to an mqtts:// broker
+(``gateway.protocol.mqtt_tls``) and ``last_error`` names what refused it (the CA, the host name,
+the dates), logged once per distinct cause until a connect succeeds.
+
 Devices' status (online/offline) arrives on a connection of its own (``gateway.audit.status``:
 retained messages never reach a shared subscription) and goes through the same queue and store
 thread, into the fleet state every instance reads (``gateway.audit.fleet``).
@@ -43,7 +48,6 @@ import threading
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -60,7 +64,8 @@ from gateway.audit.subscriber_metrics import SubscriberMetrics
 from gateway.config import AuditConfig, MqttConfig
 from gateway.errors import AuditError
 from gateway.protocol.alerts import canonical_json
-from gateway.protocol.mqtt_link import close_client
+from gateway.protocol.mqtt_link import broker_address, close_client
+from gateway.protocol.mqtt_tls import ClientTls, ConnectFailures
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +118,13 @@ class AuditSubscriber:
         self._last_message_at = time.monotonic()
         self._broker_error: str | None = None
         self._store_error: str | None = None
+        self._address = broker_address(config.mqtt.url)  # the config has checked it: never raises
+        self._connect_failures = ConnectFailures(
+            self._address,
+            ClientTls(
+                ca_file=config.mqtt.ca_file, cert_file=config.mqtt.cert_file, key_file=config.mqtt.key_file
+            ),
+        )
         self._client = self._make_client(config.mqtt)
         self._status = StatusListener(config, self._on_status)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
@@ -145,7 +157,7 @@ class AuditSubscriber:
         )
         if config.username is not None:
             client.username_pw_set(config.username, _read_password(config))
-        if urlsplit(config.url).scheme == "mqtts":
+        if self._address.tls:
             try:
                 client.tls_set(
                     ca_certs=None if config.ca_file is None else str(config.ca_file),
@@ -158,6 +170,7 @@ class AuditSubscriber:
             max(1, round(config.reconnect_min_s)), max(1, round(config.reconnect_max_s))
         )
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_unsubscribe = lambda *_: self._unsubscribed.set()
@@ -166,8 +179,6 @@ class AuditSubscriber:
 
     def start(self) -> None:
         self._scheduler.observe(self._store.progress(), time.monotonic())
-        parts = urlsplit(self._config.mqtt.url)
-        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         properties: Properties | None = None
         if self._config.mqtt.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -175,8 +186,8 @@ class AuditSubscriber:
             properties.ReceiveMaximum = self._config.max_batch
         self._store_thread.start()
         self._client.connect_async(
-            parts.hostname or "127.0.0.1",
-            port,
+            self._address.host,
+            self._address.port,
             keepalive=self._config.mqtt.keepalive_s,
             clean_start=False,
             properties=properties,
@@ -234,6 +245,7 @@ class AuditSubscriber:
             self._generation += 1
         self._connected = True
         self._broker_error = None
+        self._connect_failures.connected()
         self._metrics.connected.set(1)
         logger.info("audit: connected (session present: %s)", flags.session_present)
         if self._config.mqtt.protocol == "5":
@@ -241,6 +253,14 @@ class AuditSubscriber:
             client.subscribe([(self._topic, options), (self._evidence_topic, options)])
         else:
             client.subscribe([(self._topic, 1), (self._evidence_topic, 1)])
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        if self._stop.is_set():
+            return
+        # Logged once per distinct cause until a connect succeeds, even when two causes alternate.
+        self._broker_error, first = self._connect_failures.failed()
+        if first:
+            logger.error("audit: %s", self._broker_error)
 
     def _on_disconnect(
         self,

@@ -7,8 +7,8 @@ settles) and is the only one that reads the outbox for sending. Callbacks only a
 and set the wake event, because paho calls ``on_publish`` while holding its own message lock, which
 ``publish()`` also takes: any lock shared between the two would deadlock. The one exception is a
 failed connect to an mqtts:// broker: paho does not say why, so ``on_connect_fail`` runs one TLS
-handshake of its own (``mqtt_tls``, at most PROBE_TIMEOUT_S, while paho's loop has nothing else to
-do) and the error names the cause, logged once per distinct cause.
+handshake of its own (``gateway.protocol.mqtt_tls``, at most PROBE_TIMEOUT_S, while paho's loop has
+nothing else to do) and the error names the cause, logged once per distinct cause.
 
 Connection rules (the delivery rules are ``mqtt_window``'s):
 - the client keeps its session (MQTT v5 session expiry, or a persistent 3.1.1 session); the status
@@ -35,12 +35,12 @@ from gateway.config import MqttConfig
 from gateway.delivery import delivery_state
 from gateway.delivery.mqtt_metrics import PublisherMetrics
 from gateway.delivery.mqtt_replay import REPLAY_QUEUE_SIZE, ReplayRequest, parse_replay_request
-from gateway.delivery.mqtt_tls import tls_failure
 from gateway.delivery.mqtt_window import DeliveryWindow
 from gateway.delivery.outbox import Outbox
 from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError, OutboxError
 from gateway.protocol.mqtt_link import close_client, make_client, state_payload
+from gateway.protocol.mqtt_tls import ClientTls, ConnectFailures
 
 __all__ = ["MqttPublisher", "ReplayRequest", "parse_replay_request"]
 
@@ -82,8 +82,10 @@ class MqttPublisher:
         self._state = DeliveryState.CONNECTING
         self._last_error: str | None = None
         self._connected_since: float | None = None
-        self._connect_failures_logged: set[str] = set()
-        """Network thread only: the connect failures logged since the last connect."""
+        self._connect_failures = ConnectFailures(
+            self._address,
+            ClientTls(ca_file=config.ca_file, cert_file=config.cert_file, key_file=config.key_file),
+        )
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._metrics = PublisherMetrics(registry)
         self._window = DeliveryWindow(
@@ -182,7 +184,7 @@ class MqttPublisher:
             return
         limit = getattr(properties, "MaximumPacketSize", None)
         self._window.max_packet_size = limit if isinstance(limit, int) and limit > 0 else None
-        self._connect_failures_logged.clear()
+        self._connect_failures.connected()
         self._set_state(DeliveryState.CONNECTED, None)
         logger.info(
             "MQTT connected to %s (session present: %s, maximum packet size: %s)",
@@ -195,14 +197,8 @@ class MqttPublisher:
         self._wake.set()
 
     def _on_connect_fail(self, _client: mqtt.Client, _userdata: object) -> None:
-        cause = None if self._stop.is_set() else tls_failure(self._config, self._address)
-        if cause is None:
-            error = f"cannot connect to {self._address} (unreachable, TLS failure or down)"
-        else:
-            error = f"cannot connect to {self._address}: {cause}"
-        # Once per distinct cause until a connect succeeds, even when two causes alternate.
-        first = error not in self._connect_failures_logged
-        self._connect_failures_logged.add(error)
+        # Logged once per distinct cause until a connect succeeds, even when two causes alternate.
+        error, first = self._connect_failures.failed(probe=not self._stop.is_set())
         self._set_state(DeliveryState.RECONNECTING, error, log=first)
 
     def _on_disconnect(

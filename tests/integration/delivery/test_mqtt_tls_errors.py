@@ -1,21 +1,25 @@
-"""The publisher names why a TLS connection to a real mosquitto fails, once per cause.
+"""The gateway's publisher and ``audit serve``'s subscriber name why a TLS connection to a real
+mosquitto fails, once per cause, in the log and in their status.
 
-paho reports only that the connect failed; the publisher's own handshake (``gateway.delivery.mqtt_tls``)
-says which check refused the broker's certificate.
+paho reports only that the connect failed; their own handshake (``gateway.protocol.mqtt_tls``) says
+which check refused the broker's certificate.
 """
 
 from __future__ import annotations
 
 import logging
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.config import MqttConfig
+from gateway.audit.store import AuditStore
+from gateway.audit.subscriber import AuditSubscriber
+from gateway.config import AuditConfig, MqttConfig
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import Outbox
 from gateway.delivery.signing_key import load_or_create_key
@@ -31,8 +35,21 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Client:
+    """What the tests read of the client under test: the error in its status, and whether it is
+    connected."""
+
+    last_error: Callable[[], str | None]
+    connected: Callable[[], bool]
+
+
+Connecting = Callable[[Path, str, Path], AbstractContextManager[Client]]
+"""(directory, broker url, mqtt.ca_file) -> a started client, stopped on exit."""
+
+
 @contextmanager
-def publishing(state_dir: Path, url: str, ca_file: Path) -> Iterator[MqttPublisher]:
+def publishing(state_dir: Path, url: str, ca_file: Path) -> Iterator[Client]:
     outbox = Outbox(state_dir, DEVICE_ID, load_or_create_key(state_dir))
     config = MqttConfig.model_validate(
         {"url": url, "ca_file": str(ca_file), "reconnect_min_s": 0.1, "reconnect_max_s": 0.2}
@@ -40,10 +57,38 @@ def publishing(state_dir: Path, url: str, ca_file: Path) -> Iterator[MqttPublish
     publisher = MqttPublisher(config, DEVICE_ID, outbox, CollectorRegistry())
     publisher.start()
     try:
-        yield publisher
+        yield Client(
+            lambda: publisher.status().last_error,
+            lambda: publisher.status().state is DeliveryState.CONNECTED,
+        )
     finally:
         publisher.stop()
         outbox.close()
+
+
+@contextmanager
+def subscribing(directory: Path, url: str, ca_file: Path) -> Iterator[Client]:
+    """``audit serve``'s subscriber; its ``last_error`` is the line ``systemctl status`` shows."""
+    directory.mkdir()
+    keys_file = directory / "keys.yaml"
+    keys_file.write_text(f"{DEVICE_ID}: {'00' * 32}\n")
+    mqtt = {"url": url, "ca_file": str(ca_file), "reconnect_min_s": 1, "reconnect_max_s": 1}
+    config = AuditConfig.model_validate(
+        {"mqtt": mqtt, "database": f"sqlite:///{directory}/audit.db", "keys_file": str(keys_file)}
+    )
+    store = AuditStore.open(config.database, {})
+    subscriber = AuditSubscriber(config, store, CollectorRegistry())
+    subscriber.start()
+    try:
+        yield Client(lambda: subscriber.last_error, lambda: subscriber.connected)
+    finally:
+        subscriber.stop()
+        store.close()
+
+
+@pytest.fixture(params=["gateway", "audit"])
+def connecting(request: pytest.FixtureRequest) -> Connecting:
+    return publishing if request.param == "gateway" else subscribing
 
 
 def connect_errors(caplog: pytest.LogCaptureFixture, words: str) -> list[str]:
@@ -59,40 +104,44 @@ def connections(broker: Mosquitto) -> int:
 
 
 def test_a_broker_certificate_from_another_ca_is_named_once(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, connecting: Connecting
 ) -> None:
-    # Given a TLS broker whose certificate comes from its own CA, and a gateway trusting another CA
+    # Given a TLS broker whose certificate comes from its own CA, and a client trusting another CA
     other = make_tls_files(tmp_path / "other-ca")
     broker = Mosquitto(tmp_path / "broker", tls=True)
-    with broker, publishing(tmp_path / "state", broker.url, other.ca_file) as publisher:
+    with broker, connecting(tmp_path / "client", broker.url, other.ca_file) as client:
         # When it fails to connect, several times over
-        wait_until(lambda: bool(connect_errors(caplog, "certificate verify failed")), timeout_s=10)
-        wait_until(lambda: connections(broker) >= 8, timeout_s=10)
-        status = publisher.status()
+        wait_until(lambda: bool(connect_errors(caplog, "certificate verify failed")), timeout_s=15)
+        wait_until(lambda: connections(broker) >= 8, timeout_s=15)
+        last_error, connected = client.last_error(), client.connected()
 
     # Then the error names the verification failure and the CA file, logged once for all the retries
     (message,) = connect_errors(caplog, "certificate verify failed")
     # (mosquitto sends its CA with its certificate: OpenSSL says "self-signed certificate in chain")
     assert "self-signed certificate in certificate chain" in message
     assert f"not signed by a CA in mqtt.ca_file {other.ca_file}" in message
-    assert status.state is DeliveryState.RECONNECTING
-    assert status.last_error is not None
-    assert "certificate verify failed" in status.last_error
+    # and its status says the same
+    assert not connected
+    assert last_error is not None
+    assert last_error in message
 
 
 def test_a_broker_certificate_for_another_host_is_named(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, connecting: Connecting
 ) -> None:
     # Given a TLS broker whose certificate (from the trusted CA) names another host than 127.0.0.1
     broker = Mosquitto(tmp_path / "broker", tls=True)
     assert broker.tls is not None
     reissue_server_certificate(broker.tls.ca_file.parent, "broker.invalid")
-    with broker, publishing(tmp_path / "state", broker.url, broker.tls.ca_file):
-        # When the gateway connects, then the error says the certificate does not name the host
-        wait_until(lambda: bool(connect_errors(caplog, "certificate verify failed")), timeout_s=10)
+    with broker, connecting(tmp_path / "client", broker.url, broker.tls.ca_file) as client:
+        # When the client connects, then the error says the certificate does not name the host
+        wait_until(lambda: bool(connect_errors(caplog, "certificate verify failed")), timeout_s=15)
+        last_error = client.last_error()
     (message,) = connect_errors(caplog, "certificate verify failed")
     assert "mismatch" in message
-    assert "127.0.0.1" in message
+    assert "does not name 127.0.0.1, the host in mqtt.url" in message
+    assert last_error is not None
+    assert "mismatch" in last_error
 
 
 def reissue_server_certificate(directory: Path, host: str) -> None:
