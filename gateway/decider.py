@@ -34,7 +34,8 @@ and only the restart's recovery (ending what the outbox holds open) restores the
 
 Pairing: at ``start`` the events the sink still holds open (the gateway was killed or lost power)
 are ended with ``recovered`` before any result is judged; ``reload`` hands open events over to the
-surviving rules and ends the others; ``stop`` ends what is open with ``stopped`` and waits for the
+surviving rules and ends the others (a camera's changed tracker settings keep its tracks and their
+ids, so the objects in view keep their events); ``stop`` ends what is open with ``stopped`` and waits for the
 commits.
 """
 
@@ -462,8 +463,15 @@ class AlertDecider:
     def _apply_reload(self, reload: _Reload) -> None:
         for camera_id, spec in reload.trackers.items():
             tracker = self._trackers.get(camera_id)
-            if tracker is not None and tracker.spec != spec:
-                # A new spec, a new tracker; its ids continue past the old one's.
+            if tracker is None or tracker.spec == spec:
+                continue
+            if _motion(tracker.spec) == _motion(spec):
+                # The tracker reads its other settings afresh on every frame: it keeps its tracks
+                # and their ids, so the objects in view keep their open events.
+                tracker.spec = spec
+            else:
+                # Its motion model is built from the spec: a new tracker, its ids continuing past the
+                # old one's (the objects in view get new tracks; their old events end as they lapse).
                 self._trackers[camera_id] = Tracker(spec, first_id=tracker.next_id)
         self._tracker_specs = dict(reload.trackers) or self._tracker_specs
         try:
@@ -484,3 +492,8 @@ class AlertDecider:
 def _recovered_end(event: AlertEvent, now: float) -> AlertEvent:
     """The end of an event found open at start, built from its newest alert."""
     return replace(event, kind=AlertKind.END, frame_ts=now, end_reason=EndReason.RECOVERED, evidence=None)
+
+
+def _motion(spec: TrackerSpec) -> tuple[float, float, float]:
+    """What a tracker builds its motion model from, once (``Tracker.__init__``)."""
+    return (spec.acceleration, spec.measurement_noise, spec.initial_velocity)

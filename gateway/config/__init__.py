@@ -5,6 +5,7 @@ Runtime state (camera toggles, model readiness) never lives here.
 """
 
 from gateway.config.camera import (
+    ANOMALY_RULE,
     DURATION_RULES,
     AnomalyConfig,
     CameraConfig,
@@ -34,6 +35,7 @@ from gateway.config.service import (
 )
 
 __all__ = [
+    "ANOMALY_RULE",
     "DURATION_RULES",
     "EXPANDABLE",
     "IDENTIFIER",

@@ -214,6 +214,9 @@ class EventTiming(Section):
 RuleType = Literal["presence", "line_crossing", "loiter", "count", "stationary"]
 DURATION_RULES = ("loiter", "count", "stationary")
 
+ANOMALY_RULE = "anomaly"
+"""The rule (and label) name of a camera's scene-anomaly alerts: no rule of its own may take it."""
+
 
 class RuleConfig(EventTiming):
     name: str = Field(pattern=IDENTIFIER)
@@ -331,6 +334,12 @@ class CameraConfig(Section):
         rule_names = [rule.name for rule in self.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("rule names must be unique within a camera")
+        if self.anomaly is not None and ANOMALY_RULE in rule_names:
+            raise ConfigPathError(
+                ("rules", rule_names.index(ANOMALY_RULE), "name"),
+                f"the rule name {ANOMALY_RULE!r} belongs to the camera's anomaly: section (its alerts "
+                f"carry rule {ANOMALY_RULE!r}); give this rule another name",
+            )
         for index, rule in enumerate(self.rules):
             unknown = sorted(set(rule.zones) - set(zone_names))
             if unknown:

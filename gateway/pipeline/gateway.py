@@ -18,6 +18,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TextIO
 
 from prometheus_client import CollectorRegistry, Counter
@@ -244,12 +245,26 @@ class Gateway:
             logger.warning("%s", change)
         in_force = config.model_copy(update={"cameras": list(plan.cameras)})
         reloaded = self.decider.reload(rule_specs(plan.cameras), tracker_specs(plan.cameras))
-        ended = reloaded.result(RELOAD_TIMEOUT_S)
+        try:
+            ended: int | None = reloaded.result(RELOAD_TIMEOUT_S)
+        except FutureTimeoutError:
+            # The decider is behind (the outbox has been refusing commits, so it waits on it): the
+            # new rules keep their place among the results queued and apply when it reaches them.
+            # Waiting longer would hold SIGHUP's caller (and a SIGTERM behind it); failing would stop
+            # the gateway over a reload that is already on its way.
+            ended = None
         self.cameras.update_geometry(plan.cameras)
         self.config = in_force
         self._pending = plan.pending
         self._label_problems = self._check_labels(in_force)
-        logger.info("reloaded: models re-scanned, rules replaced (%d open events ended)", ended)
+        if ended is None:
+            logger.warning(
+                "reloaded: models re-scanned; the alert decider is more than %.0f s behind, so the new "
+                "rules apply (open events handed over or ended) once it reaches them",
+                RELOAD_TIMEOUT_S,
+            )
+        else:
+            logger.info("reloaded: models re-scanned, rules replaced (%d open events ended)", ended)
 
     def _check_labels(self, config: GatewayConfig) -> list[str]:
         """After the models are scanned (start, reload): rules that follow labels their camera's

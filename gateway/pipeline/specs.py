@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gateway.config import CameraConfig, EventTiming, RuleConfig
+from gateway.config import ANOMALY_RULE, CameraConfig, EventTiming, RuleConfig
 from gateway.rules import specs
 from gateway.rules.geometry import Line, Zone
 from gateway.rules.specs import CameraRules, CrossingDirection, RuleSpec, RuleType
 from gateway.tracking import TrackerSpec
-
-ANOMALY_RULE = "anomaly"
-"""The rule (and label) name of a camera's scene-anomaly alerts."""
 
 
 def timing(config: EventTiming) -> specs.EventTiming:

@@ -10,9 +10,11 @@ change became the new normal, ``anomaly.py``) and says which cameras are due a r
 
 Reload (``reconfigure``): a rule that survives (same camera, name, type and model) keeps its open
 events, dwell, cooldown and what its judge learned, under its new spec from then on; a rule that is
-gone or changed what it is ends its open events (``rule_changed``). ``close`` ends everything still
-open (the gateway stops). Together with the lifecycle's own ends, every ``start`` gets exactly one
-``end``; instants have none.
+gone or changed what it is ends its open events (``rule_changed``). A duration rule's ``min_s`` is
+what a stay must last before its event starts: an event already open goes on while its stay lasts
+(a raised ``min_s`` applies to the next stay), never ended mid-stay and started again. ``close``
+ends everything still open (the gateway stops). Together with the lifecycle's own ends, every
+``start`` gets exactly one ``end``; instants have none.
 
 Not thread-safe: one thread (the alert decider) owns the engine.
 """

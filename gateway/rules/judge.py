@@ -44,7 +44,8 @@ from gateway.rules.specs import CrossingDirection, RuleSpec, RuleType
 
 STATIONARY_IOU = 0.8
 HISTORY_LIMIT = 4096
-"""Boxes kept per track for ``stationary`` (a bound, whatever the frame rate and ``min_s``)."""
+"""Boxes kept per track for ``stationary`` (a bound, whatever the frame rate and ``min_s``: they are
+spaced so that half of it spans ``min_s``)."""
 
 
 @dataclass(slots=True)
@@ -223,6 +224,9 @@ class LoiterJudge(TrackJudge):
         super().__init__(spec)
         self._inside_since: dict[int, float] = {}
         self._outside_at: dict[int, float] = {}
+        self._reached: set[int] = set()
+        """Tracks whose present stay has lasted ``min_s``: they hold until they leave, so a reload
+        that raises ``min_s`` hands their open event over instead of ending it mid-stay."""
 
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
@@ -236,17 +240,20 @@ class LoiterJudge(TrackJudge):
             inside, zone = self.zone_of(track.box)
             if not (inside and self.of_labels(track)):
                 self._inside_since.pop(track.track_id, None)
+                self._reached.discard(track.track_id)
                 self._outside_at[track.track_id] = now
                 verdict.matches[track.track_id] = None
                 continue
             since = self._inside_since.get(track.track_id)
             if since is None:
                 since = self._inside_since[track.track_id] = self._entered(track, now)
-            verdict.matches[track.track_id] = (
-                self.match(track, zone, result) if followed and now - since >= self.spec.min_s else None
-            )
+            if followed and now - since >= self.spec.min_s:
+                self._reached.add(track.track_id)
+            holds = followed and track.track_id in self._reached
+            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
         _forget(self._inside_since, alive)
         _forget(self._outside_at, alive)
+        self._reached &= alive
         self.forget(alive)
         return verdict
 
@@ -266,6 +273,9 @@ class CountJudge(TrackJudge):
     def __init__(self, spec: RuleSpec) -> None:
         super().__init__(spec)
         self._enough_since: float | None = None
+        self._reached = False
+        """The present stretch of enough tracks has lasted ``min_s``: it holds until they are too
+        few, so a reload that raises ``min_s`` hands the open event over instead of ending it."""
 
     def judge(self, result: FrameResult) -> Verdict:
         present: list[tuple[Track, str | None]] = []
@@ -277,10 +287,12 @@ class CountJudge(TrackJudge):
         now = result.captured_at
         if len(present) < self.spec.min_count:
             self._enough_since = None
+            self._reached = False
             return Verdict({None: None})
         if self._enough_since is None:
             self._enough_since = now
-        if now - self._enough_since < self.spec.min_s:
+        self._reached = self._reached or now - self._enough_since >= self.spec.min_s
+        if not self._reached:
             return Verdict({None: None})
         labels = collections.Counter(track.label for track, _ in present)
         zones = collections.Counter(zone for _, zone in present)
@@ -302,6 +314,11 @@ class StationaryJudge(TrackJudge):
     def __init__(self, spec: RuleSpec) -> None:
         super().__init__(spec)
         self._history: dict[int, collections.deque[tuple[float, Box]]] = {}
+        self._still: set[int] = set()
+        """Tracks that held on their latest frame judged. Without a reload their history always
+        reaches ``min_s`` back; after one that raised ``min_s`` it may not yet, and they are judged
+        against the oldest box kept, so their open event is handed over rather than ended while
+        the object stays put."""
 
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
@@ -313,16 +330,26 @@ class StationaryJudge(TrackJudge):
             if not track.observed:
                 continue
             history = self._history.setdefault(track.track_id, collections.deque(maxlen=HISTORY_LIMIT))
-            history.append((now, track.box))
+            # Boxes kept at least min_s / (HISTORY_LIMIT / 2) apart, so the history reaches min_s back
+            # at any frame rate (appending every frame, 4096 boxes at 5 fps reached 819 s back, and a
+            # rule with a longer min_s never held); the comparison point is at most that much older.
+            if not history or now - history[-1][0] >= self.spec.min_s / (HISTORY_LIMIT // 2):
+                history.append((now, track.box))
             # Keep one box at or before now - min_s (the comparison point) and everything after it.
             while len(history) >= 2 and history[1][0] <= now - self.spec.min_s:
                 history.popleft()
             inside, zone = self.zone_of(track.box)
             then_at, then_box = history[0]
-            still = now - then_at >= self.spec.min_s and box_iou(track.box, then_box) >= STATIONARY_IOU
+            long_enough = now - then_at >= self.spec.min_s or track.track_id in self._still
+            still = long_enough and box_iou(track.box, then_box) >= STATIONARY_IOU
             holds = still and inside and followed
+            if holds:
+                self._still.add(track.track_id)
+            else:
+                self._still.discard(track.track_id)
             verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
         _forget(self._history, alive)
+        self._still &= alive
         self.forget(alive)
         return verdict
 
