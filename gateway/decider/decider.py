@@ -1,0 +1,298 @@
+"""The ``alert-decider`` thread: its inbox, the judging loop, lifecycle (start, reload, stop) and health.
+
+Camera callbacks hand results in through ``submit``; a bounded inbox keeps them (a result that finds
+it full is dropped and counted: that happens only when the outbox has refused commits for thousands
+of frames). Control (reload, stop) travels through the same inbox, so a reload lands between two
+frames, never inside one. Each result goes through its camera's ``FrameGuard`` (tracks, live view,
+``observe``), then the rules; their alerts, with their frame's evidence (``HeldFrames``), go to the
+``CommitQueue`` and are announced from this thread as they commit.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+
+from prometheus_client import CollectorRegistry, Counter
+
+from gateway.commit_queue import AlertSink, CommitQueue
+from gateway.decider.frame_guard import FAILING_HEALTH_S, FrameGuard, Show
+from gateway.decider.held_frames import MAX_HELD_FRAME_BYTES, EvidenceSource, HeldFrames
+from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, Image, SceneChange
+from gateway.rules.engine import RuleEngine
+from gateway.rules.specs import CameraRules
+from gateway.tracking import TrackerSpec
+
+logger = logging.getLogger("gateway.decider")
+"""The package's logger, not this module's: these records carried its name before the decider was
+split into modules, and log filters and tests name it."""
+
+INBOX_CAPACITY = 4096
+"""Frame results waiting for the rules, at most."""
+TICK_S = 1.0
+"""How often events may end without new frames (motion gating may stop results)."""
+EVIDENCE_TIMEOUT_S = 10.0
+"""An image not encoded by then is given up (its alerts go without evidence): a wedged encoder must
+not hold alerts back."""
+
+Announce = Callable[[Alert], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reload:
+    cameras: Sequence[CameraRules]
+    trackers: Mapping[str, TrackerSpec]
+    done: Future[int]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    result: FrameResult
+    image: Image | None
+    """Its frame, held for evidence; None when evidence is off or the held-frame bound refused it."""
+    refused: bool = False
+
+
+_Item = _Result | _Reload | _Stop
+
+
+class AlertDecider:
+    def __init__(
+        self,
+        sink: AlertSink,
+        cameras: Sequence[CameraRules],
+        *,
+        announce: Announce,
+        registry: CollectorRegistry,
+        trackers: Mapping[str, TrackerSpec] | None = None,
+        show: Show | None = None,
+        observe: Callable[[FrameResult], None] | None = None,
+        evidence: EvidenceSource | None = None,
+        clock: Callable[[], float] = time.time,
+        inbox_capacity: int = INBOX_CAPACITY,
+        tick_s: float = TICK_S,
+        max_held_frame_bytes: int = MAX_HELD_FRAME_BYTES,
+        evidence_timeout_s: float = EVIDENCE_TIMEOUT_S,
+        failing_health_s: float = FAILING_HEALTH_S,
+    ) -> None:
+        """``trackers``: each camera's tracker spec (a camera with track rules and no spec gets the
+        defaults); ``show`` receives each judged frame's tracked detections; ``evidence`` (None:
+        alerts carry no evidence) encodes the frames that start events; ``observe`` sees each frame
+        result exactly as the rules judge it (benchmarks), on the decider thread."""
+        self._sink = sink
+        self._rules = RuleEngine(cameras)
+        self._announce = announce
+        self._clock = clock
+        self._capacity = inbox_capacity
+        self._tick_s = tick_s
+        self._wake = threading.Condition()
+        self._inbox: collections.deque[_Item] = collections.deque()
+        self._queued_results = 0
+        self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
+        self._latest: dict[tuple[str, str], float] = {}
+        self._scenes_lock = threading.Lock()
+        self._scene_changes: dict[str, SceneChange] = {}
+        """Per camera, the rules' latest word on a lasting scene change, for other threads to read."""
+        self._started = False
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="alert-decider", daemon=True)
+        self._dropped = Counter(
+            "edge_gateway_decider_results_dropped",
+            "Frame results never judged: inbox full (the outbox has been refusing commits), or late "
+            "(a newer frame of the camera and model was judged first).",
+            ["reason"],
+            registry=registry,
+        )
+        self._held = HeldFrames(evidence, self._queue, registry=registry, max_bytes=max_held_frame_bytes)
+        self._guard = FrameGuard(
+            self._rules,
+            trackers or {},
+            registry=registry,
+            clock=clock,
+            show=show,
+            observe=observe,
+            failing_health_s=failing_health_s,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """End the events a previous run left open, then start judging results."""
+        if self._started:
+            raise RuntimeError("alert decider already started")
+        self._started = True
+        leftovers = self._sink.open_events()
+        if leftovers:
+            logger.warning(
+                "%d events were left open by the previous run (killed or power lost): ending them",
+                len(leftovers),
+            )
+            now = self._clock()
+            ends = [_recovered_end(event, now) for event in leftovers]
+            for alert in self._sink.append_async(ends).result():
+                self._announce(alert)
+        self._thread.start()
+
+    def stop(self, timeout_s: float) -> bool:
+        """Judge what is queued, end the open events, wait for their commits; True when every
+        decided alert was committed within ``timeout_s``."""
+        self._stopped = True
+        if self._thread.is_alive():
+            self._enqueue(_Stop())
+            self._thread.join(timeout_s)
+        return not self._thread.is_alive() and self._queue.held == 0
+
+    def reload(
+        self, cameras: Sequence[CameraRules], trackers: Mapping[str, TrackerSpec] | None = None
+    ) -> Future[int]:
+        """Apply new rules (and tracker specs) between two frames; the future gives how many open
+        events were ended."""
+        done: Future[int] = Future()
+        reload = _Reload(cameras, dict(trackers or {}), done)
+        if self._thread.is_alive():
+            self._enqueue(reload)
+        else:
+            self._apply_reload(reload)
+        return done
+
+    def health_problems(self) -> list[str]:
+        problems = []
+        if self._started and not self._stopped and not self._thread.is_alive():
+            problems.append("alert-decider died")
+        problems.extend(self._guard.problems(self._clock()))
+        refused = self._queue.refused
+        if refused is not None:
+            problems.append(
+                f"{refused.count} decided alerts could not be committed ({refused.first}): "
+                "logged whole at ERROR; restart after fixing the cause"
+            )
+        failure = self._sink.commit_failure()
+        if failure is not None:
+            since, reason = failure
+            problems.append(
+                f"outbox cannot commit for {max(0.0, self._clock() - since):.0f} s ({reason}): "
+                f"{self._queue.held} alerts held in memory, none dropped"
+            )
+        return problems
+
+    def scene_changes(self) -> list[SceneChange]:
+        """Cameras whose scene changed for good since their anomaly model was learned (as of the
+        latest anomaly result judged): a re-enroll is due."""
+        with self._scenes_lock:
+            return list(self._scene_changes.values())
+
+    @property
+    def held(self) -> int:
+        """Alerts decided and not yet durable."""
+        return self._queue.held
+
+    # -- input -------------------------------------------------------------------------------------
+
+    def submit(self, result: FrameResult, frame: Frame | None = None) -> None:
+        """From camera callbacks; never blocks. A full inbox drops the result, counted. ``frame``, the
+        frame ``result`` was computed on, is held for evidence while the bound allows."""
+        with self._wake:
+            accepted = self._queued_results < self._capacity
+            if accepted:
+                image, refused = self._held.hold(frame.image if frame is not None else None)
+                self._inbox.append(_Result(result, image, refused))
+                self._queued_results += 1
+                self._wake.notify()
+        if not accepted:
+            self._dropped.labels("inbox_full").inc()
+            logger.warning("decider inbox full: result dropped", extra={"camera": result.camera_id})
+
+    def _enqueue(self, item: _Reload | _Stop) -> None:
+        # Control is never dropped, and keeps its place among the results.
+        with self._wake:
+            self._inbox.append(item)
+            self._wake.notify()
+
+    # -- the decider thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self._tick_s
+        while True:
+            with self._wake:
+                while not self._inbox and not self._queue.ready():
+                    remaining = next_tick - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    self._wake.wait(remaining)
+                item = self._inbox.popleft() if self._inbox else None
+                if isinstance(item, _Result):
+                    self._queued_results -= 1
+            self._queue.announce_committed()
+            if isinstance(item, _Result):
+                self._held.queue(self._decide(item.result), item.image, item.refused)
+            elif isinstance(item, _Reload):
+                self._apply_reload(item)
+            elif isinstance(item, _Stop):
+                self._queue.add(self._rules.close(self._clock(), EndReason.STOPPED))
+                self._queue.drain()
+                return
+            if time.monotonic() >= next_tick:
+                next_tick = time.monotonic() + self._tick_s
+                self._queue.add(self._rules.tick(self._clock()))
+            self._queue.forward()
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify()
+
+    def _decide(self, result: FrameResult) -> list[AlertEvent]:
+        key = (result.camera_id, result.model.name)
+        latest = self._latest.get(key)
+        if latest is not None and result.captured_at < latest:
+            # Two frames of a camera may be in inference at once; rules only move forward in time.
+            self._dropped.labels("late").inc()
+            return []
+        self._latest[key] = result.captured_at
+        prepared = self._guard.prepare(result)
+        if prepared is None:
+            return []
+        # Not guarded: see the package doc (a rules failure may have lost a start or an end).
+        events = self._rules.process(prepared)
+        self._guard.judged(key)
+        if prepared.anomaly_map is not None:
+            self._note_scene(prepared.camera_id)
+        return events
+
+    def _note_scene(self, camera_id: str) -> None:
+        change = self._rules.scene_change(camera_id)
+        with self._scenes_lock:
+            if change is None:
+                self._scene_changes.pop(camera_id, None)
+            else:
+                self._scene_changes[camera_id] = change
+
+    def _apply_reload(self, reload: _Reload) -> None:
+        self._guard.retune(reload.trackers)
+        try:
+            ended = self._rules.reconfigure(reload.cameras, self._clock())
+        except Exception as exc:  # a bug in the specs: the old rules keep running
+            logger.exception("reload of the rules failed; the previous rules stay")
+            reload.done.set_exception(exc)
+            return
+        self._queue.add(ended)
+        for camera_id in list(self._scene_changes):
+            self._note_scene(camera_id)  # a camera gone or a rule replaced has no change to report
+        logger.info(
+            "rules reloaded: %d open events continue, %d ended", self._rules.open_events(), len(ended)
+        )
+        reload.done.set_result(len(ended))
+
+
+def _recovered_end(event: AlertEvent, now: float) -> AlertEvent:
+    """The end of an event found open at start, built from its newest alert."""
+    return replace(event, kind=AlertKind.END, frame_ts=now, end_reason=EndReason.RECOVERED, evidence=None)
