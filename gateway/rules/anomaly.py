@@ -9,12 +9,18 @@ place to point at and the box is None. The score is the peak cell's.
 New normal. A parked car is anomalous for as long as it stays: without more, the rule would end
 its event after ``max_event_s``, start another after the cooldown, and so on, every few minutes
 for as long as the car is there. Instead, once cells have been anomalous without a break (misses
-shorter than ``grace_s`` forgiven) for ``new_normal_after_s``, the connected region around them of
-cells at two thirds of the threshold or more, widened by one cell, becomes a *patch* of new normal:
+shorter than ``grace_s`` forgiven) for ``new_normal_after_s``, they and every other cell whose own
+streak began at most ``grace_s`` later (one change: the cells of a parked car, or of a change that
+spreads over scattered regions of the map, do not all cross the threshold on the same frame), with
+the connected region around them of cells at two thirds of the threshold or more, widened by one
+cell, become one *patch* of new normal:
 
 - the patch's cells no longer hold the rule, so the running anomaly event ends as usual;
 - the change is reported once, as an event of its own: a ``scene_change`` start and end at the same
-  frame, with the patch's box;
+  frame, with the patch's box (around all of its regions). A cell of the change that would have
+  lasted ``new_normal_after_s`` up to ``grace_s`` later joins now, rather than raising a second
+  ``scene_change`` of its own moments after the first; a change that began more than ``grace_s``
+  after it is a change of its own, reported when it has lasted ``new_normal_after_s`` in turn;
 - the camera reports the change (``change()``) so an operator can re-enroll;
 - the patch is lifted when at most a tenth of its cells have been anomalous for ``grace_s``: the
   car drove away, and the scene is back to what the model learned.
@@ -188,15 +194,18 @@ class SceneAnomaly:
         if after is None:
             return []
         patched = self._patched()
-        lasting = hot & ~patched & (now - np.nan_to_num(self._hot_since, nan=now) >= after)
-        if not lasting.any():
+        age = now - np.nan_to_num(self._hot_since, nan=now)
+        if not (hot & ~patched & (age >= after)).any():
             return []
+        # the cells of one change cross the threshold over a few frames: those whose streak began
+        # within grace_s of the lasting ones' (a short miss now included) are the same change
+        joining = ~patched & ~np.isnan(self._hot_since) & (age >= after - self.spec.grace_s)
         warm = (anomaly_map.cells >= WARM_SHARE * anomaly_map.threshold) & ~patched
         cells = np.zeros_like(hot)
-        for region in regions(warm | lasting):
-            if (region & lasting).any():
+        for region in regions(warm | joining):
+            if (region & joining).any():
                 cells |= region
-        cells = _widen(cells) & ~self._patched()
+        cells = _widen(cells) & ~patched
         self._patches.append(_Patch(cells, now))
         score = float(min(max(anomaly_map.cells[cells].max(), 0.0), 1.0))
         box = bounding_box(cells)
