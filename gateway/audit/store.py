@@ -106,11 +106,11 @@ class AuditStore(AuditReads):
         try:
             with self._database.transaction():
                 results = self._write(checked)
-                # A garbled status message is logged, not kept: it is not part of the audit log.
                 self._rejections.record_all(
                     [(result, message) for result, message in zip(results, messages, strict=True)
                      if result is not None and result.outcome is Outcome.REJECTED and not result.status]
                 )  # fmt: skip
+            _log_rejected_statuses(results, messages)
             return [result for result in results if result is not None]
         except self._failures as exc:
             if not self._database.is_data_error(exc):
@@ -138,7 +138,9 @@ class AuditStore(AuditReads):
                         self._rejections.record(alone[index], message)
         except self._failures as exc:
             raise AuditError(f"audit store write failed: {exc}") from exc
-        return [alone[index] for index in range(len(messages))]
+        one_by_one = [alone[index] for index in range(len(messages))]
+        _log_rejected_statuses(one_by_one, messages)
+        return one_by_one
 
     def _write(self, checked: Checked) -> list[IngestResult | None]:
         """Store what passed the checks (inside the caller's transaction); the results by index."""
@@ -169,10 +171,6 @@ class AuditStore(AuditReads):
             if not self._database.is_data_error(exc):
                 raise
             result = self._unstorable(message, exc)
-            if result.status:  # not kept, as no rejected status is, but not unnoticed
-                logger.warning(
-                    "audit: rejected a status message from %s: %s", escaped(message.topic), result.detail
-                )
         return result
 
     def _unstorable(self, message: ReceivedMessage, error: Exception) -> IngestResult:
@@ -297,3 +295,15 @@ class AuditStore(AuditReads):
     @staticmethod
     def _rejection(alert: Alert, reason: RejectReason, detail: str) -> IngestResult:
         return IngestResult(Outcome.REJECTED, alert.device_id, alert.seq, reason, detail)
+
+
+def _log_rejected_statuses(
+    results: Sequence[IngestResult | None], messages: Sequence[ReceivedMessage]
+) -> None:
+    """A status message rejected is logged, not kept (it is not part of the audit log), so that a
+    device whose status the fleet page never shows is not unnoticed."""
+    for result, message in zip(results, messages, strict=True):
+        if result is not None and result.status and result.outcome is Outcome.REJECTED:
+            logger.warning(
+                "audit: rejected a status message from %s: %s", escaped(message.topic), result.detail
+            )
