@@ -13,6 +13,9 @@ Routes: the fleet API, ``/metrics`` and the fleet page (``gateway.audit.fleet_ht
 ``GET /v1/devices/{device_id}/alerts/{seq}/evidence.jpg``, the image the device's signed
 alert ``seq`` names, exactly as stored, after hashing it again: an image that no longer matches its
 alert's digest (edited in the store) is a 409 pointing at ``audit verify``, never served as genuine.
+The device names the image's type: only a raster image type is served as such, anything else as
+``application/octet-stream``, always with ``nosniff`` and a sandboxing Content-Security-Policy, so
+an image whose bytes are HTML or SVG runs nothing on this origin.
 
 ``AuditHttpServer`` runs the app on its own thread and event loop (``audit serve`` is not an asyncio
 program): ``start`` binds and returns the port, ``stop`` closes it.
@@ -51,6 +54,13 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 LOGIN_ATTEMPTS_PER_S = 1.0
 LOGIN_BURST = 10
+RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+# An evidence image is shown by the fleet page's <img>, never as a page: nothing in it may run or be
+# sniffed into a type that runs, even when its bytes are HTML.
+EVIDENCE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 
 
 def create_app(
@@ -161,8 +171,22 @@ async def evidence_image(request: web.Request) -> web.Response:
             text=f"the stored evidence of alert {seq} does not match the digest its signed alert names: "
             "run audit verify"
         )
-    headers = {"ETag": f'"{evidence.sha256}"', "Cache-Control": "private, max-age=31536000, immutable"}
-    return web.Response(body=data, content_type=evidence.type, headers=headers)
+    headers = {
+        **EVIDENCE_HEADERS,
+        "Content-Type": evidence_content_type(evidence.type),
+        "ETag": f'"{evidence.sha256}"',
+        "Cache-Control": "private, max-age=31536000, immutable",
+    }
+    return web.Response(body=data, headers=headers)
+
+
+def evidence_content_type(named: str) -> str:
+    """The type an evidence image is served as: the one its alert names when that is a raster image
+    type a browser only draws, else ``application/octet-stream``. The device chooses the name, so
+    ``text/html`` or ``image/svg+xml`` would be a page of its own on this origin, and a name with
+    control characters or parameters is not a header value to copy."""
+    media_type = named.strip().lower()
+    return media_type if media_type in RASTER_TYPES else "application/octet-stream"
 
 
 class AuditHttpServer:

@@ -1,8 +1,9 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
-import { api, clock, errorText, facts, fixed, h } from "./core.js";
+import { clock, errorText, facts, fixed, h } from "./core.js";
+import { exact, jsonText, own } from "./exact.js";
 
-const PAGE = 50;
+const PAGE = 50n;
 
 function thumbnail(deviceId, entry) {
   const alert = entry.alert || {};
@@ -28,14 +29,14 @@ function card(deviceId, entry) {
   return h("li", { class: "card event", "data-seq": String(entry.seq) },
     thumbnail(deviceId, entry),
     h("div", {},
-      h("h2", { text: `#${entry.seq} ${alert.kind || "?"}: ${alert.rule || "?"} (${alert.label || "?"})` }),
-      h("p", { class: "timeline", text: `${clock(alert.frame_ts)} · camera ${alert.camera_id} · event ${alert.event_id}` }),
+      h("h2", {}, `#${entry.seq} ${alert.kind || "?"}: `, own(alert.rule), " (", own(alert.label), ")"),
+      h("p", { class: "timeline" }, `${clock(alert.frame_ts)} · camera `, own(alert.camera_id), " · event ", own(alert.event_id)),
       h("p", { class: "timeline", text: `stored ${clock(entry.received_at)} · lag ${entry.lag_s === null ? "–" : `${fixed(entry.lag_s, 2)} s`}` }),
-      h("details", {}, h("summary", { text: "Show the signed JSON" }), h("pre", { class: "raw", text: JSON.stringify(alert, null, 2) }))));
+      h("details", {}, h("summary", { text: "Show the signed JSON" }), h("pre", { class: "raw", text: jsonText(alert) }))));
 }
 
 export function mount(view, deviceId) {
-  const title = h("h1", { text: `Device ${deviceId}` });
+  const title = h("h1", {}, "Device ", own(deviceId));
   const summary = h("div");
   const message = h("p", { role: "status", class: "muted" });
   const list = h("ol", { class: "events" });
@@ -46,15 +47,15 @@ export function mount(view, deviceId) {
 
   async function refresh() {
     try {
-      const fleet = await api("/v1/devices");
+      const fleet = await exact("/v1/devices");
       const device = fleet.devices.find((item) => item.device_id === deviceId);
       if (!device) {
-        message.textContent = `No device ${deviceId} in the audit log.`;
+        message.replaceChildren("No device ", own(deviceId), " in the audit log.");
         return;
       }
       summary.replaceChildren(
         device.problems.length
-          ? h("div", { class: "banner bad", role: "alert" }, h("strong", { text: "Problems: " }), device.problems.join("; "))
+          ? h("div", { class: "banner bad", role: "alert" }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
           : h("p", { class: "ok", text: "No problems." }),
         facts([
           ["State", device.state, { class: device.state === "online" ? "ok" : "bad" }],
@@ -65,11 +66,11 @@ export function mount(view, deviceId) {
           ["Last alert", clock(device.last_alert_at)],
           ["Lag", device.lag_s === null ? "–" : `${fixed(device.lag_s, 2)} s`],
           ["Evidence missing", String(device.evidence_missing)],
-          ["Rejected", device.rejected ? `${device.rejected} (last: ${device.last_rejection.reason})` : "0"],
+          ["Rejected", device.rejected ? [`${device.rejected} (last: `, own(device.last_rejection?.reason), ")"] : "0"],
         ]));
-      const top = upper === null ? device.last_seq : upper;
-      const from = Math.max(1, top - PAGE + 1);
-      const page = await api(`/v1/devices/${encodeURIComponent(deviceId)}/alerts?from_seq=${from}&limit=${PAGE}`);
+      const top = upper === null ? BigInt(device.last_seq) : upper;
+      const from = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
+      const page = await exact(`/v1/devices/${encodeURIComponent(deviceId)}/alerts?from_seq=${from}&limit=${PAGE}`);
       const entries = page.alerts.filter((entry) => entry.seq <= top).reverse();
       message.textContent = entries.length ? `Alerts ${from} to ${top}, newest first.` : "No alerts stored.";
       list.replaceChildren(...entries.map((entry) => {
@@ -80,9 +81,9 @@ export function mount(view, deviceId) {
         cards.set(key, node);
         return node;
       }));
-      older.hidden = from <= 1;
+      older.hidden = from <= 1n;
       older.onclick = () => {
-        upper = from - 1;
+        upper = from - 1n;
         refresh();
       };
     } catch (error) {

@@ -1,6 +1,7 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
-import { api, clock, errorText, fixed, h } from "./core.js";
+import { clock, errorText, fixed, h } from "./core.js";
+import { exact, own } from "./exact.js";
 
 export function rank(device) {
   if (device.problems.length && device.state !== "online") return 0;
@@ -15,10 +16,10 @@ export function ordered(devices) {
 function row(device) {
   const state = h("span", { class: `pill ${device.state === "online" ? "ok" : device.state === "offline" ? "bad" : "warn"}`, text: device.state });
   const problems = device.problems.length
-    ? h("ul", { class: "problems" }, device.problems.map((problem) => h("li", { text: problem })))
+    ? h("ul", { class: "problems" }, device.problems.map((problem) => h("li", {}, own(problem))))
     : h("span", { class: "ok", text: "none" });
   return h("tr", { "data-device": device.device_id, class: device.problems.length ? "problem" : "" },
-    h("th", { scope: "row" }, h("a", { href: `#/device/${encodeURIComponent(device.device_id)}`, text: device.device_id })),
+    h("th", { scope: "row" }, h("a", { href: `#/device/${encodeURIComponent(device.device_id)}` }, own(device.device_id))),
     h("td", {}, state),
     h("td", { class: "number", text: String(device.last_seq) }),
     h("td", { text: clock(device.last_alert_at) }),
@@ -57,7 +58,7 @@ export function mount(view) {
 
   async function refresh() {
     try {
-      answer = await api("/v1/devices");
+      answer = await exact("/v1/devices");
       render();
     } catch (error) {
       message.textContent = errorText(error);

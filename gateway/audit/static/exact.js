@@ -1,0 +1,25 @@
+// What a device sent, shown as it sent it. Its strings go in a <bdi>, so its right-to-left marks and
+// overrides stay inside them instead of reordering the text around them. Its seqs run to 2^63-1,
+// beyond the 2^53 a JS number holds exactly, so the fleet API is read with every such integer kept
+// as a BigInt from its source text: a seq is shown, paged through and asked for exactly as stored.
+import { api, h } from "./core.js";
+
+export function own(text) {
+  return h("bdi", { text: text === undefined || text === null ? "?" : String(text) });
+}
+
+function whole(key, value, context) {
+  const source = context && context.source;
+  return Number.isInteger(value) && !Number.isSafeInteger(value) && /^-?\d+$/.test(source || "") ? BigInt(source) : value;
+}
+
+export async function exact(path) {
+  const response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
+  if (!response.ok) return api(path); // its error as every page shows it, and the login form on a 401
+  return JSON.parse(await response.text(), whole);
+}
+
+// JSON text of a value read by `exact`, each BigInt written back as the number it was.
+export function jsonText(value) {
+  return JSON.stringify(value, (key, item) => (typeof item === "bigint" ? JSON.rawJSON(String(item)) : item), 2);
+}

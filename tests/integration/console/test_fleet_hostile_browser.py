@@ -1,0 +1,194 @@
+"""The fleet page in a real browser (Debian's chromium) showing what hostile or odd devices sent: every
+string a device chooses (its id from its topic, an alert's rule, label, camera, event and zone,
+the reason its rejected message quotes) holding markup, quotes, right-to-left overrides and
+10,000-character words; an evidence image whose alert names it ``text/html``; seqs past 2**53.
+
+Before: nothing ran from the markup (the page sets text, never HTML), but a long word widened the
+devices table and a timeline card far past the window, a right-to-left override in the rule
+reversed the label and the brackets after it, the ``text/html`` evidence opened on its own ran
+its script on the audit origin, and a seq past 2**53 was shown rounded (seq 2**53 + 1 as 2**53,
+its image asked for under that seq) or, at 2**63 - 1, turned the device's page into a 400."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Browser, Error, Page, expect
+
+from gateway.audit.store import AuditStore, ReceivedMessage
+from gateway.domain import Evidence, ModelRef
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
+from tests.support.audit_device import event, jpeg
+from tests.support.browser import chromium
+from tests.support.fleet_server import FleetServer, fleet_server
+
+KEY = bytes(range(32))
+UI_WAIT_MS = 15_000
+MARKUP = '<img src=x onerror="window.__pwned=1"></script><script>window.__pwned=2</script>"\'>'
+RTL = "\u202erule\u200f עברית 😀"
+LONG = "A" * 10_000
+# device id -> the string put in every text field of its alerts
+DEVICES = {
+    "box" + MARKUP.replace("/", "|"): MARKUP,  # a topic level holds no "/"
+    "box-rtl\u202e": RTL,
+    "box-" + "L" * 3000: LONG,
+    "box-page": "intrusion",
+}
+PAGE_HTML = b"<script>window.__pwned = 9</script><h1>not a picture</h1>"
+# seqs past 2**53, which a JS number cannot hold exactly; a device may send any up to 2**63 - 1
+FAR = {"box-far": [2**53 + 1, 2**53 + 2], "box-last": [2**63 - 1]}
+
+
+def alerts(device_id: str, text: str, seqs: list[int] | None = None) -> list[ReceivedMessage]:
+    """Alerts (seqs 1 to 3 unless given) whose every device-chosen string is ``text``, the kinds of
+    seqs 1 to 3 of ``event``; the first, a start, names a real JPEG."""
+    seqs = seqs or [1, 2, 3]
+    image = jpeg(1)
+    evidence = Evidence(hashlib.sha256(image).hexdigest(), len(image), "image/jpeg", 64, 48)
+    messages, previous = [], ZERO_HASH
+    for index, seq in enumerate(seqs):
+        made = dataclasses.replace(
+            event(index + 1),
+            camera_id=text,
+            rule=text,
+            label=text,
+            event_id=text,
+            zone=text,
+            model=ModelRef(text, 1),
+            evidence=evidence if index == 0 else None,
+        )
+        alert = build_alert(device_id, seq, made, previous, KEY)
+        previous = alert.hash
+        messages.append(ReceivedMessage(f"edge/{device_id}/alerts", encode_alert(alert), 1_780_000_001.0))
+    messages.append(ReceivedMessage(f"edge/{device_id}/evidence/{seqs[0]}", image, 1_780_000_001.0))
+    return messages
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
+    directory: Path = tmp_path_factory.mktemp("fleet-hostile")
+    url = f"sqlite:///{directory}/audit.db"
+    keys = dict.fromkeys([*DEVICES, *FAR, "box-page-evidence"], KEY)
+    store = AuditStore.open(url, keys)
+    page_evidence = Evidence(hashlib.sha256(PAGE_HTML).hexdigest(), len(PAGE_HTML), "text/html", 1, 1)
+    shown = build_alert(
+        "box-page-evidence", 1, dataclasses.replace(event(1), evidence=page_evidence), ZERO_HASH, KEY
+    )
+    store.ingest(
+        [
+            *(message for device_id, text in DEVICES.items() for message in alerts(device_id, text)),
+            *(message for device_id, seqs in FAR.items() for message in alerts(device_id, "far", seqs)),
+            # a message the store rejects, quoting the device's markup in its reason
+            ReceivedMessage(f"edge/box-{quote('x')}/alerts", b'{"schema": "' + MARKUP.encode() + b'"}', 0.0),
+            ReceivedMessage("edge/box-page-evidence/alerts", encode_alert(shown), 1_780_000_001.0),
+            ReceivedMessage("edge/box-page-evidence/evidence/1", PAGE_HTML, 1_780_000_001.0),
+            *(
+                ReceivedMessage(f"edge/{device_id}/status", json.dumps({"state": "online"}).encode(), 0.0)
+                for device_id in DEVICES
+            ),
+        ]
+    )
+    store.close()
+    with fleet_server(url, keys, secrets.token_urlsafe(16)) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def logged_in(browser: Browser, server: FleetServer, errors: list[str]) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(server.base + "/")
+    page.get_by_label("API token").fill(server.token)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Devices")).to_be_visible(timeout=UI_WAIT_MS)
+    return page
+
+
+def fits(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"))
+
+
+def test_the_devices_table_fits_the_window_and_runs_nothing(browser: Browser, server: FleetServer) -> None:
+    errors: list[str] = []
+    page = logged_in(browser, server, errors)
+    expect(page.locator("tbody tr")).to_have_count(8, timeout=UI_WAIT_MS)
+    expect(page.locator("tbody")).to_contain_text("messages rejected (last: schema")
+    assert page.evaluate("window.__pwned") is None
+    assert fits(page), "a long device id widens the table past the window"
+    assert errors == []
+
+
+@pytest.mark.parametrize("device_id", list(DEVICES)[:3], ids=["markup", "rtl", "long"])
+def test_a_hostile_devices_timeline_fits_and_keeps_each_string_apart(
+    browser: Browser, server: FleetServer, device_id: str
+) -> None:
+    errors: list[str] = []
+    page = logged_in(browser, server, errors)
+    page.goto(f"{server.base}/#/device/{quote(device_id, safe='')}")
+    cards = page.locator("li.event")
+    expect(cards).to_have_count(3, timeout=UI_WAIT_MS)
+    expect(page.locator('li[data-seq="1"] img')).to_have_count(1)  # lazy: loaded once scrolled to
+    assert fits(page), "a long alert field widens the timeline past the window"
+    text = DEVICES[device_id]
+    # each device-chosen string is isolated (<bdi>): an override in one cannot reorder the rest
+    assert page.locator("h1 bdi").all_text_contents() == [device_id]
+    card = page.locator('li[data-seq="2"]')
+    assert card.locator("h2 bdi").all_text_contents() == [text, text]  # rule, label
+    assert card.locator("p.timeline").first.locator("bdi").all_text_contents() == [
+        text,
+        text,
+    ]  # camera, event
+    assert page.evaluate("window.__pwned") is None
+    assert errors == []
+
+
+def test_evidence_a_device_calls_a_page_runs_nothing_when_opened(
+    browser: Browser, server: FleetServer
+) -> None:
+    page = logged_in(browser, server, [])
+    try:
+        page.goto(f"{server.base}/v1/devices/box-page-evidence/alerts/1/evidence.jpg")
+        outcome = "opened"
+    except Error as exc:  # served as bytes: the browser downloads it and stays where it was
+        outcome = str(exc)
+    assert page.evaluate("window.__pwned") is None
+    assert "Download is starting" in outcome
+
+
+def test_seqs_beyond_what_a_js_number_holds_are_shown_and_asked_for_exactly(
+    browser: Browser, server: FleetServer
+) -> None:
+    errors: list[str] = []
+    page = logged_in(browser, server, errors)
+    expect(page.locator('tr[data-device="box-last"] td.number').first).to_have_text(str(2**63 - 1))
+    page.goto(f"{server.base}/#/device/box-far")
+    cards = page.locator("li.event")
+    expect(cards).to_have_count(2, timeout=UI_WAIT_MS)
+    assert [cards.nth(index).get_attribute("data-seq") for index in (0, 1)] == [
+        str(2**53 + 2),
+        str(2**53 + 1),
+    ]
+    expect(cards.nth(1).locator("h2")).to_have_text(f"#{2**53 + 1} start: far (far)")
+    expect(cards.nth(1).locator("pre.raw")).to_contain_text(f'"seq": {2**53 + 1},', use_inner_text=False)
+    # its own image, not the one of the seq a JS number rounds it to
+    page.wait_for_function("() => document.querySelector('li.event img')?.naturalWidth > 0")
+    page.goto(f"{server.base}/#/device/box-last")
+    expect(cards).to_have_count(1, timeout=UI_WAIT_MS)
+    expect(cards.first.locator("h2")).to_have_text(f"#{2**63 - 1} start: far (far)")
+    expect(page.locator("main p[role=status]").first).to_have_text(
+        f"Alerts {2**63 - 50} to {2**63 - 1}, newest first."
+    )
+    assert errors == []
