@@ -7,10 +7,18 @@ that validates is written back and applied. 409 when the running config is not a
 when the camera has a change that waits for a restart (``gateway.pipeline.camera_changes``): until
 then it keeps its previous zones and lines, so a save would answer 200 and change nothing. ``GET``
 reports either as the editor's ``read_only_reason``.
+
+``GET`` also answers the geometry's ``version`` (a digest of its zones and lines). A ``PUT`` that
+sends it back (``"version"``, optional) is refused with 409 when the camera's geometry changed since
+(saved from another tab, or the file reloaded), rather than silently undoing that change; the check
+and the save are one step per app, so two saves made at once cannot both pass it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import json
 from typing import Any
 
 from aiohttp import web
@@ -23,20 +31,38 @@ from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.errors import ConfigError, InvalidInputError
 
 GEOMETRY_KEYS = frozenset({"zones", "lines"})
+OPTIONAL_KEYS = frozenset({"version"})
 MAX_BODY_BYTES = 1024 * 1024
 """Zones and lines of one camera; far more than any hand-drawn geometry needs."""
 
 
+SAVING: web.AppKey[asyncio.Lock] = web.AppKey("edge_gateway_console_geometry_saving", asyncio.Lock)
+
+
 def add_routes(app: web.Application) -> None:
+    app[SAVING] = asyncio.Lock()
     app.router.add_get("/v1/cameras/{camera_id}/geometry", get_geometry, name="camera_geometry")
     app.router.add_put("/v1/cameras/{camera_id}/geometry", put_geometry, name="camera_geometry_put")
+
+
+def _shapes(camera: CameraConfig) -> dict[str, Any]:
+    return {
+        "zones": [zone.model_dump(mode="json") for zone in camera.zones],
+        "lines": [line.model_dump(mode="json") for line in camera.lines],
+    }
+
+
+def geometry_version(camera: CameraConfig) -> str:
+    """A digest of the camera's zones and lines: equal versions, equal geometry."""
+    canonical = json.dumps(_shapes(camera), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def geometry_json(camera: CameraConfig, read_only_reason: str | None) -> dict[str, Any]:
     return {
         "camera": camera.id,
-        "zones": [zone.model_dump(mode="json") for zone in camera.zones],
-        "lines": [line.model_dump(mode="json") for line in camera.lines],
+        **_shapes(camera),
+        "version": geometry_version(camera),
         # The editor warns before deleting a zone or line a rule still names.
         "rules": [
             {"name": rule.name, "type": rule.type, "zones": rule.zones, "line": rule.line}
@@ -69,12 +95,26 @@ async def put_geometry(request: web.Request) -> web.Response:
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise web.HTTPRequestEntityTooLarge(MAX_BODY_BYTES, request.content_length or 0)
     document = load_json(await read_body(request))
-    if not isinstance(document, dict) or set(document) != GEOMETRY_KEYS:
-        raise InvalidInputError('the body must be {"zones": [...], "lines": [...]} and nothing else')
+    if not isinstance(document, dict) or not GEOMETRY_KEYS <= set(document) <= GEOMETRY_KEYS | OPTIONAL_KEYS:
+        raise InvalidInputError(
+            'the body must be {"zones": [...], "lines": [...]}, with the "version" it was loaded at '
+            "or without, and nothing else"
+        )
     zones = _items(document["zones"], "zones", ZoneConfig)
     lines = _items(document["lines"], "lines", LineConfig)
+    loaded = document.get("version")
+    if loaded is not None and not isinstance(loaded, str):
+        raise InvalidInputError(f"version must be the string GET answered, not a {type(loaded).__name__}")
     try:
-        saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines))
+        async with request.app[SAVING]:
+            current = editor.camera_config(camera.id) or camera
+            if loaded is not None and loaded != geometry_version(current):
+                raise web.HTTPConflict(
+                    text=f"the zones and lines of camera {camera.id!r} changed after this editor loaded "
+                    "them (saved from another tab, or the config file reloaded); nothing was saved: "
+                    "Revert to load them, then make the change again"
+                )
+            saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines))
     except ConfigReadOnlyError as exc:
         raise web.HTTPConflict(text=str(exc)) from exc
     except ConfigError as exc:

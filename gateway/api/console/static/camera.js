@@ -1,9 +1,28 @@
 // Camera page: the live view with the zone and line editor over it, and the camera's numbers.
 // Saving sends the geometry to the gateway, which validates it, writes the config file and
-// applies it at once; the live view then draws what the gateway itself runs.
-import { api, errorText, h, s } from "./core.js";
-import { cameraFacts, streamUrl } from "./cameras.js";
+// applies it at once; the live view then draws what the gateway itself runs. A save sends back the
+// version the editor loaded, so one over a change saved meanwhile (another tab) is refused, not
+// undoing it; unsaved edits outlive the page (a login after an expired session shows it again).
+import { ApiError, api, errorText, h, s, session } from "./core.js";
+import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
 import { Editor, shapeList } from "./editor.js";
+
+// Camera id -> { geometry, version } of edits not saved yet, while this document lives.
+const unsaved = new Map();
+
+// A PUT refused for its CSRF token (the session was replaced by a login in another tab) is sent once
+// more with the token of the session the browser now holds.
+async function put(path, body) {
+  try {
+    return await api(path, { method: "PUT", body });
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 403) throw error;
+    const state = await api("/v1/session");
+    if (!state.csrf_token || state.csrf_token === session.csrf) throw error;
+    session.csrf = state.csrf_token;
+    return api(path, { method: "PUT", body });
+  }
+}
 
 export function mount(view, id) {
   if (!id) {
@@ -13,7 +32,8 @@ export function mount(view, id) {
   const base = `/v1/cameras/${encodeURIComponent(id)}`;
   const image = h("img", { src: streamUrl(id), alt: `Live view of camera ${id} with its zones and lines` });
   const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", role: "application", "aria-label": "Geometry editor" });
-  const stage = h("div", { class: "stage", tabindex: "0" }, image, svg);
+  const live = liveNote(image);
+  const stage = h("div", { class: "stage", tabindex: "0" }, image, live.note, svg);
   const banner = h("p", { class: "banner", hidden: true });
   const status = h("p", { role: "status", "aria-live": "polite" });
   const list = h("div");
@@ -30,9 +50,11 @@ export function mount(view, id) {
   };
   let dirty = false;
   let rules = [];
+  let version = null;
 
   const editor = new Editor(svg, (listChanged) => {
     dirty = dirty || editor.editable;
+    if (dirty) unsaved.set(id, { geometry: editor.geometry(), version });
     update(listChanged);
   });
 
@@ -62,10 +84,22 @@ export function mount(view, id) {
   async function loadGeometry() {
     try {
       const geometry = await api(`${base}/geometry`);
+      const kept = unsaved.get(id);
       rules = geometry.rules;
+      version = geometry.version;
       editor.load(geometry);
       dirty = false;
+      unsaved.delete(id);
+      if (kept && geometry.editable) {
+        // Edits made before this page was shown again stay, against the version they were made on.
+        version = kept.version;
+        editor.load({ ...geometry, ...kept.geometry });
+        dirty = true;
+        unsaved.set(id, kept);
+      }
       update();
+      if (kept && dirty) status.textContent = "Your unsaved changes are kept: Save writes them, Revert drops them.";
+      banner.className = "banner";
       banner.hidden = geometry.editable;
       banner.textContent = geometry.editable ? "" : `Read-only: ${geometry.read_only_reason}`;
     } catch (error) {
@@ -79,10 +113,13 @@ export function mount(view, id) {
     buttons.save.disabled = true;
     status.textContent = "Saving…";
     try {
-      const saved = await api(`${base}/geometry`, { method: "PUT", body: editor.geometry() });
+      const body = version ? { ...editor.geometry(), version } : editor.geometry();
+      const saved = await put(`${base}/geometry`, body);
       rules = saved.rules;
+      version = saved.version;
       editor.load(saved);
       dirty = false;
+      unsaved.delete(id);
       update();
       status.textContent = "Saved to the config file and applied.";
     } catch (error) {
@@ -97,7 +134,10 @@ export function mount(view, id) {
   buttons.flip.addEventListener("click", () => editor.flip());
   buttons.remove.addEventListener("click", () => editor.remove());
   buttons.save.addEventListener("click", save);
-  buttons.revert.addEventListener("click", loadGeometry);
+  buttons.revert.addEventListener("click", () => {
+    unsaved.delete(id);
+    loadGeometry();
+  });
   name.addEventListener("input", () => editor.rename(name.value.trim()));
   name.addEventListener("change", () => update());
   stage.addEventListener("keydown", (event) => {
@@ -132,7 +172,9 @@ export function mount(view, id) {
   return {
     async refresh() {
       try {
-        numbers.replaceChildren(cameraFacts(await api(base)));
+        const camera = await api(base);
+        live.update(camera);
+        numbers.replaceChildren(cameraFacts(camera));
       } catch (error) {
         numbers.replaceChildren(h("p", { class: "error", text: errorText(error) }));
       }

@@ -15,6 +15,24 @@ export function stateBadge(state) {
   return h("span", { class: `pill state-${state}`, text: state });
 }
 
+// A live view that has shown no picture (a camera down, or one that never streamed) says so over
+// its dark frame rather than staying blank; the note goes with the first frame.
+export function liveNote(image) {
+  const note = h("p", { class: "live-note", text: "Waiting for the first picture…" });
+  image.addEventListener("load", () => {
+    note.hidden = true;
+  });
+  return {
+    note,
+    update(camera) {
+      note.hidden = image.naturalWidth > 0;
+      note.textContent = camera.state === "streaming"
+        ? "Waiting for the first picture…"
+        : `No picture: the camera is ${camera.state}`;
+    },
+  };
+}
+
 export function cameraFacts(camera) {
   return facts([
     ["State", stateBadge(camera.state)],
@@ -51,15 +69,17 @@ export function mount(view) {
           image: h("img", { class: "live", src: streamUrl(camera.id), alt: `Live view of camera ${camera.id}` }),
           numbers: h("div"),
         };
+        tile.live = liveNote(tile.image);
         tile.root.append(
           h("h2", {}, h("a", { href: `#/camera/${encodeURIComponent(camera.id)}`, text: camera.id })),
-          tile.image,
+          h("div", { class: "live-frame" }, tile.image, tile.live.note),
           tile.numbers,
         );
         grid.append(tile.root);
         tiles.set(camera.id, tile);
       }
       tile.root.classList.toggle("failed", camera.state === "failed" || camera.state === "stopped");
+      tile.live.update(camera);
       tile.numbers.replaceChildren(cameraFacts(camera));
     }
   }

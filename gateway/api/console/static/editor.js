@@ -6,6 +6,7 @@ import { h, s } from "./core.js";
 
 const ARROW = 0.08;
 const STEP = 0.01;
+const SAME_CORNER = 0.002;
 
 const clamp = (value) => Math.min(1, Math.max(0, value));
 const round = (value) => Math.round(value * 10000) / 10000;
@@ -160,6 +161,9 @@ export class Editor {
     if (!this.editable) return;
     const point = this.at(event);
     if (this.mode === "zone") {
+      // A press on the corner just added (the second press of a double-click) adds none.
+      const last = this.draft[this.draft.length - 1];
+      if (last && Math.hypot(point[0] - last[0], point[1] - last[1]) < SAME_CORNER) return;
       this.draft.push(point);
       this.changed(false);
       return;

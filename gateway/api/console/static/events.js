@@ -134,9 +134,11 @@ export function mount(view) {
         && (!fields.label.value || first.label === fields.label.value)
         && at >= from && at <= to;
     });
+    // A full answer may have older alerts behind it: the count is of the window, and says so.
+    const scope = alerts.length >= FETCH ? ` in the newest ${FETCH} alerts` : "";
     message.textContent = groups.length
-      ? `${groups.length} events${groups.length > SHOWN ? `, newest ${SHOWN} shown` : ""}`
-      : "No events match.";
+      ? `${groups.length} events${scope}${groups.length > SHOWN ? `, newest ${SHOWN} shown` : ""}`
+      : `No events match${scope}.`;
     const nodes = groups.slice(0, SHOWN).map((group) => {
       // A card is rebuilt only when its event changed, so thumbnails are not fetched again.
       const key = `${group[group.length - 1].seq}:${deliveryText(group, delivery)[0]}`;
@@ -162,6 +164,7 @@ export function mount(view) {
       options(fields.camera, cameras.cameras.map((item) => item.id));
       options(fields.rule, new Set(alerts.map((alert) => alert.rule)));
       options(fields.label, new Set(alerts.map((alert) => alert.label)));
+      message.className = "muted"; // an error shown by an earlier refresh is over
       render();
     } catch (error) {
       message.textContent = errorText(error);
