@@ -5,6 +5,16 @@ import { api, errorText, h, onUnauthorized, session } from "./core.js";
 
 const REFRESH_MS = 2000;
 
+// A hash typed or pasted by hand may hold an escape that is not UTF-8 ("%E0%A4%A"): it is taken as
+// written, so the page says what it cannot find rather than not changing at all.
+function decoded(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 // pages: name -> module with mount(view, parameter) returning { refresh, dispose };
 // fallback: the page for an unknown hash; parents: page -> the nav entry it belongs to;
 // health: async () => ({ text, ok }) for the badge; loginText: what the login form asks for.
@@ -16,7 +26,7 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
   function route() {
     const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
     const page = pages[name] ? name : fallback;
-    return { page, parameter: rest.length ? decodeURIComponent(rest.join("/")) : null };
+    return { page, parameter: rest.length ? decoded(rest.join("/")) : null };
   }
 
   function stop() {

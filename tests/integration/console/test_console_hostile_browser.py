@@ -124,6 +124,20 @@ def test_a_camera_that_never_streamed_says_so_where_its_picture_would_be(
         )
 
 
+def test_a_hash_with_an_escape_no_utf_8_decodes_still_changes_the_page(
+    config_path: Path, browser: Browser
+) -> None:
+    with console_app(streaming(), config_path) as served:
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"http://127.0.0.1:{served.port}/#/events")
+        expect(page.get_by_role("heading", name="Events")).to_be_visible(timeout=UI_WAIT_MS)
+        page.evaluate("location.hash = '#/camera/%E0%A4%A'")
+        expect(page.get_by_role("heading", name="Camera %E0%A4%A")).to_be_visible(timeout=UI_WAIT_MS)
+        assert errors == []
+
+
 def test_the_note_goes_once_the_camera_shows_a_picture(config_path: Path, browser: Browser) -> None:
     cameras = streaming()
     with console_app(cameras, config_path) as served:
