@@ -4,6 +4,10 @@
   status topic, last seq, last alert time, gaps, evidence missing, rejected count, lag and the
   problems the page shows (``gateway.audit.fleet_view``), plus a summary. Read from the store, so
   every audit instance answers the same.
+- ``GET /v1/fleet``: the summary alone, as ``/v1/devices`` has it (the page's badge, on every page
+  and every refresh, without the device list).
+- ``GET /v1/devices/{device_id}``: that one device as ``/v1/devices`` lists it (404 when the store
+  and the keys file know no such device), so a device page need not read the whole fleet.
 - ``GET /v1/devices/{device_id}/alerts?from_seq=&limit=``: the device's stored alerts in seq order
   from ``from_seq`` (default 1), at most ``limit`` (default 100, at most 1000): each the signed alert
   as stored, when it arrived, its lag, and whether its evidence image is stored; ``next_from_seq``
@@ -37,6 +41,8 @@ ASSETS: web.AppKey[dict[str, Asset]] = web.AppKey("edge_gateway_fleet_assets", d
 def add_routes(app: web.Application) -> None:
     app[ASSETS] = load_assets("gateway.audit")
     app.router.add_get("/v1/devices", devices, name="devices")
+    app.router.add_get("/v1/fleet", fleet_summary, name="fleet_summary")
+    app.router.add_get("/v1/devices/{device_id}", one_device, name="device")
     app.router.add_get("/v1/devices/{device_id}/alerts", device_alerts, name="device_alerts")
     app.router.add_get("/metrics", metrics, name="metrics")
     app.router.add_get("/", page, name=f"{OPEN_PREFIX}fleet")
@@ -51,6 +57,21 @@ async def devices(request: web.Request) -> web.Response:
         "summary": summary(everything, keyed),
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def fleet_summary(request: web.Request) -> web.Response:
+    states, keyed = await read(request, lambda store: (store.devices(), store.keyed_devices))
+    body = {"summary": summary(with_keyed(states, keyed), keyed)}
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+async def one_device(request: web.Request) -> web.Response:
+    device_id = request.match_info["device_id"]
+    states, keyed = await read(request, lambda store: (store.devices(device_id), store.keyed_devices))
+    found = [state for state in with_keyed(states, keyed & {device_id}) if state.device_id == device_id]
+    if not found:
+        raise web.HTTPNotFound(text=f"no device {device_id!r} in the audit log or the keys file")
+    return web.json_response(device_json(found[0], device_id in keyed), headers={"Cache-Control": "no-store"})
 
 
 def _positive(request: web.Request, name: str, default: int, most: int) -> int:

@@ -1,6 +1,6 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
-import { clock, errorText, facts, fixed, h } from "./core.js";
+import { ApiError, clock, errorText, facts, fixed, h } from "./core.js";
 import { exact, jsonText, own } from "./exact.js";
 
 const PAGE = 50n;
@@ -47,9 +47,11 @@ export function mount(view, deviceId) {
 
   async function refresh() {
     try {
-      const fleet = await exact("/v1/devices");
-      const device = fleet.devices.find((item) => item.device_id === deviceId);
-      if (!device) {
+      let device;
+      try {
+        device = await exact(`/v1/devices/${encodeURIComponent(deviceId)}`);
+      } catch (error) {
+        if (!(error instanceof ApiError) || error.status !== 404) throw error;
         message.replaceChildren("No device ", own(deviceId), " in the audit log.");
         return;
       }

@@ -6,7 +6,7 @@ import * as devices from "./devices.js";
 import * as device from "./device.js";
 
 async function health() {
-  const answer = await api("/v1/devices");
+  const answer = await api("/v1/fleet");
   const count = answer.summary.with_problems;
   return { text: count ? `${count} device(s) with problems` : "fleet healthy", ok: count === 0 };
 }
