@@ -12,6 +12,7 @@ from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.detect import detection_json
+from gateway.api.events import MAX_SEQ
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
@@ -75,6 +76,12 @@ async def list_events(request: web.Request) -> web.Response:
     if limit is None or not 1 <= limit <= MAX_EVENTS:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_EVENTS}, got {raw_limit!r}")
     camera_id = request.query.get("camera") or None
+    raw_before = request.query.get("before")
+    before_seq = None if raw_before is None else ascii_integer(raw_before)
+    if raw_before is not None and (before_seq is None or not 1 <= before_seq <= MAX_SEQ):
+        raise InvalidInputError(f"before must be a seq from 1 to {MAX_SEQ}, got {raw_before!r}")
     log = context_of(request).events
-    alerts = await offload(request, lambda: log.recent_alerts(limit, camera_id)) if log else ()
+    if log is None:
+        return web.json_response({"events": []})
+    alerts = await offload(request, lambda: log.recent_alerts(limit, camera_id, before_seq=before_seq))
     return web.json_response({"events": [alert_to_dict(alert) for alert in alerts]})

@@ -124,7 +124,12 @@ class GatewayState(Protocol):
 
 
 class EventLog(Protocol):
-    def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]: ...
+    def recent_alerts(
+        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+    ) -> Sequence[Alert]:
+        """At most ``limit`` alerts, newest first: of ``camera_id`` when given, and older than
+        ``before_seq`` when given (the next page back)."""
+        ...
 
     def alert(self, seq: int) -> Alert | None:
         """The alert ``seq``; None when it was never committed or has been pruned."""

@@ -108,14 +108,21 @@ class OutboxReads:
         data, pruned_at = rows[0]
         return EvidenceRecord(seq, None if data is None else bytes(data), pruned_at)
 
-    def recent_alerts(self, limit: int, camera_id: str | None = None) -> list[Alert]:
-        """Newest first (gateway.api.ports.EventLog)."""
-        if camera_id is None:
-            rows = self._rows("SELECT payload FROM alerts ORDER BY seq DESC LIMIT ?", (limit,))
-        else:
-            rows = self._rows(
-                "SELECT payload FROM alerts WHERE camera_id = ? ORDER BY seq DESC LIMIT ?", (camera_id, limit)
-            )
+    def recent_alerts(
+        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+    ) -> list[Alert]:
+        """Newest first, older than ``before_seq`` when given (gateway.api.ports.EventLog)."""
+        conditions: list[str] = []
+        parameters: list[object] = []
+        if camera_id is not None:
+            conditions.append("camera_id = ?")
+            parameters.append(camera_id)
+        if before_seq is not None:
+            conditions.append("seq < ?")
+            parameters.append(before_seq)
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        sql = f"SELECT payload FROM alerts {where}ORDER BY seq DESC LIMIT ?"
+        rows = self._rows(sql, (*parameters, limit))
         return [decode_alert(bytes(payload)) for (payload,) in rows]
 
     def open_events(self) -> list[AlertEvent]:

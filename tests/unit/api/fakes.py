@@ -193,10 +193,19 @@ class FakeEvents:
     def __init__(self, alerts: Sequence[Alert] = ()) -> None:
         self.alerts = list(alerts)
         self.asked: list[tuple[int, str | None]] = []
+        self.before: list[int | None] = []
 
-    def recent_alerts(self, limit: int, camera_id: str | None = None) -> Sequence[Alert]:
+    def recent_alerts(
+        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+    ) -> Sequence[Alert]:
         self.asked.append((limit, camera_id))
-        chosen = [alert for alert in self.alerts if camera_id is None or alert.event.camera_id == camera_id]
+        self.before.append(before_seq)
+        chosen = [
+            alert
+            for alert in self.alerts
+            if (camera_id is None or alert.event.camera_id == camera_id)
+            and (before_seq is None or alert.seq < before_seq)
+        ]
         return chosen[-limit:]
 
     def alert(self, seq: int) -> Alert | None:

@@ -154,6 +154,18 @@ def test_events_are_alert_v2_json(make_api: ApiFactory) -> None:
         assert "limit" in reply.json()["error"]
 
 
+def test_events_page_back_with_before(make_api: ApiFactory) -> None:
+    events = FakeEvents()
+    api = make_api(events=events)
+    assert api.get("/v1/events?limit=5&before=42").status == 200
+    assert api.get("/v1/events").status == 200
+    assert events.before == [42, None]
+    for bad in ("0", "-1", "abc", "%C2%B2", str(2**63), "9" * 5000):
+        reply = api.get(f"/v1/events?before={bad}")
+        assert reply.status == 400
+        assert "before" in reply.json()["error"]
+
+
 def test_metrics_route_serves_the_registry_it_was_given(api: ServedApi) -> None:
     api.get("/v2")
     reply = api.get("/metrics")

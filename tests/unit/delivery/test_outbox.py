@@ -142,6 +142,12 @@ def test_recent_alerts_newest_first_by_camera(tmp_path: Path) -> None:
     assert [alert.seq for alert in outbox.recent_alerts(10)] == [3, 2, 1]
     assert [alert.seq for alert in outbox.recent_alerts(1, camera_id="gate")] == [3]
     assert outbox.recent_alerts(10, camera_id="none") == []
+    # The next page back: older than the oldest seq seen
+    assert [alert.seq for alert in outbox.recent_alerts(10, before_seq=3)] == [2, 1]
+    assert [alert.seq for alert in outbox.recent_alerts(1, before_seq=3)] == [2]
+    assert outbox.recent_alerts(10, before_seq=1) == []
+    assert [alert.seq for alert in outbox.recent_alerts(10, camera_id="gate", before_seq=3)] == [1]
+    assert [alert.seq for alert in outbox.recent_alerts(10, before_seq=2**63 - 1)] == [3, 2, 1]
     outbox.close()
 
 
