@@ -17,8 +17,10 @@ from gateway.config.fields import (
     IDENTIFIER,
     Delay,
     Fraction,
+    Integer,
     Interval,
     ModelReferenceField,
+    Number,
     Point,
     Section,
     Timeout,
@@ -29,8 +31,8 @@ from gateway.config.fields import (
 
 class MotionConfig(Section):
     enabled: bool = Field(True, description="Skip inference on static scenes.")
-    width: int = Field(160, ge=16, description="Width of the grey frame motion is computed on.")
-    threshold: int = Field(25, ge=1, le=255, description="Per-pixel difference that counts as change.")
+    width: Integer = Field(160, ge=16, description="Width of the grey frame motion is computed on.")
+    threshold: Integer = Field(25, ge=1, le=255, description="Per-pixel difference that counts as change.")
     min_area: Fraction = Field(0.002, description="Changed share of the frame that counts as motion.")
     hold_s: Delay = Field(2.0, description="Inference continues this long after motion ends.")
 
@@ -176,7 +178,7 @@ MIN_ACROSS = 0.02
 class LineConfig(Section):
     name: str = Field(pattern=IDENTIFIER)
     points: tuple[Point, Point] = Field(description="The counting segment's two ends, normalised (x, y).")
-    in_direction: tuple[float, float] = Field(
+    in_direction: tuple[Number, Number] = Field(
         description="A vector: a track whose move has a positive dot product with it crosses 'in'."
     )
 
@@ -226,11 +228,11 @@ class RuleConfig(EventTiming):
     line: str | None = Field(None, description="line_crossing: the camera line it counts on.")
     direction: Literal["in", "out", "any"] = Field("any", description="line_crossing: which crossings.")
     min_score: Fraction = 0.5
-    min_frames: int = Field(3, ge=1, description="presence: consecutive matching frames before a start.")
+    min_frames: Integer = Field(3, ge=1, description="presence: consecutive matching frames before a start.")
     min_s: Delay | None = Field(
         None, description="loiter, count, stationary: how long it must hold before a start."
     )
-    min_count: int | None = Field(None, ge=1, description="count: tracks present at once.")
+    min_count: Integer | None = Field(None, ge=1, description="count: tracks present at once.")
 
     @model_validator(mode="after")
     def _fields_of_its_type(self) -> RuleConfig:
@@ -262,7 +264,7 @@ class AnomalyConfig(EventTiming):
     model: ModelReferenceField = Field(
         description="Scene-anomaly model, name or name:version; threshold comes with it."
     )
-    min_frames: int = Field(3, ge=1, description="Consecutive anomalous frames before an event starts.")
+    min_frames: Integer = Field(3, ge=1, description="Consecutive anomalous frames before an event starts.")
     new_normal_after_s: Interval | None = Field(
         120.0,
         description="A change anomalous this long without a break (a parked car) becomes the new normal: "
@@ -283,7 +285,7 @@ class AnomalyConfig(EventTiming):
 class CameraConfig(Section):
     id: str = Field(pattern=IDENTIFIER)
     url: str = Field(description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.")
-    detect_fps: float = Field(
+    detect_fps: Number = Field(
         5.0, ge=1 / DAY_S, description="Frames sampled per second; at least one a day (1/86400)."
     )
     model: ModelReferenceField | None = Field(None, description="Detector, name or name:version.")

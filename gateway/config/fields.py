@@ -1,4 +1,5 @@
-"""Building blocks of the config models: the strict frozen section, identifiers, fractions, model names."""
+"""Building blocks of the config models: the strict frozen section, numbers, identifiers, fractions,
+model names."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from urllib.parse import SplitResult
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -16,7 +18,31 @@ from pydantic import (
 from gateway.domain import ModelReference
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
-PositiveFloat = Annotated[float, Field(gt=0)]
+
+_SHOWN_CHARACTERS = 40
+"""Longest text quoted back in a problem: the console sends its body's values back in a 400."""
+
+
+def _no_boolean_or_text(value: object) -> object:
+    """``value`` for pydantic's own number check, which would take ``true`` for 1 and ``"0.5"`` for
+    0.5: in YAML an unquoted yes, no, on or off is a boolean, and a quoted number is a string, each
+    a slip the file should be told of rather than a value to guess at."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"expected a number, got the boolean {str(value).lower()} (in YAML, unquoted yes, no, on "
+            "and off are booleans too)"
+        )
+    if isinstance(value, str):
+        shown = value if len(value) <= _SHOWN_CHARACTERS else f"{value[:_SHOWN_CHARACTERS]}..."
+        raise ValueError(f"expected a number, got the string {shown!r}: write numbers without quotes")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_no_boolean_or_text)]
+"""A float field: an int is taken (``[0, 1]``), a boolean or a string is refused by name."""
+Integer = Annotated[int, BeforeValidator(_no_boolean_or_text)]
+"""An int field: a boolean or a string is refused by name."""
+PositiveFloat = Annotated[Number, Field(gt=0)]
 
 # Every duration has an upper bound: a huge one overflows where it is used (threading waits refuse
 # more than threading.TIMEOUT_MAX, OpenCV takes camera timeouts as int32 milliseconds) and is never
@@ -28,13 +54,13 @@ DAY_S = 24 * HOUR_S
 RETENTION_S = 3650 * DAY_S
 """Longest time stored alerts are kept (ten years)."""
 
-Timeout = Annotated[float, Field(gt=0, le=HOUR_S)]
+Timeout = Annotated[Number, Field(gt=0, le=HOUR_S)]
 """Seconds, more than 0 and at most an hour."""
-Interval = Annotated[float, Field(gt=0, le=DAY_S)]
+Interval = Annotated[Number, Field(gt=0, le=DAY_S)]
 """Seconds, more than 0 and at most a day."""
-Delay = Annotated[float, Field(ge=0, le=DAY_S)]
+Delay = Annotated[Number, Field(ge=0, le=DAY_S)]
 """Seconds, 0 or more and at most a day."""
-Fraction = Annotated[float, Field(ge=0, le=1)]
+Fraction = Annotated[Number, Field(ge=0, le=1)]
 Point = tuple[Fraction, Fraction]
 
 

@@ -32,7 +32,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 class _LineLoader(yaml.SafeLoader):
     """Safe loader that refuses repeated keys, nesting deeper than MAX_DEPTH and values it cannot
-    construct, each as a YAML error marked with its line."""
+    construct, each as a YAML error marked with its line; it reads ``1e-3`` as a number (below)."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
@@ -84,6 +84,16 @@ class _LineLoader(yaml.SafeLoader):
                     "only one of them would be used",
                     key_node.start_mark,
                 )
+
+
+# YAML 1.1 (PyYAML) takes a number with an exponent for a float only with a dot and a signed exponent:
+# ``1e-3``, ``1e10`` and ``1.5e3`` are strings to it, which a number field refuses (a quoted number is a
+# slip the file is told of). They are read as YAML 1.2 and JSON read them.
+_LineLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

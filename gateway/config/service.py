@@ -17,7 +17,9 @@ from gateway.config.fields import (
     HOUR_S,
     IDENTIFIER,
     RETENTION_S,
+    Integer,
     Interval,
+    Number,
     PositiveFloat,
     Section,
     Timeout,
@@ -27,11 +29,11 @@ from gateway.config.fields import (
 
 class HttpConfig(Section):
     host: str = Field("127.0.0.1", description="Address the API listens on.")
-    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    port: Integer = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
     tokens_file: Path | None = Field(
         None, description="File of bearer tokens, one per line; required for a non-loopback host."
     )
-    max_body_bytes: int = Field(64 * 1024 * 1024, gt=0, description="Largest request body accepted.")
+    max_body_bytes: Integer = Field(64 * 1024 * 1024, gt=0, description="Largest request body accepted.")
 
     @property
     def is_loopback(self) -> bool:
@@ -46,7 +48,7 @@ class HttpConfig(Section):
 class ModelsConfig(Section):
     repository: Path = Field(Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/.")
     poll_interval_s: Interval = Field(2.0, description="How often files are checked for hot reload.")
-    warmup_batches: int = Field(2, ge=0, description="Dummy batches run before a version is ready.")
+    warmup_batches: Integer = Field(2, ge=0, description="Dummy batches run before a version is ready.")
     preload: Literal["cameras", "all"] = Field(
         "cameras",
         description="Models loaded at start: those the cameras use (the others load on their first "
@@ -58,15 +60,17 @@ ProviderName = Literal["tensorrt", "cuda", "cpu"]
 
 
 class InferenceConfig(Section):
-    workers: int | None = Field(
+    workers: Integer | None = Field(
         None, ge=1, le=64, description="Worker threads, each owning its sessions; default by provider."
     )
-    intra_op_threads: int = Field(1, ge=0, description="ONNX Runtime intra-op threads per session (0: ORT).")
-    queue_capacity: int = Field(64, ge=1, description="Frames and requests waiting for a batch, at most.")
-    max_batch_size: int = Field(
+    intra_op_threads: Integer = Field(
+        1, ge=0, description="ONNX Runtime intra-op threads per session (0: ORT)."
+    )
+    queue_capacity: Integer = Field(64, ge=1, description="Frames and requests waiting for a batch, at most.")
+    max_batch_size: Integer = Field(
         8, ge=1, le=1024, description="Largest batch the batcher forms (model.yaml's bound)."
     )
-    max_queue_delay_ms: float = Field(
+    max_queue_delay_ms: Number = Field(
         5.0, ge=0, le=HOUR_S * 1000, description="Longest an item waits for a batch to fill."
     )
     providers: tuple[ProviderName, ...] = Field(
@@ -85,9 +89,9 @@ class InferenceConfig(Section):
 
 class AdmissionConfig(Section):
     rate_per_s: PositiveFloat = Field(200.0, description="Per-client token bucket refill rate.")
-    burst: int = Field(50, ge=1, description="Per-client token bucket size.")
-    high_watermark: float = Field(0.8, gt=0, le=1, description="Queue fill above which requests get 503.")
-    max_queue_wait_ms: float | None = Field(
+    burst: Integer = Field(50, ge=1, description="Per-client token bucket size.")
+    high_watermark: Number = Field(0.8, gt=0, le=1, description="Queue fill above which requests get 503.")
+    max_queue_wait_ms: Number | None = Field(
         None,
         gt=0,
         le=HOUR_S * 1000,
@@ -107,12 +111,12 @@ class MqttConfig(Section):
     key_file: Path | None = None
     client_id: str | None = Field(None, description="Default: edge-gateway-{device_id}.")
     protocol: Literal["5", "3.1.1"] = "5"
-    keepalive_s: int = Field(
+    keepalive_s: Integer = Field(
         30, ge=5, le=65535, description="MQTT keepalive; the protocol carries it in 16 bits."
     )
     topic_prefix: str = Field("edge", pattern=r"^[^#+/][^#+]*$")
     signing_key_file: Path | None = Field(None, description="HMAC key; generated into state_dir if absent.")
-    max_inflight: int = Field(64, ge=1, le=65535, description="Unacknowledged alerts in flight, at most.")
+    max_inflight: Integer = Field(64, ge=1, le=65535, description="Unacknowledged alerts in flight, at most.")
     reconnect_min_s: Interval = Field(0.5, description="First wait before reconnecting to the broker.")
     reconnect_max_s: Interval = Field(
         30.0, description="Longest wait between reconnects (the backoff's cap)."
@@ -144,20 +148,20 @@ class EvidenceConfig(Section):
     enabled: bool = Field(
         True, description="Start and instant alerts carry the frame that fired them, as a signed JPEG."
     )
-    jpeg_quality: int = Field(85, ge=1, le=100, description="JPEG quality of evidence images.")
-    max_width: int = Field(
+    jpeg_quality: Integer = Field(85, ge=1, le=100, description="JPEG quality of evidence images.")
+    max_width: Integer = Field(
         1280, ge=16, description="Wider frames are scaled down to this width (aspect ratio kept)."
     )
 
 
 class OutboxConfig(Section):
-    retention_s: float = Field(
+    retention_s: Number = Field(
         7 * 24 * 3600.0,
         gt=0,
         le=RETENTION_S,
         description="Delivered alerts kept this long (ten years at most).",
     )
-    max_bytes: int = Field(
+    max_bytes: Integer = Field(
         512 * 1024 * 1024,
         gt=0,
         description="Alerts and evidence stored, at most: delivered evidence is pruned first (the alert "
@@ -187,13 +191,13 @@ class AuditConfig(Section):
     share_group: str = Field("audit", pattern=IDENTIFIER, description="MQTT v5 $share group name.")
     client_id: str = Field("edge-gateway-audit", pattern=IDENTIFIER)
     replay_after_s: Interval = Field(5.0, description="A gap older than this is asked for again.")
-    session_expiry_s: int = Field(
+    session_expiry_s: Integer = Field(
         7 * 24 * 3600,
         ge=0,
         le=0xFFFFFFFF,
         description="How long the broker keeps queueing alerts for this subscriber while it is offline.",
     )
-    max_batch: int = Field(
+    max_batch: Integer = Field(
         256,
         ge=1,
         le=65535,
@@ -205,6 +209,6 @@ class AuditConfig(Section):
         "the gateway's: a non-loopback host needs tokens_file.",
     )
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
-    metrics_port: int | None = Field(
+    metrics_port: Integer | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus metrics on this port; absent: no endpoint."
     )

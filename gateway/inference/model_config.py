@@ -22,14 +22,20 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from gateway.config import parse_config, read_config_text
+from gateway.config.fields import Integer, Number
 from gateway.domain import TensorSpec, TensorType
 
-Fraction = Annotated[float, Field(ge=0, le=1)]
+Fraction = Annotated[Number, Field(ge=0, le=1)]
 
 MAX_BATCH_SIZE = 1024
 """The largest ``max_batch_size`` a model may declare. Warm-up allocates that many rows and a request
 may carry that many, so an unbounded value (``1000000``) asks for terabytes; 1024 is far above what
 batching gains on any box we ship to (GPU throughput flattens out by 32 to 64 rows)."""
+
+MAX_DETECTIONS = 1000
+"""The most detections a model may keep per frame. Every one is a track candidate the camera's
+tracker matches and its rules judge on every frame: at 3,000 a frame that took 0.3-1.6 s, so a
+camera fell minutes behind; detectors keep 100 to 300 (YOLO's default is 300)."""
 
 
 class _Section(BaseModel):
@@ -39,7 +45,7 @@ class _Section(BaseModel):
 class TensorConfig(_Section):
     name: str = Field(min_length=1)
     datatype: TensorType = TensorType.FP32
-    dims: tuple[int, ...] = Field(description="Shape without the batch dimension; -1 where dynamic.")
+    dims: tuple[Integer, ...] = Field(description="Shape without the batch dimension; -1 where dynamic.")
 
     def spec(self) -> TensorSpec:
         return TensorSpec(self.name, self.datatype, (-1, *self.dims))
@@ -48,16 +54,18 @@ class TensorConfig(_Section):
 class PreprocessConfig(_Section):
     """How a BGR uint8 frame becomes one item of the model's first input."""
 
-    width: int = Field(gt=0)
-    height: int = Field(gt=0)
+    width: Integer = Field(gt=0)
+    height: Integer = Field(gt=0)
     layout: Literal["NCHW", "NHWC"] = "NCHW"
     color: Literal["RGB", "BGR", "GRAY"] = "RGB"
     datatype: Literal["FP32", "FP16", "UINT8"] = "FP32"
-    scale: float = Field(1 / 255, description="Multiplied first.")
-    mean: tuple[float, ...] = Field((0.0,), description="Subtracted after scaling, per channel or one value.")
-    std: tuple[float, ...] = Field((1.0,), description="Divided last, per channel or one value.")
+    scale: Number = Field(1 / 255, description="Multiplied first.")
+    mean: tuple[Number, ...] = Field(
+        (0.0,), description="Subtracted after scaling, per channel or one value."
+    )
+    std: tuple[Number, ...] = Field((1.0,), description="Divided last, per channel or one value.")
     letterbox: bool = Field(True, description="Keep the aspect ratio and pad; False stretches.")
-    pad_value: int = Field(114, ge=0, le=255)
+    pad_value: Integer = Field(114, ge=0, le=255)
 
 
 class PostprocessConfig(_Section):
@@ -74,8 +82,15 @@ class PostprocessConfig(_Section):
     keep_labels: tuple[str, ...] = Field((), description="Only these labels are reported; empty: all.")
     score_threshold: Fraction = 0.25
     iou_threshold: Fraction = 0.45
-    max_detections: int = Field(100, ge=1)
-    threshold: float | None = Field(None, description="Anomaly score at or above which a frame is anomalous.")
+    max_detections: Integer = Field(
+        100,
+        ge=1,
+        le=MAX_DETECTIONS,
+        description="Detections kept per frame, best first (non-maximum suppression's rounds).",
+    )
+    threshold: Number | None = Field(
+        None, description="Anomaly score at or above which a frame is anomalous."
+    )
     map_output: str | None = Field(
         None,
         description="Anomaly: output with the per-cell map [rows, columns] (same scale as the score); "
@@ -95,18 +110,18 @@ class PostprocessConfig(_Section):
 
 
 class CanaryConfig(_Section):
-    version: int = Field(ge=1)
+    version: Integer = Field(ge=1)
     weight: Fraction = Field(description="Share of unpinned requests sent to this version.")
 
 
 class RoutingConfig(_Section):
-    default_version: int | None = Field(None, ge=1, description="Default: the highest version.")
+    default_version: Integer | None = Field(None, ge=1, description="Default: the highest version.")
     canary: CanaryConfig | None = None
 
 
 class ModelConfig(_Section):
     platform: Literal["onnxruntime_onnx", "tensorrt_plan"] = "onnxruntime_onnx"
-    max_batch_size: int = Field(
+    max_batch_size: Integer = Field(
         8, ge=1, le=MAX_BATCH_SIZE, description="Rows one batch (or one request) may carry."
     )
     inputs: tuple[TensorConfig, ...] = Field(min_length=1)
@@ -114,7 +129,7 @@ class ModelConfig(_Section):
     preprocess: PreprocessConfig | None = Field(None, description="Needed for camera frames and /v1/detect.")
     postprocess: PostprocessConfig = PostprocessConfig()
     routing: RoutingConfig = RoutingConfig()
-    warmup_batches: int | None = Field(None, ge=0, description="Default: models.warmup_batches.")
+    warmup_batches: Integer | None = Field(None, ge=0, description="Default: models.warmup_batches.")
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
