@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import struct
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-JPEG_START = b"\xff\xd8"
+from gateway.image_format import JPEG_START, PNG_SIGNATURE
+
+__all__ = ["JPEG_START", "PNG_SIGNATURE", "image_size"]
+
 _JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 """Start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the size."""
 _JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})

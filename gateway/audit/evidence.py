@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from gateway.audit.database import Database
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.printable import printable
 from gateway.protocol.alerts import MAX_SEQ
 
 logger = logging.getLogger(__name__)
@@ -175,7 +176,7 @@ class EvidenceLedger:
             else f"evidence: image sha256 {actual} is not the {named} that signed alert {seq} names"
         )
         topic = f"{self._prefix}/{device_id}/evidence/{seq}"
-        logger.warning("audit: rejected a held image from %s: %s", topic, reason)
+        logger.warning("audit: rejected a held image from %s: %s", printable(topic), reason)
         self._database.execute(
             "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gateway.audit.database import BINDING_ERRORS, Database
 from gateway.audit.records import IngestResult, ReceivedMessage
+from gateway.printable import printable
 
 __all__ = ["REJECTION_INSERT", "RejectionRecorder", "escaped"]
 
@@ -67,17 +68,17 @@ class RejectionRecorder:
             if refusal is None:
                 logger.warning(
                     "audit: the database refuses the rejection of a message from %s (%s); keeping it escaped",
-                    escaped(topic),
-                    escaped(str(refused)),
+                    printable(topic),
+                    printable(str(refused)),
                 )
             refusal = refused
         logger.error(
             "audit: dropped a message of %d bytes from %s: the database refuses even its escaped "
             "rejection (%s: %s)",
             len(payload),
-            escaped(topic),
+            printable(topic),
             type(refusal).__name__,
-            escaped(str(refusal)),
+            printable(str(refusal)),
         )
 
     def _refusal(self, sql: str, parameters: Sequence[object]) -> Exception | None:
@@ -99,6 +100,9 @@ class RejectionRecorder:
         reason = result.reason.value if result.reason is not None else "unknown"
         text = _storable(f"{reason}: {result.detail}")
         logger.warning(
-            "audit: rejected %s from %s: %s", result.seq or "message", escaped(message.topic), text
+            "audit: rejected %s from %s: %s",
+            result.seq or "message",
+            printable(message.topic),
+            printable(text),
         )
         return (result.device_id, result.seq, message.topic, message.payload, text, message.received_at)

@@ -44,11 +44,12 @@ from gateway.audit.records import (
     RejectReason,
     StoredAlert,
 )
-from gateway.audit.rejections import RejectionRecorder, escaped
+from gateway.audit.rejections import RejectionRecorder
 from gateway.audit.store_checks import Checked, MessageChecks, device_from_topic
 from gateway.audit.store_reads import PAGE_ROWS, AuditReads
 from gateway.domain import Alert
 from gateway.errors import AuditError
+from gateway.printable import printable
 from gateway.protocol.alerts import MAX_SEQ, ZERO_HASH
 
 __all__ = [
@@ -120,7 +121,7 @@ class AuditStore(AuditReads):
                 "storing each on its own",
                 len(messages),
                 type(exc).__name__,
-                escaped(str(exc)),
+                printable(str(exc)),
             )
         # Still one transaction, so the batch is acknowledged as a whole; each message in a
         # savepoint, so the one the database refuses is undone alone and the others are kept. In
@@ -305,5 +306,7 @@ def _log_rejected_statuses(
     for result, message in zip(results, messages, strict=True):
         if result is not None and result.status and result.outcome is Outcome.REJECTED:
             logger.warning(
-                "audit: rejected a status message from %s: %s", escaped(message.topic), result.detail
+                "audit: rejected a status message from %s: %s",
+                printable(message.topic),
+                printable(result.detail),
             )

@@ -21,6 +21,7 @@ from gateway.audit.evidence import MAX_IMAGE_BYTES, ReceivedImage, evidence_targ
 from gateway.audit.fleet import ReceivedStatus, parse_status, status_target
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
+from gateway.printable import printable
 from gateway.protocol.alerts import (
     MAX_SEQ,
     AlertVerificationError,
@@ -98,7 +99,7 @@ class MessageChecks:
             except Exception as exc:
                 # These checks touch no database: whatever they did not foresee in one message is
                 # that message's rejection, never a stop that the broker's redelivery would repeat.
-                logger.exception("audit: a message on %s could not be checked", message.topic)
+                logger.exception("audit: a message on %s could not be checked", printable(message.topic))
                 detail = f"could not be checked: {type(exc).__name__}: {exc}"
                 device_id = status_device or device_from_topic(message.topic, self._prefix)
                 checked.results[index] = IngestResult(

@@ -19,12 +19,11 @@ import numpy.typing as npt
 
 from gateway.domain import Image
 from gateway.errors import InvalidInputError, ModelLoadError
+from gateway.image_format import is_jpeg_or_png
 from gateway.inference.model_config import PreprocessConfig
 
 __all__ = ["Letterbox", "channels_of", "check", "decode_image", "prepare"]
 
-_JPEG_MAGIC = b"\xff\xd8\xff"
-_PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _DTYPES: dict[str, type[np.generic]] = {"FP32": np.float32, "FP16": np.float16, "UINT8": np.uint8}
 
 
@@ -55,7 +54,7 @@ class Letterbox:
 
 def decode_image(data: bytes) -> Image:
     """JPEG or PNG bytes -> BGR uint8 frame; InvalidInputError for anything else or a corrupt file."""
-    if not (data.startswith(_JPEG_MAGIC) or data.startswith(_PNG_MAGIC)):
+    if not is_jpeg_or_png(data):
         raise InvalidInputError("body is not a JPEG or PNG image")
     try:
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)

@@ -47,6 +47,7 @@ from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
 from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
 from gateway.pipeline.specs import rule_specs, tracker_specs
+from gateway.printable import printable
 from gateway.protocol.alerts import encode_alert
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class AlertAnnouncer:
             alert.alert_id,
             event.kind.value,
             event.rule,
-            event.label,
+            printable(event.label),  # the model's own text (its model.yaml)
             event.score,
             reason,
             extra={"camera": event.camera_id, "model": str(event.model)},

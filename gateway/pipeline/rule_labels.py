@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from gateway.config import CameraConfig
 from gateway.domain import ModelReference
 from gateway.inference.model_config import ModelConfig
+from gateway.printable import printable_list
 
 logger = logging.getLogger(__name__)
 
@@ -55,9 +56,10 @@ def unknown_label_problems(cameras: Sequence[CameraConfig], labels_of: LabelsOf)
                 continue
             never_fires = len(missing) == len(set(rule.labels))
             outcome = "it can never fire" if never_fires else "they never match"
+            # The model's labels and the rule's are anyone's text: escaped, neither can forge a line.
             problem = (
-                f"camera {camera.id}: rule {rule.name} follows labels {', '.join(missing)} that model "
-                f"{camera.model} does not have ({outcome}; its labels: {', '.join(sorted(known))})"
+                f"camera {camera.id}: rule {rule.name} follows labels {printable_list(missing)} that "
+                f"model {camera.model} does not have ({outcome}; its labels: {printable_list(sorted(known))})"
             )
             logger.warning("%s", problem, extra={"camera": camera.id, "model": str(camera.model)})
             if never_fires:

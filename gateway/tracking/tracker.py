@@ -599,7 +599,8 @@ def _check_finite(detections: Sequence[Detection]) -> None:
         values = (detection.score, *(detection.box or ()))
         if not all(math.isfinite(value) for value in values):
             raise TrackerInputError(
-                f"detection {index} ({detection.label}) has a score or box coordinate that is not a "
+                # repr: the label is the model's text, and a newline in it would forge a log line.
+                f"detection {index} ({detection.label!r}) has a score or box coordinate that is not a "
                 f"finite number: score {detection.score!r}, box {detection.box!r}"
             )
 

@@ -18,12 +18,15 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "gateway"
 
-NEUTRAL = frozenset({"domain", "errors"})
+NEUTRAL = frozenset({"domain", "errors", "image_format", "printable"})
+"""Modules that import nothing of ours, so that any part may import them."""
 CONFIGURED = NEUTRAL | {"config", "protocol"}
 
 PARTS: Mapping[str, frozenset[str] | None] = {
     "domain": frozenset(),
     "errors": frozenset(),
+    "image_format": frozenset(),
+    "printable": frozenset(),
     "config": NEUTRAL,
     "config_edit": NEUTRAL | {"config"},
     "tracking": NEUTRAL,
@@ -182,6 +185,9 @@ def _tree(tmp_path: Path, files: Mapping[str, str]) -> Path:
         ({"inference/service.py": "import cv2\ncv2.VideoCapture(0)\n"}, "cv2.VideoCapture only in"),
         ({"pipeline.py": "import logging\nlogging.basicConfig()\n"}, "logging.basicConfig only in"),
         ({"newpart/thing.py": "x = 1\n"}, "part 'newpart' is not in the part table"),
+        # A neutral module that grew an import would tie every part to what it imports.
+        ({"image_format.py": "from gateway.api import detect\n"}, "image_format must not import"),
+        ({"printable.py": "from gateway.domain import Frame\n"}, "printable must not import"),
     ],
 )
 def test_a_forbidden_import_is_reported(tmp_path: Path, files: Mapping[str, str], expected: str) -> None:
@@ -198,6 +204,10 @@ def test_allowed_imports_pass(tmp_path: Path) -> None:
             "api/cameras.py": "from gateway.protocol.alerts import alert_to_dict\nimport aiohttp\n",
             "inference/engines/onnx.py": "import onnxruntime\n",
             "pipeline.py": "from gateway.delivery.outbox import Outbox\n",
+            "api/image_size.py": "from gateway.image_format import PNG_SIGNATURE\n",
+            "inference/preprocess.py": "from gateway.image_format import is_jpeg_or_png\n",
+            "pipeline/rule_labels.py": "from gateway.printable import printable\n",
+            "delivery/mqtt.py": "from gateway.printable import printable\n",
         },
     )
     assert check_tree(root) == []
