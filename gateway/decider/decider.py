@@ -36,6 +36,10 @@ INBOX_CAPACITY = 4096
 """Frame results waiting for the rules, at most."""
 TICK_S = 1.0
 """How often events may end without new frames (motion gating may stop results)."""
+CLOCK_STEP_S = 2.0
+"""How far the wall clock may be behind a camera's newest judged frame before it counts as stepped
+back (NTP, an RTC set by hand); frames are stamped with the same clock, so it is never behind
+otherwise. The camera's rules and tracker then start afresh on the new clock (``_restart_behind``)."""
 EVIDENCE_TIMEOUT_S = 10.0
 """An image not encoded by then is given up (its alerts go without evidence): a wedged encoder must
 not hold alerts back."""
@@ -100,6 +104,8 @@ class AlertDecider:
         self._queued_results = 0
         self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
         self._latest: dict[tuple[str, str], float] = {}
+        self._ticked_at = clock()
+        """The clock at the latest tick: a reading well before it means the clock stepped back."""
         self._scenes_lock = threading.Lock()
         self._scene_changes: dict[str, SceneChange] = {}
         """Per camera, the rules' latest word on a lasting scene change, for other threads to read."""
@@ -243,7 +249,14 @@ class AlertDecider:
                 return
             if time.monotonic() >= next_tick:
                 next_tick = time.monotonic() + self._tick_s
-                self._queue.add(self._rules.tick(self._clock()))
+                now = self._clock()
+                if now < self._ticked_at - CLOCK_STEP_S:
+                    # Stepped back between two ticks: a camera with no frames since (motion gating)
+                    # would keep its open events until the clock caught up.
+                    for camera_id in {camera_id for camera_id, _model in self._latest}:
+                        self._queue.add(self._restart_behind(camera_id, now))
+                self._ticked_at = now
+                self._queue.add(self._rules.tick(now))
             self._queue.forward()
 
     def _notify(self) -> None:
@@ -252,21 +265,47 @@ class AlertDecider:
 
     def _decide(self, result: FrameResult) -> list[AlertEvent]:
         key = (result.camera_id, result.model.name)
+        restarted: list[AlertEvent] = []
         latest = self._latest.get(key)
         if latest is not None and result.captured_at < latest:
-            # Two frames of a camera may be in inference at once; rules only move forward in time.
-            self._dropped.labels("late").inc()
-            return []
+            restarted = self._restart_behind(result.camera_id, self._clock())
+            if key in self._latest:  # not restarted: the clock is where the frames are
+                # Two frames of a camera may be in inference at once; rules only move forward in time.
+                self._dropped.labels("late").inc()
+                return []
         self._latest[key] = result.captured_at
         prepared = self._guard.prepare(result)
         if prepared is None:
-            return []
+            return restarted
         # Not guarded: see the package doc (a rules failure may have lost a start or an end).
-        events = self._rules.process(prepared)
+        events = restarted + self._rules.process(prepared)
         self._guard.judged(key)
         if prepared.anomaly_map is not None:
             self._note_scene(prepared.camera_id)
         return events
+
+    def _restart_behind(self, camera_id: str, now: float) -> list[AlertEvent]:
+        """When the clock (``now``) stepped back behind the camera's newest judged frame, start the
+        camera's rules and tracker afresh and return the ends of its open events, dated at that
+        frame: else every frame after the step would be dropped as late, and its open events would
+        neither lapse nor reach ``max_event_s``, until the clock caught up (an hour for an hour's
+        step)."""
+        keys = [key for key in self._latest if key[0] == camera_id]
+        newest = max(self._latest[key] for key in keys) if keys else None
+        if newest is None or now >= newest - CLOCK_STEP_S:
+            return []
+        for key in keys:
+            del self._latest[key]
+        self._guard.restart(camera_id)
+        ended = self._rules.restart(camera_id, newest)
+        logger.warning(
+            "the clock stepped back %.1f s behind the newest frame judged: the camera's rules and "
+            "tracker start afresh, %d open events ended",
+            newest - now,
+            len(ended),
+            extra={"camera": camera_id},
+        )
+        return ended
 
     def _note_scene(self, camera_id: str) -> None:
         change = self._rules.scene_change(camera_id)

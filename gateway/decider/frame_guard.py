@@ -148,6 +148,13 @@ class FrameGuard:
                 self._trackers[camera_id] = Tracker(spec, first_id=tracker.next_id)
         self._tracker_specs = dict(trackers) or self._tracker_specs
 
+    def restart(self, camera_id: str) -> None:
+        """A fresh tracker for the camera, its ids continuing: its capture clock stepped back, and
+        the tracker refuses frames older than its last one."""
+        tracker = self._trackers.get(camera_id)
+        if tracker is not None:
+            self._trackers[camera_id] = Tracker(tracker.spec, first_id=tracker.next_id)
+
     def _failed(self, key: tuple[str, str], stage: str, exc: Exception) -> None:
         camera_id = key[0]
         self._frames_failed.labels(camera_id, stage).inc()

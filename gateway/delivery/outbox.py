@@ -337,7 +337,9 @@ class Outbox(OutboxReads):
         """``prune`` at most every PRUNE_INTERVAL_S; called after commits and by the publisher's
         idle loop, so age-based retention also happens when no new alerts arrive."""
         now = self._clock() if now is None else now
-        return self.prune(now) if now - self._last_prune >= PRUNE_INTERVAL_S else 0
+        # A clock that stepped back (NTP) must not stop retention until it catches up again.
+        due = now - self._last_prune >= PRUNE_INTERVAL_S or now < self._last_prune
+        return self.prune(now) if due else 0
 
     def prune(self, now: float | None = None) -> int:
         """Apply retention (``outbox_retention``); returns how many alerts were deleted."""

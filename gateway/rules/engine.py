@@ -13,8 +13,9 @@ events, dwell, cooldown and what its judge learned, under its new spec from then
 gone or changed what it is ends its open events (``rule_changed``). A duration rule's ``min_s`` is
 what a stay must last before its event starts: an event already open goes on while its stay lasts
 (a raised ``min_s`` applies to the next stay), never ended mid-stay and started again. ``close``
-ends everything still open (the gateway stops). Together with the lifecycle's own ends, every
-``start`` gets exactly one ``end``; instants have none.
+ends everything still open (the gateway stops); ``restart`` ends one camera's and starts its rules
+afresh (its capture clock stepped back). Together with the lifecycle's own ends, every ``start``
+gets exactly one ``end``; instants have none.
 
 Not thread-safe: one thread (the alert decider) owns the engine.
 """
@@ -46,9 +47,18 @@ class _Rule:
             self.trackers[key] = tracker
         return tracker
 
-    def forget_idle(self) -> None:
-        """Drop trackers with nothing open, so state stays bounded by the objects in view."""
-        for key in [key for key, tracker in self.trackers.items() if key is not None and tracker.idle]:
+    def forget_idle(self, now: float, alive: set[int] | None = None) -> None:
+        """Drop trackers with nothing open, so state stays bounded by the objects in view: idle
+        ones, and, given the live track ids (``alive``), those of departed tracks with nothing open
+        and no news for ``end_after_s`` (``EventTracker.forgotten``). A departed track's id never
+        comes back; kept, the trackers of tracks that matched on fewer than ``min_frames`` frames,
+        or whose event ended, grew without bound on a busy scene, and every frame walked them all."""
+        for key in [
+            key
+            for key, tracker in self.trackers.items()
+            if key is not None
+            and (tracker.idle or (alive is not None and key not in alive and tracker.forgotten(now)))
+        ]:
             del self.trackers[key]
 
 
@@ -71,6 +81,7 @@ class RuleEngine:
         if rules is None:
             return []
         now = result.captured_at
+        alive = {track.track_id for track in result.tracks}
         events: list[AlertEvent] = []
         for rule in rules.values():
             if rule.spec.model_name != result.model.name:
@@ -85,7 +96,7 @@ class RuleEngine:
                     events += tracker.tick(now)
             for track_id, match, direction in verdict.instants:
                 events.append(rule.tracker(track_id).instant(now, match, direction))
-            rule.forget_idle()
+            rule.forget_idle(now, alive if rule.spec.tracked else None)
         return events
 
     def scene_change(self, camera_id: str) -> SceneChange | None:
@@ -103,7 +114,7 @@ class RuleEngine:
             for rule in self._cameras.get(camera_id, {}).values():
                 for tracker in rule.trackers.values():
                     events += tracker.tick(now)
-                rule.forget_idle()
+                rule.forget_idle(now)
         return events
 
     def reconfigure(self, cameras: Sequence[CameraRules], now: float) -> list[AlertEvent]:
@@ -140,6 +151,23 @@ class RuleEngine:
             for rule in rules.values():
                 events += _close(rule, now, reason)
         return events
+
+    def restart(self, camera_id: str, now: float) -> list[AlertEvent]:
+        """Start the camera's rules afresh: its open events end (``cleared``) at ``now`` and every
+        rule forgets what it kept (dwell, cooldown, positions, what its judge learned), its specs
+        kept. For a clock that stepped back: every time the rules kept is then in the future, so
+        an open event would neither lapse nor reach ``max_event_s`` until the clock caught up."""
+        rules = self._cameras.get(camera_id, {})
+        events: list[AlertEvent] = []
+        for name, rule in rules.items():
+            events += _close(rule, now, EndReason.CLEARED)
+            rules[name] = _Rule(camera_id, rule.spec, judge_for(rule.spec))
+        return events
+
+    def trackers_kept(self) -> int:
+        """Event trackers held across every camera and rule: bounded by the tracks in view (and
+        those gone within ``end_after_s``), whatever the number of tracks seen before."""
+        return sum(len(rule.trackers) for rules in self._cameras.values() for rule in rules.values())
 
     def open_events(self) -> int:
         return sum(

@@ -74,6 +74,8 @@ class EventTracker:
         self._event_id = ""
         self._started_at = 0.0
         self._last_match_at = 0.0
+        self._news_at = 0.0
+        """Capture time of the latest frame judged for this key (matching or not)."""
         self._last_sent_at = 0.0
         self._ended_at = 0.0
         self._best: Match | None = None
@@ -91,6 +93,7 @@ class EventTracker:
     def observe(self, frame_ts: float, match: Match | None) -> list[AlertEvent]:
         """One evaluated frame at ``frame_ts``; ``match`` is None when the rule does not hold on it."""
         events = self._advance(frame_ts, holding=match is not None)
+        self._news_at = frame_ts
         self._streak = self._streak + 1 if match is not None else 0
         if match is None:
             return events
@@ -125,6 +128,11 @@ class EventTracker:
     def idle(self) -> bool:
         """Nothing open and no cooldown running: the tracker holds no state worth keeping."""
         return self.state is EventState.IDLE and self._streak == 0
+
+    def forgotten(self, now: float) -> bool:
+        """Nothing open, no cooldown running, and no news for ``end_after_s``: for a track that is
+        gone, what is kept (a dwell streak short of ``min_frames``) can never matter again."""
+        return self.state is EventState.IDLE and now - self._news_at >= self._timing.end_after_s
 
     def _advance(self, now: float, *, holding: bool) -> list[AlertEvent]:
         events: list[AlertEvent] = []

@@ -1,0 +1,57 @@
+"""Retention under a wall clock that steps back (NTP, an RTC set by hand): the outbox still prunes at
+its interval rather than waiting until the clock is back where it last pruned, so ``max_bytes``
+keeps holding. The real outbox on SQLite; only its clock is set by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.config import OutboxConfig
+from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
+from gateway.domain import AlertEvent, AlertKind, ModelRef
+
+KEY = bytes(range(32))
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def event(number: int) -> AlertEvent:
+    return AlertEvent(
+        event_id=f"gate:intrusion:{number}",
+        kind=AlertKind.INSTANT,
+        camera_id="gate",
+        rule="intrusion",
+        label="person",
+        score=0.9,
+        zone="yard",
+        box=(0.1, 0.2, 0.3, 0.4),
+        frame_ts=1_764_000_000.0 + number,
+        model=ModelRef("person-detector", 1),
+    )
+
+
+def test_pruning_goes_on_after_the_clock_stepped_back(tmp_path: Path) -> None:
+    clock = Clock(1_764_000_000.0)
+    outbox = Outbox(tmp_path, "jetson-01", KEY, config=OutboxConfig(max_bytes=2_000), clock=clock)
+    try:
+        # Given an outbox that pruned (every commit may) just before the clock stepped back an hour
+        outbox.append_many([event(0)])
+        clock.now -= 3600.0
+        # When delivered alerts take it over max_bytes and a prune interval passes on the new clock
+        outbox.append_many([event(number) for number in range(1, 12)])
+        outbox.mark_delivered(range(1, 13))
+        assert outbox.stats().stored == 12
+        clock.now += PRUNE_INTERVAL_S
+        # Then the oldest delivered alerts are pruned back under max_bytes, not an hour later
+        assert outbox.maybe_prune() > 0
+        kept = outbox.replay(1, 12)
+        assert sum(len(row.payload) for row in kept) <= 2_000
+        assert [row.seq for row in kept] == list(range(13 - len(kept), 13))
+    finally:
+        outbox.close()
