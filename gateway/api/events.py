@@ -15,7 +15,7 @@ from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.ports import EventLog
-from gateway.domain import Alert, Evidence, EvidenceRecord, ascii_integer
+from gateway.domain import Alert, AlertKind, Evidence, EvidenceRecord, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict, format_timestamp
 
@@ -74,6 +74,12 @@ async def get_evidence(request: web.Request) -> web.Response:
 def _image(seq: int, alert: Alert | None, record: EvidenceRecord | None) -> tuple[Evidence, bytes]:
     if alert is None:
         raise _no_alert(seq)
+    if alert.event.evidence is None and alert.event.kind in (AlertKind.START, AlertKind.INSTANT):
+        raise web.HTTPNotFound(
+            text=f"alert {seq} ({alert.event.kind.value}) was committed without evidence: "
+            "outbox.evidence.enabled was off, or its frame could not be held or encoded in time "
+            "(counted in edge_gateway_evidence_missing)"
+        )
     if alert.event.evidence is None:
         raise web.HTTPNotFound(
             text=f"alert {seq} ({alert.event.kind.value}) carries no evidence: only start and instant "

@@ -8,6 +8,7 @@ byte-identical by construction.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from dataclasses import dataclass
@@ -16,7 +17,9 @@ from typing import Any
 
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
 from gateway.errors import OutboxError
-from gateway.protocol.alerts import decode_alert
+from gateway.protocol.alerts import InvalidAlertError, decode_alert
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +101,12 @@ class OutboxReads:
     def alert(self, seq: int) -> Alert | None:
         """The stored alert ``seq``; None when it was never committed or has been pruned."""
         rows = self._rows("SELECT payload FROM alerts WHERE seq = ?", (seq,))
-        return decode_alert(bytes(rows[0][0])) if rows else None
+        if not rows:
+            return None
+        try:
+            return decode_alert(bytes(rows[0][0]))
+        except InvalidAlertError as exc:
+            raise OutboxError(f"outbox {self.path}: alert seq {seq} is stored damaged: {exc}") from exc
 
     def evidence(self, seq: int) -> EvidenceRecord | None:
         """The image of alert ``seq`` (its bytes, or when they were pruned); None when there is none."""
@@ -121,9 +129,17 @@ class OutboxReads:
             conditions.append("seq < ?")
             parameters.append(before_seq)
         where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-        sql = f"SELECT payload FROM alerts {where}ORDER BY seq DESC LIMIT ?"
-        rows = self._rows(sql, (*parameters, limit))
-        return [decode_alert(bytes(payload)) for (payload,) in rows]
+        sql = f"SELECT seq, payload FROM alerts {where}ORDER BY seq DESC LIMIT ?"
+        alerts = []
+        for seq, payload in self._rows(sql, (*parameters, limit)):
+            try:
+                alerts.append(decode_alert(bytes(payload)))
+            except InvalidAlertError as exc:
+                # One damaged row (a disk fault) must not hide every other alert from the list.
+                logger.error(
+                    "outbox %s: alert seq %d is stored damaged, left out of the list: %s", self.path, seq, exc
+                )
+        return alerts
 
     def open_events(self) -> list[AlertEvent]:
         """The newest alert of every event that started and has not ended, oldest first."""
