@@ -1,5 +1,6 @@
 // Shared helpers: DOM building without innerHTML (text is always text), the API client with the
-// session's CSRF token, and number/time formatting.
+// session's CSRF token (refreshed once when another tab's login replaced it), and number/time
+// formatting.
 
 export const session = { required: false, authenticated: false, csrf: null };
 
@@ -15,10 +16,39 @@ export function onUnauthorized(handler) {
   unauthorizedHandler = handler;
 }
 
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+// A state-changing request refused (403) because a login in another tab replaced the session (the
+// cookie now names a session with another CSRF token) is sent once more with the new session's
+// token: the check refuses before any handler runs, so nothing is done twice. Any other refusal,
+// or a token that did not change, stands.
 export async function api(path, { method = "GET", body } = {}) {
+  const sent = session.csrf;
+  try {
+    return await send(path, method, body, sent);
+  } catch (error) {
+    if (!(await tokenReplaced(error, method, sent))) throw error;
+    return send(path, method, body, session.csrf);
+  }
+}
+
+async function tokenReplaced(error, method, sent) {
+  if (SAFE_METHODS.has(method) || !(error instanceof ApiError) || error.status !== 403) return false;
+  let state;
+  try {
+    state = await send("/v1/session", "GET");
+  } catch {
+    return false; // the refusal is the answer worth showing, not why its retry could not start
+  }
+  if (!state || !state.csrf_token || state.csrf_token === sent) return false;
+  session.csrf = state.csrf_token;
+  return true;
+}
+
+async function send(path, method, body, csrf) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET" && session.csrf) headers["X-CSRF-Token"] = session.csrf;
+  if (!SAFE_METHODS.has(method) && csrf) headers["X-CSRF-Token"] = csrf;
   const response = await fetch(path, {
     method,
     headers,

@@ -3,26 +3,12 @@
 // applies it at once; the live view then draws what the gateway itself runs. A save sends back the
 // version the editor loaded, so one over a change saved meanwhile (another tab) is refused, not
 // undoing it; unsaved edits outlive the page (a login after an expired session shows it again).
-import { ApiError, api, errorText, h, s, session } from "./core.js";
+import { api, errorText, h, s } from "./core.js";
 import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
 import { Editor, shapeList } from "./editor.js";
 
 // Camera id -> { geometry, version } of edits not saved yet, while this document lives.
 const unsaved = new Map();
-
-// A PUT refused for its CSRF token (the session was replaced by a login in another tab) is sent once
-// more with the token of the session the browser now holds.
-async function put(path, body) {
-  try {
-    return await api(path, { method: "PUT", body });
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 403) throw error;
-    const state = await api("/v1/session");
-    if (!state.csrf_token || state.csrf_token === session.csrf) throw error;
-    session.csrf = state.csrf_token;
-    return api(path, { method: "PUT", body });
-  }
-}
 
 export function mount(view, id) {
   if (!id) {
@@ -114,7 +100,7 @@ export function mount(view, id) {
     status.textContent = "Saving…";
     try {
       const body = version ? { ...editor.geometry(), version } : editor.geometry();
-      const saved = await put(`${base}/geometry`, body);
+      const saved = await api(`${base}/geometry`, { method: "PUT", body });
       rules = saved.rules;
       version = saved.version;
       editor.load(saved);

@@ -1,10 +1,19 @@
 // Events page: alerts grouped into events (start, updates, end share an event_id), newest first,
 // filtered by camera, rule, label and time; each with its evidence thumbnail (the boxes drawn here
 // from the signed alert), its delivery state and links to the raw signed alerts.
+//
+// The page holds one unbroken run of alerts, from the newest back to the oldest it has read: each
+// refresh adds the newest on top (paging back to close the gap when more arrived since the last one
+// than an answer holds), and Older reads further back below, so an event spanning pages is one
+// card and the filters apply to all of it. The run is bounded at MAX_ALERTS, twenty answers: a
+// busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and filtered in
+// some 20 to 60 ms; past it the oldest go first. Cards are built only for the events shown, their
+// raw JSON only when opened, and a refresh that found nothing new draws nothing.
 import { api, clock, errorText, fixed, h, s } from "./core.js";
 
 const FETCH = 1000;
 const SHOWN = 100;
+const MAX_ALERTS = 20 * FETCH;
 
 export function groupEvents(alerts) {
   const groups = new Map();
@@ -61,7 +70,11 @@ function card(group, delivery) {
   const [deliveryLabel, deliveryClass] = deliveryText(group, delivery);
   const kinds = group.map((alert) => alert.kind);
   const ended = kinds.includes("end") || kinds.includes("instant");
+  const started = first.kind === "start" || first.kind === "instant"; // else its start is not held
   const seconds = (Date.parse(last.frame_ts) - Date.parse(first.frame_ts)) / 1000;
+  const lasted = kinds.includes("instant") ? "instant"
+    : !ended ? "still open"
+      : started ? `lasted ${fixed(seconds, 1)} s` : "ended";
   const extra = [
     first.track_id !== undefined && first.track_id !== null ? `track #${first.track_id}` : null,
     first.direction ? `direction ${first.direction}` : null,
@@ -74,7 +87,7 @@ function card(group, delivery) {
       h("h2", { text: `${first.rule}: ${first.label}` }),
       h("p", { class: "timeline" },
         `${clock(first.frame_ts)} · camera ${first.camera_id} · `,
-        kinds.includes("instant") ? "instant" : ended ? `lasted ${fixed(seconds, 1)} s` : "still open",
+        lasted,
         ` · best score ${fixed(best, 2)}`,
         extra.length ? ` · ${extra.join(" · ")}` : ""),
       h("p", { class: "timeline", text: `alerts: ${group.map((alert) => `${alert.kind} #${alert.seq}`).join(", ")}` }),
@@ -83,10 +96,34 @@ function card(group, delivery) {
         index ? ", " : "",
         h("a", { href: `/v1/events/${alert.seq}`, target: "_blank", rel: "noopener", text: `#${alert.seq}` }),
       ])),
-      h("details", {}, h("summary", { text: "Show the signed JSON" }),
-        h("pre", { class: "raw", text: JSON.stringify(group, null, 2) })),
+      rawJson(group),
     ),
   );
+}
+
+// Built when first opened: thousands of cards each holding their JSON text would cost more than
+// the alerts themselves.
+function rawJson(group) {
+  const raw = h("pre", { class: "raw" });
+  const details = h("details", {
+    ontoggle: () => {
+      if (details.open && !raw.textContent) raw.textContent = JSON.stringify(group, null, 2);
+    },
+  }, h("summary", { text: "Show the signed JSON" }), raw);
+  return details;
+}
+
+function newestFirst(alerts) {
+  return [...alerts].sort((a, b) => b.seq - a.seq);
+}
+
+function oldestSeq(alerts) {
+  return alerts.reduce((low, alert) => Math.min(low, alert.seq), Infinity);
+}
+
+// Groups come newest first, by the seq of their newest alert.
+function newestSeq(group) {
+  return group[group.length - 1].seq;
 }
 
 export function mount(view) {
@@ -100,6 +137,8 @@ export function mount(view) {
   const filter = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const message = h("p", { role: "status", class: "muted" });
   const list = h("ol", { class: "events", reversed: true });
+  const olderButton = h("button", { id: "older", type: "button", text: "Older events", disabled: true });
+  const olderError = h("p", { class: "error", role: "alert", hidden: true });
   view.append(
     h("h1", { text: "Events" }),
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
@@ -110,9 +149,16 @@ export function mount(view) {
       filter("filter-to", "To", fields.to)),
     message,
     list,
+    h("p", {}, olderButton),
+    olderError,
   );
   const cards = new Map();
-  let alerts = [];
+  let alerts = []; // newest first, no seq missing between the first and the last
+  let loaded = false; // the first refresh has answered
+  let exhausted = false; // nothing is older than the last alert held
+  let floor = null; // the newest seq of the oldest event Older showed; null: the newest SHOWN
+  let loading = false;
+  let refreshError = "";
   let delivery = null;
 
   function options(select, values) {
@@ -124,55 +170,166 @@ export function mount(view) {
     select.value = chosen;
   }
 
-  function render() {
+  function matching() {
     const from = fields.from.value ? Date.parse(fields.from.value) : -Infinity;
     const to = fields.to.value ? Date.parse(fields.to.value) : Infinity;
-    const groups = groupEvents(alerts).filter((group) => {
+    return groupEvents(alerts).filter((group) => {
       const first = group[0];
       const at = Date.parse(first.frame_ts);
-      return (!fields.rule.value || first.rule === fields.rule.value)
+      return (!fields.camera.value || first.camera_id === fields.camera.value)
+        && (!fields.rule.value || first.rule === fields.rule.value)
         && (!fields.label.value || first.label === fields.label.value)
         && at >= from && at <= to;
     });
-    // A full answer may have older alerts behind it: the count is of the window, and says so.
-    const scope = alerts.length >= FETCH ? ` in the newest ${FETCH} alerts` : "";
-    message.textContent = groups.length
-      ? `${groups.length} events${scope}${groups.length > SHOWN ? `, newest ${SHOWN} shown` : ""}`
-      : `No events match${scope}.`;
-    const nodes = groups.slice(0, SHOWN).map((group) => {
-      // A card is rebuilt only when its event changed, so thumbnails are not fetched again.
-      const key = `${group[group.length - 1].seq}:${deliveryText(group, delivery)[0]}`;
+  }
+
+  function shownCount(groups) {
+    if (floor === null) return Math.min(SHOWN, groups.length);
+    const below = groups.findIndex((group) => newestSeq(group) < floor);
+    return Math.max(Math.min(SHOWN, groups.length), below === -1 ? groups.length : below);
+  }
+
+  const canLoad = () => loaded && !exhausted && alerts.length > 0 && alerts.length < MAX_ALERTS;
+
+  function olderText(groups, shown) {
+    // Kept enabled while loading (a second click waits on the first): a disabled button drops the
+    // keyboard focus to the top of the page.
+    if (loading) return ["Loading older events…", false];
+    if (groups.length > shown || canLoad()) return ["Older events", false];
+    if (!loaded) return ["Older events", true];
+    if (exhausted) return ["No older events: all alerts on the gateway are loaded", true];
+    return [`No older events here: this page holds the newest ${MAX_ALERTS} alerts at most`, true];
+  }
+
+  function render() {
+    const groups = matching();
+    const shown = shownCount(groups);
+    // Older alerts may lie behind the run held: the count is of the run, and says so.
+    const scope = exhausted ? "" : ` in the newest ${alerts.length} alerts`;
+    message.textContent = refreshError || (groups.length
+      ? `${groups.length} events${scope}${groups.length > shown ? `, newest ${shown} shown` : ""}`
+      : `No events match${scope}.`);
+    message.className = refreshError ? "error" : "muted";
+    const [text, disabled] = olderText(groups, shown);
+    olderButton.textContent = text;
+    olderButton.disabled = disabled;
+    const kept = new Map();
+    const nodes = groups.slice(0, shown).map((group) => {
+      // A card is rebuilt only when its event changed (an alert added at either end, its delivery),
+      // so thumbnails are not fetched again.
+      const key = `${group[0].seq}:${newestSeq(group)}:${group.length}:${deliveryText(group, delivery)[0]}`;
       const known = cards.get(group[0].event_id);
-      if (known && known.key === key) return known.node;
-      const node = card(group, delivery);
-      cards.set(group[0].event_id, { key, node });
+      const node = known && known.key === key ? known.node : card(group, delivery);
+      kept.set(group[0].event_id, { key, node });
       return node;
     });
-    list.replaceChildren(...nodes);
+    cards.clear();
+    for (const [id, entry] of kept) cards.set(id, entry);
+    place(nodes);
   }
+
+  // Moves only the cards out of place: a new event on top of thousands shown touches one node.
+  function place(nodes) {
+    nodes.forEach((node, index) => {
+      const at = list.children[index];
+      if (at !== node) list.insertBefore(node, at || null);
+    });
+    while (list.children.length > nodes.length) list.lastElementChild.remove();
+  }
+
+  async function addNewest(answer) {
+    const top = alerts.length ? alerts[0].seq : null;
+    let fresh = newestFirst(answer).filter((alert) => top === null || alert.seq > top);
+    let joined = top === null || answer.length < FETCH || oldestSeq(answer) <= top;
+    while (!joined && fresh.length < MAX_ALERTS) {
+      const page = (await api(`/v1/events?limit=${FETCH}&before=${fresh[fresh.length - 1].seq}`)).events;
+      fresh = fresh.concat(newestFirst(page).filter((alert) => alert.seq > top));
+      joined = page.length < FETCH || oldestSeq(page) <= top;
+    }
+    if (top === null) {
+      alerts = fresh;
+      exhausted = answer.length < FETCH;
+    } else if (joined) {
+      alerts = fresh.concat(alerts);
+    } else {
+      // More arrived than the page holds: the run starts again from the newest.
+      alerts = fresh;
+      exhausted = false;
+      floor = null;
+    }
+    if (alerts.length > MAX_ALERTS) {
+      alerts = alerts.slice(0, MAX_ALERTS);
+      exhausted = false;
+    }
+    loaded = true;
+  }
+
+  let drawn = ""; // what the last refresh drew from: the same again is not drawn again
 
   async function refresh() {
     try {
-      const camera = fields.camera.value;
       const [answer, status, cameras] = await Promise.all([
-        api(`/v1/events?limit=${FETCH}${camera ? `&camera=${encodeURIComponent(camera)}` : ""}`),
+        api(`/v1/events?limit=${FETCH}`),
         api("/v1/status").catch(() => null),
         api("/v1/cameras"),
       ]);
-      alerts = answer.events;
+      await addNewest(answer.events);
       delivery = status && status.delivery;
-      options(fields.camera, cameras.cameras.map((item) => item.id));
+      const cameraIds = [...cameras.cameras.map((item) => item.id), ...alerts.map((alert) => alert.camera_id)];
+      options(fields.camera, new Set(cameraIds));
       options(fields.rule, new Set(alerts.map((alert) => alert.rule)));
       options(fields.label, new Set(alerts.map((alert) => alert.label)));
-      message.className = "muted"; // an error shown by an earlier refresh is over
-      render();
+      refreshError = ""; // an error shown by an earlier refresh is over
     } catch (error) {
-      message.textContent = errorText(error);
-      message.className = "error";
+      refreshError = errorText(error);
+    }
+    const state = JSON.stringify([
+      alerts.length, alerts[0]?.seq, alerts.at(-1)?.seq, exhausted, delivery, refreshError,
+    ]);
+    if (state !== drawn) render();
+    drawn = state;
+  }
+
+  async function loadPage() {
+    const bottom = alerts[alerts.length - 1].seq;
+    const limit = Math.min(FETCH, MAX_ALERTS - alerts.length);
+    const page = (await api(`/v1/events?limit=${limit}&before=${bottom}`)).events;
+    // A refresh let the oldest go or started the run again meanwhile: this page no longer joins it.
+    if (!alerts.length || alerts[alerts.length - 1].seq !== bottom) return;
+    alerts = alerts.concat(newestFirst(page).filter((alert) => alert.seq < bottom));
+    exhausted = page.length < limit;
+    options(fields.rule, new Set(page.map((alert) => alert.rule)));
+    options(fields.label, new Set(page.map((alert) => alert.label)));
+    options(fields.camera, new Set(page.map((alert) => alert.camera_id)));
+  }
+
+  // The next SHOWN events that match, read from further back while fewer than that are held.
+  async function older() {
+    if (loading) return;
+    loading = true;
+    render();
+    let groups = matching();
+    const target = shownCount(groups) + SHOWN;
+    try {
+      while (groups.length < target && canLoad()) {
+        await loadPage();
+        groups = matching();
+      }
+      olderError.hidden = true;
+      olderError.textContent = "";
+    } catch (error) {
+      olderError.textContent = `Older events not loaded: ${errorText(error)}`;
+      olderError.hidden = false;
+    } finally {
+      groups = matching();
+      const last = groups[Math.min(target, groups.length) - 1];
+      if (last) floor = newestSeq(last);
+      loading = false;
+      render();
     }
   }
 
-  fields.camera.addEventListener("change", refresh);
-  for (const key of ["rule", "label", "from", "to"]) fields[key].addEventListener("change", render);
+  olderButton.addEventListener("click", older);
+  for (const key of ["camera", "rule", "label", "from", "to"]) fields[key].addEventListener("change", render);
   return { refresh };
 }
