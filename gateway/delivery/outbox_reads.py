@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
 from gateway.errors import OutboxError
+from gateway.printable import printable
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 
 logger = logging.getLogger(__name__)
@@ -143,8 +144,46 @@ class OutboxReads:
 
     def open_events(self) -> list[AlertEvent]:
         """The newest alert of every event that started and has not ended, oldest first."""
-        rows = self._rows("SELECT payload FROM open_events ORDER BY seq", ())
-        return [decode_alert(bytes(payload)).event for (payload,) in rows]
+        rows = self._rows("SELECT event_id, seq, payload FROM open_events ORDER BY seq", ())
+        events = []
+        for event_id, seq, payload in rows:
+            try:
+                events.append(decode_alert(bytes(payload)).event)
+            except InvalidAlertError as exc:
+                # A row the disk damaged must not keep the gateway from starting: the same alert is
+                # in ``alerts`` too, and an event that neither holds whole cannot be ended.
+                event = self._open_event_from_alerts(event_id, seq, exc)
+                if event is not None:
+                    events.append(event)
+        return events
+
+    def _open_event_from_alerts(
+        self, event_id: str, seq: int, damage: InvalidAlertError
+    ) -> AlertEvent | None:
+        problem: Exception = damage
+        try:
+            alert = self.alert(seq)
+        except OutboxError as exc:
+            alert, problem = None, exc
+        if alert is not None and alert.event.event_id == event_id:
+            logger.warning(
+                "outbox %s: open event %s is stored damaged (%s); read from its alert seq %d",
+                self.path,
+                printable(event_id),
+                problem,
+                seq,
+            )
+            return alert.event
+        logger.error(
+            "outbox %s: open event %s (alert seq %d) is stored damaged and its alert is %s: it cannot "
+            "be ended (%s)",
+            self.path,
+            printable(event_id),
+            seq,
+            "gone or damaged too" if alert is None else "another event's",
+            problem,
+        )
+        return None
 
     def stats(self) -> OutboxStats:
         (pending, stored, evidence_pending, evidence_stored) = self._rows(
