@@ -206,7 +206,8 @@ class FakeEvents:
             if (camera_id is None or alert.event.camera_id == camera_id)
             and (before_seq is None or alert.seq < before_seq)
         ]
-        return chosen[-limit:]
+        # Newest first, as the outbox answers (EventLog's contract).
+        return sorted(chosen, key=lambda alert: alert.seq, reverse=True)[:limit]
 
     def alert(self, seq: int) -> Alert | None:
         return next((alert for alert in self.alerts if alert.seq == seq), None)
