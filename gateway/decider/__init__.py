@@ -20,13 +20,16 @@ Pairing: at ``start`` the events the sink still holds open (the gateway was kill
 are ended with ``recovered`` before any result is judged; ``reload`` hands open events over to the
 surviving rules and ends the others (a camera's changed tracker settings keep its tracks and their
 ids, so the objects in view keep their events); ``stop`` ends what is open with ``stopped`` and
-waits for the commits. A wall clock that steps back behind a camera's newest judged frame (frames
-are stamped with it) restarts that camera's rules and tracker: its open events end, dated at that
-frame, and its frames are judged on the new clock rather than dropped as late until it catches up.
+waits for the commits. A wall clock that steps (``capture_clock``: back behind a camera's newest
+judged frame, or ahead of the monotonic clock between two of its frames) restarts that camera's
+rules and tracker: its open events end, dated at its newest frame before the step, and its frames
+are judged on the new clock (rather than dropped as late until the clock caught up, or with a dwell
+that counts the step).
 
 - ``decider``: ``AlertDecider``, the thread: its inbox, the judging loop, start/reload/stop, health.
 - ``frame_guard``: each camera's tracker, and the frames that fail before the rules judge them.
 - ``held_frames``: frames held while they may still become evidence, their bytes bounded.
+- ``capture_clock``: each camera's newest judged capture time, and whether the wall clock stepped.
 
 All records log under ``gateway.decider``.
 """

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from prometheus_client import CollectorRegistry, Counter
 
 from gateway.commit_queue import AlertSink, CommitQueue
+from gateway.decider.capture_clock import CLOCK_STEP_S, CaptureClock
 from gateway.decider.frame_guard import FAILING_HEALTH_S, FrameGuard, Show
 from gateway.decider.held_frames import MAX_HELD_FRAME_BYTES, EvidenceSource, HeldFrames
 from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, Image, SceneChange
@@ -36,10 +37,6 @@ INBOX_CAPACITY = 4096
 """Frame results waiting for the rules, at most."""
 TICK_S = 1.0
 """How often events may end without new frames (motion gating may stop results)."""
-CLOCK_STEP_S = 2.0
-"""How far the wall clock may be behind a camera's newest judged frame before it counts as stepped
-back (NTP, an RTC set by hand); frames are stamped with the same clock, so it is never behind
-otherwise. The camera's rules and tracker then start afresh on the new clock (``_restart_behind``)."""
 EVIDENCE_TIMEOUT_S = 10.0
 """An image not encoded by then is given up (its alerts go without evidence): a wedged encoder must
 not hold alerts back."""
@@ -65,6 +62,8 @@ class _Result:
     image: Image | None
     """Its frame, held for evidence; None when evidence is off or the held-frame bound refused it."""
     refused: bool = False
+    monotonic_at: float | None = None
+    """Its frame's monotonic capture time (None without a frame)."""
 
 
 _Item = _Result | _Reload | _Stop
@@ -103,7 +102,7 @@ class AlertDecider:
         self._inbox: collections.deque[_Item] = collections.deque()
         self._queued_results = 0
         self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
-        self._latest: dict[tuple[str, str], float] = {}
+        self._capture_clock = CaptureClock()
         self._ticked_at = clock()
         """The clock at the latest tick: a reading well before it means the clock stepped back."""
         self._scenes_lock = threading.Lock()
@@ -211,7 +210,8 @@ class AlertDecider:
             accepted = self._queued_results < self._capacity
             if accepted:
                 image, refused = self._held.hold(frame.image if frame is not None else None)
-                self._inbox.append(_Result(result, image, refused))
+                monotonic_at = frame.monotonic_at if frame is not None else None
+                self._inbox.append(_Result(result, image, refused, monotonic_at))
                 self._queued_results += 1
                 self._wake.notify()
         if not accepted:
@@ -240,7 +240,7 @@ class AlertDecider:
                     self._queued_results -= 1
             self._queue.announce_committed()
             if isinstance(item, _Result):
-                self._held.queue(self._decide(item.result), item.image, item.refused)
+                self._held.queue(self._decide(item.result, item.monotonic_at), item.image, item.refused)
             elif isinstance(item, _Reload):
                 self._apply_reload(item)
             elif isinstance(item, _Stop):
@@ -253,7 +253,7 @@ class AlertDecider:
                 if now < self._ticked_at - CLOCK_STEP_S:
                     # Stepped back between two ticks: a camera with no frames since (motion gating)
                     # would keep its open events until the clock caught up.
-                    for camera_id in {camera_id for camera_id, _model in self._latest}:
+                    for camera_id in self._capture_clock.cameras():
                         self._queue.add(self._restart_behind(camera_id, now))
                 self._ticked_at = now
                 self._queue.add(self._rules.tick(now))
@@ -263,17 +263,23 @@ class AlertDecider:
         with self._wake:
             self._wake.notify()
 
-    def _decide(self, result: FrameResult) -> list[AlertEvent]:
+    def _decide(self, result: FrameResult, monotonic_at: float | None) -> list[AlertEvent]:
         key = (result.camera_id, result.model.name)
         restarted: list[AlertEvent] = []
-        latest = self._latest.get(key)
-        if latest is not None and result.captured_at < latest:
+        if self._capture_clock.late(key, result.captured_at):
             restarted = self._restart_behind(result.camera_id, self._clock())
-            if key in self._latest:  # not restarted: the clock is where the frames are
-                # Two frames of a camera may be in inference at once; rules only move forward in time.
+            if self._capture_clock.late(key, result.captured_at):  # not restarted: the clock holds
+                # Two frames of a camera were in inference at once; rules only move forward in time.
                 self._dropped.labels("late").inc()
                 return []
-        self._latest[key] = result.captured_at
+        elif monotonic_at is not None:
+            stepped = self._capture_clock.ahead(result.camera_id, result.captured_at, monotonic_at)
+            if stepped is not None:
+                last_before, step = stepped
+                restarted = self._restart(
+                    result.camera_id, last_before, f"the clock stepped ahead {step:.1f} s between two frames"
+                )
+        self._capture_clock.judged(key, result.captured_at, monotonic_at)
         prepared = self._guard.prepare(result)
         if prepared is None:
             return restarted
@@ -286,22 +292,27 @@ class AlertDecider:
 
     def _restart_behind(self, camera_id: str, now: float) -> list[AlertEvent]:
         """When the clock (``now``) stepped back behind the camera's newest judged frame, start the
-        camera's rules and tracker afresh and return the ends of its open events, dated at that
-        frame: else every frame after the step would be dropped as late, and its open events would
-        neither lapse nor reach ``max_event_s``, until the clock caught up (an hour for an hour's
-        step)."""
-        keys = [key for key in self._latest if key[0] == camera_id]
-        newest = max(self._latest[key] for key in keys) if keys else None
-        if newest is None or now >= newest - CLOCK_STEP_S:
+        camera afresh (``_restart``): else every frame after the step would be dropped as late, and
+        its open events would neither lapse nor reach ``max_event_s``, until the clock caught up (an
+        hour for an hour's step)."""
+        newest = self._capture_clock.behind(camera_id, now)
+        if newest is None:
             return []
-        for key in keys:
-            del self._latest[key]
+        return self._restart(
+            camera_id, newest, f"the clock stepped back {newest - now:.1f} s behind the newest frame"
+        )
+
+    def _restart(self, camera_id: str, last_before: float, why: str) -> list[AlertEvent]:
+        """Start the camera's rules and tracker afresh on a wall clock that stepped, and return the
+        ends of its open events, dated at its newest frame before the step (``last_before``): the
+        times the rules kept mean nothing on the new clock (a dwell begun a second before a step
+        ahead would count the step; one before a step back would never lapse)."""
+        self._capture_clock.forget(camera_id)
         self._guard.restart(camera_id)
-        ended = self._rules.restart(camera_id, newest)
+        ended = self._rules.restart(camera_id, last_before)
         logger.warning(
-            "the clock stepped back %.1f s behind the newest frame judged: the camera's rules and "
-            "tracker start afresh, %d open events ended",
-            newest - now,
+            "%s: the camera's rules and tracker start afresh, %d open events ended",
+            why,
             len(ended),
             extra={"camera": camera_id},
         )

@@ -7,7 +7,7 @@ rules and outbox; only the clock is set by hand."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -64,10 +64,12 @@ def paired(alerts: list[Alert]) -> bool:
     return starts == ends
 
 
-def decider_for(outbox: Outbox, clock: Clock, announced: list[Alert]) -> AlertDecider:
+def decider_for(
+    outbox: Outbox, clock: Clock, announced: list[Alert], rules: Sequence[CameraRules] = RULES
+) -> AlertDecider:
     return AlertDecider(
         outbox,
-        RULES,
+        rules,
         announce=announced.append,
         registry=CollectorRegistry(),
         clock=clock,
