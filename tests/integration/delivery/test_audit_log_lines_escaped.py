@@ -29,7 +29,8 @@ def _one_line_each(caplog: pytest.LogCaptureFixture) -> list[str]:
     messages = [record.getMessage() for record in caplog.records]
     assert messages
     for message in messages:
-        assert "\n" not in message and "\u202e" not in message, message
+        assert "\n" not in message, message
+        assert "\u202e" not in message, message
     return messages
 
 
