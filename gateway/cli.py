@@ -6,23 +6,17 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 from typing import ClassVar
 
 from gateway.commands import audit, build_engine, check_config, enroll, models, serve
+from gateway.commands.redaction import redact
+
+__all__ = ["COMMANDS", "build_parser", "configure_logging", "main", "redact"]
 
 COMMANDS: tuple[ModuleType, ...] = (serve, check_config, audit, models, enroll, build_engine)
-
-
-_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/@:]+(?::[^\s/@]*)?@", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """Credentials in any URL of a log line become ``***``: a last guard behind the call sites."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
 
 
 class JsonFormatter(logging.Formatter):
@@ -95,12 +89,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a command that Ctrl-C ended."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = build_parser().parse_args(argv)
+    parser = build_parser()
+    arguments = parser.parse_args(argv)
     level = arguments.log_level or getattr(arguments, "default_log_level", ONE_SHOT_LOG_LEVEL)
     configure_logging(level, arguments.log_format)
     try:
         code: int = arguments.handler(arguments)
     except KeyboardInterrupt:
-        return 130
+        # Said, so a one-shot command ended by Ctrl-C (enroll takes minutes) is not mistaken for one
+        # that finished or failed on its own.
+        print(f"{parser.prog} {arguments.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return code

@@ -11,12 +11,23 @@ is built under a hidden temporary name inside the model directory and renamed in
 (shared by all versions) is written once, with a temporary file and ``os.replace``, before the first
 version exists, and never rewritten afterwards (an operator's threshold stays theirs). Each version
 carries its own calibration inside the graph, so pinning an older version is a complete rollback.
+An interrupted enrollment (Ctrl-C, an error) removes its staging files. The files get the modes the
+process's umask gives (not ``mkstemp``'s 0600), so a version written by another user than the
+service's (root, by mistake) can still be read by the service.
+
+Whether anything can be written is checked before the first frame is read: a stream enrollment takes
+minutes, which an unwritable repository would waste. Frames count only once each: a video file loops
+(a still image or a one-frame video repeats itself forever) and a frozen stream repeats its last
+frame, and copies add nothing to learn from.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import time
@@ -43,7 +54,7 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 MIN_FRAMES = 10
-"""Fewer normal frames than this cannot give a meaningful spread or threshold."""
+"""Fewer different normal frames than this cannot give a meaningful spread or threshold."""
 FEATURE_CHUNK = 64
 PROGRESS_EVERY = 50
 
@@ -74,6 +85,36 @@ def _fit_size(image: Image, grid: GridSpec) -> Image:
         return image
     resized = cv2.resize(image, (grid.width, grid.height), interpolation=cv2.INTER_LINEAR)
     return np.asarray(resized, dtype=np.uint8)
+
+
+def _too_small(frame: Image, grid: GridSpec, number: int) -> str | None:
+    """A frame with fewer pixels than the map has cells (a 1x1 video) holds no scene to learn."""
+    height, width = frame.shape[:2]
+    if width >= grid.columns and height >= grid.rows:
+        return None
+    return (
+        f"frame {number} is {width}x{height} pixels; enrollment needs at least "
+        f"{grid.columns}x{grid.rows} (one pixel per cell of the anomaly map)"
+    )
+
+
+def _digest(image: Image) -> bytes:
+    return hashlib.blake2b(np.ascontiguousarray(image).tobytes(), digest_size=16).digest()
+
+
+def _check_writable(model_dir: Path) -> None:
+    """Fail before any frame is read when the model directory cannot be created or written."""
+    existing = model_dir
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ModelError(f"cannot write {model_dir}: {existing} is not a directory")
+    try:
+        # An unnamed file (O_TMPFILE on Linux): nothing is left behind whatever happens next.
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        raise ModelError(f"cannot write {model_dir}: {exc}") from exc
 
 
 def _existing_grid(model_dir: Path) -> GridSpec | None:
@@ -110,10 +151,13 @@ def enroll_frames(
     name = model_name(camera_id)
     model_dir = repository / name
     grid = _existing_grid(model_dir) or grid or GridSpec()
+    _check_writable(model_dir)
     cells, noise, peaks = [], [], []
     batch: list[Image] = []
     previous: Image | None = None
     count = 0
+    different: set[bytes] = set()
+    too_small: str | None = None
 
     def flush() -> None:
         nonlocal batch, previous
@@ -124,8 +168,12 @@ def enroll_frames(
         previous, batch = stacked[-1], []
 
     for frame in frames:
-        batch.append(_fit_size(frame, grid))
         count += 1
+        too_small = too_small or _too_small(frame, grid, count)
+        fitted = _fit_size(frame, grid)
+        if len(different) < MIN_FRAMES:  # enough told apart: the rest need no hashing
+            different.add(_digest(fitted))
+        batch.append(fitted)
         if len(batch) == FEATURE_CHUNK:
             flush()
         if count % PROGRESS_EVERY == 0:
@@ -135,6 +183,14 @@ def enroll_frames(
     if count < MIN_FRAMES:
         raise SourceError(
             f"enrollment of camera {camera_id!r} needs at least {MIN_FRAMES} frames, got {count}"
+        )
+    if too_small is not None:
+        raise SourceError(too_small)
+    if len(different) < MIN_FRAMES:
+        raise SourceError(
+            f"enrollment of camera {camera_id!r} needs at least {MIN_FRAMES} different frames, got "
+            f"{count} frames of which {len(different)} differ (a still image, a video of fewer "
+            "frames, which loops, or a frozen stream)"
         )
     _notify(progress, f"{count} frames collected; fitting {grid.rows}x{grid.columns} cells at 3 scales")
     scene = fit(np.concatenate(cells), np.concatenate(noise), np.concatenate(peaks), grid)
@@ -154,21 +210,30 @@ def enroll_frames(
     return Enrollment(camera_id, name, version, model_path, model_yaml, count, scene.normal_quantile)
 
 
+def _staging_name(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(8)}"
+
+
 def _write_model_yaml(model_dir: Path, document: dict[str, object]) -> Path:
     path = model_dir / "model.yaml"
     if path.exists():
         return path
-    model_dir.mkdir(parents=True, exist_ok=True)
-    handle, staging = tempfile.mkstemp(prefix=".model.yaml.", dir=model_dir)
+    staging = model_dir / _staging_name(".model.yaml.")
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        # open(), not mkstemp: the file gets the umask's mode rather than 0600.
+        with staging.open("x", encoding="utf-8") as stream:
             yaml.safe_dump(document, stream, sort_keys=False)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(staging, path)
     except OSError as exc:
-        Path(staging).unlink(missing_ok=True)
         raise ModelError(f"cannot write {path}: {exc}") from exc
+    finally:
+        # Gone after os.replace; left by an error or an interrupt (KeyboardInterrupt) before it. Best
+        # effort: a failed removal must not hide the error that brought us here.
+        with contextlib.suppress(OSError):
+            staging.unlink()
     return path
 
 
@@ -178,19 +243,26 @@ def _versions(model_dir: Path) -> list[int]:
 
 
 def _write_version(model_dir: Path, data: bytes) -> tuple[int, Path]:
+    staging = model_dir / _staging_name(".enroll-")
     try:
-        staging = Path(tempfile.mkdtemp(prefix=".enroll-", dir=model_dir))
-        with (staging / "model.onnx").open("wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
+        # mkdir, not mkdtemp: the directory gets the umask's mode rather than 0700.
+        staging.mkdir()
     except OSError as exc:
         raise ModelError(f"cannot write a new version under {model_dir}: {exc}") from exc
     try:
+        try:
+            with (staging / "model.onnx").open("xb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        except OSError as exc:
+            raise ModelError(f"cannot write a new version under {model_dir}: {exc}") from exc
         # Another enrollment may take the same number between listing and renaming: retry.
         for _ in range(100):
             version = max(_versions(model_dir), default=0) + 1
             target = model_dir / str(version)
+            if target.exists() and not target.is_dir():
+                raise ModelError(f"{target} is in the way of version {version}: not a directory; remove it")
             if target.exists():
                 continue
             try:
@@ -203,22 +275,35 @@ def _write_version(model_dir: Path, data: bytes) -> tuple[int, Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def frames_from_folder(directory: Path, progress: Progress | None = None) -> list[Image]:
-    """Every image in ``directory`` (sorted by name); an unreadable image is an error, not a skip."""
-    if not directory.is_dir():
-        raise SourceError(f"{directory} is not a directory")
-    paths = sorted(path for path in directory.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+def image_paths(directory: Path) -> list[Path]:
+    """The images of ``directory``, sorted by name; an error when there are none."""
+    try:
+        paths = sorted(
+            path for path in directory.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+        )
+    except NotADirectoryError as exc:
+        raise SourceError(f"{directory} is not a directory") from exc
+    except OSError as exc:
+        raise SourceError(f"cannot list {directory}: {exc.strerror or exc}") from exc
     if not paths:
         raise SourceError(f"{directory} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-    images = []
+    return paths
+
+
+def frames_from_folder(paths: list[Path], progress: Progress | None = None) -> Iterator[Image]:
+    """Each image of ``paths`` (see ``image_paths``), read only when enrollment takes it: a folder of
+    large photos is never held in memory at full size. An unreadable image is an error, not a skip."""
     for index, path in enumerate(paths, start=1):
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        try:
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        except cv2.error as exc:
+            # OpenCV raises, rather than returning None, for an image over its pixel limit.
+            raise SourceError(f"{path} is not a readable image (too large, or damaged: {exc.err})") from exc
         if image is None:
             raise SourceError(f"{path} is not a readable image")
-        images.append(np.asarray(image, dtype=np.uint8))
+        yield np.asarray(image, dtype=np.uint8)
         if index % PROGRESS_EVERY == 0:
             _notify(progress, f"{index}/{len(paths)} images read")
-    return images
 
 
 def frames_from_stream(

@@ -27,6 +27,7 @@ from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.store import AuditStore
 from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import load_keys, verify_store
+from gateway.commands.redaction import redact
 from gateway.config import HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
 from gateway.systemd import Notifier
@@ -151,7 +152,7 @@ def run_verify(arguments: argparse.Namespace) -> int:
         finally:
             store.close()
     except AuditError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_ERROR
     print(report.render())
     return 0 if report.ok else EXIT_PROBLEMS

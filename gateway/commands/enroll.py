@@ -4,18 +4,21 @@ normal scene and write the next version of ``scene-anomaly-{ID}``; exit 2 on bad
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from gateway.config import default_config, load_config
 from gateway.domain import Image
-from gateway.enroll import enroll_frames, find_camera, frames_from_folder, frames_from_stream
+from gateway.enroll import enroll_frames, find_camera, frames_from_folder, frames_from_stream, image_paths
 from gateway.errors import ConfigError, GatewayError, SourceError
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
 DEFAULT_SECONDS = 60.0
+MAX_SECONDS = 86_400.0
+"""A day: the sampled frames' features are kept in memory until the fit."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--seconds",
-        type=float,
-        help=f"seconds of the camera's stream to learn from (default {DEFAULT_SECONDS:g})",
+        type=seconds_option,
+        help=f"seconds of the camera's stream to learn from, at most {MAX_SECONDS:g} "
+        f"(default {DEFAULT_SECONDS:g})",
     )
     source.add_argument(
         "--frames", type=Path, help="folder of images of the normal scene, instead of the stream"
@@ -36,14 +40,22 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run)
 
 
+def seconds_option(text: str) -> float:
+    """A finite duration above 0 and at most a day: ``nan`` or ``inf`` would never end the stream."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0 or value > MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most {MAX_SECONDS:g}, got {text!r}")
+    return value
+
+
 def _progress(message: str) -> None:
     print(f"enroll: {message}", file=sys.stderr, flush=True)
 
 
 def run(arguments: argparse.Namespace) -> int:
-    if arguments.seconds is not None and arguments.seconds <= 0:
-        print("error: --seconds must be positive", file=sys.stderr)
-        return EXIT_INVALID
     try:
         if arguments.config is not None:
             config, source = load_config(arguments.config), str(arguments.config)
@@ -51,9 +63,9 @@ def run(arguments: argparse.Namespace) -> int:
             config, source = default_config(), "<embedded default config>"
         camera = find_camera(config, arguments.camera, source)
         if arguments.frames is not None:
-            images = frames_from_folder(arguments.frames, _progress)
-            _progress(f"{len(images)} images read from {arguments.frames}")
-            frames: Iterable[Image] = images
+            paths = image_paths(arguments.frames)
+            _progress(f"{len(paths)} images in {arguments.frames}")
+            frames: Iterable[Image] = frames_from_folder(paths, _progress)
         else:
             seconds = arguments.seconds if arguments.seconds is not None else DEFAULT_SECONDS
             frames = frames_from_stream(camera, seconds, _progress)
