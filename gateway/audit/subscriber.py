@@ -61,7 +61,7 @@ from gateway.audit.replay import ReplayScheduler
 from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.audit.subscriber_metrics import SubscriberMetrics
-from gateway.config import AuditConfig, MqttConfig
+from gateway.config import AuditConfig, MqttConfig, read_text_file
 from gateway.errors import AuditError
 from gateway.protocol.alerts import canonical_json
 from gateway.protocol.mqtt_link import broker_address, close_client
@@ -89,7 +89,7 @@ def _read_password(config: MqttConfig) -> str | None:
     if config.password_file is None:
         return None
     try:
-        return config.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        return read_text_file(config.password_file).rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditError(f"cannot read the MQTT password file {config.password_file}: {exc}") from exc
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from gateway.audit.store import AuditStore, StoredAlert
+from gateway.config import read_text_file
 from gateway.domain import Alert
 from gateway.errors import AuditError
 from gateway.protocol.alerts import (
@@ -41,7 +42,7 @@ IMAGE_CHUNK = 50
 def load_keys(path: Path) -> dict[str, bytes]:
     """A YAML or JSON mapping of device_id -> hex HMAC key (JSON is YAML, so one parser reads both)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_text_file(path))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
     if not isinstance(data, dict):

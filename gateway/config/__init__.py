@@ -33,6 +33,7 @@ from gateway.config.service import (
     OutboxConfig,
     ProviderName,
 )
+from gateway.config.text_file import read_text_file
 
 __all__ = [
     "ANOMALY_RULE",
@@ -70,4 +71,5 @@ __all__ = [
     "load_config",
     "parse_config",
     "read_config_text",
+    "read_text_file",
 ]

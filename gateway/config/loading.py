@@ -19,6 +19,7 @@ from yaml.constructor import ConstructorError
 from gateway.config.camera import ConfigPathError
 from gateway.config.gateway import GatewayConfig
 from gateway.config.service import AuditConfig
+from gateway.config.text_file import read_text_file
 from gateway.errors import ConfigError, ConfigProblem
 
 MAX_DEPTH = 64
@@ -298,6 +299,6 @@ def load_audit_config(path: Path) -> AuditConfig:
 
 def read_config_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return read_text_file(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from exc

@@ -13,6 +13,7 @@ import os
 import secrets
 from pathlib import Path
 
+from gateway.config import read_text_file
 from gateway.errors import OutboxError
 
 KEY_FILE_NAME = "signing.key"
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 
 def read_key(path: Path) -> bytes:
     try:
-        text = path.read_text(encoding="ascii").strip()
+        text = read_text_file(path, "ascii").strip()
         key = bytes.fromhex(text)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise OutboxError(f"signing key {path}: cannot read a hex key: {exc}") from exc

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 
+from gateway.config import read_text_file
 from gateway.errors import ConfigError, ConfigProblem
 
 BEARER = "bearer "
@@ -21,7 +22,7 @@ BEARER = "bearer "
 def load_tokens(path: Path) -> frozenset[str]:
     """One token per line; blank lines and lines starting with ``#`` are ignored."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text_file(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(
             [ConfigProblem(str(path), None, "http.tokens_file", f"cannot read: {exc}")]

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.config import MqttConfig
+from gateway.config import MqttConfig, read_text_file
 from gateway.errors import BrokerError
 from gateway.protocol.alerts import format_timestamp
 
@@ -48,7 +48,7 @@ def read_password(config: MqttConfig) -> str | None:
     if config.password_file is None:
         return None
     try:
-        password = config.password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        password = read_text_file(config.password_file).rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise BrokerError(f"mqtt.password_file {config.password_file}: cannot read: {exc}") from exc
     if not password:
