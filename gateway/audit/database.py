@@ -29,6 +29,7 @@ outage: a good alert is never rejected for an error that might pass.
 from __future__ import annotations
 
 import contextlib
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -256,7 +257,12 @@ def open_database(url: str, *, create: bool = True) -> Database:
     )
 
 
+_PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
+"""libpq also takes the password (and the client key's) as a query parameter."""
+
+
 def _without_password(url: str) -> str:
+    url = _PASSWORD_PARAMETER.sub(r"\1***", url)
     scheme, separator, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
     if not at or ":" not in credentials:

@@ -1,0 +1,30 @@
+"""The audit store names a database it cannot open without its password, whether the URL carries it
+as user info or as libpq's ``password`` / ``sslpassword`` parameter: the error reaches logs and the
+status page, not only the command line (whose own masking is a last guard)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.audit.database import open_database
+from gateway.errors import AuditError
+
+pytest.importorskip("psycopg")
+
+SECRET = "s3cret-Pa55"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://audit:{SECRET}@127.0.0.1:1/audit?sslmode=disable",
+        f"postgresql://audit@127.0.0.1:1/audit?sslmode=disable&password={SECRET}",
+        f"postgresql://audit@127.0.0.1:1/audit?PASSWORD={SECRET}&sslmode=disable",
+        f"postgresql://audit@127.0.0.1:1/audit?sslmode=disable&sslpassword={SECRET}",
+    ],
+)
+def test_an_unopened_databases_error_holds_no_password(url: str) -> None:
+    with pytest.raises(AuditError) as raised:
+        open_database(url)
+    assert "cannot open the audit database postgresql://audit" in str(raised.value)
+    assert SECRET not in str(raised.value)
