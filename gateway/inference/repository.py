@@ -85,6 +85,7 @@ class ModelRepository:
         self._lock = threading.Lock()
         self._models: dict[str, Model] = {}
         self._closed = False
+        self._root_missing = False
         self._locks = ReloadLocks()
         self._problems = ProblemLog()
         self._poller = Poller(self.poll, self._problems)
@@ -323,8 +324,15 @@ class ModelRepository:
 
     def _model_names(self) -> list[str]:
         if not self.root.is_dir():
-            logger.error("model repository %s is not a directory", self.root)
+            if not self._root_missing:  # once, not on every poll
+                logger.error(
+                    "model repository %s is not a directory (checked again on every poll)", self.root
+                )
+            self._root_missing = True
             return []
+        if self._root_missing:
+            logger.info("model repository %s is a directory again", self.root)
+        self._root_missing = False
         return sorted(
             entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
         )
