@@ -208,7 +208,7 @@ class OpenCvSource:
         elif self._kind == "file":
             target, backend = file_path(url), cv2.CAP_FFMPEG
             if not Path(target).is_file():
-                raise SourceError(f"no such video file: {target}")
+                raise SourceError(_not_a_video_file(Path(target)))
         else:
             _ensure_ffmpeg_options(read_timeout_s)
             started = time.monotonic()
@@ -323,3 +323,11 @@ def source_factory(config: CameraConfig) -> SourceFactory:
         )
 
     return open_source
+
+
+def _not_a_video_file(path: Path) -> str:
+    if path.is_dir():
+        return f"{path} is a directory, not a video file"
+    if path.exists():
+        return f"{path} is not a regular file (a device or a pipe), not a video file"
+    return f"no such video file: {path}"

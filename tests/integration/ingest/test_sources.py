@@ -121,6 +121,11 @@ def test_a_file_loops_at_its_own_frame_rate(tmp_path: Path) -> None:
 def test_a_missing_file_or_an_unreadable_one_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="no such video file"):
         OpenCvSource(str(tmp_path / "absent.mp4"), open_timeout_s=1, read_timeout_s=1)
+    # A directory or a device exists: "no such file" would send the operator looking for a typo.
+    with pytest.raises(SourceError, match="is a directory, not a video file"):
+        OpenCvSource(str(tmp_path), open_timeout_s=1, read_timeout_s=1)
+    with pytest.raises(SourceError, match="is not a regular file"):
+        OpenCvSource("/dev/null", open_timeout_s=1, read_timeout_s=1)
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"not a video" * 100)
     with pytest.raises(SourceError, match="not a readable video"):
