@@ -15,6 +15,7 @@ from gateway.decider import AlertDecider
 from gateway.delivery.outbox import Outbox
 from gateway.domain import Alert, Detection, Frame, FrameResult
 from gateway.rules.specs import CameraRules, EventTiming, RuleSpec, RuleType
+from tests.unit.test_decider import wait_until
 from tests.unit.test_decider_clock_step import (
     BEFORE,
     DETECTOR,
@@ -25,7 +26,6 @@ from tests.unit.test_decider_clock_step import (
     decider_for,
     kinds,
     paired,
-    wait_until,
 )
 
 TIMING = EventTiming(cooldown_s=30.0, update_interval_s=100.0, end_after_s=5.0, max_event_s=300.0)

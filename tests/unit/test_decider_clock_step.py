@@ -6,8 +6,7 @@ rules and outbox; only the clock is set by hand."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -19,6 +18,7 @@ from gateway.rules.engine import RuleEngine
 from gateway.rules.geometry import Zone
 from gateway.rules.specs import CameraRules, EventTiming, RuleSpec, RuleType
 from gateway.tracking import TrackerSpec
+from tests.unit.test_decider import wait_until
 
 KEY = bytes(range(32))
 DETECTOR = ModelRef("detector", 1)
@@ -43,15 +43,6 @@ class Clock:
 
 def result(at: float, *detections: Detection) -> FrameResult:
     return FrameResult("gate", round(at * 10), at, DETECTOR, detections)
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.005)
-    return condition()
 
 
 def kinds(alerts: list[Alert]) -> list[tuple[str, float]]:
