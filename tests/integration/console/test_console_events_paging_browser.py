@@ -1,9 +1,9 @@
 """The events page paging back through the real outbox in a real browser (Debian's chromium, driven
 by Playwright) against the real app: Older reads the pages before what is held and shows them below,
-an event whose start lies on an older page becomes one card once that page is read, the filters
-apply to everything held, the live refresh keeps adding the newest (closing the gap when more
-arrived than one answer holds), a failed page says so without losing anything, and the page stops at
-the oldest alert or at the most it holds.
+an event whose start lies on an older page becomes one card once that page is read, the rule, label
+and time filters apply to everything held, the live refresh keeps adding the newest (closing the gap
+when more arrived than one answer holds, within the camera chosen), a failed page says so without
+losing anything, and the page stops at the oldest alert or at the most it holds.
 
 The page's clock is paused after the first refresh, so each later refresh happens exactly when a
 test runs the clock on: what a refresh finds is decided, never raced."""
@@ -28,14 +28,15 @@ from gateway.delivery.outbox import Outbox
 from gateway.domain import AlertEvent, AlertKind, CameraState, EndReason, ModelRef
 from tests.support.browser import chromium
 from tests.support.console_app import OneCamera
-from tests.unit.api.fakes import FakeBackend
+from tests.unit.api.fakes import FakeBackend, FakeCameras
 from tests.unit.api.harness import ServedApi
 
 UI_WAIT_MS = 15_000
 REFRESH_MS = 2000
 """The console's refresh period (shell.js)."""
-NEWEST_READ = re.compile(r"/v1/events\?limit=1000$")
-"""The refresh's read of the newest alerts (a read further back names ``before``)."""
+NEWEST_READ = re.compile(r"/v1/events\?limit=1000(&camera=[^&]+)?$")
+"""The refresh's read of the newest alerts, of the camera chosen if any (a read further back names
+``before``)."""
 START_TS = 1_764_000_000.0
 MODEL = ModelRef("person-detector", 1)
 
@@ -83,7 +84,9 @@ class Served:
 
 
 @contextmanager
-def served(state_dir: Path, alerts: list[AlertEvent]) -> Iterator[Served]:
+def served(state_dir: Path, alerts: list[AlertEvent], cameras: FakeCameras | None = None) -> Iterator[Served]:
+    """The app over a real outbox holding ``alerts``; ``cameras`` lists the cameras (by default one,
+    ``yard``)."""
     outbox = Outbox(state_dir, "probe", bytes(range(32)))
     backend = FakeBackend()
     try:
@@ -92,7 +95,7 @@ def served(state_dir: Path, alerts: list[AlertEvent]) -> Iterator[Served]:
             http=HttpConfig(),
             admission=AdmissionConfig(),
             inference=backend,
-            cameras=OneCamera("yard", CameraState.STREAMING, None),
+            cameras=cameras if cameras is not None else OneCamera("yard", CameraState.STREAMING, None),
             events=outbox,
             registry=CollectorRegistry(),
         )
@@ -109,10 +112,12 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def events_page(browser: Browser, served: Served, held_text: str) -> Page:
+def events_page(browser: Browser, served: Served, held_text: str, script: str | None = None) -> Page:
     """The events page after its first refresh, its clock paused: later refreshes wait for
-    ``refresh``."""
+    ``refresh``. ``script`` runs in the page before the console's own."""
     page = browser.new_page(viewport={"width": 1280, "height": 800})
+    if script is not None:
+        page.add_init_script(script)
     page.clock.install(time=datetime(2026, 1, 1, tzinfo=timezone.utc))
     page.clock.pause_at(datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc))
     page.goto(served.base + "/#/events")
@@ -160,36 +165,40 @@ def test_older_joins_an_event_across_pages_and_filters_apply_to_all_held(
         page = events_page(browser, gateway, "501 events in the newest 1000 alerts, newest 100 shown")
         older = page.locator("#older")
         expect(older).to_have_text("Older events")
-        # Given the gate's events of the newest page, the oldest of them started before it,
-        page.get_by_label("Camera").select_option("gate")
-        expect(status(page)).to_have_text("10 events in the newest 1000 alerts")
+        # Given the times of the newest page's oldest event alone, whose start is on the page before,
+        page.get_by_label("From").fill(local_input(START_TS + 1500))
+        page.get_by_label("To").fill(local_input(START_TS + 1501))
+        expect(status(page)).to_have_text("1 events in the newest 1000 alerts")
         split = page.locator("li.event[data-event='event-749']")
         expect(split).to_contain_text("started before the alerts shown")
         expect(split).to_contain_text("alerts: end #1501")
         expect(split).not_to_contain_text("lasted")
         # when Older reads back (two pages: the second is the last),
         older.click()
-        # then the event is one card with its start, and every gate event of the day is shown once.
+        # then the event is one card with its start.
         expect(older).to_have_text(
             "No older events: all alerts on the gateway are loaded", timeout=UI_WAIT_MS
         )
         expect(older).to_be_disabled()
-        expect(status(page)).to_have_text("24 events")
+        expect(status(page)).to_have_text("1 events")
         expect(split).to_contain_text("alerts: start #1500, end #1501")
         expect(split).to_contain_text("lasted 1.0 s")
         expect(split).not_to_contain_text("started before the alerts shown")
-        assert shown_events(page) == [f"event-{number}" for number in range(1199, -1, -50)]
-        # The other filters apply to everything held: the label, then the time of the older page.
+        assert shown_events(page) == ["event-749"]
+        # The other filters apply to everything held: the label, then the time of the older pages.
         page.get_by_label("Label").select_option("person")
-        expect(status(page)).to_have_text("24 events")
+        expect(status(page)).to_have_text("1 events")
         page.get_by_label("Label").select_option("dog")
         expect(status(page)).to_have_text("No events match.")
         page.get_by_label("Label").select_option("")
-        page.get_by_label("Camera").select_option("")
+        page.get_by_label("From").fill("")
+        page.get_by_label("To").fill("")
         expect(status(page)).to_have_text(re.compile(r"^1251 events, newest \d+ shown$"))
-        # Shown: down to where Older reached (event 49's end, seq 101); Older shows the rest held.
+        # Shown: down to where Older reached (event 749); Older shows the rest held.
         page.get_by_label("To").fill(local_input(START_TS + 500))
-        expect(status(page)).to_have_text("251 events, newest 201 shown")
+        expect(status(page)).to_have_text("251 events, newest 100 shown")
+        older.click()
+        expect(status(page)).to_have_text("251 events, newest 200 shown")
         older.click()
         expect(status(page)).to_have_text("251 events")
         shown = shown_events(page)
@@ -202,30 +211,39 @@ def local_input(at: float) -> str:
     return datetime.fromtimestamp(at).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def test_the_live_refresh_adds_the_newest_beside_older_pages_without_a_gap_or_a_twin(
+def test_the_live_refresh_adds_the_newest_of_the_camera_chosen_without_a_gap_or_a_twin(
     browser: Browser, tmp_path: Path
 ) -> None:
     with served(tmp_path, day()) as gateway:
         page = events_page(browser, gateway, "501 events in the newest 1000 alerts, newest 100 shown")
+        older = page.locator("#older")
         page.get_by_label("Camera").select_option("gate")
-        page.locator("#older").click()
         expect(status(page)).to_have_text("24 events", timeout=UI_WAIT_MS)
-        # Given three new events while every older page is held (one on the gate),
+        # Given three new events, one on the gate,
         gateway.outbox.append_many(history(2000, 3, 3, 2501))
         refresh(page)
         expect(status(page)).to_have_text("25 events", timeout=UI_WAIT_MS)
-        # when 1,200 alerts arrive between two refreshes, more than one answer holds,
-        gateway.outbox.append_many(history(3000, 600, 10, 2507))
+        # when 1,200 of the gate's alerts arrive between two refreshes, more than one answer holds,
+        gateway.outbox.append_many(history(3000, 600, 1, 2507))
         refresh(page)
-        # then the refresh reads back to what it held: every event once, none missing.
-        expect(status(page)).to_have_text("85 events", timeout=UI_WAIT_MS)
+        # then the refresh reads the gate's back to what it held: every event once, none missing,
+        # and none of another camera's (the yard's two new events lie in the gap).
+        expect(status(page)).to_have_text("625 events, newest 100 shown", timeout=UI_WAIT_MS)
+        for shown_count in range(200, 700, 100):
+            older.click()
+            expect(status(page)).to_have_text(f"625 events, newest {shown_count} shown")
+        older.click()
+        expect(status(page)).to_have_text("625 events")
         shown = shown_events(page)
-        assert len(shown) == len(set(shown)) == 85
+        assert len(shown) == len(set(shown)) == 625
         links = shown_alert_links(page)
-        assert len(links) == len(set(links)) == 2 * 85, "an alert shown twice, or one missing"
+        assert len(links) == len(set(links)) == 2 * 625, "an alert shown twice, or one missing"
+        expect(page.locator("li.event").filter(has_not_text="camera gate")).to_have_count(0)
+        # "all cameras" is a run of its own, read again from the newest.
         page.get_by_label("Camera").select_option("")
-        expect(status(page)).to_have_text(re.compile(r"^1854 events"))
-        assert page.locator("li.event[data-event='event-749']").count() == 1
+        expect(status(page)).to_have_text(
+            "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
+        )
 
 
 def test_a_failed_older_page_says_so_keeps_what_is_shown_and_clears_on_success(
@@ -233,7 +251,9 @@ def test_a_failed_older_page_says_so_keeps_what_is_shown_and_clears_on_success(
 ) -> None:
     with served(tmp_path, day()) as gateway:
         page = events_page(browser, gateway, "501 events in the newest 1000 alerts, newest 100 shown")
-        page.get_by_label("Camera").select_option("gate")
+        page.get_by_label("From").fill(local_input(START_TS + 1500))
+        page.get_by_label("To").fill(local_input(START_TS + 1501))
+        expect(status(page)).to_have_text("1 events in the newest 1000 alerts")
         before = shown_events(page)
         # Given the gateway failing the next page back,
         page.route(
@@ -247,12 +267,13 @@ def test_a_failed_older_page_says_so_keeps_what_is_shown_and_clears_on_success(
             "Older events not loaded: outbox read failed: disk I/O error", timeout=UI_WAIT_MS
         )
         expect(page.locator("#older")).to_be_enabled()
-        expect(status(page)).to_have_text("10 events in the newest 1000 alerts")
+        expect(status(page)).to_have_text("1 events in the newest 1000 alerts")
         assert shown_events(page) == before
         # When the gateway answers again, Older reads on and the error goes.
         page.unroute(re.compile(r"/v1/events\?.*before="))
         page.locator("#older").click()
-        expect(status(page)).to_have_text("24 events", timeout=UI_WAIT_MS)
+        expect(status(page)).to_have_text("1 events", timeout=UI_WAIT_MS)
+        expect(page.locator("li.event[data-event='event-749']")).to_contain_text("start #1500")
         expect(error).to_be_hidden()
 
 

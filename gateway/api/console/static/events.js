@@ -5,10 +5,13 @@
 // The page holds one unbroken run of alerts, from the newest back to the oldest it has read: each
 // refresh adds the newest on top (paging back to close the gap when more arrived since the last one
 // than an answer holds), and Older reads further back below, so an event spanning pages is one
-// card and the filters apply to all of it. The run is bounded at MAX_ALERTS, twenty answers: a
-// busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and filtered in
-// some 20 to 60 ms; past it the oldest go first. Cards are built only for the events shown, their
-// raw JSON only when opened, and a refresh that found nothing new draws nothing.
+// card and the rule, label and time filters apply to all of it. The run is of the camera chosen
+// (the gateway answers one camera's alerts), or of every camera: at a busy site a quiet camera's
+// events can lie far behind the newest alerts of all, so choosing a camera starts its own run, and
+// an answer read for the run before is thrown away. The run is bounded at MAX_ALERTS, twenty
+// answers: a busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and
+// filtered in some 20 to 60 ms; past it the oldest go first. Cards are built only for the events
+// shown, their raw JSON only when opened, and a refresh that found nothing new draws nothing.
 import { api, clock, errorText, fixed, h, s } from "./core.js";
 
 const FETCH = 1000;
@@ -113,6 +116,13 @@ function rawJson(group) {
   return details;
 }
 
+// Every read of a run names its camera, if it has one.
+function eventsPath(run, limit, before) {
+  const older = before === undefined ? "" : `&before=${before}`;
+  const camera = run.camera ? `&camera=${encodeURIComponent(run.camera)}` : "";
+  return `/v1/events?limit=${limit}${older}${camera}`;
+}
+
 function newestFirst(alerts) {
   return [...alerts].sort((a, b) => b.seq - a.seq);
 }
@@ -153,6 +163,8 @@ export function mount(view) {
     olderError,
   );
   const cards = new Map();
+  // Replaced when the camera filter changes: a read whose run is no longer this one is thrown away.
+  let run = { camera: fields.camera.value };
   let alerts = []; // newest first, no seq missing between the first and the last
   let loaded = false; // the first refresh has answered
   let exhausted = false; // nothing is older than the last alert held
@@ -176,8 +188,7 @@ export function mount(view) {
     return groupEvents(alerts).filter((group) => {
       const first = group[0];
       const at = Date.parse(first.frame_ts);
-      return (!fields.camera.value || first.camera_id === fields.camera.value)
-        && (!fields.rule.value || first.rule === fields.rule.value)
+      return (!fields.rule.value || first.rule === fields.rule.value)
         && (!fields.label.value || first.label === fields.label.value)
         && at >= from && at <= to;
     });
@@ -206,7 +217,7 @@ export function mount(view) {
     const shown = shownCount(groups);
     // Older alerts may lie behind the run held: the count is of the run, and says so.
     const scope = exhausted ? "" : ` in the newest ${alerts.length} alerts`;
-    message.textContent = refreshError || (groups.length
+    message.textContent = refreshError || (!loaded ? "Loading events…" : groups.length
       ? `${groups.length} events${scope}${groups.length > shown ? `, newest ${shown} shown` : ""}`
       : `No events match${scope}.`);
     message.className = refreshError ? "error" : "muted";
@@ -237,12 +248,13 @@ export function mount(view) {
     while (list.children.length > nodes.length) list.lastElementChild.remove();
   }
 
-  async function addNewest(answer) {
+  async function addNewest(mine, answer) {
     const top = alerts.length ? alerts[0].seq : null;
     let fresh = newestFirst(answer).filter((alert) => top === null || alert.seq > top);
     let joined = top === null || answer.length < FETCH || oldestSeq(answer) <= top;
     while (!joined && fresh.length < MAX_ALERTS) {
-      const page = (await api(`/v1/events?limit=${FETCH}&before=${fresh[fresh.length - 1].seq}`)).events;
+      const page = (await api(eventsPath(mine, FETCH, fresh[fresh.length - 1].seq))).events;
+      if (mine !== run) return;
       fresh = fresh.concat(newestFirst(page).filter((alert) => alert.seq > top));
       joined = page.length < FETCH || oldestSeq(page) <= top;
     }
@@ -265,15 +277,31 @@ export function mount(view) {
   }
 
   let drawn = ""; // what the last refresh drew from: the same again is not drawn again
+  let refreshing = null; // the refresh in flight and its run
 
+  // One refresh at a time per run: the shell's timer and a camera change may both ask for one, and
+  // two at once would both add the same newest alerts on top.
   async function refresh() {
+    if (refreshing && refreshing.run === run) return refreshing.done;
+    const entry = { run, done: readNewest(run) };
+    refreshing = entry;
+    try {
+      await entry.done;
+    } finally {
+      if (refreshing === entry) refreshing = null;
+    }
+  }
+
+  async function readNewest(mine) {
     try {
       const [answer, status, cameras] = await Promise.all([
-        api(`/v1/events?limit=${FETCH}`),
+        api(eventsPath(mine, FETCH)),
         api("/v1/status").catch(() => null),
         api("/v1/cameras"),
       ]);
-      await addNewest(answer.events);
+      if (mine !== run) return;
+      await addNewest(mine, answer.events);
+      if (mine !== run) return;
       delivery = status && status.delivery;
       const cameraIds = [...cameras.cameras.map((item) => item.id), ...alerts.map((alert) => alert.camera_id)];
       options(fields.camera, new Set(cameraIds));
@@ -281,6 +309,7 @@ export function mount(view) {
       options(fields.label, new Set(alerts.map((alert) => alert.label)));
       refreshError = ""; // an error shown by an earlier refresh is over
     } catch (error) {
+      if (mine !== run) return;
       refreshError = errorText(error);
     }
     const state = JSON.stringify([
@@ -290,12 +319,13 @@ export function mount(view) {
     drawn = state;
   }
 
-  async function loadPage() {
+  async function loadPage(mine) {
     const bottom = alerts[alerts.length - 1].seq;
     const limit = Math.min(FETCH, MAX_ALERTS - alerts.length);
-    const page = (await api(`/v1/events?limit=${limit}&before=${bottom}`)).events;
-    // A refresh let the oldest go or started the run again meanwhile: this page no longer joins it.
-    if (!alerts.length || alerts[alerts.length - 1].seq !== bottom) return;
+    const page = (await api(eventsPath(mine, limit, bottom))).events;
+    // Another camera was chosen, or a refresh let the oldest go or started the run again meanwhile:
+    // this page no longer joins the run.
+    if (mine !== run || !alerts.length || alerts[alerts.length - 1].seq !== bottom) return;
     alerts = alerts.concat(newestFirst(page).filter((alert) => alert.seq < bottom));
     exhausted = page.length < limit;
     options(fields.rule, new Set(page.map((alert) => alert.rule)));
@@ -306,30 +336,49 @@ export function mount(view) {
   // The next SHOWN events that match, read from further back while fewer than that are held.
   async function older() {
     if (loading) return;
+    const mine = run;
     loading = true;
     render();
     let groups = matching();
     const target = shownCount(groups) + SHOWN;
+    let failure = null;
     try {
-      while (groups.length < target && canLoad()) {
-        await loadPage();
+      while (mine === run && groups.length < target && canLoad()) {
+        await loadPage(mine);
         groups = matching();
       }
-      olderError.hidden = true;
-      olderError.textContent = "";
     } catch (error) {
-      olderError.textContent = `Older events not loaded: ${errorText(error)}`;
-      olderError.hidden = false;
-    } finally {
-      groups = matching();
-      const last = groups[Math.min(target, groups.length) - 1];
-      if (last) floor = newestSeq(last);
-      loading = false;
-      render();
+      failure = error;
     }
+    // Another camera was chosen meanwhile: the new run has its own state, this read is not of it.
+    if (mine !== run) return;
+    olderError.textContent = failure ? `Older events not loaded: ${errorText(failure)}` : "";
+    olderError.hidden = !failure;
+    groups = matching();
+    const last = groups[Math.min(target, groups.length) - 1];
+    if (last) floor = newestSeq(last);
+    loading = false;
+    render();
+  }
+
+  // A new run for the camera chosen, read at once; what the run before held or read is dropped.
+  function startRun() {
+    run = { camera: fields.camera.value };
+    alerts = [];
+    loaded = false;
+    exhausted = false;
+    floor = null;
+    loading = false;
+    refreshError = "";
+    drawn = "";
+    olderError.hidden = true;
+    olderError.textContent = "";
+    render();
+    refresh();
   }
 
   olderButton.addEventListener("click", older);
-  for (const key of ["camera", "rule", "label", "from", "to"]) fields[key].addEventListener("change", render);
+  fields.camera.addEventListener("change", startRun);
+  for (const key of ["rule", "label", "from", "to"]) fields[key].addEventListener("change", render);
   return { refresh };
 }
