@@ -47,8 +47,6 @@ from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
 _COMMENT = re.compile(r"(?:^|(?<=\s))(#[^\n]*)", re.MULTILINE)
-DECIMALS = 4
-"""Normalised coordinates are written with this many decimals: a tenth of a pixel at 4K."""
 
 
 class GeometryEditError(ConfigError):
@@ -306,7 +304,9 @@ def _flow(items: Sequence[Any]) -> CommentedSeq:
 
 
 def _point(point: tuple[float, float]) -> CommentedSeq:
-    return _flow([round(float(value), DECIMALS) for value in point])
+    # Written as checked, never rounded here: a shape the client did not edit keeps the file's values
+    # (the console rounds what it edits to 4 decimals where it makes them).
+    return _flow([float(value) for value in point])
 
 
 def _zone(zone: ZoneConfig) -> CommentedMap:

@@ -106,10 +106,12 @@ def test_clearing_geometry_writes_an_empty_list_and_adds_nothing_absent() -> Non
     assert "lines:" not in edited
 
 
-def test_coordinates_are_rounded_to_four_decimals() -> None:
+def test_coordinates_are_written_as_checked() -> None:
+    # Not rounded: a zone the client did not edit keeps the file's values, and what was checked is
+    # what is written.
     zone = ZoneConfig(name="z", polygon=[(0.123456, 0.5), (0.9, 0.5), (0.9, 0.987654)])
     edited = replace_geometry(ORIGINAL, "back", [zone], [])
-    assert "[[0.1235, 0.5], [0.9, 0.5], [0.9, 0.9877]]" in edited
+    assert "[[0.123456, 0.5], [0.9, 0.5], [0.9, 0.987654]]" in edited
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,16 @@ const STEP = 0.01;
 const SAME_CORNER = 0.002;
 
 const clamp = (value) => Math.min(1, Math.max(0, value));
+// Edited coordinates keep 4 decimals (a tenth of a pixel at 4K), rounded where they are made, so the
+// shapes checked and shown are the ones saved, and the shapes not edited keep the config's values.
 const round = (value) => Math.round(value * 10000) / 10000;
 
 // A line's unit normal on the side `toward` points to (the left-hand normal when it points along
 // the line): "in" stays across the line as its ends move, on the side it was.
 function across([[ax, ay], [bx, by]], [towardX, towardY]) {
   const length = Math.hypot(bx - ax, by - ay);
-  if (length === 0) return [towardX, towardY];
-  const normal = [-(by - ay) / length, (bx - ax) / length];
+  if (length === 0) return [round(towardX), round(towardY)];
+  const normal = [round(-(by - ay) / length), round((bx - ax) / length)];
   return normal[0] * towardX + normal[1] * towardY < 0 ? [-normal[0], -normal[1]] : normal;
 }
 
@@ -50,13 +52,13 @@ export class Editor {
   }
 
   geometry() {
-    const point = (p) => [round(p[0]), round(p[1])];
+    const point = (p) => [p[0], p[1]];
     return {
       zones: this.zones.map((zone) => ({ name: zone.name, polygon: zone.polygon.map(point) })),
       lines: this.lines.map((line) => ({
         name: line.name,
         points: line.points.map(point),
-        in_direction: [round(line.in_direction[0]), round(line.in_direction[1])],
+        in_direction: [...line.in_direction],
       })),
     };
   }
@@ -118,8 +120,8 @@ export class Editor {
     const moveX = Math.min(Math.max(dx, -Math.min(...xs)), 1 - Math.max(...xs));
     const moveY = Math.min(Math.max(dy, -Math.min(...ys)), 1 - Math.max(...ys));
     for (const p of points) {
-      p[0] += moveX;
-      p[1] += moveY;
+      p[0] = clamp(round(p[0] + moveX));
+      p[1] = clamp(round(p[1] + moveY));
     }
     this.changed();
   }
@@ -154,7 +156,7 @@ export class Editor {
 
   at(event) {
     const box = this.svg.getBoundingClientRect();
-    return [clamp((event.clientX - box.left) / box.width), clamp((event.clientY - box.top) / box.height)];
+    return [round(clamp((event.clientX - box.left) / box.width)), round(clamp((event.clientY - box.top) / box.height))];
   }
 
   pointerDown(event) {
