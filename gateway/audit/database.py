@@ -34,6 +34,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
 
 from gateway.audit import schema
 from gateway.errors import AuditError
@@ -174,7 +175,10 @@ class PostgresDatabase:
                 self.execute("SELECT pg_advisory_xact_lock(7468121)")
                 schema.migrate(self.execute, blob="BYTEA", serial="BIGSERIAL PRIMARY KEY")
         except psycopg.Error as exc:
-            raise AuditError(f"cannot open the audit database {_without_password(url)}: {exc}") from exc
+            # Not chained: a traceback would print the driver's own message, secrets and all.
+            raise AuditError(
+                f"cannot open the audit database {_without_password(url)}: {_without_secrets(str(exc), url)}"
+            ) from None
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         return self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
@@ -259,6 +263,19 @@ def open_database(url: str, *, create: bool = True) -> Database:
 
 _PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
 """libpq also takes the password (and the client key's) as a query parameter."""
+_PASSWORD_VALUE = re.compile(r"[?&](?:ssl)?password=([^&#]*)", re.IGNORECASE)
+
+
+def _without_secrets(message: str, url: str) -> str:
+    """The driver's ``message`` without ``url`` or its passwords: libpq quotes the part of a URL it
+    cannot parse (a bad percent-escape, a space), which may be the password, or the whole URL."""
+    credentials = url.partition("://")[2].rpartition("@")[0]
+    secrets = {url, credentials.partition(":")[2]}
+    secrets.update(match.group(1) for match in _PASSWORD_VALUE.finditer(url))
+    secrets |= {unquote(secret) for secret in secrets}
+    for secret in sorted(secrets - {""}, key=len, reverse=True):
+        message = message.replace(secret, "***")
+    return message
 
 
 def _without_password(url: str) -> str:

@@ -43,8 +43,15 @@ def load_keys(path: Path) -> dict[str, bytes]:
     """A YAML or JSON mapping of device_id -> hex HMAC key (JSON is YAML, so one parser reads both)."""
     try:
         data = yaml.safe_load(read_text_file(path))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
+        # not chained either: a traceback would print it).
+        mark = getattr(exc, "problem_mark", None)
+        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or "not YAML or JSON"
+        raise AuditError(f"the keys file {path} is not valid YAML{where}: {problem}") from None
     if not isinstance(data, dict):
         raise AuditError(f"{path}: must be a mapping of device_id to hex key")
     keys: dict[str, bytes] = {}

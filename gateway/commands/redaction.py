@@ -7,7 +7,8 @@ import re
 
 __all__ = ["redact"]
 
-_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/@:]+(?::[^\s/@]*)?@", re.IGNORECASE)
+# User info runs to the last '@' before the path: a password may hold an unescaped '@' or ':'.
+_URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#]+@", re.IGNORECASE)
 # libpq also takes the password as a query parameter: postgresql://host/db?password=... It ends at
 # the next parameter, a space or quote, or the ": " of a message that goes on after the URL.
 _PASSWORD_PARAMETER = re.compile(r"([?&;](?:ssl)?password=)(?:[^\s&;#'\":]|:(?!\s|$))*", re.IGNORECASE)

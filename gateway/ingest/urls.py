@@ -8,8 +8,9 @@ from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
 
 SourceKind = Literal["rtsp", "http", "file"]
 
-# Query keys that cameras commonly use for secrets (e.g. Axis/Hikvision snapshot and MJPEG URLs).
-_SECRET_KEYS = re.compile(r"pass|pwd|token|secret|key|auth|sig", re.IGNORECASE)
+# Query keys that cameras commonly use for secrets (e.g. Axis/Hikvision snapshot and MJPEG URLs;
+# ``pw`` and ``loginpas`` on cheap P2P cameras).
+_SECRET_KEYS = re.compile(r"pas|pw|token|secret|key|auth|sig", re.IGNORECASE)
 REDACTED = "***"
 
 
@@ -33,6 +34,12 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or parts.scheme.lower() == "file" or len(parts.scheme) == 1:
         return url
+    scheme, _, rest = url.partition("://")
+    if "@" in rest and "@" not in parts.netloc:
+        # A password holding '/', '?' or '#' ends urlsplit's host before it, and the rest would show
+        # as the path or query. The config refuses that for the schemes it knows, but a GStreamer
+        # pipeline takes any scheme: nothing up to the last '@' is shown.
+        parts = urlsplit(f"{scheme}://{rest.rpartition('@')[2]}")
     netloc = parts.hostname or ""
     if ":" in netloc:
         netloc = f"[{netloc}]"

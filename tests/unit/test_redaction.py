@@ -25,3 +25,17 @@ from gateway.cli import redact
 )
 def test_a_password_parameter_is_redacted(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("cannot open rtsp://admin:p@ss@10.0.0.5/s: refused", "cannot open rtsp://***@10.0.0.5/s: refused"),
+        ("rtsps://admin:a@b:c@cam:322/s", "rtsps://***@cam:322/s"),
+        ("postgresql://audit:x@y@db/audit", "postgresql://***@db/audit"),
+        ("rtsp://admin@cam/s and mail ops@example.com", "rtsp://***@cam/s and mail ops@example.com"),
+        ("rtsp://cam/s?x=1 and rtsp://cam:554/t", "rtsp://cam/s?x=1 and rtsp://cam:554/t"),
+    ],
+)
+def test_user_info_is_redacted_up_to_its_last_at_sign(text: str, expected: str) -> None:
+    assert redact(text) == expected

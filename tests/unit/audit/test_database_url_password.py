@@ -28,3 +28,20 @@ def test_an_unopened_databases_error_holds_no_password(url: str) -> None:
         open_database(url)
     assert "cannot open the audit database postgresql://audit" in str(raised.value)
     assert SECRET not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # libpq quotes the token it cannot parse: here the password itself, or the whole URL
+        "postgresql://audit:s3cret%zzPa55@127.0.0.1:1/audit",
+        "postgresql://audit:s3cret Pa55@127.0.0.1:1/audit",
+        "postgresql://audit@127.0.0.1:1/audit?password=s3cret%zzPa55",
+        "postgresql://audit:s3cret-Pa55@[::1/audit",
+    ],
+)
+def test_a_url_libpq_cannot_parse_is_an_error_that_holds_no_password(url: str) -> None:
+    with pytest.raises(AuditError) as raised:
+        open_database(url)
+    assert "cannot open the audit database postgresql://audit" in str(raised.value)
+    assert "Pa55" not in str(raised.value)

@@ -48,6 +48,11 @@ def test_backoff_rejects_nonsense() -> None:
         ("/srv/clips/demo.mp4", "/srv/clips/demo.mp4"),
         ("file:///srv/clips/demo.mp4", "file:///srv/clips/demo.mp4"),
         ("rtsp://a:hunter2@host:notaport/x", "rtsp://host/x"),
+        ("http://cam/videostream.cgi?user=u&pw=hunter2", "http://cam/videostream.cgi?user=u&pw=***"),
+        ("http://cam/v.cgi?loginuse=u&loginpas=hunter2", "http://cam/v.cgi?loginuse=u&loginpas=***"),
+        # decoder gstreamer takes any scheme, so the config lets through a password holding '/' or '?'
+        ("rtspt://admin:pa/hunter2@cam/s", "rtspt://cam/s"),
+        ("rtspt://admin:pa?hunter2@cam:8554/s?token=hunter2", "rtspt://cam:8554/s?token=***"),
     ],
 )
 def test_redact_url_removes_credentials(url: str, shown: str) -> None:
