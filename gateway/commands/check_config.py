@@ -12,6 +12,7 @@ import os
 import sys
 from pathlib import Path
 
+from gateway.commands.redaction import redact
 from gateway.config import EXPANDABLE, load_config
 from gateway.errors import ConfigError
 
@@ -48,7 +49,8 @@ def run(arguments: argparse.Namespace) -> int:
         config = load_config(arguments.file, environment)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            # The last guard: a problem quoting a URL must not print its credentials.
+            print(redact(str(problem)), file=sys.stderr)
         return EXIT_INVALID
     print(f"{arguments.file}: ok ({len(config.cameras)} cameras, device {config.device_id})")
     return 0
