@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -39,6 +39,19 @@ class MotionConfig(Section):
 
 MAX_ZONE_VERTICES = 100
 """Most vertices a zone may have: the self-crossing check compares every pair of edges."""
+MAX_ZONES = 256
+"""Most zones a camera may have (a busy site has some 50 on one camera)."""
+MAX_LINES = 256
+"""Most counting lines a camera may have."""
+MAX_RULES = 256
+"""Most rules a camera may have: one thread judges every camera's rules on every frame, and each rule
+costs some 2.5 us per track in view (200 rules and 20 tracks: 7 to 10 ms a frame, that camera alone)."""
+MAX_LABELS = 256
+"""Most labels (or zones) a rule may name: more than any detector's classes."""
+MAX_LABEL_LENGTH = 256
+"""Longest label a rule may name."""
+MAX_URL_LENGTH = 4096
+"""Longest camera URL or GStreamer pipeline: it is shown in logs, the console and /v1/cameras."""
 MIN_ZONE_AREA = 1e-6
 """Least area of a zone, as a share of the frame (about two pixels of a 1080p frame)."""
 SAME_POINT = 1e-6
@@ -156,9 +169,24 @@ def _polygon_problem(polygon: tuple[Point, ...]) -> str | None:
     if len(vertices) < 3 or _hull_area(vertices) < MIN_ZONE_AREA:
         return "has no area: its points repeat or lie on one line"
     edges = [(vertices[index - 1], point) for index, point in enumerate(vertices)]
+    # Two edges meet only where their bounds, widened by ON_EDGE, overlap: most pairs of a large
+    # outline are apart, and skipping them made a 100-point zone's check ten times faster (5 to 0.5 ms).
+    bounds = [
+        (
+            min(a[0], b[0]) - ON_EDGE,
+            min(a[1], b[1]) - ON_EDGE,
+            max(a[0], b[0]) + ON_EDGE,
+            max(a[1], b[1]) + ON_EDGE,
+        )
+        for a, b in edges
+    ]
     for first in range(len(edges)):
+        left, top, right, bottom = bounds[first]
         # Edges next to each other share a vertex; the last edge is next to the first.
         for second in range(first + 2, len(edges) - (1 if first == 0 else 0)):
+            other_left, other_top, other_right, other_bottom = bounds[second]
+            if other_left > right or other_right < left or other_top > bottom or other_bottom < top:
+                continue
             if _segments_meet(edges[first], edges[second]):
                 (a, b), (c, d) = edges[first], edges[second]
                 return (
@@ -223,8 +251,12 @@ ANOMALY_RULE = "anomaly"
 class RuleConfig(EventTiming):
     name: str = Field(pattern=IDENTIFIER)
     type: RuleType = Field("presence", description="What the rule follows (DESIGN.md, rules and tracks).")
-    labels: list[str] = Field(default_factory=list, description="Labels that match; empty: any.")
-    zones: list[str] = Field(default_factory=list, description="Zones that match; empty: whole frame.")
+    labels: list[Annotated[str, Field(max_length=MAX_LABEL_LENGTH)]] = Field(
+        default_factory=list, max_length=MAX_LABELS, description="Labels that match; empty: any."
+    )
+    zones: list[str] = Field(
+        default_factory=list, max_length=MAX_LABELS, description="Zones that match; empty: whole frame."
+    )
     line: str | None = Field(None, description="line_crossing: the camera line it counts on.")
     direction: Literal["in", "out", "any"] = Field("any", description="line_crossing: which crossings.")
     min_score: Fraction = 0.5
@@ -284,14 +316,19 @@ class AnomalyConfig(EventTiming):
 
 class CameraConfig(Section):
     id: str = Field(pattern=IDENTIFIER)
-    url: str = Field(description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.")
+    url: str = Field(
+        max_length=MAX_URL_LENGTH,
+        description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.",
+    )
     detect_fps: Number = Field(
         5.0, ge=1 / DAY_S, description="Frames sampled per second; at least one a day (1/86400)."
     )
     model: ModelReferenceField | None = Field(None, description="Detector, name or name:version.")
     decoder: Literal["ffmpeg", "gstreamer"] = "ffmpeg"
     gstreamer_pipeline: str | None = Field(
-        None, description="Full GStreamer pipeline ending in appsink; {url} is replaced by the camera URL."
+        None,
+        max_length=MAX_URL_LENGTH,
+        description="Full GStreamer pipeline ending in appsink; {url} is replaced by the camera URL.",
     )
     open_timeout_s: Timeout = Field(
         4.0, description="Connect + open bound; also bounds how long stopping a camera can take."
@@ -310,10 +347,12 @@ class CameraConfig(Section):
     )
     enabled: bool = True
     motion: MotionConfig = MotionConfig()
-    zones: list[ZoneConfig] = Field(default_factory=list)
-    lines: list[LineConfig] = Field(default_factory=list, description="Counting lines for line_crossing.")
+    zones: list[ZoneConfig] = Field(default_factory=list, max_length=MAX_ZONES)
+    lines: list[LineConfig] = Field(
+        default_factory=list, max_length=MAX_LINES, description="Counting lines for line_crossing."
+    )
     tracker: TrackerConfig = TrackerConfig()
-    rules: list[RuleConfig] = Field(default_factory=list)
+    rules: list[RuleConfig] = Field(default_factory=list, max_length=MAX_RULES)
     anomaly: AnomalyConfig | None = None
 
     @model_validator(mode="after")
@@ -342,8 +381,9 @@ class CameraConfig(Section):
                 f"the rule name {ANOMALY_RULE!r} belongs to the camera's anomaly: section (its alerts "
                 f"carry rule {ANOMALY_RULE!r}); give this rule another name",
             )
+        known_zones = set(zone_names)
         for index, rule in enumerate(self.rules):
-            unknown = sorted(set(rule.zones) - set(zone_names))
+            unknown = sorted(set(rule.zones) - known_zones)
             if unknown:
                 raise ConfigPathError(
                     ("rules", index, "zones"), f"rule {rule.name!r} names unknown zones {unknown}"
@@ -388,7 +428,11 @@ def _url_problem(url: str, *, any_scheme: bool) -> str | None:
     if any_scheme:
         return None
     if scheme == "file":
-        return None if parts.path else f"the camera url {url} has no path: write file:///path/to/video.mp4"
+        return (
+            None
+            if parts.path
+            else (f"the camera url {without_credentials(url)} has no path: write file:///path/to/video.mp4")
+        )
     # A single letter is a Windows drive, which the reader takes as a path (as redact_url does).
     if scheme and len(scheme) > 1:
         return (

@@ -22,6 +22,10 @@ from gateway.config.service import (
     OutboxConfig,
 )
 
+MAX_CAMERAS = 256
+"""Most cameras one gateway may run: each is a reader thread and a decoder, and a real site runs
+some 64 on one box."""
+
 
 class GatewayConfig(Section):
     device_id: str = Field(default_factory=socket.gethostname, pattern=IDENTIFIER)
@@ -30,7 +34,7 @@ class GatewayConfig(Section):
     models: ModelsConfig = ModelsConfig()
     inference: InferenceConfig = InferenceConfig()
     admission: AdmissionConfig = AdmissionConfig()
-    cameras: list[CameraConfig] = Field(default_factory=list)
+    cameras: list[CameraConfig] = Field(default_factory=list, max_length=MAX_CAMERAS)
     mqtt: MqttConfig | None = None
     outbox: OutboxConfig = OutboxConfig()
     health: HealthConfig = HealthConfig()
