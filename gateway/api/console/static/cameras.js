@@ -1,9 +1,22 @@
 // Cameras page: one tile per camera with its live view and its numbers; a failed camera is framed
 // in red and greyed out, so it shows at a glance.
+//
+// A browser opens at most six connections to one host, and a live view holds one for as long as it
+// shows: with twelve live tiles, six stayed black and the page's own requests (its refresh, the
+// other pages) waited behind the streams for good. So the tiles are live only while the cameras
+// are few enough to leave connections free; beyond that each tile shows a snapshot, renewed with
+// the page's refresh while the tile is on screen (the camera page keeps its live view).
 import { api, clock, errorText, facts, fixed, h } from "./core.js";
+
+export const LIVE_TILES = 4;
 
 export function streamUrl(id) {
   return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg`;
+}
+
+function snapshotUrl(id) {
+  // A new address each time: the picture is renewed, never taken from the browser's cache.
+  return `/v1/cameras/${encodeURIComponent(id)}/snapshot.jpg?at=${Date.now()}`;
 }
 
 export function drops(camera) {
@@ -49,6 +62,35 @@ export function mount(view) {
   const message = h("p", { class: "muted", role: "status" });
   view.append(h("h1", { text: "Cameras" }), message, grid);
   const tiles = new Map();
+  // Tiles on screen, whose snapshots are renewed; the others keep their last picture.
+  const onScreen = new Set();
+  const watcher = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const tile = entry.target.tile;
+      if (entry.isIntersecting) {
+        onScreen.add(tile);
+        if (!tile.live && !tile.image.hasAttribute("src")) renew(tile);
+      } else {
+        onScreen.delete(tile);
+      }
+    }
+  });
+
+  function renew(tile) {
+    // One request a tile at a time: a slow snapshot is not asked for again while it is on its way.
+    if (tile.loading) return;
+    tile.loading = true;
+    tile.image.src = snapshotUrl(tile.id);
+  }
+
+  function show(tile, live) {
+    if (tile.live === live) return;
+    tile.live = live;
+    tile.loading = false;
+    if (live) tile.image.src = streamUrl(tile.id);
+    else if (onScreen.has(tile)) renew(tile);
+    else tile.image.removeAttribute("src");
+  }
 
   async function refresh() {
     let answer;
@@ -61,25 +103,38 @@ export function mount(view) {
       message.className = "error";
       return;
     }
+    const live = answer.cameras.length <= LIVE_TILES;
     for (const camera of answer.cameras) {
       let tile = tiles.get(camera.id);
       if (!tile) {
         tile = {
+          id: camera.id,
           root: h("article", { class: "card tile", "data-camera": camera.id }),
-          image: h("img", { class: "live", src: streamUrl(camera.id), alt: `Live view of camera ${camera.id}` }),
+          image: h("img", { class: "live", alt: `Live view of camera ${camera.id}` }),
           numbers: h("div"),
+          live: null,
+          loading: false,
         };
-        tile.live = liveNote(tile.image);
+        const done = () => {
+          tile.loading = false;
+        };
+        tile.image.addEventListener("load", done);
+        tile.image.addEventListener("error", done);
+        tile.note = liveNote(tile.image);
         tile.root.append(
           h("h2", {}, h("a", { href: `#/camera/${encodeURIComponent(camera.id)}`, text: camera.id })),
-          h("div", { class: "live-frame" }, tile.image, tile.live.note),
+          h("div", { class: "live-frame" }, tile.image, tile.note.note),
           tile.numbers,
         );
+        tile.root.tile = tile;
         grid.append(tile.root);
         tiles.set(camera.id, tile);
+        watcher.observe(tile.root);
       }
+      show(tile, live);
+      if (!live && onScreen.has(tile)) renew(tile);
       tile.root.classList.toggle("failed", camera.state === "failed" || camera.state === "stopped");
-      tile.live.update(camera);
+      tile.note.update(camera);
       tile.numbers.replaceChildren(cameraFacts(camera));
     }
   }
@@ -87,6 +142,7 @@ export function mount(view) {
   return {
     refresh,
     dispose() {
+      watcher.disconnect();
       // An <img> taken out of the page may keep its stream open; an empty source ends it.
       for (const tile of tiles.values()) tile.image.removeAttribute("src");
     },

@@ -1,0 +1,96 @@
+"""The cameras page of a gateway with more cameras than a browser opens connections to one host (six):
+every tile shows a picture once on screen, and the page keeps refreshing. A live view holds its
+connection for as long as it shows, so twelve live tiles left six black and the page's own requests
+waiting behind the streams for good."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from tests.support.browser import chromium
+from tests.support.clips import HEIGHT, WIDTH, moving_clip, write_mp4
+from tests.support.serve import Process, face_repository
+
+CAMERAS = 12
+UI_WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    directory = tmp_path_factory.mktemp("many-cameras")
+    clip = write_mp4(moving_clip(length=50), directory / "clip.mp4")
+    cameras = [
+        {
+            "id": f"camera-{index:02d}",
+            "url": str(clip),
+            "detect_fps": 1,
+            "model": "face-detector",
+            "motion": {"enabled": False},
+        }
+        for index in range(CAMERAS)
+    ]
+    config = directory / "gateway.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "device_id": "many-cameras",
+                "state_dir": str(directory / "state"),
+                "http": {"port": 0},
+                "models": {"repository": str(face_repository(directory))},
+                "cameras": cameras,
+            }
+        )
+    )
+    process = Process(["serve", "--config", str(config)], directory / "serve.log")
+    try:
+        port = process.api_port()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
+
+
+def test_every_tile_shows_a_picture_and_the_page_keeps_refreshing(browser: Browser, base: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(base + "/#/cameras")
+        tiles = page.locator("article.tile")
+        expect(tiles).to_have_count(CAMERAS, timeout=UI_WAIT_MS)
+        # When each tile in turn is scrolled onto the screen, then it shows its camera's picture
+        for index in range(CAMERAS):
+            tile = tiles.nth(index)
+            tile.scroll_into_view_if_needed()
+            picture = tile.locator("img.live")
+            expect(picture).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
+            expect(picture).to_have_js_property("naturalHeight", HEIGHT)
+        # and the page's refresh still gets its answers, twice over
+        for _ in range(2):
+            with page.expect_response(
+                lambda response: response.url == base + "/v1/cameras", timeout=UI_WAIT_MS
+            ):
+                pass
+        expect(tiles.nth(CAMERAS - 1).get_by_text("streaming")).to_be_visible()
+    finally:
+        page.close()
+
+
+def test_a_camera_page_opened_from_the_grid_shows_its_live_view(browser: Browser, base: str) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    try:
+        page.goto(base + "/#/cameras")
+        expect(page.locator("article.tile")).to_have_count(CAMERAS, timeout=UI_WAIT_MS)
+        page.get_by_role("link", name="camera-11").click()
+        live = page.locator(".stage img")
+        expect(live).to_have_attribute("src", "/v1/cameras/camera-11/stream.mjpeg")
+        expect(live).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
+    finally:
+        page.close()
