@@ -56,7 +56,11 @@ def paired(alerts: list[Alert]) -> bool:
 
 
 def decider_for(
-    outbox: Outbox, clock: Clock, announced: list[Alert], rules: Sequence[CameraRules] = RULES
+    outbox: Outbox,
+    clock: Clock,
+    announced: list[Alert],
+    rules: Sequence[CameraRules] = RULES,
+    tick_s: float = 0.05,
 ) -> AlertDecider:
     return AlertDecider(
         outbox,
@@ -65,7 +69,7 @@ def decider_for(
         registry=CollectorRegistry(),
         clock=clock,
         trackers={"gate": TrackerSpec(confirm_hits=1)},
-        tick_s=0.05,
+        tick_s=tick_s,
     )
 
 
