@@ -23,11 +23,12 @@ from gateway.api.context import (
     release_admission,
     wait_result,
 )
-from gateway.api.image_size import JPEG_START, PNG_SIGNATURE, image_size
+from gateway.api.image_size import image_size
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
 from gateway.domain import Detection, ModelReference
 from gateway.errors import InvalidInputError
+from gateway.image_format import JPEG_START, PNG_SIGNATURE
 
 MODEL_HEADER = "X-Model-Name"
 MAX_IMAGE_PIXELS = 50_000_000

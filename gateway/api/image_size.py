@@ -6,7 +6,7 @@ import struct
 
 from gateway.image_format import JPEG_START, PNG_SIGNATURE
 
-__all__ = ["JPEG_START", "PNG_SIGNATURE", "image_size"]
+__all__ = ["image_size"]
 
 _JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 """Start-of-frame markers (baseline, progressive, lossless, arithmetic): they carry the size."""

@@ -261,9 +261,8 @@ def open_database(url: str, *, create: bool = True) -> Database:
     )
 
 
-_PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
+_PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)([^&#]*)", re.IGNORECASE)
 """libpq also takes the password (and the client key's) as a query parameter."""
-_PASSWORD_VALUE = re.compile(r"[?&](?:ssl)?password=([^&#]*)", re.IGNORECASE)
 
 
 def _without_secrets(message: str, url: str) -> str:
@@ -271,7 +270,7 @@ def _without_secrets(message: str, url: str) -> str:
     cannot parse (a bad percent-escape, a space), which may be the password, or the whole URL."""
     credentials = url.partition("://")[2].rpartition("@")[0]
     secrets = {url, credentials.partition(":")[2]}
-    secrets.update(match.group(1) for match in _PASSWORD_VALUE.finditer(url))
+    secrets.update(match.group(2) for match in _PASSWORD_PARAMETER.finditer(url))
     secrets |= {unquote(secret) for secret in secrets}
     for secret in sorted(secrets - {""}, key=len, reverse=True):
         message = message.replace(secret, "***")

@@ -5,15 +5,12 @@ off the event loop."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from gateway.config.camera import MAX_LINES, MAX_ZONES
-from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
-from tests.unit.api.test_console_geometry_numbers import CONFIG, PATH, line, zone
+from tests.unit.api.test_console_geometry_numbers import line, refused_put, zone
 
 
 @pytest.mark.parametrize(
@@ -32,10 +29,5 @@ from tests.unit.api.test_console_geometry_numbers import CONFIG, PATH, line, zon
 def test_too_many_zones_or_lines_are_a_400_naming_the_limit(
     tmp_path: Path, document: dict[str, object], problem: str
 ) -> None:
-    config = tmp_path / "gateway.yaml"
-    config.write_text(CONFIG)
-    with console_app(OneCamera("gate", CameraState.STREAMING, None), config) as api:
-        reply = api.request("PUT", PATH, json.dumps(document).encode(), {"Content-Type": "application/json"})
-        assert reply.status == 400, reply.body
-        assert problem in reply.json()["error"]
-        assert config.read_text() == CONFIG
+    with refused_put(tmp_path, document, problem):
+        pass

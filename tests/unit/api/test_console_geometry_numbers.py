@@ -4,12 +4,15 @@ or a string where a number belongs is a 400 naming it, and nothing is written; i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from gateway.domain import CameraState
 from tests.support.console_app import OneCamera, console_app
+from tests.unit.api.harness import ServedApi
 
 CONFIG = """\
 cameras:
@@ -48,6 +51,14 @@ def line(first: object, in_direction: object) -> dict[str, object]:
 def test_a_boolean_or_a_string_coordinate_is_a_400_naming_it(
     tmp_path: Path, document: dict[str, object], problem: str
 ) -> None:
+    with refused_put(tmp_path, document, problem) as api:
+        assert api.get(PATH).json()["zones"][0]["polygon"][0] == [0.1, 0.5]
+
+
+@contextmanager
+def refused_put(tmp_path: Path, document: dict[str, object], problem: str) -> Iterator[ServedApi]:
+    """The app over a config file, after a PUT of ``document`` that must be a 400 naming ``problem``
+    and must leave the file as it was."""
     config = tmp_path / "gateway.yaml"
     config.write_text(CONFIG)
     with console_app(OneCamera("gate", CameraState.STREAMING, None), config) as api:
@@ -55,7 +66,7 @@ def test_a_boolean_or_a_string_coordinate_is_a_400_naming_it(
         assert reply.status == 400, reply.body
         assert problem in reply.json()["error"]
         assert config.read_text() == CONFIG
-        assert api.get(PATH).json()["zones"][0]["polygon"][0] == [0.1, 0.5]
+        yield api
 
 
 def test_int_coordinates_are_saved(tmp_path: Path) -> None:
