@@ -29,7 +29,6 @@ outage: a good alert is never rejected for an error that might pass.
 from __future__ import annotations
 
 import contextlib
-import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from urllib.parse import unquote
 from gateway.audit import schema
 from gateway.errors import AuditError
 from gateway.sqlite_open import open_wal_database
+from gateway.url_credentials import MASK, masked_parameters, secret_values, split_user_info
 
 if TYPE_CHECKING:
     import psycopg
@@ -261,26 +261,21 @@ def open_database(url: str, *, create: bool = True) -> Database:
     )
 
 
-_PASSWORD_PARAMETER = re.compile(r"([?&](?:ssl)?password=)([^&#]*)", re.IGNORECASE)
-"""libpq also takes the password (and the client key's) as a query parameter."""
-
-
 def _without_secrets(message: str, url: str) -> str:
     """The driver's ``message`` without ``url`` or its passwords: libpq quotes the part of a URL it
     cannot parse (a bad percent-escape, a space), which may be the password, or the whole URL."""
-    credentials = url.partition("://")[2].rpartition("@")[0]
-    secrets = {url, credentials.partition(":")[2]}
-    secrets.update(match.group(2) for match in _PASSWORD_PARAMETER.finditer(url))
+    _, user_info, address = split_user_info(url)
+    secrets = {url, user_info.partition(":")[2], *secret_values(address.partition("?")[2])}
     secrets |= {unquote(secret) for secret in secrets}
     for secret in sorted(secrets - {""}, key=len, reverse=True):
-        message = message.replace(secret, "***")
+        message = message.replace(secret, MASK)
     return message
 
 
 def _without_password(url: str) -> str:
-    url = _PASSWORD_PARAMETER.sub(r"\1***", url)
-    scheme, separator, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not at or ":" not in credentials:
-        return url
-    return f"{scheme}{separator}{credentials.split(':', 1)[0]}:***@{host}"
+    scheme, user_info, address = split_user_info(url)
+    path, question, query = address.partition("?")
+    shown = f"{path}{question}{masked_parameters(query)}"
+    if ":" in user_info:
+        return f"{scheme}{user_info.split(':', 1)[0]}:{MASK}@{shown}"
+    return f"{scheme}{user_info}{'@' if user_info else ''}{shown}"

@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import re
 
+from gateway.url_credentials import MASK, is_secret_name
+
 __all__ = ["redact"]
 
 # User info runs to the last '@' before the path: a password may hold an unescaped '@' or ':'.
 _URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#]+@", re.IGNORECASE)
-# libpq also takes the password as a query parameter: postgresql://host/db?password=... It ends at
-# the next parameter, a space or quote, or the ": " of a message that goes on after the URL.
-_PASSWORD_PARAMETER = re.compile(r"([?&;](?:ssl)?password=)(?:[^\s&;#'\":]|:(?!\s|$))*", re.IGNORECASE)
+# A query parameter named for a secret (libpq's password=, a camera's token=): its value ends at the
+# next parameter, a space or quote, or the ": " of a message that goes on after the URL.
+_PARAMETER = re.compile(r"([?&;][\w.%+-]*=)((?:[^\s&;#'\":]|:(?!\s|$))*)")
+
+
+def _masked(parameter: re.Match[str]) -> str:
+    return f"{parameter[1]}{MASK}" if is_secret_name(parameter[1][1:-1]) else parameter[0]
 
 
 def redact(text: str) -> str:
-    """Credentials in any URL of ``text`` (user info, a password parameter) become ``***``."""
-    return _PASSWORD_PARAMETER.sub(r"\1***", _URL_CREDENTIALS.sub(r"\1***@", text))
+    """Credentials in any URL of ``text`` (user info, a secret-named parameter) become ``***``."""
+    return _PARAMETER.sub(_masked, _URL_CREDENTIALS.sub(rf"\1{MASK}@", text))

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from gateway.domain import ModelReference
+from gateway.url_credentials import split_user_info
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -65,13 +66,9 @@ Point = tuple[Fraction, Fraction]
 
 
 def without_credentials(url: str) -> str:
-    """A URL to show in a config problem: nothing up to its last '@' (a password holding '/', '?' or
-    '#' ends urlsplit's host part before it, so the split's netloc cannot be trusted), no query (it
-    may hold a token)."""
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return url
-    return f"{scheme}://{rest.rpartition('@')[2].partition('?')[0]}"
+    """A URL to show in a config problem: no user info, no query (it may hold a token)."""
+    scheme, _, address = split_user_info(url)
+    return f"{scheme}{address.partition('?')[0]}" if scheme else url
 
 
 def checked_port(url: str, parts: SplitResult) -> int | None:

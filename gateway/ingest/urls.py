@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
-from urllib.parse import SplitResult, parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from gateway.url_credentials import MASK, masked_parameters, split_user_info
 
 SourceKind = Literal["rtsp", "http", "file"]
 
-# Query keys that cameras commonly use for secrets (e.g. Axis/Hikvision snapshot and MJPEG URLs;
-# ``pw`` and ``loginpas`` on cheap P2P cameras).
-_SECRET_KEYS = re.compile(r"pas|pw|token|secret|key|auth|sig", re.IGNORECASE)
-REDACTED = "***"
+REDACTED = MASK
 
 
 def source_kind(url: str) -> SourceKind:
@@ -34,12 +32,12 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.scheme or parts.scheme.lower() == "file" or len(parts.scheme) == 1:
         return url
-    scheme, _, rest = url.partition("://")
-    if "@" in rest and "@" not in parts.netloc:
+    scheme, user_info, address = split_user_info(url)
+    if user_info and "@" not in parts.netloc:
         # A password holding '/', '?' or '#' ends urlsplit's host before it, and the rest would show
         # as the path or query. The config refuses that for the schemes it knows, but a GStreamer
         # pipeline takes any scheme: nothing up to the last '@' is shown.
-        parts = urlsplit(f"{scheme}://{rest.rpartition('@')[2]}")
+        parts = urlsplit(f"{scheme}{address}")
     netloc = parts.hostname or ""
     if ":" in netloc:
         netloc = f"[{netloc}]"
@@ -49,10 +47,4 @@ def redact_url(url: str) -> str:
         port = None
     if port is not None:
         netloc = f"{netloc}:{port}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(key, REDACTED if _SECRET_KEYS.search(key) else value) for key, value in pairs], safe="*"
-        )
-    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, ""))
+    return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, masked_parameters(parts.query), ""))
