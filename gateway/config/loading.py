@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pydantic import (
@@ -31,26 +32,11 @@ hundred bytes of nested aliases would otherwise expand to billions (the "billion
 _MERGE = "tag:yaml.org,2002:merge"
 
 
-class _LineLoader(yaml.SafeLoader):
-    """Safe loader that refuses repeated keys, nesting deeper than MAX_DEPTH and values it cannot
-    construct, each as a YAML error marked with its line; it reads ``1e-3`` as a number (below)."""
+class _LineConstruction(yaml.constructor.SafeConstructor):
+    """Construction that refuses repeated keys and values it cannot construct, each as a YAML error
+    marked with its line; it reads ``1e-3`` as a number (below)."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._depth = 0
-        self._checked: set[yaml.MappingNode] = set()
-
-    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
-        # PyYAML composes recursively: a few thousand '[' exhaust the interpreter's stack.
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH and self.check_event():
-                raise ComposerError(
-                    None, None, f"values are nested more than {MAX_DEPTH} deep", self.current_event.start_mark
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+    _checked: set[yaml.MappingNode]
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         try:
@@ -87,14 +73,76 @@ class _LineLoader(yaml.SafeLoader):
                 )
 
 
+class _LineLoader(_LineConstruction, yaml.SafeLoader):
+    """PyYAML's safe loader written in Python, its nesting bounded to MAX_DEPTH as it composes: the
+    loader where PyYAML was built without libyaml."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._checked = set()
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # PyYAML composes recursively: a few thousand '[' exhaust the interpreter's stack.
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH and self.check_event():
+                raise ComposerError(
+                    None, None, f"values are nested more than {MAX_DEPTH} deep", self.current_event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+_LIBYAML = getattr(yaml, "CSafeLoader", None)
+
+
+def _nested_within_bound(text: str) -> bool:
+    """Whether libyaml may compose ``text``: it composes recursively in C, where a deep enough
+    document overflows the stack (libyaml bounds nesting itself only from 0.2.5 on), and the alias
+    check and construction after it recurse in Python. Its parser is a state machine, so the
+    document's events are safe to read at any depth. False too for a document it cannot parse."""
+    assert _LIBYAML is not None
+    parser = _LIBYAML(text)
+    try:
+        open_collections = 0
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, yaml.CollectionStartEvent):
+                open_collections += 1
+                if open_collections >= MAX_DEPTH:
+                    return False
+            elif isinstance(event, yaml.CollectionEndEvent):
+                open_collections -= 1
+        return True
+    except yaml.YAMLError:
+        return False
+    finally:
+        parser.dispose()
+
+
+if _LIBYAML is not None:
+
+    class _FastLineLoader(_LineConstruction, _LIBYAML):  # type: ignore[misc, valid-type]
+        """libyaml's parser and composer: most of a large config's load is parsing, which libyaml does
+        some ten times faster than PyYAML's Python."""
+
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)  # type: ignore[call-arg]  # CSafeLoader's, which mypy does not see
+            self._checked = set()
+
+
 # YAML 1.1 (PyYAML) takes a number with an exponent for a float only with a dot and a signed exponent:
 # ``1e-3``, ``1e10`` and ``1.5e3`` are strings to it, which a number field refuses (a quoted number is a
 # slip the file is told of). They are read as YAML 1.2 and JSON read them.
-_LineLoader.add_implicit_resolver(
+_EXPONENT_FLOAT = (
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
     list("-+0123456789."),
 )
+_LineLoader.add_implicit_resolver(*_EXPONENT_FLOAT)
+if _LIBYAML is not None:
+    _FastLineLoader.add_implicit_resolver(*_EXPONENT_FLOAT)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -153,25 +201,43 @@ def _yaml_problem(error: yaml.YAMLError, text: str, source: str) -> ConfigProble
     return ConfigProblem(source, line, "", f"invalid YAML: {str(error).splitlines()[0]}")
 
 
+class _Loader(Protocol):
+    def get_single_node(self) -> yaml.Node | None: ...
+    def construct_document(self, node: yaml.Node) -> Any: ...
+    def dispose(self) -> None: ...
+
+
+def _read(loader: _Loader, source: str) -> tuple[yaml.Node | None, Any]:
+    """The document's root node and its data; yaml.YAMLError for what the loader refuses."""
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _refuse_runaway_aliases(node, source)
+        return node, loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
 def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     """The YAML document in ``text`` as plain data, and the line of each key path; ConfigError
     (file:line) for any document the loader refuses (tags, repeated keys, nesting, alias bombs)."""
     lines: dict[tuple[str | int, ...], int] = {}
-    try:
-        # The reader checks the characters as the loader is made.
-        loader = _LineLoader(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(exc, text, source)]) from exc
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return {}, lines
-        _refuse_runaway_aliases(node, source)
-        data = loader.construct_document(node)
-    except yaml.YAMLError as exc:
-        raise ConfigError([_yaml_problem(exc, text, source)]) from exc
-    finally:
-        loader.dispose()
+    read: tuple[yaml.Node | None, Any] | None = None
+    if _LIBYAML is not None and _nested_within_bound(text):
+        # A document libyaml refuses is read again by PyYAML's own loader, which names the problem
+        # in more detail (and as it always has). libyaml also takes a tab where PyYAML refuses it.
+        with contextlib.suppress(yaml.YAMLError):
+            read = _read(_FastLineLoader(text), source)
+    if read is None:
+        try:
+            # The reader checks the characters as the loader is made.
+            read = _read(_LineLoader(text), source)
+        except yaml.YAMLError as exc:
+            raise ConfigError([_yaml_problem(exc, text, source)]) from exc
+    node, data = read
+    if node is None:
+        return data, lines
 
     walked: set[yaml.Node] = set()
 
