@@ -99,7 +99,10 @@ async def model_metadata(request: web.Request) -> web.Response:
     backend = context_of(request).backend
     name = request.match_info["name"]
     status = backend.status(name, version_of(request))
-    versions = sorted({other.version for other in backend.models() if other.name == name} | {status.version})
+    # Version 0 is no version: the status of a model none of whose versions can be routed to.
+    versions = sorted(
+        ({other.version for other in backend.models() if other.name == name} | {status.version}) - {0}
+    )
     body: dict[str, Any] = {
         "name": status.name,
         "versions": [str(version) for version in versions],
@@ -129,7 +132,8 @@ async def model_ready(request: web.Request) -> web.Response:
     if status.state is ModelState.READY:
         return web.json_response({"name": status.name, "version": str(status.version), "ready": True})
     reason = f": {status.reason}" if status.reason else ""
-    return json_error(503, f"model {status.ref} is {status.state.value}{reason}", {"Retry-After": "1"})
+    subject = status.ref if status.version else repr(status.name)
+    return json_error(503, f"model {subject} is {status.state.value}{reason}", {"Retry-After": "1"})
 
 
 async def model_config(request: web.Request) -> web.Response:
@@ -144,7 +148,7 @@ async def model_config(request: web.Request) -> web.Response:
             "max_batch_size": status.max_batch_size,
             "input": [_config_tensor(spec, batched) for spec in status.inputs],
             "output": [_config_tensor(spec, batched) for spec in status.outputs],
-            "version_policy": {"specific": {"versions": [status.version]}},
+            "version_policy": {"specific": {"versions": [status.version] if status.version else []}},
         }
     )
 

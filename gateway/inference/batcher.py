@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,9 @@ from gateway.domain import ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.workload import Ahead, Shape
+
+if TYPE_CHECKING:
+    from gateway.inference.loaded import LoadedVersion
 
 Outputs = dict[str, npt.NDArray[np.generic]]
 Finisher = Callable[[ModelRef, Outputs], Any]
@@ -54,6 +57,9 @@ class WorkItem:
     future: Future[Any] = field(repr=False)
     finish: Finisher = field(repr=False)
     enqueued_at: float = 0.0
+    fits: Callable[[LoadedVersion], bool] | None = field(default=None, repr=False)
+    """Whether a version can run this item as it was checked and prepared (None: any can). Hot
+    reload may swap the version while the item waits, for one that takes other inputs."""
     shape: Shape = field(init=False, repr=False)
     """Items merge only when their shapes are equal."""
 

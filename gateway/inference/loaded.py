@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
@@ -99,6 +99,27 @@ class LoadedVersion:
             engine.close()
         release_freed_memory()
         logger.info("closed %s", self.ref, extra={"model": str(self.ref)})
+
+
+def takes_same_inputs(checked: LoadedVersion) -> Callable[[LoadedVersion], bool]:
+    """Whether a version that replaced ``checked`` still takes the inputs checked against it."""
+    return lambda loaded: loaded is checked or loaded.inputs == checked.inputs
+
+
+def takes_same_frames(checked: LoadedVersion) -> Callable[[LoadedVersion], bool]:
+    """Also whether it prepares frames as ``checked`` did and gives outputs of the same shapes: the
+    item holds a frame made by ``checked``'s preprocess, and its finisher decodes with ``checked``'s
+    postprocess (so a threshold edited in model.yaml fails no frame in flight; they are decoded as
+    they would have been a moment earlier)."""
+
+    def fits(loaded: LoadedVersion) -> bool:
+        return loaded is checked or (
+            loaded.inputs == checked.inputs
+            and loaded.outputs == checked.outputs
+            and loaded.config.preprocess == checked.config.preprocess
+        )
+
+    return fits
 
 
 def check_signature(config: ModelConfig, engine: Engine) -> None:

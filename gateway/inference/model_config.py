@@ -16,6 +16,8 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
+import stat
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -24,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from gateway.config import parse_config, read_config_text
 from gateway.config.fields import Integer, Number
 from gateway.domain import TensorSpec, TensorType
+from gateway.errors import ConfigError, ConfigProblem
 
 Fraction = Annotated[Number, Field(ge=0, le=1)]
 
@@ -147,5 +150,11 @@ class ModelConfig(_Section):
 
 def load_model_config(path: Path) -> ModelConfig:
     """Parse ``model.yaml``; raises ConfigError naming file:line and key for every problem."""
+    with contextlib.suppress(OSError):  # a missing file is reported by the read below
+        mode = path.stat().st_mode
+        if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+            # Opening it would wait for a writer: the reload pass, and every one after it, would hang.
+            problem = "cannot read: a FIFO or socket, not a file"
+            raise ConfigError([ConfigProblem(str(path), None, "", problem)])
     config: ModelConfig = parse_config(read_config_text(path), str(path), ModelConfig)
     return config

@@ -19,12 +19,14 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 
 import numpy as np
 import numpy.typing as npt
 
-from gateway.errors import GatewayError, InferenceError
+from gateway.errors import GatewayError, InferenceError, ModelNotReadyError
 from gateway.inference.batcher import Batch, Batcher, Outputs
+from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.repository import ModelRepository
 from gateway.inference.workload import Running, ServiceTimes
@@ -135,6 +137,9 @@ class WorkerPool:
         try:
             loaded = self._repository.acquire(ref)
             with loaded.serving():
+                batch = self._fitting(batch, loaded)
+                if not batch.items:
+                    return
                 feeds = _merge(batch)
                 started = time.perf_counter()
                 outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
@@ -164,6 +169,23 @@ class WorkerPool:
                 self._metrics.outcome(ref, "ok")
             finally:
                 start = end
+
+    def _fitting(self, batch: Batch, loaded: LoadedVersion) -> Batch:
+        """The batch without the items ``loaded`` cannot run, which are answered: checked against
+        the version that served when they were queued, they would fail in the engine with an error
+        that blames the request (a 400 for a request that was valid when sent)."""
+        misfits = [item for item in batch.items if item.fits is not None and not item.fits(loaded)]
+        if not misfits:
+            return batch
+        error = ModelNotReadyError(
+            f"model {batch.ref} was replaced while the request waited, by a version that takes other "
+            "inputs or gives other outputs; send it again"
+        )
+        for item in misfits:
+            item.future.set_exception(error)
+        self._metrics.outcome(batch.ref, _outcome(error), len(misfits))
+        items = tuple(item for item in batch.items if item not in misfits)
+        return replace(batch, items=items, rows=sum(item.rows for item in items))
 
 
 def batch_scheduling(thread: threading.Thread) -> bool:

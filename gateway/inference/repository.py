@@ -11,6 +11,8 @@ the old ones close after their in-flight batches finish, so a reload fails no re
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
 good engines serving (logged) and is retried when the file changes again. Only directories named by
 a canonical version number (``7``, never ``07``) are versions; others are skipped with one warning.
+While the repository itself is not a directory (unmounted, a link being replaced) nothing changes:
+what it loaded keeps serving until it is back.
 The poll thread outlives anything one model's files can do: an unexpected error refreshing a model
 is logged once per model and problem and the other models keep reloading, and ``polling_problems``
 tells the watchdog if the thread ever ends before ``stop``. Passes (the poll thread's, SIGHUP's, the
@@ -39,7 +41,7 @@ from gateway.inference.engines.base import EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.model_config import ModelConfig, load_model_config
 from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog, ReloadLocks
-from gateway.inference.routing import choose_version, default_slot, pinned_slot, ready, routing_of, status_for
+from gateway.inference.routing import choose_version, pinned_slot, ready, routing_of, status_for, to_load
 from gateway.inference.slots import (
     ON_DEMAND,
     Model,
@@ -107,7 +109,7 @@ class ModelRepository:
     def scan(self) -> None:
         """Find models and versions on disk (loads nothing); call ``load_all`` or ``poll`` next."""
         with self._locks.whole_pass():
-            for name in self._model_names():
+            for name in self._model_names() or ():
                 self._refresh_quietly(name, load=False)
 
     def load_all(self) -> None:
@@ -130,12 +132,14 @@ class ModelRepository:
     def unloaded(self, name: str, version: int | None) -> ModelRef | None:
         """The version that would serve ``name``/``version`` when it loads on demand and is not loaded
         yet (or is loading now), else None (loaded, failed or unknown: ``route`` says which)."""
+        if self._preload(name):
+            return None
         try:
             model = self._model(name)
-            slot = model.slots.get(version) if version is not None else default_slot(model)
-        except (ModelNotFoundError, ModelNotReadyError):
+        except ModelNotFoundError:
             return None
-        if slot is None or slot.current is not None or self._preload(name):
+        slot = model.slots.get(version) if version is not None else to_load(model)
+        if slot is None or slot.current is not None:
             return None
         return slot.ref if slot.state in (ModelState.UNLOADED, ModelState.LOADING) else None
 
@@ -167,9 +171,16 @@ class ModelRepository:
         """The serving version with one batch counted in flight; release it with ``exit()``.
 
         Retries when hot reload retires the version between the lookup and the count, so a swap
-        never fails a batch."""
+        never fails a batch. A version removed since the batch was queued is ModelNotReadyError,
+        not "no such version": its requests were valid when sent (an unpinned one named none)."""
         while True:
-            loaded = self.current(ref)
+            try:
+                loaded = self.current(ref)
+            except ModelNotFoundError as exc:
+                raise ModelNotReadyError(
+                    f"model {ref} was removed from the repository while the request waited ({exc}); "
+                    "send it again"
+                ) from exc
             if loaded.enter():
                 return loaded
 
@@ -217,7 +228,12 @@ class ModelRepository:
         with self._locks.whole_pass():
             if self._closed:
                 return
-            names = set(self._model_names())
+            listing = self._model_names()
+            if listing is None:
+                # Gone for a moment (unmounted, a link being replaced, a copy in progress): what it
+                # loaded keeps serving. Removing every model is emptying the directory, not losing it.
+                return
+            names = set(listing)
             with self._lock:
                 gone = [self._models.pop(name) for name in list(self._models) if name not in names]
             self._problems.forget_all_but(names)
@@ -322,14 +338,15 @@ class ModelRepository:
 
     # --- lookups --------------------------------------------------------------------------------
 
-    def _model_names(self) -> list[str]:
+    def _model_names(self) -> list[str] | None:
+        """The model directories' names; None while the repository is not a directory."""
         if not self.root.is_dir():
             if not self._root_missing:  # once, not on every poll
                 logger.error(
                     "model repository %s is not a directory (checked again on every poll)", self.root
                 )
             self._root_missing = True
-            return []
+            return None
         if self._root_missing:
             logger.info("model repository %s is a directory again", self.root)
         self._root_missing = False

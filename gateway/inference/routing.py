@@ -55,6 +55,31 @@ def status_for(model: Model, version: int | None) -> ModelVersionStatus:
     return status_of(model, pinned_slot(model, version))
 
 
+def to_load(model: Model) -> Slot | None:
+    """For a request without a version on a model that loads on demand: the version to load before
+    routing it, else None. That is the version the default will be once loaded (``default_version``,
+    else the highest that has not failed: ``default_slot`` alone would keep routing to a lower one a
+    pinned request happened to load first), then the canary; None when its model.yaml does not parse
+    (``choose_version`` says so)."""
+    if model.config is None:
+        return None
+    routing = model.config.routing
+    if routing.default_version is not None:
+        wanted = model.slots.get(routing.default_version)
+    else:
+        candidates = [slot for slot in model.slots.values() if slot.state is not ModelState.FAILED]
+        wanted = max(candidates, key=lambda slot: slot.ref.version, default=None)
+    canary = model.slots.get(routing.canary.version) if routing.canary and routing.canary.weight else None
+    for slot in (wanted, canary):
+        if (
+            slot is not None
+            and slot.current is None
+            and slot.state in (ModelState.UNLOADED, ModelState.LOADING)
+        ):
+            return slot
+    return None
+
+
 def pinned_slot(model: Model, version: int) -> Slot:
     slot = model.slots.get(version)
     if slot is None:

@@ -37,13 +37,19 @@ from gateway.domain import (
     ModelVersionStatus,
     TensorSpec,
 )
-from gateway.errors import DeadlineExceededError, InferenceError, InvalidInputError
+from gateway.errors import (
+    DeadlineExceededError,
+    InferenceError,
+    InvalidInputError,
+    ModelLoadError,
+    ModelNotReadyError,
+)
 from gateway.inference import postprocess, preprocess
 from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import PROVIDERS
 from gateway.inference.engines.selection import EngineSelector, planned_provider
-from gateway.inference.loaded import LoadedVersion
+from gateway.inference.loaded import LoadedVersion, takes_same_frames, takes_same_inputs
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.pool import WorkerPool
 from gateway.inference.provider_metrics import ProviderCollector
@@ -243,7 +249,7 @@ class InferenceService:
             return self._after_load(waiting, lambda: self.infer(name, version, inputs, deadline))
         loaded = self.repository.route(name, version)
         rows = _check_inputs(loaded, inputs, self._batch_limit(loaded))
-        return self._submit(loaded, inputs, rows, deadline, _inference_output)
+        return self._submit(loaded, inputs, rows, deadline, _inference_output, fits=takes_same_inputs(loaded))
 
     def detect(
         self, name: str, version: int | None, image: Image, deadline: float | None
@@ -273,7 +279,7 @@ class InferenceService:
             return DetectOutput(ref, detections, score, postprocess.anomaly_map(item, spec, report))
 
         feeds = {loaded.inputs[0].name: item[np.newaxis]}
-        return self._submit(loaded, feeds, 1, deadline, finish)
+        return self._submit(loaded, feeds, 1, deadline, finish, fits=takes_same_frames(loaded))
 
     def detect_encoded(
         self, name: str, version: int | None, data: bytes, deadline: float | None
@@ -296,12 +302,18 @@ class InferenceService:
         result: Future[T] = Future()
 
         def load_then_submit() -> None:
+            failure: ModelLoadError | None = None
             try:
-                self.repository.load(ref)
+                try:
+                    self.repository.load(ref)
+                except ModelLoadError as exc:
+                    # Routed again, a request without a version goes past the version that just
+                    # failed to one that serves; a pinned one gets this error.
+                    failure = exc
                 inner = submit()
             except Exception as exc:  # a load or submit error belongs to this request alone
                 if not result.done():
-                    result.set_exception(exc)
+                    result.set_exception(failure if isinstance(exc, ModelNotReadyError) and failure else exc)
                 return
             result.add_done_callback(lambda done: inner.cancel() if done.cancelled() else None)
             inner.add_done_callback(lambda done: _copy_outcome(done, result))
@@ -316,6 +328,8 @@ class InferenceService:
         rows: int,
         deadline: float | None,
         finish: Finisher,
+        *,
+        fits: Callable[[LoadedVersion], bool],
     ) -> Future[Any]:
         future: Future[Any] = Future()
         now = time.monotonic()
@@ -333,6 +347,7 @@ class InferenceService:
             future=future,
             finish=finish,
             enqueued_at=now,
+            fits=fits,
         )
         self.batcher.submit(item)
         return future

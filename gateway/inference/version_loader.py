@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import stat
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -71,7 +72,7 @@ class VersionLoader:
             if self._closed():
                 raise ModelNotReadyError(f"model {ref}: the model repository is closed")
             if slot.state is ModelState.FAILED:
-                raise ModelLoadError(f"{ref}: {slot.reason}")
+                raise ModelLoadError(f"model {ref} failed to load: {slot.reason}")
             config = self._config_of(ref.name)
             slot.move(ModelState.LOADING)
             try:
@@ -80,7 +81,8 @@ class VersionLoader:
                 slot.move(ModelState.FAILED, str(exc))
                 slot.failed_stamp = slot.stamp
                 logger.error("model %s failed to load: %s", ref, exc, extra={"model": str(ref)})
-                raise
+                # The request that asked for the load gets the reason with the version it names.
+                raise ModelLoadError(f"model {ref} failed to load: {exc}") from exc
             slot.current = loaded
             slot.move(ModelState.READY)
             return loaded
@@ -95,6 +97,7 @@ class VersionLoader:
         """New engines for ``ref``, checked against ``config`` and warmed; ModelLoadError on any
         failure, with whatever was built closed."""
         path = self._model_path(ref)
+        check_model_file(path)
         options = replace(self._options, model=config)
         engines: list[Engine] = []
         try:
@@ -169,6 +172,19 @@ class VersionLoader:
                 slot.failed_stamp = None
         if previous is not None:
             previous.retire()
+
+
+def check_model_file(path: Path) -> None:
+    """ModelLoadError unless ``path`` is a regular file (or a link to one). A FIFO would block the
+    engine's open until something writes to it: the start, or every later reload pass, would hang."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    if stat.S_ISDIR(mode):
+        raise ModelLoadError(f"{path} is a directory, not a model file")
+    if not stat.S_ISREG(mode):
+        raise ModelLoadError(f"{path} is not a regular file (a FIFO, socket or device), not a model file")
 
 
 def unload(slot: Slot) -> None:

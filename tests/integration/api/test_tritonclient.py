@@ -20,6 +20,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from tests.integration.api.conftest import Gateway
+from tests.support.onnx_models import write_affine_model
 
 
 @pytest.fixture
@@ -122,3 +123,23 @@ def _input(array: npt.NDArray[Any], *, binary: bool) -> triton.InferInput:
 
 def _datatype(array: npt.NDArray[Any]) -> str:
     return {np.dtype(np.float32): "FP32", np.dtype(np.float64): "FP64"}[array.dtype]
+
+
+def test_a_model_with_no_routable_version_lists_only_real_versions(
+    client: triton.InferenceServerClient, gateway: Gateway
+) -> None:
+    # Given a model whose routing.default_version names a version not in the repository
+    write_affine_model(gateway.repository, "pinned", extra={"routing": {"default_version": 3}})
+    gateway.service.repository.poll()
+    # Then its metadata lists the version it has, not a version 0 it does not have
+    metadata = client.get_model_metadata("pinned")
+    assert metadata["versions"] == ["1"]
+    assert "default_version 3" in metadata["reason"]
+    assert client.get_model_config("pinned")["version_policy"] == {"specific": {"versions": []}}
+    assert client.is_model_ready("pinned", "1")
+    assert not client.is_model_ready("pinned")
+    reply = gateway.api.get("/v2/models/pinned/ready")
+    assert reply.status == 503
+    assert reply.json() == {
+        "error": "model 'pinned' is failed: model 'pinned': default_version 3 is not in the repository"
+    }
