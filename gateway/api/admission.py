@@ -37,6 +37,14 @@ class WaitEstimator(Protocol):
     def worker_idle_s(self) -> tuple[float, int]: ...
 
 
+def _milliseconds(seconds: float) -> str:
+    # A model of a few hundred microseconds waits and is admitted with less than a millisecond:
+    # whole milliseconds would refuse a "0 ms" wait for being over "0 ms".
+    milliseconds = 1000 * seconds
+    decimals = 2 if milliseconds < 1 else 1 if milliseconds < 10 else 0
+    return f"{milliseconds:.{decimals}f} ms"
+
+
 @dataclass(frozen=True, slots=True)
 class Refusal:
     wait_s: float
@@ -45,8 +53,8 @@ class Refusal:
     @property
     def message(self) -> str:
         return (
-            f"expected wait for a worker is {1000 * self.wait_s:.0f} ms, over the "
-            f"{1000 * self.budget_s:.0f} ms this model is admitted with"
+            f"expected wait for a worker is {_milliseconds(self.wait_s)}, over the "
+            f"{_milliseconds(self.budget_s)} this model is admitted with"
         )
 
     @property
