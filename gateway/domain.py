@@ -357,6 +357,46 @@ class ModelVersionStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class Duration:
+    """How many, and their nanoseconds in all: a figure of Triton's statistics extension."""
+
+    count: int = 0
+    ns: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatistics:
+    """Batches of one size run since start: each step counted once per batch."""
+
+    batch_size: int
+    compute_input: Duration
+    compute_infer: Duration
+    compute_output: Duration
+
+
+@dataclass(frozen=True, slots=True)
+class ModelStatistics:
+    """What one model version has run since start, as Triton's statistics extension reports it:
+    requests and camera frames alike, each step counted once per request (a batch's steps count
+    for every request in it), except ``batches``, which counts each batch once."""
+
+    ref: ModelRef
+    last_inference_ms: int
+    """When its last batch finished, in milliseconds since the epoch; 0 before the first."""
+    inference_count: int
+    """Rows answered successfully (a request of 4 rows counts 4)."""
+    execution_count: int
+    """Batches run."""
+    success: Duration
+    fail: Duration
+    queue: Duration
+    compute_input: Duration
+    compute_infer: Duration
+    compute_output: Duration
+    batches: tuple[BatchStatistics, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRouting:
     """Where a request that names no version goes: ``default_version`` (None: the highest ready),
     and ``canary_weight`` of them to ``canary_version`` (None: no canary)."""

@@ -24,6 +24,7 @@ from gateway.domain import (
     Image,
     InferenceOutput,
     ModelRouting,
+    ModelStatistics,
     ModelVersionStatus,
     SceneChange,
 )
@@ -73,6 +74,11 @@ class InferenceBackend(Protocol):
         self, name: str, version: int | None, data: bytes, deadline: float | None
     ) -> Future[DetectOutput]:
         """``detect`` on a JPEG or PNG body; InvalidInputError when it is neither or is corrupt."""
+        ...
+
+    def statistics(self, name: str | None, version: int | None) -> Sequence[ModelStatistics]:
+        """What every version of ``name`` (every model's, with None) or ``name:version`` has run
+        since start; ModelNotFoundError for a model or version that does not exist."""
         ...
 
     def queue_fill(self) -> float:

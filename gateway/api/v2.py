@@ -1,9 +1,10 @@
 """Open Inference Protocol v2 (KServe / Triton REST): health, metadata, readiness and infer.
 
 Enough of Triton's HTTP surface that ``tritonclient.http`` works unchanged: server and model
-metadata, readiness, ``config``, ``repository/index`` and infer with JSON tensors or the binary
-tensor data extension (see tensors.py). Model versions are positive integers in the path;
-``/v2/models/{name}`` without a version means what the repository routes it to (latest or canary).
+metadata, readiness, ``config``, ``repository/index``, the statistics extension (``stats``) and infer
+with JSON tensors or the binary tensor data extension (see tensors.py). Model versions are positive
+integers in the path; ``/v2/models/{name}`` without a version means what the repository routes it to
+(latest or canary); its ``stats`` are every version's, as Triton's.
 """
 
 from __future__ import annotations
@@ -42,11 +43,11 @@ from gateway.api.tensors import (
     parse_infer_request,
     specs_json,
 )
-from gateway.domain import ModelState, TensorSpec, ascii_integer
+from gateway.domain import Duration, ModelState, ModelStatistics, TensorSpec, ascii_integer
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
-EXTENSIONS = ("binary_tensor_data", "model_repository")
+EXTENSIONS = ("binary_tensor_data", "model_repository", "statistics")
 BINARY_TYPE = "application/octet-stream"
 
 
@@ -56,11 +57,14 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/v2/health/live", live, name=f"{OPEN_PREFIX}live")
     router.add_get("/v2/health/ready", ready, name=f"{OPEN_PREFIX}ready")
     router.add_route("*", "/v2/repository/index", repository_index, name="repository_index")
+    # Before /v2/models/{name}, as in Triton: a model named "stats" has no metadata route.
+    router.add_get("/v2/models/stats", model_statistics, name="statistics")
     for suffix, label in (("", "model"), ("/versions/{version}", "model_version")):
         base = "/v2/models/{name}" + suffix
         router.add_get(base, model_metadata, name=f"{label}_metadata")
         router.add_get(base + "/ready", model_ready, name=f"{label}_ready")
         router.add_get(base + "/config", model_config, name=f"{label}_config")
+        router.add_get(base + "/stats", model_statistics, name=f"{label}_statistics")
         router.add_post(base + "/infer", infer, name=f"{INFER_PREFIX}{label}", expect_handler=expect_continue)
 
 
@@ -134,6 +138,46 @@ async def model_ready(request: web.Request) -> web.Response:
     reason = f": {status.reason}" if status.reason else ""
     subject = status.ref if status.version else repr(status.name)
     return json_error(503, f"model {subject} is {status.state.value}{reason}", {"Retry-After": "1"})
+
+
+async def model_statistics(request: web.Request) -> web.Response:
+    """Triton's statistics extension: ``model_stats`` for every version asked for."""
+    statistics = context_of(request).backend.statistics(request.match_info.get("name"), version_of(request))
+    return web.json_response({"model_stats": [_statistics_json(figures) for figures in statistics]})
+
+
+def _duration_json(duration: Duration) -> dict[str, int]:
+    return {"count": duration.count, "ns": duration.ns}
+
+
+def _statistics_json(figures: ModelStatistics) -> dict[str, Any]:
+    never = _duration_json(Duration())  # no response cache
+    return {
+        "name": figures.ref.name,
+        "version": str(figures.ref.version),
+        "last_inference": figures.last_inference_ms,
+        "inference_count": figures.inference_count,
+        "execution_count": figures.execution_count,
+        "inference_stats": {
+            "success": _duration_json(figures.success),
+            "fail": _duration_json(figures.fail),
+            "queue": _duration_json(figures.queue),
+            "compute_input": _duration_json(figures.compute_input),
+            "compute_infer": _duration_json(figures.compute_infer),
+            "compute_output": _duration_json(figures.compute_output),
+            "cache_hit": never,
+            "cache_miss": never,
+        },
+        "batch_stats": [
+            {
+                "batch_size": batch.batch_size,
+                "compute_input": _duration_json(batch.compute_input),
+                "compute_infer": _duration_json(batch.compute_infer),
+                "compute_output": _duration_json(batch.compute_output),
+            }
+            for batch in figures.batches
+        ],
+    }
 
 
 async def model_config(request: web.Request) -> web.Response:

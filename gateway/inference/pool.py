@@ -29,6 +29,7 @@ from gateway.inference.batcher import Batch, Batcher, Outputs
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.repository import ModelRepository
+from gateway.inference.statistics import Answer, InferenceStatistics
 from gateway.inference.workload import Running, ServiceTimes
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class WorkerPool:
         stop: threading.Event,
         *,
         service_times: ServiceTimes | None = None,
+        statistics: InferenceStatistics | None = None,
     ) -> None:
         self._batcher = batcher
         self._repository = repository
@@ -55,6 +57,7 @@ class WorkerPool:
         self._stop = stop
         self._threads: list[threading.Thread] = []
         self.service_times = service_times or ServiceTimes()
+        self.statistics = statistics or InferenceStatistics()
         # Per worker: the batch it is running, None while idle. One list store per batch, read
         # without a lock by the watchdog's health check and by admission's wait estimate.
         self._running: list[Running | None] = [None] * workers
@@ -140,35 +143,59 @@ class WorkerPool:
                 batch = self._fitting(batch, loaded)
                 if not batch.items:
                     return
+                merging = time.perf_counter_ns()
                 feeds = _merge(batch)
-                started = time.perf_counter()
+                started = time.perf_counter_ns()
                 outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
-                elapsed = time.perf_counter() - started
+                ended = time.perf_counter_ns()
+                elapsed = (ended - started) / 1e9
                 self._metrics.compute.labels(*labels).observe(elapsed)
                 self.service_times.observe(ref.name, elapsed, batch.rows, batch.shape)
         except Exception as exc:  # every item gets an answer, whatever went wrong
             error = exc if isinstance(exc, GatewayError) else InferenceError(f"inference failed: {exc}")
             if not isinstance(exc, GatewayError):
                 logger.exception("batch for %s failed", ref, extra={"model": str(ref)})
+            self.statistics.failed(ref, [_nanoseconds_since(item.enqueued_at) for item in batch.items])
             for item in batch.items:
                 item.future.set_exception(error)
             self._metrics.outcome(ref, _outcome(error), len(batch.items))
             return
+        input_ns, infer_ns = started - merging, ended - started
+        self.statistics.executed(ref, batch.rows, input_ns, infer_ns)
+        self._answer(batch, outputs, input_ns, infer_ns)
+
+    def _answer(self, batch: Batch, outputs: Outputs, input_ns: int, infer_ns: int) -> None:
+        """Each item's rows of ``outputs``, through its finisher, to its future."""
+        ref = batch.ref
         start = 0
         for item in batch.items:
             end = start + item.rows
+            answering = time.perf_counter_ns()
+            failure: Exception | None = None
             try:
                 rows = outputs if len(batch.items) == 1 else _rows(outputs, start, end, batch.rows)
                 result = item.finish(ref, rows)
             except Exception as exc:  # postprocess of one item fails that item only
-                error = exc if isinstance(exc, GatewayError) else InferenceError(f"postprocess failed: {exc}")
-                item.future.set_exception(error)
-                self._metrics.outcome(ref, _outcome(error))
-            else:
-                item.future.set_result(result)
-                self._metrics.outcome(ref, "ok")
+                failure = (
+                    exc if isinstance(exc, GatewayError) else InferenceError(f"postprocess failed: {exc}")
+                )
             finally:
                 start = end
+            # Counted before it is answered: a client that reads the statistics next finds it there.
+            answer = Answer(
+                rows=item.rows,
+                queue_ns=round((batch.taken_at - item.enqueued_at) * 1e9),
+                request_ns=_nanoseconds_since(item.enqueued_at),
+                output_ns=time.perf_counter_ns() - answering,
+                succeeded=failure is None,
+            )
+            self.statistics.answered(ref, batch.rows, answer, input_ns, infer_ns)
+            if failure is None:
+                item.future.set_result(result)
+                self._metrics.outcome(ref, "ok")
+            else:
+                item.future.set_exception(failure)
+                self._metrics.outcome(ref, _outcome(failure))
 
     def _fitting(self, batch: Batch, loaded: LoadedVersion) -> Batch:
         """The batch without the items ``loaded`` cannot run, which are answered: checked against
@@ -181,11 +208,16 @@ class WorkerPool:
             f"model {batch.ref} was replaced while the request waited, by a version that takes other "
             "inputs or gives other outputs; send it again"
         )
+        self.statistics.failed(batch.ref, [_nanoseconds_since(item.enqueued_at) for item in misfits])
         for item in misfits:
             item.future.set_exception(error)
         self._metrics.outcome(batch.ref, _outcome(error), len(misfits))
         items = tuple(item for item in batch.items if item not in misfits)
         return replace(batch, items=items, rows=sum(item.rows for item in items))
+
+
+def _nanoseconds_since(monotonic_s: float) -> int:
+    return round((time.monotonic() - monotonic_s) * 1e9)
 
 
 def batch_scheduling(thread: threading.Thread) -> bool:

@@ -34,6 +34,7 @@ from gateway.domain import (
     ModelRef,
     ModelReference,
     ModelRouting,
+    ModelStatistics,
     ModelVersionStatus,
     TensorSpec,
 )
@@ -214,6 +215,18 @@ class InferenceService:
 
     def status(self, name: str, version: int | None) -> ModelVersionStatus:
         return self.repository.status(name, version)
+
+    def statistics(self, name: str | None, version: int | None) -> list[ModelStatistics]:
+        """What every version of ``name`` (of every model, with None) or ``name:version`` has run;
+        ModelNotFoundError for a model or version the repository does not have."""
+        if name is not None:
+            self.repository.status(name, version)  # the model (and version) must exist
+        refs = [
+            status.ref
+            for status in self.repository.statuses()
+            if status.version and name in (None, status.name) and version in (None, status.version)
+        ]
+        return [self.pool.statistics.of(ref) for ref in refs]
 
     def queue_fill(self) -> float:
         return self.batcher.fill()

@@ -23,12 +23,14 @@ from gateway.domain import (
     ModelRef,
     ModelRouting,
     ModelState,
+    ModelStatistics,
     ModelVersionStatus,
     TensorSpec,
     TensorType,
 )
 from gateway.errors import DeadlineExceededError, ModelNotFoundError, ModelNotReadyError
 from gateway.inference.preprocess import decode_image
+from gateway.inference.statistics import InferenceStatistics
 
 AFFINE_INPUT = TensorSpec("INPUT0", TensorType.FP32, (-1, 4))
 AFFINE_OUTPUT = TensorSpec("OUTPUT0", TensorType.FP32, (-1, 4))
@@ -128,6 +130,15 @@ class FakeBackend:
         self, name: str, version: int | None, data: bytes, deadline: float | None
     ) -> Future[DetectOutput]:
         return self.detect(name, version, decode_image(data), deadline)
+
+    def statistics(self, name: str | None, version: int | None) -> Sequence[ModelStatistics]:
+        if name is not None:
+            self.status(name, version)
+        return [
+            InferenceStatistics().of(status.ref)
+            for (model, number), status in self.statuses.items()
+            if name in (None, model) and version in (None, number)
+        ]
 
     def queue_fill(self) -> float:
         return self.fills.pop(0) if self.fills else self.fill
