@@ -39,6 +39,22 @@ _TYPES_BY_DTYPE: Mapping[np.dtype[np.generic], TensorType] = {
 }
 
 
+# Python types a JSON value decodes to that each kind of numpy dtype takes without coercion (type()
+# is exact, so a bool is not an int here).
+_JSON_VALUE_TYPES: Mapping[str, frozenset[type]] = {
+    "b": frozenset({bool}),
+    "i": frozenset({int}),
+    "u": frozenset({int}),
+    "f": frozenset({int, float}),
+}
+_JSON_VALUE_NAMES: Mapping[str, str] = {
+    "b": "true or false",
+    "i": "integers",
+    "u": "integers",
+    "f": "numbers",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class RequestedOutput:
     name: str
@@ -81,6 +97,7 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
     """Decode an infer request body; raise InvalidInputError naming the problem."""
     # A view, not a slice: the tensor bytes are read in place by np.frombuffer, never copied here.
     view = memoryview(body)
+    what = "request body"
     if header_length is None:
         header_bytes, binary = view, view[:0]
     else:
@@ -90,7 +107,9 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         if not 0 < length <= len(body):
             raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
         header_bytes, binary = view[:length], view[length:]
-    header = load_json(header_bytes)
+        # A length that cuts the JSON short (or runs into the tensors) must be blamed, not the JSON.
+        what = f"the inference header (the body's first {length} bytes, as {HEADER_LENGTH} says)"
+    header = load_json(header_bytes, what)
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
     parameters = _parameters(header, "request")
@@ -111,8 +130,11 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         )
     binary_default = _flag(parameters, "binary_data_output", False, "request")
     request_id = header.get("id")
+    if request_id is not None and not isinstance(request_id, str):
+        # Echoed back as sent: str() of an object would answer with Python's spelling of it.
+        raise InvalidInputError(f"'id' must be a string, got {json.dumps(request_id)[:40]}")
     return InferRequest(
-        request_id=str(request_id) if request_id is not None else None,
+        request_id=request_id,
         inputs=inputs,
         outputs=_parse_outputs(header.get("outputs"), binary_default),
         binary_default=binary_default,
@@ -251,13 +273,36 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
         return name, _shaped(name, array, shape), size
     if "data" not in raw:
         raise InvalidInputError(f"input {name!r} has neither 'data' nor binary_data_size")
-    try:
-        array = np.asarray(raw["data"], dtype=dtype)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise InvalidInputError(f"input {name!r}: 'data' is not a {datatype.value} array: {exc}") from exc
+    array = _json_array(name, raw["data"], datatype)
     if array.size != count:
         raise InvalidInputError(f"input {name!r}: {array.size} values do not fill shape {shape}")
     return name, _shaped(name, array, shape), 0
+
+
+def _json_array(name: str, data: object, datatype: TensorType) -> Array:
+    """JSON ``data`` as the datatype's array, refusing what numpy would quietly coerce: a string
+    (``"false"`` would be True), a boolean or null among numbers (1 or NaN), a fraction for an
+    integer type (truncated), a list where a number belongs (jagged), a float past FP16's range."""
+    try:
+        values = np.array(data, dtype=object)
+    except ValueError as exc:  # numpy's own limits (dimensions), past what load_json lets through
+        raise InvalidInputError(f"input {name!r}: 'data' is not an array: {exc}") from None
+    # reshape, not .flat: numpy's iterators take at most 32 dimensions, JSON nesting allows ~60.
+    flat = values.reshape(-1)
+    kind = datatype.numpy_dtype.kind
+    if not set(map(type, flat)) <= _JSON_VALUE_TYPES[kind]:
+        wrong = next(value for value in flat if type(value) not in _JSON_VALUE_TYPES[kind])
+        found = "lists of different lengths (jagged)" if isinstance(wrong, list) else json.dumps(wrong)[:40]
+        raise InvalidInputError(
+            f"input {name!r}: 'data' holds {found}; {datatype.value} takes {_JSON_VALUE_NAMES[kind]}"
+        )
+    try:
+        with np.errstate(over="raise"):
+            return values.astype(datatype.numpy_dtype)
+    except (OverflowError, FloatingPointError) as exc:
+        raise InvalidInputError(
+            f"input {name!r}: 'data' holds a value out of {datatype.value}'s range: {exc}"
+        ) from None
 
 
 def _shaped(name: str, array: Array, shape: list[int]) -> Array:

@@ -10,6 +10,7 @@ round trip entirely and returns the resized frame's exact values.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -19,12 +20,16 @@ import numpy.typing as npt
 
 from gateway.domain import Image
 from gateway.errors import InvalidInputError, ModelLoadError
-from gateway.image_format import is_jpeg_or_png
+from gateway.image_format import PNG_SIGNATURE, is_jpeg_or_png
 from gateway.inference.model_config import PreprocessConfig
 
 __all__ = ["Letterbox", "channels_of", "check", "decode_image", "prepare"]
 
 _DTYPES: dict[str, type[np.generic]] = {"FP32": np.float32, "FP16": np.float16, "UINT8": np.uint8}
+TRANSPARENT_BACKGROUND = 255
+"""What a PNG's transparent pixels become: white, as a browser shows the image on a page."""
+_BLEND_ROWS = 512
+_EXIF_ORIENTATION = 0x0112
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,16 +58,90 @@ class Letterbox:
 
 
 def decode_image(data: bytes) -> Image:
-    """JPEG or PNG bytes -> BGR uint8 frame; InvalidInputError for anything else or a corrupt file."""
+    """JPEG or PNG bytes -> BGR uint8 frame as a viewer shows it: turned as its EXIF orientation
+    says, transparent pixels over TRANSPARENT_BACKGROUND. InvalidInputError for anything else or a
+    corrupt file."""
     if not is_jpeg_or_png(data):
         raise InvalidInputError("body is not a JPEG or PNG image")
+    buffer = np.frombuffer(data, dtype=np.uint8)
     try:
-        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        image: npt.NDArray[Any] | None = None
+        if _may_be_transparent(data):
+            image = _decode_transparent(buffer, data)
+        if image is None:
+            image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     except cv2.error as exc:
         raise InvalidInputError(f"image could not be decoded: {exc}") from exc
     if image is None or image.size == 0:
-        raise InvalidInputError("image could not be decoded (corrupt or truncated)")
+        raise InvalidInputError(
+            "image could not be decoded (corrupt, truncated, or coded in a way the decoder does not take)"
+        )
     return cast(Image, image)
+
+
+def _may_be_transparent(data: bytes) -> bool:
+    """A PNG with an alpha channel (colour type 4 or 6) or a transparent colour (tRNS)."""
+    if not data.startswith(PNG_SIGNATURE) or len(data) < 26:
+        return False
+    return data[25] in (4, 6) or b"tRNS" in data
+
+
+def _decode_transparent(buffer: npt.NDArray[np.uint8], data: bytes) -> Image | None:
+    """The PNG blended over TRANSPARENT_BACKGROUND, or None when it decodes without an alpha
+    channel. IMREAD_COLOR would drop the alpha and keep whatever colour the encoder left under
+    it (a region erased in an editor keeps its old pixels), which the client never sees."""
+    decoded: npt.NDArray[Any] | None = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.ndim != 3 or decoded.shape[2] != 4:
+        return None
+    image = np.empty((*decoded.shape[:2], 3), dtype=np.uint8)
+    # In bands of rows, so that a large image needs no full-size temporaries beyond its result.
+    for top in range(0, decoded.shape[0], _BLEND_ROWS):
+        band = decoded[top : top + _BLEND_ROWS]
+        if band.dtype != np.uint8:
+            band = (band >> 8).astype(np.uint8)  # as IMREAD_COLOR reduces 16 bits
+        alpha = cv2.merge([band[:, :, 3]] * 3)
+        # colour * alpha + background * (1 - alpha), on the 0..255 scale
+        shown = cv2.multiply(np.ascontiguousarray(band[:, :, :3]), alpha, scale=1 / 255)
+        behind = cv2.multiply(np.full_like(alpha, TRANSPARENT_BACKGROUND), 255 - alpha, scale=1 / 255)
+        image[top : top + _BLEND_ROWS] = cv2.add(shown, behind)
+    return _oriented(image, _png_orientation(data))
+
+
+def _png_orientation(data: bytes) -> int:
+    """The EXIF orientation (1 to 8) of a PNG's eXIf chunk before its image data, as OpenCV
+    applies it; 1 when there is none. IMREAD_UNCHANGED leaves the turning to us."""
+    position = len(PNG_SIGNATURE)
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind == b"IDAT":
+            break
+        if kind == b"eXIf":
+            return _exif_orientation(data[position + 8 : position + 8 + length])
+        position += 12 + length
+    return 1
+
+
+def _exif_orientation(exif: bytes) -> int:
+    order = {b"II": "<", b"MM": ">"}.get(exif[:2])
+    if order is None or len(exif) < 8:
+        return 1
+    (directory,) = struct.unpack(f"{order}I", exif[4:8])
+    if directory + 2 > len(exif):
+        return 1
+    (entries,) = struct.unpack(f"{order}H", exif[directory : directory + 2])
+    for entry in range(directory + 2, min(directory + 2 + 12 * entries, len(exif) - 11), 12):
+        tag, _, _, value = struct.unpack(f"{order}HHIH", exif[entry : entry + 10])
+        if tag == _EXIF_ORIENTATION:
+            return value if 1 <= value <= 8 else 1
+    return 1
+
+
+def _oriented(image: Image, orientation: int) -> Image:
+    """Turn a stored image to the way it is shown (EXIF orientation 2 to 8; 1 is as stored)."""
+    if orientation in (5, 6, 7, 8):
+        image = cast(Image, cv2.transpose(image))
+    flip = {2: 1, 3: -1, 4: 0, 6: 1, 7: -1, 8: 0}.get(orientation)
+    return image if flip is None else cast(Image, cv2.flip(image, flip))
 
 
 def channels_of(spec: PreprocessConfig) -> int:

@@ -46,3 +46,22 @@ def test_detect_on_a_raw_tensor_model_is_a_clear_400(gateway: Gateway) -> None:
     reply = gateway.api.request("POST", "/v1/detect?model=affine", encoded(8, 8, ".png"))
     assert reply.status == 400
     assert "/v2 infer" in reply.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "header"),
+    [("?model=detector&model=affine", None), ("?model=detector", "detector:2"), ("", "detector, affine")],
+    ids=["query-twice", "query-and-header", "header-list"],
+)
+def test_two_models_named_is_a_400_naming_both(gateway: Gateway, query: str, header: str | None) -> None:
+    headers = {} if header is None else {"X-Model-Name": header}
+    reply = gateway.api.request("POST", f"/v1/detect{query}", encoded(8, 8, ".png"), headers)
+    assert reply.status == 400, reply.body
+    assert "names 2 models" in reply.json()["error"]
+
+
+def test_the_same_model_named_twice_is_served(gateway: Gateway) -> None:
+    reply = gateway.api.request(
+        "POST", "/v1/detect?model=detector", encoded(8, 8, ".png"), {"X-Model-Name": "detector"}
+    )
+    assert reply.status == 200, reply.body

@@ -28,3 +28,14 @@ def test_a_non_contiguous_array_is_sent_in_its_logical_order() -> None:
 def test_a_dtype_without_a_v2_datatype_is_refused() -> None:
     with pytest.raises(InferenceError, match="tensor 'x': numpy dtype complex64 has no v2 datatype"):
         encode_binary_request({"x": np.zeros(2, np.complex64)})
+
+
+@pytest.mark.parametrize("offset", [-10, 3])
+def test_a_header_length_that_cuts_the_json_is_blamed_by_name(offset: int) -> None:
+    # Given a valid binary request whose Inference-Header-Content-Length is off: short of the
+    # JSON's end, or past it into the tensor bytes
+    body, headers = encode_binary_request({"x": np.full(4, 255, np.uint8)})
+    length = int(headers[HEADER_LENGTH]) + offset
+    # Then the error names the header length, not only the JSON it cut
+    with pytest.raises(InferenceError, match=f"first {length} bytes, as {HEADER_LENGTH} says"):
+        parse_infer_request(body, str(length))

@@ -90,7 +90,10 @@ def test_all_outputs_follow_binary_data_output_when_none_are_named() -> None:
     ("document", "fragment"),
     [
         ({"inputs": [{"name": "a", "shape": [-1], "datatype": "FP32", "data": []}]}, "integers from 0 to"),
-        ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": ["x"]}]}, "not a FP32 array"),
+        (
+            {"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": ["x"]}]},
+            'holds "x"; FP32 takes numbers',
+        ),
         ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32"}]}, "neither 'data' nor"),
         ({"inputs": [{"shape": [1], "datatype": "FP32", "data": [1]}]}, "needs a 'name'"),
         ({"inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [1]}] * 2}, "given twice"),

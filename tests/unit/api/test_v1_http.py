@@ -64,8 +64,9 @@ def test_detect_rejects_what_it_cannot_use(api: ServedApi, backend: FakeBackend)
         ("/v1/detect?model=bad%20name", data, 400, "must match"),
         ("/v1/detect?model=affine:0", data, 400, "positive integer"),
         ("/v1/detect?model=affine", b"", 400, "empty"),
-        ("/v1/detect?model=affine", b"GIF89a....", 400, "JPEG or PNG"),
-        ("/v1/detect?model=affine", data[: len(data) // 3], 400, "could not be decoded"),
+        ("/v1/detect?model=affine", b"GIF89a....", 415, "a GIF image; /v1/detect takes JPEG or PNG"),
+        ("/v1/detect?model=affine", b"<html></html>", 400, "not a JPEG or PNG image (it starts with"),
+        ("/v1/detect?model=affine", data[: len(data) // 3], 400, "bytes into it (truncated or corrupt)"),
         ("/v1/detect?model=ghost", data, 404, "ghost"),
         ("/v1/detect?model=affine:3", data, 503, "failed"),
         # A PNG of about a megabyte can hold this many (1.2 GB decoded): refused from its header.
