@@ -5,6 +5,10 @@ arrived, is usually just reordering or a redelivery still on its way, so nothing
 has been open for ``replay_after_s``. Then the device is
 asked, and asked again while the gap stays open, each time waiting twice as long (up to
 ``max_interval_s``): a device that pruned those alerts or is offline is not flooded with requests.
+While a gap fills (its device's contiguous seq grows: a device replays from the lowest seq up) the
+next request waits for that wait after the latest progress, not after the request: a replay of
+30,000 alerts takes longer than the first waits, and asking again meanwhile had the device send
+most of it again (five requests: 105,000 alerts republished instead of 30,000).
 Pure logic, driven by the subscriber with the clock passed in.
 """
 
@@ -22,6 +26,7 @@ DEFAULT_MAX_INTERVAL_S = 300.0
 class _OpenGap:
     due_at: float
     interval_s: float
+    contiguous_seq: int
 
 
 class ReplayScheduler:
@@ -33,10 +38,17 @@ class ReplayScheduler:
     def observe(self, progress: Iterable[DeviceProgress], now: float) -> None:
         """Note the devices' current state: a new gap starts its wait, a closed one is forgotten."""
         for device in progress:
+            gap = self._open.get(device.device_id)
             if not device.needs_replay:
                 self._open.pop(device.device_id, None)
-            elif device.device_id not in self._open:
-                self._open[device.device_id] = _OpenGap(now + self._replay_after_s, self._replay_after_s)
+            elif gap is None:
+                self._open[device.device_id] = _OpenGap(
+                    now + self._replay_after_s, self._replay_after_s, device.contiguous_seq
+                )
+            elif device.has_gap and device.contiguous_seq > gap.contiguous_seq:
+                # Only a gap filling moves the contiguous seq (new alerts land above the gap).
+                gap.contiguous_seq = device.contiguous_seq
+                gap.due_at = max(gap.due_at, now + gap.interval_s)
 
     def due(self, now: float) -> list[str]:
         """Devices to ask now; each is then not due again for twice its previous wait."""

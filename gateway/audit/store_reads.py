@@ -11,6 +11,7 @@ from gateway.audit.evidence import EvidenceLedger
 from gateway.audit.fleet import DeviceState, StoredEntry, read_alerts, read_devices
 from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
 from gateway.errors import AuditError
+from gateway.protocol.replay import replay_pieces
 
 T = TypeVar("T")
 
@@ -45,7 +46,8 @@ class AuditReads:
                 merged[-1] = (merged[-1][0], max(merged[-1][1], last))
             else:
                 merged.append((first, last))
-        return merged[:limit]
+        # A device refuses a request for more than MAX_REPLAY_RANGE seqs, and serves replays first.
+        return replay_pieces(merged, limit)
 
     def _gaps(self, device_id: str, limit: int) -> list[tuple[int, int]]:
         rows = self._read("SELECT contiguous_seq FROM audit_devices WHERE device_id = ?", (device_id,))

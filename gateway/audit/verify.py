@@ -15,9 +15,10 @@ log, which an auditor wants to see, so they make the report fail like the other 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -25,6 +26,7 @@ from gateway.audit.store import AuditStore, StoredAlert
 from gateway.config import read_text_file
 from gateway.domain import Alert
 from gateway.errors import AuditError
+from gateway.printable import printable
 from gateway.protocol.alerts import (
     ZERO_HASH,
     AlertVerificationError,
@@ -39,10 +41,28 @@ IMAGE_CHUNK = 50
 """Images hashed per read: bounds the memory a store of large images needs."""
 
 
+class _KeysLoader(yaml.BaseLoader):
+    """Every scalar as written (safe_load reads the device id 007 as the integer 7, "on" as True and
+    1.10 as 1.1, so those devices' alerts were refused for want of a key that is there), and a device
+    named twice is an error (else the later key wins without a word)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(name, str) and name in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"device {name!r} is named twice", key_node.start_mark
+                )
+            if isinstance(name, str):
+                seen.add(name)
+        return super().construct_mapping(node, deep)
+
+
 def load_keys(path: Path) -> dict[str, bytes]:
     """A YAML or JSON mapping of device_id -> hex HMAC key (JSON is YAML, so one parser reads both)."""
     try:
-        data = yaml.safe_load(read_text_file(path))
+        data = yaml.load(read_text_file(path), Loader=_KeysLoader)
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
     except yaml.YAMLError as exc:
@@ -139,9 +159,10 @@ class VerifyReport:
                 f" ({device.evidence_checked} evidence images checked)" if device.evidence_checked else ""
             )
             status = "; ".join(device.problems) or "ok"
-            lines.append(
-                f"{device.device_id}: {device.alerts} alerts, {span}, {signatures}: {status}{images}"
-            )
+            # The id comes from a topic anyone on the broker may publish to: a newline in it would
+            # start a line of the report's own, a U+202E would show the rest of its line reversed.
+            name = printable(device.device_id)
+            lines.append(f"{name}: {device.alerts} alerts, {span}, {signatures}: {status}{images}")
         if self.unattributed_rejected:
             lines.append(f"(no device): {self.unattributed_rejected} rejected messages")
         if not self.devices and not self.unattributed_rejected:

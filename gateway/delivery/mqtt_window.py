@@ -220,6 +220,11 @@ class DeliveryWindow:
                 else:
                     self._send_all(self._outbox.replay(seq, seq), [])
             room -= len(due)
+        # New alerts waiting keep up to half the room while a replay is served: a replay of 100,000
+        # alerts would otherwise hold back every alert decided meanwhile until its last one was sent.
+        replaying = bool(self._replay_ranges) or not self.replays.empty()
+        kept = len(self._outbox.pending(after_seq=self._last_sent_seq, limit=room // 2)) if replaying else 0
+        room -= kept
         while room > 0 and (self._replay_ranges or not self.replays.empty()):
             if not self._replay_ranges:
                 request = self.replays.get_nowait()
@@ -234,6 +239,7 @@ class DeliveryWindow:
                 span[0] = upper + 1
             else:
                 self._replay_ranges.popleft()
+        room += kept
         if room > 0:
             rows = self._outbox.pending(after_seq=self._last_sent_seq, limit=room)
             images = [

@@ -229,9 +229,23 @@ def encode_alert(alert: Alert) -> bytes:
     return canonical_json(alert_to_dict(alert))
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json keeps the last of repeated keys and the hash covers only what it kept, so a name repeated
+    # earlier would carry text no signature covers into the stored bytes: refused, as canonical JSON
+    # never repeats one.
+    data = dict(pairs)
+    if len(data) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidAlertError(key, "repeated key")
+            seen.add(key)
+    return data
+
+
 def _parse_object(payload: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(payload.decode("utf-8"))
+        data = json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidAlertError("", f"not UTF-8 JSON: {exc}") from exc
     except RecursionError:

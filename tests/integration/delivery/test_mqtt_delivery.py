@@ -255,7 +255,11 @@ def test_wrong_password_is_a_clear_error_and_alerts_keep_accumulating(
             assert status.last_error is not None
             assert "refused the connection: Not authorized" in status.last_error
             assert "password_file" in status.last_error
-            assert any("refused the connection" in record.getMessage() for record in caplog.records)
+            # Logged on paho's thread just after the state is set: waited for, not raced.
+            wait_until(
+                lambda: any("refused the connection" in record.getMessage() for record in caplog.records),
+                what="the refusal logged",
+            )
             assert "wrong" not in caplog.text  # the password is never logged
             running.append(50)
             time.sleep(0.5)

@@ -265,3 +265,15 @@ def test_instant_is_not_a_v1_kind() -> None:
     data["kind"] = "instant"
     with pytest.raises(InvalidAlertError, match="kind: must be start, update or end"):
         decode_alert(json.dumps(data).encode())
+
+
+def test_a_repeated_name_is_refused_even_where_the_last_value_verifies() -> None:
+    # Given a signed payload with a name repeated in front: json keeps the signed (last) value.
+    payload = encode_alert(chain(1)[0])
+    forged = b'{"model":{"name":"x","name":"y","version":1},"label":"forged",' + payload[1:]
+
+    # Then decoding and verifying both refuse it, naming the first repeated name.
+    with pytest.raises(InvalidAlertError, match=r"^name: repeated key"):
+        decode_alert(forged)
+    with pytest.raises(InvalidAlertError, match=r"^label: repeated key"):
+        verify_payload(b'{"label":"forged",' + payload[1:], KEY)
