@@ -72,18 +72,25 @@ def load_keys(path: Path) -> dict[str, bytes]:
         where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
         problem = getattr(exc, "problem", None) or "not YAML or JSON"
         raise AuditError(f"the keys file {path} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        # PyYAML composes recursively: a few thousand '[' exhaust the interpreter's stack.
+        raise AuditError(f"the keys file {path} is not valid YAML: values nested too deep") from None
     if not isinstance(data, dict):
         raise AuditError(f"{path}: must be a mapping of device_id to hex key")
     keys: dict[str, bytes] = {}
     for device_id, hex_key in data.items():
+        if not isinstance(device_id, str) or not isinstance(hex_key, str):
+            # Read as text (no str() of it): a list or mapping here may be an alias bomb of billions.
+            shown = repr(device_id) if isinstance(device_id, str) else "a list or mapping"
+            raise AuditError(f"{path}: device {shown} must be a device id and a hex key, both text")
         try:
-            key = bytes.fromhex(str(hex_key))
+            key = bytes.fromhex(hex_key)
         except ValueError as exc:
             # The key itself stays out of the message: it is a secret.
             raise AuditError(f"{path}: the key of device {device_id!r} is not hex") from exc
         if len(key) < MIN_KEY_BYTES:
             raise AuditError(f"{path}: the key of device {device_id!r} is shorter than {MIN_KEY_BYTES} bytes")
-        keys[str(device_id)] = key
+        keys[device_id] = key
     return keys
 
 

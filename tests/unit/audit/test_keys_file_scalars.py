@@ -6,6 +6,7 @@ lost its leading zeros the same way. A device named twice is an error, no longer
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,5 +53,33 @@ def test_a_device_named_twice_is_an_error_naming_it_and_its_line(tmp_path: Path,
     path = tmp_path / "keys.yaml"
     path.write_text(text)
     with pytest.raises(AuditError, match=r"line [13], .*device 'box-1' is named twice") as raised:
+        load_keys(path)
+    assert KEY.hex() not in str(raised.value)
+
+
+def _doubling_aliases(times: int) -> str:
+    """One list whose last item is 2 ** ``times`` strings, written in a few hundred bytes."""
+    items = ["&a0 [x, x]"] + [f"&a{level} [*a{level - 1}, *a{level - 1}]" for level in range(1, times)]
+    return "[" + ", ".join(items) + "]"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("[" * 5000, "nested too deep"),
+        # str() of this "key" (2^40 strings) would never end
+        (
+            "bomb: " + _doubling_aliases(40) + "\n",
+            "device 'bomb' must be a device id and a hex key, both text",
+        ),
+        (f"box-1: [{KEY.hex()}]\n", "device 'box-1' must be a device id and a hex key, both text"),
+    ],
+)
+def test_a_keys_file_that_is_not_ids_and_keys_is_named_at_once(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(text)
+    with pytest.raises(AuditError, match=re.escape(problem)) as raised:
         load_keys(path)
     assert KEY.hex() not in str(raised.value)
