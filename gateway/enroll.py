@@ -42,6 +42,8 @@ import yaml
 from gateway.anomaly.export import build_graph, model_document
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import fit
+from gateway.api.detect import MAX_IMAGE_PIXELS
+from gateway.api.image_size import image_size
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
@@ -57,6 +59,8 @@ MIN_FRAMES = 10
 """Fewer different normal frames than this cannot give a meaningful spread or threshold."""
 FEATURE_CHUNK = 64
 PROGRESS_EVERY = 50
+HEADER_BYTES = 256 * 1024
+"""Bytes of an image read to find its size: a JPEG's EXIF and ICC segments come before its frame."""
 
 
 def model_name(camera_id: str) -> str:
@@ -290,10 +294,27 @@ def image_paths(directory: Path) -> list[Path]:
     return paths
 
 
+def _refuse_oversized(path: Path) -> None:
+    """SourceError for a JPEG or PNG whose header declares more pixels than /v1/detect decodes: a
+    30000 x 30000 PNG of a few megabytes took 5.4 GB to decode, for a frame shrunk to 320 x 180."""
+    try:
+        with path.open("rb") as file:
+            header = file.read(HEADER_BYTES)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    size = image_size(header)
+    if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise SourceError(
+            f"{path} is {size[0]} x {size[1]} pixels, over the {MAX_IMAGE_PIXELS // 1_000_000} million "
+            "enrollment decodes (an 8K frame has 33); scale it down first"
+        )
+
+
 def frames_from_folder(paths: list[Path], progress: Progress | None = None) -> Iterator[Image]:
     """Each image of ``paths`` (see ``image_paths``), read only when enrollment takes it: a folder of
     large photos is never held in memory at full size. An unreadable image is an error, not a skip."""
     for index, path in enumerate(paths, start=1):
+        _refuse_oversized(path)
         try:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         except cv2.error as exc:

@@ -145,8 +145,21 @@ def test_an_image_over_the_decoder_limit_is_named(
 
     err = capsys.readouterr().err
     assert code == 2
-    assert f"{frames_dir / '9999.png'} is not a readable image" in err
+    assert f"{frames_dir / '9999.png'} is 50000 x 50000 pixels, over the 50 million" in err
     assert not versions_written(config_file)
+
+
+def test_an_image_under_the_decoder_limit_but_over_detect_s_is_refused_from_its_header(
+    tmp_path: Path,
+) -> None:
+    # Given a photo whose header declares 8000 x 7000 pixels (OpenCV would decode it: 168 MB)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _png_header_only(folder / "0001.png", 8000, 7000)
+
+    # Then it is refused by its size before anything is decoded
+    with pytest.raises(SourceError, match=r"0001\.png is 8000 x 7000 pixels, over the 50 million"):
+        next(frames_from_folder(image_paths(folder)))
 
 
 def test_a_folder_is_read_one_image_at_a_time(tmp_path: Path) -> None:
