@@ -102,10 +102,14 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         header_bytes, binary = view, view[:0]
     else:
         length = ascii_integer(header_length)
+        if length is None and header_length.isascii() and header_length.isdigit():
+            length = len(body) + 1  # more digits than any body's length: said as the mismatch it is
         if length is None:
-            raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length!r}")
+            raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length[:40]!r}")
         if not 0 < length <= len(body):
-            raise InvalidInputError(f"{HEADER_LENGTH} {length} does not fit a body of {len(body)} bytes")
+            raise InvalidInputError(
+                f"{HEADER_LENGTH} {header_length[:40]} does not fit a body of {len(body)} bytes"
+            )
         header_bytes, binary = view[:length], view[length:]
         # A length that cuts the JSON short (or runs into the tensors) must be blamed, not the JSON.
         what = f"the inference header (the body's first {length} bytes, as {HEADER_LENGTH} says)"

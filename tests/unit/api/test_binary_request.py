@@ -39,3 +39,12 @@ def test_a_header_length_that_cuts_the_json_is_blamed_by_name(offset: int) -> No
     # Then the error names the header length, not only the JSON it cut
     with pytest.raises(InferenceError, match=f"first {length} bytes, as {HEADER_LENGTH} says"):
         parse_infer_request(body, str(length))
+
+
+def test_a_header_length_of_more_digits_than_any_body_says_it_does_not_fit() -> None:
+    # It once said the 20 digits were not an integer
+    body, _ = encode_binary_request({"x": np.full(4, 255, np.uint8)})
+    with pytest.raises(InferenceError, match=f"{HEADER_LENGTH} 12345678901234567890 does not fit a body of"):
+        parse_infer_request(body, "12345678901234567890")
+    with pytest.raises(InferenceError, match=f"{HEADER_LENGTH} must be an integer, got '1e3'"):
+        parse_infer_request(body, "1e3")
