@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.api.json_body import load_json
+from gateway.api.json_data import json_array
 from gateway.domain import ModelVersionStatus, TensorSpec, TensorType, ascii_integer
 from gateway.errors import InferenceError, InvalidInputError
 
@@ -36,22 +37,6 @@ Array = npt.NDArray[np.generic]
 # lookup is what the hot path can afford. BYTES is left out: it is not served.
 _TYPES_BY_DTYPE: Mapping[np.dtype[np.generic], TensorType] = {
     member.numpy_dtype: member for member in TensorType if member is not TensorType.BYTES
-}
-
-
-# Python types a JSON value decodes to that each kind of numpy dtype takes without coercion (type()
-# is exact, so a bool is not an int here).
-_JSON_VALUE_TYPES: Mapping[str, frozenset[type]] = {
-    "b": frozenset({bool}),
-    "i": frozenset({int}),
-    "u": frozenset({int}),
-    "f": frozenset({int, float}),
-}
-_JSON_VALUE_NAMES: Mapping[str, str] = {
-    "b": "true or false",
-    "i": "integers",
-    "u": "integers",
-    "f": "numbers",
 }
 
 
@@ -277,36 +262,10 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
         return name, _shaped(name, array, shape), size
     if "data" not in raw:
         raise InvalidInputError(f"input {name!r} has neither 'data' nor binary_data_size")
-    array = _json_array(name, raw["data"], datatype)
+    array = json_array(name, raw["data"], datatype)
     if array.size != count:
         raise InvalidInputError(f"input {name!r}: {array.size} values do not fill shape {shape}")
     return name, _shaped(name, array, shape), 0
-
-
-def _json_array(name: str, data: object, datatype: TensorType) -> Array:
-    """JSON ``data`` as the datatype's array, refusing what numpy would quietly coerce: a string
-    (``"false"`` would be True), a boolean or null among numbers (1 or NaN), a fraction for an
-    integer type (truncated), a list where a number belongs (jagged), a float past FP16's range."""
-    try:
-        values = np.array(data, dtype=object)
-    except ValueError as exc:  # numpy's own limits (dimensions), past what load_json lets through
-        raise InvalidInputError(f"input {name!r}: 'data' is not an array: {exc}") from None
-    # reshape, not .flat: numpy's iterators take at most 32 dimensions, JSON nesting allows ~60.
-    flat = values.reshape(-1)
-    kind = datatype.numpy_dtype.kind
-    if not set(map(type, flat)) <= _JSON_VALUE_TYPES[kind]:
-        wrong = next(value for value in flat if type(value) not in _JSON_VALUE_TYPES[kind])
-        found = "lists of different lengths (jagged)" if isinstance(wrong, list) else json.dumps(wrong)[:40]
-        raise InvalidInputError(
-            f"input {name!r}: 'data' holds {found}; {datatype.value} takes {_JSON_VALUE_NAMES[kind]}"
-        )
-    try:
-        with np.errstate(over="raise"):
-            return values.astype(datatype.numpy_dtype)
-    except (OverflowError, FloatingPointError) as exc:
-        raise InvalidInputError(
-            f"input {name!r}: 'data' holds a value out of {datatype.value}'s range: {exc}"
-        ) from None
 
 
 def _shaped(name: str, array: Array, shape: list[int]) -> Array:
