@@ -6,6 +6,8 @@
   backoff from ``backoff``, a watchdog and a one-frame slot (newest wins).
 - ``motion``: ``MotionGate``, the per-camera cheap motion detector.
 - ``snapshot``: ``draw_snapshot``, the newest frame with detections and zones, as JPEG.
+- ``files``: what a file camera's path names (a video, an image sequence) or why it cannot open.
+- ``rtsp_diagnosis``: why an RTSP stream did not open, from the server's own answers.
 - ``urls``: ``redact_url`` (credentials never leave this package unredacted) and ``source_kind``.
 
 ``cameras.CameraPipeline`` puts them together with ``sampler.Sampler``, a detector and a result sink.

@@ -35,7 +35,7 @@ from gateway.errors import SourceError
 from gateway.ingest.backoff import Backoff
 from gateway.ingest.cadence import FrameCadence, SlowStream
 from gateway.ingest.counters import DropCounter, RateMeter
-from gateway.ingest.sources import FrameSource, SourceFactory, nominal_fps
+from gateway.ingest.sources import FrameSource, SourceFactory, interrupt, nominal_fps
 from gateway.ingest.state import CameraStateMachine, Listener
 from gateway.ingest.urls import redact_url
 
@@ -70,6 +70,7 @@ class Camera:
         self._backoff = Backoff(config.reconnect_min_s, config.reconnect_max_s, rng)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._source: FrameSource | None = None
         self._lock = threading.Lock()
         self._latest: Frame | None = None
         self._latest_taken = True
@@ -104,6 +105,7 @@ class Camera:
 
     def request_stop(self) -> None:
         self._stop.set()
+        self._interrupt_source()
 
     @property
     def reader_alive(self) -> bool:
@@ -112,12 +114,18 @@ class Camera:
 
     def stop(self, timeout_s: float = 5.0) -> bool:
         """Stop the reader; True when its thread has ended within ``timeout_s``."""
-        self._stop.set()
+        self.request_stop()
         thread = self._thread
         if thread is None:
             return True
         thread.join(timeout_s)
         return not thread.is_alive()
+
+    def _interrupt_source(self) -> None:
+        source = self._source
+        if source is not None:
+            # A file camera sleeps until its next frame is due, which may be longer than a stop waits.
+            interrupt(source)
 
     # ---- the newest-frame slot -------------------------------------------------------------------
 
@@ -247,9 +255,11 @@ class Camera:
                     continue
                 failures = 0
                 opened_at = self._clock()
+                self._source = source
                 try:
                     self._stream(source)
                 finally:
+                    self._source = None
                     source.close()
                 self._after_stream(self._clock() - opened_at)
         except Exception:

@@ -12,18 +12,23 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
   fails every later read. ``cadence.py`` names such a stream with the timeouts it needs.
 - FFmpeg's ``stimeout`` option is silently ignored; ``timeout`` (microseconds) works.
 - Default probing opens in ~1-2 s and then releases ~28 frames in a burst; with
-  ``rtsp_transport;tcp|analyzeduration;0|probesize;32`` an RTSP stream opens in ~0.07 s.
+  ``rtsp_transport;tcp|analyzeduration;0|probesize;32`` an RTSP stream opens in ~0.07 s. That
+  short probe needs the video track alone (``allowed_media_types;video``): with an audio track
+  beside it (most IP cameras have a microphone) it stops before the video's size is known and no
+  frame of the stream can be converted.
 - A failed open says nothing about why. An open that used its whole budget is reported as a server
   that never answered (a hung one accepts the connection: the kernel does); a quick failure is
-  named by what the server answers to our own DESCRIBE (404: no such path; a web server's status
-  line: not an RTSP server).
+  named by what the server answers to our own DESCRIBE and SETUP (``rtsp_diagnosis.py``: 404, no
+  such path; a web server's status line, not an RTSP server; 461 to SETUP, a camera that streams
+  over UDP only).
 - A raw elementary stream (``.h264``) cannot seek back to its start: such a file is reopened to loop.
 - After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
   to it, and the reported width and height do not change either), until the next reconnect.
 
 ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is process-wide (OpenCV reads the environment at each open). We
-set it once, unless the operator already set it; the per-camera bounds are the constructor
-properties above, which are per capture.
+set it under a lock around each open, to the network options (with that camera's timeout) for a
+stream and to none for a file, unless the operator already set it; the other per-camera bounds are
+the constructor properties above, which are per capture.
 """
 
 from __future__ import annotations
@@ -34,10 +39,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, runtime_checkable
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -45,7 +51,9 @@ import numpy as np
 from gateway.config import CameraConfig
 from gateway.domain import Image
 from gateway.errors import SourceError
-from gateway.ingest.urls import REDACTED, file_path, redact_url, source_kind
+from gateway.ingest.files import file_problem
+from gateway.ingest.rtsp_diagnosis import rtsp_failure
+from gateway.ingest.urls import file_path, redact_url, source_kind
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +61,12 @@ FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
 # OpenCV retries a stalled read about three times before failing (see the module docstring).
 READ_RETRIES = 3
 DEFAULT_FILE_FPS = 25.0
+MAX_TIMESTAMP_STEP_S = 4.0
+"""The longest pause between a file's frames played as recorded (half the read timeout, if shorter;
+the nominal interval, if longer): the reader sleeps through it, and a longer pause would read as a
+stalled camera."""
 MAX_NOMINAL_FPS = 1000.0
 """A reported frame rate above this is a time base (90000), not a frame rate."""
-MAX_ANSWER_SHOWN = 80
-"""Characters of a server's answer quoted in an error."""
 # A failed open that took at least this share of its budget timed out (the server never answered)
 # rather than being refused (a wrong path or credentials answer at once).
 OPEN_TIMED_OUT_SHARE = 0.9
@@ -102,6 +112,19 @@ def nominal_fps(source: FrameSource) -> float | None:
     return source.nominal_fps if isinstance(source, ReportsFrameRate) else None
 
 
+@runtime_checkable
+class Interruptible(Protocol):
+    """A source whose waits (a file paced at its frame rate) another thread can end at once."""
+
+    def interrupt(self) -> None: ...
+
+
+def interrupt(source: FrameSource) -> None:
+    """End ``source``'s wait for its next frame, if it waits, so its reader can stop."""
+    if isinstance(source, Interruptible):
+        source.interrupt()
+
+
 SourceFactory = Callable[[], FrameSource]
 """Opens a new source for one camera; raises SourceError when it cannot."""
 
@@ -113,18 +136,33 @@ def gstreamer_available() -> bool:
 
 
 def ffmpeg_capture_options(read_timeout_s: float) -> str:
-    return f"rtsp_transport;tcp|analyzeduration;0|probesize;32|timeout;{int(read_timeout_s * 1_000_000)}"
+    # allowed_media_types: only the video track is set up. With an audio track beside it, the
+    # 32-byte probe ends on an audio packet before the video's size is known, and every frame of
+    # the stream then fails to convert (OpenCV: "Out of memory issue on av_frame_get_buffer").
+    return (
+        "rtsp_transport;tcp|allowed_media_types;video|analyzeduration;0|probesize;32"
+        f"|timeout;{int(read_timeout_s * 1_000_000)}"
+    )
 
 
-def _ensure_ffmpeg_options(read_timeout_s: float) -> None:
-    wanted = ffmpeg_capture_options(read_timeout_s)
+@contextmanager
+def _ffmpeg_options(wanted: str) -> Iterator[None]:
+    """The process's FFmpeg capture options set to ``wanted`` for one open ("": FFmpeg's defaults).
+
+    Held through the open: the RTSP options must not reach a file (a 32-byte probe of a raw H.264
+    file that starts between keyframes finds no picture size, and no frame is ever read; an MPEG-TS
+    file reports 50 fps for 25 and plays twice as fast). OpenCV opens one capture at a time anyway
+    (a file's open waited 2.6 s for a hung camera's), so the lock costs no concurrency. The value
+    is replaced, never removed, so the environment's array is not rebuilt under other threads.
+    """
     with _options_lock:
         current = os.environ.get(FFMPEG_OPTIONS_VARIABLE)
-        if current is not None and current != _options_set_by_us.get(FFMPEG_OPTIONS_VARIABLE):
-            return  # the operator's own setting wins
-        if current != wanted:
+        # The operator's own setting wins, for every open.
+        ours = current is None or current == _options_set_by_us.get(FFMPEG_OPTIONS_VARIABLE)
+        if ours and current != wanted:
             os.environ[FFMPEG_OPTIONS_VARIABLE] = wanted
             _options_set_by_us[FFMPEG_OPTIONS_VARIABLE] = wanted
+        yield
 
 
 def _probe_tcp(url: str, timeout_s: float) -> None:
@@ -154,29 +192,9 @@ def _probe_tcp(url: str, timeout_s: float) -> None:
         raise SourceError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
 
 
-def _rtsp_answer(url: str, timeout_s: float) -> str | None:
-    """The status line an RTSP server answers to a DESCRIBE of ``url`` (sent without credentials),
-    to tell a wrong path from a server that does not speak RTSP; None when it says nothing."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 554
-    target = urlunsplit(
-        (parts.scheme, f"[{host}]:{port}" if ":" in host else f"{host}:{port}", parts.path, parts.query, "")
-    )
-    request = f"DESCRIBE {target} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"
-    try:
-        with socket.create_connection((host, port), timeout=timeout_s) as connection:
-            connection.sendall(request.encode("latin-1", "replace"))
-            answer = connection.recv(512)
-    except (OSError, UnicodeError):
-        return None
-    line = answer.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1").strip()[:MAX_ANSWER_SHOWN]
-    if parts.query:
-        line = line.replace(parts.query, REDACTED)  # a server echoing the request shows no secrets
-    return line or None
-
-
 class OpenCvSource:
-    """A ``cv2.VideoCapture`` opened with bounded timeouts; local files loop at their own frame rate."""
+    """A ``cv2.VideoCapture`` opened with bounded timeouts; local files loop, each frame played at its
+    timestamp (or at the nominal frame rate where a file has none)."""
 
     def __init__(
         self,
@@ -190,6 +208,8 @@ class OpenCvSource:
         self._display = redact_url(url)
         self._kind = source_kind(url)
         self._capture: cv2.VideoCapture | None = None
+        self._interrupted = threading.Event()
+        self._options = ""
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
             int(open_timeout_s * 1000),
@@ -207,10 +227,11 @@ class OpenCvSource:
             target, backend = gstreamer_pipeline.replace("{url}", url), cv2.CAP_GSTREAMER
         elif self._kind == "file":
             target, backend = file_path(url), cv2.CAP_FFMPEG
-            if not Path(target).is_file():
-                raise SourceError(_not_a_video_file(Path(target)))
+            problem = file_problem(Path(target))
+            if problem is not None:
+                raise SourceError(problem)
         else:
-            _ensure_ffmpeg_options(read_timeout_s)
+            self._options = ffmpeg_capture_options(read_timeout_s)
             started = time.monotonic()
             _probe_tcp(url, open_timeout_s)
             # The probe and the open share one budget, so opening never takes longer than configured.
@@ -229,11 +250,17 @@ class OpenCvSource:
         # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
         self.nominal_fps: float | None = fps if 0 < fps <= MAX_NOMINAL_FPS else None
         self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
-        self._next_frame_at = time.monotonic()
+        self._frame_due = time.monotonic()
+        self._read_timeout_s = read_timeout_s
+        self._position_s: float | None = None
 
     def _new_capture(self) -> cv2.VideoCapture:
         try:
-            return cv2.VideoCapture(self._target, self._backend, self._timeouts)
+            if self._backend != cv2.CAP_FFMPEG:
+                # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
+                return cv2.VideoCapture(self._target, self._backend, self._timeouts)
+            with _ffmpeg_options(self._options):
+                return cv2.VideoCapture(self._target, self._backend, self._timeouts)
         except cv2.error as exc:
             raise SourceError(f"cannot open {self._display}: {exc}") from exc
 
@@ -245,20 +272,13 @@ class OpenCvSource:
             return (
                 f"server accepted the connection but did not answer within {budget_s:.1f} s: {self._display}"
             )
-        reason = "wrong path or credentials?"
         # Ask what the server says (within what is left of the open's budget) to name the problem.
         rtsp = urlsplit(self._target).scheme.lower() == "rtsp"
-        answer = _rtsp_answer(self._target, max(0.1, budget_s - elapsed_s)) if rtsp else None
-        if answer is not None and not answer.startswith("RTSP/"):
-            reason = f"not an RTSP server: it answered {answer!r}"
-        elif answer is not None:
-            status = answer.split(" ", 2)[1] if answer.count(" ") >= 1 else ""
-            # Asked without credentials: a 401 says something only of a URL that has none.
-            hints = {"404": "no stream at this path"}
-            if urlsplit(self._target).username is None:
-                hints["401"] = "credentials missing"
-            hint = hints.get(status, "wrong path or credentials?")
-            reason = f"{hint}: the server answered {answer!r}"
+        reason = (
+            rtsp_failure(self._target, max(0.1, budget_s - elapsed_s))
+            if rtsp
+            else "wrong path or credentials?"
+        )
         return f"server reached but stream did not open: {self._display} ({reason})"
 
     def _opened(self) -> cv2.VideoCapture:
@@ -285,16 +305,35 @@ class OpenCvSource:
         return self.retrieve()
 
     def _grab_file(self, capture: cv2.VideoCapture) -> None:
-        # Files play at their own frame rate, like a camera, instead of as fast as they decode.
-        delay = self._next_frame_at - time.monotonic()
+        # Files play at their own pace, like a camera, instead of as fast as they decode: each frame
+        # its timestamp's distance after the one before (a variable frame rate keeps its gaps), or
+        # the nominal interval where that says nothing (raw streams carry no timestamps; a loop).
+        capture = self._grab_looping(capture)
+        position_s = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+        step_s = 0.0
+        if self._position_s is not None:
+            step_s = position_s - self._position_s
+            longest_s = max(min(MAX_TIMESTAMP_STEP_S, self._read_timeout_s / 2), self._frame_interval_s)
+            step_s = min(step_s, longest_s) if step_s > 0 else self._frame_interval_s
+        self._position_s = position_s
+        due = self._frame_due + step_s
+        delay = due - time.monotonic()
         if delay > 0:
-            time.sleep(delay)
-        self._next_frame_at = max(self._next_frame_at + self._frame_interval_s, time.monotonic() - 1.0)
+            self._interrupted.wait(delay)
+        self._frame_due = max(due, time.monotonic() - 1.0)
+
+    def interrupt(self) -> None:
+        """End a wait for a file's next frame now (from any thread): its camera is stopping, and a
+        timelapse's frames may be minutes apart."""
+        self._interrupted.set()
+
+    def _grab_looping(self, capture: cv2.VideoCapture) -> cv2.VideoCapture:
+        """The capture with its next frame grabbed, the file started over at its end."""
         if capture.grab():
-            return
+            return capture
         capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
         if capture.grab():
-            return
+            return capture
         # A raw elementary stream (.h264, .h265) cannot seek: start it over by opening it again, so
         # its loop is not a lost stream (a reconnect, a state flap and a warning every pass).
         capture.release()
@@ -303,6 +342,7 @@ class OpenCvSource:
         self._capture = capture
         if not capture.isOpened() or not capture.grab():
             raise SourceError(f"{self._display}: cannot read a frame from the file")
+        return capture
 
     def close(self) -> None:
         capture, self._capture = self._capture, None
@@ -323,11 +363,3 @@ def source_factory(config: CameraConfig) -> SourceFactory:
         )
 
     return open_source
-
-
-def _not_a_video_file(path: Path) -> str:
-    if path.is_dir():
-        return f"{path} is a directory, not a video file"
-    if path.exists():
-        return f"{path} is not a regular file (a device or a pipe), not a video file"
-    return f"no such video file: {path}"

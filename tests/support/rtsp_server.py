@@ -1,12 +1,15 @@
-"""A loopback RTSP server serving real H.264, for the ingest tests and the camera benchmark.
+"""A loopback RTSP server serving real H.264 (and H.265, RTP/JPEG, audio), for the ingest tests and
+the camera benchmark.
 
 GStreamer's Python bindings (python3-gi, gir1.2-gst-rtsp-server-1.0) import only under Debian's own
 ``/usr/bin/python3``, never inside the venv, so this file has two halves:
 
 - run as a script under ``/usr/bin/python3`` it *is* the server: every ``--mount NAME=SPEC`` serves
   ``rtsp://127.0.0.1:PORT/NAME``, where SPEC is ``pattern`` (a moving test pattern) or
-  ``raw:PATH:WIDTHxHEIGHT:FPS`` (a raw I420 clip, looped forever; see ``tests/support/clips.py``),
-  or ``fast-pattern`` (160x120 at 100 fps: quick to open, for connect/disconnect cycles).
+  ``raw:PATH:WIDTHxHEIGHT:FPS`` (a raw I420 clip, looped forever; see ``tests/support/clips.py``;
+  ``raw:PATH:WIDTHxHEIGHT:FPS:once`` plays it once and then sends nothing, the session left open),
+  or ``fast-pattern`` (160x120 at 100 fps: quick to open, for connect/disconnect cycles), or one of
+  ``CODEC_PATTERNS`` (H.265, RTP/JPEG, audio alone, audio beside H.264).
   It prints ``READY <port>`` once it accepts connections. SIGUSR1 drops every client; SIGTERM stops.
 - imported from the tests, ``RtspServer`` starts that script as a subprocess, waits for READY and
   offers ``url()``, ``drop_clients()``, ``pause()`` (SIGSTOP), ``resume()`` (SIGCONT) and ``stop()``.
@@ -138,16 +141,36 @@ ENCODE = (
 )
 
 
-def _launch_line(spec: str) -> tuple[str, tuple[str, int, int, int] | None]:
-    """The media factory's pipeline for SPEC, and for raw clips (path, width, height, fps)."""
+_PATTERN_SOURCE = "videotestsrc is-live=true pattern=ball ! video/x-raw,width=320,height=240,framerate=25/1"
+_AUDIO_SOURCE = "audiotestsrc is-live=true wave=sine ! audioconvert ! audioresample ! opusenc"
+CODEC_PATTERNS = {
+    "hevc-pattern": (
+        f"( {_PATTERN_SOURCE} ! x265enc tune=zerolatency speed-preset=ultrafast key-int-max=25 "
+        "! h265parse ! rtph265pay name=pay0 pt=96 config-interval=1 )"
+    ),
+    "mjpeg-pattern": f"( {_PATTERN_SOURCE},format=I420 ! jpegenc quality=70 ! rtpjpegpay name=pay0 pt=26 )",
+    "audio-only": f"( {_AUDIO_SOURCE} ! rtpopuspay name=pay0 pt=97 )",
+    "audio-video": (
+        f"( {_PATTERN_SOURCE} ! {ENCODE.replace(' ! video/x-raw,format=I420', '').format(keyframe=25)} "
+        f"{_AUDIO_SOURCE} ! rtpopuspay name=pay1 pt=97 )"
+    ),
+}
+"""Mounts of other codecs and odd streams: H.265, RTP/JPEG, audio with no video, audio beside H.264
+(a camera with a microphone). A camera that stalls after some frames is ``raw:...:once``."""
+
+
+def _launch_line(spec: str) -> tuple[str, tuple[str, int, int, int, bool] | None]:
+    """The media factory's pipeline for SPEC, and for raw clips (path, width, height, fps, once)."""
+    if spec in CODEC_PATTERNS:
+        return CODEC_PATTERNS[spec], None
     if spec in ("pattern", "fast-pattern"):
         # FFmpeg's open waits for a few frames: at 100 fps a connect/disconnect cycle is ~3x faster.
         width, height, fps = (160, 120, 100) if spec == "fast-pattern" else (320, 240, 25)
         caps = f"video/x-raw,format=I420,width={width},height={height},framerate={fps}/1"
         encode = ENCODE.replace(" ! video/x-raw,format=I420", "").format(keyframe=fps)
         return f"( videotestsrc is-live=true pattern=ball ! {caps} ! {encode} )", None
-    kind, path, size, fps_text = spec.split(":")
-    if kind != "raw":
+    kind, path, size, fps_text, *mode = spec.split(":")
+    if kind != "raw" or mode not in ([], ["once"]):
         raise ValueError(f"unknown mount spec {spec!r}")
     width, height = (int(part) for part in size.split("x"))
     fps = int(fps_text)
@@ -155,7 +178,7 @@ def _launch_line(spec: str) -> tuple[str, tuple[str, int, int, int] | None]:
     encode = ENCODE.replace(" ! video/x-raw,format=I420", "").format(keyframe=fps)
     # identity sync=true paces the pushed frames by their timestamps, so the clip plays in real time.
     line = f"( appsrc name=source is-live=true format=time caps={caps} ! identity sync=true ! {encode} )"
-    return line, (path, width, height, fps)
+    return line, (path, width, height, fps, mode == ["once"])
 
 
 def _serve(port: int, mounts: Sequence[tuple[str, str]]) -> None:  # pragma: no cover - system python
@@ -172,8 +195,8 @@ def _serve(port: int, mounts: Sequence[tuple[str, str]]) -> None:  # pragma: no 
     server.set_service(str(port))
     mount_points = server.get_mount_points()
 
-    def feeder(clip: tuple[str, int, int, int]) -> Any:
-        path, width, height, fps = clip
+    def feeder(clip: tuple[str, int, int, int, bool]) -> Any:
+        path, width, height, fps, once = clip
         data = Path(path).read_bytes()
         frame_bytes = width * height * 3 // 2
         frames = [data[offset : offset + frame_bytes] for offset in range(0, len(data), frame_bytes)]
@@ -185,6 +208,8 @@ def _serve(port: int, mounts: Sequence[tuple[str, str]]) -> None:  # pragma: no 
 
             def need_data(appsrc: Any, _length: int) -> None:
                 index = state["index"]
+                if once and index >= len(frames):
+                    return  # a camera that stalls: no frame, no end of stream
                 buffer = Gst.Buffer.new_wrapped(frames[index % len(frames)])
                 buffer.pts = index * duration
                 buffer.duration = duration

@@ -1,0 +1,163 @@
+"""Why an RTSP stream did not open. OpenCV's failed open says nothing, so the server is asked again,
+without credentials and within what is left of the open's budget: its answer to DESCRIBE tells a
+wrong path (404), missing credentials (401) or a web server from a stream; the SDP tells a stream
+with no video; and where the server describes video, its answer to SETUP over TCP, which is the
+transport the reader asks for, tells a camera that streams over UDP only (461 Unsupported
+Transport) from one that refuses for another reason.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from gateway.ingest.urls import REDACTED
+
+MAX_ANSWER_SHOWN = 80
+"""Characters of a server's answer quoted in an error."""
+MAX_ANSWER_BYTES = 16384
+"""Of a server's answer read (a DESCRIBE's SDP names the stream's media and their controls)."""
+SETUP_TRANSPORT = "RTP/AVP/TCP;unicast;interleaved=0-1"
+STATUS_HINTS = {
+    "404": "no stream at this path",
+    "503": "the server is busy or serves no more clients",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    line: str
+    """The status line, secrets of the URL's query masked."""
+    head: bytes
+    body: bytes
+
+    @property
+    def status(self) -> str:
+        return self.line.split(" ", 2)[1] if self.line.count(" ") >= 1 else ""
+
+
+def rtsp_failure(url: str, timeout_s: float) -> str:
+    """Why ``url`` did not open, in words, from what the server answers (a guess when it says nothing)."""
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or 554
+    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+    describe: _Answer | None = None
+    setup: _Answer | None = None
+    # One deadline for it all: a server that trickles its answer a byte at a time cannot hold it.
+    deadline = time.monotonic() + timeout_s
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as connection:
+            describe = _ask(
+                connection,
+                f"DESCRIBE {target}",
+                1,
+                "Accept: application/sdp",
+                query=parts.query,
+                deadline=deadline,
+            )
+            if describe is not None and describe.status == "200" and "video" in _media(describe.body):
+                control = _video_control(describe, target)
+                transport = f"Transport: {SETUP_TRANSPORT}"
+                setup = _ask(
+                    connection, f"SETUP {control}", 2, transport, query=parts.query, deadline=deadline
+                )
+    except (OSError, UnicodeError):
+        pass  # whatever was answered before names the problem
+    return _reason(describe, setup, credentials=parts.username is not None)
+
+
+def _reason(describe: _Answer | None, setup: _Answer | None, *, credentials: bool) -> str:
+    if describe is None:
+        return "wrong path or credentials?"
+    if not describe.line.startswith("RTSP/"):
+        return f"not an RTSP server: it answered {describe.line!r}"
+    media = _media(describe.body)
+    if describe.status == "200" and media and "video" not in media:
+        return (
+            f"the stream has no video, only {', '.join(sorted(media))}: the server answered {describe.line!r}"
+        )
+    if setup is not None and setup.status != "200" and setup.line.startswith("RTSP/"):
+        hint = _hint(setup.status, credentials)
+        if setup.status == "461":
+            hint = "the camera streams over UDP only; enable RTSP over TCP on it"
+        return (
+            f"the server refused to stream the video over TCP ({hint}): it answered SETUP with {setup.line!r}"
+        )
+    return f"{_hint(describe.status, credentials)}: the server answered {describe.line!r}"
+
+
+def _hint(status: str, credentials: bool) -> str:
+    hints = dict(STATUS_HINTS)
+    if not credentials:
+        # Asked without credentials: a 401 says something only of a URL that has none.
+        hints["401"] = "credentials missing"
+    return hints.get(status, "the server failed" if status.startswith("5") else "wrong path or credentials?")
+
+
+def _ask(
+    connection: socket.socket, request: str, sequence: int, header: str, *, query: str, deadline: float
+) -> _Answer | None:
+    """One request and its answer; None when the server closes without a word."""
+    message = f"{request} RTSP/1.0\r\nCSeq: {sequence}\r\n{header}\r\n\r\n"
+    connection.sendall(message.encode("latin-1", "replace"))
+    answer = _receive(connection, 512, deadline)
+    if answer.startswith(b"RTSP/1.0 200"):
+        answer = _whole(connection, answer, deadline)
+    line = answer.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1").strip()[:MAX_ANSWER_SHOWN]
+    if query:
+        line = line.replace(query, REDACTED)  # a server echoing the request shows no secrets
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return _Answer(line, head, body) if line else None
+
+
+def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
+    remaining_s = deadline - time.monotonic()
+    if remaining_s <= 0:
+        raise TimeoutError("no time left to read the answer")
+    connection.settimeout(remaining_s)
+    return connection.recv(size)
+
+
+def _whole(connection: socket.socket, answer: bytes, deadline: float) -> bytes:
+    """``answer`` read on until its body (the SDP) is whole, as far as time and size allow."""
+    while len(answer) < MAX_ANSWER_BYTES:
+        head, separator, body = answer.partition(b"\r\n\r\n")
+        length = _header(head, "content-length")
+        if separator and (not length.isdigit() or len(body) >= int(length)):
+            break
+        try:
+            chunk = _receive(connection, MAX_ANSWER_BYTES - len(answer), deadline)
+        except OSError:
+            break
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def _header(head: bytes, name: str) -> str:
+    match = re.search(rb"^" + name.encode() + rb":[ \t]*(\S*)", head, re.IGNORECASE | re.MULTILINE)
+    return match.group(1).decode("latin-1") if match is not None else ""
+
+
+def _media(sdp: bytes) -> frozenset[str]:
+    """The kinds of media an SDP lists: "video", "audio", "application"."""
+    return frozenset(kind.decode("latin-1").lower() for kind in re.findall(rb"^m=(\w+)", sdp, re.MULTILINE))
+
+
+def _video_control(describe: _Answer, target: str) -> str:
+    """The URL to SETUP the first video track at (RFC 2326, C.1.1: relative to Content-Base)."""
+    video = re.split(rb"^m=", describe.body, flags=re.MULTILINE)
+    section = next((part for part in video[1:] if part.lower().startswith(b"video")), b"")
+    match = re.search(rb"^a=control:[ \t]*(\S+)", section, re.MULTILINE)
+    control = match.group(1).decode("latin-1") if match is not None else "*"
+    if "://" in control:
+        return control
+    base = _header(describe.head, "content-base") or target
+    if control == "*":
+        return base
+    return f"{base.rstrip('/')}/{control}"
