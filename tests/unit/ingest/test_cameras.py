@@ -307,11 +307,14 @@ def test_cameras_with_one_rate_are_spread_so_a_small_cap_turns_nothing_away_belo
     pipeline.stop(2.0)
     pool.shutdown()
 
-    # Then every camera was served and hardly a frame was turned away as busy
+    # Then every camera was served and few frames were turned away as busy. Cameras left in step
+    # would arrive 8 at once, 2 taken and 6 turned away: 3 busy drops a result. Spread, a frame
+    # is turned away only when the machine stalls a thread for a frame's interval (a loaded CI
+    # host did, for 1 in 20): a quarter is far from both.
     busy = sum(status.drops.get(DropReason.BUSY, 0) for status in pipeline.cameras())
     served = {result.camera_id for _, result in sink.results}
     assert served == {config.id for config in configs}
-    assert busy <= len(sink.results) // 20, f"{busy} busy drops for {len(sink.results)} results"
+    assert busy <= len(sink.results) // 4, f"{busy} busy drops for {len(sink.results)} results"
 
 
 def test_a_missing_anomaly_model_is_logged_once_and_named_in_the_camera_s_status(
