@@ -58,6 +58,13 @@ from gateway.ingest.urls import file_path, redact_url, source_kind
 logger = logging.getLogger(__name__)
 
 FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+FFMPEG_LOG_LEVEL_VARIABLE = "OPENCV_FFMPEG_LOGLEVEL"
+FFMPEG_LOG_LEVEL = "8"
+"""FFmpeg's AV_LOG_FATAL. OpenCV leaves it at errors, which FFmpeg writes to stderr itself, past our
+logging: a camera on a lossy network wrote some 16 "error while decoding MB" lines a second with no
+camera named (a site of 18 such cameras nears journald's default limit of 10,000 lines in 30 s,
+which drops the gateway's own lines), and an RTSP server's reason phrase went there as it was sent.
+What a camera's failure means is said by our own log and its state in /v1/cameras."""
 # OpenCV retries a stalled read about three times before failing (see the module docstring).
 READ_RETRIES = 3
 DEFAULT_FILE_FPS = 25.0
@@ -156,6 +163,8 @@ def _ffmpeg_options(wanted: str) -> Iterator[None]:
     is replaced, never removed, so the environment's array is not rebuilt under other threads.
     """
     with _options_lock:
+        # Read once, when OpenCV first opens a capture with FFmpeg; the operator's own level wins.
+        os.environ.setdefault(FFMPEG_LOG_LEVEL_VARIABLE, FFMPEG_LOG_LEVEL)
         current = os.environ.get(FFMPEG_OPTIONS_VARIABLE)
         # The operator's own setting wins, for every open.
         ours = current is None or current == _options_set_by_us.get(FFMPEG_OPTIONS_VARIABLE)
