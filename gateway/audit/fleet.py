@@ -184,7 +184,9 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
             rejected=count,
             last_rejection=reason,
             last_rejected_at=rejected_at,
-            gaps=_gaps(database, device_id, int(row[4])) if int(row[5]) > int(row[4]) else (),
+            gaps=first_gaps(database, device_id, int(row[4]), GAP_RANGES_SHOWN)
+            if int(row[5]) > int(row[4])
+            else (),
         )
     for device_id, (count, newest) in rejected.items():
         if device_id not in states:  # only rejected messages so far (an unknown key, a broken chain)
@@ -195,11 +197,14 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
     return [states[device_id] for device_id in sorted(states)]
 
 
-def _gaps(database: Database, device_id: str, contiguous: int) -> tuple[tuple[int, int], ...]:
-    """The first missing ranges above the contiguous run, read page by page, stopping early."""
+def first_gaps(
+    database: Database, device_id: str, contiguous: int, limit: int
+) -> tuple[tuple[int, int], ...]:
+    """The first ``limit`` missing ranges above the contiguous run, as inclusive (first, last) seqs,
+    read page by page and stopping early: a device may have millions of alerts stored above a gap."""
     ranges: list[tuple[int, int]] = []
     expected = contiguous + 1
-    while len(ranges) < GAP_RANGES_SHOWN:
+    while len(ranges) < limit:
         rows = database.execute(
             "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq >= ? ORDER BY seq LIMIT 1000",
             (device_id, expected),
@@ -207,7 +212,7 @@ def _gaps(database: Database, device_id: str, contiguous: int) -> tuple[tuple[in
         for (seq,) in rows:
             if int(seq) > expected:
                 ranges.append((expected, int(seq) - 1))
-                if len(ranges) >= GAP_RANGES_SHOWN:
+                if len(ranges) >= limit:
                     break
             expected = int(seq) + 1
         if len(rows) < 1000:

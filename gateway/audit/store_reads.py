@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
-from gateway.audit.fleet import DeviceState, StoredEntry, read_alerts, read_devices
+from gateway.audit.fleet import DeviceState, StoredEntry, first_gaps, read_alerts, read_devices
 from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
 from gateway.errors import AuditError
 from gateway.protocol.replay import replay_pieces
@@ -53,20 +53,7 @@ class AuditReads:
         rows = self._read("SELECT contiguous_seq FROM audit_devices WHERE device_id = ?", (device_id,))
         if not rows:
             return []
-        contiguous = int(rows[0][0])
-        stored = self._read(
-            "SELECT seq FROM audit_alerts WHERE device_id = ? AND seq > ? ORDER BY seq",
-            (device_id, contiguous),
-        )
-        ranges: list[tuple[int, int]] = []
-        expected = contiguous + 1
-        for (seq,) in stored:
-            if int(seq) > expected:
-                ranges.append((expected, int(seq) - 1))
-                if len(ranges) >= limit:
-                    break
-            expected = int(seq) + 1
-        return ranges
+        return list(self._reading(lambda: first_gaps(self._database, device_id, int(rows[0][0]), limit)))
 
     def alerts(self, device_id: str) -> Iterator[StoredAlert]:
         """The device's stored alerts in seq order, read page by page."""

@@ -59,3 +59,20 @@ def test_short_gaps_are_asked_for_together_up_to_one_request_of_seqs(store: Audi
     arrive(store, 4, previous)
     arrive(store, 300_000, previous)
     assert store.missing_ranges(DEVICE) == [(2, 3), (5, 100_002)]
+
+
+def test_gaps_past_a_page_of_stored_alerts_are_found(store: AuditStore) -> None:
+    # Given 2,600 alerts of which 2 and 2,000 never arrived: the second gap lies past the first
+    # page of seqs the store reads (it reads them a page at a time, not all at once)
+    alerts, previous = [], ZERO_HASH
+    for seq in range(1, 2601):
+        alert = build_alert(DEVICE, seq, event(1), previous, KEY)
+        alerts.append(alert)
+        previous = alert.hash
+    arrived = [
+        ReceivedMessage(TOPIC, encode_alert(alert), 1.0) for alert in alerts if alert.seq not in (2, 2000)
+    ]
+    assert {result.outcome for result in store.ingest(arrived)} == {Outcome.STORED}
+
+    assert store.missing_ranges(DEVICE) == [(2, 2), (2000, 2000)]
+    assert store.missing_ranges(DEVICE, limit=1) == [(2, 2)]
