@@ -197,6 +197,10 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
     return [states[device_id] for device_id in sorted(states)]
 
 
+PAGE_BYTES = 8 * 2**20
+"""Most bytes of signed alerts one page of a device's alerts holds, past its first alert."""
+
+
 def first_gaps(
     database: Database, device_id: str, contiguous: int, limit: int
 ) -> tuple[tuple[int, int], ...]:
@@ -231,10 +235,25 @@ class StoredEntry:
 
 
 def read_alerts(database: Database, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
-    rows = database.execute(
-        "SELECT seq, payload, received_at, evidence_missing FROM audit_alerts "
+    """Up to ``limit`` stored alerts from ``from_seq`` on, in seq order, and no more of them than fill
+    PAGE_BYTES (the first always comes): the store keeps any alert its device signed, and a page of a
+    thousand alerts of 5 MB each was read whole into memory and answered as one body."""
+    sizes = database.execute(
+        "SELECT seq, LENGTH(payload) FROM audit_alerts "
         f"WHERE device_id = ? AND seq >= ? ORDER BY seq LIMIT {int(limit)}",
         (device_id, from_seq),
+    )
+    taken, total = 0, 0
+    for _, size in sizes:
+        if taken and total + int(size) > PAGE_BYTES:
+            break
+        taken, total = taken + 1, total + int(size)
+    if not taken:
+        return []
+    rows = database.execute(
+        "SELECT seq, payload, received_at, evidence_missing FROM audit_alerts "
+        "WHERE device_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
+        (device_id, from_seq, int(sizes[taken - 1][0])),
     )
     return [StoredEntry(int(row[0]), bytes(row[1]), float(row[2]), bool(row[3])) for row in rows]
 

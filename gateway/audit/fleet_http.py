@@ -97,7 +97,11 @@ async def device_alerts(request: web.Request) -> web.Response:
         "device_id": device_id,
         "last_seq": 0 if state is None else state.last_seq,
         "alerts": [_entry(entry) for entry in entries],
-        "next_from_seq": entries[-1].seq + 1 if len(entries) == limit else None,
+        # A page may end before ``limit`` (its alerts' bytes are bounded): more follow while the
+        # last one shown is not the device's last.
+        "next_from_seq": entries[-1].seq + 1
+        if entries and state and entries[-1].seq < state.last_seq
+        else None,
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from gateway.audit import schema
+from gateway.audit import fleet, schema
 from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.config import HttpConfig
@@ -217,6 +217,15 @@ def test_a_devices_alerts_come_in_pages_with_their_evidence_state(served: Served
     assert status == 200
     assert image.startswith(b"\xff\xd8")
     assert served.api("/v1/devices/box-a/alerts?from_seq=11")["next_from_seq"] is None
+
+
+def test_a_page_of_alerts_ends_where_its_bytes_do(served: Served, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given pages bounded to one alert's bytes (8 MiB in service: a signed alert may be megabytes)
+    monkeypatch.setattr(fleet, "PAGE_BYTES", 1)
+    # Then each page holds one alert, and says where the next begins, up to the device's last
+    pages = [served.api(f"/v1/devices/box-a/alerts?from_seq={seq}&limit=5") for seq in (4, 12)]
+    assert [[entry["seq"] for entry in page["alerts"]] for page in pages] == [[4], [12]]
+    assert [page["next_from_seq"] for page in pages] == [5, None]
 
 
 @pytest.mark.parametrize(
