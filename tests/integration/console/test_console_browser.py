@@ -4,21 +4,18 @@ decoding the demo clip with the face detector, behind a bearer token.
 The camera starts with a ``yard`` zone in a corner no face reaches, so its rule stays quiet; the
 test redraws the yard over the whole picture and adds a counting line in the editor, saves, and
 then finds the file on disk holding them with its comments intact, and the rule's alert following.
+Each test sets up the geometry it needs through the API, so they pass in any order and alone.
 Screenshots of every page are taken on the way (see tests/support/browser.py for keeping them).
 """
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Page, expect
@@ -26,11 +23,10 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig, load_config
-from tests.support.browser import chromium, keep_screenshot
+from tests.integration.console.served_gateway import ALERT_WAIT_S, Gateway
 from tests.support.serve import CLIP, Process, face_repository
 from tests.unit.api.fakes import FakeBackend
 
-ALERT_WAIT_S = 60.0  # the face shows 10 s into each 20 s loop of the clip
 UI_WAIT_MS = 15_000
 CONFIG = """\
 # Console end-to-end test: the demo clip as the door camera.
@@ -59,26 +55,10 @@ cameras:
         end_after_s: 0.5
 """
 COMMENTS = [line.partition("#")[2].strip() for line in CONFIG.splitlines() if "#" in line]
-
-
-@dataclass
-class Gateway:
-    process: Process
-    base: str
-    token: str
-    config: Path
-    shots: Path
-
-    def api(self, path: str) -> Any:
-        request = urllib.request.Request(self.base + path, headers={"Authorization": f"Bearer {self.token}"})
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
-
-    def shot(self, page: Page, name: str, **options: Any) -> bytes:
-        path = self.shots / f"{name}.png"
-        image = page.screenshot(path=str(path), **options)
-        keep_screenshot(path)
-        return image
+CORNER_YARD = {"name": "yard", "polygon": [[0.0, 0.0], [0.04, 0.0], [0.04, 0.04]]}
+# What the drawing test leaves: the yard over the whole picture, the aisle line down the middle.
+DRAWN_YARD = {"name": "yard", "polygon": [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]]}
+AISLE = {"name": "aisle", "points": [[0.5, 0.1], [0.5, 0.9]], "in_direction": [1.0, 0.0]}
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +82,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         yield Gateway(process, f"http://127.0.0.1:{port}", token, config, shots)
     finally:
         process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture(scope="module")
@@ -166,8 +140,13 @@ def click_at(page: Page, box: FloatRect, x: float, y: float) -> None:
 
 
 def test_draw_a_zone_and_a_line_save_and_the_rule_fires(session: BrowserContext, gateway: Gateway) -> None:
+    # Given the yard in its corner, and no event of the rule open (one a test before left ends there)
+    gateway.geometry([CORNER_YARD], [])
+    deadline = time.monotonic() + ALERT_WAIT_S
+    while gateway.open_face_events():
+        assert time.monotonic() < deadline, f"face-in-yard events stayed open: {gateway.open_face_events()}"
+        time.sleep(0.5)
     first_seq = max((event["seq"] for event in gateway.api("/v1/events")["events"]), default=0)
-    assert not [event for event in gateway.api("/v1/events")["events"] if event["rule"] == "face-in-yard"]
     page = session.new_page()
     page.goto(gateway.base + "/#/camera/door")
     editor = page.get_by_role("application", name="Geometry editor")
@@ -209,14 +188,7 @@ def test_draw_a_zone_and_a_line_save_and_the_rule_fires(session: BrowserContext,
     assert camera.lines[0].in_direction[0] > 0, "the flipped in arrow points right"
     gateway.process.wait_for_log("console saved 1 zones and 1 lines")
 
-    deadline = time.monotonic() + ALERT_WAIT_S
-    fired: list[dict[str, Any]] = []
-    while not fired:
-        assert time.monotonic() < deadline, f"no face-in-yard alert in {ALERT_WAIT_S} s"
-        time.sleep(0.5)
-        events = gateway.api("/v1/events")["events"]
-        fired = [e for e in events if e["rule"] == "face-in-yard" and e["seq"] > first_seq]
-    assert fired[-1]["kind"] == "start"
+    fired = gateway.wait_for_a_face_in_the_yard(after_seq=first_seq)
     assert fired[-1]["zone"] == "yard"
     page.close()
 
@@ -264,6 +236,8 @@ def test_a_line_turned_by_its_end_keeps_its_in_arrow_across_it(
 
 
 def test_the_events_page_shows_the_event(session: BrowserContext, gateway: Gateway) -> None:
+    gateway.geometry([DRAWN_YARD], [AISLE])
+    gateway.wait_for_a_face_in_the_yard()
     page = session.new_page()
     page.goto(gateway.base + "/#/events")
     card = page.locator("li.event").filter(has_text="face-in-yard").first
@@ -301,7 +275,8 @@ def evidence_route_exists() -> bool:
 def test_the_event_shows_its_evidence_thumbnail_with_the_box(
     session: BrowserContext, gateway: Gateway
 ) -> None:
-    starts = [e for e in gateway.api("/v1/events")["events"] if e["kind"] == "start" and e["box"]]
+    gateway.geometry([DRAWN_YARD], [AISLE])
+    starts = [e for e in gateway.wait_for_a_face_in_the_yard() if e["box"]]
     assert starts, "no start alert with a box to show"
     page = session.new_page()
     page.goto(gateway.base + "/#/events")
@@ -351,6 +326,7 @@ def test_models_and_system_pages_show_live_numbers(session: BrowserContext, gate
 
 
 def test_keyboard_and_phone_width(session: BrowserContext, gateway: Gateway) -> None:
+    gateway.geometry([DRAWN_YARD], [AISLE])
     page = session.new_page()
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(gateway.base + "/#/cameras")

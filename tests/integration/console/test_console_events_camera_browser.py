@@ -13,10 +13,9 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from gateway.domain import AlertEvent, AlertKind, CameraStatus
@@ -31,7 +30,6 @@ from tests.integration.console.test_console_events_paging_browser import (
     shown_events,
     status,
 )
-from tests.support.browser import chromium
 from tests.unit.api.fakes import FakeCameras
 
 ALL_NEWEST = "500 events in the newest 1000 alerts, newest 100 shown"
@@ -94,12 +92,6 @@ def quiet_then_busy() -> list[AlertEvent]:
         for kind in (AlertKind.START, AlertKind.END):
             made.append(alert_event(number, kind, camera_id, START_TS + len(made) + 1))
     return made
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def events_reads(page: Page) -> list[str]:

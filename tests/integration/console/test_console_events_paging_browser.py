@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from prometheus_client import CollectorRegistry
@@ -26,7 +25,6 @@ from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.delivery.outbox import Outbox
 from gateway.domain import AlertEvent, AlertKind, CameraState, EndReason, ModelRef
-from tests.support.browser import chromium
 from tests.support.console_app import OneCamera
 from tests.unit.api.fakes import FakeBackend, FakeCameras
 from tests.unit.api.harness import ServedApi
@@ -104,12 +102,6 @@ def served(state_dir: Path, alerts: list[AlertEvent], cameras: FakeCameras | Non
     finally:
         backend.close()
         outbox.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def events_page(browser: Browser, served: Served, held_text: str, script: str | None = None) -> Page:

@@ -16,7 +16,6 @@ from prometheus_client import CollectorRegistry
 from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig, parse_config
 from gateway.pipeline.config_file import ConfigFile
-from tests.support.browser import chromium
 from tests.unit.api.fakes import FakeBackend, FakeCameras
 from tests.unit.api.harness import ServedApi
 from tests.unit.api.test_console_geometry_pending import CONFIG, MOVED, PENDING, KeptBack
@@ -55,12 +54,6 @@ def served(config_file: ConfigFile) -> Iterator[ServedApi]:
     finally:
         api.close()
         backend.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_save_after_a_reload_left_a_restart_pending_says_why_and_the_editor_turns_read_only(

@@ -6,16 +6,13 @@ what the editor shows and checks is what it saves. The real app and the real bro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, expect
 
 from gateway.config import load_config
 from gateway.domain import CameraState
 from tests.integration.console.test_console_hostile_browser import UI_WAIT_MS, line_across
-from tests.support.browser import chromium
 from tests.support.console_app import OneCamera, console_app
 
 CAMERA = "gate"
@@ -28,12 +25,6 @@ cameras:
     zones:
       - {{name: yard, polygon: {POLYGON}}}
 """
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def decimals(value: float) -> int:

@@ -6,7 +6,7 @@ has never delivered a picture. The camera directory and event log are hand-writt
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -16,7 +16,6 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from gateway.config import load_config
 from gateway.domain import Alert, CameraState
-from tests.support.browser import chromium
 from tests.support.console_app import OneCamera, alerts, console_app
 from tests.unit.api.fakes import FakeEvents
 
@@ -47,12 +46,6 @@ def jpeg() -> bytes:
 def config_path(tmp_path: Path) -> Path:
     (tmp_path / "gateway.yaml").write_text(CONFIG)
     return tmp_path / "gateway.yaml"
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def streaming() -> OneCamera:

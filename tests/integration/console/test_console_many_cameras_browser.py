@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.support.browser import chromium
 from tests.support.clips import HEIGHT, WIDTH, moving_clip, write_mp4
 from tests.support.serve import Process, face_repository
 
@@ -51,12 +50,6 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         process.kill()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_every_tile_shows_a_picture_and_the_page_keeps_refreshing(browser: Browser, base: str) -> None:

@@ -15,7 +15,6 @@ from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig, parse_config
 from gateway.domain import CameraState
 from gateway.pipeline.config_file import ConfigFile
-from tests.support.browser import chromium
 from tests.unit.api.fakes import FakeBackend, FakeCameras
 from tests.unit.api.harness import ServedApi
 
@@ -50,12 +49,6 @@ def served() -> Iterator[ServedApi]:
     finally:
         api.close()
         backend.close()
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def test_a_failed_camera_is_framed_in_red_with_its_error(served: ServedApi, browser: Browser) -> None:

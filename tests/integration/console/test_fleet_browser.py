@@ -20,7 +20,7 @@ from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.config import HttpConfig
 from gateway.protocol.alerts import build_alert, encode_alert
 from tests.support.audit_device import AlertChain, event
-from tests.support.browser import chromium, keep_screenshot
+from tests.support.browser import keep_screenshot
 
 KEY = bytes(range(32))
 KEYS = dict.fromkeys(("box-good", "box-offline", "box-forged", "box-unchained", "box-silent"), KEY)
@@ -82,12 +82,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     finally:
         server.stop()
         reader.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def shot(served: Served, page: Page, name: str) -> None:

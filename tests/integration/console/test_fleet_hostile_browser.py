@@ -26,7 +26,6 @@ from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.domain import Evidence, ModelRef
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 from tests.support.audit_device import event, jpeg
-from tests.support.browser import chromium
 from tests.support.fleet_server import FleetServer, fleet_server
 
 KEY = bytes(range(32))
@@ -98,12 +97,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
     store.close()
     with fleet_server(url, keys, secrets.token_urlsafe(16)) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def logged_in(browser: Browser, server: FleetServer, errors: list[str]) -> Page:

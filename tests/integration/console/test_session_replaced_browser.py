@@ -17,7 +17,6 @@ from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
 from gateway.domain import CameraState
-from tests.support.browser import chromium
 from tests.support.console_app import OneCamera, console_app
 
 UI_WAIT_MS = 15_000
@@ -28,12 +27,6 @@ cameras:
     url: rtsp://10.0.0.5/stream1
     model: person-detector
 """
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 def log_in(page: Page, heading: str) -> None:

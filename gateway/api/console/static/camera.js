@@ -5,9 +5,12 @@
 // undoing it; unsaved edits outlive the page (a login after an expired session shows it again).
 import { api, errorText, h, s } from "./core.js";
 import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
-import { Editor, shapeList } from "./editor.js";
+import { Editor } from "./editor.js";
+import { shapeList } from "./shape_list.js";
 
-// Camera id -> { geometry, version } of edits not saved yet, while this document lives.
+// Camera id -> { geometry, version } of edits not saved yet, while this document lives: `geometry`
+// reads the editor when asked, as copying every shape on each pointer move of a drag cost as much
+// as drawing them.
 const unsaved = new Map();
 
 export function mount(view, id) {
@@ -38,9 +41,9 @@ export function mount(view, id) {
   let rules = [];
   let version = null;
 
-  const editor = new Editor(svg, (listChanged) => {
-    dirty = dirty || editor.editable;
-    if (dirty) unsaved.set(id, { geometry: editor.geometry(), version });
+  const editor = new Editor(svg, (listChanged, edited) => {
+    dirty = dirty || (edited && editor.editable);
+    if (dirty) unsaved.set(id, { geometry: () => editor.geometry(), version });
     update(listChanged);
   });
 
@@ -56,9 +59,16 @@ export function mount(view, id) {
     buttons.revert.disabled = !dirty;
     name.disabled = !(shape && editor.editable);
     if (document.activeElement !== name) name.value = shape ? shape.name : "";
-    if (listChanged) list.replaceChildren(shapeList(editor));
-    if (editor.mode === "zone") status.textContent = "Click the picture to add corners; double-click, Enter or Finish zone to close.";
-    else if (editor.mode === "line") status.textContent = "Click the line's two ends.";
+    if (listChanged) {
+      // The list is made anew, and the button that had the focus goes with it: a shape chosen by
+      // keyboard left the focus on the page's body. The same shape's new button takes it instead,
+      // where the old one was (scrolled to, the picture moved away under a drag begun meanwhile).
+      const focused = list.contains(document.activeElement) ? document.activeElement.dataset.shape : undefined;
+      list.replaceChildren(shapeList(editor));
+      if (focused !== undefined) list.querySelector(`[data-shape="${focused}"]`)?.focus({ preventScroll: true });
+    }
+    if (editor.mode === "zone") status.textContent = "Click the picture to add corners (or arrow keys and Space); double-click, Enter or Finish zone to close.";
+    else if (editor.mode === "line") status.textContent = "Click the line's two ends (or arrow keys and Space).";
     else if (shape) status.textContent = usedBy(editor.selected.kind, shape.name);
   }
 
@@ -71,17 +81,20 @@ export function mount(view, id) {
     try {
       const geometry = await api(`${base}/geometry`);
       const kept = unsaved.get(id);
+      const keptGeometry = kept && kept.geometry();
       rules = geometry.rules;
       version = geometry.version;
       editor.load(geometry);
       dirty = false;
       unsaved.delete(id);
+      // What the status said of the edits now dropped (a refused save, say) is no longer so.
+      status.textContent = "";
       if (kept && geometry.editable) {
         // Edits made before this page was shown again stay, against the version they were made on.
         version = kept.version;
-        editor.load({ ...geometry, ...kept.geometry });
+        editor.load({ ...geometry, ...keptGeometry });
         dirty = true;
-        unsaved.set(id, kept);
+        unsaved.set(id, { geometry: () => editor.geometry(), version });
       }
       update();
       if (kept && dirty) status.textContent = "Your unsaved changes are kept: Save writes them, Revert drops them.";
@@ -129,10 +142,15 @@ export function mount(view, id) {
   stage.addEventListener("keydown", (event) => {
     if (editor.key(event)) event.preventDefault();
   });
-  image.addEventListener("load", () => {
-    // The stage takes the camera's own shape once the first frame shows.
-    if (image.naturalWidth && image.naturalHeight) stage.style.aspectRatio = `${image.naturalWidth} / ${image.naturalHeight}`;
-  });
+  // The stage takes the camera's own shape from its picture: at the first frame, and on each refresh,
+  // as a stream's later frames fire no load event and a camera may change its resolution (the
+  // picture, a portrait one, say, was stretched into the first frame's shape till the page reloaded).
+  function fitStage() {
+    if (!image.naturalWidth || !image.naturalHeight) return;
+    const ratio = `${image.naturalWidth} / ${image.naturalHeight}`;
+    if (stage.style.aspectRatio !== ratio) stage.style.aspectRatio = ratio;
+  }
+  image.addEventListener("load", fitStage);
 
   view.append(
     h("p", {}, h("a", { href: "#/cameras", text: "← All cameras" })),
@@ -147,7 +165,7 @@ export function mount(view, id) {
         name,
         h("div", { class: "row" }, buttons.flip, buttons.remove),
         h("div", { class: "row" }, buttons.save, buttons.revert),
-        h("p", { class: "muted", text: "Keyboard: select a shape in the list, focus the picture, then arrow keys move it, Delete removes it." }),
+        h("p", { class: "muted", text: "Keyboard: select a shape in the list, focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Enter closes a zone." }),
         h("h2", { text: "Camera" }),
         numbers,
       ),
@@ -157,6 +175,7 @@ export function mount(view, id) {
 
   return {
     async refresh() {
+      fitStage();
       try {
         const camera = await api(base);
         live.update(camera);
