@@ -6,6 +6,9 @@ on screen when the window is resized while a shape is selected."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,28 @@ def open_editor(page: Page, port: int, first_zone: str) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Editing:
+    page: Page
+    port: int
+    config_path: Path
+
+    def saved_zones(self) -> dict[str, list[list[float]]]:
+        zones = load_config(self.config_path).cameras[0].zones
+        return {zone.name: [list(point) for point in zone.polygon] for zone in zones}
+
+
+@contextmanager
+def editing(tmp_path: Path, browser: Browser, zones: dict[str, list[list[float]]]) -> Iterator[Editing]:
+    """The camera's editor open in a page on a config of ``zones``, its first zone listed."""
+    config_path = tmp_path / "gateway.yaml"
+    config_path.write_text(config(zones))
+    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        open_editor(page, served.port, next(iter(zones)))
+        yield Editing(page, served.port, config_path)
+
+
 def drag(page: Page, start: tuple[float, float], end: tuple[float, float]) -> None:
     """A press at ``start``, moved to ``end`` (fractions of the picture) and released."""
     stage = page.get_by_role("application", name="Geometry editor")
@@ -65,11 +90,8 @@ def save(page: Page) -> None:
 
 def test_a_corner_dragged_among_many_zones_moves_alone(tmp_path: Path, browser: Browser) -> None:
     zones = {f"z{index}": circle(index) for index in range(ZONES)}
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(config(zones))
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        open_editor(page, served.port, "z0")
+    with editing(tmp_path, browser, zones) as edited:
+        page = edited.page
         # Given zone z27 selected among 64 overlapping zones
         page.get_by_role("button", name="Zone z27", exact=True).click()
         expect(page.locator("ellipse.handle")).to_have_count(CORNERS)
@@ -82,10 +104,7 @@ def test_a_corner_dragged_among_many_zones_moves_alone(tmp_path: Path, browser: 
         assert math.dist(last, (start[0] + 0.05, start[1] + 0.04)) < 0.005, drawn
         # and once saved only that corner of that zone is moved.
         save(page)
-    saved = {
-        zone.name: [list(point) for point in zone.polygon]
-        for zone in load_config(config_path).cameras[0].zones
-    }
+    saved = edited.saved_zones()
     moved = saved.pop("z27")
     assert saved == {name: polygon for name, polygon in zones.items() if name != "z27"}
     assert moved[:-1] == zones["z27"][:-1]
@@ -98,20 +117,14 @@ def test_a_selected_zones_corner_under_a_later_zone_can_be_grabbed(tmp_path: Pat
         "a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]],
         "b": [[0.4, 0.4], [0.8, 0.4], [0.8, 0.8], [0.4, 0.8]],
     }
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(config(zones))
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        open_editor(page, served.port, "a")
+    with editing(tmp_path, browser, zones) as edited:
+        page = edited.page
         # Given zone a selected, when its corner inside zone b is dragged out of b,
         page.get_by_role("button", name="Zone a", exact=True).click()
         drag(page, (0.5, 0.5), (0.6, 0.3))
         save(page)
     # then that corner of a moved, and b stayed where it was.
-    saved = {
-        zone.name: [list(point) for point in zone.polygon]
-        for zone in load_config(config_path).cameras[0].zones
-    }
+    saved = edited.saved_zones()
     assert saved["b"] == zones["b"]
     assert saved["a"][:2] == zones["a"][:2]
     assert saved["a"][3] == zones["a"][3]
@@ -122,11 +135,8 @@ def test_corners_keep_their_size_on_screen_when_the_window_is_resized(
     tmp_path: Path, browser: Browser
 ) -> None:
     zones = {"a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]}
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(config(zones))
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        open_editor(page, served.port, "a")
+    with editing(tmp_path, browser, zones) as edited:
+        page = edited.page
         page.get_by_role("button", name="Zone a", exact=True).click()
         assert page.evaluate(HANDLE_SIZE) == pytest.approx([HANDLE_PX, HANDLE_PX], abs=0.5)
         # When the window narrows with the zone selected, the picture shrinks
@@ -143,11 +153,8 @@ def test_corners_keep_their_size_on_screen_when_the_window_is_resized(
 
 def test_a_drag_the_browser_cancels_moves_the_shape_no_further(tmp_path: Path, browser: Browser) -> None:
     zones = {"a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]}
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(config(zones))
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        open_editor(page, served.port, "a")
+    with editing(tmp_path, browser, zones) as edited:
+        page = edited.page
         box = page.get_by_role("application", name="Geometry editor").bounding_box()
         assert box is not None
         # Given zone a pressed in its middle and the press then cancelled by the browser (as when a
@@ -167,11 +174,8 @@ def test_a_drag_the_browser_cancels_moves_the_shape_no_further(tmp_path: Path, b
 
 def test_choosing_a_shape_without_moving_it_leaves_nothing_to_save(tmp_path: Path, browser: Browser) -> None:
     zones = {"a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]}
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(config(zones))
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        open_editor(page, served.port, "a")
+    with editing(tmp_path, browser, zones) as edited:
+        page = edited.page
         box = page.get_by_role("application", name="Geometry editor").bounding_box()
         assert box is not None
         # When zone a is clicked on the picture, then chosen in the list again, and a zone begun,
@@ -186,7 +190,7 @@ def test_choosing_a_shape_without_moving_it_leaves_nothing_to_save(tmp_path: Pat
         # then nothing was edited: nothing to save or revert, and a page shown again keeps nothing.
         expect(page.get_by_role("button", name="Save")).to_be_disabled()
         expect(page.get_by_role("button", name="Revert")).to_be_disabled()
-        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
-        open_editor(page, served.port, "a")
+        page.goto(f"http://127.0.0.1:{edited.port}/#/cameras")
+        open_editor(page, edited.port, "a")
         expect(page.get_by_text("Your unsaved changes are kept")).to_have_count(0)
         expect(page.get_by_role("button", name="Save")).to_be_disabled()
