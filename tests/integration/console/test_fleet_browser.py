@@ -128,7 +128,9 @@ def test_a_devices_timeline_shows_its_alerts_with_their_evidence(browser: Browse
     assert cards.first.get_attribute("data-seq") == "9"  # newest first
     image = page.locator('li[data-seq="7"] img')
     expect(image).to_be_visible(timeout=UI_WAIT_MS)
-    page.wait_for_function("document.querySelector('li[data-seq=\"7\"] img').naturalWidth > 0")
+    # A function, not an expression: Playwright evaluates an expression anew at each poll after the
+    # first, with eval(), which the page's script-src 'self' refuses (EvalError when not yet loaded).
+    page.wait_for_function("() => document.querySelector('li[data-seq=\"7\"] img').naturalWidth > 0")
     expect(page.get_by_text("No problems.")).to_be_visible()
     shot(served, page, "fleet-device")
 
