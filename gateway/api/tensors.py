@@ -75,7 +75,8 @@ class InferRequest:
     """None: every output of the model, binary or not as ``binary_default`` says."""
     binary_default: bool
     timeout_s: float | None
-    """Triton's ``timeout`` request parameter (sent in microseconds), as seconds."""
+    """Triton's ``timeout`` request parameter (sent in microseconds), as seconds; None without one
+    or with 0, which Triton reads as no timeout."""
 
 
 def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str | None) -> InferRequest:
@@ -196,7 +197,9 @@ def encode_infer_response(
             "shape": list(array.shape),
         }
         if requested.binary:
-            data = np.ascontiguousarray(array).data.cast("B")
+            # Flat bytes through a uint8 view: memoryview.cast refuses a shape with a zero in it
+            # (an empty output of shape [2, 0]).
+            data = np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
             entry["parameters"] = {"binary_data_size": data.nbytes}
             chunks.append(data)
         else:
@@ -259,6 +262,8 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
                 f"input {name!r}: binary_data_size {size} runs past the end of the body's binary data"
             )
         array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset)
+        if datatype is TensorType.BOOL:
+            _check_bool_bytes(name, binary[offset : offset + size])
         return name, _shaped(name, array, shape), size
     if "data" not in raw:
         raise InvalidInputError(f"input {name!r} has neither 'data' nor binary_data_size")
@@ -266,6 +271,17 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
     if array.size != count:
         raise InvalidInputError(f"input {name!r}: {array.size} values do not fill shape {shape}")
     return name, _shaped(name, array, shape), 0
+
+
+def _check_bool_bytes(name: str, data: memoryview) -> None:
+    """numpy reads any byte as a bool without a word, but Triton's BOOL is one byte, 0 or 1: a 2
+    is a client's encoding error (an INT8 buffer sent as BOOL), not a true."""
+    values = np.frombuffer(data, dtype=np.uint8)
+    if values.size and int(values.max()) > 1:
+        position = int(np.argmax(values > 1))
+        raise InvalidInputError(
+            f"input {name!r}: BOOL takes bytes 0 and 1, byte {position} of its data is {values[position]}"
+        )
 
 
 def _shaped(name: str, array: Array, shape: list[int]) -> Array:
@@ -310,9 +326,14 @@ def _parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, 
     if not isinstance(raw, list):
         raise InvalidInputError("'outputs' must be a list")
     requested: list[RequestedOutput] = []
+    names: set[str] = set()
     for position, entry in enumerate(raw):
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             raise InvalidInputError(f"outputs[{position}] must be an object with a 'name'")
+        if entry["name"] in names:
+            # As Triton (core#493): refused, rather than answered twice or once.
+            raise InvalidInputError(f"output {entry['name']!r} is requested twice")
+        names.add(entry["name"])
         parameters = _parameters(entry, f"output {entry['name']!r}")
         if "classification" in parameters:
             raise InvalidInputError(f"output {entry['name']!r}: classification is not supported")
@@ -344,6 +365,8 @@ def _timeout(raw: object) -> float | None:
         return None
     if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
         raise InvalidInputError("the 'timeout' parameter must be a non-negative integer of microseconds")
+    if raw == 0:
+        return None  # Triton's default: 0 is no timeout, not one that has already passed
     # Triton reads it as an unsigned 64-bit count; JSON allows more digits than a float holds.
     return min(raw, 2**64 - 1) / 1_000_000
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from functools import cache
@@ -34,8 +35,10 @@ from gateway.api.context import (
     wait_result,
 )
 from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, expect_continue, json_error
+from gateway.api.ports import InferenceBackend
 from gateway.api.tensors import (
     HEADER_LENGTH,
+    InferRequest,
     InferResponse,
     check_against_model,
     encode_infer_response,
@@ -43,7 +46,16 @@ from gateway.api.tensors import (
     parse_infer_request,
     specs_json,
 )
-from gateway.domain import Duration, ModelState, ModelStatistics, TensorSpec, ascii_integer
+from gateway.domain import (
+    Duration,
+    ModelRef,
+    ModelState,
+    ModelStatistics,
+    ModelVersionStatus,
+    TensorSpec,
+    ascii_integer,
+)
+from gateway.errors import InvalidInputError, ModelNotFoundError
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
@@ -262,12 +274,13 @@ async def answer_infer(
     status = context.backend.status(call.name, call.version)
     if status.state is ModelState.READY:
         # A version that is not ready may not know its tensors; the backend says why it is not ready.
-        check_against_model(parsed, status)
+        check_against_routed(parsed, context.backend, call, status)
     check_deadline(deadline)
     check_queue(context)
     submitted = context.backend.infer(call.name, call.version, parsed.inputs, deadline)
     context.queue.release(holder)  # queued now, and counted there
     result = await wait_result(submitted, deadline)
+    check_outputs_of(parsed, result.model, result.outputs)
 
     def encode() -> InferResponse:
         return encode_infer_response(
@@ -280,6 +293,53 @@ async def answer_infer(
     if json_output_values(parsed, result.outputs) > OFFLOAD_VALUES:
         return await loop.run_in_executor(executor, encode)
     return encode()
+
+
+def check_against_routed(
+    parsed: InferRequest, backend: InferenceBackend, call: InferCall, status: ModelVersionStatus
+) -> None:
+    """``check_against_model`` against the version ``status`` describes, or for a request without a
+    version, also its model's canary: the request is routed after this check, and a canary whose
+    tensors differ from the default version's serves what it takes. The backend checks the inputs
+    again against the version it draws, and ``check_outputs_of`` the outputs."""
+    try:
+        check_against_model(parsed, status)
+    except InvalidInputError:
+        canary = None if call.version is not None else _canary_status(backend, call.name, status.version)
+        if canary is None or not _takes(parsed, canary):
+            raise  # the default version's refusal: what most of the model's traffic gets
+
+
+def _takes(parsed: InferRequest, status: ModelVersionStatus) -> bool:
+    try:
+        check_against_model(parsed, status)
+    except InvalidInputError:
+        return False
+    return True
+
+
+def check_outputs_of(parsed: InferRequest, ref: ModelRef, outputs: Mapping[str, object]) -> None:
+    """InvalidInputError for an output asked for that the version which served the request does not
+    give (an unpinned request may have been served by the canary)."""
+    for requested in parsed.outputs or ():
+        if requested.name not in outputs:
+            raise InvalidInputError(
+                f"model {ref} has no output {requested.name!r}; outputs: {sorted(outputs)}"
+            )
+
+
+def _canary_status(backend: InferenceBackend, name: str, default_version: int) -> ModelVersionStatus | None:
+    """The status of the model's canary while it takes a share of unpinned requests, else None."""
+    routing = backend.routing(name)
+    version = routing.canary_version
+    if version is None or version == default_version or routing.canary_weight <= 0:
+        return None
+    try:
+        canary = backend.status(name, version)
+    except ModelNotFoundError:  # routing names a version the repository does not have: never drawn
+        return None
+    # Only a loaded canary is drawn (routing.choose_version); the default serves its share until then.
+    return canary if canary.state is ModelState.READY else None
 
 
 def _config_tensor(spec: TensorSpec, batched: bool) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """The bounded worker pool: a fixed number of named threads, each owning its own sessions.
 
 Worker ``i`` runs every batch on engine ``i`` of the version (the repository loads one engine per
-worker), so no session is shared between threads. Measured on CPU, one single-threaded session per
+worker), so no session is shared between threads. A batch runs on the version that serves when a
+worker takes it: hot reload may have replaced the one its items were checked against, so items that
+version cannot run are answered "send it again", and a batch merged under a ``max_batch_size`` the
+reload lowered runs in parts within the new one. Measured on CPU, one single-threaded session per
 core is the throughput ceiling, hence the default of one worker per core there and one worker on a
 GPU provider, where batching is what raises throughput. No thread is created per request: results
 travel back through each item's ``concurrent.futures.Future``.
@@ -25,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.errors import GatewayError, InferenceError, ModelNotReadyError
-from gateway.inference.batcher import Batch, Batcher, Outputs
+from gateway.inference.batcher import Batch, Batcher, Outputs, WorkItem
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.repository import ModelRepository
@@ -132,37 +135,48 @@ class WorkerPool:
     def run_batch(self, batch: Batch, index: int) -> None:
         """Run one batch on this worker's engine and answer every item in it."""
         ref = batch.ref
-        labels = (ref.name, str(ref.version))
-        self._metrics.batch_size.labels(*labels).observe(batch.rows)
-        wait = self._metrics.queue_wait.labels(*labels)
+        wait = self._metrics.queue_wait.labels(ref.name, str(ref.version))
         for item in batch.items:
             wait.observe(batch.taken_at - item.enqueued_at)
         try:
             loaded = self._repository.acquire(ref)
-            with loaded.serving():
-                batch = self._fitting(batch, loaded)
-                if not batch.items:
-                    return
-                merging = time.perf_counter_ns()
-                feeds = _merge(batch)
-                started = time.perf_counter_ns()
-                outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
-                ended = time.perf_counter_ns()
-                elapsed = (ended - started) / 1e9
-                self._metrics.compute.labels(*labels).observe(elapsed)
-                self.service_times.observe(ref.name, elapsed, batch.rows, batch.shape)
         except Exception as exc:  # every item gets an answer, whatever went wrong
-            error = exc if isinstance(exc, GatewayError) else InferenceError(f"inference failed: {exc}")
-            if not isinstance(exc, GatewayError):
-                logger.exception("batch for %s failed", ref, extra={"model": str(ref)})
-            self.statistics.failed(ref, [_nanoseconds_since(item.enqueued_at) for item in batch.items])
-            for item in batch.items:
-                item.future.set_exception(error)
-            self._metrics.outcome(ref, _outcome(error), len(batch.items))
+            self._fail(batch, exc)
+            return
+        with loaded.serving():
+            # Items queued before a reload lowered max_batch_size were merged under the old limit.
+            for part in _parts(self._fitting(batch, loaded), loaded.max_batch_size):
+                self._run(part, loaded, index)
+
+    def _run(self, batch: Batch, loaded: LoadedVersion, index: int) -> None:
+        ref = batch.ref
+        labels = (ref.name, str(ref.version))
+        self._metrics.batch_size.labels(*labels).observe(batch.rows)
+        try:
+            merging = time.perf_counter_ns()
+            feeds = _merge(batch)
+            started = time.perf_counter_ns()
+            outputs = loaded.engines[index % len(loaded.engines)].run(feeds)
+            ended = time.perf_counter_ns()
+            elapsed = (ended - started) / 1e9
+            self._metrics.compute.labels(*labels).observe(elapsed)
+            self.service_times.observe(ref.name, elapsed, batch.rows, batch.shape)
+        except Exception as exc:  # every item gets an answer, whatever went wrong
+            self._fail(batch, exc)
             return
         input_ns, infer_ns = started - merging, ended - started
         self.statistics.executed(ref, batch.rows, input_ns, infer_ns)
         self._answer(batch, outputs, input_ns, infer_ns)
+
+    def _fail(self, batch: Batch, exc: Exception) -> None:
+        ref = batch.ref
+        error = exc if isinstance(exc, GatewayError) else InferenceError(f"inference failed: {exc}")
+        if not isinstance(exc, GatewayError):
+            logger.exception("batch for %s failed", ref, extra={"model": str(ref)}, exc_info=exc)
+        self.statistics.failed(ref, [_nanoseconds_since(item.enqueued_at) for item in batch.items])
+        for item in batch.items:
+            item.future.set_exception(error)
+        self._metrics.outcome(ref, _outcome(error), len(batch.items))
 
     def _answer(self, batch: Batch, outputs: Outputs, input_ns: int, infer_ns: int) -> None:
         """Each item's rows of ``outputs``, through its finisher, to its future."""
@@ -200,18 +214,26 @@ class WorkerPool:
     def _fitting(self, batch: Batch, loaded: LoadedVersion) -> Batch:
         """The batch without the items ``loaded`` cannot run, which are answered: checked against
         the version that served when they were queued, they would fail in the engine with an error
-        that blames the request (a 400 for a request that was valid when sent)."""
-        misfits = [item for item in batch.items if item.fits is not None and not item.fits(loaded)]
+        that blames the request (a 400 for a request that was valid when sent), or run with more
+        rows than the version takes."""
+        misfits: dict[WorkItem, str] = {}
+        for item in batch.items:
+            if item.fits is not None and not item.fits(loaded):
+                misfits[item] = "takes other inputs or gives other outputs"
+            elif item.rows > loaded.max_batch_size:
+                misfits[item] = (
+                    f"takes at most {loaded.max_batch_size} rows a request (this one has {item.rows})"
+                )
         if not misfits:
             return batch
-        error = ModelNotReadyError(
-            f"model {batch.ref} was replaced while the request waited, by a version that takes other "
-            "inputs or gives other outputs; send it again"
-        )
         self.statistics.failed(batch.ref, [_nanoseconds_since(item.enqueued_at) for item in misfits])
-        for item in misfits:
+        for item, reason in misfits.items():
+            error = ModelNotReadyError(
+                f"model {batch.ref} was replaced while the request waited, by a version that "
+                f"{reason}; send it again"
+            )
             item.future.set_exception(error)
-        self._metrics.outcome(batch.ref, _outcome(error), len(misfits))
+            self._metrics.outcome(batch.ref, _outcome(error))
         items = tuple(item for item in batch.items if item not in misfits)
         return replace(batch, items=items, rows=sum(item.rows for item in items))
 
@@ -230,6 +252,23 @@ def batch_scheduling(thread: threading.Thread) -> bool:
     except OSError:
         return False
     return True
+
+
+def _parts(batch: Batch, limit: int) -> list[Batch]:
+    """``batch`` in consecutive runs of items of at most ``limit`` rows (each item fits alone)."""
+    if batch.rows <= limit:
+        return [batch] if batch.items else []
+    parts: list[Batch] = []
+    taken: list[WorkItem] = []
+    rows = 0
+    for item in batch.items:
+        if taken and rows + item.rows > limit:
+            parts.append(replace(batch, items=tuple(taken), rows=rows))
+            taken, rows = [], 0
+        taken.append(item)
+        rows += item.rows
+    parts.append(replace(batch, items=tuple(taken), rows=rows))
+    return parts
 
 
 def _merge(batch: Batch) -> dict[str, npt.NDArray[np.generic]]:

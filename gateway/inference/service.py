@@ -1,9 +1,9 @@
 """``InferenceService``: repository + batcher + worker pool behind ``gateway.api.ports.InferenceBackend``.
 
 HTTP requests (``infer``, ``detect``) and camera frames (``submit_frame``) go through the same
-bounded queue. Inputs are checked against the model's tensor specs before they are queued, so a
-bad request fails alone, synchronously, with an InvalidInputError naming the problem, and never
-poisons the batch it would have joined.
+bounded queue. Inputs are checked against the tensor specs of the version that will run them
+before they are queued (request_checks.py), so a bad request fails alone, synchronously, with an
+InvalidInputError naming the problem, and never poisons the batch it would have joined.
 
 A request for a model that loads on demand (``models.preload: cameras`` and no camera uses it)
 starts its load on the ``model-loader`` thread and is queued once the model is warm; its future
@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -36,7 +37,6 @@ from gateway.domain import (
     ModelRouting,
     ModelStatistics,
     ModelVersionStatus,
-    TensorSpec,
 )
 from gateway.errors import (
     DeadlineExceededError,
@@ -55,6 +55,7 @@ from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.pool import WorkerPool
 from gateway.inference.provider_metrics import ProviderCollector
 from gateway.inference.repository import ModelRepository
+from gateway.inference.request_checks import check_inputs
 from gateway.inference.workload import Ahead, ServiceTimes, expected_wait
 
 logger = logging.getLogger(__name__)
@@ -211,10 +212,17 @@ class InferenceService:
         return self._running and not self._stop.is_set()
 
     def models(self) -> Sequence[ModelVersionStatus]:
-        return self.repository.statuses()
+        return [self._as_served(status) for status in self.repository.statuses()]
 
     def status(self, name: str, version: int | None) -> ModelVersionStatus:
-        return self.repository.status(name, version)
+        return self._as_served(self.repository.status(name, version))
+
+    def _as_served(self, status: ModelVersionStatus) -> ModelVersionStatus:
+        """``status`` with the batch size a request may carry: ``inference.max_batch_size`` bounds it
+        too (``_batch_limit``), and clients size their requests by what /v2 config says."""
+        if status.max_batch_size <= self._max_batch_size:
+            return status
+        return replace(status, max_batch_size=self._max_batch_size)
 
     def statistics(self, name: str | None, version: int | None) -> list[ModelStatistics]:
         """What every version of ``name`` (of every model, with None) or ``name:version`` has run;
@@ -261,7 +269,7 @@ class InferenceService:
         if waiting is not None:
             return self._after_load(waiting, lambda: self.infer(name, version, inputs, deadline))
         loaded = self.repository.route(name, version)
-        rows = _check_inputs(loaded, inputs, self._batch_limit(loaded))
+        rows = check_inputs(loaded, inputs, self._batch_limit(loaded))
         return self._submit(loaded, inputs, rows, deadline, _inference_output, fits=takes_same_inputs(loaded))
 
     def detect(
@@ -381,44 +389,3 @@ def _copy_outcome(source: Future[T], target: Future[T]) -> None:
 
 def _inference_output(ref: ModelRef, outputs: Outputs) -> InferenceOutput:
     return InferenceOutput(ref, outputs)
-
-
-def _check_inputs(loaded: LoadedVersion, inputs: Mapping[str, npt.NDArray[np.generic]], limit: int) -> int:
-    """The request's batch size; InvalidInputError naming the first problem found."""
-    wanted = {spec.name for spec in loaded.inputs}
-    missing = sorted(wanted - set(inputs))
-    unknown = sorted(set(inputs) - wanted)
-    if missing or unknown:
-        raise InvalidInputError(
-            f"model {loaded.ref} takes inputs {sorted(wanted)}; missing {missing}, unknown {unknown}"
-        )
-    rows: int | None = None
-    for spec in loaded.inputs:
-        array = inputs[spec.name]
-        _check_tensor(loaded.ref, spec, array)
-        if rows is None:
-            rows = array.shape[0]
-        elif array.shape[0] != rows:
-            raise InvalidInputError(
-                f"input {spec.name!r} has batch size {array.shape[0]}, other inputs have {rows}"
-            )
-    assert rows is not None  # model.yaml declares at least one input
-    if not 1 <= rows <= limit:
-        raise InvalidInputError(f"batch size {rows} is outside 1..{limit} for model {loaded.ref}")
-    return rows
-
-
-def _check_tensor(ref: ModelRef, spec: TensorSpec, array: npt.NDArray[np.generic]) -> None:
-    if array.dtype != spec.datatype.numpy_dtype:
-        raise InvalidInputError(
-            f"input {spec.name!r} of model {ref} is {spec.datatype.value}, got numpy {array.dtype}"
-        )
-    if array.ndim != len(spec.shape):
-        raise InvalidInputError(
-            f"input {spec.name!r} of model {ref} has shape {list(spec.shape)}, got {list(array.shape)}"
-        )
-    for want, have in zip(spec.shape[1:], array.shape[1:], strict=True):
-        if want not in (-1, have):
-            raise InvalidInputError(
-                f"input {spec.name!r} of model {ref} has shape {list(spec.shape)}, got {list(array.shape)}"
-            )

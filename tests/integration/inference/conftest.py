@@ -9,6 +9,12 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig
+from gateway.inference.batcher import Batcher
+from gateway.inference.engines.base import EngineOptions
+from gateway.inference.engines.onnx import OnnxEngine
+from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.pool import WorkerPool
+from gateway.inference.repository import ModelRepository
 from gateway.inference.service import InferenceService
 
 ServiceFactory = Callable[..., InferenceService]
@@ -63,3 +69,26 @@ def no_thread_left_behind() -> Iterator[None]:
     yield
     leftover = [thread.name for thread in threading.enumerate() if thread not in before and thread.is_alive()]
     assert leftover == [], f"threads left running: {leftover}"
+
+
+@pytest.fixture
+def queued_service(models_root: Path) -> Iterator[tuple[InferenceService, Batcher, WorkerPool]]:
+    """A service whose worker is not started: items wait in the queue until the test runs them."""
+    metrics = InferenceMetrics(CollectorRegistry())
+    repository = ModelRepository(models_root, OnnxEngine, EngineOptions(providers=("cpu",)), warmup_batches=1)
+    batcher = Batcher(16, 0.0, metrics)
+    stop = threading.Event()
+    pool = WorkerPool(batcher, repository, 1, metrics, stop)
+    service = InferenceService(
+        repository, batcher, pool, metrics, max_batch_size=8, poll_interval_s=60.0, stop=stop
+    )
+    repository.scan()
+    repository.load_all()
+    yield service, batcher, pool
+    service.stop()
+
+
+def run_queued(batcher: Batcher, pool: WorkerPool) -> None:
+    batch = batcher.next_batch(1.0)
+    assert batch is not None
+    pool.run_batch(batch, 0)

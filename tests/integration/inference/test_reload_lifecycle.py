@@ -7,23 +7,20 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from prometheus_client import CollectorRegistry
 
 from gateway.domain import ModelRef, ModelReference
 from gateway.errors import ModelLoadError, ModelNotReadyError
 from gateway.inference.batcher import Batcher
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
-from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.pool import WorkerPool
 from gateway.inference.repository import ModelRepository
 from gateway.inference.service import InferenceService
-from tests.integration.inference.conftest import ServiceFactory
+from tests.integration.inference.conftest import ServiceFactory, run_queued
 from tests.support.onnx_models import (
     affine_model_bytes,
     affine_model_document,
@@ -98,29 +95,6 @@ def test_the_canary_of_an_on_demand_model_gets_its_share(
     service = make_service(preload="cameras")
     # Then the canary loads and answers them (the default version alone was loaded)
     assert {version_answering(service) for _ in range(3)} == {1}
-
-
-@pytest.fixture
-def queued_service(models_root: Path) -> Iterator[tuple[InferenceService, Batcher, WorkerPool]]:
-    """A service whose worker is not started: items wait in the queue until the test runs them."""
-    metrics = InferenceMetrics(CollectorRegistry())
-    repository = ModelRepository(models_root, OnnxEngine, EngineOptions(providers=("cpu",)), warmup_batches=1)
-    batcher = Batcher(16, 0.0, metrics)
-    stop = threading.Event()
-    pool = WorkerPool(batcher, repository, 1, metrics, stop)
-    service = InferenceService(
-        repository, batcher, pool, metrics, max_batch_size=8, poll_interval_s=60.0, stop=stop
-    )
-    repository.scan()
-    repository.load_all()
-    yield service, batcher, pool
-    service.stop()
-
-
-def run_queued(batcher: Batcher, pool: WorkerPool) -> None:
-    batch = batcher.next_batch(1.0)
-    assert batch is not None
-    pool.run_batch(batch, 0)
 
 
 def test_a_request_queued_before_its_version_changes_inputs_is_told_to_retry(
