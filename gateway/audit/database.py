@@ -43,6 +43,8 @@ from gateway.url_credentials import MASK, masked_parameters, secret_values, spli
 if TYPE_CHECKING:
     import psycopg
 
+STORE_TABLE = "audit_alerts"
+"""The table every audit store has had since its first version: a database without it holds none."""
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, UnicodeEncodeError)
 """What the drivers raise, outside their own exception trees, for a value they cannot convert: an
 integer no SQLite INTEGER holds, text the connection's encoding cannot write (a lone surrogate; on a
@@ -89,12 +91,17 @@ class SqliteDatabase:
 
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             # The store is handed from the thread that opens it to the thread that uses it; the
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
             self._connection = open_wal_database(path, synchronous="full", busy_timeout_s=30.0)
+            if not create and not self.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STORE_TABLE,)
+            ):
+                self._connection.close()
+                raise AuditError(f"no audit store in {path}: it has no {STORE_TABLE} table")
             with self.transaction():
                 schema.migrate(self.execute, blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
         except (OSError, sqlite3.Error) as exc:
@@ -157,7 +164,7 @@ class PostgresDatabase:
     """A server restart or a dropped connection fails the current transaction (the caller retries
     it); the next one reconnects."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, create: bool = True) -> None:
         try:
             import psycopg  # noqa: PLC0415 - optional dependency, needed only for postgresql:// URLs
         except ImportError as exc:
@@ -170,6 +177,9 @@ class PostgresDatabase:
         self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
         try:
             self._connection = self._connect()
+            if not create and self.execute("SELECT to_regclass(?)", (STORE_TABLE,)) == [(None,)]:
+                self._connection.close()
+                raise AuditError(f"no audit store in {_without_password(url)}: it has no {STORE_TABLE} table")
             with self.transaction():
                 # Two subscribers starting together would race on creating and migrating the tables.
                 self.execute("SELECT pg_advisory_xact_lock(7468121)")
@@ -247,15 +257,17 @@ class PostgresDatabase:
 def open_database(url: str, *, create: bool = True) -> Database:
     """``sqlite:///relative/or//absolute/path`` or ``postgresql://`` / ``postgres://``.
 
-    With ``create=False`` a missing SQLite file is an error rather than a new empty store.
+    With ``create=False`` (``audit verify``) a missing SQLite file, or a database holding no audit
+    store, is an error rather than a new empty store: the wrong ``--db`` verified "OK", and had the
+    audit tables created in it.
     """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if not create and not path.exists():
             raise AuditError(f"no audit database at {path}")
-        return SqliteDatabase(path)
+        return SqliteDatabase(path, create=create)
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresDatabase(url)
+        return PostgresDatabase(url, create=create)
     raise AuditError(
         f"unsupported database URL {_without_password(url)!r}: use sqlite:///path or postgresql://"
     )

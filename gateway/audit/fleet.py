@@ -1,11 +1,14 @@
 """Fleet state in the audit store: what every audit instance knows about every device, answered the
 same by any of them because it lives in the database, not in an instance's memory.
 
-Per device (``audit_devices``, schema version 3): the chain state the store keeps anyway
+Per device (``audit_devices``, schema versions 3 and 4): the chain state the store keeps anyway
 (``contiguous_seq``, ``max_seq``), the count of stored alerts (so ``max_seq - alerts_stored`` alerts
 are missing, without a scan), the alert time of the highest seq, when the most recently stored alert
 arrived and its lag (arrival minus alert time, so clock skew between a device and the audit side
-shows in it), and the device's online/offline state from its retained status topic. Rejected
+shows in it), the device's clock offset (its clock minus the audit's, measured from a live
+``online`` status: ``ts`` is when the device sent it and it arrives within the broker's hop, so the
+difference is the clocks', not delivery), and the device's online/offline state from its retained
+status topic. Lag plus clock offset is the delivery delay: how long the alert really took. Rejected
 messages are counted from ``audit_rejected`` and evidence still missing from the partial index on
 ``audit_alerts``, so neither can drift from what is stored.
 
@@ -52,6 +55,15 @@ class ReceivedStatus:
     state: str
     ts: str | None
     received_at: float
+    live: bool = False
+
+    @property
+    def clock_offset_s(self) -> float | None:
+        """The device's clock minus the audit's, when this message can tell it: a live ``online``
+        (a retained one, or an ``offline`` last will, was sent long before it arrived)."""
+        if not self.live or self.state != "online" or self.ts is None:
+            return None
+        return parse_timestamp(self.ts) - self.received_at
 
 
 def parse_status(index: int, device_id: str, message: ReceivedMessage) -> ReceivedStatus | IngestResult:
@@ -68,7 +80,7 @@ def parse_status(index: int, device_id: str, message: ReceivedMessage) -> Receiv
     if ts is not None and not _is_timestamp(ts):
         detail = f"{message.topic}: ts must be RFC 3339 UTC with microseconds, or absent"
         return IngestResult(Outcome.REJECTED, device_id, None, RejectReason.SCHEMA, detail, status=True)
-    return ReceivedStatus(index, device_id, state, ts, message.received_at)
+    return ReceivedStatus(index, device_id, state, ts, message.received_at, message.live)
 
 
 def _is_timestamp(value: object) -> bool:
@@ -92,16 +104,19 @@ def record_statuses(
     newest = None if row[0] is None else float(row[0])
     results = []
     latest: ReceivedStatus | None = None
+    offset: float | None = None
     for status in sorted(statuses, key=lambda item: (item.received_at, item.index)):
         if newest is not None and status.received_at < newest:
             results.append((status.index, IngestResult(Outcome.DUPLICATE, device_id, None, status=True)))
             continue
         newest, latest = status.received_at, status
+        offset = status.clock_offset_s if status.clock_offset_s is not None else offset
         results.append((status.index, IngestResult(Outcome.STORED, device_id, None, status=True)))
     if latest is not None:
         database.execute(
-            "UPDATE audit_devices SET status = ?, status_ts = ?, status_received_at = ? WHERE device_id = ?",
-            (latest.state, latest.ts, latest.received_at, device_id),
+            "UPDATE audit_devices SET status = ?, status_ts = ?, status_received_at = ?, "
+            "clock_offset_s = COALESCE(?, clock_offset_s) WHERE device_id = ?",
+            (latest.state, latest.ts, latest.received_at, offset, device_id),
         )
     return results
 
@@ -125,10 +140,20 @@ class DeviceState:
     last_rejected_at: float | None
     gaps: tuple[tuple[int, int], ...] = ()
     """The first GAP_RANGES_SHOWN missing ranges (inclusive)."""
+    clock_offset_s: float | None = None
+    """The device's clock minus the audit's, None until a live ``online`` status has measured it."""
 
     @property
     def missing_alerts(self) -> int:
         return self.last_seq - self.alerts_stored
+
+    @property
+    def delivery_delay_s(self) -> float | None:
+        """How long the most recently stored alert took to arrive, the device's clock offset taken
+        out of its lag; the lag itself while the offset is unknown."""
+        if self.lag_s is None:
+            return None
+        return self.lag_s + (self.clock_offset_s or 0.0)
 
 
 def read_devices(database: Database, only: str | None = None) -> list[DeviceState]:
@@ -137,7 +162,7 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
     where, parameters = ("", ()) if only is None else (" AND device_id = ?", (only,))
     rows = database.execute(
         "SELECT device_id, status, status_ts, status_received_at, contiguous_seq, max_seq, alerts_stored, "
-        f"last_alert_at, last_stored_at, lag_s FROM audit_devices WHERE 1 = 1{where}",
+        f"last_alert_at, last_stored_at, lag_s, clock_offset_s FROM audit_devices WHERE 1 = 1{where}",
         parameters,
     )
     missing = dict(
@@ -187,6 +212,7 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
             gaps=first_gaps(database, device_id, int(row[4]), GAP_RANGES_SHOWN)
             if int(row[5]) > int(row[4])
             else (),
+            clock_offset_s=_number(row[10]),
         )
     for device_id, (count, newest) in rejected.items():
         if device_id not in states:  # only rejected messages so far (an unknown key, a broken chain)

@@ -3,8 +3,16 @@ problems, a summary, and the fleet's Prometheus gauges. Pure functions of ``Devi
 
 A device's problems, in the order the page shows them: no signing key here, offline, never heard
 from, alerts missing (gaps), evidence images missing, rejected messages (a wrong key, a broken
-chain, a tampered alert: each kept in ``audit_rejected`` with its reason), and behind (its most
-recently stored alert arrived more than ``LAG_WARNING_S`` after its alert time).
+chain, a tampered alert: each kept in ``audit_rejected`` with its reason), behind (its most
+recently stored alert took more than ``LAG_WARNING_S`` to arrive) and a clock off the audit's by
+more than ``CLOCK_WARNING_S``.
+
+Behind is judged on the delivery delay, not on the lag: the lag (arrival minus alert time) is
+measured across two clocks, so a device whose clock is five minutes slow showed a lag of five
+minutes with every alert delivered at once, and one whose clock is fast never showed any. The
+device's clock offset, measured from its live ``online`` status (``gateway.audit.fleet``), is taken
+out; until it is measured (no live ``online`` seen since the device last connected), the lag is all
+there is, and the problem says it may be the clock.
 
 The gauges describe the fleet as a whole, with no per-device label, so their number stays the same
 for ten devices or ten thousand: devices by state, devices with problems, with gaps and behind,
@@ -26,10 +34,20 @@ from gateway.audit.fleet import DeviceState
 from gateway.protocol.alerts import format_timestamp
 
 LAG_WARNING_S = 60.0
+CLOCK_WARNING_S = 10.0
+"""A clock further off than this makes alert times (``frame_ts``) misleading as evidence."""
 
 
 def with_keyed(states: Sequence[DeviceState], keyed: Iterable[str]) -> list[DeviceState]:
-    """The store's devices plus those with a key that the store has never heard from."""
+    """The store's devices plus those with a key that the store has never heard from; without the
+    rows a status message alone made for a device with no key (stores kept them before such a
+    status was refused: a fleet row for any name anyone on the broker published a status under)."""
+    keyed = frozenset(keyed)
+    states = [
+        state
+        for state in states
+        if state.device_id in keyed or state.last_seq or state.alerts_stored or state.rejected
+    ]
     known = {state.device_id for state in states}
     silent = [
         DeviceState(device_id, None, None, None, 0, 0, 0, None, None, None, 0, 0, None, None)
@@ -57,8 +75,21 @@ def problems(device: DeviceState, keyed: bool) -> list[str]:
         found.append(f"{device.evidence_missing} evidence images missing")
     if device.rejected > 0:
         found.append(f"{device.rejected} messages rejected (last: {device.last_rejection})")
-    if device.lag_s is not None and device.lag_s > LAG_WARNING_S:
-        found.append(f"behind: its last alert was stored {device.lag_s:.0f} s after its alert time")
+    delay = device.delivery_delay_s
+    if delay is not None and delay > LAG_WARNING_S:
+        if device.clock_offset_s is None:
+            # Lag alone: a clock that slow reads the same (``clock_offset_s`` null says it is
+            # not measured yet; the device page says so in words).
+            found.append(f"behind: its last alert was stored {delay:.0f} s after its alert time")
+        else:
+            found.append(f"behind: its last alert took {delay:.0f} s to arrive")
+    offset = device.clock_offset_s
+    if offset is not None and abs(offset) > CLOCK_WARNING_S:
+        side = "behind" if offset < 0 else "ahead of"
+        found.append(
+            f"clock skew: its clock is {abs(offset):.0f} s {side} the audit's, "
+            "so its alert times are off by as much"
+        )
     return found
 
 
@@ -79,7 +110,9 @@ def device_json(device: DeviceState, keyed: bool) -> dict[str, Any]:
         "gaps": [list(gap) for gap in device.gaps],
         "last_alert_at": _time(device.last_alert_at),
         "last_stored_at": _time(device.last_stored_at),
-        "lag_s": None if device.lag_s is None else round(device.lag_s, 3),
+        "lag_s": _rounded(device.lag_s),
+        "clock_offset_s": _rounded(device.clock_offset_s),
+        "delivery_delay_s": _rounded(device.delivery_delay_s),
         "evidence_missing": device.evidence_missing,
         "rejected": device.rejected,
         "last_rejection": (
@@ -92,8 +125,14 @@ def device_json(device: DeviceState, keyed: bool) -> dict[str, Any]:
     }
 
 
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
+
+
 def summary(devices: Sequence[DeviceState], keyed: frozenset[str]) -> dict[str, Any]:
     lags = [device.lag_s for device in devices if device.lag_s is not None]
+    delays = [device.delivery_delay_s for device in devices if device.delivery_delay_s is not None]
+    offsets = [device.clock_offset_s for device in devices if device.clock_offset_s is not None]
     return {
         "devices": len(devices),
         "online": sum(1 for device in devices if device.status == "online"),
@@ -104,8 +143,10 @@ def summary(devices: Sequence[DeviceState], keyed: frozenset[str]) -> dict[str, 
         "missing_alerts": sum(device.missing_alerts for device in devices),
         "evidence_missing": sum(device.evidence_missing for device in devices),
         "rejected": sum(device.rejected for device in devices),
-        "behind": sum(1 for lag in lags if lag > LAG_WARNING_S),
+        "behind": sum(1 for delay in delays if delay > LAG_WARNING_S),
+        "clock_skewed": sum(1 for offset in offsets if abs(offset) > CLOCK_WARNING_S),
         "max_lag_s": round(max(lags), 3) if lags else None,
+        "max_delivery_delay_s": round(max(delays), 3) if delays else None,
     }
 
 
@@ -130,7 +171,12 @@ class _FleetCollector(Collector):
             (
                 "devices_behind",
                 "behind",
-                f"Devices whose last alert was stored over {LAG_WARNING_S:.0f} s late.",
+                f"Devices whose last alert took over {LAG_WARNING_S:.0f} s to arrive, clock offset out.",
+            ),
+            (
+                "devices_clock_skewed",
+                "clock_skewed",
+                f"Devices whose clock is over {CLOCK_WARNING_S:.0f} s off the audit's.",
             ),
         ):
             yield GaugeMetricFamily(f"edge_gateway_fleet_{name}", text, value=figures[key])
@@ -138,6 +184,11 @@ class _FleetCollector(Collector):
             "edge_gateway_fleet_max_lag_seconds",
             "The largest lag (arrival minus alert time) of any device's most recently stored alert.",
             value=figures["max_lag_s"] or 0.0,
+        )
+        yield GaugeMetricFamily(
+            "edge_gateway_fleet_max_delivery_delay_seconds",
+            "The longest delivery of any device's most recently stored alert, its clock offset taken out.",
+            value=figures["max_delivery_delay_s"] or 0.0,
         )
 
 

@@ -34,6 +34,9 @@ class ReceivedMessage:
     payload: bytes
     received_at: float
     """Wall-clock time it arrived, seconds since the epoch."""
+    live: bool = False
+    """Known to have been forwarded as it was published, not the broker's retained copy (which may
+    be much older than its arrival): only the status connection tells."""
 
 
 @dataclass(frozen=True, slots=True)

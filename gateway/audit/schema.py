@@ -1,9 +1,9 @@
 """The audit store's tables and their migrations, the same on SQLite and PostgreSQL.
 
 ``audit_schema`` holds the version a store is at; a store without it is version 1 (the first
-release's tables) or new. Opening a store brings it to ``VERSION`` inside the caller's transaction,
-which holds the database's write lock (SQLite) or an advisory lock (PostgreSQL), so two subscribers
-starting together migrate it once.
+release's tables) or new. Opening a store brings it up to ``VERSION`` (a newer store keeps its
+own: every version only adds) inside the caller's transaction, which holds the database's write
+lock (SQLite) or an advisory lock (PostgreSQL), so two subscribers starting together migrate it once.
 
 Version 2 (alert v2 and evidence):
 
@@ -26,6 +26,11 @@ most recently stored alert arrived, and how long after its alert time), and the 
 ``status`` from its retained status topic (``online``/``offline``; NULL until one arrives) with the
 device's ``status_ts`` and the ``status_received_at`` that orders writes from several instances.
 The migration backfills the counts and times from the stored alerts.
+
+Version 4: ``audit_devices.clock_offset_s``, the device's clock minus the audit's, measured when a
+live ``online`` status arrives (its ``ts`` is the device's time of sending; a retained copy is
+older than its arrival and measures nothing). NULL until one is measured. ``lag_s`` mixes delivery
+delay with that offset; the fleet view tells them apart with it.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-VERSION = 3
+VERSION = 4
 BACKFILL_PAGE_ROWS = 1000
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -100,6 +105,8 @@ _VERSION_3 = (
     "ALTER TABLE audit_devices ADD COLUMN status_received_at DOUBLE PRECISION",
 )
 
+_VERSION_4 = ("ALTER TABLE audit_devices ADD COLUMN clock_offset_s DOUBLE PRECISION",)
+
 
 def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
@@ -108,23 +115,44 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
         execute(statement.format(blob=blob, serial=serial), ())
     rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
     found = int(rows[0][0]) if rows else 1
-    if found < 2:
+    # A release before this one, opening a store a newer one had migrated, wrote its own lower
+    # version back (it knew no better): each step is taken only where its columns are missing.
+    sqlite = blob == "BLOB"
+    if found < 2 and "evidence_sha256" not in _columns(execute, "audit_alerts", sqlite=sqlite):
         for statement in _VERSION_2:
             execute(statement.format(blob=blob, serial=serial), ())
         backfilled = _backfill_evidence(execute)
         logger.info("audit store schema: version %d -> 2 (%d stored alerts backfilled)", found, backfilled)
     if found < 3:
-        for statement in _VERSION_3:
-            execute(statement, ())
+        if "alerts_stored" not in _columns(execute, "audit_devices", sqlite=sqlite):
+            for statement in _VERSION_3:
+                execute(statement, ())
+        # Counted again even where the columns were there: a version 2 release kept no counts.
         devices = _backfill_fleet(execute)
         logger.info("audit store schema: version %d -> 3 (%d devices backfilled)", max(found, 2), devices)
-    if found != VERSION:
+    if found < 4 and "clock_offset_s" not in _columns(execute, "audit_devices", sqlite=sqlite):
+        for statement in _VERSION_4:
+            execute(statement, ())
+        logger.info("audit store schema: version %d -> 4", max(found, 3))
+    if found < VERSION:
         execute(
             "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
             "ON CONFLICT (id) DO UPDATE SET version = excluded.version",
             (VERSION,),
         )
     return found
+
+
+def _columns(execute: Execute, table: str, *, sqlite: bool) -> set[str]:
+    if sqlite:
+        rows = execute("SELECT name FROM pragma_table_info(?)", (table,))
+    else:
+        rows = execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ?",
+            (table,),
+        )
+    return {str(row[0]) for row in rows}
 
 
 def evidence_digest(payload: bytes) -> str | None:

@@ -78,4 +78,6 @@ class StatusListener:
         client.subscribe(self.topic, qos=1)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._deliver(ReceivedMessage(message.topic, bytes(message.payload), time.time()))
+        self._deliver(
+            ReceivedMessage(message.topic, bytes(message.payload), time.time(), live=not message.retain)
+        )

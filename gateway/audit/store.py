@@ -1,9 +1,10 @@
 """The audit log: every alert of every device stored exactly once, verified before it is kept, and
 the evidence image each start and instant names (``gateway.audit.evidence``).
 
-An alert is kept only if it is a well-formed alert v1 or v2 (schema; a device that upgrades keeps
-its chain, so one device's store holds v1 alerts then v2 ones), its topic names its device, the
-device's key is known, its ``hash`` matches its content, its ``sig`` verifies with that key, and it
+An alert is kept only if it is a well-formed alert v1 or v2 in canonical JSON (schema; a device
+that upgrades keeps its chain, so one device's store holds v1 alerts then v2 ones), its topic names
+its device, the device's key is known, its ``hash`` matches its content, its ``sig`` verifies with
+that key, and it
 links into the chain: ``prev_hash`` equals the stored hash of ``seq - 1`` (``ZERO_HASH`` for seq 1)
 when that alert is stored, and the stored ``seq + 1``, if it arrived first, links to this one.
 Anything else goes to the rejected table with its topic, raw payload and reason, and the alerts

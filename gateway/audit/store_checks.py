@@ -2,18 +2,20 @@
 an image or a verified alert, or rejected with its reason.
 
 An alert passes when it is a well-formed alert v1 or v2, its topic names its device, the device's
-key is known, its ``hash`` matches its content and its ``sig`` verifies with that key; an image when
-its topic names a device with a key and a seq, and its size is within MAX_IMAGE_BYTES; a status
-message when ``gateway.audit.fleet`` parses it. No database is touched here, so whatever a check
-did not foresee in one message (an exception of any kind) is that message's rejection, never a
-stop that the broker's redelivery would repeat. What needs stored state (duplicates, the chain,
-an image against its alert) is ``gateway.audit.store``'s.
+key is known, its ``hash`` matches its content, its ``sig`` verifies with that key and its bytes are
+the canonical JSON of its fields (what the hash covers, and so what is stored); an image when its
+topic names a device with a key and a seq, and its size is within MAX_IMAGE_BYTES; a status message
+when its topic names a device with a key and ``gateway.audit.fleet`` parses it. No database is
+touched here, so whatever a check did not foresee in one message (an exception of any kind) is
+that message's rejection, never a stop that the broker's redelivery would repeat. What needs
+stored state (duplicates, the chain, an image against its alert) is ``gateway.audit.store``'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -26,6 +28,7 @@ from gateway.protocol.alerts import (
     MAX_SEQ,
     AlertVerificationError,
     InvalidAlertError,
+    canonical_json,
     decode_alert,
     verify_payload,
 )
@@ -75,6 +78,19 @@ class MessageChecks:
         for index, message in enumerate(messages):
             status_device = status_target(message.topic, self._prefix)
             try:
+                if status_device is not None and status_device not in self.keys:
+                    # Refused like its alerts would be: a fleet row for every name anyone on the
+                    # broker publishes a status under would hide the real devices among made-up ones.
+                    detail = f"no key for device {status_device!r} in the keys file"
+                    checked.results[index] = IngestResult(
+                        Outcome.REJECTED,
+                        status_device,
+                        None,
+                        RejectReason.UNKNOWN_DEVICE,
+                        detail,
+                        status=True,
+                    )
+                    continue
                 if status_device is not None:
                     parsed = parse_status(index, status_device, message)
                     if isinstance(parsed, IngestResult):
@@ -135,6 +151,15 @@ class MessageChecks:
             self._check_topic(decode_alert(message.payload), message.topic, topic_device)
             raise _RejectedError(RejectReason(exc.reason), str(exc)) from exc
         self._check_topic(alert, message.topic, topic_device)
+        if canonical_json(json.loads(message.payload)) != message.payload:
+            # The hash covers the canonical JSON of the fields, not the bytes received: bytes with
+            # whitespace, escapes or another key order would be stored as the alert while no
+            # signature covers them. Every conforming device publishes canonical JSON.
+            raise _RejectedError(
+                RejectReason.SCHEMA,
+                f"seq {alert.seq}: not canonical JSON (keys sorted, no whitespace, separators ',' "
+                "and ':', UTF-8 unescaped), so these bytes are not the ones signed",
+            )
         return alert
 
     def _check_image(

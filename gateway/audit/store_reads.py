@@ -130,5 +130,12 @@ class AuditReads:
         # Both connections are in autocommit mode outside ingest(): each read is its own statement.
         try:
             return read()
+        except self._database.errors:
+            # A read changes nothing, so it is tried once more, on a new connection where the old
+            # one broke (PostgreSQL restarted, the connection dropped): the failure a client sees
+            # is one that lasts, not the first request after every reconnect.
+            pass
+        try:
+            return read()
         except self._database.errors as exc:
             raise AuditError(f"audit store read failed: {exc}") from exc

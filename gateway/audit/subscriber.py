@@ -61,6 +61,7 @@ from gateway.audit.replay import ReplayScheduler
 from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.audit.subscriber_metrics import SubscriberMetrics
+from gateway.audit.takeover import TakeoverWatch
 from gateway.config import AuditConfig, MqttConfig, read_text_file
 from gateway.errors import AuditError
 from gateway.protocol.alerts import canonical_json
@@ -125,6 +126,7 @@ class AuditSubscriber:
                 ca_file=config.mqtt.ca_file, cert_file=config.mqtt.cert_file, key_file=config.mqtt.key_file
             ),
         )
+        self._takeover = TakeoverWatch(config.client_id)
         self._client = self._make_client(config.mqtt)
         self._status = StatusListener(config, self._on_status)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
@@ -144,7 +146,7 @@ class AuditSubscriber:
     @property
     def last_error(self) -> str | None:
         """The store's failure or the broker's refusal, each cleared once that part works again."""
-        return self._store_error or self._broker_error
+        return self._store_error or self._broker_error or self._takeover.warning
 
     def _make_client(self, config: MqttConfig) -> mqtt.Client:
         version5 = config.protocol == "5"
@@ -244,6 +246,7 @@ class AuditSubscriber:
         with self._ack_lock:
             self._generation += 1
         self._connected = True
+        self._takeover.opened()
         self._broker_error = None
         self._connect_failures.connected()
         self._metrics.connected.set(1)
@@ -276,6 +279,8 @@ class AuditSubscriber:
         self._metrics.connected.set(0)
         if not self._stop.is_set():
             logger.warning("audit: disconnected (%s); reconnecting", reason_code)
+            if self._takeover.closed():
+                logger.error("audit: %s", self._takeover.warning)
 
     def _on_subscribe(
         self,

@@ -32,6 +32,7 @@ from gateway.protocol.alerts import (
     AlertVerificationError,
     InvalidAlertError,
     alert_hash,
+    canonical_json,
     decode_alert,
     verify_payload,
 )
@@ -41,10 +42,24 @@ IMAGE_CHUNK = 50
 """Images hashed per read: bounds the memory a store of large images needs."""
 
 
+TOPIC_LEVEL_BREAKERS = ("/", "+", "#", "\x00")
+"""What a device id cannot hold: it is one MQTT topic level (``{prefix}/{device_id}/alerts``), which
+``/`` splits, ``+`` and ``#`` are wildcards in and NUL is not allowed in, so no topic could ever
+name that device and its alerts would all be refused as from a device with no key."""
+
+
+class _UnusableDeviceIdError(yaml.YAMLError):
+    def __init__(self, name: str, line: int) -> None:
+        self.name = name
+        self.line = line
+        super().__init__(name)
+
+
 class _KeysLoader(yaml.BaseLoader):
     """Every scalar as written (safe_load reads the device id 007 as the integer 7, "on" as True and
     1.10 as 1.1, so those devices' alerts were refused for want of a key that is there), and a device
-    named twice is an error (else the later key wins without a word)."""
+    named twice is an error (else the later key wins without a word), as is a device id no MQTT
+    topic level can hold."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         seen: set[str] = set()
@@ -55,6 +70,8 @@ class _KeysLoader(yaml.BaseLoader):
                     None, None, f"device {name!r} is named twice", key_node.start_mark
                 )
             if isinstance(name, str):
+                if not name or any(character in name for character in TOPIC_LEVEL_BREAKERS):
+                    raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1)
                 seen.add(name)
         return super().construct_mapping(node, deep)
 
@@ -65,6 +82,11 @@ def load_keys(path: Path) -> dict[str, bytes]:
         data = yaml.load(read_text_file(path), Loader=_KeysLoader)
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
+    except _UnusableDeviceIdError as exc:
+        raise AuditError(
+            f"{path}, line {exc.line}: device id {exc.name!r} cannot be an MQTT topic "
+            "level (it must be non-empty, without '/', '+', '#' or NUL), so no alert could name it"
+        ) from None
     except yaml.YAMLError as exc:
         # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
         # not chained either: a traceback would print it).
@@ -117,6 +139,9 @@ class DeviceReport:
     evidence_mismatch: tuple[int, ...] = ()
     """Seqs of alerts whose stored image does not hash to the digest (or size) the alert names."""
     evidence_checked: int = 0
+    not_canonical: tuple[int, ...] = ()
+    """Seqs whose stored bytes are not the canonical JSON of their fields, which is what the hash
+    and the signature cover (the subscriber refuses such alerts; an older one stored them)."""
 
     @property
     def missing(self) -> int:
@@ -134,6 +159,10 @@ class DeviceReport:
             found.append(f"content does not match its hash at seq {_listing(self.bad_hashes)}")
         if self.bad_signatures:
             found.append(f"bad signatures at seq {_listing(self.bad_signatures)}")
+        if self.not_canonical:
+            found.append(
+                f"stored bytes are not the signed canonical JSON at seq {_listing(self.not_canonical)}"
+            )
         if self.evidence_missing:
             found.append(f"evidence missing for seq {_listing(self.evidence_missing)}")
         if self.evidence_mismatch:
@@ -198,6 +227,7 @@ def _verify_device(
     chain_breaks: list[int] = []
     bad_hashes: list[int] = []
     bad_signatures: list[int] = []
+    not_canonical: list[int] = []
     count = 0
     first_seq: int | None = None
     last_seq: int | None = None
@@ -210,6 +240,10 @@ def _verify_device(
         if stored.seq > expected_seq:
             gaps.append((expected_seq, stored.seq - 1))
         alert = _check_content(stored, key, bad_hashes, bad_signatures)
+        # Only of an alert that verifies otherwise: an edited one is already named for its hash.
+        faulty = stored.seq in bad_hashes[-1:] or stored.seq in bad_signatures[-1:]
+        if alert is not None and not faulty and canonical_json(json.loads(stored.payload)) != stored.payload:
+            not_canonical.append(stored.seq)
         if alert is not None:
             # From the payload, not the indexed columns: the payload is what the signature covers.
             if stored.seq == 1:
@@ -237,6 +271,7 @@ def _verify_device(
         evidence_missing=tuple(images.missing),
         evidence_mismatch=tuple(images.mismatched),
         evidence_checked=images.checked,
+        not_canonical=tuple(not_canonical),
     )
 
 

@@ -40,9 +40,11 @@ export function mount(view, deviceId) {
   const summary = h("div");
   const message = h("p", { role: "status", class: "muted" });
   const list = h("ol", { class: "events" });
+  const rest = h("button", { type: "button", hidden: true });
   const older = h("button", { type: "button", text: "Older alerts", hidden: true });
-  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, list, older);
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, list, rest, older);
   let upper = null; // the newest seq shown; null: follow the newest
+  let start = null; // where the page starts when a page cut short by its bytes is continued
   const cards = new Map();
 
   async function refresh() {
@@ -66,15 +68,31 @@ export function mount(view, deviceId) {
           ["Stored", `${device.alerts_stored} alerts, ${device.missing_alerts} missing`],
           ["Gaps", device.gaps.length ? device.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") : "none"],
           ["Last alert", clock(device.last_alert_at)],
-          ["Lag", device.lag_s === null ? "–" : `${fixed(device.lag_s, 2)} s`],
+          ["Delivery delay", device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 2)} s`],
+          ["Clock (device − audit)", device.clock_offset_s === null ? "not measured yet (at its next connection)" : `${fixed(device.clock_offset_s, 2)} s`],
+          ["Lag (arrival − alert time)", device.lag_s === null ? "–" : `${fixed(device.lag_s, 2)} s`],
           ["Evidence missing", String(device.evidence_missing)],
           ["Rejected", device.rejected ? [`${device.rejected} (last: `, own(device.last_rejection?.reason), ")"] : "0"],
         ]));
       const top = upper === null ? BigInt(device.last_seq) : upper;
-      const from = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
-      const page = await exact(`/v1/devices/${encodeURIComponent(deviceId)}/alerts?from_seq=${from}&limit=${PAGE}`);
+      const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
+      const from = start !== null && start > first && start <= top ? start : first;
+      const page = await exact(`/v1/devices/${encodeURIComponent(deviceId)}/alerts?from_seq=${from}&limit=${top >= from ? top - from + 1n : 1n}`);
       const entries = page.alerts.filter((entry) => entry.seq <= top).reverse();
-      message.textContent = entries.length ? `Alerts ${from} to ${top}, newest first.` : "No alerts stored.";
+      // A page holds at most so many bytes of alerts: one cut short holds only the start of the range.
+      const next = page.next_from_seq === null ? null : BigInt(page.next_from_seq);
+      const last = next !== null && next <= top ? next - 1n : top;
+      message.textContent = !entries.length
+        ? "No alerts stored."
+        : last < top
+          ? `Alerts ${from} to ${last} of ${from} to ${top}, newest first: these alerts are large, so the page ends there; alerts from ${next} are on the next page.`
+          : `Alerts ${from} to ${top}, newest first.`;
+      rest.hidden = last >= top;
+      rest.textContent = `Alerts from ${next} to ${top}`;
+      rest.onclick = () => {
+        start = next;
+        refresh();
+      };
       list.replaceChildren(...entries.map((entry) => {
         const key = `${entry.seq}:${entry.evidence_stored}`;
         const known = cards.get(key);
@@ -83,9 +101,10 @@ export function mount(view, deviceId) {
         cards.set(key, node);
         return node;
       }));
-      older.hidden = from <= 1n;
+      older.hidden = first <= 1n;
       older.onclick = () => {
-        upper = from - 1n;
+        upper = first - 1n;
+        start = null;
         refresh();
       };
     } catch (error) {

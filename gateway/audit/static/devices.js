@@ -23,7 +23,7 @@ function row(device) {
     h("td", {}, state),
     h("td", { class: "number", text: String(device.last_seq) }),
     h("td", { text: clock(device.last_alert_at) }),
-    h("td", { class: "number", text: device.lag_s === null ? "–" : `${fixed(device.lag_s, 1)} s` }),
+    h("td", { class: "number", text: device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 1)} s` }),
     h("td", { class: "number", text: String(device.missing_alerts) }),
     h("td", { class: "number", text: String(device.rejected) }),
     h("td", {}, problems));
@@ -39,7 +39,7 @@ export function mount(view) {
       h("div", {}, h("label", { for: "device-filter", text: "Find a device" }), filter)),
     message,
     h("table", { class: "fleet" },
-      h("thead", {}, h("tr", {}, ["Device", "State", "Last seq", "Last alert", "Lag", "Missing", "Rejected", "Problems"]
+      h("thead", {}, h("tr", {}, ["Device", "State", "Last seq", "Last alert", "Delivery delay", "Missing", "Rejected", "Problems"]
         .map((text) => h("th", { scope: "col", text })))),
       body),
   );
@@ -52,7 +52,7 @@ export function mount(view) {
     const s = answer.summary;
     message.className = "muted";
     message.textContent = `${s.devices} devices: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
-      + `${s.with_problems} with problems; largest lag ${s.max_lag_s === null ? "–" : `${fixed(s.max_lag_s, 1)} s`}`;
+      + `${s.with_problems} with problems; longest delivery ${s.max_delivery_delay_s === null ? "–" : `${fixed(s.max_delivery_delay_s, 1)} s`}`;
     body.replaceChildren(...shown.map(row));
   }
 
