@@ -2,7 +2,7 @@
 start / update / end, and instant for line crossings.
 
 Pure: no I/O, no clock, no config (``gateway.pipeline`` builds the ``CameraRules`` specs). Each rule
-has a judge (``judge.py``: what holds on a frame, with the state its type needs) and one
+has a judge (``judge.py``, ``dwell.py``: what holds on a frame, with the state its type needs) and one
 ``EventTracker`` per key: the track for rules judged per track, None for frame-level ones. A rule
 only judges results of its own model, so a detector's results never break the anomaly rule's dwell
 streak and vice versa. The anomaly rule's judge also decides ``scene_change`` events itself (a lasting
@@ -26,9 +26,23 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain import AlertEvent, EndReason, FrameResult, SceneChange
-from gateway.rules.judge import AnomalyJudge, Judge, judge_for
+from gateway.rules.dwell import CountJudge, LoiterJudge, StationaryJudge
+from gateway.rules.judge import AnomalyJudge, CrossingJudge, Judge, PresenceJudge
 from gateway.rules.lifecycle import EventTracker
-from gateway.rules.specs import CameraRules, RuleSpec
+from gateway.rules.specs import CameraRules, RuleSpec, RuleType
+
+JUDGES: dict[RuleType, type[Judge]] = {
+    RuleType.ANOMALY: AnomalyJudge,
+    RuleType.PRESENCE: PresenceJudge,
+    RuleType.LINE_CROSSING: CrossingJudge,
+    RuleType.LOITER: LoiterJudge,
+    RuleType.COUNT: CountJudge,
+    RuleType.STATIONARY: StationaryJudge,
+}
+
+
+def judge_for(spec: RuleSpec) -> Judge:
+    return JUDGES[spec.type](spec)
 
 
 @dataclass(slots=True)

@@ -5,11 +5,14 @@ the whole box would put a tall person standing outside a fence "inside" it.
 
 Line crossing. A track's position is on one side of the line (the sign of a cross product) or on it
 (zero). A crossing is a change from one side to the other, judged from the last position that was
-clearly on a side, so a position exactly on the line neither counts nor hides a crossing: touching
-the line and turning back is no crossing, and stepping onto it and then across is one. The move must
-also cross the segment itself, not the infinite line through it, so passing beside a short doorway
-line is not counted. ``in`` when the move has a positive dot product with the line's
-``in_direction``, else ``out`` (DESIGN.md).
+clearly on a side, so a position on the line neither counts nor hides a crossing: touching the line
+and turning back is no crossing, and stepping onto it and then across is one. "On the line" is a band
+either side of it as wide as the detector's jitter (``LINE_BAND``, ``Line.band``): an object
+standing on a line has its box wobble a pixel or two from frame to frame, and judged by the exact
+side, each wobble across was a crossing (five alerts, in, out, in, out, in, for one person stepping
+over a doorway line and pausing on it). The move must also cross the segment itself, not the
+infinite line through it, so passing beside a short doorway line is not counted. ``in`` when the
+move has a positive dot product with the line's ``in_direction``, else ``out`` (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ from gateway.domain import Box, Direction
 
 Point = tuple[float, float]
 EPSILON = 1e-12
+LINE_BAND = 0.05
+"""Half the width of the band along a line where a position is on the line rather than on a side,
+as a share of the object's box measured square to the line (its width for an upright line, its
+height for a level one): the detector's box jitter (the tracker's ``measurement_noise``), which
+grows with the object as it nears the camera. A crossing is a move from beyond the band on one side
+to beyond it on the other."""
 ANSWERS_KEPT = 4096
 """Positions a zone remembers its answer for. Every rule naming the zone asks about the same track
 positions on a frame: 200 rules on one camera, each answered anew, took 80 ms a frame for 20 tracks
@@ -74,11 +83,23 @@ class Line:
         if abs(self.in_direction[0]) < EPSILON and abs(self.in_direction[1]) < EPSILON:
             raise ValueError(f"line {self.name!r}: in_direction must not be zero")
 
-    def side(self, point: Point) -> int:
-        """+1 or -1 for the two sides, 0 on the line (through the segment, extended)."""
+    def side(self, point: Point, band: float = 0.0) -> int:
+        """+1 or -1 for the two sides, 0 on the line (through the segment, extended) or within
+        ``band`` of it (a distance in normalised units, measured square to the line)."""
         (ax, ay), (bx, by), (x, y) = self.start, self.end, point
         cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax)
-        return 0 if abs(cross) <= EPSILON else (1 if cross > 0 else -1)
+        # |cross| is the distance from the line times the segment's length.
+        margin = max(EPSILON, band * math.hypot(bx - ax, by - ay))
+        return 0 if abs(cross) <= margin else (1 if cross > 0 else -1)
+
+    def band(self, box: Box) -> float:
+        """The half-width of the band along the line where ``box``'s position is on the line
+        (``LINE_BAND``). Normalised x and y are different lengths on a frame that is not square,
+        so the box is measured along the line's normal in the same units as the distance to it."""
+        (ax, ay), (bx, by) = self.start, self.end
+        length = math.hypot(bx - ax, by - ay)
+        width, height = max(0.0, box[2] - box[0]), max(0.0, box[3] - box[1])
+        return LINE_BAND * (abs(by - ay) * width + abs(bx - ax) * height) / length
 
     def crossing(self, before: Point, after: Point) -> Direction | None:
         """The direction of a move from ``before`` to ``after`` (both clearly on a side) that crosses

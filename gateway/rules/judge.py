@@ -22,30 +22,29 @@ back before then is nothing).
 Per type (DESIGN.md "Rules and tracks"; an object's position is its box's bottom-centre):
 - ``presence``: a followed track inside the zones; one event per track.
 - ``line_crossing``: a track's position moves from one side of the line to the other across the
-  segment (``geometry.Line.crossing``); one instant per crossing, filtered by ``direction``.
+  segment, from beyond the detector's jitter on one side to beyond it on the other
+  (``geometry.Line.crossing``, ``geometry.Line.band``); one instant per crossing, filtered by
+  ``direction``.
 - ``loiter``: a track continuously inside the zones for ``min_s`` (missing frames forgiven while
-  the tracker keeps the track).
+  the tracker keeps the track; once reached, a stay rides out a time outside shorter than
+  ``end_after_s``).
 - ``count``: at least ``min_count`` tracks of the labels inside the zones at once for ``min_s``.
 - ``stationary``: a track inside the zones whose box has IoU >= 0.8 with its own box ``min_s`` ago.
 - ``anomaly``: the anomaly map's cells outside the new normal (frame level; ``anomaly.py``).
+
+The judges of the duration rules (loiter, count, stationary) are in ``dwell.py``.
 """
 
 from __future__ import annotations
 
-import collections
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track
 from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
-from gateway.rules.geometry import Point, bottom_centre, box_iou
+from gateway.rules.geometry import Point, bottom_centre
 from gateway.rules.lifecycle import Match
-from gateway.rules.specs import CrossingDirection, RuleSpec, RuleType
-
-STATIONARY_IOU = 0.8
-HISTORY_LIMIT = 4096
-"""Boxes kept per track for ``stationary`` (a bound, whatever the frame rate and ``min_s``: they are
-spaced so that half of it spans ``min_s``)."""
+from gateway.rules.specs import CrossingDirection, RuleSpec
 
 
 @dataclass(slots=True)
@@ -179,14 +178,14 @@ class CrossingJudge(TrackJudge):
                 continue
             followed = self.follows(track)
             position = bottom_centre(track.box)
-            if line.side(position) == 0:
+            if line.side(position, line.band(track.box)) == 0:
                 continue  # on the line: judged from the last clear side once it leaves it
             before = self._sided.get(track.track_id)
             if before is None and track.origin is not None and track.first_seen_at == result.captured_at:
                 # Only on the frame the track is confirmed: a track the rule meets later (a rule or
                 # line added on reload) is judged from where it is, not from a past it never saw.
                 origin = bottom_centre(track.origin)
-                if line.side(origin) != 0:
+                if line.side(origin, line.band(track.origin)) != 0:
                     before = self._sided[track.track_id] = origin
             if before is None or followed:
                 self._sided[track.track_id] = position
@@ -196,7 +195,7 @@ class CrossingJudge(TrackJudge):
             if direction is None or not _counts(self.spec.direction, direction):
                 continue
             verdict.instants.append((track.track_id, self.match(track, None, result), direction))
-        _forget(self._sided, alive)
+        forget_departed(self._sided, alive)
         self.forget(alive)
         return verdict
 
@@ -205,170 +204,7 @@ def _counts(wanted: CrossingDirection, direction: Direction) -> bool:
     return wanted is CrossingDirection.ANY or wanted.value == direction.value
 
 
-class LoiterJudge(TrackJudge):
-    """Remembers since when each track has been inside the zones without leaving them.
-
-    A track entered somewhere between the last frame it was seen outside and the first it is seen
-    inside: the time counts from halfway, the estimate least wrong either way, so a detector that
-    misses the object as it walks in (its track kept, missing) delays the alert by half the miss,
-    not all of it (the tracking benchmark's stop-and-go-8: missed for 0.8 s at the zone's edge, its
-    alert came 1.0 s late counted from the first frame inside, 0.4 s from halfway). A track seen
-    inside from its start counts from where the tracker first linked its object (``Track.origin``)
-    when that was inside too, as a crossing counts from there: on loiter-17 (seed 17, a hold-out) the detector
-    did not see the loiterer at all for 1.6 s as it walked in, longer than ``max_lost_s``, so its
-    track ended, then saw it inside the zone scoring 0.28-0.32 for three frames before a new track
-    started; counted from the new track's first frame its alert came 1.1 s late, from its origin
-    0.3 s."""
-
-    def __init__(self, spec: RuleSpec) -> None:
-        super().__init__(spec)
-        self._inside_since: dict[int, float] = {}
-        self._outside_at: dict[int, float] = {}
-        self._reached: set[int] = set()
-        """Tracks whose present stay has lasted ``min_s``: they hold until they leave, so a reload
-        that raises ``min_s`` hands their open event over instead of ending it mid-stay."""
-
-    def judge(self, result: FrameResult) -> Verdict:
-        verdict = Verdict()
-        now = result.captured_at
-        alive = set()
-        for track in result.tracks:
-            alive.add(track.track_id)
-            followed = self.follows(track)
-            if not track.observed:
-                continue  # kept by the tracker: still where it was last seen
-            inside, zone = self.zone_of(track.box)
-            if not (inside and self.of_labels(track)):
-                self._inside_since.pop(track.track_id, None)
-                self._reached.discard(track.track_id)
-                self._outside_at[track.track_id] = now
-                verdict.matches[track.track_id] = None
-                continue
-            since = self._inside_since.get(track.track_id)
-            if since is None:
-                since = self._inside_since[track.track_id] = self._entered(track, now)
-            if followed and now - since >= self.spec.min_s:
-                self._reached.add(track.track_id)
-            holds = followed and track.track_id in self._reached
-            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
-        _forget(self._inside_since, alive)
-        _forget(self._outside_at, alive)
-        self._reached &= alive
-        self.forget(alive)
-        return verdict
-
-    def _entered(self, track: Track, now: float) -> float:
-        outside_at = self._outside_at.pop(track.track_id, None)
-        if outside_at is not None:
-            return (outside_at + now) / 2.0
-        if track.first_seen_at != now or track.origin is None or track.origin_at is None:
-            return now
-        inside, _ = self.zone_of(track.origin)
-        return track.origin_at if inside else now
-
-
-class CountJudge(TrackJudge):
-    """Frame level: the tracks present (missing ones within max_lost_s included) in the zones."""
-
-    def __init__(self, spec: RuleSpec) -> None:
-        super().__init__(spec)
-        self._enough_since: float | None = None
-        self._reached = False
-        """The present stretch of enough tracks has lasted ``min_s``: it holds until they are too
-        few, so a reload that raises ``min_s`` hands the open event over instead of ending it."""
-
-    def judge(self, result: FrameResult) -> Verdict:
-        present: list[tuple[Track, str | None]] = []
-        for track in result.tracks:
-            inside, zone = self.zone_of(track.box)
-            if self.follows(track) and inside:
-                present.append((track, zone))
-        self.forget({track.track_id for track in result.tracks})
-        now = result.captured_at
-        if len(present) < self.spec.min_count:
-            self._enough_since = None
-            self._reached = False
-            return Verdict({None: None})
-        if self._enough_since is None:
-            self._enough_since = now
-        self._reached = self._reached or now - self._enough_since >= self.spec.min_s
-        if not self._reached:
-            return Verdict({None: None})
-        labels = collections.Counter(track.label for track, _ in present)
-        zones = collections.Counter(zone for _, zone in present)
-        best = max(present, key=lambda item: item[0].score)[0]
-        match = Match(
-            labels.most_common(1)[0][0],
-            best.score,
-            zones.most_common(1)[0][0],
-            None,
-            result.model,
-            len(present),
-        )
-        return Verdict({None: match})
-
-
-class StationaryJudge(TrackJudge):
-    """Keeps each track's recent boxes, enough to compare with the box of ``min_s`` ago."""
-
-    def __init__(self, spec: RuleSpec) -> None:
-        super().__init__(spec)
-        self._history: dict[int, collections.deque[tuple[float, Box]]] = {}
-        self._still: set[int] = set()
-        """Tracks that held on their latest frame judged. Without a reload their history always
-        reaches ``min_s`` back; after one that raised ``min_s`` it may not yet, and they are judged
-        against the oldest box kept, so their open event is handed over rather than ended while
-        the object stays put."""
-
-    def judge(self, result: FrameResult) -> Verdict:
-        verdict = Verdict()
-        now = result.captured_at
-        alive = set()
-        for track in result.tracks:
-            alive.add(track.track_id)
-            followed = self.follows(track)
-            if not track.observed:
-                continue
-            history = self._history.setdefault(track.track_id, collections.deque(maxlen=HISTORY_LIMIT))
-            # Boxes kept at least min_s / (HISTORY_LIMIT / 2) apart, so the history reaches min_s back
-            # at any frame rate (appending every frame, 4096 boxes at 5 fps reached 819 s back, and a
-            # rule with a longer min_s never held); the comparison point is at most that much older.
-            if not history or now - history[-1][0] >= self.spec.min_s / (HISTORY_LIMIT // 2):
-                history.append((now, track.box))
-            # Keep one box at or before now - min_s (the comparison point) and everything after it.
-            while len(history) >= 2 and history[1][0] <= now - self.spec.min_s:
-                history.popleft()
-            inside, zone = self.zone_of(track.box)
-            then_at, then_box = history[0]
-            long_enough = now - then_at >= self.spec.min_s or track.track_id in self._still
-            still = long_enough and box_iou(track.box, then_box) >= STATIONARY_IOU
-            holds = still and inside and followed
-            if holds:
-                self._still.add(track.track_id)
-            else:
-                self._still.discard(track.track_id)
-            verdict.matches[track.track_id] = self.match(track, zone, result) if holds else None
-        _forget(self._history, alive)
-        self._still &= alive
-        self.forget(alive)
-        return verdict
-
-
-def _forget(state: dict[int, Any], alive: set[int]) -> None:
+def forget_departed(state: dict[int, Any], alive: set[int]) -> None:
     """Drop what is kept for tracks the tracker has dropped (their ids never come back)."""
     for track_id in [track_id for track_id in state if track_id not in alive]:
         del state[track_id]
-
-
-JUDGES: dict[RuleType, type[Judge]] = {
-    RuleType.ANOMALY: AnomalyJudge,
-    RuleType.PRESENCE: PresenceJudge,
-    RuleType.LINE_CROSSING: CrossingJudge,
-    RuleType.LOITER: LoiterJudge,
-    RuleType.COUNT: CountJudge,
-    RuleType.STATIONARY: StationaryJudge,
-}
-
-
-def judge_for(spec: RuleSpec) -> Judge:
-    return JUDGES[spec.type](spec)

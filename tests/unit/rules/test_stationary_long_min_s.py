@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from gateway.domain import AlertEvent, AlertKind, FrameResult, ModelRef, Track
+from gateway.rules.dwell import HISTORY_LIMIT
 from gateway.rules.engine import RuleEngine
 from gateway.rules.geometry import Zone
-from gateway.rules.judge import HISTORY_LIMIT
 from gateway.rules.specs import CameraRules, EventTiming, RuleSpec, RuleType
 
 DETECTOR = ModelRef("detector", 1)
