@@ -11,6 +11,15 @@ from collections.abc import Sequence
 from types import ModuleType
 from typing import ClassVar
 
+# Set before the commands import ONNX Runtime, which reads it once, as it loads. Its official builds
+# (1.29 on) send usage events to Microsoft over HTTPS and keep a device id under ~/.cache: a camera
+# box must not call out unasked, and where HOME is not writable (a service user, ProtectHome=) every
+# session printed "Failed to persist telemetry device ID" on stderr. Set to 0 in the environment to
+# let it send them.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from prometheus_client import disable_created_metrics
+
 from gateway.commands import audit, build_engine, check_config, enroll, models, serve
 from gateway.commands.redaction import redact
 
@@ -37,15 +46,47 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str))
 
 
+def one_line(text: str, keep: str = "") -> str:
+    """``text`` with each character ``str.isprintable`` refuses (but those in ``keep``) written as a
+    Python escape (``\\n``, ``\\x1b``, ``\\u202e``). Unlike ``gateway.printable`` it leaves
+    backslashes alone, so text a call site already made printable reads the same."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() or character in keep else repr(character)[1:-1]
+        for character in text
+    )
+
+
 class ContextFormatter(logging.Formatter):
-    """Text lines with the record's camera/model context appended as ``key=value``."""
+    """Text lines with the record's camera/model context appended as ``key=value``.
+
+    What a message says of the world (a model directory's name, a camera's id, a request's path) is
+    data from outside: a newline in it would start a line that reads as the gateway's own, an ANSI
+    escape would rewrite the operator's terminal. So a message is made one printable line here, the
+    one place every record passes, and so is each context value. A message whose own format spans
+    lines keeps its line breaks; a traceback keeps its lines."""
 
     CONTEXT = ("camera", "model")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        context = " ".join(f"{key}={getattr(record, key)}" for key in self.CONTEXT if hasattr(record, key))
+        line = super().format(_printable(record))
+        context = " ".join(
+            f"{key}={one_line(str(getattr(record, key)))}" for key in self.CONTEXT if hasattr(record, key)
+        )
         return redact(f"{line} [{context}]" if context else line)
+
+
+def _printable(record: logging.LogRecord) -> logging.LogRecord:
+    """``record``, or a copy whose message is ``one_line``: the record itself goes on to the other
+    handlers as it is."""
+    message = record.getMessage()
+    printable = one_line(message, keep="\n" if "\n" in str(record.msg) else "")
+    if printable == message:
+        return record
+    copy = logging.makeLogRecord(vars(record))
+    copy.msg, copy.args = printable, None
+    return copy
 
 
 def configure_logging(level: str, log_format: str) -> None:
@@ -75,8 +116,15 @@ ONE_SHOT_LOG_LEVEL = "warning"
 there is noise. The services (``serve``, ``audit serve``) set ``info`` with ``set_defaults``."""
 
 
+DESCRIPTION = (
+    "Edge inference gateway: cameras and the HTTP inference API through one model pool, signed alerts "
+    "to MQTT, and the cloud audit service. 'edge-gateway COMMAND --help' describes each command."
+)
+"""What ``--help`` says first: for the operator, where the module docstring is for the developer."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="edge-gateway", description=__doc__)
+    parser = argparse.ArgumentParser(prog="edge-gateway", description=DESCRIPTION)
     parser.add_argument(
         "--log-level",
         choices=["debug", "info", "warning", "error"],
@@ -98,6 +146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     level = arguments.log_level or getattr(arguments, "default_log_level", ONE_SHOT_LOG_LEVEL)
     configure_logging(level, arguments.log_format)
+    # A counter or histogram's _created sample is one more series per label set (one per camera, per
+    # camera and alert kind, ...) that a Prometheus scrape of the text format stores as a gauge of its
+    # own and never uses; process-wide, so the gateway's and the audit service's /metrics both drop it.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     try:
         code: int = arguments.handler(arguments)
     except KeyboardInterrupt:

@@ -44,6 +44,8 @@ class ModelRef:
 
 
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RULE = "1 to 64 ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
+"""A model's (and any other) name in words, for the person who wrote it: a pattern is no answer."""
 
 
 def ascii_integer(text: str, digits: int = 19) -> int | None:
@@ -66,7 +68,7 @@ class ModelReference:
         """``name`` or ``name:version``; ValueError naming the problem otherwise."""
         name, _, version = text.partition(":")
         if not _MODEL_NAME.fullmatch(name):
-            raise ValueError(f"model reference {text!r}: name must match {_MODEL_NAME.pattern}")
+            raise ValueError(f"model reference {text!r}: a model name is {NAME_RULE}")
         if not version:
             return cls(name)
         number = ascii_integer(version)

@@ -21,7 +21,7 @@ EXIT_INVALID = 2
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("check-config", help="validate a config file; exit 2 on error")
-    parser.add_argument("file", type=Path)
+    parser.add_argument("file", type=Path, help="the gateway config (YAML) to check")
     parser.add_argument(
         "--env",
         action="append",

@@ -16,6 +16,7 @@ from gateway.errors import ConfigError
 from gateway.inference.engines.selection import EngineSelector, planned_provider
 from gateway.inference.repository import ModelRepository
 from gateway.inference.service import default_merge_limit, engine_options
+from gateway.printable import printable
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -39,16 +40,18 @@ def run_list(arguments: argparse.Namespace) -> int:
     if statuses is None:
         return EXIT_INVALID
     rows = [("MODEL", "VERSION", "STATE", "PROVIDER", "MAX_BATCH", "INPUTS", "OUTPUTS", "REASON")]
+    # A name is a directory's, and a reason may quote it or a tensor's name from the model file: each
+    # printable, so a newline or an ANSI escape in one cannot forge a row or rewrite the terminal.
     rows.extend(
         (
-            status.name,
+            printable(status.name),
             str(status.version),
             status.state.value,
             status.provider or "-",
             str(status.max_batch_size),
-            _tensors(status.inputs),
-            _tensors(status.outputs),
-            status.reason or "",
+            printable(_tensors(status.inputs)),
+            printable(_tensors(status.outputs)),
+            printable(status.reason or ""),
         )
         for status in statuses
     )
@@ -64,10 +67,11 @@ def run_validate(arguments: argparse.Namespace) -> int:
         return EXIT_INVALID
     failed = [status for status in statuses if status.state is not ModelState.READY]
     for status in statuses:
+        name = printable(status.name)
         if status.state is ModelState.READY:
-            print(f"ok      {status.name}:{status.version} ({status.provider})")
+            print(f"ok      {name}:{status.version} ({status.provider})")
         else:
-            print(f"FAILED  {status.name}:{status.version}: {status.reason}", file=sys.stderr)
+            print(f"FAILED  {name}:{status.version}: {printable(status.reason or '')}", file=sys.stderr)
     if not statuses:
         print("no models found", file=sys.stderr)
         return EXIT_FAILED

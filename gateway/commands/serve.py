@@ -4,16 +4,21 @@ Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the AP
 ``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config and
 models between ``RELOADING=1`` and ``READY=1``. SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
 taking work, in-flight batches finish or expire, every decided alert is committed, MQTT publishes
-``offline``, exit 0.
+``offline``, exit 0. A SIGTERM during start-up lets the start in progress end (a model load cannot be
+cut short), then stops without opening the API or sending ``READY=1``. An API address that cannot be
+opened (the port taken, a non-loopback host without tokens) is refused before anything starts.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import logging
+import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from gateway.api import event_loop
@@ -24,6 +29,7 @@ from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
+from gateway.protocol.bearer import check_bind, load_tokens
 from gateway.systemd import Notifier, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -59,10 +65,32 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload = asyncio.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, reload.set)
     notifier = Notifier.from_environment()
+
+    def request_stop(signum: signal.Signals) -> None:
+        if not stop.is_set():
+            logger.info("%s received: stopping", signum.name)
+            notifier.stopping("stopping")
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, request_stop, signum)
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
+    # What would refuse the API is checked before anything starts: warming the models (minutes on a
+    # first TensorRT start), starting cameras and taking the device's MQTT session, only to find the
+    # port taken (a second serve) or the address refused, would also knock the running gateway off
+    # its broker session.
+    try:
+        check_api_address(config, config_path, insecure=insecure)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        await check_port_free(config.http.host, config.http.port)
+    except OSError as exc:
+        logger.error("cannot start: %s", exc)
+        return 1
     try:
         gateway = Gateway.from_config(config, alert_echo=sys.stdout if echo else None)
     except GatewayError as exc:
@@ -80,6 +108,14 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
         with notifier.extending_timeout():
             await loop.run_in_executor(None, gateway.start)
+        if stop.is_set():
+            # Stopped while starting: a load in progress cannot be cut short, but the API is not
+            # opened and READY=1 not sent for a gateway that is on its way out.
+            logger.info("stopping: the start-up in progress has ended")
+            await loop.run_in_executor(None, gateway.stop)
+            notifier.close()
+            logger.info("stopped")
+            return 0
         app = gateway_app(gateway, config_file, insecure=insecure)
         server = await serve(app, config.http.host, config.http.port)
     except (GatewayError, OSError) as exc:
@@ -116,6 +152,42 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         notifier.close()
     logger.info("stopped")
     return 0
+
+
+def check_api_address(config: GatewayConfig, config_path: Path | None, *, insecure: bool) -> None:
+    """ConfigError, naming the config file, for an ``http:`` section ``serve`` would refuse when it
+    opens the API: a tokens file it cannot read or that holds none, or a non-loopback host without
+    tokens (and without ``--insecure``)."""
+    source = str(config_path) if config_path is not None else "<embedded default config>"
+    try:
+        tokens = load_tokens(config.http.tokens_file) if config.http.tokens_file is not None else frozenset()
+        check_bind(config.http.host, has_tokens=bool(tokens), insecure=insecure)
+    except ConfigError as exc:
+        raise ConfigError(
+            [
+                replace(problem, file=source) if problem.file == "<config>" else problem
+                for problem in exc.problems
+            ]
+        ) from exc
+
+
+async def check_port_free(host: str, port: int) -> None:
+    """OSError naming the address when ``host:port`` cannot be listened on now (another process has
+    it, or the host is no address of this machine). Bound the way the API binds, then let go at once:
+    holding it through start-up would leave clients waiting in its backlog rather than refused."""
+    if port == 0:
+        return
+    loop = asyncio.get_running_loop()
+    try:
+        probe = await loop.create_server(asyncio.Protocol, host, port, reuse_address=True)
+    except OSError as exc:
+        # uvloop's strerror repeats the address; the errno's own words are enough next to ours.
+        reason = os.strerror(exc.errno).lower() if exc.errno else str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason += " (another edge-gateway serve?)"
+        raise OSError(f"cannot listen on {host}:{port} (http.host, http.port): {reason}") from exc
+    probe.close()
+    await probe.wait_closed()
 
 
 async def _trim_heap(stop: asyncio.Event) -> None:

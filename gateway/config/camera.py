@@ -14,9 +14,9 @@ from pydantic import (
 
 from gateway.config.fields import (
     DAY_S,
-    IDENTIFIER,
     Delay,
     Fraction,
+    Identifier,
     Integer,
     Interval,
     ModelReferenceField,
@@ -63,7 +63,7 @@ so a short edge kept as no repeat is never taken for touching the edge before it
 
 
 class ZoneConfig(Section):
-    name: str = Field(pattern=IDENTIFIER)
+    name: Identifier
     polygon: list[Point] = Field(
         min_length=3,
         max_length=MAX_ZONE_VERTICES,
@@ -204,7 +204,7 @@ MIN_ACROSS = 0.02
 
 
 class LineConfig(Section):
-    name: str = Field(pattern=IDENTIFIER)
+    name: Identifier
     points: tuple[Point, Point] = Field(description="The counting segment's two ends, normalised (x, y).")
     in_direction: tuple[Number, Number] = Field(
         description="A vector: a track whose move has a positive dot product with it crosses 'in'."
@@ -249,7 +249,7 @@ ANOMALY_RULE = "anomaly"
 
 
 class RuleConfig(EventTiming):
-    name: str = Field(pattern=IDENTIFIER)
+    name: Identifier
     type: RuleType = Field("presence", description="What the rule follows (DESIGN.md, rules and tracks).")
     labels: list[Annotated[str, Field(max_length=MAX_LABEL_LENGTH)]] = Field(
         default_factory=list, max_length=MAX_LABELS, description="Labels that match; empty: any."
@@ -315,7 +315,7 @@ class AnomalyConfig(EventTiming):
 
 
 class CameraConfig(Section):
-    id: str = Field(pattern=IDENTIFIER)
+    id: Identifier
     url: str = Field(
         max_length=MAX_URL_LENGTH,
         description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL.",

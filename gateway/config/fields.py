@@ -3,10 +3,12 @@ model names."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import SplitResult
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -15,13 +17,43 @@ from pydantic import (
     PlainValidator,
 )
 
-from gateway.domain import ModelReference
+from gateway.domain import NAME_RULE, ModelReference
 from gateway.url_credentials import split_user_info
 
 IDENTIFIER = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+IDENTIFIER_RULE = NAME_RULE
+_IDENTIFIER = re.compile(IDENTIFIER.removeprefix("^").removesuffix("$"))
 
 _SHOWN_CHARACTERS = 40
 """Longest text quoted back in a problem: the console sends its body's values back in a 400."""
+
+
+def shown(text: str) -> str:
+    """``text`` quoted for a problem, cut to _SHOWN_CHARACTERS."""
+    return repr(text if len(text) <= _SHOWN_CHARACTERS else f"{text[:_SHOWN_CHARACTERS]}...")
+
+
+def _identifier(value: str) -> str:
+    # fullmatch: Python's '$' would also match before a final newline.
+    if not _IDENTIFIER.fullmatch(value):
+        raise ValueError(f"{shown(value)} is not a valid name: a name is {IDENTIFIER_RULE}")
+    return value
+
+
+Identifier = Annotated[str, AfterValidator(_identifier)]
+"""A name or id (camera, zone, line, rule, device): IDENTIFIER, refused in words."""
+
+TOPIC_PREFIX_RULE = "not empty, not starting with '/', and without the MQTT wildcards '#' and '+'"
+
+
+def _topic_prefix(value: str) -> str:
+    if not value or value.startswith("/") or "#" in value or "+" in value:
+        raise ValueError(f"{shown(value)} is not a valid MQTT topic prefix: it must be {TOPIC_PREFIX_RULE}")
+    return value
+
+
+TopicPrefix = Annotated[str, AfterValidator(_topic_prefix)]
+"""The first level(s) of every MQTT topic the gateway and the audit service use."""
 
 
 def _no_boolean_or_text(value: object) -> object:
@@ -34,8 +66,7 @@ def _no_boolean_or_text(value: object) -> object:
             "and off are booleans too)"
         )
     if isinstance(value, str):
-        shown = value if len(value) <= _SHOWN_CHARACTERS else f"{value[:_SHOWN_CHARACTERS]}..."
-        raise ValueError(f"expected a number, got the string {shown!r}: write numbers without quotes")
+        raise ValueError(f"expected a number, got the string {shown(value)}: write numbers without quotes")
     return value
 
 
@@ -97,6 +128,10 @@ def _model_reference(value: object) -> ModelReference:
         return value
     if not isinstance(value, str):
         raise ValueError("must be a model name or name:version")
+    name = value.partition(":")[0]
+    if not _IDENTIFIER.fullmatch(name):
+        # Checked here too, so the file's author reads the rule in words, not ModelReference's pattern.
+        raise ValueError(f"model reference {shown(value)}: a model name is {IDENTIFIER_RULE}")
     return ModelReference.parse(value)
 
 

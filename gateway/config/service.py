@@ -15,14 +15,15 @@ from pydantic import (
 
 from gateway.config.fields import (
     HOUR_S,
-    IDENTIFIER,
     RETENTION_S,
+    Identifier,
     Integer,
     Interval,
     Number,
     PositiveFloat,
     Section,
     Timeout,
+    TopicPrefix,
     checked_port,
 )
 
@@ -114,7 +115,7 @@ class MqttConfig(Section):
     keepalive_s: Integer = Field(
         30, ge=5, le=65535, description="MQTT keepalive; the protocol carries it in 16 bits."
     )
-    topic_prefix: str = Field("edge", pattern=r"^[^#+/][^#+]*$")
+    topic_prefix: TopicPrefix = "edge"
     signing_key_file: Path | None = Field(None, description="HMAC key; generated into state_dir if absent.")
     max_inflight: Integer = Field(64, ge=1, le=65535, description="Unacknowledged alerts in flight, at most.")
     reconnect_min_s: Interval = Field(0.5, description="First wait before reconnecting to the broker.")
@@ -188,8 +189,8 @@ class AuditConfig(Section):
     mqtt: MqttConfig
     database: str = Field("sqlite:///audit.db", description="sqlite:///path or postgresql://...")
     keys_file: Path = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
-    share_group: str = Field("audit", pattern=IDENTIFIER, description="MQTT v5 $share group name.")
-    client_id: str = Field("edge-gateway-audit", pattern=IDENTIFIER)
+    share_group: Identifier = Field("audit", description="MQTT v5 $share group name.")
+    client_id: Identifier = "edge-gateway-audit"
     replay_after_s: Interval = Field(5.0, description="A gap older than this is asked for again.")
     session_expiry_s: Integer = Field(
         7 * 24 * 3600,

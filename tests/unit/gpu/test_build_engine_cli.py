@@ -75,7 +75,7 @@ def test_argument_errors_exit_2(
         (["--model", "nothing"], "unknown model 'nothing' in"),
         (["--model", "detector:7"], "model 'detector' has no version 7 with a model.onnx (versions: 1)"),
         (["--model", "detector:x"], "version must be a positive integer"),
-        (["--model", "../etc"], "name must match"),
+        (["--model", "../etc"], "a model name is 1 to 64"),
     ],
 )
 def test_usage_errors_are_one_line_and_exit_2(
