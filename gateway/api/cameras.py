@@ -70,13 +70,24 @@ async def snapshot(request: web.Request) -> web.Response:
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
+def _once(request: web.Request, name: str) -> str | None:
+    """The query parameter ``name``; a 400 when it is given more than once. Each takes one value
+    (one camera, say): the first of several was used alone, so ``camera=a&camera=b`` answered with
+    camera a's events as if they were all asked for."""
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise InvalidInputError(f"{name} is given {len(values)} times: /v1/events takes one {name}")
+    return values[0] if values else None
+
+
 async def list_events(request: web.Request) -> web.Response:
-    raw_limit = request.query.get("limit", str(DEFAULT_EVENTS))
+    given_limit = _once(request, "limit")
+    raw_limit = str(DEFAULT_EVENTS) if given_limit is None else given_limit
     limit = ascii_integer(raw_limit)
     if limit is None or not 1 <= limit <= MAX_EVENTS:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_EVENTS}, got {raw_limit!r}")
-    camera_id = request.query.get("camera") or None
-    raw_before = request.query.get("before")
+    camera_id = _once(request, "camera") or None
+    raw_before = _once(request, "before")
     before_seq = None if raw_before is None else ascii_integer(raw_before)
     if raw_before is not None and (before_seq is None or not 1 <= before_seq <= MAX_SEQ):
         raise InvalidInputError(f"before must be a seq from 1 to {MAX_SEQ}, got {raw_before!r}")

@@ -66,9 +66,18 @@ async def get_evidence(request: web.Request) -> web.Response:
     evidence, data = _image(seq, alert, record)
     # The bytes under a digest never change: caching by it is always right.
     headers = {"ETag": f'"{evidence.sha256}"', "Cache-Control": "private, max-age=31536000, immutable"}
-    if request.headers.get("If-None-Match") == headers["ETag"]:
+    if _known(request.headers.getall("If-None-Match", []), evidence.sha256):
         return web.Response(status=304, headers=headers)
     return web.Response(body=data, content_type=evidence.type, headers=headers)
+
+
+def _known(conditions: list[str], digest: str) -> bool:
+    """Whether ``If-None-Match`` names the image. RFC 9110 lets it list tags, in one header or
+    repeated, weak (``W/``, as a proxy that re-encodes marks what it passes on) or not, or be ``*``,
+    and compares them weakly; only one exact strong tag matched, and other clients got every
+    image's bytes again."""
+    tags = {tag.strip().removeprefix("W/") for condition in conditions for tag in condition.split(",")}
+    return bool(tags & {"*", f'"{digest}"'})
 
 
 def _image(seq: int, alert: Alert | None, record: EvidenceRecord | None) -> tuple[Evidence, bytes]:

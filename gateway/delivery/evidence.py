@@ -43,8 +43,18 @@ STOP_TIMEOUT_S = 5.0
 def encode_evidence(image: Image, *, quality: int, max_width: int) -> EvidenceImage:
     """``image`` (BGR or grey, uint8) -> JPEG bytes with their digest and shape; EvidenceError when
     it is not an image OpenCV can encode."""
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
-        raise EvidenceError(f"not an 8-bit image: dtype {image.dtype}, shape {image.shape}")
+    # JPEG holds grey or colour (a fourth channel, alpha, is dropped): any other shape is refused
+    # here, where a wide one reached cv2.resize and failed with a bare cv2.error instead.
+    channels = image.shape[2] if image.ndim == 3 else 1
+    if (
+        image.dtype != np.uint8
+        or image.ndim not in (2, 3)
+        or min(image.shape[:2]) < 1
+        or channels not in (1, 3, 4)
+    ):
+        raise EvidenceError(
+            f"not an 8-bit image of 1, 3 or 4 channels: dtype {image.dtype}, shape {image.shape}"
+        )
     height, width = image.shape[:2]
     if width > max_width:
         height = max(1, round(height * max_width / width))

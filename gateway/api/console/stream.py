@@ -5,6 +5,12 @@ ids, zones, lines) and encoded once, whatever the number of viewers, on the API'
 task exists only while someone watches; the last viewer leaving ends it, so an unwatched camera
 costs nothing. Each viewer holds a one-frame slot: a slow viewer skips to the newest frame rather
 than queueing old ones, and its slow socket delays no one else.
+
+aiohttp does not cancel a handler whose client went away; a write to the closed socket is what
+ends a viewer. A camera with no picture (down since start, or never streamed) writes nothing, so
+a viewer waiting for its first frame checks every ``GONE_CHECK_S`` whether its client is still
+there: viewers who had left were counted, and kept the camera's encoder task polling, for good.
+A ``HEAD`` is answered with the headers alone: it joins no stream, and gets no endless body.
 """
 
 from __future__ import annotations
@@ -24,6 +30,13 @@ logger = logging.getLogger(__name__)
 STREAM_FPS = 5.0
 """Frames per second a live view is capped at: enough to see motion, cheap to encode."""
 BOUNDARY = "frame"
+GONE_CHECK_S = 1.0
+"""Seconds between checks that a viewer waiting for a frame is still connected."""
+HEADERS = {
+    "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
 
 Encode = Callable[[], Awaitable[bytes | None]]
 """Draw and encode the camera's newest frame; None before its first frame."""
@@ -154,17 +167,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
     async def encode() -> bytes | None:
         return await offload(request, lambda: directory.snapshot_jpeg(camera_id))
 
+    if request.method == "HEAD":
+        return web.Response(headers=HEADERS)
     camera_stream, slot = request.app[STREAMS].join(camera_id, encode)
     try:
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-                "Cache-Control": "no-store",
-                "X-Content-Type-Options": "nosniff",
-            }
-        )
+        response = web.StreamResponse(headers=HEADERS)
         await response.prepare(request)
-        while (jpeg := await slot.get()) is not None:
+        while (jpeg := await _next_frame(request, slot)) is not None:
             head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
             await response.write(head.encode("ascii") + jpeg + b"\r\n")
     except ConnectionResetError:
@@ -172,3 +181,18 @@ async def stream(request: web.Request) -> web.StreamResponse:
     finally:
         camera_stream.leave(slot)
     return response
+
+
+async def _next_frame(request: web.Request, slot: asyncio.Queue[bytes | None]) -> bytes | None:
+    """The viewer's next frame; None when the stream ended or the viewer left while waiting."""
+    getter = asyncio.ensure_future(slot.get())
+    try:
+        while True:
+            done, _ = await asyncio.wait({getter}, timeout=GONE_CHECK_S)
+            if done:
+                return getter.result()
+            transport = request.transport
+            if transport is None or transport.is_closing():
+                return None
+    finally:
+        getter.cancel()

@@ -32,7 +32,7 @@ from tests.unit.api.harness import ServedApi
 UI_WAIT_MS = 15_000
 REFRESH_MS = 2000
 """The console's refresh period (shell.js)."""
-NEWEST_READ = re.compile(r"/v1/events\?limit=1000(&camera=[^&]+)?$")
+NEWEST_READ = re.compile(r"/v1/events\?limit=\d+(&camera=[^&]+)?$")
 """The refresh's read of the newest alerts, of the camera chosen if any (a read further back names
 ``before``)."""
 START_TS = 1_764_000_000.0
@@ -236,6 +236,24 @@ def test_the_live_refresh_adds_the_newest_of_the_camera_chosen_without_a_gap_or_
         expect(status(page)).to_have_text(
             "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
         )
+
+
+def test_a_refresh_reads_the_newest_few_alerts_not_a_whole_page(browser: Browser, tmp_path: Path) -> None:
+    with served(tmp_path, day()) as gateway:
+        page = events_page(browser, gateway, "501 events in the newest 1000 alerts, newest 100 shown")
+        reads: list[str] = []
+        page.on(
+            "request", lambda request: reads.append(request.url) if "/v1/events?" in request.url else None
+        )
+        # Given three new events (six alerts) since the page read the newest 1,000,
+        gateway.outbox.append_many(history(2000, 3, 3, 2501))
+        refresh(page)
+        # the refresh adds them, having asked for the newest hundred alone (each refresh asked for a
+        # thousand, every two seconds the page was open).
+        expect(status(page)).to_have_text(
+            "504 events in the newest 1006 alerts, newest 100 shown", timeout=UI_WAIT_MS
+        )
+        assert reads == [f"{gateway.base}/v1/events?limit=100"]
 
 
 def test_a_failed_older_page_says_so_keeps_what_is_shown_and_clears_on_success(

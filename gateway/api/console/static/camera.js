@@ -6,6 +6,7 @@
 import { api, errorText, h, s } from "./core.js";
 import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
 import { Editor } from "./editor.js";
+import { playLive } from "./live.js";
 import { shapeList } from "./shape_list.js";
 
 // Camera id -> { geometry, version } of edits not saved yet, while this document lives: `geometry`
@@ -19,7 +20,8 @@ export function mount(view, id) {
     return {};
   }
   const base = `/v1/cameras/${encodeURIComponent(id)}`;
-  const image = h("img", { src: streamUrl(id), alt: `Live view of camera ${id} with its zones and lines` });
+  const image = h("img", { alt: `Live view of camera ${id} with its zones and lines` });
+  const player = playLive(image, streamUrl(id));
   const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", role: "application", "aria-label": "Geometry editor" });
   const live = liveNote(image);
   const stage = h("div", { class: "stage", tabindex: "0" }, image, live.note, svg);
@@ -142,9 +144,9 @@ export function mount(view, id) {
   stage.addEventListener("keydown", (event) => {
     if (editor.key(event)) event.preventDefault();
   });
-  // The stage takes the camera's own shape from its picture: at the first frame, and on each refresh,
-  // as a stream's later frames fire no load event and a camera may change its resolution (the
-  // picture, a portrait one, say, was stretched into the first frame's shape till the page reloaded).
+  // The stage takes the camera's own shape from its picture, at each frame: a camera may change its
+  // resolution (the picture, a portrait one, say, was stretched into the first frame's shape till the
+  // page reloaded).
   function fitStage() {
     if (!image.naturalWidth || !image.naturalHeight) return;
     const ratio = `${image.naturalWidth} / ${image.naturalHeight}`;
@@ -185,7 +187,7 @@ export function mount(view, id) {
       }
     },
     dispose() {
-      image.removeAttribute("src");
+      player.stop();
     },
   };
 }

@@ -7,6 +7,7 @@
 // are few enough to leave connections free; beyond that each tile shows a snapshot, renewed with
 // the page's refresh while the tile is on screen (the camera page keeps its live view).
 import { api, clock, errorText, facts, fixed, h } from "./core.js";
+import { playLive } from "./live.js";
 
 export const LIVE_TILES = 4;
 
@@ -29,19 +30,25 @@ export function stateBadge(state) {
 }
 
 // A live view that has shown no picture (a camera down, or one that never streamed) says so over
-// its dark frame rather than staying blank; the note goes with the first frame.
+// its dark frame rather than staying blank; the note goes with the first frame. A camera that goes
+// down while watched leaves its last frame on screen, still served at the view's rate: that picture
+// says it is the last one, and of when, until the camera streams again (it looked live, frozen).
 export function liveNote(image) {
   const note = h("p", { class: "live-note", text: "Waiting for the first picture…" });
+  let streaming = true; // till the first numbers say otherwise
   image.addEventListener("load", () => {
-    note.hidden = true;
+    if (streaming) note.hidden = true;
   });
   return {
     note,
     update(camera) {
-      note.hidden = image.naturalWidth > 0;
-      note.textContent = camera.state === "streaming"
-        ? "Waiting for the first picture…"
-        : `No picture: the camera is ${camera.state}`;
+      streaming = camera.state === "streaming";
+      const pictured = image.naturalWidth > 0;
+      note.hidden = pictured && streaming;
+      note.classList.toggle("stale", pictured && !streaming);
+      if (streaming) note.textContent = "Waiting for the first picture…";
+      else if (pictured) note.textContent = `Last picture ${clock(camera.last_frame_at)}: the camera is ${camera.state}`;
+      else note.textContent = `No picture: the camera is ${camera.state}`;
     },
   };
 }
@@ -87,8 +94,10 @@ export function mount(view) {
     if (tile.live === live) return;
     tile.live = live;
     tile.loading = false;
-    if (live) tile.image.src = streamUrl(tile.id);
-    else if (onScreen.has(tile)) renew(tile);
+    tile.player?.stop();
+    tile.player = live ? playLive(tile.image, streamUrl(tile.id)) : null;
+    if (live) return;
+    if (onScreen.has(tile)) renew(tile);
     else tile.image.removeAttribute("src");
   }
 
@@ -113,6 +122,7 @@ export function mount(view) {
           image: h("img", { class: "live", alt: `Live view of camera ${camera.id}` }),
           numbers: h("div"),
           live: null,
+          player: null,
           loading: false,
         };
         const done = () => {
@@ -143,8 +153,11 @@ export function mount(view) {
     refresh,
     dispose() {
       watcher.disconnect();
-      // An <img> taken out of the page may keep its stream open; an empty source ends it.
-      for (const tile of tiles.values()) tile.image.removeAttribute("src");
+      // An <img> taken out of the page may keep its snapshot loading; an empty source ends it.
+      for (const tile of tiles.values()) {
+        tile.player?.stop();
+        tile.image.removeAttribute("src");
+      }
     },
   };
 }

@@ -1,6 +1,6 @@
 // Events page: alerts grouped into events (start, updates, end share an event_id), newest first,
 // filtered by camera, rule, label and time; each with its evidence thumbnail (the boxes drawn here
-// from the signed alert), its delivery state and links to the raw signed alerts.
+// from the signed alert), its delivery state and links to the raw signed alerts (event_card.js).
 //
 // The page holds one unbroken run of alerts, from the newest back to the oldest it has read: each
 // refresh adds the newest on top (paging back to close the gap when more arrived since the last one
@@ -12,9 +12,14 @@
 // answers: a busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and
 // filtered in some 20 to 60 ms; past it the oldest go first. Cards are built only for the events
 // shown, their raw JSON only when opened, and a refresh that found nothing new draws nothing.
-import { api, clock, errorText, fixed, h, s } from "./core.js";
+import { api, errorText, h } from "./core.js";
+import { card, deliveryText } from "./event_card.js";
 
 const FETCH = 1000;
+// A refresh of a run already held reads this many of the newest, and pages back only when all of
+// them are new: each refresh read FETCH alerts, every two seconds while the page was open, some
+// 800 kB of JSON encoded by the gateway (50 ms of its CPU) to find the few new ones, if any.
+const NEWEST = 100;
 const SHOWN = 100;
 const MAX_ALERTS = 20 * FETCH;
 
@@ -28,92 +33,6 @@ export function groupEvents(alerts) {
   return [...groups.values()]
     .map((group) => group.sort((a, b) => a.seq - b.seq))
     .sort((a, b) => b[b.length - 1].seq - a[a.length - 1].seq);
-}
-
-function deliveryText(group, delivery) {
-  const last = group[group.length - 1].seq;
-  if (!delivery || delivery.broker === null) return ["committed (outbox only)", "muted"];
-  const acked = delivery.last_acked_seq || 0;
-  if (last <= acked) return ["acknowledged by the broker", "ok"];
-  const waiting = group.filter((alert) => alert.seq > acked).length;
-  return [`committed, ${waiting} of ${group.length} alerts awaiting the broker`, "warn"];
-}
-
-function thumbnail(first) {
-  const frame = h("div", { class: "thumb" });
-  const evidence = first.kind === "start" || first.kind === "instant";
-  const placeholder = (text) => h("span", { class: "placeholder", text });
-  if (!evidence) {
-    frame.append(placeholder("started before the alerts shown"));
-    return frame;
-  }
-  const image = h("img", {
-    src: `/v1/events/${first.seq}/evidence.jpg`,
-    alt: `Evidence of alert ${first.seq}: ${first.label} on camera ${first.camera_id}`,
-    loading: "lazy",
-  });
-  image.addEventListener("error", () => {
-    image.remove();
-    overlay.remove();
-    frame.append(placeholder("no evidence image"));
-  });
-  const overlay = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", "aria-hidden": "true" });
-  if (Array.isArray(first.box)) {
-    const [x1, y1, x2, y2] = first.box;
-    overlay.append(s("rect", { x: x1, y: y1, width: Math.max(0, x2 - x1), height: Math.max(0, y2 - y1) }));
-  }
-  frame.append(image, overlay);
-  return frame;
-}
-
-function card(group, delivery) {
-  const first = group[0];
-  const last = group[group.length - 1];
-  const best = group.reduce((top, alert) => Math.max(top, alert.score), 0);
-  const [deliveryLabel, deliveryClass] = deliveryText(group, delivery);
-  const kinds = group.map((alert) => alert.kind);
-  const ended = kinds.includes("end") || kinds.includes("instant");
-  const started = first.kind === "start" || first.kind === "instant"; // else its start is not held
-  const seconds = (Date.parse(last.frame_ts) - Date.parse(first.frame_ts)) / 1000;
-  const lasted = kinds.includes("instant") ? "instant"
-    : !ended ? "still open"
-      : started ? `lasted ${fixed(seconds, 1)} s` : "ended";
-  const extra = [
-    first.track_id !== undefined && first.track_id !== null ? `track #${first.track_id}` : null,
-    first.direction ? `direction ${first.direction}` : null,
-    last.count !== undefined && last.count !== null ? `${last.count} present` : null,
-    first.zone ? `zone ${first.zone}` : null,
-  ].filter(Boolean);
-  return h("li", { class: "card event", "data-event": first.event_id },
-    thumbnail(first),
-    h("div", {},
-      h("h2", { text: `${first.rule}: ${first.label}` }),
-      h("p", { class: "timeline" },
-        `${clock(first.frame_ts)} · camera ${first.camera_id} · `,
-        lasted,
-        ` · best score ${fixed(best, 2)}`,
-        extra.length ? ` · ${extra.join(" · ")}` : ""),
-      h("p", { class: "timeline", text: `alerts: ${group.map((alert) => `${alert.kind} #${alert.seq}`).join(", ")}` }),
-      h("p", {}, h("span", { class: `pill ${deliveryClass}`, text: deliveryLabel })),
-      h("p", {}, "Raw signed alerts: ", group.map((alert, index) => [
-        index ? ", " : "",
-        h("a", { href: `/v1/events/${alert.seq}`, target: "_blank", rel: "noopener", text: `#${alert.seq}` }),
-      ])),
-      rawJson(group),
-    ),
-  );
-}
-
-// Built when first opened: thousands of cards each holding their JSON text would cost more than
-// the alerts themselves.
-function rawJson(group) {
-  const raw = h("pre", { class: "raw" });
-  const details = h("details", {
-    ontoggle: () => {
-      if (details.open && !raw.textContent) raw.textContent = JSON.stringify(group, null, 2);
-    },
-  }, h("summary", { text: "Show the signed JSON" }), raw);
-  return details;
 }
 
 // Every read of a run names its camera, if it has one.
@@ -248,10 +167,10 @@ export function mount(view) {
     while (list.children.length > nodes.length) list.lastElementChild.remove();
   }
 
-  async function addNewest(mine, answer) {
+  async function addNewest(mine, answer, limit) {
     const top = alerts.length ? alerts[0].seq : null;
     let fresh = newestFirst(answer).filter((alert) => top === null || alert.seq > top);
-    let joined = top === null || answer.length < FETCH || oldestSeq(answer) <= top;
+    let joined = top === null || answer.length < limit || oldestSeq(answer) <= top;
     while (!joined && fresh.length < MAX_ALERTS) {
       const page = (await api(eventsPath(mine, FETCH, fresh[fresh.length - 1].seq))).events;
       if (mine !== run) return;
@@ -293,14 +212,15 @@ export function mount(view) {
   }
 
   async function readNewest(mine) {
+    const limit = alerts.length ? NEWEST : FETCH;
     try {
       const [answer, status, cameras] = await Promise.all([
-        api(eventsPath(mine, FETCH)),
+        api(eventsPath(mine, limit)),
         api("/v1/status").catch(() => null),
         api("/v1/cameras"),
       ]);
       if (mine !== run) return;
-      await addNewest(mine, answer.events);
+      await addNewest(mine, answer.events, limit);
       if (mine !== run) return;
       delivery = status && status.delivery;
       const cameraIds = [...cameras.cameras.map((item) => item.id), ...alerts.map((alert) => alert.camera_id)];

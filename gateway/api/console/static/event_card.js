@@ -1,0 +1,124 @@
+// One event's card on the events page: its evidence thumbnail with the box drawn from the signed
+// alert, its timeline, its delivery state and links to the raw signed alerts.
+import { api, ApiError, clock, errorText, fixed, h, s } from "./core.js";
+
+export function deliveryText(group, delivery) {
+  const last = group[group.length - 1].seq;
+  if (!delivery || delivery.broker === null) return ["committed (outbox only)", "muted"];
+  const acked = delivery.last_acked_seq || 0;
+  if (last <= acked) return ["acknowledged by the broker", "ok"];
+  const waiting = group.filter((alert) => alert.seq > acked).length;
+  return [`committed, ${waiting} of ${group.length} alerts awaiting the broker`, "warn"];
+}
+
+// An <img> that fails says only that it failed: the gateway is asked why. A missing image shows the
+// gateway's reason (pruned after delivery, never captured); a load that failed for the moment (the
+// gateway restarting or busy) says so and is tried again, where every failure was shown as "no
+// evidence image" for good.
+const RETRY_MS = 5000;
+const RETRIES = 12;
+
+function thumbnail(first) {
+  const frame = h("div", { class: "thumb" });
+  const evidence = first.kind === "start" || first.kind === "instant";
+  const placeholder = (text) => h("span", { class: "placeholder", text });
+  if (!evidence) {
+    frame.append(placeholder("started before the alerts shown"));
+    return frame;
+  }
+  const source = `/v1/events/${first.seq}/evidence.jpg`;
+  const image = h("img", {
+    src: source,
+    alt: `Evidence of alert ${first.seq}: ${first.label} on camera ${first.camera_id}`,
+    loading: "lazy",
+  });
+  const note = h("span", { class: "placeholder reason", role: "status", hidden: true });
+  let tries = 0;
+  const missing = (text) => {
+    frame.classList.add("missing");
+    note.textContent = text;
+    note.hidden = false;
+  };
+  image.addEventListener("load", () => {
+    frame.classList.remove("missing");
+    note.hidden = true;
+  });
+  image.addEventListener("error", async () => {
+    let failure = null;
+    try {
+      await api(source); // it answers now: shown by the next try
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) {
+        missing(`No evidence image: ${error.message}`);
+        return;
+      }
+      failure = error;
+    }
+    tries += 1;
+    if (tries > RETRIES) {
+      missing(`Evidence image not loaded: ${failure ? errorText(failure) : "the browser could not show it"}`);
+      return;
+    }
+    if (failure) missing(`Evidence image not loaded yet: ${errorText(failure)}. Trying again…`);
+    setTimeout(() => {
+      if (frame.isConnected) image.src = source;
+    }, failure ? RETRY_MS : 0);
+  });
+  const overlay = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", "aria-hidden": "true" });
+  if (Array.isArray(first.box)) {
+    const [x1, y1, x2, y2] = first.box;
+    overlay.append(s("rect", { x: x1, y: y1, width: Math.max(0, x2 - x1), height: Math.max(0, y2 - y1) }));
+  }
+  frame.append(image, overlay, note);
+  return frame;
+}
+
+export function card(group, delivery) {
+  const first = group[0];
+  const last = group[group.length - 1];
+  const best = group.reduce((top, alert) => Math.max(top, alert.score), 0);
+  const [deliveryLabel, deliveryClass] = deliveryText(group, delivery);
+  const kinds = group.map((alert) => alert.kind);
+  const ended = kinds.includes("end") || kinds.includes("instant");
+  const started = first.kind === "start" || first.kind === "instant"; // else its start is not held
+  const seconds = (Date.parse(last.frame_ts) - Date.parse(first.frame_ts)) / 1000;
+  const lasted = kinds.includes("instant") ? "instant"
+    : !ended ? "still open"
+      : started ? `lasted ${fixed(seconds, 1)} s` : "ended";
+  const extra = [
+    first.track_id !== undefined && first.track_id !== null ? `track #${first.track_id}` : null,
+    first.direction ? `direction ${first.direction}` : null,
+    last.count !== undefined && last.count !== null ? `${last.count} present` : null,
+    first.zone ? `zone ${first.zone}` : null,
+  ].filter(Boolean);
+  return h("li", { class: "card event", "data-event": first.event_id },
+    thumbnail(first),
+    h("div", {},
+      h("h2", { text: `${first.rule}: ${first.label}` }),
+      h("p", { class: "timeline" },
+        `${clock(first.frame_ts)} · camera ${first.camera_id} · `,
+        lasted,
+        ` · best score ${fixed(best, 2)}`,
+        extra.length ? ` · ${extra.join(" · ")}` : ""),
+      h("p", { class: "timeline", text: `alerts: ${group.map((alert) => `${alert.kind} #${alert.seq}`).join(", ")}` }),
+      h("p", {}, h("span", { class: `pill ${deliveryClass}`, text: deliveryLabel })),
+      h("p", {}, "Raw signed alerts: ", group.map((alert, index) => [
+        index ? ", " : "",
+        h("a", { href: `/v1/events/${alert.seq}`, target: "_blank", rel: "noopener", text: `#${alert.seq}` }),
+      ])),
+      rawJson(group),
+    ),
+  );
+}
+
+// Built when first opened: thousands of cards each holding their JSON text would cost more than
+// the alerts themselves.
+function rawJson(group) {
+  const raw = h("pre", { class: "raw" });
+  const details = h("details", {
+    ontoggle: () => {
+      if (details.open && !raw.textContent) raw.textContent = JSON.stringify(group, null, 2);
+    },
+  }, h("summary", { text: "Show the signed JSON" }), raw);
+  return details;
+}

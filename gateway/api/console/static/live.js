@@ -1,0 +1,109 @@
+// A camera's live view, read with fetch and shown frame by frame, opened again when it ends.
+//
+// An <img> pointed at the multipart stream fires `load` at the first frame and nothing after: when
+// the stream ended (the gateway restarted, a proxy or the network cut it) the picture froze on its
+// last frame, or went blank, with no event to tell, and stayed so while the numbers beside it went on
+// saying "streaming". Read here, the end of the stream is seen, and the view is asked for again
+// every RETRY_MS until it answers; each frame is a `load` of the <img>, so the page also sees the
+// camera's shape change. Frames that arrive together are shown newest only.
+
+const RETRY_MS = 2000;
+const MAX_HEAD_BYTES = 1024; // a part's headers are about 60 bytes; more is not our stream
+const HEAD_END = [13, 10, 13, 10];
+
+function indexOf(bytes, pattern, limit) {
+  const end = Math.min(bytes.length, limit) - pattern.length;
+  for (let at = 0; at <= end; at += 1) {
+    let found = true;
+    for (let index = 0; index < pattern.length && found; index += 1) found = bytes[at + index] === pattern[index];
+    if (found) return at;
+  }
+  return -1;
+}
+
+// The first whole part in `bytes`: { jpeg, end }, or null while it has not all arrived.
+export function nextPart(bytes) {
+  const headEnd = indexOf(bytes, HEAD_END, MAX_HEAD_BYTES + HEAD_END.length);
+  if (headEnd === -1) {
+    if (bytes.length > MAX_HEAD_BYTES) throw new Error("the live view sent no part headers");
+    return null;
+  }
+  const head = new TextDecoder("ascii").decode(bytes.subarray(0, headEnd));
+  const length = /^content-length:\s*(\d+)\s*$/im.exec(head);
+  if (!length) throw new Error("a live view frame came without its length");
+  const start = headEnd + HEAD_END.length;
+  const end = start + Number(length[1]);
+  if (bytes.length < end + 2) return null; // the frame and the line break that ends it
+  return { jpeg: bytes.slice(start, end), end: end + 2 };
+}
+
+function joined(first, second) {
+  if (!first.length) return second;
+  const bytes = new Uint8Array(first.length + second.length);
+  bytes.set(first);
+  bytes.set(second, first.length);
+  return bytes;
+}
+
+// Plays `url` into `image` until stop(); `image` keeps the last frame while the view is asked for
+// again.
+export function playLive(image, url) {
+  const controller = new AbortController();
+  let stopped = false;
+  let timer = null;
+  let shown = null; // the object URL on screen
+
+  function show(jpeg) {
+    const previous = shown;
+    shown = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
+    image.src = shown;
+    if (previous) URL.revokeObjectURL(previous);
+  }
+
+  async function read() {
+    const response = await fetch(url, { signal: controller.signal, credentials: "same-origin", cache: "no-store" });
+    if (!response.ok || !response.body) {
+      await response.body?.cancel();
+      return;
+    }
+    const reader = response.body.getReader();
+    let pending = new Uint8Array(0);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      pending = joined(pending, value);
+      let newest = null;
+      for (let part = nextPart(pending); part; part = nextPart(pending)) {
+        newest = part.jpeg;
+        pending = pending.subarray(part.end);
+      }
+      if (newest) show(newest);
+    }
+  }
+
+  async function run() {
+    while (!stopped) {
+      try {
+        await read();
+      } catch (error) {
+        if (!stopped) console.warn("live view ended:", error);
+      }
+      if (stopped) return;
+      await new Promise((resolve) => {
+        timer = setTimeout(resolve, RETRY_MS);
+      });
+    }
+  }
+
+  run();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      controller.abort();
+      if (shown) URL.revokeObjectURL(shown);
+      shown = null;
+      image.removeAttribute("src");
+    },
+  };
+}
