@@ -1,4 +1,5 @@
-"""The image formats the gateway takes as bodies (JPEG and PNG), told apart by their first bytes.
+"""The image formats the gateway takes as bodies (JPEG and PNG), told apart by their first bytes,
+and what a PNG's chunks say of its transparency before it is decoded.
 
 Neutral like ``domain``: it imports nothing of ours, so the HTTP side (which reads an image's size
 from its header before admitting it) and inference (which decodes it) share one set of signatures.
@@ -6,7 +7,20 @@ from its header before admitting it) and inference (which decodes it) share one 
 
 from __future__ import annotations
 
-__all__ = ["JPEG_SIGNATURE", "JPEG_START", "PNG_SIGNATURE", "is_jpeg_or_png"]
+import struct
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "JPEG_SIGNATURE",
+    "JPEG_START",
+    "PNG_SIGNATURE",
+    "is_jpeg_or_png",
+    "png_colour_key",
+    "with_colour_key",
+]
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 """The eight bytes every PNG file starts with."""
@@ -14,8 +28,66 @@ JPEG_START = b"\xff\xd8"
 """A JPEG's start-of-image marker (SOI): its first two bytes."""
 JPEG_SIGNATURE = JPEG_START + b"\xff"
 """SOI and the 0xFF of the marker that follows it: what a JPEG file starts with."""
+_PNG_GREY, _PNG_RGB = 0, 2
+_PNG_KEY_SAMPLES = {_PNG_GREY: 1, _PNG_RGB: 3}
+"""Samples of a tRNS colour key, for the colour types that carry one: grey, RGB."""
+_KEY_ROWS = 512
 
 
 def is_jpeg_or_png(data: bytes) -> bool:
     """Whether ``data`` starts as a JPEG or a PNG file does (it may still be corrupt past that)."""
     return data.startswith((JPEG_SIGNATURE, PNG_SIGNATURE))
+
+
+def png_colour_key(data: bytes) -> tuple[int, ...] | None:
+    """The one colour a grey or RGB PNG's tRNS chunk makes transparent, as OpenCV's IMREAD_UNCHANGED
+    decodes its samples: a 1-tuple for grey, (blue, green, red) for RGB; samples under 8 bits scaled
+    to 0..255 as the decoder scales them, 16-bit ones left whole. None for any other PNG, for a key
+    outside the image's bit depth (libpng ignores it) and for a tRNS after the image data."""
+    if not data.startswith(PNG_SIGNATURE) or len(data) < 29 or data[12:16] != b"IHDR":
+        return None
+    depth, colour = data[24], data[25]
+    samples = _PNG_KEY_SAMPLES.get(colour)
+    if samples is None or depth not in (1, 2, 4, 8, 16):
+        return None
+    position = 8
+    while position + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind in (b"IDAT", b"IEND"):
+            return None
+        if kind == b"tRNS":
+            payload = data[position + 8 : position + 8 + length]
+            if length != 2 * samples or len(payload) != length:
+                return None
+            key = struct.unpack(f">{samples}H", payload)
+            largest = (1 << depth) - 1
+            if any(sample > largest for sample in key):
+                return None
+            if depth < 8:
+                key = tuple(sample * 255 // largest for sample in key)
+            return key[::-1]
+        position += 12 + length
+    return None
+
+
+def with_colour_key(decoded: npt.NDArray[Any], key: tuple[int, ...] | None) -> npt.NDArray[Any]:
+    """A grey or BGR image decoded from a PNG, with the alpha channel its colour ``key`` gives it
+    (BGRA: transparent where a pixel is exactly the key, opaque elsewhere), so that it is blended
+    like any other transparent PNG. Returned as it is when there is no key or it already has alpha
+    (OpenCV applies an RGB key itself in some versions, a grey one in none)."""
+    if key is None:
+        return decoded
+    grey = decoded.ndim == 2 or (decoded.ndim == 3 and decoded.shape[2] == 1)
+    if not (grey and len(key) == 1) and not (decoded.ndim == 3 and decoded.shape[2] == len(key) == 3):
+        return decoded
+    pixels = decoded.reshape(*decoded.shape[:2], -1)
+    colour = np.asarray(key, dtype=decoded.dtype)
+    opaque = np.iinfo(decoded.dtype).max
+    result = np.empty((*decoded.shape[:2], 4), dtype=decoded.dtype)
+    # In bands of rows, so that the comparison's temporaries stay small beside a large image.
+    for top in range(0, decoded.shape[0], _KEY_ROWS):
+        band = pixels[top : top + _KEY_ROWS]
+        result[top : top + _KEY_ROWS, :, :3] = band
+        keyed = np.all(band == colour, axis=2)
+        result[top : top + _KEY_ROWS, :, 3] = np.where(keyed, 0, opaque)
+    return result

@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from gateway.domain import Image
 from gateway.errors import InvalidInputError, ModelLoadError
-from gateway.image_format import PNG_SIGNATURE, is_jpeg_or_png
+from gateway.image_format import PNG_SIGNATURE, is_jpeg_or_png, png_colour_key, with_colour_key
 from gateway.inference.model_config import PreprocessConfig
 
 __all__ = ["Letterbox", "channels_of", "check", "decode_image", "prepare"]
@@ -91,6 +91,9 @@ def _decode_transparent(buffer: npt.NDArray[np.uint8], data: bytes) -> Image | N
     channel. IMREAD_COLOR would drop the alpha and keep whatever colour the encoder left under
     it (a region erased in an editor keeps its old pixels), which the client never sees."""
     decoded: npt.NDArray[Any] | None = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
+    if decoded is not None:
+        # A grey or RGB PNG's tRNS colour key: OpenCV leaves a grey one opaque.
+        decoded = with_colour_key(decoded, png_colour_key(data))
     if decoded is None or decoded.ndim != 3 or decoded.shape[2] != 4:
         return None
     image = np.empty((*decoded.shape[:2], 3), dtype=np.uint8)

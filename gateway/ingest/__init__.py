@@ -6,7 +6,9 @@
   backoff from ``backoff``, a watchdog and a one-frame slot (newest wins).
 - ``motion``: ``MotionGate``, the per-camera cheap motion detector.
 - ``snapshot``: ``draw_snapshot``, the newest frame with detections and zones, as JPEG.
-- ``files``: what a file camera's path names (a video, an image sequence) or why it cannot open.
+- ``ffmpeg_environment``: the process-wide FFmpeg options and log levels OpenCV reads at each open.
+- ``files``: what a file camera's URL or path names (a video, an image sequence and its first
+  number) or why it cannot open, and whether the file changed while it played.
 - ``rtsp_diagnosis``: why an RTSP stream did not open, from the server's own answers.
 - ``urls``: ``redact_url`` (credentials never leave this package unredacted) and ``source_kind``.
 

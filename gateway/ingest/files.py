@@ -1,13 +1,50 @@
-"""What a file camera's path names: a video file, or an image sequence (``frames/%05d.jpg``), which
-OpenCV's FFmpeg backend plays like a video, at 25 fps, looping; else why it cannot be opened."""
+"""What a file camera's URL or path names: a video file, or an image sequence (``frames/%05d.jpg``),
+which OpenCV's FFmpeg backend plays like a video, at 25 fps, looping; else why it cannot be opened.
+
+FFmpeg's image2 demuxer looks for a sequence's first image among the numbers 0 to 4 alone unless
+it is told where to start (``start_number``): a camera's frames saved from ``img100.png`` on did not
+open at all. ``sequence_start`` finds the number to start from. ``file_identity`` tells, at each
+loop, whether the file was replaced or rewritten since it was opened.
+"""
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
+from urllib.parse import unquote
+
+from gateway.errors import SourceError
+from gateway.ingest.urls import file_host, file_path
+
+__all__ = ["FileIdentity", "file_identity", "file_problem", "local_path", "sequence_start"]
 
 # FFmpeg's image2 pattern: one printf integer (%d, %3d, %03d) in the file name; %% is a literal %.
 _FRAME_NUMBER = re.compile(r"%(0?\d*)d")
+LARGEST_FRAME_NUMBER = 2**31 - 1
+"""FFmpeg's ``start_number`` is a C int."""
+FileIdentity = tuple[int, int, int, int]
+"""(device, inode, size, modification time) of a file."""
+
+
+def local_path(url: str) -> str:
+    """The local path a file camera's ``url`` names: as written, or with its percent-escapes decoded
+    (RFC 8089, as ``Path.as_uri`` writes ``my%20clip.mp4``) where only that names a file or an
+    image sequence. SourceError for a file URL naming another host (``file://videos/clip.mp4`` is
+    ``/clip.mp4`` on the host ``videos``, not the relative path it looks like)."""
+    host = file_host(url)
+    if host is not None:
+        raise SourceError(
+            f"the file url names the host {host!r}; a file camera reads this machine's files: "
+            "write file:///absolute/path or a plain path"
+        )
+    path = file_path(url)
+    if path == url:  # a plain path, taken as written
+        return path
+    decoded = unquote(path)
+    if decoded != path and file_problem(Path(path)) is not None and file_problem(Path(decoded)) is None:
+        return decoded
+    return path
 
 
 def file_problem(path: Path) -> str | None:
@@ -19,21 +56,51 @@ def file_problem(path: Path) -> str | None:
         return f"{path} is a directory, not a video file"
     if path.exists():
         return f"{path} is not a regular file (a device or a pipe), not a video file"
-    pattern = _sequence_pattern(path.name)
-    if pattern is None:
+    if _sequence(path.name) is None:
         return f"no such video file: {path}"
-    if path.parent.is_dir() and any(pattern.fullmatch(entry.name) for entry in path.parent.iterdir()):
+    start = sequence_start(path)
+    if start is None:
+        return f"no image matches the sequence {path}"
+    if start > LARGEST_FRAME_NUMBER:
+        return f"the sequence {path} starts at {start}, past the largest frame number FFmpeg takes"
+    return None
+
+
+def file_identity(path: str) -> FileIdentity | None:
+    """What changes when the file at ``path`` is replaced, rewritten, truncated or grown; None when
+    nothing is there any more."""
+    try:
+        status = os.stat(path)
+    except OSError:
         return None
-    return f"no image matches the sequence {path}"
+    return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
-def _sequence_pattern(name: str) -> re.Pattern[str] | None:
-    """The file names an image-sequence pattern such as ``img%03d.png`` stands for, or None when
-    ``name`` is no such pattern."""
+def sequence_start(path: Path) -> int | None:
+    """The first frame number of the image sequence ``path`` names (the smallest one whose image is
+    there), or None when ``path`` is no sequence or no image matches it."""
+    sequence = _sequence(path.name)
+    if sequence is None or not path.parent.is_dir():
+        return None
+    pattern, number_format = sequence
+    numbers = []
+    for entry in path.parent.iterdir():
+        match = pattern.fullmatch(entry.name)
+        # The number must print back as it is written: %03d never writes 0100, nor %d 07.
+        if match is not None and number_format % int(match[1]) == match[1]:
+            numbers.append(int(match[1]))
+    return min(numbers, default=None)
+
+
+def _sequence(name: str) -> tuple[re.Pattern[str], str] | None:
+    """The file names an image-sequence pattern such as ``img%03d.png`` stands for (the frame
+    number its one group) and the printf format of that number, or None when ``name`` is no such
+    pattern."""
     parts = _FRAME_NUMBER.split(name.replace("%%", "\0"))
     if len(parts) != 3:
         return None  # no frame number, or more than one: not what FFmpeg takes for a sequence
     prefix, width, suffix = parts
-    digits = rf"\d{{{int(width)},}}" if width.startswith("0") else r"\d+"
+    # At least one digit, however wide the padding (%0d pads nothing).
+    digits = rf"\d{{{max(1, int(width))},}}" if width.startswith("0") else r"\d+"
     literal = [re.escape(part.replace("\0", "%")) for part in (prefix, suffix)]
-    return re.compile(f"{literal[0]}{digits}{literal[1]}")
+    return re.compile(f"{literal[0]}({digits}){literal[1]}"), f"%{width}d"

@@ -25,22 +25,17 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
 - After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
   to it, and the reported width and height do not change either), until the next reconnect.
 
-``OPENCV_FFMPEG_CAPTURE_OPTIONS`` is process-wide (OpenCV reads the environment at each open). We
-set it under a lock around each open, to the network options (with that camera's timeout) for a
-stream and to none for a file, unless the operator already set it; the other per-camera bounds are
-the constructor properties above, which are per capture.
+The process-wide FFmpeg options and log levels, set around each open, are ``ffmpeg_environment``'s.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -51,20 +46,17 @@ import numpy as np
 from gateway.config import CameraConfig
 from gateway.domain import Image
 from gateway.errors import SourceError
-from gateway.ingest.files import file_problem
+from gateway.ingest.ffmpeg_environment import (
+    FFMPEG_OPTIONS_VARIABLE,
+    ffmpeg_capture_options,
+    ffmpeg_options,
+)
+from gateway.ingest.files import FileIdentity, file_identity, file_problem, local_path, sequence_start
 from gateway.ingest.rtsp_diagnosis import rtsp_failure
-from gateway.ingest.urls import file_path, redact_url, source_kind
+from gateway.ingest.urls import redact_url, source_kind
 
 logger = logging.getLogger(__name__)
 
-FFMPEG_OPTIONS_VARIABLE = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
-FFMPEG_LOG_LEVEL_VARIABLE = "OPENCV_FFMPEG_LOGLEVEL"
-FFMPEG_LOG_LEVEL = "8"
-"""FFmpeg's AV_LOG_FATAL. OpenCV leaves it at errors, which FFmpeg writes to stderr itself, past our
-logging: a camera on a lossy network wrote some 16 "error while decoding MB" lines a second with no
-camera named (a site of 18 such cameras nears journald's default limit of 10,000 lines in 30 s,
-which drops the gateway's own lines), and an RTSP server's reason phrase went there as it was sent.
-What a camera's failure means is said by our own log and its state in /v1/cameras."""
 # OpenCV retries a stalled read about three times before failing (see the module docstring).
 READ_RETRIES = 3
 DEFAULT_FILE_FPS = 25.0
@@ -77,9 +69,6 @@ MAX_NOMINAL_FPS = 1000.0
 # A failed open that took at least this share of its budget timed out (the server never answered)
 # rather than being refused (a wrong path or credentials answer at once).
 OPEN_TIMED_OUT_SHARE = 0.9
-_options_lock = threading.Lock()
-# The value we last set, so an operator's own setting is told apart from ours and left alone.
-_options_set_by_us: dict[str, str] = {}
 
 
 class FrameSource(Protocol):
@@ -142,38 +131,6 @@ def gstreamer_available() -> bool:
     return match is not None and match.group(1).upper() != "NO"
 
 
-def ffmpeg_capture_options(read_timeout_s: float) -> str:
-    # allowed_media_types: only the video track is set up. With an audio track beside it, the
-    # 32-byte probe ends on an audio packet before the video's size is known, and every frame of
-    # the stream then fails to convert (OpenCV: "Out of memory issue on av_frame_get_buffer").
-    return (
-        "rtsp_transport;tcp|allowed_media_types;video|analyzeduration;0|probesize;32"
-        f"|timeout;{int(read_timeout_s * 1_000_000)}"
-    )
-
-
-@contextmanager
-def _ffmpeg_options(wanted: str) -> Iterator[None]:
-    """The process's FFmpeg capture options set to ``wanted`` for one open ("": FFmpeg's defaults).
-
-    Held through the open: the RTSP options must not reach a file (a 32-byte probe of a raw H.264
-    file that starts between keyframes finds no picture size, and no frame is ever read; an MPEG-TS
-    file reports 50 fps for 25 and plays twice as fast). OpenCV opens one capture at a time anyway
-    (a file's open waited 2.6 s for a hung camera's), so the lock costs no concurrency. The value
-    is replaced, never removed, so the environment's array is not rebuilt under other threads.
-    """
-    with _options_lock:
-        # Read once, when OpenCV first opens a capture with FFmpeg; the operator's own level wins.
-        os.environ.setdefault(FFMPEG_LOG_LEVEL_VARIABLE, FFMPEG_LOG_LEVEL)
-        current = os.environ.get(FFMPEG_OPTIONS_VARIABLE)
-        # The operator's own setting wins, for every open.
-        ours = current is None or current == _options_set_by_us.get(FFMPEG_OPTIONS_VARIABLE)
-        if ours and current != wanted:
-            os.environ[FFMPEG_OPTIONS_VARIABLE] = wanted
-            _options_set_by_us[FFMPEG_OPTIONS_VARIABLE] = wanted
-        yield
-
-
 def _probe_tcp(url: str, timeout_s: float) -> None:
     """Fail fast with a clear reason when a network camera's host or port is wrong."""
     parts = urlsplit(url)
@@ -219,6 +176,11 @@ class OpenCvSource:
         self._capture: cv2.VideoCapture | None = None
         self._interrupted = threading.Event()
         self._options = ""
+        self._sequence_start: int | None = None
+        self._options_replaced = False
+        # The file as opened, looked at again at each loop: one replaced or removed while it
+        # played was otherwise played on from its old, deleted inode, its disk space held, forever.
+        self._identity: FileIdentity | None = None
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
             int(open_timeout_s * 1000),
@@ -235,10 +197,18 @@ class OpenCvSource:
                 raise SourceError("decoder gstreamer needs gstreamer_pipeline")
             target, backend = gstreamer_pipeline.replace("{url}", url), cv2.CAP_GSTREAMER
         elif self._kind == "file":
-            target, backend = file_path(url), cv2.CAP_FFMPEG
+            target, backend = local_path(url), cv2.CAP_FFMPEG
             problem = file_problem(Path(target))
             if problem is not None:
                 raise SourceError(problem)
+            if Path(target).is_file():
+                self._identity = file_identity(target)
+            else:
+                # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
+                self._sequence_start = sequence_start(Path(target))
+                if self._sequence_start is None:  # its images were removed since
+                    raise SourceError(f"no image matches the sequence {target}")
+                self._options = f"start_number;{self._sequence_start}"
         else:
             self._options = ffmpeg_capture_options(read_timeout_s)
             started = time.monotonic()
@@ -254,26 +224,43 @@ class OpenCvSource:
             capture.release()
             raise SourceError(self._why_not_opened(time.monotonic() - opening, timeouts[1] / 1000))
         self._capture = capture
-        fps = float(capture.get(cv2.CAP_PROP_FPS))
-        # What the stream says of its frame rate (FFmpeg: 0.2 for a 1/5 fps RTSP stream); None when
-        # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
-        self.nominal_fps: float | None = fps if 0 < fps <= MAX_NOMINAL_FPS else None
-        self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
+        self.nominal_fps: float | None = None
+        self._frame_interval_s = 1.0 / DEFAULT_FILE_FPS
+        self._take_rate(capture)
         self._frame_due = time.monotonic()
         self._read_timeout_s = read_timeout_s
         self._position_s: float | None = None
+
+    def _take_rate(self, capture: cv2.VideoCapture) -> None:
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        # What the stream says of its frame rate (FFmpeg: 0.2 for a 1/5 fps RTSP stream); None when
+        # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
+        self.nominal_fps = fps if 0 < fps <= MAX_NOMINAL_FPS else None
+        self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
 
     def _new_capture(self) -> cv2.VideoCapture:
         try:
             if self._backend != cv2.CAP_FFMPEG:
                 # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
-            with _ffmpeg_options(self._options):
+            with ffmpeg_options(self._options) as ours:
+                self._options_replaced = not ours
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
         except cv2.error as exc:
             raise SourceError(f"cannot open {self._display}: {exc}") from exc
 
     def _why_not_opened(self, elapsed_s: float, budget_s: float) -> str:
+        if self._sequence_start is not None:
+            why = (
+                f"{FFMPEG_OPTIONS_VARIABLE} is set outside the gateway and replaces the "
+                f"start_number;{self._sequence_start} it needs"
+                if self._options_replaced
+                else "is that image empty, truncated, or not an image?"
+            )
+            return (
+                f"cannot open the image sequence {self._display} at its first image, number "
+                f"{self._sequence_start} ({why})"
+            )
         if self._kind == "file":
             return f"not a readable video: {self._display} (empty, truncated, or no video stream)"
         if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
@@ -340,17 +327,26 @@ class OpenCvSource:
         """The capture with its next frame grabbed, the file started over at its end."""
         if capture.grab():
             return capture
-        capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
-        if capture.grab():
-            return capture
-        # A raw elementary stream (.h264, .h265) cannot seek: start it over by opening it again, so
-        # its loop is not a lost stream (a reconnect, a state flap and a warning every pass).
+        changed = False
+        if self._identity is not None:
+            identity = file_identity(self._target)
+            if identity is None:
+                raise SourceError(f"{self._display}: the file was removed while it played")
+            changed, self._identity = identity != self._identity, identity
+        if not changed:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            if capture.grab():
+                return capture
+        # Opened again: a file replaced, rewritten or grown since (its new content), or a raw
+        # elementary stream (.h264, .h265), which cannot seek, so that its loop is not a lost
+        # stream (a reconnect, a state flap and a warning every pass).
         capture.release()
         self._capture = None
         capture = self._new_capture()
         self._capture = capture
         if not capture.isOpened() or not capture.grab():
             raise SourceError(f"{self._display}: cannot read a frame from the file")
+        self._take_rate(capture)  # a replacement's own
         return capture
 
     def close(self) -> None:

@@ -22,9 +22,24 @@ def source_kind(url: str) -> SourceKind:
 
 
 def file_path(url: str) -> str:
-    """The local path of a file source (``file:///x.mp4`` or a plain path)."""
+    """The path of a file source (``file:///x.mp4``, ``file://localhost/x.mp4`` or a plain path) as
+    written: ``?`` and ``#`` are part of a file's name here, not a query or fragment, and percent
+    signs stay (``img%03d.png`` is an image sequence); see ``files.local_path``."""
     parts = urlsplit(url)
-    return parts.path if parts.scheme.lower() == "file" else url
+    if parts.scheme.lower() != "file":
+        return url
+    rest = url[len(parts.scheme) + 1 :]
+    return rest[2 + len(parts.netloc) :] if rest.startswith("//") else rest
+
+
+def file_host(url: str) -> str | None:
+    """The host a ``file://host/path`` URL names (without any user name or password), when that is
+    not this machine (empty or ``localhost``); else None."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    if parts.scheme.lower() != "file" or host.lower() in ("", "localhost"):
+        return None
+    return host
 
 
 def redact_url(url: str) -> str:

@@ -66,3 +66,42 @@ def test_the_operators_own_level_still_shows_them(damaged_clip: Path) -> None:
     # The clip does make FFmpeg report errors: shown when the operator asks for them
     run = read_frames(damaged_clip, OPENCV_FFMPEG_LOGLEVEL="16")
     assert "error while decoding" in run.stdout + run.stderr
+
+
+OPEN_UNREADABLE = """
+import sys
+from gateway.errors import SourceError
+from gateway.ingest.sources import OpenCvSource
+for _ in range(3):
+    try:
+        OpenCvSource(sys.argv[1], open_timeout_s=10, read_timeout_s=10)
+    except SourceError as error:
+        print(error)
+"""
+
+
+def open_unreadable(tmp_path: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    unreadable = tmp_path / "clip.mp4"
+    unreadable.write_bytes(b"not a video")
+    variables = {key: value for key, value in os.environ.items() if key != "OPENCV_LOG_LEVEL"}
+    return subprocess.run(
+        [sys.executable, "-c", OPEN_UNREADABLE, str(unreadable)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env=variables | environment,
+    )
+
+
+def test_opencvs_own_warning_on_a_failed_open_stays_out_of_stderr(tmp_path: Path) -> None:
+    # A camera that is down fails an open at every reconnect: each wrote OpenCV's "backend is
+    # generally available but can't be used to capture by name" to stderr, no camera named
+    run = open_unreadable(tmp_path)
+    assert run.stdout.count("not a readable video") == 3
+    assert run.stderr == ""
+
+
+def test_the_operators_own_opencv_level_still_shows_it(tmp_path: Path) -> None:
+    run = open_unreadable(tmp_path, OPENCV_LOG_LEVEL="WARNING")
+    assert "can't be used to capture by name" in run.stderr

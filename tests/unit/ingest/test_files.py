@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.ingest.files import file_problem
+from gateway.errors import SourceError
+from gateway.ingest.files import file_problem, local_path, sequence_start
 
 
 def test_a_regular_file_is_fine_and_a_missing_one_is_named(tmp_path: Path) -> None:
@@ -55,3 +56,76 @@ def test_a_name_with_two_frame_numbers_or_a_missing_folder_is_no_sequence(tmp_pa
     (tmp_path / "a1b1.png").write_bytes(b"\0")
     assert file_problem(tmp_path / "a%db%d.png") == f"no such video file: {tmp_path / 'a%db%d.png'}"
     assert file_problem(tmp_path / "gone" / "img%03d.png") is not None
+
+
+@pytest.mark.parametrize(
+    ("pattern", "names", "start"),
+    [
+        ("img%03d.png", ["img100.png", "img101.png", "img099.png"], 99),
+        ("img%03d.png", ["img0007.png", "img100.png"], 100),
+        ("frame-%d.jpg", ["frame-07.jpg", "frame-12.jpg"], 12),
+        ("frame-%0d.jpg", ["frame-.jpg", "frame-3.jpg"], 3),
+        ("100%%-%04d.jpg", ["100%-0042.jpg"], 42),
+    ],
+    ids=["smallest", "not-printed-by-the-pattern", "no-padding", "zero-width", "literal-percent"],
+)
+def test_a_sequence_starts_at_its_smallest_number_as_the_pattern_prints_it(
+    tmp_path: Path, pattern: str, names: list[str], start: int
+) -> None:
+    # FFmpeg's image2 demuxer looks among 0 to 4 alone unless given this as start_number
+    for name in names:
+        (tmp_path / name).write_bytes(b"\0")
+    assert sequence_start(tmp_path / pattern) == start
+    assert file_problem(tmp_path / pattern) is None
+
+
+def test_a_sequence_numbered_past_what_ffmpeg_takes_says_so(tmp_path: Path) -> None:
+    (tmp_path / "img9999999999.png").write_bytes(b"\0")
+    assert file_problem(tmp_path / "img%03d.png") == (
+        f"the sequence {tmp_path / 'img%03d.png'} starts at 9999999999, past the largest frame number "
+        "FFmpeg takes"
+    )
+
+
+def test_no_start_for_what_is_no_sequence(tmp_path: Path) -> None:
+    assert sequence_start(tmp_path / "clip.mp4") is None
+    assert sequence_start(tmp_path / "img%03d.png") is None
+    assert sequence_start(tmp_path / "gone" / "img%03d.png") is None
+
+
+def test_a_file_url_with_percent_escapes_names_the_decoded_file(tmp_path: Path) -> None:
+    # Given: a clip whose name has a space and an accent, written as Path.as_uri() writes it
+    video = tmp_path / "my clip é.mp4"
+    video.write_bytes(b"\0")
+    assert local_path(video.as_uri()) == str(video)
+    assert local_path(f"file://localhost{tmp_path}/my%20clip%20%C3%A9.mp4") == str(video)
+
+
+def test_a_file_url_is_taken_as_written_where_that_names_something(tmp_path: Path) -> None:
+    # A literal name with an escape-like part, and an image sequence (whose %03 is no escape)
+    (tmp_path / "100%25.mp4").write_bytes(b"\0")
+    (tmp_path / "img001.png").write_bytes(b"\0")
+    assert local_path(f"file://{tmp_path}/100%25.mp4") == f"{tmp_path}/100%25.mp4"
+    assert local_path(f"file://{tmp_path}/img%03d.png") == f"{tmp_path}/img%03d.png"
+    # and a plain path is never decoded
+    assert local_path(f"{tmp_path}/my%20clip.mp4") == f"{tmp_path}/my%20clip.mp4"
+
+
+@pytest.mark.parametrize("name", ["cam#1.mp4", "cam?day=1.mp4"])
+def test_a_file_url_keeps_a_hash_or_question_mark_in_its_file_name(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_bytes(b"\0")
+    assert local_path(f"file://{tmp_path}/{name}") == str(tmp_path / name)
+
+
+def test_a_file_url_naming_another_host_is_refused(tmp_path: Path) -> None:
+    # file://videos/clip.mp4 looks like a relative path but is /clip.mp4 on the host "videos"
+    with pytest.raises(SourceError) as raised:
+        local_path("file://videos/clip.mp4")
+    assert str(raised.value) == (
+        "the file url names the host 'videos'; a file camera reads this machine's files: "
+        "write file:///absolute/path or a plain path"
+    )
+    # without what a user name and password would show
+    with pytest.raises(SourceError, match="names the host 'nas'; ") as raised:
+        local_path("file://user:secret@nas/clip.mp4")
+    assert "secret" not in str(raised.value)
