@@ -34,7 +34,11 @@ class MotionConfig(Section):
     width: Integer = Field(160, ge=16, description="Width of the grey frame motion is computed on.")
     threshold: Integer = Field(25, ge=1, le=255, description="Per-pixel difference that counts as change.")
     min_area: Fraction = Field(0.002, description="Changed share of the frame that counts as motion.")
-    hold_s: Delay = Field(2.0, description="Inference continues this long after motion ends.")
+    hold_s: Delay = Field(
+        2.0,
+        description="Inference continues this long after motion ends (and, at a lower rate, while an "
+        "object a rule follows is in view).",
+    )
 
 
 MAX_ZONE_VERTICES = 100

@@ -8,7 +8,9 @@ camera at its ``detect_fps``, takes the newest frame it has not seen, and hands 
 ``superseded``  replaced by a newer frame before the sampler took it (the reader runs at the camera's
                 own rate, the sampler at detect_fps, so most frames of a 25 fps camera end here)
 ``stale``       older than ``max_frame_age_s`` when sampled (a stalled reader or a slow sampler)
-``motion``      the scene is static (motion gating)
+``motion``      the scene is static (motion gating); while the latest result held an object one of
+                the camera's rules follows, one frame in each ``keepalive_s`` still goes to the
+                detector, so an object that stopped moving keeps its track and its open event
 ``busy``        the camera already has ``max_in_flight`` frames at the detector, or all cameras
                 together have ``max_pending``: rather than queue behind them, the newest frame
                 wins the next turn, so latency stays bounded
@@ -72,12 +74,34 @@ class CameraRuntime:
     """Each model's last failure on this camera's frames and since when it has been failing (the
     sampler's clock), until one of its frames succeeds."""
     seen_reconnects: int = 0
+    followed_present: bool = False
+    """The detector's latest result held an object one of the camera's rules follows."""
+    last_run_at: float | None = None
+    """When the sampler last sent a frame of this camera to the models (its clock)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def for_camera(cls, camera: Camera, config: CameraConfig) -> CameraRuntime:
         models = tuple(ref for ref in (config.model, config.anomaly.model if config.anomaly else None) if ref)
         return cls(camera, config, models, MotionGate(config.motion), 1.0 / config.detect_fps)
+
+    @property
+    def keepalive_s(self) -> float:
+        """Longest gap between the frames a still, followed object is seen on: a quarter of the
+        shortest ``end_after_s`` (its event rides out three missed detections) and half of the
+        tracker's ``max_lost_s`` (its track rides out one), never under the sampling interval.
+        Gating every frame once the scene stood still for ``hold_s`` ended a presence or loiter
+        event as ``cleared`` while its object stood there, and a stationary rule never started."""
+        end_after_s = min(rule.end_after_s for rule in self.config.rules)
+        return max(self.interval_s, min(end_after_s / 4.0, self.config.tracker.max_lost_s / 2.0))
+
+    def follows_any(self, detections: Sequence[Detection]) -> bool:
+        """Whether one of ``detections`` is an object one of the camera's rules may follow."""
+        return any(
+            detection.score >= rule.min_score and (not rule.labels or detection.label in rule.labels)
+            for detection in detections
+            for rule in self.config.rules
+        )
 
 
 class Sampler:
@@ -171,7 +195,7 @@ class Sampler:
             # After a reconnect the view may have moved: compare against the new scene, not the old.
             runtime.seen_reconnects = camera.reconnects
             runtime.gate.reset()
-        if not runtime.gate.check(frame.image, now).run_model:
+        if not runtime.gate.check(frame.image, now).run_model and not self._keeps_alive(runtime, now):
             camera.drops.add(DropReason.MOTION)
             return
         with runtime.lock:
@@ -196,9 +220,19 @@ class Sampler:
                 continue
             with runtime.lock:
                 runtime.in_flight += 1
+                runtime.last_run_at = now
             with self._pending_lock:
                 self._pending += 1
             future.add_done_callback(functools.partial(self._completed, runtime, frame, model))
+
+    @staticmethod
+    def _keeps_alive(runtime: CameraRuntime, now: float) -> bool:
+        """A frame of a still scene that goes to the models all the same (see ``keepalive_s``)."""
+        with runtime.lock:
+            followed, last_run_at = runtime.followed_present, runtime.last_run_at
+        if not followed or not runtime.config.rules:
+            return False
+        return last_run_at is None or now - last_run_at >= runtime.keepalive_s - runtime.interval_s / 2.0
 
     def _completed(
         self, runtime: CameraRuntime, frame: Frame, model: ModelReference, future: Future[DetectOutput]
@@ -239,6 +273,7 @@ class Sampler:
         if model == runtime.models[0]:
             with runtime.lock:
                 runtime.processed += 1
+                runtime.followed_present = runtime.follows_any(output.detections)
                 if not runtime.config.rules:
                     # With rules the decider shows the tracked detections (ids drawn) instead.
                     runtime.detections = output.detections
