@@ -37,7 +37,7 @@ class MotionConfig(Section):
     hold_s: Delay = Field(
         2.0,
         description="Inference continues this long after motion ends (and, at a lower rate, while an "
-        "object a rule follows is in view).",
+        "object a rule follows, or an anomaly, is in view).",
     )
 
 

@@ -9,8 +9,8 @@ camera at its ``detect_fps``, takes the newest frame it has not seen, and hands 
                 own rate, the sampler at detect_fps, so most frames of a 25 fps camera end here)
 ``stale``       older than ``max_frame_age_s`` when sampled (a stalled reader or a slow sampler)
 ``motion``      the scene is static (motion gating); while the latest result held an object one of
-                the camera's rules follows, one frame in each ``keepalive_s`` still goes to the
-                detector, so an object that stopped moving keeps its track and its open event
+                the camera's rules follows, or an anomaly, one frame in each ``keepalive_s`` still
+                goes to the models, so what stopped moving keeps its track and its open event
 ``busy``        the camera already has ``max_in_flight`` frames at the detector, or all cameras
                 together have ``max_pending``: rather than queue behind them, the newest frame
                 wins the next turn, so latency stays bounded
@@ -39,6 +39,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass, field
 
+import numpy as np
 from prometheus_client import Histogram
 
 from gateway.config import CameraConfig
@@ -76,6 +77,8 @@ class CameraRuntime:
     seen_reconnects: int = 0
     followed_present: bool = False
     """The detector's latest result held an object one of the camera's rules follows."""
+    anomalous: bool = False
+    """The anomaly model's latest map had a cell at or above its threshold."""
     last_run_at: float | None = None
     """When the sampler last sent a frame of this camera to the models (its clock)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -87,12 +90,15 @@ class CameraRuntime:
 
     @property
     def keepalive_s(self) -> float:
-        """Longest gap between the frames a still, followed object is seen on: a quarter of the
-        shortest ``end_after_s`` (its event rides out three missed detections) and half of the
-        tracker's ``max_lost_s`` (its track rides out one), never under the sampling interval.
-        Gating every frame once the scene stood still for ``hold_s`` ended a presence or loiter
-        event as ``cleared`` while its object stood there, and a stationary rule never started."""
-        end_after_s = min(rule.end_after_s for rule in self.config.rules)
+        """Longest gap between the frames a still, followed object (or a still anomaly) is seen on:
+        a quarter of the shortest ``end_after_s`` (its event rides out three missed detections) and
+        half of the tracker's ``max_lost_s`` (its track rides out one), never under the sampling
+        interval. Gating every frame once the scene stood still for ``hold_s`` ended a presence or
+        loiter event as ``cleared`` while its object stood there, a stationary rule never started,
+        and a left object's anomaly event ended before it could become the new normal."""
+        anomaly = self.config.anomaly
+        timings = [*self.config.rules, *([anomaly] if anomaly is not None else [])]
+        end_after_s = min(timing.end_after_s for timing in timings)
         return max(self.interval_s, min(end_after_s / 4.0, self.config.tracker.max_lost_s / 2.0))
 
     def follows_any(self, detections: Sequence[Detection]) -> bool:
@@ -229,8 +235,8 @@ class Sampler:
     def _keeps_alive(runtime: CameraRuntime, now: float) -> bool:
         """A frame of a still scene that goes to the models all the same (see ``keepalive_s``)."""
         with runtime.lock:
-            followed, last_run_at = runtime.followed_present, runtime.last_run_at
-        if not followed or not runtime.config.rules:
+            held, last_run_at = runtime.followed_present or runtime.anomalous, runtime.last_run_at
+        if not held:
             return False
         return last_run_at is None or now - last_run_at >= runtime.keepalive_s - runtime.interval_s / 2.0
 
@@ -270,6 +276,11 @@ class Sampler:
         )
         with runtime.lock:
             runtime.failures.pop(model, None)
+            anomaly = runtime.config.anomaly
+            if anomaly is not None and model == anomaly.model:
+                runtime.anomalous = output.anomaly_map is not None and bool(
+                    np.any(output.anomaly_map.cells >= output.anomaly_map.threshold)
+                )
         if model == runtime.models[0]:
             with runtime.lock:
                 runtime.processed += 1

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.config import CameraConfig
-from gateway.domain import CameraState, DropReason
+from gateway.domain import AnomalyMap, CameraState, DetectOutput, DropReason, Frame, ModelReference
 from gateway.ingest.cameras import CameraPipeline
 from tests.integration.ingest.conftest import OnnxDetector, wait_until
 from tests.support import clips
@@ -18,6 +19,8 @@ DETECT_FPS = 10
 RUN_S = 3.0
 GATED_RUNS = 1 + DETECT_FPS * 0.5 + 1
 """Most model runs on a static scene: the first frame, which seeds the background, and hold_s after."""
+SCENE_MODEL = "scene"
+ANOMALY_THRESHOLD = 0.1
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +33,25 @@ def moving_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return clips.write_mp4(clips.moving_clip(length=50), tmp_path_factory.mktemp("motion") / "moving.mp4")
 
 
+class AnomalyDetector(OnnxDetector):
+    """The brightness model as a scene-anomaly model too: for SCENE_MODEL, a 2x2 map of the frame's
+    brightness against ANOMALY_THRESHOLD, as an enrolled model's map of a lasting change reads."""
+
+    def _run(self, model: ModelReference, frame: Frame, deadline: float | None) -> DetectOutput:
+        output = super()._run(model, frame, deadline)
+        if model.name != SCENE_MODEL:
+            return output
+        score = output.detections[0].score if output.detections else 0.0
+        cells = np.full((2, 2), score, dtype=np.float32)
+        return DetectOutput(output.model, (), score, AnomalyMap(cells, ANOMALY_THRESHOLD))
+
+
 def run_camera(
-    path: Path, detector: OnnxDetector, motion: bool = True, rules: tuple[dict[str, object], ...] = ()
+    path: Path,
+    detector: OnnxDetector,
+    motion: bool = True,
+    rules: tuple[dict[str, object], ...] = (),
+    anomaly: dict[str, object] | None = None,
 ) -> tuple[int, int, dict[DropReason, int]]:
     """Run one file camera for RUN_S seconds; return (model runs, sampled frames, drops)."""
     config = CameraConfig.model_validate(
@@ -43,6 +63,7 @@ def run_camera(
             "motion": {"enabled": motion, "hold_s": 0.5},
             "tracker": {"max_lost_s": 0.4},
             "rules": list(rules),
+            **({"anomaly": anomaly} if anomaly is not None else {}),
         }
     )
     pipeline = CameraPipeline([config], detector, lambda _f, _r: None, CollectorRegistry())
@@ -52,7 +73,8 @@ def run_camera(
         time.sleep(RUN_S)
     finally:
         assert pipeline.stop()
-    assert wait_until(lambda: detector.runs == pipeline.processed("clip"), 2)
+    if anomaly is None:  # processed counts the detector's frames, runs every model's
+        assert wait_until(lambda: detector.runs == pipeline.processed("clip"), 2)
     drops = pipeline.cameras()[0].drops
     sampled = detector.runs + sum(
         count for reason, count in drops.items() if reason is not DropReason.SUPERSEDED
@@ -98,6 +120,21 @@ def test_a_still_object_no_rule_follows_is_gated(static_file: Path) -> None:
 
     assert sampled >= DETECT_FPS * RUN_S * 0.8
     assert runs <= GATED_RUNS
+
+
+def test_a_still_anomaly_is_still_seen_on_a_static_scene(static_file: Path) -> None:
+    # Given a static scene that the camera's anomaly model finds anomalous throughout (a left object),
+    # the detector seeing nothing: end_after_s 0.8 s and max_lost_s 0.4 s make keepalive_s 0.2 s.
+    # Before, no frame reached either model after hold_s, and the anomaly's event lapsed.
+    detector = AnomalyDetector(threshold=0.1)
+    try:
+        run_camera(static_file, detector, anomaly={"model": SCENE_MODEL, "end_after_s": 0.8})
+    finally:
+        detector.close()
+
+    # Then the anomaly model still sees one frame in each 0.2 s after hold_s.
+    scene_runs = sum(1 for model in detector.models if model.name == SCENE_MODEL)
+    assert scene_runs >= GATED_RUNS + (RUN_S - 0.5) / 0.2 / 3, scene_runs
 
 
 def test_a_moving_scene_runs_the_model_on_every_sampled_frame(
