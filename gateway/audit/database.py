@@ -24,13 +24,19 @@ NOT NULL, CHECK and datatype-mismatch constraint errors; and what either driver 
 own exception tree when it cannot convert a value (``BINDING_ERRORS``). Everything else, including
 a unique violation (a race between two writers that a retry resolves) and anything unknown, is an
 outage: a good alert is never rejected for an error that might pass.
+
+Opened with ``create=False`` (``audit verify``), a store is read as it is: the connection is
+read-only (SQLite's ``mode=ro``, PostgreSQL's ``default_transaction_read_only``), nothing is created
+or migrated, and a store older than ``READABLE_VERSION`` is refused with the command that migrates
+it. Verifying a store used to migrate it first: a verification changed what it verified.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
@@ -45,6 +51,9 @@ if TYPE_CHECKING:
 
 STORE_TABLE = "audit_alerts"
 """The table every audit store has had since its first version: a database without it holds none."""
+READABLE_VERSION = 2
+"""The oldest store a read-only connection reads: ``audit verify`` needs the evidence table."""
+BUSY_TIMEOUT_S = 30.0
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, UnicodeEncodeError)
 """What the drivers raise, outside their own exception trees, for a value they cannot convert: an
 integer no SQLite INTEGER holds, text the connection's encoding cannot write (a lone surrogate; on a
@@ -56,6 +65,8 @@ _POSTGRES_REFUSED = frozenset({"23502", "23514"})
 can be a race with another writer, so it stays an outage."""
 _POSTGRES_REFUSED_CLASSES = ("22", "54")
 """data_exception, program_limit_exceeded."""
+_POSTGRES_READ_ONLY = "25006"
+"""read_only_sql_transaction: an outage, but one the session itself keeps."""
 
 
 class Database(Protocol):
@@ -63,6 +74,11 @@ class Database(Protocol):
 
     errors: tuple[type[Exception], ...]
     """The driver's exception types, wrapped into AuditError by the store."""
+    version: int
+    """The schema version the store's tables are at (``schema.layout``); VERSION once migrated."""
+    skip_locked: str
+    """Appended to a ``SELECT`` inside a transaction: rows another writer holds are left out, not
+    waited for (empty on SQLite, where the transaction holds the whole database)."""
 
     def transaction(self) -> contextlib.AbstractContextManager[None]: ...
 
@@ -83,6 +99,11 @@ class Database(Protocol):
         """Lock the device's chain state for this transaction; return (contiguous_seq, max_seq)."""
         ...
 
+    def try_lock_devices(self, device_ids: Sequence[str]) -> set[str]:
+        """Lock those of the devices that no other writer holds, without waiting; return them
+        (those this transaction already holds included)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -90,20 +111,30 @@ class SqliteDatabase:
     """WAL mode with ``synchronous=FULL``: an alert acknowledged to the broker survives a power cut."""
 
     errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    skip_locked = ""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             # The store is handed from the thread that opens it to the thread that uses it; the
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
-            self._connection = open_wal_database(path, synchronous="full", busy_timeout_s=30.0)
-            if not create and not self.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (STORE_TABLE,)
-            ):
-                self._connection.close()
-                raise AuditError(f"no audit store in {path}: it has no {STORE_TABLE} table")
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._connection = open_wal_database(path, synchronous="full", busy_timeout_s=BUSY_TIMEOUT_S)
+            else:
+                # Not open_wal_database: switching to WAL writes the file. A WAL store stays one.
+                self._connection = sqlite3.connect(
+                    f"file:{urllib.parse.quote(str(path.absolute()))}?mode=ro",
+                    uri=True,
+                    isolation_level=None,
+                    check_same_thread=False,
+                    timeout=BUSY_TIMEOUT_S,
+                )
+            if not create:
+                self.version = _readable(self.execute, str(path), sqlite=True, close=self._connection.close)
+                return
             with self.transaction():
                 schema.migrate(self.execute, blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
+            self.version = schema.VERSION
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
 
@@ -156,6 +187,9 @@ class SqliteDatabase:
         )
         return int(row[0]), int(row[1])
 
+    def try_lock_devices(self, device_ids: Sequence[str]) -> set[str]:
+        return set(device_ids)
+
     def close(self) -> None:
         self._connection.close()
 
@@ -173,17 +207,22 @@ class PostgresDatabase:
             ) from exc
         self._psycopg = psycopg
         self._url = url
+        self._read_only = not create
         self._in_transaction = False
         self.errors: tuple[type[Exception], ...] = (psycopg.Error,)
+        self.skip_locked = " FOR UPDATE SKIP LOCKED"
         try:
             self._connection = self._connect()
-            if not create and self.execute("SELECT to_regclass(?)", (STORE_TABLE,)) == [(None,)]:
-                self._connection.close()
-                raise AuditError(f"no audit store in {_without_password(url)}: it has no {STORE_TABLE} table")
+            if not create:
+                self.version = _readable(
+                    self.execute, _without_password(url), sqlite=False, close=self._connection.close
+                )
+                return
             with self.transaction():
                 # Two subscribers starting together would race on creating and migrating the tables.
                 self.execute("SELECT pg_advisory_xact_lock(7468121)")
                 schema.migrate(self.execute, blob="BYTEA", serial="BIGSERIAL PRIMARY KEY")
+            self.version = schema.VERSION
         except psycopg.Error as exc:
             # Not chained: a traceback would print the driver's own message, secrets and all.
             raise AuditError(
@@ -191,7 +230,11 @@ class PostgresDatabase:
             ) from None
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        return self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        connection = self._psycopg.connect(self._url, autocommit=True, connect_timeout=10)
+        if self._read_only:
+            # Every statement of the session: a write fails in the server, whatever the code asks.
+            connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        return connection
 
     def _ensure_connected(self) -> None:
         if self._connection.closed or self._connection.broken:
@@ -201,12 +244,20 @@ class PostgresDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         self._ensure_connected()
-        with self._connection.transaction():
-            self._in_transaction = True
-            try:
-                yield
-            finally:
-                self._in_transaction = False
+        try:
+            with self._connection.transaction():
+                self._in_transaction = True
+                try:
+                    yield
+                finally:
+                    self._in_transaction = False
+        except self._psycopg.Error as exc:
+            if getattr(exc, "sqlstate", None) == _POSTGRES_READ_ONLY and not self._read_only:
+                # A session's read-only default is fixed when it starts (a managed server sets it
+                # while its disk is full, an operator while they work): this one would refuse
+                # every retry after the database is writable again. The next one starts afresh.
+                self._connection.close()
+            raise
 
     @contextlib.contextmanager
     def savepoint(self) -> Iterator[None]:
@@ -250,16 +301,58 @@ class PostgresDatabase:
         )
         return int(row[0]), int(row[1])
 
+    def try_lock_devices(self, device_ids: Sequence[str]) -> set[str]:
+        if not device_ids:
+            return set()
+        rows = self.execute(
+            f"SELECT device_id FROM audit_devices WHERE device_id IN ({', '.join('?' * len(device_ids))}) "
+            "ORDER BY device_id FOR UPDATE SKIP LOCKED",
+            tuple(device_ids),
+        )
+        return {str(row[0]) for row in rows}
+
     def close(self) -> None:
         self._connection.close()
+
+
+def _readable(
+    execute: Callable[[str, Sequence[object]], list[tuple[Any, ...]]],
+    where: str,
+    *,
+    sqlite: bool,
+    close: Callable[[], None],
+) -> int:
+    """The version of the store at ``where``, read without changing it; AuditError (``close``
+    called) when there is none or it is too old to read as it is."""
+    found = schema.layout(execute, sqlite=sqlite)
+    problem = None
+    if not execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        if sqlite
+        else "SELECT 1 WHERE to_regclass(?) IS NOT NULL",
+        (STORE_TABLE,),
+    ):
+        problem = f"no audit store in {where}: it has no {STORE_TABLE} table"
+    elif found < READABLE_VERSION:
+        problem = (
+            f"the audit store in {where} is at schema version {found}, "
+            f"older than version {READABLE_VERSION}, the oldest this release verifies without "
+            "changing it: migrate it first by running `edge-gateway audit serve` on it (a config whose "
+            f"database is this store; it migrates to version {schema.VERSION} on start), then verify"
+        )
+    if problem is not None:
+        close()
+        raise AuditError(problem)
+    return found
 
 
 def open_database(url: str, *, create: bool = True) -> Database:
     """``sqlite:///relative/or//absolute/path`` or ``postgresql://`` / ``postgres://``.
 
-    With ``create=False`` (``audit verify``) a missing SQLite file, or a database holding no audit
-    store, is an error rather than a new empty store: the wrong ``--db`` verified "OK", and had the
-    audit tables created in it.
+    With ``create=False`` (``audit verify``) the store is opened read-only and as it is: a missing
+    SQLite file, a database holding no audit store, or a store older than READABLE_VERSION is an
+    error rather than a new empty store or a migration: the wrong ``--db`` verified "OK", and had
+    the audit tables created in it.
     """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))

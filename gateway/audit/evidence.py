@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from gateway.audit.database import Database
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.audit.rejections import RejectionRecorder
 from gateway.printable import printable
 from gateway.protocol.alerts import MAX_SEQ
 
@@ -78,9 +79,10 @@ def _chunks(seqs: Sequence[int], size: int) -> Iterator[list[int]]:
 class EvidenceLedger:
     """The evidence tables, used by the store inside its transactions (the device already locked)."""
 
-    def __init__(self, database: Database, topic_prefix: str) -> None:
+    def __init__(self, database: Database, topic_prefix: str, rejections: RejectionRecorder) -> None:
         self._database = database
         self._prefix = topic_prefix
+        self._rejections = rejections
 
     def adopt(self, device_id: str, digests: Mapping[int, str | None]) -> set[int]:
         """For alerts being stored with these image digests (seq -> sha256, None for an alert that
@@ -177,11 +179,7 @@ class EvidenceLedger:
         )
         topic = f"{self._prefix}/{device_id}/evidence/{seq}"
         logger.warning("audit: rejected a held image from %s: %s", printable(topic), reason)
-        self._database.execute(
-            "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (device_id, seq, topic, data, reason, received_at),
-        )
+        self._rejections.insert((device_id, seq, topic, data, reason, received_at))
 
     # Reading (autocommit: each read is its own statement).
 

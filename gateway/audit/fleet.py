@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from gateway.audit.database import Database
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.audit.schema import DROPPED_TABLE, NO_DEVICE
 from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
@@ -180,8 +181,15 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
             parameters,
         )
     }
+    # Those the bounds dropped (gateway.audit.bounds) still count: the count is of what arrived.
+    for device_id, dropped in database.execute(
+        f"SELECT device_id, dropped FROM {DROPPED_TABLE} WHERE device_id <> ?{where}",
+        (NO_DEVICE, *parameters),
+    ):
+        count, newest = rejected.get(device_id, (0, -1))
+        rejected[device_id] = (count + int(dropped), newest)
     last = {}
-    ids = [newest for _, newest in rejected.values()]
+    ids = [newest for _, newest in rejected.values() if newest >= 0]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for row_id, reason, received_at in database.execute(

@@ -75,9 +75,14 @@ async def one_device(request: web.Request) -> web.Response:
 
 
 def _positive(request: web.Request, name: str, default: int, most: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
+    # One value each: the first of several was used alone, so ``from_seq=1&from_seq=500`` answered
+    # from 1 as if the caller had asked for that.
+    values = request.query.getall(name, [])
+    if len(values) > 1:
+        raise web.HTTPBadRequest(text=f"{name} is given {len(values)} times: give it once")
+    if not values:
         return default
+    raw = values[0]
     number = ascii_integer(raw)
     if number is None or not 1 <= number <= most:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 1 to {most}, got {raw!r}")

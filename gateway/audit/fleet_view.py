@@ -74,7 +74,8 @@ def problems(device: DeviceState, keyed: bool) -> list[str]:
     if device.evidence_missing > 0:
         found.append(f"{device.evidence_missing} evidence images missing")
     if device.rejected > 0:
-        found.append(f"{device.rejected} messages rejected (last: {device.last_rejection})")
+        last = f" (last: {device.last_rejection})" if device.last_rejection is not None else ""
+        found.append(f"{device.rejected} messages rejected{last}")
     delay = device.delivery_delay_s
     if delay is not None and delay > LAG_WARNING_S:
         if device.clock_offset_s is None:
@@ -167,7 +168,11 @@ class _FleetCollector(Collector):
             ("devices_with_gaps", "with_gaps", "Devices with alerts missing below their last seq."),
             ("missing_alerts", "missing_alerts", "Alerts missing below each device's last seq, summed."),
             ("evidence_missing", "evidence_missing", "Stored alerts whose evidence image has not arrived."),
-            ("rejected_messages", "rejected", "Rejected messages attributed to a device, in the store."),
+            (
+                "rejected_messages",
+                "rejected",
+                "Rejected messages attributed to a device (those the store's bounds dropped included).",
+            ),
             (
                 "devices_behind",
                 "behind",

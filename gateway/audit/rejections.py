@@ -2,7 +2,8 @@
 its topic, raw payload and reason.
 
 A rejection row the database refuses is kept with its text escaped; only a message not even that
-can hold is dropped, logged as an error.
+can hold is dropped, logged as an error. The devices whose rows were written are ``touched``, for
+the store to keep their rows within bounds (``gateway.audit.bounds``).
 """
 
 from __future__ import annotations
@@ -44,12 +45,20 @@ class RejectionRecorder:
         self._failures = (*database.errors, *BINDING_ERRORS)
         """What a statement raises when it fails; ``database.is_data_error`` tells which are a
         refused value and which an outage."""
+        self.touched: set[str | None] = set()
+        """The devices (None: no device) rows were written for since the store last cleared it."""
+
+    def insert(self, row: tuple[str | None, int | None, str, bytes, str, float]) -> None:
+        """One row as it is (the caller has made it storable)."""
+        self._database.execute(REJECTION_INSERT, row)
+        self.touched.add(row[0])
 
     def record_all(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> None:
         """Every row in one statement: a refusal fails it, for the store to write them one by one."""
         rows = [self._rejection_row(result, message) for result, message in rejections]
         if rows:
             self._database.execute_many(REJECTION_INSERT, rows)
+            self.touched.update(row[0] for row in rows)
 
     def record(self, result: IngestResult, message: ReceivedMessage) -> None:
         """One rejection row. If the database refuses it, again with every text escaped to ASCII,
@@ -64,6 +73,7 @@ class RejectionRecorder:
                 continue  # nothing to escape: the same row would be refused again
             refused = self._refusal(REJECTION_INSERT, attempt)
             if refused is None:
+                self.touched.add(attempt[0])
                 return
             if refusal is None:
                 logger.warning(

@@ -10,11 +10,15 @@ next request waits for that wait after the latest progress, not after the reques
 30,000 alerts takes longer than the first waits, and asking again meanwhile had the device send
 most of it again (five requests: 105,000 alerts republished instead of 30,000).
 Pure logic, driven by the subscriber with the clock passed in.
+
+``ProgressFeed`` reads into the scheduler the progress of the devices each stored batch touched.
+A read that fails (the database restarting right after the batch committed) is kept for the next
+round: it ended the subscriber's store thread, so a PostgreSQL restart stopped ``audit serve``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from gateway.audit.records import DeviceProgress
@@ -62,3 +66,29 @@ class ReplayScheduler:
     @property
     def open_gaps(self) -> int:
         return len(self._open)
+
+
+class ProgressFeed:
+    """The devices whose progress the scheduler has yet to see: every device at first, then those
+    each stored batch touched, until a read of them succeeds."""
+
+    def __init__(self, scheduler: ReplayScheduler) -> None:
+        self._scheduler = scheduler
+        self._everything = True
+        self._devices: set[str] = set()
+
+    def touched(self, device_ids: Iterable[str]) -> None:
+        self._devices.update(device_ids)
+
+    def feed(self, read: Callable[[Collection[str] | None], list[DeviceProgress]], now: float) -> None:
+        """``read(devices)`` (None: every device) into the scheduler; what it raises is the caller's,
+        and the devices stay to be read next time."""
+        if not self._everything and not self._devices:
+            return
+        devices = None if self._everything else frozenset(self._devices)
+        self._scheduler.observe(read(devices), now)
+        self._everything = False
+        if devices is None:
+            self._devices.clear()
+        else:
+            self._devices -= devices

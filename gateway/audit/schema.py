@@ -31,6 +31,13 @@ Version 4: ``audit_devices.clock_offset_s``, the device's clock minus the audit'
 live ``online`` status arrives (its ``ts`` is the device's time of sending; a retained copy is
 older than its arrival and measures nothing). NULL until one is measured. ``lag_s`` mixes delivery
 delay with that offset; the fleet view tells them apart with it.
+
+Version 5 (bounds, ``gateway.audit.bounds``): ``audit_rejected_dropped``, per device (``''``: the
+rejected messages whose topic names none) the count of rejected messages dropped to keep the table
+bounded, so the rejected counts stay what arrived; and a partial index on the images held before
+their alert (``verified = 0``), which the bounds on them read.
+
+``layout`` tells what a store holds without changing it (``audit verify`` opens a store read-only).
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-VERSION = 4
+VERSION = 5
 BACKFILL_PAGE_ROWS = 1000
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -107,17 +114,39 @@ _VERSION_3 = (
 
 _VERSION_4 = ("ALTER TABLE audit_devices ADD COLUMN clock_offset_s DOUBLE PRECISION",)
 
+DROPPED_TABLE = "audit_rejected_dropped"
+DROPPED_VERSION = 5
+NO_DEVICE = ""
+"""The ``audit_rejected_dropped`` key of rejected messages whose topic names no device."""
+_VERSION_5 = (
+    f"""CREATE TABLE IF NOT EXISTS {DROPPED_TABLE} (
+        device_id TEXT PRIMARY KEY,
+        dropped BIGINT NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_evidence_held ON audit_evidence (device_id, received_at) "
+    "WHERE verified = 0",
+)
+
 
 def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
-    was at (a new store counts as version 1: its tables are the first release's until migrated)."""
+    was at (a new store counts as version 1: its tables are the first release's until migrated).
+
+    A store already at VERSION (or newer) is not touched: no statement that needs more than reading
+    it, so ``audit serve`` may run as a database role that can only read and write the tables (the
+    ``CREATE ... IF NOT EXISTS`` of every open needed the right to create in the schema and to own
+    the tables, and such a role could not start)."""
+    sqlite = blob == "BLOB"
+    if _tables(execute, sqlite=sqlite) >= {"audit_schema", "audit_alerts"}:
+        rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
+        if rows and int(rows[0][0]) >= VERSION:
+            return int(rows[0][0])
     for statement in _VERSION_1:
         execute(statement.format(blob=blob, serial=serial), ())
     rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
     found = int(rows[0][0]) if rows else 1
     # A release before this one, opening a store a newer one had migrated, wrote its own lower
     # version back (it knew no better): each step is taken only where its columns are missing.
-    sqlite = blob == "BLOB"
     if found < 2 and "evidence_sha256" not in _columns(execute, "audit_alerts", sqlite=sqlite):
         for statement in _VERSION_2:
             execute(statement.format(blob=blob, serial=serial), ())
@@ -134,6 +163,10 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
         for statement in _VERSION_4:
             execute(statement, ())
         logger.info("audit store schema: version %d -> 4", max(found, 3))
+    if found < 5:
+        for statement in _VERSION_5:
+            execute(statement, ())
+        logger.info("audit store schema: version %d -> 5", max(found, 4))
     if found < VERSION:
         execute(
             "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
@@ -141,6 +174,35 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
             (VERSION,),
         )
     return found
+
+
+def layout(execute: Execute, *, sqlite: bool) -> int:
+    """The version the store's tables are at, read without changing anything: from the tables and
+    columns present, not from ``audit_schema`` (a release that wrote a lower version back left
+    newer tables in place)."""
+    tables = _tables(execute, sqlite=sqlite)
+    devices = _columns(execute, "audit_devices", sqlite=sqlite) if "audit_devices" in tables else set()
+    found = 1
+    for version, present in (
+        (2, "audit_evidence" in tables),
+        (3, "alerts_stored" in devices),
+        (4, "clock_offset_s" in devices),
+        (5, DROPPED_TABLE in tables),
+    ):
+        if not present:
+            break
+        found = version
+    return found
+
+
+def _tables(execute: Execute, *, sqlite: bool) -> set[str]:
+    if sqlite:
+        rows = execute("SELECT name FROM sqlite_master WHERE type = 'table'", ())
+    else:
+        rows = execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", ()
+        )
+    return {str(row[0]) for row in rows}
 
 
 def _columns(execute: Execute, table: str, *, sqlite: bool) -> set[str]:

@@ -5,11 +5,17 @@ A broker does not deliver retained messages to a shared subscription (MQTT v5), 
 retained: a device publishes ``online`` once per connection and the broker publishes its last will
 (``offline``) when the connection drops, so an instance that subscribed later would never learn a
 state through the ``$share`` group. Each instance therefore subscribes to the status topics on an
-ordinary subscription, on a clean session (client id ``{client_id}-status``, no session kept): every
+ordinary subscription, on a clean session (client id ``{client_id}:status``, no session kept): every
 (re)connect brings the retained current state of every device and then each change as it happens,
 never a backlog of stale changes queued while the instance was away. Status is state, not a
 stream, so nothing is lost by not queueing it; messages are acknowledged on arrival and written by
 the store thread (``gateway.audit.fleet``), which orders writes from several instances.
+
+The ``:`` in that client id is one no configured client id holds (an audit ``client_id`` is a name,
+and a gateway's default is ``edge-gateway-{device_id}``): with ``-status`` an instance whose client
+id was ``x-status``, or a gateway whose device id was ``audit-status``, took over the status
+connection of the instance named ``x`` (or of the default ``edge-gateway-audit``), and the broker
+closed one of the two connections each time the other reconnected, for as long as both ran.
 """
 
 from __future__ import annotations
@@ -31,6 +37,14 @@ from gateway.protocol.mqtt_link import close_client, make_client
 logger = logging.getLogger(__name__)
 
 
+STATUS_SUFFIX = ":status"
+
+
+def status_client_id(client_id: str) -> str:
+    """The status connection's client id for an instance whose own is ``client_id``."""
+    return f"{client_id}{STATUS_SUFFIX}"
+
+
 class StatusListener:
     """``start()`` connects in the background (reconnecting as paho does); ``stop()`` disconnects.
 
@@ -43,7 +57,7 @@ class StatusListener:
         self._keepalive_s = config.mqtt.keepalive_s
         try:
             self._client, self._address, self._properties = make_client(
-                config.mqtt, f"{config.client_id}-status", persistent_session=False
+                config.mqtt, status_client_id(config.client_id), persistent_session=False
             )
         except BrokerError as exc:
             raise AuditError(str(exc)) from exc

@@ -25,6 +25,10 @@ own data, which no retry changes (a device id too long for an index, text the da
 lacks): the batch is written again, still one transaction but each message in a savepoint, and the
 refused message is rejected (``unstorable``) while the rest is stored, its rejection row written
 by ``gateway.audit.rejections``.
+
+What nobody signed is bounded (``gateway.audit.bounds``): images held before their alert, and
+rejected messages, trimmed oldest first at the end of each transaction; ``take_drops`` hands the
+subscriber what committed transactions dropped, for its counters.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 
+from gateway.audit.bounds import Bounds, Drops, StoreBounds
 from gateway.audit.database import BINDING_ERRORS, Database, open_database
 from gateway.audit.evidence import EvidenceLedger, evidence_target
 from gateway.audit.fleet import record_statuses, status_target
@@ -56,11 +61,13 @@ from gateway.protocol.alerts import MAX_SEQ, ZERO_HASH
 __all__ = [
     "AuditStore",
     "DeviceProgress",
+    "Drops",
     "IngestResult",
     "Outcome",
     "ReceivedMessage",
     "RejectReason",
     "RejectedMessage",
+    "StoreBounds",
     "StoredAlert",
     "device_from_topic",
 ]
@@ -74,21 +81,44 @@ LOOKUP_CHUNK = 500
 class AuditStore(AuditReads):
     """Verified, exactly-once storage of alerts. One thread at a time (it owns one DB connection)."""
 
-    def __init__(self, database: Database, keys: Mapping[str, bytes], topic_prefix: str = "edge") -> None:
+    def __init__(
+        self,
+        database: Database,
+        keys: Mapping[str, bytes],
+        topic_prefix: str = "edge",
+        bounds: StoreBounds | None = None,
+    ) -> None:
         self._database = database
         self._checks = MessageChecks(keys, topic_prefix)
         self._prefix = topic_prefix
-        self._evidence = EvidenceLedger(database, topic_prefix)
         self._rejections = RejectionRecorder(database)
+        self._evidence = EvidenceLedger(database, topic_prefix, self._rejections)
+        self._bounds = Bounds(database, bounds or StoreBounds())
+        self._pending = Drops()
+        """What the open transaction dropped."""
+        self._dropped = Drops()
+        """What committed transactions dropped since ``take_drops``."""
         self._failures = (*database.errors, *BINDING_ERRORS)
         """What a statement raises when it fails; ``database.is_data_error`` tells which are a
         message's data and which an outage."""
 
     @classmethod
     def open(
-        cls, url: str, keys: Mapping[str, bytes], topic_prefix: str = "edge", *, create: bool = True
+        cls,
+        url: str,
+        keys: Mapping[str, bytes],
+        topic_prefix: str = "edge",
+        *,
+        create: bool = True,
+        bounds: StoreBounds | None = None,
     ) -> AuditStore:
-        return cls(open_database(url, create=create), keys, topic_prefix)
+        """``create=False``: the store as it is, read-only (``audit verify``)."""
+        return cls(open_database(url, create=create), keys, topic_prefix, bounds)
+
+    def take_drops(self) -> Drops:
+        """What the bounds dropped in the transactions committed since the last call."""
+        dropped, self._dropped = self._dropped, Drops()
+        return dropped
 
     def close(self) -> None:
         self._database.close()
@@ -107,11 +137,14 @@ class AuditStore(AuditReads):
         checked = self._checks.check(messages)
         try:
             with self._database.transaction():
+                self._begin()
                 results = self._write(checked)
                 self._rejections.record_all(
                     [(result, message) for result, message in zip(results, messages, strict=True)
                      if result is not None and result.outcome is Outcome.REJECTED and not result.status]
                 )  # fmt: skip
+                self._bound(results)
+            self._dropped.add(self._pending)
             _log_rejected_statuses(results, messages)
             return [result for result in results if result is not None]
         except self._failures as exc:
@@ -133,16 +166,38 @@ class AuditStore(AuditReads):
         alone: dict[int, IngestResult] = {}
         try:
             with self._database.transaction():
+                self._begin()
                 for index in order:
                     alone[index] = self._ingest_alone(messages[index])
                 for index, message in enumerate(messages):
                     if alone[index].outcome is Outcome.REJECTED and not alone[index].status:
                         self._rejections.record(alone[index], message)
+                self._bound(list(alone.values()))
         except self._failures as exc:
             raise AuditError(f"audit store write failed: {exc}") from exc
+        self._dropped.add(self._pending)
         one_by_one = [alone[index] for index in range(len(messages))]
         _log_rejected_statuses(one_by_one, messages)
         return one_by_one
+
+    def _begin(self) -> None:
+        self._pending = Drops()
+        self._rejections.touched.clear()
+
+    def _bound(self, results: Sequence[IngestResult | None]) -> None:
+        """Keep what nobody signed within bounds (the devices whose images were held this
+        transaction are locked by it), then count the rejected messages that dropped."""
+        held = {
+            result.device_id
+            for result in results
+            if result is not None
+            and result.evidence
+            and result.outcome is Outcome.STORED
+            and result.device_id
+        }
+        self._bounds.trim_held(held, self._pending)
+        self._bounds.trim_rejected(self._rejections.touched, self._pending)
+        self._bounds.count_dropped(self._pending)
 
     def _write(self, checked: Checked) -> list[IngestResult | None]:
         """Store what passed the checks (inside the caller's transaction); the results by index."""

@@ -10,6 +10,7 @@ from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
 from gateway.audit.fleet import DeviceState, StoredEntry, first_gaps, read_alerts, read_devices
 from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
+from gateway.audit.schema import DROPPED_TABLE, DROPPED_VERSION, NO_DEVICE
 from gateway.errors import AuditError
 from gateway.protocol.replay import replay_pieces
 
@@ -88,16 +89,38 @@ class AuditReads:
         return self._reading(lambda: self._evidence.digests(device_id, seqs))
 
     def device_ids(self) -> list[str]:
+        dropped = (
+            f" UNION SELECT device_id FROM {DROPPED_TABLE} WHERE device_id <> ?"
+            if self._counts_dropped
+            else ""
+        )
         rows = self._read(
             "SELECT device_id FROM audit_devices UNION "
-            "SELECT device_id FROM audit_rejected WHERE device_id IS NOT NULL ORDER BY 1"
+            f"SELECT device_id FROM audit_rejected WHERE device_id IS NOT NULL{dropped} ORDER BY 1",
+            (NO_DEVICE,) if dropped else (),
         )
         return [str(row[0]) for row in rows]
 
     def rejected_counts(self) -> dict[str | None, int]:
-        """Rejected messages by device (None: no device could be read from the topic)."""
+        """Rejected messages by device (None: no device could be read from the topic), those the
+        bounds dropped included."""
         rows = self._read("SELECT device_id, COUNT(*) FROM audit_rejected GROUP BY device_id")
-        return {None if row[0] is None else str(row[0]): int(row[1]) for row in rows}
+        counts = {None if row[0] is None else str(row[0]): int(row[1]) for row in rows}
+        for device_id, dropped in self.rejected_dropped().items():
+            counts[device_id] = counts.get(device_id, 0) + dropped
+        return counts
+
+    def rejected_dropped(self) -> dict[str | None, int]:
+        """Rejected messages the bounds dropped, by device (None: topics that named none)."""
+        if not self._counts_dropped:
+            return {}
+        rows = self._read(f"SELECT device_id, dropped FROM {DROPPED_TABLE}")
+        return {None if row[0] == NO_DEVICE else str(row[0]): int(row[1]) for row in rows}
+
+    @property
+    def _counts_dropped(self) -> bool:
+        """The store has the dropped counts (a store ``audit verify`` reads as it is may not)."""
+        return self._database.version >= DROPPED_VERSION
 
     def rejected(self) -> list[RejectedMessage]:
         rows = self._read(

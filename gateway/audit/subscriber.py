@@ -57,7 +57,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry
 
-from gateway.audit.replay import ReplayScheduler
+from gateway.audit.replay import ProgressFeed, ReplayScheduler
 from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.audit.subscriber_metrics import SubscriberMetrics
@@ -110,6 +110,8 @@ class AuditSubscriber:
         self._evidence_topic = f"$share/{config.share_group}/{self._prefix}/+/evidence/+"
         self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=config.max_batch)
         self._scheduler = ReplayScheduler(config.replay_after_s)
+        self._progress = ProgressFeed(self._scheduler)
+        self._progress_error: str | None = None
         self._stop = threading.Event()
         self._ack_lock = threading.Lock()
         self._generation = 0
@@ -180,7 +182,6 @@ class AuditSubscriber:
         return client
 
     def start(self) -> None:
-        self._scheduler.observe(self._store.progress(), time.monotonic())
         properties: Properties | None = None
         if self._config.mqtt.protocol == "5":
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -333,6 +334,7 @@ class AuditSubscriber:
                     self._store_batch(batch)
                 elif self._stop.is_set():
                     return
+                self._feed_progress()
                 self._request_replays()
         except Exception as exc:
             # Unacknowledged, the batch is delivered again to the next session; ``audit serve``
@@ -370,18 +372,21 @@ class AuditSubscriber:
             for delivery in batch:
                 if delivery.qos > 0 and delivery.generation == self._generation:
                     self._client.ack(delivery.mid, delivery.qos)
-        touched = set()
-        for result in results:
-            counter = self._metrics.status if result.status else self._metrics.messages
-            (self._metrics.evidence if result.evidence else counter).labels(result.outcome.value).inc()
-            if result.lag_s is not None:
-                self._metrics.lag.observe(max(0.0, result.lag_s))
-            if result.outcome is Outcome.REJECTED and result.reason is not None:
-                self._metrics.rejected.labels(result.reason.value).inc()
-            if result.outcome is Outcome.STORED and result.device_id is not None:
-                touched.add(result.device_id)
-        if touched:
-            self._scheduler.observe(self._store.progress(touched), time.monotonic())
+        self._metrics.count_drops(self._store.take_drops())
+        self._metrics.count(results)
+        self._progress.touched(
+            result.device_id for result in results if result.outcome is Outcome.STORED and result.device_id
+        )
+
+    def _feed_progress(self) -> None:
+        try:
+            self._progress.feed(self._store.progress, time.monotonic())
+        except AuditError as exc:
+            if str(exc) != self._progress_error:  # once per cause, not once per poll
+                logger.error("audit: cannot read the devices' progress (asked again shortly): %s", exc)
+            self._progress_error = str(exc)
+            return
+        self._progress_error = None
 
     def _request_replays(self) -> None:
         for device_id in self._scheduler.due(time.monotonic()):

@@ -3,7 +3,12 @@ the store by ``gateway.audit.fleet_view``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from gateway.audit.bounds import Drops
+from gateway.audit.records import IngestResult, Outcome
 
 LAG_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 86400.0)
 
@@ -27,6 +32,19 @@ class SubscriberMetrics:
             "Evidence images handled by the audit subscriber, by outcome (stored includes images held "
             "until their alert arrives).",
             ["outcome"],
+            registry=registry,
+        )
+        self.evidence_dropped = Counter(
+            "edge_gateway_audit_evidence_dropped_total",
+            "Images held before their alert that were dropped to keep them within bounds, by the bound: "
+            "device (per device) or total (gateway.audit.bounds).",
+            ["bound"],
+            registry=registry,
+        )
+        self.rejected_dropped = Counter(
+            "edge_gateway_audit_rejected_dropped_total",
+            "Rejected messages dropped from the store, oldest first, to keep it within bounds (still "
+            "counted in the fleet's rejected counts).",
             registry=registry,
         )
         self.status = Counter(
@@ -62,3 +80,19 @@ class SubscriberMetrics:
         self.connected = Gauge(
             "edge_gateway_audit_connected", "1 while connected to the broker.", registry=registry
         )
+
+    def count(self, results: Iterable[IngestResult]) -> None:
+        """The outcomes of a stored batch."""
+        for result in results:
+            counter = self.status if result.status else self.messages
+            (self.evidence if result.evidence else counter).labels(result.outcome.value).inc()
+            if result.lag_s is not None:
+                self.lag.observe(max(0.0, result.lag_s))
+            if result.outcome is Outcome.REJECTED and result.reason is not None:
+                self.rejected.labels(result.reason.value).inc()
+
+    def count_drops(self, drops: Drops) -> None:
+        """What the store's bounds dropped in the transactions just committed."""
+        for bound, count in drops.held.items():
+            self.evidence_dropped.labels(bound).inc(count)
+        self.rejected_dropped.inc(sum(drops.rejected.values()))

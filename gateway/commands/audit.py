@@ -8,7 +8,9 @@ connection state or the last error. With an ``http:`` section it also serves the
 (``gateway.audit.http``: the fleet API and page, evidence images, ``/metrics``) on a store
 connection of its own. ``verify --db URL [--keys FILE]``
 prints, per device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected
-messages, and exits 1 if there is any problem (2 when the store or keys cannot be read).
+messages, and exits 1 if there is any problem (2 when the store or keys cannot be read). It reads
+the store as it is, on a read-only connection, and never migrates it: a store too old to read so
+is refused (exit 2) with the command that migrates it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,149 @@
+"""``audit verify`` changes nothing of what it verifies, on SQLite and on a real PostgreSQL.
+
+It opened the store as ``audit serve`` does, which migrates it: verifying a store an older release
+wrote moved it to this release's schema (new tables, columns, counts backfilled) before checking a
+single alert. It now reads the store as it is, on a read-only connection: an older store it can
+read is verified in place and left at its version; one too old to read (version 1, before evidence
+images) is refused with exit 2, naming its version and the command that migrates it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.audit import schema
+from gateway.audit.store import AuditStore, ReceivedMessage
+from gateway.commands.audit import EXIT_ERROR, run_verify
+from gateway.errors import AuditError
+from tests.integration.test_audit_schema_versions import execute_sql
+from tests.support.audit_device import AlertChain
+from tests.support.postgres import PostgresServer
+
+KEY = bytes(range(32))
+DEVICE = "box-1"
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[PostgresServer]:
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/audit.db"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.create_database()
+
+
+def verify(url: str, keys_file: Path | None = None) -> int:
+    return run_verify(argparse.Namespace(db=url, keys=keys_file, topic_prefix="edge"))
+
+
+def filled(url: str) -> AlertChain:
+    chain = AlertChain(DEVICE, KEY)
+    chain.extend(3)
+    store = AuditStore.open(url, {DEVICE: KEY})
+    try:
+        store.ingest([ReceivedMessage(chain.topic, payload, 1_780_000_001.0) for payload in chain.payloads])
+    finally:
+        store.close()
+    return chain
+
+
+def tables(url: str) -> set[str]:
+    if url.startswith("sqlite:///"):
+        rows = execute_sql(url, "SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = execute_sql(
+            url, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    return {str(row[0]) for row in rows} - {"sqlite_sequence"}
+
+
+def columns(url: str) -> set[str]:
+    if url.startswith("sqlite:///"):
+        rows = execute_sql(url, "SELECT name FROM pragma_table_info('audit_devices')")
+    else:
+        rows = execute_sql(
+            url,
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'audit_devices'",
+        )
+    return {str(row[0]) for row in rows}
+
+
+def test_an_older_store_is_verified_as_it_is(
+    database_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a store as the version 3 release left it: no clock offsets, no dropped rejections
+    filled(database_url)
+    execute_sql(database_url, "DROP TABLE IF EXISTS audit_rejected_dropped")
+    execute_sql(database_url, "ALTER TABLE audit_devices DROP COLUMN clock_offset_s")
+    execute_sql(database_url, "UPDATE audit_schema SET version = 3")
+    before = (tables(database_url), columns(database_url))
+    keys_file = tmp_path / "keys.yaml"
+    keys_file.write_text(f"{DEVICE}: {KEY.hex()}\n")
+
+    # When it is verified, then it verifies, and is still at version 3 with what it had
+    assert verify(database_url, keys_file) == 0
+    assert capsys.readouterr().out.endswith(f"{DEVICE}: 3 alerts, seq 1..3, signatures checked: ok\nOK\n")
+    assert execute_sql(database_url, "SELECT version FROM audit_schema") == [(3,)]
+    assert (tables(database_url), columns(database_url)) == before
+
+
+def test_a_store_of_version_1_is_refused_naming_its_version_and_the_migration(
+    database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a store as the first release left it: its tables, no schema version, one alert
+    sqlite = database_url.startswith("sqlite:")
+    blob, serial = (
+        ("BLOB", "INTEGER PRIMARY KEY AUTOINCREMENT") if sqlite else ("BYTEA", "BIGSERIAL PRIMARY KEY")
+    )
+    for statement in schema._VERSION_1:  # the first release's tables, exactly
+        execute_sql(database_url, statement.format(blob=blob, serial=serial))
+    execute_sql(database_url, "DROP TABLE audit_schema")
+    chain = AlertChain(DEVICE, KEY)
+    chain.extend(1, schema_version=1)
+    fields = (DEVICE, 1, chain.payload(1), 1_780_000_001.0)
+    execute_sql(
+        database_url,
+        "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at) "
+        "VALUES (?, ?, 'h', 'p', ?, ?)",
+        (fields[0], fields[1], fields[2], fields[3]),
+    )
+    before = tables(database_url)
+
+    # When it is verified, then it is refused with what to do, and left as it was
+    assert verify(database_url) == EXIT_ERROR
+    error = capsys.readouterr().err
+    assert "is at schema version 1, older than version 2" in error
+    assert "`edge-gateway audit serve`" in error
+    assert tables(database_url) == before == {"audit_alerts", "audit_rejected", "audit_devices"}
+
+
+def test_a_current_store_is_not_written(database_url: str) -> None:
+    # Given a store of this release, closed
+    filled(database_url)
+    path = Path(database_url.removeprefix("sqlite:///"))
+    before = hashlib.sha256(path.read_bytes()).hexdigest() if database_url.startswith("sqlite:") else None
+
+    # When it is verified, then a SQLite file is byte for byte what it was
+    assert verify(database_url) == 0
+    if before is not None:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+
+    # And the verifier's connection refuses a write, whatever asks for one
+    reader = AuditStore.open(database_url, {DEVICE: KEY}, create=False)
+    try:
+        with pytest.raises(AuditError, match=r"read-only|readonly"):
+            reader.ingest([ReceivedMessage(f"edge/{DEVICE}/alerts", b"{}", 1.0)])
+    finally:
+        reader.close()
+    assert execute_sql(database_url, "SELECT COUNT(*) FROM audit_rejected") == [(0,)]
