@@ -105,6 +105,9 @@ class AlertDecider:
         self._capture_clock = CaptureClock()
         self._ticked_at = clock()
         """The clock at the latest tick: a reading well before it means the clock stepped back."""
+        self._lag: dict[str, float] = {}
+        """Per camera, how far its newest judged frame's capture time was behind the clock when it
+        was judged (``_tick``)."""
         self._scenes_lock = threading.Lock()
         self._scene_changes: dict[str, SceneChange] = {}
         """Per camera, the rules' latest word on a lasting scene change, for other threads to read."""
@@ -256,8 +259,23 @@ class AlertDecider:
                     for camera_id in self._capture_clock.cameras():
                         self._queue.add(self._restart_behind(camera_id, now))
                 self._ticked_at = now
-                self._queue.add(self._rules.tick(now))
+                self._queue.add(self._tick(now))
             self._queue.forward()
+
+    def _tick(self, now: float) -> list[AlertEvent]:
+        """Let time pass for each camera's rules without frames: the events that stopped holding end.
+
+        A camera's rules are ticked at the clock less its frames' lag (capture to judging), the
+        time up to which its frames have been judged: ticked at the clock itself, an event ended
+        whenever the lag plus the time between frames reached ``end_after_s`` while the object was
+        still there (``end_after_s: 0`` ended every event on the first tick, and the cooldown
+        then held the still present object's next event back), because the frame that renewed it
+        was still in inference. A camera whose frames stop (motion gating, a lost stream) is
+        ticked on from its latest lag, so its events still end, that much later."""
+        events: list[AlertEvent] = []
+        for camera_id in self._rules.camera_ids():
+            events += self._rules.tick(now - self._lag.get(camera_id, 0.0), [camera_id])
+        return events
 
     def _notify(self) -> None:
         with self._wake:
@@ -280,6 +298,7 @@ class AlertDecider:
                     result.camera_id, last_before, f"the clock stepped ahead {step:.1f} s between two frames"
                 )
         self._capture_clock.judged(key, result.captured_at, monotonic_at)
+        self._lag[result.camera_id] = max(0.0, self._clock() - result.captured_at)
         prepared = self._guard.prepare(result)
         if prepared is None:
             return restarted
@@ -308,6 +327,7 @@ class AlertDecider:
         times the rules kept mean nothing on the new clock (a dwell begun a second before a step
         ahead would count the step; one before a step back would never lapse)."""
         self._capture_clock.forget(camera_id)
+        self._lag.pop(camera_id, None)
         self._guard.restart(camera_id)
         ended = self._rules.restart(camera_id, last_before)
         logger.warning(

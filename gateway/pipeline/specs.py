@@ -36,7 +36,10 @@ def camera_rules(camera: CameraConfig) -> CameraRules:
     }
     rules: list[RuleSpec] = []
     if camera.model is not None:
-        rules += [rule_spec(rule, camera.model.name, zones, lines) for rule in camera.rules]
+        rules += [
+            rule_spec(rule, camera.model.name, zones, lines, camera.tracker.max_lost_s)
+            for rule in camera.rules
+        ]
     if camera.anomaly is not None:
         rules.append(
             RuleSpec(
@@ -53,7 +56,13 @@ def camera_rules(camera: CameraConfig) -> CameraRules:
     return CameraRules(camera.id, tuple(rules))
 
 
-def rule_spec(rule: RuleConfig, model_name: str, zones: dict[str, Zone], lines: dict[str, Line]) -> RuleSpec:
+def rule_spec(
+    rule: RuleConfig,
+    model_name: str,
+    zones: dict[str, Zone],
+    lines: dict[str, Line],
+    max_lost_s: float,
+) -> RuleSpec:
     kind = RuleType(rule.type)
     return RuleSpec(
         name=rule.name,
@@ -69,6 +78,7 @@ def rule_spec(rule: RuleConfig, model_name: str, zones: dict[str, Zone], lines: 
         direction=CrossingDirection(rule.direction),
         min_s=rule.min_s or 0.0,
         min_count=rule.min_count or 1,
+        max_lost_s=max_lost_s,
     )
 
 

@@ -1,7 +1,9 @@
 """The judges of the duration rules: loiter, count and stationary (``judge.py`` has the others and
 what every judge answers). Each keeps since when its condition has held, per track or per frame,
 and holds once that has lasted ``min_s``; a stay that reached it rides out a break shorter than
-``end_after_s``, as the open event it started does (``lifecycle.py``).
+``end_after_s``, as the open event it started does (``lifecycle.py``), and a loiterer's stay or a
+crowd's stretch short of it rides out a break no longer than the tracker forgives a miss
+(``max_lost_s``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class LoiterJudge(TrackJudge):
         self._inside_at: dict[int, float] = {}
         """Capture time of each track's latest frame inside the zones."""
         self._left_at: dict[int, float] = {}
-        """Tracks that reached ``min_s`` and were then seen outside: their latest frame inside."""
+        """Tracks in a stay that were then seen outside: their latest frame inside."""
+        self._out_since: dict[int, float] = {}
+        """Tracks in a stay that were then seen outside: their first frame outside since."""
 
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
@@ -63,9 +67,8 @@ class LoiterJudge(TrackJudge):
                 if not self._left_briefly(track.track_id, now):
                     self._end_stay(track.track_id)
                 continue
-            left_at = self._left_at.pop(track.track_id, None)
-            if left_at is not None and now - left_at >= self.spec.timing.end_after_s:
-                self._end_stay(track.track_id)  # back after its event ended: a new stay
+            if not self._back_in_time(track.track_id, now):
+                self._end_stay(track.track_id)  # back after its stay ended: a new stay
             self._inside_at[track.track_id] = now
             since = self._inside_since.get(track.track_id)
             if since is None:
@@ -78,27 +81,52 @@ class LoiterJudge(TrackJudge):
         forget_departed(self._outside_at, alive)
         forget_departed(self._inside_at, alive)
         forget_departed(self._left_at, alive)
+        forget_departed(self._out_since, alive)
         self._reached &= alive
         self.forget(alive)
         return verdict
 
     def _left_briefly(self, track_id: int, now: float) -> bool:
-        """Whether a track that reached ``min_s`` has been out of the zones (if at all) for less
-        than ``end_after_s`` since its latest frame inside: its stay, and its open event, go on.
+        """Whether a track in a stay, seen outside the zones on this frame, is still in it
+        (``_briefly``): its stay, and its open event, go on."""
+        if track_id not in self._inside_since:
+            return False
+        self._left_at.setdefault(track_id, self._inside_at.get(track_id, now))
+        self._out_since.setdefault(track_id, now)
+        return self._briefly(track_id, now)
 
+    def _back_in_time(self, track_id: int, now: float) -> bool:
+        """Whether a track seen inside again after a time outside is back within its stay."""
+        back = track_id not in self._left_at or self._briefly(track_id, now)
+        self._left_at.pop(track_id, None)
+        self._out_since.pop(track_id, None)
+        return back
+
+    def _briefly(self, track_id: int, now: float) -> bool:
+        """Whether a stay outlives the time outside that its track began (``_left_at``,
+        ``_out_since``) by ``now``.
+
+        After ``min_s``: while it has been less than ``end_after_s`` since the latest frame inside.
         The event outlives a frame that does not hold by ``end_after_s`` (``lifecycle.py``); the
         stay must too, or a loiterer whose box's bottom edge dipped out of the zone on one frame
         (an edge of the zone, a detector's jitter) was held back for ``min_s`` anew when it was
-        seen inside again, and its event ended mid-stay and started again."""
-        if track_id not in self._reached:
-            return False
-        last_inside = self._left_at.setdefault(track_id, self._inside_at.get(track_id, now))
-        return now - last_inside < self.spec.timing.end_after_s
+        seen inside again, and its event ended mid-stay and started again.
+
+        Before ``min_s``: while it has been outside no longer than the tracker forgives a miss
+        (``RuleSpec.max_lost_s``, counted as the tracker counts a miss, from the first frame
+        without it): a dip is a miss by another name, and one frame outside restarted the clock,
+        delaying the alert by all the time inside before it. Not ``end_after_s``: a track that
+        walked out for four seconds and back (or took over another walker's box) is no loiterer
+        (the tracking benchmark's pole-1 and pole-2, both an alert too many)."""
+        if track_id in self._reached:
+            return now - self._left_at[track_id] < self.spec.timing.end_after_s
+        return now - self._out_since[track_id] <= self.spec.max_lost_s
 
     def _end_stay(self, track_id: int) -> None:
         self._inside_since.pop(track_id, None)
         self._reached.discard(track_id)
         self._left_at.pop(track_id, None)
+        self._out_since.pop(track_id, None)
 
     def _entered(self, track: Track, now: float) -> float:
         outside_at = self._outside_at.pop(track.track_id, None)
@@ -125,6 +153,9 @@ class CountJudge(TrackJudge):
         self._short_from: float | None = None
         """Once the stretch reached ``min_s``, the latest frame with enough tracks before too few
         were seen; None while there are enough."""
+        self._short_since: float | None = None
+        """Before the stretch reached ``min_s``, the first frame with too few since the latest
+        with enough; None while there are enough."""
 
     def judge(self, result: FrameResult) -> Verdict:
         present: list[tuple[Track, str | None]] = []
@@ -137,15 +168,19 @@ class CountJudge(TrackJudge):
         if len(present) < self.spec.min_count:
             # Too few for less than end_after_s (one missed by the detector for longer than the
             # tracker keeps it, one stepping over the zone's edge): the open event rides it out,
-            # as its lifecycle does, rather than waiting min_s anew once they are back.
+            # as its lifecycle does, rather than waiting min_s anew once they are back. Before
+            # min_s, too few for no longer than the tracker forgives a miss: one frame with one
+            # stepping over the zone's edge restarted the clock, as it did a loiterer's.
             if self._reached and self._short_from is None:
                 self._short_from = self._enough_at
-            if self._short_from is None or now - self._short_from >= self.spec.timing.end_after_s:
+            if self._enough_since is not None and not self._reached and self._short_since is None:
+                self._short_since = now
+            if not self._within_break(now):
                 self._end_stretch()
             return Verdict({None: None})
-        if self._short_from is not None and now - self._short_from >= self.spec.timing.end_after_s:
+        if not self._within_break(now):
             self._end_stretch()
-        self._short_from = None
+        self._short_from = self._short_since = None
         self._enough_at = now
         if self._enough_since is None:
             self._enough_since = now
@@ -165,10 +200,18 @@ class CountJudge(TrackJudge):
         )
         return Verdict({None: match})
 
+    def _within_break(self, now: float) -> bool:
+        """Whether the present stretch outlives the time with too few tracks it is in, if any."""
+        if self._short_from is not None:
+            return now - self._short_from < self.spec.timing.end_after_s
+        if self._short_since is not None:
+            return now - self._short_since <= self.spec.max_lost_s
+        return self._enough_since is not None
+
     def _end_stretch(self) -> None:
         self._enough_since = None
         self._reached = False
-        self._short_from = None
+        self._short_from = self._short_since = None
 
 
 class StationaryJudge(TrackJudge):

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from gateway.domain import AlertEvent, EndReason, FrameResult, SceneChange
 from gateway.rules.dwell import CountJudge, LoiterJudge, StationaryJudge
 from gateway.rules.judge import AnomalyJudge, CrossingJudge, Judge, PresenceJudge
-from gateway.rules.lifecycle import EventTracker
+from gateway.rules.lifecycle import EventIds, EventTracker
 from gateway.rules.specs import CameraRules, RuleSpec, RuleType
 
 JUDGES: dict[RuleType, type[Judge]] = {
@@ -50,13 +50,20 @@ class _Rule:
     camera_id: str
     spec: RuleSpec
     judge: Judge
+    ids: EventIds
+    """The camera's event ids (shared by its rules)."""
     trackers: dict[int | None, EventTracker] = field(default_factory=dict)
 
     def tracker(self, key: int | None) -> EventTracker:
         tracker = self.trackers.get(key)
         if tracker is None:
             tracker = EventTracker(
-                self.camera_id, self.spec.name, self.spec.timing, self.spec.min_frames, track_id=key
+                self.camera_id,
+                self.spec.name,
+                self.spec.timing,
+                self.spec.min_frames,
+                track_id=key,
+                ids=self.ids,
             )
             self.trackers[key] = tracker
         return tracker
@@ -79,7 +86,11 @@ class _Rule:
 class RuleEngine:
     def __init__(self, cameras: Sequence[CameraRules] = ()) -> None:
         self._cameras: dict[str, dict[str, _Rule]] = {}
+        self._ids: dict[str, EventIds] = {}
         self.reconfigure(cameras, now=0.0)
+
+    def camera_ids(self) -> list[str]:
+        return list(self._cameras)
 
     def tracked_model(self, camera_id: str) -> str | None:
         """The model whose results the camera's track rules judge, None without track rules: the
@@ -148,7 +159,8 @@ class RuleEngine:
                     rules[spec.name] = previous
                     survivors.add(id(previous))
                 else:
-                    rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec))
+                    ids = self._ids.setdefault(camera.camera_id, EventIds())
+                    rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec), ids)
             replaced[camera.camera_id] = rules
         events: list[AlertEvent] = []
         for old_rules in self._cameras.values():
@@ -156,6 +168,7 @@ class RuleEngine:
                 if id(rule) not in survivors:
                     events += _close(rule, now, EndReason.RULE_CHANGED)
         self._cameras = replaced
+        self._ids = {camera_id: ids for camera_id, ids in self._ids.items() if camera_id in replaced}
         return events
 
     def close(self, now: float, reason: EndReason = EndReason.STOPPED) -> list[AlertEvent]:
@@ -170,12 +183,17 @@ class RuleEngine:
         """Start the camera's rules afresh: its open events end (``cleared``) at ``now`` and every
         rule forgets what it kept (dwell, cooldown, positions, what its judge learned), its specs
         kept. For a clock that stepped back: every time the rules kept is then in the future, so
-        an open event would neither lapse nor reach ``max_event_s`` until the clock caught up."""
+        an open event would neither lapse nor reach ``max_event_s`` until the clock caught up; and
+        the capture times in event ids repeat (``EventIds``)."""
         rules = self._cameras.get(camera_id, {})
         events: list[AlertEvent] = []
-        for name, rule in rules.items():
+        for rule in rules.values():
             events += _close(rule, now, EndReason.CLEARED)
-            rules[name] = _Rule(camera_id, rule.spec, judge_for(rule.spec))
+        ids = self._ids.get(camera_id)
+        if ids is not None:
+            ids.restart()
+        for name, rule in rules.items():
+            rules[name] = _Rule(camera_id, rule.spec, judge_for(rule.spec), rule.ids)
         return events
 
     def trackers_kept(self) -> int:

@@ -12,7 +12,11 @@ standing on a line has its box wobble a pixel or two from frame to frame, and ju
 side, each wobble across was a crossing (five alerts, in, out, in, out, in, for one person stepping
 over a doorway line and pausing on it). The move must also cross the segment itself, not the
 infinite line through it, so passing beside a short doorway line is not counted. ``in`` when the
-move has a positive dot product with the line's ``in_direction``, else ``out`` (DESIGN.md).
+move ends on the side of the line that ``in_direction`` points to, else ``out``. For an
+``in_direction`` square to the line that is the sign of the move's dot product with it; for an
+oblique one (allowed, as long as it does not run along the line) the dot product was wrong for a
+move that crossed nearly along the line: stepping over a door line drawn at 45 degrees from its
+"out" side to its "in" side while walking mostly along it was an ``out``.
 """
 
 from __future__ import annotations
@@ -75,13 +79,22 @@ class Line:
     start: Point
     end: Point
     in_direction: Point
-    """A vector; a move with a positive dot product with it crosses ``in``."""
+    """A vector pointing to the line's ``in`` side: a move that crosses to that side crosses ``in``."""
+    _in_side: int = field(init=False, repr=False, compare=False)
+    """The side (``side``) ``in_direction`` points to; 0 when it runs along the line, where the
+    move's dot product with it decides instead (config refuses such a line)."""
 
     def __post_init__(self) -> None:
         if abs(self.start[0] - self.end[0]) < EPSILON and abs(self.start[1] - self.end[1]) < EPSILON:
             raise ValueError(f"line {self.name!r}: its two points must differ")
         if abs(self.in_direction[0]) < EPSILON and abs(self.in_direction[1]) < EPSILON:
             raise ValueError(f"line {self.name!r}: in_direction must not be zero")
+        (ax, ay), (bx, by), (dx, dy) = self.start, self.end, self.in_direction
+        across = (bx - ax) * dy - (by - ay) * dx
+        scale = math.hypot(bx - ax, by - ay) * math.hypot(dx, dy)
+        in_side = 0 if abs(across) <= EPSILON * scale else (1 if across > 0 else -1)
+        # Frozen: the derived field is set once, here, as the dataclass's own __init__ would.
+        object.__setattr__(self, "_in_side", in_side)
 
     def side(self, point: Point, band: float = 0.0) -> int:
         """+1 or -1 for the two sides, 0 on the line (through the segment, extended) or within
@@ -109,6 +122,8 @@ class Line:
             return None
         if not _move_meets_segment(before, after, self.start, self.end):
             return None
+        if self._in_side != 0:
+            return Direction.IN if side_after == self._in_side else Direction.OUT
         move = (after[0] - before[0], after[1] - before[1])
         dot = move[0] * self.in_direction[0] + move[1] * self.in_direction[1]
         return Direction.IN if dot > 0 else Direction.OUT

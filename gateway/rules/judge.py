@@ -177,16 +177,18 @@ class CrossingJudge(TrackJudge):
             if not track.observed or not self.of_labels(track):
                 continue
             followed = self.follows(track)
-            position = bottom_centre(track.box)
-            if line.side(position, line.band(track.box)) == 0:
-                continue  # on the line: judged from the last clear side once it leaves it
             before = self._sided.get(track.track_id)
             if before is None and track.origin is not None and track.first_seen_at == result.captured_at:
                 # Only on the frame the track is confirmed: a track the rule meets later (a rule or
                 # line added on reload) is judged from where it is, not from a past it never saw.
+                # Kept even when the track is confirmed on the line, or its origin was lost with
+                # that frame and a crossing it then completed was never counted.
                 origin = bottom_centre(track.origin)
                 if line.side(origin, line.band(track.origin)) != 0:
                     before = self._sided[track.track_id] = origin
+            position = bottom_centre(track.box)
+            if line.side(position, line.band(track.box)) == 0:
+                continue  # on the line: judged from the last clear side once it leaves it
             if before is None or followed:
                 self._sided[track.track_id] = position
             if before is None or not followed:

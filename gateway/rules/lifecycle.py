@@ -53,6 +53,40 @@ class Match:
     """Tracks present, for count rules."""
 
 
+class EventIds:
+    """Gives one camera's event ids: ``{camera}:{rule}:{track}{capture ms}`` (``t{id}:`` for a
+    track, nothing for a frame-level rule).
+
+    Capture time in ms is unique per (camera, rule, track) while the camera's clock only moves
+    forward: one event at a time, frames are ordered, and a track id keeps two objects that start
+    on the same frame apart. A wall clock that steps back (``restart``, from the decider) gives
+    capture times that were given out before, and a frame-level rule (count, anomaly), whose key
+    never changes, started an event with an id an earlier event had: the outbox and the audit side
+    group alerts by event id, so the two events became one. After a restart, an id whose capture
+    time is not past the newest one given out before gets ``~{restarts}``, the camera's count of
+    restarts in this run; every other id keeps the plain form.
+    """
+
+    def __init__(self) -> None:
+        self._restarts = 0
+        self._newest_ms: int | None = None
+        """The newest capture time (ms) in an id given out so far."""
+        self._reused_until_ms: int | None = None
+        """The newest capture time in an id given out before the latest restart."""
+
+    def new(self, prefix: str, frame_ts: float) -> str:
+        ms = round(frame_ts * 1000)
+        self._newest_ms = ms if self._newest_ms is None else max(self._newest_ms, ms)
+        if self._reused_until_ms is not None and ms <= self._reused_until_ms:
+            return f"{prefix}{ms}~{self._restarts}"
+        return f"{prefix}{ms}"
+
+    def restart(self) -> None:
+        """The camera's clock stepped (back, maybe): capture times from here on may repeat."""
+        self._restarts += 1
+        self._reused_until_ms = self._newest_ms
+
+
 class EventTracker:
     """One (camera, rule, track): consumes per-frame matches, returns the AlertEvents they cause."""
 
@@ -63,10 +97,14 @@ class EventTracker:
         timing: EventTiming,
         min_frames: int,
         track_id: int | None = None,
+        *,
+        ids: EventIds | None = None,
     ) -> None:
+        """``ids``: the camera's event ids, shared by its trackers (None: this tracker's own)."""
         self.camera_id = camera_id
         self.rule = rule
         self.track_id = track_id
+        self._ids = EventIds() if ids is None else ids
         self._timing = timing
         self._min_frames = min_frames
         self.state = EventState.IDLE
@@ -151,10 +189,8 @@ class EventTracker:
         return self._event(AlertKind.INSTANT, frame_ts, match, direction=direction)
 
     def _new_event_id(self, frame_ts: float) -> str:
-        # Capture time in ms is unique per (camera, rule, track): one event at a time, frames are
-        # ordered; a track id keeps two objects that start on the same frame apart.
         track = "" if self.track_id is None else f"t{self.track_id}:"
-        return f"{self.camera_id}:{self.rule}:{track}{round(frame_ts * 1000)}"
+        return self._ids.new(f"{self.camera_id}:{self.rule}:{track}", frame_ts)
 
     def _start(self, frame_ts: float, match: Match) -> AlertEvent:
         self._move(EventState.ACTIVE)

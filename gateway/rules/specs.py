@@ -61,6 +61,9 @@ class RuleSpec:
     """loiter, count, stationary: how long the condition must hold before the event starts."""
     min_count: int = 1
     """count: tracks present at once."""
+    max_lost_s: float = 1.0
+    """The camera tracker's ``max_lost_s`` (``TrackerSpec``'s default): loiter forgives a stay that
+    has not yet lasted ``min_s`` a time outside the zones this long, as the tracker forgives a miss."""
     new_normal_after_s: float | None = None
     """anomaly: cells anomalous this long without a break become the new normal (``anomaly.py``);
     None: never."""
@@ -73,8 +76,8 @@ class RuleSpec:
     def __post_init__(self) -> None:
         if self.type is RuleType.LINE_CROSSING and self.line is None:
             raise ValueError(f"rule {self.name!r}: line_crossing needs a line")
-        if self.min_frames < 1 or self.min_count < 1 or self.min_s < 0:
-            raise ValueError(f"rule {self.name!r}: min_frames and min_count >= 1, min_s >= 0")
+        if self.min_frames < 1 or self.min_count < 1 or self.min_s < 0 or self.max_lost_s < 0:
+            raise ValueError(f"rule {self.name!r}: min_frames and min_count >= 1, min_s and max_lost_s >= 0")
 
     def survives_as(self, other: RuleSpec) -> bool:
         """Whether open events of this rule may continue under ``other`` after a reload: same name,

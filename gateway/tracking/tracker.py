@@ -32,9 +32,10 @@ since the previous frame (frames come at ``detect_fps``, minus the dropped ones)
    label); its ``origin`` is traced back through the detections of the last ``max_lost_s`` that
    no confirmed track has and that are no duplicate of a box a track took (too weak to start a
    track, or of a tentative track that was dropped), newest first, buffered the same way, at IoU
-   >= ``confirm_iou``; a frame without one is a miss, forgiven as a confirmed track's misses are.
-   One traced through ``confirm_hits`` earlier frames or more is confirmed at once: the object has
-   been seen on more frames than a tentative track needs, if weakly.
+   >= ``confirm_iou``; a frame without one is a miss, forgiven as a confirmed track's misses are,
+   unless a box a confirmed track took on it matches: there the object was that track's, and the
+   trace stops (below). One traced through ``confirm_hits`` earlier frames or more is confirmed at
+   once: the object has been seen on more frames than a tentative track needs, if weakly.
 
 Why a duplicate starts no track: face-detector has two labels (FACE_FEMALE, FACE_MALE) and its
 non-maximum suppression is per label, so a face it is unsure of may come out twice, one box on
@@ -104,7 +105,11 @@ tentative track that misses a frame; the detections it passed over or dropped ar
 where a track that did start came from, and a line-crossing rule judges the move from there
 (``Track.origin``). Cost, measured with ``bench/tracking_compare.py``'s synthetic camera, medians
 of three rounds interleaved with the tracker before it, load average 7-9 on 2 cores: 0.31-0.34 ms
-per frame at 20 objects against 0.28-0.32, 0.62-0.64 against 0.48-0.56 at 50.
+per frame at 20 objects against 0.28-0.32, 0.62-0.64 against 0.48-0.56 at 50. The trace never
+passes over a frame on which what it follows was a confirmed track's box: jumping over it to older
+leftovers, a newcomer near a track that had just stepped over a line, after being missed and seen
+weakly on the near side, took those weak boxes for its own past and crossed the line a second time
+for the same object.
 
 Every pass is class-aware: a detection never continues a track of another label. A confirmed
 track that is not observed is kept (``observed`` False, its last box) while it has been missing
@@ -214,16 +219,19 @@ class _State:
 
 @dataclass(frozen=True, slots=True)
 class _Leftovers:
-    """One past frame's detections that no confirmed track had when the frame was tracked."""
+    """One past frame's detections, for tracing new tracks back: those no confirmed track had when
+    the frame was tracked, and (``claimed``) those one had, where a trace stops."""
 
     timestamp: float
     labels: npt.NDArray[np.intp]
     boxes: npt.NDArray[np.float64]
     owners: tuple[_State | None, ...]
-    """Per box: the tentative track that took or started on it, if any; once that track is
-    confirmed, the box is its own history and no longer anyone's origin."""
+    """Per box: the track that took or started on it, if any; once that track is confirmed, the
+    box is its own history and no longer anyone's origin."""
     duplicates: npt.NDArray[np.bool_]
     """Per box: on top of a box a track took on that frame (the detector's duplicate of it)."""
+    claimed: npt.NDArray[np.bool_]
+    """Per box: taken by a track that was confirmed on that frame: the object was that track's."""
 
     def free(self) -> npt.NDArray[np.bool_]:
         owned = np.fromiter(
@@ -346,7 +354,7 @@ class Tracker:
                 assigned=assigned,
             )
         )
-        if len(assigned) < len(candidates):
+        if candidates:
             self._remember_leftovers(timestamp, labels, boxes, taken_by, duplicates)
         self._forget_leftovers(timestamp)
 
@@ -484,24 +492,16 @@ class Tracker:
         taken_by: dict[int, _State],
         duplicates: npt.NDArray[np.bool_],
     ) -> None:
-        """Keep this frame's detections that no confirmed track has, for tracing new tracks back.
+        """Keep this frame's detections for tracing new tracks back, marking those a confirmed
+        track has (``_Leftovers.claimed``).
 
         A frame without any is not kept: the trace forgives missed frames anyway.
         """
-        columns = [
-            column
-            for column in range(len(labels))
-            if column not in taken_by or taken_by[column].track_id is None
-        ]
-        self._leftovers.append(
-            _Leftovers(
-                timestamp,
-                labels[columns],
-                boxes[columns],
-                tuple(taken_by.get(column) for column in columns),
-                duplicates[columns],
-            )
+        owners = tuple(taken_by.get(column) for column in range(len(labels)))
+        claimed = np.fromiter(
+            (owner is not None and owner.track_id is not None for owner in owners), bool, len(owners)
         )
+        self._leftovers.append(_Leftovers(timestamp, labels, boxes, owners, duplicates, claimed))
 
     def _forget_leftovers(self, timestamp: float) -> None:
         oldest = timestamp - self.spec.max_lost_s
@@ -520,11 +520,14 @@ class Tracker:
                 break
             margin = spec.max_speed * (at - frame.timestamp) * (earliest[3] - earliest[1])
             overlap = iou_matrix(earliest[None, :], frame.boxes, np.array([margin]))[0]
-            overlap[(frame.labels != label) | ~frame.free()] = _UNMATCHED
-            best = int(np.argmax(overlap))
-            if overlap[best] >= spec.confirm_iou:
+            overlap[frame.labels != label] = _UNMATCHED
+            usable = np.where(frame.free(), overlap, _UNMATCHED)
+            best = int(np.argmax(usable))
+            if usable[best] >= spec.confirm_iou:
                 earliest, at = frame.boxes[best], frame.timestamp
                 found += 1
+            elif (overlap[frame.claimed] >= spec.confirm_iou).any():
+                break  # here the object was a confirmed track's: what came before is that track's
         left, top, right, bottom = earliest.tolist()
         return (left, top, right, bottom), at, found
 

@@ -201,10 +201,10 @@ LOITER = {"name": "loitering", "type": "loiter", "zones": ["yard"], "min_s": 10,
         ),
         pytest.param(
             [(float(at), [(1, 0.5, 0.7)]) for at in range(0, 6)]
-            + [(6.0, [(1, 0.5, 0.3)])]
-            + [(float(at), [(1, 0.5, 0.7)]) for at in range(7, 16)],
+            + [(6.0, [(1, 0.5, 0.3)]), (7.0, [(1, 0.5, 0.3)])]
+            + [(float(at), [(1, 0.5, 0.7)]) for at in range(8, 17)],
             [],
-            id="stepping out restarts the clock",
+            id="stepping out for longer than the tracker forgives a miss (max_lost_s) restarts the clock",
         ),
         pytest.param(
             [(float(at), [(1, 0.5, 0.7, at not in (4, 5))]) for at in range(0, 11)],
