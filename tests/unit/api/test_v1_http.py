@@ -61,7 +61,7 @@ def test_detect_rejects_what_it_cannot_use(api: ServedApi, backend: FakeBackend)
     data, _ = encoded(".png")
     cases = [
         ("/v1/detect", data, 400, "name the model"),
-        ("/v1/detect?model=bad%20name", data, 400, "must match"),
+        ("/v1/detect?model=bad%20name", data, 400, "a model name is 1 to 64"),
         ("/v1/detect?model=affine:0", data, 400, "positive integer"),
         ("/v1/detect?model=affine", b"", 400, "empty"),
         ("/v1/detect?model=affine", b"GIF89a....", 415, "a GIF image; /v1/detect takes JPEG or PNG"),
