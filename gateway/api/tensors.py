@@ -75,8 +75,9 @@ class InferRequest:
     """None: every output of the model, binary or not as ``binary_default`` says."""
     binary_default: bool
     timeout_s: float | None
-    """Triton's ``timeout`` request parameter (sent in microseconds), as seconds; None without one
-    or with 0, which Triton reads as no timeout."""
+    """Triton's ``timeout`` request parameter (sent in microseconds), as seconds: how long the
+    request may wait in the queue (once started it runs to its end); None without one or with 0,
+    which Triton reads as no timeout."""
 
 
 def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str | None) -> InferRequest:
@@ -103,6 +104,7 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
     parameters = _parameters(header, "request")
+    _check_request_parameters(parameters)
     raw_inputs = header.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise InvalidInputError("'inputs' must be a non-empty list of tensors")
@@ -335,7 +337,13 @@ def _parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, 
             raise InvalidInputError(f"output {entry['name']!r} is requested twice")
         names.add(entry["name"])
         parameters = _parameters(entry, f"output {entry['name']!r}")
-        if "classification" in parameters:
+        classes = parameters.get("classification", 0)
+        if not _unsigned_64(classes):
+            raise InvalidInputError(
+                f"output {entry['name']!r}: 'classification' must be a non-negative integer "
+                f"(how many classes), got {json.dumps(classes)[:40]}"
+            )
+        if classes:  # as Triton, a count of 0 asks for the tensor itself
             raise InvalidInputError(f"output {entry['name']!r}: classification is not supported")
         if "shared_memory_region" in parameters:
             raise InvalidInputError(f"output {entry['name']!r}: shared memory is not supported")
@@ -351,6 +359,36 @@ def _parameters(container: Mapping[str, Any], what: str) -> Mapping[str, Any]:
     if "shared_memory_region" in parameters:
         raise InvalidInputError(f"{what}: shared memory is not supported")
     return parameters
+
+
+def _check_request_parameters(parameters: Mapping[str, Any]) -> None:
+    """Triton's reserved request parameters must have their types even where they change nothing:
+    there are no sequence models here (a sequence id on a model without a sequence batcher is
+    ignored, as by Triton), nor priority levels (every request has the default one, as Triton gives
+    a model without levels). Other parameters are the client's own, but only of Triton's types."""
+    for name, value in parameters.items():
+        if name.startswith("triton_"):
+            raise InvalidInputError(f"request parameter {name!r}: names starting with 'triton_' are reserved")
+        if name in ("sequence_start", "sequence_end"):
+            _flag(parameters, name, False, "request")
+        elif name == "sequence_id" and not (isinstance(value, str) or _unsigned_64(value)):
+            raise InvalidInputError(
+                f"the 'sequence_id' parameter must be an unsigned 64-bit integer or a string, "
+                f"got {json.dumps(value)[:40]}"
+            )
+        elif name == "priority" and not _unsigned_64(value):
+            raise InvalidInputError(
+                f"the 'priority' parameter must be an unsigned 64-bit integer, got {json.dumps(value)[:40]}"
+            )
+        elif not isinstance(value, (str, int, float)):  # a bool is an int
+            raise InvalidInputError(
+                f"request parameter {name!r} must be a string, a number or true/false, "
+                f"got {json.dumps(value)[:40]}"
+            )
+
+
+def _unsigned_64(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64
 
 
 def _flag(parameters: Mapping[str, Any], name: str, default: bool, what: str) -> bool:

@@ -1,8 +1,9 @@
 """Open Inference Protocol v2 (KServe / Triton REST): health, metadata, readiness and infer.
 
 Enough of Triton's HTTP surface that ``tritonclient.http`` works unchanged: server and model
-metadata, readiness, ``config``, ``repository/index``, the statistics extension (``stats``) and infer
-with JSON tensors or the binary tensor data extension (see tensors.py). Model versions are positive
+metadata, readiness, ``config``, ``repository/index`` (explicit load and unload are refused, as by
+Triton polling its repository), the statistics extension (``stats``) and infer with JSON tensors or
+the binary tensor data extension (see tensors.py). Model versions are positive
 integers in the path; ``/v2/models/{name}`` without a version means what the repository routes it to
 (latest or canary); its ``stats`` are every version's, as Triton's.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -25,6 +26,7 @@ from gateway.api.context import (
     EXECUTOR,
     OFFLOAD_BYTES,
     OFFLOAD_VALUES,
+    RUNNING_GRACE_S,
     ApiContext,
     check_deadline,
     check_queue,
@@ -32,10 +34,10 @@ from gateway.api.context import (
     deadline_from,
     parse_version,
     read_body,
-    wait_result,
 )
+from gateway.api.json_body import load_json
 from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, expect_continue, json_error
-from gateway.api.ports import InferenceBackend
+from gateway.api.ports import InferenceBackend, InferenceOutput
 from gateway.api.tensors import (
     HEADER_LENGTH,
     InferRequest,
@@ -55,7 +57,7 @@ from gateway.domain import (
     TensorSpec,
     ascii_integer,
 )
-from gateway.errors import InvalidInputError, ModelNotFoundError
+from gateway.errors import DeadlineExceededError, InvalidInputError, ModelNotFoundError
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
@@ -69,6 +71,10 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/v2/health/live", live, name=f"{OPEN_PREFIX}live")
     router.add_get("/v2/health/ready", ready, name=f"{OPEN_PREFIX}ready")
     router.add_route("*", "/v2/repository/index", repository_index, name="repository_index")
+    for action in ("load", "unload"):
+        router.add_post(
+            f"/v2/repository/models/{{name}}/{action}", repository_control, name=f"model_{action}"
+        )
     # Before /v2/models/{name}, as in Triton: a model named "stats" has no metadata route.
     router.add_get("/v2/models/stats", model_statistics, name="statistics")
     for suffix, label in (("", "model"), ("/versions/{version}", "model_version")):
@@ -103,12 +109,31 @@ async def ready(request: web.Request) -> web.Response:
 async def repository_index(request: web.Request) -> web.Response:
     if request.method not in ("GET", "POST"):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+    # Triton's body: {"ready": true} lists only the versions that can serve.
+    body = await read_body(request)
+    query = load_json(body, "the repository index request") if len(body) else {}
+    ready = query.get("ready", False) if isinstance(query, dict) else None
+    if not isinstance(ready, bool):
+        raise InvalidInputError(
+            "the repository index request must be a JSON object whose 'ready' is true or false"
+        )
     entries = [
         {"name": status.name, "version": str(status.version), "state": _triton_state(status.state)}
         | ({"reason": status.reason} if status.reason else {})
         for status in context_of(request).backend.models()
+        if status.state is ModelState.READY or not ready
     ]
     return web.json_response(entries)
+
+
+async def repository_control(request: web.Request) -> web.Response:
+    """Triton's explicit load and unload, refused as Triton refuses them while it polls its repository
+    (its status and words): models/ is what this server serves, reloaded as its files change."""
+    return json_error(
+        503,
+        "explicit model load / unload is not allowed if polling is enabled: the gateway serves what "
+        "its model repository holds and reloads a model when its files change",
+    )
 
 
 async def model_metadata(request: web.Request) -> web.Response:
@@ -270,16 +295,19 @@ async def answer_infer(
         parsed = await loop.run_in_executor(executor, parse_infer_request, body, call.header_length)
     else:
         parsed = parse_infer_request(body, call.header_length)
-    deadline = deadline_from(call.deadline_header, call.started, parsed.timeout_s)
+    deadline = deadline_from(call.deadline_header, call.started)
     status = context.backend.status(call.name, call.version)
     if status.state is ModelState.READY:
         # A version that is not ready may not know its tensors; the backend says why it is not ready.
         check_against_routed(parsed, context.backend, call, status)
     check_deadline(deadline)
     check_queue(context)
-    submitted = context.backend.infer(call.name, call.version, parsed.inputs, deadline)
+    # Triton's ``timeout`` bounds the time in the queue from there, not the request: one that has
+    # started runs to its end (X-Request-Timeout-Ms, this server's own, bounds the whole request).
+    queued_by = None if parsed.timeout_s is None else time.monotonic() + parsed.timeout_s
+    submitted = context.backend.infer(call.name, call.version, parsed.inputs, _earlier(deadline, queued_by))
     context.queue.release(holder)  # queued now, and counted there
-    result = await wait_result(submitted, deadline)
+    result = await _result(submitted, deadline, queued_by)
     check_outputs_of(parsed, result.model, result.outputs)
 
     def encode() -> InferResponse:
@@ -293,6 +321,32 @@ async def answer_infer(
     if json_output_values(parsed, result.outputs) > OFFLOAD_VALUES:
         return await loop.run_in_executor(executor, encode)
     return encode()
+
+
+def _earlier(first: float | None, second: float | None) -> float | None:
+    return second if first is None else first if second is None else min(first, second)
+
+
+async def _result(
+    submitted: Future[InferenceOutput], deadline: float | None, queued_by: float | None
+) -> InferenceOutput:
+    """``context.wait_result``, and DeadlineExceededError when ``queued_by`` passes with the request
+    still in the queue (a worker that took it has set it running, which cannot be cancelled)."""
+    waiter = asyncio.wrap_future(submitted)
+    try:
+        if queued_by is not None and (deadline is None or queued_by < deadline):
+            await asyncio.wait((waiter,), timeout=max(queued_by - time.monotonic(), 0.0))
+            if not waiter.done() and submitted.cancel():
+                raise DeadlineExceededError("the request's timeout passed while it waited in the queue")
+        if deadline is None:
+            return await waiter
+        return await asyncio.wait_for(waiter, max(deadline - time.monotonic() + RUNNING_GRACE_S, 0.0))
+    except asyncio.TimeoutError as exc:
+        submitted.cancel()
+        raise DeadlineExceededError("the request's deadline passed before its result was ready") from exc
+    finally:
+        if not waiter.done():  # the handler was cancelled, or the request left the queue unrun
+            waiter.cancel()
 
 
 def check_against_routed(
