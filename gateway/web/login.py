@@ -17,9 +17,13 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.web.session import COOKIE, OPEN_PREFIX, RefusedError, Sessions, set_cookie
+from gateway.web.session import COOKIE, OPEN_PREFIX, RefusedError, Sessions, reached_over_https, set_cookie
 
 MAX_LOGIN_BYTES = 4096
+ATTEMPTS_PER_S = 1.0
+"""Login attempts a client may make, once its burst is spent: a person mistyping is never held up,
+a script guessing tokens makes one guess a second."""
+ATTEMPT_BURST = 10
 
 
 def _count_nothing(request: web.Request, reason: str) -> None:
@@ -66,9 +70,10 @@ async def login(request: web.Request) -> web.Response:
     wait_s = policy.throttle(request)
     if wait_s > 0:
         policy.refused(request, "rate_limited")
+        seconds = max(1, math.ceil(wait_s))
         raise web.HTTPTooManyRequests(
-            text="too many login attempts from this client",
-            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+            text=f"too many login attempts from this client: try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
         )
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text='send {"token": "..."} as application/json')
@@ -94,7 +99,7 @@ async def login(request: web.Request) -> web.Response:
     response = web.json_response(
         {"authenticated": True, "csrf_token": session.csrf_token}, headers={"Cache-Control": "no-store"}
     )
-    set_cookie(response, session_id, secure=request.secure)
+    set_cookie(response, session_id, secure=reached_over_https(request))
     return response
 
 

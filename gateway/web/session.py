@@ -12,6 +12,14 @@ CSRF token in ``X-CSRF-Token`` (script of our own origin reads it from ``GET /v1
 the browser names an ``Origin``, it must be this server. Without tokens configured (loopback only)
 there are no sessions, but a browser request another site started is still refused by the same
 origin check, while curl and scripts, which send neither header, stay open as the API is.
+
+The cookie is ``Secure`` when the browser reached us over https: the request itself came over TLS,
+or the browser's own ``Origin`` (which page script cannot set; ``fetch`` sends it with every POST,
+the login's included) says the page is https, as it is behind a TLS-terminating proxy. A proxy's
+``X-Forwarded-Proto`` is not read: anyone can send it, and which proxies to believe would be one
+more thing to configure. ``Origin`` is the very thing a browser keeps a ``Secure`` cookie by; a
+client that forges it (curl) can only make its own cookie ``Secure``, never drop the attribute from
+anyone else's.
 """
 
 from __future__ import annotations
@@ -136,6 +144,17 @@ def check_origin(request: web.Request) -> None:
         raise RefusedError(403, f"request from origin {origin!r} refused: not a URL") from None
     if netloc != request.host:
         raise RefusedError(403, f"request from origin {origin!r} refused")
+
+
+def reached_over_https(request: web.Request) -> bool:
+    """Whether the browser reached us over https: the request's own TLS, or the page's origin as the
+    browser names it (see the module's docstring for why that, and not ``X-Forwarded-Proto``)."""
+    if request.secure:
+        return True
+    try:
+        return urlsplit(request.headers.get("Origin", "")).scheme.lower() == "https"
+    except ValueError:
+        return False
 
 
 def set_cookie(response: web.StreamResponse, session_id: str, *, secure: bool) -> None:

@@ -11,6 +11,13 @@ ends a viewer. A camera with no picture (down since start, or never streamed) wr
 a viewer waiting for its first frame checks every ``GONE_CHECK_S`` whether its client is still
 there: viewers who had left were counted, and kept the camera's encoder task polling, for good.
 A ``HEAD`` is answered with the headers alone: it joins no stream, and gets no endless body.
+
+Viewers are bounded, per camera and in all: each holds a connection, a one-frame slot (a 720p JPEG
+is about 100 kB) and a socket write of every frame, about 0.5 MB/s at 5 fps, so an unbounded number
+(a wall of browser tabs, a script opening streams in a loop) would take the API's memory and uplink
+from everything else. A viewer past either bound is answered 503 with ``Retry-After``, naming the
+bound, and counted in ``edge_gateway_console_stream_refusals_total``; the console shows the reason
+where the picture would be and asks again after that many seconds.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import NoReturn
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.api.context import CONTEXT, context_of, offload
 
@@ -32,6 +40,12 @@ STREAM_FPS = 5.0
 BOUNDARY = "frame"
 GONE_CHECK_S = 1.0
 """Seconds between checks that a viewer waiting for a frame is still connected."""
+MAX_VIEWERS_PER_CAMERA = 8
+"""Live views of one camera served at once: a control room's screens, with room to spare."""
+MAX_VIEWERS = 32
+"""Live views served at once in all: about 16 MB/s of JPEG at 720p and 5 fps."""
+REFUSED_RETRY_AFTER_S = 10
+"""What a refused viewer is told to wait: long enough for a viewer who left to be let go."""
 HEADERS = {
     "Content-Type": f"multipart/x-mixed-replace; boundary={BOUNDARY}",
     "Cache-Control": "no-store",
@@ -104,33 +118,68 @@ def _offer(slot: asyncio.Queue[bytes | None], item: bytes | None) -> None:
 class StreamHub:
     """Every camera's live view; lives on the event loop (not thread-safe, needs no lock)."""
 
-    def __init__(self, registry: CollectorRegistry, fps: float = STREAM_FPS) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        fps: float = STREAM_FPS,
+        max_per_camera: int = MAX_VIEWERS_PER_CAMERA,
+        max_viewers: int = MAX_VIEWERS,
+    ) -> None:
         self._interval_s = 1.0 / fps
+        self._max_per_camera = max_per_camera
+        self._max_viewers = max_viewers
         self._streams: dict[str, CameraStream] = {}
         self._closed = False
         self._viewers = Gauge(
             "edge_gateway_console_stream_viewers", "Live views being watched.", registry=registry
         )
-        self._viewers.set_function(lambda: sum(stream.viewers for stream in self._streams.values()))
+        self._viewers.set_function(lambda: self.viewers)
         self._encoders = Gauge(
             "edge_gateway_console_stream_encoders",
             "Cameras whose live view is being encoded (one per watched camera, none when unwatched).",
             registry=registry,
         )
         self._encoders.set_function(lambda: len(self._streams))
+        self._refusals = Counter(
+            "edge_gateway_console_stream_refusals_total",
+            "Live views refused (503) because the camera's or the gateway's bound on viewers was reached.",
+            ["limit"],
+            registry=registry,
+        )
 
     @property
     def encoders(self) -> int:
         return len(self._streams)
 
+    @property
+    def viewers(self) -> int:
+        return sum(stream.viewers for stream in self._streams.values())
+
     def join(self, camera_id: str, encode: Encode) -> tuple[CameraStream, asyncio.Queue[bytes | None]]:
+        """A new viewer of ``camera_id``; HTTPServiceUnavailable (503, Retry-After) past a bound."""
         if self._closed:
             raise web.HTTPServiceUnavailable(text="the server is stopping")
         stream = self._streams.get(camera_id)
+        if stream is not None and stream.viewers >= self._max_per_camera:
+            self._refuse(
+                "camera",
+                f"camera {camera_id!r} already has {stream.viewers} live viewers, the most one camera "
+                f"serves at once ({self._max_per_camera}): close another view of it, or try again later",
+            )
+        if (total := self.viewers) >= self._max_viewers:
+            self._refuse(
+                "total",
+                f"the gateway already serves {total} live views, the most it serves at once "
+                f"({self._max_viewers}): close another live view, or try again later",
+            )
         if stream is None:
             stream = CameraStream(camera_id, encode, self._interval_s, lambda: self._forget(camera_id))
             self._streams[camera_id] = stream
         return stream, stream.join()
+
+    def _refuse(self, limit: str, message: str) -> NoReturn:
+        self._refusals.labels(limit).inc()
+        raise web.HTTPServiceUnavailable(text=message, headers={"Retry-After": str(REFUSED_RETRY_AFTER_S)})
 
     def _forget(self, camera_id: str) -> None:
         self._streams.pop(camera_id, None)
@@ -167,13 +216,16 @@ async def stream(request: web.Request) -> web.StreamResponse:
     async def encode() -> bytes | None:
         return await offload(request, lambda: directory.snapshot_jpeg(camera_id))
 
+    def configured() -> bool:
+        return directory.camera(camera_id) is not None
+
     if request.method == "HEAD":
         return web.Response(headers=HEADERS)
     camera_stream, slot = request.app[STREAMS].join(camera_id, encode)
     try:
         response = web.StreamResponse(headers=HEADERS)
         await response.prepare(request)
-        while (jpeg := await _next_frame(request, slot)) is not None:
+        while (jpeg := await _next_frame(request, slot, configured)) is not None:
             head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
             await response.write(head.encode("ascii") + jpeg + b"\r\n")
     except ConnectionResetError:
@@ -183,8 +235,12 @@ async def stream(request: web.Request) -> web.StreamResponse:
     return response
 
 
-async def _next_frame(request: web.Request, slot: asyncio.Queue[bytes | None]) -> bytes | None:
-    """The viewer's next frame; None when the stream ended or the viewer left while waiting."""
+async def _next_frame(
+    request: web.Request, slot: asyncio.Queue[bytes | None], configured: Callable[[], bool]
+) -> bytes | None:
+    """The viewer's next frame; None when the stream ended, the viewer left while waiting, or the
+    camera is no longer configured (renamed or removed by a reload: asked for again, its view is a
+    404 naming it, where it stayed open with nothing to send)."""
     getter = asyncio.ensure_future(slot.get())
     try:
         while True:
@@ -192,7 +248,7 @@ async def _next_frame(request: web.Request, slot: asyncio.Queue[bytes | None]) -
             if done:
                 return getter.result()
             transport = request.transport
-            if transport is None or transport.is_closing():
+            if transport is None or transport.is_closing() or not configured():
                 return None
     finally:
         getter.cancel()

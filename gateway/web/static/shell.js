@@ -20,6 +20,7 @@ function decoded(text) {
 // health: async () => ({ text, ok }) for the badge; loginText: what the login form asks for.
 export function startShell({ pages, fallback, parents = {}, health, loginText }) {
   const view = document.getElementById("view");
+  const appTitle = document.title;
   let current = null;
   let timer = null;
 
@@ -35,15 +36,26 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
     current = null;
   }
 
-  async function badge() {
+  // An app with no health to show (a gateway without the camera pipeline answers 404 for its
+  // status) shows no badge: it showed an empty red one, which said "unhealthy" in colour alone.
+  // Text and colour are set only when they change, so a screen reader is not told the same again.
+  function setBadge(text, className) {
     const element = document.getElementById("health");
+    element.hidden = !text;
+    if (element.textContent !== text) element.textContent = text;
+    const wanted = text ? `pill ${className}` : "pill";
+    if (element.className !== wanted) element.className = wanted;
+  }
+
+  async function badge() {
     try {
       const state = await health();
-      element.textContent = state ? state.text : "";
-      element.className = `pill ${state && state.ok ? "ok" : "bad"}`;
+      if (session.required && !session.authenticated) setBadge("", ""); // logged out meanwhile
+      else setBadge(state ? state.text : "", state && state.ok ? "ok" : "bad");
     } catch (error) {
-      element.textContent = error.status === 404 ? "" : "unreachable";
-      element.className = "pill bad";
+      // 401: logged out, the login form is shown, and health is not this visitor's to know.
+      if (error.status === 404 || error.status === 401) setBadge("", "");
+      else setBadge(error.status ? "health unknown" : "unreachable", "bad");
     }
   }
 
@@ -59,6 +71,10 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
     view.replaceChildren();
     const mounted = pages[page].mount(view, parameter) || {};
     current = mounted;
+    // The window's title names the page shown, as its heading does: every page was titled alike in
+    // the browser's tabs and history, and a screen reader announcing a page change said nothing new.
+    const heading = view.querySelector("h1");
+    document.title = heading && heading.textContent ? `${heading.textContent} · ${appTitle}` : appTitle;
     const tick = async () => {
       if (current !== mounted) return;
       try {
@@ -73,11 +89,13 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
 
   function showLogin() {
     stop();
+    setBadge("", "");
     const input = h("input", { id: "token", name: "token", type: "password", autocomplete: "current-password", required: true });
     const message = h("p", { id: "login-error", class: "error", role: "alert" });
     const form = h("form", { id: "login-form" },
       h("label", { for: "token", text: "API token" }), input,
       h("button", { type: "submit", text: "Log in" }), message);
+    document.title = `Log in · ${appTitle}`;
     view.replaceChildren(h("section", { class: "login card", "aria-labelledby": "login-title" },
       h("h1", { id: "login-title", text: "Log in" }), h("p", {}, ...loginText), form));
     input.focus();
@@ -91,6 +109,9 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
         input.value = "";
         document.getElementById("logout").hidden = false;
         show();
+        // The form, and the focus in it, are gone: the focus goes to the page shown, as after a
+        // page change (it fell to the document's body, Tab starting again from the skip link).
+        view.focus();
       } catch (error) {
         message.textContent = error.status === 401 ? "Wrong token." : errorText(error);
         input.select();
@@ -99,6 +120,7 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
   }
 
   async function start() {
+    setBadge("", ""); // no health is known before the first answer: no empty pill meanwhile
     try {
       const state = await api("/v1/session");
       session.required = state.auth_required;
@@ -127,6 +149,14 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
       logout.hidden = true;
       showLogin();
     });
+    // The skip link's "#view" is a route to the hash router: it showed the first page instead of
+    // skipping to the content of the page shown.
+    for (const skip of document.querySelectorAll("a.skip")) {
+      skip.addEventListener("click", (event) => {
+        event.preventDefault();
+        view.focus();
+      });
+    }
     window.addEventListener("hashchange", () => {
       show();
       view.focus();

@@ -245,9 +245,9 @@ def test_the_events_page_shows_the_event(session: BrowserContext, gateway: Gatew
     thumbnail = card.locator(".thumb")
     # Either the evidence image or, before the evidence route exists, the placeholder.
     expect(thumbnail.locator("img, .placeholder").first).to_be_visible(timeout=UI_WAIT_MS)
-    expect(card.get_by_role("link", name=re.compile(r"^#\d+$")).first).to_have_attribute(
-        "href", re.compile(r"^/v1/events/\d+$")
-    )
+    expect(
+        card.get_by_role("link", name=re.compile(r"^Signed JSON of start alert #\d+ \(opens in a new tab\)$"))
+    ).to_have_attribute("href", re.compile(r"^/v1/events/\d+$"))
     expect(card.get_by_text("committed (outbox only)")).to_be_visible()
     page.get_by_label("Rule").select_option("face-in-yard")
     expect(page.locator("li.event").first).to_contain_text("face-in-yard")

@@ -158,12 +158,14 @@ def test_a_stale_tab_cannot_undo_what_another_tab_saved(config_path: Path, brows
         for page in (first, second):
             page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
             expect(page.get_by_role("button", name="Draw line")).to_be_enabled(timeout=UI_WAIT_MS)
-        # Given the second tab saved a line,
+        # Given the first tab has an edit of its own (a tab without one takes what another saved),
+        line_across(first, 0.2)
+        expect(first.get_by_role("button", name="Save")).to_be_enabled()
+        # and the second tab then saved a line,
         line_across(second, 0.8)
         second.get_by_role("button", name="Save").click()
         expect(second.get_by_text("Saved to the config file and applied.")).to_be_visible(timeout=UI_WAIT_MS)
         # when the first, loaded before, saves its own edit,
-        line_across(first, 0.2)
         first.get_by_role("button", name="Save").click()
         # then it is refused and the saved line stays.
         expect(first.get_by_text(re.compile("^Not saved: .*changed after this editor loaded"))).to_be_visible(
@@ -172,6 +174,8 @@ def test_a_stale_tab_cannot_undo_what_another_tab_saved(config_path: Path, brows
         assert [line.points[0][0] for line in load_config(config_path).cameras[0].lines] == [0.8]
         # Revert loads both; a save from there goes through.
         first.get_by_role("button", name="Revert").click()
+        # (The tab's own line counted one too: the revert has loaded once nothing is left to revert.)
+        expect(first.get_by_role("button", name="Revert")).to_be_disabled(timeout=UI_WAIT_MS)
         expect(first.get_by_role("button", name=re.compile("^Line "))).to_have_count(1, timeout=UI_WAIT_MS)
         line_across(first, 0.2)
         first.get_by_role("button", name="Save").click()

@@ -5,10 +5,13 @@ is no longer counted and its encoder task ends, and a ``HEAD`` is answered with 
 aiohttp does not cancel the handler of a client that went away, and only a write finds out: with no
 frame to write, every viewer who had ever opened such a camera's page stayed counted, and kept the
 camera's encoder polling, until the gateway stopped. A ``HEAD`` joined the stream and sent its
-endless body, which a client reading the next answer on the same connection took for one."""
+endless body, which a client reading the next answer on the same connection took for one. The view
+of a camera a reload renamed or removed stayed open with nothing to send; it ends, and asked for
+again is a 404 naming the camera."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import time
 from pathlib import Path
@@ -87,3 +90,25 @@ def test_a_head_of_the_live_view_is_its_headers_alone(tmp_path: Path) -> None:
         finally:
             connection.close()
         assert gauge(api, "edge_gateway_console_stream_encoders") == 0
+
+
+def test_the_view_of_a_camera_a_reload_renamed_ends_and_is_then_a_404(tmp_path: Path) -> None:
+    camera = OneCamera(CAMERA, CameraState.STREAMING, jpeg())
+    with console_app(camera, config(tmp_path)) as api:
+        connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=WAIT_S)
+        try:
+            # Given a viewer of the camera, shown its picture,
+            connection.request("GET", f"/v1/cameras/{CAMERA}/stream.mjpeg")
+            response = connection.getresponse()
+            assert response.status == 200
+            assert response.read(len(b"--frame")) == b"--frame"
+            # when a reload renames the camera, its view ends (it stayed open with nothing to send),
+            camera.status = dataclasses.replace(camera.status, camera_id="gate-renamed")
+            response.read()  # to its end; the connection's timeout fails the test if it never comes
+        finally:
+            connection.close()
+        # and asked for again it is a 404 naming the camera.
+        again = api.get(f"/v1/cameras/{CAMERA}/stream.mjpeg")
+        assert again.status == 404
+        assert again.json() == {"error": f"unknown camera {CAMERA!r}"}
+        wait_for_gauge(api, "edge_gateway_console_stream_viewers", 0)

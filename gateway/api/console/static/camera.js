@@ -21,9 +21,9 @@ export function mount(view, id) {
   }
   const base = `/v1/cameras/${encodeURIComponent(id)}`;
   const image = h("img", { alt: `Live view of camera ${id} with its zones and lines` });
-  const player = playLive(image, streamUrl(id));
   const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", role: "application", "aria-label": "Geometry editor" });
   const live = liveNote(image);
+  const player = playLive(image, streamUrl(id), live.refused);
   const stage = h("div", { class: "stage", tabindex: "0" }, image, live.note, svg);
   const banner = h("p", { class: "banner", hidden: true });
   const status = h("p", { role: "status", "aria-live": "polite" });
@@ -42,6 +42,9 @@ export function mount(view, id) {
   let dirty = false;
   let rules = [];
   let version = null;
+  let editableState = null; // the editable and read_only_reason the editor loaded, as text
+  let saving = false;
+  let gone = false; // the camera is not in the config in force any more
 
   const editor = new Editor(svg, (listChanged, edited) => {
     dirty = dirty || (edited && editor.editable);
@@ -79,9 +82,11 @@ export function mount(view, id) {
     return users.length ? `Rules using ${kind} ${shapeName}: ${users.map((rule) => rule.name).join(", ")}.` : "";
   }
 
-  async function loadGeometry() {
+  async function loadGeometry(fetched) {
     try {
-      const geometry = await api(`${base}/geometry`);
+      const geometry = fetched || await api(`${base}/geometry`);
+      gone = false;
+      editableState = JSON.stringify([geometry.editable, geometry.read_only_reason]);
       const kept = unsaved.get(id);
       const keptGeometry = kept && kept.geometry();
       rules = geometry.rules;
@@ -104,15 +109,60 @@ export function mount(view, id) {
       banner.hidden = geometry.editable;
       banner.textContent = geometry.editable ? "" : `Read-only: ${geometry.read_only_reason}`;
     } catch (error) {
+      if (error.status === 404) {
+        cameraGone();
+        return;
+      }
       banner.hidden = false;
       banner.className = "banner bad";
       banner.textContent = `Geometry unavailable: ${errorText(error)}`;
     }
   }
 
+  // A reload (SIGHUP, a save from another tab) may change the zones and lines under the editor: it
+  // kept showing the ones it loaded, over a live view that drew the new ones. Without edits of its
+  // own the editor takes the new ones; with edits, it says a save would be refused and why.
+  async function followReload() {
+    if (saving) return;
+    let geometry;
+    try {
+      geometry = await api(`${base}/geometry`);
+    } catch (error) {
+      if (error.status === 404) cameraGone();
+      return;
+    }
+    const state = JSON.stringify([geometry.editable, geometry.read_only_reason]);
+    if (saving || (!gone && geometry.version === version && state === editableState)) return;
+    const busy = editor.mode !== "select" || editor.drag !== null || document.activeElement === name;
+    if (gone || (!dirty && !busy)) {
+      const reloaded = !gone;
+      await loadGeometry(geometry);
+      if (reloaded) status.textContent = "The zones and lines changed (the config file was reloaded, or saved elsewhere): shown as they are now.";
+    } else if (geometry.version !== version) {
+      banner.hidden = false;
+      banner.className = "banner bad";
+      banner.textContent = "The zones and lines were changed elsewhere (a config reload, or another tab) since this editor loaded them: Save will be refused; Revert loads them.";
+    }
+  }
+
+  // A reload renamed or removed the camera: nothing here can be saved, and the page says so once.
+  function cameraGone() {
+    if (gone) return;
+    gone = true;
+    editor.editable = false;
+    editor.setMode("select");
+    update();
+    banner.hidden = false;
+    banner.className = "banner bad";
+    banner.replaceChildren(
+      `Camera ${id} is not in the gateway's config any more (renamed or removed by a reload): nothing here can be saved. `,
+      h("a", { href: "#/cameras", text: "All cameras" }));
+  }
+
   async function save() {
     buttons.save.disabled = true;
     status.textContent = "Saving…";
+    saving = true;
     try {
       const body = version ? { ...editor.geometry(), version } : editor.geometry();
       const saved = await api(`${base}/geometry`, { method: "PUT", body });
@@ -126,6 +176,8 @@ export function mount(view, id) {
     } catch (error) {
       status.textContent = `Not saved: ${errorText(error)}`;
       buttons.save.disabled = false;
+    } finally {
+      saving = false;
     }
   }
 
@@ -173,11 +225,12 @@ export function mount(view, id) {
       ),
     ),
   );
-  loadGeometry().then(() => update());
+  const loaded = loadGeometry().then(() => update());
 
   return {
     async refresh() {
       fitStage();
+      const following = loaded.then(followReload);
       try {
         const camera = await api(base);
         live.update(camera);
@@ -185,6 +238,7 @@ export function mount(view, id) {
       } catch (error) {
         numbers.replaceChildren(h("p", { class: "error", text: errorText(error) }));
       }
+      await following;
     },
     dispose() {
       player.stop();

@@ -33,22 +33,36 @@ export function stateBadge(state) {
 // its dark frame rather than staying blank; the note goes with the first frame. A camera that goes
 // down while watched leaves its last frame on screen, still served at the view's rate: that picture
 // says it is the last one, and of when, until the camera streams again (it looked live, frozen).
+// A view the gateway refused (too many viewers, say) shows its reason instead, till it is served.
 export function liveNote(image) {
   const note = h("p", { class: "live-note", text: "Waiting for the first picture…" });
   let streaming = true; // till the first numbers say otherwise
+  let camera = null; // the last numbers
+  let refused = null; // why the gateway refused the view, while it does
   image.addEventListener("load", () => {
-    if (streaming) note.hidden = true;
+    if (streaming && refused === null) note.hidden = true;
   });
+
+  function draw() {
+    const pictured = image.naturalWidth > 0;
+    note.hidden = pictured && streaming && refused === null;
+    note.classList.toggle("stale", pictured && (!streaming || refused !== null));
+    if (refused !== null) note.textContent = `No live view: ${refused}`;
+    else if (streaming) note.textContent = "Waiting for the first picture…";
+    else if (pictured) note.textContent = `Last picture ${clock(camera.last_frame_at)}: the camera is ${camera.state}`;
+    else note.textContent = `No picture: the camera is ${camera.state}`;
+  }
+
   return {
     note,
-    update(camera) {
-      streaming = camera.state === "streaming";
-      const pictured = image.naturalWidth > 0;
-      note.hidden = pictured && streaming;
-      note.classList.toggle("stale", pictured && !streaming);
-      if (streaming) note.textContent = "Waiting for the first picture…";
-      else if (pictured) note.textContent = `Last picture ${clock(camera.last_frame_at)}: the camera is ${camera.state}`;
-      else note.textContent = `No picture: the camera is ${camera.state}`;
+    update(numbers) {
+      camera = numbers;
+      streaming = numbers.state === "streaming";
+      draw();
+    },
+    refused(reason) {
+      refused = reason;
+      draw();
     },
   };
 }
@@ -95,8 +109,9 @@ export function mount(view) {
     tile.live = live;
     tile.loading = false;
     tile.player?.stop();
-    tile.player = live ? playLive(tile.image, streamUrl(tile.id)) : null;
+    tile.player = live ? playLive(tile.image, streamUrl(tile.id), tile.note.refused) : null;
     if (live) return;
+    tile.note.refused(null); // a snapshot is not refused for want of a place among the viewers
     if (onScreen.has(tile)) renew(tile);
     else tile.image.removeAttribute("src");
   }

@@ -102,9 +102,17 @@ export function card(group, delivery) {
         extra.length ? ` · ${extra.join(" · ")}` : ""),
       h("p", { class: "timeline", text: `alerts: ${group.map((alert) => `${alert.kind} #${alert.seq}`).join(", ")}` }),
       h("p", {}, h("span", { class: `pill ${deliveryClass}`, text: deliveryLabel })),
+      // Each link's name says what it opens, read alone from a screen reader's list of links: "#5"
+      // named neither the alert nor its kind, and every event had a "#5"-like link or two.
       h("p", {}, "Raw signed alerts: ", group.map((alert, index) => [
         index ? ", " : "",
-        h("a", { href: `/v1/events/${alert.seq}`, target: "_blank", rel: "noopener", text: `#${alert.seq}` }),
+        h("a", {
+          href: `/v1/events/${alert.seq}`,
+          target: "_blank",
+          rel: "noopener",
+          "aria-label": `Signed JSON of ${alert.kind} alert #${alert.seq} (opens in a new tab)`,
+          text: `${alert.kind} alert #${alert.seq}`,
+        }),
       ])),
       rawJson(group),
     ),

@@ -6,8 +6,14 @@
 // saying "streaming". Read here, the end of the stream is seen, and the view is asked for again
 // every RETRY_MS until it answers; each frame is a `load` of the <img>, so the page also sees the
 // camera's shape change. Frames that arrive together are shown newest only.
+//
+// A view the gateway refuses (its bound on viewers reached, the camera gone after a reload) was
+// asked for again every RETRY_MS in silence: the picture stayed black with nothing to say why. The
+// gateway's reason is handed to `onRefused` (null again with the next frame), and the view is asked
+// for again after the Retry-After the gateway gave, if longer.
 
 const RETRY_MS = 2000;
+const MAX_RETRY_MS = 60000;
 const MAX_HEAD_BYTES = 1024; // a part's headers are about 60 bytes; more is not our stream
 const HEAD_END = [13, 10, 13, 10];
 
@@ -45,13 +51,30 @@ function joined(first, second) {
   return bytes;
 }
 
+// Why the gateway refused the view, from its JSON error (the status line when there is none), and
+// how long it asked the page to wait.
+async function refusal(response) {
+  let reason = `${response.status} ${response.statusText}`.trim();
+  try {
+    const answer = JSON.parse(await response.text());
+    if (answer && typeof answer.error === "string" && answer.error) reason = answer.error;
+  } catch {
+    // not our JSON (a proxy's page): the status line says enough
+  }
+  const seconds = Number(response.headers.get("Retry-After"));
+  const waitMs = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, MAX_RETRY_MS) : 0;
+  return { reason, waitMs };
+}
+
 // Plays `url` into `image` until stop(); `image` keeps the last frame while the view is asked for
-// again.
-export function playLive(image, url) {
+// again. `onRefused(reason)` is told why the gateway refused it, and `onRefused(null)` once it is
+// served again.
+export function playLive(image, url, onRefused = () => {}) {
   const controller = new AbortController();
   let stopped = false;
   let timer = null;
   let shown = null; // the object URL on screen
+  let refused = false;
 
   function show(jpeg) {
     const previous = shown;
@@ -60,17 +83,25 @@ export function playLive(image, url) {
     if (previous) URL.revokeObjectURL(previous);
   }
 
+  // Reads the view until it ends; the milliseconds to wait before asking again, if more than RETRY_MS.
   async function read() {
     const response = await fetch(url, { signal: controller.signal, credentials: "same-origin", cache: "no-store" });
     if (!response.ok || !response.body) {
-      await response.body?.cancel();
-      return;
+      const { reason, waitMs } = await refusal(response);
+      if (stopped) return 0;
+      refused = true;
+      onRefused(reason);
+      return waitMs;
+    }
+    if (refused) {
+      refused = false;
+      onRefused(null);
     }
     const reader = response.body.getReader();
     let pending = new Uint8Array(0);
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) return;
+      if (done) return 0;
       pending = joined(pending, value);
       let newest = null;
       for (let part = nextPart(pending); part; part = nextPart(pending)) {
@@ -83,14 +114,15 @@ export function playLive(image, url) {
 
   async function run() {
     while (!stopped) {
+      let waitMs = 0;
       try {
-        await read();
+        waitMs = await read();
       } catch (error) {
         if (!stopped) console.warn("live view ended:", error);
       }
       if (stopped) return;
       await new Promise((resolve) => {
-        timer = setTimeout(resolve, RETRY_MS);
+        timer = setTimeout(resolve, Math.max(RETRY_MS, waitMs));
       });
     }
   }

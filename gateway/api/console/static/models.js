@@ -13,6 +13,15 @@ function share(meta, version) {
   return "pinned requests only";
 }
 
+// One heading per column: the share column had none, so every heading from Platform on sat over
+// the column before its own (the platform under "Provider", the provider under "Problem"). On a
+// phone the table is a list with no heading row: each cell names its column itself.
+const COLUMNS = ["Model", "Version", "State", "Share of requests", "Platform", "Provider", "Problem"];
+
+function cells(...contents) {
+  return contents.map(([attributes, ...children], index) => h("td", { ...attributes, "data-label": COLUMNS[index] }, ...children));
+}
+
 export function mount(view) {
   const body = h("tbody");
   const message = h("p", { role: "status", class: "muted" });
@@ -20,7 +29,7 @@ export function mount(view) {
     h("h1", { text: "Models" }),
     message,
     h("table", {},
-      h("thead", {}, h("tr", {}, ["Model", "Version", "State", "Platform", "Provider", "Problem"].map((text) => h("th", { text })))),
+      h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { text })))),
       body),
   );
 
@@ -47,15 +56,15 @@ export function mount(view) {
       const meta = metadata.get(entry.name);
       const serving = meta && meta.parameters && meta.parameters.version === entry.version;
       const ready = entry.state === "READY";
-      return h("tr", { "data-model": `${entry.name}:${entry.version}` },
-        h("td", { text: entry.name }),
-        h("td", { text: entry.version }),
-        h("td", {}, h("span", { class: `pill ${ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad"}`, text: entry.state.toLowerCase() })),
-        h("td", { text: share(meta, entry.version) }),
-        h("td", { text: meta ? meta.platform : "–" }),
-        h("td", { text: serving && meta.parameters ? meta.parameters.provider : ready ? "ready" : "–" }),
-        h("td", { class: entry.reason ? "error" : "", text: entry.reason || "none" }),
-      );
+      return h("tr", { "data-model": `${entry.name}:${entry.version}` }, cells(
+        [{ text: entry.name }],
+        [{ text: entry.version }],
+        [{}, h("span", { class: `pill ${ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad"}`, text: entry.state.toLowerCase() })],
+        [{ text: share(meta, entry.version) }],
+        [{ text: meta ? meta.platform : "–" }],
+        [{ text: serving && meta.parameters ? meta.parameters.provider : ready ? "ready" : "–" }],
+        [{ class: entry.reason ? "error" : "", text: entry.reason || "none" }],
+      ));
     }));
   }
 

@@ -1,0 +1,111 @@
+"""The live view's bounds on viewers, over real HTTP: past the most one camera serves at once, or the
+most the gateway serves in all, a viewer is answered 503 with ``Retry-After`` and a message naming
+the bound, and counted; a place freed by a viewer who left is given to the next.
+
+Each viewer holds a connection, a one-frame slot and a socket write of every frame: without a
+bound, every stream opened (a wall of tabs, a script in a loop) was served until the gateway's
+memory or uplink gave out."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+
+from gateway.api.console.stream import MAX_VIEWERS, MAX_VIEWERS_PER_CAMERA, REFUSED_RETRY_AFTER_S
+from gateway.domain import CameraStatus
+from tests.unit.api.conftest import ApiFactory
+from tests.unit.api.fakes import FakeCameras
+from tests.unit.api.harness import ServedApi
+
+WAIT_S = 10.0
+
+
+class ManyCameras(FakeCameras):
+    """``FakeCameras`` answering for every id in ``ids``, each with the same picture."""
+
+    def __init__(self, ids: Sequence[str]) -> None:
+        super().__init__()
+        self.ids = frozenset(ids)
+
+    def camera(self, camera_id: str) -> CameraStatus | None:
+        return self.status if camera_id in self.ids else None
+
+    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+        return self.jpeg if camera_id in self.ids else None
+
+
+def watch(api: ServedApi, camera_id: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    connection.request("GET", f"/v1/cameras/{camera_id}/stream.mjpeg")
+    return connection, connection.getresponse()
+
+
+@contextmanager
+def viewers(api: ServedApi, camera_id: str, count: int) -> Iterator[list[http.client.HTTPConnection]]:
+    opened: list[http.client.HTTPConnection] = []
+    try:
+        for _ in range(count):
+            connection, response = watch(api, camera_id)
+            opened.append(connection)
+            assert response.status == 200, response.read()
+        yield opened
+    finally:
+        for connection in opened:
+            connection.close()
+
+
+def refusals(api: ServedApi, limit: str) -> float:
+    prefix = f'edge_gateway_console_stream_refusals_total{{limit="{limit}"}} '
+    for line in api.get("/metrics").body.decode().splitlines():
+        if line.startswith(prefix):
+            return float(line.removeprefix(prefix))
+    return 0.0
+
+
+def test_a_viewer_past_the_cameras_bound_is_a_503_naming_it_and_a_freed_place_is_given(
+    make_api: ApiFactory,
+) -> None:
+    api = make_api(cameras=FakeCameras())
+    with viewers(api, "gate", MAX_VIEWERS_PER_CAMERA) as watching:
+        # Given as many viewers of the camera as it serves at once, one more is refused, in words,
+        connection, response = watch(api, "gate")
+        try:
+            assert response.status == 503
+            assert response.getheader("Retry-After") == str(REFUSED_RETRY_AFTER_S)
+            error = json.loads(response.read())["error"]
+            assert error.startswith(f"camera 'gate' already has {MAX_VIEWERS_PER_CAMERA} live viewers"), error
+            assert f"({MAX_VIEWERS_PER_CAMERA})" in error, error
+        finally:
+            connection.close()
+        assert refusals(api, "camera") == 1
+        # and once a viewer leaves, the next one is served.
+        watching.pop().close()
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            connection, response = watch(api, "gate")
+            watching.append(connection)
+            if response.status == 200:
+                break
+            assert time.monotonic() < deadline, "the place a viewer left was never given to another"
+            time.sleep(0.1)
+
+
+def test_a_viewer_past_the_gateways_bound_is_a_503_naming_it(make_api: ApiFactory) -> None:
+    full = MAX_VIEWERS // MAX_VIEWERS_PER_CAMERA
+    ids = [f"camera-{number}" for number in range(full + 1)]
+    api = make_api(cameras=ManyCameras(ids))
+    with ExitStack() as stack:
+        for camera_id in ids[:full]:
+            stack.enter_context(viewers(api, camera_id, MAX_VIEWERS_PER_CAMERA))
+        # Given the gateway serving as many live views as it serves at once, a camera nobody watches
+        # yet is refused too, naming the gateway's bound.
+        connection, response = watch(api, ids[full])
+        stack.callback(connection.close)
+        assert response.status == 503
+        assert response.getheader("Retry-After") == str(REFUSED_RETRY_AFTER_S)
+        error = json.loads(response.read())["error"]
+        assert error.startswith(f"the gateway already serves {MAX_VIEWERS} live views"), error
+        assert refusals(api, "total") == 1
