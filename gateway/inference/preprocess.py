@@ -68,7 +68,9 @@ def decode_image(data: bytes) -> Image:
         image: npt.NDArray[Any] | None = None
         if _may_be_transparent(data):
             image = _decode_transparent(buffer, data)
-        if image is None:
+        if image is None and data.startswith(PNG_SIGNATURE):
+            image = _decode_opaque_png(buffer, data)
+        elif image is None:
             image = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
     except cv2.error as exc:
         raise InvalidInputError(f"image could not be decoded: {exc}") from exc
@@ -110,13 +112,26 @@ def _decode_transparent(buffer: npt.NDArray[np.uint8], data: bytes) -> Image | N
     return _oriented(image, _png_orientation(data))
 
 
+def _decode_opaque_png(buffer: npt.NDArray[np.uint8], data: bytes) -> Image | None:
+    """A PNG without transparency, turned as the transparent path turns one (``_png_orientation``)
+    rather than as OpenCV does: OpenCV's turning of a PNG differs between its versions (from 4.11 on
+    it reads no eXIf of an animated PNG), and one image must be seen one way whatever its alpha."""
+    image: npt.NDArray[Any] | None = cv2.imdecode(buffer, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    return None if image is None else _oriented(cast(Image, image), _png_orientation(data))
+
+
 def _png_orientation(data: bytes) -> int:
-    """The EXIF orientation (1 to 8) of a PNG's eXIf chunk before its image data, as OpenCV
-    applies it; 1 when there is none. IMREAD_UNCHANGED leaves the turning to us."""
+    """The EXIF orientation (1 to 8) of a PNG's first eXIf chunk; 1 when there is none. Both PNG
+    paths decode without OpenCV's turning and turn the image here.
+
+    The chunk counts after the image data too, as libpng reads it (into its end info) and OpenCV's
+    PNG decoder takes it from there when there is none before; what follows IEND is no part of it."""
+    if b"eXIf" not in data:
+        return 1  # most PNGs: no walk over every image data chunk of a large one
     position = len(PNG_SIGNATURE)
     while position + 8 <= len(data):
         length, kind = struct.unpack(">I4s", data[position : position + 8])
-        if kind == b"IDAT":
+        if kind == b"IEND":
             break
         if kind == b"eXIf":
             return _exif_orientation(data[position + 8 : position + 8 + length])

@@ -3,21 +3,36 @@ which OpenCV's FFmpeg backend plays like a video, at 25 fps, looping; else why i
 
 FFmpeg's image2 demuxer looks for a sequence's first image among the numbers 0 to 4 alone unless
 it is told where to start (``start_number``): a camera's frames saved from ``img100.png`` on did not
-open at all. ``sequence_start`` finds the number to start from. ``file_identity`` tells, at each
-loop, whether the file was replaced or rewritten since it was opened.
+open at all. ``sequence_start`` finds the number to start from. It also stops at the first number
+whose image is missing, so a sequence with a gap (a frame deleted, a recorder restarted) played its
+first run over and over; ``next_in_sequence`` finds where the images past a gap start. It reads the
+whole path as its pattern, folders included: ``ffmpeg_pattern`` doubles a '%' in them (a folder
+``100%`` or ``run%d``), which it otherwise took for a broken pattern. ``file_identity`` tells, at
+each loop, whether the file was replaced or rewritten since it was opened.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from pathlib import Path
 from urllib.parse import unquote
 
 from gateway.errors import SourceError
 from gateway.ingest.urls import file_host, file_path
 
-__all__ = ["FileIdentity", "file_identity", "file_problem", "local_path", "sequence_start"]
+__all__ = [
+    "FileIdentity",
+    "ffmpeg_pattern",
+    "file_identity",
+    "file_problem",
+    "local_path",
+    "next_in_sequence",
+    "sequence_image",
+    "sequence_start",
+]
 
 # FFmpeg's image2 pattern: one printf integer (%d, %3d, %03d) in the file name; %% is a literal %.
 _FRAME_NUMBER = re.compile(r"%(0?\d*)d")
@@ -50,19 +65,39 @@ def local_path(url: str) -> str:
 def file_problem(path: Path) -> str | None:
     """Why ``path`` cannot be a file camera's source, or None when it names a regular file or an
     image sequence with at least one image."""
-    if path.is_file():
-        return None
-    if path.is_dir():
-        return f"{path} is a directory, not a video file"
-    if path.exists():
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"{path} is a symbolic link to {os.readlink(path)}, which does not exist"
+        status = None
+    except OSError as exc:
+        # A link loop or an unreadable folder: not "no such video file", which sent people looking
+        # for a typo in a path that is there.
+        if exc.errno == errno.ELOOP:
+            return f"{path} goes through a symbolic link that leads back to itself (a link loop)"
+        return f"cannot look at {path}: {exc.strerror or exc}"
+    if status is not None:
+        if stat.S_ISREG(status.st_mode):
+            return None
+        if stat.S_ISDIR(status.st_mode):
+            return f"{path} is a directory, not a video file"
         return f"{path} is not a regular file (a device or a pipe), not a video file"
     if _sequence(path.name) is None:
         return f"no such video file: {path}"
-    start = sequence_start(path)
-    if start is None:
+    images = _sequence_images(path)
+    if not images:
         return f"no image matches the sequence {path}"
+    start = min(images)
     if start > LARGEST_FRAME_NUMBER:
         return f"the sequence {path} starts at {start}, past the largest frame number FFmpeg takes"
+    unreadable = [number for number, regular in images.items() if not regular]
+    if unreadable:
+        # FFmpeg would open it as an image: a pipe blocks the reader until a writer comes, for good.
+        return (
+            f"{sequence_image(path, min(unreadable))} is not a regular file (a directory, a device or a "
+            f"pipe), not an image: the sequence {path} cannot be played"
+        )
     return None
 
 
@@ -79,17 +114,53 @@ def file_identity(path: str) -> FileIdentity | None:
 def sequence_start(path: Path) -> int | None:
     """The first frame number of the image sequence ``path`` names (the smallest one whose image is
     there), or None when ``path`` is no sequence or no image matches it."""
+    return min(_sequence_images(path), default=None)
+
+
+def next_in_sequence(path: Path, after: int) -> int | None:
+    """The smallest frame number past ``after`` whose image the sequence ``path`` has (one FFmpeg
+    takes), or None when it has none."""
+    return min(
+        (number for number in _sequence_images(path) if after < number <= LARGEST_FRAME_NUMBER),
+        default=None,
+    )
+
+
+def sequence_image(path: Path, number: int) -> Path:
+    """The image numbered ``number`` of the sequence ``path``."""
+    parts = _FRAME_NUMBER.split(path.name.replace("%%", "\0"))
+    if len(parts) != 3:
+        raise ValueError(f"{path} is no image sequence")
+    prefix, width, suffix = parts
+    return path.with_name(f"{prefix}{f'%{width}d' % number}{suffix}".replace("\0", "%"))
+
+
+def ffmpeg_pattern(path: str) -> str:
+    """The image sequence ``path`` as FFmpeg's image2 demuxer reads it: a '%' in its folders written
+    as '%%', since the demuxer takes every '%' of the path for part of the pattern."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder.replace("%", "%%"), name) if folder else name
+
+
+def _sequence_images(path: Path) -> dict[int, bool]:
+    """The frame numbers of the images the sequence ``path`` has, each with whether its image is a
+    regular file; empty when ``path`` is no sequence or its folder is missing. A link to nothing is
+    no image (FFmpeg, too, takes its number for a gap)."""
     sequence = _sequence(path.name)
     if sequence is None or not path.parent.is_dir():
-        return None
+        return {}
     pattern, number_format = sequence
-    numbers = []
-    for entry in path.parent.iterdir():
-        match = pattern.fullmatch(entry.name)
-        # The number must print back as it is written: %03d never writes 0100, nor %d 07.
-        if match is not None and number_format % int(match[1]) == match[1]:
-            numbers.append(int(match[1]))
-    return min(numbers, default=None)
+    images = {}
+    with os.scandir(path.parent) as entries:
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            # The number must print back as it is written: %03d never writes 0100, nor %d 07.
+            if match is None or number_format % int(match[1]) != match[1]:
+                continue
+            regular = entry.is_file()  # the directory's own file types: no stat for most entries
+            if regular or not entry.is_symlink() or os.path.exists(entry.path):
+                images[int(match[1])] = regular
+    return images
 
 
 def _sequence(name: str) -> tuple[re.Pattern[str], str] | None:

@@ -20,7 +20,10 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
   that never answered (a hung one accepts the connection: the kernel does); a quick failure is
   named by what the server answers to our own DESCRIBE and SETUP (``rtsp_diagnosis.py``: 404, no
   such path; a web server's status line, not an RTSP server; 461 to SETUP, a camera that streams
-  over UDP only).
+  over UDP only), and an http:// camera's by its answer to a GET (``http_diagnosis.py``: 404, 401,
+  a web page where a stream was expected).
+- An image sequence plays run by run: FFmpeg's image2 demuxer ends at the first missing number, and
+  the images past a gap are opened at their own first number (``files.py``).
 - A raw elementary stream (``.h264``) cannot seek back to its start: such a file is reopened to loop.
 - After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
   to it, and the reported width and height do not change either), until the next reconnect.
@@ -51,7 +54,17 @@ from gateway.ingest.ffmpeg_environment import (
     ffmpeg_capture_options,
     ffmpeg_options,
 )
-from gateway.ingest.files import FileIdentity, file_identity, file_problem, local_path, sequence_start
+from gateway.ingest.files import (
+    FileIdentity,
+    ffmpeg_pattern,
+    file_identity,
+    file_problem,
+    local_path,
+    next_in_sequence,
+    sequence_image,
+    sequence_start,
+)
+from gateway.ingest.http_diagnosis import http_failure
 from gateway.ingest.rtsp_diagnosis import rtsp_failure
 from gateway.ingest.urls import redact_url, source_kind
 
@@ -177,6 +190,11 @@ class OpenCvSource:
         self._interrupted = threading.Event()
         self._options = ""
         self._sequence_start: int | None = None
+        self._pattern: Path | None = None
+        # An image sequence's run of consecutive images now playing: its first number, and how many
+        # of its images were grabbed (the image2 demuxer ends the run at the first one missing).
+        self._run_start = 0
+        self._run_frames = 0
         self._options_replaced = False
         # The file as opened, looked at again at each loop: one replaced or removed while it
         # played was otherwise played on from its old, deleted inode, its disk space held, forever.
@@ -205,10 +223,13 @@ class OpenCvSource:
                 self._identity = file_identity(target)
             else:
                 # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
-                self._sequence_start = sequence_start(Path(target))
+                self._pattern = Path(target)
+                self._sequence_start = sequence_start(self._pattern)
                 if self._sequence_start is None:  # its images were removed since
                     raise SourceError(f"no image matches the sequence {target}")
+                self._run_start = self._sequence_start
                 self._options = f"start_number;{self._sequence_start}"
+                target = ffmpeg_pattern(target)
         else:
             self._options = ffmpeg_capture_options(read_timeout_s)
             started = time.monotonic()
@@ -262,6 +283,8 @@ class OpenCvSource:
                 f"{self._sequence_start} ({why})"
             )
         if self._kind == "file":
+            if self._identity is not None and self._identity[2] == 0:
+                return f"not a readable video: {self._display} is empty (0 bytes)"
             return f"not a readable video: {self._display} (empty, truncated, or no video stream)"
         if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
             # The port accepted (the probe connected) but the server never answered: hung, or busy.
@@ -269,11 +292,12 @@ class OpenCvSource:
                 f"server accepted the connection but did not answer within {budget_s:.1f} s: {self._display}"
             )
         # Ask what the server says (within what is left of the open's budget) to name the problem.
-        rtsp = urlsplit(self._target).scheme.lower() == "rtsp"
+        remaining_s = max(0.1, budget_s - elapsed_s)
+        scheme = urlsplit(self._target).scheme.lower()
         reason = (
-            rtsp_failure(self._target, max(0.1, budget_s - elapsed_s))
-            if rtsp
-            else "wrong path or credentials?"
+            rtsp_failure(self._target, remaining_s)
+            if scheme == "rtsp"
+            else http_failure(self._target, remaining_s)
         )
         return f"server reached but stream did not open: {self._display} ({reason})"
 
@@ -326,7 +350,10 @@ class OpenCvSource:
     def _grab_looping(self, capture: cv2.VideoCapture) -> cv2.VideoCapture:
         """The capture with its next frame grabbed, the file started over at its end."""
         if capture.grab():
+            self._run_frames += 1
             return capture
+        if self._pattern is not None:
+            return self._next_run(self._pattern)
         changed = False
         if self._identity is not None:
             identity = file_identity(self._target)
@@ -347,6 +374,37 @@ class OpenCvSource:
         if not capture.isOpened() or not capture.grab():
             raise SourceError(f"{self._display}: cannot read a frame from the file")
         self._take_rate(capture)  # a replacement's own
+        return capture
+
+    def _next_run(self, pattern: Path) -> cv2.VideoCapture:
+        """An image sequence whose run of consecutive images ended: opened again at the next image
+        past the last one played (past a gap, a missing image, or an image added since), or at its
+        first when there is none, with that image grabbed. SourceError naming the image when it
+        cannot be read (empty, truncated, not an image), so a bad image is never silently where the
+        sequence starts over."""
+        problem = file_problem(pattern)  # its images may have changed since it was opened
+        if problem is not None:
+            raise SourceError(problem)
+        last = self._run_start + self._run_frames - 1
+        number = next_in_sequence(pattern, last)
+        if number is None:
+            number = sequence_start(pattern)
+        if number is None:
+            raise SourceError(f"{self._display}: its images were removed while it played")
+        capture = self._capture
+        if capture is not None:
+            capture.release()
+        self._capture = None
+        self._options = f"start_number;{number}"
+        capture = self._new_capture()
+        self._capture = capture
+        if not capture.isOpened() or not capture.grab():
+            image = sequence_image(pattern, number)
+            raise SourceError(
+                f"{self._display}: cannot read its image {image} (empty, truncated, or not an image?)"
+            )
+        self._run_start, self._run_frames = number, 1
+        self._take_rate(capture)
         return capture
 
     def close(self) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import SourceError
-from gateway.ingest.files import file_problem, local_path, sequence_start
+from gateway.ingest.files import (
+    ffmpeg_pattern,
+    file_problem,
+    local_path,
+    next_in_sequence,
+    sequence_image,
+    sequence_start,
+)
 
 
 def test_a_regular_file_is_fine_and_a_missing_one_is_named(tmp_path: Path) -> None:
@@ -129,3 +136,51 @@ def test_a_file_url_naming_another_host_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="names the host 'nas'; ") as raised:
         local_path("file://user:secret@nas/clip.mp4")
     assert "secret" not in str(raised.value)
+
+
+def test_the_next_image_of_a_sequence_is_the_next_one_there(tmp_path: Path) -> None:
+    for number in (3, 4, 9, 12):
+        (tmp_path / f"img{number:03d}.png").write_bytes(b"\0")
+    pattern = tmp_path / "img%03d.png"
+    assert [next_in_sequence(pattern, after) for after in (0, 3, 4, 9, 12)] == [3, 4, 9, 12, None]
+    assert sequence_image(pattern, 9) == tmp_path / "img009.png"
+    assert sequence_image(tmp_path / "100%%-%d.jpg", 7) == tmp_path / "100%-7.jpg"
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern"),
+    [
+        ("/srv/100%/img%03d.png", "/srv/100%%/img%03d.png"),
+        ("run%d/img%03d.png", "run%%d/img%03d.png"),
+        ("img%03d.png", "img%03d.png"),
+        ("/srv/frames/100%%-%d.png", "/srv/frames/100%%-%d.png"),
+    ],
+)
+def test_a_percent_sign_in_a_sequence_folder_is_doubled_for_ffmpeg(path: str, pattern: str) -> None:
+    # FFmpeg's image2 demuxer takes the whole path for the pattern, folders too
+    assert ffmpeg_pattern(path) == pattern
+
+
+def test_a_symbolic_link_loop_is_named_as_one(tmp_path: Path) -> None:
+    # It was "no such video file", for a path that is there
+    (tmp_path / "a.mp4").symlink_to(tmp_path / "b.mp4")
+    (tmp_path / "b.mp4").symlink_to(tmp_path / "a.mp4")
+    (tmp_path / "frames").symlink_to(tmp_path / "frames")
+    assert file_problem(tmp_path / "a.mp4") == (
+        f"{tmp_path / 'a.mp4'} goes through a symbolic link that leads back to itself (a link loop)"
+    )
+    assert file_problem(tmp_path / "frames" / "img%03d.png") == (
+        f"{tmp_path / 'frames' / 'img%03d.png'} goes through a symbolic link that leads back to itself "
+        "(a link loop)"
+    )
+
+
+def test_a_link_to_nothing_and_a_file_taken_for_a_folder_are_named(tmp_path: Path) -> None:
+    (tmp_path / "today.mp4").symlink_to(tmp_path / "2026-01-01.mp4")
+    assert file_problem(tmp_path / "today.mp4") == (
+        f"{tmp_path / 'today.mp4'} is a symbolic link to {tmp_path / '2026-01-01.mp4'}, which does not exist"
+    )
+    (tmp_path / "clip.mp4").write_bytes(b"\0")
+    assert file_problem(tmp_path / "clip.mp4" / "img%03d.png") == (
+        f"cannot look at {tmp_path / 'clip.mp4' / 'img%03d.png'}: Not a directory"
+    )
