@@ -125,16 +125,43 @@ DESCRIPTION = (
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-gateway", description=DESCRIPTION)
-    parser.add_argument(
-        "--log-level",
-        choices=["debug", "info", "warning", "error"],
-        help=f"default: info for serve and audit serve, {ONE_SHOT_LOG_LEVEL} for the one-shot commands",
-    )
-    parser.add_argument("--log-format", default="text", choices=["text", "json"])
+    _add_logging_options(parser, command=False)
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.register(subparsers)
+    # Accepted after the command too (``edge-gateway serve --log-level debug``), as most CLIs take
+    # them. SUPPRESS as the default there: a command's parser that was not given one must leave the
+    # value given before the command (or the program's default) as it is.
+    for command_parser in _command_parsers(parser):
+        _add_logging_options(command_parser, command=True)
     return parser
+
+
+def _add_logging_options(parser: argparse.ArgumentParser, *, command: bool) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default=argparse.SUPPRESS if command else None,
+        help=f"default: info for serve and audit serve, {ONE_SHOT_LOG_LEVEL} for the one-shot commands",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=["text", "json"],
+        default=argparse.SUPPRESS if command else "text",
+        help="default: text",
+    )
+
+
+def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """Every command's and action's parser below ``parser`` (``serve``, ``audit``, ``audit serve``),
+    each once (an alias names the same parser)."""
+    found: list[argparse.ArgumentParser] = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if all(child is not known for known in found):
+                    found.extend((child, *_command_parsers(child)))
+    return found
 
 
 EXIT_INTERRUPTED = 130

@@ -1,5 +1,9 @@
-"""``edge-gateway check-config FILE [--env NAME=VALUE ...]``: validate a config for ``ExecStartPre``;
-exit 2 on error.
+"""``edge-gateway check-config FILE [--env NAME=VALUE ...] [--insecure]``: validate a config for
+``ExecStartPre``; exit 2 on error.
+
+Beyond the file itself it checks what ``serve`` would refuse the config for at start (module
+``preflight``): a tokens file that cannot be read or holds none, a non-loopback ``http.host`` without
+tokens (allowed with ``--insecure``, as ``serve --insecure`` allows it), a ``state_dir`` that is a file.
 
 ``--env`` stands in for the directories systemd sets for the service, so a config that refers to
 ``${STATE_DIRECTORY}`` or ``${CREDENTIALS_DIRECTORY}`` can be checked before it is installed.
@@ -12,6 +16,7 @@ import os
 import sys
 from pathlib import Path
 
+from gateway.commands.preflight import check_startup
 from gateway.commands.redaction import redact
 from gateway.config import EXPANDABLE, load_config
 from gateway.errors import ConfigError
@@ -30,6 +35,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="NAME=VALUE",
         help=f"a variable the config expands, over the environment (repeatable): {', '.join(EXPANDABLE)}",
     )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="accept a non-loopback API address without bearer tokens, as serve --insecure does",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -47,6 +57,7 @@ def run(arguments: argparse.Namespace) -> int:
     environment = {**os.environ, **dict(arguments.env)}
     try:
         config = load_config(arguments.file, environment)
+        check_startup(config, arguments.file, insecure=arguments.insecure)
     except ConfigError as exc:
         for problem in exc.problems:
             # The last guard: a problem quoting a URL must not print its credentials.

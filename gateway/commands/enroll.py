@@ -5,20 +5,29 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.config import default_config, load_config
-from gateway.domain import Image
-from gateway.enroll import enroll_frames, find_camera, frames_from_folder, frames_from_stream, image_paths
-from gateway.errors import ConfigError, GatewayError, SourceError
+from gateway.config import IDENTIFIER, default_config, load_config
+from gateway.domain import NAME_RULE, Image
+from gateway.enroll import (
+    enroll_frames,
+    find_camera,
+    frames_from_folder,
+    frames_from_stream,
+    image_paths,
+    model_name,
+)
+from gateway.errors import ConfigError, ConfigProblem, GatewayError, SourceError
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
 DEFAULT_SECONDS = 60.0
 MAX_SECONDS = 86_400.0
 """A day: the sampled frames' features are kept in memory until the fit."""
+_MODEL_NAME = re.compile(IDENTIFIER)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -51,6 +60,25 @@ def seconds_option(text: str) -> float:
     return value
 
 
+def _check_model_name(camera_id: str, source: str) -> None:
+    """ConfigError when the camera's model name is no model name: a camera id may be 64 characters,
+    the name adds 14, and the repository skips a directory whose name no config could reference.
+    Said before the minutes of learning, not after them."""
+    name = model_name(camera_id)
+    if not _MODEL_NAME.fullmatch(name):
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    source,
+                    None,
+                    "cameras",
+                    f"camera {camera_id!r} cannot be enrolled: its model name {name!r} is {len(name)} "
+                    f"characters, and a model name is {NAME_RULE}; give the camera a shorter id",
+                )
+            ]
+        )
+
+
 def _progress(message: str) -> None:
     print(f"enroll: {message}", file=sys.stderr, flush=True)
 
@@ -62,6 +90,7 @@ def run(arguments: argparse.Namespace) -> int:
         else:
             config, source = default_config(), "<embedded default config>"
         camera = find_camera(config, arguments.camera, source)
+        _check_model_name(camera.id, source)
         if arguments.frames is not None:
             paths = image_paths(arguments.frames)
             _progress(f"{len(paths)} images in {arguments.frames}")

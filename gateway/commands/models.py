@@ -2,6 +2,8 @@
 
 Both load every version exactly as ``serve`` would (one session each, warm-up included), so a model
 that passes ``validate`` will load in the gateway. ``validate`` exits 1 when any version fails.
+A directory whose name is no model name is skipped by the gateway: both show it as such (state
+``skipped``, version ``-``), and ``validate`` counts it as a failure.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 
 from gateway.config import GatewayConfig, default_config, load_config
-from gateway.domain import ModelState, ModelVersionStatus, TensorSpec
+from gateway.domain import NAME_RULE, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import ConfigError
 from gateway.inference.engines.selection import EngineSelector, planned_provider
 from gateway.inference.repository import ModelRepository
@@ -35,10 +37,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action.set_defaults(handler=handler)
 
 
+SKIPPED = "skipped"
+INVALID_NAME = f"skipped: not a model name; a model name is {NAME_RULE}"
+
+
 def run_list(arguments: argparse.Namespace) -> int:
-    statuses = _load(arguments)
-    if statuses is None:
+    loaded = _load(arguments)
+    if loaded is None:
         return EXIT_INVALID
+    statuses, invalid_names = loaded
     rows = [("MODEL", "VERSION", "STATE", "PROVIDER", "MAX_BATCH", "INPUTS", "OUTPUTS", "REASON")]
     # A name is a directory's, and a reason may quote it or a tensor's name from the model file: each
     # printable, so a newline or an ANSI escape in one cannot forge a row or rewrite the terminal.
@@ -55,6 +62,7 @@ def run_list(arguments: argparse.Namespace) -> int:
         )
         for status in statuses
     )
+    rows.extend((printable(name), "-", SKIPPED, "-", "-", "-", "-", INVALID_NAME) for name in invalid_names)
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
@@ -62,9 +70,10 @@ def run_list(arguments: argparse.Namespace) -> int:
 
 
 def run_validate(arguments: argparse.Namespace) -> int:
-    statuses = _load(arguments)
-    if statuses is None:
+    loaded = _load(arguments)
+    if loaded is None:
         return EXIT_INVALID
+    statuses, invalid_names = loaded
     failed = [status for status in statuses if status.state is not ModelState.READY]
     for status in statuses:
         name = printable(status.name)
@@ -72,13 +81,17 @@ def run_validate(arguments: argparse.Namespace) -> int:
             print(f"ok      {name}:{status.version} ({status.provider})")
         else:
             print(f"FAILED  {name}:{status.version}: {printable(status.reason or '')}", file=sys.stderr)
-    if not statuses:
+    for invalid in invalid_names:
+        print(f"FAILED  {printable(invalid)}: {INVALID_NAME}", file=sys.stderr)
+    if not statuses and not invalid_names:
         print("no models found", file=sys.stderr)
         return EXIT_FAILED
-    return EXIT_FAILED if failed else 0
+    return EXIT_FAILED if failed or invalid_names or not statuses else 0
 
 
-def _load(arguments: argparse.Namespace) -> list[ModelVersionStatus] | None:
+def _load(arguments: argparse.Namespace) -> tuple[list[ModelVersionStatus], list[str]] | None:
+    """Every version's status and the directories skipped for their names; None after saying why
+    the repository could not be read."""
     try:
         config: GatewayConfig = load_config(arguments.config) if arguments.config else default_config()
     except ConfigError as exc:
@@ -106,8 +119,9 @@ def _load(arguments: argparse.Namespace) -> list[ModelVersionStatus] | None:
     repository.scan()
     repository.load_all()
     statuses = repository.statuses()
+    invalid_names = repository.invalid_names()
     repository.close()
-    return statuses
+    return statuses, invalid_names
 
 
 def _tensors(specs: tuple[TensorSpec, ...]) -> str:

@@ -2,11 +2,13 @@
 
 Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the API binds, then
 ``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config and
-models between ``RELOADING=1`` and ``READY=1``. SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
+models between ``RELOADING=1`` and ``READY=1`` (a config that is no regular file, a pipe, was read
+once: SIGHUP then re-scans the models only). SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
 taking work, in-flight batches finish or expire, every decided alert is committed, MQTT publishes
 ``offline``, exit 0. A SIGTERM during start-up lets the start in progress end (a model load cannot be
 cut short), then stops without opening the API or sending ``READY=1``. An API address that cannot be
-opened (the port taken, a non-loopback host without tokens) is refused before anything starts.
+opened (the port taken, a non-loopback host without tokens) or a ``state_dir`` that is a file is
+refused before anything starts (``preflight``), exit 2 for what the config must change.
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ import errno
 import logging
 import os
 import signal
+import stat
 import sys
-from dataclasses import replace
+from collections.abc import Callable
 from pathlib import Path
 
 from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
+from gateway.commands.preflight import check_startup
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.errors import ConfigError, GatewayError
 from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
-from gateway.protocol.bearer import check_bind, load_tokens
 from gateway.systemd import Notifier, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -81,7 +84,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     # port taken (a second serve) or the address refused, would also knock the running gateway off
     # its broker session.
     try:
-        check_api_address(config, config_path, insecure=insecure)
+        check_startup(config, config_path, insecure=insecure)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -138,7 +141,9 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
                 waiter.cancel()
             if reload.is_set() and not stop.is_set():
                 reload.clear()
-                await loop.run_in_executor(None, _reload, config_file, notifier)
+                await loop.run_in_executor(
+                    None, _reload, config_file, notifier, config_path, lambda: apply(gateway.config)
+                )
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:
@@ -152,23 +157,6 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
         notifier.close()
     logger.info("stopped")
     return 0
-
-
-def check_api_address(config: GatewayConfig, config_path: Path | None, *, insecure: bool) -> None:
-    """ConfigError, naming the config file, for an ``http:`` section ``serve`` would refuse when it
-    opens the API: a tokens file it cannot read or that holds none, or a non-loopback host without
-    tokens (and without ``--insecure``)."""
-    source = str(config_path) if config_path is not None else "<embedded default config>"
-    try:
-        tokens = load_tokens(config.http.tokens_file) if config.http.tokens_file is not None else frozenset()
-        check_bind(config.http.host, has_tokens=bool(tokens), insecure=insecure)
-    except ConfigError as exc:
-        raise ConfigError(
-            [
-                replace(problem, file=source) if problem.file == "<config>" else problem
-                for problem in exc.problems
-            ]
-        ) from exc
 
 
 async def check_port_free(host: str, port: int) -> None:
@@ -198,9 +186,31 @@ async def _trim_heap(stop: asyncio.Event) -> None:
         release_freed_memory()
 
 
-def _reload(config_file: ConfigFile, notifier: Notifier) -> None:
+def _reload(
+    config_file: ConfigFile, notifier: Notifier, config_path: Path | None, rescan: Callable[[], None]
+) -> None:
     with notifier.reloading("reloading config and models"):
+        if config_path is not None and not _rereadable(config_path):
+            # A pipe (``--config <(...)``) was read to its end at start: read again it is empty, which
+            # is a valid config with no cameras and no rules, and a FIFO with no writer blocks the
+            # reload, and with it every later signal, SIGTERM included, for good.
+            logger.warning(
+                "reload: the config %s is not a regular file (a pipe?) and was read once at start: "
+                "the running config stays; models re-scanned",
+                config_path,
+            )
+            rescan()
+            return
         config_file.reload()
+
+
+def _rereadable(path: Path) -> bool:
+    """Whether ``path`` can be read again as it was at start: a regular file. One that cannot be
+    looked at is left to the reload, which names the problem."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except OSError:
+        return True
 
 
 def gateway_app(gateway: Gateway, config_file: ConfigFile | None = None, *, insecure: bool = False) -> App:

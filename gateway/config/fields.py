@@ -3,7 +3,9 @@ model names."""
 
 from __future__ import annotations
 
+import datetime
 import re
+from pathlib import Path
 from typing import Annotated
 from urllib.parse import SplitResult
 
@@ -40,7 +42,21 @@ def _identifier(value: str) -> str:
     return value
 
 
-Identifier = Annotated[str, AfterValidator(_identifier)]
+def _name_text(value: object) -> object:
+    """``value`` for the string check, which says only "Input should be a valid string" of what YAML
+    read as another type from an unquoted name: ``2026-01-01`` (a date), ``123``, ``yes``."""
+    if isinstance(value, bool):
+        raise ValueError(
+            f"expected a name, got the boolean {str(value).lower()} (in YAML, unquoted yes, no, on and "
+            "off are booleans too): quote it"
+        )
+    if isinstance(value, (int, float, datetime.date)):
+        kind = "date" if isinstance(value, datetime.date) else "number"
+        raise ValueError(f"expected a name, got the {kind} {value}: quote it to use it as a name")
+    return value
+
+
+Identifier = Annotated[str, BeforeValidator(_name_text), AfterValidator(_identifier)]
 """A name or id (camera, zone, line, rule, device): IDENTIFIER, refused in words."""
 
 TOPIC_PREFIX_RULE = "not empty, not starting with '/', and without the MQTT wildcards '#' and '+'"
@@ -121,6 +137,29 @@ def checked_port(url: str, parts: SplitResult) -> int | None:
         written = (address.rpartition("]")[2] if address.startswith("[") else address).partition(":")[2]
         raise ValueError(f"{without_credentials(url)}: port {written!r} is not a number from 1 to 65535")
     return port
+
+
+def _path_text(value: object) -> object:
+    """``value`` for pydantic's own path check, which takes ``""`` for the current directory (an
+    unset variable or a slip, never meant for a state_dir), a NUL that every later open refuses
+    with a bare ValueError, and a ``~`` that nothing expands here (a directory named ``~``)."""
+    if not isinstance(value, str):
+        return value
+    if not value:
+        raise ValueError("the path is empty: write '.' for the current directory")
+    if "\0" in value:
+        raise ValueError(f"{shown(value)} holds a NUL character, which no path may hold")
+    if value.startswith("~"):
+        raise ValueError(
+            f"{shown(value)}: '~' is not expanded in the config: write the whole path "
+            "(or ${STATE_DIRECTORY} and the other systemd directories)"
+        )
+    return value
+
+
+FilePath = Annotated[Path, BeforeValidator(_path_text)]
+"""A file or directory path: not empty, no NUL, no '~' to expand; relative ones are from the working
+directory."""
 
 
 def _model_reference(value: object) -> ModelReference:

@@ -11,7 +11,7 @@ from pydantic import (
 )
 
 from gateway.config.camera import CameraConfig
-from gateway.config.fields import Identifier, Section
+from gateway.config.fields import FilePath, Identifier, Section
 from gateway.config.service import (
     AdmissionConfig,
     HealthConfig,
@@ -29,7 +29,7 @@ some 64 on one box."""
 
 class GatewayConfig(Section):
     device_id: Identifier = Field(default_factory=socket.gethostname)
-    state_dir: Path = Path("/var/lib/edge-gateway")
+    state_dir: FilePath = Path("/var/lib/edge-gateway")
     http: HttpConfig = HttpConfig()
     models: ModelsConfig = ModelsConfig()
     inference: InferenceConfig = InferenceConfig()

@@ -293,6 +293,8 @@ EXPANDABLE = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "CONFIGURATION_DIRECTO
 unit's ``LoadCredential=`` secrets are referenced as ``${CREDENTIALS_DIRECTORY}/mqtt-password``."""
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_UNBRACED = re.compile(rf"\$({'|'.join(EXPANDABLE)})(?![A-Za-z0-9_])")
+_UNCLOSED = re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})")
 
 
 def _expand_variables(
@@ -314,16 +316,37 @@ def _expand_variables(
             _expand_variables(item, (*path, index), source, lines, problems, environment=environment)
             for index, item in enumerate(value)
         ]
-    if not isinstance(value, str) or "${" not in value:
+    if not isinstance(value, str) or "$" not in value:
         return value
+
+    def problem(message: str) -> None:
+        problems.append(ConfigProblem(source, lines.get(path), _format_path(path), message))
+
+    # Written as a shell would take it, each of these would be kept as it is: a directory named
+    # "$STATE_DIRECTORY" or "${STATE_DIRECTORY" made under the working directory, without a word.
+    for match in _UNBRACED.finditer(value):
+        problem(f"${match.group(1)} is not expanded: write ${{{match.group(1)}}}")
+    if _UNCLOSED.search(value):
+        problem(
+            f"'${{' starts no variable: a variable is written ${{NAME}}, NAME one of {', '.join(EXPANDABLE)}"
+        )
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1)
         resolved = environment.get(name) if name in EXPANDABLE else None
         if resolved is None:
             reason = "is not set" if name in EXPANDABLE else f"is not one of {', '.join(EXPANDABLE)}"
-            problems.append(
-                ConfigProblem(source, lines.get(path), _format_path(path), f"${{{name}}} {reason}")
+            problem(f"${{{name}}} {reason}")
+            return match.group(0)
+        if not resolved:
+            # An empty path is the working directory: never what a state or credentials directory is.
+            problem(f"${{{name}}} is set but empty")
+            return match.group(0)
+        if ":" in resolved:
+            # systemd joins the directories with ':' when a unit sets more than one (StateDirectory=a b).
+            problem(
+                f"${{{name}}} is {resolved!r}: several directories joined by ':' (the unit sets more than "
+                "one); write the one meant"
             )
             return match.group(0)
         return resolved
@@ -366,5 +389,15 @@ def load_audit_config(path: Path) -> AuditConfig:
 def read_config_text(path: Path) -> str:
     try:
         return read_text_file(path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
+        before = exc.object[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        problem = (
+            f"cannot read: byte 0x{exc.object[exc.start]:02x} (column {column}) is not UTF-8: save the "
+            "file as UTF-8"
+        )
+        raise ConfigError([ConfigProblem(str(path), line, "", problem)]) from exc
+    except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from exc

@@ -16,6 +16,7 @@ from pydantic import (
 from gateway.config.fields import (
     HOUR_S,
     RETENTION_S,
+    FilePath,
     Identifier,
     Integer,
     Interval,
@@ -29,9 +30,13 @@ from gateway.config.fields import (
 
 
 class HttpConfig(Section):
-    host: str = Field("127.0.0.1", description="Address the API listens on.")
+    host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the API listens on (0.0.0.0 for every IPv4 address, with tokens_file).",
+    )
     port: Integer = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
-    tokens_file: Path | None = Field(
+    tokens_file: FilePath | None = Field(
         None, description="File of bearer tokens, one per line; required for a non-loopback host."
     )
     max_body_bytes: Integer = Field(64 * 1024 * 1024, gt=0, description="Largest request body accepted.")
@@ -47,7 +52,9 @@ class HttpConfig(Section):
 
 
 class ModelsConfig(Section):
-    repository: Path = Field(Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/.")
+    repository: FilePath = Field(
+        Path("models"), description="Model repository: <name>/model.yaml, <name>/<v>/."
+    )
     poll_interval_s: Interval = Field(2.0, description="How often files are checked for hot reload.")
     warmup_batches: Integer = Field(2, ge=0, description="Dummy batches run before a version is ready.")
     preload: Literal["cameras", "all"] = Field(
@@ -106,17 +113,19 @@ class AdmissionConfig(Section):
 class MqttConfig(Section):
     url: str = Field(description="mqtt://host[:port] or mqtts://host[:port].")
     username: str | None = None
-    password_file: Path | None = None
-    ca_file: Path | None = None
-    cert_file: Path | None = Field(None, description="Client certificate (optional, with key_file).")
-    key_file: Path | None = None
+    password_file: FilePath | None = None
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = Field(None, description="Client certificate (optional, with key_file).")
+    key_file: FilePath | None = None
     client_id: str | None = Field(None, description="Default: edge-gateway-{device_id}.")
     protocol: Literal["5", "3.1.1"] = "5"
     keepalive_s: Integer = Field(
         30, ge=5, le=65535, description="MQTT keepalive; the protocol carries it in 16 bits."
     )
     topic_prefix: TopicPrefix = "edge"
-    signing_key_file: Path | None = Field(None, description="HMAC key; generated into state_dir if absent.")
+    signing_key_file: FilePath | None = Field(
+        None, description="HMAC key; generated into state_dir if absent."
+    )
     max_inflight: Integer = Field(64, ge=1, le=65535, description="Unacknowledged alerts in flight, at most.")
     reconnect_min_s: Interval = Field(0.5, description="First wait before reconnecting to the broker.")
     reconnect_max_s: Interval = Field(
@@ -188,7 +197,7 @@ class AuditConfig(Section):
 
     mqtt: MqttConfig
     database: str = Field("sqlite:///audit.db", description="sqlite:///path or postgresql://...")
-    keys_file: Path = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
+    keys_file: FilePath = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
     share_group: Identifier = Field("audit", description="MQTT v5 $share group name.")
     client_id: Identifier = "edge-gateway-audit"
     replay_after_s: Interval = Field(5.0, description="A gap older than this is asked for again.")

@@ -11,6 +11,9 @@ the old ones close after their in-flight batches finish, so a reload fails no re
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
 good engines serving (logged) and is retried when the file changes again. Only directories named by
 a canonical version number (``7``, never ``07``) are versions; others are skipped with one warning.
+A model directory whose name is no model name (``domain.NAME_RULE``: a space, a non-ASCII letter, a
+control character) is skipped the same way, with one warning, and kept in ``invalid_names``: no
+config could reference it and a /v2 client may not reach it, so loading it would only cost memory.
 While the repository itself is not a directory (unmounted, a link being replaced) nothing changes:
 what it loaded keeps serving until it is back.
 The poll thread outlives anything one model's files can do: an unexpected error refreshing a model
@@ -31,11 +34,13 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
+from gateway.config import IDENTIFIER
+from gateway.domain import NAME_RULE, ModelRef, ModelRouting, ModelState, ModelVersionStatus
 from gateway.errors import ConfigError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
 from gateway.inference.engines.base import EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion
@@ -54,11 +59,14 @@ from gateway.inference.slots import (
 )
 from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
 from gateway.inference.workload import ServiceTimes
+from gateway.printable import printable
 
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.yaml"
+_VALID_NAME = re.compile(IDENTIFIER)
+"""A model directory's name must be one a config and a request can name (``NAME_RULE``)."""
 
 
 class ModelRepository:
@@ -88,6 +96,7 @@ class ModelRepository:
         self._models: dict[str, Model] = {}
         self._closed = False
         self._root_missing = False
+        self._invalid_names: frozenset[str] = frozenset()
         self._locks = ReloadLocks()
         self._problems = ProblemLog()
         self._poller = Poller(self.poll, self._problems)
@@ -350,9 +359,30 @@ class ModelRepository:
         if self._root_missing:
             logger.info("model repository %s is a directory again", self.root)
         self._root_missing = False
-        return sorted(
-            entry.name for entry in self.root.iterdir() if entry.is_dir() and not entry.name.startswith(".")
-        )
+        names: list[str] = []
+        invalid: set[str] = set()
+        for entry in self.root.iterdir():
+            if not entry.is_dir() or entry.name.startswith("."):
+                continue
+            if _VALID_NAME.fullmatch(entry.name):
+                names.append(entry.name)
+            else:
+                invalid.add(entry.name)
+        for name in sorted(invalid - self._invalid_names):  # once, not on every poll
+            logger.warning(
+                "model directory '%s' in %s is skipped: a model name is %s",
+                printable(name),
+                self.root,
+                NAME_RULE,
+            )
+        self._invalid_names = frozenset(invalid)
+        return sorted(names)
+
+    def invalid_names(self) -> list[str]:
+        """Directories the last scan or poll skipped because their name is no model name (spaces,
+        non-ASCII, control characters, more than 64 characters): no config or request could name
+        them, and a /v2 path may not reach them."""
+        return sorted(self._invalid_names)
 
     def _model(self, name: str) -> Model:
         with self._lock:

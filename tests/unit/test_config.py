@@ -123,7 +123,11 @@ def test_check_config_env_sets_only_the_variables_expansion_knows(
     # --env fills what the environment lacks
     assert main(["check-config", str(path)]) == 2
     assert "${CREDENTIALS_DIRECTORY} is not set" in capsys.readouterr().err
-    assert main(["check-config", str(path), "--env", "CREDENTIALS_DIRECTORY=/c"]) == 0
+    # the tokens file is read as serve reads it, so it must be there
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "tokens").write_text("a-token\n")
+    assert main(["check-config", str(path), "--env", f"CREDENTIALS_DIRECTORY={credentials}"]) == 0
     assert capsys.readouterr().out.startswith(f"{path}: ok")
     # the variables given replace the process environment's
     given = {"STATE_DIRECTORY": "/s", "CREDENTIALS_DIRECTORY": "/c"}

@@ -95,3 +95,40 @@ def test_the_audit_service_names_are_explained_in_words() -> None:
     assert [str(problem) for problem in caught.value.problems] == [
         f"audit.yaml:3: share_group: 'audit group' is not a valid name: a name is {NAME_RULE}"
     ]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            "device_id: 2026-01-01\n",
+            "gateway.yaml:1: device_id: expected a name, got the date 2026-01-01: quote it to use it as a "
+            "name",
+        ),
+        (
+            "cameras: [{id: 7, url: /clip.mp4}]\n",
+            "gateway.yaml:1: cameras[0].id: expected a name, got the number 7: quote it to use it as a name",
+        ),
+        (
+            "device_id: on\n",
+            "gateway.yaml:1: device_id: expected a name, got the boolean true (in YAML, unquoted yes, no, on "
+            "and off are booleans too): quote it",
+        ),
+    ],
+    ids=["date", "number", "boolean"],
+)
+def test_a_name_yaml_reads_as_another_type_is_told_to_be_quoted(config: str, expected: str) -> None:
+    assert _problems(config) == [expected]
+
+
+def test_a_quoted_number_is_a_name() -> None:
+    assert (
+        parse_config("device_id: '2026-01-01'\ncameras: [{id: '7', url: /clip.mp4}]\n").cameras[0].id == "7"
+    )
+
+
+def test_an_empty_api_host_is_refused() -> None:
+    # An empty host binds every address, which no one means by leaving it blank.
+    assert _problems("http: {host: ''}\n") == [
+        "gateway.yaml:1: http.host: String should have at least 1 character"
+    ]
