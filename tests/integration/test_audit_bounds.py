@@ -34,26 +34,11 @@ from tests.integration.test_audit_schema_versions import execute_sql
 from tests.support.audit_device import AlertChain, connect_client, wait_until
 from tests.support.fleet_server import fleet_server
 from tests.support.mosquitto import Mosquitto
-from tests.support.postgres import PostgresServer
 
 KEY = bytes(range(32))
 KEYS = {"box-a": KEY, "box-b": KEY}
 WAIT_S = 30.0
 BOUNDS = StoreBounds(held_images_per_device=3, held_images=5, rejected_per_device=3, rejected=5)
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/audit.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 @dataclasses.dataclass

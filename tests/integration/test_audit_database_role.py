@@ -14,11 +14,9 @@ PostgreSQL and mosquitto.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 from prometheus_client import CollectorRegistry
 
 from gateway.audit.store import AuditStore
@@ -33,12 +31,6 @@ DEVICE = "box-1"
 WAIT_S = 30.0
 READABLE = "device_id, seq, hash, prev_hash, payload, received_at, evidence_sha256"
 """Every column of audit_alerts but evidence_missing, which the progress read counts."""
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
 
 
 def new_role(url: str, *grants: str) -> str:

@@ -35,27 +35,12 @@ from gateway.protocol.alerts import ZERO_HASH, build_alert_payload, format_times
 from tests.support.audit_device import connect_client, event, wait_until
 from tests.support.fleet_server import fleet_server
 from tests.support.mosquitto import Mosquitto
-from tests.support.postgres import PostgresServer
 
 KEY = bytes(range(32))
 SKEW_S = 300.0
 LATE_S = 120.0
 KEYS = dict.fromkeys(("box-slow", "box-fast", "box-late", "box-plain"), KEY)
 WAIT_S = 20.0
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/audit.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 @dataclasses.dataclass

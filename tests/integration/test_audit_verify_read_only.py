@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,24 +21,9 @@ from gateway.commands.audit import EXIT_ERROR, run_verify
 from gateway.errors import AuditError
 from tests.integration.test_audit_schema_versions import execute_sql
 from tests.support.audit_device import AlertChain
-from tests.support.postgres import PostgresServer
 
 KEY = bytes(range(32))
 DEVICE = "box-1"
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/audit.db"
-    server: PostgresServer = request.getfixturevalue("postgres")
-    return server.create_database()
 
 
 def verify(url: str, keys_file: Path | None = None) -> int:

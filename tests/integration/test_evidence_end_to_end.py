@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import cast
@@ -36,12 +35,6 @@ from tests.support.serve import Process, face_repository, last_committed_seq
 
 DEVICE = "e2e"
 AUDIT_WAIT_S = 60.0
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[PostgresServer]:
-    with PostgresServer() as server:
-        yield server
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
