@@ -4,25 +4,11 @@ real ``edge-gateway``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-COMMAND_TIMEOUT_S = 120.0
+from tests.support.command import edge_gateway
+
 EXIT_CONFIG = 2
-
-
-def edge_gateway(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *arguments],
-        cwd=cwd,
-        env={name: value for name, value in os.environ.items() if name != "JOURNAL_STREAM"},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
 
 
 def test_a_nul_in_a_path_is_a_config_error_for_check_config_and_serve(tmp_path: Path) -> None:

@@ -4,31 +4,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from tests.support.command import edge_gateway
 from tests.support.onnx_models import write_affine_model
 from tests.support.serve import Process
 
-COMMAND_TIMEOUT_S = 120.0
 EXIT_CONFIG = 2
 LOOP_LINE = "event loop: "  # serve's first INFO line, before the config's start-up checks
-
-
-def edge_gateway(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *arguments],
-        cwd=cwd,
-        env={name: value for name, value in os.environ.items() if name != "JOURNAL_STREAM"},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
 
 
 def write_config(directory: Path, state_dir: Path) -> Path:

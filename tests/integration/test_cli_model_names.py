@@ -6,18 +6,15 @@ real ``edge-gateway`` on real model files."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gateway.domain import NAME_RULE
+from tests.support.command import edge_gateway
 from tests.support.onnx_models import write_affine_model, write_broken_model
 
-COMMAND_TIMEOUT_S = 120.0
 FORGED = "2026-01-01 00:00:00,000 INFO gateway.api.app: forged"
 FORGING_NAME = f"evil\n{FORGED}\x1b[31m"
 ESCAPE_NAME = "bad\x1b[2Jname"
@@ -46,18 +43,6 @@ def config_file(tmp_path: Path) -> Path:
     return path
 
 
-def edge_gateway(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", "--log-level", "info", *arguments],
-        cwd=cwd,
-        env={name: value for name, value in os.environ.items() if name != "JOURNAL_STREAM"},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
-
-
 def assert_no_forged_line(output: str) -> None:
     for line in output.splitlines():
         assert not line.startswith(FORGED), output
@@ -73,7 +58,9 @@ ESCAPED = {
 
 
 def test_models_list_shows_each_skipped_name_escaped_on_its_own_row(config_file: Path) -> None:
-    result = edge_gateway("models", "list", "--config", str(config_file), cwd=config_file.parent)
+    result = edge_gateway(
+        "--log-level", "info", "models", "list", "--config", str(config_file), cwd=config_file.parent
+    )
 
     assert result.returncode == 0, result.stderr
     rows = result.stdout.splitlines()
@@ -90,7 +77,9 @@ def test_models_list_shows_each_skipped_name_escaped_on_its_own_row(config_file:
 
 
 def test_models_validate_fails_each_skipped_name_shown_escaped(config_file: Path) -> None:
-    result = edge_gateway("models", "validate", "--config", str(config_file), cwd=config_file.parent)
+    result = edge_gateway(
+        "--log-level", "info", "models", "validate", "--config", str(config_file), cwd=config_file.parent
+    )
 
     assert result.returncode == 1, result.stderr
     assert result.stdout == f"ok      {VALID_NAME}:1 (CPUExecutionProvider)\n"
@@ -100,7 +89,9 @@ def test_models_validate_fails_each_skipped_name_shown_escaped(config_file: Path
 
 
 def test_the_log_warns_once_of_each_skipped_name_escaped_and_loads_none(config_file: Path) -> None:
-    result = edge_gateway("models", "list", "--config", str(config_file), cwd=config_file.parent)
+    result = edge_gateway(
+        "--log-level", "info", "models", "list", "--config", str(config_file), cwd=config_file.parent
+    )
 
     log = result.stderr.splitlines()
     warnings = [line for line in log if " is skipped: a model name is " in line]

@@ -5,31 +5,16 @@ Runs the real ``edge-gateway``."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.support.command import edge_gateway
 from tests.support.serve import Process, face_repository
 
-COMMAND_TIMEOUT_S = 120.0
 EXIT_CONFIG = 2
 STARTED = "outbox "  # the outbox opening: the first thing a start does
-
-
-def edge_gateway(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "gateway", *arguments],
-        cwd=cwd,
-        env={name: value for name, value in os.environ.items() if name != "JOURNAL_STREAM"},
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT_S,
-        check=False,
-    )
 
 
 def write_config(path: Path, **sections: Any) -> Path:
