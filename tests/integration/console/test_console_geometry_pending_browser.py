@@ -63,15 +63,16 @@ def test_a_save_after_a_reload_left_a_restart_pending_says_why_and_the_editor_tu
     page.goto(f"http://127.0.0.1:{served.port}/#/camera/gate")
     draw_line = page.get_by_role("button", name="Draw line")
     expect(draw_line).to_be_enabled(timeout=UI_WAIT_MS)
-    # Given an editor loaded while the camera could be edited, and a reload that then moves it,
-    config_path.write_text(MOVED)
-    config_file.reload()
-    # when a line is drawn and saved,
+    # Given an editor loaded while the camera could be edited, a line drawn in it (an editor without
+    # edits of its own takes what a reload puts in force on its next refresh, read-only included),
     draw_line.click()
     box = page.get_by_role("application", name="Geometry editor").bounding_box()
     assert box is not None
     for x, y in ((0.5, 0.1), (0.5, 0.9)):
         page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
+    # and a reload that then moves the camera, when the line is saved,
+    config_path.write_text(MOVED)
+    config_file.reload()
     page.get_by_role("button", name="Save").click()
     # then the page says why it was not saved,
     expect(page.get_by_text(re.compile("^Not saved: " + re.escape(PENDING)))).to_be_visible(
