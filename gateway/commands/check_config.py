@@ -6,7 +6,9 @@ Beyond the file itself it checks what ``serve`` would refuse the config for at s
 tokens (allowed with ``--insecure``, as ``serve --insecure`` allows it), a ``state_dir`` that is a file.
 
 ``--env`` stands in for the directories systemd sets for the service, so a config that refers to
-``${STATE_DIRECTORY}`` or ``${CREDENTIALS_DIRECTORY}`` can be checked before it is installed.
+``${STATE_DIRECTORY}`` or ``${CREDENTIALS_DIRECTORY}`` can be checked before it is installed: with
+it, the files the config names are not looked for (they are not there yet), and of the start-up
+checks only the address rule is made.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def run(arguments: argparse.Namespace) -> int:
     environment = {**os.environ, **dict(arguments.env)}
     try:
         config = load_config(arguments.file, environment)
-        check_startup(config, arguments.file, insecure=arguments.insecure)
+        check_startup(config, arguments.file, insecure=arguments.insecure, on_this_machine=not arguments.env)
     except ConfigError as exc:
         for problem in exc.problems:
             # The last guard: a problem quoting a URL must not print its credentials.

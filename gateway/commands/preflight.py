@@ -24,15 +24,24 @@ def source_of(config_path: Path | None) -> str:
     return str(config_path) if config_path is not None else "<embedded default config>"
 
 
-def check_startup(config: GatewayConfig, config_path: Path | None, *, insecure: bool) -> None:
-    """ConfigError listing every problem ``serve`` would refuse ``config`` for at start."""
+def check_startup(
+    config: GatewayConfig, config_path: Path | None, *, insecure: bool, on_this_machine: bool = True
+) -> None:
+    """ConfigError listing every problem ``serve`` would refuse ``config`` for at start. Not
+    ``on_this_machine`` (a config checked for the service's environment before it is installed), its
+    files are not there to read: only the address rule is checked, a tokens file named counting as
+    holding tokens."""
     problems: list[ConfigProblem] = []
     try:
-        check_api_address(config, config_path, insecure=insecure)
+        if on_this_machine:
+            check_api_address(config, config_path, insecure=insecure)
+        else:
+            _check_address_rule(config, config_path, insecure=insecure)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
-        check_state_dir(config, config_path)
+        if on_this_machine:
+            check_state_dir(config, config_path)
     except ConfigError as exc:
         problems.extend(exc.problems)
     if problems:
@@ -53,6 +62,15 @@ def check_api_address(config: GatewayConfig, config_path: Path | None, *, insecu
                 replace(problem, file=source) if problem.file == "<config>" else problem
                 for problem in exc.problems
             ]
+        ) from exc
+
+
+def _check_address_rule(config: GatewayConfig, config_path: Path | None, *, insecure: bool) -> None:
+    try:
+        check_bind(config.http.host, has_tokens=config.http.tokens_file is not None, insecure=insecure)
+    except ConfigError as exc:
+        raise ConfigError(
+            [replace(problem, file=source_of(config_path)) for problem in exc.problems]
         ) from exc
 
 
