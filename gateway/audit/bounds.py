@@ -5,6 +5,8 @@ Anyone who can publish under a keyed device's topics (the device, or whoever hol
 credentials) could send images for seqs whose alerts never come, and anything at all to be
 rejected; both were kept without a bound, so a loop of such messages filled the database.
 
+The bounds are the audit config's ``bounds`` keys (``gateway.config.service.AuditBoundsConfig``).
+
 - Held images (``audit_evidence`` with ``verified = 0``): at most ``held_images_per_device`` and
   ``held_bytes_per_device`` per device, ``held_images`` and ``held_bytes`` in all. Past a bound the
   oldest held (by arrival) are dropped, each logged and counted
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 
 from gateway.audit.database import Database
 from gateway.audit.schema import DROPPED_TABLE, NO_DEVICE
+from gateway.config.service import AuditBoundsConfig
 from gateway.printable import printable
 
 logger = logging.getLogger(__name__)
@@ -57,6 +60,11 @@ class StoreBounds:
         for name in self.__slots__:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+
+    @classmethod
+    def from_config(cls, config: AuditBoundsConfig) -> StoreBounds:
+        """The audit config's ``bounds`` (validated there, each key named in its errors)."""
+        return cls(**config.model_dump())
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ connection was opened, which is earlier than the ``online`` that followed it.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Sequence
@@ -157,9 +158,10 @@ class DeviceState:
         return self.lag_s + (self.clock_offset_s or 0.0)
 
 
-def read_devices(database: Database, only: str | None = None) -> list[DeviceState]:
+def read_devices(database: Database, only: str | None = None, *, gaps: bool = True) -> list[DeviceState]:
     """Every device the store knows (alerts, status or rejected messages), by device id; or ``only``
-    that one."""
+    that one. ``gaps=False`` leaves out the missing ranges (a read per device that has any: for a
+    summary, or a page of the fleet that reads them for its own devices with ``with_gaps``)."""
     where, parameters = ("", ()) if only is None else (" AND device_id = ?", (only,))
     rows = database.execute(
         "SELECT device_id, status, status_ts, status_received_at, contiguous_seq, max_seq, alerts_stored, "
@@ -218,7 +220,7 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
             last_rejection=reason,
             last_rejected_at=rejected_at,
             gaps=first_gaps(database, device_id, int(row[4]), GAP_RANGES_SHOWN)
-            if int(row[5]) > int(row[4])
+            if gaps and int(row[5]) > int(row[4])
             else (),
             clock_offset_s=_number(row[10]),
         )
@@ -229,6 +231,18 @@ def read_devices(database: Database, only: str | None = None) -> list[DeviceStat
                 str(device_id), None, None, None, 0, 0, 0, None, None, None, 0, count, reason, rejected_at
             )
     return [states[device_id] for device_id in sorted(states)]
+
+
+def with_gaps(database: Database, states: Sequence[DeviceState]) -> list[DeviceState]:
+    """``states`` (read with ``gaps=False``) with the first GAP_RANGES_SHOWN missing ranges of each."""
+    return [
+        dataclasses.replace(
+            state, gaps=first_gaps(database, state.device_id, state.contiguous_seq, GAP_RANGES_SHOWN)
+        )
+        if state.last_seq > state.contiguous_seq
+        else state
+        for state in states
+    ]
 
 
 PAGE_BYTES = 8 * 2**20

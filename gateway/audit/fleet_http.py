@@ -1,9 +1,13 @@
 """The fleet routes of the audit HTTP API and the fleet page.
 
-- ``GET /v1/devices``: every device the store knows or has a key for, with its state from its
-  status topic, last seq, last alert time, gaps, evidence missing, rejected count, lag and the
-  problems the page shows (``gateway.audit.fleet_view``), plus a summary. Read from the store, so
-  every audit instance answers the same.
+- ``GET /v1/devices?after=&limit=``: the devices the store knows or has a key for, by device id,
+  each with its state from its status topic, last seq, last alert time, gaps, evidence missing,
+  rejected count, lag and the problems the page shows (``gateway.audit.fleet_view``), plus the
+  whole fleet's summary. A page holds at most ``limit`` devices (default 100, at most 1000), those
+  whose id sorts after ``after`` (a device id; absent: from the first); ``next_after`` is the id to
+  give as ``after`` for the next page, null on the last. A fleet of a thousand devices was one
+  answer of 782 KB; one no larger than the default limit is still one page. Read from the store,
+  so every audit instance answers the same.
 - ``GET /v1/fleet``: the summary alone, as ``/v1/devices`` has it (the page's badge, on every page
   and every refresh, without the device list).
 - ``GET /v1/devices/{device_id}``: that one device as ``/v1/devices`` lists it (404 when the store
@@ -25,9 +29,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from gateway.audit.fleet import StoredEntry
+from gateway.audit.fleet import DeviceState, StoredEntry
 from gateway.audit.fleet_view import device_json, fleet_registry, summary, with_keyed
 from gateway.audit.http_context import REGISTRY, read
+from gateway.audit.store import AuditStore
 from gateway.domain import ascii_integer
 from gateway.protocol.alerts import format_timestamp, parse_timestamp
 from gateway.web.assets import Asset, answer, find, load_assets
@@ -35,6 +40,8 @@ from gateway.web.session import OPEN_PREFIX
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+DEFAULT_DEVICES = 100
+MAX_DEVICES = 1000
 ASSETS: web.AppKey[dict[str, Asset]] = web.AppKey("edge_gateway_fleet_assets", dict)
 
 
@@ -50,17 +57,36 @@ def add_routes(app: web.Application) -> None:
 
 
 async def devices(request: web.Request) -> web.Response:
-    states, keyed = await read(request, lambda store: (store.devices(), store.keyed_devices))
-    everything = with_keyed(states, keyed)
+    after = _device_cursor(request)
+    limit = _positive(request, "limit", DEFAULT_DEVICES, MAX_DEVICES)
+
+    def page_of(store: AuditStore) -> tuple[list[DeviceState], frozenset[str], list[DeviceState], bool]:
+        # The summary needs every device but not their gaps: those are read for the page's alone.
+        keyed = store.keyed_devices
+        everything = with_keyed(store.devices(gaps=False), keyed)
+        following = [state for state in everything if after is None or state.device_id > after]
+        return everything, keyed, store.with_gaps(following[:limit]), len(following) > limit
+
+    everything, keyed, shown, more = await read(request, page_of)
     body = {
-        "devices": [device_json(state, state.device_id in keyed) for state in everything],
+        "devices": [device_json(state, state.device_id in keyed) for state in shown],
         "summary": summary(everything, keyed),
+        "next_after": shown[-1].device_id if more else None,
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
+def _device_cursor(request: web.Request) -> str | None:
+    values = request.query.getall("after", [])
+    if len(values) > 1:
+        raise web.HTTPBadRequest(text=f"after is given {len(values)} times: give it once")
+    if values and not values[0]:
+        raise web.HTTPBadRequest(text="after must be a device id (next_after of the page before), got ''")
+    return values[0] if values else None
+
+
 async def fleet_summary(request: web.Request) -> web.Response:
-    states, keyed = await read(request, lambda store: (store.devices(), store.keyed_devices))
+    states, keyed = await read(request, lambda store: (store.devices(gaps=False), store.keyed_devices))
     body = {"summary": summary(with_keyed(states, keyed), keyed)}
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
@@ -93,11 +119,19 @@ async def device_alerts(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
     from_seq = _positive(request, "from_seq", 1, 2**63 - 1)
     limit = _positive(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    states, keyed = await read(request, lambda store: (store.devices(device_id), store.keyed_devices))
+
+    def page_of(store: AuditStore) -> tuple[list[StoredEntry], list[DeviceState], frozenset[str]]:
+        # The alerts first, then the device's last seq: alerts stored in between only raise it, so
+        # a full page is never taken for the last. Read the other way round, alerts that arrived
+        # between the two reads filled the page past the last seq read, and next_from_seq said
+        # there was no more.
+        entries = store.entries(device_id, from_seq, limit)
+        return entries, store.devices(device_id, gaps=False), store.keyed_devices
+
+    entries, states, keyed = await read(request, page_of)
     state = states[0] if states else None
     if state is None and device_id not in keyed:
         raise web.HTTPNotFound(text=f"no device {device_id!r} in the audit log or the keys file")
-    entries = await read(request, lambda store: store.entries(device_id, from_seq, limit))
     body = {
         "device_id": device_id,
         "last_seq": 0 if state is None else state.last_seq,
@@ -132,7 +166,7 @@ def _entry(entry: StoredEntry) -> dict[str, Any]:
 
 
 async def metrics(request: web.Request) -> web.Response:
-    states, keyed = await read(request, lambda store: (store.devices(), store.keyed_devices))
+    states, keyed = await read(request, lambda store: (store.devices(gaps=False), store.keyed_devices))
     figures = summary(with_keyed(states, keyed), keyed)
     own: CollectorRegistry | None = request.app.get(REGISTRY)
     body = (generate_latest(own) if own is not None else b"") + generate_latest(fleet_registry(figures))

@@ -14,7 +14,7 @@ the store thread (``gateway.audit.fleet``), which orders writes from several ins
 The ``:`` in that client id is one no configured client id holds (an audit ``client_id`` is a name,
 and a gateway's default is ``edge-gateway-{device_id}``): with ``-status`` an instance whose client
 id was ``x-status``, or a gateway whose device id was ``audit-status``, took over the status
-connection of the instance named ``x`` (or of the default ``edge-gateway-audit``), and the broker
+connection of the instance named ``x`` (or of the default, then ``edge-gateway-audit``), and the broker
 closed one of the two connections each time the other reconnected, for as long as both ran.
 """
 

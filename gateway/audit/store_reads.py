@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
-from gateway.audit.fleet import DeviceState, StoredEntry, first_gaps, read_alerts, read_devices
+from gateway.audit.fleet import DeviceState, StoredEntry, first_gaps, read_alerts, read_devices, with_gaps
 from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
 from gateway.audit.schema import DROPPED_TABLE, DROPPED_VERSION, NO_DEVICE
 from gateway.errors import AuditError
@@ -138,9 +138,14 @@ class AuditReads:
             for row in rows
         ]
 
-    def devices(self, device_id: str | None = None) -> list[DeviceState]:
-        """The fleet view of every device the store knows, or of one (``gateway.audit.fleet``)."""
-        return self._reading(lambda: read_devices(self._database, device_id))
+    def devices(self, device_id: str | None = None, *, gaps: bool = True) -> list[DeviceState]:
+        """The fleet view of every device the store knows, or of one (``gateway.audit.fleet``);
+        without their missing ranges when ``gaps`` is False (``with_gaps`` adds them)."""
+        return self._reading(lambda: read_devices(self._database, device_id, gaps=gaps))
+
+    def with_gaps(self, states: Sequence[DeviceState]) -> list[DeviceState]:
+        """``states`` read with ``gaps=False``, with their missing ranges."""
+        return self._reading(lambda: with_gaps(self._database, states))
 
     def entries(self, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
         """Up to ``limit`` of the device's stored alerts from ``from_seq`` on, in seq order."""

@@ -14,7 +14,8 @@ way to ``$share/{group}/{prefix}/+/evidence/+``: the images of start and instant
 store checks against their signed alerts (either may come first, through either instance).
 
 Delivery is at least once, storage exactly once: paho runs with ``manual_ack``, so a PUBACK is sent
-only after the transaction holding the alert has committed. A crash before that makes the broker
+only after the transaction holding the alert has committed (the client is built by
+``gateway.audit.subscriber_client``). A crash before that makes the broker
 redeliver, and the store turns the copy into a no-op (unique on device_id + seq, same hash).
 Messages cross from paho's network thread to the ``audit-store`` thread through a queue bounded by
 ``max_batch``, which is also the MQTT v5 receive maximum, so the broker never has more unacked
@@ -37,7 +38,9 @@ thread, into the fleet state every instance reads (``gateway.audit.fleet``).
 Gaps (a seq missing below the highest stored one) and alerts whose image is missing are handed to
 the ReplayScheduler; once one has been open for ``replay_after_s`` the device is asked on
 ``{prefix}/{device_id}/replay`` with ``{"from_seq": a, "to_seq": b}`` and republishes those alerts
-and their images byte for byte.
+and their images byte for byte. Only devices with a key here are asked: one taken out of the keys
+file (retired, or its key withdrawn) was asked for its gaps at every start and then every five
+minutes for good, and each replay it sent was rejected.
 """
 
 from __future__ import annotations
@@ -46,11 +49,11 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -59,10 +62,11 @@ from prometheus_client import CollectorRegistry
 
 from gateway.audit.replay import ProgressFeed, ReplayScheduler
 from gateway.audit.status import StatusListener
-from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
+from gateway.audit.store import AuditStore, DeviceProgress, Outcome, ReceivedMessage
+from gateway.audit.subscriber_client import make_subscriber_client
 from gateway.audit.subscriber_metrics import SubscriberMetrics
 from gateway.audit.takeover import TakeoverWatch
-from gateway.config import AuditConfig, MqttConfig, read_text_file
+from gateway.config import AuditConfig
 from gateway.errors import AuditError
 from gateway.protocol.alerts import canonical_json
 from gateway.protocol.mqtt_link import broker_address, close_client
@@ -84,15 +88,6 @@ class _Delivery:
     mid: int
     qos: int
     generation: int
-
-
-def _read_password(config: MqttConfig) -> str | None:
-    if config.password_file is None:
-        return None
-    try:
-        return read_text_file(config.password_file).rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditError(f"cannot read the MQTT password file {config.password_file}: {exc}") from exc
 
 
 class AuditSubscriber:
@@ -129,7 +124,7 @@ class AuditSubscriber:
             ),
         )
         self._takeover = TakeoverWatch(config.client_id)
-        self._client = self._make_client(config.mqtt)
+        self._client = self._make_client()
         self._status = StatusListener(config, self._on_status)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
 
@@ -150,29 +145,8 @@ class AuditSubscriber:
         """The store's failure or the broker's refusal, each cleared once that part works again."""
         return self._store_error or self._broker_error or self._takeover.warning
 
-    def _make_client(self, config: MqttConfig) -> mqtt.Client:
-        version5 = config.protocol == "5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self._config.client_id,
-            protocol=mqtt.MQTTv5 if version5 else mqtt.MQTTv311,
-            clean_session=None if version5 else False,
-            manual_ack=True,
-        )
-        if config.username is not None:
-            client.username_pw_set(config.username, _read_password(config))
-        if self._address.tls:
-            try:
-                client.tls_set(
-                    ca_certs=None if config.ca_file is None else str(config.ca_file),
-                    certfile=None if config.cert_file is None else str(config.cert_file),
-                    keyfile=None if config.key_file is None else str(config.key_file),
-                )
-            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-                raise AuditError(f"cannot set up TLS for {config.url}: {exc}") from exc
-        client.reconnect_delay_set(
-            max(1, round(config.reconnect_min_s)), max(1, round(config.reconnect_max_s))
-        )
+    def _make_client(self) -> mqtt.Client:
+        client = make_subscriber_client(self._config, self._address)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
@@ -379,8 +353,13 @@ class AuditSubscriber:
         )
 
     def _feed_progress(self) -> None:
+        keyed = self._store.keyed_devices
+
+        def keyed_progress(device_ids: Collection[str] | None) -> list[DeviceProgress]:
+            return [progress for progress in self._store.progress(device_ids) if progress.device_id in keyed]
+
         try:
-            self._progress.feed(self._store.progress, time.monotonic())
+            self._progress.feed(keyed_progress, time.monotonic())
         except AuditError as exc:
             if str(exc) != self._progress_error:  # once per cause, not once per poll
                 logger.error("audit: cannot read the devices' progress (asked again shortly): %s", exc)

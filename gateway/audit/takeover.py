@@ -1,6 +1,6 @@
 """Telling a client id in use twice from an unsteady network.
 
-Two audit instances started from one config share its ``client_id`` (``edge-gateway-audit`` unless
+Two audit instances started from one config share its ``client_id`` (``edge-gateway.audit`` unless
 set). The broker keeps one connection per client id: each instance's connect closes the other's,
 which reconnects a second later and closes the first one's, for as long as both run. mosquitto
 closes the older connection without a DISCONNECT packet, so paho reports only "Unspecified error",

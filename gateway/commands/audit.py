@@ -26,7 +26,7 @@ from types import FrameType
 from prometheus_client import CollectorRegistry, start_http_server
 
 from gateway.audit.http import AuditHttpServer, create_app
-from gateway.audit.store import AuditStore
+from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import load_keys, verify_store
 from gateway.commands.redaction import redact
@@ -72,7 +72,9 @@ def run_serve(arguments: argparse.Namespace) -> int:
 
     try:
         keys = load_keys(config.keys_file)
-        store = AuditStore.open(config.database, keys, config.mqtt.topic_prefix)
+        store = AuditStore.open(
+            config.database, keys, config.mqtt.topic_prefix, bounds=StoreBounds.from_config(config.bounds)
+        )
     except AuditError as exc:
         logger.error("audit: %s", exc)
         return EXIT_ERROR

@@ -192,6 +192,35 @@ class HealthConfig(Section):
     )
 
 
+class AuditBoundsConfig(Section):
+    """What the audit store keeps that no device signed (``gateway.audit.bounds``): images that
+    arrived before their alert, and rejected messages; past a bound the oldest are dropped, logged
+    and counted."""
+
+    held_images_per_device: Integer = Field(
+        1000, ge=1, description="Images held for alerts not yet arrived, per device."
+    )
+    held_bytes_per_device: Integer = Field(
+        256 * 2**20, ge=1, description="Bytes of images held for alerts not yet arrived, per device."
+    )
+    held_images: Integer = Field(20_000, ge=1, description="Images held for alerts not yet arrived, in all.")
+    held_bytes: Integer = Field(
+        2 * 2**30, ge=1, description="Bytes of images held for alerts not yet arrived, in all."
+    )
+    rejected_per_device: Integer = Field(1000, ge=1, description="Rejected messages kept, per device.")
+    rejected_bytes_per_device: Integer = Field(
+        64 * 2**20, ge=1, description="Bytes of rejected messages kept, per device."
+    )
+    rejected: Integer = Field(100_000, ge=1, description="Rejected messages kept, in all.")
+    rejected_bytes: Integer = Field(2 * 2**30, ge=1, description="Bytes of rejected messages kept, in all.")
+
+
+DEFAULT_AUDIT_CLIENT_ID = "edge-gateway.audit"
+"""Not ``edge-gateway-audit``: that is the client id of a gateway whose device id is ``audit``
+(``edge-gateway-{device_id}``), and the broker closes one of two connections sharing an id each
+time the other connects. No gateway's default client id starts with ``edge-gateway.``."""
+
+
 class AuditConfig(Section):
     """``edge-gateway audit serve``: the cloud-side subscriber."""
 
@@ -199,7 +228,11 @@ class AuditConfig(Section):
     database: str = Field("sqlite:///audit.db", description="sqlite:///path or postgresql://...")
     keys_file: FilePath = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
     share_group: Identifier = Field("audit", description="MQTT v5 $share group name.")
-    client_id: Identifier = "edge-gateway-audit"
+    client_id: Identifier = Field(
+        DEFAULT_AUDIT_CLIENT_ID,
+        description="MQTT client id of this instance; each instance needs its own. The default can be "
+        "no gateway's default (edge-gateway-{device_id}).",
+    )
     replay_after_s: Interval = Field(5.0, description="A gap older than this is asked for again.")
     session_expiry_s: Integer = Field(
         7 * 24 * 3600,
@@ -221,4 +254,8 @@ class AuditConfig(Section):
     metrics_host: str = Field("127.0.0.1", description="Address of the Prometheus /metrics endpoint.")
     metrics_port: Integer | None = Field(
         None, ge=0, le=65535, description="Serve Prometheus metrics on this port; absent: no endpoint."
+    )
+    bounds: AuditBoundsConfig = Field(
+        AuditBoundsConfig(),
+        description="How much the store keeps of what no device signed (held images, rejected messages).",
     )

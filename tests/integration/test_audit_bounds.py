@@ -13,85 +13,41 @@ subscriber, on SQLite and on a real PostgreSQL.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from prometheus_client import CollectorRegistry
 
 from gateway.audit.store import AuditStore, ReceivedMessage, StoreBounds
-from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
-from gateway.config import AuditConfig
 from tests.integration.test_audit_schema_versions import execute_sql
-from tests.support.audit_device import AlertChain, connect_client, wait_until
+from tests.support.audit_device import AlertChain
+from tests.support.audit_service import AuditService, audit_service
 from tests.support.fleet_server import fleet_server
-from tests.support.mosquitto import Mosquitto
 
 KEY = bytes(range(32))
 KEYS = {"box-a": KEY, "box-b": KEY}
-WAIT_S = 30.0
-BOUNDS = StoreBounds(held_images_per_device=3, held_images=5, rejected_per_device=3, rejected=5)
-
-
-@dataclasses.dataclass
-class Audit:
-    url: str
-    registry: CollectorRegistry
-    client: mqtt.Client
-
-    def sample(self, name: str, labels: dict[str, str] | None = None) -> float:
-        return self.registry.get_sample_value(name, labels or {}) or 0.0
-
-    def publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def handled(self, name: str, labels: dict[str, str], count: int) -> None:
-        wait_until(lambda: self.sample(name, labels) >= count, WAIT_S)
-
-    def held(self) -> set[tuple[str, int]]:
-        rows = execute_sql(self.url, "SELECT device_id, seq FROM audit_evidence WHERE verified = 0")
-        return {(str(device_id), int(str(seq))) for device_id, seq in rows}
+BOUNDS = {"held_images_per_device": 3, "held_images": 5, "rejected_per_device": 3, "rejected": 5}
 
 
 @pytest.fixture
-def audit(tmp_path: Path, database_url: str) -> Iterator[Audit]:
-    keys_file = tmp_path / "keys.yaml"
-    keys_file.write_text("".join(f"{device}: {KEY.hex()}\n" for device in KEYS))
-    with Mosquitto(tmp_path / "broker") as broker:
-        config = AuditConfig.model_validate(
-            {
-                "mqtt": {"url": broker.url, "reconnect_min_s": 1, "reconnect_max_s": 1},
-                "database": database_url,
-                "keys_file": str(keys_file),
-                # No replay requests while the test looks at what is missing
-                "replay_after_s": 3600,
-            }
-        )
-        registry = CollectorRegistry()
-        store = AuditStore.open(database_url, KEYS, bounds=BOUNDS)
-        subscriber = AuditSubscriber(config, store, registry)
-        subscriber.start()
-        client = connect_client(broker.url, f"devices-{secrets.token_hex(4)}")
-        try:
-            assert subscriber.wait_subscribed(10), subscriber.last_error
-            yield Audit(database_url, registry, client)
-        finally:
-            client.disconnect()
-            client.loop_stop()
-            subscriber.stop()
-            store.close()
+def audit(tmp_path: Path, database_url: str) -> Iterator[AuditService]:
+    # No replay requests while the test looks at what is missing
+    with audit_service(tmp_path, database_url, KEYS, bounds=BOUNDS, replay_after_s=3600) as service:
+        yield service
+
+
+def held(audit: AuditService) -> set[tuple[str, int]]:
+    rows = execute_sql(audit.url, "SELECT device_id, seq FROM audit_evidence WHERE verified = 0")
+    return {(str(device_id), int(str(seq))) for device_id, seq in rows}
 
 
 def test_images_held_before_their_alert_are_bounded_oldest_dropped_first(
-    audit: Audit, caplog: pytest.LogCaptureFixture
+    audit: AuditService, caplog: pytest.LogCaptureFixture
 ) -> None:
     chain_a, chain_b = AlertChain("box-a", KEY), AlertChain("box-b", KEY)
     chain_a.extend(13, evidence=True)  # images for starts 1, 4, 7, 10, 13
@@ -103,14 +59,14 @@ def test_images_held_before_their_alert_are_bounded_oldest_dropped_first(
         audit.handled("edge_gateway_audit_evidence_total", {"outcome": "stored"}, 5)
 
         # Then the newest three are held (three per device), the two oldest dropped and counted
-        assert audit.held() == {("box-a", 7), ("box-a", 10), ("box-a", 13)}
+        assert held(audit) == {("box-a", 7), ("box-a", 10), ("box-a", 13)}
         assert audit.sample("edge_gateway_audit_evidence_dropped_total", {"bound": "device"}) == 2
 
         # When box-b's three come, the fleet would hold six of five: box-a's oldest goes
         for seq in sorted(chain_b.images):
             audit.publish(chain_b.image_topic(seq), chain_b.images[seq])
         audit.handled("edge_gateway_audit_evidence_total", {"outcome": "stored"}, 8)
-    assert audit.held() == {("box-a", 10), ("box-a", 13), ("box-b", 1), ("box-b", 4), ("box-b", 7)}
+    assert held(audit) == {("box-a", 10), ("box-a", 13), ("box-b", 1), ("box-b", 4), ("box-b", 7)}
     assert audit.sample("edge_gateway_audit_evidence_dropped_total", {"bound": "total"}) == 1
     dropped = [record for record in caplog.records if "dropped an image" in record.getMessage()]
     assert len(dropped) == 3
@@ -125,7 +81,7 @@ def test_images_held_before_their_alert_are_bounded_oldest_dropped_first(
             device["device_id"]: device for device in json.loads(server.get("/v1/devices").body)["devices"]
         }
     assert devices["box-a"]["evidence_missing"] == 3
-    assert audit.held() == {("box-b", 1), ("box-b", 4), ("box-b", 7)}
+    assert held(audit) == {("box-b", 1), ("box-b", 4), ("box-b", 7)}
 
 
 def test_images_held_are_bounded_by_bytes_per_device_and_in_all(database_url: str) -> None:
@@ -161,7 +117,7 @@ def test_images_held_are_bounded_by_bytes_per_device_and_in_all(database_url: st
 
 
 def test_rejected_messages_keep_the_newest_and_count_every_one(
-    audit: Audit, caplog: pytest.LogCaptureFixture
+    audit: AuditService, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given five messages that are not alerts on box-a's topic, then three on box-b's
     with caplog.at_level(logging.WARNING, logger="gateway.audit.bounds"):

@@ -1,5 +1,5 @@
 """Two ``audit serve`` instances started from one config share its client id (by default
-``edge-gateway-audit``): the broker keeps one connection per client id, so each instance's connect
+``edge-gateway.audit``): the broker keeps one connection per client id, so each instance's connect
 closed the other's, over and over for as long as both ran, and all either said was "disconnected
 (Unspecified error); reconnecting". Now each says what to check, naming the client id (its
 ``last_error``, which ``audit serve`` shows as its systemd status, and an error logged once), and
@@ -53,7 +53,7 @@ def test_two_instances_with_one_client_id_say_so(
 
             # Then one of them, then both, name the client id they fight over
             def named(subscriber: AuditSubscriber) -> bool:
-                return "client id 'edge-gateway-audit'" in (subscriber.last_error or "")
+                return f"client id {config.client_id!r}" in (subscriber.last_error or "")
 
             wait_until(lambda: all(named(subscriber) for subscriber in subscribers), WAIT_S, interval_s=0.2)
         assert "Each audit instance needs a client_id of its own" in caplog.text

@@ -14,6 +14,9 @@ PostgreSQL and mosquitto.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -33,27 +36,58 @@ READABLE = "device_id, seq, hash, prev_hash, payload, received_at, evidence_sha2
 """Every column of audit_alerts but evidence_missing, which the progress read counts."""
 
 
+def grant(url: str, *statements: str) -> None:
+    """Run these GRANT/REVOKE statements as ``url``'s role."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        for statement in statements:
+            connection.execute(statement)
+
+
 def new_role(url: str, *grants: str) -> str:
     """A new login role with these grants (on ``url``'s database); returns its URL."""
     role = f"auditor_{secrets.token_hex(4)}"
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(f"CREATE ROLE {role} LOGIN")
-        for grant in grants:
-            connection.execute(grant.format(role=role))
+    grant(url, f"CREATE ROLE {role} LOGIN", *(statement.format(role=role) for statement in grants))
     return url.replace("postgres@", f"{role}@")
 
 
-def audit_config(tmp_path: Path, broker: Mosquitto, url: str) -> AuditConfig:
+@dataclass
+class Running:
+    subscriber: AuditSubscriber
+    device: MqttDevice
+    reader: AuditStore
+    """On the owner's connection: reads what the role's subscriber stored."""
+
+    def progress(self) -> list[tuple[int, int]]:
+        return [(progress.contiguous_seq, progress.max_seq) for progress in self.reader.progress()]
+
+
+@contextmanager
+def subscriber_as(tmp_path: Path, url: str, owner_url: str) -> Iterator[Running]:
+    """The subscriber storing as ``url``'s role, subscribed, and a device publishing to it."""
     keys_file = tmp_path / "keys.yaml"
     keys_file.write_text(f"{DEVICE}: {KEY.hex()}\n")
-    return AuditConfig.model_validate(
-        {
-            "mqtt": {"url": broker.url, "reconnect_min_s": 1, "reconnect_max_s": 1},
-            "database": url,
-            "keys_file": str(keys_file),
-            "replay_after_s": 0.5,
-        }
-    )
+    with Mosquitto(tmp_path / "broker") as broker:
+        config = AuditConfig.model_validate(
+            {
+                "mqtt": {"url": broker.url, "reconnect_min_s": 1, "reconnect_max_s": 1},
+                "database": url,
+                "keys_file": str(keys_file),
+                "replay_after_s": 0.5,
+            }
+        )
+        store = AuditStore.open(url, {DEVICE: KEY})
+        subscriber = AuditSubscriber(config, store, CollectorRegistry())
+        subscriber.start()
+        device = MqttDevice(broker.url, AlertChain(DEVICE, KEY))
+        reader = AuditStore.open(owner_url, {DEVICE: KEY})
+        try:
+            assert subscriber.wait_subscribed(10), subscriber.last_error
+            yield Running(subscriber, device, reader)
+        finally:
+            reader.close()
+            device.close()
+            subscriber.stop()
+            store.close()
 
 
 def test_a_role_that_may_only_read_and_write_the_tables_stores(
@@ -71,21 +105,9 @@ def test_a_role_that_may_only_read_and_write_the_tables_stores(
     )
 
     # When the subscriber runs as that role, then it starts and stores a device's alerts
-    with Mosquitto(tmp_path / "broker") as broker:
-        store = AuditStore.open(url, {DEVICE: KEY})
-        subscriber = AuditSubscriber(audit_config(tmp_path, broker, url), store, CollectorRegistry())
-        subscriber.start()
-        device = MqttDevice(broker.url, AlertChain(DEVICE, KEY))
-        reader = AuditStore.open(owner_url, {DEVICE: KEY})
-        try:
-            assert subscriber.wait_subscribed(10), subscriber.last_error
-            device.publish(range(1, 4))
-            wait_until(lambda: [(p.contiguous_seq, p.max_seq) for p in reader.progress()] == [(3, 3)], WAIT_S)
-        finally:
-            reader.close()
-            device.close()
-            subscriber.stop()
-            store.close()
+    with subscriber_as(tmp_path, url, owner_url) as running:
+        running.device.publish(range(1, 4))
+        wait_until(lambda: running.progress() == [(3, 3)], WAIT_S)
 
 
 def test_storing_goes_on_while_the_progress_read_fails(postgres: PostgresServer, tmp_path: Path) -> None:
@@ -94,36 +116,24 @@ def test_storing_goes_on_while_the_progress_read_fails(postgres: PostgresServer,
     owner_url = postgres.create_database()
     url = new_role(owner_url, "GRANT CREATE ON SCHEMA public TO {role}")
     AuditStore.open(url, {}).close()
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("REVOKE SELECT ON audit_alerts FROM CURRENT_USER")
-        connection.execute(f"GRANT SELECT ({READABLE}) ON audit_alerts TO CURRENT_USER")
-    with Mosquitto(tmp_path / "broker") as broker:
-        store = AuditStore.open(url, {DEVICE: KEY})
-        subscriber = AuditSubscriber(audit_config(tmp_path, broker, url), store, CollectorRegistry())
-        subscriber.start()
-        device = MqttDevice(broker.url, AlertChain(DEVICE, KEY))
-        reader = AuditStore.open(owner_url, {DEVICE: KEY})
-        try:
-            assert subscriber.wait_subscribed(10), subscriber.last_error
+    grant(
+        url,
+        "REVOKE SELECT ON audit_alerts FROM CURRENT_USER",
+        f"GRANT SELECT ({READABLE}) ON audit_alerts TO CURRENT_USER",
+    )
+    with subscriber_as(tmp_path, url, owner_url) as running:
+        # When a device's alerts come with seq 3 missing, then more
+        running.device.publish([1, 2, 4, 5])
+        wait_until(lambda: running.progress() == [(2, 5)], WAIT_S)
+        running.device.publish([6])
 
-            # When a device's alerts come with seq 3 missing, then more
-            device.publish([1, 2, 4, 5])
-            wait_until(lambda: [(p.contiguous_seq, p.max_seq) for p in reader.progress()] == [(2, 5)], WAIT_S)
-            device.publish([6])
+        # Then it goes on storing
+        wait_until(lambda: running.progress()[0][1] == 6, WAIT_S)
+        assert running.subscriber.storing
+        assert running.device.replay_requests == []
 
-            # Then it goes on storing
-            wait_until(lambda: reader.progress()[0].max_seq == 6, WAIT_S)
-            assert subscriber.storing
-            assert device.replay_requests == []
-
-            # And once the read works, the gap is seen, asked for, and closes
-            with psycopg.connect(url, autocommit=True) as connection:
-                connection.execute("GRANT SELECT ON audit_alerts TO CURRENT_USER")
-            wait_until(lambda: reader.progress()[0].contiguous_seq == 6, WAIT_S)
-            assert device.replay_requests
-            assert subscriber.storing
-        finally:
-            reader.close()
-            device.close()
-            subscriber.stop()
-            store.close()
+        # And once the read works, the gap is seen, asked for, and closes
+        grant(url, "GRANT SELECT ON audit_alerts TO CURRENT_USER")
+        wait_until(lambda: running.progress()[0][0] == 6, WAIT_S)
+        assert running.device.replay_requests
+        assert running.subscriber.storing

@@ -43,7 +43,7 @@ def config(tmp_path: Path, broker: Mosquitto, client_id: str) -> AuditConfig:
     )
 
 
-@pytest.mark.parametrize("first", ["x", "edge-gateway-audit"])
+@pytest.mark.parametrize("first", ["x", "edge-gateway-audit", "edge-gateway.audit"])
 def test_an_instance_named_like_anothers_status_connection_keeps_its_connection(
     tmp_path: Path, broker: Mosquitto, first: str
 ) -> None:

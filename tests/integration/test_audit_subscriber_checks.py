@@ -18,23 +18,17 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
-from prometheus_client import CollectorRegistry
 
 from gateway.audit.store import AuditStore, ReceivedMessage
-from gateway.audit.subscriber import AuditSubscriber
-from gateway.config import AuditConfig
 from gateway.protocol.alerts import ZERO_HASH, build_alert_payload, format_timestamp
-from tests.support.audit_device import connect_client, event, wait_until
+from tests.support.audit_device import event, wait_until
+from tests.support.audit_service import AuditService, audit_service
 from tests.support.fleet_server import fleet_server
-from tests.support.mosquitto import Mosquitto
 
 KEY = bytes(range(32))
 SKEW_S = 300.0
@@ -43,53 +37,10 @@ KEYS = dict.fromkeys(("box-slow", "box-fast", "box-late", "box-plain"), KEY)
 WAIT_S = 20.0
 
 
-@dataclasses.dataclass
-class Audit:
-    url: str
-    store: AuditStore
-    """A reader of its own: the subscriber's store belongs to its store thread."""
-    registry: CollectorRegistry
-    client: mqtt.Client
-
-    def sample(self, name: str, labels: dict[str, str]) -> float:
-        return self.registry.get_sample_value(name, labels) or 0.0
-
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(10)
-
-    def devices(self) -> dict[str, Any]:
-        with fleet_server(self.url, KEYS, "token") as server:
-            answer = json.loads(server.get("/v1/devices").body)
-        return {device["device_id"]: device for device in answer["devices"]}
-
-
 @pytest.fixture
-def audit(tmp_path: Path, database_url: str) -> Iterator[Audit]:
-    keys_file = tmp_path / "keys.yaml"
-    keys_file.write_text("".join(f"{device}: {KEY.hex()}\n" for device in KEYS))
-    with Mosquitto(tmp_path / "broker") as broker:
-        config = AuditConfig.model_validate(
-            {
-                "mqtt": {"url": broker.url, "reconnect_min_s": 1, "reconnect_max_s": 1},
-                "database": database_url,
-                "keys_file": str(keys_file),
-            }
-        )
-        registry = CollectorRegistry()
-        store = AuditStore.open(database_url, KEYS)
-        subscriber = AuditSubscriber(config, store, registry)
-        subscriber.start()
-        client = connect_client(broker.url, f"devices-{secrets.token_hex(4)}")
-        reader = AuditStore.open(database_url, KEYS)
-        try:
-            assert subscriber.wait_subscribed(10), subscriber.last_error
-            yield Audit(database_url, reader, registry, client)
-        finally:
-            reader.close()
-            client.disconnect()
-            client.loop_stop()
-            subscriber.stop()
-            store.close()
+def audit(tmp_path: Path, database_url: str) -> Iterator[AuditService]:
+    with audit_service(tmp_path, database_url, KEYS) as service:
+        yield service
 
 
 def online(device_id: str, clock_offset_s: float) -> bytes:
@@ -97,7 +48,7 @@ def online(device_id: str, clock_offset_s: float) -> bytes:
     return json.dumps({"state": "online", "ts": format_timestamp(time.time() + clock_offset_s)}).encode()
 
 
-def announce(audit: Audit, device_id: str, clock_offset_s: float) -> None:
+def announce(audit: AuditService, device_id: str, clock_offset_s: float) -> None:
     """Publish the device's ``online`` until the fleet has measured its clock from a live copy (one
     sent before the status connection subscribed arrives as the broker's retained copy)."""
 
@@ -109,18 +60,18 @@ def announce(audit: Audit, device_id: str, clock_offset_s: float) -> None:
     wait_until(measured, WAIT_S, interval_s=0.5)
 
 
-def publish_alert(audit: Audit, device_id: str, alert_time: float) -> bytes:
+def publish_alert(audit: AuditService, device_id: str, alert_time: float) -> bytes:
     made = dataclasses.replace(event(1), frame_ts=round(alert_time, 6))
     _, payload = build_alert_payload(device_id, 1, made, ZERO_HASH, KEY)
     audit.publish(f"edge/{device_id}/alerts", payload)
     return payload
 
 
-def stored(audit: Audit, device_id: str, seq: int) -> bool:
+def stored(audit: AuditService, device_id: str, seq: int) -> bool:
     return audit.store.alert(device_id, seq) is not None
 
 
-def test_a_device_clock_off_the_audits_is_clock_skew_and_a_late_alert_is_behind(audit: Audit) -> None:
+def test_a_device_clock_off_the_audits_is_clock_skew_and_a_late_alert_is_behind(audit: AuditService) -> None:
     # Given a device whose clock is 5 min slow, one whose clock is 5 min fast, each delivering at
     # once, and one with a right clock whose alert arrives 2 min after it was raised
     for device_id, offset in (("box-slow", -SKEW_S), ("box-fast", SKEW_S), ("box-late", 0.0)):
@@ -155,7 +106,7 @@ def test_a_device_clock_off_the_audits_is_clock_skew_and_a_late_alert_is_behind(
 
 
 def test_a_status_from_a_device_without_a_key_makes_no_fleet_row(
-    audit: Audit, caplog: pytest.LogCaptureFixture
+    audit: AuditService, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a status from a device the keys file does not name, then one from a device it does
     with caplog.at_level(logging.WARNING, logger="gateway.audit.store"):
@@ -171,7 +122,7 @@ def test_a_status_from_a_device_without_a_key_makes_no_fleet_row(
     assert "rejected a status message from edge/box-stranger/status: no key for device" in caplog.text
 
 
-def test_an_alert_in_other_bytes_than_its_canonical_json_is_refused(audit: Audit) -> None:
+def test_an_alert_in_other_bytes_than_its_canonical_json_is_refused(audit: AuditService) -> None:
     # Given a signed alert, first sent with whitespace, with an escaped letter and with its keys in
     # another order (each hashing and verifying the same), then as the device sends it
     made = dataclasses.replace(event(1), frame_ts=round(time.time(), 6))

@@ -29,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from gateway.domain import AlertEvent, AlertKind, EndReason, Evidence, ModelRef
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
+from gateway.protocol.mqtt_link import close_client
 
 
 def event(seq: int, camera_id: str = "gate") -> AlertEvent:
@@ -181,8 +182,7 @@ class MqttDevice:
                 client.publish(self.chain.image_topic(seq), self.chain.images[seq], qos=1)
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        close_client(self._client)
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 15.0, interval_s: float = 0.05) -> None:
