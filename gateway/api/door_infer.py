@@ -5,7 +5,7 @@ Through aiohttp, an admitted ``POST /v2/models/{name}[/versions/{version}]/infer
 object and its writer: most of the event loop's CPU per request, which the inference workers lose
 (bench/request_cpu.py). The front door (front_door.py) has already read the head and admitted the
 request; ``DoorInfer`` then takes the body from the socket's chunks straight into one aligned
-buffer, runs the call aiohttp's handler runs (``v2.answer_infer``: parse, check, queue, await,
+buffer, runs the call aiohttp's handler runs (``v2_infer.answer_infer``: parse, check, queue, await,
 encode), and hands back the answer's head and parts, the output arrays themselves, for one write.
 
 The answers are the handler's: the same statuses, bodies and headers (less aiohttp's ``Server``),
@@ -15,15 +15,18 @@ the same errors (``middlewares.error_answer``), the same metrics.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from gateway.api import body_stall
 from gateway.api.context import ApiContext, aligned_buffer
-from gateway.api.middlewares import JSON_TYPE, count_failure, error_answer
+from gateway.api.middlewares import CLIENT_CLOSED_REQUEST, JSON_TYPE, count_failure, error_answer
 from gateway.api.tensors import HEADER_LENGTH
-from gateway.api.v2 import BINARY_TYPE, InferCall, answer_infer
+from gateway.api.v2 import BINARY_TYPE
+from gateway.api.v2_infer import InferCall, answer_infer
 
 Part = bytes | memoryview
 
@@ -94,6 +97,25 @@ class DoorInfer:
         self.body[self.filled : end] = data[:taken]
         self.filled = end
         return taken
+
+    def abandoned(self, context: ApiContext) -> None:
+        """The client left mid-body: counted as aiohttp's handler, whose body read fails, answers
+        it (to nobody), and its reservation released."""
+        context.queue.release(self)
+        context.metrics.observe(
+            self.route, "POST", CLIENT_CLOSED_REQUEST, time.perf_counter() - self.timed_from
+        )
+
+    def stalled(self, context: ApiContext, date: str) -> bytes:
+        """The 408 that ends a request whose body stopped arriving (its connection closes after
+        it), its reservation released and its answer counted."""
+        context.queue.release(self)
+        message = (
+            f"no body bytes arrived for {body_stall.BODY_STALL_S:.0f} s; {self.missing} were still to come"
+        )
+        body = json.dumps({"error": message}).encode()
+        context.metrics.observe(self.route, "POST", 408, time.perf_counter() - self.timed_from)
+        return response_head(408, JSON_TYPE, len(body), {}, date=date, close=True) + body
 
     async def answer(self, context: ApiContext, executor: Executor) -> Answer:
         """The answer once the whole body is in; never raises (an error is its answer)."""

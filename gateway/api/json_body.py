@@ -10,12 +10,17 @@ The depth is measured on the raw text, after decoding succeeded (so the text is 
 string-skipping is linear), with C-speed passes only: strings removed by one regular expression,
 everything but brackets deleted, and the running depth taken by a cumulative sum. Bodies with no
 more than MAX_DEPTH opening brackets in all skip the measurement.
+
+An object that repeats a key (two ``"inputs"``) is refused naming the key: Python's decoder keeps
+the last one silently, so the client's first tensors would be dropped without a word (the API
+refuses repeated query parameters for the same reason).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import numpy as np
 
@@ -31,12 +36,35 @@ _NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
 _OPENERS = np.frombuffer(b"[{", dtype=np.uint8)
 
 
+class _RepeatedKeyError(Exception):
+    """Raised inside the decoder, where ``what`` is not known; ``load_json`` words it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKeyError(key)
+            seen.add(key)
+    return document
+
+
 def load_json(body: bytes | bytearray | memoryview, what: str = "request body") -> object:
     """Decode ``body``; raise InvalidInputError naming the problem (``what`` names the body)."""
     if isinstance(body, memoryview):
         body = bytes(body)
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_pairs_hook=_object)
+    except _RepeatedKeyError as exc:
+        raise InvalidInputError(
+            f"{what} repeats the key {json.dumps(exc.key, ensure_ascii=False)[:60]} in one object"
+        ) from None
     except RecursionError:
         raise InvalidInputError(f"{what} nests JSON deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:

@@ -23,6 +23,7 @@ from gateway.domain import (
     EvidenceRecord,
     Image,
     InferenceOutput,
+    ModelRef,
     ModelRouting,
     ModelStatistics,
     ModelVersionStatus,
@@ -64,7 +65,21 @@ class InferenceBackend(Protocol):
         version: int | None,
         inputs: Mapping[str, npt.NDArray[np.generic]],
         deadline: float | None,
-    ) -> Future[InferenceOutput]: ...
+        queue_deadline: float | None = None,
+    ) -> Future[InferenceOutput]:
+        """``queue_deadline`` is Triton's ``timeout``: a request still queued then fails with
+        DeadlineExceededError, counted as timed out, apart from one whose ``deadline`` passed."""
+        ...
+
+    def output_labels(self, ref: ModelRef) -> Mapping[str, Sequence[str]]:
+        """Class labels by output name for the model version ``ref`` (Triton's classification
+        extension); empty when it has none."""
+        ...
+
+    def queue_settings(self) -> tuple[float, int]:
+        """The dynamic batcher's ``max_queue_delay`` in seconds and its queue's capacity (items),
+        for Triton's model configuration."""
+        ...
 
     def detect(
         self, name: str, version: int | None, image: Image, deadline: float | None

@@ -20,10 +20,32 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from gateway.api.classification import binary_strings, top_classes
 from gateway.api.json_body import load_json
 from gateway.api.json_data import json_array
+from gateway.api.request_parameters import (
+    RequestedOutput,
+    check_request_parameters,
+    flag,
+    parameters_of,
+    parse_outputs,
+    timeout_of,
+)
 from gateway.domain import ModelVersionStatus, TensorSpec, TensorType, ascii_integer
 from gateway.errors import InferenceError, InvalidInputError
+
+__all__ = [
+    "HEADER_LENGTH",
+    "InferRequest",
+    "InferResponse",
+    "RequestedOutput",
+    "check_against_model",
+    "encode_binary_request",
+    "encode_infer_response",
+    "json_output_values",
+    "parse_infer_request",
+    "specs_json",
+]
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 MAX_RANK = 32
@@ -38,12 +60,6 @@ Array = npt.NDArray[np.generic]
 _TYPES_BY_DTYPE: Mapping[np.dtype[np.generic], TensorType] = {
     member.numpy_dtype: member for member in TensorType if member is not TensorType.BYTES
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RequestedOutput:
-    name: str
-    binary: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,29 +98,12 @@ class InferRequest:
 
 def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str | None) -> InferRequest:
     """Decode an infer request body; raise InvalidInputError naming the problem."""
-    # A view, not a slice: the tensor bytes are read in place by np.frombuffer, never copied here.
-    view = memoryview(body)
-    what = "request body"
-    if header_length is None:
-        header_bytes, binary = view, view[:0]
-    else:
-        length = ascii_integer(header_length)
-        if length is None and header_length.isascii() and header_length.isdigit():
-            length = len(body) + 1  # more digits than any body's length: said as the mismatch it is
-        if length is None:
-            raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length[:40]!r}")
-        if not 0 < length <= len(body):
-            raise InvalidInputError(
-                f"{HEADER_LENGTH} {header_length[:40]} does not fit a body of {len(body)} bytes"
-            )
-        header_bytes, binary = view[:length], view[length:]
-        # A length that cuts the JSON short (or runs into the tensors) must be blamed, not the JSON.
-        what = f"the inference header (the body's first {length} bytes, as {HEADER_LENGTH} says)"
+    header_bytes, binary, what = _split_body(body, header_length)
     header = load_json(header_bytes, what)
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
-    parameters = _parameters(header, "request")
-    _check_request_parameters(parameters)
+    parameters = parameters_of(header, "request")
+    check_request_parameters(parameters)
     raw_inputs = header.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise InvalidInputError("'inputs' must be a non-empty list of tensors")
@@ -120,7 +119,7 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         raise InvalidInputError(
             f"the body carries {len(binary)} bytes of binary tensor data but the inputs declare {offset}"
         )
-    binary_default = _flag(parameters, "binary_data_output", False, "request")
+    binary_default = flag(parameters, "binary_data_output", False, "request")
     request_id = header.get("id")
     if request_id is not None and not isinstance(request_id, str):
         # Echoed back as sent: str() of an object would answer with Python's spelling of it.
@@ -128,10 +127,34 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
     return InferRequest(
         request_id=request_id,
         inputs=inputs,
-        outputs=_parse_outputs(header.get("outputs"), binary_default),
+        outputs=parse_outputs(header.get("outputs"), binary_default),
         binary_default=binary_default,
-        timeout_s=_timeout(parameters.get("timeout")),
+        timeout_s=timeout_of(parameters.get("timeout")),
     )
+
+
+def _split_body(
+    body: bytes | bytearray | memoryview, header_length: str | None
+) -> tuple[memoryview, memoryview, str]:
+    """The JSON header's bytes, the binary tensors' bytes, and how to name the header in errors."""
+    # A view, not a slice: the tensor bytes are read in place by np.frombuffer, never copied here.
+    view = memoryview(body)
+    if header_length is None:
+        return view, view[:0], "request body"
+    length = ascii_integer(header_length)
+    if length is None and header_length.isascii() and header_length.isdigit():
+        length = len(body) + 1  # more digits than any body's length: said as the mismatch it is
+    if length is None:
+        raise InvalidInputError(f"{HEADER_LENGTH} must be an integer, got {header_length[:40]!r}")
+    if length == 0:
+        return view, view[:0], "request body"  # as Triton: 0 says the whole body is the JSON header
+    if length > len(body):
+        raise InvalidInputError(
+            f"{HEADER_LENGTH} {header_length[:40]} does not fit a body of {len(body)} bytes"
+        )
+    # A length that cuts the JSON short (or runs into the tensors) must be blamed, not the JSON.
+    what = f"the inference header (the body's first {length} bytes, as {HEADER_LENGTH} says)"
+    return view[:length], view[length:], what
 
 
 def encode_binary_request(inputs: Mapping[str, Array]) -> tuple[bytes, dict[str, str]]:
@@ -184,8 +207,10 @@ def encode_infer_response(
     model_version: int,
     request: InferRequest,
     outputs: Mapping[str, Array],
+    labels: Mapping[str, Sequence[str]] | None = None,
 ) -> InferResponse:
-    """The response: its JSON header and the binary tensors that follow it (if any were asked for)."""
+    """The response: its JSON header and the binary tensors that follow it (if any were asked for).
+    ``labels`` names the classes of outputs asked for as classifications (classification.py)."""
     wanted = request.outputs or tuple(RequestedOutput(name, request.binary_default) for name in outputs)
     entries: list[dict[str, Any]] = []
     chunks: list[memoryview] = []
@@ -193,7 +218,13 @@ def encode_infer_response(
         array = outputs.get(requested.name)
         if array is None:
             raise InferenceError(f"the model returned no output {requested.name!r}")
-        entry: dict[str, Any] = {
+        if requested.classes:
+            entry, chunk = _classification_entry(requested, array, (labels or {}).get(requested.name, ()))
+            if chunk is not None:
+                chunks.append(chunk)
+            entries.append(entry)
+            continue
+        entry = {
             "name": requested.name,
             "datatype": _datatype(requested.name, array).value,
             "shape": list(array.shape),
@@ -212,10 +243,23 @@ def encode_infer_response(
         "model_version": str(model_version),
         "outputs": entries,
     }
-    if request.request_id is not None:
+    if request.request_id:  # as Triton: an empty id is not echoed
         response["id"] = request.request_id
     header = json.dumps(response, separators=(",", ":")).encode()
     return InferResponse(header, tuple(chunks))
+
+
+def _classification_entry(
+    requested: RequestedOutput, array: Array, labels: Sequence[str]
+) -> tuple[dict[str, Any], memoryview | None]:
+    strings, shape = top_classes(requested.name, array, requested.classes, labels)
+    entry: dict[str, Any] = {"name": requested.name, "datatype": TensorType.BYTES.value, "shape": shape}
+    if not requested.binary:
+        entry["data"] = strings
+        return entry, None
+    data = binary_strings(strings)
+    entry["parameters"] = {"binary_data_size": len(data)}
+    return entry, memoryview(data)
 
 
 def json_output_values(request: InferRequest, outputs: Mapping[str, Array]) -> int:
@@ -247,7 +291,7 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
     datatype = _tensor_type(name, raw.get("datatype"))
     dtype = datatype.numpy_dtype
     count = math.prod(shape)
-    parameters = _parameters(raw, f"input {name!r}")
+    parameters = parameters_of(raw, f"input {name!r}")
     size = parameters.get("binary_data_size")
     if size is not None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -320,93 +364,6 @@ def _check_tensor(name: str, array: Array, spec: TensorSpec, max_batch_size: int
         raise InvalidInputError(f"input {name!r}: shape {list(shape)}, the model takes {list(spec.shape)}")
     if max_batch_size > 0 and shape and not 1 <= shape[0] <= max_batch_size:
         raise InvalidInputError(f"input {name!r}: batch of {shape[0]}, the model takes 1 to {max_batch_size}")
-
-
-def _parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, ...] | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, list):
-        raise InvalidInputError("'outputs' must be a list")
-    requested: list[RequestedOutput] = []
-    names: set[str] = set()
-    for position, entry in enumerate(raw):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise InvalidInputError(f"outputs[{position}] must be an object with a 'name'")
-        if entry["name"] in names:
-            # As Triton (core#493): refused, rather than answered twice or once.
-            raise InvalidInputError(f"output {entry['name']!r} is requested twice")
-        names.add(entry["name"])
-        parameters = _parameters(entry, f"output {entry['name']!r}")
-        classes = parameters.get("classification", 0)
-        if not _unsigned_64(classes):
-            raise InvalidInputError(
-                f"output {entry['name']!r}: 'classification' must be a non-negative integer "
-                f"(how many classes), got {json.dumps(classes)[:40]}"
-            )
-        if classes:  # as Triton, a count of 0 asks for the tensor itself
-            raise InvalidInputError(f"output {entry['name']!r}: classification is not supported")
-        if "shared_memory_region" in parameters:
-            raise InvalidInputError(f"output {entry['name']!r}: shared memory is not supported")
-        binary = _flag(parameters, "binary_data", binary_default, f"output {entry['name']!r}")
-        requested.append(RequestedOutput(entry["name"], binary))
-    return tuple(requested) or None
-
-
-def _parameters(container: Mapping[str, Any], what: str) -> Mapping[str, Any]:
-    parameters = container.get("parameters", {})
-    if not isinstance(parameters, dict):
-        raise InvalidInputError(f"{what}: 'parameters' must be a JSON object")
-    if "shared_memory_region" in parameters:
-        raise InvalidInputError(f"{what}: shared memory is not supported")
-    return parameters
-
-
-def _check_request_parameters(parameters: Mapping[str, Any]) -> None:
-    """Triton's reserved request parameters must have their types even where they change nothing:
-    there are no sequence models here (a sequence id on a model without a sequence batcher is
-    ignored, as by Triton), nor priority levels (every request has the default one, as Triton gives
-    a model without levels). Other parameters are the client's own, but only of Triton's types."""
-    for name, value in parameters.items():
-        if name.startswith("triton_"):
-            raise InvalidInputError(f"request parameter {name!r}: names starting with 'triton_' are reserved")
-        if name in ("sequence_start", "sequence_end"):
-            _flag(parameters, name, False, "request")
-        elif name == "sequence_id" and not (isinstance(value, str) or _unsigned_64(value)):
-            raise InvalidInputError(
-                f"the 'sequence_id' parameter must be an unsigned 64-bit integer or a string, "
-                f"got {json.dumps(value)[:40]}"
-            )
-        elif name == "priority" and not _unsigned_64(value):
-            raise InvalidInputError(
-                f"the 'priority' parameter must be an unsigned 64-bit integer, got {json.dumps(value)[:40]}"
-            )
-        elif not isinstance(value, (str, int, float)):  # a bool is an int
-            raise InvalidInputError(
-                f"request parameter {name!r} must be a string, a number or true/false, "
-                f"got {json.dumps(value)[:40]}"
-            )
-
-
-def _unsigned_64(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64
-
-
-def _flag(parameters: Mapping[str, Any], name: str, default: bool, what: str) -> bool:
-    value = parameters.get(name, default)
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{what}: the {name!r} parameter must be true or false, got {value!r}")
-    return value
-
-
-def _timeout(raw: object) -> float | None:
-    if raw is None:
-        return None
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
-        raise InvalidInputError("the 'timeout' parameter must be a non-negative integer of microseconds")
-    if raw == 0:
-        return None  # Triton's default: 0 is no timeout, not one that has already passed
-    # Triton reads it as an unsigned 64-bit count; JSON allows more digits than a float holds.
-    return min(raw, 2**64 - 1) / 1_000_000
 
 
 def _datatype(name: str, array: Array) -> TensorType:

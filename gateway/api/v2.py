@@ -2,34 +2,27 @@
 
 Enough of Triton's HTTP surface that ``tritonclient.http`` works unchanged: server and model
 metadata, readiness, ``config``, ``repository/index`` (explicit load and unload are refused, as by
-Triton polling its repository), the statistics extension (``stats``) and infer with JSON tensors or
-the binary tensor data extension (see tensors.py). Model versions are positive
+Triton polling its repository), the statistics extension (``stats``), the classification extension
+(classification.py) and infer with JSON tensors or the binary tensor data extension (v2_infer.py,
+tensors.py). Model versions are positive
 integers in the path; ``/v2/models/{name}`` without a version means what the repository routes it to
 (latest or canary); its ``stats`` are every version's, as Triton's.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Mapping
-from concurrent.futures import Executor, Future
-from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from typing import Any
 
 from aiohttp import web
 
+from gateway.api import shared_memory
 from gateway.api.context import (
     DEADLINE_HEADER,
     EXECUTOR,
-    OFFLOAD_BYTES,
-    OFFLOAD_VALUES,
-    RUNNING_GRACE_S,
-    ApiContext,
     check_deadline,
-    check_queue,
     context_of,
     deadline_from,
     parse_version,
@@ -37,31 +30,23 @@ from gateway.api.context import (
 )
 from gateway.api.json_body import load_json
 from gateway.api.middlewares import INFER_PREFIX, JSON_TYPE, expect_continue, json_error
-from gateway.api.ports import InferenceBackend, InferenceOutput
+from gateway.api.ports import InferenceBackend
 from gateway.api.tensors import (
     HEADER_LENGTH,
-    InferRequest,
-    InferResponse,
-    check_against_model,
-    encode_infer_response,
-    json_output_values,
-    parse_infer_request,
     specs_json,
 )
+from gateway.api.v2_infer import InferCall, answer_infer
 from gateway.domain import (
     Duration,
-    ModelRef,
     ModelState,
     ModelStatistics,
-    ModelVersionStatus,
     TensorSpec,
-    ascii_integer,
 )
-from gateway.errors import DeadlineExceededError, InvalidInputError, ModelNotFoundError
+from gateway.errors import InvalidInputError
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
-EXTENSIONS = ("binary_tensor_data", "model_repository", "statistics")
+EXTENSIONS = ("binary_tensor_data", "classification", "model_repository", "statistics")
 BINARY_TYPE = "application/octet-stream"
 
 
@@ -70,6 +55,7 @@ def add_routes(app: web.Application) -> None:
     router.add_get("/v2", server_metadata, name="server_metadata")
     router.add_get("/v2/health/live", live, name=f"{OPEN_PREFIX}live")
     router.add_get("/v2/health/ready", ready, name=f"{OPEN_PREFIX}ready")
+    shared_memory.add_routes(app)
     router.add_route("*", "/v2/repository/index", repository_index, name="repository_index")
     for action in ("load", "unload"):
         router.add_post(
@@ -231,7 +217,34 @@ async def model_config(request: web.Request) -> web.Response:
             "output": [_config_tensor(spec, batched) for spec in status.outputs],
             "version_policy": {"specific": {"versions": [status.version] if status.version else []}},
         }
+        | _dynamic_batching(context_of(request).backend, batched)
     )
+
+
+def _dynamic_batching(backend: InferenceBackend, batched: bool) -> dict[str, Any]:
+    """Triton's ``dynamic_batching`` section, as its /config lists it for a model with a dynamic
+    batcher, from what this server's batcher does: one queue for every model (``max_queue_size``
+    is its capacity), no priority levels, no preferred sizes, answers not held back for order, and
+    a request's ``timeout`` taken (``allow_timeout_override``) with none by default."""
+    if not batched:
+        return {}
+    delay_s, capacity = backend.queue_settings()
+    return {
+        "dynamic_batching": {
+            "preferred_batch_size": [],
+            "max_queue_delay_microseconds": round(delay_s * 1_000_000),
+            "preserve_ordering": False,
+            "priority_levels": 0,
+            "default_priority_level": 0,
+            "default_queue_policy": {
+                "timeout_action": "REJECT",
+                "default_timeout_microseconds": 0,
+                "allow_timeout_override": True,
+                "max_queue_size": capacity,
+            },
+            "priority_queue_policy": {},
+        }
+    }
 
 
 async def infer(request: web.Request) -> web.StreamResponse:
@@ -259,141 +272,6 @@ async def infer(request: web.Request) -> web.StreamResponse:
         await response.write(tensor)
     await response.write_eof()
     return response
-
-
-@dataclass(frozen=True, slots=True)
-class InferCall:
-    """A ``POST .../infer`` as its head describes it, to whichever server answers it (aiohttp's
-    handler above, or the front door's own for admitted binary requests: door_infer.py)."""
-
-    name: str
-    version: int | None
-    header_length: str | None
-    """``Inference-Header-Content-Length`` as sent (None: a pure JSON body)."""
-    deadline_header: str | None
-    """``X-Request-Timeout-Ms`` as sent."""
-    started: float
-    """``time.monotonic()`` when the head was read."""
-
-    @property
-    def json_size(self) -> int | None:
-        header_length = self.header_length
-        return None if header_length is None else ascii_integer(header_length)
-
-
-async def answer_infer(
-    context: ApiContext, executor: Executor, call: InferCall, body: memoryview, holder: object
-) -> InferResponse:
-    """Parse, check, queue and await one inference request whose body has arrived, and encode its
-    answer; raises the errors ``middlewares.error_answer`` maps. ``holder`` holds the request's
-    admission reservation, released once it is queued (or failed)."""
-    loop = asyncio.get_running_loop()
-    json_size = call.json_size
-    # Only JSON text is slow to parse; binary tensors are read in place whatever their size, and a
-    # hop to the thread pool costs more than that (measured: ~0.3 ms of hand-offs per request).
-    if (json_size if json_size is not None else len(body)) > OFFLOAD_BYTES:
-        parsed = await loop.run_in_executor(executor, parse_infer_request, body, call.header_length)
-    else:
-        parsed = parse_infer_request(body, call.header_length)
-    deadline = deadline_from(call.deadline_header, call.started)
-    status = context.backend.status(call.name, call.version)
-    if status.state is ModelState.READY:
-        # A version that is not ready may not know its tensors; the backend says why it is not ready.
-        check_against_routed(parsed, context.backend, call, status)
-    check_deadline(deadline)
-    check_queue(context)
-    # Triton's ``timeout`` bounds the time in the queue from there, not the request: one that has
-    # started runs to its end (X-Request-Timeout-Ms, this server's own, bounds the whole request).
-    queued_by = None if parsed.timeout_s is None else time.monotonic() + parsed.timeout_s
-    submitted = context.backend.infer(call.name, call.version, parsed.inputs, _earlier(deadline, queued_by))
-    context.queue.release(holder)  # queued now, and counted there
-    result = await _result(submitted, deadline, queued_by)
-    check_outputs_of(parsed, result.model, result.outputs)
-
-    def encode() -> InferResponse:
-        return encode_infer_response(
-            model_name=result.model.name,
-            model_version=result.model.version,
-            request=parsed,
-            outputs=result.outputs,
-        )
-
-    if json_output_values(parsed, result.outputs) > OFFLOAD_VALUES:
-        return await loop.run_in_executor(executor, encode)
-    return encode()
-
-
-def _earlier(first: float | None, second: float | None) -> float | None:
-    return second if first is None else first if second is None else min(first, second)
-
-
-async def _result(
-    submitted: Future[InferenceOutput], deadline: float | None, queued_by: float | None
-) -> InferenceOutput:
-    """``context.wait_result``, and DeadlineExceededError when ``queued_by`` passes with the request
-    still in the queue (a worker that took it has set it running, which cannot be cancelled)."""
-    waiter = asyncio.wrap_future(submitted)
-    try:
-        if queued_by is not None and (deadline is None or queued_by < deadline):
-            await asyncio.wait((waiter,), timeout=max(queued_by - time.monotonic(), 0.0))
-            if not waiter.done() and submitted.cancel():
-                raise DeadlineExceededError("the request's timeout passed while it waited in the queue")
-        if deadline is None:
-            return await waiter
-        return await asyncio.wait_for(waiter, max(deadline - time.monotonic() + RUNNING_GRACE_S, 0.0))
-    except asyncio.TimeoutError as exc:
-        submitted.cancel()
-        raise DeadlineExceededError("the request's deadline passed before its result was ready") from exc
-    finally:
-        if not waiter.done():  # the handler was cancelled, or the request left the queue unrun
-            waiter.cancel()
-
-
-def check_against_routed(
-    parsed: InferRequest, backend: InferenceBackend, call: InferCall, status: ModelVersionStatus
-) -> None:
-    """``check_against_model`` against the version ``status`` describes, or for a request without a
-    version, also its model's canary: the request is routed after this check, and a canary whose
-    tensors differ from the default version's serves what it takes. The backend checks the inputs
-    again against the version it draws, and ``check_outputs_of`` the outputs."""
-    try:
-        check_against_model(parsed, status)
-    except InvalidInputError:
-        canary = None if call.version is not None else _canary_status(backend, call.name, status.version)
-        if canary is None or not _takes(parsed, canary):
-            raise  # the default version's refusal: what most of the model's traffic gets
-
-
-def _takes(parsed: InferRequest, status: ModelVersionStatus) -> bool:
-    try:
-        check_against_model(parsed, status)
-    except InvalidInputError:
-        return False
-    return True
-
-
-def check_outputs_of(parsed: InferRequest, ref: ModelRef, outputs: Mapping[str, object]) -> None:
-    """InvalidInputError for an output asked for that the version which served the request does not
-    give (an unpinned request may have been served by the canary)."""
-    for requested in parsed.outputs or ():
-        if requested.name not in outputs:
-            raise InvalidInputError(
-                f"model {ref} has no output {requested.name!r}; outputs: {sorted(outputs)}"
-            )
-
-
-def _canary_status(backend: InferenceBackend, name: str, default_version: int) -> ModelVersionStatus | None:
-    """The status of the model's canary while it takes a share of unpinned requests, else None."""
-    routing = backend.routing(name)
-    version = routing.canary_version
-    if version is None or version == default_version or routing.canary_weight <= 0:
-        return None
-    try:
-        canary = backend.status(name, version)
-    except ModelNotFoundError:  # routing names a version the repository does not have: never drawn
-        return None
-    # Only a loaded canary is drawn (routing.choose_version); the default serves its share until then.
-    return canary if canary.state is ModelState.READY else None
 
 
 def _config_tensor(spec: TensorSpec, batched: bool) -> dict[str, Any]:

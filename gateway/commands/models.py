@@ -15,9 +15,9 @@ from pathlib import Path
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.domain import NAME_RULE, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import ConfigError
+from gateway.inference.defaults import default_merge_limit, engine_options
 from gateway.inference.engines.selection import EngineSelector, planned_provider
 from gateway.inference.repository import ModelRepository
-from gateway.inference.service import default_merge_limit, engine_options
 from gateway.printable import printable
 
 EXIT_FAILED = 1

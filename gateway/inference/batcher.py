@@ -11,7 +11,10 @@ is oldest goes first, so a busy model cannot starve a quiet one.
 Backpressure: the queue holds at most ``queue_capacity`` items; ``submit`` beyond that raises
 OverloadedError at once (counted as ``queue_full``) rather than letting latency grow without bound.
 An item whose deadline passed before a worker took it is answered with DeadlineExceededError
-(``deadline``); a cancelled future is skipped (``cancelled``). Nothing leaves the queue unanswered.
+(``deadline``); so is one whose queue deadline (Triton's ``timeout`` request parameter) passed
+first, counted as Triton counts it, a failure of its own kind (``timeout``, and a failed request in
+the statistics), even when the API cancelled it as the timeout passed. A cancelled future is
+skipped (``cancelled``). Nothing leaves the queue unanswered.
 
 Measured on CPU, batching does not raise ONNX Runtime throughput (one single-threaded session per
 core is the ceiling), so there ``max_queue_delay_ms: 0`` costs nothing and saves latency; on GPUs
@@ -34,10 +37,16 @@ import numpy.typing as npt
 from gateway.domain import ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.inference.metrics import InferenceMetrics
+from gateway.inference.statistics import InferenceStatistics
 from gateway.inference.workload import Ahead, Shape
 
 if TYPE_CHECKING:
     from gateway.inference.loaded import LoadedVersion
+
+DEADLINE = "deadline"
+TIMEOUT = "timeout"
+EXPIRED = {DEADLINE: "deadline passed", TIMEOUT: "the request's timeout passed"}
+"""How an expired item's error begins, by the outcome it is counted under."""
 
 Outputs = dict[str, npt.NDArray[np.generic]]
 Finisher = Callable[[ModelRef, Outputs], Any]
@@ -60,6 +69,9 @@ class WorkItem:
     fits: Callable[[LoadedVersion], bool] | None = field(default=None, repr=False)
     """Whether a version can run this item as it was checked and prepared (None: any can). Hot
     reload may swap the version while the item waits, for one that takes other inputs."""
+    queue_deadline: float | None = None
+    """``time.monotonic()`` instant after which the item, still queued, fails as timed out (Triton's
+    ``timeout``); once a worker has taken it, it runs to its end."""
     shape: Shape = field(init=False, repr=False)
     """Items merge only when their shapes are equal."""
 
@@ -87,8 +99,12 @@ class Batcher:
         max_queue_delay_s: float,
         metrics: InferenceMetrics,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        statistics: InferenceStatistics | None = None,
     ) -> None:
         self._capacity = capacity
+        self._statistics = statistics
+        """Where requests that timed out in the queue are counted as failed (the pool's)."""
         self._delay = max_queue_delay_s
         self._metrics = metrics
         self._clock = clock
@@ -100,6 +116,10 @@ class Batcher:
     @property
     def capacity(self) -> int:
         return self._capacity
+
+    @property
+    def max_queue_delay_s(self) -> float:
+        return self._delay
 
     def fill(self) -> float:
         """Items waiting over capacity, 0..1."""
@@ -174,6 +194,18 @@ class Batcher:
             if item.future.set_running_or_notify_cancel():
                 item.future.set_exception(InferenceError("inference stopped before the item ran"))
 
+    def _expire(self, item: WorkItem, expired: str, now: float) -> None:
+        """Answer ``item``, whose deadline or timeout passed in the queue (or cancelled by the API as
+        it passed), and count it under ``expired``."""
+        self._metrics.drops.labels(expired).inc()
+        self._metrics.outcome(item.ref, expired)
+        if expired == TIMEOUT and self._statistics is not None:
+            self._statistics.failed(item.ref, [int((now - item.enqueued_at) * 1e9)])
+        if item.future.set_running_or_notify_cancel():
+            item.future.set_exception(
+                DeadlineExceededError(f"{EXPIRED[expired]} after {now - item.enqueued_at:.3f}s in queue")
+            )
+
     def _oldest(self) -> ModelRef | None:
         oldest: ModelRef | None = None
         oldest_at = 0.0
@@ -203,13 +235,9 @@ class Batcher:
         while queue and rows + queue[0].rows <= limit and (not taken or queue[0].shape == taken[0].shape):
             item = queue.popleft()
             self._count -= 1
-            if item.deadline is not None and item.deadline <= now:
-                self._metrics.drops.labels("deadline").inc()
-                self._metrics.outcome(ref, "deadline")
-                if item.future.set_running_or_notify_cancel():
-                    item.future.set_exception(
-                        DeadlineExceededError(f"deadline passed after {now - item.enqueued_at:.3f}s in queue")
-                    )
+            expired = expiry(item.deadline, item.queue_deadline, now)
+            if expired is not None:
+                self._expire(item, expired, now)
                 continue
             if not item.future.set_running_or_notify_cancel():
                 self._metrics.drops.labels("cancelled").inc()
@@ -223,3 +251,17 @@ class Batcher:
         if not taken:
             return None
         return Batch(ref, tuple(taken), rows, now)
+
+
+def expiry(deadline: float | None, queue_deadline: float | None, now: float) -> str | None:
+    """``TIMEOUT`` or ``DEADLINE``: which of an item's limits has passed at ``now`` (the earlier, when
+    both have), or None."""
+    if (
+        queue_deadline is not None
+        and queue_deadline <= now
+        and (deadline is None or queue_deadline <= deadline)
+    ):
+        return TIMEOUT
+    if deadline is not None and deadline <= now:
+        return DEADLINE
+    return None

@@ -40,7 +40,7 @@ class InferenceMetrics:
         )
         self.drops = Counter(
             "edge_gateway_inference_drops_total",
-            "Items dropped before they ran, by reason (queue_full, deadline, cancelled, shutdown).",
+            "Items dropped before they ran, by reason (queue_full, deadline, timeout, cancelled, shutdown).",
             ["reason"],
             registry=registry,
         )

@@ -14,11 +14,9 @@ workers and the queue have ahead of a new item, in seconds (see workload.py).
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -46,9 +44,14 @@ from gateway.errors import (
     ModelNotReadyError,
 )
 from gateway.inference import postprocess, preprocess
-from gateway.inference.batcher import Batcher, Finisher, Outputs, WorkItem
-from gateway.inference.engines.base import EngineOptions
-from gateway.inference.engines.onnx import PROVIDERS
+from gateway.inference.batcher import EXPIRED, TIMEOUT, Batcher, Finisher, Outputs, WorkItem, expiry
+from gateway.inference.defaults import (
+    camera_models,
+    default_merge_limit,
+    default_queue_delay_ms,
+    default_workers,
+    engine_options,
+)
 from gateway.inference.engines.selection import EngineSelector, planned_provider
 from gateway.inference.loaded import LoadedVersion, takes_same_frames, takes_same_inputs
 from gateway.inference.metrics import InferenceMetrics
@@ -56,64 +59,16 @@ from gateway.inference.pool import WorkerPool
 from gateway.inference.provider_metrics import ProviderCollector
 from gateway.inference.repository import ModelRepository
 from gateway.inference.request_checks import check_inputs
+from gateway.inference.statistics import InferenceStatistics
 from gateway.inference.workload import Ahead, ServiceTimes, expected_wait
+
+__all__ = ["InferenceService"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 JOIN_TIMEOUT_S = 10.0
-
-
-def default_workers(provider: str | None) -> int:
-    """One worker per usable CPU core on CPU (each with a single-threaded session); one on a GPU,
-    where a single session fed with batches is what raises throughput."""
-    if provider is not None and provider != PROVIDERS["cpu"]:
-        return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
-def default_queue_delay_ms(
-    provider: str | None, configured: float, explicitly_set: AbstractSet[str]
-) -> float:
-    """``max_queue_delay_ms`` as configured when it is set; otherwise the config default on GPU
-    providers and 0 on CPU, where a bigger batch buys no throughput and the wait would be pure
-    latency (batches still form there whenever every worker is busy)."""
-    if "max_queue_delay_ms" in explicitly_set or (provider is not None and provider != PROVIDERS["cpu"]):
-        return configured
-    return 0.0
-
-
-def default_merge_limit(provider: str | None, configured: int, explicitly_set: AbstractSet[str]) -> int:
-    """How many rows the batcher merges into one batch: ``max_batch_size`` when it is set or on GPU
-    providers; 1 on CPU by default. On CPU one single-threaded session per worker is the throughput
-    ceiling whatever the batch, and a merged batch makes every item in it wait for the whole batch
-    (a worker that takes eight 32 ms items answers the first after 256 ms while the other worker may
-    sit idle). A request with several rows still runs as one batch, up to ``max_batch_size``."""
-    if "max_batch_size" in explicitly_set or (provider is not None and provider != PROVIDERS["cpu"]):
-        return configured
-    return 1
-
-
-def camera_models(config: GatewayConfig) -> frozenset[str]:
-    """Names of the models the cameras use: detectors and scene-anomaly models."""
-    references = [camera.model for camera in config.cameras] + [
-        camera.anomaly.model for camera in config.cameras if camera.anomaly is not None
-    ]
-    return frozenset(reference.name for reference in references if reference is not None)
-
-
-def engine_options(config: GatewayConfig) -> EngineOptions:
-    """How sessions and engines are created, from ``inference`` config; caches live in state_dir."""
-    settings = config.inference
-    return EngineOptions(
-        providers=settings.providers,
-        intra_op_threads=settings.intra_op_threads,
-        tensorrt_fp16=settings.tensorrt_fp16,
-        tensorrt_int8=settings.tensorrt_int8,
-        tensorrt_cache_dir=config.state_dir / "trt-cache",
-        engine_cache_dir=config.state_dir / "engines",
-    )
 
 
 class InferenceService:
@@ -173,8 +128,11 @@ class InferenceService:
             service_times=service_times,
         )
         registry.register(ProviderCollector(repository.statuses))
-        batcher = Batcher(settings.queue_capacity, delay_ms / 1000, metrics)
-        pool = WorkerPool(batcher, repository, workers, metrics, stop, service_times=service_times)
+        statistics = InferenceStatistics()
+        batcher = Batcher(settings.queue_capacity, delay_ms / 1000, metrics, statistics=statistics)
+        pool = WorkerPool(
+            batcher, repository, workers, metrics, stop, service_times=service_times, statistics=statistics
+        )
         return cls(
             repository,
             batcher,
@@ -258,19 +216,47 @@ class InferenceService:
     def routing(self, name: str) -> ModelRouting:
         return self.repository.routing(name)
 
+    def queue_settings(self) -> tuple[float, int]:
+        """The batcher's ``max_queue_delay`` (seconds) and queue capacity, for /v2 model config."""
+        return self.batcher.max_queue_delay_s, self.batcher.capacity
+
+    def output_labels(self, ref: ModelRef) -> Mapping[str, Sequence[str]]:
+        """Class labels by output name, for Triton's classification extension: a raw-tensor model's
+        (postprocess kind ``none``) ``labels`` name the classes of its postprocess output (the first
+        by default). A detector's labels name class channels, not output indices: none then."""
+        config = self.repository.config_of(ref.name)
+        if config is None or config.postprocess.kind != "none" or not config.postprocess.labels:
+            return {}
+        output = config.postprocess.output or config.outputs[0].name
+        return {output: config.postprocess.labels}
+
     def infer(
         self,
         name: str,
         version: int | None,
         inputs: Mapping[str, npt.NDArray[np.generic]],
         deadline: float | None,
+        queue_deadline: float | None = None,
     ) -> Future[InferenceOutput]:
+        """With Triton's ``timeout``: still queued at ``queue_deadline`` (a ``time.monotonic()``
+        instant), the request fails as timed out, counted apart from requests whose ``deadline``
+        passed (the ``timeout`` outcome, and a failure in the statistics)."""
         waiting = self.repository.unloaded(name, version)
         if waiting is not None:
-            return self._after_load(waiting, lambda: self.infer(name, version, inputs, deadline))
+            return self._after_load(
+                waiting, lambda: self.infer(name, version, inputs, deadline, queue_deadline)
+            )
         loaded = self.repository.route(name, version)
         rows = check_inputs(loaded, inputs, self._batch_limit(loaded))
-        return self._submit(loaded, inputs, rows, deadline, _inference_output, fits=takes_same_inputs(loaded))
+        return self._submit(
+            loaded,
+            inputs,
+            rows,
+            deadline,
+            _inference_output,
+            fits=takes_same_inputs(loaded),
+            queue_deadline=queue_deadline,
+        )
 
     def detect(
         self, name: str, version: int | None, image: Image, deadline: float | None
@@ -351,13 +337,17 @@ class InferenceService:
         finish: Finisher,
         *,
         fits: Callable[[LoadedVersion], bool],
+        queue_deadline: float | None = None,
     ) -> Future[Any]:
         future: Future[Any] = Future()
         now = time.monotonic()
-        if deadline is not None and deadline <= now:
-            self.metrics.drops.labels("deadline").inc()
-            self.metrics.outcome(loaded.ref, "deadline")
-            future.set_exception(DeadlineExceededError("deadline passed before the request was queued"))
+        expired = expiry(deadline, queue_deadline, now)
+        if expired is not None:
+            self.metrics.drops.labels(expired).inc()
+            self.metrics.outcome(loaded.ref, expired)
+            if expired == TIMEOUT:
+                self.pool.statistics.failed(loaded.ref, [0])
+            future.set_exception(DeadlineExceededError(f"{EXPIRED[expired]} before the request was queued"))
             return future
         item = WorkItem(
             ref=loaded.ref,
@@ -369,6 +359,7 @@ class InferenceService:
             finish=finish,
             enqueued_at=now,
             fits=fits,
+            queue_deadline=queue_deadline,
         )
         self.batcher.submit(item)
         return future

@@ -122,6 +122,81 @@ def test_a_request_still_queued_when_its_timeout_passes_is_answered_504_at_once(
     assert answers[0][1]["outputs"][0]["data"] == affine_expected(ROW).ravel().tolist()
 
 
+def test_a_request_whose_timeout_passed_in_the_queue_is_counted_as_a_timeout_failure(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = make_gateway(inference={"workers": 1})
+    release = threading.Event()
+    taken = threading.Event()
+
+    def until_released(batch: Batch) -> None:
+        taken.set()
+        release.wait(WAIT_S)
+
+    hold_batches(gateway, monkeypatch, until_released)
+    answers: list[tuple[int, Any]] = []
+    first = threading.Thread(target=lambda: answers.append(post(gateway, AFFINE_V1, infer_document())))
+    try:
+        # Given the only worker busy, and a request with a timeout of 0.2 s queued behind it
+        first.start()
+        assert taken.wait(WAIT_S)
+        status, body = post(gateway, AFFINE_V1, infer_document({"timeout": 200_000}))
+        assert status == 504, body
+    finally:
+        release.set()
+        first.join(WAIT_S)
+    assert answers[0][0] == 200, answers
+    # When the worker comes to the timed-out request
+    deadline = time.monotonic() + WAIT_S
+    while (stats := model_stats(gateway))["inference_stats"]["fail"]["count"] == 0:
+        assert time.monotonic() < deadline, stats
+        threading.Event().wait(0.01)
+    # Then Triton's statistics count it as a failed request (it was not counted at all), and the
+    # metrics as a timeout of its own kind (it was counted as the X-Request-Timeout-Ms deadline's)
+    assert stats["inference_stats"]["fail"]["count"] == 1
+    assert stats["inference_stats"]["success"]["count"] == 1
+    outcomes = outcome_counts(gateway)
+    assert outcomes == {"ok": 1.0, "timeout": 1.0}, outcomes
+
+
+def model_stats(gateway: Gateway) -> dict[str, Any]:
+    reply = gateway.api.get("/v2/models/affine/versions/1/stats")
+    assert reply.status == 200, reply.body
+    stats: dict[str, Any] = reply.json()["model_stats"][0]
+    return stats
+
+
+def outcome_counts(gateway: Gateway) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for family in gateway.registry.collect():
+        for sample in family.samples:
+            if sample.name == "edge_gateway_inference_requests_total" and sample.labels["model"] == "affine":
+                counts[sample.labels["outcome"]] = sample.value
+    return counts
+
+
+def test_the_model_config_lists_its_dynamic_batching_as_triton_does(make_gateway: GatewayFactory) -> None:
+    gateway = make_gateway(inference={"max_queue_delay_ms": 2, "queue_capacity": 48})
+    with triton.InferenceServerClient(gateway.url) as client:
+        config = client.get_model_config("affine", "1")
+    # Then its dynamic batcher is listed with what this server does: its delay and its queue, no
+    # priority levels, and a request's timeout taken (allow_timeout_override), none by default
+    assert config["dynamic_batching"] == {
+        "preferred_batch_size": [],
+        "max_queue_delay_microseconds": 2000,
+        "preserve_ordering": False,
+        "priority_levels": 0,
+        "default_priority_level": 0,
+        "default_queue_policy": {
+            "timeout_action": "REJECT",
+            "default_timeout_microseconds": 0,
+            "allow_timeout_override": True,
+            "max_queue_size": 48,
+        },
+        "priority_queue_policy": {},
+    }
+
+
 def test_sequence_and_priority_parameters_are_served_as_triton_serves_a_model_without_them(
     gateway: Gateway,
 ) -> None:
@@ -199,21 +274,6 @@ def test_a_classification_count_that_is_not_a_count_is_a_400_naming_it(
     assert status == 400, body
     assert "'classification' must be a non-negative integer (how many classes)" in body["error"]
     assert json.dumps(count) in body["error"]
-
-
-def test_a_positive_classification_count_is_refused_as_unsupported(gateway: Gateway) -> None:
-    with (
-        triton.InferenceServerClient(gateway.url) as client,
-        pytest.raises(InferenceServerException) as refused,
-    ):
-        client.infer(
-            "affine",
-            [affine_input()],
-            model_version="1",
-            outputs=[triton.InferRequestedOutput("OUTPUT0", class_count=2)],
-        )
-    assert refused.value.status() == "400"
-    assert "output 'OUTPUT0': classification is not supported" in str(refused.value.message())
 
 
 def test_nan_and_infinity_in_json_data_are_taken_as_by_triton(gateway: Gateway) -> None:

@@ -108,6 +108,7 @@ class FakeBackend:
         version: int | None,
         inputs: Mapping[str, npt.NDArray[np.generic]],
         deadline: float | None,
+        queue_deadline: float | None = None,
     ) -> Future[InferenceOutput]:
         status = self._admit(name, version)
 
@@ -115,7 +116,15 @@ class FakeBackend:
             x = np.asarray(inputs["INPUT0"])
             return InferenceOutput(status.ref, {"OUTPUT0": x * np.float32(2) + np.float32(1)})
 
-        return self._executor.submit(self._later, run, deadline)
+        # No queue here to time out in: the earlier of the two ends the request alike.
+        ends = [instant for instant in (deadline, queue_deadline) if instant is not None]
+        return self._executor.submit(self._later, run, min(ends, default=None))
+
+    def output_labels(self, ref: ModelRef) -> Mapping[str, Sequence[str]]:
+        return {}
+
+    def queue_settings(self) -> tuple[float, int]:
+        return 0.002, 64
 
     def detect(
         self, name: str, version: int | None, image: Image, deadline: float | None

@@ -16,10 +16,10 @@ import pytest
 import uvloop
 from prometheus_client import CollectorRegistry, generate_latest
 
-from gateway.api import admission, body_drain, body_stall, front_door
+from gateway.api import admission, body_drain, body_stall, door_connection
 from gateway.api.app import create_app
 from gateway.api.door_infer import DoorInfer
-from gateway.api.front_door import _parse
+from gateway.api.request_head import MAX_HEAD_BYTES, parse_head
 from gateway.config import AdmissionConfig, HttpConfig
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, infer_body
@@ -290,7 +290,7 @@ class CountedDrain(body_drain.BodyDrain):
 def drains(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The byte counts the front door had dropped in the kernel."""
     CountedDrain.dropped = []
-    monkeypatch.setattr(front_door, "BodyDrain", CountedDrain)
+    monkeypatch.setattr(door_connection, "BodyDrain", CountedDrain)
     return CountedDrain.dropped
 
 
@@ -446,7 +446,7 @@ def test_a_head_longer_than_the_door_reads_goes_to_aiohttp_whole(
     request = post(
         extra="X-Padding: " + "a" * 7000 + "\r\nX-Again: " + "c" * 4000 + "\r\nX-More: " + "b" * 7000 + "\r\n"
     )
-    assert request.index(b"\r\n\r\n") > front_door.MAX_HEAD_BYTES
+    assert request.index(b"\r\n\r\n") > MAX_HEAD_BYTES
     client.send(request[:9000])
     time.sleep(0.05)
     client.send(request[9000:])
@@ -480,14 +480,16 @@ def test_a_head_longer_than_the_door_reads_goes_to_aiohttp_whole(
     ],
 )
 def test_a_head_the_front_door_cannot_read_plainly_is_not_judged(head: bytes) -> None:
-    assert _parse(head) is None
+    assert parse_head(head) is None
 
 
 def test_the_model_is_read_from_the_path_only() -> None:
-    parsed = _parse(b"POST /v2/models/face-detector/versions/2/infer?x=/infer HTTP/1.1\r\nHost: a\r\n\r\n")
+    parsed = parse_head(
+        b"POST /v2/models/face-detector/versions/2/infer?x=/infer HTTP/1.1\r\nHost: a\r\n\r\n"
+    )
     assert parsed is not None
     assert (parsed.model, parsed.versioned, parsed.content_length) == ("face-detector", 1, 0)
     for target in ("/v2/models/a%2Fb/infer", "/v2/models//infer", "/v2/models/a/infer/more", "/v2/models/a"):
-        parsed = _parse(f"POST {target} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
+        parsed = parse_head(f"POST {target} HTTP/1.1\r\nHost: a\r\n\r\n".encode())
         assert parsed is not None, target
         assert parsed.model is None, target

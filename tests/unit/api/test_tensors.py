@@ -111,7 +111,7 @@ def test_all_outputs_follow_binary_data_output_when_none_are_named() -> None:
         (
             {
                 "inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [1]}],
-                "outputs": [{"name": "o", "parameters": {"classification": 3}}],
+                "outputs": [{"name": "o", "parameters": {"classification": -3}}],
             },
             "classification",
         ),

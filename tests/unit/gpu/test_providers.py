@@ -13,11 +13,12 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig
 from gateway.domain import ModelState, ModelVersionStatus
+from gateway.inference.defaults import engine_options
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import session_providers, tensorrt_ep_cache_dir
 from gateway.inference.gpu_presence import gpu_present
 from gateway.inference.provider_metrics import ProviderCollector
-from gateway.inference.service import InferenceService, engine_options
+from gateway.inference.service import InferenceService
 from tests.support.onnx_models import write_affine_model
 
 

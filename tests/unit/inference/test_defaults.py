@@ -7,7 +7,7 @@ import os
 import pytest
 
 from gateway.config import GatewayConfig
-from gateway.inference.service import (
+from gateway.inference.defaults import (
     camera_models,
     default_merge_limit,
     default_queue_delay_ms,
