@@ -1,5 +1,6 @@
 """The image formats the gateway takes as bodies (JPEG and PNG), told apart by their first bytes,
-and what a PNG's chunks say of its transparency before it is decoded.
+their width and height as their headers give them, and what a PNG's chunks say of its transparency
+before it is decoded.
 
 Neutral like ``domain``: it imports nothing of ours, so the HTTP side (which reads an image's size
 from its header before admitting it) and inference (which decodes it) share one set of signatures.
@@ -17,6 +18,7 @@ __all__ = [
     "JPEG_SIGNATURE",
     "JPEG_START",
     "PNG_SIGNATURE",
+    "header_size",
     "is_jpeg_or_png",
     "png_colour_key",
     "with_colour_key",
@@ -32,11 +34,53 @@ _PNG_GREY, _PNG_RGB = 0, 2
 _PNG_KEY_SAMPLES = {_PNG_GREY: 1, _PNG_RGB: 3}
 """Samples of a tRNS colour key, for the colour types that carry one: grey, RGB."""
 _KEY_ROWS = 512
+_JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7})
+"""Start-of-frame markers (baseline, progressive, lossless, arithmetic, hierarchical, JPEG-LS):
+they carry the size."""
+_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
+"""Markers without a length: TEM, the restart markers and SOI."""
+_JPEG_START_OF_SCAN = 0xDA
 
 
 def is_jpeg_or_png(data: bytes) -> bool:
     """Whether ``data`` starts as a JPEG or a PNG file does (it may still be corrupt past that)."""
     return data.startswith((JPEG_SIGNATURE, PNG_SIGNATURE))
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the start of a PNG (its IHDR) or a JPEG (its start-of-frame, past any
+    metadata segments); None when ``data`` is neither or is cut short before the size."""
+    if data.startswith(PNG_SIGNATURE):
+        if len(data) < 24 or data[12:16] != b"IHDR":
+            return None
+        width, height = struct.unpack(">II", data[16:24])
+        return width, height
+    if not data.startswith(JPEG_START):
+        return None
+    position = 2
+    while position + 4 <= len(data):
+        if data[position] != 0xFF:
+            # Bytes where a marker belongs: libjpeg skips them to the next 0xFF and decodes on.
+            position = data.find(b"\xff", position)
+            if position < 0:
+                return None
+            continue
+        marker = data[position + 1]
+        if marker == 0xFF:  # fill bytes before a marker
+            position += 1
+        elif marker in _JPEG_STANDALONE:
+            position += 2
+        elif marker == _JPEG_START_OF_SCAN:
+            return None
+        elif marker in _JPEG_FRAMES:
+            if position + 9 > len(data):
+                return None
+            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
+            return width, height
+        else:
+            (length,) = struct.unpack(">H", data[position + 2 : position + 4])
+            position += 2 + length
+    return None
 
 
 def png_colour_key(data: bytes) -> tuple[int, ...] | None:

@@ -1,7 +1,9 @@
 """Camera readers (RTSP, MJPEG, files), newest-frame slots and motion gating.
 
-- ``sources``: ``FrameSource`` protocol, ``OpenCvSource`` (FFmpeg backend with bounded timeouts,
-  GStreamer backend where OpenCV has it), ``source_factory(CameraConfig)``, ``gstreamer_available()``.
+- ``sources``: ``source_factory(CameraConfig)``, and the names below, in one place for callers.
+- ``frame_source``: the ``FrameSource`` protocol and ``SourceFactory``.
+- ``opencv_source``: ``OpenCvSource`` (FFmpeg backend with bounded timeouts, GStreamer backend where
+  OpenCV has it), ``gstreamer_available()``; ``network_probe``: the TCP check before a network open.
 - ``camera``: ``Camera``, one named reader thread per camera with the state machine of ``state``,
   backoff from ``backoff``, a watchdog and a one-frame slot (newest wins).
 - ``motion``: ``MotionGate``, the per-camera cheap motion detector.

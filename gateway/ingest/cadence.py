@@ -13,7 +13,7 @@ two apart and says what to change, from either of two signs:
 
 What the timeouts allow, measured on this kind of machine (OpenCV 5.0 FFmpeg backend, gst-rtsp-server
 at 1 and 0.2 fps): a live network stream's read fails after ``read_timeout_s / READ_RETRIES`` (the
-capture's read timeout; only a hung server takes the three retries ``sources.py`` describes), and an
+capture's read timeout; only a hung server takes the three retries ``opencv_source.py`` describes), and an
 interrupted read leaves the capture unusable, so a network stream needs ``read_timeout_s`` of about
 three frame intervals. Opening one probes its first frames: ``open_timeout_s`` 4 failed against a
 0.2 fps stream (the first read found no picture), 12 worked. Files are paced by the reader itself,
@@ -36,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from gateway.config import CameraConfig
-from gateway.ingest.sources import READ_RETRIES
+from gateway.ingest.opencv_source import READ_RETRIES
 from gateway.ingest.urls import source_kind
 
 NEAR_SHARE = 0.7

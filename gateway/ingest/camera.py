@@ -5,7 +5,7 @@ frame nobody took before the next one arrived is counted as ``superseded``), and
 reopens with exponential backoff plus jitter (a stream lost after ``STABLE_STREAM_S`` is reopened at
 once; one lost sooner waits like a failed open, so a camera that drops every session is not
 reopened in a tight loop). Blocking calls are bounded by the source's timeouts
-(see ``sources.py``), so ``stop()`` returns within about ``max(open_timeout_s, read_timeout_s)``.
+(see ``opencv_source.py``), so ``stop()`` returns within about ``max(open_timeout_s, read_timeout_s)``.
 
 Every frame is decoded (H.264 needs them all) but only converted to BGR when the sampler's next
 visit (``expect_sample_at``) is near; the others are counted as superseded without the conversion.
@@ -19,6 +19,9 @@ motion-triggered camera) stalls the same way. When one stalls, ``cadence.FrameCa
 by the frame rate the stream reports or the intervals measured before; the camera then says so with
 the fix, once as a warning and in ``last_error`` and ``slow_stream`` for as long as it keeps stalling.
 The watchdog's bound stays ``read_timeout_s`` (``cadence.py`` says why).
+
+``last_error`` is the camera's current problem: once frames flow again (reopened, or a stall over) it
+is None, except for a stream too slow for its timeouts, whose next stall is only a gap away.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from gateway.errors import SourceError
 from gateway.ingest.backoff import Backoff
 from gateway.ingest.cadence import FrameCadence, SlowStream
 from gateway.ingest.counters import DropCounter, RateMeter
-from gateway.ingest.sources import FrameSource, SourceFactory, interrupt, nominal_fps
+from gateway.ingest.frame_source import FrameSource, SourceFactory, interrupt, nominal_fps
 from gateway.ingest.state import CameraStateMachine, Listener
 from gateway.ingest.urls import redact_url
 
@@ -79,6 +82,9 @@ class Camera:
         self._reconnects = 0
         self._stalls = 0
         self._last_error: str | None = None
+        # Held while the watchdog's stall and the reader's recovery each move the state and set
+        # last_error together: a frame in between left a stall's error on a streaming camera.
+        self._error_lock = threading.Lock()
         self._last_frame_monotonic: float | None = None
         self._rate_in = RateMeter()
         self._next_sample_at = 0.0
@@ -221,10 +227,11 @@ class Camera:
         last = self._last_frame_monotonic
         if last is None or self._clock() - last <= self.config.read_timeout_s:
             return False
-        if not self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
-            return False
-        self._stalls += 1
-        self._last_error = self._explained(f"stalled: no frame for {self._clock() - last:.1f} s")
+        with self._error_lock:
+            if not self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
+                return False
+            self._stalls += 1
+            self._last_error = self._explained(f"stalled: no frame for {self._clock() - last:.1f} s")
         logger.warning("camera stalled, reconnecting: %s", self._last_error, extra=self._log_extra)
         return True
 
@@ -285,6 +292,7 @@ class Camera:
             return None
         self._publish(image)
         self._last_grab_at = self._clock()  # the first gap of the stream is measured from here
+        self._recovered()
         if not self._machine.move_if(_RECOVERABLE, CameraState.STREAMING):
             logger.debug("opened while %s", self._machine.state.value, extra=self._log_extra)
         logger.info("camera streaming from %s", self.display_url, extra=self._log_extra)
@@ -342,4 +350,17 @@ class Camera:
                 return
             if self._machine.state is CameraState.RECONNECTING:
                 # The watchdog called it a stall, but frames are flowing again.
-                self._machine.move_if(frozenset({CameraState.RECONNECTING}), CameraState.STREAMING)
+                with self._error_lock:
+                    if self._machine.state is CameraState.RECONNECTING:
+                        self._recovered()
+                        self._machine.move_if(frozenset({CameraState.RECONNECTING}), CameraState.STREAMING)
+
+    def _recovered(self) -> None:
+        """Frames flow again: the error that stopped them is past, and ``last_error`` (shown in
+        /v1/cameras and the console as the camera's current problem) no longer names it. A stream
+        found too slow for its timeouts keeps its error: it stalls again at its next gap, until its
+        timeouts are raised."""
+        with self._slow_lock:
+            slow = self._slow
+        if slow is None:
+            self._last_error = None

@@ -8,7 +8,8 @@ whose image is missing, so a sequence with a gap (a frame deleted, a recorder re
 first run over and over; ``next_in_sequence`` finds where the images past a gap start. It reads the
 whole path as its pattern, folders included: ``ffmpeg_pattern`` doubles a '%' in them (a folder
 ``100%`` or ``run%d``), which it otherwise took for a broken pattern. ``file_identity`` tells, at
-each loop, whether the file was replaced or rewritten since it was opened.
+each loop, whether the file was replaced or rewritten since it was opened, and ``image_size`` an
+image's size from its header (FFmpeg scales every image of a run to the size of its first).
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from gateway.errors import SourceError
+from gateway.image_format import header_size
 from gateway.ingest.urls import file_host, file_path
 
 __all__ = [
     "FileIdentity",
+    "decoded_file_path",
     "ffmpeg_pattern",
     "file_identity",
     "file_problem",
+    "image_size",
     "local_path",
     "next_in_sequence",
     "sequence_image",
@@ -36,6 +40,8 @@ __all__ = [
 
 # FFmpeg's image2 pattern: one printf integer (%d, %3d, %03d) in the file name; %% is a literal %.
 _FRAME_NUMBER = re.compile(r"%(0?\d*)d")
+# The frame numbers a file URL's last segment may hold (``decoded_file_path``), as one group.
+_URL_FRAME_NUMBER = re.compile(r"(%(?:[01]\d*)?d)")
 LARGEST_FRAME_NUMBER = 2**31 - 1
 """FFmpeg's ``start_number`` is a C int."""
 FileIdentity = tuple[int, int, int, int]
@@ -56,10 +62,30 @@ def local_path(url: str) -> str:
     path = file_path(url)
     if path == url:  # a plain path, taken as written
         return path
-    decoded = unquote(path)
+    decoded = decoded_file_path(path)
     if decoded != path and file_problem(Path(path)) is not None and file_problem(Path(decoded)) is None:
         return decoded
     return path
+
+
+def decoded_file_path(path: str) -> str:
+    """A file URL's ``path`` with its percent-escapes decoded, an image sequence's frame number
+    kept: in the last segment, ``%d`` and a ``%`` with a width starting 0 or 1 (``%03d``, ``%10d``)
+    are the frame number, which no escape means there (one would decode to a control character); a
+    literal '%' is written ``%25`` anywhere (``file:///x/100%25/img%03d.png`` is the sequence
+    ``img%03d.png`` in the folder ``100%``), and is kept as ``%%`` in a sequence's name, where a
+    bare '%' would be read as part of its pattern."""
+    folder, slash, name = path.rpartition("/")
+    pieces = _URL_FRAME_NUMBER.split(name)
+    if len(pieces) == 1:
+        return unquote(folder) + slash + unquote(name)
+    literal = [unquote(piece).replace("%", "%%") for piece in pieces[::2]]
+    numbers = [*pieces[1::2], ""]
+    return (
+        unquote(folder)
+        + slash
+        + "".join(part + number for part, number in zip(literal, numbers, strict=True))
+    )
 
 
 def file_problem(path: Path) -> str | None:
@@ -85,7 +111,10 @@ def file_problem(path: Path) -> str | None:
         return f"{path} is not a regular file (a device or a pipe), not a video file"
     if _sequence(path.name) is None:
         return f"no such video file: {path}"
-    images = _sequence_images(path)
+    try:
+        images = _sequence_images(path)
+    except SourceError as exc:
+        return str(exc)
     if not images:
         return f"no image matches the sequence {path}"
     start = min(images)
@@ -111,15 +140,30 @@ def file_identity(path: str) -> FileIdentity | None:
     return status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns
 
 
+IMAGE_HEADER_BYTES = 65536
+"""Bytes read for an image's size: a JPEG's metadata (EXIF) comes before its size, in at most 64 KiB."""
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) of the PNG or JPEG at ``path`` as its header gives it; None for another
+    format, or when it cannot be read."""
+    try:
+        with path.open("rb") as image:
+            return header_size(image.read(IMAGE_HEADER_BYTES))
+    except OSError:
+        return None
+
+
 def sequence_start(path: Path) -> int | None:
     """The first frame number of the image sequence ``path`` names (the smallest one whose image is
-    there), or None when ``path`` is no sequence or no image matches it."""
+    there), or None when ``path`` is no sequence or no image matches it. SourceError when its
+    folder cannot be listed."""
     return min(_sequence_images(path), default=None)
 
 
 def next_in_sequence(path: Path, after: int) -> int | None:
     """The smallest frame number past ``after`` whose image the sequence ``path`` has (one FFmpeg
-    takes), or None when it has none."""
+    takes), or None when it has none. SourceError when its folder cannot be listed."""
     return min(
         (number for number in _sequence_images(path) if after < number <= LARGEST_FRAME_NUMBER),
         default=None,
@@ -145,21 +189,32 @@ def ffmpeg_pattern(path: str) -> str:
 def _sequence_images(path: Path) -> dict[int, bool]:
     """The frame numbers of the images the sequence ``path`` has, each with whether its image is a
     regular file; empty when ``path`` is no sequence or its folder is missing. A link to nothing is
-    no image (FFmpeg, too, takes its number for a gap)."""
+    no image (FFmpeg, too, takes its number for a gap). SourceError naming the folder when it is
+    there but cannot be listed (searchable but not readable): that is a fault its camera reports
+    and retries, like a missing image, not one that ends its reader."""
     sequence = _sequence(path.name)
-    if sequence is None or not path.parent.is_dir():
+    if sequence is None:
         return {}
     pattern, number_format = sequence
     images = {}
-    with os.scandir(path.parent) as entries:
-        for entry in entries:
-            match = pattern.fullmatch(entry.name)
-            # The number must print back as it is written: %03d never writes 0100, nor %d 07.
-            if match is None or number_format % int(match[1]) != match[1]:
-                continue
-            regular = entry.is_file()  # the directory's own file types: no stat for most entries
-            if regular or not entry.is_symlink() or os.path.exists(entry.path):
-                images[int(match[1])] = regular
+    try:
+        if not path.parent.is_dir():
+            return {}
+        with os.scandir(path.parent) as entries:
+            for entry in entries:
+                match = pattern.fullmatch(entry.name)
+                # The number must print back as it is written: %03d never writes 0100, nor %d 07.
+                if match is None or number_format % int(match[1]) != match[1]:
+                    continue
+                regular = entry.is_file()  # the directory's own file types: no stat for most entries
+                if regular or not entry.is_symlink() or os.path.exists(entry.path):
+                    images[int(match[1])] = regular
+    except (FileNotFoundError, NotADirectoryError):
+        return {}  # removed or replaced since it was looked at: no image, as when it was missing
+    except OSError as exc:
+        raise SourceError(
+            f"cannot list the folder {path.parent} of the image sequence {path}: {exc.strerror or exc}"
+        ) from exc
     return images
 
 

@@ -155,7 +155,7 @@ def test_server_dropping_all_clients_leads_to_a_reconnect(rtsp_server: RtspServe
             lambda: camera.state is CameraState.STREAMING and camera.frames_in > frames_before + 25, 10
         )
         assert camera.reconnects >= 1
-        assert camera.last_error is not None
+        assert camera.last_error is None  # the drop is past once frames flow again
     finally:
         assert camera.stop()
 

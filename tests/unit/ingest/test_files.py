@@ -9,6 +9,7 @@ import pytest
 
 from gateway.errors import SourceError
 from gateway.ingest.files import (
+    decoded_file_path,
     ffmpeg_pattern,
     file_problem,
     local_path,
@@ -116,6 +117,33 @@ def test_a_file_url_is_taken_as_written_where_that_names_something(tmp_path: Pat
     assert local_path(f"file://{tmp_path}/img%03d.png") == f"{tmp_path}/img%03d.png"
     # and a plain path is never decoded
     assert local_path(f"{tmp_path}/my%20clip.mp4") == f"{tmp_path}/my%20clip.mp4"
+
+
+@pytest.mark.parametrize(
+    ("path", "decoded"),
+    [
+        # A literal '%' is %25 in a folder; the frame number of the last segment stays the pattern.
+        ("/x/100%25/img%03d.png", "/x/100%/img%03d.png"),
+        ("/x/my%20clips/img%d.png", "/x/my clips/img%d.png"),
+        ("/x/img%10d.png", "/x/img%10d.png"),
+        # Beside a frame number, a literal '%' is doubled, as the sequence's pattern writes one.
+        ("/x/50%25-img%05d.png", "/x/50%%-img%05d.png"),
+        # No frame number: every escape is decoded (a file named "img%03d.png", or a sequence).
+        ("/x/img%2503d.png", "/x/img%03d.png"),
+        ("/x/my%20clip%20%C3%A9.mp4", "/x/my clip \u00e9.mp4"),
+        # %5d is an escape (']'), not a width-5 frame number: an escape never decodes to a control.
+        ("/x/img%5d.png", "/x/img].png"),
+    ],
+)
+def test_a_file_url_path_decodes_its_escapes_and_keeps_its_frame_number(path: str, decoded: str) -> None:
+    assert decoded_file_path(path) == decoded
+
+
+def test_a_file_url_of_a_sequence_in_a_folder_with_a_percent_sign_names_it(tmp_path: Path) -> None:
+    (tmp_path / "100%").mkdir()
+    (tmp_path / "100%" / "img001.png").write_bytes(b"\0")
+    expected = f"{tmp_path}/100%/img%03d.png"
+    assert local_path(f"file://{tmp_path}/100%25/img%03d.png") == expected
 
 
 @pytest.mark.parametrize("name", ["cam#1.mp4", "cam?day=1.mp4"])

@@ -1,0 +1,351 @@
+"""``OpenCvSource``: a ``FrameSource`` on OpenCV's FFmpeg backend by default, its GStreamer backend
+where OpenCV has one.
+
+Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and designed against:
+
+- ``VideoCapture.read()`` on a camera that hangs (port open, no data) blocks ~90 s by default.
+  ``CAP_PROP_OPEN_TIMEOUT_MSEC`` / ``CAP_PROP_READ_TIMEOUT_MSEC`` work only when passed to the
+  constructor, and a read then fails after ~3x the read timeout (OpenCV's interrupt callback fires
+  once per internal retry: a 2 s setting failed after 6.0 s against a SIGSTOPped server). We pass a
+  third of the configured ``read_timeout_s`` so a hang surfaces after about ``read_timeout_s``.
+  A live stream that is merely slow gets no retries: its read fails after that third (a 1 fps
+  stream at ``read_timeout_s`` 2 failed every read after 0.7 s), and the interrupted capture then
+  fails every later read. ``cadence.py`` names such a stream with the timeouts it needs.
+- FFmpeg's ``stimeout`` option is silently ignored; ``timeout`` (microseconds) works.
+- Default probing opens in ~1-2 s and then releases ~28 frames in a burst; with
+  ``rtsp_transport;tcp|analyzeduration;0|probesize;32`` an RTSP stream opens in ~0.07 s. That
+  short probe needs the video track alone (``allowed_media_types;video``): with an audio track
+  beside it (most IP cameras have a microphone) it stops before the video's size is known and no
+  frame of the stream can be converted.
+- A failed open says nothing about why. An open that used its whole budget is reported as a server
+  that never answered (a hung one accepts the connection: the kernel does); a quick failure is
+  named by what the server answers to our own DESCRIBE and SETUP (``rtsp_diagnosis.py``: 404, no
+  such path; a web server's status line, not an RTSP server; 461 to SETUP, a camera that streams
+  over UDP only), and an http:// camera's by its answer to a GET (``http_diagnosis.py``: 404, 401,
+  a web page where a stream was expected).
+- An image sequence plays run by run: FFmpeg's image2 demuxer ends at the first missing number, and
+  the images past a gap are opened at their own first number (``files.py``).
+- A raw elementary stream (``.h264``) cannot seek back to its start: such a file is reopened to loop.
+- After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
+  to it, and the reported width and height do not change either), until the next reconnect. An
+  image sequence is opened again at an image whose header gives another size than its run's first.
+
+The process-wide FFmpeg options and log levels, set around each open, are ``ffmpeg_environment``'s.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import cv2
+import numpy as np
+
+from gateway.domain import Image
+from gateway.errors import SourceError
+from gateway.ingest.ffmpeg_environment import (
+    FFMPEG_OPTIONS_VARIABLE,
+    ffmpeg_capture_options,
+    ffmpeg_options,
+)
+from gateway.ingest.files import (
+    FileIdentity,
+    ffmpeg_pattern,
+    file_identity,
+    file_problem,
+    image_size,
+    local_path,
+    next_in_sequence,
+    sequence_image,
+    sequence_start,
+)
+from gateway.ingest.http_diagnosis import http_failure
+from gateway.ingest.network_probe import probe_tcp
+from gateway.ingest.rtsp_diagnosis import rtsp_failure
+from gateway.ingest.urls import redact_url, source_kind
+
+__all__ = ["READ_RETRIES", "OpenCvSource", "gstreamer_available"]
+
+# OpenCV retries a stalled read about three times before failing (see the module docstring).
+READ_RETRIES = 3
+DEFAULT_FILE_FPS = 25.0
+MAX_TIMESTAMP_STEP_S = 4.0
+"""The longest pause between a file's frames played as recorded (half the read timeout, if shorter;
+the nominal interval, if longer): the reader sleeps through it, and a longer pause would read as a
+stalled camera."""
+MAX_NOMINAL_FPS = 1000.0
+"""A reported frame rate above this is a time base (90000), not a frame rate."""
+# A failed open that took at least this share of its budget timed out (the server never answered)
+# rather than being refused (a wrong path or credentials answer at once).
+OPEN_TIMED_OUT_SHARE = 0.9
+
+
+def gstreamer_available() -> bool:
+    """Whether this OpenCV build has the GStreamer backend (JetPack's does; the PyPI wheel does not)."""
+    match = re.search(r"^\s*GStreamer:\s*(\S+)", cv2.getBuildInformation(), re.MULTILINE)
+    return match is not None and match.group(1).upper() != "NO"
+
+
+class OpenCvSource:
+    """A ``cv2.VideoCapture`` opened with bounded timeouts; local files loop, each frame played at its
+    timestamp (or at the nominal frame rate where a file has none)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        open_timeout_s: float,
+        read_timeout_s: float,
+        decoder: str = "ffmpeg",
+        gstreamer_pipeline: str | None = None,
+    ) -> None:
+        self._display = redact_url(url)
+        self._kind = source_kind(url)
+        self._capture: cv2.VideoCapture | None = None
+        self._interrupted = threading.Event()
+        self._options = ""
+        self._sequence_start: int | None = None
+        self._pattern: Path | None = None
+        # An image sequence's run of consecutive images now playing: its first number, and how many
+        # of its images were grabbed (the image2 demuxer ends the run at the first one missing).
+        self._run_start = 0
+        self._run_frames = 0
+        # The size of the run's first image: FFmpeg scales every later image of the run to it.
+        self._run_size: tuple[int, int] | None = None
+        self._options_replaced = False
+        # The file as opened, looked at again at each loop: one replaced or removed while it
+        # played was otherwise played on from its old, deleted inode, its disk space held, forever.
+        self._identity: FileIdentity | None = None
+        timeouts = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+            int(open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+            max(1, int(read_timeout_s * 1000 / READ_RETRIES)),
+        ]
+        if decoder == "gstreamer":
+            if not gstreamer_available():
+                raise SourceError(
+                    "decoder gstreamer: this OpenCV build has no GStreamer backend (the PyPI wheel "
+                    "has none; use JetPack's OpenCV or decoder ffmpeg)"
+                )
+            if gstreamer_pipeline is None:
+                raise SourceError("decoder gstreamer needs gstreamer_pipeline")
+            target, backend = gstreamer_pipeline.replace("{url}", url), cv2.CAP_GSTREAMER
+        elif self._kind == "file":
+            target, backend = local_path(url), cv2.CAP_FFMPEG
+            problem = file_problem(Path(target))
+            if problem is not None:
+                raise SourceError(problem)
+            if Path(target).is_file():
+                self._identity = file_identity(target)
+            else:
+                # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
+                self._pattern = Path(target)
+                self._sequence_start = sequence_start(self._pattern)
+                if self._sequence_start is None:  # its images were removed since
+                    raise SourceError(f"no image matches the sequence {target}")
+                self._run_start = self._sequence_start
+                self._run_size = image_size(sequence_image(self._pattern, self._sequence_start))
+                self._options = f"start_number;{self._sequence_start}"
+                target = ffmpeg_pattern(target)
+        else:
+            self._options = ffmpeg_capture_options(read_timeout_s)
+            started = time.monotonic()
+            probe_tcp(url, open_timeout_s)
+            # The probe and the open share one budget, so opening never takes longer than configured.
+            remaining_s = max(0.1, open_timeout_s - (time.monotonic() - started))
+            timeouts[1] = int(remaining_s * 1000)
+            target, backend = url, cv2.CAP_FFMPEG
+        self._target, self._backend, self._timeouts = target, backend, timeouts
+        opening = time.monotonic()
+        capture = self._new_capture()
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(self._why_not_opened(time.monotonic() - opening, timeouts[1] / 1000))
+        self._capture = capture
+        self.nominal_fps: float | None = None
+        self._frame_interval_s = 1.0 / DEFAULT_FILE_FPS
+        self._take_rate(capture)
+        self._frame_due = time.monotonic()
+        self._read_timeout_s = read_timeout_s
+        self._position_s: float | None = None
+
+    def _take_rate(self, capture: cv2.VideoCapture) -> None:
+        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        # What the stream says of its frame rate (FFmpeg: 0.2 for a 1/5 fps RTSP stream); None when
+        # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
+        self.nominal_fps = fps if 0 < fps <= MAX_NOMINAL_FPS else None
+        self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
+
+    def _new_capture(self) -> cv2.VideoCapture:
+        try:
+            if self._backend != cv2.CAP_FFMPEG:
+                # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
+                return cv2.VideoCapture(self._target, self._backend, self._timeouts)
+            with ffmpeg_options(self._options) as ours:
+                self._options_replaced = not ours
+                return cv2.VideoCapture(self._target, self._backend, self._timeouts)
+        except cv2.error as exc:
+            raise SourceError(f"cannot open {self._display}: {exc}") from exc
+
+    def _why_not_opened(self, elapsed_s: float, budget_s: float) -> str:
+        if self._sequence_start is not None:
+            why = (
+                f"{FFMPEG_OPTIONS_VARIABLE} is set outside the gateway and replaces the "
+                f"start_number;{self._sequence_start} it needs"
+                if self._options_replaced
+                else "is that image empty, truncated, or not an image?"
+            )
+            return (
+                f"cannot open the image sequence {self._display} at its first image, number "
+                f"{self._sequence_start} ({why})"
+            )
+        if self._kind == "file":
+            if self._identity is not None and self._identity[2] == 0:
+                return f"not a readable video: {self._display} is empty (0 bytes)"
+            return f"not a readable video: {self._display} (empty, truncated, or no video stream)"
+        if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
+            # The port accepted (the probe connected) but the server never answered: hung, or busy.
+            return (
+                f"server accepted the connection but did not answer within {budget_s:.1f} s: {self._display}"
+            )
+        # Ask what the server says (within what is left of the open's budget) to name the problem.
+        remaining_s = max(0.1, budget_s - elapsed_s)
+        scheme = urlsplit(self._target).scheme.lower()
+        reason = (
+            rtsp_failure(self._target, remaining_s)
+            if scheme == "rtsp"
+            else http_failure(self._target, remaining_s)
+        )
+        return f"server reached but stream did not open: {self._display} ({reason})"
+
+    def _opened(self) -> cv2.VideoCapture:
+        capture = self._capture
+        if capture is None:
+            raise SourceError(f"{self._display}: source is closed")
+        return capture
+
+    def grab(self) -> None:
+        capture = self._opened()
+        if self._kind == "file":
+            self._grab_file(capture)
+        elif not capture.grab():
+            raise SourceError(f"{self._display}: stream ended or stalled (no frame)")
+
+    def retrieve(self) -> Image:
+        ok, image = self._opened().retrieve()
+        if not ok or image is None:
+            raise SourceError(f"{self._display}: could not decode the frame")
+        return np.asarray(image, dtype=np.uint8)
+
+    def read(self) -> Image:
+        self.grab()
+        return self.retrieve()
+
+    def _grab_file(self, capture: cv2.VideoCapture) -> None:
+        # Files play at their own pace, like a camera, instead of as fast as they decode: each frame
+        # its timestamp's distance after the one before (a variable frame rate keeps its gaps), or
+        # the nominal interval where that says nothing (raw streams carry no timestamps; a loop).
+        capture = self._grab_looping(capture)
+        position_s = float(capture.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+        step_s = 0.0
+        if self._position_s is not None:
+            step_s = position_s - self._position_s
+            longest_s = max(min(MAX_TIMESTAMP_STEP_S, self._read_timeout_s / 2), self._frame_interval_s)
+            step_s = min(step_s, longest_s) if step_s > 0 else self._frame_interval_s
+        self._position_s = position_s
+        due = self._frame_due + step_s
+        delay = due - time.monotonic()
+        if delay > 0:
+            self._interrupted.wait(delay)
+        self._frame_due = max(due, time.monotonic() - 1.0)
+
+    def interrupt(self) -> None:
+        """End a wait for a file's next frame now (from any thread): its camera is stopping, and a
+        timelapse's frames may be minutes apart."""
+        self._interrupted.set()
+
+    def _grab_looping(self, capture: cv2.VideoCapture) -> cv2.VideoCapture:
+        """The capture with its next frame grabbed, the file started over at its end."""
+        if capture.grab():
+            self._run_frames += 1
+            if self._pattern is not None:
+                return self._same_size_run(self._pattern, capture)
+            return capture
+        if self._pattern is not None:
+            return self._next_run(self._pattern)
+        changed = False
+        if self._identity is not None:
+            identity = file_identity(self._target)
+            if identity is None:
+                raise SourceError(f"{self._display}: the file was removed while it played")
+            changed, self._identity = identity != self._identity, identity
+        if not changed:
+            capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
+            if capture.grab():
+                return capture
+        # Opened again: a file replaced, rewritten or grown since (its new content), or a raw
+        # elementary stream (.h264, .h265), which cannot seek, so that its loop is not a lost
+        # stream (a reconnect, a state flap and a warning every pass).
+        capture.release()
+        self._capture = None
+        capture = self._new_capture()
+        self._capture = capture
+        if not capture.isOpened() or not capture.grab():
+            raise SourceError(f"{self._display}: cannot read a frame from the file")
+        self._take_rate(capture)  # a replacement's own
+        return capture
+
+    def _next_run(self, pattern: Path) -> cv2.VideoCapture:
+        """An image sequence whose run of consecutive images ended: opened again at the next image
+        past the last one played (past a gap, a missing image, or an image added since), or at its
+        first when there is none, with that image grabbed. SourceError naming the image when it
+        cannot be read (empty, truncated, not an image), so a bad image is never silently where the
+        sequence starts over."""
+        problem = file_problem(pattern)  # its images may have changed since it was opened
+        if problem is not None:
+            raise SourceError(problem)
+        last = self._run_start + self._run_frames - 1
+        number = next_in_sequence(pattern, last)
+        if number is None:
+            number = sequence_start(pattern)
+        if number is None:
+            raise SourceError(f"{self._display}: its images were removed while it played")
+        return self._open_run(pattern, number)
+
+    def _same_size_run(self, pattern: Path, capture: cv2.VideoCapture) -> cv2.VideoCapture:
+        """The capture, when the image just grabbed has the size of its run's first image; else a
+        run opened at that image, with it grabbed again. FFmpeg scaled an image of another size to
+        the first one's, its shape lost (a 16:9 frame squeezed into 4:3) for as long as the run lasted."""
+        number = self._run_start + self._run_frames - 1
+        size = image_size(sequence_image(pattern, number))
+        if size is None or self._run_size is None or size == self._run_size:
+            return capture
+        return self._open_run(pattern, number)
+
+    def _open_run(self, pattern: Path, number: int) -> cv2.VideoCapture:
+        """The sequence opened again at its image ``number``, with that image grabbed."""
+        capture = self._capture
+        if capture is not None:
+            capture.release()
+        self._capture = None
+        self._options = f"start_number;{number}"
+        capture = self._new_capture()
+        self._capture = capture
+        if not capture.isOpened() or not capture.grab():
+            image = sequence_image(pattern, number)
+            raise SourceError(
+                f"{self._display}: cannot read its image {image} (empty, truncated, or not an image?)"
+            )
+        self._run_start, self._run_frames = number, 1
+        self._run_size = image_size(sequence_image(pattern, number))
+        self._take_rate(capture)
+        return capture
+
+    def close(self) -> None:
+        capture, self._capture = self._capture, None
+        if capture is not None:
+            capture.release()
