@@ -39,17 +39,18 @@ import cv2
 import numpy as np
 import yaml
 
-from gateway.anomaly.export import build_graph, model_document
+from gateway.anomaly.export import build_graph, model_document, read_metadata
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import fit
 from gateway.api.detect import MAX_IMAGE_PIXELS
 from gateway.api.image_size import image_size
 from gateway.config import CameraConfig, GatewayConfig
-from gateway.domain import Image
+from gateway.domain import Image, ModelRef
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
 from gateway.inference.model_config import load_model_config
 from gateway.inference.slots import version_of
 from gateway.ingest.sources import SourceFactory, source_factory
+from gateway.rules.scene_format import SceneFormat
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,9 @@ class Enrollment:
     frames: int
     normal_quantile: float
     """The enrollment frames' q99 raw score (1.0 is the threshold): how close normal came to it."""
+    frame_format: SceneFormat
+    """What the frames were (size, colour or grey), recorded in the model's metadata: the gateway
+    does not score frames of another aspect or colour mode with it."""
 
 
 def _notify(progress: Progress | None, message: str) -> None:
@@ -162,6 +166,7 @@ def enroll_frames(
     count = 0
     different: set[bytes] = set()
     too_small: str | None = None
+    formats: list[SceneFormat] = []
 
     def flush() -> None:
         nonlocal batch, previous
@@ -174,6 +179,7 @@ def enroll_frames(
     for frame in frames:
         count += 1
         too_small = too_small or _too_small(frame, grid, count)
+        formats.append(SceneFormat.of_image(frame))
         fitted = _fit_size(frame, grid)
         if len(different) < MIN_FRAMES:  # enough told apart: the rest need no hashing
             different.add(_digest(fitted))
@@ -198,7 +204,9 @@ def enroll_frames(
         )
     _notify(progress, f"{count} frames collected; fitting {grid.rows}x{grid.columns} cells at 3 scales")
     scene = fit(np.concatenate(cells), np.concatenate(noise), np.concatenate(peaks), grid)
-    proto = build_graph(scene, {"camera_id": camera_id, "enrolled_at": f"{time.time():.0f}"})
+    frame_format = SceneFormat.of_enrollment(formats)
+    metadata = {"camera_id": camera_id, "enrolled_at": f"{time.time():.0f}", **frame_format.metadata()}
+    proto = build_graph(scene, metadata)
     model_yaml = _write_model_yaml(model_dir, model_document(scene))
     version, model_path = _write_version(model_dir, proto.SerializeToString())
     thresholds = ", ".join(f"{scale.scale} {scale.threshold:.2f}" for scale in scene.scales)
@@ -210,8 +218,24 @@ def enroll_frames(
         thresholds,
         extra={"camera": camera_id, "model": f"{name}:{version}"},
     )
-    _notify(progress, f"wrote {model_path} (thresholds {thresholds})")
-    return Enrollment(camera_id, name, version, model_path, model_yaml, count, scene.normal_quantile)
+    _notify(progress, f"wrote {model_path} (thresholds {thresholds}; frames {_described(frame_format)})")
+    return Enrollment(
+        camera_id, name, version, model_path, model_yaml, count, scene.normal_quantile, frame_format
+    )
+
+
+def _described(frame_format: SceneFormat) -> str:
+    size = "of mixed aspects" if frame_format.width is None else f"{frame_format.width}x{frame_format.height}"
+    colour = "colour unknown" if frame_format.colour is None else frame_format.colour.value
+    return f"{size}, {colour}"
+
+
+def enrolled_format(repository: Path, model: ModelRef) -> SceneFormat:
+    """What a version of a camera's scene-anomaly model was enrolled on, from the metadata of its
+    model file (``repository/{name}/{version}/model.onnx``); every field None for a model enrolled
+    before it was recorded. Raises OSError or ValueError for a missing or unreadable file."""
+    path = repository / model.name / str(model.version) / "model.onnx"
+    return SceneFormat.from_metadata(read_metadata(path))
 
 
 def _staging_name(prefix: str) -> str:

@@ -9,6 +9,7 @@ outputs as every earlier version, so a camera's model.yaml (shared by all its ve
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -352,6 +353,19 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
     helper.set_model_props(proto, entries)
     onnx.checker.check_model(proto)
     return proto
+
+
+def read_metadata(path: Path) -> dict[str, str]:
+    """The metadata entries of an exported model file (``build_graph``'s ``metadata`` among them),
+    read without its weights' external data. Raises OSError or ValueError for a file that is not
+    a readable ONNX model."""
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+    except OSError:
+        raise
+    except Exception as exc:  # protobuf's DecodeError (google.protobuf has no type stubs here)
+        raise ValueError(f"{path} is not an ONNX model: {exc}") from exc
+    return {entry.key: entry.value for entry in proto.metadata_props}
 
 
 def model_document(model: SceneModel, max_batch_size: int = 8) -> dict[str, Any]:

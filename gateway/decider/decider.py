@@ -24,8 +24,10 @@ from gateway.commit_queue import AlertSink, CommitQueue
 from gateway.decider.capture_clock import CLOCK_STEP_S, CaptureClock
 from gateway.decider.frame_guard import FAILING_HEALTH_S, FrameGuard, Show
 from gateway.decider.held_frames import MAX_HELD_FRAME_BYTES, EvidenceSource, HeldFrames
+from gateway.decider.scene_formats import EnrolledFormats, FormatCheck
 from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, Image, SceneChange
 from gateway.rules.engine import RuleEngine
+from gateway.rules.scene_format import SceneFormat
 from gateway.rules.specs import CameraRules
 from gateway.tracking import TrackerSpec
 
@@ -64,6 +66,8 @@ class _Result:
     refused: bool = False
     monotonic_at: float | None = None
     """Its frame's monotonic capture time (None without a frame)."""
+    seen: SceneFormat | None = None
+    """An anomaly result's frame format, checked against the model's enrollment (``scene_formats``)."""
 
 
 _Item = _Result | _Reload | _Stop
@@ -81,6 +85,7 @@ class AlertDecider:
         show: Show | None = None,
         observe: Callable[[FrameResult], None] | None = None,
         evidence: EvidenceSource | None = None,
+        enrolled_formats: EnrolledFormats | None = None,
         clock: Callable[[], float] = time.time,
         inbox_capacity: int = INBOX_CAPACITY,
         tick_s: float = TICK_S,
@@ -91,7 +96,9 @@ class AlertDecider:
         """``trackers``: each camera's tracker spec (a camera with track rules and no spec gets the
         defaults); ``show`` receives each judged frame's tracked detections; ``evidence`` (None:
         alerts carry no evidence) encodes the frames that start events; ``observe`` sees each frame
-        result exactly as the rules judge it (benchmarks), on the decider thread."""
+        result exactly as the rules judge it (benchmarks), on the decider thread;
+        ``enrolled_formats`` (None: no check) gives the frame format each anomaly model version was
+        enrolled on, and anomaly frames that do not match it are not scored (``scene_formats``)."""
         self._sink = sink
         self._rules = RuleEngine(cameras)
         self._announce = announce
@@ -122,6 +129,7 @@ class AlertDecider:
             registry=registry,
         )
         self._held = HeldFrames(evidence, self._queue, registry=registry, max_bytes=max_held_frame_bytes)
+        self._formats = FormatCheck(enrolled_formats, registry)
         self._guard = FrameGuard(
             self._rules,
             trackers or {},
@@ -199,6 +207,11 @@ class AlertDecider:
         with self._scenes_lock:
             return list(self._scene_changes.values())
 
+    def frame_mismatches(self) -> dict[str, str]:
+        """Per camera whose anomaly frames do not match what its model was enrolled on (not scored):
+        why. Any thread."""
+        return self._formats.mismatches()
+
     @property
     def held(self) -> int:
         """Alerts decided and not yet durable."""
@@ -209,12 +222,13 @@ class AlertDecider:
     def submit(self, result: FrameResult, frame: Frame | None = None) -> None:
         """From camera callbacks; never blocks. A full inbox drops the result, counted. ``frame``, the
         frame ``result`` was computed on, is held for evidence while the bound allows."""
+        seen = self._formats.measure(result, frame)
         with self._wake:
             accepted = self._queued_results < self._capacity
             if accepted:
                 image, refused = self._held.hold(frame.image if frame is not None else None)
                 monotonic_at = frame.monotonic_at if frame is not None else None
-                self._inbox.append(_Result(result, image, refused, monotonic_at))
+                self._inbox.append(_Result(result, image, refused, monotonic_at, seen))
                 self._queued_results += 1
                 self._wake.notify()
         if not accepted:
@@ -243,7 +257,7 @@ class AlertDecider:
                     self._queued_results -= 1
             self._queue.announce_committed()
             if isinstance(item, _Result):
-                self._held.queue(self._decide(item.result, item.monotonic_at), item.image, item.refused)
+                self._held.queue(self._decide(item), item.image, item.refused)
             elif isinstance(item, _Reload):
                 self._apply_reload(item)
             elif isinstance(item, _Stop):
@@ -281,7 +295,8 @@ class AlertDecider:
         with self._wake:
             self._wake.notify()
 
-    def _decide(self, result: FrameResult, monotonic_at: float | None) -> list[AlertEvent]:
+    def _decide(self, item: _Result) -> list[AlertEvent]:
+        result, monotonic_at = item.result, item.monotonic_at
         key = (result.camera_id, result.model.name)
         restarted: list[AlertEvent] = []
         if self._capture_clock.late(key, result.captured_at):
@@ -299,6 +314,9 @@ class AlertDecider:
                 )
         self._capture_clock.judged(key, result.captured_at, monotonic_at)
         self._lag[result.camera_id] = max(0.0, self._clock() - result.captured_at)
+        if not self._formats.scored(result, item.seen):
+            # No news for the anomaly rule: an open anomaly event ends end_after_s later, as usual.
+            return restarted
         prepared = self._guard.prepare(result)
         if prepared is None:
             return restarted
@@ -355,6 +373,7 @@ class AlertDecider:
             reload.done.set_exception(exc)
             return
         self._queue.add(ended)
+        self._formats.forget(set(self._rules.camera_ids()))
         for camera_id in list(self._scene_changes):
             self._note_scene(camera_id)  # a camera gone or a rule replaced has no change to report
         logger.info(

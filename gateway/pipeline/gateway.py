@@ -41,6 +41,7 @@ from gateway.domain import (
     ModelState,
     SceneChange,
 )
+from gateway.enroll import enrolled_format
 from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
@@ -160,6 +161,8 @@ class Gateway:
             show=lambda camera_id, detections: cameras.show(camera_id, detections),  # noqa: PLW0108
             observe=observe,
             evidence=evidence,
+            # The repository in use: models.repository applies at start, as for the labels below.
+            enrolled_formats=lambda model: enrolled_format(config.models.repository, model),
         )
 
         def detect(model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:

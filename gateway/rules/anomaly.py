@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.domain import AlertEvent, AlertKind, AnomalyMap, Box, FrameResult, SceneChange
+from gateway.rules.lifecycle import EventIds
 
 ANOMALY = "anomaly"
 SCENE_CHANGE = "scene_change"
@@ -127,8 +128,10 @@ class _Patch:
 class SceneAnomaly:
     """One camera's anomaly rule state: streaks per cell and patches of new normal."""
 
-    def __init__(self, spec: SceneAnomalySpec) -> None:
+    def __init__(self, spec: SceneAnomalySpec, ids: EventIds | None = None) -> None:
+        """``ids``: the camera's event ids (shared with its other rules; None: this rule's own)."""
         self.spec = spec
+        self._ids = EventIds() if ids is None else ids
         self.camera_id = ""
         """The camera of the results judged (every result of one rule is of one camera)."""
         self._shape: tuple[int, ...] | None = None
@@ -209,7 +212,10 @@ class SceneAnomaly:
         self._patches.append(_Patch(cells, now))
         score = float(min(max(anomaly_map.cells[cells].max(), 0.0), 1.0))
         box = bounding_box(cells)
-        event_id = f"{self.camera_id}:{ANOMALY}:{SCENE_CHANGE}:{round(now * 1000)}"
+        # From the camera's ids, as every other rule's: after the clock stepped back (the engine's
+        # ``restart``) a capture time given out before gets the restart's ``~N``, so a scene change
+        # never shares the id of an earlier one (the outbox and the audit side group by event id).
+        event_id = self._ids.new(f"{self.camera_id}:{ANOMALY}:{SCENE_CHANGE}:", now)
         return [
             AlertEvent(
                 event_id, kind, self.camera_id, ANOMALY, SCENE_CHANGE, score, None, box, now, result.model

@@ -12,7 +12,7 @@ import collections
 
 from gateway.domain import Box, FrameResult, Track
 from gateway.rules.geometry import box_iou
-from gateway.rules.judge import TrackJudge, Verdict, forget_departed
+from gateway.rules.judge import TrackJudge, Verdict, alive_ids, forget_departed
 from gateway.rules.lifecycle import Match
 from gateway.rules.specs import RuleSpec
 
@@ -54,12 +54,9 @@ class LoiterJudge(TrackJudge):
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
         now = result.captured_at
-        alive = set()
-        for track in result.tracks:
-            alive.add(track.track_id)
-            followed = self.follows(track)
-            if not track.observed:
-                continue  # kept by the tracker: still where it was last seen
+        alive = alive_ids(result)
+        # A missing track (kept by the tracker) gives no news: it is still where it was last seen.
+        for track, followed in self.observed(result):
             inside, zone = self.zone_of(track.box)
             if not (inside and self.of_labels(track)):
                 self._outside_at[track.track_id] = now
@@ -163,7 +160,7 @@ class CountJudge(TrackJudge):
             inside, zone = self.zone_of(track.box)
             if self.follows(track) and inside:
                 present.append((track, zone))
-        self.forget({track.track_id for track in result.tracks})
+        self.forget(alive_ids(result))
         now = result.captured_at
         if len(present) < self.spec.min_count:
             # Too few for less than end_after_s (one missed by the detector for longer than the
@@ -229,12 +226,8 @@ class StationaryJudge(TrackJudge):
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
         now = result.captured_at
-        alive = set()
-        for track in result.tracks:
-            alive.add(track.track_id)
-            followed = self.follows(track)
-            if not track.observed:
-                continue
+        alive = alive_ids(result)
+        for track, followed in self.observed(result):
             history = self._history.setdefault(track.track_id, collections.deque(maxlen=HISTORY_LIMIT))
             # Boxes kept at least min_s / (HISTORY_LIMIT / 2) apart, so the history reaches min_s back
             # at any frame rate (appending every frame, 4096 boxes at 5 fps reached 819 s back, and a

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from gateway.domain import AlertEvent, EndReason, FrameResult, SceneChange
 from gateway.rules.dwell import CountJudge, LoiterJudge, StationaryJudge
-from gateway.rules.judge import AnomalyJudge, CrossingJudge, Judge, PresenceJudge
+from gateway.rules.judge import AnomalyJudge, CrossingJudge, Judge, PresenceJudge, alive_ids
 from gateway.rules.lifecycle import EventIds, EventTracker
 from gateway.rules.specs import CameraRules, RuleSpec, RuleType
 
@@ -41,7 +41,10 @@ JUDGES: dict[RuleType, type[Judge]] = {
 }
 
 
-def judge_for(spec: RuleSpec) -> Judge:
+def judge_for(spec: RuleSpec, ids: EventIds | None = None) -> Judge:
+    """The rule's judge; ``ids``, the camera's event ids, for the events a judge decides itself."""
+    if spec.type is RuleType.ANOMALY:
+        return AnomalyJudge(spec, ids)
     return JUDGES[spec.type](spec)
 
 
@@ -106,7 +109,7 @@ class RuleEngine:
         if rules is None:
             return []
         now = result.captured_at
-        alive = {track.track_id for track in result.tracks}
+        alive = alive_ids(result)
         events: list[AlertEvent] = []
         for rule in rules.values():
             if rule.spec.model_name != result.model.name:
@@ -160,7 +163,7 @@ class RuleEngine:
                     survivors.add(id(previous))
                 else:
                     ids = self._ids.setdefault(camera.camera_id, EventIds())
-                    rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec), ids)
+                    rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec, ids), ids)
             replaced[camera.camera_id] = rules
         events: list[AlertEvent] = []
         for old_rules in self._cameras.values():
@@ -193,7 +196,7 @@ class RuleEngine:
         if ids is not None:
             ids.restart()
         for name, rule in rules.items():
-            rules[name] = _Rule(camera_id, rule.spec, judge_for(rule.spec), rule.ids)
+            rules[name] = _Rule(camera_id, rule.spec, judge_for(rule.spec, rule.ids), rule.ids)
         return events
 
     def trackers_kept(self) -> int:

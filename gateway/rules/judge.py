@@ -37,13 +37,15 @@ The judges of the duration rules (loiter, count, stationary) are in ``dwell.py``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track
 from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
-from gateway.rules.geometry import Point, bottom_centre
-from gateway.rules.lifecycle import Match
+from gateway.rules.geometry import Line, Point, bottom_centre
+from gateway.rules.lifecycle import EventIds, Match
+from gateway.rules.reacquire import REACQUIRE_WINDOW, LostTracks, Sighting
 from gateway.rules.specs import CrossingDirection, RuleSpec
 
 
@@ -111,15 +113,25 @@ class TrackJudge(Judge):
         """Drop what is kept for tracks the tracker has dropped (their ids never come back)."""
         self._confident &= alive
 
+    def observed(self, result: FrameResult) -> Iterator[tuple[Track, bool]]:
+        """The tracks observed on this frame, each with whether the rule follows it. Every track is
+        asked, a missing one too: a track that qualifies (its peak score) while missing stays
+        followed when it is seen again."""
+        for track in result.tracks:
+            followed = self.follows(track)
+            if track.observed:
+                yield track, followed
+
 
 class AnomalyJudge(Judge):
     """Holds on the anomaly map's cells outside what became the new normal, located at the peak
     cell when they form one region (``anomaly.py``); a model without a map holds on its frame-level
     detection, box None."""
 
-    def __init__(self, spec: RuleSpec) -> None:
+    def __init__(self, spec: RuleSpec, ids: EventIds | None = None) -> None:
+        """``ids``: the camera's event ids, for the scene changes it decides itself."""
         super().__init__(spec)
-        self.scene = SceneAnomaly(_scene_spec(spec))
+        self.scene = SceneAnomaly(_scene_spec(spec), ids)
 
     def respec(self, spec: RuleSpec) -> None:
         self.scene.spec = _scene_spec(spec)  # streaks and patches learned so far stay
@@ -140,13 +152,10 @@ def _scene_spec(spec: RuleSpec) -> SceneAnomalySpec:
 class PresenceJudge(TrackJudge):
     def judge(self, result: FrameResult) -> Verdict:
         verdict = Verdict()
-        for track in result.tracks:
-            followed = self.follows(track)
-            if not track.observed:
-                continue
+        for track, followed in self.observed(result):
             inside, zone = self.zone_of(track.box)
             verdict.matches[track.track_id] = self.match(track, zone, result) if inside and followed else None
-        self.forget({track.track_id for track in result.tracks})
+        self.forget(alive_ids(result))
         return verdict
 
 
@@ -155,15 +164,19 @@ class CrossingJudge(TrackJudge):
     followed it, or its first such position until then. A track's first position is where the
     tracker first linked the object (``Track.origin``), which may be before the track was confirmed
     and numbered: an object whose track started only after it crossed is still counted. The origin
-    is used only on the frame the track is confirmed on."""
+    is used only on the frame the track is confirmed on. A new track that is unambiguously the
+    object of a track lost on the line's other side (nothing seen of it for longer than the tracker
+    keeps a track) is judged from where that track was last seen (``reacquire.py``)."""
 
     def __init__(self, spec: RuleSpec) -> None:
         super().__init__(spec)
         self._sided: dict[int, Point] = {}
+        self._lost = LostTracks()
 
     def respec(self, spec: RuleSpec) -> None:
         if spec.line != self.spec.line:
             self._sided.clear()  # sides of another line mean nothing for this one
+            self._lost.forget_all()
         super().respec(spec)
 
     def judge(self, result: FrameResult) -> Verdict:
@@ -171,14 +184,18 @@ class CrossingJudge(TrackJudge):
         if line is None:
             return Verdict()
         verdict = Verdict()
-        alive = set()
+        now = result.captured_at
+        alive = alive_ids(result)
+        window_s = REACQUIRE_WINDOW * self.spec.max_lost_s
+        self._lost.depart(alive, now, window_s)
+        newcomers = self._newcomers(result, line)
+        links = self._lost.claim(newcomers, window_s)
         for track in result.tracks:
-            alive.add(track.track_id)
             if not track.observed or not self.of_labels(track):
                 continue
             followed = self.follows(track)
             before = self._sided.get(track.track_id)
-            if before is None and track.origin is not None and track.first_seen_at == result.captured_at:
+            if before is None and track.origin is not None and track.first_seen_at == now:
                 # Only on the frame the track is confirmed: a track the rule meets later (a rule or
                 # line added on reload) is judged from where it is, not from a past it never saw.
                 # Kept even when the track is confirmed on the line, or its origin was lost with
@@ -186,11 +203,19 @@ class CrossingJudge(TrackJudge):
                 origin = bottom_centre(track.origin)
                 if line.side(origin, line.band(track.origin)) != 0:
                     before = self._sided[track.track_id] = origin
+            link = links.get(track.track_id)
+            if link is not None and line.crossing(link.position, newcomers[track.track_id].position):
+                # The object of a track lost on the other side, found with nothing seen between.
+                before = self._sided[track.track_id] = link.position
             position = bottom_centre(track.box)
-            if line.side(position, line.band(track.box)) == 0:
+            side = line.side(position, line.band(track.box))
+            if side == 0:
                 continue  # on the line: judged from the last clear side once it leaves it
             if before is None or followed:
                 self._sided[track.track_id] = position
+            if followed:
+                height = track.box[3] - track.box[1]
+                self._lost.saw(track.track_id, Sighting(track.label, position, side, height, now))
             if before is None or not followed:
                 continue
             direction = line.crossing(before, position)
@@ -201,9 +226,33 @@ class CrossingJudge(TrackJudge):
         self.forget(alive)
         return verdict
 
+    def _newcomers(self, result: FrameResult, line: Line) -> dict[int, Sighting]:
+        """The tracks confirmed on this frame that the rule has not met, each with its first clear
+        sighting: its origin, or where it is when its origin lies on the line."""
+        newcomers = {}
+        for track in result.tracks:
+            fresh = track.first_seen_at == result.captured_at and track.track_id not in self._sided
+            if not (fresh and track.observed and self.of_labels(track)):
+                continue
+            for box, at in ((track.origin, track.origin_at), (track.box, result.captured_at)):
+                if box is None:
+                    continue
+                point = bottom_centre(box)
+                side = line.side(point, line.band(box))
+                if side != 0:
+                    seen_at = result.captured_at if at is None else at
+                    newcomers[track.track_id] = Sighting(track.label, point, side, box[3] - box[1], seen_at)
+                    break
+        return newcomers
+
 
 def _counts(wanted: CrossingDirection, direction: Direction) -> bool:
     return wanted is CrossingDirection.ANY or wanted.value == direction.value
+
+
+def alive_ids(result: FrameResult) -> set[int]:
+    """The ids of the tracks the tracker still keeps, observed or missing."""
+    return {track.track_id for track in result.tracks}
 
 
 def forget_departed(state: dict[int, Any], alive: set[int]) -> None:

@@ -48,68 +48,8 @@ and crowd-11, once rules followed tracks from the detector's operating score, 0.
 the 90 recorded clips of seeds 0-14: false positive boxes 73 -> 43, missed boxes and ID switches
 unchanged.
 
-Why tracks search: someone a passer-by walks in front of is hidden while the other passes, and
-comes out on the passer's far side, where the motion model does not look (a half-covered box seems
-to stop as it goes); a new track there restarts every clock a rule keeps for them (loiter,
-stationary). Found on the tracking benchmark's loiter-6, whose loiter alert came 2.1 s late, and
-loiter-8 (the loiterer scored 0.34 on its first frame out, and its track ran out of ``max_lost_s``
-before it scored higher). A track hidden by another object is the one object that may come out of
-it; a track lost anywhere else (at the frame's edge, where someone else may walk in) keeps to its
-prediction (step 1). Searching tracks compete with the tracks seen on the previous frame in one
-pass, the best overlap first: on loiter-12 the detector missed the passer on the frame the loiterer
-came out behind it, and when the passer's track looked wider first it took the loiterer's box, and
-the two tracks swapped objects (replayed on the 78 recorded clips of seeds 0-12: that swap gone,
-nothing else changed). Cost, with ``Track.peak_score``: 0.36 against 0.29 ms per frame at 20
-objects, 0.73 against 0.60 at 50 (medians of five rounds interleaved with the tracker before both,
-load average 1.4).
-
-Why a track is also hidden by what passes over it later: the detector often misses a face on the
-frame before a passer reaches it (partly covered, it scores low), and the passer's box did not
-touch the face's last box then; one frame later it did. On the tracking benchmark's loiter-15 (seed
-15, a hold-out) the loiterer's track, missed so, was left to its prediction, the loiterer came out
-on the passer's far side scoring 0.36, and a new track restarted its time in the zone: its loiter
-alert came 2.3 s late. Only a track confirmed before the lost one went missing counts as passing
-over it: a newcomer arriving where someone was lost (a door) is not what hid them. Replayed on the
-102 recorded clips of seeds 0-16: that alert on time, ID switches 25 -> 24, missed boxes 742 ->
-736, nothing else changed.
-
-Why boxes within the detector's jitter of touching touch: a passer walking behind a face has the
-bottom of its box cut off by the face, and the cut box ends at the face's edge, give or take the
-detector's jitter. On the tracking benchmark's loiter-17 (seed 17, a hold-out) it ended 0.003 short
-of the face's box, and 0.01 (a fifteenth of its height) short of the face's box on the next frame
-the face was seen, the detector having missed both on the frame between; the passer's track was
-not taken as hidden and kept to a prediction made from its cut box, and as the passer
-came out on the far side the face's track, seen on the frame before and missed on this one, took
-its box: the two swapped, and the face loitered a second time on a new track. Each box is widened by
-``measurement_noise`` box heights for the test. Replayed on the 114 recorded clips of seeds 0-18:
-that swap gone (ID switches on seeds 17-18 4 -> 2, missed boxes 103 -> 101), nothing else changed.
-
-Why a track missed on one frame looks wider, and why a traced path confirms at once: a face
-walking in along the frame's bottom edge and turning up across a line scored under
-``new_track_score`` on most frames around its crossing, once over it (a tentative track, dropped on
-the next frame, which the detector missed), and its track was confirmed only two strong frames
-later, past the line (the tracking benchmark's crowd-10, its crossing 0.6 s late). Confirmed at
-once on its strong frame, its track still lost the object on the missed frame: when the object
-turned, its box had moved more than a box height, where the motion model did not look, and it
-scored low there. One missed frame is the shortest miss, after which a newcomer in the track's
-place is the least likely; a track missing longer keeps to its prediction (step 1). Replayed on the
-66 recorded clips of seeds 0-10: ID switches 28 -> 15, missed boxes 544 -> 483, false positives
-39 -> 43, every rule event exact.
-
-Why trace back: an object walking in from the edge of the frame, turned away or half lit, often
-scores just under ``new_track_score`` for its first steps (face-detector: 0.37..0.39 on the tracking
-benchmark's pole scene), and its track then starts, and is confirmed ``confirm_hits`` frames later,
-only after it has crossed a line drawn near the edge. The tracker keeps its decision to start tracks
-on strong detections only (a weak one on its own is where false positives hide), and drops a
-tentative track that misses a frame; the detections it passed over or dropped are still evidence of
-where a track that did start came from, and a line-crossing rule judges the move from there
-(``Track.origin``). Cost, measured with ``bench/tracking_compare.py``'s synthetic camera, medians
-of three rounds interleaved with the tracker before it, load average 7-9 on 2 cores: 0.31-0.34 ms
-per frame at 20 objects against 0.28-0.32, 0.62-0.64 against 0.48-0.56 at 50. The trace never
-passes over a frame on which what it follows was a confirmed track's box: jumping over it to older
-leftovers, a newcomer near a track that had just stepped over a line, after being missed and seen
-weakly on the near side, took those weak boxes for its own past and crossed the line a second time
-for the same object.
+Why tracks search, why a track missed on one frame looks wider and why a traced path confirms at once:
+``passes.py``. Why trace back: ``origins.py``.
 
 Every pass is class-aware: a detection never continues a track of another label. A confirmed
 track that is not observed is kept (``observed`` False, its last box) while it has been missing
@@ -148,21 +88,21 @@ so the greedy one (``association.py``) saves the scipy dependency (140 MB instal
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from gateway.domain import Box, Detection, Track
-from gateway.tracking.association import Assign, greedy_assign, iou_matrix
+from gateway.domain import Detection, Track
+from gateway.tracking.association import Assign, greedy_assign
 from gateway.tracking.motion import MotionModel
+from gateway.tracking.origins import Origins
+from gateway.tracking.passes import associate, mark_hidden, taken_overlap
 from gateway.tracking.spec import TrackerSpec
+from gateway.tracking.track_state import TrackState
 
 __all__ = ["Tracker", "TrackerInputError", "TrackerOutput", "TrackerSpec"]
-
-_UNMATCHED = -1.0
 
 
 class TrackerInputError(ValueError):
@@ -181,75 +121,6 @@ class TrackerOutput:
     """Tracks that ended on this frame (missing for longer than max_lost_s), as last reported."""
 
 
-@dataclass(slots=True)
-class _State:
-    """Book-keeping of one track; its Kalman filter is the row of the same index in MotionModel."""
-
-    label: str
-    track_id: int | None
-    """None while tentative."""
-    hits: int
-    last_seen: float
-    missing_since: float | None
-    """Capture time of the first frame it was missing on, since it was last observed."""
-    box: Box
-    score: float
-    observed: bool
-    first_seen_at: float
-    origin: Box
-    origin_at: float
-    peak_score: float
-    hidden: bool = False
-    """Went missing behind another object (while it was missing, its last box touched one observed
-    on the same frame: see ``Tracker._note_hidden``); False while observed."""
-
-    def report(self, track_id: int) -> Track:
-        return Track(
-            track_id,
-            self.label,
-            self.score,
-            self.box,
-            self.observed,
-            self.first_seen_at,
-            self.origin,
-            self.peak_score,
-            self.origin_at,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class _Leftovers:
-    """One past frame's detections, for tracing new tracks back: those no confirmed track had when
-    the frame was tracked, and (``claimed``) those one had, where a trace stops."""
-
-    timestamp: float
-    labels: npt.NDArray[np.intp]
-    boxes: npt.NDArray[np.float64]
-    owners: tuple[_State | None, ...]
-    """Per box: the track that took or started on it, if any; once that track is confirmed, the
-    box is its own history and no longer anyone's origin."""
-    duplicates: npt.NDArray[np.bool_]
-    """Per box: on top of a box a track took on that frame (the detector's duplicate of it)."""
-    claimed: npt.NDArray[np.bool_]
-    """Per box: taken by a track that was confirmed on that frame: the object was that track's."""
-
-    def free(self) -> npt.NDArray[np.bool_]:
-        owned = np.fromiter(
-            (owner is not None and owner.track_id is not None for owner in self.owners),
-            bool,
-            len(self.owners),
-        )
-        return ~owned & ~self.duplicates
-
-
-@dataclass(slots=True)
-class _Matching:
-    track_for: npt.NDArray[np.intp]
-    """Per track row: the candidate detection it takes on this frame, or -1."""
-    taken: npt.NDArray[np.bool_]
-    """Per candidate: taken by a track."""
-
-
 class Tracker:
     """Stable ids for one camera's detections. Not thread-safe: one camera, one caller at a time.
 
@@ -264,10 +135,10 @@ class Tracker:
         self._assign = assign
         self._next_id = first_id
         self._motion = MotionModel(spec.acceleration, spec.measurement_noise, spec.initial_velocity)
-        self._states: list[_State] = []
+        self._states: list[TrackState] = []
         self._label_codes: dict[str, int] = {}
         self._last_timestamp: float | None = None
-        self._leftovers: deque[_Leftovers] = deque()
+        self._origins = Origins()
 
     @property
     def next_id(self) -> int:
@@ -302,13 +173,22 @@ class Tracker:
         boxes = np.array([detections[index].box for index in candidates], dtype=np.float64).reshape(-1, 4)
         scores = np.fromiter((detections[index].score for index in candidates), np.float64, len(candidates))
         labels = self._label_array(detections, candidates)
-        track_for = self._associate(
-            labels, boxes, scores, coasting=coasting, timestamp=timestamp, previous=previous
+        track_for = associate(
+            self._states,
+            self._motion.boxes(),
+            self._labels_differ(labels),
+            boxes,
+            scores,
+            coasting=coasting,
+            timestamp=timestamp,
+            previous=previous,
+            spec=spec,
+            assign=self._assign,
         )
         rows = np.flatnonzero(track_for >= 0)
         self._motion.correct(rows, boxes[track_for[rows]])
-        # Candidate -> the track that took it (for the leftovers: see _remember_leftovers).
-        taken_by: dict[int, _State] = {}
+        # Candidate -> the track that took it (for the leftovers: see Origins.remember).
+        taken_by: dict[int, TrackState] = {}
         keep = np.ones(len(self._states), dtype=bool)
         for row, state in enumerate(self._states):
             column = int(track_for[row])
@@ -337,10 +217,10 @@ class Tracker:
         if not keep.all():
             self._motion.keep(keep)
             self._states = [state for state, kept in zip(self._states, keep.tolist(), strict=True) if kept]
-        self._note_hidden(timestamp)
+        mark_hidden(self._states, timestamp, spec.measurement_noise)
         taken = np.zeros(len(candidates), dtype=bool)
         taken[track_for[track_for >= 0]] = True
-        overlap = _taken_overlap(boxes, taken)
+        overlap = taken_overlap(boxes, taken)
         duplicates = overlap >= spec.low_match_iou
         starting = (scores >= spec.new_track_score) & ~taken & (overlap < spec.duplicate_iou)
         taken_by.update(
@@ -355,8 +235,8 @@ class Tracker:
             )
         )
         if candidates:
-            self._remember_leftovers(timestamp, labels, boxes, taken_by, duplicates)
-        self._forget_leftovers(timestamp)
+            self._origins.remember(timestamp, labels, boxes, taken_by, duplicates)
+        self._origins.forget(timestamp, spec.max_lost_s)
 
         # By id without sorting: a tentative track is confirmed exactly confirm_hits - 1 frames after
         # it started or dropped, so tracks are confirmed, and numbered, in the order they started.
@@ -368,85 +248,6 @@ class Tracker:
             for index, detection in enumerate(detections)
         )
         return TrackerOutput(tracked, labelled, ended)
-
-    def _associate(
-        self,
-        labels: npt.NDArray[np.intp],
-        boxes: npt.NDArray[np.float64],
-        scores: npt.NDArray[np.float64],
-        *,
-        coasting: npt.NDArray[np.bool_],
-        timestamp: float,
-        previous: float | None,
-    ) -> npt.NDArray[np.intp]:
-        """Per track row: the candidate it takes on this frame, or -1 (the passes of the module doc)."""
-        spec = self.spec
-        predicted = self._motion.boxes()
-        labels_differ = self._labels_differ(labels)
-        similarity = iou_matrix(predicted, boxes)
-        similarity[labels_differ] = _UNMATCHED
-        matching = _Matching(np.full(len(self._states), -1, dtype=np.intp), np.zeros(len(labels), dtype=bool))
-        high = scores >= spec.high_score
-        confirmed = np.fromiter(
-            (state.track_id is not None for state in self._states), bool, len(self._states)
-        )
-        self._pass(matching, similarity, confirmed, high, spec.match_iou)
-        self._pass(matching, similarity, confirmed & ~coasting, ~high, spec.low_match_iou)
-        searching = np.fromiter(
-            (state.hidden or state.missing_since == previous for state in self._states),
-            bool,
-            len(self._states),
-        )
-        # Past here only high-score detections are taken, and low-score ones by searching tracks.
-        wanted = high | searching.any()
-        if not (wanted & ~matching.taken).any() or (matching.track_for >= 0).all():
-            return matching.track_for
-        # Where the motion model cannot be trusted (a tentative track has no velocity yet; a
-        # confirmed one may have turned or stopped), widen both boxes by how far the object could
-        # have gone since it was last seen, at up to max_speed.
-        elapsed = np.fromiter(
-            (timestamp - state.last_seen for state in self._states),
-            np.float64,
-            len(self._states),
-        )
-        margins = spec.max_speed * elapsed * (predicted[:, 3] - predicted[:, 1])
-        buffered = iou_matrix(predicted, boxes, margins)
-        buffered[labels_differ] = _UNMATCHED
-        self._pass(matching, buffered, (confirmed & ~coasting) | searching, high, spec.match_iou)
-        self._pass(matching, buffered, ~confirmed, high, spec.confirm_iou)
-        if searching.any():
-            # A weak box on top of one a track took is the detector's duplicate of that object, not
-            # the one searched for coming out.
-            duplicates = _taken_overlap(boxes, matching.taken) >= spec.low_match_iou
-            self._pass(matching, buffered, searching, ~high & ~duplicates, spec.low_match_iou)
-        return matching.track_for
-
-    def _note_hidden(self, timestamp: float) -> None:
-        """Mark the confirmed tracks missing on this frame whose last box touches (within
-        ``measurement_noise`` box heights) the box of a track observed on it: any track on the
-        frame they were first missing on, later a track confirmed before they went missing (step 3
-        of the module doc)."""
-        missing = [
-            state
-            for state in self._states
-            if state.track_id is not None and state.missing_since is not None and not state.hidden
-        ]
-        if not missing:
-            return
-        seen_states = [state for state in self._states if state.observed]
-        if not seen_states:
-            return
-        seen = np.array([state.box for state in seen_states], dtype=np.float64)
-        boxes = np.array([state.box for state in missing], dtype=np.float64)
-        overlap = iou_matrix(boxes, seen, self.spec.measurement_noise * (boxes[:, 3] - boxes[:, 1]))
-        for state, row in zip(missing, overlap, strict=True):
-            assert state.missing_since is not None
-            first = state.missing_since == timestamp
-            state.hidden = any(
-                value > 0.0
-                and (first or (other.track_id is not None and other.first_seen_at < state.missing_since))
-                for value, other in zip(row.tolist(), seen_states, strict=True)
-            )
 
     def _end_lost(self, timestamp: float) -> tuple[Track, ...]:
         """Drop confirmed tracks missing for longer than max_lost_s, before they can match again."""
@@ -484,71 +285,7 @@ class Tracker:
             len(candidates),
         )
 
-    def _remember_leftovers(
-        self,
-        timestamp: float,
-        labels: npt.NDArray[np.intp],
-        boxes: npt.NDArray[np.float64],
-        taken_by: dict[int, _State],
-        duplicates: npt.NDArray[np.bool_],
-    ) -> None:
-        """Keep this frame's detections for tracing new tracks back, marking those a confirmed
-        track has (``_Leftovers.claimed``).
-
-        A frame without any is not kept: the trace forgives missed frames anyway.
-        """
-        owners = tuple(taken_by.get(column) for column in range(len(labels)))
-        claimed = np.fromiter(
-            (owner is not None and owner.track_id is not None for owner in owners), bool, len(owners)
-        )
-        self._leftovers.append(_Leftovers(timestamp, labels, boxes, owners, duplicates, claimed))
-
-    def _forget_leftovers(self, timestamp: float) -> None:
-        oldest = timestamp - self.spec.max_lost_s
-        while self._leftovers and self._leftovers[0].timestamp < oldest:
-            self._leftovers.popleft()
-
-    def _trace(self, label: int, box: npt.NDArray[np.float64], timestamp: float) -> tuple[Box, float, int]:
-        """The earliest box a new track's first detection traces back to through the leftovers of
-        the frames before, the capture time of its frame, and on how many of those frames it was
-        found (the module doc's step 6)."""
-        spec = self.spec
-        earliest, at = box, timestamp
-        found = 0
-        for frame in reversed(self._leftovers):
-            if timestamp - frame.timestamp > spec.max_lost_s:
-                break
-            margin = spec.max_speed * (at - frame.timestamp) * (earliest[3] - earliest[1])
-            overlap = iou_matrix(earliest[None, :], frame.boxes, np.array([margin]))[0]
-            overlap[frame.labels != label] = _UNMATCHED
-            usable = np.where(frame.free(), overlap, _UNMATCHED)
-            best = int(np.argmax(usable))
-            if usable[best] >= spec.confirm_iou:
-                earliest, at = frame.boxes[best], frame.timestamp
-                found += 1
-            elif (overlap[frame.claimed] >= spec.confirm_iou).any():
-                break  # here the object was a confirmed track's: what came before is that track's
-        left, top, right, bottom = earliest.tolist()
-        return (left, top, right, bottom), at, found
-
-    def _pass(
-        self,
-        matching: _Matching,
-        similarity: npt.NDArray[np.float64],
-        track_rows: npt.NDArray[np.bool_],
-        detection_columns: npt.NDArray[np.bool_],
-        floor: float,
-    ) -> None:
-        """One association pass between the still free tracks and detections the masks select."""
-        rows = np.flatnonzero(track_rows & (matching.track_for < 0))
-        columns = np.flatnonzero(detection_columns & ~matching.taken)
-        if not rows.size or not columns.size:
-            return
-        matched_rows, matched_columns = self._assign(similarity[np.ix_(rows, columns)], floor)
-        matching.track_for[rows[matched_rows]] = columns[matched_columns]
-        matching.taken[columns[matched_columns]] = True
-
-    def _confirm(self, state: _State, timestamp: float) -> int:
+    def _confirm(self, state: TrackState, timestamp: float) -> int:
         track_id = state.track_id = self._next_id
         state.first_seen_at = timestamp
         self._next_id += 1
@@ -564,7 +301,7 @@ class Tracker:
         starting: npt.NDArray[np.bool_],
         timestamp: float,
         assigned: dict[int, int],
-    ) -> list[tuple[int, _State]]:
+    ) -> list[tuple[int, TrackState]]:
         """Start a tentative track on each ``starting`` candidate; (candidate, its track) for each."""
         columns = np.flatnonzero(starting)
         if not columns.size:
@@ -574,8 +311,10 @@ class Tracker:
         for column in columns.tolist():
             detection = detections[candidates[column]]
             assert detection.box is not None
-            origin, origin_at, traced = self._trace(int(labels[column]), boxes[column], timestamp)
-            state = _State(
+            origin, origin_at, traced = self._origins.trace(
+                int(labels[column]), boxes[column], timestamp, self.spec
+            )
+            state = TrackState(
                 label=detection.label,
                 track_id=None,
                 hits=1,
@@ -606,14 +345,3 @@ def _check_finite(detections: Sequence[Detection]) -> None:
                 f"detection {index} ({detection.label!r}) has a score or box coordinate that is not a "
                 f"finite number: score {detection.score!r}, box {detection.box!r}"
             )
-
-
-def _taken_overlap(boxes: npt.NDArray[np.float64], taken: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
-    """Per box: its highest IoU with another box that a track took (high: the detector's duplicate
-    of that object)."""
-    rows = np.flatnonzero(taken)
-    if not rows.size:
-        return np.zeros(len(boxes), dtype=np.float64)
-    overlap = iou_matrix(boxes[rows], boxes)
-    overlap[np.arange(rows.size), rows] = 0.0
-    return np.asarray(overlap.max(axis=0), dtype=np.float64)
