@@ -166,6 +166,8 @@ def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
 
 EXIT_INTERRUPTED = 130
 """128 + SIGINT, as a shell reports a command that Ctrl-C ended."""
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE, as a shell reports a command whose reader went away (``| head -1``)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -179,9 +181,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     disable_created_metrics()  # type: ignore[no-untyped-call]
     try:
         code: int = arguments.handler(arguments)
+        sys.stdout.flush()  # here, where a reader that went away is caught, not at exit
     except KeyboardInterrupt:
         # Said, so a one-shot command ended by Ctrl-C (enroll takes minutes) is not mistaken for one
         # that finished or failed on its own.
         print(f"{parser.prog} {arguments.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of the output went away (``edge-gateway models list | head -1``): it has what it
+        # wanted, so stop as other commands do, without a traceback, and without a second one from
+        # the interpreter flushing the rest of the output at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code

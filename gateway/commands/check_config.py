@@ -1,5 +1,7 @@
 """``edge-gateway check-config FILE [--env NAME=VALUE ...] [--insecure]``: validate a config for
-``ExecStartPre``; exit 2 on error.
+``ExecStartPre``; exit 2 on error. ``-`` for FILE reads the config from standard input (a file named
+``-`` is ``./-``); its problems name ``<stdin>``, and relative paths in it are taken from the working
+directory, as they are for a file.
 
 Beyond the file itself it checks what ``serve`` would refuse the config for at start (module
 ``preflight``): a tokens file that cannot be read or holds none, a non-loopback ``http.host`` without
@@ -20,15 +22,26 @@ from pathlib import Path
 
 from gateway.commands.preflight import check_startup
 from gateway.commands.redaction import redact
-from gateway.config import EXPANDABLE, load_config
-from gateway.errors import ConfigError
+from gateway.config import (
+    EXPANDABLE,
+    ConfigSource,
+    GatewayConfig,
+    load_config_source,
+    parse_config_source,
+    read_config_stream,
+)
+from gateway.errors import ConfigError, ConfigProblem
 
 EXIT_INVALID = 2
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("check-config", help="validate a config file; exit 2 on error")
-    parser.add_argument("file", type=Path, help="the gateway config (YAML) to check")
+    parser.add_argument(
+        "file", type=Path, help=f"the gateway config (YAML) to check; {STDIN} reads it from standard input"
+    )
     parser.add_argument(
         "--env",
         action="append",
@@ -58,12 +71,23 @@ def variable(text: str) -> tuple[str, str]:
 def run(arguments: argparse.Namespace) -> int:
     environment = {**os.environ, **dict(arguments.env)}
     try:
-        config = load_config(arguments.file, environment)
-        check_startup(config, arguments.file, insecure=arguments.insecure, on_this_machine=not arguments.env)
+        config, source = _load(arguments.file, environment)
+        check_startup(config, source, insecure=arguments.insecure, on_this_machine=not arguments.env)
     except ConfigError as exc:
         for problem in exc.problems:
             # The last guard: a problem quoting a URL must not print its credentials.
             print(redact(str(problem)), file=sys.stderr)
         return EXIT_INVALID
-    print(f"{arguments.file}: ok ({len(config.cameras)} cameras, device {config.device_id})")
+    print(f"{source.name}: ok ({len(config.cameras)} cameras, device {config.device_id})")
     return 0
+
+
+def _load(path: Path, environment: dict[str, str]) -> tuple[GatewayConfig, ConfigSource]:
+    if str(path) != STDIN:
+        return load_config_source(path, environment)
+    if sys.stdin is None:  # started with standard input closed (``<&-``)
+        raise ConfigError([ConfigProblem(STDIN_NAME, None, "", "cannot read: standard input is closed")])
+    text = read_config_stream(sys.stdin.buffer, STDIN_NAME)
+    config: GatewayConfig
+    config, source = parse_config_source(text, STDIN_NAME, GatewayConfig, environment)
+    return config, source

@@ -10,7 +10,8 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.config import IDENTIFIER, default_config, load_config
+from gateway.commands.preflight import EMBEDDED
+from gateway.config import IDENTIFIER, ConfigSource, default_config, load_config_source
 from gateway.domain import NAME_RULE, Image
 from gateway.enroll import (
     enroll_frames,
@@ -20,7 +21,7 @@ from gateway.enroll import (
     image_paths,
     model_name,
 )
-from gateway.errors import ConfigError, ConfigProblem, GatewayError, SourceError
+from gateway.errors import ConfigError, GatewayError, SourceError
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -60,7 +61,7 @@ def seconds_option(text: str) -> float:
     return value
 
 
-def _check_model_name(camera_id: str, source: str) -> None:
+def _check_model_name(camera_id: str, index: int, source: ConfigSource) -> None:
     """ConfigError when the camera's model name is no model name: a camera id may be 64 characters,
     the name adds 14, and the repository skips a directory whose name no config could reference.
     Said before the minutes of learning, not after them."""
@@ -68,10 +69,8 @@ def _check_model_name(camera_id: str, source: str) -> None:
     if not _MODEL_NAME.fullmatch(name):
         raise ConfigError(
             [
-                ConfigProblem(
-                    source,
-                    None,
-                    "cameras",
+                source.problem(
+                    ("cameras", index, "id"),
                     f"camera {camera_id!r} cannot be enrolled: its model name {name!r} is {len(name)} "
                     f"characters, and a model name is {NAME_RULE}; give the camera a shorter id",
                 )
@@ -86,11 +85,11 @@ def _progress(message: str) -> None:
 def run(arguments: argparse.Namespace) -> int:
     try:
         if arguments.config is not None:
-            config, source = load_config(arguments.config), str(arguments.config)
+            config, source = load_config_source(arguments.config)
         else:
-            config, source = default_config(), "<embedded default config>"
-        camera = find_camera(config, arguments.camera, source)
-        _check_model_name(camera.id, source)
+            config, source = default_config(), EMBEDDED
+        camera = find_camera(config, arguments.camera, source.name)
+        _check_model_name(camera.id, config.cameras.index(camera), source)
         if arguments.frames is not None:
             paths = image_paths(arguments.frames)
             _progress(f"{len(paths)} images in {arguments.frames}")

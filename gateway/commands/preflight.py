@@ -3,29 +3,27 @@
 
 These are checks of the machine, not of the file's text: the tokens file the API needs, the address
 it may open without tokens, and a ``state_dir`` that can be (or already is) a directory. Each comes
-back as a ``ConfigProblem`` naming the config file and the key, like the file's own problems.
+back as a ``ConfigProblem`` naming the config file, the line and the key, like the file's own
+problems (the line of the key's nearest written section where the key is left to its default).
 """
 
 from __future__ import annotations
 
 import stat
-from dataclasses import replace
 from pathlib import Path
 
-from gateway.config import GatewayConfig
+from gateway.config import ConfigSource, GatewayConfig
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.protocol.bearer import check_bind, load_tokens
 
-__all__ = ["check_api_address", "check_startup", "check_state_dir", "source_of"]
+__all__ = ["EMBEDDED", "check_api_address", "check_startup", "check_state_dir"]
 
-
-def source_of(config_path: Path | None) -> str:
-    """How problems name the config: its path, or the embedded default."""
-    return str(config_path) if config_path is not None else "<embedded default config>"
+EMBEDDED = ConfigSource("<embedded default config>")
+"""How problems name the embedded default config: it has no file, so no lines."""
 
 
 def check_startup(
-    config: GatewayConfig, config_path: Path | None, *, insecure: bool, on_this_machine: bool = True
+    config: GatewayConfig, source: ConfigSource, *, insecure: bool, on_this_machine: bool = True
 ) -> None:
     """ConfigError listing every problem ``serve`` would refuse ``config`` for at start. Not
     ``on_this_machine`` (a config checked for the service's environment before it is installed), its
@@ -34,47 +32,46 @@ def check_startup(
     problems: list[ConfigProblem] = []
     try:
         if on_this_machine:
-            check_api_address(config, config_path, insecure=insecure)
+            check_api_address(config, source, insecure=insecure)
         else:
-            _check_address_rule(config, config_path, insecure=insecure)
+            _check_address_rule(config, source, insecure=insecure)
     except ConfigError as exc:
         problems.extend(exc.problems)
     try:
         if on_this_machine:
-            check_state_dir(config, config_path)
+            check_state_dir(config, source)
     except ConfigError as exc:
         problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
 
 
-def check_api_address(config: GatewayConfig, config_path: Path | None, *, insecure: bool) -> None:
+def check_api_address(config: GatewayConfig, source: ConfigSource, *, insecure: bool) -> None:
     """ConfigError, naming the config file, for an ``http:`` section ``serve`` would refuse when it
-    opens the API: a tokens file it cannot read or that holds none, or a non-loopback host without
-    tokens (and without ``--insecure``)."""
-    source = source_of(config_path)
+    opens the API: a tokens file it cannot read or that holds none (named by its own path), or a
+    non-loopback host without tokens (and without ``--insecure``)."""
+    tokens = load_tokens(config.http.tokens_file) if config.http.tokens_file is not None else frozenset()
+    _check_bind(config, source, has_tokens=bool(tokens), insecure=insecure)
+
+
+def _check_address_rule(config: GatewayConfig, source: ConfigSource, *, insecure: bool) -> None:
+    _check_bind(config, source, has_tokens=config.http.tokens_file is not None, insecure=insecure)
+
+
+def _check_bind(config: GatewayConfig, source: ConfigSource, *, has_tokens: bool, insecure: bool) -> None:
     try:
-        tokens = load_tokens(config.http.tokens_file) if config.http.tokens_file is not None else frozenset()
-        check_bind(config.http.host, has_tokens=bool(tokens), insecure=insecure)
+        check_bind(config.http.host, has_tokens=has_tokens, insecure=insecure)
     except ConfigError as exc:
-        raise ConfigError(
-            [
-                replace(problem, file=source) if problem.file == "<config>" else problem
-                for problem in exc.problems
-            ]
-        ) from exc
+        raise ConfigError([_located(problem, source) for problem in exc.problems]) from exc
 
 
-def _check_address_rule(config: GatewayConfig, config_path: Path | None, *, insecure: bool) -> None:
-    try:
-        check_bind(config.http.host, has_tokens=config.http.tokens_file is not None, insecure=insecure)
-    except ConfigError as exc:
-        raise ConfigError(
-            [replace(problem, file=source_of(config_path)) for problem in exc.problems]
-        ) from exc
+def _located(problem: ConfigProblem, source: ConfigSource) -> ConfigProblem:
+    """``problem``, which names a key of the config without a file (``<config>``), at its line."""
+    path = tuple(problem.path.split(".")) if problem.path else ()
+    return ConfigProblem(source.name, source.line_of(path), problem.path, problem.message)
 
 
-def check_state_dir(config: GatewayConfig, config_path: Path | None) -> None:
+def check_state_dir(config: GatewayConfig, source: ConfigSource) -> None:
     """ConfigError naming ``state_dir`` when it is not a directory, or cannot be made one because a
     path above it is a file. A state_dir that does not exist yet is fine: the outbox creates it.
     Without this check the first thing to trip over it is the signing key or the outbox, whose error
@@ -82,7 +79,7 @@ def check_state_dir(config: GatewayConfig, config_path: Path | None) -> None:
     state_dir = config.state_dir
     problem = _not_a_directory(state_dir)
     if problem is not None:
-        raise ConfigError([ConfigProblem(source_of(config_path), None, "state_dir", problem)])
+        raise ConfigError([source.problem(("state_dir",), problem)])
 
 
 def _not_a_directory(path: Path) -> str | None:

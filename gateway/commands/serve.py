@@ -3,7 +3,9 @@
 Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the API binds, then
 ``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config and
 models between ``RELOADING=1`` and ``READY=1`` (a config that is no regular file, a pipe, was read
-once: SIGHUP then re-scans the models only). SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
+once: SIGHUP then re-scans the models only); settings only a restart applies (``device_id``,
+``state_dir``, ``http``, ``mqtt``, ...) keep their running values, named in a warning and in
+``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
 taking work, in-flight batches finish or expire, every decided alert is committed, MQTT publishes
 ``offline``, exit 0. A SIGTERM during start-up lets the start in progress end (a model load cannot be
 cut short), then stops without opening the API or sending ``READY=1``. An API address that cannot be
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import hashlib
 import logging
 import os
 import signal
@@ -26,13 +29,14 @@ from pathlib import Path
 
 from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
-from gateway.commands.preflight import check_startup
-from gateway.config import GatewayConfig, default_config, load_config
+from gateway.commands.preflight import EMBEDDED, check_startup
+from gateway.config import ConfigSource, GatewayConfig, default_config, load_config_source
 from gateway.errors import ConfigError, GatewayError
 from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
+from gateway.protocol.bearer import load_tokens
 from gateway.systemd import Notifier, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -53,7 +57,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(arguments: argparse.Namespace) -> int:
     config_path: Path | None = arguments.config
     try:
-        config = load_config(config_path) if config_path is not None else default_config()
+        config, source = (
+            load_config_source(config_path) if config_path is not None else (default_config(), EMBEDDED)
+        )
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -61,10 +67,14 @@ def run(arguments: argparse.Namespace) -> int:
     if config_path is None:
         logger.info("no --config: running the embedded default (demo clip, face-detector, local outbox)")
     keep_freed_memory_between_trims()  # _trim_heap below returns what is freed, every TRIM_EVERY_S
-    return event_loop.run(_serve(config, config_path, insecure=arguments.insecure, echo=config.mqtt is None))
+    return event_loop.run(
+        _serve(config, config_path, source, insecure=arguments.insecure, echo=config.mqtt is None)
+    )
 
 
-async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: bool, echo: bool) -> int:
+async def _serve(
+    config: GatewayConfig, config_path: Path | None, source: ConfigSource, *, insecure: bool, echo: bool
+) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     reload = asyncio.Event()
@@ -84,7 +94,8 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
     # port taken (a second serve) or the address refused, would also knock the running gateway off
     # its broker session.
     try:
-        check_startup(config, config_path, insecure=insecure)
+        check_startup(config, source, insecure=insecure)
+        tokens = TokensInUse(config.http.tokens_file)
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -144,6 +155,7 @@ async def _serve(config: GatewayConfig, config_path: Path | None, *, insecure: b
                 await loop.run_in_executor(
                     None, _reload, config_file, notifier, config_path, lambda: apply(gateway.config)
                 )
+                tokens.check(gateway.config.http.tokens_file)
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:
@@ -202,6 +214,40 @@ def _reload(
             rescan()
             return
         config_file.reload()
+
+
+class TokensInUse:
+    """The API reads its tokens file once, at start: an edit to it (a leaked token revoked, a new one
+    added) takes a restart. A reload says so when the file no longer holds the tokens in use, rather
+    than leaving a revoked token working without a word. Only a digest of them is kept."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._in_use = _tokens_digest(path)
+
+    def check(self, path: Path | None) -> None:
+        """After a reload: warn when the tokens file in use (``path``) no longer holds the tokens the
+        API took at start, or can no longer be read (a restart would refuse it)."""
+        if path is None:
+            return
+        try:
+            now = _tokens_digest(path)
+        except ConfigError as exc:
+            logger.warning("reload: %s; the API goes on with the tokens it started with", exc)
+            return
+        if now != self._in_use:
+            logger.warning(
+                "reload: the tokens in %s (http.tokens_file) changed; restart to apply them: until then "
+                "the API accepts the tokens it started with",
+                path,
+            )
+
+
+def _tokens_digest(path: Path | None) -> str | None:
+    """A digest of the tokens in ``path``; ConfigError naming the file when it holds none or cannot
+    be read."""
+    if path is None:
+        return None
+    return hashlib.sha256("\n".join(sorted(load_tokens(path))).encode()).hexdigest()
 
 
 def _rereadable(path: Path) -> bool:

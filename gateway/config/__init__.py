@@ -18,9 +18,19 @@ from gateway.config.camera import (
     TrackerConfig,
     ZoneConfig,
 )
+from gateway.config.expansion import EXPANDABLE
 from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
 from gateway.config.gateway import GatewayConfig, default_config
-from gateway.config.loading import EXPANDABLE, load_audit_config, load_config, parse_config, read_config_text
+from gateway.config.loading import (
+    load_audit_config,
+    load_config,
+    load_config_source,
+    parse_config,
+    parse_config_source,
+    read_config_stream,
+    read_config_text,
+)
+from gateway.config.locations import ConfigSource
 from gateway.config.service import (
     AdmissionConfig,
     AuditConfig,
@@ -45,6 +55,7 @@ __all__ = [
     "AuditConfig",
     "CameraConfig",
     "ConfigPathError",
+    "ConfigSource",
     "EventTiming",
     "EvidenceConfig",
     "Fraction",
@@ -69,7 +80,10 @@ __all__ = [
     "default_config",
     "load_audit_config",
     "load_config",
+    "load_config_source",
     "parse_config",
+    "parse_config_source",
+    "read_config_stream",
     "read_config_text",
     "read_text_file",
 ]

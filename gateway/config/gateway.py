@@ -10,7 +10,7 @@ from pydantic import (
     model_validator,
 )
 
-from gateway.config.camera import CameraConfig
+from gateway.config.camera import CameraConfig, ConfigPathError
 from gateway.config.fields import FilePath, Identifier, Section
 from gateway.config.service import (
     AdmissionConfig,
@@ -41,10 +41,15 @@ class GatewayConfig(Section):
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> GatewayConfig:
-        ids = [camera.id for camera in self.cameras]
-        duplicates = sorted({camera_id for camera_id in ids if ids.count(camera_id) > 1})
-        if duplicates:
-            raise ValueError(f"camera ids must be unique: {duplicates}")
+        first: dict[str, int] = {}
+        for index, camera in enumerate(self.cameras):
+            earlier = first.setdefault(camera.id, index)
+            if earlier != index:
+                # At the repeated id's own line: with many cameras the list's line finds neither.
+                raise ConfigPathError(
+                    ("cameras", index, "id"),
+                    f"camera ids must be unique: {camera.id!r} is also the id of cameras[{earlier}]",
+                )
         return self
 
 

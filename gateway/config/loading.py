@@ -1,13 +1,14 @@
-"""Reading a config file: YAML with line numbers, ${VARIABLE} expansion, problems that point at file:line."""
+"""Reading a config file: YAML with line numbers, ${VARIABLE} expansion (``expansion``), problems that
+point at file:line (``locations``)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import yaml
 from pydantic import (
@@ -18,16 +19,13 @@ from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 
 from gateway.config.camera import ConfigPathError
+from gateway.config.document_checks import MAX_DEPTH, refuse_runaway_aliases, refuse_tags
+from gateway.config.expansion import expand_variables
 from gateway.config.gateway import GatewayConfig
+from gateway.config.locations import ConfigSource
 from gateway.config.service import AuditConfig
-from gateway.config.text_file import read_text_file
+from gateway.config.text_file import read_text_file, read_text_stream
 from gateway.errors import ConfigError, ConfigProblem
-
-MAX_DEPTH = 64
-"""Deepest nesting of values a document may have, aliases expanded (a gateway config needs 7)."""
-MAX_VALUES = 100_000
-"""Most values (keys, scalars, lists, mappings) a document may have with its aliases expanded: a few
-hundred bytes of nested aliases would otherwise expand to billions (the "billion laughs")."""
 
 _MERGE = "tag:yaml.org,2002:merge"
 
@@ -145,49 +143,6 @@ if _LIBYAML is not None:
     _FastLineLoader.add_implicit_resolver(*_EXPONENT_FLOAT)
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.MappingNode):
-        return [child for pair in node.value for child in pair]
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    return []
-
-
-def _refuse_runaway_aliases(root: yaml.Node, source: str) -> None:
-    """Refuse a document whose aliases refer to their own anchor or expand past MAX_DEPTH or MAX_VALUES.
-    Each node is measured once, so this takes time in proportion to the text, not to its expansion."""
-    sizes: dict[yaml.Node, tuple[int, int]] = {}
-    inside: set[yaml.Node] = set()
-
-    def refuse(node: yaml.Node, message: str) -> ConfigError:
-        return ConfigError([ConfigProblem(source, node.start_mark.line + 1, "", message)])
-
-    def measure(node: yaml.Node, depth: int) -> tuple[int, int]:
-        """The number of values in ``node`` and its height, aliases expanded. ``depth``: its own."""
-        known = sizes.get(node)
-        if known is not None:
-            return known
-        if node in inside:
-            raise refuse(node, "an alias refers to a value that contains it, which never ends")
-        inside.add(node)
-        count, height = 1, 1
-        for child in _children(node):
-            child_count, child_height = measure(child, depth + 1)
-            count, height = count + child_count, max(height, child_height + 1)
-            # Raised here, not in the child: a child reached through an alias carries its anchor's line.
-            if depth + height - 1 > MAX_DEPTH:
-                raise refuse(node, f"values are nested more than {MAX_DEPTH} deep (aliases expanded)")
-            if count > MAX_VALUES:
-                raise refuse(
-                    node, f"the document has more than {MAX_VALUES:,} values with its aliases expanded"
-                )
-        inside.discard(node)
-        sizes[node] = (count, height)
-        return count, height
-
-    measure(root, 1)
-
-
 def _yaml_problem(error: yaml.YAMLError, text: str, source: str) -> ConfigProblem:
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark or error.context_mark
@@ -203,6 +158,7 @@ def _yaml_problem(error: yaml.YAMLError, text: str, source: str) -> ConfigProble
 
 class _Loader(Protocol):
     def get_single_node(self) -> yaml.Node | None: ...
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str: ...
     def construct_document(self, node: yaml.Node) -> Any: ...
     def dispose(self) -> None: ...
 
@@ -213,7 +169,8 @@ def _read(loader: _Loader, source: str) -> tuple[yaml.Node | None, Any]:
         node = loader.get_single_node()
         if node is None:
             return None, {}
-        _refuse_runaway_aliases(node, source)
+        refuse_runaway_aliases(node, source)
+        refuse_tags(loader, node, source)
         return node, loader.construct_document(node)
     finally:
         loader.dispose()
@@ -261,16 +218,7 @@ def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, 
     return data, lines
 
 
-def _format_path(location: Sequence[str | int]) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def _problems(
-    error: ValidationError, source: str, lines: Mapping[tuple[str | int, ...], int]
-) -> list[ConfigProblem]:
+def _problems(error: ValidationError, source: ConfigSource) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors():
         # pydantic inserts the union member's name into the location; it is not a key of the file.
@@ -278,80 +226,9 @@ def _problems(
         cause = detail.get("ctx", {}).get("error")
         if isinstance(cause, ConfigPathError):
             location += cause.path
-        line = None
-        for end in range(len(location), -1, -1):
-            if location[:end] in lines:
-                line = lines[location[:end]]
-                break
         message = detail["msg"].removeprefix("Value error, ")
-        problems.append(ConfigProblem(source, line, _format_path(location), message))
+        problems.append(source.problem(location, message))
     return problems
-
-
-EXPANDABLE = ("CREDENTIALS_DIRECTORY", "STATE_DIRECTORY", "CONFIGURATION_DIRECTORY", "RUNTIME_DIRECTORY")
-"""Variables systemd sets for a service; ``${NAME}`` in a string value is replaced by its value, so a
-unit's ``LoadCredential=`` secrets are referenced as ``${CREDENTIALS_DIRECTORY}/mqtt-password``."""
-
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_UNBRACED = re.compile(rf"\$({'|'.join(EXPANDABLE)})(?![A-Za-z0-9_])")
-_UNCLOSED = re.compile(r"\$\{(?![A-Za-z_][A-Za-z0-9_]*\})")
-
-
-def _expand_variables(
-    value: Any,
-    path: tuple[str | int, ...],
-    source: str,
-    lines: Mapping[tuple[str | int, ...], int],
-    problems: list[ConfigProblem],
-    *,
-    environment: Mapping[str, str],
-) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: _expand_variables(item, (*path, str(key)), source, lines, problems, environment=environment)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [
-            _expand_variables(item, (*path, index), source, lines, problems, environment=environment)
-            for index, item in enumerate(value)
-        ]
-    if not isinstance(value, str) or "$" not in value:
-        return value
-
-    def problem(message: str) -> None:
-        problems.append(ConfigProblem(source, lines.get(path), _format_path(path), message))
-
-    # Written as a shell would take it, each of these would be kept as it is: a directory named
-    # "$STATE_DIRECTORY" or "${STATE_DIRECTORY" made under the working directory, without a word.
-    for match in _UNBRACED.finditer(value):
-        problem(f"${match.group(1)} is not expanded: write ${{{match.group(1)}}}")
-    if _UNCLOSED.search(value):
-        problem(
-            f"'${{' starts no variable: a variable is written ${{NAME}}, NAME one of {', '.join(EXPANDABLE)}"
-        )
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1)
-        resolved = environment.get(name) if name in EXPANDABLE else None
-        if resolved is None:
-            reason = "is not set" if name in EXPANDABLE else f"is not one of {', '.join(EXPANDABLE)}"
-            problem(f"${{{name}}} {reason}")
-            return match.group(0)
-        if not resolved:
-            # An empty path is the working directory: never what a state or credentials directory is.
-            problem(f"${{{name}}} is set but empty")
-            return match.group(0)
-        if ":" in resolved:
-            # systemd joins the directories with ':' when a unit sets more than one (StateDirectory=a b).
-            problem(
-                f"${{{name}}} is {resolved!r}: several directories joined by ':' (the unit sets more than "
-                "one); write the one meant"
-            )
-            return match.group(0)
-        return resolved
-
-    return _VARIABLE.sub(substitute, value)
 
 
 def parse_config(
@@ -362,23 +239,41 @@ def parse_config(
 ) -> Any:
     """Validate YAML text against ``model``; raise ConfigError listing every problem with its line.
     ``${NAME}`` is expanded from ``environment`` (default: the process environment)."""
+    return parse_config_source(text, source, model, environment)[0]
+
+
+def parse_config_source(
+    text: str,
+    source: str = "<config>",
+    model: type[BaseModel] = GatewayConfig,
+    environment: Mapping[str, str] | None = None,
+) -> tuple[Any, ConfigSource]:
+    """``parse_config``, with the lines of the file's keys, for the checks made after it."""
     data, lines = load_with_lines(text, source)
+    where = ConfigSource(source, lines)
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, 1, "", "the top level must be a mapping of keys")])
     problems: list[ConfigProblem] = []
     environment = os.environ if environment is None else environment
-    data = _expand_variables(data, (), source, lines, problems, environment=environment)
+    data = expand_variables(data, (), where, problems, environment=environment)
     if problems:
         raise ConfigError(problems)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), where
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, source, lines)) from exc
+        raise ConfigError(_problems(exc, where)) from exc
 
 
 def load_config(path: Path, environment: Mapping[str, str] | None = None) -> GatewayConfig:
-    config: GatewayConfig = parse_config(read_config_text(path), str(path), GatewayConfig, environment)
-    return config
+    return load_config_source(path, environment)[0]
+
+
+def load_config_source(
+    path: Path, environment: Mapping[str, str] | None = None
+) -> tuple[GatewayConfig, ConfigSource]:
+    """``load_config``, with the lines of the file's keys."""
+    config, source = parse_config_source(read_config_text(path), str(path), GatewayConfig, environment)
+    return config, source
 
 
 def load_audit_config(path: Path) -> AuditConfig:
@@ -390,14 +285,28 @@ def read_config_text(path: Path) -> str:
     try:
         return read_text_file(path)
     except UnicodeDecodeError as exc:
-        # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
-        before = exc.object[: exc.start]
-        line = before.count(b"\n") + 1
-        column = exc.start - (before.rfind(b"\n") + 1) + 1
-        problem = (
-            f"cannot read: byte 0x{exc.object[exc.start]:02x} (column {column}) is not UTF-8: save the "
-            "file as UTF-8"
-        )
-        raise ConfigError([ConfigProblem(str(path), line, "", problem)]) from exc
+        raise ConfigError([_not_utf8(exc, str(path))]) from exc
     except OSError as exc:
         raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from exc
+
+
+def read_config_stream(stream: BinaryIO, source: str) -> str:
+    """The text of a config read from ``stream`` to its end (``check-config -``: standard input)."""
+    try:
+        return read_text_stream(stream, source)
+    except UnicodeDecodeError as exc:
+        raise ConfigError([_not_utf8(exc, source)]) from exc
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(source, None, "", f"cannot read: {exc}")]) from exc
+
+
+def _not_utf8(error: UnicodeDecodeError, source: str) -> ConfigProblem:
+    # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
+    before = error.object[: error.start]
+    line = before.count(b"\n") + 1
+    column = error.start - (before.rfind(b"\n") + 1) + 1
+    problem = (
+        f"cannot read: byte 0x{error.object[error.start]:02x} (column {column}) is not UTF-8: save the "
+        "file as UTF-8"
+    )
+    return ConfigProblem(source, line, "", problem)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
 """Largest such file read: a config with a hundred cameras and their zones is some 100 KB."""
@@ -20,7 +21,15 @@ def read_text_file(path: Path, encoding: str = "utf-8", max_bytes: int = MAX_TEX
         mode = stat.S_IFMT(os.fstat(stream.fileno()).st_mode)
         if mode in (stat.S_IFCHR, stat.S_IFBLK):
             raise OSError(f"{path} is a device, not a file")
-        data = stream.read(max_bytes + 1)
+        return read_text_stream(stream, str(path), encoding, max_bytes)
+
+
+def read_text_stream(
+    stream: BinaryIO, source: str, encoding: str = "utf-8", max_bytes: int = MAX_TEXT_FILE_BYTES
+) -> str:
+    """The text of ``stream`` to its end: OSError naming ``source`` past ``max_bytes``,
+    UnicodeDecodeError for bytes that are not ``encoding``."""
+    data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise OSError(f"{path} is larger than {max_bytes // (1024 * 1024)} MiB")
+        raise OSError(f"{source} is larger than {max_bytes // (1024 * 1024)} MiB")
     return data.decode(encoding)

@@ -47,6 +47,7 @@ from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
 from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
+from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
 from gateway.printable import printable
 from gateway.protocol.alerts import encode_alert
@@ -123,8 +124,10 @@ class Gateway:
         self._started_at = time.time()
         # The cameras as built, by id: their sources and models stay until the service restarts.
         self._built_cameras = {camera.id: camera for camera in config.cameras}
+        # And the service as built: its device id, directories, API, MQTT session and pools.
+        self._built = config
         self._pending: tuple[str, ...] = ()
-        """Camera changes a reload could not apply (``camera_changes``), for ``degraded``."""
+        """Changes a reload could not apply (``camera_changes``, ``service_changes``), for ``degraded``."""
         self._label_problems: list[str] = []
         """Rules following labels their camera's model does not have (``rule_labels``)."""
 
@@ -242,12 +245,15 @@ class Gateway:
         under surviving rules, the others end); cameras keep streaming. A camera whose source, model
         or sampling changed keeps its whole previous config until a restart, rules included, and
         ``degraded`` says so (``camera_changes``): installing rules for a model the camera does not
-        run would silence its alerts."""
+        run would silence its alerts. So do service-wide settings a restart applies (``device_id``,
+        ``http``, ``mqtt``, ...: ``service_changes``), which keep their values as started."""
         self.inference.repository.poll()
         plan = plan_reload(self._built_cameras, self.config.cameras, config.cameras)
-        for change in plan.pending:
+        service = restart_only_changes(self._built, config)
+        pending = plan.pending + ((pending_line(service),) if service else ())
+        for change in pending:
             logger.warning("%s", change)
-        in_force = config.model_copy(update={"cameras": list(plan.cameras)})
+        applied = in_force(self._built, config, plan.cameras)
         reloaded = self.decider.reload(rule_specs(plan.cameras), tracker_specs(plan.cameras))
         try:
             ended: int | None = reloaded.result(RELOAD_TIMEOUT_S)
@@ -258,9 +264,9 @@ class Gateway:
             # the gateway over a reload that is already on its way.
             ended = None
         self.cameras.update_geometry(plan.cameras)
-        self.config = in_force
-        self._pending = plan.pending
-        self._label_problems = self._check_labels(in_force)
+        self.config = applied
+        self._pending = pending
+        self._label_problems = self._check_labels(applied)
         if ended is None:
             logger.warning(
                 "reloaded: models re-scanned; the alert decider is more than %.0f s behind, so the new "

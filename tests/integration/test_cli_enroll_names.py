@@ -1,7 +1,7 @@
 """``enroll`` refuses, before learning anything, a camera whose model name (``scene-anomaly-{id}``)
 would be no model name: a camera id may have 64 characters, the prefix adds 14, and the repository
 skips a directory whose name no config could reference, so the minutes of learning would write a
-model nothing can use. Runs the real ``edge-gateway`` on real image files."""
+model nothing can use; the problem is at the id's line. Runs the real ``edge-gateway`` on real image files."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from gateway.domain import NAME_RULE
+from tests.support.command import line_of
 
 COMMAND_TIMEOUT_S = 120.0
 EXIT_INVALID = 2
@@ -53,8 +54,8 @@ def test_a_camera_id_too_long_for_its_model_name_is_refused_before_learning(tmp_
     # Then it is refused at once, naming the camera, the name's length and the rule; nothing is written
     assert result.returncode == EXIT_INVALID, result.stderr
     assert result.stderr == (
-        f"error: {config}: cameras: camera '{LONG_ID}' cannot be enrolled: its model name "
-        f"'scene-anomaly-{LONG_ID}' is 65 characters, and a model name is {NAME_RULE}; give the camera "
-        "a shorter id\n"
+        f"error: {config}:{line_of(config, '- id')}: cameras[0].id: camera '{LONG_ID}' cannot be enrolled: "
+        f"its model name 'scene-anomaly-{LONG_ID}' is 65 characters, and a model name is {NAME_RULE}; "
+        "give the camera a shorter id\n"
     )
     assert list(repository.iterdir()) == []

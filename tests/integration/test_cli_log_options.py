@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.support.command import edge_gateway
+from tests.support.command import edge_gateway, line_of
 from tests.support.onnx_models import write_affine_model
 from tests.support.serve import Process
 
@@ -57,7 +57,8 @@ def test_a_level_after_the_command_sets_what_is_logged(tmp_path: Path) -> None:
 
     assert default.returncode == quiet.returncode == EXIT_CONFIG
     assert LOOP_LINE in default.stderr
-    assert quiet.stderr == f"{config}: state_dir: {state_dir} is a file, not a directory\n"
+    where = f"{config}:{line_of(config, 'state_dir')}"
+    assert quiet.stderr == f"{where}: state_dir: {state_dir} is a file, not a directory\n"
 
 
 def test_models_list_takes_the_options_before_or_after_the_command(tmp_path: Path) -> None:

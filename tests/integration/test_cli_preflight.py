@@ -1,33 +1,18 @@
 """``check-config`` refuses what ``serve`` would refuse the config for at start (an open address
 without tokens, a tokens file it cannot read, a ``state_dir`` that is a file), with the same exit
-code and the same words, so ``ExecStartPre=edge-gateway check-config`` fails where the service would.
-Runs the real ``edge-gateway``."""
+code and the same words, each at the line of its key (before: the file without a line), so
+``ExecStartPre=edge-gateway check-config`` fails where the service would. Runs the real
+``edge-gateway``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from tests.support.command import edge_gateway
-from tests.support.serve import Process, face_repository
+from tests.support.command import edge_gateway, line_of, write_config
+from tests.support.serve import Process
 
 EXIT_CONFIG = 2
 STARTED = "outbox "  # the outbox opening: the first thing a start does
-
-
-def write_config(path: Path, **sections: Any) -> Path:
-    config = {
-        "device_id": "preflight-box",
-        "state_dir": str(path.parent / "state"),
-        "http": {"port": 0},
-        "models": {"repository": str(face_repository(path.parent))},
-        "inference": {"workers": 1},
-        **sections,
-    }
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 def test_check_config_refuses_an_open_address_without_tokens_unless_insecure(tmp_path: Path) -> None:
@@ -39,8 +24,8 @@ def test_check_config_refuses_an_open_address_without_tokens_unless_insecure(tmp
     assert refused.returncode == EXIT_CONFIG, refused.stdout
     assert refused.stdout == ""
     assert refused.stderr == (
-        f"{config}: http.host: 0.0.0.0 is not a loopback address: set http.tokens_file, or pass "
-        "--insecure to serve without authentication\n"
+        f"{config}:{line_of(config, 'host')}: http.host: 0.0.0.0 is not a loopback address: set "
+        "http.tokens_file, or pass --insecure to serve without authentication\n"
     )
     assert allowed.returncode == 0, allowed.stderr
     assert allowed.stdout.startswith(f"{config}: ok")
@@ -70,7 +55,7 @@ def test_a_state_dir_that_is_a_file_is_named_by_check_config_and_serve(
     state_dir = tmp_path / "state"
     state_dir.write_text("not a directory\n", encoding="utf-8")
     config = write_config(tmp_path / "gateway.yaml")
-    expected = f"{config}: state_dir: {state_dir} is a file, not a directory"
+    expected = f"{config}:{line_of(config, 'state_dir')}: state_dir: {state_dir} is a file, not a directory"
 
     # When the config is checked, and served
     checked = edge_gateway("check-config", str(config), cwd=tmp_path)
@@ -97,8 +82,8 @@ def test_a_state_dir_below_a_file_is_named(tmp_path: Path) -> None:
 
     assert checked.returncode == EXIT_CONFIG, checked.stdout
     assert checked.stderr == (
-        f"{config}: state_dir: {blocker}/lib/edge-gateway cannot be created: {blocker} is a file, "
-        "not a directory\n"
+        f"{config}:{line_of(config, 'state_dir')}: state_dir: {blocker}/lib/edge-gateway cannot be "
+        f"created: {blocker} is a file, not a directory\n"
     )
 
 

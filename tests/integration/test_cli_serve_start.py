@@ -7,27 +7,14 @@ from __future__ import annotations
 import signal
 import socket
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from tests.support.serve import REPOSITORY, Process, face_repository
+from tests.support.command import line_of, write_config
+from tests.support.serve import REPOSITORY, Process
 
 STARTED = "outbox "  # the outbox opening: the first thing a start does
 LISTENING = "HTTP API listening on"
-
-
-def write_config(path: Path, **sections: Any) -> Path:
-    config = {
-        "device_id": "start-box",
-        "state_dir": str(path.parent / "state"),
-        "http": {"port": 0},
-        "models": {"repository": str(face_repository(path.parent))},
-        "inference": {"workers": 1},
-        **sections,
-    }
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    return path
 
 
 def test_a_port_in_use_is_named_before_anything_starts(tmp_path: Path, processes: list[Process]) -> None:
@@ -62,7 +49,8 @@ def test_an_open_address_without_tokens_is_a_config_error_before_anything_starts
 
     output = gateway.output()
     assert code == 2, output
-    assert f"{config}: http.host: 0.0.0.0 is not a loopback address: set http.tokens_file" in output
+    expected = f"{config}:{line_of(config, 'host')}: http.host: 0.0.0.0 is not a loopback address"
+    assert f"{expected}: set http.tokens_file" in output
     assert STARTED not in output
 
 

@@ -50,4 +50,5 @@ def test_the_program_says_what_it_is(capsys: pytest.CaptureFixture[str]) -> None
 def test_check_config_explains_its_file_argument(capsys: pytest.CaptureFixture[str]) -> None:
     text = _help(["check-config"], capsys)
 
-    assert re.search(r"^  file +the gateway config \(YAML\) to check$", text, re.MULTILINE), text
+    explained = r"^  file +the gateway config \(YAML\) to check; - reads it from\s+standard input$"
+    assert re.search(explained, text, re.MULTILINE), text

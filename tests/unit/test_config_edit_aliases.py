@@ -33,7 +33,7 @@ def _laughs(levels: int) -> str:
         (GATE + _laughs(9), "site.yaml:9: the document has more than 100,000 values with its aliases"),
         (GATE + "    zones: []\n", "site.yaml:5: invalid YAML: key 'zones' is repeated (first on line 4)"),
         (GATE + "a: &x 1\nb: &x 2\n", "site.yaml:6: invalid YAML: found duplicate anchor 'x'"),
-        (GATE + "x: !!python/object/apply:os.system [1]\n", "site.yaml:5: invalid YAML: could not determine"),
+        (GATE + "x: !!python/object/apply:os.system [1]\n", "site.yaml:5: invalid YAML: the tag !!python"),
     ],
 )  # fmt: skip
 def test_what_the_loader_refuses_the_editor_refuses_first_with_its_message(text: str, problem: str) -> None:

@@ -42,6 +42,18 @@ BAD_DOCUMENTS = [
     pytest.param("device_id: a\x00b\n", 1, "unacceptable character", id="nul-character"),
     pytest.param("device_id: " + "9" * 5000 + "\n", 1, "!!int", id="huge-int"),
     pytest.param("device_id: a\n---\ndevice_id: b\n", 2, "single document", id="two-documents"),
+    # Tags beyond plain data: before, !!binary was read as the text it encodes.
+    pytest.param("device_id: x\nstate_dir: !!binary L3Zhcg==\n", 2, "the tag !!binary is not", id="binary"),
+    pytest.param("device_id: !!set {a, b}\n", 1, "the tag !!set is not", id="set-tag"),
+    pytest.param("device_id: x\ncameras: !!omap [{a: 1}]\n", 2, "the tag !!omap is not", id="omap-tag"),
+    pytest.param(
+        "device_id: !!python/name:os.system x\n", 1, "!!python/name:os.system is not", id="python-name"
+    ),
+    pytest.param(
+        "device_id: x\nhttp: !local {port: 1}\n", 2, "the tag !local is not", id="custom-mapping-tag"
+    ),
+    pytest.param("device_id: x\n!key http: {port: 1}\n", 2, "the tag !key is not", id="custom-key-tag"),
+    pytest.param("a: &b !x [1]\nc: *b\n", 1, "the tag !x is not", id="tag-behind-alias"),
 ]
 
 
@@ -144,3 +156,35 @@ def test_a_mapping_merged_before_its_own_turn_is_not_taken_for_a_repeat() -> Non
         parse_config(text, "gateway.yaml")
     assert "repeated" not in str(caught.value)
     assert "x: Extra inputs are not permitted" in str(caught.value)
+
+
+def test_a_repeated_camera_id_is_named_at_its_line() -> None:
+    # Before, the problem named the file alone: "g.yaml: camera ids must be unique: ['gate']".
+    text = (
+        "cameras:\n"
+        "  - id: gate\n"
+        "    url: rtsp://127.0.0.1/gate\n"
+        "  - id: door\n"
+        "    url: rtsp://127.0.0.1/door\n"
+        "  - id: gate\n"
+        "    url: rtsp://127.0.0.1/other\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "g.yaml")
+    assert str(caught.value) == (
+        "g.yaml:6: cameras[2].id: camera ids must be unique: 'gate' is also the id of cameras[0]"
+    )
+
+
+def test_a_byte_order_mark_inside_a_key_is_shown() -> None:
+    # Two files joined, the second saved with a byte order mark: before, the problem read
+    # "g.yaml:2: http: Extra inputs are not permitted", its key looking like the valid one.
+    with pytest.raises(ConfigError) as caught:
+        parse_config("device_id: a\n\ufeffhttp: {port: 1}\n", "g.yaml")
+    assert str(caught.value) == "g.yaml:2: \\ufeffhttp: Extra inputs are not permitted"
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_read_as_plain_lines() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("\ufeffdevice_id: a\r\n\r\nhttp: {port: x}\r\n", "g.yaml")
+    assert str(caught.value).startswith("g.yaml:3: http.port: ")
