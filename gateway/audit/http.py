@@ -27,7 +27,6 @@ import asyncio
 import hashlib
 import logging
 import threading
-import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -45,15 +44,12 @@ from gateway.protocol.alerts import InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web import login
 from gateway.web.bad_requests import summarize_bad_requests
-from gateway.web.rate_limit import TokenBuckets
 from gateway.web.session import OPEN_PREFIX, RefusedError, Sessions, check_origin
 
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
-LOGIN_ATTEMPTS_PER_S = 1.0
-LOGIN_BURST = 10
 RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 # An evidence image is shown by the fleet page's <img>, never as a page: nothing in it may run or be
 # sniffed into a type that runs, even when its bytes are HTML.
@@ -84,15 +80,8 @@ def create_app(
     app.cleanup_ctx.append(_reader)
     app.router.add_get("/v1/devices/{device_id}/alerts/{seq}/evidence.jpg", evidence_image, name="evidence")
     fleet_http.add_routes(app)
-    buckets = TokenBuckets(LOGIN_ATTEMPTS_PER_S, LOGIN_BURST)
-    login.add_routes(
-        app,
-        login.LoginPolicy(
-            app[SESSIONS],
-            lambda request: buckets.take(f"peer:{request.remote or 'unknown'}", time.monotonic()),
-            service="audit service",
-        ),
-    )
+    policy = login.LoginPolicy(app[SESSIONS], login.attempts_by_address(), service="audit service")
+    login.add_routes(app, policy)
     return app
 
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
+from gateway.web.rate_limit import TokenBuckets
 from gateway.web.session import COOKIE, OPEN_PREFIX, RefusedError, Sessions, reached_over_https, set_cookie
 
 MAX_LOGIN_BYTES = 4096
@@ -24,6 +26,19 @@ ATTEMPTS_PER_S = 1.0
 """Login attempts a client may make, once its burst is spent: a person mistyping is never held up,
 a script guessing tokens makes one guess a second."""
 ATTEMPT_BURST = 10
+
+
+def attempts_by_address(clock: Callable[[], float] = time.monotonic) -> Callable[[web.Request], float]:
+    """The login limit of every app that logs browsers in (the console's, the audit service's):
+    ``ATTEMPT_BURST`` attempts at once per client address, then ``ATTEMPTS_PER_S``. A
+    ``LoginPolicy.throttle`` with a table of buckets of its own, so one app's guesses spend nothing
+    of another's."""
+    attempts = TokenBuckets(ATTEMPTS_PER_S, ATTEMPT_BURST)
+
+    def throttle(request: web.Request) -> float:
+        return attempts.take(f"peer:{request.remote or 'unknown'}", clock())
+
+    return throttle
 
 
 def _count_nothing(request: web.Request, reason: str) -> None:

@@ -3,6 +3,23 @@
 import { clock, errorText, fixed, h } from "./core.js";
 import { exact, own } from "./exact.js";
 
+const PAGE = 1000; // the API's largest page of devices
+
+// Every device, page by page (/v1/devices answers at most PAGE of them at a time), with the summary
+// of the last page read: the newest.
+async function everyDevice() {
+  const devices = [];
+  let after = null;
+  for (;;) {
+    const page = await exact(`/v1/devices?limit=${PAGE}${after === null ? "" : `&after=${encodeURIComponent(after)}`}`);
+    devices.push(...page.devices);
+    const next = page.next_after ?? null;
+    // A cursor that does not move on would ask for the same page for ever.
+    if (next === null || next === after) return { devices, summary: page.summary };
+    after = next;
+  }
+}
+
 export function rank(device) {
   if (device.problems.length && device.state !== "online") return 0;
   if (device.problems.length) return 1;
@@ -13,20 +30,23 @@ export function ordered(devices) {
   return [...devices].sort((a, b) => rank(a) - rank(b) || a.device_id.localeCompare(b.device_id));
 }
 
+// On a phone the table is a list with no heading row: each cell names its column (data-label).
+const COLUMNS = ["Device", "State", "Last seq", "Last alert", "Delivery delay", "Missing", "Rejected", "Problems"];
+
 function row(device) {
   const state = h("span", { class: `pill ${device.state === "online" ? "ok" : device.state === "offline" ? "bad" : "warn"}`, text: device.state });
   const problems = device.problems.length
     ? h("ul", { class: "problems" }, device.problems.map((problem) => h("li", {}, own(problem))))
     : h("span", { class: "ok", text: "none" });
   return h("tr", { "data-device": device.device_id, class: device.problems.length ? "problem" : "" },
-    h("th", { scope: "row" }, h("a", { href: `#/device/${encodeURIComponent(device.device_id)}` }, own(device.device_id))),
-    h("td", {}, state),
-    h("td", { class: "number", text: String(device.last_seq) }),
-    h("td", { text: clock(device.last_alert_at) }),
-    h("td", { class: "number", text: device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 1)} s` }),
-    h("td", { class: "number", text: String(device.missing_alerts) }),
-    h("td", { class: "number", text: String(device.rejected) }),
-    h("td", {}, problems));
+    h("th", { scope: "row", "data-label": "Device" }, h("a", { href: `#/device/${encodeURIComponent(device.device_id)}` }, own(device.device_id))),
+    h("td", { "data-label": "State" }, state),
+    h("td", { class: "number", "data-label": "Last seq", text: String(device.last_seq) }),
+    h("td", { "data-label": "Last alert", text: clock(device.last_alert_at) }),
+    h("td", { class: "number", "data-label": "Delivery delay", text: device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 1)} s` }),
+    h("td", { class: "number", "data-label": "Missing", text: String(device.missing_alerts) }),
+    h("td", { class: "number", "data-label": "Rejected", text: String(device.rejected) }),
+    h("td", { "data-label": "Problems" }, problems));
 }
 
 export function mount(view) {
@@ -39,8 +59,7 @@ export function mount(view) {
       h("div", {}, h("label", { for: "device-filter", text: "Find a device" }), filter)),
     message,
     h("table", { class: "fleet" },
-      h("thead", {}, h("tr", {}, ["Device", "State", "Last seq", "Last alert", "Delivery delay", "Missing", "Rejected", "Problems"]
-        .map((text) => h("th", { scope: "col", text })))),
+      h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { scope: "col", text })))),
       body),
   );
   let answer = null;
@@ -58,7 +77,7 @@ export function mount(view) {
 
   async function refresh() {
     try {
-      answer = await exact("/v1/devices");
+      answer = await everyDevice();
       render();
     } catch (error) {
       message.textContent = errorText(error);

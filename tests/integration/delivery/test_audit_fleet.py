@@ -20,6 +20,7 @@ from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage
 from gateway.config import HttpConfig
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert, parse_timestamp
+from gateway.web import login as web_login
 from tests.integration.delivery.test_audit_store import execute_sql
 from tests.support.audit_device import AlertChain, event
 
@@ -279,3 +280,24 @@ def test_the_page_is_open_and_the_data_needs_a_token_or_a_session(served: Served
     assert code == 200
     assert cookie.startswith("edge_gateway_session=")
     assert served.get("/v1/devices", {"Cookie": cookie})[0] == 200
+
+
+def test_the_audit_login_takes_its_limit_from_the_one_shared_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The audit service kept its own copy of the login limit (10 at once, then 1 a second); it takes
+    # the definition the console's login takes, so a change to one is a change to both.
+    monkeypatch.setattr(web_login, "ATTEMPT_BURST", 3)
+    reader = AuditStore.open(f"sqlite:///{tmp_path}/audit.db", KEYS)
+    token = secrets.token_urlsafe(16)
+    server = AuditHttpServer(
+        create_app(reader, http=HttpConfig(port=0), tokens=frozenset({token}), registry=CollectorRegistry()),
+        "127.0.0.1",
+        0,
+    )
+    served = Served(server.start(), token)
+    try:
+        assert [served.login("wrong")[0] for _ in range(4)] == [401, 401, 401, 429]
+    finally:
+        server.stop()
+        reader.close()

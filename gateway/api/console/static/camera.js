@@ -2,17 +2,57 @@
 // Saving sends the geometry to the gateway, which validates it, writes the config file and
 // applies it at once; the live view then draws what the gateway itself runs. A save sends back the
 // version the editor loaded, so one over a change saved meanwhile (another tab) is refused, not
-// undoing it; unsaved edits outlive the page (a login after an expired session shows it again).
+// undoing it; unsaved edits outlive the page (a login after an expired session shows it again) and
+// the document (a reload shows them again).
 import { api, errorText, h, s } from "./core.js";
 import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
 import { Editor } from "./editor.js";
 import { playLive } from "./live.js";
 import { shapeList } from "./shape_list.js";
 
-// Camera id -> { geometry, version } of edits not saved yet, while this document lives: `geometry`
-// reads the editor when asked, as copying every shape on each pointer move of a drag cost as much
-// as drawing them.
+// Camera id -> { geometry, version } of edits not saved yet: `geometry` reads the editor when asked,
+// as copying every shape on each pointer move of a drag cost as much as drawing them.
 const unsaved = new Map();
+
+// They are kept in the tab's session storage when the document goes (a reload, back or forward past
+// the console, a tab restored) and taken up by the next one: they lived in the document alone, and a
+// reload dropped them without a word.
+const KEPT = "edge-gateway.unsaved-geometry";
+
+function wellFormed(geometry) {
+  const point = (p) => Array.isArray(p) && p.length === 2 && p.every((value) => typeof value === "number");
+  return geometry && Array.isArray(geometry.zones) && Array.isArray(geometry.lines)
+    && geometry.zones.every((zone) => zone && typeof zone.name === "string" && Array.isArray(zone.polygon) && zone.polygon.every(point))
+    && geometry.lines.every((line) => line && typeof line.name === "string" && Array.isArray(line.points)
+      && line.points.length === 2 && line.points.every(point) && point(line.in_direction));
+}
+
+function takeUpKept() {
+  try {
+    const kept = JSON.parse(sessionStorage.getItem(KEPT) || "[]");
+    for (const [id, { geometry, version }] of Array.isArray(kept) ? kept : []) {
+      if (typeof id === "string" && wellFormed(geometry)) unsaved.set(id, { geometry: () => geometry, version });
+    }
+  } catch {
+    // no storage (a private window may have none) or not ours to read: nothing was kept
+  }
+}
+
+function keep() {
+  try {
+    if (!unsaved.size) {
+      sessionStorage.removeItem(KEPT);
+      return;
+    }
+    const entries = [...unsaved].map(([id, kept]) => [id, { geometry: kept.geometry(), version: kept.version }]);
+    sessionStorage.setItem(KEPT, JSON.stringify(entries));
+  } catch {
+    // no storage, or full: the edits live as long as this document, as they did
+  }
+}
+
+takeUpKept();
+addEventListener("pagehide", keep);
 
 export function mount(view, id) {
   if (!id) {
@@ -21,10 +61,13 @@ export function mount(view, id) {
   }
   const base = `/v1/cameras/${encodeURIComponent(id)}`;
   const image = h("img", { alt: `Live view of camera ${id} with its zones and lines` });
-  const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", role: "application", "aria-label": "Geometry editor" });
+  const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none" });
   const live = liveNote(image);
   const player = playLive(image, streamUrl(id), live.refused);
-  const stage = h("div", { class: "stage", tabindex: "0" }, image, live.note, svg);
+  // The editor is the element the keyboard focuses, so that one is named and says how its keys work:
+  // the name was on the picture's drawing, which takes no focus, and the focused frame was announced
+  // by the note it held ("Waiting for the first picture…") or by nothing at all.
+  const stage = h("div", { class: "stage", tabindex: "0", role: "application", "aria-label": "Geometry editor", "aria-describedby": "editor-keys" }, image, live.note, svg);
   const banner = h("p", { class: "banner", hidden: true });
   const status = h("p", { role: "status", "aria-live": "polite" });
   const list = h("div");
@@ -52,17 +95,25 @@ export function mount(view, id) {
     update(listChanged);
   });
 
+  // A control the keyboard pressed that its own press disables (Save, Delete, Finish zone, Revert)
+  // hands the focus to the editor, where the editing goes on: it fell to the page's body, and the
+  // next Tab started again from the top of the page.
+  function disable(control, disabled) {
+    if (disabled && !control.disabled && document.activeElement === control) stage.focus();
+    control.disabled = disabled;
+  }
+
   function update(listChanged = true) {
     const shape = editor.shape();
     buttons.zone.setAttribute("aria-pressed", String(editor.mode === "zone"));
     buttons.line.setAttribute("aria-pressed", String(editor.mode === "line"));
-    for (const key of ["zone", "line"]) buttons[key].disabled = !editor.editable;
-    buttons.finish.disabled = !(editor.mode === "zone" && editor.draft.length >= 3);
-    buttons.flip.disabled = !(shape && editor.selected.kind === "line" && editor.editable);
-    buttons.remove.disabled = !(shape && editor.editable);
-    buttons.save.disabled = !(dirty && editor.editable);
-    buttons.revert.disabled = !dirty;
-    name.disabled = !(shape && editor.editable);
+    for (const key of ["zone", "line"]) disable(buttons[key], !editor.editable);
+    disable(buttons.finish, !(editor.mode === "zone" && editor.draft.length >= 3));
+    disable(buttons.flip, !(shape && editor.selected.kind === "line" && editor.editable));
+    disable(buttons.remove, !(shape && editor.editable));
+    disable(buttons.save, !(dirty && editor.editable));
+    disable(buttons.revert, !dirty);
+    disable(name, !(shape && editor.editable));
     if (document.activeElement !== name) name.value = shape ? shape.name : "";
     if (listChanged) {
       // The list is made anew, and the button that had the focus goes with it: a shape chosen by
@@ -160,7 +211,7 @@ export function mount(view, id) {
   }
 
   async function save() {
-    buttons.save.disabled = true;
+    disable(buttons.save, true);
     status.textContent = "Saving…";
     saving = true;
     try {
@@ -219,7 +270,7 @@ export function mount(view, id) {
         name,
         h("div", { class: "row" }, buttons.flip, buttons.remove),
         h("div", { class: "row" }, buttons.save, buttons.revert),
-        h("p", { class: "muted", text: "Keyboard: select a shape in the list, focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Enter closes a zone." }),
+        h("p", { id: "editor-keys", class: "muted", text: "Keyboard: select a shape in the list (arrow keys go through it), focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Backspace takes it back, Enter closes a zone." }),
         h("h2", { text: "Camera" }),
         numbers,
       ),

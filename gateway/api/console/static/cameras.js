@@ -10,6 +10,10 @@ import { api, clock, errorText, facts, fixed, h } from "./core.js";
 import { playLive } from "./live.js";
 
 export const LIVE_TILES = 4;
+// A snapshot on its way for this long is asked for again (a new address ends the old request): one
+// request that stalled (a network that dropped it without a word) kept its tile from ever being
+// renewed, its picture frozen, while the page went on refreshing.
+const SNAPSHOT_STALL_MS = 10000;
 
 export function streamUrl(id) {
   return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg`;
@@ -99,8 +103,9 @@ export function mount(view) {
 
   function renew(tile) {
     // One request a tile at a time: a slow snapshot is not asked for again while it is on its way.
-    if (tile.loading) return;
+    if (tile.loading && performance.now() - tile.askedAt < SNAPSHOT_STALL_MS) return;
     tile.loading = true;
+    tile.askedAt = performance.now();
     tile.image.src = snapshotUrl(tile.id);
   }
 
@@ -139,6 +144,7 @@ export function mount(view) {
           live: null,
           player: null,
           loading: false,
+          askedAt: 0,
         };
         const done = () => {
           tile.loading = false;

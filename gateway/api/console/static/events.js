@@ -55,7 +55,24 @@ function newestSeq(group) {
   return group[group.length - 1].seq;
 }
 
-export function mount(view) {
+// The filters chosen are the page's address (`#/events/camera=gate&label=person`, the query escaped
+// once more as the router unescapes it once): a step back to the events from another page, or a
+// reload, showed every camera's events again, whatever had been chosen.
+function chosen(parameter) {
+  try {
+    return new URLSearchParams(parameter || "");
+  } catch {
+    return new URLSearchParams();
+  }
+}
+
+function remember(fields) {
+  const query = new URLSearchParams(Object.entries(fields).filter(([, control]) => control.value).map(([key, control]) => [key, control.value])).toString();
+  const address = query ? `#/events/${encodeURIComponent(query)}` : "#/events";
+  if (location.hash !== address) history.replaceState(history.state, "", address);
+}
+
+export function mount(view, parameter) {
   const fields = {
     camera: h("select", { id: "filter-camera" }, h("option", { value: "", text: "all cameras" })),
     rule: h("select", { id: "filter-rule" }, h("option", { value: "", text: "all rules" })),
@@ -81,6 +98,15 @@ export function mount(view) {
     h("p", {}, olderButton),
     olderError,
   );
+  const wanted = chosen(parameter);
+  for (const [key, control] of Object.entries(fields)) {
+    const value = wanted.get(key);
+    if (!value) continue;
+    if (control.tagName === "SELECT" && ![...control.options].some((option) => option.value === value)) {
+      control.append(h("option", { value, text: value }));
+    }
+    control.value = value;
+  }
   const cards = new Map();
   // Replaced when the camera filter changes: a read whose run is no longer this one is thrown away.
   let run = { camera: fields.camera.value };
@@ -300,5 +326,6 @@ export function mount(view) {
   olderButton.addEventListener("click", older);
   fields.camera.addEventListener("change", startRun);
   for (const key of ["rule", "label", "from", "to"]) fields[key].addEventListener("change", render);
+  for (const control of Object.values(fields)) control.addEventListener("change", () => remember(fields));
   return { refresh };
 }

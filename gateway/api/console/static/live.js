@@ -11,8 +11,17 @@
 // asked for again every RETRY_MS in silence: the picture stayed black with nothing to say why. The
 // gateway's reason is handed to `onRefused` (null again with the next frame), and the view is asked
 // for again after the Retry-After the gateway gave, if longer.
+//
+// A view that stalls (its connection open, nothing more coming: a network or a proxy holding it, the
+// gateway's encoder stuck) ends nothing either: the picture froze and looked live, the numbers
+// beside it saying "streaming". The gateway writes a frame at its view's rate as long as the camera
+// has a picture, so once a frame has come, STALL_MS with no byte at all is a stall: `onRefused`
+// says so over the last picture, the view is asked for again, and the note goes with the next frame.
+// Bytes, not frames, keep it alive, so a slow link that takes long over each frame is no stall.
 
 const RETRY_MS = 2000;
+const STALL_MS = 10000;
+const STALLED = `no new picture for ${STALL_MS / 1000} s (the connection stalled); asking for it again`;
 const MAX_RETRY_MS = 60000;
 const MAX_HEAD_BYTES = 1024; // a part's headers are about 60 bytes; more is not our stream
 const HEAD_END = [13, 10, 13, 10];
@@ -75,40 +84,68 @@ export function playLive(image, url, onRefused = () => {}) {
   let timer = null;
   let shown = null; // the object URL on screen
   let refused = false;
+  let stalled = false;
 
   function show(jpeg) {
     const previous = shown;
     shown = URL.createObjectURL(new Blob([jpeg], { type: "image/jpeg" }));
     image.src = shown;
     if (previous) URL.revokeObjectURL(previous);
+    if (stalled) {
+      stalled = false;
+      onRefused(null);
+    }
   }
 
   // Reads the view until it ends; the milliseconds to wait before asking again, if more than RETRY_MS.
   async function read() {
-    const response = await fetch(url, { signal: controller.signal, credentials: "same-origin", cache: "no-store" });
-    if (!response.ok || !response.body) {
-      const { reason, waitMs } = await refusal(response);
-      if (stopped) return 0;
-      refused = true;
-      onRefused(reason);
-      return waitMs;
-    }
-    if (refused) {
-      refused = false;
-      onRefused(null);
-    }
-    const reader = response.body.getReader();
-    let pending = new Uint8Array(0);
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return 0;
-      pending = joined(pending, value);
-      let newest = null;
-      for (let part = nextPart(pending); part; part = nextPart(pending)) {
-        newest = part.jpeg;
-        pending = pending.subarray(part.end);
+    const connection = new AbortController(); // this one request, ended by a stall or by stop()
+    const end = () => connection.abort();
+    controller.signal.addEventListener("abort", end);
+    let watchdog = null;
+    const watch = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        stalled = true;
+        onRefused(STALLED);
+        connection.abort();
+      }, STALL_MS);
+    };
+    try {
+      const response = await fetch(url, { signal: connection.signal, credentials: "same-origin", cache: "no-store" });
+      if (!response.ok || !response.body) {
+        const { reason, waitMs } = await refusal(response);
+        if (stopped) return 0;
+        refused = true;
+        onRefused(reason);
+        return waitMs;
       }
-      if (newest) show(newest);
+      if (refused) {
+        refused = false;
+        onRefused(stalled ? STALLED : null); // a stall is over with its next frame only
+      }
+      const reader = response.body.getReader();
+      let pending = new Uint8Array(0);
+      let pictured = false; // before its first frame a camera with no picture sends nothing: no stall
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return 0;
+        if (pictured) watch();
+        pending = joined(pending, value);
+        let newest = null;
+        for (let part = nextPart(pending); part; part = nextPart(pending)) {
+          newest = part.jpeg;
+          pending = pending.subarray(part.end);
+        }
+        if (newest) {
+          show(newest);
+          pictured = true;
+          watch();
+        }
+      }
+    } finally {
+      clearTimeout(watchdog);
+      controller.signal.removeEventListener("abort", end);
     }
   }
 
@@ -118,7 +155,7 @@ export function playLive(image, url, onRefused = () => {}) {
       try {
         waitMs = await read();
       } catch (error) {
-        if (!stopped) console.warn("live view ended:", error);
+        if (!stopped && !stalled) console.warn("live view ended:", error);
       }
       if (stopped) return;
       await new Promise((resolve) => {

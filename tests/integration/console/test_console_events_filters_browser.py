@@ -1,0 +1,69 @@
+"""The events page's filters across the browser's history, in the real browser against the real app:
+the filters chosen are kept in the page's address, so a step back to the events from another page,
+or a reload, shows the events chosen again. They were dropped: back on the events, every camera's
+every event was shown, the choices made before gone from the form."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, expect
+
+from gateway.domain import Alert, CameraState
+from tests.support.console_app import OneCamera, alerts, console_app
+
+CAMERA = "gate"
+CONFIG = f"cameras:\n  - id: {CAMERA}\n    url: rtsp://10.0.0.5/stream1\n"
+UI_WAIT_MS = 15_000
+LABEL = "traffic light & sign"
+"""A label as a model's label file may name it: a space, and the '&' that separates a query's values."""
+
+
+def history() -> list[Alert]:
+    """Two events of rule yard (person), then two of rule door (LABEL)."""
+    yard = alerts(CAMERA, "yard", "person", 2)
+    door = [
+        dataclasses.replace(alert, seq=alert.seq + len(yard)) for alert in alerts(CAMERA, "door", LABEL, 2)
+    ]
+    return yard + door
+
+
+def shows_the_door_events_only(page: Page) -> None:
+    expect(page.locator("li.event")).to_have_count(2, timeout=UI_WAIT_MS)
+    expect(page.locator("li.event h2")).to_have_text([f"door: {LABEL}"] * 2)
+    expect(page.locator("#filter-camera")).to_have_value(CAMERA)
+    expect(page.locator("#filter-rule")).to_have_value("door")
+    expect(page.locator("#filter-label")).to_have_value(LABEL)
+
+
+def test_the_filters_chosen_are_there_again_after_back_and_after_a_reload(
+    tmp_path: Path, browser: Browser
+) -> None:
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    with console_app(
+        OneCamera(CAMERA, CameraState.STREAMING, None), tmp_path / "gateway.yaml", history()
+    ) as served:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"http://127.0.0.1:{served.port}/#/events")
+        expect(page.locator("li.event")).to_have_count(4, timeout=UI_WAIT_MS)
+        # Given a camera, a rule and a label chosen on the events page,
+        page.locator("#filter-camera").select_option(CAMERA)
+        expect(page.locator("li.event")).to_have_count(4, timeout=UI_WAIT_MS)
+        page.locator("#filter-rule").select_option("door")
+        page.locator("#filter-label").select_option(LABEL)
+        shows_the_door_events_only(page)
+        # when another page is shown and the browser steps back,
+        page.get_by_role("link", name="Models").click()
+        expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=UI_WAIT_MS)
+        page.go_back()
+        # the events shown are the ones chosen, the choices in the form;
+        expect(page.get_by_role("heading", name="Events")).to_be_visible(timeout=UI_WAIT_MS)
+        shows_the_door_events_only(page)
+        # and so after a reload;
+        page.reload()
+        shows_the_door_events_only(page)
+        # while the Events link shows every event, with nothing chosen.
+        page.get_by_role("link", name="Events").click()
+        expect(page.locator("li.event")).to_have_count(4, timeout=UI_WAIT_MS)
+        expect(page.locator("#filter-rule")).to_have_value("")
