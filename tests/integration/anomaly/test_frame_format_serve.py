@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import cv2
+import numpy as np
 import yaml
 
 from gateway.domain import Image
@@ -28,7 +29,7 @@ def colour_frames(count: int) -> list[Image]:
             ok, frame = capture.read()
             if not ok:
                 break
-            frames.append(frame)
+            frames.append(np.asarray(frame, dtype=np.uint8))
     finally:
         capture.release()
     assert len(frames) == count, f"{CLIP} has fewer than {count} frames"
