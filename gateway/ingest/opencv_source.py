@@ -27,8 +27,10 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
   the images past a gap are opened at their own first number (``files.py``).
 - A raw elementary stream (``.h264``) cannot seek back to its start: such a file is reopened to loop.
 - After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
-  to it, and the reported width and height do not change either), until the next reconnect. An
-  image sequence is opened again at an image whose header gives another size than its run's first.
+  to it, and the reported width and height do not change either), until the next reconnect; a
+  file never reconnects, so its later sizes never showed. An image sequence is opened again at an
+  image whose header gives another size than its run's first; a raw H.264 file of several sizes is
+  played part by part, each part (``size_segments``) opened through a ``FileRange`` on its own.
 
 The process-wide FFmpeg options and log levels, set around each open, are ``ffmpeg_environment``'s.
 """
@@ -39,6 +41,7 @@ import re
 import threading
 import time
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import cv2
@@ -62,6 +65,7 @@ from gateway.ingest.files import (
     sequence_image,
     sequence_start,
 )
+from gateway.ingest.h264 import FileRange, size_segments
 from gateway.ingest.http_diagnosis import http_failure
 from gateway.ingest.network_probe import probe_tcp
 from gateway.ingest.rtsp_diagnosis import rtsp_failure
@@ -119,6 +123,11 @@ class OpenCvSource:
         # The file as opened, looked at again at each loop: one replaced or removed while it
         # played was otherwise played on from its old, deleted inode, its disk space held, forever.
         self._identity: FileIdentity | None = None
+        # A raw H.264 file of several picture sizes: each part's byte range, the part playing, and
+        # the reader OpenCV reads it through (None where the file is opened by its path).
+        self._segments: list[tuple[int, int]] | None = None
+        self._segment = 0
+        self._range: FileRange | None = None
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
             int(open_timeout_s * 1000),
@@ -141,6 +150,7 @@ class OpenCvSource:
                 raise SourceError(problem)
             if Path(target).is_file():
                 self._identity = file_identity(target)
+                self._segments = size_segments(Path(target))
             else:
                 # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
                 self._pattern = Path(target)
@@ -163,7 +173,7 @@ class OpenCvSource:
         opening = time.monotonic()
         capture = self._new_capture()
         if not capture.isOpened():
-            capture.release()
+            self._release(capture)
             raise SourceError(self._why_not_opened(time.monotonic() - opening, timeouts[1] / 1000))
         self._capture = capture
         self.nominal_fps: float | None = None
@@ -185,10 +195,21 @@ class OpenCvSource:
             if self._backend != cv2.CAP_FFMPEG:
                 # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
+            if self._segments is not None:
+                start, end = self._segments[self._segment]
+                self._range = FileRange(self._target, start, end)
+                # OpenCV's binding takes any BufferedIOBase where its stubs name IStreamReader.
+                reader = cast("cv2.IStreamReader", self._range)
+                try:
+                    return cv2.VideoCapture(reader, self._backend, self._timeouts)
+                except (TypeError, cv2.error):
+                    # An OpenCV before 4.9 reads no streams: the file plays whole, at its first size.
+                    self._range.close()
+                    self._range, self._segments = None, None
             with ffmpeg_options(self._options) as ours:
                 self._options_replaced = not ours
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
-        except cv2.error as exc:
+        except (cv2.error, OSError) as exc:
             raise SourceError(f"cannot open {self._display}: {exc}") from exc
 
     def _why_not_opened(self, elapsed_s: float, budget_s: float) -> str:
@@ -283,14 +304,18 @@ class OpenCvSource:
             if identity is None:
                 raise SourceError(f"{self._display}: the file was removed while it played")
             changed, self._identity = identity != self._identity, identity
-        if not changed:
+        if changed:
+            self._segments, self._segment = size_segments(Path(self._target)), 0
+        elif self._segments is not None:
+            self._segment = (self._segment + 1) % len(self._segments)
+        else:
             capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             if capture.grab():
                 return capture
-        # Opened again: a file replaced, rewritten or grown since (its new content), or a raw
-        # elementary stream (.h264, .h265), which cannot seek, so that its loop is not a lost
-        # stream (a reconnect, a state flap and a warning every pass).
-        capture.release()
+        # Opened again: a file replaced, rewritten or grown since (its new content), the next part
+        # of a file of several sizes, or a raw elementary stream (.h264, .h265), which cannot seek,
+        # so that its loop is not a lost stream (a reconnect, a state flap and a warning every pass).
+        self._release(capture)
         self._capture = None
         capture = self._new_capture()
         self._capture = capture
@@ -330,7 +355,7 @@ class OpenCvSource:
         """The sequence opened again at its image ``number``, with that image grabbed."""
         capture = self._capture
         if capture is not None:
-            capture.release()
+            self._release(capture)
         self._capture = None
         self._options = f"start_number;{number}"
         capture = self._new_capture()
@@ -345,7 +370,14 @@ class OpenCvSource:
         self._take_rate(capture)
         return capture
 
+    def _release(self, capture: cv2.VideoCapture) -> None:
+        """Release ``capture`` and the part of a file it read, if it read one."""
+        capture.release()
+        part, self._range = self._range, None
+        if part is not None:
+            part.close()
+
     def close(self) -> None:
         capture, self._capture = self._capture, None
         if capture is not None:
-            capture.release()
+            self._release(capture)

@@ -9,28 +9,17 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from gateway.config import load_config
-from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import UI_WAIT_MS, camera_config, camera_editor
 
 CAMERA = "gate"
-CONFIG = f"""\
-cameras:
-  - id: {CAMERA}
-    url: rtsp://10.0.0.5/stream1
-    zones:
-      - {{name: a, polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}}
-"""
-UI_WAIT_MS = 15_000
+CONFIG = camera_config(CAMERA, {"a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]})
 
 
 def test_backspace_while_drawing_takes_back_the_last_corner_and_deletes_nothing(
     tmp_path: Path, browser: Browser
 ) -> None:
     config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    with camera_editor(browser, config_path, CONFIG, CAMERA) as page:
         zone_a = page.get_by_role("button", name="Zone a", exact=True)
         expect(zone_a).to_be_visible(timeout=UI_WAIT_MS)
         # Given zone a chosen, then a zone drawn by keyboard with a corner placed by mistake,

@@ -10,22 +10,15 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, expect
 
-from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import camera_config, camera_editor
 
 CAMERA = "gate"
-CONFIG = f"cameras:\n  - id: {CAMERA}\n    url: rtsp://10.0.0.5/stream1\n"
-UI_WAIT_MS = 15_000
+CONFIG = camera_config(CAMERA, {})
 
 
 def test_tab_reaches_the_editor_by_its_name_and_its_keys(tmp_path: Path, browser: Browser) -> None:
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    with camera_editor(browser, tmp_path / "gateway.yaml", CONFIG, CAMERA) as page:
         back = page.get_by_role("link", name="← All cameras")
-        expect(page.get_by_role("button", name="Draw zone")).to_be_enabled(timeout=UI_WAIT_MS)
         # Given the keyboard on the link before the editor, when Tab is pressed,
         back.focus()
         page.keyboard.press("Tab")

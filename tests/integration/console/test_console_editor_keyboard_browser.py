@@ -10,27 +10,17 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from gateway.config import load_config
-from gateway.domain import CameraState
-from tests.integration.console.test_console_hostile_browser import UI_WAIT_MS
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import UI_WAIT_MS, camera_config, camera_editor
 
 CAMERA = "gate"
-CONFIG = f"""\
-cameras:
-  - id: {CAMERA}
-    url: rtsp://10.0.0.5/stream1
-    zones:
-      - {{name: a, polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]}}
-      - {{name: b, polygon: [[0.6, 0.6], [0.9, 0.6], [0.9, 0.9]]}}
-"""
+CONFIG = camera_config(
+    CAMERA, {"a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]], "b": [[0.6, 0.6], [0.9, 0.6], [0.9, 0.9]]}
+)
 
 
 def test_a_shape_chosen_by_keyboard_keeps_the_focus_on_its_button(tmp_path: Path, browser: Browser) -> None:
     config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    with camera_editor(browser, config_path, CONFIG, CAMERA) as page:
         for name, key in (("Zone b", "Enter"), ("Zone a", " ")):
             button = page.get_by_role("button", name=name, exact=True)
             expect(button).to_be_visible(timeout=UI_WAIT_MS)
@@ -44,10 +34,7 @@ def test_a_shape_chosen_by_keyboard_keeps_the_focus_on_its_button(tmp_path: Path
 
 def test_a_zone_and_a_line_drawn_by_keyboard_alone_are_saved(tmp_path: Path, browser: Browser) -> None:
     config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    with camera_editor(browser, config_path, CONFIG, CAMERA) as page:
         draw_zone = page.get_by_role("button", name="Draw zone")
         expect(draw_zone).to_be_enabled(timeout=UI_WAIT_MS)
         # Given zone drawing begun with Enter and the picture, just before the tools, focused,

@@ -10,28 +10,20 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from gateway.config import load_config
-from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import UI_WAIT_MS, camera_config, camera_editor
 
 CAMERA = "gate"
 ZONES = 50
-UI_WAIT_MS = 15_000
 
 
 def config() -> str:
-    zones = "".join(
-        f"      - {{name: zone-{number}, polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, {0.2 + number / 100}]]}}\n"
-        for number in range(ZONES)
-    )
-    return f"cameras:\n  - id: {CAMERA}\n    url: rtsp://10.0.0.5/stream1\n    zones:\n{zones}"
+    zones = {f"zone-{number}": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.2 + number / 100]] for number in range(ZONES)}
+    return camera_config(CAMERA, zones)
 
 
 def test_the_last_of_fifty_zones_is_chosen_and_moved_in_a_few_keys(tmp_path: Path, browser: Browser) -> None:
     config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(config())
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    with camera_editor(browser, config_path, config(), CAMERA) as page:
         last = page.get_by_role("button", name=f"Zone zone-{ZONES - 1}", exact=True)
         expect(last).to_be_visible(timeout=UI_WAIT_MS)
         # Given the keyboard on Draw line, Tab enters the list at its first zone,

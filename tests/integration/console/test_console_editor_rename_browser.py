@@ -13,27 +13,16 @@ from pathlib import Path
 from playwright.sync_api import Browser, expect
 
 from gateway.config import load_config
-from gateway.domain import CameraState
-from tests.integration.console.test_console_hostile_browser import UI_WAIT_MS
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import UI_WAIT_MS, camera_config, camera_editor
 
 CAMERA = "gate"
-CONFIG = f"""\
-cameras:
-  - id: {CAMERA}
-    url: rtsp://10.0.0.5/stream1
-    zones:
-      - {{name: a, polygon: [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]}}
-"""
+CONFIG = camera_config(CAMERA, {"a": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.1, 0.5]]})
 LONG_NAME = "loading-bay-north." + "x" * 46  # the longest name a zone may have
 
 
 def test_a_long_name_typed_then_saved_with_one_click_is_saved(tmp_path: Path, browser: Browser) -> None:
     config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    with camera_editor(browser, config_path, CONFIG, CAMERA) as page:
         expect(page.get_by_role("button", name="Zone a", exact=True)).to_be_visible(timeout=UI_WAIT_MS)
         # Given the zone renamed to a name that wraps in the shape list, the name field still focused,
         page.get_by_role("button", name="Zone a", exact=True).click()
@@ -46,13 +35,8 @@ def test_a_long_name_typed_then_saved_with_one_click_is_saved(tmp_path: Path, br
 
 
 def test_a_refused_save_says_so_until_reverted(tmp_path: Path, browser: Browser) -> None:
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(
-        CONFIG + "    model: person-detector\n    rules:\n      - {name: watch, zones: [a]}\n"
-    )
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
+    config = CONFIG + "    model: person-detector\n    rules:\n      - {name: watch, zones: [a]}\n"
+    with camera_editor(browser, tmp_path / "gateway.yaml", config, CAMERA) as page:
         expect(page.get_by_role("button", name="Zone a", exact=True)).to_be_visible(timeout=UI_WAIT_MS)
         # Given a rename the gateway refuses, as a rule names the zone,
         page.get_by_role("button", name="Zone a", exact=True).click()

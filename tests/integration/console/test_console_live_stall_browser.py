@@ -11,17 +11,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from playwright.sync_api import Browser, expect
 
 from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_app import OneCamera
+from tests.support.console_pages import UI_WAIT_MS, camera_config, console_page, gray_jpeg, live_picture
 
 CAMERA = "gate"
-CONFIG = f"cameras:\n  - id: {CAMERA}\n    url: rtsp://10.0.0.5/stream1\n"
-UI_WAIT_MS = 15_000
+CONFIG = camera_config(CAMERA, {})
 STALL_WAIT_MS = 30_000
 """The console's STALL_MS (10 s) with room to spare on a busy machine."""
 
@@ -42,9 +40,7 @@ class HeldCamera(OneCamera):
 
 @pytest.fixture
 def camera() -> Iterator[HeldCamera]:
-    encoded, data = cv2.imencode(".jpg", np.full((90, 160, 3), 128, np.uint8))
-    assert encoded
-    held = HeldCamera(data.tobytes())
+    held = HeldCamera(gray_jpeg(160, 90))
     try:
         yield held
     finally:
@@ -58,13 +54,8 @@ def test_a_stalled_live_view_says_so_and_is_asked_for_again(
     tmp_path: Path, browser: Browser, camera: HeldCamera, hash_: str, frame: str
 ) -> None:
     (tmp_path / "gateway.yaml").write_text(CONFIG)
-    with console_app(camera, tmp_path / "gateway.yaml") as served:
-        page = browser.new_page(viewport={"width": 1280, "height": 800})
-        page.goto(f"http://127.0.0.1:{served.port}/{hash_}")
-        picture = page.locator(f"{frame} img")
-        note = page.locator(f"{frame} .live-note")
-        expect(picture).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
-        expect(note).to_be_hidden()
+    with console_page(browser, camera, tmp_path / "gateway.yaml", hash_) as page:
+        picture, note = live_picture(page, frame, 160)
         # Given a live view whose connection stays open with nothing more coming,
         camera.flowing.clear()
         # the last picture says the view stalled, over the picture itself, while the camera streams;

@@ -13,12 +13,10 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from gateway.config import load_config
-from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import UI_WAIT_MS, camera_config, camera_editor
 
 CAMERA = "gate"
-CONFIG = f"cameras:\n  - id: {CAMERA}\n    url: rtsp://10.0.0.5/stream1\n"
-UI_WAIT_MS = 15_000
+CONFIG = camera_config(CAMERA, {})
 
 
 def draw_zone(page: Page) -> None:
@@ -47,11 +45,7 @@ def test_a_zone_not_saved_is_kept_when_the_page_is_reloaded_or_left(
     tmp_path: Path, browser: Browser, leave: Callable[[Page], None]
 ) -> None:
     config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
-        expect(page.get_by_role("button", name="Draw zone")).to_be_enabled(timeout=UI_WAIT_MS)
+    with camera_editor(browser, config_path, CONFIG, CAMERA) as page:
         # Given a zone drawn and not saved,
         draw_zone(page)
         # when the document goes and comes back,
@@ -68,12 +62,7 @@ def test_a_zone_not_saved_is_kept_when_the_page_is_reloaded_or_left(
 
 
 def test_a_reverted_zone_is_not_brought_back_by_a_reload(tmp_path: Path, browser: Browser) -> None:
-    config_path = tmp_path / "gateway.yaml"
-    config_path.write_text(CONFIG)
-    with console_app(OneCamera(CAMERA, CameraState.STREAMING, None), config_path) as served:
-        page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
-        expect(page.get_by_role("button", name="Draw zone")).to_be_enabled(timeout=UI_WAIT_MS)
+    with camera_editor(browser, tmp_path / "gateway.yaml", CONFIG, CAMERA) as page:
         draw_zone(page)
         page.get_by_role("button", name="Revert").click()
         expect(page.get_by_text("No zones or lines yet.")).to_be_visible(timeout=UI_WAIT_MS)

@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import cv2
 import pytest
 
 from gateway.config import CameraConfig
@@ -20,61 +17,10 @@ from gateway.domain import CameraState
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import source_factory
 from tests.integration.ingest.conftest import wait_until
-from tests.support import clips
+from tests.integration.ingest.mjpeg_server import MjpegServer
 from tests.support.rtsp_server import RtspServer
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs the ffmpeg command")
-
-
-class ClosingMjpegServer:
-    """A loopback MJPEG camera whose open stream ends once each time ``cut`` is called (the camera
-    rebooting, a proxy timing out): the next connection streams again."""
-
-    def __init__(self) -> None:
-        frames = [bytes(cv2.imencode(".jpg", frame)[1].tobytes()) for frame in clips.moving_clip(25)]
-        stop, cut = threading.Event(), threading.Event()
-        self._stop, self._cut = stop, cut
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                index = 0
-                try:
-                    while not stop.is_set():
-                        if cut.is_set():
-                            cut.clear()
-                            return
-                        data = frames[index % len(frames)]
-                        index += 1
-                        header = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(
-                            data
-                        )
-                        self.wfile.write(header + data + b"\r\n")
-                        stop.wait(1 / clips.FPS)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="test-mjpeg", daemon=True)
-        self.thread.start()
-
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/video.mjpg"
-
-    def cut(self) -> None:
-        self._cut.set()
-
-    def close(self) -> None:
-        self._stop.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @dataclass(frozen=True)
@@ -101,7 +47,7 @@ def breakable(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Breaka
         with RtspServer({"pattern": "pattern"}) as server:
             yield Breakable(server.url("pattern"), server.drop_clients, nothing)
     elif kind == "http":
-        mjpeg = ClosingMjpegServer()
+        mjpeg = MjpegServer()
         try:
             yield Breakable(mjpeg.url(), mjpeg.cut, nothing)
         finally:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import cv2
@@ -18,53 +16,8 @@ from gateway.errors import SourceError
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import OpenCvSource, gstreamer_available
 from tests.integration.ingest.conftest import OnnxDetector, wait_until
+from tests.integration.ingest.mjpeg_server import MjpegServer
 from tests.support import clips
-
-
-class MjpegServer:
-    """A loopback HTTP camera: multipart/x-mixed-replace JPEG frames at 25 fps, like most IP cameras."""
-
-    def __init__(self) -> None:
-        frames = [bytes(cv2.imencode(".jpg", frame)[1].tobytes()) for frame in clips.moving_clip(25)]
-        stop = self.stop_event = threading.Event()
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *_: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                if self.path != "/video.mjpg":
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                index = 0
-                try:
-                    while not stop.is_set():
-                        data = frames[index % len(frames)]
-                        index += 1
-                        header = b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n" % len(
-                            data
-                        )
-                        self.wfile.write(header + data + b"\r\n")
-                        stop.wait(1 / clips.FPS)
-                except (BrokenPipeError, ConnectionResetError):
-                    return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="test-mjpeg", daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/video.mjpg") -> str:
-        return f"http://viewer:hunter2@127.0.0.1:{self.server.server_address[1]}{path}"
-
-    def close(self) -> None:
-        self.stop_event.set()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture
@@ -80,7 +33,7 @@ def test_an_http_mjpeg_camera_streams_through_the_pipeline(
     config = CameraConfig.model_validate(
         {
             "id": "mjpeg",
-            "url": mjpeg_server.url(),
+            "url": mjpeg_server.url(credentials="viewer:hunter2"),
             "model": "bright",
             "detect_fps": 5,
             "motion": {"enabled": False},

@@ -1,0 +1,111 @@
+"""A video file whose picture size changes part way, made with the real ffmpeg (``cat small.h264
+large.h264``, as a recorder that followed a camera's new profile writes it) and played through the
+real OpenCV source and camera: each part plays at its own size. OpenCV's FFmpeg backend scaled every
+frame to the first size, to the end of the file, and a looping file never reconnects, so the camera
+never saw the second size at all."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from gateway.config import CameraConfig
+from gateway.ingest.camera import Camera
+from gateway.ingest.h264 import size_segments, sps_size
+from gateway.ingest.sources import OpenCvSource, source_factory
+from tests.integration.ingest.conftest import wait_until
+
+FRAMES = 10
+SMALL, LARGE = (240, 320, 3), (272, 480, 3)
+
+
+def ffmpeg(*arguments: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments], check=True, timeout=60)
+
+
+def raw_h264(path: Path, width: int, height: int, *options: str) -> Path:
+    """FRAMES frames of ffmpeg's test pattern as a raw H.264 stream (Annex B, no container)."""
+    source = f"testsrc=size={width}x{height}:rate=25,trim=end_frame={FRAMES}"
+    ffmpeg("-f", "lavfi", "-i", source, "-c:v", "libx264", *options, "-f", "h264", str(path))
+    return path
+
+
+def two_sizes(folder: Path) -> Path:
+    """A 320x240 stream followed by a 480x272 one, in one file."""
+    joined = folder / "camera.h264"
+    parts = [raw_h264(folder / "small.h264", 320, 240), raw_h264(folder / "large.h264", 480, 272)]
+    joined.write_bytes(b"".join(part.read_bytes() for part in parts))
+    return joined
+
+
+def test_each_part_of_a_file_of_two_sizes_plays_at_its_own_size(tmp_path: Path) -> None:
+    played = two_sizes(tmp_path)
+    alone = cv2.VideoCapture(str(tmp_path / "large.h264"), cv2.CAP_FFMPEG)
+    opened, large_first = alone.read()
+    alone.release()
+    assert opened
+    source = OpenCvSource(str(played), open_timeout_s=2, read_timeout_s=1)
+    try:
+        # When: the file is played through, and on into its loop
+        frames = [source.read() for _ in range(3 * FRAMES)]
+    finally:
+        source.close()
+    # Then: the small part, the large part as it is (not squeezed), then the small part again
+    assert [frame.shape for frame in frames] == [SMALL] * FRAMES + [LARGE] * FRAMES + [SMALL] * FRAMES
+    assert np.array_equal(frames[FRAMES], large_first)
+
+
+def test_a_file_camera_shows_the_second_size_and_the_first_again(tmp_path: Path) -> None:
+    config = CameraConfig.model_validate({"id": "gate", "url": str(two_sizes(tmp_path))})
+    camera = Camera(config, source_factory(config))
+    seen: set[tuple[int, ...]] = set()
+
+    def shown(shape: tuple[int, ...]) -> bool:
+        frame = camera.peek_newest()
+        if frame is not None:
+            seen.add(frame.image.shape)
+        return shape in seen
+
+    camera.start()
+    try:
+        assert wait_until(lambda: shown(LARGE), 15), (camera.last_error, seen)
+        seen.clear()
+        assert wait_until(lambda: shown(SMALL), 15), (camera.last_error, seen)
+        error = camera.last_error
+    finally:
+        assert camera.stop()
+    assert error is None
+
+
+@pytest.mark.parametrize(
+    ("size", "options"),
+    [
+        ((320, 180), ("-pix_fmt", "yuv420p", "-profile:v", "baseline")),  # cropped at the bottom
+        ((200, 150), ("-pix_fmt", "yuv420p")),  # cropped on two sides, high profile
+        ((352, 288), ("-pix_fmt", "yuv444p")),  # 4:4:4, its own crop units
+        ((352, 288), ("-pix_fmt", "yuv420p", "-flags", "+ildct+ilme")),  # interlaced: fields
+    ],
+    ids=["baseline", "high", "444", "interlaced"],
+)
+def test_the_size_a_parameter_set_gives_is_the_picture_size(
+    tmp_path: Path, size: tuple[int, int], options: tuple[str, ...]
+) -> None:
+    data = raw_h264(tmp_path / "clip.h264", *size, *options).read_bytes()
+    nal = data.index(b"\x00\x00\x01\x67") + 4  # x264 writes its parameter set first, type 7
+    assert sps_size(data[nal : nal + 256]) == size
+    decoded = cv2.VideoCapture(str(tmp_path / "clip.h264"), cv2.CAP_FFMPEG)
+    opened, frame = decoded.read()
+    decoded.release()
+    assert opened
+    assert frame.shape[1::-1] == size
+
+
+def test_a_raw_stream_is_cut_where_its_size_changes_and_only_there(tmp_path: Path) -> None:
+    joined = two_sizes(tmp_path)
+    small = (tmp_path / "small.h264").stat().st_size
+    assert size_segments(joined) == [(0, small), (small, joined.stat().st_size)]
+    assert size_segments(tmp_path / "small.h264") is None
