@@ -6,10 +6,49 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 from typing import ClassVar
+
+PROGRAM = "edge-gateway"
+GLOBAL_OPTIONS_WITH_VALUES = frozenset({"--log-level", "--log-format"})
+
+
+def command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` (the arguments after the program) names, read the way the parser will
+    read it, but before the imports the parser needs: the first word that is not a global option
+    or an option's value."""
+    words = iter(argv)
+    for word in words:
+        if word in GLOBAL_OPTIONS_WITH_VALUES:
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def _run_as_program() -> bool:
+    """Whether this process is ``edge-gateway`` itself (the console script, ``python -m gateway``),
+    not a program that imports the module."""
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    return (spec is not None and spec.name == "gateway.__main__") or Path(sys.argv[0]).name == PROGRAM
+
+
+def hold_reload_signal() -> None:
+    """For ``serve``: block SIGHUP from here until its handler is installed. The imports below take a
+    second or two, and SIGHUP's default action ends the process: a reload asked for while a service
+    manager starts the gateway (``systemctl reload`` right after ``start``) would kill it. Blocked, it
+    stays pending and the serve command, once its handler is in place, unblocks it: a reload then.
+    Other commands keep SIGHUP as they find it (``audit serve`` installs its own handler)."""
+    if _run_as_program() and command_of(sys.argv[1:]) == "serve":
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+
+
+hold_reload_signal()
 
 # Set before the commands import ONNX Runtime, which reads it once, as it loads. Its official builds
 # (1.29 on) send usage events to Microsoft over HTTPS and keep a device id under ~/.cache: a camera
@@ -18,12 +57,13 @@ from typing import ClassVar
 # let it send them.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from prometheus_client import disable_created_metrics
+# Below hold_reload_signal on purpose: these imports are the second or two it covers.
+from prometheus_client import disable_created_metrics  # noqa: E402
 
-from gateway.commands import audit, build_engine, check_config, enroll, models, serve
-from gateway.commands.redaction import redact
+from gateway.commands import audit, build_engine, check_config, enroll, models, serve  # noqa: E402
+from gateway.commands.redaction import redact  # noqa: E402
 
-__all__ = ["COMMANDS", "build_parser", "configure_logging", "main", "redact"]
+__all__ = ["COMMANDS", "build_parser", "command_of", "configure_logging", "main", "redact"]
 
 COMMANDS: tuple[ModuleType, ...] = (serve, check_config, audit, models, enroll, build_engine)
 

@@ -43,10 +43,10 @@ from gateway.anomaly.export import build_graph, model_document, read_metadata
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
 from gateway.anomaly.model import fit
 from gateway.api.detect import MAX_IMAGE_PIXELS
-from gateway.api.image_size import image_size
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image, ModelRef
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
+from gateway.image_format import header_size
 from gateway.inference.model_config import load_model_config
 from gateway.inference.slots import version_of
 from gateway.ingest.sources import SourceFactory, source_factory
@@ -326,7 +326,7 @@ def _refuse_oversized(path: Path) -> None:
             header = file.read(HEADER_BYTES)
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    size = image_size(header)
+    size = header_size(header)
     if size is not None and size[0] * size[1] > MAX_IMAGE_PIXELS:
         raise SourceError(
             f"{path} is {size[0]} x {size[1]} pixels, over the {MAX_IMAGE_PIXELS // 1_000_000} million "

@@ -20,6 +20,7 @@ __all__ = [
     "PNG_SIGNATURE",
     "header_size",
     "is_jpeg_or_png",
+    "jpeg_frame",
     "png_colour_key",
     "with_colour_key",
 ]
@@ -55,12 +56,20 @@ def header_size(data: bytes) -> tuple[int, int] | None:
             return None
         width, height = struct.unpack(">II", data[16:24])
         return width, height
+    frame = jpeg_frame(data)
+    return None if frame is None else (frame[1], frame[2])
+
+
+def jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
+    """(start-of-frame marker, width, height) of a JPEG, past any metadata segments; None when
+    ``data`` is no JPEG or its header does not say (cut short, or the scan comes first)."""
     if not data.startswith(JPEG_START):
         return None
     position = 2
     while position + 4 <= len(data):
         if data[position] != 0xFF:
-            # Bytes where a marker belongs: libjpeg skips them to the next 0xFF and decodes on.
+            # Bytes where a marker belongs: libjpeg skips them to the next 0xFF ("extraneous bytes
+            # before marker") and decodes on, so the size must be read past them too.
             position = data.find(b"\xff", position)
             if position < 0:
                 return None
@@ -76,7 +85,7 @@ def header_size(data: bytes) -> tuple[int, int] | None:
             if position + 9 > len(data):
                 return None
             height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return width, height
+            return marker, width, height
         else:
             (length,) = struct.unpack(">H", data[position + 2 : position + 4])
             position += 2 + length

@@ -28,18 +28,19 @@ from gateway.api.context import (
     release_admission,
     wait_result,
 )
-from gateway.api.image_size import (
-    image_size,
-    jpeg_frame,
-    png_chunk_past_end,
-    png_data_bytes,
-    png_inflates_past,
-)
+from gateway.api.image_size import png_chunk_past_end, png_data_bytes, png_inflates_past
 from gateway.api.middlewares import INFER_PREFIX, expect_continue
 from gateway.api.ports import DetectOutput
 from gateway.domain import Detection, ModelReference
 from gateway.errors import InvalidInputError
-from gateway.image_format import JPEG_SIGNATURE, JPEG_START, PNG_SIGNATURE, is_jpeg_or_png
+from gateway.image_format import (
+    JPEG_SIGNATURE,
+    JPEG_START,
+    PNG_SIGNATURE,
+    header_size,
+    is_jpeg_or_png,
+    jpeg_frame,
+)
 
 MODEL_HEADER = "X-Model-Name"
 MAX_IMAGE_PIXELS = 50_000_000
@@ -99,7 +100,7 @@ def check_size(data: bytes) -> None:
             text=f"the body is {_JPEG_UNDECODED[frame[0]]}, which the decoder does not take; "
             "send a baseline, progressive or lossless JPEG, or a PNG"
         )
-    size = image_size(data)
+    size = header_size(data)
     if size is None:
         if data.startswith((PNG_SIGNATURE, JPEG_START)):
             raise InvalidInputError("the image's header does not say its size (corrupt or truncated)")

@@ -15,6 +15,7 @@ from gateway.api.body_drain import BodyDrain
 from gateway.api.context import DEADLINE_HEADER, parse_version
 from gateway.api.door_infer import Answer, DoorInfer
 from gateway.api.door_verdict import ROUTES, judge, refusal
+from gateway.api.idle_timer import IdleTimer
 from gateway.api.middlewares import Rejection, peer_client
 from gateway.api.request_head import HEAD_END, MAX_HEAD_BYTES, Head, may_begin_a_head, parse_head
 from gateway.api.tensors import HEADER_LENGTH
@@ -23,9 +24,6 @@ from gateway.api.v2_infer import InferCall
 if TYPE_CHECKING:
     from gateway.api.front_door import FrontDoor
 
-IDLE_TIMEOUT_S = 75.0
-"""A connection only the front door has served closes after this long without a request (aiohttp's
-keep-alive timeout, which takes over once aiohttp has the connection)."""
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -60,8 +58,7 @@ class Connection(asyncio.BufferedProtocol):
         self._body_watch: body_stall.StallWatch | None = None
         """Watches the served request's body until it is whole (stopped then, so that no timer keeps
         the request's buffer alive after its answer); a body that stops arriving is answered 408."""
-        self._idle: asyncio.TimerHandle | None = None
-        self._active_at = 0.0
+        self._idle = IdleTimer(self._close, lambda: self._serving is not None)
         self._peer = peer_client(None)
         self.passed = 0
         self.finished = 0
@@ -75,7 +72,7 @@ class Connection(asyncio.BufferedProtocol):
         # As aiohttp's ``request.remote`` names the client for the middleware's rate limit.
         self._peer = peer_client(peer[0] if isinstance(peer, (tuple, list)) and peer else None)
         self._door.opened(transport, self)
-        self._restart_idle()
+        self._idle.restart()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         serving = self._serving
@@ -143,7 +140,7 @@ class Connection(asyncio.BufferedProtocol):
         return None  # the transport closes itself
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_idle()
+        self._idle.cancel()
         self._stop_body_watch()
         serving = self._serving
         if serving is not None and serving.missing:
@@ -239,7 +236,7 @@ class Connection(asyncio.BufferedProtocol):
         self._serving = serving
         if "expect" in headers:
             self._transport.write(CONTINUE)
-        self._restart_idle()
+        self._idle.restart()
         self._body_watch = body_stall.StallWatch(lambda: serving.filled, self._body_stalled)
 
     def _body_stalled(self) -> None:
@@ -283,7 +280,7 @@ class Connection(asyncio.BufferedProtocol):
         if close:
             self._close()
             return
-        self._restart_idle()
+        self._idle.restart()
         if not self._write_paused:
             self._release_held()
 
@@ -324,7 +321,7 @@ class Connection(asyncio.BufferedProtocol):
         if close and not self._discard:
             self._close()
         elif not close:
-            self._restart_idle()
+            self._idle.restart()
 
     def _drop_in_kernel(self) -> None:
         """Drop the rest of a refused body below the transport (body_drain.py). Only on a connection
@@ -361,7 +358,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def _to_aiohttp(self, data: bytes) -> None:
         if self._aiohttp is None:
-            self._cancel_idle()  # aiohttp's keep-alive takes over
+            self._idle.cancel()  # aiohttp's keep-alive takes over
             self._aiohttp = self._door.handler()
             self._aiohttp.connection_made(cast(asyncio.BaseTransport, self._transport))
         if data:
@@ -376,29 +373,7 @@ class Connection(asyncio.BufferedProtocol):
         """Closed or closing: whatever else the client sent is not read."""
         return self._transport is None or self._transport.is_closing()
 
-    def _restart_idle(self) -> None:
-        # One timer per connection, moved on only when it fires: a request costs a clock read, not a
-        # cancelled timer and a new one.
-        loop = asyncio.get_running_loop()
-        self._active_at = loop.time()
-        if self._idle is None:
-            self._idle = loop.call_at(self._active_at + IDLE_TIMEOUT_S, self._idle_check)
-
-    def _idle_check(self) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = self._active_at + IDLE_TIMEOUT_S
-        if loop.time() >= deadline and self._serving is None:
-            self._idle = None
-            self._close()
-        else:
-            self._idle = loop.call_at(max(deadline, loop.time() + 1.0), self._idle_check)
-
     def _stop_body_watch(self) -> None:
         if self._body_watch is not None:
             self._body_watch.stop()
             self._body_watch = None
-
-    def _cancel_idle(self) -> None:
-        if self._idle is not None:
-            self._idle.cancel()
-            self._idle = None

@@ -1,5 +1,6 @@
-"""What a JPEG's or PNG's structure says before anything is decoded: its width and height, and for a
-PNG the bytes its image data inflates to."""
+"""What a PNG's structure says before anything is decoded: the bytes its image data inflates to, and
+chunks that run past the end. Width and height, a JPEG's or a PNG's, are ``gateway.image_format``'s
+(``header_size``, ``jpeg_frame``), shared with the camera side."""
 
 from __future__ import annotations
 
@@ -7,73 +8,21 @@ import struct
 import zlib
 from collections.abc import Iterator
 
-from gateway.image_format import JPEG_START, PNG_SIGNATURE
+from gateway.image_format import PNG_SIGNATURE
 
 __all__ = [
-    "image_size",
-    "jpeg_frame",
     "png_chunk_past_end",
     "png_chunks",
     "png_data_bytes",
     "png_inflates_past",
 ]
 
-_JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF, 0xF7})
-"""Start-of-frame markers (baseline, progressive, lossless, arithmetic, hierarchical, JPEG-LS):
-they carry the size."""
-_JPEG_STANDALONE = frozenset({0x01, *range(0xD0, 0xD9)})
-"""Markers without a length: TEM, the restart markers and SOI."""
-_JPEG_START_OF_SCAN = 0xDA
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
 """Channels of each PNG colour type: grey, RGB, palette, grey + alpha, RGBA."""
 _ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
 """(first column, first row, column step, row step) of an interlaced PNG's seven passes."""
 _INFLATE_INPUT = 4096
 """Compressed bytes inflated per step: zlib expands at most ~1032:1, so a step makes 4 MiB at most."""
-
-
-def image_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from a PNG's IHDR or a JPEG's start-of-frame; None when the header does not
-    say (not one of them, or cut short)."""
-    if data[:8] == PNG_SIGNATURE:
-        if len(data) < 24 or data[12:16] != b"IHDR":
-            return None
-        width, height = struct.unpack(">II", data[16:24])
-        return width, height
-    frame = jpeg_frame(data)
-    return None if frame is None else (frame[1], frame[2])
-
-
-def jpeg_frame(data: bytes) -> tuple[int, int, int] | None:
-    """(start-of-frame marker, width, height) of a JPEG; None when its header does not say."""
-    if data[:2] != JPEG_START:
-        return None
-    position = 2
-    while position + 4 <= len(data):
-        if data[position] != 0xFF:
-            # Bytes where a marker belongs: libjpeg skips them to the next 0xFF ("extraneous bytes
-            # before marker") and decodes on, so the size must be read past them too.
-            position = data.find(b"\xff", position)
-            if position < 0:
-                return None
-            continue
-        marker = data[position + 1]
-        if marker == 0xFF:  # fill bytes before a marker
-            position += 1
-            continue
-        if marker in _JPEG_STANDALONE:
-            position += 2
-            continue
-        if marker == _JPEG_START_OF_SCAN:
-            return None
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        if marker in _JPEG_FRAMES:
-            if position + 9 > len(data):
-                return None
-            height, width = struct.unpack(">HH", data[position + 5 : position + 9])
-            return marker, width, height
-        position += 2 + length
-    return None
 
 
 def png_data_bytes(data: bytes) -> int | None:

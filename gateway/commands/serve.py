@@ -1,10 +1,12 @@
 """``edge-gateway serve [--config FILE]``: run the gateway until SIGTERM.
 
 Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the API binds, then
-``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config and
-models between ``RELOADING=1`` and ``READY=1`` (a config that is no regular file, a pipe, was read
-once: SIGHUP then re-scans the models only); settings only a restart applies (``device_id``,
-``state_dir``, ``http``, ``mqtt``, ...) keep their running values, named in a warning and in
+``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config,
+models and the tokens file's tokens between ``RELOADING=1`` and ``READY=1`` (a config that is no
+regular file, a pipe, was read once: SIGHUP then re-scans the models only); a SIGHUP that came
+while the process was still starting (``cli`` holds it back from the first line) is a reload once
+the handler is in place. Settings only a restart applies (``device_id``, ``state_dir``, ``http``,
+``mqtt``, ...) keep their running values, named in a warning and in
 ``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
 taking work, in-flight batches finish or expire, every decided alert is committed, MQTT publishes
 ``offline``, exit 0. A SIGTERM during start-up lets the start in progress end (a model load cannot be
@@ -25,10 +27,12 @@ import signal
 import stat
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
+from gateway.api.tokens import replace_tokens
 from gateway.commands.preflight import EMBEDDED, check_startup
 from gateway.config import ConfigSource, GatewayConfig, default_config, load_config_source
 from gateway.errors import ConfigError, GatewayError
@@ -89,6 +93,9 @@ async def _serve(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, request_stop, signum)
     loop.add_signal_handler(signal.SIGHUP, reload.set)
+    # ``cli`` blocked SIGHUP before the imports (whose default action would end the process): one
+    # that came since is pending, and is handled as a reload from here on.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     # What would refuse the API is checked before anything starts: warming the models (minutes on a
     # first TensorRT start), starting cameras and taking the device's MQTT session, only to find the
     # port taken (a second serve) or the address refused, would also knock the running gateway off
@@ -155,7 +162,9 @@ async def _serve(
                 await loop.run_in_executor(
                     None, _reload, config_file, notifier, config_path, lambda: apply(gateway.config)
                 )
-                tokens.check(gateway.config.http.tokens_file)
+                gateway.tokens_reloaded(
+                    tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
+                )
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:
@@ -217,29 +226,41 @@ def _reload(
 
 
 class TokensInUse:
-    """The API reads its tokens file once, at start: an edit to it (a leaked token revoked, a new one
-    added) takes a restart. A reload says so when the file no longer holds the tokens in use, rather
-    than leaving a revoked token working without a word. Only a digest of them is kept."""
+    """The tokens file the API takes its tokens from. A reload reads it again and, where its tokens
+    changed (a leaked one revoked, a new one added), hands the API the new ones at once: a revoked
+    token, and the console sessions opened with it, stop working. A file that can no longer be read,
+    or holds no tokens, leaves the API with the tokens it has, and the reload says so. Only a digest
+    of the tokens is kept here."""
 
     def __init__(self, path: Path | None) -> None:
         self._in_use = _tokens_digest(path)
 
-    def check(self, path: Path | None) -> None:
-        """After a reload: warn when the tokens file in use (``path``) no longer holds the tokens the
-        API took at start, or can no longer be read (a restart would refuse it)."""
+    def reload(self, path: Path | None, replace: Callable[[frozenset[str]], None]) -> str | None:
+        """After a reload: ``replace`` the API's tokens with those now in ``path``, the tokens file
+        in use, where they changed. Returns why they were left as they were, or None."""
         if path is None:
-            return
+            return None
         try:
-            now = _tokens_digest(path)
+            tokens = load_tokens(path)
         except ConfigError as exc:
-            logger.warning("reload: %s; the API goes on with the tokens it started with", exc)
-            return
-        if now != self._in_use:
+            problem = f"{exc}; the API goes on with the tokens it had"
+            logger.warning("reload: %s", problem)
+            return problem
+        digest = _digest(tokens)
+        if digest != self._in_use:
+            try:
+                replace(tokens)
+            except ValueError as exc:  # no tokens left: an API beyond loopback must not open up
+                problem = f"{path}: http.tokens_file: {exc}"
+                logger.warning("reload: %s", problem)
+                return problem
+            self._in_use = digest
             logger.warning(
-                "reload: the tokens in %s (http.tokens_file) changed; restart to apply them: until then "
-                "the API accepts the tokens it started with",
+                "reload: the tokens in %s (http.tokens_file) changed and apply now: a token no longer "
+                "there is refused, and console sessions opened with one are ended",
                 path,
             )
+        return None
 
 
 def _tokens_digest(path: Path | None) -> str | None:
@@ -247,7 +268,11 @@ def _tokens_digest(path: Path | None) -> str | None:
     be read."""
     if path is None:
         return None
-    return hashlib.sha256("\n".join(sorted(load_tokens(path))).encode()).hexdigest()
+    return _digest(load_tokens(path))
+
+
+def _digest(tokens: frozenset[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(tokens)).encode()).hexdigest()
 
 
 def _rereadable(path: Path) -> bool:

@@ -370,11 +370,9 @@ class CameraConfig(Section):
     @model_validator(mode="after")
     def _consistent(self) -> CameraConfig:
         zone_names = [zone.name for zone in self.zones]
-        if len(set(zone_names)) != len(zone_names):
-            raise ValueError("zone names must be unique within a camera")
+        _check_unique("zones", "zone", zone_names)
         line_names = [line.name for line in self.lines]
-        if len(set(line_names)) != len(line_names):
-            raise ValueError("line names must be unique within a camera")
+        _check_unique("lines", "line", line_names)
         rule_names = [rule.name for rule in self.rules]
         if len(set(rule_names)) != len(rule_names):
             raise ValueError("rule names must be unique within a camera")
@@ -403,3 +401,16 @@ class CameraConfig(Section):
         if self.decoder == "gstreamer" and self.gstreamer_pipeline is None:
             raise ValueError("decoder gstreamer needs gstreamer_pipeline")
         return self
+
+
+def _check_unique(key: str, kind: str, names: list[str]) -> None:
+    """ConfigPathError at the second of two items of ``key`` with the same name, naming it: among
+    a dozen zones, "must be unique" alone leaves the reader to find which."""
+    first: dict[str, int] = {}
+    for index, name in enumerate(names):
+        earlier = first.setdefault(name, index)
+        if earlier != index:
+            raise ConfigPathError(
+                (key, index, "name"),
+                f"{kind} names must be unique within a camera: {name!r} is also the name of {key}[{earlier}]",
+            )

@@ -130,6 +130,8 @@ class Gateway:
         """Changes a reload could not apply (``camera_changes``, ``service_changes``), for ``degraded``."""
         self._label_problems: list[str] = []
         """Rules following labels their camera's model does not have (``rule_labels``)."""
+        self._tokens_problem: str | None = None
+        """Why the last reload left the API's tokens as they were (the tokens file unreadable)."""
 
     @classmethod
     def from_config(
@@ -306,7 +308,14 @@ class Gateway:
             self.cameras.degraded(self.config.health.camera_down_after_s)
             + list(self._pending)
             + self._label_problems
+            + ([self._tokens_problem] if self._tokens_problem is not None else [])
         )
+
+    def tokens_reloaded(self, problem: str | None) -> None:
+        """What the API's tokens file said at the last reload (``serve`` reads it): None when its
+        tokens apply, else why the API keeps the ones it had, listed by ``degraded`` until a reload
+        reads the file again."""
+        self._tokens_problem = problem
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""

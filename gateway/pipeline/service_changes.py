@@ -1,8 +1,9 @@
 """What a reload may change of the service-wide settings, and what waits for a restart.
 
 The outbox, its signing key and the MQTT session are opened at start under ``device_id`` and in
-``state_dir``; the API is bound to ``http`` with the tokens it read; the model repository, the
-inference pool, admission control, the outbox's and the publisher's settings are built once. A
+``state_dir``; the API is bound to ``http`` (a reload does read the tokens file again and apply its
+tokens, ``serve``'s ``TokensInUse``, but not a new ``http.tokens_file`` path); the model repository,
+the inference pool, admission control, the outbox's and the publisher's settings are built once. A
 reload cannot move any of them, so a change to one is kept back, named in a warning and in
 ``/v1/status`` until a restart applies it (or a later reload reverts it), and the gateway goes on
 with the values it was started with: a ``device_id`` shown by ``/v1/status`` but not signed into

@@ -8,6 +8,10 @@ when the camera has a change that waits for a restart (``gateway.pipeline.camera
 then it keeps its previous zones and lines, so a save would answer 200 and change nothing. ``GET``
 reports either as the editor's ``read_only_reason``.
 
+A saved ``PUT``'s answer adds ``pending_restart``: the lines ``/v1/status`` shows for what the file
+asks that the save's reload could not apply (another camera's source, ``http.port``; empty when all
+applied).
+
 ``GET`` also answers the geometry's ``version`` (a digest of its zones and lines). A ``PUT`` that
 sends it back (``"version"``, optional) is refused with 409 when the camera's geometry changed since
 (saved from another tab, or the file reloaded), rather than silently undoing that change; the check
@@ -26,7 +30,7 @@ from pydantic import ValidationError
 
 from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
-from gateway.api.ports import ConfigReadOnlyError, GeometryEditor
+from gateway.api.ports import ConfigReadOnlyError, GatewayState, GeometryEditor
 from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.config.camera import MAX_LINES, MAX_ZONES
 from gateway.errors import ConfigError, InvalidInputError
@@ -126,7 +130,24 @@ async def put_geometry(request: web.Request) -> web.Response:
         raise web.HTTPConflict(text=str(exc)) from exc
     except ConfigError as exc:
         raise InvalidInputError("; ".join(str(problem) for problem in exc.problems)) from exc
-    return web.json_response(geometry_json(saved, editor.read_only_reason(saved.id)))
+    pending = await offload(request, lambda: pending_restart(context_of(request).state))
+    return web.json_response(
+        {**geometry_json(saved, editor.read_only_reason(saved.id)), "pending_restart": pending}
+    )
+
+
+PENDING_MARK = "restart to apply "
+"""What the lines of a change waiting for a restart say (``gateway.pipeline.camera_changes`` and
+``service_changes`` write them), among the other lines ``degraded`` gives."""
+
+
+def pending_restart(state: GatewayState | None) -> list[str]:
+    """The lines ``/v1/status`` shows for changes the file asks for that wait for a restart (another
+    camera's source, ``http.port``, ...): the save's reload applied the rest, and the editor says so
+    rather than let a saved file read as all in force."""
+    if state is None:
+        return []
+    return [line for line in state.degraded() if PENDING_MARK in line]
 
 
 def _listed(value: object, key: str, most: int) -> list[Any]:

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from tests.integration.api.conftest import Gateway
+from tests.integration.api.raw_requests import binary_header
 from tests.support.onnx_models import affine_expected
 
 ROW = np.arange(4, dtype=np.float32)
@@ -20,18 +21,7 @@ AFFINE_V1 = "/v2/models/affine/versions/1/infer"
 
 def binary_infer(gateway: Gateway, extra: Mapping[str, str]) -> tuple[int, bytes]:
     """A binary request whose Inference-Header-Content-Length is sent twice: the real length, then 2."""
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "INPUT0",
-                    "datatype": "FP32",
-                    "shape": [1, 4],
-                    "parameters": {"binary_data_size": 16},
-                }
-            ]
-        }
-    ).encode()
+    header = binary_header()
     body = header + ROW.tobytes()
     connection = http.client.HTTPConnection("127.0.0.1", gateway.api.port, timeout=30)
     try:

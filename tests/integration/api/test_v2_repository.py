@@ -4,44 +4,31 @@ repository, through the real server on a real repository."""
 
 from __future__ import annotations
 
-import http.client
-import json
-from typing import Any
-
 import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from tests.integration.api.conftest import Gateway
-
-
-def post(gateway: Gateway, path: str, body: bytes) -> tuple[int, Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.api.port, timeout=30)
-    try:
-        connection.request("POST", path, body, {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
+from tests.integration.api.raw_requests import post_json
 
 
 def test_the_index_asked_for_ready_models_lists_only_those(gateway: Gateway) -> None:
     # Given a repository with a model that failed to load
-    status, everything = post(gateway, "/v2/repository/index", b"")
+    status, everything = post_json(gateway, "/v2/repository/index", b"")
     assert status == 200
     assert any(entry["name"] == "broken" and entry["state"] == "UNAVAILABLE" for entry in everything)
     # When a client asks for the ready ones, as Triton's index request {"ready": true} does
-    status, ready = post(gateway, "/v2/repository/index", b'{"ready": true}')
+    status, ready = post_json(gateway, "/v2/repository/index", b'{"ready": true}')
     # Then the failed model is left out, and every ready one is there
     assert status == 200
     assert ready == [entry for entry in everything if entry["state"] == "READY"]
     assert all(entry["name"] != "broken" for entry in ready)
-    assert post(gateway, "/v2/repository/index", b'{"ready": false}') == (200, everything)
+    assert post_json(gateway, "/v2/repository/index", b'{"ready": false}') == (200, everything)
 
 
 @pytest.mark.parametrize("body", [b'{"ready": "yes"}', b"[true]", b"{"])
 def test_an_index_request_that_is_not_triton_s_is_a_400(gateway: Gateway, body: bytes) -> None:
-    status, answer = post(gateway, "/v2/repository/index", body)
+    status, answer = post_json(gateway, "/v2/repository/index", body)
     assert status == 400
     assert "repository index request" in answer["error"]
 

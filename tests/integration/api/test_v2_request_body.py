@@ -11,21 +11,15 @@ import numpy as np
 import pytest
 
 from tests.integration.api.conftest import Gateway
+from tests.integration.api.raw_requests import WAIT_S, binary_header, post_json
 from tests.support.onnx_models import affine_expected
 
 ROW = [0.0, 1.0, 2.0, 3.0]
 AFFINE_V1 = "/v2/models/affine/versions/1/infer"
-WAIT_S = 30.0
 
 
 def post_raw(gateway: Gateway, body: bytes) -> tuple[int, Any]:
-    connection = http.client.HTTPConnection("127.0.0.1", gateway.api.port, timeout=WAIT_S)
-    try:
-        connection.request("POST", AFFINE_V1, body, {"Content-Type": "application/json"})
-        response = connection.getresponse()
-        return response.status, json.loads(response.read())
-    finally:
-        connection.close()
+    return post_json(gateway, AFFINE_V1, body)
 
 
 def tensor(values: list[float]) -> str:
@@ -88,18 +82,7 @@ def test_a_header_length_of_0_says_the_whole_body_is_json(gateway: Gateway) -> N
 
 
 def test_binary_tensors_behind_a_header_length_of_0_are_a_400(gateway: Gateway) -> None:
-    header = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "INPUT0",
-                    "datatype": "FP32",
-                    "shape": [1, 4],
-                    "parameters": {"binary_data_size": 16},
-                }
-            ]
-        }
-    ).encode()
+    header = binary_header()
     status, answer = post_with_header_length(gateway, header + np.zeros(4, np.float32).tobytes(), "0")
     # The whole body is then the JSON header, and the tensors after it are not JSON
     assert status == 400, answer

@@ -11,7 +11,9 @@ import http.client
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +70,37 @@ def hold_batches(gateway: Gateway, monkeypatch: pytest.MonkeyPatch, hold: Callab
     monkeypatch.setattr(pool, "run_batch", held)
 
 
+@dataclass
+class BusyWorker:
+    released: threading.Event
+    """Set when the block ends: the worker may go on."""
+    answers: list[tuple[int, Any]] = field(default_factory=list)
+    """The answer to the request that kept it busy, once served."""
+
+
+@contextmanager
+def worker_busy(gateway: Gateway, monkeypatch: pytest.MonkeyPatch) -> Iterator[BusyWorker]:
+    """The gateway's only worker busy with a request without a timeout until the block ends, and
+    that request answered (``answers``) after it."""
+    busy = BusyWorker(threading.Event())
+    taken = threading.Event()
+
+    def until_released(batch: Batch) -> None:
+        taken.set()
+        busy.released.wait(WAIT_S)
+
+    hold_batches(gateway, monkeypatch, until_released)
+    # A thread of its own: tritonclient's async_infer sends nothing until its gevent hub runs.
+    first = threading.Thread(target=lambda: busy.answers.append(post(gateway, AFFINE_V1, infer_document())))
+    first.start()
+    try:
+        assert taken.wait(WAIT_S)
+        yield busy
+    finally:
+        busy.released.set()
+        first.join(WAIT_S)
+
+
 def test_a_request_that_started_before_its_timeout_runs_to_its_end(
     gateway: Gateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -90,21 +123,8 @@ def test_a_request_still_queued_when_its_timeout_passes_is_answered_504_at_once(
     make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gateway = make_gateway(inference={"workers": 1})
-    release = threading.Event()
-    taken = threading.Event()
-
-    def until_released(batch: Batch) -> None:
-        taken.set()
-        release.wait(WAIT_S)
-
-    hold_batches(gateway, monkeypatch, until_released)
-    answers: list[tuple[int, Any]] = []
-    # A thread of its own: tritonclient's async_infer sends nothing until its gevent hub runs.
-    first = threading.Thread(target=lambda: answers.append(post(gateway, AFFINE_V1, infer_document())))
-    try:
-        # Given the only worker busy with a request without a timeout
-        first.start()
-        assert taken.wait(WAIT_S)
+    # Given the only worker busy with a request without a timeout
+    with worker_busy(gateway, monkeypatch) as busy:
         # When another request with a timeout of 0.2 s waits behind it
         with (
             triton.InferenceServerClient(gateway.url, network_timeout=WAIT_S) as client,
@@ -112,12 +132,10 @@ def test_a_request_still_queued_when_its_timeout_passes_is_answered_504_at_once(
         ):
             client.infer("affine", [affine_input()], model_version="1", timeout=200_000)
         # Then it is answered 504 while the worker is still busy, and the first is served after
-        assert not release.is_set()
+        assert not busy.released.is_set()
         assert refused.value.status() == "504"
         assert "timeout passed while it waited in the queue" in str(refused.value.message())
-    finally:
-        release.set()
-        first.join(WAIT_S)
+    answers = busy.answers
     assert answers[0][0] == 200, answers
     assert answers[0][1]["outputs"][0]["data"] == affine_expected(ROW).ravel().tolist()
 
@@ -126,26 +144,11 @@ def test_a_request_whose_timeout_passed_in_the_queue_is_counted_as_a_timeout_fai
     make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     gateway = make_gateway(inference={"workers": 1})
-    release = threading.Event()
-    taken = threading.Event()
-
-    def until_released(batch: Batch) -> None:
-        taken.set()
-        release.wait(WAIT_S)
-
-    hold_batches(gateway, monkeypatch, until_released)
-    answers: list[tuple[int, Any]] = []
-    first = threading.Thread(target=lambda: answers.append(post(gateway, AFFINE_V1, infer_document())))
-    try:
-        # Given the only worker busy, and a request with a timeout of 0.2 s queued behind it
-        first.start()
-        assert taken.wait(WAIT_S)
+    # Given the only worker busy, and a request with a timeout of 0.2 s queued behind it
+    with worker_busy(gateway, monkeypatch) as busy:
         status, body = post(gateway, AFFINE_V1, infer_document({"timeout": 200_000}))
         assert status == 504, body
-    finally:
-        release.set()
-        first.join(WAIT_S)
-    assert answers[0][0] == 200, answers
+    assert busy.answers[0][0] == 200, busy.answers
     # When the worker comes to the timed-out request
     deadline = time.monotonic() + WAIT_S
     while (stats := model_stats(gateway))["inference_stats"]["fail"]["count"] == 0:

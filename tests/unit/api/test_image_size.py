@@ -1,4 +1,4 @@
-"""image_size: a JPEG's or PNG's size from its header, as OpenCV encodes them."""
+"""header_size: a JPEG's or PNG's size from its header, as OpenCV encodes them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from gateway.api.image_size import image_size
+from gateway.image_format import header_size
 
 
 @pytest.mark.parametrize(
@@ -22,7 +22,7 @@ def test_the_size_is_read_from_the_header(
     ok, data = cv2.imencode(extension, image, parameters)
     assert ok
     height, width = shape
-    assert image_size(data.tobytes()) == (width, height)
+    assert header_size(data.tobytes()) == (width, height)
 
 
 def test_bytes_where_a_marker_belongs_are_skipped_as_the_decoder_skips_them() -> None:
@@ -33,7 +33,7 @@ def test_bytes_where_a_marker_belongs_are_skipped_as_the_decoder_skips_them() ->
     jpeg = data.tobytes()
     start_of_frame = jpeg.index(b"\xff\xc0")
     padded = jpeg[:start_of_frame] + b"\x00\x17" + jpeg[start_of_frame:]
-    assert image_size(padded) == (12, 8)
+    assert header_size(padded) == (12, 8)
     decoded = cv2.imdecode(np.frombuffer(padded, np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None
     assert decoded.shape == (8, 12, 3)
@@ -44,8 +44,8 @@ def test_what_does_not_say_its_size_is_none() -> None:
     assert ok
     jpeg = data.tobytes()
     start_of_frame = jpeg.index(b"\xff\xc0")
-    assert image_size(jpeg[: start_of_frame + 6]) is None, "cut inside the frame header"
-    assert image_size(jpeg[:2] + b"\x00" * 3) is None, "no marker at all"
-    assert image_size(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8) is None
-    assert image_size(b"GIF89a") is None
-    assert image_size(b"") is None
+    assert header_size(jpeg[: start_of_frame + 6]) is None, "cut inside the frame header"
+    assert header_size(jpeg[:2] + b"\x00" * 3) is None, "no marker at all"
+    assert header_size(b"\x89PNG\r\n\x1a\n" + b"\x00" * 8) is None
+    assert header_size(b"GIF89a") is None
+    assert header_size(b"") is None
