@@ -2,17 +2,36 @@
 shows here with the broker's reason while alerts keep accumulating in the outbox), a summary,
 the facts the console's system page shows (device id, version, uptime, outbox size), and the cameras
 whose scene changed for good since their anomaly model was learned (``reenroll``: a parked car
-became the new normal; enrolling the camera again learns it)."""
+became the new normal; enrolling the camera again learns it), and the cameras whose anomaly frames
+are not scored because they do not match what the model was enrolled on (``anomaly_unscored``: a
+camera in night infrared, or on a stream of another aspect). The latter is information, not a
+health problem: a camera that switches to infrared every night must not make the gateway unhealthy
+every night."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.v2 import server_version
+
+
+@runtime_checkable
+class FrameFormats(Protocol):
+    """What the scene advisor also says when it can (``AlertDecider.frame_mismatches``)."""
+
+    def frame_mismatches(self) -> Mapping[str, str]:
+        """Per camera whose anomaly frames are not scored: why."""
+        ...
+
+
+def unscored_of(scenes: object) -> dict[str, str]:
+    """Per camera whose anomaly frames are not scored: why (nothing when ``scenes`` cannot say)."""
+    return dict(scenes.frame_mismatches()) if isinstance(scenes, FrameFormats) else {}
 
 
 def add_routes(app: web.Application) -> None:
@@ -26,7 +45,7 @@ async def status(request: web.Request) -> web.Response:
     scenes = context.scenes
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
-    problems, delivery, summary, facts, changes = await offload(
+    problems, delivery, summary, facts, changes, unscored = await offload(
         request,
         lambda: (
             state.health_problems() + state.degraded(),
@@ -34,6 +53,7 @@ async def status(request: web.Request) -> web.Response:
             state.summary(),
             system.system_facts() if system is not None else None,
             scenes.scene_changes() if scenes is not None else (),
+            unscored_of(scenes),
         ),
     )
     body: dict[str, Any] = {"version": server_version()}
@@ -68,6 +88,9 @@ async def status(request: web.Request) -> web.Response:
                     "command": f"edge-gateway enroll --camera {change.camera_id}",
                 }
                 for change in changes
+            ],
+            "anomaly_unscored": [
+                {"camera": camera_id, "reason": reason} for camera_id, reason in sorted(unscored.items())
             ],
         }
     )

@@ -24,7 +24,9 @@ waits for the commits. A wall clock that steps (``capture_clock``: back behind a
 judged frame, or ahead of the monotonic clock between two of its frames) restarts that camera's
 rules and tracker: its open events end, dated at its newest frame before the step, and its frames
 are judged on the new clock (rather than dropped as late until the clock caught up, or with a dwell
-that counts the step).
+that counts the step). Event ids and track ids stay apart from those earlier runs committed
+(``committed_ids``, read at ``start``): a restart on a clock behind the previous run's (fake-hwclock
+after a power loss) must not give an id again.
 
 - ``decider``: ``AlertDecider``, the thread: its inbox, the judging loop, start/reload/stop, health.
 - ``frame_guard``: each camera's tracker, and the frames that fail before the rules judge them.

@@ -14,7 +14,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
@@ -24,10 +24,10 @@ from gateway.commit_queue import AlertSink, CommitQueue
 from gateway.decider.capture_clock import CLOCK_STEP_S, CaptureClock
 from gateway.decider.frame_guard import FAILING_HEALTH_S, FrameGuard, Show
 from gateway.decider.held_frames import MAX_HELD_FRAME_BYTES, EvidenceSource, HeldFrames
-from gateway.decider.scene_formats import EnrolledFormats, FormatCheck
+from gateway.decider.scene_formats import Checked, EnrolledFormats, FormatCheck
 from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, Image, SceneChange
 from gateway.rules.engine import RuleEngine
-from gateway.rules.scene_format import SceneFormat
+from gateway.rules.lifecycle import EarlierRuns
 from gateway.rules.specs import CameraRules
 from gateway.tracking import TrackerSpec
 
@@ -44,6 +44,8 @@ EVIDENCE_TIMEOUT_S = 10.0
 not hold alerts back."""
 
 Announce = Callable[[Alert], None]
+CommittedIds = Callable[[], Iterable[tuple[str, str]]]
+"""(camera id, event id) of the events earlier runs committed (``Outbox.committed_event_ids``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +68,8 @@ class _Result:
     refused: bool = False
     monotonic_at: float | None = None
     """Its frame's monotonic capture time (None without a frame)."""
-    seen: SceneFormat | None = None
-    """An anomaly result's frame format, checked against the model's enrollment (``scene_formats``)."""
+    checked: Checked | None = None
+    """An anomaly result's frame, compared with its model's enrollment (``scene_formats``)."""
 
 
 _Item = _Result | _Reload | _Stop
@@ -86,6 +88,7 @@ class AlertDecider:
         observe: Callable[[FrameResult], None] | None = None,
         evidence: EvidenceSource | None = None,
         enrolled_formats: EnrolledFormats | None = None,
+        committed_ids: CommittedIds | None = None,
         clock: Callable[[], float] = time.time,
         inbox_capacity: int = INBOX_CAPACITY,
         tick_s: float = TICK_S,
@@ -98,7 +101,9 @@ class AlertDecider:
         alerts carry no evidence) encodes the frames that start events; ``observe`` sees each frame
         result exactly as the rules judge it (benchmarks), on the decider thread;
         ``enrolled_formats`` (None: no check) gives the frame format each anomaly model version was
-        enrolled on, and anomaly frames that do not match it are not scored (``scene_formats``)."""
+        enrolled on, and anomaly frames that do not match it are not scored (``scene_formats``);
+        ``committed_ids`` (None: none known), read at ``start``, keeps this run's event ids apart
+        from those earlier runs committed (``EarlierRuns``: the clock may be behind theirs)."""
         self._sink = sink
         self._rules = RuleEngine(cameras)
         self._announce = announce
@@ -110,6 +115,8 @@ class AlertDecider:
         self._queued_results = 0
         self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
         self._capture_clock = CaptureClock()
+        self._committed_ids = committed_ids
+        self._earlier = EarlierRuns(())
         self._ticked_at = clock()
         """The clock at the latest tick: a reading well before it means the clock stepped back."""
         self._lag: dict[str, float] = {}
@@ -147,6 +154,9 @@ class AlertDecider:
         if self._started:
             raise RuntimeError("alert decider already started")
         self._started = True
+        if self._committed_ids is not None:
+            self._earlier = EarlierRuns(self._committed_ids())
+            self._guard.continue_tracks(self._earlier.first_track_id)
         leftovers = self._sink.open_events()
         if leftovers:
             logger.warning(
@@ -219,21 +229,24 @@ class AlertDecider:
 
     # -- input -------------------------------------------------------------------------------------
 
-    def submit(self, result: FrameResult, frame: Frame | None = None) -> None:
+    def submit(self, result: FrameResult, frame: Frame | None = None) -> bool:
         """From camera callbacks; never blocks. A full inbox drops the result, counted. ``frame``, the
-        frame ``result`` was computed on, is held for evidence while the bound allows."""
-        seen = self._formats.measure(result, frame)
+        frame ``result`` was computed on, is held for evidence while the bound allows. False when
+        ``result`` is an anomaly result that is not scored, its frame not matching what the model
+        was enrolled on (``scene_formats``): its anomaly map says nothing about the scene."""
+        checked = self._formats.check(result, frame)
         with self._wake:
             accepted = self._queued_results < self._capacity
             if accepted:
                 image, refused = self._held.hold(frame.image if frame is not None else None)
                 monotonic_at = frame.monotonic_at if frame is not None else None
-                self._inbox.append(_Result(result, image, refused, monotonic_at, seen))
+                self._inbox.append(_Result(result, image, refused, monotonic_at, checked))
                 self._queued_results += 1
                 self._wake.notify()
         if not accepted:
             self._dropped.labels("inbox_full").inc()
             logger.warning("decider inbox full: result dropped", extra={"camera": result.camera_id})
+        return checked is None or checked.mismatch is None
 
     def _enqueue(self, item: _Reload | _Stop) -> None:
         # Control is never dropped, and keeps its place among the results.
@@ -257,11 +270,11 @@ class AlertDecider:
                     self._queued_results -= 1
             self._queue.announce_committed()
             if isinstance(item, _Result):
-                self._held.queue(self._decide(item), item.image, item.refused)
+                self._held.queue(self._own(self._decide(item)), item.image, item.refused)
             elif isinstance(item, _Reload):
                 self._apply_reload(item)
             elif isinstance(item, _Stop):
-                self._queue.add(self._rules.close(self._clock(), EndReason.STOPPED))
+                self._commit(self._rules.close(self._clock(), EndReason.STOPPED))
                 self._queue.drain()
                 return
             if time.monotonic() >= next_tick:
@@ -271,9 +284,9 @@ class AlertDecider:
                     # Stepped back between two ticks: a camera with no frames since (motion gating)
                     # would keep its open events until the clock caught up.
                     for camera_id in self._capture_clock.cameras():
-                        self._queue.add(self._restart_behind(camera_id, now))
+                        self._commit(self._restart_behind(camera_id, now))
                 self._ticked_at = now
-                self._queue.add(self._tick(now))
+                self._commit(self._tick(now))
             self._queue.forward()
 
     def _tick(self, now: float) -> list[AlertEvent]:
@@ -290,6 +303,14 @@ class AlertDecider:
         for camera_id in self._rules.camera_ids():
             events += self._rules.tick(now - self._lag.get(camera_id, 0.0), [camera_id])
         return events
+
+    def _own(self, events: list[AlertEvent]) -> list[AlertEvent]:
+        """The rules' events with ids no earlier run gave out (``EarlierRuns``)."""
+        return [self._earlier.own(event) for event in events]
+
+    def _commit(self, events: list[AlertEvent]) -> None:
+        """Every event the rules decide without a frame's evidence goes to the outbox this way."""
+        self._queue.add(self._own(events))
 
     def _notify(self) -> None:
         with self._wake:
@@ -314,7 +335,7 @@ class AlertDecider:
                 )
         self._capture_clock.judged(key, result.captured_at, monotonic_at)
         self._lag[result.camera_id] = max(0.0, self._clock() - result.captured_at)
-        if not self._formats.scored(result, item.seen):
+        if not self._formats.scored(result, item.checked):
             # No news for the anomaly rule: an open anomaly event ends end_after_s later, as usual.
             return restarted
         prepared = self._guard.prepare(result)
@@ -372,7 +393,7 @@ class AlertDecider:
             logger.exception("reload of the rules failed; the previous rules stay")
             reload.done.set_exception(exc)
             return
-        self._queue.add(ended)
+        self._commit(ended)
         self._formats.forget(set(self._rules.camera_ids()))
         for camera_id in list(self._scene_changes):
             self._note_scene(camera_id)  # a camera gone or a rule replaced has no change to report

@@ -69,6 +69,7 @@ class FrameGuard:
         """Per (camera, model) whose latest results failed: (clock time of the first, why the latest
         did)."""
         self._failures_logged: set[tuple[str, str]] = set()
+        self._first_track_id: Callable[[str], int] = lambda _camera_id: 1
         self._frames_failed = Counter(
             "edge_gateway_decider_frames_failed",
             "Frame results skipped because they failed before the rules judged them, by camera and "
@@ -155,6 +156,11 @@ class FrameGuard:
         if tracker is not None:
             self._trackers[camera_id] = Tracker(tracker.spec, first_id=tracker.next_id)
 
+    def continue_tracks(self, first_track_id: Callable[[str], int]) -> None:
+        """Before the first frame: per camera, the lowest track id its tracker may give (past the
+        ids earlier runs committed)."""
+        self._first_track_id = first_track_id
+
     def _failed(self, key: tuple[str, str], stage: str, exc: Exception) -> None:
         camera_id = key[0]
         self._frames_failed.labels(camera_id, stage).inc()
@@ -178,8 +184,9 @@ class FrameGuard:
         tracker = self._trackers.get(camera_id)
         if tracker is None:
             # Ids continue from the start time in milliseconds, so a restarted gateway never gives
-            # out an id it used before (it would need to start more than one track a millisecond).
-            first_id = max(1, round(self._clock() * 1000))
+            # out an id it used before (it would need to start more than one track a millisecond),
+            # and past the ids earlier runs committed, for a clock set back behind theirs.
+            first_id = max(1, round(self._clock() * 1000), self._first_track_id(camera_id))
             tracker = Tracker(self._tracker_specs.get(camera_id, TrackerSpec()), first_id=first_id)
             self._trackers[camera_id] = tracker
         return tracker

@@ -5,8 +5,11 @@ camera's night mode or a new stream. Each such frame is counted per camera; the 
 (``mismatches``, the ``edge_gateway_anomaly_frame_mismatch`` gauge) says why while it lasts, and one
 log line marks each change (into a mismatch, to another reason, back to matching frames).
 
-The frame is measured on the camera's callback thread (``measure``), where it is in hand; the
-enrolled format is looked up once per model version, on the decider thread (``scored``).
+The frame is measured and compared on the camera's callback thread (``check``), where it is in
+hand, so the camera's sampler learns at once that the frame's anomaly map is not to be believed (it
+must not hold the camera anomalous, nor keep a still scene's frames going to the models); the
+enrolled format is looked up once per model version. The camera's state moves on the decider thread
+(``scored``), in frame order.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
@@ -26,11 +30,21 @@ EnrolledFormats = Callable[[ModelRef], SceneFormat | None]
 """The format a version of an anomaly model was enrolled on (None: not known); may raise."""
 
 
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """An anomaly frame compared with its model's enrollment."""
+
+    mismatch: str | None
+    """Why it does not match (it is not scored); None when it does."""
+
+
 class FormatCheck:
     def __init__(self, enrolled: EnrolledFormats | None, registry: CollectorRegistry) -> None:
         """``enrolled``: None checks nothing (every frame is scored)."""
         self._enrolled = enrolled
         self._known: dict[ModelRef, SceneFormat | None] = {}
+        self._known_lock = threading.Lock()
+        """Held while a model's enrolled format is looked up: cameras' callback threads check at once."""
         self._lock = threading.Lock()
         self._mismatched: dict[str, str] = {}
         """Per camera whose latest anomaly frame did not match: why."""
@@ -49,18 +63,20 @@ class FormatCheck:
             registry=registry,
         )
 
-    def measure(self, result: FrameResult, frame: Frame | None) -> SceneFormat | None:
-        """The format of an anomaly result's frame; None for other results, or with nothing to check."""
+    def check(self, result: FrameResult, frame: Frame | None) -> Checked | None:
+        """An anomaly result's frame compared with its model's enrollment; None for other results, or
+        with nothing to check. Any thread."""
         if self._enrolled is None or frame is None or result.anomaly_score is None:
             return None
-        return SceneFormat.of_image(frame.image)
-
-    def scored(self, result: FrameResult, seen: SceneFormat | None) -> bool:
-        """Whether the rules may score ``result`` (``seen``: its frame's format, from ``measure``)."""
-        if seen is None:
-            return True
         enrolled = self._format_of(result.model)
-        why = None if enrolled is None else enrolled.mismatch(seen)
+        return Checked(None if enrolled is None else enrolled.mismatch(SceneFormat.of_image(frame.image)))
+
+    def scored(self, result: FrameResult, checked: Checked | None) -> bool:
+        """Whether the rules may score ``result`` (``checked``: from ``check``); the camera's state
+        follows. The decider's thread."""
+        if checked is None:
+            return True
+        why = checked.mismatch
         camera = result.camera_id
         before = self._mismatched.get(camera)
         if why == before:
@@ -94,9 +110,13 @@ class FormatCheck:
                 self._state.labels(camera).set(0)
 
     def _format_of(self, model: ModelRef) -> SceneFormat | None:
+        with self._known_lock:
+            return self._look_up(model)
+
+    def _look_up(self, model: ModelRef) -> SceneFormat | None:
         if model in self._known:
             return self._known[model]
-        assert self._enrolled is not None  # measure() returns None without a lookup
+        assert self._enrolled is not None  # check() returns None without a lookup
         try:
             found = self._enrolled(model)
         except Exception as exc:  # an unreadable model file must not stop the decider

@@ -1,5 +1,5 @@
 """What the outbox answers about what it holds: alerts and images to send (pending, replay), single
-alerts and images for the HTTP API, recent alerts, open events and counts.
+alerts and images for the HTTP API, recent alerts, open events, the event ids given out and counts.
 
 Every read takes the outbox's database lock, so reads from the publisher, the API and the writer
 never share the connection at once. Payloads and images come back exactly as committed: replays are
@@ -156,6 +156,22 @@ class OutboxReads:
                 if event is not None:
                     events.append(event)
         return events
+
+    def committed_event_ids(self) -> list[tuple[str, str]]:
+        """(camera id, event id) of every event the outbox still holds an alert of, once each: the
+        ids earlier runs gave out, which a restarted decider must not give again (its clock may be
+        behind theirs). A payload the disk damaged is passed over: it must not keep the gateway from
+        starting."""
+        return [
+            (str(camera_id), str(event_id))
+            for camera_id, event_id in self._rows(
+                "SELECT DISTINCT camera_id, CASE WHEN json_valid(payload) "
+                "THEN json_extract(payload, '$.event_id') END FROM "
+                "(SELECT camera_id, CAST(payload AS TEXT) AS payload FROM alerts)",
+                (),
+            )
+            if isinstance(event_id, str)
+        ]
 
     def _open_event_from_alerts(
         self, event_id: str, seq: int, damage: InvalidAlertError

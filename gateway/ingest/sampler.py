@@ -53,7 +53,10 @@ logger = logging.getLogger(__name__)
 
 Detector = Callable[[ModelReference, Frame, "float | None"], "Future[DetectOutput]"]
 """(model, frame, deadline) -> future; raises OverloadedError when the detector is full."""
-ResultSink = Callable[[Frame, FrameResult], None]
+ResultSink = Callable[[Frame, FrameResult], "bool | None"]
+"""Takes each result with its frame; False when an anomaly result is not scored (its frame does not
+match what the model was enrolled on: a night infrared picture for a colour enrollment), so its map
+says nothing about the scene and does not hold the camera anomalous."""
 
 
 @dataclass(slots=True)
@@ -78,7 +81,8 @@ class CameraRuntime:
     followed_present: bool = False
     """The detector's latest result held an object one of the camera's rules follows."""
     anomalous: bool = False
-    """The anomaly model's latest map had a cell at or above its threshold."""
+    """The anomaly model's latest scored map had a cell at or above its threshold (a map the result
+    sink did not score says nothing)."""
     last_run_at: float | None = None
     """When the sampler last sent a frame of this camera to the models (its clock)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -276,11 +280,6 @@ class Sampler:
         )
         with runtime.lock:
             runtime.failures.pop(model, None)
-            anomaly = runtime.config.anomaly
-            if anomaly is not None and model == anomaly.model:
-                runtime.anomalous = output.anomaly_map is not None and bool(
-                    np.any(output.anomaly_map.cells >= output.anomaly_map.threshold)
-                )
         if model == runtime.models[0]:
             with runtime.lock:
                 runtime.processed += 1
@@ -290,12 +289,28 @@ class Sampler:
                     runtime.detections = output.detections
             runtime.rate_processed.mark(completed)
             self._latency.labels(runtime.config.id).observe(completed - frame.monotonic_at)
+        scored = self._sink_result(runtime, frame, result)
+        anomaly = runtime.config.anomaly
+        if anomaly is not None and model == anomaly.model:
+            # A map not scored (a grey infrared frame for a colour enrollment is anomalous all over)
+            # would keep a still scene's frames going to the models all night.
+            anomalous = (
+                scored
+                and output.anomaly_map is not None
+                and bool(np.any(output.anomaly_map.cells >= output.anomaly_map.threshold))
+            )
+            with runtime.lock:
+                runtime.anomalous = anomalous
+
+    def _sink_result(self, runtime: CameraRuntime, frame: Frame, result: FrameResult) -> bool:
+        """Hand ``result`` on (not once stopping); False when the sink did not score its anomaly map."""
         if self._stopping.is_set():
-            return
+            return True
         try:
-            self._sink(frame, result)
+            return self._sink(frame, result) is not False
         except Exception:
             logger.exception("result sink failed", extra={"camera": runtime.config.id})
+            return True
 
     def _log_once(self, runtime: CameraRuntime, model: ModelReference, message: str) -> None:
         """Log a model's failure when it changes, not once per frame (a missing model would flood),

@@ -168,13 +168,14 @@ class Gateway:
             evidence=evidence,
             # The repository in use: models.repository applies at start, as for the labels below.
             enrolled_formats=lambda model: enrolled_format(config.models.repository, model),
+            committed_ids=outbox.committed_event_ids,
         )
 
         def detect(model: ModelReference, frame: Frame, deadline: float | None) -> Future[DetectOutput]:
             return inference.submit_frame(model, frame.image, deadline)
 
-        def decide(frame: Frame, result: FrameResult) -> None:
-            decider.submit(result, frame)
+        def decide(frame: Frame, result: FrameResult) -> bool:
+            return decider.submit(result, frame)
 
         def camera_state(camera_id: str, _previous: CameraState, current: CameraState) -> None:
             if publisher is not None:
@@ -343,6 +344,10 @@ class Gateway:
     def scene_changes(self) -> list[SceneChange]:
         """Cameras whose scene changed for good since enrollment (``/v1/status``'s ``reenroll``)."""
         return self.decider.scene_changes()
+
+    def frame_mismatches(self) -> dict[str, str]:
+        """Cameras whose anomaly frames are not scored, and why (``/v1/status``'s ``anomaly_unscored``)."""
+        return self.decider.frame_mismatches()
 
     def delivery_status(self) -> DeliveryStatus:
         if self.publisher is None:

@@ -11,6 +11,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from gateway.enroll import Enrollment, enroll_frames
+
 WIDTH, HEIGHT = 320, 180
 NORMAL_FRAMES = 60
 EVENT_FRAMES = range(70, 90)
@@ -75,3 +77,9 @@ def config_file(tmp_path: Path) -> Path:
         f"cameras:\n  - id: yard\n    url: {tmp_path / 'yard.mp4'}\n    detect_fps: 5\n"
     )
     return path
+
+
+@pytest.fixture
+def enrolled(tmp_path: Path, scripted_clip: ScriptedClip) -> Enrollment:
+    """Camera 'yard's model, enrolled on the clip's normal part into ``tmp_path / "models"``."""
+    return enroll_frames(list(scripted_clip.normal), camera_id="yard", repository=tmp_path / "models")

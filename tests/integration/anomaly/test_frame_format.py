@@ -7,7 +7,7 @@ pre- and post-processing, the real decider, rules and outbox."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import cv2
@@ -22,7 +22,7 @@ from gateway.config import CameraConfig
 from gateway.decider import AlertDecider
 from gateway.delivery.outbox import Outbox
 from gateway.domain import Alert, AlertKind, Frame, FrameResult, ModelRef
-from gateway.enroll import Enrollment, enroll_frames, enrolled_format
+from gateway.enroll import Enrollment, enrolled_format
 from gateway.inference.model_config import load_model_config
 from gateway.inference.postprocess import anomaly_map, decode
 from gateway.inference.preprocess import prepare
@@ -98,13 +98,28 @@ def anomaly_rules() -> tuple[CameraRules, ...]:
     return rule_specs([camera])
 
 
+def checking_decider(
+    tmp_path: Path,
+    outbox: Outbox,
+    registry: CollectorRegistry,
+    announced: list[Alert],
+    rules: Sequence[CameraRules] | None = None,
+) -> AlertDecider:
+    """A decider for ``rules`` (default: camera 'yard's anomaly rule) that checks anomaly frames
+    against what the models in ``tmp_path / "models"`` were enrolled on; only frames act."""
+    return AlertDecider(
+        outbox,
+        anomaly_rules() if rules is None else rules,
+        announce=announced.append,
+        registry=registry,
+        enrolled_formats=lambda model: enrolled_format(tmp_path / "models", model),
+        clock=lambda: START + 100.0,
+        tick_s=600.0,
+    )
+
+
 def starts(alerts: list[Alert]) -> list[float]:
     return [alert.event.frame_ts - START for alert in alerts if alert.event.kind is AlertKind.START]
-
-
-@pytest.fixture
-def enrolled(tmp_path: Path, scripted_clip: ScriptedClip) -> Enrollment:
-    return enroll_frames(list(scripted_clip.normal), camera_id="yard", repository=tmp_path / "models")
 
 
 def test_frames_of_another_colour_mode_or_aspect_are_reported_not_alerted(
@@ -117,15 +132,7 @@ def test_frames_of_another_colour_mode_or_aspect_are_reported_not_alerted(
     )
     registry, announced = CollectorRegistry(), list[Alert]()
     outbox = Outbox(tmp_path / "state", "jetson-01", KEY)
-    decider = AlertDecider(
-        outbox,
-        anomaly_rules(),
-        announce=announced.append,
-        registry=registry,
-        enrolled_formats=lambda model: enrolled_format(tmp_path / "models", model),
-        clock=lambda: START + 100.0,
-        tick_s=600.0,  # only frames act
-    )
+    decider = checking_decider(tmp_path, outbox, registry, announced)
 
     def unscored() -> float:
         return (
@@ -180,15 +187,7 @@ def test_a_model_enrolled_before_the_format_was_recorded_scores_every_frame(
     assert enrolled_format(tmp_path / "models", model) == SceneFormat()
     registry, announced = CollectorRegistry(), list[Alert]()
     outbox = Outbox(tmp_path / "state", "jetson-01", KEY)
-    decider = AlertDecider(
-        outbox,
-        anomaly_rules(),
-        announce=announced.append,
-        registry=registry,
-        enrolled_formats=lambda model: enrolled_format(tmp_path / "models", model),
-        clock=lambda: START + 100.0,
-        tick_s=600.0,
-    )
+    decider = checking_decider(tmp_path, outbox, registry, announced)
     camera = Camera(enrolled, decider)
     try:
         decider.start()

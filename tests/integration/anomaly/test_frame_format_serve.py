@@ -5,6 +5,7 @@ whole frame anomalous. The check lives in the decider; this is its wiring in the
 
 from __future__ import annotations
 
+import json
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -79,6 +80,12 @@ def test_serve_reports_grey_frames_of_a_colour_enrollment_as_not_scored(tmp_path
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
             metrics = answer.read().decode()
         assert 'edge_gateway_anomaly_frame_mismatch{camera="demo"} 1.0' in metrics
+        # and /v1/status names the camera and why, as information: the gateway stays healthy
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/status", timeout=10) as answer:
+            status = json.loads(answer.read())
+        assert [entry["camera"] for entry in status["anomaly_unscored"]] == ["demo"], status
+        assert status["anomaly_unscored"][0]["reason"].startswith("frames are grey"), status
+        assert not any("demo" in problem for problem in status["problems"]), status
         assert gateway.terminate() == 0, gateway.output()
     finally:
         gateway.kill()

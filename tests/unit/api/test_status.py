@@ -31,9 +31,13 @@ class FakeState:
 class FakeScenes:
     def __init__(self, changes: Sequence[SceneChange]) -> None:
         self.changes = list(changes)
+        self.mismatches: dict[str, str] = {}
 
     def scene_changes(self) -> Sequence[SceneChange]:
         return self.changes
+
+    def frame_mismatches(self) -> dict[str, str]:
+        return dict(self.mismatches)
 
 
 @pytest.fixture
@@ -64,6 +68,7 @@ def test_status_lists_no_camera_to_re_enroll_while_every_scene_matches_its_model
     assert document["healthy"] is True
     assert document["delivery"]["last_seq"] == 7
     assert document["reenroll"] == []
+    assert document["anomaly_unscored"] == []
 
 
 def test_status_suggests_re_enrolling_a_camera_whose_scene_changed_for_good(
@@ -84,3 +89,19 @@ def test_status_suggests_re_enrolling_a_camera_whose_scene_changed_for_good(
             "command": "edge-gateway enroll --camera gate",
         }
     ]
+
+
+def test_status_names_cameras_whose_anomaly_frames_are_not_scored_without_failing_health(
+    served: tuple[ServedApi, FakeScenes],
+) -> None:
+    # Given camera gate in night infrared: grey frames for a colour enrollment, not scored
+    api, scenes = served
+    scenes.mismatches["gate"] = "frames are grey, the anomaly model was enrolled on colour frames"
+    # When the status is read
+    document = api.get("/v1/status").json()
+    # Then it names the camera and why, as information: the gateway stays healthy
+    assert document["anomaly_unscored"] == [
+        {"camera": "gate", "reason": "frames are grey, the anomaly model was enrolled on colour frames"}
+    ]
+    assert document["healthy"] is True
+    assert document["problems"] == []
