@@ -12,6 +12,9 @@ The bounds are the audit config's ``bounds`` keys (``gateway.config.service.Audi
   oldest held (by arrival) are dropped, each logged and counted
   (``edge_gateway_audit_evidence_dropped_total``). Nothing signed is lost: an alert stored after its
   image was dropped is ``evidence_missing``, and its device is asked to replay it, image included.
+  Those held for a device that has no key here any more (taken out of the keys file) are dropped
+  too, at start and at each keys reload (bound ``unkeyed``): its alerts are rejected, so no alert
+  would ever adopt them, and they were held for ever.
 - Rejected messages (``audit_rejected``): the newest of each device (those whose topic names none
   count as one more device) within ``rejected_per_device`` messages and ``rejected_bytes_per_device``
   bytes, and the newest of all within ``rejected`` and ``rejected_bytes``. What is
@@ -109,6 +112,32 @@ class Bounds:
                 self._drop_held(key, length, "device", drops)
         if touched:
             self._trim_held_total(drops)
+
+    def drop_unkeyed_held(self, keyed: frozenset[str], drops: Drops) -> None:
+        """Drop the images held for devices not in ``keyed`` (inside the caller's transaction); a
+        device another writer holds is left for the next call."""
+        held = [
+            str(row[0])
+            for row in self._database.execute(
+                "SELECT DISTINCT device_id FROM audit_evidence WHERE verified = 0 ORDER BY device_id"
+            )
+        ]
+        unkeyed = [device_id for device_id in held if device_id not in keyed]
+        for device_id in sorted(self._database.try_lock_devices(unkeyed)):
+            rows = self._database.execute(
+                "DELETE FROM audit_evidence WHERE device_id = ? AND verified = 0 RETURNING LENGTH(data)",
+                (device_id,),
+            )
+            if not rows:
+                continue
+            drops.held["unkeyed"] += len(rows)
+            logger.warning(
+                "audit: dropped %d images (%d bytes) held for alerts of %s: it has no key in the keys "
+                "file, so its alerts are rejected and would never claim them",
+                len(rows),
+                sum(int(row[0]) for row in rows),
+                printable(device_id),
+            )
 
     def _trim_held_total(self, drops: Drops) -> None:
         ((count, size),) = self._database.execute(

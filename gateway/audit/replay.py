@@ -63,6 +63,11 @@ class ReplayScheduler:
             gap.due_at = now + gap.interval_s
         return ready
 
+    def forget(self, device_ids: Iterable[str]) -> None:
+        """Stop asking these devices (taken out of the keys file: whatever they replay is rejected)."""
+        for device_id in device_ids:
+            self._open.pop(device_id, None)
+
     @property
     def open_gaps(self) -> int:
         return len(self._open)
@@ -76,6 +81,10 @@ class ProgressFeed:
         self._scheduler = scheduler
         self._everything = True
         self._devices: set[str] = set()
+
+    def read_all(self) -> None:
+        """Read every device again next time (the keys changed: a device added may have gaps)."""
+        self._everything = True
 
     def touched(self, device_ids: Iterable[str]) -> None:
         self._devices.update(device_ids)

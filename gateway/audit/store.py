@@ -128,6 +128,23 @@ class AuditStore(AuditReads):
         """The devices this instance has a signing key for."""
         return frozenset(self._checks.keys)
 
+    def replace_keys(self, keys: Mapping[str, bytes]) -> None:
+        """Check what is ingested from now on with ``keys`` (a keys file reloaded). One reference is
+        swapped, so a reader on another thread sees the old keys or the new ones, never a mix."""
+        self._checks = MessageChecks(keys, self._prefix)
+
+    def drop_unkeyed_held(self) -> None:
+        """Drop the images held for devices with no key here, in a transaction of its own; what it
+        drops is handed out by ``take_drops``. Raises AuditError when the database fails."""
+        keyed = self.keyed_devices
+        try:
+            with self._database.transaction():
+                self._begin()
+                self._bounds.drop_unkeyed_held(keyed, self._pending)
+        except self._failures as exc:
+            raise AuditError(f"audit store write failed: {exc}") from exc
+        self._dropped.add(self._pending)
+
     def ingest(self, messages: Sequence[ReceivedMessage]) -> list[IngestResult]:
         """Verify and store a batch in one transaction; results in the order of ``messages``.
 

@@ -41,6 +41,9 @@ the ReplayScheduler; once one has been open for ``replay_after_s`` the device is
 and their images byte for byte. Only devices with a key here are asked: one taken out of the keys
 file (retired, or its key withdrawn) was asked for its gaps at every start and then every five
 minutes for good, and each replay it sent was rejected.
+
+``replace_keys`` (``audit serve`` on SIGHUP) changes the keys for the messages that arrive after it
+(``gateway.audit.keys_switch``): a batch never holds messages of two keys epochs.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +63,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry
 
+from gateway.audit.keys_switch import KeysSwitch
 from gateway.audit.replay import ProgressFeed, ReplayScheduler
 from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, DeviceProgress, Outcome, ReceivedMessage
@@ -88,6 +92,8 @@ class _Delivery:
     mid: int
     qos: int
     generation: int
+    keys_epoch: int
+    """The keys reload in force when it arrived (0: the keys the store was opened with)."""
 
 
 class AuditSubscriber:
@@ -127,6 +133,9 @@ class AuditSubscriber:
         self._client = self._make_client()
         self._status = StatusListener(config, self._on_status)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
+        self._keys = KeysSwitch(store, self._scheduler, self._progress, self._metrics)
+        self._carried: _Delivery | None = None
+        """The first delivery of a new keys epoch, taken while a batch of the previous one filled."""
 
     @property
     def connected(self) -> bool:
@@ -144,6 +153,10 @@ class AuditSubscriber:
     def last_error(self) -> str | None:
         """The store's failure or the broker's refusal, each cleared once that part works again."""
         return self._store_error or self._broker_error or self._takeover.warning
+
+    def replace_keys(self, keys: Mapping[str, bytes]) -> None:
+        """Check the messages that arrive from now on with ``keys`` (any thread)."""
+        self._keys.replace(keys)
 
     def _make_client(self) -> mqtt.Client:
         client = make_subscriber_client(self._config, self._address)
@@ -276,11 +289,11 @@ class AuditSubscriber:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         received = ReceivedMessage(message.topic, bytes(message.payload), time.time())
         self._last_message_at = time.monotonic()
-        self._enqueue(_Delivery(received, message.mid, message.qos, self._generation))
+        self._enqueue(_Delivery(received, message.mid, message.qos, self._generation, self._keys.epoch))
 
     def _on_status(self, message: ReceivedMessage) -> None:
         # Acknowledged on arrival by the status connection: QoS 0 here means "nothing to ack".
-        self._enqueue(_Delivery(message, 0, 0, -1))
+        self._enqueue(_Delivery(message, 0, 0, -1, self._keys.epoch))
 
     def _enqueue(self, delivery: _Delivery) -> None:
         while not self._stop.is_set():
@@ -305,9 +318,14 @@ class AuditSubscriber:
             while True:
                 batch = self._next_batch()
                 if batch:
+                    self._keys.use(batch[0].keys_epoch)
                     self._store_batch(batch)
                 elif self._stop.is_set():
                     return
+                else:
+                    # Idle: whatever arrives next is of the newest epoch.
+                    self._keys.use(self._keys.epoch)
+                self._keys.drop_unkeyed_held()
                 self._feed_progress()
                 self._request_replays()
         except Exception as exc:
@@ -317,15 +335,23 @@ class AuditSubscriber:
             self._store_error = f"storing failed: {exc}"
 
     def _next_batch(self) -> list[_Delivery]:
-        try:
-            batch = [self._queue.get(timeout=IDLE_POLL_S)]
-        except queue.Empty:
-            return []
+        """Up to ``max_batch`` deliveries, all of one keys epoch."""
+        if self._carried is not None:
+            batch, self._carried = [self._carried], None
+        else:
+            try:
+                batch = [self._queue.get(timeout=IDLE_POLL_S)]
+            except queue.Empty:
+                return []
         while len(batch) < self._config.max_batch:
             try:
-                batch.append(self._queue.get_nowait())
+                delivery = self._queue.get_nowait()
             except queue.Empty:
                 break
+            if delivery.keys_epoch != batch[0].keys_epoch:
+                self._carried = delivery
+                break
+            batch.append(delivery)
         return batch
 
     def _store_batch(self, batch: list[_Delivery]) -> None:

@@ -37,7 +37,8 @@ class SubscriberMetrics:
         self.evidence_dropped = Counter(
             "edge_gateway_audit_evidence_dropped_total",
             "Images held before their alert that were dropped to keep them within bounds, by the bound: "
-            "device (per device) or total (gateway.audit.bounds).",
+            "device (per device), total, or unkeyed (held for a device taken out of the keys file; "
+            "gateway.audit.bounds).",
             ["bound"],
             registry=registry,
         )

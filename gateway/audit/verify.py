@@ -48,10 +48,30 @@ TOPIC_LEVEL_BREAKERS = ("/", "+", "#", "\x00")
 name that device and its alerts would all be refused as from a device with no key."""
 
 
+TOPIC_LEVEL_RULE = "it must be non-empty, without '/', '+', '#' or NUL"
+PATH_STEPS = frozenset({".", ".."})
+"""Ids a URL cannot name: ``/v1/devices/..`` is a path step to ``/v1/`` for browsers and HTTP
+clients (``%2E%2E`` too, by the URL standard), so the fleet page could never open such a device."""
+
+
+def _unusable(name: str) -> str | None:
+    """Why ``name`` cannot be a device id, or None when it can."""
+    if not name or any(character in name for character in TOPIC_LEVEL_BREAKERS):
+        return f"cannot be an MQTT topic level ({TOPIC_LEVEL_RULE}), so no alert could name it"
+    if name in PATH_STEPS:
+        return "is a URL path step ('.' or '..'), so the fleet API and page could never name it"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate), so no MQTT topic, which is UTF-8, could name it"
+    return None
+
+
 class _UnusableDeviceIdError(yaml.YAMLError):
-    def __init__(self, name: str, line: int) -> None:
+    def __init__(self, name: str, line: int, reason: str) -> None:
         self.name = name
         self.line = line
+        self.reason = reason
         super().__init__(name)
 
 
@@ -70,8 +90,8 @@ class _KeysLoader(yaml.BaseLoader):
                     None, None, f"device {name!r} is named twice", key_node.start_mark
                 )
             if isinstance(name, str):
-                if not name or any(character in name for character in TOPIC_LEVEL_BREAKERS):
-                    raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1)
+                if (reason := _unusable(name)) is not None:
+                    raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1, reason)
                 seen.add(name)
         return super().construct_mapping(node, deep)
 
@@ -83,10 +103,7 @@ def load_keys(path: Path) -> dict[str, bytes]:
     except (OSError, UnicodeDecodeError) as exc:
         raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
     except _UnusableDeviceIdError as exc:
-        raise AuditError(
-            f"{path}, line {exc.line}: device id {exc.name!r} cannot be an MQTT topic "
-            "level (it must be non-empty, without '/', '+', '#' or NUL), so no alert could name it"
-        ) from None
+        raise AuditError(f"{path}, line {exc.line}: device id {exc.name!r} {exc.reason}") from None
     except yaml.YAMLError as exc:
         # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
         # not chained either: a traceback would print it).

@@ -1,16 +1,21 @@
 """``edge-gateway audit serve|verify``: the cloud audit-log subscriber and its offline checker.
 
 ``serve --config FILE`` runs the subscriber until SIGTERM or SIGINT, then stores and acknowledges
-what has arrived and leaves its MQTT session for the next start. Under systemd (Type=notify) it
-reports READY once the store is open and the client started (not once connected: a broker that is
-down must not make systemd kill and restart the service), and keeps STATUS= current with the
-connection state or the last error. With an ``http:`` section it also serves the audit HTTP API
-(``gateway.audit.http``: the fleet API and page, evidence images, ``/metrics``) on a store
-connection of its own. ``verify --db URL [--keys FILE]``
-prints, per device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected
-messages, and exits 1 if there is any problem (2 when the store or keys cannot be read). It reads
-the store as it is, on a read-only connection, and never migrates it: a store too old to read so
-is refused (exit 2) with the command that migrates it.
+what has arrived and leaves its MQTT session for the next start. SIGHUP (``systemctl reload``)
+reads the keys file again: the alerts that arrive after it are checked with the new keys (a device
+added is accepted, one removed refused as ``unknown_device``, one re-keyed checked with its new
+key), and what changed is logged by device id, never a key. A keys file that cannot be used is
+refused with the reason and the keys in force stay. The handler is installed first thing, so a
+SIGHUP while the service starts is a reload once it runs, not the default action (which ended it).
+Under systemd (Type=notify) it reports READY once the store is open and the client started (not
+once connected: a broker that is down must not make systemd kill and restart the service), and
+keeps STATUS= current with the connection state or the last error. With an ``http:`` section it
+also serves the audit HTTP API (``gateway.audit.http``: the fleet API and page, evidence images,
+``/metrics``) on a store connection of its own. ``verify --db URL [--keys FILE]`` prints, per
+device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected messages,
+and exits 1 if there is any problem (2 when the store or keys cannot be read). It reads the store as
+it is, on a read-only connection, and never migrates it: a store too old to read so is refused (exit
+2) with the command that migrates it.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 
@@ -32,6 +38,7 @@ from gateway.audit.verify import load_keys, verify_store
 from gateway.commands.redaction import redact
 from gateway.config import HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
+from gateway.printable import printable
 from gateway.systemd import Notifier
 
 logger = logging.getLogger(__name__)
@@ -56,7 +63,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     verify.set_defaults(handler=run_verify)
 
 
+class _ReloadRequests:
+    """Set by the SIGHUP handler, taken by the main loop. A plain flag: a handler that took a lock
+    (``threading.Event.set``) could wait for ever on one the interrupted main thread holds."""
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def request(self, signum: int, frame: FrameType | None) -> None:
+        self.pending = True
+
+    def take(self) -> bool:
+        """True once per batch of requests. Cleared before the file is read, so a request that comes
+        in between is served by that read, and one that comes after it by the next."""
+        if not self.pending:
+            return False
+        self.pending = False
+        return True
+
+
 def run_serve(arguments: argparse.Namespace) -> int:
+    reloads = _ReloadRequests()
+    previous_hangup = signal.signal(signal.SIGHUP, reloads.request)
+    # If the CLI blocked SIGHUP for the imports (as it does for ``serve``), one that came meanwhile is
+    # delivered now, to the handler: a reload once running.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+    try:
+        return _serve(arguments, reloads)
+    finally:
+        signal.signal(signal.SIGHUP, previous_hangup)
+
+
+def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
     try:
         config = load_audit_config(arguments.config)
     except ConfigError as exc:
@@ -71,6 +109,7 @@ def run_serve(arguments: argparse.Namespace) -> int:
         stop.set()
 
     try:
+        reloads.take()  # the keys are read now: a SIGHUP before this asks for nothing more
         keys = load_keys(config.keys_file)
         store = AuditStore.open(
             config.database, keys, config.mqtt.topic_prefix, bounds=StoreBounds.from_config(config.bounds)
@@ -96,7 +135,12 @@ def run_serve(arguments: argparse.Namespace) -> int:
             subscriber.start()
             notifier.ready(f"connecting to {config.mqtt.url}")
             shown = ""
+            key_users = [subscriber.replace_keys] + ([reader.replace_keys] if reader is not None else [])
             while not stop.wait(STATUS_INTERVAL_S):
+                if reloads.take():
+                    with notifier.reloading("reading the keys file again"):
+                        keys = _reload_keys(config.keys_file, keys, key_users)
+                    shown = ""  # READY=1 ended the reload; the status line is sent again
                 if (line := _status(subscriber)) != shown:
                     notifier.status(line)
                     shown = line
@@ -128,6 +172,34 @@ def run_serve(arguments: argparse.Namespace) -> int:
         return EXIT_ERROR
     logger.info("audit: stopped")
     return 0
+
+
+def _reload_keys(
+    path: Path, keys: dict[str, bytes], users: Sequence[Callable[[Mapping[str, bytes]], None]]
+) -> dict[str, bytes]:
+    """The keys file read again and handed to ``users``; ``keys`` kept if it cannot be used."""
+    try:
+        loaded = load_keys(path)
+    except AuditError as exc:
+        logger.error("audit: keys not reloaded, the %d keys in force stay: %s", len(keys), exc)
+        return keys
+    added = sorted(loaded.keys() - keys.keys())
+    removed = sorted(keys.keys() - loaded.keys())
+    rekeyed = sorted(device for device in loaded.keys() & keys.keys() if loaded[device] != keys[device])
+    for use in users:
+        use(loaded)
+    changes = [
+        f"{what} {', '.join(printable(device) for device in devices)}"
+        for what, devices in (("added", added), ("removed", removed), ("re-keyed", rekeyed))
+        if devices
+    ]
+    logger.info(
+        "audit: keys reloaded from %s: %d devices; %s",
+        path,
+        len(loaded),
+        "; ".join(changes) if changes else "nothing changed",
+    )
+    return loaded
 
 
 def _start_http(http: HttpConfig, reader: AuditStore, registry: CollectorRegistry) -> AuditHttpServer:

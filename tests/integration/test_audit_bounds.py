@@ -183,3 +183,33 @@ def test_rejected_messages_are_bounded_by_bytes_per_device_and_in_all(database_u
         assert store.rejected_counts() == {"box-a": 4, "box-b": 2}
     finally:
         store.close()
+
+
+def test_images_held_for_a_device_taken_out_of_the_keys_file_are_dropped(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Its alerts are rejected now, so no alert would ever claim them: they were held for ever."""
+    chain_a, chain_b = AlertChain("box-a", KEY), AlertChain("box-b", KEY)
+    chain_a.extend(4, evidence=True)  # images for starts 1 and 4
+    chain_b.extend(1, evidence=True)
+    store = AuditStore.open(database_url, KEYS)
+    try:
+        # Given images held for box-a and box-b
+        store.ingest(
+            [
+                ReceivedMessage(chain_a.image_topic(seq), image, time.time())
+                for seq, image in chain_a.images.items()
+            ]
+            + [ReceivedMessage(chain_b.image_topic(1), chain_b.images[1], time.time())]
+        )
+        # When box-a is taken out of the keys (a reload) and the store drops what it held for it
+        store.replace_keys({"box-b": KEY})
+        with caplog.at_level(logging.WARNING, logger="gateway.audit.bounds"):
+            store.drop_unkeyed_held()
+        # Then box-a's are gone, logged and handed out to be counted; box-b's stay
+        assert store.take_drops().held == {"unkeyed": 2}
+    finally:
+        store.close()
+    assert execute_sql(database_url, "SELECT device_id, seq FROM audit_evidence") == [("box-b", 1)]
+    (record,) = [record for record in caplog.records if "box-a" in record.getMessage()]
+    assert "dropped 2 images" in record.getMessage()

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from prometheus_client import CollectorRegistry
 
 from gateway.audit.store import AuditStore
-from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
-from gateway.config import AuditConfig
-from tests.support.audit_device import AlertChain, MqttDevice, wait_until
+from tests.integration.audit_serve_process import Service
+from tests.support.audit_device import AlertChain, MqttDevice, connect_client, wait_until
+from tests.support.audit_service import audit_service
 from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import PostgresServer
 
@@ -58,24 +57,11 @@ def test_alerts_sent_while_the_database_was_read_only_are_stored_once_it_is_writ
 ) -> None:
     url = postgres.create_database()
     database = url.rsplit("/", 1)[1]
-    keys_file = tmp_path / "keys.yaml"
-    keys_file.write_text(f"{DEVICE}: {KEY.hex()}\n")
-    with Mosquitto(tmp_path / "broker") as broker:
-        config = AuditConfig.model_validate(
-            {
-                "mqtt": {"url": broker.url, "reconnect_min_s": 1, "reconnect_max_s": 1},
-                "database": url,
-                "keys_file": str(keys_file),
-            }
-        )
-        store = AuditStore.open(url, {DEVICE: KEY})
-        subscriber = AuditSubscriber(config, store, CollectorRegistry())
-        subscriber.start()
-        device = MqttDevice(broker.url, AlertChain(DEVICE, KEY))
+    with audit_service(tmp_path, url, {DEVICE: KEY}) as service:
+        device = MqttDevice(service.broker_url, AlertChain(DEVICE, KEY))
         device.chain.extend(20, evidence=True)
-        reader = AuditStore.open(url, {DEVICE: KEY})
+        reader = service.store
         try:
-            assert subscriber.wait_subscribed(10), subscriber.last_error
             # Given alerts stored
             device.publish(range(1, 11))
             wait_until(lambda: [p.contiguous_seq for p in reader.progress()] == [10], WAIT_S)
@@ -83,7 +69,7 @@ def test_alerts_sent_while_the_database_was_read_only_are_stored_once_it_is_writ
             # When the database turns read-only and more alerts come, then they are refused
             read_only(postgres, database, on=True)
             device.publish(range(11, 21))
-            wait_until(lambda: "read-only" in (subscriber.last_error or ""), WAIT_S)
+            service.handled("edge_gateway_audit_store_errors_total", {}, 1)
 
             # And once it is writable again, they are stored, each once, images and all
             read_only(postgres, database, on=False)
@@ -91,12 +77,48 @@ def test_alerts_sent_while_the_database_was_read_only_are_stored_once_it_is_writ
                 lambda: [(p.contiguous_seq, p.evidence_missing) for p in reader.progress()] == [(20, 0)],
                 WAIT_S,
             )
-            assert subscriber.storing
             report = verify_store(reader, {DEVICE: KEY})
             assert report.ok, report.render()
             assert report.devices[0].alerts == 20
         finally:
-            reader.close()
             device.close()
-            subscriber.stop()
-            store.close()
+
+
+def test_a_key_rotated_while_the_database_refuses_writes_applies_to_what_arrives_after_it(
+    postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """A reload while a batch is being retried: the alerts in it arrived signed with the old key and
+    are stored with it, those after the reload are checked with the new one. Checked again with the
+    new key on each retry, the earlier ones were rejected as bad signatures, and every replay of
+    them would be too. The real ``audit serve`` process, on a real PostgreSQL."""
+    url = postgres.create_database()
+    new_key = bytes(range(200, 232))
+    with Mosquitto(tmp_path / "broker") as broker:
+        service = Service(tmp_path, broker.url, database_url=url)
+        service.write_keys({DEVICE: KEY})
+        chain = AlertChain(DEVICE, KEY)
+        client = connect_client(broker.url, "devices")
+        reader = AuditStore.open(url, {})
+        try:
+            with service.running():
+                # Given an alert stored, then one refused while the database is read-only
+                client.publish(chain.topic, chain.extend(1)[0], qos=1).wait_for_publish(10)
+                wait_until(lambda: [p.contiguous_seq for p in reader.progress()] == [1], WAIT_S)
+                read_only(postgres, url.rsplit("/", 1)[1], on=True)
+                client.publish(chain.topic, chain.extend(1)[0], qos=1).wait_for_publish(10)
+                wait_until(lambda: service.metric("edge_gateway_audit_store_errors_total ") >= 1, WAIT_S)
+
+                # When the device's key is rotated, and it sends with its new key
+                service.write_keys({DEVICE: new_key})
+                service.reload("audit: keys reloaded")
+                chain.key = new_key
+                client.publish(chain.topic, chain.extend(1)[0], qos=1).wait_for_publish(10)
+
+                # Then once the database takes writes again, both are stored, nothing rejected
+                read_only(postgres, url.rsplit("/", 1)[1], on=False)
+                wait_until(lambda: [p.contiguous_seq for p in reader.progress()] == [3], WAIT_S)
+                assert reader.rejected() == []
+        finally:
+            reader.close()
+            client.disconnect()
+            client.loop_stop()

@@ -55,11 +55,14 @@ class Fleet:
         return {device["device_id"]: device for device in answer["devices"]}
 
 
-def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout_s: float, what: str, seen: Callable[[], str] | None = None
+) -> None:
+    """``seen`` says what there was instead, in the error when the wait times out."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
+            raise TimeoutError(f"timed out waiting for {what}" + (f": {seen()}" if seen is not None else ""))
         time.sleep(0.2)
 
 
@@ -163,7 +166,14 @@ def test_a_wrong_key_or_a_broken_chain_is_a_problem_and_its_alerts_are_rejected(
         device.close()
     # Then both misbehaving devices are problems, with every bad alert rejected and none stored
     wait_until(lambda: fleet.devices()[UNCHAINED]["rejected"] == 1, WAIT_S, "the unchained alert")
-    wait_until(lambda: fleet.devices()[FORGED]["rejected"] == ALERTS, WAIT_S, "the forged alerts")
+    # At least once: a rejected alert the broker hands over again (its acknowledgement lost in a
+    # reconnect, as on a loaded machine) is recorded again; none may be missing.
+    wait_until(
+        lambda: fleet.devices()[FORGED]["rejected"] >= ALERTS,
+        WAIT_S,
+        "the forged alerts",
+        lambda: f"rejected {fleet.devices()[FORGED]['rejected']} of {ALERTS}",
+    )
     devices = fleet.devices(1)
     forged, unchained = devices[FORGED], devices[UNCHAINED]
     assert forged["alerts_stored"] == 0

@@ -1,7 +1,7 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
 import { ApiError, clock, errorText, facts, fixed, h } from "./core.js";
-import { exact, jsonText, own } from "./exact.js";
+import { devicePath, exact, jsonText, own } from "./exact.js";
 
 const PAGE = 50n;
 
@@ -17,7 +17,7 @@ function thumbnail(deviceId, entry) {
     return frame;
   }
   frame.append(h("img", {
-    src: `/v1/devices/${encodeURIComponent(deviceId)}/alerts/${entry.seq}/evidence.jpg`,
+    src: `${devicePath(deviceId)}/alerts/${entry.seq}/evidence.jpg`,
     alt: `Evidence of alert ${entry.seq}: ${alert.label} on camera ${alert.camera_id}`,
     loading: "lazy",
   }));
@@ -46,12 +46,17 @@ export function mount(view, deviceId) {
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued
   const cards = new Map();
+  const path = devicePath(deviceId);
 
   async function refresh() {
+    if (path === null) {
+      message.replaceChildren("No URL can name the device ", own(deviceId), " (\".\" and \"..\" are path steps): rename it on the device.");
+      return;
+    }
     try {
       let device;
       try {
-        device = await exact(`/v1/devices/${encodeURIComponent(deviceId)}`);
+        device = await exact(path);
       } catch (error) {
         if (!(error instanceof ApiError) || error.status !== 404) throw error;
         message.replaceChildren("No device ", own(deviceId), " in the audit log.");
@@ -77,7 +82,7 @@ export function mount(view, deviceId) {
       const top = upper === null ? BigInt(device.last_seq) : upper;
       const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
       const from = start !== null && start > first && start <= top ? start : first;
-      const page = await exact(`/v1/devices/${encodeURIComponent(deviceId)}/alerts?from_seq=${from}&limit=${top >= from ? top - from + 1n : 1n}`);
+      const page = await exact(`${path}/alerts?from_seq=${from}&limit=${top >= from ? top - from + 1n : 1n}`);
       const entries = page.alerts.filter((entry) => entry.seq <= top).reverse();
       // A page holds at most so many bytes of alerts: one cut short holds only the start of the range.
       const next = page.next_from_seq === null ? null : BigInt(page.next_from_seq);

@@ -1,7 +1,7 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
 import { clock, errorText, fixed, h } from "./core.js";
-import { exact, own } from "./exact.js";
+import { devicePath, exact, own } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
 
@@ -39,7 +39,9 @@ function row(device) {
     ? h("ul", { class: "problems" }, device.problems.map((problem) => h("li", {}, own(problem))))
     : h("span", { class: "ok", text: "none" });
   return h("tr", { "data-device": device.device_id, class: device.problems.length ? "problem" : "" },
-    h("th", { scope: "row", "data-label": "Device" }, h("a", { href: `#/device/${encodeURIComponent(device.device_id)}` }, own(device.device_id))),
+    h("th", { scope: "row", "data-label": "Device" }, devicePath(device.device_id) === null
+      ? own(device.device_id)
+      : h("a", { href: `#/device/${encodeURIComponent(device.device_id)}` }, own(device.device_id))),
     h("td", { "data-label": "State" }, state),
     h("td", { class: "number", "data-label": "Last seq", text: String(device.last_seq) }),
     h("td", { "data-label": "Last alert", text: clock(device.last_alert_at) }),

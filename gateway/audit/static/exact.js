@@ -19,6 +19,19 @@ export async function exact(path) {
   return JSON.parse(await response.text(), whole);
 }
 
+// The fleet API path of a device, or null when no URL can name it: "." and ".." are path steps
+// (/v1/devices/.. is /v1/ to a browser, and so is %2E%2E), which the keys file refuses but the topic
+// of a rejected message can still bring; a lone surrogate makes encodeURIComponent throw.
+export function devicePath(deviceId) {
+  const id = String(deviceId);
+  if (id === "." || id === "..") return null;
+  try {
+    return `/v1/devices/${encodeURIComponent(id)}`;
+  } catch {
+    return null;
+  }
+}
+
 // JSON text of a value read by `exact`, each BigInt written back as the number it was.
 export function jsonText(value) {
   return JSON.stringify(value, (key, item) => (typeof item === "bigint" ? JSON.rawJSON(String(item)) : item), 2);

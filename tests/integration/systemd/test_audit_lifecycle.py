@@ -1,6 +1,7 @@
 """``edge-gateway audit serve`` as edge-gateway-audit.service runs it: the shipped example config,
-secrets from $CREDENTIALS_DIRECTORY, a real mosquitto with a password, READY, then STOPPING and
-exit 0 on SIGTERM, with the SQLite store in the working directory (the unit's state directory)."""
+secrets from $CREDENTIALS_DIRECTORY, a real mosquitto with a password, READY, a SIGHUP (the unit's
+ExecReload: RELOADING=1, then READY=1), then STOPPING and exit 0 on SIGTERM, with the SQLite store
+in the working directory (the unit's state directory)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,13 @@ def test_audit_serve_notifies_and_stops_cleanly(tmp_path: Path) -> None:
                 while not status.startswith("subscribed to"):
                     notification, _ = listener.wait_for("STATUS", 30.0)
                     status = notification.fields["STATUS"]
+                # A reload (the unit's ExecReload) reads the keys again and reports it, then runs on
+                process.send_signal(signal.SIGHUP)
+                reloading, _ = listener.wait_for("RELOADING", 30.0)
+                assert reloading.fields["RELOADING"] == "1"
+                assert int(reloading.fields["MONOTONIC_USEC"]) > 0
+                ready, _ = listener.wait_for("READY", 30.0)
+                assert process.poll() is None
                 process.send_signal(signal.SIGTERM)
                 listener.wait_for("STOPPING", 10.0)
                 assert process.wait(10.0) == 0, log.read_text(encoding="utf-8")
@@ -61,4 +69,13 @@ def test_audit_serve_notifies_and_stops_cleanly(tmp_path: Path) -> None:
                     process.kill()
                     process.wait(10)
     assert (state / "audit.db").exists()
-    assert "Traceback" not in log.read_text(encoding="utf-8")
+    text = log.read_text(encoding="utf-8")
+    assert "Traceback" not in text
+    assert "audit: keys reloaded from" in text
+    assert "nothing changed" in text
+
+
+def test_the_audit_unit_reloads_with_sighup() -> None:
+    unit = EXAMPLE.parent / "edge-gateway-audit.service"
+    lines = unit.read_text(encoding="utf-8").splitlines()
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
