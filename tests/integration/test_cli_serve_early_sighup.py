@@ -48,7 +48,13 @@ def test_other_commands_keep_sighups_default_action(tmp_path: Path, processes: l
     # Given check-config waiting for a writer of its config, a FIFO
     fifo = tmp_path / "config.yaml"
     os.mkfifo(fifo)
-    checker = Process(["check-config", str(fifo)], tmp_path / "check.log")
+    # started with SIGHUP's default action, whatever this test run was given (under nohup it is
+    # ignored, and an ignored signal stays ignored across exec: "as it finds it" would then be that)
+    inherited = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    try:
+        checker = Process(["check-config", str(fifo)], tmp_path / "check.log")
+    finally:
+        signal.signal(signal.SIGHUP, inherited)
     processes.append(checker)
 
     # When a SIGHUP comes, then it ends the command as it always did
