@@ -60,29 +60,31 @@ from the last frame with it, makes a miss as long as the frames say: one frame m
 is a 0.2 s miss, and a stall of the pipeline (no frames at all for a while) is no miss.
 
 Why our own and not a library. Measured by ``bench/tracking_compare.py``: the face-detector output
-that ``bench/tracking.py`` recorded on its 18 clips (3,428 truth boxes; bench/results/
-tracking-detections.json) replayed through each tracker, and CPU per frame on a synthetic camera
-(2 cores shared with other work, load average 6..10: upper bounds; ranges over five to seven runs;
-bench/results/tracking-compare.md). In brackets: the same on detections recorded with two clips
-played at once, which lost a third of the frames (2,901 truth boxes).
+that ``bench/tracking.py`` recorded on its 18 clips (3,497 truth boxes; bench/results/
+tracking-detections.json, recorded again after the loiter scene changed) replayed through each
+tracker, and CPU per frame on a synthetic camera (ranges over five to seven runs on a loaded host,
+load average 6..10, from the recording before; the re-recorded replay's run in
+bench/results/tracking-compare.md). In brackets: the previous recording's figures (3,428 truth
+boxes) and, after them, those of one with two clips played at once, which lost a third of the frames
+(2,901 truth boxes).
 
-==================================  ===========  ============  ==============  ===================
-tracker                             ID switches  MOTA          ms/frame at 20  at 0 / 5 / 50
-==================================  ===========  ============  ==============  ===================
-this one (greedy assignment)        15 (16)      0.945 (0.93)  0.25 .. 0.41    0.04 / 0.2 / 0.5-0.6
-this one, scipy's optimal assign    15 (16)      0.945 (0.93)  0.24 .. 0.39    0.04 / 0.2 / 0.4-0.6
-``trackers`` 2.6.1 ByteTrack        12 (19)      0.599 (0.55)  0.77 .. 0.88    0.01 / 0.3 / 1.6-2.0
-  the same, with our thresholds     29 (56)      0.943 (0.90)  0.76 .. 0.90    0.01 / 0.3 / 1.8-2.3
-==================================  ===========  ============  ==============  ===================
+==================================  ============  ===================  ==============  ===================
+tracker                             ID switches   MOTA                 ms/frame at 20  at 0 / 5 / 50
+==================================  ============  ===================  ==============  ===================
+this one (greedy assignment)        3 (15, 16)    0.965 (0.945, 0.93)  0.25 .. 0.41    0.04 / 0.2 / 0.5-0.6
+this one, scipy's optimal assign    3 (15, 16)    0.965 (0.945, 0.93)  0.24 .. 0.39    0.04 / 0.2 / 0.4-0.6
+``trackers`` 2.6.1 ByteTrack        11 (12, 19)   0.612 (0.599, 0.55)  0.77 .. 0.88    0.01 / 0.3 / 1.6-2.0
+  the same, with our thresholds     20 (29, 56)   0.953 (0.943, 0.90)  0.76 .. 0.90    0.01 / 0.3 / 1.8-2.3
+==================================  ============  ===================  ==============  ===================
 
 Roboflow's ``trackers`` is where ``supervision``'s ByteTrack went (``supervision`` 0.31 ships
 none). For an edge box it drags in supervision, matplotlib, PyAV, requests, rich, scipy and the
 GUI build of OpenCV, which clashes with the headless one we ship (660 MB in a fresh venv); it is
 class-agnostic (a detection may continue a track of another label) and reports no missing
 tracks; with its defaults (new tracks only from score 0.7) it misses many of these faces, and
-with our thresholds it switches ids twice as often (3.5 times when frames are lost) at three
-times the CPU. So: our own, in numpy alone. The optimal assignment changed no id on the benchmark,
-so the greedy one (``association.py``) saves the scipy dependency (140 MB installed).
+with our thresholds it switches ids two to seven times as often (3.5 times when frames are lost)
+at three times the CPU. So: our own, in numpy alone. The optimal assignment changed no id on the
+benchmark, so the greedy one (``association.py``) saves the scipy dependency (140 MB installed).
 """
 
 from __future__ import annotations
