@@ -33,24 +33,25 @@ def iou_matrix(tracks: Array, detections: Array, margins: Array | None = None) -
     """
     if not tracks.size or not detections.size:
         return np.zeros((tracks.shape[0], detections.shape[0]))
-    left = np.maximum(tracks[:, None, 0], detections[None, :, 0])
-    top = np.maximum(tracks[:, None, 1], detections[None, :, 1])
-    right = np.minimum(tracks[:, None, 2], detections[None, :, 2])
-    bottom = np.minimum(tracks[:, None, 3], detections[None, :, 3])
-    track_width, track_height = tracks[:, 2] - tracks[:, 0], tracks[:, 3] - tracks[:, 1]
-    detection_width = detections[:, 2] - detections[:, 0]
-    detection_height = detections[:, 3] - detections[:, 1]
+    # Corners and sides as (x, y) pairs: half the numpy calls of one per coordinate, and this runs
+    # several times per frame per camera.
+    near = np.maximum(tracks[:, None, :2], detections[None, :, :2])
+    far = np.minimum(tracks[:, None, 2:], detections[None, :, 2:])
+    track_sides = tracks[:, 2:] - tracks[:, :2]
+    detection_sides = detections[:, 2:] - detections[:, :2]
     if margins is not None:
-        grow = 2.0 * margins[:, None]
-        right, bottom = right + grow, bottom + grow
-        track_area = (track_width + 2.0 * margins) * (track_height + 2.0 * margins)
-        detection_area = (detection_width[None, :] + grow) * (detection_height[None, :] + grow)
+        grow = 2.0 * margins
+        far += grow[:, None, None]
+        track_area = (track_sides[:, 0] + grow) * (track_sides[:, 1] + grow)
+        grown = detection_sides[None, :, :] + grow[:, None, None]
+        detection_area = grown[..., 0] * grown[..., 1]
     else:
-        track_area = track_width * track_height
-        detection_area = (detection_width * detection_height)[None, :]
-    overlap = np.clip(right - left, 0.0, None) * np.clip(bottom - top, 0.0, None)
+        track_area = track_sides[:, 0] * track_sides[:, 1]
+        detection_area = (detection_sides[:, 0] * detection_sides[:, 1])[None, :]
+    sides = np.maximum(far - near, 0.0)
+    overlap = sides[..., 0] * sides[..., 1]
     union = track_area[:, None] + detection_area - overlap
-    result: Array = np.where(union > 0.0, overlap / np.where(union > 0.0, union, 1.0), 0.0)
+    result: Array = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0.0)
     return result
 
 

@@ -30,6 +30,25 @@ def test_iou(
     assert result[0, 0] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("buffered", [False, True])
+def test_iou_matrix_holds_every_pair_with_its_own_tracks_margin(buffered: bool) -> None:
+    rng = np.random.default_rng(3)
+    corners = rng.uniform(0.0, 0.8, (7, 2))
+    boxes = np.column_stack([corners, corners + rng.uniform(0.0, 0.2, (7, 2))])
+    boxes[6, 2:] = boxes[6, :2]  # no area: its IoU with anything is 0 unbuffered
+    tracks, detections = boxes[:3], boxes[3:]
+    margins = rng.uniform(0.0, 0.1, 3) if buffered else None
+    result = iou_matrix(tracks, detections, margins)
+    assert result.shape == (3, 4)
+    for row, track in enumerate(tracks):
+        for column, detection in enumerate(detections):
+            margin = None if margins is None else margins[row : row + 1]
+            alone = iou_matrix(track[None, :], detection[None, :], margin)[0, 0]
+            assert result[row, column] == alone
+    if not buffered:
+        assert not result[:, 3].any()
+
+
 def test_iou_of_nothing_is_an_empty_matrix() -> None:
     assert iou_matrix(np.zeros((0, 4)), np.ones((3, 4))).shape == (0, 3)
     assert iou_matrix(np.ones((2, 4)), np.zeros((0, 4))).shape == (2, 0)
