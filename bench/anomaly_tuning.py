@@ -46,7 +46,9 @@ from bench.clip_sets import clip_set  # noqa: E402
 from bench.clips import Clip, ClipSpec  # noqa: E402
 from bench.replay import Decision, cached_frames, judge  # noqa: E402
 from gateway.anomaly.features import FloatArray, GridSpec, cell_peaks, fine_cells, temporal_noise  # noqa: E402
-from gateway.anomaly.model import DEFAULT_SETTINGS, Settings, cell_scores, fit  # noqa: E402
+from gateway.anomaly.fitting import fit  # noqa: E402
+from gateway.anomaly.model import DEFAULT_SETTINGS, Settings  # noqa: E402
+from gateway.anomaly.scoring import cell_scores  # noqa: E402
 
 TUNING = "tuning"
 CHUNK = 64

@@ -39,9 +39,10 @@ import cv2
 import numpy as np
 import yaml
 
-from gateway.anomaly.export import build_graph, model_document, read_metadata
+from gateway.anomaly.export import build_graph, model_document
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
-from gateway.anomaly.model import fit
+from gateway.anomaly.fitting import fit
+from gateway.anomaly.model_file import read_metadata
 from gateway.api.detect import MAX_IMAGE_PIXELS
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image, ModelRef

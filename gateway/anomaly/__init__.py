@@ -2,9 +2,11 @@
 ONNX graphs (onnx.helper) that the model repository serves like any other model.
 
 - ``features.py``: cell statistics (colour, texture, grain) per window, at three scales;
-- ``model.py``: the numpy reference: lighting, fitting, scoring (the method is described there);
+- ``model.py``: the method's constants and the fitted model (the method is described there);
+- ``lighting.py``, ``scoring.py``, ``fitting.py``: the numpy reference: lighting, scoring, fitting;
 - ``clipping.py``: which cells the lighting gains leave out (a channel at 255 does not follow the light);
-- ``export.py``: the same computation as an ONNX graph, with the enrollment's thresholds inside.
+- ``export.py``: the same computation as an ONNX graph, with the enrollment's thresholds inside;
+- ``model_file.py``: an enrolled model file read back (its metadata), once it is known to be one.
 
 How the method was chosen
 -------------------------

@@ -2,7 +2,7 @@
 
 A camera channel at 255 says only that the surface is at least that bright: when the light moves, a
 clipped cell does not follow it. The lighting gains (per colour channel, the median over fine cells
-of log observed minus log mean, ``model.estimate_lighting``) took every cell as a measurement.
+of log observed minus log mean, ``lighting.estimate_lighting``) took every cell as a measurement.
 
 Found on the tuning set's third drift-only clip (``bench/clip_sets.py``: light that leaves the
 enrolled range, exposure steps of both signs every 2.5 s, a colour-temperature shift, noise that

@@ -1,15 +1,15 @@
 """A fitted ``SceneModel`` as an ONNX graph (onnx.helper only) and its model.yaml document.
 
-The graph repeats ``features.py`` and ``model.py`` step for step, cell statistics included, so the
-repository can serve it like any other model: ``frame`` uint8 [N, H, W, 3] BGR in; ``score`` float32
-[N] and ``map`` float32 [N, rows, columns] (per fine cell, the max over the scales of the windows
-covering it) out, both squashed to 0..1 with 0.5 at the enrollment threshold. The same inputs and
-outputs as every earlier version, so a camera's model.yaml (shared by all its versions) still fits.
+The graph repeats the numpy reference (``features.py``, ``lighting.py``, ``scoring.py``) step for
+step, cell statistics included, so the repository can serve it like any other model: ``frame``
+uint8 [N, H, W, 3] BGR in; ``score`` float32 [N] and ``map`` float32 [N, rows, columns] (per fine
+cell, the max over the scales of the windows covering it) out, both squashed to 0..1 with 0.5 at the
+enrollment threshold. The same inputs and outputs as every earlier version, so a camera's model.yaml
+(shared by all its versions) still fits.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +38,9 @@ IR_VERSION = 8
 INPUT_NAME = "frame"
 SCORE_NAME = "score"
 MAP_NAME = "map"
+PRODUCER = "edge-gateway"
+GRAPH_NAME = "scene_anomaly"
+"""Every version wrote both, so that a model file can be told apart from any other ONNX model."""
 THRESHOLD = 0.5
 """model.yaml's threshold: the squashed score of the calibrated threshold, in every version."""
 
@@ -330,7 +333,7 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
     graph.node("Div", [raw_map, graph.node("Add", [raw_map, one], "map_denominator")], MAP_NAME)
     onnx_graph = helper.make_graph(
         graph.nodes,
-        "scene_anomaly",
+        GRAPH_NAME,
         inputs=[
             helper.make_tensor_value_info(INPUT_NAME, TensorProto.UINT8, ["N", grid.height, grid.width, 3])
         ],
@@ -341,7 +344,7 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
         initializer=graph.initializers,
     )
     proto = helper.make_model(
-        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="edge-gateway"
+        onnx_graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name=PRODUCER
     )
     proto.ir_version = IR_VERSION
     entries = {
@@ -353,19 +356,6 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
     helper.set_model_props(proto, entries)
     onnx.checker.check_model(proto)
     return proto
-
-
-def read_metadata(path: Path) -> dict[str, str]:
-    """The metadata entries of an exported model file (``build_graph``'s ``metadata`` among them),
-    read without its weights' external data. Raises OSError or ValueError for a file that is not
-    a readable ONNX model."""
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except OSError:
-        raise
-    except Exception as exc:  # protobuf's DecodeError (google.protobuf has no type stubs here)
-        raise ValueError(f"{path} is not an ONNX model: {exc}") from exc
-    return {entry.key: entry.value for entry in proto.metadata_props}
 
 
 def model_document(model: SceneModel, max_batch_size: int = 8) -> dict[str, Any]:

@@ -13,7 +13,7 @@ the two coarser scales are averages of fine cells, so every scale sees the same 
   a large faint or motion-blurred object is averaged over sixteen times the pixels, so its few grey
   levels stand out of the noise.
 
-Lighting is modelled on smooth fields over the frame (``model.py``); ``basis`` gives each window's
+Lighting is modelled on smooth fields over the frame (``lighting.py``); ``basis`` gives each window's
 coordinates in the quadratic basis ``1, x, y, x^2, xy, y^2`` (x, y in -1..1 over the frame), and
 ``regions`` the 6 x 8 partition of the fine grid the lighting fit starts from.
 
@@ -131,6 +131,17 @@ def region_basis(grid: GridSpec, terms: int) -> FloatArray:
 def _check(frames: FrameBatch, grid: GridSpec) -> None:
     if frames.ndim != 4 or frames.shape[1:] != (grid.height, grid.width, 3):
         raise ValueError(f"frames must be [N, {grid.height}, {grid.width}, 3], got {list(frames.shape)}")
+
+
+def check_cells(cells: FloatArray, grid: GridSpec) -> None:
+    """ValueError unless ``cells`` are ``fine_cells`` of ``grid``: frames measured on another grid
+    would otherwise meet the model's arrays in a numpy broadcast that names neither."""
+    expected = (GRAIN + 1, grid.rows, grid.columns)
+    if cells.ndim != 4 or cells.shape[1:] != expected:
+        raise ValueError(
+            f"cells must be [N, {', '.join(map(str, expected))}] (fine cells of the model's "
+            f"{grid.rows}x{grid.columns} grid), got {list(cells.shape)}"
+        )
 
 
 def _grey(frames: FrameBatch) -> FloatArray:

@@ -1,10 +1,12 @@
-"""The scene-anomaly model in numpy: lighting, fitting on normal frames, and scoring.
+"""The scene-anomaly model: the method's constants (``Settings``) and what enrollment learns (``SceneModel``).
 
-This is the reference the ONNX graph (``export.py``) reproduces operation for operation, so the
-thresholds chosen here on the enrollment frames mean the same thing inside the exported model. The
-cell statistics (four linear channels per window, three scales) are in ``features.py``; how the
-method and its constants were chosen, and how it compares with OpenCV's background subtractors, is
-in the package docstring (``gateway/anomaly/__init__.py``).
+The method in numpy is the reference the ONNX graph (``export.py``) reproduces operation for
+operation, so the thresholds chosen on the enrollment frames mean the same thing inside the exported
+model. It is described here, and done in four steps: the cell statistics (four linear channels per
+window, three scales) in ``features.py``, the lighting in ``lighting.py``, scoring in
+``scoring.py``, fitting on the enrollment frames in ``fitting.py``. How the method and its constants
+were chosen, and how it compares with OpenCV's background subtractors, is in the package docstring
+(``gateway/anomaly/__init__.py``).
 
 Lighting, per frame, estimated on the fine cells in log space (``log(value + offset)``, where a
 change of light is roughly additive) against the learned means:
@@ -69,27 +71,11 @@ every version.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from gateway.anomaly.clipping import clipped_cells, unclipped_median
-from gateway.anomaly.features import (
-    COLOURS,
-    GRAIN,
-    MAD_TO_DEVIATION,
-    REGION_COLUMNS,
-    REGION_ROWS,
-    SCALES,
-    FloatArray,
-    GridSpec,
-    basis,
-    pool,
-    region_basis,
-    spread_to_fine,
-    upper_median,
-)
+from gateway.anomaly.features import COLOURS, SCALES, FloatArray, GridSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +133,6 @@ class Settings:
 
 
 DEFAULT_SETTINGS = Settings()
-TEXTURE_SEEN = 0.5
-"""A window's texture is learned where it was not clipped in at least this share of the enrollment
-frames: the median, which its spread is built on, needs half of them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,278 +176,3 @@ class SceneModel:
     @property
     def fine(self) -> ScaleModel:
         return self.scales[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Lighting:
-    gain: FloatArray
-    """[N, colours]: per colour channel, log."""
-    field: FloatArray
-    """[N, basis terms]: the smooth field's coefficients, log (zero terms: none)."""
-
-    def at(self, grid: GridSpec, scale: str, terms: int) -> tuple[FloatArray, FloatArray]:
-        """(colour light [N, 3, r, c], luma light [N, 1, r, c]) at the windows of ``scale``."""
-        rows, columns = grid.shape(scale)
-        spatial = (self.field @ basis(grid, scale, terms).T).reshape(-1, 1, rows, columns)
-        colour: FloatArray = (self.gain[:, :, None, None] + spatial).astype(np.float32)
-        return colour, colour.mean(axis=1, keepdims=True)
-
-
-def estimate_lighting(
-    logs: FloatArray,
-    log_mean: FloatArray,
-    light_spread: FloatArray,
-    grid: GridSpec,
-    settings: Settings,
-    *,
-    clip_level: FloatArray | None = None,
-) -> Lighting:
-    """``logs`` [N, 4, rows, columns] of fine cells against ``log_mean`` [4, rows, columns];
-    ``clip_level`` [colours, rows, columns]: the colour from which a cell's bright part clips
-    (``SceneModel.clip_level``; None: ``bright`` everywhere)."""
-    count = logs.shape[0]
-    deviation = (logs[:, :COLOURS] - log_mean[:COLOURS]).reshape(count, COLOURS, grid.cells)
-    gain = upper_median(deviation)
-    if settings.unclipped_gain:
-        log_bright = float(np.log(settings.bright + settings.colour_offset))
-        level = None if clip_level is None else np.log(clip_level + np.float32(settings.colour_offset))
-        clipped = clipped_cells(logs, log_mean, log_bright, level)
-        gain = unclipped_median(deviation, clipped.reshape(deviation.shape))
-    field = np.zeros((count, settings.basis_terms), dtype=np.float32)
-    if settings.basis_terms <= 1:
-        return Lighting(gain.astype(np.float32), field)
-    shared = (deviation - gain[:, :, None]).mean(axis=1)
-    region_shape = (
-        count,
-        REGION_ROWS,
-        grid.rows // REGION_ROWS,
-        REGION_COLUMNS,
-        grid.columns // REGION_COLUMNS,
-    )
-    regions = (
-        shared.reshape(region_shape).transpose(0, 1, 3, 2, 4).reshape(count, REGION_ROWS * REGION_COLUMNS, -1)
-    )
-    medians = upper_median(regions)
-    coarse = region_basis(grid, settings.basis_terms)
-    start = np.linalg.pinv(coarse).T.astype(np.float32)
-    field = medians @ start
-    for _ in range(settings.region_refits):
-        # regions an object covers more than half of are outliers among the regions
-        off = np.abs(medians - field @ coarse.T)
-        scale = MAD_TO_DEVIATION * upper_median(off)[:, None] + np.float32(settings.region_floor)
-        field = np.where(off <= settings.region_inlier * scale, medians, field @ coarse.T) @ start
-    cells = basis(grid, "fine", settings.basis_terms)
-    projection = np.linalg.pinv(cells).T.astype(np.float32)
-    band = settings.inlier * light_spread.reshape(1, -1)
-    for _ in range(settings.refits):
-        fitted = field @ cells.T
-        field = np.where(np.abs(shared - fitted) <= band, shared, fitted) @ projection
-    return Lighting(gain.astype(np.float32), field.astype(np.float32))
-
-
-def _expected(
-    scale: ScaleModel,
-    colour_light: FloatArray,
-    luma_light: FloatArray,
-    noisier: FloatArray,
-    settings: Settings,
-) -> tuple[FloatArray, FloatArray]:
-    """(log expected [N, 4, r, c], bright [N, 1, r, c]) under the frame's lighting and noise."""
-    colour = np.minimum(scale.mean[None, :COLOURS] * np.exp(colour_light), np.float32(255.0))
-    texture = scale.texture_signal * np.exp(luma_light) + scale.texture_noise * noisier
-    linear = np.concatenate([colour, texture], axis=1)
-    bright = (scale.peak[None] * np.exp(colour_light)).max(axis=1, keepdims=True) >= settings.bright
-    return np.log(linear + settings.offsets()).astype(np.float32), bright
-
-
-def residuals(
-    model: SceneModel, cells: FloatArray, lighting: Lighting | None = None
-) -> tuple[dict[str, FloatArray], Lighting]:
-    """Per scale, log observed - log expected [N, 4, r, c] (texture 0 where bright)."""
-    settings, grid = model.settings, model.grid
-    scored = cells[:, :GRAIN]
-    logs = np.log(scored + settings.offsets())
-    if lighting is None:
-        log_mean = np.log(model.fine.mean + settings.offsets()[0])
-        lighting = estimate_lighting(
-            logs, log_mean, model.light_spread, grid, settings, clip_level=model.clip_level
-        )
-    noisier = (grain(cells) / np.float32(model.grain)).reshape(-1, 1, 1, 1)
-    if not settings.follow_noise:
-        noisier = np.ones_like(noisier)
-    out = {}
-    for scale in model.scales:
-        colour_light, luma_light = lighting.at(grid, scale.scale, settings.basis_terms)
-        observed = np.log(pool(scored, scale.scale) + settings.offsets())
-        expected, bright = _expected(scale, colour_light, luma_light, noisier, settings)
-        residual = observed - expected
-        residual[:, COLOURS:] = np.where(bright, np.float32(0.0), residual[:, COLOURS:])
-        out[scale.scale] = residual.astype(np.float32)
-    return out, lighting
-
-
-def grain(cells: FloatArray) -> FloatArray:
-    """Per frame, the median over fine cells of the grain channel -> [N]."""
-    return upper_median(cells[:, GRAIN].reshape(cells.shape[0], -1))
-
-
-def _excess(model: SceneModel, lighting: Lighting) -> FloatArray:
-    outside = np.maximum(lighting.gain - model.gain_high, 0) + np.maximum(model.gain_low - lighting.gain, 0)
-    excess: FloatArray = outside.max(axis=1).reshape(-1, 1, 1, 1)
-    return excess
-
-
-def z_scores(model: SceneModel, cells: FloatArray) -> dict[str, FloatArray]:
-    """Per scale, ``|residual| / spread`` [N, 4, r, c] (before the scale's threshold)."""
-    found, lighting = residuals(model, cells)
-    widen = model.settings.excess_weights() * _excess(model, lighting)
-    return {
-        scale.scale: (np.abs(found[scale.scale]) / np.sqrt(scale.spread**2 + widen**2)).astype(np.float32)
-        for scale in model.scales
-    }
-
-
-def cell_scores(model: SceneModel, cells: FloatArray) -> FloatArray:
-    """Per fine cell the raw score (1.0 = threshold) -> [N, rows, columns]."""
-    scores = z_scores(model, cells)
-    combined: FloatArray | None = None
-    for scale in model.scales:
-        windows = scores[scale.scale].max(axis=1) / np.float32(scale.threshold)
-        fine = spread_to_fine(windows, scale.scale)
-        combined = fine if combined is None else np.maximum(combined, fine)
-    if combined is None:
-        raise ValueError("the model has no scales")
-    return combined.astype(np.float32)
-
-
-def raw_scores(model: SceneModel, cells: FloatArray) -> FloatArray:
-    """Per frame raw score (max over cells) -> [N]."""
-    scores: FloatArray = cell_scores(model, cells).reshape(cells.shape[0], -1).max(axis=1)
-    return scores
-
-
-def squash(raw: FloatArray) -> FloatArray:
-    """Raw scores -> 0..1 with 0.5 at the threshold (what the graph outputs)."""
-    squashed: FloatArray = (raw / (raw + np.float32(1.0))).astype(np.float32)
-    return squashed
-
-
-def _robust_spread(residual: FloatArray, floor: FloatArray) -> FloatArray:
-    """Per window and channel over the frames; NaN marks a frame left out."""
-    deviation = np.abs(residual - np.nanmedian(residual, axis=0))
-    spread: FloatArray = np.sqrt((MAD_TO_DEVIATION * np.nanmedian(deviation, axis=0)) ** 2 + floor**2)
-    return spread.astype(np.float32)
-
-
-def _fine_means(
-    cells: FloatArray, grid: GridSpec, settings: Settings
-) -> tuple[FloatArray, FloatArray, Lighting]:
-    """(linear means, fine spread, lighting) of the enrollment, each re-estimated with the others."""
-    logs = np.log(cells + settings.offsets())
-    log_mean = np.median(logs, axis=0)
-    spread = np.full(log_mean.shape, 0.1, dtype=np.float32)
-    mean = np.median(cells, axis=0)
-    lighting = Lighting(
-        np.zeros((cells.shape[0], COLOURS), np.float32), np.zeros((cells.shape[0], 1), np.float32)
-    )
-    for _ in range(settings.fit_iterations):
-        light_spread = spread[:COLOURS].mean(axis=0)
-        lighting = estimate_lighting(logs, log_mean, light_spread, grid, settings)
-        colour_light, luma_light = lighting.at(grid, "fine", settings.basis_terms)
-        light = np.concatenate([colour_light, luma_light], axis=1)
-        mean = np.median(cells / np.exp(light), axis=0).astype(np.float32)
-        log_mean = np.log(mean + settings.offsets()[0])
-        spread = _robust_spread(logs - log_mean - light, settings.floors())
-    return mean, spread, lighting
-
-
-def fit(
-    cells: FloatArray,
-    noise: FloatArray,
-    peaks: FloatArray,
-    grid: GridSpec,
-    settings: Settings = DEFAULT_SETTINGS,
-) -> SceneModel:
-    """Learn the normal scene from the enrollment's fine cells [N, 5, rows, columns], camera noise
-    [pairs, rows, columns] and cell peaks [N, 3, rows, columns] (``features.fine_cells``,
-    ``features.temporal_noise`` and ``features.cell_peaks``)."""
-    count = cells.shape[0]
-    if count < 2 or noise.shape[0] < 1:
-        raise ValueError("enrollment needs at least 2 frames")
-    if peaks.shape != (count, COLOURS, *cells.shape[2:]):
-        raise ValueError(f"peaks must be [{count}, {COLOURS}, rows, columns], got {list(peaks.shape)}")
-    mean, fine_spread, _ = _fine_means(cells[:, :GRAIN], grid, settings)
-    # light-independent: a gain scales a cell's bright pixels and its mean alike
-    above_mean = np.median(peaks / np.maximum(cells[:, :COLOURS], 1.0), axis=0)
-    bright_pixels = mean[:COLOURS] * (above_mean if settings.pixel_peaks else np.float32(1.0))
-    sigma = np.median(noise, axis=0)
-    sigma = np.minimum(sigma, settings.noise_cap * np.median(sigma))
-    noise_texture = (settings.noise_gradient * sigma).astype(np.float32)
-    scales = []
-    for name in settings.scales:
-        scale_mean = pool(mean, name)
-        texture_noise = np.minimum(pool(noise_texture, name), scale_mean[COLOURS])
-        scales.append(
-            ScaleModel(
-                name,
-                scale_mean,
-                scale_mean[COLOURS] - texture_noise,
-                texture_noise,
-                np.ones_like(scale_mean),
-                1.0,
-                np.zeros_like(scale_mean[:COLOURS]),
-            )
-        )
-    provisional = SceneModel(
-        grid,
-        settings,
-        tuple(scales),
-        fine_spread[:COLOURS].mean(axis=0),
-        np.zeros(COLOURS, np.float32),
-        np.zeros(COLOURS, np.float32),
-        max(float(np.median(grain(cells))), 1e-3),
-    )
-    # provisional peaks of zero: every texture residual compared, saturating or not, sorted out below
-    found, lighting = residuals(provisional, cells)
-    for index, scale in enumerate(provisional.scales):
-        peak = pool(bright_pixels, scale.scale)
-        if settings.headroom:
-            upward = np.quantile(found[scale.scale][:, :COLOURS], settings.tail_quantile, axis=0)
-            peak = peak * np.exp(np.maximum(upward, 0.0))
-        colour_light, _ = lighting.at(grid, scale.scale, settings.basis_terms)
-        saturating = (peak[None] * np.exp(colour_light)).max(axis=1) >= settings.bright
-        seen = saturating.mean(axis=0) < TEXTURE_SEEN
-        # texture is learned from the frames in which it was not clipped; where it was clipped in most
-        # of them it was never seen, and is never compared (an infinite peak always saturates)
-        learned = found[scale.scale].copy()
-        unseen = np.where(seen, np.nan, np.float32(0.0))
-        learned[:, COLOURS] = np.where(saturating, unseen, learned[:, COLOURS])
-        spread = _robust_spread(learned, settings.floors())
-        tail = np.nanquantile(np.abs(learned) / spread, settings.tail_quantile, axis=0)
-        widened = (spread * np.maximum(1.0, tail / settings.tail_reference)).astype(np.float32)
-        peak = np.where(seen, peak, np.inf).astype(np.float32)
-        scales[index] = dataclasses.replace(scale, spread=widened, peak=peak)
-    light_spread = scales[0].spread[:COLOURS].mean(axis=0)
-    fine_peak = scales[0].peak
-    clip_level = None
-    if settings.unclipped_gain:
-        below = settings.bright * scales[0].mean[:COLOURS] / np.maximum(fine_peak, np.float32(1e-3))
-        clip_level = np.where(np.isfinite(fine_peak), below, np.float32(0.0)).astype(np.float32)
-    fitted = dataclasses.replace(
-        provisional,
-        scales=tuple(scales),
-        light_spread=light_spread,
-        clip_level=clip_level,
-        gain_low=lighting.gain.min(axis=0),
-        gain_high=lighting.gain.max(axis=0),
-    )
-    scores = z_scores(fitted, cells)
-    for index, scale in enumerate(fitted.scales):
-        per_frame = scores[scale.scale].reshape(count, -1).max(axis=1)
-        threshold = max(
-            settings.min_threshold, settings.margin * float(np.quantile(per_frame, settings.quantile))
-        )
-        scales[index] = dataclasses.replace(scale, threshold=threshold)
-    final = dataclasses.replace(fitted, scales=tuple(scales), frames=count)
-    quantile = float(np.quantile(raw_scores(final, cells), settings.quantile))
-    return dataclasses.replace(final, normal_quantile=quantile)

@@ -16,24 +16,34 @@ v2 alert's ``prev_hash`` is the last v1 alert's ``hash``.
 decoding accepts only that form, so ``encode_alert(decode_alert(payload)) == payload`` for every
 payload this module produced; verification of received payloads still hashes the fields as received
 (``verify_payload``), so a peer that serialises differently is judged on its content, not its bytes.
+The type checks of single received values are in ``alert_json.py``.
 """
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import hmac
 import json
-import math
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.domain import Alert, AlertEvent, AlertKind, Direction, Evidence, ModelRef
 from gateway.errors import DeliveryError
+from gateway.protocol.alert_json import (
+    FieldError,
+    hex64,
+    is_hex64,
+    is_unicode,
+    number,
+    optional_count,
+    optional_enum,
+    parse_object,
+    text,
+)
 
 __all__ = [
     "EVIDENCE_FIELDS",
@@ -90,10 +100,8 @@ FIELDS = FIELDS_V1 | {"track_id", "direction", "count", "evidence"}
 EVIDENCE_FIELDS = frozenset({"sha256", "bytes", "type", "width", "height"})
 _SCHEMAS = {SCHEMA: (2, FIELDS), SCHEMA_V1: (1, FIELDS_V1)}
 _UNHASHED = frozenset({"hash", "sig"})
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_Enum = TypeVar("_Enum", bound=enum.Enum)
 
 
 class InvalidAlertError(DeliveryError):
@@ -123,10 +131,10 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 def canonical_json(obj: object) -> bytes:
     """Keys sorted, separators ``,`` and ``:``, no whitespace, UTF-8 (not ASCII-escaped), no NaN."""
     try:
-        text = _CANONICAL.encode(obj)
+        # UnicodeEncodeError (a ValueError) for text holding a lone surrogate, which UTF-8 cannot carry
+        return _CANONICAL.encode(obj).encode("utf-8")
     except (TypeError, ValueError) as exc:
         raise InvalidAlertError("", f"not representable as canonical JSON: {exc}") from exc
-    return text.encode("utf-8")
 
 
 def format_timestamp(epoch_s: float) -> str:
@@ -229,64 +237,6 @@ def encode_alert(alert: Alert) -> bytes:
     return canonical_json(alert_to_dict(alert))
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # json keeps the last of repeated keys and the hash covers only what it kept, so a name repeated
-    # earlier would carry text no signature covers into the stored bytes: refused, as canonical JSON
-    # never repeats one.
-    data = dict(pairs)
-    if len(data) < len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise InvalidAlertError(key, "repeated key")
-            seen.add(key)
-    return data
-
-
-def _parse_object(payload: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidAlertError("", f"not UTF-8 JSON: {exc}") from exc
-    except RecursionError:
-        raise InvalidAlertError("", "JSON nested too deeply") from None
-    if not isinstance(data, dict):
-        raise InvalidAlertError("", "not a JSON object")
-    return data
-
-
-def _text(data: Mapping[str, Any], field: str, *, nullable: bool = False) -> Any:
-    value = data[field]
-    if value is None and nullable:
-        return None
-    if not isinstance(value, str) or not value:
-        raise InvalidAlertError(field, f"must be a non-empty string, got {value!r}")
-    return value
-
-
-def _number(field: str, value: Any) -> float:
-    try:
-        # An integer beyond a float's range (JSON allows any length) is not finite either.
-        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-    except OverflowError:
-        number = None
-    if number is None or not math.isfinite(number):
-        raise InvalidAlertError(field, f"must be a finite number, got {_shown(value)}")
-    return number
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
-
-
-def _hex64(data: Mapping[str, Any], field: str) -> str:
-    value = data[field]
-    if not isinstance(value, str) or not _HEX64.match(value):
-        raise InvalidAlertError(field, "must be 64 lowercase hex digits")
-    return value
-
-
 def _from_dict(data: Mapping[str, Any]) -> Alert:
     schema = data.get("schema")
     if not isinstance(schema, str) or schema not in _SCHEMAS:
@@ -298,7 +248,7 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     unknown = sorted(data.keys() - fields)
     if unknown:
         raise InvalidAlertError(unknown[0], "unknown field")
-    device_id = _text(data, "device_id")
+    device_id = text("device_id", data["device_id"])
     seq = data["seq"]
     if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
         raise InvalidAlertError("seq", f"must be an integer from 1 to {MAX_SEQ}, got {seq!r}")
@@ -311,7 +261,7 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     if kind is None or (kind is AlertKind.INSTANT and version == 1):
         kinds = "start, update, end or instant" if version == 2 else "start, update or end"
         raise InvalidAlertError("kind", f"must be {kinds}, got {data['kind']!r}")
-    score = _number("score", data["score"])
+    score = number("score", data["score"])
     if not 0.0 <= score <= 1.0:
         raise InvalidAlertError("score", f"must be within 0..1, got {score!r}")
     raw_box = data["box"]
@@ -319,7 +269,7 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     if raw_box is not None:
         if not isinstance(raw_box, list) or len(raw_box) != 4:
             raise InvalidAlertError("box", "must be null or a list of 4 numbers")
-        x1, y1, x2, y2 = (_number("box", value) for value in raw_box)
+        x1, y1, x2, y2 = (number("box", value) for value in raw_box)
         box = (x1, y1, x2, y2)
     frame_ts_text = data["frame_ts"]
     try:
@@ -334,14 +284,16 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     name, model_version = model["name"], model["version"]
     if not isinstance(name, str) or isinstance(model_version, bool) or not isinstance(model_version, int):
         raise InvalidAlertError("model", "name must be a string and version an integer")
+    if not is_unicode(name):
+        raise InvalidAlertError("model", "name must be valid Unicode text (it holds a lone surrogate escape)")
     event = AlertEvent(
-        event_id=_text(data, "event_id"),
+        event_id=text("event_id", data["event_id"]),
         kind=kind,
-        camera_id=_text(data, "camera_id"),
-        rule=_text(data, "rule"),
-        label=_text(data, "label"),
+        camera_id=text("camera_id", data["camera_id"]),
+        rule=text("rule", data["rule"]),
+        label=text("label", data["label"]),
         score=score,
-        zone=_text(data, "zone", nullable=True),
+        zone=text("zone", data["zone"], nullable=True),
         box=box,
         frame_ts=frame_ts,
         model=ModelRef(name, model_version),
@@ -353,30 +305,10 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
         device_id=device_id,
         seq=seq,
         event=event,
-        prev_hash=_hex64(data, "prev_hash"),
-        hash=_hex64(data, "hash"),
-        sig=_hex64(data, "sig"),
+        prev_hash=hex64("prev_hash", data["prev_hash"]),
+        hash=hex64("hash", data["hash"]),
+        sig=hex64("sig", data["sig"]),
     )
-
-
-def _optional_count(data: Mapping[str, Any], field: str) -> int | None:
-    value = data[field]
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidAlertError(field, f"must be null or an integer >= 0, got {value!r}")
-    return value
-
-
-def _optional_enum(data: Mapping[str, Any], field: str, kind: type[_Enum]) -> _Enum | None:
-    value = data[field]
-    if value is None:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(repr(member.value) for member in kind)
-        raise InvalidAlertError(field, f"must be null or one of {allowed}, got {value!r}") from None
 
 
 def _evidence(value: Any) -> Evidence | None:
@@ -386,13 +318,13 @@ def _evidence(value: Any) -> Evidence | None:
         raise InvalidAlertError("evidence", f"must be null or an object with {sorted(EVIDENCE_FIELDS)}")
     digest, size, media_type = value["sha256"], value["bytes"], value["type"]
     width, height = value["width"], value["height"]
-    if not isinstance(digest, str) or not _HEX64.match(digest):
+    if not is_hex64(digest):
         raise InvalidAlertError("evidence", "sha256 must be 64 lowercase hex digits")
-    if not isinstance(media_type, str) or not media_type:
+    if not isinstance(media_type, str) or not media_type or not is_unicode(media_type):
         raise InvalidAlertError("evidence", "type must be a media type such as image/jpeg")
-    for name, number in (("bytes", size), ("width", width), ("height", height)):
-        if isinstance(number, bool) or not isinstance(number, int) or number < 1:
-            raise InvalidAlertError("evidence", f"{name} must be a positive integer, got {number!r}")
+    for name, amount in (("bytes", size), ("width", width), ("height", height)):
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
+            raise InvalidAlertError("evidence", f"{name} must be a positive integer, got {amount!r}")
     return Evidence(digest, size, media_type, width, height)
 
 
@@ -402,21 +334,30 @@ def _check_v2_kind(kind: AlertKind, evidence: Evidence | None) -> None:
 
 
 def _with_v2_fields(event: AlertEvent, data: Mapping[str, Any]) -> AlertEvent:
-    direction = _optional_enum(data, "direction", Direction)
+    direction = optional_enum("direction", data["direction"], Direction)
     evidence = _evidence(data["evidence"])
     _check_v2_kind(event.kind, evidence)
     return replace(
         event,
-        track_id=_optional_count(data, "track_id"),
+        track_id=optional_count("track_id", data["track_id"]),
         direction=direction,
-        count=_optional_count(data, "count"),
+        count=optional_count("count", data["count"]),
         evidence=evidence,
     )
 
 
+def _received(payload: bytes) -> tuple[dict[str, Any], Alert]:
+    """The payload's fields as received and the alert they make."""
+    try:
+        data = parse_object(payload)
+        return data, _from_dict(data)
+    except FieldError as exc:
+        raise InvalidAlertError(exc.field, exc.reason) from exc
+
+
 def decode_alert(payload: bytes) -> Alert:
     """Parse and validate an alert v1 or v2 payload; InvalidAlertError names the first bad field."""
-    return _from_dict(_parse_object(payload))
+    return _received(payload)[1]
 
 
 def _check(alert: Alert, computed_hash: str, key: bytes, prev_hash: str | None) -> None:
@@ -445,7 +386,6 @@ def verify_alert(alert: Alert, key: bytes, prev_hash: str | None = None) -> None
 
 def verify_payload(payload: bytes, key: bytes, prev_hash: str | None = None) -> Alert:
     """Decode and verify received bytes, hashing the fields exactly as received."""
-    data = _parse_object(payload)
-    alert = _from_dict(data)
+    data, alert = _received(payload)
     _check(alert, alert_hash(data), key, prev_hash)
     return alert

@@ -11,7 +11,8 @@ import pytest
 
 from gateway.anomaly.export import build_graph
 from gateway.anomaly.features import GridSpec, cell_peaks, fine_cells, temporal_noise
-from gateway.anomaly.model import cell_scores, fit, raw_scores, squash
+from gateway.anomaly.fitting import fit
+from gateway.anomaly.scoring import cell_scores, raw_scores, squash
 from gateway.cli import main
 from gateway.enroll import Enrollment, enroll_frames
 from gateway.inference.model_config import load_model_config

@@ -13,7 +13,9 @@ from gateway.anomaly.features import (
     temporal_noise,
     upper_median,
 )
-from gateway.anomaly.model import SceneModel, Settings, cell_scores, fit, raw_scores, residuals, squash
+from gateway.anomaly.fitting import fit
+from gateway.anomaly.model import SceneModel, Settings
+from gateway.anomaly.scoring import cell_scores, raw_scores, residuals, squash
 
 GRID = GridSpec(height=60, width=80, rows=6, columns=8)
 Frames = npt.NDArray[np.uint8]
