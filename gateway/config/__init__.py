@@ -11,12 +11,10 @@ from gateway.config.camera import (
     CameraConfig,
     ConfigPathError,
     EventTiming,
-    LineConfig,
     MotionConfig,
     RuleConfig,
     RuleType,
     TrackerConfig,
-    ZoneConfig,
 )
 from gateway.config.expansion import EXPANDABLE
 from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
@@ -44,6 +42,7 @@ from gateway.config.service import (
     ProviderName,
 )
 from gateway.config.text_file import read_text_file
+from gateway.config.zones import LineConfig, ZoneConfig
 
 __all__ = [
     "ANOMALY_RULE",

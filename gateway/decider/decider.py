@@ -14,7 +14,7 @@ import collections
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
@@ -27,7 +27,7 @@ from gateway.decider.held_frames import MAX_HELD_FRAME_BYTES, EvidenceSource, He
 from gateway.decider.scene_formats import Checked, EnrolledFormats, FormatCheck
 from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, Image, SceneChange
 from gateway.rules.engine import RuleEngine
-from gateway.rules.lifecycle import EarlierRuns
+from gateway.rules.event_ids import IdsGiven
 from gateway.rules.specs import CameraRules
 from gateway.tracking import TrackerSpec
 
@@ -44,8 +44,9 @@ EVIDENCE_TIMEOUT_S = 10.0
 not hold alerts back."""
 
 Announce = Callable[[Alert], None]
-CommittedIds = Callable[[], Iterable[tuple[str, str]]]
-"""(camera id, event id) of the events earlier runs committed (``Outbox.committed_event_ids``)."""
+CommittedIds = Callable[[], Mapping[str, IdsGiven]]
+"""Per camera, how far the event and track ids earlier runs committed reached
+(``Outbox.committed_event_ids``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,8 +103,9 @@ class AlertDecider:
         result exactly as the rules judge it (benchmarks), on the decider thread;
         ``enrolled_formats`` (None: no check) gives the frame format each anomaly model version was
         enrolled on, and anomaly frames that do not match it are not scored (``scene_formats``);
-        ``committed_ids`` (None: none known), read at ``start``, keeps this run's event ids apart
-        from those earlier runs committed (``EarlierRuns``: the clock may be behind theirs)."""
+        ``committed_ids`` (None: none known), read at ``start``, keeps this run's event and track ids
+        apart from those earlier runs committed (the clock may be behind theirs): the rules' ids
+        and the trackers' first ids continue from them (``rules.event_ids``)."""
         self._sink = sink
         self._rules = RuleEngine(cameras)
         self._announce = announce
@@ -116,7 +118,6 @@ class AlertDecider:
         self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
         self._capture_clock = CaptureClock()
         self._committed_ids = committed_ids
-        self._earlier = EarlierRuns(())
         self._ticked_at = clock()
         """The clock at the latest tick: a reading well before it means the clock stepped back."""
         self._lag: dict[str, float] = {}
@@ -155,8 +156,11 @@ class AlertDecider:
             raise RuntimeError("alert decider already started")
         self._started = True
         if self._committed_ids is not None:
-            self._earlier = EarlierRuns(self._committed_ids())
-            self._guard.continue_tracks(self._earlier.first_track_id)
+            given = dict(self._committed_ids())
+            self._rules.continue_ids(given)
+            self._guard.continue_tracks(
+                lambda camera_id: given[camera_id].newest_track + 1 if camera_id in given else 1
+            )
         leftovers = self._sink.open_events()
         if leftovers:
             logger.warning(
@@ -270,7 +274,7 @@ class AlertDecider:
                     self._queued_results -= 1
             self._queue.announce_committed()
             if isinstance(item, _Result):
-                self._held.queue(self._own(self._decide(item)), item.image, item.refused)
+                self._held.queue(self._decide(item), item.image, item.refused)
             elif isinstance(item, _Reload):
                 self._apply_reload(item)
             elif isinstance(item, _Stop):
@@ -304,13 +308,9 @@ class AlertDecider:
             events += self._rules.tick(now - self._lag.get(camera_id, 0.0), [camera_id])
         return events
 
-    def _own(self, events: list[AlertEvent]) -> list[AlertEvent]:
-        """The rules' events with ids no earlier run gave out (``EarlierRuns``)."""
-        return [self._earlier.own(event) for event in events]
-
     def _commit(self, events: list[AlertEvent]) -> None:
         """Every event the rules decide without a frame's evidence goes to the outbox this way."""
-        self._queue.add(self._own(events))
+        self._queue.add(events)
 
     def _notify(self) -> None:
         with self._wake:

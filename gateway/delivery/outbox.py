@@ -24,7 +24,9 @@ Only ``close`` gives up, after its timeout, and says how many alerts were never 
 Open events: ``open_events`` (see ``outbox_schema``) holds the newest alert of every event that has
 started and not ended, updated in the same transaction as the alerts. Deliveries are marked
 in batches without fsync-per-ack: losing a mark on power loss only means that alert is sent again,
-which the audit log deduplicates on (device_id, seq).
+which the audit log deduplicates on (device_id, seq). ``event_ids`` (see ``outbox_event_ids``) keeps,
+per camera, how far the committed event and track ids reached, in the same transaction and never
+pruned: a restarted decider continues its ids past them.
 
 Measured by bench/alerts.py (results/alerts.json) on the shared 2-core CI box at load average 7-8
 from other work, so throughput there is a floor: 8 camera threads, ``synchronous=full``, blocking

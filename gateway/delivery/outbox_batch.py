@@ -17,15 +17,16 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.delivery import outbox_schema
+from gateway.delivery import outbox_event_ids, outbox_schema
 from gateway.domain import Alert, AlertEvent, AlertKind
 from gateway.errors import OutboxError
 from gateway.protocol.alerts import InvalidAlertError, build_alert_payload
 
 logger = logging.getLogger(__name__)
 
-Row = tuple[int, str, float, bytes, AlertKind, str, bytes | None]
-"""seq, camera_id, committed_at, payload, the event's kind and id for ``open_events``, its image."""
+Row = tuple[int, str, float, bytes, AlertKind, str, bytes | None, int | None]
+"""seq, camera_id, committed_at, payload, the event's kind and id for ``open_events``, its image,
+its track id (with its id, for ``event_ids``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,16 @@ def number(
                 )
                 alerts.append(alert)
                 request_rows.append(
-                    (alert.seq, event.camera_id, now, payload, event.kind, event.event_id, image)
+                    (
+                        alert.seq,
+                        event.camera_id,
+                        now,
+                        payload,
+                        event.kind,
+                        event.event_id,
+                        image,
+                        event.track_id,
+                    )
                 )
         except InvalidAlertError as exc:
             # One caller's unencodable event (a NaN score) must not fail the others in the batch.
@@ -89,8 +99,9 @@ def number(
 
 
 def write_rows(db: sqlite3.Connection, rows: Sequence[Row], seq: int, last_hash: str) -> None:
-    """One transaction: the alerts, their images, the open events they start, update or end, and
-    the chain head (``seq``, ``last_hash``). The caller holds the database lock."""
+    """One transaction: the alerts, their images, the open events they start, update or end, how far
+    their cameras' ids reached, and the chain head (``seq``, ``last_hash``). The caller holds the
+    database lock."""
     db.execute("BEGIN IMMEDIATE")
     try:
         db.executemany(
@@ -101,11 +112,12 @@ def write_rows(db: sqlite3.Connection, rows: Sequence[Row], seq: int, last_hash:
             outbox_schema.INSERT_EVIDENCE,
             [(row[0], row[6], len(row[6])) for row in rows if row[6] is not None],
         )
-        for row_seq, _camera, _at, payload, kind, event_id, _image in rows:
+        for row_seq, _camera, _at, payload, kind, event_id, _image, _track in rows:
             if kind is AlertKind.START or kind is AlertKind.UPDATE:
                 db.execute(outbox_schema.UPSERT_OPEN_EVENT, (event_id, row_seq, payload))
             elif kind is AlertKind.END:
                 db.execute(outbox_schema.DELETE_OPEN_EVENT, (event_id,))
+        outbox_event_ids.record(db, [(row[1], row[5], row[7]) for row in rows])
         db.execute(
             "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
             "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",

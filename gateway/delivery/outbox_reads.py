@@ -1,5 +1,6 @@
 """What the outbox answers about what it holds: alerts and images to send (pending, replay), single
-alerts and images for the HTTP API, recent alerts, open events, the event ids given out and counts.
+alerts and images for the HTTP API, recent alerts, open events, how far the event ids given out
+reached, and counts.
 
 Every read takes the outbox's database lock, so reads from the publisher, the API and the writer
 never share the connection at once. Payloads and images come back exactly as committed: replays are
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.delivery import outbox_event_ids
+from gateway.delivery.outbox_event_ids import IdsCommitted
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
 from gateway.errors import OutboxError
 from gateway.printable import printable
@@ -157,21 +160,15 @@ class OutboxReads:
                     events.append(event)
         return events
 
-    def committed_event_ids(self) -> list[tuple[str, str]]:
-        """(camera id, event id) of every event the outbox still holds an alert of, once each: the
-        ids earlier runs gave out, which a restarted decider must not give again (its clock may be
-        behind theirs). A payload the disk damaged is passed over: it must not keep the gateway from
-        starting."""
-        return [
-            (str(camera_id), str(event_id))
-            for camera_id, event_id in self._rows(
-                "SELECT DISTINCT camera_id, CASE WHEN json_valid(payload) "
-                "THEN json_extract(payload, '$.event_id') END FROM "
-                "(SELECT camera_id, CAST(payload AS TEXT) AS payload FROM alerts)",
-                (),
-            )
-            if isinstance(event_id, str)
-        ]
+    def committed_event_ids(self) -> dict[str, IdsCommitted]:
+        """Per camera, how far the event and track ids committed reached, alerts pruned since
+        included (``outbox_event_ids``): a restarted decider continues its ids past them (its clock
+        may be behind the previous run's)."""
+        try:
+            with self._db_lock:
+                return outbox_event_ids.read(self._db)
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
 
     def _open_event_from_alerts(
         self, event_id: str, seq: int, damage: InvalidAlertError

@@ -11,16 +11,21 @@ neither). ``data`` becomes NULL when retention prunes the image after its delive
 says when); the row stays, so the device can say why an image is gone. Delivery is tracked per image
 (``delivered_at``), apart from its alert's: each is its own MQTT message. Alerts from before version
 2 carry no evidence, so the migration only adds the table.
+
+Version 3 adds ``event_ids``: per camera, how far the event and track ids committed reached, kept
+in the alerts' transaction and never pruned (``outbox_event_ids``). It is migrated from the alerts
+the outbox still stores.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
+from gateway.delivery import outbox_event_ids
 from gateway.domain import AlertKind
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 
-VERSION = 2
+VERSION = 3
 
 _BASE = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -94,6 +99,9 @@ def migrate(db: sqlite3.Connection) -> None:
             for statement in _EVIDENCE.split(";"):
                 if statement.strip():
                     db.execute(statement)
+        if version < 3:
+            db.execute(outbox_event_ids.SCHEMA)
+            outbox_event_ids.backfill(db)
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:

@@ -44,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.domain import AlertEvent, AlertKind, AnomalyMap, Box, FrameResult, SceneChange
-from gateway.rules.lifecycle import EventIds
+from gateway.rules.event_ids import EventIds
 
 ANOMALY = "anomaly"
 SCENE_CHANGE = "scene_change"

@@ -14,7 +14,8 @@ gone or changed what it is ends its open events (``rule_changed``). A duration r
 what a stay must last before its event starts: an event already open goes on while its stay lasts
 (a raised ``min_s`` applies to the next stay), never ended mid-stay and started again. ``close``
 ends everything still open (the gateway stops); ``restart`` ends one camera's and starts its rules
-afresh (its capture clock stepped back). Together with the lifecycle's own ends, every ``start``
+afresh (its capture clock stepped back); ``continue_ids`` keeps event ids apart from those earlier
+runs gave (``event_ids``). Together with the lifecycle's own ends, every ``start``
 gets exactly one ``end``; instants have none.
 
 Not thread-safe: one thread (the alert decider) owns the engine.
@@ -22,13 +23,14 @@ Not thread-safe: one thread (the alert decider) owns the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain import AlertEvent, EndReason, FrameResult, SceneChange
 from gateway.rules.dwell import CountJudge, LoiterJudge, StationaryJudge
+from gateway.rules.event_ids import EventIds, IdsGiven
 from gateway.rules.judge import AnomalyJudge, CrossingJudge, Judge, PresenceJudge, alive_ids
-from gateway.rules.lifecycle import EventIds, EventTracker
+from gateway.rules.lifecycle import EventTracker
 from gateway.rules.specs import CameraRules, RuleSpec, RuleType
 
 JUDGES: dict[RuleType, type[Judge]] = {
@@ -90,7 +92,19 @@ class RuleEngine:
     def __init__(self, cameras: Sequence[CameraRules] = ()) -> None:
         self._cameras: dict[str, dict[str, _Rule]] = {}
         self._ids: dict[str, EventIds] = {}
+        """Per camera id configured in this run, its event ids: kept when a reload removes the
+        camera, so ids given before it came back (on a clock that stepped back) are not given again."""
+        self._given: Mapping[str, IdsGiven] = {}
         self.reconfigure(cameras, now=0.0)
+
+    def continue_ids(self, given: Mapping[str, IdsGiven]) -> None:
+        """Before the first frame: per camera, how far the ids earlier runs gave reached; this run's
+        ids stay apart from them (``EventIds.continue_from``), cameras added by a reload too."""
+        self._given = dict(given)
+        for camera_id, ids in self._ids.items():
+            earlier = self._given.get(camera_id)
+            if earlier is not None:
+                ids.continue_from(earlier)
 
     def camera_ids(self) -> list[str]:
         return list(self._cameras)
@@ -162,7 +176,7 @@ class RuleEngine:
                     rules[spec.name] = previous
                     survivors.add(id(previous))
                 else:
-                    ids = self._ids.setdefault(camera.camera_id, EventIds())
+                    ids = self._camera_ids(camera.camera_id)
                     rules[spec.name] = _Rule(camera.camera_id, spec, judge_for(spec, ids), ids)
             replaced[camera.camera_id] = rules
         events: list[AlertEvent] = []
@@ -171,8 +185,16 @@ class RuleEngine:
                 if id(rule) not in survivors:
                     events += _close(rule, now, EndReason.RULE_CHANGED)
         self._cameras = replaced
-        self._ids = {camera_id: ids for camera_id, ids in self._ids.items() if camera_id in replaced}
         return events
+
+    def _camera_ids(self, camera_id: str) -> EventIds:
+        ids = self._ids.get(camera_id)
+        if ids is None:
+            ids = self._ids[camera_id] = EventIds()
+            earlier = self._given.get(camera_id)
+            if earlier is not None:
+                ids.continue_from(earlier)
+        return ids
 
     def close(self, now: float, reason: EndReason = EndReason.STOPPED) -> list[AlertEvent]:
         """End every open event (the gateway stops); the engine keeps its rules and may go on."""

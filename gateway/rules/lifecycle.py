@@ -17,11 +17,10 @@ open event continue under a reloaded rule's timing. Every ``start`` gets exactly
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from gateway.domain import AlertEvent, AlertKind, Box, Direction, EndReason, ModelRef
+from gateway.rules.event_ids import EventIds
 from gateway.rules.specs import EventTiming
 
 
@@ -53,104 +52,6 @@ class Match:
     model: ModelRef
     count: int | None = None
     """Tracks present, for count rules."""
-
-
-class EventIds:
-    """Gives one camera's event ids: ``{camera}:{rule}:{track}{capture ms}`` (``t{id}:`` for a
-    track, nothing for a frame-level rule).
-
-    Capture time in ms is unique per (camera, rule, track) while the camera's clock only moves
-    forward: one event at a time, frames are ordered, and a track id keeps two objects that start
-    on the same frame apart. A wall clock that steps back (``restart``, from the decider) gives
-    capture times that were given out before, and a frame-level rule (count, anomaly), whose key
-    never changes, started an event with an id an earlier event had: the outbox and the audit side
-    group alerts by event id, so the two events became one. After a restart, an id whose capture
-    time is not past the newest one given out before gets ``~{restarts}``, the camera's count of
-    restarts in this run; every other id keeps the plain form.
-    """
-
-    def __init__(self) -> None:
-        self._restarts = 0
-        self._newest_ms: int | None = None
-        """The newest capture time (ms) in an id given out so far."""
-        self._reused_until_ms: int | None = None
-        """The newest capture time in an id given out before the latest restart."""
-
-    def new(self, prefix: str, frame_ts: float) -> str:
-        ms = round(frame_ts * 1000)
-        self._newest_ms = ms if self._newest_ms is None else max(self._newest_ms, ms)
-        if self._reused_until_ms is not None and ms <= self._reused_until_ms:
-            return f"{prefix}{ms}~{self._restarts}"
-        return f"{prefix}{ms}"
-
-    def restart(self) -> None:
-        """The camera's clock stepped (back, maybe): capture times from here on may repeat."""
-        self._restarts += 1
-        self._reused_until_ms = self._newest_ms
-
-
-_CAPTURE_MARK = re.compile(r":(\d+)(?:~(\d+))?$")
-"""An event id's capture time in ms and, after a restart, its ``~`` mark (``EventIds``)."""
-_TRACK = re.compile(r":t(\d+):\d+(?:~\d+)?$")
-"""A track rule's event id: its track id."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Given:
-    newest_ms: int
-    """The newest capture time in an id an earlier run gave the camera."""
-    marks: int
-    """The highest ``~`` mark in one of those ids (0: none)."""
-    newest_track: int
-    """The highest track id in one of those ids (0: none)."""
-
-
-class EarlierRuns:
-    """Keeps this run's event ids apart from those earlier runs committed.
-
-    ``EventIds`` lives in memory: after a restart on a clock behind the previous run's (fake-hwclock
-    after a power loss restores the time it last saved), a camera's frames carry capture times its
-    earlier ids were made of, and a frame-level rule (count, anomaly) would give an id again; the
-    outbox and the audit side would read the two events as one. Seeded with the ids earlier runs
-    committed, an id of this run whose capture time is not past the camera's newest earlier one
-    gets a mark past every earlier mark: ``~{k}`` (``k``, its ``EventIds`` mark, 0 for the plain form)
-    becomes ``~{earlier marks + 1 + k}``, so ids stay unique within the run and across runs, and
-    every alert of one event keeps one id. Ids past the newest earlier capture time (a clock that
-    is not behind) keep their form. Track ids, which a camera's tracker starts from the clock at
-    start in ms, continue past the highest one in an earlier id (``first_track_id``).
-    """
-
-    def __init__(self, committed: Iterable[tuple[str, str]]) -> None:
-        """``committed``: (camera id, event id) of the alerts earlier runs committed; ids of another
-        form (older gateways) say nothing and are passed over."""
-        given: dict[str, _Given] = {}
-        for camera_id, event_id in committed:
-            found = _CAPTURE_MARK.search(event_id)
-            if found is None:
-                continue
-            ms, mark = int(found[1]), int(found[2] or 0)
-            track = _TRACK.search(event_id)
-            track_id = 0 if track is None else int(track[1])
-            before = given.get(camera_id)
-            if before is not None:
-                ms, mark = max(ms, before.newest_ms), max(mark, before.marks)
-                track_id = max(track_id, before.newest_track)
-            given[camera_id] = _Given(ms, mark, track_id)
-        self._given = given
-
-    def first_track_id(self, camera_id: str) -> int:
-        """The lowest track id the camera's tracker may give (1 when no earlier id had one)."""
-        given = self._given.get(camera_id)
-        return 1 if given is None else given.newest_track + 1
-
-    def own(self, event: AlertEvent) -> AlertEvent:
-        """``event`` with an id no earlier run gave out."""
-        given = self._given.get(event.camera_id)
-        found = None if given is None else _CAPTURE_MARK.search(event.event_id)
-        if given is None or found is None or int(found[1]) > given.newest_ms:
-            return event
-        mark = given.marks + 1 + int(found[2] or 0)
-        return replace(event, event_id=f"{event.event_id[: found.start()]}:{found[1]}~{mark}")
 
 
 class EventTracker:

@@ -8,26 +8,26 @@ import random
 
 import pytest
 
-from gateway.config import camera
+from gateway.config import zones
 from gateway.config.fields import Point
 
 
 def _every_pair(polygon: tuple[Point, ...]) -> str | None:
     """The check as it was: every pair of edges that are not neighbours, in order."""
-    vertices = camera._without_repeats(polygon)
-    if len(vertices) < 3 or camera._hull_area(vertices) < camera.MIN_ZONE_AREA:
+    vertices = zones._without_repeats(polygon)
+    if len(vertices) < 3 or zones._hull_area(vertices) < zones.MIN_ZONE_AREA:
         return "has no area: its points repeat or lie on one line"
     edges = [(vertices[index - 1], point) for index, point in enumerate(vertices)]
     for first in range(len(edges)):
         for second in range(first + 2, len(edges) - (1 if first == 0 else 0)):
-            if camera._segments_meet(edges[first], edges[second]):
+            if zones._segments_meet(edges[first], edges[second]):
                 (a, b), (c, d) = edges[first], edges[second]
                 return (
-                    f"crosses itself: the edge {camera._format_point(a)}-{camera._format_point(b)} meets the "
-                    f"edge {camera._format_point(c)}-{camera._format_point(d)}; list the points in order "
+                    f"crosses itself: the edge {zones._format_point(a)}-{zones._format_point(b)} meets the "
+                    f"edge {zones._format_point(c)}-{zones._format_point(d)}; list the points in order "
                     "around the outline"
                 )
-    if abs(camera._twice_area(vertices)) / 2 < camera.MIN_ZONE_AREA:
+    if abs(zones._twice_area(vertices)) / 2 < zones.MIN_ZONE_AREA:
         return "has no area: its points repeat or lie on one line"
     return None
 
@@ -43,7 +43,7 @@ def _outlines(seed: int) -> list[tuple[Point, ...]]:
         grid = [(generator.randint(0, 4) / 4, generator.randint(0, 4) / 4) for _ in range(count)]
         outlines.append(tuple(grid))
         # and moved by just under the tolerance: touching or not is decided within ON_EDGE
-        nudge = [-0.9 * camera.ON_EDGE, 0.0, 0.9 * camera.ON_EDGE]
+        nudge = [-0.9 * zones.ON_EDGE, 0.0, 0.9 * zones.ON_EDGE]
         outlines.append(tuple((x + generator.choice(nudge), y + generator.choice(nudge)) for x, y in grid))
     for _ in range(20):
         # Large outlines around a centre, that cross themselves only where a point is swapped
@@ -67,7 +67,7 @@ def _outlines(seed: int) -> list[tuple[Point, ...]]:
 def test_the_check_answers_as_comparing_every_pair(seed: int) -> None:
     verdicts = []
     for outline in _outlines(seed):
-        verdict = camera._polygon_problem.__wrapped__(outline)
+        verdict = zones._polygon_problem.__wrapped__(outline)
         assert verdict == _every_pair(outline), outline
         verdicts.append(verdict)
     # The outlines cover every verdict: fine, crossing, and no area

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.config import OutboxConfig
 from gateway.delivery import outbox as outbox_module
+from gateway.delivery import outbox_schema
 from gateway.delivery.outbox import DATABASE_NAME, Outbox
 from gateway.errors import OutboxError
 from tests.integration.delivery.publisher_process import DEVICE_ID, event
@@ -43,17 +44,18 @@ def committed(state_dir: Path, count: int) -> Path:
 def test_an_outbox_from_a_newer_gateway_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
     # Given an outbox whose schema a newer gateway wrote
     path = committed(tmp_path, 2)
+    newer = outbox_schema.VERSION + 1
     with sqlite3.connect(path) as db:
-        db.execute("PRAGMA user_version = 3")
+        db.execute(f"PRAGMA user_version = {newer}")
     db.close()
     # When this gateway opens it, it refuses, naming the file and the version
     with pytest.raises(
-        OutboxError, match=r"outbox\.db: schema version 3 was written by a newer edge-gateway"
+        OutboxError, match=rf"outbox\.db: schema version {newer} was written by a newer edge-gateway"
     ):
         Outbox(tmp_path, DEVICE_ID, KEY)
     # Then the file is not stamped down to this gateway's version
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert db.execute("PRAGMA user_version").fetchone()[0] == newer
     db.close()
 
 

@@ -13,6 +13,7 @@ from gateway.domain import AlertEvent, AlertKind, AnomalyMap, Detection, FrameRe
 from gateway.pipeline.specs import rule_specs
 from gateway.rules.anomaly import SceneAnomaly, SceneAnomalySpec
 from gateway.rules.engine import RuleEngine
+from gateway.rules.specs import CameraRules
 
 MODEL = ModelRef("scene-anomaly-gate", 1)
 ROWS, COLUMNS = 6, 8
@@ -157,6 +158,11 @@ def test_a_model_with_another_grid_starts_afresh() -> None:
 
 
 def engine(new_normal_after_s: float | None) -> RuleEngine:
+    return RuleEngine(gate_rules(new_normal_after_s))
+
+
+def gate_rules(new_normal_after_s: float | None) -> tuple[CameraRules, ...]:
+    """The gate camera's scene-anomaly rule, as the pipeline builds it from the config."""
     anomaly = {
         "model": "scene-anomaly-gate",
         "min_frames": 3,
@@ -166,7 +172,7 @@ def engine(new_normal_after_s: float | None) -> RuleEngine:
         "new_normal_after_s": new_normal_after_s,
     }
     camera = CameraConfig.model_validate({"id": "gate", "url": "gate.mp4", "anomaly": anomaly})
-    return RuleEngine(rule_specs([camera]))
+    return rule_specs([camera])
 
 
 def summary(events: Sequence[AlertEvent]) -> list[tuple[str, str, float]]:
