@@ -38,10 +38,11 @@ from gateway.api.ports import (
     SceneAdvisor,
     SystemInfo,
 )
-from gateway.api.tokens import TOKENS, ApiSessions, ReplaceableTokens
+from gateway.api.tokens import FIXED_TOKENS
 from gateway.config import AdmissionConfig, HttpConfig
-from gateway.protocol.bearer import check_bind, load_tokens
+from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web.bad_requests import summarize_bad_requests
+from gateway.web.session import Sessions
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def create_app(
     refused (ConfigError) unless ``insecure``."""
     from_file = load_tokens(http.tokens_file) if http.tokens_file is not None else frozenset()
     check_bind(http.host, has_tokens=bool(tokens | from_file), insecure=insecure)
-    token_check = ReplaceableTokens(tokens, from_file)
+    token_check = TokenCheck(tokens | from_file)
     app = web.Application(middlewares=[boundary], client_max_size=http.max_body_bytes)
     metrics = HttpMetrics(registry)
     queue = QueueAdmission(inference, admission.max_queue_wait_ms)
@@ -86,7 +87,7 @@ def create_app(
         state=state,
         metrics=metrics,
         tokens=token_check,
-        sessions=ApiSessions(token_check),
+        sessions=Sessions(token_check),
         buckets=TokenBuckets(admission.rate_per_s, admission.burst),
         queue=queue,
         admission=admission,
@@ -96,7 +97,7 @@ def create_app(
         system=system,
         scenes=scenes,
     )
-    app[TOKENS] = token_check
+    app[FIXED_TOKENS] = frozenset(tokens)
     app[FRONT_DOOR] = FrontDoor(app)
     app.cleanup_ctx.append(_executor)
     v2_routes.add_routes(app)

@@ -213,6 +213,18 @@ def admission_rejection(request: web.Request, name: str) -> web.Response | None:
     return None
 
 
+def credentials_in_force(request: web.Request) -> bool:
+    """Whether what let ``request`` in (its bearer token or its session cookie) is still taken. The
+    guard checks once, before the handler; an answer that lasts (a live view) asks again as it goes,
+    so a token a reload revoked, or a session logged out or expired, ends it too."""
+    context = context_of(request)
+    if not context.tokens.enabled:
+        return True
+    if context.tokens.client_of(request.headers.get("Authorization")) is not None:
+        return True
+    return context.sessions.find(request) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Rejection:
     """A 429 or 503 decided from the headers: the middleware and the front door answer it alike."""

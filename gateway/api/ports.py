@@ -143,6 +143,12 @@ class GatewayState(Protocol):
 
     def delivery_status(self) -> DeliveryStatus: ...
 
+    def pending_restart(self) -> list[str]:
+        """The changes the config asks for that wait for a restart (a camera's source, a camera
+        added or removed, ``http.port``, ...), one line each as ``degraded`` lists them; empty when
+        all apply."""
+        ...
+
 
 class EventLog(Protocol):
     def recent_alerts(
@@ -208,4 +214,9 @@ class SystemInfo(Protocol):
 class SceneAdvisor(Protocol):
     def scene_changes(self) -> Sequence[SceneChange]:
         """Cameras whose scene departed from their anomaly model for good: due for a re-enroll."""
+        ...
+
+    def frame_mismatches(self) -> Mapping[str, str]:
+        """Per camera whose anomaly frames are not scored (they do not match what its model was
+        enrolled on: grey night frames for a colour enrollment): why."""
         ...

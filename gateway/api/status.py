@@ -11,27 +11,12 @@ every night."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.v2 import server_version
-
-
-@runtime_checkable
-class FrameFormats(Protocol):
-    """What the scene advisor also says when it can (``AlertDecider.frame_mismatches``)."""
-
-    def frame_mismatches(self) -> Mapping[str, str]:
-        """Per camera whose anomaly frames are not scored: why."""
-        ...
-
-
-def unscored_of(scenes: object) -> dict[str, str]:
-    """Per camera whose anomaly frames are not scored: why (nothing when ``scenes`` cannot say)."""
-    return dict(scenes.frame_mismatches()) if isinstance(scenes, FrameFormats) else {}
 
 
 def add_routes(app: web.Application) -> None:
@@ -53,7 +38,7 @@ async def status(request: web.Request) -> web.Response:
             state.summary(),
             system.system_facts() if system is not None else None,
             scenes.scene_changes() if scenes is not None else (),
-            unscored_of(scenes),
+            dict(scenes.frame_mismatches()) if scenes is not None else {},
         ),
     )
     body: dict[str, Any] = {"version": server_version()}

@@ -12,7 +12,8 @@ taking work, in-flight batches finish or expire, every decided alert is committe
 ``offline``, exit 0. A SIGTERM during start-up lets the start in progress end (a model load cannot be
 cut short), then stops without opening the API or sending ``READY=1``. An API address that cannot be
 opened (the port taken, a non-loopback host without tokens) or a ``state_dir`` that is a file is
-refused before anything starts (``preflight``), exit 2 for what the config must change.
+refused before anything starts (``preflight``), exit 2 for what the config must change. ``--config -``
+is refused (exit 2): standard input cannot be read again on SIGHUP (``check-config -`` reads it).
 """
 
 from __future__ import annotations
@@ -47,15 +48,33 @@ logger = logging.getLogger(__name__)
 
 EXIT_CONFIG = 2
 STATUS_EVERY_S = 10.0
+STDIN = "-"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("serve", help="run the gateway (default: the embedded demo)")
-    parser.add_argument("--config", type=Path, help="YAML config; without it, the embedded default")
+    parser.add_argument(
+        "--config",
+        type=config_file,
+        help="YAML config file (read again on SIGHUP, so not - for standard input); without it, the "
+        "embedded default",
+    )
     parser.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback API address without bearer tokens"
     )
     parser.set_defaults(handler=run, default_log_level="info")
+
+
+def config_file(value: str) -> Path:
+    """``--config``'s file. Not ``-`` (standard input): serve reads its config again on SIGHUP and
+    writes console edits back to it, and standard input is read once. argparse's error exits 2, as
+    a config that does not load does."""
+    if value == STDIN:
+        raise argparse.ArgumentTypeError(
+            "- (standard input) cannot be a config serve reads again on SIGHUP and saves console edits "
+            "to: pass a file (./- for a file named -); check-config - validates standard input"
+        )
+    return Path(value)
 
 
 def run(arguments: argparse.Namespace) -> int:
@@ -257,7 +276,7 @@ class TokensInUse:
             self._in_use = digest
             logger.warning(
                 "reload: the tokens in %s (http.tokens_file) changed and apply now: a token no longer "
-                "there is refused, and console sessions opened with one are ended",
+                "there is refused, and the console sessions and live views opened with one are ended",
                 path,
             )
         return None

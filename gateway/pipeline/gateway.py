@@ -312,6 +312,11 @@ class Gateway:
             + ([self._tokens_problem] if self._tokens_problem is not None else [])
         )
 
+    def pending_restart(self) -> list[str]:
+        """The changes the last reload could not apply, which wait for a restart: cameras added,
+        removed or with restart-only changes, and service-wide settings (``degraded`` lists them)."""
+        return list(self._pending)
+
     def tokens_reloaded(self, problem: str | None) -> None:
         """What the API's tokens file said at the last reload (``serve`` reads it): None when its
         tokens apply, else why the API keeps the ones it had, listed by ``degraded`` until a reload

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,10 +18,12 @@ from gateway.config import read_text_file
 from gateway.errors import ConfigError, ConfigProblem
 
 BEARER = "bearer "
+BYTE_ORDER_MARK = "\ufeff"
 
 
 def load_tokens(path: Path) -> frozenset[str]:
-    """One token per line; blank lines and lines starting with ``#`` are ignored."""
+    """One token per line; blank lines and lines starting with ``#`` are ignored. A byte order mark
+    at the start (Windows editors write one) is no part of the first token."""
     try:
         text = read_text_file(path)
     except (OSError, UnicodeDecodeError) as exc:
@@ -28,7 +31,9 @@ def load_tokens(path: Path) -> frozenset[str]:
             [ConfigProblem(str(path), None, "http.tokens_file", f"cannot read: {exc}")]
         ) from exc
     tokens = frozenset(
-        line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+        line.strip()
+        for line in text.removeprefix(BYTE_ORDER_MARK).splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
     )
     if not tokens:
         raise ConfigError([ConfigProblem(str(path), None, "http.tokens_file", "holds no tokens")])
@@ -60,12 +65,17 @@ def check_bind(host: str, *, has_tokens: bool, insecure: bool, can_be_insecure: 
 
 
 class TokenCheck:
+    """The tokens in force, as digests and the clients they name. ``replace`` swaps in a new set
+    while requests are checked on other threads: both sets are one immutable pair, assigned in one
+    step, so a check sees either the old tokens or the new, never a mix."""
+
     def __init__(self, tokens: Iterable[str]) -> None:
-        self._digests = frozenset(_digest(token) for token in tokens)
+        self._in_force = _in_force(tokens)
+        self._replacing = threading.Lock()
 
     @property
     def enabled(self) -> bool:
-        return bool(self._digests)
+        return bool(self._in_force[0])
 
     def client_of(self, authorization: str | None) -> str | None:
         """The client identity for a valid ``Authorization: Bearer <token>`` header, else None.
@@ -74,7 +84,31 @@ class TokenCheck:
         if authorization is None or authorization[: len(BEARER)].lower() != BEARER:
             return None
         digest = _digest(authorization[len(BEARER) :].strip())
-        return "token:" + digest[:16] if digest in self._digests else None
+        return _client(digest) if digest in self._in_force[0] else None
+
+    def takes(self, client: str) -> bool:
+        """Whether ``client`` (a ``client_of`` answer) is still named by a token in force."""
+        return client in self._in_force[1]
+
+    def replace(self, tokens: Iterable[str]) -> None:
+        """Take ``tokens`` instead of those taken so far (a reload of the tokens file). Refuses
+        (ValueError) to be left with no token at all where there were some: an API bound beyond
+        loopback on the strength of its tokens must not become an open one."""
+        in_force = _in_force(tokens)
+        with self._replacing:
+            if self._in_force[0] and not in_force[0]:
+                raise ValueError("no tokens: the API keeps the tokens it has")
+            self._in_force = in_force
+
+
+def _in_force(tokens: Iterable[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """The tokens' digests, and the clients they name."""
+    digests = frozenset(_digest(token) for token in tokens)
+    return digests, frozenset(_client(digest) for digest in digests)
+
+
+def _client(digest: str) -> str:
+    return "token:" + digest[:16]
 
 
 def _digest(token: str) -> str:

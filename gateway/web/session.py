@@ -30,7 +30,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -64,7 +64,11 @@ class RefusedError(Exception):
 
 
 class Sessions:
-    """Live console sessions. Thread-safe; the clock is injectable for tests of expiry."""
+    """Live console sessions. Thread-safe; the clock is injectable for tests of expiry.
+
+    Each session holds the client its token names (a digest prefix, never the token): one whose
+    token is no longer taken (``replace``, a reload of the tokens file) ends, so a revoked token
+    also logs out the browsers it logged in."""
 
     def __init__(self, tokens: TokenCheck, clock: Callable[[], float] = time.monotonic) -> None:
         self._tokens = tokens
@@ -98,10 +102,21 @@ class Sessions:
         key = _key(session_id)
         with self._lock:
             session = self._sessions.get(key)
-            if session is not None and session.expires_at <= self._now():
+            if session is not None and (
+                session.expires_at <= self._now() or not self._tokens.takes(session.client)
+            ):
                 del self._sessions[key]
                 session = None
         return session
+
+    def replace(self, tokens: Iterable[str]) -> None:
+        """Take ``tokens`` instead of those taken so far (``TokenCheck.replace``, ValueError
+        included) and end the sessions opened with a token no longer among them."""
+        with self._lock:
+            self._tokens.replace(tokens)
+            ended = [key for key, session in self._sessions.items() if not self._tokens.takes(session.client)]
+            for key in ended:
+                del self._sessions[key]
 
     def close(self, request: web.Request) -> bool:
         session_id = request.cookies.get(COOKIE)

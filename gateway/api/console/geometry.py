@@ -9,8 +9,8 @@ then it keeps its previous zones and lines, so a save would answer 200 and chang
 reports either as the editor's ``read_only_reason``.
 
 A saved ``PUT``'s answer adds ``pending_restart``: the lines ``/v1/status`` shows for what the file
-asks that the save's reload could not apply (another camera's source, ``http.port``; empty when all
-applied).
+asks that the save's reload could not apply (another camera's source, a camera added or removed,
+``http.port``; empty when all applied), as ``GatewayState.pending_restart`` gives them.
 
 ``GET`` also answers the geometry's ``version`` (a digest of its zones and lines). A ``PUT`` that
 sends it back (``"version"``, optional) is refused with 409 when the camera's geometry changed since
@@ -136,18 +136,11 @@ async def put_geometry(request: web.Request) -> web.Response:
     )
 
 
-PENDING_MARK = "restart to apply "
-"""What the lines of a change waiting for a restart say (``gateway.pipeline.camera_changes`` and
-``service_changes`` write them), among the other lines ``degraded`` gives."""
-
-
 def pending_restart(state: GatewayState | None) -> list[str]:
     """The lines ``/v1/status`` shows for changes the file asks for that wait for a restart (another
-    camera's source, ``http.port``, ...): the save's reload applied the rest, and the editor says so
-    rather than let a saved file read as all in force."""
-    if state is None:
-        return []
-    return [line for line in state.degraded() if PENDING_MARK in line]
+    camera's source, a camera added, ``http.port``, ...): the save's reload applied the rest, and
+    the editor says so rather than let a saved file read as all in force."""
+    return state.pending_restart() if state is not None else []
 
 
 def _listed(value: object, key: str, most: int) -> list[Any]:

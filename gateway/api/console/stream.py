@@ -12,6 +12,12 @@ a viewer waiting for its first frame checks every ``GONE_CHECK_S`` whether its c
 there: viewers who had left were counted, and kept the camera's encoder task polling, for good.
 A ``HEAD`` is answered with the headers alone: it joins no stream, and gets no endless body.
 
+A view lasts as long as it is watched, long past the guard that let it in: it asks again with every
+frame, and every ``GONE_CHECK_S`` without one, whether its credentials are still in force
+(``middlewares.credentials_in_force``). A token a reload took out of the tokens file, or a console
+session logged out or expired, ends the views it opened; asked for again, they are a 401. Before,
+the holder of a leaked token kept watching until they left.
+
 Viewers are bounded, per camera and in all: each holds a connection, a one-frame slot (a 720p JPEG
 is about 100 kB) and a socket write of every frame, about 0.5 MB/s at 5 fps, so an unbounded number
 (a wall of browser tabs, a script opening streams in a loop) would take the API's memory and uplink
@@ -32,6 +38,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.api.context import CONTEXT, context_of, offload
+from gateway.api.middlewares import credentials_in_force
 
 logger = logging.getLogger(__name__)
 
@@ -216,8 +223,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     async def encode() -> bytes | None:
         return await offload(request, lambda: directory.snapshot_jpeg(camera_id))
 
-    def configured() -> bool:
-        return directory.camera(camera_id) is not None
+    def wanted() -> bool:
+        # Renamed or removed by a reload: asked for again, its view is a 404 naming it. Its token
+        # revoked by a reload, or its session ended: asked for again, a 401.
+        return directory.camera(camera_id) is not None and credentials_in_force(request)
 
     if request.method == "HEAD":
         return web.Response(headers=HEADERS)
@@ -225,7 +234,9 @@ async def stream(request: web.Request) -> web.StreamResponse:
     try:
         response = web.StreamResponse(headers=HEADERS)
         await response.prepare(request)
-        while (jpeg := await _next_frame(request, slot, configured)) is not None:
+        while (jpeg := await _next_frame(request, slot, wanted)) is not None:
+            if not credentials_in_force(request):
+                break  # revoked while frames kept coming, so ``_next_frame`` never waited to see it
             head = f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n"
             await response.write(head.encode("ascii") + jpeg + b"\r\n")
     except ConnectionResetError:
@@ -236,11 +247,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 async def _next_frame(
-    request: web.Request, slot: asyncio.Queue[bytes | None], configured: Callable[[], bool]
+    request: web.Request, slot: asyncio.Queue[bytes | None], wanted: Callable[[], bool]
 ) -> bytes | None:
     """The viewer's next frame; None when the stream ended, the viewer left while waiting, or the
-    camera is no longer configured (renamed or removed by a reload: asked for again, its view is a
-    404 naming it, where it stayed open with nothing to send)."""
+    view is no longer ``wanted`` (its camera no longer configured, where it stayed open with nothing
+    to send; its credentials no longer in force)."""
     getter = asyncio.ensure_future(slot.get())
     try:
         while True:
@@ -248,7 +259,7 @@ async def _next_frame(
             if done:
                 return getter.result()
             transport = request.transport
-            if transport is None or transport.is_closing() or not configured():
+            if transport is None or transport.is_closing() or not wanted():
                 return None
     finally:
         getter.cancel()

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry
 from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, GatewayConfig, HttpConfig
 from gateway.inference.service import InferenceService
+from tests.integration.api.running_gateway import RunningGateway, running_gateway
 from tests.support.onnx_models import (
     IR_VERSION,
     OPSET,
@@ -146,6 +147,13 @@ def make_gateway(model_repository: Path, tmp_path: Path) -> Iterator[GatewayFact
     for api, service in started:
         api.close()
         service.stop()
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[RunningGateway]:
+    """A real ``Gateway`` on the demo clip, wired to its config file as ``serve`` wires it."""
+    with running_gateway(tmp_path) as started:
+        yield started
 
 
 @pytest.fixture

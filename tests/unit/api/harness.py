@@ -63,6 +63,7 @@ class ServedApi:
         app: web.Application,
         loop_factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop,
     ) -> None:
+        self.app = app
         self._loop = LoopThread(loop_factory)
         try:
             self._server: RunningServer = self._loop.run(serve(app, "127.0.0.1", 0))

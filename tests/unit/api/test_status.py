@@ -27,6 +27,9 @@ class FakeState:
     def delivery_status(self) -> DeliveryStatus:
         return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
 
+    def pending_restart(self) -> list[str]:
+        return []
+
 
 class FakeScenes:
     def __init__(self, changes: Sequence[SceneChange]) -> None:
