@@ -80,7 +80,6 @@ new_secret signing-key "$(random_hex)"$'\n'
 new_secret api-tokens "$(random_hex)"$'\n'
 new_secret mqtt-password ""
 new_secret audit-mqtt-password ""
-new_secret audit-device-keys ""
 new_secret audit-pgpass ""
 
 # Configs: readable by the service's group, written only when absent.
@@ -92,6 +91,21 @@ new_config() {
 }
 new_config "$sources/gateway.example.yaml" "$config_dir/gateway.yaml" "$gateway_gid"
 new_config "$sources/audit.example.yaml" "$config_dir/audit.yaml" "$audit_gid"
+
+# The audit service's device keys: read in place by the service (its group, as audit.yaml), not
+# copied at start as a credential, so that `systemctl reload edge-gateway-audit` sees an edit.
+# Created once, never overwritten; an install from before kept them in credentials/, whose content
+# is taken over (that file is then no longer read).
+audit_keys=$config_dir/audit-device-keys
+if [[ ! -e $audit_keys ]]; then
+    if [[ -e $credentials/audit-device-keys ]]; then
+        install -m 0640 -o 0 -g "$audit_gid" "$credentials/audit-device-keys" "$audit_keys"
+        say "copied $credentials/audit-device-keys to $audit_keys, which the audit service now reads"
+    else
+        install -m 0640 -o 0 -g "$audit_gid" /dev/null "$audit_keys"
+        say "created $audit_keys"
+    fi
+fi
 install -m 0644 "$sources/README.md" "$config_dir/README.md"
 
 # The model repository lives in the (writable) state directory: enroll adds versions to it.

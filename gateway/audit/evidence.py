@@ -179,7 +179,9 @@ class EvidenceLedger:
         )
         topic = f"{self._prefix}/{device_id}/evidence/{seq}"
         logger.warning("audit: rejected a held image from %s: %s", printable(topic), reason)
-        self._rejections.insert((device_id, seq, topic, data, reason, received_at))
+        self._rejections.insert(
+            (device_id, seq, topic, data, reason, received_at), RejectReason.EVIDENCE.value
+        )
 
     # Reading (autocommit: each read is its own statement).
 

@@ -60,17 +60,17 @@ async def devices(request: web.Request) -> web.Response:
     after = _device_cursor(request)
     limit = _positive(request, "limit", DEFAULT_DEVICES, MAX_DEVICES)
 
-    def page_of(store: AuditStore) -> tuple[list[DeviceState], frozenset[str], list[DeviceState], bool]:
+    def page_of(store: AuditStore) -> tuple[list[DeviceState], dict[str, int], list[DeviceState], bool]:
         # The summary needs every device but not their gaps: those are read for the page's alone.
-        keyed = store.keyed_devices
-        everything = with_keyed(store.devices(gaps=False), keyed)
+        counts = store.key_counts
+        everything = with_keyed(store.devices(gaps=False), counts)
         following = [state for state in everything if after is None or state.device_id > after]
-        return everything, keyed, store.with_gaps(following[:limit]), len(following) > limit
+        return everything, counts, store.with_gaps(following[:limit]), len(following) > limit
 
-    everything, keyed, shown, more = await read(request, page_of)
+    everything, counts, shown, more = await read(request, page_of)
     body = {
-        "devices": [device_json(state, state.device_id in keyed) for state in shown],
-        "summary": summary(everything, keyed),
+        "devices": [device_json(state, counts.get(state.device_id, 0)) for state in shown],
+        "summary": summary(everything, frozenset(counts)),
         "next_after": shown[-1].device_id if more else None,
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
@@ -93,11 +93,14 @@ async def fleet_summary(request: web.Request) -> web.Response:
 
 async def one_device(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
-    states, keyed = await read(request, lambda store: (store.devices(device_id), store.keyed_devices))
-    found = [state for state in with_keyed(states, keyed & {device_id}) if state.device_id == device_id]
+    states, counts = await read(request, lambda store: (store.devices(device_id), store.key_counts))
+    keys = counts.get(device_id, 0)
+    found = [
+        state for state in with_keyed(states, [device_id] if keys else []) if state.device_id == device_id
+    ]
     if not found:
         raise web.HTTPNotFound(text=f"no device {device_id!r} in the audit log or the keys file")
-    return web.json_response(device_json(found[0], device_id in keyed), headers={"Cache-Control": "no-store"})
+    return web.json_response(device_json(found[0], keys), headers={"Cache-Control": "no-store"})
 
 
 def _positive(request: web.Request, name: str, default: int, most: int) -> int:

@@ -98,7 +98,9 @@ def _time(epoch_s: float | None) -> str | None:
     return None if epoch_s is None else format_timestamp(epoch_s)
 
 
-def device_json(device: DeviceState, keyed: bool) -> dict[str, Any]:
+def device_json(device: DeviceState, keys: int) -> dict[str, Any]:
+    """``keys``: how many signing keys the keys file lists for the device (0: none)."""
+    keyed = keys > 0
     return {
         "device_id": device.device_id,
         "state": state_of(device),
@@ -122,6 +124,7 @@ def device_json(device: DeviceState, keyed: bool) -> dict[str, Any]:
             else {"reason": device.last_rejection, "at": _time(device.last_rejected_at)}
         ),
         "key_known": keyed,
+        "keys": keys,
         "problems": problems(device, keyed),
     }
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
 
+from gateway.audit.keys_file import SigningKeys
+from gateway.audit.log_once import OncePerCause
 from gateway.audit.replay import ProgressFeed, ReplayScheduler
 from gateway.audit.store import AuditStore
 from gateway.audit.subscriber_metrics import SubscriberMetrics
@@ -42,18 +43,20 @@ class KeysSwitch:
         self._metrics = metrics
         self._lock = threading.Lock()
         self._epoch = 0
-        self._waiting: dict[int, dict[str, bytes]] = {}
+        self._waiting: dict[int, SigningKeys] = {}
         """Keys given to ``replace`` that the store thread has yet to take up, by epoch."""
         self._store_epoch = 0
         self._drop_unkeyed = True
-        self._drop_error: str | None = None
+        self._drop_failures = OncePerCause(
+            logger, "audit: cannot drop the images held for unkeyed devices (tried again)"
+        )
 
     @property
     def epoch(self) -> int:
         """The epoch of a message arriving now (0: the keys the store was opened with)."""
         return self._epoch
 
-    def replace(self, keys: Mapping[str, bytes]) -> None:
+    def replace(self, keys: SigningKeys) -> None:
         """Check the messages that arrive from now on with ``keys`` (any thread)."""
         with self._lock:
             self._epoch += 1
@@ -85,10 +88,8 @@ class KeysSwitch:
         try:
             self._store.drop_unkeyed_held()
         except AuditError as exc:
-            if str(exc) != self._drop_error:  # once per cause, not once per poll
-                logger.error("audit: cannot drop the images held for unkeyed devices (tried again): %s", exc)
-            self._drop_error = str(exc)
+            self._drop_failures.failed(exc)
             return
         self._drop_unkeyed = False
-        self._drop_error = None
+        self._drop_failures.succeeded()
         self._metrics.count_drops(self._store.take_drops())

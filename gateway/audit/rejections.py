@@ -1,5 +1,16 @@
 """Writing the rejected table (``audit_rejected``): each message the audit store turns away, with
-its topic, raw payload and reason.
+its topic, raw payload and reason, once.
+
+A message is identified by what it carries (``fingerprint``: its topic, which names the device, its
+bytes, which hold the seq and hash, and the reason code), and the column is unique: a rejected
+message the broker hands over again (QoS 1: the audit's acknowledgement lost in a reconnect) or a
+device sends again is recorded once, so a device's rejected count is of the messages rejected, not
+of their deliveries. The copy is answered ``duplicate``, like the copy of a stored alert. (A copy
+that arrives after the bounds dropped the row is recorded again: the drop is counted, the row gone.)
+A message refused only for the keys in force (``signature``, ``unknown_device``) that is byte for
+byte an alert already stored is answered ``duplicate`` too, and not recorded: its device was taken
+out of the keys file or re-keyed since, and the broker handed the stored alert over again (or the
+device replayed it).
 
 A rejection row the database refuses is kept with its text escaped; only a message not even that
 can hold is dropped, logged as an error. The devices whose rows were written are ``touched``, for
@@ -8,21 +19,47 @@ the store to keep their rows within bounds (``gateway.audit.bounds``).
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from gateway.audit.database import BINDING_ERRORS, Database
-from gateway.audit.records import IngestResult, ReceivedMessage
+from gateway.audit.records import IngestResult, ReceivedMessage, RejectReason
 from gateway.printable import printable
+from gateway.protocol.alerts import InvalidAlertError, decode_alert
 
-__all__ = ["REJECTION_INSERT", "RejectionRecorder", "escaped"]
+__all__ = ["REJECTION_INSERT", "RejectionRecorder", "escaped", "fingerprint"]
 
 logger = logging.getLogger(__name__)
 
+_KEY_REASONS = frozenset({RejectReason.SIGNATURE, RejectReason.UNKNOWN_DEVICE})
+"""Rejections that depend on the keys in force, not on the message alone."""
+LOOKUP_CHUNK = 500
+"""Fingerprints per ``IN (...)`` look-up: well under SQLite's limit on bound parameters."""
+
 REJECTION_INSERT = (
-    "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at, fingerprint) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
+"""Another writer may record the same message between the look-up and the insert (two instances,
+each handed a copy): the unique fingerprint keeps one row."""
+
+Row = tuple[str | None, int | None, str, bytes, str, float, str]
+"""device_id, seq, topic, payload, reason, received_at, fingerprint."""
+
+
+def fingerprint(topic: str, payload: bytes, reason: str) -> str:
+    """What identifies a rejected message: the same bytes on the same topic, refused for the same
+    reason (code, not the detail text, which may name stored state that changed in between)."""
+    digest = hashlib.sha256()
+    for part in (
+        topic.encode("utf-8", "backslashreplace"),
+        payload,
+        reason.encode("ascii", "backslashreplace"),
+    ):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
 
 
 def _storable(text: str) -> str:
@@ -48,25 +85,49 @@ class RejectionRecorder:
         self.touched: set[str | None] = set()
         """The devices (None: no device) rows were written for since the store last cleared it."""
 
-    def insert(self, row: tuple[str | None, int | None, str, bytes, str, float]) -> None:
-        """One row as it is (the caller has made it storable)."""
-        self._database.execute(REJECTION_INSERT, row)
+    def insert(self, row: tuple[str | None, int | None, str, bytes, str, float], code: str) -> bool:
+        """One row as it is (the caller has made it storable), rejected for the reason ``code``;
+        False when that message is recorded already."""
+        marked = (*row, fingerprint(row[2], row[3], code))
+        if self._recorded([marked[6]]):
+            return False
+        self._database.execute(REJECTION_INSERT, marked)
         self.touched.add(row[0])
+        return True
 
-    def record_all(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> None:
-        """Every row in one statement: a refusal fails it, for the store to write them one by one."""
-        rows = [self._rejection_row(result, message) for result, message in rejections]
+    def record_all(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> list[bool]:
+        """Every new row in one statement: a refusal fails it, for the store to write them one by
+        one. Per rejection, whether it was new (False: that message is recorded already, or is the
+        exact copy of a stored alert)."""
+        rows = [_row(result, message) for result, message in rejections]
+        recorded = self._recorded(row[6] for row in rows)
+        new: list[bool] = []
+        for (result, message), row in zip(rejections, rows, strict=True):
+            copy = row[6] not in recorded and self._stored_copy(result, message)
+            new.append(row[6] not in recorded and not copy)
+            recorded.add(row[6])
+            _log(result, message, row, new=new[-1], copy=copy)
+        # In arrival order: the ids order the rows for the bounds, which keep the newest.
+        rows = [row for row, first in zip(rows, new, strict=True) if first]
         if rows:
             self._database.execute_many(REJECTION_INSERT, rows)
             self.touched.update(row[0] for row in rows)
+        return new
 
-    def record(self, result: IngestResult, message: ReceivedMessage) -> None:
-        """One rejection row. If the database refuses it, again with every text escaped to ASCII,
-        then also without the device id (an index may refuse that; the topic still names the
-        device); dropped, with an error logged, only if even that is refused."""
-        row = self._rejection_row(result, message)
-        device_id, seq, topic, payload, reason, received_at = row
-        escaped_fields = (seq, escaped(topic), payload, escaped(reason), received_at)
+    def record(self, result: IngestResult, message: ReceivedMessage) -> bool:
+        """One rejection row, False (nothing written) when that message is recorded already. If the
+        database refuses it, again with every text escaped to ASCII, then also without the device id
+        (an index may refuse that; the topic still names the device); dropped, with an error logged,
+        only if even that is refused."""
+        row = _row(result, message)
+        device_id, seq, topic, payload, reason, received_at, marker = row
+        already = bool(self._recorded([marker]))
+        copy = not already and self._stored_copy(result, message)
+        if already or copy:
+            _log(result, message, row, new=False, copy=copy)
+            return False
+        _log(result, message, row, new=True)
+        escaped_fields = (seq, escaped(topic), payload, escaped(reason), received_at, marker)
         refusal = None
         for attempt in (row, (device_id, *escaped_fields), (None, *escaped_fields)):
             if refusal is not None and attempt == row:
@@ -74,7 +135,7 @@ class RejectionRecorder:
             refused = self._refusal(REJECTION_INSERT, attempt)
             if refused is None:
                 self.touched.add(attempt[0])
-                return
+                return True
             if refusal is None:
                 logger.warning(
                     "audit: the database refuses the rejection of a message from %s (%s); keeping it escaped",
@@ -90,6 +151,45 @@ class RejectionRecorder:
             type(refusal).__name__,
             printable(str(refusal)),
         )
+        return True
+
+    def _stored_copy(self, result: IngestResult, message: ReceivedMessage) -> bool:
+        """The message is byte for byte an alert already stored, refused now only for the keys in
+        force: its device taken out of the keys file, or re-keyed without its older key listed,
+        since the first copy was stored (a redelivery or a replay after a reload). A copy, not a
+        rejection, as it was before the reload: its device did nothing wrong."""
+        if result.reason not in _KEY_REASONS or result.evidence or result.status or result.device_id is None:
+            return False
+        try:
+            seq = decode_alert(message.payload).seq
+        except InvalidAlertError:
+            return False
+        try:
+            # In a savepoint: a device id the database cannot even compare (a NUL on PostgreSQL)
+            # would otherwise abort the whole transaction.
+            with self._database.savepoint():
+                rows = self._database.execute(
+                    "SELECT payload FROM audit_alerts WHERE device_id = ? AND seq = ?",
+                    (result.device_id, seq),
+                )
+        except self._failures as exc:
+            if not self._database.is_data_error(exc):
+                raise
+            return False
+        return bool(rows) and bytes(rows[0][0]) == message.payload
+
+    def _recorded(self, fingerprints: Iterable[str]) -> set[str]:
+        """Those of ``fingerprints`` already in the table."""
+        wanted = sorted(set(fingerprints))
+        found: set[str] = set()
+        for start in range(0, len(wanted), LOOKUP_CHUNK):
+            chunk = wanted[start : start + LOOKUP_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._database.execute(
+                f"SELECT fingerprint FROM audit_rejected WHERE fingerprint IN ({marks})", chunk
+            )
+            found.update(str(row[0]) for row in rows)
+        return found
 
     def _refusal(self, sql: str, parameters: Sequence[object]) -> Exception | None:
         """Run one statement in a savepoint: None once done, or the error (the statement undone)
@@ -103,16 +203,31 @@ class RejectionRecorder:
             return exc
         return None
 
-    @staticmethod
-    def _rejection_row(
-        result: IngestResult, message: ReceivedMessage
-    ) -> tuple[str | None, int | None, str, bytes, str, float]:
-        reason = result.reason.value if result.reason is not None else "unknown"
-        text = _storable(f"{reason}: {result.detail}")
+
+def _row(result: IngestResult, message: ReceivedMessage) -> Row:
+    code = result.reason.value if result.reason is not None else "unknown"
+    text = _storable(f"{code}: {result.detail}")
+    marker = fingerprint(message.topic, message.payload, code)
+    return (result.device_id, result.seq, message.topic, message.payload, text, message.received_at, marker)
+
+
+def _log(result: IngestResult, message: ReceivedMessage, row: Row, *, new: bool, copy: bool = False) -> None:
+    if copy:
+        logger.info(
+            "audit: a copy of a stored alert from %s, refused now for the keys in force (%s): a duplicate",
+            printable(message.topic),
+            printable(row[4]),
+        )
+    elif new:
         logger.warning(
             "audit: rejected %s from %s: %s",
             result.seq or "message",
             printable(message.topic),
-            printable(text),
+            printable(row[4]),
         )
-        return (result.device_id, result.seq, message.topic, message.payload, text, message.received_at)
+    else:
+        logger.info(
+            "audit: %s from %s was rejected before (delivered again); recorded once",
+            result.seq or "message",
+            printable(message.topic),
+        )

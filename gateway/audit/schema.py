@@ -37,6 +37,13 @@ rejected messages whose topic names none) the count of rejected messages dropped
 bounded, so the rejected counts stay what arrived; and a partial index on the images held before
 their alert (``verified = 0``), which the bounds on them read.
 
+Version 6: ``audit_rejected.fingerprint``, what identifies a rejected message by what it carries
+(``gateway.audit.rejections``: its topic, which names the device, its bytes, which hold its seq and
+hash, and the reason code), unique, so that a message the broker hands over again (its
+acknowledgement lost in a reconnect) or a device sends again is recorded once. NULL on the rows
+stored before it (and on those an older release writes), which an index of unique values allows
+any number of.
+
 ``layout`` tells what a store holds without changing it (``audit verify`` opens a store read-only).
 """
 
@@ -51,7 +58,7 @@ from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-VERSION = 5
+VERSION = 6
 BACKFILL_PAGE_ROWS = 1000
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -127,6 +134,11 @@ _VERSION_5 = (
     "WHERE verified = 0",
 )
 
+_VERSION_6 = (
+    "ALTER TABLE audit_rejected ADD COLUMN fingerprint TEXT",
+    "CREATE UNIQUE INDEX IF NOT EXISTS audit_rejected_fingerprint ON audit_rejected (fingerprint)",
+)
+
 
 def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
@@ -167,6 +179,10 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
         for statement in _VERSION_5:
             execute(statement, ())
         logger.info("audit store schema: version %d -> 5", max(found, 4))
+    if found < 6 and "fingerprint" not in _columns(execute, "audit_rejected", sqlite=sqlite):
+        for statement in _VERSION_6:
+            execute(statement, ())
+        logger.info("audit store schema: version %d -> 6", max(found, 5))
     if found < VERSION:
         execute(
             "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
@@ -188,6 +204,11 @@ def layout(execute: Execute, *, sqlite: bool) -> int:
         (3, "alerts_stored" in devices),
         (4, "clock_offset_s" in devices),
         (5, DROPPED_TABLE in tables),
+        (
+            6,
+            "audit_rejected" in tables
+            and "fingerprint" in _columns(execute, "audit_rejected", sqlite=sqlite),
+        ),
     ):
         if not present:
             break

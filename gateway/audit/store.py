@@ -10,7 +10,8 @@ when that alert is stored, and the stored ``seq + 1``, if it arrived first, link
 Anything else goes to the rejected table with its topic, raw payload and reason, and the alerts
 table is left unchanged, so a tampered, reordered, wrongly signed or rewritten alert is evidence,
 not noise. A copy whose hash equals the stored one is a duplicate (QoS 1 redelivery, a replay) and
-changes nothing.
+changes nothing; so is the copy of a rejected message, which is recorded once, and the exact copy
+of a stored alert that only the keys reloaded since refuse (``gateway.audit.rejections``).
 
 Per device the store keeps ``contiguous_seq`` (every seq up to it is stored) and ``max_seq``; the
 seqs between them that are missing are the device's gaps, which the subscriber asks to be replayed,
@@ -36,11 +37,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
+from typing import TypeGuard
 
 from gateway.audit.bounds import Bounds, Drops, StoreBounds
 from gateway.audit.database import BINDING_ERRORS, Database, open_database
 from gateway.audit.evidence import EvidenceLedger, evidence_target
 from gateway.audit.fleet import record_statuses, status_target
+from gateway.audit.keys_file import SigningKeys
 from gateway.audit.records import (
     DeviceProgress,
     IngestResult,
@@ -84,7 +87,7 @@ class AuditStore(AuditReads):
     def __init__(
         self,
         database: Database,
-        keys: Mapping[str, bytes],
+        keys: SigningKeys,
         topic_prefix: str = "edge",
         bounds: StoreBounds | None = None,
     ) -> None:
@@ -106,7 +109,7 @@ class AuditStore(AuditReads):
     def open(
         cls,
         url: str,
-        keys: Mapping[str, bytes],
+        keys: SigningKeys,
         topic_prefix: str = "edge",
         *,
         create: bool = True,
@@ -128,7 +131,12 @@ class AuditStore(AuditReads):
         """The devices this instance has a signing key for."""
         return frozenset(self._checks.keys)
 
-    def replace_keys(self, keys: Mapping[str, bytes]) -> None:
+    @property
+    def key_counts(self) -> dict[str, int]:
+        """How many keys each keyed device has (never the keys)."""
+        return {device: len(ring) for device, ring in self._checks.keys.items()}
+
+    def replace_keys(self, keys: SigningKeys) -> None:
         """Check what is ingested from now on with ``keys`` (a keys file reloaded). One reference is
         swapped, so a reader on another thread sees the old keys or the new ones, never a mix."""
         self._checks = MessageChecks(keys, self._prefix)
@@ -156,10 +164,11 @@ class AuditStore(AuditReads):
             with self._database.transaction():
                 self._begin()
                 results = self._write(checked)
-                self._rejections.record_all(
-                    [(result, message) for result, message in zip(results, messages, strict=True)
-                     if result is not None and result.outcome is Outcome.REJECTED and not result.status]
-                )  # fmt: skip
+                rejected = [(index, result) for index, result in enumerate(results) if _recordable(result)]
+                new = self._rejections.record_all([(result, messages[index]) for index, result in rejected])
+                for (index, result), first in zip(rejected, new, strict=True):
+                    if not first:
+                        results[index] = _repeated(result)
                 self._bound(results)
             self._dropped.add(self._pending)
             _log_rejected_statuses(results, messages)
@@ -187,8 +196,8 @@ class AuditStore(AuditReads):
                 for index in order:
                     alone[index] = self._ingest_alone(messages[index])
                 for index, message in enumerate(messages):
-                    if alone[index].outcome is Outcome.REJECTED and not alone[index].status:
-                        self._rejections.record(alone[index], message)
+                    if _recordable(alone[index]) and not self._rejections.record(alone[index], message):
+                        alone[index] = _repeated(alone[index])
                 self._bound(list(alone.values()))
         except self._failures as exc:
             raise AuditError(f"audit store write failed: {exc}") from exc
@@ -369,6 +378,16 @@ class AuditStore(AuditReads):
     @staticmethod
     def _rejection(alert: Alert, reason: RejectReason, detail: str) -> IngestResult:
         return IngestResult(Outcome.REJECTED, alert.device_id, alert.seq, reason, detail)
+
+
+def _recordable(result: IngestResult | None) -> TypeGuard[IngestResult]:
+    """A rejection the rejected table keeps (a status message is logged, not kept)."""
+    return result is not None and result.outcome is Outcome.REJECTED and not result.status
+
+
+def _repeated(result: IngestResult) -> IngestResult:
+    """A rejected message delivered again (or sent again): recorded once, so answered as a copy."""
+    return dataclasses.replace(result, outcome=Outcome.DUPLICATE)
 
 
 def _log_rejected_statuses(

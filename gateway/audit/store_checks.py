@@ -2,7 +2,8 @@
 an image or a verified alert, or rejected with its reason.
 
 An alert passes when it is a well-formed alert v1 or v2, its topic names its device, the device's
-key is known, its ``hash`` matches its content, its ``sig`` verifies with that key and its bytes are
+key is known, its ``hash`` matches its content, its ``sig`` verifies with that key (any of the
+device's keys, ``gateway.audit.keys_file``) and its bytes are
 the canonical JSON of its fields (what the hash covers, and so what is stored); an image when its
 topic names a device with a key and a seq, and its size is within MAX_IMAGE_BYTES; a status message
 when its topic names a device with a key and ``gateway.audit.fleet`` parses it. No database is
@@ -17,10 +18,11 @@ import dataclasses
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from gateway.audit.evidence import MAX_IMAGE_BYTES, ReceivedImage, evidence_target
 from gateway.audit.fleet import ReceivedStatus, parse_status, status_target
+from gateway.audit.keys_file import SigningKeys, key_rings, verify_signed
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
 from gateway.printable import printable
@@ -30,7 +32,6 @@ from gateway.protocol.alerts import (
     InvalidAlertError,
     canonical_json,
     decode_alert,
-    verify_payload,
 )
 
 __all__ = ["Checked", "MessageChecks", "device_from_topic"]
@@ -68,8 +69,8 @@ def device_from_topic(topic: str, prefix: str) -> str | None:
 class MessageChecks:
     """The checks with the devices' signing keys and the topic prefix."""
 
-    def __init__(self, keys: Mapping[str, bytes], topic_prefix: str) -> None:
-        self.keys = dict(keys)
+    def __init__(self, keys: SigningKeys, topic_prefix: str) -> None:
+        self.keys = key_rings(keys)
         self._prefix = topic_prefix
 
     def check(self, messages: Sequence[ReceivedMessage]) -> Checked:
@@ -143,7 +144,7 @@ class MessageChecks:
                 raise _RejectedError(
                     RejectReason.UNKNOWN_DEVICE, f"no key for device {alert.device_id!r} in the keys file"
                 )
-            alert = verify_payload(message.payload, key)
+            alert = verify_signed(message.payload, key)
         except InvalidAlertError as exc:
             raise _RejectedError(RejectReason.SCHEMA, str(exc)) from exc
         except AlertVerificationError as exc:

@@ -52,7 +52,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,7 +63,9 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry
 
+from gateway.audit.keys_file import SigningKeys
 from gateway.audit.keys_switch import KeysSwitch
+from gateway.audit.log_once import OncePerCause
 from gateway.audit.replay import ProgressFeed, ReplayScheduler
 from gateway.audit.status import StatusListener
 from gateway.audit.store import AuditStore, DeviceProgress, Outcome, ReceivedMessage
@@ -112,7 +114,9 @@ class AuditSubscriber:
         self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=config.max_batch)
         self._scheduler = ReplayScheduler(config.replay_after_s)
         self._progress = ProgressFeed(self._scheduler)
-        self._progress_error: str | None = None
+        self._progress_failures = OncePerCause(
+            logger, "audit: cannot read the devices' progress (asked again shortly)"
+        )
         self._stop = threading.Event()
         self._ack_lock = threading.Lock()
         self._generation = 0
@@ -154,7 +158,7 @@ class AuditSubscriber:
         """The store's failure or the broker's refusal, each cleared once that part works again."""
         return self._store_error or self._broker_error or self._takeover.warning
 
-    def replace_keys(self, keys: Mapping[str, bytes]) -> None:
+    def replace_keys(self, keys: SigningKeys) -> None:
         """Check the messages that arrive from now on with ``keys`` (any thread)."""
         self._keys.replace(keys)
 
@@ -387,11 +391,9 @@ class AuditSubscriber:
         try:
             self._progress.feed(keyed_progress, time.monotonic())
         except AuditError as exc:
-            if str(exc) != self._progress_error:  # once per cause, not once per poll
-                logger.error("audit: cannot read the devices' progress (asked again shortly): %s", exc)
-            self._progress_error = str(exc)
+            self._progress_failures.failed(exc)
             return
-        self._progress_error = None
+        self._progress_failures.succeeded()
 
     def _request_replays(self) -> None:
         for device_id in self._scheduler.due(time.monotonic()):

@@ -15,17 +15,12 @@ log, which an auditor wants to see, so they make the report fail like the other 
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import yaml
-
+from gateway.audit.keys_file import SigningKeys, key_rings, verify_signed
 from gateway.audit.store import AuditStore, StoredAlert
-from gateway.config import read_text_file
 from gateway.domain import Alert
-from gateway.errors import AuditError
 from gateway.printable import printable
 from gateway.protocol.alerts import (
     ZERO_HASH,
@@ -34,103 +29,12 @@ from gateway.protocol.alerts import (
     alert_hash,
     canonical_json,
     decode_alert,
-    verify_payload,
 )
 
-MIN_KEY_BYTES = 16
+__all__ = ["DeviceReport", "VerifyReport", "verify_store"]
+
 IMAGE_CHUNK = 50
 """Images hashed per read: bounds the memory a store of large images needs."""
-
-
-TOPIC_LEVEL_BREAKERS = ("/", "+", "#", "\x00")
-"""What a device id cannot hold: it is one MQTT topic level (``{prefix}/{device_id}/alerts``), which
-``/`` splits, ``+`` and ``#`` are wildcards in and NUL is not allowed in, so no topic could ever
-name that device and its alerts would all be refused as from a device with no key."""
-
-
-TOPIC_LEVEL_RULE = "it must be non-empty, without '/', '+', '#' or NUL"
-PATH_STEPS = frozenset({".", ".."})
-"""Ids a URL cannot name: ``/v1/devices/..`` is a path step to ``/v1/`` for browsers and HTTP
-clients (``%2E%2E`` too, by the URL standard), so the fleet page could never open such a device."""
-
-
-def _unusable(name: str) -> str | None:
-    """Why ``name`` cannot be a device id, or None when it can."""
-    if not name or any(character in name for character in TOPIC_LEVEL_BREAKERS):
-        return f"cannot be an MQTT topic level ({TOPIC_LEVEL_RULE}), so no alert could name it"
-    if name in PATH_STEPS:
-        return "is a URL path step ('.' or '..'), so the fleet API and page could never name it"
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return "is not valid Unicode (a lone surrogate), so no MQTT topic, which is UTF-8, could name it"
-    return None
-
-
-class _UnusableDeviceIdError(yaml.YAMLError):
-    def __init__(self, name: str, line: int, reason: str) -> None:
-        self.name = name
-        self.line = line
-        self.reason = reason
-        super().__init__(name)
-
-
-class _KeysLoader(yaml.BaseLoader):
-    """Every scalar as written (safe_load reads the device id 007 as the integer 7, "on" as True and
-    1.10 as 1.1, so those devices' alerts were refused for want of a key that is there), and a device
-    named twice is an error (else the later key wins without a word), as is a device id no MQTT
-    topic level can hold."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        seen: set[str] = set()
-        for key_node, _ in node.value:
-            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if isinstance(name, str) and name in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"device {name!r} is named twice", key_node.start_mark
-                )
-            if isinstance(name, str):
-                if (reason := _unusable(name)) is not None:
-                    raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1, reason)
-                seen.add(name)
-        return super().construct_mapping(node, deep)
-
-
-def load_keys(path: Path) -> dict[str, bytes]:
-    """A YAML or JSON mapping of device_id -> hex HMAC key (JSON is YAML, so one parser reads both)."""
-    try:
-        data = yaml.load(read_text_file(path), Loader=_KeysLoader)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
-    except _UnusableDeviceIdError as exc:
-        raise AuditError(f"{path}, line {exc.line}: device id {exc.name!r} {exc.reason}") from None
-    except yaml.YAMLError as exc:
-        # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
-        # not chained either: a traceback would print it).
-        mark = getattr(exc, "problem_mark", None)
-        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or "not YAML or JSON"
-        raise AuditError(f"the keys file {path} is not valid YAML{where}: {problem}") from None
-    except RecursionError:
-        # PyYAML composes recursively: a few thousand '[' exhaust the interpreter's stack.
-        raise AuditError(f"the keys file {path} is not valid YAML: values nested too deep") from None
-    if not isinstance(data, dict):
-        raise AuditError(f"{path}: must be a mapping of device_id to hex key")
-    keys: dict[str, bytes] = {}
-    for device_id, hex_key in data.items():
-        if not isinstance(device_id, str) or not isinstance(hex_key, str):
-            # Read as text (no str() of it): a list or mapping here may be an alias bomb of billions.
-            shown = repr(device_id) if isinstance(device_id, str) else "a list or mapping"
-            raise AuditError(f"{path}: device {shown} must be a device id and a hex key, both text")
-        try:
-            key = bytes.fromhex(hex_key)
-        except ValueError as exc:
-            # The key itself stays out of the message: it is a secret.
-            raise AuditError(f"{path}: the key of device {device_id!r} is not hex") from exc
-        if len(key) < MIN_KEY_BYTES:
-            raise AuditError(f"{path}: the key of device {device_id!r} is shorter than {MIN_KEY_BYTES} bytes")
-        keys[device_id] = key
-    return keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,10 +129,13 @@ class VerifyReport:
         return "\n".join(lines)
 
 
-def verify_store(store: AuditStore, keys: Mapping[str, bytes] | None = None) -> VerifyReport:
+def verify_store(store: AuditStore, keys: SigningKeys | None = None) -> VerifyReport:
+    """Every device's alerts; their signatures with ``keys`` when given (any of a device's keys)."""
     rejected = store.rejected_counts()
+    rings = None if keys is None else key_rings(keys)
     reports = tuple(
-        _verify_device(store, device_id, keys, rejected.get(device_id, 0)) for device_id in store.device_ids()
+        _verify_device(store, device_id, rings, rejected.get(device_id, 0))
+        for device_id in store.device_ids()
     )
     notes: tuple[str, ...] = ()
     if keys is None:
@@ -237,7 +144,7 @@ def verify_store(store: AuditStore, keys: Mapping[str, bytes] | None = None) -> 
 
 
 def _verify_device(
-    store: AuditStore, device_id: str, keys: Mapping[str, bytes] | None, rejected: int
+    store: AuditStore, device_id: str, keys: dict[str, tuple[bytes, ...]] | None, rejected: int
 ) -> DeviceReport:
     key = None if keys is None else keys.get(device_id)
     gaps: list[tuple[int, int]] = []
@@ -321,7 +228,7 @@ class _ImageCheck:
 
 
 def _check_content(
-    stored: StoredAlert, key: bytes | None, bad_hashes: list[int], bad_signatures: list[int]
+    stored: StoredAlert, key: Sequence[bytes] | None, bad_hashes: list[int], bad_signatures: list[int]
 ) -> Alert | None:
     """Record a bad hash or signature; return the decoded alert, None when it is not this alert."""
     try:
@@ -330,7 +237,7 @@ def _check_content(
             bad_hashes.append(stored.seq)
             return None
         if key is not None:
-            verify_payload(stored.payload, key)
+            verify_signed(stored.payload, key)
         elif alert_hash(json.loads(stored.payload)) != alert.hash:
             bad_hashes.append(stored.seq)
     except InvalidAlertError:

@@ -4,7 +4,8 @@
 what has arrived and leaves its MQTT session for the next start. SIGHUP (``systemctl reload``)
 reads the keys file again: the alerts that arrive after it are checked with the new keys (a device
 added is accepted, one removed refused as ``unknown_device``, one re-keyed checked with its new
-key), and what changed is logged by device id, never a key. A keys file that cannot be used is
+keys: each device's list, ``gateway.audit.keys_file``), and what changed is logged by device id,
+never a key. A keys file that cannot be used is
 refused with the reason and the keys in force stay. The handler is installed first thing, so a
 SIGHUP while the service starts is a reload once it runs, not the default action (which ended it).
 Under systemd (Type=notify) it reports READY once the store is open and the client started (not
@@ -25,16 +26,17 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from gateway.audit.http import AuditHttpServer, create_app
+from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys
 from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
-from gateway.audit.verify import load_keys, verify_store
+from gateway.audit.verify import verify_store
 from gateway.commands.redaction import redact
 from gateway.config import HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
@@ -175,13 +177,13 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
 
 
 def _reload_keys(
-    path: Path, keys: dict[str, bytes], users: Sequence[Callable[[Mapping[str, bytes]], None]]
-) -> dict[str, bytes]:
+    path: Path, keys: dict[str, KeyRing], users: Sequence[Callable[[SigningKeys], None]]
+) -> dict[str, KeyRing]:
     """The keys file read again and handed to ``users``; ``keys`` kept if it cannot be used."""
     try:
         loaded = load_keys(path)
     except AuditError as exc:
-        logger.error("audit: keys not reloaded, the %d keys in force stay: %s", len(keys), exc)
+        logger.error("audit: keys not reloaded, the keys of the %d devices in force stay: %s", len(keys), exc)
         return keys
     added = sorted(loaded.keys() - keys.keys())
     removed = sorted(keys.keys() - loaded.keys())

@@ -226,7 +226,9 @@ class AuditConfig(Section):
 
     mqtt: MqttConfig
     database: str = Field("sqlite:///audit.db", description="sqlite:///path or postgresql://...")
-    keys_file: FilePath = Field(description="YAML or JSON mapping device_id -> hex HMAC key.")
+    keys_file: FilePath = Field(
+        description="YAML or JSON mapping device_id -> hex HMAC key, or a list of keys (current first)."
+    )
     share_group: Identifier = Field("audit", description="MQTT v5 $share group name.")
     client_id: Identifier = Field(
         DEFAULT_AUDIT_CLIENT_ID,

@@ -12,11 +12,14 @@ each reload, logged and counted. The real command in a child process, a real mos
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from gateway.audit.keys_file import load_keys
 from gateway.audit.store import AuditStore
+from gateway.audit.verify import verify_store
 from tests.integration.audit_serve_process import WAIT_S, Service
 from tests.support.audit_device import AlertChain, connect_client, jpeg, wait_until
 from tests.support.mosquitto import Mosquitto
@@ -152,3 +155,55 @@ def test_a_device_taken_out_is_no_longer_asked_for_its_gaps_and_one_put_back_is(
             client.disconnect()
             client.loop_stop()
     assert "Traceback" not in service.log()
+
+
+def test_a_reload_with_a_key_list_accepts_alerts_signed_before_the_rotation(tmp_path: Path) -> None:
+    with Mosquitto(tmp_path / "broker") as broker:
+        service = Service(tmp_path, broker.url)
+        service.write_keys({"box-a": KEY_A})
+        a = AlertChain("box-a", KEY_A)
+        client = connect_client(broker.url, "devices")
+        reader = AuditStore.open(f"sqlite:///{service.database}", {})
+        try:
+            with service.running():
+                # Given box-a's alert 1 stored, and its alert 3 signed with the same key, held back
+                publish(client, a.topic, a.extend(1)[0])
+                wait_until(lambda: stored(reader).get("box-a") == 1, WAIT_S)
+                a.key = KEY_A2
+                a.extend(1)
+                a.key = KEY_A
+                late = a.extend(1)[0]
+
+                # When box-a is re-keyed with its older key listed after the new one
+                service.keys_file.write_text(f"box-a: [{KEY_A2.hex()}, {KEY_A.hex()}]\n")
+                service.reload("audit: keys reloaded")
+                assert "re-keyed box-a" in service.log()
+
+                # Then its alert signed with the new key and the late one signed before are stored
+                publish(client, a.topic, a.payload(2))
+                publish(client, a.topic, late)
+                wait_until(lambda: stored(reader).get("box-a") == 3, WAIT_S)
+                assert rejected(reader, "box-a") == []
+                # And the fleet API says how many keys it has, never which
+                device = service.device("box-a")
+                assert (device["key_known"], device["keys"]) == (True, 2)
+                assert all(key.hex() not in json.dumps(device) for key in (KEY_A, KEY_A2))
+                # And audit verify checks each stored alert under the listed keys
+                report = verify_store(reader, load_keys(service.keys_file))
+                assert report.ok, report.render()
+
+                # When the older key is taken out, then what it signed is a bad signature again
+                service.keys_file.write_text(f"box-a: [{KEY_A2.hex()}]\n")
+                service.reload("audit: keys reloaded")
+                a.key = KEY_A
+                publish(client, a.topic, a.extend(1)[0])
+                wait_until(lambda: bool(rejected(reader, "box-a")), WAIT_S)
+                assert rejected(reader, "box-a")[0].startswith("signature")
+                assert service.device("box-a")["keys"] == 1
+        finally:
+            reader.close()
+            client.disconnect()
+            client.loop_stop()
+    log = service.log()
+    assert "Traceback" not in log
+    assert all(key.hex() not in log for key in (KEY_A, KEY_A2))

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.verify import load_keys
+from gateway.audit.keys_file import load_keys
 from gateway.cli import main
 from gateway.config import read_config_text, read_text_file
 from gateway.config.text_file import MAX_TEXT_FILE_BYTES

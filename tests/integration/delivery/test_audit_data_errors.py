@@ -97,12 +97,20 @@ def test_a_value_the_database_refuses_rejects_its_message_and_the_batch_is_store
         (Outcome.STORED, None),
     ]
     assert outcomes(again)[0] == outcomes(again)[-1] == (Outcome.DUPLICATE, None)
+    # And a rejected message delivered again is recorded once: its copy is a duplicate
+    assert [outcome for outcome, _ in outcomes(again)[1:-1]] == [
+        Outcome.DUPLICATE,
+        Outcome.REJECTED,  # a status: logged, never kept, so refused again
+        Outcome.DUPLICATE,
+        Outcome.DUPLICATE,
+        Outcome.DUPLICATE,
+    ]
     assert stored_seqs(store) == [1, 2]
     assert results[2].status
-    # Every rejection is kept; where the database refuses its row, escaped to ASCII and without the
-    # device id (the topic still names it).
+    # Every rejection is kept, once; where the database refuses its row, escaped to ASCII and
+    # without the device id (the topic still names it).
     long_device = None if postgres else LONG_DEVICE
-    assert [(entry.device_id, entry.topic) for entry in store.rejected()] == 2 * [
+    assert [(entry.device_id, entry.topic) for entry in store.rejected()] == [
         (long_device, f"edge/{LONG_DEVICE}/alerts"),
         (long_device, f"edge/{LONG_DEVICE}/evidence/1"),
         (None, "edge/cam\\x00/alerts") if postgres else ("cam\x00", "edge/cam\x00/alerts"),

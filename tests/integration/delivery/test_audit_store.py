@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import psycopg
 import pytest
 
 from gateway.audit import store_checks
+from gateway.audit.keys_file import verify_signed
 from gateway.audit.store import AuditStore, Outcome, ReceivedMessage, RejectReason
 from gateway.audit.verify import verify_store
 from gateway.cli import main
 from gateway.domain import Alert
-from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert, verify_payload
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 from tests.support.audit_device import AlertChain, event
 
 DEVICE = "cam-box-1"
@@ -243,14 +244,14 @@ def test_no_one_message_stops_the_store_and_every_rejection_is_recorded(
 def test_a_check_that_fails_unforeseen_rejects_its_message_only(
     store: AuditStore, chain: AlertChain, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = verify_payload
+    real = verify_signed
 
-    def failing_on_seq_2(payload: bytes, key: bytes) -> Alert:
+    def failing_on_seq_2(payload: bytes, ring: Sequence[bytes]) -> Alert:
         if payload == chain.payload(2):
             raise RuntimeError("a defect in the checks")
-        return real(payload, key)
+        return real(payload, ring)
 
-    monkeypatch.setattr(store_checks, "verify_payload", failing_on_seq_2)
+    monkeypatch.setattr(store_checks, "verify_signed", failing_on_seq_2)
     results = store.ingest(received(chain, 1, 2, 3))
 
     assert [result.outcome for result in results] == [Outcome.STORED, Outcome.REJECTED, Outcome.STORED]

@@ -1,33 +1,47 @@
 """``edge-gateway audit serve`` as edge-gateway-audit.service runs it: the shipped example config,
 secrets from $CREDENTIALS_DIRECTORY, a real mosquitto with a password, READY, a SIGHUP (the unit's
-ExecReload: RELOADING=1, then READY=1), then STOPPING and exit 0 on SIGTERM, with the SQLite store
-in the working directory (the unit's state directory)."""
+ExecReload: RELOADING=1, then READY=1) that reads an edit of the keys file, then STOPPING and exit 0
+on SIGTERM, with the SQLite store in the working directory (the unit's state directory).
+
+The keys file was handed over as a credential, which systemd copies once at start: a reload read
+that copy, so an edit of the keys was seen only after a restart. The example config now names the
+file where install-service.sh installs it, read in place by the service's group."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gateway.config import load_audit_config
 from tests.integration.systemd.notify_listener import NotifyListener
 from tests.support.mosquitto import Mosquitto
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "systemd" / "audit.example.yaml"
+REPOSITORY = Path(__file__).resolve().parents[3]
+EXAMPLE = REPOSITORY / "systemd" / "audit.example.yaml"
+UNIT = REPOSITORY / "systemd" / "edge-gateway-audit.service"
+INSTALLED_KEYS = "/etc/edge-gateway/audit-device-keys"
 
 
 def test_audit_serve_notifies_and_stops_cleanly(tmp_path: Path) -> None:
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     (credentials / "audit-mqtt-password").write_text("s3cret", encoding="utf-8")
-    (credentials / "audit-device-keys").write_text(f"gateway-01: {'ab' * 32}\n", encoding="utf-8")
+    keys = tmp_path / "audit-device-keys"
+    keys.write_text(f"gateway-01: {'ab' * 32}\n", encoding="utf-8")
     state = tmp_path / "state"
     state.mkdir()
     with Mosquitto(tmp_path / "broker", users={"audit": "s3cret"}) as broker:
         config = tmp_path / "audit.yaml"
         config.write_text(
-            EXAMPLE.read_text(encoding="utf-8").replace("mqtts://broker.example:8883", broker.url),
+            EXAMPLE.read_text(encoding="utf-8")
+            .replace("mqtts://broker.example:8883", broker.url)
+            .replace(INSTALLED_KEYS, str(keys)),
             encoding="utf-8",
         )
         with NotifyListener(tmp_path / "notify.sock") as listener:
@@ -54,7 +68,9 @@ def test_audit_serve_notifies_and_stops_cleanly(tmp_path: Path) -> None:
                 while not status.startswith("subscribed to"):
                     notification, _ = listener.wait_for("STATUS", 30.0)
                     status = notification.fields["STATUS"]
-                # A reload (the unit's ExecReload) reads the keys again and reports it, then runs on
+                # A reload (the unit's ExecReload) reads the keys file again, edited since the start,
+                # and reports it, then runs on
+                keys.write_text(f"gateway-01: {'ab' * 32}\ngateway-02: [{'cd' * 32}, {'ef' * 32}]\n")
                 process.send_signal(signal.SIGHUP)
                 reloading, _ = listener.wait_for("RELOADING", 30.0)
                 assert reloading.fields["RELOADING"] == "1"
@@ -72,7 +88,27 @@ def test_audit_serve_notifies_and_stops_cleanly(tmp_path: Path) -> None:
     text = log.read_text(encoding="utf-8")
     assert "Traceback" not in text
     assert "audit: keys reloaded from" in text
-    assert "nothing changed" in text
+    assert "2 devices; added gateway-02" in text
+
+
+def test_the_unit_s_reload_reads_the_keys_file_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the example config under the unit's environment
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path / "credentials"))
+    config = load_audit_config(EXAMPLE)
+    # Then its keys file is the installed one, not a copy systemd makes at start
+    assert config.keys_file == Path(INSTALLED_KEYS)
+    assert not str(config.keys_file).startswith(str(tmp_path / "credentials"))
+    # And install-service.sh installs it for the service's group to read (as audit.yaml)
+    script = (REPOSITORY / "build" / "install-service.sh").read_text(encoding="utf-8")
+    assert "audit_keys=$config_dir/audit-device-keys" in script
+    assert re.search(r'install -m 0640 -o 0 -g "\$audit_gid" .* "\$audit_keys"', script)
+    # And the unit still loads it as the credential an older audit.yaml names, from that one file
+    loaded = [
+        line for line in UNIT.read_text(encoding="utf-8").splitlines() if line.startswith("LoadCredential=")
+    ]
+    assert f"LoadCredential=audit-device-keys:{INSTALLED_KEYS}" in loaded
 
 
 def test_the_audit_unit_reloads_with_sighup() -> None:

@@ -18,7 +18,6 @@ SECRETS = (
     "api-tokens",
     "mqtt-password",
     "audit-mqtt-password",
-    "audit-device-keys",
     "audit-pgpass",
 )
 
@@ -69,7 +68,7 @@ def test_install_lays_down_users_secrets_configs_models_and_units(checkout: Path
     install(checkout, root, "--venv", str(venv), "--gpu", "jetson", "--enable")
 
     uid, gid = account(root, "edge-gateway")
-    account(root, "edge-gateway-audit")
+    _, audit_gid = account(root, "edge-gateway-audit")
     credentials = root / "etc" / "edge-gateway" / "credentials"
     assert mode(credentials) == 0o700
     for secret in SECRETS:
@@ -82,6 +81,9 @@ def test_install_lays_down_users_secrets_configs_models_and_units(checkout: Path
     config = root / "etc" / "edge-gateway" / "gateway.yaml"
     assert config.read_text(encoding="utf-8") == (checkout / "systemd" / "gateway.example.yaml").read_text()
     assert (mode(config), config.stat().st_uid, config.stat().st_gid) == (0o640, 0, gid)
+    # The audit reads its device keys in place, so that a reload (SIGHUP) sees an edit.
+    keys = root / "etc" / "edge-gateway" / "audit-device-keys"
+    assert (mode(keys), keys.stat().st_uid, keys.stat().st_gid) == (0o640, 0, audit_gid)
     models = root / "var" / "lib" / "edge-gateway" / "models"
     assert (models / "detector" / "1" / "model.onnx").read_bytes() == b"not really a model"
     assert (models.stat().st_uid, models.parent.stat().st_uid, mode(models.parent)) == (uid, uid, 0o700)

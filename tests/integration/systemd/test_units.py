@@ -190,7 +190,7 @@ def test_example_configs_are_valid_under_the_unit_environment(
     assert gateway.http.tokens_file == tmp_path / "credentials" / "api-tokens"
     assert gateway.models.repository == Path("/var/lib/edge-gateway/models")
     audit = load_audit_config(SOURCES / "audit.example.yaml")
-    assert audit.keys_file == tmp_path / "credentials" / "audit-device-keys"
+    assert audit.keys_file == Path("/etc/edge-gateway/audit-device-keys")
 
 
 def test_the_shipped_example_is_checked_before_install_with_env() -> None:

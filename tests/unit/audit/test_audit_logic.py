@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from gateway.audit.keys_file import load_keys
 from gateway.audit.replay import ReplayScheduler
 from gateway.audit.store import DeviceProgress, device_from_topic
-from gateway.audit.verify import DeviceReport, VerifyReport, load_keys
+from gateway.audit.verify import DeviceReport, VerifyReport
 from gateway.errors import AuditError
 
 
@@ -63,8 +64,8 @@ def test_keys_files_are_yaml_or_json_of_hex_keys(tmp_path: Path) -> None:
     key = bytes(range(32))
     (tmp_path / "keys.json").write_text(f'{{"box-1": "{key.hex()}"}}')
     (tmp_path / "keys.yaml").write_text(f"box-1: {key.hex()}\nbox-2: '{key.hex().upper()}'\n")
-    assert load_keys(tmp_path / "keys.json") == {"box-1": key}
-    assert load_keys(tmp_path / "keys.yaml") == {"box-1": key, "box-2": key}
+    assert load_keys(tmp_path / "keys.json") == {"box-1": (key,)}
+    assert load_keys(tmp_path / "keys.yaml") == {"box-1": (key,), "box-2": (key,)}
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.verify import load_keys
+from gateway.audit.keys_file import load_keys
 from gateway.errors import AuditError
 
 KEY = bytes(range(32))
@@ -27,18 +27,18 @@ def test_unquoted_device_ids_and_keys_are_read_as_written(tmp_path: Path) -> Non
 
     # Then each device id and key is the text in the file.
     assert load_keys(path) == {
-        "007": KEY,
-        "on": KEY,
-        "1.10": KEY,
-        "null": KEY,
-        "box-9": bytes.fromhex(digits),
+        "007": (KEY,),
+        "on": (KEY,),
+        "1.10": (KEY,),
+        "null": (KEY,),
+        "box-9": (bytes.fromhex(digits),),
     }
 
 
 def test_a_json_keys_file_still_reads(tmp_path: Path) -> None:
     path = tmp_path / "keys.json"
     path.write_text(f'{{"007": "{KEY.hex()}", "box-1": "{KEY.hex()}"}}')
-    assert load_keys(path) == {"007": KEY, "box-1": KEY}
+    assert load_keys(path) == {"007": (KEY,), "box-1": (KEY,)}
 
 
 @pytest.mark.parametrize(
@@ -70,9 +70,16 @@ def _doubling_aliases(times: int) -> str:
         # str() of this "key" (2^40 strings) would never end
         (
             "bomb: " + _doubling_aliases(40) + "\n",
-            "device 'bomb' must be a device id and a hex key, both text",
+            "device 'bomb' must be a device id and a hex key or a list of hex keys, all text",
         ),
-        (f"box-1: [{KEY.hex()}]\n", "device 'box-1' must be a device id and a hex key, both text"),
+        (
+            f"box-1: {{key: {KEY.hex()}}}\n",
+            "device 'box-1' must be a device id and a hex key or a list of hex keys, all text",
+        ),
+        (
+            f"box-1: [{KEY.hex()}, [{KEY.hex()}]]\n",
+            "device 'box-1' must be a device id and a hex key or a list of hex keys, all text",
+        ),
     ],
 )
 def test_a_keys_file_that_is_not_ids_and_keys_is_named_at_once(

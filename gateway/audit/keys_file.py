@@ -1,0 +1,165 @@
+"""The audit keys file: each device's HMAC signing keys, and checking an alert with them.
+
+A YAML or JSON mapping of device id to its key in hex, or to a list of its keys, the current one
+first and older ones after::
+
+    gate-01: 6f1c...               # one key
+    gate-02: [9ab4..., 6f1c...]    # re-keyed: the new key, then the one it replaced
+
+A device re-keyed keeps its older key listed for as long as alerts signed with it may still arrive
+(a replay of alerts from before the rotation, a queue drained after it): an alert verifies under
+any of its device's keys. With the single key only, such alerts were rejected as bad signatures.
+What is listed is checked when the file is read (``load_keys``): ids that no MQTT topic level or
+URL path can hold, ids named twice, keys that are not hex, shorter than ``MIN_KEY_BYTES`` or listed
+twice for one device, each named with its device, never with a key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gateway.config import read_text_file
+from gateway.domain import Alert
+from gateway.errors import AuditError
+from gateway.protocol.alerts import AlertVerificationError, verify_payload
+
+__all__ = ["MIN_KEY_BYTES", "KeyRing", "SigningKeys", "key_rings", "load_keys", "verify_signed"]
+
+MIN_KEY_BYTES = 16
+
+KeyRing = tuple[bytes, ...]
+"""A device's keys, the current one first."""
+SigningKeys = Mapping[str, bytes | Sequence[bytes]]
+"""Device id -> its key, or its keys (the current one first)."""
+
+TOPIC_LEVEL_BREAKERS = ("/", "+", "#", "\x00")
+"""What a device id cannot hold: it is one MQTT topic level (``{prefix}/{device_id}/alerts``), which
+``/`` splits, ``+`` and ``#`` are wildcards in and NUL is not allowed in, so no topic could ever
+name that device and its alerts would all be refused as from a device with no key."""
+
+
+TOPIC_LEVEL_RULE = "it must be non-empty, without '/', '+', '#' or NUL"
+PATH_STEPS = frozenset({".", ".."})
+"""Ids a URL cannot name: ``/v1/devices/..`` is a path step to ``/v1/`` for browsers and HTTP
+clients (``%2E%2E`` too, by the URL standard), so the fleet page could never open such a device."""
+
+
+def key_rings(keys: SigningKeys) -> dict[str, KeyRing]:
+    """Every device's keys as a ring; a device given an empty list has no key."""
+    rings = {device: (key,) if isinstance(key, bytes) else tuple(key) for device, key in keys.items()}
+    return {device: ring for device, ring in rings.items() if ring}
+
+
+def verify_signed(payload: bytes, ring: Sequence[bytes]) -> Alert:
+    """Decode and verify ``payload`` (``verify_payload``) with any of its device's keys, the current
+    one first; raises what the last one raised when none verifies it. A hash that does not match its
+    content fails the same under every key, so it is not tried again."""
+    for key in ring[:-1]:
+        try:
+            return verify_payload(payload, key)
+        except AlertVerificationError as exc:
+            if exc.reason != "signature":
+                raise
+    return verify_payload(payload, ring[-1])
+
+
+def _unusable(name: str) -> str | None:
+    """Why ``name`` cannot be a device id, or None when it can."""
+    if not name or any(character in name for character in TOPIC_LEVEL_BREAKERS):
+        return f"cannot be an MQTT topic level ({TOPIC_LEVEL_RULE}), so no alert could name it"
+    if name in PATH_STEPS:
+        return "is a URL path step ('.' or '..'), so the fleet API and page could never name it"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode (a lone surrogate), so no MQTT topic, which is UTF-8, could name it"
+    return None
+
+
+class _UnusableDeviceIdError(yaml.YAMLError):
+    def __init__(self, name: str, line: int, reason: str) -> None:
+        self.name = name
+        self.line = line
+        self.reason = reason
+        super().__init__(name)
+
+
+class _KeysLoader(yaml.BaseLoader):
+    """Every scalar as written (safe_load reads the device id 007 as the integer 7, "on" as True and
+    1.10 as 1.1, so those devices' alerts were refused for want of a key that is there), and a device
+    named twice is an error (else the later key wins without a word), as is a device id no MQTT
+    topic level can hold."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+            if isinstance(name, str) and name in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"device {name!r} is named twice", key_node.start_mark
+                )
+            if isinstance(name, str):
+                if (reason := _unusable(name)) is not None:
+                    raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1, reason)
+                seen.add(name)
+        return super().construct_mapping(node, deep)
+
+
+def load_keys(path: Path) -> dict[str, KeyRing]:
+    """A YAML or JSON mapping of device_id -> hex HMAC key, or a list of them with the current one
+    first (JSON is YAML, so one parser reads both)."""
+    try:
+        data = yaml.load(read_text_file(path), Loader=_KeysLoader)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
+    except _UnusableDeviceIdError as exc:
+        raise AuditError(f"{path}, line {exc.line}: device id {exc.name!r} {exc.reason}") from None
+    except yaml.YAMLError as exc:
+        # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
+        # not chained either: a traceback would print it).
+        mark = getattr(exc, "problem_mark", None)
+        where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or "not YAML or JSON"
+        raise AuditError(f"the keys file {path} is not valid YAML{where}: {problem}") from None
+    except RecursionError:
+        # PyYAML composes recursively: a few thousand '[' exhaust the interpreter's stack.
+        raise AuditError(f"the keys file {path} is not valid YAML: values nested too deep") from None
+    if not isinstance(data, dict):
+        raise AuditError(f"{path}: must be a mapping of device_id to hex key (or a list of hex keys)")
+    return {device_id: _ring(path, device_id, value) for device_id, value in data.items()}
+
+
+def _ring(path: Path, device_id: object, value: object) -> KeyRing:
+    """One device's entry: a hex key, or a non-empty list of them."""
+    listed = value if isinstance(value, list) else [value]
+    # Each item's type is checked before anything reads it as text (no str() of it): a list or
+    # mapping here may be an alias bomb of billions.
+    if not isinstance(device_id, str) or not all(isinstance(item, str) for item in listed):
+        shown = repr(device_id) if isinstance(device_id, str) else "a list or mapping"
+        raise AuditError(
+            f"{path}: device {shown} must be a device id and a hex key or a list of hex keys, all text"
+        )
+    if not listed:
+        raise AuditError(f"{path}: device {device_id!r} has an empty list of keys (give at least one)")
+    ring: list[bytes] = []
+    for number, hex_key in enumerate(listed, start=1):
+        # The key itself stays out of every message: it is a secret.
+        which = (
+            f"the key of device {device_id!r}"
+            if len(listed) == 1
+            else f"key {number} of device {device_id!r}"
+        )
+        try:
+            key = bytes.fromhex(hex_key)
+        except ValueError as exc:
+            raise AuditError(f"{path}: {which} is not hex") from exc
+        if len(key) < MIN_KEY_BYTES:
+            raise AuditError(f"{path}: {which} is shorter than {MIN_KEY_BYTES} bytes")
+        if key in ring:
+            raise AuditError(f"{path}: {which} repeats key {ring.index(key) + 1}: list each key once")
+        ring.append(key)
+    return tuple(ring)

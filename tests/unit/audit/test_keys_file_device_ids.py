@@ -1,0 +1,70 @@
+"""A device id in the keys file that no alert or fleet page could ever name is refused when the file
+is read, naming the id, its line and why, never the key.
+
+- An MQTT topic level (``{prefix}/{device_id}/alerts``): an id holding ``/``, ``+`` or ``#`` (or
+  empty, or with a NUL) can never be what a topic names, so its device's alerts were all refused as
+  ``unknown_device`` while its key sat in the file, without a word at start.
+- A URL path step: a browser (and any HTTP client following the URL standard) resolves
+  ``/v1/devices/..`` to ``/v1/``, and ``%2E%2E`` the same way, so the fleet page could never open a
+  device named ``.`` or ``..``.
+- Valid Unicode: a lone surrogate (YAML's ``"\\ud800"``) can be no UTF-8 MQTT topic, and the page's
+  ``encodeURIComponent`` throws on it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.audit.keys_file import load_keys
+from gateway.errors import AuditError
+
+KEY = bytes(range(32)).hex()
+
+
+def refusal(path: Path, text: str) -> str:
+    """The error reading ``text`` as a keys file raises; it never holds the key."""
+    path.write_text(text)
+    with pytest.raises(AuditError) as caught:
+        load_keys(path)
+    message = str(caught.value)
+    assert KEY not in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("device_id", "why"),
+    [
+        ("site/box-1", "MQTT topic level"),
+        ("box+1", "MQTT topic level"),
+        ("box#1", "MQTT topic level"),
+        ("", "MQTT topic level"),
+        (".", "URL path step"),
+        ("..", "URL path step"),
+        ("box-\\ud800", "not valid Unicode"),
+    ],
+)
+def test_a_device_id_nothing_could_name_is_refused_with_its_line(
+    tmp_path: Path, device_id: str, why: str
+) -> None:
+    # Given a YAML keys file whose third line names such a device id, then reading it names the id,
+    # its line, and why
+    message = refusal(tmp_path / "keys.yaml", f'box-a: {KEY}\nbox-b: {KEY}\n"{device_id}": {KEY}\n')
+    assert "line 3: device id " in message
+    assert why in message
+    if "\\" not in device_id:
+        assert f"device id {device_id!r}" in message
+
+
+def test_a_json_keys_file_names_the_line_too(tmp_path: Path) -> None:
+    message = refusal(tmp_path / "keys.json", f'{{\n  "box-a": "{KEY}",\n  "fleet/box-b": "{KEY}"\n}}\n')
+    assert "line 3: device id 'fleet/box-b'" in message
+
+
+def test_ids_with_other_punctuation_or_dots_that_are_not_path_steps_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(
+        f"box-1.site_a: {KEY}\n'box 2': {KEY}\n'...': {KEY}\n.box: {KEY}\nbox.: {KEY}\n'%2e%2e': {KEY}\n"
+    )
+    assert set(load_keys(path)) == {"box-1.site_a", "box 2", "...", ".box", "box.", "%2e%2e"}
