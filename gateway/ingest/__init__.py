@@ -10,7 +10,11 @@
 - ``snapshot``: ``draw_snapshot``, the newest frame with detections and zones, as JPEG.
 - ``ffmpeg_environment``: the process-wide FFmpeg options and log levels OpenCV reads at each open.
 - ``files``: what a file camera's URL or path names (a video, an image sequence and its first
-  number) or why it cannot open, and whether the file changed while it played.
+  number) or why it cannot open, and whether the file changed while it played; ``audio_only``:
+  whether a file holds sound and no picture, from its container's headers.
+- ``file_parts``: which bytes of a video file play next, so each picture size plays at its own: a
+  raw stream's parts (``elementary``, on ``h264``/``h265``/``bitstream``), a container's rest once
+  its size changes (``container_sizes``), each through a ``file_range.FileRange``.
 - ``rtsp_diagnosis``: why an RTSP stream did not open, from the server's own answers.
 - ``urls``: ``redact_url`` (credentials never leave this package unredacted) and ``source_kind``.
 

@@ -11,10 +11,10 @@ whole path as its pattern, folders included: ``ffmpeg_pattern`` doubles a '%' in
 each loop, whether the file was replaced or rewritten since it was opened, and ``image_size`` an
 image's size from its header (FFmpeg scales every image of a run to the size of its first).
 
-A raw H.264 stream whose picture size changes part way (``cat small.h264 large.h264``, a recorder
-that followed a camera's new profile) is scaled to its first size the same way, to its end:
-``size_segments`` finds where each size starts from the stream's sequence parameter sets, and
-``FileRange`` shows OpenCV one of those parts as if it were the whole file.
+A raw H.264 or H.265 stream whose picture size changes part way (``cat small.h264 large.h264``, a
+recorder that followed a camera's new profile) is scaled to its first size the same way, to its end:
+``elementary.size_segments`` finds where each size starts from the stream's sequence parameter sets,
+and ``file_range.FileRange`` shows OpenCV one of those parts as if it were the whole file.
 """
 
 from __future__ import annotations

@@ -29,8 +29,9 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
 - After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
   to it, and the reported width and height do not change either), until the next reconnect; a
   file never reconnects, so its later sizes never showed. An image sequence is opened again at an
-  image whose header gives another size than its run's first; a raw H.264 file of several sizes is
-  played part by part, each part (``size_segments``) opened through a ``FileRange`` on its own.
+  image whose header gives another size than its run's first; a raw H.264 or H.265 file of several
+  sizes is played part by part, and so is a container's H.264 or H.265 video from where its size
+  changes (``file_parts.py``), each part opened through a ``FileRange`` on its own.
 
 The process-wide FFmpeg options and log levels, set around each open, are ``ffmpeg_environment``'s.
 """
@@ -49,11 +50,14 @@ import numpy as np
 
 from gateway.domain import Image
 from gateway.errors import SourceError
+from gateway.ingest.audio_only import audio_only
 from gateway.ingest.ffmpeg_environment import (
     FFMPEG_OPTIONS_VARIABLE,
     ffmpeg_capture_options,
     ffmpeg_options,
 )
+from gateway.ingest.file_parts import FileParts
+from gateway.ingest.file_range import FileRange
 from gateway.ingest.files import (
     FileIdentity,
     ffmpeg_pattern,
@@ -65,7 +69,6 @@ from gateway.ingest.files import (
     sequence_image,
     sequence_start,
 )
-from gateway.ingest.h264 import FileRange, size_segments
 from gateway.ingest.http_diagnosis import http_failure
 from gateway.ingest.network_probe import probe_tcp
 from gateway.ingest.rtsp_diagnosis import rtsp_failure
@@ -123,10 +126,9 @@ class OpenCvSource:
         # The file as opened, looked at again at each loop: one replaced or removed while it
         # played was otherwise played on from its old, deleted inode, its disk space held, forever.
         self._identity: FileIdentity | None = None
-        # A raw H.264 file of several picture sizes: each part's byte range, the part playing, and
-        # the reader OpenCV reads it through (None where the file is opened by its path).
-        self._segments: list[tuple[int, int]] | None = None
-        self._segment = 0
+        # A video file's parts of one picture size each, and the reader OpenCV reads the one playing
+        # through (None where the file is opened by its path).
+        self._parts: FileParts | None = None
         self._range: FileRange | None = None
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
@@ -149,8 +151,14 @@ class OpenCvSource:
             if problem is not None:
                 raise SourceError(problem)
             if Path(target).is_file():
+                audio = audio_only(Path(target))
+                if audio is not None:
+                    # Refused, not opened: an MP3's cover art opens as a video of one still picture.
+                    raise SourceError(
+                        f"not a readable video: {self._display} holds audio only, no video stream ({audio})"
+                    )
                 self._identity = file_identity(target)
-                self._segments = size_segments(Path(target))
+                self._parts = FileParts(target, self._display, timeouts)
             else:
                 # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
                 self._pattern = Path(target)
@@ -176,6 +184,8 @@ class OpenCvSource:
             self._release(capture)
             raise SourceError(self._why_not_opened(time.monotonic() - opening, timeouts[1] / 1000))
         self._capture = capture
+        if self._parts is not None:
+            self._parts.watch()
         self.nominal_fps: float | None = None
         self._frame_interval_s = 1.0 / DEFAULT_FILE_FPS
         self._take_rate(capture)
@@ -195,17 +205,18 @@ class OpenCvSource:
             if self._backend != cv2.CAP_FFMPEG:
                 # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
-            if self._segments is not None:
-                start, end = self._segments[self._segment]
-                self._range = FileRange(self._target, start, end)
+            self._range = self._parts.part() if self._parts is not None else None
+            if self._parts is not None and self._range is not None:
                 # OpenCV's binding takes any BufferedIOBase where its stubs name IStreamReader.
                 reader = cast("cv2.IStreamReader", self._range)
                 try:
-                    return cv2.VideoCapture(reader, self._backend, self._timeouts)
+                    with ffmpeg_options(self._options):  # a file's: no network camera's short probe
+                        return cv2.VideoCapture(reader, self._backend, self._timeouts)
                 except (TypeError, cv2.error):
                     # An OpenCV before 4.9 reads no streams: the file plays whole, at its first size.
                     self._range.close()
-                    self._range, self._segments = None, None
+                    self._range = None
+                    self._parts.play_whole()
             with ffmpeg_options(self._options) as ours:
                 self._options_replaced = not ours
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
@@ -260,7 +271,8 @@ class OpenCvSource:
         ok, image = self._opened().retrieve()
         if not ok or image is None:
             raise SourceError(f"{self._display}: could not decode the frame")
-        return np.asarray(image, dtype=np.uint8)
+        frame = np.asarray(image, dtype=np.uint8)
+        return self._parts.upright(frame) if self._parts is not None else frame
 
     def read(self) -> Image:
         self.grab()
@@ -295,6 +307,8 @@ class OpenCvSource:
             self._run_frames += 1
             if self._pattern is not None:
                 return self._same_size_run(self._pattern, capture)
+            if self._parts is not None and self._parts.size_changed(capture):
+                return self._reopen(capture)  # the rest of the container, at its own size
             return capture
         if self._pattern is not None:
             return self._next_run(self._pattern)
@@ -304,17 +318,17 @@ class OpenCvSource:
             if identity is None:
                 raise SourceError(f"{self._display}: the file was removed while it played")
             changed, self._identity = identity != self._identity, identity
-        if changed:
-            self._segments, self._segment = size_segments(Path(self._target)), 0
-        elif self._segments is not None:
-            self._segment = (self._segment + 1) % len(self._segments)
-        else:
+        if self._parts is None or not self._parts.advance(replaced=changed):
             capture.set(cv2.CAP_PROP_POS_FRAMES, 0)
             if capture.grab():
                 return capture
         # Opened again: a file replaced, rewritten or grown since (its new content), the next part
         # of a file of several sizes, or a raw elementary stream (.h264, .h265), which cannot seek,
         # so that its loop is not a lost stream (a reconnect, a state flap and a warning every pass).
+        return self._reopen(capture)
+
+    def _reopen(self, capture: cv2.VideoCapture) -> cv2.VideoCapture:
+        """``capture`` replaced by a new one on the file or its part now due, its first frame grabbed."""
         self._release(capture)
         self._capture = None
         capture = self._new_capture()
@@ -381,3 +395,6 @@ class OpenCvSource:
         capture, self._capture = self._capture, None
         if capture is not None:
             self._release(capture)
+        parts, self._parts = self._parts, None
+        if parts is not None:
+            parts.close()

@@ -30,6 +30,12 @@ KINDS = {
     "yuv444.mp4": ["-c:v", "libx264", "-pix_fmt", "yuv444p"],
     "ten-bit.mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p10le"],
     "full-range.mp4": ["-c:v", "libx264", "-pix_fmt", "yuvj420p"],
+    # Elementary streams that start 00 00 01 like raw H.264: their slices were read as its parameter
+    # sets, and the file cut into parts that each started part way through a picture.
+    "mpeg2.m2v": ["-c:v", "mpeg2video"],
+    "mpeg1.mpv": ["-c:v", "mpeg1video", "-f", "mpeg1video"],
+    "interlaced.m2v": ["-c:v", "mpeg2video", "-flags", "+ildct+ilme", "-top", "1"],
+    "mpeg4.m4v": ["-c:v", "mpeg4"],
 }
 
 

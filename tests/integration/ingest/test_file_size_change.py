@@ -1,8 +1,8 @@
-"""A video file whose picture size changes part way, made with the real ffmpeg (``cat small.h264
-large.h264``, as a recorder that followed a camera's new profile writes it) and played through the
-real OpenCV source and camera: each part plays at its own size. OpenCV's FFmpeg backend scaled every
-frame to the first size, to the end of the file, and a looping file never reconnects, so the camera
-never saw the second size at all."""
+"""A raw H.264 or H.265 file whose picture size changes part way, made with the real ffmpeg (``cat
+small.h264 large.h264``, as a recorder that followed a camera's new profile writes it) and played
+through the real OpenCV source and camera: each part plays at its own size. OpenCV's FFmpeg backend
+scaled every frame to the first size, to the end of the file, and a looping file never reconnects, so
+the camera never saw the second size at all."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 
 from gateway.config import CameraConfig
+from gateway.ingest import h264, h265
 from gateway.ingest.camera import Camera
-from gateway.ingest.h264 import size_segments, sps_size
+from gateway.ingest.elementary import size_segments
 from gateway.ingest.sources import OpenCvSource, source_factory
 from tests.integration.ingest.conftest import wait_until
 
@@ -27,24 +28,36 @@ def ffmpeg(*arguments: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments], check=True, timeout=60)
 
 
-def raw_h264(path: Path, width: int, height: int, *options: str) -> Path:
-    """FRAMES frames of ffmpeg's test pattern as a raw H.264 stream (Annex B, no container)."""
+# Each codec's encoder options, its raw format, and the bytes that start its sequence parameter set.
+CODECS = {
+    "h264": (["-c:v", "libx264"], "h264", b"\x00\x00\x01\x67"),
+    "h265": (["-c:v", "libx265", "-x265-params", "log-level=error"], "hevc", b"\x00\x00\x01\x42\x01"),
+}
+
+
+def raw_stream(path: Path, width: int, height: int, *options: str, codec: str = "h264") -> Path:
+    """FRAMES frames of ffmpeg's test pattern as a raw H.264 or H.265 stream (Annex B, no container)."""
+    encoder, raw_format, _ = CODECS[codec]
     source = f"testsrc=size={width}x{height}:rate=25,trim=end_frame={FRAMES}"
-    ffmpeg("-f", "lavfi", "-i", source, "-c:v", "libx264", *options, "-f", "h264", str(path))
+    ffmpeg("-f", "lavfi", "-i", source, *encoder, *options, "-f", raw_format, str(path))
     return path
 
 
-def two_sizes(folder: Path) -> Path:
+def two_sizes(folder: Path, codec: str = "h264", *options: str) -> Path:
     """A 320x240 stream followed by a 480x272 one, in one file."""
-    joined = folder / "camera.h264"
-    parts = [raw_h264(folder / "small.h264", 320, 240), raw_h264(folder / "large.h264", 480, 272)]
+    joined = folder / f"camera.{codec}"
+    parts = [
+        raw_stream(folder / f"small.{codec}", 320, 240, *options, codec=codec),
+        raw_stream(folder / f"large.{codec}", 480, 272, *options, codec=codec),
+    ]
     joined.write_bytes(b"".join(part.read_bytes() for part in parts))
     return joined
 
 
-def test_each_part_of_a_file_of_two_sizes_plays_at_its_own_size(tmp_path: Path) -> None:
-    played = two_sizes(tmp_path)
-    alone = cv2.VideoCapture(str(tmp_path / "large.h264"), cv2.CAP_FFMPEG)
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_each_part_of_a_file_of_two_sizes_plays_at_its_own_size(tmp_path: Path, codec: str) -> None:
+    played = two_sizes(tmp_path, codec)
+    alone = cv2.VideoCapture(str(tmp_path / f"large.{codec}"), cv2.CAP_FFMPEG)
     opened, large_first = alone.read()
     alone.release()
     assert opened
@@ -59,8 +72,9 @@ def test_each_part_of_a_file_of_two_sizes_plays_at_its_own_size(tmp_path: Path) 
     assert np.array_equal(frames[FRAMES], large_first)
 
 
-def test_a_file_camera_shows_the_second_size_and_the_first_again(tmp_path: Path) -> None:
-    config = CameraConfig.model_validate({"id": "gate", "url": str(two_sizes(tmp_path))})
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_a_file_camera_shows_the_second_size_and_the_first_again(tmp_path: Path, codec: str) -> None:
+    config = CameraConfig.model_validate({"id": "gate", "url": str(two_sizes(tmp_path, codec))})
     camera = Camera(config, source_factory(config))
     seen: set[tuple[int, ...]] = set()
 
@@ -94,9 +108,9 @@ def test_a_file_camera_shows_the_second_size_and_the_first_again(tmp_path: Path)
 def test_the_size_a_parameter_set_gives_is_the_picture_size(
     tmp_path: Path, size: tuple[int, int], options: tuple[str, ...]
 ) -> None:
-    data = raw_h264(tmp_path / "clip.h264", *size, *options).read_bytes()
+    data = raw_stream(tmp_path / "clip.h264", *size, *options).read_bytes()
     nal = data.index(b"\x00\x00\x01\x67") + 4  # x264 writes its parameter set first, type 7
-    assert sps_size(data[nal : nal + 256]) == size
+    assert h264.sps_size(data[nal : nal + 256]) == size
     decoded = cv2.VideoCapture(str(tmp_path / "clip.h264"), cv2.CAP_FFMPEG)
     opened, frame = decoded.read()
     decoded.release()
@@ -104,8 +118,44 @@ def test_the_size_a_parameter_set_gives_is_the_picture_size(
     assert frame.shape[1::-1] == size
 
 
-def test_a_raw_stream_is_cut_where_its_size_changes_and_only_there(tmp_path: Path) -> None:
-    joined = two_sizes(tmp_path)
-    small = (tmp_path / "small.h264").stat().st_size
+@pytest.mark.parametrize(
+    ("size", "options"),
+    [
+        ((320, 180), ()),  # cropped at the bottom by its conformance window
+        ((200, 150), ("-pix_fmt", "yuv420p")),  # cropped on two sides
+        ((352, 288), ("-pix_fmt", "yuv444p")),  # 4:4:4, its own crop units
+        ((200, 150), ("-pix_fmt", "yuv422p")),  # 4:2:2
+        ((200, 150), ("-x265-params", "log-level=error:temporal-layers=1")),  # a sub-layer's levels
+    ],
+    ids=["cropped", "two-sides", "444", "422", "sub-layers"],
+)
+def test_the_size_an_h265_parameter_set_gives_is_the_picture_size(
+    tmp_path: Path, size: tuple[int, int], options: tuple[str, ...]
+) -> None:
+    data = raw_stream(tmp_path / "clip.h265", *size, *options, codec="h265").read_bytes()
+    nal = data.index(CODECS["h265"][2]) + 5
+    assert h265.sps_size(data[nal : nal + 256]) == size
+    decoded = cv2.VideoCapture(str(tmp_path / "clip.h265"), cv2.CAP_FFMPEG)
+    opened, frame = decoded.read()
+    decoded.release()
+    assert opened
+    assert frame.shape[1::-1] == size
+
+
+@pytest.mark.parametrize(
+    ("codec", "options"),
+    [
+        ("h264", ()),
+        ("h264", ("-x264-params", "aud=1")),  # each access unit starts with a delimiter
+        ("h265", ()),  # its video parameter set comes before the sequence parameter set
+        ("h265", ("-x265-params", "log-level=error:aud=1")),
+    ],
+    ids=["h264", "h264-delimited", "h265", "h265-delimited"],
+)
+def test_a_raw_stream_is_cut_where_its_size_changes_and_only_there(
+    tmp_path: Path, codec: str, options: tuple[str, ...]
+) -> None:
+    joined = two_sizes(tmp_path, codec, *options)
+    small = (tmp_path / f"small.{codec}").stat().st_size
     assert size_segments(joined) == [(0, small), (small, joined.stat().st_size)]
-    assert size_segments(tmp_path / "small.h264") is None
+    assert size_segments(tmp_path / f"small.{codec}") is None

@@ -1,0 +1,122 @@
+"""``FileParts``: which bytes of a video file a file camera opens next, so that each picture size of
+the file plays at its own. OpenCV's FFmpeg backend scales every frame of a file to its first size:
+
+- a raw H.264 or H.265 stream of several sizes is played part by part (``elementary.py``);
+- a container (MP4, MKV, MOV) is played by its path, its sizes watched as it plays
+  (``container_sizes.py``); from a change on, the rest of it, written out as a raw stream, is played
+  part by part the same way, and at its end the container again from its start.
+
+A part is shown to OpenCV through a ``FileRange``, as if it were the whole file. A raw stream has no
+rotation metadata: a container's rest is turned as OpenCV turned the container's frames (a phone's
+portrait clip stays portrait).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+
+from gateway.domain import Image
+from gateway.errors import SourceError
+from gateway.ingest.container_sizes import SizeWatch
+from gateway.ingest.elementary import size_segments
+from gateway.ingest.file_range import FileRange
+
+__all__ = ["FileParts"]
+
+# OpenCV's turn for each rotation a container's display matrix gives (``CAP_PROP_ORIENTATION_META``).
+_TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+class FileParts:
+    """The parts of the regular video file ``path`` and the one due next; ``display`` names the file
+    in errors, ``timeouts`` are OpenCV's open and read timeouts for the size watch's capture."""
+
+    def __init__(self, path: str, display: str, timeouts: list[int]) -> None:
+        self._path, self._display, self._timeouts = path, display, timeouts
+        # Each part's byte range (None: the file plays whole, by its path), and the one due.
+        self._segments = size_segments(Path(path))
+        self._segment = 0
+        self._rest: IO[bytes] | None = None  # a container's rest, whose parts are playing
+        self._watch: SizeWatch | None = None
+        self._turn: int | None = None  # the cv2.rotate code that sets the rest's frames upright
+        self._streams = True  # whether this OpenCV reads streams, which playing a part needs
+
+    def part(self) -> FileRange | None:
+        """A reader of the part due, or None when the file plays whole, opened by its path."""
+        if self._segments is None:
+            return None
+        start, end = self._segments[self._segment]
+        return FileRange(self._rest.name if self._rest is not None else self._path, start, end)
+
+    def play_whole(self) -> None:
+        """Play the file whole, by its path, from now on (an OpenCV before 4.9 reads no streams): at
+        its first size, from its start, its size no longer watched."""
+        self._end_rest()
+        self._segments, self._segment, self._streams = None, 0, False
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+
+    def watch(self) -> None:
+        """Watch a container's picture size anew, from its start (it is opened, or sought to it)."""
+        if self._watch is not None:
+            self._watch.close()
+            self._watch = None
+        if self._segments is None and self._streams:
+            self._watch = SizeWatch.open(self._path, self._timeouts)
+
+    def size_changed(self, capture: cv2.VideoCapture) -> bool:
+        """Whether the frame the container's ``capture`` just grabbed has a new picture size: then the
+        rest of the file, from that frame on, is written out, and its first part is due. SourceError
+        when it cannot be written (a full disk)."""
+        watch = self._watch
+        if watch is None or not watch.changes_by(float(capture.get(cv2.CAP_PROP_PTS))):
+            return False
+        self._watch = None
+        self._turn = _TURNS.get(int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360)
+        try:
+            self._rest = watch.rest()
+        except OSError as exc:
+            raise SourceError(f"{self._display}: cannot write the rest of the file out: {exc}") from exc
+        finally:
+            watch.close()
+        whole = [(0, os.fstat(self._rest.fileno()).st_size)]
+        self._segments, self._segment = size_segments(Path(self._rest.name)) or whole, 0
+        return True
+
+    def upright(self, image: Image) -> Image:
+        """``image``, a frame of the part playing, turned as its container's rotation says."""
+        if self._rest is None or self._turn is None:
+            return image
+        return np.asarray(cv2.rotate(image, self._turn), dtype=np.uint8)
+
+    def advance(self, *, replaced: bool) -> bool:
+        """At the end of what played, the part due next: True when it must be opened anew (the next
+        part; the file from its start, after a container's last part or when it was ``replaced``);
+        False when the capture that played it can seek back to its start (a container's)."""
+        if replaced or (self._rest is not None and self._segment + 1 >= len(self._segments or ())):
+            self._end_rest()
+            self._segments, self._segment = size_segments(Path(self._path)) if self._streams else None, 0
+            self.watch()
+            return True
+        if self._segments is not None:
+            self._segment = (self._segment + 1) % len(self._segments)
+            return True
+        self.watch()
+        return False
+
+    def _end_rest(self) -> None:
+        rest, self._rest = self._rest, None
+        if rest is not None:
+            rest.close()
+
+    def close(self) -> None:
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            watch.close()
+        self._end_rest()
