@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.domain import AlertEvent, AlertKind, Evidence, ModelRef
+from gateway.domain import Evidence
 from gateway.protocol.alerts import (
     ZERO_HASH,
     InvalidAlertError,
@@ -17,6 +17,7 @@ from gateway.protocol.alerts import (
     decode_alert,
     verify_payload,
 )
+from tests.unit.protocol.alert_events import alert_event
 
 KEY = b"k" * 32
 DIGEST = "ab" * 32
@@ -24,19 +25,7 @@ LONE_SURROGATE = "\ud800"
 
 
 def fields() -> dict[str, Any]:
-    event = AlertEvent(
-        event_id="gate:intrusion:1",
-        kind=AlertKind.START,
-        camera_id="gate",
-        rule="intrusion",
-        label="person",
-        score=0.875,
-        zone="yard",
-        box=(0.1, 0.2, 0.3, 0.4),
-        frame_ts=1_764_000_000.123456,
-        model=ModelRef("person-detector", 2),
-        evidence=Evidence(DIGEST, 1234, "image/jpeg", 640, 360),
-    )
+    event = alert_event(evidence=Evidence(DIGEST, 1234, "image/jpeg", 640, 360))
     _, payload = build_alert_payload("jetson-01", 1, event, ZERO_HASH, KEY)
     data: dict[str, Any] = json.loads(payload)
     return data

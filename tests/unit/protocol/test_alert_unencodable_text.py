@@ -10,26 +10,16 @@ import pytest
 
 from gateway.config import OutboxConfig
 from gateway.delivery.outbox import Outbox
-from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.domain import AlertEvent
 from gateway.errors import OutboxError
 from gateway.protocol.alerts import ZERO_HASH, InvalidAlertError, build_alert_payload, canonical_json
+from tests.unit.protocol.alert_events import alert_event
 
 KEY = b"k" * 32
 
 
 def event(number: int = 0) -> AlertEvent:
-    return AlertEvent(
-        event_id=f"gate:intrusion:{number}",
-        kind=AlertKind.START,
-        camera_id="gate",
-        rule="intrusion",
-        label="person",
-        score=0.5,
-        zone="yard",
-        box=(0.1, 0.2, 0.3, 0.4),
-        frame_ts=1_764_000_000.0 + number,
-        model=ModelRef("person-detector", 1),
-    )
+    return alert_event(number, frame_ts=1_764_000_000.0 + number)
 
 
 def test_canonical_json_refuses_a_lone_surrogate_as_an_invalid_alert() -> None:

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from gateway.domain import Alert, AlertEvent, AlertKind, Direction, Evidence, ModelRef
+from gateway.domain import Alert, AlertEvent, AlertKind, Direction, Evidence
 from gateway.protocol.alerts import (
     ZERO_HASH,
     AlertVerificationError,
@@ -23,23 +23,13 @@ from gateway.protocol.alerts import (
     verify_alert,
     verify_payload,
 )
+from tests.unit.protocol.alert_events import alert_event
 
 KEY = b"k" * 32
 
 
 def event(seq: int = 1, box: tuple[float, float, float, float] | None = (0.1, 0.2, 0.3, 0.4)) -> AlertEvent:
-    return AlertEvent(
-        event_id=f"gate:intrusion:{seq}",
-        kind=AlertKind.START,
-        camera_id="gate",
-        rule="intrusion",
-        label="persön",
-        score=0.875,
-        zone="yard",
-        box=box,
-        frame_ts=1_764_000_000.123456,
-        model=ModelRef("person-detector", 2),
-    )
+    return alert_event(seq, label="persön", box=box)
 
 
 def chain(count: int) -> list[Alert]:
