@@ -71,7 +71,7 @@ def variable(text: str) -> tuple[str, str]:
 def run(arguments: argparse.Namespace) -> int:
     environment = {**os.environ, **dict(arguments.env)}
     try:
-        config, source = _load(arguments.file, environment)
+        config, source = load_config_argument(arguments.file, environment)
         check_startup(config, source, insecure=arguments.insecure, on_this_machine=not arguments.env)
     except ConfigError as exc:
         for problem in exc.problems:
@@ -82,7 +82,7 @@ def run(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _load(path: Path, environment: dict[str, str]) -> tuple[GatewayConfig, ConfigSource]:
+def load_config_argument(path: Path, environment: dict[str, str]) -> tuple[GatewayConfig, ConfigSource]:
     if str(path) != STDIN:
         return load_config_source(path, environment)
     if sys.stdin is None:  # started with standard input closed (``<&-``)

@@ -1,17 +1,24 @@
 """``edge-gateway enroll --camera ID [--seconds N | --frames DIR] [--config FILE]``: learn a camera's
-normal scene and write the next version of ``scene-anomaly-{ID}``; exit 2 on bad input."""
+normal scene and write the next version of ``scene-anomaly-{ID}``; exit 2 on bad input.
+
+``--config -`` reads the config from standard input, as ``check-config -`` does (the same loader):
+enroll reads its config once and takes nothing else from standard input, so a pipeline's config is as
+good as a file's. Its problems name ``<stdin>``; relative paths in it (the model repository the
+model is written to) are taken from the working directory, as they are for a file."""
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from gateway.commands.check_config import STDIN, load_config_argument
 from gateway.commands.preflight import EMBEDDED
-from gateway.config import IDENTIFIER, ConfigSource, default_config, load_config_source
+from gateway.config import IDENTIFIER, ConfigSource, default_config
 from gateway.domain import NAME_RULE, Image
 from gateway.enroll import (
     enroll_frames,
@@ -46,7 +53,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     source.add_argument(
         "--frames", type=Path, help="folder of images of the normal scene, instead of the stream"
     )
-    parser.add_argument("--config", type=Path, help="config file (default: the embedded default config)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        help=f"config file, {STDIN} for standard input (default: the embedded default config)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -85,7 +96,7 @@ def _progress(message: str) -> None:
 def run(arguments: argparse.Namespace) -> int:
     try:
         if arguments.config is not None:
-            config, source = load_config_source(arguments.config)
+            config, source = load_config_argument(arguments.config, dict(os.environ))
         else:
             config, source = default_config(), EMBEDDED
         camera = find_camera(config, arguments.camera, source.name)

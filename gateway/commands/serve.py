@@ -3,17 +3,19 @@
 Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the API binds, then
 ``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config,
 models and the tokens file's tokens between ``RELOADING=1`` and ``READY=1`` (a config that is no
-regular file, a pipe, was read once: SIGHUP then re-scans the models only); a SIGHUP that came
-while the process was still starting (``cli`` holds it back from the first line) is a reload once
-the handler is in place. Settings only a restart applies (``device_id``, ``state_dir``, ``http``,
-``mqtt``, ...) keep their running values, named in a warning and in
-``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT): ``STOPPING=1``, the API stops
-taking work, in-flight batches finish or expire, every decided alert is committed, MQTT publishes
-``offline``, exit 0. A SIGTERM during start-up lets the start in progress end (a model load cannot be
-cut short), then stops without opening the API or sending ``READY=1``. An API address that cannot be
-opened (the port taken, a non-loopback host without tokens) or a ``state_dir`` that is a file is
-refused before anything starts (``preflight``), exit 2 for what the config must change. ``--config -``
-is refused (exit 2): standard input cannot be read again on SIGHUP (``check-config -`` reads it).
+regular file, a pipe, was read once: SIGHUP then re-scans the models only; the tokens file is read
+off the event loop, a few seconds at most, so one that hangs keeps neither requests nor SIGTERM
+waiting: ``gateway.api.tokens``); a SIGHUP that came while the process was still starting (``cli``
+holds it back from the first line) is a reload once the handler is in place. Settings only a restart
+applies (``device_id``, ``state_dir``, ``http``, ``mqtt``, ...) keep their running values, named in
+a warning and in ``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT):
+``STOPPING=1``, the API stops taking work, in-flight batches finish or expire, every decided alert
+is committed, MQTT publishes ``offline``, exit 0. A SIGTERM during start-up lets the start in
+progress end (a model load cannot be cut short), then stops without opening the API or sending
+``READY=1``. An API address that cannot be opened (the port taken, a non-loopback host without
+tokens) or a ``state_dir`` that is a file is refused before anything starts (``preflight``), exit 2
+for what the config must change. ``--config -`` is refused (exit 2): standard input cannot be read
+again on SIGHUP (``check-config -`` reads it).
 """
 
 from __future__ import annotations
@@ -21,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
-import hashlib
 import logging
 import os
 import signal
@@ -33,7 +34,7 @@ from pathlib import Path
 
 from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
-from gateway.api.tokens import replace_tokens
+from gateway.api.tokens import TokensInUse, replace_tokens
 from gateway.commands.preflight import EMBEDDED, check_startup
 from gateway.config import ConfigSource, GatewayConfig, default_config, load_config_source
 from gateway.errors import ConfigError, GatewayError
@@ -41,7 +42,6 @@ from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
-from gateway.protocol.bearer import load_tokens
 from gateway.systemd import Notifier, Watchdog
 
 logger = logging.getLogger(__name__)
@@ -182,7 +182,7 @@ async def _serve(
                     None, _reload, config_file, notifier, config_path, lambda: apply(gateway.config)
                 )
                 gateway.tokens_reloaded(
-                    tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
+                    await tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
                 )
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
@@ -242,56 +242,6 @@ def _reload(
             rescan()
             return
         config_file.reload()
-
-
-class TokensInUse:
-    """The tokens file the API takes its tokens from. A reload reads it again and, where its tokens
-    changed (a leaked one revoked, a new one added), hands the API the new ones at once: a revoked
-    token, and the console sessions opened with it, stop working. A file that can no longer be read,
-    or holds no tokens, leaves the API with the tokens it has, and the reload says so. Only a digest
-    of the tokens is kept here."""
-
-    def __init__(self, path: Path | None) -> None:
-        self._in_use = _tokens_digest(path)
-
-    def reload(self, path: Path | None, replace: Callable[[frozenset[str]], None]) -> str | None:
-        """After a reload: ``replace`` the API's tokens with those now in ``path``, the tokens file
-        in use, where they changed. Returns why they were left as they were, or None."""
-        if path is None:
-            return None
-        try:
-            tokens = load_tokens(path)
-        except ConfigError as exc:
-            problem = f"{exc}; the API goes on with the tokens it had"
-            logger.warning("reload: %s", problem)
-            return problem
-        digest = _digest(tokens)
-        if digest != self._in_use:
-            try:
-                replace(tokens)
-            except ValueError as exc:  # no tokens left: an API beyond loopback must not open up
-                problem = f"{path}: http.tokens_file: {exc}"
-                logger.warning("reload: %s", problem)
-                return problem
-            self._in_use = digest
-            logger.warning(
-                "reload: the tokens in %s (http.tokens_file) changed and apply now: a token no longer "
-                "there is refused, and the console sessions and live views opened with one are ended",
-                path,
-            )
-        return None
-
-
-def _tokens_digest(path: Path | None) -> str | None:
-    """A digest of the tokens in ``path``; ConfigError naming the file when it holds none or cannot
-    be read."""
-    if path is None:
-        return None
-    return _digest(load_tokens(path))
-
-
-def _digest(tokens: frozenset[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(tokens)).encode()).hexdigest()
 
 
 def _rereadable(path: Path) -> bool:

@@ -24,7 +24,7 @@ from gateway.config.expansion import expand_variables
 from gateway.config.gateway import GatewayConfig
 from gateway.config.locations import ConfigSource
 from gateway.config.service import AuditConfig
-from gateway.config.text_file import read_text_file, read_text_stream
+from gateway.config.text_file import WideTextError, read_text_file, read_text_stream
 from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -301,6 +301,8 @@ def read_config_stream(stream: BinaryIO, source: str) -> str:
 
 
 def _not_utf8(error: UnicodeDecodeError, source: str) -> ConfigProblem:
+    if isinstance(error, WideTextError):
+        return ConfigProblem(source, None, "", f"cannot read: {error}")
     # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
     before = error.object[: error.start]
     line = before.count(b"\n") + 1

@@ -1,9 +1,15 @@
 """Reading the small text files a config names (the config itself, model.yaml, keys, tokens,
 passwords), bounded: a path that names a device (``/dev/zero``, ``/dev/urandom``) or a huge file
-would otherwise be read until memory runs out, with nothing said."""
+would otherwise be read until memory runs out, with nothing said.
+
+A file that starts with a UTF-16 or UTF-32 byte order mark is refused naming its encoding: Windows
+PowerShell 5's ``>`` and ``Out-File`` write UTF-16 by default, and the decoder alone would say only
+that byte 0xff is not UTF-8. It is not decoded as UTF-16 instead: every such file is UTF-8 by
+contract, and the config itself is refused the same way."""
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from pathlib import Path
@@ -12,11 +18,29 @@ from typing import BinaryIO
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
 """Largest such file read: a config with a hundred cameras and their zones is some 100 KB."""
 
+_WIDE_BYTE_ORDER_MARKS = (
+    # UTF-32's little-endian mark starts with UTF-16's: looked for first.
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+class WideTextError(UnicodeDecodeError):
+    """Text read as ``encoding`` that a byte order mark says is UTF-16 or UTF-32. A
+    UnicodeDecodeError, so that every reader's handling of undecodable bytes takes it; its message
+    names the encoding found and the likely writer."""
+
+    def __str__(self) -> str:
+        return self.reason
+
 
 def read_text_file(path: Path, encoding: str = "utf-8", max_bytes: int = MAX_TEXT_FILE_BYTES) -> str:
     """The text of ``path``; OSError naming the problem for a device or a file over ``max_bytes``
     (and as ``open`` raises it for a missing file or a directory), UnicodeDecodeError for bytes that
-    are not ``encoding``. A pipe is read to its end (``<(command)`` in a shell)."""
+    are not ``encoding`` (WideTextError for UTF-16 or UTF-32). A pipe is read to its end
+    (``<(command)`` in a shell)."""
     with path.open("rb") as stream:
         mode = stat.S_IFMT(os.fstat(stream.fileno()).st_mode)
         if mode in (stat.S_IFCHR, stat.S_IFBLK):
@@ -28,8 +52,18 @@ def read_text_stream(
     stream: BinaryIO, source: str, encoding: str = "utf-8", max_bytes: int = MAX_TEXT_FILE_BYTES
 ) -> str:
     """The text of ``stream`` to its end: OSError naming ``source`` past ``max_bytes``,
-    UnicodeDecodeError for bytes that are not ``encoding``."""
+    UnicodeDecodeError for bytes that are not ``encoding`` (WideTextError for UTF-16 or UTF-32)."""
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
         raise OSError(f"{source} is larger than {max_bytes // (1024 * 1024)} MiB")
+    _refuse_wide_text(data, encoding)
     return data.decode(encoding)
+
+
+def _refuse_wide_text(data: bytes, encoding: str) -> None:
+    if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")):
+        return
+    for mark, name in _WIDE_BYTE_ORDER_MARKS:
+        if data.startswith(mark):
+            reason = f"the file is {name} (written by PowerShell's >?); save it as UTF-8"
+            raise WideTextError(encoding, data, 0, len(mark), reason)

@@ -21,12 +21,13 @@ import stat
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from gateway.config import parse_config, read_config_text
+from gateway.config import ConfigPathError, parse_config, read_config_text
 from gateway.config.fields import Integer, Number
 from gateway.domain import TensorSpec, TensorType
 from gateway.errors import ConfigError, ConfigProblem
+from gateway.printable import printable
 
 Fraction = Annotated[Number, Field(ge=0, le=1)]
 
@@ -39,6 +40,26 @@ MAX_DETECTIONS = 1000
 """The most detections a model may keep per frame. Every one is a track candidate the camera's
 tracker matches and its rules judge on every frame: at 3,000 a frame that took 0.3-1.6 s, so a
 camera fell minutes behind; detectors keep 100 to 300 (YOLO's default is 300)."""
+
+
+def _unicode_text(label: str) -> str:
+    """``label`` when UTF-8 can carry it. A double-quoted YAML escape (``"person\\ud800"``, or an
+    emoji as a ``\\u`` surrogate pair, which YAML does not join) makes a lone surrogate, which no
+    UTF-8 text holds: the outbox would refuse every alert of that label, first found when the label
+    is detected rather than at load."""
+    try:
+        label.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"label '{printable(label)}' holds a lone surrogate ({printable(label[exc.start])}), which "
+            "UTF-8 text cannot carry: write the character itself or one \\U escape (YAML does not join "
+            "a \\u surrogate pair)"
+        ) from None
+    return label
+
+
+Label = Annotated[str, AfterValidator(_unicode_text)]
+"""A model's class name, as alerts carry it."""
 
 
 class _Section(BaseModel):
@@ -81,8 +102,8 @@ class PostprocessConfig(_Section):
 
     kind: Literal["none", "yolov8", "yolov5", "anomaly"] = "none"
     output: str | None = Field(None, description="Output tensor to decode; default: the first.")
-    labels: tuple[str, ...] = ()
-    keep_labels: tuple[str, ...] = Field((), description="Only these labels are reported; empty: all.")
+    labels: tuple[Label, ...] = ()
+    keep_labels: tuple[Label, ...] = Field((), description="Only these labels are reported; empty: all.")
     score_threshold: Fraction = 0.25
     iou_threshold: Fraction = 0.45
     max_detections: Integer = Field(
@@ -102,6 +123,7 @@ class PostprocessConfig(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> PostprocessConfig:
+        _check_labels_unique(self.labels)
         if self.kind in ("yolov8", "yolov5") and not self.labels:
             raise ValueError(f"postprocess kind {self.kind} needs labels")
         unknown = sorted(set(self.keep_labels) - set(self.labels))
@@ -110,6 +132,21 @@ class PostprocessConfig(_Section):
         if self.kind == "anomaly" and self.threshold is None:
             raise ValueError("postprocess kind anomaly needs a threshold")
         return self
+
+
+def _check_labels_unique(labels: tuple[str, ...]) -> None:
+    """ConfigPathError at the second of two classes with the same label: alerts and rules cannot tell
+    them apart, and ``keep_labels`` would keep the first class of the label only, dropping the other's
+    detections with nothing said."""
+    first: dict[str, int] = {}
+    for index, label in enumerate(labels):
+        earlier = first.setdefault(label, index)
+        if earlier != index:
+            raise ConfigPathError(
+                ("labels", index),
+                f"label '{printable(label)}' is also labels[{earlier}]: each class needs a label of its "
+                "own (merge the classes in the model, or name them apart)",
+            )
 
 
 class CanaryConfig(_Section):

@@ -2,7 +2,7 @@
 
 The outbox, its signing key and the MQTT session are opened at start under ``device_id`` and in
 ``state_dir``; the API is bound to ``http`` (a reload does read the tokens file again and apply its
-tokens, ``serve``'s ``TokensInUse``, but not a new ``http.tokens_file`` path); the model repository,
+tokens, ``api.tokens.TokensInUse``, but not a new ``http.tokens_file`` path); the model repository,
 the inference pool, admission control, the outbox's and the publisher's settings are built once. A
 reload cannot move any of them, so a change to one is kept back, named in a warning and in
 ``/v1/status`` until a restart applies it (or a later reload reverts it), and the gateway goes on

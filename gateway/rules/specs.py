@@ -7,6 +7,7 @@ everything a rule needs and nothing about where it came from.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from dataclasses import dataclass
 
 from gateway.rules.geometry import Line, Zone
@@ -91,6 +92,13 @@ class CameraRules:
     rules: tuple[RuleSpec, ...] = ()
 
     def __post_init__(self) -> None:
-        names = [rule.name for rule in self.rules]
-        if len(set(names)) != len(names):
-            raise ValueError(f"camera {self.camera_id!r}: rule names must be unique")
+        counts = Counter(rule.name for rule in self.rules)
+        repeated = [repr(name) for name, count in counts.items() if count > 1]
+        if repeated:
+            # Events are keyed by rule name: a second rule of a name would end or continue the first's.
+            noun = "rule name" if len(repeated) == 1 else "rule names"
+            verb = "is" if len(repeated) == 1 else "are"
+            raise ValueError(
+                f"camera {self.camera_id!r}: {noun} {', '.join(repeated)} {verb} repeated; rule names "
+                "must be unique"
+            )

@@ -108,3 +108,16 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path) -> None:
     assert [str(problem) for problem in caught.value.problems] == [
         f"{path}:3: cannot read: byte 0xe9 (column 6) is not UTF-8: save the file as UTF-8"
     ]
+
+
+def test_a_file_saved_as_utf16_is_named_utf16(tmp_path: Path) -> None:
+    # Given a config written by Windows PowerShell 5's ">" (UTF-16 with its byte order mark)
+    path = tmp_path / "gateway.yaml"
+    path.write_bytes("device_id: box\nstate_dir: state\n".encode("utf-16"))
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+
+    assert [str(problem) for problem in caught.value.problems] == [
+        f"{path}: cannot read: the file is UTF-16 (written by PowerShell's >?); save it as UTF-8"
+    ]

@@ -1,0 +1,107 @@
+"""A reload's read of the tokens file is bounded: one that blocks (here a real FIFO with no writer,
+read by ``load_tokens`` itself, as a hung network mount would block) is named, the tokens in force
+stay, and no second read is started while it hangs; once it ends, the next reload reads the file
+again. The default read refuses a FIFO before opening it, so it never blocks on one at all."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import threading
+import time
+from pathlib import Path
+
+from gateway.api.tokens import TokensInUse
+from gateway.protocol.bearer import load_tokens
+
+WAIT_S = 0.2
+DEADLINE_S = 30.0
+
+
+def reload(tokens: TokensInUse, path: Path, replaced: list[frozenset[str]]) -> str | None:
+    return asyncio.run(tokens.reload(path, replaced.append))
+
+
+def release(fifo: Path) -> None:
+    """Open ``fifo`` for writing and close it: the read blocked opening it gets an empty file."""
+    deadline = time.monotonic() + DEADLINE_S
+    while (writer := _open_writer(fifo)) is None:
+        assert time.monotonic() < deadline, "the read never opened the FIFO"
+        threading.Event().wait(0.01)
+    os.close(writer)
+    for thread in threading.enumerate():
+        if thread.name == "tokens-file-read":
+            thread.join(DEADLINE_S)
+            assert not thread.is_alive()
+
+
+def _open_writer(fifo: Path) -> int | None:
+    """A write end of ``fifo``, or None while no reader has it open (ENXIO): the reading thread
+    has not reached its open() yet."""
+    try:
+        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno != errno.ENXIO:
+            raise
+        return None
+
+
+def test_a_read_that_blocks_is_named_and_the_tokens_in_force_stay(tmp_path: Path) -> None:
+    # Given tokens in force from a file, which is then replaced by a FIFO nobody writes to
+    path = tmp_path / "tokens"
+    path.write_text("a-token\n", encoding="utf-8")
+    tokens = TokensInUse(path, read=load_tokens, wait_s=WAIT_S)
+    path.unlink()
+    os.mkfifo(path)
+    replaced: list[frozenset[str]] = []
+
+    # When two reloads read it while the first read still blocks
+    try:
+        first = reload(tokens, path, replaced)
+        second = reload(tokens, path, replaced)
+    finally:
+        release(path)
+
+    # Then each names the problem, the second without starting another read, and nothing is replaced
+    assert first == (
+        f"{path}: http.tokens_file: cannot read: reading it did not finish within {WAIT_S:g} s "
+        "(a hung network mount?); the API goes on with the tokens it had"
+    )
+    assert second is not None
+    assert "cannot read: the read a reload started" in second
+    assert "has not finished (a hung network mount?)" in second
+    assert replaced == []
+
+    # And once the blocked read has ended, the next reload reads the file again
+    path.unlink()
+    path.write_text("new-token\n", encoding="utf-8")
+    assert reload(tokens, path, replaced) is None
+    assert replaced == [frozenset({"new-token"})]
+
+
+def test_the_default_read_refuses_a_fifo_without_opening_it(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("a-token\n", encoding="utf-8")
+    tokens = TokensInUse(path)
+    path.unlink()
+    os.mkfifo(path)
+    replaced: list[frozenset[str]] = []
+
+    problem = reload(tokens, path, replaced)
+
+    assert problem == (
+        f"{path}: http.tokens_file: is a FIFO, not a regular file; the API goes on with the tokens it had"
+    )
+    assert replaced == []
+
+
+def test_a_reload_that_finds_the_same_tokens_replaces_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "tokens"
+    path.write_text("a-token\n", encoding="utf-8")
+    tokens = TokensInUse(path)
+    replaced: list[frozenset[str]] = []
+
+    assert reload(tokens, path, replaced) is None
+
+    assert replaced == []
