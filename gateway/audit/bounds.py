@@ -20,7 +20,9 @@ The bounds are the audit config's ``bounds`` keys (``gateway.config.service.Audi
   bytes, and the newest of all within ``rejected`` and ``rejected_bytes``. What is
   dropped is counted per device in ``audit_rejected_dropped`` (and in
   ``edge_gateway_audit_rejected_dropped_total``), so the rejected counts the fleet API and
-  ``audit verify`` show are still of every message rejected.
+  ``audit verify`` show are still of every message rejected. Their fingerprints are kept (the
+  newest ``rejected`` of them), so a copy arriving after its row dropped is a duplicate, not a
+  message counted twice.
 
 A device's held images are trimmed with the device locked (inside the store's transaction). The
 totals take from devices no other writer holds (``Database.try_lock_devices``, rows selected with
@@ -36,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from gateway.audit.database import Database
-from gateway.audit.schema import DROPPED_TABLE, NO_DEVICE
+from gateway.audit.schema import DROPPED_TABLE, FORGOTTEN_TABLE, NO_DEVICE
 from gateway.config.service import AuditBoundsConfig
 from gateway.printable import printable
 
@@ -233,14 +235,18 @@ class Bounds:
         """Delete those rows, but any another writer is deleting (it counts those); count and log
         what this one deleted."""
         dropped: Counter[str] = Counter()
+        forgotten: set[str] = set()
         for start in range(0, len(ids), PAGE_ROWS):
             chunk = ids[start : start + PAGE_ROWS]
             rows = self._database.execute(
                 "DELETE FROM audit_rejected WHERE id IN (SELECT id FROM audit_rejected WHERE id IN "
-                f"({', '.join('?' * len(chunk))}){self._database.skip_locked}) RETURNING device_id",
+                f"({', '.join('?' * len(chunk))}){self._database.skip_locked}) "
+                "RETURNING device_id, fingerprint",
                 chunk,
             )
             dropped.update(NO_DEVICE if row[0] is None else str(row[0]) for row in rows)
+            forgotten.update(str(row[1]) for row in rows if row[1] is not None)
+        self._forget(forgotten)
         drops.rejected.update(dropped)
         for device_id, count in sorted(dropped.items()):
             logger.warning(
@@ -253,6 +259,28 @@ class Bounds:
                 self.limits.rejected_bytes_per_device,
                 self.limits.rejected,
                 self.limits.rejected_bytes,
+            )
+
+    def _forget(self, fingerprints: set[str]) -> None:
+        """Keep the fingerprints of the dropped rows, so that a copy of one arriving later is a
+        duplicate, not a rejection counted twice; only the newest within the bound on rejected
+        messages in all (a copy after that many newer drops is counted again)."""
+        if not fingerprints:
+            return
+        # Sorted: two writers inserting into one unique index never wait for each other's rows in
+        # opposite orders.
+        self._database.execute_many(
+            f"INSERT INTO {FORGOTTEN_TABLE} (fingerprint) VALUES (?) ON CONFLICT DO NOTHING",
+            [(marker,) for marker in sorted(fingerprints)],
+        )
+        rows = self._database.execute(
+            f"SELECT id FROM {FORGOTTEN_TABLE} ORDER BY id DESC LIMIT 1 OFFSET ?", (self.limits.rejected,)
+        )
+        if rows:
+            self._database.execute(
+                f"DELETE FROM {FORGOTTEN_TABLE} WHERE id IN (SELECT id FROM {FORGOTTEN_TABLE} "
+                f"WHERE id <= ?{self._database.skip_locked})",
+                (int(rows[0][0]),),
             )
 
     def count_dropped(self, drops: Drops) -> None:

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
@@ -102,6 +102,13 @@ class Database(Protocol):
     def try_lock_devices(self, device_ids: Sequence[str]) -> set[str]:
         """Lock those of the devices that no other writer holds, without waiting; return them
         (those this transaction already holds included)."""
+        ...
+
+    def lock_rejections(self, fingerprints: Iterable[str]) -> None:
+        """Lock these rejected messages (``gateway.audit.rejections.fingerprint``) for this
+        transaction, in one order every writer shares, before looking them up: two writers handed
+        the same messages in opposite orders would otherwise each insert one and wait for the
+        other's on the unique index, a deadlock."""
         ...
 
     def close(self) -> None: ...
@@ -189,6 +196,9 @@ class SqliteDatabase:
 
     def try_lock_devices(self, device_ids: Sequence[str]) -> set[str]:
         return set(device_ids)
+
+    def lock_rejections(self, fingerprints: Iterable[str]) -> None:
+        pass  # the whole database is already locked by BEGIN IMMEDIATE
 
     def close(self) -> None:
         self._connection.close()
@@ -311,8 +321,27 @@ class PostgresDatabase:
         )
         return {str(row[0]) for row in rows}
 
+    def lock_rejections(self, fingerprints: Iterable[str]) -> None:
+        # Transaction-scoped advisory locks in ascending key order: a writer waits at the first
+        # message another holds, holding none that one still needs.
+        keys = sorted({_rejection_lock_key(marker) for marker in fingerprints})
+        if keys:
+            self.execute_many(
+                f"SELECT pg_advisory_xact_lock({_REJECTION_LOCK_CLASS}, ?)", [(key,) for key in keys]
+            )
+
     def close(self) -> None:
         self._connection.close()
+
+
+_REJECTION_LOCK_CLASS = 7468122
+"""The advisory lock class of rejected messages (two-key locks: apart from the schema's one-key lock)."""
+
+
+def _rejection_lock_key(marker: str) -> int:
+    """A fingerprint's lock: its first 32 bits, signed as PostgreSQL's ``integer``. Two messages that
+    share one only wait for each other."""
+    return int.from_bytes(bytes.fromhex(marker[:8]), "big", signed=True)
 
 
 def _readable(

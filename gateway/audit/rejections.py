@@ -5,8 +5,13 @@ A message is identified by what it carries (``fingerprint``: its topic, which na
 bytes, which hold the seq and hash, and the reason code), and the column is unique: a rejected
 message the broker hands over again (QoS 1: the audit's acknowledgement lost in a reconnect) or a
 device sends again is recorded once, so a device's rejected count is of the messages rejected, not
-of their deliveries. The copy is answered ``duplicate``, like the copy of a stored alert. (A copy
-that arrives after the bounds dropped the row is recorded again: the drop is counted, the row gone.)
+of their deliveries. The copy is answered ``duplicate``, like the copy of a stored alert. Each
+writer locks the messages it records by fingerprint, in one shared order, before it looks them up
+(``Database.lock_rejections``): two instances handed the same messages in opposite orders wait for
+each other instead of deadlocking on the unique index, and the second finds the first's rows. The
+rows themselves are inserted in arrival order, so their ids still order them for the bounds. (A copy
+that arrives after the bounds dropped the row is a duplicate too: the bounds keep the dropped rows'
+fingerprints, the newest of them within the bound on rejected messages in all.)
 A message refused only for the keys in force (``signature``, ``unknown_device``) that is byte for
 byte an alert already stored is answered ``duplicate`` too, and not recorded: its device was taken
 out of the keys file or re-keyed since, and the broker handed the stored alert over again (or the
@@ -25,6 +30,7 @@ from collections.abc import Iterable, Sequence
 
 from gateway.audit.database import BINDING_ERRORS, Database
 from gateway.audit.records import IngestResult, ReceivedMessage, RejectReason
+from gateway.audit.schema import FORGOTTEN_TABLE
 from gateway.printable import printable
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 
@@ -34,8 +40,9 @@ logger = logging.getLogger(__name__)
 
 _KEY_REASONS = frozenset({RejectReason.SIGNATURE, RejectReason.UNKNOWN_DEVICE})
 """Rejections that depend on the keys in force, not on the message alone."""
-LOOKUP_CHUNK = 500
-"""Fingerprints per ``IN (...)`` look-up: well under SQLite's limit on bound parameters."""
+LOOKUP_CHUNK = 400
+"""Fingerprints per look-up (two ``IN (...)`` lists of them): well under SQLite's limit on bound
+parameters."""
 
 REJECTION_INSERT = (
     "INSERT INTO audit_rejected (device_id, seq, topic, payload, reason, received_at, fingerprint) "
@@ -89,6 +96,7 @@ class RejectionRecorder:
         """One row as it is (the caller has made it storable), rejected for the reason ``code``;
         False when that message is recorded already."""
         marked = (*row, fingerprint(row[2], row[3], code))
+        self._database.lock_rejections([marked[6]])
         if self._recorded([marked[6]]):
             return False
         self._database.execute(REJECTION_INSERT, marked)
@@ -100,6 +108,7 @@ class RejectionRecorder:
         one. Per rejection, whether it was new (False: that message is recorded already, or is the
         exact copy of a stored alert)."""
         rows = [_row(result, message) for result, message in rejections]
+        self._database.lock_rejections(row[6] for row in rows)
         recorded = self._recorded(row[6] for row in rows)
         new: list[bool] = []
         for (result, message), row in zip(rejections, rows, strict=True):
@@ -121,6 +130,7 @@ class RejectionRecorder:
         only if even that is refused."""
         row = _row(result, message)
         device_id, seq, topic, payload, reason, received_at, marker = row
+        self._database.lock_rejections([marker])
         already = bool(self._recorded([marker]))
         copy = not already and self._stored_copy(result, message)
         if already or copy:
@@ -153,6 +163,11 @@ class RejectionRecorder:
         )
         return True
 
+    def lock(self, rejections: Iterable[tuple[IngestResult, ReceivedMessage]]) -> None:
+        """Lock the rejections a transaction is about to record one by one, all at once: in
+        arrival order, two writers could take them in opposite orders."""
+        self._database.lock_rejections(_row(result, message)[6] for result, message in rejections)
+
     def _stored_copy(self, result: IngestResult, message: ReceivedMessage) -> bool:
         """The message is byte for byte an alert already stored, refused now only for the keys in
         force: its device taken out of the keys file, or re-keyed without its older key listed,
@@ -179,14 +194,16 @@ class RejectionRecorder:
         return bool(rows) and bytes(rows[0][0]) == message.payload
 
     def _recorded(self, fingerprints: Iterable[str]) -> set[str]:
-        """Those of ``fingerprints`` already in the table."""
+        """Those of ``fingerprints`` already in the table, or dropped from it by the bounds."""
         wanted = sorted(set(fingerprints))
         found: set[str] = set()
         for start in range(0, len(wanted), LOOKUP_CHUNK):
             chunk = wanted[start : start + LOOKUP_CHUNK]
             marks = ", ".join("?" * len(chunk))
             rows = self._database.execute(
-                f"SELECT fingerprint FROM audit_rejected WHERE fingerprint IN ({marks})", chunk
+                f"SELECT fingerprint FROM audit_rejected WHERE fingerprint IN ({marks}) UNION ALL "
+                f"SELECT fingerprint FROM {FORGOTTEN_TABLE} WHERE fingerprint IN ({marks})",
+                chunk + chunk,
             )
             found.update(str(row[0]) for row in rows)
         return found

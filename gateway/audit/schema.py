@@ -44,6 +44,10 @@ acknowledgement lost in a reconnect) or a device sends again is recorded once. N
 stored before it (and on those an older release writes), which an index of unique values allows
 any number of.
 
+Version 7: ``audit_rejected_forgotten``, the fingerprints of the rejected messages the bounds
+dropped (the newest of them, within the bound on rejected messages in all), so that a copy of one
+arriving later is still answered ``duplicate`` instead of being recorded and counted again.
+
 ``layout`` tells what a store holds without changing it (``audit verify`` opens a store read-only).
 """
 
@@ -58,7 +62,7 @@ from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-VERSION = 6
+VERSION = 7
 BACKFILL_PAGE_ROWS = 1000
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -139,6 +143,14 @@ _VERSION_6 = (
     "CREATE UNIQUE INDEX IF NOT EXISTS audit_rejected_fingerprint ON audit_rejected (fingerprint)",
 )
 
+FORGOTTEN_TABLE = "audit_rejected_forgotten"
+_VERSION_7 = (
+    f"""CREATE TABLE IF NOT EXISTS {FORGOTTEN_TABLE} (
+        id {{serial}},
+        fingerprint TEXT NOT NULL UNIQUE
+    )""",
+)
+
 
 def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
@@ -183,6 +195,10 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
         for statement in _VERSION_6:
             execute(statement, ())
         logger.info("audit store schema: version %d -> 6", max(found, 5))
+    if found < 7:
+        for statement in _VERSION_7:
+            execute(statement.format(serial=serial), ())
+        logger.info("audit store schema: version %d -> 7", max(found, 6))
     if found < VERSION:
         execute(
             "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
@@ -209,6 +225,7 @@ def layout(execute: Execute, *, sqlite: bool) -> int:
             "audit_rejected" in tables
             and "fingerprint" in _columns(execute, "audit_rejected", sqlite=sqlite),
         ),
+        (7, FORGOTTEN_TABLE in tables),
     ):
         if not present:
             break

@@ -195,6 +195,9 @@ class AuditStore(AuditReads):
                 self._begin()
                 for index in order:
                     alone[index] = self._ingest_alone(messages[index])
+                self._rejections.lock(
+                    (result, messages[index]) for index, result in alone.items() if _recordable(result)
+                )
                 for index, message in enumerate(messages):
                     if _recordable(alone[index]) and not self._rejections.record(alone[index], message):
                         alone[index] = _repeated(alone[index])

@@ -1,7 +1,7 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
 import { ApiError, clock, errorText, facts, fixed, h } from "./core.js";
-import { devicePath, exact, jsonText, own } from "./exact.js";
+import { devicePath, exact, jsonText, keyCount, own } from "./exact.js";
 
 const PAGE = 50n;
 
@@ -69,6 +69,7 @@ export function mount(view, deviceId) {
         facts([
           ["State", device.state, { class: device.state === "online" ? "ok" : "bad" }],
           ["State since (device clock)", device.state_ts || "–"],
+          ["Signing keys", keyCount(device.keys), { class: device.keys === 0 ? "bad" : "" }],
           ["Last seq", String(device.last_seq)],
           ["Stored", `${device.alerts_stored} alerts, ${device.missing_alerts} missing`],
           ["Gaps", device.gaps.length ? device.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") : "none"],

@@ -1,7 +1,7 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
 import { clock, errorText, fixed, h } from "./core.js";
-import { devicePath, exact, own } from "./exact.js";
+import { devicePath, exact, keyCount, own } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
 
@@ -31,7 +31,7 @@ export function ordered(devices) {
 }
 
 // On a phone the table is a list with no heading row: each cell names its column (data-label).
-const COLUMNS = ["Device", "State", "Last seq", "Last alert", "Delivery delay", "Missing", "Rejected", "Problems"];
+const COLUMNS = ["Device", "State", "Last seq", "Last alert", "Delivery delay", "Missing", "Rejected", "Keys", "Problems"];
 
 function row(device) {
   const state = h("span", { class: `pill ${device.state === "online" ? "ok" : device.state === "offline" ? "bad" : "warn"}`, text: device.state });
@@ -48,6 +48,7 @@ function row(device) {
     h("td", { class: "number", "data-label": "Delivery delay", text: device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 1)} s` }),
     h("td", { class: "number", "data-label": "Missing", text: String(device.missing_alerts) }),
     h("td", { class: "number", "data-label": "Rejected", text: String(device.rejected) }),
+    h("td", { class: "number", "data-label": "Keys", text: keyCount(device.keys) }),
     h("td", { "data-label": "Problems" }, problems));
 }
 

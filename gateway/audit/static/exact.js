@@ -36,3 +36,10 @@ export function devicePath(deviceId) {
 export function jsonText(value) {
   return JSON.stringify(value, (key, item) => (typeof item === "bigint" ? JSON.rawJSON(String(item)) : item), 2);
 }
+
+// How many signing keys the keys file lists for a device: a count, never the keys. An audit that
+// predates the count answers none, shown as unknown rather than as a device without a key.
+export function keyCount(keys) {
+  if (typeof keys !== "number" && typeof keys !== "bigint") return "–";
+  return keys ? String(keys) : "none";
+}
