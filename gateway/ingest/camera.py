@@ -38,7 +38,13 @@ from gateway.errors import SourceError
 from gateway.ingest.backoff import Backoff
 from gateway.ingest.cadence import FrameCadence, SlowStream
 from gateway.ingest.counters import DropCounter, RateMeter
-from gateway.ingest.frame_source import FrameSource, SourceFactory, interrupt, nominal_fps
+from gateway.ingest.frame_source import (
+    FrameSource,
+    ReportsNotice,
+    SourceFactory,
+    interrupt,
+    nominal_fps,
+)
 from gateway.ingest.state import CameraStateMachine, Listener
 from gateway.ingest.urls import redact_url
 
@@ -334,9 +340,16 @@ class Camera:
         self._stop.wait(delay)
 
     def _stream(self, source: FrameSource) -> None:
+        notices = source if isinstance(source, ReportsNotice) else None
+        noticed: str | None = None  # what is wrong with the frames that come, named once
         while not self._stop.is_set():
             try:
                 source.grab()
+                if notices is not None and notices.notice != noticed:
+                    noticed = notices.notice
+                    self._last_error = noticed
+                    if noticed is not None:
+                        logger.warning("camera frames not as recorded: %s", noticed, extra=self._log_extra)
                 now = self._clock()
                 if self._wanted(now):
                     self._publish(source.retrieve())
@@ -353,6 +366,7 @@ class Camera:
                 with self._error_lock:
                     if self._machine.state is CameraState.RECONNECTING:
                         self._recovered()
+                        self._last_error = self._last_error or noticed
                         self._machine.move_if(frozenset({CameraState.RECONNECTING}), CameraState.STREAMING)
 
     def _recovered(self) -> None:

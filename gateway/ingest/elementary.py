@@ -36,6 +36,9 @@ class Codec:
     trailing: frozenset[int]
     """Non-picture NAL unit types that end the access unit before them, not start the next one."""
     sps_size: Callable[[bytes], tuple[int, int] | None]
+    refreshes: frozenset[int]
+    """Picture NAL unit types no picture after them refers past (IDR): a stream may start there with
+    no frame lost."""
 
 
 H264 = Codec(
@@ -45,6 +48,7 @@ H264 = Codec(
     h264.is_picture,
     frozenset({10, 11, 12}),  # end of sequence, end of stream, filler
     h264.sps_size,
+    frozenset({5}),  # IDR slice
 )
 H265 = Codec(
     h265.HEADER_BYTES,
@@ -53,6 +57,7 @@ H265 = Codec(
     h265.is_picture,
     frozenset({36, 37, 38, 40}),  # end of sequence, end of bitstream, filler, suffix SEI
     h265.sps_size,
+    frozenset({19, 20}),  # IDR with leading pictures that need nothing before it, IDR without any
 )
 # An H.265 stream starts with a video parameter set, an access unit delimiter or an SEI, each with a
 # two-byte header whose second byte is 1 (layer 0, temporal id 0): no H.264 stream starts so.

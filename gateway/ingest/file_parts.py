@@ -1,10 +1,12 @@
 """``FileParts``: which bytes of a video file a file camera opens next, so that each picture size of
 the file plays at its own. OpenCV's FFmpeg backend scales every frame of a file to its first size:
 
-- a raw H.264 or H.265 stream of several sizes is played part by part (``elementary.py``);
+- a raw H.264 or H.265 stream of several sizes is played part by part (``elementary.py``), and so is
+  an MPEG transport stream of several video codecs (``transport_stream.py``);
 - a container (MP4, MKV, MOV) is played by its path, its sizes watched as it plays
-  (``container_sizes.py``); from a change on, the rest of it, written out as a raw stream, is played
-  part by part the same way, and at its end the container again from its start.
+  (``container_sizes.py``); from a change on, the rest of it, written out as a raw stream a bounded
+  piece at a time, is played part by part the same way, and at its end the container again from its
+  start.
 
 A part is shown to OpenCV through a ``FileRange``, as if it were the whole file. A raw stream has no
 rotation metadata: a container's rest is turned as OpenCV turned the container's frames (a phone's
@@ -25,6 +27,7 @@ from gateway.errors import SourceError
 from gateway.ingest.container_sizes import SizeWatch
 from gateway.ingest.elementary import size_segments
 from gateway.ingest.file_range import FileRange
+from gateway.ingest.transport_stream import codec_segments
 
 __all__ = ["FileParts"]
 
@@ -34,15 +37,22 @@ _TURNS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_C
 
 class FileParts:
     """The parts of the regular video file ``path`` and the one due next; ``display`` names the file
-    in errors, ``timeouts`` are OpenCV's open and read timeouts for the size watch's capture."""
+    in errors, ``timeouts`` are OpenCV's open and read timeouts for the size watch's capture, and
+    ``piece_budget_s`` the time a piece of a container's rest may take to write (no frame comes
+    meanwhile)."""
 
-    def __init__(self, path: str, display: str, timeouts: list[int]) -> None:
+    def __init__(self, path: str, display: str, timeouts: list[int], piece_budget_s: float) -> None:
         self._path, self._display, self._timeouts = path, display, timeouts
         # Each part's byte range (None: the file plays whole, by its path), and the one due.
-        self._segments = size_segments(Path(path))
+        self._segments = _file_segments(path)
         self._segment = 0
-        self._rest: IO[bytes] | None = None  # a container's rest, whose parts are playing
+        self._rest: IO[bytes] | None = None  # a piece of a container's rest, whose parts are playing
         self._watch: SizeWatch | None = None
+        self._rest_watch: SizeWatch | None = None  # where the rest's next piece comes from, if any
+        self._piece_budget_s = piece_budget_s
+        self.squeezed: str | None = None
+        """Why frames of the file are shown squeezed into its first size (``SizeWatch.squeezed``),
+        once found, until the file is replaced."""
         self._turn: int | None = None  # the cv2.rotate code that sets the rest's frames upright
         self._streams = True  # whether this OpenCV reads streams, which playing a part needs
 
@@ -72,22 +82,37 @@ class FileParts:
 
     def size_changed(self, capture: cv2.VideoCapture) -> bool:
         """Whether the frame the container's ``capture`` just grabbed has a new picture size: then the
-        rest of the file, from that frame on, is written out, and its first part is due. SourceError
-        when it cannot be written (a full disk)."""
+        first piece of the rest of the file, from that frame on, is written out, and its first part
+        is due. SourceError when it cannot be written (a full disk). A new size that cannot be
+        played at (VP9, AV1, Motion JPEG) is named in ``squeezed`` instead."""
         watch = self._watch
         if watch is None or not watch.changes_by(float(capture.get(cv2.CAP_PROP_PTS))):
+            if watch is not None and watch.squeezed is not None:
+                self.squeezed, self._watch = watch.squeezed, None
+                watch.close()
             return False
         self._watch = None
         self._turn = _TURNS.get(int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360)
+        self._rest_watch = watch
+        self._next_piece()
+        return True
+
+    def _next_piece(self) -> None:
+        """The rest's next piece written out in place of the one that played, its first part due."""
+        watch = self._rest_watch
+        if watch is None:
+            raise ValueError("no rest to write")
+        self._end_rest(keep_watch=True)
         try:
-            self._rest = watch.rest()
+            self._rest, more = watch.rest_piece(self._piece_budget_s)
         except OSError as exc:
+            self._end_rest()
             raise SourceError(f"{self._display}: cannot write the rest of the file out: {exc}") from exc
-        finally:
+        if not more:
+            self._rest_watch = None
             watch.close()
         whole = [(0, os.fstat(self._rest.fileno()).st_size)]
         self._segments, self._segment = size_segments(Path(self._rest.name)) or whole, 0
-        return True
 
     def upright(self, image: Image) -> Image:
         """``image``, a frame of the part playing, turned as its container's rotation says."""
@@ -99,9 +124,15 @@ class FileParts:
         """At the end of what played, the part due next: True when it must be opened anew (the next
         part; the file from its start, after a container's last part or when it was ``replaced``);
         False when the capture that played it can seek back to its start (a container's)."""
-        if replaced or (self._rest is not None and self._segment + 1 >= len(self._segments or ())):
+        last_part = self._rest is not None and self._segment + 1 >= len(self._segments or ())
+        if not replaced and last_part and self._rest_watch is not None:
+            self._next_piece()
+            return True
+        if replaced:
+            self.squeezed = None
+        if replaced or last_part:
             self._end_rest()
-            self._segments, self._segment = size_segments(Path(self._path)) if self._streams else None, 0
+            self._segments, self._segment = _file_segments(self._path) if self._streams else None, 0
             self.watch()
             return True
         if self._segments is not None:
@@ -110,13 +141,21 @@ class FileParts:
         self.watch()
         return False
 
-    def _end_rest(self) -> None:
+    def _end_rest(self, *, keep_watch: bool = False) -> None:
         rest, self._rest = self._rest, None
         if rest is not None:
             rest.close()
+        watch, self._rest_watch = (None, self._rest_watch) if keep_watch else (self._rest_watch, None)
+        if watch is not None:
+            watch.close()
 
     def close(self) -> None:
         watch, self._watch = self._watch, None
         if watch is not None:
             watch.close()
         self._end_rest()
+
+
+def _file_segments(path: str) -> list[tuple[int, int]] | None:
+    """The parts of the file ``path`` played one by one, or None when it plays whole."""
+    return size_segments(Path(path)) or codec_segments(Path(path))

@@ -14,6 +14,7 @@ __all__ = [
     "FrameSource",
     "Interruptible",
     "ReportsFrameRate",
+    "ReportsNotice",
     "SourceFactory",
     "interrupt",
     "nominal_fps",
@@ -55,6 +56,15 @@ class ReportsFrameRate(Protocol):
 def nominal_fps(source: FrameSource) -> float | None:
     """The frame rate ``source`` announces, or None (unknown, or a source that cannot tell)."""
     return source.nominal_fps if isinstance(source, ReportsFrameRate) else None
+
+
+@runtime_checkable
+class ReportsNotice(Protocol):
+    """A source that can tell what is wrong with the frames it gives, though they come (a file's
+    frames squeezed into its first size from where its size changes), or None."""
+
+    @property
+    def notice(self) -> str | None: ...
 
 
 @runtime_checkable

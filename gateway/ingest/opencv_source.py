@@ -56,6 +56,7 @@ from gateway.ingest.ffmpeg_environment import (
     ffmpeg_capture_options,
     ffmpeg_options,
 )
+from gateway.ingest.file_diagnosis import file_not_opened
 from gateway.ingest.file_parts import FileParts
 from gateway.ingest.file_range import FileRange
 from gateway.ingest.files import (
@@ -158,7 +159,7 @@ class OpenCvSource:
                         f"not a readable video: {self._display} holds audio only, no video stream ({audio})"
                     )
                 self._identity = file_identity(target)
-                self._parts = FileParts(target, self._display, timeouts)
+                self._parts = FileParts(target, self._display, timeouts, read_timeout_s / 4)
             else:
                 # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
                 self._pattern = Path(target)
@@ -236,9 +237,7 @@ class OpenCvSource:
                 f"{self._sequence_start} ({why})"
             )
         if self._kind == "file":
-            if self._identity is not None and self._identity[2] == 0:
-                return f"not a readable video: {self._display} is empty (0 bytes)"
-            return f"not a readable video: {self._display} (empty, truncated, or no video stream)"
+            return file_not_opened(Path(self._target), self._display)
         if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
             # The port accepted (the probe connected) but the server never answered: hung, or busy.
             return (
@@ -295,6 +294,12 @@ class OpenCvSource:
         if delay > 0:
             self._interrupted.wait(delay)
         self._frame_due = max(due, time.monotonic() - 1.0)
+
+    @property
+    def notice(self) -> str | None:
+        """What is wrong with the frames shown, though they come (a file's squeezed), or None."""
+        squeezed = None if self._parts is None else self._parts.squeezed
+        return None if squeezed is None else f"{self._display}: {squeezed}"
 
     def interrupt(self) -> None:
         """End a wait for a file's next frame now (from any thread): its camera is stopping, and a

@@ -1,0 +1,59 @@
+"""An MPEG transport stream file whose video codec changes part way (``cat h264.ts hevc.ts``, a
+recorder that followed a camera from H.264 to H.265), made with the real ffmpeg and played through
+the real OpenCV source: each part is decoded by its own codec. FFmpeg took the codec of the last
+program map table it probed for the whole file: a short one gave no frame at all, and its camera
+said only "cannot read a frame from the file"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.ingest.sources import OpenCvSource
+from gateway.ingest.transport_stream import codec_segments
+from tests.integration.ingest.test_container_rest_pieces import decoded
+from tests.integration.ingest.test_container_size_change import ffmpeg
+
+FRAMES = 10
+ENCODERS = {
+    "h264": ["-c:v", "libx264"],
+    "h265": ["-c:v", "libx265", "-x265-params", "log-level=error"],
+}
+
+
+def transport_stream(path: Path, codec: str, pattern: str) -> Path:
+    source = f"{pattern}=size=320x240:rate=25,trim=end_frame={FRAMES}"
+    ffmpeg("-f", "lavfi", "-i", source, *ENCODERS[codec], "-pix_fmt", "yuv420p", "-f", "mpegts", str(path))
+    return path
+
+
+@pytest.mark.parametrize(("first", "second"), [("h264", "h265"), ("h265", "h264")])
+def test_each_codec_of_a_transport_stream_plays_its_part(tmp_path: Path, first: str, second: str) -> None:
+    # Given: two recordings of one size, each its own picture, joined byte for byte
+    before = transport_stream(tmp_path / "before.ts", first, "testsrc")
+    after = transport_stream(tmp_path / "after.ts", second, "smptebars")
+    joined = tmp_path / "camera.ts"
+    joined.write_bytes(before.read_bytes() + after.read_bytes())
+    source = OpenCvSource(str(joined), open_timeout_s=2, read_timeout_s=1)
+    try:
+        # When: the file is played through, and on into its loop
+        frames = [source.read() for _ in range(2 * FRAMES + 1)]
+    finally:
+        source.close()
+    # Then: the first part's frames, the second part's, and the first part's again
+    expected = [*decoded(before), *decoded(after)]
+    assert len(expected) == 2 * FRAMES
+    assert all(
+        np.array_equal(frame, want) for frame, want in zip(frames, [*expected, expected[0]], strict=True)
+    )
+
+
+def test_a_transport_stream_of_one_codec_plays_whole(tmp_path: Path) -> None:
+    first = transport_stream(tmp_path / "first.ts", "h264", "testsrc")
+    second = transport_stream(tmp_path / "second.ts", "h264", "smptebars")
+    joined = tmp_path / "camera.ts"
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    assert codec_segments(joined) is None
+    assert codec_segments(tmp_path / "missing.ts") is None
