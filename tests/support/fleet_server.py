@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from prometheus_client import CollectorRegistry
 
 from gateway.audit.http import AuditHttpServer, create_app
+from gateway.audit.keys_file import SigningKeys
 from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
 
@@ -40,7 +41,7 @@ class FleetServer:
 
 
 @contextmanager
-def fleet_server(url: str, keys: dict[str, bytes], token: str) -> Iterator[FleetServer]:
+def fleet_server(url: str, keys: SigningKeys, token: str) -> Iterator[FleetServer]:
     reader = AuditStore.open(url, keys)
     server = AuditHttpServer(
         create_app(reader, http=HttpConfig(port=0), tokens=frozenset({token}), registry=CollectorRegistry()),

@@ -12,14 +12,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from prometheus_client import CollectorRegistry
 
-from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.keys_file import SigningKeys
 from gateway.audit.store import AuditStore, ReceivedMessage
-from gateway.config import HttpConfig
 from tests.support.audit_device import AlertChain
-from tests.support.fleet_server import FleetServer
+from tests.support.fleet_server import FleetServer, fleet_server
 
 KEY = bytes(range(32))
 NEW_KEY = bytes(range(64, 96))
@@ -44,20 +41,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
         ]
     )
     store.close()
-    # (tests.support.fleet_server takes one key a device)
-    reader = AuditStore.open(url, keys)
-    token = secrets.token_urlsafe(16)
-    server = AuditHttpServer(
-        create_app(reader, http=HttpConfig(port=0), tokens=frozenset({token}), registry=CollectorRegistry()),
-        "127.0.0.1",
-        0,
-    )
-    try:
-        port = server.start()
-        yield FleetServer(f"http://127.0.0.1:{port}", token)
-    finally:
-        server.stop()
-        reader.close()
+    with fleet_server(url, keys, secrets.token_urlsafe(16)) as running:
+        yield running
 
 
 def logged_in(browser: Browser, server: FleetServer) -> Page:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 
 from gateway.ingest import container_sizes
 from gateway.ingest.sources import OpenCvSource
-from tests.integration.ingest.test_container_size_change import ffmpeg
+from tests.integration.ingest.media import decoded, ffmpeg
 
 SMALL_FRAMES, LARGE_FRAMES, KEY_FRAME_INTERVAL = 10, 40, 5
 
@@ -25,18 +24,6 @@ def clip(path: Path, size: str, frames: int) -> Path:
     ffmpeg("-f", "lavfi", "-i", source, "-c:v", "libx264", "-g", str(KEY_FRAME_INTERVAL),
            "-x264-params", "repeat-headers=1:scenecut=0", "-pix_fmt", "yuv420p", str(path))  # fmt: skip
     return path
-
-
-def decoded(path: Path) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
-    frames = []
-    while True:
-        read, frame = capture.read()
-        if not read:
-            break
-        frames.append(np.asarray(frame))
-    capture.release()
-    return frames
 
 
 def test_the_rest_of_a_container_is_written_and_played_a_piece_at_a_time(

@@ -6,7 +6,6 @@ frame of the later parts into the first size, for good (a file never reconnects)
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pytest
 from gateway.config import CameraConfig
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import OpenCvSource, source_factory
-from tests.integration.ingest.conftest import wait_until
+from tests.integration.ingest.media import camera_shows_in_turn, ffmpeg
 
 FRAMES = 10
 SIZES = [(320, 240), (480, 272), (160, 120)]
@@ -25,10 +24,6 @@ ENCODERS = {
     "h264": ["-c:v", "libx264", "-x264-params", "repeat-headers=1"],
     "h265": ["-c:v", "libx265", "-x265-params", "log-level=error:repeat-headers=1", "-tag:v", "hvc1"],
 }
-
-
-def ffmpeg(*arguments: str) -> None:
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments], check=True, timeout=60)
 
 
 def joined(folder: Path, codec: str, container: str, sizes: list[tuple[int, int]]) -> Path:
@@ -90,24 +85,8 @@ def test_a_file_camera_on_a_container_shows_the_second_size(tmp_path: Path) -> N
     config = CameraConfig.model_validate(
         {"id": "gate", "url": str(joined(tmp_path, "h264", "mp4", SIZES[:2]))}
     )
-    camera = Camera(config, source_factory(config))
-    seen: set[tuple[int, ...]] = set()
-
-    def shown(shape: tuple[int, ...]) -> bool:
-        frame = camera.peek_newest()
-        if frame is not None:
-            seen.add(frame.image.shape)
-        return shape in seen
-
-    camera.start()
-    try:
-        assert wait_until(lambda: shown((272, 480, 3)), 15), (camera.last_error, seen)
-        seen.clear()
-        assert wait_until(lambda: shown((240, 320, 3)), 15), (camera.last_error, seen)
-        error, reconnects = camera.last_error, camera.reconnects
-    finally:
-        assert camera.stop()
-    assert (error, reconnects) == (None, 0)
+    shown = camera_shows_in_turn(Camera(config, source_factory(config)), [(272, 480, 3), (240, 320, 3)])
+    assert shown == (None, 0)
 
 
 @pytest.mark.parametrize("rotation", [90, 180, 270])

@@ -15,7 +15,7 @@ from gateway.config import CameraConfig
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import OpenCvSource, source_factory
 from tests.integration.ingest.conftest import wait_until
-from tests.integration.ingest.test_container_size_change import ffmpeg
+from tests.integration.ingest.media import ffmpeg
 
 FRAMES = 10
 ENCODERS = {

@@ -6,7 +6,6 @@ the camera never saw the second size at all."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import cv2
@@ -18,14 +17,10 @@ from gateway.ingest import h264, h265
 from gateway.ingest.camera import Camera
 from gateway.ingest.elementary import size_segments
 from gateway.ingest.sources import OpenCvSource, source_factory
-from tests.integration.ingest.conftest import wait_until
+from tests.integration.ingest.media import camera_shows_in_turn, ffmpeg
 
 FRAMES = 10
 SMALL, LARGE = (240, 320, 3), (272, 480, 3)
-
-
-def ffmpeg(*arguments: str) -> None:
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments], check=True, timeout=60)
 
 
 # Each codec's encoder options, its raw format, and the bytes that start its sequence parameter set.
@@ -75,23 +70,7 @@ def test_each_part_of_a_file_of_two_sizes_plays_at_its_own_size(tmp_path: Path, 
 @pytest.mark.parametrize("codec", sorted(CODECS))
 def test_a_file_camera_shows_the_second_size_and_the_first_again(tmp_path: Path, codec: str) -> None:
     config = CameraConfig.model_validate({"id": "gate", "url": str(two_sizes(tmp_path, codec))})
-    camera = Camera(config, source_factory(config))
-    seen: set[tuple[int, ...]] = set()
-
-    def shown(shape: tuple[int, ...]) -> bool:
-        frame = camera.peek_newest()
-        if frame is not None:
-            seen.add(frame.image.shape)
-        return shape in seen
-
-    camera.start()
-    try:
-        assert wait_until(lambda: shown(LARGE), 15), (camera.last_error, seen)
-        seen.clear()
-        assert wait_until(lambda: shown(SMALL), 15), (camera.last_error, seen)
-        error = camera.last_error
-    finally:
-        assert camera.stop()
+    error, _ = camera_shows_in_turn(Camera(config, source_factory(config)), [LARGE, SMALL])
     assert error is None
 
 

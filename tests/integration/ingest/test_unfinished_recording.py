@@ -14,7 +14,7 @@ from gateway.errors import SourceError
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import OpenCvSource, source_factory
 from tests.integration.ingest.conftest import wait_until
-from tests.integration.ingest.test_container_size_change import ffmpeg
+from tests.integration.ingest.media import ffmpeg
 
 
 def recording(folder: Path) -> bytes:
