@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.image_format import header_size
+from gateway.image_format import JPEG_START, header_size
 from gateway.ingest.bitstream import BitReader
 
 __all__ = ["FrameHeaders", "frame_headers"]
@@ -23,7 +23,7 @@ _AV1_SEQUENCE_HEADER, _AV1_TEMPORAL_DELIMITER = 1, 2
 def frame_headers(packet: bytes) -> FrameHeaders | None:
     """The codec of a container's first video packet ``packet``, when it is one whose picture size
     can be read (VP9, AV1, Motion JPEG), with what reads it."""
-    if packet[:2] == b"\xff\xd8":
+    if packet.startswith(JPEG_START):
         return "Motion JPEG", header_size
     if _vp9_size(packet) is not None:
         return "VP9", _vp9_size
