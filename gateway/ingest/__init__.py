@@ -11,7 +11,9 @@
 - ``ffmpeg_environment``: the process-wide FFmpeg options and log levels OpenCV reads at each open.
 - ``files``: what a file camera's URL or path names (a video, an image sequence and its first
   number) or why it cannot open, and whether the file changed while it played; ``audio_only``:
-  whether a file holds sound and no picture, from its container's headers.
+  whether a file holds sound and no picture, from its container's headers; ``file_diagnosis``: why
+  a video file did not open (an MP4 still being recorded); both walk an MP4's boxes with ``mp4_boxes``.
+- ``image_sequence``: an image sequence played run by run (past gaps, each picture size at its own).
 - ``file_parts``: which bytes of a video file play next, so each picture size plays at its own: a
   raw stream's parts (``elementary``, on ``h264``/``h265``/``bitstream``), a container's rest once
   its size changes (``container_sizes``), each through a ``file_range.FileRange``.

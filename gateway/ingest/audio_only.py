@@ -5,16 +5,19 @@ one, and an MP3 or M4A with cover art opens and plays its cover, one still pictu
 
 The headers are read here rather than by ffprobe, which a box may not have: a few kilobytes at the
 start of the file, and for MP4 the top-level boxes' headers on the way to its ``moov``, wherever it
-is. Anything not recognised, or cut short, is "cannot tell" (None), never "audio only": the answer
-is only used to name a problem, and to refuse a file that can hold no video stream.
+is (``mp4_boxes``). Anything not recognised, or cut short, is "cannot tell" (None), never "audio
+only": the answer is only used to name a problem, and to refuse a file that can hold no video stream.
 """
 
 from __future__ import annotations
 
-import struct
+import io
 from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import BinaryIO
+
+from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES, Box, boxes
 
 __all__ = ["audio_only"]
 
@@ -147,23 +150,12 @@ def _ebml_number(data: bytes, position: int, *, keep_marker: bool) -> tuple[int,
 
 def _mp4(stream: BinaryIO) -> str | None:
     """Audio only when the MP4 (or QuickTime) file's movie header has sound tracks and no video."""
-    stream.seek(0)
-    while True:
-        header = stream.read(8)
-        if len(header) < 8:
-            return None
-        size, kind = struct.unpack(">I4s", header)
-        if size == 1:
-            (size,) = struct.unpack(">Q", stream.read(8))
-            size -= 8
-        if kind == b"moov":
-            if not 8 <= size <= _LARGEST_MOVIE_HEADER:
-                return None
-            handlers = _mp4_handlers(stream.read(size - 8))
-            break
-        if size < 8:
-            return None  # 0: the box runs to the end of the file, and no moov was found before it
-        stream.seek(size - 8, 1)
+    top_level = islice(boxes(stream), MOST_TOP_LEVEL_BOXES)
+    movie = next((box for box in top_level if box.kind == b"moov"), None)
+    if movie is None or movie.size > _LARGEST_MOVIE_HEADER:
+        return None  # no moov before the file ends, or one whose header could not be followed
+    stream.seek(movie.offset)
+    handlers = _mp4_handlers(stream.read(movie.size))
     if b"soun" in handlers and b"vide" not in handlers:
         return "an MP4 or QuickTime file of audio tracks only"
     return None
@@ -171,31 +163,19 @@ def _mp4(stream: BinaryIO) -> str | None:
 
 def _mp4_handlers(movie: bytes) -> list[bytes]:
     """The handler type of each track of a moov box's content (``vide``, ``soun``, ``text``)."""
+    content = io.BytesIO(movie)
     handlers = []
-    for kind, start, end in _mp4_boxes(movie, 0, len(movie)):
-        if kind != b"trak":
-            continue
-        for media, media_start, media_end in _mp4_boxes(movie, start, end):
-            if media != b"mdia":
-                continue
-            for box, box_start, _ in _mp4_boxes(movie, media_start, media_end):
-                if box == b"hdlr":
-                    handlers.append(movie[box_start + 8 : box_start + 12])  # past version, flags, 0
+    for track, track_end in _inside(content, 0, len(movie), b"trak"):
+        for media, media_end in _inside(content, track.offset, track_end, b"mdia"):
+            for handler, _ in _inside(content, media.offset, media_end, b"hdlr"):
+                start = handler.offset + 8  # past its version, flags and a zero
+                handlers.append(movie[start : start + 4])
     return handlers
 
 
-def _mp4_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
-    """(type, content start, content end) of the boxes in ``data[start:end]``."""
-    position = start
-    while position + 8 <= end:
-        size, kind = struct.unpack_from(">I4s", data, position)
-        header = 8
-        if size == 1 and position + 16 <= end:
-            (size,) = struct.unpack_from(">Q", data, position + 8)
-            header = 16
-        elif size == 0:
-            size = end - position
-        if size < header:
-            return
-        yield kind, position + header, min(end, position + size)
-        position += size
+def _inside(content: BinaryIO, start: int, end: int, kind: bytes) -> Iterator[tuple[Box, int]]:
+    """The boxes of type ``kind`` between ``start`` and ``end`` of ``content``, each with where it
+    ends: where its header says, or at ``end`` when that says past the box it is in."""
+    for box in boxes(content, start, end):
+        if box.kind == kind:
+            yield box, min(end, box.offset + box.size)

@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import tempfile
 import time
-from typing import IO
+from typing import IO, cast
 
 import cv2
 
 from gateway.ingest.elementary import Codec, parameter_set_sizes, stream_codec
 from gateway.ingest.ffmpeg_environment import ffmpeg_options
+from gateway.ingest.file_range import FileRange
 from gateway.ingest.frame_headers import FrameHeaders, frame_headers
 
 __all__ = ["REST_PIECE_BYTES", "SizeWatch"]
@@ -51,9 +52,14 @@ class SizeWatch:
     picture size changes."""
 
     def __init__(
-        self, capture: cv2.VideoCapture, codec: Codec | FrameHeaders, size: tuple[int, int] | None
+        self,
+        capture: cv2.VideoCapture,
+        codec: Codec | FrameHeaders,
+        size: tuple[int, int] | None,
+        source: FileRange | None = None,
     ) -> None:
         self._capture = capture
+        self._source = source  # the part of the file the capture reads, if not all of it
         self._codec = codec  # an Annex B one's, played at each size; another one's, only named
         self._size = size
         self._change: tuple[float, bytes] | None = None  # the presentation time and packet of a new size
@@ -64,16 +70,33 @@ class SizeWatch:
         Motion JPEG of a new size, which only an Annex B codec's rest can be played at)."""
 
     @classmethod
-    def open(cls, path: str, timeouts: list[int]) -> SizeWatch | None:
-        """A watch on the container file ``path``, or None for a file it cannot watch (a raw
+    def open(cls, path: str, timeouts: list[int], span: tuple[int, int] | None = None) -> SizeWatch | None:
+        """A watch on the container file ``path``, or on its bytes [start, end) ``span`` (one codec's
+        part of a transport stream, ``transport_stream.py``), or None for one it cannot watch (a raw
         stream, which ``elementary.py`` plays part by part; a codec whose sizes it cannot read)."""
         try:
             with open(path, "rb") as file:
+                file.seek(0 if span is None else span[0])
                 if stream_codec(file.read(6)) is not None:
                     return None
+            source = None if span is None else FileRange(path, *span)
+        except OSError:
+            return None
+        watch = cls._watching(path, source, timeouts)
+        if watch is None and source is not None:
+            source.close()
+        return watch
+
+    @classmethod
+    def _watching(cls, path: str, source: FileRange | None, timeouts: list[int]) -> SizeWatch | None:
+        parameters = [cv2.CAP_PROP_FORMAT, -1, *timeouts]
+        try:
             with ffmpeg_options(""):  # a file's: no network camera's short probe
-                capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, [cv2.CAP_PROP_FORMAT, -1, *timeouts])
-        except (OSError, cv2.error):
+                if source is None:
+                    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, parameters)
+                else:  # OpenCV's binding takes any BufferedIOBase where its stubs name IStreamReader
+                    capture = cv2.VideoCapture(cast("cv2.IStreamReader", source), cv2.CAP_FFMPEG, parameters)
+        except (cv2.error, TypeError):  # TypeError: an OpenCV before 4.9 reads no streams
             return None
         packet = _packet(capture) if capture.isOpened() else None
         codec = None if packet is None else stream_codec(packet) or frame_headers(packet)
@@ -81,7 +104,7 @@ class SizeWatch:
             capture.release()
             return None
         sizes = _sizes(packet, codec)
-        return cls(capture, codec, sizes[-1] if sizes else None)
+        return cls(capture, codec, sizes[-1] if sizes else None, source)
 
     def changes_by(self, time: float) -> bool:
         """Whether the picture size changes at or before the presentation time ``time`` (the
@@ -132,6 +155,8 @@ class SizeWatch:
 
     def close(self) -> None:
         self._capture.release()
+        if self._source is not None:
+            self._source.close()
 
 
 def _sizes(packet: bytes, codec: Codec | FrameHeaders) -> list[tuple[int, int]]:

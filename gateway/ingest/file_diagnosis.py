@@ -6,14 +6,12 @@ the recording ends, and its camera retries until then."""
 
 from __future__ import annotations
 
-import struct
+from itertools import islice
 from pathlib import Path
-from typing import BinaryIO
+
+from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES, boxes
 
 __all__ = ["file_not_opened", "missing_index"]
-
-_LARGEST_BOXES = 4096
-"""Top-level boxes looked at: a file has a handful (ftyp, free, mdat, moov, udta)."""
 
 
 def file_not_opened(path: Path, display: str) -> str:
@@ -35,35 +33,15 @@ def missing_index(path: Path) -> str | None:
     data there), or None when it has one, or is no such file."""
     try:
         with path.open("rb") as file:
-            size = path.stat().st_size
-            boxes = _top_level_boxes(file, size)
+            # Up to the one running past the file's end: the box being written.
+            kinds = [box.kind for box in islice(boxes(file), MOST_TOP_LEVEL_BOXES)]
     except OSError:
         return None
-    if not boxes or boxes[0] != b"ftyp" or b"moov" in boxes:
+    if not kinds or kinds[0] != b"ftyp" or b"moov" in kinds:
         return None
-    if b"mdat" in boxes:
+    if b"mdat" in kinds:
         return (
             "an MP4 with media data but no index (moov box) yet: a recording still being written "
             "(it plays once the recording ends), or one whose recorder was killed before finishing it"
         )
     return "an MP4 with neither media data nor an index (moov box) yet: a recording just started?"
-
-
-def _top_level_boxes(file: BinaryIO, size: int) -> list[bytes]:
-    """The types of the top-level boxes of the file, up to where one runs past its end (the one
-    being written)."""
-    kinds: list[bytes] = []
-    position = 0
-    while position + 8 <= size and len(kinds) < _LARGEST_BOXES:
-        file.seek(position)
-        header = file.read(16)
-        length, kind = struct.unpack(">I4s", header[:8])
-        if length == 1 and len(header) == 16:  # a 64-bit size follows
-            length = struct.unpack(">Q", header[8:16])[0]
-        elif length == 0:  # to the end of the file
-            length = size - position
-        kinds.append(kind)
-        if length < 8:
-            break
-        position += length
-    return kinds

@@ -6,7 +6,9 @@ the file plays at its own. OpenCV's FFmpeg backend scales every frame of a file 
 - a container (MP4, MKV, MOV) is played by its path, its sizes watched as it plays
   (``container_sizes.py``); from a change on, the rest of it, written out as a raw stream a bounded
   piece at a time, is played part by part the same way, and at its end the container again from its
-  start.
+  start. A transport stream's part of one codec is a container too: its sizes are watched, and the
+  rest of that part played so, then the next part (one codec's part of two sizes was played all at
+  its first, the second squeezed into it, and named nowhere).
 
 A part is shown to OpenCV through a ``FileRange``, as if it were the whole file. A raw stream has no
 rotation metadata: a container's rest is turned as OpenCV turned the container's frames (a phone's
@@ -47,6 +49,8 @@ class FileParts:
         self._segments = _file_segments(path)
         self._segment = 0
         self._rest: IO[bytes] | None = None  # a piece of a container's rest, whose parts are playing
+        self._rest_segments: list[tuple[int, int]] = []  # the piece's parts, and the one due
+        self._rest_segment = 0
         self._watch: SizeWatch | None = None
         self._rest_watch: SizeWatch | None = None  # where the rest's next piece comes from, if any
         self._piece_budget_s = piece_budget_s
@@ -58,10 +62,11 @@ class FileParts:
 
     def part(self) -> FileRange | None:
         """A reader of the part due, or None when the file plays whole, opened by its path."""
+        if self._rest is not None:
+            return FileRange(self._rest.name, *self._rest_segments[self._rest_segment])
         if self._segments is None:
             return None
-        start, end = self._segments[self._segment]
-        return FileRange(self._rest.name if self._rest is not None else self._path, start, end)
+        return FileRange(self._path, *self._segments[self._segment])
 
     def play_whole(self) -> None:
         """Play the file whole, by its path, from now on (an OpenCV before 4.9 reads no streams): at
@@ -73,12 +78,14 @@ class FileParts:
             self._watch = None
 
     def watch(self) -> None:
-        """Watch a container's picture size anew, from its start (it is opened, or sought to it)."""
+        """Watch the picture size of a container, or of the transport stream's part due, anew from
+        its start (it is opened, or sought to it); a raw stream's parts have one size each."""
         if self._watch is not None:
             self._watch.close()
             self._watch = None
-        if self._segments is None and self._streams:
-            self._watch = SizeWatch.open(self._path, self._timeouts)
+        if self._streams and self._rest is None:
+            span = None if self._segments is None else self._segments[self._segment]
+            self._watch = SizeWatch.open(self._path, self._timeouts, span)
 
     def size_changed(self, capture: cv2.VideoCapture) -> bool:
         """Whether the frame the container's ``capture`` just grabbed has a new picture size: then the
@@ -112,7 +119,7 @@ class FileParts:
             self._rest_watch = None
             watch.close()
         whole = [(0, os.fstat(self._rest.fileno()).st_size)]
-        self._segments, self._segment = size_segments(Path(self._rest.name)) or whole, 0
+        self._rest_segments, self._rest_segment = size_segments(Path(self._rest.name)) or whole, 0
 
     def upright(self, image: Image) -> Image:
         """``image``, a frame of the part playing, turned as its container's rotation says."""
@@ -124,22 +131,32 @@ class FileParts:
         """At the end of what played, the part due next: True when it must be opened anew (the next
         part; the file from its start, after a container's last part or when it was ``replaced``);
         False when the capture that played it can seek back to its start (a container's)."""
-        last_part = self._rest is not None and self._segment + 1 >= len(self._segments or ())
-        if not replaced and last_part and self._rest_watch is not None:
-            self._next_piece()
-            return True
         if replaced:
             self.squeezed = None
-        if replaced or last_part:
+            return self._from_start()
+        if self._rest is not None:
+            if self._rest_segment + 1 < len(self._rest_segments):
+                self._rest_segment += 1
+                return True
+            if self._rest_watch is not None:
+                self._next_piece()
+                return True
             self._end_rest()
-            self._segments, self._segment = _file_segments(self._path) if self._streams else None, 0
+            if self._segments is None:
+                return self._from_start()
+        elif self._segments is None:
             self.watch()
-            return True
-        if self._segments is not None:
-            self._segment = (self._segment + 1) % len(self._segments)
-            return True
+            return False
+        self._segment = (self._segment + 1) % len(self._segments)
         self.watch()
-        return False
+        return True
+
+    def _from_start(self) -> bool:
+        """The file due again from its start, its parts found anew (it may have changed)."""
+        self._end_rest()
+        self._segments, self._segment = _file_segments(self._path) if self._streams else None, 0
+        self.watch()
+        return True
 
     def _end_rest(self, *, keep_watch: bool = False) -> None:
         rest, self._rest = self._rest, None

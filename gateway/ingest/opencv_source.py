@@ -24,7 +24,7 @@ Measured on this kind of machine (OpenCV 4.9-5.0 wheels, FFmpeg backend), and de
   over UDP only), and an http:// camera's by its answer to a GET (``http_diagnosis.py``: 404, 401,
   a web page where a stream was expected).
 - An image sequence plays run by run: FFmpeg's image2 demuxer ends at the first missing number, and
-  the images past a gap are opened at their own first number (``files.py``).
+  the images past a gap are opened at their own first number (``image_sequence.py``).
 - A raw elementary stream (``.h264``) cannot seek back to its start: such a file is reopened to loop.
 - After a mid-stream resolution change, frames keep the first size (FFmpeg's frames are scaled
   to it, and the reported width and height do not change either), until the next reconnect; a
@@ -51,26 +51,13 @@ import numpy as np
 from gateway.domain import Image
 from gateway.errors import SourceError
 from gateway.ingest.audio_only import audio_only
-from gateway.ingest.ffmpeg_environment import (
-    FFMPEG_OPTIONS_VARIABLE,
-    ffmpeg_capture_options,
-    ffmpeg_options,
-)
+from gateway.ingest.ffmpeg_environment import ffmpeg_capture_options, ffmpeg_options
 from gateway.ingest.file_diagnosis import file_not_opened
 from gateway.ingest.file_parts import FileParts
 from gateway.ingest.file_range import FileRange
-from gateway.ingest.files import (
-    FileIdentity,
-    ffmpeg_pattern,
-    file_identity,
-    file_problem,
-    image_size,
-    local_path,
-    next_in_sequence,
-    sequence_image,
-    sequence_start,
-)
+from gateway.ingest.files import FileIdentity, ffmpeg_pattern, file_identity, file_problem, local_path
 from gateway.ingest.http_diagnosis import http_failure
+from gateway.ingest.image_sequence import ImageSequence, start_options
 from gateway.ingest.network_probe import probe_tcp
 from gateway.ingest.rtsp_diagnosis import rtsp_failure
 from gateway.ingest.urls import redact_url, source_kind
@@ -115,14 +102,7 @@ class OpenCvSource:
         self._capture: cv2.VideoCapture | None = None
         self._interrupted = threading.Event()
         self._options = ""
-        self._sequence_start: int | None = None
-        self._pattern: Path | None = None
-        # An image sequence's run of consecutive images now playing: its first number, and how many
-        # of its images were grabbed (the image2 demuxer ends the run at the first one missing).
-        self._run_start = 0
-        self._run_frames = 0
-        # The size of the run's first image: FFmpeg scales every later image of the run to it.
-        self._run_size: tuple[int, int] | None = None
+        self._sequence: ImageSequence | None = None
         self._options_replaced = False
         # The file as opened, looked at again at each loop: one replaced or removed while it
         # played was otherwise played on from its old, deleted inode, its disk space held, forever.
@@ -161,14 +141,8 @@ class OpenCvSource:
                 self._identity = file_identity(target)
                 self._parts = FileParts(target, self._display, timeouts, read_timeout_s / 4)
             else:
-                # An image sequence: FFmpeg looks for its first image among 0 to 4 unless told.
-                self._pattern = Path(target)
-                self._sequence_start = sequence_start(self._pattern)
-                if self._sequence_start is None:  # its images were removed since
-                    raise SourceError(f"no image matches the sequence {target}")
-                self._run_start = self._sequence_start
-                self._run_size = image_size(sequence_image(self._pattern, self._sequence_start))
-                self._options = f"start_number;{self._sequence_start}"
+                self._sequence = ImageSequence(target, self._display)
+                self._options = start_options(self._sequence.start)
                 target = ffmpeg_pattern(target)
         else:
             self._options = ffmpeg_capture_options(read_timeout_s)
@@ -225,17 +199,8 @@ class OpenCvSource:
             raise SourceError(f"cannot open {self._display}: {exc}") from exc
 
     def _why_not_opened(self, elapsed_s: float, budget_s: float) -> str:
-        if self._sequence_start is not None:
-            why = (
-                f"{FFMPEG_OPTIONS_VARIABLE} is set outside the gateway and replaces the "
-                f"start_number;{self._sequence_start} it needs"
-                if self._options_replaced
-                else "is that image empty, truncated, or not an image?"
-            )
-            return (
-                f"cannot open the image sequence {self._display} at its first image, number "
-                f"{self._sequence_start} ({why})"
-            )
+        if self._sequence is not None:
+            return self._sequence.not_opened(options_replaced=self._options_replaced)
         if self._kind == "file":
             return file_not_opened(Path(self._target), self._display)
         if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
@@ -309,14 +274,15 @@ class OpenCvSource:
     def _grab_looping(self, capture: cv2.VideoCapture) -> cv2.VideoCapture:
         """The capture with its next frame grabbed, the file started over at its end."""
         if capture.grab():
-            self._run_frames += 1
-            if self._pattern is not None:
-                return self._same_size_run(self._pattern, capture)
+            if self._sequence is not None:
+                # FFmpeg scales every image of a run to its first one's size: another size starts a run.
+                number = self._sequence.grabbed()
+                return capture if number is None else self._open_run(self._sequence, number)
             if self._parts is not None and self._parts.size_changed(capture):
                 return self._reopen(capture)  # the rest of the container, at its own size
             return capture
-        if self._pattern is not None:
-            return self._next_run(self._pattern)
+        if self._sequence is not None:
+            return self._open_run(self._sequence, self._sequence.next_run())
         changed = False
         if self._identity is not None:
             identity = file_identity(self._target)
@@ -343,49 +309,18 @@ class OpenCvSource:
         self._take_rate(capture)  # a replacement's own
         return capture
 
-    def _next_run(self, pattern: Path) -> cv2.VideoCapture:
-        """An image sequence whose run of consecutive images ended: opened again at the next image
-        past the last one played (past a gap, a missing image, or an image added since), or at its
-        first when there is none, with that image grabbed. SourceError naming the image when it
-        cannot be read (empty, truncated, not an image), so a bad image is never silently where the
-        sequence starts over."""
-        problem = file_problem(pattern)  # its images may have changed since it was opened
-        if problem is not None:
-            raise SourceError(problem)
-        last = self._run_start + self._run_frames - 1
-        number = next_in_sequence(pattern, last)
-        if number is None:
-            number = sequence_start(pattern)
-        if number is None:
-            raise SourceError(f"{self._display}: its images were removed while it played")
-        return self._open_run(pattern, number)
-
-    def _same_size_run(self, pattern: Path, capture: cv2.VideoCapture) -> cv2.VideoCapture:
-        """The capture, when the image just grabbed has the size of its run's first image; else a
-        run opened at that image, with it grabbed again. FFmpeg scaled an image of another size to
-        the first one's, its shape lost (a 16:9 frame squeezed into 4:3) for as long as the run lasted."""
-        number = self._run_start + self._run_frames - 1
-        size = image_size(sequence_image(pattern, number))
-        if size is None or self._run_size is None or size == self._run_size:
-            return capture
-        return self._open_run(pattern, number)
-
-    def _open_run(self, pattern: Path, number: int) -> cv2.VideoCapture:
+    def _open_run(self, sequence: ImageSequence, number: int) -> cv2.VideoCapture:
         """The sequence opened again at its image ``number``, with that image grabbed."""
         capture = self._capture
         if capture is not None:
             self._release(capture)
         self._capture = None
-        self._options = f"start_number;{number}"
+        self._options = start_options(number)
         capture = self._new_capture()
         self._capture = capture
         if not capture.isOpened() or not capture.grab():
-            image = sequence_image(pattern, number)
-            raise SourceError(
-                f"{self._display}: cannot read its image {image} (empty, truncated, or not an image?)"
-            )
-        self._run_start, self._run_frames = number, 1
-        self._run_size = image_size(sequence_image(pattern, number))
+            raise SourceError(sequence.unreadable(number))
+        sequence.started(number)
         self._take_rate(capture)
         return capture
 

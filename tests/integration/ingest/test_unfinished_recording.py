@@ -5,6 +5,7 @@ named as a recording not finished yet, and the camera plays it once it is."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,29 @@ def test_an_mp4_with_nothing_recorded_yet_is_named_so(tmp_path: Path) -> None:
     started.write_bytes(finished[: finished.find(b"mdat") - 4])  # the file type box alone
     with pytest.raises(SourceError, match="neither media data nor an index"):
         OpenCvSource(str(started), open_timeout_s=2, read_timeout_s=1)
+
+
+def test_a_recording_cut_inside_its_64_bit_media_header_is_named_and_played_once_finished(
+    tmp_path: Path,
+) -> None:
+    # Given: a camera on a recording cut inside its mdat's header, a recorder's that writes 64-bit box
+    # sizes (a size of 1, then the size itself: a recording expected to pass 4 GiB)
+    finished = recording(tmp_path)
+    growing = tmp_path / "camera.mp4"
+    growing.write_bytes(finished[: finished.find(b"mdat") - 4] + struct.pack(">I4s", 1, b"mdat") + b"\0\0")
+    config = CameraConfig.model_validate(
+        {"id": "gate", "url": str(growing), "reconnect_min_s": 0.1, "reconnect_max_s": 0.2}
+    )
+    camera = Camera(config, source_factory(config))
+    camera.start()
+    try:
+        # Then: it is named, not a crash of the camera's reader
+        assert wait_until(lambda: "neither media data nor an index" in (camera.last_error or ""), 15), (
+            camera.last_error
+        )
+        # When: the recording ends
+        growing.write_bytes(finished)
+        # Then: the camera, still trying, plays it
+        assert wait_until(lambda: camera.frames_in > 0, 15), camera.last_error
+    finally:
+        assert camera.stop()

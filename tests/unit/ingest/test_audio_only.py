@@ -10,10 +10,16 @@ from pathlib import Path
 import pytest
 
 from gateway.ingest.audio_only import audio_only
+from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES
 
 
 def box(kind: bytes, content: bytes) -> bytes:
     return struct.pack(">I4s", 8 + len(content), kind) + content
+
+
+def large_box(kind: bytes, content: bytes) -> bytes:
+    """A box with a 64-bit size (a size of 1, then the size itself)."""
+    return struct.pack(">I4sQ", 1, kind, 16 + len(content)) + content
 
 
 def track(handler: bytes) -> bytes:
@@ -41,6 +47,15 @@ def matroska(*track_types: int) -> bytes:
         (box(b"ftyp", b"isom") + box(b"mdat", b"\0" * 64), None),  # no movie header: cannot tell
         (box(b"ftyp", b"isom") + struct.pack(">I4s", 0, b"mdat"), None),  # mdat to the end, no moov
         (box(b"ftyp", b"isom") + box(b"moov", b""), None),  # no track at all
+        (
+            box(b"ftyp", b"M4A ") + large_box(b"moov", track(b"soun")),
+            "an MP4 or QuickTime file of audio tracks only",
+        ),
+        (
+            box(b"ftyp", b"M4A ") + box(b"free", b"") + struct.pack(">I4s", 0, b"moov") + track(b"soun"),
+            "an MP4 or QuickTime file of audio tracks only",
+        ),
+        (box(b"ftyp", b"isom") + struct.pack(">I4s", 1, b"mdat") + b"\0\0", None),  # cut short
         (matroska(2), "a Matroska file of audio tracks only"),
         (matroska(2, 1), None),
         (matroska(2)[:-4], None),  # its track list cut short: a video track may come next
@@ -57,6 +72,9 @@ def matroska(*track_types: int) -> bytes:
         "mp4-no-moov",
         "mp4-mdat-to-end",
         "mp4-no-tracks",
+        "m4a-moov-64-bit-size",
+        "m4a-moov-to-the-end",
+        "mp4-64-bit-size-cut-short",
         "mka",
         "mkv",
         "mkv-cut-short",
@@ -77,3 +95,11 @@ def test_only_headers_that_show_sound_and_no_picture_are_audio_only(
 
 def test_a_file_that_cannot_be_read_is_no_answer(tmp_path: Path) -> None:
     assert audio_only(tmp_path / "missing.m4a") is None
+
+
+def test_a_file_of_more_top_level_boxes_than_any_recording_has_is_no_answer(tmp_path: Path) -> None:
+    # A crafted file of empty boxes before its movie header was walked box by box to its end, in
+    # the camera's reader thread: the walk stops where no recording has boxes left.
+    padding = box(b"free", b"") * MOST_TOP_LEVEL_BOXES
+    (tmp_path / "file").write_bytes(box(b"ftyp", b"M4A ") + padding + box(b"moov", track(b"soun")))
+    assert audio_only(tmp_path / "file") is None
