@@ -2,13 +2,15 @@
 
 Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the API binds, then
 ``READY=1``. ``WATCHDOG=1`` is sent only while the pipeline makes progress. SIGHUP reloads config,
-models and the tokens file's tokens between ``RELOADING=1`` and ``READY=1`` (a config that is no
-regular file, a pipe, was read once: SIGHUP then re-scans the models only; the tokens file is read
-off the event loop, a few seconds at most, so one that hangs keeps neither requests nor SIGTERM
-waiting: ``gateway.api.tokens``); a SIGHUP that came while the process was still starting (``cli``
-holds it back from the first line) is a reload once the handler is in place. Settings only a restart
-applies (``device_id``, ``state_dir``, ``http``, ``mqtt``, ...) keep their running values, named in
-a warning and in ``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT):
+models and the tokens file's tokens between ``RELOADING=1`` and ``READY=1``. The config and the
+tokens file are each read on a thread of their own and waited for a few seconds at most, so one on a
+hung mount fails that part of the reload, named, and keeps neither requests nor SIGTERM waiting
+longer (``gateway.config.bounded_read``); a config that is no regular file (a pipe, read once at
+start, or a directory put in its place) is not read again: SIGHUP then re-scans the models only. A
+SIGHUP that came while the process was still starting (``cli`` holds it back from the first line) is
+a reload once the handler is in place. Settings only a restart applies (``device_id``,
+``state_dir``, ``http``, ``mqtt``, ...) keep their running values, named in a warning and in
+``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT):
 ``STOPPING=1``, the API stops taking work, in-flight batches finish or expire, every decided alert
 is committed, MQTT publishes ``offline``, exit 0. A SIGTERM during start-up lets the start in
 progress end (a model load cannot be cut short), then stops without opening the API or sending
@@ -26,9 +28,7 @@ import errno
 import logging
 import os
 import signal
-import stat
 import sys
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -178,9 +178,7 @@ async def _serve(
                 waiter.cancel()
             if reload.is_set() and not stop.is_set():
                 reload.clear()
-                await loop.run_in_executor(
-                    None, _reload, config_file, notifier, config_path, lambda: apply(gateway.config)
-                )
+                await loop.run_in_executor(None, _reload, config_file, notifier)
                 gateway.tokens_reloaded(
                     await tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
                 )
@@ -226,31 +224,9 @@ async def _trim_heap(stop: asyncio.Event) -> None:
         release_freed_memory()
 
 
-def _reload(
-    config_file: ConfigFile, notifier: Notifier, config_path: Path | None, rescan: Callable[[], None]
-) -> None:
+def _reload(config_file: ConfigFile, notifier: Notifier) -> None:
     with notifier.reloading("reloading config and models"):
-        if config_path is not None and not _rereadable(config_path):
-            # A pipe (``--config <(...)``) was read to its end at start: read again it is empty, which
-            # is a valid config with no cameras and no rules, and a FIFO with no writer blocks the
-            # reload, and with it every later signal, SIGTERM included, for good.
-            logger.warning(
-                "reload: the config %s is not a regular file (a pipe?) and was read once at start: "
-                "the running config stays; models re-scanned",
-                config_path,
-            )
-            rescan()
-            return
         config_file.reload()
-
-
-def _rereadable(path: Path) -> bool:
-    """Whether ``path`` can be read again as it was at start: a regular file. One that cannot be
-    looked at is left to the reload, which names the problem."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except OSError:
-        return True
 
 
 def gateway_app(gateway: Gateway, config_file: ConfigFile | None = None, *, insecure: bool = False) -> App:

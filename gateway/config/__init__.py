@@ -41,7 +41,7 @@ from gateway.config.service import (
     OutboxConfig,
     ProviderName,
 )
-from gateway.config.text_file import read_text_file
+from gateway.config.text_file import read_named_text, read_text_file
 from gateway.config.zones import LineConfig, ZoneConfig
 
 __all__ = [
@@ -84,5 +84,6 @@ __all__ = [
     "parse_config_source",
     "read_config_stream",
     "read_config_text",
+    "read_named_text",
     "read_text_file",
 ]

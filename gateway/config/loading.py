@@ -24,7 +24,7 @@ from gateway.config.expansion import expand_variables
 from gateway.config.gateway import GatewayConfig
 from gateway.config.locations import ConfigSource
 from gateway.config.service import AuditConfig
-from gateway.config.text_file import WideTextError, read_text_file, read_text_stream
+from gateway.config.text_file import read_named_text, read_text_stream, text_problem
 from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -282,33 +282,12 @@ def load_audit_config(path: Path) -> AuditConfig:
 
 
 def read_config_text(path: Path) -> str:
-    try:
-        return read_text_file(path)
-    except UnicodeDecodeError as exc:
-        raise ConfigError([_not_utf8(exc, str(path))]) from exc
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(str(path), None, "", f"cannot read: {exc}")]) from exc
+    return read_named_text(path)
 
 
 def read_config_stream(stream: BinaryIO, source: str) -> str:
     """The text of a config read from ``stream`` to its end (``check-config -``: standard input)."""
     try:
         return read_text_stream(stream, source)
-    except UnicodeDecodeError as exc:
-        raise ConfigError([_not_utf8(exc, source)]) from exc
-    except OSError as exc:
-        raise ConfigError([ConfigProblem(source, None, "", f"cannot read: {exc}")]) from exc
-
-
-def _not_utf8(error: UnicodeDecodeError, source: str) -> ConfigProblem:
-    if isinstance(error, WideTextError):
-        return ConfigProblem(source, None, "", f"cannot read: {error}")
-    # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
-    before = error.object[: error.start]
-    line = before.count(b"\n") + 1
-    column = error.start - (before.rfind(b"\n") + 1) + 1
-    problem = (
-        f"cannot read: byte 0x{error.object[error.start]:02x} (column {column}) is not UTF-8: save the "
-        "file as UTF-8"
-    )
-    return ConfigProblem(source, line, "", problem)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([text_problem(exc, source)]) from exc

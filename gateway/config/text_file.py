@@ -5,7 +5,10 @@ would otherwise be read until memory runs out, with nothing said.
 A file that starts with a UTF-16 or UTF-32 byte order mark is refused naming its encoding: Windows
 PowerShell 5's ``>`` and ``Out-File`` write UTF-16 by default, and the decoder alone would say only
 that byte 0xff is not UTF-8. It is not decoded as UTF-16 instead: every such file is UTF-8 by
-contract, and the config itself is refused the same way."""
+contract, and the config itself is refused the same way.
+
+``read_named_text`` names what it cannot read as the config's errors do, undecodable bytes by the
+line and the column (byte) where they start."""
 
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ import os
 import stat
 from pathlib import Path
 from typing import BinaryIO
+
+from gateway.errors import ConfigError, ConfigProblem
 
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
 """Largest such file read: a config with a hundred cameras and their zones is some 100 KB."""
@@ -46,6 +51,31 @@ def read_text_file(path: Path, encoding: str = "utf-8", max_bytes: int = MAX_TEX
         if mode in (stat.S_IFCHR, stat.S_IFBLK):
             raise OSError(f"{path} is a device, not a file")
         return read_text_stream(stream, str(path), encoding, max_bytes)
+
+
+def read_named_text(path: Path, key: str = "") -> str:
+    """``read_text_file``, what it raises as a ConfigError naming ``path`` and ``key``, the setting
+    that names the file ("" for the config itself)."""
+    try:
+        return read_text_file(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([text_problem(exc, str(path), key)]) from exc
+
+
+def text_problem(error: OSError | UnicodeDecodeError, source: str, key: str = "") -> ConfigProblem:
+    """The problem to show for a file (or stream) ``source`` that ``read_text_file`` (or
+    ``read_text_stream``) refused with ``error``."""
+    if not isinstance(error, UnicodeDecodeError) or isinstance(error, WideTextError):
+        return ConfigProblem(source, None, key, f"cannot read: {error}")
+    # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
+    before = error.object[: error.start]
+    line = before.count(b"\n") + 1
+    column = error.start - (before.rfind(b"\n") + 1) + 1
+    problem = (
+        f"cannot read: byte 0x{error.object[error.start]:02x} (column {column}) is not UTF-8: save the "
+        "file as UTF-8"
+    )
+    return ConfigProblem(source, line, key, problem)
 
 
 def read_text_stream(

@@ -28,7 +28,8 @@ that counts the step). Event ids and track ids stay apart from those earlier run
 (``committed_ids``, read at ``start``): a restart on a clock behind the previous run's (fake-hwclock
 after a power loss) must not give an id again.
 
-- ``decider``: ``AlertDecider``, the thread: its inbox, the judging loop, start/reload/stop, health.
+- ``decider``: ``AlertDecider``, the thread: the judging loop, start/reload/stop, health.
+- ``inbox``: the results and control waiting for the thread, results bounded.
 - ``frame_guard``: each camera's tracker, and the frames that fail before the rules judge them.
 - ``held_frames``: frames held while they may still become evidence, their bytes bounded.
 - ``capture_clock``: each camera's newest judged capture time, and whether the wall clock stepped.

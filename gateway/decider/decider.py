@@ -1,22 +1,21 @@
-"""The ``alert-decider`` thread: its inbox, the judging loop, lifecycle (start, reload, stop) and health.
+"""The ``alert-decider`` thread: the judging loop, lifecycle (start, reload, stop) and health.
 
-Camera callbacks hand results in through ``submit``; a bounded inbox keeps them (a result that finds
-it full is dropped and counted: that happens only when the outbox has refused commits for thousands
-of frames). Control (reload, stop) travels through the same inbox, so a reload lands between two
-frames, never inside one. Each result goes through its camera's ``FrameGuard`` (tracks, live view,
-``observe``), then the rules; their alerts, with their frame's evidence (``HeldFrames``), go to the
-``CommitQueue`` and are announced from this thread as they commit.
+Camera callbacks hand results in through ``submit``; a bounded inbox keeps them (``inbox``: a result
+that finds it full is dropped and counted). Control (reload, stop) travels through the same inbox,
+so a reload lands between two frames, never inside one. Each result goes through its camera's
+``FrameGuard`` (tracks, live view, ``observe``), then the rules; their alerts, with their frame's
+evidence (``HeldFrames``), go to the ``CommitQueue`` and are announced from this thread as they
+commit.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from prometheus_client import CollectorRegistry, Counter
 
@@ -24,8 +23,9 @@ from gateway.commit_queue import AlertSink, CommitQueue
 from gateway.decider.capture_clock import CLOCK_STEP_S, CaptureClock
 from gateway.decider.frame_guard import FAILING_HEALTH_S, FrameGuard, Show
 from gateway.decider.held_frames import MAX_HELD_FRAME_BYTES, EvidenceSource, HeldFrames
-from gateway.decider.scene_formats import Checked, EnrolledFormats, FormatCheck
-from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, Image, SceneChange
+from gateway.decider.inbox import Inbox, Reload, Result, Stop
+from gateway.decider.scene_formats import EnrolledFormats, FormatCheck
+from gateway.domain import Alert, AlertEvent, AlertKind, EndReason, Frame, FrameResult, SceneChange
 from gateway.rules.engine import RuleEngine
 from gateway.rules.event_ids import IdsGiven
 from gateway.rules.specs import CameraRules
@@ -47,33 +47,6 @@ Announce = Callable[[Alert], None]
 CommittedIds = Callable[[], Mapping[str, IdsGiven]]
 """Per camera, how far the event and track ids earlier runs committed reached
 (``Outbox.committed_event_ids``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Reload:
-    cameras: Sequence[CameraRules]
-    trackers: Mapping[str, TrackerSpec]
-    done: Future[int]
-
-
-@dataclass(frozen=True, slots=True)
-class _Stop:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class _Result:
-    result: FrameResult
-    image: Image | None
-    """Its frame, held for evidence; None when evidence is off or the held-frame bound refused it."""
-    refused: bool = False
-    monotonic_at: float | None = None
-    """Its frame's monotonic capture time (None without a frame)."""
-    checked: Checked | None = None
-    """An anomaly result's frame, compared with its model's enrollment (``scene_formats``)."""
-
-
-_Item = _Result | _Reload | _Stop
 
 
 class AlertDecider:
@@ -110,12 +83,9 @@ class AlertDecider:
         self._rules = RuleEngine(cameras)
         self._announce = announce
         self._clock = clock
-        self._capacity = inbox_capacity
         self._tick_s = tick_s
-        self._wake = threading.Condition()
-        self._inbox: collections.deque[_Item] = collections.deque()
-        self._queued_results = 0
-        self._queue = CommitQueue(sink, announce, self._notify, registry, timeout_s=evidence_timeout_s)
+        self._inbox = Inbox(inbox_capacity)
+        self._queue = CommitQueue(sink, announce, self._inbox.wake, registry, timeout_s=evidence_timeout_s)
         self._capture_clock = CaptureClock()
         self._committed_ids = committed_ids
         self._ticked_at = clock()
@@ -178,7 +148,7 @@ class AlertDecider:
         decided alert was committed within ``timeout_s``."""
         self._stopped = True
         if self._thread.is_alive():
-            self._enqueue(_Stop())
+            self._inbox.put(Stop())
             self._thread.join(timeout_s)
         return not self._thread.is_alive() and self._queue.held == 0
 
@@ -188,9 +158,9 @@ class AlertDecider:
         """Apply new rules (and tracker specs) between two frames; the future gives how many open
         events were ended."""
         done: Future[int] = Future()
-        reload = _Reload(cameras, dict(trackers or {}), done)
+        reload = Reload(cameras, dict(trackers or {}), done)
         if self._thread.is_alive():
-            self._enqueue(reload)
+            self._inbox.put(reload)
         else:
             self._apply_reload(reload)
         return done
@@ -239,45 +209,29 @@ class AlertDecider:
         ``result`` is an anomaly result that is not scored, its frame not matching what the model
         was enrolled on (``scene_formats``): its anomaly map says nothing about the scene."""
         checked = self._formats.check(result, frame)
-        with self._wake:
-            accepted = self._queued_results < self._capacity
-            if accepted:
-                image, refused = self._held.hold(frame.image if frame is not None else None)
-                monotonic_at = frame.monotonic_at if frame is not None else None
-                self._inbox.append(_Result(result, image, refused, monotonic_at, checked))
-                self._queued_results += 1
-                self._wake.notify()
-        if not accepted:
+
+        def held() -> Result:
+            image, refused = self._held.hold(frame.image if frame is not None else None)
+            monotonic_at = frame.monotonic_at if frame is not None else None
+            return Result(result, image, refused, monotonic_at, checked)
+
+        if not self._inbox.offer(held):
             self._dropped.labels("inbox_full").inc()
             logger.warning("decider inbox full: result dropped", extra={"camera": result.camera_id})
         return checked is None or checked.mismatch is None
-
-    def _enqueue(self, item: _Reload | _Stop) -> None:
-        # Control is never dropped, and keeps its place among the results.
-        with self._wake:
-            self._inbox.append(item)
-            self._wake.notify()
 
     # -- the decider thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self._tick_s
         while True:
-            with self._wake:
-                while not self._inbox and not self._queue.ready():
-                    remaining = next_tick - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._wake.wait(remaining)
-                item = self._inbox.popleft() if self._inbox else None
-                if isinstance(item, _Result):
-                    self._queued_results -= 1
+            item = self._inbox.take(next_tick, self._queue.ready)
             self._queue.announce_committed()
-            if isinstance(item, _Result):
+            if isinstance(item, Result):
                 self._held.queue(self._decide(item), item.image, item.refused)
-            elif isinstance(item, _Reload):
+            elif isinstance(item, Reload):
                 self._apply_reload(item)
-            elif isinstance(item, _Stop):
+            elif isinstance(item, Stop):
                 self._commit(self._rules.close(self._clock(), EndReason.STOPPED))
                 self._queue.drain()
                 return
@@ -312,11 +266,7 @@ class AlertDecider:
         """Every event the rules decide without a frame's evidence goes to the outbox this way."""
         self._queue.add(events)
 
-    def _notify(self) -> None:
-        with self._wake:
-            self._wake.notify()
-
-    def _decide(self, item: _Result) -> list[AlertEvent]:
+    def _decide(self, item: Result) -> list[AlertEvent]:
         result, monotonic_at = item.result, item.monotonic_at
         key = (result.camera_id, result.model.name)
         restarted: list[AlertEvent] = []
@@ -385,7 +335,7 @@ class AlertDecider:
             else:
                 self._scene_changes[camera_id] = change
 
-    def _apply_reload(self, reload: _Reload) -> None:
+    def _apply_reload(self, reload: Reload) -> None:
         self._guard.retune(reload.trackers)
         try:
             ended = self._rules.reconfigure(reload.cameras, self._clock())

@@ -11,6 +11,13 @@ success and change nothing, so the editor is read-only for that camera while the
 such a change pending (with the line ``/v1/status`` shows), and a save is refused when the file it
 writes would leave one: the check is made under the lock, against the file and the config in force
 at that moment, so a reload between the editor's load and its save cannot slip through.
+
+A reload reads the file as the tokens file is read (``gateway.config.bounded_read``): on a thread
+of its own, a few seconds at most, so a file on a hung network mount fails the reload, naming the
+file and the time limit, instead of holding ``serve``, and SIGTERM behind it, for good. A file that
+is no regular file is not read at all: a pipe (``--config <(...)``) was read to its end at start,
+and read again would be empty (a valid config with no cameras and no rules), or block for good when
+nobody writes to it; a directory or a socket put in the file's place is no config either.
 """
 
 from __future__ import annotations
@@ -26,10 +33,10 @@ from gateway.config import (
     GatewayConfig,
     LineConfig,
     ZoneConfig,
-    load_config,
     parse_config,
     read_config_text,
 )
+from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, NotRegularFileError, refuse_irregular
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.pipeline.camera_changes import plan_reload
@@ -37,9 +44,17 @@ from gateway.pipeline.camera_changes import plan_reload
 logger = logging.getLogger(__name__)
 
 
+def read_config_file(path: Path) -> str:
+    """The config's text on a reload: ConfigError naming ``path`` for one that cannot be read,
+    NotRegularFileError, before opening it, for one that is no regular file."""
+    refuse_irregular(path)
+    return read_config_text(path)
+
+
 class ConfigFile:
     """Implements ``gateway.api.ports.GeometryEditor``; ``path`` None is the embedded default.
-    ``running`` gives the config in force, ``apply`` puts a new one in force (``Gateway.reload``)."""
+    ``running`` gives the config in force, ``apply`` puts a new one in force (``Gateway.reload``).
+    ``read`` reads the file on a reload (tests pass one that blocks), waited for ``read_wait_s``."""
 
     def __init__(
         self,
@@ -47,22 +62,38 @@ class ConfigFile:
         running: Callable[[], GatewayConfig],
         apply: Callable[[GatewayConfig], None],
         environment: Mapping[str, str] | None = None,
+        *,
+        read: Callable[[Path], str] = read_config_file,
+        read_wait_s: float = READ_WAIT_S,
     ) -> None:
         self._running = running
         self._apply = apply
         self._path = path
         self._environment = environment
+        self._file = BoundedRead(read, "", name="config-file-read", wait_s=read_wait_s)
         self._lock = threading.Lock()
         self._requested: GatewayConfig | None = None
         """The config the last reload or save asked for; ``running`` may keep cameras of it back."""
 
     def reload(self) -> None:
-        """SIGHUP: the file as it is now; a file that does not validate leaves the running config."""
+        """SIGHUP: the file as it is now. One that cannot be read in time, or does not validate,
+        leaves the running config; one that is no regular file too, with the models re-scanned."""
         with self._lock:
+            if self._path is None:
+                self._apply(self._running())
+                return
             try:
-                config = (
-                    load_config(self._path, self._environment) if self._path is not None else self._running()
+                text = self._file.read(self._path)
+                config: GatewayConfig = parse_config(text, str(self._path), GatewayConfig, self._environment)
+            except NotRegularFileError as exc:
+                logger.warning(
+                    "reload: the config %s is %s, not a regular file, so it is not read again: the "
+                    "running config stays; models re-scanned",
+                    self._path,
+                    exc.kind,
                 )
+                self._apply(self._running())
+                return
             except ConfigError as exc:
                 logger.error("reload refused, the running config stays:\n%s", exc)
                 return

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from gateway.config import read_text_file
+from gateway.config import read_named_text
 from gateway.errors import ConfigError, ConfigProblem
 
 BEARER = "bearer "
@@ -24,12 +24,7 @@ BYTE_ORDER_MARK = "\ufeff"
 def load_tokens(path: Path) -> frozenset[str]:
     """One token per line; blank lines and lines starting with ``#`` are ignored. A byte order mark
     at the start (Windows editors write one) is no part of the first token."""
-    try:
-        text = read_text_file(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            [ConfigProblem(str(path), None, "http.tokens_file", f"cannot read: {exc}")]
-        ) from exc
+    text = read_named_text(path, "http.tokens_file")
     tokens = frozenset(
         line.strip()
         for line in text.removeprefix(BYTE_ORDER_MARK).splitlines()

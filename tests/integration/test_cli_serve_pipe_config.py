@@ -15,7 +15,7 @@ import yaml
 from tests.support.serve import Process
 
 RELOAD_WAIT_S = 30.0
-NOT_REREAD = "is not a regular file (a pipe?) and was read once at start"
+NOT_REREAD = "is a FIFO, not a regular file, so it is not read again: the running config stays"
 
 
 def test_sighup_keeps_a_config_read_from_a_fifo(tmp_path: Path, processes: list[Process]) -> None:

@@ -1,0 +1,146 @@
+"""Reading again, on a reload, a file the gateway was started with (the config, the tokens file): on
+a thread of its own, waited for ``READ_WAIT_S`` at most.
+
+Whoever waits for a reload must never wait on a file system: the event loop serves every request
+and handles SIGTERM, and ``serve`` waits for the reload before it takes the next signal. A read on a
+network mount whose server has gone blocks in the kernel for as long as the mount hangs, and cannot
+be interrupted. So a read still going after ``READ_WAIT_S`` is named and left behind on its daemon
+thread (a daemon, so that it holds nothing at exit, as a thread of the loop's default executor
+would: those are joined then), and no other read of the file is started while it hangs, so a reload
+never adds a second stuck thread. A file that is no regular file is refused before it is opened, as
+the config refuses one at start: opening a FIFO waits for a writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Generic, TypeVar
+
+from gateway.errors import ConfigError, ConfigProblem
+
+READ_WAIT_S = 5.0
+"""How long a reload waits for a file: a local file is read in microseconds, one on a network mount
+in milliseconds; a read still going after seconds is one that hangs."""
+
+Result = TypeVar("Result")
+
+_KINDS = {
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFDIR: "a directory",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
+
+
+class NotRegularFileError(ConfigError):
+    """The file is no regular file (``kind``: "a FIFO", "a directory", ...), found before opening it."""
+
+    def __init__(self, path: Path, key: str, kind: str) -> None:
+        self.kind = kind
+        super().__init__([ConfigProblem(str(path), None, key, f"is {kind}, not a regular file")])
+
+
+def refuse_irregular(path: Path, key: str = "") -> None:
+    """NotRegularFileError naming ``path`` and what it is when it is no regular file (through
+    symlinks), ConfigError when it cannot be looked at; ``key`` is the setting that names it."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise ConfigError([ConfigProblem(str(path), None, key, f"cannot read: {exc}")]) from exc
+    if not stat.S_ISREG(mode):
+        raise NotRegularFileError(path, key, _KINDS.get(stat.S_IFMT(mode), "no file"))
+
+
+class BoundedRead(Generic[Result]):
+    """Reads of one file, each through ``read`` on a daemon thread named ``name``, waited for
+    ``wait_s`` at most. ``key`` is the setting that names the file ("" for the config itself), for
+    the problems raised. ``read`` should call ``refuse_irregular`` first (tests pass one that does
+    not, to block on a FIFO)."""
+
+    def __init__(
+        self, read: Callable[[Path], Result], key: str, *, name: str, wait_s: float = READ_WAIT_S
+    ) -> None:
+        self._read = read
+        self._key = key
+        self._name = name
+        self._wait_s = wait_s
+        self._hanging: _Read[Result] | None = None
+
+    def read(self, path: Path) -> Result:
+        """``read(path)``, for a thread that may wait ``wait_s``. ConfigError for a read that does not
+        finish in time, or while an earlier one still hangs; what ``read`` raises otherwise."""
+        started = self._start(path, wake=None)
+        if not started.finished.wait(self._wait_s):
+            raise self._left_behind(started, path)
+        return started.outcome()
+
+    async def read_async(self, path: Path) -> Result:
+        """``read``, awaited on the event loop, which goes on serving meanwhile."""
+        loop = asyncio.get_running_loop()
+        finished = asyncio.Event()
+
+        def wake() -> None:
+            # A closed loop (RuntimeError): the gateway stopped while this read hung.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(finished.set)
+
+        started = self._start(path, wake)
+        try:
+            await asyncio.wait_for(finished.wait(), self._wait_s)
+        except asyncio.TimeoutError:
+            raise self._left_behind(started, path) from None
+        return started.outcome()
+
+    def _start(self, path: Path, wake: Callable[[], None] | None) -> _Read[Result]:
+        hanging = self._hanging
+        if hanging is not None:
+            if not hanging.finished.is_set():
+                waited = time.monotonic() - hanging.started
+                raise self._hangs(path, f"the read a reload started {waited:.0f} s ago has not finished")
+            self._hanging = None
+        return _Read(self._read, path, self._name, wake)
+
+    def _left_behind(self, started: _Read[Result], path: Path) -> ConfigError:
+        self._hanging = started
+        return self._hangs(path, f"reading it did not finish within {self._wait_s:g} s")
+
+    def _hangs(self, path: Path, what: str) -> ConfigError:
+        problem = f"cannot read: {what} (a hung network mount?)"
+        return ConfigError([ConfigProblem(str(path), None, self._key, problem)])
+
+
+class _Read(Generic[Result]):
+    """One read, started on its daemon thread as it is made; ``wake`` is called once it has ended."""
+
+    def __init__(
+        self, read: Callable[[Path], Result], path: Path, name: str, wake: Callable[[], None] | None
+    ) -> None:
+        self.started = time.monotonic()
+        self.finished = threading.Event()
+        self._outcome: Future[Result] = Future()
+        self._outcome.set_running_or_notify_cancel()
+        self._wake = wake
+        threading.Thread(target=self._run, args=(read, path), name=name, daemon=True).start()
+
+    def outcome(self) -> Result:
+        """The read's result, or its exception raised here; only once ``finished`` is set."""
+        return self._outcome.result(timeout=0)
+
+    def _run(self, read: Callable[[Path], Result], path: Path) -> None:
+        try:
+            self._outcome.set_result(read(path))
+        except Exception as exc:  # raised where the reload waits (``outcome``)
+            self._outcome.set_exception(exc)
+        finally:
+            self.finished.set()
+            if self._wake is not None:
+                self._wake()
