@@ -115,9 +115,9 @@ class Bounds:
         if touched:
             self._trim_held_total(drops)
 
-    def drop_unkeyed_held(self, keyed: frozenset[str], drops: Drops) -> None:
+    def drop_unkeyed_held(self, keyed: frozenset[str], drops: Drops) -> bool:
         """Drop the images held for devices not in ``keyed`` (inside the caller's transaction); a
-        device another writer holds is left for the next call."""
+        device another writer holds is left for the next call. False when one was left."""
         held = [
             str(row[0])
             for row in self._database.execute(
@@ -125,7 +125,8 @@ class Bounds:
             )
         ]
         unkeyed = [device_id for device_id in held if device_id not in keyed]
-        for device_id in sorted(self._database.try_lock_devices(unkeyed)):
+        locked = self._database.try_lock_devices(unkeyed)
+        for device_id in sorted(locked):
             rows = self._database.execute(
                 "DELETE FROM audit_evidence WHERE device_id = ? AND verified = 0 RETURNING LENGTH(data)",
                 (device_id,),
@@ -140,6 +141,7 @@ class Bounds:
                 sum(int(row[0]) for row in rows),
                 printable(device_id),
             )
+        return locked >= set(unkeyed)
 
     def _trim_held_total(self, drops: Drops) -> None:
         ((count, size),) = self._database.execute(

@@ -25,10 +25,8 @@ own exception tree when it cannot convert a value (``BINDING_ERRORS``). Everythi
 a unique violation (a race between two writers that a retry resolves) and anything unknown, is an
 outage: a good alert is never rejected for an error that might pass.
 
-Opened with ``create=False`` (``audit verify``), a store is read as it is: the connection is
-read-only (SQLite's ``mode=ro``, PostgreSQL's ``default_transaction_read_only``), nothing is created
-or migrated, and a store older than ``READABLE_VERSION`` is refused with the command that migrates
-it. Verifying a store used to migrate it first: a verification changed what it verified.
+Opened with ``create=False`` (``audit verify``), a store is read as it is, read-only
+(``gateway.audit.read_only``).
 """
 
 from __future__ import annotations
@@ -36,12 +34,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from gateway.audit import schema
+from gateway.audit.read_only import readable_version
 from gateway.errors import AuditError
 from gateway.sqlite_open import open_wal_database
 from gateway.url_credentials import MASK, masked_parameters, secret_values, split_user_info
@@ -49,10 +48,6 @@ from gateway.url_credentials import MASK, masked_parameters, secret_values, spli
 if TYPE_CHECKING:
     import psycopg
 
-STORE_TABLE = "audit_alerts"
-"""The table every audit store has had since its first version: a database without it holds none."""
-READABLE_VERSION = 2
-"""The oldest store a read-only connection reads: ``audit verify`` needs the evidence table."""
 BUSY_TIMEOUT_S = 30.0
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, UnicodeEncodeError)
 """What the drivers raise, outside their own exception trees, for a value they cannot convert: an
@@ -108,7 +103,8 @@ class Database(Protocol):
         """Lock these rejected messages (``gateway.audit.rejections.fingerprint``) for this
         transaction, in one order every writer shares, before looking them up: two writers handed
         the same messages in opposite orders would otherwise each insert one and wait for the
-        other's on the unique index, a deadlock."""
+        other's on the unique index, a deadlock. A transaction locks all its rejections in one call
+        (later calls only for those it holds): locks taken in two sorted runs are not in one order."""
         ...
 
     def close(self) -> None: ...
@@ -137,7 +133,9 @@ class SqliteDatabase:
                     timeout=BUSY_TIMEOUT_S,
                 )
             if not create:
-                self.version = _readable(self.execute, str(path), sqlite=True, close=self._connection.close)
+                self.version = readable_version(
+                    self.execute, str(path), sqlite=True, close=self._connection.close
+                )
                 return
             with self.transaction():
                 schema.migrate(self.execute, blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
@@ -224,7 +222,7 @@ class PostgresDatabase:
         try:
             self._connection = self._connect()
             if not create:
-                self.version = _readable(
+                self.version = readable_version(
                     self.execute, _without_password(url), sqlite=False, close=self._connection.close
                 )
                 return
@@ -323,7 +321,10 @@ class PostgresDatabase:
 
     def lock_rejections(self, fingerprints: Iterable[str]) -> None:
         # Transaction-scoped advisory locks in ascending key order: a writer waits at the first
-        # message another holds, holding none that one still needs.
+        # message another holds, holding none that one still needs. Only if this one call takes
+        # every rejection of the transaction (the store defers a held image's rejection to it): a
+        # key is 32 bits of a fingerprint, so two messages can share one, and a key taken in an
+        # earlier run could be above one this run waits for.
         keys = sorted({_rejection_lock_key(marker) for marker in fingerprints})
         if keys:
             self.execute_many(
@@ -342,37 +343,6 @@ def _rejection_lock_key(marker: str) -> int:
     """A fingerprint's lock: its first 32 bits, signed as PostgreSQL's ``integer``. Two messages that
     share one only wait for each other."""
     return int.from_bytes(bytes.fromhex(marker[:8]), "big", signed=True)
-
-
-def _readable(
-    execute: Callable[[str, Sequence[object]], list[tuple[Any, ...]]],
-    where: str,
-    *,
-    sqlite: bool,
-    close: Callable[[], None],
-) -> int:
-    """The version of the store at ``where``, read without changing it; AuditError (``close``
-    called) when there is none or it is too old to read as it is."""
-    found = schema.layout(execute, sqlite=sqlite)
-    problem = None
-    if not execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
-        if sqlite
-        else "SELECT 1 WHERE to_regclass(?) IS NOT NULL",
-        (STORE_TABLE,),
-    ):
-        problem = f"no audit store in {where}: it has no {STORE_TABLE} table"
-    elif found < READABLE_VERSION:
-        problem = (
-            f"the audit store in {where} is at schema version {found}, "
-            f"older than version {READABLE_VERSION}, the oldest this release verifies without "
-            "changing it: migrate it first by running `edge-gateway audit serve` on it (a config whose "
-            f"database is this store; it migrates to version {schema.VERSION} on start), then verify"
-        )
-    if problem is not None:
-        close()
-        raise AuditError(problem)
-    return found
 
 
 def open_database(url: str, *, create: bool = True) -> Database:

@@ -179,7 +179,8 @@ class EvidenceLedger:
         )
         topic = f"{self._prefix}/{device_id}/evidence/{seq}"
         logger.warning("audit: rejected a held image from %s: %s", printable(topic), reason)
-        self._rejections.insert(
+        # Recorded with the batch's rejections: their locks are taken in one sorted acquisition.
+        self._rejections.defer(
             (device_id, seq, topic, data, reason, received_at), RejectReason.EVIDENCE.value
         )
 

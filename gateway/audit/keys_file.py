@@ -28,7 +28,7 @@ from gateway.domain import Alert
 from gateway.errors import AuditError
 from gateway.protocol.alerts import AlertVerificationError, decode_alert, sign, verify_payload
 
-__all__ = ["MIN_KEY_BYTES", "KeyRing", "SigningKeys", "key_rings", "load_keys", "verify_signed"]
+__all__ = ["MIN_KEY_BYTES", "KeyRing", "SigningKeys", "key_rings", "load_keys", "no_key", "verify_signed"]
 
 MIN_KEY_BYTES = 16
 
@@ -73,6 +73,15 @@ def verify_signed(payload: bytes, ring: Sequence[bytes]) -> Alert:
         if hmac.compare_digest(sign(alert.hash, key), alert.sig):
             return alert
     raise refused
+
+
+def no_key(device_id: str) -> str:
+    """Why a message of ``device_id`` is refused for want of a key: for an id no keys file can list
+    (a URL path step, text that is not Unicode), that it never can be, not to add it to the file."""
+    reason = _unusable(device_id)
+    if reason is None:
+        return f"no key for device {device_id!r} in the keys file"
+    return f"no key for device {device_id!r}, and no keys file can list it: its id {reason}"
 
 
 def _unusable(name: str) -> str | None:

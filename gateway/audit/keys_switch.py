@@ -9,7 +9,8 @@ it arrived under, so that a key rotated during an outage does not turn alerts si
 bad signatures. Taking up new keys, the store thread stops asking a removed device for replays (all
 it would replay is rejected), has every device's progress read again (one put back may have gaps),
 and drops the images held for devices no longer keyed (``AuditStore.drop_unkeyed_held``: its alerts
-are rejected, so none would ever claim them), as it does once at start.
+are rejected, so none would ever claim them), as it does once at start; a device another writer
+holds meanwhile is tried again after each batch until its images are dropped.
 """
 
 from __future__ import annotations
@@ -82,14 +83,15 @@ class KeysSwitch:
 
     def drop_unkeyed_held(self) -> None:
         """Once at start and after each switch (until it succeeds): drop the images held for devices
-        with no key, and count them."""
+        with no key, and count them. A try that left a device another writer held is not done: its
+        images would otherwise stay until the next reload or restart."""
         if not self._drop_unkeyed:
             return
         try:
-            self._store.drop_unkeyed_held()
+            done = self._store.drop_unkeyed_held()
         except AuditError as exc:
             self._drop_failures.failed(exc)
             return
-        self._drop_unkeyed = False
+        self._drop_unkeyed = not done
         self._drop_failures.succeeded()
         self._metrics.count_drops(self._store.take_drops())

@@ -8,14 +8,19 @@ device sends again is recorded once, so a device's rejected count is of the mess
 of their deliveries. The copy is answered ``duplicate``, like the copy of a stored alert. Each
 writer locks the messages it records by fingerprint, in one shared order, before it looks them up
 (``Database.lock_rejections``): two instances handed the same messages in opposite orders wait for
-each other instead of deadlocking on the unique index, and the second finds the first's rows. The
-rows themselves are inserted in arrival order, so their ids still order them for the bounds. (A copy
+each other instead of deadlocking on the unique index, and the second finds the first's rows. Every
+rejection of a transaction is locked in that one acquisition: a held image that its alert refuses,
+found while the alert's device is written, is ``defer``-red to it. A lock key is only part of a
+fingerprint, so two messages may share one; locked as they were found, the held image's key was
+held while the batch's lower keys were waited for, and two writers deadlocked. The rows themselves
+are inserted in arrival order (held images first: they came before the batch), so their ids still
+order them for the bounds. (A copy
 that arrives after the bounds dropped the row is a duplicate too: the bounds keep the dropped rows'
 fingerprints, the newest of them within the bound on rejected messages in all.)
 A message refused only for the keys in force (``signature``, ``unknown_device``) that is byte for
-byte an alert already stored is answered ``duplicate`` too, and not recorded: its device was taken
-out of the keys file or re-keyed since, and the broker handed the stored alert over again (or the
-device replayed it).
+byte an alert already stored, or an image stored as a stored alert's evidence, is answered
+``duplicate`` too, and not recorded: its device was taken out of the keys file or re-keyed since,
+and the broker handed the stored message over again (or the device replayed it).
 
 A rejection row the database refuses is kept with its text escaped; only a message not even that
 can hold is dropped, logged as an error. The devices whose rows were written are ``touched``, for
@@ -24,9 +29,11 @@ the store to keep their rows within bounds (``gateway.audit.bounds``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from gateway.audit.database import BINDING_ERRORS, Database
 from gateway.audit.records import IngestResult, ReceivedMessage, RejectReason
@@ -91,25 +98,41 @@ class RejectionRecorder:
         refused value and which an outage."""
         self.touched: set[str | None] = set()
         """The devices (None: no device) rows were written for since the store last cleared it."""
+        self._deferred: list[Row] = []
+        """Rejections found while the open transaction wrote its batch, recorded with the batch's."""
 
-    def insert(self, row: tuple[str | None, int | None, str, bytes, str, float], code: str) -> bool:
-        """One row as it is (the caller has made it storable), rejected for the reason ``code``;
-        False when that message is recorded already."""
-        marked = (*row, fingerprint(row[2], row[3], code))
-        self._database.lock_rejections([marked[6]])
-        if self._recorded([marked[6]]):
-            return False
-        self._database.execute(REJECTION_INSERT, marked)
-        self.touched.add(row[0])
-        return True
+    def begin(self) -> None:
+        """A transaction starts: nothing touched or deferred yet."""
+        self.touched.clear()
+        self._deferred.clear()
+
+    @contextlib.contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """The database's savepoint: what the block deferred is undone with what it wrote."""
+        kept = len(self._deferred)
+        try:
+            with self._database.savepoint():
+                yield
+        except BaseException:
+            del self._deferred[kept:]
+            raise
+
+    def defer(self, row: tuple[str | None, int | None, str, bytes, str, float], code: str) -> None:
+        """A rejection (rejected for the reason ``code``) found while the batch is written, recorded
+        with the batch's (``record_all``, or ``lock`` then ``record_deferred``), unless that message
+        is recorded already."""
+        self._deferred.append((*row, fingerprint(row[2], row[3], code)))
 
     def record_all(self, rejections: list[tuple[IngestResult, ReceivedMessage]]) -> list[bool]:
-        """Every new row in one statement: a refusal fails it, for the store to write them one by
-        one. Per rejection, whether it was new (False: that message is recorded already, or is the
-        exact copy of a stored alert)."""
+        """Every new row, those deferred included, in one statement: a refusal fails it, for the
+        store to write them one by one. Per rejection, whether it was new (False: that message is
+        recorded already, or is the exact copy of a stored alert)."""
         rows = [_row(result, message) for result, message in rejections]
-        self._database.lock_rejections(row[6] for row in rows)
-        recorded = self._recorded(row[6] for row in rows)
+        deferred, self._deferred = self._deferred, []
+        self._database.lock_rejections(row[6] for row in (*deferred, *rows))
+        recorded = self._recorded(row[6] for row in (*deferred, *rows))
+        first = [row for row in _first_of_each(deferred) if row[6] not in recorded]
+        recorded.update(row[6] for row in first)
         new: list[bool] = []
         for (result, message), row in zip(rejections, rows, strict=True):
             copy = row[6] not in recorded and self._stored_copy(result, message)
@@ -117,7 +140,7 @@ class RejectionRecorder:
             recorded.add(row[6])
             _log(result, message, row, new=new[-1], copy=copy)
         # In arrival order: the ids order the rows for the bounds, which keep the newest.
-        rows = [row for row, first in zip(rows, new, strict=True) if first]
+        rows = first + [row for row, is_new in zip(rows, new, strict=True) if is_new]
         if rows:
             self._database.execute_many(REJECTION_INSERT, rows)
             self.touched.update(row[0] for row in rows)
@@ -129,7 +152,7 @@ class RejectionRecorder:
         (an index may refuse that; the topic still names the device); dropped, with an error logged,
         only if even that is refused."""
         row = _row(result, message)
-        device_id, seq, topic, payload, reason, received_at, marker = row
+        marker = row[6]
         self._database.lock_rejections([marker])
         already = bool(self._recorded([marker]))
         copy = not already and self._stored_copy(result, message)
@@ -137,6 +160,21 @@ class RejectionRecorder:
             _log(result, message, row, new=False, copy=copy)
             return False
         _log(result, message, row, new=True)
+        self._write_row(row)
+        return True
+
+    def record_deferred(self) -> None:
+        """Write the rows deferred (after ``lock``), each as ``record`` writes one."""
+        deferred, self._deferred = self._deferred, []
+        recorded = self._recorded(row[6] for row in deferred)
+        for row in _first_of_each(deferred):
+            if row[6] not in recorded:
+                self._write_row(row)
+
+    def _write_row(self, row: Row) -> None:
+        """One new row; if the database refuses it, again with every text escaped to ASCII, then
+        also without the device id; dropped, with an error logged, only if even that is refused."""
+        device_id, seq, topic, payload, reason, received_at, marker = row
         escaped_fields = (seq, escaped(topic), payload, escaped(reason), received_at, marker)
         refusal = None
         for attempt in (row, (device_id, *escaped_fields), (None, *escaped_fields)):
@@ -145,7 +183,7 @@ class RejectionRecorder:
             refused = self._refusal(REJECTION_INSERT, attempt)
             if refused is None:
                 self.touched.add(attempt[0])
-                return True
+                return
             if refusal is None:
                 logger.warning(
                     "audit: the database refuses the rejection of a message from %s (%s); keeping it escaped",
@@ -161,37 +199,50 @@ class RejectionRecorder:
             type(refusal).__name__,
             printable(str(refusal)),
         )
-        return True
 
     def lock(self, rejections: Iterable[tuple[IngestResult, ReceivedMessage]]) -> None:
-        """Lock the rejections a transaction is about to record one by one, all at once: in
-        arrival order, two writers could take them in opposite orders."""
-        self._database.lock_rejections(_row(result, message)[6] for result, message in rejections)
+        """Lock the rejections a transaction is about to record one by one, and those deferred, all
+        at once: in arrival order, two writers could take them in opposite orders."""
+        markers = [_row(result, message)[6] for result, message in rejections]
+        self._database.lock_rejections([*markers, *(row[6] for row in self._deferred)])
 
     def _stored_copy(self, result: IngestResult, message: ReceivedMessage) -> bool:
-        """The message is byte for byte an alert already stored, refused now only for the keys in
-        force: its device taken out of the keys file, or re-keyed without its older key listed,
-        since the first copy was stored (a redelivery or a replay after a reload). A copy, not a
-        rejection, as it was before the reload: its device did nothing wrong."""
-        if result.reason not in _KEY_REASONS or result.evidence or result.status or result.device_id is None:
+        """The message is byte for byte an alert or a verified image already stored, refused now
+        only for the keys in force: its device taken out of the keys file, or re-keyed without its
+        older key listed, since the first copy was stored (a redelivery or a replay after a
+        reload). A copy, not a rejection, as it was before the reload: its device did nothing
+        wrong. (An image only held is not: its device no longer keyed, no alert will claim it.)"""
+        if result.reason not in _KEY_REASONS or result.status or result.device_id is None:
             return False
+        if result.evidence:
+            if result.seq is None:
+                return False
+            digest = hashlib.sha256(message.payload).hexdigest()
+            sql = (
+                "SELECT 1 FROM audit_evidence WHERE device_id = ? AND seq = ? AND sha256 = ? AND verified = 1"
+            )
+            found = self._read_refusable(sql, (result.device_id, result.seq, digest))
+            return bool(found)
         try:
             seq = decode_alert(message.payload).seq
         except InvalidAlertError:
             return False
+        rows = self._read_refusable(
+            "SELECT payload FROM audit_alerts WHERE device_id = ? AND seq = ?", (result.device_id, seq)
+        )
+        return bool(rows) and bytes(rows[0][0]) == message.payload
+
+    def _read_refusable(self, sql: str, parameters: Sequence[object]) -> list[tuple[Any, ...]]:
+        """The rows, none when the database refuses a value of ``parameters``: in a savepoint, as a
+        device id the database cannot even compare (a NUL on PostgreSQL) would otherwise abort the
+        whole transaction."""
         try:
-            # In a savepoint: a device id the database cannot even compare (a NUL on PostgreSQL)
-            # would otherwise abort the whole transaction.
             with self._database.savepoint():
-                rows = self._database.execute(
-                    "SELECT payload FROM audit_alerts WHERE device_id = ? AND seq = ?",
-                    (result.device_id, seq),
-                )
+                return self._database.execute(sql, parameters)
         except self._failures as exc:
             if not self._database.is_data_error(exc):
                 raise
-            return False
-        return bool(rows) and bytes(rows[0][0]) == message.payload
+            return []
 
     def _recorded(self, fingerprints: Iterable[str]) -> set[str]:
         """Those of ``fingerprints`` already in the table, or dropped from it by the bounds."""
@@ -221,6 +272,17 @@ class RejectionRecorder:
         return None
 
 
+def _first_of_each(rows: Sequence[Row]) -> list[Row]:
+    """The rows in order, each fingerprint's first only."""
+    seen: set[str] = set()
+    first = []
+    for row in rows:
+        if row[6] not in seen:
+            seen.add(row[6])
+            first.append(row)
+    return first
+
+
 def _row(result: IngestResult, message: ReceivedMessage) -> Row:
     code = result.reason.value if result.reason is not None else "unknown"
     text = _storable(f"{code}: {result.detail}")
@@ -231,7 +293,8 @@ def _row(result: IngestResult, message: ReceivedMessage) -> Row:
 def _log(result: IngestResult, message: ReceivedMessage, row: Row, *, new: bool, copy: bool = False) -> None:
     if copy:
         logger.info(
-            "audit: a copy of a stored alert from %s, refused now for the keys in force (%s): a duplicate",
+            "audit: a copy of a stored %s from %s, refused now for the keys in force (%s): a duplicate",
+            "image" if result.evidence else "alert",
             printable(message.topic),
             printable(row[4]),
         )

@@ -17,8 +17,8 @@ Per device the store keeps ``contiguous_seq`` (every seq up to it is stored) and
 seqs between them that are missing are the device's gaps, which the subscriber asks to be replayed,
 as it does the seqs of alerts whose image is missing. A batch of messages is one transaction: the
 subscriber acknowledges them to the broker only after ``ingest`` returns, so an acknowledged alert
-is on disk. The checks that need no stored state are ``gateway.audit.store_checks``; reads are
-``gateway.audit.store_reads``.
+is on disk. The checks that need no stored state are ``gateway.audit.store_checks``, the chain
+checks and writes of one device ``gateway.audit.chain``; reads are ``gateway.audit.store_reads``.
 
 A failed write is an outage or a refused value (``gateway.audit.database``). An outage fails the
 batch, and the subscriber retries it until the database is back. A refused value is one message's
@@ -36,10 +36,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TypeGuard
 
 from gateway.audit.bounds import Bounds, Drops, StoreBounds
+from gateway.audit.chain import ChainWriter
 from gateway.audit.database import BINDING_ERRORS, Database, open_database
 from gateway.audit.evidence import EvidenceLedger, evidence_target
 from gateway.audit.fleet import record_statuses, status_target
@@ -59,7 +60,6 @@ from gateway.audit.store_reads import PAGE_ROWS, AuditReads
 from gateway.domain import Alert
 from gateway.errors import AuditError
 from gateway.printable import printable
-from gateway.protocol.alerts import MAX_SEQ, ZERO_HASH
 
 __all__ = [
     "AuditStore",
@@ -77,9 +77,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-LOOKUP_CHUNK = 500
-"""Seqs per ``IN (...)`` lookup: well under SQLite's limit on bound parameters."""
-
 
 class AuditStore(AuditReads):
     """Verified, exactly-once storage of alerts. One thread at a time (it owns one DB connection)."""
@@ -96,6 +93,7 @@ class AuditStore(AuditReads):
         self._prefix = topic_prefix
         self._rejections = RejectionRecorder(database)
         self._evidence = EvidenceLedger(database, topic_prefix, self._rejections)
+        self._chain = ChainWriter(database, self._evidence, self._contiguous_from)
         self._bounds = Bounds(database, bounds or StoreBounds())
         self._pending = Drops()
         """What the open transaction dropped."""
@@ -141,17 +139,19 @@ class AuditStore(AuditReads):
         swapped, so a reader on another thread sees the old keys or the new ones, never a mix."""
         self._checks = MessageChecks(keys, self._prefix)
 
-    def drop_unkeyed_held(self) -> None:
+    def drop_unkeyed_held(self) -> bool:
         """Drop the images held for devices with no key here, in a transaction of its own; what it
-        drops is handed out by ``take_drops``. Raises AuditError when the database fails."""
+        drops is handed out by ``take_drops``. False when a device another writer holds was left
+        for the next call. Raises AuditError when the database fails."""
         keyed = self.keyed_devices
         try:
             with self._database.transaction():
                 self._begin()
-                self._bounds.drop_unkeyed_held(keyed, self._pending)
+                done = self._bounds.drop_unkeyed_held(keyed, self._pending)
         except self._failures as exc:
             raise AuditError(f"audit store write failed: {exc}") from exc
         self._dropped.add(self._pending)
+        return done
 
     def ingest(self, messages: Sequence[ReceivedMessage]) -> list[IngestResult]:
         """Verify and store a batch in one transaction; results in the order of ``messages``.
@@ -198,6 +198,7 @@ class AuditStore(AuditReads):
                 self._rejections.lock(
                     (result, messages[index]) for index, result in alone.items() if _recordable(result)
                 )
+                self._rejections.record_deferred()
                 for index, message in enumerate(messages):
                     if _recordable(alone[index]) and not self._rejections.record(alone[index], message):
                         alone[index] = _repeated(alone[index])
@@ -211,7 +212,7 @@ class AuditStore(AuditReads):
 
     def _begin(self) -> None:
         self._pending = Drops()
-        self._rejections.touched.clear()
+        self._rejections.begin()
 
     def _bound(self, results: Sequence[IngestResult | None]) -> None:
         """Keep what nobody signed within bounds (the devices whose images were held this
@@ -239,7 +240,7 @@ class AuditStore(AuditReads):
             by_device.setdefault(item[1].device_id, []).append(item)
         for device_id in sorted(by_device.keys() | checked.images.keys() | checked.statuses.keys()):
             contiguous, highest = self._database.lock_device(device_id)
-            stored = self._store_device(device_id, by_device.get(device_id, []), contiguous, highest)
+            stored = self._chain.store(device_id, by_device.get(device_id, []), contiguous, highest)
             stored += self._evidence.store(device_id, checked.images.get(device_id, []))
             stored += record_statuses(self._database, device_id, checked.statuses.get(device_id, []))
             for index, result in stored:
@@ -251,98 +252,13 @@ class AuditStore(AuditReads):
         refuses a value it brings (its rejection row is the caller's to write)."""
         checked = self._checks.check([message])
         try:
-            with self._database.savepoint():
+            with self._rejections.savepoint():
                 (result,) = [result for result in self._write(checked) if result is not None]
         except self._failures as exc:
             if not self._database.is_data_error(exc):
                 raise
             result = self._unstorable(message, exc)
         return result
-
-    def _unstorable(self, message: ReceivedMessage, error: Exception) -> IngestResult:
-        status_device = status_target(message.topic, self._prefix)
-        image = evidence_target(message.topic, self._prefix)
-        return IngestResult(
-            Outcome.REJECTED,
-            self._checks.topic_device(message),
-            image[1] if image else None,
-            RejectReason.UNSTORABLE,
-            f"the database refuses a value of it: {type(error).__name__}: {error}",
-            evidence=image is not None,
-            status=status_device is not None,
-        )
-
-    def _store_device(
-        self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]], contiguous: int, highest: int
-    ) -> list[tuple[int, IngestResult]]:
-        """Dedup and chain checks for one device's alerts (in seq order; the device locked at
-        ``contiguous``/``highest``), then one write per table."""
-        if not items:
-            return []
-        batch_seqs = {alert.seq for _, alert, _ in items}
-        known = self._stored_links(
-            device_id, batch_seqs | {seq - 1 for seq in batch_seqs} | {seq + 1 for seq in batch_seqs}
-        )
-        results: list[tuple[int, IngestResult]] = []
-        stored: list[tuple[Alert, ReceivedMessage]] = []
-        top = highest
-        for index, alert, message in items:
-            result = self._link(alert, known)
-            if result.outcome is Outcome.STORED:
-                known[alert.seq] = (alert.hash, alert.prev_hash)
-                highest = max(highest, alert.seq)
-                stored.append((alert, message))
-                result = dataclasses.replace(result, lag_s=message.received_at - alert.event.frame_ts)
-            results.append((index, result))
-        if not stored:
-            return results
-        # Every stored seq: an image held for an alert that names none is rejected, as it would be
-        # had it come after the alert.
-        named = {
-            alert.seq: alert.event.evidence.sha256 if alert.event.evidence else None for alert, _ in stored
-        }
-        complete = self._evidence.adopt(device_id, named)
-        digests = {seq: digest for seq, digest in named.items() if digest is not None}
-        self._database.execute_many(
-            "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at, "
-            "evidence_sha256, evidence_missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(device_id, alert.seq, alert.hash, alert.prev_hash, message.payload, message.received_at,
-              digests.get(alert.seq), int(alert.seq in digests and alert.seq not in complete))
-             for alert, message in stored],
-        )  # fmt: skip
-        start = contiguous
-        while contiguous + 1 in known:
-            contiguous += 1
-        if contiguous > start and highest > contiguous:
-            contiguous = self._contiguous_from(device_id, contiguous)
-        latest_alert, latest = max(stored, key=lambda item: (item[1].received_at, item[0].seq))
-        newest_alert_at = next((alert.event.frame_ts for alert, _ in stored if alert.seq == highest), None)
-        # The fleet view (gateway.audit.fleet): counts and times, in the transaction that stores them.
-        self._database.execute(
-            "UPDATE audit_devices SET contiguous_seq = ?, max_seq = ?, alerts_stored = alerts_stored + ?, "
-            "last_alert_at = CASE WHEN ? > ? THEN ? ELSE last_alert_at END, "
-            "lag_s = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? ELSE lag_s END, "
-            "last_stored_at = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? "
-            "ELSE last_stored_at END WHERE device_id = ?",
-            (contiguous, highest, len(stored), highest, top, newest_alert_at,
-             latest.received_at, latest.received_at - latest_alert.event.frame_ts,
-             latest.received_at, latest.received_at, device_id),
-        )  # fmt: skip
-        return results
-
-    def _stored_links(self, device_id: str, seqs: set[int]) -> dict[int, tuple[str, str]]:
-        """seq -> (hash, prev_hash) of the given seqs that are stored."""
-        wanted = sorted(seq for seq in seqs if 1 <= seq <= MAX_SEQ)
-        known: dict[int, tuple[str, str]] = {}
-        for start in range(0, len(wanted), LOOKUP_CHUNK):
-            chunk = wanted[start : start + LOOKUP_CHUNK]
-            rows = self._database.execute(
-                "SELECT seq, hash, prev_hash FROM audit_alerts WHERE device_id = ? "
-                f"AND seq IN ({', '.join('?' * len(chunk))})",
-                (device_id, *chunk),
-            )
-            known.update({int(row[0]): (str(row[1]), str(row[2])) for row in rows})
-        return known
 
     def _contiguous_from(self, device_id: str, contiguous: int) -> int:
         """Extend the contiguous run over alerts that arrived early, after a gap that just closed."""
@@ -359,28 +275,18 @@ class AuditStore(AuditReads):
             if len(rows) < PAGE_ROWS:
                 return contiguous
 
-    def _link(self, alert: Alert, known: Mapping[int, tuple[str, str]]) -> IngestResult:
-        seq = alert.seq
-        if seq in known:
-            if known[seq][0] == alert.hash:
-                return IngestResult(Outcome.DUPLICATE, alert.device_id, seq)
-            return self._rejection(
-                alert, RejectReason.CONFLICT, f"seq {seq} is already stored with other content"
-            )
-        previous_hash = ZERO_HASH if seq == 1 else known.get(seq - 1, (None, None))[0]
-        if previous_hash is not None and alert.prev_hash != previous_hash:
-            return self._rejection(
-                alert, RejectReason.CHAIN, f"seq {seq}: prev_hash does not link to seq {seq - 1}"
-            )
-        if seq + 1 in known and known[seq + 1][1] != alert.hash:
-            return self._rejection(
-                alert, RejectReason.CHAIN, f"seq {seq}: the stored seq {seq + 1} does not link to this alert"
-            )
-        return IngestResult(Outcome.STORED, alert.device_id, seq)
-
-    @staticmethod
-    def _rejection(alert: Alert, reason: RejectReason, detail: str) -> IngestResult:
-        return IngestResult(Outcome.REJECTED, alert.device_id, alert.seq, reason, detail)
+    def _unstorable(self, message: ReceivedMessage, error: Exception) -> IngestResult:
+        status_device = status_target(message.topic, self._prefix)
+        image = evidence_target(message.topic, self._prefix)
+        return IngestResult(
+            Outcome.REJECTED,
+            self._checks.topic_device(message),
+            image[1] if image else None,
+            RejectReason.UNSTORABLE,
+            f"the database refuses a value of it: {type(error).__name__}: {error}",
+            evidence=image is not None,
+            status=status_device is not None,
+        )
 
 
 def _recordable(result: IngestResult | None) -> TypeGuard[IngestResult]:

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from gateway.audit.evidence import MAX_IMAGE_BYTES, ReceivedImage, evidence_target
 from gateway.audit.fleet import ReceivedStatus, parse_status, status_target
-from gateway.audit.keys_file import SigningKeys, key_rings, verify_signed
+from gateway.audit.keys_file import SigningKeys, key_rings, no_key, verify_signed
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
 from gateway.printable import printable
@@ -82,7 +82,7 @@ class MessageChecks:
                 if status_device is not None and status_device not in self.keys:
                     # Refused like its alerts would be: a fleet row for every name anyone on the
                     # broker publishes a status under would hide the real devices among made-up ones.
-                    detail = f"no key for device {status_device!r} in the keys file"
+                    detail = no_key(status_device)
                     checked.results[index] = IngestResult(
                         Outcome.REJECTED,
                         status_device,
@@ -141,9 +141,7 @@ class MessageChecks:
             if key is None:
                 alert = decode_alert(message.payload)
                 self._check_topic(alert, message.topic, topic_device)
-                raise _RejectedError(
-                    RejectReason.UNKNOWN_DEVICE, f"no key for device {alert.device_id!r} in the keys file"
-                )
+                raise _RejectedError(RejectReason.UNKNOWN_DEVICE, no_key(alert.device_id))
             alert = verify_signed(message.payload, key)
         except InvalidAlertError as exc:
             raise _RejectedError(RejectReason.SCHEMA, str(exc)) from exc
@@ -174,7 +172,7 @@ class MessageChecks:
             )
         problem = None
         if device_id not in self.keys:
-            problem = (RejectReason.UNKNOWN_DEVICE, f"no key for device {device_id!r} in the keys file")
+            problem = (RejectReason.UNKNOWN_DEVICE, no_key(device_id))
         elif len(message.payload) > MAX_IMAGE_BYTES:
             problem = (RejectReason.EVIDENCE, f"{len(message.payload)} bytes, over {MAX_IMAGE_BYTES}")
         elif not message.payload:

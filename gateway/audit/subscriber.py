@@ -20,7 +20,8 @@ redeliver, and the store turns the copy into a no-op (unique on device_id + seq,
 Messages cross from paho's network thread to the ``audit-store`` thread through a queue bounded by
 ``max_batch``, which is also the MQTT v5 receive maximum, so the broker never has more unacked
 alerts in flight to us than the queue holds; the store thread commits up to ``max_batch`` of them per
-transaction, which keeps a synchronous (fsync per commit) SQLite store ahead of the stream.
+transaction, which keeps a synchronous (fsync per commit) SQLite store ahead of the stream
+(``gateway.audit.deliveries``).
 
 A PUBACK is only sent on the connection that received the message: after a reconnect the broker
 resends every unacked message under its original packet id, and acking the stale copy could
@@ -49,11 +50,9 @@ minutes for good, and each replay it sent was rejected.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -63,6 +62,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry
 
+from gateway.audit.deliveries import Deliveries, Delivery
 from gateway.audit.keys_file import SigningKeys
 from gateway.audit.keys_switch import KeysSwitch
 from gateway.audit.log_once import OncePerCause
@@ -88,16 +88,6 @@ _AUTH_FAILURES = frozenset({0x04, 0x05, 0x86, 0x87})
 """CONNACK codes for bad credentials: 3.1.1's 4 and 5, v5's "Bad user name or password", "Not authorized"."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Delivery:
-    message: ReceivedMessage
-    mid: int
-    qos: int
-    generation: int
-    keys_epoch: int
-    """The keys reload in force when it arrived (0: the keys the store was opened with)."""
-
-
 class AuditSubscriber:
     """``start()`` connects (and keeps reconnecting) in the background; ``stop()`` drains and leaves.
 
@@ -111,7 +101,7 @@ class AuditSubscriber:
         self._prefix = config.mqtt.topic_prefix
         self._topic = f"$share/{config.share_group}/{self._prefix}/+/alerts"
         self._evidence_topic = f"$share/{config.share_group}/{self._prefix}/+/evidence/+"
-        self._queue: queue.Queue[_Delivery] = queue.Queue(maxsize=config.max_batch)
+        self._deliveries = Deliveries(config.max_batch, IDLE_POLL_S, self._metrics.queue_full.inc)
         self._scheduler = ReplayScheduler(config.replay_after_s)
         self._progress = ProgressFeed(self._scheduler)
         self._progress_failures = OncePerCause(
@@ -138,8 +128,6 @@ class AuditSubscriber:
         self._status = StatusListener(config, self._on_status)
         self._store_thread = threading.Thread(target=self._store_loop, name="audit-store", daemon=True)
         self._keys = KeysSwitch(store, self._scheduler, self._progress, self._metrics)
-        self._carried: _Delivery | None = None
-        """The first delivery of a new keys epoch, taken while a batch of the previous one filled."""
 
     @property
     def connected(self) -> bool:
@@ -213,7 +201,7 @@ class AuditSubscriber:
             return
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self._queue.empty() and time.monotonic() - self._last_message_at >= RETIRE_QUIET_S:
+            if self._deliveries.empty() and time.monotonic() - self._last_message_at >= RETIRE_QUIET_S:
                 break
             time.sleep(IDLE_POLL_S / 4)
         logger.info("audit: left the share group; what it had handed to this instance is stored")
@@ -293,21 +281,12 @@ class AuditSubscriber:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         received = ReceivedMessage(message.topic, bytes(message.payload), time.time())
         self._last_message_at = time.monotonic()
-        self._enqueue(_Delivery(received, message.mid, message.qos, self._generation, self._keys.epoch))
+        delivery = Delivery(received, message.mid, message.qos, self._generation, self._keys.epoch)
+        self._deliveries.put(delivery, self._stop)
 
     def _on_status(self, message: ReceivedMessage) -> None:
         # Acknowledged on arrival by the status connection: QoS 0 here means "nothing to ack".
-        self._enqueue(_Delivery(message, 0, 0, -1, self._keys.epoch))
-
-    def _enqueue(self, delivery: _Delivery) -> None:
-        while not self._stop.is_set():
-            try:
-                self._queue.put(delivery, timeout=IDLE_POLL_S)
-                return
-            except queue.Full:
-                # Only if the broker ignores our receive maximum; waiting is the backpressure.
-                self._metrics.queue_full.inc()
-        # Stopping: not acknowledged, so the broker delivers it again to the next session.
+        self._deliveries.put(Delivery(message, 0, 0, -1, self._keys.epoch), self._stop)
 
     # The audit-store thread.
 
@@ -320,7 +299,7 @@ class AuditSubscriber:
     def _store_loop(self) -> None:
         try:
             while True:
-                batch = self._next_batch()
+                batch = self._deliveries.next_batch()
                 if batch:
                     self._keys.use(batch[0].keys_epoch)
                     self._store_batch(batch)
@@ -338,27 +317,7 @@ class AuditSubscriber:
             logger.exception("audit: storing failed; stopping")
             self._store_error = f"storing failed: {exc}"
 
-    def _next_batch(self) -> list[_Delivery]:
-        """Up to ``max_batch`` deliveries, all of one keys epoch."""
-        if self._carried is not None:
-            batch, self._carried = [self._carried], None
-        else:
-            try:
-                batch = [self._queue.get(timeout=IDLE_POLL_S)]
-            except queue.Empty:
-                return []
-        while len(batch) < self._config.max_batch:
-            try:
-                delivery = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if delivery.keys_epoch != batch[0].keys_epoch:
-                self._carried = delivery
-                break
-            batch.append(delivery)
-        return batch
-
-    def _store_batch(self, batch: list[_Delivery]) -> None:
+    def _store_batch(self, batch: list[Delivery]) -> None:
         delay = STORE_RETRY_MIN_S
         while True:
             try:
