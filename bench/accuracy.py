@@ -9,7 +9,8 @@ One command, in order:
    a lossless video (``accuracy_pipeline.prepare``);
 2. play every clip at once, one file camera each, in real time through a gateway built by
    ``Gateway.from_config`` as ``serve`` builds it (cameras -> inference -> the alert decider's rules
-   -> outbox), judging the committed alerts (``accuracy_pipeline.play``);
+   -> outbox), judging the committed alerts (``accuracy_pipeline.play``); with ``--paced``, each
+   camera's next frame waits until the rules have judged the one before, on the clip's own clock;
 3. replay every clip offline through the same rules with each method: the enrolled ONNX model, MOG2
    and KNN (``accuracy_offline.py``), and measure each method's CPU per frame;
 4. judge every run the same way (``accuracy_metrics.py``) and write the JSON and a markdown report,
@@ -20,11 +21,18 @@ on drift-only clips, median detection delay <= 1 s; the exit status is 0 only wh
 
 Usage::
 
-    .venv/bin/python bench/accuracy.py [--quick] [--out bench/results/accuracy.json]
+    .venv/bin/python bench/accuracy.py [--quick] [--paced] [--out bench/results/accuracy.json]
 
-``--quick`` (CI) plays the quick hold-out set only (eight 90-second clips and a 90-second drift-only
+``--quick`` plays the quick hold-out set only (eight 90-second clips and a 90-second drift-only
 clip, about three minutes). The full run plays both full sets (about 20 minutes on 2 cores: the
 10-minute drift clips play in real time).
+
+``--paced`` (the CI test: ``--quick --paced``) judges every frame whatever the machine's speed: a
+camera takes its next frame only once the rules have judged the one before, and frames carry the
+clip's own capture times, so the rules' durations and the detection delays are the clip's. On an
+idle machine it runs at about real time, on a loaded one longer; a frame dropped there is a bug, not
+the machine. Without it (the figures the README reports) the clips play in real time, as cameras
+would, and a machine too slow for every frame drops some: accuracy as this machine would give it.
 """
 
 from __future__ import annotations
@@ -106,7 +114,13 @@ def _summary_table(runs: Mapping[str, Mapping[str, dict[str, object]]], cpu: Map
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="the quick hold-out set only (CI, ~3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="the quick hold-out set only (~3 minutes)")
+    parser.add_argument(
+        "--paced",
+        action="store_true",
+        help="every frame judged: each camera's next frame waits for the rules to judge the one before, "
+        "on the clip's own clock (CI; a loaded machine only takes longer)",
+    )
     parser.add_argument("--out", type=Path, default=BENCH / "results" / "accuracy.json")
     arguments = parser.parse_args(argv)
     began = time.perf_counter()
@@ -119,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with ProcessPoolExecutor(max_workers=2) as pool:
             clips = list(pool.map(_prepare, [(name, spec, workdir) for name, spec in work]))
         prepared_s = time.perf_counter() - began
-        played = play(clips, workdir)
+        played = play(clips, workdir, paced=arguments.paced)
         played_s = time.perf_counter() - began - prepared_s
         with ProcessPoolExecutor(max_workers=2) as pool:
             offline_results = list(pool.map(offline, clips))
@@ -141,10 +155,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     document = {
         "benchmark": "accuracy",
         "mode": "quick" if arguments.quick else "full",
+        "pace": "pipeline" if arguments.paced else "real time",
         "sets": list(sets),
         "method": "Gateway.from_config: file cameras -> inference -> alert decider (rules) -> outbox, "
         "all clips at once, committed alerts judged (ours, pipeline); the same rules offline for ours, "
-        "MOG2 and KNN",
+        "MOG2 and KNN"
+        + (
+            "; paced by the pipeline: every frame judged, on the clip's own clock"
+            if arguments.paced
+            else "; in real time"
+        ),
         "complete": played.complete,
         "rule": {
             "min_frames": MIN_FRAMES,
@@ -183,10 +203,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(document, indent=2) + "\n")
-    command = "bench/accuracy.py" + (" --quick" if arguments.quick else "")
+    command = (
+        "bench/accuracy.py"
+        + (" --quick" if arguments.quick else "")
+        + (" --paced" if arguments.paced else "")
+    )
     verdict = "met" if headline["meets_targets"] else "not met"
     sections = [
-        f"# Anomaly accuracy ({document['mode']}): hold-out first\n",
+        f"# Anomaly accuracy ({document['mode']}, {document['pace']}): hold-out first\n",
         f"`.venv/bin/python {command}`: {document['seconds']:.0f} s; load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after ({os.cpu_count()} cores). Targets on the "
         f"hold-out set through the pipeline: precision >= {TARGET_PRECISION}, recall >= {TARGET_RECALL}, no "

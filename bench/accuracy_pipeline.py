@@ -31,6 +31,16 @@ position in the video, so clip index = enrolled frames + seq - 1. The clip's sta
 min(captured_at - (seq - 1) / fps) over the judged frames (the reader sleeps until each frame is due
 and is never early, so the minimum is the on-time schedule); delays are measured against it, so they
 include any lag of the camera reader.
+
+Two paces (``play(paced=...)``):
+
+- real time (the default, what the README reports): each file plays at its own frame rate whatever
+  the pipeline does, the newest frame wins, and a machine too slow for every frame drops some (the
+  ``drops``): accuracy as a camera on this machine would see it;
+- paced by the pipeline (``--paced``, the CI test; ``accuracy_pace.py``): a camera takes its next
+  frame once the rules have judged the one before, and frames carry the clip's own capture times,
+  so every frame is judged and the rules' durations and the delays are the clip's on any machine;
+  a loaded one only takes longer.
 """
 
 from __future__ import annotations
@@ -45,6 +55,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from bench.accuracy_metrics import ANOMALY_LABEL, CameraRecord, JudgedFrame, anomaly_rule
+from bench.accuracy_pace import PipelinePace
 from bench.clips import Clip, ClipSpec, Interval, write_video
 from bench.tracking_play import QUIET_READ_TIMEOUT_S, PlayOnce
 from gateway.config import CameraConfig, GatewayConfig
@@ -60,6 +71,10 @@ WAVE = 8
 WAVE_GAP_S = 5.0
 SETTLE_S = 2.0
 """After the last clip's last frame: time for the frames still in inference to reach the rules."""
+PACED_FRAME_AGE_S = 600.0
+"""Paced: each camera's ``max_frame_age_s``. The pace bounds what waits at the models, so a frame's
+age there says how slow the machine is, not that a newer frame should win; at the default (1 s) a
+starved machine dropped frames as stale or past their deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +110,7 @@ def prepare(clip_set: str, spec: ClipSpec, workdir: Path) -> PreparedClip:
     )
 
 
-def gateway_config(clips: Sequence[PreparedClip], workdir: Path) -> GatewayConfig:
+def gateway_config(clips: Sequence[PreparedClip], workdir: Path, *, paced: bool = False) -> GatewayConfig:
     cameras = [
         {
             "id": clip.spec.name,
@@ -104,6 +119,7 @@ def gateway_config(clips: Sequence[PreparedClip], workdir: Path) -> GatewayConfi
             "motion": {"enabled": False},
             "read_timeout_s": QUIET_READ_TIMEOUT_S,
             "anomaly": anomaly_rule(model_name(clip.spec.name)),
+            **({"max_frame_age_s": PACED_FRAME_AGE_S} if paced else {}),
         }
         for clip in clips
     ]
@@ -118,9 +134,11 @@ def gateway_config(clips: Sequence[PreparedClip], workdir: Path) -> GatewayConfi
     )
 
 
-def start_offsets(clips: Sequence[PreparedClip]) -> dict[str, float]:
+def start_offsets(clips: Sequence[PreparedClip], *, paced: bool = False) -> dict[str, float]:
     """Seconds after the first camera opens at which each clip starts: event clips (10 fps) in waves
-    of ``WAVE``, the slower clips at once."""
+    of ``WAVE``, the slower clips at once; paced, every clip at once (the pace bounds the load)."""
+    if paced:
+        return {clip.spec.name: 0.0 for clip in clips}
     events = [clip for clip in clips if clip.spec.fps >= 10.0]
     wave_s = max((clip.played_frames / clip.spec.fps for clip in events), default=0.0) + WAVE_GAP_S
     offsets = {clip.spec.name: 0.0 for clip in clips}
@@ -131,11 +149,13 @@ def start_offsets(clips: Sequence[PreparedClip]) -> dict[str, float]:
 
 class Players:
     """``open_source`` for the gateway: each camera's real source, played once, opened at its
-    clip's start offset (the file plays at its own rate from when it is opened)."""
+    clip's start offset (the file plays at its own rate from when it is opened); paced, each frame
+    taken when ``pace`` lets it."""
 
-    def __init__(self, clips: Sequence[PreparedClip]) -> None:
+    def __init__(self, clips: Sequence[PreparedClip], pace: PipelinePace | None = None) -> None:
         self.players = {clip.spec.name: PlayOnce(clip.played_frames) for clip in clips}
-        self.offsets = start_offsets(clips)
+        self.pace = pace
+        self.offsets = start_offsets(clips, paced=pace is not None)
         self.longest_s = max(
             self.offsets[clip.spec.name] + clip.played_frames / clip.spec.fps for clip in clips
         )
@@ -144,8 +164,10 @@ class Players:
         self._released = threading.Event()
 
     def __call__(self, config: CameraConfig) -> SourceFactory:
-        real = self.players[config.id](config)
+        player = self.players[config.id]
+        real = player(config)
         offset = self.offsets[config.id]
+        pace = self.pace
 
         def open_source() -> FrameSource:
             with self._lock:
@@ -153,19 +175,26 @@ class Players:
                     self._began = time.monotonic()
                 start_at = self._began + offset
             self._released.wait(max(0.0, start_at - time.monotonic()))
-            return real()
+            source = real()
+            return source if pace is None else pace.source(config.id, source, player)
 
         return open_source
 
-    def wait(self, timeout_s: float) -> bool:
-        """Until every clip has played to its end; False when ``timeout_s`` passed first."""
-        give_up = time.monotonic() + timeout_s
+    def wait(self) -> bool:
+        """Until every clip has played to its end; False when the run gave up first: real time,
+        when the clips took half as long again as they last (and 30 s more); paced, when no frame
+        was judged for ``STALL_S``."""
+        if self.pace is not None:
+            return self.pace.wait(list(self.players.values()))
+        give_up = time.monotonic() + 1.5 * self.longest_s + 30.0
         return all(
             player.finished.wait(max(0.0, give_up - time.monotonic())) for player in self.players.values()
         )
 
     def release(self) -> None:
         self._released.set()
+        if self.pace is not None:
+            self.pace.stop()
         for player in self.players.values():
             player.release.set()
 
@@ -173,14 +202,17 @@ class Players:
 class Recorder:
     """``observe``: every judged frame of every camera, on the decider's thread."""
 
-    def __init__(self, clips: Sequence[PreparedClip]) -> None:
+    def __init__(self, clips: Sequence[PreparedClip], pace: PipelinePace | None = None) -> None:
         self.cameras = {clip.spec.name: CameraRecord(clip.played_frames) for clip in clips}
+        self._pace = pace
 
     def __call__(self, result: FrameResult) -> None:
         flagged = any(detection.label == ANOMALY_LABEL for detection in result.detections)
         record = self.cameras[result.camera_id]
         score = result.anomaly_score or 0.0
         record.frames[result.frame_seq] = JudgedFrame(result.frame_seq, result.captured_at, score, flagged)
+        if self._pace is not None:
+            self._pace.judged(result.camera_id, result.frame_seq)
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,23 +223,28 @@ class Played:
     """Every clip played to its end (else the run gave up waiting)."""
 
 
-def play(clips: Sequence[PreparedClip], workdir: Path) -> Played:
-    """All clips through one gateway at once; the records, each camera's drop counts, and whether
-    every clip played to its end."""
-    players = Players(clips)
-    recorder = Recorder(clips)
+def play(clips: Sequence[PreparedClip], workdir: Path, *, paced: bool = False) -> Played:
+    """All clips through one gateway at once, in real time or ``paced`` by the pipeline (the module
+    doc); the records, each camera's drop counts, and whether every clip played to its end."""
+    pace = PipelinePace({clip.spec.name: clip.spec.fps for clip in clips}) if paced else None
+    players = Players(clips, pace)
+    recorder = Recorder(clips, pace)
     echo = io.StringIO()
     gateway = Gateway.from_config(
-        gateway_config(clips, workdir),
+        gateway_config(clips, workdir, paced=paced),
         registry=CollectorRegistry(),
         alert_echo=echo,
         open_source=players,
         observe=recorder,
+        capture_clock=None if pace is None else pace.clock,
     )
+    if pace is not None:
+        pace.attach(gateway)
     gateway.start()
     try:
-        complete = players.wait(1.5 * players.longest_s + 30.0)
-        time.sleep(SETTLE_S)
+        complete = players.wait()
+        if pace is None:
+            time.sleep(SETTLE_S)
         drops = {
             status.camera_id: {reason.value: count for reason, count in status.drops.items()}
             for status in gateway.cameras.cameras()

@@ -45,8 +45,11 @@ class CameraPipeline:
         max_pending: int | None = None,
         state_listener: StateListener | None = None,
         clock: Callable[[], float] = time.monotonic,
+        capture_clock: Callable[[str], Callable[[], float]] | None = None,
     ) -> None:
         self._state_listener = state_listener
+        self.max_pending = max_pending
+        """Frames all cameras together may have at the models (None: no bound but each camera's)."""
         self._clock = clock
         self._running = False
         self._state_lock = threading.Lock()
@@ -54,7 +57,15 @@ class CameraPipeline:
         self._geometry: dict[str, tuple[tuple[ZoneConfig, ...], tuple[LineConfig, ...]]] = {}
         self._runtimes: dict[str, CameraRuntime] = {}
         for config in cameras:
-            camera = Camera(config, open_source(config), on_state=self._state_hook(config.id), clock=clock)
+            camera = Camera(
+                config,
+                open_source(config),
+                on_state=self._state_hook(config.id),
+                clock=clock,
+                # The time each frame is stamped as captured: the wall clock, but where a benchmark
+                # plays clips on their own clock.
+                wall_clock=time.time if capture_clock is None else capture_clock(config.id),
+            )
             self._runtimes[config.id] = CameraRuntime.for_camera(camera, config)
             self._state_since[config.id] = clock()
             self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))

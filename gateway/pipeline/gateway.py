@@ -142,10 +142,13 @@ class Gateway:
         alert_echo: TextIO | None = None,
         open_source: Callable[[CameraConfig], SourceFactory] = source_factory,
         observe: Callable[[FrameResult], None] | None = None,
+        capture_clock: Callable[[str], Callable[[], float]] | None = None,
     ) -> Gateway:
         """The real parts. ``alert_echo`` also receives every committed alert as one JSON line;
         ``open_source`` opens each camera (benchmarks play clips through it); ``observe`` sees every
-        frame result as the rules judge it, tracks included (benchmarks)."""
+        frame result as the rules judge it, tracks included (benchmarks); ``capture_clock`` gives a
+        camera id's clock of capture times (benchmarks playing clips on their own clock; the wall
+        clock when None)."""
         registry = registry if registry is not None else CollectorRegistry()
         inference = InferenceService.from_config(config, registry)
         outbox = Outbox.from_config(config, registry)
@@ -192,6 +195,7 @@ class Gateway:
             # adds capture-to-result latency (bench/results/cameras.md).
             max_pending=2 * inference.pool.workers,
             state_listener=camera_state,
+            capture_clock=capture_clock,
         )
         return cls(
             config,
