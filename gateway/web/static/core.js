@@ -46,6 +46,10 @@ async function tokenReplaced(error, method, sent) {
 }
 
 async function send(path, method, body, csrf) {
+  // The session this request is sent in (each login has a CSRF token of its own): a 401 that answers
+  // a request sent before the session in force now (a refresh on its way across a logout and a new
+  // login) is not this session's end, and showed the login form again just after the login.
+  const sentIn = session.csrf;
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (!SAFE_METHODS.has(method) && csrf) headers["X-CSRF-Token"] = csrf;
@@ -64,7 +68,7 @@ async function send(path, method, body, csrf) {
     data = null;
   }
   if (!response.ok) {
-    if (response.status === 401 && path !== "/v1/session") unauthorizedHandler();
+    if (response.status === 401 && path !== "/v1/session" && session.csrf === sentIn) unauthorizedHandler();
     throw new ApiError(response.status, (data && data.error) || `${response.status} ${response.statusText}`);
   }
   return data;

@@ -7,6 +7,7 @@ test_console_hostile_browser.py). In the real browser against the real apps."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ from tests.support.console_app import OneCamera, console_app
 
 UI_WAIT_MS = 15_000
 TOKEN = "probe-token-0123456789abcdef"
+STARTED_AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
+PAUSED_AT = datetime(2026, 1, 1, 0, 0, 1, tzinfo=timezone.utc)  # later: the clock runs from its start
 CONFIG = """\
 cameras:
   - id: yard
@@ -42,7 +45,13 @@ def authenticated(page: Page) -> bool:
 
 def log_out_after_a_login_elsewhere(context: BrowserContext, base: str, heading: str) -> Page:
     """Log in in one tab, then out and in again in a second (a new session and CSRF token); then log
-    out in the first. The first tab is returned."""
+    out in the first. The first tab is returned.
+
+    The browser's clock (both tabs') is paused, so a page reads the server only when shown and when
+    acted on: a refresh of the first tab's own while the second was logged out was answered 401 and
+    showed the login form, with no Log out to press."""
+    context.clock.install(time=STARTED_AT)
+    context.clock.pause_at(PAUSED_AT)
     first = context.new_page()
     first.goto(base + "/")
     log_in(first, heading)

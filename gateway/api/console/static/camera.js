@@ -73,9 +73,12 @@ export function mount(view, id) {
   const list = h("div");
   const numbers = h("div");
   const name = h("input", { id: "shape-name", type: "text", disabled: true, autocomplete: "off" });
+  // Every tool starts disabled, the drawing ones too, until the geometry's answer says whether the
+  // camera can be edited: Draw zone was enabled at once, and a press before that answer did nothing
+  // (the editor draws only once it knows), or drew points the answer then wiped.
   const buttons = {
-    zone: h("button", { type: "button", text: "Draw zone", "aria-pressed": "false" }),
-    line: h("button", { type: "button", text: "Draw line", "aria-pressed": "false" }),
+    zone: h("button", { type: "button", text: "Draw zone", "aria-pressed": "false", disabled: true }),
+    line: h("button", { type: "button", text: "Draw line", "aria-pressed": "false", disabled: true }),
     finish: h("button", { type: "button", text: "Finish zone", disabled: true }),
     flip: h("button", { type: "button", text: "Flip in arrow", disabled: true }),
     remove: h("button", { type: "button", text: "Delete", disabled: true }),
@@ -87,10 +90,12 @@ export function mount(view, id) {
   let version = null;
   let editableState = null; // the editable and read_only_reason the editor loaded, as text
   let saving = false;
+  let editedWhileSaving = false; // edits made while a save was on its way, not in what it sends
   let gone = false; // the camera is not in the config in force any more
 
   const editor = new Editor(svg, (listChanged, edited) => {
     dirty = dirty || (edited && editor.editable);
+    if (saving && edited) editedWhileSaving = true;
     if (dirty) unsaved.set(id, { geometry: () => editor.geometry(), version });
     update(listChanged);
   });
@@ -111,7 +116,9 @@ export function mount(view, id) {
     disable(buttons.finish, !(editor.mode === "zone" && editor.draft.length >= 3));
     disable(buttons.flip, !(shape && editor.selected.kind === "line" && editor.editable));
     disable(buttons.remove, !(shape && editor.editable));
-    disable(buttons.save, !(dirty && editor.editable));
+    // Save waits for the answer to the save on its way: an edit made meanwhile enabled it again, and
+    // a second press sent a second save of the version the first was replacing.
+    disable(buttons.save, saving || !(dirty && editor.editable));
     disable(buttons.revert, !dirty);
     disable(name, !(shape && editor.editable));
     if (document.activeElement !== name) name.value = shape ? shape.name : "";
@@ -214,22 +221,31 @@ export function mount(view, id) {
     disable(buttons.save, true);
     status.textContent = "Saving…";
     saving = true;
+    editedWhileSaving = false;
+    let outcome;
     try {
       const body = version ? { ...editor.geometry(), version } : editor.geometry();
       const saved = await api(`${base}/geometry`, { method: "PUT", body });
       rules = saved.rules;
       version = saved.version;
-      editor.load(saved);
-      dirty = false;
-      unsaved.delete(id);
-      update();
-      status.textContent = "Saved to the config file and applied.";
+      if (editedWhileSaving) {
+        // The edits made while the save was on its way stay, to be saved over the version it made:
+        // the shapes it answered replaced them on screen without a word.
+        unsaved.set(id, { geometry: () => editor.geometry(), version });
+        outcome = "Saved to the config file and applied; the changes made since are not saved yet.";
+      } else {
+        editor.load(saved);
+        dirty = false;
+        unsaved.delete(id);
+        outcome = "Saved to the config file and applied.";
+      }
     } catch (error) {
-      status.textContent = `Not saved: ${errorText(error)}`;
-      buttons.save.disabled = false;
+      outcome = `Not saved: ${errorText(error)}`;
     } finally {
       saving = false;
     }
+    update();
+    status.textContent = outcome;
   }
 
   buttons.zone.addEventListener("click", () => editor.setMode(editor.mode === "zone" ? "select" : "zone"));
