@@ -16,7 +16,7 @@ import psycopg
 
 from gateway.audit.store import AuditStore, IngestResult, Outcome, ReceivedMessage
 from tests.support.audit_device import AlertChain, wait_until
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, waiting_sessions
 
 KEY = bytes(range(32))
 MESSAGES = 300
@@ -74,13 +74,3 @@ def test_two_writers_record_the_same_rejections_in_opposite_orders(postgres: Pos
         locker.close()
         for store in stores:
             store.close()
-
-
-def waiting_sessions(database: str) -> int:
-    """Sessions of the database waiting for a lock another holds."""
-    with psycopg.connect(database, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT COUNT(DISTINCT pid) FROM pg_locks WHERE NOT granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchall()
-    return int(rows[0][0])

@@ -193,3 +193,13 @@ class PostgresServer:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def waiting_sessions(database: str) -> int:
+    """Sessions of ``database`` (a connection string) waiting for a lock another holds."""
+    with psycopg.connect(database, autocommit=True) as connection:
+        rows = connection.execute(
+            "SELECT COUNT(DISTINCT pid) FROM pg_locks WHERE NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchall()
+    return int(rows[0][0])

@@ -9,21 +9,18 @@ Before, the reload read the file with no time limit: ``serve`` waited for it, an
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from gateway.config import GatewayConfig, parse_config, read_config_text
 from gateway.pipeline.config_file import ConfigFile
+from tests.support.fifo import release
 
 WAIT_S = 0.2
-DEADLINE_S = 30.0
 RUNNING = parse_config("device_id: running-box\n")
 
 
@@ -38,30 +35,6 @@ class Applied:
 
     def device_ids(self) -> list[str]:
         return [config.device_id for config in self.configs]
-
-
-def release(fifo: Path) -> None:
-    """Open ``fifo`` for writing and close it: the read blocked opening it gets an empty file."""
-    deadline = time.monotonic() + DEADLINE_S
-    while (writer := _open_writer(fifo)) is None:
-        assert time.monotonic() < deadline, "the read never opened the FIFO"
-        threading.Event().wait(0.01)
-    os.close(writer)
-    for thread in threading.enumerate():
-        if thread.name == "config-file-read":
-            thread.join(DEADLINE_S)
-            assert not thread.is_alive()
-
-
-def _open_writer(fifo: Path) -> int | None:
-    """A write end of ``fifo``, or None while no reader has it open (ENXIO): the reading thread
-    has not reached its open() yet."""
-    try:
-        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno != errno.ENXIO:
-            raise
-        return None
 
 
 def test_a_read_that_blocks_fails_the_reload_naming_the_file_and_the_limit(
@@ -79,7 +52,7 @@ def test_a_read_that_blocks_fails_the_reload_naming_the_file_and_the_limit(
         config_file.reload()
         config_file.reload()
     finally:
-        release(path)
+        release(path, "config-file-read")
 
     # Then each is refused naming the file, the first with the time limit, and nothing is applied
     first, second = (record.getMessage() for record in caplog.records)

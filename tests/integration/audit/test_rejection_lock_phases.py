@@ -21,7 +21,7 @@ from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, Reject
 from gateway.audit.rejections import fingerprint
 from gateway.audit.store import AuditStore
 from tests.support.audit_device import AlertChain, wait_until
-from tests.support.postgres import PostgresServer
+from tests.support.postgres import PostgresServer, waiting_sessions
 
 KEY = bytes(range(32))
 WAIT_S = 60.0
@@ -98,13 +98,3 @@ def test_a_held_image_rejected_and_a_batchs_rejections_are_locked_in_one_order(
         locker.close()
         for store in stores:
             store.close()
-
-
-def waiting_sessions(database: str) -> int:
-    """Sessions of the database waiting for a lock another holds."""
-    with psycopg.connect(database, autocommit=True) as connection:
-        rows = connection.execute(
-            "SELECT COUNT(DISTINCT pid) FROM pg_locks WHERE NOT granted "
-            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        ).fetchall()
-    return int(rows[0][0])

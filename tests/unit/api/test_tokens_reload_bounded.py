@@ -6,45 +6,18 @@ again. The default read refuses a FIFO before opening it, so it never blocks on 
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
-import threading
-import time
 from pathlib import Path
 
 from gateway.api.tokens import TokensInUse
 from gateway.protocol.bearer import load_tokens
+from tests.support.fifo import release
 
 WAIT_S = 0.2
-DEADLINE_S = 30.0
 
 
 def reload(tokens: TokensInUse, path: Path, replaced: list[frozenset[str]]) -> str | None:
     return asyncio.run(tokens.reload(path, replaced.append))
-
-
-def release(fifo: Path) -> None:
-    """Open ``fifo`` for writing and close it: the read blocked opening it gets an empty file."""
-    deadline = time.monotonic() + DEADLINE_S
-    while (writer := _open_writer(fifo)) is None:
-        assert time.monotonic() < deadline, "the read never opened the FIFO"
-        threading.Event().wait(0.01)
-    os.close(writer)
-    for thread in threading.enumerate():
-        if thread.name == "tokens-file-read":
-            thread.join(DEADLINE_S)
-            assert not thread.is_alive()
-
-
-def _open_writer(fifo: Path) -> int | None:
-    """A write end of ``fifo``, or None while no reader has it open (ENXIO): the reading thread
-    has not reached its open() yet."""
-    try:
-        return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        if exc.errno != errno.ENXIO:
-            raise
-        return None
 
 
 def test_a_read_that_blocks_is_named_and_the_tokens_in_force_stay(tmp_path: Path) -> None:
@@ -61,7 +34,7 @@ def test_a_read_that_blocks_is_named_and_the_tokens_in_force_stay(tmp_path: Path
         first = reload(tokens, path, replaced)
         second = reload(tokens, path, replaced)
     finally:
-        release(path)
+        release(path, "tokens-file-read")
 
     # Then each names the problem, the second without starting another read, and nothing is replaced
     assert first == (
