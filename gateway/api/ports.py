@@ -178,7 +178,8 @@ class GeometryEditor(Protocol):
     def read_only_reason(self, camera_id: str) -> str | None:
         """Why edits of the camera's geometry cannot be saved, or None when they can: the config is
         not a writable file, or the camera keeps its previous config until a restart (the line
-        ``/v1/status`` shows for it)."""
+        ``/v1/status`` shows for it). It looks at the file: call it off the event loop; HungFileError
+        (``gateway.config.bounded_read``) when the look does not finish in time."""
         ...
 
     def camera_config(self, camera_id: str) -> CameraConfig | None:
@@ -192,7 +193,8 @@ class GeometryEditor(Protocol):
         it like SIGHUP; returns the camera as now running. ConfigError for a config that does not
         validate (nothing is written), ConfigReadOnlyError when the config is not a writable file or
         when the camera would keep its previous geometry: its file config has a change that waits
-        for a restart (nothing is written either)."""
+        for a restart (nothing is written either), HungFileError when the file does not answer in
+        time (a hung mount)."""
         ...
 
 

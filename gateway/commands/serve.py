@@ -5,7 +5,8 @@ Lifecycle (systemd ``Type=notify``): models load and warm, cameras start, the AP
 models and the tokens file's tokens between ``RELOADING=1`` and ``READY=1``. The config and the
 tokens file are each read on a thread of their own and waited for a few seconds at most, so one on a
 hung mount fails that part of the reload, named, and keeps neither requests nor SIGTERM waiting
-longer (``gateway.config.bounded_read``); a config that is no regular file (a pipe, read once at
+longer (``gateway.config.bounded_read``), and a SIGTERM that comes while the config is read skips
+the tokens file's read; a config that is no regular file (a pipe, read once at
 start, or a directory put in its place) is not read again: SIGHUP then re-scans the models only. A
 SIGHUP that came while the process was still starting (``cli`` holds it back from the first line) is
 a reload once the handler is in place. Settings only a restart applies (``device_id``,
@@ -179,9 +180,12 @@ async def _serve(
             if reload.is_set() and not stop.is_set():
                 reload.clear()
                 await loop.run_in_executor(None, _reload, config_file, notifier)
-                gateway.tokens_reloaded(
-                    await tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
-                )
+                # A SIGTERM that came while the config was read (up to its time limit on a hung
+                # mount) is not kept waiting on the tokens file's read as well.
+                if not stop.is_set():
+                    gateway.tokens_reloaded(
+                        await tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
+                    )
             problems = gateway.health_problems()
             notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
     finally:

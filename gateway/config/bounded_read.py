@@ -8,7 +8,10 @@ be interrupted. So a read still going after ``READ_WAIT_S`` is named and left be
 thread (a daemon, so that it holds nothing at exit, as a thread of the loop's default executor
 would: those are joined then), and no other read of the file is started while it hangs, so a reload
 never adds a second stuck thread. A file that is no regular file is refused before it is opened, as
-the config refuses one at start: opening a FIFO waits for a writer.
+the config refuses one at start: opening a FIFO waits for a writer. Other uses of the same file
+(the console's look at it, its save's read and write: ``BoundedRead.run``) are bounded the same way
+and counted with its reads, so none starts while any of them hangs; ``HungFileError`` says one did
+not finish, for callers that answer it differently from a file that is wrong (a 503, not a 400).
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from gateway.errors import ConfigError, ConfigProblem
 
@@ -31,6 +35,7 @@ READ_WAIT_S = 5.0
 in milliseconds; a read still going after seconds is one that hangs."""
 
 Result = TypeVar("Result")
+Other = TypeVar("Other")
 
 _KINDS = {
     stat.S_IFIFO: "a FIFO",
@@ -39,6 +44,23 @@ _KINDS = {
     stat.S_IFCHR: "a device",
     stat.S_IFBLK: "a device",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class FileUse:
+    """What a bounded use of the file does, for its errors: "cannot {verb}: {doing} did not finish
+    within 5 s", and, to a use tried while it hangs, "{started_by} 12 s ago has not finished"."""
+
+    verb: str
+    doing: str
+    started_by: str
+
+
+RELOAD_READ = FileUse("read", "reading it", "the read a reload started")
+
+
+class HungFileError(ConfigError):
+    """A read, check or write of the file did not finish in time, or an earlier one still hangs."""
 
 
 class NotRegularFileError(ConfigError):
@@ -73,12 +95,21 @@ class BoundedRead(Generic[Result]):
         self._key = key
         self._name = name
         self._wait_s = wait_s
-        self._hanging: _Read[Result] | None = None
+        self._hanging: _Read[Any] | None = None
+        self._starting = threading.Lock()
+        """Reloads and console requests reach the file from threads of their own."""
 
     def read(self, path: Path) -> Result:
-        """``read(path)``, for a thread that may wait ``wait_s``. ConfigError for a read that does not
-        finish in time, or while an earlier one still hangs; what ``read`` raises otherwise."""
-        started = self._start(path, wake=None)
+        """``read(path)``, for a thread that may wait ``wait_s``. HungFileError (a ConfigError) for a
+        read that does not finish in time, or while an earlier one still hangs; what ``read`` raises
+        otherwise."""
+        return self.run(path, self._read, RELOAD_READ)
+
+    def run(self, path: Path, action: Callable[[Path], Other], use: FileUse) -> Other:
+        """``action(path)`` (another use of the same file: a check, a write) bounded as ``read`` is,
+        and counted with its reads: none is started while any of them hangs; ``use`` names it in
+        the errors."""
+        started = self._start(path, action, use, wake=None)
         if not started.finished.wait(self._wait_s):
             raise self._left_behind(started, path)
         return started.outcome()
@@ -93,38 +124,51 @@ class BoundedRead(Generic[Result]):
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(finished.set)
 
-        started = self._start(path, wake)
+        started = self._start(path, self._read, RELOAD_READ, wake)
         try:
             await asyncio.wait_for(finished.wait(), self._wait_s)
         except asyncio.TimeoutError:
             raise self._left_behind(started, path) from None
         return started.outcome()
 
-    def _start(self, path: Path, wake: Callable[[], None] | None) -> _Read[Result]:
-        hanging = self._hanging
-        if hanging is not None:
-            if not hanging.finished.is_set():
-                waited = time.monotonic() - hanging.started
-                raise self._hangs(path, f"the read a reload started {waited:.0f} s ago has not finished")
-            self._hanging = None
-        return _Read(self._read, path, self._name, wake)
+    def _start(
+        self, path: Path, action: Callable[[Path], Other], use: FileUse, wake: Callable[[], None] | None
+    ) -> _Read[Other]:
+        with self._starting:
+            hanging = self._hanging
+            if hanging is not None:
+                if not hanging.finished.is_set():
+                    waited = time.monotonic() - hanging.started
+                    raise self._hangs(
+                        path, use, f"{hanging.use.started_by} {waited:.0f} s ago has not finished"
+                    )
+                self._hanging = None
+            return _Read(action, path, self._name, use, wake)
 
-    def _left_behind(self, started: _Read[Result], path: Path) -> ConfigError:
-        self._hanging = started
-        return self._hangs(path, f"reading it did not finish within {self._wait_s:g} s")
+    def _left_behind(self, started: _Read[Any], path: Path) -> HungFileError:
+        with self._starting:
+            self._hanging = started
+        use = started.use
+        return self._hangs(path, use, f"{use.doing} did not finish within {self._wait_s:g} s")
 
-    def _hangs(self, path: Path, what: str) -> ConfigError:
-        problem = f"cannot read: {what} (a hung network mount?)"
-        return ConfigError([ConfigProblem(str(path), None, self._key, problem)])
+    def _hangs(self, path: Path, use: FileUse, what: str) -> HungFileError:
+        problem = f"cannot {use.verb}: {what} (a hung network mount?)"
+        return HungFileError([ConfigProblem(str(path), None, self._key, problem)])
 
 
 class _Read(Generic[Result]):
     """One read, started on its daemon thread as it is made; ``wake`` is called once it has ended."""
 
     def __init__(
-        self, read: Callable[[Path], Result], path: Path, name: str, wake: Callable[[], None] | None
+        self,
+        read: Callable[[Path], Result],
+        path: Path,
+        name: str,
+        use: FileUse,
+        wake: Callable[[], None] | None,
     ) -> None:
         self.started = time.monotonic()
+        self.use = use
         self.finished = threading.Event()
         self._outcome: Future[Result] = Future()
         self._outcome.set_running_or_notify_cancel()

@@ -18,6 +18,13 @@ file and the time limit, instead of holding ``serve``, and SIGTERM behind it, fo
 is no regular file is not read at all: a pipe (``--config <(...)``) was read to its end at start,
 and read again would be empty (a valid config with no cameras and no rules), or block for good when
 nobody writes to it; a directory or a socket put in the file's place is no config either.
+
+A console save reaches the file the same way, under the lock: its look at the file (``stat``,
+``access``), its read and its write each wait a few seconds at most, and one left hanging is named
+(``HungFileError``) and lets go of the lock, so a SIGHUP behind it is refused at once instead of
+waiting on the lock, and SIGTERM behind that, for good. A write given up may still land once the
+mount answers; it is not in force until a reload reads it. ``read_only_reason`` looks at the file
+the same way: the console asks for it on every load of the editor.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 
 from gateway.api.ports import ConfigReadOnlyError
@@ -36,12 +44,23 @@ from gateway.config import (
     parse_config,
     read_config_text,
 )
-from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, NotRegularFileError, refuse_irregular
+from gateway.config.bounded_read import (
+    READ_WAIT_S,
+    BoundedRead,
+    FileUse,
+    HungFileError,
+    NotRegularFileError,
+    refuse_irregular,
+)
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.pipeline.camera_changes import plan_reload
 
 logger = logging.getLogger(__name__)
+
+CHECK = FileUse("check", "checking it", "the check a console request started")
+SAVE_READ = FileUse("read", "reading it", "the read a console save started")
+SAVE_WRITE = FileUse("write", "writing it", "the write a console save started")
 
 
 def read_config_file(path: Path) -> str:
@@ -70,6 +89,7 @@ class ConfigFile:
         self._apply = apply
         self._path = path
         self._environment = environment
+        self._read = read
         self._file = BoundedRead(read, "", name="config-file-read", wait_s=read_wait_s)
         self._lock = threading.Lock()
         self._requested: GatewayConfig | None = None
@@ -101,11 +121,19 @@ class ConfigFile:
             self._requested = config
 
     def read_only_reason(self, camera_id: str) -> str | None:
-        reason = read_only_reason(self._path)
+        """Also HungFileError: checking the file (``stat``, ``access``) hangs as a read would."""
+        reason = self._checked(self._path)
         requested = self._requested
         if reason is not None or requested is None:
             return reason
         return pending_restart(camera_id, requested, self._running())
+
+    def _checked(self, path: Path | None) -> str | None:
+        """``read_only_reason`` of the file, bounded as its reads are: on a hung mount its ``stat``
+        hangs as a read would, and a console request must not wait on it for good."""
+        if path is None:
+            return read_only_reason(None)
+        return self._file.run(path, read_only_reason, CHECK)
 
     def camera_config(self, camera_id: str) -> CameraConfig | None:
         return next((camera for camera in self._running().cameras if camera.id == camera_id), None)
@@ -114,19 +142,32 @@ class ConfigFile:
         self, camera_id: str, zones: Sequence[ZoneConfig], lines: Sequence[LineConfig]
     ) -> CameraConfig:
         with self._lock:
-            reason = read_only_reason(self._path)
-            if reason is not None or self._path is None:
+            path = self._path
+            reason = self._checked(path)
+            if reason is not None or path is None:
                 raise ConfigReadOnlyError(reason)
-            source = str(self._path)
-            text = replace_geometry(read_config_text(self._path), camera_id, zones, lines, source)
+            source = str(path)
+            written = self._file.run(path, self._read, SAVE_READ)
+            text = replace_geometry(written, camera_id, zones, lines, source)
             config: GatewayConfig = parse_config(text, source, GatewayConfig, self._environment)
             pending = pending_restart(camera_id, config, self._running())
             if pending is not None:
                 raise ConfigReadOnlyError(pending)
             try:
-                write_atomically(self._path, text)
+                self._file.run(path, partial(_write, text), SAVE_WRITE)
             except OSError as exc:
-                raise ConfigReadOnlyError(f"the config file {self._path} cannot be written: {exc}") from exc
+                raise ConfigReadOnlyError(f"the config file {path} cannot be written: {exc}") from exc
+            except HungFileError as exc:
+                # The write goes on, left behind: the file may yet be replaced, but nothing is
+                # applied until a reload reads it.
+                problem = ConfigProblem(
+                    source,
+                    None,
+                    "",
+                    f"{exc.problems[0].message}; the saved geometry may still reach the file once the "
+                    "mount answers, and is not in force until a reload (SIGHUP) reads it",
+                )
+                raise HungFileError([problem]) from exc
             logger.info(
                 "console saved %d zones and %d lines to %s; applying",
                 len(zones),
@@ -141,6 +182,10 @@ class ConfigFile:
             problem = ConfigProblem(str(self._path), None, "cameras", f"no camera {camera_id!r} any more")
             raise ConfigError([problem])
         return saved
+
+
+def _write(text: str, path: Path) -> None:
+    write_atomically(path, text)
 
 
 def pending_restart(camera_id: str, requested: GatewayConfig, in_force: GatewayConfig) -> str | None:

@@ -6,7 +6,9 @@ geometry (400 with the file's problems, e.g. a rule naming a zone that was delet
 that validates is written back and applied. 409 when the running config is not a writable file, or
 when the camera has a change that waits for a restart (``gateway.pipeline.camera_changes``): until
 then it keeps its previous zones and lines, so a save would answer 200 and change nothing. ``GET``
-reports either as the editor's ``read_only_reason``.
+reports either as the editor's ``read_only_reason``. A config file that does not answer in time (a
+hung network mount: ``gateway.pipeline.config_file``) makes a ``PUT`` a 503 naming the file, and
+``GET`` read-only with that as its reason; the editor's look at the file is made off the event loop.
 
 A saved ``PUT``'s answer adds ``pending_restart``: the lines ``/v1/status`` shows for what the file
 asks that the save's reload could not apply (another camera's source, a camera added or removed,
@@ -32,6 +34,7 @@ from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
 from gateway.api.ports import ConfigReadOnlyError, GatewayState, GeometryEditor
 from gateway.config import CameraConfig, LineConfig, ZoneConfig
+from gateway.config.bounded_read import HungFileError
 from gateway.config.camera import MAX_LINES, MAX_ZONES
 from gateway.errors import ConfigError, InvalidInputError
 
@@ -87,14 +90,29 @@ def _editor(request: web.Request) -> tuple[GeometryEditor, CameraConfig]:
     return editor, camera
 
 
+async def _read_only_reason(request: web.Request, editor: GeometryEditor, camera_id: str) -> str | None:
+    """The editor's ``read_only_reason``, off the event loop: it looks at the file (``stat``,
+    ``access``), which hangs on a hung mount, and every request and SIGTERM would wait behind it.
+    HungFileError when the look did not finish in time."""
+    return await offload(request, lambda: editor.read_only_reason(camera_id))
+
+
 async def get_geometry(request: web.Request) -> web.Response:
     editor, camera = _editor(request)
-    return web.json_response(geometry_json(camera, editor.read_only_reason(camera.id)))
+    try:
+        reason = await _read_only_reason(request, editor, camera.id)
+    except HungFileError as exc:
+        # The geometry in force is known without the file; only saving it needs the file.
+        reason = str(exc)
+    return web.json_response(geometry_json(camera, reason))
 
 
 async def put_geometry(request: web.Request) -> web.Response:
     editor, camera = _editor(request)
-    reason = editor.read_only_reason(camera.id)
+    try:
+        reason = await _read_only_reason(request, editor, camera.id)
+    except HungFileError as exc:
+        raise _unavailable(exc) from exc
     if reason is not None:
         raise web.HTTPConflict(text=reason)
     if (request.content_length or 0) > MAX_BODY_BYTES:
@@ -128,11 +146,21 @@ async def put_geometry(request: web.Request) -> web.Response:
             saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines))
     except ConfigReadOnlyError as exc:
         raise web.HTTPConflict(text=str(exc)) from exc
+    except HungFileError as exc:
+        raise _unavailable(exc) from exc
     except ConfigError as exc:
         raise InvalidInputError("; ".join(str(problem) for problem in exc.problems)) from exc
     pending = await offload(request, lambda: pending_restart(context_of(request).state))
-    return web.json_response(
-        {**geometry_json(saved, editor.read_only_reason(saved.id)), "pending_restart": pending}
+    try:
+        after = await _read_only_reason(request, editor, saved.id)
+    except HungFileError as exc:  # saved and applied; the file stopped answering since
+        after = str(exc)
+    return web.json_response({**geometry_json(saved, after), "pending_restart": pending})
+
+
+def _unavailable(exc: HungFileError) -> web.HTTPServiceUnavailable:
+    return web.HTTPServiceUnavailable(
+        text=f"the config file did not answer in time, try again later: {exc}", headers={"Retry-After": "10"}
     )
 
 
