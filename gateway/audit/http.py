@@ -9,7 +9,10 @@ client), and without tokens only a loopback address may be bound. The page, its 
 login are open. Errors are JSON ``{"error": "..."}``: 400 for a bad path or query, 401 without a
 valid token, 404 saying what is missing, 503 when the database cannot be read.
 
-Routes: the fleet API, ``/metrics`` and the fleet page (``gateway.audit.fleet_http``), and
+Routes: the fleet API, ``/metrics`` and the fleet page (``gateway.audit.fleet_http``);
+``GET /v1/status``, this instance's own health in the gateway's ``/v1/status`` style (``healthy``,
+and ``problems``: a keys reload that failed, naming the file and the error, until a reload
+succeeds; the devices' problems are the fleet API's); and
 ``GET /v1/devices/{device_id}/alerts/{seq}/evidence.jpg``, the image the device's signed
 alert ``seq`` names, exactly as stored, after hashing it again: an image that no longer matches its
 alert's digest (edited in the store) is a 409 pointing at ``audit verify``, never served as genuine.
@@ -35,7 +38,17 @@ from aiohttp.typedefs import Handler
 from prometheus_client import CollectorRegistry
 
 from gateway.audit import fleet_http
-from gateway.audit.http_context import READER, REGISTRY, SESSIONS, STORE, TOKENS, json_error, read
+from gateway.audit.http_context import (
+    PROBLEMS,
+    READER,
+    REGISTRY,
+    SESSIONS,
+    STORE,
+    TOKENS,
+    ServiceProblems,
+    json_error,
+    read,
+)
 from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
 from gateway.domain import ascii_integer
@@ -65,10 +78,12 @@ def create_app(
     http: HttpConfig,
     tokens: frozenset[str] = frozenset(),
     registry: CollectorRegistry | None = None,
+    problems: ServiceProblems | None = None,
 ) -> web.Application:
     """The audit API over ``store`` (used only by this app from here on). Tokens are ``tokens`` plus
     those in ``http.tokens_file``; with none, a non-loopback ``http.host`` is a ConfigError.
-    ``registry`` (the subscriber's metrics) is served on ``/metrics`` beside the fleet's gauges."""
+    ``registry`` (the subscriber's metrics) is served on ``/metrics`` beside the fleet's gauges;
+    ``problems`` (the service's own, such as a keys reload that failed) are listed by ``/v1/status``."""
     all_tokens = tokens | (load_tokens(http.tokens_file) if http.tokens_file is not None else frozenset())
     check_bind(http.host, has_tokens=bool(all_tokens), insecure=False, can_be_insecure=False)
     app = web.Application(middlewares=[_boundary, _auth], client_max_size=http.max_body_bytes)
@@ -77,7 +92,9 @@ def create_app(
     app[SESSIONS] = Sessions(app[TOKENS])
     if registry is not None:
         app[REGISTRY] = registry
+    app[PROBLEMS] = problems if problems is not None else ServiceProblems()
     app.cleanup_ctx.append(_reader)
+    app.router.add_get("/v1/status", status, name="status")
     app.router.add_get("/v1/devices/{device_id}/alerts/{seq}/evidence.jpg", evidence_image, name="evidence")
     fleet_http.add_routes(app)
     policy = login.LoginPolicy(app[SESSIONS], login.attempts_by_address(), service="audit service")
@@ -128,6 +145,12 @@ async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
     if tokens.enabled and client is None:
         return json_error(401, "missing or invalid bearer token", {"WWW-Authenticate": "Bearer"})
     return await handler(request)
+
+
+async def status(request: web.Request) -> web.Response:
+    problems = request.app[PROBLEMS].listed()
+    body = {"healthy": not problems, "problems": problems}
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 async def evidence_image(request: web.Request) -> web.Response:

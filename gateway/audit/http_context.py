@@ -1,10 +1,12 @@
-"""What the audit HTTP API's handlers share: the app's keys, JSON errors, and ``read``, which runs a
-store read on the app's one reader thread (the store's connection serves one read at a time)."""
+"""What the audit HTTP API's handlers share: the app's keys, JSON errors, the service's own problems,
+and ``read``, which runs a store read on the app's one reader thread (the store's connection serves
+one read at a time)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -23,6 +25,31 @@ TOKENS: web.AppKey[TokenCheck] = web.AppKey("edge_gateway_audit_tokens", TokenCh
 SESSIONS: web.AppKey[Sessions] = web.AppKey("edge_gateway_audit_sessions", Sessions)
 READER: web.AppKey[ThreadPoolExecutor] = web.AppKey("edge_gateway_audit_reader", ThreadPoolExecutor)
 REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("edge_gateway_audit_registry", CollectorRegistry)
+
+
+class ServiceProblems:
+    """What is wrong with this audit instance itself rather than with a device, by cause: ``audit
+    serve`` sets one (a keys reload that failed, with the file and the error) and clears it when the
+    cause is gone (a reload that succeeded); ``GET /v1/status`` lists them. Any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._problems: dict[str, str] = {}
+
+    def set(self, cause: str, problem: str | None) -> None:
+        """``problem`` is what ``cause`` says now; None: nothing, and the one it said is cleared."""
+        with self._lock:
+            if problem is None:
+                self._problems.pop(cause, None)
+            else:
+                self._problems[cause] = problem
+
+    def listed(self) -> list[str]:
+        with self._lock:
+            return [self._problems[cause] for cause in sorted(self._problems)]
+
+
+PROBLEMS: web.AppKey[ServiceProblems] = web.AppKey("edge_gateway_audit_problems", ServiceProblems)
 
 
 def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:

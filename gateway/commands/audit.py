@@ -6,7 +6,10 @@ reads the keys file again: the alerts that arrive after it are checked with the 
 added is accepted, one removed refused as ``unknown_device``, one re-keyed checked with its new
 keys: each device's list, ``gateway.audit.keys_file``), and what changed is logged by device id,
 never a key. A keys file that cannot be used is
-refused with the reason and the keys in force stay. The handler is installed first thing, so a
+refused with the reason and the keys in force stay, and the failure stays visible until a reload
+succeeds: ``systemctl reload`` reports success whatever the file held, so the reason (naming the
+file) is also listed in ``GET /v1/status``'s ``problems`` and in STATUS=, and the gauge
+``edge_gateway_audit_keys_reload_failed`` is 1. The handler is installed first thing, so a
 SIGHUP while the service starts is a reload once it runs, not the default action (which ended it).
 Under systemd (Type=notify) it reports READY once the store is open and the client started (not
 once connected: a broker that is down must not make systemd kill and restart the service), and
@@ -30,9 +33,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from gateway.audit.http import AuditHttpServer, create_app
+from gateway.audit.http_context import ServiceProblems
 from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys
 from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
@@ -48,6 +52,8 @@ logger = logging.getLogger(__name__)
 EXIT_PROBLEMS = 1
 EXIT_ERROR = 2
 STATUS_INTERVAL_S = 1.0
+KEYS_PROBLEM = "keys"
+"""The cause a keys reload that failed is listed under in the service's problems."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -120,6 +126,12 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
         logger.error("audit: %s", exc)
         return EXIT_ERROR
     registry = CollectorRegistry()
+    problems = ServiceProblems()
+    keys_reload_failed = Gauge(
+        "edge_gateway_audit_keys_reload_failed",
+        "1 while the last reload of the keys file failed (the keys in force before it stay), else 0",
+        registry=registry,
+    )
     http_server: AuditHttpServer | None = None
     reader: AuditStore | None = None
     try:
@@ -133,7 +145,7 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
                 logger.info("audit: metrics on http://%s:%d/metrics", *metrics_server.server_address[:2])
             if config.http is not None:
                 reader = AuditStore.open(config.database, keys, config.mqtt.topic_prefix)
-                http_server = _start_http(config.http, reader, registry)
+                http_server = _start_http(config.http, reader, registry, problems)
             subscriber.start()
             notifier.ready(f"connecting to {config.mqtt.url}")
             shown = ""
@@ -141,9 +153,11 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
             while not stop.wait(STATUS_INTERVAL_S):
                 if reloads.take():
                     with notifier.reloading("reading the keys file again"):
-                        keys = _reload_keys(config.keys_file, keys, key_users)
+                        keys, refused = _reload_keys(config.keys_file, keys, key_users)
+                        problems.set(KEYS_PROBLEM, refused)
+                        keys_reload_failed.set(0 if refused is None else 1)
                     shown = ""  # READY=1 ended the reload; the status line is sent again
-                if (line := _status(subscriber)) != shown:
+                if (line := _status(subscriber, problems)) != shown:
                     notifier.status(line)
                     shown = line
                 if not subscriber.storing:
@@ -178,13 +192,15 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
 
 def _reload_keys(
     path: Path, keys: dict[str, KeyRing], users: Sequence[Callable[[SigningKeys], None]]
-) -> dict[str, KeyRing]:
-    """The keys file read again and handed to ``users``; ``keys`` kept if it cannot be used."""
+) -> tuple[dict[str, KeyRing], str | None]:
+    """The keys file read again and handed to ``users``, and None; ``keys`` kept if it cannot be
+    used, with why (the error names the file)."""
     try:
         loaded = load_keys(path)
     except AuditError as exc:
-        logger.error("audit: keys not reloaded, the keys of the %d devices in force stay: %s", len(keys), exc)
-        return keys
+        problem = f"keys not reloaded, the keys of the {len(keys)} devices in force stay: {exc}"
+        logger.error("audit: %s", problem)
+        return keys, problem
     added = sorted(loaded.keys() - keys.keys())
     removed = sorted(keys.keys() - loaded.keys())
     rekeyed = sorted(device for device in loaded.keys() & keys.keys() if loaded[device] != keys[device])
@@ -201,19 +217,26 @@ def _reload_keys(
         len(loaded),
         "; ".join(changes) if changes else "nothing changed",
     )
-    return loaded
+    return loaded, None
 
 
-def _start_http(http: HttpConfig, reader: AuditStore, registry: CollectorRegistry) -> AuditHttpServer:
+def _start_http(
+    http: HttpConfig, reader: AuditStore, registry: CollectorRegistry, problems: ServiceProblems
+) -> AuditHttpServer:
     """The audit HTTP API on ``reader``, a store connection of its own (the subscriber's belongs to
-    its thread), with the subscriber's metrics on its ``/metrics``."""
-    server = AuditHttpServer(create_app(reader, http=http, registry=registry), http.host, http.port)
+    its thread), with the subscriber's metrics on its ``/metrics`` and the service's ``problems``."""
+    app = create_app(reader, http=http, registry=registry, problems=problems)
+    server = AuditHttpServer(app, http.host, http.port)
     server.start()
     return server
 
 
-def _status(subscriber: AuditSubscriber) -> str:
-    """One line for ``systemctl status``."""
+def _status(subscriber: AuditSubscriber, problems: ServiceProblems) -> str:
+    """One line for ``systemctl status``: the service's problems first."""
+    return "; ".join([*problems.listed(), _connection_status(subscriber)])
+
+
+def _connection_status(subscriber: AuditSubscriber) -> str:
     if subscriber.last_error is not None:
         return subscriber.last_error
     if not subscriber.connected:

@@ -1,7 +1,7 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
 import { ApiError, clock, errorText, facts, fixed, h } from "./core.js";
-import { devicePath, exact, jsonText, keyCount, own } from "./exact.js";
+import { devicePath, exact, jsonText, keyCount, own, turns } from "./exact.js";
 
 const PAGE = 50n;
 
@@ -47,8 +47,13 @@ export function mount(view, deviceId) {
   let start = null; // where the page starts when a page cut short by its bytes is continued
   const cards = new Map();
   const path = devicePath(deviceId);
+  const turn = turns();
 
   async function refresh() {
+    const current = turn();
+    // Where this refresh was asked to start: a click meanwhile asks a refresh of its own.
+    const wantedUpper = upper;
+    const wantedStart = start;
     if (path === null) {
       message.replaceChildren("No URL can name the device ", own(deviceId), " (\".\" and \"..\" are path steps): rename it on the device.");
       return;
@@ -58,10 +63,12 @@ export function mount(view, deviceId) {
       try {
         device = await exact(path);
       } catch (error) {
+        if (!current()) return;
         if (!(error instanceof ApiError) || error.status !== 404) throw error;
         message.replaceChildren("No device ", own(deviceId), " in the audit log.");
         return;
       }
+      if (!current()) return;
       summary.replaceChildren(
         device.problems.length
           ? h("div", { class: "banner bad", role: "alert" }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
@@ -80,10 +87,11 @@ export function mount(view, deviceId) {
           ["Evidence missing", String(device.evidence_missing)],
           ["Rejected", device.rejected ? [`${device.rejected} (last: `, own(device.last_rejection?.reason), ")"] : "0"],
         ]));
-      const top = upper === null ? BigInt(device.last_seq) : upper;
+      const top = wantedUpper === null ? BigInt(device.last_seq) : wantedUpper;
       const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
-      const from = start !== null && start > first && start <= top ? start : first;
+      const from = wantedStart !== null && wantedStart > first && wantedStart <= top ? wantedStart : first;
       const page = await exact(`${path}/alerts?from_seq=${from}&limit=${top >= from ? top - from + 1n : 1n}`);
+      if (!current()) return;
       const entries = page.alerts.filter((entry) => entry.seq <= top).reverse();
       // A page holds at most so many bytes of alerts: one cut short holds only the start of the range.
       const next = page.next_from_seq === null ? null : BigInt(page.next_from_seq);
@@ -114,6 +122,7 @@ export function mount(view, deviceId) {
         refresh();
       };
     } catch (error) {
+      if (!current()) return;
       message.textContent = errorText(error);
       message.className = "error";
     }

@@ -43,3 +43,15 @@ export function keyCount(keys) {
   if (typeof keys !== "number" && typeof keys !== "bigint") return "–";
   return keys ? String(keys) : "none";
 }
+
+// A page's refreshes overlap (a click's refresh starts while the background one is on its way) and
+// their answers can come back in any order: the older answer was drawn over the newer page. Each
+// refresh takes a turn first and draws only while `current()` says its turn is still the newest.
+export function turns() {
+  let newest = 0;
+  return () => {
+    newest += 1;
+    const mine = newest;
+    return () => mine === newest;
+  };
+}
