@@ -23,6 +23,9 @@ __all__ = ["audio_only"]
 
 _HEAD_BYTES = 256 << 10  # a Matroska file's track list, an Ogg file's first pages, an ID3 tag
 _LARGEST_MOVIE_HEADER = 64 << 20  # an MP4's moov: track tables of hours of audio fit in far less
+# Boxes looked at inside a moov on the way to its tracks' handlers: a real one has a handful per
+# track; a crafted one of millions of empty boxes took seconds in a camera's reader thread.
+_MOST_MOVIE_BOXES = 4096
 _OGG_AUDIO = (b"\x01vorbis", b"OpusHead", b"\x7fFLAC", b"Speex   ")
 _MATROSKA_SEGMENT, _MATROSKA_TRACKS, _MATROSKA_CLUSTER = 0x18538067, 0x1654AE6B, 0x1F43B675
 _MATROSKA_TRACK_ENTRY, _MATROSKA_TRACK_TYPE = 0xAE, 0x83
@@ -155,27 +158,44 @@ def _mp4(stream: BinaryIO) -> str | None:
     if movie is None or movie.size > _LARGEST_MOVIE_HEADER:
         return None  # no moov before the file ends, or one whose header could not be followed
     stream.seek(movie.offset)
-    handlers = _mp4_handlers(stream.read(movie.size))
-    if b"soun" in handlers and b"vide" not in handlers:
+    handlers = _MovieWalk(stream.read(movie.size)).handlers()
+    if handlers is not None and b"soun" in handlers and b"vide" not in handlers:
         return "an MP4 or QuickTime file of audio tracks only"
     return None
 
 
-def _mp4_handlers(movie: bytes) -> list[bytes]:
-    """The handler type of each track of a moov box's content (``vide``, ``soun``, ``text``)."""
-    content = io.BytesIO(movie)
-    handlers = []
-    for track, track_end in _inside(content, 0, len(movie), b"trak"):
-        for media, media_end in _inside(content, track.offset, track_end, b"mdia"):
-            for handler, _ in _inside(content, media.offset, media_end, b"hdlr"):
-                start = handler.offset + 8  # past its version, flags and a zero
-                handlers.append(movie[start : start + 4])
-    return handlers
+class _TooManyBoxesError(Exception):
+    """A moov of more boxes than ``_MOST_MOVIE_BOXES``."""
 
 
-def _inside(content: BinaryIO, start: int, end: int, kind: bytes) -> Iterator[tuple[Box, int]]:
-    """The boxes of type ``kind`` between ``start`` and ``end`` of ``content``, each with where it
-    ends: where its header says, or at ``end`` when that says past the box it is in."""
-    for box in boxes(content, start, end):
-        if box.kind == kind:
-            yield box, min(end, box.offset + box.size)
+class _MovieWalk:
+    """A walk through a moov box's content to its tracks' handlers, of at most ``_MOST_MOVIE_BOXES``
+    boxes in all (at every depth)."""
+
+    def __init__(self, movie: bytes) -> None:
+        self._movie, self._content = movie, io.BytesIO(movie)
+        self._left = _MOST_MOVIE_BOXES
+
+    def handlers(self) -> list[bytes] | None:
+        """The handler type of each track (``vide``, ``soun``, ``text``); None for a moov of more
+        boxes than a real one has (cannot tell)."""
+        handlers = []
+        try:
+            for track, track_end in self._inside(0, len(self._movie), b"trak"):
+                for media, media_end in self._inside(track.offset, track_end, b"mdia"):
+                    for handler, _ in self._inside(media.offset, media_end, b"hdlr"):
+                        start = handler.offset + 8  # past its version, flags and a zero
+                        handlers.append(self._movie[start : start + 4])
+        except _TooManyBoxesError:
+            return None
+        return handlers
+
+    def _inside(self, start: int, end: int, kind: bytes) -> Iterator[tuple[Box, int]]:
+        """The boxes of type ``kind`` between ``start`` and ``end`` of the content, each with where
+        it ends: where its header says, or at ``end`` when that says past the box it is in."""
+        for box in boxes(self._content, start, end):
+            self._left -= 1
+            if self._left < 0:
+                raise _TooManyBoxesError
+            if box.kind == kind:
+                yield box, min(end, box.offset + box.size)

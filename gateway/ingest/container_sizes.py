@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable
 from typing import IO, cast
 
 import cv2
@@ -40,11 +41,14 @@ from gateway.ingest.ffmpeg_environment import ffmpeg_options
 from gateway.ingest.file_range import FileRange
 from gateway.ingest.frame_headers import FrameHeaders, frame_headers
 
-__all__ = ["REST_PIECE_BYTES", "SizeWatch"]
+__all__ = ["MOST_PACKETS_PER_FRAME", "REST_PIECE_BYTES", "SizeWatch"]
 
 _START_CODE = b"\x00\x00\x01"
 REST_PIECE_BYTES = 32 * 1024 * 1024
 """Bytes of the rest past which a piece ends at the next IDR key frame."""
+MOST_PACKETS_PER_FRAME = 64
+"""Packets the watch reads ahead for one frame at most: a frame needs one or a few (a decoder's
+delay), so a watch held back by the bound catches up within a few frames."""
 
 
 class SizeWatch:
@@ -70,16 +74,23 @@ class SizeWatch:
         Motion JPEG of a new size, which only an Annex B codec's rest can be played at)."""
 
     @classmethod
-    def open(cls, path: str, timeouts: list[int], span: tuple[int, int] | None = None) -> SizeWatch | None:
+    def open(
+        cls,
+        path: str,
+        timeouts: list[int],
+        span: tuple[int, int] | None = None,
+        reach: Callable[[int], int] | None = None,
+    ) -> SizeWatch | None:
         """A watch on the container file ``path``, or on its bytes [start, end) ``span`` (one codec's
-        part of a transport stream, ``transport_stream.py``), or None for one it cannot watch (a raw
-        stream, which ``elementary.py`` plays part by part; a codec whose sizes it cannot read)."""
+        part of a transport stream, ``transport_stream.py``, growing by ``reach`` as ``FileRange``
+        says), or None for one it cannot watch (a raw stream, which ``elementary.py`` plays part by
+        part; a codec whose sizes it cannot read)."""
         try:
             with open(path, "rb") as file:
                 file.seek(0 if span is None else span[0])
                 if stream_codec(file.read(6)) is not None:
                     return None
-            source = None if span is None else FileRange(path, *span)
+            source = None if span is None else FileRange(path, *span, reach)
         except OSError:
             return None
         watch = cls._watching(path, source, timeouts)
@@ -108,8 +119,13 @@ class SizeWatch:
 
     def changes_by(self, time: float) -> bool:
         """Whether the picture size changes at or before the presentation time ``time`` (the
-        ``CAP_PROP_PTS`` of the frame just decoded): that frame has a new size."""
-        while self._change is None and self._read_to <= time:
+        ``CAP_PROP_PTS`` of the frame just decoded): that frame has a new size. At most
+        ``MOST_PACKETS_PER_FRAME`` packets are read on the way: where a file's timestamps start over
+        (recordings joined byte for byte) none reaches ``time``, and the rest of the file was read
+        in one call, in the camera's reader thread."""
+        for _ in range(MOST_PACKETS_PER_FRAME):
+            if self._change is not None or self._read_to > time:
+                break
             packet = _packet(self._capture)
             if packet is None:
                 self._read_to = float("inf")

@@ -2,7 +2,8 @@
 the file plays at its own. OpenCV's FFmpeg backend scales every frame of a file to its first size:
 
 - a raw H.264 or H.265 stream of several sizes is played part by part (``elementary.py``), and so is
-  an MPEG transport stream of several video codecs (``transport_stream.py``);
+  an MPEG transport stream of several video codecs (``transport_stream.py``), its parts found as
+  playback nears them (a part whose end is not found yet grows as it is read);
 - a container (MP4, MKV, MOV) is played by its path, its sizes watched as it plays
   (``container_sizes.py``); from a change on, the rest of it, written out as a raw stream a bounded
   piece at a time, is played part by part the same way, and at its end the container again from its
@@ -18,6 +19,8 @@ portrait clip stays portrait).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -29,7 +32,7 @@ from gateway.errors import SourceError
 from gateway.ingest.container_sizes import SizeWatch
 from gateway.ingest.elementary import size_segments
 from gateway.ingest.file_range import FileRange
-from gateway.ingest.transport_stream import codec_segments
+from gateway.ingest.transport_stream import CodecScan
 
 __all__ = ["FileParts"]
 
@@ -45,8 +48,9 @@ class FileParts:
 
     def __init__(self, path: str, display: str, timeouts: list[int], piece_budget_s: float) -> None:
         self._path, self._display, self._timeouts = path, display, timeouts
-        # Each part's byte range (None: the file plays whole, by its path), and the one due.
-        self._segments = _file_segments(path)
+        # Each part's byte range (None: the file plays whole, by its path), or the scan that finds a
+        # transport stream's codec parts as they are needed, and the one due.
+        self._segments, self._scan = _file_segments(path)
         self._segment = 0
         self._rest: IO[bytes] | None = None  # a piece of a container's rest, whose parts are playing
         self._rest_segments: list[tuple[int, int]] = []  # the piece's parts, and the one due
@@ -64,14 +68,25 @@ class FileParts:
         """A reader of the part due, or None when the file plays whole, opened by its path."""
         if self._rest is not None:
             return FileRange(self._rest.name, *self._rest_segments[self._rest_segment])
+        if self._scan is not None:
+            span, reach = self._scanned_span()
+            return FileRange(self._path, *span, reach)
         if self._segments is None:
             return None
         return FileRange(self._path, *self._segments[self._segment])
+
+    def _scanned_span(self) -> tuple[tuple[int, int], Callable[[int], int]]:
+        """The codec part due's range as far as it is known, and how it grows (``FileRange``)."""
+        if self._scan is None:
+            raise ValueError("no scan")
+        start = self._scan.starts[self._segment]
+        return (start, self._scan.reach(self._segment, start + 1)), partial(self._scan.reach, self._segment)
 
     def play_whole(self) -> None:
         """Play the file whole, by its path, from now on (an OpenCV before 4.9 reads no streams): at
         its first size, from its start, its size no longer watched."""
         self._end_rest()
+        self._end_scan()
         self._segments, self._segment, self._streams = None, 0, False
         if self._watch is not None:
             self._watch.close()
@@ -84,6 +99,10 @@ class FileParts:
             self._watch.close()
             self._watch = None
         if self._streams and self._rest is None:
+            if self._scan is not None:
+                scanned, reach = self._scanned_span()
+                self._watch = SizeWatch.open(self._path, self._timeouts, scanned, reach)
+                return
             span = None if self._segments is None else self._segments[self._segment]
             self._watch = SizeWatch.open(self._path, self._timeouts, span)
 
@@ -134,7 +153,8 @@ class FileParts:
         if replaced:
             self.squeezed = None
             return self._from_start()
-        if self._rest is not None:
+        played_rest = self._rest is not None
+        if played_rest:
             if self._rest_segment + 1 < len(self._rest_segments):
                 self._rest_segment += 1
                 return True
@@ -142,19 +162,43 @@ class FileParts:
                 self._next_piece()
                 return True
             self._end_rest()
-            if self._segments is None:
+        if self._scan is not None:
+            return self._next_scanned()
+        if self._segments is None:
+            if played_rest:
                 return self._from_start()
-        elif self._segments is None:
             self.watch()
             return False
         self._segment = (self._segment + 1) % len(self._segments)
         self.watch()
         return True
 
+    def _next_scanned(self) -> bool:
+        """The codec part after the one that played (its end is found by now), or the first again;
+        once the whole file is scanned, its parts are known: a file of one codec plays whole."""
+        scan = self._scan
+        if scan is None:
+            raise ValueError("no scan")
+        scan.reach(self._segment, 1 << 62)  # where the part that played ends
+        self._segment = self._segment + 1 if self._segment + 1 < len(scan.starts) else 0
+        if scan.done:
+            self._segments = scan.segments()
+            self._end_scan()
+            self._segment = self._segment if self._segments is not None else 0
+        self.watch()
+        return True
+
+    def _end_scan(self) -> None:
+        scan, self._scan = self._scan, None
+        if scan is not None:
+            scan.close()
+
     def _from_start(self) -> bool:
         """The file due again from its start, its parts found anew (it may have changed)."""
         self._end_rest()
-        self._segments, self._segment = _file_segments(self._path) if self._streams else None, 0
+        self._end_scan()
+        self._segments, self._scan = _file_segments(self._path) if self._streams else (None, None)
+        self._segment = 0
         self.watch()
         return True
 
@@ -171,8 +215,20 @@ class FileParts:
         if watch is not None:
             watch.close()
         self._end_rest()
+        self._end_scan()
 
 
-def _file_segments(path: str) -> list[tuple[int, int]] | None:
-    """The parts of the file ``path`` played one by one, or None when it plays whole."""
-    return size_segments(Path(path)) or codec_segments(Path(path))
+def _file_segments(path: str) -> tuple[list[tuple[int, int]] | None, CodecScan | None]:
+    """The parts of the file ``path`` played one by one (None when it plays whole), or the scan that
+    finds a transport stream's codec parts where it holds more than its first scan step."""
+    segments = size_segments(Path(path))
+    if segments is not None:
+        return segments, None
+    scan = CodecScan.open(Path(path))
+    if scan is None:
+        return None, None
+    scan.scan_ahead()
+    if not scan.done:
+        return None, scan
+    scan.close()
+    return scan.segments(), None

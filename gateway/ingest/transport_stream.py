@@ -5,15 +5,19 @@ short file probed to its end was decoded all as H.265, its H.264 part giving no 
 camera reported only "cannot read a frame from the file"); a long one all as H.264, its H.265 part
 lost. ``codec_segments`` finds where the PMT's video stream type changes, so that each part is
 played on its own (``file_parts.py``), from the program association table (PAT) that starts it.
+
+``CodecScan`` finds them a window at a time, as playback nears them: a file of many GB scanned whole
+at open held its camera's first frame for seconds (about one per GB from the page cache), again each
+time the file was replaced.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
 from pathlib import Path
+from typing import BinaryIO
 
-__all__ = ["codec_segments"]
+__all__ = ["SCAN_BYTES", "CodecScan", "codec_segments"]
 
 PACKET_BYTES = 188
 _SYNC = 0x47
@@ -23,63 +27,135 @@ _PAT_PID = 0
 _VIDEO_TYPES = frozenset({0x01, 0x02, 0x10, 0x1B, 0x24, 0x33, 0x42, 0xD2})
 _PMT_SEARCH_PACKETS = 64
 """How far past a PAT its PMT is looked for (a muxer sends it next, or a few packets on)."""
+SCAN_BYTES = 11155 * PACKET_BYTES
+"""How much of the file one step of the scan looks at (about 2 MiB, a few milliseconds' work): a
+whole number of packets, so that every step starts on a packet."""
+_PAT_HEADER = bytes([_SYNC, 0x40 | (_PAT_PID >> 8), _PAT_PID & 0xFF])  # payload unit start
 
 
 def codec_segments(path: Path) -> list[tuple[int, int]] | None:
     """The byte ranges [start, end) of the transport stream at ``path`` that each hold one video
     codec, in order, when it holds more than one; None for one, or for a file that is no transport
-    stream."""
+    stream. It scans the whole file: ``CodecScan`` finds them as they are needed."""
+    scan = CodecScan.open(path)
+    if scan is None:
+        return None
     try:
-        with path.open("rb") as stream:
-            if os.fstat(stream.fileno()).st_size < 3 * PACKET_BYTES:
-                return None
-            with mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                if any(data[index * PACKET_BYTES] != _SYNC for index in range(3)):
-                    return None
-                return _codec_segments(data)
-    except (OSError, ValueError):
-        return None
+        while not scan.done:
+            scan.scan_ahead()
+        return scan.segments()
+    finally:
+        scan.close()
 
 
-def _codec_segments(data: mmap.mmap) -> list[tuple[int, int]] | None:
-    starts: list[int] = [0]
-    playing: int | None = None
-    for offset, stream_type in _video_types(data):
-        if playing is not None and stream_type != playing:
-            starts.append(offset)
-        playing = stream_type
-    if len(starts) == 1:
-        return None
-    return list(zip(starts, [*starts[1:], len(data)], strict=True))
+class CodecScan:
+    """The parts of one video codec each of a transport stream file, found one ``SCAN_BYTES`` step at
+    a time from its start: ``starts`` holds where each part found so far starts."""
 
+    def __init__(self, file: BinaryIO, size: int) -> None:
+        self._file, self._size = file, size
+        self.starts: list[int] = [0]
+        self._frontier = 0  # every PAT that starts before it has been looked at
+        self._playing: int | None = None  # the video stream type of the last PAT looked at
+        # A muxer repeats its tables unchanged, ten times a second: a PAT and the packet after it (its
+        # PMT) equal to the last ones but for their continuity counters give what those gave, unparsed.
+        self._last: tuple[bytes, int | None] | None = None
 
-def _video_types(data: mmap.mmap) -> list[tuple[int, int]]:
-    """(where its PAT starts, the video stream type its PMT gives) of each PAT that starts a section."""
-    found = []
-    header = bytes([_SYNC, 0x40 | (_PAT_PID >> 8), _PAT_PID & 0xFF])  # payload unit start
-    # A muxer repeats its tables unchanged, ten times a second: a PAT and the packet after it (its
-    # PMT) equal to the last ones but for their continuity counters give what those gave, unparsed.
-    last: tuple[bytes, int | None] | None = None
-    position = data.find(header)
-    while position >= 0:
-        if position % PACKET_BYTES == 0:
-            after = position + PACKET_BYTES
-            key = (
-                data[position + 4 : after]
-                + data[after + 1 : after + 3]
-                + data[after + 4 : after + PACKET_BYTES]
+    @classmethod
+    def open(cls, path: Path) -> CodecScan | None:
+        """A scan of the file ``path`` with nothing yet looked at, or None for a file that is no
+        transport stream (or cannot be read)."""
+        try:
+            file = path.open("rb")
+        except OSError:
+            return None
+        try:
+            size = os.fstat(file.fileno()).st_size
+            head = os.pread(file.fileno(), 3 * PACKET_BYTES, 0)
+        except OSError:
+            file.close()
+            return None
+        if len(head) < 3 * PACKET_BYTES or any(head[index * PACKET_BYTES] != _SYNC for index in range(3)):
+            file.close()
+            return None
+        return cls(file, size)
+
+    @property
+    def done(self) -> bool:
+        """Whether the whole file has been looked at."""
+        return self._frontier >= self._size
+
+    def end(self, index: int) -> int | None:
+        """Where part ``index`` ends, once found (None while its end is still unscanned)."""
+        if index + 1 < len(self.starts):
+            return self.starts[index + 1]
+        return self._size if self.done else None
+
+    def reach(self, index: int, position: int) -> int:
+        """How far part ``index`` is known to go once the bytes before ``position`` are wanted: the
+        file is scanned on until the part's end, or past ``position``."""
+        while (end := self.end(index)) is None and self._frontier < position:
+            self.scan_ahead()
+        return self._frontier if end is None else end
+
+    def segments(self) -> list[tuple[int, int]] | None:
+        """The parts found so far, as ``codec_segments`` gives them (the last one's end as far as
+        scanned); None for one part."""
+        if len(self.starts) == 1:
+            return None
+        ends = [*self.starts[1:], self._frontier if not self.done else self._size]
+        return list(zip(self.starts, ends, strict=True))
+
+    def scan_ahead(self) -> None:
+        """Look at the PATs that start in the next ``SCAN_BYTES`` of the file. A file that can no
+        longer be read counts as scanned: its last part runs to the end it had."""
+        start = self._frontier
+        stop = min(start + SCAN_BYTES, self._size)
+        try:
+            # With the packets a PMT is looked for in past the last PAT, and that PMT itself.
+            data = os.pread(
+                self._file.fileno(), stop - start + (_PMT_SEARCH_PACKETS + 1) * PACKET_BYTES, start
             )
-            if last is None or last[0] != key:
-                program_map = _program_map_pid(_section(data, position))
-                stream_type = None if program_map is None else _pmt_video_type(data, position, program_map)
-                last = (key, stream_type)
-            if last[1] is not None:
-                found.append((position, last[1]))
-        position = data.find(header, position + 1)
-    return found
+        except (OSError, ValueError):  # ValueError: the scan was closed
+            self._frontier = self._size
+            return
+        for offset, stream_type in self._video_types(data, stop - start):
+            if self._playing is not None and stream_type != self._playing:
+                self.starts.append(start + offset)
+            self._playing = stream_type
+        self._frontier = stop
+
+    def _video_types(self, data: bytes, window: int) -> list[tuple[int, int]]:
+        """(where in ``data`` its PAT starts, the video stream type its PMT gives) of each PAT that
+        starts a section in the first ``window`` bytes of ``data``."""
+        found = []
+        # A match found must start in the window: find's end bounds where it ends.
+        bound = window + len(_PAT_HEADER) - 1
+        position = data.find(_PAT_HEADER, 0, bound)
+        while position >= 0:
+            if position % PACKET_BYTES == 0:
+                after = position + PACKET_BYTES
+                key = (
+                    data[position + 4 : after]
+                    + data[after + 1 : after + 3]
+                    + data[after + 4 : after + PACKET_BYTES]
+                )
+                if self._last is None or self._last[0] != key:
+                    program_map = _program_map_pid(_section(data, position))
+                    stream_type = (
+                        None if program_map is None else _pmt_video_type(data, position, program_map)
+                    )
+                    self._last = (key, stream_type)
+                if self._last[1] is not None:
+                    found.append((position, self._last[1]))
+            position = data.find(_PAT_HEADER, position + 1, bound)
+        return found
+
+    def close(self) -> None:
+        self._file.close()
 
 
-def _section(data: mmap.mmap, packet: int) -> bytes:
+def _section(data: bytes, packet: int) -> bytes:
     """The start of the table section that the packet at ``packet`` starts (empty when none)."""
     body = data[packet : packet + PACKET_BYTES]
     if len(body) < PACKET_BYTES:
@@ -105,7 +181,7 @@ def _program_map_pid(section: bytes) -> int | None:
     return None
 
 
-def _pmt_video_type(data: mmap.mmap, pat: int, pid: int) -> int | None:
+def _pmt_video_type(data: bytes, pat: int, pid: int) -> int | None:
     """The first video stream type of the PMT on ``pid`` that starts in the packets after ``pat``."""
     for index in range(1, _PMT_SEARCH_PACKETS + 1):
         packet = pat + index * PACKET_BYTES
