@@ -1,7 +1,7 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
-import { ApiError, clock, errorText, facts, fixed, h } from "./core.js";
-import { devicePath, exact, jsonText, keyCount, own, turns } from "./exact.js";
+import { ApiError, clock, facts, fixed, h } from "./core.js";
+import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
 
@@ -55,7 +55,7 @@ export function mount(view, deviceId) {
     const wantedUpper = upper;
     const wantedStart = start;
     if (path === null) {
-      message.replaceChildren("No URL can name the device ", own(deviceId), " (\".\" and \"..\" are path steps): rename it on the device.");
+      say(message, "No URL can name the device ", own(deviceId), " (\".\" and \"..\" are path steps): rename it on the device.");
       return;
     }
     try {
@@ -65,7 +65,7 @@ export function mount(view, deviceId) {
       } catch (error) {
         if (!current()) return;
         if (!(error instanceof ApiError) || error.status !== 404) throw error;
-        message.replaceChildren("No device ", own(deviceId), " in the audit log.");
+        say(message, "No device ", own(deviceId), " in the audit log.");
         return;
       }
       if (!current()) return;
@@ -96,11 +96,11 @@ export function mount(view, deviceId) {
       // A page holds at most so many bytes of alerts: one cut short holds only the start of the range.
       const next = page.next_from_seq === null ? null : BigInt(page.next_from_seq);
       const last = next !== null && next <= top ? next - 1n : top;
-      message.textContent = !entries.length
+      say(message, !entries.length
         ? "No alerts stored."
         : last < top
           ? `Alerts ${from} to ${last} of ${from} to ${top}, newest first: these alerts are large, so the page ends there; alerts from ${next} are on the next page.`
-          : `Alerts ${from} to ${top}, newest first.`;
+          : `Alerts ${from} to ${top}, newest first.`);
       rest.hidden = last >= top;
       rest.textContent = `Alerts from ${next} to ${top}`;
       rest.onclick = () => {
@@ -123,8 +123,7 @@ export function mount(view, deviceId) {
       };
     } catch (error) {
       if (!current()) return;
-      message.textContent = errorText(error);
-      message.className = "error";
+      sayFailure(message, error);
     }
   }
   return { refresh };

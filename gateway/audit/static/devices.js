@@ -1,7 +1,7 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
-import { clock, errorText, fixed, h } from "./core.js";
-import { devicePath, exact, keyCount, own } from "./exact.js";
+import { clock, fixed, h } from "./core.js";
+import { devicePath, exact, keyCount, own, say, sayFailure } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
 
@@ -72,9 +72,8 @@ export function mount(view) {
     const wanted = filter.value.trim().toLowerCase();
     const shown = ordered(answer.devices).filter((device) => device.device_id.toLowerCase().includes(wanted));
     const s = answer.summary;
-    message.className = "muted";
-    message.textContent = `${s.devices} devices: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
-      + `${s.with_problems} with problems; longest delivery ${s.max_delivery_delay_s === null ? "–" : `${fixed(s.max_delivery_delay_s, 1)} s`}`;
+    say(message, `${s.devices} devices: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
+      + `${s.with_problems} with problems; longest delivery ${s.max_delivery_delay_s === null ? "–" : `${fixed(s.max_delivery_delay_s, 1)} s`}`);
     body.replaceChildren(...shown.map(row));
   }
 
@@ -83,8 +82,7 @@ export function mount(view) {
       answer = await everyDevice();
       render();
     } catch (error) {
-      message.textContent = errorText(error);
-      message.className = "error";
+      sayFailure(message, error);
     }
   }
 

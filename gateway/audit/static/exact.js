@@ -2,7 +2,7 @@
 // overrides stay inside them instead of reordering the text around them. Its seqs run to 2^63-1,
 // beyond the 2^53 a JS number holds exactly, so the fleet API is read with every such integer kept
 // as a BigInt from its source text: a seq is shown, paged through and asked for exactly as stored.
-import { api, h } from "./core.js";
+import { api, ApiError, errorText, h } from "./core.js";
 
 export function own(text) {
   return h("bdi", { text: text === undefined || text === null ? "?" : String(text) });
@@ -15,8 +15,22 @@ function whole(key, value, context) {
 
 export async function exact(path) {
   const response = await fetch(path, { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" });
-  if (!response.ok) return api(path); // its error as every page shows it, and the login form on a 401
-  return JSON.parse(await response.text(), whole);
+  const text = await response.text();
+  if (response.ok) return JSON.parse(text, whole);
+  // Its error as every page shows it, and the login form on a 401, come from the API client asked
+  // again. Should that asking be answered (a 503 for a moment), its answer was read without the
+  // exact integers: this reading stays the failure it was, and the next refresh reads it exactly.
+  await api(path);
+  throw new ApiError(response.status, said(text) || `${response.status} ${response.statusText}`);
+}
+
+function said(text) {
+  try {
+    const answer = JSON.parse(text);
+    return answer && typeof answer.error === "string" ? answer.error : null;
+  } catch {
+    return null;
+  }
 }
 
 // The fleet API path of a device, or null when no URL can name it: "." and ".." are path steps
@@ -54,4 +68,17 @@ export function turns() {
     const mine = newest;
     return () => mine === newest;
   };
+}
+
+// A page's status line says what its latest refresh found, styled as an error only while that
+// refresh failed: the pages set the error style on a failure alone, so once the audit service was
+// unreachable for one refresh, every later "Alerts ..." or device count stayed red.
+export function say(line, ...content) {
+  line.className = "muted";
+  line.replaceChildren(...content);
+}
+
+export function sayFailure(line, error) {
+  line.className = "error";
+  line.textContent = errorText(error);
 }
