@@ -16,7 +16,9 @@
 - ``image_sequence``: an image sequence played run by run (past gaps, each picture size at its own).
 - ``file_parts``: which bytes of a video file play next, so each picture size plays at its own: a
   raw stream's parts (``elementary``, on ``h264``/``h265``/``bitstream``), a container's rest once
-  its size changes (``container_sizes``), each through a ``file_range.FileRange``.
+  its size changes (``container_sizes``), each through a ``file_range.FileRange``; a raw stream's
+  and a transport stream's (``transport_stream``) parts found a step at a time as playback nears
+  them (``part_scan``).
 - ``rtsp_diagnosis``: why an RTSP stream did not open, from the server's own answers.
 - ``urls``: ``redact_url`` (credentials never leave this package unredacted) and ``source_kind``.
 

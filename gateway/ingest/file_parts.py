@@ -2,8 +2,8 @@
 the file plays at its own. OpenCV's FFmpeg backend scales every frame of a file to its first size:
 
 - a raw H.264 or H.265 stream of several sizes is played part by part (``elementary.py``), and so is
-  an MPEG transport stream of several video codecs (``transport_stream.py``), its parts found as
-  playback nears them (a part whose end is not found yet grows as it is read);
+  an MPEG transport stream of several video codecs (``transport_stream.py``), the parts of either
+  found as playback nears them (a part whose end is not found yet grows as it is read);
 - a container (MP4, MKV, MOV) is played by its path, its sizes watched as it plays
   (``container_sizes.py``); from a change on, the rest of it, written out as a raw stream a bounded
   piece at a time, is played part by part the same way, and at its end the container again from its
@@ -30,8 +30,9 @@ import numpy as np
 from gateway.domain import Image
 from gateway.errors import SourceError
 from gateway.ingest.container_sizes import SizeWatch
-from gateway.ingest.elementary import size_segments
+from gateway.ingest.elementary import SizeScan, size_segments
 from gateway.ingest.file_range import FileRange
+from gateway.ingest.part_scan import PartScan
 from gateway.ingest.transport_stream import CodecScan
 
 __all__ = ["FileParts"]
@@ -218,13 +219,11 @@ class FileParts:
         self._end_scan()
 
 
-def _file_segments(path: str) -> tuple[list[tuple[int, int]] | None, CodecScan | None]:
+def _file_segments(path: str) -> tuple[list[tuple[int, int]] | None, PartScan | None]:
     """The parts of the file ``path`` played one by one (None when it plays whole), or the scan that
-    finds a transport stream's codec parts where it holds more than its first scan step."""
-    segments = size_segments(Path(path))
-    if segments is not None:
-        return segments, None
-    scan = CodecScan.open(Path(path))
+    finds a raw stream's size parts or a transport stream's codec parts where it holds more than its
+    first scan step."""
+    scan = SizeScan.open(Path(path)) or CodecScan.open(Path(path))
     if scan is None:
         return None, None
     scan.scan_ahead()

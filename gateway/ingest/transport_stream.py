@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
+from gateway.ingest.part_scan import PartScan
+
 __all__ = ["SCAN_BYTES", "CodecScan", "codec_segments"]
 
 PACKET_BYTES = 188
@@ -48,14 +50,12 @@ def codec_segments(path: Path) -> list[tuple[int, int]] | None:
         scan.close()
 
 
-class CodecScan:
+class CodecScan(PartScan):
     """The parts of one video codec each of a transport stream file, found one ``SCAN_BYTES`` step at
-    a time from its start: ``starts`` holds where each part found so far starts."""
+    a time from its start (``part_scan.py``)."""
 
     def __init__(self, file: BinaryIO, size: int) -> None:
-        self._file, self._size = file, size
-        self.starts: list[int] = [0]
-        self._frontier = 0  # every PAT that starts before it has been looked at
+        super().__init__(file, size)
         self._playing: int | None = None  # the video stream type of the last PAT looked at
         # A muxer repeats its tables unchanged, ten times a second: a PAT and the packet after it (its
         # PMT) equal to the last ones but for their continuity counters give what those gave, unparsed.
@@ -79,32 +79,6 @@ class CodecScan:
             file.close()
             return None
         return cls(file, size)
-
-    @property
-    def done(self) -> bool:
-        """Whether the whole file has been looked at."""
-        return self._frontier >= self._size
-
-    def end(self, index: int) -> int | None:
-        """Where part ``index`` ends, once found (None while its end is still unscanned)."""
-        if index + 1 < len(self.starts):
-            return self.starts[index + 1]
-        return self._size if self.done else None
-
-    def reach(self, index: int, position: int) -> int:
-        """How far part ``index`` is known to go once the bytes before ``position`` are wanted: the
-        file is scanned on until the part's end, or past ``position``."""
-        while (end := self.end(index)) is None and self._frontier < position:
-            self.scan_ahead()
-        return self._frontier if end is None else end
-
-    def segments(self) -> list[tuple[int, int]] | None:
-        """The parts found so far, as ``codec_segments`` gives them (the last one's end as far as
-        scanned); None for one part."""
-        if len(self.starts) == 1:
-            return None
-        ends = [*self.starts[1:], self._frontier if not self.done else self._size]
-        return list(zip(self.starts, ends, strict=True))
 
     def scan_ahead(self) -> None:
         """Look at the PATs that start in the next ``SCAN_BYTES`` of the file. A file that can no
@@ -150,9 +124,6 @@ class CodecScan:
                     found.append((position, self._last[1]))
             position = data.find(_PAT_HEADER, position + 1, bound)
         return found
-
-    def close(self) -> None:
-        self._file.close()
 
 
 def _section(data: bytes, packet: int) -> bytes:

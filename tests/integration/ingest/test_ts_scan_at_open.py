@@ -7,10 +7,6 @@ files into many."""
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import mmap
-import os
 from pathlib import Path
 
 import numpy as np
@@ -20,47 +16,8 @@ from gateway.ingest import transport_stream
 from gateway.ingest.sources import OpenCvSource
 from gateway.ingest.transport_stream import PACKET_BYTES, CodecScan, codec_segments
 from tests.integration.ingest.media import assert_plays_parts_in_turn, decoded
+from tests.integration.ingest.page_cache import bytes_cached, evict
 from tests.integration.ingest.test_ts_codec_change import transport_stream as make_transport_stream
-
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-_LIBC.mmap.restype = ctypes.c_void_p
-_LIBC.mmap.argtypes = [
-    ctypes.c_void_p,
-    ctypes.c_size_t,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_int,
-    ctypes.c_long,
-]
-_LIBC.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p]
-_LIBC.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
-
-
-def _evict(path: Path) -> None:
-    """Drop ``path``'s pages from the page cache, so that the ones there later are the ones read."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-        os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(descriptor)
-
-
-def _bytes_cached(path: Path) -> int:
-    """How many bytes of ``path`` the page cache holds (mincore; mapping the file reads none)."""
-    size = path.stat().st_size
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        address = _LIBC.mmap(None, size, mmap.PROT_READ, mmap.MAP_SHARED, descriptor, 0)
-        assert address not in (None, ctypes.c_void_p(-1).value), ctypes.get_errno()
-        try:
-            pages = ctypes.create_string_buffer((size + mmap.PAGESIZE - 1) // mmap.PAGESIZE)
-            assert _LIBC.mincore(address, size, pages) == 0, ctypes.get_errno()
-        finally:
-            _LIBC.munmap(address, size)
-    finally:
-        os.close(descriptor)
-    return sum(page & 1 for page in pages.raw) * mmap.PAGESIZE
 
 
 def _large_transport_stream(tmp_path: Path) -> tuple[Path, Path]:
@@ -75,8 +32,8 @@ def _large_transport_stream(tmp_path: Path) -> tuple[Path, Path]:
     with large.open("wb") as file:
         for _ in range(copies):
             file.write(recording)
-    _evict(large)
-    assert _bytes_cached(large) < large.stat().st_size // 100
+    evict(large)
+    assert bytes_cached(large) < large.stat().st_size // 100
     return large, short
 
 
@@ -87,7 +44,7 @@ def test_the_first_frame_of_a_large_transport_stream_reads_a_small_part_of_it(tm
     source = OpenCvSource(str(large), open_timeout_s=2, read_timeout_s=1)
     try:
         first = source.read()
-        read_before_first_frame = _bytes_cached(large)
+        read_before_first_frame = bytes_cached(large)
     finally:
         source.close()
     # Then: the frame is the recording's first, and a small part of the file was read for it
@@ -105,7 +62,7 @@ def test_playing_on_where_timestamps_start_over_reads_a_small_part_of_the_file(t
     source = OpenCvSource(str(large), open_timeout_s=2, read_timeout_s=1)
     try:
         played = [source.read() for _ in range(len(frames) + 2)]
-        read_by_then = _bytes_cached(large)
+        read_by_then = bytes_cached(large)
     finally:
         source.close()
     # Then: the frames play in turn, and the watch read on a bounded way, not the rest of the file
