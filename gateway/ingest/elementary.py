@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.ingest import h264, h265
-from gateway.ingest.part_scan import PartScan
+from gateway.ingest.part_scan import PartScan, all_parts
 
 __all__ = [
     "H264",
@@ -84,15 +84,7 @@ def size_segments(path: Path) -> list[tuple[int, int]] | None:
     picture size of one codec, in order, when it holds more than one; None for one, or for a file
     that is no raw stream (a container keeps its own account of sizes). It scans the whole file:
     ``SizeScan`` finds them as they are needed."""
-    scan = SizeScan.open(path)
-    if scan is None:
-        return None
-    try:
-        while not scan.done:
-            scan.scan_ahead()
-        return scan.segments()
-    finally:
-        scan.close()
+    return all_parts(SizeScan.open(path))
 
 
 class SizeScan(PartScan):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-__all__ = ["PartScan"]
+__all__ = ["PartScan", "all_parts"]
 
 
 class PartScan:
@@ -57,3 +57,16 @@ class PartScan:
 
     def close(self) -> None:
         self._file.close()
+
+
+def all_parts(scan: PartScan | None) -> list[tuple[int, int]] | None:
+    """The parts ``scan`` finds in the whole file, as ``segments`` gives them (None for one part, or
+    no scan: a file of another kind); the scan is closed."""
+    if scan is None:
+        return None
+    try:
+        while not scan.done:
+            scan.scan_ahead()
+        return scan.segments()
+    finally:
+        scan.close()

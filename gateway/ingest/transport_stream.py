@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import BinaryIO
 
-from gateway.ingest.part_scan import PartScan
+from gateway.ingest.part_scan import PartScan, all_parts
 
 __all__ = ["SCAN_BYTES", "CodecScan", "codec_segments"]
 
@@ -39,15 +39,7 @@ def codec_segments(path: Path) -> list[tuple[int, int]] | None:
     """The byte ranges [start, end) of the transport stream at ``path`` that each hold one video
     codec, in order, when it holds more than one; None for one, or for a file that is no transport
     stream. It scans the whole file: ``CodecScan`` finds them as they are needed."""
-    scan = CodecScan.open(path)
-    if scan is None:
-        return None
-    try:
-        while not scan.done:
-            scan.scan_ahead()
-        return scan.segments()
-    finally:
-        scan.close()
+    return all_parts(CodecScan.open(path))
 
 
 class CodecScan(PartScan):

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from playwright.sync_api import Browser, Page
 from prometheus_client import CollectorRegistry
 
 from gateway.audit.http import AuditHttpServer, create_app
@@ -54,3 +55,25 @@ def fleet_server(url: str, keys: SigningKeys, token: str) -> Iterator[FleetServe
     finally:
         server.stop()
         reader.close()
+
+
+RECORD_STATUS_TEXTS = """() => {
+  window.shownMessages = [];
+  const message = document.querySelector("main p[role=status]");
+  window.shownMessages.push(message.textContent);
+  new MutationObserver(() => window.shownMessages.push(message.textContent))
+    .observe(message, { childList: true, characterData: true, subtree: true });
+}"""
+"""A script that has the page keep every text its status line is given, in order, from the one shown
+(``window.shownMessages``): a stale answer drawn and then drawn over again is still in the list."""
+
+
+def logged_in_page(browser: Browser, server: FleetServer, hash_path: str, errors: list[str]) -> Page:
+    """A desktop-sized page of the fleet app at ``#/{hash_path}``, its login sent; the page's script
+    errors go to ``errors``."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server.base}/#/{hash_path}")
+    page.get_by_label("API token").fill(server.token)
+    page.get_by_role("button", name="Log in").click()
+    return page

@@ -20,21 +20,13 @@ from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 from tests.support.audit_device import event
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import FleetServer, fleet_server
+from tests.support.fleet_server import RECORD_STATUS_TEXTS, FleetServer, fleet_server, logged_in_page
 
 KEY = bytes(range(32))
 DEVICE = "box-last"
 LAST = 2**63 - 1
 SHOWN = f"Alerts {LAST - 49} to {LAST}, newest first."
 UNAVAILABLE = "the audit store is unavailable"
-
-# Every text the page's status line is given, in order, kept by the page itself.
-RECORD_MESSAGES = """() => {
-  window.shownMessages = [];
-  const message = document.querySelector("main p[role=status]");
-  new MutationObserver(() => window.shownMessages.push(message.textContent))
-    .observe(message, { childList: true, characterData: true, subtree: true });
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +45,10 @@ def test_an_answer_asked_for_again_after_a_503_is_not_drawn_rounded(
     browser: Browser, server: FleetServer
 ) -> None:
     errors: list[str] = []
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.base}/#/device/{DEVICE}")
-    page.get_by_label("API token").fill(server.token)
-    page.get_by_role("button", name="Log in").click()
+    page = logged_in_page(browser, server, f"device/{DEVICE}", errors)
     status = page.locator("main p[role=status]")
     expect(status).to_have_text(SHOWN, timeout=UI_WAIT_MS)
-    page.evaluate(RECORD_MESSAGES)
+    page.evaluate(RECORD_STATUS_TEXTS)
 
     # Given one reading of the device answered 503, and its asking again answered as usual
     failed: list[Request] = []

@@ -18,22 +18,12 @@ from playwright.sync_api import Browser, expect
 from gateway.audit.store import AuditStore, ReceivedMessage
 from tests.support.audit_device import AlertChain
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import FleetServer, fleet_server
+from tests.support.fleet_server import RECORD_STATUS_TEXTS, FleetServer, fleet_server, logged_in_page
 from tests.support.held_requests import held_route, hold_the_first
 
 KEY = bytes(range(32))
 DEVICE = "box-many"
 ALERTS = 60  # more than the page's 50: "Older alerts" shows seqs 1 to 10
-
-# Every text the page's status line is given, in order, kept by the page itself: a stale answer
-# drawn and then drawn over again is still in the list.
-RECORD_MESSAGES = """() => {
-  window.shownMessages = [];
-  const message = document.querySelector("main p[role=status]");
-  window.shownMessages.push(message.textContent);
-  new MutationObserver(() => window.shownMessages.push(message.textContent))
-    .observe(message, { childList: true, characterData: true, subtree: true });
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -52,18 +42,14 @@ def test_an_older_answer_is_not_drawn_over_the_page_a_click_asked_for(
     browser: Browser, server: FleetServer
 ) -> None:
     errors: list[str] = []
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.base}/#/device/{DEVICE}")
-    page.get_by_label("API token").fill(server.token)
-    page.get_by_role("button", name="Log in").click()
+    page = logged_in_page(browser, server, f"device/{DEVICE}", errors)
     status = page.locator("main p[role=status]")
     expect(status).to_have_text(f"Alerts 11 to {ALERTS}, newest first.", timeout=UI_WAIT_MS)
 
     # Given the background refresh's alerts request held on its way
     held = hold_the_first(page, f"**/v1/devices/{DEVICE}/alerts?**")
     background = held_route(page, held, "the background refresh's alerts request")
-    page.evaluate(RECORD_MESSAGES)
+    page.evaluate(RECORD_STATUS_TEXTS)
 
     # When "Older alerts" is clicked and its page is shown, and then the held answer comes back
     page.get_by_role("button", name="Older alerts").click()

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from gateway.audit.store import AuditStore, ReceivedMessage
 from tests.support.audit_device import AlertChain
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import FleetServer, fleet_server
+from tests.support.fleet_server import FleetServer, fleet_server, logged_in_page
 
 KEY = bytes(range(32))
 DEVICE = "box-status"
@@ -38,15 +38,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
         yield served
 
 
-def logged_in(browser: Browser, server: FleetServer, hash_path: str, errors: list[str]) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.base}/#/{hash_path}")
-    page.get_by_label("API token").fill(server.token)
-    page.get_by_role("button", name="Log in").click()
-    return page
-
-
 def fail_one_refresh(page: Page, url: str) -> None:
     """The next refresh's requests to ``url`` are answered 503 as the audit service answers one; the
     later ones go on. A refresh reading an answer exactly asks once more, through the pages' shared
@@ -62,7 +53,7 @@ def test_the_device_page_status_is_no_error_once_a_refresh_succeeds(
     browser: Browser, server: FleetServer
 ) -> None:
     errors: list[str] = []
-    page = logged_in(browser, server, f"device/{DEVICE}", errors)
+    page = logged_in_page(browser, server, f"device/{DEVICE}", errors)
     status = page.locator("main p[role=status]")
     expect(status).to_have_text(f"Alerts 1 to {ALERTS}, newest first.", timeout=UI_WAIT_MS)
     expect(status).to_have_class("muted")
@@ -82,7 +73,7 @@ def test_the_devices_list_status_is_no_error_once_a_refresh_succeeds(
     browser: Browser, server: FleetServer
 ) -> None:
     errors: list[str] = []
-    page = logged_in(browser, server, "devices", errors)
+    page = logged_in_page(browser, server, "devices", errors)
     status = page.locator("main p[role=status]")
     expect(status).to_contain_text("1 devices:", timeout=UI_WAIT_MS)
     expect(status).to_have_class("muted")
@@ -100,7 +91,7 @@ def test_the_devices_list_status_is_no_error_once_a_refresh_succeeds(
 
 def test_a_device_missing_after_a_failed_refresh_is_no_error(browser: Browser, server: FleetServer) -> None:
     errors: list[str] = []
-    page = logged_in(browser, server, "device/box-unknown", errors)
+    page = logged_in_page(browser, server, "device/box-unknown", errors)
     status = page.locator("main p[role=status]")
     expect(status).to_have_text("No device box-unknown in the audit log.", timeout=UI_WAIT_MS)
 

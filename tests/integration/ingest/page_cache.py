@@ -48,3 +48,16 @@ def bytes_cached(path: Path) -> int:
     finally:
         os.close(descriptor)
     return sum(page & 1 for page in pages.raw) * mmap.PAGESIZE
+
+
+def repeated_out_of_cache(recording: Path, path: Path, least_bytes: int) -> Path:
+    """``recording`` written again and again into ``path`` until it holds ``least_bytes``, then
+    dropped from the page cache (a large file of known content, whose later reads ``bytes_cached``
+    counts)."""
+    data = recording.read_bytes()
+    with path.open("wb") as file:
+        for _ in range(least_bytes // len(data) + 1):
+            file.write(data)
+    evict(path)
+    assert bytes_cached(path) < path.stat().st_size // 100
+    return path

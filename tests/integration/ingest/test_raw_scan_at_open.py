@@ -17,7 +17,7 @@ from gateway.ingest import elementary
 from gateway.ingest.elementary import SizeScan, size_segments
 from gateway.ingest.sources import OpenCvSource
 from tests.integration.ingest.media import assert_plays_parts_in_turn, decoded
-from tests.integration.ingest.page_cache import bytes_cached, evict
+from tests.integration.ingest.page_cache import bytes_cached, repeated_out_of_cache
 from tests.integration.ingest.test_file_size_change import raw_stream
 
 
@@ -26,15 +26,7 @@ def _large_raw_stream(tmp_path: Path) -> tuple[Path, Path]:
     in the page cache; long enough that the kernel's read-ahead and FFmpeg's probe are a small part
     of it too. The short recording is given with it."""
     short = raw_stream(tmp_path / "short.h264", 320, 240)
-    copies = 64 * elementary.SCAN_BYTES // short.stat().st_size + 1
-    large = tmp_path / "camera.h264"
-    recording = short.read_bytes()
-    with large.open("wb") as file:
-        for _ in range(copies):
-            file.write(recording)
-    evict(large)
-    assert bytes_cached(large) < large.stat().st_size // 100
-    return large, short
+    return repeated_out_of_cache(short, tmp_path / "camera.h264", 64 * elementary.SCAN_BYTES), short
 
 
 def test_the_first_frame_of_a_large_raw_stream_reads_a_small_part_of_it(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from gateway.ingest import transport_stream
 from gateway.ingest.sources import OpenCvSource
 from gateway.ingest.transport_stream import PACKET_BYTES, CodecScan, codec_segments
 from tests.integration.ingest.media import assert_plays_parts_in_turn, decoded
-from tests.integration.ingest.page_cache import bytes_cached, evict
+from tests.integration.ingest.page_cache import bytes_cached, repeated_out_of_cache
 from tests.integration.ingest.test_ts_codec_change import transport_stream as make_transport_stream
 
 
@@ -26,15 +26,7 @@ def _large_transport_stream(tmp_path: Path) -> tuple[Path, Path]:
     read-ahead (some MB past each read, on a virtual disk) is a small part of it too. The short
     recording is given with it."""
     short = make_transport_stream(tmp_path / "short.ts", "h264", "testsrc")
-    copies = 64 * transport_stream.SCAN_BYTES // short.stat().st_size + 1
-    large = tmp_path / "camera.ts"
-    recording = short.read_bytes()
-    with large.open("wb") as file:
-        for _ in range(copies):
-            file.write(recording)
-    evict(large)
-    assert bytes_cached(large) < large.stat().st_size // 100
-    return large, short
+    return repeated_out_of_cache(short, tmp_path / "camera.ts", 64 * transport_stream.SCAN_BYTES), short
 
 
 def test_the_first_frame_of_a_large_transport_stream_reads_a_small_part_of_it(tmp_path: Path) -> None:
