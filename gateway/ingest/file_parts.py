@@ -50,7 +50,7 @@ class FileParts:
     def __init__(self, path: str, display: str, timeouts: list[int], piece_budget_s: float) -> None:
         self._path, self._display, self._timeouts = path, display, timeouts
         # Each part's byte range (None: the file plays whole, by its path), or the scan that finds a
-        # transport stream's codec parts as they are needed, and the one due.
+        # raw stream's or a transport stream's parts as they are needed, and the one due.
         self._segments, self._scan = _file_segments(path)
         self._segment = 0
         self._rest: IO[bytes] | None = None  # a piece of a container's rest, whose parts are playing
@@ -77,7 +77,7 @@ class FileParts:
         return FileRange(self._path, *self._segments[self._segment])
 
     def _scanned_span(self) -> tuple[tuple[int, int], Callable[[int], int]]:
-        """The codec part due's range as far as it is known, and how it grows (``FileRange``)."""
+        """The scanned part due's range as far as it is known, and how it grows (``FileRange``)."""
         if self._scan is None:
             raise ValueError("no scan")
         start = self._scan.starts[self._segment]

@@ -14,7 +14,7 @@ class FileRange(io.BufferedIOBase):
     ``VideoCapture`` takes in place of a path (a ``BufferedIOBase``) to play one part of a file.
 
     ``reach``, where given, tells how far the part is known to go once the bytes before a file offset
-    are wanted (its end not yet found: ``transport_stream.CodecScan``): ``end`` is then only as far
+    are wanted (its end not yet found: ``part_scan.PartScan``): ``end`` is then only as far
     as is known at first, and the part grows as it is read on."""
 
     def __init__(self, path: str, start: int, end: int, reach: Callable[[int], int] | None = None) -> None:
