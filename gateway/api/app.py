@@ -42,6 +42,7 @@ from gateway.api.tokens import FIXED_TOKENS
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web.bad_requests import summarize_bad_requests
+from gateway.web.listening import close_listening
 from gateway.web.session import Sessions
 
 logger = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ class RunningServer:
     port: int
 
     async def close(self) -> None:
-        self.server.close()  # no new connections
+        await close_listening(self.server)  # no new connections
         self.door.close_idle()
         await self.door.answered()  # the front door's own requests end before the thread pool
         await self.runner.cleanup()  # aiohttp's connections, after their requests end

@@ -57,12 +57,16 @@ from gateway.protocol.alerts import InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web import login
 from gateway.web.bad_requests import summarize_bad_requests
+from gateway.web.listening import close_listening
 from gateway.web.session import OPEN_PREFIX, RefusedError, Sessions, check_origin
 
 logger = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
+# How long a request still being answered at a stop may take to end before it is cancelled: under
+# STOP_TIMEOUT_S, so that a stop ends on time (aiohttp's default, 60 s, outlasted it).
+REQUEST_GRACE_S = 5.0
 RASTER_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 # An evidence image is shown by the fleet page's <img>, never as a page: nothing in it may run or be
 # sniffed into a type that runs, even when its bytes are HTML.
@@ -210,38 +214,49 @@ class AuditHttpServer:
         self._port = port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="audit-http", daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._serving: tuple[web.AppRunner, asyncio.Server] | None = None
 
     def start(self) -> int:
         """Bind and serve; returns the bound port. OSError when the address cannot be bound."""
         self._thread.start()
         try:
-            self._runner, port = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(
+            runner, server, port = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(
                 START_TIMEOUT_S
             )
+            self._serving = (runner, server)
         except BaseException:
             self._end_loop()
             raise
         logger.info("audit HTTP API listening on %s:%d", self._host, port)
         return port
 
-    async def _serve(self) -> tuple[web.AppRunner, int]:
+    async def _serve(self) -> tuple[web.AppRunner, asyncio.Server, int]:
         summarize_bad_requests()
-        runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
+        runner = web.AppRunner(
+            self._app, access_log=None, handle_signals=False, shutdown_timeout=REQUEST_GRACE_S
+        )
         await runner.setup()
-        site = web.TCPSite(runner, self._host, self._port, reuse_address=True)
+        assert runner.server is not None
         try:
-            await site.start()
+            server = await asyncio.get_running_loop().create_server(
+                runner.server, self._host, self._port, reuse_address=True
+            )
         except OSError:
             await runner.cleanup()
             raise
-        return runner, int(runner.addresses[0][1])
+        return runner, server, int(server.sockets[0].getsockname()[1])
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(STOP_TIMEOUT_S)
-            self._runner = None
+        if self._serving is not None:
+            asyncio.run_coroutine_threadsafe(self._close(*self._serving), self._loop).result(STOP_TIMEOUT_S)
+            self._serving = None
         self._end_loop()
+
+    @staticmethod
+    async def _close(runner: web.AppRunner, server: asyncio.Server) -> None:
+        await close_listening(server)
+        await runner.cleanup()  # each connection, once its request (if any) is answered
+        await server.wait_closed()
 
     def _end_loop(self) -> None:
         if self._thread.is_alive():

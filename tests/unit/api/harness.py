@@ -111,6 +111,10 @@ class ServedApi:
         )
 
     def close(self) -> None:
+        """Stop the server and its loop; a second call (a test's own stop, then the fixture's) does
+        nothing."""
+        if self._loop.loop.is_closed():
+            return
         try:
             self._loop.run(self._server.close())
         finally:
