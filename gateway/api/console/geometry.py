@@ -97,13 +97,18 @@ async def _read_only_reason(request: web.Request, editor: GeometryEditor, camera
     return await offload(request, lambda: editor.read_only_reason(camera_id))
 
 
+async def _shown_reason(request: web.Request, editor: GeometryEditor, camera_id: str) -> str | None:
+    """``_read_only_reason`` as the editor shows it: a file that does not answer in time is itself
+    the reason. The geometry in force is known without the file; only saving it needs the file."""
+    try:
+        return await _read_only_reason(request, editor, camera_id)
+    except HungFileError as exc:
+        return str(exc)
+
+
 async def get_geometry(request: web.Request) -> web.Response:
     editor, camera = _editor(request)
-    try:
-        reason = await _read_only_reason(request, editor, camera.id)
-    except HungFileError as exc:
-        # The geometry in force is known without the file; only saving it needs the file.
-        reason = str(exc)
+    reason = await _shown_reason(request, editor, camera.id)
     return web.json_response(geometry_json(camera, reason))
 
 
@@ -151,10 +156,8 @@ async def put_geometry(request: web.Request) -> web.Response:
     except ConfigError as exc:
         raise InvalidInputError("; ".join(str(problem) for problem in exc.problems)) from exc
     pending = await offload(request, lambda: pending_restart(context_of(request).state))
-    try:
-        after = await _read_only_reason(request, editor, saved.id)
-    except HungFileError as exc:  # saved and applied; the file stopped answering since
-        after = str(exc)
+    # Saved and applied; the file may have stopped answering since.
+    after = await _shown_reason(request, editor, saved.id)
     return web.json_response({**geometry_json(saved, after), "pending_restart": pending})
 
 

@@ -2,7 +2,8 @@
 (``stat``, ``access``) happens off the event loop, so other requests are answered meanwhile, and is
 given up after the time limit: ``GET`` then shows the geometry read-only, naming the file, and a
 ``PUT`` is a 503 naming it. A save whose read of the file hangs is a 503 too, and lets go of the
-reload lock, so the next reload is refused at once instead of waiting behind it.
+reload lock, so the next reload is refused at once instead of waiting behind it. A save whose file
+stops answering once it is applied is answered as saved, read-only naming the file.
 
 The file's look and read block on a real FIFO nobody writes to, as ``test_config_file_reload_bounded``
 does; ``tests/integration/test_geometry_save_hung.py`` shows the save on the real ``serve``. Before,
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import parse_config, read_config_text
+from gateway.config import GatewayConfig, parse_config, read_config_text
 from gateway.config_edit import read_only_reason
 from gateway.pipeline import config_file as config_file_module
 from gateway.pipeline.config_file import ConfigFile
@@ -170,3 +171,42 @@ def test_a_save_whose_read_hangs_is_503_and_the_next_reload_is_refused_at_once(
     (refused,) = (record.getMessage() for record in caplog.records)
     assert f"{config_path}: cannot read: the read a console save started" in refused
     assert applied == []
+
+
+def test_a_save_whose_file_stops_answering_once_saved_answers_the_saved_geometry_read_only(
+    make_api: ApiFactory, config_path: Path, fifo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the editor of a file whose looks hang from the moment the save is applied
+    applied: list[GatewayConfig] = []
+    saved = threading.Event()
+
+    def apply(config: GatewayConfig) -> None:
+        applied.append(config)
+        saved.set()
+
+    def check(path: Path | None) -> str | None:
+        if saved.is_set():
+            read_config_text(fifo)
+        return read_only_reason(path)
+
+    monkeypatch.setattr(config_file_module, "read_only_reason", check)
+    config_file = ConfigFile(
+        config_path, lambda: applied[-1] if applied else RUNNING, apply, read_wait_s=WAIT_S
+    )
+    api = make_api(geometry=config_file)
+    try:
+        # When the editor saves
+        reply = put_geometry(api)
+    finally:
+        release(fifo, READER)
+
+    # Then the save is answered as saved, with the geometry now in force, read-only naming the file
+    assert reply.status == 200, reply.body
+    answer = reply.json()
+    assert (answer["zones"], answer["lines"], answer["editable"]) == (GEOMETRY["zones"], [], False)
+    assert answer["read_only_reason"] == (
+        f"{config_path}: cannot check: checking it did not finish within {WAIT_S:g} s (a hung network mount?)"
+    )
+    assert (
+        parse_config(config_path.read_text(encoding="utf-8")).cameras[0].zones == applied[-1].cameras[0].zones
+    )
