@@ -66,22 +66,28 @@ export function mount(view) {
       body),
   );
   let answer = null;
+  let failed = false; // the latest refresh failed: the rows are those of an older one
 
   function render() {
     if (!answer) return;
     const wanted = filter.value.trim().toLowerCase();
     const shown = ordered(answer.devices).filter((device) => device.device_id.toLowerCase().includes(wanted));
+    body.replaceChildren(...shown.map(row));
+    // A filter typed after a failed refresh drew the count over its error, and the stale list
+    // looked current: the error stays until a refresh succeeds (and is not said again each key).
+    if (failed) return;
     const s = answer.summary;
     say(message, `${s.devices} devices: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
       + `${s.with_problems} with problems; longest delivery ${s.max_delivery_delay_s === null ? "–" : `${fixed(s.max_delivery_delay_s, 1)} s`}`);
-    body.replaceChildren(...shown.map(row));
   }
 
   async function refresh() {
     try {
       answer = await everyDevice();
+      failed = false;
       render();
     } catch (error) {
+      failed = true;
       sayFailure(message, error);
     }
   }

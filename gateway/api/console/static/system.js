@@ -7,14 +7,22 @@ export function mount(view) {
   const message = h("p", { role: "status" });
   view.append(h("h1", { text: "System" }), message, content);
 
+  // The line is styled by what the latest refresh found alone: emptied after an error it kept the
+  // error style, so the next text put there without a style of its own showed as an error.
+  function say(text, style) {
+    message.textContent = text;
+    message.className = style;
+  }
+
   async function refresh() {
     let status;
     try {
       status = await api("/v1/status");
-      message.textContent = "";
+      say("", "");
     } catch (error) {
-      message.textContent = error.status === 404 ? "This server runs without the camera pipeline." : errorText(error);
-      message.className = "error";
+      // A server run without the camera pipeline is run so on purpose: that is no failure.
+      if (error.status === 404) say("This server runs without the camera pipeline.", "muted");
+      else say(errorText(error), "error");
       return;
     }
     const delivery = status.delivery;

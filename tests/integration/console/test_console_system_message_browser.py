@@ -1,0 +1,108 @@
+"""The console's System page in a real browser (Debian's chromium) styles its message line by what
+the latest refresh found alone.
+
+- a refresh that failed (a 503) styled the line as an error, and the refresh that succeeded after it
+  emptied the line but left the style: any text put there next without a style of its own showed as
+  an error;
+- a server run without the camera pipeline (its ``/v1/status`` answers 404) is run so on purpose,
+  and said so in the error style.
+
+The real API app on 127.0.0.1 over a hand-written gateway state; the 503 is the browser's own route.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Route, expect
+from prometheus_client import CollectorRegistry
+
+from gateway.api.app import create_app
+from gateway.config import AdmissionConfig, HttpConfig
+from gateway.domain import CameraState, DeliveryState, DeliveryStatus
+from tests.support.console_app import OneCamera, console_app
+from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
+from tests.unit.api.fakes import FakeBackend
+from tests.unit.api.harness import ServedApi
+
+UNAVAILABLE = "the gateway's state is unavailable"
+ERROR_CLASS = re.compile(r"(^|\s)error(\s|$)")
+
+
+class SteadyState:
+    """A gateway with one camera streaming and its alerts in the outbox only."""
+
+    def summary(self) -> str:
+        return "1/1 cameras streaming"
+
+    def health_problems(self) -> list[str]:
+        return []
+
+    def degraded(self) -> list[str]:
+        return []
+
+    def delivery_status(self) -> DeliveryStatus:
+        return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
+
+    def pending_restart(self) -> list[str]:
+        return []
+
+
+@pytest.fixture
+def served() -> Iterator[ServedApi]:
+    backend = FakeBackend()
+    app = create_app(
+        http=HttpConfig(),
+        admission=AdmissionConfig(),
+        inference=backend,
+        cameras=None,
+        events=None,
+        registry=CollectorRegistry(),
+        state=SteadyState(),
+    )
+    with closing(backend), closing(ServedApi(app)) as api:
+        yield api
+
+
+def test_the_message_emptied_after_an_error_is_no_error(browser: Browser, served: ServedApi) -> None:
+    errors: list[str] = []
+    page = browser.new_page(viewport=VIEWPORT)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"http://127.0.0.1:{served.port}/#/system")
+    message = page.locator("main p[role=status]")
+    expect(page.get_by_role("heading", name="Alert delivery")).to_be_visible(timeout=UI_WAIT_MS)
+    expect(message).to_have_text("")
+
+    # Given the refreshes answered 503 until the page shows that as an error
+    def unavailable(route: Route) -> None:
+        route.fulfill(status=503, json={"error": UNAVAILABLE})
+
+    page.route("**/v1/status", unavailable)
+    expect(message).to_have_text(UNAVAILABLE, timeout=UI_WAIT_MS)
+    expect(message).to_have_class(ERROR_CLASS)
+
+    # When a refresh succeeds, then the line is emptied, and its error style goes with the error
+    page.unroute("**/v1/status")
+    expect(message).to_have_text("", timeout=UI_WAIT_MS)
+    expect(message).not_to_have_class(ERROR_CLASS)
+    expect(page.get_by_role("heading", name="Alert delivery")).to_be_visible()
+    assert errors == []
+
+
+def test_a_server_without_the_camera_pipeline_is_no_error(browser: Browser, tmp_path: Path) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text("cameras:\n  - id: gate\n    url: rtsp://10.0.0.5/stream1\n")
+    errors: list[str] = []
+    with console_app(OneCamera("gate", CameraState.STREAMING, None), config) as app:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"http://127.0.0.1:{app.port}/#/system")
+        message = page.locator("main p[role=status]")
+        expect(message).to_have_text("This server runs without the camera pipeline.", timeout=UI_WAIT_MS)
+        expect(message).not_to_have_class(ERROR_CLASS)
+        expect(message).to_have_class("muted")
+        assert errors == []
