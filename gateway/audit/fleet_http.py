@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from gateway.audit.fleet import DeviceState, StoredEntry
 from gateway.audit.fleet_view import device_json, fleet_registry, summary, with_keyed
 from gateway.audit.http_context import REGISTRY, read
+from gateway.audit.keys_file import quoted_id
 from gateway.audit.store import AuditStore
 from gateway.domain import ascii_integer
 from gateway.protocol.alerts import format_timestamp, parse_timestamp
@@ -99,7 +100,7 @@ async def one_device(request: web.Request) -> web.Response:
         state for state in with_keyed(states, [device_id] if keys else []) if state.device_id == device_id
     ]
     if not found:
-        raise web.HTTPNotFound(text=f"no device {device_id!r} in the audit log or the keys file")
+        raise web.HTTPNotFound(text=f"no device {quoted_id(device_id)} in the audit log or the keys file")
     return web.json_response(device_json(found[0], keys), headers={"Cache-Control": "no-store"})
 
 
@@ -134,7 +135,7 @@ async def device_alerts(request: web.Request) -> web.Response:
     entries, states, keyed = await read(request, page_of)
     state = states[0] if states else None
     if state is None and device_id not in keyed:
-        raise web.HTTPNotFound(text=f"no device {device_id!r} in the audit log or the keys file")
+        raise web.HTTPNotFound(text=f"no device {quoted_id(device_id)} in the audit log or the keys file")
     body = {
         "device_id": device_id,
         "last_seq": 0 if state is None else state.last_seq,

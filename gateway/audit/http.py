@@ -49,6 +49,7 @@ from gateway.audit.http_context import (
     json_error,
     read,
 )
+from gateway.audit.keys_file import quoted_id
 from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
 from gateway.domain import ascii_integer
@@ -165,7 +166,7 @@ async def evidence_image(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text=f"seq must be a positive integer, got {raw_seq!r}")
     stored = await read(request, lambda store: store.alert(device_id, seq))
     if stored is None:
-        raise web.HTTPNotFound(text=f"no alert {seq} of device {device_id!r} in the audit log")
+        raise web.HTTPNotFound(text=f"no alert {seq} of device {quoted_id(device_id)} in the audit log")
     try:
         evidence = decode_alert(stored.payload).event.evidence
     except InvalidAlertError as exc:
@@ -174,13 +175,14 @@ async def evidence_image(request: web.Request) -> web.Response:
         ) from exc
     if evidence is None:
         raise web.HTTPNotFound(
-            text=f"alert {seq} of device {device_id!r} carries no evidence: only start and instant alerts do"
+            text=f"alert {seq} of device {quoted_id(device_id)} carries no evidence: only start and "
+            "instant alerts do"
         )
     data = await read(request, lambda store: store.evidence_image(device_id, seq))
     if data is None:
         raise web.HTTPNotFound(
-            text=f"the evidence of alert {seq} of device {device_id!r} has not arrived (the device is "
-            "asked to replay it)"
+            text=f"the evidence of alert {seq} of device {quoted_id(device_id)} has not arrived (the "
+            "device is asked to replay it)"
         )
     if len(data) != evidence.bytes or hashlib.sha256(data).hexdigest() != evidence.sha256:
         raise web.HTTPConflict(

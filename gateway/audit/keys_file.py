@@ -24,11 +24,21 @@ from typing import Any
 import yaml
 
 from gateway.config import read_text_file
+from gateway.config.text_file import text_problem
 from gateway.domain import Alert
 from gateway.errors import AuditError
 from gateway.protocol.alerts import AlertVerificationError, decode_alert, sign, verify_payload
 
-__all__ = ["MIN_KEY_BYTES", "KeyRing", "SigningKeys", "key_rings", "load_keys", "no_key", "verify_signed"]
+__all__ = [
+    "MIN_KEY_BYTES",
+    "KeyRing",
+    "SigningKeys",
+    "key_rings",
+    "load_keys",
+    "no_key",
+    "quoted_id",
+    "verify_signed",
+]
 
 MIN_KEY_BYTES = 16
 
@@ -47,6 +57,31 @@ TOPIC_LEVEL_RULE = "it must be non-empty, without '/', '+', '#' or NUL"
 PATH_STEPS = frozenset({".", ".."})
 """Ids a URL cannot name: ``/v1/devices/..`` is a path step to ``/v1/`` for browsers and HTTP
 clients (``%2E%2E`` too, by the URL standard), so the fleet page could never open such a device."""
+
+
+_SHORT_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+"""The escapes JSON and YAML's double quotes both read as these characters."""
+
+
+def quoted_id(device_id: str) -> str:
+    """``device_id`` in double quotes, as every message shows a device id: pasted into the keys file
+    (YAML, whose double quotes read JSON's escapes) it names this very device. Python's repr quoting
+    did not: ``'box\\x01'`` in YAML's single quotes is a backslash and three characters, another id.
+    Printable text stays as it is; the rest is escaped as JSON does (``\\n``, ``\\u0001``), and a
+    character past U+FFFF as YAML's ``\\U000e0001`` (PyYAML reads JSON's surrogate pair for it as
+    two lone surrogates). One line, whatever the id holds."""
+    if device_id.isprintable() and '"' not in device_id and "\\" not in device_id:
+        return f'"{device_id}"'
+    return '"' + "".join(_quoted_character(character) for character in device_id) + '"'
+
+
+def _quoted_character(character: str) -> str:
+    if (escape := _SHORT_ESCAPES.get(character)) is not None:
+        return escape
+    if character.isprintable():
+        return character
+    code = ord(character)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 def key_rings(keys: SigningKeys) -> dict[str, KeyRing]:
@@ -80,8 +115,8 @@ def no_key(device_id: str) -> str:
     (a URL path step, text that is not Unicode), that it never can be, not to add it to the file."""
     reason = _unusable(device_id)
     if reason is None:
-        return f"no key for device {device_id!r} in the keys file"
-    return f"no key for device {device_id!r}, and no keys file can list it: its id {reason}"
+        return f"no key for device {quoted_id(device_id)} in the keys file"
+    return f"no key for device {quoted_id(device_id)}, and no keys file can list it: its id {reason}"
 
 
 def _unusable(name: str) -> str | None:
@@ -117,7 +152,7 @@ class _KeysLoader(yaml.BaseLoader):
             name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if isinstance(name, str) and name in seen:
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"device {name!r} is named twice", key_node.start_mark
+                    None, None, f"device {quoted_id(name)} is named twice", key_node.start_mark
                 )
             if isinstance(name, str):
                 if (reason := _unusable(name)) is not None:
@@ -132,9 +167,10 @@ def load_keys(path: Path) -> dict[str, KeyRing]:
     try:
         data = yaml.load(read_text_file(path), Loader=_KeysLoader)
     except (OSError, UnicodeDecodeError) as exc:
-        raise AuditError(f"cannot read the keys file {path}: {exc}") from exc
+        # Named as the config and the tokens file are: undecodable bytes by line and column.
+        raise AuditError(f"the keys file {text_problem(exc, str(path), secret=True)}") from exc
     except _UnusableDeviceIdError as exc:
-        raise AuditError(f"{path}, line {exc.line}: device id {exc.name!r} {exc.reason}") from None
+        raise AuditError(f"{path}, line {exc.line}: device id {quoted_id(exc.name)} {exc.reason}") from None
     except yaml.YAMLError as exc:
         # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
         # not chained either: a traceback would print it).
@@ -156,19 +192,21 @@ def _ring(path: Path, device_id: object, value: object) -> KeyRing:
     # Each item's type is checked before anything reads it as text (no str() of it): a list or
     # mapping here may be an alias bomb of billions.
     if not isinstance(device_id, str) or not all(isinstance(item, str) for item in listed):
-        shown = repr(device_id) if isinstance(device_id, str) else "a list or mapping"
+        shown = quoted_id(device_id) if isinstance(device_id, str) else "a list or mapping"
         raise AuditError(
             f"{path}: device {shown} must be a device id and a hex key or a list of hex keys, all text"
         )
     if not listed:
-        raise AuditError(f"{path}: device {device_id!r} has an empty list of keys (give at least one)")
+        raise AuditError(
+            f"{path}: device {quoted_id(device_id)} has an empty list of keys (give at least one)"
+        )
     ring: list[bytes] = []
     for number, hex_key in enumerate(listed, start=1):
         # The key itself stays out of every message: it is a secret.
         which = (
-            f"the key of device {device_id!r}"
+            f"the key of device {quoted_id(device_id)}"
             if len(listed) == 1
-            else f"key {number} of device {device_id!r}"
+            else f"key {number} of device {quoted_id(device_id)}"
         )
         try:
             key = bytes.fromhex(hex_key)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from gateway.audit.evidence import MAX_IMAGE_BYTES, ReceivedImage, evidence_target
 from gateway.audit.fleet import ReceivedStatus, parse_status, status_target
-from gateway.audit.keys_file import SigningKeys, key_rings, no_key, verify_signed
+from gateway.audit.keys_file import SigningKeys, key_rings, no_key, quoted_id, verify_signed
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
 from gateway.printable import printable
@@ -185,5 +185,5 @@ class MessageChecks:
     def _check_topic(alert: Alert, topic: str, topic_device: str | None) -> None:
         if topic_device != alert.device_id:
             raise _RejectedError(
-                RejectReason.TOPIC, f"topic {topic!r} does not name device {alert.device_id!r}"
+                RejectReason.TOPIC, f"topic {topic!r} does not name device {quoted_id(alert.device_id)}"
             )

@@ -9,18 +9,19 @@ from __future__ import annotations
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from gateway.config import AuditConfig, MqttConfig, read_text_file
-from gateway.errors import AuditError
+from gateway.config import AuditConfig, MqttConfig
+from gateway.errors import AuditError, BrokerError
+from gateway.protocol import mqtt_link
 from gateway.protocol.mqtt_link import BrokerAddress
 
 
 def read_password(config: MqttConfig) -> str | None:
-    if config.password_file is None:
-        return None
+    """The gateway's own reading of the password file (``mqtt_link.read_password``), its error an
+    AuditError: the status connection reads the same file with it, and both name a problem alike."""
     try:
-        return read_text_file(config.password_file).rstrip("\r\n")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditError(f"cannot read the MQTT password file {config.password_file}: {exc}") from exc
+        return mqtt_link.read_password(config)
+    except BrokerError as exc:
+        raise AuditError(str(exc)) from exc
 
 
 def make_subscriber_client(config: AuditConfig, address: BrokerAddress) -> mqtt.Client:

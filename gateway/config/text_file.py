@@ -53,28 +53,30 @@ def read_text_file(path: Path, encoding: str = "utf-8", max_bytes: int = MAX_TEX
         return read_text_stream(stream, str(path), encoding, max_bytes)
 
 
-def read_named_text(path: Path, key: str = "") -> str:
+def read_named_text(path: Path, key: str = "", *, secret: bool = False) -> str:
     """``read_text_file``, what it raises as a ConfigError naming ``path`` and ``key``, the setting
-    that names the file ("" for the config itself)."""
+    that names the file ("" for the config itself); ``secret``: see ``text_problem``."""
     try:
         return read_text_file(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([text_problem(exc, str(path), key)]) from exc
+        raise ConfigError([text_problem(exc, str(path), key, secret=secret)]) from exc
 
 
-def text_problem(error: OSError | UnicodeDecodeError, source: str, key: str = "") -> ConfigProblem:
+def text_problem(
+    error: OSError | UnicodeDecodeError, source: str, key: str = "", *, secret: bool = False
+) -> ConfigProblem:
     """The problem to show for a file (or stream) ``source`` that ``read_text_file`` (or
-    ``read_text_stream``) refused with ``error``."""
+    ``read_text_stream``) refused with ``error``. ``secret``: the file holds secrets (tokens, a
+    password, keys), so an undecodable byte is named by its place only, not its value: a byte of a
+    password in a log is a part of the password."""
     if not isinstance(error, UnicodeDecodeError) or isinstance(error, WideTextError):
         return ConfigProblem(source, None, key, f"cannot read: {error}")
     # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
     before = error.object[: error.start]
     line = before.count(b"\n") + 1
     column = error.start - (before.rfind(b"\n") + 1) + 1
-    problem = (
-        f"cannot read: byte 0x{error.object[error.start]:02x} (column {column}) is not UTF-8: save the "
-        "file as UTF-8"
-    )
+    byte = "the byte" if secret else f"byte 0x{error.object[error.start]:02x}"
+    problem = f"cannot read: {byte} (column {column}) is not UTF-8: save the file as UTF-8"
     return ConfigProblem(source, line, key, problem)
 
 

@@ -24,7 +24,7 @@ BYTE_ORDER_MARK = "\ufeff"
 def load_tokens(path: Path) -> frozenset[str]:
     """One token per line; blank lines and lines starting with ``#`` are ignored. A byte order mark
     at the start (Windows editors write one) is no part of the first token."""
-    text = read_named_text(path, "http.tokens_file")
+    text = read_named_text(path, "http.tokens_file", secret=True)
     tokens = frozenset(
         line.strip()
         for line in text.removeprefix(BYTE_ORDER_MARK).splitlines()

@@ -18,8 +18,11 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.config import MqttConfig, read_text_file
-from gateway.errors import BrokerError
+from gateway.config.text_file import text_problem
+from gateway.errors import BrokerError, ConfigProblem
 from gateway.protocol.alerts import format_timestamp
+
+PASSWORD_KEY = "mqtt.password_file"
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 """MQTT v5 session kept by the broker while the gateway is away, so replay requests wait for it."""
@@ -45,16 +48,20 @@ def broker_address(url: str) -> BrokerAddress:
 
 
 def read_password(config: MqttConfig) -> str | None:
-    if config.password_file is None:
+    """The password in ``config.password_file`` without its line end, None when there is no file;
+    BrokerError naming the file, the key and the problem as the config's and the tokens file's
+    errors do (undecodable bytes by line and column), for the gateway and the audit service alike."""
+    path = config.password_file
+    if path is None:
         return None
     try:
-        password = read_text_file(config.password_file).rstrip("\r\n")
+        password = read_text_file(path).rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
-        raise BrokerError(f"mqtt.password_file {config.password_file}: cannot read: {exc}") from exc
+        raise BrokerError(str(text_problem(exc, str(path), PASSWORD_KEY, secret=True))) from exc
     if not password:
         # The installer lays down an empty credential to be filled in; connecting with it would only
         # surface later as a vague "not authorized".
-        raise BrokerError(f"mqtt.password_file {config.password_file}: is empty")
+        raise BrokerError(str(ConfigProblem(str(path), None, PASSWORD_KEY, "is empty")))
     return password
 
 

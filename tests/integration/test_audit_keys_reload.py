@@ -88,7 +88,7 @@ def test_sighup_reloads_the_keys_file(tmp_path: Path) -> None:
                 # When the keys file cannot be used, then it is refused with the reason
                 service.keys_file.write_text(f"box-a: {KEY_A.hex()}\nbox-c: not-hex\n")
                 service.reload("audit: keys not reloaded")
-                assert "the key of device 'box-c' is not hex" in service.log()
+                assert 'the key of device "box-c" is not hex' in service.log()
                 # And the keys in force stay: box-a's new key, box-c's key
                 publish(client, a.topic, a.extend(1)[0])
                 publish(client, c.topic, c.extend(1)[0])

@@ -45,7 +45,7 @@ def test_a_device_id_no_keys_file_can_list_is_rejected_naming_why(tmp_path: Path
         for result in results:
             assert (result.outcome, result.reason) == (Outcome.REJECTED, RejectReason.UNKNOWN_DEVICE)
             assert result.detail is not None
-            assert f"no key for device {device_id!r}, and no keys file can list it" in result.detail
+            assert f'no key for device "{device_id}", and no keys file can list it' in result.detail
             assert "URL path step" in result.detail
         assert all("no keys file can list it" in message.reason for message in store.rejected())
     finally:
@@ -57,6 +57,6 @@ def test_a_device_id_a_keys_file_can_list_is_still_told_to_add_it(tmp_path: Path
     chain = AlertChain("box-new", KEY)
     try:
         (result,) = store.ingest([ReceivedMessage(chain.topic, chain.extend(1)[0], time.time())])
-        assert result.detail == "no key for device 'box-new' in the keys file"
+        assert result.detail == 'no key for device "box-new" in the keys file'
     finally:
         store.close()

@@ -169,13 +169,13 @@ def test_text_a_latin1_database_cannot_encode_is_rejected_and_kept_escaped(
         (
             None,
             "edge/cam\\xe9ra-\\u20ac/alerts",
-            "topic: topic 'edge/cam\\xe9ra-\\u20ac/alerts' does not name device 'cam-box-1'",
+            "topic: topic 'edge/cam\\xe9ra-\\u20ac/alerts' does not name device \"cam-box-1\"",
         ),
         (DEVICE, chain.topic, "schema: pri\\u20ac: unknown field"),
         (
             "cam\u00e9ra",
             "edge/cam\u00e9ra/alerts",
-            "topic: topic 'edge/cam\u00e9ra/alerts' does not name device 'cam-box-1'",
+            "topic: topic 'edge/cam\u00e9ra/alerts' does not name device \"cam-box-1\"",
         ),
     ]
 

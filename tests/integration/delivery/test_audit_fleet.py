@@ -242,7 +242,7 @@ def test_a_page_of_alerts_ends_where_its_bytes_do(served: Served, monkeypatch: p
         ("/v1/devices/box-a/alerts?limit=%C2%B2", 400, "limit must be"),
         ("/v1/devices/box-a/alerts/%C2%B2/evidence.jpg", 400, "seq must be a positive integer"),
         (f"/v1/devices/box-a/alerts/{'9' * 5000}/evidence.jpg", 400, "seq must be a positive integer"),
-        ("/v1/devices/nobody/alerts", 404, "no device 'nobody'"),
+        ("/v1/devices/nobody/alerts", 404, 'no device "nobody"'),
     ],
 )
 def test_bad_queries_are_answered_with_the_problem(

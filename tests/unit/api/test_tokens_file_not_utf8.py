@@ -16,7 +16,7 @@ from gateway.errors import ConfigError
 from tests.unit.api.conftest import ApiFactory
 
 LATIN_1 = "# tokens\nfirst-token\nsecond-tok\u00e9n\n".encode("latin-1")
-PROBLEM = "http.tokens_file: cannot read: byte 0xe9 (column 11) is not UTF-8: save the file as UTF-8"
+PROBLEM = "http.tokens_file: cannot read: the byte (column 11) is not UTF-8: save the file as UTF-8"
 
 
 def test_the_api_refuses_a_tokens_file_that_is_not_utf8_naming_the_line(

@@ -72,7 +72,7 @@ def test_keys_files_are_yaml_or_json_of_hex_keys(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ("- a\n- b\n", "must be a mapping"),
-        ("box: nothex-secret-value\n", "key of device 'box' is not hex"),
+        ("box: nothex-secret-value\n", 'key of device "box" is not hex'),
         ("box: abcd\n", "shorter than 16 bytes"),
         # PyYAML's message quotes the lines around a syntax error
         ("box-1: secret0000\nbox-2 secret1111\nbox-3: 'secret2222\n", "not valid YAML at line 3, column 1"),

@@ -31,10 +31,10 @@ def test_a_list_of_keys_loads_in_its_order_beside_single_keys(tmp_path: Path) ->
 @pytest.mark.parametrize(
     ("entry", "problem"),
     [
-        ("[]", "device 'box-1' has an empty list of keys"),
-        (f"[{NEW.hex()}, not-hex-secret]", "key 2 of device 'box-1' is not hex"),
-        (f"[{NEW.hex()}, abcd]", "key 2 of device 'box-1' is shorter than 16 bytes"),
-        (f"[{NEW.hex()}, {OLD.hex()}, {NEW.hex().upper()}]", "key 3 of device 'box-1' repeats key 1"),
+        ("[]", 'device "box-1" has an empty list of keys'),
+        (f"[{NEW.hex()}, not-hex-secret]", 'key 2 of device "box-1" is not hex'),
+        (f"[{NEW.hex()}, abcd]", 'key 2 of device "box-1" is shorter than 16 bytes'),
+        (f"[{NEW.hex()}, {OLD.hex()}, {NEW.hex().upper()}]", 'key 3 of device "box-1" repeats key 1'),
     ],
 )
 def test_a_bad_list_is_named_with_its_device_and_place_never_a_key(

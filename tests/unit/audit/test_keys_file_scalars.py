@@ -52,7 +52,7 @@ def test_a_device_named_twice_is_an_error_naming_it_and_its_line(tmp_path: Path,
     # Before, the later key won without a word, and the device's alerts signed with the other failed.
     path = tmp_path / "keys.yaml"
     path.write_text(text)
-    with pytest.raises(AuditError, match=r"line [13], .*device 'box-1' is named twice") as raised:
+    with pytest.raises(AuditError, match=r'line [13], .*device "box-1" is named twice') as raised:
         load_keys(path)
     assert KEY.hex() not in str(raised.value)
 
@@ -70,15 +70,15 @@ def _doubling_aliases(times: int) -> str:
         # str() of this "key" (2^40 strings) would never end
         (
             "bomb: " + _doubling_aliases(40) + "\n",
-            "device 'bomb' must be a device id and a hex key or a list of hex keys, all text",
+            'device "bomb" must be a device id and a hex key or a list of hex keys, all text',
         ),
         (
             f"box-1: {{key: {KEY.hex()}}}\n",
-            "device 'box-1' must be a device id and a hex key or a list of hex keys, all text",
+            'device "box-1" must be a device id and a hex key or a list of hex keys, all text',
         ),
         (
             f"box-1: [{KEY.hex()}, [{KEY.hex()}]]\n",
-            "device 'box-1' must be a device id and a hex key or a list of hex keys, all text",
+            'device "box-1" must be a device id and a hex key or a list of hex keys, all text',
         ),
     ],
 )
