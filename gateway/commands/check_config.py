@@ -5,7 +5,8 @@ directory, as they are for a file.
 
 Beyond the file itself it checks what ``serve`` would refuse the config for at start (module
 ``preflight``): a tokens file that cannot be read or holds none, a non-loopback ``http.host`` without
-tokens (allowed with ``--insecure``, as ``serve --insecure`` allows it), a ``state_dir`` that is a file.
+tokens (allowed with ``--insecure``, as ``serve --insecure`` allows it), an MQTT password file that
+cannot be read or is empty, a ``state_dir`` that is a file.
 
 ``--env`` stands in for the directories systemd sets for the service, so a config that refers to
 ``${STATE_DIRECTORY}`` or ``${CREDENTIALS_DIRECTORY}`` can be checked before it is installed: with

@@ -2,7 +2,8 @@
 ``check-config``, so an ``ExecStartPre=edge-gateway check-config`` fails where the service would.
 
 These are checks of the machine, not of the file's text: the tokens file the API needs, the address
-it may open without tokens, and a ``state_dir`` that can be (or already is) a directory. Each comes
+it may open without tokens, the MQTT password file the link needs, and a ``state_dir`` that can be
+(or already is) a directory. Each comes
 back as a ``ConfigProblem`` naming the config file, the line and the key, like the file's own
 problems (the line of the key's nearest written section where the key is left to its default).
 """
@@ -10,13 +11,15 @@ problems (the line of the key's nearest written section where the key is left to
 from __future__ import annotations
 
 import stat
+from functools import partial
 from pathlib import Path
 
 from gateway.config import ConfigSource, GatewayConfig
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.protocol.bearer import check_bind, load_tokens
+from gateway.protocol.mqtt_link import PasswordFileError, read_password
 
-__all__ = ["EMBEDDED", "check_api_address", "check_startup", "check_state_dir"]
+__all__ = ["EMBEDDED", "check_api_address", "check_password_file", "check_startup", "check_state_dir"]
 
 EMBEDDED = ConfigSource("<embedded default config>")
 """How problems name the embedded default config: it has no file, so no lines."""
@@ -37,11 +40,12 @@ def check_startup(
             _check_address_rule(config, source, insecure=insecure)
     except ConfigError as exc:
         problems.extend(exc.problems)
-    try:
-        if on_this_machine:
-            check_state_dir(config, source)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
+    if on_this_machine:
+        for check in (partial(check_password_file, config), partial(check_state_dir, config, source)):
+            try:
+                check()
+            except ConfigError as exc:
+                problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
 
@@ -69,6 +73,18 @@ def _located(problem: ConfigProblem, source: ConfigSource) -> ConfigProblem:
     """``problem``, which names a key of the config without a file (``<config>``), at its line."""
     path = tuple(problem.path.split(".")) if problem.path else ()
     return ConfigProblem(source.name, source.line_of(path), problem.path, problem.message)
+
+
+def check_password_file(config: GatewayConfig) -> None:
+    """ConfigError naming ``mqtt.password_file`` (by its own path) when no password can be read from
+    it: ``serve`` would read it as the link starts, after the cameras and models, and exit 1 there;
+    ``check-config`` would have passed it."""
+    if config.mqtt is None:
+        return
+    try:
+        read_password(config.mqtt)
+    except PasswordFileError as exc:
+        raise ConfigError([exc.problem]) from exc
 
 
 def check_state_dir(config: GatewayConfig, source: ConfigSource) -> None:

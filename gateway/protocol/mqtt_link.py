@@ -47,9 +47,18 @@ def broker_address(url: str) -> BrokerAddress:
     return BrokerAddress(parts.hostname, parts.port or (8883 if tls else 1883), tls)
 
 
+class PasswordFileError(BrokerError):
+    """A password file no password can be read from; ``problem`` names it as the config's problems
+    are, for the start-up checks to list with them."""
+
+    def __init__(self, problem: ConfigProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 def read_password(config: MqttConfig) -> str | None:
     """The password in ``config.password_file`` without its line end, None when there is no file;
-    BrokerError naming the file, the key and the problem as the config's and the tokens file's
+    PasswordFileError naming the file, the key and the problem as the config's and the tokens file's
     errors do (undecodable bytes by line and column), for the gateway and the audit service alike."""
     path = config.password_file
     if path is None:
@@ -57,11 +66,11 @@ def read_password(config: MqttConfig) -> str | None:
     try:
         password = read_text_file(path).rstrip("\r\n")
     except (OSError, UnicodeDecodeError) as exc:
-        raise BrokerError(str(text_problem(exc, str(path), PASSWORD_KEY, secret=True))) from exc
+        raise PasswordFileError(text_problem(exc, str(path), PASSWORD_KEY, secret=True)) from exc
     if not password:
         # The installer lays down an empty credential to be filled in; connecting with it would only
         # surface later as a vague "not authorized".
-        raise BrokerError(str(ConfigProblem(str(path), None, PASSWORD_KEY, "is empty")))
+        raise PasswordFileError(ConfigProblem(str(path), None, PASSWORD_KEY, "is empty"))
     return password
 
 

@@ -2,7 +2,10 @@
 and by ``audit serve`` naming the file, the line and the column (byte) where they start, as the
 config's and the tokens file's errors do, each with the exit status it gives any bad file. Before,
 both said the decoder's "can't decode byte 0xe9 in position 15", a count of bytes from the start of
-the file. Runs the real ``edge-gateway``; nothing is reached: the file is refused before connecting."""
+the file. ``serve`` and ``check-config`` refuse it, or an empty one, before anything starts (exit 2,
+as for a tokens file): ``check-config``, the unit's ``ExecStartPre``, passed it, and ``serve`` read it
+only once the cameras and models were up, then exited 1. Runs the real ``edge-gateway``; nothing is
+reached: the file is refused before connecting."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ from tests.support.command import edge_gateway, write_config
 LATIN_1 = "first line\nsecr\u00e9t\n".encode("latin-1")
 NOT_UTF8 = "mqtt.password_file: cannot read: the byte (column 5) is not UTF-8: save the file as UTF-8"
 BROKER = "mqtt://127.0.0.1:1"  # nothing listens: the file is refused before any connection
-EXIT_START_FAILED = 1
+EXIT_REFUSED_CONFIG = 2
 EXIT_AUDIT_ERROR = 2
 
 
@@ -26,18 +29,37 @@ def password_file(directory: Path) -> Path:
     return path
 
 
-def test_serve_names_the_line_and_column_of_a_password_file_that_is_not_utf8(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("serve",), ("check-config",)], ids=["serve", "check-config"])
+def test_serve_and_check_config_name_the_line_and_column_of_a_password_file_that_is_not_utf8(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
     password = password_file(tmp_path)
     config = write_config(
         tmp_path / "gateway.yaml",
         mqtt={"url": BROKER, "username": "gateway", "password_file": str(password)},
     )
 
-    result = edge_gateway("serve", "--config", str(config), cwd=tmp_path)
+    arguments = (*command, "--config", str(config)) if command == ("serve",) else (*command, str(config))
+    result = edge_gateway(*arguments, cwd=tmp_path)
 
-    assert result.returncode == EXIT_START_FAILED, result.stderr
-    assert f"cannot start: {password}:2: {NOT_UTF8}\n" in result.stderr
+    assert result.returncode == EXIT_REFUSED_CONFIG, result.stderr
+    assert f"{password}:2: {NOT_UTF8}\n" in result.stderr
     assert "position" not in result.stderr
+
+
+def test_check_config_refuses_an_empty_password_file_as_serve_would(tmp_path: Path) -> None:
+    # The installer lays down an empty credential to be filled in
+    password = tmp_path / "mqtt-password"
+    password.write_bytes(b"")
+    config = write_config(
+        tmp_path / "gateway.yaml",
+        mqtt={"url": BROKER, "username": "gateway", "password_file": str(password)},
+    )
+
+    result = edge_gateway("check-config", str(config), cwd=tmp_path)
+
+    assert result.returncode == EXIT_REFUSED_CONFIG, result.stderr
+    assert f"{password}: mqtt.password_file: is empty\n" in result.stderr
 
 
 @pytest.mark.parametrize("username", ["audit", None], ids=["with a user name", "without"])
