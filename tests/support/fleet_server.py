@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, Route
 from prometheus_client import CollectorRegistry
 
 from gateway.audit.http import AuditHttpServer, create_app
@@ -77,3 +77,18 @@ def logged_in_page(browser: Browser, server: FleetServer, hash_path: str, errors
     page.get_by_label("API token").fill(server.token)
     page.get_by_role("button", name="Log in").click()
     return page
+
+
+UNAVAILABLE = "the audit store is unavailable"
+"""The error the pages show for a 503 of the audit service whose store cannot be read."""
+
+
+def fail_one_refresh(page: Page, url: str) -> None:
+    """The next refresh's requests to ``url`` are answered 503 as the audit service answers one; the
+    later ones go on. A refresh reading an answer exactly asks once more, through the pages' shared
+    API client, for the error it shows: both are answered 503."""
+
+    def unavailable(route: Route) -> None:
+        route.fulfill(status=503, json={"error": UNAVAILABLE})
+
+    page.route(url, unavailable, times=2)

@@ -23,33 +23,14 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig
-from gateway.domain import CameraState, DeliveryState, DeliveryStatus
+from gateway.domain import CameraState
 from tests.support.console_app import OneCamera, console_app
 from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
-from tests.unit.api.fakes import FakeBackend
+from tests.unit.api.fakes import FakeBackend, SteadyState
 from tests.unit.api.harness import ServedApi
 
 UNAVAILABLE = "the gateway's state is unavailable"
 ERROR_CLASS = re.compile(r"(^|\s)error(\s|$)")
-
-
-class SteadyState:
-    """A gateway with one camera streaming and its alerts in the outbox only."""
-
-    def summary(self) -> str:
-        return "1/1 cameras streaming"
-
-    def health_problems(self) -> list[str]:
-        return []
-
-    def degraded(self) -> list[str]:
-        return []
-
-    def delivery_status(self) -> DeliveryStatus:
-        return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
-
-    def pending_restart(self) -> list[str]:
-        return []
 
 
 @pytest.fixture

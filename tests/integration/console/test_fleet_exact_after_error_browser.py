@@ -20,13 +20,18 @@ from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
 from tests.support.audit_device import event
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import RECORD_STATUS_TEXTS, FleetServer, fleet_server, logged_in_page
+from tests.support.fleet_server import (
+    RECORD_STATUS_TEXTS,
+    UNAVAILABLE,
+    FleetServer,
+    fleet_server,
+    logged_in_page,
+)
 
 KEY = bytes(range(32))
 DEVICE = "box-last"
 LAST = 2**63 - 1
 SHOWN = f"Alerts {LAST - 49} to {LAST}, newest first."
-UNAVAILABLE = "the audit store is unavailable"
 
 
 @pytest.fixture(scope="module")

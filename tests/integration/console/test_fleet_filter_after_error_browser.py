@@ -19,11 +19,10 @@ from playwright.sync_api import Browser, Route, expect
 from gateway.audit.store import AuditStore, ReceivedMessage
 from tests.support.audit_device import AlertChain
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import FleetServer, fleet_server, logged_in_page
+from tests.support.fleet_server import UNAVAILABLE, FleetServer, fleet_server, logged_in_page
 
 KEY = bytes(range(32))
 DEVICES = ("box-east", "box-west")
-UNAVAILABLE = "the audit store is unavailable"
 # A refresh reading the list exactly asks once more, through the pages' shared API client, for the
 # error it shows: one failed refresh is two requests.
 FAILED_REQUESTS = 2

@@ -16,14 +16,20 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, expect
 
 from gateway.audit import fleet
 from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.protocol.alerts import ZERO_HASH, build_alert_payload
 from tests.support.audit_device import event
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import FleetServer, fleet_server, logged_in_page
+from tests.support.fleet_server import (
+    UNAVAILABLE,
+    FleetServer,
+    fail_one_refresh,
+    fleet_server,
+    logged_in_page,
+)
 
 KEY = bytes(range(32))
 DEVICE = "box-range"
@@ -32,7 +38,6 @@ ALERTS = 8
 # 8 MiB, at a size a test fills quickly): a page from 1 holds 1 to 4.
 LABEL_BYTES = 240_000
 PAGE_BYTES = 2**20
-UNAVAILABLE = "the audit store is unavailable"
 CUT_SHORT = (
     "Alerts 1 to 4 of 1 to 8, newest first: these alerts are large, so the page ends there; "
     "alerts from 5 are on the next page."
@@ -57,17 +62,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
         patch.setattr(fleet, "PAGE_BYTES", PAGE_BYTES)
         with fleet_server(url, {DEVICE: KEY}, secrets.token_urlsafe(16)) as served:
             yield served
-
-
-def fail_one_refresh(page: Page, url: str) -> None:
-    """The next refresh's requests to ``url`` are answered 503 as the audit service answers one; the
-    later ones go on. A refresh reading an answer exactly asks once more, through the pages' shared
-    API client, for the error it shows: both are answered 503."""
-
-    def unavailable(route: Route) -> None:
-        route.fulfill(status=503, json={"error": UNAVAILABLE})
-
-    page.route(url, unavailable, times=2)
 
 
 def test_a_page_cut_short_says_its_range_and_no_error_once_a_refresh_succeeds(

@@ -13,17 +13,22 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import Browser, expect
 
 from gateway.audit.store import AuditStore, ReceivedMessage
 from tests.support.audit_device import AlertChain
 from tests.support.console_pages import UI_WAIT_MS
-from tests.support.fleet_server import FleetServer, fleet_server, logged_in_page
+from tests.support.fleet_server import (
+    UNAVAILABLE,
+    FleetServer,
+    fail_one_refresh,
+    fleet_server,
+    logged_in_page,
+)
 
 KEY = bytes(range(32))
 DEVICE = "box-status"
 ALERTS = 3
-UNAVAILABLE = "the audit store is unavailable"
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
     store.close()
     with fleet_server(url, {DEVICE: KEY}, secrets.token_urlsafe(16)) as served:
         yield served
-
-
-def fail_one_refresh(page: Page, url: str) -> None:
-    """The next refresh's requests to ``url`` are answered 503 as the audit service answers one; the
-    later ones go on. A refresh reading an answer exactly asks once more, through the pages' shared
-    API client, for the error it shows: both are answered 503."""
-
-    def unavailable(route: Route) -> None:
-        route.fulfill(status=503, json={"error": UNAVAILABLE})
-
-    page.route(url, unavailable, times=2)
 
 
 def test_the_device_page_status_is_no_error_once_a_refresh_succeeds(

@@ -16,6 +16,8 @@ from gateway.domain import (
     Alert,
     CameraState,
     CameraStatus,
+    DeliveryState,
+    DeliveryStatus,
     Detection,
     DropReason,
     EvidenceRecord,
@@ -279,3 +281,23 @@ def split_binary_response(body: bytes, header_length: int) -> tuple[dict[str, An
 
 def model_ref(version: int) -> ModelRef:
     return ModelRef("affine", version)
+
+
+class SteadyState:
+    """The gateway's state as ``/v1/status`` reads it: one camera streaming, no problem, its alerts
+    in the outbox only (no broker configured)."""
+
+    def summary(self) -> str:
+        return "1/1 cameras streaming"
+
+    def health_problems(self) -> list[str]:
+        return []
+
+    def degraded(self) -> list[str]:
+        return []
+
+    def delivery_status(self) -> DeliveryStatus:
+        return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
+
+    def pending_restart(self) -> list[str]:
+        return []

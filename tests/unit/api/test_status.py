@@ -9,26 +9,9 @@ from prometheus_client import CollectorRegistry
 
 from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig
-from gateway.domain import DeliveryState, DeliveryStatus, SceneChange
-from tests.unit.api.fakes import FakeBackend
+from gateway.domain import SceneChange
+from tests.unit.api.fakes import FakeBackend, SteadyState
 from tests.unit.api.harness import ServedApi
-
-
-class FakeState:
-    def summary(self) -> str:
-        return "1/1 cameras streaming"
-
-    def health_problems(self) -> list[str]:
-        return []
-
-    def degraded(self) -> list[str]:
-        return []
-
-    def delivery_status(self) -> DeliveryStatus:
-        return DeliveryStatus(DeliveryState.OUTBOX_ONLY, None, None, None, 7, None, 0)
-
-    def pending_restart(self) -> list[str]:
-        return []
 
 
 class FakeScenes:
@@ -53,7 +36,7 @@ def served(backend: FakeBackend) -> Iterator[tuple[ServedApi, FakeScenes]]:
         cameras=None,
         events=None,
         registry=CollectorRegistry(),
-        state=FakeState(),
+        state=SteadyState(),
         scenes=scenes,
     )
     api = ServedApi(app)
