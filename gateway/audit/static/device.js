@@ -65,6 +65,15 @@ export function mount(view, deviceId) {
       } catch (error) {
         if (!current()) return;
         if (!(error instanceof ApiError) || error.status !== 404) throw error;
+        // A device removed (from the keys file and the store) while its page was shown: its
+        // summary and alerts were kept under this line, as if it were still there.
+        summary.replaceChildren();
+        list.replaceChildren();
+        cards.clear();
+        rest.hidden = true;
+        older.hidden = true;
+        upper = null;
+        start = null;
         say(message, "No device ", own(deviceId), " in the audit log.");
         return;
       }

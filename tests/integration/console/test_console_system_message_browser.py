@@ -1,11 +1,15 @@
-"""The console's System page in a real browser (Debian's chromium) styles its message line by what
-the latest refresh found alone.
+"""The console's System page in a real browser (Debian's chromium): its message line styled by what
+the latest refresh found alone, and no state claimed while its refreshes fail.
 
 - a refresh that failed (a 503) styled the line as an error, and the refresh that succeeded after it
   emptied the line but left the style: any text put there next without a style of its own showed as
   an error;
 - a server run without the camera pipeline (its ``/v1/status`` answers 404) is run so on purpose,
-  and said so in the error style.
+  and said so in the error style;
+- after a refresh failed, the page kept the cards of the last status it read under the error line, a
+  green "healthy" pill among them: a reader saw the gateway healthy while its state was unknown. The
+  cards stay, said to be as last read and when, with the health verdict "unknown" and no pill
+  coloured by a state, until a refresh succeeds again.
 
 The real API app on 127.0.0.1 over a hand-written gateway state; the 503 is the browser's own route.
 """
@@ -31,6 +35,8 @@ from tests.unit.api.harness import ServedApi
 
 UNAVAILABLE = "the gateway's state is unavailable"
 ERROR_CLASS = re.compile(r"(^|\s)error(\s|$)")
+STATE_COLOUR = re.compile(r"(^|\s)(ok|bad)(\s|$)")
+AS_READ = re.compile(r"^What follows was read at .+; the gateway's state now is unknown\.$")
 
 
 @pytest.fixture
@@ -87,3 +93,38 @@ def test_a_server_without_the_camera_pipeline_is_no_error(browser: Browser, tmp_
         expect(message).not_to_have_class(ERROR_CLASS)
         expect(message).to_have_class("muted")
         assert errors == []
+
+
+def test_a_failed_refresh_leaves_no_healthy_verdict_shown(browser: Browser, served: ServedApi) -> None:
+    errors: list[str] = []
+    page = browser.new_page(viewport=VIEWPORT)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"http://127.0.0.1:{served.port}/#/system")
+    message = page.locator("main p[role=status]")
+    verdict = page.get_by_role("region", name="Health").locator(".pill")
+    as_read = page.get_by_text(AS_READ)
+    expect(verdict).to_have_text("healthy", timeout=UI_WAIT_MS)
+    expect(verdict).to_have_class(re.compile(r"(^|\s)ok(\s|$)"))
+    expect(as_read).to_be_hidden()
+
+    # Given the refreshes of the status answered 503
+    def unavailable(route: Route) -> None:
+        route.fulfill(status=503, json={"error": UNAVAILABLE})
+
+    page.route("**/v1/status", unavailable)
+    expect(message).to_have_text(UNAVAILABLE, timeout=UI_WAIT_MS)
+
+    # Then the cards are said to be as last read, the verdict is unknown and no pill has a state's colour
+    expect(as_read).to_be_visible(timeout=UI_WAIT_MS)
+    expect(verdict).to_have_text("unknown")
+    for pill in page.locator("main .pill").all():
+        expect(pill).not_to_have_class(STATE_COLOUR)
+    expect(page.get_by_role("region", name="Alert delivery")).to_be_visible()
+
+    # When a refresh succeeds again, then the verdict is the gateway's and the cards are current
+    page.unroute("**/v1/status")
+    expect(verdict).to_have_text("healthy", timeout=UI_WAIT_MS)
+    expect(verdict).to_have_class(re.compile(r"(^|\s)ok(\s|$)"))
+    expect(as_read).to_be_hidden()
+    expect(message).to_have_text("")
+    assert errors == []

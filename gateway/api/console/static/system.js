@@ -5,7 +5,11 @@ import { api, clock, duration, errorText, facts, h } from "./core.js";
 export function mount(view) {
   const content = h("div", { class: "grid" });
   const message = h("p", { role: "status" });
-  view.append(h("h1", { text: "System" }), message, content);
+  const asRead = h("p", { class: "muted", hidden: true });
+  view.append(h("h1", { text: "System" }), message, asRead, content);
+  // The last status read and when: while refreshes fail it stays shown, said to be that old, with
+  // no verdict of its own (a green "healthy" under the error read as the gateway's state now).
+  let last = null;
 
   // The line is styled by what the latest refresh found alone: emptied after an error it kept the
   // error style, so the next text put there without a style of its own showed as an error.
@@ -20,18 +24,40 @@ export function mount(view) {
       status = await api("/v1/status");
       say("", "");
     } catch (error) {
-      // A server run without the camera pipeline is run so on purpose: that is no failure.
-      if (error.status === 404) say("This server runs without the camera pipeline.", "muted");
-      else say(errorText(error), "error");
+      // A server run without the camera pipeline is run so on purpose: that is no failure, and it
+      // has no state to show, old or new.
+      if (error.status === 404) {
+        say("This server runs without the camera pipeline.", "muted");
+        last = null;
+        asRead.hidden = true;
+        content.replaceChildren();
+      } else {
+        say(errorText(error), "error");
+        if (last) {
+          asRead.textContent = `What follows was read at ${clock(last.readAt)}; the gateway's state now is unknown.`;
+          asRead.hidden = false;
+          draw(last.status, false);
+        }
+      }
       return;
     }
+    last = { status, readAt: Date.now() / 1000 };
+    asRead.hidden = true;
+    draw(status, true);
+  }
+
+  // current: whether the status is the latest refresh's; an older one's pills say no state in
+  // colour, and its health verdict is unknown.
+  function draw(status, current) {
     const delivery = status.delivery;
     const outbox = status.outbox || {};
     const acked = delivery.last_acked_seq;
     content.replaceChildren(
       h("section", { class: "card", "aria-labelledby": "health-title" },
         h("h2", { id: "health-title", text: "Health" }),
-        h("p", {}, h("span", { class: `pill ${status.healthy ? "ok" : "bad"}`, text: status.healthy ? "healthy" : "unhealthy" })),
+        h("p", {}, current
+          ? h("span", { class: `pill ${status.healthy ? "ok" : "bad"}`, text: status.healthy ? "healthy" : "unhealthy" })
+          : h("span", { class: "pill", text: "unknown" })),
         status.problems.length
           ? h("ul", { class: "error" }, status.problems.map((problem) => h("li", { text: problem })))
           : h("p", { class: "muted", text: "No problems." }),
@@ -40,7 +66,7 @@ export function mount(view) {
         h("h2", { id: "delivery-title", text: "Alert delivery" }),
         facts([
           ["Broker", delivery.broker || "none (outbox only)"],
-          ["State", h("span", { class: `pill ${delivery.state === "connected" ? "ok" : delivery.state === "outbox-only" ? "" : "bad"}`, text: delivery.state })],
+          ["State", h("span", { class: `pill ${!current || delivery.state === "outbox-only" ? "" : delivery.state === "connected" ? "ok" : "bad"}`, text: delivery.state })],
           ["Committed up to seq", String(delivery.last_seq)],
           ["Acknowledged up to seq", acked === null ? "–" : String(acked)],
           ["Awaiting the broker", delivery.broker ? String(Math.max(0, delivery.last_seq - (acked || 0))) : "–"],
