@@ -48,6 +48,36 @@ export function mount(view, deviceId) {
   const cards = new Map();
   const path = devicePath(deviceId);
   const turn = turns();
+  // The last summary read and when: while refreshes fail it stays shown, said to be that old, with
+  // no state in colour (a green "online" and "No problems." under the error read as the device's
+  // state now).
+  let lastRead = null;
+
+  // readAt: null for a summary the latest refresh read; else when an older one was, and its states
+  // are shown without their colours (nor its problems announced as an alert again each refresh).
+  function draw(device, readAt) {
+    const current = readAt === null;
+    const colour = (name) => (current ? name : "");
+    summary.replaceChildren(
+      ...(current ? [] : [h("p", { class: "muted", text: `What follows was read at ${clock(readAt)}; the device's state now is unknown.` })]),
+      device.problems.length
+        ? h("div", { class: current ? "banner bad" : "banner", role: current ? "alert" : null }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
+        : h("p", { class: colour("ok"), text: "No problems." }),
+      facts([
+        ["State", device.state, { class: colour(device.state === "online" ? "ok" : "bad") }],
+        ["State since (device clock)", device.state_ts || "–"],
+        ["Signing keys", keyCount(device.keys), { class: colour(device.keys === 0 ? "bad" : "") }],
+        ["Last seq", String(device.last_seq)],
+        ["Stored", `${device.alerts_stored} alerts, ${device.missing_alerts} missing`],
+        ["Gaps", device.gaps.length ? device.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") : "none"],
+        ["Last alert", clock(device.last_alert_at)],
+        ["Delivery delay", device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 2)} s`],
+        ["Clock (device − audit)", device.clock_offset_s === null ? "not measured yet (at its next connection)" : `${fixed(device.clock_offset_s, 2)} s`],
+        ["Lag (arrival − alert time)", device.lag_s === null ? "–" : `${fixed(device.lag_s, 2)} s`],
+        ["Evidence missing", String(device.evidence_missing)],
+        ["Rejected", device.rejected ? [`${device.rejected} (last: `, own(device.last_rejection?.reason), ")"] : "0"],
+      ]));
+  }
 
   async function refresh() {
     const current = turn();
@@ -74,28 +104,13 @@ export function mount(view, deviceId) {
         older.hidden = true;
         upper = null;
         start = null;
+        lastRead = null;
         say(message, "No device ", own(deviceId), " in the audit log.");
         return;
       }
       if (!current()) return;
-      summary.replaceChildren(
-        device.problems.length
-          ? h("div", { class: "banner bad", role: "alert" }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
-          : h("p", { class: "ok", text: "No problems." }),
-        facts([
-          ["State", device.state, { class: device.state === "online" ? "ok" : "bad" }],
-          ["State since (device clock)", device.state_ts || "–"],
-          ["Signing keys", keyCount(device.keys), { class: device.keys === 0 ? "bad" : "" }],
-          ["Last seq", String(device.last_seq)],
-          ["Stored", `${device.alerts_stored} alerts, ${device.missing_alerts} missing`],
-          ["Gaps", device.gaps.length ? device.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") : "none"],
-          ["Last alert", clock(device.last_alert_at)],
-          ["Delivery delay", device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 2)} s`],
-          ["Clock (device − audit)", device.clock_offset_s === null ? "not measured yet (at its next connection)" : `${fixed(device.clock_offset_s, 2)} s`],
-          ["Lag (arrival − alert time)", device.lag_s === null ? "–" : `${fixed(device.lag_s, 2)} s`],
-          ["Evidence missing", String(device.evidence_missing)],
-          ["Rejected", device.rejected ? [`${device.rejected} (last: `, own(device.last_rejection?.reason), ")"] : "0"],
-        ]));
+      lastRead = { device, readAt: Date.now() / 1000 };
+      draw(device, null);
       const top = wantedUpper === null ? BigInt(device.last_seq) : wantedUpper;
       const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
       const from = wantedStart !== null && wantedStart > first && wantedStart <= top ? wantedStart : first;
@@ -133,6 +148,7 @@ export function mount(view, deviceId) {
     } catch (error) {
       if (!current()) return;
       sayFailure(message, error);
+      if (lastRead) draw(lastRead.device, lastRead.readAt);
     }
   }
   return { refresh };

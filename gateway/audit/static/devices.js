@@ -33,11 +33,14 @@ export function ordered(devices) {
 // On a phone the table is a list with no heading row: each cell names its column (data-label).
 const COLUMNS = ["Device", "State", "Last seq", "Last alert", "Delivery delay", "Missing", "Rejected", "Keys", "Problems"];
 
-function row(device) {
-  const state = h("span", { class: `pill ${device.state === "online" ? "ok" : device.state === "offline" ? "bad" : "warn"}`, text: device.state });
+// current: whether the device is as the latest refresh read it; one read by an older refresh shows
+// its state in no colour, as it may be another now.
+function row(device, current) {
+  const colour = !current ? "" : device.state === "online" ? "ok" : device.state === "offline" ? "bad" : "warn";
+  const state = h("span", { class: `pill ${colour}`.trim(), text: device.state });
   const problems = device.problems.length
     ? h("ul", { class: "problems" }, device.problems.map((problem) => h("li", {}, own(problem))))
-    : h("span", { class: "ok", text: "none" });
+    : h("span", { class: current ? "ok" : "", text: "none" });
   return h("tr", { "data-device": device.device_id, class: device.problems.length ? "problem" : "" },
     h("th", { scope: "row", "data-label": "Device" }, devicePath(device.device_id) === null
       ? own(device.device_id)
@@ -54,6 +57,7 @@ function row(device) {
 
 export function mount(view) {
   const message = h("p", { role: "status", class: "muted" });
+  const asRead = h("p", { class: "muted", hidden: true });
   const filter = h("input", { id: "device-filter", type: "search", placeholder: "device id" });
   const body = h("tbody");
   view.append(
@@ -61,18 +65,23 @@ export function mount(view) {
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
       h("div", {}, h("label", { for: "device-filter", text: "Find a device" }), filter)),
     message,
+    asRead,
     h("table", { class: "fleet" },
       h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { scope: "col", text })))),
       body),
   );
-  let answer = null;
+  let answer = null; // the last list read, and when (readAt)
   let failed = false; // the latest refresh failed: the rows are those of an older one
 
   function render() {
     if (!answer) return;
     const wanted = filter.value.trim().toLowerCase();
     const shown = ordered(answer.devices).filter((device) => device.device_id.toLowerCase().includes(wanted));
-    body.replaceChildren(...shown.map(row));
+    body.replaceChildren(...shown.map((device) => row(device, !failed)));
+    // The rows of a failed refresh stayed in their states' colours under its error, read as the
+    // fleet now: they are said to be as old as they are.
+    asRead.textContent = `What follows was read at ${clock(answer.readAt)}; the devices' states now are unknown.`;
+    asRead.hidden = !failed;
     // A filter typed after a failed refresh drew the count over its error, and the stale list
     // looked current: the error stays until a refresh succeeds (and is not said again each key).
     if (failed) return;
@@ -83,12 +92,13 @@ export function mount(view) {
 
   async function refresh() {
     try {
-      answer = await everyDevice();
+      answer = { ...(await everyDevice()), readAt: Date.now() / 1000 };
       failed = false;
       render();
     } catch (error) {
       failed = true;
       sayFailure(message, error);
+      render();
     }
   }
 
