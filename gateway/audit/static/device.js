@@ -1,6 +1,6 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
-import { ApiError, clock, facts, fixed, h } from "./core.js";
+import { ApiError, asReadText, clock, facts, fixed, h } from "./core.js";
 import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
@@ -59,7 +59,7 @@ export function mount(view, deviceId) {
     const current = readAt === null;
     const colour = (name) => (current ? name : "");
     summary.replaceChildren(
-      ...(current ? [] : [h("p", { class: "muted", text: `What follows was read at ${clock(readAt)}; the device's state now is unknown.` })]),
+      ...(current ? [] : [h("p", { class: "muted", text: asReadText(readAt, "the device's state now is unknown") })]),
       device.problems.length
         ? h("div", { class: current ? "banner bad" : "banner", role: current ? "alert" : null }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
         : h("p", { class: colour("ok"), text: "No problems." }),

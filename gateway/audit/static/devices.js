@@ -1,6 +1,6 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
-import { clock, fixed, h } from "./core.js";
+import { asReadText, clock, fixed, h } from "./core.js";
 import { devicePath, exact, keyCount, own, say, sayFailure } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
@@ -80,7 +80,7 @@ export function mount(view) {
     body.replaceChildren(...shown.map((device) => row(device, !failed)));
     // The rows of a failed refresh stayed in their states' colours under its error, read as the
     // fleet now: they are said to be as old as they are.
-    asRead.textContent = `What follows was read at ${clock(answer.readAt)}; the devices' states now are unknown.`;
+    asRead.textContent = asReadText(answer.readAt, "the devices' states now are unknown");
     asRead.hidden = !failed;
     // A filter typed after a failed refresh drew the count over its error, and the stale list
     // looked current: the error stays until a refresh succeeds (and is not said again each key).

@@ -123,6 +123,12 @@ export function clock(iso) {
   return Number.isNaN(date.getTime()) ? String(iso) : date.toLocaleString();
 }
 
+// The line over what a failed refresh left shown: when it was read, and that what it says is not
+// known to hold now (unknown: "the gateway's state now is unknown").
+export function asReadText(readAt, unknown) {
+  return `What follows was read at ${clock(readAt)}; ${unknown}.`;
+}
+
 export function duration(seconds) {
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
   const whole = Math.max(0, Math.round(seconds));

@@ -1,6 +1,6 @@
 // System page: health problems, alert delivery (broker state, committed vs acknowledged seq,
 // outbox size), device id, uptime and version; refreshed live.
-import { api, clock, duration, errorText, facts, h } from "./core.js";
+import { api, asReadText, clock, duration, errorText, facts, h } from "./core.js";
 
 export function mount(view) {
   const content = h("div", { class: "grid" });
@@ -34,7 +34,7 @@ export function mount(view) {
       } else {
         say(errorText(error), "error");
         if (last) {
-          asRead.textContent = `What follows was read at ${clock(last.readAt)}; the gateway's state now is unknown.`;
+          asRead.textContent = asReadText(last.readAt, "the gateway's state now is unknown");
           asRead.hidden = false;
           draw(last.status, false);
         }
