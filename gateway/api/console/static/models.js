@@ -1,10 +1,10 @@
 // Models page: the repository as the gateway serves it: every version, its state and why it is
 // not ready, the platform and the execution provider that actually runs it.
-import { api, errorText, h } from "./core.js";
+import { api, asReadText, errorText, h } from "./core.js";
 
 // The share of unversioned requests a version gets: the canary its weight, the default the rest.
 function share(meta, version) {
-  if (!meta || !meta.routing) return "–";
+  if (!meta.routing) return "–";
   const canary = meta.routing.canary;
   const percent = (value) => `${Math.round(value * 1000) / 10} %`;
   if (canary && String(canary.version) === version) return `canary, ${percent(canary.share)}`;
@@ -25,44 +25,77 @@ function cells(...contents) {
 export function mount(view) {
   const body = h("tbody");
   const message = h("p", { role: "status", class: "muted" });
+  const asRead = h("p", { class: "muted", hidden: true });
   view.append(
     h("h1", { text: "Models" }),
     message,
+    asRead,
     h("table", {},
       h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { text })))),
       body),
   );
+  // The last index read, its models' metadata and when: while refreshes fail it stays shown, said
+  // to be that old, with no state in colour (green "ready" pills under the error read as models
+  // ready now).
+  let last = null;
+
+  function say(text, style) {
+    message.textContent = text;
+    message.className = style;
+  }
 
   async function refresh() {
     let index;
     try {
       index = await api("/v2/repository/index");
     } catch (error) {
-      message.textContent = errorText(error);
-      message.className = "error";
+      say(errorText(error), "error");
+      if (last) {
+        asRead.textContent = asReadText(last.readAt, "the models' states now are unknown");
+        asRead.hidden = false;
+        draw(last, false);
+      }
       return;
     }
+    const readAt = Date.now() / 1000;
     const names = [...new Set(index.map((entry) => entry.name))];
+    // A model whose metadata could not be read showed "–" for its share, platform and provider, as
+    // if it had none: they are unknown, and the line says why.
     const metadata = new Map(await Promise.all(names.map(async (name) => {
       try {
-        return [name, await api(`/v2/models/${encodeURIComponent(name)}`)];
-      } catch {
-        return [name, null];
+        return [name, { meta: await api(`/v2/models/${encodeURIComponent(name)}`) }];
+      } catch (error) {
+        return [name, { error: errorText(error) }];
       }
     })));
-    message.textContent = `${index.length} versions of ${names.length} models.`;
-    message.className = "muted";
+    const unread = names.filter((name) => metadata.get(name).error !== undefined);
+    say(
+      [
+        `${index.length} versions of ${names.length} models.`,
+        ...unread.map((name) => `The metadata of ${name} could not be read (${metadata.get(name).error}): its share of requests, platform and provider are unknown.`),
+      ].join(" "),
+      unread.length ? "error" : "muted",
+    );
+    last = { index, metadata, readAt };
+    asRead.hidden = true;
+    draw(last, true);
+  }
+
+  // current: whether the index is the latest refresh's; an older one's pills show no state's colour.
+  function draw({ index, metadata }, current) {
     body.replaceChildren(...index.map((entry) => {
-      const meta = metadata.get(entry.name);
+      const { meta } = metadata.get(entry.name);
       const serving = meta && meta.parameters && meta.parameters.version === entry.version;
       const ready = entry.state === "READY";
+      const colour = !current ? "" : ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad";
+      const provider = serving ? meta.parameters.provider : !meta ? "unknown" : ready ? "ready" : "–";
       return h("tr", { "data-model": `${entry.name}:${entry.version}` }, cells(
         [{ text: entry.name }],
         [{ text: entry.version }],
-        [{}, h("span", { class: `pill ${ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad"}`, text: entry.state.toLowerCase() })],
-        [{ text: share(meta, entry.version) }],
-        [{ text: meta ? meta.platform : "–" }],
-        [{ text: serving && meta.parameters ? meta.parameters.provider : ready ? "ready" : "–" }],
+        [{}, h("span", { class: `pill ${colour}`.trim(), text: entry.state.toLowerCase() })],
+        [{ text: meta ? share(meta, entry.version) : "unknown" }],
+        [{ text: meta ? meta.platform : "unknown" }],
+        [{ text: provider }],
         [{ class: entry.reason ? "error" : "", text: entry.reason || "none" }],
       ));
     }));

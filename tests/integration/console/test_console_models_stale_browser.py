@@ -1,0 +1,131 @@
+"""The console's Models page in a real browser (Debian's chromium): no state claimed while its
+refreshes fail, and no metadata shown as absent when it could not be read.
+
+- after a refresh of the repository index failed, the table kept the rows it had last read under
+  the error line, green "ready" pills among them: a reader saw models ready while their states were
+  unknown. The rows stay, said to be as last read and when, with no pill coloured by a state, until
+  a refresh succeeds again (and the line loses the error's style then);
+- a model whose metadata (``/v2/models/<name>``) could not be read showed a dash for its share of
+  requests, platform and provider, as if it had none: they are "unknown", and the line says why.
+
+The real API app on 127.0.0.1 over the API tests' backend (affine versions 1 and 2 ready, 3
+unavailable: it failed to load); the 503s are the browser's own routes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import closing
+
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect
+from prometheus_client import CollectorRegistry
+
+from gateway.api.app import create_app
+from gateway.config import AdmissionConfig, HttpConfig
+from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
+from tests.unit.api.fakes import FakeBackend, SteadyState
+from tests.unit.api.harness import ServedApi
+
+UNAVAILABLE = "the model repository is unavailable"
+COUNTED = "3 versions of 1 models."
+ERROR_CLASS = re.compile(r"(^|\s)error(\s|$)")
+STATE_COLOUR = re.compile(r"(^|\s)(ok|warn|bad)(\s|$)")
+AS_READ = re.compile(r"^What follows was read at .+; the models' states now are unknown\.$")
+
+
+@pytest.fixture
+def served() -> Iterator[ServedApi]:
+    backend = FakeBackend()
+    app = create_app(
+        http=HttpConfig(),
+        admission=AdmissionConfig(),
+        inference=backend,
+        cameras=None,
+        events=None,
+        registry=CollectorRegistry(),
+        state=SteadyState(),
+    )
+    with closing(backend), closing(ServedApi(app)) as api:
+        yield api
+
+
+def unavailable(route: Route) -> None:
+    route.fulfill(status=503, json={"error": UNAVAILABLE})
+
+
+def expect_current(page: Page) -> None:
+    """The rows of a refresh that succeeded: each version's state in its colour."""
+    for version in ("1", "2"):
+        pill = page.locator(f"[data-model='affine:{version}'] .pill")
+        expect(pill).to_have_text("ready", timeout=UI_WAIT_MS)
+        expect(pill).to_have_class(re.compile(r"(^|\s)ok(\s|$)"), timeout=UI_WAIT_MS)
+    failed = page.locator("[data-model='affine:3'] .pill")
+    expect(failed).to_have_text("unavailable")
+    expect(failed).to_have_class(re.compile(r"(^|\s)bad(\s|$)"))
+
+
+def test_a_failed_refresh_leaves_no_model_ready_in_colour(browser: Browser, served: ServedApi) -> None:
+    errors: list[str] = []
+    page = browser.new_page(viewport=VIEWPORT)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"http://127.0.0.1:{served.port}/#/models")
+    message = page.locator("main p[role=status]")
+    as_read = page.get_by_text(AS_READ)
+    expect_current(page)
+    expect(message).to_have_text(COUNTED)
+    expect(as_read).to_be_hidden()
+
+    # Given the refreshes of the repository index answered 503
+    page.route("**/v2/repository/index", unavailable)
+    expect(message).to_have_text(UNAVAILABLE, timeout=UI_WAIT_MS)
+    expect(message).to_have_class(ERROR_CLASS)
+
+    # Then the rows stay, said to be as last read, their states in no state's colour
+    expect(as_read).to_be_visible(timeout=UI_WAIT_MS)
+    expect(page.locator("main tbody tr")).to_have_count(3)
+    expect(page.locator("main .pill")).to_have_text(["ready", "ready", "unavailable"])
+    for pill in page.locator("main .pill").all():
+        expect(pill).not_to_have_class(STATE_COLOUR)
+
+    # When a refresh succeeds again, then the states are the repository's, in colour, and the line
+    # counts them with no error's style left
+    page.unroute("**/v2/repository/index")
+    expect_current(page)
+    expect(as_read).to_be_hidden()
+    expect(message).to_have_text(COUNTED)
+    expect(message).not_to_have_class(ERROR_CLASS)
+    assert errors == []
+
+
+def test_metadata_that_could_not_be_read_is_unknown(browser: Browser, served: ServedApi) -> None:
+    errors: list[str] = []
+    page = browser.new_page(viewport=VIEWPORT)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    # Given the model's metadata answers 503 while the index answers
+    page.route("**/v2/models/affine", unavailable)
+    page.goto(f"http://127.0.0.1:{served.port}/#/models")
+    message = page.locator("main p[role=status]")
+    serving = page.locator("[data-model='affine:2']")
+
+    # Then its share, platform and provider are unknown, and the line says why
+    expect(message).to_have_text(
+        f"{COUNTED} The metadata of affine could not be read ({UNAVAILABLE}): its share of "
+        "requests, platform and provider are unknown.",
+        timeout=UI_WAIT_MS,
+    )
+    expect(message).to_have_class(ERROR_CLASS)
+    expect(serving.locator("td[data-label='Share of requests']")).to_have_text("unknown")
+    expect(serving.locator("td[data-label='Platform']")).to_have_text("unknown")
+    expect(serving.locator("td[data-label='Provider']")).to_have_text("unknown")
+    expect_current(page)
+
+    # When the metadata can be read again, then the cells show it and the line is no error
+    page.unroute("**/v2/models/affine")
+    expect(serving.locator("td[data-label='Platform']")).to_have_text("onnxruntime_onnx", timeout=UI_WAIT_MS)
+    expect(serving.locator("td[data-label='Share of requests']")).to_have_text("canary, 25 %")
+    expect(serving.locator("td[data-label='Provider']")).to_have_text("CPUExecutionProvider")
+    expect(message).to_have_text(COUNTED)
+    expect(message).not_to_have_class(ERROR_CLASS)
+    assert errors == []
