@@ -1,12 +1,17 @@
 // Cameras page: one tile per camera with its live view and its numbers; a failed camera is framed
 // in red and greyed out, so it shows at a glance.
 //
+// The tiles are the cameras of the latest answer: a camera a reload removed kept its tile for as
+// long as the page was open, its live view asking for a camera that was gone. While refreshes fail,
+// the tiles stay, said to be as last read and when, with no state in colour: under the error line,
+// a green "streaming" or a red frame read as the camera's state now.
+//
 // A browser opens at most six connections to one host, and a live view holds one for as long as it
 // shows: with twelve live tiles, six stayed black and the page's own requests (its refresh, the
 // other pages) waited behind the streams for good. So the tiles are live only while the cameras
 // are few enough to leave connections free; beyond that each tile shows a snapshot, renewed with
 // the page's refresh while the tile is on screen (the camera page keeps its live view).
-import { api, clock, errorText, facts, fixed, h } from "./core.js";
+import { api, asReadText, clock, errorText, facts, fixed, h } from "./core.js";
 import { playLive } from "./live.js";
 
 export const LIVE_TILES = 4;
@@ -29,8 +34,9 @@ export function drops(camera) {
   return entries.length ? entries.map(([reason, count]) => `${reason} ${count}`).join(", ") : "none";
 }
 
-export function stateBadge(state) {
-  return h("span", { class: `pill state-${state}`, text: state });
+// current: whether the state is the latest refresh's; an older one is no state in colour.
+export function stateBadge(state, current = true) {
+  return h("span", { class: current ? `pill state-${state}` : "pill", text: state });
 }
 
 // A live view that has shown no picture (a camera down, or one that never streamed) says so over
@@ -71,9 +77,9 @@ export function liveNote(image) {
   };
 }
 
-export function cameraFacts(camera) {
+export function cameraFacts(camera, current = true) {
   return facts([
-    ["State", stateBadge(camera.state)],
+    ["State", stateBadge(camera.state, current)],
     ["fps in / processed", `${fixed(camera.fps_in)} / ${fixed(camera.fps_processed)}`],
     ["Dropped", drops(camera)],
     ["Reconnects", String(camera.reconnects)],
@@ -85,7 +91,9 @@ export function cameraFacts(camera) {
 export function mount(view) {
   const grid = h("div", { class: "grid", "aria-live": "off" });
   const message = h("p", { class: "muted", role: "status" });
-  view.append(h("h1", { text: "Cameras" }), message, grid);
+  const asRead = h("p", { class: "muted", hidden: true });
+  view.append(h("h1", { text: "Cameras" }), message, asRead, grid);
+  let readAt = null; // when the tiles' numbers were read
   const tiles = new Map();
   // Tiles on screen, whose snapshots are renewed; the others keep their last picture.
   const onScreen = new Set();
@@ -121,6 +129,22 @@ export function mount(view) {
     else tile.image.removeAttribute("src");
   }
 
+  function draw(tile, camera, current) {
+    tile.camera = camera;
+    tile.root.classList.toggle("failed", current && (camera.state === "failed" || camera.state === "stopped"));
+    tile.numbers.replaceChildren(cameraFacts(camera, current));
+  }
+
+  function drop(tile) {
+    tile.player?.stop();
+    watcher.unobserve(tile.root);
+    onScreen.delete(tile);
+    // An <img> taken out of the page may keep its snapshot loading; an empty source ends it.
+    tile.image.removeAttribute("src");
+    tile.root.remove();
+    tiles.delete(tile.id);
+  }
+
   async function refresh() {
     let answer;
     try {
@@ -130,9 +154,21 @@ export function mount(view) {
     } catch (error) {
       message.textContent = errorText(error);
       message.className = "error";
+      if (tiles.size) {
+        asRead.textContent = asReadText(readAt, "the cameras' states now are unknown");
+        asRead.hidden = false;
+        for (const tile of tiles.values()) draw(tile, tile.camera, false);
+      }
       return;
     }
+    readAt = Date.now() / 1000;
+    asRead.hidden = true;
+    const listed = new Set(answer.cameras.map((camera) => camera.id));
+    for (const tile of [...tiles.values()]) {
+      if (!listed.has(tile.id)) drop(tile);
+    }
     const live = answer.cameras.length <= LIVE_TILES;
+    let previous = null; // the tile of the camera before, in the answer's order
     for (const camera of answer.cameras) {
       let tile = tiles.get(camera.id);
       if (!tile) {
@@ -141,6 +177,7 @@ export function mount(view) {
           root: h("article", { class: "card tile", "data-camera": camera.id }),
           image: h("img", { class: "live", alt: `Live view of camera ${camera.id}` }),
           numbers: h("div"),
+          camera,
           live: null,
           player: null,
           loading: false,
@@ -158,27 +195,25 @@ export function mount(view) {
           tile.numbers,
         );
         tile.root.tile = tile;
-        grid.append(tile.root);
+        // A camera that comes back (a reload put it back) takes its place in the answer's order.
+        if (previous) previous.root.after(tile.root);
+        else grid.prepend(tile.root);
         tiles.set(camera.id, tile);
         watcher.observe(tile.root);
       }
+      previous = tile;
       show(tile, live);
       if (!live && onScreen.has(tile)) renew(tile);
-      tile.root.classList.toggle("failed", camera.state === "failed" || camera.state === "stopped");
       tile.note.update(camera);
-      tile.numbers.replaceChildren(cameraFacts(camera));
+      draw(tile, camera, true);
     }
   }
 
   return {
     refresh,
     dispose() {
+      for (const tile of [...tiles.values()]) drop(tile);
       watcher.disconnect();
-      // An <img> taken out of the page may keep its snapshot loading; an empty source ends it.
-      for (const tile of tiles.values()) {
-        tile.player?.stop();
-        tile.image.removeAttribute("src");
-      }
     },
   };
 }
