@@ -61,7 +61,7 @@ export function mount(view, deviceId) {
     summary.replaceChildren(
       ...(current ? [] : [h("p", { class: "muted", text: asReadText(readAt, "the device's state now is unknown") })]),
       device.problems.length
-        ? h("div", { class: current ? "banner bad" : "banner", role: current ? "alert" : null }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
+        ? h("div", { class: current ? "banner bad" : "banner stale", role: current ? "alert" : null }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
         : h("p", { class: colour("ok"), text: "No problems." }),
       facts([
         ["State", device.state, { class: colour(device.state === "online" ? "ok" : "bad") }],
@@ -88,6 +88,9 @@ export function mount(view, deviceId) {
       say(message, "No URL can name the device ", own(deviceId), " (\".\" and \"..\" are path steps): rename it on the device.");
       return;
     }
+    // Whether this refresh read the device: a failure after that (of its alerts' read) leaves the
+    // summary it drew as the device now. It was drawn again as old, "state now unknown", in no colour.
+    let readNow = false;
     try {
       let device;
       try {
@@ -111,6 +114,7 @@ export function mount(view, deviceId) {
       if (!current()) return;
       lastRead = { device, readAt: Date.now() / 1000 };
       draw(device, null);
+      readNow = true;
       const top = wantedUpper === null ? BigInt(device.last_seq) : wantedUpper;
       const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
       const from = wantedStart !== null && wantedStart > first && wantedStart <= top ? wantedStart : first;
@@ -148,7 +152,7 @@ export function mount(view, deviceId) {
     } catch (error) {
       if (!current()) return;
       sayFailure(message, error);
-      if (lastRead) draw(lastRead.device, lastRead.readAt);
+      if (lastRead && !readNow) draw(lastRead.device, lastRead.readAt);
     }
   }
   return { refresh };

@@ -60,15 +60,16 @@ export function mount(view) {
   const asRead = h("p", { class: "muted", hidden: true });
   const filter = h("input", { id: "device-filter", type: "search", placeholder: "device id" });
   const body = h("tbody");
+  const table = h("table", { class: "fleet" },
+    h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { scope: "col", text })))),
+    body);
   view.append(
     h("h1", { text: "Devices" }),
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
       h("div", {}, h("label", { for: "device-filter", text: "Find a device" }), filter)),
     message,
     asRead,
-    h("table", { class: "fleet" },
-      h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { scope: "col", text })))),
-      body),
+    table,
   );
   let answer = null; // the last list read, and when (readAt)
   let failed = false; // the latest refresh failed: the rows are those of an older one
@@ -82,6 +83,9 @@ export function mount(view) {
     // fleet now: they are said to be as old as they are.
     asRead.textContent = asReadText(answer.readAt, "the devices' states now are unknown");
     asRead.hidden = !failed;
+    // The problems of rows an older refresh read stayed marked in red, as the fleet's problems now:
+    // they stay listed, and the stylesheet paints a stale table's problems in no state's colour.
+    table.classList.toggle("stale", failed);
     // A filter typed after a failed refresh drew the count over its error, and the stale list
     // looked current: the error stays until a refresh succeeds (and is not said again each key).
     if (failed) return;

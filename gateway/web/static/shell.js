@@ -43,7 +43,7 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
     const element = document.getElementById("health");
     element.hidden = !text;
     if (element.textContent !== text) element.textContent = text;
-    const wanted = text ? `pill ${className}` : "pill";
+    const wanted = text && className ? `pill ${className}` : "pill";
     if (element.className !== wanted) element.className = wanted;
   }
 
@@ -55,7 +55,12 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
     } catch (error) {
       // 401: logged out, the login form is shown, and health is not this visitor's to know.
       if (error.status === 404 || error.status === 401) setBadge("", "");
-      else setBadge(error.status ? "health unknown" : "unreachable", "bad");
+      else if (!error.status) setBadge("unreachable", "bad");
+      // A server error (5xx) is the server saying it is failing: red, as no answer at all. A request
+      // refused for the client's own reason (429, its rate limit) says nothing of the server's
+      // health, and was red while the server was healthy: unknown, in no colour, as the pages show
+      // a state they do not know.
+      else setBadge("health unknown", error.status >= 500 ? "bad" : "");
     }
   }
 
