@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -48,8 +47,6 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
-
-import onnxruntime as ort
 
 BENCH = Path(__file__).resolve().parent
 # Run as a script, bench/ comes first on sys.path, where bench/tensorrt.py would shadow TensorRT for the
@@ -74,6 +71,7 @@ from bench.accuracy_offline import OURS, cpu_per_frame, offline  # noqa: E402
 from bench.accuracy_pipeline import SAMPLING_FACTOR, WAVE, PreparedClip, play, prepare  # noqa: E402
 from bench.baselines import BASELINES  # noqa: E402
 from bench.clip_sets import clip_set  # noqa: E402
+from bench.run_record import run_record  # noqa: E402
 
 PIPELINE = "ours, pipeline"
 HOLDOUT, TUNING = "holdout", "tuning"
@@ -192,14 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "enrollment_normal_q99": {clip.spec.name: clip.normal_quantile for clip in clips},
         "prepare_seconds": prepared_s,
         "play_seconds": played_s,
-        "seconds": time.perf_counter() - began,
-        "load_average": {"before": load_before, "after": load_after},
-        "machine": {
-            "python": platform.python_version(),
-            "onnxruntime": ort.__version__,
-            "cpu": platform.machine(),
-            "cores": os.cpu_count(),
-        },
+        **run_record(began, load_before, load_after),
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(document, indent=2) + "\n")

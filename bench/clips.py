@@ -30,6 +30,7 @@ import numpy.typing as npt
 
 from bench.scene_families import ASPECT, Float, Sprite, background, motion_blur, paste, sprite
 from bench.scene_motion import Lighting, NormalMotion
+from bench.video_file import write_lossless
 
 Image = npt.NDArray[np.uint8]
 VISIBLE_SHARE = 0.2
@@ -307,14 +308,4 @@ def _shaken(image: Float, rng: np.random.Generator, pixels: int) -> Float:
 def write_video(clip: Clip, path: Path, start: int = 0) -> int:
     """Frames ``start..`` of ``clip`` as a lossless video at the clip's frame rate; returns the count."""
     spec = clip.spec
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), spec.fps, (spec.width, spec.height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write FFV1 video to {path}")
-    count = 0
-    try:
-        for frame in clip.frames(start):
-            writer.write(frame)
-            count += 1
-    finally:
-        writer.release()
-    return count
+    return write_lossless(clip.frames(start), path, spec.fps, (spec.width, spec.height))

@@ -54,6 +54,7 @@ for path in (ROOT, CODE):
 from bench.http_load import Connection, Request  # noqa: E402
 from bench.request_cpu_report import by_package, markdown, portable, top_functions  # noqa: E402
 from bench.request_cpu_server import Server, default_loop, serve_main, write_io_model  # noqa: E402
+from bench.serve_mode import run_mode, serve_mode_parser  # noqa: E402
 from gateway.api.tensors import encode_binary_request  # noqa: E402
 from gateway.inference.model_config import load_model_config  # noqa: E402
 
@@ -234,16 +235,9 @@ def bench_main(arguments: argparse.Namespace) -> int:
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="mode")
-    serve_parser = sub.add_parser("serve", help="internal: run the gateway for the benchmark")
-    serve_parser.add_argument("--config", required=True)
+    parser, serve_parser = serve_mode_parser(__doc__)
     serve_parser.add_argument("--input-name", required=True)
     serve_parser.add_argument("--shape", required=True)
-    parser.add_argument("--model", default="face-detector")
-    parser.add_argument("--size", type=int, default=320, help="for dynamic height/width")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="asyncio", help=argparse.SUPPRESS)
     parser.add_argument(
         "--loops",
@@ -276,10 +270,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
-    if arguments.mode == "serve":
-        return serve_main(arguments)
-    return bench_main(arguments)
+    return run_mode(parse_arguments(argv), serve_main, bench_main)
 
 
 if __name__ == "__main__":

@@ -63,6 +63,7 @@ if str(ROOT) not in sys.path:
 
 from bench.http_load import Request, closed_loop, percentiles, samples_ms  # noqa: E402
 from bench.open_loop import open_loop  # noqa: E402
+from bench.serve_mode import run_mode, serve_mode_parser  # noqa: E402
 from bench.serving_load import (  # noqa: E402
     FloorProcess,
     GatewayProcess,
@@ -479,16 +480,9 @@ def _cpu_name() -> str:
 
 
 def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    sub = parser.add_subparsers(dest="mode")
-    serve_parser = sub.add_parser("serve", help="internal: run the gateway for the benchmark")
-    serve_parser.add_argument("--config", required=True)
+    parser, serve_parser = serve_mode_parser(__doc__)
     serve_parser.add_argument("--admission", required=True)
     serve_parser.add_argument("--camera", default=None)
-    parser.add_argument("--model", default="face-detector")
-    parser.add_argument("--size", type=int, default=320, help="for dynamic height/width")
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
     parser.add_argument("--workers", type=int, default=0, help="default: the gateway's (one per core)")
     parser.add_argument("--max-batch", type=int, default=8)
@@ -512,10 +506,7 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    arguments = parse_arguments(argv)
-    if arguments.mode == "serve":
-        return serve_main(arguments)
-    return bench_main(arguments)
+    return run_mode(parse_arguments(argv), serve_main, bench_main)
 
 
 if __name__ == "__main__":

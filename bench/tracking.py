@@ -83,7 +83,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -93,13 +92,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-import onnxruntime as ort
-
 BENCH = Path(__file__).resolve().parent
 # Run as a script, bench/ comes first on sys.path, where bench/tensorrt.py would shadow TensorRT.
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != BENCH]
 sys.path.insert(0, str(BENCH.parent))
 
+from bench.run_record import run_record  # noqa: E402
 from bench.tracking_clips import Clip, ClipSpec, write_video  # noqa: E402
 from bench.tracking_metrics import TruthBox, score  # noqa: E402
 from bench.tracking_play import DETECT_FPS, MODEL, Played, play, rules_config  # noqa: E402
@@ -288,14 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "summary": summary,
         "clips": [asdict(result) for result in results],
-        "seconds": time.perf_counter() - began,
-        "load_average": {"before": load_before, "after": load_after},
-        "machine": {
-            "python": platform.python_version(),
-            "onnxruntime": ort.__version__,
-            "cpu": platform.machine(),
-            "cores": os.cpu_count(),
-        },
+        **run_record(began, load_before, load_after),
     }
     arguments.out.parent.mkdir(parents=True, exist_ok=True)
     arguments.out.write_text(json.dumps(document, indent=2) + "\n")

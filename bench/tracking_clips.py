@@ -30,6 +30,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from bench.video_file import write_lossless
+
 Image = npt.NDArray[np.uint8]
 Point = tuple[float, float]
 Box = tuple[float, float, float, float]
@@ -315,14 +317,4 @@ def background(rng: np.random.Generator, height: int, width: int) -> npt.NDArray
 def write_video(clip: Clip, path: Path) -> int:
     """The clip as a lossless video (FFV1 in Matroska) at its frame rate; returns the frame count."""
     spec = clip.spec
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"FFV1"), spec.fps, (spec.width, spec.height))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV cannot write FFV1 video to {path}")
-    count = 0
-    try:
-        for frame in clip.frames():
-            writer.write(frame)
-            count += 1
-    finally:
-        writer.release()
-    return count
+    return write_lossless(clip.frames(), path, spec.fps, (spec.width, spec.height))

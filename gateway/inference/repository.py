@@ -1,6 +1,8 @@
-"""The model repository: ``<root>/<name>/model.yaml`` + ``<root>/<name>/<version>/model.onnx``.
+"""The model repository: its passes over the models on disk, loads on demand, and the lookups
+that serve requests.
 
-What it holds: the models and versions on disk, found by a scan and kept in step by hot reload, each
+What it holds: the models and versions on disk (module ``repository_files``: the layout, and what
+one look at a model's directory changes), found by a scan and kept in step by hot reload, each
 version loaded once and warmed before it serves (module ``version_loader``). Unpinned requests go
 to the highest READY version (or ``routing.default_version``), and ``routing.canary`` sends a
 weighted share of them to another version; ``name:version`` pins one (module ``routing``).
@@ -9,13 +11,9 @@ Hot reload: a poll thread compares file stamps (mtime, size, inode). A changed o
 loaded side by side while the old engines keep serving; once warm it replaces them atomically and
 the old ones close after their in-flight batches finish, so a reload fails no request. A version
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
-good engines serving (logged) and is retried when the file changes again. Only directories named by
-a canonical version number (``7``, never ``07``) are versions; others are skipped with one warning.
-A model directory whose name is no model name (``domain.NAME_RULE``: a space, a non-ASCII letter, a
-control character) is skipped the same way, with one warning, and kept in ``invalid_names``: no
-config could reference it and a /v2 client may not reach it, so loading it would only cost memory.
-While the repository itself is not a directory (unmounted, a link being replaced) nothing changes:
-what it loaded keeps serving until it is back.
+good engines serving (logged) and is retried when the file changes again. While the repository
+itself is not a directory (unmounted, a link being replaced) nothing changes: what it loaded keeps
+serving until it is back.
 The poll thread outlives anything one model's files can do: an unexpected error refreshing a model
 is logged once per model and problem and the other models keep reloading, and ``polling_problems``
 tells the watchdog if the thread ever ends before ``stop``. Passes (the poll thread's, SIGHUP's, the
@@ -34,39 +32,23 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.config import IDENTIFIER
-from gateway.domain import NAME_RULE, ModelRef, ModelRouting, ModelState, ModelVersionStatus
-from gateway.errors import ConfigError, ModelLoadError, ModelNotFoundError, ModelNotReadyError
+from gateway.domain import ModelRef, ModelRouting, ModelState, ModelVersionStatus
+from gateway.errors import ModelLoadError, ModelNotFoundError, ModelNotReadyError
 from gateway.inference.engines.base import EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion
-from gateway.inference.model_config import ModelConfig, load_model_config
+from gateway.inference.model_config import ModelConfig
 from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog, ReloadLocks
+from gateway.inference.repository_files import MODEL_FILE, RepositoryFiles
 from gateway.inference.routing import choose_version, pinned_slot, ready, routing_of, status_for, to_load
-from gateway.inference.slots import (
-    ON_DEMAND,
-    Model,
-    Slot,
-    config_failure,
-    everything,
-    stamp_of,
-    status_of,
-    versions_in,
-)
-from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
+from gateway.inference.slots import ON_DEMAND, Model, Slot, config_failure, everything, status_of
+from gateway.inference.version_loader import VersionLoader, unload
 from gateway.inference.workload import ServiceTimes
-from gateway.printable import printable
 
 logger = logging.getLogger(__name__)
-
-MODEL_FILE = "model.onnx"
-CONFIG_FILE = "model.yaml"
-_VALID_NAME = re.compile(IDENTIFIER)
-"""A model directory's name must be one a config and a request can name (``NAME_RULE``)."""
 
 
 class ModelRepository:
@@ -95,8 +77,6 @@ class ModelRepository:
         self._lock = threading.Lock()
         self._models: dict[str, Model] = {}
         self._closed = False
-        self._root_missing = False
-        self._invalid_names: frozenset[str] = frozenset()
         self._locks = ReloadLocks()
         self._problems = ProblemLog()
         self._poller = Poller(self.poll, self._problems)
@@ -112,13 +92,14 @@ class ModelRepository:
             closed=lambda: self._closed,
             config_of=self._config,
         )
+        self._files = RepositoryFiles(root, self._loader, preload=self._preload, closed=lambda: self._closed)
 
     # --- scanning and loading -------------------------------------------------------------------
 
     def scan(self) -> None:
         """Find models and versions on disk (loads nothing); call ``load_all`` or ``poll`` next."""
         with self._locks.whole_pass():
-            for name in self._model_names() or ():
+            for name in self._files.model_names() or ():
                 self._refresh_quietly(name, load=False)
 
     def load_all(self) -> None:
@@ -237,7 +218,7 @@ class ModelRepository:
         with self._locks.whole_pass():
             if self._closed:
                 return
-            listing = self._model_names()
+            listing = self._files.model_names()
             if listing is None:
                 # Gone for a moment (unmounted, a link being replaced, a copy in progress): what it
                 # loaded keeps serving. Removing every model is emptying the directory, not losing it.
@@ -272,117 +253,33 @@ class ModelRepository:
                 unload(slot)
 
     def _refresh_quietly(self, name: str, *, load: bool) -> None:
-        """``_refresh_model`` under the model's lock; an unexpected error is logged once and the
-        other models go on."""
+        """``RepositoryFiles.refresh`` under the model's lock; an unexpected error is logged once
+        and the other models go on."""
         try:
             with self._locks.model(name):
-                self._refresh_model(name, load=load)
+                self._files.refresh(name, self._registered, load=load)
         except Exception as exc:  # a bug or an odd file in one model must not stop the others
             self._problems.report(name, exc)
         else:
             self._problems.cleared(name)
 
-    def _refresh_model(self, name: str, *, load: bool) -> None:
-        directory = self.root / name
-        config_stamp = stamp_of(directory / CONFIG_FILE)
-        versions, odd = versions_in(directory, MODEL_FILE)
+    def _registered(self, name: str) -> Model | None:
+        """The model's bookkeeping, made on its first look; None once the repository is closed."""
         with self._lock:
             if self._closed:
-                return  # nothing may come back into a closed repository
+                return None
             model = self._models.get(name)
             if model is None:
                 model = self._models[name] = Model(name, None, None, None)
-        for entry_name in sorted(odd - model.skipped):
-            logger.warning(
-                "model %s: directory %r is skipped: a version directory is named by its number "
-                "without leading zeros (1, 2, ...)",
-                name,
-                entry_name,
-                extra={"model": name},
-            )
-        model.skipped = frozenset(odd)
-        config_changed = model.config_stamp != config_stamp or (
-            model.config is None and model.config_error is None
-        )
-        if config_changed:
-            model.config_stamp = config_stamp
-            try:
-                config = load_model_config(directory / CONFIG_FILE)
-            except (ConfigError, OSError) as exc:
-                reason = f"{CONFIG_FILE}: {exc}"
-                logger.error("model %s: %s", name, reason, extra={"model": name})
-                if model.config is None or not any(slot.current for slot in model.slots.values()):
-                    model.config, model.config_error = None, reason
-                    for slot in model.slots.values():
-                        fail_unserved(slot, reason)
-                # else: the last good config keeps serving; fixed on the next change of the file
-                config_changed = False
-            else:
-                model.config, model.config_error = config, None
-        for version in sorted(set(model.slots) - set(versions)):
-            logger.info("model %s:%d removed", name, version, extra={"model": f"{name}:{version}"})
-            removed = model.slots[version]
-            model.slots = {key: value for key, value in model.slots.items() if key != version}
-            unload(removed)
-        for version, stamp in sorted(versions.items()):
-            if self._closed:
-                return  # close() came during this model's loads: the rest would only leak
-            existing = model.slots.get(version)
-            if existing is None:
-                slot = Slot(ModelRef(name, version), stamp)
-                model.slots = {**model.slots, version: slot}
-                if model.config is None:
-                    slot.move(ModelState.FAILED, model.config_error)
-                    continue
-                # A model in use (preloaded, or loaded on demand) gets its new versions at once.
-                in_use = self._preload(name) or any(other.current for other in model.slots.values())
-                if load and in_use:
-                    self._loader.load_quietly(slot)
-                elif load:
-                    slot.move(ModelState.UNLOADED, ON_DEMAND)
-            elif model.config is not None and (config_changed or existing.stamp != stamp):
-                existing.stamp = stamp
-                if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
-                    self._loader.reload(existing, model.config)
+            return model
 
     # --- lookups --------------------------------------------------------------------------------
-
-    def _model_names(self) -> list[str] | None:
-        """The model directories' names; None while the repository is not a directory."""
-        if not self.root.is_dir():
-            if not self._root_missing:  # once, not on every poll
-                logger.error(
-                    "model repository %s is not a directory (checked again on every poll)", self.root
-                )
-            self._root_missing = True
-            return None
-        if self._root_missing:
-            logger.info("model repository %s is a directory again", self.root)
-        self._root_missing = False
-        names: list[str] = []
-        invalid: set[str] = set()
-        for entry in self.root.iterdir():
-            if not entry.is_dir() or entry.name.startswith("."):
-                continue
-            if _VALID_NAME.fullmatch(entry.name):
-                names.append(entry.name)
-            else:
-                invalid.add(entry.name)
-        for name in sorted(invalid - self._invalid_names):  # once, not on every poll
-            logger.warning(
-                "model directory '%s' in %s is skipped: a model name is %s",
-                printable(name),
-                self.root,
-                NAME_RULE,
-            )
-        self._invalid_names = frozenset(invalid)
-        return sorted(names)
 
     def invalid_names(self) -> list[str]:
         """Directories the last scan or poll skipped because their name is no model name (spaces,
         non-ASCII, control characters, more than 64 characters): no config or request could name
         them, and a /v2 path may not reach them."""
-        return sorted(self._invalid_names)
+        return self._files.invalid_names()
 
     def _model(self, name: str) -> Model:
         with self._lock:

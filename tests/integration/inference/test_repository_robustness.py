@@ -178,7 +178,7 @@ def test_an_unexpected_error_in_one_model_is_logged_once_and_the_others_keep_rel
 
     repository = make_repository(models_root)
     repository.load_all()
-    monkeypatch.setattr("gateway.inference.repository.stamp_of", buggy_stamp_of)
+    monkeypatch.setattr("gateway.inference.repository_files.stamp_of", buggy_stamp_of)
     caplog.set_level(logging.ERROR, logger="gateway.inference")
     stop = threading.Event()
     repository.start_polling(0.02, stop)
@@ -267,7 +267,7 @@ def test_a_poll_thread_that_died_is_a_health_problem(
     def exits() -> list[str]:
         raise SystemExit  # not an Exception: the one way left for the thread to end early
 
-    monkeypatch.setattr(repository, "_model_names", exits)
+    monkeypatch.setattr(repository._files, "model_names", exits)
     stop = threading.Event()
     repository.start_polling(0.01, stop)
     repository.join_polling(5)

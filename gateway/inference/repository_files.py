@@ -1,0 +1,156 @@
+"""The model repository's files read into its bookkeeping: which directories are models and
+versions, and what one look at a model's directory changes.
+
+Layout: ``<root>/<name>/model.yaml`` + ``<root>/<name>/<version>/model.onnx``. Only directories
+named by a canonical version number (``7``, never ``07``) are versions; others are skipped with one
+warning. A model directory whose name is no model name (``domain.NAME_RULE``: a space, a non-ASCII
+letter, a control character) is skipped the same way, with one warning, and kept in
+``invalid_names``: no config could reference it and a /v2 client may not reach it, so loading it
+would only cost memory. While the repository itself is not a directory (unmounted, a link being
+replaced) the listing is None and nothing changes: what it loaded keeps serving until it is back.
+
+A look compares file stamps (``slots.Stamp``). A changed or added version is loaded side by side
+(``version_loader``); a removed one is unloaded. A model.yaml that no longer parses fails the
+model's versions while none of them serves; once one does, the last good model.yaml stays in force
+until the file changes again. A look runs with the model's lock held (``polling.ReloadLocks``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.config import IDENTIFIER
+from gateway.domain import NAME_RULE, ModelRef, ModelState
+from gateway.errors import ConfigError
+from gateway.inference.model_config import load_model_config
+from gateway.inference.slots import ON_DEMAND, Model, Slot, stamp_of, versions_in
+from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
+from gateway.printable import printable
+
+logger = logging.getLogger("gateway.inference.repository")
+"""The repository's logger, not this module's: these records carried its name before the files
+were split out of it, and log filters and tests name it."""
+
+MODEL_FILE = "model.onnx"
+CONFIG_FILE = "model.yaml"
+_VALID_NAME = re.compile(IDENTIFIER)
+"""A model directory's name must be one a config and a request can name (``NAME_RULE``)."""
+
+
+class RepositoryFiles:
+    def __init__(
+        self,
+        root: Path,
+        loader: VersionLoader,
+        *,
+        preload: Callable[[str], bool],
+        closed: Callable[[], bool],
+    ) -> None:
+        """``preload`` and ``closed``: ``VersionLoader``'s arguments of the same names."""
+        self._root = root
+        self._loader = loader
+        self._preload = preload
+        self._closed = closed
+        self._root_missing = False
+        self._invalid_names: frozenset[str] = frozenset()
+
+    def model_names(self) -> list[str] | None:
+        """The model directories' names; None while the repository is not a directory."""
+        if not self._root.is_dir():
+            if not self._root_missing:  # once, not on every poll
+                logger.error(
+                    "model repository %s is not a directory (checked again on every poll)", self._root
+                )
+            self._root_missing = True
+            return None
+        if self._root_missing:
+            logger.info("model repository %s is a directory again", self._root)
+        self._root_missing = False
+        names: list[str] = []
+        invalid: set[str] = set()
+        for entry in self._root.iterdir():
+            if not entry.is_dir() or entry.name.startswith("."):
+                continue
+            if _VALID_NAME.fullmatch(entry.name):
+                names.append(entry.name)
+            else:
+                invalid.add(entry.name)
+        for name in sorted(invalid - self._invalid_names):  # once, not on every poll
+            logger.warning(
+                "model directory '%s' in %s is skipped: a model name is %s",
+                printable(name),
+                self._root,
+                NAME_RULE,
+            )
+        self._invalid_names = frozenset(invalid)
+        return sorted(names)
+
+    def invalid_names(self) -> list[str]:
+        """Directories the last listing skipped because their name is no model name."""
+        return sorted(self._invalid_names)
+
+    def refresh(self, name: str, registered: Callable[[str], Model | None], *, load: bool) -> None:
+        """Bring model ``name`` in step with its directory. ``registered``: its bookkeeping, made on
+        its first look; None once the repository is closed. ``load``: load what is added or changed
+        (else only found, as a scan does)."""
+        directory = self._root / name
+        config_stamp = stamp_of(directory / CONFIG_FILE)
+        versions, odd = versions_in(directory, MODEL_FILE)
+        model = registered(name)
+        if model is None:
+            return  # nothing may come back into a closed repository
+        for entry_name in sorted(odd - model.skipped):
+            logger.warning(
+                "model %s: directory %r is skipped: a version directory is named by its number "
+                "without leading zeros (1, 2, ...)",
+                name,
+                entry_name,
+                extra={"model": name},
+            )
+        model.skipped = frozenset(odd)
+        config_changed = model.config_stamp != config_stamp or (
+            model.config is None and model.config_error is None
+        )
+        if config_changed:
+            model.config_stamp = config_stamp
+            try:
+                config = load_model_config(directory / CONFIG_FILE)
+            except (ConfigError, OSError) as exc:
+                reason = f"{CONFIG_FILE}: {exc}"
+                logger.error("model %s: %s", name, reason, extra={"model": name})
+                if model.config is None or not any(slot.current for slot in model.slots.values()):
+                    model.config, model.config_error = None, reason
+                    for slot in model.slots.values():
+                        fail_unserved(slot, reason)
+                # else: the last good config keeps serving; fixed on the next change of the file
+                config_changed = False
+            else:
+                model.config, model.config_error = config, None
+        for version in sorted(set(model.slots) - set(versions)):
+            logger.info("model %s:%d removed", name, version, extra={"model": f"{name}:{version}"})
+            removed = model.slots[version]
+            model.slots = {key: value for key, value in model.slots.items() if key != version}
+            unload(removed)
+        for version, stamp in sorted(versions.items()):
+            if self._closed():
+                return  # close() came during this model's loads: the rest would only leak
+            existing = model.slots.get(version)
+            if existing is None:
+                slot = Slot(ModelRef(name, version), stamp)
+                model.slots = {**model.slots, version: slot}
+                if model.config is None:
+                    slot.move(ModelState.FAILED, model.config_error)
+                    continue
+                # A model in use (preloaded, or loaded on demand) gets its new versions at once.
+                in_use = self._preload(name) or any(other.current for other in model.slots.values())
+                if load and in_use:
+                    self._loader.load_quietly(slot)
+                elif load:
+                    slot.move(ModelState.UNLOADED, ON_DEMAND)
+            elif model.config is not None and (config_changed or existing.stamp != stamp):
+                existing.stamp = stamp
+                if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
+                    self._loader.reload(existing, model.config)
