@@ -22,6 +22,31 @@ function cells(...contents) {
   return contents.map(([attributes, ...children], index) => h("td", { ...attributes, "data-label": COLUMNS[index] }, ...children));
 }
 
+// "1 version of 1 model.", not "1 versions of 1 models.".
+function counted(count, noun) {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function versionKey(entry) {
+  return `${entry.name}:${entry.version}`;
+}
+
+// The model's metadata names the provider of the version unversioned requests go to alone: every
+// other ready version (a canary, one only pinned requests reach) showed "ready" where its provider
+// belongs, so a canary fallen back to the CPU went unseen. Each ready version's own metadata names
+// its provider: one request per ready version per refresh; a version not ready has none to read.
+async function readProviders(index) {
+  return new Map(await Promise.all(index.filter((entry) => entry.state === "READY").map(async (entry) => {
+    const path = `/v2/models/${encodeURIComponent(entry.name)}/versions/${encodeURIComponent(entry.version)}`;
+    try {
+      const { parameters } = await api(path);
+      return [versionKey(entry), { provider: parameters ? parameters.provider : "–" }];
+    } catch (error) {
+      return [versionKey(entry), { error: errorText(error) }];
+    }
+  })));
+}
+
 export function mount(view) {
   const body = h("tbody");
   const message = h("p", { role: "status", class: "muted" });
@@ -59,37 +84,41 @@ export function mount(view) {
     }
     const readAt = Date.now() / 1000;
     const names = [...new Set(index.map((entry) => entry.name))];
-    // A model whose metadata could not be read showed "–" for its share, platform and provider, as
-    // if it had none: they are unknown, and the line says why.
-    const metadata = new Map(await Promise.all(names.map(async (name) => {
+    // A model whose metadata could not be read showed "–" for its share and platform, as if it had
+    // none: they are unknown, and the line says why (as for a version whose provider was not read).
+    const readMetadata = Promise.all(names.map(async (name) => {
       try {
         return [name, { meta: await api(`/v2/models/${encodeURIComponent(name)}`) }];
       } catch (error) {
         return [name, { error: errorText(error) }];
       }
-    })));
+    }));
+    const [read, providers] = await Promise.all([readMetadata, readProviders(index)]);
+    const metadata = new Map(read);
     const unread = names.filter((name) => metadata.get(name).error !== undefined);
+    const unreadVersions = index.filter((entry) => providers.get(versionKey(entry))?.error !== undefined);
     say(
       [
-        `${index.length} versions of ${names.length} models.`,
-        ...unread.map((name) => `The metadata of ${name} could not be read (${metadata.get(name).error}): its share of requests, platform and provider are unknown.`),
+        `${counted(index.length, "version")} of ${counted(names.length, "model")}.`,
+        ...unread.map((name) => `The metadata of ${name} could not be read (${metadata.get(name).error}): its share of requests and platform are unknown.`),
+        ...unreadVersions.map((entry) => `The metadata of ${entry.name} version ${entry.version} could not be read (${providers.get(versionKey(entry)).error}): its provider is unknown.`),
       ].join(" "),
-      unread.length ? "error" : "muted",
+      unread.length || unreadVersions.length ? "error" : "muted",
     );
-    last = { index, metadata, readAt };
+    last = { index, metadata, providers, readAt };
     asRead.hidden = true;
     draw(last, true);
   }
 
   // current: whether the index is the latest refresh's; an older one's pills show no state's colour.
-  function draw({ index, metadata }, current) {
+  function draw({ index, metadata, providers }, current) {
     body.replaceChildren(...index.map((entry) => {
       const { meta } = metadata.get(entry.name);
-      const serving = meta && meta.parameters && meta.parameters.version === entry.version;
       const ready = entry.state === "READY";
       const colour = !current ? "" : ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad";
-      const provider = serving ? meta.parameters.provider : !meta ? "unknown" : ready ? "ready" : "–";
-      return h("tr", { "data-model": `${entry.name}:${entry.version}` }, cells(
+      const own = providers.get(versionKey(entry));
+      const provider = !own ? "–" : own.error !== undefined ? "unknown" : own.provider;
+      return h("tr", { "data-model": versionKey(entry) }, cells(
         [{ text: entry.name }],
         [{ text: entry.version }],
         [{}, h("span", { class: `pill ${colour}`.trim(), text: entry.state.toLowerCase() })],
