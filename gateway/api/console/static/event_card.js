@@ -2,13 +2,29 @@
 // alert, its timeline, its delivery state and links to the raw signed alerts.
 import { api, ApiError, clock, errorText, fixed, h, s } from "./core.js";
 
-export function deliveryText(group, delivery) {
+// delivery: the gateway's delivery as its status read it, null when the status could not be read.
+// current: whether that read is the latest refresh's; an older one's state shows in no colour, as it
+// may have changed since.
+export function deliveryText(group, delivery, current) {
+  const [text, style] = deliveryState(group, delivery);
+  return [text, current ? style : ""];
+}
+
+function deliveryState(group, delivery) {
+  // Said "outbox only" when the status could not be read: a false statement of a gateway whose
+  // broker may well have acknowledged the alerts.
+  if (!delivery) return ["committed; delivery unknown", ""];
+  if (delivery.broker === null) return ["committed (outbox only)", "muted"];
   const last = group[group.length - 1].seq;
-  if (!delivery || delivery.broker === null) return ["committed (outbox only)", "muted"];
   const acked = delivery.last_acked_seq || 0;
   if (last <= acked) return ["acknowledged by the broker", "ok"];
   const waiting = group.filter((alert) => alert.seq > acked).length;
   return [`committed, ${waiting} of ${group.length} alerts awaiting the broker`, "warn"];
+}
+
+export function deliveryPill(group, delivery, current) {
+  const [text, style] = deliveryText(group, delivery, current);
+  return h("span", { class: `pill ${style}`.trim(), text });
 }
 
 // An <img> that fails says only that it failed: the gateway is asked why. A missing image shows the
@@ -73,11 +89,10 @@ function thumbnail(first) {
   return frame;
 }
 
-export function card(group, delivery) {
+export function card(group, delivery, current) {
   const first = group[0];
   const last = group[group.length - 1];
   const best = group.reduce((top, alert) => Math.max(top, alert.score), 0);
-  const [deliveryLabel, deliveryClass] = deliveryText(group, delivery);
   const kinds = group.map((alert) => alert.kind);
   const ended = kinds.includes("end") || kinds.includes("instant");
   const started = first.kind === "start" || first.kind === "instant"; // else its start is not held
@@ -101,7 +116,7 @@ export function card(group, delivery) {
         ` · best score ${fixed(best, 2)}`,
         extra.length ? ` · ${extra.join(" · ")}` : ""),
       h("p", { class: "timeline", text: `alerts: ${group.map((alert) => `${alert.kind} #${alert.seq}`).join(", ")}` }),
-      h("p", {}, h("span", { class: `pill ${deliveryClass}`, text: deliveryLabel })),
+      h("p", { class: "delivery" }, deliveryPill(group, delivery, current)),
       // Each link's name says what it opens, read alone from a screen reader's list of links: "#5"
       // named neither the alert nor its kind, and every event had a "#5"-like link or two.
       h("p", {}, "Raw signed alerts: ", group.map((alert, index) => [

@@ -12,8 +12,13 @@
 // answers: a busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and
 // filtered in some 20 to 60 ms; past it the oldest go first. Cards are built only for the events
 // shown, their raw JSON only when opened, and a refresh that found nothing new draws nothing.
-import { api, errorText, h } from "./core.js";
-import { card, deliveryText } from "./event_card.js";
+//
+// While refreshes fail, the cards read last stay (the alerts are signed and stored), said to be as
+// of when, with their delivery states in no colour: those, and whether an event is still open, may
+// have changed since. A status that could not be read leaves every delivery state unknown, where an
+// older one's acknowledgements shown beside alerts read now would mix two reads.
+import { api, asReadText, errorText, h } from "./core.js";
+import { card, deliveryPill, deliveryText } from "./event_card.js";
 
 const FETCH = 1000;
 // A refresh of a run already held reads this many of the newest, and pages back only when all of
@@ -22,6 +27,8 @@ const FETCH = 1000;
 const NEWEST = 100;
 const SHOWN = 100;
 const MAX_ALERTS = 20 * FETCH;
+// The delivery of a server run without the camera pipeline (its status a 404): it has no broker.
+const NO_BROKER = { broker: null };
 
 export function groupEvents(alerts) {
   const groups = new Map();
@@ -82,6 +89,8 @@ export function mount(view, parameter) {
   };
   const filter = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const message = h("p", { role: "status", class: "muted" });
+  const asRead = h("p", { class: "muted", hidden: true });
+  const deliveryNote = h("p", { class: "error", hidden: true });
   const list = h("ol", { class: "events", reversed: true });
   const olderButton = h("button", { id: "older", type: "button", text: "Older events", disabled: true });
   const olderError = h("p", { class: "error", role: "alert", hidden: true });
@@ -94,6 +103,8 @@ export function mount(view, parameter) {
       filter("filter-from", "From", fields.from),
       filter("filter-to", "To", fields.to)),
     message,
+    asRead,
+    deliveryNote,
     list,
     h("p", {}, olderButton),
     olderError,
@@ -116,7 +127,9 @@ export function mount(view, parameter) {
   let floor = null; // the newest seq of the oldest event Older showed; null: the newest SHOWN
   let loading = false;
   let refreshError = "";
-  let delivery = null;
+  let readAt = null; // when the last refresh that succeeded read the alerts
+  let delivery = null; // null: the status could not be read
+  let deliveryError = ""; // why not
 
   function options(select, values) {
     const chosen = select.value;
@@ -166,17 +179,29 @@ export function mount(view, parameter) {
       ? `${groups.length} events${scope}${groups.length > shown ? `, newest ${shown} shown` : ""}`
       : `No events match${scope}.`);
     message.className = refreshError ? "error" : "muted";
+    const current = !refreshError;
+    asRead.textContent = current || readAt === null ? ""
+      : asReadText(readAt, "the alerts' delivery states and which events are still open now are unknown");
+    asRead.hidden = !asRead.textContent;
+    deliveryNote.textContent = current && loaded && deliveryError
+      ? `The alerts' delivery states could not be read (${deliveryError}): they are unknown.` : "";
+    deliveryNote.hidden = !deliveryNote.textContent;
     const [text, disabled] = olderText(groups, shown);
     olderButton.textContent = text;
     olderButton.disabled = disabled;
     const kept = new Map();
     const nodes = groups.slice(0, shown).map((group) => {
-      // A card is rebuilt only when its event changed (an alert added at either end, its delivery),
-      // so thumbnails are not fetched again.
-      const key = `${group[0].seq}:${newestSeq(group)}:${group.length}:${deliveryText(group, delivery)[0]}`;
+      // A card is rebuilt only when its event changed (an alert added at either end), so thumbnails
+      // are not fetched again: its delivery state is replaced on its own, also when a refresh fails
+      // (a thumbnail fetched again then would fail too).
+      const key = `${group[0].seq}:${newestSeq(group)}:${group.length}`;
+      const shownDelivery = deliveryText(group, delivery, current).join(":");
       const known = cards.get(group[0].event_id);
-      const node = known && known.key === key ? known.node : card(group, delivery);
-      kept.set(group[0].event_id, { key, node });
+      const node = known && known.key === key ? known.node : card(group, delivery, current);
+      if (node === known?.node && known.shownDelivery !== shownDelivery) {
+        node.querySelector(".delivery").replaceChildren(deliveryPill(group, delivery, current));
+      }
+      kept.set(group[0].event_id, { key, shownDelivery, node });
       return node;
     });
     cards.clear();
@@ -240,15 +265,20 @@ export function mount(view, parameter) {
   async function readNewest(mine) {
     const limit = alerts.length ? NEWEST : FETCH;
     try {
-      const [answer, status, cameras] = await Promise.all([
+      const [answer, [readDelivery, statusError], cameras] = await Promise.all([
         api(eventsPath(mine, limit)),
-        api("/v1/status").catch(() => null),
+        api("/v1/status").then(
+          (status) => [status.delivery, ""],
+          (error) => (error.status === 404 ? [NO_BROKER, ""] : [null, errorText(error)]),
+        ),
         api("/v1/cameras"),
       ]);
       if (mine !== run) return;
       await addNewest(mine, answer.events, limit);
       if (mine !== run) return;
-      delivery = status && status.delivery;
+      readAt = Date.now() / 1000;
+      delivery = readDelivery;
+      deliveryError = statusError;
       const cameraIds = [...cameras.cameras.map((item) => item.id), ...alerts.map((alert) => alert.camera_id)];
       options(fields.camera, new Set(cameraIds));
       options(fields.rule, new Set(alerts.map((alert) => alert.rule)));
@@ -259,7 +289,7 @@ export function mount(view, parameter) {
       refreshError = errorText(error);
     }
     const state = JSON.stringify([
-      alerts.length, alerts[0]?.seq, alerts.at(-1)?.seq, exhausted, delivery, refreshError,
+      alerts.length, alerts[0]?.seq, alerts.at(-1)?.seq, exhausted, delivery, deliveryError, refreshError,
     ]);
     if (state !== drawn) render();
     drawn = state;
@@ -316,6 +346,7 @@ export function mount(view, parameter) {
     floor = null;
     loading = false;
     refreshError = "";
+    readAt = null;
     drawn = "";
     olderError.hidden = true;
     olderError.textContent = "";
