@@ -39,10 +39,11 @@ export function mount(view, deviceId) {
   const title = h("h1", {}, "Device ", own(deviceId));
   const summary = h("div");
   const message = h("p", { role: "status", class: "muted" });
+  const listAsRead = h("p", { class: "muted", hidden: true });
   const list = h("ol", { class: "events" });
   const rest = h("button", { type: "button", hidden: true });
   const older = h("button", { type: "button", text: "Older alerts", hidden: true });
-  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, list, rest, older);
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, listAsRead, list, rest, older);
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued
   const cards = new Map();
@@ -52,6 +53,10 @@ export function mount(view, deviceId) {
   // no state in colour (a green "online" and "No problems." under the error read as the device's
   // state now).
   let lastRead = null;
+  // When the alerts listed were read. A refresh that fails (the device's read or its alerts') leaves
+  // them listed, signed and stored as they are, but the range they were read as is no longer said
+  // and alerts or evidence stored since are not among them: they stood under the error as the list now.
+  let listReadAt = null;
 
   // readAt: null for a summary the latest refresh read; else when an older one was, and its states
   // are shown without their colours (nor its problems announced as an alert again each refresh).
@@ -103,6 +108,8 @@ export function mount(view, deviceId) {
         summary.replaceChildren();
         list.replaceChildren();
         cards.clear();
+        listReadAt = null;
+        listAsRead.hidden = true;
         rest.hidden = true;
         older.hidden = true;
         upper = null;
@@ -143,6 +150,8 @@ export function mount(view, deviceId) {
         cards.set(key, node);
         return node;
       }));
+      listReadAt = Date.now() / 1000;
+      listAsRead.hidden = true;
       older.hidden = first <= 1n;
       older.onclick = () => {
         upper = first - 1n;
@@ -153,6 +162,10 @@ export function mount(view, deviceId) {
       if (!current()) return;
       sayFailure(message, error);
       if (lastRead && !readNow) draw(lastRead.device, lastRead.readAt);
+      if (listReadAt !== null && list.childElementCount) {
+        listAsRead.textContent = asReadText(listReadAt, "alerts and evidence stored since are not shown");
+        listAsRead.hidden = false;
+      }
     }
   }
   return { refresh };

@@ -1,6 +1,6 @@
 // The fleet page of the audit service: its pages in the shared shell (session check and login,
 // routing, refresh loop), with the service's own problems and the fleet's problem count on the badge.
-import { api, h } from "./core.js";
+import { h } from "./core.js";
 import { startShell } from "./shell.js";
 import * as devices from "./devices.js";
 import * as device from "./device.js";
@@ -8,17 +8,17 @@ import * as device from "./device.js";
 // This instance's own problems (a keys reload that failed: its devices look healthy while their
 // alerts are checked with keys the operator thinks were replaced) come before the devices' count.
 // An audit service older than /v1/status answers 404 there: it has none to show.
-async function ownProblems() {
+async function ownProblems(read) {
   try {
-    return (await api("/v1/status")).problems || [];
+    return (await read("/v1/status")).problems || [];
   } catch (error) {
     if (error.status === 404) return [];
     throw error;
   }
 }
 
-async function health() {
-  const [answer, own] = await Promise.all([api("/v1/fleet"), ownProblems()]);
+async function health(read) {
+  const [answer, own] = await Promise.all([read("/v1/fleet"), ownProblems(read)]);
   const count = answer.summary.with_problems;
   const devices = count ? `${count} device(s) with problems` : "fleet healthy";
   return { text: own.length ? `audit service: ${own.join("; ")}; ${devices}` : devices, ok: count === 0 && !own.length };

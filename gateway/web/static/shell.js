@@ -1,9 +1,23 @@
 // The page shell shared by the gateway's console and the audit service's fleet page: the session
 // check and the login form, hash routing between pages, the health badge, and the refresh loop that
 // keeps a page's numbers live without reloading it.
-import { api, errorText, h, onUnauthorized, session } from "./core.js";
+import { api, ApiError, errorText, h, onUnauthorized, session } from "./core.js";
 
 const REFRESH_MS = 2000;
+
+// A read of the health that got no answer (no server, no network: the fetch itself failed), told
+// apart from an answer the app's health function could not read: an empty or non-JSON body (a
+// proxy's own page, say) made it throw a TypeError, as a failed fetch does, and the badge said
+// "unreachable" of a server that had answered.
+class NoAnswer extends Error {}
+
+async function readHealth(path) {
+  try {
+    return await api(path);
+  } catch (error) {
+    throw error instanceof ApiError ? error : new NoAnswer(error.message);
+  }
+}
 
 // A hash typed or pasted by hand may hold an escape that is not UTF-8 ("%E0%A4%A"): it is taken as
 // written, so the page says what it cannot find rather than not changing at all.
@@ -17,7 +31,8 @@ function decoded(text) {
 
 // pages: name -> module with mount(view, parameter) returning { refresh, dispose };
 // fallback: the page for an unknown hash; parents: page -> the nav entry it belongs to;
-// health: async () => ({ text, ok }) for the badge; loginText: what the login form asks for.
+// health: async (read) => ({ text, ok }) for the badge, reading with `read(path)` (the API client's
+// GET, its failures told apart for the badge); loginText: what the login form asks for.
 export function startShell({ pages, fallback, parents = {}, health, loginText }) {
   const view = document.getElementById("view");
   const appTitle = document.title;
@@ -49,17 +64,18 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
 
   async function badge() {
     try {
-      const state = await health();
+      const state = await health(readHealth);
       if (session.required && !session.authenticated) setBadge("", ""); // logged out meanwhile
       else setBadge(state ? state.text : "", state && state.ok ? "ok" : "bad");
     } catch (error) {
       // 401: logged out, the login form is shown, and health is not this visitor's to know.
       if (error.status === 404 || error.status === 401) setBadge("", "");
-      else if (!error.status) setBadge("unreachable", "bad");
+      else if (error instanceof NoAnswer) setBadge("unreachable", "bad");
       // A server error (5xx) is the server saying it is failing: red, as no answer at all. A request
       // refused for the client's own reason (429, its rate limit) says nothing of the server's
-      // health, and was red while the server was healthy: unknown, in no colour, as the pages show
-      // a state they do not know.
+      // health, and was red while the server was healthy; nor does an answer that is not a health
+      // (no status: what the health function threw reading it). Unknown, in no colour, as the pages
+      // show a state they do not know.
       else setBadge("health unknown", error.status >= 500 ? "bad" : "");
     }
   }

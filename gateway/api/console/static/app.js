@@ -1,6 +1,6 @@
 // The console: its pages in the shared shell (session check and login, routing, refresh loop),
 // with the gateway's health on the badge.
-import { api, h } from "./core.js";
+import { h } from "./core.js";
 import { startShell } from "./shell.js";
 import * as cameras from "./cameras.js";
 import * as camera from "./camera.js";
@@ -8,8 +8,8 @@ import * as events from "./events.js";
 import * as models from "./models.js";
 import * as system from "./system.js";
 
-async function health() {
-  const status = await api("/v1/status");
+async function health(read) {
+  const status = await read("/v1/status");
   return { text: status.healthy ? "healthy" : `${status.problems.length} problem(s)`, ok: status.healthy };
 }
 
