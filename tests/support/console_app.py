@@ -1,6 +1,7 @@
 """The real API app with the console, served on 127.0.0.1 for browser tests, over hand-written fakes:
 a camera directory whose one camera has any id, state and picture, an event log of given alerts, and
-the real config file (``ConfigFile``) behind the zone and line editor."""
+the real config file (``ConfigFile``) behind the zone and line editor; or, for the pages that need
+no camera, the app over a steady gateway state alone."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, GatewayConfig, HttpConfig, parse_config
 from gateway.domain import Alert, AlertEvent, AlertKind, CameraState, CameraStatus, EndReason, ModelRef
 from gateway.pipeline.config_file import ConfigFile
-from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
+from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents, SteadyState
 from tests.unit.api.harness import ServedApi
 
 
@@ -88,4 +89,21 @@ def console_app(
         geometry=ConfigFile(config, running=lambda: running.config, apply=running.apply),
     )
     with closing(backend), closing(ServedApi(app)) as api:
+        yield api
+
+
+@contextmanager
+def steady_app(backend: FakeBackend) -> Iterator[ServedApi]:
+    """The app on a free port with no camera pipeline's cameras and events, over a steady, healthy
+    gateway state and ``backend`` (its models), which the caller closes."""
+    app = create_app(
+        http=HttpConfig(),
+        admission=AdmissionConfig(),
+        inference=backend,
+        cameras=None,
+        events=None,
+        registry=CollectorRegistry(),
+        state=SteadyState(),
+    )
+    with closing(ServedApi(app)) as api:
         yield api

@@ -26,12 +26,10 @@ from dataclasses import replace
 
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
-from prometheus_client import CollectorRegistry
 
-from gateway.api.app import create_app
-from gateway.config import AdmissionConfig, HttpConfig
+from tests.support.console_app import steady_app
 from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
-from tests.unit.api.fakes import FakeBackend, SteadyState, affine_status
+from tests.unit.api.fakes import FakeBackend, affine_status
 from tests.unit.api.harness import ServedApi
 
 UNAVAILABLE = "the model repository is unavailable"
@@ -50,16 +48,7 @@ def backend() -> Iterator[FakeBackend]:
 
 @pytest.fixture
 def served(backend: FakeBackend) -> Iterator[ServedApi]:
-    app = create_app(
-        http=HttpConfig(),
-        admission=AdmissionConfig(),
-        inference=backend,
-        cameras=None,
-        events=None,
-        registry=CollectorRegistry(),
-        state=SteadyState(),
-    )
-    with closing(ServedApi(app)) as api:
+    with steady_app(backend) as api:
         yield api
 
 

@@ -23,14 +23,11 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Route, expect
-from prometheus_client import CollectorRegistry
 
-from gateway.api.app import create_app
-from gateway.config import AdmissionConfig, HttpConfig
 from gateway.domain import CameraState
-from tests.support.console_app import OneCamera, console_app
+from tests.support.console_app import OneCamera, console_app, steady_app
 from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
-from tests.unit.api.fakes import FakeBackend, SteadyState
+from tests.unit.api.fakes import FakeBackend
 from tests.unit.api.harness import ServedApi
 
 UNAVAILABLE = "the gateway's state is unavailable"
@@ -41,17 +38,7 @@ AS_READ = re.compile(r"^What follows was read at .+; the gateway's state now is 
 
 @pytest.fixture
 def served() -> Iterator[ServedApi]:
-    backend = FakeBackend()
-    app = create_app(
-        http=HttpConfig(),
-        admission=AdmissionConfig(),
-        inference=backend,
-        cameras=None,
-        events=None,
-        registry=CollectorRegistry(),
-        state=SteadyState(),
-    )
-    with closing(backend), closing(ServedApi(app)) as api:
+    with closing(FakeBackend()) as backend, steady_app(backend) as api:
         yield api
 
 

@@ -1,5 +1,6 @@
 """The header's health badge in a real browser (Debian's chromium), in both apps of the shared shell
-(the gateway's console and the audit service's fleet page), when a read of the health fails.
+(the gateway's console and the audit service's fleet page), when a read of the health fails or is
+answered with a body that is not the health.
 
 - No answer: "unreachable", in red: the viewer cannot reach the server, a fault to see at a glance.
 - An error of the server (5xx: the audit store unavailable, an error of its own): "health unknown",
@@ -8,8 +9,12 @@
   applies to the console's requests too): "health unknown", in no colour. It was red, the one
   colour of a failing server, while the server was healthy and said nothing of its health; the
   pages show a state they do not know in no colour.
+- An answer that is not the health (a 200 with a proxy's own HTML page, or nothing at all): the API
+  client reads such a body as no answer (null), the app's health function then threw a TypeError
+  reading its fields, and the shell took it for a fetch that got no answer: "unreachable", in red, of
+  a server (or a proxy in front of it) that had answered. Now "health unknown", in no colour.
 
-Each failure is the browser's own route on the badge's read; apart from it the page reads the real
+Each failure is the browser's own route on the badge's reads; apart from it the page reads the real
 app on 127.0.0.1 (the gateway's API over a hand-written steady state; the audit HTTP API over an
 empty SQLite store), whose health is good, so the badge is green before and after.
 """
@@ -24,23 +29,22 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
-from prometheus_client import CollectorRegistry
 
-from gateway.api.app import create_app
 from gateway.audit.store import AuditStore
-from gateway.config import AdmissionConfig, HttpConfig
+from tests.support.console_app import steady_app
 from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
 from tests.support.fleet_server import UNAVAILABLE, fleet_server, logged_in_page
-from tests.unit.api.fakes import FakeBackend, SteadyState
-from tests.unit.api.harness import ServedApi
+from tests.unit.api.fakes import FakeBackend
+
+PROXY_PAGE = "<!doctype html><title>Proxy</title><p>Please wait while we check your connection.</p>"
 
 
 @dataclass(frozen=True)
 class App:
     open_page: Callable[[Browser, list[str]], Page]
     """A page of the app, past its login where it has one; its script errors go to the list."""
-    health_url: str
-    """The read the badge makes on each refresh (a glob of the browser's routes)."""
+    health_urls: tuple[str, ...]
+    """The reads the badge makes on each refresh (globs of the browser's routes)."""
     healthy: str
     """The badge's text while the app is healthy."""
 
@@ -54,17 +58,7 @@ def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[App]:
 
 
 def gateway_console() -> Iterator[App]:
-    backend = FakeBackend()
-    gateway = create_app(
-        http=HttpConfig(),
-        admission=AdmissionConfig(),
-        inference=backend,
-        cameras=None,
-        events=None,
-        registry=CollectorRegistry(),
-        state=SteadyState(),
-    )
-    with closing(backend), closing(ServedApi(gateway)) as served:
+    with closing(FakeBackend()) as backend, steady_app(backend) as served:
 
         def open_console(browser: Browser, errors: list[str]) -> Page:
             page = browser.new_page(viewport=VIEWPORT)
@@ -72,7 +66,7 @@ def gateway_console() -> Iterator[App]:
             page.goto(f"http://127.0.0.1:{served.port}/#/models")
             return page
 
-        yield App(open_console, "**/v1/status", "healthy")
+        yield App(open_console, ("**/v1/status",), "healthy")
 
 
 def fleet_page(directory: Path) -> Iterator[App]:
@@ -81,7 +75,8 @@ def fleet_page(directory: Path) -> Iterator[App]:
     with fleet_server(url, {}, secrets.token_urlsafe(16)) as server:
         yield App(
             lambda browser, errors: logged_in_page(browser, server, "devices", errors),
-            "**/v1/fleet",
+            # The badge reads the fleet's summary and the service's own problems: either may be odd.
+            ("**/v1/fleet", "**/v1/status"),
             "fleet healthy",
         )
 
@@ -106,24 +101,56 @@ def test_the_badge_is_red_for_a_failing_server_alone(browser: Browser, app: App)
 
     # Given the badge's reads were refused by the client's rate limit, then its health is unknown,
     # in no colour
-    page.route(app.health_url, answered(429, "rate limit exceeded for this client"))
+    page.route(app.health_urls[0], answered(429, "rate limit exceeded for this client"))
     expect(badge).to_have_text("health unknown", timeout=UI_WAIT_MS)
     expect(badge).to_have_class("pill")
 
     # Given they were answered by a failing server, then its health is unknown, in red
-    page.unroute(app.health_url)
-    page.route(app.health_url, answered(503, UNAVAILABLE))
+    page.unroute(app.health_urls[0])
+    page.route(app.health_urls[0], answered(503, UNAVAILABLE))
     expect(badge).to_have_class("pill bad", timeout=UI_WAIT_MS)
     expect(badge).to_have_text("health unknown")
 
     # Given they were not answered at all, then the server is unreachable, in red
-    page.unroute(app.health_url)
-    page.route(app.health_url, no_answer)
+    page.unroute(app.health_urls[0])
+    page.route(app.health_urls[0], no_answer)
     expect(badge).to_have_text("unreachable", timeout=UI_WAIT_MS)
     expect(badge).to_have_class("pill bad")
 
     # When a read succeeds again, then the badge is the health read, in its colour
-    page.unroute(app.health_url)
+    page.unroute(app.health_urls[0])
     expect(badge).to_have_text(app.healthy, timeout=UI_WAIT_MS)
     expect(badge).to_have_class("pill ok")
+    assert errors == []
+
+
+def proxy_page(route: Route) -> None:
+    route.fulfill(status=200, content_type="text/html", body=PROXY_PAGE)
+
+
+def empty(route: Route) -> None:
+    route.fulfill(status=200, content_type="application/json", body="")
+
+
+@pytest.mark.parametrize("answer", [proxy_page, empty], ids=["proxy-page", "empty"])
+def test_an_answer_that_is_not_the_health_leaves_it_unknown_in_no_colour(
+    browser: Browser, app: App, answer: Callable[[Route], None]
+) -> None:
+    errors: list[str] = []
+    page = app.open_page(browser, errors)
+    badge = page.locator("#health")
+    expect(badge).to_have_text(app.healthy, timeout=UI_WAIT_MS)
+    expect(badge).to_have_class("pill ok")
+
+    for url in app.health_urls:
+        # Given a read of the badge was answered 200 with a body that is not the health, then its
+        # health is unknown, in no colour (the server answered: it is not unreachable)
+        page.route(url, answer)
+        expect(badge).to_have_text("health unknown", timeout=UI_WAIT_MS)
+        expect(badge).to_have_class("pill")
+
+        # When the read is answered by the app again, then the badge is the health read, in its colour
+        page.unroute(url)
+        expect(badge).to_have_text(app.healthy, timeout=UI_WAIT_MS)
+        expect(badge).to_have_class("pill ok")
     assert errors == []
