@@ -20,6 +20,9 @@ async function ownProblems(read) {
 async function health(read) {
   const [answer, own] = await Promise.all([read("/v1/fleet"), ownProblems(read)]);
   const count = answer.summary.with_problems;
+  // JSON of another shape (a proxy's, another server's) is no health: a count that was missing read
+  // as "fleet healthy", in red.
+  if (!Number.isInteger(count)) throw new Error("the answer is not the fleet's summary");
   const devices = count ? `${count} device(s) with problems` : "fleet healthy";
   return { text: own.length ? `audit service: ${own.join("; ")}; ${devices}` : devices, ok: count === 0 && !own.length };
 }

@@ -47,6 +47,8 @@ class App:
     """The reads the badge makes on each refresh (globs of the browser's routes)."""
     healthy: str
     """The badge's text while the app is healthy."""
+    other_shape: str
+    """JSON of another shape than the first health read's (a proxy's, another server's)."""
 
 
 @pytest.fixture(params=["gateway", "fleet"])
@@ -66,7 +68,8 @@ def gateway_console() -> Iterator[App]:
             page.goto(f"http://127.0.0.1:{served.port}/#/models")
             return page
 
-        yield App(open_console, ("**/v1/status",), "healthy")
+        # "healthy" not a boolean: it read as healthy, in green
+        yield App(open_console, ("**/v1/status",), "healthy", '{"healthy": "yes", "problems": []}')
 
 
 def fleet_page(directory: Path) -> Iterator[App]:
@@ -78,6 +81,7 @@ def fleet_page(directory: Path) -> Iterator[App]:
             # The badge reads the fleet's summary and the service's own problems: either may be odd.
             ("**/v1/fleet", "**/v1/status"),
             "fleet healthy",
+            '{"summary": {}}',  # no count of devices with problems: it read as "fleet healthy", in red
         )
 
 
@@ -153,4 +157,27 @@ def test_an_answer_that_is_not_the_health_leaves_it_unknown_in_no_colour(
         page.unroute(url)
         expect(badge).to_have_text(app.healthy, timeout=UI_WAIT_MS)
         expect(badge).to_have_class("pill ok")
+    assert errors == []
+
+
+def test_json_of_another_shape_leaves_the_health_unknown_in_no_colour(browser: Browser, app: App) -> None:
+    errors: list[str] = []
+    page = app.open_page(browser, errors)
+    badge = page.locator("#health")
+    expect(badge).to_have_text(app.healthy, timeout=UI_WAIT_MS)
+    expect(badge).to_have_class("pill ok")
+
+    # Given the badge's read was answered 200 with JSON that is not the health, then its health is
+    # unknown, in no colour
+    def other_shape(route: Route) -> None:
+        route.fulfill(status=200, content_type="application/json", body=app.other_shape)
+
+    page.route(app.health_urls[0], other_shape)
+    expect(badge).to_have_text("health unknown", timeout=UI_WAIT_MS)
+    expect(badge).to_have_class("pill")
+
+    # When the read is answered by the app again, then the badge is the health read, in its colour
+    page.unroute(app.health_urls[0])
+    expect(badge).to_have_text(app.healthy, timeout=UI_WAIT_MS)
+    expect(badge).to_have_class("pill ok")
     assert errors == []

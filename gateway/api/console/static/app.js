@@ -10,6 +10,9 @@ import * as system from "./system.js";
 
 async function health(read) {
   const status = await read("/v1/status");
+  // JSON of another shape (a proxy's, another server's) is no health: a "healthy" that was not a
+  // boolean read as healthy, in green.
+  if (typeof status.healthy !== "boolean" || !Array.isArray(status.problems)) throw new Error("the answer is not the gateway's status");
   return { text: status.healthy ? "healthy" : `${status.problems.length} problem(s)`, ok: status.healthy };
 }
 
