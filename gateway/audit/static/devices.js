@@ -1,6 +1,6 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
-import { asReadText, clock, fixed, h } from "./core.js";
+import { asReadLine, clock, fixed, h } from "./core.js";
 import { devicePath, exact, keyCount, own, say, sayFailure } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
@@ -57,7 +57,7 @@ function row(device, current) {
 
 export function mount(view) {
   const message = h("p", { role: "status", class: "muted" });
-  const asRead = h("p", { class: "muted", hidden: true });
+  const asRead = asReadLine("the devices' states now are unknown");
   const filter = h("input", { id: "device-filter", type: "search", placeholder: "device id" });
   const body = h("tbody");
   const table = h("table", { class: "fleet" },
@@ -68,7 +68,7 @@ export function mount(view) {
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
       h("div", {}, h("label", { for: "device-filter", text: "Find a device" }), filter)),
     message,
-    asRead,
+    asRead.element,
     table,
   );
   let answer = null; // the last list read, and when (readAt)
@@ -81,8 +81,8 @@ export function mount(view) {
     body.replaceChildren(...shown.map((device) => row(device, !failed)));
     // The rows of a failed refresh stayed in their states' colours under its error, read as the
     // fleet now: they are said to be as old as they are.
-    asRead.textContent = asReadText(answer.readAt, "the devices' states now are unknown");
-    asRead.hidden = !failed;
+    if (failed) asRead.show(answer.readAt);
+    else asRead.hide();
     // The problems of rows an older refresh read stayed marked in red, as the fleet's problems now:
     // they stay listed, and the stylesheet paints a stale table's problems in no state's colour.
     table.classList.toggle("stale", failed);

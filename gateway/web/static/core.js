@@ -129,6 +129,21 @@ export function asReadText(readAt, unknown) {
   return `What follows was read at ${clock(readAt)}; ${unknown}.`;
 }
 
+// That line as a paragraph a page places once and shows or hides after each refresh.
+export function asReadLine(unknown) {
+  const element = h("p", { class: "muted", hidden: true });
+  return {
+    element,
+    show(readAt) {
+      element.textContent = asReadText(readAt, unknown);
+      element.hidden = false;
+    },
+    hide() {
+      element.hidden = true;
+    },
+  };
+}
+
 export function duration(seconds) {
   if (typeof seconds !== "number" || !Number.isFinite(seconds)) return "–";
   const whole = Math.max(0, Math.round(seconds));

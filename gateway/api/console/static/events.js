@@ -17,7 +17,7 @@
 // of when, with their delivery states in no colour: those, and whether an event is still open, may
 // have changed since. A status that could not be read leaves every delivery state unknown, where an
 // older one's acknowledgements shown beside alerts read now would mix two reads.
-import { api, asReadText, errorText, h } from "./core.js";
+import { api, asReadLine, errorText, h } from "./core.js";
 import { card, deliveryPill, deliveryText } from "./event_card.js";
 
 const FETCH = 1000;
@@ -89,7 +89,7 @@ export function mount(view, parameter) {
   };
   const filter = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const message = h("p", { role: "status", class: "muted" });
-  const asRead = h("p", { class: "muted", hidden: true });
+  const asRead = asReadLine("the alerts' delivery states and which events are still open now are unknown");
   const deliveryNote = h("p", { class: "error", hidden: true });
   const list = h("ol", { class: "events", reversed: true });
   const olderButton = h("button", { id: "older", type: "button", text: "Older events", disabled: true });
@@ -103,7 +103,7 @@ export function mount(view, parameter) {
       filter("filter-from", "From", fields.from),
       filter("filter-to", "To", fields.to)),
     message,
-    asRead,
+    asRead.element,
     deliveryNote,
     list,
     h("p", {}, olderButton),
@@ -180,9 +180,8 @@ export function mount(view, parameter) {
       : `No events match${scope}.`);
     message.className = refreshError ? "error" : "muted";
     const current = !refreshError;
-    asRead.textContent = current || readAt === null ? ""
-      : asReadText(readAt, "the alerts' delivery states and which events are still open now are unknown");
-    asRead.hidden = !asRead.textContent;
+    if (current || readAt === null) asRead.hide();
+    else asRead.show(readAt);
     deliveryNote.textContent = current && loaded && deliveryError
       ? `The alerts' delivery states could not be read (${deliveryError}): they are unknown.` : "";
     deliveryNote.hidden = !deliveryNote.textContent;

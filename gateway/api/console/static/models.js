@@ -1,6 +1,6 @@
 // Models page: the repository as the gateway serves it: every version, its state and why it is
 // not ready, the platform and the execution provider that actually runs it.
-import { api, asReadText, errorText, h } from "./core.js";
+import { api, asReadLine, errorText, h } from "./core.js";
 
 // The share of unversioned requests a version gets: the canary its weight, the default the rest.
 function share(meta, version) {
@@ -50,11 +50,11 @@ async function readProviders(index) {
 export function mount(view) {
   const body = h("tbody");
   const message = h("p", { role: "status", class: "muted" });
-  const asRead = h("p", { class: "muted", hidden: true });
+  const asRead = asReadLine("the models' states now are unknown");
   view.append(
     h("h1", { text: "Models" }),
     message,
-    asRead,
+    asRead.element,
     h("table", {},
       h("thead", {}, h("tr", {}, COLUMNS.map((text) => h("th", { text })))),
       body),
@@ -76,8 +76,7 @@ export function mount(view) {
     } catch (error) {
       say(errorText(error), "error");
       if (last) {
-        asRead.textContent = asReadText(last.readAt, "the models' states now are unknown");
-        asRead.hidden = false;
+        asRead.show(last.readAt);
         draw(last, false);
       }
       return;
@@ -106,7 +105,7 @@ export function mount(view) {
       unread.length || unreadVersions.length ? "error" : "muted",
     );
     last = { index, metadata, providers, readAt };
-    asRead.hidden = true;
+    asRead.hide();
     draw(last, true);
   }
 

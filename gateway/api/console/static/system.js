@@ -1,12 +1,12 @@
 // System page: health problems, alert delivery (broker state, committed vs acknowledged seq,
 // outbox size), device id, uptime and version; refreshed live.
-import { api, asReadText, clock, duration, errorText, facts, h } from "./core.js";
+import { api, asReadLine, clock, duration, errorText, facts, h } from "./core.js";
 
 export function mount(view) {
   const content = h("div", { class: "grid" });
   const message = h("p", { role: "status" });
-  const asRead = h("p", { class: "muted", hidden: true });
-  view.append(h("h1", { text: "System" }), message, asRead, content);
+  const asRead = asReadLine("the gateway's state now is unknown");
+  view.append(h("h1", { text: "System" }), message, asRead.element, content);
   // The last status read and when: while refreshes fail it stays shown, said to be that old, with
   // no verdict of its own (a green "healthy" under the error read as the gateway's state now).
   let last = null;
@@ -29,20 +29,19 @@ export function mount(view) {
       if (error.status === 404) {
         say("This server runs without the camera pipeline.", "muted");
         last = null;
-        asRead.hidden = true;
+        asRead.hide();
         content.replaceChildren();
       } else {
         say(errorText(error), "error");
         if (last) {
-          asRead.textContent = asReadText(last.readAt, "the gateway's state now is unknown");
-          asRead.hidden = false;
+          asRead.show(last.readAt);
           draw(last.status, false);
         }
       }
       return;
     }
     last = { status, readAt: Date.now() / 1000 };
-    asRead.hidden = true;
+    asRead.hide();
     draw(status, true);
   }
 
