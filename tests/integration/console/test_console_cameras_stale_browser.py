@@ -8,7 +8,12 @@ latest answer, and no camera's state is claimed while its refreshes fail.
 - after a refresh failed, the tiles kept their state badges in colour and a failed camera its red
   frame, under the error line: a reader saw a camera streaming, or failed, while its state was
   unknown. The tiles stay, said to be as last read and when, with no state in colour, until a
-  refresh succeeds again.
+  refresh succeeds again;
+- the notes over the tiles' pictures kept saying so too ("Last picture ...: the camera is
+  reconnecting", "No picture: the camera is failed"): while refreshes fail they say the camera's
+  state now is unknown;
+- a reload that reordered the cameras left the tiles already shown in their old places: they follow
+  the answer's order, moved rather than rebuilt, their live views going on as they were.
 
 The real API app on 127.0.0.1 over a hand-written camera directory, changed as a reload changes the
 real one; the 503 is the browser's own route.
@@ -35,6 +40,8 @@ ERROR_CLASS = re.compile(r"(^|\s)error(\s|$)")
 STATE_COLOUR = re.compile(r"(^|\s)state-")
 FAILED_FRAME = re.compile(r"(^|\s)failed(\s|$)")
 AS_READ = re.compile(r"^What follows was read at .+; the cameras' states now are unknown\.$")
+LIVE_TILES = 4
+"""Cameras up to which each tile is a live view (cameras.js), beyond which a snapshot."""
 
 
 class Cameras(FakeCameras):
@@ -45,6 +52,7 @@ class Cameras(FakeCameras):
         super().__init__()
         self.jpeg = gray_jpeg(160, 90)
         self.statuses = {camera_id: self.made(camera_id) for camera_id in camera_ids}
+        self.pictureless: set[str] = set()
 
     def made(self, camera_id: str) -> CameraStatus:
         return dataclasses.replace(self.status, camera_id=camera_id, state=CameraState.STREAMING)
@@ -59,7 +67,10 @@ class Cameras(FakeCameras):
         return self.statuses.get(camera_id)
 
     def snapshot_jpeg(self, camera_id: str) -> bytes | None:
-        return self.jpeg if camera_id in self.statuses else None
+        return self.jpeg if camera_id in self.statuses and camera_id not in self.pictureless else None
+
+    def reorder(self, camera_ids: Sequence[str]) -> None:
+        self.statuses = {camera_id: self.statuses[camera_id] for camera_id in camera_ids}
 
 
 def tile(camera_id: str) -> str:
@@ -181,4 +192,107 @@ def test_a_failed_refresh_leaves_no_camera_state_in_colour(tmp_path: Path, brows
         expect(streaming).to_have_class(STATE_COLOUR)
         expect(failed).to_have_class(FAILED_FRAME)
         expect(failed.locator(".pill")).to_have_class(STATE_COLOUR)
+        assert errors == []
+
+
+def test_a_failed_refresh_leaves_no_camera_state_over_the_pictures(tmp_path: Path, browser: Browser) -> None:
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    cameras = Cameras(["gate", "yard"])
+    # gate went down while its last frame is still served; yard failed before its first one.
+    cameras.statuses["gate"] = dataclasses.replace(cameras.statuses["gate"], state=CameraState.RECONNECTING)
+    cameras.statuses["yard"] = dataclasses.replace(cameras.statuses["yard"], state=CameraState.FAILED)
+    cameras.pictureless.add("yard")
+    errors: list[str] = []
+    with console_app(cameras, tmp_path / "gateway.yaml") as served:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
+        last_picture = page.locator(tile("gate")).locator(".live-note")
+        no_picture = page.locator(tile("yard")).locator(".live-note")
+        expect(last_picture).to_have_text(
+            re.compile(r"^Last picture .+: the camera is reconnecting$"), timeout=UI_WAIT_MS
+        )
+        expect(no_picture).to_have_text("No picture: the camera is failed", timeout=UI_WAIT_MS)
+
+        # Given the refreshes of the cameras answered 503
+        def unavailable(route: Route) -> None:
+            route.fulfill(status=503, json={"error": UNAVAILABLE})
+
+        page.route("**/v1/cameras", unavailable)
+        expect(page.get_by_text(AS_READ)).to_be_visible(timeout=UI_WAIT_MS)
+
+        # Then each picture's note says the camera's state now is unknown, not the state last read
+        expect(last_picture).to_have_text(
+            re.compile(r"^Last picture .+; the camera's state now is unknown$"), timeout=UI_WAIT_MS
+        )
+        expect(no_picture).to_have_text("No picture; the camera's state now is unknown")
+        expect(last_picture).to_be_visible()
+        expect(no_picture).to_be_visible()
+
+        # When a refresh succeeds again, then the notes say the cameras' states again
+        page.unroute("**/v1/cameras")
+        expect(page.get_by_text(AS_READ)).to_be_hidden(timeout=UI_WAIT_MS)
+        expect(last_picture).to_have_text(re.compile(r"^Last picture .+: the camera is reconnecting$"))
+        expect(no_picture).to_have_text("No picture: the camera is failed")
+        assert errors == []
+
+
+def shown_order(page: Page, camera_ids: Sequence[str]) -> None:
+    """Waits until the tiles on screen are those of ``camera_ids``, in that order."""
+    tiles = page.locator("article.tile")
+    expect(tiles).to_have_count(len(camera_ids), timeout=UI_WAIT_MS)
+    for index, camera_id in enumerate(camera_ids):
+        expect(tiles.nth(index)).to_have_attribute("data-camera", camera_id, timeout=UI_WAIT_MS)
+
+
+# Three cameras are live views; five are snapshots renewed while on screen.
+@pytest.mark.parametrize("count", [3, 5])
+def test_the_tiles_follow_a_reordered_answer(tmp_path: Path, browser: Browser, count: int) -> None:
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    camera_ids = [f"camera-{number}" for number in range(count)]
+    cameras = Cameras(camera_ids)
+    errors: list[str] = []
+    streams: list[str] = []
+    ended: list[str] = []
+    with console_app(cameras, tmp_path / "gateway.yaml") as served:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on(
+            "request", lambda request: streams.append(request.url) if "stream.mjpeg" in request.url else None
+        )
+        page.on("requestfailed", lambda request: ended.append(request.url))
+        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
+        shown_order(page, camera_ids)
+        first = camera_ids[0]
+        expect(page.locator(tile(first)).locator("img.live")).to_have_js_property(
+            "naturalWidth", 160, timeout=UI_WAIT_MS
+        )
+        before = {camera_id: page.locator(tile(camera_id)).element_handle() for camera_id in camera_ids}
+        streams_before = sorted(streams)
+        # The last tile's link has the keyboard's focus.
+        last = camera_ids[-1]
+        link = page.locator(tile(last)).get_by_role("link", name=last)
+        link.focus()
+
+        # Given a reload that put the last camera first
+        reordered = [last, *camera_ids[:-1]]
+        cameras.reorder(reordered)
+
+        # Then the tiles follow the answer's order, the same tiles moved, not new ones
+        shown_order(page, reordered)
+        for index, camera_id in enumerate(reordered):
+            now = page.locator("article.tile").nth(index).element_handle()
+            assert page.evaluate("([now, before]) => now === before", [now, before[camera_id]])
+        # and the moved tile keeps the keyboard's focus,
+        expect(link).to_be_focused()
+        # its picture still shown
+        expect(page.locator(tile(last)).locator("img.live")).to_have_js_property(
+            "naturalWidth", 160, timeout=UI_WAIT_MS
+        )
+        # and no live view was asked for again or ended, refresh after refresh
+        for _ in range(2):
+            refreshed(page, served.port)
+        assert sorted(streams) == streams_before
+        assert [url for url in ended if "stream.mjpeg" in url] == []
+        assert len(streams_before) == (count if count <= LIVE_TILES else 0)
         assert errors == []

@@ -293,6 +293,9 @@ export function mount(view, id) {
     ),
   );
   const loaded = loadGeometry().then(() => update());
+  // The last numbers read: while refreshes fail, the note over the picture is drawn from them with
+  // the camera's state unknown (it went on saying "the camera is reconnecting" as of the last read).
+  let lastCamera = null;
 
   return {
     async refresh() {
@@ -300,10 +303,12 @@ export function mount(view, id) {
       const following = loaded.then(followReload);
       try {
         const camera = await api(base);
+        lastCamera = camera;
         live.update(camera);
         numbers.replaceChildren(cameraFacts(camera));
       } catch (error) {
         numbers.replaceChildren(h("p", { class: "error", text: errorText(error) }));
+        if (lastCamera) live.update(lastCamera, false);
       }
       await following;
     },

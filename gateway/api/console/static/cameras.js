@@ -11,7 +11,7 @@
 // other pages) waited behind the streams for good. So the tiles are live only while the cameras
 // are few enough to leave connections free; beyond that each tile shows a snapshot, renewed with
 // the page's refresh while the tile is on screen (the camera page keeps its live view).
-import { api, asReadText, clock, errorText, facts, fixed, h } from "./core.js";
+import { api, asReadLine, clock, errorText, facts, fixed, h } from "./core.js";
 import { playLive } from "./live.js";
 
 export const LIVE_TILES = 4;
@@ -44,10 +44,13 @@ export function stateBadge(state, current = true) {
 // down while watched leaves its last frame on screen, still served at the view's rate: that picture
 // says it is the last one, and of when, until the camera streams again (it looked live, frozen).
 // A view the gateway refused (too many viewers, say) shows its reason instead, till it is served.
+// Numbers that are not the latest refresh's (refreshes failing) leave the camera's state unknown:
+// "the camera is failed" over its last picture read as its state now, while it was the state then.
 export function liveNote(image) {
   const note = h("p", { class: "live-note", text: "Waiting for the first picture…" });
   let streaming = true; // till the first numbers say otherwise
   let camera = null; // the last numbers
+  let current = true; // whether they are the latest refresh's
   let refused = null; // why the gateway refused the view, while it does
   image.addEventListener("load", () => {
     if (streaming && refused === null) note.hidden = true;
@@ -59,14 +62,17 @@ export function liveNote(image) {
     note.classList.toggle("stale", pictured && (!streaming || refused !== null));
     if (refused !== null) note.textContent = `No live view: ${refused}`;
     else if (streaming) note.textContent = "Waiting for the first picture…";
-    else if (pictured) note.textContent = `Last picture ${clock(camera.last_frame_at)}: the camera is ${camera.state}`;
-    else note.textContent = `No picture: the camera is ${camera.state}`;
+    else {
+      const state = current ? `: the camera is ${camera.state}` : "; the camera's state now is unknown";
+      note.textContent = pictured ? `Last picture ${clock(camera.last_frame_at)}${state}` : `No picture${state}`;
+    }
   }
 
   return {
     note,
-    update(numbers) {
+    update(numbers, latest = true) {
       camera = numbers;
+      current = latest;
       streaming = numbers.state === "streaming";
       draw();
     },
@@ -91,8 +97,8 @@ export function cameraFacts(camera, current = true) {
 export function mount(view) {
   const grid = h("div", { class: "grid", "aria-live": "off" });
   const message = h("p", { class: "muted", role: "status" });
-  const asRead = h("p", { class: "muted", hidden: true });
-  view.append(h("h1", { text: "Cameras" }), message, asRead, grid);
+  const asRead = asReadLine("the cameras' states now are unknown");
+  view.append(h("h1", { text: "Cameras" }), message, asRead.element, grid);
   let readAt = null; // when the tiles' numbers were read
   const tiles = new Map();
   // Tiles on screen, whose snapshots are renewed; the others keep their last picture.
@@ -131,6 +137,7 @@ export function mount(view) {
 
   function draw(tile, camera, current) {
     tile.camera = camera;
+    tile.note.update(camera, current);
     tile.root.classList.toggle("failed", current && (camera.state === "failed" || camera.state === "stopped"));
     tile.numbers.replaceChildren(cameraFacts(camera, current));
   }
@@ -155,14 +162,13 @@ export function mount(view) {
       message.textContent = errorText(error);
       message.className = "error";
       if (tiles.size) {
-        asRead.textContent = asReadText(readAt, "the cameras' states now are unknown");
-        asRead.hidden = false;
+        asRead.show(readAt);
         for (const tile of tiles.values()) draw(tile, tile.camera, false);
       }
       return;
     }
     readAt = Date.now() / 1000;
-    asRead.hidden = true;
+    asRead.hide();
     const listed = new Set(answer.cameras.map((camera) => camera.id));
     for (const tile of [...tiles.values()]) {
       if (!listed.has(tile.id)) drop(tile);
@@ -171,7 +177,8 @@ export function mount(view) {
     let previous = null; // the tile of the camera before, in the answer's order
     for (const camera of answer.cameras) {
       let tile = tiles.get(camera.id);
-      if (!tile) {
+      const fresh = !tile;
+      if (fresh) {
         tile = {
           id: camera.id,
           root: h("article", { class: "card tile", "data-camera": camera.id }),
@@ -195,16 +202,19 @@ export function mount(view) {
           tile.numbers,
         );
         tile.root.tile = tile;
-        // A camera that comes back (a reload put it back) takes its place in the answer's order.
-        if (previous) previous.root.after(tile.root);
-        else grid.prepend(tile.root);
         tiles.set(camera.id, tile);
-        watcher.observe(tile.root);
       }
+      // A reload may reorder the cameras: a tile out of the answer's order is moved, not rebuilt, so
+      // its live view or snapshot goes on. Moved in place where the browser can, it keeps its focus.
+      const place = previous ? previous.root.nextElementSibling : grid.firstElementChild;
+      if (place !== tile.root) {
+        if (tile.root.isConnected && grid.moveBefore) grid.moveBefore(tile.root, place);
+        else grid.insertBefore(tile.root, place);
+      }
+      if (fresh) watcher.observe(tile.root);
       previous = tile;
       show(tile, live);
       if (!live && onScreen.has(tile)) renew(tile);
-      tile.note.update(camera);
       draw(tile, camera, true);
     }
   }
