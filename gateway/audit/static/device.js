@@ -1,6 +1,6 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
-import { ApiError, asReadText, clock, facts, fixed, h } from "./core.js";
+import { ApiError, asReadLine, clock, facts, fixed, h } from "./core.js";
 import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
@@ -37,13 +37,19 @@ function card(deviceId, entry) {
 
 export function mount(view, deviceId) {
   const title = h("h1", {}, "Device ", own(deviceId));
-  const summary = h("div");
+  // What a failed refresh leaves shown is said to be as old as it is, under a line saying when it was
+  // read. A summary and the alerts read by the same refresh share one line, over the summary: a line
+  // over each, a few elements apart and milliseconds from each other, read as two different moments.
+  const stateAsRead = asReadLine("the device's state now is unknown");
+  const bothAsRead = asReadLine("the device's state now is unknown and alerts and evidence stored since are not shown");
+  const listAsRead = asReadLine("alerts and evidence stored since are not shown");
+  const summaryBody = h("div");
+  const summary = h("div", {}, stateAsRead.element, bothAsRead.element, summaryBody);
   const message = h("p", { role: "status", class: "muted" });
-  const listAsRead = h("p", { class: "muted", hidden: true });
   const list = h("ol", { class: "events" });
   const rest = h("button", { type: "button", hidden: true });
   const older = h("button", { type: "button", text: "Older alerts", hidden: true });
-  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, listAsRead, list, rest, older);
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, listAsRead.element, list, rest, older);
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued
   const cards = new Map();
@@ -53,18 +59,17 @@ export function mount(view, deviceId) {
   // no state in colour (a green "online" and "No problems." under the error read as the device's
   // state now).
   let lastRead = null;
-  // When the alerts listed were read. A refresh that fails (the device's read or its alerts') leaves
-  // them listed, signed and stored as they are, but the range they were read as is no longer said
-  // and alerts or evidence stored since are not among them: they stood under the error as the list now.
-  let listReadAt = null;
+  // When the alerts listed were read, and the summary (lastRead) read by the same refresh. A refresh
+  // that fails (the device's read or its alerts') leaves them listed, signed and stored as they are,
+  // but the range they were read as is no longer said and alerts or evidence stored since are not
+  // among them: they stood under the error as the list now.
+  let listRead = null;
 
-  // readAt: null for a summary the latest refresh read; else when an older one was, and its states
-  // are shown without their colours (nor its problems announced as an alert again each refresh).
-  function draw(device, readAt) {
-    const current = readAt === null;
+  // current: whether the device is drawn as the latest refresh read it; an older refresh's summary
+  // shows its states without their colours (nor its problems announced as an alert again each refresh).
+  function draw(device, current) {
     const colour = (name) => (current ? name : "");
-    summary.replaceChildren(
-      ...(current ? [] : [h("p", { class: "muted", text: asReadText(readAt, "the device's state now is unknown") })]),
+    summaryBody.replaceChildren(
       device.problems.length
         ? h("div", { class: current ? "banner bad" : "banner stale", role: current ? "alert" : null }, h("strong", { text: "Problems: " }), device.problems.map((problem, index) => [index ? "; " : "", own(problem)]))
         : h("p", { class: colour("ok"), text: "No problems." }),
@@ -84,6 +89,24 @@ export function mount(view, deviceId) {
       ]));
   }
 
+  // After a failed refresh: which parts shown an older refresh read, and when. summaryOld: the
+  // device's read failed, so the summary shown is lastRead's.
+  function sayWhenRead(summaryOld) {
+    const listOld = listRead !== null && list.childElementCount > 0;
+    // One line over both claims the summary's time for alerts read a moment after it, never a
+    // time they were not yet read at; alerts an earlier refresh read keep their own, older time.
+    const together = summaryOld && listOld && listRead.summary === lastRead;
+    stateAsRead.hide();
+    bothAsRead.hide();
+    listAsRead.hide();
+    if (together) {
+      bothAsRead.show(lastRead.readAt);
+      return;
+    }
+    if (summaryOld) stateAsRead.show(lastRead.readAt);
+    if (listOld) listAsRead.show(listRead.readAt);
+  }
+
   async function refresh() {
     const current = turn();
     // Where this refresh was asked to start: a click meanwhile asks a refresh of its own.
@@ -93,23 +116,21 @@ export function mount(view, deviceId) {
       say(message, "No URL can name the device ", own(deviceId), " (\".\" and \"..\" are path steps): rename it on the device.");
       return;
     }
-    // Whether this refresh read the device: a failure after that (of its alerts' read) leaves the
-    // summary it drew as the device now. It was drawn again as old, "state now unknown", in no colour.
-    let readNow = false;
+    let device;
     try {
-      let device;
-      try {
-        device = await exact(path);
-      } catch (error) {
-        if (!current()) return;
-        if (!(error instanceof ApiError) || error.status !== 404) throw error;
+      device = await exact(path);
+    } catch (error) {
+      if (!current()) return;
+      if (error instanceof ApiError && error.status === 404) {
         // A device removed (from the keys file and the store) while its page was shown: its
         // summary and alerts were kept under this line, as if it were still there.
-        summary.replaceChildren();
+        summaryBody.replaceChildren();
         list.replaceChildren();
         cards.clear();
-        listReadAt = null;
-        listAsRead.hidden = true;
+        listRead = null;
+        stateAsRead.hide();
+        bothAsRead.hide();
+        listAsRead.hide();
         rest.hidden = true;
         older.hidden = true;
         upper = null;
@@ -118,10 +139,18 @@ export function mount(view, deviceId) {
         say(message, "No device ", own(deviceId), " in the audit log.");
         return;
       }
-      if (!current()) return;
+      // The device unread: its summary and alerts shown are as an older refresh read them.
+      sayFailure(message, error);
+      if (lastRead) draw(lastRead.device, false);
+      sayWhenRead(lastRead !== null);
+      return;
+    }
+    if (!current()) return;
+    try {
       lastRead = { device, readAt: Date.now() / 1000 };
-      draw(device, null);
-      readNow = true;
+      draw(device, true);
+      stateAsRead.hide();
+      bothAsRead.hide();
       const top = wantedUpper === null ? BigInt(device.last_seq) : wantedUpper;
       const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
       const from = wantedStart !== null && wantedStart > first && wantedStart <= top ? wantedStart : first;
@@ -150,8 +179,8 @@ export function mount(view, deviceId) {
         cards.set(key, node);
         return node;
       }));
-      listReadAt = Date.now() / 1000;
-      listAsRead.hidden = true;
+      listRead = { readAt: Date.now() / 1000, summary: lastRead };
+      listAsRead.hide();
       older.hidden = first <= 1n;
       older.onclick = () => {
         upper = first - 1n;
@@ -160,12 +189,9 @@ export function mount(view, deviceId) {
       };
     } catch (error) {
       if (!current()) return;
+      // The device was read: the summary drawn is its state now, and only the alerts listed are old.
       sayFailure(message, error);
-      if (lastRead && !readNow) draw(lastRead.device, lastRead.readAt);
-      if (listReadAt !== null && list.childElementCount) {
-        listAsRead.textContent = asReadText(listReadAt, "alerts and evidence stored since are not shown");
-        listAsRead.hidden = false;
-      }
+      sayWhenRead(false);
     }
   }
   return { refresh };
