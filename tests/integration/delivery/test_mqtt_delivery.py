@@ -91,11 +91,21 @@ def gateway(tmp_path: Path, broker: Mosquitto) -> Iterator[Gateway]:
 def test_broker_restarted_in_the_middle_of_a_stream(
     broker: Mosquitto, collector: AlertCollector, gateway: Gateway
 ) -> None:
-    producer = threading.Thread(target=gateway.append, args=(1500, 25, 0.01))
+    # The producer's second half waits for the restart, so the restart lands mid-stream however
+    # slowly a loaded machine delivers the first alerts (a producer timed by sleeps alone could be
+    # done before the 300th arrived).
+    restarted = threading.Event()
+
+    def produce() -> None:
+        gateway.append(600, 25, 0.01)
+        restarted.wait(60)
+        gateway.append(900, 25, 0.01)
+
+    producer = threading.Thread(target=produce)
     producer.start()
     wait_until(lambda: len(collector.payloads) >= 300, what="first alerts")
-    assert producer.is_alive(), "the restart must land mid-stream"
     broker.restart()
+    restarted.set()
     producer.join()
     collector.wait_for(1500, timeout_s=60)
     collector.assert_complete(1500, gateway.key)
