@@ -6,6 +6,9 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,6 +30,12 @@ FAST: dict[str, Any] = {
     "reconnect_max_s": 1.0,
     "motion": {"enabled": False},
 }
+MAX_IN_FLIGHT = 2
+FPS_IN_WINDOW_S = 5.0
+"""The window a camera's fps_in is measured over (``RateMeter``'s)."""
+NUMBER_BITS = 8
+NUMBER_HEIGHT = 32
+"""Rows at the top of a numbered frame that hold its number (the event square is further down)."""
 
 
 def camera_config(camera_id: str, url: str, **overrides: Any) -> CameraConfig:
@@ -64,21 +73,30 @@ def test_several_cameras_stream_and_are_processed_at_detect_fps(
     ]
     results = Results()
     registry = CollectorRegistry()
-    pipeline = CameraPipeline(configs, detector, results, registry)
+    pipeline = CameraPipeline(configs, detector, results, registry, max_in_flight=MAX_IN_FLIGHT)
     pipeline.start()
     try:
         assert wait_until(lambda: all(s.state is CameraState.STREAMING for s in pipeline.cameras()), 10)
         started = time.monotonic()
         counts = {config.id: results.count(config.id) for config in configs}
-        time.sleep(3.0)
+        # fps_in is then measured over frames of this window alone, none from the opening.
+        time.sleep(FPS_IN_WINDOW_S)
+        processed = {config.id: results.count(config.id) - counts[config.id] for config in configs}
         elapsed = time.monotonic() - started
         for config in configs:
             status = pipeline.camera(config.id)
             assert status is not None
-            processed_fps = (results.count(config.id) - counts[config.id]) / elapsed
-            # Then: each camera is decoded at its own 25 fps and processed at its detect_fps.
-            assert 20 <= status.fps_in <= 30, status
-            assert 4.0 <= processed_fps <= 5.5, (config.id, processed_fps)
+            # Then: each camera is decoded at its own 25 fps. A busy machine delays frames and
+            # decodes them in a burst later, which moves a 5 s rate by 5 fps per second of delay
+            # (about 0.6 s was seen); a camera counting only the frames it converts for the sampler
+            # reads about 9 fps, one counting every frame twice 50.
+            assert 15 <= status.fps_in <= 35, status
+            # ...and processed at its detect_fps: never more, however busy the machine (the
+            # sampler's visits fall due at least an interval apart, so a window holds at most
+            # detect_fps x its length + 2 of them, plus the frames in flight when it opened), and,
+            # loosely, at least half as many (a busy machine makes it miss some visits).
+            most = config.detect_fps * elapsed + 2 + MAX_IN_FLIGHT
+            assert config.detect_fps * elapsed / 2 <= processed[config.id] <= most, (config.id, processed)
             assert status.drops.get(DropReason.SUPERSEDED, 0) > 0
         metrics = generate_latest(registry).decode()
         assert 'edge_gateway_camera_frames_total{camera="one"}' in metrics
@@ -90,10 +108,50 @@ def test_several_cameras_stream_and_are_processed_at_detect_fps(
         assert pipeline.stop()
 
 
-class RecordingSource:
-    """The real source, recording when each frame was decoded and whether it shows the event."""
+def numbered(frames: Sequence[Image]) -> list[Image]:
+    """``frames``, each with its index written in binary along its top edge, a block per bit (white
+    for 1, black for 0): flat blocks that H.264 keeps, so each decoded picture tells which it is."""
+    assert len(frames) < 2**NUMBER_BITS
+    stamped = []
+    for index, frame in enumerate(frames):
+        copy = frame.copy()
+        block_width = copy.shape[1] // NUMBER_BITS
+        for bit in range(NUMBER_BITS):
+            value = 255 if index >> bit & 1 else 0
+            copy[:NUMBER_HEIGHT, bit * block_width : (bit + 1) * block_width] = value
+        stamped.append(copy)
+    return stamped
 
-    def __init__(self, inner: FrameSource, log: list[tuple[float, bool]]) -> None:
+
+def frame_number(image: Image) -> int:
+    """The index ``numbered`` wrote into ``image``, read from each block's middle (codec noise and
+    blur stay at the block edges)."""
+    block_width = image.shape[1] // NUMBER_BITS
+    inset = 8
+    number = 0
+    for bit in range(NUMBER_BITS):
+        block = image[
+            inset : NUMBER_HEIGHT - inset, bit * block_width + inset : (bit + 1) * block_width - inset
+        ]
+        if float(block.mean()) > 127:
+            number |= 1 << bit
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    at: float
+    """When the reader retrieved the frame (monotonic)."""
+    number: int
+    """Its index in the clip, read from the picture."""
+    event: bool
+    """Whether it shows the event."""
+
+
+class RecordingSource:
+    """The real source, recording each frame the reader retrieves."""
+
+    def __init__(self, inner: FrameSource, log: list[Arrival]) -> None:
         self._inner = inner
         self._log = log
 
@@ -102,7 +160,7 @@ class RecordingSource:
 
     def retrieve(self) -> Image:
         image = self._inner.retrieve()
-        self._log.append((time.monotonic(), clips.is_event_frame(image)))
+        self._log.append(Arrival(time.monotonic(), frame_number(image), clips.is_event_frame(image)))
         return image
 
     def read(self) -> Image:
@@ -113,32 +171,41 @@ class RecordingSource:
         self._inner.close()
 
 
-def test_scripted_clip_arrives_with_the_right_frames_at_the_right_time(rtsp_server: RtspServer) -> None:
-    config = camera_config("event", rtsp_server.url("event"))
-    log: list[tuple[float, bool]] = []
-    real = source_factory(config)
+def test_scripted_clip_arrives_with_the_right_frames_at_the_right_time(tmp_path: Path) -> None:
+    # Given: the event clip three times over, each frame numbered. The server stamps frame n at
+    # n / 25 s, so a frame's number is its place in the stream's time, read from the picture: a busy
+    # machine can delay a frame but cannot change that.
+    clip = numbered(clips.event_clip(length=CLIP_LENGTH, event=EVENT_RANGE) * 3)
+    spec = clips.write_raw_i420(clip, tmp_path / "numbered.yuv")
+    wanted = 2 * CLIP_LENGTH + 10
+    log: list[Arrival] = []
+    with RtspServer({"numbered": spec}) as server:
+        config = camera_config("event", server.url("numbered"))
+        real = source_factory(config)
 
-    def recording() -> FrameSource:
-        return RecordingSource(real(), log)
+        def recording() -> FrameSource:
+            return RecordingSource(real(), log)
 
-    camera = Camera(config, recording)
-    camera.start()
-    try:
-        assert wait_until(lambda: len(log) >= 2 * CLIP_LENGTH + 10, 15, 0.05)
-    finally:
-        assert camera.stop()
-    frames = log[: 2 * CLIP_LENGTH + 10]
-    # Then: frame i of the stream is frame i of the clip (nothing lost, duplicated or reordered)...
-    expected = [index % CLIP_LENGTH in EVENT_RANGE for index in range(len(frames))]
-    assert [event for _, event in frames] == expected
-    # ...and the event starts exactly one clip length (2.0 s at 25 fps) after the previous one.
-    onsets = [
-        frames[index][0] for index in range(1, len(frames)) if frames[index][1] and not frames[index - 1][1]
+        camera = Camera(config, recording)
+        camera.start()
+        try:
+            assert wait_until(lambda: len(log) >= wanted, 15, 0.05)
+        finally:
+            assert camera.stop()
+    arrivals = log[:wanted]
+    # Then: frame n of the stream is frame n of the clip (nothing lost, duplicated or reordered), so
+    # every frame sits at its own place in the stream's time...
+    assert [arrival.number for arrival in arrivals] == list(range(wanted))
+    # ...and shows what the clip has there: the event starts 2.0 s of stream time after the last one.
+    assert [arrival.event for arrival in arrivals] == [
+        number % CLIP_LENGTH in EVENT_RANGE for number in range(wanted)
     ]
-    assert len(onsets) == 2
-    assert onsets[1] - onsets[0] == pytest.approx(CLIP_LENGTH / clips.FPS, abs=0.25)
-    span = frames[-1][0] - frames[CLIP_LENGTH][0]
-    assert (len(frames) - 1 - CLIP_LENGTH) / span == pytest.approx(clips.FPS, rel=0.1)
+    # And the reader keeps pace with the live stream. Each frame arrives some delay after its place
+    # in the stream's time; a busy machine lets frames pile up and drains them (about 0.6 s seen on
+    # a loaded 2-core machine), while a reader slower than the stream falls further behind with every
+    # frame, without bound (at half pace, 4.4 s over these 110 frames; at three quarters, 1.5 s).
+    delays = [arrival.at - arrival.number / clips.FPS for arrival in arrivals]
+    assert max(delays) - min(delays) < 1.5, (min(delays), max(delays))
 
 
 def test_server_dropping_all_clients_leads_to_a_reconnect(rtsp_server: RtspServer) -> None:
@@ -286,11 +353,10 @@ def test_wrong_host_port_or_path_fail_clearly_and_leave_others_alone(
         assert "refused" in (statuses["bad-port"].last_error or "")
         assert "did not open" in (statuses["bad-path"].last_error or "")
         assert "resolve" in (statuses["bad-host"].last_error or "")
-        time.sleep(1.0)
-        good = pipeline.camera("good")
-        assert good is not None
-        assert good.state is CameraState.STREAMING
-        assert good.fps_in > 20
+        # The good camera streams at its rate beside the failed ones: waited for rather than read
+        # after a second, when a busy machine's decoding backlog could still hold the rate down.
+        assert wait_until(lambda: status_of(pipeline, "good").fps_in > 20, 10)
+        assert status_of(pipeline, "good").state is CameraState.STREAMING
         # Credentials never reach status, errors, metrics or logs.
         visible = [repr(status) for status in pipeline.cameras()]
         visible.append(generate_latest(registry).decode())
