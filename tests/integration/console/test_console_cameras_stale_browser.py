@@ -12,6 +12,10 @@ latest answer, and no camera's state is claimed while its refreshes fail.
 - the notes over the tiles' pictures kept saying so too ("Last picture ...: the camera is
   reconnecting", "No picture: the camera is failed"): while refreshes fail they say the camera's
   state now is unknown;
+- with more cameras than live views (a snapshot each), a streaming camera's tile kept its last
+  snapshot with no word over it while refreshes failed, which renew snapshots no more: a picture of
+  then read as the camera now. Its note says when the picture is of and that the camera's state now
+  is unknown, until a refresh succeeds and the snapshot is renewed;
 - a reload that reordered the cameras left the tiles already shown in their old places: they follow
   the answer's order, moved rather than rebuilt, their live views going on as they were.
 
@@ -234,6 +238,40 @@ def test_a_failed_refresh_leaves_no_camera_state_over_the_pictures(tmp_path: Pat
         expect(page.get_by_text(AS_READ)).to_be_hidden(timeout=UI_WAIT_MS)
         expect(last_picture).to_have_text(re.compile(r"^Last picture .+: the camera is reconnecting$"))
         expect(no_picture).to_have_text("No picture: the camera is failed")
+        assert errors == []
+
+
+def test_a_failed_refresh_says_a_snapshot_is_of_then(tmp_path: Path, browser: Browser) -> None:
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    camera_ids = [f"camera-{number}" for number in range(LIVE_TILES + 1)]
+    cameras = Cameras(camera_ids)
+    errors: list[str] = []
+    with console_app(cameras, tmp_path / "gateway.yaml") as served:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
+        first = page.locator(tile(camera_ids[0]))
+        note = first.locator(".live-note")
+        expect(first.locator("img.live")).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
+        expect(first.locator("img.live")).to_have_attribute("src", re.compile(r"snapshot\.jpg"))
+        expect(note).to_be_hidden()
+
+        # Given the refreshes of the cameras answered 503 (so no snapshot is renewed)
+        def unavailable(route: Route) -> None:
+            route.fulfill(status=503, json={"error": UNAVAILABLE})
+
+        page.route("**/v1/cameras", unavailable)
+        expect(page.get_by_text(AS_READ)).to_be_visible(timeout=UI_WAIT_MS)
+
+        # Then the streaming camera's snapshot is said to be of then, the camera's state now unknown
+        expect(note).to_be_visible(timeout=UI_WAIT_MS)
+        expect(note).to_have_text(re.compile(r"^Last picture .+; the camera's state now is unknown$"))
+        expect(page.locator("article.tile .live-note:visible")).to_have_count(len(camera_ids))
+
+        # When a refresh succeeds again, then the snapshots are renewed and stand without a note
+        page.unroute("**/v1/cameras")
+        expect(page.get_by_text(AS_READ)).to_be_hidden(timeout=UI_WAIT_MS)
+        expect(note).to_be_hidden(timeout=UI_WAIT_MS)
         assert errors == []
 
 

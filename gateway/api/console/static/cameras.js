@@ -52,16 +52,20 @@ export function liveNote(image) {
   let camera = null; // the last numbers
   let current = true; // whether they are the latest refresh's
   let refused = null; // why the gateway refused the view, while it does
+  let still = false; // a snapshot, renewed by the refreshes that succeed, rather than a live view
+  // A snapshot is not renewed while refreshes fail: of a streaming camera it is then a picture of
+  // when it was taken, which read as the camera's picture now with no word over it.
+  const stale = () => !streaming || (still && !current);
   image.addEventListener("load", () => {
-    if (streaming && refused === null) note.hidden = true;
+    if (!stale() && refused === null) note.hidden = true;
   });
 
   function draw() {
     const pictured = image.naturalWidth > 0;
-    note.hidden = pictured && streaming && refused === null;
-    note.classList.toggle("stale", pictured && (!streaming || refused !== null));
+    note.hidden = pictured && !stale() && refused === null;
+    note.classList.toggle("stale", pictured && (stale() || refused !== null));
     if (refused !== null) note.textContent = `No live view: ${refused}`;
-    else if (streaming) note.textContent = "Waiting for the first picture…";
+    else if (!stale()) note.textContent = "Waiting for the first picture…";
     else {
       const state = current ? `: the camera is ${camera.state}` : "; the camera's state now is unknown";
       note.textContent = pictured ? `Last picture ${clock(camera.last_frame_at)}${state}` : `No picture${state}`;
@@ -78,6 +82,10 @@ export function liveNote(image) {
     },
     refused(reason) {
       refused = reason;
+      draw();
+    },
+    snapshot(isSnapshot) {
+      still = isSnapshot;
       draw();
     },
   };
@@ -129,6 +137,7 @@ export function mount(view) {
     tile.loading = false;
     tile.player?.stop();
     tile.player = live ? playLive(tile.image, streamUrl(tile.id), tile.note.refused) : null;
+    tile.note.snapshot(!live);
     if (live) return;
     tile.note.refused(null); // a snapshot is not refused for want of a place among the viewers
     if (onScreen.has(tile)) renew(tile);
