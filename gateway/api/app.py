@@ -136,6 +136,7 @@ class RunningServer:
         await close_listening(self.server)  # no new connections
         self.door.close_idle()
         await self.door.answered()  # the front door's own requests end before the thread pool
+        await self.door.bodies_handed_over()  # aiohttp drops what arrives once its shutdown begins
         await self.runner.cleanup()  # aiohttp's connections, after their requests end
         await self.server.wait_closed()
 

@@ -72,6 +72,9 @@ class Connection(asyncio.BufferedProtocol):
         # As aiohttp's ``request.remote`` names the client for the middleware's rate limit.
         self._peer = peer_client(peer[0] if isinstance(peer, (tuple, list)) and peer else None)
         self._door.opened(transport, self)
+        if self._door.closing:
+            self._close()  # made after the shutdown closed the idle ones (front_door.py)
+            return
         self._idle.restart()
 
     def get_buffer(self, sizehint: int) -> memoryview:
@@ -171,6 +174,14 @@ class Connection(asyncio.BufferedProtocol):
     def serving(self) -> bool:
         """In a request the front door admitted and has not answered yet."""
         return self._serving is not None
+
+    @property
+    def body_arriving(self) -> bool:
+        """A request handed to aiohttp still has body bytes to come."""
+        return self._forward > 0 and not self._closing()
+
+    def close(self) -> None:
+        self._close()
 
     def close_if_door_only(self, even_serving: bool = False) -> None:
         if self._aiohttp is None and (even_serving or self._serving is None):

@@ -36,7 +36,11 @@ refused request's connection stays open for the next one once the body was dropp
 is closed after the answer when the client asked ``Expect: 100-continue`` (it may or may not send
 the body it announced, as the middleware's refusal does) or said ``Connection: close``. At shutdown
 the requests the front door admitted are answered (with ``Connection: close``) before their
-connections close.
+connections close; the bodies of requests handed to aiohttp are handed over whole before aiohttp's
+shutdown begins, which drops whatever arrives after it (a request whose body was still arriving
+waited for it until its client gave up, and held the stop as long), for ``BODY_GRACE_S`` at most;
+and a connection made once the shutdown has begun is closed at once (uvloop accepts until the
+listening socket closes and makes the connection a loop turn later, after the idle ones were closed).
 
 Modules: this one holds the protocol factory and what its connections share; door_connection.py a
 connection's reading, handing over and writing; request_head.py the heads it reads; door_verdict.py
@@ -63,6 +67,9 @@ READ_BUFFER_BYTES = 256 * 1024
 SHUTDOWN_TIMEOUT_S = 60.0
 """How long closing waits for the requests the front door is answering (aiohttp's own wait for its
 handlers at shutdown)."""
+BODY_GRACE_S = 5.0
+"""How long closing waits for the bodies of requests handed to aiohttp to arrive whole; the
+connections of those still arriving are closed then."""
 
 
 class FrontDoor:
@@ -122,6 +129,19 @@ class FrontDoor:
             if loop.time() >= deadline:
                 for connection in list(self._connections.values()):
                     connection.close_if_door_only(even_serving=True)
+                return
+            await asyncio.sleep(0.01)
+
+    async def bodies_handed_over(self) -> None:
+        """Wait (at shutdown, before aiohttp's) until the requests handed to aiohttp have their
+        bodies whole, at most ``BODY_GRACE_S``; then close the connections of those still arriving."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BODY_GRACE_S
+        while any(connection.body_arriving for connection in self._connections.values()):
+            if loop.time() >= deadline:
+                for connection in list(self._connections.values()):
+                    if connection.body_arriving:
+                        connection.close()
                 return
             await asyncio.sleep(0.01)
 

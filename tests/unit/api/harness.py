@@ -89,6 +89,14 @@ class ServedApi:
         finally:
             connection.close()
 
+    def on_loop(self, function: Callable[[], None]) -> None:
+        """Call ``function`` on the server's loop, as its own callbacks run, and wait for it."""
+
+        async def call() -> None:
+            function()
+
+        self._loop.run(call())
+
     def aiohttp_connections(self) -> list[web.RequestHandler]:
         """The connections aiohttp's server holds now (read on the server's loop)."""
 
