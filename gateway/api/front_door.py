@@ -123,27 +123,27 @@ class FrontDoor:
     async def answered(self, timeout_s: float = SHUTDOWN_TIMEOUT_S) -> None:
         """Wait (at shutdown, after ``close_idle``) until the requests the front door admitted are
         answered, at most ``timeout_s``; then close what is left."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while any(connection.serving for connection in self._connections.values()):
-            if loop.time() >= deadline:
-                for connection in list(self._connections.values()):
-                    connection.close_if_door_only(even_serving=True)
-                return
-            await asyncio.sleep(0.01)
+        if not await self._until_none(lambda connection: connection.serving, timeout_s):
+            for connection in list(self._connections.values()):
+                connection.close_if_door_only(even_serving=True)
 
     async def bodies_handed_over(self) -> None:
         """Wait (at shutdown, before aiohttp's) until the requests handed to aiohttp have their
         bodies whole, at most ``BODY_GRACE_S``; then close the connections of those still arriving."""
+        if not await self._until_none(lambda connection: connection.body_arriving, BODY_GRACE_S):
+            for connection in list(self._connections.values()):
+                if connection.body_arriving:
+                    connection.close()
+
+    async def _until_none(self, busy: Callable[[Connection], bool], timeout_s: float) -> bool:
+        """Wait until no connection is ``busy``, at most ``timeout_s``; False when time ran out."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + BODY_GRACE_S
-        while any(connection.body_arriving for connection in self._connections.values()):
+        deadline = loop.time() + timeout_s
+        while any(busy(connection) for connection in self._connections.values()):
             if loop.time() >= deadline:
-                for connection in list(self._connections.values()):
-                    if connection.body_arriving:
-                        connection.close()
-                return
+                return False
             await asyncio.sleep(0.01)
+        return True
 
     def __len__(self) -> int:
         """The connections open now."""
