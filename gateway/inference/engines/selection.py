@@ -35,6 +35,7 @@ from gateway.inference.engine_cache import (
 )
 from gateway.inference.engines import tensorrt as native
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
+from gateway.inference.engines.cuda_runtime import import_cuda_runtime
 from gateway.inference.engines.onnx import PROVIDERS, OnnxEngine, preferred_provider
 from gateway.inference.engines.tensorrt_build import BuildProgress, BuildRequest, build_engine
 from gateway.inference.gpu_presence import gpu_present
@@ -44,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 def current_device() -> Device:
     """This box's GPU and TensorRT; ModelLoadError (install hint, or no GPU) when unusable."""
-    return native.current_device(native.import_tensorrt(), native.import_cuda_runtime())
+    return native.current_device(native.import_tensorrt(), import_cuda_runtime())
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ nothing: inputs are copied into pinned memory, sent with ``cudaMemcpyAsync``, th
 ``execute_async_v3`` on the worker's stream, outputs come back the same way, and only the final
 numpy copy (the result handed to the caller) is new memory. Tensors are addressed by name
 (``set_input_shape`` / ``set_tensor_address``), never by binding index, which TensorRT 10 removed.
+The CUDA runtime's side (the GPU, the stream, the buffers and their copies) is ``cuda_runtime``.
 
 ``tensorrt`` and the CUDA runtime bindings (``cuda-python``) are imported lazily: they exist only
 on GPU boxes, and their absence is a ModelLoadError with a one-line install hint, not a traceback.
@@ -13,7 +14,6 @@ on GPU boxes, and their absence is a ModelLoadError with a one-line install hint
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import logging
 import math
@@ -30,6 +30,7 @@ from gateway.domain import TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
 from gateway.inference.engine_cache import Device
 from gateway.inference.engines.base import Tensors
+from gateway.inference.engines.cuda_runtime import PinnedBuffers, Stream, gpu_identity, import_cuda_runtime
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,6 @@ INSTALL_HINT = (
     "(JetPack), on x86 `pip install --extra-index-url https://pypi.nvidia.com tensorrt-cu12` or "
     "NVIDIA's CUDA repos (python3-libnvinfer); plus `pip install cuda-python`"
 )
-CUDA_HINT = "the CUDA runtime bindings are not installed: `pip install cuda-python` (matching the CUDA major)"
-
 _TRT_TYPES: Mapping[str, TensorType] = {
     "FLOAT": TensorType.FP32,
     "HALF": TensorType.FP16,
@@ -68,18 +67,6 @@ def import_tensorrt() -> ModuleType:
     return module
 
 
-def import_cuda_runtime() -> ModuleType:
-    """cuda-python's runtime module: ``cuda.bindings.runtime`` (12.6+) or the older ``cuda.cudart``."""
-    for name in ("cuda.bindings.runtime", "cuda.cudart"):
-        try:
-            return importlib.import_module(name)
-        except ImportError:
-            continue
-        except OSError as exc:
-            raise ModelLoadError(f"the CUDA runtime cannot be loaded ({exc})") from exc
-    raise ModelLoadError(CUDA_HINT)
-
-
 def tensorrt_available() -> bool:
     """Whether TensorRT and the CUDA bindings import (cheap after the first call)."""
     try:
@@ -90,39 +77,19 @@ def tensorrt_available() -> bool:
     return True
 
 
-def check_cuda(result: Any, what: str) -> Any:
-    """cuda-python returns ``(error, *values)``; raise InferenceError on any error, else the values."""
-    error, *values = result if isinstance(result, tuple) else (result,)
-    if int(error) != 0:
-        raise InferenceError(f"{what} failed: CUDA error {int(error)} ({getattr(error, 'name', error)})")
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else tuple(values)
-
-
 def current_device(tensorrt: ModuleType, cudart: ModuleType) -> Device:
     """The GPU this process runs on, for engine cache keys; ModelLoadError when there is none."""
-    try:
-        device = check_cuda(cudart.cudaGetDevice(), "cudaGetDevice")
-        properties = check_cuda(cudart.cudaGetDeviceProperties(device), "cudaGetDeviceProperties")
-    except InferenceError as exc:
-        raise ModelLoadError(f"no usable CUDA GPU: {exc}") from exc
-    name = properties.name
-    if isinstance(name, bytes):
-        name = name.split(b"\0", 1)[0].decode("utf-8", "replace")
-    return Device(str(name).strip(), f"{properties.major}.{properties.minor}", str(tensorrt.__version__))
+    name, capability = gpu_identity(cudart)
+    return Device(name, capability, str(tensorrt.__version__))
 
 
 @dataclass(frozen=True, slots=True)
 class _Binding:
-    """One I/O tensor with its preallocated device buffer and pinned host buffer."""
+    """One I/O tensor with its buffers, sized for the tensor at the profile's largest shape."""
 
     spec: TensorSpec
     dtype: np.dtype[Any]
-    capacity: int
-    """Bytes both buffers hold: the tensor at the profile's largest shape."""
-    device: int
-    host: npt.NDArray[np.uint8]
+    buffers: PinnedBuffers
 
 
 class TensorrtEngine:
@@ -133,9 +100,7 @@ class TensorrtEngine:
         self._cudart = import_cuda_runtime()
         self._trt_logger = tensorrt.Logger(tensorrt.Logger.WARNING)
         self._bindings: dict[str, _Binding] = {}
-        self._device_pointers: list[int] = []
-        self._host_pointers: list[int] = []
-        self._stream: Any = None
+        self._stream: Stream | None = None
         self._context: Any = None
         try:
             plan = plan_path.read_bytes()
@@ -164,8 +129,8 @@ class TensorrtEngine:
         self._context = engine.create_execution_context()
         if self._context is None:
             raise ModelLoadError("TensorRT could not create an execution context (GPU memory?)")
-        self._stream = check_cuda(cudart.cudaStreamCreate(), "cudaStreamCreate")
-        self._context.set_optimization_profile_async(0, int(self._stream))
+        self._stream = Stream(cudart)
+        self._context.set_optimization_profile_async(0, int(self._stream.handle))
         names = [engine.get_tensor_name(index) for index in range(engine.num_io_tensors)]
         self._input_names = frozenset(
             name for name in names if engine.get_tensor_mode(name) == tensorrt.TensorIOMode.INPUT
@@ -186,15 +151,10 @@ class TensorrtEngine:
                 )
             dtype = spec.datatype.numpy_dtype
             capacity = max(1, math.prod(largest)) * dtype.itemsize
-            device = int(check_cuda(cudart.cudaMalloc(capacity), "cudaMalloc"))
-            self._device_pointers.append(device)
-            host_pointer = int(check_cuda(cudart.cudaMallocHost(capacity), "cudaMallocHost"))
-            self._host_pointers.append(host_pointer)
-            pointer = ctypes.cast(host_pointer, ctypes.POINTER(ctypes.c_uint8))
-            host = np.ctypeslib.as_array(pointer, (capacity,))
-            self._bindings[name] = _Binding(spec, dtype, capacity, device, host)
+            buffers = PinnedBuffers(cudart, capacity)
+            self._bindings[name] = _Binding(spec, dtype, buffers)
             # Buffers never move, so addresses are set once here rather than on every run.
-            if not self._context.set_tensor_address(name, device):
+            if not self._context.set_tensor_address(name, buffers.device):
                 raise ModelLoadError(f"TensorRT rejected the device address of tensor {name!r}")
         logger.debug("%s: %d tensors, buffers for batch %s", plan_path, len(names), self.max_batch)
 
@@ -229,47 +189,37 @@ class TensorrtEngine:
         return False
 
     def run(self, feeds: Tensors) -> dict[str, npt.NDArray[np.generic]]:
-        cudart = self._cudart
-        if self._context is None:
+        stream = self._stream
+        if self._context is None or stream is None:
             raise InferenceError("the TensorRT engine is closed")
         unknown = sorted(set(feeds) - self._input_names)
         missing = sorted(self._input_names - set(feeds))
         if unknown or missing:
             raise InvalidInputError(f"inputs: missing {missing}, unknown {unknown}")
-        to_device = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        to_host = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        stream = self._stream
         for name, array in feeds.items():
             binding = self._bindings[name]
             self._check_input(name, binding, array)
             if not self._context.set_input_shape(name, tuple(array.shape)):
                 raise InvalidInputError(f"input {name!r}: TensorRT rejected shape {list(array.shape)}")
-            size = array.nbytes
-            binding.host[:size] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-            check_cuda(
-                cudart.cudaMemcpyAsync(binding.device, binding.host.ctypes.data, size, to_device, stream),
-                "cudaMemcpyAsync to the GPU",
-            )
-        if not self._context.execute_async_v3(int(stream)):
+            binding.buffers.host[: array.nbytes] = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+            binding.buffers.upload(array.nbytes, stream)
+        if not self._context.execute_async_v3(int(stream.handle)):
             raise InferenceError("TensorRT execute_async_v3 failed (see the TensorRT log)")
         shapes: dict[str, tuple[int, ...]] = {}
         for spec in self._outputs:
             binding = self._bindings[spec.name]
             shape = shapes[spec.name] = tuple(self._context.get_tensor_shape(spec.name))
             size = math.prod(shape) * binding.dtype.itemsize
-            if size > binding.capacity:
+            if size > binding.buffers.capacity:
                 raise InferenceError(f"output {spec.name!r} of shape {list(shape)} exceeds its buffer")
-            check_cuda(
-                cudart.cudaMemcpyAsync(binding.host.ctypes.data, binding.device, size, to_host, stream),
-                "cudaMemcpyAsync from the GPU",
-            )
-        check_cuda(cudart.cudaStreamSynchronize(stream), "cudaStreamSynchronize")
+            binding.buffers.download(size, stream)
+        stream.synchronize()
         results: dict[str, npt.NDArray[np.generic]] = {}
         for spec in self._outputs:
             binding, shape = self._bindings[spec.name], shapes[spec.name]
             size = math.prod(shape) * binding.dtype.itemsize
             # Copied out: the pinned buffer is overwritten by the next batch.
-            results[spec.name] = binding.host[:size].view(binding.dtype).reshape(shape).copy()
+            results[spec.name] = binding.buffers.host[:size].view(binding.dtype).reshape(shape).copy()
         return results
 
     def _check_input(self, name: str, binding: _Binding, array: npt.NDArray[np.generic]) -> None:
@@ -286,17 +236,12 @@ class TensorrtEngine:
             )
 
     def close(self) -> None:
-        cudart = self._cudart
         if self._stream is not None:
-            cudart.cudaStreamSynchronize(self._stream)
+            self._stream.close()
+            self._stream = None
         # The context goes before the buffers its tensor addresses point at, then the engine.
         self._context = None
         self._engine = None
-        for pointer in self._device_pointers:
-            cudart.cudaFree(pointer)
-        for pointer in self._host_pointers:
-            cudart.cudaFreeHost(pointer)
-        self._bindings, self._device_pointers, self._host_pointers = {}, [], []
-        if self._stream is not None:
-            cudart.cudaStreamDestroy(self._stream)
-            self._stream = None
+        for binding in self._bindings.values():
+            binding.buffers.close()
+        self._bindings = {}

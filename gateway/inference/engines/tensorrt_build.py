@@ -21,7 +21,8 @@ import numpy.typing as npt
 
 from gateway.errors import ModelLoadError
 from gateway.inference.engine_cache import Precision, ShapeRange
-from gateway.inference.engines.tensorrt import check_cuda, import_cuda_runtime, import_tensorrt
+from gateway.inference.engines.cuda_runtime import check_cuda, import_cuda_runtime
+from gateway.inference.engines.tensorrt import import_tensorrt
 
 logger = logging.getLogger(__name__)
 

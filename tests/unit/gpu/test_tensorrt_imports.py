@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from gateway.errors import InferenceError, ModelLoadError
+from gateway.inference.engines.cuda_runtime import CUDA_HINT, check_cuda, import_cuda_runtime
 from gateway.inference.engines.selection import LogProgress
 from gateway.inference.engines.tensorrt import (
-    CUDA_HINT,
     INSTALL_HINT,
     TensorrtEngine,
-    check_cuda,
-    import_cuda_runtime,
     import_tensorrt,
     tensorrt_available,
 )
