@@ -66,7 +66,9 @@ CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)
 
 
 class RequestLedger(Protocol):
-    """Told when the middleware is done with a request (``front_door.FrontDoor``)."""
+    """Told when the middleware begins and is done with a request (``front_door.FrontDoor``)."""
+
+    def started(self, request: web.BaseRequest) -> None: ...
 
     def finished(self, request: web.BaseRequest) -> None: ...
 

@@ -62,6 +62,8 @@ class Connection(asyncio.BufferedProtocol):
         self._peer = peer_client(None)
         self.passed = 0
         self.finished = 0
+        self.in_aiohttp: web.BaseRequest | None = None
+        """The request aiohttp's middleware is in on this connection, if any."""
 
     # --- asyncio.Protocol ---------------------------------------------------------------------
 
@@ -177,8 +179,12 @@ class Connection(asyncio.BufferedProtocol):
 
     @property
     def body_arriving(self) -> bool:
-        """A request handed to aiohttp still has body bytes to come."""
-        return self._forward > 0 and not self._closing()
+        """A request handed to aiohttp still has body bytes to come: of those the front door hands
+        over by their length, or before the end aiohttp's parser has yet to see (a chunked body)."""
+        if self._closing():
+            return False
+        request = self.in_aiohttp
+        return self._forward > 0 or (request is not None and not request.content.is_eof())
 
     def close(self) -> None:
         self._close()

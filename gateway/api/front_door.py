@@ -38,7 +38,9 @@ the body it announced, as the middleware's refusal does) or said ``Connection: c
 the requests the front door admitted are answered (with ``Connection: close``) before their
 connections close; the bodies of requests handed to aiohttp are handed over whole before aiohttp's
 shutdown begins, which drops whatever arrives after it (a request whose body was still arriving
-waited for it until its client gave up, and held the stop as long), for ``BODY_GRACE_S`` at most;
+waited for it until its client gave up, and held the stop as long), for ``BODY_GRACE_S`` at most:
+those of a known length as the front door hands them over, the others (chunked, or on a connection
+handed over whole) until aiohttp's request has its body's end;
 and a connection made once the shutdown has begun is closed at once (uvloop accepts until the
 listening socket closes and makes the connection a loop turn later, after the idle ones were closed).
 
@@ -67,6 +69,8 @@ READ_BUFFER_BYTES = 256 * 1024
 SHUTDOWN_TIMEOUT_S = 60.0
 """How long closing waits for the requests the front door is answering (aiohttp's own wait for its
 handlers at shutdown)."""
+AIOHTTP_START_TURNS = 3
+"""Loop turns after which aiohttp has begun every request whose head it was given."""
 BODY_GRACE_S = 5.0
 """How long closing waits for the bodies of requests handed to aiohttp to arrive whole; the
 connections of those still arriving are closed then."""
@@ -103,12 +107,19 @@ class FrontDoor:
         assert self._handler_factory is not None, "FrontDoor.open names aiohttp's server first"
         return self._handler_factory()
 
+    def started(self, request: web.BaseRequest) -> None:
+        """aiohttp's middleware begins ``request``: whether its body is whole is known from now."""
+        connection = self._connections.get(cast(asyncio.BaseTransport, request.transport))
+        if connection is not None:
+            connection.in_aiohttp = request
+
     def finished(self, request: web.BaseRequest) -> None:
         """aiohttp's middleware is done with ``request``: the front door may judge the next head on
         its connection (once the answer has left, see ``Connection._aiohttp_idle``)."""
         connection = self._connections.get(cast(asyncio.BaseTransport, request.transport))
         if connection is not None:
             connection.finished += 1
+            connection.in_aiohttp = None
 
     def executor(self) -> ThreadPoolExecutor:
         return self._app[EXECUTOR]
@@ -130,6 +141,11 @@ class FrontDoor:
     async def bodies_handed_over(self) -> None:
         """Wait (at shutdown, before aiohttp's) until the requests handed to aiohttp have their
         bodies whole, at most ``BODY_GRACE_S``; then close the connections of those still arriving."""
+        # A body the front door does not count (a chunked one) is known once aiohttp's middleware
+        # has begun its request: at most two loop turns after its head arrived (the connection's
+        # task wakes, then the request's own task starts); after three, every such request is.
+        for _ in range(AIOHTTP_START_TURNS):
+            await asyncio.sleep(0)
         if not await self._until_none(lambda connection: connection.body_arriving, BODY_GRACE_S):
             for connection in list(self._connections.values()):
                 if connection.body_arriving:

@@ -114,6 +114,7 @@ def count_failure(context: ApiContext, exc: Exception, status: int) -> None:
 @web.middleware
 async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
+    request.app[FRONT_DOOR].started(request)
     context = context_of(request)
     route = request.match_info.route
     name = route.name or ""

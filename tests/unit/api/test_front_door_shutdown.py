@@ -26,6 +26,24 @@ from tests.unit.api.test_front_door import LOOPS, Client, post, served
 BY_AIOHTTP = "Cookie: theme=dark\r\n"
 """A cookie sends the request to aiohttp (the console's session checks), not to the front door."""
 STOP_WAIT_S = 20.0
+FRAMINGS = ["length", "chunked"]
+"""A body the front door hands over by its length, or one only aiohttp's parser sees the end of."""
+
+
+def split_request(framing: str) -> tuple[bytes, bytes]:
+    """A request aiohttp answers, as its head (with a first piece of its body when chunked) and the
+    rest of its body."""
+    request = post(extra=BY_AIOHTTP)
+    head_end = request.index(b"\r\n\r\n") + 4
+    head, body = request[:head_end], request[head_end:]
+    if framing == "length":
+        return head, body
+    chunked = head.replace(f"Content-Length: {len(body)}".encode(), b"Transfer-Encoding: chunked")
+    first, second = body[:10], body[10:]
+    return (
+        chunked + b"%x\r\n%s\r\n" % (len(first), first),
+        b"%x\r\n%s\r\n0\r\n\r\n" % (len(second), second),
+    )
 
 
 def handed_to_aiohttp(api: ServedApi) -> None:
@@ -43,21 +61,21 @@ def stopping(api: ServedApi) -> threading.Thread:
     return stop
 
 
+@pytest.mark.parametrize("framing", FRAMINGS)
 @pytest.mark.parametrize("loop_factory", LOOPS)
 def test_a_body_that_arrives_after_the_stop_began_is_read_and_answered(
-    backend: FakeBackend, loop_factory: Callable[[], asyncio.AbstractEventLoop]
+    backend: FakeBackend, loop_factory: Callable[[], asyncio.AbstractEventLoop], framing: str
 ) -> None:
     api = served(backend, loop_factory)
     client = Client(api)
-    request = post(extra=BY_AIOHTTP)
-    head_end = request.index(b"\r\n\r\n") + 4
-    client.send(request[:head_end])
+    start, rest = split_request(framing)
+    client.send(start)
     handed_to_aiohttp(api)
 
     # Given a stop begun while the request's body is on its way
     stop = stopping(api)
     time.sleep(0.5)
-    client.send(request[head_end:])
+    client.send(rest)
 
     # Then the request is answered, its connection closed, and the stop ends
     status, _, body = client.response()
@@ -68,17 +86,18 @@ def test_a_body_that_arrives_after_the_stop_began_is_read_and_answered(
     client.close()
 
 
+@pytest.mark.parametrize("framing", FRAMINGS)
 @pytest.mark.parametrize("loop_factory", LOOPS)
 def test_a_body_that_never_arrives_holds_the_stop_no_longer_than_the_grace(
     backend: FakeBackend,
     loop_factory: Callable[[], asyncio.AbstractEventLoop],
     monkeypatch: pytest.MonkeyPatch,
+    framing: str,
 ) -> None:
     monkeypatch.setattr(front_door, "BODY_GRACE_S", 0.5)
     api = served(backend, loop_factory)
     client = Client(api)
-    request = post(extra=BY_AIOHTTP)
-    client.send(request[: request.index(b"\r\n\r\n") + 4])
+    client.send(split_request(framing)[0])
     handed_to_aiohttp(api)
 
     # Given a stop begun while a request's body stalls, its client waiting with the connection open
