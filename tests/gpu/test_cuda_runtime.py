@@ -69,6 +69,7 @@ def test_bytes_go_to_the_gpu_and_come_back_whole(cudart: ModuleType) -> None:
     data = np.random.default_rng(7).integers(0, 256, 3 * 640 * 640 * 4, dtype=np.uint8)
     stream = Stream(cudart)
     try:
+        assert int(stream.handle) != 0  # TensorRT is given the stream as an address; 0 is CUDA's default
         assert np.array_equal(round_trip(cudart, data, stream), data)
     finally:
         stream.close()
