@@ -98,25 +98,24 @@ class PinnedBuffers:
 
     def upload(self, size: int, stream: Stream) -> None:
         """Queue the copy of ``host[:size]`` to the device on ``stream``."""
-        self._copy(size, stream, to_gpu=True)
+        self._check(size)
+        kind = self._cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
+        copy = self._cudart.cudaMemcpyAsync(self.device, self._host_pointer, size, kind, stream.handle)
+        check_cuda(copy, "cudaMemcpyAsync to the GPU")
 
     def download(self, size: int, stream: Stream) -> None:
         """Queue the copy of the device's first ``size`` bytes into ``host`` on ``stream``."""
-        self._copy(size, stream, to_gpu=False)
+        self._check(size)
+        kind = self._cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
+        copy = self._cudart.cudaMemcpyAsync(self._host_pointer, self.device, size, kind, stream.handle)
+        check_cuda(copy, "cudaMemcpyAsync from the GPU")
 
-    def _copy(self, size: int, stream: Stream, *, to_gpu: bool) -> None:
+    def _check(self, size: int) -> None:
         if self._closed:
             raise InferenceError("the buffers are closed")
         # The GPU would copy past the end of either buffer without a word.
         if not 0 <= size <= self.capacity:
             raise InferenceError(f"a copy of {size} bytes does not fit a buffer of {self.capacity}")
-        kinds = self._cudart.cudaMemcpyKind
-        if to_gpu:
-            copy = (self.device, self._host_pointer, size, kinds.cudaMemcpyHostToDevice, stream.handle)
-        else:
-            copy = (self._host_pointer, self.device, size, kinds.cudaMemcpyDeviceToHost, stream.handle)
-        what = "to the GPU" if to_gpu else "from the GPU"
-        check_cuda(self._cudart.cudaMemcpyAsync(*copy), f"cudaMemcpyAsync {what}")
 
     def close(self) -> None:
         """Free both buffers (no copy may still be queued on them); a second close does nothing."""
