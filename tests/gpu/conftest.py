@@ -3,7 +3,7 @@
 Run with ``make test-gpu`` on a box with an NVIDIA GPU, TensorRT 10 and cuda-python; every test
 here carries ``@pytest.mark.gpu`` and CI (``-m "not gpu"``) never collects them. On a box without
 TensorRT they fail with the install hint rather than skip: ``make test-gpu`` there is a mistake.
-``test_cuda_runtime.py`` alone needs cuda-python and a GPU but no TensorRT.
+``test_cuda_runtime.py`` and ``test_calibration_feed.py`` need cuda-python and a GPU but no TensorRT.
 """
 
 from __future__ import annotations

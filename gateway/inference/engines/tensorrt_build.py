@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from gateway.errors import ModelLoadError
 from gateway.inference.engine_cache import Precision, ShapeRange
-from gateway.inference.engines.cuda_runtime import check_cuda, import_cuda_runtime
+from gateway.inference.engines.cuda_runtime import PinnedBuffers, Stream, import_cuda_runtime
 from gateway.inference.engines.tensorrt import import_tensorrt
 
 logger = logging.getLogger(__name__)
@@ -147,19 +147,78 @@ def _monitor(tensorrt: ModuleType, progress: BuildProgress) -> Any:
     return Monitor()
 
 
+class CalibrationFeed:
+    """Calibration batches put on the GPU one at a time, where TensorRT's calibrator reads them.
+
+    Each batch goes through one pinned host buffer and one device buffer, both sized by the first
+    batch, on a stream of its own; ``next_batch`` returns once the copy has landed, since TensorRT
+    reads the device buffer on its own stream as soon as the calibrator answers. TensorRT-free, so a
+    GPU without TensorRT checks it (``tests/gpu/test_calibration_feed.py``).
+    """
+
+    def __init__(
+        self, cudart: ModuleType, batch_size: int, batches: Iterable[npt.NDArray[np.generic]]
+    ) -> None:
+        self._cudart = cudart
+        self._batch_size = batch_size
+        self._batches: Iterator[npt.NDArray[np.generic]] = iter(batches)
+        self._staging: tuple[Stream, PinnedBuffers] | None = None
+        self._layout: tuple[tuple[int, ...], np.dtype[Any]] | None = None
+        """The first batch's shape and type, which every later batch must have."""
+
+    def next_batch(self) -> int | None:
+        """The device address of the next batch, valid until the next call; None after the last."""
+        batch = next(self._batches, None)
+        if batch is None:
+            return None
+        data = np.ascontiguousarray(batch)
+        stream, buffers = self._staging_for(data)
+        buffers.host[: data.nbytes] = data.reshape(-1).view(np.uint8)
+        buffers.upload(data.nbytes, stream)
+        stream.synchronize()
+        return buffers.device
+
+    def _staging_for(self, data: npt.NDArray[np.generic]) -> tuple[Stream, PinnedBuffers]:
+        if self._layout is None:
+            if data.ndim == 0 or data.shape[0] != self._batch_size:
+                raise ModelLoadError(
+                    f"calibration batch of shape {list(data.shape)} does not hold {self._batch_size} items"
+                )
+            self._layout = (data.shape, data.dtype)
+        elif (data.shape, data.dtype) != self._layout:
+            shape, dtype = self._layout
+            raise ModelLoadError(
+                f"calibration batch of shape {list(data.shape)} ({data.dtype}) does not match the first, "
+                f"{list(shape)} ({dtype})"
+            )
+        if self._staging is None:
+            stream = Stream(self._cudart)
+            try:
+                self._staging = (stream, PinnedBuffers(self._cudart, data.nbytes))
+            except Exception:
+                stream.close()
+                raise
+        return self._staging
+
+    def close(self) -> None:
+        """Wait for the last copy, then free the stream and buffers; a second close does nothing."""
+        if self._staging is None:
+            return
+        (stream, buffers), self._staging = self._staging, None
+        stream.close()
+        buffers.close()
+
+
 def _calibrator(
     tensorrt: ModuleType, input_name: str, batch_size: int, batches: Iterable[npt.NDArray[np.generic]]
 ) -> Any:
-    """An entropy calibrator feeding ``batches`` through one device buffer, sized by the first."""
-    cudart = import_cuda_runtime()
+    """An entropy calibrator feeding ``batches`` to the input ``input_name`` (see CalibrationFeed)."""
+    feed = CalibrationFeed(import_cuda_runtime(), batch_size, batches)
     base = tensorrt.IInt8EntropyCalibrator2
 
     class Calibrator(base):  # type: ignore[misc, valid-type]
         def __init__(self) -> None:
             super().__init__()
-            self._batches: Iterator[npt.NDArray[np.generic]] = iter(batches)
-            self._device: int | None = None
-            self._capacity = 0
             self.error: Exception | None = None
             """Why calibration stopped early; raised once the build returns."""
 
@@ -169,24 +228,13 @@ def _calibrator(
         def get_batch(self, names: list[str]) -> list[int] | None:
             # Called from C++ as noexcept (see Monitor): errors end calibration and are kept.
             try:
-                return self._next(names)
+                device = feed.next_batch()
             except Exception as exc:
                 self.error = exc
                 return None
-
-        def _next(self, names: list[str]) -> list[int] | None:
-            batch = next(self._batches, None)
-            if batch is None:
+            if device is None:
                 return None
-            data = np.ascontiguousarray(batch)
-            if self._device is None:
-                self._device = int(check_cuda(cudart.cudaMalloc(data.nbytes), "cudaMalloc"))
-                self._capacity = data.nbytes
-            if data.nbytes != self._capacity or data.shape[0] != batch_size:
-                raise ModelLoadError(f"calibration batch of shape {list(data.shape)} does not fit")
-            kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-            check_cuda(cudart.cudaMemcpy(self._device, data.ctypes.data, data.nbytes, kind), "cudaMemcpy")
-            return [self._device if name == input_name else 0 for name in names]
+            return [device if name == input_name else 0 for name in names]
 
         def read_calibration_cache(self) -> bytes | None:
             return None  # always calibrate from the frames given: they are why --calib was passed
@@ -195,8 +243,6 @@ def _calibrator(
             logger.debug("int8 calibration table of %d bytes (not kept)", len(cache))
 
         def release(self) -> None:
-            if self._device is not None:
-                cudart.cudaFree(self._device)
-                self._device = None
+            feed.close()
 
     return Calibrator()
