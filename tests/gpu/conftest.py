@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ import pytest
 from gateway.domain import Image
 from gateway.errors import ModelLoadError
 from gateway.inference.engine_cache import Device, Precision, profile_for
+from gateway.inference.engines.cuda_runtime import gpu_identity, import_cuda_runtime
 from gateway.inference.engines.selection import LogProgress, current_device
 from gateway.inference.engines.tensorrt_build import BuildRequest, build_engine
 from gateway.inference.model_config import ModelConfig, load_model_config
@@ -28,6 +30,17 @@ SHIPPED = ("face-detector", "yolov8n-bench")
 DEMO_CLIP = ROOT / "build" / "demo" / "clip.mp4"
 
 PlanFactory = Callable[[str, Precision], Path]
+
+
+@pytest.fixture(scope="session")
+def cudart() -> ModuleType:
+    """cuda-python's runtime on a GPU (the tests that need no TensorRT)."""
+    try:
+        runtime = import_cuda_runtime()
+        gpu_identity(runtime)
+    except ModelLoadError as exc:
+        pytest.fail(f"these gpu tests need cuda-python and a GPU: {exc}")
+    return runtime
 
 
 @pytest.fixture(scope="session")

@@ -16,20 +16,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.errors import InferenceError, ModelLoadError
-from gateway.inference.engines.cuda_runtime import PinnedBuffers, Stream, gpu_identity, import_cuda_runtime
+from gateway.errors import InferenceError
+from gateway.inference.engines.cuda_runtime import PinnedBuffers, Stream, gpu_identity
 
 pytestmark = pytest.mark.gpu
-
-
-@pytest.fixture(scope="module")
-def cudart() -> ModuleType:
-    try:
-        runtime = import_cuda_runtime()
-        gpu_identity(runtime)
-    except ModelLoadError as exc:
-        pytest.fail(f"these gpu tests need cuda-python and a GPU: {exc}")
-    return runtime
 
 
 def round_trip(cudart: ModuleType, data: npt.NDArray[np.uint8], stream: Stream) -> npt.NDArray[np.uint8]:
