@@ -25,6 +25,7 @@ from gateway.config.gateway import GatewayConfig
 from gateway.config.locations import ConfigSource
 from gateway.config.service import AuditConfig
 from gateway.config.text_file import read_named_text, read_text_stream, text_problem
+from gateway.config.unknown_keys import unknown_key_message
 from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -218,7 +219,7 @@ def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, 
     return data, lines
 
 
-def _problems(error: ValidationError, source: ConfigSource) -> list[ConfigProblem]:
+def _problems(error: ValidationError, source: ConfigSource, model: type[BaseModel]) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors():
         # pydantic inserts the union member's name into the location; it is not a key of the file.
@@ -226,7 +227,10 @@ def _problems(error: ValidationError, source: ConfigSource) -> list[ConfigProble
         cause = detail.get("ctx", {}).get("error")
         if isinstance(cause, ConfigPathError):
             location += cause.path
-        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden":
+            message = unknown_key_message(model, location)
+        else:
+            message = detail["msg"].removeprefix("Value error, ")
         problems.append(source.problem(location, message))
     return problems
 
@@ -261,7 +265,7 @@ def parse_config_source(
     try:
         return model.model_validate(data), where
     except ValidationError as exc:
-        raise ConfigError(_problems(exc, where)) from exc
+        raise ConfigError(_problems(exc, where, model)) from exc
 
 
 def load_config(path: Path, environment: Mapping[str, str] | None = None) -> GatewayConfig:

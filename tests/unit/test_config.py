@@ -33,7 +33,7 @@ def test_every_problem_is_reported_with_its_line_and_key_path() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "gateway.yaml")
     rendered = [str(problem) for problem in caught.value.problems]
-    assert "gateway.yaml:1: devise_id: Extra inputs are not permitted" in rendered
+    assert "gateway.yaml:1: devise_id: unknown key; did you mean 'device_id'?" in rendered
     assert any(line.startswith("gateway.yaml:8: cameras[0].rules[0].min_score:") for line in rendered)
 
 

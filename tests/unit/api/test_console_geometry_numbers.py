@@ -81,3 +81,20 @@ def test_int_coordinates_are_saved(tmp_path: Path) -> None:
     assert saved["lines"][0]["points"][0] == [1.0, 0.0]
     assert saved["lines"][0]["in_direction"] == [-1.0, 0.0]
     assert "polygon: [[0.0, 0.0], [0.9, 0.5]" in config.read_text()
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        ({"zones": [{**zone([0.1, 0.5]), "colour": "red"}], "lines": []}, "zones[0]: colour: unknown key"),
+        (
+            {"zones": [], "lines": [{**line([0.5, 0.0], [1, 0]), "in_directions": [1, 0]}]},
+            "lines[0]: in_directions: unknown key; did you mean 'in_direction'?",
+        ),
+    ],
+)
+def test_an_unknown_key_is_a_400_naming_it_and_the_key_likely_meant(
+    tmp_path: Path, document: dict[str, object], problem: str
+) -> None:
+    with refused_put(tmp_path, document, problem):
+        pass

@@ -54,4 +54,4 @@ def test_an_unknown_bound_is_refused_by_name(tmp_path: Path) -> None:
     path.write_text(HEAD + "bounds:\n  held_image: 10\n")
     with pytest.raises(ConfigError) as raised:
         load_audit_config(path)
-    assert f"{path}:4: bounds.held_image: Extra inputs are not permitted" in str(raised.value)
+    assert f"{path}:4: bounds.held_image: unknown key; did you mean 'held_images'?" in str(raised.value)

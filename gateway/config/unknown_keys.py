@@ -1,0 +1,75 @@
+"""What to tell someone who wrote a key a config section does not have: the key they likely meant.
+
+The section is found by following the problem's key path through the config models' annotations
+(lists, optional values, unions: a rule may be any rule type, so its keys are every rule type's).
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable
+from typing import Annotated, Any, Union
+
+from pydantic import BaseModel
+
+CLOSENESS = 0.75
+"""difflib's ratio a known key must reach to be offered: catches a dropped or doubled letter, an
+``s`` too many or too few, a swapped pair, a stray invisible character ("zone" for "zones",
+"detect_fp" for "detect_fps", "devise_id" for "device_id"), not a different word."""
+
+
+def unknown_key_message(model: type[BaseModel], location: tuple[str | int, ...]) -> str:
+    """The message for the key ending ``location``, which the section holding it does not know."""
+    if not location or not isinstance(location[-1], str):
+        return "unknown key"
+    known = sorted(keys_at(model, location[:-1]))
+    close = difflib.get_close_matches(location[-1], known, n=1, cutoff=CLOSENESS)
+    if close:
+        return f"unknown key; did you mean {close[0]!r}?"
+    return "unknown key"
+
+
+def keys_at(model: type[BaseModel], path: tuple[str | int, ...]) -> set[str]:
+    """Every key the sections at ``path`` (from the top of ``model``) may hold."""
+    annotations: list[Any] = [model]
+    for part in path:
+        annotations = [inner for annotation in annotations for inner in _step(annotation, part)]
+    return {name for annotation in annotations for section in _models(annotation) for name in _keys(section)}
+
+
+def _step(annotation: Any, part: str | int) -> Iterable[Any]:
+    for member in _members(annotation):
+        origin = typing.get_origin(member)
+        if isinstance(part, int) and origin in (list, tuple):
+            yield typing.get_args(member)[0]
+        elif isinstance(part, str) and origin is dict:
+            yield typing.get_args(member)[1]
+        elif isinstance(part, str) and isinstance(member, type) and issubclass(member, BaseModel):
+            field = member.model_fields.get(part)
+            if field is not None:
+                yield field.annotation
+
+
+def _models(annotation: Any) -> Iterable[type[BaseModel]]:
+    for member in _members(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            yield member
+
+
+def _members(annotation: Any) -> Iterable[Any]:
+    """``annotation`` with Annotated, Optional and unions taken apart."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        yield from _members(typing.get_args(annotation)[0])
+    elif origin is Union or origin is types.UnionType:
+        for member in typing.get_args(annotation):
+            yield from _members(member)
+    else:
+        yield annotation
+
+
+def _keys(model: type[BaseModel]) -> Iterable[str]:
+    for name, field in model.model_fields.items():
+        yield field.alias or name
