@@ -209,7 +209,8 @@ class CameraConfig(Section):
             unknown = sorted(set(rule.zones) - known_zones)
             if unknown:
                 raise ConfigPathError(
-                    ("rules", index, "zones"), f"rule {rule.name!r} names unknown zones {unknown}"
+                    ("rules", index, "zones"),
+                    f"rule {rule.name!r} names unknown zones {unknown} (zones: {zone_names})",
                 )
             if rule.line is not None and rule.line not in line_names:
                 raise ConfigPathError(

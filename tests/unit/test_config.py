@@ -41,7 +41,8 @@ def test_cross_field_checks_name_the_problem() -> None:
     text = VALID.replace("zones: [yard]", "zones: [street]")
     # The problem points at the rule's own key, with its line.
     match = (
-        r"gateway.yaml:8: cameras\[0\]\.rules\[0\]\.zones: rule 'intrusion' names unknown zones \['street'\]"
+        r"gateway.yaml:8: cameras\[0\]\.rules\[0\]\.zones: rule 'intrusion' names unknown zones \['street'\] "
+        r"\(zones: \['yard'\]\)"
     )
     with pytest.raises(ConfigError, match=match):
         parse_config(text, "gateway.yaml")
