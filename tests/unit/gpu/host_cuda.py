@@ -3,7 +3,8 @@
 Allocations are real host memory (so ``PinnedBuffers`` can map its pinned buffer as it does on a
 GPU), and asynchronous copies are queued on their stream and happen only when it is synchronized,
 as the GPU may delay them: code that reads a copy before waiting for it reads the old bytes here.
-What CUDA itself does is checked on a GPU (``tests/gpu``); this checks only what the caller asks.
+What CUDA itself does is checked on a GPU (``tests/gpu``); this checks only what the caller asks,
+and in what order.
 """
 
 # The methods carry cuda-python's own (CUDA's camelCase) names: the code under test calls them so.
