@@ -6,7 +6,6 @@ The section is found by following the problem's key path through the config mode
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Iterable
@@ -14,21 +13,15 @@ from typing import Annotated, Any, Union
 
 from pydantic import BaseModel
 
-CLOSENESS = 0.75
-"""difflib's ratio a known key must reach to be offered: catches a dropped or doubled letter, an
-``s`` too many or too few, a swapped pair, a stray invisible character ("zone" for "zones",
-"detect_fp" for "detect_fps", "devise_id" for "device_id"), not a different word."""
+from gateway.suggestions import closest
 
 
 def unknown_key_message(model: type[BaseModel], location: tuple[str | int, ...]) -> str:
     """The message for the key ending ``location``, which the section holding it does not know."""
     if not location or not isinstance(location[-1], str):
         return "unknown key"
-    known = sorted(keys_at(model, location[:-1]))
-    close = difflib.get_close_matches(location[-1], known, n=1, cutoff=CLOSENESS)
-    if close:
-        return f"unknown key; did you mean {close[0]!r}?"
-    return "unknown key"
+    meant = closest(location[-1], keys_at(model, location[:-1]))
+    return "unknown key" if meant is None else f"unknown key; did you mean {meant!r}?"
 
 
 def keys_at(model: type[BaseModel], path: tuple[str | int, ...]) -> set[str]:

@@ -176,6 +176,11 @@ class ModelRepository:
 
     # --- status ---------------------------------------------------------------------------------
 
+    def names(self) -> list[str]:
+        """The models the last scan or poll found, sorted (those whose model.yaml fails included)."""
+        with self._lock:
+            return sorted(self._models)
+
     def config_of(self, name: str) -> ModelConfig | None:
         """The model's model.yaml as the last scan or poll read it; None for a model not in the
         repository, or whose model.yaml does not parse."""

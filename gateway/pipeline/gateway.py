@@ -46,6 +46,7 @@ from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
+from gateway.pipeline.model_names import missing_model_problems
 from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
 from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
@@ -215,6 +216,7 @@ class Gateway:
         Blocks until ready."""
         self.inference.start()
         self._label_problems = self._check_labels(self.config)
+        self._warn_missing_models()
         if self.evidence is not None:
             self.evidence.start()
         self.decider.start()
@@ -274,6 +276,7 @@ class Gateway:
         self.config = applied
         self._pending = pending
         self._label_problems = self._check_labels(applied)
+        self._warn_missing_models()
         if ended is None:
             logger.warning(
                 "reloaded: models re-scanned; the alert decider is more than %.0f s behind, so the new "
@@ -288,6 +291,14 @@ class Gateway:
         model does not have, which could never match (check-config does not read the models)."""
         # The repository in use: a reload does not move it (models.repository applies at start).
         return unknown_label_problems(config.cameras, repository_labels(self.inference.repository.config_of))
+
+    def _missing_models(self) -> list[str]:
+        """Running cameras whose detector the repository lacks now (``model_names``)."""
+        return missing_model_problems(self._built_cameras.values(), self.inference.repository.names())
+
+    def _warn_missing_models(self) -> None:
+        for problem in self._missing_models():
+            logger.warning("%s", problem)
 
     # -- health ------------------------------------------------------------------------------------
 
@@ -308,10 +319,12 @@ class Gateway:
         """Problems that make the gateway unhealthy to an operator without wedging it: cameras that
         stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
         that appears is used, so restarting the service would not help), camera changes that wait
-        for a restart, and rules following labels their model does not have."""
+        for a restart, cameras whose detector the repository lacks, and rules following labels their
+        model does not have."""
         return (
             self.cameras.degraded(self.config.health.camera_down_after_s)
             + list(self._pending)
+            + self._missing_models()
             + self._label_problems
             + ([self._tokens_problem] if self._tokens_problem is not None else [])
         )

@@ -1,8 +1,8 @@
 """``Gateway`` built in-process by its composition root with every real part (file camera playing the
 demo clip, the face detector on ONNX Runtime, the decider, the SQLite outbox) and the real API app:
-reload handover, a model change that waits for a restart without silencing the camera, rules
-following labels the model does not have, /v1/status naming a camera that stays down, and the
-embedded default's outbox-only delivery."""
+reload handover, a model change that waits for a restart without silencing the camera, a camera on
+a model the repository lacks, rules following labels the model does not have, /v1/status naming a
+camera that stays down, and the embedded default's outbox-only delivery."""
 
 from __future__ import annotations
 
@@ -169,6 +169,27 @@ def test_a_rule_following_labels_the_model_does_not_have_is_a_status_problem(
     assert gateway.degraded() == []
     gateway.reload(config)
     assert gateway.degraded() == [expected]
+
+
+def test_a_camera_on_a_model_the_repository_lacks_is_a_status_problem_until_it_is_installed(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given a camera whose model name is misspelt
+    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "face-detecter"}])
+    gateway = Gateway.from_config(config)
+    running.append(gateway)
+    gateway.start()
+    # Then from the start (not after camera_down_after_s) the status names it, with the name meant
+    expected = (
+        "camera door: model face-detecter is not in the model repository (did you mean face-detector? "
+        "models: face-detector); the camera detects nothing until it is"
+    )
+    assert gateway.degraded() == [expected]
+    assert gateway.health_problems() == []  # nothing is wedged: the watchdog keeps pinging
+    # and once a model by that name is installed and polled, the problem is gone
+    (config.models.repository / "face-detecter").symlink_to(REPOSITORY / "models" / "face-detector")
+    gateway.inference.repository.poll()
+    assert gateway.degraded() == []
 
 
 def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(

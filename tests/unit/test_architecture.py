@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "gateway"
 
-NEUTRAL = frozenset({"domain", "errors", "image_format", "printable", "url_credentials"})
+NEUTRAL = frozenset({"domain", "errors", "image_format", "printable", "suggestions", "url_credentials"})
 """Modules that import nothing of ours, so that any part may import them."""
 CONFIGURED = NEUTRAL | {"config", "protocol"}
 
@@ -27,6 +27,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "errors": frozenset(),
     "image_format": frozenset(),
     "printable": frozenset(),
+    "suggestions": frozenset(),
     "url_credentials": frozenset(),
     "config": NEUTRAL,
     "config_edit": NEUTRAL | {"config"},

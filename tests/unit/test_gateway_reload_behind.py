@@ -50,6 +50,9 @@ class FakeRepository:
     def poll(self) -> None:
         pass
 
+    def names(self) -> list[str]:
+        return ["detector"]
+
     def config_of(self, _name: str) -> None:
         return None
 

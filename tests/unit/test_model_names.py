@@ -1,0 +1,38 @@
+"""Cameras whose detector the model repository does not hold, named with the model likely meant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.config import CameraConfig
+from gateway.pipeline.model_names import missing_model_problems
+
+MODELS = ["face-detector", "yolov8n-bench"]
+
+
+def camera(model: str | None, **extra: Any) -> CameraConfig:
+    document = {"id": "gate", "url": "rtsp://127.0.0.1/gate", "model": model, **extra}
+    return CameraConfig.model_validate(document)
+
+
+def test_a_camera_on_a_model_the_repository_holds_is_no_problem() -> None:
+    assert missing_model_problems([camera("face-detector"), camera("yolov8n-bench:1")], MODELS) == []
+
+
+def test_a_misspelt_model_is_named_with_the_model_likely_meant() -> None:
+    assert missing_model_problems([camera("face-detecter")], MODELS) == [
+        "camera gate: model face-detecter is not in the model repository (did you mean face-detector? "
+        "models: face-detector, yolov8n-bench); the camera detects nothing until it is"
+    ]
+
+
+def test_a_model_like_none_is_named_without_a_guess() -> None:
+    (problem,) = missing_model_problems([camera("person-detector:2")], MODELS)
+    assert problem.startswith("camera gate: model person-detector is not in the model repository (models: ")
+    assert "did you mean" not in problem
+    (problem,) = missing_model_problems([camera("person-detector")], [])
+    assert "(models: none)" in problem
+
+
+def test_a_disabled_camera_and_one_without_a_detector_are_not_checked() -> None:
+    assert missing_model_problems([camera("face-detecter", enabled=False), camera(None)], MODELS) == []
