@@ -69,7 +69,7 @@ class HostCudaRuntime(ModuleType):
     ) -> tuple[CudaError]:
         if handle not in self.streams or not (self._holds(target, size) and self._holds(source, size)):
             return (INVALID_VALUE,)
-        self.streams[handle].append(lambda: ctypes.memmove(target, source, size))
+        self.streams[handle].append(lambda: self._copy(target, source, size))
         return (SUCCESS,)
 
     def held(self) -> tuple[int, int, int]:
@@ -80,6 +80,12 @@ class HostCudaRuntime(ModuleType):
         """What the memory at ``address`` holds now, whatever is still queued."""
         assert self._holds(address, size), "a read outside every allocation"
         return ctypes.string_at(address, size)
+
+    def _copy(self, target: int, source: int, size: int) -> None:
+        # On a GPU, a buffer freed while a copy to or from it is queued is memory corrupted later.
+        assert self._holds(target, size), "a queued copy outlived its target buffer"
+        assert self._holds(source, size), "a queued copy outlived its source buffer"
+        ctypes.memmove(target, source, size)
 
     def _allocate(self, memory: dict[int, ctypes.Array[ctypes.c_char]], size: int) -> int:
         block = ctypes.create_string_buffer(max(size, 1))
