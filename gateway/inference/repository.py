@@ -47,6 +47,7 @@ from gateway.inference.routing import choose_version, pinned_slot, ready, routin
 from gateway.inference.slots import ON_DEMAND, Model, Slot, config_failure, everything, status_of
 from gateway.inference.version_loader import VersionLoader, unload
 from gateway.inference.workload import ServiceTimes
+from gateway.suggestions import closest
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +291,9 @@ class ModelRepository:
         with self._lock:
             model = self._models.get(name)
         if model is None:
-            raise ModelNotFoundError(f"unknown model {name!r}")
+            meant = closest(name, self.names())
+            hint = "" if meant is None else f"; did you mean {meant!r}?"
+            raise ModelNotFoundError(f"unknown model {name!r}{hint}")
         return model
 
     def _slot(self, ref: ModelRef) -> Slot:
