@@ -25,7 +25,7 @@ from gateway.config.gateway import GatewayConfig
 from gateway.config.locations import ConfigSource
 from gateway.config.service import AuditConfig
 from gateway.config.text_file import read_named_text, read_text_stream, text_problem
-from gateway.config.unknown_keys import unknown_key_message
+from gateway.config.unknown_keys import error_message
 from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -227,11 +227,7 @@ def _problems(error: ValidationError, source: ConfigSource, model: type[BaseMode
         cause = detail.get("ctx", {}).get("error")
         if isinstance(cause, ConfigPathError):
             location += cause.path
-        if detail["type"] == "extra_forbidden":
-            message = unknown_key_message(model, location)
-        else:
-            message = detail["msg"].removeprefix("Value error, ")
-        problems.append(source.problem(location, message))
+        problems.append(source.problem(location, error_message(detail, model, location)))
     return problems
 
 

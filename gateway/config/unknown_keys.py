@@ -1,4 +1,5 @@
-"""What to tell someone who wrote a key a config section does not have: the key they likely meant.
+"""What to tell someone about a value pydantic refused, and for a key a config section does not have,
+the key they likely meant.
 
 The section is found by following the problem's key path through the config models' annotations
 (lists, optional values, unions: a rule may be any rule type, so its keys are every rule type's).
@@ -12,8 +13,16 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Union
 
 from pydantic import BaseModel
+from pydantic_core import ErrorDetails
 
 from gateway.suggestions import closest
+
+
+def error_message(error: ErrorDetails, model: type[BaseModel], location: tuple[str | int, ...]) -> str:
+    """The message for one of pydantic's errors in validating ``model``, at ``location`` in it."""
+    if error["type"] == "extra_forbidden":
+        return unknown_key_message(model, location)
+    return error["msg"].removeprefix("Value error, ")
 
 
 def unknown_key_message(model: type[BaseModel], location: tuple[str | int, ...]) -> str:

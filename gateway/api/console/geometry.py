@@ -28,8 +28,7 @@ import json
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import ValidationError
 
 from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
@@ -37,7 +36,7 @@ from gateway.api.ports import ConfigReadOnlyError, GatewayState, GeometryEditor
 from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.config.bounded_read import HungFileError
 from gateway.config.camera import MAX_LINES, MAX_ZONES
-from gateway.config.unknown_keys import unknown_key_message
+from gateway.config.unknown_keys import error_message
 from gateway.errors import ConfigError, InvalidInputError
 
 GEOMETRY_KEYS = frozenset({"zones", "lines"})
@@ -191,14 +190,9 @@ def _items(value: list[Any], key: str, model: type[ZoneConfig] | type[LineConfig
             items.append(model.model_validate(item))
         except ValidationError as exc:
             details = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'item'}: {_message(error, model)}"
+                f"{'.'.join(str(part) for part in error['loc']) or 'item'}: "
+                f"{error_message(error, model, tuple(error['loc']))}"
                 for error in exc.errors()
             )
             raise InvalidInputError(f"{key}[{index}]: {details}") from exc
     return items
-
-
-def _message(error: ErrorDetails, model: type[BaseModel]) -> str:
-    if error["type"] == "extra_forbidden":
-        return unknown_key_message(model, tuple(error["loc"]))
-    return error["msg"].removeprefix("Value error, ")
