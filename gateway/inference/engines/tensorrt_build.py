@@ -162,9 +162,9 @@ class CalibrationFeed:
         self._cudart = cudart
         self._batch_size = batch_size
         self._batches: Iterator[npt.NDArray[np.generic]] = iter(batches)
-        self._staging: tuple[Stream, PinnedBuffers] | None = None
-        self._layout: tuple[tuple[int, ...], np.dtype[Any]] | None = None
-        """The first batch's shape and type, which every later batch must have."""
+        self._staging: tuple[Stream, PinnedBuffers, tuple[int, ...], np.dtype[Any]] | None = None
+        """Made for the first batch: its stream and buffers, and its shape and type, which every later
+        batch must have."""
 
     def next_batch(self) -> int | None:
         """The device address of the next batch, valid until the next call; None after the last."""
@@ -179,32 +179,31 @@ class CalibrationFeed:
         return buffers.device
 
     def _staging_for(self, data: npt.NDArray[np.generic]) -> tuple[Stream, PinnedBuffers]:
-        if self._layout is None:
+        if self._staging is None:
             if data.ndim == 0 or data.shape[0] != self._batch_size:
                 raise ModelLoadError(
                     f"calibration batch of shape {list(data.shape)} does not hold {self._batch_size} items"
                 )
-            self._layout = (data.shape, data.dtype)
-        elif (data.shape, data.dtype) != self._layout:
-            shape, dtype = self._layout
+            stream = Stream(self._cudart)
+            try:
+                buffers = PinnedBuffers(self._cudart, data.nbytes)
+            except Exception:
+                stream.close()
+                raise
+            self._staging = (stream, buffers, data.shape, data.dtype)
+        stream, buffers, shape, dtype = self._staging
+        if (data.shape, data.dtype) != (shape, dtype):
             raise ModelLoadError(
                 f"calibration batch of shape {list(data.shape)} ({data.dtype}) does not match the first, "
                 f"{list(shape)} ({dtype})"
             )
-        if self._staging is None:
-            stream = Stream(self._cudart)
-            try:
-                self._staging = (stream, PinnedBuffers(self._cudart, data.nbytes))
-            except Exception:
-                stream.close()
-                raise
-        return self._staging
+        return stream, buffers
 
     def close(self) -> None:
         """Wait for the last copy, then free the stream and buffers; a second close does nothing."""
         if self._staging is None:
             return
-        (stream, buffers), self._staging = self._staging, None
+        (stream, buffers, _, _), self._staging = self._staging, None
         stream.close()
         buffers.close()
 
