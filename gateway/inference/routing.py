@@ -83,7 +83,8 @@ def to_load(model: Model) -> Slot | None:
 def pinned_slot(model: Model, version: int) -> Slot:
     slot = model.slots.get(version)
     if slot is None:
-        raise ModelNotFoundError(f"model {model.name!r} has no version {version}")
+        listed = ", ".join(str(number) for number in sorted(model.slots)) or "none"
+        raise ModelNotFoundError(f"model {model.name!r} has no version {version} (versions: {listed})")
     return slot
 
 

@@ -192,6 +192,32 @@ def test_a_camera_on_a_model_the_repository_lacks_is_a_status_problem_until_it_i
     assert gateway.degraded() == []
 
 
+def test_a_camera_pinned_to_a_version_the_repository_lacks_is_a_status_problem_until_it_is_added(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given a camera pinned to version 2 of a model that has only version 1
+    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "face-detector:2"}])
+    gateway = Gateway.from_config(config)
+    running.append(gateway)
+    gateway.start()
+    # Then from the start the status names it, with the versions there are
+    expected = (
+        "camera door: model face-detector has no version 2 in the model repository (versions: 1); "
+        "the camera detects nothing until it is"
+    )
+    assert gateway.degraded() == [expected]
+    # and once version 2 is added and polled, the problem is gone
+    shipped = REPOSITORY / "models" / "face-detector"
+    model = config.models.repository / "face-detector"
+    model.unlink()
+    model.mkdir()
+    (model / "model.yaml").symlink_to(shipped / "model.yaml")
+    for version in ("1", "2"):
+        (model / version).symlink_to(shipped / "1")
+    gateway.inference.repository.poll()
+    assert gateway.degraded() == []
+
+
 def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
     tmp_path: Path, running: list[Gateway]
 ) -> None:
