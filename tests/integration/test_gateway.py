@@ -61,6 +61,14 @@ def running() -> Iterator[list[Gateway]]:
         gateway.stop()
 
 
+def started(running: list[Gateway], config: GatewayConfig, echo: io.StringIO | None = None) -> Gateway:
+    """A gateway built from ``config`` and started, stopped at the test's end (``running``)."""
+    gateway = Gateway.from_config(config, alert_echo=echo)
+    running.append(gateway)
+    gateway.start()
+    return gateway
+
+
 def echoed(stream: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stream.getvalue().splitlines()]
 
@@ -72,9 +80,7 @@ def test_a_reload_keeps_the_surviving_rules_event_and_ends_the_removed_ones(
     kept, removed = {"name": "kept", **long}, {"name": "removed", **long}
     config = config_for(tmp_path, [demo_camera([kept, removed])])
     echo = io.StringIO()
-    gateway = Gateway.from_config(config, alert_echo=echo)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config, echo)
 
     def both_started() -> bool:
         return {alert["rule"] for alert in echoed(echo) if alert["kind"] == "start"} == {"kept", "removed"}
@@ -108,9 +114,7 @@ def test_a_reload_that_changes_a_cameras_model_keeps_its_alerts_until_a_restart(
     config = config_for(tmp_path, [demo_camera([{"name": "face", **FACE}])])
     (config.models.repository / "fd2").symlink_to(REPOSITORY / "models" / "face-detector")
     echo = io.StringIO()
-    gateway = Gateway.from_config(config, alert_echo=echo)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config, echo)
     api = ServedApi(gateway_app(gateway))
     try:
         wait_for(lambda: any(alert["kind"] == "start" for alert in echoed(echo)), "a first start")
@@ -153,9 +157,7 @@ def test_a_rule_following_labels_the_model_does_not_have_is_a_status_problem(
 ) -> None:
     person = {"name": "person", "labels": ["person"], "min_frames": 1}
     config = config_for(tmp_path, [demo_camera([person])])
-    gateway = Gateway.from_config(config)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config)
     expected = (
         "camera door: rule person follows labels person that model face-detector does not have "
         "(it can never fire; its labels: FACE_FEMALE, FACE_MALE)"
@@ -176,9 +178,7 @@ def test_a_camera_on_a_model_the_repository_lacks_is_a_status_problem_until_it_i
 ) -> None:
     # Given a camera whose model name is misspelt
     config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "face-detecter"}])
-    gateway = Gateway.from_config(config)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config)
     # Then from the start (not after camera_down_after_s) the status names it, with the name meant
     expected = (
         "camera door: model face-detecter is not in the model repository (did you mean face-detector? "
@@ -197,9 +197,7 @@ def test_a_camera_pinned_to_a_version_the_repository_lacks_is_a_status_problem_u
 ) -> None:
     # Given a camera pinned to version 2 of a model that has only version 1
     config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "face-detector:2"}])
-    gateway = Gateway.from_config(config)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config)
     # Then from the start the status names it, with the versions there are
     expected = (
         "camera door: model face-detector has no version 2 in the model repository (versions: 1); "
@@ -224,9 +222,7 @@ def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
     down = {"id": "yard", "url": "rtsp://127.0.0.1:1/nothing", "detect_fps": 1, "open_timeout_s": 0.5,
             "reconnect_min_s": 0.2, "reconnect_max_s": 0.5}  # fmt: skip
     config = config_for(tmp_path, [down], health={"camera_down_after_s": 1})
-    gateway = Gateway.from_config(config)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config)
     api = ServedApi(gateway_app(gateway))
     try:
         wait_for(lambda: not api.get("/v1/status").json()["healthy"], "unhealthy", timeout_s=20)
@@ -244,9 +240,7 @@ def test_a_publisher_thread_that_ended_while_the_gateway_runs_is_a_health_proble
 ) -> None:
     # Nothing listens on port 1: the publisher keeps reconnecting, which is no health problem.
     config = config_for(tmp_path, [], mqtt={"url": "mqtt://127.0.0.1:1"})
-    gateway = Gateway.from_config(config)
-    running.append(gateway)
-    gateway.start()
+    gateway = started(running, config)
     assert gateway.publisher is not None
     assert gateway.health_problems() == []
     # Its thread ending under a running gateway (stop() here; an unexpected failure in production)
