@@ -16,9 +16,11 @@ from gateway.api.events import MAX_SEQ
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
+from gateway.web.query import unknown_parameter
 
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1000
+EVENTS_PARAMETERS = ("limit", "camera", "before")
 
 
 def add_routes(app: web.Application) -> None:
@@ -81,6 +83,9 @@ def _once(request: web.Request, name: str) -> str | None:
 
 
 async def list_events(request: web.Request) -> web.Response:
+    unknown = unknown_parameter(request.query, "/v1/events", EVENTS_PARAMETERS)
+    if unknown is not None:
+        raise InvalidInputError(unknown)
     given_limit = _once(request, "limit")
     raw_limit = str(DEFAULT_EVENTS) if given_limit is None else given_limit
     limit = ascii_integer(raw_limit)

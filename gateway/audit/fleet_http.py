@@ -37,6 +37,7 @@ from gateway.audit.store import AuditStore
 from gateway.domain import ascii_integer
 from gateway.protocol.alerts import format_timestamp, parse_timestamp
 from gateway.web.assets import Asset, answer, find, load_assets
+from gateway.web.query import unknown_parameter
 from gateway.web.session import OPEN_PREFIX
 
 DEFAULT_LIMIT = 100
@@ -58,6 +59,7 @@ def add_routes(app: web.Application) -> None:
 
 
 async def devices(request: web.Request) -> web.Response:
+    _refuse_unknown_parameters(request, "/v1/devices", ("after", "limit"))
     after = _device_cursor(request)
     limit = _positive(request, "limit", DEFAULT_DEVICES, MAX_DEVICES)
 
@@ -75,6 +77,12 @@ async def devices(request: web.Request) -> web.Response:
         "next_after": shown[-1].device_id if more else None,
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
+
+
+def _refuse_unknown_parameters(request: web.Request, path: str, accepted: tuple[str, ...]) -> None:
+    unknown = unknown_parameter(request.query, path, accepted)
+    if unknown is not None:
+        raise web.HTTPBadRequest(text=unknown)
 
 
 def _device_cursor(request: web.Request) -> str | None:
@@ -120,6 +128,7 @@ def _positive(request: web.Request, name: str, default: int, most: int) -> int:
 
 
 async def device_alerts(request: web.Request) -> web.Response:
+    _refuse_unknown_parameters(request, "/v1/devices/{id}/alerts", ("from_seq", "limit"))
     device_id = request.match_info["device_id"]
     from_seq = _positive(request, "from_seq", 1, 2**63 - 1)
     limit = _positive(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)

@@ -93,6 +93,8 @@ def test_the_default_page_holds_a_hundred_devices(tmp_path: Path) -> None:
         ("limit=1&limit=2", "limit is given 2 times: give it once"),
         ("after=a&after=b", "after is given 2 times: give it once"),
         ("after=", "after must be a device id (next_after of the page before), got ''"),
+        ("limt=5", "unknown query parameter 'limt' (did you mean 'limit'?): /v1/devices takes after, limit"),
+        ("offset=100", "unknown query parameter 'offset': /v1/devices takes after, limit"),
     ],
 )
 def test_a_bad_page_query_is_a_400_naming_it(tmp_path: Path, query: str, error: str) -> None:

@@ -1,7 +1,8 @@
-"""A query parameter of the audit HTTP API given twice is a 400 naming it. ``from_seq=1&from_seq=3``
-answered from 1, the first, as if that were all that was asked: a client that built its query by
-appending got another page than it asked for, and nothing said so. The gateway's ``/v1/events``
-answers the same way. A store on SQLite behind the real app on a loopback port."""
+"""A query parameter of the audit HTTP API given twice, or one it does not take, is a 400 naming it.
+``from_seq=1&from_seq=3`` answered from 1, the first, as if that were all that was asked: a client
+that built its query by appending got another page than it asked for, and nothing said so; a
+misspelt ``form_seq=3`` answered from 1 as well. The gateway's ``/v1/events`` answers the same way.
+A store on SQLite behind the real app on a loopback port."""
 
 from __future__ import annotations
 
@@ -19,14 +20,22 @@ DEVICE = "box-1"
 
 
 @pytest.mark.parametrize(
-    ("query", "named"),
+    ("query", "error"),
     [
-        ("from_seq=1&from_seq=3", "from_seq is given 2 times"),
-        ("limit=1&limit=2&limit=3", "limit is given 3 times"),
-        ("from_seq=2&limit=1&limit=1", "limit is given 2 times"),
+        ("from_seq=1&from_seq=3", "from_seq is given 2 times: give it once"),
+        ("limit=1&limit=2&limit=3", "limit is given 3 times: give it once"),
+        ("from_seq=2&limit=1&limit=1", "limit is given 2 times: give it once"),
+        (
+            "form_seq=3",
+            "unknown query parameter 'form_seq' (did you mean 'from_seq'?): "
+            "/v1/devices/{id}/alerts takes from_seq, limit",
+        ),
+        ("limit=1&since=3", "unknown query parameter 'since': /v1/devices/{id}/alerts takes from_seq, limit"),
     ],
 )
-def test_a_repeated_query_parameter_is_refused_by_name(tmp_path: Path, query: str, named: str) -> None:
+def test_a_repeated_or_unknown_query_parameter_is_refused_by_name(
+    tmp_path: Path, query: str, error: str
+) -> None:
     # Given a device with three alerts stored
     url = f"sqlite:///{tmp_path}/audit.db"
     chain = AlertChain(DEVICE, KEY)
@@ -38,10 +47,10 @@ def test_a_repeated_query_parameter_is_refused_by_name(tmp_path: Path, query: st
         store.close()
 
     with fleet_server(url, {DEVICE: KEY}, "token") as server:
-        # When a parameter is given more than once, then it is a 400 that names it
+        # When a parameter is given more than once, or one it does not take, then it is a 400 naming it
         answer = server.get(f"/v1/devices/{DEVICE}/alerts?{query}")
         assert answer.status == 400
-        assert json.loads(answer.body)["error"] == f"{named}: give it once"
+        assert json.loads(answer.body)["error"] == error
 
         # And given once each, the same parameters still work
         answer = server.get(f"/v1/devices/{DEVICE}/alerts?from_seq=3&limit=1")
