@@ -50,8 +50,8 @@ class FakeRepository:
     def poll(self) -> None:
         pass
 
-    def names(self) -> list[str]:
-        return ["detector"]
+    def versions(self) -> dict[str, list[int]]:
+        return {"detector": [1]}
 
     def config_of(self, _name: str) -> None:
         return None
