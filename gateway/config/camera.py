@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     model_validator,
 )
@@ -138,6 +139,16 @@ class AnomalyConfig(EventTiming):
         return self
 
 
+def _at_least_one_a_day(rate: float) -> float:
+    # Said in words: pydantic's own message for the bound read "greater than or equal to
+    # 0.000011574074074074073", and 0 is what someone who meant "off" writes.
+    if not rate >= 1 / DAY_S:
+        raise ValueError(
+            f"must be at least one frame a day (1/86400), got {rate:g}; a camera is stopped by enabled: false"
+        )
+    return rate
+
+
 class CameraConfig(Section):
     id: Identifier
     url: str = Field(
@@ -145,8 +156,8 @@ class CameraConfig(Section):
         description="rtsp://, rtsps://, http(s):// MJPEG, file path or file:// URL. In a network URL, a "
         "character a URL cannot hold is percent-encoded (a space in a password as %20).",
     )
-    detect_fps: Number = Field(
-        5.0, ge=1 / DAY_S, description="Frames sampled per second; at least one a day (1/86400)."
+    detect_fps: Annotated[Number, AfterValidator(_at_least_one_a_day)] = Field(
+        5.0, description="Frames sampled per second; at least one a day (1/86400)."
     )
     model: ModelReferenceField | None = Field(None, description="Detector, name or name:version.")
     decoder: Literal["ffmpeg", "gstreamer"] = "ffmpeg"

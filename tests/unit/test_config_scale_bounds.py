@@ -115,5 +115,5 @@ def test_a_config_at_a_bound_loads_and_one_past_it_is_refused_with_the_limit_and
         MAX_URL_LENGTH if what == "url" else MAX_LABEL_LENGTH if what == "label length" else MAX_LABELS
     )
     assert re.fullmatch(
-        rf"gateway\.yaml:{line}: {path}: .*at most {limit} (items|characters).*", str(problem)
+        rf"gateway\.yaml:{line}: {path}: .*at most {limit} (entries|characters).*", str(problem)
     )

@@ -291,7 +291,7 @@ def test_validate_refuses_a_max_batch_size_no_memory_holds(
     error = capsys.readouterr().err
     assert "FAILED  affine:1: model.yaml: " in error
     assert "max_batch_size" in error
-    assert "less than or equal to 1024" in error
+    assert "must be at most 1024, got 1000000" in error
 
 
 def test_validate_warms_up_with_the_batch_serve_forms(

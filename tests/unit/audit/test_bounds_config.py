@@ -33,8 +33,8 @@ def test_every_bound_is_taken_from_the_config(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
-        ("0", "bounds.held_images: Input should be greater than or equal to 1"),
-        ("-5", "bounds.held_images: Input should be greater than or equal to 1"),
+        ("0", "bounds.held_images: must be at least 1, got 0"),
+        ("-5", "bounds.held_images: must be at least 1, got -5"),
         ("'5'", "bounds.held_images: expected a number, got the string '5'"),
         ("yes", "bounds.held_images: expected a number, got the boolean true"),
         ("1.5", "bounds.held_images: Input should be a valid integer"),

@@ -58,5 +58,5 @@ def test_numbers_written_as_numbers_load(tmp_path: Path) -> None:
 def test_max_detections_is_bounded(tmp_path: Path) -> None:
     path = _write(tmp_path, "0.5")
     path.write_text(path.read_text() + "  max_detections: 5000\n")
-    with pytest.raises(ConfigError, match="max_detections: Input should be less than or equal to 1000"):
+    with pytest.raises(ConfigError, match="max_detections: must be at most 1000, got "):
         load_model_config(path)

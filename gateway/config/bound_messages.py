@@ -1,0 +1,47 @@
+"""A value outside its bounds, said in words with the value written.
+
+pydantic says "Input should be greater than or equal to 1" without the value it was given (in a
+long file, which of several was it?), and "List should have at least 3 items after validation, not
+2" for a short list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic_core import ErrorDetails
+
+_BOUNDS = {
+    "greater_than_equal": ("ge", "must be at least"),
+    "greater_than": ("gt", "must be more than"),
+    "less_than_equal": ("le", "must be at most"),
+    "less_than": ("lt", "must be less than"),
+}
+
+LARGEST_WHOLE = 10**15
+"""Past this a float is written as Python writes it: as a whole number it would run to many digits."""
+
+
+def bound_message(error: ErrorDetails) -> str | None:
+    """The message for a number or a list outside its bounds; None for any other error."""
+    context = error.get("ctx", {})
+    kind = error["type"]
+    if kind in _BOUNDS:
+        key, words = _BOUNDS[kind]
+        return f"{words} {_number(context[key])}, got {_number(error['input'])}"
+    if kind == "too_short" and "min_length" in context:
+        return f"needs at least {_entries(context['min_length'])}, got {context.get('actual_length')}"
+    if kind == "too_long" and "max_length" in context:
+        return f"takes at most {_entries(context['max_length'])}, got {context.get('actual_length')}"
+    return None
+
+
+def _number(value: Any) -> str:
+    """3600.0 as 3600, 0.5 as 0.5: as the file would have it."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < LARGEST_WHOLE:
+        return str(int(value))
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _entries(count: int) -> str:
+    return f"{count} entry" if count == 1 else f"{count} entries"

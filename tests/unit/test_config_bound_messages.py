@@ -1,0 +1,51 @@
+"""A config value outside its bounds is named with the bound and the value written, in words: not
+pydantic's "Input should be greater than or equal to 1" (which of a long file's values?) or "List
+should have at least 3 items after validation, not 2"."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.config import parse_config
+from gateway.errors import ConfigError
+
+CAMERA = "cameras:\n  - id: gate\n    url: rtsp://127.0.0.1/gate\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("http: {port: 70000}\n", "gateway.yaml:1: http.port: must be at most 65535, got 70000"),
+        ("inference: {workers: 0}\n", "gateway.yaml:1: inference.workers: must be at least 1, got 0"),
+        (
+            CAMERA + "    motion: {min_area: 1.5}\n",
+            "gateway.yaml:4: cameras[0].motion.min_area: must be at most 1, got 1.5",
+        ),
+        (
+            CAMERA + "    open_timeout_s: 7200.0\n",
+            "gateway.yaml:4: cameras[0].open_timeout_s: must be at most 3600, got 7200",
+        ),
+        (
+            CAMERA + "    open_timeout_s: 0\n",
+            "gateway.yaml:4: cameras[0].open_timeout_s: must be more than 0, got 0",
+        ),
+        (
+            CAMERA + "    zones: [{name: door, polygon: [[0.1, 0.1], [0.5, 0.1]]}]\n",
+            "gateway.yaml:4: cameras[0].zones[0].polygon: needs at least 3 entries, got 2",
+        ),
+        (
+            CAMERA + "    detect_fps: 0\n",
+            "gateway.yaml:4: cameras[0].detect_fps: must be at least one frame a day (1/86400), got 0; "
+            "a camera is stopped by enabled: false",
+        ),
+    ],
+)
+def test_a_value_past_its_bound_is_named_with_the_bound_and_the_value(text: str, problem: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "gateway.yaml")
+    assert [str(each) for each in raised.value.problems] == [problem]
+
+
+def test_a_value_at_its_bound_loads() -> None:
+    config = parse_config(CAMERA + "    detect_fps: 0.0000116\n    motion: {min_area: 1}\n", "gateway.yaml")
+    assert config.cameras[0].detect_fps == 0.0000116
