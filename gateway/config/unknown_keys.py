@@ -15,7 +15,7 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
-from gateway.config.bound_messages import bound_message
+from gateway.config.value_messages import value_message
 from gateway.suggestions import closest
 
 
@@ -23,8 +23,8 @@ def error_message(error: ErrorDetails, model: type[BaseModel], location: tuple[s
     """The message for one of pydantic's errors in validating ``model``, at ``location`` in it."""
     if error["type"] == "extra_forbidden":
         return unknown_key_message(model, location)
-    bound = bound_message(error)
-    return error["msg"].removeprefix("Value error, ") if bound is None else bound
+    written = value_message(error)
+    return error["msg"].removeprefix("Value error, ") if written is None else written
 
 
 def unknown_key_message(model: type[BaseModel], location: tuple[str | int, ...]) -> str:

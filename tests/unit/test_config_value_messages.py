@@ -1,6 +1,7 @@
-"""A config value outside its bounds is named with the bound and the value written, in words: not
-pydantic's "Input should be greater than or equal to 1" (which of a long file's values?) or "List
-should have at least 3 items after validation, not 2"."""
+"""A config value outside its bounds or its choices is named with the bound or the choices and the
+value written, in words: not pydantic's "Input should be greater than or equal to 1" (which of a
+long file's values?) or "List should have at least 3 items after validation, not 2"; a misspelt
+choice with the one likely meant."""
 
 from __future__ import annotations
 
@@ -32,6 +33,20 @@ CAMERA = "cameras:\n  - id: gate\n    url: rtsp://127.0.0.1/gate\n"
         (
             CAMERA + "    zones: [{name: door, polygon: [[0.1, 0.1], [0.5, 0.1]]}]\n",
             "gateway.yaml:4: cameras[0].zones[0].polygon: needs at least 3 entries, got 2",
+        ),
+        (
+            CAMERA + "    decoder: gstreamr\n",
+            "gateway.yaml:4: cameras[0].decoder: must be 'ffmpeg' or 'gstreamer', got 'gstreamr'; "
+            "did you mean 'gstreamer'?",
+        ),
+        (
+            CAMERA + "    decoder: 264\n",
+            "gateway.yaml:4: cameras[0].decoder: must be 'ffmpeg' or 'gstreamer', got 264",
+        ),
+        (
+            CAMERA + "    model: m\n    rules: [{name: r, type: presense}]\n",
+            "gateway.yaml:5: cameras[0].rules[0].type: must be 'presence', 'line_crossing', 'loiter', "
+            "'count' or 'stationary', got 'presense'; did you mean 'presence'?",
         ),
         (
             CAMERA + "    detect_fps: 0\n",

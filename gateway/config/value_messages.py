@@ -1,15 +1,19 @@
-"""A value outside its bounds, said in words with the value written.
+"""A value outside its bounds or its choices, said in words with the value written.
 
 pydantic says "Input should be greater than or equal to 1" without the value it was given (in a
-long file, which of several was it?), and "List should have at least 3 items after validation, not
-2" for a short list.
+long file, which of several was it?), "List should have at least 3 items after validation, not 2"
+for a short list, and "Input should be 'presence', 'line_crossing', ..." for a misspelt choice
+without the choice likely meant.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic_core import ErrorDetails
+
+from gateway.suggestions import closest
 
 _BOUNDS = {
     "greater_than_equal": ("ge", "must be at least"),
@@ -22,8 +26,13 @@ LARGEST_WHOLE = 10**15
 """Past this a float is written as Python writes it: as a whole number it would run to many digits."""
 
 
-def bound_message(error: ErrorDetails) -> str | None:
-    """The message for a number or a list outside its bounds; None for any other error."""
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+"""One of the choices in pydantic's ``expected``: "'presence', 'loiter' or 'count'"."""
+
+
+def value_message(error: ErrorDetails) -> str | None:
+    """The message for a number or a list outside its bounds, or a value none of its choices; None
+    for any other error."""
     context = error.get("ctx", {})
     kind = error["type"]
     if kind in _BOUNDS:
@@ -33,6 +42,11 @@ def bound_message(error: ErrorDetails) -> str | None:
         return f"needs at least {_entries(context['min_length'])}, got {context.get('actual_length')}"
     if kind == "too_long" and "max_length" in context:
         return f"takes at most {_entries(context['max_length'])}, got {context.get('actual_length')}"
+    if kind == "literal_error" and "expected" in context:
+        written = error["input"]
+        meant = closest(written, _QUOTED.findall(context["expected"])) if isinstance(written, str) else None
+        hint = "" if meant is None else f"; did you mean {meant!r}?"
+        return f"must be {context['expected']}, got {written!r}{hint}"
     return None
 
 
