@@ -37,7 +37,13 @@ from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
 from gateway.api.tokens import TokensInUse, replace_tokens
 from gateway.commands.preflight import EMBEDDED, check_startup
-from gateway.config import ConfigSource, GatewayConfig, default_config, load_config_source
+from gateway.config import (
+    ConfigSource,
+    GatewayConfig,
+    default_config,
+    load_config_source,
+    missing_from_checkout,
+)
 from gateway.errors import ConfigError, GatewayError
 from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
@@ -89,6 +95,16 @@ def run(arguments: argparse.Namespace) -> int:
             print(problem, file=sys.stderr)
         return EXIT_CONFIG
     if config_path is None:
+        missing = missing_from_checkout()
+        if missing:
+            # Started anyway, it ran a camera and a model that were not there, and made ./state.
+            print(
+                "no --config, and the embedded default runs in a checkout after its set-up (make run); "
+                f"{Path.cwd()} has no {' or '.join(str(path) for path in missing)}: "
+                "pass --config FILE to run anywhere else",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
         logger.info("no --config: running the embedded default (demo clip, face-detector, local outbox)")
     keep_freed_memory_between_trims()  # _trim_heap below returns what is freed, every TRIM_EVERY_S
     return event_loop.run(

@@ -18,7 +18,7 @@ from gateway.config.camera import (
 )
 from gateway.config.expansion import EXPANDABLE
 from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
-from gateway.config.gateway import GatewayConfig, default_config
+from gateway.config.gateway import GatewayConfig, default_config, missing_from_checkout
 from gateway.config.loading import (
     load_audit_config,
     load_config,
@@ -80,6 +80,7 @@ __all__ = [
     "load_audit_config",
     "load_config",
     "load_config_source",
+    "missing_from_checkout",
     "parse_config",
     "parse_config_source",
     "read_config_stream",

@@ -53,6 +53,10 @@ class GatewayConfig(Section):
         return self
 
 
+DEFAULT_MODELS = Path("models")
+DEMO_CLIP = Path("build") / "demo" / "clip.mp4"
+
+
 def default_config(root: Path | None = None) -> GatewayConfig:
     """The embedded default: the shipped demo clip as a camera, the shipped face detector, alerts to
     the local outbox, API on 127.0.0.1:8080. Paths are relative to ``root`` (the checkout)."""
@@ -61,11 +65,11 @@ def default_config(root: Path | None = None) -> GatewayConfig:
         {
             "device_id": "demo",
             "state_dir": base / "state",
-            "models": {"repository": base / "models"},
+            "models": {"repository": base / DEFAULT_MODELS},
             "cameras": [
                 {
                     "id": "demo",
-                    "url": str(base / "build" / "demo" / "clip.mp4"),
+                    "url": str(base / DEMO_CLIP),
                     "detect_fps": 5,
                     "model": "face-detector",
                     "motion": {"enabled": True},
@@ -84,3 +88,10 @@ def default_config(root: Path | None = None) -> GatewayConfig:
             ],
         }
     )
+
+
+def missing_from_checkout(root: Path | None = None) -> list[Path]:
+    """What the embedded default reads from ``root`` (the working directory when None) and it lacks:
+    the set-up builds the models and the demo clip in a checkout."""
+    base = root if root is not None else Path.cwd()
+    return [path for path in (DEFAULT_MODELS, DEMO_CLIP) if not (base / path).exists()]

@@ -1,6 +1,7 @@
 """``serve`` refuses an API it cannot open before it starts anything (models, cameras, the device's
-MQTT session), and a SIGTERM during start-up stops it without opening the API. Runs the real
-``edge-gateway`` with the shipped models."""
+MQTT session), and a SIGTERM during start-up stops it without opening the API; without a config,
+outside a checkout, it says what the embedded default needs. Runs the real ``edge-gateway`` with
+the shipped models."""
 
 from __future__ import annotations
 
@@ -106,3 +107,22 @@ def test_sigterm_during_a_model_load_stops_without_opening_the_api(
     assert output.index("SIGTERM received") < output.index("gateway start-box running"), output
     assert LISTENING not in output
     assert output.rstrip().endswith("stopped"), output
+
+
+def test_the_embedded_default_outside_a_checkout_is_refused_saying_what_it_needs(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    # When serve runs without a config in a directory that is no set-up checkout
+    gateway = Process(["serve"], tmp_path / "gateway.log")
+    processes.append(gateway)
+    code = gateway.process.wait(60)
+
+    # Then it says so and what to do, with nothing started or written there
+    output = gateway.output()
+    assert code == 2, output
+    assert (
+        f"no --config, and the embedded default runs in a checkout after its set-up (make run); {tmp_path} "
+        "has no models or build/demo/clip.mp4: pass --config FILE to run anywhere else"
+    ) in output
+    assert STARTED not in output
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["gateway.log"]

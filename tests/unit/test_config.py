@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import GatewayConfig, default_config, load_config, parse_config
+from gateway.config import GatewayConfig, default_config, load_config, missing_from_checkout, parse_config
 from gateway.domain import ModelReference
 from gateway.errors import ConfigError
 
@@ -83,6 +83,17 @@ def test_embedded_default_is_valid(tmp_path: Path) -> None:
     config = default_config(tmp_path)
     assert config.state_dir == tmp_path / "state"
     assert config.http.is_loopback
+
+
+def test_the_embedded_default_names_what_a_checkout_has_that_a_directory_lacks(tmp_path: Path) -> None:
+    config = default_config(tmp_path)
+    assert missing_from_checkout(tmp_path) == [Path("models"), Path("build/demo/clip.mp4")]
+    config.models.repository.mkdir()
+    assert missing_from_checkout(tmp_path) == [Path("build/demo/clip.mp4")]
+    clip = Path(config.cameras[0].url)
+    clip.parent.mkdir(parents=True)
+    clip.write_bytes(b"")
+    assert missing_from_checkout(tmp_path) == []
 
 
 def test_check_config_exits_2_on_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
