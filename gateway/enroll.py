@@ -52,6 +52,7 @@ from gateway.inference.model_config import load_model_config
 from gateway.inference.slots import version_of
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.rules.scene_format import SceneFormat
+from gateway.suggestions import closest
 
 logger = logging.getLogger(__name__)
 
@@ -388,5 +389,9 @@ def find_camera(config: GatewayConfig, camera_id: str, source: str) -> CameraCon
     for camera in config.cameras:
         if camera.id == camera_id:
             return camera
-    known = ", ".join(camera.id for camera in config.cameras) or "none"
-    raise ConfigError([ConfigProblem(source, None, "cameras", f"no camera {camera_id!r} (known: {known})")])
+    identifiers = [camera.id for camera in config.cameras]
+    meant = closest(camera_id, identifiers)
+    hint = "" if meant is None else f"did you mean {meant!r}? "
+    known = ", ".join(identifiers) or "none"
+    problem = f"no camera {camera_id!r} ({hint}known: {known})"
+    raise ConfigError([ConfigProblem(source, None, "cameras", problem)])

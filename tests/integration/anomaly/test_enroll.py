@@ -172,6 +172,7 @@ def test_enroll_from_the_camera_stream(
         ("empty folder", "holds no images"),
         ("unreadable image", "is not a readable image"),
         ("unknown camera", "no camera 'gate' (known: yard)"),
+        ("misspelt camera", "no camera 'yrad' (did you mean 'yard'? known: yard)"),
         ("too few frames", "needs at least 10 frames, got 3"),
         ("missing stream", "no such video file"),
     ],
@@ -188,6 +189,8 @@ def test_bad_input_is_a_clear_error_with_exit_code_2(
         (folder / "0002.png").write_bytes(b"not a png at all")
     elif case == "unknown camera":
         camera = "gate"
+    elif case == "misspelt camera":
+        camera = "yrad"
     elif case == "too few frames":
         for index in range(3):
             cv2.imwrite(str(folder / f"{index}.png"), np.zeros((10, 10, 3), dtype=np.uint8))
