@@ -20,7 +20,7 @@ from gateway.web.query import unknown_parameter
 
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1000
-EVENTS_PARAMETERS = ("limit", "camera", "before")
+EVENTS_PARAMETERS = ("limit", "camera", "rule", "label", "before")
 
 
 def add_routes(app: web.Application) -> None:
@@ -92,6 +92,8 @@ async def list_events(request: web.Request) -> web.Response:
     if limit is None or not 1 <= limit <= MAX_EVENTS:
         raise InvalidInputError(f"limit must be an integer from 1 to {MAX_EVENTS}, got {raw_limit!r}")
     camera_id = _once(request, "camera") or None
+    rule = _once(request, "rule") or None
+    label = _once(request, "label") or None
     raw_before = _once(request, "before")
     before_seq = None if raw_before is None else ascii_integer(raw_before)
     if raw_before is not None and (before_seq is None or not 1 <= before_seq <= MAX_SEQ):
@@ -99,5 +101,7 @@ async def list_events(request: web.Request) -> web.Response:
     log = context_of(request).events
     if log is None:
         return web.json_response({"events": []})
-    alerts = await offload(request, lambda: log.recent_alerts(limit, camera_id, before_seq=before_seq))
+    alerts = await offload(
+        request, lambda: log.recent_alerts(limit, camera_id, before_seq=before_seq, rule=rule, label=label)
+    )
     return web.json_response({"events": [alert_to_dict(alert) for alert in alerts]})

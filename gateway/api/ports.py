@@ -152,10 +152,16 @@ class GatewayState(Protocol):
 
 class EventLog(Protocol):
     def recent_alerts(
-        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+        self,
+        limit: int,
+        camera_id: str | None = None,
+        before_seq: int | None = None,
+        *,
+        rule: str | None = None,
+        label: str | None = None,
     ) -> Sequence[Alert]:
-        """At most ``limit`` alerts, newest first: of ``camera_id`` when given, and older than
-        ``before_seq`` when given (the next page back)."""
+        """At most ``limit`` alerts, newest first: of ``camera_id``, ``rule`` and ``label`` when
+        given, and older than ``before_seq`` when given (the next page back)."""
         ...
 
     def alert(self, seq: int) -> Alert | None:

@@ -25,6 +25,11 @@ from gateway.protocol.alerts import InvalidAlertError, decode_alert
 
 logger = logging.getLogger(__name__)
 
+_FIELD_OF_PAYLOAD = (
+    "(CASE WHEN json_valid(CAST(payload AS TEXT)) THEN json_extract(CAST(payload AS TEXT), '$.{field}') END)"
+)
+"""A top-level field of a stored alert's JSON; NULL (so equal to nothing) for a row that is no JSON."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
@@ -121,7 +126,13 @@ class OutboxReads:
         return EvidenceRecord(seq, None if data is None else bytes(data), pruned_at)
 
     def recent_alerts(
-        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+        self,
+        limit: int,
+        camera_id: str | None = None,
+        before_seq: int | None = None,
+        *,
+        rule: str | None = None,
+        label: str | None = None,
     ) -> list[Alert]:
         """Newest first, older than ``before_seq`` when given (gateway.api.ports.EventLog)."""
         conditions: list[str] = []
@@ -129,6 +140,12 @@ class OutboxReads:
         if camera_id is not None:
             conditions.append("camera_id = ?")
             parameters.append(camera_id)
+        for field, wanted in (("rule", rule), ("label", label)):
+            if wanted is not None:
+                # Read from the stored alert itself; a damaged row (no JSON) matches nothing rather
+                # than failing the whole list.
+                conditions.append(f"{_FIELD_OF_PAYLOAD.format(field=field)} = ?")
+                parameters.append(wanted)
         if before_seq is not None:
             conditions.append("seq < ?")
             parameters.append(before_seq)

@@ -1,7 +1,7 @@
 """A listing's query parameters: one it does not take is named, not skipped.
 
 Skipped, it answered as if it had not been given, which looked like the answer asked for:
-``camra=door`` (or ``rule=loiter``, a filter ``/v1/events`` does not have) listed every camera's
+``camra=door`` (or ``zone=door``, a filter ``/v1/events`` does not have) listed every camera's
 alerts, and ``form_seq=500`` read a device's alerts from its first.
 """
 

@@ -264,12 +264,18 @@ class FailingOnce(FakeEvents):
         self.failed = False
 
     def recent_alerts(
-        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+        self,
+        limit: int,
+        camera_id: str | None = None,
+        before_seq: int | None = None,
+        *,
+        rule: str | None = None,
+        label: str | None = None,
     ) -> Sequence[Alert]:
         if not self.failed:
             self.failed = True
             raise OSError("disk I/O error")
-        return super().recent_alerts(limit, camera_id, before_seq)
+        return super().recent_alerts(limit, camera_id, before_seq, rule=rule, label=label)
 
 
 def test_an_events_error_once_over_is_no_longer_shown_as_one(config_path: Path, browser: Browser) -> None:

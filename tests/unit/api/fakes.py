@@ -218,7 +218,13 @@ class FakeEvents:
         self.before: list[int | None] = []
 
     def recent_alerts(
-        self, limit: int, camera_id: str | None = None, before_seq: int | None = None
+        self,
+        limit: int,
+        camera_id: str | None = None,
+        before_seq: int | None = None,
+        *,
+        rule: str | None = None,
+        label: str | None = None,
     ) -> Sequence[Alert]:
         self.asked.append((limit, camera_id))
         self.before.append(before_seq)
@@ -226,6 +232,8 @@ class FakeEvents:
             alert
             for alert in self.alerts
             if (camera_id is None or alert.event.camera_id == camera_id)
+            and (rule is None or alert.event.rule == rule)
+            and (label is None or alert.event.label == label)
             and (before_seq is None or alert.seq < before_seq)
         ]
         # Newest first, as the outbox answers (EventLog's contract).

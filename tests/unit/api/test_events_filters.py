@@ -1,0 +1,36 @@
+"""``GET /v1/events?rule=&label=`` over real HTTP: the alerts of that rule and label, with the camera
+and paging filters, each parameter once."""
+
+from __future__ import annotations
+
+from tests.support.console_app import alerts
+from tests.unit.api.conftest import ApiFactory
+from tests.unit.api.fakes import FakeEvents
+from tests.unit.api.harness import ServedApi
+
+
+def listed(api: ServedApi, query: str) -> list[tuple[str, str, str]]:
+    reply = api.get(f"/v1/events?{query}")
+    assert reply.status == 200, reply.json()
+    return sorted({(event["camera_id"], event["rule"], event["label"]) for event in reply.json()["events"]})
+
+
+def test_events_are_filtered_by_rule_and_label(make_api: ApiFactory) -> None:
+    api = make_api(
+        events=FakeEvents(
+            alerts("gate", "intrusion", "person", 2)
+            + alerts("gate", "loiter", "person", 2)
+            + alerts("door", "intrusion", "car", 2)
+        )
+    )
+    assert listed(api, "rule=intrusion") == [("door", "intrusion", "car"), ("gate", "intrusion", "person")]
+    assert listed(api, "label=person") == [("gate", "intrusion", "person"), ("gate", "loiter", "person")]
+    assert listed(api, "rule=intrusion&label=person") == [("gate", "intrusion", "person")]
+    assert listed(api, "camera=door&rule=loiter") == []
+    assert listed(api, "rule=&label=") == listed(api, "")  # empty: no filter, as camera=
+
+
+def test_a_filter_given_twice_is_a_400_naming_it(make_api: ApiFactory) -> None:
+    reply = make_api(events=FakeEvents()).get("/v1/events?rule=a&rule=b")
+    assert reply.status == 400
+    assert reply.json()["error"] == "rule is given 2 times: /v1/events takes one rule"

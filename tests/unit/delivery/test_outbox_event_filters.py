@@ -1,0 +1,41 @@
+"""The outbox's recent alerts filtered by rule and label (``/v1/events?rule=&label=``), read from the
+stored alerts themselves; a row the disk damaged matches no filter and fails no list."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from pathlib import Path
+
+from tests.unit.delivery.test_outbox import event, open_outbox
+
+
+def test_recent_alerts_filtered_by_rule_and_label_with_camera_and_paging(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    kinds = [("intrusion", "person"), ("loiter", "person"), ("intrusion", "car"), ("intrusion", "person")]
+    outbox.append_many(
+        [
+            dataclasses.replace(event(number, "yard" if number == 3 else "gate"), rule=rule, label=label)
+            for number, (rule, label) in enumerate(kinds)
+        ]
+    )
+    assert [alert.seq for alert in outbox.recent_alerts(10, rule="intrusion")] == [4, 3, 1]
+    assert [alert.seq for alert in outbox.recent_alerts(10, label="person")] == [4, 2, 1]
+    assert [alert.seq for alert in outbox.recent_alerts(10, rule="intrusion", label="person")] == [4, 1]
+    assert [alert.seq for alert in outbox.recent_alerts(10, "gate", rule="intrusion", label="person")] == [1]
+    assert [alert.seq for alert in outbox.recent_alerts(1, rule="intrusion", before_seq=4)] == [3]
+    assert outbox.recent_alerts(10, rule="intrusion'") == []  # a value, never SQL
+    assert outbox.recent_alerts(10, label="bicycle") == []
+    outbox.close()
+
+
+def test_a_damaged_row_matches_no_filter_and_fails_no_list(tmp_path: Path) -> None:
+    outbox = open_outbox(tmp_path)
+    outbox.append_many([event(number) for number in range(3)])
+    outbox.close()
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute("UPDATE alerts SET payload = ? WHERE seq = 2", (b"\x00damaged",))
+    db.close()
+    outbox = open_outbox(tmp_path)
+    assert [alert.seq for alert in outbox.recent_alerts(10, rule="intrusion", label="person")] == [3, 1]
+    outbox.close()
