@@ -228,7 +228,9 @@ def _problems(error: ValidationError, source: ConfigSource, model: type[BaseMode
         if isinstance(cause, ConfigPathError):
             location += cause.path
         problems.append(source.problem(location, error_message(detail, model, location)))
-    return problems
+    # In the file's order, as an editor shows it: pydantic's is the models' (http before inference,
+    # whatever the file's), so fixing them top to bottom jumped about the file.
+    return sorted(problems, key=lambda problem: (problem.line is None, problem.line or 0))
 
 
 def parse_config(

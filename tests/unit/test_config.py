@@ -209,3 +209,11 @@ def test_track_rule_problems_point_at_their_line(old: str, new: str, message: st
     assert old in TRACKS
     with pytest.raises(ConfigError, match=message):
         parse_config(TRACKS.replace(old, new), "gateway.yaml")
+
+
+def test_problems_are_listed_in_the_files_order() -> None:
+    # inference comes after http in the models; the file has it first
+    text = "inference: {workers: 0}\nhttp: {port: 70000}\ncameras:\n  - id: gate\n    url: rtsp://127.0.0.1/gate\n"
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text + "    detect_fps: 0\n", "gateway.yaml")
+    assert [problem.line for problem in raised.value.problems] == [1, 2, 6]
