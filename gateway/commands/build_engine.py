@@ -31,8 +31,8 @@ from gateway.inference.engine_cache import (
 from gateway.inference.engines.selection import current_device
 from gateway.inference.engines.tensorrt_build import DEFAULT_WORKSPACE_BYTES, BuildRequest, build_engine
 from gateway.inference.model_config import ModelConfig, load_model_config
-from gateway.inference.repository_files import CONFIG_FILE, MODEL_FILE
-from gateway.inference.slots import version_of
+from gateway.inference.repository_files import CONFIG_FILE
+from gateway.inference.slots import MODEL_FILE, version_of
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2

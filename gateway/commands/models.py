@@ -52,7 +52,7 @@ def run_list(arguments: argparse.Namespace) -> int:
     rows.extend(
         (
             printable(status.name),
-            str(status.version),
+            str(status.version) if status.version else "-",
             status.state.value,
             status.provider or "-",
             str(status.max_batch_size),
@@ -80,7 +80,8 @@ def run_validate(arguments: argparse.Namespace) -> int:
         if status.state is ModelState.READY:
             print(f"ok      {name}:{status.version} ({status.provider})")
         else:
-            print(f"FAILED  {name}:{status.version}: {printable(status.reason or '')}", file=sys.stderr)
+            which = f"{name}:{status.version}" if status.version else name  # 0: the model has none
+            print(f"FAILED  {which}: {printable(status.reason or '')}", file=sys.stderr)
     for invalid in invalid_names:
         print(f"FAILED  {printable(invalid)}: {INVALID_NAME}", file=sys.stderr)
     if not statuses and not invalid_names:

@@ -42,9 +42,9 @@ from gateway.inference.engines.base import EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.model_config import ModelConfig
 from gateway.inference.polling import WHOLE_PASS, Poller, ProblemLog, ReloadLocks
-from gateway.inference.repository_files import MODEL_FILE, RepositoryFiles
+from gateway.inference.repository_files import RepositoryFiles
 from gateway.inference.routing import choose_version, pinned_slot, ready, routing_of, status_for, to_load
-from gateway.inference.slots import ON_DEMAND, Model, Slot, config_failure, everything, status_of
+from gateway.inference.slots import MODEL_FILE, ON_DEMAND, Model, Slot, config_failure, everything, status_of
 from gateway.inference.version_loader import VersionLoader, unload
 from gateway.inference.workload import ServiceTimes
 from gateway.suggestions import closest
@@ -200,7 +200,8 @@ class ModelRepository:
         result: list[ModelVersionStatus] = []
         for model in models:
             slots = model.slots
-            if not slots and model.config_error is not None:
+            if not slots:
+                # Serving nothing, whether or not its model.yaml reads: listed, so it is not missed.
                 result.append(config_failure(model, 0))
             result.extend(status_of(model, slots[version]) for version in sorted(slots))
         return result

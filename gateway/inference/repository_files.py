@@ -26,7 +26,7 @@ from gateway.config import IDENTIFIER
 from gateway.domain import NAME_RULE, ModelRef, ModelState
 from gateway.errors import ConfigError
 from gateway.inference.model_config import load_model_config
-from gateway.inference.slots import ON_DEMAND, Model, Slot, stamp_of, versions_in
+from gateway.inference.slots import MODEL_FILE, ON_DEMAND, Model, Slot, stamp_of, versions_in
 from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
 from gateway.printable import printable
 
@@ -34,7 +34,6 @@ logger = logging.getLogger("gateway.inference.repository")
 """The repository's logger, not this module's: these records carried its name before the files
 were split out of it, and log filters and tests name it."""
 
-MODEL_FILE = "model.onnx"
 CONFIG_FILE = "model.yaml"
 _VALID_NAME = re.compile(IDENTIFIER)
 """A model directory's name must be one a config and a request can name (``NAME_RULE``)."""

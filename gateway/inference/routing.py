@@ -13,7 +13,7 @@ from collections.abc import Callable
 from gateway.domain import ModelRouting, ModelState, ModelVersionStatus
 from gateway.errors import ModelNotFoundError, ModelNotReadyError
 from gateway.inference.loaded import LoadedVersion
-from gateway.inference.slots import Model, Slot, config_failure, status_of
+from gateway.inference.slots import NO_VERSIONS, Model, Slot, config_failure, status_of
 
 
 def choose_version(model: Model, version: int | None, draw: Callable[[], float]) -> LoadedVersion:
@@ -104,7 +104,7 @@ def default_slot(model: Model) -> Slot:
     if ready_slots:
         return max(ready_slots, key=lambda slot: slot.ref.version)
     if not model.slots:
-        raise ModelNotReadyError(f"model {model.name!r} has no versions")
+        raise ModelNotReadyError(f"model {model.name!r}: {NO_VERSIONS}")
     return max(model.slots.values(), key=lambda slot: slot.ref.version)
 
 

@@ -13,6 +13,11 @@ from gateway.inference.model_config import ModelConfig
 from gateway.inference.model_state import check_move
 
 ON_DEMAND = "loads on its first request"
+MODEL_FILE = "model.onnx"
+NO_VERSIONS = (
+    f"model has no versions: a version is a directory named by its number holding {MODEL_FILE} "
+    f"(1/{MODEL_FILE})"
+)
 
 Stamp = tuple[int, int, int]
 """(mtime_ns, size, inode) of a file: changes on every rewrite, including an atomic rename."""
@@ -107,5 +112,5 @@ def status_of(model: Model, slot: Slot) -> ModelVersionStatus:
 
 
 def config_failure(model: Model, version: int, reason: str | None = None) -> ModelVersionStatus:
-    reason = reason or model.config_error or "model has no versions"
+    reason = reason or model.config_error or NO_VERSIONS
     return ModelVersionStatus(model.name, version, ModelState.FAILED, reason, "unknown", None, (), (), 0)

@@ -28,6 +28,7 @@ from tests.support.onnx_models import (
     IR_VERSION,
     OPSET,
     affine_model_bytes,
+    affine_model_document,
     write_affine_model,
     write_model_file,
     write_model_yaml,
@@ -504,3 +505,27 @@ def test_max_batch_size_above_the_bound_is_a_config_error(tmp_path: Path) -> Non
     write_affine_model(tmp_path, max_batch_size=1025)
     with pytest.raises(ConfigError, match="max_batch_size"):
         load_model_config(tmp_path / "affine" / "model.yaml")
+
+
+def test_a_model_without_versions_is_listed_failed_saying_what_a_version_is(
+    models_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a model whose model.yaml reads but which has no version directory yet
+    write_affine_model(models_root)
+    write_model_yaml(models_root, "pending", affine_model_document())
+
+    # Then the repository lists it as failed, and validate says why, without a version number
+    repository = make_repository(models_root)
+    (pending,) = [status for status in repository.statuses() if status.name == "pending"]
+    repository.close()
+    assert (pending.version, pending.state) == (0, ModelState.FAILED)
+    expected = (
+        "model has no versions: a version is a directory named by its number holding model.onnx "
+        "(1/model.onnx)"
+    )
+    assert pending.reason == expected
+    assert main(["models", "validate", "--repository", str(models_root)]) == 1
+    assert f"FAILED  pending: {expected}\n" in capsys.readouterr().err
+    assert main(["models", "list", "--repository", str(models_root)]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith("pending ")]
+    assert row.split()[:3] == ["pending", "-", "failed"]
