@@ -100,8 +100,14 @@ async def list_events(request: web.Request) -> web.Response:
         raise InvalidInputError(f"before must be a seq from 1 to {MAX_SEQ}, got {raw_before!r}")
     log = context_of(request).events
     if log is None:
-        return web.json_response({"events": []})
+        return web.json_response({"events": [], "next_before": None})
+    # One more than asked says whether an older page exists, so the last page says it is the last.
     alerts = await offload(
-        request, lambda: log.recent_alerts(limit, camera_id, before_seq=before_seq, rule=rule, label=label)
+        request,
+        lambda: log.recent_alerts(limit + 1, camera_id, before_seq=before_seq, rule=rule, label=label),
     )
-    return web.json_response({"events": [alert_to_dict(alert) for alert in alerts]})
+    shown = alerts[:limit]
+    next_before = shown[-1].seq if len(alerts) > limit else None
+    return web.json_response(
+        {"events": [alert_to_dict(alert) for alert in shown], "next_before": next_before}
+    )

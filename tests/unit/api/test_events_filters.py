@@ -3,6 +3,8 @@ and paging filters, each parameter once."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.console_app import alerts
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeEvents
@@ -34,3 +36,25 @@ def test_a_filter_given_twice_is_a_400_naming_it(make_api: ApiFactory) -> None:
     reply = make_api(events=FakeEvents()).get("/v1/events?rule=a&rule=b")
     assert reply.status == 400
     assert reply.json()["error"] == "rule is given 2 times: /v1/events takes one rule"
+
+
+def test_next_before_pages_back_to_the_last_page_which_says_it_is_the_last(make_api: ApiFactory) -> None:
+    api = make_api(
+        events=FakeEvents(alerts("gate", "intrusion", "person", 5) + alerts("door", "loiter", "car", 2))
+    )
+    seen: list[int] = []
+    query = "limit=3&rule=intrusion"
+    for _ in range(5):  # 4 pages of 3 hold the 10: a fifth would be one too many
+        page = api.get(f"/v1/events?{query}").json()
+        seen += [event["seq"] for event in page["events"]]
+        if page["next_before"] is None:
+            break
+        assert page["next_before"] == seen[-1]
+        query = f"limit=3&rule=intrusion&before={page['next_before']}"
+    else:
+        pytest.fail(f"next_before never ended the paging: {seen}")
+    assert seen == list(range(10, 0, -1))
+    # A page that holds exactly the last alerts says so: no empty page after it
+    last = api.get("/v1/events?limit=10&rule=intrusion").json()
+    assert len(last["events"]) == 10
+    assert last["next_before"] is None

@@ -123,7 +123,7 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
 def test_without_cameras_or_events_lists_are_empty(api: ServedApi) -> None:
     assert api.get("/v1/cameras").json() == {"cameras": []}
     assert api.get("/v1/cameras/gate").status == 404
-    assert api.get("/v1/events").json() == {"events": []}
+    assert api.get("/v1/events").json() == {"events": [], "next_before": None}
 
 
 def test_events_are_alert_v2_json(make_api: ApiFactory) -> None:
@@ -143,7 +143,7 @@ def test_events_are_alert_v2_json(make_api: ApiFactory) -> None:
     events = FakeEvents([alert])
     api = make_api(events=events)
     (payload,) = api.get("/v1/events?limit=5&camera=gate").json()["events"]
-    assert events.asked == [(5, "gate")]
+    assert events.asked == [(6, "gate")]  # one more than shown: whether an older page exists
     assert payload["schema"] == "edge-gateway.alert.v2"
     assert payload["alert_id"] == "jetson-01:1"
     assert payload["frame_ts"] == "2025-11-24T16:00:00.250000Z"
