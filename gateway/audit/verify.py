@@ -30,6 +30,7 @@ from gateway.protocol.alerts import (
     canonical_json,
     decode_alert,
 )
+from gateway.wording import counted
 
 __all__ = ["DeviceReport", "VerifyReport", "verify_store"]
 
@@ -119,7 +120,7 @@ class VerifyReport:
             # The id comes from a topic anyone on the broker may publish to: a newline in it would
             # start a line of the report's own, a U+202E would show the rest of its line reversed.
             name = printable(device.device_id)
-            lines.append(f"{name}: {device.alerts} alerts, {span}, {signatures}: {status}{images}")
+            lines.append(f"{name}: {counted(device.alerts, 'alert')}, {span}, {signatures}: {status}{images}")
         if self.unattributed_rejected:
             lines.append(f"(no device): {self.unattributed_rejected} rejected messages")
         if not self.devices and not self.unattributed_rejected:

@@ -32,6 +32,7 @@ from gateway.config import (
     read_config_stream,
 )
 from gateway.errors import ConfigError, ConfigProblem
+from gateway.wording import counted
 
 EXIT_INVALID = 2
 STDIN = "-"
@@ -79,7 +80,7 @@ def run(arguments: argparse.Namespace) -> int:
             # The last guard: a problem quoting a URL must not print its credentials.
             print(redact(str(problem)), file=sys.stderr)
         return EXIT_INVALID
-    print(f"{source.name}: ok ({len(config.cameras)} cameras, device {config.device_id})")
+    print(f"{source.name}: ok ({counted(len(config.cameras), 'camera')}, device {config.device_id})")
     return 0
 
 

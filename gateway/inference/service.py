@@ -61,6 +61,7 @@ from gateway.inference.repository import ModelRepository
 from gateway.inference.request_checks import check_inputs
 from gateway.inference.statistics import InferenceStatistics
 from gateway.inference.workload import Ahead, ServiceTimes, expected_wait
+from gateway.wording import counted
 
 __all__ = ["InferenceService"]
 
@@ -107,10 +108,10 @@ class InferenceService:
         delay_ms = default_queue_delay_ms(provider, settings.max_queue_delay_ms, settings.model_fields_set)
         merge_limit = default_merge_limit(provider, settings.max_batch_size, settings.model_fields_set)
         logger.info(
-            "inference on %s with %d workers, batches of up to %d rows wait up to %.1f ms",
+            "inference on %s with %s, batches of up to %s wait up to %.1f ms",
             provider or "no available provider",
-            workers,
-            merge_limit,
+            counted(workers, "worker"),
+            counted(merge_limit, "row"),
             delay_ms,
         )
         metrics = InferenceMetrics(registry)

@@ -52,6 +52,7 @@ from gateway.pipeline.service_changes import in_force, pending_line, restart_onl
 from gateway.pipeline.specs import rule_specs, tracker_specs
 from gateway.printable import printable
 from gateway.protocol.alerts import encode_alert
+from gateway.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -226,10 +227,10 @@ class Gateway:
         self._started = True
         self._started_at = time.time()
         logger.info(
-            "gateway %s running: %d cameras, %d models ready",
+            "gateway %s running: %s, %s ready",
             self.config.device_id,
-            len(self.config.cameras),
-            self._ready_models(),
+            counted(len(self.config.cameras), "camera"),
+            counted(self._ready_models(), "model"),
         )
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
@@ -351,7 +352,8 @@ class Gateway:
             else f"mqtt {status.state.value}, {status.last_seq - (status.last_acked_seq or 0)} unacked"
         )
         return (
-            f"{streaming}/{len(cameras)} cameras streaming, {self._ready_models()} models ready, "
+            f"{streaming}/{counted(len(cameras), 'camera')} streaming, "
+            f"{counted(self._ready_models(), 'model')} ready, "
             f"alerts up to seq {status.last_seq} ({delivery})"
         )
 

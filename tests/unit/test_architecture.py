@@ -18,7 +18,9 @@ import pytest
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "gateway"
 
-NEUTRAL = frozenset({"domain", "errors", "image_format", "printable", "suggestions", "url_credentials"})
+NEUTRAL = frozenset(
+    {"domain", "errors", "image_format", "printable", "suggestions", "url_credentials", "wording"}
+)
 """Modules that import nothing of ours, so that any part may import them."""
 CONFIGURED = NEUTRAL | {"config", "protocol"}
 
@@ -29,6 +31,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "printable": frozenset(),
     "suggestions": frozenset(),
     "url_credentials": frozenset(),
+    "wording": frozenset(),
     "config": NEUTRAL,
     "config_edit": NEUTRAL | {"config"},
     "tracking": NEUTRAL,

@@ -132,7 +132,7 @@ def test_ready_watchdog_reload_and_a_clean_stop(
 
     # READY=1 only once models are warm and the API listens, with a one-line STATUS.
     ready, before = listener.wait_for("READY", READY_TIMEOUT_S)
-    assert "models ready" in ready.fields["STATUS"], service.output()
+    assert re.match(r"[01]/1 camera streaming, 1 model ready, ", ready.fields["STATUS"]), service.output()
     assert all("WATCHDOG" not in n.fields for n in before)
 
     # WATCHDOG=1 every WatchdogSec/2 while healthy.
