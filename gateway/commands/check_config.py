@@ -1,7 +1,7 @@
-"""``edge-gateway check-config FILE [--env NAME=VALUE ...] [--insecure]``: validate a config for
-``ExecStartPre``; exit 2 on error. ``-`` for FILE reads the config from standard input (a file named
-``-`` is ``./-``); its problems name ``<stdin>``, and relative paths in it are taken from the working
-directory, as they are for a file.
+"""``edge-gateway check-config FILE [--env NAME=VALUE ...] [--insecure] [--models DIR]``: validate a
+config for ``ExecStartPre``; exit 2 on error. ``-`` for FILE reads the config from standard input (a
+file named ``-`` is ``./-``); its problems name ``<stdin>``, and relative paths in it are taken from
+the working directory, as they are for a file.
 
 Beyond the file itself it checks what ``serve`` would refuse the config for at start (module
 ``preflight``): a tokens file that cannot be read or holds none, a non-loopback ``http.host`` without
@@ -12,6 +12,8 @@ cannot be read or is empty, a ``state_dir`` that is a file.
 ``${STATE_DIRECTORY}`` or ``${CREDENTIALS_DIRECTORY}`` can be checked before it is installed: with
 it, the files the config names are not looked for (they are not there yet), and of the start-up
 checks only the address rule is made.
+
+``--models DIR`` checks the cameras against a model repository too (module ``config_models``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import sys
 from pathlib import Path
 
+from gateway.commands.config_models import check_models
 from gateway.commands.preflight import check_startup
 from gateway.commands.redaction import redact
 from gateway.config import (
@@ -57,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="accept a non-loopback API address without bearer tokens, as serve --insecure does",
     )
+    parser.add_argument(
+        "--models",
+        type=Path,
+        metavar="DIR",
+        help="also check each camera's model, pinned version and rule labels against the model "
+        "repository DIR, as serve does at start (scanned, nothing loaded)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -75,6 +85,8 @@ def run(arguments: argparse.Namespace) -> int:
     try:
         config, source = load_config_argument(arguments.file, environment)
         check_startup(config, source, insecure=arguments.insecure, on_this_machine=not arguments.env)
+        if arguments.models is not None:
+            check_models(config, source, arguments.models)
     except ConfigError as exc:
         for problem in exc.problems:
             # The last guard: a problem quoting a URL must not print its credentials.

@@ -39,10 +39,14 @@ def repository_labels(config_of: Callable[[str], ModelConfig | None]) -> LabelsO
     return labels_of
 
 
-def unknown_label_problems(cameras: Sequence[CameraConfig], labels_of: LabelsOf) -> list[str]:
+def unknown_label_problems(
+    cameras: Sequence[CameraConfig], labels_of: LabelsOf, *, log: bool = True
+) -> list[str]:
     """One line per rule following only labels its camera's detector does not report (it can never
     fire); a rule that follows some it does not report is logged as a warning, no problem: a rule
-    shared by cameras on different models (a YAML anchor) is written that way."""
+    shared by cameras on different models (a YAML anchor) is written that way. ``log``: False where
+    the caller says the problems itself (check-config) and a running gateway's warnings do not
+    belong."""
     problems: list[str] = []
     for camera in cameras:
         if camera.model is None or not camera.rules:
@@ -61,7 +65,8 @@ def unknown_label_problems(cameras: Sequence[CameraConfig], labels_of: LabelsOf)
                 f"camera {camera.id}: rule {rule.name} follows labels {printable_list(missing)} that "
                 f"model {camera.model} does not have ({outcome}; its labels: {printable_list(sorted(known))})"
             )
-            logger.warning("%s", problem, extra={"camera": camera.id, "model": str(camera.model)})
+            if log:
+                logger.warning("%s", problem, extra={"camera": camera.id, "model": str(camera.model)})
             if never_fires:
                 problems.append(problem)
     return problems

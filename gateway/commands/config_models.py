@@ -1,0 +1,43 @@
+"""``check-config --models DIR``: a config's cameras against a model repository, before it is
+deployed. What ``serve`` finds at start, once it has scanned its repository (a model name none has,
+a version pinned that is not there, a rule following only labels its model does not report), said
+by ``check-config`` with the camera's line instead: a config checked in CI can fail there, not on
+the box. The repository is scanned, never loaded: no ONNX Runtime session is made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.config import ConfigSource, GatewayConfig
+from gateway.errors import ConfigError, ConfigProblem
+from gateway.inference.engines.base import EngineOptions
+from gateway.inference.engines.selection import EngineSelector
+from gateway.inference.repository import ModelRepository
+from gateway.pipeline.model_names import missing_model_problems
+from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
+
+
+def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> None:
+    """ConfigError listing each camera whose model, version or rule labels ``root`` cannot serve."""
+    if not root.is_dir():
+        raise ConfigError([ConfigProblem(str(root), None, "", "--models: not a directory")])
+    repository = ModelRepository(root, EngineSelector(), EngineOptions(), warmup_batches=0)
+    try:
+        repository.scan()
+        versions = repository.versions()
+        configs = {name: repository.config_of(name) for name in versions}  # close() forgets them
+    finally:
+        repository.close()
+    labels_of = repository_labels(configs.get)
+    problems: list[ConfigProblem] = []
+    for index, camera in enumerate(config.cameras):
+        prefix = f"camera {camera.id}: "
+        for key, messages in (
+            ("model", missing_model_problems([camera], versions)),
+            ("rules", unknown_label_problems([camera], labels_of, log=False)),  # none for a model not there
+        ):
+            problems += [
+                source.problem(("cameras", index, key), message.removeprefix(prefix)) for message in messages
+            ]
+    if problems:
+        raise ConfigError(problems)

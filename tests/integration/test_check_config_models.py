@@ -1,0 +1,74 @@
+"""``check-config --models DIR``: a config's cameras against a model repository (the shipped one, on
+disk), each problem on its camera's line, as ``serve`` would find them at start: a misspelt model, a
+version pinned that is not there, a rule following only labels its model does not report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from tests.support.serve import REPOSITORY
+
+MODELS = REPOSITORY / "models"
+
+CONFIG = """\
+cameras:
+  - id: gate
+    url: rtsp://127.0.0.1:8554/gate
+    model: face-detecter
+  - id: door
+    url: rtsp://127.0.0.1:8554/door
+    model: face-detector:3
+  - id: yard
+    url: rtsp://127.0.0.1:8554/yard
+    model: face-detector
+    rules:
+      - name: people
+        labels: [person]
+      - name: faces
+        labels: [FACE_FEMALE, person]
+"""
+
+
+def test_each_camera_the_repository_cannot_serve_is_named_on_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(CONFIG)
+    # Without --models the repository is not read: the config itself is sound
+    assert main(["check-config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith(f"{config}: ok (3 cameras, device ")
+
+    assert main(["check-config", str(config), "--models", str(MODELS)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}:4: cameras[0].model: model face-detecter is not in the model repository (did you mean "
+        "face-detector? models: face-detector, yolov8n-bench); the camera detects nothing until it is",
+        f"{config}:7: cameras[1].model: model face-detector has no version 3 in the model repository "
+        "(versions: 1); the camera detects nothing until it is",
+        # The rule following one label the model has is no problem (a rule shared by cameras on
+        # different models is written that way)
+        f"{config}:11: cameras[2].rules: rule people follows labels person that model face-detector does "
+        "not have (it can never fire; its labels: FACE_FEMALE, FACE_MALE)",
+    ]
+
+
+def test_a_config_the_repository_serves_is_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        CONFIG.replace("face-detecter", "face-detector")
+        .replace(":3", ":1")
+        .replace("[person]", "[FACE_MALE]")
+    )
+    assert main(["check-config", str(config), "--models", str(MODELS)]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_models_path_that_is_no_directory_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(CONFIG)
+    assert main(["check-config", str(config), "--models", str(tmp_path / "none")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'none'}: --models: not a directory\n"
