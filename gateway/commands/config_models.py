@@ -24,8 +24,8 @@ def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> Non
     repository = ModelRepository(root, EngineSelector(), EngineOptions(), warmup_batches=0)
     try:
         repository.scan()
-        versions = repository.versions()
-        configs = {name: repository.config_of(name) for name in versions}  # close() forgets them
+        statuses = repository.statuses()
+        configs = {status.name: repository.config_of(status.name) for status in statuses}  # close() forgets
     finally:
         repository.close()
     labels_of = repository_labels(configs.get)
@@ -33,7 +33,7 @@ def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> Non
     for index, camera in enumerate(config.cameras):
         prefix = f"camera {camera.id}: "
         for key, messages in (
-            ("model", missing_model_problems([camera], versions)),
+            ("model", missing_model_problems([camera], statuses)),
             ("rules", unknown_label_problems([camera], labels_of, log=False)),  # none for a model not there
         ):
             problems += [

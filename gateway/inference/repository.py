@@ -182,11 +182,6 @@ class ModelRepository:
         with self._lock:
             return sorted(self._models)
 
-    def versions(self) -> dict[str, list[int]]:
-        """Each model the last scan or poll found (as ``names``) with its version numbers, sorted."""
-        with self._lock:
-            return {name: sorted(self._models[name].slots) for name in sorted(self._models)}
-
     def config_of(self, name: str) -> ModelConfig | None:
         """The model's model.yaml as the last scan or poll read it; None for a model not in the
         repository, or whose model.yaml does not parse."""

@@ -295,7 +295,7 @@ class Gateway:
 
     def _missing_models(self) -> list[str]:
         """Running cameras whose detector the repository lacks now (``model_names``)."""
-        return missing_model_problems(self._built_cameras.values(), self.inference.repository.versions())
+        return missing_model_problems(self._built_cameras.values(), self.inference.repository.statuses())
 
     def _warn_missing_models(self) -> None:
         for problem in self._missing_models():

@@ -1,49 +1,61 @@
-"""Cameras whose detector the model repository does not hold.
+"""Cameras whose detector the model repository cannot serve.
 
 A camera's ``model`` is no config error when the repository lacks it (check-config does not read the
-repository, and a model may be installed after the config, to be used from the camera's next frame
-once a poll finds it), but until then the camera detects nothing: each frame fails, and only after
-``health.camera_down_after_s`` would that failure make the status. A misspelt name, a version pinned
-that is not there or a model with no version at all is a mistake better named at once, with what
-the repository holds: at start and at each reload in the log, and in ``/v1/status`` for as long as
-it lasts.
+repository unless asked to, and a model may be installed after the config, to be used from the
+camera's next frame once a poll finds it), but until then the camera detects nothing: each frame
+fails, and only after ``health.camera_down_after_s`` would that failure make the status. A misspelt
+name, a version pinned that is not there, a model with no version at all, or one none of whose
+versions the camera could use loads, is better named at once, with what the repository holds: at
+start and at each reload in the log, and in ``/v1/status`` for as long as it lasts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable
 
 from gateway.config import CameraConfig
+from gateway.domain import ModelState, ModelVersionStatus
 from gateway.suggestions import closest
 
 UNTIL = "the camera detects nothing until it is"
 
 
 def missing_model_problems(
-    cameras: Iterable[CameraConfig], versions: Mapping[str, Collection[int]]
+    cameras: Iterable[CameraConfig], statuses: Iterable[ModelVersionStatus]
 ) -> list[str]:
     """One line per enabled camera whose detector is not among the repository's models, or whose
-    model has no version it could use. ``versions``: each model's version numbers."""
+    model has no version it could use. ``statuses``: the repository's, one per version (version 0:
+    the model's own failure, as for a model with no version)."""
+    models: dict[str, dict[int, ModelVersionStatus]] = {}
+    for status in statuses:
+        models.setdefault(status.name, {})[status.version] = status
     problems = []
     for camera in cameras:
         if not camera.enabled or camera.model is None:
             continue
-        problem = _problem(camera.model.name, camera.model.version, versions)
+        problem = _problem(camera.model.name, camera.model.version, models)
         if problem is not None:
             problems.append(f"camera {camera.id}: model {problem}")
     return problems
 
 
-def _problem(name: str, version: int | None, versions: Mapping[str, Collection[int]]) -> str | None:
-    held = versions.get(name)
+def _problem(name: str, version: int | None, models: dict[str, dict[int, ModelVersionStatus]]) -> str | None:
+    held = models.get(name)
     if held is None:
-        meant = closest(name, versions)
+        meant = closest(name, models)
         hint = "" if meant is None else f"did you mean {meant}? "
-        listed = ", ".join(sorted(versions)) or "none"
+        listed = ", ".join(sorted(models)) or "none"
         return f"{name} is not in the model repository ({hint}models: {listed}); {UNTIL}"
-    if not held:
-        return f"{name} has no version in the model repository; the camera detects nothing until one is added"
-    if version is not None and version not in held:
-        listed = ", ".join(str(number) for number in sorted(held))
+    versions = {number: status for number, status in held.items() if number}
+    if not versions:
+        return f"{name} cannot serve: {held[0].reason}; the camera detects nothing until it can"
+    if version is not None and version not in versions:
+        listed = ", ".join(str(number) for number in sorted(versions))
         return f"{name} has no version {version} in the model repository (versions: {listed}); {UNTIL}"
+    usable = [versions[version]] if version is not None else [versions[number] for number in sorted(versions)]
+    if all(status.state is ModelState.FAILED for status in usable):
+        newest = usable[-1]
+        return (
+            f"{newest.ref} failed to load: {newest.reason}; the camera detects nothing until a version loads"
+        )
     return None

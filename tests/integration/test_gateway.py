@@ -1,8 +1,8 @@
 """``Gateway`` built in-process by its composition root with every real part (file camera playing the
 demo clip, the face detector on ONNX Runtime, the decider, the SQLite outbox) and the real API app:
 reload handover, a model change that waits for a restart without silencing the camera, a camera on
-a model the repository lacks, rules following labels the model does not have, /v1/status naming a
-camera that stays down, and the embedded default's outbox-only delivery."""
+a model the repository lacks or cannot load, rules following labels the model does not have,
+/v1/status naming a camera that stays down, and the embedded default's outbox-only delivery."""
 
 from __future__ import annotations
 
@@ -212,6 +212,28 @@ def test_a_camera_pinned_to_a_version_the_repository_lacks_is_a_status_problem_u
     (model / "model.yaml").symlink_to(shipped / "model.yaml")
     for version in ("1", "2"):
         (model / version).symlink_to(shipped / "1")
+    gateway.inference.repository.poll()
+    assert gateway.degraded() == []
+
+
+def test_a_camera_whose_model_fails_to_load_is_a_status_problem_until_a_version_loads(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given a camera on a model whose only version is no ONNX file
+    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "broken"}])
+    shipped = REPOSITORY / "models" / "face-detector"
+    model = config.models.repository / "broken"
+    (model / "1").mkdir(parents=True)
+    (model / "model.yaml").symlink_to(shipped / "model.yaml")
+    (model / "1" / "model.onnx").write_bytes(b"no ONNX file")
+    gateway = started(running, config)
+    # Then from the start the status says why it detects nothing
+    (problem,) = gateway.degraded()
+    assert problem.startswith("camera door: model broken:1 failed to load: "), problem
+    assert problem.endswith("; the camera detects nothing until a version loads"), problem
+    # and once the file is replaced by a model that loads and is polled, the problem is gone
+    (model / "1" / "model.onnx").unlink()
+    (model / "1" / "model.onnx").symlink_to(shipped / "1" / "model.onnx")
     gateway.inference.repository.poll()
     assert gateway.degraded() == []
 

@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig
 from gateway.decider import AlertDecider
-from gateway.domain import Alert, Detection, EndReason
+from gateway.domain import Alert, Detection, EndReason, ModelState, ModelVersionStatus
 from gateway.pipeline import gateway as gateway_module
 from gateway.pipeline.gateway import Gateway
 from gateway.pipeline.specs import rule_specs
@@ -50,8 +50,10 @@ class FakeRepository:
     def poll(self) -> None:
         pass
 
-    def versions(self) -> dict[str, list[int]]:
-        return {"detector": [1]}
+    def statuses(self) -> list[ModelVersionStatus]:
+        return [
+            ModelVersionStatus("detector", 1, ModelState.READY, None, "onnxruntime_onnx", None, (), (), 1)
+        ]
 
     def config_of(self, _name: str) -> None:
         return None

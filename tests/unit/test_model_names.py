@@ -1,13 +1,22 @@
-"""Cameras whose detector the model repository does not hold, named with the model likely meant."""
+"""Cameras whose detector the model repository cannot serve, named with what it holds: the model
+likely meant, the versions there are, or why none of them loads."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gateway.config import CameraConfig
+from gateway.domain import ModelState, ModelVersionStatus
 from gateway.pipeline.model_names import missing_model_problems
 
-MODELS = {"face-detector": [1, 2], "yolov8n-bench": [1]}
+
+def status(
+    name: str, version: int, state: ModelState = ModelState.READY, reason: str | None = None
+) -> ModelVersionStatus:
+    return ModelVersionStatus(name, version, state, reason, "onnxruntime_onnx", None, (), (), 8)
+
+
+MODELS = [status("face-detector", 1), status("face-detector", 2), status("yolov8n-bench", 1)]
 
 
 def camera(model: str | None, **extra: Any) -> CameraConfig:
@@ -30,7 +39,7 @@ def test_a_model_like_none_is_named_without_a_guess() -> None:
     (problem,) = missing_model_problems([camera("person-detector:2")], MODELS)
     assert problem.startswith("camera gate: model person-detector is not in the model repository (models: ")
     assert "did you mean" not in problem
-    (problem,) = missing_model_problems([camera("person-detector")], {})
+    (problem,) = missing_model_problems([camera("person-detector")], [])
     assert "(models: none)" in problem
 
 
@@ -45,11 +54,36 @@ def test_a_version_the_model_lacks_is_named_with_the_versions_it_has() -> None:
     ]
 
 
-def test_a_model_without_versions_is_a_problem_whether_or_not_the_camera_pins_one() -> None:
-    versions: dict[str, list[int]] = {"face-detector": []}
+def test_a_model_that_cannot_serve_at_all_says_why_whether_or_not_the_camera_pins_a_version() -> None:
+    statuses = [status("face-detector", 0, ModelState.FAILED, "model has no versions")]
     expected = (
-        "camera gate: model face-detector has no version in the model repository; "
-        "the camera detects nothing until one is added"
+        "camera gate: model face-detector cannot serve: model has no versions; "
+        "the camera detects nothing until it can"
     )
-    assert missing_model_problems([camera("face-detector")], versions) == [expected]
-    assert missing_model_problems([camera("face-detector:1")], versions) == [expected]
+    assert missing_model_problems([camera("face-detector")], statuses) == [expected]
+    assert missing_model_problems([camera("face-detector:1")], statuses) == [expected]
+
+
+def test_a_model_none_of_whose_versions_loads_names_the_newest_ones_failure() -> None:
+    statuses = [
+        status("face-detector", 1, ModelState.FAILED, "INVALID_PROTOBUF"),
+        status("face-detector", 2, ModelState.FAILED, "out of memory"),
+    ]
+    assert missing_model_problems([camera("face-detector")], statuses) == [
+        "camera gate: model face-detector:2 failed to load: out of memory; "
+        "the camera detects nothing until a version loads"
+    ]
+    assert missing_model_problems([camera("face-detector:1")], statuses) == [
+        "camera gate: model face-detector:1 failed to load: INVALID_PROTOBUF; "
+        "the camera detects nothing until a version loads"
+    ]
+
+
+def test_a_version_that_loads_or_is_loading_is_enough() -> None:
+    statuses = [
+        status("face-detector", 1, ModelState.FAILED, "INVALID_PROTOBUF"),
+        status("face-detector", 2, ModelState.LOADING),
+    ]
+    assert missing_model_problems([camera("face-detector")], statuses) == []
+    (problem,) = missing_model_problems([camera("face-detector:1")], statuses)
+    assert problem.startswith("camera gate: model face-detector:1 failed to load: INVALID_PROTOBUF")

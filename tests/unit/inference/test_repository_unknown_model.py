@@ -42,7 +42,11 @@ def test_an_unknown_version_is_named_with_the_versions_there_are(tmp_path: Path)
     write_model_yaml(tmp_path, "empty", affine_model_document())
     repository = ModelRepository(tmp_path, FakeFactory(DoublingEngine()), EngineOptions(), warmup_batches=0)
     repository.scan()
-    assert repository.versions() == {"empty": [], "face-detector": [1, 3]}
+    assert [(status.name, status.version) for status in repository.statuses()] == [
+        ("empty", 0),
+        ("face-detector", 1),
+        ("face-detector", 3),
+    ]
     with pytest.raises(ModelNotFoundError) as raised:
         repository.route("face-detector", 2)
     assert str(raised.value) == "model 'face-detector' has no version 2 (versions: 1, 3)"
