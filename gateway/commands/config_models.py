@@ -1,8 +1,9 @@
 """``check-config --models DIR``: a config's cameras against a model repository, before it is
 deployed. What ``serve`` finds at start, once it has scanned its repository (a model name none has,
-a version pinned that is not there, a rule following only labels its model does not report), said
-by ``check-config`` with the camera's line instead: a config checked in CI can fail there, not on
-the box. The repository is scanned, never loaded: no ONNX Runtime session is made."""
+a version pinned that is not there, a model with no version or whose model.yaml does not read, a
+rule following only labels its model does not report), said by ``check-config`` with the camera's
+line instead: a config checked in CI can fail there, not on the box. The repository is scanned,
+never loaded: no ONNX Runtime session is made, so a model file that would not load passes."""
 
 from __future__ import annotations
 

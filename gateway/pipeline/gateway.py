@@ -294,7 +294,7 @@ class Gateway:
         return unknown_label_problems(config.cameras, repository_labels(self.inference.repository.config_of))
 
     def _missing_models(self) -> list[str]:
-        """Running cameras whose detector the repository lacks now (``model_names``)."""
+        """Running cameras whose detector the repository cannot serve now (``model_names``)."""
         return missing_model_problems(self._built_cameras.values(), self.inference.repository.statuses())
 
     def _warn_missing_models(self) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from gateway.config import CameraConfig
 from gateway.domain import ModelState, ModelVersionStatus
+from gateway.printable import printable
 from gateway.suggestions import closest
 
 UNTIL = "the camera detects nothing until it is"
@@ -48,7 +49,10 @@ def _problem(name: str, version: int | None, models: dict[str, dict[int, ModelVe
         return f"{name} is not in the model repository ({hint}models: {listed}); {UNTIL}"
     versions = {number: status for number, status in held.items() if number}
     if not versions:
-        return f"{name} cannot serve: {held[0].reason}; the camera detects nothing until it can"
+        # A reason may quote a model file or ONNX Runtime: one line, whatever it holds.
+        return (
+            f"{name} cannot serve: {printable(held[0].reason or '')}; the camera detects nothing until it can"
+        )
     if version is not None and version not in versions:
         listed = ", ".join(str(number) for number in sorted(versions))
         return f"{name} has no version {version} in the model repository (versions: {listed}); {UNTIL}"
@@ -56,6 +60,7 @@ def _problem(name: str, version: int | None, models: dict[str, dict[int, ModelVe
     if all(status.state is ModelState.FAILED for status in usable):
         newest = usable[-1]
         return (
-            f"{newest.ref} failed to load: {newest.reason}; the camera detects nothing until a version loads"
+            f"{newest.ref} failed to load: {printable(newest.reason or '')}; the camera detects nothing "
+            "until a version loads"
         )
     return None
