@@ -1,9 +1,10 @@
 """``check-config --models DIR``: a config's cameras against a model repository, before it is
 deployed. What ``serve`` finds at start, once it has scanned its repository (a model name none has,
-a version pinned that is not there, a model with no version or whose model.yaml does not read, a
-rule following only labels its model does not report), said by ``check-config`` with the camera's
-line instead: a config checked in CI can fail there, not on the box. The repository is scanned,
-never loaded: no ONNX Runtime session is made, so a model file that would not load passes."""
+a version pinned that is not there, a model with no version or whose model.yaml does not read, for
+the detector and the scene-anomaly model; a rule following only labels its model does not report),
+said by ``check-config`` with the camera's line instead: a config checked in CI can fail there, not
+on the box. The repository is scanned, never loaded: no ONNX Runtime session is made, so a model
+file that would not load passes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from gateway.errors import ConfigError, ConfigProblem
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.selection import EngineSelector
 from gateway.inference.repository import ModelRepository
-from gateway.pipeline.model_names import missing_model_problems
+from gateway.pipeline.model_names import by_name, camera_model_problems
 from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
 
 
@@ -30,15 +31,13 @@ def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> Non
     finally:
         repository.close()
     labels_of = repository_labels(configs.get)
+    models = by_name(statuses)
     problems: list[ConfigProblem] = []
     for index, camera in enumerate(config.cameras):
+        for key, message in camera_model_problems(camera, models):
+            problems.append(source.problem(("cameras", index, *key), message))
         prefix = f"camera {camera.id}: "
-        for key, messages in (
-            ("model", missing_model_problems([camera], statuses)),
-            ("rules", unknown_label_problems([camera], labels_of, log=False)),  # none for a model not there
-        ):
-            problems += [
-                source.problem(("cameras", index, key), message.removeprefix(prefix)) for message in messages
-            ]
+        for message in unknown_label_problems([camera], labels_of, log=False):  # none for a model not there
+            problems.append(source.problem(("cameras", index, "rules"), message.removeprefix(prefix)))
     if problems:
         raise ConfigError(problems)

@@ -1,6 +1,7 @@
 """``check-config --models DIR``: a config's cameras against a model repository (the shipped one, on
 disk), each problem on its camera's line, as ``serve`` would find them at start: a misspelt model, a
-version pinned that is not there, a rule following only labels its model does not report."""
+version pinned that is not there, a scene-anomaly model it lacks, a rule following only labels its
+model does not report."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ cameras:
         labels: [person]
       - name: faces
         labels: [FACE_FEMALE, person]
+  - id: hall
+    url: rtsp://127.0.0.1:8554/hall
+    anomaly:
+      model: scene-anomaly-hall
 """
 
 
@@ -39,7 +44,7 @@ def test_each_camera_the_repository_cannot_serve_is_named_on_its_line(
     config.write_text(CONFIG)
     # Without --models the repository is not read: the config itself is sound
     assert main(["check-config", str(config)]) == 0
-    assert capsys.readouterr().out.startswith(f"{config}: ok (3 cameras, device ")
+    assert capsys.readouterr().out.startswith(f"{config}: ok (4 cameras, device ")
 
     assert main(["check-config", str(config), "--models", str(MODELS)]) == 2
     assert capsys.readouterr().err.splitlines() == [
@@ -51,16 +56,19 @@ def test_each_camera_the_repository_cannot_serve_is_named_on_its_line(
         # different models is written that way)
         f"{config}:11: cameras[2].rules: rule people follows labels person that model face-detector does "
         "not have (it can never fire; its labels: FACE_FEMALE, FACE_MALE)",
+        f"{config}:19: cameras[3].anomaly.model: anomaly model scene-anomaly-hall is not in the model "
+        "repository (models: face-detector, yolov8n-bench); its scene is not scored until it is",
     ]
 
 
 def test_a_config_the_repository_serves_is_ok(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "gateway.yaml"
-    config.write_text(
+    served = (
         CONFIG.replace("face-detecter", "face-detector")
         .replace(":3", ":1")
         .replace("[person]", "[FACE_MALE]")
     )
+    config.write_text(served[: served.index("  - id: hall")])  # no scene-anomaly model is shipped
     assert main(["check-config", str(config), "--models", str(MODELS)]) == 0
     assert capsys.readouterr().err == ""
 

@@ -87,3 +87,17 @@ def test_a_version_that_loads_or_is_loading_is_enough() -> None:
     assert missing_model_problems([camera("face-detector")], statuses) == []
     (problem,) = missing_model_problems([camera("face-detector:1")], statuses)
     assert problem.startswith("camera gate: model face-detector:1 failed to load: INVALID_PROTOBUF")
+
+
+def test_a_scene_anomaly_model_is_checked_as_the_detector_is() -> None:
+    statuses = [*MODELS, status("scene-anomaly", 1)]
+    watched = camera(None, anomaly={"model": "scene-anomlay"})
+    assert missing_model_problems([watched], statuses) == [
+        "camera gate: anomaly model scene-anomlay is not in the model repository (did you mean "
+        "scene-anomaly? models: face-detector, scene-anomaly, yolov8n-bench); its scene is not scored "
+        "until it is"
+    ]
+    both = camera("face-detector:9", anomaly={"model": "scene-anomaly:1"})
+    (problem,) = missing_model_problems([both], statuses)
+    assert problem.startswith("camera gate: model face-detector has no version 9 in the model repository")
+    assert missing_model_problems([camera(None, anomaly={"model": "scene-anomaly"})], statuses) == []
