@@ -13,6 +13,7 @@ from aiohttp import web
 from gateway.api.context import context_of, offload
 from gateway.api.detect import detection_json
 from gateway.api.events import MAX_SEQ
+from gateway.api.unknown_camera import unknown_camera
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
@@ -56,7 +57,7 @@ async def get_camera(request: web.Request) -> web.Response:
     directory = context_of(request).cameras
     status = directory.camera(camera_id) if directory is not None else None
     if status is None:
-        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+        raise unknown_camera(camera_id, directory)
     return web.json_response(camera_json(status))
 
 
@@ -64,7 +65,7 @@ async def snapshot(request: web.Request) -> web.Response:
     camera_id = request.match_info["camera_id"]
     directory = context_of(request).cameras
     if directory is None or directory.camera(camera_id) is None:
-        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+        raise unknown_camera(camera_id, directory)
     # Drawing boxes and encoding a JPEG takes milliseconds: off the event loop.
     jpeg = await offload(request, lambda: directory.snapshot_jpeg(camera_id))
     if jpeg is None:

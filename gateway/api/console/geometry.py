@@ -33,6 +33,7 @@ from pydantic import ValidationError
 from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
 from gateway.api.ports import ConfigReadOnlyError, GatewayState, GeometryEditor
+from gateway.api.unknown_camera import unknown_camera
 from gateway.config import CameraConfig, LineConfig, ZoneConfig
 from gateway.config.bounded_read import HungFileError
 from gateway.config.camera import MAX_LINES, MAX_ZONES
@@ -87,7 +88,7 @@ def _editor(request: web.Request) -> tuple[GeometryEditor, CameraConfig]:
     editor = context_of(request).geometry
     camera = editor.camera_config(camera_id) if editor is not None else None
     if editor is None or camera is None:
-        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+        raise unknown_camera(camera_id, context_of(request).cameras)
     return editor, camera
 
 

@@ -39,6 +39,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.api.context import CONTEXT, context_of, offload
 from gateway.api.middlewares import credentials_in_force
+from gateway.api.unknown_camera import unknown_camera
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     camera_id = request.match_info["camera_id"]
     directory = context_of(request).cameras
     if directory is None or directory.camera(camera_id) is None:
-        raise web.HTTPNotFound(text=f"unknown camera {camera_id!r}")
+        raise unknown_camera(camera_id, directory)
 
     async def encode() -> bytes | None:
         return await offload(request, lambda: directory.snapshot_jpeg(camera_id))

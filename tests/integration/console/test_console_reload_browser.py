@@ -128,5 +128,5 @@ def test_a_camera_a_reload_renamed_says_so_and_its_editor_turns_read_only(
         )
         expect(page.get_by_role("button", name="Draw zone")).to_be_disabled()
         expect(page.locator(".stage .live-note")).to_have_text(
-            f"No live view: unknown camera '{CAMERA}'", timeout=UI_WAIT_MS
+            f"No live view: unknown camera '{CAMERA}' (cameras: gate-renamed)", timeout=UI_WAIT_MS
         )

@@ -110,5 +110,5 @@ def test_the_view_of_a_camera_a_reload_renamed_ends_and_is_then_a_404(tmp_path: 
         # and asked for again it is a 404 naming the camera.
         again = api.get(f"/v1/cameras/{CAMERA}/stream.mjpeg")
         assert again.status == 404
-        assert again.json() == {"error": f"unknown camera {CAMERA!r}"}
+        assert again.json() == {"error": f"unknown camera {CAMERA!r} (cameras: gate-renamed)"}
         wait_for_gauge(api, "edge_gateway_console_stream_viewers", 0)

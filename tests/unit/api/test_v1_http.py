@@ -108,7 +108,10 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
     assert api.get("/v1/cameras/gate").json()["state"] == "streaming"
     reply = api.get("/v1/cameras/yard")
     assert reply.status == 404
-    assert "yard" in reply.json()["error"]
+    assert reply.json()["error"] == "unknown camera 'yard' (cameras: gate)"
+    reply = api.get("/v1/cameras/gaet/snapshot.jpg")
+    assert reply.status == 404
+    assert reply.json()["error"] == "unknown camera 'gaet' (did you mean 'gate'? cameras: gate)"
     snapshot = api.get("/v1/cameras/gate/snapshot.jpg")
     assert snapshot.status == 200
     assert snapshot.headers["Content-Type"] == "image/jpeg"
