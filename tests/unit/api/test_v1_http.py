@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 import tracemalloc
 
@@ -9,7 +10,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gateway.domain import AlertEvent, AlertKind, ModelRef
+from gateway.domain import AlertEvent, AlertKind, CameraStatus, ModelRef
 from gateway.protocol.alerts import ZERO_HASH, build_alert
 from tests.unit.api.conftest import ApiFactory
 from tests.unit.api.fakes import FakeBackend, FakeCameras, FakeEvents
@@ -200,3 +201,17 @@ def test_debug_memory_lists_top_allocations_when_tracing(api: ServedApi) -> None
     assert memory["tracing"] is True
     assert memory["top"]
     assert {"where", "bytes", "count"} <= set(memory["top"][0])
+
+
+class ManyCameras(FakeCameras):
+    def cameras(self) -> list[CameraStatus]:
+        return [dataclasses.replace(self.status, camera_id=f"camera-{number:02d}") for number in range(20)]
+
+
+def test_an_unknown_cameras_404_names_at_most_sixteen_cameras(make_api: ApiFactory) -> None:
+    reply = make_api(cameras=ManyCameras()).get("/v1/cameras/camra-05/snapshot.jpg")
+    assert reply.status == 404
+    listed = ", ".join(f"camera-{number:02d}" for number in range(16))
+    assert reply.json()["error"] == (
+        f"unknown camera 'camra-05' (did you mean 'camera-05'? cameras: {listed} and 4 more)"
+    )
