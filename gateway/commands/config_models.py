@@ -27,7 +27,7 @@ def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> Non
     try:
         repository.scan()
         statuses = repository.statuses()
-        configs = {status.name: repository.config_of(status.name) for status in statuses}  # close() forgets
+        configs = {name: repository.config_of(name) for name in repository.names()}  # close() forgets
     finally:
         repository.close()
     labels_of = repository_labels(configs.get)
