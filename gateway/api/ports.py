@@ -160,8 +160,9 @@ class EventLog(Protocol):
         rule: str | None = None,
         label: str | None = None,
     ) -> Sequence[Alert]:
-        """At most ``limit`` alerts, newest first: of ``camera_id``, ``rule`` and ``label`` when
-        given, and older than ``before_seq`` when given (the next page back)."""
+        """``limit`` alerts unless fewer remain, newest first: of ``camera_id``, ``rule`` and
+        ``label`` when given, and older than ``before_seq`` when given (the next page back). A
+        stored alert that cannot be read is left out and the next older read in its place."""
         ...
 
     def alert(self, seq: int) -> Alert | None:

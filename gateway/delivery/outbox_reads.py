@@ -146,20 +146,31 @@ class OutboxReads:
                 # than failing the whole list.
                 conditions.append(f"{_FIELD_OF_PAYLOAD.format(field=field)} = ?")
                 parameters.append(wanted)
-        if before_seq is not None:
-            conditions.append("seq < ?")
-            parameters.append(before_seq)
-        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
-        sql = f"SELECT seq, payload FROM alerts {where}ORDER BY seq DESC LIMIT ?"
-        alerts = []
-        for seq, payload in self._rows(sql, (*parameters, limit)):
-            try:
-                alerts.append(decode_alert(bytes(payload)))
-            except InvalidAlertError as exc:
-                # One damaged row (a disk fault) must not hide every other alert from the list.
-                logger.error(
-                    "outbox %s: alert seq %d is stored damaged, left out of the list: %s", self.path, seq, exc
-                )
+        alerts: list[Alert] = []
+        # A damaged row is left out, and the rows after it are read in its place: "at most limit"
+        # must mean "limit unless there are fewer", or a caller reading one more than it shows to
+        # learn whether an older page exists would take a damaged row for the end of the log.
+        while len(alerts) < limit:
+            missing = limit - len(alerts)
+            page_conditions = conditions if before_seq is None else [*conditions, "seq < ?"]
+            page_parameters = parameters if before_seq is None else [*parameters, before_seq]
+            where = f"WHERE {' AND '.join(page_conditions)} " if page_conditions else ""
+            sql = f"SELECT seq, payload FROM alerts {where}ORDER BY seq DESC LIMIT ?"
+            rows = self._rows(sql, (*page_parameters, missing))
+            for seq, payload in rows:
+                try:
+                    alerts.append(decode_alert(bytes(payload)))
+                except InvalidAlertError as exc:
+                    # One damaged row (a disk fault) must not hide every other alert from the list.
+                    logger.error(
+                        "outbox %s: alert seq %d is stored damaged, left out of the list: %s",
+                        self.path,
+                        seq,
+                        exc,
+                    )
+            if len(rows) < missing:
+                break
+            before_seq = rows[-1][0]
         return alerts
 
     def open_events(self) -> list[AlertEvent]:

@@ -39,3 +39,20 @@ def test_a_damaged_row_matches_no_filter_and_fails_no_list(tmp_path: Path) -> No
     outbox = open_outbox(tmp_path)
     assert [alert.seq for alert in outbox.recent_alerts(10, rule="intrusion", label="person")] == [3, 1]
     outbox.close()
+
+
+def test_a_damaged_row_is_read_past_so_a_page_is_full_while_older_alerts_remain(tmp_path: Path) -> None:
+    # Given five alerts, the second newest damaged by the disk
+    outbox = open_outbox(tmp_path)
+    outbox.append_many([event(number) for number in range(5)])
+    outbox.close()
+    with sqlite3.connect(tmp_path / "outbox.db") as db:
+        db.execute("UPDATE alerts SET payload = ? WHERE seq = 4", (b"\x00damaged",))
+    db.close()
+    outbox = open_outbox(tmp_path)
+    # When three are asked for (a page of two and one more, as /v1/events asks), then three whole ones
+    # come back, so the page is not taken for the last; and paging on from them reaches the oldest
+    assert [alert.seq for alert in outbox.recent_alerts(3)] == [5, 3, 2]
+    assert [alert.seq for alert in outbox.recent_alerts(3, before_seq=3)] == [2, 1]
+    assert [alert.seq for alert in outbox.recent_alerts(2, before_seq=5)] == [3, 2]
+    outbox.close()
