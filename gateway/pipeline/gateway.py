@@ -46,7 +46,7 @@ from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
-from gateway.pipeline.model_names import missing_model_problems
+from gateway.pipeline.model_names import default_versions, missing_model_problems
 from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
 from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
@@ -295,7 +295,10 @@ class Gateway:
 
     def _missing_models(self) -> list[str]:
         """Running cameras whose detector the repository cannot serve now (``model_names``)."""
-        return missing_model_problems(self._built_cameras.values(), self.inference.repository.statuses())
+        repository = self.inference.repository
+        statuses = repository.statuses()
+        defaults = default_versions({status.name for status in statuses}, repository.config_of)
+        return missing_model_problems(self._built_cameras.values(), statuses, defaults)
 
     def _warn_missing_models(self) -> None:
         for problem in self._missing_models():

@@ -5,6 +5,7 @@ model does not report."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,25 @@ def test_a_models_path_that_is_no_directory_is_named(
     config.write_text(CONFIG)
     assert main(["check-config", str(config), "--models", str(tmp_path / "none")]) == 2
     assert capsys.readouterr().err == f"{tmp_path / 'none'}: --models: not a directory\n"
+
+
+def test_a_default_version_the_model_lacks_is_named_for_a_camera_that_names_no_version(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the shipped face detector, its model.yaml routing a request without a version to 2
+    models = tmp_path / "models"
+    shutil.copytree(MODELS / "face-detector", models / "face-detector")
+    manifest = models / "face-detector" / "model.yaml"
+    manifest.write_text(manifest.read_text() + "routing: {default_version: 2}\n")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        "cameras:\n"
+        "  - {id: gate, url: rtsp://127.0.0.1:8554/gate, model: face-detector}\n"
+        "  - {id: door, url: rtsp://127.0.0.1:8554/door, model: face-detector:1}\n"
+    )
+    # Then the camera routed to it is named; the one pinning version 1 is served
+    assert main(["check-config", str(config), "--models", str(models)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}:2: cameras[0].model: model face-detector routes to its default_version 2, which is "
+        "not in the model repository (versions: 1); the camera detects nothing until it is"
+    ]

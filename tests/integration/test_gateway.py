@@ -238,6 +238,31 @@ def test_a_camera_whose_model_fails_to_load_is_a_status_problem_until_a_version_
     assert gateway.degraded() == []
 
 
+def test_a_camera_routed_to_a_default_version_that_fails_is_a_status_problem_though_another_loads(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given a model whose version 1 loads and whose version 2, its default_version, is no ONNX file
+    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "routed"}])
+    shipped = REPOSITORY / "models" / "face-detector"
+    model = config.models.repository / "routed"
+    for version in ("1", "2"):
+        (model / version).mkdir(parents=True)
+    routing = "routing: {default_version: 2}\n"
+    (model / "model.yaml").write_text((shipped / "model.yaml").read_text() + routing)
+    (model / "1" / "model.onnx").symlink_to(shipped / "1" / "model.onnx")
+    (model / "2" / "model.onnx").write_bytes(b"no ONNX file")
+    gateway = started(running, config)
+    # Then the camera, which names no version and is routed to 2, is named from the start
+    (problem,) = gateway.degraded()
+    assert problem.startswith("camera door: model routed:2 (its default_version) failed to load: "), problem
+    assert problem.endswith("; the camera detects nothing until it loads"), problem
+    # and once version 2's file loads and is polled, the problem is gone
+    (model / "2" / "model.onnx").unlink()
+    (model / "2" / "model.onnx").symlink_to(shipped / "1" / "model.onnx")
+    gateway.inference.repository.poll()
+    assert gateway.degraded() == []
+
+
 def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(
     tmp_path: Path, running: list[Gateway]
 ) -> None:

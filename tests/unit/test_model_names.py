@@ -101,3 +101,23 @@ def test_a_scene_anomaly_model_is_checked_as_the_detector_is() -> None:
     (problem,) = missing_model_problems([both], statuses)
     assert problem.startswith("camera gate: model face-detector has no version 9 in the model repository")
     assert missing_model_problems([camera(None, anomaly={"model": "scene-anomaly"})], statuses) == []
+
+
+def test_a_camera_naming_no_version_is_checked_against_its_models_default_version() -> None:
+    statuses = [
+        status("face-detector", 1),
+        status("face-detector", 2, ModelState.FAILED, "out of memory"),
+    ]
+    # Version 1 loads, but the model routes a camera that names no version to version 2
+    assert missing_model_problems([camera("face-detector")], statuses, {"face-detector": 2}) == [
+        "camera gate: model face-detector:2 (its default_version) failed to load: out of memory; "
+        "the camera detects nothing until it loads"
+    ]
+    assert missing_model_problems([camera("face-detector")], statuses, {"face-detector": 3}) == [
+        "camera gate: model face-detector routes to its default_version 3, which is not in the model "
+        "repository (versions: 1, 2); the camera detects nothing until it is"
+    ]
+    # A camera pinning a version is not routed, and a default that loads is no problem
+    assert missing_model_problems([camera("face-detector:1")], statuses, {"face-detector": 2}) == []
+    assert missing_model_problems([camera("face-detector")], statuses, {"face-detector": 1}) == []
+    assert missing_model_problems([camera("face-detector")], statuses, {"other": 2}) == []
