@@ -1,7 +1,8 @@
 """The events page's filters across the browser's history, in the real browser against the real app:
 the filters chosen are kept in the page's address, so a step back to the events from another page,
 or a reload, shows the events chosen again. They were dropped: back on the events, every camera's
-every event was shown, the choices made before gone from the form."""
+every event was shown, the choices made before gone from the form. A rule chosen is read from the
+gateway (``/v1/events?rule=``), so its events show however many of other rules' are newer."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, expect
 
 from gateway.domain import Alert, CameraState
+from tests.integration.console.test_console_events_paging_browser import status
 from tests.support.console_app import OneCamera, alerts, console_app
 
 CAMERA = "gate"
@@ -67,3 +69,38 @@ def test_the_filters_chosen_are_there_again_after_back_and_after_a_reload(
         page.get_by_role("link", name="Events").click()
         expect(page.locator("li.event")).to_have_count(4, timeout=UI_WAIT_MS)
         expect(page.locator("#filter-rule")).to_have_value("")
+
+
+def test_a_rare_rules_events_behind_a_page_of_another_rules_show_when_it_is_chosen(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Given two events of rule door, then 600 events (1,200 alerts) of rule yard: more than the
+    # page reads at once, so none of door's alerts is among the newest read
+    door = alerts(CAMERA, "door", LABEL, 2)
+    yard = [
+        dataclasses.replace(alert, seq=alert.seq + len(door))
+        for alert in alerts(CAMERA, "yard", "person", 600)
+    ]
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    with console_app(
+        OneCamera(CAMERA, CameraState.STREAMING, None), tmp_path / "gateway.yaml", door + yard
+    ) as served:
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        # (the rule door is chosen through the page's address: its dropdown lists only the rules read)
+        page.goto(f"http://127.0.0.1:{served.port}/#/events")
+        expect(status(page)).to_have_text(
+            "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
+        )
+        expect(page.locator("#filter-rule option")).to_have_text(["all rules", "yard"])
+        # When the rule door is chosen, its events are read from the gateway and shown at once,
+        # without paging back through yard's
+        page.goto(f"http://127.0.0.1:{served.port}/#/events/rule%3Ddoor")
+        expect(page.locator("li.event h2")).to_have_text([f"door: {LABEL}"] * 2, timeout=UI_WAIT_MS)
+        expect(status(page)).to_have_text("2 events")
+        expect(page.locator("#older")).to_have_text("No older events: all alerts on the gateway are loaded")
+        # and choosing every rule again reads the newest of all
+        page.locator("#filter-rule").select_option("")
+        expect(status(page)).to_have_text(
+            "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
+        )
+        expect(page.locator("li.event h2").first).to_have_text("yard: person")

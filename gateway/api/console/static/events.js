@@ -5,10 +5,11 @@
 // The page holds one unbroken run of alerts, from the newest back to the oldest it has read: each
 // refresh adds the newest on top (paging back to close the gap when more arrived since the last one
 // than an answer holds), and Older reads further back below, so an event spanning pages is one
-// card and the rule, label and time filters apply to all of it. The run is of the camera chosen
-// (the gateway answers one camera's alerts), or of every camera: at a busy site a quiet camera's
-// events can lie far behind the newest alerts of all, so choosing a camera starts its own run, and
-// an answer read for the run before is thrown away. The run is bounded at MAX_ALERTS, twenty
+// card and the label and time filters apply to all of it. The run is of the camera and the rule
+// chosen (the gateway answers one camera's, one rule's alerts; every alert of an event is of its
+// rule), or of every one: at a busy site a quiet camera's or a rare rule's events can lie far behind
+// the newest alerts of all, past what the page holds, so choosing either starts its own run, and an
+// answer read for the run before is thrown away. The run is bounded at MAX_ALERTS, twenty
 // answers: a busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and
 // filtered in some 20 to 60 ms; past it the oldest go first. Cards are built only for the events
 // shown, their raw JSON only when opened, and a refresh that found nothing new draws nothing.
@@ -42,11 +43,12 @@ export function groupEvents(alerts) {
     .sort((a, b) => b[b.length - 1].seq - a[a.length - 1].seq);
 }
 
-// Every read of a run names its camera, if it has one.
+// Every read of a run names its camera and its rule, if it has them.
 function eventsPath(run, limit, before) {
   const older = before === undefined ? "" : `&before=${before}`;
   const camera = run.camera ? `&camera=${encodeURIComponent(run.camera)}` : "";
-  return `/v1/events?limit=${limit}${older}${camera}`;
+  const rule = run.rule ? `&rule=${encodeURIComponent(run.rule)}` : "";
+  return `/v1/events?limit=${limit}${older}${camera}${rule}`;
 }
 
 function newestFirst(alerts) {
@@ -119,8 +121,9 @@ export function mount(view, parameter) {
     control.value = value;
   }
   const cards = new Map();
-  // Replaced when the camera filter changes: a read whose run is no longer this one is thrown away.
-  let run = { camera: fields.camera.value };
+  // Replaced when the camera or rule filter changes: a read whose run is no longer this one is
+  // thrown away.
+  let run = { camera: fields.camera.value, rule: fields.rule.value };
   let alerts = []; // newest first, no seq missing between the first and the last
   let loaded = false; // the first refresh has answered
   let exhausted = false; // nothing is older than the last alert held
@@ -146,8 +149,8 @@ export function mount(view, parameter) {
     return groupEvents(alerts).filter((group) => {
       const first = group[0];
       const at = Date.parse(first.frame_ts);
-      return (!fields.rule.value || first.rule === fields.rule.value)
-        && (!fields.label.value || first.label === fields.label.value)
+      // The run holds the rule chosen only (the gateway filters it).
+      return (!fields.label.value || first.label === fields.label.value)
         && at >= from && at <= to;
     });
   }
@@ -336,9 +339,10 @@ export function mount(view, parameter) {
     render();
   }
 
-  // A new run for the camera chosen, read at once; what the run before held or read is dropped.
+  // A new run for the camera and rule chosen, read at once; what the run before held or read is
+  // dropped.
   function startRun() {
-    run = { camera: fields.camera.value };
+    run = { camera: fields.camera.value, rule: fields.rule.value };
     alerts = [];
     loaded = false;
     exhausted = false;
@@ -354,8 +358,8 @@ export function mount(view, parameter) {
   }
 
   olderButton.addEventListener("click", older);
-  fields.camera.addEventListener("change", startRun);
-  for (const key of ["rule", "label", "from", "to"]) fields[key].addEventListener("change", render);
+  for (const key of ["camera", "rule"]) fields[key].addEventListener("change", startRun);
+  for (const key of ["label", "from", "to"]) fields[key].addEventListener("change", render);
   for (const control of Object.values(fields)) control.addEventListener("change", () => remember(fields));
   return { refresh };
 }
