@@ -16,7 +16,7 @@ from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.selection import EngineSelector
 from gateway.inference.repository import ModelRepository
 from gateway.pipeline.model_names import by_name, camera_model_problems, default_versions
-from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
+from gateway.pipeline.rule_labels import repository_labels, unknown_labels
 
 
 def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> None:
@@ -38,7 +38,8 @@ def check_models(config: GatewayConfig, source: ConfigSource, root: Path) -> Non
         for key, message in camera_model_problems(camera, models, defaults):
             problems.append(source.problem(("cameras", index, *key), message))
         prefix = f"camera {camera.id}: "
-        for message in unknown_label_problems([camera], labels_of, log=False):  # none for a model not there
-            problems.append(source.problem(("cameras", index, "rules"), message.removeprefix(prefix)))
+        for rule in unknown_labels([camera], labels_of):  # none for a model not there
+            if rule.never_fires:
+                problems.append(source.problem(("cameras", index, "rules"), rule.text.removeprefix(prefix)))
     if problems:
         raise ConfigError(problems)

@@ -47,7 +47,7 @@ from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
 from gateway.pipeline.model_names import default_versions, missing_model_problems
-from gateway.pipeline.rule_labels import repository_labels, unknown_label_problems
+from gateway.pipeline.rule_labels import repository_labels, unknown_labels
 from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
 from gateway.printable import printable
@@ -291,7 +291,10 @@ class Gateway:
         """After the models are scanned (start, reload): rules that follow labels their camera's
         model does not have, which could never match (check-config does not read the models)."""
         # The repository in use: a reload does not move it (models.repository applies at start).
-        return unknown_label_problems(config.cameras, repository_labels(self.inference.repository.config_of))
+        found = unknown_labels(config.cameras, repository_labels(self.inference.repository.config_of))
+        for rule in found:
+            logger.warning("%s", rule.text, extra={"camera": rule.camera_id, "model": str(rule.model)})
+        return [rule.text for rule in found if rule.never_fires]
 
     def _missing_models(self) -> list[str]:
         """Running cameras whose detector the repository cannot serve now (``model_names``)."""

@@ -10,15 +10,13 @@ the missing labels in its log and in ``/v1/status``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from gateway.config import CameraConfig
 from gateway.domain import ModelReference
 from gateway.inference.model_config import ModelConfig
 from gateway.printable import printable_list
-
-logger = logging.getLogger(__name__)
 
 LabelsOf = Callable[[ModelReference], "frozenset[str] | None"]
 """A model's labels, or None when they cannot be known."""
@@ -39,15 +37,22 @@ def repository_labels(config_of: Callable[[str], ModelConfig | None]) -> LabelsO
     return labels_of
 
 
-def unknown_label_problems(
-    cameras: Sequence[CameraConfig], labels_of: LabelsOf, *, log: bool = True
-) -> list[str]:
-    """One line per rule following only labels its camera's detector does not report (it can never
-    fire); a rule that follows some it does not report is logged as a warning, no problem: a rule
-    shared by cameras on different models (a YAML anchor) is written that way. ``log``: False where
-    the caller says the problems itself (check-config) and a running gateway's warnings do not
-    belong."""
-    problems: list[str] = []
+@dataclass(frozen=True, slots=True)
+class UnknownLabels:
+    """A rule following labels its camera's detector does not report. ``never_fires``: none of its
+    labels is reported, a problem; otherwise a warning only (a rule shared by cameras on different
+    models, a YAML anchor, is written that way)."""
+
+    camera_id: str
+    model: ModelReference
+    text: str
+    never_fires: bool
+
+
+def unknown_labels(cameras: Sequence[CameraConfig], labels_of: LabelsOf) -> list[UnknownLabels]:
+    """Each rule following labels its camera's detector does not report; the caller says them (the
+    gateway logs each and lists those that never fire in its status, check-config prints those)."""
+    found: list[UnknownLabels] = []
     for camera in cameras:
         if camera.model is None or not camera.rules:
             continue
@@ -61,12 +66,9 @@ def unknown_label_problems(
             never_fires = len(missing) == len(set(rule.labels))
             outcome = "it can never fire" if never_fires else "they never match"
             # The model's labels and the rule's are anyone's text: escaped, neither can forge a line.
-            problem = (
+            text = (
                 f"camera {camera.id}: rule {rule.name} follows labels {printable_list(missing)} that "
                 f"model {camera.model} does not have ({outcome}; its labels: {printable_list(sorted(known))})"
             )
-            if log:
-                logger.warning("%s", problem, extra={"camera": camera.id, "model": str(camera.model)})
-            if never_fires:
-                problems.append(problem)
-    return problems
+            found.append(UnknownLabels(camera.id, camera.model, text, never_fires))
+    return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,16 +154,28 @@ def test_a_reload_that_changes_a_cameras_model_keeps_its_alerts_until_a_restart(
 
 
 def test_a_rule_following_labels_the_model_does_not_have_is_a_status_problem(
-    tmp_path: Path, running: list[Gateway]
+    tmp_path: Path, running: list[Gateway], caplog: pytest.LogCaptureFixture
 ) -> None:
     person = {"name": "person", "labels": ["person"], "min_frames": 1}
-    config = config_for(tmp_path, [demo_camera([person])])
-    gateway = started(running, config)
+    mixed = {"name": "mixed", "labels": ["FACE_MALE", "person"], "min_frames": 1}
+    config = config_for(tmp_path, [demo_camera([person, mixed])])
+    with caplog.at_level(logging.WARNING, logger="gateway.pipeline.gateway"):
+        gateway = started(running, config)
     expected = (
         "camera door: rule person follows labels person that model face-detector does not have "
         "(it can never fire; its labels: FACE_FEMALE, FACE_MALE)"
     )
     assert gateway.degraded() == [expected]
+    # Both are logged at start; the rule that still fires on one of its labels is no problem
+    said = [record for record in caplog.records if "follows labels" in record.getMessage()]
+    assert [record.getMessage() for record in said] == [
+        expected,
+        "camera door: rule mixed follows labels person that model face-detector does not have "
+        "(they never match; its labels: FACE_FEMALE, FACE_MALE)",
+    ]
+    assert [(getattr(record, "camera", None), getattr(record, "model", None)) for record in said] == [
+        ("door", "face-detector")
+    ] * 2
     # A reload that fixes the rule clears it; one that brings it back reports it again.
     fixed = GatewayConfig.model_validate(
         {**config.model_dump(mode="json"), "cameras": [demo_camera([{"name": "person", **FACE}])]}
