@@ -151,10 +151,20 @@ def _yaml_problem(error: yaml.YAMLError, text: str, source: str) -> ConfigProble
         line = mark.line + 1 if mark is not None else None
         if mark is not None:
             message += f" (column {mark.column + 1})"
+        if mark is not None and _character_at(text, mark.line, mark.column) == "\t":
+            # An editor's tab where YAML wants spaces: its own words do not say what to do.
+            message += "; YAML indents with spaces, never tabs"
         return ConfigProblem(source, line, "", f"invalid YAML: {message}")
     position = getattr(error, "position", None)  # a ReaderError: a character YAML does not allow
     line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
     return ConfigProblem(source, line, "", f"invalid YAML: {str(error).splitlines()[0]}")
+
+
+def _character_at(text: str, line: int, column: int) -> str | None:
+    lines = text.splitlines()
+    if line >= len(lines) or column >= len(lines[line]):
+        return None
+    return lines[line][column]
 
 
 class _Loader(Protocol):

@@ -53,6 +53,20 @@ def test_invalid_yaml_points_at_the_line() -> None:
         parse_config("a: 1\nb:\n  - 2\n\t- 3\n", "gateway.yaml")
 
 
+@pytest.mark.parametrize("text", ["a: 1\nb:\n  - 2\n\t- 3\n", "a:\n  b: 1\n\tc: 2\n"])
+def test_a_tab_indenting_a_line_is_said_to_be_one(text: str) -> None:
+    # (YAML's own words, "found character '\t' that cannot start any token", do not say what to do)
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "gateway.yaml")
+    assert str(raised.value).endswith("; YAML indents with spaces, never tabs")
+
+
+def test_a_problem_not_at_a_tab_says_nothing_of_tabs() -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config("a: [1\n\n", "gateway.yaml")
+    assert "tabs" not in str(raised.value)
+
+
 @pytest.mark.parametrize(
     ("reference", "expected"),
     [("detector", ModelReference("detector")), ("detector:3", ModelReference("detector", 3))],
