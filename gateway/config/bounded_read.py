@@ -77,7 +77,8 @@ def refuse_irregular(path: Path, key: str = "") -> None:
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
-        raise ConfigError([ConfigProblem(str(path), None, key, f"cannot read: {exc}")]) from exc
+        problem = ConfigProblem(str(path), None, key, f"cannot read: {exc.strerror or exc}")
+        raise ConfigError([problem]) from exc
     if not stat.S_ISREG(mode):
         raise NotRegularFileError(path, key, _KINDS.get(stat.S_IFMT(mode), "no file"))
 

@@ -70,7 +70,9 @@ def text_problem(
     password, keys), so an undecodable byte is named by its place only, not its value: a byte of a
     password in a log is a part of the password."""
     if not isinstance(error, UnicodeDecodeError) or isinstance(error, WideTextError):
-        return ConfigProblem(source, None, key, f"cannot read: {error}")
+        # strerror alone: the path is the problem's source already, and "[Errno 2]" is no help.
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return ConfigProblem(source, None, key, f"cannot read: {reason}")
     # The decoder counts bytes from the start of the file; the person fixing it looks for a line.
     before = error.object[: error.start]
     line = before.count(b"\n") + 1

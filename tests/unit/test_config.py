@@ -231,3 +231,10 @@ def test_problems_are_listed_in_the_files_order() -> None:
     with pytest.raises(ConfigError) as raised:
         parse_config(text + "    detect_fps: 0\n", "gateway.yaml")
     assert [problem.line for problem in raised.value.problems] == [1, 2, 6]
+
+
+def test_a_config_file_that_is_not_there_is_said_in_words(tmp_path: Path) -> None:
+    # (it read "cannot read: [Errno 2] No such file or directory: '<the path again>'")
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path / "gateway.yaml")
+    assert str(raised.value) == f"{tmp_path / 'gateway.yaml'}: cannot read: No such file or directory"

@@ -1,6 +1,6 @@
 """``serve --config -`` is refused naming why: serve reads its config again on SIGHUP and saves
 console edits to it, which standard input cannot serve. Before, ``-`` was taken for a file of that
-name: "-: cannot read: [Errno 2] No such file or directory: '-'", as if the config had gone missing
+name: "-: cannot read: No such file or directory", as if the config had gone missing
 (or, with a file named ``-`` where serve was started, that file ran instead of the config piped in).
 A file named ``-`` is still served as ``./-``. Runs the real ``edge-gateway``."""
 
