@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 SKIPPED = "skipped"
+EMBEDDED_REPOSITORY_HINT = (
+    " (the embedded default's, under the working directory; pass --config FILE or --repository DIR)"
+)
 INVALID_NAME = f"skipped: not a model name; a model name is {NAME_RULE}"
 
 
@@ -101,7 +104,10 @@ def _load(arguments: argparse.Namespace) -> tuple[list[ModelVersionStatus], list
         return None
     root: Path = arguments.repository or config.models.repository
     if not root.is_dir():
-        print(f"{root}: not a directory", file=sys.stderr)
+        # Without either option the embedded default's ./models is read, which only a checkout has.
+        named = arguments.repository or arguments.config
+        hint = "" if named else EMBEDDED_REPOSITORY_HINT
+        print(f"{root}: not a directory{hint}", file=sys.stderr)
         return None
     options = engine_options(config)
     settings = config.inference

@@ -61,3 +61,18 @@ def test_list_shows_every_version_with_state_and_tensors(
 def test_missing_repository_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "validate", "--repository", str(tmp_path / "nowhere")]) == 2
     assert "not a directory" in capsys.readouterr().err
+
+
+def test_the_embedded_defaults_repository_missing_says_how_to_name_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a working directory that is no checkout (no ./models) and neither option
+    monkeypatch.chdir(tmp_path)
+    assert main(["models", "list"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "models: not a directory (the embedded default's, under the working directory; "
+        "pass --config FILE or --repository DIR)\n"
+    )
+    # while a repository named says only that it is not one
+    assert main(["models", "list", "--repository", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err == f"{tmp_path / 'nowhere'}: not a directory\n"
