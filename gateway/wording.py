@@ -1,4 +1,4 @@
-"""A count and its noun as a person writes them: "1 camera", "2 cameras", "0 cameras".
+"""Counts and lists as a person writes them: "1 camera", "2 cameras", "0 cameras"; "versions: 1, 2".
 
 Neutral like ``domain``: it imports nothing of ours. The nouns counted are regular (camera, model,
 worker, row, alert): the plural adds an s.
@@ -6,6 +6,13 @@ worker, row, alert): the plural adds an s.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 
 def counted(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def versions_listed(versions: Iterable[int]) -> str:
+    """A model's version numbers, lowest first, as told to someone who named one it lacks."""
+    return ", ".join(str(number) for number in sorted(versions)) or "none"

@@ -33,6 +33,7 @@ from gateway.inference.engines.tensorrt_build import DEFAULT_WORKSPACE_BYTES, Bu
 from gateway.inference.model_config import ModelConfig, load_model_config
 from gateway.inference.repository_files import CONFIG_FILE
 from gateway.inference.slots import MODEL_FILE, version_of
+from gateway.wording import versions_listed
 
 EXIT_FAILED = 1
 EXIT_INVALID = 2
@@ -171,7 +172,7 @@ def resolve_model(root: Path, reference: str) -> tuple[Path, str]:
             raise UsageError(f"model {name!r} has no version with a {MODEL_FILE}")
         version = versions[-1]
     elif version not in versions:
-        listed = ", ".join(str(number) for number in versions) or "none"
+        listed = versions_listed(versions)
         raise UsageError(f"model {name!r} has no version {version} with a {MODEL_FILE} (versions: {listed})")
     return directory / str(version) / MODEL_FILE, f"{name}:{version}"
 

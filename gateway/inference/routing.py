@@ -14,6 +14,7 @@ from gateway.domain import ModelRouting, ModelState, ModelVersionStatus
 from gateway.errors import ModelNotFoundError, ModelNotReadyError
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.slots import NO_VERSIONS, Model, Slot, config_failure, status_of
+from gateway.wording import versions_listed
 
 
 def choose_version(model: Model, version: int | None, draw: Callable[[], float]) -> LoadedVersion:
@@ -83,7 +84,7 @@ def to_load(model: Model) -> Slot | None:
 def pinned_slot(model: Model, version: int) -> Slot:
     slot = model.slots.get(version)
     if slot is None:
-        listed = ", ".join(str(number) for number in sorted(model.slots)) or "none"
+        listed = versions_listed(model.slots)
         raise ModelNotFoundError(f"model {model.name!r} has no version {version} (versions: {listed})")
     return slot
 

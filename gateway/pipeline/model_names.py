@@ -20,6 +20,7 @@ from gateway.domain import ModelReference, ModelState, ModelVersionStatus
 from gateway.inference.model_config import ModelConfig
 from gateway.printable import printable
 from gateway.suggestions import closest
+from gateway.wording import versions_listed
 
 Models = Mapping[str, Mapping[int, ModelVersionStatus]]
 """The repository's statuses by model name and version (version 0: the model's own failure)."""
@@ -91,7 +92,7 @@ def _problem(name: str, version: int | None, default: int | None, models: Models
     if not versions:
         # A reason may quote a model file or ONNX Runtime: one line, whatever it holds.
         return f"{name} cannot serve: {printable(held[0].reason or '')}; {outcome} until it can"
-    listed = ", ".join(str(number) for number in sorted(versions))
+    listed = versions_listed(versions)
     if version is not None and version not in versions:
         return (
             f"{name} has no version {version} in the model repository (versions: {listed}); "
