@@ -11,7 +11,11 @@ refreshes fail, and no metadata shown as absent when it could not be read.
   model's metadata names that one's alone), so a canary fallen back to the CPU went unseen: each
   ready version's provider is read from its own metadata (``/v2/models/<name>/versions/<v>``), once
   a refresh, and is "unknown" when that read fails, the line saying why;
-- the line counted "1 versions of 1 models.": the nouns agree with their numbers.
+- the line counted "1 versions of 1 models.": the nouns agree with their numbers;
+- a version not loaded yet (no camera uses its model: it loads on its first request) showed a red
+  "unavailable" pill, its reason in red as a problem, and "pinned requests only" though
+  unversioned requests go to it: the repository index says UNAVAILABLE for it as for a failure
+  (as Triton's does), and the version's own metadata tells them apart.
 
 The real API app on 127.0.0.1 over the API tests' backend (affine versions 1 and 2 ready, 3
 unavailable: it failed to load); the 503s are the browser's own routes.
@@ -27,6 +31,7 @@ from dataclasses import replace
 import pytest
 from playwright.sync_api import Browser, Page, Request, Route, expect
 
+from gateway.domain import ModelState
 from tests.support.console_app import steady_app
 from tests.support.console_pages import UI_WAIT_MS, VIEWPORT
 from tests.unit.api.fakes import FakeBackend, affine_status
@@ -163,9 +168,9 @@ def test_each_ready_version_shows_its_own_provider(
     )
     expect(page.locator("main p[role=status]")).to_have_text(COUNTED)
 
-    # And each refresh reads a ready version's metadata once at most, a version not ready's never
-    assert "3" not in versions, versions
-    for version in ("1", "2"):
+    # And each refresh reads each version's metadata once at most (a version that failed too: its
+    # state tells a failure from a version not loaded yet)
+    for version in ("1", "2", "3"):
         assert 1 <= versions.count(version) <= len(indexes), (versions, indexes)
     assert errors == []
 
@@ -227,4 +232,33 @@ def test_the_line_counts_versions_and_models_in_words(
     # Then the line counts them, each noun agreeing with its number
     expect(page.locator("main tbody tr")).to_have_count(len(versions), timeout=UI_WAIT_MS)
     expect(page.locator("main p[role=status]")).to_have_text(counted, timeout=UI_WAIT_MS)
+    assert errors == []
+
+
+def test_a_version_not_loaded_yet_is_no_problem_and_takes_the_unversioned_requests(
+    browser: Browser, backend: FakeBackend, served: ServedApi
+) -> None:
+    # Given a model no camera uses, its only version not loaded yet
+    backend.statuses[("spare", 1)] = replace(
+        affine_status(1, ModelState.UNLOADED, "loads on its first request"), name="spare", provider=None
+    )
+    errors: list[str] = []
+    page = browser.new_page(viewport=VIEWPORT)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"http://127.0.0.1:{served.port}/#/models")
+    row = page.locator("[data-model='spare:1']")
+
+    # Then it is said to be not loaded, in no colour, its reason no problem; unversioned requests
+    # go to it (the fake routes a quarter of every model's to a canary version 2)
+    expect(row.locator(".pill")).to_have_text("not loaded", timeout=UI_WAIT_MS)
+    expect(row.locator(".pill")).not_to_have_class(STATE_COLOUR)
+    problem = row.locator("td[data-label='Problem']")
+    expect(problem).to_have_text("none: loads on its first request")
+    expect(problem).not_to_have_class(ERROR_CLASS)
+    expect(row.locator("td[data-label='Share of requests']")).to_have_text("default, 75 %")
+    expect(row.locator("td[data-label='Provider']")).to_have_text(NONE)
+    # while the version that failed is still a problem, in red
+    expect_current(page)
+    expect(page.locator("[data-model='affine:3'] td[data-label='Problem']")).to_have_class(ERROR_CLASS)
+    expect(page.locator("main p[role=status]")).to_have_text("4 versions of 2 models.")
     assert errors == []

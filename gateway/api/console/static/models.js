@@ -3,13 +3,18 @@
 import { api, asReadLine, errorText, h } from "./core.js";
 
 // The share of unversioned requests a version gets: the canary its weight, the default the rest.
-function share(meta, version) {
+// The default is the routing's, else the version serving them now, else the highest that has not
+// failed (the one the first of them loads): a model no camera uses, loaded on its first request,
+// showed "pinned requests only" for its only version.
+function share(meta, version, unfailed) {
   if (!meta.routing) return "–";
   const canary = meta.routing.canary;
   const percent = (value) => `${Math.round(value * 1000) / 10} %`;
   if (canary && String(canary.version) === version) return `canary, ${percent(canary.share)}`;
-  const serving = meta.parameters && meta.parameters.version === version;
-  if (serving) return canary ? `default, ${percent(1 - canary.share)}` : "default, 100 %";
+  const highest = unfailed.length ? String(Math.max(...unfailed.map(Number))) : null;
+  const routed = meta.routing.default_version;
+  const serving = routed !== null && routed !== undefined ? String(routed) : meta.parameters?.version ?? highest;
+  if (serving === version) return canary ? `default, ${percent(1 - canary.share)}` : "default, 100 %";
   return "pinned requests only";
 }
 
@@ -34,18 +39,24 @@ function versionKey(entry) {
 // The model's metadata names the provider of the version unversioned requests go to alone: every
 // other ready version (a canary, one only pinned requests reach) showed "ready" where its provider
 // belongs, so a canary fallen back to the CPU went unseen. Each ready version's own metadata names
-// its provider: one request per ready version per refresh; a version not ready has none to read.
-async function readProviders(index) {
-  return new Map(await Promise.all(index.filter((entry) => entry.state === "READY").map(async (entry) => {
+// its provider. The index says UNAVAILABLE, as Triton's does, both for a version that failed and
+// for one not loaded yet (no camera uses it: it loads on its first request), which showed red, a
+// problem; a version's own metadata tells them apart. One request per version per refresh, none
+// for a model with no version (version 0).
+async function readVersions(index) {
+  const read = index.filter((entry) => ["READY", "UNAVAILABLE"].includes(entry.state) && entry.version !== "0");
+  return new Map(await Promise.all(read.map(async (entry) => {
     const path = `/v2/models/${encodeURIComponent(entry.name)}/versions/${encodeURIComponent(entry.version)}`;
     try {
-      const { parameters } = await api(path);
-      return [versionKey(entry), { provider: parameters ? parameters.provider : "–" }];
+      const { parameters, state } = await api(path);
+      return [versionKey(entry), { provider: parameters ? parameters.provider : "–", state }];
     } catch (error) {
       return [versionKey(entry), { error: errorText(error) }];
     }
   })));
 }
+
+const UNLOADED = "unloaded";
 
 export function mount(view) {
   const body = h("tbody");
@@ -92,39 +103,47 @@ export function mount(view) {
         return [name, { error: errorText(error) }];
       }
     }));
-    const [read, providers] = await Promise.all([readMetadata, readProviders(index)]);
+    const [read, versions] = await Promise.all([readMetadata, readVersions(index)]);
     const metadata = new Map(read);
     const unread = names.filter((name) => metadata.get(name).error !== undefined);
-    const unreadVersions = index.filter((entry) => providers.get(versionKey(entry))?.error !== undefined);
+    // A version not ready whose metadata was not read is shown as the index says: nothing is unknown.
+    const unreadVersions = index.filter((entry) => entry.state === "READY" && versions.get(versionKey(entry))?.error !== undefined);
     say(
       [
         `${counted(index.length, "version")} of ${counted(names.length, "model")}.`,
         ...unread.map((name) => `The metadata of ${name} could not be read (${metadata.get(name).error}): its share of requests and platform are unknown.`),
-        ...unreadVersions.map((entry) => `The metadata of ${entry.name} version ${entry.version} could not be read (${providers.get(versionKey(entry)).error}): its provider is unknown.`),
+        ...unreadVersions.map((entry) => `The metadata of ${entry.name} version ${entry.version} could not be read (${versions.get(versionKey(entry)).error}): its provider is unknown.`),
       ].join(" "),
       unread.length || unreadVersions.length ? "error" : "muted",
     );
-    last = { index, metadata, providers, readAt };
+    last = { index, metadata, versions, readAt };
     asRead.hide();
     draw(last, true);
   }
 
   // current: whether the index is the latest refresh's; an older one's pills show no state's colour.
-  function draw({ index, metadata, providers }, current) {
+  function draw({ index, metadata, versions }, current) {
+    const stateOf = (entry) => versions.get(versionKey(entry))?.state;
     body.replaceChildren(...index.map((entry) => {
       const { meta } = metadata.get(entry.name);
       const ready = entry.state === "READY";
-      const colour = !current ? "" : ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad";
-      const own = providers.get(versionKey(entry));
-      const provider = !own ? "–" : own.error !== undefined ? "unknown" : own.provider;
+      const unloaded = entry.state === "UNAVAILABLE" && stateOf(entry) === UNLOADED;
+      const colour = !current || unloaded ? "" : ready ? "ok" : entry.state === "LOADING" ? "warn" : "bad";
+      const own = versions.get(versionKey(entry));
+      const provider = !ready || !own ? "–" : own.error !== undefined ? "unknown" : own.provider;
+      // Versions of this model that may serve: ready, loading, or not loaded yet.
+      const unfailed = index
+        .filter((other) => other.name === entry.name && (other.state !== "UNAVAILABLE" || stateOf(other) === UNLOADED))
+        .map((other) => other.version);
+      const problem = unloaded ? `none: ${entry.reason || "not loaded yet"}` : entry.reason || "none";
       return h("tr", { "data-model": versionKey(entry) }, cells(
         [{ text: entry.name }],
         [{ text: entry.version }],
-        [{}, h("span", { class: `pill ${colour}`.trim(), text: entry.state.toLowerCase() })],
-        [{ text: meta ? share(meta, entry.version) : "unknown" }],
+        [{}, h("span", { class: `pill ${colour}`.trim(), text: unloaded ? "not loaded" : entry.state.toLowerCase() })],
+        [{ text: meta ? share(meta, entry.version, unfailed) : "unknown" }],
         [{ text: meta ? meta.platform : "unknown" }],
         [{ text: provider }],
-        [{ class: entry.reason ? "error" : "", text: entry.reason || "none" }],
+        [{ class: entry.reason && !unloaded ? "error" : "", text: problem }],
       ));
     }));
   }
