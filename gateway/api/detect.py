@@ -41,8 +41,10 @@ from gateway.image_format import (
     is_jpeg_or_png,
     jpeg_frame,
 )
+from gateway.web.query import unknown_parameter
 
 MODEL_HEADER = "X-Model-Name"
+DETECT_PARAMETERS = ("model",)
 MAX_IMAGE_PIXELS = 50_000_000
 """Largest image decoded: an 8K frame (33 million pixels) or a 48-megapixel phone photo; half of it
 for a 16-bit PNG with transparency. A PNG of a few hundred kilobytes can declare 400 million pixels
@@ -179,6 +181,11 @@ def _other_format(start: bytes) -> str | None:
 async def detect(request: web.Request) -> web.Response:
     started = time.monotonic()
     context = context_of(request)
+    # Skipped, a parameter it does not take (min_score=, a threshold other APIs have) answered as
+    # if it had been applied.
+    unknown = unknown_parameter(request.query, "/v1/detect", DETECT_PARAMETERS)
+    if unknown is not None:
+        raise InvalidInputError(unknown)
     # A header repeated may arrive joined by commas, which no model name contains.
     from_headers = (
         part.strip() for value in request.headers.getall(MODEL_HEADER, ()) for part in value.split(",")
