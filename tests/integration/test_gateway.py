@@ -234,20 +234,14 @@ def test_a_camera_whose_model_fails_to_load_is_a_status_problem_until_a_version_
 ) -> None:
     # Given a camera on a model whose only version is no ONNX file
     config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "broken"}])
-    shipped = REPOSITORY / "models" / "face-detector"
-    model = config.models.repository / "broken"
-    (model / "1").mkdir(parents=True)
-    (model / "model.yaml").symlink_to(shipped / "model.yaml")
-    (model / "1" / "model.onnx").write_bytes(b"no ONNX file")
+    model = face_model(config.models.repository / "broken", {"1": False})
     gateway = started(running, config)
     # Then from the start the status says why it detects nothing
     (problem,) = gateway.degraded()
     assert problem.startswith("camera door: model broken:1 failed to load: "), problem
     assert problem.endswith("; the camera detects nothing until a version loads"), problem
     # and once the file is replaced by a model that loads and is polled, the problem is gone
-    (model / "1" / "model.onnx").unlink()
-    (model / "1" / "model.onnx").symlink_to(shipped / "1" / "model.onnx")
-    gateway.inference.repository.poll()
+    mend(gateway, model / "1")
     assert gateway.degraded() == []
 
 
@@ -256,24 +250,39 @@ def test_a_camera_routed_to_a_default_version_that_fails_is_a_status_problem_tho
 ) -> None:
     # Given a model whose version 1 loads and whose version 2, its default_version, is no ONNX file
     config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "routed"}])
-    shipped = REPOSITORY / "models" / "face-detector"
-    model = config.models.repository / "routed"
-    for version in ("1", "2"):
-        (model / version).mkdir(parents=True)
     routing = "routing: {default_version: 2}\n"
-    (model / "model.yaml").write_text((shipped / "model.yaml").read_text() + routing)
-    (model / "1" / "model.onnx").symlink_to(shipped / "1" / "model.onnx")
-    (model / "2" / "model.onnx").write_bytes(b"no ONNX file")
+    model = face_model(config.models.repository / "routed", {"1": True, "2": False}, routing)
     gateway = started(running, config)
     # Then the camera, which names no version and is routed to 2, is named from the start
     (problem,) = gateway.degraded()
     assert problem.startswith("camera door: model routed:2 (its default_version) failed to load: "), problem
     assert problem.endswith("; the camera detects nothing until it loads"), problem
     # and once version 2's file loads and is polled, the problem is gone
-    (model / "2" / "model.onnx").unlink()
-    (model / "2" / "model.onnx").symlink_to(shipped / "1" / "model.onnx")
-    gateway.inference.repository.poll()
+    mend(gateway, model / "2")
     assert gateway.degraded() == []
+
+
+SHIPPED_FACE = REPOSITORY / "models" / "face-detector"
+
+
+def face_model(model: Path, versions: dict[str, bool], routing: str = "") -> Path:
+    """The shipped face detector's model.yaml (and ``routing`` after it) at ``model``, each version's
+    file the shipped model when True, no ONNX file when False."""
+    for version, loads in versions.items():
+        (model / version).mkdir(parents=True)
+        if loads:
+            (model / version / "model.onnx").symlink_to(SHIPPED_FACE / "1" / "model.onnx")
+        else:
+            (model / version / "model.onnx").write_bytes(b"no ONNX file")
+    (model / "model.yaml").write_text((SHIPPED_FACE / "model.yaml").read_text() + routing)
+    return model
+
+
+def mend(gateway: Gateway, version: Path) -> None:
+    """The version's file replaced by the shipped model, and the repository polled."""
+    (version / "model.onnx").unlink()
+    (version / "model.onnx").symlink_to(SHIPPED_FACE / "1" / "model.onnx")
+    gateway.inference.repository.poll()
 
 
 def test_status_names_a_camera_that_stays_down_while_the_watchdog_stays_healthy(

@@ -7,6 +7,7 @@ import dataclasses
 import sqlite3
 from pathlib import Path
 
+from gateway.delivery.outbox import Outbox
 from tests.unit.delivery.test_outbox import event, open_outbox
 
 
@@ -29,27 +30,26 @@ def test_recent_alerts_filtered_by_rule_and_label_with_camera_and_paging(tmp_pat
     outbox.close()
 
 
-def test_a_damaged_row_matches_no_filter_and_fails_no_list(tmp_path: Path) -> None:
+def damaged(tmp_path: Path, alerts: int, seq: int) -> Outbox:
+    """An outbox of ``alerts`` alerts whose alert ``seq`` the disk damaged, opened again."""
     outbox = open_outbox(tmp_path)
-    outbox.append_many([event(number) for number in range(3)])
+    outbox.append_many([event(number) for number in range(alerts)])
     outbox.close()
     with sqlite3.connect(tmp_path / "outbox.db") as db:
-        db.execute("UPDATE alerts SET payload = ? WHERE seq = 2", (b"\x00damaged",))
+        db.execute("UPDATE alerts SET payload = ? WHERE seq = ?", (b"\x00damaged", seq))
     db.close()
-    outbox = open_outbox(tmp_path)
+    return open_outbox(tmp_path)
+
+
+def test_a_damaged_row_matches_no_filter_and_fails_no_list(tmp_path: Path) -> None:
+    outbox = damaged(tmp_path, 3, seq=2)
     assert [alert.seq for alert in outbox.recent_alerts(10, rule="intrusion", label="person")] == [3, 1]
     outbox.close()
 
 
 def test_a_damaged_row_is_read_past_so_a_page_is_full_while_older_alerts_remain(tmp_path: Path) -> None:
     # Given five alerts, the second newest damaged by the disk
-    outbox = open_outbox(tmp_path)
-    outbox.append_many([event(number) for number in range(5)])
-    outbox.close()
-    with sqlite3.connect(tmp_path / "outbox.db") as db:
-        db.execute("UPDATE alerts SET payload = ? WHERE seq = 4", (b"\x00damaged",))
-    db.close()
-    outbox = open_outbox(tmp_path)
+    outbox = damaged(tmp_path, 5, seq=4)
     # When three are asked for (a page of two and one more, as /v1/events asks), then three whole ones
     # come back, so the page is not taken for the last; and paging on from them reaches the oldest
     assert [alert.seq for alert in outbox.recent_alerts(3)] == [5, 3, 2]
