@@ -25,6 +25,7 @@ from tests.support.serve import CLIP, REPOSITORY, face_repository, wait_for
 from tests.unit.api.harness import ServedApi
 
 WAIT_S = 90.0
+SHIPPED_FACE = REPOSITORY / "models" / "face-detector"
 
 
 def config_for(tmp_path: Path, cameras: list[dict[str, Any]], **extra: Any) -> GatewayConfig:
@@ -218,13 +219,12 @@ def test_a_camera_pinned_to_a_version_the_repository_lacks_is_a_status_problem_u
     )
     assert gateway.degraded() == [expected]
     # and once version 2 is added and polled, the problem is gone
-    shipped = REPOSITORY / "models" / "face-detector"
     model = config.models.repository / "face-detector"
     model.unlink()
     model.mkdir()
-    (model / "model.yaml").symlink_to(shipped / "model.yaml")
+    (model / "model.yaml").symlink_to(SHIPPED_FACE / "model.yaml")
     for version in ("1", "2"):
-        (model / version).symlink_to(shipped / "1")
+        (model / version).symlink_to(SHIPPED_FACE / "1")
     gateway.inference.repository.poll()
     assert gateway.degraded() == []
 
@@ -260,9 +260,6 @@ def test_a_camera_routed_to_a_default_version_that_fails_is_a_status_problem_tho
     # and once version 2's file loads and is polled, the problem is gone
     mend(gateway, model / "2")
     assert gateway.degraded() == []
-
-
-SHIPPED_FACE = REPOSITORY / "models" / "face-detector"
 
 
 def face_model(model: Path, versions: dict[str, bool], routing: str = "") -> Path:
