@@ -6,6 +6,8 @@ or without an event log answers with an empty list (and 404 for a named camera).
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +23,8 @@ from gateway.web.query import unknown_parameter
 
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1000
-EVENTS_PARAMETERS = ("limit", "camera", "rule", "label", "before")
+_UNESCAPED_PLUS = re.compile(r"^(.+[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+EVENTS_PARAMETERS = ("limit", "camera", "rule", "label", "since", "until", "before")
 
 
 def add_routes(app: web.Application) -> None:
@@ -83,6 +86,25 @@ def _once(request: web.Request, name: str) -> str | None:
     return values[0] if values else None
 
 
+def _moment(request: web.Request, name: str) -> float | None:
+    """The query parameter ``name`` as seconds since the epoch: an RFC 3339 time naming its zone
+    (``2026-12-04T22:00:00Z``, ``2026-12-04T23:00:00+01:00``), as an alert's ``frame_ts`` is."""
+    text = _once(request, name)
+    if text is None:
+        return None
+    example = "2026-12-04T22:00:00Z"
+    # A "+" a query does not escape reads as a space: "...T23:00:00+01:00" arrives "...T23:00:00 01:00".
+    written = _UNESCAPED_PLUS.sub(r"\1+\2", text)
+    try:
+        moment = datetime.fromisoformat(written)
+    except ValueError:
+        raise InvalidInputError(f"{name} must be a time such as {example}, got {text!r}") from None
+    if moment.tzinfo is None:
+        # Read as the gateway's local time, it would mean another hour on each box.
+        raise InvalidInputError(f"{name} must name its time zone ({example}, or +01:00), got {text!r}")
+    return moment.timestamp()
+
+
 async def list_events(request: web.Request) -> web.Response:
     unknown = unknown_parameter(request.query, "/v1/events", EVENTS_PARAMETERS)
     if unknown is not None:
@@ -99,13 +121,22 @@ async def list_events(request: web.Request) -> web.Response:
     before_seq = None if raw_before is None else ascii_integer(raw_before)
     if raw_before is not None and (before_seq is None or not 1 <= before_seq <= MAX_SEQ):
         raise InvalidInputError(f"before must be a seq from 1 to {MAX_SEQ}, got {raw_before!r}")
+    since = _moment(request, "since")
+    until = _moment(request, "until")
+    if since is not None and until is not None and until <= since:
+        raise InvalidInputError(
+            f"until must be later than since, got since={_once(request, 'since')!r}, "
+            f"until={_once(request, 'until')!r}"
+        )
     log = context_of(request).events
     if log is None:
         return web.json_response({"events": [], "next_before": None})
     # One more than asked says whether an older page exists, so the last page says it is the last.
     alerts = await offload(
         request,
-        lambda: log.recent_alerts(limit + 1, camera_id, before_seq=before_seq, rule=rule, label=label),
+        lambda: log.recent_alerts(
+            limit + 1, camera_id, before_seq=before_seq, rule=rule, label=label, since=since, until=until
+        ),
     )
     shown = alerts[:limit]
     next_before = shown[-1].seq if len(alerts) > limit else None

@@ -159,9 +159,12 @@ class EventLog(Protocol):
         *,
         rule: str | None = None,
         label: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> Sequence[Alert]:
         """``limit`` alerts unless fewer remain, newest first: of ``camera_id``, ``rule`` and
-        ``label`` when given, and older than ``before_seq`` when given (the next page back). A
+        ``label`` when given, whose ``frame_ts`` is at or after ``since`` and before ``until`` (seconds
+        since the epoch) when given, and older than ``before_seq`` when given (the next page back). A
         stored alert that cannot be read is left out and the next older read in its place."""
         ...
 

@@ -21,7 +21,7 @@ from gateway.delivery.outbox_event_ids import IdsCommitted
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
 from gateway.errors import OutboxError
 from gateway.printable import printable
-from gateway.protocol.alerts import InvalidAlertError, decode_alert
+from gateway.protocol.alerts import InvalidAlertError, decode_alert, format_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,8 @@ class OutboxReads:
         *,
         rule: str | None = None,
         label: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> list[Alert]:
         """Newest first, older than ``before_seq`` when given (gateway.api.ports.EventLog)."""
         conditions: list[str] = []
@@ -146,6 +148,12 @@ class OutboxReads:
                 # than failing the whole list.
                 conditions.append(f"{_FIELD_OF_PAYLOAD.format(field=field)} = ?")
                 parameters.append(wanted)
+        # A stored frame_ts has one fixed form (alerts.format_timestamp), so a bound written in it
+        # compares as text exactly as the times compare; before 1970 it would not (no four-digit year).
+        for comparison, bound in ((">=", since), ("<", until)):
+            if bound is not None:
+                conditions.append(f"{_FIELD_OF_PAYLOAD.format(field='frame_ts')} {comparison} ?")
+                parameters.append(format_timestamp(max(bound, 0.0)))
         alerts: list[Alert] = []
         # A damaged row is left out, and the rows after it are read in its place: "at most limit"
         # must mean "limit unless there are fewer", or a caller reading one more than it shows to

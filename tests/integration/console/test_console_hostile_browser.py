@@ -271,11 +271,15 @@ class FailingOnce(FakeEvents):
         *,
         rule: str | None = None,
         label: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> Sequence[Alert]:
         if not self.failed:
             self.failed = True
             raise OSError("disk I/O error")
-        return super().recent_alerts(limit, camera_id, before_seq, rule=rule, label=label)
+        return super().recent_alerts(
+            limit, camera_id, before_seq, rule=rule, label=label, since=since, until=until
+        )
 
 
 def test_an_events_error_once_over_is_no_longer_shown_as_one(config_path: Path, browser: Browser) -> None:

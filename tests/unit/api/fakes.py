@@ -225,6 +225,8 @@ class FakeEvents:
         *,
         rule: str | None = None,
         label: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
     ) -> Sequence[Alert]:
         self.asked.append((limit, camera_id))
         self.before.append(before_seq)
@@ -234,6 +236,8 @@ class FakeEvents:
             if (camera_id is None or alert.event.camera_id == camera_id)
             and (rule is None or alert.event.rule == rule)
             and (label is None or alert.event.label == label)
+            and (since is None or alert.event.frame_ts >= since)
+            and (until is None or alert.event.frame_ts < until)
             and (before_seq is None or alert.seq < before_seq)
         ]
         # Newest first, as the outbox answers (EventLog's contract).

@@ -58,3 +58,49 @@ def test_next_before_pages_back_to_the_last_page_which_says_it_is_the_last(make_
     last = api.get("/v1/events?limit=10&rule=intrusion").json()
     assert len(last["events"]) == 10
     assert last["next_before"] is None
+
+
+START = "2025-11-24T16:00:00Z"
+"""The frame_ts of the first alert ``alerts`` makes; each next one a second later."""
+
+
+@pytest.mark.parametrize(
+    ("query", "seqs"),
+    [
+        ("since=2025-11-24T16:00:02Z", [6, 5, 4, 3]),
+        ("until=2025-11-24T16:00:02Z", [2, 1]),
+        ("since=2025-11-24T16:00:01Z&until=2025-11-24T16:00:03Z", [3, 2]),
+        # the same moments in another zone, its "+" escaped or not (a query reads "+" as a space)
+        ("since=2025-11-24T17:00:01%2B01:00&until=2025-11-24T17:00:03+01:00", [3, 2]),
+        ("since=2025-11-24T16:00:01.5Z", [6, 5, 4, 3]),
+        ("since=2025-11-24T16:00:09Z", []),
+    ],
+)
+def test_events_are_filtered_by_their_frame_time(make_api: ApiFactory, query: str, seqs: list[int]) -> None:
+    api = make_api(events=FakeEvents(alerts("gate", "intrusion", "person", 3)))
+    reply = api.get(f"/v1/events?{query}")
+    assert reply.status == 200, reply.json()
+    assert [event["seq"] for event in reply.json()["events"]] == seqs
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        (
+            "since=2025-11-24T16:00:00",
+            "since must name its time zone (2026-12-04T22:00:00Z, or +01:00), got '2025-11-24T16:00:00'",
+        ),
+        ("until=yesterday", "until must be a time such as 2026-12-04T22:00:00Z, got 'yesterday'"),
+        (
+            f"since={START}&until={START}",
+            f"until must be later than since, got since='{START}', until='{START}'",
+        ),
+        (f"since={START}&since={START}", "since is given 2 times: /v1/events takes one since"),
+    ],
+)
+def test_a_time_it_cannot_read_is_a_400_saying_why(make_api: ApiFactory, query: str, error: str) -> None:
+    events = FakeEvents(alerts("gate", "intrusion", "person", 3))
+    reply = make_api(events=events).get(f"/v1/events?{query}")
+    assert reply.status == 400
+    assert reply.json()["error"] == error
+    assert events.asked == []

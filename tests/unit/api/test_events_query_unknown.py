@@ -27,5 +27,7 @@ def test_a_parameter_it_does_not_take_is_a_400_naming_it(
     api = make_api(events=events)
     reply = api.get(f"/v1/events?{query}")
     assert reply.status == 400
-    assert reply.json()["error"] == f"{error}/v1/events takes limit, camera, rule, label, before"
+    assert (
+        reply.json()["error"] == f"{error}/v1/events takes limit, camera, rule, label, since, until, before"
+    )
     assert events.asked == []

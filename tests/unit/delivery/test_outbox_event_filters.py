@@ -56,3 +56,31 @@ def test_a_damaged_row_is_read_past_so_a_page_is_full_while_older_alerts_remain(
     assert [alert.seq for alert in outbox.recent_alerts(3, before_seq=3)] == [2, 1]
     assert [alert.seq for alert in outbox.recent_alerts(2, before_seq=5)] == [3, 2]
     outbox.close()
+
+
+def test_recent_alerts_filtered_by_frame_time_compare_as_times(tmp_path: Path) -> None:
+    # Given five alerts a second apart, from 1_764_000_000 (frame_ts 2025-11-24T16:00:00.000000Z)
+    outbox = open_outbox(tmp_path)
+    outbox.append_many([event(number) for number in range(5)])
+    start = 1_764_000_000.0
+
+    def seqs(since: float | None = None, until: float | None = None) -> list[int]:
+        return [alert.seq for alert in outbox.recent_alerts(10, since=since, until=until)]
+
+    # Then since is inclusive and until exclusive, to the microsecond
+    assert seqs(since=start + 1) == [5, 4, 3, 2]
+    assert seqs(until=start + 2) == [2, 1]
+    assert seqs(since=start + 1, until=start + 3) == [3, 2]
+    assert seqs(since=start + 1.000001) == [5, 4, 3]
+    assert seqs(until=start + 0.000001) == [1]
+    # and a bound past either end, or before 1970, is no error
+    assert seqs(since=-1e10) == [5, 4, 3, 2, 1]
+    assert seqs(until=253402300799.0) == [5, 4, 3, 2, 1]
+    assert seqs(since=start + 5) == []
+    outbox.close()
+
+
+def test_a_damaged_row_matches_no_time_filter(tmp_path: Path) -> None:
+    outbox = damaged(tmp_path, 3, seq=2)
+    assert [alert.seq for alert in outbox.recent_alerts(10, since=0.0)] == [3, 1]
+    outbox.close()
