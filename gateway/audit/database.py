@@ -353,13 +353,25 @@ def open_database(url: str, *, create: bool = True) -> Database:
     error rather than a new empty store or a migration: the wrong ``--db`` verified "OK", and had
     the audit tables created in it.
     """
-    if url.startswith("sqlite:///"):
+    if database_kind(url) == SQLITE:
         path = Path(url.removeprefix("sqlite:///"))
         if not create and not path.exists():
             raise AuditError(f"no audit database at {path}")
         return SqliteDatabase(path, create=create)
+    return PostgresDatabase(url, create=create)
+
+
+SQLITE = "SQLite"
+POSTGRESQL = "PostgreSQL"
+
+
+def database_kind(url: str) -> str:
+    """SQLITE or POSTGRESQL by the URL's scheme; AuditError naming the URL (its password left out)
+    for any other."""
+    if url.startswith("sqlite:///"):
+        return SQLITE
     if url.startswith(("postgresql://", "postgres://")):
-        return PostgresDatabase(url, create=create)
+        return POSTGRESQL
     raise AuditError(
         f"unsupported database URL {_without_password(url)!r}: use sqlite:///path or postgresql://"
     )

@@ -1,4 +1,5 @@
-"""``edge-gateway audit serve|verify``: the cloud audit-log subscriber and its offline checker.
+"""``edge-gateway audit serve|check-config|verify``: the cloud audit-log subscriber, the check of its
+config (``audit_check``) and its offline checker.
 
 ``serve --config FILE`` runs the subscriber until SIGTERM or SIGINT, then stores and acknowledges
 what has arrived and leaves its MQTT session for the next start. SIGHUP (``systemctl reload``)
@@ -41,6 +42,7 @@ from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys
 from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
+from gateway.commands.audit_check import run_check
 from gateway.commands.redaction import redact
 from gateway.config import HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
@@ -62,6 +64,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = commands.add_parser("serve", help="run the audit subscriber until SIGTERM/SIGINT")
     serve.add_argument("--config", type=Path, required=True, help="audit config (YAML)")
     serve.set_defaults(handler=run_serve, default_log_level="info")
+    check = commands.add_parser(
+        "check-config", help="check an audit config as serve would at start; exit 2 on a problem"
+    )
+    check.add_argument("--config", type=Path, required=True, help="audit config (YAML)")
+    check.set_defaults(handler=lambda arguments: run_check(arguments.config))
     verify = commands.add_parser("verify", help="check the stored chains; exit 1 if any problem")
     verify.add_argument("--db", required=True, help="sqlite:///path or postgresql://...")
     verify.add_argument(

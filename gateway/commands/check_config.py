@@ -91,9 +91,29 @@ def run(arguments: argparse.Namespace) -> int:
         for problem in exc.problems:
             # The last guard: a problem quoting a URL must not print its credentials.
             print(redact(str(problem)), file=sys.stderr)
+        if looks_like_audit_config(exc.problems):
+            print(
+                f"{arguments.file}: this looks like the audit service's config: "
+                f"check it with edge-gateway audit check-config --config {arguments.file}",
+                file=sys.stderr,
+            )
         return EXIT_INVALID
     print(f"{source.name}: ok ({counted(len(config.cameras), 'camera')}, device {config.device_id})")
     return 0
+
+
+AUDIT_KEYS = frozenset({"database", "keys_file"})
+"""Keys of the audit service's config a gateway config's user would not write by mistake (its
+``client_id`` or ``metrics_port`` might be, meant for ``mqtt:``)."""
+
+
+def looks_like_audit_config(problems: list[ConfigProblem]) -> bool:
+    """Whether the file's top level holds keys only the audit service's config has (``keys_file``,
+    ``database``): checked as a gateway config, each was "unknown key", and nothing said which
+    command checks it."""
+    return any(
+        problem.path in AUDIT_KEYS and problem.message.startswith("unknown key") for problem in problems
+    )
 
 
 def load_config_argument(path: Path, environment: dict[str, str]) -> tuple[GatewayConfig, ConfigSource]:
