@@ -39,9 +39,9 @@ def run_check(config_path: Path) -> int:
     if problems:
         return EXIT_INVALID
     kind = database_kind(config.database)
-    print(
-        f"{config_path}: ok (keys of {counted(keyed, 'device')}, {kind} database, broker {config.mqtt.url})"
-    )
+    # A broker URL may carry a user and password: the line is for a terminal or a journal.
+    broker = redact(config.mqtt.url)
+    print(f"{config_path}: ok (keys of {counted(keyed, 'device')}, {kind} database, broker {broker})")
     return 0
 
 

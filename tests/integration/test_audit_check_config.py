@@ -91,3 +91,14 @@ def test_the_gateways_check_config_given_an_audit_config_names_the_command_that_
     (tmp_path / "gateway.yaml").write_text("client_id: x\n")
     assert main(["check-config", str(tmp_path / "gateway.yaml")]) == 2
     assert "audit" not in capsys.readouterr().err
+
+
+def test_the_ok_line_names_the_broker_without_its_credentials(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = write_config(tmp_path, mqtt="mqtt: {url: 'mqtt://audit:hunter2@127.0.0.1:1883'}")
+    assert main(["audit", "check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "hunter2" not in out
+    assert out.endswith("broker mqtt://***@127.0.0.1:1883)\n"), out
