@@ -24,6 +24,7 @@ from gateway.config.fields import (
     Timeout,
 )
 from gateway.config.zones import LineConfig, ZoneConfig
+from gateway.suggestions import closest
 
 
 class MotionConfig(Section):
@@ -219,14 +220,19 @@ class CameraConfig(Section):
         for index, rule in enumerate(self.rules):
             unknown = sorted(set(rule.zones) - known_zones)
             if unknown:
+                meant = closest(unknown[0], zone_names) if len(unknown) == 1 else None
+                hint = "" if meant is None else f"did you mean {meant!r}? "
                 raise ConfigPathError(
                     ("rules", index, "zones"),
-                    f"rule {rule.name!r} names unknown zones {unknown} (zones: {zone_names})",
+                    f"rule {rule.name!r} names unknown zones {unknown} ({hint}zones: {zone_names or 'none'})",
                 )
             if rule.line is not None and rule.line not in line_names:
+                meant = closest(rule.line, line_names)
+                hint = "" if meant is None else f"did you mean {meant!r}? "
                 raise ConfigPathError(
                     ("rules", index, "line"),
-                    f"rule {rule.name!r} names unknown line {rule.line!r} (lines: {line_names or 'none'})",
+                    f"rule {rule.name!r} names unknown line {rule.line!r} "
+                    f"({hint}lines: {line_names or 'none'})",
                 )
         if self.rules and self.model is None:
             raise ValueError("rules need a detector: set the camera's model")

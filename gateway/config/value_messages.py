@@ -2,12 +2,13 @@
 
 pydantic says "Input should be greater than or equal to 1" without the value it was given (in a
 long file, which of several was it?), "List should have at least 3 items after validation, not 2"
-for a short list, and "Input should be 'presence', 'line_crossing', ..." for a misspelt choice
-without the choice likely meant.
+for a short list, "Input should be 'presence', 'line_crossing', ..." for a misspelt choice
+without the choice likely meant, and "Input should be a valid tuple" for a word where a list belongs.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -22,6 +23,20 @@ _BOUNDS = {
     "less_than": ("lt", "must be less than"),
 }
 
+_TYPES = {
+    **dict.fromkeys(("int_type", "int_parsing", "int_from_float"), "a whole number"),
+    **dict.fromkeys(("float_type", "float_parsing"), "a number"),
+    "finite_number": "a finite number",
+    **dict.fromkeys(("bool_type", "bool_parsing"), "true or false"),
+    "string_type": "a text",
+    **dict.fromkeys(("list_type", "tuple_type"), "a list ([a, b])"),
+    **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "a section of keys (key: value)"),
+}
+"""pydantic's type errors, said as a YAML writer thinks of the value: "Input should be a valid
+tuple" for ``in_direction: left`` said neither what a tuple is in YAML nor what was written."""
+WRITTEN_CHARACTERS = 40
+"""Longest value quoted in a type error; a mapping or list written where a number belongs can be long."""
+
 LARGEST_WHOLE = 10**15
 """Past this a float is written as Python writes it: as a whole number it would run to many digits."""
 
@@ -31,8 +46,8 @@ _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
 def value_message(error: ErrorDetails) -> str | None:
-    """The message for a number or a list outside its bounds, or a value none of its choices; None
-    for any other error."""
+    """The message for a number or a list outside its bounds, a value of the wrong type, or a value
+    none of its choices; None for any other error."""
     context = error.get("ctx", {})
     kind = error["type"]
     if kind in _BOUNDS:
@@ -42,12 +57,26 @@ def value_message(error: ErrorDetails) -> str | None:
         return f"needs at least {_entries(context['min_length'])}, got {context.get('actual_length')}"
     if kind == "too_long" and "max_length" in context:
         return f"takes at most {_entries(context['max_length'])}, got {context.get('actual_length')}"
+    if kind in _TYPES:
+        return f"must be {_TYPES[kind]}, got {_written(error['input'])}"
     if kind == "literal_error" and "expected" in context:
         written = error["input"]
         meant = closest(written, _QUOTED.findall(context["expected"])) if isinstance(written, str) else None
         hint = "" if meant is None else f"; did you mean {meant!r}?"
         return f"must be {context['expected']}, got {written!r}{hint}"
     return None
+
+
+def _written(value: Any) -> str:
+    """The value as the file had it, shortened: ``'left'``, ``1.5``, ``[0, 1]``, ``.nan``, ``null``."""
+    if value is None:
+        return "null (nothing)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    text = _number(value) if isinstance(value, int | float) else repr(value)
+    return text if len(text) <= WRITTEN_CHARACTERS else f"{text[: WRITTEN_CHARACTERS - 3]}..."
 
 
 def _number(value: Any) -> str:

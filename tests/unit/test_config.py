@@ -48,6 +48,27 @@ def test_cross_field_checks_name_the_problem() -> None:
         parse_config(text, "gateway.yaml")
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("zones: [yard]", "zones: [yrad]",
+         "rule 'intrusion' names unknown zones ['yrad'] (did you mean 'yard'? zones: ['yard'])"),
+        ("    zones: [{name: yard, polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 1], [0.1, 1]]}]\n", "",
+         "rule 'intrusion' names unknown zones ['yard'] (zones: none)"),
+        ("zones: [yard], min_score", "type: line_crossing, line: gaet, min_score",
+         "rule 'intrusion' names unknown line 'gaet' (did you mean 'gate'? lines: ['gate'])"),
+    ],
+)  # fmt: skip
+def test_a_zone_or_line_a_rule_names_is_told_with_the_one_likely_meant(
+    old: str, new: str, problem: str
+) -> None:
+    lines = "    lines: [{name: gate, points: [[0.5, 0], [0.5, 1]], in_direction: [1, 0]}]\n"
+    text = VALID.replace("    rules:", lines + "    rules:").replace(old, new)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "gateway.yaml")
+    assert [problem.message for problem in caught.value.problems] == [problem]
+
+
 def test_invalid_yaml_points_at_the_line() -> None:
     with pytest.raises(ConfigError, match=r"gateway.yaml:4: invalid YAML"):
         parse_config("a: 1\nb:\n  - 2\n\t- 3\n", "gateway.yaml")
@@ -213,8 +234,9 @@ def test_the_design_example_of_track_rules_parses() -> None:
         ("in_direction: [1, 0]", "in_direction: [0.01, 1]", r"gateway.yaml:8: .*runs along the line"),
         # NaN passes every comparison's negation: it was taken, and every crossing counted 'out'.
         ("in_direction: [1, 0]", "in_direction: [.nan, 0]",
-         r"gateway.yaml:8: cameras\[0\]\.lines\[0\]\.in_direction\[0\]: Input should be a finite number"),
-        ("in_direction: [1, 0]", "in_direction: [.inf, 0]", r"gateway.yaml:8: .*should be a finite number"),
+         r"gateway.yaml:8: cameras\[0\]\.lines\[0\]\.in_direction\[0\]: must be a finite number, got \.nan"),
+        ("in_direction: [1, 0]", "in_direction: [.inf, 0]",
+         r"gateway.yaml:8: .*must be a finite number, got \.inf"),
         ("type: loiter", "type: linger",
          r"gateway.yaml:12: cameras\[0\]\.rules\[1\]\.type: must be .presence., .*got .linger."),
     ],

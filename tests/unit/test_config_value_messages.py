@@ -64,3 +64,38 @@ def test_a_value_past_its_bound_is_named_with_the_bound_and_the_value(text: str,
 def test_a_value_at_its_bound_loads() -> None:
     config = parse_config(CAMERA + "    detect_fps: 0.0000116\n    motion: {min_area: 1}\n", "gateway.yaml")
     assert config.cameras[0].detect_fps == 0.0000116
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        # (pydantic: "Input should be a valid tuple", which says neither what YAML calls it nor what
+        # was written)
+        (
+            CAMERA + "    lines: [{name: door, points: [[0.5, 0], [0.5, 1]], in_direction: left}]\n",
+            "gateway.yaml:4: cameras[0].lines[0].in_direction: must be a list ([a, b]), got 'left'",
+        ),
+        (
+            CAMERA + "    enabled: maybe\n",
+            "gateway.yaml:4: cameras[0].enabled: must be true or false, got 'maybe'",
+        ),
+        (
+            CAMERA + "    detect_fps: [1, 2]\n",
+            "gateway.yaml:4: cameras[0].detect_fps: must be a number, got [1, 2]",
+        ),
+        ("inference: {workers: 1.5}\n", "gateway.yaml:1: inference.workers: must be a whole number, got 1.5"),
+        ("http: 8080\n", "gateway.yaml:1: http: must be a section of keys (key: value), got 8080"),
+        (
+            CAMERA + "    detect_fps: {every: 2, of: the, frames: [1, 2, 3, 4, 5, 6]}\n",
+            # shortened to 40 characters
+            "gateway.yaml:4: cameras[0].detect_fps: must be a number, "
+            "got {'every': 2, 'of': 'the', 'frames': [...",
+        ),
+    ],
+)
+def test_a_value_of_the_wrong_type_is_named_with_what_it_must_be_and_what_was_written(
+    text: str, problem: str
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "gateway.yaml")
+    assert problem in [str(item) for item in raised.value.problems]

@@ -287,7 +287,7 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
                     {"name": "door", "points": [[0.5, 0.0], [0.5, 1.0]], "in_direction": [math.nan, 0]}
                 ],
             },
-            "Input should be a finite number",
+            "must be a finite number, got .nan",
         ),
     ],
 )

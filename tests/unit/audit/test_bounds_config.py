@@ -37,7 +37,7 @@ def test_every_bound_is_taken_from_the_config(tmp_path: Path) -> None:
         ("-5", "bounds.held_images: must be at least 1, got -5"),
         ("'5'", "bounds.held_images: expected a number, got the string '5'"),
         ("yes", "bounds.held_images: expected a number, got the boolean true"),
-        ("1.5", "bounds.held_images: Input should be a valid integer"),
+        ("1.5", "bounds.held_images: must be a whole number, got 1.5"),
     ],
 )
 def test_a_bad_bound_is_refused_naming_its_key_and_line(tmp_path: Path, value: str, problem: str) -> None:
