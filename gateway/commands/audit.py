@@ -114,7 +114,7 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
         config = load_audit_config(arguments.config)
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(redact(str(problem)), file=sys.stderr)
         return EXIT_ERROR
     notifier = Notifier.from_environment()
     stop = threading.Event()

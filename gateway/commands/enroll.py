@@ -18,6 +18,7 @@ from pathlib import Path
 
 from gateway.commands.check_config import STDIN, load_config_argument
 from gateway.commands.preflight import EMBEDDED
+from gateway.commands.redaction import redact
 from gateway.config import IDENTIFIER, ConfigSource, default_config
 from gateway.domain import NAME_RULE, Image
 from gateway.enroll import (
@@ -113,7 +114,7 @@ def run(arguments: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print(f"error: {redact(str(problem))}", file=sys.stderr)
         return EXIT_INVALID
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)

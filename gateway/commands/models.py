@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from gateway.commands.redaction import redact
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.domain import NAME_RULE, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import ConfigError
@@ -100,7 +101,7 @@ def _load(arguments: argparse.Namespace) -> tuple[list[ModelVersionStatus], list
         config: GatewayConfig = load_config(arguments.config) if arguments.config else default_config()
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            print(redact(str(problem)), file=sys.stderr)
         return None
     root: Path = arguments.repository or config.models.repository
     if not root.is_dir():

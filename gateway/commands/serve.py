@@ -37,6 +37,7 @@ from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
 from gateway.api.tokens import TokensInUse, replace_tokens
 from gateway.commands.preflight import EMBEDDED, check_startup
+from gateway.commands.redaction import redact
 from gateway.config import (
     ConfigSource,
     GatewayConfig,
@@ -92,7 +93,8 @@ def run(arguments: argparse.Namespace) -> int:
         )
     except ConfigError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            # As check-config prints them: a problem quoting a URL must not print its credentials.
+            print(redact(str(problem)), file=sys.stderr)
         return EXIT_CONFIG
     if config_path is None:
         missing = missing_from_checkout()

@@ -34,6 +34,7 @@ _TYPES = {
 }
 """pydantic's type errors, said as a YAML writer thinks of the value: "Input should be a valid
 tuple" for ``in_direction: left`` said neither what a tuple is in YAML nor what was written."""
+_KINDS: dict[type, str] = {str: "a text", list: "a list", dict: "a section"}
 WRITTEN_CHARACTERS = 40
 """Longest value quoted in a type error; a mapping or list written where a number belongs can be long."""
 
@@ -76,6 +77,10 @@ def _written(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
     text = _number(value) if isinstance(value, int | float) else repr(value)
+    if "://" in text:
+        # A URL may carry a user and password, and cut short no redaction would find them.
+        kind: str = _KINDS.get(type(value), "a value")
+        return f"{kind} holding a URL"
     return text if len(text) <= WRITTEN_CHARACTERS else f"{text[: WRITTEN_CHARACTERS - 3]}..."
 
 

@@ -5,8 +5,11 @@ choice with the one likely meant."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from gateway.cli import main
 from gateway.config import parse_config
 from gateway.errors import ConfigError
 
@@ -99,3 +102,26 @@ def test_a_value_of_the_wrong_type_is_named_with_what_it_must_be_and_what_was_wr
     with pytest.raises(ConfigError) as raised:
         parse_config(text, "gateway.yaml")
     assert problem in [str(item) for item in raised.value.problems]
+
+
+def test_a_value_holding_a_url_is_named_by_its_kind_not_written(tmp_path: Path) -> None:
+    # A URL may carry a user and password; cut to 40 characters, no redaction would find them
+    text = CAMERA.replace(
+        "url: rtsp://127.0.0.1/gate", "url: [rtsp://admin:hunter2@10.0.0.1/a-long-stream-path]"
+    )
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "gateway.yaml")
+    assert [str(item) for item in raised.value.problems] == [
+        "gateway.yaml:3: cameras[0].url: must be a text, got a list holding a URL"
+    ]
+
+
+def test_serve_prints_a_config_problem_without_the_credentials_it_quotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.yaml"
+    config.write_text(CAMERA + "    detect_fps: rtsp://admin:hunter2@10.0.0.1/a\n")
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert "got the string 'rtsp://***@10.0.0.1/a'" in err, err
