@@ -31,7 +31,11 @@ _SHOWN_CHARACTERS = 40
 
 
 def shown(text: str) -> str:
-    """``text`` quoted for a problem, cut to _SHOWN_CHARACTERS."""
+    """``text`` quoted for a problem, cut to _SHOWN_CHARACTERS. A URL that is cut loses its user
+    info and query first: cut short of its '@', a password is no longer one the last guard's
+    redaction finds (``value_messages`` names such a value by its kind for the same reason)."""
+    if len(text) > _SHOWN_CHARACTERS and "://" in text:
+        text = without_credentials(text)
     return repr(text if len(text) <= _SHOWN_CHARACTERS else f"{text[:_SHOWN_CHARACTERS]}...")
 
 

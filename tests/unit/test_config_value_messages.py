@@ -125,3 +125,14 @@ def test_serve_prints_a_config_problem_without_the_credentials_it_quotes(
     err = capsys.readouterr().err
     assert "hunter2" not in err
     assert "got the string 'rtsp://***@10.0.0.1/a'" in err, err
+
+
+def test_a_quoted_url_cut_short_loses_its_user_info_before_the_cut() -> None:
+    # Cut at 40 characters short of its '@', the password was printed in part, past any redaction
+    text = CAMERA + '    detect_fps: "rtsp://administrator:averyveryverylongsecretpassword@10.0.0.1/a"\n'
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "gateway.yaml")
+    assert [str(item) for item in raised.value.problems] == [
+        "gateway.yaml:4: cameras[0].detect_fps: expected a number, got the string 'rtsp://10.0.0.1/a': "
+        "write numbers without quotes"
+    ]
