@@ -8,9 +8,10 @@ added is accepted, one removed refused as ``unknown_device``, one re-keyed check
 keys: each device's list, ``gateway.audit.keys_file``), and what changed is logged by device id,
 never a key. A keys file that cannot be used is
 refused with the reason and the keys in force stay, and the failure stays visible until a reload
-succeeds: ``systemctl reload`` reports success whatever the file held, so the reason (naming the
-file) is also listed in ``GET /v1/status``'s ``problems`` and in STATUS=, and the gauge
-``edge_gateway_audit_keys_reload_failed`` is 1. The handler is installed first thing, so a
+succeeds: the unit runs ``audit check-config`` before the signal, so ``systemctl reload`` fails on
+such a file, but a SIGHUP sent otherwise (or a file edited between the two) reports nothing, so the
+reason (naming the file) is also listed in ``GET /v1/status``'s ``problems`` and in STATUS=, and the
+gauge ``edge_gateway_audit_keys_reload_failed`` is 1. The handler is installed first thing, so a
 SIGHUP while the service starts is a reload once it runs, not the default action (which ended it).
 Under systemd (Type=notify) it reports READY once the store is open and the client started (not
 once connected: a broker that is down must not make systemd kill and restart the service), and
@@ -43,8 +44,9 @@ from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
 from gateway.commands.audit_check import run_check
+from gateway.commands.check_config import variable
 from gateway.commands.redaction import redact
-from gateway.config import HttpConfig, load_audit_config
+from gateway.config import EXPANDABLE, HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
 from gateway.printable import printable
 from gateway.systemd import Notifier
@@ -68,7 +70,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "check-config", help="check an audit config as serve would at start; exit 2 on a problem"
     )
     check.add_argument("--config", type=Path, required=True, help="audit config (YAML)")
-    check.set_defaults(handler=lambda arguments: run_check(arguments.config))
+    check.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        type=variable,
+        metavar="NAME=VALUE",
+        help="a variable the config expands, over the environment (repeatable), for a config checked "
+        f"before it is installed (its files are not read then): {', '.join(EXPANDABLE)}",
+    )
+    check.set_defaults(handler=lambda arguments: run_check(arguments.config, arguments.env))
     verify = commands.add_parser("verify", help="check the stored chains; exit 1 if any problem")
     verify.add_argument("--db", required=True, help="sqlite:///path or postgresql://...")
     verify.add_argument(

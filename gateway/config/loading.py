@@ -288,8 +288,8 @@ def load_config_source(
     return config, source
 
 
-def load_audit_config(path: Path) -> AuditConfig:
-    config: AuditConfig = parse_config(read_config_text(path), str(path), AuditConfig)
+def load_audit_config(path: Path, environment: Mapping[str, str] | None = None) -> AuditConfig:
+    config: AuditConfig = parse_config(read_config_text(path), str(path), AuditConfig, environment)
     return config
 
 

@@ -5,11 +5,15 @@ and said no more)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import main
+from gateway.config import EXPANDABLE
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "systemd" / "audit.example.yaml"
 
 KEY = "ab" * 32
 
@@ -102,3 +106,54 @@ def test_the_ok_line_names_the_broker_without_its_credentials(
     out = capsys.readouterr().out
     assert "hunter2" not in out
     assert out.endswith("broker mqtt://***@127.0.0.1:1883)\n"), out
+
+
+def test_the_shipped_example_is_checked_before_install_with_env(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a shell outside systemd: none of the service directories is set
+    for name in EXPANDABLE:
+        monkeypatch.delenv(name, raising=False)
+    check = ["audit", "check-config", "--config", str(EXAMPLE)]
+
+    # When the example is checked as is, then the unset directory is named with its line
+    assert main(check) == 2
+    assert "audit.example.yaml:6: mqtt.password_file: ${CREDENTIALS_DIRECTORY} is not set" in (
+        capsys.readouterr().err
+    )
+
+    # When the unit's directory is given, then it passes without reading the files, not there yet
+    assert main([*check, "--env", "CREDENTIALS_DIRECTORY=/etc/edge-gateway/credentials"]) == 0
+    assert not os.path.exists("/etc/edge-gateway/audit-device-keys")
+    assert capsys.readouterr().out == (
+        f"{EXAMPLE}: ok (files not read, SQLite database, broker mqtts://broker.example:8883)\n"
+    )
+
+
+def test_with_env_the_rules_that_need_no_file_still_hold(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    given = ["--env", "CREDENTIALS_DIRECTORY=/etc/edge-gateway/credentials"]
+    # A keys file that is not there is not looked for; a database of another kind is still named
+    config = write_config(
+        tmp_path,
+        keys_file="keys_file: ${CREDENTIALS_DIRECTORY}/absent",
+        database="database: mysql://db/audit",
+        http="http: {host: 0.0.0.0, port: 8081}",
+    )
+    assert main(["audit", "check-config", "--config", str(config), *given]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"{config}: database: unsupported database URL 'mysql://db/audit': use sqlite:///path or postgresql://",
+        f"{config}: http.host: 0.0.0.0 is not a loopback address: set http.tokens_file",
+    ]
+    # A tokens file named counts as holding tokens: it is read on the box
+    config = write_config(
+        tmp_path,
+        http="http: {host: 0.0.0.0, port: 8081, tokens_file: '${CREDENTIALS_DIRECTORY}/audit-tokens'}",
+    )
+    assert main(["audit", "check-config", "--config", str(config), *given]) == 0
+    # And a variable config expansion does not know is refused by name
+    with pytest.raises(SystemExit) as refused:
+        main(["audit", "check-config", "--config", str(config), "--env", "HOME=/root"])
+    assert refused.value.code == 2
+    assert "'HOME' is not one of CREDENTIALS_DIRECTORY" in capsys.readouterr().err

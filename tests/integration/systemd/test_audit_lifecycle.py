@@ -115,3 +115,45 @@ def test_the_audit_unit_reloads_with_sighup() -> None:
     unit = EXAMPLE.parent / "edge-gateway-audit.service"
     lines = unit.read_text(encoding="utf-8").splitlines()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in lines
+
+
+def test_the_unit_s_reload_check_fails_on_a_broken_keys_file_and_passes_once_mended(
+    tmp_path: Path,
+) -> None:
+    # Given the example config as installed, its credential where systemd puts it
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "audit-mqtt-password").write_text("s3cret", encoding="utf-8")
+    keys = tmp_path / "audit-device-keys"
+    config = tmp_path / "audit.yaml"
+    config.write_text(
+        EXAMPLE.read_text(encoding="utf-8").replace(INSTALLED_KEYS, str(keys)), encoding="utf-8"
+    )
+    # and the command the unit runs before its signal, as the unit writes it
+    reload_lines = [
+        line.removeprefix("ExecReload=")
+        for line in UNIT.read_text(encoding="utf-8").splitlines()
+        if line.startswith("ExecReload=")
+    ]
+    check = (
+        reload_lines[0]
+        .replace("/opt/edge-gateway/venv", sys.prefix)
+        .replace("/etc/edge-gateway/audit.yaml", str(config))
+    )
+    environment = {**os.environ, "CREDENTIALS_DIRECTORY": str(credentials)}
+
+    def reload_check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            check.split(), env=environment, capture_output=True, text=True, timeout=60, check=False
+        )
+
+    # When the keys file was edited into one that cannot be used, then the check fails naming it
+    keys.write_text(f"gateway-01: {'ab' * 32}\ngateway-02: not-hex\n", encoding="utf-8")
+    refused = reload_check()
+    assert refused.returncode == 2
+    assert refused.stderr == f'{config}: keys_file: {keys}: the key of device "gateway-02" is not hex\n'
+    # When it is mended, then the check passes and the signal may follow
+    keys.write_text(f"gateway-01: {'ab' * 32}\ngateway-02: {'cd' * 32}\n", encoding="utf-8")
+    passed = reload_check()
+    assert (passed.returncode, passed.stderr) == (0, "")
+    assert passed.stdout.startswith(f"{config}: ok (keys of 2 devices, SQLite database")

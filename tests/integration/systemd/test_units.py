@@ -136,9 +136,12 @@ def test_audit_unit_lifecycle_settings() -> None:
     assert settings["Type"] == ["notify"]
     assert settings["NotifyAccess"] == ["main"]
     assert settings["User"] == ["edge-gateway-audit"]
-    assert settings["ExecStart"] == [
-        f"{INSTALLED_VENV}/bin/edge-gateway audit serve --config /etc/edge-gateway/audit.yaml"
-    ]
+    config = "/etc/edge-gateway/audit.yaml"
+    assert settings["ExecStart"] == [f"{INSTALLED_VENV}/bin/edge-gateway audit serve --config {config}"]
+    # Checked before each start and before each reload's signal, as the gateway's config is
+    check = f"{INSTALLED_VENV}/bin/edge-gateway audit check-config --config {config}"
+    assert settings["ExecStartPre"] == [check]
+    assert settings["ExecReload"] == [check, "/bin/kill -HUP $MAINPID"]
 
 
 @pytest.mark.parametrize("unit", UNITS)
