@@ -6,8 +6,6 @@ or without an event log answers with an empty list (and 404 for a named camera).
 
 from __future__ import annotations
 
-import re
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -19,11 +17,10 @@ from gateway.api.unknown_camera import unknown_camera
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
-from gateway.web.query import unknown_parameter
+from gateway.web.query import time_bounds, unknown_parameter
 
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1000
-_UNESCAPED_PLUS = re.compile(r"^(.+[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
 EVENTS_PARAMETERS = ("limit", "camera", "rule", "label", "since", "until", "before")
 
 
@@ -86,25 +83,6 @@ def _once(request: web.Request, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _moment(request: web.Request, name: str) -> float | None:
-    """The query parameter ``name`` as seconds since the epoch: an RFC 3339 time naming its zone
-    (``2026-12-04T22:00:00Z``, ``2026-12-04T23:00:00+01:00``), as an alert's ``frame_ts`` is."""
-    text = _once(request, name)
-    if text is None:
-        return None
-    example = "2026-12-04T22:00:00Z"
-    # A "+" a query does not escape reads as a space: "...T23:00:00+01:00" arrives "...T23:00:00 01:00".
-    written = _UNESCAPED_PLUS.sub(r"\1+\2", text)
-    try:
-        moment = datetime.fromisoformat(written)
-    except ValueError:
-        raise InvalidInputError(f"{name} must be a time such as {example}, got {text!r}") from None
-    if moment.tzinfo is None:
-        # Read as the gateway's local time, it would mean another hour on each box.
-        raise InvalidInputError(f"{name} must name its time zone ({example}, or +01:00), got {text!r}")
-    return moment.timestamp()
-
-
 async def list_events(request: web.Request) -> web.Response:
     unknown = unknown_parameter(request.query, "/v1/events", EVENTS_PARAMETERS)
     if unknown is not None:
@@ -121,13 +99,10 @@ async def list_events(request: web.Request) -> web.Response:
     before_seq = None if raw_before is None else ascii_integer(raw_before)
     if raw_before is not None and (before_seq is None or not 1 <= before_seq <= MAX_SEQ):
         raise InvalidInputError(f"before must be a seq from 1 to {MAX_SEQ}, got {raw_before!r}")
-    since = _moment(request, "since")
-    until = _moment(request, "until")
-    if since is not None and until is not None and until <= since:
-        raise InvalidInputError(
-            f"until must be later than since, got since={_once(request, 'since')!r}, "
-            f"until={_once(request, 'until')!r}"
-        )
+    try:
+        since, until = time_bounds(_once(request, "since"), _once(request, "until"))
+    except ValueError as exc:
+        raise InvalidInputError(str(exc)) from None
     log = context_of(request).events
     if log is None:
         return web.json_response({"events": [], "next_before": None})

@@ -69,9 +69,10 @@ class ChainWriter:
         digests = {seq: digest for seq, digest in named.items() if digest is not None}
         self._database.execute_many(
             "INSERT INTO audit_alerts (device_id, seq, hash, prev_hash, payload, received_at, "
-            "evidence_sha256, evidence_missing) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "evidence_sha256, evidence_missing, alert_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(device_id, alert.seq, alert.hash, alert.prev_hash, message.payload, message.received_at,
-              digests.get(alert.seq), int(alert.seq in digests and alert.seq not in complete))
+              digests.get(alert.seq), int(alert.seq in digests and alert.seq not in complete),
+              alert.event.frame_ts)
              for alert, message in stored],
         )  # fmt: skip
         start = contiguous

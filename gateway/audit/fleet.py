@@ -282,14 +282,37 @@ class StoredEntry:
     evidence_missing: bool
 
 
-def read_alerts(database: Database, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
+def read_alerts(
+    database: Database,
+    device_id: str,
+    from_seq: int,
+    limit: int,
+    *,
+    since: float | None = None,
+    until: float | None = None,
+) -> list[StoredEntry]:
     """Up to ``limit`` stored alerts from ``from_seq`` on, in seq order, and no more of them than fill
     PAGE_BYTES (the first always comes): the store keeps any alert its device signed, and a page of a
-    thousand alerts of 5 MB each was read whole into memory and answered as one body."""
+    thousand alerts of 5 MB each was read whole into memory and answered as one body. ``since`` /
+    ``until`` (seconds since the epoch): only the alerts whose alert time is at or after ``since``
+    and before ``until``."""
+    bounds, bounded = _time_bounds(since, until)
+    through = ""
+    if bounds:
+        # The seqs within the bounds from the index alone; the rows are read between the first and
+        # the last of them only (a device's alert times rise with its seqs, but for a clock set back).
+        seqs = database.execute(
+            "SELECT seq FROM audit_alerts "
+            f"WHERE device_id = ? AND seq >= ?{bounds} ORDER BY seq LIMIT {int(limit)}",
+            (device_id, from_seq, *bounded),
+        )
+        if not seqs:
+            return []
+        from_seq, through = int(seqs[0][0]), f" AND seq <= {int(seqs[-1][0])}"
     sizes = database.execute(
         "SELECT seq, LENGTH(payload) FROM audit_alerts "
-        f"WHERE device_id = ? AND seq >= ? ORDER BY seq LIMIT {int(limit)}",
-        (device_id, from_seq),
+        f"WHERE device_id = ? AND seq >= ?{through}{bounds} ORDER BY seq LIMIT {int(limit)}",
+        (device_id, from_seq, *bounded),
     )
     taken, total = 0, 0
     for _, size in sizes:
@@ -300,10 +323,33 @@ def read_alerts(database: Database, device_id: str, from_seq: int, limit: int) -
         return []
     rows = database.execute(
         "SELECT seq, payload, received_at, evidence_missing FROM audit_alerts "
-        "WHERE device_id = ? AND seq >= ? AND seq <= ? ORDER BY seq",
-        (device_id, from_seq, int(sizes[taken - 1][0])),
+        f"WHERE device_id = ? AND seq >= ? AND seq <= ?{bounds} ORDER BY seq",
+        (device_id, from_seq, int(sizes[taken - 1][0]), *bounded),
     )
     return [StoredEntry(int(row[0]), bytes(row[1]), float(row[2]), bool(row[3])) for row in rows]
+
+
+def alerts_after(
+    database: Database, device_id: str, seq: int, *, since: float | None = None, until: float | None = None
+) -> bool:
+    """Whether the device has a stored alert after ``seq`` within the time bounds."""
+    bounds, bounded = _time_bounds(since, until)
+    return bool(
+        database.execute(
+            f"SELECT 1 FROM audit_alerts WHERE device_id = ? AND seq > ?{bounds} LIMIT 1",
+            (device_id, seq, *bounded),
+        )
+    )
+
+
+def _time_bounds(since: float | None, until: float | None) -> tuple[str, tuple[float, ...]]:
+    """The SQL that keeps the alerts within the bounds given, and its parameters. A row without an
+    alert time (its payload did not read, or an older release stored it) is within none."""
+    clauses = [(" AND alert_at >= ?", since), (" AND alert_at < ?", until)]
+    return (
+        "".join(clause for clause, bound in clauses if bound is not None),
+        tuple(bound for _, bound in clauses if bound is not None),
+    )
 
 
 def _number(value: object) -> float | None:

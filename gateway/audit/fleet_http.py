@@ -12,10 +12,12 @@
   and every refresh, without the device list).
 - ``GET /v1/devices/{device_id}``: that one device as ``/v1/devices`` lists it (404 when the store
   and the keys file know no such device), so a device page need not read the whole fleet.
-- ``GET /v1/devices/{device_id}/alerts?from_seq=&limit=``: the device's stored alerts in seq order
-  from ``from_seq`` (default 1), at most ``limit`` (default 100, at most 1000): each the signed alert
-  as stored, when it arrived, its lag, and whether its evidence image is stored; ``next_from_seq``
-  continues the page.
+- ``GET /v1/devices/{device_id}/alerts?from_seq=&limit=&since=&until=``: the device's stored alerts
+  in seq order from ``from_seq`` (default 1), at most ``limit`` (default 100, at most 1000): each the
+  signed alert as stored, when it arrived, its lag, and whether its evidence image is stored;
+  ``next_from_seq`` continues the page. ``since`` / ``until`` (RFC 3339 naming its zone, as on the
+  gateway's ``/v1/events``) keep the alerts whose alert time (``frame_ts``) is at or after ``since``
+  and before ``until``: a night's alerts without paging through the device's whole history.
 - ``GET /metrics``: this instance's counters (Prometheus text) and the fleet's gauges.
 - ``GET /`` and ``GET /console/{name}``: the fleet page, in the console's style and with its shared
   assets (``gateway.web``); open, like the console's, because the login form must load first.
@@ -37,7 +39,7 @@ from gateway.audit.store import AuditStore
 from gateway.domain import ascii_integer
 from gateway.protocol.alerts import format_timestamp, parse_timestamp
 from gateway.web.assets import Asset, answer, find, load_assets
-from gateway.web.query import unknown_parameter
+from gateway.web.query import time_bounds, unknown_parameter
 from gateway.web.session import OPEN_PREFIX
 
 DEFAULT_LIMIT = 100
@@ -86,12 +88,10 @@ def _refuse_unknown_parameters(request: web.Request, path: str, accepted: tuple[
 
 
 def _device_cursor(request: web.Request) -> str | None:
-    values = request.query.getall("after", [])
-    if len(values) > 1:
-        raise web.HTTPBadRequest(text=f"after is given {len(values)} times: give it once")
-    if values and not values[0]:
+    after = _given_once(request, "after")
+    if after == "":
         raise web.HTTPBadRequest(text="after must be a device id (next_after of the page before), got ''")
-    return values[0] if values else None
+    return after
 
 
 async def fleet_summary(request: web.Request) -> web.Response:
@@ -112,15 +112,19 @@ async def one_device(request: web.Request) -> web.Response:
     return web.json_response(device_json(found[0], keys), headers={"Cache-Control": "no-store"})
 
 
-def _positive(request: web.Request, name: str, default: int, most: int) -> int:
-    # One value each: the first of several was used alone, so ``from_seq=1&from_seq=500`` answered
-    # from 1 as if the caller had asked for that.
+def _given_once(request: web.Request, name: str) -> str | None:
     values = request.query.getall(name, [])
     if len(values) > 1:
         raise web.HTTPBadRequest(text=f"{name} is given {len(values)} times: give it once")
-    if not values:
+    return values[0] if values else None
+
+
+def _positive(request: web.Request, name: str, default: int, most: int) -> int:
+    # One value each: the first of several was used alone, so ``from_seq=1&from_seq=500`` answered
+    # from 1 as if the caller had asked for that.
+    raw = _given_once(request, name)
+    if raw is None:
         return default
-    raw = values[0]
     number = ascii_integer(raw)
     if number is None or not 1 <= number <= most:
         raise web.HTTPBadRequest(text=f"{name} must be an integer from 1 to {most}, got {raw!r}")
@@ -128,32 +132,43 @@ def _positive(request: web.Request, name: str, default: int, most: int) -> int:
 
 
 async def device_alerts(request: web.Request) -> web.Response:
-    _refuse_unknown_parameters(request, "/v1/devices/{id}/alerts", ("from_seq", "limit"))
+    _refuse_unknown_parameters(request, "/v1/devices/{id}/alerts", ("from_seq", "limit", "since", "until"))
     device_id = request.match_info["device_id"]
     from_seq = _positive(request, "from_seq", 1, 2**63 - 1)
     limit = _positive(request, "limit", DEFAULT_LIMIT, MAX_LIMIT)
+    try:
+        since, until = time_bounds(_given_once(request, "since"), _given_once(request, "until"))
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    bounded = since is not None or until is not None
 
-    def page_of(store: AuditStore) -> tuple[list[StoredEntry], list[DeviceState], frozenset[str]]:
+    def page_of(store: AuditStore) -> tuple[list[StoredEntry], bool, list[DeviceState], frozenset[str]]:
         # The alerts first, then the device's last seq: alerts stored in between only raise it, so
         # a full page is never taken for the last. Read the other way round, alerts that arrived
         # between the two reads filled the page past the last seq read, and next_from_seq said
         # there was no more.
-        entries = store.entries(device_id, from_seq, limit)
-        return entries, store.devices(device_id, gaps=False), store.keyed_devices
+        entries = store.entries(device_id, from_seq, limit, since=since, until=until)
+        # Within time bounds the device's last seq says nothing of what is left to show: asked.
+        more = (
+            bool(entries)
+            and bounded
+            and store.entries_after(device_id, entries[-1].seq, since=since, until=until)
+        )
+        return entries, more, store.devices(device_id, gaps=False), store.keyed_devices
 
-    entries, states, keyed = await read(request, page_of)
+    entries, more, states, keyed = await read(request, page_of)
     state = states[0] if states else None
     if state is None and device_id not in keyed:
         raise web.HTTPNotFound(text=f"no device {quoted_id(device_id)} in the audit log or the keys file")
+    if not bounded:
+        # A page may end before ``limit`` (its alerts' bytes are bounded): more follow while the
+        # last one shown is not the device's last.
+        more = bool(entries) and state is not None and entries[-1].seq < state.last_seq
     body = {
         "device_id": device_id,
         "last_seq": 0 if state is None else state.last_seq,
         "alerts": [_entry(entry) for entry in entries],
-        # A page may end before ``limit`` (its alerts' bytes are bounded): more follow while the
-        # last one shown is not the device's last.
-        "next_from_seq": entries[-1].seq + 1
-        if entries and state and entries[-1].seq < state.last_seq
-        else None,
+        "next_from_seq": entries[-1].seq + 1 if more else None,
     }
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 

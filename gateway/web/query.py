@@ -1,13 +1,19 @@
-"""A listing's query parameters: one it does not take is named, not skipped.
+"""A listing's query parameters: one it does not take is named, not skipped; and its time bounds.
 
 Skipped, it answered as if it had not been given, which looked like the answer asked for:
 ``camra=door`` (or ``zone=door``, a filter ``/v1/events`` does not have) listed every camera's
 alerts, and ``form_seq=500`` read a device's alerts from its first.
+
+``since`` and ``until`` (the gateway's ``/v1/events``, the audit service's device alerts) are RFC 3339
+times naming their zone, as an alert's ``frame_ts`` is written; ``since`` is inclusive, ``until``
+exclusive.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from gateway.suggestions import closest
 
@@ -21,3 +27,33 @@ def unknown_parameter(given: Iterable[str], path: str, accepted: Sequence[str]) 
             hint = "" if meant is None else f" (did you mean {meant!r}?)"
             return f"unknown query parameter {name!r}{hint}: {path} takes {', '.join(accepted)}"
     return None
+
+
+TIME_EXAMPLE = "2026-12-04T22:00:00Z"
+_UNESCAPED_PLUS = re.compile(r"^(.+[Tt ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$")
+
+
+def query_time(name: str, text: str) -> float:
+    """``text``, the query parameter ``name``, as seconds since the epoch; ValueError naming the
+    parameter when it is no RFC 3339 time naming its zone (``2026-12-04T22:00:00Z``,
+    ``2026-12-04T23:00:00+01:00``)."""
+    # A "+" a query does not escape reads as a space: "...T23:00:00+01:00" arrives "...T23:00:00 01:00".
+    written = _UNESCAPED_PLUS.sub(r"\1+\2", text)
+    try:
+        moment = datetime.fromisoformat(written)
+    except ValueError:
+        raise ValueError(f"{name} must be a time such as {TIME_EXAMPLE}, got {text!r}") from None
+    if moment.tzinfo is None:
+        # Read as the server's local time, it would mean another hour on each box.
+        raise ValueError(f"{name} must name its time zone ({TIME_EXAMPLE}, or +01:00), got {text!r}")
+    return moment.timestamp()
+
+
+def time_bounds(since_text: str | None, until_text: str | None) -> tuple[float | None, float | None]:
+    """``since`` and ``until`` as seconds since the epoch (None: not given); ValueError naming the
+    parameter when one is unreadable, or when ``until`` is not later than ``since``."""
+    since = None if since_text is None else query_time("since", since_text)
+    until = None if until_text is None else query_time("until", until_text)
+    if since is not None and until is not None and until <= since:
+        raise ValueError(f"until must be later than since, got since={since_text!r}, until={until_text!r}")
+    return since, until

@@ -30,10 +30,18 @@ class ArrivingStore(AuditStore):
 
     arrivals: list[Callable[[], object]]
 
-    def entries(self, device_id: str, from_seq: int, limit: int) -> list[StoredEntry]:
+    def entries(
+        self,
+        device_id: str,
+        from_seq: int,
+        limit: int,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> list[StoredEntry]:
         while self.arrivals:
             self.arrivals.pop()()
-        return super().entries(device_id, from_seq, limit)
+        return super().entries(device_id, from_seq, limit, since=since, until=until)
 
 
 def test_a_full_page_read_while_alerts_arrive_says_more_follow(database_url: str) -> None:

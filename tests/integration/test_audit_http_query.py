@@ -28,9 +28,23 @@ DEVICE = "box-1"
         (
             "form_seq=3",
             "unknown query parameter 'form_seq' (did you mean 'from_seq'?): "
-            "/v1/devices/{id}/alerts takes from_seq, limit",
+            "/v1/devices/{id}/alerts takes from_seq, limit, since, until",
         ),
-        ("limit=1&since=3", "unknown query parameter 'since': /v1/devices/{id}/alerts takes from_seq, limit"),
+        (
+            "limit=1&after=3",
+            "unknown query parameter 'after': /v1/devices/{id}/alerts takes from_seq, limit, since, until",
+        ),
+        ("since=2026-12-04T22:00:00Z&since=2026-12-04T23:00:00Z", "since is given 2 times: give it once"),
+        ("since=3", "since must be a time such as 2026-12-04T22:00:00Z, got '3'"),
+        (
+            "until=2026-12-04T22:00:00",
+            "until must name its time zone (2026-12-04T22:00:00Z, or +01:00), got '2026-12-04T22:00:00'",
+        ),
+        (
+            "since=2026-12-04T22:00:00Z&until=2026-12-04T22:00:00%2B00:00",
+            "until must be later than since, got since='2026-12-04T22:00:00Z', "
+            "until='2026-12-04T22:00:00+00:00'",
+        ),
     ],
 )
 def test_a_repeated_or_unknown_query_parameter_is_refused_by_name(
