@@ -1,5 +1,7 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
 // evidence image its signed alert names (served only after it is hashed again against the alert).
+// A time range (From, To: this browser's time) lists the alerts whose alert time lies in it instead,
+// read by the audit service (since/until), a page at a time from the earliest.
 import { ApiError, asReadLine, clock, facts, fixed, h } from "./core.js";
 import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
@@ -49,9 +51,25 @@ export function mount(view, deviceId) {
   const list = h("ol", { class: "events" });
   const rest = h("button", { type: "button", hidden: true });
   const older = h("button", { type: "button", text: "Older alerts", hidden: true });
-  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, message, listAsRead.element, list, rest, older);
+  const range = {
+    from: h("input", { id: "alerts-from", type: "datetime-local", step: "1" }),
+    to: h("input", { id: "alerts-to", type: "datetime-local", step: "1" }),
+  };
+  const field = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
+  const rangeForm = h("form", { class: "filters range", onsubmit: (event) => event.preventDefault() },
+    field("alerts-from", "Alerts from", range.from), field("alerts-to", "To", range.to));
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, older);
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued
+  let rangeStart = 1n; // within a time range: the seq its page is read from
+  const rangeStarts = []; // within a time range: where each earlier page started, for Earlier
+  for (const control of Object.values(range)) {
+    control.addEventListener("change", () => {
+      rangeStart = 1n;
+      rangeStarts.length = 0;
+      refresh();
+    });
+  }
   const cards = new Map();
   const path = devicePath(deviceId);
   const turn = turns();
@@ -107,6 +125,59 @@ export function mount(view, deviceId) {
     if (listOld) listAsRead.show(listRead.readAt);
   }
 
+  function listCards(entries) {
+    list.replaceChildren(...entries.map((entry) => {
+      const key = `${entry.seq}:${entry.evidence_stored}`;
+      const known = cards.get(key);
+      if (known) return known;
+      const node = card(deviceId, entry);
+      cards.set(key, node);
+      return node;
+    }));
+  }
+
+  // The alerts whose time lies in the range chosen, a page from rangeStart, newest first in it.
+  async function showRange(current) {
+    const from = range.from.value ? new Date(range.from.value) : null;
+    const to = range.to.value ? new Date(range.to.value) : null;
+    const span = from && to
+      ? `from ${from.toLocaleString()} to ${to.toLocaleString()}`
+      : from ? `from ${from.toLocaleString()} on` : `before ${to.toLocaleString()}`;
+    if (from && to && to <= from) {
+      list.replaceChildren();
+      listRead = null;
+      rest.hidden = true;
+      older.hidden = true;
+      say(message, "The range's end must be later than its start.");
+      return;
+    }
+    const bounds = [from ? `since=${from.toISOString()}` : "", to ? `until=${to.toISOString()}` : ""].filter(Boolean).join("&");
+    const page = await exact(`${path}/alerts?${bounds}&from_seq=${rangeStart}&limit=${PAGE}`);
+    if (!current()) return;
+    const entries = page.alerts.slice().reverse();
+    const next = page.next_from_seq === null ? null : BigInt(page.next_from_seq);
+    const shown = entries.length ? `${entries[entries.length - 1].seq} to ${entries[0].seq}` : "";
+    say(message, !entries.length
+      ? `No alerts stored ${span}.`
+      : `Alerts ${shown} of those ${span}, newest first${next === null ? "" : "; later ones are on the next page"}.`);
+    listCards(entries);
+    listRead = { readAt: Date.now() / 1000, summary: lastRead };
+    listAsRead.hide();
+    rest.hidden = next === null;
+    rest.textContent = "Later alerts in this range";
+    rest.onclick = () => {
+      rangeStarts.push(rangeStart);
+      rangeStart = next;
+      refresh();
+    };
+    older.hidden = !rangeStarts.length;
+    older.textContent = "Earlier alerts in this range";
+    older.onclick = () => {
+      rangeStart = rangeStarts.pop();
+      refresh();
+    };
+  }
+
   async function refresh() {
     const current = turn();
     // Where this refresh was asked to start: a click meanwhile asks a refresh of its own.
@@ -151,6 +222,10 @@ export function mount(view, deviceId) {
       draw(device, true);
       stateAsRead.hide();
       bothAsRead.hide();
+      if (range.from.value || range.to.value) {
+        await showRange(current);
+        return;
+      }
       const top = wantedUpper === null ? BigInt(device.last_seq) : wantedUpper;
       const first = top - PAGE + 1n > 1n ? top - PAGE + 1n : 1n;
       const from = wantedStart !== null && wantedStart > first && wantedStart <= top ? wantedStart : first;
@@ -171,17 +246,11 @@ export function mount(view, deviceId) {
         start = next;
         refresh();
       };
-      list.replaceChildren(...entries.map((entry) => {
-        const key = `${entry.seq}:${entry.evidence_stored}`;
-        const known = cards.get(key);
-        if (known) return known;
-        const node = card(deviceId, entry);
-        cards.set(key, node);
-        return node;
-      }));
+      listCards(entries);
       listRead = { readAt: Date.now() / 1000, summary: lastRead };
       listAsRead.hide();
       older.hidden = first <= 1n;
+      older.textContent = "Older alerts";
       older.onclick = () => {
         upper = first - 1n;
         start = null;
