@@ -37,7 +37,23 @@ function card(deviceId, entry) {
       h("details", {}, h("summary", { text: "Show the signed JSON" }), h("pre", { class: "raw", text: jsonText(alert) }))));
 }
 
-export function mount(view, deviceId) {
+// The page's address: `#/device/ID`, and with a time range `#/device/ID/from=...&to=...` (the query
+// escaped once more, as the router unescapes it once), so a range survives a reload and can be sent
+// on. A device id holds no "/" (it is one MQTT topic level): the first one ends it.
+function addressed(parameter) {
+  const text = parameter === null ? "" : parameter;
+  const cut = text.indexOf("/");
+  let wanted;
+  try {
+    wanted = new URLSearchParams(cut < 0 ? "" : text.slice(cut + 1));
+  } catch {
+    wanted = new URLSearchParams();
+  }
+  return { deviceId: parameter === null ? null : cut < 0 ? text : text.slice(0, cut), wanted };
+}
+
+export function mount(view, parameter) {
+  const { deviceId, wanted } = addressed(parameter);
   const title = h("h1", {}, "Device ", own(deviceId));
   // What a failed refresh leaves shown is said to be as old as it is, under a line saying when it was
   // read. A summary and the alerts read by the same refresh share one line, over the summary: a line
@@ -63,12 +79,21 @@ export function mount(view, deviceId) {
   let start = null; // where the page starts when a page cut short by its bytes is continued
   let rangeStart = 1n; // within a time range: the seq its page is read from
   const rangeStarts = []; // within a time range: where each earlier page started, for Earlier
-  for (const control of Object.values(range)) {
+  for (const [key, control] of Object.entries(range)) {
+    control.value = wanted.get(key) || "";
     control.addEventListener("change", () => {
       rangeStart = 1n;
       rangeStarts.length = 0;
+      remember();
       refresh();
     });
+  }
+
+  function remember() {
+    const query = new URLSearchParams(Object.entries(range).filter(([, control]) => control.value).map(([key, control]) => [key, control.value])).toString();
+    const base = `#/device/${encodeURIComponent(deviceId)}`;
+    const address = query ? `${base}/${encodeURIComponent(query)}` : base;
+    if (location.hash !== address) history.replaceState(history.state, "", address);
   }
   const cards = new Map();
   const path = devicePath(deviceId);

@@ -41,13 +41,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
         yield served
 
 
-def berlin_page(browser: Browser, server: FleetServer, errors: list[str]) -> Page:
+def berlin_page(
+    browser: Browser, server: FleetServer, errors: list[str], hash_path: str = f"device/{DEVICE}"
+) -> Page:
     context = browser.new_context(
         viewport={"width": 1280, "height": 800}, timezone_id="Europe/Berlin", locale="en-GB"
     )
     page = context.new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{server.base}/#/device/{DEVICE}")
+    page.goto(f"{server.base}/#/{hash_path}")
     page.get_by_label("API token").fill(server.token)
     page.get_by_role("button", name="Log in").click()
     return page
@@ -101,4 +103,34 @@ def test_a_time_range_lists_its_alerts_page_by_page(browser: Browser, server: Fl
     page.get_by_label("Alerts from").fill("")
     expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
     assert shown_seqs(page)[:2] == [120, 119]
+    assert errors == []
+
+
+def test_the_range_is_the_pages_address_and_survives_a_reload(browser: Browser, server: FleetServer) -> None:
+    errors: list[str] = []
+    page = berlin_page(browser, server, errors)
+    status = page.locator("main p[role=status]")
+    expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
+
+    # When a range is chosen, then the page's address holds it
+    page.get_by_label("Alerts from").fill(FROM_SEQ_30)
+    page.get_by_label("To", exact=True).fill(TO_SEQ_100)
+    expect(status).to_contain_text("Alerts 30 to 79 of those", timeout=UI_WAIT_MS)
+    address = page.evaluate("location.hash")
+    assert address.startswith(f"#/device/{DEVICE}/")
+
+    # And the page reloaded, or opened from that address elsewhere, shows the same range
+    page.reload()
+    expect(status).to_contain_text("Alerts 30 to 79 of those", timeout=UI_WAIT_MS)
+    expect(page.get_by_label("Alerts from")).to_have_value(FROM_SEQ_30)
+    other = berlin_page(browser, server, errors, address.removeprefix("#/"))
+    expect(other.locator("main p[role=status]")).to_have_text(
+        f"Alerts 30 to 79 of those {SPAN}, newest first; later ones are on the next page.", timeout=UI_WAIT_MS
+    )
+
+    # When the range is cleared, then the address is the device's alone
+    page.get_by_label("Alerts from").fill("")
+    page.get_by_label("To", exact=True).fill("")
+    expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
+    assert page.evaluate("location.hash") == f"#/device/{DEVICE}"
     assert errors == []
