@@ -27,6 +27,8 @@ ALERTS = 120
 FROM_SEQ_30 = "2026-05-28T22:26:43"
 TO_SEQ_100 = "2026-05-28T22:26:50"
 SPAN = "from 28/05/2026, 22:26:43 to 28/05/2026, 22:26:50"
+NEWEST = "Alerts 71 to 120, newest first."
+FIRST_PAGE = f"Alerts 30 to 79 of those {SPAN}, newest first; later ones are on the next page."
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,13 @@ def berlin_page(
     return page
 
 
+def choose_range(page: Page) -> None:
+    """Alerts 30 to 99's range chosen on a device page that shows the newest alerts."""
+    expect(page.locator("main p[role=status]")).to_have_text(NEWEST, timeout=UI_WAIT_MS)
+    page.get_by_label("Alerts from").fill(FROM_SEQ_30)
+    page.get_by_label("To", exact=True).fill(TO_SEQ_100)
+
+
 def shown_seqs(page: Page) -> list[int]:
     return [
         int(seq)
@@ -66,14 +75,10 @@ def test_a_time_range_lists_its_alerts_page_by_page(browser: Browser, server: Fl
     errors: list[str] = []
     page = berlin_page(browser, server, errors)
     status = page.locator("main p[role=status]")
-    expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
 
     # When a range of the browser's time is chosen, then its first page of alerts is listed
-    page.get_by_label("Alerts from").fill(FROM_SEQ_30)
-    page.get_by_label("To", exact=True).fill(TO_SEQ_100)
-    expect(status).to_have_text(
-        f"Alerts 30 to 79 of those {SPAN}, newest first; later ones are on the next page.", timeout=UI_WAIT_MS
-    )
+    choose_range(page)
+    expect(status).to_have_text(FIRST_PAGE, timeout=UI_WAIT_MS)
     assert shown_seqs(page) == list(range(79, 29, -1))
     expect(page.get_by_role("button", name="Earlier alerts in this range")).to_be_hidden()
 
@@ -85,9 +90,7 @@ def test_a_time_range_lists_its_alerts_page_by_page(browser: Browser, server: Fl
 
     # And Earlier goes back to the page before
     page.get_by_role("button", name="Earlier alerts in this range").click()
-    expect(status).to_have_text(
-        f"Alerts 30 to 79 of those {SPAN}, newest first; later ones are on the next page.", timeout=UI_WAIT_MS
-    )
+    expect(status).to_have_text(FIRST_PAGE, timeout=UI_WAIT_MS)
 
     # When the end is put before the start, then the page says so and lists nothing
     page.get_by_label("To", exact=True).fill("2026-05-28T22:00:00")
@@ -101,7 +104,7 @@ def test_a_time_range_lists_its_alerts_page_by_page(browser: Browser, server: Fl
 
     # When the range is cleared, then the newest alerts are listed again
     page.get_by_label("Alerts from").fill("")
-    expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
+    expect(status).to_have_text(NEWEST, timeout=UI_WAIT_MS)
     assert shown_seqs(page)[:2] == [120, 119]
     assert errors == []
 
@@ -110,27 +113,23 @@ def test_the_range_is_the_pages_address_and_survives_a_reload(browser: Browser, 
     errors: list[str] = []
     page = berlin_page(browser, server, errors)
     status = page.locator("main p[role=status]")
-    expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
 
     # When a range is chosen, then the page's address holds it
-    page.get_by_label("Alerts from").fill(FROM_SEQ_30)
-    page.get_by_label("To", exact=True).fill(TO_SEQ_100)
-    expect(status).to_contain_text("Alerts 30 to 79 of those", timeout=UI_WAIT_MS)
+    choose_range(page)
+    expect(status).to_have_text(FIRST_PAGE, timeout=UI_WAIT_MS)
     address = page.evaluate("location.hash")
     assert address.startswith(f"#/device/{DEVICE}/")
 
     # And the page reloaded, or opened from that address elsewhere, shows the same range
     page.reload()
-    expect(status).to_contain_text("Alerts 30 to 79 of those", timeout=UI_WAIT_MS)
+    expect(status).to_have_text(FIRST_PAGE, timeout=UI_WAIT_MS)
     expect(page.get_by_label("Alerts from")).to_have_value(FROM_SEQ_30)
     other = berlin_page(browser, server, errors, address.removeprefix("#/"))
-    expect(other.locator("main p[role=status]")).to_have_text(
-        f"Alerts 30 to 79 of those {SPAN}, newest first; later ones are on the next page.", timeout=UI_WAIT_MS
-    )
+    expect(other.locator("main p[role=status]")).to_have_text(FIRST_PAGE, timeout=UI_WAIT_MS)
 
     # When the range is cleared, then the address is the device's alone
     page.get_by_label("Alerts from").fill("")
     page.get_by_label("To", exact=True).fill("")
-    expect(status).to_have_text("Alerts 71 to 120, newest first.", timeout=UI_WAIT_MS)
+    expect(status).to_have_text(NEWEST, timeout=UI_WAIT_MS)
     assert page.evaluate("location.hash") == f"#/device/{DEVICE}"
     assert errors == []
