@@ -52,9 +52,9 @@ Version 8: ``audit_alerts.alert_at``, the alert time (``frame_ts``, seconds sinc
 stored alert, and an index on (device, seq, alert time), so that a device's alerts of an hour are
 read in seq order from the index alone, without parsing a payload or reading a row that is not
 shown (``GET /v1/devices/{id}/alerts?since=&until=``; 500,000 alerts of one device scanned in about
-30 ms on SQLite, where reading the rows took about 100). The migration
-backfills it from the stored payloads, page by page. NULL where a payload does not read (an edit
-behind the store's back) and on the rows an older release writes: such rows match no time bound.
+30 ms on SQLite, where reading the rows took about 100). The migration backfills it from the stored
+payloads, page by page. NULL where a payload does not read (an edit behind the store's back) and on
+the rows an older release writes into a store at version 8: such rows match no time bound.
 
 ``layout`` tells what a store holds without changing it (``audit verify`` opens a store read-only).
 """
@@ -159,7 +159,6 @@ _VERSION_7 = (
     )""",
 )
 
-ALERT_TIME_VERSION = 8
 _VERSION_8 = (
     "ALTER TABLE audit_alerts ADD COLUMN alert_at DOUBLE PRECISION",
     "CREATE INDEX IF NOT EXISTS audit_alerts_alert_at ON audit_alerts (device_id, seq, alert_at)",
@@ -250,7 +249,7 @@ def layout(execute: Execute, *, sqlite: bool) -> int:
             and "fingerprint" in _columns(execute, "audit_rejected", sqlite=sqlite),
         ),
         (7, FORGOTTEN_TABLE in tables),
-        (ALERT_TIME_VERSION, "alert_at" in _columns(execute, "audit_alerts", sqlite=sqlite)),
+        (8, "alert_at" in _columns(execute, "audit_alerts", sqlite=sqlite)),
     ):
         if not present:
             break
