@@ -77,6 +77,10 @@ def test_recent_alerts_filtered_by_frame_time_compare_as_times(tmp_path: Path) -
     assert seqs(since=-1e10) == [5, 4, 3, 2, 1]
     assert seqs(until=253402300799.0) == [5, 4, 3, 2, 1]
     assert seqs(since=start + 5) == []
+    # and a bound past the year 9999 (9999-12-31T23:59:59-14:00 is in the year 10000 UTC) is not
+    # written with five digits, which sorted as text before every stored time
+    assert seqs(until=253402351199.0) == [5, 4, 3, 2, 1]
+    assert seqs(since=253402351199.0) == []
     outbox.close()
 
 
