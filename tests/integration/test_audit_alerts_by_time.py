@@ -80,6 +80,7 @@ def test_a_store_of_version_7_is_given_its_alert_times_when_opened(database_url:
     # Given a store as version 7 left it: its alerts without their time
     store_alerts(database_url, AlertChain(DEVICE, KEY), 12)
     execute_sql(database_url, "DROP INDEX audit_alerts_alert_at")
+    execute_sql(database_url, "DROP INDEX audit_alerts_without_time")
     execute_sql(database_url, "ALTER TABLE audit_alerts DROP COLUMN alert_at")
     execute_sql(database_url, "UPDATE audit_schema SET version = 7")
     sqlite = database_url.startswith("sqlite:")
@@ -107,3 +108,17 @@ def test_alerts_an_older_release_stored_without_their_time_are_given_it(database
     # When this release opens it again, then they are found by their time too
     with fleet_server(database_url, {DEVICE: KEY}, "token") as server:
         assert pages(server, f"since={at(2)}") == [[2, 3, 4, 5, 6]]
+
+
+def test_alerts_an_older_release_stored_beside_this_one_are_given_their_time_at_the_next_open(
+    database_url: str,
+) -> None:
+    # Given a store of this release into which a version 7 release, running beside it in a rolling
+    # upgrade, stored alerts without their time (and left the store's version as it found it)
+    store_alerts(database_url, AlertChain(DEVICE, KEY), 6)
+    execute_sql(database_url, "UPDATE audit_alerts SET alert_at = NULL WHERE seq > 3")
+
+    # When this release opens it again, then they are found by their time too
+    with fleet_server(database_url, {DEVICE: KEY}, "token") as server:
+        assert pages(server, f"since={at(2)}") == [[2, 3, 4, 5, 6]]
+    assert execute_sql(database_url, "SELECT COUNT(*) FROM audit_alerts WHERE alert_at IS NULL") == [(0,)]

@@ -32,7 +32,7 @@ from tests.support.postgres import PostgresServer
 KEY = bytes(range(32))
 DEVICE = "box-1"
 WAIT_S = 30.0
-READABLE = "device_id, seq, hash, prev_hash, payload, received_at, evidence_sha256"
+READABLE = "device_id, seq, hash, prev_hash, payload, received_at, evidence_sha256, alert_at"
 """Every column of audit_alerts but evidence_missing, which the progress read counts."""
 
 
