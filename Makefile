@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/cameras.py
 	$(PY) -m bench.alerts
 	$(PY) -m bench.fleet
+	$(PY) -m bench.audit_time_index
 	$(PY) bench/accuracy.py
 	$(PY) bench/console.py
 	$(PY) bench/tracking.py
