@@ -1,7 +1,8 @@
 """``GET /v1/devices/{id}/alerts?since=&until=`` on SQLite and a real PostgreSQL: a device's alerts of
 an hour, read by the alert time the store keeps beside each alert (schema version 8), paged with
 ``next_from_seq`` that ends where the matching alerts end; and a store of version 7, whose alerts
-have no such time, given it from their payloads when this release opens it.
+have no such time, given it from their payloads when this release opens it, as are the alerts an
+older release stored without it beside this one.
 
 Without it an auditor asking for last night's alerts of one device paged through its whole history
 by seq, and the audit store could answer "when" only by reading every payload."""
