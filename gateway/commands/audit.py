@@ -45,7 +45,7 @@ from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
 from gateway.commands.audit_check import run_check
 from gateway.commands.check_config import variable
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems, redact
 from gateway.config import EXPANDABLE, HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
 from gateway.printable import printable
@@ -124,8 +124,7 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
     try:
         config = load_audit_config(arguments.config)
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(redact(str(problem)), file=sys.stderr)
+        print_problems(exc.problems)
         return EXIT_ERROR
     notifier = Notifier.from_environment()
     stop = threading.Event()

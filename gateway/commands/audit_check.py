@@ -17,14 +17,13 @@ the service user cannot read, showed first as a unit restarting every few second
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from gateway.audit.database import database_kind
 from gateway.audit.keys_file import load_keys
 from gateway.audit.subscriber_client import make_subscriber_client
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems, redact
 from gateway.config import AuditConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
 from gateway.protocol.bearer import check_bind, load_tokens
@@ -39,13 +38,11 @@ def run_check(config_path: Path, variables: Sequence[tuple[str, str]] = ()) -> i
     try:
         config = load_audit_config(config_path, {**os.environ, **dict(variables)})
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(redact(str(problem)), file=sys.stderr)
+        print_problems(exc.problems)
         return EXIT_INVALID
     on_this_machine = not variables
     problems, keyed = startup_problems(config, str(config_path), on_this_machine=on_this_machine)
-    for line in problems:
-        print(redact(line), file=sys.stderr)
+    print_problems(problems)
     if problems:
         return EXIT_INVALID
     keys = f"keys of {counted(keyed, 'device')}" if on_this_machine else "files not read"

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 import numpy as np
 import numpy.typing as npt
 
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.domain import ModelReference
 from gateway.errors import ConfigError, InvalidInputError, ModelLoadError
@@ -86,8 +86,7 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(redact(str(problem)), file=sys.stderr)
+        print_problems(exc.problems)
         return EXIT_INVALID
 
 

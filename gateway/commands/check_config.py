@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gateway.commands.config_models import check_models
 from gateway.commands.preflight import check_startup
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems
 from gateway.config import (
     EXPANDABLE,
     ConfigSource,
@@ -88,9 +88,7 @@ def run(arguments: argparse.Namespace) -> int:
         if arguments.models is not None:
             check_models(config, source, arguments.models)
     except ConfigError as exc:
-        for problem in exc.problems:
-            # The last guard: a problem quoting a URL must not print its credentials.
-            print(redact(str(problem)), file=sys.stderr)
+        print_problems(exc.problems)
         if looks_like_audit_config(exc.problems):
             print(
                 f"{arguments.file}: this looks like the audit service's config: "

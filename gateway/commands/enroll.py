@@ -18,7 +18,7 @@ from pathlib import Path
 
 from gateway.commands.check_config import STDIN, load_config_argument
 from gateway.commands.preflight import EMBEDDED
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems
 from gateway.config import IDENTIFIER, ConfigSource, default_config
 from gateway.domain import NAME_RULE, Image
 from gateway.enroll import (
@@ -113,8 +113,7 @@ def run(arguments: argparse.Namespace) -> int:
             frames, camera_id=camera.id, repository=config.models.repository, progress=_progress
         )
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"error: {redact(str(problem))}", file=sys.stderr)
+        print_problems(exc.problems, "error: ")
         return EXIT_INVALID
     except SourceError as exc:
         print(f"error: {exc}", file=sys.stderr)

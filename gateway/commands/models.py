@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems
 from gateway.config import GatewayConfig, default_config, load_config
 from gateway.domain import NAME_RULE, ModelState, ModelVersionStatus, TensorSpec
 from gateway.errors import ConfigError
@@ -100,8 +100,7 @@ def _load(arguments: argparse.Namespace) -> tuple[list[ModelVersionStatus], list
     try:
         config: GatewayConfig = load_config(arguments.config) if arguments.config else default_config()
     except ConfigError as exc:
-        for problem in exc.problems:
-            print(redact(str(problem)), file=sys.stderr)
+        print_problems(exc.problems)
         return None
     root: Path = arguments.repository or config.models.repository
     if not root.is_dir():

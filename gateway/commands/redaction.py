@@ -4,10 +4,12 @@ which should never have put them there."""
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterable
 
 from gateway.url_credentials import MASK, is_secret_name
 
-__all__ = ["redact"]
+__all__ = ["print_problems", "redact"]
 
 # User info runs to the last '@' before the path: a password may hold an unescaped '@' or ':'.
 _URL_CREDENTIALS = re.compile(r"(\b[a-z][a-z0-9+.-]*://)[^\s/?#]+@", re.IGNORECASE)
@@ -23,3 +25,11 @@ def _masked(parameter: re.Match[str]) -> str:
 def redact(text: str) -> str:
     """Credentials in any URL of ``text`` (user info, a secret-named parameter) become ``***``."""
     return _PARAMETER.sub(_masked, _URL_CREDENTIALS.sub(rf"\1{MASK}@", text))
+
+
+def print_problems(problems: Iterable[object], prefix: str = "") -> None:
+    """Each problem on its own line of standard error, through ``redact``: every command prints a
+    config's problems here, so none prints a URL's credentials (``serve`` and four others printed
+    them unredacted while ``check-config`` did not)."""
+    for problem in problems:
+        print(f"{prefix}{redact(str(problem))}", file=sys.stderr)

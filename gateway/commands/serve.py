@@ -37,7 +37,7 @@ from gateway.api import event_loop
 from gateway.api.app import App, create_app, serve
 from gateway.api.tokens import TokensInUse, replace_tokens
 from gateway.commands.preflight import EMBEDDED, check_startup
-from gateway.commands.redaction import redact
+from gateway.commands.redaction import print_problems
 from gateway.config import (
     ConfigSource,
     GatewayConfig,
@@ -92,9 +92,7 @@ def run(arguments: argparse.Namespace) -> int:
             load_config_source(config_path) if config_path is not None else (default_config(), EMBEDDED)
         )
     except ConfigError as exc:
-        for problem in exc.problems:
-            # As check-config prints them: a problem quoting a URL must not print its credentials.
-            print(redact(str(problem)), file=sys.stderr)
+        print_problems(exc.problems)
         return EXIT_CONFIG
     if config_path is None:
         missing = missing_from_checkout()
