@@ -2,7 +2,7 @@
 // evidence image its signed alert names (served only after it is hashed again against the alert).
 // A time range (From, To: this browser's time) lists the alerts whose alert time lies in it instead,
 // read by the audit service (since/until), a page at a time from the earliest.
-import { ApiError, asReadLine, clock, facts, fixed, h } from "./core.js";
+import { ApiError, asReadLine, chosenIn, clock, facts, fixed, h, keepInAddress } from "./core.js";
 import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
@@ -43,12 +43,7 @@ function card(deviceId, entry) {
 function addressed(parameter) {
   const text = parameter === null ? "" : parameter;
   const cut = text.indexOf("/");
-  let wanted;
-  try {
-    wanted = new URLSearchParams(cut < 0 ? "" : text.slice(cut + 1));
-  } catch {
-    wanted = new URLSearchParams();
-  }
+  const wanted = chosenIn(cut < 0 ? "" : text.slice(cut + 1));
   return { deviceId: parameter === null ? null : cut < 0 ? text : text.slice(0, cut), wanted };
 }
 
@@ -84,16 +79,9 @@ export function mount(view, parameter) {
     control.addEventListener("change", () => {
       rangeStart = 1n;
       rangeStarts.length = 0;
-      remember();
+      keepInAddress(`#/device/${encodeURIComponent(deviceId)}`, range);
       refresh();
     });
-  }
-
-  function remember() {
-    const query = new URLSearchParams(Object.entries(range).filter(([, control]) => control.value).map(([key, control]) => [key, control.value])).toString();
-    const base = `#/device/${encodeURIComponent(deviceId)}`;
-    const address = query ? `${base}/${encodeURIComponent(query)}` : base;
-    if (location.hash !== address) history.replaceState(history.state, "", address);
   }
   const cards = new Map();
   const path = devicePath(deviceId);

@@ -160,3 +160,22 @@ export function duration(seconds) {
 export function errorText(error) {
   return error instanceof ApiError ? error.message : `the gateway did not answer (${error.message})`;
 }
+
+// A page's filters are part of its address (`#/events/camera=gate&label=person`, the query escaped
+// once more as the router unescapes it once): a step back to the page from another, or a reload,
+// showed it unfiltered again, whatever had been chosen. chosenIn reads them back from the router's
+// parameter; an unreadable one is no filter.
+export function chosenIn(query) {
+  try {
+    return new URLSearchParams(query || "");
+  } catch {
+    return new URLSearchParams();
+  }
+}
+
+// The address `base` with the non-empty controls of `fields` (name -> control) as its query.
+export function keepInAddress(base, fields) {
+  const query = new URLSearchParams(Object.entries(fields).filter(([, control]) => control.value).map(([key, control]) => [key, control.value])).toString();
+  const address = query ? `${base}/${encodeURIComponent(query)}` : base;
+  if (location.hash !== address) history.replaceState(history.state, "", address);
+}

@@ -18,7 +18,7 @@
 // of when, with their delivery states in no colour: those, and whether an event is still open, may
 // have changed since. A status that could not be read leaves every delivery state unknown, where an
 // older one's acknowledgements shown beside alerts read now would mix two reads.
-import { api, asReadLine, errorText, h } from "./core.js";
+import { api, asReadLine, chosenIn, errorText, h, keepInAddress } from "./core.js";
 import { card, deliveryPill, deliveryText } from "./event_card.js";
 
 const FETCH = 1000;
@@ -64,23 +64,6 @@ function newestSeq(group) {
   return group[group.length - 1].seq;
 }
 
-// The filters chosen are the page's address (`#/events/camera=gate&label=person`, the query escaped
-// once more as the router unescapes it once): a step back to the events from another page, or a
-// reload, showed every camera's events again, whatever had been chosen.
-function chosen(parameter) {
-  try {
-    return new URLSearchParams(parameter || "");
-  } catch {
-    return new URLSearchParams();
-  }
-}
-
-function remember(fields) {
-  const query = new URLSearchParams(Object.entries(fields).filter(([, control]) => control.value).map(([key, control]) => [key, control.value])).toString();
-  const address = query ? `#/events/${encodeURIComponent(query)}` : "#/events";
-  if (location.hash !== address) history.replaceState(history.state, "", address);
-}
-
 export function mount(view, parameter) {
   const fields = {
     camera: h("select", { id: "filter-camera" }, h("option", { value: "", text: "all cameras" })),
@@ -111,7 +94,7 @@ export function mount(view, parameter) {
     h("p", {}, olderButton),
     olderError,
   );
-  const wanted = chosen(parameter);
+  const wanted = chosenIn(parameter);
   for (const [key, control] of Object.entries(fields)) {
     const value = wanted.get(key);
     if (!value) continue;
@@ -360,6 +343,6 @@ export function mount(view, parameter) {
   olderButton.addEventListener("click", older);
   for (const key of ["camera", "rule"]) fields[key].addEventListener("change", startRun);
   for (const key of ["label", "from", "to"]) fields[key].addEventListener("change", render);
-  for (const control of Object.values(fields)) control.addEventListener("change", () => remember(fields));
+  for (const control of Object.values(fields)) control.addEventListener("change", () => keepInAddress("#/events", fields));
   return { refresh };
 }
