@@ -20,11 +20,27 @@ from gateway.config.fields import (
     Interval,
     ModelReferenceField,
     Number,
+    Point,
     Section,
     Timeout,
 )
-from gateway.config.zones import LineConfig, ZoneConfig
+from gateway.config.motion_mask import leaves_frame_uncovered
+from gateway.config.zones import MAX_ZONE_VERTICES, LineConfig, ZoneConfig, polygon_problem
 from gateway.suggestions import closest
+
+
+class ConfigPathError(ValueError):
+    """A problem found by a validator about a key below the one it validates: ``path`` (relative to
+    the validated model) lets the loader point at that key's own line in the file."""
+
+    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
+        self.path = path
+        super().__init__(message)
+
+
+MAX_MOTION_MASKS = 64
+"""Most outlines a camera's motion mask may have (a clock, a tree and a road are three)."""
+MaskPolygon = Annotated[list[Point], Field(min_length=3, max_length=MAX_ZONE_VERTICES)]
 
 
 class MotionConfig(Section):
@@ -37,6 +53,27 @@ class MotionConfig(Section):
         description="Inference continues this long after motion ends (and, at a lower rate, while an "
         "object a rule follows, or an anomaly, is in view).",
     )
+    mask: list[MaskPolygon] = Field(
+        default_factory=list,
+        max_length=MAX_MOTION_MASKS,
+        description="Outlines (normalised (x, y) vertices) where change is never motion: an on-screen "
+        "clock, a swaying tree, a road past the fence. The model and the rules still see the whole frame.",
+    )
+
+    @model_validator(mode="after")
+    def _mask_leaves_the_frame(self) -> MotionConfig:
+        for index, polygon in enumerate(self.mask):
+            problem = polygon_problem(tuple(polygon))
+            if problem is not None:
+                raise ConfigPathError(("mask", index), f"mask outline {problem}")
+        # A mask over the whole frame would let the model see the first frame and no other.
+        if self.enabled and self.mask and not leaves_frame_uncovered(self.mask):
+            raise ConfigPathError(
+                ("mask",),
+                "covers the whole frame, so no change could ever be motion; leave part of the frame "
+                "unmasked, or set enabled: false to run the model on every sampled frame",
+            )
+        return self
 
 
 MAX_ZONES = 256
@@ -107,15 +144,6 @@ class RuleConfig(EventTiming):
         if self.type != "count" and self.min_count is not None:
             raise ValueError(f"'min_count' belongs to count rules, not {self.type}")
         return self
-
-
-class ConfigPathError(ValueError):
-    """A problem found by a validator about a key below the one it validates: ``path`` (relative to
-    the validated model) lets the loader point at that key's own line in the file."""
-
-    def __init__(self, path: tuple[str | int, ...], message: str) -> None:
-        self.path = path
-        super().__init__(message)
 
 
 class AnomalyConfig(EventTiming):

@@ -33,7 +33,7 @@ class ZoneConfig(Section):
     @model_validator(mode="after")
     def _encloses_an_area(self) -> ZoneConfig:
         # A degenerate zone would be accepted and then never contain a track's position.
-        problem = _polygon_problem(tuple(self.polygon))
+        problem = polygon_problem(tuple(self.polygon))
         if problem is not None:
             raise ValueError(f"zone {self.name!r} {problem}")
         return self
@@ -120,7 +120,7 @@ def _format_point(point: Point) -> str:
 
 
 @lru_cache(maxsize=256)
-def _polygon_problem(polygon: tuple[Point, ...]) -> str | None:
+def polygon_problem(polygon: tuple[Point, ...]) -> str | None:
     """What makes ``polygon`` unable to contain anything, or None; the verdict does not depend on
     which vertex comes first. Cached: one zone reused through a YAML alias is checked once."""
     vertices = _without_repeats(polygon)

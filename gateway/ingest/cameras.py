@@ -184,7 +184,7 @@ class CameraPipeline:
         with runtime.lock:
             detections = runtime.detections
         zones, lines = self._geometry[camera_id]
-        return draw_snapshot(frame.image, detections, zones, lines)
+        return draw_snapshot(frame.image, detections, zones, lines, motion_mask=runtime.gate.config.mask)
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
         """What the snapshot draws for a camera from now on (the decider's tracked detections)."""

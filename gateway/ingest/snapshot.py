@@ -1,5 +1,5 @@
 """The live picture of a camera: its newest frame with the latest detections (and their track ids),
-zones and counting lines (with their ``in`` arrow) drawn, as JPEG."""
+zones, counting lines (with their ``in`` arrow) and motion mask (shaded) drawn, as JPEG."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from gateway.config import LineConfig, ZoneConfig
+from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
 
 ZONE_COLOUR = (255, 200, 0)
 LINE_COLOUR = (60, 60, 255)
 BOX_COLOUR = (0, 200, 255)
+MASK_COLOUR = (128, 128, 128)
+MASK_EDGE_COLOUR = (230, 230, 230)
+MASK_OPACITY = 0.6
+"""How much of a masked pixel is MASK_COLOUR: enough to tell at a glance, not to hide what is there."""
 JPEG_QUALITY = 85
 ARROW_LENGTH = 0.08
 """The ``in`` arrow's length, as a share of the frame's smaller side."""
@@ -25,10 +29,14 @@ def draw_snapshot(
     detections: Sequence[Detection],
     zones: Sequence[ZoneConfig],
     lines: Sequence[LineConfig] = (),
+    *,
     quality: int = JPEG_QUALITY,
+    motion_mask: Sequence[Sequence[Point]] = (),
 ) -> bytes:
     canvas = image.copy()
     height, width = canvas.shape[:2]
+    if motion_mask:
+        _shade(canvas, motion_mask)
     for zone in zones:
         points = np.array([[round(x * width), round(y * height)] for x, y in zone.polygon], dtype=np.int32)
         cv2.polylines(canvas, [points], isClosed=True, color=ZONE_COLOUR, thickness=2)
@@ -52,6 +60,20 @@ def draw_snapshot(
     if not ok:
         raise SourceError("could not encode the snapshot as JPEG")
     return bytes(encoded.tobytes())
+
+
+def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
+    height, width = canvas.shape[:2]
+    polygons = [
+        np.array([[round(x * width), round(y * height)] for x, y in outline], dtype=np.int32)
+        for outline in outlines
+    ]
+    shaded = canvas.copy()
+    cv2.fillPoly(shaded, polygons, MASK_COLOUR)
+    cv2.addWeighted(shaded, MASK_OPACITY, canvas, 1 - MASK_OPACITY, 0, dst=canvas)
+    for polygon in polygons:
+        cv2.polylines(canvas, [polygon], isClosed=True, color=MASK_EDGE_COLOUR, thickness=1)
+        _label(canvas, "no motion", (int(polygon[0][0]) + 4, int(polygon[0][1]) + 16), MASK_EDGE_COLOUR)
 
 
 def _label(canvas: Image, text: str, at: tuple[int, int], colour: tuple[int, int, int]) -> None:

@@ -29,6 +29,7 @@ RELOADABLE = frozenset({"zones", "lines", "tracker", "rules", "anomaly"})
 """Camera keys a reload applies; of ``anomaly`` only the timing: its model is restart-only."""
 
 ANOMALY_MODEL = "anomaly.model"
+MOTION_MASK = "motion.mask"
 SECRET_KEYS = frozenset({"gstreamer_pipeline"})
 """Restart-only keys whose values may carry credentials: their change is named, not shown."""
 
@@ -84,6 +85,14 @@ def restart_only_changes(before: CameraConfig, after: CameraConfig) -> list[str]
             continue
         if key in SECRET_KEYS:
             changes.append(f"{key} changed")
+        elif key == MOTION_MASK:
+            # Outlines written out would fill the line: said by their count.
+            before_count, after_count = _outlines(old[key]), _outlines(new[key])
+            changes.append(
+                f"{key} changed ({after_count})"
+                if before_count == after_count
+                else f"{key} {before_count} -> {after_count}"
+            )
         elif key == "url":
             shown = redact_url(old[key]), redact_url(new[key])
             changes.append(
@@ -104,6 +113,10 @@ def _restart_only(camera: CameraConfig) -> dict[str, Any]:
             fields[key] = value
     fields[ANOMALY_MODEL] = str(camera.anomaly.model) if camera.anomaly is not None else None
     return fields
+
+
+def _outlines(mask: list[object]) -> str:
+    return "none" if not mask else f"{len(mask)} outline{'s' if len(mask) > 1 else ''}"
 
 
 def _shown(value: object) -> str:

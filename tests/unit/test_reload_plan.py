@@ -17,6 +17,7 @@ from gateway.pipeline.camera_changes import ReloadPlan, plan_reload, restart_onl
 from gateway.pipeline.rule_labels import repository_labels, unknown_labels
 
 YARD = {"name": "yard", "polygon": [[0.1, 0.5], [0.9, 0.5], [0.9, 1.0], [0.1, 1.0]]}
+TREE = [[0.6, 0.0], [1.0, 0.0], [1.0, 0.5]]
 FACES = {"name": "face", "labels": ["FACE_FEMALE", "FACE_MALE"], "zones": ["yard"]}
 
 
@@ -54,6 +55,7 @@ def test_a_model_change_keeps_the_cameras_config_in_force_and_names_the_change()
         ({"model": "face-detector:2"}, "model face-detector -> face-detector:2"),
         ({"detect_fps": 10}, "detect_fps 5.0 -> 10.0"),
         ({"motion": {"threshold": 40}}, "motion.threshold 25 -> 40"),
+        ({"motion": {"mask": [TREE, TREE]}}, "motion.mask none -> 2 outlines"),
         ({"enabled": False}, "enabled True -> False"),
         (
             {"url": "rtsp://admin:other@10.0.0.6/stream1"},

@@ -67,7 +67,7 @@ def _outlines(seed: int) -> list[tuple[Point, ...]]:
 def test_the_check_answers_as_comparing_every_pair(seed: int) -> None:
     verdicts = []
     for outline in _outlines(seed):
-        verdict = zones._polygon_problem.__wrapped__(outline)
+        verdict = zones.polygon_problem.__wrapped__(outline)
         assert verdict == _every_pair(outline), outline
         verdicts.append(verdict)
     # The outlines cover every verdict: fine, crossing, and no area

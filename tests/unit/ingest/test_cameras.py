@@ -28,6 +28,7 @@ from gateway.domain import (
 from gateway.errors import DeadlineExceededError, InferenceError, ModelNotFoundError, OverloadedError
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sampler import Detector
+from gateway.ingest.snapshot import MASK_OPACITY
 from gateway.ingest.sources import SourceFactory
 from tests.unit.ingest.conftest import ScriptedOpener, wait_until
 
@@ -145,6 +146,28 @@ def test_snapshot_draws_the_latest_detections_and_zones(
     assert decoded.shape == (48, 64, 3)
     # The plain grey frame now has coloured zone and box lines on it.
     assert int(np.abs(decoded.astype(np.int16) - 50).max()) > 60
+
+
+def test_snapshot_shades_the_motion_mask_in_force(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    # A mask over the bottom right corner, its outline starting at the corner (its label off the picture).
+    corner = [[1, 1], [0.6, 1], [0.6, 0.6], [1, 0.6]]
+    sink = Sink()
+    pipeline, _ = pipeline_for(
+        [camera(motion={"mask": [corner], "hold_s": 0}, zones=[])], immediate(person), sink, openers
+    )
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: len(sink.results) >= 1)
+    jpeg = pipeline.snapshot_jpeg("cam")
+    assert jpeg is not None
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert decoded is not None
+    # The grey frame (50) is shaded towards the mask's grey (128) inside the mask, and only there.
+    assert abs(int(decoded[44, 52]) - round(50 * (1 - MASK_OPACITY) + 128 * MASK_OPACITY)) <= 4
+    assert abs(int(decoded[24, 52]) - 50) <= 4
+    assert abs(int(decoded[36, 34]) - 50) <= 4
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from gateway.config import MotionConfig
 from gateway.domain import Image
-from gateway.ingest.motion import MotionGate
+from gateway.ingest.motion import MotionGate, mask_pixels
 
 
 def scene(square_x: int | None = None, noise_seed: int | None = None) -> Image:
@@ -66,3 +67,86 @@ def test_min_area_sets_how_much_must_change() -> None:
     sensitive = MotionGate(MotionConfig(hold_s=0.0, min_area=0.0001))
     sensitive.check(scene(), 0.0)
     assert sensitive.check(tiny, 1.0).run_model
+
+
+TREE_MASK = [[(0.625, 0.0), (1.0, 0.0), (1.0, 0.5), (0.625, 0.5)]]
+"""Exactly around tree_scene's tree: the mask a user draws around what moves and does not matter."""
+
+
+def tree_scene(moment: int, square_x: int | None = None) -> Image:
+    """A static scene but for a tree in wind at the top right, its leaves in another place each frame."""
+    image = scene(square_x=square_x)
+    leaves = np.random.default_rng(moment).integers(0, 256, (12, 12), dtype=np.uint8)
+    image[0:120, 200:320] = cv2.resize(leaves, (120, 120), interpolation=cv2.INTER_NEAREST)[:, :, None]
+    return image
+
+
+def test_a_tree_in_the_wind_is_motion_on_every_frame_without_a_mask() -> None:
+    gate = MotionGate(MotionConfig(hold_s=0.0))
+    gate.check(tree_scene(0), 0.0)
+    decisions = [gate.check(tree_scene(moment), float(moment)) for moment in range(1, 30)]
+    assert all(decision.run_model for decision in decisions)
+
+
+def test_a_mask_drawn_tight_around_the_tree_keeps_the_scene_still() -> None:
+    # The blur spreads the leaves' change a few pixels past the mask's edge: that spread is no
+    # motion either, however tight the mask is drawn.
+    gate = MotionGate(MotionConfig(hold_s=0.0, mask=TREE_MASK))
+    assert gate.check(tree_scene(0), 0.0).run_model
+    decisions = [gate.check(tree_scene(moment), float(moment)) for moment in range(1, 30)]
+    assert not any(decision.run_model for decision in decisions)
+    assert max(decision.changed_fraction for decision in decisions) == 0.0
+
+
+def test_motion_outside_the_mask_is_still_motion() -> None:
+    gate = MotionGate(MotionConfig(hold_s=0.0, mask=TREE_MASK))
+    gate.check(tree_scene(0), 0.0)
+    assert not gate.check(tree_scene(1), 1.0).run_model
+    moving = [
+        gate.check(tree_scene(2 + step, square_x=x), 2.0 + step) for step, x in enumerate(range(0, 120, 20))
+    ]
+    assert all(decision.run_model for decision in moving)
+
+
+def test_min_area_stays_a_share_of_the_whole_frame_under_a_mask() -> None:
+    # A change of some 0.3% of the frame outside a mask over the left half is motion, as without it.
+    half = [[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]]
+    spot = scene()
+    spot[180:195, 250:265] = 255
+    for mask in ([], half):
+        gate = MotionGate(MotionConfig(hold_s=0.0, min_area=0.002, mask=mask))
+        gate.check(scene(), 0.0)
+        decision = gate.check(spot, 1.0)
+        assert decision.run_model, mask
+        assert 0.002 <= decision.changed_fraction < 0.01, (mask, decision.changed_fraction)
+
+
+def test_a_change_under_the_mask_is_no_motion_however_large() -> None:
+    left = [[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]]
+    gate = MotionGate(MotionConfig(hold_s=0.0, mask=left))
+    gate.check(scene(), 0.0)
+    flash = scene()
+    flash[:, :150] = 255  # a light switched on in the masked half, short of its edge by the blur's reach
+    assert not gate.check(flash, 1.0).run_model
+    flash[:, :200] = 255  # and past it
+    assert gate.check(flash, 2.0).run_model
+
+
+def test_a_new_frame_size_draws_the_mask_again() -> None:
+    gate = MotionGate(MotionConfig(hold_s=0.0, mask=TREE_MASK))
+    gate.check(tree_scene(0), 0.0)
+    gate.reset()  # a reconnect, at another size
+    large = [np.asarray(cv2.resize(tree_scene(moment), (640, 480)), dtype=np.uint8) for moment in range(5)]
+    assert gate.check(large[0], 10.0).run_model
+    assert not any(gate.check(image, 11.0 + index).run_model for index, image in enumerate(large[1:]))
+
+
+def test_the_mask_is_drawn_where_its_outline_lies_at_any_size() -> None:
+    left_quarter = [[(0.0, 0.0), (0.25, 0.0), (0.25, 1.0), (0.0, 1.0)]]
+    for width, height in ((160, 120), (161, 90), (17, 9)):
+        masked = mask_pixels(left_quarter, (height, width))
+        columns = np.flatnonzero(masked.any(axis=0))
+        # Whole columns from the left edge to the quarter's, within the pixel OpenCV rounds it to.
+        assert list(columns) == list(range(columns.size)), width
+        assert masked[:, : columns.size].all()
+        assert abs(columns.size - width / 4) <= 1, width
