@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from prometheus_client import CollectorRegistry
 
-from gateway.config import CameraConfig, LineConfig, ZoneConfig
+from gateway.config import CameraConfig
 from gateway.domain import CameraState, CameraStatus, Detection
 from gateway.ingest.camera import Camera
 from gateway.ingest.camera_metrics import CameraCollector, latency_histogram
@@ -54,7 +54,6 @@ class CameraPipeline:
         self._running = False
         self._state_lock = threading.Lock()
         self._state_since: dict[str, float] = {}
-        self._geometry: dict[str, tuple[tuple[ZoneConfig, ...], tuple[LineConfig, ...]]] = {}
         self._runtimes: dict[str, CameraRuntime] = {}
         for config in cameras:
             camera = Camera(
@@ -68,7 +67,6 @@ class CameraPipeline:
             )
             self._runtimes[config.id] = CameraRuntime.for_camera(camera, config)
             self._state_since[config.id] = clock()
-            self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))
         self._sampler = Sampler(
             list(self._runtimes.values()),
             detector,
@@ -182,9 +180,10 @@ class CameraPipeline:
         if runtime is None or frame is None:
             return None
         with runtime.lock:
-            detections = runtime.detections
-        zones, lines = self._geometry[camera_id]
-        return draw_snapshot(frame.image, detections, zones, lines, motion_mask=runtime.gate.config.mask)
+            detections, config = runtime.detections, runtime.config
+        return draw_snapshot(
+            frame.image, detections, config.zones, config.lines, motion_mask=runtime.gate.config.mask
+        )
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
         """What the snapshot draws for a camera from now on (the decider's tracked detections)."""
@@ -193,11 +192,22 @@ class CameraPipeline:
             with runtime.lock:
                 runtime.detections = detections
 
-    def update_geometry(self, cameras: Sequence[CameraConfig]) -> None:
-        """A reload: the snapshot draws the new zones and lines (a camera's source needs a restart)."""
+    def apply_reload(self, cameras: Sequence[CameraConfig]) -> None:
+        """A reload's camera configs in force (``camera_changes.plan_reload``: their restart-only
+        keys as started): the snapshot draws their zones and lines, and the sampler follows their
+        rules. It kept the rules it started with: a camera whose rules a reload removed kept its
+        last tracked boxes in the live view (no tracker ran, and the sampler left the boxes to it),
+        and a still object of a label a reload began to follow was gated until its event ended."""
         for config in cameras:
-            if config.id in self._geometry:
-                self._geometry[config.id] = (tuple(config.zones), tuple(config.lines))
+            runtime = self._runtimes.get(config.id)
+            if runtime is None:
+                continue
+            with runtime.lock:
+                if config.rules != runtime.config.rules:
+                    # Whether the new rules follow what is in view is for a result to say: the next
+                    # frame due on a still scene goes to the models as if they did.
+                    runtime.followed_present = True
+                runtime.config = config
 
     def processed(self, camera_id: str) -> int:
         """Frames of this camera with a result from its first model, since start."""

@@ -273,7 +273,7 @@ class Gateway:
             # Waiting longer would hold SIGHUP's caller (and a SIGTERM behind it); failing would stop
             # the gateway over a reload that is already on its way.
             ended = None
-        self.cameras.update_geometry(plan.cameras)
+        self.cameras.apply_reload(plan.cameras)
         self.config = applied
         self._pending = pending
         self._label_problems = self._check_labels(applied)

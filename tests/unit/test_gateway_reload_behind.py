@@ -67,7 +67,7 @@ class FakeCameras:
     def __init__(self) -> None:
         self.geometry: list[Any] = []
 
-    def update_geometry(self, cameras: Any) -> None:
+    def apply_reload(self, cameras: Any) -> None:
         self.geometry.append(cameras)
 
 

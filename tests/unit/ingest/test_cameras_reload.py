@@ -1,0 +1,119 @@
+"""A reload's rules reach the sampler: which boxes the live view shows (the model's own, or the
+decider's tracked ones) and which still objects keep going to the model on a still scene. The
+sampler kept the rules it started with: a camera whose rules a reload removed showed its last
+tracked boxes for good, and a still object of a label a reload began to follow was gated."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+
+from gateway.domain import Detection, DetectOutput, Frame, ModelRef, ModelReference
+from gateway.ingest.cameras import CameraPipeline
+from tests.unit.ingest.conftest import ScriptedOpener, wait_until
+from tests.unit.ingest.test_cameras import Sink, camera, pipeline_for
+
+SOMEONE = {"name": "someone", "labels": ["person"], "end_after_s": 0.8}
+CATS = {"name": "cats", "labels": ["cat"], "end_after_s": 0.8}
+TRACKED = Detection("person", 0.9, (0.1, 0.1, 0.4, 0.9), track_id=7)
+
+
+class CountingDetector:
+    """Sees one person in every frame; counts the frames it is given."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, model: ModelReference, _frame: Frame, _deadline: float | None) -> Future[DetectOutput]:
+        with self._lock:
+            self.runs += 1
+        future: Future[DetectOutput] = Future()
+        person = Detection("person", 0.9, (0.1, 0.1, 0.4, 0.9))
+        future.set_result(DetectOutput(ModelRef(model.name, model.version or 1), (person,), None))
+        return future
+
+
+@pytest.fixture
+def openers() -> dict[str, ScriptedOpener]:
+    return {}
+
+
+@pytest.fixture
+def running() -> Iterator[list[CameraPipeline]]:
+    pipelines: list[CameraPipeline] = []
+    yield pipelines
+    for pipeline in pipelines:
+        assert pipeline.stop(2.0)
+
+
+def started(
+    configs: list[Any],
+    detector: CountingDetector,
+    openers: dict[str, ScriptedOpener],
+    running: list[CameraPipeline],
+) -> tuple[CameraPipeline, Sink]:
+    sink = Sink()
+    pipeline, _ = pipeline_for(configs, detector, sink, openers)
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: len(sink.results) >= 1)
+    return pipeline, sink
+
+
+def shown(pipeline: CameraPipeline) -> tuple[Detection, ...]:
+    status = pipeline.camera("cam")
+    assert status is not None
+    return status.detections
+
+
+def test_rules_removed_by_a_reload_give_the_live_view_the_models_boxes_again(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    # Given a camera with a rule: the decider's tracked boxes are shown, the sampler leaves them be.
+    pipeline, sink = started([camera(rules=[SOMEONE])], CountingDetector(), openers, running)
+    pipeline.show("cam", (TRACKED,))
+    assert shown(pipeline) == (TRACKED,)
+    # When a reload removes the camera's rules (no tracker runs for it any more),
+    pipeline.apply_reload([camera(rules=[])])
+    seen = len(sink.results)
+    assert wait_until(lambda: len(sink.results) >= seen + 3)
+    # then the live view shows the model's own boxes of the newest frames.
+    assert wait_until(lambda: [detection.track_id for detection in shown(pipeline)] == [None])
+
+
+def test_rules_added_by_a_reload_leave_the_live_view_to_the_tracker(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    pipeline, sink = started([camera(rules=[])], CountingDetector(), openers, running)
+    assert wait_until(lambda: [detection.track_id for detection in shown(pipeline)] == [None])
+    pipeline.apply_reload([camera(rules=[SOMEONE])])
+    pipeline.show("cam", (TRACKED,))
+    seen = len(sink.results)
+    assert wait_until(lambda: len(sink.results) >= seen + 5)
+    # The sampler's untracked boxes no longer replace the tracked ones between the decider's frames.
+    assert shown(pipeline) == (TRACKED,)
+
+
+def test_a_still_object_a_reload_begins_to_follow_keeps_going_to_the_model(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    # Given a still scene with a person in it, gated, on a camera whose rule follows cats:
+    # keepalive_s is 0.2 s (a quarter of end_after_s), the sampling interval 0.02 s.
+    motion = {"enabled": True, "hold_s": 0}
+    detector = CountingDetector()
+    started([camera(motion=motion, rules=[CATS])], detector, openers, running)
+    runs = detector.runs
+    threading.Event().wait(0.6)
+    assert detector.runs - runs <= 1
+    pipeline = running[0]
+    # When a reload makes the rule follow people,
+    pipeline.apply_reload([camera(motion=motion, rules=[SOMEONE])])
+    runs = detector.runs
+    threading.Event().wait(1.0)
+    # then the person goes to the model about every 0.2 s (a third of that asked, for a loaded host).
+    assert detector.runs - runs >= 5 / 3, detector.runs - runs
