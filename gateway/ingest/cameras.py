@@ -182,7 +182,7 @@ class CameraPipeline:
         with runtime.lock:
             detections, config = runtime.detections, runtime.config
         return draw_snapshot(
-            frame.image, detections, config.zones, config.lines, motion_mask=runtime.gate.config.mask
+            frame.image, detections, config.zones, config.lines, motion_mask=config.motion.mask
         )
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
@@ -194,10 +194,11 @@ class CameraPipeline:
 
     def apply_reload(self, cameras: Sequence[CameraConfig]) -> None:
         """A reload's camera configs in force (``camera_changes.plan_reload``: their restart-only
-        keys as started): the snapshot draws their zones and lines, and the sampler follows their
-        rules. It kept the rules it started with: a camera whose rules a reload removed kept its
-        last tracked boxes in the live view (no tracker ran, and the sampler left the boxes to it),
-        and a still object of a label a reload began to follow was gated until its event ended."""
+        keys as started): the snapshot draws their zones, lines and motion mask, and the sampler
+        follows their rules and mask. It kept the rules it started with: a camera whose rules a
+        reload removed kept its last tracked boxes in the live view (no tracker ran, and the sampler
+        left the boxes to it), and a still object of a label a reload began to follow was gated
+        until its event ended."""
         for config in cameras:
             runtime = self._runtimes.get(config.id)
             if runtime is None:

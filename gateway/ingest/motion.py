@@ -93,6 +93,14 @@ class MotionGate:
         held = self._last_motion_at is not None and now - self._last_motion_at <= self.config.hold_s
         return MotionDecision(held, changed)
 
+    def respec(self, config: MotionConfig) -> None:
+        """A reload's motion settings, of which only the mask may differ from the running ones. A new
+        mask starts the background over, as a reconnect does: the part it no longer hides was frozen
+        in the background, and would be taken for motion."""
+        if config.mask != self.config.mask:
+            self.reset()
+        self.config = config
+
     def reset(self) -> None:
         """Forget the background (after a reconnect the view may have changed)."""
         self._background = None

@@ -205,6 +205,8 @@ class Sampler:
             # After a reconnect the view may have moved: compare against the new scene, not the old.
             runtime.seen_reconnects = camera.reconnects
             runtime.gate.reset()
+        if runtime.gate.config is not config.motion:
+            runtime.gate.respec(config.motion)  # a reload: its mask, on the gate's own thread
         if not runtime.gate.check(frame.image, now).run_model and not self._keeps_alive(runtime, now):
             camera.drops.add(DropReason.MOTION)
             return

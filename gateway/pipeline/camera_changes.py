@@ -4,7 +4,8 @@ A camera's reader, motion gate and sampler are built once, at start, from its so
 models (``url``, ``detect_fps``, ``model``, the anomaly model, ``motion``, timeouts, ``enabled``):
 the camera keeps running those until the service restarts. Its rules, zones, lines, tracker and the
 anomaly rule's timing are reloadable: the decider swaps them between two frames, handing open
-events over to the rules that survive.
+events over to the rules that survive. So is its motion mask, which the sampler hands to the gate
+before its next frame: a mask is drawn, reloaded and looked at again on the live view.
 
 A reload that changes a restart-only part of a camera would half-apply if it installed the new
 rules: rules bound to a model the camera does not run judge nothing (``RuleEngine.process`` skips
@@ -27,9 +28,10 @@ from gateway.ingest.urls import redact_url
 
 RELOADABLE = frozenset({"zones", "lines", "tracker", "rules", "anomaly"})
 """Camera keys a reload applies; of ``anomaly`` only the timing: its model is restart-only."""
+RELOADABLE_WITHIN = frozenset({"motion.mask"})
+"""Keys of a restart-only section that a reload applies all the same."""
 
 ANOMALY_MODEL = "anomaly.model"
-MOTION_MASK = "motion.mask"
 SECRET_KEYS = frozenset({"gstreamer_pipeline"})
 """Restart-only keys whose values may carry credentials: their change is named, not shown."""
 
@@ -85,14 +87,6 @@ def restart_only_changes(before: CameraConfig, after: CameraConfig) -> list[str]
             continue
         if key in SECRET_KEYS:
             changes.append(f"{key} changed")
-        elif key == MOTION_MASK:
-            # Outlines written out would fill the line: said by their count.
-            before_count, after_count = _outlines(old[key]), _outlines(new[key])
-            changes.append(
-                f"{key} changed ({after_count})"
-                if before_count == after_count
-                else f"{key} {before_count} -> {after_count}"
-            )
         elif key == "url":
             shown = redact_url(old[key]), redact_url(new[key])
             changes.append(
@@ -108,15 +102,15 @@ def _restart_only(camera: CameraConfig) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, value in camera.model_dump(mode="json", exclude=set(RELOADABLE)).items():
         if isinstance(value, dict):
-            fields |= {f"{key}.{inner}": item for inner, item in value.items()}
+            fields |= {
+                f"{key}.{inner}": item
+                for inner, item in value.items()
+                if f"{key}.{inner}" not in RELOADABLE_WITHIN
+            }
         else:
             fields[key] = value
     fields[ANOMALY_MODEL] = str(camera.anomaly.model) if camera.anomaly is not None else None
     return fields
-
-
-def _outlines(mask: list[object]) -> str:
-    return "none" if not mask else f"{len(mask)} outline{'s' if len(mask) > 1 else ''}"
 
 
 def _shown(value: object) -> str:

@@ -55,7 +55,6 @@ def test_a_model_change_keeps_the_cameras_config_in_force_and_names_the_change()
         ({"model": "face-detector:2"}, "model face-detector -> face-detector:2"),
         ({"detect_fps": 10}, "detect_fps 5.0 -> 10.0"),
         ({"motion": {"threshold": 40}}, "motion.threshold 25 -> 40"),
-        ({"motion": {"mask": [TREE, TREE]}}, "motion.mask none -> 2 outlines"),
         ({"enabled": False}, "enabled True -> False"),
         (
             {"url": "rtsp://admin:other@10.0.0.6/stream1"},
@@ -72,6 +71,20 @@ def test_every_restart_only_change_is_named_without_credentials(changes: dict[st
     assert named in pending
     assert "secret" not in pending
     assert "other@" not in pending
+
+
+def test_a_motion_mask_applies_without_a_restart_unlike_motions_other_keys() -> None:
+    built = camera()
+    masked = camera(motion={"mask": [TREE]})
+    assert plan_reload({"door": built}, [built], [masked]) == ReloadPlan((masked,), ())
+    # With a restart-only key of its section, the whole camera waits, its mask too; the line names
+    # that key alone.
+    both = camera(motion={"mask": [TREE], "threshold": 40})
+    plan = plan_reload({"door": built}, [built], [both])
+    assert plan.cameras == (built,)
+    (pending,) = plan.pending
+    assert "restart to apply motion.threshold 25 -> 40;" in pending
+    assert "mask" not in pending
 
 
 def test_rules_zones_tracker_and_anomaly_timing_apply_without_a_restart() -> None:

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from gateway.domain import Detection, DetectOutput, Frame, ModelRef, ModelReference
+from gateway.domain import Detection, DetectOutput, Frame, Image, ModelRef, ModelReference
 from gateway.ingest.cameras import CameraPipeline
-from tests.unit.ingest.conftest import ScriptedOpener, wait_until
+from tests.unit.ingest.conftest import ScriptedOpener, ScriptedSource, image, wait_until
 from tests.unit.ingest.test_cameras import Sink, camera, pipeline_for
 
 SOMEONE = {"name": "someone", "labels": ["person"], "end_after_s": 0.8}
@@ -117,3 +117,37 @@ def test_a_still_object_a_reload_begins_to_follow_keeps_going_to_the_model(
     threading.Event().wait(1.0)
     # then the person goes to the model about every 0.2 s (a third of that asked, for a loaded host).
     assert detector.runs - runs >= 5 / 3, detector.runs - runs
+
+
+class RightHalfFlickers(ScriptedSource):
+    """A still left half and a right half that changes in each frame (a tree in the wind)."""
+
+    def retrieve(self) -> Image:
+        frame = image(50)
+        frame[:, 32:] = 50 if self.index % 2 else 200
+        return frame
+
+
+class FlickerOpener(ScriptedOpener):
+    def __call__(self) -> ScriptedSource:
+        source = RightHalfFlickers(self.frames, self.interval_s)
+        self.opened.append(source)
+        return source
+
+
+def test_a_mask_a_reload_draws_stops_the_motion_under_it(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    openers["cam"] = FlickerOpener()
+    detector = CountingDetector()
+    flickering = camera(motion={"enabled": True, "hold_s": 0})
+    pipeline, _ = started([flickering], detector, openers, running)
+    runs = detector.runs
+    threading.Event().wait(0.5)
+    assert detector.runs - runs >= 10  # of some 25 frames sampled at 50 fps
+    right_half = [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]
+    pipeline.apply_reload([camera(motion={"enabled": True, "hold_s": 0, "mask": [right_half]})])
+    threading.Event().wait(0.2)  # the gate takes the mask before its next frame
+    runs = detector.runs
+    threading.Event().wait(0.5)
+    assert detector.runs - runs <= 1

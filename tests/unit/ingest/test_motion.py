@@ -150,3 +150,21 @@ def test_the_mask_is_drawn_where_its_outline_lies_at_any_size() -> None:
         assert list(columns) == list(range(columns.size)), width
         assert masked[:, : columns.size].all()
         assert abs(columns.size - width / 4) <= 1, width
+
+
+def test_a_reloaded_mask_starts_the_background_over_and_the_same_mask_does_not() -> None:
+    gate = MotionGate(MotionConfig(hold_s=0.0))
+    gate.check(tree_scene(0), 0.0)
+    assert gate.check(tree_scene(1), 1.0).run_model
+    masked = MotionConfig(hold_s=0.0, mask=TREE_MASK)
+    gate.respec(masked)
+    assert gate.config is masked
+    assert gate.check(tree_scene(2), 2.0).run_model  # the first frame against the new mask
+    assert not any(gate.check(tree_scene(moment), float(moment)).run_model for moment in range(3, 10))
+    # The same mask again (a reload that changed something else): the background is kept.
+    gate.respec(MotionConfig(hold_s=0.0, mask=TREE_MASK))
+    assert not gate.check(tree_scene(10), 10.0).run_model
+    # The mask taken away: the tree is motion again, after the new background's first frame.
+    gate.respec(MotionConfig(hold_s=0.0))
+    assert gate.check(tree_scene(11), 11.0).run_model
+    assert gate.check(tree_scene(12), 12.0).run_model
