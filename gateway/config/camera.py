@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     Field,
+    field_validator,
     model_validator,
 )
 
@@ -60,6 +61,18 @@ class MotionConfig(Section):
         "clock, a swaying tree, a road past the fence. The model and the rules still see the whole frame.",
     )
 
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _outlines_not_points(cls, value: object) -> object:
+        # One outline written without the list around it reads as outlines of two numbers each,
+        # and pydantic named every number "not a list".
+        if isinstance(value, list) and value and all(_is_point(item) for item in value):
+            raise ValueError(
+                "takes a list of outlines, and this is one outline's points: write it inside a list, "
+                f"[{_flow_list(value)}]"
+            )
+        return value
+
     @model_validator(mode="after")
     def _mask_leaves_the_frame(self) -> MotionConfig:
         for index, polygon in enumerate(self.mask):
@@ -74,6 +87,18 @@ class MotionConfig(Section):
                 "unmasked, or set enabled: false to run the model on every sampled frame",
             )
         return self
+
+
+def _is_point(item: object) -> bool:
+    return (
+        isinstance(item, list)
+        and len(item) == 2
+        and all(isinstance(number, int | float) and not isinstance(number, bool) for number in item)
+    )
+
+
+def _flow_list(points: list[list[float]]) -> str:
+    return "[" + ", ".join(f"[{x!r}, {y!r}]" for x, y in points) + "]"
 
 
 MAX_ZONES = 256

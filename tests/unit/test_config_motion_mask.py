@@ -108,3 +108,11 @@ def test_whether_outlines_leave_part_of_the_frame(
     outlines: list[list[tuple[float, float]]], uncovered: bool
 ) -> None:
     assert leaves_frame_uncovered(outlines) is uncovered
+
+
+def test_one_outline_written_without_its_list_is_told_how_to_write_it() -> None:
+    # Before, each of its numbers was named "must be a list": six lines for one slip.
+    assert _problems("      mask: [[0, 0], [0.4, 0], [0.4, 1e-1]]\n") == [
+        "gateway.yaml:5: cameras[0].motion.mask: takes a list of outlines, and this is one outline's "
+        "points: write it inside a list, [[[0, 0], [0.4, 0], [0.4, 0.1]]]"
+    ]
