@@ -456,6 +456,12 @@ class CameraStatus:
     """Wall-clock capture time of the newest frame, seconds since the epoch."""
     detections: tuple[Detection, ...] = ()
     """The newest judged frame's detections, with track ids where the camera tracks objects."""
+    motion_changed: float | None = None
+    """Share of the newest sampled frame that differed from motion gating's background (None before
+    a second frame, or with gating off): set beside ``motion_min_area``, how near the scene is to
+    motion, for tuning ``min_area`` and the mask."""
+    motion_min_area: float | None = None
+    """The camera's ``motion.min_area``; None with gating off."""
 
 
 class DeliveryState(str, enum.Enum):

@@ -43,6 +43,9 @@ def camera_json(status: CameraStatus) -> dict[str, Any]:
         "last_error": status.last_error,
         "last_frame_at": status.last_frame_at,
         "detections": [detection_json(detection) for detection in status.detections],
+        "motion": None
+        if status.motion_min_area is None
+        else {"changed": status.motion_changed, "min_area": status.motion_min_area},
     }
 
 

@@ -219,7 +219,7 @@ class CameraPipeline:
         return self._runtimes[camera_id].camera.frames_in
 
     def _status(self, runtime: CameraRuntime) -> CameraStatus:
-        camera = runtime.camera
+        camera, motion = runtime.camera, runtime.gate.config
         with runtime.lock:
             failures = "; ".join(message for message, _ in runtime.failures.values())
         return CameraStatus(
@@ -234,4 +234,6 @@ class CameraPipeline:
             last_error=camera.last_error or failures or None,
             last_frame_at=camera.last_frame_at(),
             detections=runtime.detections,
+            motion_changed=runtime.gate.last_changed,
+            motion_min_area=motion.min_area if motion.enabled else None,
         )

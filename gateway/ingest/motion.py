@@ -51,6 +51,9 @@ class MotionGate:
         self._last_motion_at: float | None = None
         self._masked: npt.NDArray[np.bool_] | None = None
         self._first_under_mask: npt.NDArray[np.uint8] | None = None
+        self.last_changed: float | None = None
+        """The newest compared frame's ``changed_fraction`` (None before one, or with gating off);
+        read by other threads, written by the gate's own."""
 
     def _grey(self, image: Image) -> npt.NDArray[np.uint8]:
         height, width = image.shape[:2]
@@ -87,6 +90,7 @@ class MotionGate:
         difference = cv2.absdiff(grey, cv2.convertScaleAbs(background))
         changed = float(np.count_nonzero(difference > self.config.threshold)) / difference.size
         cv2.accumulateWeighted(grey, background, BACKGROUND_RATE)
+        self.last_changed = changed
         if changed >= self.config.min_area:
             self._last_motion_at = now
             return MotionDecision(True, changed)
@@ -106,6 +110,7 @@ class MotionGate:
         self._background = None
         self._last_motion_at = None
         self._first_under_mask = None
+        self.last_changed = None
 
 
 def mask_pixels(

@@ -198,6 +198,8 @@ class FakeCameras:
             last_error=None,
             last_frame_at=1_764_000_000.5,
             detections=(Detection("person", 0.75, (0.1, 0.5, 0.2, 0.9), 42),),
+            motion_changed=0.0031,
+            motion_min_area=0.002,
         )
         self.jpeg: bytes | None = b"\xff\xd8\xff\xe0fake-jpeg"
 

@@ -117,6 +117,7 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
             "last_error": None,
             "last_frame_at": 1_764_000_000.5,
             "detections": [{"label": "person", "score": 0.75, "box": [0.1, 0.5, 0.2, 0.9], "track_id": 42}],
+            "motion": {"changed": 0.0031, "min_area": 0.002},
         }
     ]
     assert api.get("/v1/cameras/gate").json()["state"] == "streaming"

@@ -168,3 +168,18 @@ def test_a_reloaded_mask_starts_the_background_over_and_the_same_mask_does_not()
     gate.respec(MotionConfig(hold_s=0.0))
     assert gate.check(tree_scene(11), 11.0).run_model
     assert gate.check(tree_scene(12), 12.0).run_model
+
+
+def test_the_share_last_changed_is_kept_for_the_cameras_status() -> None:
+    gate = MotionGate(MotionConfig(hold_s=0.0))
+    assert gate.last_changed is None
+    gate.check(scene(), 0.0)
+    assert gate.last_changed is None  # the first frame is the background, compared with nothing
+    decision = gate.check(scene(square_x=100), 1.0)
+    assert gate.last_changed == decision.changed_fraction > 0.01
+    gate.reset()
+    assert gate.last_changed is None
+    off = MotionGate(MotionConfig(enabled=False))
+    off.check(scene(), 0.0)
+    off.check(scene(square_x=100), 1.0)
+    assert off.last_changed is None

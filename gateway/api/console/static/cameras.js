@@ -91,10 +91,21 @@ export function liveNote(image) {
   };
 }
 
+// How much of the newest frame changed against motion gating's threshold: what to read when
+// tuning min_area or a mask (a scene always over it is never gated; one never near it, too strict).
+export function motion(camera) {
+  const gating = camera.motion;
+  if (!gating) return "gating off";
+  const percent = (share) => `${fixed(share * 100, 2)}%`;
+  const changed = typeof gating.changed === "number" ? `${percent(gating.changed)} changed` : "no frame compared yet";
+  return `${changed}, motion from ${percent(gating.min_area)}`;
+}
+
 export function cameraFacts(camera, current = true) {
   return facts([
     ["State", stateBadge(camera.state, current)],
     ["fps in / processed", `${fixed(camera.fps_in)} / ${fixed(camera.fps_processed)}`],
+    ["Motion", motion(camera)],
     ["Dropped", drops(camera)],
     ["Reconnects", String(camera.reconnects)],
     ["Last error", camera.last_error || "none", { class: camera.last_error ? "error" : "" }],
