@@ -3,6 +3,7 @@ port, signal it; plus the small repository and config helpers those tests share.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 CLIP = REPOSITORY / "build" / "demo" / "clip.mp4"
@@ -81,6 +83,24 @@ def face_repository(directory: Path) -> Path:
     repository.mkdir()
     (repository / "face-detector").symlink_to(REPOSITORY / "models" / "face-detector")
     return repository
+
+
+def serve_cameras(directory: Path, device_id: str, cameras: list[dict[str, Any]]) -> Process:
+    """``serve`` of ``cameras`` on the face detector, its state under ``directory`` and its API on a
+    free loopback port (``Process.api_port``), no tokens."""
+    config = directory / "gateway.yaml"
+    config.write_text(
+        json.dumps(
+            {
+                "device_id": device_id,
+                "state_dir": str(directory / "state"),
+                "http": {"port": 0},
+                "models": {"repository": str(face_repository(directory))},
+                "cameras": cameras,
+            }
+        )
+    )
+    return Process(["serve", "--config", str(config)], directory / "serve.log")
 
 
 def last_committed_seq(state_dir: Path) -> int:

@@ -5,14 +5,13 @@ waiting behind the streams for good."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.clips import HEIGHT, WIDTH, moving_clip, write_mp4
-from tests.support.serve import Process, face_repository
+from tests.support.serve import serve_cameras
 
 CAMERAS = 12
 UI_WAIT_MS = 15_000
@@ -32,19 +31,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         }
         for index in range(CAMERAS)
     ]
-    config = directory / "gateway.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "device_id": "many-cameras",
-                "state_dir": str(directory / "state"),
-                "http": {"port": 0},
-                "models": {"repository": str(face_repository(directory))},
-                "cameras": cameras,
-            }
-        )
-    )
-    process = Process(["serve", "--config", str(config)], directory / "serve.log")
+    process = serve_cameras(directory, "many-cameras", cameras)
     try:
         port = process.api_port()
         yield f"http://127.0.0.1:{port}"

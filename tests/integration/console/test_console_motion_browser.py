@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.support.clips import moving_clip, static_clip, write_mp4
-from tests.support.serve import Process, face_repository
+from tests.support.serve import serve_cameras
 
 UI_WAIT_MS = 15_000
 
@@ -33,19 +33,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         {"id": "still", "url": str(still), **camera},
         {"id": "ungated", "url": str(still), **camera, "motion": {"enabled": False}},
     ]
-    config = directory / "gateway.yaml"
-    config.write_text(
-        json.dumps(
-            {
-                "device_id": "motion",
-                "state_dir": str(directory / "state"),
-                "http": {"port": 0},
-                "models": {"repository": str(face_repository(directory))},
-                "cameras": cameras,
-            }
-        )
-    )
-    process = Process(["serve", "--config", str(config)], directory / "serve.log")
+    process = serve_cameras(directory, "motion", cameras)
     try:
         yield f"http://127.0.0.1:{process.api_port()}"
     finally:

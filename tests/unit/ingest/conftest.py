@@ -1,15 +1,18 @@
-"""Hand-written fakes for the pure-logic tests of the camera and the sampler."""
+"""Hand-written fakes for the pure-logic tests of the camera and the sampler, and the fixtures of the
+camera pipeline's tests."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
+import pytest
 
 from gateway.domain import Image
 from gateway.errors import SourceError
+from gateway.ingest.cameras import CameraPipeline
 
 
 def image(value: int = 50) -> Image:
@@ -85,3 +88,18 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> bool:
             return True
         time.sleep(0.005)
     return condition()
+
+
+@pytest.fixture
+def openers() -> dict[str, ScriptedOpener]:
+    """Each camera's opener by id: a test may set one before its pipeline is made."""
+    return {}
+
+
+@pytest.fixture
+def running() -> Iterator[list[CameraPipeline]]:
+    """Pipelines a test started, stopped after it."""
+    pipelines: list[CameraPipeline] = []
+    yield pipelines
+    for pipeline in pipelines:
+        assert pipeline.stop(2.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -77,11 +77,6 @@ def person(model: ModelReference, _frame: Frame) -> DetectOutput:
     )
 
 
-@pytest.fixture
-def openers() -> dict[str, ScriptedOpener]:
-    return {}
-
-
 def pipeline_for(
     configs: list[CameraConfig],
     detector: Detector,
@@ -94,14 +89,6 @@ def pipeline_for(
 
     registry = CollectorRegistry()
     return CameraPipeline(configs, detector, sink, registry, open_source=open_source, **kwargs), registry
-
-
-@pytest.fixture
-def running() -> Iterator[list[CameraPipeline]]:
-    pipelines: list[CameraPipeline] = []
-    yield pipelines
-    for pipeline in pipelines:
-        assert pipeline.stop(2.0)
 
 
 def test_results_reach_the_sink_with_the_frame_and_model_they_belong_to(

@@ -6,11 +6,8 @@ tracked boxes for good, and a still object of a label a reload began to follow w
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future
 from typing import Any
-
-import pytest
 
 from gateway.domain import Detection, DetectOutput, Frame, Image, ModelRef, ModelReference
 from gateway.ingest.cameras import CameraPipeline
@@ -36,19 +33,6 @@ class CountingDetector:
         person = Detection("person", 0.9, (0.1, 0.1, 0.4, 0.9))
         future.set_result(DetectOutput(ModelRef(model.name, model.version or 1), (person,), None))
         return future
-
-
-@pytest.fixture
-def openers() -> dict[str, ScriptedOpener]:
-    return {}
-
-
-@pytest.fixture
-def running() -> Iterator[list[CameraPipeline]]:
-    pipelines: list[CameraPipeline] = []
-    yield pipelines
-    for pipeline in pipelines:
-        assert pipeline.stop(2.0)
 
 
 def started(
