@@ -21,6 +21,12 @@ Box = tuple[float, float, float, float]
 """``(x1, y1, x2, y2)`` normalised to 0..1 of the frame's width and height."""
 
 
+def box_area(box: Box) -> float:
+    """The share of the frame ``box`` covers (its part inside the frame)."""
+    x1, y1, x2, y2 = box
+    return max(0.0, min(x2, 1.0) - max(x1, 0.0)) * max(0.0, min(y2, 1.0) - max(y1, 0.0))
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     camera_id: str

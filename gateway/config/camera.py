@@ -153,6 +153,25 @@ class RuleConfig(EventTiming):
         None, description="loiter, count, stationary: how long it must hold before a start."
     )
     min_count: Integer | None = Field(None, ge=1, description="count: tracks present at once.")
+    min_box_area: Fraction = Field(
+        0.0,
+        description="A track becomes the rule's object only on a frame its box covers at least this share "
+        "of the frame (not a far-off figure, a bird); followed, it stays so.",
+    )
+    max_box_area: Fraction = Field(
+        1.0,
+        description="... and at most this share (not a box over half the frame when the light changes).",
+    )
+
+    @model_validator(mode="after")
+    def _box_area_band(self) -> RuleConfig:
+        if self.min_box_area > self.max_box_area:
+            raise ConfigPathError(
+                ("max_box_area",),
+                f"must be at least min_box_area ({self.min_box_area:g}), got {self.max_box_area:g}: "
+                "no box would fit between them",
+            )
+        return self
 
     @model_validator(mode="after")
     def _fields_of_its_type(self) -> RuleConfig:

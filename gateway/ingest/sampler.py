@@ -43,7 +43,7 @@ import numpy as np
 from prometheus_client import Histogram
 
 from gateway.config import CameraConfig
-from gateway.domain import Detection, DetectOutput, DropReason, Frame, FrameResult, ModelReference
+from gateway.domain import Detection, DetectOutput, DropReason, Frame, FrameResult, ModelReference, box_area
 from gateway.errors import DeadlineExceededError, GatewayError, OverloadedError
 from gateway.ingest.camera import Camera
 from gateway.ingest.counters import RateMeter
@@ -108,7 +108,12 @@ class CameraRuntime:
     def follows_any(self, detections: Sequence[Detection]) -> bool:
         """Whether one of ``detections`` is an object one of the camera's rules may follow."""
         return any(
-            detection.score >= rule.min_score and (not rule.labels or detection.label in rule.labels)
+            detection.score >= rule.min_score
+            and (not rule.labels or detection.label in rule.labels)
+            # A frame-level detection (no box) stands for the whole frame.
+            and rule.min_box_area
+            <= (1.0 if detection.box is None else box_area(detection.box))
+            <= rule.max_box_area
             for detection in detections
             for rule in self.config.rules
         )

@@ -71,6 +71,8 @@ def rule_spec(
         labels=frozenset(rule.labels),
         zones=tuple(zones[name] for name in rule.zones),
         min_score=rule.min_score,
+        min_box_area=rule.min_box_area,
+        max_box_area=rule.max_box_area,
         # Duration rules judge time themselves; their event starts on the frame the time is reached.
         min_frames=rule.min_frames if kind is RuleType.PRESENCE else 1,
         timing=timing(rule),

@@ -7,11 +7,14 @@ this frame (kept by the tracker for ``max_lost_s``) gives no news: its open even
 ends until ``end_after_s`` passes, so a short miss never splits one visit into two events.
 
 Which tracks a rule follows: those of its labels that have scored at least ``min_score`` on some
-frame (``TrackJudge.follows``). The score decides whether a track is the rule's kind of object, not
-where the object is: once a track qualifies, its frames count whatever they score, those before it
-qualified included. The tracker has already said they are one object, and a face or person that
-turns, is partly hidden or stands at the edge of the light scores lower without being gone
-(face-detector's moving faces score 0.4..0.55). Judged per frame instead, every dip below
+frame, seen since with a box within the rule's ``min_box_area``..``max_box_area`` share of the frame
+(``TrackJudge.follows``): a figure too far off to matter, or a box over half the frame when the
+light changes, is not the rule's object, and one that walks up to the camera stays followed. The
+score decides whether a track is the rule's kind of object, not where the object is: once a track
+qualifies, its frames count whatever they score, those before it qualified included. The tracker
+has already said they are one object, and a face or person that turns, is partly hidden or stands
+at the edge of the light scores lower without being gone (face-detector's moving faces score
+0.4..0.55). Judged per frame instead, every dip below
 ``min_score`` restarted a loiterer's clock and dropped a person from a crowd's count while a track
 missing altogether was forgiven, and a person who scored min_score only after walking through a
 doorway was never counted (bench/tracking.py: crowd, loiter and pole scenes). So a loiterer's time
@@ -41,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track
+from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track, box_area
 from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
 from gateway.rules.event_ids import EventIds
 from gateway.rules.geometry import Line, Point, bottom_centre
@@ -96,17 +99,21 @@ class TrackJudge(Judge):
 
     def follows(self, track: Track) -> bool:
         """A track of the rule's labels that has scored ``min_score`` on this or an earlier frame
-        (one before it was confirmed included: ``Track.peak_score``)."""
+        (one before it was confirmed included: ``Track.peak_score``), seen with a box within the
+        rule's area band on a frame since."""
         if not self.of_labels(track):
             return False
         peak = track.score if track.peak_score is None else max(track.score, track.peak_score)
-        if peak >= self.spec.min_score:
+        if (
+            peak >= self.spec.min_score
+            and self.spec.min_box_area <= box_area(track.box) <= self.spec.max_box_area
+        ):
             self._confident.add(track.track_id)
             return True
         return track.track_id in self._confident
 
     def respec(self, spec: RuleSpec) -> None:
-        if (spec.labels, spec.min_score) != (self.spec.labels, self.spec.min_score):
+        if _standard(spec) != _standard(self.spec):
             self._confident.clear()  # followed by another standard: each track qualifies anew
         super().respec(spec)
 
@@ -122,6 +129,11 @@ class TrackJudge(Judge):
             followed = self.follows(track)
             if track.observed:
                 yield track, followed
+
+
+def _standard(spec: RuleSpec) -> tuple[frozenset[str], float, float, float]:
+    """What makes a track the rule's object."""
+    return spec.labels, spec.min_score, spec.min_box_area, spec.max_box_area
 
 
 class AnomalyJudge(Judge):

@@ -68,6 +68,10 @@ class RuleSpec:
     new_normal_after_s: float | None = None
     """anomaly: cells anomalous this long without a break become the new normal (``anomaly.py``);
     None: never."""
+    min_box_area: float = 0.0
+    max_box_area: float = 1.0
+    """A track qualifies (``judge.TrackJudge.follows``) only on a frame its box's share of the frame
+    lies within these."""
 
     @property
     def tracked(self) -> bool:
