@@ -160,7 +160,8 @@ class RuleConfig(EventTiming):
     )
     max_box_area: Fraction = Field(
         1.0,
-        description="... and at most this share (not a box over half the frame when the light changes).",
+        description="A track becomes the rule's object only on a frame its box covers at most this share "
+        "of the frame (not a box over most of the frame when the light changes); followed, it stays so.",
     )
 
     @model_validator(mode="after")

@@ -181,9 +181,9 @@ class CameraPipeline:
             return None
         with runtime.lock:
             detections, config = runtime.detections, runtime.config
-        return draw_snapshot(
-            frame.image, detections, config.zones, config.lines, motion_mask=config.motion.mask
-        )
+        # With gating off a mask hides nothing: not shaded, as if it did.
+        mask = config.motion.mask if config.motion.enabled else ()
+        return draw_snapshot(frame.image, detections, config.zones, config.lines, motion_mask=mask)
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
         """What the snapshot draws for a camera from now on (the decider's tracked detections)."""

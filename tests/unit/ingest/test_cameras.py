@@ -157,6 +157,25 @@ def test_snapshot_shades_the_motion_mask_in_force(
     assert abs(int(decoded[36, 34]) - 50) <= 4
 
 
+def test_snapshot_leaves_a_mask_unshaded_while_gating_is_off(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    # The mask then hides nothing from gating: shaded, it would say it did.
+    corner = [[1, 1], [0.6, 1], [0.6, 0.6], [1, 0.6]]
+    sink = Sink()
+    pipeline, _ = pipeline_for(
+        [camera(motion={"mask": [corner], "enabled": False}, zones=[])], immediate(person), sink, openers
+    )
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: len(sink.results) >= 1)
+    jpeg = pipeline.snapshot_jpeg("cam")
+    assert jpeg is not None
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert decoded is not None
+    assert abs(int(decoded[44, 52]) - 50) <= 4
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
