@@ -47,6 +47,12 @@ class CameraCollector(Collector):
         state = GaugeMetricFamily(
             "edge_gateway_camera_state", "1 for the camera's current state.", labels=["camera", "state"]
         )
+        motion = GaugeMetricFamily(
+            "edge_gateway_camera_motion_changed_ratio",
+            "Share of the newest sampled frame that differed from motion gating's background (none with "
+            "gating off, or before a second frame): against motion.min_area, how near it is to motion.",
+            labels=["camera"],
+        )
         for runtime in self._runtimes():
             camera_id = runtime.config.id
             camera = runtime.camera
@@ -56,7 +62,10 @@ class CameraCollector(Collector):
                 dropped.add_metric([camera_id, reason.value], count)
             reconnects.add_metric([camera_id], camera.reconnects)
             stalls.add_metric([camera_id], camera.stalls)
+            changed = runtime.gate.last_changed
+            if changed is not None and runtime.gate.config.enabled:
+                motion.add_metric([camera_id], changed)
             current = camera.state
             for value in CameraState:
                 state.add_metric([camera_id, value.value], 1.0 if value is current else 0.0)
-        return [frames_in, processed, dropped, reconnects, stalls, state]
+        return [frames_in, processed, dropped, reconnects, stalls, state, motion]

@@ -21,6 +21,7 @@ CAMERA_FAMILIES = (
     "edge_gateway_camera_reconnects_total",
     "edge_gateway_camera_stalls_total",
     "edge_gateway_camera_state",
+    "edge_gateway_camera_motion_changed_ratio",
 )
 
 
@@ -50,6 +51,9 @@ def test_metrics_carry_no_created_samples(tmp_path: Path, processes: list[Proces
     port = gateway.api_port()
     latency_count = re.compile(r'^edge_gateway_camera_latency_seconds_count\{camera="gate"\} [1-9]', re.M)
     wait_for(lambda: latency_count.search(scrape(port)) is not None, "a processed frame", process=gateway)
+    # and motion gating has compared a frame with its background.
+    motion = re.compile(r'^edge_gateway_camera_motion_changed_ratio\{camera="gate"\} [0-9.e-]+$', re.M)
+    wait_for(lambda: motion.search(scrape(port)) is not None, "a compared frame", process=gateway)
 
     # When /metrics is read
     body = scrape(port)
