@@ -37,6 +37,7 @@ bench: setup
 	$(PY) -m bench.alerts
 	$(PY) -m bench.fleet
 	$(PY) -m bench.audit_time_index
+	$(PY) -m bench.motion_mask
 	$(PY) bench/accuracy.py
 	$(PY) bench/console.py
 	$(PY) bench/tracking.py
