@@ -11,6 +11,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -135,15 +136,16 @@ def test_snapshot_draws_the_latest_detections_and_zones(
     assert int(np.abs(decoded.astype(np.int16) - 50).max()) > 60
 
 
-def test_snapshot_shades_the_motion_mask_in_force(
-    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
-) -> None:
-    # A mask over the bottom right corner, its outline starting at the corner (its label off the picture).
-    corner = [[1, 1], [0.6, 1], [0.6, 0.6], [1, 0.6]]
+CORNER = [[1, 1], [0.6, 1], [0.6, 0.6], [1, 0.6]]
+"""A mask over the bottom right corner, its outline starting at the corner (its label off the picture)."""
+
+
+def grey_snapshot(
+    motion: dict[str, Any], openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> npt.NDArray[np.uint8]:
+    """The snapshot, in grey, of a camera with no zones and these motion settings, once it has a result."""
     sink = Sink()
-    pipeline, _ = pipeline_for(
-        [camera(motion={"mask": [corner], "hold_s": 0}, zones=[])], immediate(person), sink, openers
-    )
+    pipeline, _ = pipeline_for([camera(motion=motion, zones=[])], immediate(person), sink, openers)
     running.append(pipeline)
     pipeline.start()
     assert wait_until(lambda: len(sink.results) >= 1)
@@ -151,6 +153,13 @@ def test_snapshot_shades_the_motion_mask_in_force(
     assert jpeg is not None
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
     assert decoded is not None
+    return np.asarray(decoded, dtype=np.uint8)
+
+
+def test_snapshot_shades_the_motion_mask_in_force(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    decoded = grey_snapshot({"mask": [CORNER], "hold_s": 0}, openers, running)
     # The grey frame (50) is shaded towards the mask's grey (128) inside the mask, and only there.
     assert abs(int(decoded[44, 52]) - round(50 * (1 - MASK_OPACITY) + 128 * MASK_OPACITY)) <= 4
     assert abs(int(decoded[24, 52]) - 50) <= 4
@@ -161,18 +170,7 @@ def test_snapshot_leaves_a_mask_unshaded_while_gating_is_off(
     openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
 ) -> None:
     # The mask then hides nothing from gating: shaded, it would say it did.
-    corner = [[1, 1], [0.6, 1], [0.6, 0.6], [1, 0.6]]
-    sink = Sink()
-    pipeline, _ = pipeline_for(
-        [camera(motion={"mask": [corner], "enabled": False}, zones=[])], immediate(person), sink, openers
-    )
-    running.append(pipeline)
-    pipeline.start()
-    assert wait_until(lambda: len(sink.results) >= 1)
-    jpeg = pipeline.snapshot_jpeg("cam")
-    assert jpeg is not None
-    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert decoded is not None
+    decoded = grey_snapshot({"mask": [CORNER], "enabled": False}, openers, running)
     assert abs(int(decoded[44, 52]) - 50) <= 4
 
 
