@@ -22,9 +22,7 @@ import json
 import os
 import platform
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,10 +33,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from tests.support.serve import serve_cameras
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 CLIP = ROOT / "build" / "demo" / "clip.mp4"
-MODELS = ROOT / "models"
 TREE = (0.70, 0.05, 0.95, 0.45)
 """Where the tree is pasted: x1, y1, x2, y2 of the frame."""
 MASK = [[0.68, 0.03], [0.97, 0.03], [0.97, 0.47], [0.68, 0.47]]
@@ -48,7 +47,6 @@ SEED_BASE = 7_000_000
 CAMERAS = 2
 DETECT_FPS = 5
 CLIP_LOOP_S = 20.0
-LISTENING = re.compile(r"HTTP API listening on 127\.0\.0\.1:(\d+)")
 PROCESSED = re.compile(r'^edge_gateway_camera_frames_processed_total\{camera="([^"]+)"\} ([0-9.e+]+)$', re.M)
 
 
@@ -81,7 +79,7 @@ def tree_clip(path: Path) -> Path:
     return path
 
 
-def config(directory: Path, clip: Path, masked: bool) -> Path:
+def cameras(clip: Path, masked: bool) -> list[dict[str, Any]]:
     motion: dict[str, Any] = {"mask": [MASK]} if masked else {}
     camera = {
         "url": str(clip),
@@ -90,19 +88,7 @@ def config(directory: Path, clip: Path, masked: bool) -> Path:
         "motion": motion,
         "rules": [{"name": "face", "labels": ["FACE_FEMALE", "FACE_MALE"], "min_score": 0.4}],
     }
-    path = directory / "gateway.yaml"
-    path.write_text(
-        json.dumps(
-            {
-                "device_id": "motion-mask-bench",
-                "state_dir": str(directory / "state"),
-                "http": {"port": 0},
-                "models": {"repository": str(MODELS)},
-                "cameras": [{"id": f"camera-{index}", **camera} for index in range(CAMERAS)],
-            }
-        )
-    )
-    return path
+    return [{"id": f"camera-{index}", **camera} for index in range(CAMERAS)]
 
 
 def get(port: int, path: str) -> bytes:
@@ -126,27 +112,11 @@ def face_starts(port: int) -> int:
 
 def run(clip: Path, masked: bool, seconds: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as temporary:
-        directory = Path(temporary)
-        log = directory / "serve.log"
-        command = [
-            str(ROOT / ".venv" / "bin" / "edge-gateway"),
-            "serve",
-            "--config",
-            str(config(directory, clip, masked)),
-        ]
-        with log.open("w") as output:
-            process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
+        gateway = serve_cameras(Path(temporary), "motion-mask-bench", cameras(clip, masked))
         try:
-            deadline = time.monotonic() + 60
-            port = None
-            while port is None:
-                found = LISTENING.search(log.read_text())
-                port = int(found.group(1)) if found else None
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"serve did not start:\n{log.read_text()[-2000:]}")
-                time.sleep(0.2)
+            port = gateway.api_port()
             time.sleep(CLIP_LOOP_S)  # a loop of the clip: models warm, backgrounds learned
-            frames, cpu, starts = processed(port), cpu_seconds(process.pid), face_starts(port)
+            frames, cpu, starts = processed(port), cpu_seconds(gateway.pid), face_starts(port)
             began = time.monotonic()
             time.sleep(seconds)
             elapsed = time.monotonic() - began
@@ -154,12 +124,11 @@ def run(clip: Path, masked: bool, seconds: float) -> dict[str, Any]:
                 "masked": masked,
                 "seconds": elapsed,
                 "model_frames_per_s": (processed(port) - frames) / elapsed,
-                "cpu_cores": (cpu_seconds(process.pid) - cpu) / elapsed,
+                "cpu_cores": (cpu_seconds(gateway.pid) - cpu) / elapsed,
                 "face_starts": face_starts(port) - starts,
             }
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            gateway.terminate()
 
 
 def markdown(result: dict[str, Any]) -> str:
