@@ -366,12 +366,18 @@ def test_a_stalled_body_stops_counting_as_work_ahead_and_is_answered_408(
     # their connections stayed open
     stalled = [Client(api) for _ in range(2)]
     try:
-        for client in stalled:
-            client.send(post(extra=extra)[:-10])
         started = time.monotonic()
-        while backend.pending_seen[-1:] != [{"affine": 2}]:  # both admitted, as the next request sees
-            assert time.monotonic() - started < RESERVED_S, "the two stalled requests were not both admitted"
-            api.post_json(INFER, infer_body([[1, 2, 3, 4]]))
+        # One at a time, each seen checked before the next is sent: a request sent meanwhile would
+        # hold a place of its own, and the second stalled one would be refused against it.
+        for ahead, client in enumerate(stalled):
+            client.send(post(extra=extra)[:-10])
+            while backend.pending_seen[ahead:] == []:
+                assert time.monotonic() - started < RESERVED_S / 2, "a stalled request was never checked"
+                time.sleep(0.005)
+        assert backend.pending_seen == [{}, {"affine": 1}]
+        assert api.post_json(INFER, infer_body([[1, 2, 3, 4]])).status == 503
+        assert backend.pending_seen[-1] == {"affine": 2}, "the two stalled requests were not both admitted"
+        assert time.monotonic() - started < RESERVED_S, "checked too late to see both still admitted"
         # Then, once their reservations lapsed, and long before their bodies are given up on, the
         # next request is admitted and sees no work ahead
         while True:
