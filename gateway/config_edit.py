@@ -1,12 +1,14 @@
-"""Rewrite one camera's zones and lines in a YAML config file, keeping everything else as written.
+"""Rewrite one camera's zones, lines and motion mask in a YAML config file, keeping the rest as written.
 
 The console saves geometry into the operator's own file, which carries comments, key order, quoting
 and ``${VARIABLE}`` references that a load-and-dump round trip would normalise or lose (a comment
 above the key after ``zones:`` belongs, to a YAML parser, to the last zone). So the file is not
 re-serialised: the composed node tree (ruamel.yaml, with exact marks) locates the camera's ``zones:``
-and ``lines:`` entries, and only those spans of text are replaced by freshly emitted YAML, indented
-like the camera's other keys; comments inside a replaced span are carried over into its new text.
-Every other byte of the file stays as it was.
+and ``lines:`` entries, and its ``motion:`` mapping's ``mask:``, and only those spans of text are
+replaced by freshly emitted YAML, indented like their neighbouring keys; comments inside a replaced span
+are carried over into its new text. Every other byte of the file stays as it was. A ``motion`` the
+camera takes through a merge is refused: merges are shallow, so an own one holding only the mask would
+drop the merged settings.
 
 The file is first read as the config loader reads it (``gateway.config.loading``), so what it refuses
 (nesting past MAX_DEPTH, which would exhaust the stack of ruamel's recursive composer after seconds of
@@ -53,49 +55,150 @@ class GeometryEditError(ConfigError):
     """The file cannot be edited safely by the console (its shape, not its values, is the problem)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Edit:
+    start: int
+    end: int
+    order: int
+    """Of two insertions at one place, the lower goes first."""
+    name: str
+    """The key path below the camera: ``zones``, ``lines``, ``motion.mask``."""
+    text: str
+
+
 def replace_geometry(
     text: str,
     camera_id: str,
     zones: Sequence[ZoneConfig],
     lines: Sequence[LineConfig],
     source: str = "<config>",
+    *,
+    mask: Sequence[Sequence[tuple[float, float]]] | None = None,
 ) -> str:
-    """``text`` with camera ``camera_id``'s ``zones`` and ``lines`` replaced; the rest untouched."""
+    """``text`` with camera ``camera_id``'s ``zones`` and ``lines`` replaced, and its ``motion.mask``
+    when ``mask`` is given (None: the file's is left as it is); the rest untouched."""
     try:
         load_with_lines(text, source)
     except ConfigError as exc:
         raise GeometryEditError(exc.problems) from exc
     document = _compose(text, source)
     camera = _camera_node(document, camera_id, source)
-    keys = [key.value for key, _ in camera.value]
     merged = _merged_keys(camera)  # left unwritten, a merged list would stay in force
-    indent = camera.value[0][0].start_mark.column
-    edits: list[tuple[int, int, int, str]] = []
     wanted = (("zones", [_zone(zone) for zone in zones]), ("lines", [_line(line) for line in lines]))
-    for order, (key, value) in enumerate(wanted):
-        if key not in keys and key not in merged and not value:
-            continue  # nothing to say: an absent list is an empty one
-        block = _emit(key, value, indent)
-        if key in keys:
-            key_node, value_node = camera.value[keys.index(key)]
-            if value_node.start_mark.index < key_node.end_mark.index:
-                raise _problem(
-                    source, key_node, f"cameras[{camera_id}].{key}", "is a YAML alias: edit it by hand"
-                )
-            start = text.rfind("\n", 0, key_node.start_mark.index) + 1
-            end = _line_end(text, _content_end(value_node))
-            block = _keep_comments(text[start:end], block, indent)
-            edits.append((start, end, order, block.rstrip("\n")))
-        else:
-            end = _line_end(text, _content_end(camera.value[-1][1]))
-            edits.append((end, end, order, "\n" + block.rstrip("\n")))
-    spans = [(start, end, wanted[order][0]) for start, end, order, _ in edits]
-    _refuse_reaching_beyond(document, camera, spans, camera_id, source)
+    edits = [
+        _list_edit(text, camera, name, items, merged=merged, order=order, camera_id=camera_id, source=source)
+        for order, (name, items) in enumerate(wanted)
+    ]
+    if mask is not None:
+        edits.append(_mask_edit(text, camera, mask, merged=merged, camera_id=camera_id, source=source))
+    made = [edit for edit in edits if edit is not None]
+    _refuse_reaching_beyond(document, camera, made, camera_id, source)
     # From the end backwards, so earlier offsets stay valid; of two insertions at one place the later
     # goes in first, so the earlier lands before it.
-    for start, end, _, replacement in sorted(edits, key=lambda edit: edit[:3], reverse=True):
-        text = text[:start] + replacement + text[end:]
+    for edit in sorted(made, key=lambda edit: (edit.start, edit.end, edit.order), reverse=True):
+        text = text[: edit.start] + edit.text + text[edit.end :]
     return text
+
+
+def _list_edit(
+    text: str,
+    mapping: MappingNode,
+    name: str,
+    items: Sequence[Any],
+    *,
+    merged: set[str],
+    order: int,
+    camera_id: str,
+    source: str,
+) -> _Edit | None:
+    """The edit writing ``items`` as the list ``name`` (its last part a key of ``mapping``): its
+    span replaced, or, absent, added after the mapping's last key."""
+    key = name.rpartition(".")[2]
+    indent = mapping.value[0][0].start_mark.column
+    entry = _entry(mapping, key)
+    if entry is None:
+        if key not in merged and not items:
+            return None  # nothing to say: an absent list is an empty one
+        end = _line_end(text, _content_end(mapping.value[-1][1]))
+        return _Edit(end, end, order, name, "\n" + _emit(key, _block_list(items), indent).rstrip("\n"))
+    key_node, value_node = entry
+    if _is_alias(key_node, value_node):
+        raise _problem(source, key_node, f"cameras[{camera_id}].{name}", "is a YAML alias: edit it by hand")
+    start = text.rfind("\n", 0, key_node.start_mark.index) + 1
+    end = _line_end(text, _content_end(value_node))
+    block = _keep_comments(text[start:end], _emit(key, _block_list(items), indent), indent)
+    return _Edit(start, end, order, name, block.rstrip("\n"))
+
+
+def _mask_edit(
+    text: str,
+    camera: MappingNode,
+    mask: Sequence[Sequence[tuple[float, float]]],
+    *,
+    merged: set[str],
+    camera_id: str,
+    source: str,
+) -> _Edit | None:
+    path = f"cameras[{camera_id}].motion"
+    outlines = [_flow([_point(point) for point in outline]) for outline in mask]
+    entry = _entry(camera, "motion")
+    if entry is not None:
+        motion = _block_motion(*entry, path, source)
+        # Before an insertion after the camera's last key, which motion may be: it must land inside.
+        return _list_edit(
+            text, motion, "motion.mask", outlines, merged=set(), order=-1, camera_id=camera_id, source=source
+        )
+    if "motion" in merged:
+        merge = next(key for key, _ in camera.value if str(key.tag) == _MERGE)
+        raise _problem(
+            source,
+            merge,
+            path,
+            "comes through a merge (<<:), and an own motion would replace the merged one whole: write "
+            "the camera's own motion, with all its settings, to save the mask here, or edit the file by hand",
+        )
+    if not outlines:
+        return None
+    indent = camera.value[0][0].start_mark.column
+    end = _line_end(text, _content_end(camera.value[-1][1]))
+    block = _emit("motion", CommentedMap([("mask", _block_list(outlines))]), indent)
+    # After zones (0) and lines (1) added at the same place.
+    return _Edit(end, end, 2, "motion.mask", "\n" + block.rstrip("\n"))
+
+
+def _block_motion(key: Node, value: Node, path: str, source: str) -> MappingNode:
+    """The camera's ``motion`` mapping, refused where the mask cannot be written as a key of its own."""
+    if _is_alias(key, value):
+        raise _problem(source, key, path, "is a YAML alias: edit it by hand")
+    if not isinstance(value, MappingNode):
+        raise _problem(
+            source,
+            key,
+            path,
+            "is not a mapping of settings: write it as one, or remove it, to save the mask here",
+        )
+    if value.flow_style or not value.value:
+        raise _problem(
+            source,
+            key,
+            path,
+            "is written in flow style ({...}): write it as a block mapping to save the mask here",
+        )
+    merge = next((inner for inner, _ in value.value if str(inner.tag) == _MERGE), None)
+    if merge is not None:
+        raise _problem(
+            source,
+            merge,
+            path,
+            "takes settings through a merge (<<:): write them out in it to save the mask here, or edit the "
+            "file by hand",
+        )
+    return value
+
+
+def _is_alias(key: Node, value: Node) -> bool:
+    # An alias is composed into the node its anchor names, which starts before the key.
+    return bool(value.start_mark.index < key.end_mark.index)
 
 
 def _keep_comments(old: str, block: str, indent: int) -> str:
@@ -152,22 +255,24 @@ def _compose(text: str, source: str) -> _Document:
 
 
 def _refuse_reaching_beyond(
-    document: _Document, camera: MappingNode, spans: list[tuple[int, int, str]], camera_id: str, source: str
+    document: _Document, camera: MappingNode, spans: Sequence[_Edit], camera_id: str, source: str
 ) -> None:
     """Refuse an edit that would change, or break, what an alias elsewhere in the file stands for:
-    an anchored value holding the replaced ``spans`` of text (start, end, key; the camera, its list,
-    the document), or one written inside them. An alias inside the spans goes with them and is no
-    concern, nor one inside them of an anchor outside: the edit writes its value out in full. A
-    camera merged into another (``<<: *gate``, the way to share settings) may be edited when the other
-    writes its own value for each key the edit writes."""
+    an anchored value holding the replaced ``spans`` of text (the camera, its list, the document, the
+    camera's motion when its mask is written), or one written inside them. An alias inside the spans
+    goes with them and is no concern, nor one inside them of an anchor outside: the edit writes its
+    value out in full. A camera merged into another (``<<: *gate``, the way to share settings) may be
+    edited when the other writes its own value for each key the edit writes."""
     reused: dict[str, list[StreamMark]] = {}
     for anchor, mark in document.aliases:
-        if not any(start <= mark.index < end for start, end, _ in spans):
+        if not any(span.start <= mark.index < span.end for span in spans):
             reused.setdefault(anchor, []).append(mark)
     root = document.root
     cameras = _child(root, "cameras") if isinstance(root, MappingNode) else None
     holders = [("", root), ("cameras", cameras), (f"cameras[{camera_id}]", camera)]
-    written = sorted({key for _, _, key in spans})
+    written = sorted({span.name.partition(".")[0] for span in spans})
+    if "motion" in written:
+        holders.append((f"cameras[{camera_id}].motion", _child(camera, "motion")))
     for anchor, node in document.anchored.items():
         marks = reused.get(anchor, [])
         holder = next((path for path, held in holders if held is node), None)
@@ -176,16 +281,7 @@ def _refuse_reaching_beyond(
             for taker in takers:
                 missing = [key for key in written if _child(taker, key) is None]
                 if missing:
-                    keys = " and ".join(missing)
-                    raise _problem(
-                        source,
-                        node,
-                        holder or "",
-                        f"is anchored as &{anchor}, and the camera on line {taker.start_mark.line + 1} takes "
-                        f"its {keys} from it through a merge (<<: *{anchor}): saving them here would "
-                        f"change that camera's too; write its own {keys} there (an empty list for none), "
-                        "or edit the file by hand",
-                    )
+                    raise _problem(source, node, holder or "", _taken_through_merge(anchor, taker, missing))
             # A taker's own alias of the camera is its merge (any other key would not validate).
             marks = [
                 mark
@@ -203,7 +299,7 @@ def _refuse_reaching_beyond(
                 f"is anchored as &{anchor} and {where}: saving the geometry of camera {camera_id!r} "
                 "here would change that copy too; edit the file by hand",
             )
-        key = next((key for start, end, key in spans if start <= node.start_mark.index < end), None)
+        key = next((span.name for span in spans if span.start <= node.start_mark.index < span.end), None)
         if key is not None:
             raise _problem(
                 source,
@@ -212,6 +308,17 @@ def _refuse_reaching_beyond(
                 f"holds the anchor &{anchor}, {where}: replacing the camera's {key} would take it "
                 "away; write that copy out in full, or edit the file by hand",
             )
+
+
+def _taken_through_merge(anchor: str, taker: MappingNode, missing: list[str]) -> str:
+    keys = " and ".join(missing)
+    them = "it" if missing == ["motion"] else "them"
+    none = "" if "motion" in missing else " (an empty list for none)"
+    return (
+        f"is anchored as &{anchor}, and the camera on line {taker.start_mark.line + 1} takes its {keys} "
+        f"from it through a merge (<<: *{anchor}): saving {them} here would change that camera's too; "
+        f"write its own {keys} there{none}, or edit the file by hand"
+    )
 
 
 def _merge_sources(value: Node) -> list[Node]:
@@ -272,9 +379,14 @@ def _merged_keys(mapping: MappingNode) -> set[str]:
 
 
 def _child(mapping: MappingNode, key: str) -> Node | None:
+    entry = _entry(mapping, key)
+    return None if entry is None else entry[1]
+
+
+def _entry(mapping: MappingNode, key: str) -> tuple[Node, Node] | None:
     for key_node, value_node in mapping.value:
         if isinstance(key_node, ScalarNode) and key_node.value == key:
-            return value_node  # type: ignore[no-any-return]
+            return key_node, value_node
     return None
 
 
@@ -323,12 +435,16 @@ def _line(line: LineConfig) -> CommentedMap:
     )
 
 
-def _emit(key: str, items: list[CommentedMap], indent: int) -> str:
+def _block_list(items: Sequence[Any]) -> CommentedSeq:
+    return CommentedSeq(items) if items else _flow([])
+
+
+def _emit(key: str, value: CommentedSeq | CommentedMap, indent: int) -> str:
     yaml = YAML(typ="rt")
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
     buffer = io.StringIO()
-    yaml.dump(CommentedMap([(key, CommentedSeq(items) if items else _flow([]))]), buffer)
+    yaml.dump(CommentedMap([(key, value)]), buffer)
     emitted = buffer.getvalue().splitlines(keepends=True)
     return "".join(" " * indent + line if line.strip() else line for line in emitted)
 

@@ -14,7 +14,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from gateway.config import CameraConfig, LineConfig, ZoneConfig
+from gateway.config import CameraConfig, LineConfig, Point, ZoneConfig
 from gateway.domain import (
     Alert,
     CameraStatus,
@@ -197,10 +197,15 @@ class GeometryEditor(Protocol):
         ...
 
     def save_geometry(
-        self, camera_id: str, zones: Sequence[ZoneConfig], lines: Sequence[LineConfig]
+        self,
+        camera_id: str,
+        zones: Sequence[ZoneConfig],
+        lines: Sequence[LineConfig],
+        mask: Sequence[Sequence[Point]] | None = None,
     ) -> CameraConfig:
-        """Validate the whole config with the new geometry, write the file back atomically and apply
-        it like SIGHUP; returns the camera as now running. ConfigError for a config that does not
+        """Validate the whole config with the new geometry (its motion mask too, unless ``mask`` is
+        None), write the file back atomically and apply it like SIGHUP; returns the camera as now
+        running. ConfigError for a config that does not
         validate (nothing is written), ConfigReadOnlyError when the config is not a writable file or
         when the camera would keep its previous geometry: its file config has a change that waits
         for a restart (nothing is written either), HungFileError when the file does not answer in

@@ -40,6 +40,7 @@ from gateway.config import (
     CameraConfig,
     GatewayConfig,
     LineConfig,
+    Point,
     ZoneConfig,
     parse_config,
     read_config_text,
@@ -139,7 +140,11 @@ class ConfigFile:
         return next((camera for camera in self._running().cameras if camera.id == camera_id), None)
 
     def save_geometry(
-        self, camera_id: str, zones: Sequence[ZoneConfig], lines: Sequence[LineConfig]
+        self,
+        camera_id: str,
+        zones: Sequence[ZoneConfig],
+        lines: Sequence[LineConfig],
+        mask: Sequence[Sequence[Point]] | None = None,
     ) -> CameraConfig:
         with self._lock:
             path = self._path
@@ -148,7 +153,7 @@ class ConfigFile:
                 raise ConfigReadOnlyError(reason)
             source = str(path)
             written = self._file.run(path, self._read, SAVE_READ)
-            text = replace_geometry(written, camera_id, zones, lines, source)
+            text = replace_geometry(written, camera_id, zones, lines, source, mask=mask)
             config: GatewayConfig = parse_config(text, source, GatewayConfig, self._environment)
             pending = pending_restart(camera_id, config, self._running())
             if pending is not None:
@@ -169,9 +174,10 @@ class ConfigFile:
                 )
                 raise HungFileError([problem]) from exc
             logger.info(
-                "console saved %d zones and %d lines to %s; applying",
+                "console saved %d zones, %d lines and %s to %s; applying",
                 len(zones),
                 len(lines),
+                "the motion mask as it was" if mask is None else f"a motion mask of {len(mask)} outlines",
                 source,
                 extra={"camera": camera_id},
             )

@@ -1,7 +1,11 @@
-"""``GET/PUT /v1/cameras/{id}/geometry``: a camera's zones and counting lines, for the editor.
+"""``GET/PUT /v1/cameras/{id}/geometry``: a camera's zones, counting lines and motion mask, for the
+editor.
 
-``PUT`` takes ``{"zones": [...], "lines": [...]}`` in the config file's own shapes. Each item is
-checked with the config models first (400 naming the item), then the whole config with the new
+``PUT`` takes ``{"zones": [...], "lines": [...]}`` in the config file's own shapes, and ``"mask"``
+(the outlines of ``motion.mask``) when the mask is to change too: without it the file's mask stays as
+written. Each item is checked with the config models first (400 naming the item; a mask as the
+camera's ``motion`` section would hold it, so one covering the whole frame while gating is on is
+refused), then the whole config with the new
 geometry (400 with the file's problems, e.g. a rule naming a zone that was deleted); only a config
 that validates is written back and applied. 409 when the running config is not a writable file, or
 when the camera has a change that waits for a restart (``gateway.pipeline.camera_changes``): until
@@ -14,10 +18,12 @@ A saved ``PUT``'s answer adds ``pending_restart``: the lines ``/v1/status`` show
 asks that the save's reload could not apply (another camera's source, a camera added or removed,
 ``http.port``; empty when all applied), as ``GatewayState.pending_restart`` gives them.
 
-``GET`` also answers the geometry's ``version`` (a digest of its zones and lines). A ``PUT`` that
-sends it back (``"version"``, optional) is refused with 409 when the camera's geometry changed since
-(saved from another tab, or the file reloaded), rather than silently undoing that change; the check
-and the save are one step per app, so two saves made at once cannot both pass it.
+``GET`` also answers the geometry's ``version`` (a digest of its zones, lines and mask), and
+``motion_gating``: whether the camera gates on motion at all (a mask does nothing while it does
+not). A ``PUT`` that sends the version back (``"version"``, optional) is refused with 409 when the
+camera's geometry changed since (saved from another tab, or the file reloaded), rather than silently
+undoing that change; the check and the save are one step per app, so two saves made at once cannot
+both pass it.
 """
 
 from __future__ import annotations
@@ -34,14 +40,14 @@ from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
 from gateway.api.ports import ConfigReadOnlyError, GatewayState, GeometryEditor
 from gateway.api.unknown_camera import unknown_camera
-from gateway.config import CameraConfig, LineConfig, ZoneConfig
+from gateway.config import CameraConfig, ConfigPathError, LineConfig, MotionConfig, Point, ZoneConfig
 from gateway.config.bounded_read import HungFileError
-from gateway.config.camera import MAX_LINES, MAX_ZONES
+from gateway.config.camera import MAX_LINES, MAX_MOTION_MASKS, MAX_ZONES
 from gateway.config.unknown_keys import error_message
 from gateway.errors import ConfigError, InvalidInputError
 
 GEOMETRY_KEYS = frozenset({"zones", "lines"})
-OPTIONAL_KEYS = frozenset({"version"})
+OPTIONAL_KEYS = frozenset({"version", "mask"})
 MAX_BODY_BYTES = 1024 * 1024
 """Zones and lines of one camera; far more than any hand-drawn geometry needs."""
 
@@ -59,11 +65,12 @@ def _shapes(camera: CameraConfig) -> dict[str, Any]:
     return {
         "zones": [zone.model_dump(mode="json") for zone in camera.zones],
         "lines": [line.model_dump(mode="json") for line in camera.lines],
+        "mask": [[list(point) for point in outline] for outline in camera.motion.mask],
     }
 
 
 def geometry_version(camera: CameraConfig) -> str:
-    """A digest of the camera's zones and lines: equal versions, equal geometry."""
+    """A digest of the camera's zones, lines and mask: equal versions, equal geometry."""
     canonical = json.dumps(_shapes(camera), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
@@ -73,6 +80,7 @@ def geometry_json(camera: CameraConfig, read_only_reason: str | None) -> dict[st
         "camera": camera.id,
         **_shapes(camera),
         "version": geometry_version(camera),
+        "motion_gating": camera.motion.enabled,
         # The editor warns before deleting a zone or line a rule still names.
         "rules": [
             {"name": rule.name, "type": rule.type, "zones": rule.zones, "line": rule.line}
@@ -127,16 +135,21 @@ async def put_geometry(request: web.Request) -> web.Response:
     document = load_json(await read_body(request))
     if not isinstance(document, dict) or not GEOMETRY_KEYS <= set(document) <= GEOMETRY_KEYS | OPTIONAL_KEYS:
         raise InvalidInputError(
-            'the body must be {"zones": [...], "lines": [...]}, with the "version" it was loaded at '
-            "or without, and nothing else"
+            'the body must be {"zones": [...], "lines": [...]}, with the "mask" to save and the '
+            '"version" it was loaded at or without them, and nothing else'
         )
     zones_given = _listed(document["zones"], "zones", MAX_ZONES)
     lines_given = _listed(document["lines"], "lines", MAX_LINES)
+    mask_given = _listed(document["mask"], "mask", MAX_MOTION_MASKS) if "mask" in document else None
     # Checked off the event loop: a zone's self-crossing check is some 0.5 ms, and every request
     # would wait on a body of hundreds of them.
-    zones, lines = await offload(
+    zones, lines, mask = await offload(
         request,
-        lambda: (_items(zones_given, "zones", ZoneConfig), _items(lines_given, "lines", LineConfig)),
+        lambda: (
+            _items(zones_given, "zones", ZoneConfig),
+            _items(lines_given, "lines", LineConfig),
+            None if mask_given is None else _mask(mask_given, camera.motion),
+        ),
     )
     loaded = document.get("version")
     if loaded is not None and not isinstance(loaded, str):
@@ -146,11 +159,11 @@ async def put_geometry(request: web.Request) -> web.Response:
             current = editor.camera_config(camera.id) or camera
             if loaded is not None and loaded != geometry_version(current):
                 raise web.HTTPConflict(
-                    text=f"the zones and lines of camera {camera.id!r} changed after this editor loaded "
-                    "them (saved from another tab, or the config file reloaded); nothing was saved: "
-                    "Revert to load them, then make the change again"
+                    text=f"the zones, lines or motion mask of camera {camera.id!r} changed after this "
+                    "editor loaded them (saved from another tab, or the config file reloaded); nothing was "
+                    "saved: Revert to load them, then make the change again"
                 )
-            saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines))
+            saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines, mask))
     except ConfigReadOnlyError as exc:
         raise web.HTTPConflict(text=str(exc)) from exc
     except HungFileError as exc:
@@ -182,6 +195,22 @@ def _listed(value: object, key: str, most: int) -> list[Any]:
     if len(value) > most:
         raise InvalidInputError(f"{key}: {len(value)} given, a camera has at most {most}")
     return value
+
+
+def _mask(value: list[Any], motion: MotionConfig) -> list[list[Point]]:
+    """``value`` checked as the camera's ``motion.mask``, with the rest of its motion settings."""
+    try:
+        checked = MotionConfig.model_validate({**motion.model_dump(), "mask": value})
+    except ValidationError as exc:
+        details = []
+        for error in exc.errors():
+            cause = error.get("ctx", {}).get("error")
+            location = tuple(error["loc"]) + (cause.path if isinstance(cause, ConfigPathError) else ())
+            # mask[outline][point][coordinate], as a JSON path: "mask[0]: 1.0" read as a number.
+            within = "".join(f"[{part}]" for part in location[1:])
+            details.append(f"mask{within}: {error_message(error, MotionConfig, location)}")
+        raise InvalidInputError("; ".join(details)) from exc
+    return [list(outline) for outline in checked.mask]
 
 
 def _items(value: list[Any], key: str, model: type[ZoneConfig] | type[LineConfig]) -> list[Any]:

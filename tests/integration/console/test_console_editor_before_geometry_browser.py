@@ -34,6 +34,7 @@ def test_the_drawing_tools_wait_for_the_geometry_and_then_draw(tmp_path: Path, b
         draw_zone = page.get_by_role("button", name="Draw zone")
         expect(draw_zone).to_be_disabled()
         expect(page.get_by_role("button", name="Draw line")).to_be_disabled()
+        expect(page.get_by_role("button", name="Draw mask")).to_be_disabled()
         # once it has arrived, they are, and a zone drawn by keyboard alone is drawn and saved.
         route.continue_()
         expect(draw_zone).to_be_enabled(timeout=UI_WAIT_MS)

@@ -26,8 +26,8 @@ def test_the_last_of_fifty_zones_is_chosen_and_moved_in_a_few_keys(tmp_path: Pat
     with camera_editor(browser, config_path, config(), CAMERA) as page:
         last = page.get_by_role("button", name=f"Zone zone-{ZONES - 1}", exact=True)
         expect(last).to_be_visible(timeout=UI_WAIT_MS)
-        # Given the keyboard on Draw line, Tab enters the list at its first zone,
-        page.get_by_role("button", name="Draw line").focus()
+        # Given the keyboard on Draw mask, Tab enters the list at its first zone,
+        page.get_by_role("button", name="Draw mask").focus()
         page.keyboard.press("Tab")
         expect(page.get_by_role("button", name="Zone zone-0", exact=True)).to_be_focused()
         # End goes to the last zone and Enter chooses it;
@@ -37,8 +37,9 @@ def test_the_last_of_fifty_zones_is_chosen_and_moved_in_a_few_keys(tmp_path: Pat
         expect(last).to_have_attribute("aria-pressed", "true")
         page.keyboard.press("ArrowUp")
         expect(page.get_by_role("button", name=f"Zone zone-{ZONES - 2}", exact=True)).to_be_focused()
-        # when Shift+Tab leaves the list past Draw line and Draw zone, the picture has the keyboard,
-        for _ in range(3):
+        # when Shift+Tab leaves the list past Draw mask, Draw line and Draw zone, the picture has the
+        # keyboard,
+        for _ in range(4):
             page.keyboard.press("Shift+Tab")
         expect(page.get_by_role("application", name="Geometry editor")).to_be_focused()
         # and an arrow key moves the zone chosen, which is saved where the key put it.

@@ -104,8 +104,8 @@ def test_an_editor_with_edits_says_a_save_will_be_refused_after_a_reload(
         expect(page.get_by_role("button", name="Save")).to_be_enabled()
         served.reload(CAMERA, "garden")
         expect(page.locator(".banner")).to_have_text(
-            "The zones and lines were changed elsewhere (a config reload, or another tab) since this "
-            "editor loaded them: Save will be refused; Revert loads them.",
+            "The zones, lines or motion mask were changed elsewhere (a config reload, or another tab) "
+            "since this editor loaded them: Save will be refused; Revert loads them.",
             timeout=UI_WAIT_MS,
         )
         # The edits stay on screen, for the user to redo after Revert.

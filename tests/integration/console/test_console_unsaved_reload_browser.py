@@ -65,8 +65,8 @@ def test_a_reverted_zone_is_not_brought_back_by_a_reload(tmp_path: Path, browser
     with camera_editor(browser, tmp_path / "gateway.yaml", CONFIG, CAMERA) as page:
         draw_zone(page)
         page.get_by_role("button", name="Revert").click()
-        expect(page.get_by_text("No zones or lines yet.")).to_be_visible(timeout=UI_WAIT_MS)
+        expect(page.get_by_text("No zones, lines or motion mask yet.")).to_be_visible(timeout=UI_WAIT_MS)
         page.reload()
         expect(page.get_by_role("button", name="Draw zone")).to_be_enabled(timeout=UI_WAIT_MS)
-        expect(page.get_by_text("No zones or lines yet.")).to_be_visible()
+        expect(page.get_by_text("No zones, lines or motion mask yet.")).to_be_visible()
         expect(page.get_by_role("button", name="Save")).to_be_disabled()

@@ -1,4 +1,5 @@
-// Camera page: the live view with the zone and line editor over it, and the camera's numbers.
+// Camera page: the live view with the zone, line and motion mask editor over it, and the camera's
+// numbers.
 // Saving sends the geometry to the gateway, which validates it, writes the config file and
 // applies it at once; the live view then draws what the gateway itself runs. A save sends back the
 // version the editor loaded, so one over a change saved meanwhile (another tab) is refused, not
@@ -21,7 +22,10 @@ const KEPT = "edge-gateway.unsaved-geometry";
 
 function wellFormed(geometry) {
   const point = (p) => Array.isArray(p) && p.length === 2 && p.every((value) => typeof value === "number");
-  return geometry && Array.isArray(geometry.zones) && Array.isArray(geometry.lines)
+  // Edits kept by a console from before the mask could be edited have none: the mask loaded stays.
+  const mask = geometry && (geometry.mask === undefined
+    || (Array.isArray(geometry.mask) && geometry.mask.every((outline) => Array.isArray(outline) && outline.every(point))));
+  return geometry && mask && Array.isArray(geometry.zones) && Array.isArray(geometry.lines)
     && geometry.zones.every((zone) => zone && typeof zone.name === "string" && Array.isArray(zone.polygon) && zone.polygon.every(point))
     && geometry.lines.every((line) => line && typeof line.name === "string" && Array.isArray(line.points)
       && line.points.length === 2 && line.points.every(point) && point(line.in_direction));
@@ -60,7 +64,7 @@ export function mount(view, id) {
     return {};
   }
   const base = `/v1/cameras/${encodeURIComponent(id)}`;
-  const image = h("img", { alt: `Live view of camera ${id} with its zones and lines` });
+  const image = h("img", { alt: `Live view of camera ${id} with its zones, lines and motion mask` });
   const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none" });
   const live = liveNote(image);
   const player = playLive(image, streamUrl(id), live.refused);
@@ -79,6 +83,7 @@ export function mount(view, id) {
   const buttons = {
     zone: h("button", { type: "button", text: "Draw zone", "aria-pressed": "false", disabled: true }),
     line: h("button", { type: "button", text: "Draw line", "aria-pressed": "false", disabled: true }),
+    mask: h("button", { type: "button", text: "Draw mask", "aria-pressed": "false", disabled: true }),
     finish: h("button", { type: "button", text: "Finish zone", disabled: true }),
     flip: h("button", { type: "button", text: "Flip in arrow", disabled: true }),
     remove: h("button", { type: "button", text: "Delete", disabled: true }),
@@ -112,16 +117,19 @@ export function mount(view, id) {
     const shape = editor.shape();
     buttons.zone.setAttribute("aria-pressed", String(editor.mode === "zone"));
     buttons.line.setAttribute("aria-pressed", String(editor.mode === "line"));
-    for (const key of ["zone", "line"]) disable(buttons[key], !editor.editable);
-    disable(buttons.finish, !(editor.mode === "zone" && editor.draft.length >= 3));
+    buttons.mask.setAttribute("aria-pressed", String(editor.mode === "mask"));
+    for (const key of ["zone", "line", "mask"]) disable(buttons[key], !editor.editable);
+    buttons.finish.textContent = editor.mode === "mask" ? "Finish mask" : "Finish zone";
+    disable(buttons.finish, !(editor.outlining() && editor.draft.length >= 3));
     disable(buttons.flip, !(shape && editor.selected.kind === "line" && editor.editable));
     disable(buttons.remove, !(shape && editor.editable));
     // Save waits for the answer to the save on its way: an edit made meanwhile enabled it again, and
     // a second press sent a second save of the version the first was replacing.
     disable(buttons.save, saving || !(dirty && editor.editable));
     disable(buttons.revert, !dirty);
-    disable(name, !(shape && editor.editable));
-    if (document.activeElement !== name) name.value = shape ? shape.name : "";
+    disable(name, !(shape && editor.editable && editor.selected.kind !== "mask"));
+    // A mask outline has no name: the field stays empty (it read "undefined").
+    if (document.activeElement !== name) name.value = shape && shape.name !== undefined ? shape.name : "";
     if (listChanged) {
       // The list is made anew, and the button that had the focus goes with it: a shape chosen by
       // keyboard left the focus on the page's body. The same shape's new button takes it instead,
@@ -132,7 +140,13 @@ export function mount(view, id) {
     }
     if (editor.mode === "zone") status.textContent = "Click the picture to add corners (or arrow keys and Space); double-click, Enter or Finish zone to close.";
     else if (editor.mode === "line") status.textContent = "Click the line's two ends (or arrow keys and Space).";
+    else if (editor.mode === "mask") status.textContent = `Outline where change is never motion (a tree, a flag, a clock): click to add corners (or arrow keys and Space); double-click, Enter or Finish mask to close.${gatingNote()}`;
+    else if (shape && editor.selected.kind === "mask") status.textContent = `Change inside motion mask ${editor.selected.index + 1} is never motion; the model and the rules still see the whole picture.${gatingNote()}`;
     else if (shape) status.textContent = usedBy(editor.selected.kind, shape.name);
+  }
+
+  function gatingNote() {
+    return editor.gating ? "" : " Motion gating is off for this camera (motion: enabled: false): the mask does nothing until it is on.";
   }
 
   function usedBy(kind, shapeName) {
@@ -158,6 +172,7 @@ export function mount(view, id) {
         // Edits made before this page was shown again stay, against the version they were made on.
         version = kept.version;
         editor.load({ ...geometry, ...keptGeometry });
+        editor.baseline(geometry.mask);
         dirty = true;
         unsaved.set(id, { geometry: () => editor.geometry(), version });
       }
@@ -195,11 +210,11 @@ export function mount(view, id) {
     if (gone || (!dirty && !busy)) {
       const reloaded = !gone;
       await loadGeometry(geometry);
-      if (reloaded) status.textContent = "The zones and lines changed (the config file was reloaded, or saved elsewhere): shown as they are now.";
+      if (reloaded) status.textContent = "The zones, lines or motion mask changed (the config file was reloaded, or saved elsewhere): shown as they are now.";
     } else if (geometry.version !== version) {
       banner.hidden = false;
       banner.className = "banner bad";
-      banner.textContent = "The zones and lines were changed elsewhere (a config reload, or another tab) since this editor loaded them: Save will be refused; Revert loads them.";
+      banner.textContent = "The zones, lines or motion mask were changed elsewhere (a config reload, or another tab) since this editor loaded them: Save will be refused; Revert loads them.";
     }
   }
 
@@ -225,9 +240,12 @@ export function mount(view, id) {
     let outcome;
     try {
       const body = version ? { ...editor.geometry(), version } : editor.geometry();
+      // An unchanged mask stays as the file writes it, comments and all.
+      if (!editor.maskEdited()) delete body.mask;
       const saved = await api(`${base}/geometry`, { method: "PUT", body });
       rules = saved.rules;
       version = saved.version;
+      editor.baseline(saved.mask);
       if (editedWhileSaving) {
         // The edits made while the save was on its way stay, to be saved over the version it made:
         // the shapes it answered replaced them on screen without a word.
@@ -250,6 +268,7 @@ export function mount(view, id) {
 
   buttons.zone.addEventListener("click", () => editor.setMode(editor.mode === "zone" ? "select" : "zone"));
   buttons.line.addEventListener("click", () => editor.setMode(editor.mode === "line" ? "select" : "line"));
+  buttons.mask.addEventListener("click", () => editor.setMode(editor.mode === "mask" ? "select" : "mask"));
   buttons.finish.addEventListener("click", () => editor.finishZone());
   buttons.flip.addEventListener("click", () => editor.flip());
   buttons.remove.addEventListener("click", () => editor.remove());
@@ -279,14 +298,14 @@ export function mount(view, id) {
     h("div", { class: "camera-layout" },
       h("div", {}, banner, stage, status),
       h("div", { class: "tools" },
-        h("h2", { text: "Zones and lines" }),
-        h("div", { class: "row" }, buttons.zone, buttons.line, buttons.finish),
+        h("h2", { text: "Zones, lines and motion mask" }),
+        h("div", { class: "row" }, buttons.zone, buttons.line, buttons.mask, buttons.finish),
         list,
         h("label", { for: "shape-name", text: "Name of the selected shape" }),
         name,
         h("div", { class: "row" }, buttons.flip, buttons.remove),
         h("div", { class: "row" }, buttons.save, buttons.revert),
-        h("p", { id: "editor-keys", class: "muted", text: "Keyboard: select a shape in the list (arrow keys go through it), focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Backspace takes it back, Enter closes a zone." }),
+        h("p", { id: "editor-keys", class: "muted", text: "Keyboard: select a shape in the list (arrow keys go through it), focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Backspace takes it back, Enter closes a zone or a mask outline." }),
         h("h2", { text: "Camera" }),
         numbers,
       ),

@@ -1,9 +1,10 @@
-// The geometry editor: zones (polygons) and counting lines (with their "in" arrow) drawn over the
-// live picture in normalised coordinates (0..1, x right, y down), as the config file holds them.
+// The geometry editor: zones (polygons), counting lines (with their "in" arrow) and the motion mask's
+// outlines drawn over the live picture in normalised coordinates (0..1, x right, y down), as the
+// config file holds them. Masks have no names: the config's list holds bare outlines.
 // Pointer: click to add points, drag a shape or a corner to move it. Keyboard: the shape list
 // selects, arrow keys move the selection (Shift: faster), Delete removes it, Escape cancels; while
 // drawing, arrow keys move a cursor, Space adds a point there, Backspace takes the last one back
-// (Enter closes a zone).
+// (Enter closes a zone or a mask outline).
 // A move redraws only the shape it moves, in a layer of its own (a camera may have 256 zones of 100
 // corners: redrawn and repainted with them all, a move took 43 ms of script and a frame of 88 ms
 // where 4 zones took 6 and 17); anything else redraws the whole picture.
@@ -41,15 +42,17 @@ export class Editor {
     this.onChange = onChange;
     this.zones = [];
     this.lines = [];
-    this.selected = null; // {kind: "zone" | "line", index}
-    this.mode = "select"; // or "zone", "line"
+    this.masks = []; // {polygon}, unnamed
+    this.gating = true; // whether the camera gates on motion, which the mask is part of
+    this.selected = null; // {kind: "zone" | "line" | "mask", index}
+    this.mode = "select"; // or "zone", "line", "mask"
     this.draft = [];
     this.cursor = [0.5, 0.5]; // where Space adds a point while drawing by keyboard
     this.editable = false;
     this.drag = null;
     // What draw() made, so a move can change just the moved shape: per kind, per index, its element
     // (and a line's arrow); the handles of the selected shape, one per corner.
-    this.drawn = { zone: [], line: [] };
+    this.drawn = { zone: [], line: [], mask: [] };
     this.handleElements = [];
     // The handles' radii are set from the drawn size: a resize (window, phone turned) sets them again.
     new ResizeObserver(() => this.sizeHandles()).observe(svg);
@@ -71,6 +74,9 @@ export class Editor {
       points: line.points.map((p) => [...p]),
       in_direction: [...line.in_direction],
     }));
+    this.masks = (geometry.mask || []).map((outline) => ({ polygon: outline.map((p) => [...p]) }));
+    this.baseline(geometry.mask);
+    this.gating = geometry.motion_gating !== false;
     this.editable = geometry.editable;
     this.selected = null;
     this.setMode("select");
@@ -85,12 +91,32 @@ export class Editor {
         points: line.points.map(point),
         in_direction: [...line.in_direction],
       })),
+      mask: this.masks.map((mask) => mask.polygon.map(point)),
     };
+  }
+
+  // The mask the file holds now (loaded, or saved), which edits are told from.
+  baseline(mask) {
+    this.loadedMask = JSON.stringify(mask || []);
+  }
+
+  // Whether the mask differs from the one loaded: a save leaves an unchanged mask as the file writes it.
+  maskEdited() {
+    return JSON.stringify(this.masks.map((mask) => mask.polygon)) !== this.loadedMask;
+  }
+
+  list(kind) {
+    return { zone: this.zones, line: this.lines, mask: this.masks }[kind];
   }
 
   shape(selection = this.selected) {
     if (!selection) return null;
-    return selection.kind === "zone" ? this.zones[selection.index] : this.lines[selection.index];
+    return this.list(selection.kind)[selection.index];
+  }
+
+  // A shape's corners: a line's two ends, a zone's or a mask's outline.
+  static points(kind, shape) {
+    return kind === "line" ? shape.points : shape.polygon;
   }
 
   setMode(mode) {
@@ -113,7 +139,7 @@ export class Editor {
 
   rename(name) {
     const shape = this.shape();
-    if (shape && this.editable) {
+    if (shape && this.editable && this.selected.kind !== "mask") {
       shape.name = name;
       const drawn = this.drawn[this.selected.kind][this.selected.index];
       if (drawn) drawn.shape.firstChild.textContent = `${this.selected.kind} ${name}`;
@@ -126,8 +152,7 @@ export class Editor {
 
   remove() {
     if (!this.selected || !this.editable) return;
-    const list = this.selected.kind === "zone" ? this.zones : this.lines;
-    list.splice(this.selected.index, 1);
+    this.list(this.selected.kind).splice(this.selected.index, 1);
     this.selected = null;
     this.changed();
   }
@@ -143,7 +168,7 @@ export class Editor {
   move(dx, dy) {
     const shape = this.shape();
     if (!shape || !this.editable) return;
-    const points = this.selected.kind === "zone" ? shape.polygon : shape.points;
+    const points = Editor.points(this.selected.kind, shape);
     // The whole shape moves only as far as its outermost point can.
     const xs = points.map((p) => p[0]);
     const ys = points.map((p) => p[1]);
@@ -156,16 +181,23 @@ export class Editor {
     this.moved(null);
   }
 
+  // Closes the zone or mask outline being drawn.
   finishZone() {
-    if (this.mode !== "zone" || this.draft.length < 3) return false;
-    const name = this.uniqueName("zone", this.zones);
-    this.zones.push({ name, polygon: this.draft });
+    if (!this.outlining() || this.draft.length < 3) return false;
+    const kind = this.mode;
+    if (kind === "zone") this.zones.push({ name: this.uniqueName("zone", this.zones), polygon: this.draft });
+    else this.masks.push({ polygon: this.draft });
     this.draft = [];
     this.mode = "select";
     this.svg.classList.remove("drawing");
-    this.selected = { kind: "zone", index: this.zones.length - 1 };
+    this.selected = { kind, index: this.list(kind).length - 1 };
     this.changed();
     return true;
+  }
+
+  // Drawing an outline: a zone or a mask's.
+  outlining() {
+    return this.mode === "zone" || this.mode === "mask";
   }
 
   cancel() {
@@ -175,7 +207,7 @@ export class Editor {
 
   key(event) {
     if (event.key === "Escape") return this.cancel(), true;
-    if (event.key === "Enter" && this.mode === "zone") return this.finishZone(), true;
+    if (event.key === "Enter" && this.outlining()) return this.finishZone(), true;
     const step = event.shiftKey ? STEP * 5 : STEP;
     const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     if (this.mode !== "select") {
@@ -227,7 +259,7 @@ export class Editor {
 
   // A point of the zone or line being drawn, clicked or placed by keyboard.
   addPoint(point) {
-    if (this.mode === "zone") {
+    if (this.outlining()) {
       // A press on the corner just added (the second press of a double-click) adds none.
       const last = this.draft[this.draft.length - 1];
       if (last && Math.hypot(point[0] - last[0], point[1] - last[1]) < SAME_CORNER) return;
@@ -263,7 +295,7 @@ export class Editor {
     const shape = this.shape();
     this.drag.moved = true;
     if (this.drag.vertex !== null) {
-      const points = this.selected.kind === "zone" ? shape.polygon : shape.points;
+      const points = Editor.points(this.selected.kind, shape);
       points[this.drag.vertex] = point;
       if (this.selected.kind === "line") shape.in_direction = across(points, shape.in_direction);
       this.moved(this.drag.vertex);
@@ -298,7 +330,7 @@ export class Editor {
       return;
     }
     let points;
-    if (this.selected.kind === "zone") {
+    if (this.selected.kind !== "line") {
       points = shape.polygon;
       drawn.shape.setAttribute("points", pointsText(points));
     } else {
@@ -322,8 +354,19 @@ export class Editor {
   draw() {
     const items = [];
     const front = [];
-    this.drawn = { zone: [], line: [] };
+    this.drawn = { zone: [], line: [], mask: [] };
     const selected = (kind, index) => this.selected && this.selected.kind === kind && this.selected.index === index;
+    // Under the zones and lines, which are what a click on a spot covered by both most likely means.
+    this.masks.forEach((mask, index) => {
+      const element = s("polygon", {
+        class: `shape mask${selected("mask", index) ? " selected" : ""}`,
+        points: pointsText(mask.polygon),
+        "data-kind": "mask",
+        "data-index": index,
+      }, s("title", { text: `motion mask ${index + 1}` }));
+      this.drawn.mask.push({ shape: element });
+      (selected("mask", index) ? front : items).push(element);
+    });
     this.zones.forEach((zone, index) => {
       const element = s("polygon", {
         class: `shape zone${selected("zone", index) ? " selected" : ""}`,
@@ -350,7 +393,7 @@ export class Editor {
     // grabbed (drawn just after their own shape, a later zone covering them took the press instead).
     const shape = this.shape();
     this.handleElements = shape && this.editable
-      ? this.handles(this.selected.kind, this.selected.index, this.selected.kind === "zone" ? shape.polygon : shape.points)
+      ? this.handles(this.selected.kind, this.selected.index, Editor.points(this.selected.kind, shape))
       : [];
     front.push(...this.handleElements);
     if (this.draft.length) {

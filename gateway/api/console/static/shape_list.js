@@ -1,4 +1,4 @@
-// The editor's shapes as a list of buttons, one per zone and line: pressing one selects its shape
+// The editor's shapes as a list of buttons, one per zone, line and mask outline: pressing one selects its shape
 // (again: none), so a keyboard reaches every shape, however small or covered on the picture.
 //
 // The list is one stop of Tab, on the shape chosen (else the first), and the arrow keys, Home and End
@@ -28,8 +28,9 @@ export function shapeList(editor) {
   const entries = [
     ...editor.zones.map((zone, index) => ["zone", index, `Zone ${zone.name}`]),
     ...editor.lines.map((line, index) => ["line", index, `Line ${line.name}`]),
+    ...editor.masks.map((_, index) => ["mask", index, `Motion mask ${index + 1}`]),
   ];
-  if (!entries.length) return h("p", { class: "muted", text: "No zones or lines yet." });
+  if (!entries.length) return h("p", { class: "muted", text: "No zones, lines or motion mask yet." });
   const isChosen = (kind, index) => Boolean(editor.selected && editor.selected.kind === kind && editor.selected.index === index);
   const anyChosen = entries.some(([kind, index]) => isChosen(kind, index));
   return h("ul", { class: "shape-list", onkeydown: roam }, entries.map(([kind, index, label], position) => {
