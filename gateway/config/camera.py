@@ -145,6 +145,12 @@ class RuleConfig(EventTiming):
     zones: list[str] = Field(
         default_factory=list, max_length=MAX_LABELS, description="Zones that match; empty: whole frame."
     )
+    exclude_zones: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_LABELS,
+        description="Zones that never match, inside the rule's zones too: a poster, a screen or a statue "
+        "the detector takes for a person.",
+    )
     line: str | None = Field(None, description="line_crossing: the camera line it counts on.")
     direction: Literal["in", "out", "any"] = Field("any", description="line_crossing: which crossings.")
     min_score: Fraction = 0.5
@@ -178,6 +184,20 @@ class RuleConfig(EventTiming):
     def _fields_of_its_type(self) -> RuleConfig:
         if self.type == "line_crossing" and self.line is None:
             raise ValueError("a line_crossing rule needs 'line', the name of one of the camera's lines")
+        for key in ("zones", "exclude_zones"):
+            # A crossing is judged on the line alone: zones written there were silently ignored.
+            if self.type == "line_crossing" and getattr(self, key):
+                raise ConfigPathError(
+                    (key,),
+                    f"'{key}' belong to presence, loiter, count and stationary rules: a line_crossing "
+                    "rule counts every crossing of its line",
+                )
+        both = [name for name in self.exclude_zones if name in self.zones]
+        if both:
+            raise ConfigPathError(
+                ("exclude_zones",),
+                f"zone {both[0]!r} is in both zones and exclude_zones: a zone either matches or never does",
+            )
         if self.type != "line_crossing" and (self.line is not None or self.direction != "any"):
             raise ValueError(f"'line' and 'direction' belong to line_crossing rules, not {self.type}")
         if self.type in ("loiter", "stationary") and self.min_s is None:
@@ -291,14 +311,16 @@ class CameraConfig(Section):
             )
         known_zones = set(zone_names)
         for index, rule in enumerate(self.rules):
-            unknown = sorted(set(rule.zones) - known_zones)
-            if unknown:
-                meant = closest(unknown[0], zone_names) if len(unknown) == 1 else None
-                hint = "" if meant is None else f"did you mean {meant!r}? "
-                raise ConfigPathError(
-                    ("rules", index, "zones"),
-                    f"rule {rule.name!r} names unknown zones {unknown} ({hint}zones: {zone_names or 'none'})",
-                )
+            for key, named in (("zones", rule.zones), ("exclude_zones", rule.exclude_zones)):
+                unknown = sorted(set(named) - known_zones)
+                if unknown:
+                    meant = closest(unknown[0], zone_names) if len(unknown) == 1 else None
+                    hint = "" if meant is None else f"did you mean {meant!r}? "
+                    raise ConfigPathError(
+                        ("rules", index, key),
+                        f"rule {rule.name!r} names unknown zones {unknown} "
+                        f"({hint}zones: {zone_names or 'none'})",
+                    )
             if rule.line is not None and rule.line not in line_names:
                 meant = closest(rule.line, line_names)
                 hint = "" if meant is None else f"did you mean {meant!r}? "

@@ -70,6 +70,7 @@ def rule_spec(
         model_name=model_name,
         labels=frozenset(rule.labels),
         zones=tuple(zones[name] for name in rule.zones),
+        exclude_zones=tuple(zones[name] for name in rule.exclude_zones),
         min_score=rule.min_score,
         min_box_area=rule.min_box_area,
         max_box_area=rule.max_box_area,

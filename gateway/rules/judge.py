@@ -76,6 +76,8 @@ class Judge:
 
     def zone_of(self, box: Box) -> tuple[bool, str | None]:
         """(inside the rule's zones, the zone's name or None when the rule covers the whole frame)."""
+        if any(zone.contains_box(box) for zone in self.spec.exclude_zones):
+            return False, None
         if not self.spec.zones:
             return True, None
         for zone in self.spec.zones:

@@ -72,6 +72,8 @@ class RuleSpec:
     max_box_area: float = 1.0
     """A track qualifies (``judge.TrackJudge.follows``) only on a frame its box's share of the frame
     lies within these."""
+    exclude_zones: tuple[Zone, ...] = ()
+    """An object whose position lies in one of these is outside the rule's zones, wherever it is."""
 
     @property
     def tracked(self) -> bool:

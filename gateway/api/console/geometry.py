@@ -83,7 +83,13 @@ def geometry_json(camera: CameraConfig, read_only_reason: str | None) -> dict[st
         "motion_gating": camera.motion.enabled,
         # The editor warns before deleting a zone or line a rule still names.
         "rules": [
-            {"name": rule.name, "type": rule.type, "zones": rule.zones, "line": rule.line}
+            {
+                "name": rule.name,
+                "type": rule.type,
+                "zones": rule.zones,
+                "exclude_zones": rule.exclude_zones,
+                "line": rule.line,
+            }
             for rule in camera.rules
         ],
         "editable": read_only_reason is None,

@@ -247,7 +247,9 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
     before = api.get("/v1/cameras/gate/geometry").json()
     assert before["editable"] is True
     assert before["zones"] == [{"name": "yard", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]}]
-    assert before["rules"] == [{"name": "intrusion", "type": "presence", "zones": ["yard"], "line": None}]
+    assert before["rules"] == [
+        {"name": "intrusion", "type": "presence", "zones": ["yard"], "exclude_zones": [], "line": None}
+    ]
 
     reply = put_geometry(api, GEOMETRY, {})
 

@@ -150,7 +150,8 @@ export function mount(view, id) {
   }
 
   function usedBy(kind, shapeName) {
-    const users = rules.filter((rule) => (kind === "zone" ? rule.zones.includes(shapeName) : rule.line === shapeName));
+    const names = (rule) => [...rule.zones, ...(rule.exclude_zones || [])];
+    const users = rules.filter((rule) => (kind === "zone" ? names(rule).includes(shapeName) : rule.line === shapeName));
     return users.length ? `Rules using ${kind} ${shapeName}: ${users.map((rule) => rule.name).join(", ")}.` : "";
   }
 

@@ -356,27 +356,19 @@ export class Editor {
     const front = [];
     this.drawn = { zone: [], line: [], mask: [] };
     const selected = (kind, index) => this.selected && this.selected.kind === kind && this.selected.index === index;
+    const outline = (kind, index, polygon, title) => {
+      const element = s("polygon", {
+        class: `shape ${kind}${selected(kind, index) ? " selected" : ""}`,
+        points: pointsText(polygon),
+        "data-kind": kind,
+        "data-index": index,
+      }, s("title", { text: title }));
+      this.drawn[kind].push({ shape: element });
+      (selected(kind, index) ? front : items).push(element);
+    };
     // Under the zones and lines, which are what a click on a spot covered by both most likely means.
-    this.masks.forEach((mask, index) => {
-      const element = s("polygon", {
-        class: `shape mask${selected("mask", index) ? " selected" : ""}`,
-        points: pointsText(mask.polygon),
-        "data-kind": "mask",
-        "data-index": index,
-      }, s("title", { text: `motion mask ${index + 1}` }));
-      this.drawn.mask.push({ shape: element });
-      (selected("mask", index) ? front : items).push(element);
-    });
-    this.zones.forEach((zone, index) => {
-      const element = s("polygon", {
-        class: `shape zone${selected("zone", index) ? " selected" : ""}`,
-        points: pointsText(zone.polygon),
-        "data-kind": "zone",
-        "data-index": index,
-      }, s("title", { text: `zone ${zone.name}` }));
-      this.drawn.zone.push({ shape: element });
-      (selected("zone", index) ? front : items).push(element);
-    });
+    this.masks.forEach((mask, index) => outline("mask", index, mask.polygon, `motion mask ${index + 1}`));
+    this.zones.forEach((zone, index) => outline("zone", index, zone.polygon, `zone ${zone.name}`));
     this.lines.forEach((line, index) => {
       const [[ax, ay], [bx, by]] = line.points;
       const element = s("line", {
