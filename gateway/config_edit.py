@@ -143,7 +143,9 @@ def _mask_edit(
     outlines = [_flow([_point(point) for point in outline]) for outline in mask]
     entry = _entry(camera, "motion")
     if entry is not None:
-        motion = _block_motion(*entry, path, source)
+        motion = _motion_mapping(*entry, path, source)
+        if motion.flow_style or not motion.value:
+            return _flow_mask_edit(text, motion, outlines, path, source)
         # Before an insertion after the camera's last key, which motion may be: it must land inside.
         return _list_edit(
             text, motion, "motion.mask", outlines, merged=set(), order=-1, camera_id=camera_id, source=source
@@ -166,7 +168,7 @@ def _mask_edit(
     return _Edit(end, end, 2, "motion.mask", "\n" + block.rstrip("\n"))
 
 
-def _block_motion(key: Node, value: Node, path: str, source: str) -> MappingNode:
+def _motion_mapping(key: Node, value: Node, path: str, source: str) -> MappingNode:
     """The camera's ``motion`` mapping, refused where the mask cannot be written as a key of its own."""
     if _is_alias(key, value):
         raise _problem(source, key, path, "is a YAML alias: edit it by hand")
@@ -176,13 +178,6 @@ def _block_motion(key: Node, value: Node, path: str, source: str) -> MappingNode
             key,
             path,
             "is not a mapping of settings: write it as one, or remove it, to save the mask here",
-        )
-    if value.flow_style or not value.value:
-        raise _problem(
-            source,
-            key,
-            path,
-            "is written in flow style ({...}): write it as a block mapping to save the mask here",
         )
     merge = next((inner for inner, _ in value.value if str(inner.tag) == _MERGE), None)
     if merge is not None:
@@ -194,6 +189,34 @@ def _block_motion(key: Node, value: Node, path: str, source: str) -> MappingNode
             "file by hand",
         )
     return value
+
+
+def _flow_mask_edit(
+    text: str, motion: MappingNode, outlines: list[CommentedSeq], path: str, source: str
+) -> _Edit | None:
+    """The edit writing the mask into a ``motion`` written in flow style (``{enabled: true, ...}``, as
+    DESIGN's and the README's examples write it): the mapping written again on one line, its other
+    entries as written, the mask in its place or at the end."""
+    start, end = motion.start_mark.index, motion.end_mark.index
+    if "#" in text[start:end]:
+        raise _problem(
+            source,
+            motion,
+            path,
+            "is written in flow style with comments inside its braces, which saving the mask would drop: "
+            "move them out of the braces, or write it as a block mapping",
+        )
+    written = _emit("mask", _flow(outlines), 0).strip()
+    entries: list[str] = []
+    for key, value in motion.value:
+        if _is_alias(key, value):
+            raise _problem(source, key, f"{path}.{key.value}", "is a YAML alias: edit it by hand")
+        entries.append(written if key.value == "mask" else text[key.start_mark.index : value.end_mark.index])
+    if _entry(motion, "mask") is None:
+        if not outlines:
+            return None  # nothing to say: an absent mask is an empty one
+        entries.append(written)
+    return _Edit(start, end, -1, "motion.mask", "{" + ", ".join(entries) + "}")
 
 
 def _is_alias(key: Node, value: Node) -> bool:

@@ -143,6 +143,39 @@ def test_coordinates_of_the_mask_are_written_as_checked() -> None:
     assert _mask(edited) == [outline]
 
 
+FLOW_MOTION = (
+    GATE + "    motion: {enabled: true, threshold: 25, min_area: 2e-3,  \n"
+    "             mask: [[[0.6,0],[1,0],[1,0.5]]]}   # a tree, a clock\n" + BACK
+)
+"""gate's motion as DESIGN's and the README's examples write it: in flow style, over two lines."""
+
+
+def test_a_mask_is_written_into_a_motion_in_flow_style_keeping_its_other_entries_as_written() -> None:
+    edited = replace_geometry(FLOW_MOTION, "gate", [], [], mask=[TREE])
+    assert edited == (
+        GATE + "    motion: {enabled: true, threshold: 25, min_area: 2e-3, "
+        "mask: [[[0.0, 0.5], [0.25, 0.5], [0.25, 1.0], [0.0, 1.0]]]}   # a tree, a clock\n" + BACK
+    )
+    assert _mask(edited) == [TREE]
+    assert parse_config(edited).cameras[0].motion.min_area == 0.002
+    cleared = replace_geometry(FLOW_MOTION, "gate", [], [], mask=[])
+    assert "    motion: {enabled: true, threshold: 25, min_area: 2e-3, mask: []}   # a tree, a clock" in (
+        cleared.splitlines()
+    )
+
+
+def test_a_flow_style_motion_without_a_mask_gets_one_at_its_end() -> None:
+    for written, expected in (
+        ("{min_area: 0.01}", f"{{min_area: 0.01, mask: [{CLOCK_LINE[2:]}]}}"),
+        ("{}", f"{{mask: [{CLOCK_LINE[2:]}]}}"),
+    ):
+        text = GATE + f"    motion: {written}\n"
+        edited = replace_geometry(text, "gate", [], [], mask=CLOCK)
+        assert edited == GATE + f"    motion: {expected}\n"
+        assert _mask(edited) == CLOCK
+        assert replace_geometry(text, "gate", [], [], mask=[]) == text
+
+
 MERGED_MOTION = "comes through a merge (<<:), and an own motion would replace the merged one whole: write"
 
 
@@ -150,9 +183,13 @@ MERGED_MOTION = "comes through a merge (<<:), and an own motion would replace th
     ("text", "problem"),
     [
         (
-            GATE + "    motion: {min_area: 0.01}\n",
-            "site.yaml:4: cameras[gate].motion: is written in flow style ({...}): write it as a block "
-            "mapping to save the mask here",
+            GATE + "    motion: {min_area: 0.01,  # the hedge\n      hold_s: 3}\n",
+            "site.yaml:4: cameras[gate].motion: is written in flow style with comments inside its braces, "
+            "which saving the mask would drop: move them out of the braces, or write it as a block mapping",
+        ),
+        (
+            "h: &h 3\n" + GATE + "    motion: {min_area: 0.01, hold_s: *h}\n",
+            "site.yaml:5: cameras[gate].motion.hold_s: is a YAML alias: edit it by hand",
         ),
         (
             GATE + "    motion:\n    detect_fps: 2\n",
