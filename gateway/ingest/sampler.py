@@ -48,6 +48,7 @@ from gateway.errors import DeadlineExceededError, GatewayError, OverloadedError
 from gateway.ingest.camera import Camera
 from gateway.ingest.counters import RateMeter
 from gateway.ingest.motion import MotionGate
+from gateway.positions import bottom_centre, point_in_polygon
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,10 @@ class CameraRuntime:
         return max(self.interval_s, min(end_after_s / 4.0, self.config.tracker.max_lost_s / 2.0))
 
     def follows_any(self, detections: Sequence[Detection]) -> bool:
-        """Whether one of ``detections`` is an object one of the camera's rules may follow."""
+        """Whether one of ``detections`` is an object one of the camera's rules may follow: one on a
+        zone the rule excludes (a poster taken for a person) would have kept a still scene's model
+        running at the keepalive rate for good, for a rule that never matches there."""
+        outlines = {zone.name: zone.polygon for zone in self.config.zones}
         return any(
             detection.score >= rule.min_score
             and (not rule.labels or detection.label in rule.labels)
@@ -114,6 +118,13 @@ class CameraRuntime:
             and rule.min_box_area
             <= (1.0 if detection.box is None else box_area(detection.box))
             <= rule.max_box_area
+            and not (
+                detection.box is not None
+                and any(
+                    point_in_polygon(bottom_centre(detection.box), outlines[name])
+                    for name in rule.exclude_zones
+                )
+            )
             for detection in detections
             for rule in self.config.rules
         )

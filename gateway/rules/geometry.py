@@ -22,13 +22,11 @@ move that crossed nearly along the line: stepping over a door line drawn at 45 d
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.domain import Box, Direction
+from gateway.positions import EPSILON, Point, bottom_centre, point_in_polygon
 
-Point = tuple[float, float]
-EPSILON = 1e-12
 LINE_BAND = 0.05
 """Half the width of the band along a line where a position is on the line rather than on a side,
 as a share of the object's box measured square to the line (its width for an upright line, its
@@ -139,11 +137,6 @@ def _move_meets_segment(before: Point, after: Point, start: Point, end: Point) -
     return side_a * side_b <= EPSILON
 
 
-def bottom_centre(box: Box) -> Point:
-    x1, _, x2, y2 = box
-    return ((x1 + x2) / 2.0, y2)
-
-
 def box_iou(first: Box, second: Box) -> float:
     ax1, ay1, ax2, ay2 = first
     bx1, by1, bx2, by2 = second
@@ -154,29 +147,3 @@ def box_iou(first: Box, second: Box) -> float:
     overlap = width * height
     union = (ax2 - ax1) * (ay2 - ay1) + (bx2 - bx1) * (by2 - by1) - overlap
     return overlap / union if union > 0 else 0.0
-
-
-def point_in_polygon(point: Point, polygon: Sequence[Point]) -> bool:
-    """Even-odd ray casting; points on an edge count as inside so a zone reaching the frame edge
-    (y = 1, where bottom-centres of boxes touching the border lie) includes them."""
-    if not polygon:
-        return False
-    x, y = point
-    inside = False
-    ax, ay = polygon[-1]
-    # Each edge runs from the vertex before to the next one, the closing edge first; the edge test is
-    # written out here rather than called, as a call per edge was most of the cost of a large zone.
-    for bx, by in polygon:
-        cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax)
-        if (
-            abs(cross) <= EPSILON
-            and min(ax, bx) - EPSILON <= x <= max(ax, bx) + EPSILON
-            and min(ay, by) - EPSILON <= y <= max(ay, by) + EPSILON
-        ):
-            return True
-        if (ay > y) != (by > y):
-            crossing_x = ax + (y - ay) * (bx - ax) / (by - ay)
-            if x < crossing_x:
-                inside = not inside
-        ax, ay = bx, by
-    return inside

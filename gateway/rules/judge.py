@@ -45,9 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.domain import AlertEvent, Box, Direction, FrameResult, Track, box_area
+from gateway.positions import Point, bottom_centre
 from gateway.rules.anomaly import ANOMALY, SceneAnomaly, SceneAnomalySpec
 from gateway.rules.event_ids import EventIds
-from gateway.rules.geometry import Line, Point, bottom_centre
+from gateway.rules.geometry import Line
 from gateway.rules.lifecycle import Match
 from gateway.rules.reacquire import REACQUIRE_WINDOW, LostTracks, Sighting
 from gateway.rules.specs import CrossingDirection, RuleSpec

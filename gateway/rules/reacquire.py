@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from gateway.rules.geometry import Point
+from gateway.positions import Point
 
 REACQUIRE_WINDOW = 2.0
 """A lost track's last sighting links to a new track first seen at most this many ``max_lost_s``

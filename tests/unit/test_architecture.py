@@ -19,7 +19,16 @@ import pytest
 PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "gateway"
 
 NEUTRAL = frozenset(
-    {"domain", "errors", "image_format", "printable", "suggestions", "url_credentials", "wording"}
+    {
+        "domain",
+        "errors",
+        "image_format",
+        "positions",
+        "printable",
+        "suggestions",
+        "url_credentials",
+        "wording",
+    }
 )
 """Modules that import nothing of ours, so that any part may import them."""
 CONFIGURED = NEUTRAL | {"config", "protocol"}
@@ -28,6 +37,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "domain": frozenset(),
     "errors": frozenset(),
     "image_format": frozenset(),
+    "positions": frozenset(),
     "printable": frozenset(),
     "suggestions": frozenset(),
     "url_credentials": frozenset(),

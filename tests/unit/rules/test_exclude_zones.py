@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from gateway.config import CameraConfig
-from gateway.domain import AlertEvent, AlertKind, FrameResult, ModelRef, Track
+from gateway.domain import AlertEvent, AlertKind, Detection, FrameResult, ModelRef, Track
+from gateway.ingest.sampler import CameraRuntime
 from gateway.pipeline.specs import camera_rules
 from gateway.rules.engine import RuleEngine
 
@@ -95,3 +96,20 @@ def test_a_statue_on_the_excluded_zone_is_never_stationary() -> None:
     config = camera(type="stationary", exclude_zones=["poster"], min_s=2)
     assert run(config, [[standing(1, POSTER)]] * 6) == []
     assert starts(run(config, [[standing(1, LAWN)]] * 6)) == [(2.0, None)]
+
+
+def test_motion_gating_keeps_seeing_no_object_on_a_zone_its_rule_excludes() -> None:
+    # A poster taken for a person kept a still scene's model running at the keepalive rate for good.
+    runtime = CameraRuntime(None, camera(exclude_zones=["poster"]), (), None, 0.2)  # type: ignore[arg-type]
+    poster = Detection("person", 0.9, (POSTER - 0.05, 0.7, POSTER + 0.05, 0.9))
+    lawn = Detection("person", 0.9, (LAWN - 0.05, 0.7, LAWN + 0.05, 0.9))
+    assert [runtime.follows_any(detections) for detections in ([poster], [lawn], [poster, lawn])] == [
+        False,
+        True,
+        True,
+    ]
+    # Another rule of the camera that does not exclude the poster still follows the person there.
+    both = camera(exclude_zones=["poster"]).model_copy(
+        update={"rules": [*camera(exclude_zones=["poster"]).rules, *camera(name="anyone").rules]}
+    )
+    assert CameraRuntime(None, both, (), None, 0.2).follows_any([poster])  # type: ignore[arg-type]

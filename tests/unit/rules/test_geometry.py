@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.rules.geometry import Zone, bottom_centre, point_in_polygon
+from gateway.positions import bottom_centre, point_in_polygon
+from gateway.rules.geometry import Zone
 
 SQUARE = ((0.25, 0.25), (0.75, 0.25), (0.75, 0.75), (0.25, 0.75))
 # A U shape: the notch (0.4..0.6, 0.0..0.6) is outside.

@@ -13,9 +13,10 @@ import pytest
 from gateway.config import CameraConfig
 from gateway.domain import FrameResult, ModelRef, Track
 from gateway.pipeline.specs import camera_rules
+from gateway.positions import EPSILON, Point, point_in_polygon
 from gateway.rules import geometry
 from gateway.rules.engine import RuleEngine
-from gateway.rules.geometry import EPSILON, Point, Zone, point_in_polygon
+from gateway.rules.geometry import Zone
 
 DETECTOR = ModelRef("person-detector", 1)
 
