@@ -81,14 +81,20 @@ def geometry_json(camera: CameraConfig, read_only_reason: str | None) -> dict[st
         **_shapes(camera),
         "version": geometry_version(camera),
         "motion_gating": camera.motion.enabled,
-        # The editor warns before deleting a zone or line a rule still names.
+        # The editor warns before deleting a zone or line a rule still names, and the camera page
+        # says what each rule looks for.
         "rules": [
             {
                 "name": rule.name,
                 "type": rule.type,
+                "labels": rule.labels,
                 "zones": rule.zones,
                 "exclude_zones": rule.exclude_zones,
                 "line": rule.line,
+                "direction": rule.direction,
+                "min_score": rule.min_score,
+                "min_s": rule.min_s,
+                "min_count": rule.min_count,
             }
             for rule in camera.rules
         ],

@@ -248,7 +248,18 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
     assert before["editable"] is True
     assert before["zones"] == [{"name": "yard", "polygon": [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]}]
     assert before["rules"] == [
-        {"name": "intrusion", "type": "presence", "zones": ["yard"], "exclude_zones": [], "line": None}
+        {
+            "name": "intrusion",
+            "type": "presence",
+            "labels": [],
+            "zones": ["yard"],
+            "exclude_zones": [],
+            "line": None,
+            "direction": "any",
+            "min_score": 0.5,
+            "min_s": None,
+            "min_count": None,
+        }
     ]
 
     reply = put_geometry(api, GEOMETRY, {})

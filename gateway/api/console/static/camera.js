@@ -9,6 +9,7 @@ import { api, errorText, h, s } from "./core.js";
 import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
 import { Editor } from "./editor.js";
 import { playLive } from "./live.js";
+import { ruleList } from "./rule_list.js";
 import { shapeList } from "./shape_list.js";
 
 // Camera id -> { geometry, version } of edits not saved yet: `geometry` reads the editor when asked,
@@ -75,6 +76,7 @@ export function mount(view, id) {
   const banner = h("p", { class: "banner", hidden: true });
   const status = h("p", { role: "status", "aria-live": "polite" });
   const list = h("div");
+  const rulesShown = h("div");
   const numbers = h("div");
   const name = h("input", { id: "shape-name", type: "text", disabled: true, autocomplete: "off" });
   // Every tool starts disabled, the drawing ones too, until the geometry's answer says whether the
@@ -163,6 +165,7 @@ export function mount(view, id) {
       const kept = unsaved.get(id);
       const keptGeometry = kept && kept.geometry();
       rules = geometry.rules;
+      rulesShown.replaceChildren(ruleList(id, rules));
       version = geometry.version;
       editor.load(geometry);
       dirty = false;
@@ -245,6 +248,7 @@ export function mount(view, id) {
       if (!editor.maskEdited()) delete body.mask;
       const saved = await api(`${base}/geometry`, { method: "PUT", body });
       rules = saved.rules;
+      rulesShown.replaceChildren(ruleList(id, rules));
       version = saved.version;
       editor.baseline(saved.mask);
       if (editedWhileSaving) {
@@ -307,6 +311,8 @@ export function mount(view, id) {
         h("div", { class: "row" }, buttons.flip, buttons.remove),
         h("div", { class: "row" }, buttons.save, buttons.revert),
         h("p", { id: "editor-keys", class: "muted", text: "Keyboard: select a shape in the list (arrow keys go through it), focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Backspace takes it back, Enter closes a zone or a mask outline." }),
+        h("h2", { text: "Rules" }),
+        rulesShown,
         h("h2", { text: "Camera" }),
         numbers,
       ),
