@@ -63,7 +63,7 @@ class CameraCollector(Collector):
             reconnects.add_metric([camera_id], camera.reconnects)
             stalls.add_metric([camera_id], camera.stalls)
             changed = runtime.gate.last_changed
-            if changed is not None and runtime.gate.config.enabled:
+            if changed is not None:  # None before a second frame, and always with gating off
                 motion.add_metric([camera_id], changed)
             current = camera.state
             for value in CameraState:
