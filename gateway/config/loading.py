@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ValidationError,
 )
+from pydantic_core import ErrorDetails
 from yaml.composer import ComposerError
 from yaml.constructor import ConstructorError
 
@@ -229,14 +230,21 @@ def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, 
     return data, lines
 
 
+def error_location(detail: ErrorDetails) -> tuple[str | int, ...]:
+    """Where one of pydantic's errors lies in the validated model: the key a ``ConfigPathError`` names
+    below the one its validator checks included."""
+    # pydantic inserts the union member's name into the location; it is not a key of the file.
+    location = tuple(part for part in detail["loc"] if not (isinstance(part, str) and "[" in part))
+    cause = detail.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigPathError):
+        location += cause.path
+    return location
+
+
 def _problems(error: ValidationError, source: ConfigSource, model: type[BaseModel]) -> list[ConfigProblem]:
     problems = []
     for detail in error.errors():
-        # pydantic inserts the union member's name into the location; it is not a key of the file.
-        location = tuple(part for part in detail["loc"] if not (isinstance(part, str) and "[" in part))
-        cause = detail.get("ctx", {}).get("error")
-        if isinstance(cause, ConfigPathError):
-            location += cause.path
+        location = error_location(detail)
         problems.append(source.problem(location, error_message(detail, model, location)))
     # In the file's order, as an editor shows it: pydantic's is the models' (http before inference,
     # whatever the file's), so fixing them top to bottom jumped about the file.

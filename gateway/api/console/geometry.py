@@ -40,9 +40,10 @@ from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
 from gateway.api.ports import ConfigReadOnlyError, GatewayState, GeometryEditor
 from gateway.api.unknown_camera import unknown_camera
-from gateway.config import CameraConfig, ConfigPathError, LineConfig, MotionConfig, Point, ZoneConfig
+from gateway.config import CameraConfig, LineConfig, MotionConfig, Point, ZoneConfig
 from gateway.config.bounded_read import HungFileError
 from gateway.config.camera import MAX_LINES, MAX_MOTION_MASKS, MAX_ZONES
+from gateway.config.loading import error_location
 from gateway.config.unknown_keys import error_message
 from gateway.errors import ConfigError, InvalidInputError
 
@@ -216,8 +217,7 @@ def _mask(value: list[Any], motion: MotionConfig) -> list[list[Point]]:
     except ValidationError as exc:
         details = []
         for error in exc.errors():
-            cause = error.get("ctx", {}).get("error")
-            location = tuple(error["loc"]) + (cause.path if isinstance(cause, ConfigPathError) else ())
+            location = error_location(error)
             # mask[outline][point][coordinate], as a JSON path: "mask[0]: 1.0" read as a number.
             within = "".join(f"[{part}]" for part in location[1:])
             details.append(f"mask{within}: {error_message(error, MotionConfig, location)}")
