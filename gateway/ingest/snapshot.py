@@ -19,6 +19,7 @@ MASK_COLOUR = (128, 128, 128)
 MASK_EDGE_COLOUR = (230, 230, 230)
 MASK_OPACITY = 0.6
 """How much of a masked pixel is MASK_COLOUR: enough to tell at a glance, not to hide what is there."""
+LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 JPEG_QUALITY = 85
 ARROW_LENGTH = 0.08
 """The ``in`` arrow's length, as a share of the frame's smaller side."""
@@ -48,14 +49,12 @@ def draw_snapshot(
         if detection.track_id is not None:
             label = f"#{detection.track_id} {label}"
         if detection.box is None:
-            cv2.putText(
-                canvas, label, (8, height - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, BOX_COLOUR, 2, cv2.LINE_AA
-            )
+            _label(canvas, label, (8, height - 10), BOX_COLOUR, scale=0.6, thickness=2)
             continue
         x1, y1, x2, y2 = detection.box
         top_left = (round(x1 * width), round(y1 * height))
         cv2.rectangle(canvas, top_left, (round(x2 * width), round(y2 * height)), BOX_COLOUR, 2)
-        _label(canvas, label, (top_left[0], max(12, top_left[1] - 4)), BOX_COLOUR)
+        _label(canvas, label, (top_left[0], top_left[1] - 4), BOX_COLOUR)
     ok, encoded = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise SourceError("could not encode the snapshot as JPEG")
@@ -76,8 +75,22 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
         _label(canvas, "no motion", (int(polygon[0][0]) + 4, int(polygon[0][1]) + 16), MASK_EDGE_COLOUR)
 
 
-def _label(canvas: Image, text: str, at: tuple[int, int], colour: tuple[int, int, int]) -> None:
-    cv2.putText(canvas, text, at, cv2.FONT_HERSHEY_SIMPLEX, 0.5, colour, 1, cv2.LINE_AA)
+def _label(
+    canvas: Image,
+    text: str,
+    at: tuple[int, int],
+    colour: tuple[int, int, int],
+    *,
+    scale: float = 0.5,
+    thickness: int = 1,
+) -> None:
+    """``text`` with its baseline starting at ``at``, moved in as far as it takes to be read whole: a
+    box at the frame's right edge had its label cut after a few letters (a track id alone is 13 digits)."""
+    height, width = canvas.shape[:2]
+    (text_width, text_height), descent = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
+    x = max(0, min(at[0], width - text_width - 1))
+    y = max(text_height + 1, min(at[1], height - descent - 1))
+    cv2.putText(canvas, text, (x, y), LABEL_FONT, scale, colour, thickness, cv2.LINE_AA)
 
 
 def _draw_line(canvas: Image, line: LineConfig) -> None:

@@ -1,0 +1,80 @@
+"""The live picture's labels stay whole inside the frame, wherever their object or shape lies."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gateway.config import ZoneConfig
+from gateway.domain import Detection
+from gateway.ingest.snapshot import LABEL_FONT, draw_snapshot
+
+WIDTH, HEIGHT = 640, 360
+LONG_LABEL = "#1796482161621 FACE_FEMALE 0.78"
+
+
+def drawn(
+    detections: list[Detection], zones: list[ZoneConfig] | None = None, *, width: int = WIDTH
+) -> npt.NDArray[np.uint8]:
+    black = np.zeros((HEIGHT, width, 3), dtype=np.uint8)
+    jpeg = draw_snapshot(black, detections, zones or [], quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+    return picture.astype(np.uint8)
+
+
+def box_coloured(picture: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+    """Pixels of the boxes' orange (BGR 0, 200, 255), JPEG's blur allowed for."""
+    blue, green, red = picture[..., 0], picture[..., 1], picture[..., 2]
+    return (red > 150) & (green > 100) & (blue < 100)
+
+
+def text_width(text: str, scale: float = 0.5, thickness: int = 1) -> int:
+    (width, _), _ = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
+    return int(width)
+
+
+def test_a_label_of_a_box_at_the_right_edge_moves_left_to_be_read_whole() -> None:
+    box_top = round(0.4 * HEIGHT)
+    picture = drawn([Detection("FACE_FEMALE", 0.78, (0.9, 0.4, 1.0, 0.6), track_id=1796482161621)])
+
+    band = box_coloured(picture[box_top - 16 : box_top - 3])
+    columns = np.flatnonzero(band.any(axis=0))
+    assert columns.size, "no label above the box"
+    expected_start = WIDTH - text_width(LONG_LABEL) - 1
+    # Starting at the box (x 576) it ran past the frame's edge after about a quarter of its letters.
+    assert expected_start - 3 <= columns[0] <= expected_start + 3
+    assert columns[0] < round(0.9 * WIDTH) - 100
+
+
+def test_a_label_of_a_box_at_the_top_edge_is_drawn_inside_the_frame() -> None:
+    picture = drawn([Detection("person", 0.9, (0.1, 0.0, 0.3, 0.5))])
+
+    # The box's left side runs down from the top; the label's letters lie right of it, in the rows
+    # where a label above a box at y 0 would have been cut off.
+    letters = box_coloured(picture[2:12, round(0.1 * WIDTH) + 4 : round(0.3 * WIDTH) - 4])
+    assert letters.sum() > 20
+
+
+def test_a_frame_level_label_as_wide_as_the_frame_is_read_whole() -> None:
+    label = "scene_anomaly 0.93"
+    width = text_width(label, scale=0.6, thickness=2) + 1
+    # Drawn from x 8, its last letter was cut by the right edge.
+    picture = drawn([Detection("scene_anomaly", 0.93, None)], width=width)
+
+    columns = np.flatnonzero(box_coloured(picture[HEIGHT - 30 :]).any(axis=0))
+    assert columns[0] <= 2
+
+
+def test_a_zone_name_at_the_bottom_right_corner_is_read_whole() -> None:
+    corner = ZoneConfig(name="loading_bay_door", polygon=[(0.95, 0.95), (1.0, 0.95), (1.0, 1.0)])
+    picture = drawn([], [corner])
+
+    blue, green, red = picture[..., 0], picture[..., 1], picture[..., 2]
+    zone_coloured = (blue > 150) & (green > 120) & (red < 100)
+    # The outline is the 32 rightmost columns; every column left of it is the name's.
+    columns = np.flatnonzero(zone_coloured.any(axis=0))
+    assert columns[0] <= WIDTH - text_width("loading_bay_door") + 2
+    rows = np.flatnonzero(zone_coloured[:, : columns[0] + 40].any(axis=1))
+    assert rows[-1] < HEIGHT - 1, "the name's letters are cut by the bottom edge"
