@@ -1,10 +1,12 @@
 """The motion mask in the geometry editor, in the real browser against the real app and config file:
 an outline drawn over the picture is saved into the camera's ``motion.mask``, beside the motion
 settings and comments already written there; one deleted leaves the mask empty; a save that does
-not touch the mask leaves it as the file writes it. The mask was written in the file by hand only."""
+not touch the mask leaves it as the file writes it; the saved mask, shaded by the live picture, is
+only outlined over it. The mask was written in the file by hand only."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -23,6 +25,9 @@ HAND_WRITTEN_MASK = """\
         # the clock in the top right corner, written as a person writes it (a save would write 1.0)
         - [[0.8, 0], [1, 0], [1, 0.1], [0.8, 0.1]]
 """
+
+
+TRANSPARENT = "rgba(0, 0, 0, 0)"
 
 
 def config(motion: str, zones: str = "") -> str:
@@ -56,7 +61,10 @@ def test_a_mask_drawn_over_the_picture_is_saved_into_the_cameras_motion_settings
         expect(page.get_by_role("status")).to_contain_text("Change inside motion mask 1 is never motion")
         expect(page.get_by_label("Name of the selected shape")).to_be_disabled()
         expect(page.get_by_label("Name of the selected shape")).to_have_value("")
+        expect(page.locator("polygon.shape.mask")).not_to_have_class(re.compile(r"\bsaved\b"))
         saved(page)
+        # (now the picture shades it, the editor only outlines it)
+        expect(page.locator("polygon.shape.mask")).to_have_class(re.compile(r"\bsaved\b"))
     # and once saved, the file's motion settings hold it beside what they held, comment and all.
     text = path.read_text()
     assert MOTION in text
@@ -91,3 +99,30 @@ def test_a_save_of_zones_alone_leaves_the_mask_as_written(tmp_path: Path, browse
         saved(page)
     assert MOTION + HAND_WRITTEN_MASK in path.read_text()
     assert [zone.name for zone in load_config(path).cameras[0].zones] == ["lawn"]
+
+
+def test_the_saved_mask_is_outlined_over_the_pictures_shading_and_shaded_once_moved(
+    tmp_path: Path, browser: Browser
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    with camera_editor(browser, path, config(MOTION + HAND_WRITTEN_MASK), CAMERA) as page:
+        outline = page.locator("polygon.shape.mask")
+        # Given the file's mask, which the live picture shades already, it is outlined, not shaded again
+        expect(outline).to_have_class(re.compile(r"\bsaved\b"))
+        assert outline.evaluate("element => getComputedStyle(element).fill") == TRANSPARENT
+        # yet a click inside it still picks it;
+        click_at(page, 0.9, 0.05)
+        expect(page.get_by_role("button", name="Motion mask 1")).to_have_attribute("aria-pressed", "true")
+        # dragged, it is shaded itself as soon as it leaves where the picture shades it, before the drop,
+        box = page.get_by_role("application", name="Geometry editor").bounding_box()
+        assert box is not None
+        page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.05 * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.9 * box["width"], box["y"] + 0.3 * box["height"], steps=5)
+        expect(outline).not_to_have_class(re.compile(r"\bsaved\b"))
+        assert outline.evaluate("element => getComputedStyle(element).fill") != TRANSPARENT
+        page.mouse.up()
+        # and moved back by the keyboard onto the saved place (up against the top), only outlined again.
+        for _ in range(30):
+            page.keyboard.press("ArrowUp")
+        expect(outline).to_have_class(re.compile(r"\bsaved\b"))

@@ -43,6 +43,7 @@ export class Editor {
     this.zones = [];
     this.lines = [];
     this.masks = []; // {polygon}, unnamed
+    this.savedOutlines = new Set(); // the file's mask outlines, as JSON
     this.gating = true; // whether the camera gates on motion, which the mask is part of
     this.selected = null; // {kind: "zone" | "line" | "mask", index}
     this.mode = "select"; // or "zone", "line", "mask"
@@ -98,6 +99,12 @@ export class Editor {
   // The mask the file holds now (loaded, or saved), which edits are told from.
   baseline(mask) {
     this.loadedMask = JSON.stringify(mask || []);
+    this.savedOutlines = new Set((mask || []).map((outline) => JSON.stringify(outline)));
+  }
+
+  // Whether a mask outline is one the file holds, which the live picture shades.
+  isSaved(outline) {
+    return this.savedOutlines.has(JSON.stringify(outline));
   }
 
   // Whether the mask differs from the one loaded: a save leaves an unchanged mask as the file writes it.
@@ -333,6 +340,7 @@ export class Editor {
     if (this.selected.kind !== "line") {
       points = shape.polygon;
       drawn.shape.setAttribute("points", pointsText(points));
+      if (this.selected.kind === "mask") drawn.shape.classList.toggle("saved", this.isSaved(points));
     } else {
       points = shape.points;
       const [[ax, ay], [bx, by]] = points;
@@ -356,9 +364,9 @@ export class Editor {
     const front = [];
     this.drawn = { zone: [], line: [], mask: [] };
     const selected = (kind, index) => this.selected && this.selected.kind === kind && this.selected.index === index;
-    const outline = (kind, index, polygon, title) => {
+    const outline = (kind, index, polygon, title, saved = false) => {
       const element = s("polygon", {
-        class: `shape ${kind}${selected(kind, index) ? " selected" : ""}`,
+        class: `shape ${kind}${saved ? " saved" : ""}${selected(kind, index) ? " selected" : ""}`,
         points: pointsText(polygon),
         "data-kind": kind,
         "data-index": index,
@@ -367,7 +375,10 @@ export class Editor {
       (selected(kind, index) ? front : items).push(element);
     };
     // Under the zones and lines, which are what a click on a spot covered by both most likely means.
-    this.masks.forEach((mask, index) => outline("mask", index, mask.polygon, `motion mask ${index + 1}`));
+    // The live picture shades the saved mask already: shaded here too, it looked darker than a new one.
+    this.masks.forEach((mask, index) => outline(
+      "mask", index, mask.polygon, `motion mask ${index + 1}`, this.isSaved(mask.polygon),
+    ));
     this.zones.forEach((zone, index) => outline("zone", index, zone.polygon, `zone ${zone.name}`));
     this.lines.forEach((line, index) => {
       const [[ax, ay], [bx, by]] = line.points;
