@@ -181,16 +181,21 @@ class CameraPipeline:
             return None
         with runtime.lock:
             detections, config = runtime.detections, runtime.config
+            paths = runtime.trails.paths(detections)
         # With gating off a mask hides nothing: not shaded, as if it did.
         mask = config.motion.mask if config.motion.enabled else ()
-        return draw_snapshot(frame.image, detections, config.zones, config.lines, motion_mask=mask)
+        return draw_snapshot(
+            frame.image, detections, config.zones, config.lines, motion_mask=mask, paths=paths
+        )
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:
-        """What the snapshot draws for a camera from now on (the decider's tracked detections)."""
+        """What the snapshot draws for a camera from now on (the decider's tracked detections, each
+        tracked one with its path)."""
         runtime = self._runtimes.get(camera_id)
         if runtime is not None:
             with runtime.lock:
                 runtime.detections = detections
+                runtime.trails.add(detections)
 
     def apply_reload(self, cameras: Sequence[CameraConfig]) -> None:
         """A reload's camera configs in force (``camera_changes.plan_reload``: their restart-only

@@ -48,6 +48,7 @@ from gateway.errors import DeadlineExceededError, GatewayError, OverloadedError
 from gateway.ingest.camera import Camera
 from gateway.ingest.counters import RateMeter
 from gateway.ingest.motion import MotionGate
+from gateway.ingest.trails import Trails
 from gateway.positions import bottom_centre, point_in_polygon
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class CameraRuntime:
     processed: int = 0
     rate_processed: RateMeter = field(default_factory=RateMeter)
     detections: tuple[Detection, ...] = ()
+    trails: Trails = field(default_factory=Trails)
+    """The recent paths of the objects in ``detections``, which the live view draws."""
     failures: dict[ModelReference, tuple[str, float]] = field(default_factory=dict)
     """Each model's last failure on this camera's frames and since when it has been failing (the
     sampler's clock), until one of its frames succeeds."""

@@ -136,6 +136,31 @@ def test_snapshot_draws_the_latest_detections_and_zones(
     assert int(np.abs(decoded.astype(np.int16) - 50).max()) > 60
 
 
+def test_snapshot_draws_the_path_of_each_tracked_object_the_decider_shows(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    def nothing(model: ModelReference, _frame: Frame) -> DetectOutput:
+        return DetectOutput(ModelRef(model.name, model.version or 1), (), None)
+
+    sink = Sink()
+    followed = camera(zones=[], rules=[{"name": "walker", "labels": ["person"]}])
+    pipeline, _ = pipeline_for([followed], immediate(nothing), sink, openers)
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: len(sink.results) >= 1)
+    # Given the decider showing one tracked person walking right along the row at y 0.75,
+    for x in (0.1, 0.3, 0.5):
+        pipeline.show("cam", (Detection("person", 0.9, (x - 0.05, 0.5, x + 0.05, 0.75), track_id=9),))
+    jpeg = pipeline.snapshot_jpeg("cam")
+    assert jpeg is not None
+    decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
+    # its path is drawn from where it was (x 6 of 64) to where it is, left of its box (x 29 to 35).
+    red = decoded[36, :, 2].astype(int)
+    assert (red[8:26] > 120).all(), red
+    assert (red[:4] < 80).all(), red
+
+
 CORNER = [[1, 1], [0.6, 1], [0.6, 0.6], [1, 0.6]]
 """A mask over the bottom right corner (rows 29-47, columns 38-63 of the 64 by 48 frame)."""
 

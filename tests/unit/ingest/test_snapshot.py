@@ -78,3 +78,19 @@ def test_a_zone_name_at_the_bottom_right_corner_is_read_whole() -> None:
     assert columns[0] <= WIDTH - text_width("loading_bay_door") + 2
     rows = np.flatnonzero(zone_coloured[:, : columns[0] + 40].any(axis=1))
     assert rows[-1] < HEIGHT - 1, "the name's letters are cut by the bottom edge"
+
+
+def test_a_tracked_objects_path_is_drawn_to_its_box() -> None:
+    black = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    box = (0.55, 0.5, 0.65, 0.8)
+    path = [(0.1, 0.8), (0.3, 0.8), (0.6, 0.8)]
+    jpeg = draw_snapshot(black, [Detection("person", 0.9, box, track_id=4)], [], paths=[path], quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+
+    row = picture[round(0.8 * HEIGHT)]
+    blue, green, red = row[:, 0].astype(int), row[:, 1].astype(int), row[:, 2].astype(int)
+    path_coloured = (red > 150) & (green > 80) & (green < 180) & (blue < 100)
+    # Along the bottom row of the path, from where the object was to where its box stands now.
+    assert path_coloured[round(0.12 * WIDTH) : round(0.5 * WIDTH)].all()
+    assert not path_coloured[: round(0.09 * WIDTH)].any()
