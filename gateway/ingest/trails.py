@@ -30,8 +30,8 @@ class Trails:
 
     length: int = TRAIL_POINTS
     forget_after: int = FORGET_AFTER_RESULTS
-    _trails: dict[int, _Trail] = field(default_factory=dict)
-    _results: int = 0
+    _trails: dict[int, _Trail] = field(default_factory=dict, init=False)
+    _results: int = field(default=0, init=False)
 
     def add(self, detections: Sequence[Detection]) -> None:
         """One result's tracked detections (untracked ones and frame-level results have no path)."""
@@ -49,7 +49,7 @@ class Trails:
             del self._trails[track]
 
     def paths(self, detections: Sequence[Detection]) -> list[tuple[Point, ...]]:
-        """The paths of the objects in ``detections`` that have moved through two positions or more."""
+        """The paths of the objects in ``detections`` seen in two results or more."""
         paths = []
         for detection in detections:
             trail = None if detection.track_id is None else self._trails.get(detection.track_id)
