@@ -13,6 +13,7 @@ from aiohttp import web
 from gateway.api.context import context_of, offload
 from gateway.api.detect import detection_json
 from gateway.api.events import MAX_SEQ
+from gateway.api.motion_view import motion_view
 from gateway.api.unknown_camera import unknown_camera
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
@@ -69,8 +70,9 @@ async def snapshot(request: web.Request) -> web.Response:
     directory = context_of(request).cameras
     if directory is None or directory.camera(camera_id) is None:
         raise unknown_camera(camera_id, directory)
+    motion = motion_view(request)
     # Drawing boxes and encoding a JPEG takes milliseconds: off the event loop.
-    jpeg = await offload(request, lambda: directory.snapshot_jpeg(camera_id))
+    jpeg = await offload(request, lambda: directory.snapshot_jpeg(camera_id, motion=motion))
     if jpeg is None:
         raise web.HTTPNotFound(text=f"camera {camera_id!r} has not delivered a frame yet")
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

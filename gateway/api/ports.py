@@ -123,8 +123,9 @@ class CameraDirectory(Protocol):
 
     def camera(self, camera_id: str) -> CameraStatus | None: ...
 
-    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
-        """Newest frame with its latest detections and zones drawn, or None before the first frame."""
+    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+        """Newest frame with its latest detections and zones drawn, or None before the first frame;
+        ``motion``: with where the motion gate last saw change outlined."""
         ...
 
 

@@ -174,7 +174,7 @@ class CameraPipeline:
         runtime = self._runtimes.get(camera_id)
         return self._status(runtime) if runtime is not None else None
 
-    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
         runtime = self._runtimes.get(camera_id)
         frame = runtime.camera.peek_newest() if runtime is not None else None
         if runtime is None or frame is None:
@@ -184,8 +184,9 @@ class CameraPipeline:
             paths = runtime.trails.paths(detections)
         # With gating off a mask hides nothing: not shaded, as if it did.
         mask = config.motion.mask if config.motion.enabled else ()
+        changed = runtime.gate.last_changed_pixels if motion else None
         return draw_snapshot(
-            frame.image, detections, config.zones, config.lines, motion_mask=mask, paths=paths
+            frame.image, detections, config.zones, config.lines, motion_mask=mask, paths=paths, motion=changed
         )
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:

@@ -54,6 +54,9 @@ class MotionGate:
         self.last_changed: float | None = None
         """The newest compared frame's ``changed_fraction`` (None before one, or with gating off);
         read by other threads, written by the gate's own."""
+        self.last_changed_pixels: npt.NDArray[np.bool_] | None = None
+        """Which pixels of the newest compared frame changed, at the gate's small size (None as for
+        ``last_changed``); each frame's is a new array, so another thread may read the one it got."""
 
     def _grey(self, image: Image) -> npt.NDArray[np.uint8]:
         height, width = image.shape[:2]
@@ -88,9 +91,11 @@ class MotionGate:
             self._last_motion_at = now
             return MotionDecision(True, 1.0)
         difference = cv2.absdiff(grey, cv2.convertScaleAbs(background))
-        changed = float(np.count_nonzero(difference > self.config.threshold)) / difference.size
+        changed_pixels = difference > self.config.threshold
+        changed = float(np.count_nonzero(changed_pixels)) / difference.size
         cv2.accumulateWeighted(grey, background, BACKGROUND_RATE)
         self.last_changed = changed
+        self.last_changed_pixels = changed_pixels
         if changed >= self.config.min_area:
             self._last_motion_at = now
             return MotionDecision(True, changed)
@@ -111,6 +116,7 @@ class MotionGate:
         self._last_motion_at = None
         self._first_under_mask = None
         self.last_changed = None
+        self.last_changed_pixels = None
 
 
 def mask_pixels(

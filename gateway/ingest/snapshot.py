@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
@@ -17,6 +18,8 @@ LINE_COLOUR = (60, 60, 255)
 BOX_COLOUR = (0, 200, 255)
 PATH_COLOUR = (0, 140, 255)
 """A tracked object's path: the box's orange, darker, so the box stays the thing to look at."""
+MOTION_COLOUR = (255, 0, 255)
+"""Where the motion gate saw change, outlined when asked for: a colour no other mark uses."""
 MASK_COLOUR = (128, 128, 128)
 MASK_EDGE_COLOUR = (230, 230, 230)
 MASK_OPACITY = 0.6
@@ -36,11 +39,16 @@ def draw_snapshot(
     quality: int = JPEG_QUALITY,
     motion_mask: Sequence[Sequence[Point]] = (),
     paths: Sequence[Sequence[Point]] = (),
+    motion: npt.NDArray[np.bool_] | None = None,
 ) -> bytes:
+    """``motion``: the motion gate's changed pixels, at its own small size, to outline (to tune its
+    settings and mask by)."""
     canvas = image.copy()
     height, width = canvas.shape[:2]
     if motion_mask:
         _shade(canvas, motion_mask)
+    if motion is not None:
+        _outline_motion(canvas, motion)
     for zone in zones:
         points = np.array([[round(x * width), round(y * height)] for x, y in zone.polygon], dtype=np.int32)
         cv2.polylines(canvas, [points], isClosed=True, color=ZONE_COLOUR, thickness=2)
@@ -79,6 +87,17 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
     for polygon in polygons:
         cv2.polylines(canvas, [polygon], isClosed=True, color=MASK_EDGE_COLOUR, thickness=1)
         _label(canvas, "no motion", (int(polygon[0][0]) + 4, int(polygon[0][1]) + 16), MASK_EDGE_COLOUR)
+
+
+def _outline_motion(canvas: Image, changed: npt.NDArray[np.bool_]) -> None:
+    height, width = canvas.shape[:2]
+    contours, _ = cv2.findContours(changed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
+        return
+    # Traced on the gate's small map, through its pixels' centres, and scaled: not a finer guess.
+    scale = np.array([width / changed.shape[1], height / changed.shape[0]])
+    scaled = [np.round((contour + 0.5) * scale).astype(np.int32) for contour in contours]
+    cv2.polylines(canvas, scaled, isClosed=True, color=MOTION_COLOUR, thickness=2)
 
 
 def _label(

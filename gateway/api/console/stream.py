@@ -1,7 +1,9 @@
-"""``GET /v1/cameras/{id}/stream.mjpeg``: the live view, as ``multipart/x-mixed-replace`` JPEGs.
+"""``GET /v1/cameras/{id}/stream.mjpeg``: the live view, as ``multipart/x-mixed-replace`` JPEGs
+(``?motion=1``: with where the motion gate saw change outlined, ``motion_view``).
 
 One encoder task per camera serves every viewer of that camera: each frame is drawn (boxes, track
-ids, zones, lines) and encoded once, whatever the number of viewers, on the API's thread pool. The
+ids, zones, lines) and encoded once, whatever the number of viewers, on the API's thread pool (a
+camera's view with motion outlined is another picture, drawn by a task of its own while watched). The
 task exists only while someone watches; the last viewer leaving ends it, so an unwatched camera
 costs nothing. Each viewer holds a one-frame slot: a slow viewer skips to the newest frame rather
 than queueing old ones, and its slow socket delays no one else.
@@ -39,6 +41,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from gateway.api.context import CONTEXT, context_of, offload
 from gateway.api.middlewares import credentials_in_force
+from gateway.api.motion_view import motion_view
 from gateway.api.unknown_camera import unknown_camera
 
 logger = logging.getLogger(__name__)
@@ -136,7 +139,8 @@ class StreamHub:
         self._interval_s = 1.0 / fps
         self._max_per_camera = max_per_camera
         self._max_viewers = max_viewers
-        self._streams: dict[str, CameraStream] = {}
+        self._streams: dict[tuple[str, bool], CameraStream] = {}
+        """Per camera, its plain view and its view with motion outlined, each while watched."""
         self._closed = False
         self._viewers = Gauge(
             "edge_gateway_console_stream_viewers", "Live views being watched.", registry=registry
@@ -144,7 +148,8 @@ class StreamHub:
         self._viewers.set_function(lambda: self.viewers)
         self._encoders = Gauge(
             "edge_gateway_console_stream_encoders",
-            "Cameras whose live view is being encoded (one per watched camera, none when unwatched).",
+            "Live views being encoded (one per watched camera, two while its view with motion outlined "
+            "is watched too; none when unwatched).",
             registry=registry,
         )
         self._encoders.set_function(lambda: len(self._streams))
@@ -163,15 +168,20 @@ class StreamHub:
     def viewers(self) -> int:
         return sum(stream.viewers for stream in self._streams.values())
 
-    def join(self, camera_id: str, encode: Encode) -> tuple[CameraStream, asyncio.Queue[bytes | None]]:
-        """A new viewer of ``camera_id``; HTTPServiceUnavailable (503, Retry-After) past a bound."""
+    def join(
+        self, camera_id: str, encode: Encode, *, motion: bool = False
+    ) -> tuple[CameraStream, asyncio.Queue[bytes | None]]:
+        """A new viewer of ``camera_id`` (``motion``: of its view with motion outlined, encoded apart);
+        HTTPServiceUnavailable (503, Retry-After) past a bound, which counts both views of a camera."""
         if self._closed:
             raise web.HTTPServiceUnavailable(text="the server is stopping")
-        stream = self._streams.get(camera_id)
-        if stream is not None and stream.viewers >= self._max_per_camera:
+        key = (camera_id, motion)
+        stream = self._streams.get(key)
+        watching = sum(each.viewers for (camera, _), each in self._streams.items() if camera == camera_id)
+        if watching >= self._max_per_camera:
             self._refuse(
                 "camera",
-                f"camera {camera_id!r} already has {stream.viewers} live viewers, the most one camera "
+                f"camera {camera_id!r} already has {watching} live viewers, the most one camera "
                 f"serves at once ({self._max_per_camera}): close another view of it, or try again later",
             )
         if (total := self.viewers) >= self._max_viewers:
@@ -181,16 +191,16 @@ class StreamHub:
                 f"({self._max_viewers}): close another live view, or try again later",
             )
         if stream is None:
-            stream = CameraStream(camera_id, encode, self._interval_s, lambda: self._forget(camera_id))
-            self._streams[camera_id] = stream
+            stream = CameraStream(camera_id, encode, self._interval_s, lambda: self._forget(key))
+            self._streams[key] = stream
         return stream, stream.join()
 
     def _refuse(self, limit: str, message: str) -> NoReturn:
         self._refusals.labels(limit).inc()
         raise web.HTTPServiceUnavailable(text=message, headers={"Retry-After": str(REFUSED_RETRY_AFTER_S)})
 
-    def _forget(self, camera_id: str) -> None:
-        self._streams.pop(camera_id, None)
+    def _forget(self, key: tuple[str, bool]) -> None:
+        self._streams.pop(key, None)
 
     def close(self) -> None:
         self._closed = True
@@ -221,8 +231,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     if directory is None or directory.camera(camera_id) is None:
         raise unknown_camera(camera_id, directory)
 
+    motion = motion_view(request)
+
     async def encode() -> bytes | None:
-        return await offload(request, lambda: directory.snapshot_jpeg(camera_id))
+        return await offload(request, lambda: directory.snapshot_jpeg(camera_id, motion=motion))
 
     def wanted() -> bool:
         # Renamed or removed by a reload: asked for again, its view is a 404 naming it. Its token
@@ -231,7 +243,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
     if request.method == "HEAD":
         return web.Response(headers=HEADERS)
-    camera_stream, slot = request.app[STREAMS].join(camera_id, encode)
+    camera_stream, slot = request.app[STREAMS].join(camera_id, encode, motion=motion)
     try:
         response = web.StreamResponse(headers=HEADERS)
         await response.prepare(request)

@@ -70,7 +70,7 @@ class Cameras(FakeCameras):
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.statuses.get(camera_id)
 
-    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
         return self.jpeg if camera_id in self.statuses and camera_id not in self.pictureless else None
 
     def reorder(self, camera_ids: Sequence[str]) -> None:

@@ -33,7 +33,7 @@ class HeldCamera(OneCamera):
         self.flowing = threading.Event()
         self.flowing.set()
 
-    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
         self.flowing.wait()
         return super().snapshot_jpeg(camera_id)
 

@@ -202,6 +202,7 @@ class FakeCameras:
             motion_min_area=0.002,
         )
         self.jpeg: bytes | None = b"\xff\xd8\xff\xe0fake-jpeg"
+        self.motion_asked: list[bool] = []
 
     def cameras(self) -> Sequence[CameraStatus]:
         return [self.status]
@@ -209,7 +210,8 @@ class FakeCameras:
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.status if camera_id == "gate" else None
 
-    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+        self.motion_asked.append(motion)
         return self.jpeg if camera_id == "gate" else None
 
 

@@ -33,22 +33,26 @@ class ManyCameras(FakeCameras):
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.status if camera_id in self.ids else None
 
-    def snapshot_jpeg(self, camera_id: str) -> bytes | None:
+    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
         return self.jpeg if camera_id in self.ids else None
 
 
-def watch(api: ServedApi, camera_id: str) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+def watch(
+    api: ServedApi, camera_id: str, query: str = ""
+) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
     connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
-    connection.request("GET", f"/v1/cameras/{camera_id}/stream.mjpeg")
+    connection.request("GET", f"/v1/cameras/{camera_id}/stream.mjpeg{query}")
     return connection, connection.getresponse()
 
 
 @contextmanager
-def viewers(api: ServedApi, camera_id: str, count: int) -> Iterator[list[http.client.HTTPConnection]]:
+def viewers(
+    api: ServedApi, camera_id: str, count: int, query: str = ""
+) -> Iterator[list[http.client.HTTPConnection]]:
     opened: list[http.client.HTTPConnection] = []
     try:
         for _ in range(count):
-            connection, response = watch(api, camera_id)
+            connection, response = watch(api, camera_id, query)
             opened.append(connection)
             assert response.status == 200, response.read()
         yield opened
@@ -109,3 +113,40 @@ def test_a_viewer_past_the_gateways_bound_is_a_503_naming_it(make_api: ApiFactor
         error = json.loads(response.read())["error"]
         assert error.startswith(f"the gateway already serves {MAX_VIEWERS} live views"), error
         assert refusals(api, "total") == 1
+
+
+def encoders(api: ServedApi) -> float:
+    prefix = "edge_gateway_console_stream_encoders "
+    [line] = [line for line in api.get("/metrics").body.decode().splitlines() if line.startswith(prefix)]
+    return float(line.removeprefix(prefix))
+
+
+def test_a_cameras_view_with_motion_outlined_is_encoded_apart_and_counts_towards_its_bound(
+    make_api: ApiFactory,
+) -> None:
+    cameras = FakeCameras()
+    api = make_api(cameras=cameras)
+    plain = MAX_VIEWERS_PER_CAMERA // 2
+    with viewers(api, "gate", plain), viewers(api, "gate", MAX_VIEWERS_PER_CAMERA - plain, "?motion=1"):
+        # Given the camera watched both ways, each way is drawn by its own encoder, asked for its own
+        assert encoders(api) == 2
+        deadline = time.monotonic() + WAIT_S
+        while not {False, True} <= set(cameras.motion_asked):
+            assert time.monotonic() < deadline, cameras.motion_asked
+            time.sleep(0.05)
+        # and together they are the camera's viewers: one more either way is refused.
+        for query in ("", "?motion=1"):
+            connection, response = watch(api, "gate", query)
+            try:
+                assert response.status == 503
+                error = json.loads(response.read())["error"]
+                full = f"camera 'gate' already has {MAX_VIEWERS_PER_CAMERA} live viewers"
+                assert error.startswith(full), error
+            finally:
+                connection.close()
+    connection, response = watch(api, "gate", "?motion=on")
+    try:
+        assert response.status == 400
+        assert json.loads(response.read())["error"] == "motion must be 1 or 0 (true or false), got 'on'"
+    finally:
+        connection.close()

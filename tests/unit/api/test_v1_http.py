@@ -131,6 +131,12 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
     assert snapshot.status == 200
     assert snapshot.headers["Content-Type"] == "image/jpeg"
     assert snapshot.body == cameras.jpeg
+    assert api.get("/v1/cameras/gate/snapshot.jpg?motion=1&at=17").status == 200
+    assert api.get("/v1/cameras/gate/snapshot.jpg?motion=false").status == 200
+    assert cameras.motion_asked == [False, True, False]
+    reply = api.get("/v1/cameras/gate/snapshot.jpg?motion=1&motion=1")
+    assert reply.status == 400
+    assert reply.json()["error"] == "motion is given 2 times: give it once"
     assert api.get("/v1/cameras/yard/snapshot.jpg").status == 404
     cameras.jpeg = None
     reply = api.get("/v1/cameras/gate/snapshot.jpg")

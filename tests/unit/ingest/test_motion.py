@@ -183,3 +183,27 @@ def test_the_share_last_changed_is_kept_for_the_cameras_status() -> None:
     off.check(scene(), 0.0)
     off.check(scene(square_x=100), 1.0)
     assert off.last_changed is None
+
+
+def test_the_pixels_last_changed_are_kept_for_the_live_views_motion_outlines() -> None:
+    gate = MotionGate(MotionConfig(hold_s=0.0, width=160))
+    gate.check(scene(), 0.0)
+    assert gate.last_changed_pixels is None  # the first frame is the background
+    gate.check(scene(square_x=100), 1.0)
+    changed = gate.last_changed_pixels
+    assert changed is not None
+    assert changed.shape == (120, 160)
+    # The square (x 100-160, y 90-150 of 320 x 240) is where the change lies, at half the size.
+    rows, columns = np.nonzero(changed)
+    assert rows.min() >= 40, rows.min()
+    assert rows.max() <= 80, rows.max()
+    assert columns.min() >= 45, columns.min()
+    assert columns.max() <= 85, columns.max()
+    gate.check(scene(square_x=100), 2.0)
+    assert gate.last_changed_pixels is not changed, "each frame's is its own array"
+    gate.reset()
+    assert gate.last_changed_pixels is None
+    off = MotionGate(MotionConfig(enabled=False))
+    off.check(scene(), 0.0)
+    off.check(scene(square_x=100), 1.0)
+    assert off.last_changed_pixels is None

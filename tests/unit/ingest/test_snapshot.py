@@ -94,3 +94,24 @@ def test_a_tracked_objects_path_is_drawn_to_its_box() -> None:
     # Along the bottom row of the path, from where the object was to where its box stands now.
     assert path_coloured[round(0.12 * WIDTH) : round(0.5 * WIDTH)].all()
     assert not path_coloured[: round(0.09 * WIDTH)].any()
+
+
+def test_the_motion_gates_changed_pixels_are_outlined_where_they_lie_when_asked_for() -> None:
+    black = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
+    changed = np.zeros((90, 160), dtype=bool)
+    changed[30:60, 40:80] = True  # x 0.25-0.5, y 0.33-0.67
+    plain = draw_snapshot(black, [], [], quality=100)
+    outlined = draw_snapshot(black, [], [], motion=changed, quality=100)
+
+    picture = cv2.imdecode(np.frombuffer(outlined, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+    blue, green, red = picture[..., 0].astype(int), picture[..., 1].astype(int), picture[..., 2].astype(int)
+    magenta = (blue > 150) & (red > 150) & (green < 100)
+    rows, columns = np.nonzero(magenta)
+    assert abs(columns.min() - 0.25 * WIDTH) <= 5
+    assert abs(columns.max() - 0.5 * WIDTH) <= 5
+    assert abs(rows.min() - HEIGHT / 3) <= 5
+    assert abs(rows.max() - 2 * HEIGHT / 3) <= 5
+    inside = magenta[round(HEIGHT / 2), round(0.3 * WIDTH) : round(0.45 * WIDTH)]
+    assert not inside.any(), "outlined, not filled"
+    assert plain != outlined

@@ -68,7 +68,18 @@ export function mount(view, id) {
   const image = h("img", { alt: `Live view of camera ${id} with its zones, lines and motion mask` });
   const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none" });
   const live = liveNote(image);
-  const player = playLive(image, streamUrl(id), live.refused);
+  let player = playLive(image, streamUrl(id), live.refused);
+  // Where the motion gate saw change, outlined on the picture: what min_area and the mask are tuned
+  // against (a tree in the wind shows up here, to be masked).
+  const motionButton = h("button", { type: "button", text: "Show motion", "aria-pressed": "false" });
+  const motionNote = h("p", { class: "muted", hidden: true });
+  motionButton.addEventListener("click", () => {
+    const shown = motionButton.getAttribute("aria-pressed") !== "true";
+    motionButton.setAttribute("aria-pressed", String(shown));
+    player.stop();
+    player = playLive(image, streamUrl(id, shown), live.refused);
+    showMotionNote();
+  });
   // The editor is the element the keyboard focuses, so that one is named and says how its keys work:
   // the name was on the picture's drawing, which takes no focus, and the focused frame was announced
   // by the note it held ("Waiting for the first picture…") or by nothing at all.
@@ -145,6 +156,14 @@ export function mount(view, id) {
     else if (editor.mode === "mask") status.textContent = `Outline where change is never motion (a tree, a flag, a clock): click to add corners (or arrow keys and Space); double-click, Enter or Finish mask to close.${gatingNote()}`;
     else if (shape && editor.selected.kind === "mask") status.textContent = `Change inside motion mask ${editor.selected.index + 1} is never motion; the model and the rules still see the whole picture.${gatingNote()}`;
     else if (shape) status.textContent = usedBy(editor.selected.kind, shape.name);
+    showMotionNote();
+  }
+
+  function showMotionNote() {
+    motionNote.hidden = motionButton.getAttribute("aria-pressed") !== "true";
+    motionNote.textContent = editor.gating
+      ? "Outlined in magenta: what changed in the last frame the motion gate compared. There is motion when that covers min_area of the frame (Motion, under Camera); a part that changes and does not matter (a tree, a clock) is for the mask."
+      : "Motion gating is off for this camera (motion: enabled: false): every frame goes to the model, and nothing is outlined.";
   }
 
   function gatingNote() {
@@ -301,7 +320,7 @@ export function mount(view, id) {
     h("p", {}, h("a", { href: "#/cameras", text: "← All cameras" })),
     h("h1", { text: `Camera ${id}` }),
     h("div", { class: "camera-layout" },
-      h("div", {}, banner, stage, status),
+      h("div", {}, banner, stage, status, h("div", { class: "row" }, motionButton), motionNote),
       h("div", { class: "tools" },
         h("h2", { text: "Zones, lines and motion mask" }),
         h("div", { class: "row" }, buttons.zone, buttons.line, buttons.mask, buttons.finish),

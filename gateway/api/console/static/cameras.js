@@ -20,8 +20,9 @@ export const LIVE_TILES = 4;
 // renewed, its picture frozen, while the page went on refreshing.
 const SNAPSHOT_STALL_MS = 10000;
 
-export function streamUrl(id) {
-  return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg`;
+// `motion`: the view with where the motion gate saw change outlined.
+export function streamUrl(id, motion = false) {
+  return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg${motion ? "?motion=1" : ""}`;
 }
 
 function snapshotUrl(id) {
