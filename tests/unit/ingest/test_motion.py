@@ -170,7 +170,7 @@ def test_a_reloaded_mask_starts_the_background_over_and_the_same_mask_does_not()
     assert gate.check(tree_scene(12), 12.0).run_model
 
 
-def test_the_share_last_changed_is_kept_for_the_cameras_status() -> None:
+def test_the_share_last_changed_is_kept_for_the_cameras_status_and_forgotten_as_the_pixels_are() -> None:
     gate = MotionGate(MotionConfig(hold_s=0.0))
     assert gate.last_changed is None
     gate.check(scene(), 0.0)
@@ -179,10 +179,12 @@ def test_the_share_last_changed_is_kept_for_the_cameras_status() -> None:
     assert gate.last_changed == decision.changed_fraction > 0.01
     gate.reset()
     assert gate.last_changed is None
+    assert gate.last_changed_pixels is None
     off = MotionGate(MotionConfig(enabled=False))
     off.check(scene(), 0.0)
     off.check(scene(square_x=100), 1.0)
     assert off.last_changed is None
+    assert off.last_changed_pixels is None
 
 
 def test_the_pixels_last_changed_are_kept_for_the_live_views_motion_outlines() -> None:
@@ -201,9 +203,3 @@ def test_the_pixels_last_changed_are_kept_for_the_live_views_motion_outlines() -
     assert columns.max() <= 85, columns.max()
     gate.check(scene(square_x=100), 2.0)
     assert gate.last_changed_pixels is not changed, "each frame's is its own array"
-    gate.reset()
-    assert gate.last_changed_pixels is None
-    off = MotionGate(MotionConfig(enabled=False))
-    off.check(scene(), 0.0)
-    off.check(scene(square_x=100), 1.0)
-    assert off.last_changed_pixels is None
