@@ -48,6 +48,9 @@ from gateway.config.loading import load_with_lines
 from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
+ALIAS_REFUSED = "is a YAML alias: edit it by hand"
+"""Why a shape list or motion setting written as an alias is not rewritten: written out in its place,
+it would no longer follow its anchor."""
 _COMMENT = re.compile(r"(?:^|(?<=\s))(#[^\n]*)", re.MULTILINE)
 
 
@@ -123,7 +126,7 @@ def _list_edit(
         return _Edit(end, end, order, name, "\n" + _emit(key, _block_list(items), indent).rstrip("\n"))
     key_node, value_node = entry
     if _is_alias(key_node, value_node):
-        raise _problem(source, key_node, f"cameras[{camera_id}].{name}", "is a YAML alias: edit it by hand")
+        raise _problem(source, key_node, f"cameras[{camera_id}].{name}", ALIAS_REFUSED)
     start = text.rfind("\n", 0, key_node.start_mark.index) + 1
     end = _line_end(text, _content_end(value_node))
     block = _keep_comments(text[start:end], _emit(key, _block_list(items), indent), indent)
@@ -171,7 +174,7 @@ def _mask_edit(
 def _motion_mapping(key: Node, value: Node, path: str, source: str) -> MappingNode:
     """The camera's ``motion`` mapping, refused where the mask cannot be written as a key of its own."""
     if _is_alias(key, value):
-        raise _problem(source, key, path, "is a YAML alias: edit it by hand")
+        raise _problem(source, key, path, ALIAS_REFUSED)
     if not isinstance(value, MappingNode):
         raise _problem(
             source,
@@ -210,7 +213,7 @@ def _flow_mask_edit(
     entries: list[str] = []
     for key, value in motion.value:
         if _is_alias(key, value):
-            raise _problem(source, key, f"{path}.{key.value}", "is a YAML alias: edit it by hand")
+            raise _problem(source, key, f"{path}.{key.value}", ALIAS_REFUSED)
         entries.append(written if key.value == "mask" else text[key.start_mark.index : value.end_mark.index])
     if _entry(motion, "mask") is None:
         if not outlines:
