@@ -108,6 +108,7 @@ def test_a_snapshot_asked_with_motion_outlines_where_the_gate_saw_change(base: s
 
 
 MAGENTA_IN_PICTURE = """image => {
+  if (!image.complete || !image.naturalWidth) return 0; // no picture yet, or the next on its way
   const canvas = document.createElement("canvas");
   canvas.width = image.naturalWidth;
   canvas.height = image.naturalHeight;

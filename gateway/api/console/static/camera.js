@@ -320,7 +320,7 @@ export function mount(view, id) {
     h("p", {}, h("a", { href: "#/cameras", text: "← All cameras" })),
     h("h1", { text: `Camera ${id}` }),
     h("div", { class: "camera-layout" },
-      h("div", {}, banner, stage, status, h("div", { class: "row" }, motionButton), motionNote),
+      h("div", {}, banner, stage, status),
       h("div", { class: "tools" },
         h("h2", { text: "Zones, lines and motion mask" }),
         h("div", { class: "row" }, buttons.zone, buttons.line, buttons.mask, buttons.finish),
@@ -329,6 +329,9 @@ export function mount(view, id) {
         name,
         h("div", { class: "row" }, buttons.flip, buttons.remove),
         h("div", { class: "row" }, buttons.save, buttons.revert),
+        // After the editor's tools: Tab goes from the picture to Draw zone, and back.
+        h("div", { class: "row" }, motionButton),
+        motionNote,
         h("p", { id: "editor-keys", class: "muted", text: "Keyboard: select a shape in the list (arrow keys go through it), focus the picture, then arrow keys move it, Delete removes it. Drawing, focus the picture: arrow keys move the cursor, Space adds a point, Backspace takes it back, Enter closes a zone or a mask outline." }),
         h("h2", { text: "Rules" }),
         rulesShown,
