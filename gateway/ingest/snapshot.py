@@ -50,13 +50,13 @@ def draw_snapshot(
     if motion is not None:
         _outline_motion(canvas, motion)
     for zone in zones:
-        points = np.array([[round(x * width), round(y * height)] for x, y in zone.polygon], dtype=np.int32)
+        points = _pixels(zone.polygon, width, height)
         cv2.polylines(canvas, [points], isClosed=True, color=ZONE_COLOUR, thickness=2)
         _label(canvas, zone.name, (int(points[0][0]) + 4, int(points[0][1]) + 16), ZONE_COLOUR)
     for line in lines:
         _draw_line(canvas, line)
     for path in paths:
-        points = np.array([[round(x * width), round(y * height)] for x, y in path], dtype=np.int32)
+        points = _pixels(path, width, height)
         cv2.polylines(canvas, [points], isClosed=False, color=PATH_COLOUR, thickness=2, lineType=cv2.LINE_AA)
     for detection in detections:
         label = f"{detection.label} {detection.score:.2f}"
@@ -77,16 +77,18 @@ def draw_snapshot(
 
 def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
     height, width = canvas.shape[:2]
-    polygons = [
-        np.array([[round(x * width), round(y * height)] for x, y in outline], dtype=np.int32)
-        for outline in outlines
-    ]
+    polygons = [_pixels(outline, width, height) for outline in outlines]
     shaded = canvas.copy()
     cv2.fillPoly(shaded, polygons, MASK_COLOUR)
     cv2.addWeighted(shaded, MASK_OPACITY, canvas, 1 - MASK_OPACITY, 0, dst=canvas)
     for polygon in polygons:
         cv2.polylines(canvas, [polygon], isClosed=True, color=MASK_EDGE_COLOUR, thickness=1)
         _label(canvas, "no motion", (int(polygon[0][0]) + 4, int(polygon[0][1]) + 16), MASK_EDGE_COLOUR)
+
+
+def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.int32]:
+    """Normalised (x, y) points as the pixel points of a picture ``width`` by ``height``."""
+    return np.array([[round(x * width), round(y * height)] for x, y in points], dtype=np.int32)
 
 
 def _outline_motion(canvas: Image, changed: npt.NDArray[np.bool_]) -> None:
