@@ -17,7 +17,10 @@ latest answer, and no camera's state is claimed while its refreshes fail.
   then read as the camera now. Its note says when the picture is of and that the camera's state now
   is unknown, until a refresh succeeds and the snapshot is renewed;
 - a reload that reordered the cameras left the tiles already shown in their old places: they follow
-  the answer's order, moved rather than rebuilt, their live views going on as they were.
+  the answer's order, moved rather than rebuilt, their live views going on as they were;
+- a camera with no picture (its live view not yet started, or its snapshot answered 404) had its
+  picture's alt text and a broken-image icon painted in the corner of its frame, under the note
+  saying why there is no picture: nothing is painted there until a picture loads.
 
 The real API app on 127.0.0.1 over a hand-written camera directory, changed as a reload changes the
 real one; the 503 is the browser's own route.
@@ -333,4 +336,54 @@ def test_the_tiles_follow_a_reordered_answer(tmp_path: Path, browser: Browser, c
         assert sorted(streams) == streams_before
         assert [url for url in ended if "stream.mjpeg" in url] == []
         assert len(streams_before) == (count if count <= LIVE_TILES else 0)
+        assert errors == []
+
+
+# Two cameras are live views; with five each tile is a snapshot, the failed camera's answered 404.
+@pytest.mark.parametrize("count", [2, 5])
+def test_a_camera_with_no_picture_paints_no_broken_image(
+    tmp_path: Path, browser: Browser, count: int
+) -> None:
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    camera_ids = [f"camera-{number}" for number in range(count)]
+    dark = camera_ids[-1]
+    cameras = Cameras(camera_ids)
+    cameras.statuses[dark] = dataclasses.replace(cameras.statuses[dark], state=CameraState.FAILED)
+    cameras.pictureless.add(dark)
+    errors: list[str] = []
+    with console_app(cameras, tmp_path / "gateway.yaml") as served:
+        page = browser.new_page(viewport=VIEWPORT)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
+        dark_tile = page.locator(tile(dark))
+        dark_tile.scroll_into_view_if_needed(timeout=UI_WAIT_MS)
+        picture = dark_tile.locator("img.live")
+        lit = page.locator(tile(camera_ids[0])).locator("img.live")
+        if count > LIVE_TILES:
+            expect(picture).to_have_attribute("src", re.compile(r"snapshot\.jpg"), timeout=UI_WAIT_MS)
+
+        # Then the camera with no picture has its frame and its note, and no picture painted
+        expect(dark_tile.locator(".live-note")).to_have_text(
+            "No picture: the camera is failed", timeout=UI_WAIT_MS
+        )
+        expect(picture).to_be_hidden(timeout=UI_WAIT_MS)
+        expect(lit).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
+        expect(lit).to_be_visible()
+        # and so has its camera page's picture, under the editor
+        page.goto(f"http://127.0.0.1:{served.port}/#/camera/{dark}")
+        stage_picture = page.locator(".stage img")
+        expect(page.locator(".stage").get_by_text("No picture: the camera is failed")).to_be_visible(
+            timeout=UI_WAIT_MS
+        )
+        expect(stage_picture).to_be_hidden()
+
+        # When the camera streams a picture, then it is shown, on its page and on its tile
+        cameras.pictureless.discard(dark)
+        cameras.statuses[dark] = dataclasses.replace(cameras.statuses[dark], state=CameraState.STREAMING)
+        expect(stage_picture).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
+        expect(stage_picture).to_be_visible()
+        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
+        page.locator(tile(dark)).scroll_into_view_if_needed(timeout=UI_WAIT_MS)
+        expect(picture).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
+        expect(picture).to_be_visible()
         assert errors == []

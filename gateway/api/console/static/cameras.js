@@ -58,8 +58,10 @@ export function liveNote(image) {
   // when it was taken, which read as the camera's picture now with no word over it.
   const stale = () => !streaming || (still && !current);
   image.addEventListener("load", () => {
+    image.classList.remove("blank");
     if (!stale() && refused === null) note.hidden = true;
   });
+  image.addEventListener("error", () => image.classList.add("blank"));
 
   function draw() {
     const pictured = image.naturalWidth > 0;
