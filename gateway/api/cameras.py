@@ -18,7 +18,7 @@ from gateway.api.unknown_camera import unknown_camera
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
 from gateway.protocol.alerts import alert_to_dict
-from gateway.web.query import time_bounds, unknown_parameter
+from gateway.web.query import given_once, time_bounds, unknown_parameter
 
 DEFAULT_EVENTS = 100
 MAX_EVENTS = 1000
@@ -79,13 +79,7 @@ async def snapshot(request: web.Request) -> web.Response:
 
 
 def _once(request: web.Request, name: str) -> str | None:
-    """The query parameter ``name``; a 400 when it is given more than once. Each takes one value
-    (one camera, say): the first of several was used alone, so ``camera=a&camera=b`` answered with
-    camera a's events as if they were all asked for."""
-    values = request.query.getall(name, [])
-    if len(values) > 1:
-        raise InvalidInputError(f"{name} is given {len(values)} times: /v1/events takes one {name}")
-    return values[0] if values else None
+    return given_once(request.query, name, InvalidInputError)
 
 
 async def list_events(request: web.Request) -> web.Response:

@@ -39,7 +39,7 @@ from gateway.audit.store import AuditStore
 from gateway.domain import ascii_integer
 from gateway.protocol.alerts import format_timestamp, parse_timestamp
 from gateway.web.assets import Asset, answer, find, load_assets
-from gateway.web.query import time_bounds, unknown_parameter
+from gateway.web.query import given_once, time_bounds, unknown_parameter
 from gateway.web.session import OPEN_PREFIX
 
 DEFAULT_LIMIT = 100
@@ -113,10 +113,11 @@ async def one_device(request: web.Request) -> web.Response:
 
 
 def _given_once(request: web.Request, name: str) -> str | None:
-    values = request.query.getall(name, [])
-    if len(values) > 1:
-        raise web.HTTPBadRequest(text=f"{name} is given {len(values)} times: give it once")
-    return values[0] if values else None
+    return given_once(request.query, name, _bad_request)
+
+
+def _bad_request(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=message)
 
 
 def _positive(request: web.Request, name: str, default: int, most: int) -> int:

@@ -1,4 +1,5 @@
-"""A listing's query parameters: one it does not take is named, not skipped; and its time bounds.
+"""A request's query parameters: one it does not take is named, not skipped, and so is one given
+twice; and a listing's time bounds.
 
 Skipped, it answered as if it had not been given, which looked like the answer asked for:
 ``camra=door`` (or ``zone=door``, a filter ``/v1/events`` does not have) listed every camera's
@@ -12,8 +13,10 @@ exclusive.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+
+from multidict import MultiMapping
 
 from gateway.suggestions import closest
 
@@ -27,6 +30,16 @@ def unknown_parameter(given: Iterable[str], path: str, accepted: Sequence[str]) 
             hint = "" if meant is None else f" (did you mean {meant!r}?)"
             return f"unknown query parameter {name!r}{hint}: {path} takes {', '.join(accepted)}"
     return None
+
+
+def given_once(query: MultiMapping[str], name: str, refused: Callable[[str], Exception]) -> str | None:
+    """The query parameter ``name`` (None when not given); ``refused(message)`` raised when it is
+    given more than once. Each takes one value (one camera, say): the first of several was used
+    alone, so ``camera=a&camera=b`` answered with camera a's events as if both were asked for."""
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise refused(f"{name} is given {len(values)} times: give it once")
+    return values[0] if values else None
 
 
 TIME_EXAMPLE = "2026-12-04T22:00:00Z"

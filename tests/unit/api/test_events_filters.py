@@ -35,7 +35,7 @@ def test_events_are_filtered_by_rule_and_label(make_api: ApiFactory) -> None:
 def test_a_filter_given_twice_is_a_400_naming_it(make_api: ApiFactory) -> None:
     reply = make_api(events=FakeEvents()).get("/v1/events?rule=a&rule=b")
     assert reply.status == 400
-    assert reply.json()["error"] == "rule is given 2 times: /v1/events takes one rule"
+    assert reply.json()["error"] == "rule is given 2 times: give it once"
 
 
 def test_next_before_pages_back_to_the_last_page_which_says_it_is_the_last(make_api: ApiFactory) -> None:
@@ -95,7 +95,7 @@ def test_events_are_filtered_by_their_frame_time(make_api: ApiFactory, query: st
             f"since={START}&until={START}",
             f"until must be later than since, got since='{START}', until='{START}'",
         ),
-        (f"since={START}&since={START}", "since is given 2 times: /v1/events takes one since"),
+        (f"since={START}&since={START}", "since is given 2 times: give it once"),
     ],
 )
 def test_a_time_it_cannot_read_is_a_400_saying_why(make_api: ApiFactory, query: str, error: str) -> None:

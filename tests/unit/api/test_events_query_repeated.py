@@ -25,7 +25,7 @@ def test_a_parameter_given_twice_is_a_400_naming_it(make_api: ApiFactory, query:
     api = make_api(events=events)
     reply = api.get(f"/v1/events?{query}")
     assert reply.status == 400
-    assert reply.json()["error"] == f"{name} is given 2 times: /v1/events takes one {name}"
+    assert reply.json()["error"] == f"{name} is given 2 times: give it once"
     assert events.asked == []
 
 
