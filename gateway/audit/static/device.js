@@ -1,13 +1,16 @@
 // A device's page: its state and problems, then its alert timeline, newest first, each with the
-// evidence image its signed alert names (served only after it is hashed again against the alert).
+// evidence image its signed alert names (served only after it is hashed again against the alert),
+// its box drawn over it, shown larger on a click.
 // A time range (From, To: this browser's time) lists the alerts whose alert time lies in it instead,
 // read by the audit service (since/until), a page at a time from the earliest.
 import { ApiError, asReadLine, chosenIn, clock, facts, fixed, h, keepInAddress } from "./core.js";
+import { boxOverlay, evidenceViewer } from "./evidence_viewer.js";
 import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
 
-function thumbnail(deviceId, entry) {
+// viewer: where the image is shown larger, the box over it (a thumbnail is 200 pixels wide).
+function thumbnail(deviceId, entry, viewer) {
   const alert = entry.alert || {};
   const frame = h("div", { class: "thumb" });
   if (!alert.evidence) {
@@ -18,18 +21,30 @@ function thumbnail(deviceId, entry) {
     frame.append(h("span", { class: "placeholder", text: "evidence not arrived yet" }));
     return frame;
   }
-  frame.append(h("img", {
-    src: `${devicePath(deviceId)}/alerts/${entry.seq}/evidence.jpg`,
-    alt: `Evidence of alert ${entry.seq}: ${alert.label} on camera ${alert.camera_id}`,
-    loading: "lazy",
-  }));
+  const source = `${devicePath(deviceId)}/alerts/${entry.seq}/evidence.jpg`;
+  const alt = `Evidence of alert ${entry.seq}: ${alert.label} on camera ${alert.camera_id}`;
+  const larger = h("button", {
+    type: "button",
+    class: "larger",
+    "data-evidence": String(entry.seq),
+    "aria-label": `Show the evidence of alert #${entry.seq} larger`,
+    onclick: () => viewer.open({
+      source,
+      alt,
+      box: alert.box,
+      key: entry.seq,
+      title: [own(alert.rule), " (", own(alert.label), ")"],
+      caption: [`${clock(alert.frame_ts)} · camera `, own(alert.camera_id), ` · #${entry.seq} `, own(alert.kind)],
+    }, larger),
+  });
+  frame.append(h("img", { src: source, alt, loading: "lazy" }), boxOverlay(alert.box), larger);
   return frame;
 }
 
-function card(deviceId, entry) {
+function card(deviceId, entry, viewer) {
   const alert = entry.alert || {};
   return h("li", { class: "card event", "data-seq": String(entry.seq) },
-    thumbnail(deviceId, entry),
+    thumbnail(deviceId, entry, viewer),
     h("div", {},
       h("h2", {}, `#${entry.seq} ${alert.kind || "?"}: `, own(alert.rule), " (", own(alert.label), ")"),
       h("p", { class: "timeline" }, `${clock(alert.frame_ts)} · camera `, own(alert.camera_id), " · event ", own(alert.event_id)),
@@ -69,7 +84,8 @@ export function mount(view, parameter) {
   const field = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const rangeForm = h("form", { class: "filters range", onsubmit: (event) => event.preventDefault() },
     field("alerts-from", "Alerts from", range.from), field("alerts-to", "To", range.to));
-  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, older);
+  const viewer = evidenceViewer();
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, older, viewer.element);
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued
   let rangeStart = 1n; // within a time range: the seq its page is read from
@@ -143,7 +159,7 @@ export function mount(view, parameter) {
       const key = `${entry.seq}:${entry.evidence_stored}`;
       const known = cards.get(key);
       if (known) return known;
-      const node = card(deviceId, entry);
+      const node = card(deviceId, entry, viewer);
       cards.set(key, node);
       return node;
     }));

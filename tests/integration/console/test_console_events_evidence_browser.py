@@ -1,8 +1,9 @@
-"""Evidence thumbnails that do not load at first, in the real browser against the real app on a real
-outbox: an image pruned after its delivery says why it is missing, and one whose first load failed
-(the gateway restarting, the network) is tried again and shown. An <img> says only that it failed,
-and every failure was shown as "no evidence image" for good. The camera directory is the
-hand-written fake of the console tests; the images are JPEGs made by OpenCV."""
+"""Evidence images on the events page, in the real browser against the real app on a real outbox: an
+image pruned after its delivery says why it is missing, and one whose first load failed (the gateway
+restarting, the network) is tried again and shown (an <img> says only that it failed, and every
+failure was shown as "no evidence image" for good); a thumbnail, 200 pixels wide, was the only view
+of an image: it opens the image at its own size, the alert's box over it. The camera directory is
+the hand-written fake of the console tests; the images are JPEGs made by OpenCV."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from gateway.api.app import create_app
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.delivery.outbox import Outbox
-from gateway.domain import CameraState, Evidence
+from gateway.domain import AlertKind, CameraState, EndReason, Evidence
 from tests.integration.console.test_console_hostile_browser import UI_WAIT_MS
 from tests.support.console_app import OneCamera
 from tests.unit.api.fakes import FakeBackend
@@ -29,17 +30,21 @@ from tests.unit.api.harness import ServedApi
 from tests.unit.delivery.test_outbox import Clock, event, open_outbox
 
 
-def jpeg() -> bytes:
-    encoded, data = cv2.imencode(".jpg", np.full((90, 160, 3), 128, np.uint8))
+def jpeg(width: int = 160, height: int = 90) -> bytes:
+    encoded, data = cv2.imencode(".jpg", np.full((height, width, 3), 128, np.uint8))
     assert encoded
     return data.tobytes()
+
+
+def evidence_of(image: bytes, width: int, height: int) -> Evidence:
+    return Evidence(hashlib.sha256(image).hexdigest(), len(image), "image/jpeg", width, height)
 
 
 @pytest.fixture
 def outbox(tmp_path: Path) -> Iterator[Outbox]:
     """Two start alerts with their images: seq 1's pruned after its delivery, seq 2's kept."""
     image = jpeg()
-    evidence = Evidence(hashlib.sha256(image).hexdigest(), len(image), "image/jpeg", 160, 90)
+    evidence = evidence_of(image, 160, 90)
     clock = Clock()
     writing = open_outbox(tmp_path / "outbox", clock)
     writing.append_many(
@@ -93,6 +98,7 @@ def test_an_image_pruned_after_its_delivery_says_why_it_is_missing(browser: Brow
             "No evidence image: the evidence of alert 1 was pruned", timeout=UI_WAIT_MS
         )
         expect(thumbnail.locator("img")).to_be_hidden()
+        expect(thumbnail.get_by_role("button")).to_be_hidden()
 
 
 def test_an_image_whose_first_load_failed_is_tried_again_and_shown(browser: Browser, outbox: Outbox) -> None:
@@ -101,3 +107,82 @@ def test_an_image_whose_first_load_failed_is_tried_again_and_shown(browser: Brow
         expect(thumbnail.locator("img")).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
         expect(thumbnail.locator("img")).to_be_visible()
         expect(thumbnail.locator(".placeholder")).to_be_hidden()
+
+
+@pytest.fixture
+def wide_outbox(tmp_path: Path) -> Iterator[Outbox]:
+    """Two start alerts, each with its 640 x 360 image."""
+    image = jpeg(640, 360)
+    evidence = evidence_of(image, 640, 360)
+    opened = open_outbox(tmp_path / "outbox", Clock())
+    opened.append_many(
+        [dataclasses.replace(event(number), evidence=evidence) for number in (0, 1)], [image, image]
+    )
+    yield opened
+    opened.close()
+
+
+def test_a_thumbnail_shows_its_image_at_its_own_size_with_the_box(
+    browser: Browser, wide_outbox: Outbox
+) -> None:
+    with events_page(browser, wide_outbox) as page:
+        card = page.locator("li.event").filter(has_text="start #2")
+        larger = card.get_by_role("button", name="Show the evidence of start alert #2 larger")
+        expect(card.locator(".thumb img")).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)
+
+        # When the thumbnail is chosen with the keyboard
+        larger.focus()
+        page.keyboard.press("Enter")
+
+        # Then the image is shown at its own size, the alert's box (0.1, 0.2)-(0.3, 0.4) over it,
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        picture = dialog.get_by_role("img", name="Evidence of alert 2: person on camera gate")
+        expect(picture).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)
+        expect(dialog).to_contain_text("camera gate · score 0.51 · start alert #2")
+        shown = picture.bounding_box()
+        box = dialog.locator("svg rect").bounding_box()
+        assert shown is not None
+        assert box is not None
+        assert (round(shown["width"]), round(shown["height"])) == (640, 360)
+        corners = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+        expected = (shown["x"] + 64, shown["y"] + 72, shown["x"] + 192, shown["y"] + 144)
+        assert all(abs(got - want) <= 2 for got, want in zip(corners, expected, strict=True)), corners
+        # with the keyboard on its Close button
+        expect(dialog.get_by_role("button", name="Close")).to_be_focused()
+
+        # When Escape is pressed, then the dialog closes and the keyboard is back on the thumbnail
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(larger).to_be_focused()
+
+        # A click beside the image closes it too, one on it does not
+        larger.click()
+        expect(picture).to_be_visible(timeout=UI_WAIT_MS)
+        picture.click()
+        expect(dialog).to_be_visible()
+        page.mouse.click(5, 5)
+        expect(dialog).to_be_hidden()
+        expect(larger).to_be_focused()
+
+
+def test_the_keyboard_comes_back_to_a_card_rebuilt_while_its_image_was_shown(
+    browser: Browser, wide_outbox: Outbox
+) -> None:
+    with events_page(browser, wide_outbox) as page:
+        larger = page.get_by_role("button", name="Show the evidence of start alert #2 larger")
+        larger.focus()
+        page.keyboard.press("Enter")
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        expect(dialog).to_be_visible(timeout=UI_WAIT_MS)
+
+        # Given the event's end alert came while its image was shown (its card is rebuilt)
+        ending = dataclasses.replace(event(1), kind=AlertKind.END, end_reason=EndReason.CLEARED)
+        wide_outbox.append_many([ending], [None])
+        expect(page.locator("li.event").filter(has_text="start #2, end #3")).to_have_count(
+            1, timeout=UI_WAIT_MS
+        )
+
+        # When the dialog is closed, then the keyboard is on the rebuilt card's thumbnail
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(larger).to_be_focused()

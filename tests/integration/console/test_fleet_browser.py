@@ -1,7 +1,8 @@
 """The audit service's fleet page in a real browser (Debian's chromium, driven by Playwright) against
 the audit HTTP API over a real store, behind a bearer token: the login form, devices with problems
 first (an offline one, one whose alerts fail their signature, one with a broken chain, one never
-heard from), and a device's timeline with its evidence images."""
+heard from), and a device's timeline with its evidence images, each opening at its own size with its
+alert's box over it."""
 
 from __future__ import annotations
 
@@ -133,6 +134,38 @@ def test_a_devices_timeline_shows_its_alerts_with_their_evidence(browser: Browse
     page.wait_for_function("() => document.querySelector('li[data-seq=\"7\"] img').naturalWidth > 0")
     expect(page.get_by_text("No problems.")).to_be_visible()
     shot(served, page, "fleet-device")
+
+
+def test_an_evidence_thumbnail_opens_the_image_at_its_own_size_with_the_box(
+    browser: Browser, served: Served
+) -> None:
+    page = logged_in(browser, served)
+    page.goto(served.base + "/#/device/box-good")
+    larger = page.get_by_role("button", name="Show the evidence of alert #7 larger")
+    # The box of the signed alert, (0.1, 0.2)-(0.3, 0.4), on the thumbnail too
+    expect(page.locator('li[data-seq="7"] .thumb svg rect')).to_have_count(1, timeout=UI_WAIT_MS)
+
+    # When the thumbnail is clicked
+    larger.click()
+
+    # Then the 64 x 48 image is shown at its own size with the box over it
+    dialog = page.get_by_role("dialog", name="intrusion (person)")
+    picture = dialog.get_by_role("img", name="Evidence of alert 7: person on camera gate")
+    expect(picture).to_have_js_property("naturalWidth", 64, timeout=UI_WAIT_MS)
+    expect(dialog).to_contain_text("camera gate · #7 start")
+    shown = picture.bounding_box()
+    box = dialog.locator("svg rect").bounding_box()
+    assert shown is not None
+    assert box is not None
+    assert (round(shown["width"]), round(shown["height"])) == (64, 48)
+    corners = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
+    expected = (shown["x"] + 6.4, shown["y"] + 9.6, shown["x"] + 19.2, shown["y"] + 19.2)
+    assert all(abs(got - want) <= 2 for got, want in zip(corners, expected, strict=True)), corners
+
+    # and Close closes it, the keyboard back on the thumbnail
+    dialog.get_by_role("button", name="Close").click()
+    expect(dialog).to_be_hidden()
+    expect(larger).to_be_focused()
 
 
 def test_a_device_with_a_broken_chain_says_so_on_its_page(browser: Browser, served: Served) -> None:

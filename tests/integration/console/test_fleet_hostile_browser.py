@@ -145,6 +145,14 @@ def test_a_hostile_devices_timeline_fits_and_keeps_each_string_apart(
         text,
         text,
     ]  # camera, event
+    # its evidence shown larger: the dialog's strings isolated too, the dialog within the window
+    page.get_by_role("button", name="Show the evidence of alert #1 larger").click()
+    dialog = page.locator("dialog.evidence")
+    expect(dialog.locator("img")).to_have_js_property("naturalWidth", 64, timeout=UI_WAIT_MS)
+    assert dialog.locator("h2 bdi").all_text_contents() == [text, text]  # rule, label
+    assert dialog.locator("p.timeline bdi").all_text_contents() == [text, "start"]  # camera, kind
+    assert page.evaluate("(dialog) => dialog.scrollWidth <= dialog.clientWidth", dialog.element_handle())
+    assert fits(page), "a long alert field widens the dialog past the window"
     assert page.evaluate("window.__pwned") is None
     assert errors == []
 

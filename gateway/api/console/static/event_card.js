@@ -1,6 +1,7 @@
 // One event's card on the events page: its evidence thumbnail with the box drawn from the signed
 // alert, its timeline, its delivery state and links to the raw signed alerts.
-import { api, ApiError, clock, errorText, fixed, h, s } from "./core.js";
+import { api, ApiError, clock, errorText, fixed, h } from "./core.js";
+import { boxOverlay } from "./evidence_viewer.js";
 
 // delivery: the gateway's delivery as its status read it, null when the status could not be read.
 // current: whether that read is the latest refresh's; an older one's state shows in no colour, as it
@@ -34,7 +35,8 @@ export function deliveryPill(group, delivery, current) {
 const RETRY_MS = 5000;
 const RETRIES = 12;
 
-function thumbnail(first) {
+// viewer: where the image is shown larger, the box over it (a thumbnail is 200 pixels wide).
+function thumbnail(first, viewer) {
   const frame = h("div", { class: "thumb" });
   const evidence = first.kind === "start" || first.kind === "instant";
   const placeholder = (text) => h("span", { class: "placeholder", text });
@@ -80,16 +82,25 @@ function thumbnail(first) {
       if (frame.isConnected) image.src = source;
     }, failure ? RETRY_MS : 0);
   });
-  const overlay = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", "aria-hidden": "true" });
-  if (Array.isArray(first.box)) {
-    const [x1, y1, x2, y2] = first.box;
-    overlay.append(s("rect", { x: x1, y: y1, width: Math.max(0, x2 - x1), height: Math.max(0, y2 - y1) }));
-  }
-  frame.append(image, overlay, note);
+  const larger = h("button", {
+    type: "button",
+    class: "larger",
+    "data-evidence": first.seq,
+    "aria-label": `Show the evidence of ${first.kind} alert #${first.seq} larger`,
+    onclick: () => viewer.open({
+      source,
+      alt: image.alt,
+      box: first.box,
+      key: first.seq,
+      title: `${first.rule}: ${first.label}`,
+      caption: `${clock(first.frame_ts)} · camera ${first.camera_id} · score ${fixed(first.score, 2)} · ${first.kind} alert #${first.seq}`,
+    }, larger),
+  });
+  frame.append(image, boxOverlay(first.box), larger, note);
   return frame;
 }
 
-export function card(group, delivery, current) {
+export function card(group, delivery, current, viewer) {
   const first = group[0];
   const last = group[group.length - 1];
   const best = group.reduce((top, alert) => Math.max(top, alert.score), 0);
@@ -107,7 +118,7 @@ export function card(group, delivery, current) {
     first.zone ? `zone ${first.zone}` : null,
   ].filter(Boolean);
   return h("li", { class: "card event", "data-event": first.event_id },
-    thumbnail(first),
+    thumbnail(first, viewer),
     h("div", {},
       h("h2", { text: `${first.rule}: ${first.label}` }),
       h("p", { class: "timeline" },

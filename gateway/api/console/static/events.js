@@ -20,6 +20,7 @@
 // older one's acknowledgements shown beside alerts read now would mix two reads.
 import { api, asReadLine, chosenIn, errorText, h, keepInAddress } from "./core.js";
 import { card, deliveryPill, deliveryText } from "./event_card.js";
+import { evidenceViewer } from "./evidence_viewer.js";
 
 const FETCH = 1000;
 // A refresh of a run already held reads this many of the newest, and pages back only when all of
@@ -79,6 +80,7 @@ export function mount(view, parameter) {
   const list = h("ol", { class: "events", reversed: true });
   const olderButton = h("button", { id: "older", type: "button", text: "Older events", disabled: true });
   const olderError = h("p", { class: "error", role: "alert", hidden: true });
+  const viewer = evidenceViewer();
   view.append(
     h("h1", { text: "Events" }),
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
@@ -93,6 +95,7 @@ export function mount(view, parameter) {
     list,
     h("p", {}, olderButton),
     olderError,
+    viewer.element,
   );
   const wanted = chosenIn(parameter);
   for (const [key, control] of Object.entries(fields)) {
@@ -182,7 +185,7 @@ export function mount(view, parameter) {
       const key = `${group[0].seq}:${newestSeq(group)}:${group.length}`;
       const shownDelivery = deliveryText(group, delivery, current).join(":");
       const known = cards.get(group[0].event_id);
-      const node = known && known.key === key ? known.node : card(group, delivery, current);
+      const node = known && known.key === key ? known.node : card(group, delivery, current, viewer);
       if (node === known?.node && known.shownDelivery !== shownDelivery) {
         node.querySelector(".delivery").replaceChildren(deliveryPill(group, delivery, current));
       }
