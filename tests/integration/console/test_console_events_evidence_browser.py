@@ -25,6 +25,7 @@ from gateway.delivery.outbox import Outbox
 from gateway.domain import AlertKind, CameraState, EndReason, Evidence
 from tests.integration.console.test_console_hostile_browser import UI_WAIT_MS
 from tests.support.console_app import OneCamera
+from tests.support.evidence_dialog import check_shown_with_box
 from tests.unit.api.fakes import FakeBackend
 from tests.unit.api.harness import ServedApi
 from tests.unit.delivery.test_outbox import Clock, event, open_outbox
@@ -139,14 +140,7 @@ def test_a_thumbnail_shows_its_image_at_its_own_size_with_the_box(
         picture = dialog.get_by_role("img", name="Evidence of alert 2: person on camera gate")
         expect(picture).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)
         expect(dialog).to_contain_text("camera gate · score 0.51 · start alert #2")
-        shown = picture.bounding_box()
-        box = dialog.locator("svg rect").bounding_box()
-        assert shown is not None
-        assert box is not None
-        assert (round(shown["width"]), round(shown["height"])) == (640, 360)
-        corners = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
-        expected = (shown["x"] + 64, shown["y"] + 72, shown["x"] + 192, shown["y"] + 144)
-        assert all(abs(got - want) <= 2 for got, want in zip(corners, expected, strict=True)), corners
+        check_shown_with_box(dialog, 640, 360, (0.1, 0.2, 0.3, 0.4))
         # with the keyboard on its Close button
         expect(dialog.get_by_role("button", name="Close")).to_be_focused()
 

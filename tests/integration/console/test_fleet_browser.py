@@ -22,6 +22,7 @@ from gateway.config import HttpConfig
 from gateway.protocol.alerts import build_alert, encode_alert
 from tests.support.audit_device import AlertChain, event
 from tests.support.browser import keep_screenshot
+from tests.support.evidence_dialog import check_shown_with_box
 
 KEY = bytes(range(32))
 KEYS = dict.fromkeys(("box-good", "box-offline", "box-forged", "box-unchained", "box-silent"), KEY)
@@ -153,14 +154,7 @@ def test_an_evidence_thumbnail_opens_the_image_at_its_own_size_with_the_box(
     picture = dialog.get_by_role("img", name="Evidence of alert 7: person on camera gate")
     expect(picture).to_have_js_property("naturalWidth", 64, timeout=UI_WAIT_MS)
     expect(dialog).to_contain_text("camera gate · #7 start")
-    shown = picture.bounding_box()
-    box = dialog.locator("svg rect").bounding_box()
-    assert shown is not None
-    assert box is not None
-    assert (round(shown["width"]), round(shown["height"])) == (64, 48)
-    corners = (box["x"], box["y"], box["x"] + box["width"], box["y"] + box["height"])
-    expected = (shown["x"] + 6.4, shown["y"] + 9.6, shown["x"] + 19.2, shown["y"] + 19.2)
-    assert all(abs(got - want) <= 2 for got, want in zip(corners, expected, strict=True)), corners
+    check_shown_with_box(dialog, 64, 48, (0.1, 0.2, 0.3, 0.4))
 
     # and Close closes it, the keyboard back on the thumbnail
     dialog.get_by_role("button", name="Close").click()
