@@ -32,7 +32,6 @@ function thumbnail(deviceId, entry, viewer) {
       source,
       alt,
       box: alert.box,
-      key: entry.seq,
       title: [own(alert.rule), " (", own(alert.label), ")"],
       caption: [`${clock(alert.frame_ts)} · camera `, own(alert.camera_id), ` · #${entry.seq} `, own(alert.kind)],
     }, larger),

@@ -15,9 +15,9 @@ export function boxOverlay(box) {
 }
 
 // One viewer for a page. `open(shown, opener)` shows `shown`: its image's `source` and `alt`, the
-// `box`, a `title` and a `caption` (text, or nodes such as a device's own strings), and its `key`.
-// The keyboard goes back to `opener` when it closes (Escape, Close, or a click beside it), or, when
-// the page rebuilt it meanwhile, to the element whose `data-evidence` is the key.
+// `box`, a `title` and a `caption` (text, or nodes such as a device's own strings). The keyboard goes
+// back to `opener` when it closes (Escape, Close, or a click beside it), or, when the page rebuilt it
+// meanwhile, to the element that has the opener's `data-evidence` now.
 export function evidenceViewer() {
   const image = h("img");
   const frame = h("div", { class: "evidence-frame" });
@@ -30,7 +30,6 @@ export function evidenceViewer() {
     caption,
   );
   let opener = null;
-  let key = null;
   close.addEventListener("click", () => dialog.close());
   // A click on the backdrop lands on the dialog itself, as does one on its padding: only one outside
   // its box closes it.
@@ -45,7 +44,9 @@ export function evidenceViewer() {
     image.removeAttribute("src");
     // The browser gives the keyboard back to the opener, unless the page rebuilt it meanwhile (an
     // event's end alert came): then to its new one, where it went to the top of the page.
-    if (!opener?.isConnected) document.querySelector(`[data-evidence="${CSS.escape(key)}"]`)?.focus();
+    if (opener && !opener.isConnected) {
+      document.querySelector(`[data-evidence="${CSS.escape(opener.dataset.evidence)}"]`)?.focus();
+    }
     opener = null;
   });
 
@@ -53,7 +54,6 @@ export function evidenceViewer() {
     element: dialog,
     open(shown, from) {
       opener = from;
-      key = String(shown.key);
       title.replaceChildren(...[shown.title].flat());
       caption.replaceChildren(...[shown.caption].flat());
       image.alt = shown.alt;

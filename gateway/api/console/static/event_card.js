@@ -91,7 +91,6 @@ function thumbnail(first, viewer) {
       source,
       alt: image.alt,
       box: first.box,
-      key: first.seq,
       title: `${first.rule}: ${first.label}`,
       caption: `${clock(first.frame_ts)} · camera ${first.camera_id} · score ${fixed(first.score, 2)} · ${first.kind} alert #${first.seq}`,
     }, larger),
