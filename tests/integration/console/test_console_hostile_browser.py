@@ -72,6 +72,9 @@ def test_long_names_and_a_hostile_label_wrap_as_text_and_never_widen_the_page(
             assert page.evaluate("window.__xss") is None
             assert page.locator("li.event img:not([src^='/v1/events/'])").count() == 0
             assert sideways(page) <= 0, f"the events page scrolls sideways at {width} px"
+            page.locator("li.event summary").first.click()
+            expect(page.locator("li.event pre.raw").first).to_contain_text(LABEL[-150:])
+            assert sideways(page) <= 0, f"the signed JSON opened widens the events page at {width} px"
             for route in ("#/cameras", f"#/camera/{CAMERA}"):
                 page.goto(f"http://127.0.0.1:{served.port}/{route}")
                 expect(page.get_by_role("heading", name=CAMERA).first).to_be_visible(timeout=UI_WAIT_MS)
