@@ -5,7 +5,7 @@
 // read by the audit service (since/until), a page at a time from the earliest.
 import { ApiError, asReadLine, chosenIn, clock, facts, fixed, h, keepInAddress } from "./core.js";
 import { boxOverlay, evidenceViewer } from "./evidence_viewer.js";
-import { devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
+import { cut, devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
 
@@ -22,7 +22,7 @@ function thumbnail(deviceId, entry, viewer) {
     return frame;
   }
   const source = `${devicePath(deviceId)}/alerts/${entry.seq}/evidence.jpg`;
-  const alt = `Evidence of alert ${entry.seq}: ${alert.label} on camera ${alert.camera_id}`;
+  const alt = `Evidence of alert ${entry.seq}: ${cut(alert.label)} on camera ${cut(alert.camera_id)}`;
   const larger = h("button", {
     type: "button",
     class: "larger",

@@ -1,11 +1,31 @@
-// What a device sent, shown as it sent it. Its strings go in a <bdi>, so its right-to-left marks and
-// overrides stay inside them instead of reordering the text around them. Its seqs run to 2^63-1,
-// beyond the 2^53 a JS number holds exactly, so the fleet API is read with every such integer kept
-// as a BigInt from its source text: a seq is shown, paged through and asked for exactly as stored.
+// What a device sent, shown as it sent it. Its strings go in a <bdi> (a long one cut), so its
+// right-to-left marks and overrides stay inside them instead of reordering the text around them.
+// Its seqs run to 2^63-1, beyond the 2^53 a JS number holds exactly, so the fleet API is read with
+// every such integer kept as a BigInt from its source text: a seq is shown, paged through and asked
+// for exactly as stored.
 import { api, ApiError, errorText, h } from "./core.js";
 
+// A device's string is shown up to SHOWN characters (code points), the rest cut ("…"): the whole
+// string is the element's title and stays in the signed JSON shown under each alert. Shown whole, a
+// 10,000-character word that wraps anywhere took Chromium about 27 s to lay out on a phone-wide page.
+const SHOWN = 200;
+
 export function own(text) {
-  return h("bdi", { text: text === undefined || text === null ? "?" : String(text) });
+  const whole = text === undefined || text === null ? "?" : String(text);
+  const shown = cut(whole);
+  return h("bdi", { text: shown, title: shown === whole ? null : whole });
+}
+
+// A device's string cut as `own` shows it, for where it is an attribute (an image's alt text).
+export function cut(text) {
+  const whole = String(text);
+  if (whole.length <= SHOWN) return whole;
+  const points = [];
+  for (const point of whole) {
+    if (points.length === SHOWN) return `${points.join("")}…`;
+    points.push(point);
+  }
+  return whole;
 }
 
 function whole(key, value, context) {

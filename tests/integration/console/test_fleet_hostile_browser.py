@@ -100,8 +100,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
         yield served
 
 
-def logged_in(browser: Browser, server: FleetServer, errors: list[str]) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+def shown(text: str) -> str:
+    """A device's string as its page shows it: 200 characters (code points) at most, then "…"."""
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def logged_in(browser: Browser, server: FleetServer, errors: list[str], width: int = 1280) -> Page:
+    page = browser.new_context(viewport={"width": width, "height": 800}).new_page()
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(server.base + "/")
@@ -125,12 +130,13 @@ def test_the_devices_table_fits_the_window_and_runs_nothing(browser: Browser, se
     assert errors == []
 
 
+@pytest.mark.parametrize("width", [1280, 390])
 @pytest.mark.parametrize("device_id", list(DEVICES)[:3], ids=["markup", "rtl", "long"])
 def test_a_hostile_devices_timeline_fits_and_keeps_each_string_apart(
-    browser: Browser, server: FleetServer, device_id: str
+    browser: Browser, server: FleetServer, device_id: str, width: int
 ) -> None:
     errors: list[str] = []
-    page = logged_in(browser, server, errors)
+    page = logged_in(browser, server, errors, width)
     page.goto(f"{server.base}/#/device/{quote(device_id, safe='')}")
     cards = page.locator("li.event")
     expect(cards).to_have_count(3, timeout=UI_WAIT_MS)
@@ -138,19 +144,24 @@ def test_a_hostile_devices_timeline_fits_and_keeps_each_string_apart(
     assert fits(page), "a long alert field widens the timeline past the window"
     text = DEVICES[device_id]
     # each device-chosen string is isolated (<bdi>): an override in one cannot reorder the rest
-    assert page.locator("h1 bdi").all_text_contents() == [device_id]
+    assert page.locator("h1 bdi").all_text_contents() == [shown(device_id)]
     card = page.locator('li[data-seq="2"]')
-    assert card.locator("h2 bdi").all_text_contents() == [text, text]  # rule, label
-    assert card.locator("p.timeline").first.locator("bdi").all_text_contents() == [
-        text,
-        text,
-    ]  # camera, event
+    assert card.locator("h2 bdi").all_text_contents() == [shown(text)] * 2  # rule, label
+    camera_and_event = card.locator("p.timeline").first.locator("bdi")
+    assert camera_and_event.all_text_contents() == [shown(text)] * 2
+    # a string cut is whole in its title and in the signed JSON, which scrolls inside its card
+    whole = None if shown(text) == text else text
+    assert [bdi.get_attribute("title") for bdi in card.locator("h2 bdi").all()] == [whole] * 2
+    card.get_by_text("Show the signed JSON").click()
+    raw = card.locator("pre.raw")
+    expect(raw).to_contain_text(f'"rule": {json.dumps(text, ensure_ascii=False)},', use_inner_text=False)
+    assert fits(page), "the signed JSON opened widens the timeline past the window"
     # its evidence shown larger: the dialog's strings isolated too, the dialog within the window
     page.get_by_role("button", name="Show the evidence of alert #1 larger").click()
     dialog = page.locator("dialog.evidence")
     expect(dialog.locator("img")).to_have_js_property("naturalWidth", 64, timeout=UI_WAIT_MS)
-    assert dialog.locator("h2 bdi").all_text_contents() == [text, text]  # rule, label
-    assert dialog.locator("p.timeline bdi").all_text_contents() == [text, "start"]  # camera, kind
+    assert dialog.locator("h2 bdi").all_text_contents() == [shown(text)] * 2  # rule, label
+    assert dialog.locator("p.timeline bdi").all_text_contents() == [shown(text), "start"]  # camera, kind
     assert page.evaluate("(dialog) => dialog.scrollWidth <= dialog.clientWidth", dialog.element_handle())
     assert fits(page), "a long alert field widens the dialog past the window"
     assert page.evaluate("window.__pwned") is None
