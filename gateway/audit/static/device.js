@@ -83,7 +83,7 @@ export function mount(view, parameter) {
   const field = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const rangeForm = h("form", { class: "filters range", onsubmit: (event) => event.preventDefault() },
     field("alerts-from", "Alerts from", range.from), field("alerts-to", "To", range.to));
-  const viewer = evidenceViewer();
+  const viewer = evidenceViewer(list);
   view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, older, viewer.element);
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued

@@ -15,17 +15,25 @@ export function boxOverlay(box) {
 }
 
 // One viewer for a page. `open(shown, opener)` shows `shown`: its image's `source` and `alt`, the
-// `box`, a `title` and a `caption` (text, or nodes such as a device's own strings). The keyboard goes
-// back to `opener` when it closes (Escape, Close, or a click beside it), or, when the page rebuilt it
-// meanwhile, to the element that has the opener's `data-evidence` now.
-export function evidenceViewer() {
+// `box`, a `title` and a `caption` (text, or nodes such as a device's own strings). `within` holds
+// the page's thumbnails (`button.larger[data-evidence]`) in the page's order: Previous and Next, or
+// the left and right arrow keys, show the one before or after it (Frigate's review steps through its
+// items so; opening each thumbnail in turn took a close and a scroll each). The keyboard goes back to
+// the last one shown when it closes (Escape, Close, or a click beside it), or, when the page rebuilt
+// it meanwhile, to the element that has its `data-evidence` now.
+export function evidenceViewer(within) {
   const image = h("img");
   const frame = h("div", { class: "evidence-frame" });
   const title = h("h2", { id: "evidence-title" });
   const caption = h("p", { class: "timeline" });
   const close = h("button", { type: "button", text: "Close" });
+  const previous = h("button", { type: "button", text: "← Previous" });
+  const next = h("button", { type: "button", text: "Next →" });
+  const position = h("span", { class: "muted" });
+  const steps = h("div", { class: "evidence-steps" }, previous, position, next);
   const dialog = h("dialog", { class: "evidence", "aria-labelledby": "evidence-title" },
     h("div", { class: "evidence-head" }, title, close),
+    steps,
     frame,
     caption,
   );
@@ -40,15 +48,58 @@ export function evidenceViewer() {
       && event.clientY >= box.top && event.clientY <= box.bottom;
     if (!inside) dialog.close();
   });
+  dialog.addEventListener("keydown", (event) => {
+    const step = { ArrowLeft: -1, ArrowRight: 1 }[event.key];
+    if (step === undefined || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    showNeighbour(step);
+  });
+  previous.addEventListener("click", () => showNeighbour(-1));
+  next.addEventListener("click", () => showNeighbour(1));
+  image.addEventListener("error", () => {
+    if (!image.getAttribute("src")) return;
+    frame.replaceChildren(h("p", { class: "evidence-missing", text: "The image could not be loaded (pruned, or the service is unreachable)." }));
+  });
+  // The page refreshes its list while the picture is shown: where it stands in it is read again.
+  const watcher = new MutationObserver(() => placed());
   dialog.addEventListener("close", () => {
+    watcher.disconnect();
     image.removeAttribute("src");
-    // The browser gives the keyboard back to the opener, unless the page rebuilt it meanwhile (an
-    // event's end alert came): then to its new one, where it went to the top of the page.
-    if (opener && !opener.isConnected) {
-      document.querySelector(`[data-evidence="${CSS.escape(opener.dataset.evidence)}"]`)?.focus();
-    }
+    // The browser gives the keyboard back to the first thumbnail opened: it goes to the last one
+    // shown instead, or, when the page rebuilt it meanwhile (an event's end alert came), to its new
+    // one, where it went to the top of the page.
+    current()?.focus();
     opener = null;
   });
+
+  // The page's thumbnails that can be opened now (one whose image is missing has no button shown).
+  function thumbnails() {
+    return within ? [...within.querySelectorAll("button.larger[data-evidence]")].filter((button) => button.getClientRects().length > 0) : [];
+  }
+
+  function current() {
+    if (!opener) return null;
+    if (opener.isConnected) return opener;
+    return document.querySelector(`[data-evidence="${CSS.escape(opener.dataset.evidence)}"]`);
+  }
+
+  function placed() {
+    const all = thumbnails();
+    const here = current();
+    const index = here ? all.indexOf(here) : -1;
+    previous.disabled = index <= 0;
+    next.disabled = index < 0 || index >= all.length - 1;
+    position.textContent = index < 0 ? "" : `${index + 1} of ${all.length}`;
+    steps.hidden = index < 0 || all.length < 2;
+    if (steps.contains(document.activeElement) && (steps.hidden || document.activeElement.disabled)) close.focus();
+    return { all, index };
+  }
+
+  function showNeighbour(step) {
+    const { all, index } = placed();
+    const neighbour = index < 0 ? undefined : all[index + step];
+    neighbour?.click();
+  }
 
   return {
     element: dialog,
@@ -59,8 +110,12 @@ export function evidenceViewer() {
       image.alt = shown.alt;
       image.src = shown.source;
       frame.replaceChildren(image, boxOverlay(shown.box));
-      if (!dialog.open) dialog.showModal();
-      close.focus();
+      if (!dialog.open) {
+        dialog.showModal();
+        close.focus();
+        if (within) watcher.observe(within, { childList: true, subtree: true, attributes: true, attributeFilter: ["class", "hidden"] });
+      }
+      placed();
     },
   };
 }

@@ -180,3 +180,70 @@ def test_the_keyboard_comes_back_to_a_card_rebuilt_while_its_image_was_shown(
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
         expect(larger).to_be_focused()
+
+
+def test_previous_and_next_step_through_the_pictures_on_the_page(
+    browser: Browser, wide_outbox: Outbox
+) -> None:
+    with events_page(browser, wide_outbox) as page:
+        # Given the newest event's picture is shown (the page lists #2, then #1)
+        page.get_by_role("button", name="Show the evidence of start alert #2 larger").click()
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        previous = dialog.get_by_role("button", name="← Previous")
+        following = dialog.get_by_role("button", name="Next →")
+        expect(dialog).to_contain_text("start alert #2", timeout=UI_WAIT_MS)
+        where = dialog.locator(".evidence-steps span")
+        expect(where).to_have_text("1 of 2")
+        expect(previous).to_be_disabled()
+
+        # When the right arrow key is pressed, then the next card's picture is shown, with its box
+        page.keyboard.press("ArrowRight")
+        expect(dialog).to_contain_text("start alert #1")
+        expect(where).to_have_text("2 of 2")
+        picture = dialog.get_by_role("img", name="Evidence of alert 1: person on camera gate")
+        expect(picture).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)
+        check_shown_with_box(dialog, 640, 360, (0.1, 0.2, 0.3, 0.4))
+        expect(following).to_be_disabled()
+
+        # Previous goes back; the keyboard stays in the dialog, on a button it can press again
+        previous.click()
+        expect(dialog).to_contain_text("start alert #2")
+        expect(following).to_be_enabled()
+        following.click()
+        expect(dialog).to_contain_text("start alert #1")
+        expect(dialog.locator(":focus")).to_have_count(1)
+
+        # When it closes, the keyboard is on the thumbnail of the last picture shown
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(page.get_by_role("button", name="Show the evidence of start alert #1 larger")).to_be_focused()
+
+
+def test_no_step_leads_to_a_picture_that_is_missing(browser: Browser, outbox: Outbox) -> None:
+    with events_page(browser, outbox) as page:
+        expect(page.locator("li.event").filter(has_text="start #1")).to_contain_text(
+            "was pruned", timeout=UI_WAIT_MS
+        )
+        page.get_by_role("button", name="Show the evidence of start alert #2 larger").click()
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        expect(dialog).to_contain_text("start alert #2", timeout=UI_WAIT_MS)
+        expect(dialog.get_by_role("button", name="Next →")).to_be_hidden()
+        page.keyboard.press("ArrowRight")
+        expect(dialog).to_contain_text("start alert #2")
+
+
+def test_a_picture_that_cannot_be_loaded_larger_says_so(browser: Browser, wide_outbox: Outbox) -> None:
+    with events_page(browser, wide_outbox) as page:
+        card = page.locator("li.event").filter(has_text="start #2")
+        expect(card.locator(".thumb img")).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)
+        # Given the gateway is unreachable once the thumbnail has loaded
+        page.route("**/v1/events/2/evidence.jpg", lambda route: route.abort("connectionrefused"))
+        card.get_by_role("button", name="Show the evidence of start alert #2 larger").click()
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        expect(dialog).to_contain_text("The image could not be loaded", timeout=UI_WAIT_MS)
+        expect(dialog.get_by_role("img")).to_have_count(0)
+        # the next picture is shown again
+        page.keyboard.press("ArrowRight")
+        expect(
+            dialog.get_by_role("img", name="Evidence of alert 1: person on camera gate")
+        ).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)

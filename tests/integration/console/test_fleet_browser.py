@@ -156,10 +156,19 @@ def test_an_evidence_thumbnail_opens_the_image_at_its_own_size_with_the_box(
     expect(dialog).to_contain_text("camera gate · #7 start")
     check_shown_with_box(dialog, 64, 48, (0.1, 0.2, 0.3, 0.4))
 
-    # and Close closes it, the keyboard back on the thumbnail
+    # Next shows the picture below it on the page (the alerts with one: #7, #4, #1)
+    expect(dialog.locator(".evidence-steps span")).to_have_text("1 of 3")
+    dialog.get_by_role("button", name="Next →").click()
+    expect(dialog).to_contain_text("camera gate · #4 start")
+    expect(dialog.locator(".evidence-steps span")).to_have_text("2 of 3")
+    expect(dialog.get_by_role("img", name="Evidence of alert 4: person on camera gate")).to_have_js_property(
+        "naturalWidth", 64, timeout=UI_WAIT_MS
+    )
+
+    # and Close closes it, the keyboard on the thumbnail of the picture shown last
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
-    expect(larger).to_be_focused()
+    expect(page.get_by_role("button", name="Show the evidence of alert #4 larger")).to_be_focused()
 
 
 def test_a_device_with_a_broken_chain_says_so_on_its_page(browser: Browser, served: Served) -> None:
