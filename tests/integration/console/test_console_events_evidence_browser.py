@@ -176,6 +176,13 @@ def test_the_keyboard_comes_back_to_a_card_rebuilt_while_its_image_was_shown(
             1, timeout=UI_WAIT_MS
         )
 
+        # and a new event came, listed first: where the picture stands is read again
+        image = jpeg(640, 360)
+        wide_outbox.append_many(
+            [dataclasses.replace(event(2), evidence=evidence_of(image, 640, 360))], [image]
+        )
+        expect(dialog.locator(".evidence-steps span")).to_have_text("2 of 3", timeout=UI_WAIT_MS)
+
         # When the dialog is closed, then the keyboard is on the rebuilt card's thumbnail
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
