@@ -11,21 +11,21 @@ import { api, ApiError, errorText, h } from "./core.js";
 const SHOWN = 200;
 
 export function own(text) {
-  const whole = text === undefined || text === null ? "?" : String(text);
-  const shown = cut(whole);
-  return h("bdi", { text: shown, title: shown === whole ? null : whole });
+  const full = text === undefined || text === null ? "?" : String(text);
+  const shown = cut(full);
+  return h("bdi", { text: shown, title: shown === full ? null : full });
 }
 
 // A device's string cut as `own` shows it, for where it is an attribute (an image's alt text).
 export function cut(text) {
-  const whole = String(text);
-  if (whole.length <= SHOWN) return whole;
+  const full = String(text);
+  if (full.length <= SHOWN) return full;
   const points = [];
-  for (const point of whole) {
+  for (const point of full) {
     if (points.length === SHOWN) return `${points.join("")}…`;
     points.push(point);
   }
-  return whole;
+  return full;
 }
 
 function whole(key, value, context) {
