@@ -208,10 +208,24 @@ EOF
 qemu_version=$("$qemu" --version | head -n1)
 echo "test-arm64: $(<"$run/versions.json"), $qemu_version, -cpu $cpu"
 
-step "unit suite on aarch64 (tests/unit, as make test runs it)"
+step "unit suite on aarch64 (tests/unit, as make test runs it, in two shares side by side)"
+# One emulated process runs on one core; pytest-xdist cannot start its workers under emulation
+# (tests/arm64.py), so two pytest processes each run every other test (tests/shard.py).
 unit_suite() {
-    arm64_python -m pytest tests/unit -m "not gpu" -p tests.arm64 -p no:cacheprovider -q 2>&1 |
-        tee "$run/unit.log"
+    local index pids=() status=0
+    for index in 1 2; do
+        arm64_python -m pytest tests/unit -m "not gpu" -p tests.arm64 -p tests.shard --shard "$index/2" \
+            -p no:cacheprovider -q >"$run/unit-$index.log" 2>&1 &
+        pids+=("$!")
+    done
+    for index in "${!pids[@]}"; do
+        wait "${pids[$index]}" || status=$?
+    done
+    for index in 1 2; do
+        printf '\n-- share %s of 2\n' "$index"
+        cat "$run/unit-$index.log"
+    done
+    return "$status"
 }
 unit_status=0
 timed unit unit_suite || unit_status=$?
@@ -228,8 +242,27 @@ compare_status=0
 
 total=$(($(date +%s) - began))
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-unit_counts=$(grep -E '^[0-9]+ (passed|failed)|^=+ .*(passed|failed)' "$run/unit.log" | tail -n1 |
-    tr -d '=' | xargs)
+unit_counts=$("$host_python" - "$run"/unit-*.log <<'EOF'
+import re, sys
+from collections import Counter
+
+# Each share's closing line, as "1121 passed, 1127 deselected, 6 xfailed in 212.31s (0:03:32)":
+# the shares' counts added up (each deselected the other's tests) and each share's wall time.
+counts: Counter[str] = Counter()
+times = []
+for share, path in enumerate(sys.argv[1:], start=1):
+    lines = [line for line in open(path) if re.search(r"[0-9]+ (passed|failed|error).* in [0-9.]+s", line)]
+    if not lines:
+        times.append(f"share {share} ended without its summary")
+        continue
+    tally, took = lines[-1].strip(" =\n").rsplit(" in ", 1)
+    for number, outcome in re.findall(r"([0-9]+) ([a-z]+)", tally):
+        counts[outcome] += int(number) if outcome != "deselected" else 0
+    times.append(took.split()[0])
+print(", ".join(f"{number} {outcome}" for outcome, number in counts.items() if number),
+      f"in {len(sys.argv) - 1} shares side by side ({', '.join(times)})")
+EOF
+)
 verdict=passed
 ((unit_status == 0 && compare_status == 0)) || verdict=FAILED
 steps="${seconds[prepare]} ${seconds[userland]} ${seconds[wheels]} ${seconds[unit]}"

@@ -166,12 +166,13 @@ def pytest_runtest_makereport(
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.section("listed as not runnable under aarch64 emulation")
     for entry in UNRUNNABLE:
+        # Deselected items (-k, -m, another --shard's share) are listed as Items, not reports.
         outcomes = Counter(
             category
             for category, reports in terminalreporter.stats.items()
-            if category in {"passed", "failed", "error", "xfailed", "xpassed"}
+            if category in {"passed", "failed", "error", "xfailed", "xpassed", "deselected"}
             for report in reports
-            if isinstance(report, pytest.TestReport) and entry.matches(report.nodeid)
+            if isinstance(report, (pytest.TestReport, pytest.Item)) and entry.matches(report.nodeid)
         )
         summary = (
             ", ".join(f"{count} {category}" for category, count in sorted(outcomes.items())) or "not run"
