@@ -5,14 +5,15 @@ KNN background subtractors judged the same way.
 One command, in order:
 
 1. generate every clip of the hold-out set and the tuning set (``clip_sets.py``: they differ in
-   seeds and in scene families), enroll each camera on its clip's normal part and write the rest as
-   a lossless video (``accuracy_pipeline.prepare``);
+   seeds and in scene families), two at a time, each rendered once: enroll each camera on its clip's
+   normal part and write the rest as a lossless video (``accuracy_pipeline.prepare``), and replay
+   the rest offline through the same rules with each method: the enrolled ONNX model, MOG2 and KNN
+   (``accuracy_offline.py``);
 2. play every clip at once, one file camera each, in real time through a gateway built by
    ``Gateway.from_config`` as ``serve`` builds it (cameras -> inference -> the alert decider's rules
    -> outbox), judging the committed alerts (``accuracy_pipeline.play``); with ``--paced``, each
    camera's next frame waits until the rules have judged the one before, on the clip's own clock;
-3. replay every clip offline through the same rules with each method: the enrolled ONNX model, MOG2
-   and KNN (``accuracy_offline.py``), and measure each method's CPU per frame;
+3. measure each method's CPU per frame;
 4. judge every run the same way (``accuracy_metrics.py``) and write the JSON and a markdown report,
    hold-out first.
 
@@ -71,15 +72,21 @@ from bench.accuracy_offline import OURS, cpu_per_frame, offline  # noqa: E402
 from bench.accuracy_pipeline import SAMPLING_FACTOR, WAVE, PreparedClip, play, prepare  # noqa: E402
 from bench.baselines import BASELINES  # noqa: E402
 from bench.clip_sets import clip_set  # noqa: E402
+from bench.clips import Clip, ClipSpec  # noqa: E402
 from bench.run_record import run_record  # noqa: E402
 
 PIPELINE = "ours, pipeline"
 HOLDOUT, TUNING = "holdout", "tuning"
 
 
-def _prepare(arguments: tuple[str, object, Path]) -> PreparedClip:
+def _prepare_and_replay(arguments: tuple[str, ClipSpec, Path]) -> tuple[PreparedClip, dict[str, ClipResult]]:
+    """One clip rendered once, then enrolled and written (``prepare``) and replayed offline by every
+    method (``offline``): rendering costs as much as enrolling, so a second pass is not repeated."""
     clip_set_name, spec, workdir = arguments
-    return prepare(clip_set_name, spec, workdir)  # type: ignore[arg-type]
+    clip = Clip(spec)
+    frames = list(clip.frames())
+    prepared = prepare(clip_set_name, clip, frames, workdir)
+    return prepared, offline(prepared, frames)
 
 
 def _method_label(method: str) -> str:
@@ -129,12 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         workdir = Path(directory)
         (workdir / "clips").mkdir()
         with ProcessPoolExecutor(max_workers=2) as pool:
-            clips = list(pool.map(_prepare, [(name, spec, workdir) for name, spec in work]))
+            clips, offline_results = zip(
+                *pool.map(_prepare_and_replay, [(name, spec, workdir) for name, spec in work]), strict=True
+            )
         prepared_s = time.perf_counter() - began
         played = play(clips, workdir, paced=arguments.paced)
         played_s = time.perf_counter() - began - prepared_s
-        with ProcessPoolExecutor(max_workers=2) as pool:
-            offline_results = list(pool.map(offline, clips))
         cpu = cpu_per_frame(clips[0])
     load_after = os.getloadavg()
     per_clip: dict[str, dict[str, list[ClipResult]]] = {name: {} for name in sets}
@@ -188,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name, methods in per_clip.items()
         },
         "enrollment_normal_q99": {clip.spec.name: clip.normal_quantile for clip in clips},
-        "prepare_seconds": prepared_s,
+        "prepare_and_offline_seconds": prepared_s,
         "play_seconds": played_s,
         **run_record(began, load_before, load_after),
     }

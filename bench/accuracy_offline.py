@@ -41,15 +41,13 @@ def _ours(prepared: PreparedClip, frames: Sequence[Image]) -> Iterator[Decision]
             yield Decision(float(score), bool(score >= 0.5), np.asarray(cells, dtype=np.float32))
 
 
-def offline(prepared: PreparedClip) -> dict[str, ClipResult]:
-    """Every method on one clip (runs in a worker process)."""
-    spec = prepared.spec
-    clip = Clip(spec)
-    played = list(clip.frames(spec.enroll_frames))
+def offline(prepared: PreparedClip, frames: Sequence[Image]) -> dict[str, ClipResult]:
+    """Every method on one clip, whose every frame is ``frames`` (runs in a worker process)."""
+    enrolment, played = frames[: prepared.spec.enroll_frames], frames[prepared.spec.enroll_frames :]
     results = {OURS: _judge(prepared, _ours(prepared, played), OURS)}
     for settings in BASELINES:
         subtractor = Subtractor(settings)
-        subtractor.learn(clip.frames(0, spec.enroll_frames))
+        subtractor.learn(enrolment)
         results[settings.label] = _judge(prepared, subtractor.decisions(played), settings.label)
     return results
 

@@ -2,7 +2,7 @@
 file cameras through the gateway as ``serve`` wires it, all at once.
 
 For every clip: enroll ``scene-anomaly-<clip>`` on the clip's normal part (``gateway.enroll``), and
-write the rest of the clip as a lossless video file (``clips.write_video``). Then one gateway built
+write the rest of the clip as a lossless video file (``video_file.write_lossless``). Then one gateway built
 by ``Gateway.from_config`` plays every clip at once, one file camera per clip: ``CameraPipeline``
 (reader threads at the file's own frame rate, the sampler) -> ``InferenceService`` (repository,
 batcher, worker pool, pre- and post-processing with the threshold stored with each model) ->
@@ -56,8 +56,9 @@ from prometheus_client import CollectorRegistry
 
 from bench.accuracy_metrics import ANOMALY_LABEL, CameraRecord, JudgedFrame, anomaly_rule
 from bench.accuracy_pace import PipelinePace
-from bench.clips import Clip, ClipSpec, Interval, write_video
+from bench.clips import Clip, ClipSpec, Image, Interval
 from bench.tracking_play import QUIET_READ_TIMEOUT_S, PlayOnce
+from bench.video_file import write_lossless
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import FrameResult
 from gateway.enroll import enroll_frames, model_name
@@ -90,14 +91,15 @@ class PreparedClip:
     normal_quantile: float
 
 
-def prepare(clip_set: str, spec: ClipSpec, workdir: Path) -> PreparedClip:
-    """Enroll on the normal part, write the rest as the camera's video (runs in a worker process)."""
-    clip = Clip(spec)
+def prepare(clip_set: str, clip: Clip, frames: Sequence[Image], workdir: Path) -> PreparedClip:
+    """Enroll on the normal part of ``frames`` (every frame of ``clip``, rendered once by the caller),
+    write the rest as the camera's video (runs in a worker process)."""
+    spec = clip.spec
     enrolled = enroll_frames(
-        clip.frames(0, spec.enroll_frames), camera_id=spec.name, repository=workdir / "models"
+        iter(frames[: spec.enroll_frames]), camera_id=spec.name, repository=workdir / "models"
     )
     video = workdir / "clips" / f"{spec.name}.mkv"
-    played = write_video(clip, video, spec.enroll_frames)
+    played = write_lossless(iter(frames[spec.enroll_frames :]), video, spec.fps, (spec.width, spec.height))
     return PreparedClip(
         clip_set,
         spec,

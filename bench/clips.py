@@ -11,10 +11,10 @@ and the camera, so they drift with the scene like real ones. The families are in
 ``scene_families.py``; which clips use which is in ``clip_sets.py``.
 
 Frames are generated lazily (a 10-minute clip would not fit in memory as one array); frame ``i``
-of a spec is always the same, whatever range is asked for. ``write_video`` stores a part of a clip
-as a file a gateway camera can play: FFV1 in Matroska, which is lossless (decoded frames are
-bit-identical to the generated ones, so the camera shows exactly what enrollment saw) and carries
-the clip's frame rate.
+of a spec is always the same, whatever range is asked for. ``video_file.write_lossless`` stores a
+part of a clip as a file a gateway camera can play: FFV1 in Matroska, which is lossless (decoded
+frames are bit-identical to the generated ones, so the camera shows exactly what enrollment saw) and
+carries the clip's frame rate.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,7 +29,6 @@ import numpy.typing as npt
 
 from bench.scene_families import ASPECT, Float, Sprite, background, motion_blur, paste, sprite
 from bench.scene_motion import Lighting, NormalMotion
-from bench.video_file import write_lossless
 
 Image = npt.NDArray[np.uint8]
 VISIBLE_SHARE = 0.2
@@ -303,9 +301,3 @@ def _shaken(image: Float, rng: np.random.Generator, pixels: int) -> Float:
     top, left = pixels - dy, pixels - dx
     shifted: Float = padded[top : top + height, left : left + width]
     return shifted
-
-
-def write_video(clip: Clip, path: Path, start: int = 0) -> int:
-    """Frames ``start..`` of ``clip`` as a lossless video at the clip's frame rate; returns the count."""
-    spec = clip.spec
-    return write_lossless(clip.frames(start), path, spec.fps, (spec.width, spec.height))
