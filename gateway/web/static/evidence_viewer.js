@@ -80,7 +80,7 @@ export function evidenceViewer(within) {
   function current() {
     if (!opener) return null;
     if (opener.isConnected) return opener;
-    return document.querySelector(`[data-evidence="${CSS.escape(opener.dataset.evidence)}"]`);
+    return (within ?? document).querySelector(`button.larger[data-evidence="${CSS.escape(opener.dataset.evidence)}"]`);
   }
 
   function placed() {
