@@ -18,10 +18,13 @@ export function boxOverlay(box) {
 // `box`, a `title` and a `caption` (text, or nodes such as a device's own strings). `within` holds
 // the page's thumbnails (`button.larger[data-evidence]`) in the page's order: Previous and Next, or
 // the left and right arrow keys, show the one before or after it (Frigate's review steps through its
-// items so; opening each thumbnail in turn took a close and a scroll each). The keyboard goes back to
-// the last one shown when it closes (Escape, Close, or a click beside it), or, when the page rebuilt
-// it meanwhile, to the element that has its `data-evidence` now.
-export function evidenceViewer(within) {
+// items so; opening each thumbnail in turn took a close and a scroll each). Past the last one, Next
+// asks `further` (optional: `can()`, whether the page can show more below; `show()`, a promise that
+// shows it and resolves to a failure's text or null), as the page's own Older button would, and
+// goes on to the first picture it brought. The keyboard goes back to the last one shown when it
+// closes (Escape, Close, or a click beside it), or, when the page rebuilt it meanwhile, to the
+// thumbnail that has its `data-evidence` now.
+export function evidenceViewer(within, further) {
   const image = h("img");
   const frame = h("div", { class: "evidence-frame" });
   const title = h("h2", { id: "evidence-title" });
@@ -38,6 +41,8 @@ export function evidenceViewer(within) {
     caption,
   );
   let opener = null;
+  let fetching = false; // Next is waiting on `further.show()`
+  let failure = ""; // why the last `further.show()` brought nothing
   close.addEventListener("click", () => dialog.close());
   // A click on the backdrop lands on the dialog itself, as does one on its padding: only one outside
   // its box closes it.
@@ -70,6 +75,7 @@ export function evidenceViewer(within) {
     // one, where it went to the top of the page.
     current()?.focus();
     opener = null;
+    failure = "";
   });
 
   // The page's thumbnails that can be opened now (one whose image is missing has no button shown).
@@ -87,18 +93,43 @@ export function evidenceViewer(within) {
     const all = thumbnails();
     const here = current();
     const index = here ? all.indexOf(here) : -1;
+    const last = index >= 0 && index === all.length - 1;
+    const more = last && Boolean(further?.can());
     previous.disabled = index <= 0;
-    next.disabled = index < 0 || index >= all.length - 1;
-    position.textContent = index < 0 ? "" : `${index + 1} of ${all.length}`;
-    steps.hidden = index < 0 || all.length < 2;
+    // Kept enabled while it waits (a second press waits on the first): a disabled button would
+    // drop the keyboard to Close.
+    next.disabled = !fetching && (index < 0 || (last && !more));
+    position.textContent = index < 0 ? ""
+      : fetching ? "Loading older events…"
+        : `${index + 1} of ${all.length}${more ? ", older events next" : ""}${last && failure ? ` (${failure})` : ""}`;
+    steps.hidden = index < 0 || (all.length < 2 && !more && !fetching);
     if (steps.contains(document.activeElement) && (steps.hidden || document.activeElement.disabled)) close.focus();
     return { all, index };
   }
 
-  function showNeighbour(step) {
-    const { all, index } = placed();
-    const neighbour = index < 0 ? undefined : all[index + step];
-    neighbour?.click();
+  async function showNeighbour(step) {
+    if (fetching) return;
+    let { all, index } = placed();
+    if (index < 0) return;
+    const shown = current();
+    // Past the last picture: what the page holds below, read on while it brings cards but no
+    // picture (older events may have none), and stopping where it brings nothing.
+    while (step > 0 && index === all.length - 1 && further?.can()) {
+      const cards = within.childElementCount;
+      fetching = true;
+      failure = "";
+      placed();
+      try {
+        failure = (await further.show()) ?? "";
+      } finally {
+        fetching = false;
+      }
+      // Closed, or moved to another picture, meanwhile: the step was for that one.
+      if (!dialog.open || current() !== shown) return;
+      ({ all, index } = placed());
+      if (failure || within.childElementCount <= cards) break;
+    }
+    all[index + step]?.click();
   }
 
   return {

@@ -61,9 +61,11 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 
 
 @contextmanager
-def events_page(browser: Browser, outbox: Outbox, failing: str | None = None) -> Iterator[Page]:
-    """The events page over ``outbox``, once its two cards show; the first load of ``failing`` (a
-    path) fails as when the gateway is unreachable."""
+def events_page(
+    browser: Browser, outbox: Outbox, failing: str | None = None, cards: int = 2
+) -> Iterator[Page]:
+    """The events page over ``outbox``, once its ``cards`` cards show; the first load of ``failing``
+    (a path) fails as when the gateway is unreachable."""
     backend = FakeBackend()
     app = create_app(
         http=HttpConfig(),
@@ -87,7 +89,7 @@ def events_page(browser: Browser, outbox: Outbox, failing: str | None = None) ->
         if failing is not None:
             page.route(f"**{failing}", fail_once)
         page.goto(f"http://127.0.0.1:{served.port}/#/events")
-        expect(page.locator("li.event")).to_have_count(2, timeout=UI_WAIT_MS)
+        expect(page.locator("li.event")).to_have_count(cards, timeout=UI_WAIT_MS)
         yield page
         assert failing is None or failed, f"the first load of {failing} did not fail"
 
@@ -224,6 +226,47 @@ def test_previous_and_next_step_through_the_pictures_on_the_page(
         page.keyboard.press("Escape")
         expect(dialog).to_be_hidden()
         expect(page.get_by_role("button", name="Show the evidence of start alert #1 larger")).to_be_focused()
+
+
+def test_next_past_the_last_picture_shows_older_events_and_goes_on_to_their_first_picture(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Given 103 events, newest first: the 100 the page shows at first (#103 to #4) and the oldest
+    # (#1) with a picture, #3 and #2 without one
+    image = jpeg()
+    evidence = evidence_of(image, 160, 90)
+    outbox = open_outbox(tmp_path / "outbox", Clock())
+    pictured = [number not in (1, 2) for number in range(103)]
+    outbox.append_many(
+        [
+            dataclasses.replace(event(number), evidence=evidence if has else None)
+            for number, has in enumerate(pictured)
+        ],
+        [image if has else None for has in pictured],
+    )
+    with closing(outbox), events_page(browser, outbox, cards=100) as page:
+        # Given the oldest picture on the page is shown
+        page.get_by_role("button", name="Show the evidence of start alert #4 larger").click()
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        following = dialog.get_by_role("button", name="Next →")
+        where = dialog.locator(".evidence-steps span")
+        expect(dialog).to_contain_text("start alert #4", timeout=UI_WAIT_MS)
+        expect(where).to_have_text("100 of 100, older events next")
+        expect(following).to_be_enabled()
+
+        # When Next is pressed, then the page shows the older events under the dialog, and the
+        # dialog the first picture among them, past the two events without one
+        following.click()
+        expect(dialog).to_contain_text("start alert #1", timeout=UI_WAIT_MS)
+        expect(page.locator("li.event")).to_have_count(103)
+        expect(where).to_have_text("101 of 101")
+        expect(following).to_be_disabled()
+        expect(dialog.locator(":focus")).to_have_count(1)
+
+        # And Previous goes back over the same list
+        page.keyboard.press("ArrowLeft")
+        expect(dialog).to_contain_text("start alert #4")
+        expect(where).to_have_text("100 of 101")
 
 
 def test_no_step_leads_to_a_picture_that_is_missing(browser: Browser, outbox: Outbox) -> None:

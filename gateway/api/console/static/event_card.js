@@ -45,12 +45,17 @@ function thumbnail(first, viewer) {
     return frame;
   }
   const source = `/v1/events/${first.seq}/evidence.jpg`;
+  // An alert committed without an image says so in its own fields: no thumbnail is offered for it
+  // (its button showed until the image failed, and the evidence dialog stepped onto it meanwhile),
+  // and the image is still asked for, at once, for the gateway's reason.
+  const captured = first.evidence != null;
   const image = h("img", {
     src: source,
     alt: `Evidence of alert ${first.seq}: ${first.label} on camera ${first.camera_id}`,
-    loading: "lazy",
+    loading: captured ? "lazy" : "eager",
   });
   const note = h("span", { class: "placeholder reason", role: "status", hidden: true });
+  if (!captured) frame.classList.add("missing");
   let tries = 0;
   const missing = (text) => {
     frame.classList.add("missing");

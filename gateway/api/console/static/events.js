@@ -80,7 +80,7 @@ export function mount(view, parameter) {
   const list = h("ol", { class: "events", reversed: true });
   const olderButton = h("button", { id: "older", type: "button", text: "Older events", disabled: true });
   const olderError = h("p", { class: "error", role: "alert", hidden: true });
-  const viewer = evidenceViewer(list);
+  const viewer = evidenceViewer(list, { can: () => !olderButton.disabled && !loading, show: older });
   view.append(
     h("h1", { text: "Events" }),
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
@@ -297,9 +297,10 @@ export function mount(view, parameter) {
     options(fields.camera, new Set(page.map((alert) => alert.camera_id)));
   }
 
-  // The next SHOWN events that match, read from further back while fewer than that are held.
+  // The next SHOWN events that match, read from further back while fewer than that are held; the
+  // failure's text, or null.
   async function older() {
-    if (loading) return;
+    if (loading) return null;
     const mine = run;
     loading = true;
     render();
@@ -315,7 +316,7 @@ export function mount(view, parameter) {
       failure = error;
     }
     // Another camera was chosen meanwhile: the new run has its own state, this read is not of it.
-    if (mine !== run) return;
+    if (mine !== run) return null;
     olderError.textContent = failure ? `Older events not loaded: ${errorText(failure)}` : "";
     olderError.hidden = !failure;
     groups = matching();
@@ -323,6 +324,7 @@ export function mount(view, parameter) {
     if (last) floor = newestSeq(last);
     loading = false;
     render();
+    return failure ? olderError.textContent : null;
   }
 
   // A new run for the camera and rule chosen, read at once; what the run before held or read is
