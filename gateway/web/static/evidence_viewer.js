@@ -96,8 +96,8 @@ export function evidenceViewer(within, further) {
     const last = index >= 0 && index === all.length - 1;
     const more = last && Boolean(further?.can());
     previous.disabled = index <= 0;
-    // Kept enabled while it waits (a second press waits on the first): a disabled button would
-    // drop the keyboard to Close.
+    // Kept enabled while it waits (a second press does nothing): a disabled button would drop the
+    // keyboard to Close.
     next.disabled = !fetching && (index < 0 || (last && !more));
     position.textContent = index < 0 ? ""
       : fetching ? "Loading older events…"
