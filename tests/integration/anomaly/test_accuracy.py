@@ -25,8 +25,8 @@ CI red on a regression without hiding a miss: the benchmark's exit status and ``
 still say whether every target holds."""
 
 
-# A hang guard, not a speed bound: about 5 minutes on an idle 2-core machine, 11.5 with both cores
-# busy with other work (the paced run only takes longer there).
+# A hang guard, not a speed bound: about 3.5 minutes on an idle 2-core machine; 11.5 with both cores
+# busy with other work when it took 5 idle (the paced run only takes longer there).
 @pytest.mark.timeout(1260)
 def test_quick_hold_out_run_meets_the_targets_it_was_measured_to_meet(tmp_path: Path) -> None:
     # Given the quick hold-out set: scene families, seeds and objects no method constant was chosen
