@@ -231,12 +231,12 @@ def test_previous_and_next_step_through_the_pictures_on_the_page(
 def test_next_past_the_last_picture_shows_older_events_and_goes_on_to_their_first_picture(
     tmp_path: Path, browser: Browser
 ) -> None:
-    # Given 103 events, newest first: the 100 the page shows at first (#103 to #4) and the oldest
-    # (#1) with a picture, #3 and #2 without one
+    # Given 203 events, newest first: the 100 the page shows at first (#203 to #104) and the oldest
+    # (#1) with a picture, the 102 between (#103 to #2) without one: more than Older shows at once
     image = jpeg()
     evidence = evidence_of(image, 160, 90)
     outbox = open_outbox(tmp_path / "outbox", Clock())
-    pictured = [number not in (1, 2) for number in range(103)]
+    pictured = [not 1 <= number <= 102 for number in range(203)]
     outbox.append_many(
         [
             dataclasses.replace(event(number), evidence=evidence if has else None)
@@ -246,26 +246,26 @@ def test_next_past_the_last_picture_shows_older_events_and_goes_on_to_their_firs
     )
     with closing(outbox), events_page(browser, outbox, cards=100) as page:
         # Given the oldest picture on the page is shown
-        page.get_by_role("button", name="Show the evidence of start alert #4 larger").click()
+        page.get_by_role("button", name="Show the evidence of start alert #104 larger").click()
         dialog = page.get_by_role("dialog", name="intrusion: person")
         following = dialog.get_by_role("button", name="Next →")
         where = dialog.locator(".evidence-steps span")
-        expect(dialog).to_contain_text("start alert #4", timeout=UI_WAIT_MS)
+        expect(dialog).to_contain_text("start alert #104", timeout=UI_WAIT_MS)
         expect(where).to_have_text("100 of 100, older events next")
         expect(following).to_be_enabled()
 
-        # When Next is pressed, then the page shows the older events under the dialog, and the
-        # dialog the first picture among them, past the two events without one
+        # When Next is pressed, then the page shows the older events under the dialog, as Older
+        # twice would, and the dialog the first picture among them, past the events without one
         following.click()
         expect(dialog).to_contain_text("start alert #1", timeout=UI_WAIT_MS)
-        expect(page.locator("li.event")).to_have_count(103)
+        expect(page.locator("li.event")).to_have_count(203)
         expect(where).to_have_text("101 of 101")
         expect(following).to_be_disabled()
         expect(dialog.locator(":focus")).to_have_count(1)
 
         # And Previous goes back over the same list
         page.keyboard.press("ArrowLeft")
-        expect(dialog).to_contain_text("start alert #4")
+        expect(dialog).to_contain_text("start alert #104")
         expect(where).to_have_text("100 of 101")
 
 
