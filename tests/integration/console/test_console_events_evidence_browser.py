@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -29,6 +30,9 @@ from tests.support.evidence_dialog import check_shown_with_box
 from tests.unit.api.fakes import FakeBackend
 from tests.unit.api.harness import ServedApi
 from tests.unit.delivery.test_outbox import Clock, event, open_outbox
+
+ONLY_ALERT_1 = re.compile(r"start alert #1$")
+"""The dialog's caption of alert #1 (a plain "#1" is in "#104" and "#1002" too)."""
 
 
 def jpeg(width: int = 160, height: int = 90) -> bytes:
@@ -257,7 +261,7 @@ def test_next_past_the_last_picture_shows_older_events_and_goes_on_to_their_firs
         # When Next is pressed, then the page shows the older events under the dialog, as Older
         # twice would, and the dialog the first picture among them, past the events without one
         following.click()
-        expect(dialog).to_contain_text("start alert #1", timeout=UI_WAIT_MS)
+        expect(dialog.locator("p.timeline")).to_have_text(ONLY_ALERT_1, timeout=UI_WAIT_MS)
         expect(page.locator("li.event")).to_have_count(203)
         expect(where).to_have_text("101 of 101")
         expect(following).to_be_disabled()
@@ -267,6 +271,62 @@ def test_next_past_the_last_picture_shows_older_events_and_goes_on_to_their_firs
         page.keyboard.press("ArrowLeft")
         expect(dialog).to_contain_text("start alert #104")
         expect(where).to_have_text("100 of 101")
+
+
+def test_next_past_the_last_picture_reads_older_alerts_from_the_gateway_and_says_when_it_cannot(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Given 1,002 alerts: the newest (#1002) and the oldest (#1) start person events with a
+    # picture, the 1,000 between car events; the page reads the newest 1,000 at first
+    image = jpeg()
+    evidence = evidence_of(image, 160, 90)
+    outbox = open_outbox(tmp_path / "outbox", Clock())
+    person = [number in (0, 1001) for number in range(1002)]
+    outbox.append_many(
+        [
+            dataclasses.replace(event(number), evidence=evidence)
+            if is_person
+            else dataclasses.replace(event(number), label="car")
+            for number, is_person in enumerate(person)
+        ],
+        [image if is_person else None for is_person in person],
+    )
+    with closing(outbox), events_page(browser, outbox, cards=100) as page:
+        # Given only person events are listed (the newest alone among the alerts read), and its
+        # picture is shown; the gateway's next answer to a read of older alerts fails
+        page.locator("#filter-label").select_option("person")
+        expect(page.locator("li.event")).to_have_count(1, timeout=UI_WAIT_MS)
+        refused: list[str] = []
+
+        def refuse_once(route: Route) -> None:
+            if refused:
+                route.continue_()
+            else:
+                refused.append(route.request.url)
+                route.abort("connectionrefused")
+
+        page.route(lambda url: "/v1/events?" in url and "before=" in url, refuse_once)
+        page.get_by_role("button", name="Show the evidence of start alert #1002 larger").click()
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        following = dialog.get_by_role("button", name="Next →")
+        where = dialog.locator(".evidence-steps span")
+        expect(dialog).to_contain_text("start alert #1002", timeout=UI_WAIT_MS)
+        expect(where).to_have_text("1 of 1, older events next")
+
+        # When Next is pressed, then the failed read is named in the dialog and the picture stays
+        following.click()
+        expect(where).to_contain_text(
+            "Older events not loaded: the gateway did not answer", timeout=UI_WAIT_MS
+        )
+        expect(dialog).to_contain_text("start alert #1002")
+        assert len(refused) == 1
+
+        # When Next is pressed again, then the older alerts are read from the gateway and the
+        # oldest person event's picture is shown
+        following.click()
+        expect(dialog.locator("p.timeline")).to_have_text(ONLY_ALERT_1, timeout=UI_WAIT_MS)
+        expect(where).to_have_text("2 of 2")
+        expect(page.locator("li.event")).to_have_count(2)
 
 
 def test_no_step_leads_to_a_picture_that_is_missing(browser: Browser, outbox: Outbox) -> None:
