@@ -83,7 +83,15 @@ export function mount(view, parameter) {
   const field = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const rangeForm = h("form", { class: "filters range", onsubmit: (event) => event.preventDefault() },
     field("alerts-from", "Alerts from", range.from), field("alerts-to", "To", range.to));
-  const viewer = evidenceViewer(list);
+  // Next past a page's last picture shows the next page of older alerts, as Older alerts would.
+  const viewer = evidenceViewer(list, {
+    what: "older alerts",
+    can: () => !older.hidden,
+    show: async () => {
+      await older.onclick();
+      return message.className === "error" ? message.textContent : null;
+    },
+  });
   view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, older, viewer.element);
   let upper = null; // the newest seq shown; null: follow the newest
   let start = null; // where the page starts when a page cut short by its bytes is continued
@@ -202,7 +210,7 @@ export function mount(view, parameter) {
     older.textContent = "Earlier alerts in this range";
     older.onclick = () => {
       rangeStart = rangeStarts.pop();
-      refresh();
+      return refresh();
     };
   }
 
@@ -282,7 +290,7 @@ export function mount(view, parameter) {
       older.onclick = () => {
         upper = first - 1n;
         start = null;
-        refresh();
+        return refresh();
       };
     } catch (error) {
       if (!current()) return;

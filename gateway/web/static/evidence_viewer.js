@@ -19,9 +19,10 @@ export function boxOverlay(box) {
 // the page's thumbnails (`button.larger[data-evidence]`) in the page's order: Previous and Next, or
 // the left and right arrow keys, show the one before or after it (Frigate's review steps through its
 // items so; opening each thumbnail in turn took a close and a scroll each). Past the last one, Next
-// asks `further` (optional: `can()`, whether the page can show more below; `show()`, a promise that
-// shows it and resolves to a failure's text or null), as the page's own Older button would, and
-// goes on to the first picture it brought. The keyboard goes back to the last one shown when it
+// asks `further` (optional: `what` it shows, such as "older events"; `can()`, whether the page can
+// show more; `show()`, a promise that shows it, below or as the next page, and resolves to a
+// failure's text or null), as the page's own Older button would, and goes on to the first picture
+// it brought. The keyboard goes back to the last one shown when it
 // closes (Escape, Close, or a click beside it), or, when the page rebuilt it meanwhile, to the
 // thumbnail that has its `data-evidence` now.
 export function evidenceViewer(within, further) {
@@ -99,11 +100,13 @@ export function evidenceViewer(within, further) {
     // Kept enabled while it waits (a second press does nothing): a disabled button would drop the
     // keyboard to Close.
     next.disabled = !fetching && (index < 0 || (last && !more));
-    position.textContent = index < 0 ? ""
-      : fetching ? "Loading older events…"
-        : `${index + 1} of ${all.length}${more ? ", older events next" : ""}${last && failure ? ` (${failure})` : ""}`;
-    steps.hidden = index < 0 || (all.length < 2 && !more && !fetching);
-    if (steps.contains(document.activeElement) && (steps.hidden || document.activeElement.disabled)) close.focus();
+    position.textContent = fetching ? `Loading ${further.what}…`
+      : index < 0 ? ""
+        : `${index + 1} of ${all.length}${more ? `, ${further.what} next` : ""}${last && failure ? ` (${failure})` : ""}`;
+    // While Next waits the row stays as it is, the keyboard on Next: the page may empty the list
+    // before it shows the next one.
+    steps.hidden = !fetching && (index < 0 || (all.length < 2 && !more));
+    if (!fetching && steps.contains(document.activeElement) && (steps.hidden || document.activeElement.disabled)) close.focus();
     return { all, index };
   }
 
@@ -124,9 +127,17 @@ export function evidenceViewer(within, further) {
       } finally {
         fetching = false;
       }
-      // Closed, or moved to another picture, meanwhile: the step was for that one.
-      if (!dialog.open || current() !== shown) return;
+      if (!dialog.open) return;
+      // The page shown next replaced the list (a device's page of older alerts): its first picture.
+      if (current() === null) {
+        const first = thumbnails()[0];
+        if (first) first.click();
+        else placed();
+        return;
+      }
       ({ all, index } = placed());
+      // Moved to another picture meanwhile: the step was for that one.
+      if (current() !== shown) return;
       if (failure || within.childElementCount <= cards) break;
     }
     all[index + step]?.click();
