@@ -212,14 +212,14 @@ step "unit suite on aarch64 (tests/unit, as make test runs it, in two shares sid
 # One emulated process runs on one core; pytest-xdist cannot start its workers under emulation
 # (tests/arm64.py), so two pytest processes each run every other test (tests/shard.py).
 unit_suite() {
-    local index pids=() status=0
+    local index pid pids=() status=0
     for index in 1 2; do
         arm64_python -m pytest tests/unit -m "not gpu" -p tests.arm64 -p tests.shard --shard "$index/2" \
             -p no:cacheprovider -q >"$run/unit-$index.log" 2>&1 &
         pids+=("$!")
     done
-    for index in "${!pids[@]}"; do
-        wait "${pids[$index]}" || status=$?
+    for pid in "${pids[@]}"; do
+        wait "$pid" || status=$?
     done
     for index in 1 2; do
         printf '\n-- share %s of 2\n' "$index"

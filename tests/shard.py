@@ -32,34 +32,36 @@ def in_shard(position: int, index: int, count: int) -> bool:
     return position % count == index - 1
 
 
+_SHARE = pytest.StashKey[tuple[int, int]]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--shard", default=None, help="K/N: run the K-th of N shares of the collected tests")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     text = config.getoption("--shard")
-    if text is not None:
-        try:
-            parse_shard(text)
-        except ValueError as error:
-            raise pytest.UsageError(str(error)) from None
+    if text is None:
+        return
+    try:
+        config.stash[_SHARE] = parse_shard(text)
+    except ValueError as error:
+        raise pytest.UsageError(str(error)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    text = config.getoption("--shard")
-    if text is None:
+    if _SHARE not in config.stash:
         return None
-    index, count = parse_shard(text)
-    return f"shard {index} of {count}: every {count}th collected test from test {index}"
+    index, count = config.stash[_SHARE]
+    return f"shard {index} of {count}: one collected test in {count}, from test {index}"
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Last, so the shares are dealt from what -m and -k left: each share gets its part of the run."""
-    text = config.getoption("--shard")
-    if text is None:
+    if _SHARE not in config.stash:
         return
-    index, count = parse_shard(text)
+    index, count = config.stash[_SHARE]
     kept = [item for position, item in enumerate(items) if in_shard(position, index, count)]
     dropped = [item for position, item in enumerate(items) if not in_shard(position, index, count)]
     if dropped:
