@@ -22,9 +22,9 @@ export function boxOverlay(box) {
 // asks `further` (optional: `what` it shows, such as "older events"; `can()`, whether the page can
 // show more; `show()`, a promise that shows it, below or as the next page, and resolves to a
 // failure's text or null), as the page's own Older button would, and goes on to the first picture
-// it brought. The keyboard goes back to the last one shown when it
-// closes (Escape, Close, or a click beside it), or, when the page rebuilt it meanwhile, to the
-// thumbnail that has its `data-evidence` now.
+// it brought. The keyboard goes back to the last one shown when it closes (Escape, Close, or a
+// click beside it), or, when the page rebuilt it meanwhile, to the thumbnail that has its
+// `data-evidence` now.
 export function evidenceViewer(within, further) {
   const image = h("img");
   const frame = h("div", { class: "evidence-frame" });
