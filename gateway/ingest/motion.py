@@ -18,7 +18,6 @@ bench/cameras.py measures the CPU of a static scene with gating against the mode
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -27,9 +26,7 @@ import numpy.typing as npt
 
 from gateway.config import MotionConfig
 from gateway.domain import Image
-
-MASK_SHIFT = 4
-"""Fractional bits of the mask's vertices when it is drawn on a frame."""
+from gateway.outline_pixels import pixels_under
 
 # Weight of the newest frame in the running background: ~1 s to absorb a change at 5 fps.
 BACKGROUND_RATE = 0.2
@@ -74,7 +71,7 @@ class MotionGate:
             return grey
         first = self._first_under_mask
         if first is None or first.shape != grey.shape or self._masked is None:
-            self._masked = mask_pixels(self.config.mask, grey.shape)
+            self._masked = pixels_under(self.config.mask, grey.shape)
             self._first_under_mask = grey.copy()
             return grey
         np.copyto(grey, first, where=self._masked)
@@ -118,22 +115,3 @@ class MotionGate:
         self.last_changed = None
         self.last_changed_pixels = None
 
-
-def mask_pixels(
-    outlines: Sequence[Sequence[tuple[float, float]]], shape: tuple[int, ...]
-) -> npt.NDArray[np.bool_]:
-    """Which pixels of a picture of ``shape`` lie under the outlines (normalised (x, y) vertices)."""
-    height, width = shape[:2]
-    # Vertices at 1/16 pixel (fillPoly's shift of 4), pixel centres at half steps: an outline drawn on
-    # the full frame keeps its place on the small one.
-    scale = 1 << MASK_SHIFT
-    polygons = [
-        np.array(
-            [[round((x * width - 0.5) * scale), round((y * height - 0.5) * scale)] for x, y in outline],
-            dtype=np.int32,
-        )
-        for outline in outlines
-    ]
-    raster = np.zeros((height, width), dtype=np.uint8)
-    cv2.fillPoly(raster, polygons, 1, lineType=cv2.LINE_8, shift=MASK_SHIFT)
-    return raster.astype(bool)

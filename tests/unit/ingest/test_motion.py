@@ -5,7 +5,8 @@ import numpy as np
 
 from gateway.config import MotionConfig
 from gateway.domain import Image
-from gateway.ingest.motion import MotionGate, mask_pixels
+from gateway.ingest.motion import MotionGate
+from gateway.outline_pixels import pixels_under
 
 
 def scene(square_x: int | None = None, noise_seed: int | None = None) -> Image:
@@ -132,6 +133,21 @@ def test_a_change_under_the_mask_is_no_motion_however_large() -> None:
     assert gate.check(flash, 2.0).run_model
 
 
+def test_a_change_where_two_mask_outlines_overlap_is_no_motion() -> None:
+    # Drawn together, the overlap of two outlines was filled by the even-odd rule: left unmasked.
+    overlapping = [
+        [(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)],
+        [(0.25, 0.0), (0.75, 0.0), (0.75, 1.0), (0.25, 1.0)],
+    ]
+    gate = MotionGate(MotionConfig(hold_s=0.0, mask=overlapping))
+    gate.check(scene(), 0.0)
+    flash = scene()
+    flash[:, 100:140] = 255  # within both outlines, clear of either's edge by the blur's reach
+    assert not gate.check(flash, 1.0).run_model
+    flash[:, 260:] = 255  # and in the part neither covers
+    assert gate.check(flash, 2.0).run_model
+
+
 def test_a_new_frame_size_draws_the_mask_again() -> None:
     gate = MotionGate(MotionConfig(hold_s=0.0, mask=TREE_MASK))
     gate.check(tree_scene(0), 0.0)
@@ -144,7 +160,7 @@ def test_a_new_frame_size_draws_the_mask_again() -> None:
 def test_the_mask_is_drawn_where_its_outline_lies_at_any_size() -> None:
     left_quarter = [[(0.0, 0.0), (0.25, 0.0), (0.25, 1.0), (0.0, 1.0)]]
     for width, height in ((160, 120), (161, 90), (17, 9)):
-        masked = mask_pixels(left_quarter, (height, width))
+        masked = pixels_under(left_quarter, (height, width))
         columns = np.flatnonzero(masked.any(axis=0))
         # Whole columns from the left edge to the quarter's, within the pixel OpenCV rounds it to.
         assert list(columns) == list(range(columns.size)), width

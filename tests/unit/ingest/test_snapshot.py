@@ -8,7 +8,7 @@ import numpy.typing as npt
 
 from gateway.config import ZoneConfig
 from gateway.domain import Detection
-from gateway.ingest.snapshot import LABEL_FONT, draw_snapshot
+from gateway.ingest.snapshot import LABEL_FONT, MASK_OPACITY, draw_snapshot
 
 WIDTH, HEIGHT = 640, 360
 LONG_LABEL = "#1796482161621 FACE_FEMALE 0.78"
@@ -115,3 +115,26 @@ def test_the_motion_gates_changed_pixels_are_outlined_where_they_lie_when_asked_
     inside = magenta[round(HEIGHT / 2), round(0.3 * WIDTH) : round(0.45 * WIDTH)]
     assert not inside.any(), "outlined, not filled"
     assert plain != outlined
+
+
+def test_the_shaded_mask_is_the_pixels_the_motion_gate_ignores_overlaps_included() -> None:
+    # Two outlines over each other: the overlap was left unshaded, as the gate left it unmasked.
+    overlapping = [
+        [(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)],
+        [(0.25, 0.0), (0.75, 0.0), (0.75, 1.0), (0.25, 1.0)],
+    ]
+    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
+    jpeg = draw_snapshot(grey, [], [], motion_mask=overlapping, quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert picture is not None
+    shaded = round(50 * (1 - MASK_OPACITY) + 128 * MASK_OPACITY)
+    row = picture[HEIGHT // 2].astype(int)
+    # Each outline's edge is drawn over the shading: judged a few pixels clear of the edges.
+    for left, right, level in (
+        (0.0, 0.25, shaded),
+        (0.25, 0.5, shaded),
+        (0.5, 0.75, shaded),
+        (0.75, 1.0, 50),
+    ):
+        part = row[round(left * WIDTH) + 4 : round(right * WIDTH) - 4]
+        assert np.abs(part - level).max() <= 3, (left, right)
