@@ -75,6 +75,7 @@ export function mount(view, parameter) {
   const message = h("p", { role: "status", class: "muted" });
   const list = h("ol", { class: "events" });
   const rest = h("button", { type: "button", hidden: true });
+  const newer = h("button", { type: "button", text: "Newer alerts", hidden: true });
   const older = h("button", { type: "button", text: "Older alerts", hidden: true });
   const range = {
     from: h("input", { id: "alerts-from", type: "datetime-local", step: "1" }),
@@ -83,17 +84,31 @@ export function mount(view, parameter) {
   const field = (id, text, control) => h("div", {}, h("label", { for: id, text }), control);
   const rangeForm = h("form", { class: "filters range", onsubmit: (event) => event.preventDefault() },
     field("alerts-from", "Alerts from", range.from), field("alerts-to", "To", range.to));
-  // Next past a page's last picture shows the next page of older alerts, as Older alerts would.
+  // Next past a page's last picture shows the next page of older alerts, as Older alerts would;
+  // Previous before its first one the newer alerts, as the rest of a page cut short (or, in a time
+  // range, its later alerts) or Newer alerts would.
+  const failed = () => (message.className === "error" ? message.textContent : null);
   const viewer = evidenceViewer(list, {
-    what: "older alerts",
-    can: () => !older.hidden,
-    show: async () => {
-      await older.onclick();
-      return message.className === "error" ? message.textContent : null;
+    next: {
+      what: "older alerts",
+      can: () => !older.hidden,
+      show: async () => {
+        await older.onclick();
+        return failed();
+      },
+    },
+    previous: {
+      what: "newer alerts",
+      can: () => !rest.hidden || !newer.hidden,
+      show: async () => {
+        await (rest.hidden ? newer : rest).onclick();
+        return failed();
+      },
     },
   });
-  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, older, viewer.element);
+  view.append(h("p", {}, h("a", { href: "#/devices", text: "← All devices" })), title, summary, rangeForm, message, listAsRead.element, list, rest, newer, older, viewer.element);
   let upper = null; // the newest seq shown; null: follow the newest
+  const uppers = []; // the pages Older alerts left (their `upper`), for Newer alerts to go back to
   let start = null; // where the page starts when a page cut short by its bytes is continued
   let rangeStart = 1n; // within a time range: the seq its page is read from
   const rangeStarts = []; // within a time range: where each earlier page started, for Earlier
@@ -183,6 +198,7 @@ export function mount(view, parameter) {
       list.replaceChildren();
       listRead = null;
       rest.hidden = true;
+      newer.hidden = true;
       older.hidden = true;
       say(message, "The range's end must be later than its start.");
       return;
@@ -204,8 +220,9 @@ export function mount(view, parameter) {
     rest.onclick = () => {
       rangeStarts.push(rangeStart);
       rangeStart = next;
-      refresh();
+      return refresh();
     };
+    newer.hidden = true;
     older.hidden = !rangeStarts.length;
     older.textContent = "Earlier alerts in this range";
     older.onclick = () => {
@@ -239,8 +256,10 @@ export function mount(view, parameter) {
         bothAsRead.hide();
         listAsRead.hide();
         rest.hidden = true;
+        newer.hidden = true;
         older.hidden = true;
         upper = null;
+        uppers.length = 0;
         start = null;
         lastRead = null;
         say(message, "No device ", own(deviceId), " in the audit log.");
@@ -280,16 +299,28 @@ export function mount(view, parameter) {
       rest.textContent = `Alerts from ${next} to ${top}`;
       rest.onclick = () => {
         start = next;
-        refresh();
+        return refresh();
       };
       listCards(entries);
       listRead = { readAt: Date.now() / 1000, summary: lastRead };
       listAsRead.hide();
+      // A second click before the page it asked for is drawn steps no further than the first.
+      newer.hidden = !uppers.length;
+      newer.onclick = () => {
+        if (upper === wantedUpper && uppers.length) {
+          upper = uppers.pop();
+          start = null;
+        }
+        return refresh();
+      };
       older.hidden = first <= 1n;
       older.textContent = "Older alerts";
       older.onclick = () => {
-        upper = first - 1n;
-        start = null;
+        if (upper === wantedUpper) {
+          uppers.push(wantedUpper);
+          upper = first - 1n;
+          start = null;
+        }
         return refresh();
       };
     } catch (error) {

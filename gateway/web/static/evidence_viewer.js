@@ -19,13 +19,14 @@ export function boxOverlay(box) {
 // the page's thumbnails (`button.larger[data-evidence]`) in the page's order: Previous and Next, or
 // the left and right arrow keys, show the one before or after it (Frigate's review steps through its
 // items so; opening each thumbnail in turn took a close and a scroll each). Past the last one, Next
-// asks `further` (optional: `what` it shows, such as "older events"; `can()`, whether the page can
+// asks `pages.next` (optional: `what` it shows, such as "older events"; `can()`, whether the page can
 // show more; `show()`, a promise that shows it, below or as the next page, and resolves to a
 // failure's text or null), as the page's own Older button would, and goes on to the first picture
-// it brought. The keyboard goes back to the last one shown when it closes (Escape, Close, or a
-// click beside it), or, when the page rebuilt it meanwhile, to the thumbnail that has its
-// `data-evidence` now.
-export function evidenceViewer(within, further) {
+// it brought; before the first one, Previous asks `pages.previous` so (a page of newer alerts) and
+// goes on to the last picture it brought. The keyboard goes back to the last one shown when it
+// closes (Escape, Close, or a click beside it), or, when the page rebuilt it meanwhile, to the
+// thumbnail that has its `data-evidence` now.
+export function evidenceViewer(within, pages = {}) {
   const image = h("img");
   const frame = h("div", { class: "evidence-frame" });
   const title = h("h2", { id: "evidence-title" });
@@ -42,8 +43,8 @@ export function evidenceViewer(within, further) {
     caption,
   );
   let opener = null;
-  let fetching = false; // Next is waiting on `further.show()`
-  let failure = ""; // why the last `further.show()` brought nothing
+  let fetching = null; // the pages Previous or Next is waiting on to show
+  let failure = ""; // why the last pages asked for brought nothing
   close.addEventListener("click", () => dialog.close());
   // A click on the backdrop lands on the dialog itself, as does one on its padding: only one outside
   // its box closes it.
@@ -94,18 +95,20 @@ export function evidenceViewer(within, further) {
     const all = thumbnails();
     const here = current();
     const index = here ? all.indexOf(here) : -1;
+    const first = index === 0;
     const last = index >= 0 && index === all.length - 1;
-    const more = last && Boolean(further?.can());
-    previous.disabled = index <= 0;
-    // Kept enabled while it waits (a second press does nothing): a disabled button would drop the
+    const before = first && Boolean(pages.previous?.can());
+    const more = last && Boolean(pages.next?.can());
+    // Kept enabled while they wait (a second press does nothing): a disabled button would drop the
     // keyboard to Close.
+    previous.disabled = !fetching && (index < 0 || (first && !before));
     next.disabled = !fetching && (index < 0 || (last && !more));
-    position.textContent = fetching ? `Loading ${further.what}…`
+    position.textContent = fetching ? `Loading ${fetching.what}…`
       : index < 0 ? ""
-        : `${index + 1} of ${all.length}${more ? `, ${further.what} next` : ""}${last && failure ? ` (${failure})` : ""}`;
-    // While Next waits the row stays as it is, the keyboard on Next: the page may empty the list
-    // before it shows the next one.
-    steps.hidden = !fetching && (index < 0 || (all.length < 2 && !more));
+        : `${before ? `${pages.previous.what} before, ` : ""}${index + 1} of ${all.length}${more ? `, ${pages.next.what} next` : ""}${(first || last) && failure ? ` (${failure})` : ""}`;
+    // While a step waits the row stays as it is, the keyboard on its button: the page may empty the
+    // list before it shows the pictures asked for.
+    steps.hidden = !fetching && (index < 0 || (all.length < 2 && !more && !before));
     if (!fetching && steps.contains(document.activeElement) && (steps.hidden || document.activeElement.disabled)) close.focus();
     return { all, index };
   }
@@ -115,23 +118,28 @@ export function evidenceViewer(within, further) {
     let { all, index } = placed();
     if (index < 0) return;
     const shown = current();
-    // Past the last picture: what the page holds below, read on while it brings cards but no
-    // picture (older events may have none), and stopping where it brings nothing.
-    while (step > 0 && index === all.length - 1 && further?.can()) {
+    const further = step > 0 ? pages.next : pages.previous;
+    const atEdge = () => (step > 0 ? index === all.length - 1 : index === 0);
+    // Past the last picture (or before the first): what the page shows further, read on while it
+    // brings cards but no picture (older events may have none), and stopping where it brings nothing.
+    while (atEdge() && further?.can()) {
       const cards = within.childElementCount;
-      fetching = true;
+      fetching = further;
       failure = "";
       placed();
       try {
         failure = (await further.show()) ?? "";
       } finally {
-        fetching = false;
+        fetching = null;
       }
       if (!dialog.open) return;
-      // The page shown next replaced the list (a device's page of older alerts): its first picture.
+      // The page shown replaced the list (a device's page of older or newer alerts): its picture
+      // nearest the one left, or, on a page with none, the page after it.
       if (current() === null) {
-        const first = thumbnails()[0];
-        if (first) first.click();
+        const pictures = thumbnails();
+        const nearest = step > 0 ? pictures[0] : pictures[pictures.length - 1];
+        if (nearest) nearest.click();
+        else if (!failure && further.can()) continue;
         else placed();
         return;
       }

@@ -1,6 +1,7 @@
 """A device's page in a real browser (Debian's chromium): the evidence dialog's Next, past the last
 picture of a page of alerts, shows the page of older alerts, as "Older alerts" would, and its first
-picture. The real audit HTTP API over a SQLite store filled as the subscriber fills it."""
+picture; Previous, before the first, the page of newer alerts and its last picture; a page with no
+picture is stepped over. The real audit HTTP API over a SQLite store filled as the subscriber fills it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from tests.support.fleet_server import FleetServer, fleet_server, logged_in_page
 KEY = bytes(range(32))
 DEVICE = "box-pictures"
 ALERTS = 60  # the page shows 11 to 60 (starts with a picture: 58, 55, ... 13), Older 1 to 10 (10, 7, 4, 1)
+GAP_DEVICE = "box-gap"
+"""110 alerts: 61 to 110 with pictures (109, 106, ... 61), 11 to 60 without any, 1 to 10 with (10 ... 1)."""
 AT = 1_780_000_001.0
 
 
@@ -26,16 +29,23 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
     directory = tmp_path_factory.mktemp("fleet-evidence-pages")
     url = f"sqlite:///{directory}/audit.db"
     chain = AlertChain(DEVICE, KEY)
-    payloads = chain.extend(ALERTS, evidence=True)
-    store = AuditStore.open(url, {DEVICE: KEY})
+    chain.extend(ALERTS, evidence=True)
+    gap = AlertChain(GAP_DEVICE, KEY)
+    for count, evidence in ((10, True), (50, False), (50, True)):
+        gap.extend(count, evidence=evidence)
+    store = AuditStore.open(url, {DEVICE: KEY, GAP_DEVICE: KEY})
     store.ingest(
         [
-            *(ReceivedMessage(chain.topic, payload, AT) for payload in payloads),
-            *(ReceivedMessage(chain.image_topic(seq), image, AT) for seq, image in chain.images.items()),
+            message
+            for made in (chain, gap)
+            for message in (
+                *(ReceivedMessage(made.topic, payload, AT) for payload in made.payloads),
+                *(ReceivedMessage(made.image_topic(seq), image, AT) for seq, image in made.images.items()),
+            )
         ]
     )
     store.close()
-    with fleet_server(url, {DEVICE: KEY}, secrets.token_urlsafe(16)) as served:
+    with fleet_server(url, {DEVICE: KEY, GAP_DEVICE: KEY}, secrets.token_urlsafe(16)) as served:
         yield served
 
 
@@ -60,7 +70,7 @@ def test_next_past_a_pages_last_picture_shows_the_older_page_and_its_first_pictu
     following.click()
     expect(status).to_have_text("Alerts 1 to 10, newest first.", timeout=UI_WAIT_MS)
     expect(dialog).to_contain_text("camera gate · #10 start", timeout=UI_WAIT_MS)
-    expect(where).to_have_text("1 of 4")
+    expect(where).to_have_text("newer alerts before, 1 of 4")
     expect(dialog.get_by_role("img", name="Evidence of alert 10: person on camera gate")).to_have_js_property(
         "naturalWidth", 64, timeout=UI_WAIT_MS
     )
@@ -72,4 +82,68 @@ def test_next_past_a_pages_last_picture_shows_the_older_page_and_its_first_pictu
         expect(dialog).to_contain_text(f"camera gate · #{seq} start")
     expect(where).to_have_text("4 of 4")
     expect(following).to_be_disabled()
+
+    # And Previous from the older page's newest picture shows the newer page again, and its oldest
+    # picture, the keyboard on Previous
+    for seq in (4, 7, 10):
+        page.keyboard.press("ArrowLeft")
+        expect(dialog).to_contain_text(f"camera gate · #{seq} start")
+    preceding = dialog.get_by_role("button", name="← Previous")
+    preceding.click()
+    expect(status).to_have_text(f"Alerts 11 to {ALERTS}, newest first.", timeout=UI_WAIT_MS)
+    expect(dialog).to_contain_text("camera gate · #13 start", timeout=UI_WAIT_MS)
+    expect(where).to_have_text("16 of 16, older alerts next")
+    expect(preceding).to_be_focused()
+    assert errors == []
+
+
+def test_newer_alerts_goes_back_a_page_and_is_offered_only_below_the_newest(
+    browser: Browser, server: FleetServer
+) -> None:
+    errors: list[str] = []
+    page = logged_in_page(browser, server, f"device/{GAP_DEVICE}", errors)
+    status = page.locator("main p[role=status]")
+    newer = page.get_by_role("button", name="Newer alerts")
+    older = page.get_by_role("button", name="Older alerts")
+    expect(status).to_have_text("Alerts 61 to 110, newest first.", timeout=UI_WAIT_MS)
+    expect(newer).to_be_hidden()
+
+    older.click()
+    expect(status).to_have_text("Alerts 11 to 60, newest first.", timeout=UI_WAIT_MS)
+    older.click()
+    expect(status).to_have_text("Alerts 1 to 10, newest first.", timeout=UI_WAIT_MS)
+    expect(older).to_be_hidden()
+
+    newer.click()
+    expect(status).to_have_text("Alerts 11 to 60, newest first.", timeout=UI_WAIT_MS)
+    newer.click()
+    expect(status).to_have_text("Alerts 61 to 110, newest first.", timeout=UI_WAIT_MS)
+    expect(newer).to_be_hidden()
+    assert errors == []
+
+
+def test_a_page_without_a_picture_is_stepped_over_both_ways(browser: Browser, server: FleetServer) -> None:
+    errors: list[str] = []
+    page = logged_in_page(browser, server, f"device/{GAP_DEVICE}", errors)
+    status = page.locator("main p[role=status]")
+    expect(status).to_have_text("Alerts 61 to 110, newest first.", timeout=UI_WAIT_MS)
+
+    # Given the newest page's oldest picture is shown
+    page.get_by_role("button", name="Show the evidence of alert #61 larger").click()
+    dialog = page.get_by_role("dialog", name="intrusion (person)")
+    where = dialog.locator(".evidence-steps span")
+    expect(dialog).to_contain_text("camera gate · #61 start", timeout=UI_WAIT_MS)
+    expect(where).to_have_text("17 of 17, older alerts next")
+
+    # When Next is pressed, then the page of 11 to 60 (no picture) is read past to 1 to 10's first
+    dialog.get_by_role("button", name="Next →").click()
+    expect(status).to_have_text("Alerts 1 to 10, newest first.", timeout=UI_WAIT_MS)
+    expect(dialog).to_contain_text("camera gate · #10 start", timeout=UI_WAIT_MS)
+    expect(where).to_have_text("newer alerts before, 1 of 4")
+
+    # And Previous goes back over it to the newest page's oldest picture
+    dialog.get_by_role("button", name="← Previous").click()
+    expect(status).to_have_text("Alerts 61 to 110, newest first.", timeout=UI_WAIT_MS)
+    expect(dialog).to_contain_text("camera gate · #61 start", timeout=UI_WAIT_MS)
+    expect(where).to_have_text("17 of 17, older alerts next")
     assert errors == []

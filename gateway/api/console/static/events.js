@@ -80,7 +80,7 @@ export function mount(view, parameter) {
   const list = h("ol", { class: "events", reversed: true });
   const olderButton = h("button", { id: "older", type: "button", text: "Older events", disabled: true });
   const olderError = h("p", { class: "error", role: "alert", hidden: true });
-  const viewer = evidenceViewer(list, { what: "older events", can: () => !olderButton.disabled && !loading, show: older });
+  const viewer = evidenceViewer(list, { next: { what: "older events", can: () => !olderButton.disabled && !loading, show: older } });
   view.append(
     h("h1", { text: "Events" }),
     h("form", { class: "filters", onsubmit: (event) => event.preventDefault() },
