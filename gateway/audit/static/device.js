@@ -14,7 +14,14 @@ function thumbnail(deviceId, entry, viewer) {
   const alert = entry.alert || {};
   const frame = h("div", { class: "thumb" });
   if (!alert.evidence) {
-    frame.append(h("span", { class: "placeholder", text: alert.kind === "start" || alert.kind === "instant" ? "no evidence (alert v1)" : `${alert.kind || "?"}: no image` }));
+    // Only start and instant alerts carry an image: a v1 alert had no field for it, and a v2 one
+    // without it was committed so by the device.
+    const taken = alert.kind === "start" || alert.kind === "instant";
+    const v1 = alert.schema === "edge-gateway.alert.v1";
+    const text = !taken ? `${alert.kind || "?"}: no image` : v1 ? "no evidence (alert v1)" : "committed without an image";
+    const placeholder = h("span", { class: "placeholder", text });
+    if (taken && !v1) placeholder.title = "Evidence was off on the device, or it could not hold or encode the frame in time (its edge_gateway_evidence_missing_total counts these).";
+    frame.append(placeholder);
     return frame;
   }
   if (!entry.evidence_stored) {

@@ -1,15 +1,17 @@
 """A device's page in a real browser (Debian's chromium): the evidence dialog's Next, past the last
 picture of a page of alerts, shows the page of older alerts, as "Older alerts" would, and its first
 picture; Previous, before the first, the page of newer alerts and its last picture; a page with no
-picture is stepped over. The real audit HTTP API over a SQLite store filled as the subscriber fills it."""
+picture is stepped over; a start alert without one says why. The real audit HTTP API over a SQLite
+store filled as the subscriber fills it."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from gateway.audit.store import AuditStore, ReceivedMessage
 from tests.support.audit_device import AlertChain
@@ -21,6 +23,8 @@ DEVICE = "box-pictures"
 ALERTS = 60  # the page shows 11 to 60 (starts with a picture: 58, 55, ... 13), Older 1 to 10 (10, 7, 4, 1)
 GAP_DEVICE = "box-gap"
 """110 alerts: 61 to 110 with pictures (109, 106, ... 61), 11 to 60 without any, 1 to 10 with (10 ... 1)."""
+V1_DEVICE = "box-v1"
+"""4 alerts of schema v1, which has no evidence field."""
 AT = 1_780_000_001.0
 
 
@@ -33,11 +37,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
     gap = AlertChain(GAP_DEVICE, KEY)
     for count, evidence in ((10, True), (50, False), (50, True)):
         gap.extend(count, evidence=evidence)
-    store = AuditStore.open(url, {DEVICE: KEY, GAP_DEVICE: KEY})
+    old = AlertChain(V1_DEVICE, KEY)
+    old.extend(4, schema_version=1)
+    keys = {DEVICE: KEY, GAP_DEVICE: KEY, V1_DEVICE: KEY}
+    store = AuditStore.open(url, keys)
     store.ingest(
         [
             message
-            for made in (chain, gap)
+            for made in (chain, gap, old)
             for message in (
                 *(ReceivedMessage(made.topic, payload, AT) for payload in made.payloads),
                 *(ReceivedMessage(made.image_topic(seq), image, AT) for seq, image in made.images.items()),
@@ -45,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetServer]:
         ]
     )
     store.close()
-    with fleet_server(url, {DEVICE: KEY, GAP_DEVICE: KEY}, secrets.token_urlsafe(16)) as served:
+    with fleet_server(url, keys, secrets.token_urlsafe(16)) as served:
         yield served
 
 
@@ -146,4 +153,27 @@ def test_a_page_without_a_picture_is_stepped_over_both_ways(browser: Browser, se
     expect(status).to_have_text("Alerts 61 to 110, newest first.", timeout=UI_WAIT_MS)
     expect(dialog).to_contain_text("camera gate · #61 start", timeout=UI_WAIT_MS)
     expect(where).to_have_text("17 of 17, older alerts next")
+    assert errors == []
+
+
+def placeholder_of(page: Page, seq: int) -> Locator:
+    return page.locator(f"li.event[data-seq='{seq}'] .placeholder")
+
+
+def test_a_v2_start_alert_committed_without_its_image_says_so(browser: Browser, server: FleetServer) -> None:
+    # It was said to be an alert v1, which has no field for an image.
+    errors: list[str] = []
+    page = logged_in_page(browser, server, f"device/{GAP_DEVICE}", errors)
+    page.get_by_role("button", name="Older alerts").click()
+    expect(placeholder_of(page, 13)).to_have_text("committed without an image", timeout=UI_WAIT_MS)
+    expect(placeholder_of(page, 13)).to_have_attribute("title", re.compile("^Evidence was off on the device"))
+    expect(page.locator("li.event[data-seq='13'] button")).to_have_count(0)
+    assert errors == []
+
+
+def test_a_v1_start_alert_says_it_is_one(browser: Browser, server: FleetServer) -> None:
+    errors: list[str] = []
+    page = logged_in_page(browser, server, f"device/{V1_DEVICE}", errors)
+    expect(placeholder_of(page, 4)).to_have_text("no evidence (alert v1)", timeout=UI_WAIT_MS)
+    expect(placeholder_of(page, 4)).not_to_have_attribute("title", re.compile("."))
     assert errors == []
