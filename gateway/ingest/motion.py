@@ -114,4 +114,3 @@ class MotionGate:
         self._first_under_mask = None
         self.last_changed = None
         self.last_changed_pixels = None
-
