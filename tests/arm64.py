@@ -69,6 +69,12 @@ UNRUNNABLE: tuple[Unrunnable, ...] = (
         Kind.EXEC,
         "runs a Python child (the thresholds are process-wide): an aarch64 program the host cannot exec",
     ),
+    Unrunnable(
+        "tests/unit/test_config_motion_mask.py::test_opencv_is_loaded_only_to_check_a_mask",
+        Kind.EXEC,
+        "reads configs in a fresh Python child (this one has loaded OpenCV): an aarch64 program the "
+        "host cannot exec",
+    ),
     *(
         Unrunnable(
             f"tests/unit/bench/test_transport_floor.py::{test}",

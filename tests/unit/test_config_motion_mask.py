@@ -3,6 +3,9 @@ leaves no part of the frame refused, since the model would then see the first fr
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from gateway.config import parse_config
@@ -116,3 +119,20 @@ def test_one_outline_written_without_its_list_is_told_how_to_write_it() -> None:
         "gateway.yaml:5: cameras[0].motion.mask: takes a list of outlines, and this is one outline's "
         "points: write it inside a list, [[[0, 0], [0.4, 0], [0.4, 0.1]]]"
     ]
+
+
+def test_opencv_is_loaded_only_to_check_a_mask() -> None:
+    # The audit service reads configs too: OpenCV loaded with them cost it 16 MB of memory.
+    unmasked = CAMERA + "      enabled: true\n"
+    masked = CAMERA + "      mask: [[[0, 0], [0.4, 0], [0.4, 0.1]]]\n"
+    script = (
+        "import sys\n"
+        "from gateway.config import parse_config\n"
+        f"parse_config({unmasked!r}, 'gateway.yaml')\n"
+        "import gateway.commands.audit_check, gateway.audit.http\n"
+        "assert 'cv2' not in sys.modules, 'loaded without a mask'\n"
+        f"parse_config({masked!r}, 'gateway.yaml')\n"
+        "assert 'cv2' in sys.modules, 'the mask not drawn'\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert completed.returncode == 0, completed.stderr
