@@ -2,7 +2,7 @@
 number of bytes (``gateway.audit.fleet.PAGE_BYTES``), so a range of large alerts comes back cut
 short, with ``next_from_seq`` where it ends. The page said "Alerts 1 to 8" while it held and showed
 only 1 to 4, and alerts 5 to 8 could not be reached at all. It now says what it holds and where the
-next page starts, and goes there."""
+next page starts, and goes there, and back with Older alerts."""
 
 from __future__ import annotations
 
@@ -74,3 +74,8 @@ def test_a_page_cut_short_by_its_bytes_says_what_it_holds_and_goes_on(served: Fl
         expect(cards).to_have_count(4)
         assert [cards.nth(index).get_attribute("data-seq") for index in range(4)] == ["8", "7", "6", "5"]
         expect(page.get_by_role("button", name="Alerts from 5 to 8")).to_be_hidden()
+
+        # and Older alerts goes back to the page's first part (it was hidden: 1 is the oldest seq)
+        page.get_by_role("button", name="Older alerts").click()
+        expect(status).to_contain_text("Alerts 1 to 4 of 1 to 8, newest first", timeout=UI_WAIT_MS)
+        expect(page.get_by_role("button", name="Older alerts")).to_be_hidden()

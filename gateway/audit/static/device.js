@@ -320,12 +320,15 @@ export function mount(view, parameter) {
         }
         return refresh();
       };
-      older.hidden = first <= 1n;
+      // The rest of a page cut short has the page's first part below it, then the page before.
+      older.hidden = from <= 1n;
       older.textContent = "Older alerts";
       older.onclick = () => {
-        if (upper === wantedUpper) {
-          uppers.push(wantedUpper);
-          upper = first - 1n;
+        if (upper === wantedUpper && start === wantedStart) {
+          if (from === first) {
+            uppers.push(wantedUpper);
+            upper = first - 1n;
+          }
           start = null;
         }
         return refresh();
