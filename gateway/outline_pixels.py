@@ -13,14 +13,15 @@ import numpy.typing as npt
 SHIFT = 4
 """Fractional bits of the outlines' vertices when they are drawn (fillPoly's ``shift``)."""
 
+Outlines = Sequence[Sequence[tuple[float, float]]]
 
-def pixels_under(
-    outlines: Sequence[Sequence[tuple[float, float]]], shape: tuple[int, ...]
-) -> npt.NDArray[np.bool_]:
-    """Which pixels of a picture of ``shape`` lie under any of the outlines."""
-    height, width = shape[:2]
+
+def fill_outlines(
+    picture: npt.NDArray[np.uint8], outlines: Outlines, colour: float | tuple[float, ...]
+) -> None:
+    """Paint the pixels of ``picture`` under any of the outlines in ``colour``, in place."""
+    height, width = picture.shape[:2]
     scale = 1 << SHIFT
-    raster = np.zeros((height, width), dtype=np.uint8)
     for outline in outlines:
         # Vertices at 1/16 pixel, pixel centres at half steps: an outline drawn on the full frame keeps
         # its place on a small one.
@@ -30,5 +31,11 @@ def pixels_under(
         )
         # One outline per call: fillPoly given several fills by the even-odd rule, which left where two
         # outlines overlap unmasked.
-        cv2.fillPoly(raster, [points], 1, lineType=cv2.LINE_8, shift=SHIFT)
+        cv2.fillPoly(picture, [points], colour, lineType=cv2.LINE_8, shift=SHIFT)
+
+
+def pixels_under(outlines: Outlines, shape: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+    """Which pixels of a picture of ``shape`` lie under any of the outlines."""
+    raster = np.zeros(shape[:2], dtype=np.uint8)
+    fill_outlines(raster, outlines, 1)
     return raster.astype(bool)

@@ -12,7 +12,7 @@ import numpy.typing as npt
 from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
-from gateway.outline_pixels import pixels_under
+from gateway.outline_pixels import fill_outlines
 
 ZONE_COLOUR = (255, 200, 0)
 LINE_COLOUR = (60, 60, 255)
@@ -77,15 +77,11 @@ def draw_snapshot(
 
 
 def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
-    """The pixels the motion gate ignores, as it draws them, shaded; each outline's edge and name on top."""
+    """The mask shaded as the motion gate draws it; each outline's edge and name on top."""
     height, width = canvas.shape[:2]
-    masked = pixels_under(outlines, canvas.shape)
-    colour = np.array(
-        MASK_COLOUR[: canvas.shape[2]] if canvas.ndim == 3 else MASK_COLOUR[0], dtype=np.float32
-    )
-    canvas[masked] = np.round(canvas[masked] * (1 - MASK_OPACITY) + colour * MASK_OPACITY).astype(
-        canvas.dtype
-    )
+    shaded = canvas.copy()
+    fill_outlines(shaded, outlines, MASK_COLOUR)
+    cv2.addWeighted(shaded, MASK_OPACITY, canvas, 1 - MASK_OPACITY, 0, dst=canvas)
     for outline in outlines:
         polygon = _pixels(outline, width, height)
         cv2.polylines(canvas, [polygon], isClosed=True, color=MASK_EDGE_COLOUR, thickness=1)
