@@ -117,6 +117,7 @@ export function mount(view, parameter) {
   let upper = null; // the newest seq shown; null: follow the newest
   const uppers = []; // the pages Older alerts left (their `upper`), for Newer alerts to go back to
   let start = null; // where the page starts when a page cut short by its bytes is continued
+  const starts = []; // the parts of this page shown before this one (their `start`), for Older alerts
   let rangeStart = 1n; // within a time range: the seq its page is read from
   const rangeStarts = []; // within a time range: where each earlier page started, for Earlier
   for (const [key, control] of Object.entries(range)) {
@@ -268,6 +269,7 @@ export function mount(view, parameter) {
         upper = null;
         uppers.length = 0;
         start = null;
+        starts.length = 0;
         lastRead = null;
         say(message, "No device ", own(deviceId), " in the audit log.");
         return;
@@ -304,32 +306,42 @@ export function mount(view, parameter) {
           : `Alerts ${from} to ${top}, newest first.`);
       rest.hidden = last >= top;
       rest.textContent = `Alerts from ${next} to ${top}`;
+      // A second click before the page it asked for is drawn steps no further than the first.
+      const here = () => upper === wantedUpper && start === wantedStart;
       rest.onclick = () => {
-        start = next;
+        if (here()) {
+          starts.push(wantedStart);
+          start = next;
+        }
         return refresh();
       };
       listCards(entries);
       listRead = { readAt: Date.now() / 1000, summary: lastRead };
       listAsRead.hide();
-      // A second click before the page it asked for is drawn steps no further than the first.
-      newer.hidden = !uppers.length;
+      // The rest of a page cut short holds the alerts just newer than these: Newer alerts would
+      // step over them to the page after.
+      newer.hidden = !uppers.length || !rest.hidden;
       newer.onclick = () => {
-        if (upper === wantedUpper && uppers.length) {
+        if (here() && uppers.length) {
           upper = uppers.pop();
           start = null;
+          starts.length = 0;
         }
         return refresh();
       };
-      // The rest of a page cut short has the page's first part below it, then the page before.
+      // Each part of a page cut short has the part shown before it below it, then the page before.
       older.hidden = from <= 1n;
       older.textContent = "Older alerts";
       older.onclick = () => {
-        if (upper === wantedUpper && start === wantedStart) {
+        if (here()) {
           if (from === first) {
             uppers.push(wantedUpper);
             upper = first - 1n;
+            start = null;
+            starts.length = 0;
+          } else {
+            start = starts.length ? starts.pop() : null;
           }
-          start = null;
         }
         return refresh();
       };
