@@ -20,18 +20,23 @@ def fill_outlines(
     picture: npt.NDArray[np.uint8], outlines: Outlines, colour: float | tuple[float, ...]
 ) -> None:
     """Paint the pixels of ``picture`` under any of the outlines in ``colour``, in place."""
-    height, width = picture.shape[:2]
-    scale = 1 << SHIFT
     for outline in outlines:
-        # Vertices at 1/16 pixel, pixel centres at half steps: an outline drawn on the full frame keeps
-        # its place on a small one.
-        points = np.array(
-            [[round((x * width - 0.5) * scale), round((y * height - 0.5) * scale)] for x, y in outline],
-            dtype=np.int32,
-        )
         # One outline per call: fillPoly given several fills by the even-odd rule, which left where two
         # outlines overlap unmasked.
-        cv2.fillPoly(picture, [points], colour, lineType=cv2.LINE_8, shift=SHIFT)
+        cv2.fillPoly(picture, [vertices(outline, picture.shape)], colour, lineType=cv2.LINE_8, shift=SHIFT)
+
+
+def vertices(outline: Sequence[tuple[float, float]], shape: tuple[int, ...]) -> npt.NDArray[np.int32]:
+    """An outline's vertices on a picture of ``shape``, in OpenCV's fixed point of ``SHIFT`` bits (for
+    its drawing functions' ``shift``)."""
+    height, width = shape[:2]
+    scale = 1 << SHIFT
+    # At 1/16 pixel, pixel centres at half steps: an outline drawn on the full frame keeps its place on
+    # a small one.
+    return np.array(
+        [[round((x * width - 0.5) * scale), round((y * height - 0.5) * scale)] for x, y in outline],
+        dtype=np.int32,
+    )
 
 
 def pixels_under(outlines: Outlines, shape: tuple[int, ...]) -> npt.NDArray[np.bool_]:

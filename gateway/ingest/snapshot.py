@@ -12,7 +12,7 @@ import numpy.typing as npt
 from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
-from gateway.outline_pixels import fill_outlines
+from gateway.outline_pixels import SHIFT, fill_outlines, vertices
 
 ZONE_COLOUR = (255, 200, 0)
 LINE_COLOUR = (60, 60, 255)
@@ -83,9 +83,11 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
     fill_outlines(shaded, outlines, MASK_COLOUR)
     cv2.addWeighted(shaded, MASK_OPACITY, canvas, 1 - MASK_OPACITY, 0, dst=canvas)
     for outline in outlines:
-        polygon = _pixels(outline, width, height)
-        cv2.polylines(canvas, [polygon], isClosed=True, color=MASK_EDGE_COLOUR, thickness=1)
-        _label(canvas, "no motion", (int(polygon[0][0]) + 4, int(polygon[0][1]) + 16), MASK_EDGE_COLOUR)
+        # Its edge on the filled pixels' edge, at the fill's sub-pixel vertices.
+        edge = vertices(outline, canvas.shape)
+        cv2.polylines(canvas, [edge], True, MASK_EDGE_COLOUR, 1, lineType=cv2.LINE_8, shift=SHIFT)
+        corner = _pixels(outline, width, height)[0]
+        _label(canvas, "no motion", (int(corner[0]) + 4, int(corner[1]) + 16), MASK_EDGE_COLOUR)
 
 
 def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.int32]:

@@ -9,6 +9,7 @@ import numpy.typing as npt
 from gateway.config import ZoneConfig
 from gateway.domain import Detection
 from gateway.ingest.snapshot import LABEL_FONT, MASK_OPACITY, draw_snapshot
+from gateway.outline_pixels import pixels_under
 
 WIDTH, HEIGHT = 640, 360
 LONG_LABEL = "#1796482161621 FACE_FEMALE 0.78"
@@ -138,3 +139,21 @@ def test_the_shaded_mask_is_the_pixels_the_motion_gate_ignores_overlaps_included
     ):
         part = row[round(left * WIDTH) + 4 : round(right * WIDTH) - 4]
         assert np.abs(part - level).max() <= 3, (left, right)
+
+
+def test_a_mask_outlines_edge_is_drawn_on_its_shaded_pixels_not_beside_them() -> None:
+    # A slanted outline whose corners fall past half a pixel (531.6, 133.7 and 262.7, 313.7): its edge
+    # was drawn through the rounded pixel points while the gate fills at sub-pixel vertices, so 271 of
+    # its 915 pixels lay outside the mask, on pixels the gate watches.
+    triangle = [[(0.2, 0.2), (0.8307, 0.3715), (0.4105, 0.8715)]]
+    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
+    jpeg = draw_snapshot(grey, [], [], motion_mask=triangle, quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert picture is not None
+    outside = ~pixels_under(triangle, (HEIGHT, WIDTH))
+    # The edge (230 over the background's 50) judged past JPEG's blur, the label's corner left out.
+    edge_like = picture > 140
+    top, left = round(0.2 * HEIGHT), round(0.2 * WIDTH)
+    edge_like[top : top + 24, left : left + 100] = False
+    assert edge_like[~outside].sum() > 500
+    assert not (edge_like & outside).any(), np.argwhere(edge_like & outside)[:5].tolist()
