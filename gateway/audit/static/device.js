@@ -43,7 +43,8 @@ function thumbnail(deviceId, entry, viewer) {
       caption: [`${clock(alert.frame_ts)} · camera `, own(alert.camera_id), ` · #${entry.seq} `, own(alert.kind)],
     }, larger),
   });
-  frame.append(h("img", { src: source, alt, loading: "lazy" }), boxOverlay(alert.box), larger);
+  const image = h("img", { src: source, alt, loading: "lazy" });
+  frame.append(image, boxOverlay(alert.box, image), larger);
   return frame;
 }
 

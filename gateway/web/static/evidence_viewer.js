@@ -4,13 +4,30 @@
 // box: it is the frame as captured and signed.
 import { h, s } from "./core.js";
 
-// The alert's box (normalised corners), over an image the overlay is stretched to.
-export function boxOverlay(box) {
+// The alert's box (normalised corners), over an image the overlay is stretched to; or, given the
+// `image` under it, over that image as it is fitted whole into the overlay's frame (a thumbnail's
+// `object-fit: contain`: a 4:3 camera's picture stretched to the thumbnail's 16:9 showed its people
+// wide), once the image has loaded and its shape is known.
+export function boxOverlay(box, image = null) {
   const overlay = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", "aria-hidden": "true" });
-  if (Array.isArray(box)) {
-    const [x1, y1, x2, y2] = box;
-    overlay.append(s("rect", { x: x1, y: y1, width: Math.max(0, x2 - x1), height: Math.max(0, y2 - y1) }));
-  }
+  if (!Array.isArray(box)) return overlay;
+  const [x1, y1, x2, y2] = box;
+  const rect = s("rect");
+  const place = (width, height) => {
+    rect.setAttribute("x", x1 * width);
+    rect.setAttribute("y", y1 * height);
+    rect.setAttribute("width", Math.max(0, x2 - x1) * width);
+    rect.setAttribute("height", Math.max(0, y2 - y1) * height);
+  };
+  place(1, 1);
+  overlay.append(rect);
+  image?.addEventListener("load", () => {
+    const { naturalWidth: width, naturalHeight: height } = image;
+    if (!width || !height) return;
+    overlay.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    overlay.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    place(width, height);
+  });
   return overlay;
 }
 

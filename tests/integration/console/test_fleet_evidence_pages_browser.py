@@ -10,6 +10,8 @@ import re
 import secrets
 from collections.abc import Iterator
 
+import cv2
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
@@ -176,4 +178,39 @@ def test_a_v1_start_alert_says_it_is_one(browser: Browser, server: FleetServer) 
     page = logged_in_page(browser, server, f"device/{V1_DEVICE}", errors)
     expect(placeholder_of(page, 4)).to_have_text("no evidence (alert v1)", timeout=UI_WAIT_MS)
     expect(placeholder_of(page, 4)).not_to_have_attribute("title", re.compile("."))
+    assert errors == []
+
+
+def test_a_thumbnail_shows_a_4_by_3_picture_whole_with_its_box_on_it(
+    browser: Browser, server: FleetServer
+) -> None:
+    # Given start alert 13's picture, 64 by 48 (4:3), its box from (0.1, 0.2) to (0.3, 0.4), in a
+    # thumbnail 200 pixels wide and 16:9: the picture fitted whole is 150 by 112.5, 25 pixels in
+    errors: list[str] = []
+    page = logged_in_page(browser, server, f"device/{DEVICE}", errors)
+    thumbnail = page.locator('li.event[data-seq="13"] .thumb')
+    thumbnail.scroll_into_view_if_needed(timeout=UI_WAIT_MS)  # its image loads once near the screen
+    expect(thumbnail.locator("img")).to_have_js_property("complete", True, timeout=UI_WAIT_MS)
+    expect(thumbnail.locator("img")).to_have_js_property("naturalWidth", 64)
+    frame, box = thumbnail.bounding_box(), thumbnail.locator("svg rect").bounding_box()
+    assert frame is not None
+    assert box is not None
+    assert (round(frame["width"]), round(frame["height"])) == (200, 112)
+
+    # Then the picture is not stretched to the thumbnail: beside it the thumbnail's own dark grey,
+    # on it the picture's grey (alert 13's, 225); and the box lies where it lies on the picture (on
+    # the stretched one it lay 20 pixels in, 40 wide)
+    shot = cv2.imdecode(np.frombuffer(thumbnail.screenshot(), dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert shot is not None
+    row = 20
+    assert abs(int(shot[row, 10]) - 0x22) <= 6
+    assert abs(int(shot[row, 190]) - 0x22) <= 6
+    assert abs(int(shot[row, 100]) - 225) <= 12
+    # The rectangle's centre and size, its 3-pixel stroke allowed for
+    across = box["x"] + box["width"] / 2 - frame["x"]
+    down = box["y"] + box["height"] / 2 - frame["y"]
+    assert across == pytest.approx(25 + 0.2 * 150, abs=1)
+    assert down == pytest.approx(0.3 * 112.5, abs=1)
+    assert 0.2 * 150 - 1 <= box["width"] <= 0.2 * 150 + 3.5
+    assert 0.2 * 112.5 - 1 <= box["height"] <= 0.2 * 112.5 + 3.5
     assert errors == []

@@ -100,7 +100,7 @@ function thumbnail(first, viewer) {
       caption: `${clock(first.frame_ts)} · camera ${first.camera_id} · score ${fixed(first.score, 2)} · ${first.kind} alert #${first.seq}`,
     }, larger),
   });
-  frame.append(image, boxOverlay(first.box), larger, note);
+  frame.append(image, boxOverlay(first.box, image), larger, note);
   return frame;
 }
 
