@@ -63,6 +63,7 @@ def device_page(page: Page, server: FleetServer) -> None:
     page.get_by_label("API token").fill(server.token)
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_role("heading", name="Devices")).to_be_visible(timeout=UI_WAIT_MS)
+    expect(page.locator("main p[role=status]")).to_contain_text("1 device: ", timeout=UI_WAIT_MS)
     page.goto(f"{server.base}/#/device/{DEVICE}")
     expect(page.get_by_role("heading", name=f"Device {DEVICE}")).to_be_visible(timeout=UI_WAIT_MS)
 

@@ -3,7 +3,7 @@
 // its box drawn over it, shown larger on a click.
 // A time range (From, To: this browser's time) lists the alerts whose alert time lies in it instead,
 // read by the audit service (since/until), a page at a time from the earliest.
-import { ApiError, asReadLine, chosenIn, clock, facts, fixed, h, keepInAddress } from "./core.js";
+import { ApiError, asReadLine, chosenIn, clock, counted, facts, fixed, h, keepInAddress } from "./core.js";
 import { boxOverlay, evidenceViewer } from "./evidence_viewer.js";
 import { cut, devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
@@ -156,7 +156,7 @@ export function mount(view, parameter) {
         ["State since (device clock)", device.state_ts || "–"],
         ["Signing keys", keyCount(device.keys), { class: colour(device.keys === 0 ? "bad" : "") }],
         ["Last seq", String(device.last_seq)],
-        ["Stored", `${device.alerts_stored} alerts, ${device.missing_alerts} missing`],
+        ["Stored", `${counted(device.alerts_stored, "alert")}, ${device.missing_alerts} missing`],
         ["Gaps", device.gaps.length ? device.gaps.map(([a, b]) => (a === b ? `${a}` : `${a}-${b}`)).join(", ") : "none"],
         ["Last alert", clock(device.last_alert_at)],
         ["Delivery delay", device.delivery_delay_s === null ? "–" : `${fixed(device.delivery_delay_s, 2)} s`],

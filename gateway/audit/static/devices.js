@@ -1,6 +1,6 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
-import { asReadLine, clock, fixed, h } from "./core.js";
+import { asReadLine, clock, counted, fixed, h } from "./core.js";
 import { devicePath, exact, keyCount, own, say, sayFailure } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
@@ -90,7 +90,7 @@ export function mount(view) {
     // looked current: the error stays until a refresh succeeds (and is not said again each key).
     if (failed) return;
     const s = answer.summary;
-    say(message, `${s.devices} devices: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
+    say(message, `${counted(s.devices, "device")}: ${s.online} online, ${s.offline} offline, ${s.unknown} unknown; `
       + `${s.with_problems} with problems; longest delivery ${s.max_delivery_delay_s === null ? "–" : `${fixed(s.max_delivery_delay_s, 1)} s`}`);
   }
 

@@ -1,6 +1,6 @@
 // The fleet page of the audit service: its pages in the shared shell (session check and login,
 // routing, refresh loop), with the service's own problems and the fleet's problem count on the badge.
-import { h } from "./core.js";
+import { counted, h } from "./core.js";
 import { startShell } from "./shell.js";
 import * as devices from "./devices.js";
 import * as device from "./device.js";
@@ -23,7 +23,7 @@ async function health(read) {
   // JSON of another shape (a proxy's, another server's) is no health: a count that was missing read
   // as "fleet healthy", in red.
   if (!Number.isInteger(count)) throw new Error("the answer is not the fleet's summary");
-  const devices = count ? `${count} device(s) with problems` : "fleet healthy";
+  const devices = count ? `${counted(count, "device")} with problems` : "fleet healthy";
   return { text: own.length ? `audit service: ${own.join("; ")}; ${devices}` : devices, ok: count === 0 && !own.length };
 }
 

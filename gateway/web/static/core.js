@@ -117,6 +117,11 @@ export function fixed(value, digits = 1) {
   return typeof value === "number" && Number.isFinite(value) ? value.toFixed(digits) : "–";
 }
 
+// A count and its noun: "1 event", "3 events" ("1 events" read as a slip).
+export function counted(count, noun) {
+  return `${count} ${Number(count) === 1 ? noun : `${noun}s`}`;
+}
+
 export function clock(iso) {
   if (!iso) return "–";
   const date = typeof iso === "number" ? new Date(iso * 1000) : new Date(iso);

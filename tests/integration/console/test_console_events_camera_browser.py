@@ -156,6 +156,12 @@ def test_a_quiet_camera_shows_its_events_as_soon_as_it_is_chosen(browser: Browse
         assert shown_events(page) == ["event-2", "event-1", "event-0"]
         expect(page.locator("#older")).to_have_text(EXHAUSTED)
         assert reads == ["/v1/events?limit=1000&camera=door"]
+        # One of them a person's: counted as one event ("1 events" before)
+        page.get_by_label("Label").select_option("person")
+        expect(status(page)).to_have_text("1 event")
+        assert shown_events(page) == ["event-1"]
+        page.get_by_label("Label").select_option(index=0)
+        expect(status(page)).to_have_text("3 events")
         # The dropdown still lists every camera, and "all cameras" reads every camera's again.
         options = page.get_by_label("Camera").locator("option")
         expect(options).to_have_text(["all cameras", "door", "yard"])

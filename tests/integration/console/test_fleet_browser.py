@@ -117,7 +117,7 @@ def test_devices_with_problems_come_first_with_what_is_wrong(browser: Browser, s
     expect(page.locator('tr[data-device="box-unchained"]')).to_contain_text("messages rejected (last: chain")
     expect(page.locator('tr[data-device="box-silent"]')).to_contain_text("never heard from")
     expect(page.locator('tr[data-device="box-good"]')).to_contain_text("none")
-    expect(page.locator("#health")).to_have_text("4 device(s) with problems")
+    expect(page.locator("#health")).to_have_text("4 devices with problems")
     shot(served, page, "fleet-devices")
 
 

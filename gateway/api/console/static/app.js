@@ -1,6 +1,6 @@
 // The console: its pages in the shared shell (session check and login, routing, refresh loop),
 // with the gateway's health on the badge.
-import { h } from "./core.js";
+import { counted, h } from "./core.js";
 import { startShell } from "./shell.js";
 import * as cameras from "./cameras.js";
 import * as camera from "./camera.js";
@@ -13,7 +13,7 @@ async function health(read) {
   // JSON of another shape (a proxy's, another server's) is no health: a "healthy" that was not a
   // boolean read as healthy, in green.
   if (typeof status.healthy !== "boolean" || !Array.isArray(status.problems)) throw new Error("the answer is not the gateway's status");
-  return { text: status.healthy ? "healthy" : `${status.problems.length} problem(s)`, ok: status.healthy };
+  return { text: status.healthy ? "healthy" : counted(status.problems.length, "problem"), ok: status.healthy };
 }
 
 startShell({

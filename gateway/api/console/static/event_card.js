@@ -1,6 +1,6 @@
 // One event's card on the events page: its evidence thumbnail with the box drawn from the signed
 // alert, its timeline, its delivery state and links to the raw signed alerts.
-import { api, ApiError, clock, errorText, fixed, h } from "./core.js";
+import { api, ApiError, clock, counted, errorText, fixed, h } from "./core.js";
 import { boxOverlay } from "./evidence_viewer.js";
 
 // delivery: the gateway's delivery as its status read it, null when the status could not be read.
@@ -20,7 +20,7 @@ function deliveryState(group, delivery) {
   const acked = delivery.last_acked_seq || 0;
   if (last <= acked) return ["acknowledged by the broker", "ok"];
   const waiting = group.filter((alert) => alert.seq > acked).length;
-  return [`committed, ${waiting} of ${group.length} alerts awaiting the broker`, "warn"];
+  return [`committed, ${waiting} of ${counted(group.length, "alert")} awaiting the broker`, "warn"];
 }
 
 export function deliveryPill(group, delivery, current) {

@@ -18,7 +18,7 @@
 // of when, with their delivery states in no colour: those, and whether an event is still open, may
 // have changed since. A status that could not be read leaves every delivery state unknown, where an
 // older one's acknowledgements shown beside alerts read now would mix two reads.
-import { api, asReadLine, chosenIn, errorText, h, keepInAddress } from "./core.js";
+import { api, asReadLine, chosenIn, counted, errorText, h, keepInAddress } from "./core.js";
 import { card, deliveryPill, deliveryText } from "./event_card.js";
 import { evidenceViewer } from "./evidence_viewer.js";
 
@@ -163,9 +163,9 @@ export function mount(view, parameter) {
     const groups = matching();
     const shown = shownCount(groups);
     // Older alerts may lie behind the run held: the count is of the run, and says so.
-    const scope = exhausted ? "" : ` in the newest ${alerts.length} alerts`;
+    const scope = exhausted ? "" : ` in the newest ${counted(alerts.length, "alert")}`;
     message.textContent = refreshError || (!loaded ? "Loading events…" : groups.length
-      ? `${groups.length} events${scope}${groups.length > shown ? `, newest ${shown} shown` : ""}`
+      ? `${counted(groups.length, "event")}${scope}${groups.length > shown ? `, newest ${shown} shown` : ""}`
       : `No events match${scope}.`);
     message.className = refreshError ? "error" : "muted";
     const current = !refreshError;

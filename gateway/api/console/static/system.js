@@ -1,6 +1,6 @@
 // System page: health problems, alert delivery (broker state, committed vs acknowledged seq,
 // outbox size), device id, uptime and version; refreshed live.
-import { api, asReadLine, clock, duration, errorText, facts, h } from "./core.js";
+import { api, asReadLine, clock, counted, duration, errorText, facts, h } from "./core.js";
 
 export function mount(view) {
   const content = h("div", { class: "grid" });
@@ -70,7 +70,7 @@ export function mount(view) {
           ["Acknowledged up to seq", acked === null ? "–" : String(acked)],
           ["Awaiting the broker", delivery.broker ? String(Math.max(0, delivery.last_seq - (acked || 0))) : "–"],
           ["In flight", String(delivery.inflight)],
-          ["Outbox holds", outbox.stored === undefined ? "–" : `${outbox.stored} alerts (${outbox.pending} not yet acknowledged)`],
+          ["Outbox holds", outbox.stored === undefined ? "–" : `${counted(outbox.stored, "alert")} (${outbox.pending} not yet acknowledged)`],
           ["Connected since", delivery.connected_since ? clock(delivery.connected_since) : "–"],
           ["Last error", delivery.last_error || "none", { class: delivery.last_error ? "error" : "" }],
         ])),
