@@ -32,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from gateway.audit.fleet import DeviceState
 from gateway.protocol.alerts import format_timestamp
+from gateway.wording import counted
 
 LAG_WARNING_S = 60.0
 CLOCK_WARNING_S = 10.0
@@ -70,12 +71,12 @@ def problems(device: DeviceState, keyed: bool) -> list[str]:
     if device.status is None and device.alerts_stored == 0 and device.rejected == 0:
         found.append("never heard from")
     if device.missing_alerts > 0:
-        found.append(f"{device.missing_alerts} alerts missing (gaps; asked for again)")
+        found.append(f"{counted(device.missing_alerts, 'alert')} missing (gaps; asked for again)")
     if device.evidence_missing > 0:
-        found.append(f"{device.evidence_missing} evidence images missing")
+        found.append(f"{counted(device.evidence_missing, 'evidence image')} missing")
     if device.rejected > 0:
         last = f" (last: {device.last_rejection})" if device.last_rejection is not None else ""
-        found.append(f"{device.rejected} messages rejected{last}")
+        found.append(f"{counted(device.rejected, 'message')} rejected{last}")
     delay = device.delivery_delay_s
     if delay is not None and delay > LAG_WARNING_S:
         if device.clock_offset_s is None:

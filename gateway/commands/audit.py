@@ -50,6 +50,7 @@ from gateway.config import EXPANDABLE, HttpConfig, load_audit_config
 from gateway.errors import AuditError, ConfigError
 from gateway.printable import printable
 from gateway.systemd import Notifier
+from gateway.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +216,7 @@ def _reload_keys(
     try:
         loaded = load_keys(path)
     except AuditError as exc:
-        problem = f"keys not reloaded, the keys of the {len(keys)} devices in force stay: {exc}"
+        problem = f"keys not reloaded, the keys of the {counted(len(keys), 'device')} in force stay: {exc}"
         logger.error("audit: %s", problem)
         return keys, problem
     added = sorted(loaded.keys() - keys.keys())

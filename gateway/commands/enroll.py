@@ -30,6 +30,7 @@ from gateway.enroll import (
     model_name,
 )
 from gateway.errors import ConfigError, GatewayError, SourceError
+from gateway.wording import counted
 
 EXIT_INVALID = 2
 EXIT_FAILED = 1
@@ -104,7 +105,7 @@ def run(arguments: argparse.Namespace) -> int:
         _check_model_name(camera.id, config.cameras.index(camera), source)
         if arguments.frames is not None:
             paths = image_paths(arguments.frames)
-            _progress(f"{len(paths)} images in {arguments.frames}")
+            _progress(f"{counted(len(paths), 'image')} in {arguments.frames}")
             frames: Iterable[Image] = frames_from_folder(paths, _progress)
         else:
             seconds = arguments.seconds if arguments.seconds is not None else DEFAULT_SECONDS

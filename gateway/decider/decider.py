@@ -30,6 +30,7 @@ from gateway.rules.engine import RuleEngine
 from gateway.rules.event_ids import IdsGiven
 from gateway.rules.specs import CameraRules
 from gateway.tracking import TrackerSpec
+from gateway.wording import counted
 
 logger = logging.getLogger("gateway.decider")
 """The package's logger, not this module's: these records carried its name before the decider was
@@ -181,7 +182,7 @@ class AlertDecider:
             since, reason = failure
             problems.append(
                 f"outbox cannot commit for {max(0.0, self._clock() - since):.0f} s ({reason}): "
-                f"{self._queue.held} alerts held in memory, none dropped"
+                f"{counted(self._queue.held, 'alert')} held in memory, none dropped"
             )
         return problems
 

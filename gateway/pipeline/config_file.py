@@ -56,6 +56,7 @@ from gateway.config.bounded_read import (
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.pipeline.camera_changes import plan_reload
+from gateway.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -173,11 +174,14 @@ class ConfigFile:
                     "mount answers, and is not in force until a reload (SIGHUP) reads it",
                 )
                 raise HungFileError([problem]) from exc
+            masked = "the motion mask as it was"
+            if mask is not None:
+                masked = f"a motion mask of {counted(len(mask), 'outline')}"
             logger.info(
-                "console saved %d zones, %d lines and %s to %s; applying",
-                len(zones),
-                len(lines),
-                "the motion mask as it was" if mask is None else f"a motion mask of {len(mask)} outlines",
+                "console saved %s, %s and %s to %s; applying",
+                counted(len(zones), "zone"),
+                counted(len(lines), "line"),
+                masked,
                 source,
                 extra={"camera": camera_id},
             )

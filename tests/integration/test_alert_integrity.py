@@ -217,7 +217,7 @@ def metric(url: str, name: str) -> float | None:
 
 def held_alerts(status: dict[str, Any]) -> int:
     for problem in status["problems"]:
-        match = re.search(r"outbox cannot commit .* (\d+) alerts held in memory", problem)
+        match = re.search(r"outbox cannot commit .* (\d+) alerts? held in memory", problem)
         if match:
             return int(match.group(1))
     return 0

@@ -51,7 +51,7 @@ def test_a_failed_keys_reload_is_a_problem_until_a_reload_succeeds(tmp_path: Pat
             assert str(service.keys_file) in problem
             assert "box-b" in problem
             assert "not hex" in problem
-            assert "keys of the 1 devices in force stay" in problem
+            assert "keys of the 1 device in force stay" in problem
             assert service.metric(RELOAD_FAILED) == 1
             # And a device's own answer still works with the keys kept
             assert service.device("box-a")["keys"] == 1

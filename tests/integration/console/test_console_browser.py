@@ -186,7 +186,7 @@ def test_draw_a_zone_and_a_line_save_and_the_rule_fires(session: BrowserContext,
     (ax, _), (bx, _) = camera.lines[0].points
     assert max(abs(ax - 0.5), abs(bx - 0.5)) < 0.02, camera.lines
     assert camera.lines[0].in_direction[0] > 0, "the flipped in arrow points right"
-    gateway.process.wait_for_log("console saved 1 zones, 1 lines and the motion mask as it was")
+    gateway.process.wait_for_log("console saved 1 zone, 1 line and the motion mask as it was")
 
     fired = gateway.wait_for_a_face_in_the_yard(after_seq=first_seq)
     assert fired[-1]["zone"] == "yard"

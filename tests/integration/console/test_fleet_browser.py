@@ -113,8 +113,10 @@ def test_devices_with_problems_come_first_with_what_is_wrong(browser: Browser, s
     assert order[-1] == "box-good"
     assert set(order[:4]) == {"box-offline", "box-forged", "box-unchained", "box-silent"}
     expect(page.locator('tr[data-device="box-offline"]')).to_contain_text("offline")
-    expect(page.locator('tr[data-device="box-forged"]')).to_contain_text("messages rejected (last: signature")
-    expect(page.locator('tr[data-device="box-unchained"]')).to_contain_text("messages rejected (last: chain")
+    expect(page.locator('tr[data-device="box-forged"]')).to_contain_text(
+        "1 message rejected (last: signature"
+    )
+    expect(page.locator('tr[data-device="box-unchained"]')).to_contain_text("1 message rejected (last: chain")
     expect(page.locator('tr[data-device="box-silent"]')).to_contain_text("never heard from")
     expect(page.locator('tr[data-device="box-good"]')).to_contain_text("none")
     expect(page.locator("#health")).to_have_text("4 devices with problems")
@@ -174,5 +176,5 @@ def test_an_evidence_thumbnail_opens_the_image_at_its_own_size_with_the_box(
 def test_a_device_with_a_broken_chain_says_so_on_its_page(browser: Browser, served: Served) -> None:
     page = logged_in(browser, served)
     page.goto(served.base + "/#/device/box-unchained")
-    expect(page.get_by_role("alert")).to_contain_text("1 messages rejected (last: chain", timeout=UI_WAIT_MS)
+    expect(page.get_by_role("alert")).to_contain_text("1 message rejected (last: chain", timeout=UI_WAIT_MS)
     expect(page.locator("li.event")).to_have_count(3)

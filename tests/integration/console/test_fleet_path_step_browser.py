@@ -56,7 +56,7 @@ def test_a_device_no_url_can_name_is_listed_without_a_link(browser: Browser, ser
     errors: list[str] = []
     page = logged_in(browser, server, errors)
     row = page.locator('tr[data-device=".."]')
-    expect(row).to_contain_text("1 messages rejected", timeout=UI_WAIT_MS)
+    expect(row).to_contain_text("1 message rejected", timeout=UI_WAIT_MS)
     assert row.locator("a").count() == 0
     expect(page.locator('tr[data-device="box-1"] a')).to_have_attribute("href", "#/device/box-1")
     assert errors == []

@@ -24,7 +24,7 @@ from tests.support.console_pages import UI_WAIT_MS
 
 KEYS = {"box-a": bytes(range(32))}
 PROBLEM = (
-    "keys not reloaded, the keys of the 1 devices in force stay: /etc/edge-gateway/keys.yaml: "
+    "keys not reloaded, the keys of the 1 device in force stay: /etc/edge-gateway/keys.yaml: "
     "device 'box-b' key 1 is not hex"
 )
 
