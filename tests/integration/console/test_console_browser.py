@@ -19,13 +19,10 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, FloatRect, Page, expect
-from prometheus_client import CollectorRegistry
 
-from gateway.api.app import create_app
-from gateway.config import AdmissionConfig, HttpConfig, load_config
+from gateway.config import load_config
 from tests.integration.console.served_gateway import ALERT_WAIT_S, Gateway
 from tests.support.serve import CLIP, Process, face_repository
-from tests.unit.api.fakes import FakeBackend
 
 UI_WAIT_MS = 15_000
 CONFIG = """\
@@ -243,8 +240,7 @@ def test_the_events_page_shows_the_event(session: BrowserContext, gateway: Gatew
     card = page.locator("li.event").filter(has_text="face-in-yard").first
     expect(card).to_be_visible(timeout=UI_WAIT_MS)
     thumbnail = card.locator(".thumb")
-    # Either the evidence image or, before the evidence route exists, the placeholder.
-    expect(thumbnail.locator("img, .placeholder").first).to_be_visible(timeout=UI_WAIT_MS)
+    expect(thumbnail.locator("img")).to_be_visible(timeout=UI_WAIT_MS)
     expect(
         card.get_by_role("link", name=re.compile(r"^Signed JSON of start alert #\d+ \(opens in a new tab\)$"))
     ).to_have_attribute("href", re.compile(r"^/v1/events/\d+$"))
@@ -256,22 +252,6 @@ def test_the_events_page_shows_the_event(session: BrowserContext, gateway: Gatew
     page.close()
 
 
-def evidence_route_exists() -> bool:
-    app = create_app(
-        http=HttpConfig(),
-        admission=AdmissionConfig(),
-        inference=FakeBackend(),
-        cameras=None,
-        events=None,
-        registry=CollectorRegistry(),
-    )
-    pattern = re.compile(r"^/v1/events/\{[^}]+\}/evidence\.jpg$")
-    return any(pattern.match(resource.canonical) for resource in app.router.resources())
-
-
-# LEAD: issue 13 adds GET /v1/events/{seq}/evidence.jpg; once it is merged this test runs by itself
-# and must pass. It is skipped ONLY while the app has no such route (checked on the router).
-@pytest.mark.skipif(not evidence_route_exists(), reason="GET /v1/events/{seq}/evidence.jpg is not merged yet")
 def test_the_event_shows_its_evidence_thumbnail_with_the_box(
     session: BrowserContext, gateway: Gateway
 ) -> None:
