@@ -41,6 +41,7 @@ from gateway.audit.database import Database
 from gateway.audit.schema import DROPPED_TABLE, FORGOTTEN_TABLE, NO_DEVICE
 from gateway.config.service import AuditBoundsConfig
 from gateway.printable import printable
+from gateway.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +136,9 @@ class Bounds:
                 continue
             drops.held["unkeyed"] += len(rows)
             logger.warning(
-                "audit: dropped %d images (%d bytes) held for alerts of %s: it has no key in the keys "
+                "audit: dropped %s (%d bytes) held for alerts of %s: it has no key in the keys "
                 "file, so its alerts are rejected and would never claim them",
-                len(rows),
+                counted(len(rows), "image"),
                 sum(int(row[0]) for row in rows),
                 printable(device_id),
             )

@@ -70,7 +70,7 @@ def test_sighup_reloads_the_keys_file(tmp_path: Path) -> None:
                 assert all(key.hex() not in log for key in (KEY_A, KEY_A2, KEY_B, KEY_C))
                 # And box-b's held image is dropped, logged and counted
                 wait_until(lambda: service.held("box-b") == 0, WAIT_S)
-                assert "dropped 1 images" in service.log()
+                assert "dropped 1 image" in service.log()
                 assert service.metric('edge_gateway_audit_evidence_dropped_total{bound="unkeyed"}') == 1
 
                 # And box-c's alerts are accepted, box-b's refused, box-a's checked with its new key
@@ -117,7 +117,7 @@ def test_images_held_for_a_device_without_a_key_are_dropped_at_start(tmp_path: P
             with service.running():
                 # Then its held image is dropped, logged and counted
                 wait_until(lambda: service.held("box-b") == 0, WAIT_S)
-                assert "dropped 1 images" in service.log()
+                assert "dropped 1 image" in service.log()
                 assert service.metric('edge_gateway_audit_evidence_dropped_total{bound="unkeyed"}') == 1
         finally:
             client.disconnect()

@@ -160,7 +160,7 @@ def test_older_joins_an_event_across_pages_and_filters_apply_to_all_held(
         # Given the times of the newest page's oldest event alone, whose start is on the page before,
         page.get_by_label("From").fill(local_input(START_TS + 1500))
         page.get_by_label("To").fill(local_input(START_TS + 1501))
-        expect(status(page)).to_have_text("1 events in the newest 1000 alerts")
+        expect(status(page)).to_have_text("1 event in the newest 1000 alerts")
         split = page.locator("li.event[data-event='event-749']")
         expect(split).to_contain_text("started before the alerts shown")
         expect(split).to_contain_text("alerts: end #1501")
@@ -172,14 +172,14 @@ def test_older_joins_an_event_across_pages_and_filters_apply_to_all_held(
             "No older events: all alerts on the gateway are loaded", timeout=UI_WAIT_MS
         )
         expect(older).to_be_disabled()
-        expect(status(page)).to_have_text("1 events")
+        expect(status(page)).to_have_text("1 event")
         expect(split).to_contain_text("alerts: start #1500, end #1501")
         expect(split).to_contain_text("lasted 1.0 s")
         expect(split).not_to_contain_text("started before the alerts shown")
         assert shown_events(page) == ["event-749"]
         # The other filters apply to everything held: the label, then the time of the older pages.
         page.get_by_label("Label").select_option("person")
-        expect(status(page)).to_have_text("1 events")
+        expect(status(page)).to_have_text("1 event")
         page.get_by_label("Label").select_option("dog")
         expect(status(page)).to_have_text("No events match.")
         page.get_by_label("Label").select_option("")
@@ -263,7 +263,7 @@ def test_a_failed_older_page_says_so_keeps_what_is_shown_and_clears_on_success(
         page = events_page(browser, gateway, "501 events in the newest 1000 alerts, newest 100 shown")
         page.get_by_label("From").fill(local_input(START_TS + 1500))
         page.get_by_label("To").fill(local_input(START_TS + 1501))
-        expect(status(page)).to_have_text("1 events in the newest 1000 alerts")
+        expect(status(page)).to_have_text("1 event in the newest 1000 alerts")
         before = shown_events(page)
         # Given the gateway failing the next page back,
         page.route(
@@ -277,12 +277,12 @@ def test_a_failed_older_page_says_so_keeps_what_is_shown_and_clears_on_success(
             "Older events not loaded: outbox read failed: disk I/O error", timeout=UI_WAIT_MS
         )
         expect(page.locator("#older")).to_be_enabled()
-        expect(status(page)).to_have_text("1 events in the newest 1000 alerts")
+        expect(status(page)).to_have_text("1 event in the newest 1000 alerts")
         assert shown_events(page) == before
         # When the gateway answers again, Older reads on and the error goes.
         page.unroute(re.compile(r"/v1/events\?.*before="))
         page.locator("#older").click()
-        expect(status(page)).to_have_text("1 events", timeout=UI_WAIT_MS)
+        expect(status(page)).to_have_text("1 event", timeout=UI_WAIT_MS)
         expect(page.locator("li.event[data-event='event-749']")).to_contain_text("start #1500")
         expect(error).to_be_hidden()
 

@@ -69,7 +69,7 @@ def test_the_devices_list_status_is_no_error_once_a_refresh_succeeds(
     errors: list[str] = []
     page = logged_in_page(browser, server, "devices", errors)
     status = page.locator("main p[role=status]")
-    expect(status).to_contain_text("1 devices:", timeout=UI_WAIT_MS)
+    expect(status).to_contain_text("1 device:", timeout=UI_WAIT_MS)
     expect(status).to_have_class("muted")
 
     # Given one refresh of the list answered 503
@@ -78,7 +78,7 @@ def test_the_devices_list_status_is_no_error_once_a_refresh_succeeds(
     expect(status).to_have_class("error")
 
     # When the next refresh succeeds, then the count is shown, and not as an error
-    expect(status).to_contain_text("1 devices:", timeout=UI_WAIT_MS)
+    expect(status).to_contain_text("1 device:", timeout=UI_WAIT_MS)
     expect(status).to_have_class("muted")
     assert errors == []
 
