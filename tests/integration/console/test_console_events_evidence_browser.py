@@ -66,10 +66,15 @@ def outbox(tmp_path: Path) -> Iterator[Outbox]:
 
 @contextmanager
 def events_page(
-    browser: Browser, outbox: Outbox, failing: str | Callable[[str], bool] | None = None, cards: int = 2
+    browser: Browser,
+    outbox: Outbox,
+    failing: str | Callable[[str], bool] | None = None,
+    cards: int = 2,
+    requested: list[str] | None = None,
 ) -> Iterator[Page]:
     """The events page over ``outbox``, once its ``cards`` cards show; the first load of ``failing``
-    (a path, or a test of the whole URL) fails as when the gateway is unreachable."""
+    (a path, or a test of the whole URL) fails as when the gateway is unreachable; the URL of every
+    request the page makes is added to ``requested``."""
     backend = FakeBackend()
     app = create_app(
         http=HttpConfig(),
@@ -92,6 +97,8 @@ def events_page(
 
         if failing is not None:
             page.route(failing if callable(failing) else f"**{failing}", fail_once)
+        if requested is not None:
+            page.on("request", lambda request: requested.append(request.url))
         page.goto(f"http://127.0.0.1:{served.port}/#/events")
         expect(page.locator("li.event")).to_have_count(cards, timeout=UI_WAIT_MS)
         yield page
@@ -354,3 +361,25 @@ def test_a_picture_that_cannot_be_loaded_larger_says_so(browser: Browser, wide_o
         expect(
             dialog.get_by_role("img", name="Evidence of alert 1: person on camera gate")
         ).to_have_js_property("naturalWidth", 640, timeout=UI_WAIT_MS)
+
+
+def test_events_committed_without_an_image_say_so_and_ask_the_gateway_nothing(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Given 120 start alerts committed without an image (evidence off): each card asked for its image
+    # and then for the gateway's reason, 200 requests at once for the page's 100 cards, past the
+    # gateway's per-client burst (50), so the page's own reads could be refused
+    outbox = outbox_of(tmp_path, [event(number) for number in range(120)], [False] * 120)
+    requested: list[str] = []
+    with closing(outbox), events_page(browser, outbox, cards=100, requested=requested) as page:
+        # Then each card says so from the alert's own fields, why in its tooltip
+        said = page.locator("li.event").first.locator(".thumb .placeholder")
+        expect(said).to_have_text("committed without an image")
+        expect(said).to_have_attribute("title", re.compile(r"outbox\.evidence\.enabled"))
+        expect(page.locator("li.event .thumb .placeholder")).to_have_count(100)
+        expect(page.locator("li.event .thumb img")).to_have_count(0)
+        # and nothing is asked of the gateway for them, nor for those Older brings
+        page.locator("#older").click()
+        expect(page.locator("li.event")).to_have_count(120, timeout=UI_WAIT_MS)
+        assert [url for url in requested if "evidence.jpg" in url] == []
+        assert any("/v1/events?" in url for url in requested), "the page's reads were not seen"

@@ -44,18 +44,24 @@ function thumbnail(first, viewer) {
     frame.append(placeholder("started before the alerts shown"));
     return frame;
   }
+  // An alert committed without an image says so in its own fields, and the gateway's reason could
+  // only repeat them: nothing is asked for. Each such card asked for its image and then the reason,
+  // two requests at once per card, 200 for a page of them, past the gateway's per-client burst, so
+  // the page's own reads were refused (429) on a gateway with evidence off.
+  if (first.evidence == null) {
+    const v1 = first.schema === "edge-gateway.alert.v1";
+    const said = placeholder(v1 ? "no evidence (alert v1)" : "committed without an image");
+    if (!v1) said.title = "Evidence was off (outbox.evidence.enabled), or the frame could not be held or encoded in time (edge_gateway_evidence_missing_total counts these).";
+    frame.append(said);
+    return frame;
+  }
   const source = `/v1/events/${first.seq}/evidence.jpg`;
-  // An alert committed without an image says so in its own fields: no thumbnail is offered for it
-  // (its button showed until the image failed, and the evidence dialog stepped onto it meanwhile),
-  // and the image is still asked for, at once, for the gateway's reason.
-  const captured = first.evidence != null;
   const image = h("img", {
     src: source,
     alt: `Evidence of alert ${first.seq}: ${first.label} on camera ${first.camera_id}`,
-    loading: captured ? "lazy" : "eager",
+    loading: "lazy",
   });
   const note = h("span", { class: "placeholder reason", role: "status", hidden: true });
-  if (!captured) frame.classList.add("missing");
   let tries = 0;
   const missing = (text) => {
     frame.classList.add("missing");
