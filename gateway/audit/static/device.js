@@ -4,7 +4,7 @@
 // A time range (From, To: this browser's time) lists the alerts whose alert time lies in it instead,
 // read by the audit service (since/until), a page at a time from the earliest.
 import { ApiError, asReadLine, chosenIn, clock, counted, facts, fixed, h, keepInAddress } from "./core.js";
-import { boxOverlay, evidenceViewer } from "./evidence_viewer.js";
+import { boxOverlay, evidenceViewer, withoutImage } from "./evidence_viewer.js";
 import { cut, devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
 const PAGE = 50n;
@@ -17,11 +17,9 @@ function thumbnail(deviceId, entry, viewer) {
     // Only start and instant alerts carry an image: a v1 alert had no field for it, and a v2 one
     // without it was committed so by the device.
     const taken = alert.kind === "start" || alert.kind === "instant";
-    const v1 = alert.schema === "edge-gateway.alert.v1";
-    const text = !taken ? `${alert.kind || "?"}: no image` : v1 ? "no evidence (alert v1)" : "committed without an image";
-    const placeholder = h("span", { class: "placeholder", text });
-    if (taken && !v1) placeholder.title = "Evidence was off on the device, or it could not hold or encode the frame in time (its edge_gateway_evidence_missing_total counts these).";
-    frame.append(placeholder);
+    frame.append(taken
+      ? withoutImage(alert, "Evidence was off on the device, or it could not hold or encode the frame in time (its edge_gateway_evidence_missing_total counts these).")
+      : h("span", { class: "placeholder", text: `${alert.kind || "?"}: no image` }));
     return frame;
   }
   if (!entry.evidence_stored) {

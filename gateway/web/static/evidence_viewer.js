@@ -4,6 +4,13 @@
 // box: it is the frame as captured and signed.
 import { h, s } from "./core.js";
 
+// In place of the picture of a start or instant alert that has none: an alert v1 had no field for
+// one, a v2 alert was committed so (`why`, in its tooltip).
+export function withoutImage(alert, why) {
+  const v1 = alert.schema === "edge-gateway.alert.v1";
+  return h("span", { class: "placeholder", text: v1 ? "no evidence (alert v1)" : "committed without an image", title: v1 ? null : why });
+}
+
 // The alert's box (normalised corners), over an image the overlay is stretched to; or, given the
 // `image` under it, over that image as it is fitted whole into the overlay's frame (a thumbnail's
 // `object-fit: contain`: a 4:3 camera's picture stretched to the thumbnail's 16:9 showed its people

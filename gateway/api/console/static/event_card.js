@@ -1,7 +1,7 @@
 // One event's card on the events page: its evidence thumbnail with the box drawn from the signed
 // alert, its timeline, its delivery state and links to the raw signed alerts.
 import { api, ApiError, clock, counted, errorText, fixed, h } from "./core.js";
-import { boxOverlay } from "./evidence_viewer.js";
+import { boxOverlay, withoutImage } from "./evidence_viewer.js";
 
 // delivery: the gateway's delivery as its status read it, null when the status could not be read.
 // current: whether that read is the latest refresh's; an older one's state shows in no colour, as it
@@ -49,10 +49,7 @@ function thumbnail(first, viewer) {
   // two requests at once per card, 200 for a page of them, past the gateway's per-client burst, so
   // the page's own reads were refused (429) on a gateway with evidence off.
   if (first.evidence == null) {
-    const v1 = first.schema === "edge-gateway.alert.v1";
-    const said = placeholder(v1 ? "no evidence (alert v1)" : "committed without an image");
-    if (!v1) said.title = "Evidence was off (outbox.evidence.enabled), or the frame could not be held or encoded in time (edge_gateway_evidence_missing_total counts these).";
-    frame.append(said);
+    frame.append(withoutImage(first, "Evidence was off (outbox.evidence.enabled), or the frame could not be held or encoded in time (edge_gateway_evidence_missing_total counts these)."));
     return frame;
   }
   const source = `/v1/events/${first.seq}/evidence.jpg`;
