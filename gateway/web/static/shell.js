@@ -54,6 +54,12 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
   // An app with no health to show (a gateway without the camera pipeline answers 404 for its
   // status) shows no badge: it showed an empty red one, which said "unhealthy" in colour alone.
   // Text and colour are set only when they change, so a screen reader is not told the same again.
+  // While the login form is shown the pages' links are hidden: every one of them showed the form
+  // again, offering pages a visitor could not see.
+  function showLinks(shown) {
+    for (const nav of document.querySelectorAll("header nav")) nav.hidden = !shown;
+  }
+
   function setBadge(text, className) {
     const element = document.getElementById("health");
     element.hidden = !text;
@@ -84,6 +90,7 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
     stop();
     if (session.required && !session.authenticated) return showLogin();
     const { page, parameter } = route();
+    showLinks(true);
     for (const link of document.querySelectorAll("nav a")) {
       const active = link.dataset.page === page || parents[page] === link.dataset.page;
       if (active) link.setAttribute("aria-current", "page");
@@ -111,6 +118,7 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
   function showLogin() {
     stop();
     setBadge("", "");
+    showLinks(false);
     const input = h("input", { id: "token", name: "token", type: "password", autocomplete: "current-password", required: true });
     const message = h("p", { id: "login-error", class: "error", role: "alert" });
     const form = h("form", { id: "login-form" },

@@ -3,7 +3,8 @@ the focus is on the page shown, so the next Tab goes into it (it fell to the doc
 keyboard user starting again from the skip link); and a logged-out page shows no health badge (an
 answer refused for want of a session showed a red one over the login form); and the skip link
 skips to the content of the page shown (it showed the cameras page, whatever page it was on); and
-the window's title names the page shown (every page, the login form too, was titled alike)."""
+the window's title names the page shown (every page, the login form too, was titled alike); and the
+pages' links are hidden while the login form is shown (each of them led back to the form)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ def tokens(tmp_path: Path) -> Path:
     return tmp_path / "tokens"
 
 
-def test_a_keyboard_login_puts_the_focus_on_the_page_and_a_logout_hides_the_badge(
+def test_a_keyboard_login_puts_the_focus_on_the_page_and_a_logout_hides_the_badge_and_links(
     config_path: Path, tokens: Path, browser: Browser
 ) -> None:
     with console_app(
@@ -43,6 +44,8 @@ def test_a_keyboard_login_puts_the_focus_on_the_page_and_a_logout_hides_the_badg
         page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
         # Given a login typed and sent with Enter (the form has the focus when it is shown),
         expect(page.get_by_label("API token")).to_be_focused(timeout=UI_WAIT_MS)
+        links = page.get_by_role("navigation", name="Pages")
+        expect(links).to_be_hidden()
         page.keyboard.type(TOKEN)
         page.keyboard.press("Enter")
         expect(page.get_by_role("heading", name="Cameras")).to_be_visible(timeout=UI_WAIT_MS)
@@ -50,15 +53,17 @@ def test_a_keyboard_login_puts_the_focus_on_the_page_and_a_logout_hides_the_badg
         # has put it there: the heading comes before it, and a Tab pressed between the two left the
         # page, the test failing on a loaded machine).
         expect(page.locator("#view")).to_be_focused()
+        expect(links).to_be_visible()
         camera_link = page.get_by_role("link", name=CAMERA)
         expect(camera_link).to_be_visible(timeout=UI_WAIT_MS)
         page.keyboard.press("Tab")
         expect(camera_link).to_be_focused()
-        # Logged out by keyboard, the login form has the focus and no health badge is shown.
+        # Logged out by keyboard, the login form has the focus and no health badge or link is shown.
         page.locator("#logout").focus()
         page.keyboard.press("Enter")
         expect(page.get_by_label("API token")).to_be_focused(timeout=UI_WAIT_MS)
         expect(page.locator("#health")).to_be_hidden()
+        expect(links).to_be_hidden()
 
 
 def test_the_skip_link_skips_to_the_content_of_the_page_shown(config_path: Path, browser: Browser) -> None:
