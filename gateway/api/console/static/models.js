@@ -1,6 +1,6 @@
 // Models page: the repository as the gateway serves it: every version, its state and why it is
 // not ready, the platform and the execution provider that actually runs it.
-import { api, asReadLine, errorText, h } from "./core.js";
+import { api, asReadLine, counted, errorText, h } from "./core.js";
 
 // The share of unversioned requests a version gets: the canary its weight, the default the rest.
 // The default is the routing's, else the version serving them now, else the highest that has not
@@ -25,11 +25,6 @@ const COLUMNS = ["Model", "Version", "State", "Share of requests", "Platform", "
 
 function cells(...contents) {
   return contents.map(([attributes, ...children], index) => h("td", { ...attributes, "data-label": COLUMNS[index] }, ...children));
-}
-
-// "1 version of 1 model.", not "1 versions of 1 models.".
-function counted(count, noun) {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
 function versionKey(entry) {
