@@ -124,17 +124,26 @@ def _label(
     cv2.putText(canvas, text, (x, y), LABEL_FONT, scale, colour, thickness, cv2.LINE_AA)
 
 
-def _draw_line(canvas: Image, line: LineConfig) -> None:
-    height, width = canvas.shape[:2]
-    (ax, ay), (bx, by) = line.points
-    start = (round(ax * width), round(ay * height))
-    end = (round(bx * width), round(by * height))
-    cv2.line(canvas, start, end, LINE_COLOUR, 2, cv2.LINE_AA)
-    # The in arrow from the segment's middle, along in_direction in pixels.
+def in_arrow(line: LineConfig, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The ``in`` arrow's start (the segment's middle) and tip, in the pixels of a picture ``width``
+    by ``height``: along ``in_direction`` in pixels, ``ARROW_LENGTH`` of the picture's smaller side
+    long. The console's editor draws its own arrow over the picture's, alike."""
+    start, end = (_pixel(point, width, height) for point in line.points)
     dx, dy = line.in_direction[0] * width, line.in_direction[1] * height
     norm = float(np.hypot(dx, dy)) or 1.0
     length = ARROW_LENGTH * min(width, height)
     middle = ((start[0] + end[0]) // 2, (start[1] + end[1]) // 2)
-    tip = (round(middle[0] + dx / norm * length), round(middle[1] + dy / norm * length))
+    return middle, (round(middle[0] + dx / norm * length), round(middle[1] + dy / norm * length))
+
+
+def _pixel(point: Point, width: int, height: int) -> tuple[int, int]:
+    return round(point[0] * width), round(point[1] * height)
+
+
+def _draw_line(canvas: Image, line: LineConfig) -> None:
+    height, width = canvas.shape[:2]
+    start, end = (_pixel(point, width, height) for point in line.points)
+    cv2.line(canvas, start, end, LINE_COLOUR, 2, cv2.LINE_AA)
+    middle, tip = in_arrow(line, width, height)
     cv2.arrowedLine(canvas, middle, tip, LINE_COLOUR, 2, cv2.LINE_AA, tipLength=0.3)
     _label(canvas, f"{line.name} in", (tip[0] + 4, tip[1] + 4), LINE_COLOUR)

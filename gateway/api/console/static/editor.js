@@ -10,6 +10,8 @@
 // where 4 zones took 6 and 17); anything else redraws the whole picture.
 import { s } from "./core.js";
 
+// The in arrow's length, a share of the picture's smaller side, as the live picture draws it
+// (gateway/ingest/snapshot.py, ARROW_LENGTH): the picture writes the line's name just past its tip.
 const ARROW = 0.08;
 const STEP = 0.01;
 const SAME_CORNER = 0.002;
@@ -56,7 +58,12 @@ export class Editor {
     this.drawn = { zone: [], line: [], mask: [] };
     this.handleElements = [];
     // The handles' radii are set from the drawn size: a resize (window, phone turned) sets them again.
-    new ResizeObserver(() => this.sizeHandles()).observe(svg);
+    // The arrows are drawn in the picture's pixels: a picture of another shape draws them again.
+    this.drawnAspect = this.aspect();
+    new ResizeObserver(() => {
+      if (Math.abs(this.aspect() - this.drawnAspect) > 0.01 * this.drawnAspect) this.draw();
+      else this.sizeHandles();
+    }).observe(svg);
     for (const layer of [svg, this.front]) {
       layer.addEventListener("pointerdown", (event) => this.pointerDown(event));
       layer.addEventListener("pointermove", (event) => this.pointerMove(event));
@@ -345,7 +352,7 @@ export class Editor {
       points = shape.points;
       const [[ax, ay], [bx, by]] = points;
       for (const [name, value] of Object.entries({ x1: ax, y1: ay, x2: bx, y2: by })) drawn.shape.setAttribute(name, value);
-      const pointer = arrow(shape);
+      const pointer = arrow(shape, this.drawnAspect);
       drawn.arrow.replaceWith(pointer);
       drawn.arrow = pointer;
     }
@@ -360,6 +367,7 @@ export class Editor {
   }
 
   draw() {
+    this.drawnAspect = this.aspect();
     const items = [];
     const front = [];
     this.drawn = { zone: [], line: [], mask: [] };
@@ -388,7 +396,7 @@ export class Editor {
         "data-kind": "line",
         "data-index": index,
       }, s("title", { text: `line ${line.name}` }));
-      const pointer = arrow(line);
+      const pointer = arrow(line, this.drawnAspect);
       this.drawn.line.push({ shape: element, arrow: pointer });
       (selected("line", index) ? front : items).push(element, pointer);
     });
@@ -419,6 +427,12 @@ export class Editor {
     }));
   }
 
+  // The drawn picture's width over its height (16:9 while it has no size yet).
+  aspect() {
+    const box = this.svg.getBoundingClientRect();
+    return box.width > 0 && box.height > 0 ? box.width / box.height : 16 / 9;
+  }
+
   handleRadii() {
     const box = this.svg.getBoundingClientRect();
     return [HANDLE_PX / Math.max(box.width, 1), HANDLE_PX / Math.max(box.height, 1)];
@@ -435,16 +449,21 @@ export class Editor {
   }
 }
 
-function arrow(line) {
+// The in arrow in the picture's own pixels, where the live picture draws its own (its direction
+// and length in pixels; `aspect`: the picture's width over its height): taken in the 0-1 square, it
+// was 0.08 of the picture's width long along a wide camera's width, and ran over the name the
+// picture writes just past its own arrow's tip.
+function arrow(line, aspect) {
   const [[ax, ay], [bx, by]] = line.points;
-  const [dx, dy] = line.in_direction;
-  const norm = Math.hypot(dx, dy) || 1;
+  const [dx, dy] = [line.in_direction[0] * aspect, line.in_direction[1]];
+  const scale = (ARROW * Math.min(aspect, 1)) / (Math.hypot(dx, dy) || 1);
+  const [ux, uy] = [dx * scale, dy * scale]; // the arrow, in pixels of a picture 1 high
   const mx = (ax + bx) / 2;
   const my = (ay + by) / 2;
-  const tx = mx + (dx / norm) * ARROW;
-  const ty = my + (dy / norm) * ARROW;
-  const ux = (dx / norm) * ARROW * 0.35;
-  const uy = (dy / norm) * ARROW * 0.35;
-  const head = `${tx - ux - uy},${ty - uy + ux} ${tx},${ty} ${tx - ux + uy},${ty - uy - ux}`;
-  return s("g", { class: "arrow" }, s("line", { x1: mx, y1: my, x2: tx, y2: ty }), s("polyline", { points: head }));
+  const at = (x, y) => `${mx + x / aspect},${my + y}`;
+  const [hx, hy] = [ux * 0.35, uy * 0.35];
+  const head = [at(ux - hx - hy, uy - hy + hx), at(ux, uy), at(ux - hx + hy, uy - hy - hx)].join(" ");
+  return s("g", { class: "arrow" },
+    s("line", { x1: mx, y1: my, x2: mx + ux / aspect, y2: my + uy }),
+    s("polyline", { points: head }));
 }
