@@ -1,5 +1,5 @@
-"""What the evidence dialog of either console shows, read from the page: its picture at its own size
-and the alert's box drawn where the alert says."""
+"""What the evidence dialog of either console shows, read from the page: its picture at the size it
+is shown and the alert's box drawn where the alert says."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ Box = tuple[float, float, float, float]
 
 
 def check_shown_with_box(dialog: Locator, width: int, height: int, box: Box) -> None:
-    """The picture of ``dialog`` is shown ``width`` x ``height`` (its own size) and its rectangle lies
-    over it at the normalised corners ``box``, within 2 pixels."""
+    """The picture of ``dialog`` is shown ``width`` x ``height`` and its rectangle lies over it at the
+    normalised corners ``box``, within 2 pixels."""
     shown = dialog.locator("img").bounding_box()
     drawn = dialog.locator("svg rect").bounding_box()
     assert shown is not None

@@ -1,7 +1,7 @@
-// An alert's evidence image at its own size, in a modal dialog over the page, with the alert's box
-// drawn over it: on the gateway's events page and on a device's page of the audit service. The
-// thumbnail, 200 pixels wide, was the only view of it there, and the image opened alone carries no
-// box: it is the frame as captured and signed.
+// An alert's evidence image at its own size (a small one larger), in a modal dialog over the page,
+// with the alert's box drawn over it: on the gateway's events page and on a device's page of the
+// audit service. The thumbnail, 200 pixels wide, was the only view of it there, and the image
+// opened alone carries no box: it is the frame as captured and signed.
 import { h, s } from "./core.js";
 
 // In place of the picture of a start or instant alert that has none: an alert v1 had no field for
@@ -28,13 +28,14 @@ export function boxOverlay(box, image = null) {
   };
   place(1, 1);
   overlay.append(rect);
+  // Once: the dialog's image is one element, given a new source at each picture it shows.
   image?.addEventListener("load", () => {
     const { naturalWidth: width, naturalHeight: height } = image;
     if (!width || !height) return;
     overlay.setAttribute("viewBox", `0 0 ${width} ${height}`);
     overlay.setAttribute("preserveAspectRatio", "xMidYMid meet");
     place(width, height);
-  });
+  }, { once: true });
   return overlay;
 }
 
@@ -183,7 +184,7 @@ export function evidenceViewer(within, pages = {}) {
       caption.replaceChildren(...[shown.caption].flat());
       image.alt = shown.alt;
       image.src = shown.source;
-      frame.replaceChildren(image, boxOverlay(shown.box));
+      frame.replaceChildren(image, boxOverlay(shown.box, image));
       if (!dialog.open) {
         dialog.showModal();
         close.focus();

@@ -2,8 +2,9 @@
 image pruned after its delivery says why it is missing, and one whose first load failed (the gateway
 restarting, the network) is tried again and shown (an <img> says only that it failed, and every
 failure was shown as "no evidence image" for good); a thumbnail, 200 pixels wide, was the only view
-of an image: it opens the image at its own size, the alert's box over it. The camera directory is
-the hand-written fake of the console tests; the images are JPEGs made by OpenCV."""
+of an image: it opens the image at its own size (a small one larger), the alert's box over it. The
+camera directory is the hand-written fake of the console tests; the images are JPEGs made by
+OpenCV."""
 
 from __future__ import annotations
 
@@ -170,6 +171,24 @@ def test_a_thumbnail_shows_its_image_at_its_own_size_with_the_box(
         page.mouse.click(5, 5)
         expect(dialog).to_be_hidden()
         expect(larger).to_be_focused()
+
+
+def test_a_small_image_is_shown_larger_than_its_thumbnail_with_the_box(
+    browser: Browser, outbox: Outbox
+) -> None:
+    with events_page(browser, outbox) as page:
+        card = page.locator("li.event").filter(has_text="start #2")
+        expect(card.locator(".thumb img")).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
+        card.get_by_role("button", name="Show the evidence of start alert #2 larger").click()
+        # The 160 x 90 image (evidence.max_width set low) was shown at its own size, smaller than its
+        # 200 pixels wide thumbnail: it is shown 640 wide, in its own shape, the box over it.
+        dialog = page.get_by_role("dialog", name="intrusion: person")
+        expect(dialog.get_by_role("img")).to_have_js_property("naturalWidth", 160, timeout=UI_WAIT_MS)
+        check_shown_with_box(dialog, 640, 360, (0.1, 0.2, 0.3, 0.4))
+        # On a phone, as wide as the window allows (85% of it).
+        page.set_viewport_size({"width": 400, "height": 800})
+        page.wait_for_function("() => document.querySelector('dialog img').clientWidth < 600")
+        check_shown_with_box(dialog, 340, 191, (0.1, 0.2, 0.3, 0.4))
 
 
 def test_the_keyboard_comes_back_to_a_card_rebuilt_while_its_image_was_shown(

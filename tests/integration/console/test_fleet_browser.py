@@ -139,7 +139,7 @@ def test_a_devices_timeline_shows_its_alerts_with_their_evidence(browser: Browse
     shot(served, page, "fleet-device")
 
 
-def test_an_evidence_thumbnail_opens_the_image_at_its_own_size_with_the_box(
+def test_an_evidence_thumbnail_opens_a_small_image_larger_with_the_box(
     browser: Browser, served: Served
 ) -> None:
     page = logged_in(browser, served)
@@ -151,12 +151,13 @@ def test_an_evidence_thumbnail_opens_the_image_at_its_own_size_with_the_box(
     # When the thumbnail is clicked
     larger.click()
 
-    # Then the 64 x 48 image is shown at its own size with the box over it
+    # Then the 64 x 48 image is shown larger than its thumbnail, 640 wide in its own shape (it was
+    # shown at its own size, smaller than the thumbnail), with the box over it
     dialog = page.get_by_role("dialog", name="intrusion (person)")
     picture = dialog.get_by_role("img", name="Evidence of alert 7: person on camera gate")
     expect(picture).to_have_js_property("naturalWidth", 64, timeout=UI_WAIT_MS)
     expect(dialog).to_contain_text("camera gate · #7 start")
-    check_shown_with_box(dialog, 64, 48, (0.1, 0.2, 0.3, 0.4))
+    check_shown_with_box(dialog, 640, 480, (0.1, 0.2, 0.3, 0.4))
 
     # Next shows the picture below it on the page (the alerts with one: #7, #4, #1)
     expect(dialog.locator(".evidence-steps span")).to_have_text("1 of 3")
