@@ -86,8 +86,8 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
         # Its edge on the filled pixels' edge, at the fill's sub-pixel vertices.
         edge = vertices(outline, canvas.shape)
         cv2.polylines(canvas, [edge], True, MASK_EDGE_COLOUR, 1, lineType=cv2.LINE_8, shift=SHIFT)
-        corner = _pixels(outline, width, height)[0]
-        _label(canvas, "no motion", (int(corner[0]) + 4, int(corner[1]) + 16), MASK_EDGE_COLOUR)
+        x, y = _pixel(outline[0], width, height)
+        _label(canvas, "no motion", (x + 4, y + 16), MASK_EDGE_COLOUR)
 
 
 def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.int32]:
