@@ -29,6 +29,10 @@ LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 JPEG_QUALITY = 85
 ARROW_LENGTH = 0.08
 """The ``in`` arrow's length, as a share of the frame's smaller side."""
+MARKS_DRAWN_FOR = 1280
+"""The longest side the marks' sizes (lines, letters) are set for: on a larger frame, which a screen
+shows shrunk as much more, they grow in proportion (a 4K camera's labels came out 3 pixels high on
+a page 900 pixels wide, its boxes' edges under a pixel)."""
 
 
 def draw_snapshot(
@@ -46,48 +50,58 @@ def draw_snapshot(
     settings and mask by)."""
     canvas = image.copy()
     height, width = canvas.shape[:2]
+    unit = max(1.0, max(width, height) / MARKS_DRAWN_FOR)
     if motion_mask:
-        _shade(canvas, motion_mask)
+        _shade(canvas, motion_mask, unit)
     if motion is not None:
-        _outline_motion(canvas, motion)
+        _outline_motion(canvas, motion, unit)
     for zone in zones:
         points = _pixels(zone.polygon, width, height)
-        cv2.polylines(canvas, [points], isClosed=True, color=ZONE_COLOUR, thickness=2)
-        _label(canvas, zone.name, (int(points[0][0]) + 4, int(points[0][1]) + 16), ZONE_COLOUR)
+        cv2.polylines(canvas, [points], isClosed=True, color=ZONE_COLOUR, thickness=_size(2, unit))
+        corner = (int(points[0][0]) + _size(4, unit), int(points[0][1]) + _size(16, unit))
+        _label(canvas, zone.name, corner, ZONE_COLOUR, unit)
     for line in lines:
-        _draw_line(canvas, line)
+        _draw_line(canvas, line, unit)
     for path in paths:
         points = _pixels(path, width, height)
-        cv2.polylines(canvas, [points], isClosed=False, color=PATH_COLOUR, thickness=2, lineType=cv2.LINE_AA)
+        cv2.polylines(canvas, [points], False, PATH_COLOUR, _size(2, unit), lineType=cv2.LINE_AA)
     for detection in detections:
         label = f"{detection.label} {detection.score:.2f}"
         if detection.track_id is not None:
             label = f"#{detection.track_id} {label}"
         if detection.box is None:
-            _label(canvas, label, (8, height - 10), BOX_COLOUR, scale=0.6, thickness=2)
+            corner = (_size(8, unit), height - _size(10, unit))
+            _label(canvas, label, corner, BOX_COLOUR, unit, scale=0.6, thickness=2)
             continue
         x1, y1, x2, y2 = detection.box
         top_left = (round(x1 * width), round(y1 * height))
-        cv2.rectangle(canvas, top_left, (round(x2 * width), round(y2 * height)), BOX_COLOUR, 2)
-        _label(canvas, label, (top_left[0], top_left[1] - 4), BOX_COLOUR)
+        bottom_right = (round(x2 * width), round(y2 * height))
+        cv2.rectangle(canvas, top_left, bottom_right, BOX_COLOUR, _size(2, unit))
+        _label(canvas, label, (top_left[0], top_left[1] - _size(4, unit)), BOX_COLOUR, unit)
     ok, encoded = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         raise SourceError("could not encode the snapshot as JPEG")
     return bytes(encoded.tobytes())
 
 
-def _shade(canvas: Image, outlines: Sequence[Sequence[Point]]) -> None:
+def _size(pixels: int, unit: float) -> int:
+    """A mark's size of ``pixels`` on a frame of ``MARKS_DRAWN_FOR`` pixels, on one ``unit`` times larger."""
+    return round(pixels * unit)
+
+
+def _shade(canvas: Image, outlines: Sequence[Sequence[Point]], unit: float) -> None:
     """The mask shaded as the motion gate draws it; each outline's edge and name on top."""
     height, width = canvas.shape[:2]
     shaded = canvas.copy()
     fill_outlines(shaded, outlines, MASK_COLOUR)
     cv2.addWeighted(shaded, MASK_OPACITY, canvas, 1 - MASK_OPACITY, 0, dst=canvas)
     for outline in outlines:
-        # Its edge on the filled pixels' edge, at the fill's sub-pixel vertices.
+        # Its edge on the filled pixels' edge, at the fill's sub-pixel vertices; one pixel wide on any
+        # frame, as a wider one would lie on watched pixels too.
         edge = vertices(outline, canvas.shape)
         cv2.polylines(canvas, [edge], True, MASK_EDGE_COLOUR, 1, lineType=cv2.LINE_8, shift=SHIFT)
         x, y = _pixel(outline[0], width, height)
-        _label(canvas, "no motion", (x + 4, y + 16), MASK_EDGE_COLOUR)
+        _label(canvas, "no motion", (x + _size(4, unit), y + _size(16, unit)), MASK_EDGE_COLOUR, unit)
 
 
 def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.int32]:
@@ -95,7 +109,7 @@ def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.
     return np.array([[round(x * width), round(y * height)] for x, y in points], dtype=np.int32)
 
 
-def _outline_motion(canvas: Image, changed: npt.NDArray[np.bool_]) -> None:
+def _outline_motion(canvas: Image, changed: npt.NDArray[np.bool_], unit: float) -> None:
     height, width = canvas.shape[:2]
     contours, _ = cv2.findContours(changed.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -103,7 +117,7 @@ def _outline_motion(canvas: Image, changed: npt.NDArray[np.bool_]) -> None:
     # Traced on the gate's small map, through its pixels' centres, and scaled: not a finer guess.
     scale = np.array([width / changed.shape[1], height / changed.shape[0]])
     scaled = [np.round((contour + 0.5) * scale).astype(np.int32) for contour in contours]
-    cv2.polylines(canvas, scaled, isClosed=True, color=MOTION_COLOUR, thickness=2)
+    cv2.polylines(canvas, scaled, isClosed=True, color=MOTION_COLOUR, thickness=_size(2, unit))
 
 
 def _label(
@@ -111,13 +125,16 @@ def _label(
     text: str,
     at: tuple[int, int],
     colour: tuple[int, int, int],
+    unit: float,
     *,
     scale: float = 0.5,
     thickness: int = 1,
 ) -> None:
     """``text`` with its baseline starting at ``at``, moved in as far as it takes to be read whole: a
-    box at the frame's right edge had its label cut after a few letters (a track id alone is 13 digits)."""
+    box at the frame's right edge had its label cut after a few letters (a track id alone is 13 digits).
+    ``scale`` and ``thickness``: the letters' on a frame of ``MARKS_DRAWN_FOR`` pixels."""
     height, width = canvas.shape[:2]
+    scale, thickness = scale * unit, _size(thickness, unit)
     (text_width, text_height), descent = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
     x = max(0, min(at[0], width - text_width - 1))
     y = max(text_height + 1, min(at[1], height - descent - 1))
@@ -140,10 +157,11 @@ def _pixel(point: Point, width: int, height: int) -> tuple[int, int]:
     return round(point[0] * width), round(point[1] * height)
 
 
-def _draw_line(canvas: Image, line: LineConfig) -> None:
+def _draw_line(canvas: Image, line: LineConfig, unit: float) -> None:
     height, width = canvas.shape[:2]
     start, end = (_pixel(point, width, height) for point in line.points)
-    cv2.line(canvas, start, end, LINE_COLOUR, 2, cv2.LINE_AA)
+    cv2.line(canvas, start, end, LINE_COLOUR, _size(2, unit), cv2.LINE_AA)
     middle, tip = in_arrow(line, width, height)
-    cv2.arrowedLine(canvas, middle, tip, LINE_COLOUR, 2, cv2.LINE_AA, tipLength=0.3)
-    _label(canvas, f"{line.name} in", (tip[0] + 4, tip[1] + 4), LINE_COLOUR)
+    cv2.arrowedLine(canvas, middle, tip, LINE_COLOUR, _size(2, unit), cv2.LINE_AA, tipLength=0.3)
+    gap = _size(4, unit)
+    _label(canvas, f"{line.name} in", (tip[0] + gap, tip[1] + gap), LINE_COLOUR, unit)

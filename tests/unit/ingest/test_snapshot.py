@@ -157,3 +157,28 @@ def test_a_mask_outlines_edge_is_drawn_on_its_shaded_pixels_not_beside_them() ->
     edge_like[top : top + 24, left : left + 100] = False
     assert edge_like[~outside].sum() > 500
     assert not (edge_like & outside).any(), np.argwhere(edge_like & outside)[:5].tolist()
+
+
+def test_a_4k_frames_marks_grow_with_it_to_be_read_as_shrunk_on_a_screen() -> None:
+    # Drawn at the sizes set for 1280 pixels on a 3840 x 2160 frame, which a page shows at a quarter
+    # of that or less, a box's edge came out under a pixel wide and its label 3 pixels high.
+    box = (0.25, 0.5, 0.5, 0.9)
+
+    def box_marks(width: int, height: int) -> tuple[int, int]:
+        """The box's left edge's width and its label's height, in the frame's pixels."""
+        black = np.zeros((height, width, 3), dtype=np.uint8)
+        jpeg = draw_snapshot(black, [Detection("person", 0.9, box, track_id=7)], [], quality=100)
+        picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+        assert picture is not None
+        coloured = box_coloured(picture.astype(np.uint8))
+        middle_row = coloured[round(0.7 * height)]
+        edge = np.flatnonzero(middle_row[: round(0.375 * width)])
+        above = coloured[: round(0.5 * height) - 1, round(0.25 * width) : round(0.5 * width)]
+        rows = np.flatnonzero(above.any(axis=1))
+        return int(edge.size), int(rows[-1] - rows[0] + 1)
+
+    edge_hd, label_hd = box_marks(1280, 720)
+    edge_4k, label_4k = box_marks(3840, 2160)
+    # Three times the frame, three times the marks (an edge 2 pixels wide is 3 after JPEG's blur, 6 is 7).
+    assert edge_4k >= 2 * edge_hd, (edge_hd, edge_4k)
+    assert 2.5 * label_hd <= label_4k <= 3.5 * label_hd, (label_hd, label_4k)
