@@ -18,6 +18,7 @@ from typing import Any
 
 from gateway.delivery import outbox_event_ids
 from gateway.delivery.outbox_event_ids import IdsCommitted
+from gateway.delivery.outbox_schema import payload_field
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
 from gateway.errors import OutboxError
 from gateway.printable import printable
@@ -25,10 +26,6 @@ from gateway.protocol.alerts import InvalidAlertError, decode_alert, format_time
 
 logger = logging.getLogger(__name__)
 
-_FIELD_OF_PAYLOAD = (
-    "(CASE WHEN json_valid(CAST(payload AS TEXT)) THEN json_extract(CAST(payload AS TEXT), '$.{field}') END)"
-)
-"""A top-level field of a stored alert's JSON; NULL (so equal to nothing) for a row that is no JSON."""
 _LAST_FOUR_DIGIT_YEAR_S = 253_402_300_799.999
 """9999-12-31T23:59:59.999Z, about the latest time ``format_timestamp`` writes with a four-digit year
 (a double holds no microseconds at that size)."""
@@ -149,14 +146,14 @@ class OutboxReads:
             if wanted is not None:
                 # Read from the stored alert itself; a damaged row (no JSON) matches nothing rather
                 # than failing the whole list.
-                conditions.append(f"{_FIELD_OF_PAYLOAD.format(field=field)} = ?")
+                conditions.append(f"{payload_field(field)} = ?")
                 parameters.append(wanted)
         # A stored frame_ts has one fixed form (alerts.format_timestamp), so a bound written in it
         # compares as text exactly as the times compare; outside the years 1970 to 9999 it would not
         # (no four-digit year): such a bound is taken at the nearer end, where it compares the same.
         for comparison, bound in ((">=", since), ("<", until)):
             if bound is not None:
-                conditions.append(f"{_FIELD_OF_PAYLOAD.format(field='frame_ts')} {comparison} ?")
+                conditions.append(f"{payload_field('frame_ts')} {comparison} ?")
                 parameters.append(format_timestamp(min(max(bound, 0.0), _LAST_FOUR_DIGIT_YEAR_S)))
         alerts: list[Alert] = []
         # A damaged row is left out, and the rows after it are read in its place: "at most limit"

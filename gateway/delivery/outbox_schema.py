@@ -15,15 +15,25 @@ says when); the row stays, so the device can say why an image is gone. Delivery 
 Version 3 adds ``event_ids``: per camera, how far the event and track ids committed reached, kept
 in the alerts' transaction and never pruned (``outbox_event_ids``). It is migrated from the alerts
 the outbox still stores.
+
+Indexes on fields of the stored alerts themselves (their rule, their label) are made at any version
+where they are missing, without a new version: SQLite keeps them up to date for any writer, so an
+older gateway can still open the file. Without them, listing a rare rule's alerts read every stored
+alert's JSON under the outbox's lock (1.2 s over 200,000 alerts), holding up the alerts committed
+meanwhile.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 
 from gateway.delivery import outbox_event_ids
 from gateway.domain import AlertKind
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
+from gateway.wording import counted
+
+logger = logging.getLogger(__name__)
 
 VERSION = 3
 
@@ -62,6 +72,20 @@ CREATE TABLE IF NOT EXISTS evidence (
 );
 CREATE INDEX IF NOT EXISTS evidence_undelivered ON evidence (seq) WHERE delivered_at IS NULL;
 """
+
+INDEXED_FIELDS = ("rule", "label")
+"""The alert fields ``/v1/events`` filters by that have an index of their own (the camera has its
+column, ``alerts_by_camera``)."""
+
+
+def payload_field(field: str) -> str:
+    """A top-level field of a stored alert's JSON, as SQL; NULL (so equal to nothing) for a row that is
+    no JSON. The indexes are on this expression: a query finds them by writing it alike."""
+    return (
+        "(CASE WHEN json_valid(CAST(payload AS TEXT)) "
+        f"THEN json_extract(CAST(payload AS TEXT), '$.{field}') END)"
+    )
+
 
 INSERT_EVIDENCE = "INSERT INTO evidence (seq, data, size) VALUES (?, ?, ?)"
 
@@ -102,11 +126,25 @@ def migrate(db: sqlite3.Connection) -> None:
         if version < 3:
             db.execute(outbox_event_ids.SCHEMA)
             outbox_event_ids.backfill(db)
+        _index_fields(db)
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _index_fields(db: sqlite3.Connection) -> None:
+    """The indexes of ``INDEXED_FIELDS`` that are missing, made over the alerts stored (once: seconds
+    for hundreds of thousands of alerts)."""
+    names = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    missing = [field for field in INDEXED_FIELDS if f"alerts_by_{field}" not in names]
+    if not missing:
+        return
+    stored = int(db.execute("SELECT count(*) FROM alerts").fetchone()[0])
+    logger.info("outbox: indexing %s by %s", counted(stored, "stored alert"), " and ".join(missing))
+    for field in missing:
+        db.execute(f"CREATE INDEX alerts_by_{field} ON alerts ({payload_field(field)}, seq)")
 
 
 def _backfill_open_events(db: sqlite3.Connection) -> None:
