@@ -31,6 +31,11 @@ _LAST_FOUR_DIGIT_YEAR_S = 253_402_300_799.999
 (a double holds no microseconds at that size)."""
 
 
+def _stored_time(bound: float) -> str:
+    """``bound`` as a stored ``frame_ts`` is written, to compare with it as text."""
+    return format_timestamp(min(max(bound, 0.0), _LAST_FOUR_DIGIT_YEAR_S))
+
+
 @dataclass(frozen=True, slots=True)
 class StoredAlert:
     seq: int
@@ -154,7 +159,15 @@ class OutboxReads:
         for comparison, bound in ((">=", since), ("<", until)):
             if bound is not None:
                 conditions.append(f"{payload_field('frame_ts')} {comparison} ?")
-                parameters.append(format_timestamp(min(max(bound, 0.0), _LAST_FOUR_DIGIT_YEAR_S)))
+                parameters.append(_stored_time(bound))
+        if until is not None:
+            # Read down from the newest alert before ``until``, not from the newest of all (every one
+            # in between read and left): an alert's seq and its time need not rise together (cameras,
+            # clocks), so the frame time's index finds it.
+            newest = self._newest_seq_before(_stored_time(until))
+            if newest is not None:
+                conditions.append("seq <= ?")
+                parameters.append(newest)
         alerts: list[Alert] = []
         # A damaged row is left out, and the rows after it are read in its place: "at most limit"
         # must mean "limit unless there are fewer", or a caller reading one more than it shows to
@@ -181,6 +194,18 @@ class OutboxReads:
                 break
             before_seq = rows[-1][0]
         return alerts
+
+    def _newest_seq_before(self, frame_ts: str) -> int | None:
+        """The highest seq of an alert whose ``frame_ts`` is before ``frame_ts`` (as stored), 0 when
+        there is none; None when every alert is, which needs no search."""
+        latest = self._rows(f"SELECT max({payload_field('frame_ts')}) FROM alerts", ())[0][0]
+        if latest is None or latest < frame_ts:
+            return None
+        sql = (
+            f"SELECT max(seq) FROM alerts INDEXED BY alerts_by_frame_ts WHERE {payload_field('frame_ts')} < ?"
+        )
+        newest = self._rows(sql, (frame_ts,))[0][0]
+        return 0 if newest is None else int(newest)
 
     def open_events(self) -> list[AlertEvent]:
         """The newest alert of every event that started and has not ended, oldest first."""

@@ -16,11 +16,11 @@ Version 3 adds ``event_ids``: per camera, how far the event and track ids commit
 in the alerts' transaction and never pruned (``outbox_event_ids``). It is migrated from the alerts
 the outbox still stores.
 
-Indexes on fields of the stored alerts themselves (their rule, their label) are made at any version
-where they are missing, without a new version: SQLite keeps them up to date for any writer, so an
-older gateway can still open the file. Without them, listing a rare rule's alerts read every stored
-alert's JSON under the outbox's lock (1.2 s over 200,000 alerts), holding up the alerts committed
-meanwhile.
+Indexes on fields of the stored alerts themselves (their rule, label and frame time) are made at any
+version where they are missing, without a new version: SQLite keeps them up to date for any writer,
+so an older gateway can still open the file. Without them, listing a rare rule's alerts, or those
+before a time long past, read every stored alert's JSON under the outbox's lock (1.2 s and 0.7 s
+over 200,000 alerts), holding up the alerts committed meanwhile.
 """
 
 from __future__ import annotations
@@ -73,9 +73,9 @@ CREATE TABLE IF NOT EXISTS evidence (
 CREATE INDEX IF NOT EXISTS evidence_undelivered ON evidence (seq) WHERE delivered_at IS NULL;
 """
 
-INDEXED_FIELDS = ("rule", "label")
+INDEXED_FIELDS = ("rule", "label", "frame_ts")
 """The alert fields ``/v1/events`` filters by that have an index of their own (the camera has its
-column, ``alerts_by_camera``)."""
+column, ``alerts_by_camera``); ``frame_ts``'s bounds where the newest alert below ``until`` lies."""
 
 
 def payload_field(field: str) -> str:
@@ -142,7 +142,7 @@ def _index_fields(db: sqlite3.Connection) -> None:
     if not missing:
         return
     stored = int(db.execute("SELECT count(*) FROM alerts").fetchone()[0])
-    logger.info("outbox: indexing %s by %s", counted(stored, "stored alert"), " and ".join(missing))
+    logger.info("outbox: indexing %s by %s", counted(stored, "stored alert"), ", ".join(missing))
     for field in missing:
         db.execute(f"CREATE INDEX alerts_by_{field} ON alerts ({payload_field(field)}, seq)")
 

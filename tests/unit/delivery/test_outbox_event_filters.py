@@ -89,6 +89,26 @@ def test_recent_alerts_filtered_by_frame_time_compare_as_times(tmp_path: Path) -
     outbox.close()
 
 
+def test_until_finds_the_alerts_before_it_whatever_order_their_times_came_in(tmp_path: Path) -> None:
+    # Given alerts whose frame times do not rise with their seq (cameras of their own, a clock set back)
+    outbox = open_outbox(tmp_path)
+    times = [100, 50, 300, 20, 250, 40]
+    outbox.append_many([dataclasses.replace(event(0), frame_ts=1_764_000_000.0 + t) for t in times])
+
+    def seqs(until: float, limit: int = 10, before_seq: int | None = None) -> list[int]:
+        found = outbox.recent_alerts(limit, until=1_764_000_000.0 + until, before_seq=before_seq)
+        return [alert.seq for alert in found]
+
+    # Then until keeps exactly those before it, newest seq first, read from the newest of them on
+    assert seqs(60) == [6, 4, 2]
+    assert seqs(60, limit=2) == [6, 4]
+    assert seqs(60, before_seq=6) == [4, 2]
+    assert seqs(260) == [6, 5, 4, 2, 1]
+    assert seqs(301) == [6, 5, 4, 3, 2, 1]
+    assert seqs(20) == []
+    outbox.close()
+
+
 def test_a_damaged_row_matches_no_time_filter(tmp_path: Path) -> None:
     outbox = damaged(tmp_path, 3, seq=2)
     assert [alert.seq for alert in outbox.recent_alerts(10, since=0.0)] == [3, 1]
@@ -102,7 +122,7 @@ def plan(db: sqlite3.Connection, field: str) -> str:
     return " ".join(str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {sql}", ("rare", 10, 3)))
 
 
-@pytest.mark.parametrize("field", ["rule", "label"])
+@pytest.mark.parametrize("field", ["rule", "label", "frame_ts"])
 def test_a_filter_reads_its_index_in_an_outbox_made_before_it_had_one(tmp_path: Path, field: str) -> None:
     # Given an outbox of before the index (dropped here, as an older gateway's file lacks it)
     outbox = open_outbox(tmp_path)
@@ -113,11 +133,18 @@ def test_a_filter_reads_its_index_in_an_outbox_made_before_it_had_one(tmp_path: 
         db.execute(f"DROP INDEX alerts_by_{field}")
         assert f"alerts_by_{field}" not in plan(db, field)
     db.close()
-    # When it is opened, then the index is made, and a page of a rare value's alerts is read through it
+    # When it is opened, then the index is made, a page of a rare value's alerts is read through it
+    # (and the frame time's finds where the alerts before a time lie)
     outbox = open_outbox(tmp_path)
     with sqlite3.connect(tmp_path / "outbox.db") as db:
         assert plan(db, field) == f"SEARCH alerts USING INDEX alerts_by_{field} (<expr>=? AND seq<?)"
     db.close()
-    found = outbox.recent_alerts(3, rule="rare") if field == "rule" else outbox.recent_alerts(3, label="rare")
+    found = {
+        "rule": lambda: outbox.recent_alerts(3, rule="rare"),
+        "label": lambda: outbox.recent_alerts(3, label="rare"),
+        "frame_ts": lambda: outbox.recent_alerts(
+            3, until=1_764_000_000.5
+        ),  # alert 1's time and half a second
+    }[field]()
     assert [alert.seq for alert in found] == [1]
     outbox.close()
