@@ -101,7 +101,8 @@ class SchemaError(Exception):
 
 
 def migrate(db: sqlite3.Connection) -> None:
-    """Bring ``db`` (autocommit mode) to VERSION in one transaction; a no-op when it is there.
+    """Bring ``db`` (autocommit mode) to VERSION, with the indexes of ``INDEXED_FIELDS``, in one
+    transaction; a no-op when it is there.
 
     Raises SchemaError, changing nothing, for a file from a newer gateway: writing it with this
     schema (and stamping it VERSION) could break the chain or lose what the newer version keeps."""
