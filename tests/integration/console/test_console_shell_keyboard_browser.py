@@ -4,7 +4,9 @@ keyboard user starting again from the skip link); and a logged-out page shows no
 answer refused for want of a session showed a red one over the login form); and the skip link
 skips to the content of the page shown (it showed the cameras page, whatever page it was on); and
 the window's title names the page shown (every page, the login form too, was titled alike); and the
-pages' links are hidden while the login form is shown (each of them led back to the form)."""
+pages' links are hidden while the login form is shown (each of them led back to the form); and on a
+phone the links lie on one row under the header's first (squeezed beside the name and the badge,
+each took a row of its own, the header a quarter of the screen)."""
 
 from __future__ import annotations
 
@@ -96,3 +98,26 @@ def test_the_windows_title_names_the_page_shown(config_path: Path, tokens: Path,
         expect(page).to_have_title("Models · edge-gateway console", timeout=UI_WAIT_MS)
         page.goto(f"http://127.0.0.1:{served.port}/#/camera/{CAMERA}")
         expect(page).to_have_title(f"Camera {CAMERA} · edge-gateway console", timeout=UI_WAIT_MS)
+
+
+def test_on_a_phone_the_pages_links_lie_on_one_row_under_the_name_and_the_badge(
+    config_path: Path, tokens: Path, browser: Browser
+) -> None:
+    with console_app(
+        OneCamera(CAMERA, CameraState.STREAMING, None), config_path, tokens_file=tokens
+    ) as served:
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        page.goto(f"http://127.0.0.1:{served.port}/#/cameras")
+        page.get_by_label("API token").fill(TOKEN)
+        page.keyboard.press("Enter")
+        expect(page.locator("#logout")).to_be_visible(timeout=UI_WAIT_MS)
+        links = "[...document.querySelectorAll('header nav a')]"
+        tops = page.evaluate(f"() => {links}.map((link) => link.getBoundingClientRect().top)")
+        assert len(tops) == 4
+        assert max(tops) - min(tops) < 1, f"the links' tops: {tops}"
+        bottom_of = "(selector) => document.querySelector(selector).getBoundingClientRect().bottom"
+        for above in (".brand", "#logout"):
+            assert page.evaluate(bottom_of, above) <= min(tops), f"{above} is not above the links"
+        header = page.locator("header").bounding_box()
+        assert header is not None
+        assert header["height"] < 120, f"the header is {header['height']} px high"
