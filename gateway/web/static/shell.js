@@ -51,15 +51,15 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
     current = null;
   }
 
-  // An app with no health to show (a gateway without the camera pipeline answers 404 for its
-  // status) shows no badge: it showed an empty red one, which said "unhealthy" in colour alone.
-  // Text and colour are set only when they change, so a screen reader is not told the same again.
   // While the login form is shown the pages' links are hidden: every one of them showed the form
   // again, offering pages a visitor could not see.
   function showLinks(shown) {
     for (const nav of document.querySelectorAll("header nav")) nav.hidden = !shown;
   }
 
+  // An app with no health to show (a gateway without the camera pipeline answers 404 for its
+  // status) shows no badge: it showed an empty red one, which said "unhealthy" in colour alone.
+  // Text and colour are set only when they change, so a screen reader is not told the same again.
   function setBadge(text, className) {
     const element = document.getElementById("health");
     element.hidden = !text;
