@@ -106,7 +106,7 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]], unit: float) -> N
 
 def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.int32]:
     """Normalised (x, y) points as the pixel points of a picture ``width`` by ``height``."""
-    return np.array([[round(x * width), round(y * height)] for x, y in points], dtype=np.int32)
+    return np.array([_pixel(point, width, height) for point in points], dtype=np.int32)
 
 
 def _outline_motion(canvas: Image, changed: npt.NDArray[np.bool_], unit: float) -> None:
