@@ -75,7 +75,7 @@ CREATE INDEX IF NOT EXISTS evidence_undelivered ON evidence (seq) WHERE delivere
 
 INDEXED_FIELDS = ("rule", "label", "frame_ts")
 """The alert fields ``/v1/events`` filters by that have an index of their own (the camera has its
-column, ``alerts_by_camera``); ``frame_ts``'s bounds where the newest alert below ``until`` lies."""
+column, ``alerts_by_camera``); ``frame_ts``'s finds the newest alert before an ``until``."""
 
 
 def payload_field(field: str) -> str:
