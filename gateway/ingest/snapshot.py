@@ -4,6 +4,7 @@ paths), zones, counting lines (with their ``in`` arrow) and motion mask (shaded)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -12,7 +13,7 @@ import numpy.typing as npt
 from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
-from gateway.outline_pixels import SHIFT, fill_outlines, vertices
+from gateway.outline_pixels import SHIFT, fill_outlines, pixels_under, vertices
 
 ZONE_COLOUR = (255, 200, 0)
 LINE_COLOUR = (60, 60, 255)
@@ -24,6 +25,7 @@ MOTION_COLOUR = (255, 0, 255)
 MASK_COLOUR = (128, 128, 128)
 MASK_EDGE_COLOUR = (230, 230, 230)
 MASK_OPACITY = 0.6
+MASK_LABEL = "no motion"
 """How much of a masked pixel is MASK_COLOUR: enough to tell at a glance, not to hide what is there."""
 LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 JPEG_QUALITY = 85
@@ -100,8 +102,34 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]], unit: float) -> N
         # frame, as a wider one would lie on watched pixels too.
         edge = vertices(outline, canvas.shape)
         cv2.polylines(canvas, [edge], True, MASK_EDGE_COLOUR, 1, lineType=cv2.LINE_8, shift=SHIFT)
-        x, y = _pixel(outline[0], width, height)
-        _label(canvas, "no motion", (x + _size(4, unit), y + _size(16, unit)), MASK_EDGE_COLOUR, unit)
+        corner = _mask_label_corner(tuple((x, y) for x, y in outline), height, width, unit)
+        if corner is None:
+            x, y = _pixel(outline[0], width, height)
+            corner = (x + _size(4, unit), y + _size(16, unit))
+        _label(canvas, MASK_LABEL, corner, MASK_EDGE_COLOUR, unit)
+
+
+@lru_cache(maxsize=64)
+def _mask_label_corner(
+    outline: tuple[Point, ...], height: int, width: int, unit: float
+) -> tuple[int, int] | None:
+    """Where ``MASK_LABEL``'s baseline starts for the label to lie whole inside ``outline``, clear of
+    its edge: the topmost, then leftmost, such place; None where it fits nowhere. Put at the first
+    vertex, it crossed the edge out onto watched pixels wherever the outline ran left or up from
+    there. Kept per outline and frame size, which only a reload changes, as the search reads every
+    pixel (milliseconds on a 4K frame, five times a second per live view)."""
+    scale, thickness = _letters(unit)
+    (text_width, text_height), descent = cv2.getTextSize(MASK_LABEL, LABEL_FONT, scale, thickness)
+    margin = _size(4, unit)
+    box = np.ones((text_height + descent + 2 * margin, text_width + 2 * margin), dtype=np.uint8)
+    under = pixels_under([outline], (height, width)).astype(np.uint8)
+    # Anchored at the box's top left corner: a pixel stays set where the box from it is all inside.
+    fits = cv2.erode(under, box, anchor=(0, 0), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    first = int(np.argmax(fits))
+    if not fits.flat[first]:
+        return None
+    row, column = divmod(first, width)
+    return column + margin, row + margin + text_height
 
 
 def _pixels(points: Sequence[Point], width: int, height: int) -> npt.NDArray[np.int32]:
@@ -134,11 +162,16 @@ def _label(
     box at the frame's right edge had its label cut after a few letters (a track id alone is 13 digits).
     ``scale`` and ``thickness``: the letters' on a frame of ``MARKS_DRAWN_FOR`` pixels."""
     height, width = canvas.shape[:2]
-    scale, thickness = scale * unit, _size(thickness, unit)
+    scale, thickness = _letters(unit, scale, thickness)
     (text_width, text_height), descent = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
     x = max(0, min(at[0], width - text_width - 1))
     y = max(text_height + 1, min(at[1], height - descent - 1))
     cv2.putText(canvas, text, (x, y), LABEL_FONT, scale, colour, thickness, cv2.LINE_AA)
+
+
+def _letters(unit: float, scale: float = 0.5, thickness: int = 1) -> tuple[float, int]:
+    """The letters' scale and thickness on a frame ``unit`` times ``MARKS_DRAWN_FOR``, given theirs there."""
+    return scale * unit, _size(thickness, unit)
 
 
 def in_arrow(line: LineConfig, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -151,12 +151,42 @@ def test_a_mask_outlines_edge_is_drawn_on_its_shaded_pixels_not_beside_them() ->
     picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     assert picture is not None
     outside = ~pixels_under(triangle, (HEIGHT, WIDTH))
-    # The edge (230 over the background's 50) judged past JPEG's blur, the label's corner left out.
+    # The edge and the label (230 over the background's 50) judged past JPEG's blur.
     edge_like = picture > 140
-    top, left = round(0.2 * HEIGHT), round(0.2 * WIDTH)
-    edge_like[top : top + 24, left : left + 100] = False
     assert edge_like[~outside].sum() > 500
     assert not (edge_like & outside).any(), np.argwhere(edge_like & outside)[:5].tolist()
+
+
+def test_a_masks_label_lies_inside_it_clear_of_its_edge() -> None:
+    # Outlined from its top right corner, leftwards: the label, put at the first vertex, lay wholly
+    # outside the mask, over watched pixels.
+    corner_first = [[(0.9, 0.1), (0.5, 0.1), (0.5, 0.5), (0.9, 0.5)]]
+    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
+    jpeg = draw_snapshot(grey, [], [], motion_mask=corner_first, quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert picture is not None
+    inside = pixels_under(corner_first, (HEIGHT, WIDTH))
+    # Inside, two pixels clear of the edge: the letters alone are bright.
+    core = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    letters = (picture > 140) & core
+    assert letters.sum() > 50
+    rows, columns = np.nonzero(letters)
+    # At the top left.
+    assert rows.max() < 0.1 * HEIGHT + 30
+    assert columns.min() < 0.5 * WIDTH + 30
+    assert not ((picture > 140) & ~inside).any()
+
+
+def test_a_mask_too_small_for_its_label_is_labelled_at_its_first_corner() -> None:
+    small = [[(0.5, 0.5), (0.52, 0.5), (0.52, 0.52), (0.5, 0.52)]]
+    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
+    jpeg = draw_snapshot(grey, [], [], motion_mask=small, quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert picture is not None
+    rows, columns = np.nonzero(picture > 140)
+    # The corner's edge (pixels 0.5-0.52 of the frame) and the letters to its right and below.
+    assert columns.max() > 0.52 * WIDTH + 30
+    assert rows.max() > 0.52 * HEIGHT
 
 
 def test_a_4k_frames_marks_grow_with_it_to_be_read_as_shrunk_on_a_screen() -> None:
