@@ -123,9 +123,12 @@ class CameraDirectory(Protocol):
 
     def camera(self, camera_id: str) -> CameraStatus | None: ...
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         """Newest frame with its latest detections and zones drawn, or None before the first frame;
-        ``motion``: with where the motion gate last saw change outlined."""
+        ``motion``: with where the motion gate last saw change outlined; ``longest_side``: the frame
+        scaled down first to at most that many pixels on its longest side (None: its own size)."""
         ...
 
 

@@ -174,7 +174,9 @@ class CameraPipeline:
         runtime = self._runtimes.get(camera_id)
         return self._status(runtime) if runtime is not None else None
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         runtime = self._runtimes.get(camera_id)
         frame = runtime.camera.peek_newest() if runtime is not None else None
         if runtime is None or frame is None:
@@ -186,7 +188,14 @@ class CameraPipeline:
         mask = config.motion.mask if config.motion.enabled else ()
         changed = runtime.gate.last_changed_pixels if motion else None
         return draw_snapshot(
-            frame.image, detections, config.zones, config.lines, motion_mask=mask, paths=paths, motion=changed
+            frame.image,
+            detections,
+            config.zones,
+            config.lines,
+            motion_mask=mask,
+            paths=paths,
+            motion=changed,
+            longest_side=longest_side,
         )
 
     def show(self, camera_id: str, detections: tuple[Detection, ...]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import cast
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ import numpy.typing as npt
 from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
+from gateway.image_shrink import shrunk
 from gateway.outline_pixels import SHIFT, fill_outlines, pixels_under, vertices
 
 ZONE_COLOUR = (255, 200, 0)
@@ -47,10 +49,12 @@ def draw_snapshot(
     motion_mask: Sequence[Sequence[Point]] = (),
     paths: Sequence[Sequence[Point]] = (),
     motion: npt.NDArray[np.bool_] | None = None,
+    longest_side: int | None = None,
 ) -> bytes:
     """``motion``: the motion gate's changed pixels, at its own small size, to outline (to tune its
-    settings and mask by)."""
-    canvas = image.copy()
+    settings and mask by); ``longest_side``: the frame scaled down, before the marks are drawn, to at
+    most that many pixels on its longest side (never up)."""
+    canvas = _scaled_down(image, longest_side) if longest_side is not None else image.copy()
     height, width = canvas.shape[:2]
     unit = max(1.0, max(width, height) / MARKS_DRAWN_FOR)
     if motion_mask:
@@ -84,6 +88,15 @@ def draw_snapshot(
     if not ok:
         raise SourceError("could not encode the snapshot as JPEG")
     return bytes(encoded.tobytes())
+
+
+def _scaled_down(image: Image, longest_side: int) -> Image:
+    """A copy of ``image`` at most ``longest_side`` pixels on its longest side, its shape kept."""
+    height, width = image.shape[:2]
+    factor = longest_side / max(width, height)
+    if factor >= 1:
+        return cast(Image, image.copy())
+    return shrunk(image, max(1, round(width * factor)), max(1, round(height * factor)))
 
 
 def _size(pixels: int, unit: float) -> int:

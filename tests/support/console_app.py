@@ -31,7 +31,9 @@ class OneCamera(FakeCameras):
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.status if camera_id == self.status.camera_id else None
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         return self.jpeg if camera_id == self.status.camera_id else None
 
 

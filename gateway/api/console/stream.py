@@ -48,6 +48,12 @@ logger = logging.getLogger(__name__)
 
 STREAM_FPS = 5.0
 """Frames per second a live view is capped at: enough to see motion, cheap to encode."""
+LIVE_VIEW_LONGEST_SIDE = 1280
+"""The most pixels a live view's picture has on its longest side: a larger frame is scaled down
+before its marks are drawn (as Frigate's live view is drawn 720 high). At a 4K camera's own size a
+frame was 300 to 820 KiB (bench/live_view.py: smooth, and with a camera's grain), 12 to 33 Mbit/s at
+5 fps to every viewer, a phone included, for a screen that shows it shrunk anyway; scaled, 60 KiB
+and 2.5 Mbit/s, for a little less CPU. ``snapshot.jpg`` keeps the frame's own size."""
 BOUNDARY = "frame"
 GONE_CHECK_S = 1.0
 """Seconds between checks that a viewer waiting for a frame is still connected."""
@@ -234,7 +240,10 @@ async def stream(request: web.Request) -> web.StreamResponse:
     motion = motion_view(request)
 
     async def encode() -> bytes | None:
-        return await offload(request, lambda: directory.snapshot_jpeg(camera_id, motion=motion))
+        return await offload(
+            request,
+            lambda: directory.snapshot_jpeg(camera_id, motion=motion, longest_side=LIVE_VIEW_LONGEST_SIDE),
+        )
 
     def wanted() -> bool:
         # Renamed or removed by a reload: asked for again, its view is a 404 naming it. Its token

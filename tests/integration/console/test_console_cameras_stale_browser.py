@@ -73,7 +73,9 @@ class Cameras(FakeCameras):
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.statuses.get(camera_id)
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         return self.jpeg if camera_id in self.statuses and camera_id not in self.pictureless else None
 
     def reorder(self, camera_ids: Sequence[str]) -> None:

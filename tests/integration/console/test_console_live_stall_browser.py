@@ -33,7 +33,9 @@ class HeldCamera(OneCamera):
         self.flowing = threading.Event()
         self.flowing.set()
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         self.flowing.wait()
         return super().snapshot_jpeg(camera_id)
 

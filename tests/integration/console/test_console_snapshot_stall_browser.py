@@ -41,7 +41,9 @@ class FiveCameras(FakeCameras):
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.statuses.get(camera_id)
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         return self.jpeg if camera_id in self.statuses else None
 
 

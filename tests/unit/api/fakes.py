@@ -203,6 +203,7 @@ class FakeCameras:
         )
         self.jpeg: bytes | None = b"\xff\xd8\xff\xe0fake-jpeg"
         self.motion_asked: list[bool] = []
+        self.longest_sides_asked: list[int | None] = []
 
     def cameras(self) -> Sequence[CameraStatus]:
         return [self.status]
@@ -210,8 +211,11 @@ class FakeCameras:
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.status if camera_id == "gate" else None
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         self.motion_asked.append(motion)
+        self.longest_sides_asked.append(longest_side)
         return self.jpeg if camera_id == "gate" else None
 
 

@@ -392,6 +392,21 @@ def test_live_view_frames_are_capped_at_five_per_second(make_api: ApiFactory) ->
         connection.close()
 
 
+def test_the_live_view_is_scaled_down_to_1280_pixels_and_the_snapshot_is_not(make_api: ApiFactory) -> None:
+    cameras = FakeCameras()
+    api = make_api(cameras=cameras)
+    connection = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
+    try:
+        connection.request("GET", "/v1/cameras/gate/stream.mjpeg")
+        read_part(connection.getresponse())
+    finally:
+        connection.close()
+    assert set(cameras.longest_sides_asked) == {1280}
+    cameras.longest_sides_asked.clear()
+    assert api.get("/v1/cameras/gate/snapshot.jpg").status == 200
+    assert cameras.longest_sides_asked == [None]
+
+
 def test_live_view_of_an_unknown_camera_is_a_404(make_api: ApiFactory) -> None:
     api = make_api(cameras=FakeCameras())
     reply = api.get("/v1/cameras/nowhere/stream.mjpeg")

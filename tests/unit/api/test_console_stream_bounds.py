@@ -33,7 +33,9 @@ class ManyCameras(FakeCameras):
     def camera(self, camera_id: str) -> CameraStatus | None:
         return self.status if camera_id in self.ids else None
 
-    def snapshot_jpeg(self, camera_id: str, *, motion: bool = False) -> bytes | None:
+    def snapshot_jpeg(
+        self, camera_id: str, *, motion: bool = False, longest_side: int | None = None
+    ) -> bytes | None:
         return self.jpeg if camera_id in self.ids else None
 
 

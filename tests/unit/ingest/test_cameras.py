@@ -187,6 +187,24 @@ def grey_snapshot(
     return np.asarray(decoded, dtype=np.uint8)
 
 
+def test_snapshot_is_scaled_down_to_the_longest_side_asked_for(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    sink = Sink()
+    pipeline, _ = pipeline_for([camera()], immediate(person), sink, openers)
+    running.append(pipeline)
+    pipeline.start()
+    assert wait_until(lambda: len(sink.results) >= 1)
+    shapes = []
+    for longest_side in (None, 32):
+        jpeg = pipeline.snapshot_jpeg("cam", longest_side=longest_side)
+        assert jpeg is not None
+        decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert decoded is not None
+        shapes.append(decoded.shape)
+    assert shapes == [(48, 64), (24, 32)]
+
+
 def test_snapshot_shades_the_motion_mask_in_force(
     openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
 ) -> None:

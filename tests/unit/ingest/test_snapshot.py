@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from gateway.config import ZoneConfig
 from gateway.domain import Detection
@@ -187,6 +188,41 @@ def test_a_mask_too_small_for_its_label_is_labelled_at_its_first_corner() -> Non
     # The corner's edge (pixels 0.5-0.52 of the frame) and the letters to its right and below.
     assert columns.max() > 0.52 * WIDTH + 30
     assert rows.max() > 0.52 * HEIGHT
+
+
+def decoded_shape(jpeg: bytes) -> tuple[int, int]:
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+    return picture.shape[1], picture.shape[0]
+
+
+@pytest.mark.parametrize(
+    ("size", "scaled"),
+    [
+        ((3840, 2160), (1280, 720)),
+        ((2160, 3840), (720, 1280)),
+        ((1920, 1080), (1280, 720)),
+        ((2688, 1520), (1280, 724)),
+        ((1280, 720), (1280, 720)),
+        ((640, 360), (640, 360)),
+    ],
+)
+def test_a_frame_is_scaled_down_to_its_longest_side_keeping_its_shape_never_up(
+    size: tuple[int, int], scaled: tuple[int, int]
+) -> None:
+    width, height = size
+    black = np.zeros((height, width, 3), dtype=np.uint8)
+    box = (0.25, 0.5, 0.5, 0.9)
+    jpeg = draw_snapshot(black, [Detection("person", 0.9, box)], [], quality=100, longest_side=1280)
+    assert decoded_shape(jpeg) == scaled
+    assert decoded_shape(draw_snapshot(black, [], [])) == size
+    # The marks are drawn on the picture shrunk, at its size: the box where it was, edges 2 px wide.
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None
+    coloured = box_coloured(picture.astype(np.uint8))
+    columns = np.flatnonzero(coloured[round(0.7 * scaled[1])])
+    assert abs(columns.min() - 0.25 * scaled[0]) <= 2
+    assert columns[columns < 0.375 * scaled[0]].size <= 3
 
 
 def test_a_4k_frames_marks_grow_with_it_to_be_read_as_shrunk_on_a_screen() -> None:
