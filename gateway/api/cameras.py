@@ -14,6 +14,7 @@ from gateway.api.context import context_of, offload
 from gateway.api.detect import detection_json
 from gateway.api.events import MAX_SEQ
 from gateway.api.motion_view import motion_view
+from gateway.api.picture_size import longest_side_asked
 from gateway.api.unknown_camera import unknown_camera
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
@@ -71,8 +72,11 @@ async def snapshot(request: web.Request) -> web.Response:
     if directory is None or directory.camera(camera_id) is None:
         raise unknown_camera(camera_id, directory)
     motion = motion_view(request)
+    longest_side = longest_side_asked(request)
     # Drawing boxes and encoding a JPEG takes milliseconds: off the event loop.
-    jpeg = await offload(request, lambda: directory.snapshot_jpeg(camera_id, motion=motion))
+    jpeg = await offload(
+        request, lambda: directory.snapshot_jpeg(camera_id, motion=motion, longest_side=longest_side)
+    )
     if jpeg is None:
         raise web.HTTPNotFound(text=f"camera {camera_id!r} has not delivered a frame yet")
     return web.Response(body=jpeg, content_type="image/jpeg", headers={"Cache-Control": "no-store"})

@@ -5,6 +5,7 @@ waiting behind the streams for good."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -52,6 +53,8 @@ def test_every_tile_shows_a_picture_and_the_page_keeps_refreshing(browser: Brows
             picture = tile.locator("img.live")
             expect(picture).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
             expect(picture).to_have_js_property("naturalHeight", HEIGHT)
+            # as large as its live view would be (a 4K camera's own picture is up to 820 KiB)
+            expect(picture).to_have_attribute("src", re.compile(r"/snapshot\.jpg\?longest_side=1280&"))
         # and the page's refresh still gets its answers, twice over
         for _ in range(2):
             with page.expect_response(

@@ -9,6 +9,7 @@ import tracemalloc
 import cv2
 import numpy as np
 import numpy.typing as npt
+import pytest
 
 from gateway.domain import AlertEvent, AlertKind, CameraStatus, ModelRef
 from gateway.protocol.alerts import ZERO_HASH, build_alert
@@ -142,6 +143,35 @@ def test_cameras_and_snapshots(make_api: ApiFactory) -> None:
     reply = api.get("/v1/cameras/gate/snapshot.jpg")
     assert reply.status == 404
     assert "not delivered a frame" in reply.json()["error"]
+
+
+def test_a_snapshot_is_scaled_to_the_longest_side_asked_for(make_api: ApiFactory) -> None:
+    cameras = FakeCameras()
+    api = make_api(cameras=cameras)
+    for query in ("", "?longest_side=640&at=17", "?longest_side=16", "?longest_side=65535"):
+        assert api.get("/v1/cameras/gate/snapshot.jpg" + query).status == 200
+    assert cameras.longest_sides_asked == [None, 640, 16, 65535]
+
+
+@pytest.mark.parametrize("value", ["0", "15", "65536", "-5", "1e3", "640px", "", "99999999999999999999"])
+def test_a_snapshots_longest_side_that_is_not_a_size_is_a_400_naming_it(
+    make_api: ApiFactory, value: str
+) -> None:
+    cameras = FakeCameras()
+    reply = make_api(cameras=cameras).get(f"/v1/cameras/gate/snapshot.jpg?longest_side={value}")
+    assert reply.status == 400
+    assert reply.json()["error"] == (
+        f"longest_side must be a whole number of pixels from 16 to 65535, got {value!r}"
+    )
+    assert cameras.longest_sides_asked == []
+
+
+def test_a_snapshots_longest_side_given_twice_is_a_400(make_api: ApiFactory) -> None:
+    reply = make_api(cameras=FakeCameras()).get(
+        "/v1/cameras/gate/snapshot.jpg?longest_side=64&longest_side=32"
+    )
+    assert reply.status == 400
+    assert reply.json()["error"] == "longest_side is given 2 times: give it once"
 
 
 def test_without_cameras_or_events_lists_are_empty(api: ServedApi) -> None:
