@@ -85,7 +85,10 @@ def run_validate(arguments: argparse.Namespace) -> int:
             print(f"ok      {name}:{status.version} ({status.provider})")
         else:
             which = f"{name}:{status.version}" if status.version else name  # 0: the model has none
-            print(f"FAILED  {which}: {printable(status.reason or '')}", file=sys.stderr)
+            # A model.yaml's problems one to a line, as check-config prints a config's: escaped
+            # into one line, they ran on with a backslash and an n between them.
+            reason = "\n        ".join(printable(line) for line in (status.reason or "").split("\n"))
+            print(f"FAILED  {which}: {reason}", file=sys.stderr)
     for invalid in invalid_names:
         print(f"FAILED  {printable(invalid)}: {INVALID_NAME}", file=sys.stderr)
     if not statuses and not invalid_names:

@@ -66,9 +66,16 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def _served(datatype: TensorType) -> TensorType:
+    # Loaded, such a model was ready, and every request to it a 400.
+    if datatype is TensorType.BYTES:
+        raise ValueError("BYTES (string) tensors are not served: the gateway takes BOOL and numeric tensors")
+    return datatype
+
+
 class TensorConfig(_Section):
     name: str = Field(min_length=1)
-    datatype: TensorType = TensorType.FP32
+    datatype: Annotated[TensorType, AfterValidator(_served)] = TensorType.FP32
     dims: tuple[Integer, ...] = Field(description="Shape without the batch dimension; -1 where dynamic.")
 
     def spec(self) -> TensorSpec:
