@@ -242,22 +242,28 @@ def error_location(detail: ErrorDetails) -> tuple[str | int, ...]:
 
 
 def _problems(error: ValidationError, source: ConfigSource, model: type[BaseModel]) -> list[ConfigProblem]:
-    details = error.errors()
-    locations = [error_location(detail) for detail in details]
     problems = []
-    for detail, location in zip(details, locations, strict=True):
-        if detail["type"] == "too_short" and any(_below(other, location) for other in locations):
-            # pydantic counts only the entries that validated: a model's one input with a wrong
-            # datatype was also said to be missing ("inputs: needs at least 1 entry, got 0").
+    for detail in error.errors():
+        if _miscounted(detail):
             continue
+        location = error_location(detail)
         problems.append(source.problem(location, error_message(detail, model, location)))
     # In the file's order, as an editor shows it: pydantic's is the models' (http before inference,
     # whatever the file's), so fixing them top to bottom jumped about the file.
     return sorted(problems, key=lambda problem: (problem.line is None, problem.line or 0))
 
 
-def _below(location: tuple[str | int, ...], parent: tuple[str | int, ...]) -> bool:
-    return len(location) > len(parent) and location[: len(parent)] == parent
+def _miscounted(detail: ErrorDetails) -> bool:
+    """Whether ``detail`` says a list is too short that is not: pydantic counts only the entries that
+    validated, so a model's one input with a wrong datatype was also said to be missing ("inputs:
+    needs at least 1 entry, got 0"), beside that entry's own problem."""
+    given, least = detail.get("input"), detail.get("ctx", {}).get("min_length")
+    return (
+        detail["type"] == "too_short"
+        and isinstance(given, list | tuple)
+        and isinstance(least, int)
+        and len(given) >= least
+    )
 
 
 def parse_config(
