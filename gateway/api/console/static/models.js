@@ -138,7 +138,8 @@ export function mount(view) {
         [{ text: meta ? share(meta, entry.version, unfailed) : "unknown" }],
         [{ text: meta ? meta.platform : "unknown" }],
         [{ text: provider }],
-        [{ class: entry.reason && !unloaded ? "error" : "", text: problem }],
+        // A model.yaml's problems, one to a line as the gateway joins them.
+        [{ class: `problem${entry.reason && !unloaded ? " error" : ""}`, text: problem }],
       ));
     }));
   }
