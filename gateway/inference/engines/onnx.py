@@ -9,6 +9,7 @@ session with two intra-op threads reaches only 1.5-1.75x of one core).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -84,7 +85,7 @@ class OnnxEngine:
                 str(path), sess_options=session_options, providers=session_providers(providers, options)
             )
         except Exception as exc:  # onnxruntime raises its own pybind types and plain RuntimeErrors
-            raise ModelLoadError(f"{path}: {_first_line(exc)}") from exc
+            raise ModelLoadError(f"{path}: ONNX Runtime cannot load it: {_load_failure(exc)}") from exc
         self._provider: str = self._session.get_providers()[0]
         if self._provider != providers[0]:
             logger.warning("%s: wanted %s, running on %s", path, providers[0], self._provider)
@@ -112,9 +113,9 @@ class OnnxEngine:
         try:
             results = self._session.run(self._output_names, dict(feeds))
         except ort.capi.onnxruntime_pybind11_state.InvalidArgument as exc:
-            raise InvalidInputError(_first_line(exc)) from exc
+            raise InvalidInputError(_said(exc)) from exc
         except Exception as exc:  # any other runtime failure fails this batch only
-            raise InferenceError(_first_line(exc)) from exc
+            raise InferenceError(_said(exc)) from exc
         return dict(zip(self._output_names, results, strict=True))
 
     def close(self) -> None:
@@ -160,6 +161,22 @@ def _spec(argument: Any) -> TensorSpec:
     return TensorSpec(argument.name, datatype, shape)
 
 
-def _first_line(exc: BaseException) -> str:
+_SOURCE_PLACE = re.compile(r"/onnxruntime_src/\S+:\d+ (?:\S.*?\)(?: const)? )?")
+"""Where in its C++ source ONNX Runtime raised, and the function's whole signature: "/onnxruntime_src/
+onnxruntime/core/graph/model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, const ...&)",
+before the words that say what is wrong."""
+_LOAD_FAILED = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : Load model from .*? failed:\s*")
+"""ONNX Runtime's preamble to a load's failure, which names the file the message names already."""
+
+
+def _said(exc: BaseException) -> str:
+    """What ONNX Runtime says is wrong, on one line, without where in its source it raised."""
     text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+    return _SOURCE_PLACE.sub("", text.splitlines()[0])
+
+
+def _load_failure(exc: BaseException) -> str:
+    """Why ONNX Runtime could not load a model file: "Unsupported model IR version: 99, max supported
+    IR version: 14" where it said that after its preamble, the file's path, its source file and line
+    and a C++ signature of 280 characters."""
+    return _LOAD_FAILED.sub("", _said(exc)) or _said(exc)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
+from onnx import TensorProto, helper
 
 from gateway.domain import TensorSpec, TensorType
-from gateway.errors import InvalidInputError, ModelLoadError
+from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine, preferred_provider
 from tests.support.onnx_models import write_affine_model, write_broken_model
@@ -60,3 +63,56 @@ def test_wrong_input_is_an_invalid_input_error(models_root: Path) -> None:
         engine.run({"INPUT0": np.ones((1, 4), np.float64)})
     with pytest.raises(InvalidInputError):
         engine.run({"INPUT0": np.ones((1, 5), np.float32)})
+
+
+def _model_file(path: Path, graph: onnx.GraphProto, *, ir_version: int = 8, opset: int = 17) -> Path:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = ir_version
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def _negation(shape: list[int | None]) -> onnx.GraphProto:
+    return helper.make_graph(
+        [helper.make_node("Not", ["x"], ["y"])],
+        "negation",
+        [helper.make_tensor_value_info("x", TensorProto.BOOL, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.BOOL, shape)],
+    )
+
+
+@pytest.mark.parametrize(
+    ("ir_version", "said"),
+    [(99, r"Unsupported model IR version: 99, max supported IR version: \d+"), (8, None)],
+)
+def test_a_load_error_says_what_onnx_runtime_found_wrong_without_its_source_place(
+    tmp_path: Path, ir_version: int, said: str | None
+) -> None:
+    # ONNX Runtime's own message named the file again, then its C++ source file and line and a
+    # function signature of 280 characters, before the words that say what is wrong.
+    path = _model_file(tmp_path / "1" / "model.onnx", _negation([None, 4]), ir_version=ir_version)
+    if said is None:
+        path.write_bytes(b"")
+        said = r"No graph was found in the protobuf\."
+    with pytest.raises(ModelLoadError) as raised:
+        OnnxEngine(path, EngineOptions())
+    assert re.fullmatch(f"{re.escape(str(path))}: ONNX Runtime cannot load it: {said}", str(raised.value))
+
+
+def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(tmp_path: Path) -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "shape"], ["y"])],
+        "reshape",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 2])],
+        [helper.make_tensor("shape", TensorProto.INT64, [2], [2, 2])],
+    )
+    engine = OnnxEngine(_model_file(tmp_path / "1" / "model.onnx", graph), EngineOptions())
+    with pytest.raises(InferenceError) as raised:
+        engine.run({"x": np.ones((2, 4), np.float32)})
+    engine.close()
+    said = str(raised.value)
+    assert "The input tensor cannot be reshaped to the requested shape" in said
+    assert "onnxruntime_src" not in said
+    assert "ReshapeHelper" not in said
