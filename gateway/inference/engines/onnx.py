@@ -79,7 +79,9 @@ class OnnxEngine:
         session_options.inter_op_num_threads = 1
         session_options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         session_options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        session_options.log_severity_level = 3
+        # Fatal only: every error comes back to us raised, and is logged, counted or answered from
+        # there; ONNX Runtime's own copy of a failed run went to stderr too, in terminal colours.
+        session_options.log_severity_level = 4
         try:
             self._session = ort.InferenceSession(
                 str(path), sess_options=session_options, providers=session_providers(providers, options)

@@ -100,7 +100,9 @@ def test_a_load_error_says_what_onnx_runtime_found_wrong_without_its_source_plac
     assert re.fullmatch(f"{re.escape(str(path))}: ONNX Runtime cannot load it: {said}", str(raised.value))
 
 
-def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(tmp_path: Path) -> None:
+def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     graph = helper.make_graph(
         [helper.make_node("Reshape", ["x", "shape"], ["y"])],
         "reshape",
@@ -116,3 +118,5 @@ def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(tmp
     assert "The input tensor cannot be reshaped to the requested shape" in said
     assert "onnxruntime_src" not in said
     assert "ReshapeHelper" not in said
+    # raised, and not also printed by ONNX Runtime in terminal colours (into the journal)
+    assert "Reshape" not in capfd.readouterr().err
