@@ -20,12 +20,12 @@ from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from gateway.domain import AlertEvent, AlertKind, CameraStatus
 from tests.integration.console.test_console_events_paging_browser import (
+    RARE,
     START_TS,
     UI_WAIT_MS,
     alert_event,
     events_page,
     history,
-    local_input,
     served,
     shown_events,
     status,
@@ -84,13 +84,15 @@ class Cameras(FakeCameras):
 
 
 def quiet_then_busy() -> list[AlertEvent]:
-    """Three events on the door (seq 1 to 6), then 1,500 on the yard (seq 7 to 3006), the alert of
-    each seq that many seconds after START_TS: the door's are far behind the newest 1,000 alerts."""
+    """Three events on the door (seq 1 to 6; the first of label RARE, which no yard event has), then
+    1,500 on the yard (seq 7 to 3006), the alert of each seq that many seconds after START_TS: the
+    door's are far behind the newest 1,000 alerts."""
     made: list[AlertEvent] = []
     for number in range(1503):
         camera_id = "door" if number < 3 else "yard"
+        label = RARE if number == 0 else None
         for kind in (AlertKind.START, AlertKind.END):
-            made.append(alert_event(number, kind, camera_id, START_TS + len(made) + 1))
+            made.append(alert_event(number, kind, camera_id, START_TS + len(made) + 1, label))
     return made
 
 
@@ -190,10 +192,11 @@ def test_an_answer_read_for_the_camera_chosen_before_is_thrown_away(browser: Bro
         assert shown_events(page) == ["event-2", "event-1", "event-0"]
         expect(older).to_have_text(EXHAUSTED)
 
-        # Likewise a page Older reads: given the yard chosen, and a time none of its newest match,
+        # Likewise a page Older reads: given the yard chosen, and a label none of its events has (the
+        # door's first event's),
         camera.select_option("yard")
         expect(status(page)).to_have_text(ALL_NEWEST, timeout=UI_WAIT_MS)
-        page.get_by_label("To").fill(local_input(START_TS + 10))
+        page.get_by_label("Label").select_option(RARE)
         expect(status(page)).to_have_text("No events match in the newest 1000 alerts.")
         held = Held(page, re.compile(r"/v1/events\?.*before=.*camera=yard"))
         older.click()
@@ -201,27 +204,33 @@ def test_an_answer_read_for_the_camera_chosen_before_is_thrown_away(browser: Bro
         expect(older).to_have_text("Loading older events…")
         # when the door is chosen while the yard's page before comes, and then it comes,
         camera.select_option("door")
-        expect(status(page)).to_have_text("3 events", timeout=UI_WAIT_MS)
+        expect(status(page)).to_have_text("1 event", timeout=UI_WAIT_MS)
         expect(older).to_have_text(EXHAUSTED)
         held.release()
-        # then the door's run is as it was: its events, and nothing older to read.
-        expect(status(page)).to_have_text("3 events")
-        assert shown_events(page) == ["event-2", "event-1", "event-0"]
+        # then the door's run is as it was: its event of that label, and nothing older to read.
+        expect(status(page)).to_have_text("1 event")
+        assert shown_events(page) == ["event-0"]
         expect(older).to_have_text(EXHAUSTED)
         expect(older).to_be_disabled()
 
 
 def test_older_with_a_camera_chosen_pages_back_within_that_camera(browser: Browser, tmp_path: Path) -> None:
-    # 1,500 events: the odd ones on the gate (1,500 alerts), the even ones on the yard.
-    with served(tmp_path, history(0, 1500, 2, 1), Cameras("gate", "yard")) as gateway:
+    # 1,500 events: the odd ones on the gate (1,500 alerts), the even ones on the yard; the gate's
+    # older than its newest 1,000 alerts (events 1 to 499) of label RARE.
+    made = [
+        dataclasses.replace(event, label=RARE)
+        if event.camera_id == "gate" and int(event.event_id[6:]) < 500
+        else event
+        for event in history(0, 1500, 2, 1)
+    ]
+    with served(tmp_path, made, Cameras("gate", "yard")) as gateway:
         page = events_page(browser, gateway, ALL_NEWEST)
         reads = events_reads(page)
         older = page.locator("#older")
-        # Given the gate chosen, and a time none of its newest 1,000 alerts match,
-        page.get_by_label("Camera").select_option("gate")
-        expect(status(page)).to_have_text(ALL_NEWEST, timeout=UI_WAIT_MS)
-        page.get_by_label("To").fill(local_input(START_TS + 1000))
-        expect(status(page)).to_have_text("No events match in the newest 1000 alerts.")
+        # Given the gate chosen, and a label none of its newest 1,000 alerts has (chosen through the
+        # page's address: its dropdown lists only the labels read),
+        page.goto(gateway.base + f"/#/events/camera%3Dgate%26label%3D{RARE}")
+        expect(status(page)).to_have_text("No events match in the newest 1000 alerts.", timeout=UI_WAIT_MS)
         # when Older reads back,
         older.click()
         # then it reads the gate's alerts before those held, the last of them.

@@ -7,6 +7,7 @@ gateway (``/v1/events?rule=``), so its events show however many of other rules' 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime, timezone
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, expect
@@ -104,3 +105,54 @@ def test_a_rare_rules_events_behind_a_page_of_another_rules_show_when_it_is_chos
             "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
         )
         expect(page.locator("li.event h2").first).to_have_text("yard: person")
+
+
+def test_a_time_ranges_events_behind_a_page_of_newer_ones_show_when_it_is_chosen(
+    tmp_path: Path, browser: Browser
+) -> None:
+    # Given two events of rule door at 16:00 UTC, then 600 events (1,200 alerts) of rule yard an hour
+    # later: more than the page reads at once, so none of door's alerts is among the newest read
+    door = alerts(CAMERA, "door", LABEL, 2)
+    yard = [
+        dataclasses.replace(
+            alert,
+            seq=alert.seq + len(door),
+            event=dataclasses.replace(alert.event, frame_ts=alert.event.frame_ts + 3600),
+        )
+        for alert in alerts(CAMERA, "yard", "person", 600)
+    ]
+    first = datetime.fromtimestamp(door[0].event.frame_ts, timezone.utc)
+    assert first.isoformat() == "2025-11-24T16:00:00+00:00"
+    (tmp_path / "gateway.yaml").write_text(CONFIG)
+    with console_app(
+        OneCamera(CAMERA, CameraState.STREAMING, None), tmp_path / "gateway.yaml", door + yard
+    ) as served:
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, timezone_id="UTC")
+        page.goto(f"http://127.0.0.1:{served.port}/#/events")
+        expect(status(page)).to_have_text(
+            "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
+        )
+        # When From and To are chosen around 16:00, the range's events are read from the gateway and
+        # shown at once, without paging back through the newer ones
+        with page.expect_request(lambda request: "until=2025-11-24T16%3A01%3A00.001Z" in request.url):
+            page.locator("#filter-from").fill("2025-11-24T15:59")
+            page.locator("#filter-to").fill("2025-11-24T16:01")
+        expect(page.locator("li.event h2")).to_have_text([f"door: {LABEL}"] * 2, timeout=UI_WAIT_MS)
+        expect(status(page)).to_have_text("2 events")
+        expect(page.locator("#older")).to_have_text(
+            "No older events in the time range: all its alerts are loaded"
+        )
+        # kept in the address, so a reload shows them again;
+        page.reload()
+        expect(page.locator("li.event h2")).to_have_text([f"door: {LABEL}"] * 2, timeout=UI_WAIT_MS)
+        expect(page.locator("#filter-to")).to_have_value("2025-11-24T16:01")
+        # a range that ends before it starts is said to be so, and nothing is read for it;
+        page.locator("#filter-from").fill("2025-11-24T16:02")
+        expect(status(page)).to_have_text("From must be before To.", timeout=UI_WAIT_MS)
+        expect(page.locator("li.event")).to_have_count(0)
+        # and with no range, the newest of all are read again
+        page.locator("#filter-from").fill("")
+        page.locator("#filter-to").fill("")
+        expect(status(page)).to_have_text(
+            "500 events in the newest 1000 alerts, newest 100 shown", timeout=UI_WAIT_MS
+        )

@@ -5,11 +5,13 @@
 // The page holds one unbroken run of alerts, from the newest back to the oldest it has read: each
 // refresh adds the newest on top (paging back to close the gap when more arrived since the last one
 // than an answer holds), and Older reads further back below, so an event spanning pages is one
-// card and the label and time filters apply to all of it. The run is of the camera and the rule
-// chosen (the gateway answers one camera's, one rule's alerts; every alert of an event is of its
-// rule), or of every one: at a busy site a quiet camera's or a rare rule's events can lie far behind
-// the newest alerts of all, past what the page holds, so choosing either starts its own run, and an
-// answer read for the run before is thrown away. The run is bounded at MAX_ALERTS, twenty
+// card and the label filter applies to all of it. The run is of the camera, the rule and the time
+// range chosen (the gateway answers one camera's, one rule's alerts, and those whose frame time lies
+// in a range; every alert of an event is of its rule), or of every one: at a busy site a quiet
+// camera's or a rare rule's events, or last week's, can lie far behind the newest alerts of all, past
+// what the page holds, so choosing any of them starts its own run, and an answer read for the run
+// before is thrown away. An event across the range's edge shows its alerts inside it. The run is
+// bounded at MAX_ALERTS, twenty
 // answers: a busy day of a few cameras, about 11 MB of parsed alerts in Chromium, grouped and
 // filtered in some 20 to 60 ms; past it the oldest go first. Cards are built only for the events
 // shown, their raw JSON only when opened, and a refresh that found nothing new draws nothing.
@@ -44,12 +46,20 @@ export function groupEvents(alerts) {
     .sort((a, b) => b[b.length - 1].seq - a[a.length - 1].seq);
 }
 
-// Every read of a run names its camera and its rule, if it has them.
+// Every read of a run names its camera, its rule and its time range, if it has them.
 function eventsPath(run, limit, before) {
   const older = before === undefined ? "" : `&before=${before}`;
-  const camera = run.camera ? `&camera=${encodeURIComponent(run.camera)}` : "";
-  const rule = run.rule ? `&rule=${encodeURIComponent(run.rule)}` : "";
-  return `/v1/events?limit=${limit}${older}${camera}${rule}`;
+  const chosen = [["camera", run.camera], ["rule", run.rule], ["since", run.since], ["until", run.until]]
+    .filter(([, value]) => value)
+    .map(([key, value]) => `&${key}=${encodeURIComponent(value)}`);
+  return `/v1/events?limit=${limit}${older}${chosen.join("")}`;
+}
+
+// A datetime-local field's time, in this browser's zone, as the gateway takes one (RFC 3339, UTC),
+// `after` milliseconds later; "" for none.
+function instant(value, after = 0) {
+  const at = value ? Date.parse(value) : NaN;
+  return Number.isNaN(at) ? "" : new Date(at + after).toISOString();
 }
 
 function newestFirst(alerts) {
@@ -107,9 +117,17 @@ export function mount(view, parameter) {
     control.value = value;
   }
   const cards = new Map();
-  // Replaced when the camera or rule filter changes: a read whose run is no longer this one is
+  // What the gateway is asked for: To is the last minute shown, where the gateway's `until` is the
+  // first left out.
+  const chosenRun = () => ({
+    camera: fields.camera.value,
+    rule: fields.rule.value,
+    since: instant(fields.from.value),
+    until: instant(fields.to.value, 1),
+  });
+  // Replaced when the camera, rule or time filter changes: a read whose run is no longer this one is
   // thrown away.
-  let run = { camera: fields.camera.value, rule: fields.rule.value };
+  let run = chosenRun();
   let alerts = []; // newest first, no seq missing between the first and the last
   let loaded = false; // the first refresh has answered
   let exhausted = false; // nothing is older than the last alert held
@@ -129,16 +147,15 @@ export function mount(view, parameter) {
     select.value = chosen;
   }
 
+  // The run holds the camera, rule and time range chosen only (the gateway filters them).
   function matching() {
-    const from = fields.from.value ? Date.parse(fields.from.value) : -Infinity;
-    const to = fields.to.value ? Date.parse(fields.to.value) : Infinity;
-    return groupEvents(alerts).filter((group) => {
-      const first = group[0];
-      const at = Date.parse(first.frame_ts);
-      // The run holds the rule chosen only (the gateway filters it).
-      return (!fields.label.value || first.label === fields.label.value)
-        && at >= from && at <= to;
-    });
+    return groupEvents(alerts).filter((group) => !fields.label.value || group[0].label === fields.label.value);
+  }
+
+  // Why the time range chosen can hold no alert; "" where it can.
+  function rangeProblem(chosen) {
+    return chosen.since && chosen.until && Date.parse(chosen.until) <= Date.parse(chosen.since)
+      ? "From must be before To." : "";
   }
 
   function shownCount(groups) {
@@ -155,6 +172,7 @@ export function mount(view, parameter) {
     if (loading) return ["Loading older events…", false];
     if (groups.length > shown || canLoad()) return ["Older events", false];
     if (!loaded) return ["Older events", true];
+    if (exhausted && (run.since || run.until)) return ["No older events in the time range: all its alerts are loaded", true];
     if (exhausted) return ["No older events: all alerts on the gateway are loaded", true];
     return [`No older events here: this page holds the newest ${MAX_ALERTS} alerts at most`, true];
   }
@@ -252,6 +270,11 @@ export function mount(view, parameter) {
 
   async function readNewest(mine) {
     const limit = alerts.length ? NEWEST : FETCH;
+    if (rangeProblem(mine)) {
+      refreshError = rangeProblem(mine);
+      render();
+      return;
+    }
     try {
       const [answer, [readDelivery, statusError], cameras] = await Promise.all([
         api(eventsPath(mine, limit)),
@@ -330,7 +353,7 @@ export function mount(view, parameter) {
   // A new run for the camera and rule chosen, read at once; what the run before held or read is
   // dropped.
   function startRun() {
-    run = { camera: fields.camera.value, rule: fields.rule.value };
+    run = chosenRun();
     alerts = [];
     loaded = false;
     exhausted = false;
@@ -346,8 +369,8 @@ export function mount(view, parameter) {
   }
 
   olderButton.addEventListener("click", older);
-  for (const key of ["camera", "rule"]) fields[key].addEventListener("change", startRun);
-  for (const key of ["label", "from", "to"]) fields[key].addEventListener("change", render);
+  for (const key of ["camera", "rule", "from", "to"]) fields[key].addEventListener("change", startRun);
+  fields.label.addEventListener("change", render);
   for (const control of Object.values(fields)) control.addEventListener("change", () => keepInAddress("#/events", fields));
   return { refresh };
 }
