@@ -302,7 +302,9 @@ def test_the_page_holds_a_bounded_run_and_says_when_it_can_read_no_further(
         older = page.locator("#older")
         older.click()
         expect(older).to_have_text(
-            "No older events here: this page holds the newest 20000 alerts at most", timeout=UI_WAIT_MS
+            "No older events here: this page holds the newest 20000 alerts at most; "
+            "choose From and To to read further back",
+            timeout=UI_WAIT_MS,
         )
         expect(older).to_be_disabled()
         expect(status(page)).to_have_text("No events match in the newest 20000 alerts.")

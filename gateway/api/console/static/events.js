@@ -174,7 +174,8 @@ export function mount(view, parameter) {
     if (!loaded) return ["Older events", true];
     if (exhausted && (run.since || run.until)) return ["No older events in the time range: all its alerts are loaded", true];
     if (exhausted) return ["No older events: all alerts on the gateway are loaded", true];
-    return [`No older events here: this page holds the newest ${MAX_ALERTS} alerts at most`, true];
+    const range = run.since || run.until ? "narrow" : "choose";
+    return [`No older events here: this page holds the newest ${MAX_ALERTS} alerts at most; ${range} From and To to read further back`, true];
   }
 
   function render() {
