@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from bench.evidence import demo_frames, scene_frames
+from bench.run_record import run_record
 from gateway.api.console.stream import LIVE_VIEW_LONGEST_SIDE, STREAM_FPS
 from gateway.config import ZoneConfig
 from gateway.domain import Detection, Image
@@ -70,7 +71,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--frames", type=int, default=30, help="frames per frame set")
     parser.add_argument("--output", type=Path, default=RESULTS)
     arguments = parser.parse_args(argv)
-    load_before = os.getloadavg()
+    began, load_before = time.perf_counter(), os.getloadavg()
     rows: list[dict[str, Any]] = []
     for name, make in FRAME_SETS.items():
         frames = make(arguments.frames)
@@ -92,12 +93,7 @@ def main(argv: list[str]) -> int:
         "stream_fps": STREAM_FPS,
         "opencv": cv2.__version__,
         "opencv_threads": cv2.getNumThreads(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
-        "load_average": {"before": load_before, "after": load_after},
+        **run_record(began, load_before, load_after),
         "runs": rows,
     }
     arguments.output.mkdir(parents=True, exist_ok=True)
