@@ -62,7 +62,8 @@ def run_list(arguments: argparse.Namespace) -> int:
             str(status.max_batch_size),
             printable(_tensors(status.inputs)),
             printable(_tensors(status.outputs)),
-            printable(status.reason or ""),
+            # A row each: a model.yaml's problems, one to a line in the reason, run on after "; ".
+            "; ".join(printable(line) for line in (status.reason or "").split("\n")),
         )
         for status in statuses
     )
