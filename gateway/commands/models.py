@@ -62,8 +62,8 @@ def run_list(arguments: argparse.Namespace) -> int:
             str(status.max_batch_size),
             printable(_tensors(status.inputs)),
             printable(_tensors(status.outputs)),
-            # A row each: a model.yaml's problems, one to a line in the reason, run on after "; ".
-            "; ".join(printable(line) for line in (status.reason or "").split("\n")),
+            # A row each: a model.yaml's problems run on after "; ".
+            "; ".join(_reason_lines(status.reason)),
         )
         for status in statuses
     )
@@ -72,6 +72,12 @@ def run_list(arguments: argparse.Namespace) -> int:
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
     return 0
+
+
+def _reason_lines(reason: str | None) -> list[str]:
+    """A version's reason, a line each (a model.yaml's problems are one to a line), each printable:
+    escaped whole, they ran on with a backslash and an n between them."""
+    return [printable(line) for line in (reason or "").split("\n")]
 
 
 def run_validate(arguments: argparse.Namespace) -> int:
@@ -86,9 +92,8 @@ def run_validate(arguments: argparse.Namespace) -> int:
             print(f"ok      {name}:{status.version} ({status.provider})")
         else:
             which = f"{name}:{status.version}" if status.version else name  # 0: the model has none
-            # A model.yaml's problems one to a line, as check-config prints a config's: escaped
-            # into one line, they ran on with a backslash and an n between them.
-            reason = "\n        ".join(printable(line) for line in (status.reason or "").split("\n"))
+            # A model.yaml's problems one to a line, as check-config prints a config's.
+            reason = "\n        ".join(_reason_lines(status.reason))
             print(f"FAILED  {which}: {reason}", file=sys.stderr)
     for invalid in invalid_names:
         print(f"FAILED  {printable(invalid)}: {INVALID_NAME}", file=sys.stderr)

@@ -181,4 +181,5 @@ def _load_failure(exc: BaseException) -> str:
     """Why ONNX Runtime could not load a model file: "Unsupported model IR version: 99, max supported
     IR version: 14" where it said that after its preamble, the file's path, its source file and line
     and a C++ signature of 280 characters."""
-    return _LOAD_FAILED.sub("", _said(exc)) or _said(exc)
+    said = _said(exc)
+    return _LOAD_FAILED.sub("", said) or said

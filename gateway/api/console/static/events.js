@@ -172,10 +172,10 @@ export function mount(view, parameter) {
     if (loading) return ["Loading older events…", false];
     if (groups.length > shown || canLoad()) return ["Older events", false];
     if (!loaded) return ["Older events", true];
-    if (exhausted && (run.since || run.until)) return ["No older events in the time range: all its alerts are loaded", true];
+    const ranged = Boolean(run.since || run.until);
+    if (exhausted && ranged) return ["No older events in the time range: all its alerts are loaded", true];
     if (exhausted) return ["No older events: all alerts on the gateway are loaded", true];
-    const range = run.since || run.until ? "narrow" : "choose";
-    return [`No older events here: this page holds the newest ${MAX_ALERTS} alerts at most; ${range} From and To to read further back`, true];
+    return [`No older events here: this page holds the newest ${MAX_ALERTS} alerts at most; ${ranged ? "narrow" : "choose"} From and To to read further back`, true];
   }
 
   function render() {
@@ -271,8 +271,9 @@ export function mount(view, parameter) {
 
   async function readNewest(mine) {
     const limit = alerts.length ? NEWEST : FETCH;
-    if (rangeProblem(mine)) {
-      refreshError = rangeProblem(mine);
+    const problem = rangeProblem(mine);
+    if (problem) {
+      refreshError = problem;
       render();
       return;
     }
