@@ -32,6 +32,15 @@ def box_coloured(picture: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return (red > 150) & (green > 100) & (blue < 100)
 
 
+def masked_grey(outlines: list[list[tuple[float, float]]]) -> npt.NDArray[np.uint8]:
+    """The snapshot of a grey frame (50) with ``outlines`` as its motion mask, in grey."""
+    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
+    jpeg = draw_snapshot(grey, [], [], motion_mask=outlines, quality=100)
+    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    assert picture is not None
+    return picture.astype(np.uint8)
+
+
 def text_width(text: str, scale: float = 0.5, thickness: int = 1) -> int:
     (width, _), _ = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
     return int(width)
@@ -125,10 +134,7 @@ def test_the_shaded_mask_is_the_pixels_the_motion_gate_ignores_overlaps_included
         [(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)],
         [(0.25, 0.0), (0.75, 0.0), (0.75, 1.0), (0.25, 1.0)],
     ]
-    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
-    jpeg = draw_snapshot(grey, [], [], motion_mask=overlapping, quality=100)
-    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert picture is not None
+    picture = masked_grey(overlapping)
     shaded = round(50 * (1 - MASK_OPACITY) + 128 * MASK_OPACITY)
     row = picture[HEIGHT // 2].astype(int)
     # Each outline's edge is drawn over the shading: judged a few pixels clear of the edges.
@@ -147,10 +153,7 @@ def test_a_mask_outlines_edge_is_drawn_on_its_shaded_pixels_not_beside_them() ->
     # was drawn through the rounded pixel points while the gate fills at sub-pixel vertices, so 271 of
     # its 915 pixels lay outside the mask, on pixels the gate watches.
     triangle = [[(0.2, 0.2), (0.8307, 0.3715), (0.4105, 0.8715)]]
-    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
-    jpeg = draw_snapshot(grey, [], [], motion_mask=triangle, quality=100)
-    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert picture is not None
+    picture = masked_grey(triangle)
     outside = ~pixels_under(triangle, (HEIGHT, WIDTH))
     # The edge and the label (230 over the background's 50) judged past JPEG's blur.
     edge_like = picture > 140
@@ -162,10 +165,7 @@ def test_a_masks_label_lies_inside_it_clear_of_its_edge() -> None:
     # Outlined from its top right corner, leftwards: the label, put at the first vertex, lay wholly
     # outside the mask, over watched pixels.
     corner_first = [[(0.9, 0.1), (0.5, 0.1), (0.5, 0.5), (0.9, 0.5)]]
-    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
-    jpeg = draw_snapshot(grey, [], [], motion_mask=corner_first, quality=100)
-    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert picture is not None
+    picture = masked_grey(corner_first)
     inside = pixels_under(corner_first, (HEIGHT, WIDTH))
     # Inside, two pixels clear of the edge: the letters alone are bright.
     core = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
@@ -180,10 +180,7 @@ def test_a_masks_label_lies_inside_it_clear_of_its_edge() -> None:
 
 def test_a_mask_too_small_for_its_label_is_labelled_at_its_first_corner() -> None:
     small = [[(0.5, 0.5), (0.52, 0.5), (0.52, 0.52), (0.5, 0.52)]]
-    grey = np.full((HEIGHT, WIDTH, 3), 50, dtype=np.uint8)
-    jpeg = draw_snapshot(grey, [], [], motion_mask=small, quality=100)
-    picture = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
-    assert picture is not None
+    picture = masked_grey(small)
     rows, columns = np.nonzero(picture > 140)
     # The corner's edge (pixels 0.5-0.52 of the frame) and the letters to its right and below.
     assert columns.max() > 0.52 * WIDTH + 30
