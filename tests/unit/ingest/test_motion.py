@@ -219,3 +219,14 @@ def test_the_pixels_last_changed_are_kept_for_the_live_views_motion_outlines() -
     assert columns.max() <= 85, columns.max()
     gate.check(scene(square_x=100), 2.0)
     assert gate.last_changed_pixels is not changed, "each frame's is its own array"
+
+
+def test_the_gate_never_writes_into_the_cameras_frame() -> None:
+    # A grey frame already at the gate's width is its own small picture; the mask's first-frame
+    # pixels go into a copy of it, not into the frame the live view and the model also read.
+    gate = MotionGate(MotionConfig(width=160, mask=[[(0.0, 0.0), (0.5, 0.0), (0.5, 1.0), (0.0, 1.0)]]))
+    first = np.full((90, 160), 60, dtype=np.uint8)
+    gate.check(first, 0.0)
+    frame = np.full((90, 160), 200, dtype=np.uint8)
+    gate.check(frame, 1.0)
+    assert (frame == 200).all()
