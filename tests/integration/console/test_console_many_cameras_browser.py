@@ -5,11 +5,12 @@ waiting behind the streams for good."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Locator, ViewportSize, expect
 
 from tests.support.clips import HEIGHT, WIDTH, moving_clip, write_mp4
 from tests.support.serve import serve_cameras
@@ -53,8 +54,8 @@ def test_every_tile_shows_a_picture_and_the_page_keeps_refreshing(browser: Brows
             picture = tile.locator("img.live")
             expect(picture).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
             expect(picture).to_have_js_property("naturalHeight", HEIGHT)
-            # as large as its live view would be (a 4K camera's own picture is up to 820 KiB)
-            expect(picture).to_have_attribute("src", re.compile(r"/snapshot\.jpg\?longest_side=1280&"))
+            # as large as the tile shows it (a 4K camera's own picture is up to 820 KiB)
+            assert_asked_for_its_box(picture, scale=1)
         # and the page's refresh still gets its answers, twice over
         for _ in range(2):
             with page.expect_response(
@@ -64,6 +65,35 @@ def test_every_tile_shows_a_picture_and_the_page_keeps_refreshing(browser: Brows
         expect(tiles.nth(CAMERAS - 1).get_by_text("streaming")).to_be_visible()
     finally:
         page.close()
+
+
+@pytest.mark.parametrize(
+    ("viewport", "scale"),
+    [
+        ({"width": 1280, "height": 720}, 2),
+        ({"width": 390, "height": 844}, 3),
+        ({"width": 700, "height": 900}, 2),
+    ],
+)
+def test_a_tile_asks_for_its_picture_at_the_size_it_shows_it(
+    browser: Browser, base: str, viewport: ViewportSize, scale: float
+) -> None:
+    page = browser.new_page(viewport=viewport, device_scale_factor=scale)
+    try:
+        page.goto(base + "/#/cameras")
+        picture = page.locator("article.tile").first.locator("img.live")
+        expect(picture).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
+        assert_asked_for_its_box(picture, scale)
+    finally:
+        page.close()
+
+
+def assert_asked_for_its_box(picture: Locator, scale: float) -> None:
+    """The snapshot asked for is the picture's box in device pixels, up to the next 80, 1280 at most."""
+    found = re.search(r"/snapshot\.jpg\?longest_side=(\d+)&", picture.get_attribute("src") or "")
+    assert found is not None
+    box = picture.evaluate("(image) => Math.max(image.clientWidth, image.clientHeight)") * scale
+    assert int(found.group(1)) == min(1280, math.ceil(box / 80) * 80), box
 
 
 def test_a_camera_page_opened_from_the_grid_shows_its_live_view(browser: Browser, base: str) -> None:

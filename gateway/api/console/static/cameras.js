@@ -25,10 +25,26 @@ export function streamUrl(id, motion = false) {
   return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg${motion ? "?motion=1" : ""}`;
 }
 
-function snapshotUrl(id) {
-  // A new address each time: the picture is renewed, never taken from the browser's cache. As large
-  // as the live view's picture (a 4K camera's own was 300 to 820 KiB, every 2 s a tile).
-  return `/v1/cameras/${encodeURIComponent(id)}/snapshot.jpg?longest_side=1280&at=${Date.now()}`;
+// The largest picture a tile asks for: the live view's own (a 4K camera's whole picture was 300 to
+// 820 KiB, every 2 s a tile).
+const TILE_LONGEST_SIDE = 1280;
+// Sizes asked for go up in steps of this many pixels: a window resized by a pixel asks for the
+// picture it had.
+const TILE_SIZE_STEP = 80;
+
+// The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 380
+// pixels wide had its marks (boxes, labels) a third of the size the gateway draws them for, and
+// took three times the bytes it showed.
+function tileSide(image) {
+  const side = Math.max(image.clientWidth, image.clientHeight) * (window.devicePixelRatio || 1);
+  if (!side) return TILE_LONGEST_SIDE;
+  return Math.min(TILE_LONGEST_SIDE, Math.ceil(side / TILE_SIZE_STEP) * TILE_SIZE_STEP);
+}
+
+function snapshotUrl(id, image) {
+  // A new address each time: the picture is renewed, never taken from the browser's cache.
+  const side = tileSide(image);
+  return `/v1/cameras/${encodeURIComponent(id)}/snapshot.jpg?longest_side=${side}&at=${Date.now()}`;
 }
 
 export function drops(camera) {
@@ -143,7 +159,7 @@ export function mount(view) {
     if (tile.loading && performance.now() - tile.askedAt < SNAPSHOT_STALL_MS) return;
     tile.loading = true;
     tile.askedAt = performance.now();
-    tile.image.src = snapshotUrl(tile.id);
+    tile.image.src = snapshotUrl(tile.id, tile.image);
   }
 
   function show(tile, live) {
