@@ -58,8 +58,15 @@ class OutboxStats:
     stored: int
     evidence_pending: int = 0
     """Images not yet acknowledged by the broker."""
-    evidence_stored: int = 0
-    """Images whose bytes are kept (not pruned)."""
+
+
+STATS_SQL = (
+    "SELECT (SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL), (SELECT COUNT(*) FROM alerts), "
+    "(SELECT COUNT(*) FROM evidence WHERE delivered_at IS NULL)"
+)
+"""Counts that read an index each, under the lock commits wait for, on every ``/v1/status`` (the
+console's refreshes, a monitor's polls). The images kept were counted too, unshown: with no index of
+their own that read every evidence row, 11 ms over 67,000."""
 
 
 class OutboxReads:
@@ -261,15 +268,8 @@ class OutboxReads:
         return None
 
     def stats(self) -> OutboxStats:
-        (pending, stored, evidence_pending, evidence_stored) = self._rows(
-            "SELECT (SELECT COUNT(*) FROM alerts WHERE delivered_at IS NULL), (SELECT COUNT(*) FROM alerts), "
-            "(SELECT COUNT(*) FROM evidence WHERE delivered_at IS NULL), "
-            "(SELECT COUNT(*) FROM evidence WHERE data IS NOT NULL)",
-            (),
-        )[0]
-        return OutboxStats(
-            self._last_seq, int(pending), int(stored), int(evidence_pending), int(evidence_stored)
-        )
+        (pending, stored, evidence_pending) = self._rows(STATS_SQL, ())[0]
+        return OutboxStats(self._last_seq, int(pending), int(stored), int(evidence_pending))
 
     def _rows(self, sql: str, parameters: tuple[object, ...]) -> list[tuple[Any, ...]]:
         try:

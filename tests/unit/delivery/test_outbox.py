@@ -11,6 +11,7 @@ import pytest
 
 from gateway.config import OutboxConfig, parse_config
 from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
+from gateway.delivery.outbox_reads import STATS_SQL
 from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
 from gateway.domain import AlertEvent, AlertKind, EndReason, ModelRef
 from gateway.errors import OutboxError
@@ -134,6 +135,19 @@ def test_pending_until_delivered(tmp_path: Path) -> None:
     assert [row.seq for row in outbox.pending(after_seq=3, limit=1)] == [5]
     assert outbox.stats().pending == 3
     outbox.close()
+
+
+def test_the_status_counts_read_indexes_not_the_tables(tmp_path: Path) -> None:
+    # They are read on every /v1/status, under the lock commits wait for: a table read whole there
+    # (every evidence row, images and all) held each commit back as the outbox grew.
+    outbox = open_outbox(tmp_path)
+    outbox.close()
+    with sqlite3.connect(tmp_path / "outbox.db") as database:
+        plan = [row[3] for row in database.execute("EXPLAIN QUERY PLAN " + STATS_SQL)]
+    database.close()
+    tables_read = [step for step in plan if step.startswith("SCAN") and step != "SCAN CONSTANT ROW"]
+    assert len(tables_read) == 3, plan
+    assert all(" USING " in step for step in tables_read), plan
 
 
 def test_recent_alerts_newest_first_by_camera(tmp_path: Path) -> None:
