@@ -1,6 +1,7 @@
-"""A camera picture's ``longest_side`` option: the frame scaled down to at most that many pixels on
-its longest side, its shape kept (as Frigate's ``latest.jpg?h=``), for a page that shows it small:
-the console's tiles renewed a 4K camera's picture, 300 to 820 KiB, every 2 s each."""
+"""A camera picture's ``longest_side`` option (``snapshot.jpg``, ``stream.mjpeg``): the frame scaled
+down to at most that many pixels on its longest side, its shape kept (as Frigate's ``latest.jpg?h=``),
+for a page that shows it small: the console's tiles renewed a 4K camera's picture, 300 to 820 KiB,
+every 2 s each."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
 """``GET /v1/cameras/{id}/stream.mjpeg``: the live view, as ``multipart/x-mixed-replace`` JPEGs
-(``?motion=1``: with where the motion gate saw change outlined, ``motion_view``).
+(``?motion=1``: with where the motion gate saw change outlined, ``motion_view``; ``?longest_side=N``:
+drawn at the smallest of ``LIVE_VIEW_SIDES`` at least N pixels on its longest side).
 
 One encoder task per camera serves every viewer of that camera: each frame is drawn (boxes, track
 ids, zones, lines) and encoded once, whatever the number of viewers, on the API's thread pool (a
-camera's view with motion outlined is another picture, drawn by a task of its own while watched). The
+camera's view with motion outlined, or at another size, is another picture, drawn by a task of its
+own while watched). The
 task exists only while someone watches; the last viewer leaving ends it, so an unwatched camera
 costs nothing. Each viewer holds a one-frame slot: a slow viewer skips to the newest frame rather
 than queueing old ones, and its slow socket delays no one else.
@@ -42,6 +44,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from gateway.api.context import CONTEXT, context_of, offload
 from gateway.api.middlewares import credentials_in_force
 from gateway.api.motion_view import motion_view
+from gateway.api.picture_size import longest_side_asked
 from gateway.api.unknown_camera import unknown_camera
 
 logger = logging.getLogger(__name__)
@@ -54,6 +57,13 @@ before its marks are drawn (as Frigate's live view is drawn 720 high). At a 4K c
 frame was 300 to 820 KiB (bench/live_view.py: smooth, and with a camera's grain), 12 to 33 Mbit/s at
 5 fps to every viewer, a phone included, for a screen that shows it shrunk anyway; scaled, 60 KiB
 and 2.5 Mbit/s, in 7 to 8 ms of CPU against 17 to 21. ``snapshot.jpg`` keeps the frame's own size."""
+LIVE_VIEW_SIDES = (320, 640, 960, LIVE_VIEW_LONGEST_SIDE)
+"""The sizes (longest side) a live view is drawn at; ``?longest_side=N`` takes the smallest at least N,
+the largest beyond it. The console's tiles ask for the size they show: in tiles 300 pixels wide (five
+to a 1920-pixel screen) a 1280 view drew its marks a quarter of the size they are drawn for and sent
+57 to 82 KiB a frame, where 320 pixels take 9 to 11.
+So few sizes that viewers of nearly one size share an encoder, and a camera has eight at most (each
+size with and without motion outlined)."""
 BOUNDARY = "frame"
 GONE_CHECK_S = 1.0
 """Seconds between checks that a viewer waiting for a frame is still connected."""
@@ -145,8 +155,8 @@ class StreamHub:
         self._interval_s = 1.0 / fps
         self._max_per_camera = max_per_camera
         self._max_viewers = max_viewers
-        self._streams: dict[tuple[str, bool], CameraStream] = {}
-        """Per camera, its plain view and its view with motion outlined, each while watched."""
+        self._streams: dict[tuple[str, bool, int], CameraStream] = {}
+        """Per camera, its plain view and its view with motion outlined, at each size, while watched."""
         self._closed = False
         self._viewers = Gauge(
             "edge_gateway_console_stream_viewers", "Live views being watched.", registry=registry
@@ -154,8 +164,8 @@ class StreamHub:
         self._viewers.set_function(lambda: self.viewers)
         self._encoders = Gauge(
             "edge_gateway_console_stream_encoders",
-            "Live views being encoded (one per watched camera, two while its view with motion outlined "
-            "is watched too; none when unwatched).",
+            "Live views being encoded (one per watched camera and picture: with motion outlined or "
+            "not, and each size; none when unwatched).",
             registry=registry,
         )
         self._encoders.set_function(lambda: len(self._streams))
@@ -175,15 +185,16 @@ class StreamHub:
         return sum(stream.viewers for stream in self._streams.values())
 
     def join(
-        self, camera_id: str, encode: Encode, *, motion: bool = False
+        self, camera_id: str, encode: Encode, *, motion: bool = False, side: int = LIVE_VIEW_LONGEST_SIDE
     ) -> tuple[CameraStream, asyncio.Queue[bytes | None]]:
-        """A new viewer of ``camera_id`` (``motion``: of its view with motion outlined, encoded apart);
-        HTTPServiceUnavailable (503, Retry-After) past a bound, which counts both views of a camera."""
+        """A new viewer of ``camera_id`` (``motion``: of its view with motion outlined; ``side``: at
+        that size; each picture encoded apart); HTTPServiceUnavailable (503, Retry-After) past a
+        bound, which counts every view of a camera."""
         if self._closed:
             raise web.HTTPServiceUnavailable(text="the server is stopping")
-        key = (camera_id, motion)
+        key = (camera_id, motion, side)
         stream = self._streams.get(key)
-        watching = sum(each.viewers for (camera, _), each in self._streams.items() if camera == camera_id)
+        watching = sum(each.viewers for (camera, _, _), each in self._streams.items() if camera == camera_id)
         if watching >= self._max_per_camera:
             self._refuse(
                 "camera",
@@ -205,7 +216,7 @@ class StreamHub:
         self._refusals.labels(limit).inc()
         raise web.HTTPServiceUnavailable(text=message, headers={"Retry-After": str(REFUSED_RETRY_AFTER_S)})
 
-    def _forget(self, key: tuple[str, bool]) -> None:
+    def _forget(self, key: tuple[str, bool, int]) -> None:
         self._streams.pop(key, None)
 
     def close(self) -> None:
@@ -238,11 +249,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
         raise unknown_camera(camera_id, directory)
 
     motion = motion_view(request)
+    side = live_view_side(longest_side_asked(request))
 
     async def encode() -> bytes | None:
         return await offload(
-            request,
-            lambda: directory.snapshot_jpeg(camera_id, motion=motion, longest_side=LIVE_VIEW_LONGEST_SIDE),
+            request, lambda: directory.snapshot_jpeg(camera_id, motion=motion, longest_side=side)
         )
 
     def wanted() -> bool:
@@ -252,7 +263,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
     if request.method == "HEAD":
         return web.Response(headers=HEADERS)
-    camera_stream, slot = request.app[STREAMS].join(camera_id, encode, motion=motion)
+    camera_stream, slot = request.app[STREAMS].join(camera_id, encode, motion=motion, side=side)
     try:
         response = web.StreamResponse(headers=HEADERS)
         await response.prepare(request)
@@ -266,6 +277,13 @@ async def stream(request: web.Request) -> web.StreamResponse:
     finally:
         camera_stream.leave(slot)
     return response
+
+
+def live_view_side(asked: int | None) -> int:
+    """The size a live view asked for ``asked`` (None: not asked) is drawn at."""
+    if asked is None:
+        return LIVE_VIEW_LONGEST_SIDE
+    return next((side for side in LIVE_VIEW_SIDES if side >= asked), LIVE_VIEW_LONGEST_SIDE)
 
 
 async def _next_frame(

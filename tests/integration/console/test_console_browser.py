@@ -10,6 +10,7 @@ Screenshots of every page are taken on the way (see tests/support/browser.py for
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import time
@@ -114,13 +115,18 @@ def test_a_wrong_token_is_refused(browser: Browser, gateway: Gateway) -> None:
 
 def test_the_cameras_page_shows_the_camera_live(session: BrowserContext, gateway: Gateway) -> None:
     page = session.new_page()
-    page.goto(gateway.base + "/#/cameras")
+    with page.expect_request(lambda request: "/stream.mjpeg" in request.url, timeout=UI_WAIT_MS) as asked:
+        page.goto(gateway.base + "/#/cameras")
     tile = page.locator("[data-camera=door]")
     expect(tile.get_by_text("streaming")).to_be_visible(timeout=UI_WAIT_MS)
     picture = tile.locator("img.live")
     page.wait_for_function(
         "image => image.naturalWidth > 0", arg=picture.element_handle(), timeout=UI_WAIT_MS
     )
+    # The view is asked for at the size the tile shows it, up to the next 80 pixels.
+    box = picture.evaluate("(image) => Math.max(image.clientWidth, image.clientHeight)")
+    side = min(1280, math.ceil(box / 80) * 80)
+    assert asked.value.url == f"{gateway.base}/v1/cameras/door/stream.mjpeg?longest_side={side}"
 
     first = picture.screenshot()
     time.sleep(1.5)

@@ -152,3 +152,38 @@ def test_a_cameras_view_with_motion_outlined_is_encoded_apart_and_counts_towards
         assert json.loads(response.read())["error"] == "motion must be 1 or 0 (true or false), got 'on'"
     finally:
         connection.close()
+
+
+def test_a_view_asked_at_a_size_is_drawn_at_the_next_size_up_shared_by_viewers_of_nearly_that_size(
+    make_api: ApiFactory,
+) -> None:
+    cameras = FakeCameras()
+    api = make_api(cameras=cameras)
+    # Given two viewers asking 500 and 600 pixels, one 700 and one asking nothing
+    with (
+        viewers(api, "gate", 1, "?longest_side=500"),
+        viewers(api, "gate", 1, "?longest_side=600"),
+        viewers(api, "gate", 1, "?longest_side=700"),
+        viewers(api, "gate", 1),
+    ):
+        # then the first two share the 640 picture, the third has 960 and the fourth 1280
+        assert encoders(api) == 3
+        deadline = time.monotonic() + WAIT_S
+        while set(cameras.longest_sides_asked) != {640, 960, 1280}:
+            assert time.monotonic() < deadline, cameras.longest_sides_asked
+            time.sleep(0.05)
+        # and past the largest size, the largest is drawn
+        with viewers(api, "gate", 1, "?longest_side=4000&motion=1"):
+            assert encoders(api) == 4
+            # (appended to by the encoders' threads: one list may be a step ahead of the other)
+            while (True, 1280) not in zip(cameras.motion_asked, cameras.longest_sides_asked, strict=False):
+                assert time.monotonic() < deadline, cameras.longest_sides_asked
+                time.sleep(0.05)
+    for query, problem in (("?longest_side=0", "'0'"), ("?longest_side=big", "'big'")):
+        connection, response = watch(api, "gate", query)
+        try:
+            assert response.status == 400
+            error = json.loads(response.read())["error"]
+            assert error == f"longest_side must be a whole number of pixels from 16 to 65535, got {problem}"
+        finally:
+            connection.close()

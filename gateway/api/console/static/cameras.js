@@ -20,25 +20,27 @@ export const LIVE_TILES = 4;
 // renewed, its picture frozen, while the page went on refreshing.
 const SNAPSHOT_STALL_MS = 10000;
 
-// `motion`: the view with where the motion gate saw change outlined.
-export function streamUrl(id, motion = false) {
-  return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg${motion ? "?motion=1" : ""}`;
-}
-
-// The largest picture a tile asks for: the live view's own (a 4K camera's whole picture was 300 to
-// 820 KiB, every 2 s a tile).
+// The largest picture a tile asks for: the live view's largest (a 4K camera's whole picture was 300
+// to 820 KiB, every 2 s a tile).
 const TILE_LONGEST_SIDE = 1280;
 // Sizes asked for go up in steps of this many pixels: a window resized by a pixel asks for the
 // picture it had.
 const TILE_SIZE_STEP = 80;
 
-// The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 380
-// pixels wide had its marks (boxes, labels) a third of the size the gateway draws them for, and
-// took three times the bytes it showed.
+// The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 300
+// pixels wide (five to a 1920-pixel screen) had its marks (boxes, labels) a quarter of the size the
+// gateway draws them for, and took 57 to 82 KiB where 320 pixels take 9 to 11.
 function tileSide(image) {
   const side = Math.max(image.clientWidth, image.clientHeight) * (window.devicePixelRatio || 1);
   if (!side) return TILE_LONGEST_SIDE;
   return Math.min(TILE_LONGEST_SIDE, Math.ceil(side / TILE_SIZE_STEP) * TILE_SIZE_STEP);
+}
+
+// `motion`: the view with where the motion gate saw change outlined; `side`: the longest side asked
+// for (the gateway draws the next of its few sizes up; none, its largest).
+export function streamUrl(id, motion = false, side = null) {
+  const query = [motion ? "motion=1" : "", side ? `longest_side=${side}` : ""].filter(Boolean).join("&");
+  return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg${query ? `?${query}` : ""}`;
 }
 
 function snapshotUrl(id, image) {
@@ -167,7 +169,8 @@ export function mount(view) {
     tile.live = live;
     tile.loading = false;
     tile.player?.stop();
-    tile.player = live ? playLive(tile.image, streamUrl(tile.id), tile.note.refused) : null;
+    // A live tile's view too is asked for at the size the tile shows it.
+    tile.player = live ? playLive(tile.image, streamUrl(tile.id, false, tileSide(tile.image)), tile.note.refused) : null;
     tile.note.snapshot(!live);
     if (live) return;
     tile.note.refused(null); // a snapshot is not refused for want of a place among the viewers
