@@ -65,8 +65,8 @@ STATS_SQL = (
     "(SELECT COUNT(*) FROM evidence WHERE delivered_at IS NULL)"
 )
 """Counts that read an index each, under the lock commits wait for, on every ``/v1/status`` (the
-console's refreshes, a monitor's polls). The images kept were counted too, unshown: with no index of
-their own that read every evidence row, 11 ms over 67,000."""
+console's refreshes, a monitor's polls). The images kept are not counted: with no index of their own
+that reads every evidence row (11 ms over 67,000), and nothing shows the number."""
 
 
 class OutboxReads:

@@ -5,10 +5,9 @@ drawn at the smallest of ``LIVE_VIEW_SIDES`` at least N pixels on its longest si
 One encoder task per camera serves every viewer of that camera: each frame is drawn (boxes, track
 ids, zones, lines) and encoded once, whatever the number of viewers, on the API's thread pool (a
 camera's view with motion outlined, or at another size, is another picture, drawn by a task of its
-own while watched). The
-task exists only while someone watches; the last viewer leaving ends it, so an unwatched camera
-costs nothing. Each viewer holds a one-frame slot: a slow viewer skips to the newest frame rather
-than queueing old ones, and its slow socket delays no one else.
+own while watched). The task exists only while someone watches; the last viewer leaving ends it, so
+an unwatched camera costs nothing. Each viewer holds a one-frame slot: a slow viewer skips to the
+newest frame rather than queueing old ones, and its slow socket delays no one else.
 
 aiohttp does not cancel a handler whose client went away; a write to the closed socket is what
 ends a viewer. A camera with no picture (down since start, or never streamed) writes nothing, so
@@ -61,9 +60,8 @@ LIVE_VIEW_SIDES = (320, 640, 960, LIVE_VIEW_LONGEST_SIDE)
 """The sizes (longest side) a live view is drawn at; ``?longest_side=N`` takes the smallest at least N,
 the largest beyond it. The console's tiles ask for the size they show: in tiles 300 pixels wide (five
 to a 1920-pixel screen) a 1280 view drew its marks a quarter of the size they are drawn for and sent
-57 to 82 KiB a frame, where 320 pixels take 9 to 11.
-So few sizes that viewers of nearly one size share an encoder, and a camera has eight at most (each
-size with and without motion outlined)."""
+57 to 82 KiB a frame, where 320 pixels take 9 to 11. So few sizes that viewers of nearly one size
+share an encoder, and a camera has eight at most (each size with and without motion outlined)."""
 BOUNDARY = "frame"
 GONE_CHECK_S = 1.0
 """Seconds between checks that a viewer waiting for a frame is still connected."""

@@ -5,14 +5,13 @@ waiting behind the streams for good."""
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Locator, ViewportSize, expect
+from playwright.sync_api import Browser, ViewportSize, expect
 
 from tests.support.clips import HEIGHT, WIDTH, moving_clip, write_mp4
+from tests.support.picture_box import assert_asked_for_its_box, longest_side_in
 from tests.support.serve import serve_cameras
 
 CAMERAS = 12
@@ -55,7 +54,7 @@ def test_every_tile_shows_a_picture_and_the_page_keeps_refreshing(browser: Brows
             expect(picture).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
             expect(picture).to_have_js_property("naturalHeight", HEIGHT)
             # as large as the tile shows it (a 4K camera's own picture is up to 820 KiB)
-            assert_asked_for_its_box(picture, scale=1)
+            assert_asked_for_its_box(longest_side_in(picture.get_attribute("src") or ""), picture, scale=1)
         # and the page's refresh still gets its answers, twice over
         for _ in range(2):
             with page.expect_response(
@@ -83,17 +82,9 @@ def test_a_tile_asks_for_its_picture_at_the_size_it_shows_it(
         page.goto(base + "/#/cameras")
         picture = page.locator("article.tile").first.locator("img.live")
         expect(picture).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
-        assert_asked_for_its_box(picture, scale)
+        assert_asked_for_its_box(longest_side_in(picture.get_attribute("src") or ""), picture, scale)
     finally:
         page.close()
-
-
-def assert_asked_for_its_box(picture: Locator, scale: float) -> None:
-    """The snapshot asked for is the picture's box in device pixels, up to the next 80, 1280 at most."""
-    found = re.search(r"/snapshot\.jpg\?longest_side=(\d+)&", picture.get_attribute("src") or "")
-    assert found is not None
-    box = picture.evaluate("(image) => Math.max(image.clientWidth, image.clientHeight)") * scale
-    assert int(found.group(1)) == min(1280, math.ceil(box / 80) * 80), box
 
 
 def test_a_camera_page_opened_from_the_grid_shows_its_live_view(browser: Browser, base: str) -> None:

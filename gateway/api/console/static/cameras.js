@@ -170,7 +170,8 @@ export function mount(view) {
     tile.loading = false;
     tile.player?.stop();
     // A live tile's view too is asked for at the size the tile shows it.
-    tile.player = live ? playLive(tile.image, streamUrl(tile.id, false, tileSide(tile.image)), tile.note.refused) : null;
+    const url = live ? streamUrl(tile.id, false, tileSide(tile.image)) : null;
+    tile.player = live ? playLive(tile.image, url, tile.note.refused) : null;
     tile.note.snapshot(!live);
     if (live) return;
     tile.note.refused(null); // a snapshot is not refused for want of a place among the viewers
