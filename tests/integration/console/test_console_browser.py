@@ -137,6 +137,26 @@ def test_the_cameras_page_shows_the_camera_live(session: BrowserContext, gateway
     page.close()
 
 
+def test_a_live_tile_made_larger_asks_for_its_view_at_the_new_size(
+    session: BrowserContext, gateway: Gateway
+) -> None:
+    page = session.new_page()
+    streamed = lambda request: "/stream.mjpeg" in request.url  # noqa: E731
+    with page.expect_request(streamed, timeout=UI_WAIT_MS) as first:
+        page.goto(gateway.base + "/#/cameras")
+    picture = page.locator("[data-camera=door] img.live")
+    page.wait_for_function(
+        "image => image.naturalWidth > 0", arg=picture.element_handle(), timeout=UI_WAIT_MS
+    )
+    # When the window narrows to one column of tiles, each one wider than in three
+    with page.expect_request(streamed, timeout=UI_WAIT_MS) as second:
+        page.set_viewport_size({"width": 700, "height": 800})
+    # then the view is asked for again, at the tile's new size.
+    assert longest_side_in(second.value.url) > longest_side_in(first.value.url)
+    assert_asked_for_its_box(longest_side_in(second.value.url), picture, scale=1)
+    page.close()
+
+
 def click_at(page: Page, box: FloatRect, x: float, y: float) -> None:
     page.mouse.click(box["x"] + x * box["width"], box["y"] + y * box["height"])
 

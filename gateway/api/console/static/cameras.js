@@ -26,6 +26,10 @@ const TILE_LONGEST_SIDE = 1280;
 // Sizes asked for go up in steps of this many pixels: a window resized by a pixel asks for the
 // picture it had.
 const TILE_SIZE_STEP = 80;
+// A live tile whose box has kept a new size this long asks for its view again, when the picture
+// it has would now be shown enlarged, or at under half its size: a window made larger left its tiles
+// blurred for as long as the page was open; one dragged wider is not asked again at every step.
+const TILE_RESIZE_SETTLE_MS = 500;
 
 // The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 300
 // pixels wide (five to a 1920-pixel screen) had its marks (boxes, labels) a quarter of the size the
@@ -164,14 +168,33 @@ export function mount(view) {
     tile.image.src = snapshotUrl(tile.id, tile.image);
   }
 
+  // Live tiles whose box changed size; each is asked for at its new size once the size settles.
+  const resizer = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const tile = entry.target.tile;
+      if (!tile?.live) continue;
+      clearTimeout(tile.resizing);
+      tile.resizing = setTimeout(() => {
+        const side = tileSide(tile.image);
+        if (tile.live && (side > tile.side || side * 2 < tile.side)) play(tile);
+      }, TILE_RESIZE_SETTLE_MS);
+    }
+  });
+
+  // A live tile's view too is asked for at the size the tile shows it.
+  function play(tile) {
+    tile.player?.stop();
+    tile.side = tileSide(tile.image);
+    tile.player = playLive(tile.image, streamUrl(tile.id, false, tile.side), tile.note.refused);
+  }
+
   function show(tile, live) {
     if (tile.live === live) return;
     tile.live = live;
     tile.loading = false;
     tile.player?.stop();
-    // A live tile's view too is asked for at the size the tile shows it.
-    const url = live ? streamUrl(tile.id, false, tileSide(tile.image)) : null;
-    tile.player = live ? playLive(tile.image, url, tile.note.refused) : null;
+    tile.player = null;
+    if (live) play(tile);
     tile.note.snapshot(!live);
     if (live) return;
     tile.note.refused(null); // a snapshot is not refused for want of a place among the viewers
@@ -188,7 +211,9 @@ export function mount(view) {
 
   function drop(tile) {
     tile.player?.stop();
+    clearTimeout(tile.resizing);
     watcher.unobserve(tile.root);
+    resizer.unobserve(tile.image);
     onScreen.delete(tile);
     // An <img> taken out of the page may keep its snapshot loading; an empty source ends it.
     tile.image.removeAttribute("src");
@@ -233,6 +258,8 @@ export function mount(view) {
           player: null,
           loading: false,
           askedAt: 0,
+          side: null, // the size its live view was asked for
+          resizing: null, // the timer that asks again once a new size settles
         };
         const done = () => {
           tile.loading = false;
@@ -246,6 +273,7 @@ export function mount(view) {
           tile.numbers,
         );
         tile.root.tile = tile;
+        tile.image.tile = tile;
         tiles.set(camera.id, tile);
       }
       // A reload may reorder the cameras: a tile out of the answer's order is moved, not rebuilt, so
@@ -255,7 +283,10 @@ export function mount(view) {
         if (tile.root.isConnected && grid.moveBefore) grid.moveBefore(tile.root, place);
         else grid.insertBefore(tile.root, place);
       }
-      if (fresh) watcher.observe(tile.root);
+      if (fresh) {
+        watcher.observe(tile.root);
+        resizer.observe(tile.image);
+      }
       previous = tile;
       show(tile, live);
       if (!live && onScreen.has(tile)) renew(tile);
@@ -268,6 +299,7 @@ export function mount(view) {
     dispose() {
       for (const tile of [...tiles.values()]) drop(tile);
       watcher.disconnect();
+      resizer.disconnect();
     },
   };
 }
