@@ -36,7 +36,7 @@ from bench.run_record import run_record
 from gateway.api.console.stream import LIVE_VIEW_LONGEST_SIDE
 from gateway.config import EvidenceConfig, MotionConfig
 from gateway.domain import Image
-from gateway.image_shrink import shrunk
+from gateway.image_shrink import at_most_long, at_most_wide, shrunk
 from gateway.ingest.motion import MotionGate
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -46,18 +46,15 @@ MASK = [[(0.6, 0.0), (1.0, 0.0), (1.0, 0.5), (0.6, 0.5)]]
 
 
 def _gate_size(width: int, height: int) -> tuple[int, int]:
-    target_width = min(MotionConfig().width, width)
-    return target_width, max(1, round(height * target_width / width))
+    return at_most_wide(width, height, MotionConfig().width)
 
 
 def _live_view_size(width: int, height: int) -> tuple[int, int]:
-    factor = min(1.0, LIVE_VIEW_LONGEST_SIDE / max(width, height))
-    return max(1, round(width * factor)), max(1, round(height * factor))
+    return at_most_long(width, height, LIVE_VIEW_LONGEST_SIDE)
 
 
 def _evidence_size(width: int, height: int) -> tuple[int, int]:
-    target_width = min(EvidenceConfig().max_width, width)
-    return target_width, max(1, round(height * target_width / width))
+    return at_most_wide(width, height, EvidenceConfig().max_width)
 
 
 TARGETS: dict[str, Callable[[int, int], tuple[int, int]]] = {

@@ -13,6 +13,22 @@ import numpy as np
 import numpy.typing as npt
 
 
+def at_most_wide(width: int, height: int, most: int) -> tuple[int, int]:
+    """The size of a ``width`` by ``height`` picture at most ``most`` pixels wide, its shape kept."""
+    if width <= most:
+        return width, height
+    return most, max(1, round(height * most / width))
+
+
+def at_most_long(width: int, height: int, most: int) -> tuple[int, int]:
+    """The size of a ``width`` by ``height`` picture at most ``most`` pixels on its longest side, its
+    shape kept."""
+    factor = most / max(width, height)
+    if factor >= 1:
+        return width, height
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
 def shrunk(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
     """``image`` resized to ``width`` by ``height``, no larger than it is; always a new array."""
     # OpenCV's area averaging is fast only at a whole ratio, and fastest at 2: a 2688x1520 frame to

@@ -33,7 +33,7 @@ from prometheus_client import CollectorRegistry, Counter, Summary
 from gateway.config import EvidenceConfig
 from gateway.domain import EVIDENCE_TYPE, Evidence, EvidenceImage, Image
 from gateway.errors import EvidenceError
-from gateway.image_shrink import shrunk
+from gateway.image_shrink import at_most_wide, shrunk
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +57,7 @@ def encode_evidence(image: Image, *, quality: int, max_width: int) -> EvidenceIm
         )
     height, width = image.shape[:2]
     if width > max_width:
-        height = max(1, round(height * max_width / width))
-        width = max_width
+        width, height = at_most_wide(width, height, max_width)
         image = shrunk(image, width, height)
     try:
         ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])

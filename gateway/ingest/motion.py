@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from gateway.config import MotionConfig
 from gateway.domain import Image
-from gateway.image_shrink import shrunk
+from gateway.image_shrink import at_most_wide, shrunk
 from gateway.outline_pixels import pixels_under
 
 # Weight of the newest frame in the running background: ~1 s to absorb a change at 5 fps.
@@ -60,9 +60,7 @@ class MotionGate:
 
     def _grey(self, image: Image) -> npt.NDArray[np.uint8]:
         height, width = image.shape[:2]
-        target_width = min(self.config.width, width)
-        target_height = max(1, round(height * target_width / width))
-        small = shrunk(image, target_width, target_height)
+        small = shrunk(image, *at_most_wide(width, height, self.config.width))
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY) if small.ndim == 3 else small
         return np.asarray(
             cv2.GaussianBlur(self._unmasked(np.asarray(grey, dtype=np.uint8)), (5, 5), 0), dtype=np.uint8

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from gateway.config import LineConfig, Point, ZoneConfig
 from gateway.domain import Detection, Image
 from gateway.errors import SourceError
-from gateway.image_shrink import shrunk
+from gateway.image_shrink import at_most_long, shrunk
 from gateway.outline_pixels import SHIFT, fill_outlines, pixels_under, vertices
 
 ZONE_COLOUR = (255, 200, 0)
@@ -93,10 +93,10 @@ def draw_snapshot(
 def _scaled_down(image: Image, longest_side: int) -> Image:
     """A copy of ``image`` at most ``longest_side`` pixels on its longest side, its shape kept."""
     height, width = image.shape[:2]
-    factor = longest_side / max(width, height)
-    if factor >= 1:
+    size = at_most_long(width, height, longest_side)
+    if size == (width, height):
         return cast(Image, image.copy())
-    return shrunk(image, max(1, round(width * factor)), max(1, round(height * factor)))
+    return shrunk(image, *size)
 
 
 def _size(pixels: int, unit: float) -> int:

@@ -5,7 +5,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.image_shrink import shrunk
+from gateway.image_shrink import at_most_long, at_most_wide, shrunk
 
 
 def checkerboard(width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -85,3 +85,14 @@ def test_a_frame_already_at_the_size_comes_back_as_a_copy() -> None:
     assert np.array_equal(result, frame)
     result[:] = 0
     assert frame.any()
+
+
+def test_the_sizes_asked_for_keep_the_shape_and_never_grow() -> None:
+    assert at_most_wide(3840, 2160, 160) == (160, 90)
+    assert at_most_wide(2688, 1520, 1280) == (1280, 724)
+    assert at_most_wide(640, 360, 1280) == (640, 360)
+    assert at_most_wide(4000, 1, 16) == (16, 1)
+    assert at_most_long(2160, 3840, 1280) == (720, 1280)
+    assert at_most_long(2688, 1520, 1280) == (1280, 724)
+    assert at_most_long(704, 576, 1280) == (704, 576)
+    assert at_most_long(1, 4000, 16) == (1, 16)
