@@ -141,6 +141,7 @@ def test_a_live_tile_made_larger_asks_for_its_view_at_the_new_size(
     session: BrowserContext, gateway: Gateway
 ) -> None:
     page = session.new_page()
+    page.set_viewport_size({"width": 500, "height": 800})
     streamed = lambda request: "/stream.mjpeg" in request.url  # noqa: E731
     with page.expect_request(streamed, timeout=UI_WAIT_MS) as first:
         page.goto(gateway.base + "/#/cameras")
@@ -148,12 +149,30 @@ def test_a_live_tile_made_larger_asks_for_its_view_at_the_new_size(
     page.wait_for_function(
         "image => image.naturalWidth > 0", arg=picture.element_handle(), timeout=UI_WAIT_MS
     )
-    # When the window narrows to one column of tiles, each one wider than in three
+    # When the window is made wider, and the one camera's tile with it
     with page.expect_request(streamed, timeout=UI_WAIT_MS) as second:
-        page.set_viewport_size({"width": 700, "height": 800})
+        page.set_viewport_size({"width": 1280, "height": 800})
     # then the view is asked for again, at the tile's new size.
     assert longest_side_in(second.value.url) > longest_side_in(first.value.url)
     assert_asked_for_its_box(longest_side_in(second.value.url), picture, scale=1)
+    page.close()
+
+
+def test_one_cameras_tile_takes_the_pages_width_and_fits_the_window(
+    session: BrowserContext, gateway: Gateway
+) -> None:
+    page = session.new_page()
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    page.goto(gateway.base + "/#/cameras")
+    tile = page.locator("[data-camera=door]")
+    expect(tile.get_by_text("streaming")).to_be_visible(timeout=UI_WAIT_MS)
+    grid = page.locator(".camera-grid").bounding_box()
+    box = tile.bounding_box()
+    assert grid is not None
+    assert box is not None
+    assert box["width"] == pytest.approx(grid["width"], abs=1), (box, grid)
+    # and the tile, its picture and its numbers, within the window
+    assert box["y"] + box["height"] <= 1080, box
     page.close()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, ViewportSize, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.support.clips import HEIGHT, WIDTH, moving_clip, write_mp4
 from tests.support.picture_box import assert_asked_for_its_box, longest_side_in
@@ -85,6 +85,55 @@ def test_a_tile_asks_for_its_picture_at_the_size_it_shows_it(
         assert_asked_for_its_box(longest_side_in(picture.get_attribute("src") or ""), picture, scale)
     finally:
         page.close()
+
+
+def test_twelve_cameras_are_four_to_a_row_on_a_wide_screen_and_fewer_on_a_narrow_one(
+    browser: Browser, base: str
+) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    try:
+        page.goto(base + "/#/cameras")
+        tiles = page.locator("article.tile")
+        expect(tiles).to_have_count(CAMERAS, timeout=UI_WAIT_MS)
+        assert tiles_to_a_row(page) == 4
+        # 320 pixels a tile at least: three to a row where four do not fit, one on a phone
+        page.set_viewport_size({"width": 1280, "height": 720})
+        assert tiles_to_a_row(page) == 3
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert tiles_to_a_row(page) == 1
+    finally:
+        page.close()
+
+
+def test_the_columns_for_so_many_cameras(browser: Browser, base: str) -> None:
+    page = browser.new_page()
+    try:
+        page.goto(base + "/#/cameras")
+        columns = page.evaluate(
+            """async () => {
+  const { columnsFor } = await import("/console/cameras.js");
+  return [0, 1, 2, 3, 4, 5, 9, 10, 16, 17, 100].map(columnsFor);
+}"""
+        )
+        assert columns == [1, 1, 2, 3, 2, 3, 3, 4, 4, 5, 10]
+    finally:
+        page.close()
+
+
+def tiles_to_a_row(page: Page) -> int:
+    """How many tiles the first row holds, each as wide as the others and the row as the grid."""
+    return int(
+        page.evaluate(
+            """() => {
+  const grid = document.querySelector(".camera-grid").getBoundingClientRect();
+  const boxes = [...document.querySelectorAll("article.tile")].map((tile) => tile.getBoundingClientRect());
+  const row = boxes.filter((box) => Math.abs(box.top - boxes[0].top) < 1);
+  if (row.some((box) => Math.abs(box.width - row[0].width) > 1)) throw new Error("tiles of unequal widths");
+  if (Math.abs(row.at(-1).right - grid.right) > 1) throw new Error("a row short of the grid's width");
+  return row.length;
+}"""
+        )
+    )
 
 
 def test_a_camera_page_opened_from_the_grid_shows_its_live_view(browser: Browser, base: str) -> None:

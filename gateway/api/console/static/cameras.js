@@ -31,9 +31,17 @@ const TILE_SIZE_STEP = 80;
 // blurred for as long as the page was open; one dragged wider is not asked again at every step.
 const TILE_RESIZE_SETTLE_MS = 500;
 
+// The most tiles to a row for so many cameras: all of up to three side by side, more in a square as
+// near as can be (four in two rows of two, nine in three of three). The grid's own rule alone (as
+// many 320-pixel columns as fit) put four to a row of a 1920-pixel screen whatever the cameras: one
+// camera had a 302-pixel tile beside three empty columns.
+export function columnsFor(cameras) {
+  return cameras <= 3 ? Math.max(cameras, 1) : Math.ceil(Math.sqrt(cameras));
+}
+
 // The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 300
-// pixels wide (five to a 1920-pixel screen) had its marks (boxes, labels) a quarter of the size the
-// gateway draws them for, and took 57 to 82 KiB where 320 pixels take 9 to 11.
+// pixels wide (four to a row of a 1920-pixel screen) had its marks (boxes, labels) a quarter of the
+// size the gateway draws them for, and took 57 to 82 KiB where 320 pixels take 9 to 11.
 function tileSide(image) {
   const side = Math.max(image.clientWidth, image.clientHeight) * (window.devicePixelRatio || 1);
   if (!side) return TILE_LONGEST_SIDE;
@@ -140,7 +148,7 @@ export function cameraFacts(camera, current = true) {
 }
 
 export function mount(view) {
-  const grid = h("div", { class: "grid", "aria-live": "off" });
+  const grid = h("div", { class: "grid camera-grid", "aria-live": "off" });
   const message = h("p", { class: "muted", role: "status" });
   const asRead = asReadLine("the cameras' states now are unknown");
   view.append(h("h1", { text: "Cameras" }), message, asRead.element, grid);
@@ -243,6 +251,7 @@ export function mount(view) {
       if (!listed.has(tile.id)) drop(tile);
     }
     const live = answer.cameras.length <= LIVE_TILES;
+    grid.style.setProperty("--columns", String(columnsFor(answer.cameras.length)));
     let previous = null; // the tile of the camera before, in the answer's order
     for (const camera of answer.cameras) {
       let tile = tiles.get(camera.id);
