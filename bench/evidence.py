@@ -61,11 +61,16 @@ def demo_frames(count: int, width: int, height: int) -> list[Image]:
     return frames
 
 
+SCENE_MIN_FRAMES = 3
+
+
 def scene_frames(count: int, width: int, height: int, *, noise: float, foliage: bool) -> list[Image]:
     spec = ClipSpec(
         name=f"evidence-{width}x{height}",
         seed=13,
-        duration_s=count / 5.0,
+        # The object takes half a second to come into view: a clip of fewer frames was refused as
+        # one whose object is never seen. The frames taken are the same however long the clip.
+        duration_s=max(count, SCENE_MIN_FRAMES) / 5.0,
         enroll_s=0.0,
         fps=5.0,
         width=width,
