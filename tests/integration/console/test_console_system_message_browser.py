@@ -115,3 +115,22 @@ def test_a_failed_refresh_leaves_no_healthy_verdict_shown(browser: Browser, serv
     expect(as_read).to_be_hidden()
     expect(message).to_have_text("")
     assert errors == []
+
+
+def test_the_cards_share_a_wide_screens_row(browser: Browser, served: ServedApi) -> None:
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.goto(f"http://127.0.0.1:{served.port}/#/system")
+    expect(page.get_by_role("heading", name="Alert delivery")).to_be_visible(timeout=UI_WAIT_MS)
+    # Three cards side by side, the row's whole width between them: no empty column beside them
+    edges = page.evaluate(
+        """() => {
+  const grid = document.querySelector("main .grid").getBoundingClientRect();
+  const cards = [...document.querySelectorAll("main .grid > .card")].map(
+    (card) => card.getBoundingClientRect(),
+  );
+  return { right: grid.right, tops: cards.map((card) => card.top), rights: cards.map((card) => card.right) };
+}"""
+    )
+    assert len(set(edges["tops"])) == 1, edges
+    assert edges["rights"][-1] == pytest.approx(edges["right"], abs=1), edges
+    page.close()

@@ -2,6 +2,14 @@
 // outbox size), device id, uptime and version; refreshed live.
 import { api, asReadLine, clock, counted, duration, errorText, facts, h } from "./core.js";
 
+// Without a broker nothing is ever acknowledged: "(13 not yet acknowledged)" read as a delivery
+// falling behind on a gateway that delivers nowhere on purpose.
+function held(outbox, broker) {
+  if (outbox.stored === undefined) return "–";
+  const alerts = counted(outbox.stored, "alert");
+  return broker ? `${alerts} (${outbox.pending} not yet acknowledged)` : alerts;
+}
+
 export function mount(view) {
   const content = h("div", { class: "grid" });
   const message = h("p", { role: "status" });
@@ -70,7 +78,7 @@ export function mount(view) {
           ["Acknowledged up to seq", acked === null ? "–" : String(acked)],
           ["Awaiting the broker", delivery.broker ? String(Math.max(0, delivery.last_seq - (acked || 0))) : "–"],
           ["In flight", String(delivery.inflight)],
-          ["Outbox holds", outbox.stored === undefined ? "–" : `${counted(outbox.stored, "alert")} (${outbox.pending} not yet acknowledged)`],
+          ["Outbox holds", held(outbox, delivery.broker)],
           ["Connected since", delivery.connected_since ? clock(delivery.connected_since) : "–"],
           ["Last error", delivery.last_error || "none", { class: delivery.last_error ? "error" : "" }],
         ])),
