@@ -33,6 +33,13 @@ LABEL_FONT = cv2.FONT_HERSHEY_SIMPLEX
 JPEG_QUALITY = 85
 ARROW_LENGTH = 0.08
 """The ``in`` arrow's length, as a share of the frame's smaller side."""
+LABEL_BACKDROP_SHIFT = 2
+"""The picture under a label is darkened to a quarter (its bits shifted right by this): yellow letters
+straight on a lit wall or a bright sky could hardly be read; the scene still shows through."""
+TRACK_DIGITS = 4
+"""A track's id is drawn by its last digits: ids are 13 digits (the millisecond a camera's tracking
+started, counted up, so none is ever reused) and took half of a small picture's width; tracks on
+the screen together differ in their last few. Alerts and the events page carry the whole id."""
 MARKS_DRAWN_FOR = 1280
 """The longest side the marks' sizes (lines, letters) are set for: on a larger frame, which a screen
 shows shrunk as much more, they grow in proportion (a 4K camera's labels came out 3 pixels high on
@@ -74,7 +81,7 @@ def draw_snapshot(
     for detection in detections:
         label = f"{detection.label} {detection.score:.2f}"
         if detection.track_id is not None:
-            label = f"#{detection.track_id} {label}"
+            label = f"{track_tag(detection.track_id)} {label}"
         if detection.box is None:
             corner = (_size(8, unit), height - _size(10, unit))
             _label(canvas, label, corner, BOX_COLOUR, unit, scale=0.6, thickness=2)
@@ -88,6 +95,13 @@ def draw_snapshot(
     if not ok:
         raise SourceError("could not encode the snapshot as JPEG")
     return bytes(encoded.tobytes())
+
+
+def track_tag(track_id: int) -> str:
+    """``#`` and the id's last ``TRACK_DIGITS`` digits (an id that short whole)."""
+    if track_id < 10**TRACK_DIGITS:
+        return f"#{track_id}"
+    return f"#{track_id % 10**TRACK_DIGITS:0{TRACK_DIGITS}d}"
 
 
 def _scaled_down(image: Image, longest_side: int) -> Image:
@@ -119,7 +133,7 @@ def _shade(canvas: Image, outlines: Sequence[Sequence[Point]], unit: float) -> N
         if corner is None:
             x, y = _pixel(outline[0], width, height)
             corner = (x + _size(4, unit), y + _size(16, unit))
-        _label(canvas, MASK_LABEL, corner, MASK_EDGE_COLOUR, unit)
+        _label(canvas, MASK_LABEL, corner, MASK_EDGE_COLOUR, unit, backdrop=False)
 
 
 @lru_cache(maxsize=64)
@@ -170,15 +184,24 @@ def _label(
     *,
     scale: float = 0.5,
     thickness: int = 1,
+    backdrop: bool = True,
 ) -> None:
-    """``text`` with its baseline starting at ``at``, moved in as far as it takes to be read whole: a
-    box at the frame's right edge had its label cut after a few letters (a track id alone is 13 digits).
+    """``text`` with its baseline starting at ``at``, moved in as far as it takes to be read whole (a
+    box at the frame's right edge had its label cut after a few letters), over the picture darkened
+    unless ``backdrop`` is off (the mask's label, on its own shading, which says what it covers).
     ``scale`` and ``thickness``: the letters' on a frame of ``MARKS_DRAWN_FOR`` pixels."""
     height, width = canvas.shape[:2]
     scale, thickness = _letters(unit, scale, thickness)
     (text_width, text_height), descent = cv2.getTextSize(text, LABEL_FONT, scale, thickness)
     x = max(0, min(at[0], width - text_width - 1))
     y = max(text_height + 1, min(at[1], height - descent - 1))
+    if backdrop:
+        margin = _size(2, unit)
+        under = canvas[
+            max(0, y - text_height - margin) : min(height, y + descent + margin),
+            max(0, x - margin) : min(width, x + text_width + margin),
+        ]
+        np.right_shift(under, LABEL_BACKDROP_SHIFT, out=under)
     cv2.putText(canvas, text, (x, y), LABEL_FONT, scale, colour, thickness, cv2.LINE_AA)
 
 

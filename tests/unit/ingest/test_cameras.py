@@ -78,6 +78,10 @@ def person(model: ModelReference, _frame: Frame) -> DetectOutput:
     )
 
 
+def nobody(model: ModelReference, _frame: Frame) -> DetectOutput:
+    return DetectOutput(ModelRef(model.name, model.version or 1), (), None)
+
+
 def pipeline_for(
     configs: list[CameraConfig],
     detector: Detector,
@@ -174,9 +178,10 @@ def masked_and_clear(decoded: npt.NDArray[np.uint8]) -> tuple[float, float]:
 def grey_snapshot(
     motion: dict[str, Any], openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
 ) -> npt.NDArray[np.uint8]:
-    """The snapshot, in grey, of a camera with no zones and these motion settings, once it has a result."""
+    """The snapshot, in grey, of a camera with no zones and these motion settings, once it has a result
+    (with no detection: a label's darkened backdrop would cross the small frame)."""
     sink = Sink()
-    pipeline, _ = pipeline_for([camera(motion=motion, zones=[])], immediate(person), sink, openers)
+    pipeline, _ = pipeline_for([camera(motion=motion, zones=[])], immediate(nobody), sink, openers)
     running.append(pipeline)
     pipeline.start()
     assert wait_until(lambda: len(sink.results) >= 1)

@@ -9,11 +9,11 @@ import pytest
 
 from gateway.config import ZoneConfig
 from gateway.domain import Detection
-from gateway.ingest.snapshot import LABEL_FONT, MASK_OPACITY, draw_snapshot
+from gateway.ingest.snapshot import LABEL_FONT, MASK_OPACITY, draw_snapshot, track_tag
 from gateway.outline_pixels import pixels_under
 
 WIDTH, HEIGHT = 640, 360
-LONG_LABEL = "#1796482161621 FACE_FEMALE 0.78"
+LONG_LABEL = "#1621 FACE_FEMALE 0.78"
 
 
 def drawn(
@@ -245,3 +245,26 @@ def test_a_4k_frames_marks_grow_with_it_to_be_read_as_shrunk_on_a_screen() -> No
     # Three times the frame, three times the marks (an edge 2 pixels wide is 3 after JPEG's blur, 6 is 7).
     assert edge_4k >= 2 * edge_hd, (edge_hd, edge_4k)
     assert 2.5 * label_hd <= label_4k <= 3.5 * label_hd, (label_hd, label_4k)
+
+
+@pytest.mark.parametrize(
+    ("track_id", "tag"),
+    [(4, "#4"), (9999, "#9999"), (10_000, "#0000"), (1796482161621, "#1621"), (1796482160042, "#0042")],
+)
+def test_a_track_is_tagged_by_its_ids_last_four_digits(track_id: int, tag: str) -> None:
+    assert track_tag(track_id) == tag
+
+
+def test_a_label_on_a_white_wall_is_drawn_over_the_wall_darkened() -> None:
+    white = np.full((HEIGHT, WIDTH, 3), 255, dtype=np.uint8)
+    jpeg = draw_snapshot(white, [Detection("person", 0.9, (0.4, 0.5, 0.6, 0.9), track_id=7)], [], quality=100)
+    decoded = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
+    picture = decoded.astype(np.uint8)
+    box_top, box_left = round(0.5 * HEIGHT), round(0.4 * WIDTH)
+    label = picture[box_top - 16 : box_top - 4, box_left : box_left + text_width("#7 person 0.90")]
+    # The letters, in the boxes' orange, on a wall darkened to a quarter under them: no longer white
+    assert box_coloured(label).sum() > 30
+    assert np.median(label) < 100, np.median(label)
+    # and the wall beside the label left as it was.
+    assert picture[box_top - 16 : box_top - 4, : box_left - 10].min() > 240
