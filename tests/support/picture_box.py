@@ -1,5 +1,5 @@
-"""What a console tile asks the gateway for: its picture's box on screen, in device pixels, up to
-the next 80, 1280 at most (``cameras.js``'s ``tileSide``)."""
+"""What a console tile or the camera page's stage asks the gateway for: its picture's box on screen,
+in device pixels, up to the next 80, 1280 at most (``cameras.js``'s ``pictureSide``)."""
 
 from __future__ import annotations
 

@@ -141,9 +141,33 @@ def test_a_camera_page_opened_from_the_grid_shows_its_live_view(browser: Browser
     try:
         page.goto(base + "/#/cameras")
         expect(page.locator("article.tile")).to_have_count(CAMERAS, timeout=UI_WAIT_MS)
-        with page.expect_request(base + "/v1/cameras/camera-11/stream.mjpeg", timeout=UI_WAIT_MS):
+        view = f"{base}/v1/cameras/camera-11/stream.mjpeg?longest_side="
+        sized = lambda request: request.url.startswith(view)  # noqa: E731
+        with page.expect_request(sized, timeout=UI_WAIT_MS) as asked:
             page.get_by_role("link", name="camera-11").click()
         live = page.locator(".stage img")
         expect(live).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
+        # at the size the stage shows it
+        assert_asked_for_its_box(longest_side_in(asked.value.url), live, scale=1)
+    finally:
+        page.close()
+
+
+def test_the_camera_pages_live_view_is_asked_for_again_when_the_stage_grows(
+    browser: Browser, base: str
+) -> None:
+    page = browser.new_page(viewport={"width": 700, "height": 900})
+    try:
+        streamed = lambda request: "/v1/cameras/camera-03/stream.mjpeg" in request.url  # noqa: E731
+        with page.expect_request(streamed, timeout=UI_WAIT_MS) as first:
+            page.goto(base + "/#/camera/camera-03")
+        live = page.locator(".stage img")
+        expect(live).to_have_js_property("naturalWidth", WIDTH, timeout=UI_WAIT_MS)
+        # When the window is made wider, and the stage with it
+        with page.expect_request(streamed, timeout=UI_WAIT_MS) as second:
+            page.set_viewport_size({"width": 1600, "height": 900})
+        # then the view is asked for again, at the stage's new size.
+        assert longest_side_in(second.value.url) > longest_side_in(first.value.url)
+        assert_asked_for_its_box(longest_side_in(second.value.url), live, scale=1)
     finally:
         page.close()

@@ -131,7 +131,7 @@ def test_show_motion_on_the_camera_page_outlines_it_on_the_live_view(browser: Br
         button = page.get_by_role("button", name="Show motion")
         expect(button).to_have_attribute("aria-pressed", "false", timeout=UI_WAIT_MS)
         # Given Show motion pressed, the view with motion outlined is asked for and said what it shows,
-        with page.expect_request(re.compile(r"/stream\.mjpeg\?motion=1$")):
+        with page.expect_request(re.compile(r"/stream\.mjpeg\?motion=1&longest_side=\d+$")):
             button.click()
         expect(button).to_have_attribute("aria-pressed", "true")
         expect(page.get_by_text("Outlined in magenta: what changed")).to_be_visible()
@@ -141,7 +141,7 @@ def test_show_motion_on_the_camera_page_outlines_it_on_the_live_view(browser: Br
             assert time.monotonic() < deadline, "no change outlined on the live view"
             page.wait_for_timeout(100)
         # pressed again, the plain view is back, and the note gone.
-        with page.expect_request(re.compile(r"/stream\.mjpeg$")):
+        with page.expect_request(re.compile(r"/stream\.mjpeg\?longest_side=\d+$")):
             button.click()
         expect(page.get_by_text("Outlined in magenta: what changed")).to_be_hidden()
         page.goto(base + "/#/camera/ungated")

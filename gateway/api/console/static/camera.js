@@ -6,7 +6,7 @@
 // undoing it; unsaved edits outlive the page (a login after an expired session shows it again) and
 // the document (a reload shows them again).
 import { api, errorText, h, s } from "./core.js";
-import { cameraFacts, liveNote, streamUrl } from "./cameras.js";
+import { RESIZE_SETTLE_MS, cameraFacts, liveNote, outgrown, pictureSide, streamUrl } from "./cameras.js";
 import { Editor } from "./editor.js";
 import { playLive } from "./live.js";
 import { ruleList } from "./rule_list.js";
@@ -68,16 +68,30 @@ export function mount(view, id) {
   const image = h("img", { alt: `Live view of camera ${id} with its zones, lines and motion mask` });
   const svg = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none" });
   const live = liveNote(image);
-  let player = playLive(image, streamUrl(id), live.refused);
   // Where the motion gate saw change, outlined on the picture: what min_area and the mask are tuned
   // against (a tree in the wind shows up here, to be masked).
   const motionButton = h("button", { type: "button", text: "Show motion", "aria-pressed": "false" });
   const motionNote = h("p", { class: "muted", hidden: true });
+  const motionShown = () => motionButton.getAttribute("aria-pressed") === "true";
+  // The view is asked for at the size the stage shows it, as the tiles' are (a stage 900 pixels wide
+  // took 1280-pixel frames), and again once a new size settles: played once the stage is on the page.
+  let player = null;
+  let side = null; // the size it was asked for
+  let resizing = null;
+  function play() {
+    player?.stop();
+    side = pictureSide(image);
+    player = playLive(image, streamUrl(id, motionShown(), side), live.refused);
+  }
+  const resizer = new ResizeObserver(() => {
+    clearTimeout(resizing);
+    resizing = setTimeout(() => {
+      if (outgrown(pictureSide(image), side)) play();
+    }, RESIZE_SETTLE_MS);
+  });
   motionButton.addEventListener("click", () => {
-    const shown = motionButton.getAttribute("aria-pressed") !== "true";
-    motionButton.setAttribute("aria-pressed", String(shown));
-    player.stop();
-    player = playLive(image, streamUrl(id, shown), live.refused);
+    motionButton.setAttribute("aria-pressed", String(!motionShown()));
+    play();
     showMotionNote();
   });
   // The editor is the element the keyboard focuses, so that one is named and says how its keys work:
@@ -160,7 +174,7 @@ export function mount(view, id) {
   }
 
   function showMotionNote() {
-    motionNote.hidden = motionButton.getAttribute("aria-pressed") !== "true";
+    motionNote.hidden = !motionShown();
     motionNote.textContent = editor.gating
       ? "Outlined in magenta: what changed in the last frame the motion gate compared. There is motion when that covers min_area of the frame (Motion, under Camera); a part that changes and does not matter (a tree, a clock) is for the mask."
       : "Motion gating is off for this camera (motion: enabled: false): every frame goes to the model, and nothing is outlined.";
@@ -340,6 +354,8 @@ export function mount(view, id) {
       ),
     ),
   );
+  play();
+  resizer.observe(image);
   const loaded = loadGeometry().then(() => update());
   // The last numbers read: while refreshes fail, the note over the picture is drawn from them with
   // the camera's state unknown (it went on saying "the camera is reconnecting" as of the last read).
@@ -361,6 +377,8 @@ export function mount(view, id) {
       await following;
     },
     dispose() {
+      resizer.disconnect();
+      clearTimeout(resizing);
       player.stop();
     },
   };

@@ -26,10 +26,15 @@ const TILE_LONGEST_SIDE = 1280;
 // Sizes asked for go up in steps of this many pixels: a window resized by a pixel asks for the
 // picture it had.
 const TILE_SIZE_STEP = 80;
-// A live tile whose box has kept a new size this long asks for its view again, when the picture
+// A live picture whose box has kept a new size this long asks for its view again, when the picture
 // it has would now be shown enlarged, or at under half its size: a window made larger left its tiles
 // blurred for as long as the page was open; one dragged wider is not asked again at every step.
-const TILE_RESIZE_SETTLE_MS = 500;
+export const RESIZE_SETTLE_MS = 500;
+
+// Whether a view asked for at `asked` pixels is to be asked for again at `side`.
+export function outgrown(side, asked) {
+  return side > asked || side * 2 < asked;
+}
 
 // The most tiles to a row for so many cameras: all of up to three side by side, more in a square as
 // near as can be (four in two rows of two, nine in three of three). The grid's own rule alone (as
@@ -42,7 +47,7 @@ export function columnsFor(cameras) {
 // The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 300
 // pixels wide (four to a row of a 1920-pixel screen) had its marks (boxes, labels) a quarter of the
 // size the gateway draws them for, and took 57 to 82 KiB where 320 pixels take 9 to 11.
-function tileSide(image) {
+export function pictureSide(image) {
   const side = Math.max(image.clientWidth, image.clientHeight) * (window.devicePixelRatio || 1);
   if (!side) return TILE_LONGEST_SIDE;
   return Math.min(TILE_LONGEST_SIDE, Math.ceil(side / TILE_SIZE_STEP) * TILE_SIZE_STEP);
@@ -57,7 +62,7 @@ export function streamUrl(id, motion = false, side = null) {
 
 function snapshotUrl(id, image) {
   // A new address each time: the picture is renewed, never taken from the browser's cache.
-  const side = tileSide(image);
+  const side = pictureSide(image);
   return `/v1/cameras/${encodeURIComponent(id)}/snapshot.jpg?longest_side=${side}&at=${Date.now()}`;
 }
 
@@ -183,16 +188,16 @@ export function mount(view) {
       if (!tile?.live) continue;
       clearTimeout(tile.resizing);
       tile.resizing = setTimeout(() => {
-        const side = tileSide(tile.image);
-        if (tile.live && (side > tile.side || side * 2 < tile.side)) play(tile);
-      }, TILE_RESIZE_SETTLE_MS);
+        const side = pictureSide(tile.image);
+        if (tile.live && outgrown(side, tile.side)) play(tile);
+      }, RESIZE_SETTLE_MS);
     }
   });
 
   // A live tile's view too is asked for at the size the tile shows it.
   function play(tile) {
     tile.player?.stop();
-    tile.side = tileSide(tile.image);
+    tile.side = pictureSide(tile.image);
     tile.player = playLive(tile.image, streamUrl(tile.id, false, tile.side), tile.note.refused);
   }
 
