@@ -6,9 +6,8 @@
 // undoing it; unsaved edits outlive the page (a login after an expired session shows it again) and
 // the document (a reload shows them again).
 import { api, errorText, h, s } from "./core.js";
-import { RESIZE_SETTLE_MS, cameraFacts, liveNote, outgrown, pictureSide, streamUrl } from "./cameras.js";
+import { cameraFacts, liveNote, playSized } from "./cameras.js";
 import { Editor } from "./editor.js";
-import { playLive } from "./live.js";
 import { ruleList } from "./rule_list.js";
 import { shapeList } from "./shape_list.js";
 
@@ -76,19 +75,10 @@ export function mount(view, id) {
   // The view is asked for at the size the stage shows it, as the tiles' are (a stage 900 pixels wide
   // took 1280-pixel frames), and again once a new size settles: played once the stage is on the page.
   let player = null;
-  let side = null; // the size it was asked for
-  let resizing = null;
   function play() {
     player?.stop();
-    side = pictureSide(image);
-    player = playLive(image, streamUrl(id, motionShown(), side), live.refused);
+    player = playSized(image, id, live.refused, motionShown());
   }
-  const resizer = new ResizeObserver(() => {
-    clearTimeout(resizing);
-    resizing = setTimeout(() => {
-      if (outgrown(pictureSide(image), side)) play();
-    }, RESIZE_SETTLE_MS);
-  });
   motionButton.addEventListener("click", () => {
     motionButton.setAttribute("aria-pressed", String(!motionShown()));
     play();
@@ -355,7 +345,6 @@ export function mount(view, id) {
     ),
   );
   play();
-  resizer.observe(image);
   const loaded = loadGeometry().then(() => update());
   // The last numbers read: while refreshes fail, the note over the picture is drawn from them with
   // the camera's state unknown (it went on saying "the camera is reconnecting" as of the last read).
@@ -377,8 +366,6 @@ export function mount(view, id) {
       await following;
     },
     dispose() {
-      resizer.disconnect();
-      clearTimeout(resizing);
       player.stop();
     },
   };

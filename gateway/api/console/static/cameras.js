@@ -29,12 +29,7 @@ const TILE_SIZE_STEP = 80;
 // A live picture whose box has kept a new size this long asks for its view again, when the picture
 // it has would now be shown enlarged, or at under half its size: a window made larger left its tiles
 // blurred for as long as the page was open; one dragged wider is not asked again at every step.
-export const RESIZE_SETTLE_MS = 500;
-
-// Whether a view asked for at `asked` pixels is to be asked for again at `side`.
-export function outgrown(side, asked) {
-  return side > asked || side * 2 < asked;
-}
+const RESIZE_SETTLE_MS = 500;
 
 // The most tiles to a row for so many cameras: all of up to three side by side, more in a square as
 // near as can be (four in two rows of two, nine in three of three). The grid's own rule alone (as
@@ -47,7 +42,7 @@ export function columnsFor(cameras) {
 // The picture's box on screen in device pixels, its longest side: a 1280 picture in a tile 300
 // pixels wide (four to a row of a 1920-pixel screen) had its marks (boxes, labels) a quarter of the
 // size the gateway draws them for, and took 57 to 82 KiB where 320 pixels take 9 to 11.
-export function pictureSide(image) {
+function pictureSide(image) {
   const side = Math.max(image.clientWidth, image.clientHeight) * (window.devicePixelRatio || 1);
   if (!side) return TILE_LONGEST_SIDE;
   return Math.min(TILE_LONGEST_SIDE, Math.ceil(side / TILE_SIZE_STEP) * TILE_SIZE_STEP);
@@ -55,9 +50,36 @@ export function pictureSide(image) {
 
 // `motion`: the view with where the motion gate saw change outlined; `side`: the longest side asked
 // for (the gateway draws the next of its few sizes up; none, its largest).
-export function streamUrl(id, motion = false, side = null) {
+function streamUrl(id, motion = false, side = null) {
   const query = [motion ? "motion=1" : "", side ? `longest_side=${side}` : ""].filter(Boolean).join("&");
   return `/v1/cameras/${encodeURIComponent(id)}/stream.mjpeg${query ? `?${query}` : ""}`;
+}
+
+// Plays camera `id`'s live view (with motion outlined, or not) into `image` at the size the picture
+// shows it, and asks for it again once a new size settles (RESIZE_SETTLE_MS) at which the picture
+// would be shown enlarged, or at under half its size. The tiles' and the camera page's stage.
+export function playSized(image, id, onRefused, motion = false) {
+  let side = pictureSide(image);
+  let player = playLive(image, streamUrl(id, motion, side), onRefused);
+  let settling = null;
+  const resizer = new ResizeObserver(() => {
+    clearTimeout(settling);
+    settling = setTimeout(() => {
+      const now = pictureSide(image);
+      if (now <= side && now * 2 >= side) return;
+      player.stop();
+      side = now;
+      player = playLive(image, streamUrl(id, motion, side), onRefused);
+    }, RESIZE_SETTLE_MS);
+  });
+  resizer.observe(image);
+  return {
+    stop() {
+      resizer.disconnect();
+      clearTimeout(settling);
+      player.stop();
+    },
+  };
 }
 
 function snapshotUrl(id, image) {
@@ -181,33 +203,13 @@ export function mount(view) {
     tile.image.src = snapshotUrl(tile.id, tile.image);
   }
 
-  // Live tiles whose box changed size; each is asked for at its new size once the size settles.
-  const resizer = new ResizeObserver((entries) => {
-    for (const entry of entries) {
-      const tile = entry.target.tile;
-      if (!tile?.live) continue;
-      clearTimeout(tile.resizing);
-      tile.resizing = setTimeout(() => {
-        const side = pictureSide(tile.image);
-        if (tile.live && outgrown(side, tile.side)) play(tile);
-      }, RESIZE_SETTLE_MS);
-    }
-  });
-
-  // A live tile's view too is asked for at the size the tile shows it.
-  function play(tile) {
-    tile.player?.stop();
-    tile.side = pictureSide(tile.image);
-    tile.player = playLive(tile.image, streamUrl(tile.id, false, tile.side), tile.note.refused);
-  }
-
   function show(tile, live) {
     if (tile.live === live) return;
     tile.live = live;
     tile.loading = false;
     tile.player?.stop();
-    tile.player = null;
-    if (live) play(tile);
+    // A live tile's view too is asked for at the size the tile shows it.
+    tile.player = live ? playSized(tile.image, tile.id, tile.note.refused) : null;
     tile.note.snapshot(!live);
     if (live) return;
     tile.note.refused(null); // a snapshot is not refused for want of a place among the viewers
@@ -224,9 +226,7 @@ export function mount(view) {
 
   function drop(tile) {
     tile.player?.stop();
-    clearTimeout(tile.resizing);
     watcher.unobserve(tile.root);
-    resizer.unobserve(tile.image);
     onScreen.delete(tile);
     // An <img> taken out of the page may keep its snapshot loading; an empty source ends it.
     tile.image.removeAttribute("src");
@@ -272,8 +272,6 @@ export function mount(view) {
           player: null,
           loading: false,
           askedAt: 0,
-          side: null, // the size its live view was asked for
-          resizing: null, // the timer that asks again once a new size settles
         };
         const done = () => {
           tile.loading = false;
@@ -287,7 +285,6 @@ export function mount(view) {
           tile.numbers,
         );
         tile.root.tile = tile;
-        tile.image.tile = tile;
         tiles.set(camera.id, tile);
       }
       // A reload may reorder the cameras: a tile out of the answer's order is moved, not rebuilt, so
@@ -297,10 +294,7 @@ export function mount(view) {
         if (tile.root.isConnected && grid.moveBefore) grid.moveBefore(tile.root, place);
         else grid.insertBefore(tile.root, place);
       }
-      if (fresh) {
-        watcher.observe(tile.root);
-        resizer.observe(tile.image);
-      }
+      if (fresh) watcher.observe(tile.root);
       previous = tile;
       show(tile, live);
       if (!live && onScreen.has(tile)) renew(tile);
@@ -313,7 +307,6 @@ export function mount(view) {
     dispose() {
       for (const tile of [...tiles.values()]) drop(tile);
       watcher.disconnect();
-      resizer.disconnect();
     },
   };
 }
