@@ -90,6 +90,13 @@ class InferenceConfig(Section):
     tensorrt_int8: bool = Field(
         False, description="Use a native int8 engine when build-engine --int8 has cached one."
     )
+    worker_nice: Integer = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Added to the inference workers' nice value (Linux): with the cores busy, the "
+        "event loop, the cameras and alerts run first; 0: the same priority.",
+    )
     stuck_after_s: Timeout = Field(
         30.0, description="A worker inside one batch this long counts as wedged: watchdog pings stop."
     )

@@ -132,7 +132,14 @@ class InferenceService:
         statistics = InferenceStatistics()
         batcher = Batcher(settings.queue_capacity, delay_ms / 1000, metrics, statistics=statistics)
         pool = WorkerPool(
-            batcher, repository, workers, metrics, stop, service_times=service_times, statistics=statistics
+            batcher,
+            repository,
+            workers,
+            metrics,
+            stop,
+            service_times=service_times,
+            statistics=statistics,
+            nice_increment=settings.worker_nice,
         )
         return cls(
             repository,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from concurrent.futures import Future
@@ -270,6 +272,25 @@ def test_detect_on_a_raw_tensor_model_is_refused(models_root: Path, make_service
     service = make_service()
     with pytest.raises(InvalidInputError, match="raw tensors only"):
         service.detect("affine", None, np.zeros((8, 8, 3), np.uint8), None)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+@pytest.mark.parametrize(("inference", "increment"), [({}, 10), ({"worker_nice": 0}, 0)])
+def test_workers_run_at_the_configured_nice_increment_and_still_serve(
+    models_root: Path, make_service: ServiceFactory, inference: dict[str, int], increment: int
+) -> None:
+    write_affine_model(models_root)
+    before = set(threading.enumerate())
+    service = make_service(workers=2, **inference)
+    workers = [thread for thread in threading.enumerate() if thread.name.startswith("inference-worker-")]
+    assert len(workers) == 2
+    assert not set(workers) & before
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert {os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) for thread in workers} == {
+        min(19, own + increment)
+    }
+    answer = service.infer("affine", None, {"INPUT0": np.ones((1, 4), np.float32)}, None).result(5)
+    assert answer.outputs["OUTPUT0"].shape == (1, 4)
 
 
 def test_stop_ends_every_thread_and_fails_queued_items(

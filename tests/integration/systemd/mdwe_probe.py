@@ -148,7 +148,7 @@ def run_stack(provider: str) -> None:
     from prometheus_client import CollectorRegistry, Counter, generate_latest
 
     from gateway.config import parse_config
-    from gateway.inference.pool import batch_scheduling
+    from gateway.inference.pool import batch_scheduling, lower_priority
 
     # A convolutional network, so ONNX Runtime's MLAS picks its vectorised kernels.
     weights = np.random.default_rng(0).random((8, 3, 3, 3), dtype=np.float32)
@@ -194,11 +194,14 @@ def run_stack(provider: str) -> None:
         database.close()
 
     parse_config("device_id: probe\ncameras: [{id: gate, url: /dev/null}]\n")
-    # The inference workers move themselves to SCHED_BATCH (the unit allows sched_setscheduler).
+    # The inference workers move themselves to SCHED_BATCH and lower their priority (the unit
+    # allows sched_setscheduler and setpriority).
     worker = threading.Thread(target=threading.Event().wait, args=(5,), daemon=True)
     worker.start()
     if not batch_scheduling(worker):
         raise PermissionError("sched_setscheduler(SCHED_BATCH) was refused")
+    if not lower_priority(worker, 10):
+        raise PermissionError("setpriority on an inference worker was refused")
     paho.mqtt.client.Client(CallbackAPIVersion.VERSION2, client_id="probe")
     registry = CollectorRegistry()
     Counter("edge_gateway_probe_total", "probe", registry=registry).inc()

@@ -5,6 +5,7 @@ tests/integration/inference)."""
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -228,6 +229,31 @@ def test_started_workers_run_under_sched_batch_and_still_serve(tmp_path: Path) -
         )
         batcher.submit(item)
         assert future.result(5)["OUTPUT0"].tolist() == [[2.0] * 4]
+    finally:
+        stop.set()
+        pool.join(5)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+@pytest.mark.parametrize("increment", [0, 7, 40])
+def test_started_workers_add_their_nice_increment_and_the_rest_keep_theirs(
+    tmp_path: Path, increment: int
+) -> None:
+    metrics = InferenceMetrics(CollectorRegistry())
+    batcher = Batcher(8, 0.0, metrics)
+    stop = threading.Event()
+    pool = WorkerPool(
+        batcher, repository_for(tmp_path, DoublingEngine()), 2, metrics, stop, nice_increment=increment
+    )
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = set(threading.enumerate())
+    pool.start()
+    try:
+        workers = [thread for thread in threading.enumerate() if thread not in before]
+        assert len(workers) == 2
+        expected = min(19, own + increment)
+        assert {os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) for thread in workers} == {expected}
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
     finally:
         stop.set()
         pool.join(5)
