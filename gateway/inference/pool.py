@@ -271,8 +271,8 @@ def batch_scheduling(thread: threading.Thread) -> bool:
 
 
 def lower_priority(thread: threading.Thread, increment: int) -> bool:
-    """Add ``increment`` to a started thread's nice value; False where the platform or
-    a seccomp filter refuses (the systemd unit allows ``setpriority`` for this). Linux only: there
+    """Add ``increment`` to a started thread's nice value; False where the platform or a seccomp
+    filter refuses (the systemd unit allows ``setpriority`` for this). Linux only: there
     ``setpriority`` on a thread id changes that thread alone, elsewhere it names a process."""
     if sys.platform != "linux" or thread.native_id is None:
         return False
