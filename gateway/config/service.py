@@ -94,8 +94,9 @@ class InferenceConfig(Section):
         10,
         ge=0,
         le=19,
-        description="Added to the inference workers' nice value (Linux): with the cores busy, the "
-        "event loop, the cameras and alerts run first; 0: the same priority.",
+        description="Added to the nice value of the inference workers and ONNX Runtime's intra-op "
+        "threads (Linux): with the cores busy, the event loop, the cameras and alerts run first; 0: the "
+        "same priority.",
     )
     stuck_after_s: Timeout = Field(
         30.0, description="A worker inside one batch this long counts as wedged: watchdog pings stop."

@@ -63,6 +63,7 @@ def engine_options(config: GatewayConfig) -> EngineOptions:
     return EngineOptions(
         providers=settings.providers,
         intra_op_threads=settings.intra_op_threads,
+        worker_nice=settings.worker_nice,
         tensorrt_fp16=settings.tensorrt_fp16,
         tensorrt_int8=settings.tensorrt_int8,
         tensorrt_cache_dir=config.state_dir / "trt-cache",

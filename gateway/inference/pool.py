@@ -1,33 +1,21 @@
-"""The bounded worker pool: a fixed number of named threads, each owning its own sessions.
+"""The bounded worker pool: a fixed number of named threads that run the batches.
 
-Worker ``i`` runs every batch on engine ``i`` of the version (the repository loads one engine per
-worker), so no session is shared between threads. A batch runs on the version that serves when a
-worker takes it: hot reload may have replaced the one its items were checked against, so items that
-version cannot run are answered "send it again", and a batch merged under a ``max_batch_size`` the
-reload lowered runs in parts within the new one. Measured on CPU, one single-threaded session per
-core is the throughput ceiling, hence the default of one worker per core there and one worker on a
-GPU provider, where batching is what raises throughput. No thread is created per request: results
-travel back through each item's ``concurrent.futures.Future``.
+Worker ``i`` runs every batch on engine ``i`` of the version: the repository loads one engine per
+worker, or one that every worker shares where it is thread-safe (ONNX Runtime's sessions). A batch
+runs on the version that serves when a worker takes it: hot reload may have replaced the one its
+items were checked against, so items that version cannot run are answered "send it again", and a
+batch merged under a ``max_batch_size`` the reload lowered runs in parts within the new one. Measured
+on CPU, one single-threaded session per core is the throughput ceiling, hence the default of one
+worker per core there and one worker on a GPU provider, where batching is what raises throughput. No
+thread is created per request: results travel back through each item's ``concurrent.futures.Future``.
 
-On Linux the workers run under ``SCHED_BATCH``: the same share of the CPU as any other thread, but a
-worker that wakes never preempts a running thread. The event loop then answers a refusal or hands
-a request to the queue without waiting a scheduler tick behind inference it does not need: with
-the workers saturating both cores of a 2-core box, refusals slower than 2 ms fell from 12 to 4 in
-about 11,000. A running worker still kept a waking event loop off its core for up to a scheduler tick
-(4 ms at 250 Hz) in about 3 wake-ups of 100 under a 3x open loop, so the workers also add
-``nice_increment`` (``inference.worker_nice``) to their nice value: the threads that answer
-requests, read cameras and deliver alerts need a few percent of a core and now get it first, and the
-workers lose nothing while those are idle (bench/worker_priority.py). Where the kernel groups a
-service's threads (autogroup, or a cgroup with the CPU controller), nice values weigh them against
-each other only, not against other services. ONNX Runtime's own intra-op threads
-(``intra_op_threads`` other than 1) keep the priority of the thread that loaded the model.
+The workers run at a lower priority than the threads that answer requests and read cameras
+(thread_priority: ``SCHED_BATCH`` and ``inference.worker_nice`` on Linux).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
 import threading
 import time
 from dataclasses import replace
@@ -41,6 +29,7 @@ from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.repository import ModelRepository
 from gateway.inference.statistics import Answer, InferenceStatistics
+from gateway.inference.thread_priority import batch_scheduling, lower_priority
 from gateway.inference.workload import Running, ServiceTimes
 
 logger = logging.getLogger(__name__)
@@ -256,32 +245,6 @@ class WorkerPool:
 
 def _nanoseconds_since(monotonic_s: float) -> int:
     return round((time.monotonic() - monotonic_s) * 1e9)
-
-
-def batch_scheduling(thread: threading.Thread) -> bool:
-    """Move a started thread to ``SCHED_BATCH``; False where the platform or a seccomp filter
-    refuses (the systemd unit allows ``sched_setscheduler`` for this)."""
-    if not hasattr(os, "SCHED_BATCH") or thread.native_id is None:
-        return False
-    try:
-        os.sched_setscheduler(thread.native_id, os.SCHED_BATCH, os.sched_param(0))
-    except OSError:
-        return False
-    return True
-
-
-def lower_priority(thread: threading.Thread, increment: int) -> bool:
-    """Add ``increment`` to a started thread's nice value; False where the platform or a seccomp
-    filter refuses (the systemd unit allows ``setpriority`` for this). Linux only: there
-    ``setpriority`` on a thread id changes that thread alone, elsewhere it names a process."""
-    if sys.platform != "linux" or thread.native_id is None:
-        return False
-    try:
-        current = os.getpriority(os.PRIO_PROCESS, thread.native_id)
-        os.setpriority(os.PRIO_PROCESS, thread.native_id, current + increment)  # clamped at 19
-    except OSError:
-        return False
-    return True
 
 
 def _parts(batch: Batch, limit: int) -> list[Batch]:

@@ -38,6 +38,9 @@ class EngineOptions:
     """Accept native int8 engines (built with ``build-engine --int8 --calib DIR``)."""
     engine_cache_dir: Path | None = None
     """Native TensorRT engines built by ``edge-gateway build-engine`` (see engine_cache)."""
+    worker_nice: int = 0
+    """``inference.worker_nice``: threads a session starts to run inference beside the workers
+    (ONNX Runtime's intra-op threads) get the workers' priority."""
     model: ModelConfig | None = None
     """The model.yaml of the version being loaded; the repository sets it for each load."""
 

@@ -22,6 +22,7 @@ from gateway.config import ProviderName
 from gateway.domain import TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
 from gateway.inference.engines.base import EngineOptions, Tensors
+from gateway.inference.thread_priority import at_worker_priority
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +83,18 @@ class OnnxEngine:
         # Fatal only: every error comes back to us raised, and is logged, counted or answered from
         # there; ONNX Runtime's own copy of a failed run went to stderr too, in terminal colours.
         session_options.log_severity_level = 4
-        try:
-            self._session = ort.InferenceSession(
+
+        def open_session() -> ort.InferenceSession:
+            return ort.InferenceSession(
                 str(path), sess_options=session_options, providers=session_providers(providers, options)
             )
+
+        try:
+            # One intra-op thread runs on the caller's (a worker's); more are started with the session.
+            if options.intra_op_threads == 1:
+                self._session = open_session()
+            else:
+                self._session = at_worker_priority(open_session, options.worker_nice)
         except Exception as exc:  # onnxruntime raises its own pybind types and plain RuntimeErrors
             raise ModelLoadError(f"{path}: ONNX Runtime cannot load it: {_load_failure(exc)}") from exc
         self._provider: str = self._session.get_providers()[0]

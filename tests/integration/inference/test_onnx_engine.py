@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +123,30 @@ def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(
     assert "ReshapeHelper" not in said
     # raised, and not also printed by ONNX Runtime in terminal colours (into the journal)
     assert "Reshape" not in capfd.readouterr().err
+
+
+def native_threads() -> set[int]:
+    return {int(task) for task in os.listdir("/proc/self/task")}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_intra_op_threads_run_at_the_workers_priority_and_the_caller_keeps_its_own(
+    models_root: Path,
+) -> None:
+    caller = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    before = native_threads()
+    engine = OnnxEngine(write_affine_model(models_root), EngineOptions(intra_op_threads=3, worker_nice=7))
+    try:
+        started = native_threads() - before
+        assert len(started) >= 2  # ONNX Runtime's pool: the caller's thread and two of its own
+        assert {os.getpriority(os.PRIO_PROCESS, thread) for thread in started} == {min(19, caller + 7)}
+        assert {os.sched_getscheduler(thread) for thread in started} == {os.SCHED_BATCH}
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller
+        assert engine.run({"INPUT0": np.ones((2, 4), np.float32)})["OUTPUT0"].shape == (2, 4)
+    finally:
+        engine.close()
+
+
+def test_a_load_error_with_intra_op_threads_is_still_a_load_error(models_root: Path) -> None:
+    with pytest.raises(ModelLoadError, match="Protobuf parsing failed"):
+        OnnxEngine(write_broken_model(models_root), EngineOptions(intra_op_threads=2))

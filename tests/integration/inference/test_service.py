@@ -275,18 +275,34 @@ def test_detect_on_a_raw_tensor_model_is_refused(models_root: Path, make_service
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
-@pytest.mark.parametrize(("inference", "increment"), [({}, 10), ({"worker_nice": 0}, 0)])
+@pytest.mark.parametrize(
+    ("inference", "increment", "session_threads"),
+    [({}, 10, 0), ({"worker_nice": 0}, 0, 0), ({"intra_op_threads": 3}, 10, 2)],
+)
 def test_workers_run_at_the_configured_nice_increment_and_still_serve(
-    models_root: Path, make_service: ServiceFactory, inference: dict[str, int], increment: int
+    models_root: Path,
+    make_service: ServiceFactory,
+    inference: dict[str, int],
+    increment: int,
+    session_threads: int,
 ) -> None:
     write_affine_model(models_root)
     before = set(threading.enumerate())
+    native_before = set(os.listdir("/proc/self/task"))
     service = make_service(workers=2, **inference)
     workers = [thread for thread in threading.enumerate() if thread.name.startswith("inference-worker-")]
     assert len(workers) == 2
     assert not set(workers) & before
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert {os.getpriority(os.PRIO_PROCESS, thread.native_id or 0) for thread in workers} == {
+        min(19, own + increment)
+    }
+    # Threads Python did not start: ONNX Runtime's intra-op pool, one per session thread but the
+    # caller's, started with the session.
+    python_threads = {str(thread.native_id) for thread in threading.enumerate()}
+    session_pool = set(os.listdir("/proc/self/task")) - native_before - python_threads
+    assert len(session_pool) >= session_threads
+    assert {os.getpriority(os.PRIO_PROCESS, int(thread)) for thread in session_pool} <= {
         min(19, own + increment)
     }
     answer = service.infer("affine", None, {"INPUT0": np.ones((1, 4), np.float32)}, None).result(5)

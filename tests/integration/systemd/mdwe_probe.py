@@ -148,7 +148,7 @@ def run_stack(provider: str) -> None:
     from prometheus_client import CollectorRegistry, Counter, generate_latest
 
     from gateway.config import parse_config
-    from gateway.inference.pool import batch_scheduling, lower_priority
+    from gateway.inference.thread_priority import batch_scheduling, lower_priority
 
     # A convolutional network, so ONNX Runtime's MLAS picks its vectorised kernels.
     weights = np.random.default_rng(0).random((8, 3, 3, 3), dtype=np.float32)
