@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 
 from bench.http_load import percentiles  # noqa: E402
 from bench.serving_load import GatewayProcess, session  # noqa: E402
+from bench.shipped_model import gateway_config, scratch_repository  # noqa: E402
 
 TRITON_VENV = ROOT / ".venv-triton"
 TRITON_PACKAGES = ("nvidia-pytriton==0.7.0", "numpy<2")
@@ -224,16 +225,9 @@ def run_raw(arguments: argparse.Namespace) -> list[dict[str, Any]]:
 def run_gateway(arguments: argparse.Namespace) -> list[dict[str, Any]]:
     model_file, input_name, item = model_input(arguments)
     with tempfile.TemporaryDirectory() as scratch:
-        repository = Path(scratch) / "models"
-        repository.mkdir()
+        repository = scratch_repository(Path(scratch))
         (repository / arguments.model).symlink_to(model_file.parent.parent, target_is_directory=True)
-        config = {
-            "device_id": "peers",
-            "state_dir": str(Path(scratch) / "state"),
-            "models": {"repository": str(repository), "preload": "all"},
-            "inference": {"providers": ["cpu"]},
-        }
-        server = GatewayProcess(config, {})
+        server = GatewayProcess(gateway_config(Path(scratch), device_id="peers"), {})
         try:
             call = triton_call(server.port, arguments.model, input_name, arguments.output_name, item)
             return measure_server(server.process.pid, call, arguments.clients, arguments.seconds)

@@ -55,8 +55,7 @@ from bench.http_load import Connection, Request  # noqa: E402
 from bench.request_cpu_report import by_package, markdown, portable, top_functions  # noqa: E402
 from bench.request_cpu_server import Server, default_loop, serve_main, write_io_model  # noqa: E402
 from bench.serve_mode import run_mode, serve_mode_parser  # noqa: E402
-from gateway.api.tensors import encode_binary_request  # noqa: E402
-from gateway.inference.model_config import load_model_config  # noqa: E402
+from bench.shipped_model import ShippedModel, gateway_config, scratch_repository  # noqa: E402
 
 
 async def send_all(
@@ -174,28 +173,20 @@ def variants(arguments: argparse.Namespace) -> dict[str, tuple[str, Path]]:
 
 
 def bench_main(arguments: argparse.Namespace) -> int:
-    model_dir = (ROOT / "models" / arguments.model).resolve()
-    spec = load_model_config(model_dir / "model.yaml").inputs[0]
-    shape = [1, *(arguments.size if dim == -1 else dim for dim in spec.dims)]
-    item = np.random.default_rng(0).random(shape, dtype=np.float32)
-    body, headers = encode_binary_request({spec.name: item})
-    request = Request(f"/v2/models/{arguments.model}/infer", body, headers)
+    model = ShippedModel.named(arguments.model)
+    spec = model.config.inputs[0]
+    shape = model.input_shape(arguments.size)
+    request = model.request(arguments.size)
     count = arguments.requests
     phases: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        repository = scratch / "models"
-        repository.mkdir()
+        repository = scratch_repository(scratch)
         if arguments.io_only:
-            write_io_model(model_dir, shape, repository / arguments.model)
+            write_io_model(model.folder, shape, repository / arguments.model)
         else:
-            (repository / arguments.model).symlink_to(model_dir, target_is_directory=True)
-        config = {
-            "device_id": "bench",
-            "state_dir": str(scratch / "state"),
-            "models": {"repository": str(repository), "preload": "all"},
-            "inference": {"providers": ["cpu"]},
-        }
+            model.link_into(repository)
+        config = gateway_config(scratch)
         servers: dict[str, Server] = {}
         try:
             for label, (loop, code) in variants(arguments).items():

@@ -82,13 +82,12 @@ from bench.serving_load import (  # noqa: E402
     server_latency,
 )
 from bench.serving_report import CAMERA_FPS, markdown, p99_intervals, ratios  # noqa: E402
+from bench.shipped_model import ShippedModel, gateway_config, scratch_repository  # noqa: E402
 from gateway.api import event_loop  # noqa: E402
 from gateway.api.app import create_app, serve  # noqa: E402
-from gateway.api.tensors import encode_binary_request  # noqa: E402
 from gateway.config import AdmissionConfig, CameraConfig, GatewayConfig, HttpConfig  # noqa: E402
 from gateway.garbage_collection import settle  # noqa: E402
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory  # noqa: E402
-from gateway.inference.model_config import load_model_config  # noqa: E402
 from gateway.inference.service import InferenceService  # noqa: E402
 from gateway.ingest.cameras import CameraPipeline  # noqa: E402
 
@@ -390,44 +389,29 @@ def admission_comparison(
 
 
 def bench_main(arguments: argparse.Namespace) -> int:
-    model_dir = (ROOT / "models" / arguments.model).resolve()
-    config = load_model_config(model_dir / "model.yaml")
-    version = max(int(path.name) for path in model_dir.iterdir() if path.name.isdigit())
-    model_file = model_dir / str(version) / "model.onnx"
-    spec = config.inputs[0]
-    dims = [arguments.size if dim == -1 else dim for dim in spec.dims]
-    item = np.random.default_rng(0).random((1, *dims), dtype=np.float32)
-    body, headers = encode_binary_request({spec.name: item})
-    request = Request(f"/v2/models/{arguments.model}/infer", body, headers)
+    model = ShippedModel.named(arguments.model)
+    spec = model.config.inputs[0]
+    item = model.item(arguments.size)
+    request = model.request(arguments.size)
     with tempfile.TemporaryDirectory() as scratch:
-        repository = Path(scratch) / "models"
-        repository.mkdir()
-        (repository / arguments.model).symlink_to(model_dir, target_is_directory=True)
-        # The default config: only where the models and the state live, and CPU as the provider.
-        inference: dict[str, Any] = {"providers": ["cpu"]}
-        if arguments.workers:
-            inference["workers"] = arguments.workers
-        gateway_config = {
-            "device_id": "bench",
-            "state_dir": str(Path(scratch) / "state"),
-            "models": {"repository": str(repository), "preload": "all"},
-            "inference": inference,
-        }
+        model.link_into(scratch_repository(Path(scratch)))
+        workers = {"workers": arguments.workers} if arguments.workers else {}
+        config = gateway_config(Path(scratch), **workers)
         budget = arguments.max_queue_wait_ms
         admission = {} if budget is None else {"max_queue_wait_ms": budget}
-        server = GatewayProcess(gateway_config, admission)
+        server = GatewayProcess(config, admission)
         try:
             rounds = throughput_rounds(
-                server, request, model_file, item, input_name=spec.name, arguments=arguments
+                server, request, model.model_file, item, input_name=spec.name, arguments=arguments
             )
-            without = GatewayProcess(gateway_config, {"max_queue_wait_ms": NO_WAIT_BUDGET_MS})
+            without = GatewayProcess(config, {"max_queue_wait_ms": NO_WAIT_BUDGET_MS})
             try:
                 comparison = admission_comparison(server, without, request, arguments)
             finally:
                 without.close()
         finally:
             server.close()
-        server = GatewayProcess(gateway_config, admission, camera=Path(arguments.camera).resolve())
+        server = GatewayProcess(config, admission, camera=Path(arguments.camera).resolve())
         try:
             time.sleep(2.0)  # the camera's first frames
             overload = overload_phases(server, request, arguments)
@@ -437,7 +421,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
     intervals = p99_intervals(overload)
     command = " ".join(shlex.quote(part) for part in ["python", "bench/serving.py", *sys.argv[1:]])
     result = {
-        "model": f"{arguments.model}:{version}",
+        "model": f"{arguments.model}:{model.version}",
         "input_shape": list(item.shape),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": command,
@@ -449,7 +433,7 @@ def bench_main(arguments: argparse.Namespace) -> int:
             "load_average_at_start": arguments.load_average,
             "load_average_at_end": os.getloadavg()[0],
         },
-        "gateway_config": gateway_config["inference"],
+        "gateway_config": config["inference"],
         "admission": admission,
         "rounds": rounds,
         "admission_comparison": comparison,

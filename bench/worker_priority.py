@@ -46,8 +46,7 @@ from bench.serving_load import (  # noqa: E402
     metrics_text,
     server_latency,
 )
-from gateway.api.tensors import encode_binary_request  # noqa: E402
-from gateway.inference.model_config import load_model_config  # noqa: E402
+from bench.shipped_model import ShippedModel, gateway_config, scratch_repository  # noqa: E402
 
 ROUTE = "/v2/models/{name}/infer"
 CAMERA = "bench"
@@ -193,29 +192,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
     load_at_start = os.getloadavg()[0]
 
-    model_dir = (ROOT / "models" / arguments.model).resolve()
-    spec = load_model_config(model_dir / "model.yaml").inputs[0]
-    version = max(int(path.name) for path in model_dir.iterdir() if path.name.isdigit())
-    dims = [arguments.size if dim == -1 else dim for dim in spec.dims]
-    item = np.random.default_rng(0).random((1, *dims), dtype=np.float32)
-    body, headers = encode_binary_request({spec.name: item})
-    request = Request(f"/v2/models/{arguments.model}/infer", body, headers)
+    model = ShippedModel.named(arguments.model)
+    request = model.request(arguments.size)
     runs: dict[int, list[dict[str, Any]]] = {nice: [] for nice in SETTINGS}
     with tempfile.TemporaryDirectory() as scratch:
-        repository = Path(scratch) / "models"
-        repository.mkdir()
-        (repository / arguments.model).symlink_to(model_dir, target_is_directory=True)
+        model.link_into(scratch_repository(Path(scratch)))
         for round_index in range(arguments.rounds):
             # The order flips each round, so neither setting always runs first.
             order = SETTINGS if round_index % 2 == 0 else SETTINGS[::-1]
             for nice in order:
-                config = {
-                    "device_id": "bench",
-                    "state_dir": str(Path(scratch) / "state"),
-                    "models": {"repository": str(repository), "preload": "all"},
-                    "inference": {"providers": ["cpu"], "worker_nice": nice},
-                }
-                run = one_gateway(config, request, arguments)
+                run = one_gateway(gateway_config(Path(scratch), worker_nice=nice), request, arguments)
                 runs[nice].append(run)
                 loop = run["open_loop"]
                 print(
@@ -230,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shlex.quote(part) for part in ["python", "bench/worker_priority.py", *sys.argv[1:]]
         ),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "model": f"{arguments.model}:{version}",
+        "model": f"{arguments.model}:{model.version}",
         "machine": {
             "cores": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),
