@@ -17,10 +17,7 @@ from gateway.api.context import context_of, offload
 from gateway.api.ports import EventLog
 from gateway.domain import Alert, AlertKind, Evidence, EvidenceRecord, ascii_integer
 from gateway.errors import InvalidInputError
-from gateway.protocol.alerts import alert_to_dict, format_timestamp
-
-MAX_SEQ = 2**63 - 1
-"""SQLite's largest integer: a bigger seq cannot exist."""
+from gateway.protocol.alerts import MAX_SEQ, alert_to_dict, format_timestamp
 
 
 def add_routes(app: web.Application) -> None:
@@ -32,7 +29,7 @@ def _seq(request: web.Request) -> int:
     raw = request.match_info["seq"]
     seq = ascii_integer(raw)
     if seq is None or not 1 <= seq <= MAX_SEQ:
-        raise InvalidInputError(f"seq must be a positive integer, got {raw!r}")
+        raise InvalidInputError(f"seq must be an integer from 1 to {MAX_SEQ}, got {raw!r}")
     return seq
 
 

@@ -54,7 +54,7 @@ from gateway.audit.store import AuditStore
 from gateway.config import HttpConfig
 from gateway.domain import ascii_integer
 from gateway.errors import AuditError
-from gateway.protocol.alerts import InvalidAlertError, decode_alert
+from gateway.protocol.alerts import MAX_SEQ, InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web import login
 from gateway.web.bad_requests import summarize_bad_requests
@@ -162,8 +162,8 @@ async def evidence_image(request: web.Request) -> web.Response:
     device_id = request.match_info["device_id"]
     raw_seq = request.match_info["seq"]
     seq = ascii_integer(raw_seq)
-    if seq is None or not 1 <= seq < 2**63:
-        raise web.HTTPBadRequest(text=f"seq must be a positive integer, got {raw_seq!r}")
+    if seq is None or not 1 <= seq <= MAX_SEQ:
+        raise web.HTTPBadRequest(text=f"seq must be an integer from 1 to {MAX_SEQ}, got {raw_seq!r}")
     stored = await read(request, lambda store: store.alert(device_id, seq))
     if stored is None:
         raise web.HTTPNotFound(text=f"no alert {seq} of device {quoted_id(device_id)} in the audit log")

@@ -68,11 +68,11 @@ def test_the_evidence_image_is_the_signed_bytes_exactly(make_api: ApiFactory, ou
         ("/v1/events/3/evidence.jpg", 404, "carries no evidence"),
         ("/v1/events/4/evidence.jpg", 404, "no alert with seq 4"),
         ("/v1/events/4", 404, "no alert with seq 4"),
-        ("/v1/events/0", 400, "positive integer"),
-        ("/v1/events/x1/evidence.jpg", 400, "positive integer"),
-        ("/v1/events/99999999999999999999", 400, "positive integer"),
-        ("/v1/events/%C2%B2", 400, "positive integer"),
-        ("/v1/events/" + "9" * 5000, 400, "positive integer"),
+        ("/v1/events/0", 400, "seq must be an integer from 1 to 9223372036854775807"),
+        ("/v1/events/x1/evidence.jpg", 400, "seq must be an integer from 1 to"),
+        ("/v1/events/9223372036854775808", 400, "from 1 to 9223372036854775807, got '9223372036854775808'"),
+        ("/v1/events/%C2%B2", 400, "seq must be an integer from 1 to"),
+        ("/v1/events/" + "9" * 5000, 400, "seq must be an integer from 1 to"),
     ],
 )
 def test_what_is_not_there_is_a_404_that_says_why(
