@@ -3,7 +3,8 @@
 pydantic says "Input should be greater than or equal to 1" without the value it was given (in a
 long file, which of several was it?), "List should have at least 3 items after validation, not 2"
 for a short list, "Input should be 'presence', 'line_crossing', ..." for a misspelt choice
-without the choice likely meant, and "Input should be a valid tuple" for a word where a list belongs.
+without the choice likely meant, "Input should be a valid tuple" for a word where a list belongs,
+and "Input is not a valid path for <class 'pathlib.Path'>" for a number where a path belongs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ _TYPES = {
     "finite_number": "a finite number",
     **dict.fromkeys(("bool_type", "bool_parsing"), "true or false"),
     "string_type": "a text",
+    "path_type": "a path (a text)",
     **dict.fromkeys(("list_type", "tuple_type"), "a list ([a, b])"),
     **dict.fromkeys(("dict_type", "model_type", "model_attributes_type"), "a section of keys (key: value)"),
 }

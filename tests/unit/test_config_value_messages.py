@@ -88,6 +88,12 @@ def test_a_value_at_its_bound_loads() -> None:
         ),
         ("inference: {workers: 1.5}\n", "gateway.yaml:1: inference.workers: must be a whole number, got 1.5"),
         ("http: 8080\n", "gateway.yaml:1: http: must be a section of keys (key: value), got 8080"),
+        # (pydantic: "Input is not a valid path for <class 'pathlib.Path'>")
+        ("state_dir: 2026\n", "gateway.yaml:1: state_dir: must be a path (a text), got 2026"),
+        (
+            "models: {repository: [a, b]}\n",
+            "gateway.yaml:1: models.repository: must be a path (a text), got ['a', 'b']",
+        ),
         (
             CAMERA + "    detect_fps: {every: 2, of: the, frames: [1, 2, 3, 4, 5, 6]}\n",
             # shortened to 40 characters
