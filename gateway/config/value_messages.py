@@ -49,8 +49,8 @@ _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
 def value_message(error: ErrorDetails) -> str | None:
-    """The message for a number or a list outside its bounds, a value of the wrong type, or a value
-    none of its choices; None for any other error."""
+    """The message for a number or a list outside its bounds, a value of the wrong type, an empty
+    text, a key left out, or a value none of its choices; None for any other error."""
     context = error.get("ctx", {})
     kind = error["type"]
     if kind in _BOUNDS:
@@ -62,6 +62,12 @@ def value_message(error: ErrorDetails) -> str | None:
         return f"takes at most {_entries(context['max_length'])}, got {context.get('actual_length')}"
     if kind in _TYPES:
         return f"must be {_TYPES[kind]}, got {_written(error['input'])}"
+    if kind == "int_parsing_size":
+        return f"is too large for a whole number, got {_written(error['input'])}"
+    if kind == "string_too_short" and context.get("min_length") == 1:
+        return "must not be empty"
+    if kind == "missing":
+        return "is required"
     if kind == "literal_error" and "expected" in context:
         written = error["input"]
         meant = closest(written, _QUOTED.findall(context["expected"])) if isinstance(written, str) else None

@@ -77,8 +77,8 @@ def test_a_file_that_is_no_audit_config_is_named_as_serve_names_it(
     config.write_text("database: sqlite:///audit.db\n")
     assert main(["audit", "check-config", "--config", str(config)]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"{config}:1: mqtt: Field required",
-        f"{config}:1: keys_file: Field required",
+        f"{config}:1: mqtt: is required",
+        f"{config}:1: keys_file: is required",
     ]
 
 

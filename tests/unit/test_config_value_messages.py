@@ -88,6 +88,11 @@ def test_a_value_at_its_bound_loads() -> None:
         ),
         ("inference: {workers: 1.5}\n", "gateway.yaml:1: inference.workers: must be a whole number, got 1.5"),
         ("http: 8080\n", "gateway.yaml:1: http: must be a section of keys (key: value), got 8080"),
+        # (pydantic: "Unable to parse input string as an integer, exceeded maximum size")
+        ("http: {port: 1e30}\n", "gateway.yaml:1: http.port: is too large for a whole number, got 1e+30"),
+        # (pydantic: "String should have at least 1 character", "Field required")
+        ("http: {host: ''}\n", "gateway.yaml:1: http.host: must not be empty"),
+        ("cameras: [{url: rtsp://127.0.0.1/gate}]\n", "gateway.yaml:1: cameras[0].id: is required"),
         # (pydantic: "Input is not a valid path for <class 'pathlib.Path'>")
         ("state_dir: 2026\n", "gateway.yaml:1: state_dir: must be a path (a text), got 2026"),
         (
