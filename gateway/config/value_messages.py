@@ -68,7 +68,7 @@ def value_message(error: ErrorDetails) -> str | None:
         return "must not be empty"
     if kind == "missing":
         return "is required"
-    if kind == "literal_error" and "expected" in context:
+    if kind in ("literal_error", "enum") and "expected" in context:
         written = error["input"]
         meant = closest(written, _QUOTED.findall(context["expected"])) if isinstance(written, str) else None
         hint = "" if meant is None else f"; did you mean {meant!r}?"

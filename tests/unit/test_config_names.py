@@ -129,6 +129,4 @@ def test_a_quoted_number_is_a_name() -> None:
 
 def test_an_empty_api_host_is_refused() -> None:
     # An empty host binds every address, which no one means by leaving it blank.
-    assert _problems("http: {host: ''}\n") == [
-        "gateway.yaml:1: http.host: must not be empty"
-    ]
+    assert _problems("http: {host: ''}\n") == ["gateway.yaml:1: http.host: must not be empty"]

@@ -53,3 +53,17 @@ def test_an_inputs_one_bad_entry_is_not_also_said_to_be_missing(tmp_path: Path) 
     problems = [str(problem) for problem in raised.value.problems]
     assert len(problems) == 1, problems
     assert "inputs[0].dims[0]: expected a number, got the string 'a'" in problems[0]
+
+
+def test_a_misspelt_datatype_is_named_with_the_choices_and_the_one_likely_meant(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as raised:
+        _load(tmp_path, "FP23", "5")
+    path = tmp_path / "model.yaml"
+    choices = (
+        "'BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', "
+        "'FP32', 'FP64' or 'BYTES'"
+    )
+    assert [str(problem) for problem in raised.value.problems] == [
+        f"{path}:4: inputs[0].datatype: must be {choices}, got 'FP23'; did you mean 'FP32'?",
+        f"{path}:6: outputs[0].datatype: must be {choices}, got 5",
+    ]
