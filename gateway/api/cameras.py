@@ -12,13 +12,12 @@ from aiohttp import web
 
 from gateway.api.context import context_of, offload
 from gateway.api.detect import detection_json
-from gateway.api.events import MAX_SEQ
 from gateway.api.motion_view import motion_view
 from gateway.api.picture_size import longest_side_asked
 from gateway.api.unknown_camera import unknown_camera
 from gateway.domain import CameraStatus, ascii_integer
 from gateway.errors import InvalidInputError
-from gateway.protocol.alerts import alert_to_dict
+from gateway.protocol.alerts import MAX_SEQ, alert_to_dict
 from gateway.web.query import given_once, time_bounds, unknown_parameter
 
 DEFAULT_EVENTS = 100
