@@ -44,6 +44,7 @@ from gateway.config import CameraConfig, LineConfig, MotionConfig, Point, ZoneCo
 from gateway.config.bounded_read import HungFileError
 from gateway.config.camera import MAX_LINES, MAX_MOTION_MASKS, MAX_ZONES
 from gateway.config.loading import error_location
+from gateway.config.locations import format_path
 from gateway.config.unknown_keys import error_message
 from gateway.errors import ConfigError, InvalidInputError
 
@@ -232,9 +233,9 @@ def _items(value: list[Any], key: str, model: type[ZoneConfig] | type[LineConfig
             items.append(model.model_validate(item))
         except ValidationError as exc:
             details = "; ".join(
-                f"{'.'.join(str(part) for part in error['loc']) or 'item'}: "
-                f"{error_message(error, model, tuple(error['loc']))}"
+                f"{format_path((key, index, *error_location(error)))}: "
+                f"{error_message(error, model, error_location(error))}"
                 for error in exc.errors()
             )
-            raise InvalidInputError(f"{key}[{index}]: {details}") from exc
+            raise InvalidInputError(details) from exc
     return items

@@ -281,15 +281,19 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
     [
         ({"zones": []}, '{"zones": [...], "lines": [...]}'),
         ({"zones": {}, "lines": []}, "zones must be a list"),
-        ({"zones": [{"name": "yard", "polygon": [[0, 0], [1, 1]]}], "lines": []}, "zones[0]: polygon"),
+        ({"zones": [1], "lines": []}, "zones[0]: must be a section of keys (key: value), got 1"),
+        (
+            {"zones": [{"name": "yard", "polygon": [[0, 0], [1, 1]]}], "lines": []},
+            "zones[0].polygon: needs at least 3 entries, got 2",
+        ),
         (
             {"zones": [{"name": "yard", "polygon": [[0, 0], [2, 0], [1, 1]]}], "lines": []},
-            "zones[0]: polygon",
+            "zones[0].polygon[1][0]: must be at most 1, got 2",
         ),
         ({"zones": [{"name": "bad name!", "polygon": [[0, 0], [1, 0], [1, 1]]}], "lines": []}, "name"),
         (
             {"zones": [], "lines": [{"name": "l", "points": [[0, 0], [0, 0]], "in_direction": [1, 0]}]},
-            "two points must differ",
+            "lines[0]: the line's two points must differ",
         ),
         ({"zones": [], "lines": []}, "unknown zones ['yard']"),
         # json.dumps writes NaN, and the handler's JSON reader takes it.
