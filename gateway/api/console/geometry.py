@@ -167,7 +167,7 @@ async def put_geometry(request: web.Request) -> web.Response:
     )
     loaded = document.get("version")
     if loaded is not None and not isinstance(loaded, str):
-        raise InvalidInputError(f"version must be the string GET answered, not a {type(loaded).__name__}")
+        raise InvalidInputError(f"version must be the string GET answered, not {json.dumps(loaded)[:40]}")
     try:
         async with request.app[SAVING]:
             current = editor.camera_config(camera.id) or camera

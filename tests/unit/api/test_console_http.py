@@ -282,6 +282,8 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
         ({"zones": []}, '{"zones": [...], "lines": [...]}'),
         ({"zones": {}, "lines": []}, "zones must be a list"),
         ({"zones": [1], "lines": []}, "zones[0]: must be a section of keys (key: value), got 1"),
+        ({**GEOMETRY, "version": 7}, "version must be the string GET answered, not 7"),
+        ({**GEOMETRY, "version": ["a"]}, 'version must be the string GET answered, not ["a"]'),
         (
             {"zones": [{"name": "yard", "polygon": [[0, 0], [1, 1]]}], "lines": []},
             "zones[0].polygon: needs at least 3 entries, got 2",
