@@ -137,10 +137,15 @@ def test_intra_op_threads_run_at_the_workers_priority_and_the_caller_keeps_its_o
     before = native_threads()
     engine = OnnxEngine(write_affine_model(models_root), EngineOptions(intra_op_threads=3, worker_nice=7))
     try:
-        started = native_threads() - before
-        assert len(started) >= 2  # ONNX Runtime's pool: the caller's thread and two of its own
-        assert {os.getpriority(os.PRIO_PROCESS, thread) for thread in started} == {min(19, caller + 7)}
-        assert {os.sched_getscheduler(thread) for thread in started} == {os.SCHED_BATCH}
+        # ONNX Runtime's pool: the caller's thread and two of its own (counted, not listed: a thread
+        # another test left may start one of its own meanwhile).
+        lowered = [
+            thread
+            for thread in native_threads() - before
+            if os.getpriority(os.PRIO_PROCESS, thread) == min(19, caller + 7)
+            and os.sched_getscheduler(thread) == os.SCHED_BATCH
+        ]
+        assert len(lowered) >= 2
         assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller
         assert engine.run({"INPUT0": np.ones((2, 4), np.float32)})["OUTPUT0"].shape == (2, 4)
     finally:

@@ -298,13 +298,16 @@ def test_workers_run_at_the_configured_nice_increment_and_still_serve(
         min(19, own + increment)
     }
     # Threads Python did not start: ONNX Runtime's intra-op pool, one per session thread but the
-    # caller's, started with the session.
+    # caller's, started with the session (counted, not listed: a thread another test left may start
+    # one of its own meanwhile).
     python_threads = {str(thread.native_id) for thread in threading.enumerate()}
     session_pool = set(os.listdir("/proc/self/task")) - native_before - python_threads
-    assert len(session_pool) >= session_threads
-    assert {os.getpriority(os.PRIO_PROCESS, int(thread)) for thread in session_pool} <= {
-        min(19, own + increment)
-    }
+    lowered = [
+        thread
+        for thread in session_pool
+        if os.getpriority(os.PRIO_PROCESS, int(thread)) == min(19, own + increment)
+    ]
+    assert len(lowered) >= session_threads
     answer = service.infer("affine", None, {"INPUT0": np.ones((1, 4), np.float32)}, None).result(5)
     assert answer.outputs["OUTPUT0"].shape == (1, 4)
 
