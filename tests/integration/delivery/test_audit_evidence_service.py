@@ -183,7 +183,7 @@ def test_the_audit_api_serves_the_image_its_signed_alert_names(filled: tuple[str
             (f"/v1/devices/{DEVICE}/alerts/2/evidence.jpg", 404, "carries no evidence"),
             (f"/v1/devices/{DEVICE}/alerts/99/evidence.jpg", 404, "no alert 99"),
             ("/v1/devices/other/alerts/1/evidence.jpg", 404, 'no alert 1 of device "other"'),
-            (f"/v1/devices/{DEVICE}/alerts/x/evidence.jpg", 400, "positive integer"),
+            (f"/v1/devices/{DEVICE}/alerts/x/evidence.jpg", 400, "seq must be an integer from 1 to"),
         ]:
             status, _, body = served.get(wanted, TOKEN)
             assert status == status_code, wanted
