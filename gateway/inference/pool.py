@@ -29,7 +29,7 @@ from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.repository import ModelRepository
 from gateway.inference.statistics import Answer, InferenceStatistics
-from gateway.inference.thread_priority import batch_scheduling, lower_priority
+from gateway.inference.thread_priority import give_worker_priority
 from gateway.inference.workload import Running, ServiceTimes
 
 logger = logging.getLogger(__name__)
@@ -103,15 +103,16 @@ class WorkerPool:
             )
             thread.start()
             self._threads.append(thread)
-        refused = [thread.name for thread in self._threads if not batch_scheduling(thread)]
-        if refused:
-            logger.warning("%s keep the default scheduling policy: SCHED_BATCH was refused", refused)
-        if self._nice_increment:
-            kept = [
-                thread.name for thread in self._threads if not lower_priority(thread, self._nice_increment)
-            ]
-            if kept:
-                logger.warning("%s keep their nice value: setpriority was refused", kept)
+        refused = {
+            thread.name: give_worker_priority(thread, self._nice_increment) for thread in self._threads
+        }
+        for call, kept in (
+            ("SCHED_BATCH", "the default scheduling policy"),
+            ("setpriority", "their nice value"),
+        ):
+            names = [name for name, calls in refused.items() if call in calls]
+            if names:
+                logger.warning("%s keep %s: %s was refused", names, kept, call)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the workers after ``stop`` is set; each finishes the batch it is running."""

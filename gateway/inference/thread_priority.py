@@ -54,6 +54,15 @@ def lower_priority(thread: threading.Thread, increment: int) -> bool:
     return True
 
 
+def give_worker_priority(thread: threading.Thread, nice_increment: int) -> list[str]:
+    """Give a started thread the workers' priority: ``SCHED_BATCH``, and ``nice_increment`` added to
+    its nice value; the calls the platform or a seccomp filter refused, by name."""
+    refused = [] if batch_scheduling(thread) else ["SCHED_BATCH"]
+    if nice_increment and not lower_priority(thread, nice_increment):
+        refused.append("setpriority")
+    return refused
+
+
 def at_worker_priority(make: Callable[[], Result], nice_increment: int) -> Result:
     """``make()`` called on a thread of its own that runs as the workers do, so that the threads it
     starts inherit their priority; its result is returned and what it raises is raised here. Where
@@ -62,10 +71,7 @@ def at_worker_priority(make: Callable[[], Result], nice_increment: int) -> Resul
     failure: list[BaseException] = []
 
     def run() -> None:
-        current = threading.current_thread()
-        batch_scheduling(current)
-        if nice_increment:
-            lower_priority(current, nice_increment)
+        give_worker_priority(threading.current_thread(), nice_increment)
         try:
             outcome.append(make())
         except BaseException as exc:  # handed to the caller's thread, which raises it

@@ -232,10 +232,11 @@ def _items(value: list[Any], key: str, model: type[ZoneConfig] | type[LineConfig
         try:
             items.append(model.model_validate(item))
         except ValidationError as exc:
-            details = "; ".join(
-                f"{format_path((key, index, *error_location(error)))}: "
-                f"{error_message(error, model, error_location(error))}"
-                for error in exc.errors()
-            )
-            raise InvalidInputError(details) from exc
+            details = []
+            for error in exc.errors():
+                location = error_location(error)
+                details.append(
+                    f"{format_path((key, index, *location))}: {error_message(error, model, location)}"
+                )
+            raise InvalidInputError("; ".join(details)) from exc
     return items
