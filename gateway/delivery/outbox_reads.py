@@ -30,6 +30,10 @@ _LAST_FOUR_DIGIT_YEAR_S = 253_402_300_799.999
 """9999-12-31T23:59:59.999Z, about the latest time ``format_timestamp`` writes with a four-digit year
 (a double holds no microseconds at that size)."""
 
+_RECENT_WINDOW = 256
+"""How many of the newest alerts are looked at for the newest one before an ``until`` before the frame
+time's index is read."""
+
 
 def _stored_time(bound: float) -> str:
     """``bound`` as a stored ``frame_ts`` is written, to compare with it as text."""
@@ -208,6 +212,17 @@ class OutboxReads:
         latest = self._rows(f"SELECT max({payload_field('frame_ts')}) FROM alerts", ())[0][0]
         if latest is None or latest < frame_ts:
             return None
+        # An ``until`` is mostly just below the newest alerts, where the frame time's index would read
+        # nearly every entry (21 ms over 200,000 alerts): the newest few are looked at first (0.3 ms).
+        # One found among them is the answer, as every seq outside them is lower.
+        recent = (
+            "SELECT max(seq) FROM "
+            f"(SELECT seq, payload FROM alerts ORDER BY seq DESC LIMIT {_RECENT_WINDOW}) "
+            f"WHERE {payload_field('frame_ts')} < ?"
+        )
+        found = self._rows(recent, (frame_ts,))[0][0]
+        if found is not None:
+            return int(found)
         sql = (
             f"SELECT max(seq) FROM alerts INDEXED BY alerts_by_frame_ts WHERE {payload_field('frame_ts')} < ?"
         )

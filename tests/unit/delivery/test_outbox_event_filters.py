@@ -109,6 +109,26 @@ def test_until_finds_the_alerts_before_it_whatever_order_their_times_came_in(tmp
     outbox.close()
 
 
+def test_until_finds_the_newest_before_it_below_the_newest_few_hundred_alerts(tmp_path: Path) -> None:
+    # Given alerts in unordered times, then 300 newer than all of them (more than the newest alerts
+    # looked at first, so the newest before an early until lies below those)
+    outbox = open_outbox(tmp_path)
+    times = [100, 50, 300, 20, 250, 40] + [1_000 + number for number in range(300)]
+    outbox.append_many([dataclasses.replace(event(0), frame_ts=1_764_000_000.0 + t) for t in times])
+
+    def seqs(until: float, limit: int = 3) -> list[int]:
+        return [alert.seq for alert in outbox.recent_alerts(limit, until=1_764_000_000.0 + until)]
+
+    # Then an until among the early times finds them below the newer ones, as one among the newest does
+    assert seqs(60) == [6, 4, 2]
+    assert seqs(260) == [6, 5, 4]
+    assert seqs(1_000) == [6, 5, 4]
+    assert seqs(1_002) == [8, 7, 6]
+    assert seqs(1_290) == [296, 295, 294]
+    assert seqs(20) == []
+    outbox.close()
+
+
 def test_a_damaged_row_matches_no_time_filter(tmp_path: Path) -> None:
     outbox = damaged(tmp_path, 3, seq=2)
     assert [alert.seq for alert in outbox.recent_alerts(10, since=0.0)] == [3, 1]
