@@ -85,9 +85,19 @@ class OnnxEngine:
         session_options.log_severity_level = 4
 
         def open_session() -> ort.InferenceSession:
-            return ort.InferenceSession(
-                str(path), sess_options=session_options, providers=session_providers(providers, options)
+            # No fallback: where a session or a run fails, ONNX Runtime's own would print to stdout,
+            # which carries the alerts when there is no broker, and would move the model to other
+            # providers with only that said; the failure is raised to the gateway, which names it.
+            # Releases before 1.23 ignore the keyword, so a failed load there still prints;
+            # disable_fallback covers their runs.
+            session = ort.InferenceSession(
+                str(path),
+                sess_options=session_options,
+                providers=session_providers(providers, options),
+                enable_fallback=0,
             )
+            session.disable_fallback()
+            return session
 
         try:
             # One intra-op thread runs on the caller's (a worker's); more are started with the session.
@@ -182,7 +192,12 @@ _LOAD_FAILED = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : Load model from 
 
 def _said(exc: BaseException) -> str:
     """What ONNX Runtime says is wrong, on one line, without where in its source it raised."""
-    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError) and isinstance(exc.object, bytes):
+        # ONNX Runtime's message named something of the model's that is not UTF-8 (a node's name),
+        # and pybind11 raised this in its place: "'utf-8' codec can't decode byte 0xe4 in position 130".
+        text = exc.object.decode("utf-8", "replace").strip()
+    else:
+        text = str(exc).strip() or type(exc).__name__
     return _SOURCE_PLACE.sub("", text.splitlines()[0])
 
 

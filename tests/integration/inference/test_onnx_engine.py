@@ -103,6 +103,31 @@ def test_a_load_error_says_what_onnx_runtime_found_wrong_without_its_source_plac
     assert re.fullmatch(f"{re.escape(str(path))}: ONNX Runtime cannot load it: {said}", str(raised.value))
 
 
+def test_a_load_error_naming_what_is_not_utf8_says_what_is_wrong_and_prints_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # Given a model whose node, named in bytes that are not UTF-8 (as many as the name they replace,
+    # so the file still parses), runs an operator there is not
+    graph = helper.make_graph(
+        [helper.make_node("NoSuchOp", ["x"], ["y"], name="node-NAME")],
+        "unknown",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+    )
+    path = _model_file(tmp_path / "1" / "model.onnx", graph)
+    path.write_bytes(path.read_bytes().replace(b"node-NAME", b"node-\xe4AME"))
+    # When it is loaded, then the error is ONNX Runtime's words (pybind11 could not decode them, and
+    # said "'utf-8' codec can't decode byte 0xe4"), the name as far as it reads
+    with pytest.raises(ModelLoadError) as raised:
+        OnnxEngine(path, EngineOptions())
+    said = str(raised.value)
+    assert "No Op registered for NoSuchOp" in said
+    assert "node-\ufffdAME" in said
+    # and ONNX Runtime printed nothing to stdout (where serve writes its alerts without a broker), as
+    # its fallback to other providers did: "EP Error ... Falling back to ['CPUExecutionProvider']"
+    assert capfd.readouterr().out == ""
+
+
 def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
