@@ -186,7 +186,13 @@ _SOURCE_PLACE = re.compile(r"/onnxruntime_src/\S+:\d+ (?:\S.*?\)(?: const)? )?")
 """Where in its C++ source ONNX Runtime raised, and the function's whole signature: "/onnxruntime_src/
 onnxruntime/core/graph/model.cc:256 onnxruntime::Model::Model(onnx::ModelProto&&, const ...&)",
 before the words that say what is wrong."""
-_LOAD_FAILED = re.compile(r"^\[ONNXRuntimeError\] : \d+ : \w+ : Load model from .*? failed:\s*")
+_BARE_SOURCE_PLACE = re.compile(r"\b\w+\.cc:\d+ \w+ ")
+"""The same written short, by the check it failed: "tensorprotoutils.cc:1730
+ValidateEmbeddedTensorProtoDataSizeAndShape"."""
+_STATUS = re.compile(r"\[ONNXRuntimeError\] : \d+ : \w+ : ")
+"""ONNX Runtime's status code before its words ("[ONNXRuntimeError] : 1 : FAIL : "), written again
+for each error it wraps; the error raised from it says as much (InvalidInputError, ModelLoadError)."""
+_LOAD_FAILED = re.compile(r"^Load model from .*? failed:\s*")
 """ONNX Runtime's preamble to a load's failure, which names the file the message names already."""
 
 
@@ -198,7 +204,8 @@ def _said(exc: BaseException) -> str:
         text = exc.object.decode("utf-8", "replace").strip()
     else:
         text = str(exc).strip() or type(exc).__name__
-    return _SOURCE_PLACE.sub("", text.splitlines()[0])
+    line = _SOURCE_PLACE.sub("", text.splitlines()[0])
+    return _STATUS.sub("", _BARE_SOURCE_PLACE.sub("", line))
 
 
 def _load_failure(exc: BaseException) -> str:

@@ -103,6 +103,32 @@ def test_a_load_error_says_what_onnx_runtime_found_wrong_without_its_source_plac
     assert re.fullmatch(f"{re.escape(str(path))}: ONNX Runtime cannot load it: {said}", str(raised.value))
 
 
+def test_a_load_error_from_a_check_inside_onnx_runtime_says_only_what_is_wrong(tmp_path: Path) -> None:
+    # Given a model whose initializer holds fewer bytes than its shape needs (a file cut or damaged)
+    offset = helper.make_tensor("offset", TensorProto.FLOAT, [4], np.ones(4, np.float32).tobytes(), raw=True)
+    offset.raw_data = offset.raw_data[:12]
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "offset"], ["y"])],
+        "add",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 4])],
+        [offset],
+    )
+    path = _model_file(tmp_path / "1" / "model.onnx", graph)
+    # Then the error says so without ONNX Runtime's status written for each error it wraps, nor the
+    # check's source file, line and name ("[ONNXRuntimeError] : 1 : FAIL : Exception during
+    # initialization: [ONNXRuntimeError] : 1 : FAIL : tensorprotoutils.cc:1730
+    # ValidateEmbeddedTensorProtoDataSizeAndShape Initializer 'offset': ...")
+    with pytest.raises(ModelLoadError) as raised:
+        OnnxEngine(path, EngineOptions())
+    said = str(raised.value).removeprefix(f"{path}: ONNX Runtime cannot load it: ")
+    assert re.fullmatch(
+        r"(Exception during initialization: )?Initializer 'offset': raw_data size \(12 bytes\) does not "
+        r"match expected size from shape and data type \(16 bytes\)",
+        said,
+    ), said
+
+
 def test_a_load_error_naming_what_is_not_utf8_says_what_is_wrong_and_prints_nothing(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
@@ -143,6 +169,7 @@ def test_a_run_error_says_what_went_wrong_without_onnx_runtimes_source_place(
         engine.run({"x": np.ones((2, 4), np.float32)})
     engine.close()
     said = str(raised.value)
+    assert said.startswith("Non-zero status code returned while running Reshape node.")
     assert "The input tensor cannot be reshaped to the requested shape" in said
     assert "onnxruntime_src" not in said
     assert "ReshapeHelper" not in said
