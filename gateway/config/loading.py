@@ -26,6 +26,7 @@ from gateway.config.gateway import GatewayConfig
 from gateway.config.locations import ConfigSource
 from gateway.config.service import AuditConfig
 from gateway.config.text_file import read_named_text, read_text_stream, text_problem
+from gateway.config.text_values import unwritable_texts
 from gateway.config.unknown_keys import error_message
 from gateway.errors import ConfigError, ConfigProblem
 
@@ -291,6 +292,7 @@ def parse_config_source(
     problems: list[ConfigProblem] = []
     environment = os.environ if environment is None else environment
     data = expand_variables(data, (), where, problems, environment=environment)
+    problems.extend(unwritable_texts(data, (), where))
     if problems:
         raise ConfigError(problems)
     try:

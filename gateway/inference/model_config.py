@@ -42,26 +42,6 @@ tracker matches and its rules judge on every frame: at 3,000 a frame that took 0
 camera fell minutes behind; detectors keep 100 to 300 (YOLO's default is 300)."""
 
 
-def _unicode_text(label: str) -> str:
-    """``label`` when UTF-8 can carry it. A double-quoted YAML escape (``"person\\ud800"``, or an
-    emoji as a ``\\u`` surrogate pair, which YAML does not join) makes a lone surrogate, which no
-    UTF-8 text holds: the outbox would refuse every alert of that label, first found when the label
-    is detected rather than at load."""
-    try:
-        label.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(
-            f"label '{printable(label)}' holds a lone surrogate ({printable(label[exc.start])}), which "
-            "UTF-8 text cannot carry: write the character itself or one \\U escape (YAML does not join "
-            "a \\u surrogate pair)"
-        ) from None
-    return label
-
-
-Label = Annotated[str, AfterValidator(_unicode_text)]
-"""A model's class name, as alerts carry it."""
-
-
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -109,8 +89,8 @@ class PostprocessConfig(_Section):
 
     kind: Literal["none", "yolov8", "yolov5", "anomaly"] = "none"
     output: str | None = Field(None, description="Output tensor to decode; default: the first.")
-    labels: tuple[Label, ...] = ()
-    keep_labels: tuple[Label, ...] = Field((), description="Only these labels are reported; empty: all.")
+    labels: tuple[str, ...] = ()
+    keep_labels: tuple[str, ...] = Field((), description="Only these labels are reported; empty: all.")
     score_threshold: Fraction = 0.25
     iou_threshold: Fraction = 0.45
     max_detections: Integer = Field(

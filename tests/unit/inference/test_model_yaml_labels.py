@@ -53,7 +53,7 @@ def test_a_label_holding_a_lone_surrogate_is_refused_at_its_line(
         load_model_config(path)
 
     assert str(refused.value) == (
-        f"{path}:10: postprocess.labels[1]: label '{shown}' holds a lone surrogate ({surrogate}), which "
+        f"{path}:10: postprocess.labels[1]: '{shown}' holds a lone surrogate ({surrogate}), which "
         "UTF-8 text cannot carry: write the character itself or one \\U escape (YAML does not join a \\u "
         "surrogate pair)"
     )
@@ -65,7 +65,7 @@ def test_a_kept_label_holding_a_lone_surrogate_is_refused_at_its_line(tmp_path: 
     with pytest.raises(ConfigError) as refused:
         load_model_config(path)
 
-    assert str(refused.value).startswith(f"{path}:12: postprocess.keep_labels[1]: label '\\ud800' holds")
+    assert str(refused.value).startswith(f"{path}:12: postprocess.keep_labels[1]: '\\ud800' holds")
 
 
 def test_labels_of_any_script_and_escapes_of_whole_characters_load(tmp_path: Path) -> None:
