@@ -9,6 +9,7 @@ and "Input is not a valid path for <class 'pathlib.Path'>" for a number where a 
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Any
@@ -72,23 +73,29 @@ def value_message(error: ErrorDetails) -> str | None:
         written = error["input"]
         meant = closest(written, _QUOTED.findall(context["expected"])) if isinstance(written, str) else None
         hint = "" if meant is None else f"; did you mean {meant!r}?"
-        return f"must be {context['expected']}, got {written!r}{hint}"
+        return f"must be {context['expected']}, got {_written(written)}{hint}"
+    if kind == "invalid_key":
+        return f"a key must be a text, got {_written(error['input'])}"
     return None
 
 
 def _written(value: Any) -> str:
-    """The value as the file had it, shortened: ``'left'``, ``1.5``, ``[0, 1]``, ``.nan``, ``null``."""
+    """The value as the file had it, shortened: ``'left'``, ``1.5``, ``[0, 1]``, ``.nan``, ``null``, a
+    date said to be one."""
     if value is None:
         return "null (nothing)"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and not math.isfinite(value):
         return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, datetime.date):
+        # YAML reads an unquoted 2026-01-01 as a date, not as the text it looks like.
+        kind = "time" if isinstance(value, datetime.datetime) else "date"
+        return f"the {kind} {value.isoformat()} (quoted, it would be a text)"
     text = _number(value) if isinstance(value, int | float) else repr(value)
     if "://" in text:
         # A URL may carry a user and password, and cut short no redaction would find them.
-        kind: str = _KINDS.get(type(value), "a value")
-        return f"{kind} holding a URL"
+        return f"{_KINDS.get(type(value), 'a value')} holding a URL"
     return text if len(text) <= WRITTEN_CHARACTERS else f"{text[: WRITTEN_CHARACTERS - 3]}..."
 
 

@@ -105,6 +105,18 @@ def test_a_value_at_its_bound_loads() -> None:
             "gateway.yaml:4: cameras[0].detect_fps: must be a number, "
             "got {'every': 2, 'of': 'the', 'frames': [...",
         ),
+        # (Python's own: "got datetime.date(2026, 1, 1)"; YAML reads an unquoted date as one)
+        (
+            "mqtt: {url: 2026-01-01}\n",
+            "gateway.yaml:1: mqtt.url: must be a text, got the date 2026-01-01 (quoted, it would be a text)",
+        ),
+        (
+            "mqtt: {url: 'mqtt://127.0.0.1', protocol: 2026-01-01T00:00:00Z}\n",
+            "gateway.yaml:1: mqtt.protocol: must be '5' or '3.1.1', got the time 2026-01-01T00:00:00+00:00 "
+            "(quoted, it would be a text)",
+        ),
+        # (pydantic: "Keys should be strings")
+        ("1: 2\n", "gateway.yaml:1: [1]: a key must be a text, got 1"),
     ],
 )
 def test_a_value_of_the_wrong_type_is_named_with_what_it_must_be_and_what_was_written(
