@@ -11,6 +11,7 @@ import enum
 import json
 import math
 import re
+import sys
 from typing import Any, TypeVar
 
 __all__ = [
@@ -56,9 +57,20 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def parse_object(payload: bytes) -> dict[str, Any]:
     """UTF-8 JSON holding one object whose keys are all different."""
     try:
-        data = json.loads(payload.decode("utf-8"), object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise FieldError("", f"not UTF-8 JSON: {exc}") from exc
+        document = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = payload[exc.start]
+        raise FieldError("", f"not UTF-8: byte {exc.start} ({byte:#04x}) is {exc.reason}") from None
+    try:
+        data = json.loads(document, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        if document.startswith("\ufeff"):
+            raise FieldError("", "not JSON: it begins with a byte order mark (U+FEFF)") from None
+        raise FieldError("", f"not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+    except ValueError:
+        # Python refuses to read an integer longer than this; no field of an alert holds one.
+        limit = sys.get_int_max_str_digits()
+        raise FieldError("", f"not JSON this side reads: a number of more than {limit} digits") from None
     except RecursionError:
         raise FieldError("", "JSON nested too deeply") from None
     if not isinstance(data, dict):
@@ -82,7 +94,7 @@ def text(field: str, value: Any, *, nullable: bool = False) -> Any:
     if value is None and nullable:
         return None
     if not isinstance(value, str) or not value:
-        raise FieldError(field, f"must be a non-empty string, got {value!r}")
+        raise FieldError(field, f"must be a non-empty string, got {shown(value)}")
     if not is_unicode(value):
         raise FieldError(field, "must be valid Unicode text (it holds a lone surrogate escape)")
     return value
@@ -101,8 +113,16 @@ def number(field: str, value: Any) -> float:
 
 
 def shown(value: Any) -> str:
-    """``repr`` of a received value, cut short enough for one line of a log or an error."""
-    rendered = repr(value)
+    """A received value as JSON writes it (``true``, ``null``, ``"gate"``, ``{"a": 1}``), with what no
+    line should hold (controls, bidirectional marks, lone surrogates) escaped as JSON escapes them,
+    cut short enough for one line of a log, a stored reason or an error."""
+    try:
+        rendered = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):  # not a JSON value (the caller's own), or an integer too long
+        rendered = repr(value)
+    rendered = "".join(
+        character if character.isprintable() else json.dumps(character)[1:-1] for character in rendered
+    )
     return rendered if len(rendered) <= 80 else f"{rendered[:60]}... ({len(rendered)} characters)"
 
 
@@ -122,7 +142,7 @@ def optional_count(field: str, value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FieldError(field, f"must be null or an integer >= 0, got {value!r}")
+        raise FieldError(field, f"must be null or an integer >= 0, got {shown(value)}")
     return value
 
 
@@ -132,5 +152,5 @@ def optional_enum(field: str, value: Any, kind: type[_Enum]) -> _Enum | None:
     try:
         return kind(value)
     except ValueError:
-        allowed = ", ".join(repr(member.value) for member in kind)
-        raise FieldError(field, f"must be null or one of {allowed}, got {value!r}") from None
+        allowed = ", ".join(shown(member.value) for member in kind)
+        raise FieldError(field, f"must be null or one of {allowed}, got {shown(value)}") from None

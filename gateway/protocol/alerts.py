@@ -42,6 +42,7 @@ from gateway.protocol.alert_json import (
     optional_count,
     optional_enum,
     parse_object,
+    shown,
     text,
 )
 
@@ -145,7 +146,7 @@ def format_timestamp(epoch_s: float) -> str:
 
 def parse_timestamp(text: str) -> float:
     if not _TIMESTAMP.fullmatch(text):
-        raise ValueError(f"{text!r} is not RFC 3339 UTC with microseconds (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
+        raise ValueError(f"{shown(text)} is not RFC 3339 UTC with microseconds (YYYY-MM-DDTHH:MM:SS.ffffffZ)")
     # fromisoformat takes "+00:00" but not "Z" before Python 3.11; it is ~50x faster than strptime,
     # which matters on the audit side (one parse per stored alert).
     moment = datetime.fromisoformat(text[:-1] + "+00:00")
@@ -240,7 +241,8 @@ def encode_alert(alert: Alert) -> bytes:
 def _from_dict(data: Mapping[str, Any]) -> Alert:
     schema = data.get("schema")
     if not isinstance(schema, str) or schema not in _SCHEMAS:
-        raise InvalidAlertError("schema", f"must be {SCHEMA!r} or {SCHEMA_V1!r}, got {schema!r}")
+        schemas = f"{shown(SCHEMA)} or {shown(SCHEMA_V1)}"
+        raise InvalidAlertError("schema", f"must be {schemas}, got {shown(schema)}")
     version, fields = _SCHEMAS[schema]
     missing = sorted(fields - data.keys())
     if missing:
@@ -251,19 +253,20 @@ def _from_dict(data: Mapping[str, Any]) -> Alert:
     device_id = text("device_id", data["device_id"])
     seq = data["seq"]
     if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
-        raise InvalidAlertError("seq", f"must be an integer from 1 to {MAX_SEQ}, got {seq!r}")
+        raise InvalidAlertError("seq", f"must be an integer from 1 to {MAX_SEQ}, got {shown(seq)}")
     if data["alert_id"] != f"{device_id}:{seq}":
-        raise InvalidAlertError("alert_id", f"must be '{device_id}:{seq}', got {data['alert_id']!r}")
+        expected = shown(f"{device_id}:{seq}")
+        raise InvalidAlertError("alert_id", f"must be {expected}, got {shown(data['alert_id'])}")
     try:
         kind = AlertKind(data["kind"])
     except ValueError:
         kind = None
     if kind is None or (kind is AlertKind.INSTANT and version == 1):
         kinds = "start, update, end or instant" if version == 2 else "start, update or end"
-        raise InvalidAlertError("kind", f"must be {kinds}, got {data['kind']!r}")
+        raise InvalidAlertError("kind", f"must be {kinds}, got {shown(data['kind'])}")
     score = number("score", data["score"])
     if not 0.0 <= score <= 1.0:
-        raise InvalidAlertError("score", f"must be within 0..1, got {score!r}")
+        raise InvalidAlertError("score", f"must be within 0..1, got {shown(score)}")
     raw_box = data["box"]
     box: tuple[float, float, float, float] | None = None
     if raw_box is not None:
@@ -324,7 +327,7 @@ def _evidence(value: Any) -> Evidence | None:
         raise InvalidAlertError("evidence", "type must be a media type such as image/jpeg")
     for name, amount in (("bytes", size), ("width", width), ("height", height)):
         if isinstance(amount, bool) or not isinstance(amount, int) or amount < 1:
-            raise InvalidAlertError("evidence", f"{name} must be a positive integer, got {amount!r}")
+            raise InvalidAlertError("evidence", f"{name} must be a positive integer, got {shown(amount)}")
     return Evidence(digest, size, media_type, width, height)
 
 

@@ -13,6 +13,7 @@ from gateway.protocol.alerts import (
     AlertVerificationError,
     InvalidAlertError,
     alert_hash,
+    alert_to_dict,
     build_alert,
     build_alert_payload,
     canonical_json,
@@ -108,9 +109,45 @@ def test_decode_names_the_bad_field(change: object, field: str) -> None:
     assert caught.value.field == field
 
 
-def test_decode_rejects_non_json() -> None:
-    with pytest.raises(InvalidAlertError, match="JSON"):
-        decode_alert(b"\xff not json")
+@pytest.mark.parametrize(
+    ("payload", "said"),
+    [
+        (b"\xff not json", "not UTF-8: byte 0 (0xff) is invalid start byte"),
+        (b"not json", "not JSON: Expecting value (line 1, column 1)"),
+        # (json's own: "Unexpected UTF-8 BOM (decode using utf-8-sig)", advice for a programmer)
+        (b"\xef\xbb\xbf{}", "not JSON: it begins with a byte order mark (U+FEFF)"),
+        # (said "not UTF-8 JSON: Exceeds the limit (4300 digits) for integer string conversion ...;
+        # use sys.set_int_max_str_digits() to increase the limit")
+        (b'{"seq": ' + b"9" * 5000 + b"}", "not JSON this side reads: a number of more than 4300 digits"),
+    ],
+)
+def test_decode_rejects_what_is_not_json_saying_why(payload: bytes, said: str) -> None:
+    with pytest.raises(InvalidAlertError) as caught:
+        decode_alert(payload)
+    assert str(caught.value) == said
+
+
+def test_a_refused_value_is_written_as_json_escaped_and_cut_short() -> None:
+    # (was Python's repr, uncut: "got True", "got {'a': 1}", and 70,000 characters of a long text, with
+    # a bidirectional override in a device id stored raw in the audit's reason)
+    data = alert_to_dict(chain(1)[0])
+    for value, said in [
+        (True, "zone: must be a non-empty string, got true"),
+        ({"a": 1}, 'zone: must be a non-empty string, got {"a": 1}'),
+        ("", 'zone: must be a non-empty string, got ""'),
+    ]:
+        with pytest.raises(InvalidAlertError) as caught:
+            decode_alert(json.dumps({**data, "zone": value}).encode())
+        assert str(caught.value) == said
+    with pytest.raises(InvalidAlertError) as caught:
+        decode_alert(json.dumps({**data, "kind": "x" * 70_000}).encode())
+    assert (
+        str(caught.value)
+        == f'kind: must be start, update, end or instant, got "{"x" * 59}... (70002 characters)'
+    )
+    with pytest.raises(InvalidAlertError) as caught:
+        decode_alert(json.dumps({**data, "device_id": "box\u202e"}, ensure_ascii=False).encode())
+    assert str(caught.value) == f'alert_id: must be "box\\u202e:1", got "{data["alert_id"]}"'
 
 
 def test_a_valid_chain_verifies() -> None:
