@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.config.fields import without_credentials
 from gateway.config.locations import ConfigSource, KeyPath
 from gateway.errors import ConfigProblem
 from gateway.printable import printable
@@ -45,7 +46,8 @@ def _unwritable(text: str) -> str | None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        shown = printable(text)
+        # A URL's user info and query may hold a password or a token.
+        shown = printable(without_credentials(text) if "://" in text else text)
         if len(shown) > WRITTEN_CHARACTERS:
             shown = f"{shown[: WRITTEN_CHARACTERS - 3]}..."
         return (

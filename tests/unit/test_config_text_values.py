@@ -59,6 +59,16 @@ def test_a_long_text_is_quoted_shortened() -> None:
     )
 
 
+def test_a_url_is_quoted_without_its_user_info_or_query() -> None:
+    text = 'mqtt: {url: "mqtt://gate:s3cret\\ud800@127.0.0.1:1883/?token=t0ken"}\nkeys_file: keys.yaml\n'
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, "audit.yaml", AuditConfig)
+    said = str(raised.value)
+    assert "s3cret" not in said
+    assert "t0ken" not in said
+    assert said.startswith("audit.yaml:1: mqtt.url: 'mqtt://127.0.0.1:1883/' holds a lone surrogate")
+
+
 def test_a_variable_whose_value_holds_a_lone_surrogate_is_refused(tmp_path: Path) -> None:
     # Given a state directory whose name is bytes the locale cannot decode (Python's surrogateescape)
     path = tmp_path / "gateway.yaml"
