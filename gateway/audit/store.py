@@ -185,9 +185,18 @@ class AuditStore(AuditReads):
             )
         # Still one transaction, so the batch is acknowledged as a whole; each message in a
         # savepoint, so the one the database refuses is undone alone and the others are kept. In
-        # the order of the devices their topics name: devices are still locked in sorted order.
+        # the order ``_write`` takes them, or which of two alerts that do not link a device keeps
+        # would hang on another device's refused value: by device (locked in sorted order), its
+        # alerts by seq, then its images and statuses as they came.
+        seqs = {index: alert.seq for index, alert, _ in checked.verified}
         order = sorted(
-            range(len(messages)), key=lambda index: self._checks.topic_device(messages[index]) or ""
+            range(len(messages)),
+            key=lambda index: (
+                self._checks.topic_device(messages[index]) or "",
+                index not in seqs,
+                seqs.get(index, 0),
+                index,
+            ),
         )
         alone: dict[int, IngestResult] = {}
         try:

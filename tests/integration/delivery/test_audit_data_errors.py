@@ -7,6 +7,7 @@ audit-store thread, and a good alert in the same batch was never stored either.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -20,8 +21,10 @@ import pytest
 
 from gateway.audit.database import Database, PostgresDatabase, SqliteDatabase, open_database
 from gateway.audit.store import AuditStore, IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.domain import Evidence
 from gateway.errors import AuditError
-from tests.support.audit_device import AlertChain
+from gateway.protocol.alerts import ZERO_HASH, build_alert, encode_alert
+from tests.support.audit_device import AlertChain, event
 from tests.support.postgres import PostgresServer
 
 DEVICE = "cam-box-1"
@@ -124,6 +127,29 @@ def test_a_value_the_database_refuses_rejects_its_message_and_the_batch_is_store
     ]
 
 
+def test_a_refused_value_leaves_which_of_two_alerts_that_do_not_link_is_kept_as_it_was(
+    database_url: str, open_store: Opener, chain: AlertChain
+) -> None:
+    # Given, for each of two devices, a seq 2 that does not link to seq 1 (signed, as a device whose
+    # state was lost sends it) arriving before seq 1; the second device's batch also holds another
+    # message the database refuses, so that batch is stored a message at a time
+    store = open_store(database_url)
+    refused = ReceivedMessage("edge/cam\ud800/alerts", chain.payload(1), 1.0)
+    kept = {}
+    for device, with_refused in ((DEVICE, False), ("cam\u20ac", True)):
+        own = AlertChain(device, KEY)
+        own.extend(1)
+        forged = encode_alert(build_alert(device, 2, event(2), "f" * 64, KEY))
+        batch = [ReceivedMessage(own.topic, forged, 1.0), ReceivedMessage(own.topic, own.payload(1), 1.0)]
+        results = store.ingest([*batch, refused] if with_refused else batch)
+        kept[with_refused] = (outcomes(results)[:2], [alert.seq for alert in store.alerts(device)])
+    # Then each keeps seq 1 and refuses seq 2 as not linking: stored a message at a time, they were
+    # ordered by device alone, and the second device kept seq 2 and refused its real seq 1
+    assert (
+        kept[True] == kept[False] == ([(Outcome.REJECTED, RejectReason.CHAIN), (Outcome.STORED, None)], [1])
+    )
+
+
 @pytest.fixture
 def latin1_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
     """A database whose encoding is LATIN1: it has no code for a character beyond U+00FF."""
@@ -192,14 +218,16 @@ def test_a_message_not_even_its_escaped_rejection_can_hold_is_dropped_with_an_er
     else:
         database._connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 100_000)
     store = AuditStore(database, KEYS)
+    # and an alert naming it, so the image is refused by the database, not as one no alert names
     image = b"\xff\xd8" + bytes(200_000)
+    named = Evidence(hashlib.sha256(image).hexdigest(), len(image), "image/jpeg", 64, 48)
+    alert = encode_alert(
+        build_alert(DEVICE, 1, dataclasses.replace(event(1), evidence=named), ZERO_HASH, KEY)
+    )
 
     with caplog.at_level(logging.WARNING, logger="gateway.audit"):
         results = store.ingest(
-            [
-                ReceivedMessage(chain.image_topic(1), image, 1.0),
-                ReceivedMessage(chain.topic, chain.payload(1), 1.0),
-            ]
+            [ReceivedMessage(chain.image_topic(1), image, 1.0), ReceivedMessage(chain.topic, alert, 1.0)]
         )
 
     # Then the alert is stored, and the image dropped with an error logged.
