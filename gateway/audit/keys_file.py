@@ -53,7 +53,24 @@ TOPIC_LEVEL_BREAKERS = ("/", "+", "#", "\x00")
 name that device and its alerts would all be refused as from a device with no key."""
 
 
-TOPIC_LEVEL_RULE = "it must be non-empty, without '/', '+', '#' or NUL"
+TOPIC_LEVEL_RULE = (
+    "it must be non-empty, without '/', '+', '#', NUL, control characters or Unicode noncharacters"
+)
+MAX_ID_BYTES = 1024
+"""The longest device id, in UTF-8 bytes. A URL naming a device (``/v1/devices/{id}/alerts/{seq}/
+evidence.jpg``) holds each byte of it percent-encoded, as three, and the audit's HTTP API reads a
+request line of at most 8,190 bytes; a PostgreSQL index entry holds at most 2,704. Longer, a listed
+device was stored (on SQLite) but its page and its alerts could never be opened."""
+
+
+def _mqtt_refuses(character: str) -> bool:
+    """What MQTT asks a topic not to hold (MQTT 5.0, 1.5.4): control characters (U+0001 to U+001F,
+    U+007F to U+009F) and Unicode noncharacters; mosquitto drops the connection of a client that
+    publishes such a topic, so no alert of a device named so could arrive."""
+    code = ord(character)
+    return code < 0x20 or 0x7F <= code <= 0x9F or 0xFDD0 <= code <= 0xFDEF or code & 0xFFFE == 0xFFFE
+
+
 PATH_STEPS = frozenset({".", ".."})
 """Ids a URL cannot name: ``/v1/devices/..`` is a path step to ``/v1/`` for browsers and HTTP
 clients (``%2E%2E`` too, by the URL standard), so the fleet page could never open such a device."""
@@ -121,15 +138,29 @@ def no_key(device_id: str) -> str:
 
 def _unusable(name: str) -> str | None:
     """Why ``name`` cannot be a device id, or None when it can."""
-    if not name or any(character in name for character in TOPIC_LEVEL_BREAKERS):
+    if not name or any(character in TOPIC_LEVEL_BREAKERS or _mqtt_refuses(character) for character in name):
         return f"cannot be an MQTT topic level ({TOPIC_LEVEL_RULE}), so no alert could name it"
     if name in PATH_STEPS:
         return "is a URL path step ('.' or '..'), so the fleet API and page could never name it"
     try:
-        name.encode("utf-8")
+        size = len(name.encode("utf-8"))
     except UnicodeEncodeError:
         return "is not valid Unicode (a lone surrogate), so no MQTT topic, which is UTF-8, could name it"
+    if size > MAX_ID_BYTES:
+        return (
+            f"is {size:,} bytes long in UTF-8, more than {MAX_ID_BYTES:,}: no URL of the fleet API "
+            "could name it, nor a PostgreSQL index hold it"
+        )
     return None
+
+
+def _joined(text: str) -> str:
+    """``text`` with each surrogate pair joined into the character it encodes: JSON writes a character
+    past U+FFFF as one (``json.dumps`` of an emoji), and PyYAML reads it as two lone surrogates."""
+    try:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+    except UnicodeDecodeError:  # a lone surrogate, said so where the id is checked
+        return text
 
 
 class _UnusableDeviceIdError(yaml.YAMLError):
@@ -146,18 +177,29 @@ class _KeysLoader(yaml.BaseLoader):
     named twice is an error (else the later key wins without a word), as is a device id no MQTT
     topic level can hold."""
 
+    def construct_document(self, node: yaml.Node) -> Any:
+        self._top = node
+        return super().construct_document(node)
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
+        if node is not getattr(self, "_top", None):
+            # A mapping in a device's place is no key, and said so with that device; its keys are
+            # no device ids.
+            return super().construct_mapping(node, deep)
         seen: set[str] = set()
         for key_node, _ in node.value:
-            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
-            if isinstance(name, str) and name in seen:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a device id must be one text, not a list or mapping", key_node.start_mark
+                )
+            name = key_node.value = _joined(key_node.value)
+            if name in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"device {quoted_id(name)} is named twice", key_node.start_mark
                 )
-            if isinstance(name, str):
-                if (reason := _unusable(name)) is not None:
-                    raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1, reason)
-                seen.add(name)
+            if (reason := _unusable(name)) is not None:
+                raise _UnusableDeviceIdError(name, key_node.start_mark.line + 1, reason)
+            seen.add(name)
         return super().construct_mapping(node, deep)
 
 
@@ -165,10 +207,21 @@ def load_keys(path: Path) -> dict[str, KeyRing]:
     """A YAML or JSON mapping of device_id -> hex HMAC key, or a list of them with the current one
     first (JSON is YAML, so one parser reads both)."""
     try:
-        data = yaml.load(read_text_file(path), Loader=_KeysLoader)
+        text = read_text_file(path)
     except (OSError, UnicodeDecodeError) as exc:
         # Named as the config and the tokens file are: undecodable bytes by line and column.
         raise AuditError(f"the keys file {text_problem(exc, str(path), secret=True)}") from exc
+    try:
+        data = yaml.load(text, Loader=_KeysLoader)
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not take (a control character, U+FFFE): PyYAML names it by its place
+        # in the whole text, with no line.
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise AuditError(
+            f"the keys file {path} is not valid YAML at line {line}, column {column}: the character "
+            f"U+{exc.character:04X} is not allowed in YAML"
+        ) from None
     except _UnusableDeviceIdError as exc:
         raise AuditError(f"{path}, line {exc.line}: device id {quoted_id(exc.name)} {exc.reason}") from None
     except yaml.YAMLError as exc:

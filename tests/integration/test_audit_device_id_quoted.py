@@ -60,7 +60,8 @@ def test_a_device_id_in_an_error_is_quoted_as_the_keys_file_reads_it(tmp_path: P
             assert json.loads(answer.body)["error"] == message
 
 
-@pytest.mark.parametrize("device_id", [DEVICE, "back\\slash", 'say "cheese"'])
+# (an id holding a control character, as DEVICE does, is one the keys file refuses: no MQTT topic holds it)
+@pytest.mark.parametrize("device_id", ["no\u00a0break\u202e", "back\\slash", 'say "cheese"'])
 def test_the_id_a_404_names_pastes_into_the_keys_file_as_itself(tmp_path: Path, device_id: str) -> None:
     url = f"sqlite:///{tmp_path}/audit.db"
     AuditStore.open(url, {}).close()

@@ -39,3 +39,24 @@ def test_a_keys_file_saved_as_utf16_names_its_encoding(tmp_path: Path) -> None:
         f"the keys file {path}: cannot read: the file is UTF-16 (written by PowerShell's >?); "
         "save it as UTF-8"
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "place", "character"),
+    [
+        (f"box-a: {KEY}\nbox\x01c: {KEY}\n", "line 2, column 4", "U+0001"),
+        (f'box-a: {KEY}\n"\ufffe": {KEY}\n', "line 2, column 2", "U+FFFE"),
+        (f"box-a: {KEY}\x00\n", "line 1, column 72", "U+0000"),
+    ],
+)
+def test_a_character_yaml_does_not_take_is_named_by_line_and_column(
+    tmp_path: Path, text: str, place: str, character: str
+) -> None:
+    # (was "is not valid YAML: not YAML or JSON": PyYAML names it by its place in the whole text)
+    path = tmp_path / "keys.yaml"
+    path.write_text(text)
+    with pytest.raises(AuditError) as refused:
+        load_keys(path)
+    assert str(refused.value) == (
+        f"the keys file {path} is not valid YAML at {place}: the character {character} is not allowed in YAML"
+    )
