@@ -292,10 +292,16 @@ class AuditStore(AuditReads):
             self._checks.topic_device(message),
             image[1] if image else None,
             RejectReason.UNSTORABLE,
-            f"the database refuses a value of it: {type(error).__name__}: {error}",
+            # The first line: PostgreSQL's DETAIL and HINT lines speak of its index rows and tuples.
+            f"the database refuses a value of it: {type(error).__name__}: {_first_line(error)}",
             evidence=image is not None,
             status=status_device is not None,
         )
+
+
+def _first_line(error: Exception) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _recordable(result: IngestResult | None) -> TypeGuard[IngestResult]:

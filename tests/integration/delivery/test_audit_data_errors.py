@@ -150,6 +150,26 @@ def test_a_refused_value_leaves_which_of_two_alerts_that_do_not_link_is_kept_as_
     )
 
 
+def test_a_refused_value_is_said_on_one_line(database_url: str) -> None:
+    # Given a device keyed here (not through a keys file, which refuses such an id) whose id no
+    # PostgreSQL index holds
+    store = AuditStore.open(database_url, {LONG_DEVICE: KEY})
+    own = AlertChain(LONG_DEVICE, KEY)
+    own.extend(1)
+    try:
+        (result,) = store.ingest([ReceivedMessage(own.topic, own.payload(1), 1.0)])
+    finally:
+        store.close()
+    # Then PostgreSQL refuses it, said in the server's first line only: its DETAIL and HINT lines
+    # ("Index row references tuple (0,29) in relation ...") went into the stored reason
+    if database_url.startswith("sqlite"):
+        assert result.outcome is Outcome.STORED
+    else:
+        assert (result.outcome, result.reason) == (Outcome.REJECTED, RejectReason.UNSTORABLE)
+        assert result.detail.startswith("the database refuses a value of it: ProgramLimitExceeded: ")
+        assert "\n" not in result.detail
+
+
 @pytest.fixture
 def latin1_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> str:
     """A database whose encoding is LATIN1: it has no code for a character beyond U+00FF."""
