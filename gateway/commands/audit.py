@@ -225,7 +225,7 @@ def _reload_keys(
     for use in users:
         use(loaded)
     changes = [
-        f"{what} {', '.join(printable(device) for device in devices)}"
+        f"{what} {_listed(devices)}"
         for what, devices in (("added", added), ("removed", removed), ("re-keyed", rekeyed))
         if devices
     ]
@@ -236,6 +236,17 @@ def _reload_keys(
         "; ".join(changes) if changes else "nothing changed",
     )
     return loaded, None
+
+
+LISTED_DEVICES = 20
+"""The most devices a reload's log line names of those added, removed or re-keyed: a first load of a
+fleet of 50,000 made a line of half a million characters."""
+
+
+def _listed(devices: Sequence[str]) -> str:
+    named = ", ".join(printable(device) for device in devices[:LISTED_DEVICES])
+    more = len(devices) - LISTED_DEVICES
+    return named if more <= 0 else f"{named} and {more:,} more"
 
 
 def _start_http(
