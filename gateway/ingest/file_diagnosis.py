@@ -1,17 +1,26 @@
 """Why OpenCV cannot open a video file: it is empty; or it is an MP4 or MOV file without its index
-(the ``moov`` box) yet, which a recorder writes only when it stops. A file camera pointed at a
-recording still being written (or one cut short when its recorder was killed) was reported as
-"empty, truncated, or no video stream", which sent people looking for a broken file; it opens once
-the recording ends, and its camera retries until then."""
+(the ``moov`` box) yet, which a recorder writes only when it stops; or one whose boxes are damaged.
+A file camera pointed at a recording still being written (or one cut short when its recorder was
+killed) was reported as "empty, truncated, or no video stream", which sent people looking for a
+broken file; it opens once the recording ends, and its camera retries until then. A finished file
+whose box sizes were damaged was said to be such a recording, and waited for, for ever."""
 
 from __future__ import annotations
 
+import re
 from itertools import islice
 from pathlib import Path
+from typing import BinaryIO
 
 from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES, boxes
 
-__all__ = ["file_not_opened", "missing_index"]
+__all__ = ["file_not_opened", "mp4_problem"]
+
+SEARCHED_BYTES = 256 * 1024 * 1024
+"""How far past a box that runs beyond the file's end an index is looked for."""
+_CHUNK_BYTES = 8 * 1024 * 1024
+_INDEX = re.compile(rb"moov.{4}mvhd", re.DOTALL)
+"""An index's header and its first box's (every ``moov`` starts with its ``mvhd``)."""
 
 
 def file_not_opened(path: Path, display: str) -> str:
@@ -22,26 +31,69 @@ def file_not_opened(path: Path, display: str) -> str:
         empty = False
     if empty:
         return f"not a readable video: {display} is empty (0 bytes)"
-    unfinished = missing_index(path)
-    if unfinished is not None:
-        return f"not a readable video yet: {display} is {unfinished}"
+    problem = mp4_problem(path, display)
+    if problem is not None:
+        return problem
     return f"not a readable video: {display} (empty, truncated, or no video stream)"
 
 
-def missing_index(path: Path) -> str | None:
-    """What the MP4 or MOV file at ``path`` lacks to be played (its ``moov`` box, with its media
-    data there), or None when it has one, or is no such file."""
+def mp4_problem(path: Path, display: str) -> str | None:
+    """What keeps the MP4 or MOV file at ``path`` from being played (its ``moov`` box not written
+    yet, or a box damaged), or None when it has one, or is no such file."""
     try:
         with path.open("rb") as file:
+            size = file.seek(0, 2)
             # Up to the one running past the file's end: the box being written.
-            kinds = [box.kind for box in islice(boxes(file), MOST_TOP_LEVEL_BOXES)]
+            found = list(islice(boxes(file), MOST_TOP_LEVEL_BOXES))
+            kinds = [box.kind for box in found]
+            if not kinds or kinds[0] != b"ftyp" or b"moov" in kinds:
+                return None
+            damaged = next((index for index, box in enumerate(found) if not _four_characters(box.kind)), None)
+            if damaged is not None:
+                before = found[damaged - 1]  # the first box is the file type's
+                return (
+                    f"not a readable video: {display} is a damaged MP4: a box's size is wrong (its boxes "
+                    f"lead to byte {before.offset + before.size:,}, where no box starts)"
+                )
+            last = found[-1]
+            index = _index_after(file, last.offset) if last.offset + last.size > size else None
+            if index is not None:
+                return (
+                    f"not a readable video: {display} is a damaged MP4: a box's size is wrong (its boxes "
+                    f"run past the file's end, over its index, the moov box at byte {index:,})"
+                )
     except OSError:
-        return None
-    if not kinds or kinds[0] != b"ftyp" or b"moov" in kinds:
         return None
     if b"mdat" in kinds:
         return (
-            "an MP4 with media data but no index (moov box) yet: a recording still being written "
-            "(it plays once the recording ends), or one whose recorder was killed before finishing it"
+            f"not a readable video yet: {display} is an MP4 with media data but no index (moov box) "
+            "yet: a recording still being written (it plays once the recording ends), or one whose "
+            "recorder was killed before finishing it"
         )
-    return "an MP4 with neither media data nor an index (moov box) yet: a recording just started?"
+    return (
+        f"not a readable video yet: {display} is an MP4 with neither media data nor an index (moov box) "
+        "yet: a recording just started?"
+    )
+
+
+def _four_characters(kind: bytes) -> bool:
+    """Whether ``kind`` is a box type: four printable characters (ISO/IEC 14496-12 4.2; QuickTime's
+    user data types start with a copyright sign, 0xA9)."""
+    return all(0x20 <= byte <= 0x7E or byte == 0xA9 for byte in kind)
+
+
+def _index_after(file: BinaryIO, start: int) -> int | None:
+    """Where an index box starts in the ``SEARCHED_BYTES`` of ``file`` from ``start``, if one does: a
+    recording still being written has none there, a finished file whose box before it says a wrong
+    size does."""
+    position, overlap = start, b""
+    while position - start < SEARCHED_BYTES:
+        file.seek(position)
+        chunk = file.read(_CHUNK_BYTES)
+        if not chunk:
+            return None
+        found = _INDEX.search(overlap + chunk)
+        if found is not None:
+            return position - len(overlap) + found.start() - 4  # its size comes before its type
+        overlap, position = chunk[-11:], position + len(chunk)
+    return None

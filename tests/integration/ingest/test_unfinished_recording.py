@@ -94,3 +94,39 @@ def test_a_recording_cut_inside_its_64_bit_media_header_is_named_and_played_once
         assert wait_until(lambda: camera.frames_in > 0, 15), camera.last_error
     finally:
         assert camera.stop()
+
+
+def with_box_size(data: bytes, kind: bytes, size: int) -> bytes:
+    """``data`` with the 32-bit size of its first ``kind`` box set to ``size``."""
+    at = data.find(kind) - 4
+    return data[:at] + struct.pack(">I", size) + data[at + 4 :]
+
+
+def test_a_finished_mp4_whose_media_box_says_too_many_bytes_is_named_damaged_not_unfinished(
+    tmp_path: Path,
+) -> None:
+    # Given a finished recording whose mdat box's size the disk damaged (2 GiB, past the file's end):
+    # it was named a recording still being written, and waited for
+    finished = recording(tmp_path)
+    damaged = tmp_path / "camera.mp4"
+    damaged.write_bytes(with_box_size(finished, b"mdat", 0x7FFFFFFF))
+    with pytest.raises(SourceError) as raised:
+        OpenCvSource(str(damaged), open_timeout_s=2, read_timeout_s=1)
+    assert str(raised.value) == (
+        f"not a readable video: {damaged} is a damaged MP4: a box's size is wrong (its boxes run past "
+        f"the file's end, over its index, the moov box at byte {finished.find(b'moov') - 4:,})"
+    )
+
+
+def test_a_finished_mp4_whose_box_leads_to_no_box_is_named_damaged(tmp_path: Path) -> None:
+    # Given a finished recording whose free box's size (8) was damaged to 9, so that no box starts
+    # where it says it ends
+    finished = recording(tmp_path)
+    damaged = tmp_path / "camera.mp4"
+    damaged.write_bytes(with_box_size(finished, b"free", 9))
+    with pytest.raises(SourceError) as raised:
+        OpenCvSource(str(damaged), open_timeout_s=2, read_timeout_s=1)
+    assert str(raised.value) == (
+        f"not a readable video: {damaged} is a damaged MP4: a box's size is wrong (its boxes lead to "
+        f"byte {finished.find(b'free') - 4 + 9:,}, where no box starts)"
+    )
