@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from gateway.image_format import JPEG_START, header_size
+from gateway.image_format import JPEG_START, jpeg_frame
 from gateway.ingest.bitstream import BitReader
 
 __all__ = ["FrameHeaders", "frame_headers"]
@@ -24,13 +24,26 @@ def frame_headers(packet: bytes) -> FrameHeaders | None:
     """The codec of a container's first video packet ``packet``, when it is one whose picture size
     can be read (VP9, AV1, Motion JPEG), with what reads it."""
     if packet.startswith(JPEG_START):
-        return "Motion JPEG", header_size
+        return "Motion JPEG", _motion_jpeg_size
     if _vp9_size(packet) is not None:
         return "VP9", _vp9_size
     first_obu = (packet[0] >> 3) & 0x0F if len(packet) > 0 else None
     if first_obu in (_AV1_SEQUENCE_HEADER, _AV1_TEMPORAL_DELIMITER) and _av1_size(packet) is not None:
         return "AV1", _av1_size
     return None
+
+
+_DECODED_JPEG_FRAMES = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xF7})
+"""The coding types FFmpeg's Motion JPEG decoder takes (baseline, extended, progressive, lossless,
+JPEG-LS): a frame of another (arithmetic or hierarchical) it drops, and the size its header gives is
+no picture's. A damaged marker in one frame (a quantization table's, 0xDB, turned 0xCB) was named a
+change of size for the rest of the file."""
+
+
+def _motion_jpeg_size(packet: bytes) -> tuple[int, int] | None:
+    """The size a Motion JPEG frame the decoder decodes gives."""
+    frame = jpeg_frame(packet)
+    return None if frame is None or frame[0] not in _DECODED_JPEG_FRAMES else (frame[1], frame[2])
 
 
 def _vp9_size(packet: bytes) -> tuple[int, int] | None:

@@ -80,3 +80,29 @@ def test_a_file_camera_names_its_squeezed_frames_once(
     assert (reconnects, last_error) == (0, error)
     warnings = [record for record in caplog.records if "changes picture size part way" in record.getMessage()]
     assert len(warnings) == 1
+
+
+def test_a_damaged_motion_jpeg_frame_is_no_change_of_size(tmp_path: Path) -> None:
+    # Given a Motion JPEG file of one size, a later frame's quantization table marker (0xDB) damaged
+    # into a start of frame the decoder does not take (0xCB, arithmetic): its bytes read as a size
+    path = tmp_path / "camera.mkv"
+    pattern = f"testsrc=size=320x240:rate=25,trim=end_frame={2 * FRAMES}"
+    ffmpeg("-f", "lavfi", "-i", pattern, "-c:v", "mjpeg", "-pix_fmt", "yuvj420p", str(path))
+    data = bytearray(path.read_bytes())
+    marker = -1
+    for _ in range(FRAMES + 1):  # the first table of frame FRAMES + 1 (each frame has its own)
+        marker = data.index(b"\xff\xd8", marker + 1)
+    table = data.index(b"\xff\xdb", marker)
+    data[table + 1] = 0xCB
+    path.write_bytes(bytes(data))
+    source = OpenCvSource(str(path), open_timeout_s=2, read_timeout_s=1)
+    notices = []
+    try:
+        # When it is played through, and on into its loop
+        for _ in range(3 * FRAMES):
+            source.read()
+            notices.append(source.notice)
+    finally:
+        source.close()
+    # Then no change of size is named (it was "from 320x240 to 8323x...", for the rest of the file)
+    assert notices == [None] * (3 * FRAMES)
