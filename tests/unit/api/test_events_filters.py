@@ -91,6 +91,11 @@ def test_events_are_filtered_by_their_frame_time(make_api: ApiFactory, query: st
             "since must name its time zone (2026-12-04T22:00:00Z, or +01:00), got '2025-11-24T16:00:00'",
         ),
         ("until=yesterday", "until must be a time such as 2026-12-04T22:00:00Z, got 'yesterday'"),
+        # ISO 8601's other forms, which Python reads and RFC 3339 does not name
+        *(
+            (f"since={written}", f"since must be a time such as 2026-12-04T22:00:00Z, got {written!r}")
+            for written in ("2026-W49-5T22:00:00Z", "20261204T220000Z", "2026-12-04T22:00Z", "2026-12-04")
+        ),
         (
             f"since={START}&until={START}",
             f"until must be later than since, got since='{START}', until='{START}'",
