@@ -16,11 +16,16 @@ from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES, boxes
 
 __all__ = ["file_not_opened", "mp4_problem"]
 
-SEARCHED_BYTES = 256 * 1024 * 1024
-"""How far past a box that runs beyond the file's end an index is looked for."""
+HEAD_BYTES = 8 * 1024 * 1024
+TAIL_BYTES = 32 * 1024 * 1024
+"""Where an index is looked for past a box that runs beyond the file's end: in the ``HEAD_BYTES``
+from that box (a file whose index comes first) and the file's last ``TAIL_BYTES`` (a recorder writes
+it last). The search is made at each failed open, a camera's every retry on a recording still being
+written, in its reader thread: it reads at most 40 MiB of the file, however large."""
 _CHUNK_BYTES = 8 * 1024 * 1024
 _INDEX = re.compile(rb"moov.{4}mvhd", re.DOTALL)
 """An index's header and its first box's (every ``moov`` starts with its ``mvhd``)."""
+_INDEX_BYTES = 12
 
 
 def file_not_opened(path: Path, display: str) -> str:
@@ -56,7 +61,7 @@ def mp4_problem(path: Path, display: str) -> str | None:
                     f"lead to byte {before.offset + before.size:,}, where no box starts)"
                 )
             last = found[-1]
-            index = _index_after(file, last.offset) if last.offset + last.size > size else None
+            index = _index_after(file, last.offset, size) if last.offset + last.size > size else None
             if index is not None:
                 return (
                     f"not a readable video: {display} is a damaged MP4: a box's size is wrong (its boxes "
@@ -82,18 +87,21 @@ def _four_characters(kind: bytes) -> bool:
     return all(0x20 <= byte <= 0x7E or byte == 0xA9 for byte in kind)
 
 
-def _index_after(file: BinaryIO, start: int) -> int | None:
-    """Where an index box starts in the ``SEARCHED_BYTES`` of ``file`` from ``start``, if one does: a
-    recording still being written has none there, a finished file whose box before it says a wrong
-    size does."""
-    position, overlap = start, b""
-    while position - start < SEARCHED_BYTES:
-        file.seek(position)
-        chunk = file.read(_CHUNK_BYTES)
-        if not chunk:
-            return None
-        found = _INDEX.search(overlap + chunk)
-        if found is not None:
-            return position - len(overlap) + found.start() - 4  # its size comes before its type
-        overlap, position = chunk[-11:], position + len(chunk)
+def _index_after(file: BinaryIO, start: int, size: int) -> int | None:
+    """Where an index box starts in ``file`` (``size`` bytes) past ``start``, looked for in the
+    ``HEAD_BYTES`` from there and the last ``TAIL_BYTES``, if one does: a recording still being written
+    has none, a finished file whose box before it says a wrong size does."""
+    tail = max(start, size - TAIL_BYTES)
+    # The head reaches into the tail by an index header less one byte, so none is cut between them.
+    for low, high in ((start, min(start + HEAD_BYTES, tail + _INDEX_BYTES - 1)), (tail, size)):
+        position, overlap = low, b""
+        while position < high:
+            file.seek(position)
+            chunk = file.read(min(_CHUNK_BYTES, high - position))
+            if not chunk:
+                break
+            found = _INDEX.search(overlap + chunk)
+            if found is not None:
+                return position - len(overlap) + found.start() - 4  # its size comes before its type
+            overlap, position = chunk[1 - _INDEX_BYTES :], position + len(chunk)
     return None
