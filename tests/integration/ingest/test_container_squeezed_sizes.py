@@ -40,17 +40,24 @@ def joined(folder: Path, codec: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("codec", sorted(ENCODERS))
-def test_a_change_of_size_the_source_cannot_play_is_named_where_it_comes(tmp_path: Path, codec: str) -> None:
-    source = OpenCvSource(str(joined(tmp_path, codec)), open_timeout_s=2, read_timeout_s=1)
+def played_notices(path: Path) -> list[str | None]:
+    """The source's notice after each of ``3 * FRAMES`` reads of the file: through it and on into its
+    loop."""
+    source = OpenCvSource(str(path), open_timeout_s=2, read_timeout_s=1)
     notices = []
     try:
-        # When: the file is played through, and on into its loop
         for _ in range(3 * FRAMES):
             source.read()
             notices.append(source.notice)
     finally:
         source.close()
+    return notices
+
+
+@pytest.mark.parametrize("codec", sorted(ENCODERS))
+def test_a_change_of_size_the_source_cannot_play_is_named_where_it_comes(tmp_path: Path, codec: str) -> None:
+    # When: the file is played through, and on into its loop
+    notices = played_notices(joined(tmp_path, codec))
     # Then: nothing is said of the first part; from the second on, its codec and both sizes
     assert notices[:FRAMES] == [None] * FRAMES
     assert len(set(notices[FRAMES:])) == 1
@@ -95,14 +102,6 @@ def test_a_damaged_motion_jpeg_frame_is_no_change_of_size(tmp_path: Path) -> Non
     table = data.index(b"\xff\xdb", marker)
     data[table + 1] = 0xCB
     path.write_bytes(bytes(data))
-    source = OpenCvSource(str(path), open_timeout_s=2, read_timeout_s=1)
-    notices = []
-    try:
-        # When it is played through, and on into its loop
-        for _ in range(3 * FRAMES):
-            source.read()
-            notices.append(source.notice)
-    finally:
-        source.close()
-    # Then no change of size is named (it was "from 320x240 to 8323x...", for the rest of the file)
-    assert notices == [None] * (3 * FRAMES)
+    # When it is played through, and on into its loop, then no change of size is named (it was "from
+    # 320x240 to 10287x2088", for the rest of the file)
+    assert played_notices(path) == [None] * (3 * FRAMES)
