@@ -1,9 +1,12 @@
-"""Why OpenCV cannot open a video file: it is empty; or it is an MP4 or MOV file without its index
+"""Why OpenCV cannot open or read a video file: it is empty; or it is an MP4 or MOV file without its index
 (the ``moov`` box) yet, which a recorder writes only when it stops; or one whose boxes are damaged.
 A file camera pointed at a recording still being written (or one cut short when its recorder was
 killed) was reported as "empty, truncated, or no video stream", which sent people looking for a
 broken file; it opens once the recording ends, and its camera retries until then. A finished file
-whose box sizes were damaged was said to be such a recording, and waited for, for ever."""
+whose box sizes were damaged was said to be such a recording, and waited for, for ever. A file that
+opens but whose first frame does not decode is named with its codec and the picture size its
+headers declare: "cannot read a frame from the file" was all a damaged stream was said to be, one
+that declared 11584x18176 pixels included."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from typing import BinaryIO
 
 from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES, boxes
 
-__all__ = ["file_not_opened", "mp4_problem"]
+__all__ = ["LARGEST_PICTURE", "file_not_opened", "mp4_problem", "no_frame_decoded"]
 
 HEAD_BYTES = 8 * 1024 * 1024
 TAIL_BYTES = 32 * 1024 * 1024
@@ -26,6 +29,11 @@ _CHUNK_BYTES = 8 * 1024 * 1024
 _INDEX = re.compile(rb"moov.{4}mvhd", re.DOTALL)
 """An index's header and its first box's (every ``moov`` starts with its ``mvhd``)."""
 _INDEX_BYTES = 12
+LARGEST_PICTURE = 35_651_584
+"""The most pixels a picture of the largest level of H.264 or H.265 holds (level 6.2: 139,264
+macroblocks; MaxLumaPs), 8192x4352 for one."""
+_CODECS = {"h264": "H.264", "avc1": "H.264", "hevc": "H.265", "hev1": "H.265", "hvc1": "H.265"}
+_CODECS |= {"AV01": "AV1", "VP90": "VP9", "VP80": "VP8", "MJPG": "Motion JPEG", "mp4v": "MPEG-4 Part 2"}
 
 
 def file_not_opened(path: Path, display: str) -> str:
@@ -40,6 +48,21 @@ def file_not_opened(path: Path, display: str) -> str:
     if problem is not None:
         return problem
     return f"not a readable video: {display} (empty, truncated, or no video stream)"
+
+
+def no_frame_decoded(display: str, fourcc: int, width: int, height: int) -> str:
+    """Why a video file (``display``) that opened gives no frame: its stream of the four-character
+    code ``fourcc`` (OpenCV's ``CAP_PROP_FOURCC``, 0 if none) does not decode; ``width`` and ``height``
+    are what its headers declare (0 if they declare none)."""
+    code = "".join(chr(fourcc >> shift & 0xFF) for shift in (0, 8, 16, 24)).strip("\x00 ")
+    codec = _CODECS.get(code, code if code.isprintable() else "")
+    video = f"its {codec} video" if codec else "its video"
+    guess = "damaged data?"
+    if width > 0 and height > 0:
+        video += f" of {width}x{height}"
+        if width * height > LARGEST_PICTURE:
+            guess = "a damaged header? no level of H.264 or H.265 allows pictures that large"
+    return f"not a readable video: {display}: no frame of {video} could be decoded ({guess})"
 
 
 def mp4_problem(path: Path, display: str) -> str | None:

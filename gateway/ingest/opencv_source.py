@@ -52,7 +52,7 @@ from gateway.domain import Image
 from gateway.errors import SourceError
 from gateway.ingest.audio_only import audio_only
 from gateway.ingest.ffmpeg_environment import ffmpeg_capture_options, ffmpeg_options
-from gateway.ingest.file_diagnosis import file_not_opened
+from gateway.ingest.file_diagnosis import file_not_opened, no_frame_decoded
 from gateway.ingest.file_parts import FileParts
 from gateway.ingest.file_range import FileRange
 from gateway.ingest.files import FileIdentity, ffmpeg_pattern, file_identity, file_problem, local_path
@@ -304,8 +304,22 @@ class OpenCvSource:
         self._capture = None
         capture = self._new_capture()
         self._capture = capture
-        if not capture.isOpened() or not capture.grab():
-            raise SourceError(f"{self._display}: cannot read a frame from the file")
+        if not capture.isOpened():
+            if self._range is None:
+                raise SourceError(file_not_opened(Path(self._target), self._display))
+            raise SourceError(
+                f"not a readable video: {self._display}: its part from a change of picture size or "
+                "codec on does not open (damaged data?)"
+            )
+        if not capture.grab():
+            raise SourceError(
+                no_frame_decoded(
+                    self._display,
+                    int(capture.get(cv2.CAP_PROP_FOURCC)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                    int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+                )
+            )
         self._take_rate(capture)  # a replacement's own
         return capture
 

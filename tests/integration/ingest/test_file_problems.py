@@ -1,6 +1,6 @@
-"""File cameras pointed at something that is no video (an empty file, a link loop, a pipe), through the
-real OpenCV source and camera reader: the camera fails with a reason naming what is there, and keeps
-retrying (a recorder may be about to write the file)."""
+"""File cameras pointed at something that is no video (an empty file, a link loop, a pipe, a stream
+none of whose frames decodes), through the real OpenCV source and camera reader: the camera fails
+with a reason naming what is there, and keeps retrying (a recorder may be about to write the file)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from gateway.domain import CameraState
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import source_factory
 from tests.integration.ingest.conftest import wait_until
+from tests.integration.ingest.media import ffmpeg
 
 
 def failure_of(path: Path) -> tuple[CameraState, str | None]:
@@ -64,4 +65,31 @@ def test_a_pipe_among_a_sequences_images_is_refused_without_blocking_the_reader(
         CameraState.FAILED,
         f"{tmp_path / 'img002.png'} is not a regular file (a directory, a device or a pipe), not an "
         f"image: the sequence {tmp_path / 'img%03d.png'} cannot be played",
+    )
+
+
+def test_a_stream_none_of_whose_frames_decodes_is_named_with_its_codec(tmp_path: Path) -> None:
+    # Given: an H.264 stream whose picture parameter sets were damaged into filler, so that no slice
+    # decodes. The file opens; its camera said only "cannot read a frame from the file"
+    whole = tmp_path / "whole.h264"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=160x90:rate=10",
+        "-t",
+        "1",
+        "-c:v",
+        "libx264",
+        "-g",
+        "5",
+        str(whole),
+    )
+    stream = whole.read_bytes()
+    assert stream.count(b"\x00\x00\x01\x68") > 0
+    (tmp_path / "camera.h264").write_bytes(stream.replace(b"\x00\x00\x01\x68", b"\x00\x00\x01\x6c"))
+    assert failure_of(tmp_path / "camera.h264") == (
+        CameraState.FAILED,
+        f"not a readable video: {tmp_path / 'camera.h264'}: no frame of its H.264 video could be decoded "
+        "(damaged data?)",
     )

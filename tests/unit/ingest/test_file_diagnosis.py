@@ -62,3 +62,27 @@ def test_without_an_index_it_is_a_recording_still_being_written(tmp_path: Path) 
     said = problem(tmp_path, None)
     assert said is not None
     assert "a recording still being written" in said
+
+
+def fourcc(code: str) -> int:
+    return int.from_bytes(code.encode("ascii"), "little")
+
+
+@pytest.mark.parametrize(
+    ("code", "width", "height", "said"),
+    [
+        ("h264", 320, 180, "no frame of its H.264 video of 320x180 could be decoded (damaged data?)"),
+        ("hevc", 0, 0, "no frame of its H.265 video could be decoded (damaged data?)"),
+        ("MJPG", 640, 480, "no frame of its Motion JPEG video of 640x480 could be decoded"),
+        ("xyz1", 8, 8, "no frame of its xyz1 video of 8x8"),
+        ("", 8, 8, "no frame of its video of 8x8"),
+        ("h264", 8192, 4352, "of 8192x4352 could be decoded (damaged data?)"),
+        ("h264", 8192, 4353, "of 8192x4353 could be decoded (a damaged header? no level of H.264 or H.265"),
+    ],
+)
+def test_a_file_whose_first_frame_does_not_decode_is_named_with_its_codec_and_size(
+    code: str, width: int, height: int, said: str
+) -> None:
+    message = file_diagnosis.no_frame_decoded("camera.ts", fourcc(code) if code else 0, width, height)
+    assert message.startswith("not a readable video: camera.ts: ")
+    assert said in message
