@@ -225,6 +225,11 @@ def load_keys(path: Path) -> dict[str, KeyRing]:
     except _UnusableDeviceIdError as exc:
         raise AuditError(f"{path}, line {exc.line}: device id {quoted_id(exc.name)} {exc.reason}") from None
     except yaml.YAMLError as exc:
+        if (key_line := _long_plain_key(exc)) is not None:
+            raise AuditError(
+                f"{path}, line {key_line}: a device id (an unquoted key) of more than {_LONGEST_PLAIN_KEY:,} "
+                f"characters: longer than a device id may be ({MAX_ID_BYTES:,} bytes in UTF-8)"
+            ) from None
         # PyYAML's own message quotes the lines around the problem, and those hold keys (so it is
         # not chained either: a traceback would print it).
         mark = getattr(exc, "problem_mark", None)
@@ -237,6 +242,21 @@ def load_keys(path: Path) -> dict[str, KeyRing]:
     if not isinstance(data, dict):
         raise AuditError(f"{path}: must be a mapping of device_id to hex key (or a list of hex keys)")
     return {device_id: _ring(path, device_id, value) for device_id, value in data.items()}
+
+
+_LONGEST_PLAIN_KEY = 1024
+"""The most characters PyYAML reads as an unquoted key (YAML 1.1's simple key): a longer one was said
+to be YAML's "could not find expected ':'"."""
+
+
+def _long_plain_key(error: yaml.YAMLError) -> int | None:
+    """The line of the unquoted key longer than YAML reads as one that ``error`` is about, if any."""
+    if not isinstance(error, yaml.scanner.ScannerError) or error.context != "while scanning a simple key":
+        return None
+    start, end = error.context_mark, error.problem_mark
+    if start is None or end is None or end.index - start.index <= _LONGEST_PLAIN_KEY:
+        return None
+    return int(start.line) + 1
 
 
 def _ring(path: Path, device_id: object, value: object) -> KeyRing:

@@ -69,6 +69,22 @@ def test_a_device_id_nothing_could_name_is_refused_with_its_line(
     assert f'device id "{device_id}"' in message
 
 
+@pytest.mark.parametrize("length", [1025, 5000])
+def test_an_unquoted_device_id_longer_than_yaml_reads_is_named_too_long(tmp_path: Path, length: int) -> None:
+    # PyYAML reads no unquoted key past 1,024 characters: said only "could not find expected ':'"
+    message = refusal(tmp_path / "keys.yaml", f"box-a: {KEY}\n{'b' * length}: {KEY}\n")
+    assert message == (
+        f"{tmp_path / 'keys.yaml'}, line 2: a device id (an unquoted key) of more than 1,024 characters: "
+        "longer than a device id may be (1,024 bytes in UTF-8)"
+    )
+
+
+def test_an_unquoted_key_of_1024_characters_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "keys.yaml"
+    path.write_text(f"box-a: {KEY}\n{'b' * 1024}: {KEY}\n")
+    assert set(load_keys(path)) == {"box-a", "b" * 1024}
+
+
 def test_a_json_keys_file_names_the_line_too(tmp_path: Path) -> None:
     message = refusal(tmp_path / "keys.json", f'{{\n  "box-a": "{KEY}",\n  "fleet/box-b": "{KEY}"\n}}\n')
     assert 'line 3: device id "fleet/box-b"' in message
