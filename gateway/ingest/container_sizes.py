@@ -38,7 +38,7 @@ import cv2
 
 from gateway.ingest.elementary import Codec, parameter_set_sizes, stream_codec
 from gateway.ingest.ffmpeg_environment import ffmpeg_options
-from gateway.ingest.file_range import FileRange
+from gateway.ingest.file_range import FileRange, range_url
 from gateway.ingest.frame_headers import FrameHeaders, frame_headers
 
 __all__ = ["MOST_PACKETS_PER_FRAME", "REST_PIECE_BYTES", "SizeWatch"]
@@ -90,21 +90,22 @@ class SizeWatch:
                 file.seek(0 if span is None else span[0])
                 if stream_codec(file.read(6)) is not None:
                     return None
-            source = None if span is None else FileRange(path, *span, reach)
+            source = None if span is None or reach is None else FileRange(path, *span, reach)
         except OSError:
             return None
-        watch = cls._watching(path, source, timeouts)
+        watch = cls._watching(path if span is None else range_url(path, *span), source, timeouts)
         if watch is None and source is not None:
             source.close()
         return watch
 
     @classmethod
-    def _watching(cls, path: str, source: FileRange | None, timeouts: list[int]) -> SizeWatch | None:
+    def _watching(cls, target: str, source: FileRange | None, timeouts: list[int]) -> SizeWatch | None:
+        """The watch on ``source`` where given (a part still growing), else on the path or URL ``target``."""
         parameters = [cv2.CAP_PROP_FORMAT, -1, *timeouts]
         try:
             with ffmpeg_options(""):  # a file's: no network camera's short probe
                 if source is None:
-                    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG, parameters)
+                    capture = cv2.VideoCapture(target, cv2.CAP_FFMPEG, parameters)
                 else:  # OpenCV's binding takes any BufferedIOBase where its stubs name IStreamReader
                     capture = cv2.VideoCapture(cast("cv2.IStreamReader", source), cv2.CAP_FFMPEG, parameters)
         except (cv2.error, TypeError):  # TypeError: an OpenCV before 4.9 reads no streams

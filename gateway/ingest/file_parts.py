@@ -11,7 +11,7 @@ the file plays at its own. OpenCV's FFmpeg backend scales every frame of a file 
   rest of that part played so, then the next part (one codec's part of two sizes was played all at
   its first, the second squeezed into it, and named nowhere).
 
-A part is shown to OpenCV through a ``FileRange``, as if it were the whole file. A raw stream has no
+A part is shown to OpenCV as if it were the whole file (``file_range.py``). A raw stream has no
 rotation metadata: a container's rest is turned as OpenCV turned the container's frames (a phone's
 portrait clip stays portrait).
 """
@@ -31,7 +31,7 @@ from gateway.domain import Image
 from gateway.errors import SourceError
 from gateway.ingest.container_sizes import SizeWatch
 from gateway.ingest.elementary import SizeScan, size_segments
-from gateway.ingest.file_range import FileRange
+from gateway.ingest.file_range import FileRange, range_url
 from gateway.ingest.part_scan import PartScan
 from gateway.ingest.transport_stream import CodecScan
 
@@ -65,16 +65,20 @@ class FileParts:
         self._turn: int | None = None  # the cv2.rotate code that sets the rest's frames upright
         self._streams = True  # whether this OpenCV reads streams, which playing a part needs
 
-    def part(self) -> FileRange | None:
-        """A reader of the part due, or None when the file plays whole, opened by its path."""
+    def part(self) -> FileRange | str | None:
+        """What OpenCV opens for the part due: FFmpeg's URL of it where its end is known, a reader of
+        it where its end is still being looked for, or None when the file plays whole, by its path."""
         if self._rest is not None:
-            return FileRange(self._rest.name, *self._rest_segments[self._rest_segment])
+            return range_url(self._rest.name, *self._rest_segments[self._rest_segment])
         if self._scan is not None:
+            end = self._scan.end(self._segment)
+            if end is not None:
+                return range_url(self._path, self._scan.starts[self._segment], end)
             span, reach = self._scanned_span()
             return FileRange(self._path, *span, reach)
         if self._segments is None:
             return None
-        return FileRange(self._path, *self._segments[self._segment])
+        return range_url(self._path, *self._segments[self._segment])
 
     def _scanned_span(self) -> tuple[tuple[int, int], Callable[[int], int]]:
         """The scanned part due's range as far as it is known, and how it grows (``FileRange``)."""
@@ -101,6 +105,11 @@ class FileParts:
             self._watch = None
         if self._streams and self._rest is None:
             if self._scan is not None:
+                end = self._scan.end(self._segment)
+                if end is not None:
+                    known = (self._scan.starts[self._segment], end)
+                    self._watch = SizeWatch.open(self._path, self._timeouts, known)
+                    return
                 scanned, reach = self._scanned_span()
                 self._watch = SizeWatch.open(self._path, self._timeouts, scanned, reach)
                 return

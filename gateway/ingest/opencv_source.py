@@ -180,7 +180,11 @@ class OpenCvSource:
             if self._backend != cv2.CAP_FFMPEG:
                 # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
-            self._range = self._parts.part() if self._parts is not None else None
+            part = self._parts.part() if self._parts is not None else None
+            if isinstance(part, str):
+                with ffmpeg_options(self._options):
+                    return cv2.VideoCapture(part, self._backend, self._timeouts)
+            self._range = part
             if self._parts is not None and self._range is not None:
                 # OpenCV's binding takes any BufferedIOBase where its stubs name IStreamReader.
                 reader = cast("cv2.IStreamReader", self._range)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gateway.config import CameraConfig
-from gateway.ingest import h264, h265
+from gateway.ingest import elementary, file_range, h264, h265
 from gateway.ingest.camera import Camera
 from gateway.ingest.elementary import size_segments
 from gateway.ingest.sources import OpenCvSource, source_factory
@@ -138,3 +138,47 @@ def test_a_raw_stream_is_cut_where_its_size_changes_and_only_there(
     small = (tmp_path / f"small.{codec}").stat().st_size
     assert size_segments(joined) == [(0, small), (small, joined.stat().st_size)]
     assert size_segments(tmp_path / f"small.{codec}") is None
+
+
+def test_an_opencv_that_reads_no_streams_plays_a_file_still_being_scanned_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: an OpenCV before 4.9 (a VideoCapture of a path alone), and a raw stream whose second size
+    # lies past the first step of its scan, so that its first part is read as it grows
+    real = cv2.VideoCapture
+
+    def capture(target: object, backend: int, parameters: list[int]) -> cv2.VideoCapture:
+        if not isinstance(target, str):
+            raise TypeError("VideoCapture() takes a filename or a camera index")
+        return real(target, backend, parameters)
+
+    monkeypatch.setattr(cv2, "VideoCapture", capture)
+    monkeypatch.setattr(elementary, "SCAN_BYTES", 512)
+    source = OpenCvSource(str(two_sizes(tmp_path)), open_timeout_s=2, read_timeout_s=1)
+    try:
+        frames = [source.read() for _ in range(3 * FRAMES)]
+    finally:
+        source.close()
+    # Then: the file plays whole, by its path, every frame at its first size, as that OpenCV can
+    assert {frame.shape for frame in frames} == {SMALL}
+
+
+def test_parts_whose_ends_are_known_are_opened_by_url_not_through_a_python_reader(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # OpenCV's stream reader keeps memory at each open: a looping file of two parts grew for ever
+    readers: list[object] = []
+    real = file_range.FileRange.__init__
+
+    def counted(self: file_range.FileRange, *arguments: object) -> None:
+        readers.append(self)
+        real(self, *arguments)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(file_range.FileRange, "__init__", counted)
+    source = OpenCvSource(str(two_sizes(tmp_path)), open_timeout_s=2, read_timeout_s=1)
+    try:
+        frames = [source.read() for _ in range(4 * FRAMES)]
+    finally:
+        source.close()
+    assert [frame.shape for frame in frames] == ([SMALL] * FRAMES + [LARGE] * FRAMES) * 2
+    assert readers == []
