@@ -8,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import OpenCvSource
@@ -16,6 +17,18 @@ from tests.integration.ingest.conftest import wait_until
 
 def ffmpeg(*arguments: str) -> None:
     subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *arguments], check=True, timeout=60)
+
+
+def an_opencv_that_reads_no_streams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV before 4.9: its VideoCapture takes a path (or URL) but no stream to read from."""
+    real = cv2.VideoCapture
+
+    def capture(target: object, backend: int, parameters: list[int]) -> cv2.VideoCapture:
+        if not isinstance(target, str):
+            raise TypeError("VideoCapture() takes a filename or a camera index")
+        return real(target, backend, parameters)
+
+    monkeypatch.setattr(cv2, "VideoCapture", capture)
 
 
 def decoded(path: Path) -> list[np.ndarray]:

@@ -16,7 +16,7 @@ import pytest
 from gateway.config import CameraConfig
 from gateway.ingest.camera import Camera
 from gateway.ingest.sources import OpenCvSource, source_factory
-from tests.integration.ingest.media import camera_shows_in_turn, ffmpeg
+from tests.integration.ingest.media import an_opencv_that_reads_no_streams, camera_shows_in_turn, ffmpeg
 
 FRAMES = 10
 SIZES = [(320, 240), (480, 272), (160, 120)]
@@ -113,18 +113,6 @@ def test_the_parts_of_a_rotated_container_are_turned_like_its_first(tmp_path: Pa
     # Then: the second part is turned as OpenCV turns it (it came out lying on its side)
     assert np.array_equal(frames[FRAMES], first_frame(large))
     assert frames[0].shape[:2] == ((320, 240) if rotation != 180 else (240, 320))
-
-
-def an_opencv_that_reads_no_streams(monkeypatch: pytest.MonkeyPatch) -> None:
-    """OpenCV before 4.9: its VideoCapture takes a path (or URL) but no stream to read from."""
-    real = cv2.VideoCapture
-
-    def capture(target: object, backend: int, parameters: list[int]) -> cv2.VideoCapture:
-        if not isinstance(target, str):
-            raise TypeError("VideoCapture() takes a filename or a camera index")
-        return real(target, backend, parameters)
-
-    monkeypatch.setattr(cv2, "VideoCapture", capture)
 
 
 def test_an_opencv_that_reads_no_streams_plays_a_containers_sizes_each_at_its_own(

@@ -17,7 +17,7 @@ from gateway.ingest import elementary, file_range, h264, h265
 from gateway.ingest.camera import Camera
 from gateway.ingest.elementary import size_segments
 from gateway.ingest.sources import OpenCvSource, source_factory
-from tests.integration.ingest.media import camera_shows_in_turn, ffmpeg
+from tests.integration.ingest.media import an_opencv_that_reads_no_streams, camera_shows_in_turn, ffmpeg
 
 FRAMES = 10
 SMALL, LARGE = (240, 320, 3), (272, 480, 3)
@@ -145,14 +145,7 @@ def test_an_opencv_that_reads_no_streams_plays_a_file_still_being_scanned_whole(
 ) -> None:
     # Given: an OpenCV before 4.9 (a VideoCapture of a path alone), and a raw stream whose second size
     # lies past the first step of its scan, so that its first part is read as it grows
-    real = cv2.VideoCapture
-
-    def capture(target: object, backend: int, parameters: list[int]) -> cv2.VideoCapture:
-        if not isinstance(target, str):
-            raise TypeError("VideoCapture() takes a filename or a camera index")
-        return real(target, backend, parameters)
-
-    monkeypatch.setattr(cv2, "VideoCapture", capture)
+    an_opencv_that_reads_no_streams(monkeypatch)
     monkeypatch.setattr(elementary, "SCAN_BYTES", 512)
     source = OpenCvSource(str(two_sizes(tmp_path)), open_timeout_s=2, read_timeout_s=1)
     try:
