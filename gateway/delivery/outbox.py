@@ -40,31 +40,35 @@ outbox passes ``max_bytes`` (their alerts stay), then delivered alerts, oldest f
 alerts also go after ``retention_s``. Reads are ``outbox_reads``; what one group commit numbers,
 signs and writes is ``outbox_batch``.
 
-Opening: one process at a time (``outbox_lock``); a damaged file, a schema from a newer gateway or
-a zero-byte file is refused with an OutboxError naming the file, and a signing key that did not sign
-the newest alert kept is said at start (``outbox_checks``, ``outbox_schema``).
+Opening: one process at a time (``outbox_lock``); a damaged file, a schema from a newer gateway, a
+zero-byte file, a file with no outbox in it (its write-ahead log lost) or a damaged chain head is
+refused with an OutboxError naming the file, and a signing key that did not sign the newest alert kept
+is said at start (``outbox_checks``, ``outbox_schema``, ``outbox_file``). A new outbox is made whole
+under a temporary name before it takes its own, and the file is watched for being deleted while open.
 """
 
 from __future__ import annotations
 
 import collections
 import logging
+import os
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery import outbox_batch, outbox_checks, outbox_retention, outbox_schema
+from gateway.delivery import outbox_batch, outbox_checks, outbox_file, outbox_retention, outbox_schema
 from gateway.delivery.outbox_batch import Request, Row, with_images
 from gateway.delivery.outbox_lock import OutboxLock
 from gateway.delivery.outbox_metrics import OutboxMetrics
 from gateway.delivery.outbox_reads import OutboxReads, OutboxStats, StoredAlert, StoredEvidence
-from gateway.delivery.signing_key import load_or_create_key
+from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
 from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
 from gateway.protocol.alerts import ZERO_HASH
@@ -120,6 +124,8 @@ class Outbox(OutboxReads):
         self._listeners: list[Callable[[int], None]] = []
         self._last_prune = 0.0
         self._over_bytes = 0
+        self.created = False
+        """Whether this open made the outbox (none was there)."""
         try:
             state_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -131,6 +137,7 @@ class Outbox(OutboxReads):
             self._lock.release()
             raise
         self._last_seq, self._last_hash = row if row is not None else (0, ZERO_HASH)
+        self._file_watch = outbox_file.FileWatch(self.path)
         outbox_checks.check_key(self._db, self.path, self._key, self._last_seq)
         registry = registry if registry is not None else CollectorRegistry()
         self._metrics = OutboxMetrics(registry)
@@ -144,29 +151,50 @@ class Outbox(OutboxReads):
     def _open(self) -> tuple[sqlite3.Connection, tuple[int, str] | None]:
         """The database (migrated) and its chain head; the caller holds the lock."""
         outbox_checks.refuse_unusable_file(self.path)
+        outbox_file.refuse_lost_log(self.path)
+        # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
+        open_database = partial(
+            open_wal_database, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
+        )
+        if not os.path.lexists(self.path):
+            outbox_file.create(self.path, open_database, outbox_schema.migrate)
+            self.created = True
         try:
-            # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
-            db = open_wal_database(
-                self.path, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
-            )
+            db = open_database(self.path)
         except sqlite3.Error as exc:
             raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
         try:
+            outbox_file.refuse_not_outbox(db, self.path)
             outbox_schema.migrate(db)
-            row = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+            head = outbox_checks.chain_head(db, self.path)
         except sqlite3.Error as exc:
             db.close()
             raise OutboxError(f"outbox {self.path}: cannot open: {exc}") from exc
         except outbox_schema.SchemaError as exc:
             db.close()
             raise OutboxError(f"outbox {self.path}: {exc}") from exc
-        return db, ((int(row[0]), str(row[1])) if row else None)
+        except OutboxError:
+            db.close()
+            raise
+        return db, head
 
     @classmethod
     def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
         key_file = config.mqtt.signing_key_file if config.mqtt is not None else None
+        generated = config.state_dir / KEY_FILE_NAME
+        key_was_there = key_file is None and generated.exists()
         key = load_or_create_key(config.state_dir, key_file)
-        return cls(config.state_dir, config.device_id, key, config=config.outbox, registry=registry)
+        outbox = cls(config.state_dir, config.device_id, key, config=config.outbox, registry=registry)
+        if outbox.created and key_was_there:
+            # The key is generated with the first outbox: one without the other is an outbox lost.
+            logger.warning(
+                "outbox %s was made anew, while the signing key generated with the one before is still in "
+                "%s: if this device's alerts reached the audit side, it will reject seqs 1 on as "
+                "duplicates of those (restore the outbox if it was lost)",
+                outbox.path,
+                generated,
+            )
+        return outbox
 
     @property
     def last_seq(self) -> int:
@@ -175,6 +203,11 @@ class Outbox(OutboxReads):
     def add_listener(self, listener: Callable[[int], None]) -> None:
         """``listener(last_seq)`` runs after every commit (on the committing thread; keep it short)."""
         self._listeners.append(listener)
+
+    def file_problem(self) -> str | None:
+        """Why the file open is no longer the outbox at its path (deleted or replaced while open), or
+        None while it is."""
+        return self._file_watch.problem()
 
     def commit_failure(self) -> tuple[float, str] | None:
         """(wall-clock time of the first refused attempt, the error) while commits fail, else None."""
@@ -253,6 +286,7 @@ class Outbox(OutboxReads):
                 )
             return
         self._last_seq, self._last_hash = seq, previous
+        self._file_watch.problem()  # logged as soon as a commit goes into a file no longer there
         self._metrics.committed.inc(len(rows))
         self._metrics.commits.inc()
         self._metrics.last_seq.set(seq)

@@ -8,6 +8,8 @@
   another key (a regenerated or replaced key file) and the audit side reports bad signatures from
   the next seq on unless its keys file changes with it. Said once at start; not refused, because a
   deliberate key rotation looks the same.
+- ``chain_head``: the last seq and hash, refused when damaged (a seq that is no whole number, or one
+  behind the newest alert kept, whose next seq would collide with a stored one: every commit refused).
 
 Garbage, truncation past the header and a schema from a newer gateway are refused by SQLite and
 ``outbox_schema.migrate``; another process holding the outbox by ``outbox_lock``.
@@ -22,6 +24,7 @@ import stat
 from pathlib import Path
 
 from gateway.errors import OutboxError
+from gateway.protocol.alert_json import shown
 from gateway.protocol.alerts import InvalidAlertError, decode_alert, sign
 
 logger = logging.getLogger(__name__)
@@ -31,7 +34,8 @@ def refuse_unusable_file(path: Path) -> None:
     """Raise OutboxError naming ``path`` when it is a directory or an empty file."""
     try:
         status = path.stat()
-        empty = status.st_size == 0 and not path.with_name(path.name + "-wal").exists()
+        # With its log beside it too: SQLite opens an empty file as a new database and deletes the log.
+        empty = status.st_size == 0
     except FileNotFoundError:
         return
     except OSError as exc:
@@ -66,3 +70,27 @@ def check_key(db: sqlite3.Connection, path: Path, key: bytes, last_seq: int) -> 
             alert.seq,
             last_seq + 1,
         )
+
+
+def chain_head(db: sqlite3.Connection, path: Path) -> tuple[int, str] | None:
+    """The chain head's seq and hash (None for a new outbox); OutboxError naming ``path`` when it is
+    damaged."""
+    row = db.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+    newest = db.execute("SELECT MAX(seq) FROM alerts").fetchone()[0]
+    if row is None:
+        if newest is None:
+            return None
+        raise OutboxError(
+            f"outbox {path}: cannot open: its chain head is missing while it keeps alerts up to seq {newest}"
+        )
+    seq, digest = row
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0 or not isinstance(digest, str):
+        raise OutboxError(
+            f"outbox {path}: cannot open: its chain head is damaged (seq {shown(seq)}, hash {shown(digest)})"
+        )
+    if isinstance(newest, int) and newest > seq:
+        raise OutboxError(
+            f"outbox {path}: cannot open: its chain head (seq {seq}) is behind the newest alert it keeps "
+            f"(seq {newest})"
+        )
+    return seq, digest

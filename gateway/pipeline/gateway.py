@@ -326,14 +326,15 @@ class Gateway:
         """Problems that make the gateway unhealthy to an operator without wedging it: cameras that
         stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
         that appears is used, so restarting the service would not help), camera changes that wait
-        for a restart, cameras whose detector the repository lacks, and rules following labels their
-        model does not have."""
+        for a restart, cameras whose detector the repository lacks, rules following labels their
+        model does not have, and an outbox file deleted while open."""
         return (
             self.cameras.degraded(self.config.health.camera_down_after_s)
             + list(self._pending)
             + self._missing_models()
             + self._label_problems
             + ([self._tokens_problem] if self._tokens_problem is not None else [])
+            + ([file_problem] if (file_problem := self.outbox.file_problem()) is not None else [])
         )
 
     def pending_restart(self) -> list[str]:

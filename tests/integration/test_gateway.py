@@ -313,3 +313,23 @@ def test_a_publisher_thread_that_ended_while_the_gateway_runs_is_a_health_proble
     # stops the watchdog's pings, so that systemd restarts the service and delivery resumes.
     gateway.publisher.stop()
     assert gateway.health_problems() == ["mqtt-publisher died"]
+
+
+def test_an_outbox_file_deleted_while_the_gateway_runs_is_a_status_problem(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # SQLite commits on into the deleted file, which is gone once the gateway stops: it was healthy
+    gateway = started(running, config_for(tmp_path, []))
+    api = ServedApi(gateway_app(gateway))
+    try:
+        assert api.get("/v1/status").json()["problems"] == []
+        (tmp_path / "state" / "outbox.db").unlink()
+        status = api.get("/v1/status").json()
+        assert not status["healthy"]
+        assert status["problems"] == [
+            f"outbox {tmp_path / 'state' / 'outbox.db'} was deleted while open: the alerts committed go on "
+            "into the old file, which is gone when the gateway stops; stop it and restore the file from a "
+            "backup"
+        ]
+    finally:
+        api.close()

@@ -1,0 +1,158 @@
+"""The outbox's SQLite file as a whole: made complete before it takes its name, refused when what is
+there holds no outbox, and watched for being deleted or replaced while the gateway has it open.
+
+Each of these started a new chain at seq 1 without a word, the alerts committed before gone, and the
+audit side then rejects every new seq as a duplicate of what it holds from this device:
+
+- A file with no tables, which SQLite opens as a new database: what a crash before SQLite's first
+  checkpoint left of an outbox made by earlier gateways (the 4,096-byte header, every alert in
+  ``outbox.db-wal``) once that log was deleted, cut short or damaged at its first frames, or the main
+  file emptied (SQLite then deletes the log); or a file cut short. A new outbox is now made under a
+  temporary name with its tables and renamed into place (``create``): a file at the outbox's name with
+  no tables never comes from the gateway, and is refused (``refuse_not_outbox``), as is another
+  program's SQLite file.
+- Its log deleted after a crash or a power loss: SQLite deletes the log and its shared-memory file
+  (``outbox.db-shm``) when the gateway closes the outbox, and leaves both when it does not, so a
+  shared-memory file without its log is a log lost (``refuse_lost_log``). A log cut short or damaged
+  is SQLite's to read: it keeps the transactions before the damage, and those after are lost unsaid.
+- The file deleted while the gateway runs: SQLite goes on committing into the deleted inode, healthy,
+  and the alerts are gone when the process ends. ``FileWatch`` notices, and the gateway says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from gateway.errors import OutboxError
+
+__all__ = ["FileWatch", "create", "refuse_lost_log", "refuse_not_outbox"]
+
+logger = logging.getLogger(__name__)
+
+_LOST_ADVICE = (
+    "restore it (with its -wal file) from a backup, or move it aside to start a new chain at seq 1 "
+    "(the audit side will reject those seqs as duplicates of the alerts it already holds from this device)"
+)
+_SHOWN_TABLES = 5
+
+
+def create(
+    path: Path,
+    open_database: Callable[[Path], sqlite3.Connection],
+    make: Callable[[sqlite3.Connection], None],
+) -> None:
+    """Make the outbox at ``path`` (where nothing is): opened by ``open_database`` under a temporary
+    name, given its schema by ``make``, closed (which checkpoints its log into it) and renamed into
+    place, so that a crash on the way leaves no file at ``path``. The caller holds the outbox's lock."""
+    temporary = path.with_name(path.name + ".new")
+    _remove_leftovers(temporary)
+    try:
+        database = open_database(temporary)
+        try:
+            make(database)
+        finally:
+            database.close()
+        if temporary.with_name(temporary.name + "-wal").exists():
+            raise OutboxError(f"outbox {path}: cannot create: its log was not written into {temporary}")
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.rename(temporary, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except (sqlite3.Error, OSError) as exc:
+        _remove_leftovers(temporary)
+        raise OutboxError(f"outbox {path}: cannot create: {exc}") from exc
+    logger.info("outbox %s created: its chain starts at seq 1", path)
+
+
+def _remove_leftovers(temporary: Path) -> None:
+    """A temporary outbox of a creation that did not finish, and its log and shared memory."""
+    for leftover in (
+        temporary,
+        *(temporary.with_name(temporary.name + suffix) for suffix in ("-wal", "-shm")),
+    ):
+        try:
+            leftover.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise OutboxError(
+                f"outbox: cannot remove {leftover}, left by a creation that did not finish: {exc}"
+            ) from exc
+
+
+def refuse_lost_log(path: Path) -> None:
+    """Raise OutboxError when the outbox at ``path`` was not closed (its shared-memory file is there)
+    and its write-ahead log, which held what was committed since SQLite last copied it into the
+    file, is gone."""
+    log, shared = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    if os.path.lexists(path) and os.path.lexists(shared) and not os.path.lexists(log):
+        raise OutboxError(
+            f"outbox {path}: cannot open: its write-ahead log {log.name} is missing while {shared.name} "
+            "is there: the gateway stopped without closing it (a crash or power loss) and the log, which "
+            f"holds the alerts committed since, was deleted: {_LOST_ADVICE}"
+        )
+
+
+def refuse_not_outbox(database: sqlite3.Connection, path: Path) -> None:
+    """Raise OutboxError when the database at ``path``, as SQLite opened it, holds no outbox: no
+    tables at all (its content lost), or another program's."""
+    tables = sorted(row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    if "alerts" in tables:
+        return
+    if not tables:
+        raise OutboxError(
+            f"outbox {path}: cannot open: it holds no tables, so the alerts committed to it are lost (its "
+            f"write-ahead log {path.name}-wal deleted, cut short or damaged, or the file itself cut "
+            f"short): {_LOST_ADVICE}"
+        )
+    shown = ", ".join(tables[:_SHOWN_TABLES]) + (
+        f" and {len(tables) - _SHOWN_TABLES} more" if len(tables) > _SHOWN_TABLES else ""
+    )
+    raise OutboxError(
+        f"outbox {path}: cannot open: it is not an outbox (a SQLite file whose tables are {shown}): point "
+        "state_dir at the gateway's own folder, or move the file aside"
+    )
+
+
+class FileWatch:
+    """Whether the outbox file opened is still the one at its path."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._identity = _identity(path)
+        self._said = False
+
+    def problem(self) -> str | None:
+        """Why the file open is no longer the outbox at its path (deleted, or another file put there),
+        logged the first time; None while it is."""
+        identity = _identity(self._path)
+        if identity == self._identity:
+            return None
+        what = "deleted" if identity is None else "replaced by another file"
+        problem = (
+            f"outbox {self._path} was {what} while open: the alerts committed go on into the old file, "
+            "which is gone when the gateway stops; stop it and restore the file from a backup"
+        )
+        if not self._said:
+            self._said = True
+            logger.error("%s", problem)
+        return problem
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
