@@ -43,6 +43,7 @@ _KINDS = {
     stat.S_IFSOCK: "a socket",
     stat.S_IFCHR: "a device",
     stat.S_IFBLK: "a device",
+    stat.S_IFLNK: "a symbolic link",
 }
 
 
@@ -71,6 +72,11 @@ class NotRegularFileError(ConfigError):
         super().__init__([ConfigProblem(str(path), None, key, f"is {kind}, not a regular file")])
 
 
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, for "is {kind}, not a regular file"."""
+    return _KINDS.get(stat.S_IFMT(mode), "no file")
+
+
 def refuse_irregular(path: Path, key: str = "") -> None:
     """NotRegularFileError naming ``path`` and what it is when it is no regular file (through
     symlinks), ConfigError when it cannot be looked at; ``key`` is the setting that names it."""
@@ -80,7 +86,7 @@ def refuse_irregular(path: Path, key: str = "") -> None:
         problem = ConfigProblem(str(path), None, key, f"cannot read: {exc.strerror or exc}")
         raise ConfigError([problem]) from exc
     if not stat.S_ISREG(mode):
-        raise NotRegularFileError(path, key, _KINDS.get(stat.S_IFMT(mode), "no file"))
+        raise NotRegularFileError(path, key, file_kind(mode))
 
 
 class BoundedRead(Generic[Result]):

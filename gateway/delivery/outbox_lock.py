@@ -10,15 +10,22 @@ The kernel drops the lock when the process dies (SIGKILL, power loss), so a cras
 stale lock. Opening waits up to the same deadline as SQLite's busy timeout, so a gateway that is
 still closing the outbox while its successor starts is waited for rather than refused. The file
 holds the holder's pid, for the error message only.
+
+The lock file is truncated and written, so only a regular file is taken: it is opened without
+following a symbolic link (one there would have the pid written over whatever file it points to,
+as root when the gateway runs as root), and a FIFO or device found there is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
+import stat
 import time
 from pathlib import Path
 
+from gateway.config.bounded_read import file_kind
 from gateway.errors import OutboxError
 
 LOCK_NAME = "outbox.lock"
@@ -35,10 +42,7 @@ class OutboxLock:
     @classmethod
     def acquire(cls, state_dir: Path, database: Path, timeout_s: float) -> OutboxLock:
         path = state_dir / LOCK_NAME
-        try:
-            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise OutboxError(f"outbox {database}: cannot open its lock file {path}: {exc}") from exc
+        descriptor = _open_regular(path, database)
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -67,6 +71,30 @@ class OutboxLock:
         descriptor, self._descriptor = self._descriptor, None
         if descriptor is not None:
             os.close(descriptor)  # closing the only descriptor drops the flock
+
+
+def _open_regular(path: Path, database: Path) -> int:
+    # Non-blocking: what is no regular file is refused below, and opening one must not wait first.
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutboxError(_irregular(database, path, file_kind(stat.S_IFLNK))) from exc
+        raise OutboxError(f"outbox {database}: cannot open its lock file {path}: {exc}") from exc
+    try:
+        mode = os.fstat(descriptor).st_mode
+    except OSError as exc:
+        os.close(descriptor)
+        raise OutboxError(f"outbox {database}: cannot open its lock file {path}: {exc}") from exc
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        raise OutboxError(_irregular(database, path, file_kind(mode)))
+    return descriptor
+
+
+def _irregular(database: Path, path: Path, kind: str) -> str:
+    return f"outbox {database}: its lock file {path} is {kind}, not a regular file: remove it"
 
 
 def _holder(descriptor: int) -> str:

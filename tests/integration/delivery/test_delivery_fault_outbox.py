@@ -4,6 +4,7 @@ problem, instead of a traceback, a collision loop, or a new chain the audit side
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import subprocess
 import sys
@@ -116,6 +117,31 @@ def test_a_second_gateway_on_the_same_state_dir_is_refused(
         assert [alert.seq for alert in outbox.append_many([event(1)])] == [2]
     finally:
         outbox.close()
+
+
+def test_a_symbolic_link_as_the_lock_file_is_refused_and_its_target_left_alone(tmp_path: Path) -> None:
+    # Given the lock file's name a symbolic link to another file
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    target = tmp_path / "elsewhere.conf"
+    target.write_text("important content\n", encoding="utf-8")
+    lock = state_dir / "outbox.lock"
+    lock.symlink_to(target)
+    # When the outbox opens, it is refused, naming the link
+    with pytest.raises(OutboxError, match=rf"its lock file {lock} is a symbolic link, not a regular file"):
+        Outbox(state_dir, DEVICE_ID, KEY)
+    # Then the file it points to keeps its content, and no outbox was made
+    assert target.read_text(encoding="utf-8") == "important content\n"
+    assert not (state_dir / DATABASE_NAME).exists()
+
+
+def test_a_fifo_as_the_lock_file_is_refused(tmp_path: Path) -> None:
+    # Given a FIFO where the lock file should be
+    lock = tmp_path / "outbox.lock"
+    os.mkfifo(lock)
+    # When the outbox opens, it is refused, naming what the lock file is
+    with pytest.raises(OutboxError, match=rf"its lock file {lock} is a FIFO, not a regular file"):
+        Outbox(tmp_path, DEVICE_ID, KEY)
 
 
 def test_a_changed_signing_key_is_said_at_start(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
