@@ -14,7 +14,8 @@ import secrets
 from pathlib import Path
 
 from gateway.config import read_text_file
-from gateway.errors import OutboxError
+from gateway.config.bounded_read import refuse_irregular
+from gateway.errors import ConfigError, OutboxError
 
 KEY_FILE_NAME = "signing.key"
 KEY_BYTES = 32
@@ -23,6 +24,11 @@ logger = logging.getLogger(__name__)
 
 
 def read_key(path: Path) -> bytes:
+    try:
+        # Opening a FIFO waits for a writer, before the signal handlers can stop the wait.
+        refuse_irregular(path)
+    except ConfigError as exc:
+        raise OutboxError(f"signing key {exc}") from exc
     try:
         text = read_text_file(path, "ascii").strip()
         key = bytes.fromhex(text)
