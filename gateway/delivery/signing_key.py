@@ -44,13 +44,22 @@ def load_or_create_key(state_dir: Path, configured: Path | None = None) -> bytes
     if configured is not None:
         return read_key(configured)
     path = state_dir / KEY_FILE_NAME
-    if path.exists():
-        return read_key(path)
+    try:
+        path.stat()
+    except FileNotFoundError:
+        return _create_key(state_dir, path)
+    except OSError as exc:
+        # A state_dir the gateway's user cannot search (mode 000, another owner).
+        raise OutboxError(f"signing key {path}: cannot read: {exc.strerror or exc}") from exc
+    return read_key(path)
+
+
+def _create_key(state_dir: Path, path: Path) -> bytes:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        # Another process created it between exists() and open(): use theirs.
+        # Another process created it since the look above: use theirs.
         return read_key(path)
     except OSError as exc:
         raise OutboxError(f"signing key {path}: cannot create: {exc}") from exc

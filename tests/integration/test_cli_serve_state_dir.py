@@ -7,7 +7,27 @@ import os
 import stat
 from pathlib import Path
 
+from tests.support.child_limits import held_to_file_modes
 from tests.support.command import edge_gateway, write_config
+
+
+def test_a_state_dir_the_gateway_cannot_search_is_named_in_one_line(tmp_path: Path) -> None:
+    # Given a state_dir whose mode lets nobody in, the gateway's user included
+    config = write_config(tmp_path / "gateway.yaml")
+    state = tmp_path / "state"
+    state.mkdir()
+    state.chmod(0)
+    try:
+        # When serve starts, held to file modes as the service's user is
+        run = edge_gateway("serve", "--config", str(config), cwd=tmp_path, held_to=held_to_file_modes)
+    finally:
+        state.chmod(0o700)
+
+    # Then it is refused, naming the key file it could not look at and why
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert f"cannot start: signing key {state / 'signing.key'}: cannot read: Permission denied" in output
+    assert "Traceback" not in output
 
 
 def test_a_fifo_as_the_signing_key_is_refused_at_once(tmp_path: Path) -> None:

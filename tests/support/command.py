@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,13 @@ from tests.support.serve import face_repository
 COMMAND_TIMEOUT_S = 120.0
 
 
-def edge_gateway(*arguments: str, cwd: Path, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def edge_gateway(
+    *arguments: str, cwd: Path, stdin: str | None = None, held_to: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``python -m gateway ARGUMENTS`` in ``cwd``, its output captured as text, ``stdin`` its input
-    (none: an empty one). ``JOURNAL_STREAM`` is left out, so the log is the plain text a terminal gets
-    even when the tests run under journald."""
+    (none: an empty one), ``held_to`` run in the child first (``tests.support.child_limits``).
+    ``JOURNAL_STREAM`` is left out, so the log is the plain text a terminal gets even when the tests
+    run under journald."""
     return subprocess.run(
         [sys.executable, "-m", "gateway", *arguments],
         cwd=cwd,
@@ -29,6 +33,7 @@ def edge_gateway(*arguments: str, cwd: Path, stdin: str | None = None) -> subpro
         text=True,
         timeout=COMMAND_TIMEOUT_S,
         check=False,
+        preexec_fn=held_to,
     )
 
 
