@@ -1,16 +1,22 @@
 """The device's HMAC signing key: hex text in a file readable only by the gateway's user.
 
-Generated on first start into ``state_dir/signing.key`` (mode 0600, written with O_EXCL and fsync'd
-so a crash cannot leave a half-written key that later alerts would be signed with) unless
-``mqtt.signing_key_file`` names one. The audit side's keys file holds the same hex text; the HMAC
-key is the bytes it decodes to.
+Generated on first start into ``state_dir/signing.key`` (mode 0600) unless ``mqtt.signing_key_file``
+names one. The new key is written whole into a temporary file beside it, fsync'd, and only then
+linked into place, so neither a crash nor a full disk can leave a half-written or empty key that
+every later start would refuse (or, worse, that later alerts would be signed with); a temporary file
+the disk refused is removed. Linking, unlike renaming, never replaces a key another process made in
+the meantime: that one is used. The audit side's keys file holds the same hex text; the HMAC key is
+the bytes it decodes to.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from gateway.config import read_text_file
@@ -19,6 +25,9 @@ from gateway.errors import ConfigError, OutboxError
 
 KEY_FILE_NAME = "signing.key"
 KEY_BYTES = 32
+
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP)
+"""What ``link`` raises on a file system without hard links (FAT on an SD card)."""
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +66,50 @@ def load_or_create_key(state_dir: Path, configured: Path | None = None) -> bytes
 def _create_key(state_dir: Path, path: Path) -> bytes:
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor, name = tempfile.mkstemp(prefix=f".{KEY_FILE_NAME}.", suffix=".tmp", dir=state_dir)
+    except OSError as exc:
+        raise OutboxError(f"signing key {path}: cannot create: {exc.strerror or exc}") from exc
+    temporary = Path(name)
+    try:
+        try:
+            _write_all(descriptor, (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii"))
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        _put_in_place(temporary, path)
+        with contextlib.suppress(OSError):  # gone after a rename; tried again below
+            temporary.unlink()  # before the fsync, which then makes its removal durable too
+        _fsync_directory(state_dir)
     except FileExistsError:
-        # Another process created it since the look above: use theirs.
+        # Another process created it since the look above: use theirs, as every start after will.
         return read_key(path)
     except OSError as exc:
-        raise OutboxError(f"signing key {path}: cannot create: {exc}") from exc
-    try:
-        os.write(descriptor, (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii"))
-        os.fsync(descriptor)
+        raise OutboxError(f"signing key {path}: cannot write a new key: {exc.strerror or exc}") from exc
     finally:
-        os.close(descriptor)
-    _fsync_directory(state_dir)
+        # What refused the write is the error to say; a leftover temporary file is only clutter.
+        with contextlib.suppress(OSError):
+            temporary.unlink()
     logger.info("generated a new signing key in %s", path)
     return read_key(path)
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    while data:
+        data = data[os.write(descriptor, data) :]
+
+
+def _put_in_place(temporary: Path, path: Path) -> None:
+    """``path`` names the written key; FileExistsError, and nothing changed, when it already exists."""
+    try:
+        os.link(temporary, path)
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        # Without hard links only a rename is atomic; it replaces a key that appeared meanwhile, a
+        # race of two gateways starting on one state_dir at once, and the outbox's lock refuses one.
+        if path.exists():
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from exc
+        os.rename(temporary, path)
 
 
 def _fsync_directory(directory: Path) -> None:
