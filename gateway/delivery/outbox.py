@@ -182,7 +182,8 @@ class Outbox(OutboxReads):
     def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
         key_file = config.mqtt.signing_key_file if config.mqtt is not None else None
         generated = config.state_dir / KEY_FILE_NAME
-        key_was_there = key_file is None and generated.exists()
+        # lexists: a state_dir that cannot be searched is for load_or_create_key to name.
+        key_was_there = key_file is None and os.path.lexists(generated)
         key = load_or_create_key(config.state_dir, key_file)
         outbox = cls(config.state_dir, config.device_id, key, config=config.outbox, registry=registry)
         if outbox.created and key_was_there:
