@@ -15,7 +15,7 @@ Third-party failures (cv2, onnxruntime, paho, sqlite, psycopg) are wrapped at th
     │   └── DeadlineExceededError   expired before it ran                   -> HTTP 504
     ├── SourceError                 a camera could not be opened or read
     ├── DeliveryError
-    │   ├── OutboxError             the durable outbox could not commit or read
+    │   ├── OutboxError             the durable outbox could not commit or read -> HTTP 503
     │   ├── EvidenceError           a frame could not be encoded as evidence (the alert goes without)
     │   └── BrokerError             MQTT connect/auth/publish failure
     └── AuditError                  audit store or verification failure

@@ -38,6 +38,7 @@ from gateway.errors import (
     ModelLoadError,
     ModelNotFoundError,
     ModelNotReadyError,
+    OutboxError,
     OverloadedError,
 )
 from gateway.web.session import OPEN_PREFIX, RefusedError, check_origin
@@ -94,6 +95,11 @@ def error_answer(exc: Exception, method: str, path: str) -> tuple[int, str, Mapp
         # The client hung up mid-request (aiohttp fails the body read with "Connection lost"): nobody
         # is left to answer and nothing failed here, so no traceback and no unexpected-error count.
         return CLIENT_CLOSED_REQUEST, "the client closed the connection", {}
+    if isinstance(exc, OutboxError):
+        # Logged once where the read failed (``gateway.pipeline.outbox_read_failures``), not at every
+        # request: a damaged file fails every read that reaches it. As the audit service answers a
+        # store it cannot read: a 503 in words, not an internal error.
+        return 503, f"the outbox cannot be read: {exc}", {}
     if isinstance(exc, GatewayError):
         logger.error("%s %s failed: %s", method, path, exc)
         return 500, f"{type(exc).__name__}: {exc}", {}

@@ -222,10 +222,11 @@ class SystemFacts:
     device_id: str
     started_at: float
     """Wall-clock time (Unix seconds) the gateway started."""
-    outbox_stored: int
-    """Alerts held in the outbox."""
-    outbox_pending: int
-    """Alerts not yet acknowledged by the broker (all of them when running outbox-only)."""
+    outbox_stored: int | None
+    """Alerts held in the outbox; None when the outbox cannot be read (``degraded`` names why)."""
+    outbox_pending: int | None
+    """Alerts not yet acknowledged by the broker (all of them when running outbox-only); None as
+    ``outbox_stored``."""
 
 
 class SystemInfo(Protocol):

@@ -30,13 +30,14 @@ async def status(request: web.Request) -> web.Response:
     scenes = context.scenes
     if state is None:
         raise web.HTTPNotFound(text="this server runs without the camera pipeline: no /v1/status")
-    problems, delivery, summary, facts, changes, unscored = await offload(
+    # The facts first: an outbox they cannot read is then among the problems of this same answer.
+    facts, problems, delivery, summary, changes, unscored = await offload(
         request,
         lambda: (
+            system.system_facts() if system is not None else None,
             state.health_problems() + state.degraded(),
             state.delivery_status(),
             state.summary(),
-            system.system_facts() if system is not None else None,
             scenes.scene_changes() if scenes is not None else (),
             dict(scenes.frame_mismatches()) if scenes is not None else {},
         ),

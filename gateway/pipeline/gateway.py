@@ -42,11 +42,13 @@ from gateway.domain import (
     SceneChange,
 )
 from gateway.enroll import enrolled_format
+from gateway.errors import OutboxError
 from gateway.inference.service import InferenceService
 from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
 from gateway.pipeline.model_names import default_versions, missing_model_problems
+from gateway.pipeline.outbox_read_failures import OutboxReadFailures, WatchedEventLog
 from gateway.pipeline.rule_labels import repository_labels, unknown_labels
 from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
@@ -118,6 +120,10 @@ class Gateway:
         self.evidence = evidence
         self.inference = inference
         self.outbox = outbox
+        self.outbox_reads = OutboxReadFailures()
+        """The outbox reads the HTTP API made that failed (a file damaged where start-up did not read)."""
+        self.event_log = WatchedEventLog(outbox, self.outbox_reads)
+        """The outbox as the HTTP API reads it: a failed read is recorded in ``outbox_reads``."""
         self.publisher = publisher
         self.decider = decider
         self.cameras = cameras
@@ -327,7 +333,8 @@ class Gateway:
         stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
         that appears is used, so restarting the service would not help), camera changes that wait
         for a restart, cameras whose detector the repository lacks, rules following labels their
-        model does not have, and an outbox file deleted while open."""
+        model does not have, an outbox file deleted while open, and outbox reads that failed
+        (``outbox_read_failures``)."""
         return (
             self.cameras.degraded(self.config.health.camera_down_after_s)
             + list(self._pending)
@@ -335,6 +342,7 @@ class Gateway:
             + self._label_problems
             + ([self._tokens_problem] if self._tokens_problem is not None else [])
             + ([file_problem] if (file_problem := self.outbox.file_problem()) is not None else [])
+            + ([problem] if (problem := self.outbox_reads.problem()) is not None else [])
         )
 
     def pending_restart(self) -> list[str]:
@@ -366,7 +374,12 @@ class Gateway:
 
     def system_facts(self) -> SystemFacts:
         """For the console's system page (gateway.api.ports.SystemInfo)."""
-        stats = self.outbox.stats()
+        try:
+            stats = self.outbox.stats()
+        except OutboxError as exc:
+            # Named by ``degraded`` from now on; the rest of the status is still worth answering.
+            self.outbox_reads.failed(exc)
+            return SystemFacts(self.config.device_id, self._started_at, None, None)
         return SystemFacts(self.config.device_id, self._started_at, stats.stored, stats.pending)
 
     def _ready_models(self) -> int:

@@ -5,7 +5,8 @@ import { api, asReadLine, clock, counted, duration, errorText, facts, h } from "
 // Without a broker nothing is ever acknowledged: "(13 not yet acknowledged)" read as a delivery
 // falling behind on a gateway that delivers nowhere on purpose.
 function held(outbox, broker) {
-  if (outbox.stored === undefined) return "–";
+  // null: the outbox could not be read (the problems say why).
+  if (outbox.stored === undefined || outbox.stored === null) return "–";
   const alerts = counted(outbox.stored, "alert");
   return broker ? `${alerts} (${outbox.pending} not yet acknowledged)` : alerts;
 }
