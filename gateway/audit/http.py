@@ -12,7 +12,8 @@ valid token, 404 saying what is missing, 503 when the database cannot be read.
 Routes: the fleet API, ``/metrics`` and the fleet page (``gateway.audit.fleet_http``);
 ``GET /v1/status``, this instance's own health in the gateway's ``/v1/status`` style (``healthy``,
 and ``problems``: a keys reload that failed, naming the file and the error, until a reload
-succeeds; the devices' problems are the fleet API's); and
+succeeds, and a store that fails, until a store succeeds; the devices' problems are the fleet
+API's); and
 ``GET /v1/devices/{device_id}/alerts/{seq}/evidence.jpg``, the image the device's signed
 alert ``seq`` names, exactly as stored, after hashing it again: an image that no longer matches its
 alert's digest (edited in the store) is a 409 pointing at ``audit verify``, never served as genuine.

@@ -53,6 +53,7 @@ import logging
 import threading
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -74,9 +75,10 @@ from gateway.audit.subscriber_metrics import SubscriberMetrics
 from gateway.audit.takeover import TakeoverWatch
 from gateway.config import AuditConfig
 from gateway.errors import AuditError
-from gateway.protocol.alerts import canonical_json
+from gateway.protocol.alerts import canonical_json, format_timestamp
 from gateway.protocol.mqtt_link import broker_address, close_client
 from gateway.protocol.mqtt_tls import ClientTls, ConnectFailures
+from gateway.wording import counted
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +88,15 @@ STORE_RETRY_MIN_S = 0.5
 STORE_RETRY_MAX_S = 30.0
 _AUTH_FAILURES = frozenset({0x04, 0x05, 0x86, 0x87})
 """CONNACK codes for bad credentials: 3.1.1's 4 and 5, v5's "Bad user name or password", "Not authorized"."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoreFailure:
+    since: float
+    """Wall-clock time of the first failure of this run of them."""
+    held: int
+    """Messages of the batch that waits, unacknowledged."""
+    error: str
 
 
 class AuditSubscriber:
@@ -116,6 +127,9 @@ class AuditSubscriber:
         self._last_message_at = time.monotonic()
         self._broker_error: str | None = None
         self._store_error: str | None = None
+        self._store_failure: StoreFailure | None = None
+        """Set while a batch's store fails and is retried; None once one succeeds (one assignment,
+        read from other threads)."""
         self._address = broker_address(config.mqtt.url)  # the config has checked it: never raises
         self._connect_failures = ConnectFailures(
             self._address,
@@ -145,6 +159,26 @@ class AuditSubscriber:
     def last_error(self) -> str | None:
         """The store's failure or the broker's refusal, each cleared once that part works again."""
         return self._store_error or self._broker_error or self._takeover.warning
+
+    @property
+    def store_problem(self) -> str | None:
+        """While storing fails and is retried: since when, what waits unacknowledged, and the error;
+        None once a store succeeds. The log says it at each retry, but ``/v1/status``, STATUS= and the
+        metrics looked healthy while nothing was stored."""
+        failure = self._store_failure
+        if failure is None:
+            return None
+        return (
+            f"cannot store since {format_timestamp(failure.since)}, retrying: the "
+            f"{counted(failure.held, 'message')} handed over are not acknowledged (the broker keeps "
+            f"them; none is lost): {failure.error}"
+        )
+
+    @property
+    def connection_problem(self) -> str | None:
+        """The broker's refusal or a takeover of the client id, each cleared once that part works
+        again; the store's failures are ``store_problem``."""
+        return self._broker_error or self._takeover.warning
 
     def replace_keys(self, keys: SigningKeys) -> None:
         """Check the messages that arrive from now on with ``keys`` (any thread)."""
@@ -323,10 +357,13 @@ class AuditSubscriber:
             try:
                 results = self._store.ingest([delivery.message for delivery in batch])
                 self._store_error = None
+                self._store_failure = None
                 break
             except AuditError as exc:
                 self._metrics.store_errors.inc()
                 self._store_error = str(exc)
+                since = time.time() if self._store_failure is None else self._store_failure.since
+                self._store_failure = StoreFailure(since, len(batch), str(exc))
                 logger.error("audit: %s; retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
                     return  # unacknowledged: redelivered to the next session

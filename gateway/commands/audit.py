@@ -15,7 +15,9 @@ gauge ``edge_gateway_audit_keys_reload_failed`` is 1. The handler is installed f
 SIGHUP while the service starts is a reload once it runs, not the default action (which ended it).
 Under systemd (Type=notify) it reports READY once the store is open and the client started (not
 once connected: a broker that is down must not make systemd kill and restart the service), and
-keeps STATUS= current with the connection state or the last error. With an ``http:`` section it
+keeps STATUS= current with the connection state or the last error. A store that fails (retried,
+nothing acknowledged meanwhile) is listed in the problems too, with the gauge
+``edge_gateway_audit_store_failing`` 1, until a store succeeds. With an ``http:`` section it
 also serves the audit HTTP API (``gateway.audit.http``: the fleet API and page, evidence images,
 ``/metrics``) on a store connection of its own. ``verify --db URL [--keys FILE]`` prints, per
 device, the alerts, first and last seq, gaps, chain breaks, bad signatures and rejected messages,
@@ -59,6 +61,8 @@ EXIT_ERROR = 2
 STATUS_INTERVAL_S = 1.0
 KEYS_PROBLEM = "keys"
 """The cause a keys reload that failed is listed under in the service's problems."""
+STORE_PROBLEM = "store"
+"""The cause a store that fails (retried) is listed under in the service's problems."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -150,6 +154,11 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
         "1 while the last reload of the keys file failed (the keys in force before it stay), else 0",
         registry=registry,
     )
+    store_failing = Gauge(
+        "edge_gateway_audit_store_failing",
+        "1 while storing fails and is retried (what arrived waits unacknowledged), else 0",
+        registry=registry,
+    )
     http_server: AuditHttpServer | None = None
     reader: AuditStore | None = None
     try:
@@ -175,6 +184,9 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
                         problems.set(KEYS_PROBLEM, refused)
                         keys_reload_failed.set(0 if refused is None else 1)
                     shown = ""  # READY=1 ended the reload; the status line is sent again
+                store_problem = subscriber.store_problem
+                problems.set(STORE_PROBLEM, store_problem)
+                store_failing.set(0 if store_problem is None else 1)
                 if (line := _status(subscriber, problems)) != shown:
                     notifier.status(line)
                     shown = line
@@ -266,8 +278,9 @@ def _status(subscriber: AuditSubscriber, problems: ServiceProblems) -> str:
 
 
 def _connection_status(subscriber: AuditSubscriber) -> str:
-    if subscriber.last_error is not None:
-        return subscriber.last_error
+    # The store's failure is among the problems already (STORE_PROBLEM): said once on the line.
+    if subscriber.connection_problem is not None:
+        return subscriber.connection_problem
     if not subscriber.connected:
         return "connecting to the broker"
     return f"subscribed to {subscriber.topic}" if subscriber.wait_subscribed(0) else "subscribing"
