@@ -55,6 +55,8 @@ class RepositoryFiles:
         self._closed = closed
         self._root_missing = False
         self._invalid_names: frozenset[str] = frozenset()
+        self._unreadable_names: set[str] = set()
+        """Model directories that could not be listed, already logged once."""
 
     def model_names(self) -> list[str] | None:
         """The model directories' names; None while the repository is not a directory."""
@@ -91,13 +93,37 @@ class RepositoryFiles:
         """Directories the last listing skipped because their name is no model name."""
         return sorted(self._invalid_names)
 
+    def _unreadable(self, name: str, registered: Callable[[str], Model | None], exc: OSError) -> None:
+        """A model directory that cannot be listed (mode 000, another owner's): a model that cannot
+        serve, with why, not one the repository lacks (left unregistered, ``/v1/status`` said "not
+        in the model repository" of a directory an operator could see there). What it serves
+        already keeps serving, as when its model.yaml stops reading."""
+        model = registered(name)
+        if model is None:
+            return
+        reason = f"cannot read its directory: {exc.strerror or exc}"
+        if name not in self._unreadable_names:  # once, not on every poll
+            self._unreadable_names.add(name)
+            logger.error("model %s: %s (%s)", name, reason, self._root / name, extra={"model": name})
+        if model.config is None or not any(slot.current for slot in model.slots.values()):
+            model.config, model.config_error = None, reason
+            for slot in model.slots.values():
+                fail_unserved(slot, reason)
+        # Read model.yaml again once the directory reads: its stamp may be the one already seen.
+        model.config_stamp = None
+
     def refresh(self, name: str, registered: Callable[[str], Model | None], *, load: bool) -> None:
         """Bring model ``name`` in step with its directory. ``registered``: its bookkeeping, made on
         its first look; None once the repository is closed. ``load``: load what is added or changed
         (else only found, as a scan does)."""
         directory = self._root / name
         config_stamp = stamp_of(directory / CONFIG_FILE)
-        versions, odd = versions_in(directory, MODEL_FILE)
+        try:
+            versions, odd = versions_in(directory, MODEL_FILE)
+        except OSError as exc:
+            self._unreadable(name, registered, exc)
+            return
+        self._unreadable_names.discard(name)
         model = registered(name)
         if model is None:
             return  # nothing may come back into a closed repository
