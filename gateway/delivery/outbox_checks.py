@@ -23,9 +23,10 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from gateway.delivery.outbox_schema import decode_stored
 from gateway.errors import OutboxError
 from gateway.protocol.alert_json import shown
-from gateway.protocol.alerts import InvalidAlertError, decode_alert, sign
+from gateway.protocol.alerts import InvalidAlertError, sign
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def check_key(db: sqlite3.Connection, path: Path, key: bytes, last_seq: int) -> 
         newest = db.execute("SELECT payload FROM alerts ORDER BY seq DESC LIMIT 1").fetchone()
         if newest is None:
             return  # nothing kept to compare with (a new outbox, or everything pruned)
-        alert = decode_alert(bytes(newest[0]))
+        alert = decode_stored(newest[0])
     except (sqlite3.Error, InvalidAlertError) as exc:
         logger.warning("outbox %s: cannot check the signing key against the newest alert: %s", path, exc)
         return

@@ -18,11 +18,11 @@ from typing import Any
 
 from gateway.delivery import outbox_event_ids
 from gateway.delivery.outbox_event_ids import IdsCommitted
-from gateway.delivery.outbox_schema import payload_field
+from gateway.delivery.outbox_schema import decode_stored, payload_field
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
 from gateway.errors import OutboxError
 from gateway.printable import printable
-from gateway.protocol.alerts import InvalidAlertError, decode_alert, format_timestamp
+from gateway.protocol.alerts import InvalidAlertError, format_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,12 @@ console's refreshes, a monitor's polls). The images kept are not counted: with n
 that reads every evidence row (11 ms over 67,000), and nothing shows the number."""
 
 
+_AS_STORED = "CAST(payload AS BLOB)"
+"""A payload as the bytes the file holds, to publish: one bit flipped in its record's header can make
+SQLite return it as TEXT (of the same bytes), which is sent as they are, as any damaged row is (the
+audit side checks it); ``decode_stored`` names it damaged wherever the gateway reads it itself."""
+
+
 class OutboxReads:
     """The reading half of ``Outbox``; the writing half sets these attributes up."""
 
@@ -86,7 +92,8 @@ class OutboxReads:
         return [
             StoredAlert(int(seq), bytes(payload))
             for seq, payload in self._rows(
-                "SELECT seq, payload FROM alerts WHERE delivered_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                f"SELECT seq, {_AS_STORED} FROM alerts WHERE delivered_at IS NULL AND seq > ? "
+                "ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             )
         ]
@@ -96,7 +103,7 @@ class OutboxReads:
         return [
             StoredAlert(int(seq), bytes(payload))
             for seq, payload in self._rows(
-                "SELECT seq, payload FROM alerts WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
+                f"SELECT seq, {_AS_STORED} FROM alerts WHERE seq BETWEEN ? AND ? ORDER BY seq LIMIT ?",
                 (from_seq, to_seq, limit),
             )
         ]
@@ -106,8 +113,8 @@ class OutboxReads:
         return [
             StoredEvidence(int(seq), bytes(data))
             for seq, data in self._rows(
-                "SELECT seq, data FROM evidence WHERE delivered_at IS NULL AND data IS NOT NULL AND seq > ? "
-                "ORDER BY seq LIMIT ?",
+                "SELECT seq, CAST(data AS BLOB) FROM evidence WHERE delivered_at IS NULL "
+                "AND data IS NOT NULL AND seq > ? ORDER BY seq LIMIT ?",
                 (after_seq, limit),
             )
         ]
@@ -117,7 +124,7 @@ class OutboxReads:
         return [
             StoredEvidence(int(seq), bytes(data))
             for seq, data in self._rows(
-                "SELECT seq, data FROM evidence WHERE seq BETWEEN ? AND ? AND data IS NOT NULL "
+                "SELECT seq, CAST(data AS BLOB) FROM evidence WHERE seq BETWEEN ? AND ? AND data IS NOT NULL "
                 "ORDER BY seq LIMIT ?",
                 (from_seq, to_seq, limit),
             )
@@ -129,13 +136,13 @@ class OutboxReads:
         if not rows:
             return None
         try:
-            return decode_alert(bytes(rows[0][0]))
+            return decode_stored(rows[0][0])
         except InvalidAlertError as exc:
             raise OutboxError(f"outbox {self.path}: alert seq {seq} is stored damaged: {exc}") from exc
 
     def evidence(self, seq: int) -> EvidenceRecord | None:
         """The image of alert ``seq`` (its bytes, or when they were pruned); None when there is none."""
-        rows = self._rows("SELECT data, pruned_at FROM evidence WHERE seq = ?", (seq,))
+        rows = self._rows("SELECT CAST(data AS BLOB), pruned_at FROM evidence WHERE seq = ?", (seq,))
         if not rows:
             return None
         data, pruned_at = rows[0]
@@ -192,7 +199,7 @@ class OutboxReads:
             rows = self._rows(sql, (*page_parameters, missing))
             for seq, payload in rows:
                 try:
-                    alerts.append(decode_alert(bytes(payload)))
+                    alerts.append(decode_stored(payload))
                 except InvalidAlertError as exc:
                     # One damaged row (a disk fault) must not hide every other alert from the list.
                     logger.error(
@@ -235,7 +242,7 @@ class OutboxReads:
         events = []
         for event_id, seq, payload in rows:
             try:
-                events.append(decode_alert(bytes(payload)).event)
+                events.append(decode_stored(payload).event)
             except InvalidAlertError as exc:
                 # A row the disk damaged must not keep the gateway from starting: the same alert is
                 # in ``alerts`` too, and an event that neither holds whole cannot be ended.

@@ -29,7 +29,7 @@ import logging
 import sqlite3
 
 from gateway.delivery import outbox_event_ids
-from gateway.domain import AlertKind
+from gateway.domain import Alert, AlertKind
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
 from gateway.wording import counted
 
@@ -85,6 +85,20 @@ def payload_field(field: str) -> str:
         "(CASE WHEN json_valid(CAST(payload AS TEXT)) "
         f"THEN json_extract(CAST(payload AS TEXT), '$.{field}') END)"
     )
+
+
+_STORED_TYPES: dict[type, str] = {str: "TEXT", int: "INTEGER", float: "REAL", type(None): "NULL"}
+
+
+def decode_stored(payload: object) -> Alert:
+    """The alert a stored payload holds; InvalidAlertError for one that holds none, as for a value of
+    another type than the BLOB committed: one bit flipped in a record's header makes SQLite return
+    the BLOB as TEXT of the same bytes, or as a number, and such a row is damaged like any other."""
+    if not isinstance(payload, bytes):
+        raise InvalidAlertError(
+            "", f"stored as {_STORED_TYPES.get(type(payload), 'another type')}, not a BLOB"
+        )
+    return decode_alert(payload)
 
 
 INSERT_EVIDENCE = "INSERT INTO evidence (seq, data, size) VALUES (?, ?, ?)"
@@ -153,13 +167,13 @@ def _backfill_open_events(db: sqlite3.Connection) -> None:
     open_events: dict[str, tuple[int, bytes]] = {}
     for seq, payload in db.execute("SELECT seq, payload FROM alerts ORDER BY seq"):
         try:
-            event = decode_alert(bytes(payload)).event
+            event = decode_stored(payload).event
         except InvalidAlertError:
             continue  # unreadable rows were never published either; nothing to end
         if event.kind is AlertKind.END:
             open_events.pop(event.event_id, None)
         elif event.kind in (AlertKind.START, AlertKind.UPDATE):
-            open_events[event.event_id] = (int(seq), bytes(payload))
+            open_events[event.event_id] = (int(seq), payload)
     db.executemany(
         UPSERT_OPEN_EVENT, [(event_id, seq, payload) for event_id, (seq, payload) in open_events.items()]
     )
