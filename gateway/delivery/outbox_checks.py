@@ -1,9 +1,11 @@
 """What the outbox checks when it opens, so a damaged or mismatched state_dir is said at start.
 
-- ``refuse_unusable_file``: a directory where the file should be, or a zero-byte file. A zero-byte
-  outbox is a truncated one (SQLite writes its header in the transaction that creates the schema,
-  before any alert; a new device has no file at all): opening it would start a new chain at seq 1,
-  which the audit side rejects as duplicates of the alerts it already holds from this device.
+- ``refuse_unusable_file``: a directory where the file should be, any other file that is no regular
+  one (a FIFO, a symlink to ``/dev/null``: no SQLite file, whatever its size says), or a zero-byte
+  file. A zero-byte outbox is a truncated one (SQLite writes its header in the transaction that
+  creates the schema, before any alert; a new device has no file at all): opening it would start a
+  new chain at seq 1, which the audit side rejects as duplicates of the alerts it already holds from
+  this device.
 - ``check_key``: the signing key did not sign the newest alert kept, so the chain continues under
   another key (a regenerated or replaced key file) and the audit side reports bad signatures from
   the next seq on unless its keys file changes with it. Said once at start; not refused, because a
@@ -23,6 +25,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
+from gateway.config.bounded_read import file_kind
 from gateway.delivery.outbox_schema import decode_stored
 from gateway.errors import OutboxError
 from gateway.protocol.alert_json import shown
@@ -32,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 
 def refuse_unusable_file(path: Path) -> None:
-    """Raise OutboxError naming ``path`` when it is a directory or an empty file."""
+    """Raise OutboxError naming ``path`` when it is a directory, no regular file, or an empty file."""
     try:
         status = path.stat()
         # With its log beside it too: SQLite opens an empty file as a new database and deletes the log.
@@ -43,6 +46,11 @@ def refuse_unusable_file(path: Path) -> None:
         raise OutboxError(f"outbox {path}: cannot open: {exc}") from exc
     if stat.S_ISDIR(status.st_mode):
         raise OutboxError(f"outbox {path}: cannot open: it is a directory, not the outbox's SQLite file")
+    if not stat.S_ISREG(status.st_mode):
+        # Before the size: a FIFO or a device has none, and was called a truncated outbox.
+        raise OutboxError(
+            f"outbox {path}: cannot open: it is {file_kind(status.st_mode)}, not a regular file"
+        )
     if empty:
         raise OutboxError(
             f"outbox {path}: cannot open: the file is empty (0 bytes; truncated?). Restore it from a "

@@ -145,7 +145,10 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:
-        db.execute("ROLLBACK")
+        # SQLite rolls back by itself on some errors (an I/O error on the -wal): a ROLLBACK then
+        # fails ("no transaction is active"), and its error would replace the one that says why.
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
 
 

@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,39 @@ def test_a_damaged_outbox_is_named_with_its_problem(tmp_path: Path, damage: obje
     assert callable(damage)
     damage(path)
     with pytest.raises(OutboxError, match=rf"outbox {path}: .*{problem}"):
+        Outbox(tmp_path, DEVICE_ID, KEY)
+
+
+@pytest.mark.parametrize(
+    ("replace", "kind"),
+    [
+        (os.mkfifo, "a FIFO"),
+        (lambda path: path.symlink_to("/dev/null"), "a device"),
+        (lambda path: path.symlink_to("/dev/zero"), "a device"),
+    ],
+    ids=["fifo", "dev-null", "dev-zero"],
+)
+def test_an_outbox_that_is_no_regular_file_is_named_for_what_it_is(
+    tmp_path: Path, replace: Callable[[Path], object], kind: str
+) -> None:
+    # Given the outbox file replaced by a FIFO, or by a link to a device (no size, or none that counts)
+    path = committed(tmp_path, 3)
+    path.unlink()
+    replace(path)
+    # When the gateway opens it, then it is refused for what it is, not as an empty (truncated) file
+    with pytest.raises(OutboxError, match=rf"outbox {path}: cannot open: it is {kind}, not a regular file"):
+        Outbox(tmp_path, DEVICE_ID, KEY)
+
+
+def test_a_wal_that_is_a_fifo_is_refused_with_sqlites_own_error(tmp_path: Path) -> None:
+    # Given an outbox whose -wal (left by a SIGKILL) has been replaced by a FIFO
+    path = committed(tmp_path, 3)
+    wal = path.with_name(path.name + "-wal")
+    wal.unlink(missing_ok=True)
+    os.mkfifo(wal)
+    # When the gateway opens it, then the error is the one SQLite met, not that of the ROLLBACK after
+    # it ("cannot rollback - no transaction is active": SQLite had rolled back already)
+    with pytest.raises(OutboxError, match=rf"outbox {path}: cannot open: disk I/O error$"):
         Outbox(tmp_path, DEVICE_ID, KEY)
 
 
