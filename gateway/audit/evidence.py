@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.audit.database import Database
-from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason, stored_type
 from gateway.audit.rejections import RejectionRecorder
 from gateway.printable import printable
 from gateway.protocol.alerts import MAX_SEQ
@@ -186,10 +186,12 @@ class EvidenceLedger:
 
     # Reading (autocommit: each read is its own statement).
 
-    def digests(self, device_id: str, seqs: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
+    def digests(self, device_id: str, seqs: Sequence[int]) -> dict[int, list[tuple[str, int] | str]]:
         """seq -> (sha256, size) of each verified image stored for those seqs, computed from the
-        stored bytes (not from the indexed digest): what ``audit verify`` compares with the alert."""
-        found: dict[int, list[tuple[str, int]]] = {}
+        stored bytes (not from the indexed digest): what ``audit verify`` compares with the alert.
+        An image stored as another type than a BLOB (an edit, a flipped bit) has no bytes to hash:
+        it is what is wrong with it instead."""
+        found: dict[int, list[tuple[str, int] | str]] = {}
         for chunk in _chunks(seqs, IMAGE_CHUNK):
             rows = self._database.execute(
                 "SELECT seq, data FROM audit_evidence WHERE device_id = ? AND verified = 1 "
@@ -197,7 +199,11 @@ class EvidenceLedger:
                 (device_id, *chunk),
             )
             for seq, data in rows:
-                found.setdefault(int(seq), []).append((hashlib.sha256(data).hexdigest(), len(data)))
+                found.setdefault(int(seq), []).append(
+                    (hashlib.sha256(data).hexdigest(), len(data))
+                    if isinstance(data, bytes)
+                    else f"evidence stored as {stored_type(data)}, not a BLOB"
+                )
         return found
 
     def image(self, device_id: str, seq: int) -> bytes | None:

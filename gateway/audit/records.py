@@ -83,6 +83,30 @@ class StoredAlert:
 
 
 @dataclass(frozen=True, slots=True)
+class DamagedRow:
+    """A stored alert whose values are not of the types the store writes (an edit behind the store's
+    back, a bit a disk flipped in its record's header): nothing of it can be checked, and ``audit
+    verify`` names it among the problems rather than failing on it."""
+
+    device_id: str
+    seq: int | None
+    """None when the seq itself is not an integer."""
+    problem: str
+
+    @property
+    def described(self) -> str:
+        return self.problem if self.seq is None else f"seq {self.seq}: {self.problem}"
+
+
+_STORED_TYPES: dict[type, str] = {str: "TEXT", int: "INTEGER", float: "REAL", type(None): "NULL"}
+
+
+def stored_type(value: object) -> str:
+    """The type a value read back has, as SQL names it (a BLOB reads as ``bytes``)."""
+    return "a BLOB" if isinstance(value, bytes) else _STORED_TYPES.get(type(value), "another type")
+
+
+@dataclass(frozen=True, slots=True)
 class RejectedMessage:
     device_id: str | None
     seq: int | None

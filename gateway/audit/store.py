@@ -46,6 +46,7 @@ from gateway.audit.evidence import EvidenceLedger, evidence_target
 from gateway.audit.fleet import record_statuses, status_target
 from gateway.audit.keys_file import SigningKeys
 from gateway.audit.records import (
+    DamagedRow,
     DeviceProgress,
     IngestResult,
     Outcome,
@@ -63,6 +64,7 @@ from gateway.printable import printable
 
 __all__ = [
     "AuditStore",
+    "DamagedRow",
     "DeviceProgress",
     "Drops",
     "IngestResult",

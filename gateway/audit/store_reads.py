@@ -17,14 +17,31 @@ from gateway.audit.fleet import (
     read_devices,
     with_gaps,
 )
-from gateway.audit.records import DeviceProgress, RejectedMessage, StoredAlert
+from gateway.audit.records import DamagedRow, DeviceProgress, RejectedMessage, StoredAlert, stored_type
 from gateway.audit.schema import DROPPED_TABLE, DROPPED_VERSION, NO_DEVICE
 from gateway.errors import AuditError
+from gateway.printable import printable
 from gateway.protocol.replay import replay_pieces
 
 T = TypeVar("T")
 
 PAGE_ROWS = 2000
+SHOWN_VALUE = 40
+"""The most characters of a damaged value a report shows: it may be anything an edit wrote."""
+
+
+def _stored_alert(
+    device_id: str, seq: object, digest: object, prev_hash: object, payload: object
+) -> StoredAlert | DamagedRow:
+    # SQLite keeps any value in any column: a seq or a payload of another type is a row damaged
+    # behind the store's back, to be reported, never one to fail the whole verification on.
+    if not isinstance(seq, int):
+        shown = printable(str(seq))
+        shown = repr(shown) if len(shown) <= SHOWN_VALUE else f"{shown[:SHOWN_VALUE]!r}..."
+        return DamagedRow(device_id, None, f"a seq stored as {stored_type(seq)} ({shown}), not an integer")
+    if not isinstance(payload, bytes):
+        return DamagedRow(device_id, seq, f"payload stored as {stored_type(payload)}, not a BLOB")
+    return StoredAlert(device_id, seq, str(digest), str(prev_hash), payload)
 
 
 class AuditReads:
@@ -65,7 +82,13 @@ class AuditReads:
         return list(self._reading(lambda: first_gaps(self._database, device_id, int(rows[0][0]), limit)))
 
     def alerts(self, device_id: str) -> Iterator[StoredAlert]:
-        """The device's stored alerts in seq order, read page by page."""
+        """The device's stored alerts in seq order, read page by page, those ``rows`` finds damaged
+        left out."""
+        return (row for row in self.rows(device_id) if isinstance(row, StoredAlert))
+
+    def rows(self, device_id: str) -> Iterator[StoredAlert | DamagedRow]:
+        """The device's stored alerts in seq order, read page by page; a row whose seq or payload is
+        not of the type the store writes as a DamagedRow (one whose seq is no integer comes last)."""
         after = 0
         while True:
             rows = self._read(
@@ -74,10 +97,12 @@ class AuditReads:
                 (device_id, after),
             )
             for seq, digest, prev_hash, payload in rows:
-                yield StoredAlert(device_id, int(seq), str(digest), str(prev_hash), bytes(payload))
+                yield _stored_alert(device_id, seq, digest, prev_hash, payload)
             if len(rows) < PAGE_ROWS:
                 return
-            after = int(rows[-1][0])
+            # As stored: SQLite sorts a seq stored as text after every integer, and compares the
+            # next page's seqs with it alike.
+            after = rows[-1][0]
 
     def alert(self, device_id: str, seq: int) -> StoredAlert | None:
         rows = self._read(
@@ -92,8 +117,9 @@ class AuditReads:
         """The verified image of the device's alert ``seq``; None when none is stored."""
         return self._reading(lambda: self._evidence.image(device_id, seq))
 
-    def evidence_digests(self, device_id: str, seqs: Sequence[int]) -> dict[int, list[tuple[str, int]]]:
-        """seq -> (sha256, size) of the verified images stored for those seqs, from their bytes."""
+    def evidence_digests(self, device_id: str, seqs: Sequence[int]) -> dict[int, list[tuple[str, int] | str]]:
+        """seq -> (sha256, size) of the verified images stored for those seqs, from their bytes; what
+        is wrong with one stored as another type than a BLOB."""
         return self._reading(lambda: self._evidence.digests(device_id, seqs))
 
     def device_ids(self) -> list[str]:

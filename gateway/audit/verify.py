@@ -9,7 +9,10 @@ arrived is reported as missing. v1 alerts name no image: a store holding a devic
 then its v2 alerts verifies like any other. So an edit made directly in the database (a changed field,
 a swapped row, a deleted row) shows up as a bad hash, a chain break or a gap. Messages the
 subscriber rejected are counted too: each is a modified, reordered or forged alert that reached the
-log, which an auditor wants to see, so they make the report fail like the other problems.
+log, which an auditor wants to see, so they make the report fail like the other problems. So does a
+stored value of another type than the store writes (a seq that is no integer, a payload or an image
+that is no BLOB: an edit, or a bit a disk flipped in a record's header): its row is damaged, named
+with what is wrong with it, and nothing of it is checked.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.audit.keys_file import SigningKeys, key_rings, verify_signed
-from gateway.audit.store import AuditStore, StoredAlert
+from gateway.audit.store import AuditStore, DamagedRow, StoredAlert
 from gateway.domain import Alert
 from gateway.printable import printable
 from gateway.protocol.alerts import (
@@ -36,6 +39,8 @@ __all__ = ["DeviceReport", "VerifyReport", "verify_store"]
 
 IMAGE_CHUNK = 50
 """Images hashed per read: bounds the memory a store of large images needs."""
+LISTED = 20
+"""The most seqs, or damaged rows, a problem of the report names."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,9 @@ class DeviceReport:
     not_canonical: tuple[int, ...] = ()
     """Seqs whose stored bytes are not the canonical JSON of their fields, which is what the hash
     and the signature cover (the subscriber refuses such alerts; an older one stored them)."""
+    damaged: tuple[str, ...] = ()
+    """Rows (alerts, images) stored with a value of another type than the store writes, each with
+    what is wrong with it; a row whose seq is no integer counts in no other field."""
 
     @property
     def missing(self) -> int:
@@ -89,6 +97,10 @@ class DeviceReport:
             found.append(f"evidence missing for seq {_listing(self.evidence_missing)}")
         if self.evidence_mismatch:
             found.append(f"evidence does not match its alert at seq {_listing(self.evidence_mismatch)}")
+        if self.damaged:
+            shown = "; ".join(self.damaged[:LISTED])
+            more = f" (+{len(self.damaged) - LISTED} more)" if len(self.damaged) > LISTED else ""
+            found.append(f"{counted(len(self.damaged), 'damaged row')} ({shown}){more}")
         if self.rejected:
             found.append(f"{self.rejected} rejected messages")
         if self.key_missing:
@@ -153,17 +165,26 @@ def _verify_device(
     bad_hashes: list[int] = []
     bad_signatures: list[int] = []
     not_canonical: list[int] = []
+    damaged: list[str] = []
     count = 0
     first_seq: int | None = None
     last_seq: int | None = None
     last_hash: str | None = None
     images = _ImageCheck(store, device_id)
-    for stored in store.alerts(device_id):
+    for stored in store.rows(device_id):
+        seq = stored.seq
+        if isinstance(stored, DamagedRow):
+            damaged.append(stored.described)
+        if seq is None:
+            continue  # no place in the chain: its seq, if it had one, shows as missing
         count += 1
-        first_seq = stored.seq if first_seq is None else first_seq
+        first_seq = seq if first_seq is None else first_seq
         expected_seq = 1 if last_seq is None else last_seq + 1
-        if stored.seq > expected_seq:
-            gaps.append((expected_seq, stored.seq - 1))
+        if seq > expected_seq:
+            gaps.append((expected_seq, seq - 1))
+        if isinstance(stored, DamagedRow):
+            last_seq, last_hash = seq, None  # the next alert's link cannot be checked
+            continue
         alert = _check_content(stored, key, bad_hashes, bad_signatures)
         # Only of an alert that verifies otherwise: an edited one is already named for its hash.
         faulty = stored.seq in bad_hashes[-1:] or stored.seq in bad_signatures[-1:]
@@ -181,6 +202,7 @@ def _verify_device(
                 images.expect(stored.seq, alert.event.evidence.sha256, alert.event.evidence.bytes)
         last_seq, last_hash = stored.seq, None if alert is None else alert.hash
     images.finish()
+    damaged.extend(images.damaged)
     return DeviceReport(
         device_id=device_id,
         alerts=count,
@@ -197,6 +219,7 @@ def _verify_device(
         evidence_mismatch=tuple(images.mismatched),
         evidence_checked=images.checked,
         not_canonical=tuple(not_canonical),
+        damaged=tuple(damaged),
     )
 
 
@@ -209,6 +232,7 @@ class _ImageCheck:
         self._expected: dict[int, tuple[str, int]] = {}
         self.missing: list[int] = []
         self.mismatched: list[int] = []
+        self.damaged: list[str] = []
         self.checked = 0
 
     def expect(self, seq: int, sha256: str, size: int) -> None:
@@ -220,11 +244,13 @@ class _ImageCheck:
         found = self._store.evidence_digests(self._device_id, list(self._expected))
         for seq, named in sorted(self._expected.items()):
             stored = found.get(seq, [])
+            hashed = [image for image in stored if not isinstance(image, str)]
+            self.damaged.extend(f"seq {seq}: {image}" for image in stored if isinstance(image, str))
             if not stored:
                 self.missing.append(seq)
-            elif any(image != named for image in stored):
+            elif any(image != named for image in hashed):
                 self.mismatched.append(seq)
-            self.checked += len(stored)
+            self.checked += len(hashed)
         self._expected.clear()
 
 
@@ -249,6 +275,6 @@ def _check_content(
     return alert
 
 
-def _listing(seqs: tuple[int, ...], shown: int = 20) -> str:
+def _listing(seqs: tuple[int, ...], shown: int = LISTED) -> str:
     text = ", ".join(str(seq) for seq in seqs[:shown])
     return f"{text} (+{len(seqs) - shown} more)" if len(seqs) > shown else text
