@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import stat
 import urllib.parse
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -41,6 +42,7 @@ from urllib.parse import unquote
 
 from gateway.audit import schema
 from gateway.audit.read_only import readable_version
+from gateway.config.bounded_read import file_kind
 from gateway.errors import AuditError
 from gateway.sqlite_open import open_wal_database
 from gateway.url_credentials import MASK, masked_parameters, secret_values, split_user_info
@@ -355,10 +357,25 @@ def open_database(url: str, *, create: bool = True) -> Database:
     """
     if database_kind(url) == SQLITE:
         path = Path(url.removeprefix("sqlite:///"))
-        if not create and not path.exists():
-            raise AuditError(f"no audit database at {path}")
+        _refuse_unusable_file(path, create=create)
         return SqliteDatabase(path, create=create)
     return PostgresDatabase(url, create=create)
+
+
+def _refuse_unusable_file(path: Path, *, create: bool) -> None:
+    """AuditError for a SQLite path that cannot hold the store: one that cannot be looked at (a
+    folder on the way this user may not search), one that is no regular file (SQLite waits for ever
+    to open a FIFO), and a missing one when the store is not to be created."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if create:
+            return
+        raise AuditError(f"no audit database at {path}") from None
+    except OSError as exc:
+        raise AuditError(f"cannot open the audit database {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise AuditError(f"the audit database {path} is {file_kind(mode)}, not a regular file")
 
 
 SQLITE = "SQLite"

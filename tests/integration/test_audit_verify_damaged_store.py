@@ -2,10 +2,13 @@
 on the real command. SQLite keeps any value in any column, so an edit (or a bit a disk flipped in a
 record's header) leaves a payload or an image stored as TEXT, or a seq that is no integer: verify
 failed on each with a traceback and exit 1, as if it had found problems. Each is now a damaged row
-named in the report (exit 1, the report's own)."""
+named in the report (exit 1, the report's own). A store that cannot be read at all is one line and
+exit 2: a FIFO in the database's place (verify waited on it for ever), a folder the user may not
+search (a PermissionError traceback)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.audit.store import AuditStore, ReceivedMessage
-from gateway.commands.audit import EXIT_PROBLEMS
+from gateway.commands.audit import EXIT_ERROR, EXIT_PROBLEMS
 from tests.support.audit_device import AlertChain
 from tests.support.flipped_bit import flip_type_bit
 
@@ -23,6 +26,25 @@ DEVICE = "box-1"
 ROOT = Path(__file__).resolve().parents[2]
 WAIT_S = 60.0
 """Far longer than verifying these few alerts takes: a verify still running then hangs."""
+
+WITHOUT_FILE_PERMISSIONS = """
+import ctypes, os, sys
+from gateway.cli import main
+
+if os.geteuid() == 0:
+    # Root searches a folder whatever its mode, by CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. Without
+    # them (a process may always drop its own) the mode holds, as for the service's own user.
+    libc = ctypes.CDLL(None, use_errno=True)
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    sets = (ctypes.c_uint32 * 6)()  # (effective, permitted, inheritable) of capabilities 0-31, 32-63
+    if libc.capget(header, sets) != 0:
+        raise OSError(ctypes.get_errno(), "capget")
+    for index in (0, 1):
+        sets[index] &= ~((1 << 1) | (1 << 2))  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+    if libc.capset(header, sets) != 0:
+        raise OSError(ctypes.get_errno(), "capset")
+sys.exit(main(sys.argv[1:]))
+"""
 
 
 def filled(path: Path) -> AlertChain:
@@ -106,3 +128,29 @@ def test_a_payload_whose_type_bit_flipped_is_a_damaged_row(tmp_path: Path) -> No
     status, out, err = verify(path)
     assert (status, err) == (EXIT_PROBLEMS, "")
     assert f"{DEVICE}: 9 alerts, seq 1..9, signatures NOT checked: 1 damaged row (seq 6: payload" in out
+
+
+def test_a_fifo_in_the_databases_place_is_refused_at_once(tmp_path: Path) -> None:
+    # Given a FIFO where the store should be (opening it would wait for a writer for ever)
+    path = tmp_path / "audit.db"
+    os.mkfifo(path)
+
+    # When it is verified, then it is refused for what it is, with one line
+    status, out, err = verify(path)
+    assert (status, out) == (EXIT_ERROR, "")
+    assert err == f"error: the audit database {path} is a FIFO, not a regular file\n"
+
+
+def test_a_store_in_a_folder_the_user_may_not_search_is_one_line(tmp_path: Path) -> None:
+    # Given a store in a folder of mode 000, verified by a user the mode holds for
+    folder = tmp_path / "closed"
+    folder.mkdir()
+    filled(folder / "audit.db")
+    folder.chmod(0)
+    try:
+        # When it is verified, then it is one line naming the store and why, exit 2
+        status, out, err = verify(folder / "audit.db", wrapper=WITHOUT_FILE_PERMISSIONS)
+    finally:
+        folder.chmod(0o755)
+    assert (status, out) == (EXIT_ERROR, "")
+    assert err == f"error: cannot open the audit database {folder / 'audit.db'}: Permission denied\n"
