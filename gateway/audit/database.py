@@ -144,6 +144,9 @@ class SqliteDatabase:
             self.version = schema.VERSION
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
+        except schema.DamagedSchemaError as exc:
+            self._connection.close()
+            raise AuditError(f"cannot open the audit database {path}: {exc}") from None
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:

@@ -69,6 +69,8 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.errors import AuditError
+from gateway.printable import printable
 from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
@@ -182,16 +184,16 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     time, by an older release running beside this one, are given it."""
     sqlite = blob == "BLOB"
     if _tables(execute, sqlite=sqlite) >= {"audit_schema", "audit_alerts"}:
-        rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
-        if rows and int(rows[0][0]) >= VERSION:
+        stored = _stored_version(execute, sqlite=sqlite)
+        if stored is not None and stored >= VERSION:
             filled = _backfill_alert_times(execute)
             if filled:
                 logger.info("audit store: %d alerts an older release stored given their alert time", filled)
-            return int(rows[0][0])
+            return stored
     for statement in _VERSION_1:
         execute(statement.format(blob=blob, serial=serial), ())
-    rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
-    found = int(rows[0][0]) if rows else 1
+    stored = _stored_version(execute, sqlite=sqlite)
+    found = 1 if stored is None else stored
     # A release before this one, opening a store a newer one had migrated, wrote its own lower
     # version back (it knew no better): each step is taken only where its columns are missing.
     if found < 2 and "evidence_sha256" not in _columns(execute, "audit_alerts", sqlite=sqlite):
@@ -242,6 +244,29 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
             (VERSION,),
         )
     return found
+
+
+class DamagedSchemaError(AuditError):
+    """``audit_schema`` holds a value no version can be read from (the store wraps it, naming the
+    database)."""
+
+
+def _stored_version(execute: Execute, *, sqlite: bool) -> int | None:
+    """The version ``audit_schema`` holds, None when it holds none; AuditError when it holds a value
+    that is no integer (SQLite keeps any value in any column): no version can be taken from it, and
+    migrating as if from version 1 would redo steps over the tables it has."""
+    rows = execute("SELECT version FROM audit_schema WHERE id = 1", ())
+    if not rows:
+        return None
+    (version,) = rows[0]
+    if isinstance(version, bool) or not isinstance(version, int):
+        shown = printable(str(version))[:40]
+        raise DamagedSchemaError(
+            f"the store's schema version is damaged: audit_schema holds {shown!r}, not an integer; "
+            f"set it to the version the store was at (its tables are those of version "
+            f"{layout(execute, sqlite=sqlite)}), or restore the store from a backup"
+        )
+    return version
 
 
 def layout(execute: Execute, *, sqlite: bool) -> int:

@@ -18,6 +18,7 @@ import pytest
 
 from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.commands.audit import EXIT_ERROR, EXIT_PROBLEMS
+from gateway.errors import AuditError
 from tests.support.audit_device import AlertChain
 from tests.support.flipped_bit import flip_type_bit
 
@@ -154,3 +155,23 @@ def test_a_store_in_a_folder_the_user_may_not_search_is_one_line(tmp_path: Path)
         folder.chmod(0o755)
     assert (status, out) == (EXIT_ERROR, "")
     assert err == f"error: cannot open the audit database {folder / 'audit.db'}: Permission denied\n"
+
+
+def test_a_schema_version_that_is_no_integer_is_named_at_open(tmp_path: Path) -> None:
+    # Given a store whose audit_schema holds a version that is no integer
+    path = tmp_path / "audit.db"
+    filled(path)
+    change(path, "UPDATE audit_schema SET version = 'x'")
+
+    # When audit serve opens it, then it is an AuditError (one line, exit 2) naming the damage
+    with pytest.raises(AuditError) as raised:
+        AuditStore.open(f"sqlite:///{path}", {DEVICE: KEY})
+    assert str(raised.value) == (
+        f"cannot open the audit database {path}: the store's schema version is damaged: audit_schema "
+        "holds 'x', not an integer; set it to the version the store was at (its tables are those of "
+        "version 8), or restore the store from a backup"
+    )
+    # And the store is left as it was
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version FROM audit_schema").fetchall() == [("x",)]
+    db.close()
