@@ -17,7 +17,8 @@ reader's own read times out and it reopens the stream.
 A stream whose frames simply come further apart than its timeouts allow (a timelapse, a
 motion-triggered camera) stalls the same way. When one stalls, ``cadence.FrameCadence`` tells it apart
 by the frame rate the stream reports or the intervals measured before; the camera then says so with
-the fix, once as a warning and in ``last_error`` and ``slow_stream`` for as long as it keeps stalling.
+the fix, once as a warning and in ``last_error`` and ``slow_stream`` for as long as it keeps stalling
+(forgotten once it has not stalled for ``SLOW_FORGOTTEN_S``: it was slowed by a network, not slow).
 The watchdog's bound stays ``read_timeout_s`` (``cadence.py`` says why).
 
 ``last_error`` is the camera's current problem: once frames flow again (reopened, or a stall over) it
@@ -54,6 +55,8 @@ logger = logging.getLogger(__name__)
 FAILED_AFTER_ATTEMPTS = 3
 # A stream that ends sooner than this after opening counts as a failed attempt for the backoff.
 STABLE_STREAM_S = 10.0
+SLOW_FORGOTTEN_S = 60.0
+"""How long a stream found too slow for its timeouts goes without a stall before that is forgotten."""
 _RECOVERABLE = frozenset({CameraState.CONNECTING, CameraState.RECONNECTING, CameraState.FAILED})
 
 
@@ -232,6 +235,7 @@ class Camera:
         """Watchdog: report a streaming camera silent for ``read_timeout_s`` as reconnecting."""
         last = self._last_frame_monotonic
         if last is None or self._clock() - last <= self.config.read_timeout_s:
+            self._forget_slow()
             return False
         with self._error_lock:
             if not self._machine.move_if(frozenset({CameraState.STREAMING}), CameraState.RECONNECTING):
@@ -240,6 +244,33 @@ class Camera:
             self._last_error = self._explained(f"stalled: no frame for {self._clock() - last:.1f} s")
         logger.warning("camera stalled, reconnecting: %s", self._last_error, extra=self._log_extra)
         return True
+
+    def _forget_slow(self) -> None:
+        """Drop the slow-stream diagnosis, and ``last_error`` holding it, once the stream has not
+        stalled for ``SLOW_FORGOTTEN_S``: one too slow for its timeouts stalls at every gap, so this
+        one was slowed by something now past (a lossy network let only key frames through), and its
+        error told the operator for good to raise a timeout that was right."""
+        with self._slow_lock:
+            slow, at = self._slow, self._slow_at
+        if slow is None or at is None or self._clock() - at < SLOW_FORGOTTEN_S:
+            return
+        with self._error_lock:
+            with self._slow_lock:
+                if self._slow is not slow or self._slow_at != at:
+                    return  # stalled again meanwhile: diagnosed anew
+                self._slow, self._slow_at = None, None
+            error = self._last_error
+            if (
+                self._machine.state is CameraState.STREAMING
+                and error is not None
+                and error.endswith(slow.message)
+            ):
+                self._last_error = None
+        logger.info(
+            "camera stream no longer too slow for its timeouts: no stall for %.0f s",
+            SLOW_FORGOTTEN_S,
+            extra=self._log_extra,
+        )
 
     def _explained(self, error: str) -> str:
         """``error`` with the slow-stream diagnosis appended when there is one. The first one is also

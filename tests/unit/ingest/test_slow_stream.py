@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from gateway.config import CameraConfig
 from gateway.domain import CameraState, Image
 from gateway.errors import SourceError
+from gateway.ingest import camera as camera_module
 from gateway.ingest.cadence import FrameCadence
 from gateway.ingest.camera import Camera
 from gateway.ingest.cameras import CameraPipeline
@@ -236,3 +237,36 @@ def test_a_slow_stream_is_a_problem_in_v1_status_at_once_and_only_while_it_keeps
         assert not any(problem.startswith("camera cam: frames") for problem in pipeline.degraded(0.0))
     finally:
         assert pipeline.stop(2.0)
+
+
+def test_a_stream_slowed_for_a_while_is_no_longer_named_slow_once_it_stops_stalling(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given: a stream slowed to a frame every 0.3 s (a lossy network letting only key frames
+    # through), read_timeout_s 0.2: diagnosed too slow for its timeouts, which were right
+    monkeypatch.setattr(camera_module, "SLOW_FORGOTTEN_S", 2.0)
+    caplog.set_level(logging.INFO, logger="gateway.ingest")
+    opener = ScriptedOpener(interval_s=0.3)
+    camera = Camera(config(read_timeout_s=0.2), opener, rng=random.Random(0))
+    camera.start()
+    try:
+        assert wait_until(lambda: camera.check_stalled() and camera.slow_stream() is not None, 5.0)
+        # When: its frames come at their rate again
+        for source in opener.opened:
+            source.interval_s = 0.005
+
+        def streaming_and_said() -> bool:
+            camera.check_stalled()
+            return camera.state is CameraState.STREAMING and camera.last_error is not None
+
+        assert wait_until(streaming_and_said, 2.0)
+        assert "frames arrive every" in (camera.last_error or "")
+        # Then: once it has not stalled for SLOW_FORGOTTEN_S, neither its status nor its error says so
+        assert wait_until(lambda: not camera.check_stalled() and camera.slow_stream() is None, 6.0)
+        assert camera.last_error is None
+    finally:
+        assert camera.stop(2.0)
+    assert any(
+        record.getMessage().startswith("camera stream no longer too slow for its timeouts")
+        for record in caplog.records
+    )
