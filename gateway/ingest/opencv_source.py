@@ -153,6 +153,7 @@ class OpenCvSource:
             timeouts[1] = int(remaining_s * 1000)
             target, backend = url, cv2.CAP_FFMPEG
         self._target, self._backend, self._timeouts = target, backend, timeouts
+        self._read_timeout_s = read_timeout_s
         opening = time.monotonic()
         capture = self._new_capture()
         if not capture.isOpened():
@@ -165,7 +166,6 @@ class OpenCvSource:
         self._frame_interval_s = 1.0 / DEFAULT_FILE_FPS
         self._take_rate(capture)
         self._frame_due = time.monotonic()
-        self._read_timeout_s = read_timeout_s
         self._position_s: float | None = None
 
     def _take_rate(self, capture: cv2.VideoCapture) -> None:
@@ -207,10 +207,13 @@ class OpenCvSource:
             return self._sequence.not_opened(options_replaced=self._options_replaced)
         if self._kind == "file":
             return file_not_opened(Path(self._target), self._display)
-        if elapsed_s >= budget_s * OPEN_TIMED_OUT_SHARE:
+        # FFmpeg's own timeout (``timeout``, the read timeout) ends a silent open too, before the
+        # open's budget when it is the shorter: 3 s of the default 4.
+        waited_s = min(budget_s, self._read_timeout_s)
+        if elapsed_s >= waited_s * OPEN_TIMED_OUT_SHARE:
             # The port accepted (the probe connected) but the server never answered: hung, or busy.
             return (
-                f"server accepted the connection but did not answer within {budget_s:.1f} s: {self._display}"
+                f"server accepted the connection but did not answer within {waited_s:.1f} s: {self._display}"
             )
         # Ask what the server says (within what is left of the open's budget) to name the problem.
         remaining_s = max(0.1, budget_s - elapsed_s)

@@ -93,18 +93,25 @@ def test_a_file_with_no_readable_video_says_so(tmp_path: Path, kind: str) -> Non
     assert "server" not in message
 
 
-def test_a_server_that_accepts_but_never_answers_is_named_a_timeout() -> None:
+@pytest.mark.parametrize(("open_timeout_s", "read_timeout_s"), [(1.0, 1.0), (4.0, 3.0)])
+def test_a_server_that_accepts_but_never_answers_is_named_a_timeout(
+    open_timeout_s: float, read_timeout_s: float
+) -> None:
     with RtspServer({"pattern": "pattern"}) as server:
         # Given: the real RTSP server hangs (SIGSTOP): the kernel still accepts its connections.
+        # With the defaults (4 and 3), FFmpeg's own read timeout ended the open after 3 s, which
+        # was taken for a quick refusal: "wrong path or credentials?"
         server.pause()
         try:
             with pytest.raises(SourceError) as caught:
-                OpenCvSource(server.url("pattern"), open_timeout_s=1.0, read_timeout_s=1.0)
+                OpenCvSource(
+                    server.url("pattern"), open_timeout_s=open_timeout_s, read_timeout_s=read_timeout_s
+                )
         finally:
             server.resume()
     # Then: a timeout, not a hint at a wrong path or credentials.
     message = str(caught.value)
-    assert "did not answer within" in message
+    assert f"did not answer within {min(open_timeout_s, read_timeout_s):.1f} s" in message
     assert "credentials" not in message
 
 
