@@ -4,6 +4,9 @@ wrong path (404), missing credentials (401) or a web server from a stream; the S
 with no video; and where the server describes video, its answer to SETUP over TCP, which is the
 transport the reader asks for, tells a camera that streams over UDP only (461 Unsupported
 Transport) from one that refuses for another reason.
+
+The diagnosis is best effort: an answer of any shape yields words, never an exception, since it
+runs in the camera's reader thread.
 """
 
 from __future__ import annotations
@@ -41,15 +44,17 @@ class _Answer:
 
 def rtsp_failure(url: str, timeout_s: float) -> str:
     """Why ``url`` did not open, in words, from what the server answers (a guess when it says nothing)."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "", parts.port or 554
-    netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
     describe: _Answer | None = None
     setup: _Answer | None = None
+    credentials = False
     # One deadline for it all: a server that trickles its answer a byte at a time cannot hold it.
     deadline = time.monotonic() + timeout_s
     try:
+        parts = urlsplit(url)
+        credentials = parts.username is not None
+        host, port = parts.hostname or "", parts.port or 554
+        netloc = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        target = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         with socket.create_connection((host, port), timeout=timeout_s) as connection:
             describe = _ask(
                 connection,
@@ -65,9 +70,11 @@ def rtsp_failure(url: str, timeout_s: float) -> str:
                 setup = _ask(
                     connection, f"SETUP {control}", 2, transport, query=parts.query, deadline=deadline
                 )
-    except (OSError, UnicodeError):
+    except (OSError, ValueError):
         pass  # whatever was answered before names the problem
-    return _reason(describe, setup, credentials=parts.username is not None)
+    # ValueError covers UnicodeError and a URL urlsplit cannot take apart: the diagnosis runs in the
+    # camera's reader thread, and no answer, however malformed, may end it.
+    return _reason(describe, setup, credentials=credentials)
 
 
 def _reason(describe: _Answer | None, setup: _Answer | None, *, credentials: bool) -> str:
@@ -126,8 +133,8 @@ def _whole(connection: socket.socket, answer: bytes, deadline: float) -> bytes:
     """``answer`` read on until its body (the SDP) is whole, as far as time and size allow."""
     while len(answer) < MAX_ANSWER_BYTES:
         head, separator, body = answer.partition(b"\r\n\r\n")
-        length = _header(head, "content-length")
-        if separator and (not length.isdigit() or len(body) >= int(length)):
+        length = _content_length(head)
+        if separator and (length is None or len(body) >= length):
             break
         try:
             chunk = _receive(connection, MAX_ANSWER_BYTES - len(answer), deadline)
@@ -137,6 +144,15 @@ def _whole(connection: socket.socket, answer: bytes, deadline: float) -> bytes:
             break
         answer += chunk
     return answer
+
+
+def _content_length(head: bytes) -> int | None:
+    """The body's length in bytes; None when the header is absent or no count of ASCII digits (a
+    latin-1 "²" is a digit to str.isdigit() and not to int())."""
+    value = _header(head, "content-length")
+    if not value or not value.isascii() or not value.isdigit():
+        return None
+    return int(value) if len(value) <= 9 else MAX_ANSWER_BYTES * 2
 
 
 def _header(head: bytes, name: str) -> str:
