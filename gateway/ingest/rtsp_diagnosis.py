@@ -5,8 +5,9 @@ with no video; and where the server describes video, its answer to SETUP over TC
 transport the reader asks for, tells a camera that streams over UDP only (461 Unsupported
 Transport) from one that refuses for another reason.
 
-The diagnosis is best effort: an answer of any shape yields words, never an exception, since it
-runs in the camera's reader thread.
+The diagnosis is best effort: an answer of any shape (a status line in pieces, bare LF line ends,
+a Content-Length that is no number) yields words, never an exception, since it runs in the
+camera's reader thread.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ MAX_ANSWER_SHOWN = 80
 MAX_ANSWER_BYTES = 16384
 """Of a server's answer read (a DESCRIBE's SDP names the stream's media and their controls)."""
 SETUP_TRANSPORT = "RTP/AVP/TCP;unicast;interleaved=0-1"
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+"""The end of an answer's header block: CRLF CRLF, or bare LF LF, which RFC 2326 allows a server
+to send and FFmpeg reads."""
 STATUS_HINTS = {
     "404": "no stream at this path",
     "503": "the server is busy or serves no more clients",
@@ -111,14 +115,43 @@ def _ask(
     """One request and its answer; None when the server closes without a word."""
     message = f"{request} RTSP/1.0\r\nCSeq: {sequence}\r\n{header}\r\n\r\n"
     connection.sendall(message.encode("latin-1", "replace"))
-    answer = _receive(connection, 512, deadline)
-    if answer.startswith(b"RTSP/1.0 200"):
-        answer = _whole(connection, answer, deadline)
-    line = answer.split(b"\r\n", 1)[0].split(b"\n", 1)[0].decode("latin-1").strip()[:MAX_ANSWER_SHOWN]
+    answer = _read(connection, deadline)
+    line = answer.split(b"\n", 1)[0].decode("latin-1").strip()[:MAX_ANSWER_SHOWN]
     if query:
         line = line.replace(query, REDACTED)  # a server echoing the request shows no secrets
-    head, _, body = answer.partition(b"\r\n\r\n")
-    return _Answer(line, head, body) if line else None
+    match = _HEAD_END.search(answer)
+    head, body = (answer[: match.start()], answer[match.end() :]) if match else (answer, b"")
+    length = _content_length(head)
+    return _Answer(line, head, body[:length] if length is not None else body) if line else None
+
+
+def _read(connection: socket.socket, deadline: float) -> bytes:
+    """An answer read until its header block ends (and, for a 200, its body is whole), as far as
+    time and size allow: a server's answer may arrive a few bytes at a time."""
+    answer = b""
+    while len(answer) < MAX_ANSWER_BYTES:
+        try:
+            chunk = _receive(connection, MAX_ANSWER_BYTES - len(answer), deadline)
+        except OSError:
+            if not answer:
+                raise
+            break  # what arrived in time is what there is
+        if not chunk:
+            break
+        answer += chunk
+        if not b"RTSP/".startswith(answer[:5]):
+            if b"\n" in answer:
+                break  # no RTSP answer: its first line names it
+            continue
+        match = _HEAD_END.search(answer)
+        if match is None:
+            continue
+        if not answer.startswith(b"RTSP/1.0 200"):
+            break  # only a 200's body (the SDP) is read
+        length = _content_length(answer[: match.start()])
+        if length is None or len(answer) - match.end() >= length:
+            break
+    return answer
 
 
 def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
@@ -127,23 +160,6 @@ def _receive(connection: socket.socket, size: int, deadline: float) -> bytes:
         raise TimeoutError("no time left to read the answer")
     connection.settimeout(remaining_s)
     return connection.recv(size)
-
-
-def _whole(connection: socket.socket, answer: bytes, deadline: float) -> bytes:
-    """``answer`` read on until its body (the SDP) is whole, as far as time and size allow."""
-    while len(answer) < MAX_ANSWER_BYTES:
-        head, separator, body = answer.partition(b"\r\n\r\n")
-        length = _content_length(head)
-        if separator and (length is None or len(body) >= length):
-            break
-        try:
-            chunk = _receive(connection, MAX_ANSWER_BYTES - len(answer), deadline)
-        except OSError:
-            break
-        if not chunk:
-            break
-        answer += chunk
-    return answer
 
 
 def _content_length(head: bytes) -> int | None:

@@ -180,3 +180,35 @@ def test_no_malformed_describe_answer_raises(serve: Callable[..., ScriptedServer
     assert isinstance(message, str)
     assert message
     assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("line_end", ["\r\n", "\n"], ids=["crlf", "bare-lf"])
+def test_an_answer_arriving_a_few_bytes_at_a_time_is_read_whole(
+    serve: Callable[..., ScriptedServer], line_end: str
+) -> None:
+    # Given: a 404 written four bytes at a time, each its own TCP segment
+    answer = line_end.join(["RTSP/1.0 404 Not Found", "CSeq: 1", "", ""]).encode()
+    server = serve(answering(answer), piece=4)
+    # When
+    message = rtsp_failure(server.url, 3.0)
+    # Then: the whole status line, not "not an RTSP server: it answered 'R'"
+    assert message == "no stream at this path: the server answered 'RTSP/1.0 404 Not Found'"
+
+
+def test_an_sdp_arriving_a_few_bytes_at_a_time_is_read_whole(serve: Callable[..., ScriptedServer]) -> None:
+    server = serve(answering(described(AUDIO_SDP)), piece=7)
+    message = rtsp_failure(server.url, 5.0)
+    assert message == "the stream has no video, only audio: the server answered 'RTSP/1.0 200 OK'"
+
+
+def test_an_audio_only_sdp_with_bare_lf_line_ends_is_named_audio_only(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    # Given: RFC 2326 lets lines end in a bare LF, head and SDP alike; FFmpeg reads them
+    body = AUDIO_SDP.replace(b"\r\n", b"\n")
+    head = f"RTSP/1.0 200 OK\nCSeq: 1\nContent-Type: application/sdp\nContent-Length: {len(body)}\n\n"
+    server = serve(answering(head.encode() + body))
+    # When
+    message = rtsp_failure(server.url, 2.0)
+    # Then: as with CRLF
+    assert message == "the stream has no video, only audio: the server answered 'RTSP/1.0 200 OK'"
