@@ -127,7 +127,7 @@ def serve() -> Iterator[Callable[..., ScriptedServer]]:
         server.close()
 
 
-def test_a_content_length_of_a_non_ascii_digit_fails_the_real_open_with_a_source_error(
+def test_a_content_length_of_a_non_ascii_digit_is_named_through_the_real_open(
     serve: Callable[..., ScriptedServer],
 ) -> None:
     # Given: a DESCRIBE whose Content-Length is latin-1 "²", a digit to str.isdigit() but not to int()
@@ -136,7 +136,36 @@ def test_a_content_length_of_a_non_ascii_digit_fails_the_real_open_with_a_source
     with pytest.raises(SourceError) as caught:
         OpenCvSource(server.url, open_timeout_s=3, read_timeout_s=1)
     # Then: a SourceError (the reader retries), not a ValueError that ends the camera's reader
-    assert "server reached but stream did not open" in str(caught.value)
+    assert "the server's Content-Length '²' is no byte count" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "length",
+    [b"\xb2", b"-5", b"abc", b"1e3"],
+    ids=["superscript", "negative", "text", "exponent"],
+)
+def test_a_content_length_that_is_no_byte_count_is_named(
+    serve: Callable[..., ScriptedServer], length: bytes
+) -> None:
+    server = serve(answering(described(length=length)))
+    message = rtsp_failure(server.url, 2.0)
+    # Then: FFmpeg reads no description after such a length (strtol takes it for 0): that is named.
+    assert "is no byte count: the server answered 'RTSP/1.0 200 OK'" in message
+
+
+@pytest.mark.parametrize("length", [b"99999999", b"9" * 5000], ids=["huge", "past-int-digits"])
+def test_a_content_length_past_the_description_sent_is_named(
+    serve: Callable[..., ScriptedServer], length: bytes
+) -> None:
+    # Given: more bytes announced than sent (5000 digits are past what int() takes from a string)
+    server = serve(answering(described(length=length)))
+    # When
+    started = time.monotonic()
+    message = rtsp_failure(server.url, 2.0)
+    # Then: named at once, not waited for until the budget ends
+    assert f"but sent {len(VIDEO_SDP)}: the server answered 'RTSP/1.0 200 OK'" in message
+    assert message.startswith("the server announced a description of 9")
+    assert time.monotonic() - started < 1.0
 
 
 @pytest.mark.parametrize(
@@ -182,6 +211,14 @@ def test_no_malformed_describe_answer_raises(serve: Callable[..., ScriptedServer
     assert time.monotonic() - started < 2.0
 
 
+def test_a_status_line_with_no_status_code_is_not_blamed_on_the_path(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    server = serve(answering(b"RTSP/1.0 xyz\r\nCSeq: 1\r\n\r\n"))
+    message = rtsp_failure(server.url, 2.0)
+    assert message == "the server's answer has no RTSP status: the server answered 'RTSP/1.0 xyz'"
+
+
 @pytest.mark.parametrize("line_end", ["\r\n", "\n"], ids=["crlf", "bare-lf"])
 def test_an_answer_arriving_a_few_bytes_at_a_time_is_read_whole(
     serve: Callable[..., ScriptedServer], line_end: str
@@ -196,8 +233,11 @@ def test_an_answer_arriving_a_few_bytes_at_a_time_is_read_whole(
 
 
 def test_an_sdp_arriving_a_few_bytes_at_a_time_is_read_whole(serve: Callable[..., ScriptedServer]) -> None:
+    # Given: a description of audio alone, written seven bytes at a time
     server = serve(answering(described(AUDIO_SDP)), piece=7)
+    # When
     message = rtsp_failure(server.url, 5.0)
+    # Then: read to its Content-Length, its media named
     assert message == "the stream has no video, only audio: the server answered 'RTSP/1.0 200 OK'"
 
 
@@ -212,3 +252,139 @@ def test_an_audio_only_sdp_with_bare_lf_line_ends_is_named_audio_only(
     message = rtsp_failure(server.url, 2.0)
     # Then: as with CRLF
     assert message == "the stream has no video, only audio: the server answered 'RTSP/1.0 200 OK'"
+
+
+@pytest.mark.parametrize(
+    ("play", "hint"),
+    [
+        (b"RTSP/1.0 454 Session Not Found\r\nCSeq: 4\r\n\r\n", "the server does not know the session"),
+        (b"RTSP/1.0 500 Internal Server Error\r\nCSeq: 4\r\n\r\n", "the server failed"),
+    ],
+    ids=["454", "500"],
+)
+def test_a_refused_play_is_named_by_its_status(
+    serve: Callable[..., ScriptedServer], play: bytes, hint: str
+) -> None:
+    # Given: a server that describes and sets up the video, then refuses PLAY
+    server = serve(answering(described(), play=play))
+    # When
+    message = rtsp_failure(server.url, 2.0)
+    # Then: not "wrong path or credentials?" for the DESCRIBE and SETUP that worked
+    line = play.split(b"\r\n")[0].decode()
+    assert message == (
+        "the server answered DESCRIBE and SETUP, so the path and credentials are right, but it refused "
+        f"to play the stream ({hint}): it answered PLAY with {line!r}"
+    )
+    # And: PLAY went to the presentation in the session SETUP returned, which is then torn down
+    assert f"PLAY {server.url} RTSP/1.0" in server.requests
+    assert server.sessions[-2:] == ["Session: 1234", "Session: 1234"]
+    assert f"TEARDOWN {server.url} RTSP/1.0" in server.requests
+
+
+def test_a_stream_whose_every_request_succeeds_is_not_blamed_on_the_path(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    # Given: a server that answers DESCRIBE, SETUP, OPTIONS and PLAY with 200 OK
+    server = serve(answering(described()))
+    # When
+    message = rtsp_failure(server.url, 2.0)
+    # Then: what the answers show, not a guess at the path
+    assert "wrong path" not in message
+    assert message.startswith("the server answered DESCRIBE and SETUP, so the path and credentials are right")
+
+
+def test_a_refused_options_is_named(serve: Callable[..., ScriptedServer]) -> None:
+    options = b"RTSP/1.0 500 Internal Server Error\r\nCSeq: 3\r\n\r\n"
+    server = serve(answering(described(), options=options))
+    message = rtsp_failure(server.url, 2.0)
+    refused = (
+        "but it refused OPTIONS, which FFmpeg asks first: it answered 'RTSP/1.0 500 Internal Server Error'"
+    )
+    assert refused in message
+
+
+@pytest.mark.parametrize(
+    ("sdp", "words"),
+    [
+        (b"", "the server's description (SDP) lists no media FFmpeg can read"),
+        (b"\x00\x01garbage\xff" * 50, "the server's description (SDP) lists no media FFmpeg can read"),
+        (
+            VIDEO_SDP.replace(b"H264/90000", b"FOOC/90000"),
+            "the stream's video codec (fooc) is not one FFmpeg reads",
+        ),
+    ],
+    ids=["empty", "garbage", "unknown-codec"],
+)
+def test_an_sdp_ffmpeg_cannot_use_is_named(
+    serve: Callable[..., ScriptedServer], sdp: bytes, words: str
+) -> None:
+    # Given: a 200 OK to DESCRIBE whose SDP FFmpeg cannot use
+    server = serve(answering(described(sdp)))
+    # When
+    message = rtsp_failure(server.url, 2.0)
+    # Then: the SDP named, not "wrong path or credentials?" for the 200 OK
+    assert message == f"{words}: the server answered 'RTSP/1.0 200 OK'"
+
+
+def test_an_sdp_with_a_codec_ffmpeg_reads_is_set_up(serve: Callable[..., ScriptedServer]) -> None:
+    # Given: a track offering an unknown codec and H.264: FFmpeg picks what it reads
+    sdp = VIDEO_SDP.replace(b"RTP/AVP 96", b"RTP/AVP 98 96") + b"a=rtpmap:98 FOOC/90000\r\n"
+    server = serve(answering(described(sdp)))
+    # When
+    rtsp_failure(server.url, 2.0)
+    # Then: the track is set up, not named unreadable
+    assert f"SETUP {server.url}/trackID=1 RTSP/1.0" in server.requests
+
+
+def test_a_redirect_names_where_it_points_without_credentials(serve: Callable[..., ScriptedServer]) -> None:
+    # Given: a redirect to a URL with credentials and a secret in its query
+    location = b"rtsp://admin:hunter2@10.0.0.9:8554/main?token=sekrit"
+    server = serve(answering(b"RTSP/1.0 302 Found\r\nCSeq: 1\r\nLocation: " + location + b"\r\n\r\n"))
+    # When
+    message = rtsp_failure(server.url, 2.0)
+    # Then: where it points, redacted as camera URLs are, and that FFmpeg does not go there
+    assert message.startswith("the server redirects to rtsp://10.0.0.9:8554/main?token=")
+    assert "which FFmpeg's RTSP client does not follow" in message
+    assert "it answered DESCRIBE with 'RTSP/1.0 302 Found'" in message
+    assert "hunter2" not in message
+    assert "sekrit" not in message
+    assert "admin" not in message
+
+
+def test_a_redirect_without_a_location_is_said_so(serve: Callable[..., ScriptedServer]) -> None:
+    server = serve(answering(b"RTSP/1.0 302 Found\r\nCSeq: 1\r\n\r\n"))
+    message = rtsp_failure(server.url, 2.0)
+    assert message == "the server redirects DESCRIBE but names no Location: it answered 'RTSP/1.0 302 Found'"
+
+
+@pytest.mark.parametrize(
+    ("setup", "hint"),
+    [
+        (b"RTSP/1.0 454 Session Not Found\r\nCSeq: 2\r\n\r\n", "the server does not know the session"),
+        (b"RTSP/1.0 500 Internal Server Error\r\nCSeq: 2\r\n\r\n", "the server failed"),
+    ],
+    ids=["454", "500"],
+)
+def test_a_setup_refused_for_another_reason_than_the_transport_does_not_blame_tcp(
+    serve: Callable[..., ScriptedServer], setup: bytes, hint: str
+) -> None:
+    # Given: a SETUP refused with another status than 461 Unsupported Transport
+    server = serve(answering(described(), setup=setup))
+    # When
+    message = rtsp_failure(server.url, 2.0)
+    # Then: its status named; only 461 means the camera streams over UDP alone
+    line = setup.split(b"\r\n")[0].decode()
+    assert (
+        message == f"the server refused to set up the video track ({hint}): it answered SETUP with {line!r}"
+    )
+    assert "TCP" not in message
+
+
+def test_a_redirected_setup_is_named_a_redirect(serve: Callable[..., ScriptedServer]) -> None:
+    setup = b"RTSP/1.0 302 Found\r\nCSeq: 2\r\nLocation: rtsp://127.0.0.1:1/cam\r\n\r\n"
+    server = serve(answering(described(), setup=setup))
+    message = rtsp_failure(server.url, 2.0)
+    assert message == (
+        "the server redirects to rtsp://127.0.0.1:1/cam, which FFmpeg's RTSP client does not follow; "
+        "use that URL for the camera: it answered SETUP with 'RTSP/1.0 302 Found'"
+    )
