@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TextIO
@@ -49,7 +49,7 @@ from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
 from gateway.pipeline.model_names import default_versions, missing_model_problems
 from gateway.pipeline.outbox_read_failures import OutboxReadFailures, WatchedEventLog
-from gateway.pipeline.rule_labels import repository_labels, unknown_labels
+from gateway.pipeline.rule_labels import UnknownLabels, repository_labels, unknown_labels
 from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
 from gateway.printable import printable
@@ -136,8 +136,9 @@ class Gateway:
         self._built = config
         self._pending: tuple[str, ...] = ()
         """Changes a reload could not apply (``camera_changes``, ``service_changes``), for ``degraded``."""
-        self._label_problems: list[str] = []
-        """Rules following labels their camera's model does not have (``rule_labels``)."""
+        self._label_cameras: Sequence[CameraConfig] = config.cameras
+        """The cameras whose rules' labels are checked against their models' (``rule_labels``): the
+        config applied last, checked at every status, as the models reload on their own."""
         self._tokens_problem: str | None = None
         """Why the last reload left the API's tokens as they were (the tokens file unreadable)."""
 
@@ -222,7 +223,7 @@ class Gateway:
         """Load and warm every model, end events left open, open delivery, then start the cameras.
         Blocks until ready."""
         self.inference.start()
-        self._label_problems = self._check_labels(self.config)
+        self._warn_unknown_labels(self.config)
         self._warn_missing_models()
         if self.evidence is not None:
             self.evidence.start()
@@ -282,7 +283,7 @@ class Gateway:
         self.cameras.apply_reload(plan.cameras)
         self.config = applied
         self._pending = pending
-        self._label_problems = self._check_labels(applied)
+        self._warn_unknown_labels(applied)
         self._warn_missing_models()
         if ended is None:
             logger.warning(
@@ -293,14 +294,17 @@ class Gateway:
         else:
             logger.info("reloaded: models re-scanned, rules replaced (%d open events ended)", ended)
 
-    def _check_labels(self, config: GatewayConfig) -> list[str]:
-        """After the models are scanned (start, reload): rules that follow labels their camera's
-        model does not have, which could never match (check-config does not read the models)."""
-        # The repository in use: a reload does not move it (models.repository applies at start).
-        found = unknown_labels(config.cameras, repository_labels(self.inference.repository.config_of))
-        for rule in found:
+    def _warn_unknown_labels(self, config: GatewayConfig) -> None:
+        """After the models are scanned (start, reload): log the rules that follow labels their
+        camera's model does not have (check-config does not read the models); from now on
+        ``degraded`` lists those of ``config`` that can never fire, for as long as that lasts."""
+        self._label_cameras = config.cameras
+        for rule in self._unknown_labels():
             logger.warning("%s", rule.text, extra={"camera": rule.camera_id, "model": str(rule.model)})
-        return [rule.text for rule in found if rule.never_fires]
+
+    def _unknown_labels(self) -> list[UnknownLabels]:
+        # The repository in use: a reload does not move it (models.repository applies at start).
+        return unknown_labels(self._label_cameras, repository_labels(self.inference.repository.config_of))
 
     def _missing_models(self) -> list[str]:
         """Running cameras whose detector the repository cannot serve now (``model_names``)."""
@@ -339,7 +343,7 @@ class Gateway:
             self.cameras.degraded(self.config.health.camera_down_after_s)
             + list(self._pending)
             + self._missing_models()
-            + self._label_problems
+            + [rule.text for rule in self._unknown_labels() if rule.never_fires]
             + ([self._tokens_problem] if self._tokens_problem is not None else [])
             + ([file_problem] if (file_problem := self.outbox.file_problem()) is not None else [])
             + ([problem] if (problem := self.outbox_reads.problem()) is not None else [])

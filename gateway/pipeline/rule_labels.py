@@ -4,8 +4,9 @@ A rule's ``labels`` are matched against the labels of the detections, which come
 ``model.yaml`` (``postprocess.keep_labels``, else ``postprocess.labels``). A label the model does
 not have is no config error (check-config does not read the model repository, and the model may be
 installed after the config), but a rule following only such labels can never fire. The gateway
-checks once the models are known, at start and at each reload, and names the camera, the rule and
-the missing labels in its log and in ``/v1/status``.
+logs them once the models are known, at start and at each reload, naming the camera, the rule and
+the missing labels, and lists those that can never fire in ``/v1/status`` for as long as that lasts
+(a model reloads on its own when its model.yaml changes).
 """
 
 from __future__ import annotations

@@ -187,6 +187,33 @@ def test_a_rule_following_labels_the_model_does_not_have_is_a_status_problem(
     assert gateway.degraded() == [expected]
 
 
+def test_a_rule_whose_labels_a_reloaded_model_drops_or_brings_back_follows_the_model(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given: a rule on the face detector's labels, on a model that reloads on its own when its
+    # model.yaml changes. Its labels were checked only at start and at SIGHUP: a model that dropped
+    # them left the status healthy, and one that brought them back kept "it can never fire"
+    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "faces"}])
+    model = face_model(config.models.repository / "faces", {"1": True})
+    shipped = (model / "model.yaml").read_text()
+    gateway = started(running, config)
+    assert gateway.degraded() == []
+    # When: the model's labels are narrowed to one the rule does not follow, and it is polled
+    narrowed = shipped.replace("keep_labels: [FACE_FEMALE, FACE_MALE]", "keep_labels: [FEET_EXPOSED]")
+    assert narrowed != shipped
+    (model / "model.yaml").write_text(narrowed)
+    gateway.inference.repository.poll()
+    # Then: named at once, without a reload
+    assert gateway.degraded() == [
+        "camera door: rule face follows labels FACE_FEMALE, FACE_MALE that model faces does not have "
+        "(it can never fire; its labels: FEET_EXPOSED)"
+    ]
+    # And: gone once the model has the labels again
+    (model / "model.yaml").write_text(shipped)
+    gateway.inference.repository.poll()
+    assert gateway.degraded() == []
+
+
 def test_a_camera_on_a_model_the_repository_lacks_is_a_status_problem_until_it_is_installed(
     tmp_path: Path, running: list[Gateway]
 ) -> None:
