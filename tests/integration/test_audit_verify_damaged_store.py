@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -20,32 +19,13 @@ from gateway.audit.store import AuditStore, ReceivedMessage
 from gateway.commands.audit import EXIT_ERROR, EXIT_PROBLEMS
 from gateway.errors import AuditError
 from tests.support.audit_device import AlertChain
+from tests.support.child_limits import held_to_file_modes
+from tests.support.command import edge_gateway
 from tests.support.flipped_bit import flip_type_bit
 
 KEY = bytes(range(32))
 DEVICE = "box-1"
 ROOT = Path(__file__).resolve().parents[2]
-WAIT_S = 60.0
-"""Far longer than verifying these few alerts takes: a verify still running then hangs."""
-
-WITHOUT_FILE_PERMISSIONS = """
-import ctypes, os, sys
-from gateway.cli import main
-
-if os.geteuid() == 0:
-    # Root searches a folder whatever its mode, by CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. Without
-    # them (a process may always drop its own) the mode holds, as for the service's own user.
-    libc = ctypes.CDLL(None, use_errno=True)
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    sets = (ctypes.c_uint32 * 6)()  # (effective, permitted, inheritable) of capabilities 0-31, 32-63
-    if libc.capget(header, sets) != 0:
-        raise OSError(ctypes.get_errno(), "capget")
-    for index in (0, 1):
-        sets[index] &= ~((1 << 1) | (1 << 2))  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-    if libc.capset(header, sets) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def filled(path: Path) -> AlertChain:
@@ -68,19 +48,12 @@ def change(path: Path, sql: str) -> None:
     db.close()
 
 
-def verify(path: Path, keys_file: Path | None = None, *, wrapper: str | None = None) -> tuple[int, str, str]:
+def verify(
+    path: Path, keys_file: Path | None = None, *, held_to: Callable[[], None] | None = None
+) -> tuple[int, str, str]:
     """``edge-gateway audit verify`` on the store at ``path``: exit status, stdout, stderr."""
     keys = [] if keys_file is None else ["--keys", str(keys_file)]
-    command = ["audit", "verify", "--db", f"sqlite:///{path}", *keys]
-    start = ["-c", wrapper] if wrapper is not None else ["-m", "gateway"]
-    done = subprocess.run(
-        [sys.executable, *start, *command],
-        check=False,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=WAIT_S,
-    )
+    done = edge_gateway("audit", "verify", "--db", f"sqlite:///{path}", *keys, cwd=ROOT, held_to=held_to)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -150,7 +123,7 @@ def test_a_store_in_a_folder_the_user_may_not_search_is_one_line(tmp_path: Path)
     folder.chmod(0)
     try:
         # When it is verified, then it is one line naming the store and why, exit 2
-        status, out, err = verify(folder / "audit.db", wrapper=WITHOUT_FILE_PERMISSIONS)
+        status, out, err = verify(folder / "audit.db", held_to=held_to_file_modes)
     finally:
         folder.chmod(0o755)
     assert (status, out) == (EXIT_ERROR, "")

@@ -8,30 +8,10 @@ process that gives up root's right to read past a mode, as the service's own use
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-CHILD = r"""
-import ctypes, os, sys
-
-if os.geteuid() == 0:
-    # Root reads a folder whatever its mode, by CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH. Without
-    # them (a process may always drop its own) the mode holds, as for the service's own user.
-    libc = ctypes.CDLL(None, use_errno=True)
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-    sets = (ctypes.c_uint32 * 6)()  # (effective, permitted, inheritable) of capabilities 0-31, 32-63
-    if libc.capget(header, sets) != 0:
-        raise OSError(ctypes.get_errno(), "capget")
-    for index in (0, 1):
-        sets[index] &= ~((1 << 1) | (1 << 2))  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-    if libc.capset(header, sets) != 0:
-        raise OSError(ctypes.get_errno(), "capset")
-
-from gateway.cli import main
-
-sys.exit(main(sys.argv[1:]))
-"""
+from tests.support.child_limits import held_to_file_modes
+from tests.support.command import edge_gateway
 
 CONFIG = """\
 cameras:
@@ -53,13 +33,8 @@ def test_an_unreadable_anomaly_model_directory_is_named_unreadable(tmp_path: Pat
     unreadable.chmod(0o000)
     try:
         # When the config is checked against it by a process the mode holds for
-        child = subprocess.run(
-            [sys.executable, "-c", CHILD, "check-config", str(config), "--models", str(models)],
-            capture_output=True,
-            text=True,
-            timeout=90,
-            cwd=Path(__file__).parents[2],
-            check=False,
+        child = edge_gateway(
+            "check-config", str(config), "--models", str(models), cwd=tmp_path, held_to=held_to_file_modes
         )
     finally:
         unreadable.chmod(0o755)
