@@ -24,7 +24,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from gateway.audit.database import Database
-from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason, stored_type
+from gateway.audit.records import (
+    IngestResult,
+    Outcome,
+    ReceivedMessage,
+    RejectReason,
+    stored_bytes,
+    stored_type,
+)
 from gateway.audit.rejections import RejectionRecorder
 from gateway.printable import printable
 from gateway.protocol.alerts import MAX_SEQ
@@ -212,7 +219,7 @@ class EvidenceLedger:
             "SELECT data FROM audit_evidence WHERE device_id = ? AND seq = ? AND verified = 1",
             (device_id, seq),
         )
-        return bytes(rows[0][0]) if rows else None
+        return stored_bytes(rows[0][0], f"the image of {printable(device_id)} seq {seq}") if rows else None
 
     def missing_seqs(self, device_id: str, limit: int) -> list[int]:
         rows = self._database.execute(

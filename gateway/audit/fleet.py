@@ -30,8 +30,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.audit.database import Database
-from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
+from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason, stored_bytes
 from gateway.audit.schema import DROPPED_TABLE, NO_DEVICE
+from gateway.printable import printable
 from gateway.protocol.alerts import parse_timestamp
 
 logger = logging.getLogger(__name__)
@@ -326,7 +327,15 @@ def read_alerts(
         f"WHERE device_id = ? AND seq >= ? AND seq <= ?{bounds} ORDER BY seq",
         (device_id, from_seq, int(sizes[taken - 1][0]), *bounded),
     )
-    return [StoredEntry(int(row[0]), bytes(row[1]), float(row[2]), bool(row[3])) for row in rows]
+    return [
+        StoredEntry(
+            int(row[0]),
+            stored_bytes(row[1], f"the alert of {printable(device_id)} seq {row[0]}"),
+            float(row[2]),
+            bool(row[3]),
+        )
+        for row in rows
+    ]
 
 
 def alerts_after(

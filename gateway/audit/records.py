@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from gateway.errors import AuditError
+
 
 class Outcome(str, enum.Enum):
     STORED = "stored"
@@ -104,6 +106,17 @@ _STORED_TYPES: dict[type, str] = {str: "TEXT", int: "INTEGER", float: "REAL", ty
 def stored_type(value: object) -> str:
     """The type a value read back has, as SQL names it (a BLOB reads as ``bytes``)."""
     return "a BLOB" if isinstance(value, bytes) else _STORED_TYPES.get(type(value), "another type")
+
+
+def stored_bytes(value: object, what: str) -> bytes:
+    """``value``, read back from a BLOB column, as bytes; AuditError naming ``what`` (the row and its
+    column) when the store holds another type there: an edit, or a bit a disk flipped in the record's
+    header. Said in words (the HTTP API's 503), where ``bytes()`` of it raised a TypeError (a 500)."""
+    if isinstance(value, bytes):
+        return value
+    raise AuditError(
+        f"{what} is stored as {stored_type(value)}, not a BLOB: the store is damaged (run audit verify)"
+    )
 
 
 @dataclass(frozen=True, slots=True)

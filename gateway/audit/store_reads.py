@@ -17,7 +17,14 @@ from gateway.audit.fleet import (
     read_devices,
     with_gaps,
 )
-from gateway.audit.records import DamagedRow, DeviceProgress, RejectedMessage, StoredAlert, stored_type
+from gateway.audit.records import (
+    DamagedRow,
+    DeviceProgress,
+    RejectedMessage,
+    StoredAlert,
+    stored_bytes,
+    stored_type,
+)
 from gateway.audit.schema import DROPPED_TABLE, DROPPED_VERSION, NO_DEVICE
 from gateway.errors import AuditError
 from gateway.printable import printable
@@ -109,9 +116,10 @@ class AuditReads:
             "SELECT hash, prev_hash, payload FROM audit_alerts WHERE device_id = ? AND seq = ?",
             (device_id, seq),
         )
-        return (
-            StoredAlert(device_id, seq, str(rows[0][0]), str(rows[0][1]), bytes(rows[0][2])) if rows else None
-        )
+        if not rows:
+            return None
+        payload = stored_bytes(rows[0][2], f"the alert of {printable(device_id)} seq {seq}")
+        return StoredAlert(device_id, seq, str(rows[0][0]), str(rows[0][1]), payload)
 
     def evidence_image(self, device_id: str, seq: int) -> bytes | None:
         """The verified image of the device's alert ``seq``; None when none is stored."""

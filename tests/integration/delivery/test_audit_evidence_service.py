@@ -30,6 +30,7 @@ from tests.integration.delivery.test_audit_subscriber import (
     wait_for_stored,
 )
 from tests.support.audit_device import AlertChain, MqttDevice, wait_until
+from tests.support.flipped_bit import flip_type_bit
 from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import PostgresServer
 
@@ -211,3 +212,24 @@ def test_without_tokens_the_audit_api_binds_loopback_only(filled: tuple[str, Ale
             create_app(store, http=HttpConfig(host="0.0.0.0"))
     finally:
         store.close()
+
+
+def test_an_alert_read_back_as_text_is_a_503_in_words_not_a_500(filled: tuple[str, AlertChain]) -> None:
+    # Given: one bit of a record's header flipped, so SQLite reads a BLOB back as TEXT (the fuzzing
+    # of damaged stores); the API's bytes() of it raised a TypeError, answered 500
+    database, _ = filled
+    flip_type_bit(
+        Path(database.removeprefix("sqlite:///")),
+        "UPDATE audit_alerts SET payload = CAST(payload AS TEXT) WHERE seq = 1",
+    )
+    served = Served(database)
+    try:
+        status, _, body = served.get(f"/v1/devices/{DEVICE}/alerts?from_seq=1")
+    finally:
+        served.close()
+    # Then: the store's damage, named, with what to run
+    assert status == 503
+    assert (
+        f"of {DEVICE} seq 1 is stored as TEXT, not a BLOB: the store is damaged (run audit verify)"
+        in (json.loads(body)["error"])
+    )
