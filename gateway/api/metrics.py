@@ -2,7 +2,10 @@
 
 ``/metrics`` serves that whole registry, so it shows the inference pool,
 cameras and outbox next to the HTTP counters. Routes are labelled by their pattern
-(``/v2/models/{name}/infer``), never by the raw path, so label sets stay bounded.
+(``/v2/models/{name}/infer``), never by the raw path, and by the method where it is one of HTTP's
+own (any other is ``other``), so label sets stay bounded: aiohttp's pure-Python parser, which it
+falls back to without its C extension, takes any token as a method, and every new one a client sent
+made a new series and a new entry here, for as long as the process ran.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 # milliseconds when they run a model, so the buckets are dense at the low end.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
 UNMATCHED_ROUTE = "unmatched"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE"})
+"""The methods counted by name (RFC 9110's and PATCH); any other is counted as ``OTHER_METHOD``."""
+OTHER_METHOD = "other"
 
 
 class HttpMetrics:
@@ -56,12 +62,12 @@ class HttpMetrics:
         self._children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
+        key = (route, method if method in METHODS else OTHER_METHOD, status)
         children = self._children.get(key)
         if children is None:
             code = str(status)
             children = self._children[key] = (
-                self.requests.labels(route, method, code),
+                self.requests.labels(route, key[1], code),
                 self.latency.labels(route, code),
             )
         children[0].inc()
