@@ -156,8 +156,9 @@ class Outbox(OutboxReads):
         open_database = partial(
             open_wal_database, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
         )
-        if not os.path.lexists(self.path):
-            outbox_file.create(self.path, open_database, outbox_schema.migrate)
+        if not os.path.exists(self.path):
+            # Where a link points, if the outbox's name is one (the outbox kept on another disk).
+            outbox_file.create(Path(os.path.realpath(self.path)), open_database, outbox_schema.migrate)
             self.created = True
         try:
             db = open_database(self.path)

@@ -200,3 +200,22 @@ def test_an_outbox_made_anew_beside_its_generated_key_is_warned_of(
         f"is still in {tmp_path / KEY_FILE_NAME}: if this device's alerts reached the audit side, it will "
         "reject seqs 1 on as duplicates of those (restore the outbox if it was lost)"
     ]
+
+
+def test_an_outbox_name_linked_to_a_file_not_made_yet_is_made_where_the_link_points(tmp_path: Path) -> None:
+    # The outbox put on another disk before the first start, by a link that points to nothing yet
+    elsewhere = tmp_path / "other-disk"
+    elsewhere.mkdir()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "outbox.db").symlink_to(elsewhere / "outbox.db")
+    outbox = open_outbox(state)
+    try:
+        assert outbox.append_many([event()])[0].seq == 1
+    finally:
+        outbox.close()
+    assert (state / "outbox.db").is_symlink()
+    assert sorted(os.listdir(elsewhere)) == ["outbox.db"]
+    reopened = open_outbox(state)
+    assert reopened.last_seq == 1
+    reopened.close()
