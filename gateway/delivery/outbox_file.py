@@ -29,7 +29,7 @@ from pathlib import Path
 
 from gateway.errors import OutboxError
 
-__all__ = ["FileWatch", "create", "refuse_lost_log", "refuse_not_outbox"]
+__all__ = ["FileWatch", "beside", "create", "refuse_lost_log", "refuse_not_outbox"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,13 @@ _LOST_ADVICE = (
 _SHOWN_TABLES = 5
 
 
+def beside(path: Path, suffix: str) -> Path:
+    """The file SQLite keeps beside the database at ``path`` (``-wal``, ``-shm``): beside the file a
+    link there points to, where SQLite puts them."""
+    resolved = Path(os.path.realpath(path))
+    return resolved.with_name(resolved.name + suffix)
+
+
 def create(
     path: Path,
     open_database: Callable[[Path], sqlite3.Connection],
@@ -47,7 +54,17 @@ def create(
 ) -> None:
     """Make the outbox at ``path`` (where nothing is): opened by ``open_database`` under a temporary
     name, given its schema by ``make``, closed (which checkpoints its log into it) and renamed into
-    place, so that a crash on the way leaves no file at ``path``. The caller holds the outbox's lock."""
+    place, so that a crash on the way leaves no file at ``path``. The caller holds the outbox's lock.
+    A write-ahead log left at ``path`` without its database is refused: SQLite would replay it onto
+    the new file (an old chain head over the new tables, pages of another file)."""
+    log = beside(path, "-wal")
+    if os.path.lexists(log):
+        raise OutboxError(
+            f"outbox {path}: cannot open: it is missing while its write-ahead log {log} is there (the "
+            "file moved or deleted after a crash?): put the file back, or move the log aside too to start "
+            "a new chain at seq 1 (the audit side will reject those seqs as duplicates of the alerts it "
+            "already holds from this device)"
+        )
     temporary = path.with_name(path.name + ".new")
     _remove_leftovers(temporary)
     try:
@@ -57,7 +74,7 @@ def create(
         finally:
             database.close()
         if temporary.with_name(temporary.name + "-wal").exists():
-            raise OutboxError(f"outbox {path}: cannot create: its log was not written into {temporary}")
+            raise sqlite3.OperationalError(f"its log was not written into {temporary}")
         descriptor = os.open(temporary, os.O_RDONLY)
         try:
             os.fsync(descriptor)
@@ -95,7 +112,7 @@ def refuse_lost_log(path: Path) -> None:
     """Raise OutboxError when the outbox at ``path`` was not closed (its shared-memory file is there)
     and its write-ahead log, which held what was committed since SQLite last copied it into the
     file, is gone."""
-    log, shared = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    log, shared = beside(path, "-wal"), beside(path, "-shm")
     if os.path.lexists(path) and os.path.lexists(shared) and not os.path.lexists(log):
         raise OutboxError(
             f"outbox {path}: cannot open: its write-ahead log {log.name} is missing while {shared.name} "
@@ -112,9 +129,10 @@ def refuse_not_outbox(database: sqlite3.Connection, path: Path) -> None:
         return
     if not tables:
         raise OutboxError(
-            f"outbox {path}: cannot open: it holds no tables, so the alerts committed to it are lost (its "
+            f"outbox {path}: cannot open: it holds no tables, so whatever was committed to it is lost (its "
             f"write-ahead log {path.name}-wal deleted, cut short or damaged, or the file itself cut "
-            f"short): {_LOST_ADVICE}"
+            "short), or it never held any (an older gateway's first start stopped before its tables were "
+            f"written): {_LOST_ADVICE}"
         )
     shown = ", ".join(tables[:_SHOWN_TABLES]) + (
         f" and {len(tables) - _SHOWN_TABLES} more" if len(tables) > _SHOWN_TABLES else ""

@@ -71,7 +71,7 @@ def test_a_file_with_no_tables_is_refused(tmp_path: Path) -> None:
     database = sqlite3.connect(tmp_path / "outbox.db")
     database.execute("PRAGMA journal_mode=WAL")
     database.close()
-    with pytest.raises(OutboxError, match="it holds no tables, so the alerts committed to it are lost"):
+    with pytest.raises(OutboxError, match="it holds no tables, so whatever was committed to it is lost"):
         open_outbox(tmp_path)
 
 
@@ -219,3 +219,28 @@ def test_an_outbox_name_linked_to_a_file_not_made_yet_is_made_where_the_link_poi
     reopened = open_outbox(state)
     assert reopened.last_seq == 1
     reopened.close()
+
+
+def test_a_log_left_without_its_file_is_refused_not_replayed_onto_a_new_one(tmp_path: Path) -> None:
+    # Given: a crash's files, the outbox file then moved aside and its log left. A new outbox made
+    # there opened with the old log replayed onto it: the old chain head over new tables
+    state = crashed(tmp_path)
+    (state / "outbox.db").rename(tmp_path / "moved-aside.db")
+    with pytest.raises(
+        OutboxError, match=r"it is missing while its write-ahead log .*outbox\.db-wal is there"
+    ):
+        open_outbox(state)
+    assert not (state / "outbox.db").exists()
+
+
+def test_a_log_lost_beside_a_linked_outbox_is_found_where_the_link_points(tmp_path: Path) -> None:
+    # SQLite keeps the log and its shared memory beside the file a link points to
+    state = crashed(tmp_path)
+    elsewhere = tmp_path / "other-disk"
+    elsewhere.mkdir()
+    for name in FILES:
+        (state / name).rename(elsewhere / name)
+    (state / "outbox.db").symlink_to(elsewhere / "outbox.db")
+    (elsewhere / "outbox.db-wal").unlink()
+    with pytest.raises(OutboxError, match=r"its write-ahead log outbox\.db-wal is missing"):
+        open_outbox(state)
