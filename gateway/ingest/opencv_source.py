@@ -59,7 +59,7 @@ from gateway.ingest.files import FileIdentity, ffmpeg_pattern, file_identity, fi
 from gateway.ingest.http_diagnosis import http_failure
 from gateway.ingest.image_sequence import ImageSequence, start_options
 from gateway.ingest.network_probe import probe_tcp
-from gateway.ingest.rtsp_diagnosis import rtsp_failure
+from gateway.ingest.rtsp_diagnosis import answered_failure
 from gateway.ingest.urls import redact_url, source_kind
 
 __all__ = ["READ_RETRIES", "OpenCvSource", "gstreamer_available"]
@@ -111,6 +111,7 @@ class OpenCvSource:
         # through (None where the file is opened by its path).
         self._parts: FileParts | None = None
         self._range: FileRange | None = None
+        self._in_part = False  # whether the capture opened last reads a part of the file, not all of it
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
             int(open_timeout_s * 1000),
@@ -181,6 +182,7 @@ class OpenCvSource:
                 # GStreamer reads no FFmpeg options: its opens need not wait for FFmpeg's.
                 return cv2.VideoCapture(self._target, self._backend, self._timeouts)
             part = self._parts.part() if self._parts is not None else None
+            self._in_part = part is not None
             if isinstance(part, str):
                 with ffmpeg_options(self._options):
                     return cv2.VideoCapture(part, self._backend, self._timeouts)
@@ -195,6 +197,7 @@ class OpenCvSource:
                     # An OpenCV before 4.9 reads no streams: the file plays whole, at its first size.
                     self._range.close()
                     self._range = None
+                    self._in_part = False
                     self._parts.play_whole()
             with ffmpeg_options(self._options) as ours:
                 self._options_replaced = not ours
@@ -210,19 +213,22 @@ class OpenCvSource:
         # FFmpeg's own timeout (``timeout``, the read timeout) ends a silent open too, before the
         # open's budget when it is the shorter: 3 s of the default 4.
         waited_s = min(budget_s, self._read_timeout_s)
-        if elapsed_s >= waited_s * OPEN_TIMED_OUT_SHARE:
-            # The port accepted (the probe connected) but the server never answered: hung, or busy.
-            return (
-                f"server accepted the connection but did not answer within {waited_s:.1f} s: {self._display}"
-            )
+        timed_out = elapsed_s >= waited_s * OPEN_TIMED_OUT_SHARE
+        # The port accepted (the probe connected) but the server never answered: hung, or busy.
+        silent = f"server accepted the connection but did not answer within {waited_s:.1f} s: {self._display}"
         # Ask what the server says (within what is left of the open's budget) to name the problem.
         remaining_s = max(0.1, budget_s - elapsed_s)
         scheme = urlsplit(self._target).scheme.lower()
-        reason = (
-            rtsp_failure(self._target, remaining_s)
-            if scheme == "rtsp"
-            else http_failure(self._target, remaining_s)
-        )
+        if scheme == "rtsp":
+            # Asked even after a timeout: a server on a slow link answers, and is named by its answer.
+            answered = answered_failure(self._target, remaining_s)
+            if answered is None and timed_out:
+                return silent
+            reason = answered or "wrong path or credentials?"
+        elif timed_out:
+            return silent
+        else:
+            reason = http_failure(self._target, remaining_s)
         return f"server reached but stream did not open: {self._display} ({reason})"
 
     def _opened(self) -> cv2.VideoCapture:
@@ -312,7 +318,7 @@ class OpenCvSource:
         capture = self._new_capture()
         self._capture = capture
         if not capture.isOpened():
-            if self._range is None:
+            if not self._in_part:
                 raise SourceError(file_not_opened(Path(self._target), self._display))
             raise SourceError(
                 f"not a readable video: {self._display}: its part from a change of picture size or "

@@ -68,6 +68,12 @@ class _Answers:
 
 def rtsp_failure(url: str, timeout_s: float) -> str:
     """Why ``url`` did not open, in words, from what the server answers (a guess when it says nothing)."""
+    return answered_failure(url, timeout_s) or "wrong path or credentials?"
+
+
+def answered_failure(url: str, timeout_s: float) -> str | None:
+    """Why ``url`` did not open, from what the server answers; None when it answers nothing within
+    ``timeout_s`` (hung, or closing the connection at once)."""
     answers = _Answers()
     credentials = False
     # One deadline for it all: a server that trickles its answer a byte at a time cannot hold it.
@@ -84,7 +90,9 @@ def rtsp_failure(url: str, timeout_s: float) -> str:
         pass  # whatever was answered before names the problem
     # ValueError covers UnicodeError and a URL urlsplit cannot take apart; each request's answer is
     # kept as it arrives, so a later failure loses nothing said before it.
-    return _reason(answers, credentials=credentials)
+    if answers.describe is None:
+        return None
+    return _reason(answers.describe, answers, credentials=credentials)
 
 
 def _converse(connection: socket.socket, target: str, query: str, deadline: float) -> _Answers:
@@ -122,10 +130,7 @@ def _converse(connection: socket.socket, target: str, query: str, deadline: floa
     return answers
 
 
-def _reason(answers: _Answers, *, credentials: bool) -> str:
-    describe = answers.describe
-    if describe is None:
-        return "wrong path or credentials?"
+def _reason(describe: _Answer, answers: _Answers, *, credentials: bool) -> str:
     if not describe.line.startswith("RTSP/"):
         return f"not an RTSP server: it answered {describe.line!r}"
     if describe.status.startswith("3"):

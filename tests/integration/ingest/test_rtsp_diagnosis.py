@@ -388,3 +388,22 @@ def test_a_redirected_setup_is_named_a_redirect(serve: Callable[..., ScriptedSer
         "the server redirects to rtsp://127.0.0.1:1/cam, which FFmpeg's RTSP client does not follow; "
         "use that URL for the camera: it answered SETUP with 'RTSP/1.0 302 Found'"
     )
+
+
+def test_a_server_that_answers_after_the_read_timeout_is_named_by_its_answer(
+    serve: Callable[..., ScriptedServer],
+) -> None:
+    # Given: a server on a slow link, whose 404 comes 1.5 s after the DESCRIBE, past the read
+    # timeout that ends FFmpeg's open (1 s) but within the open's budget (4 s)
+    def slow(method: str, sequence: str) -> bytes:
+        if method == "DESCRIBE":
+            time.sleep(1.5)
+            return f"RTSP/1.0 404 Not Found\r\n{sequence}\r\n\r\n".encode()
+        return f"RTSP/1.0 200 OK\r\n{sequence}\r\n\r\n".encode()
+
+    server = serve(slow)
+    with pytest.raises(SourceError) as caught:
+        OpenCvSource(server.url, open_timeout_s=4, read_timeout_s=1)
+    # Then: what it answered, not a server that never answered
+    assert "no stream at this path" in str(caught.value)
+    assert "did not answer" not in str(caught.value)
