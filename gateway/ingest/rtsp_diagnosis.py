@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from gateway.ingest.urls import REDACTED, redact_url
+from gateway.url_credentials import masked_parameters
 
 MAX_ANSWER_SHOWN = 80
 """Characters of a server's answer quoted in an error."""
@@ -196,14 +197,29 @@ def _redirect(answer: _Answer, method: str) -> str:
     location = _header(answer.head, "location")
     if not location:
         return f"the server redirects {method} but names no Location: it answered {answer.line!r}"
-    try:
-        shown = redact_url(location)
-    except ValueError:
-        shown = REDACTED  # a Location no URL parser takes apart may hold credentials anywhere
+    shown = _shown_location(location)
     return (
         f"the server redirects to {shown[: MAX_ANSWER_SHOWN * 2]}, which FFmpeg's RTSP client does not "
         f"follow; use that URL for the camera: it answered {method} with {answer.line!r}"
     )
+
+
+def _shown_location(location: str) -> str:
+    """``location`` as an error may show it: without user info or secret-looking query values, a
+    reference without a scheme (``//user:password@host/path``) too, and nothing before an '@' left
+    in it (where no URL parser found the user info, it may be anywhere before)."""
+    try:
+        parts = urlsplit(location)
+        if parts.scheme:
+            shown = redact_url(location)
+        elif location.startswith("//"):
+            shown = redact_url(f"rtsp:{location}").removeprefix("rtsp:")
+        else:  # a path on the same server
+            shown = urlunsplit(("", "", parts.path, masked_parameters(parts.query), ""))
+    except ValueError:
+        return REDACTED  # a Location no URL parser takes apart may hold credentials anywhere
+    at = shown.rfind("@")
+    return shown if at < 0 else REDACTED + shown[at:]
 
 
 def _hint(status: str, credentials: bool) -> str:

@@ -351,6 +351,24 @@ def test_a_redirect_names_where_it_points_without_credentials(serve: Callable[..
     assert "admin" not in message
 
 
+@pytest.mark.parametrize(
+    ("location", "shown"),
+    [
+        (b"//admin:hunter2@10.0.0.9/live", "//10.0.0.9/live"),
+        (b"/other/path?password=hunter2", "/other/path?password=***"),
+        (b"admin:hunter2@10.0.0.9/live", "***@10.0.0.9/live"),
+    ],
+)
+def test_a_redirect_without_a_scheme_shows_no_credentials(
+    serve: Callable[..., ScriptedServer], location: bytes, shown: str
+) -> None:
+    # A reference without a scheme went through the URL redaction unchanged, credentials and all
+    server = serve(answering(b"RTSP/1.0 302 Found\r\nCSeq: 1\r\nLocation: " + location + b"\r\n\r\n"))
+    message = rtsp_failure(server.url, 2.0)
+    assert message.startswith(f"the server redirects to {shown}, which")
+    assert "hunter2" not in message
+
+
 def test_a_redirect_without_a_location_is_said_so(serve: Callable[..., ScriptedServer]) -> None:
     server = serve(answering(b"RTSP/1.0 302 Found\r\nCSeq: 1\r\n\r\n"))
     message = rtsp_failure(server.url, 2.0)
