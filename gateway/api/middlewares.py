@@ -49,6 +49,8 @@ INFER_PREFIX = "infer:"
 """Route names starting with this queue work for the models, so the queue watermark applies."""
 JSON_TYPE = "application/json"
 CLIENT_CLOSED_REQUEST = 499
+OUTBOX_RETRY_AFTER_S = 5
+"""An outbox read that failed: the audit service's wait for a store it cannot read."""
 """Recorded (as nginx does) for a request whose client went away before the answer."""
 
 
@@ -98,8 +100,9 @@ def error_answer(exc: Exception, method: str, path: str) -> tuple[int, str, Mapp
     if isinstance(exc, OutboxError):
         # Logged once where the read failed (``gateway.pipeline.outbox_read_failures``), not at every
         # request: a damaged file fails every read that reaches it. As the audit service answers a
-        # store it cannot read: a 503 in words, not an internal error.
-        return 503, f"the outbox cannot be read: {exc}", {}
+        # store it cannot read: a 503 in words, not an internal error, with its Retry-After (every
+        # 503 of the API has one).
+        return 503, f"the outbox cannot be read: {exc}", {"Retry-After": str(OUTBOX_RETRY_AFTER_S)}
     if isinstance(exc, GatewayError):
         logger.error("%s %s failed: %s", method, path, exc)
         return 500, f"{type(exc).__name__}: {exc}", {}

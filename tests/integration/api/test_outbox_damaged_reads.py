@@ -40,6 +40,7 @@ def test_a_damaged_outbox_is_a_status_problem_and_its_reads_answer_in_words(
     # Then each read is a 503 naming the outbox's error, not an internal error
     for reply in replies:
         assert reply.status == 503, reply.body
+        assert reply.headers["Retry-After"] == "5"
         answer = reply.json()["error"]
         assert answer.startswith("the outbox cannot be read: outbox "), answer
         assert error in answer
