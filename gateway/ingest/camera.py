@@ -404,8 +404,11 @@ class Camera:
         """Frames flow again: the error that stopped them is past, and ``last_error`` (shown in
         /v1/cameras and the console as the camera's current problem) no longer names it. A stream
         found too slow for its timeouts keeps its error: it stalls again at its next gap, until its
-        timeouts are raised."""
+        timeouts are raised (``SLOW_FORGOTTEN_S`` counts from now, the stall's end: a gap the watchdog
+        alone saw was as long as it lasted, past ``SLOW_FORGOTTEN_S`` itself perhaps)."""
         with self._slow_lock:
             slow = self._slow
+            if slow is not None:
+                self._slow_at = self._clock()
         if slow is None:
             self._last_error = None
