@@ -26,7 +26,7 @@ from gateway.errors import ConfigError, OutboxError
 KEY_FILE_NAME = "signing.key"
 KEY_BYTES = 32
 
-_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP)
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS)
 """What ``link`` raises on a file system without hard links (FAT on an SD card)."""
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -48,12 +48,10 @@ def change(path: Path, sql: str) -> None:
     db.close()
 
 
-def verify(
-    path: Path, keys_file: Path | None = None, *, held_to: Callable[[], None] | None = None
-) -> tuple[int, str, str]:
+def verify(path: Path, keys_file: Path | None = None, *, prefix: Sequence[str] = ()) -> tuple[int, str, str]:
     """``edge-gateway audit verify`` on the store at ``path``: exit status, stdout, stderr."""
     keys = [] if keys_file is None else ["--keys", str(keys_file)]
-    done = edge_gateway("audit", "verify", "--db", f"sqlite:///{path}", *keys, cwd=ROOT, held_to=held_to)
+    done = edge_gateway("audit", "verify", "--db", f"sqlite:///{path}", *keys, cwd=ROOT, prefix=prefix)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -123,7 +121,7 @@ def test_a_store_in_a_folder_the_user_may_not_search_is_one_line(tmp_path: Path)
     folder.chmod(0)
     try:
         # When it is verified, then it is one line naming the store and why, exit 2
-        status, out, err = verify(folder / "audit.db", held_to=held_to_file_modes)
+        status, out, err = verify(folder / "audit.db", prefix=held_to_file_modes())
     finally:
         folder.chmod(0o755)
     assert (status, out) == (EXIT_ERROR, "")

@@ -23,7 +23,7 @@ def test_a_state_dir_the_gateway_cannot_search_is_named_in_one_line(tmp_path: Pa
     state.chmod(0)
     try:
         # When serve starts, held to file modes as the service's user is
-        run = edge_gateway("serve", "--config", str(config), cwd=tmp_path, held_to=held_to_file_modes)
+        run = edge_gateway("serve", "--config", str(config), cwd=tmp_path, prefix=held_to_file_modes())
     finally:
         state.chmod(0o700)
 

@@ -34,7 +34,7 @@ def test_an_unreadable_anomaly_model_directory_is_named_unreadable(tmp_path: Pat
     try:
         # When the config is checked against it by a process the mode holds for
         child = edge_gateway(
-            "check-config", str(config), "--models", str(models), cwd=tmp_path, held_to=held_to_file_modes
+            "check-config", str(config), "--models", str(models), cwd=tmp_path, prefix=held_to_file_modes()
         )
     finally:
         unreadable.chmod(0o755)

@@ -1,29 +1,24 @@
-"""What a child process is held to, set in it before it runs the command (``preexec_fn``): the
-service's own user, or a disk that takes no more bytes, on a machine where the tests run as root
-with space to spare."""
+"""What a child process is held to, on a machine where the tests run as root with space to spare:
+the service's own user's file modes (by the command it is run under), or a disk that takes no more
+bytes (set in it before it runs the command, ``preexec_fn``: no library call there)."""
 
 from __future__ import annotations
 
-import ctypes
 import os
 import resource
 import signal
 
-_PR_CAPBSET_DROP = 24
-_CAP_DAC_OVERRIDE = 1
-_CAP_DAC_READ_SEARCH = 2
+WITHOUT_FILE_MODE_OVERRIDE = ("setpriv", "--bounding-set=-dac_override,-dac_read_search", "--")
+"""Root reads and searches any folder whatever its mode, by CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH;
+dropped from the bounding set by util-linux's setpriv, the command it runs never gets them, and a mode
+holds for it as for the service's own user. A command of its own, not a ``preexec_fn``: that runs
+between fork and exec, where a library call (ctypes' dlopen of libc) may wait for ever on a lock
+another thread of the test process held at the fork."""
 
 
-def held_to_file_modes() -> None:
-    """Root reads and searches any folder whatever its mode, by CAP_DAC_OVERRIDE and
-    CAP_DAC_READ_SEARCH; dropped from the bounding set, the command run next never gets them, and a
-    mode holds for it as for the service's own user. Nothing to drop for another user."""
-    if os.geteuid() != 0:
-        return
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (_CAP_DAC_OVERRIDE, _CAP_DAC_READ_SEARCH):
-        if libc.prctl(_PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+def held_to_file_modes() -> tuple[str, ...]:
+    """The command prefix that holds a command to file modes (nothing for another user than root)."""
+    return WITHOUT_FILE_MODE_OVERRIDE if os.geteuid() == 0 else ()
 
 
 def with_a_full_disk() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +18,18 @@ COMMAND_TIMEOUT_S = 120.0
 
 
 def edge_gateway(
-    *arguments: str, cwd: Path, stdin: str | None = None, held_to: Callable[[], None] | None = None
+    *arguments: str,
+    cwd: Path,
+    stdin: str | None = None,
+    held_to: Callable[[], None] | None = None,
+    prefix: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
     """``python -m gateway ARGUMENTS`` in ``cwd``, its output captured as text, ``stdin`` its input
-    (none: an empty one), ``held_to`` run in the child first (``tests.support.child_limits``).
-    ``JOURNAL_STREAM`` is left out, so the log is the plain text a terminal gets even when the tests
-    run under journald."""
+    (none: an empty one), ``held_to`` run in the child first and ``prefix`` the command it is run by
+    (``tests.support.child_limits``). ``JOURNAL_STREAM`` is left out, so the log is the plain text a
+    terminal gets even when the tests run under journald."""
     return subprocess.run(
-        [sys.executable, "-m", "gateway", *arguments],
+        [*prefix, sys.executable, "-m", "gateway", *arguments],
         cwd=cwd,
         input=stdin if stdin is not None else "",
         env={name: value for name, value in os.environ.items() if name != "JOURNAL_STREAM"},
