@@ -15,12 +15,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 from gateway.ingest.urls import REDACTED
 
-__all__ = ["http_failure"]
+__all__ = ["GUESS", "http_failure"]
 
 MAX_ANSWER_SHOWN = 80
 """Characters of a status line or Content-Type quoted in an error."""
 MAX_HEAD_BYTES = 16384
 GUESS = "wrong path or credentials?"
+"""What a stream that did not open is said to be when the server's answers tell nothing better."""
 STREAM_TYPES = ("multipart/x-mixed-replace", "image/")
 """Content-Types a camera's picture comes as: MJPEG, or one image a request."""
 

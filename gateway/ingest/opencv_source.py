@@ -56,7 +56,7 @@ from gateway.ingest.file_diagnosis import file_not_opened, no_frame_decoded
 from gateway.ingest.file_parts import FileParts
 from gateway.ingest.file_range import FileRange
 from gateway.ingest.files import FileIdentity, ffmpeg_pattern, file_identity, file_problem, local_path
-from gateway.ingest.http_diagnosis import http_failure
+from gateway.ingest.http_diagnosis import GUESS, http_failure
 from gateway.ingest.image_sequence import ImageSequence, start_options
 from gateway.ingest.network_probe import probe_tcp
 from gateway.ingest.rtsp_diagnosis import answered_failure
@@ -224,7 +224,7 @@ class OpenCvSource:
             answered = answered_failure(self._target, remaining_s)
             if answered is None and timed_out:
                 return silent
-            reason = answered or "wrong path or credentials?"
+            reason = answered or GUESS
         elif timed_out:
             return silent
         else:

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from gateway.ingest.http_diagnosis import GUESS
 from gateway.ingest.urls import REDACTED, redact_url
 from gateway.url_credentials import masked_parameters
 
@@ -69,7 +70,7 @@ class _Answers:
 
 def rtsp_failure(url: str, timeout_s: float) -> str:
     """Why ``url`` did not open, in words, from what the server answers (a guess when it says nothing)."""
-    return answered_failure(url, timeout_s) or "wrong path or credentials?"
+    return answered_failure(url, timeout_s) or GUESS
 
 
 def answered_failure(url: str, timeout_s: float) -> str | None:
@@ -229,7 +230,7 @@ def _hint(status: str, credentials: bool) -> str:
     if not credentials:
         # Asked without credentials: a 401 says something only of a URL that has none.
         hints["401"] = "credentials missing"
-    return hints.get(status, "the server failed" if status.startswith("5") else "wrong path or credentials?")
+    return hints.get(status, "the server failed" if status.startswith("5") else GUESS)
 
 
 def _ask(
