@@ -45,6 +45,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gateway.config import LineConfig, ZoneConfig
 from gateway.config.loading import load_with_lines
+from gateway.durable import fsync_path
 from gateway.errors import ConfigError, ConfigProblem
 
 _MERGE = "tag:yaml.org,2002:merge"
@@ -511,8 +512,4 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_path(target.parent)

@@ -30,11 +30,11 @@ from gateway.audit.records import (
     ReceivedMessage,
     RejectReason,
     stored_bytes,
-    stored_type,
 )
 from gateway.audit.rejections import RejectionRecorder
 from gateway.printable import printable
 from gateway.protocol.alerts import MAX_SEQ
+from gateway.sqlite_types import stored_type
 
 logger = logging.getLogger(__name__)
 

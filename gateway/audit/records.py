@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from gateway.errors import AuditError
+from gateway.sqlite_types import stored_type
 
 
 class Outcome(str, enum.Enum):
@@ -98,14 +99,6 @@ class DamagedRow:
     @property
     def described(self) -> str:
         return self.problem if self.seq is None else f"seq {self.seq}: {self.problem}"
-
-
-_STORED_TYPES: dict[type, str] = {str: "TEXT", int: "INTEGER", float: "REAL", type(None): "NULL"}
-
-
-def stored_type(value: object) -> str:
-    """The type a value read back has, as SQL names it (a BLOB reads as ``bytes``)."""
-    return "a BLOB" if isinstance(value, bytes) else _STORED_TYPES.get(type(value), "another type")
 
 
 def stored_bytes(value: object, what: str) -> bytes:

@@ -23,12 +23,12 @@ from gateway.audit.records import (
     RejectedMessage,
     StoredAlert,
     stored_bytes,
-    stored_type,
 )
 from gateway.audit.schema import DROPPED_TABLE, DROPPED_VERSION, NO_DEVICE
 from gateway.errors import AuditError
 from gateway.printable import printable
 from gateway.protocol.replay import replay_pieces
+from gateway.sqlite_types import stored_type
 
 T = TypeVar("T")
 

@@ -27,6 +27,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from gateway.durable import fsync_path
 from gateway.errors import OutboxError
 
 __all__ = ["FileWatch", "beside", "create", "refuse_lost_log", "refuse_not_outbox"]
@@ -75,17 +76,9 @@ def create(
             database.close()
         if temporary.with_name(temporary.name + "-wal").exists():
             raise sqlite3.OperationalError(f"its log was not written into {temporary}")
-        descriptor = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
+        fsync_path(temporary)
         os.rename(temporary, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
+        fsync_path(path.parent)
     except (sqlite3.Error, OSError) as exc:
         _remove_leftovers(temporary)
         raise OutboxError(f"outbox {path}: cannot create: {exc}") from exc

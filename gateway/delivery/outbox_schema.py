@@ -31,6 +31,7 @@ import sqlite3
 from gateway.delivery import outbox_event_ids
 from gateway.domain import Alert, AlertKind
 from gateway.protocol.alerts import InvalidAlertError, decode_alert
+from gateway.sqlite_types import stored_type
 from gateway.wording import counted
 
 logger = logging.getLogger(__name__)
@@ -87,17 +88,12 @@ def payload_field(field: str) -> str:
     )
 
 
-_STORED_TYPES: dict[type, str] = {str: "TEXT", int: "INTEGER", float: "REAL", type(None): "NULL"}
-
-
 def decode_stored(payload: object) -> Alert:
     """The alert a stored payload holds; InvalidAlertError for one that holds none, as for a value of
     another type than the BLOB committed: one bit flipped in a record's header makes SQLite return
     the BLOB as TEXT of the same bytes, or as a number, and such a row is damaged like any other."""
     if not isinstance(payload, bytes):
-        raise InvalidAlertError(
-            "", f"stored as {_STORED_TYPES.get(type(payload), 'another type')}, not a BLOB"
-        )
+        raise InvalidAlertError("", f"stored as {stored_type(payload)}, not a BLOB")
     return decode_alert(payload)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gateway.config import read_text_file
 from gateway.config.bounded_read import refuse_irregular
+from gateway.durable import fsync_path
 from gateway.errors import ConfigError, OutboxError
 
 KEY_FILE_NAME = "signing.key"
@@ -79,7 +80,7 @@ def _create_key(state_dir: Path, path: Path) -> bytes:
         _put_in_place(temporary, path)
         with contextlib.suppress(OSError):  # gone after a rename; tried again below
             temporary.unlink()  # before the fsync, which then makes its removal durable too
-        _fsync_directory(state_dir)
+        fsync_path(state_dir)
     except FileExistsError:
         # Another process created it since the look above: use theirs, as every start after will.
         return read_key(path)
@@ -110,11 +111,3 @@ def _put_in_place(temporary: Path, path: Path) -> None:
         if path.exists():
             raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from exc
         os.rename(temporary, path)
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from gateway.durable import fsync_path
 from gateway.errors import ModelLoadError
 from gateway.inference.model_config import ModelConfig
 
@@ -183,7 +184,7 @@ class EngineCache:
         _write_atomically(path, plan)
         sidecar = json.dumps(key.to_json(), indent=2, sort_keys=True).encode("utf-8") + b"\n"
         _write_atomically(path.with_suffix(SIDECAR_SUFFIX), sidecar)
-        _fsync_directory(self.root)
+        fsync_path(self.root)
         return path
 
     @staticmethod
@@ -268,11 +269,3 @@ def _write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-
-
-def _fsync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

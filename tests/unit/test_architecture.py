@@ -21,12 +21,14 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2] / "gateway"
 NEUTRAL = frozenset(
     {
         "domain",
+        "durable",
         "errors",
         "image_format",
         "image_shrink",
         "outline_pixels",
         "positions",
         "printable",
+        "sqlite_types",
         "suggestions",
         "url_credentials",
         "wording",
@@ -37,12 +39,14 @@ CONFIGURED = NEUTRAL | {"config", "protocol"}
 
 PARTS: Mapping[str, frozenset[str] | None] = {
     "domain": frozenset(),
+    "durable": frozenset(),
     "errors": frozenset(),
     "image_format": frozenset(),
     "image_shrink": frozenset(),
     "outline_pixels": frozenset(),
     "positions": frozenset(),
     "printable": frozenset(),
+    "sqlite_types": frozenset(),
     "suggestions": frozenset(),
     "url_credentials": frozenset(),
     "wording": frozenset(),
