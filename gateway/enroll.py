@@ -46,6 +46,7 @@ from gateway.anomaly.model_file import read_metadata
 from gateway.api.detect import MAX_IMAGE_PIXELS
 from gateway.config import CameraConfig, GatewayConfig
 from gateway.domain import Image, ModelRef
+from gateway.durable import fsync_path
 from gateway.errors import ConfigError, ConfigProblem, ModelError, SourceError
 from gateway.image_format import header_size
 from gateway.inference.model_config import load_model_config
@@ -257,6 +258,7 @@ def _write_model_yaml(model_dir: Path, document: dict[str, object]) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(staging, path)
+        fsync_path(model_dir)
     except OSError as exc:
         raise ModelError(f"cannot write {path}: {exc}") from exc
     finally:
@@ -285,6 +287,7 @@ def _write_version(model_dir: Path, data: bytes) -> tuple[int, Path]:
                 stream.write(data)
                 stream.flush()
                 os.fsync(stream.fileno())
+            fsync_path(staging)
         except OSError as exc:
             raise ModelError(f"cannot write a new version under {model_dir}: {exc}") from exc
         # Another enrollment may take the same number between listing and renaming: retry.
@@ -299,6 +302,10 @@ def _write_version(model_dir: Path, data: bytes) -> tuple[int, Path]:
                 staging.rename(target)
             except OSError:
                 continue
+            try:
+                fsync_path(model_dir)
+            except OSError as exc:
+                raise ModelError(f"cannot make version {version} under {model_dir} durable: {exc}") from exc
             return version, target / "model.onnx"
         raise ModelError(f"could not claim a new version number under {model_dir}")
     finally:
