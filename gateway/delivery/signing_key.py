@@ -17,6 +17,7 @@ import logging
 import os
 import secrets
 import tempfile
+import time
 from pathlib import Path
 
 from gateway.config import read_text_file
@@ -26,6 +27,10 @@ from gateway.errors import ConfigError, OutboxError
 
 KEY_FILE_NAME = "signing.key"
 KEY_BYTES = 32
+
+STALE_TEMPORARY_S = 60.0
+"""Age past which a temporary key file is a leftover: writing one takes milliseconds, and two starts
+on one state_dir at once only race while both write (the outbox's lock then refuses one)."""
 
 _NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS)
 """What ``link`` raises on a file system without hard links (FAT on an SD card)."""
@@ -57,11 +62,14 @@ def load_or_create_key(state_dir: Path, configured: Path | None = None) -> bytes
     try:
         path.stat()
     except FileNotFoundError:
-        return _create_key(state_dir, path)
+        key = _create_key(state_dir, path)
     except OSError as exc:
         # A state_dir the gateway's user cannot search (mode 000, another owner).
         raise OutboxError(f"signing key {path}: cannot read: {exc.strerror or exc}") from exc
-    return read_key(path)
+    else:
+        key = read_key(path)
+    _remove_stale_temporaries(state_dir, time.time())
+    return key
 
 
 def _create_key(state_dir: Path, path: Path) -> bytes:
@@ -92,6 +100,17 @@ def _create_key(state_dir: Path, path: Path) -> bytes:
             temporary.unlink()
     logger.info("generated a new signing key in %s", path)
     return read_key(path)
+
+
+def _remove_stale_temporaries(state_dir: Path, now: float) -> None:
+    """Remove the temporary key files a start killed while writing one left (each holds a secret,
+    never used); only those older than STALE_TEMPORARY_S, which no start still writing owns."""
+    with contextlib.suppress(OSError):
+        for temporary in state_dir.glob(f".{KEY_FILE_NAME}.*.tmp"):
+            with contextlib.suppress(OSError):
+                if now - temporary.lstat().st_mtime > STALE_TEMPORARY_S:
+                    temporary.unlink()
+                    logger.info("removed %s, left by a start stopped while writing a new key", temporary)
 
 
 def _write_all(descriptor: int, data: bytes) -> None:

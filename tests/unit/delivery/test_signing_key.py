@@ -6,11 +6,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
-from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
+from gateway.delivery.signing_key import KEY_FILE_NAME, STALE_TEMPORARY_S, load_or_create_key
 
 THEIRS = "cd" * 32
 
@@ -53,3 +54,22 @@ def test_a_key_another_process_made_meanwhile_is_used_not_replaced(
     assert load_or_create_key(tmp_path) == bytes.fromhex(THEIRS)
     assert (tmp_path / KEY_FILE_NAME).read_text(encoding="ascii") == THEIRS + "\n"
     assert sorted(entry.name for entry in tmp_path.iterdir()) == [KEY_FILE_NAME]
+
+
+@pytest.mark.parametrize("key_exists", [True, False], ids=["key-in-place", "no-key-yet"])
+def test_a_temporary_key_left_by_a_killed_start_is_removed_once_stale(
+    tmp_path: Path, key_exists: bool
+) -> None:
+    # Given a start killed while writing a key left its temporary file, and another start is writing now
+    if key_exists:
+        (tmp_path / KEY_FILE_NAME).write_text(THEIRS + "\n", encoding="ascii")
+    leftover = tmp_path / f".{KEY_FILE_NAME}.killed.tmp"
+    leftover.write_text("ab" * 32 + "\n", encoding="ascii")
+    stale = time.time() - STALE_TEMPORARY_S - 5
+    os.utime(leftover, (stale, stale))
+    writing = tmp_path / f".{KEY_FILE_NAME}.writing.tmp"
+    writing.write_text("ef" * 32 + "\n", encoding="ascii")
+    # When the key is loaded or made
+    load_or_create_key(tmp_path)
+    # Then the stale leftover is gone, and the one being written is left to its writer
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == sorted([KEY_FILE_NAME, writing.name])
