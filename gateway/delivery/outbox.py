@@ -63,7 +63,14 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry
 
 from gateway.config import GatewayConfig, OutboxConfig
-from gateway.delivery import outbox_batch, outbox_checks, outbox_file, outbox_retention, outbox_schema
+from gateway.delivery import (
+    outbox_batch,
+    outbox_checks,
+    outbox_file,
+    outbox_log,
+    outbox_retention,
+    outbox_schema,
+)
 from gateway.delivery.outbox_batch import Request, Row, with_images
 from gateway.delivery.outbox_lock import OutboxLock
 from gateway.delivery.outbox_metrics import OutboxMetrics
@@ -152,6 +159,7 @@ class Outbox(OutboxReads):
         """The database (migrated) and its chain head; the caller holds the lock."""
         outbox_checks.refuse_unusable_file(self.path)
         outbox_file.refuse_lost_log(self.path)
+        self._say_log_shortfall()
         # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
         open_database = partial(
             open_wal_database, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
@@ -178,6 +186,28 @@ class Outbox(OutboxReads):
             db.close()
             raise
         return db, head
+
+    def _say_log_shortfall(self) -> None:
+        log, index = outbox_file.beside(self.path, "-wal"), outbox_file.beside(self.path, "-shm")
+        try:
+            shortfall = outbox_log.shortfall(log, index)
+        except OSError as exc:
+            logger.warning("outbox %s: cannot read %s or %s to check them: %s", self.path, log, index, exc)
+            return
+        if shortfall is not None:
+            logger.error(
+                "outbox %s: its write-ahead log %s holds %d of the %d frames %s recorded when the gateway "
+                "last committed before stopping without closing it (a crash or power loss): %s; the "
+                "alerts committed in the rest are lost unless the state directory is restored from a "
+                "backup (after a power loss, frames never fsync'd count too: delivery marks, or every "
+                "commit under outbox.synchronous: normal)",
+                self.path,
+                log.name,
+                shortfall.held,
+                shortfall.recorded,
+                index.name,
+                shortfall.why,
+            )
 
     @classmethod
     def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
