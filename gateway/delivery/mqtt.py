@@ -18,6 +18,12 @@ Connection rules (the delivery rules are ``mqtt_window``'s):
   audit log stores each (device_id, seq) once;
 - replay requests on ``{prefix}/{device_id}/replay`` (``{"from_seq": a, "to_seq": b}``,
   ``mqtt_replay``) are queued (bounded, drops counted) and served by the window.
+
+Outbox reads: a read of what to send that fails (a page of the file damaged where only the publisher
+reads) sends nothing, so it is told to ``read_failures`` (the gateway's, which ``/v1/status`` names
+and which logs each error once); the thread lives on and reads again at the next wake-up (at most
+IDLE_WAKE_S later), delivering as soon as a read succeeds. Before, the publisher only logged it, and
+the gateway answered healthy while nothing was delivered.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import logging
 import queue
 import threading
 import time
+from typing import Protocol
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.reasoncodes import ReasonCode
@@ -49,6 +56,12 @@ logger = logging.getLogger(__name__)
 IDLE_WAKE_S = 0.5
 
 
+class ReadFailures(Protocol):
+    """Where the publisher tells its failed outbox reads (``gateway.pipeline.outbox_read_failures``)."""
+
+    def failed(self, exc: OutboxError) -> None: ...
+
+
 class MqttPublisher:
     def __init__(
         self,
@@ -56,9 +69,14 @@ class MqttPublisher:
         device_id: str,
         outbox: Outbox,
         registry: CollectorRegistry,
+        *,
+        read_failures: ReadFailures | None = None,
     ) -> None:
+        """``read_failures``: told each read of what to send that fails; without it such a read is
+        only logged (once per distinct error)."""
         self._config = config
         self._outbox = outbox
+        self._read_failures = read_failures
         prefix = f"{config.topic_prefix}/{device_id}"
         self.alerts_topic = f"{prefix}/alerts"
         self.status_topic = f"{prefix}/status"
@@ -247,16 +265,28 @@ class MqttPublisher:
                     if idle:
                         self._outbox.maybe_prune()
                     self._window.settle_acks()
-                    if self._state is DeliveryState.CONNECTED:
-                        self._window.fill()
                 except OutboxError as exc:
                     # The disk refuses (full): keep what is in flight, try again on the next wake-up.
                     self._window.note_outbox_error(exc)
+                    continue
+                if self._state is DeliveryState.CONNECTED:
+                    self._fill()
         except Exception:
             logger.exception("MQTT publisher thread failed; alerts stay in the outbox")
             self._set_state(DeliveryState.STOPPED, "publisher thread failed; see the log")
         finally:
             self._shutdown()
+
+    def _fill(self) -> None:
+        """Send what the outbox holds to send; a read that fails is tried again at the next wake-up."""
+        try:
+            self._window.fill()
+        except OutboxError as exc:
+            # Nothing is sent while it fails: the gateway's status must say so, not only the log.
+            if self._read_failures is None:
+                self._window.note_outbox_error(exc)
+            else:
+                self._read_failures.failed(exc)
 
     def _settle_acks_at_shutdown(self) -> None:
         try:

@@ -115,13 +115,15 @@ class Gateway:
         cameras: CameraPipeline,
         registry: CollectorRegistry,
         evidence: EvidenceEncoder | None = None,
+        outbox_reads: OutboxReadFailures | None = None,
     ) -> None:
         self.config = config
         self.evidence = evidence
         self.inference = inference
         self.outbox = outbox
-        self.outbox_reads = OutboxReadFailures()
-        """The outbox reads the HTTP API made that failed (a file damaged where start-up did not read)."""
+        self.outbox_reads = outbox_reads if outbox_reads is not None else OutboxReadFailures()
+        """The outbox reads the HTTP API and the MQTT publisher made that failed (a file damaged where
+        start-up did not read); ``publisher`` must have been given the same one."""
         self.event_log = WatchedEventLog(outbox, self.outbox_reads)
         """The outbox as the HTTP API reads it: a failed read is recorded in ``outbox_reads``."""
         self.publisher = publisher
@@ -161,8 +163,11 @@ class Gateway:
         registry = registry if registry is not None else CollectorRegistry()
         inference = InferenceService.from_config(config, registry)
         outbox = Outbox.from_config(config, registry)
+        # One record of failed reads for the API and the publisher: a page only the publisher reads
+        # would otherwise fail every delivery while /v1/status answered healthy.
+        outbox_reads = OutboxReadFailures()
         publisher = (
-            MqttPublisher(config.mqtt, config.device_id, outbox, registry)
+            MqttPublisher(config.mqtt, config.device_id, outbox, registry, read_failures=outbox_reads)
             if config.mqtt is not None
             else None
         )
@@ -215,6 +220,7 @@ class Gateway:
             cameras=cameras,
             registry=registry,
             evidence=evidence,
+            outbox_reads=outbox_reads,
         )
 
     # -- lifecycle ---------------------------------------------------------------------------------

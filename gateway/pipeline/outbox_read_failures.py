@@ -6,11 +6,13 @@ table dropped by hand) shows only when a read reaches it. ``GET /v1/status`` the
 read's error, or stayed healthy while ``GET /v1/events`` answered 500 and logged it at every request.
 
 Now every read the HTTP API makes goes through ``WatchedEventLog`` (or ``Gateway.system_facts``),
-which records a failure here: each distinct error is logged once, and ``problem`` names the latest in
-``/v1/status`` until the gateway restarts. A damaged file does not mend itself, and a read that
-happens to succeed elsewhere in the file says nothing of the pages that failed, so one success does
-not clear it. It is listed with the degraded problems, not the watchdog's: the gateway still decides
-and commits, and a restart by systemd would not mend the file either.
+and every read the MQTT publisher makes of what to send is told here by the publisher itself (a page
+only it reads left the gateway healthy while nothing was delivered). Each failure is recorded here:
+each distinct error is logged once, and ``problem`` names the latest in ``/v1/status`` until the
+gateway restarts. A damaged file does not mend itself, and a read that happens to succeed elsewhere
+in the file says nothing of the pages that failed, so one success does not clear it. It is listed
+with the degraded problems, not the watchdog's: the gateway still decides and commits, and a restart
+by systemd would not mend the file either.
 """
 
 from __future__ import annotations
