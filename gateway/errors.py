@@ -16,6 +16,7 @@ Third-party failures (cv2, onnxruntime, paho, sqlite, psycopg) are wrapped at th
     ├── SourceError                 a camera could not be opened or read
     ├── DeliveryError
     │   ├── OutboxError             the durable outbox could not commit or read -> HTTP 503
+    │   │   └── OutboxUnavailableError  a read refused for a passing cause (locked, I/O error)
     │   ├── EvidenceError           a frame could not be encoded as evidence (the alert goes without)
     │   └── BrokerError             MQTT connect/auth/publish failure
     └── AuditError                  audit store or verification failure
@@ -93,6 +94,12 @@ class DeliveryError(GatewayError):
 
 class OutboxError(DeliveryError):
     pass
+
+
+class OutboxUnavailableError(OutboxError):
+    """A read SQLite refused for a cause outside the file's content (locked by another process, a disk
+    I/O error, out of memory): the same read may succeed later. Every other read error (a malformed
+    page, no database, a table gone, a damaged row) says the file is damaged, which lasts."""
 
 
 class EvidenceError(DeliveryError):

@@ -57,9 +57,12 @@ IDLE_WAKE_S = 0.5
 
 
 class ReadFailures(Protocol):
-    """Where the publisher tells its failed outbox reads (``gateway.pipeline.outbox_read_failures``)."""
+    """Where the publisher tells how its outbox reads went (``gateway.pipeline.outbox_read_failures``):
+    each that failed, and each that succeeded, which ends the naming of an error whose cause passed."""
 
     def failed(self, exc: OutboxError) -> None: ...
+
+    def succeeded(self) -> None: ...
 
 
 class MqttPublisher:
@@ -287,6 +290,9 @@ class MqttPublisher:
                 self._window.note_outbox_error(exc)
             else:
                 self._read_failures.failed(exc)
+            return
+        if self._read_failures is not None:
+            self._read_failures.succeeded()
 
     def _settle_acks_at_shutdown(self) -> None:
         try:

@@ -20,7 +20,7 @@ from gateway.delivery import outbox_event_ids
 from gateway.delivery.outbox_event_ids import IdsCommitted
 from gateway.delivery.outbox_schema import decode_stored, payload_field
 from gateway.domain import Alert, AlertEvent, EvidenceRecord
-from gateway.errors import OutboxError
+from gateway.errors import OutboxError, OutboxUnavailableError
 from gateway.printable import printable
 from gateway.protocol.alerts import InvalidAlertError, format_timestamp
 
@@ -33,6 +33,35 @@ _LAST_FOUR_DIGIT_YEAR_S = 253_402_300_799.999
 _RECENT_WINDOW = 256
 """How many of the newest alerts are looked at for the newest one before an ``until`` before the frame
 time's index is read."""
+
+
+_PASSING_CODES = frozenset({5, 6, 7, 9, 10, 13, 14, 15})
+"""SQLite's primary result codes whose cause is outside the file's content, so that the same read may
+succeed later: BUSY, LOCKED, NOMEM, INTERRUPT, IOERR (a USB disk briefly unplugged), FULL, CANTOPEN,
+PROTOCOL (another process holding the write-ahead log's locks)."""
+_PASSING_MESSAGES = frozenset(
+    {
+        "database is locked",
+        "database table is locked",
+        "out of memory",
+        "interrupted",
+        "disk I/O error",
+        "database or disk is full",
+        "unable to open database file",
+        "locking protocol",
+    }
+)
+"""Their messages, as Python before 3.11 gives no code."""
+
+
+def read_error(path: Path, exc: sqlite3.Error) -> OutboxError:
+    """``exc`` of a read of the outbox at ``path`` as the OutboxError to raise: OutboxUnavailableError
+    when its cause passes (``_PASSING_CODES``), so that ``/v1/status`` stops naming it once reads
+    succeed again."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    passing = code & 0xFF in _PASSING_CODES if isinstance(code, int) else str(exc) in _PASSING_MESSAGES
+    error = OutboxUnavailableError if passing else OutboxError
+    return error(f"outbox {path}: read failed: {exc}")
 
 
 def _stored_time(bound: float) -> str:
@@ -259,7 +288,7 @@ class OutboxReads:
             with self._db_lock:
                 return outbox_event_ids.read(self._db)
         except sqlite3.Error as exc:
-            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
+            raise read_error(self.path, exc) from exc
 
     def _open_event_from_alerts(
         self, event_id: str, seq: int, damage: InvalidAlertError
@@ -298,4 +327,4 @@ class OutboxReads:
             with self._db_lock:
                 return self._db.execute(sql, parameters).fetchall()
         except sqlite3.Error as exc:
-            raise OutboxError(f"outbox {self.path}: read failed: {exc}") from exc
+            raise read_error(self.path, exc) from exc

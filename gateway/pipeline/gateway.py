@@ -48,7 +48,13 @@ from gateway.ingest.cameras import CameraPipeline
 from gateway.ingest.sources import SourceFactory, source_factory
 from gateway.pipeline.camera_changes import plan_reload
 from gateway.pipeline.model_names import default_versions, missing_model_problems
-from gateway.pipeline.outbox_read_failures import OutboxReadFailures, WatchedEventLog
+from gateway.pipeline.outbox_read_failures import (
+    COUNT_READS,
+    PUBLISHER_READS,
+    OutboxReadFailures,
+    ReadsOfKind,
+    WatchedEventLog,
+)
 from gateway.pipeline.rule_labels import UnknownLabels, repository_labels, unknown_labels
 from gateway.pipeline.service_changes import in_force, pending_line, restart_only_changes
 from gateway.pipeline.specs import rule_specs, tracker_specs
@@ -167,7 +173,13 @@ class Gateway:
         # would otherwise fail every delivery while /v1/status answered healthy.
         outbox_reads = OutboxReadFailures()
         publisher = (
-            MqttPublisher(config.mqtt, config.device_id, outbox, registry, read_failures=outbox_reads)
+            MqttPublisher(
+                config.mqtt,
+                config.device_id,
+                outbox,
+                registry,
+                read_failures=ReadsOfKind(outbox_reads, PUBLISHER_READS),
+            )
             if config.mqtt is not None
             else None
         )
@@ -388,8 +400,9 @@ class Gateway:
             stats = self.outbox.stats()
         except OutboxError as exc:
             # Named by ``degraded`` from now on; the rest of the status is still worth answering.
-            self.outbox_reads.failed(exc)
+            self.outbox_reads.failed(COUNT_READS, exc)
             return SystemFacts(self.config.device_id, self._started_at, None, None)
+        self.outbox_reads.succeeded(COUNT_READS)
         return SystemFacts(self.config.device_id, self._started_at, stats.stored, stats.pending)
 
     def _ready_models(self) -> int:

@@ -19,7 +19,7 @@ from gateway.config import MqttConfig
 from gateway.delivery.mqtt import MqttPublisher
 from gateway.delivery.outbox import DATABASE_NAME, Outbox
 from gateway.domain import DeliveryState
-from gateway.pipeline.outbox_read_failures import OutboxReadFailures
+from gateway.pipeline.outbox_read_failures import PUBLISHER_READS, OutboxReadFailures, ReadsOfKind
 from tests.integration.delivery.publisher_process import DEVICE_ID, event
 from tests.integration.delivery.test_replay_request_nesting import wait_until
 from tests.support.alert_collector import AlertCollector
@@ -48,7 +48,9 @@ def test_a_read_only_the_publisher_makes_is_a_status_problem_and_delivery_resume
     outbox = Outbox(tmp_path, DEVICE_ID, KEY)
     failures = OutboxReadFailures()
     config = MqttConfig.model_validate({"url": broker.url, "reconnect_min_s": 0.1, "reconnect_max_s": 0.5})
-    publisher = MqttPublisher(config, DEVICE_ID, outbox, CollectorRegistry(), read_failures=failures)
+    publisher = MqttPublisher(
+        config, DEVICE_ID, outbox, CollectorRegistry(), read_failures=ReadsOfKind(failures, PUBLISHER_READS)
+    )
     publisher.start()
     try:
         outbox.append_many([event(0)])
