@@ -220,13 +220,18 @@ class GeometryEditor(Protocol):
 @dataclass(frozen=True, slots=True)
 class SystemFacts:
     device_id: str
-    started_at: float
-    """Wall-clock time (Unix seconds) the gateway started."""
+    uptime_s: float
+    """Seconds since the gateway started, on the monotonic clock: a wall clock stepped since (NTP's
+    first sync on a box without a battery-backed clock) does not count."""
     outbox_stored: int | None
     """Alerts held in the outbox; None when the outbox cannot be read (``degraded`` names why)."""
     outbox_pending: int | None
     """Alerts not yet acknowledged by the broker (all of them when running outbox-only); None as
     ``outbox_stored``."""
+
+    def started_at(self, now: float) -> float:
+        """When the gateway started, on the wall clock as it reads ``now``."""
+        return now - self.uptime_s
 
 
 class SystemInfo(Protocol):

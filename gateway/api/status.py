@@ -46,8 +46,8 @@ async def status(request: web.Request) -> web.Response:
     if facts is not None:
         body |= {
             "device_id": facts.device_id,
-            "started_at": facts.started_at,
-            "uptime_s": round(max(0.0, time.time() - facts.started_at), 1),
+            "started_at": facts.started_at(time.time()),
+            "uptime_s": round(facts.uptime_s, 1),
             "outbox": {"stored": facts.outbox_stored, "pending": facts.outbox_pending},
         }
     return web.json_response(

@@ -137,7 +137,7 @@ class Gateway:
         self.cameras = cameras
         self.registry = registry
         self._started = False
-        self._started_at = time.time()
+        self._started_monotonic = time.monotonic()
         # The cameras as built, by id: their sources and models stay until the service restarts.
         self._built_cameras = {camera.id: camera for camera in config.cameras}
         # And the service as built: its device id, directories, API, MQTT session and pools.
@@ -250,7 +250,7 @@ class Gateway:
             self.publisher.start()
         self.cameras.start()
         self._started = True
-        self._started_at = time.time()
+        self._started_monotonic = time.monotonic()
         logger.info(
             "gateway %s running: %s, %s ready",
             self.config.device_id,
@@ -401,9 +401,12 @@ class Gateway:
         except OutboxError as exc:
             # Named by ``degraded`` from now on; the rest of the status is still worth answering.
             self.outbox_reads.failed(COUNT_READS, exc)
-            return SystemFacts(self.config.device_id, self._started_at, None, None)
+            return SystemFacts(self.config.device_id, self._uptime_s(), None, None)
         self.outbox_reads.succeeded(COUNT_READS)
-        return SystemFacts(self.config.device_id, self._started_at, stats.stored, stats.pending)
+        return SystemFacts(self.config.device_id, self._uptime_s(), stats.stored, stats.pending)
+
+    def _uptime_s(self) -> float:
+        return time.monotonic() - self._started_monotonic
 
     def _ready_models(self) -> int:
         return sum(1 for status in self.inference.models() if status.state is ModelState.READY)

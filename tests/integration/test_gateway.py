@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -360,3 +361,21 @@ def test_an_outbox_file_deleted_while_the_gateway_runs_is_a_status_problem(
         ]
     finally:
         api.close()
+
+
+def test_uptime_does_not_count_a_wall_clock_step(
+    tmp_path: Path, running: list[Gateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gateway = started(running, config_for(tmp_path, []))
+    api = ServedApi(gateway_app(gateway))
+    try:
+        before = api.get("/v1/status").json()
+        # When the wall clock steps a day ahead (NTP's first sync on a box without a battery-backed clock)
+        wall = time.time
+        monkeypatch.setattr(time, "time", lambda: wall() + 86_400.0)
+        after = api.get("/v1/status").json()
+    finally:
+        api.close()
+    # Then the uptime goes on from where it was, and the start is told on the new clock
+    assert 0.0 <= after["uptime_s"] - before["uptime_s"] < 5.0
+    assert 86_400.0 - 5.0 < after["started_at"] - before["started_at"] < 86_400.0 + 5.0
