@@ -6,7 +6,7 @@ worker, row, alert): the plural adds an s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 
 def counted(count: int, noun: str) -> str:
@@ -16,3 +16,9 @@ def counted(count: int, noun: str) -> str:
 def versions_listed(versions: Iterable[int]) -> str:
     """A model's version numbers, lowest first, as told to someone who named one it lacks."""
     return ", ".join(str(number) for number in sorted(versions)) or "none"
+
+
+def names_listed(names: Sequence[str], shown: int = 5) -> str:
+    """The first ``shown`` of ``names``, then how many more: "a, b, c, d, e and 2 more"."""
+    listed = ", ".join(names[:shown])
+    return f"{listed} and {len(names) - shown} more" if len(names) > shown else listed

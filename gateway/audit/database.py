@@ -25,21 +25,27 @@ own exception tree when it cannot convert a value (``BINDING_ERRORS``). Everythi
 a unique violation (a race between two writers that a retry resolves) and anything unknown, is an
 outage: a good alert is never rejected for an error that might pass.
 
-Opened with ``create=False`` (``audit verify``), a store is read as it is, read-only
-(``gateway.audit.read_only``).
+Opened to serve, a store is never started over: a SQLite file is made complete before it takes its
+name (``_create_store``), so a file at the name that holds no store (empty, no tables, another
+program's) is refused with what to do (``_refuse_not_a_store``). Opened with ``create=False``
+(``audit verify``), a store is read as it is, read-only (``gateway.audit.read_only``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
 import stat
 import urllib.parse
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
+from gateway import sqlite_file
 from gateway.audit import schema
 from gateway.audit.read_only import readable_version
 from gateway.config.bounded_read import file_kind
@@ -49,6 +55,8 @@ from gateway.url_credentials import MASK, masked_parameters, secret_values, spli
 
 if TYPE_CHECKING:
     import psycopg
+
+logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_S = 30.0
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, UnicodeEncodeError)
@@ -124,7 +132,10 @@ class SqliteDatabase:
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self._connection = open_wal_database(path, synchronous="full", busy_timeout_s=BUSY_TIMEOUT_S)
+                if not os.path.lexists(path):
+                    _create_store(path)
+                _refuse_not_a_store(path)
+                self._connection = _open_wal(path)
             else:
                 # Not open_wal_database: switching to WAL writes the file. A WAL store stays one.
                 self._connection = sqlite3.connect(
@@ -140,7 +151,7 @@ class SqliteDatabase:
                 )
                 return
             with self.transaction():
-                schema.migrate(self.execute, blob="BLOB", serial="INTEGER PRIMARY KEY AUTOINCREMENT")
+                schema.migrate(self.execute, **_SQLITE_TYPES)
             self.version = schema.VERSION
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
@@ -205,6 +216,72 @@ class SqliteDatabase:
 
     def close(self) -> None:
         self._connection.close()
+
+
+_SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
+_MOVE_ASIDE = "restore it from a backup, or move it aside to start a new store"
+
+
+def _open_wal(path: Path) -> sqlite3.Connection:
+    return open_wal_database(path, synchronous="full", busy_timeout_s=BUSY_TIMEOUT_S)
+
+
+def _statements(connection: sqlite3.Connection) -> schema.Execute:
+    """``schema``'s way to run a statement, on a connection of the SQLite module's own."""
+    return lambda sql, parameters: connection.execute(sql, tuple(parameters)).fetchall()
+
+
+def _create_store(path: Path) -> None:
+    """A new store at ``path`` (where nothing is), made under a temporary name and given its name once
+    its tables are in it (``sqlite_file.create``): SQLite gives a new file its name before its tables,
+    so a file found at ``path`` without them could have been one being made, and could not be refused.
+    Another ``audit serve`` making it at the same time is fine: the first to finish names it, and both
+    open that one. A write-ahead log left at ``path`` without its file is refused: SQLite would replay
+    it onto the new store (pages of the store that was there)."""
+    target = Path(os.path.realpath(path))
+    log = sqlite_file.beside(target, "-wal")
+    if os.path.lexists(log):
+        raise AuditError(
+            f"cannot open the audit database {path}: it is missing while its write-ahead log {log} is "
+            "there (the file moved or deleted?): put the file back, or move the log aside too to start a "
+            "new store"
+        )
+
+    def make(connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        schema.migrate(_statements(connection), **_SQLITE_TYPES)
+        connection.execute("COMMIT")
+
+    # A name of its own for each process: two making the store at once, with no lock between them.
+    temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.new")
+    if sqlite_file.create(target, temporary, _open_wal, make, exclusive=True):
+        logger.info("audit store %s created", path)
+
+
+def _refuse_not_a_store(path: Path) -> None:
+    """AuditError when the file at ``path`` holds no audit store, before anything writes to it (the
+    switch to WAL would, into another program's file): no tables at all (what was stored in it lost,
+    as a new store always has its tables), another program's tables, or no SQLite database."""
+    probe = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
+    try:
+        if not sqlite_file.table_names(probe):
+            raise AuditError(
+                f"cannot open the audit database {path}: it holds no tables, so whatever was stored in it "
+                f"is lost (its write-ahead log {path.name}-wal deleted, cut short or damaged, or the file "
+                "itself cut short), or it never held any (an older release's first start stopped before "
+                f"its tables were written): {_MOVE_ASIDE}"
+            )
+        schema.refuse_foreign(_statements(probe), sqlite=True)
+    except schema.ForeignTablesError as exc:
+        raise AuditError(f"cannot open the audit database {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", None) != "SQLITE_NOTADB":
+            raise
+        raise AuditError(
+            f"cannot open the audit database {path}: it is no SQLite database ({exc}): {_MOVE_ASIDE}"
+        ) from None
+    finally:
+        probe.close()
 
 
 class PostgresDatabase:
@@ -368,9 +445,10 @@ def open_database(url: str, *, create: bool = True) -> Database:
 def _refuse_unusable_file(path: Path, *, create: bool) -> None:
     """AuditError for a SQLite path that cannot hold the store: one that cannot be looked at (a
     folder on the way this user may not search), one that is no regular file (SQLite waits for ever
-    to open a FIFO), and a missing one when the store is not to be created."""
+    to open a FIFO), an empty one, and a missing one when the store is not to be created."""
     try:
-        mode = path.stat().st_mode
+        status = path.stat()
+        mode, size = status.st_mode, status.st_size
     except FileNotFoundError:
         if create:
             return
@@ -379,6 +457,12 @@ def _refuse_unusable_file(path: Path, *, create: bool) -> None:
         raise AuditError(f"cannot open the audit database {path}: {exc.strerror or exc}") from None
     if not stat.S_ISREG(mode):
         raise AuditError(f"the audit database {path} is {file_kind(mode)}, not a regular file")
+    if size == 0:
+        # SQLite opens an empty file as a new database; a store is never one (it is made complete
+        # before it takes its name, ``_create_store``), so this one was truncated.
+        raise AuditError(
+            f"cannot open the audit database {path}: the file is empty (0 bytes; truncated?): {_MOVE_ASIDE}"
+        )
 
 
 SQLITE = "SQLite"

@@ -13,12 +13,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.audit import schema
+from gateway.audit.schema import STORE_TABLE
 from gateway.errors import AuditError
 
 __all__ = ["READABLE_VERSION", "STORE_TABLE", "readable_version"]
 
-STORE_TABLE = "audit_alerts"
-"""The table every audit store has had since its first version: a database without it holds none."""
 READABLE_VERSION = 2
 """The oldest store a read-only connection reads: ``audit verify`` needs the evidence table."""
 

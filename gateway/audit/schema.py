@@ -72,11 +72,14 @@ from typing import Any
 from gateway.errors import AuditError
 from gateway.printable import printable
 from gateway.protocol.alerts import parse_timestamp
+from gateway.wording import names_listed
 
 logger = logging.getLogger(__name__)
 
 VERSION = 8
 BACKFILL_PAGE_ROWS = 1000
+STORE_TABLE = "audit_alerts"
+"""The table every audit store has had since its first version: a database without it holds none."""
 
 Execute = Callable[[str, Sequence[object]], list[tuple[Any, ...]]]
 
@@ -249,6 +252,35 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
 class DamagedSchemaError(AuditError):
     """``audit_schema`` holds a value no version can be read from (the store wraps it, naming the
     database)."""
+
+
+class ForeignTablesError(AuditError):
+    """A database holding tables, none of them an audit store's (the store wraps it, naming the
+    database)."""
+
+
+def refuse_foreign(execute: Execute, *, sqlite: bool) -> None:
+    """ForeignTablesError when the database holds tables and no audit store: another program's
+    database, named by mistake. Its tables are left as they were: ``migrate`` would add the store's
+    beside them, and the wrong database would be the audit log from then on, the store it was meant
+    to be never written again."""
+    tables = sorted(_tables(execute, sqlite=sqlite))
+    if not tables or STORE_TABLE in tables:
+        return
+    kind, advice = (
+        (
+            "a SQLite file",
+            "point database at the audit store's file, or move this file aside to start a new store",
+        )
+        if sqlite
+        else (
+            "a database",
+            "point database at the audit store's database, or give the store a database of its own",
+        )
+    )
+    raise ForeignTablesError(
+        f"it is not an audit store ({kind} whose tables are {names_listed(tables)}): {advice}"
+    )
 
 
 def _stored_version(execute: Execute, *, sqlite: bool) -> int | None:

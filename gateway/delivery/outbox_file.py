@@ -27,8 +27,10 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from gateway.durable import fsync_path
+from gateway import sqlite_file
 from gateway.errors import OutboxError
+from gateway.sqlite_file import beside, remove_leftovers, table_names
+from gateway.wording import names_listed
 
 __all__ = ["FileWatch", "beside", "create", "refuse_lost_log", "refuse_not_outbox"]
 
@@ -38,14 +40,6 @@ _LOST_ADVICE = (
     "restore it (with its -wal file) from a backup, or move it aside to start a new chain at seq 1 "
     "(the audit side will reject those seqs as duplicates of the alerts it already holds from this device)"
 )
-_SHOWN_TABLES = 5
-
-
-def beside(path: Path, suffix: str) -> Path:
-    """The file SQLite keeps beside the database at ``path`` (``-wal``, ``-shm``): beside the file a
-    link there points to, where SQLite puts them."""
-    resolved = Path(os.path.realpath(path))
-    return resolved.with_name(resolved.name + suffix)
 
 
 def create(
@@ -53,11 +47,11 @@ def create(
     open_database: Callable[[Path], sqlite3.Connection],
     make: Callable[[sqlite3.Connection], None],
 ) -> None:
-    """Make the outbox at ``path`` (where nothing is): opened by ``open_database`` under a temporary
-    name, given its schema by ``make``, closed (which checkpoints its log into it) and renamed into
-    place, so that a crash on the way leaves no file at ``path``. The caller holds the outbox's lock.
-    A write-ahead log left at ``path`` without its database is refused: SQLite would replay it onto
-    the new file (an old chain head over the new tables, pages of another file)."""
+    """Make the outbox at ``path`` (where nothing is) under a temporary name, renamed into place once
+    complete (``sqlite_file.create``), so that a crash on the way leaves no file at ``path``. The
+    caller holds the outbox's lock. A write-ahead log left at ``path`` without its database is
+    refused: SQLite would replay it onto the new file (an old chain head over the new tables, pages of
+    another file)."""
     log = beside(path, "-wal")
     if os.path.lexists(log):
         raise OutboxError(
@@ -67,38 +61,17 @@ def create(
             "already holds from this device)"
         )
     temporary = path.with_name(path.name + ".new")
-    _remove_leftovers(temporary)
     try:
-        database = open_database(temporary)
-        try:
-            make(database)
-        finally:
-            database.close()
-        if temporary.with_name(temporary.name + "-wal").exists():
-            raise sqlite3.OperationalError(f"its log was not written into {temporary}")
-        fsync_path(temporary)
-        os.rename(temporary, path)
-        fsync_path(path.parent)
+        remove_leftovers(temporary)
+    except OSError as exc:
+        raise OutboxError(
+            f"outbox: cannot remove {exc.filename}, left by a creation that did not finish: {exc}"
+        ) from exc
+    try:
+        sqlite_file.create(path, temporary, open_database, make, exclusive=False)
     except (sqlite3.Error, OSError) as exc:
-        _remove_leftovers(temporary)
         raise OutboxError(f"outbox {path}: cannot create: {exc}") from exc
     logger.info("outbox %s created: its chain starts at seq 1", path)
-
-
-def _remove_leftovers(temporary: Path) -> None:
-    """A temporary outbox of a creation that did not finish, and its log and shared memory."""
-    for leftover in (
-        temporary,
-        *(temporary.with_name(temporary.name + suffix) for suffix in ("-wal", "-shm")),
-    ):
-        try:
-            leftover.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            raise OutboxError(
-                f"outbox: cannot remove {leftover}, left by a creation that did not finish: {exc}"
-            ) from exc
 
 
 def refuse_lost_log(path: Path) -> None:
@@ -117,7 +90,7 @@ def refuse_lost_log(path: Path) -> None:
 def refuse_not_outbox(database: sqlite3.Connection, path: Path) -> None:
     """Raise OutboxError when the database at ``path``, as SQLite opened it, holds no outbox: no
     tables at all (its content lost), or another program's."""
-    tables = sorted(row[0] for row in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'"))
+    tables = table_names(database)
     if "alerts" in tables:
         return
     if not tables:
@@ -127,11 +100,9 @@ def refuse_not_outbox(database: sqlite3.Connection, path: Path) -> None:
             "short), or it never held any (an older gateway's first start stopped before its tables were "
             f"written): {_LOST_ADVICE}"
         )
-    shown = ", ".join(tables[:_SHOWN_TABLES]) + (
-        f" and {len(tables) - _SHOWN_TABLES} more" if len(tables) > _SHOWN_TABLES else ""
-    )
     raise OutboxError(
-        f"outbox {path}: cannot open: it is not an outbox (a SQLite file whose tables are {shown}): point "
+        f"outbox {path}: cannot open: it is not an outbox (a SQLite file whose tables are "
+        f"{names_listed(tables)}): point "
         "state_dir at the gateway's own folder, or move the file aside"
     )
 

@@ -12,7 +12,6 @@ the bytes it decodes to.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import secrets
@@ -22,7 +21,7 @@ from pathlib import Path
 
 from gateway.config import read_text_file
 from gateway.config.bounded_read import refuse_irregular
-from gateway.durable import fsync_path
+from gateway.durable import fsync_path, place_new
 from gateway.errors import ConfigError, OutboxError
 
 KEY_FILE_NAME = "signing.key"
@@ -31,9 +30,6 @@ KEY_BYTES = 32
 STALE_TEMPORARY_S = 60.0
 """Age past which a temporary key file is a leftover: writing one takes milliseconds, and two starts
 on one state_dir at once only race while both write (the outbox's lock then refuses one)."""
-
-_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS)
-"""What ``link`` raises on a file system without hard links (FAT on an SD card)."""
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +81,8 @@ def _create_key(state_dir: Path, path: Path) -> bytes:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
-        _put_in_place(temporary, path)
+        # Two gateways starting on one state_dir at once: the outbox's lock then refuses one.
+        place_new(temporary, path)
         with contextlib.suppress(OSError):  # gone after a rename; tried again below
             temporary.unlink()  # before the fsync, which then makes its removal durable too
         fsync_path(state_dir)
@@ -116,17 +113,3 @@ def _remove_stale_temporaries(state_dir: Path, now: float) -> None:
 def _write_all(descriptor: int, data: bytes) -> None:
     while data:
         data = data[os.write(descriptor, data) :]
-
-
-def _put_in_place(temporary: Path, path: Path) -> None:
-    """``path`` names the written key; FileExistsError, and nothing changed, when it already exists."""
-    try:
-        os.link(temporary, path)
-    except OSError as exc:
-        if exc.errno not in _NO_HARD_LINKS:
-            raise
-        # Without hard links only a rename is atomic; it replaces a key that appeared meanwhile, a
-        # race of two gateways starting on one state_dir at once, and the outbox's lock refuses one.
-        if path.exists():
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path)) from exc
-        os.rename(temporary, path)
