@@ -27,8 +27,9 @@ outage: a good alert is never rejected for an error that might pass.
 
 Opened to serve, a store is never started over: a SQLite file is made complete before it takes its
 name (``_create_store``), so a file at the name that holds no store (empty, no tables, another
-program's) is refused with what to do (``_refuse_not_a_store``). Opened with ``create=False``
-(``audit verify``), a store is read as it is, read-only (``gateway.audit.read_only``).
+program's) is refused with what to do (``_refuse_not_a_store``), as a PostgreSQL database holding
+another program's tables and none of the store's is (``schema.refuse_foreign``). Opened with
+``create=False`` (``audit verify``), a store is read as it is, read-only (``gateway.audit.read_only``).
 """
 
 from __future__ import annotations
@@ -311,8 +312,12 @@ class PostgresDatabase:
             with self.transaction():
                 # Two subscribers starting together would race on creating and migrating the tables.
                 self.execute("SELECT pg_advisory_xact_lock(7468121)")
+                schema.refuse_foreign(self.execute, sqlite=False)
                 schema.migrate(self.execute, blob="BYTEA", serial="BIGSERIAL PRIMARY KEY")
             self.version = schema.VERSION
+        except schema.ForeignTablesError as exc:
+            self._connection.close()
+            raise AuditError(f"cannot open the audit database {_without_password(url)}: {exc}") from None
         except psycopg.Error as exc:
             # Not chained: a traceback would print the driver's own message, secrets and all.
             raise AuditError(

@@ -4,7 +4,8 @@ database, and ``audit serve`` made it a new, empty store without a word: the fle
 started over. Each is now refused at start with one line naming the file and what to do (exit 2),
 and left as it was. A path where nothing is still becomes a new store: made under a temporary name
 and given its name once complete, so that two instances starting together on it open one store,
-neither finding the other's half-made file."""
+neither finding the other's half-made file. The PostgreSQL analogue, a database holding another
+program's tables and none of the store's, is refused too; an empty one still becomes a store."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import sqlite3
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from gateway.audit.store import AuditStore
 from gateway.commands.audit import EXIT_ERROR
 from gateway.errors import AuditError
 from tests.support.command import edge_gateway
+from tests.support.postgres import PostgresServer
 
 KEY = bytes(range(32))
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,4 +124,27 @@ def test_a_new_store_opened_together_by_several_instances_is_one_store(tmp_path:
     assert len(opened) == OPENED_TOGETHER
     assert os.listdir(tmp_path) == ["audit.db"]
     reader = AuditStore.open(url, {}, create=False)
+    reader.close()
+
+
+def test_a_postgresql_database_of_another_program_is_refused(postgres: PostgresServer) -> None:
+    # Given a database holding another program's tables, and an empty one
+    foreign, empty = postgres.create_database(), postgres.create_database()
+    with psycopg.connect(foreign, autocommit=True) as connection:
+        connection.execute("CREATE TABLE songs (id INTEGER)")
+
+    # When each is opened to serve, then the first is refused and keeps its tables alone
+    with pytest.raises(AuditError) as raised:
+        AuditStore.open(foreign, {})
+    assert "it is not an audit store (a database whose tables are songs): point database at" in str(
+        raised.value
+    )
+    with psycopg.connect(foreign, autocommit=True) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        ).fetchall()
+    assert tables == [("songs",)]
+    # And the empty one becomes a store
+    AuditStore.open(empty, {}).close()
+    reader = AuditStore.open(empty, {}, create=False)
     reader.close()
