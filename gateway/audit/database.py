@@ -82,6 +82,9 @@ class Database(Protocol):
     """The driver's exception types, wrapped into AuditError by the store."""
     version: int
     """The schema version the store's tables are at (``schema.layout``); VERSION once migrated."""
+    schema_problem: str | None
+    """Opened read-only: what is wrong with the version ``audit_schema`` holds (``schema.version_problem``),
+    for ``audit verify`` to report; None otherwise (opened to serve, a damaged one is refused)."""
     skip_locked: str
     """Appended to a ``SELECT`` inside a transaction: rows another writer holds are left out, not
     waited for (empty on SQLite, where the transaction holds the whole database)."""
@@ -150,10 +153,12 @@ class SqliteDatabase:
                 self.version = readable_version(
                     self.execute, str(path), sqlite=True, close=self._connection.close
                 )
+                self.schema_problem = schema.version_problem(self.execute, sqlite=True)
                 return
             with self.transaction():
                 schema.migrate(self.execute, **_SQLITE_TYPES)
             self.version = schema.VERSION
+            self.schema_problem = None
         except (OSError, sqlite3.Error) as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
         except schema.DamagedSchemaError as exc:
@@ -308,6 +313,7 @@ class PostgresDatabase:
                 self.version = readable_version(
                     self.execute, _without_password(url), sqlite=False, close=self._connection.close
                 )
+                self.schema_problem = schema.version_problem(self.execute, sqlite=False)
                 return
             with self.transaction():
                 # Two subscribers starting together would race on creating and migrating the tables.
@@ -315,6 +321,7 @@ class PostgresDatabase:
                 schema.refuse_foreign(self.execute, sqlite=False)
                 schema.migrate(self.execute, blob="BYTEA", serial="BIGSERIAL PRIMARY KEY")
             self.version = schema.VERSION
+            self.schema_problem = None
         except schema.ForeignTablesError as exc:
             self._connection.close()
             raise AuditError(f"cannot open the audit database {_without_password(url)}: {exc}") from None

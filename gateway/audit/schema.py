@@ -295,10 +295,37 @@ def _stored_version(execute: Execute, *, sqlite: bool) -> int | None:
         shown = printable(str(version))[:40]
         raise DamagedSchemaError(
             f"the store's schema version is damaged: audit_schema holds {shown!r}, not an integer; "
-            f"set it to the version the store was at (its tables are those of version "
-            f"{layout(execute, sqlite=sqlite)}), or restore the store from a backup"
+            f"{_version_advice(execute, sqlite=sqlite)}"
         )
     return version
+
+
+def version_problem(execute: Execute, *, sqlite: bool) -> str | None:
+    """What is wrong with the version a store of version 2 or later holds in ``audit_schema`` (every
+    such store was given one), read without changing it; None when it is a whole number. ``audit
+    serve`` refuses a version that is no integer, and writes one back where there is none, without
+    a word: either is an edit behind the store's back, which ``audit verify`` reports."""
+    if "audit_schema" not in _tables(execute, sqlite=sqlite):
+        return (
+            "the store's schema version is missing: it has no audit_schema table; "
+            f"{_version_advice(execute, sqlite=sqlite)}"
+        )
+    try:
+        if _stored_version(execute, sqlite=sqlite) is None:
+            return (
+                "the store's schema version is missing: audit_schema holds no row; "
+                f"{_version_advice(execute, sqlite=sqlite)}"
+            )
+    except DamagedSchemaError as exc:
+        return str(exc)
+    return None
+
+
+def _version_advice(execute: Execute, *, sqlite: bool) -> str:
+    return (
+        "set it to the version the store was at (its tables are those of version "
+        f"{layout(execute, sqlite=sqlite)}), or restore the store from a backup"
+    )
 
 
 def layout(execute: Execute, *, sqlite: bool) -> int:

@@ -127,6 +127,11 @@ class AuditStore(AuditReads):
         self._database.close()
 
     @property
+    def schema_problem(self) -> str | None:
+        """Opened read-only: what is wrong with the schema version the store holds; None otherwise."""
+        return self._database.schema_problem
+
+    @property
     def keyed_devices(self) -> frozenset[str]:
         """The devices this instance has a signing key for."""
         return frozenset(self._checks.keys)

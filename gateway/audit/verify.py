@@ -12,7 +12,8 @@ subscriber rejected are counted too: each is a modified, reordered or forged ale
 log, which an auditor wants to see, so they make the report fail like the other problems. So does a
 stored value of another type than the store writes (a seq that is no integer, a payload or an image
 that is no BLOB: an edit, or a bit a disk flipped in a record's header): its row is damaged, named
-with what is wrong with it, and nothing of it is checked.
+with what is wrong with it, and nothing of it is checked. And so does a schema version in
+``audit_schema`` that is no integer or is missing, which ``audit serve`` refuses or writes back.
 """
 
 from __future__ import annotations
@@ -115,10 +116,16 @@ class VerifyReport:
     """Rejected messages whose topic named no device."""
     keys_given: bool = False
     notes: tuple[str, ...] = field(default=())
+    store_problems: tuple[str, ...] = ()
+    """What is wrong with the store as a whole rather than a device's alerts (its schema version)."""
 
     @property
     def ok(self) -> bool:
-        return self.unattributed_rejected == 0 and not any(device.problems for device in self.devices)
+        return (
+            self.unattributed_rejected == 0
+            and not self.store_problems
+            and not any(device.problems for device in self.devices)
+        )
 
     def render(self) -> str:
         lines = []
@@ -135,6 +142,7 @@ class VerifyReport:
             lines.append(f"{name}: {counted(device.alerts, 'alert')}, {span}, {signatures}: {status}{images}")
         if self.unattributed_rejected:
             lines.append(f"(no device): {self.unattributed_rejected} rejected messages")
+        lines.extend(f"(store): {problem}" for problem in self.store_problems)
         if not self.devices and not self.unattributed_rejected:
             lines.append("no alerts stored")
         lines.extend(self.notes)
@@ -153,7 +161,8 @@ def verify_store(store: AuditStore, keys: SigningKeys | None = None) -> VerifyRe
     notes: tuple[str, ...] = ()
     if keys is None:
         notes = ("no keys file given: hashes and the chain were checked, signatures were not",)
-    return VerifyReport(reports, rejected.get(None, 0), keys is not None, notes)
+    store_problems = () if store.schema_problem is None else (store.schema_problem,)
+    return VerifyReport(reports, rejected.get(None, 0), keys is not None, notes, store_problems)
 
 
 def _verify_device(

@@ -146,3 +146,37 @@ def test_a_schema_version_that_is_no_integer_is_named_at_open(tmp_path: Path) ->
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT version FROM audit_schema").fetchall() == [("x",)]
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        (
+            "UPDATE audit_schema SET version = 'x'",
+            "(store): the store's schema version is damaged: audit_schema holds 'x', not an integer; "
+            "set it to the version the store was at (its tables are those of version 8)",
+        ),
+        (
+            "DELETE FROM audit_schema",
+            "(store): the store's schema version is missing: audit_schema holds no row; set it to",
+        ),
+        (
+            "DROP TABLE audit_schema",
+            "(store): the store's schema version is missing: it has no audit_schema table; set it to",
+        ),
+    ],
+    ids=["not-integer", "no-row", "no-table"],
+)
+def test_a_damaged_schema_version_is_a_problem_in_the_report(tmp_path: Path, damage: str, named: str) -> None:
+    # Given a store whose schema version was damaged behind its back (audit serve refuses one that
+    # is no integer, and writes a missing one back without a word)
+    path = tmp_path / "audit.db"
+    filled(path)
+    change(path, damage)
+
+    # When it is verified, then the report names it and fails, the alerts verified all the same
+    status, out, err = verify(path)
+    assert (status, err) == (EXIT_PROBLEMS, "")
+    assert f"{DEVICE}: 9 alerts, seq 1..9, signatures NOT checked: ok" in out
+    assert named in out
+    assert out.endswith("PROBLEMS FOUND\n")
