@@ -39,7 +39,6 @@ import logging
 import os
 import sqlite3
 import stat
-import urllib.parse
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -48,7 +47,7 @@ from urllib.parse import unquote
 
 from gateway import sqlite_file
 from gateway.audit import schema
-from gateway.audit.read_only import readable_version
+from gateway.audit.read_only import FileSnapshot, open_sqlite, readable_version
 from gateway.config.bounded_read import file_kind
 from gateway.errors import AuditError
 from gateway.sqlite_open import open_wal_database
@@ -131,6 +130,9 @@ class SqliteDatabase:
     skip_locked = ""
 
     def __init__(self, path: Path, *, create: bool = True) -> None:
+        self._path = path
+        self._snapshot: FileSnapshot | None = None
+        """Read ``immutable=1`` (``gateway.audit.read_only``): the file as it was when opened."""
         try:
             # The store is handed from the thread that opens it to the thread that uses it; the
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
@@ -142,13 +144,7 @@ class SqliteDatabase:
                 self._connection = _open_wal(path)
             else:
                 # Not open_wal_database: switching to WAL writes the file. A WAL store stays one.
-                self._connection = sqlite3.connect(
-                    f"file:{urllib.parse.quote(str(path.absolute()))}?mode=ro",
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=BUSY_TIMEOUT_S,
-                )
+                self._connection, self._snapshot = open_sqlite(path, BUSY_TIMEOUT_S)
             if not create:
                 self.version = readable_version(
                     self.execute, str(path), sqlite=True, close=self._connection.close
@@ -221,7 +217,15 @@ class SqliteDatabase:
         pass  # the whole database is already locked by BEGIN IMMEDIATE
 
     def close(self) -> None:
+        """AuditError when the store was read ``immutable=1`` and its file changed meanwhile: what was
+        read may mix pages of before and after, so none of it is to be trusted."""
         self._connection.close()
+        if self._snapshot is not None and self._snapshot.changed():
+            raise AuditError(
+                f"the audit database {self._path} changed while it was read (a writer opened it "
+                "meanwhile, and this user, who may not write its folder, cannot share its locks): what "
+                "was read is not used; read it again"
+            )
 
 
 _SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}

@@ -5,12 +5,18 @@ wrote moved it to this release's schema (new tables, columns, counts backfilled)
 single alert. It now reads the store as it is, on a read-only connection: an older store it can
 read is verified in place and left at its version; one too old to read (version 1, before evidence
 images) is refused with exit 2, naming its version and the command that migrates it.
+
+A SQLite store in a folder the verifier may only read (an auditor's account, the service's folder)
+could not be verified at all: SQLite makes the store's shared-memory file at the first read ("attempt
+to write a readonly database"). A store closed cleanly is now read as an immutable file; one that
+``audit serve`` has open is read with the shared-memory file the service made, its log and all.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -21,9 +27,12 @@ from gateway.commands.audit import EXIT_ERROR, run_verify
 from gateway.errors import AuditError
 from tests.integration.test_audit_schema_versions import execute_sql
 from tests.support.audit_device import AlertChain
+from tests.support.child_limits import held_to_file_modes
+from tests.support.command import edge_gateway
 
 KEY = bytes(range(32))
 DEVICE = "box-1"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def verify(url: str, keys_file: Path | None = None) -> int:
@@ -131,3 +140,58 @@ def test_a_current_store_is_not_written(database_url: str) -> None:
     finally:
         reader.close()
     assert execute_sql(database_url, "SELECT COUNT(*) FROM audit_rejected") == [(0,)]
+
+
+def verify_in_read_only_folder(folder: Path) -> tuple[int, str, str]:
+    """``edge-gateway audit verify`` on ``folder``'s store, by a user who may read the folder but not
+    write it: exit status, stdout, stderr."""
+    folder.chmod(0o555)
+    try:
+        done = edge_gateway(
+            "audit",
+            "verify",
+            "--db",
+            f"sqlite:///{folder / 'audit.db'}",
+            cwd=ROOT,
+            prefix=held_to_file_modes(),
+        )
+    finally:
+        folder.chmod(0o755)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_closed_store_in_a_folder_the_verifier_may_only_read_is_verified(tmp_path: Path) -> None:
+    # Given a store closed cleanly (no log, no shared-memory file) in a folder of mode 555
+    folder = tmp_path / "store"
+    folder.mkdir()
+    filled(f"sqlite:///{folder / 'audit.db'}")
+    before = sorted(os.listdir(folder))
+
+    # When a user the mode holds for verifies it, then it is verified, and nothing is made there
+    status, out, err = verify_in_read_only_folder(folder)
+    assert (status, err) == (0, "")
+    assert f"{DEVICE}: 3 alerts, seq 1..3, signatures NOT checked: ok" in out
+    assert out.endswith("OK\n")
+    assert sorted(os.listdir(folder)) == before == ["audit.db"]
+
+
+def test_a_live_store_in_a_folder_the_verifier_may_only_read_is_verified_with_its_log(
+    tmp_path: Path,
+) -> None:
+    # Given a store that a writer has open, its alerts committed into its log, not yet the file
+    folder = tmp_path / "store"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 'audit.db'}"
+    writer = AuditStore.open(url, {DEVICE: KEY})
+    try:
+        chain = AlertChain(DEVICE, KEY)
+        chain.extend(3)
+        writer.ingest([ReceivedMessage(chain.topic, payload, 1.0) for payload in chain.payloads])
+        assert (folder / "audit.db-wal").stat().st_size > 0
+
+        # When a user who may only read the folder verifies it, then every committed alert is read
+        status, out, err = verify_in_read_only_folder(folder)
+    finally:
+        writer.close()
+    assert (status, err) == (0, "")
+    assert f"{DEVICE}: 3 alerts, seq 1..3, signatures NOT checked: ok" in out
