@@ -65,6 +65,7 @@ class AlertDecider:
         enrolled_formats: EnrolledFormats | None = None,
         committed_ids: CommittedIds | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
         inbox_capacity: int = INBOX_CAPACITY,
         tick_s: float = TICK_S,
         max_held_frame_bytes: int = MAX_HELD_FRAME_BYTES,
@@ -84,6 +85,8 @@ class AlertDecider:
         self._rules = RuleEngine(cameras)
         self._announce = announce
         self._clock = clock
+        self._monotonic = monotonic
+        """The clock frames' ``monotonic_at`` is read on: a tick compares the wall clock with it."""
         self._tick_s = tick_s
         self._inbox = Inbox(inbox_capacity)
         self._queue = CommitQueue(sink, announce, self._inbox.wake, registry, timeout_s=evidence_timeout_s)
@@ -257,10 +260,18 @@ class AlertDecider:
         still there (``end_after_s: 0`` ended every event on the first tick, and the cooldown
         then held the still present object's next event back), because the frame that renewed it
         was still in inference. A camera whose frames stop (motion gating, a lost stream) is
-        ticked on from its latest lag, so its events still end, that much later."""
+        ticked on from its latest lag, so its events still end, that much later.
+
+        A camera whose newest frame came before the wall clock stepped ahead (NTP's first sync) is
+        ticked on the clock its rules' times were taken on, the step taken off: ticked at the new
+        clock, its open events lapsed at once, dated hours (or, from 1970, decades) after they
+        began. Its next frame, on the new clock, starts its rules afresh (``_decide``)."""
         events: list[AlertEvent] = []
+        monotonic_now = self._monotonic()
         for camera_id in self._rules.camera_ids():
-            events += self._rules.tick(now - self._lag.get(camera_id, 0.0), [camera_id])
+            stepped = self._capture_clock.ahead(camera_id, now, monotonic_now)
+            step = stepped[1] if stepped is not None else 0.0
+            events += self._rules.tick(now - step - self._lag.get(camera_id, 0.0), [camera_id])
         return events
 
     def _commit(self, events: list[AlertEvent]) -> None:

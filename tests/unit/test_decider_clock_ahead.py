@@ -38,9 +38,7 @@ INTRUSION = RuleSpec(
 IMAGE = np.zeros((8, 8, 3), dtype=np.uint8)
 STEP_S = 3600.0
 NO_TICK_S = 3600.0
-"""No tick during a test: one between the step and the next frame would end the open intrusion on
-the new clock (lapsed) before the frame restarts the camera, which is another case than the one
-these tests are about."""
+"""No tick during a test but the one about ticks: frames alone restart the camera."""
 
 
 def submit(decider: AlertDecider, number: int, wall: float, monotonic: float, *detections: Detection) -> None:
@@ -104,3 +102,27 @@ def test_frames_whose_clocks_agree_never_restart(tmp_path: Path) -> None:
         ("loiter", "end"),
         ("loiter", "start"),
     ]
+
+
+def test_a_tick_after_the_step_ends_an_event_on_the_clock_it_began_on(tmp_path: Path) -> None:
+    clock, monotonic, announced = Clock(BEFORE), Clock(100.0), list[Alert]()
+    outbox = Outbox(tmp_path, "jetson-01", KEY)
+    decider = decider_for(outbox, clock, announced, [CameraRules("gate", (INTRUSION,))], monotonic=monotonic)
+    try:
+        decider.start()
+        # Given a person in the yard for 2 s, an intrusion open, and then no frames (motion gating)
+        for number in range(11):
+            submit(decider, number, BEFORE + 0.2 * number, 100.0 + 0.2 * number, PERSON)
+        assert wait_until(lambda: len(announced) == 1)
+        # When the wall clock steps an hour ahead, and 6 s pass with no frame (end_after_s is 5)
+        monotonic.now = 100.0 + 2.0 + 6.0
+        clock.now = BEFORE + STEP_S + 2.0 + 6.0
+        # Then the ticks end the intrusion on the clock it began on, not an hour after it
+        assert wait_until(lambda: len(announced) == 2)
+        assert decider.stop(5.0)
+    finally:
+        outbox.close()
+    (start, started_at), (end, ended_at) = kinds(announced)
+    assert (start, end) == ("start", "end")
+    assert started_at == BEFORE
+    assert BEFORE + 2.0 <= ended_at <= BEFORE + 2.0 + 6.0

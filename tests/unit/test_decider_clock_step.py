@@ -6,6 +6,7 @@ rules and outbox; only the clock is set by hand."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -61,13 +62,17 @@ def decider_for(
     announced: list[Alert],
     rules: Sequence[CameraRules] = RULES,
     tick_s: float = 0.05,
+    *,
+    monotonic: Clock | None = None,
 ) -> AlertDecider:
+    """``monotonic``: the clock frames' monotonic capture times are read on (None: the real one)."""
     return AlertDecider(
         outbox,
         rules,
         announce=announced.append,
         registry=CollectorRegistry(),
         clock=clock,
+        monotonic=monotonic or time.monotonic,
         trackers={"gate": TrackerSpec(confirm_hits=1)},
         tick_s=tick_s,
     )
