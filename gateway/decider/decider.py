@@ -141,8 +141,7 @@ class AlertDecider:
                 "%d events were left open by the previous run (killed or power lost): ending them",
                 len(leftovers),
             )
-            now = self._clock()
-            ends = [_recovered_end(event, now) for event in leftovers]
+            ends = [_recovered_end(event) for event in leftovers]
             for alert in self._sink.append_async(ends).result():
                 self._announce(alert)
         self._thread.start()
@@ -365,6 +364,9 @@ class AlertDecider:
         reload.done.set_result(len(ended))
 
 
-def _recovered_end(event: AlertEvent, now: float) -> AlertEvent:
-    """The end of an event found open at start, built from its newest alert."""
-    return replace(event, kind=AlertKind.END, frame_ts=now, end_reason=EndReason.RECOVERED, evidence=None)
+def _recovered_end(event: AlertEvent) -> AlertEvent:
+    """The end of an event found open at start, built from its newest alert and dated at it: the last
+    the gateway knew of it. Dated at the restart, it lasted through the whole outage (days, past any
+    ``max_event_s``), and on a box that rebooted without a battery-backed clock it ended in 1970,
+    decades before it began."""
+    return replace(event, kind=AlertKind.END, end_reason=EndReason.RECOVERED, evidence=None)

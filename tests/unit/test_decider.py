@@ -191,8 +191,11 @@ def test_a_rule_whose_type_changed_ends_its_event(clock: Clock) -> None:
     assert sink.kinds() == [("start", "intrusion", None), ("end", "intrusion", "rule_changed")]
 
 
-def test_events_left_open_by_a_killed_run_are_ended_before_anything_is_decided(clock: Clock) -> None:
-    clock.now = 500.0
+@pytest.mark.parametrize("restarted_at", [500.0, 42.0], ids=["after-an-outage", "clock-behind"])
+def test_events_left_open_by_a_killed_run_are_ended_before_anything_is_decided(
+    clock: Clock, restarted_at: float
+) -> None:
+    clock.now = restarted_at
     leftover = AlertEvent(
         "gate:intrusion:100000", AlertKind.UPDATE, "gate", "intrusion", "person", 0.8, "yard",
         (0.1, 0.1, 0.2, 0.2), 100.0, DETECTOR, track_id=7,
@@ -207,8 +210,9 @@ def test_events_left_open_by_a_killed_run_are_ended_before_anything_is_decided(c
         EndReason.RECOVERED,
         "gate:intrusion:100000",
     )
-    assert (end.event.frame_ts, end.event.track_id, end.event.label) == (500.0, 7, "person")
-    decider.submit(result(501.0, PERSON))
+    # Dated at the last the killed run knew of it: not through the outage, nor before it began
+    assert (end.event.frame_ts, end.event.track_id, end.event.label) == (100.0, 7, "person")
+    decider.submit(result(restarted_at + 1.0, PERSON))
     assert decider.stop(5.0)
     assert sink.kinds()[1:] == [("start", "intrusion", None), ("end", "intrusion", "stopped")]
 
