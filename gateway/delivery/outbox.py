@@ -72,6 +72,7 @@ from gateway.delivery import (
     outbox_schema,
 )
 from gateway.delivery.outbox_batch import Request, Row, with_images
+from gateway.delivery.outbox_clock import CommitClock
 from gateway.delivery.outbox_lock import OutboxLock
 from gateway.delivery.outbox_metrics import OutboxMetrics
 from gateway.delivery.outbox_reads import OutboxReads, OutboxStats, StoredAlert, StoredEvidence
@@ -113,12 +114,16 @@ class Outbox(OutboxReads):
         config: OutboxConfig | None = None,
         registry: CollectorRegistry | None = None,
         clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
+        """``clock``: the wall clock commits are stamped with; ``monotonic``: the clock its steps are
+        told by (``outbox_clock``)."""
         self.device_id = device_id
         self.path = state_dir / DATABASE_NAME
         self._key = key
         self._config = config if config is not None else OutboxConfig()
         self._clock = clock
+        self._commit_clock = CommitClock(self._restamp, wall=clock, monotonic=monotonic)
         self._db_lock = threading.Lock()
         self._queue_changed = threading.Condition()
         self._requests: collections.deque[Request] = collections.deque()
@@ -144,6 +149,7 @@ class Outbox(OutboxReads):
             self._lock.release()
             raise
         self._last_seq, self._last_hash = row if row is not None else (0, ZERO_HASH)
+        self._opened_at_seq = self._last_seq
         self._file_watch = outbox_file.FileWatch(self.path)
         outbox_checks.check_key(self._db, self.path, self._key, self._last_seq)
         registry = registry if registry is not None else CollectorRegistry()
@@ -299,7 +305,7 @@ class Outbox(OutboxReads):
                         request.future.set_exception(OutboxError(f"outbox {self.path}: writer failed: {exc}"))
 
     def _commit_batch(self, requests: list[Request]) -> None:
-        now = self._clock()
+        now = self._commit_clock.now()
         numbered = outbox_batch.number(
             requests,
             (self._last_seq, self._last_hash),
@@ -404,14 +410,14 @@ class Outbox(OutboxReads):
     def maybe_prune(self, now: float | None = None) -> int:
         """``prune`` at most every PRUNE_INTERVAL_S; called after commits and by the publisher's
         idle loop, so age-based retention also happens when no new alerts arrive."""
-        now = self._clock() if now is None else now
+        now = self._commit_clock.now() if now is None else now
         # A clock that stepped back (NTP) must not stop retention until it catches up again.
         due = now - self._last_prune >= PRUNE_INTERVAL_S or now < self._last_prune
         return self.prune(now) if due else 0
 
     def prune(self, now: float | None = None) -> int:
         """Apply retention (``outbox_retention``); returns how many alerts were deleted."""
-        now = self._clock() if now is None else now
+        now = self._commit_clock.now() if now is None else now
         self._last_prune = now
         try:
             with self._db_lock:
@@ -440,6 +446,31 @@ class Outbox(OutboxReads):
                 self._config.max_bytes,
             )
         return pruned.alerts
+
+    def _restamp(self, step: float) -> None:
+        """The wall clock stepped by ``step``: the alerts this run committed move onto the new clock,
+        so retention ages them by the time they were kept (``outbox_clock``). Those of an earlier run
+        keep their stamps: its clock's steps are not known here."""
+        try:
+            with self._db_lock:
+                moved = self._db.execute(
+                    "UPDATE alerts SET committed_at = committed_at + ? WHERE seq > ?",
+                    (step, self._opened_at_seq),
+                ).rowcount
+        except sqlite3.Error as exc:
+            logger.warning(
+                "the wall clock stepped %+.1f s, and the alerts committed since start could not be moved "
+                "onto it (retention ages them by the clock before): %s",
+                step,
+                exc,
+            )
+            return
+        logger.warning(
+            "the wall clock stepped %+.1f s: the %d alerts committed since start keep their age for "
+            "retention",
+            step,
+            moved,
+        )
 
     def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Commit what is queued, stop the writer, close the database. While the disk refuses

@@ -198,7 +198,7 @@ def test_an_outbox_over_max_bytes_with_nothing_delivered_keeps_everything_and_sa
     # Given a broker that has taken nothing, and an outbox sized for less than what is committed
     config = OutboxConfig(max_bytes=2_000)
     # A clock short of PRUNE_INTERVAL_S keeps the writer from pruning on its own: only the calls below do.
-    outbox = Outbox(tmp_path, DEVICE_ID, KEY, config=config, clock=lambda: 30.0)
+    outbox = Outbox(tmp_path, DEVICE_ID, KEY, config=config, clock=lambda: 30.0, monotonic=lambda: 30.0)
     try:
         outbox.append_many([event(number) for number in range(10)])
         # When retention runs (twice: the warning is said once per crossing)

@@ -44,7 +44,11 @@ class Clock:
 
 
 def open_outbox(path: Path, clock: Clock | None = None, **config: object) -> Outbox:
-    return Outbox(path, "jetson-01", KEY, config=OutboxConfig.model_validate(config), clock=clock or Clock())
+    """An outbox on ``clock``, which the monotonic clock follows too: time passes, the clock never steps."""
+    clock = clock or Clock()
+    return Outbox(
+        path, "jetson-01", KEY, config=OutboxConfig.model_validate(config), clock=clock, monotonic=clock
+    )
 
 
 def assert_chain(payloads: list[bytes], first_prev: str = ZERO_HASH) -> None:

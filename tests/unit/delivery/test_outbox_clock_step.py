@@ -1,10 +1,13 @@
-"""Retention under a wall clock that steps back (NTP, an RTC set by hand): the outbox still prunes at
-its interval rather than waiting until the clock is back where it last pruned, so ``max_bytes``
-keeps holding. The real outbox on SQLite; only its clock is set by hand."""
+"""Retention under a wall clock that steps (NTP, an RTC set by hand): the outbox still prunes at its
+interval rather than waiting until the clock is back where it last pruned, so ``max_bytes`` keeps
+holding; and it ages the alerts it committed by the time they were kept, not by the step. The real
+outbox on SQLite; only its clocks are set by hand."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 from gateway.config import OutboxConfig
 from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
@@ -53,5 +56,47 @@ def test_pruning_goes_on_after_the_clock_stepped_back(tmp_path: Path) -> None:
         kept = outbox.replay(1, 12)
         assert sum(len(row.payload) for row in kept) <= 2_000
         assert [row.seq for row in kept] == list(range(13 - len(kept), 13))
+    finally:
+        outbox.close()
+
+
+WEEK_S = 7 * 86_400.0
+
+
+@pytest.mark.parametrize(
+    ("committed_at", "step", "retention_s"),
+    [
+        (42.0, 1_764_000_000.0, WEEK_S),
+        (1_764_000_000.0 + 30 * 86_400.0, -30 * 86_400.0, 3_600.0),
+    ],
+    ids=["ahead-from-1970", "back-30-days"],
+)
+def test_retention_ages_alerts_by_the_time_kept_across_a_step(
+    tmp_path: Path, committed_at: float, step: float, retention_s: float
+) -> None:
+    wall, monotonic = Clock(committed_at), Clock(500.0)
+    outbox = Outbox(
+        tmp_path,
+        "jetson-01",
+        KEY,
+        config=OutboxConfig(retention_s=retention_s),
+        clock=wall,
+        monotonic=monotonic,
+    )
+    try:
+        # Given five delivered alerts committed on a clock about to step
+        outbox.append_many([event(number) for number in range(5)])
+        outbox.mark_delivered(range(1, 6))
+        # When it steps, and a minute passes
+        wall.now += step + 60.0
+        monotonic.now += 60.0
+        # Then none is pruned: they were kept a minute, whatever the clock said when they came
+        outbox.prune()
+        assert outbox.stats().stored == 5
+        # And once they are older than the retention on the new clock, they go
+        wall.now += retention_s
+        monotonic.now += retention_s
+        outbox.prune()
+        assert outbox.stats().stored == 0
     finally:
         outbox.close()
