@@ -26,39 +26,35 @@ a unique violation (a race between two writers that a retry resolves) and anythi
 outage: a good alert is never rejected for an error that might pass.
 
 Opened to serve, a store is never started over: a SQLite file is made complete before it takes its
-name (``_create_store``), so a file at the name that holds no store (empty, no tables, another
-program's) is refused with what to do (``_refuse_not_a_store``), as a PostgreSQL database holding
-another program's tables and none of the store's is (``schema.refuse_foreign``). Opened with
+name, so a file at the name that holds no store (empty, no tables, another program's) is refused
+with what to do (``gateway.audit.database_file``), as a PostgreSQL database holding another
+program's tables and none of the store's is (``schema.refuse_foreign``). Opened with
 ``create=False`` (``audit verify``), a store is read as it is, read-only (``gateway.audit.read_only``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-import os
 import sqlite3
-import stat
-import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
-from gateway import sqlite_file
 from gateway.audit import schema
+from gateway.audit.database_file import (
+    BUSY_TIMEOUT_S,
+    SQLITE_TYPES,
+    open_to_serve,
+    refuse_unusable_file,
+)
 from gateway.audit.read_only import FileSnapshot, open_sqlite, readable_version
-from gateway.config.bounded_read import file_kind
 from gateway.errors import AuditError
-from gateway.sqlite_open import open_wal_database
 from gateway.url_credentials import MASK, masked_parameters, secret_values, split_user_info
 
 if TYPE_CHECKING:
     import psycopg
 
-logger = logging.getLogger(__name__)
-
-BUSY_TIMEOUT_S = 30.0
 BINDING_ERRORS: tuple[type[Exception], ...] = (OverflowError, UnicodeEncodeError)
 """What the drivers raise, outside their own exception trees, for a value they cannot convert: an
 integer no SQLite INTEGER holds, text the connection's encoding cannot write (a lone surrogate; on a
@@ -137,11 +133,7 @@ class SqliteDatabase:
             # The store is handed from the thread that opens it to the thread that uses it; the
             # Database protocol promises one thread at a time, so the same-thread check is not needed.
             if create:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                if not os.path.lexists(path):
-                    _create_store(path)
-                _refuse_not_a_store(path)
-                self._connection = _open_wal(path)
+                self._connection = open_to_serve(path)
             else:
                 # Not open_wal_database: switching to WAL writes the file. A WAL store stays one.
                 self._connection, self._snapshot = open_sqlite(path, BUSY_TIMEOUT_S)
@@ -152,7 +144,7 @@ class SqliteDatabase:
                 self.schema_problem = schema.version_problem(self.execute, sqlite=True)
                 return
             with self.transaction():
-                schema.migrate(self.execute, **_SQLITE_TYPES)
+                schema.migrate(self.execute, **SQLITE_TYPES)
             self.version = schema.VERSION
             self.schema_problem = None
         except (OSError, sqlite3.Error) as exc:
@@ -226,72 +218,6 @@ class SqliteDatabase:
                 "meanwhile, and this user, who may not write its folder, cannot share its locks): what "
                 "was read is not used; read it again"
             )
-
-
-_SQLITE_TYPES = {"blob": "BLOB", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"}
-_MOVE_ASIDE = "restore it from a backup, or move it aside to start a new store"
-
-
-def _open_wal(path: Path) -> sqlite3.Connection:
-    return open_wal_database(path, synchronous="full", busy_timeout_s=BUSY_TIMEOUT_S)
-
-
-def _statements(connection: sqlite3.Connection) -> schema.Execute:
-    """``schema``'s way to run a statement, on a connection of the SQLite module's own."""
-    return lambda sql, parameters: connection.execute(sql, tuple(parameters)).fetchall()
-
-
-def _create_store(path: Path) -> None:
-    """A new store at ``path`` (where nothing is), made under a temporary name and given its name once
-    its tables are in it (``sqlite_file.create``): SQLite gives a new file its name before its tables,
-    so a file found at ``path`` without them could have been one being made, and could not be refused.
-    Another ``audit serve`` making it at the same time is fine: the first to finish names it, and both
-    open that one. A write-ahead log left at ``path`` without its file is refused: SQLite would replay
-    it onto the new store (pages of the store that was there)."""
-    target = Path(os.path.realpath(path))
-    log = sqlite_file.beside(target, "-wal")
-    if os.path.lexists(log):
-        raise AuditError(
-            f"cannot open the audit database {path}: it is missing while its write-ahead log {log} is "
-            "there (the file moved or deleted?): put the file back, or move the log aside too to start a "
-            "new store"
-        )
-
-    def make(connection: sqlite3.Connection) -> None:
-        connection.execute("BEGIN IMMEDIATE")
-        schema.migrate(_statements(connection), **_SQLITE_TYPES)
-        connection.execute("COMMIT")
-
-    # A name of its own for each process: two making the store at once, with no lock between them.
-    temporary = target.with_name(f"{target.name}.{uuid.uuid4().hex[:12]}.new")
-    if sqlite_file.create(target, temporary, _open_wal, make, exclusive=True):
-        logger.info("audit store %s created", path)
-
-
-def _refuse_not_a_store(path: Path) -> None:
-    """AuditError when the file at ``path`` holds no audit store, before anything writes to it (the
-    switch to WAL would, into another program's file): no tables at all (what was stored in it lost,
-    as a new store always has its tables), another program's tables, or no SQLite database."""
-    probe = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S)
-    try:
-        if not sqlite_file.table_names(probe):
-            raise AuditError(
-                f"cannot open the audit database {path}: it holds no tables, so whatever was stored in it "
-                f"is lost (its write-ahead log {path.name}-wal deleted, cut short or damaged, or the file "
-                "itself cut short), or it never held any (an older release's first start stopped before "
-                f"its tables were written): {_MOVE_ASIDE}"
-            )
-        schema.refuse_foreign(_statements(probe), sqlite=True)
-    except schema.ForeignTablesError as exc:
-        raise AuditError(f"cannot open the audit database {path}: {exc}") from None
-    except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorname", None) != "SQLITE_NOTADB":
-            raise
-        raise AuditError(
-            f"cannot open the audit database {path}: it is no SQLite database ({exc}): {_MOVE_ASIDE}"
-        ) from None
-    finally:
-        probe.close()
 
 
 class PostgresDatabase:
@@ -453,32 +379,9 @@ def open_database(url: str, *, create: bool = True) -> Database:
     """
     if database_kind(url) == SQLITE:
         path = Path(url.removeprefix("sqlite:///"))
-        _refuse_unusable_file(path, create=create)
+        refuse_unusable_file(path, create=create)
         return SqliteDatabase(path, create=create)
     return PostgresDatabase(url, create=create)
-
-
-def _refuse_unusable_file(path: Path, *, create: bool) -> None:
-    """AuditError for a SQLite path that cannot hold the store: one that cannot be looked at (a
-    folder on the way this user may not search), one that is no regular file (SQLite waits for ever
-    to open a FIFO), an empty one, and a missing one when the store is not to be created."""
-    try:
-        status = path.stat()
-        mode, size = status.st_mode, status.st_size
-    except FileNotFoundError:
-        if create:
-            return
-        raise AuditError(f"no audit database at {path}") from None
-    except OSError as exc:
-        raise AuditError(f"cannot open the audit database {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(mode):
-        raise AuditError(f"the audit database {path} is {file_kind(mode)}, not a regular file")
-    if size == 0:
-        # SQLite opens an empty file as a new database; a store is never one (it is made complete
-        # before it takes its name, ``_create_store``), so this one was truncated.
-        raise AuditError(
-            f"cannot open the audit database {path}: the file is empty (0 bytes; truncated?): {_MOVE_ASIDE}"
-        )
 
 
 SQLITE = "SQLite"
