@@ -60,24 +60,23 @@ this release gives them their time (a partial index finds them without reading t
 rows match no time bound meanwhile.
 
 ``layout`` tells what a store holds without changing it (``audit verify`` opens a store read-only).
+What a migration fills in from the alerts already stored is ``gateway.audit.schema_backfill``'s.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from gateway.audit.schema_backfill import backfill_alert_times, backfill_evidence, backfill_fleet
 from gateway.errors import AuditError
 from gateway.printable import printable
-from gateway.protocol.alerts import parse_timestamp
 from gateway.wording import names_listed
 
 logger = logging.getLogger(__name__)
 
 VERSION = 8
-BACKFILL_PAGE_ROWS = 1000
 STORE_TABLE = "audit_alerts"
 """The table every audit store has had since its first version: a database without it holds none."""
 
@@ -189,7 +188,7 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     if _tables(execute, sqlite=sqlite) >= {"audit_schema", "audit_alerts"}:
         stored = _stored_version(execute, sqlite=sqlite)
         if stored is not None and stored >= VERSION:
-            filled = _backfill_alert_times(execute)
+            filled = backfill_alert_times(execute)
             if filled:
                 logger.info("audit store: %d alerts an older release stored given their alert time", filled)
             return stored
@@ -202,14 +201,14 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
     if found < 2 and "evidence_sha256" not in _columns(execute, "audit_alerts", sqlite=sqlite):
         for statement in _VERSION_2:
             execute(statement.format(blob=blob, serial=serial), ())
-        backfilled = _backfill_evidence(execute)
+        backfilled = backfill_evidence(execute)
         logger.info("audit store schema: version %d -> 2 (%d stored alerts backfilled)", found, backfilled)
     if found < 3:
         if "alerts_stored" not in _columns(execute, "audit_devices", sqlite=sqlite):
             for statement in _VERSION_3:
                 execute(statement, ())
         # Counted again even where the columns were there: a version 2 release kept no counts.
-        devices = _backfill_fleet(execute)
+        devices = backfill_fleet(execute)
         logger.info("audit store schema: version %d -> 3 (%d devices backfilled)", max(found, 2), devices)
     if found < 4 and "clock_offset_s" not in _columns(execute, "audit_devices", sqlite=sqlite):
         for statement in _VERSION_4:
@@ -234,7 +233,7 @@ def migrate(execute: Execute, *, blob: str, serial: str) -> int:
             execute(statement, ())
         # Filled again where the column was there: a release before it, which wrote its own version
         # back, stored alerts without their time.
-        backfilled = _backfill_alert_times(execute)
+        backfilled = backfill_alert_times(execute)
         logger.info(
             "audit store schema: version %d -> 8 (%d stored alerts given their time)",
             max(found, 7),
@@ -374,101 +373,3 @@ def _columns(execute: Execute, table: str, *, sqlite: bool) -> set[str]:
             (table,),
         )
     return {str(row[0]) for row in rows}
-
-
-def evidence_digest(payload: bytes) -> str | None:
-    """The image digest a stored alert payload commits to, None when it carries no evidence."""
-    try:
-        data = json.loads(payload)
-    except ValueError:  # not what was verified at ingest (an edit): audit verify reports it
-        return None
-    evidence = data.get("evidence") if isinstance(data, dict) else None
-    return str(evidence["sha256"]) if isinstance(evidence, dict) and "sha256" in evidence else None
-
-
-def _backfill_evidence(execute: Execute) -> int:
-    """Evidence columns from the stored payloads; returns how many alerts were read."""
-
-    def fill(device_id: str, seq: int, payload: bytes) -> None:
-        digest = evidence_digest(payload)
-        if digest is not None:
-            execute(
-                "UPDATE audit_alerts SET evidence_sha256 = ?, evidence_missing = 1 "
-                "WHERE device_id = ? AND seq = ?",
-                (digest, device_id, seq),
-            )
-
-    return _each_stored_alert(execute, fill)
-
-
-def _backfill_alert_times(execute: Execute) -> int:
-    """``alert_at`` from the stored payloads of the alerts without it; returns how many were given it
-    (a payload that does not read is left without, and read again at the next open)."""
-    filled = 0
-
-    def fill(device_id: str, seq: int, payload: bytes) -> None:
-        nonlocal filled
-        alert_at = alert_time(payload)
-        if alert_at is not None:
-            execute(
-                "UPDATE audit_alerts SET alert_at = ? WHERE device_id = ? AND seq = ?",
-                (alert_at, device_id, seq),
-            )
-            filled += 1
-
-    _each_stored_alert(execute, fill, "alert_at IS NULL")
-    return filled
-
-
-def _each_stored_alert(
-    execute: Execute, fill: Callable[[str, int, bytes], None], condition: str = "1 = 1"
-) -> int:
-    """``fill`` called with every stored alert that meets ``condition`` (SQL), read page by page (a
-    store may hold millions); returns how many were read."""
-    device, seq, count = "", 0, 0
-    while True:
-        rows = execute(
-            "SELECT device_id, seq, payload FROM audit_alerts "
-            f"WHERE (device_id > ? OR (device_id = ? AND seq > ?)) AND {condition} "
-            f"ORDER BY device_id, seq LIMIT {BACKFILL_PAGE_ROWS}",
-            (device, device, seq),
-        )
-        count += len(rows)
-        for row_device, row_seq, payload in rows:
-            fill(str(row_device), int(row_seq), bytes(payload))
-        if len(rows) < BACKFILL_PAGE_ROWS:
-            return count
-        device, seq = str(rows[-1][0]), int(rows[-1][1])
-
-
-def alert_time(payload: bytes) -> float | None:
-    """The alert time (``frame_ts``) a stored alert payload names, None when it cannot be read."""
-    try:
-        data = json.loads(payload)
-        return parse_timestamp(str(data["frame_ts"]))
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
-def _backfill_fleet(execute: Execute) -> int:
-    """Fleet columns from the stored alerts; returns how many devices were brought up to date."""
-    execute(
-        "UPDATE audit_devices SET "
-        "alerts_stored = (SELECT COUNT(*) FROM audit_alerts a WHERE a.device_id = audit_devices.device_id), "
-        "last_stored_at = (SELECT MAX(received_at) FROM audit_alerts a "
-        "WHERE a.device_id = audit_devices.device_id)",
-        (),
-    )
-    rows = execute(
-        "SELECT a.device_id, a.payload, a.received_at FROM audit_alerts a JOIN audit_devices d "
-        "ON a.device_id = d.device_id AND a.seq = d.max_seq",
-        (),
-    )
-    for device_id, payload, received_at in rows:
-        alert_at = alert_time(bytes(payload))
-        if alert_at is not None:
-            execute(
-                "UPDATE audit_devices SET last_alert_at = ?, lag_s = ? WHERE device_id = ?",
-                (alert_at, float(received_at) - alert_at, device_id),
-            )
-    return len(rows)
