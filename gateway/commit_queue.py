@@ -189,7 +189,12 @@ class CommitQueue:
                 self._refuse(commit.events, exc)
                 continue
             for alert in alerts:
-                self._announce(alert)
+                try:
+                    self._announce(alert)
+                except Exception:
+                    # Committed already: what an announcement does (metrics, a log line, an echo) is
+                    # told afterwards, and a failure there must not stop the decider's thread.
+                    logger.exception("announcing committed alert %s failed", alert.alert_id)
 
     def drain(self) -> None:
         """Wait for every image and every commit; the sink retries failed ones until it is closed."""

@@ -105,8 +105,31 @@ class AlertAnnouncer:
             extra={"camera": event.camera_id, "model": str(event.model)},
         )
         if self._echo is not None:
-            self._echo.write(encode_alert(alert).decode("utf-8") + "\n")
-            self._echo.flush()
+            self._echo_alert(self._echo, alert)
+
+    def _echo_alert(self, echo: TextIO, alert: Alert) -> None:
+        """One JSON line on the echo stream, its bytes as signed: through the stream's binary buffer
+        where it has one, so no text encoding (``PYTHONIOENCODING=ascii``) refuses a label. A stream
+        that fails (a closed pipe: ``serve | head``; a full disk; ``/dev/full``) is a side channel lost:
+        said once and left, the alerts committed and delivered as before. It killed the decider's
+        thread, and with it every alert after, on each restart again."""
+        line = encode_alert(alert) + b"\n"
+        try:
+            buffer = getattr(echo, "buffer", None)
+            if buffer is not None:
+                echo.flush()  # whatever was written as text goes first
+                buffer.write(line)
+                buffer.flush()
+            else:
+                echo.write(line.decode("utf-8"))
+                echo.flush()
+        except (OSError, ValueError) as exc:
+            self._echo = None
+            logger.error(
+                "alerts can no longer be echoed to standard output (%s): the echo stops; alerts are still "
+                "committed to the outbox and delivered",
+                exc,
+            )
 
 
 class Gateway:
