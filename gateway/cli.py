@@ -48,6 +48,28 @@ def hold_reload_signal() -> None:
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 
 
+def fill_standard_descriptors() -> None:
+    """Open ``/dev/null`` as any of descriptors 0-2 the process was started without (a service
+    manager or a shell's ``<&- >&-``). Otherwise the next files opened take those numbers: uvloop's
+    own pipes landed there and ``serve`` aborted at exit (libuv asserts it never closes them, a core
+    dump), and what FFmpeg writes to stderr would go into whatever file held descriptor 2."""
+    for descriptor in (0, 1, 2):
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+    # Python left these None when it found the descriptor closed; writes to them now go nowhere.
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the process
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)  # noqa: SIM115 - lives as long as the process
+
+
+if _run_as_program():
+    fill_standard_descriptors()
 hold_reload_signal()
 
 # Set before the commands import ONNX Runtime, which reads it once, as it loads. Its official builds

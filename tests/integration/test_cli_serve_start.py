@@ -5,14 +5,17 @@ the shipped models."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
 
 from tests.support.command import line_of, write_config
-from tests.support.serve import REPOSITORY, Process
+from tests.support.serve import REPOSITORY, STOP_BUDGET_S, Process, wait_for
 
 STARTED = "outbox "  # the outbox opening: the first thing a start does
 LISTENING = "HTTP API listening on"
@@ -126,3 +129,36 @@ def test_the_embedded_default_outside_a_checkout_is_refused_saying_what_it_needs
     ) in output
     assert STARTED not in output
     assert sorted(path.name for path in tmp_path.iterdir()) == ["gateway.log"]
+
+
+def test_serve_started_without_standard_input_and_output_stops_cleanly(tmp_path: Path) -> None:
+    # Given serve started with descriptors 0 and 1 closed (a shell's <&- >&-; some service managers)
+    config = write_config(tmp_path / "gateway.yaml")
+    log = tmp_path / "gateway.log"
+    with log.open("wb") as errors:
+        gateway = subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                'exec "$@" <&- >&-',
+                "sh",
+                sys.executable,
+                "-m",
+                "gateway",
+                "serve",
+                "--config",
+                str(config),
+            ],
+            cwd=tmp_path,
+            env={key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"},
+            stderr=errors,
+        )
+    try:
+        wait_for(lambda: LISTENING in log.read_text(encoding="utf-8", errors="replace"), "the API listening")
+    finally:
+        gateway.send_signal(signal.SIGTERM)
+        code = gateway.wait(STOP_BUDGET_S)
+    # Then it stops as any serve does: libuv found none of its own descriptors at 0-2 to abort over
+    output = log.read_text(encoding="utf-8", errors="replace")
+    assert code == 0, output
+    assert "Assertion" not in output, output
