@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
+from gateway.audit.fleet import ARRIVAL_CLOCK_TOLERANCE_S
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
 from gateway.protocol.alerts import MAX_SEQ, ZERO_HASH
@@ -37,10 +38,15 @@ class ChainWriter:
         """(device_id, seq) -> the last seq of the run of stored seqs from ``seq`` on."""
 
     def store(
-        self, device_id: str, items: list[tuple[int, Alert, ReceivedMessage]], contiguous: int, highest: int
+        self,
+        device_id: str,
+        items: list[tuple[int, Alert, ReceivedMessage]],
+        contiguous: int,
+        highest: int,
+        now: float,
     ) -> list[tuple[int, IngestResult]]:
         """Dedup and chain checks for one device's alerts (in seq order; the device locked at
-        ``contiguous``/``highest``), then one write per table."""
+        ``contiguous``/``highest``), then one write per table. ``now``: this host's wall clock."""
         if not items:
             return []
         batch_seqs = {alert.seq for _, alert, _ in items}
@@ -83,15 +89,21 @@ class ChainWriter:
         latest_alert, latest = max(stored, key=lambda item: (item[1].received_at, item[0].seq))
         newest_alert_at = next((alert.event.frame_ts for alert, _ in stored if alert.seq == highest), None)
         # The fleet view (gateway.audit.fleet): counts and times, in the transaction that stores them.
+        # The last store time and its lag move forward only, so an instance whose batch arrived
+        # before another's but commits after it does not put them back; but a stored time further
+        # ahead of this host's clock than the clocks disagree was read by a clock since stepped
+        # back, and kept them frozen for as long as the step: it is replaced.
+        ahead = now + ARRIVAL_CLOCK_TOLERANCE_S
         self._database.execute(
             "UPDATE audit_devices SET contiguous_seq = ?, max_seq = ?, alerts_stored = alerts_stored + ?, "
             "last_alert_at = CASE WHEN ? > ? THEN ? ELSE last_alert_at END, "
-            "lag_s = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? ELSE lag_s END, "
-            "last_stored_at = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? THEN ? "
-            "ELSE last_stored_at END WHERE device_id = ?",
+            "lag_s = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? OR last_stored_at > ? "
+            "THEN ? ELSE lag_s END, "
+            "last_stored_at = CASE WHEN last_stored_at IS NULL OR last_stored_at <= ? "
+            "OR last_stored_at > ? THEN ? ELSE last_stored_at END WHERE device_id = ?",
             (contiguous, highest, len(stored), highest, top, newest_alert_at,
-             latest.received_at, latest.received_at - latest_alert.event.frame_ts,
-             latest.received_at, latest.received_at, device_id),
+             latest.received_at, ahead, latest.received_at - latest_alert.event.frame_ts,
+             latest.received_at, ahead, latest.received_at, device_id),
         )  # fmt: skip
         return results
 

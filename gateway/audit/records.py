@@ -40,6 +40,10 @@ class ReceivedMessage:
     live: bool = False
     """Known to have been forwarded as it was published, not the broker's retained copy (which may
     be much older than its arrival): only the status connection tells."""
+    arrival: int | None = None
+    """The instance's own count of the status messages it has received, in the order they came
+    (the broker's order for each device): orders them without reading a clock. Only the status
+    connection counts."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ closed one of the two connections each time the other reconnected, for as long a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -63,6 +64,8 @@ class StatusListener:
             raise AuditError(str(exc)) from exc
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
+        self._arrivals = itertools.count(1)
+        """Counted on paho's network thread, the only one that reads messages."""
 
     def start(self) -> None:
         self._client.connect_async(
@@ -93,5 +96,11 @@ class StatusListener:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._deliver(
-            ReceivedMessage(message.topic, bytes(message.payload), time.time(), live=not message.retain)
+            ReceivedMessage(
+                message.topic,
+                bytes(message.payload),
+                time.time(),
+                live=not message.retain,
+                arrival=next(self._arrivals),
+            )
         )

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from typing import TypeGuard
 
@@ -43,7 +44,7 @@ from gateway.audit.bounds import Bounds, Drops, StoreBounds
 from gateway.audit.chain import ChainWriter
 from gateway.audit.database import BINDING_ERRORS, Database, open_database
 from gateway.audit.evidence import EvidenceLedger, evidence_target
-from gateway.audit.fleet import record_statuses, status_target
+from gateway.audit.fleet import StatusArrivals, record_statuses, status_target
 from gateway.audit.keys_file import SigningKeys
 from gateway.audit.records import (
     DamagedRow,
@@ -97,6 +98,8 @@ class AuditStore(AuditReads):
         self._evidence = EvidenceLedger(database, topic_prefix, self._rejections)
         self._chain = ChainWriter(database, self._evidence, self._contiguous_from)
         self._bounds = Bounds(database, bounds or StoreBounds())
+        self._arrivals = StatusArrivals()
+        """The order this instance's status connection received each device's statuses in."""
         self._pending = Drops()
         """What the open transaction dropped."""
         self._dropped = Drops()
@@ -254,11 +257,14 @@ class AuditStore(AuditReads):
         by_device: dict[str, list[tuple[int, Alert, ReceivedMessage]]] = {}
         for item in sorted(checked.verified, key=lambda item: (item[1].device_id, item[1].seq)):
             by_device.setdefault(item[1].device_id, []).append(item)
+        now = time.time()
         for device_id in sorted(by_device.keys() | checked.images.keys() | checked.statuses.keys()):
             contiguous, highest = self._database.lock_device(device_id)
-            stored = self._chain.store(device_id, by_device.get(device_id, []), contiguous, highest)
+            stored = self._chain.store(device_id, by_device.get(device_id, []), contiguous, highest, now)
             stored += self._evidence.store(device_id, checked.images.get(device_id, []))
-            stored += record_statuses(self._database, device_id, checked.statuses.get(device_id, []))
+            stored += record_statuses(
+                self._database, device_id, checked.statuses.get(device_id, []), self._arrivals, now
+            )
             for index, result in stored:
                 results[index] = result
         return results

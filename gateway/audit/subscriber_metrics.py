@@ -50,7 +50,7 @@ class SubscriberMetrics:
         )
         self.status = Counter(
             "edge_gateway_audit_status_messages_total",
-            "Device status messages read, by outcome (duplicate: older than the one stored).",
+            "Device status messages read, by outcome (duplicate: the stored one again, or older).",
             ["outcome"],
             registry=registry,
         )
