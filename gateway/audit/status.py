@@ -2,9 +2,10 @@
 MQTT connection of the instance's own.
 
 A broker does not deliver retained messages to a shared subscription (MQTT v5), and status is
-retained: a device publishes ``online`` once per connection and the broker publishes its last will
-(``offline``) when the connection drops, so an instance that subscribed later would never learn a
-state through the ``$share`` group. Each instance therefore subscribes to the status topics on an
+retained: a device publishes ``online`` on connecting (and again when its wall clock is stepped,
+``gateway.delivery.wall_clock``) and the broker publishes its last will (``offline``) when the
+connection drops, so an instance that subscribed later would never learn a state through the
+``$share`` group. Each instance therefore subscribes to the status topics on an
 ordinary subscription, on a clean session (client id ``{client_id}:status``, no session kept): every
 (re)connect brings the retained current state of every device and then each change as it happens,
 never a backlog of stale changes queued while the instance was away. Status is state, not a

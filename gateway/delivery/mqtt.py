@@ -44,6 +44,7 @@ from gateway.delivery.mqtt_metrics import PublisherMetrics
 from gateway.delivery.mqtt_replay import REPLAY_QUEUE_SIZE, ReplayRequest, parse_replay_request
 from gateway.delivery.mqtt_window import DeliveryWindow
 from gateway.delivery.outbox import Outbox
+from gateway.delivery.wall_clock import WallClockWatch
 from gateway.domain import DeliveryState, DeliveryStatus
 from gateway.errors import BrokerError, OutboxError
 from gateway.protocol.mqtt_link import close_client, make_client, state_payload
@@ -107,6 +108,8 @@ class MqttPublisher:
             self._address,
             ClientTls(ca_file=config.ca_file, cert_file=config.cert_file, key_file=config.key_file),
         )
+        self._clock = WallClockWatch()
+        """Read by the publisher thread at each wake-up (``gateway.delivery.wall_clock``)."""
         self._thread = threading.Thread(target=self._run, name="mqtt-publisher", daemon=True)
         self._metrics = PublisherMetrics(registry)
         self._window = DeliveryWindow(
@@ -264,6 +267,7 @@ class MqttPublisher:
             while not self._stop.is_set():
                 idle = not self._wake.wait(IDLE_WAKE_S)
                 self._wake.clear()
+                self._announce_clock_step()
                 try:
                     if idle:
                         self._outbox.maybe_prune()
@@ -279,6 +283,16 @@ class MqttPublisher:
             self._set_state(DeliveryState.STOPPED, "publisher thread failed; see the log")
         finally:
             self._shutdown()
+
+    def _announce_clock_step(self) -> None:
+        """A fresh retained ``online`` when the wall clock was stepped: its ``ts`` is what the audit
+        measures this device's clock offset from, and the one sent on connecting is now off by the
+        step."""
+        step = self._clock.stepped(time.time(), time.monotonic())
+        if step is None or self._state is not DeliveryState.CONNECTED:
+            return
+        logger.warning("the wall clock was stepped by %+.1f s: announcing the device online again", step)
+        self._client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
 
     def _fill(self) -> None:
         """Send what the outbox holds to send; a read that fails is tried again at the next wake-up."""
