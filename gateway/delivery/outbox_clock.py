@@ -15,9 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 
-STEP_S = 2.0
-"""How far the wall clock may move apart from the monotonic one between two readings before it counts
-as stepped; NTP's slewing moves both alike."""
+from gateway.delivery.wall_clock import WallClockWatch
 
 
 class CommitClock:
@@ -34,14 +32,13 @@ class CommitClock:
         self._wall = wall
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._offset: float | None = None
+        self._watch = WallClockWatch()
 
     def now(self) -> float:
         """The wall clock, once ``on_step`` has been told of any step since the previous reading."""
         with self._lock:
             wall = self._wall()
-            offset = wall - self._monotonic()
-            if self._offset is not None and abs(offset - self._offset) > STEP_S:
-                self._on_step(offset - self._offset)
-            self._offset = offset
+            step = self._watch.stepped(wall, self._monotonic())
+            if step is not None:
+                self._on_step(step)
             return wall

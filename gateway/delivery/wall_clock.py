@@ -1,12 +1,13 @@
 """Telling that the gateway's wall clock was stepped (NTP correcting a clock that booted an hour
-fast, or at 1970 with no battery-backed clock) while it was connected.
+fast, or at 1970 with no battery-backed clock): how far the wall clock and the monotonic one moved
+apart between two readings taken together.
 
-The device's retained ``online`` status carries its wall clock (``ts``), and the audit measures the
-device's clock offset from it, once per connection. A clock stepped after connecting left that
-offset wrong until the next reconnect: the fleet showed a delivery delay of the size of the step on
-every alert, and a clock skew that was gone. The publisher compares how far the wall clock and the
-monotonic one moved between its wake-ups (at most ``IDLE_WAKE_S`` apart) and, when they part by
-more than ``CLOCK_STEP_S``, publishes a fresh ``online`` so the offset is measured again.
+Two readers: the MQTT publisher, at its wake-ups (at most ``IDLE_WAKE_S`` apart), which then
+publishes a fresh ``online`` status. The device's retained ``online`` carries its wall clock (``ts``)
+and the audit measures the device's clock offset from it, once per connection: a clock stepped after
+connecting left that offset wrong until the next reconnect, and the fleet showed a delivery delay of
+the size of the step on every alert, and a clock skew that was gone. And the outbox's commit clock
+(``outbox_clock``), which moves the alerts it stamped onto the new clock, for retention.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ as its own because delivery imports no other part; NTP slews smaller corrections
 
 
 class WallClockWatch:
-    """Fed (wall, monotonic) readings taken together, by one thread."""
+    """Fed (wall, monotonic) readings taken together, one at a time."""
 
     def __init__(self) -> None:
         self._previous: tuple[float, float] | None = None
