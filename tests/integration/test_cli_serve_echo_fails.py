@@ -12,29 +12,11 @@ import sys
 from pathlib import Path
 
 from tests.support.command import write_config
-from tests.support.serve import CLIP, START_WAIT_S, STOP_BUDGET_S, last_committed_seq, wait_for
-
-CAMERA = {
-    "id": "door",
-    "url": str(CLIP),
-    "detect_fps": 5,
-    "model": "face-detector",
-    "motion": {"enabled": False},
-    "rules": [
-        {
-            "name": "face",
-            "labels": ["FACE_FEMALE", "FACE_MALE"],
-            "min_score": 0.4,
-            "min_frames": 1,
-            "cooldown_s": 0,
-            "end_after_s": 0.5,
-        }
-    ],
-}
+from tests.support.serve import START_WAIT_S, STOP_BUDGET_S, door_camera, last_committed_seq, wait_for
 
 
 def test_a_standard_output_that_fails_stops_the_echo_not_the_alerts(tmp_path: Path) -> None:
-    config = write_config(tmp_path / "gateway.yaml", cameras=[CAMERA])
+    config = write_config(tmp_path / "gateway.yaml", cameras=[door_camera()])
     log = tmp_path / "serve.log"
     environment = {key: value for key, value in os.environ.items() if key != "JOURNAL_STREAM"}
     with Path("/dev/full").open("wb") as full, log.open("wb") as errors:

@@ -19,7 +19,7 @@ import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from tests.support.mosquitto import Mosquitto
-from tests.support.serve import CLIP, Process, face_repository, last_committed_seq
+from tests.support.serve import Process, door_camera, face_repository, last_committed_seq
 
 DEVICE = "e2e"
 ALERT_WAIT_S = 90.0  # the face shows 10 s into each 20 s loop of the clip; models warm first
@@ -39,24 +39,7 @@ def wait_for_alerts(state_dir: Path, at_least: int, process: Process) -> int:
 def write_gateway_config(directory: Path, state_dir: Path, repository: Path, mqtt: dict[str, str]) -> Path:
     """The demo clip as camera ``door`` with a face rule that fires every time the face shows."""
     path = directory / "gateway.yaml"
-    camera = {
-        "id": "door",
-        "url": str(CLIP),
-        "detect_fps": 5,
-        "model": "face-detector",
-        "motion": {"enabled": False},
-        "rules": [
-            {
-                "name": "face",
-                "labels": ["FACE_FEMALE", "FACE_MALE"],
-                "min_score": 0.4,
-                "min_frames": 1,
-                "cooldown_s": 0,
-                "update_interval_s": 0.2,
-                "end_after_s": 0.5,
-            }
-        ],
-    }
+    camera = door_camera()
     config = {
         "device_id": DEVICE,
         "state_dir": str(state_dir),

@@ -103,6 +103,28 @@ def serve_cameras(directory: Path, device_id: str, cameras: list[dict[str, Any]]
     return Process(["serve", "--config", str(config)], directory / "serve.log")
 
 
+def door_camera() -> dict[str, Any]:
+    """The demo clip as camera ``door`` with a face rule that fires every time the face shows."""
+    return {
+        "id": "door",
+        "url": str(CLIP),
+        "detect_fps": 5,
+        "model": "face-detector",
+        "motion": {"enabled": False},
+        "rules": [
+            {
+                "name": "face",
+                "labels": ["FACE_FEMALE", "FACE_MALE"],
+                "min_score": 0.4,
+                "min_frames": 1,
+                "cooldown_s": 0,
+                "update_interval_s": 0.2,
+                "end_after_s": 0.5,
+            }
+        ],
+    }
+
+
 def last_committed_seq(state_dir: Path) -> int:
     database = state_dir / "outbox.db"
     if not database.exists():
