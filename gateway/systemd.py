@@ -50,6 +50,8 @@ SEND_TIMEOUT_S = 0.5
 SOCKET_VARIABLE = "NOTIFY_SOCKET"
 WATCHDOG_USEC_VARIABLE = "WATCHDOG_USEC"
 WATCHDOG_PID_VARIABLE = "WATCHDOG_PID"
+MIN_WATCHDOG_S = 0.2
+"""The shortest ``WatchdogSec=`` pinged as given: a ping every 0.1 s at most."""
 
 
 def parse_watchdog_usec(environ: MutableMapping[str, str], pid: int | None = None) -> float | None:
@@ -71,7 +73,15 @@ def parse_watchdog_usec(environ: MutableMapping[str, str], pid: int | None = Non
         return None
     if microseconds <= 0:
         return None
-    return microseconds / 1_000_000
+    seconds = microseconds / 1_000_000
+    held = min(max(seconds, MIN_WATCHDOG_S), threading.TIMEOUT_MAX)
+    if held != seconds:
+        # 1 us had the watchdog thread ping 6,800 times a second; 2**64 us ended it with an
+        # OverflowError (a wait longer than threads can wait).
+        logger.warning(
+            "%s=%d is out of range: pinging as for %g s", WATCHDOG_USEC_VARIABLE, microseconds, held
+        )
+    return held
 
 
 def _socket_address(raw: str) -> str | None:

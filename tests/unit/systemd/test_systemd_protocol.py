@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from gateway.systemd import Notifier, Watchdog, parse_watchdog_usec
@@ -16,6 +18,8 @@ from gateway.systemd import Notifier, Watchdog, parse_watchdog_usec
         ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),  # meant for another process
         ({"WATCHDOG_USEC": "0"}, None),
         ({"WATCHDOG_USEC": "soon"}, None),
+        ({"WATCHDOG_USEC": "1"}, 0.2),  # pinged every 0.1 s, not 6,800 times a second
+        ({"WATCHDOG_USEC": str(2**64)}, threading.TIMEOUT_MAX),  # a wait threads can wait
     ],
 )
 def test_watchdog_interval_from_the_environment(environ: dict[str, str], expected: float | None) -> None:
