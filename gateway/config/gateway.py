@@ -21,6 +21,7 @@ from gateway.config.service import (
     MqttConfig,
     OutboxConfig,
 )
+from gateway.errors import ConfigError, ConfigProblem
 
 MAX_CAMERAS = 256
 """Most cameras one gateway may run: each is a reader thread and a decoder, and a real site runs
@@ -60,7 +61,21 @@ DEMO_CLIP = Path("build") / "demo" / "clip.mp4"
 def default_config(root: Path | None = None) -> GatewayConfig:
     """The embedded default: the shipped demo clip as a camera, the shipped face detector, alerts to
     the local outbox, API on 127.0.0.1:8080. Paths are relative to ``root`` (the checkout)."""
-    base = root if root is not None else Path.cwd()
+    try:
+        base = root if root is not None else Path.cwd()
+    except FileNotFoundError as exc:
+        # The shell's directory removed under it (a checkout deleted and made again, a temporary dir).
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "<embedded default config>",
+                    None,
+                    "",
+                    "the working directory no longer exists (deleted?), and the embedded default's paths "
+                    "are relative to it: cd into the checkout again, or give --config",
+                )
+            ]
+        ) from exc
     return GatewayConfig.model_validate(
         {
             "device_id": "demo",
@@ -93,5 +108,19 @@ def default_config(root: Path | None = None) -> GatewayConfig:
 def missing_from_checkout(root: Path | None = None) -> list[Path]:
     """What the embedded default reads from ``root`` (the working directory when None) and it lacks:
     the set-up builds the models and the demo clip in a checkout."""
-    base = root if root is not None else Path.cwd()
+    try:
+        base = root if root is not None else Path.cwd()
+    except FileNotFoundError as exc:
+        # The shell's directory removed under it (a checkout deleted and made again, a temporary dir).
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "<embedded default config>",
+                    None,
+                    "",
+                    "the working directory no longer exists (deleted?), and the embedded default's paths "
+                    "are relative to it: cd into the checkout again, or give --config",
+                )
+            ]
+        ) from exc
     return [path for path in (DEFAULT_MODELS, DEMO_CLIP) if not (base / path).exists()]
