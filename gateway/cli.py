@@ -79,11 +79,23 @@ hold_reload_signal()
 # let it send them.
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-# Below hold_reload_signal on purpose: these imports are the second or two it covers.
-from prometheus_client import disable_created_metrics  # noqa: E402
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a command that Ctrl-C ended."""
 
-from gateway.commands import audit, build_engine, check_config, enroll, models, serve  # noqa: E402
-from gateway.commands.redaction import redact  # noqa: E402
+# Below hold_reload_signal on purpose: these imports are the second or two it covers. Ctrl-C during
+# them ends the command as it does later (``main``), not in a traceback of whatever was importing.
+try:
+    from prometheus_client import disable_created_metrics
+
+    from gateway.commands import audit, build_engine, check_config, enroll, models, serve
+    from gateway.commands.redaction import redact
+except KeyboardInterrupt:
+    if not _run_as_program():
+        raise
+    print(f"{PROGRAM}: interrupted", file=sys.stderr, flush=True)
+    # Not sys.exit: an interrupted import can leave the interpreter set to end by SIGINT itself at
+    # exit (status -2 instead of 130: 2 runs in 17 here); nothing is open yet to clean up.
+    os._exit(EXIT_INTERRUPTED)
 
 __all__ = ["COMMANDS", "build_parser", "command_of", "configure_logging", "main", "redact"]
 
@@ -226,8 +238,6 @@ def _command_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentP
     return found
 
 
-EXIT_INTERRUPTED = 130
-"""128 + SIGINT, as a shell reports a command that Ctrl-C ended."""
 EXIT_BROKEN_PIPE = 141
 """128 + SIGPIPE, as a shell reports a command whose reader went away (``| head -1``)."""
 
