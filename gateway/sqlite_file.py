@@ -7,6 +7,9 @@ or one with no tables, which cannot be told from a file truncated or one whose w
 lost: opened, either is a new, empty database, and what was committed to it is gone without a word.
 ``create`` makes the database under a temporary name and gives it its name once its tables are in
 it, so that a file at the name with no tables never comes from us, and its owner can refuse it.
+The temporary file is made (0600) before SQLite opens it: SQLite would create it with the umask's
+mode (0644 under the usual 022: every alert and picture in it readable by all), and its ``-wal`` and
+``-shm`` files take the database's mode (``gateway.private_files``).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gateway.durable import fsync_path, place_new
+from gateway.private_files import create_private_file
 
 __all__ = ["beside", "create", "remove_leftovers", "table_names"]
 
@@ -37,13 +41,14 @@ def create(
     *,
     exclusive: bool,
 ) -> bool:
-    """Make the database at ``path``: opened by ``open_database`` at ``temporary`` (an empty file or
-    none), given its tables by ``make``, closed (which checkpoints its log into it), flushed and given
-    the name ``path``. ``exclusive``: the name is taken only if nothing holds it by then (two processes
-    creating it with no lock between them), and False is returned when another process took it first;
-    otherwise the caller holds a lock and the file is renamed into place. Raises ``sqlite3.Error`` or
-    ``OSError``, having removed what it made at ``temporary``."""
+    """Make the database at ``path``: created (0600) at ``temporary``, where nothing may be, opened by
+    ``open_database`` there, given its tables by ``make``, closed (which checkpoints its log into it),
+    flushed and given the name ``path``. ``exclusive``: the name is taken only if nothing holds it by
+    then (two processes creating it with no lock between them), and False is returned when another
+    process took it first; otherwise the caller holds a lock and the file is renamed into place.
+    Raises ``sqlite3.Error`` or ``OSError``, having removed what it made at ``temporary``."""
     try:
+        create_private_file(temporary)
         database = open_database(temporary)
         try:
             make(database)

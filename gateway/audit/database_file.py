@@ -33,6 +33,7 @@ from gateway import sqlite_file
 from gateway.audit import schema
 from gateway.config.bounded_read import file_kind
 from gateway.errors import AuditError
+from gateway.private_files import make_private_directory
 from gateway.sqlite_open import open_wal_database
 
 __all__ = [
@@ -61,7 +62,7 @@ def _open_wal(path: Path) -> sqlite3.Connection:
 def open_to_serve(path: Path) -> sqlite3.Connection:
     """The store's file at ``path``, made where nothing is and refused where it holds no store, opened
     in WAL mode. OSError and sqlite3.Error are left to the caller, which names the database."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_directory(path.parent)
     if not os.path.lexists(path):
         create_store(path)
     refuse_not_a_store(path)

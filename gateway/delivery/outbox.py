@@ -77,8 +77,10 @@ from gateway.delivery.outbox_lock import OutboxLock
 from gateway.delivery.outbox_metrics import OutboxMetrics
 from gateway.delivery.outbox_reads import OutboxReads, OutboxStats, StoredAlert, StoredEvidence
 from gateway.delivery.signing_key import KEY_FILE_NAME, load_or_create_key
+from gateway.delivery.state_directory import say_open_to_others
 from gateway.domain import Alert, AlertEvent
 from gateway.errors import OutboxError
+from gateway.private_files import make_private_directory
 from gateway.protocol.alerts import ZERO_HASH
 from gateway.sqlite_open import open_wal_database
 
@@ -139,7 +141,7 @@ class Outbox(OutboxReads):
         self.created = False
         """Whether this open made the outbox (none was there)."""
         try:
-            state_dir.mkdir(parents=True, exist_ok=True)
+            make_private_directory(state_dir)
         except OSError as exc:
             raise OutboxError(f"outbox {self.path}: cannot create {state_dir}: {exc}") from exc
         self._lock = OutboxLock.acquire(state_dir, self.path, LOCK_TIMEOUT_S)
@@ -223,6 +225,7 @@ class Outbox(OutboxReads):
         key_was_there = key_file is None and os.path.lexists(generated)
         key = load_or_create_key(config.state_dir, key_file)
         outbox = cls(config.state_dir, config.device_id, key, config=config.outbox, registry=registry)
+        say_open_to_others(config.state_dir, outbox.path, key_file if key_file is not None else generated)
         if outbox.created and key_was_there:
             # The key is generated with the first outbox: one without the other is an outbox lost.
             logger.warning(

@@ -13,11 +13,13 @@ holds the holder's pid, for the error message only.
 
 The lock file is truncated and written, so only a regular file is taken: it is opened without
 following a symbolic link (one there would have the pid written over whatever file it points to,
-as root when the gateway runs as root), and a FIFO or device found there is refused.
+as root when the gateway runs as root), and a FIFO or device found there is refused. One the gateway
+creates is 0600 whatever the umask (``gateway.private_files``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from gateway.config.bounded_read import file_kind
 from gateway.errors import OutboxError
+from gateway.private_files import PRIVATE_FILE_MODE
 
 LOCK_NAME = "outbox.lock"
 _POLL_S = 0.01
@@ -76,8 +79,13 @@ class OutboxLock:
 def _open_regular(path: Path, database: Path) -> int:
     # Non-blocking: what is no regular file is refused below, and opening one must not wait first.
     flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    created = True
     try:
-        descriptor = os.open(path, flags, 0o600)
+        try:
+            descriptor = os.open(path, flags | os.O_EXCL, PRIVATE_FILE_MODE)
+        except FileExistsError:
+            created = False
+            descriptor = os.open(path, flags, PRIVATE_FILE_MODE)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutboxError(_irregular(database, path, file_kind(stat.S_IFLNK))) from exc
@@ -90,6 +98,11 @@ def _open_regular(path: Path, database: Path) -> int:
     if not stat.S_ISREG(mode):
         os.close(descriptor)
         raise OutboxError(_irregular(database, path, file_kind(mode)))
+    if created:
+        # 0600 less the umask: under umask 0777 a file the next start could not open. One that was
+        # there keeps its mode; a symbolic link there failed the exclusive open and then the open below.
+        with contextlib.suppress(OSError):  # the lock is held all the same; the next start says why not
+            os.fchmod(descriptor, PRIVATE_FILE_MODE)
     return descriptor
 
 

@@ -1,6 +1,7 @@
 """The device's HMAC signing key: hex text in a file readable only by the gateway's user.
 
-Generated on first start into ``state_dir/signing.key`` (mode 0600) unless ``mqtt.signing_key_file``
+Generated on first start into ``state_dir/signing.key`` (mode 0600, and the state directory, when it
+has to be made, 0700, whatever the umask: ``gateway.private_files``) unless ``mqtt.signing_key_file``
 names one. The new key is written whole into a temporary file beside it, fsync'd, and only then
 linked into place, so neither a crash nor a full disk can leave a half-written or empty key that
 every later start would refuse (or, worse, that later alerts would be signed with); a temporary file
@@ -23,6 +24,7 @@ from gateway.config import read_text_file
 from gateway.config.bounded_read import refuse_irregular
 from gateway.durable import fsync_path, place_new
 from gateway.errors import ConfigError, OutboxError
+from gateway.private_files import PRIVATE_FILE_MODE, make_private_directory
 
 KEY_FILE_NAME = "signing.key"
 KEY_BYTES = 32
@@ -70,13 +72,15 @@ def load_or_create_key(state_dir: Path, configured: Path | None = None) -> bytes
 
 def _create_key(state_dir: Path, path: Path) -> bytes:
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
+        make_private_directory(state_dir)
         descriptor, name = tempfile.mkstemp(prefix=f".{KEY_FILE_NAME}.", suffix=".tmp", dir=state_dir)
     except OSError as exc:
         raise OutboxError(f"signing key {path}: cannot create: {exc.strerror or exc}") from exc
     temporary = Path(name)
     try:
         try:
+            # mkstemp's 0600 less the umask: under umask 0777 a key nobody could read, this start included.
+            os.fchmod(descriptor, PRIVATE_FILE_MODE)
             _write_all(descriptor, (secrets.token_hex(KEY_BYTES) + "\n").encode("ascii"))
             os.fsync(descriptor)
         finally:

@@ -28,6 +28,7 @@ from typing import Any, Literal, get_args
 from gateway.durable import fsync_path
 from gateway.errors import ModelLoadError
 from gateway.inference.model_config import ModelConfig
+from gateway.private_files import make_private_directory
 
 logger = logging.getLogger(__name__)
 
@@ -179,7 +180,9 @@ class EngineCache:
 
     def store(self, key: EngineKey, plan: bytes) -> Path:
         """Write the engine, then its sidecar, each atomically; returns the engine's path."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        # The state directory and its engines folder, when made here (build-engine before a first
+        # serve), are the gateway's user's alone: an engine put in by another user would be loaded.
+        make_private_directory(self.root)
         path = self.path_for(key)
         _write_atomically(path, plan)
         sidecar = json.dumps(key.to_json(), indent=2, sort_keys=True).encode("utf-8") + b"\n"

@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -23,18 +23,28 @@ STOP_BUDGET_S = 10.0
 
 
 class Process:
-    """``python -m gateway ARGUMENTS`` with its output in ``log``."""
+    """``python -m gateway ARGUMENTS`` with its output in ``log``: run by ``prefix`` (a command such as
+    ``tests.support.child_limits.held_to_file_modes``), under ``umask`` (-1: this process's)."""
 
-    def __init__(self, arguments: list[str], log: Path, environment: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        arguments: list[str],
+        log: Path,
+        environment: dict[str, str] | None = None,
+        *,
+        prefix: Sequence[str] = (),
+        umask: int = -1,
+    ) -> None:
         self.log = log
         with log.open("wb") as output:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", *arguments],
+                [*prefix, sys.executable, "-m", "gateway", *arguments],
                 cwd=log.parent,
                 env={**os.environ, "PYTHONFAULTHANDLER": "1", **(environment or {})},
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
+                umask=umask,
             )
 
     @property

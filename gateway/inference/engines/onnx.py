@@ -23,6 +23,7 @@ from gateway.domain import TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
 from gateway.inference.engines.base import EngineOptions, Tensors
 from gateway.inference.thread_priority import at_worker_priority
+from gateway.private_files import make_private_directory
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def session_providers(providers: list[str], options: EngineOptions) -> list[Any]
             tensorrt: dict[str, Any] = {"trt_fp16_enable": options.tensorrt_fp16}
             if options.tensorrt_cache_dir is not None:
                 cache = tensorrt_ep_cache_dir(options.tensorrt_cache_dir)
-                cache.mkdir(parents=True, exist_ok=True)
+                make_private_directory(cache)  # engines loaded from it: the gateway's user's alone
                 tensorrt.update(
                     trt_engine_cache_enable=True,
                     trt_engine_cache_path=str(cache),
