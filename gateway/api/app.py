@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -114,9 +115,25 @@ def create_app(
 
 async def _executor(app: web.Application) -> AsyncIterator[None]:
     executor = ThreadPoolExecutor(max_workers=EXECUTOR_THREADS, thread_name_prefix="api-worker")
+    start_threads(executor, EXECUTOR_THREADS)
     app[EXECUTOR] = executor
     yield
     executor.shutdown(wait=True, cancel_futures=True)
+
+
+def start_threads(executor: ThreadPoolExecutor, count: int) -> None:
+    """The ``count`` threads of ``executor`` started now, not by the first requests that need them:
+    a thread refused then (the task or memory limit reached while the gateway runs) failed every
+    request that hands work to the pool, /v1/status among them, where refused at start it is one
+    line and exit 1 (``gateway.thread_limit``). Each task waits for the others, so that every submit
+    finds no thread idle and starts one."""
+    all_running = threading.Barrier(count)
+    try:
+        for _ in range(count):
+            executor.submit(all_running.wait)
+    except BaseException:
+        all_running.abort()  # the tasks waiting for a thread that never came return
+        raise
 
 
 async def _metrics(request: web.Request) -> web.Response:

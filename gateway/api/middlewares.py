@@ -41,6 +41,7 @@ from gateway.errors import (
     OutboxError,
     OverloadedError,
 )
+from gateway.thread_limit import thread_not_started
 from gateway.web.session import OPEN_PREFIX, RefusedError, check_origin
 
 logger = logging.getLogger(__name__)
@@ -49,9 +50,11 @@ INFER_PREFIX = "infer:"
 """Route names starting with this queue work for the models, so the queue watermark applies."""
 JSON_TYPE = "application/json"
 CLIENT_CLOSED_REQUEST = 499
+"""Recorded (as nginx does) for a request whose client went away before the answer."""
 OUTBOX_RETRY_AFTER_S = 5
 """An outbox read that failed: the audit service's wait for a store it cannot read."""
-"""Recorded (as nginx does) for a request whose client went away before the answer."""
+THREAD_RETRY_AFTER_S = 5
+"""A request whose thread was refused: the task or memory limit does not pass at once."""
 
 
 def json_error(status: int, message: str, headers: Mapping[str, str] | None = None) -> web.Response:
@@ -106,6 +109,12 @@ def error_answer(exc: Exception, method: str, path: str) -> tuple[int, str, Mapp
     if isinstance(exc, GatewayError):
         logger.error("%s %s failed: %s", method, path, exc)
         return 500, f"{type(exc).__name__}: {exc}", {}
+    refused = thread_not_started(exc)
+    if refused is not None:
+        # A limit of the machine's, not a fault of the request's or the code's: a 503 in words, with
+        # no stack, that passes when the limit does.
+        logger.warning("%s %s failed: %s", method, path, refused)
+        return 503, refused, retry_after(THREAD_RETRY_AFTER_S)
     logger.exception("unexpected error answering %s %s", method, path)
     return 500, f"internal error ({type(exc).__name__}); the server log has the details", {}
 

@@ -17,8 +17,9 @@ is committed, MQTT publishes ``offline``, exit 0. A SIGTERM during start-up lets
 progress end (a model load cannot be cut short), then stops without opening the API or sending
 ``READY=1``. An API address that cannot be opened (the port taken, a non-loopback host without
 tokens) or a ``state_dir`` that is a file is refused before anything starts (``preflight``), exit 2
-for what the config must change. ``--config -`` is refused (exit 2): standard input cannot be read
-again on SIGHUP (``check-config -`` reads it).
+for what the config must change. A thread the kernel will not start (the task or memory limit
+reached) is one line naming it, exit 1 (``gateway.thread_limit``). ``--config -`` is refused (exit
+2): standard input cannot be read again on SIGHUP (``check-config -`` reads it).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
 from gateway.systemd import Notifier, Watchdog
+from gateway.thread_limit import thread_not_started
 
 logger = logging.getLogger(__name__)
 
@@ -107,9 +109,24 @@ def run(arguments: argparse.Namespace) -> int:
             return EXIT_CONFIG
         logger.info("no --config: running the embedded default (demo clip, face-detector, local outbox)")
     keep_freed_memory_between_trims()  # _trim_heap below returns what is freed, every TRIM_EVERY_S
-    return event_loop.run(
-        _serve(config, config_path, source, insecure=arguments.insecure, echo=config.mqtt is None)
-    )
+    try:
+        return event_loop.run(
+            _serve(config, config_path, source, insecure=arguments.insecure, echo=config.mqtt is None)
+        )
+    except RuntimeError as exc:
+        # A thread refused where _serve does not look for it (the watchdog's, or the one closing the
+        # event loop starts to shut its executor down): one line, as for those it does.
+        _say_refused_thread(exc, "stopped")
+        return 1
+
+
+def _say_refused_thread(exc: RuntimeError, outcome: str) -> None:
+    """``exc``, a thread the kernel would not start, logged in one line after ``outcome`` (``cannot
+    start: cannot start a thread (NAME): CAUSE``); any other RuntimeError is raised again."""
+    refused = thread_not_started(exc)
+    if refused is None:
+        raise exc
+    logger.error("%s: %s", outcome, refused)
 
 
 async def _serve(
@@ -153,6 +170,9 @@ async def _serve(
     except GatewayError as exc:
         logger.error("cannot start: %s", exc)
         return 1
+    except RuntimeError as exc:
+        _say_refused_thread(exc, "cannot start")
+        return 1
 
     # SIGHUP and console edits of zones and lines both go through the file, one at a time.
     def apply(new_config: GatewayConfig) -> None:
@@ -178,6 +198,15 @@ async def _serve(
     except (GatewayError, OSError) as exc:
         logger.error("cannot start: %s", exc)
         await loop.run_in_executor(None, gateway.stop)
+        return 1
+    except RuntimeError as exc:
+        _say_refused_thread(exc, "cannot start")
+        try:
+            gateway.stop()  # on the loop's thread: another thread for it may well be refused too
+        except RuntimeError:
+            # A part whose thread was refused cannot be joined (``Thread.join`` refuses a thread never
+            # started), which ends the stop there: the outbox, stopped last, is closed on its own.
+            gateway.outbox.close()
         return 1
     settle()
     notifier.ready(gateway.summary())

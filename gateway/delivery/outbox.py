@@ -161,7 +161,14 @@ class Outbox(OutboxReads):
             "outbox %s open at seq %d (synchronous=%s)", self.path, self._last_seq, self._config.synchronous
         )
         self._writer = threading.Thread(target=self._write_loop, name="outbox-writer", daemon=True)
-        self._writer.start()
+        try:
+            self._writer.start()
+        except BaseException:
+            # Refused (the task or memory limit reached): the file and its lock are let go, as when
+            # opening fails.
+            self._db.close()
+            self._lock.release()
+            raise
 
     def _open(self) -> tuple[sqlite3.Connection, tuple[int, str] | None]:
         """The database (migrated) and its chain head; the caller holds the lock."""

@@ -27,3 +27,22 @@ def with_a_full_disk() -> None:
     instead, is ignored. Pipes are no files: the command's output still comes."""
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     resource.setrlimit(resource.RLIMIT_FSIZE, (0, resource.RLIM_INFINITY))
+
+
+def as_user_with_tasks(uid: int, tasks: int) -> tuple[str, ...]:
+    """The command prefix that runs a command as ``uid`` (its group the same number, no other
+    groups) allowed ``tasks`` processes and threads in all (RLIMIT_NPROC, counted over every process
+    of the user: root's is never enforced, hence the other user). It may read and search any file, as
+    root may (CAP_DAC_READ_SEARCH, kept across the change of user), and write only what ``uid``
+    owns or its mode lets all write. Needs root."""
+    return (
+        "setpriv",
+        f"--reuid={uid}",
+        f"--regid={uid}",
+        "--clear-groups",
+        "--inh-caps=+dac_read_search",
+        "--ambient-caps=+dac_read_search",
+        "prlimit",
+        f"--nproc={tasks}",
+        "--",
+    )

@@ -31,6 +31,7 @@ NEUTRAL = frozenset(
         "private_files",
         "sqlite_types",
         "suggestions",
+        "thread_limit",
         "url_credentials",
         "wording",
     }
@@ -50,6 +51,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "private_files": frozenset(),
     "sqlite_types": frozenset(),
     "suggestions": frozenset(),
+    "thread_limit": frozenset(),
     "url_credentials": frozenset(),
     "wording": frozenset(),
     "config": NEUTRAL,
