@@ -17,7 +17,14 @@ from gateway.api.door_infer import Answer, DoorInfer
 from gateway.api.door_verdict import ROUTES, judge, refusal
 from gateway.api.idle_timer import IdleTimer
 from gateway.api.middlewares import Rejection, peer_client
-from gateway.api.request_head import HEAD_END, MAX_HEAD_BYTES, Head, may_begin_a_head, parse_head
+from gateway.api.request_head import (
+    HEAD_END,
+    HEAD_TIMEOUT_S,
+    MAX_HEAD_BYTES,
+    Head,
+    may_begin_a_head,
+    parse_head,
+)
 from gateway.api.tensors import HEADER_LENGTH
 from gateway.api.v2_infer import InferCall
 
@@ -59,6 +66,9 @@ class Connection(asyncio.BufferedProtocol):
         """Watches the served request's body until it is whole (stopped then, so that no timer keeps
         the request's buffer alive after its answer); a body that stops arriving is answered 408."""
         self._idle = IdleTimer(self._close, lambda: self._serving is not None)
+        self._head_timer: asyncio.TimerHandle | None = None
+        """Runs while a head is awaited whole (``HEAD_TIMEOUT_S``): from the accept until the first
+        head is, and from the first byte of a later head the front door reads until it is."""
         self._peer = peer_client(None)
         self.passed = 0
         self.finished = 0
@@ -78,6 +88,7 @@ class Connection(asyncio.BufferedProtocol):
             self._close()  # made after the shutdown closed the idle ones (front_door.py)
             return
         self._idle.restart()
+        self._await_head()
 
     def get_buffer(self, sizehint: int) -> memoryview:
         serving = self._serving
@@ -146,6 +157,7 @@ class Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._idle.cancel()
+        self._head_whole()
         self._stop_body_watch()
         serving = self._serving
         if serving is not None and serving.missing:
@@ -189,6 +201,29 @@ class Connection(asyncio.BufferedProtocol):
     def close(self) -> None:
         self._close()
 
+    def head_whole(self) -> None:
+        """aiohttp has a request's head whole (its middleware began the request): the head it was
+        handed in part is no longer awaited."""
+        self._head_whole()
+
+    def _await_head(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = asyncio.get_running_loop().call_later(HEAD_TIMEOUT_S, self._head_late)
+
+    def _head_whole(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_late(self) -> None:
+        """No whole head within ``HEAD_TIMEOUT_S``: closed unanswered, as nginx does (an answer
+        would be read by no client that is not sending a request)."""
+        self._head_timer = None
+        if self._closing() or self.in_aiohttp is not None or self._serving is not None:
+            return
+        self._door.head_timed_out()
+        self._close()
+
     def close_if_door_only(self, even_serving: bool = False) -> None:
         if self._aiohttp is None and (even_serving or self._serving is None):
             self._close()
@@ -206,9 +241,14 @@ class Connection(asyncio.BufferedProtocol):
             if len(self._head) > MAX_HEAD_BYTES or not may_begin_a_head(self._head):
                 # aiohttp answers at once what cannot become a head the door reads (a TLS hello
                 # on the plain port, lines ending in a bare LF), rather than the client waiting
-                # for a head's end that never comes.
+                # for a head's end that never comes. The head timer keeps running until aiohttp's
+                # middleware begins the request (``head_whole``).
                 self._hand_over_the_rest(bytes(self._head) + view[len(taken) :])
+            elif not before:
+                # Only a head split over reads arms a timer: one that arrives whole costs none.
+                self._await_head()
             return None
+        self._head_whole()
         started = time.perf_counter()
         head = bytes(self._head[: end + len(HEAD_END)])
         rest = view[end + len(HEAD_END) - before :]

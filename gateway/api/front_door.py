@@ -32,6 +32,9 @@ socket's reading paused, until the answer is written.
 Connections: the front door answers on a connection only while aiohttp has nothing of it: an idle
 aiohttp lets go of it first, so that aiohttp's keep-alive clock, which does not see the front door's
 requests, cannot close it under them (the front door keeps its own idle timeout, aiohttp's 75 s). A
+connection that has not sent its first head whole within ``request_head.HEAD_TIMEOUT_S`` of its
+accept is closed unanswered, and so is one whose later head, once begun, the front door waits for as
+long (aiohttp bounds only the keep-alive between requests, not a head's arrival). A
 refused request's connection stays open for the next one once the body was dropped to its end; it
 is closed after the answer when the client asked ``Expect: 100-continue`` (it may or may not send
 the body it announced, as the middleware's refusal does) or said ``Connection: close``. At shutdown
@@ -112,6 +115,7 @@ class FrontDoor:
         connection = self._connections.get(cast(asyncio.BaseTransport, request.transport))
         if connection is not None:
             connection.in_aiohttp = request
+            connection.head_whole()
 
     def finished(self, request: web.BaseRequest) -> None:
         """aiohttp's middleware is done with ``request``: the front door may judge the next head on
@@ -120,6 +124,10 @@ class FrontDoor:
         if connection is not None:
             connection.finished += 1
             connection.in_aiohttp = None
+
+    def head_timed_out(self) -> None:
+        """A connection is closed for a head that did not come whole in time (door_connection.py)."""
+        self.context.metrics.head_timeouts.inc()
 
     def executor(self) -> ThreadPoolExecutor:
         return self._app[EXECUTOR]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from gateway.api.request_head import HEAD_TIMEOUT_S
+
 # Requests are answered in well under a millisecond when rejected and in a few to tens of
 # milliseconds when they run a model, so the buckets are dense at the low end.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -47,6 +49,12 @@ class HttpMetrics:
         self.errors = Counter(
             "edge_gateway_http_unexpected_errors_total",
             "Requests that failed with an unexpected exception (answered 500).",
+            registry=registry,
+        )
+        self.head_timeouts = Counter(
+            "edge_gateway_http_head_timeouts_total",
+            f"Connections closed because no whole request head came within {HEAD_TIMEOUT_S:g} s (of the "
+            "accept, or of a later head's first byte): clients holding connections open without a request.",
             registry=registry,
         )
         self.wait_budget_share = Gauge(

@@ -7,6 +7,13 @@ import re
 
 MAX_HEAD_BYTES = 16 * 1024
 """A head longer than this goes to aiohttp, whose limits answer it."""
+HEAD_TIMEOUT_S = 5.0
+"""Longest a connection may take to send its first request head whole, from its accept, and any
+later head the front door reads, from its first byte; then it is closed unanswered. A client sends a
+head in one write, so this only ever closes a connection held open without a request (a slowloris,
+a browser's unused preconnect, which the browser replaces at once): such connections would
+otherwise hold a file descriptor each for the 75 s keep-alive (nginx's ``client_header_timeout``,
+shorter, as Go's ``ReadHeaderTimeout`` is meant to be set; aiohttp has no such option)."""
 INFER_PATH = re.compile(r"/v2/models/([^/]+)(?:/versions/([^/]+))?/infer")
 HEAD_END = b"\r\n\r\n"
 LENGTH = re.compile(r"[0-9]{1,19}")
