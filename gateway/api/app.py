@@ -13,6 +13,7 @@ import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -25,6 +26,7 @@ from gateway.api import events as event_routes
 from gateway.api import status as status_routes
 from gateway.api import v2 as v2_routes
 from gateway.api.admission import QueueAdmission, TokenBuckets
+from gateway.api.connection_limit import ConnectionLimit
 from gateway.api.console.routes import add_routes as add_console_routes
 from gateway.api.context import CONTEXT, EXECUTOR, FRONT_DOOR, ApiContext, context_of
 from gateway.api.front_door import FrontDoor
@@ -82,6 +84,8 @@ def create_app(
     metrics = HttpMetrics(registry)
     queue = QueueAdmission(inference, admission.max_queue_wait_ms)
     metrics.wait_budget_share.set_function(queue.budget_share)
+    connections = ConnectionLimit(metrics.connections_refused)
+    metrics.connections_limit.set(connections.cap)
     app[CONTEXT] = ApiContext(
         backend=inference,
         cameras=cameras,
@@ -95,12 +99,14 @@ def create_app(
         admission=admission,
         max_body_bytes=http.max_body_bytes,
         insecure=insecure,
+        connections=connections,
         geometry=geometry,
         system=system,
         scenes=scenes,
     )
     app[FIXED_TOKENS] = frozenset(tokens)
-    app[FRONT_DOOR] = FrontDoor(app)
+    door = app[FRONT_DOOR] = FrontDoor(app)
+    metrics.connections.set_function(door.__len__)
     app.cleanup_ctx.append(_executor)
     v2_routes.add_routes(app)
     detect_routes.add_routes(app)
@@ -150,6 +156,7 @@ class RunningServer:
     port: int
 
     async def close(self) -> None:
+        self.door.context.connections.stop()
         await close_listening(self.server)  # no new connections
         self.door.close_idle()
         await self.door.answered()  # the front door's own requests end before the thread pool
@@ -181,5 +188,25 @@ async def serve(app: web.Application, host: str, port: int) -> RunningServer:
         await runner.cleanup()
         raise
     bound = server.sockets[0].getsockname()[1]
+    _watch_descriptors(context.connections, server)
     logger.info("HTTP API listening on %s:%s%s", host, bound, "" if context.tokens.enabled else " (no auth)")
     return RunningServer(runner, server, door, host, int(bound))
+
+
+def _watch_descriptors(connections: ConnectionLimit, server: asyncio.Server) -> None:
+    """Running out of descriptors is found by a look once a second and, on asyncio's loop, by the
+    accept's own error, which the loop would log with its traceback every second it lasts:
+    ``connections`` logs it once instead (connection_limit.py)."""
+    connections.watch(server.sockets[0].fileno())
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if connections.loop_error(context):
+            return
+        if previous is not None:
+            previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

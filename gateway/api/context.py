@@ -15,6 +15,7 @@ from aiohttp import web
 
 from gateway.api import body_stall
 from gateway.api.admission import QueueAdmission, TokenBuckets
+from gateway.api.connection_limit import ConnectionLimit
 from gateway.api.metrics import HttpMetrics
 from gateway.api.ports import (
     CameraDirectory,
@@ -57,6 +58,8 @@ class ApiContext:
     admission: AdmissionConfig
     max_body_bytes: int
     insecure: bool
+    connections: ConnectionLimit
+    """The API's connection cap and descriptor watch."""
     geometry: GeometryEditor | None = None
     system: SystemInfo | None = None
     scenes: SceneAdvisor | None = None

@@ -84,6 +84,7 @@ class Connection(asyncio.BufferedProtocol):
         # As aiohttp's ``request.remote`` names the client for the middleware's rate limit.
         self._peer = peer_client(peer[0] if isinstance(peer, (tuple, list)) and peer else None)
         self._door.opened(transport, self)
+        self._door.context.connections.accepted()
         if self._door.closing:
             self._close()  # made after the shutdown closed the idle ones (front_door.py)
             return

@@ -79,6 +79,17 @@ BODY_GRACE_S = 5.0
 connections of those still arriving are closed then."""
 
 
+class Refused(asyncio.Protocol):
+    """A connection accepted beyond the cap (connection_limit.py): closed at once, unread."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        cast(asyncio.Transport, transport).abort()  # a TCP transport (uvloop's is no subclass)
+
+
+REFUSED = Refused()
+"""One for every refused connection: it keeps nothing of any."""
+
+
 class FrontDoor:
     """The protocol factory ``loop.create_server`` is given in place of aiohttp's server (``open``
     names that); one ``Connection`` per accepted connection, each handing over to aiohttp when it
@@ -95,6 +106,9 @@ class FrontDoor:
         self._date = (0, "")
         self.scratch = bytearray(body_drain.SCRATCH_BYTES if body_drain.available() else 0)
         """Shared by every connection's ``BodyDrain`` (the kernel writes nothing into it)."""
+        self._cap = self.context.connections.cap
+        self._accepting = 0
+        """Connections accepted in this loop turn, whose ``connection_made`` has not come yet."""
         self.read_buffer = memoryview(bytearray(READ_BUFFER_BYTES))
         """Shared by every connection: what is read into it is taken (copied, or judged and
         dropped) before the next read, as the event loop reads one socket at a time."""
@@ -103,8 +117,20 @@ class FrontDoor:
         """Serve through ``handler_factory`` (the runner's ``web.Server``) from now on."""
         self._handler_factory = handler_factory
 
-    def __call__(self) -> asyncio.BufferedProtocol:
+    def __call__(self) -> asyncio.BaseProtocol:
+        # Called once a connection is accepted, before its transport is made; its ``connection_made``
+        # comes in a later loop turn, so those made in this turn are counted apart until then
+        # (uvloop calls this from its accept callbacks only, never between the two).
+        if len(self._connections) + self._accepting >= self._cap:
+            self.context.connections.refuse()
+            return REFUSED
+        if not self._accepting:
+            asyncio.get_running_loop().call_soon(self._accepted)
+        self._accepting += 1
         return Connection(self)
+
+    def _accepted(self) -> None:
+        self._accepting = 0
 
     def handler(self) -> asyncio.Protocol:
         assert self._handler_factory is not None, "FrontDoor.open names aiohttp's server first"

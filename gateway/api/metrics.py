@@ -57,6 +57,21 @@ class HttpMetrics:
             "accept, or of a later head's first byte): clients holding connections open without a request.",
             registry=registry,
         )
+        self.connections_refused = Counter(
+            "edge_gateway_http_connections_refused_total",
+            "Connections closed as soon as accepted, by reason (limit: the API held its most "
+            "connections, edge_gateway_http_connections_limit).",
+            ["reason"],
+            registry=registry,
+        )
+        self.connections = Gauge(
+            "edge_gateway_http_connections", "Connections the API holds now.", registry=registry
+        )
+        self.connections_limit = Gauge(
+            "edge_gateway_http_connections_limit",
+            "Most connections the API holds at once (derived from the open-files limit).",
+            registry=registry,
+        )
         self.wait_budget_share = Gauge(
             "edge_gateway_admission_wait_budget_share",
             "Share of one item's service time a request may wait for a worker under the default wait "

@@ -35,7 +35,7 @@ async def status(request: web.Request) -> web.Response:
         request,
         lambda: (
             system.system_facts() if system is not None else None,
-            state.health_problems() + state.degraded(),
+            state.health_problems() + state.degraded() + context.connections.problems(),
             state.delivery_status(),
             state.summary(),
             scenes.scene_changes() if scenes is not None else (),

@@ -95,9 +95,11 @@ def face_repository(directory: Path) -> Path:
     return repository
 
 
-def serve_cameras(directory: Path, device_id: str, cameras: list[dict[str, Any]]) -> Process:
+def serve_cameras(
+    directory: Path, device_id: str, cameras: list[dict[str, Any]], prefix: tuple[str, ...] = ()
+) -> Process:
     """``serve`` of ``cameras`` on the face detector, its state under ``directory`` and its API on a
-    free loopback port (``Process.api_port``), no tokens."""
+    free loopback port (``Process.api_port``), no tokens; run by ``prefix`` (``Process``)."""
     config = directory / "gateway.yaml"
     config.write_text(
         json.dumps(
@@ -110,7 +112,7 @@ def serve_cameras(directory: Path, device_id: str, cameras: list[dict[str, Any]]
             }
         )
     )
-    return Process(["serve", "--config", str(config)], directory / "serve.log")
+    return Process(["serve", "--config", str(config)], directory / "serve.log", prefix=prefix)
 
 
 def door_camera() -> dict[str, Any]:
