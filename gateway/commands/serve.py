@@ -49,6 +49,7 @@ from gateway.config import (
 from gateway.errors import ConfigError, GatewayError
 from gateway.garbage_collection import settle
 from gateway.heap import TRIM_EVERY_S, keep_freed_memory_between_trims, release_freed_memory
+from gateway.open_files import raise_to_hard_limit
 from gateway.pipeline import Gateway
 from gateway.pipeline.config_file import ConfigFile
 from gateway.systemd import Notifier, Watchdog
@@ -89,6 +90,8 @@ def config_file(value: str) -> Path:
 
 def run(arguments: argparse.Namespace) -> int:
     config_path: Path | None = arguments.config
+    # Before anything opens a file: the cameras, models, outbox and API share this limit.
+    raise_to_hard_limit()
     try:
         config, source = (
             load_config_source(config_path) if config_path is not None else (default_config(), EMBEDDED)

@@ -63,6 +63,7 @@ PARTS: Mapping[str, frozenset[str] | None] = {
     "sqlite_open": frozenset(),
     "sqlite_file": NEUTRAL,
     "heap": frozenset(),
+    "open_files": frozenset(),
     "garbage_collection": frozenset(),
     "ingest": CONFIGURED,
     "inference": CONFIGURED | {"heap"},
