@@ -10,7 +10,9 @@ files and outbox get the rest."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import resource
 
 logger = logging.getLogger(__name__)
@@ -34,3 +36,25 @@ def raise_to_hard_limit() -> int:
 
 def _shown(limit: int) -> str:
     return "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+
+
+def exhaustion(exc: BaseException) -> str | None:
+    """What ``exc`` is when it comes of running out of file descriptors, in words an operator acts on
+    (``too many open files (open-files limit 1024)``); None when it does not. An error that carries
+    no errno (SQLite's ``unable to open database file``) is judged by opening a descriptor now."""
+    code = exc.errno if isinstance(exc, OSError) else _open_fails()
+    if code == errno.EMFILE:
+        return (
+            f"too many open files (open-files limit {_shown(resource.getrlimit(resource.RLIMIT_NOFILE)[0])})"
+        )
+    if code == errno.ENFILE:
+        return "too many open files in the whole system (the kernel's fs.file-max)"
+    return None
+
+
+def _open_fails() -> int | None:
+    try:
+        os.close(os.open(os.devnull, os.O_RDONLY))
+    except OSError as exc:
+        return exc.errno
+    return None

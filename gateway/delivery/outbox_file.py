@@ -29,6 +29,7 @@ from pathlib import Path
 
 from gateway import sqlite_file
 from gateway.errors import OutboxError
+from gateway.open_files import exhaustion
 from gateway.sqlite_file import beside, remove_leftovers, table_names
 from gateway.wording import names_listed
 
@@ -70,7 +71,9 @@ def create(
     try:
         sqlite_file.create(path, temporary, open_database, make, exclusive=False)
     except (sqlite3.Error, OSError) as exc:
-        raise OutboxError(f"outbox {path}: cannot create: {exc}") from exc
+        # SQLite says "unable to open database file" whatever the cause: out of descriptors is named.
+        cause = exhaustion(exc)
+        raise OutboxError(f"outbox {path}: cannot create: {f'{cause}: ' if cause else ''}{exc}") from exc
     logger.info("outbox %s created: its chain starts at seq 1", path)
 
 

@@ -23,6 +23,8 @@ import time
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 
+from gateway.open_files import exhaustion
+
 logger = logging.getLogger(__name__)
 
 RETRY_PAUSE_S = 1.0
@@ -45,11 +47,13 @@ class ProblemLog:
             self._problems[key] = problem
         if repeated:
             return
+        # A file that cannot be read is a line, not a traceback (the error names file and cause).
+        cause = exhaustion(exc) if isinstance(exc, OSError) else None
         logger.error(
             "%s: hot reload failed (retried on every poll, logged again only if it changes): %s",
             _subject(key),
-            problem,
-            exc_info=exc,
+            f"{cause}: {problem}" if cause else problem,
+            exc_info=None if isinstance(exc, OSError) else exc,
             extra={"model": key} if key != WHOLE_PASS else None,
         )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from gateway.ingest.mp4_boxes import MOST_TOP_LEVEL_BOXES, boxes
+from gateway.open_files import exhaustion
 
 __all__ = ["LARGEST_PICTURE", "file_not_opened", "mp4_problem", "no_frame_decoded"]
 
@@ -44,6 +45,13 @@ def file_not_opened(path: Path, display: str) -> str:
         empty = False
     if empty:
         return f"not a readable video: {display} is empty (0 bytes)"
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        # OpenCV says only that it did not open; out of descriptors, the file is fine.
+        cause = exhaustion(exc)
+        if cause is not None:
+            return f"cannot open {display}: {cause}"
     problem = mp4_problem(path, display)
     if problem is not None:
         return problem

@@ -5,13 +5,9 @@ while it lasts (gateway/api/connection_limit.py)."""
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-import os
-import resource
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import pytest
 import uvloop
@@ -21,32 +17,12 @@ from gateway.api import connection_limit
 from gateway.api.app import create_app
 from gateway.api.context import CONTEXT
 from gateway.config import AdmissionConfig, HttpConfig
+from tests.support.descriptors import every_descriptor_taken
 from tests.unit.api.fakes import FakeBackend
 from tests.unit.api.harness import ServedApi
 
 RECENT_S = 0.5
 OUT_OF_THEM = "out of file descriptors"
-
-
-@contextmanager
-def every_descriptor_taken() -> Iterator[None]:
-    """This process at its open-files limit (lowered to just above what it holds) while inside."""
-    gc.collect()  # a socket of an earlier test closed by the collector would free a slot meanwhile
-    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
-    held: list[int] = []
-    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 8, limits[1]))
-    try:
-        while True:
-            try:
-                held.append(os.open(os.devnull, os.O_RDONLY))
-            except OSError:
-                break
-        assert len(held) < 64
-        yield
-    finally:
-        for descriptor in held:
-            os.close(descriptor)
-        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
 
 
 def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
