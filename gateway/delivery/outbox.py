@@ -66,6 +66,7 @@ from gateway.config import GatewayConfig, OutboxConfig
 from gateway.delivery import (
     outbox_batch,
     outbox_checks,
+    outbox_clock,
     outbox_file,
     outbox_log,
     outbox_retention,
@@ -152,6 +153,8 @@ class Outbox(OutboxReads):
             raise
         self._last_seq, self._last_hash = row if row is not None else (0, ZERO_HASH)
         self._opened_at_seq = self._last_seq
+        self._restamped = 0.0
+        """The steps ``_restamp`` moved the written rows by, added up; under the database lock."""
         self._file_watch = outbox_file.FileWatch(self.path)
         outbox_checks.check_key(self._db, self.path, self._key, self._last_seq)
         registry = registry if registry is not None else CollectorRegistry()
@@ -174,7 +177,9 @@ class Outbox(OutboxReads):
         """The database (migrated) and its chain head; the caller holds the lock."""
         outbox_checks.refuse_unusable_file(self.path)
         outbox_file.refuse_lost_log(self.path)
-        self._say_log_shortfall()
+        outbox_log.say_shortfall(
+            self.path, outbox_file.beside(self.path, "-wal"), outbox_file.beside(self.path, "-shm")
+        )
         # Autocommit mode: transactions are explicit BEGIN IMMEDIATE ... COMMIT below.
         open_database = partial(
             open_wal_database, synchronous=self._config.synchronous, busy_timeout_s=BUSY_TIMEOUT_S
@@ -201,28 +206,6 @@ class Outbox(OutboxReads):
             db.close()
             raise
         return db, head
-
-    def _say_log_shortfall(self) -> None:
-        log, index = outbox_file.beside(self.path, "-wal"), outbox_file.beside(self.path, "-shm")
-        try:
-            shortfall = outbox_log.shortfall(log, index)
-        except OSError as exc:
-            logger.warning("outbox %s: cannot read %s or %s to check them: %s", self.path, log, index, exc)
-            return
-        if shortfall is not None:
-            logger.error(
-                "outbox %s: its write-ahead log %s holds %d of the %d frames %s recorded when the gateway "
-                "last committed before stopping without closing it (a crash or power loss): %s; the "
-                "alerts committed in the rest are lost unless the state directory is restored from a "
-                "backup (after a power loss, frames never fsync'd count too: delivery marks, or every "
-                "commit under outbox.synchronous: normal)",
-                self.path,
-                log.name,
-                shortfall.held,
-                shortfall.recorded,
-                index.name,
-                shortfall.why,
-            )
 
     @classmethod
     def from_config(cls, config: GatewayConfig, registry: CollectorRegistry | None = None) -> Outbox:
@@ -315,7 +298,7 @@ class Outbox(OutboxReads):
                         request.future.set_exception(OutboxError(f"outbox {self.path}: writer failed: {exc}"))
 
     def _commit_batch(self, requests: list[Request]) -> None:
-        now = self._commit_clock.now()
+        now, stepped = self._commit_clock.reading()
         numbered = outbox_batch.number(
             requests,
             (self._last_seq, self._last_hash),
@@ -327,7 +310,7 @@ class Outbox(OutboxReads):
         rows, seq, previous = numbered.rows, numbered.seq, numbered.last_hash
         if not rows:
             return
-        if not self._write_with_retries(rows, seq, previous):
+        if not self._write_with_retries(rows, seq, previous, stepped):
             for request in numbered.requests:
                 request.future.set_exception(
                     OutboxError(f"outbox {self.path}: closed while the disk refused commits")
@@ -351,12 +334,13 @@ class Outbox(OutboxReads):
         except OutboxError as exc:
             logger.warning("%s (retried at the next interval)", exc)
 
-    def _write_with_retries(self, rows: Sequence[Row], seq: int, last_hash: str) -> bool:
-        """Commit ``rows``, retrying while the disk refuses; False only when ``close`` gave up."""
+    def _write_with_retries(self, rows: Sequence[Row], seq: int, last_hash: str, stepped: float) -> bool:
+        """Commit ``rows``, retrying while the disk refuses; False only when ``close`` gave up.
+        ``stepped``: the commit clock's steps when they were stamped (``_write``)."""
         delay = COMMIT_RETRY_MIN_S
         while True:
             try:
-                self._write(rows, seq, last_hash)
+                self._write(rows, seq, last_hash, stepped)
             except (sqlite3.Error, OSError) as exc:
                 self._metrics.commit_failures.inc()
                 if self._failure is None:
@@ -383,9 +367,14 @@ class Outbox(OutboxReads):
                 self._metrics.failing.set(0)
             return True
 
-    def _write(self, rows: Sequence[Row], seq: int, last_hash: str) -> None:
+    def _write(self, rows: Sequence[Row], seq: int, last_hash: str, stepped: float) -> None:
         with self._db_lock:
-            outbox_batch.write_rows(self._db, rows, seq, last_hash)
+            # A step told since the stamp (another thread read the clock) moved the rows already
+            # written; these move by as much. One told later moves them with the rest.
+            behind = self._restamped - stepped
+            outbox_batch.write_rows(
+                self._db, outbox_clock.late(rows, behind) if behind else rows, seq, last_hash
+            )
 
     def mark_delivered(self, seqs: Iterable[int], evidence_seqs: Iterable[int] = ()) -> None:
         """Record PUBACKs of alerts and of images (by their alert's seq): one transaction for the
@@ -458,29 +447,11 @@ class Outbox(OutboxReads):
         return pruned.alerts
 
     def _restamp(self, step: float) -> None:
-        """The wall clock stepped by ``step``: the alerts this run committed move onto the new clock,
-        so retention ages them by the time they were kept (``outbox_clock``). Those of an earlier run
-        keep their stamps: its clock's steps are not known here."""
-        try:
-            with self._db_lock:
-                moved = self._db.execute(
-                    "UPDATE alerts SET committed_at = committed_at + ? WHERE seq > ?",
-                    (step, self._opened_at_seq),
-                ).rowcount
-        except sqlite3.Error as exc:
-            logger.warning(
-                "the wall clock stepped %+.1f s, and the alerts committed since start could not be moved "
-                "onto it (retention ages them by the clock before): %s",
-                step,
-                exc,
-            )
-            return
-        logger.warning(
-            "the wall clock stepped %+.1f s: the %d alerts committed since start keep their age for "
-            "retention",
-            step,
-            moved,
-        )
+        """The wall clock stepped by ``step`` (``outbox_clock``): the alerts this run committed move
+        onto it, so retention ages them by the time they were kept."""
+        with self._db_lock:
+            outbox_clock.restamp(self._db, step, self._opened_at_seq)
+            self._restamped += step
 
     def close(self, timeout_s: float = CLOSE_TIMEOUT_S) -> None:
         """Commit what is queued, stop the writer, close the database. While the disk refuses

@@ -11,11 +11,16 @@ the clock before can be moved onto the new one before any alert is stamped on it
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from gateway.delivery.outbox_batch import Row
 from gateway.delivery.wall_clock import WallClockWatch
+
+logger = logging.getLogger("gateway.delivery.outbox")
 
 
 class CommitClock:
@@ -33,12 +38,51 @@ class CommitClock:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._watch = WallClockWatch()
+        self._stepped = 0.0
 
     def now(self) -> float:
         """The wall clock, once ``on_step`` has been told of any step since the previous reading."""
+        return self.reading()[0]
+
+    def reading(self) -> tuple[float, float]:
+        """(the wall clock, the steps told so far added up), taken together: a stamp taken with the
+        one is moved by what the other grows by before the stamp is written (``late``)."""
         with self._lock:
             wall = self._wall()
             step = self._watch.stepped(wall, self._monotonic())
             if step is not None:
                 self._on_step(step)
-            return wall
+                self._stepped += step
+            return wall, self._stepped
+
+
+def restamp(db: sqlite3.Connection, step: float, after_seq: int) -> None:
+    """Move the alerts after ``after_seq`` (those this run committed) by ``step``, onto the clock as it
+    reads now; those of an earlier run keep their stamps, as its clock's steps are not known here.
+    The caller holds the database lock."""
+    try:
+        moved = db.execute(
+            "UPDATE alerts SET committed_at = committed_at + ? WHERE seq > ?", (step, after_seq)
+        ).rowcount
+    except sqlite3.Error as exc:
+        logger.warning(
+            "the wall clock stepped %+.1f s, and the alerts committed since start could not be moved onto "
+            "it (retention ages them by the clock before): %s",
+            step,
+            exc,
+        )
+        return
+    logger.warning(
+        "the wall clock stepped %+.1f s: the %d alerts committed since start keep their age for retention",
+        step,
+        moved,
+    )
+
+
+def late(rows: Sequence[Row], by: float) -> list[Row]:
+    """``rows`` stamped ``by`` later: the clock stepped between their stamp and their write, after
+    ``restamp`` moved the rows before them."""
+    return [
+        (seq, camera, committed_at + by, payload, kind, event_id, image, track)
+        for seq, camera, committed_at, payload, kind, event_id, image, track in rows
+    ]

@@ -14,10 +14,13 @@ the index may count frames the log never got, and none of those lost is an alert
 
 from __future__ import annotations
 
+import logging
 import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+logger = logging.getLogger("gateway.delivery.outbox")
 
 INDEX_VERSION = 3007000
 LOG_HEADER_BYTES = 32
@@ -114,3 +117,26 @@ def _checksum(data: bytes, order: str, start: tuple[int, int]) -> tuple[int, int
         first = (first + words[index] + second) & 0xFFFFFFFF
         second = (second + words[index + 1] + first) & 0xFFFFFFFF
     return first, second
+
+
+def say_shortfall(path: Path, log: Path, index: Path) -> None:
+    """Log, as an error, what the outbox at ``path``'s log lacks of what its index records."""
+    try:
+        found = shortfall(log, index)
+    except OSError as exc:
+        logger.warning("outbox %s: cannot read %s or %s to check them: %s", path, log, index, exc)
+        return
+    if found is not None:
+        logger.error(
+            "outbox %s: its write-ahead log %s holds %d of the %d frames %s recorded when the gateway "
+            "last committed before stopping without closing it (a crash or power loss): %s; the "
+            "alerts committed in the rest are lost unless the state directory is restored from a "
+            "backup (after a power loss, frames never fsync'd count too: delivery marks, or every "
+            "commit under outbox.synchronous: normal)",
+            path,
+            log.name,
+            found.held,
+            found.recorded,
+            index.name,
+            found.why,
+        )

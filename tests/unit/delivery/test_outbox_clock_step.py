@@ -5,11 +5,14 @@ outbox on SQLite; only its clocks are set by hand."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gateway.config import OutboxConfig
+from gateway.delivery import outbox_batch
 from gateway.delivery.outbox import PRUNE_INTERVAL_S, Outbox
 from gateway.domain import AlertEvent, AlertKind, ModelRef
 
@@ -98,5 +101,41 @@ def test_retention_ages_alerts_by_the_time_kept_across_a_step(
         monotonic.now += retention_s
         outbox.prune()
         assert outbox.stats().stored == 0
+    finally:
+        outbox.close()
+
+
+def test_a_batch_stamped_before_a_step_another_thread_told_moves_with_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wall, monotonic = Clock(86_400.0), Clock(1_000.0)  # a box booted at 1970, a day ago
+    outbox = Outbox(tmp_path, "jetson-01", KEY, clock=wall, monotonic=monotonic)
+    try:
+        outbox.append_many([event(0)])
+        # Given the writer stamped a batch and is held before writing it
+        stamped, written = threading.Event(), threading.Event()
+        number = outbox_batch.number
+
+        def held(*arguments: Any, **keywords: Any) -> Any:
+            if threading.current_thread().name == "outbox-writer":
+                stamped.set()
+                written.wait(5)
+            return number(*arguments, **keywords)
+
+        monkeypatch.setattr(outbox_batch, "number", held)
+        future = outbox.append_async([event(1)])
+        assert stamped.wait(5)
+        # When NTP's first sync steps the clock and the publisher's idle prune reads it first
+        wall.now, monotonic.now = 1_764_000_000.0, monotonic.now + 1.0
+        outbox.maybe_prune()
+        written.set()
+        future.result(5)
+        monkeypatch.undo()
+        # Then both alerts are a second old on the new clock, and neither is pruned an hour on
+        outbox.mark_delivered([1, 2])
+        wall.now += 3_600.0
+        monotonic.now += 3_600.0
+        outbox.prune()
+        assert outbox.stats().stored == 2
     finally:
         outbox.close()
