@@ -102,6 +102,8 @@ def create_store(path: Path) -> None:
     target = Path(os.path.realpath(path))
     log = sqlite_file.beside(target, "-wal")
     if os.path.lexists(log):
+        if os.path.lexists(target):
+            return  # another instance named its store meanwhile and opened it, log and all
         raise AuditError(
             f"cannot open the audit database {path}: it is missing while its write-ahead log {log} is "
             "there (the file moved or deleted?): put the file back, or move the log aside too to start a "

@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from gateway.audit import database_file
 from gateway.audit.store import AuditStore
 from gateway.commands.audit import EXIT_ERROR
 from gateway.errors import AuditError
@@ -125,6 +126,19 @@ def test_a_new_store_opened_together_by_several_instances_is_one_store(tmp_path:
     assert os.listdir(tmp_path) == ["audit.db"]
     reader = AuditStore.open(url, {}, create=False)
     reader.close()
+
+
+def test_a_store_another_instance_named_and_opened_meanwhile_is_used(tmp_path: Path) -> None:
+    # Given one instance found nothing at the path, and another then named its store there and
+    # opened it (its write-ahead log beside it)
+    store = tmp_path / "audit.db"
+    first = AuditStore.open(f"sqlite:///{store}", {"box-1": KEY})
+    try:
+        assert (tmp_path / "audit.db-wal").exists()
+        # When the first goes on to make the store, then it takes the one there, refusing nothing
+        database_file.create_store(store)
+    finally:
+        first.close()
 
 
 def test_a_postgresql_database_of_another_program_is_refused(postgres: PostgresServer) -> None:
