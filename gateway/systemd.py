@@ -50,8 +50,9 @@ SEND_TIMEOUT_S = 0.5
 SOCKET_VARIABLE = "NOTIFY_SOCKET"
 WATCHDOG_USEC_VARIABLE = "WATCHDOG_USEC"
 WATCHDOG_PID_VARIABLE = "WATCHDOG_PID"
-MIN_WATCHDOG_S = 0.2
-"""The shortest ``WatchdogSec=`` pinged as given: a ping every 0.1 s at most."""
+MIN_WATCHDOG_S = 0.02
+"""The shortest ``WatchdogSec=`` pinged as given (a ping every 10 ms at most): shorter than any a
+unit needs, and held longer it would ping too seldom for one that does ask for it."""
 
 
 def parse_watchdog_usec(environ: MutableMapping[str, str], pid: int | None = None) -> float | None:

@@ -18,7 +18,8 @@ from gateway.systemd import Notifier, Watchdog, parse_watchdog_usec
         ({"WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"}, None),  # meant for another process
         ({"WATCHDOG_USEC": "0"}, None),
         ({"WATCHDOG_USEC": "soon"}, None),
-        ({"WATCHDOG_USEC": "1"}, 0.2),  # pinged every 0.1 s, not 6,800 times a second
+        ({"WATCHDOG_USEC": "1"}, 0.02),  # pinged every 10 ms, not 6,800 times a second
+        ({"WATCHDOG_USEC": "100000"}, 0.1),  # short, and pinged as asked
         ({"WATCHDOG_USEC": str(2**64)}, threading.TIMEOUT_MAX),  # a wait threads can wait
     ],
 )
