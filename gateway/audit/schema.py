@@ -357,8 +357,14 @@ def _tables(execute: Execute, *, sqlite: bool) -> set[str]:
     if sqlite:
         rows = execute("SELECT name FROM sqlite_master WHERE type = 'table'", ())
     else:
+        # Tables only (information_schema also lists views), and none an extension made: PostGIS
+        # puts spatial_ref_sys in the schema it is created in, which is no other program's data.
         rows = execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()", ()
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT EXISTS ("
+            "SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+            "AND d.deptype = 'e')",
+            (),
         )
     return {str(row[0]) for row in rows}
 

@@ -158,7 +158,12 @@ def test_a_postgresql_database_of_another_program_is_refused(postgres: PostgresS
             "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
         ).fetchall()
     assert tables == [("songs",)]
-    # And the empty one becomes a store
+    # And the empty one becomes a store, its views and an extension's own tables no other program's
+    with psycopg.connect(empty, autocommit=True) as connection:
+        connection.execute("CREATE VIEW now_playing AS SELECT 1 AS id")
+        connection.execute("CREATE EXTENSION hstore")
+        connection.execute("CREATE TABLE spatial_ref_sys (srid INTEGER)")
+        connection.execute("ALTER EXTENSION hstore ADD TABLE spatial_ref_sys")  # as PostGIS makes it
     AuditStore.open(empty, {}).close()
     reader = AuditStore.open(empty, {}, create=False)
     reader.close()
