@@ -297,7 +297,7 @@ class MqttPublisher:
     def _fill(self) -> None:
         """Send what the outbox holds to send; a read that fails is tried again at the next wake-up."""
         try:
-            self._window.fill()
+            read = self._window.fill()
         except OutboxError as exc:
             # Nothing is sent while it fails: the gateway's status must say so, not only the log.
             if self._read_failures is None:
@@ -305,7 +305,8 @@ class MqttPublisher:
             else:
                 self._read_failures.failed(exc)
             return
-        if self._read_failures is not None:
+        if read and self._read_failures is not None:
+            # Only a read that was made says reads succeed again: a full window reads nothing.
             self._read_failures.succeeded()
 
     def _settle_acks_at_shutdown(self) -> None:

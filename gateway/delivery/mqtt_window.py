@@ -207,8 +207,12 @@ class DeliveryWindow:
         images = self._outbox.replay_evidence(seq, seq)
         return f"{len(images[0].data)} bytes" if images else "size unknown"
 
-    def fill(self) -> None:
+    def fill(self) -> bool:
+        """Send what the outbox holds to send, as far as the window has room; whether it read the
+        outbox (a window full of messages awaiting their PUBACK reads nothing)."""
         room = self._config.max_inflight - len(self._inflight)
+        if room <= 0:
+            return False
         now = time.monotonic()
         due = [message for at, message in self._retry if at <= now][:room]
         if due:
@@ -259,6 +263,7 @@ class DeliveryWindow:
             if len(sent) == room:
                 self._wake.set()  # more waiting: come back as soon as acks free the window
         self._metrics.inflight.set(len(self._inflight))
+        return True
 
     def _send_all(self, alerts: Sequence[StoredAlert], images: Sequence[StoredEvidence]) -> int:
         """Publish alerts and images in seq order, each image right after its alert; returns how many."""
