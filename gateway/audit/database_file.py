@@ -35,6 +35,7 @@ from gateway.config.bounded_read import file_kind
 from gateway.errors import AuditError
 from gateway.private_files import make_private_directory
 from gateway.sqlite_open import open_wal_database
+from gateway.sqlite_types import error_name
 
 __all__ = [
     "BUSY_TIMEOUT_S",
@@ -138,7 +139,7 @@ def refuse_not_a_store(path: Path) -> None:
     except schema.ForeignTablesError as exc:
         raise AuditError(f"cannot open the audit database {path}: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        if getattr(exc, "sqlite_errorname", None) != "SQLITE_NOTADB":
+        if error_name(exc) != "SQLITE_NOTADB":
             raise
         raise AuditError(
             f"cannot open the audit database {path}: it is no SQLite database ({exc}): {_MOVE_ASIDE}"

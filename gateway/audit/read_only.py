@@ -33,11 +33,15 @@ from gateway.audit import schema
 from gateway.audit.schema import STORE_TABLE
 from gateway.errors import AuditError
 from gateway.sqlite_file import beside
+from gateway.sqlite_types import error_name
 
 __all__ = ["READABLE_VERSION", "STORE_TABLE", "FileSnapshot", "open_sqlite", "readable_version"]
 
 READABLE_VERSION = 2
 """The oldest store a read-only connection reads: ``audit verify`` needs the evidence table."""
+_FOLDER_READ_ONLY = ("SQLITE_READONLY_DIRECTORY", "SQLITE_READONLY")
+"""What refusing a read-only open the shared-memory file it would make in the folder is named: its
+extended name, and the primary one, which is all Python 3.10 can tell from the message."""
 
 
 def readable_version(
@@ -106,14 +110,16 @@ def open_sqlite(path: Path, timeout_s: float) -> tuple[sqlite3.Connection, FileS
     except sqlite3.OperationalError as exc:
         connection.close()
         log, shared = beside(path, "-wal"), beside(path, "-shm")
-        reason = getattr(exc, "sqlite_errorname", None)
+        reason = error_name(exc)
         if reason == "SQLITE_CANTOPEN" and os.path.lexists(log) and not os.path.lexists(shared):
             raise sqlite3.OperationalError(
                 f"its write-ahead log {log.name} is there without its shared-memory file {shared.name}, "
                 f"which SQLite needs to read the log and this user may not create in {log.parent}: verify "
                 "as a user who may write that folder (audit serve's), or while audit serve has it open"
             ) from None
-        if reason != "SQLITE_READONLY_DIRECTORY" or os.path.lexists(log) or os.path.lexists(shared):
+        # Python 3.10 names no extended error: a read-only open with neither file beside it can only
+        # have been refused the shared-memory file it would make in the folder.
+        if reason not in _FOLDER_READ_ONLY or os.path.lexists(log) or os.path.lexists(shared):
             raise
     # Taken before the open: a change in between is a change too.
     snapshot = FileSnapshot.take(path)
