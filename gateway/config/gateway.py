@@ -58,13 +58,14 @@ DEFAULT_MODELS = Path("models")
 DEMO_CLIP = Path("build") / "demo" / "clip.mp4"
 
 
-def default_config(root: Path | None = None) -> GatewayConfig:
-    """The embedded default: the shipped demo clip as a camera, the shipped face detector, alerts to
-    the local outbox, API on 127.0.0.1:8080. Paths are relative to ``root`` (the checkout)."""
+def _base(root: Path | None) -> Path:
+    """``root``, or the working directory; ConfigError when that was deleted under the shell (a
+    checkout removed and cloned again): Path.cwd raised FileNotFoundError, a traceback."""
+    if root is not None:
+        return root
     try:
-        base = root if root is not None else Path.cwd()
+        return Path.cwd()
     except FileNotFoundError as exc:
-        # The shell's directory removed under it (a checkout deleted and made again, a temporary dir).
         raise ConfigError(
             [
                 ConfigProblem(
@@ -76,6 +77,12 @@ def default_config(root: Path | None = None) -> GatewayConfig:
                 )
             ]
         ) from exc
+
+
+def default_config(root: Path | None = None) -> GatewayConfig:
+    """The embedded default: the shipped demo clip as a camera, the shipped face detector, alerts to
+    the local outbox, API on 127.0.0.1:8080. Paths are relative to ``root`` (the checkout)."""
+    base = _base(root)
     return GatewayConfig.model_validate(
         {
             "device_id": "demo",
@@ -108,19 +115,5 @@ def default_config(root: Path | None = None) -> GatewayConfig:
 def missing_from_checkout(root: Path | None = None) -> list[Path]:
     """What the embedded default reads from ``root`` (the working directory when None) and it lacks:
     the set-up builds the models and the demo clip in a checkout."""
-    try:
-        base = root if root is not None else Path.cwd()
-    except FileNotFoundError as exc:
-        # The shell's directory removed under it (a checkout deleted and made again, a temporary dir).
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    "<embedded default config>",
-                    None,
-                    "",
-                    "the working directory no longer exists (deleted?), and the embedded default's paths "
-                    "are relative to it: cd into the checkout again, or give --config",
-                )
-            ]
-        ) from exc
+    base = _base(root)
     return [path for path in (DEFAULT_MODELS, DEMO_CLIP) if not (base / path).exists()]
