@@ -22,7 +22,7 @@ from gateway.config import GatewayConfig
 from gateway.domain import AlertKind, DeliveryState
 from gateway.pipeline import Gateway
 from gateway.protocol.alerts import decode_alert
-from tests.support.serve import CLIP, REPOSITORY, face_repository, wait_for
+from tests.support.serve import REPOSITORY, door_camera, face_repository, wait_for
 from tests.unit.api.harness import ServedApi
 
 WAIT_S = 90.0
@@ -43,14 +43,7 @@ def config_for(tmp_path: Path, cameras: list[dict[str, Any]], **extra: Any) -> G
 
 
 def demo_camera(rules: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": "door",
-        "url": str(CLIP),
-        "detect_fps": 5,
-        "model": "face-detector",
-        "motion": {"enabled": False},
-        "rules": rules,
-    }
+    return {**door_camera(), "rules": rules}
 
 
 FACE = {"labels": ["FACE_FEMALE", "FACE_MALE"], "min_score": 0.4, "min_frames": 1, "cooldown_s": 0}
