@@ -20,6 +20,9 @@ from tests.support.command import COMMAND_TIMEOUT_S, write_config
 from tests.support.serve import Process
 
 CAUSE = "the task or memory limit is reached (RLIMIT_NPROC / RLIMIT_AS, systemd TasksMax)"
+HEAP_ROOM = 4 * 1024 * 1024
+"""Address space left above what the gateway has mapped: room for its heap to grow while requests are
+answered, none for a thread's stack (8 MiB, the stack limit's default)."""
 TASK_LIMITED_UID = 47213
 """A user no process runs as: the task limit counts every process of the user."""
 
@@ -58,12 +61,14 @@ def test_a_thread_refused_at_start_is_one_line_naming_it(tmp_path: Path, tasks: 
 
 
 def test_status_answers_while_no_thread_can_be_started(tmp_path: Path, processes: list[Process]) -> None:
-    # Given a running gateway whose address space is then held to what it uses: no thread stack fits
+    # Given a running gateway whose address space is then held to a little more than it uses: no
+    # thread's stack fits
     config = write_config(tmp_path / "gateway.yaml")
     gateway = Process(["serve", "--config", str(config)], tmp_path / "gateway.log")
     processes.append(gateway)
     port = gateway.api_port()
-    resource.prlimit(gateway.pid, resource.RLIMIT_AS, (address_space_of(gateway.pid), resource.RLIM_INFINITY))
+    held = address_space_of(gateway.pid) + HEAP_ROOM
+    resource.prlimit(gateway.pid, resource.RLIMIT_AS, (held, resource.RLIM_INFINITY))
 
     # When /v1/status is asked, again and again, and then the gateway is stopped
     try:
