@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 from gateway.audit.database import Database
 from gateway.audit.evidence import EvidenceLedger
-from gateway.audit.fleet import ARRIVAL_CLOCK_TOLERANCE_S
+from gateway.audit.fleet_status import ARRIVAL_CLOCK_TOLERANCE_S
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
 from gateway.protocol.alerts import MAX_SEQ, ZERO_HASH

@@ -124,3 +124,8 @@ class RejectedMessage:
     payload: bytes
     reason: str
     received_at: float
+
+
+def stored_number(value: object) -> float | None:
+    """A REAL (or NULL) column's value read back, as a float (None for NULL)."""
+    return None if value is None else float(value)  # type: ignore[arg-type]

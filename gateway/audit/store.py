@@ -44,7 +44,7 @@ from gateway.audit.bounds import Bounds, Drops, StoreBounds
 from gateway.audit.chain import ChainWriter
 from gateway.audit.database import BINDING_ERRORS, Database, open_database
 from gateway.audit.evidence import EvidenceLedger, evidence_target
-from gateway.audit.fleet import StatusArrivals, record_statuses, status_target
+from gateway.audit.fleet_status import StatusArrivals, record_statuses, status_target
 from gateway.audit.keys_file import SigningKeys
 from gateway.audit.records import (
     DamagedRow,

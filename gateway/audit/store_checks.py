@@ -21,7 +21,7 @@ import logging
 from collections.abc import Sequence
 
 from gateway.audit.evidence import MAX_IMAGE_BYTES, ReceivedImage, evidence_target
-from gateway.audit.fleet import ReceivedStatus, parse_status, status_target
+from gateway.audit.fleet_status import ReceivedStatus, parse_status, status_target
 from gateway.audit.keys_file import SigningKeys, key_rings, no_key, quoted_id, verify_signed
 from gateway.audit.records import IngestResult, Outcome, ReceivedMessage, RejectReason
 from gateway.domain import Alert
