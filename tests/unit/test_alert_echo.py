@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 from gateway.commit_queue import CommitQueue
 from gateway.delivery.outbox import Outbox
 from gateway.domain import Alert
-from gateway.pipeline.gateway import AlertAnnouncer
+from gateway.pipeline.alert_announcer import AlertAnnouncer
 from gateway.protocol.alerts import encode_alert
 from tests.support.console_app import alerts
 from tests.unit.test_commit_queue_refused import KEY, event

@@ -16,7 +16,7 @@ from gateway.config import CameraConfig
 from gateway.domain import Detection, ModelReference
 from gateway.inference.engines.base import Engine, EngineOptions
 from gateway.inference.repository import ModelRepository
-from gateway.pipeline.gateway import AlertAnnouncer
+from gateway.pipeline.alert_announcer import AlertAnnouncer
 from gateway.pipeline.rule_labels import repository_labels, unknown_labels
 from gateway.printable import printable, printable_list
 from gateway.tracking.tracker import Tracker, TrackerInputError, TrackerSpec
