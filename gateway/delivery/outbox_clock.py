@@ -4,9 +4,10 @@ Retention ages an alert by its ``committed_at``. The wall clock steps: NTP's fir
 booted without a battery-backed clock moves it from 1970 to today, and a delivered alert committed a
 minute before looked 56 years old and was pruned at once (a +8-day step, a stale clock restored at
 boot, pruned the same under the default week); a step back kept alerts past their age. Each reading
-here is compared with the monotonic clock, which no step moves: when the two drift apart by more
-than STEP_S, ``on_step`` is told how far before the reading is handed out, so the alerts stamped on
-the clock before can be moved onto the new one before any alert is stamped on it.
+here is compared with the monotonic clock, which no step moves (``wall_clock``): on a step,
+``on_step`` is told how far before the reading is handed out, so the alerts stamped on the clock
+before can be moved onto the new one before any alert is stamped on it; a stamp taken before a step
+another thread told is moved as it is written (``reading``, ``late``).
 """
 
 from __future__ import annotations
