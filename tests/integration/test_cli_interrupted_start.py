@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.child_limits import interruptible
+
 IMPORTING = "gateway.commands"
 """The module whose ``-X importtime`` line is waited for: the commands' package, imported first of
 the commands; the many modules of the commands themselves come after it."""
@@ -23,6 +25,7 @@ def test_ctrl_c_during_the_imports_is_one_line_and_130(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=interruptible,  # noqa: PLW1509 (signal.signal takes no lock)
     )
     assert command.stderr is not None
     # When Ctrl-C comes while the commands are being imported

@@ -46,3 +46,10 @@ def as_user_with_tasks(uid: int, tasks: int) -> tuple[str, ...]:
         f"--nproc={tasks}",
         "--",
     )
+
+
+def interruptible() -> None:
+    """SIGINT as a shell's Ctrl-C delivers it, for a child the test interrupts (``preexec_fn``): a test
+    run started in the background (nohup, a shell's ``&``) ignores SIGINT, a child inherits that, and
+    Python then installs no handler of its own."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -23,6 +23,7 @@ import pytest
 from gateway.cli import main
 from gateway.enroll import enroll_frames, frames_from_folder, image_paths
 from gateway.errors import SourceError
+from tests.support.child_limits import interruptible
 
 from .conftest import ScriptedClip
 
@@ -261,11 +262,6 @@ def test_an_interrupt_while_writing_leaves_no_staging_behind(
     assert left == ([] if interrupted_write == 1 else ["model.yaml"])
 
 
-def _default_sigint() -> None:
-    # A test run started in the background (SIG_IGN for SIGINT) must not hand that to the child.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_while_the_stream_is_read_says_so_and_writes_nothing(config_file: Path) -> None:
     ffmpeg("-f", "lavfi", "-i", "testsrc=size=320x180:rate=10:duration=2", "-pix_fmt", "yuv420p",
            str(config_file.parent / "yard.mp4"))  # fmt: skip
@@ -274,7 +270,7 @@ def test_ctrl_c_while_the_stream_is_read_says_so_and_writes_nothing(config_file:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_default_sigint,  # noqa: PLW1509 (signal.signal takes no lock)
+        preexec_fn=interruptible,  # noqa: PLW1509 (signal.signal takes no lock)
     )
     try:
         # When Ctrl-C arrives once the stream is open
