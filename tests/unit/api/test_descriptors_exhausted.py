@@ -20,18 +20,12 @@ from gateway.config import AdmissionConfig, HttpConfig
 from tests.support.descriptors import every_descriptor_taken
 from tests.unit.api.fakes import FakeBackend
 from tests.unit.api.harness import ServedApi
+from tests.unit.test_decider import wait_until
 
-RECENT_S = 0.5
+RECENT_S = 1.5
+"""Shortened for the test, and still longer than the second between two looks (``LOOK_INTERVAL_S``):
+shorter, the problem lapsed between looks and the status read between them said nothing."""
 OUT_OF_THEM = "out of file descriptors"
-
-
-def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.mark.parametrize(
