@@ -216,7 +216,7 @@ class MqttPublisher:
             flags.session_present,
             self._window.max_packet_size or "no limit",
         )
-        client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
+        self._announce_online(client)
         client.subscribe(self.replay_topic, qos=1)
         self._wake.set()
 
@@ -292,7 +292,11 @@ class MqttPublisher:
         if step is None or self._state is not DeliveryState.CONNECTED:
             return
         logger.warning("the wall clock was stepped by %+.1f s: announcing the device online again", step)
-        self._client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
+        self._announce_online(self._client)
+
+    def _announce_online(self, client: mqtt.Client) -> None:
+        """The retained ``online`` status, its ``ts`` the wall clock now."""
+        client.publish(self.status_topic, state_payload("online"), qos=1, retain=True)
 
     def _fill(self) -> None:
         """Send what the outbox holds to send; a read that fails is tried again at the next wake-up."""
