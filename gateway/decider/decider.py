@@ -95,8 +95,7 @@ class AlertDecider:
         self._ticked_at = clock()
         """The clock at the latest tick: a reading well before it means the clock stepped back."""
         self._lag: dict[str, float] = {}
-        """Per camera, how far its newest judged frame's capture time was behind the clock when it
-        was judged (``_tick``)."""
+        """Per camera, how long before it was judged its newest judged frame was captured (``_tick``)."""
         self._scenes_lock = threading.Lock()
         self._scene_changes: dict[str, SceneChange] = {}
         """Per camera, the rules' latest word on a lasting scene change, for other threads to read."""
@@ -295,7 +294,13 @@ class AlertDecider:
                     result.camera_id, last_before, f"the clock stepped ahead {step:.1f} s between two frames"
                 )
         self._capture_clock.judged(key, result.captured_at, monotonic_at)
-        self._lag[result.camera_id] = max(0.0, self._clock() - result.captured_at)
+        # On the monotonic clock where the frame has it: a frame captured before the wall clock
+        # stepped and judged after would count the step as lag, and ticks would run that far behind.
+        if monotonic_at is not None:
+            lag = self._monotonic() - monotonic_at
+        else:
+            lag = self._clock() - result.captured_at
+        self._lag[result.camera_id] = max(0.0, lag)
         if not self._formats.scored(result, item.checked):
             # No news for the anomaly rule: an open anomaly event ends end_after_s later, as usual.
             return restarted

@@ -126,3 +126,38 @@ def test_a_tick_after_the_step_ends_an_event_on_the_clock_it_began_on(tmp_path: 
     assert (start, end) == ("start", "end")
     assert started_at == BEFORE
     assert BEFORE <= ended_at <= BEFORE + 6.0
+
+
+def test_a_frame_judged_after_the_step_does_not_count_it_as_its_lag(tmp_path: Path) -> None:
+    clock, monotonic, announced, judged = Clock(BEFORE), Clock(100.0), list[Alert](), list[int]()
+    outbox = Outbox(tmp_path, "jetson-01", KEY)
+    decider = decider_for(
+        outbox,
+        clock,
+        announced,
+        [CameraRules("gate", (INTRUSION,))],
+        monotonic=monotonic,
+        observe=lambda result: judged.append(result.frame_seq),
+    )
+    try:
+        decider.start()
+        # Given a person in the yard, an intrusion open
+        submit(decider, 0, BEFORE, 100.0, PERSON)
+        assert wait_until(lambda: len(announced) == 1)
+        # When a frame captured half a second later is judged after the wall clock stepped an hour
+        # ahead (it was in inference), and then 6 s pass with no frame (end_after_s is 5)
+        monotonic.now = 101.0
+        clock.now = BEFORE + STEP_S + 1.0
+        submit(decider, 1, BEFORE + 0.5, 100.5, PERSON)
+        assert wait_until(lambda: judged == [0, 1])
+        monotonic.now = 100.5 + 6.0
+        clock.now = BEFORE + STEP_S + 6.5
+        # Then the ticks end the intrusion: the frame's lag is the half second it waited, not the step
+        assert wait_until(lambda: len(announced) == 2)
+        assert decider.stop(5.0)
+    finally:
+        outbox.close()
+    (start, started_at), (end, ended_at) = kinds(announced)
+    assert (start, end) == ("start", "end")
+    assert started_at == BEFORE
+    assert BEFORE + 0.5 <= ended_at <= BEFORE + 6.5

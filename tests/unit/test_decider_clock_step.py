@@ -7,7 +7,7 @@ rules and outbox; only the clock is set by hand."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -64,8 +64,10 @@ def decider_for(
     tick_s: float = 0.05,
     *,
     monotonic: Clock | None = None,
+    observe: Callable[[FrameResult], None] | None = None,
 ) -> AlertDecider:
-    """``monotonic``: the clock frames' monotonic capture times are read on (None: the real one)."""
+    """``monotonic``: the clock frames' monotonic capture times are read on (None: the real one);
+    ``observe``: sees each frame result as the rules judge it."""
     return AlertDecider(
         outbox,
         rules,
@@ -75,6 +77,7 @@ def decider_for(
         monotonic=monotonic or time.monotonic,
         trackers={"gate": TrackerSpec(confirm_hits=1)},
         tick_s=tick_s,
+        observe=observe,
     )
 
 
