@@ -22,6 +22,7 @@ from gateway.errors import ConfigError, ConfigProblem
 
 MAX_TEXT_FILE_BYTES = 16 * 1024 * 1024
 """Largest such file read: a config with a hundred cameras and their zones is some 100 KB."""
+READ_CHUNK_BYTES = 64 * 1024
 
 _WIDE_BYTE_ORDER_MARKS = (
     # UTF-32's little-endian mark starts with UTF-16's: looked for first.
@@ -87,11 +88,15 @@ def read_text_stream(
 ) -> str:
     """The text of ``stream`` to its end: OSError naming ``source`` past ``max_bytes``,
     UnicodeDecodeError for bytes that are not ``encoding`` (WideTextError for UTF-16 or UTF-32)."""
-    data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise OSError(f"{source} is larger than {max_bytes // (1024 * 1024)} MiB")
-    _refuse_wide_text(data, encoding)
-    return data.decode(encoding)
+    # In chunks: one read of the whole bound would allocate all of it for every few-KiB config.
+    data = bytearray()
+    while chunk := stream.read(min(READ_CHUNK_BYTES, max_bytes + 1 - len(data))):
+        data += chunk
+        if len(data) > max_bytes:
+            raise OSError(f"{source} is larger than {max_bytes // (1024 * 1024)} MiB")
+    text = bytes(data)
+    _refuse_wide_text(text, encoding)
+    return text.decode(encoding)
 
 
 def _refuse_wide_text(data: bytes, encoding: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,26 @@ def test_a_file_over_the_bound_is_refused_by_size(tmp_path: Path) -> None:
     path.write_bytes(b"#" * (MAX_TEXT_FILE_BYTES + 1))
     with pytest.raises(ConfigError, match="is larger than 16 MiB"):
         read_config_text(path)
+
+
+def test_a_file_at_the_bound_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_bytes(b"#" * MAX_TEXT_FILE_BYTES)
+    assert len(read_config_text(path)) == MAX_TEXT_FILE_BYTES
+
+
+def test_a_small_file_is_read_without_allocating_the_bound(tmp_path: Path) -> None:
+    # A read of the whole bound at once allocated 16 MiB for each read of a config of a few KiB:
+    # under a tight RLIMIT_AS or RLIMIT_DATA, every reload and console save failed.
+    path = tmp_path / "gateway.yaml"
+    path.write_text("cameras: []\n")
+    tracemalloc.start()
+    try:
+        read_config_text(path)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < MAX_TEXT_FILE_BYTES // 16
 
 
 @pytest.mark.parametrize(
