@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -142,6 +143,13 @@ class ContextFormatter(logging.Formatter):
     lines keeps its line breaks; a traceback keeps its lines."""
 
     CONTEXT = ("camera", "model")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        """Local time with its UTC offset: without it, the hour a clock falls back (DST's end) reads
+        twice, and lines from boxes in other zones cannot be put in order."""
+        moment = self.converter(record.created)
+        clock = time.strftime(datefmt or "%Y-%m-%d %H:%M:%S", moment)
+        return f"{clock},{int(record.msecs):03d}{time.strftime('%z', moment)}"
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(_printable(record))

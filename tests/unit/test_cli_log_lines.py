@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -143,3 +144,27 @@ def test_json_lines_carry_the_text_as_it_was(capsys: pytest.CaptureFixture[str])
     entry = json.loads(lines[0])
     assert entry["message"] == f"model {FORGED}"
     assert entry["model"] == FORGED
+
+
+def test_text_lines_carry_their_utc_offset(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 02:30 on 2026-10-25 happened twice in Berlin: at +0200, then at +0100 after the clock fell back.
+    monkeypatch.delenv("JOURNAL_STREAM", raising=False)
+    # Berlin's rule as a POSIX TZ string: no tzdata needed.
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    time.tzset()
+    try:
+        configure_logging("info", "text")
+        logger = logging.getLogger("gateway.decider")
+        for created in (1_792_888_200.0, 1_792_891_800.0):
+            record = logger.makeRecord(logger.name, logging.INFO, __file__, 1, "tick", (), None)
+            record.created, record.msecs = created, 0.0
+            logger.handle(record)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert [line.split(" INFO ")[0] for line in _lines(capsys)] == [
+        "2026-10-25 02:30:00,000+0200",
+        "2026-10-25 02:30:00,000+0100",
+    ]
