@@ -142,7 +142,10 @@ def canonical_json(obj: object) -> bytes:
 def format_timestamp(epoch_s: float) -> str:
     """Seconds since the epoch -> RFC 3339 UTC with microseconds, e.g. ``2026-01-02T03:04:05.123456Z``."""
     seconds, micros = divmod(round(epoch_s * 1_000_000), 1_000_000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{micros:06d}Z"
+    moment = time.gmtime(seconds)
+    # The year by hand: strftime's %Y writes years before 1000 unpadded, which RFC 3339 (and
+    # ``parse_timestamp``) refuses.
+    return f"{moment.tm_year:04d}-{time.strftime('%m-%dT%H:%M:%S', moment)}.{micros:06d}Z"
 
 
 def parse_timestamp(text: str) -> float:
