@@ -5,7 +5,8 @@ step, cell statistics included, so the repository can serve it like any other mo
 uint8 [N, H, W, 3] BGR in; ``score`` float32 [N] and ``map`` float32 [N, rows, columns] (per fine
 cell, the max over the scales of the windows covering it) out, both squashed to 0..1 with 0.5 at the
 enrollment threshold. The same inputs and outputs as every earlier version, so a camera's model.yaml
-(shared by all its versions) still fits.
+(shared by all its versions) still fits. Its metadata leads with the digest of its weights
+(``gateway.enrolled_file``), which the model repository checks whenever the version loads.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from gateway.anomaly.features import (
 )
 from gateway.anomaly.graph import Graph, median, median_where, slice_channels
 from gateway.anomaly.model import SceneModel
+from gateway.enrolled_file import DIGEST_KEY, GRAPH_NAME, PRODUCER, weights_digest
 
 OPSET = 13
 # Old enough for every onnxruntime the project supports (>= 1.18).
@@ -38,9 +40,6 @@ IR_VERSION = 8
 INPUT_NAME = "frame"
 SCORE_NAME = "score"
 MAP_NAME = "map"
-PRODUCER = "edge-gateway"
-GRAPH_NAME = "scene_anomaly"
-"""Every version wrote both, so that a model file can be told apart from any other ONNX model."""
 THRESHOLD = 0.5
 """model.yaml's threshold: the squashed score of the calibrated threshold, in every version."""
 
@@ -348,6 +347,8 @@ def build_graph(model: SceneModel, metadata: dict[str, str] | None = None) -> on
     )
     proto.ir_version = IR_VERSION
     entries = {
+        # First: a copy cut short at the boundary between two metadata entries keeps it.
+        DIGEST_KEY: weights_digest(proto.graph),
         "thresholds": ",".join(f"{scale.scale}={scale.threshold:.6g}" for scale in model.scales),
         "enrollment_frames": str(model.frames),
         "normal_quantile": f"{model.normal_quantile:.6g}",

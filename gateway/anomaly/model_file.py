@@ -14,13 +14,13 @@ from pathlib import Path
 
 import onnx
 
-from gateway.anomaly.export import GRAPH_NAME, PRODUCER
+from gateway.enrolled_file import GRAPH_NAME, PRODUCER
 
 __all__ = ["ENROLLMENT_KEYS", "read_metadata"]
 
 ENROLLMENT_KEYS = ("enrollment_frames", "normal_quantile")
 """Metadata entries every version wrote before any other (after its threshold entry, whose name
-changed): a file without them was cut short."""
+changed, and the weights' digest, once it was recorded): a file without them was cut short."""
 
 
 def read_metadata(path: Path) -> dict[str, str]:

@@ -22,6 +22,7 @@ NEUTRAL = frozenset(
     {
         "domain",
         "durable",
+        "enrolled_file",
         "errors",
         "image_format",
         "image_shrink",
@@ -42,6 +43,7 @@ CONFIGURED = NEUTRAL | {"config", "protocol"}
 PARTS: Mapping[str, frozenset[str] | None] = {
     "domain": frozenset(),
     "durable": frozenset(),
+    "enrolled_file": frozenset(),
     "errors": frozenset(),
     "image_format": frozenset(),
     "image_shrink": frozenset(),
