@@ -26,6 +26,7 @@ from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
 from gateway.inference.loaded import LoadedVersion, check_signature, warm_up
 from gateway.inference.model_config import ModelConfig
 from gateway.inference.slots import ON_DEMAND, Slot
+from gateway.inference.weights_check import check_weights
 from gateway.inference.workload import ServiceTimes
 
 logger = logging.getLogger("gateway.inference.repository")
@@ -101,6 +102,8 @@ class VersionLoader:
         options = replace(self._options, model=config)
         engines: list[Engine] = []
         try:
+            if config.postprocess.kind == "anomaly":
+                check_weights(ref, path)
             while len(engines) < self._engines_per_version:
                 engine = self._factory(path, options)
                 engines.append(engine)
