@@ -40,6 +40,9 @@ INBOX_CAPACITY = 4096
 """Frame results waiting for the rules, at most."""
 TICK_S = 1.0
 """How often events may end without new frames (motion gating may stop results)."""
+FRAMES_DUE = 2.0
+"""How many of a camera's frame intervals its ticks stay behind its newest judged frame: its next
+frame is due after one, and may come late by up to one more (inference under load)."""
 EVIDENCE_TIMEOUT_S = 10.0
 """An image not encoded by then is given up (its alerts go without evidence): a wedged encoder must
 not hold alerts back."""
@@ -95,6 +98,7 @@ class AlertDecider:
         self._ticked_at = clock()
         """The clock at the latest tick: a reading well before it means the clock stepped back."""
         self._lag: dict[str, float] = {}
+        self._frame_intervals = _frame_intervals(cameras)
         """Per camera, how long before it was judged its newest judged frame was captured (``_tick``)."""
         self._scenes_lock = threading.Lock()
         self._scene_changes: dict[str, SceneChange] = {}
@@ -257,8 +261,12 @@ class AlertDecider:
         whenever the lag plus the time between frames reached ``end_after_s`` while the object was
         still there (``end_after_s: 0`` ended every event on the first tick, and the cooldown
         then held the still present object's next event back), because the frame that renewed it
-        was still in inference. A camera whose frames stop (motion gating, a lost stream) is
-        ticked on from its latest lag, so its events still end, that much later.
+        was still in inference. Nor does a tick count the time until the camera's next frame is
+        due (``FRAMES_DUE`` of its frame intervals): a camera sampled every 10 s with the default
+        ``end_after_s`` of 5 had a person seen on every frame ended 5 s after each frame, and the
+        cooldown then held the next event back 30 s. A camera whose frames stop (motion gating, a
+        lost stream) is ticked on from its latest lag, so its events still end, that much later,
+        dated as before.
 
         A camera whose newest frame came before the wall clock stepped ahead (NTP's first sync) is
         ticked on the clock its rules' times were taken on, the step taken off: ticked at the new
@@ -269,7 +277,8 @@ class AlertDecider:
         for camera_id in self._rules.camera_ids():
             stepped = self._capture_clock.ahead(camera_id, now, monotonic_now)
             step = stepped[1] if stepped is not None else 0.0
-            events += self._rules.tick(now - step - self._lag.get(camera_id, 0.0), [camera_id])
+            due = FRAMES_DUE * self._frame_intervals.get(camera_id, 0.0)
+            events += self._rules.tick(now - step - self._lag.get(camera_id, 0.0) - due, [camera_id])
         return events
 
     def _commit(self, events: list[AlertEvent]) -> None:
@@ -360,6 +369,7 @@ class AlertDecider:
             reload.done.set_exception(exc)
             return
         self._commit(ended)
+        self._frame_intervals = _frame_intervals(reload.cameras)
         self._formats.forget(set(self._rules.camera_ids()))
         for camera_id in list(self._scene_changes):
             self._note_scene(camera_id)  # a camera gone or a rule replaced has no change to report
@@ -367,6 +377,10 @@ class AlertDecider:
             "rules reloaded: %d open events continue, %d ended", self._rules.open_events(), len(ended)
         )
         reload.done.set_result(len(ended))
+
+
+def _frame_intervals(cameras: Sequence[CameraRules]) -> dict[str, float]:
+    return {camera.camera_id: camera.frame_interval_s for camera in cameras}
 
 
 def _recovered_end(event: AlertEvent) -> AlertEvent:

@@ -53,7 +53,7 @@ def camera_rules(camera: CameraConfig) -> CameraRules:
                 new_normal_after_s=camera.anomaly.new_normal_after_s,
             )
         )
-    return CameraRules(camera.id, tuple(rules))
+    return CameraRules(camera.id, tuple(rules), frame_interval_s=1.0 / camera.detect_fps)
 
 
 def rule_spec(

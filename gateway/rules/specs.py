@@ -96,6 +96,10 @@ class RuleSpec:
 class CameraRules:
     camera_id: str
     rules: tuple[RuleSpec, ...] = ()
+    frame_interval_s: float = 0.0
+    """The time between two of the camera's sampled frames (``1 / detect_fps``): the decider's ticks
+    leave the camera's rules that far behind, so an event an object renews on every frame does not
+    end between two of them."""
 
     def __post_init__(self) -> None:
         counts = Counter(rule.name for rule in self.rules)

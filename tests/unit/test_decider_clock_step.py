@@ -67,7 +67,8 @@ def decider_for(
     observe: Callable[[FrameResult], None] | None = None,
 ) -> AlertDecider:
     """``monotonic``: the clock frames' monotonic capture times are read on (None: the real one);
-    ``observe``: sees each frame result as the rules judge it."""
+    ``observe``: sees each frame result as the rules judge it. Every camera's tracker confirms a
+    track on its first frame."""
     return AlertDecider(
         outbox,
         rules,
@@ -75,7 +76,7 @@ def decider_for(
         registry=CollectorRegistry(),
         clock=clock,
         monotonic=monotonic or time.monotonic,
-        trackers={"gate": TrackerSpec(confirm_hits=1)},
+        trackers={camera.camera_id: TrackerSpec(confirm_hits=1) for camera in rules},
         tick_s=tick_s,
         observe=observe,
     )
