@@ -29,10 +29,12 @@ class CaptureClock:
         return {camera_id for camera_id, _model in self._latest}
 
     def late(self, key: tuple[str, str], captured_at: float) -> bool:
-        """Whether a result of ``key`` newer than this one was judged already (two frames of a
-        camera may be in inference at once; rules only move forward in time)."""
+        """Whether a result of ``key`` as new as this one was judged already (two frames of a camera
+        may be in inference at once; rules only move forward in time). One of the same capture time
+        is another look at a moment judged: judged again, an event ended on a tick at that moment
+        started anew with the id of the one that ended (``rules.event_ids``)."""
         latest = self._latest.get(key)
-        return latest is not None and captured_at < latest
+        return latest is not None and captured_at <= latest
 
     def behind(self, camera_id: str, now: float) -> float | None:
         """The camera's newest judged capture time when the wall clock (``now``) stepped back behind

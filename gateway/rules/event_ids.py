@@ -2,10 +2,12 @@
 for a frame-level rule), with a ``~{mark}`` where the capture time may have been given out before.
 
 Capture time in ms is unique per (camera, rule, track) while the camera's clock only moves forward:
-one event at a time, frames are ordered, and a track id keeps two objects that start on the same
-frame apart. Two things break that, and a frame-level rule (count, anomaly), whose key never
-changes, would then start an event with an id an earlier event had; the outbox and the audit side
-group alerts by event id, so the two events would become one:
+one event at a time, frames are ordered and each capture time judged once (the decider drops a
+second result of one), a camera's frames are milliseconds apart (no stream is sampled at 1,000 fps),
+and a track id keeps two objects that start on the same frame apart. Two things break that, and a
+frame-level rule (count, anomaly), whose key never changes, would then start an event with an id an
+earlier event had; the outbox and the audit side group alerts by event id, so the two events would
+become one:
 
 - the wall clock steps back during a run (``restart``, from the decider);
 - the gateway starts on a clock behind the previous run's (fake-hwclock after a power loss restores
