@@ -109,7 +109,7 @@ class AlertDecider:
         self._dropped = Counter(
             "edge_gateway_decider_results_dropped",
             "Frame results never judged: inbox full (the outbox has been refusing commits), or late "
-            "(a newer frame of the camera and model was judged first).",
+            "(a frame of the camera and model as new was judged first).",
             ["reason"],
             registry=registry,
         )
