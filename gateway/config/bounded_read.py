@@ -77,14 +77,20 @@ def file_kind(mode: int) -> str:
     return _KINDS.get(stat.S_IFMT(mode), "no file")
 
 
-def refuse_irregular(path: Path, key: str = "") -> None:
-    """NotRegularFileError naming ``path`` and what it is when it is no regular file (through
-    symlinks), ConfigError when it cannot be looked at; ``key`` is the setting that names it."""
+def file_status(path: Path, key: str = "") -> os.stat_result:
+    """``os.stat(path)`` (through symlinks), ConfigError naming ``path`` when it cannot be looked at;
+    ``key`` is the setting that names it."""
     try:
-        mode = os.stat(path).st_mode
+        return os.stat(path)
     except OSError as exc:
         problem = ConfigProblem(str(path), None, key, f"cannot read: {exc.strerror or exc}")
         raise ConfigError([problem]) from exc
+
+
+def refuse_irregular(path: Path, key: str = "") -> None:
+    """NotRegularFileError naming ``path`` and what it is when it is no regular file (through
+    symlinks), ConfigError when it cannot be looked at; ``key`` is the setting that names it."""
+    mode = file_status(path, key).st_mode
     if not stat.S_ISREG(mode):
         raise NotRegularFileError(path, key, file_kind(mode))
 
