@@ -14,10 +14,13 @@ at that moment, so a reload between the editor's load and its save cannot slip t
 
 A reload reads the file as the tokens file is read (``gateway.config.bounded_read``): on a thread
 of its own, a few seconds at most, so a file on a hung network mount fails the reload, naming the
-file and the time limit, instead of holding ``serve``, and SIGTERM behind it, for good. A file that
-is no regular file is not read at all: a pipe (``--config <(...)``) was read to its end at start,
-and read again would be empty (a valid config with no cameras and no rules), or block for good when
-nobody writes to it; a directory or a socket put in the file's place is no config either.
+file and the time limit, instead of holding ``serve``, and SIGTERM behind it, for good. It reads it
+until two reads a moment apart agree (``gateway.config.settled_read``), so a SIGHUP that comes while
+a tool writes the file in place waits for the tool to finish, as long as it would wait for one read;
+a file still changing then is refused. A file that is no regular file is not read at all: a pipe
+(``--config <(...)``) was read to its end at start, and read again would be empty (a valid config
+with no cameras and no rules), or block for good when nobody writes to it; a directory or a socket
+put in the file's place is no config either.
 
 A console save reaches the file the same way, under the lock: its look at the file (``stat``,
 ``access``), its read and its write each wait a few seconds at most, and one left hanging is named
@@ -53,6 +56,7 @@ from gateway.config.bounded_read import (
     NotRegularFileError,
     refuse_irregular,
 )
+from gateway.config.settled_read import SETTLE_S, look, settled_text
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.pipeline.camera_changes import plan_reload
@@ -75,7 +79,8 @@ def read_config_file(path: Path) -> str:
 class ConfigFile:
     """Implements ``gateway.api.ports.GeometryEditor``; ``path`` None is the embedded default.
     ``running`` gives the config in force, ``apply`` puts a new one in force (``Gateway.reload``).
-    ``read`` reads the file on a reload (tests pass one that blocks), waited for ``read_wait_s``."""
+    ``read`` reads the file (tests pass one that blocks), each read waited for ``read_wait_s``; a
+    reload reads it until two reads ``settle_s`` apart agree, for ``read_wait_s`` at most."""
 
     def __init__(
         self,
@@ -86,26 +91,32 @@ class ConfigFile:
         *,
         read: Callable[[Path], str] = read_config_file,
         read_wait_s: float = READ_WAIT_S,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self._running = running
         self._apply = apply
         self._path = path
         self._environment = environment
         self._read = read
-        self._file = BoundedRead(read, "", name="config-file-read", wait_s=read_wait_s)
+        self._file = BoundedRead(partial(look, read), "", name="config-file-read", wait_s=read_wait_s)
+        self._read_wait_s = read_wait_s
+        self._settle_s = settle_s
         self._lock = threading.Lock()
         self._requested: GatewayConfig | None = None
         """The config the last reload or save asked for; ``running`` may keep cameras of it back."""
 
     def reload(self) -> None:
-        """SIGHUP: the file as it is now. One that cannot be read in time, or does not validate,
-        leaves the running config; one that is no regular file too, with the models re-scanned."""
+        """SIGHUP: the file once it has stopped changing. One that cannot be read in time, keeps
+        changing or does not validate leaves the running config; one that is no regular
+        file too, with the models re-scanned."""
         with self._lock:
             if self._path is None:
                 self._apply(self._running())
                 return
             try:
-                text = self._file.read(self._path)
+                text = settled_text(
+                    self._path, self._file.read, settle_s=self._settle_s, limit_s=self._read_wait_s
+                )
                 config: GatewayConfig = parse_config(text, str(self._path), GatewayConfig, self._environment)
             except NotRegularFileError as exc:
                 logger.warning(

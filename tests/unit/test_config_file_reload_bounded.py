@@ -4,24 +4,45 @@ naming the file and the time limit, the running config stays, and no second read
 it hangs; once it ends, the next reload reads the file again. The default read refuses what is no
 regular file before opening it, naming what it is, and re-scans the models with the running config.
 
-Before, the reload read the file with no time limit: ``serve`` waited for it, and SIGTERM behind it.
+A file a tool is writing in place (truncated, then written in steps) is read until two reads agree,
+so the reload applies the finished file; one that does not stop changing within the wait is refused
+naming it. The tool here is a real thread writing the real file, one step after each of the reload's
+reads, so what each read finds does not depend on how fast the machine is.
+
+Before, the reload read the file once and with no time limit: ``serve`` waited for it, and SIGTERM
+behind it, and applied whatever part of a file being written it found.
 ``tests/integration/test_reload_config_hung.py`` shows that on the real ``serve``."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import queue
 import socket
+import threading
+from collections.abc import Iterable
 from pathlib import Path
+from types import TracebackType
 
 import pytest
 
-from gateway.config import GatewayConfig, parse_config, read_config_text
-from gateway.pipeline.config_file import ConfigFile
+from gateway.config import GatewayConfig, ZoneConfig, parse_config, read_config_text
+from gateway.pipeline.config_file import ConfigFile, read_config_file
 from tests.support.fifo import release
 
 WAIT_S = 0.2
 RUNNING = parse_config("device_id: running-box\n")
+SETTLE_S = 0.05
+"""A short settle: the writer's steps follow the reads, so none needs a longer one."""
+STEP_WAIT_S = 30.0
+STEPS = [
+    "device_id: new-box\n",
+    "cameras:\n  - id: gate\n",
+    "    url: /srv/gate.mp4\n",
+    "    model: affine\n",
+]
+WRITTEN = "".join(STEPS)
 
 
 class Applied:
@@ -35,6 +56,53 @@ class Applied:
 
     def device_ids(self) -> list[str]:
         return [config.device_id for config in self.configs]
+
+
+class InPlaceWriter:
+    """A tool writing the config in place on a thread of its own: it opens the file (mode ``w``
+    truncates it, ``a`` appends), then writes ``steps`` one at a time, each once the reload has
+    read the file (``read``, given to ``ConfigFile``), and waits for the next."""
+
+    def __init__(self, path: Path, mode: str, steps: Iterable[str]) -> None:
+        self.reads: list[str] = []
+        """What each of the reload's reads found."""
+        self._path = path
+        self._mode = mode
+        self._steps = iter(steps)
+        self._asked: queue.Queue[str | None] = queue.Queue()
+        self._opened = threading.Event()
+        self._written = threading.Semaphore(0)
+        self._thread = threading.Thread(target=self._write, name="in-place-writer")
+
+    def __enter__(self) -> InPlaceWriter:
+        self._thread.start()
+        assert self._opened.wait(STEP_WAIT_S), "the writer never opened the file"
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._asked.put(None)
+        self._thread.join(STEP_WAIT_S)
+        assert not self._thread.is_alive()
+
+    def read(self, path: Path) -> str:
+        """The real read, then the writer's next step, waited for."""
+        text = read_config_file(path)
+        self.reads.append(text)
+        step = next(self._steps, None)
+        if step is not None:
+            self._asked.put(step)
+            assert self._written.acquire(timeout=STEP_WAIT_S), "the writer never wrote its step"
+        return text
+
+    def _write(self) -> None:
+        with self._path.open(self._mode, encoding="utf-8") as file:
+            self._opened.set()
+            while (step := self._asked.get()) is not None:
+                file.write(step)
+                file.flush()
+                self._written.release()
 
 
 def test_a_read_that_blocks_fails_the_reload_naming_the_file_and_the_limit(
@@ -101,3 +169,72 @@ def test_the_default_read_names_what_is_no_regular_file_and_keeps_the_running_co
         "running config stays; models re-scanned"
     )
     assert applied.configs == [RUNNING]
+
+
+def test_a_reload_while_a_tool_writes_the_file_in_place_applies_the_finished_file(tmp_path: Path) -> None:
+    # Given a config file that a tool has just truncated, to write it again in steps
+    path = tmp_path / "gateway.yaml"
+    path.write_text("device_id: old-box\n", encoding="utf-8")
+    applied = Applied()
+    with InPlaceWriter(path, "w", STEPS) as writer:
+        config_file = ConfigFile(path, lambda: RUNNING, applied, read=writer.read, settle_s=SETTLE_S)
+
+        # When a reload reads it, the tool taking its next step after each read
+        config_file.reload()
+
+    # Then the reload read on until two reads agreed, and applied the finished file only: not the
+    # empty one, nor the first step, which is a config on its own
+    assert writer.reads == ["", *itertools.accumulate(STEPS), WRITTEN]
+    assert applied.configs == [parse_config(WRITTEN)]
+
+
+def test_a_file_that_does_not_stop_changing_is_refused_naming_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a config file that a tool appends to after every read, for as long as it is read
+    path = tmp_path / "gateway.yaml"
+    path.write_text(WRITTEN, encoding="utf-8")
+    applied = Applied()
+    caplog.set_level(logging.ERROR, logger="gateway.pipeline.config_file")
+    lines = (f"# line {number}\n" for number in itertools.count())
+    with InPlaceWriter(path, "a", lines) as writer:
+        config_file = ConfigFile(
+            path, lambda: RUNNING, applied, read=writer.read, read_wait_s=1.0, settle_s=SETTLE_S
+        )
+
+        # When it is reloaded
+        config_file.reload()
+
+    # Then the reload is refused once the wait is over, naming the file and that it kept changing
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "reload refused, the running config stays:\n"
+        f"{path}: cannot read: it did not stop changing within 1 s (still being written?)"
+    )
+    assert len(writer.reads) > 2
+    assert applied.configs == []
+
+
+def test_a_reload_reads_a_settled_file_twice_and_a_console_save_once(tmp_path: Path) -> None:
+    # Given a config file nobody is writing, and a count of its reads
+    path = tmp_path / "gateway.yaml"
+    path.write_text(WRITTEN, encoding="utf-8")
+    running = parse_config(WRITTEN)
+    reads: list[Path] = []
+
+    def read(read_path: Path) -> str:
+        reads.append(read_path)
+        return read_config_file(read_path)
+
+    applied = Applied()
+    config_file = ConfigFile(path, lambda: running, applied, read=read)
+
+    # When it is reloaded, then it is read twice, one settle apart: one wait, and it is applied
+    config_file.reload()
+    assert (len(reads), applied.configs) == (2, [running])
+
+    # When the console saves a zone, then it is read once: its own write is atomic
+    zone = ZoneConfig(name="yard", polygon=[(0.1, 0.1), (0.9, 0.1), (0.9, 0.9)])
+    config_file.save_geometry("gate", [zone], [])
+    assert len(reads) == 3
+    assert applied.configs[-1].cameras[0].zones == [zone]

@@ -1,0 +1,67 @@
+"""Reading, on a reload, a config file that may still be being written: the text a reload applies is
+one that two reads ``SETTLE_S`` apart agree on.
+
+Tools that write a file in place truncate it first, then write it: a shell's ``>`` (``cat >``),
+``cp``, nano, vim with ``backupcopy=yes``, ``scp`` and ``rsync --inplace``, ansible's ``copy`` with
+``unsafe_writes``. For a moment the file is empty, then cut short, and both may parse: an empty file
+is a valid config of defaults. A SIGHUP in that moment (``systemctl reload`` run by the same tool
+right after its copy) applied what it found. So a reload reads the file, waits ``SETTLE_S`` and
+reads it again, until two reads in a row agree on its size, modification time and text; a file
+still changing after ``limit_s`` (the reload's wait for one read, ``READ_WAIT_S``) is refused,
+naming it. Each read is bounded as before (``bounded_read``), so a read that hangs ends the wait.
+
+``SETTLE_S`` is the trade-off. A settled file costs one such wait per reload (SIGHUP to the config
+applied on the real ``serve``, a quiet 2-core machine: 3 ms before, 257 ms now), and SIGTERM waits
+behind a reload. The tools above write a config (kilobytes, some 100 KB at most) in one go,
+microseconds to milliseconds between their writes; a copy over the network pauses for its round
+trips, under a quarter of a second on most links. A writer that pauses for longer (a stalled link,
+a person typing into ``cat >``) cannot be told from one that has finished by any wait short enough
+for a reload: what it has written so far is read as the file.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from gateway.config.bounded_read import file_status
+from gateway.errors import ConfigError, ConfigProblem
+
+SETTLE_S = 0.25
+"""How long the file must stay the same between two reads for a reload to apply it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """One read of the file: its text, then its size and modification time."""
+
+    text: str
+    size: int
+    modified_ns: int
+
+
+def look(read: Callable[[Path], str], path: Path) -> Look:
+    """``read(path)``, then the file's size and modification time; ConfigError naming ``path`` as
+    ``read`` raises it, or for a file gone since."""
+    text = read(path)
+    status = file_status(path)
+    return Look(text, status.st_size, status.st_mtime_ns)
+
+
+def settled_text(path: Path, read: Callable[[Path], Look], *, settle_s: float, limit_s: float) -> str:
+    """The text of ``path`` once two looks at it (``read``) ``settle_s`` apart agree: one wait for a
+    file that is not being written. ConfigError naming ``path`` when it is still changing after
+    ``limit_s``; what ``read`` raises, at once."""
+    deadline = time.monotonic() + limit_s
+    seen = read(path)
+    while True:
+        time.sleep(settle_s)
+        now = read(path)
+        if now == seen:
+            return now.text
+        if time.monotonic() + settle_s > deadline:
+            problem = f"cannot read: it did not stop changing within {limit_s:g} s (still being written?)"
+            raise ConfigError([ConfigProblem(str(path), None, "", problem)])
+        seen = now
