@@ -6,8 +6,8 @@ models and the tokens file's tokens between ``RELOADING=1`` and ``READY=1``. The
 tokens file are each read on a thread of their own and waited for a few seconds at most, so one on a
 hung mount fails that part of the reload, named, and keeps neither requests nor SIGTERM waiting
 longer (``gateway.config.bounded_read``), and a SIGTERM that comes while the config is read skips
-the tokens file's read; the config is read until it stops changing, and one still being written is
-refused (``gateway.config.settled_read``); a config that is no regular file (a pipe, read
+the tokens file's read; the config is read until it stops changing, and one still being written or
+empty is refused (``gateway.config.settled_read``); a config that is no regular file (a pipe, read
 once at start, or a directory put in its place) is not read again: SIGHUP then re-scans the models
 only. A SIGHUP that came while the process was still starting (``cli`` holds it back from the
 first line) is a reload once the handler is in place. Settings only a restart applies (``device_id``,

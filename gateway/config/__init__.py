@@ -20,6 +20,7 @@ from gateway.config.expansion import EXPANDABLE
 from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
 from gateway.config.gateway import GatewayConfig, default_config, missing_from_checkout
 from gateway.config.loading import (
+    holds_no_document,
     load_audit_config,
     load_config,
     load_config_source,
@@ -77,6 +78,7 @@ __all__ = [
     "TrackerConfig",
     "ZoneConfig",
     "default_config",
+    "holds_no_document",
     "load_audit_config",
     "load_config",
     "load_config_source",

@@ -189,6 +189,19 @@ def _read(loader: _Loader, source: str) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
+def holds_no_document(text: str) -> bool:
+    """Whether ``text`` is no YAML document at all: nothing, or only blank lines and comments, which
+    loads as a config of defaults. False for text the parser refuses: loading it names the problem."""
+    loader = (_LIBYAML or yaml.SafeLoader)(text)
+    try:
+        loader.get_event()  # the stream's start
+        return bool(loader.check_event(yaml.StreamEndEvent))
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
+
+
 def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     """The YAML document in ``text`` as plain data, and the line of each key path; ConfigError
     (file:line) for any document the loader refuses (tags, repeated keys, nesting, alias bombs)."""

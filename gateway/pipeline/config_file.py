@@ -17,7 +17,10 @@ of its own, a few seconds at most, so a file on a hung network mount fails the r
 file and the time limit, instead of holding ``serve``, and SIGTERM behind it, for good. It reads it
 until two reads a moment apart agree (``gateway.config.settled_read``), so a SIGHUP that comes while
 a tool writes the file in place waits for the tool to finish, as long as it would wait for one read;
-a file still changing then is refused. A file that is no regular file is not read at all: a pipe
+a file still changing then is refused. So is a file that is empty (only blank lines and comments),
+as one is between such a tool's truncating it and its first write: it loads as a config of defaults,
+which applied would keep every camera on its previous config, named as removed, and list every
+other setting as waiting for a restart. A file that is no regular file is not read at all: a pipe
 (``--config <(...)``) was read to its end at start, and read again would be empty (a valid config
 with no cameras and no rules), or block for good when nobody writes to it; a directory or a socket
 put in the file's place is no config either.
@@ -45,6 +48,7 @@ from gateway.config import (
     LineConfig,
     Point,
     ZoneConfig,
+    holds_no_document,
     parse_config,
     read_config_text,
 )
@@ -107,7 +111,7 @@ class ConfigFile:
 
     def reload(self) -> None:
         """SIGHUP: the file once it has stopped changing. One that cannot be read in time, keeps
-        changing or does not validate leaves the running config; one that is no regular
+        changing, is empty or does not validate leaves the running config; one that is no regular
         file too, with the models re-scanned."""
         with self._lock:
             if self._path is None:
@@ -117,6 +121,13 @@ class ConfigFile:
                 text = settled_text(
                     self._path, self._file.read, settle_s=self._settle_s, limit_s=self._read_wait_s
                 )
+                if holds_no_document(text):
+                    logger.error(
+                        "reload refused: the config %s is empty (only blank lines and comments; still "
+                        "being written?): the running config stays",
+                        self._path,
+                    )
+                    return
                 config: GatewayConfig = parse_config(text, str(self._path), GatewayConfig, self._environment)
             except NotRegularFileError as exc:
                 logger.warning(

@@ -1,10 +1,12 @@
 """A SIGHUP whose config file cannot be read fails the reload, named, and keeps the running config:
 one whose read hangs (a hung network mount) is given up after the time limit, and SIGTERM still
-stops ``serve`` at once; one replaced by something that is no regular file is named for what it is.
+stops ``serve`` at once; one replaced by something that is no regular file is named for what it is;
+one a tool has emptied to write it again is refused in one line.
 
 Before, the reload read the file with no time limit, so ``serve`` waited for a hung read, and SIGTERM
-behind it, for good; and a directory (a socket, a device) in the file's place was reported as "not a
-regular file (a pipe?)". Runs the real ``edge-gateway``.
+behind it, for good; a directory (a socket, a device) in the file's place was reported as "not a
+regular file (a pipe?)"; and an emptied file was applied as a config of defaults, every camera
+named as removed and every other setting as waiting for a restart. Runs the real ``edge-gateway``.
 
 A regular file whose open hangs stands for the hung mount (a FIFO would be refused before it is
 opened, as no regular file): this test takes a write lease on it (``fcntl(F_SETLEASE)``), and the
@@ -22,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from gateway.config.bounded_read import READ_WAIT_S
+from tests.integration.test_reload_restart_settings import status
 from tests.integration.test_reload_tokens import RELOADED, status_code
 from tests.support.command import write_config
 from tests.support.serve import Process
@@ -113,4 +116,28 @@ def test_a_config_replaced_by_no_regular_file_is_named_for_what_it_is(
             "the running config stays; models re-scanned"
         ) in output, output
         assert "a pipe?" not in output
+    assert gateway.terminate() == 0, gateway.output()
+
+
+def test_a_config_emptied_to_be_written_again_is_refused_and_the_running_config_stays(
+    tmp_path: Path, processes: list[Process]
+) -> None:
+    # Given a running gateway whose config file a tool has truncated to write it again
+    gateway, config, port = start(tmp_path, processes)
+    written = config.read_text(encoding="utf-8")
+    config.write_text("", encoding="utf-8")
+
+    # When it is told to reload before the tool has written
+    output = reload(gateway, "reload refused")
+
+    # Then the reload is refused in one line naming the file, and nothing waits for a restart
+    assert (
+        f"ERROR gateway.pipeline.config_file: reload refused: the config {config} is empty (only blank "
+        "lines and comments; still being written?): the running config stays\n"
+    ) in output
+    assert RELOADED not in output
+    assert status(port)["problems"] == []
+    # And once the tool has written the file, the next reload applies it
+    config.write_text(written, encoding="utf-8")
+    reload(gateway, RELOADED)
     assert gateway.terminate() == 0, gateway.output()

@@ -6,11 +6,12 @@ regular file before opening it, naming what it is, and re-scans the models with 
 
 A file a tool is writing in place (truncated, then written in steps) is read until two reads agree,
 so the reload applies the finished file; one that does not stop changing within the wait is refused
-naming it. The tool here is a real thread writing the real file, one step after each of the reload's
+naming it, and so is an empty one (only blank lines and comments), which loads as a config of
+defaults. The tool here is a real thread writing the real file, one step after each of the reload's
 reads, so what each read finds does not depend on how fast the machine is.
 
 Before, the reload read the file once and with no time limit: ``serve`` waited for it, and SIGTERM
-behind it, and applied whatever part of a file being written it found.
+behind it, and applied whatever part of a file being written it found, an empty one included.
 ``tests/integration/test_reload_config_hung.py`` shows that on the real ``serve``."""
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ STEPS = [
     "    model: affine\n",
 ]
 WRITTEN = "".join(STEPS)
+EMPTY = (
+    "reload refused: the config {} is empty (only blank lines and comments; still being written?): the "
+    "running config stays"
+)
 
 
 class Applied:
@@ -212,6 +217,28 @@ def test_a_file_that_does_not_stop_changing_is_refused_naming_it(
         f"{path}: cannot read: it did not stop changing within 1 s (still being written?)"
     )
     assert len(writer.reads) > 2
+    assert applied.configs == []
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n\n", "# gateway.yaml, being written\n\n   \n"], ids=["empty", "blank", "comments"]
+)
+def test_an_empty_file_is_refused_in_one_line_and_the_running_config_stays(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, text: str
+) -> None:
+    # Given a config file with nothing in it but blank lines and comments, as a tool leaves it
+    # between truncating it and writing (a config of defaults, to the loader)
+    path = tmp_path / "gateway.yaml"
+    path.write_text(text, encoding="utf-8")
+    applied = Applied()
+    caplog.set_level(logging.INFO, logger="gateway.pipeline.config_file")
+
+    # When it is reloaded
+    ConfigFile(path, lambda: RUNNING, applied, settle_s=SETTLE_S).reload()
+
+    # Then the reload is refused in one line naming the file, and nothing is applied
+    (record,) = caplog.records
+    assert (record.levelname, record.getMessage()) == ("ERROR", EMPTY.format(path))
     assert applied.configs == []
 
 

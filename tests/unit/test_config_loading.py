@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.config import GatewayConfig, default_config, parse_config
+from gateway.config import GatewayConfig, default_config, holds_no_document, parse_config
 from gateway.errors import ConfigError
 from gateway.pipeline.config_file import ConfigFile
 
@@ -86,6 +86,26 @@ def test_a_sighup_with_a_bad_document_keeps_the_running_config(tmp_path: Path) -
     # when it is reloaded, then the reload is refused (logged) rather than raised into the signal handler
     config_file.reload()
     assert applied == []
+
+
+@pytest.mark.parametrize(
+    ("text", "empty"),
+    [
+        pytest.param("", True, id="nothing"),
+        pytest.param("\n  \n", True, id="blank-lines"),
+        pytest.param("# written next\n  # indented\n", True, id="comments"),
+        pytest.param("\ufeff# a Windows editor's\n", True, id="byte-order-mark"),
+        pytest.param("{}\n", False, id="written-empty-mapping"),
+        pytest.param("---\n", False, id="document-marker"),
+        pytest.param("# cameras follow\ndevice_id: x", False, id="a-setting"),
+        pytest.param("device_id: [", False, id="unparsed"),
+    ],
+)
+def test_a_document_of_only_blank_lines_and_comments_holds_none(text: str, empty: bool) -> None:
+    # An empty one loads as the defaults; one the parser refuses is left to the load to name
+    assert holds_no_document(text) is empty
+    if empty:
+        assert parse_config(text) == GatewayConfig()
 
 
 @pytest.mark.parametrize("levels", [7, 8, 20])
