@@ -45,6 +45,7 @@ from gateway.api.tokens import FIXED_TOKENS
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web.bad_requests import summarize_bad_requests
+from gateway.web.host_check import HostCheck
 from gateway.web.listening import close_listening
 from gateway.web.session import Sessions
 
@@ -94,6 +95,7 @@ def create_app(
         metrics=metrics,
         tokens=token_check,
         sessions=Sessions(token_check),
+        hosts=HostCheck(token_check, http.host),
         buckets=TokenBuckets(admission.rate_per_s, admission.burst),
         queue=queue,
         admission=admission,

@@ -30,6 +30,7 @@ from gateway.config import AdmissionConfig
 from gateway.domain import ascii_integer
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
 from gateway.protocol.bearer import TokenCheck
+from gateway.web.host_check import HostCheck
 from gateway.web.session import Sessions
 
 T = TypeVar("T")
@@ -53,6 +54,8 @@ class ApiContext:
     metrics: HttpMetrics
     tokens: TokenCheck
     sessions: Sessions
+    hosts: HostCheck
+    """The ``Host`` values answered without tokens (host_check.py)."""
     buckets: TokenBuckets
     queue: QueueAdmission
     admission: AdmissionConfig

@@ -39,6 +39,8 @@ def judge(
     if client is None:
         if context.tokens.enabled:
             return False  # 401
+        if context.hosts.misdirected(request.headers["host"]) is not None:
+            return False  # 421
         client = peer
     overload = overload_of(context, request.model)
     if overload is not None:

@@ -22,7 +22,8 @@ middleware's: anything but an HTTP/1.1 POST to those two routes with one ``Conte
 ``http.max_body_bytes`` (chunked bodies, upgrades, odd or oversized heads: from then on the whole
 connection, and at once when what has arrived cannot begin a head it reads, such as a TLS hello);
 requests with a cookie or an ``Origin`` (the console's session and CSRF checks); requests without a
-valid bearer token when tokens are configured (401); an admitted request with a ``Content-Encoding``
+valid bearer token when tokens are configured (401), and without tokens those whose ``Host`` does not
+name the loopback (421, ``gateway.web.host_check``); an admitted request with a ``Content-Encoding``
 (aiohttp decompresses), an empty body, an ``Expect`` other than ``100-continue``, or a version or
 ``X-Request-Timeout-Ms`` the handler refuses before the body; and any head that arrives while
 aiohttp is still answering an earlier request on the connection (a pipelining client), so answers

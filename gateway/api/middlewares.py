@@ -3,7 +3,8 @@
 It times the request, turns every error into a JSON body ``{"error": ...}`` with the right status,
 and records the metrics; an unexpected exception is logged with its stack and answered 500, so no
 request can take the process down. Inside that, the guard decides, from the headers alone and
-before any body is read, whether a request may proceed: bearer token, then the client's
+before any body is read, whether a request may proceed: without tokens, its ``Host`` (421 for
+a name other than the loopback's, ``gateway.web.host_check``), then bearer token, then the client's
 token bucket (429), then for inference routes the backend queue's high watermark (503) and the
 wait a worker would make it wait (503 past its budget, see admission.QueueAdmission), with
 ``Retry-After`` on every 429 and 503. A rejection costs a few dictionary lookups, a short walk over
@@ -42,6 +43,7 @@ from gateway.errors import (
     OverloadedError,
 )
 from gateway.thread_limit import thread_not_started
+from gateway.web.host_check import MISDIRECTED
 from gateway.web.session import OPEN_PREFIX, RefusedError, check_origin
 
 logger = logging.getLogger(__name__)
@@ -160,6 +162,9 @@ async def boundary(request: web.Request, handler: Handler) -> web.StreamResponse
 
 def _rejection(request: web.Request, name: str) -> web.Response | None:
     """The guard: the answer that turns the request away before its handler runs, if any."""
+    misdirected = host_rejection(request)
+    if misdirected is not None:
+        return misdirected
     if name.startswith(OPEN_PREFIX):
         return None  # probes are always answered
     if name.startswith(INFER_PREFIX) and _expects_continue(request):
@@ -179,7 +184,7 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         return _observed(
             request, started, json_error(417, f"unsupported Expect: {request.headers['Expect']}")
         )
-    rejection = admission_rejection(request, request.match_info.route.name or "")
+    rejection = host_rejection(request) or admission_rejection(request, request.match_info.route.name or "")
     if rejection is not None:
         rejection.force_close()
         return _observed(request, started, rejection)
@@ -191,6 +196,17 @@ async def expect_continue(request: web.Request) -> web.StreamResponse | None:
         raise
     request.writer.output_size = 0
     return None
+
+
+def host_rejection(request: web.Request) -> web.Response | None:
+    """421 for a request whose ``Host`` a server without tokens does not answer (a page of another
+    site, its name pointed at this machine); None when it may proceed."""
+    context = context_of(request)
+    problem = context.hosts.misdirected(request.headers.get("Host"))
+    if problem is None:
+        return None
+    context.metrics.rejections.labels("misdirected").inc()
+    return json_error(MISDIRECTED, problem)
 
 
 def admission_rejection(request: web.Request, name: str) -> web.Response | None:

@@ -11,7 +11,9 @@ by another site: ``GET``/``HEAD`` change nothing, and any other method must also
 CSRF token in ``X-CSRF-Token`` (script of our own origin reads it from ``GET /v1/session``) and, if
 the browser names an ``Origin``, it must be this server. Without tokens configured (loopback only)
 there are no sessions, but a browser request another site started is still refused by the same
-origin check, while curl and scripts, which send neither header, stay open as the API is.
+origin check, while curl and scripts, which send neither header, stay open as the API is. The origin
+check compares the page's name with the one the request was sent to, so a page of another site whose
+name now points at this machine (DNS rebinding) passes it: ``host_check`` refuses those by ``Host``.
 
 The cookie is ``Secure`` when the browser reached us over https: the request itself came over TLS,
 or the browser's own ``Origin`` (which page script cannot set; ``fetch`` sends it with every POST,
