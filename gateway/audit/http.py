@@ -5,9 +5,11 @@ single ``audit-http-reader`` thread, off the event loop: ``http_context.read``) 
 tokens; the same token rules as the gateway's API apply (``gateway.protocol.bearer``): with tokens
 every request needs ``Authorization: Bearer <token>`` or a session cookie from the fleet page's
 login (``gateway.web``: the console's login, sessions and CSRF check, attempts rate-limited per
-client), and without tokens only a loopback address may be bound. The page, its assets and the
-login are open. Errors are JSON ``{"error": "..."}``: 400 for a bad path or query, 401 without a
-valid token, 404 saying what is missing, 503 when the database cannot be read.
+client), and without tokens only a loopback address may be bound and only requests whose ``Host``
+names the loopback are answered (``gateway.web.host_check``: 421 otherwise). The page, its assets
+and the login are open. Errors are JSON ``{"error": "..."}``: 400 for a bad path or query, 401
+without a valid token, 404 saying what is missing, 421 for another ``Host`` without tokens, 503 when
+the database cannot be read.
 
 Routes: the fleet API, ``/metrics`` and the fleet page (``gateway.audit.fleet_http``);
 ``GET /v1/status``, this instance's own health in the gateway's ``/v1/status`` style (``healthy``,
@@ -40,6 +42,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.audit import fleet_http
 from gateway.audit.http_context import (
+    HOSTS,
     PROBLEMS,
     READER,
     REGISTRY,
@@ -59,6 +62,7 @@ from gateway.protocol.alerts import MAX_SEQ, InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web import login
 from gateway.web.bad_requests import summarize_bad_requests
+from gateway.web.host_check import MISDIRECTED, HostCheck
 from gateway.web.listening import close_listening
 from gateway.web.session import OPEN_PREFIX, RefusedError, Sessions, check_origin
 
@@ -96,6 +100,7 @@ def create_app(
     app[STORE] = store
     app[TOKENS] = TokenCheck(all_tokens)
     app[SESSIONS] = Sessions(app[TOKENS])
+    app[HOSTS] = HostCheck(app[TOKENS], http.host)
     if registry is not None:
         app[REGISTRY] = registry
     app[PROBLEMS] = problems if problems is not None else ServiceProblems()
@@ -135,6 +140,9 @@ async def _boundary(request: web.Request, handler: Handler) -> web.StreamRespons
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    misdirected = request.app[HOSTS].misdirected(request.headers.get("Host"))
+    if misdirected is not None:
+        return json_error(MISDIRECTED, misdirected)
     if (request.match_info.route.name or "").startswith(OPEN_PREFIX):
         return await handler(request)
     tokens = request.app[TOKENS]

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.audit.store import AuditStore
 from gateway.protocol.bearer import TokenCheck
+from gateway.web.host_check import HostCheck
 from gateway.web.session import Sessions
 
 T = TypeVar("T")
@@ -23,6 +24,7 @@ T = TypeVar("T")
 STORE: web.AppKey[AuditStore] = web.AppKey("edge_gateway_audit_store", AuditStore)
 TOKENS: web.AppKey[TokenCheck] = web.AppKey("edge_gateway_audit_tokens", TokenCheck)
 SESSIONS: web.AppKey[Sessions] = web.AppKey("edge_gateway_audit_sessions", Sessions)
+HOSTS: web.AppKey[HostCheck] = web.AppKey("edge_gateway_audit_hosts", HostCheck)
 READER: web.AppKey[ThreadPoolExecutor] = web.AppKey("edge_gateway_audit_reader", ThreadPoolExecutor)
 REGISTRY: web.AppKey[CollectorRegistry] = web.AppKey("edge_gateway_audit_registry", CollectorRegistry)
 
