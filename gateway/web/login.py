@@ -4,7 +4,9 @@ Shared by the gateway's console and the audit service's fleet page; each app han
 ``LoginPolicy``: its sessions, how many attempts a client may make (attempts take tokens from a
 bucket, so guessing is as slow as the app allows) and how refusals are counted. ``POST`` takes
 ``{"token": "..."}`` as JSON only: a cross-site HTML form cannot send that content type, so no other
-site can log a browser in under a token of its choosing. Errors are raised as aiohttp HTTP
+site can log a browser in under a token of its choosing; and, as every other state-changing request,
+it must pass the origin check (``session.check_origin``: 403 for a request a browser says another
+site started), before it spends an attempt. Errors are raised as aiohttp HTTP
 exceptions with their message as text; each app's boundary answers them as JSON ``{"error": ...}``.
 """
 
@@ -19,7 +21,15 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from gateway.web.rate_limit import TokenBuckets
-from gateway.web.session import COOKIE, OPEN_PREFIX, RefusedError, Sessions, reached_over_https, set_cookie
+from gateway.web.session import (
+    COOKIE,
+    OPEN_PREFIX,
+    RefusedError,
+    Sessions,
+    check_origin,
+    reached_over_https,
+    set_cookie,
+)
 
 MAX_LOGIN_BYTES = 4096
 ATTEMPTS_PER_S = 1.0
@@ -51,7 +61,7 @@ class LoginPolicy:
     throttle: Callable[[web.Request], float]
     """Takes one attempt for the request's client: 0.0 to go ahead, else the seconds to wait."""
     refused: Callable[[web.Request, str], None] = _count_nothing
-    """Counts a refused attempt, by reason: ``rate_limited`` or ``unauthorized``."""
+    """Counts a refused attempt, by reason: ``forbidden``, ``rate_limited`` or ``unauthorized``."""
     service: str = "gateway"
     """Named in the answer to a login where no tokens are configured."""
 
@@ -82,6 +92,11 @@ async def state(request: web.Request) -> web.Response:
 
 async def login(request: web.Request) -> web.Response:
     policy = request.app[POLICY]
+    try:
+        check_origin(request)
+    except RefusedError as exc:
+        policy.refused(request, "forbidden")
+        raise web.HTTPForbidden(text=str(exc)) from exc
     wait_s = policy.throttle(request)
     if wait_s > 0:
         policy.refused(request, "rate_limited")
