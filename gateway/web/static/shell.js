@@ -41,7 +41,9 @@ export function startShell({ pages, fallback, parents = {}, health, loginText })
 
   function route() {
     const [name, ...rest] = location.hash.replace(/^#\/?/, "").split("/");
-    const page = pages[name] ? name : fallback;
+    // Only the pages' own names: "constructor" or "__proto__" found the object's inherited
+    // properties, and the page stayed blank with a script error instead of showing the fallback.
+    const page = Object.hasOwn(pages, name) ? name : fallback;
     return { page, parameter: rest.length ? decoded(rest.join("/")) : null };
   }
 
