@@ -3,7 +3,7 @@
 // its box drawn over it, shown larger on a click.
 // A time range (From, To: this browser's time) lists the alerts whose alert time lies in it instead,
 // read by the audit service (since/until), a page at a time from the earliest.
-import { ApiError, asReadLine, chosenIn, clock, counted, facts, fixed, h, keepInAddress } from "./core.js";
+import { ApiError, asReadLine, chosenIn, clock, counted, facts, fixed, h, keepInAddress, showInOrder } from "./core.js";
 import { boxOverlay, evidenceViewer, withoutImage } from "./evidence_viewer.js";
 import { cut, devicePath, exact, jsonText, keyCount, own, say, sayFailure, turns } from "./exact.js";
 
@@ -183,15 +183,26 @@ export function mount(view, parameter) {
     if (listOld) listAsRead.show(listRead.readAt);
   }
 
+  // The cards shown are kept, not taken out and put back: that dropped the keyboard's focus (on a
+  // card's "Show the signed JSON", say) to the document's body at every refresh. A card drawn again
+  // once its evidence arrived keeps its signed JSON open if it was, and the focus if it had it.
   function listCards(entries) {
-    list.replaceChildren(...entries.map((entry) => {
+    let focused = null;
+    showInOrder(list, entries.map((entry) => {
       const key = `${entry.seq}:${entry.evidence_stored}`;
       const known = cards.get(key);
       if (known) return known;
       const node = card(deviceId, entry, viewer);
+      const before = cards.get(`${entry.seq}:${!entry.evidence_stored}`);
+      if (before) {
+        const details = node.querySelector("details");
+        details.open = before.querySelector("details").open;
+        if (before.contains(document.activeElement)) focused = details.querySelector("summary");
+      }
       cards.set(key, node);
       return node;
     }));
+    if (focused) focused.focus();
   }
 
   // The alerts whose time lies in the range chosen, a page from rangeStart, newest first in it.

@@ -1,7 +1,7 @@
 // Devices page: every device of the fleet with its state, problems first, then offline, then by id;
 // each links to its timeline. The numbers come from the audit store, so any instance shows the same.
-import { asReadLine, clock, counted, fixed, h } from "./core.js";
-import { devicePath, exact, keyCount, own, say, sayFailure } from "./exact.js";
+import { asReadLine, clock, counted, fixed, h, showInOrder } from "./core.js";
+import { devicePath, exact, jsonText, keyCount, own, say, sayFailure } from "./exact.js";
 
 const PAGE = 1000; // the API's largest page of devices
 
@@ -73,12 +73,37 @@ export function mount(view) {
   );
   let answer = null; // the last list read, and when (readAt)
   let failed = false; // the latest refresh failed: the rows are those of an older one
+  // Each device's row as last drawn, and what it was drawn from. A refresh updates the rows in place:
+  // every row rebuilt every 2 s took the keyboard's focus off a device's link, to the document's body.
+  const rows = new Map();
+
+  function rowOf(device, current) {
+    const drawn = `${current} ${jsonText(device)}`;
+    const known = rows.get(device.device_id);
+    if (known && known.drawn === drawn) return known.element;
+    const fresh = row(device, current);
+    if (!known) {
+      rows.set(device.device_id, { element: fresh, drawn });
+      return fresh;
+    }
+    // The row's first cell, the device's link, is the same for as long as the device is listed:
+    // it stays, and the focus on it with it; the others are the new row's.
+    const cells = [...fresh.cells];
+    [...known.element.cells].slice(1).forEach((cell, index) => cell.replaceWith(cells[index + 1]));
+    known.element.className = fresh.className;
+    known.drawn = drawn;
+    return known.element;
+  }
 
   function render() {
     if (!answer) return;
+    const listed = new Set(answer.devices.map((device) => device.device_id));
+    for (const id of [...rows.keys()]) {
+      if (!listed.has(id)) rows.delete(id);
+    }
     const wanted = filter.value.trim().toLowerCase();
     const shown = ordered(answer.devices).filter((device) => device.device_id.toLowerCase().includes(wanted));
-    body.replaceChildren(...shown.map((device) => row(device, !failed)));
+    showInOrder(body, shown.map((device) => rowOf(device, !failed)));
     // The rows of a failed refresh stayed in their states' colours under its error, read as the
     // fleet now: they are said to be as old as they are.
     if (failed) asRead.show(answer.readAt);

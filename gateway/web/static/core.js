@@ -106,6 +106,29 @@ function append(element, children) {
   }
 }
 
+// Makes `nodes` the element children of `parent`, in their order, moving only those out of place, and
+// those in place where the browser can (moveBefore): a page that rebuilt its list at every refresh, or
+// took its nodes out and put them back, dropped the keyboard's focus to the document's body.
+export function showInOrder(parent, nodes) {
+  const kept = new Set(nodes);
+  for (const child of [...parent.children]) {
+    if (!kept.has(child)) child.remove();
+  }
+  let previous = null;
+  for (const node of nodes) {
+    placeAfter(parent, node, previous);
+    previous = node;
+  }
+}
+
+// Puts `node` right after `previous` in `parent` (first, when null), unless it is there already.
+export function placeAfter(parent, node, previous) {
+  const place = previous ? previous.nextElementSibling : parent.firstElementChild;
+  if (place === node) return;
+  if (node.isConnected && parent.moveBefore) parent.moveBefore(node, place);
+  else parent.insertBefore(node, place);
+}
+
 export function facts(pairs) {
   return h("dl", { class: "facts" }, pairs.flatMap(([name, value, attributes]) => [
     h("dt", { text: name }),

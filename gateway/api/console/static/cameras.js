@@ -11,7 +11,7 @@
 // other pages) waited behind the streams for good. So the tiles are live only while the cameras
 // are few enough to leave connections free; beyond that each tile shows a snapshot, renewed with
 // the page's refresh while the tile is on screen (the camera page keeps its live view).
-import { api, asReadLine, clock, errorText, facts, fixed, h } from "./core.js";
+import { api, asReadLine, clock, errorText, facts, fixed, h, placeAfter } from "./core.js";
 import { playLive } from "./live.js";
 
 export const LIVE_TILES = 4;
@@ -289,11 +289,7 @@ export function mount(view) {
       }
       // A reload may reorder the cameras: a tile out of the answer's order is moved, not rebuilt, so
       // its live view or snapshot goes on. Moved in place where the browser can, it keeps its focus.
-      const place = previous ? previous.root.nextElementSibling : grid.firstElementChild;
-      if (place !== tile.root) {
-        if (tile.root.isConnected && grid.moveBefore) grid.moveBefore(tile.root, place);
-        else grid.insertBefore(tile.root, place);
-      }
+      placeAfter(grid, tile.root, previous && previous.root);
       if (fresh) watcher.observe(tile.root);
       previous = tile;
       show(tile, live);
