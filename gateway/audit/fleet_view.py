@@ -5,7 +5,9 @@ A device's problems, in the order the page shows them: no signing key here, offl
 from, alerts missing (gaps), evidence images missing, rejected messages (a wrong key, a broken
 chain, a tampered alert: each kept in ``audit_rejected`` with its reason), behind (its most
 recently stored alert took more than ``LAG_WARNING_S`` to arrive) and a clock off the audit's by
-more than ``CLOCK_WARNING_S``.
+more than ``CLOCK_WARNING_S``: measured from its ``online`` status, or seen in an alert time further
+ahead of its arrival than that, the measured offset taken out (a delivery delay below
+``-CLOCK_WARNING_S``: no alert arrives before it is raised, so the device's clock ran ahead).
 
 Behind is judged on the delivery delay, not on the lag: the lag (arrival minus alert time) is
 measured across two clocks, so a device whose clock is five minutes slow showed a lag of five
@@ -85,14 +87,39 @@ def problems(device: DeviceState, keyed: bool) -> list[str]:
             found.append(f"behind: its last alert was stored {delay:.0f} s after its alert time")
         else:
             found.append(f"behind: its last alert took {delay:.0f} s to arrive")
-    offset = device.clock_offset_s
-    if offset is not None and abs(offset) > CLOCK_WARNING_S:
-        side = "behind" if offset < 0 else "ahead of"
+    skew = skewed_offset_s(device)
+    if skew is not None:
+        side = "behind" if skew < 0 else "ahead of"
         found.append(
-            f"clock skew: its clock is {abs(offset):.0f} s {side} the audit's, "
+            f"clock skew: its clock is {abs(skew):.0f} s {side} the audit's, "
             "so its alert times are off by as much"
         )
+    ahead = alert_time_ahead_s(device)
+    # A fast clock not measured yet shows only here: its delay was shown negative, as no problem.
+    if ahead is not None and device.clock_offset_s is None:
+        found.append(
+            f"clock skew: its last alert's time is {ahead:.0f} s ahead of its arrival, "
+            "so its clock is at least as far ahead of the audit's"
+        )
+    elif ahead is not None:
+        found.append(
+            f"clock skew: its last alert's time is {ahead:.0f} s ahead of its arrival with its measured "
+            "clock offset taken out, so its alert times are off by at least as much"
+        )
     return found
+
+
+def skewed_offset_s(device: DeviceState) -> float | None:
+    """The device's measured clock offset when it is over ``CLOCK_WARNING_S``; else None."""
+    offset = device.clock_offset_s
+    return offset if offset is not None and abs(offset) > CLOCK_WARNING_S else None
+
+
+def alert_time_ahead_s(device: DeviceState) -> float | None:
+    """How far the alert time of the device's most recently stored alert is ahead of its arrival,
+    its measured clock offset taken out, when that is over ``CLOCK_WARNING_S``; else None."""
+    delay = device.delivery_delay_s
+    return -delay if delay is not None and delay < -CLOCK_WARNING_S else None
 
 
 def _time(epoch_s: float | None) -> str | None:
@@ -137,7 +164,6 @@ def _rounded(seconds: float | None) -> float | None:
 def summary(devices: Sequence[DeviceState], keyed: frozenset[str]) -> dict[str, Any]:
     lags = [device.lag_s for device in devices if device.lag_s is not None]
     delays = [device.delivery_delay_s for device in devices if device.delivery_delay_s is not None]
-    offsets = [device.clock_offset_s for device in devices if device.clock_offset_s is not None]
     return {
         "devices": len(devices),
         "online": sum(1 for device in devices if device.status == "online"),
@@ -149,7 +175,11 @@ def summary(devices: Sequence[DeviceState], keyed: frozenset[str]) -> dict[str, 
         "evidence_missing": sum(device.evidence_missing for device in devices),
         "rejected": sum(device.rejected for device in devices),
         "behind": sum(1 for delay in delays if delay > LAG_WARNING_S),
-        "clock_skewed": sum(1 for offset in offsets if abs(offset) > CLOCK_WARNING_S),
+        "clock_skewed": sum(
+            1
+            for device in devices
+            if skewed_offset_s(device) is not None or alert_time_ahead_s(device) is not None
+        ),
         "max_lag_s": round(max(lags), 3) if lags else None,
         "max_delivery_delay_s": round(max(delays), 3) if delays else None,
     }
@@ -185,7 +215,8 @@ class _FleetCollector(Collector):
             (
                 "devices_clock_skewed",
                 "clock_skewed",
-                f"Devices whose clock is over {CLOCK_WARNING_S:.0f} s off the audit's.",
+                f"Devices whose clock is over {CLOCK_WARNING_S:.0f} s off the audit's, or whose last alert's "
+                "time is that far ahead of its arrival.",
             ),
         ):
             yield GaugeMetricFamily(f"edge_gateway_fleet_{name}", text, value=figures[key])
