@@ -15,16 +15,23 @@ export function withoutImage(alert, why) {
 // `image` under it, over that image as it is fitted whole into the overlay's frame (a thumbnail's
 // `object-fit: contain`: a 4:3 camera's picture stretched to the thumbnail's 16:9 showed its people
 // wide), once the image has loaded and its shape is known.
+//
+// The box is the rectangle its two corners span, its part inside the frame: the alert contract names
+// two corners, and neither the gateway's nor the audit's checks ask them in order, so a signed alert
+// with x1 > x2 was drawn as no box at all. A coordinate far beyond the frame (1e300, an integer read
+// exactly as a BigInt) is drawn at the frame's edge.
 export function boxOverlay(box, image = null) {
   const overlay = s("svg", { viewBox: "0 0 1 1", preserveAspectRatio: "none", "aria-hidden": "true" });
   if (!Array.isArray(box)) return overlay;
-  const [x1, y1, x2, y2] = box;
+  const inFrame = (value) => Math.min(1, Math.max(0, Number(value)));
+  const [x1, x2] = [inFrame(box[0]), inFrame(box[2])].sort((a, b) => a - b);
+  const [y1, y2] = [inFrame(box[1]), inFrame(box[3])].sort((a, b) => a - b);
   const rect = s("rect");
   const place = (width, height) => {
     rect.setAttribute("x", x1 * width);
     rect.setAttribute("y", y1 * height);
-    rect.setAttribute("width", Math.max(0, x2 - x1) * width);
-    rect.setAttribute("height", Math.max(0, y2 - y1) * height);
+    rect.setAttribute("width", (x2 - x1) * width);
+    rect.setAttribute("height", (y2 - y1) * height);
   };
   place(1, 1);
   overlay.append(rect);
