@@ -2,28 +2,28 @@
 editor.
 
 ``PUT`` takes ``{"zones": [...], "lines": [...]}`` in the config file's own shapes, and ``"mask"``
-(the outlines of ``motion.mask``) when the mask is to change too: without it the file's mask stays as
-written. Each item is checked with the config models first (400 naming the item; a mask as the
-camera's ``motion`` section would hold it, so one covering the whole frame while gating is on is
-refused), then the whole config with the new
-geometry (400 with the file's problems, e.g. a rule naming a zone that was deleted); only a config
-that validates is written back and applied. 409 when the running config is not a writable file, or
-when the camera has a change that waits for a restart (``gateway.pipeline.camera_changes``): until
-then it keeps its previous zones and lines, so a save would answer 200 and change nothing. ``GET``
-reports either as the editor's ``read_only_reason``. A config file that does not answer in time (a
-hung network mount: ``gateway.pipeline.config_file``) makes a ``PUT`` a 503 naming the file, and
-``GET`` read-only with that as its reason; the editor's look at the file is made off the event loop.
+(the outlines of ``motion.mask``) when the mask is to change too: without it the file's mask stays
+as written. Each item is checked with the config models first (400 naming the item, a zone or line
+by its name; a mask as the camera's ``motion`` section would hold it, so one covering the whole
+frame while gating is on is refused), then the whole config with the new geometry (400 with the
+file's problems, e.g. a rule naming a zone that was deleted); only a config that validates is
+written back and applied. 409 when the running config is not a writable file, or when the camera has
+a change that waits for a restart (``gateway.pipeline.camera_changes``): until then it keeps its
+previous zones and lines, so a save would answer 200 and change nothing. ``GET`` reports either as
+the editor's ``read_only_reason``. A config file that does not answer in time (a hung network mount:
+``gateway.pipeline.config_file``) makes a ``PUT`` a 503 naming the file, and ``GET`` read-only with
+that as its reason; the editor's look at the file is made off the event loop.
 
 A saved ``PUT``'s answer adds ``pending_restart``: the lines ``/v1/status`` shows for what the file
 asks that the save's reload could not apply (another camera's source, a camera added or removed,
 ``http.port``; empty when all applied), as ``GatewayState.pending_restart`` gives them.
 
-``GET`` also answers the geometry's ``version`` (a digest of its zones, lines and mask), and
+``GET`` also answers the geometry's ``version`` (a digest of its zones, lines and mask),
 ``motion_gating``: whether the camera gates on motion at all (a mask does nothing while it does
-not). A ``PUT`` that sends the version back (``"version"``, optional) is refused with 409 when the
-camera's geometry changed since (saved from another tab, or the file reloaded), rather than silently
-undoing that change; the check and the save are one step per app, so two saves made at once cannot
-both pass it.
+not), and ``max_polygon_points``: the most corners a zone or a mask outline may have. A ``PUT`` that
+sends the version back (``"version"``, optional) is refused with 409 when the camera's geometry
+changed since (saved from another tab, or the file reloaded), rather than silently undoing that
+change; the check and the save are one step per app, so two saves made at once cannot both pass it.
 """
 
 from __future__ import annotations
@@ -31,10 +31,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from gateway.api.context import context_of, offload, read_body
 from gateway.api.json_body import load_json
@@ -46,6 +48,7 @@ from gateway.config.camera import MAX_LINES, MAX_MOTION_MASKS, MAX_ZONES
 from gateway.config.loading import error_location
 from gateway.config.locations import format_path
 from gateway.config.unknown_keys import error_message
+from gateway.config.zones import MAX_ZONE_VERTICES
 from gateway.errors import ConfigError, InvalidInputError
 
 GEOMETRY_KEYS = frozenset({"zones", "lines"})
@@ -83,6 +86,8 @@ def geometry_json(camera: CameraConfig, read_only_reason: str | None) -> dict[st
         **_shapes(camera),
         "version": geometry_version(camera),
         "motion_gating": camera.motion.enabled,
+        # The editor stops adding corners here, saying so, rather than have a save refuse the drawing.
+        "max_polygon_points": MAX_ZONE_VERTICES,
         # The editor warns before deleting a zone or line a rule still names, and the camera page
         # says what each rule looks for.
         "rules": [
@@ -232,11 +237,28 @@ def _items(value: list[Any], key: str, model: type[ZoneConfig] | type[LineConfig
         try:
             items.append(model.model_validate(item))
         except ValidationError as exc:
+            errors = exc.errors()
+            label = _label(item, key, errors)
             details = []
-            for error in exc.errors():
+            for error in errors:
                 location = error_location(error)
-                details.append(
-                    f"{format_path((key, index, *location))}: {error_message(error, model, location)}"
-                )
+                message = error_message(error, model, location)
+                if label is None:
+                    details.append(f"{format_path((key, index, *location))}: {message}")
+                elif location:
+                    details.append(f"{label}: {format_path(location)}: {message}")
+                else:
+                    # A check of the whole zone may name it itself ("zone 'yard' crosses itself").
+                    details.append(message if message.startswith(label) else f"{label}: {message}")
             raise InvalidInputError("; ".join(details)) from exc
     return items
+
+
+def _label(item: object, key: str, errors: Sequence[ErrorDetails]) -> str | None:
+    """How a problem names the zone or line ``item`` of ``key``: by its name (``zone 'yard'``), as
+    the editor shows it, where ``zones[1]`` named a place in a list the editor does not show; None
+    when its name is itself a problem."""
+    name = item.get("name") if isinstance(item, dict) else None
+    if not isinstance(name, str) or any(error_location(error)[:1] == ("name",) for error in errors):
+        return None
+    return f"{key.removesuffix('s')} {name!r}"

@@ -35,16 +35,19 @@ def line(first: object, in_direction: object) -> dict[str, object]:
 @pytest.mark.parametrize(
     ("document", "problem"),
     [
-        ({"zones": [zone([True, 0.5])], "lines": []}, f"zones[0].polygon[0][0]: {BOOLEAN}"),
+        ({"zones": [zone([True, 0.5])], "lines": []}, f"zone 'yard': polygon[0][0]: {BOOLEAN}"),
         (
             {"zones": [zone(["0.5", 0.2])], "lines": []},
-            "zones[0].polygon[0][0]: expected a number, got the string '0.5'",
+            "zone 'yard': polygon[0][0]: expected a number, got the string '0.5'",
         ),
-        ({"zones": [], "lines": [line([0.5, False], [1, 0])]}, "lines[0].points[0][1]: expected a number"),
-        ({"zones": [], "lines": [line([0.5, 0.0], [True, 0])]}, f"lines[0].in_direction[0]: {BOOLEAN}"),
+        (
+            {"zones": [], "lines": [line([0.5, False], [1, 0])]},
+            "line 'door': points[0][1]: expected a number",
+        ),
+        ({"zones": [], "lines": [line([0.5, 0.0], [True, 0])]}, f"line 'door': in_direction[0]: {BOOLEAN}"),
         (
             {"zones": [], "lines": [line([0.5, 0.0], ["1", "0"])]},
-            "lines[0].in_direction[0]: expected a number, got the string '1'",
+            "line 'door': in_direction[0]: expected a number, got the string '1'",
         ),
     ],
 )
@@ -86,10 +89,10 @@ def test_int_coordinates_are_saved(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "problem"),
     [
-        ({"zones": [{**zone([0.1, 0.5]), "colour": "red"}], "lines": []}, "zones[0].colour: unknown key"),
+        ({"zones": [{**zone([0.1, 0.5]), "colour": "red"}], "lines": []}, "zone 'yard': colour: unknown key"),
         (
             {"zones": [], "lines": [{**line([0.5, 0.0], [1, 0]), "in_directions": [1, 0]}]},
-            "lines[0].in_directions: unknown key; did you mean 'in_direction'?",
+            "line 'door': in_directions: unknown key; did you mean 'in_direction'?",
         ),
     ],
 )

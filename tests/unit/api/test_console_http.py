@@ -286,16 +286,16 @@ def test_geometry_is_saved_into_the_file_with_its_comments_and_applied(
         ({**GEOMETRY, "version": ["a"]}, 'version must be the string GET answered, not ["a"]'),
         (
             {"zones": [{"name": "yard", "polygon": [[0, 0], [1, 1]]}], "lines": []},
-            "zones[0].polygon: needs at least 3 entries, got 2",
+            "zone 'yard': polygon: needs at least 3 entries, got 2",
         ),
         (
             {"zones": [{"name": "yard", "polygon": [[0, 0], [2, 0], [1, 1]]}], "lines": []},
-            "zones[0].polygon[1][0]: must be at most 1, got 2",
+            "zone 'yard': polygon[1][0]: must be at most 1, got 2",
         ),
         ({"zones": [{"name": "bad name!", "polygon": [[0, 0], [1, 0], [1, 1]]}], "lines": []}, "name"),
         (
             {"zones": [], "lines": [{"name": "l", "points": [[0, 0], [0, 0]], "in_direction": [1, 0]}]},
-            "lines[0]: the line's two points must differ",
+            "line 'l': the line's two points must differ",
         ),
         ({"zones": [], "lines": []}, "unknown zones ['yard']"),
         # json.dumps writes NaN, and the handler's JSON reader takes it.

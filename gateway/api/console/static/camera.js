@@ -155,7 +155,8 @@ export function mount(view, id) {
       list.replaceChildren(shapeList(editor));
       if (focused !== undefined) list.querySelector(`[data-shape="${focused}"]`)?.focus({ preventScroll: true });
     }
-    if (editor.mode === "zone") status.textContent = "Click the picture to add corners (or arrow keys and Space); double-click, Enter or Finish zone to close.";
+    if (editor.draftFull()) status.textContent = `This ${editor.mode === "mask" ? "mask outline" : "zone"} has ${editor.maxCorners} corners, the most one may have: double-click, Enter or Finish ${editor.mode} to close it, or Backspace to take the last one back.`;
+    else if (editor.mode === "zone") status.textContent = "Click the picture to add corners (or arrow keys and Space); double-click, Enter or Finish zone to close.";
     else if (editor.mode === "line") status.textContent = "Click the line's two ends (or arrow keys and Space).";
     else if (editor.mode === "mask") status.textContent = `Outline where change is never motion (a tree, a flag, a clock): click to add corners (or arrow keys and Space); double-click, Enter or Finish mask to close.${gatingNote()}`;
     else if (shape && editor.selected.kind === "mask") status.textContent = `Change inside motion mask ${editor.selected.index + 1} is never motion; the model and the rules still see the whole picture.${gatingNote()}`;

@@ -47,6 +47,7 @@ export class Editor {
     this.masks = []; // {polygon}, unnamed
     this.savedOutlines = new Set(); // the file's mask outlines, as JSON
     this.gating = true; // whether the camera gates on motion, which the mask is part of
+    this.maxCorners = Infinity; // the most corners an outline may have, as the geometry's answer says
     this.selected = null; // {kind: "zone" | "line" | "mask", index}
     this.mode = "select"; // or "zone", "line", "mask"
     this.draft = [];
@@ -85,6 +86,9 @@ export class Editor {
     this.masks = (geometry.mask || []).map((outline) => ({ polygon: outline.map((p) => [...p]) }));
     this.baseline(geometry.mask);
     this.gating = geometry.motion_gating !== false;
+    // The gateway's limit on a zone's or a mask outline's corners: drawn past it, the outline was
+    // lost to a save that refused it.
+    this.maxCorners = geometry.max_polygon_points ?? Infinity;
     this.editable = geometry.editable;
     this.selected = null;
     this.setMode("select");
@@ -214,6 +218,11 @@ export class Editor {
     return this.mode === "zone" || this.mode === "mask";
   }
 
+  // The outline being drawn has as many corners as one may have: no more are added.
+  draftFull() {
+    return this.outlining() && this.draft.length >= this.maxCorners;
+  }
+
   cancel() {
     this.draft = [];
     this.setMode("select");
@@ -277,6 +286,7 @@ export class Editor {
       // A press on the corner just added (the second press of a double-click) adds none.
       const last = this.draft[this.draft.length - 1];
       if (last && Math.hypot(point[0] - last[0], point[1] - last[1]) < SAME_CORNER) return;
+      if (this.draftFull()) return;
       this.draft.push(point);
       this.changed(false, false);
       return;
