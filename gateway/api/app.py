@@ -44,6 +44,7 @@ from gateway.api.ports import (
 from gateway.api.tokens import FIXED_TOKENS
 from gateway.config import AdmissionConfig, HttpConfig
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
+from gateway.web.answer_headers import add_answer_headers
 from gateway.web.bad_requests import summarize_bad_requests
 from gateway.web.host_check import HostCheck
 from gateway.web.listening import close_listening
@@ -118,6 +119,7 @@ def create_app(
     debug_routes.add_routes(app)
     add_console_routes(app)
     app.router.add_get("/metrics", _metrics, name="metrics")
+    add_answer_headers(app)
     return app
 
 

@@ -27,8 +27,12 @@ from gateway.api.middlewares import CLIENT_CLOSED_REQUEST, JSON_TYPE, count_fail
 from gateway.api.tensors import HEADER_LENGTH
 from gateway.api.v2 import BINARY_TYPE
 from gateway.api.v2_infer import InferCall, answer_infer
+from gateway.web.answer_headers import ANSWER_HEADERS
 
 Part = bytes | memoryview
+ANSWER_LINES = tuple(f"{name}: {value}" for name, value in ANSWER_HEADERS.items())
+"""The headers every answer of the API carries (``gateway.web.answer_headers``), as head lines made
+once: aiohttp's answers get them from a response hook, which these never pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +57,7 @@ def response_head(
         f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
         f"Content-Type: {content_type}",
         f"Content-Length: {length}",
+        *ANSWER_LINES,
         *(f"{name}: {value}" for name, value in headers.items()),
         f"Date: {date}",
     ]

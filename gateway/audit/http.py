@@ -61,6 +61,7 @@ from gateway.errors import AuditError
 from gateway.protocol.alerts import MAX_SEQ, InvalidAlertError, decode_alert
 from gateway.protocol.bearer import TokenCheck, check_bind, load_tokens
 from gateway.web import login
+from gateway.web.answer_headers import add_answer_headers
 from gateway.web.bad_requests import summarize_bad_requests
 from gateway.web.host_check import MISDIRECTED, HostCheck
 from gateway.web.listening import close_listening
@@ -110,6 +111,7 @@ def create_app(
     fleet_http.add_routes(app)
     policy = login.LoginPolicy(app[SESSIONS], login.attempts_by_address(), service="audit service")
     login.add_routes(app, policy)
+    add_answer_headers(app)
     return app
 
 
