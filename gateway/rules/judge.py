@@ -229,7 +229,9 @@ class CrossingJudge(TrackJudge):
                 continue  # on the line: judged from the last clear side once it leaves it
             if before is None or followed:
                 self._sided[track.track_id] = position
-            if followed:
+            if followed and _at_frame_edge(track.box):
+                self._lost.left_view(track.track_id)
+            elif followed:
                 height = track.box[3] - track.box[1]
                 self._lost.saw(track.track_id, Sighting(track.label, position, side, height, now))
             if before is None or not followed:
@@ -260,6 +262,12 @@ class CrossingJudge(TrackJudge):
                     newcomers[track.track_id] = Sighting(track.label, point, side, box[3] - box[1], seen_at)
                     break
         return newcomers
+
+
+def _at_frame_edge(box: Box) -> bool:
+    """Whether ``box`` reaches the frame's edge (the detector clips boxes to it)."""
+    x1, y1, x2, y2 = box
+    return min(x1, y1) <= 0.0 or max(x2, y2) >= 1.0
 
 
 def _counts(wanted: CrossingDirection, direction: Direction) -> bool:

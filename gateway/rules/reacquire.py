@@ -15,7 +15,12 @@ confirmed on a frame takes a lost track's place when it is unambiguous that it i
   farther from it than an object moving at ``REACQUIRE_SPEED`` box heights per second (the tracker's
   ``max_speed``) goes in the time between;
 - exactly one lost track fits the new track, and no other track confirmed on the same frame fits that
-  lost track: two people lost together and one found, or one lost and two found, count nothing.
+  lost track: two people lost together and one found, or one lost and two found, count nothing;
+- the lost track was last seen clear of the frame's edge: one whose box reached it walked out of
+  view, not behind something on the line, and whoever comes next came in from outside the view.
+  Kept, such tracks counted a crossing nobody made on the tracking benchmark's doorway-0 played with
+  a perfect detector (``tests/unit/bench/test_tracking_replay.py``): someone leaving by the frame's
+  left edge and someone walking in from its right edge 2.0 s later, the window's last frame.
 
 Every lost track a new track could be is used up by it, whichever side it was found on: a person lost
 and found on the near side, who then walks over the line, is counted once (by the new track), not a
@@ -77,6 +82,10 @@ class LostTracks:
 
     def saw(self, track_id: int, sighting: Sighting) -> None:
         self._latest[track_id] = sighting
+
+    def left_view(self, track_id: int) -> None:
+        """The track was seen at the frame's edge: if it is lost from there, it walked out of view."""
+        self._latest.pop(track_id, None)
 
     def forget_all(self) -> None:
         """Sides of another line mean nothing for this one."""

@@ -42,6 +42,14 @@ def test_one_lost_and_two_found_beyond_counts_nothing() -> None:
     assert crossings(frames) == []
 
 
+def test_lost_at_the_frames_edge_it_walked_out_of_view_and_a_newcomer_beyond_counts_nothing() -> None:
+    # Given track 1 walking out of the frame's left edge (its box reaches the edge), no detection for
+    # 1.2 s (track 1 ends), then someone walking in beyond the door
+    frames = [*walk(0.9, 0.20, 0.15, 0.10, 0.07, 0.05), *[[]] * 6, *walk(0.9, 0.59, 0.62, 0.65, 0.68)]
+    # Then nobody crossed: track 1 left the view, it was not hidden on the line
+    assert crossings(frames) == []
+
+
 def test_found_too_long_after_it_was_lost_counts_nothing() -> None:
     # Given nothing seen for 3 s, longer than twice max_lost_s
     frames = [*LEFT, *[[]] * 15, *walk(0.9, 0.59, 0.62, 0.65)]
