@@ -203,9 +203,14 @@ class CrossingJudge(TrackJudge):
         now = result.captured_at
         alive = alive_ids(result)
         window_s = REACQUIRE_WINDOW * self.spec.max_lost_s
-        self._lost.depart(alive, now, window_s)
+        self._lost.depart(alive)
         newcomers = self._newcomers(result, line)
         links = self._lost.claim(newcomers, window_s)
+        # The window runs to a newcomer's first sighting, not to the frame it is confirmed on. A track
+        # confirmed later starts on this frame at the earliest (the tracker's confirm_hits of 2 confirms
+        # a tentative track on the frame after it started, or drops it), its origin at most
+        # max_lost_s before that.
+        self._lost.forget(now - self.spec.max_lost_s, window_s)
         for track in result.tracks:
             if not track.observed or not self.of_labels(track):
                 continue

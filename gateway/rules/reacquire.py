@@ -7,9 +7,14 @@ however weakly, while it was lost. When it saw nothing at all (the object walked
 the line, or the detector missed it for a second and a half at the door), the object was lost on
 one side of a line and found on the other, and its crossing went uncounted.
 
-A line-crossing rule therefore keeps, for ``REACQUIRE_WINDOW`` times ``max_lost_s`` after its latest
-clear-side sighting, where each followed track that ended was last seen (``LostTracks``). A track
-confirmed on a frame takes a lost track's place when it is unambiguous that it is that track's object:
+A line-crossing rule therefore keeps where each followed track that ended was last seen (its latest
+clear-side sighting, ``LostTracks``) while a new track first seen within ``REACQUIRE_WINDOW`` times
+``max_lost_s`` of it may still be confirmed: a new track's origin is traced up to ``max_lost_s`` back
+from the frame it started on, so that is ``max_lost_s`` longer than the window. The window runs to
+the new track's first sighting, not to the frame it is confirmed on, a frame or more later: measured
+to that frame, it closed early, and a person first seen again 1.9 s after they were lost (5 fps,
+``max_lost_s`` 1.0) was not counted. A track confirmed on a frame takes a lost track's place when it
+is unambiguous that it is that track's object:
 
 - same label; first seen (its origin) after the lost track was last seen, within the window, and no
   farther from it than an object moving at ``REACQUIRE_SPEED`` box heights per second (the tracker's
@@ -92,12 +97,15 @@ class LostTracks:
         self._latest.clear()
         self._lost.clear()
 
-    def depart(self, alive: set[int], now: float, window_s: float) -> None:
-        """Tracks no longer ``alive`` were lost; lost tracks last seen more than ``window_s`` before
-        ``now`` are forgotten."""
+    def depart(self, alive: set[int]) -> None:
+        """Tracks no longer ``alive`` were lost."""
         for track_id in [track_id for track_id in self._latest if track_id not in alive]:
             self._lost.append(self._latest.pop(track_id))
-        self._lost = [sighting for sighting in self._lost if now - sighting.at <= window_s]
+
+    def forget(self, earliest: float, window_s: float) -> None:
+        """Forget the lost tracks that no new track first seen at ``earliest`` or later can be: those
+        last seen more than ``window_s`` before it."""
+        self._lost = [sighting for sighting in self._lost if earliest - sighting.at <= window_s]
 
     def claim(self, newcomers: dict[int, Sighting], window_s: float) -> dict[int, Sighting]:
         """For each new track (id -> its first sighting) that is unambiguously a lost track's object,

@@ -31,12 +31,13 @@ Seen = tuple[float, float, float]
 """(score, bottom-centre x, bottom y) of one person box."""
 
 
-def crossings(frames: Sequence[Sequence[Seen]]) -> list[tuple[int | None, str]]:
-    """Play the frames through the tracker (default spec: max_lost_s 1.0) and the rules."""
+def crossings(frames: Sequence[Sequence[Seen]], step_s: float = STEP_S) -> list[tuple[int | None, str]]:
+    """Play the frames, ``step_s`` apart, through the tracker (default spec: max_lost_s 1.0) and the
+    rules."""
     tracker, engine = Tracker(TrackerSpec()), RuleEngine([CameraRules("gate", (ENTERING,))])
     found = []
     for index, seen in enumerate(frames):
-        at = 100.0 + index * STEP_S
+        at = 100.0 + index * step_s
         boxes = [Detection("person", score, (x - 0.05, y - 0.2, x + 0.05, y)) for score, x, y in seen]
         output = tracker.update(at, boxes)
         result = FrameResult("gate", index, at, DETECTOR, output.detections, tracks=output.tracks)

@@ -50,6 +50,15 @@ def test_lost_at_the_frames_edge_it_walked_out_of_view_and_a_newcomer_beyond_cou
     assert crossings(frames) == []
 
 
+def test_the_window_runs_to_where_the_new_track_was_first_seen_not_to_its_confirmation() -> None:
+    # Given frames 0.3 s apart: track 1 last seen on the left of the door, then nothing for 1.5 s,
+    # then a person beyond the door, first seen 1.8 s after track 1 was last seen (inside twice
+    # max_lost_s) and confirmed on the next frame, 2.1 s after (outside it)
+    frames = [*LEFT, *[[]] * 5, *walk(0.9, 0.59, 0.62, 0.65, 0.68)]
+    # Then the new track is judged from where track 1 was last seen: one crossing, in
+    assert crossings(frames, step_s=0.3) == [(2, "in")]
+
+
 def test_found_too_long_after_it_was_lost_counts_nothing() -> None:
     # Given nothing seen for 3 s, longer than twice max_lost_s
     frames = [*LEFT, *[[]] * 15, *walk(0.9, 0.59, 0.62, 0.65)]
