@@ -44,12 +44,18 @@ class MotionModel:
     def __len__(self) -> int:
         return int(self.position.shape[0])
 
-    def add(self, boxes: Array) -> None:
-        """Start a filter per box (rows ``x1, y1, x2, y2``), at rest with a wide velocity prior."""
+    def add(self, boxes: Array, origins: Array, elapsed: Array) -> None:
+        """Start a filter per box (rows ``x1, y1, x2, y2``) with a wide velocity prior, its centre
+        moving as it did from its ``origins`` box ``elapsed`` seconds before (at rest where that is 0).
+        Sizes start at rest: their rates from two boxes would be the detector's jitter."""
         position = corners_to_centre(boxes)
         scale = position[:, 3:4] * np.ones((1, 4))
+        velocity = np.zeros_like(position)
+        moved = elapsed > 0.0
+        travelled = position[moved, :2] - corners_to_centre(origins[moved])[:, :2]
+        velocity[moved, :2] = travelled / elapsed[moved, None]
         self.position = np.concatenate([self.position, position])
-        self.velocity = np.concatenate([self.velocity, np.zeros_like(position)])
+        self.velocity = np.concatenate([self.velocity, velocity])
         self._var_position = np.concatenate([self._var_position, (self._measurement * scale) ** 2])
         self._covariance = np.concatenate([self._covariance, np.zeros_like(position)])
         self._var_velocity = np.concatenate([self._var_velocity, (self._initial_velocity * scale) ** 2])

@@ -120,7 +120,7 @@ def associate(
     wanted = high | searching.any()
     if not (wanted & ~matching.taken).any() or (matching.track_for >= 0).all():
         return matching.track_for
-    # Where the motion model cannot be trusted (a tentative track has no velocity yet; a
+    # Where the motion model cannot be trusted (a tentative track's velocity is a guess; a
     # confirmed one may have turned or stopped), widen both boxes by how far the object could
     # have gone since it was last seen, at up to max_speed.
     elapsed = np.fromiter(

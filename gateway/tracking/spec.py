@@ -36,7 +36,7 @@ class TrackerSpec:
     """Frames in a row a tentative track must be matched on before it is confirmed and numbered."""
     max_speed: float = 3.0
     """The fastest an object is expected to move, box heights per second. Where the motion model
-    cannot be trusted (a tentative track has no velocity yet; a confirmed track may have turned or
+    cannot be trusted (a tentative track's velocity is a guess; a confirmed track may have turned or
     stopped), a second try widens the track's and the detections' boxes by this times the time
     since the track was last seen before taking their IoU (C-BIoU's buffered IoU): a fast object at
     a low frame rate, whose boxes on two frames do not overlap, is still followed."""

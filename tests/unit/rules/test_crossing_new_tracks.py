@@ -79,3 +79,12 @@ def test_a_newcomer_near_a_track_that_just_crossed_does_not_cross_again_for_it()
     # Then only track 1 crossed: the newcomer's past is not the weak sightings of track 1's object
     # from before track 1 crossed
     assert crossings(frames) == [(1, "in")]
+
+
+def test_a_track_confirmed_at_once_keeps_its_object_through_a_short_miss_on_the_line() -> None:
+    # Given frames 0.1 s apart: a person seen on every other frame, whose track is confirmed at once
+    # on its traced path at x 0.40, then missed for 0.3 s while crossing the door
+    frames = [*walk(0.9, 0.20), [], *walk(0.9, 0.30), [], *walk(0.9, 0.40), [], [], []]
+    frames += walk(0.9, 0.60, 0.65, 0.70)
+    # Then its track takes it beyond the door: one crossing, in, by the same track
+    assert crossings(frames, step_s=0.1) == [(1, "in")]

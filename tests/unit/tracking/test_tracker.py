@@ -316,6 +316,17 @@ def test_a_strong_detection_on_a_path_of_weak_ones_is_confirmed_at_once() -> Non
     assert [[d.track_id for d in output.detections] for output in outputs][1:] == [[None], [None], [1]]
 
 
+def test_a_track_confirmed_at_once_moves_on_as_its_traced_path_did() -> None:
+    # Seen on every other frame at 10 fps (each tentative track dropped on the frame after), confirmed
+    # at once on its traced path, then missed for 0.3 s while it walks on at 2 box heights a second:
+    # its prediction has the path's velocity, and the box where the object went is still its own.
+    walker = Walker(
+        "a", (0.12, 0.3), (0.5, 0.0), size=(0.06, 0.25), seen=lambda t: t in (0.1, 0.3, 0.5) or t >= 0.9
+    )
+    frames = play([walker], every(0.1, 1.2))
+    assert ids_of(frames, "a") == [None, None, 1, 1, 1, 1, 1]
+
+
 def test_a_strong_duplicate_of_a_tracked_box_is_never_confirmed_at_once() -> None:
     # The detector gives a tracked face a second box on top of its own, weak for two frames and then
     # strong: its past is the tracked face's, not a path of its own.
