@@ -1,7 +1,8 @@
 """``edge-gateway check-config FILE [--env NAME=VALUE ...] [--insecure] [--models DIR]``: validate a
 config for ``ExecStartPre``; exit 2 on error. ``-`` for FILE reads the config from standard input (a
 file named ``-`` is ``./-``); its problems name ``<stdin>``, and relative paths in it are taken from
-the working directory, as they are for a file.
+the working directory, as they are for a file. A config with no YAML document is refused as a start
+and a reload refuse it (``gateway.config.refuse_empty``): the unit runs this before both.
 
 Beyond the file itself it checks what ``serve`` would refuse the config for at start (module
 ``preflight``): a tokens file that cannot be read or holds none, a non-loopback ``http.host`` without
@@ -33,6 +34,7 @@ from gateway.config import (
     load_config_source,
     parse_config_source,
     read_config_stream,
+    refuse_empty,
 )
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.wording import counted
@@ -120,6 +122,7 @@ def load_config_argument(path: Path, environment: dict[str, str]) -> tuple[Gatew
     if sys.stdin is None:  # started with standard input closed (``<&-``)
         raise ConfigError([ConfigProblem(STDIN_NAME, None, "", "cannot read: standard input is closed")])
     text = read_config_stream(sys.stdin.buffer, STDIN_NAME)
+    refuse_empty(text, STDIN_NAME)
     config: GatewayConfig
     config, source = parse_config_source(text, STDIN_NAME, GatewayConfig, environment)
     return config, source

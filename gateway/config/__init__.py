@@ -20,6 +20,7 @@ from gateway.config.expansion import EXPANDABLE
 from gateway.config.fields import IDENTIFIER, Fraction, ModelReferenceField, Point, PositiveFloat, Section
 from gateway.config.gateway import GatewayConfig, default_config, missing_from_checkout
 from gateway.config.loading import (
+    EmptyConfigError,
     holds_no_document,
     load_audit_config,
     load_config,
@@ -28,6 +29,7 @@ from gateway.config.loading import (
     parse_config_source,
     read_config_stream,
     read_config_text,
+    refuse_empty,
 )
 from gateway.config.locations import ConfigSource
 from gateway.config.service import (
@@ -56,6 +58,7 @@ __all__ = [
     "CameraConfig",
     "ConfigPathError",
     "ConfigSource",
+    "EmptyConfigError",
     "EventTiming",
     "EvidenceConfig",
     "Fraction",
@@ -89,4 +92,5 @@ __all__ = [
     "read_config_text",
     "read_named_text",
     "read_text_file",
+    "refuse_empty",
 ]

@@ -202,6 +202,25 @@ def holds_no_document(text: str) -> bool:
         loader.dispose()
 
 
+EMPTY = "is empty (no YAML document): only blank lines and comments (cut short, or still being written?)"
+
+
+class EmptyConfigError(ConfigError):
+    """The config holds no YAML document (``holds_no_document``)."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__([ConfigProblem(source, None, "", EMPTY)])
+
+
+def refuse_empty(text: str, source: str) -> None:
+    """EmptyConfigError naming ``source`` when ``text``, a config file's whole text, holds no YAML
+    document. It would load as a config of every default (``device_id`` the hostname, ``state_dir``
+    /var/lib/edge-gateway, no cameras): what a file cut short or still being written holds, not a
+    config anybody meant. A config of defaults on purpose is written ``{}``."""
+    if holds_no_document(text):
+        raise EmptyConfigError(source)
+
+
 def load_with_lines(text: str, source: str) -> tuple[Any, dict[tuple[str | int, ...], int]]:
     """The YAML document in ``text`` as plain data, and the line of each key path; ConfigError
     (file:line) for any document the loader refuses (tags, repeated keys, nesting, alias bombs)."""
@@ -321,13 +340,18 @@ def load_config(path: Path, environment: Mapping[str, str] | None = None) -> Gat
 def load_config_source(
     path: Path, environment: Mapping[str, str] | None = None
 ) -> tuple[GatewayConfig, ConfigSource]:
-    """``load_config``, with the lines of the file's keys."""
-    config, source = parse_config_source(read_config_text(path), str(path), GatewayConfig, environment)
+    """``load_config``, with the lines of the file's keys; EmptyConfigError for a file that holds no
+    YAML document."""
+    text = read_config_text(path)
+    refuse_empty(text, str(path))
+    config, source = parse_config_source(text, str(path), GatewayConfig, environment)
     return config, source
 
 
 def load_audit_config(path: Path, environment: Mapping[str, str] | None = None) -> AuditConfig:
-    config: AuditConfig = parse_config(read_config_text(path), str(path), AuditConfig, environment)
+    text = read_config_text(path)
+    refuse_empty(text, str(path))
+    config: AuditConfig = parse_config(text, str(path), AuditConfig, environment)
     return config
 
 

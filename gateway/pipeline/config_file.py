@@ -18,9 +18,10 @@ file and the time limit, instead of holding ``serve``, and SIGTERM behind it, fo
 until two reads a moment apart agree (``gateway.config.settled_read``), so a SIGHUP that comes while
 a tool writes the file in place waits for the tool to finish, as long as it would wait for one read;
 a file still changing then is refused. So is a file that is empty (only blank lines and comments),
-as one is between such a tool's truncating it and its first write: it loads as a config of defaults,
-which applied would keep every camera on its previous config, named as removed, and list every
-other setting as waiting for a restart. A file that is no regular file is not read at all: a pipe
+as one is between such a tool's truncating it and its first write, as a start and ``check-config``
+refuse it (``gateway.config.refuse_empty``): it loads as a config of defaults, which applied would
+keep every camera on its previous config, named as removed, and list every other setting as waiting
+for a restart. A file that is no regular file is not read at all: a pipe
 (``--config <(...)``) was read to its end at start, and read again would be empty (a valid config
 with no cameras and no rules), or block for good when nobody writes to it; a directory or a socket
 put in the file's place is no config either.
@@ -44,13 +45,14 @@ from pathlib import Path
 from gateway.api.ports import ConfigReadOnlyError
 from gateway.config import (
     CameraConfig,
+    EmptyConfigError,
     GatewayConfig,
     LineConfig,
     Point,
     ZoneConfig,
-    holds_no_document,
     parse_config,
     read_config_text,
+    refuse_empty,
 )
 from gateway.config.bounded_read import (
     READ_WAIT_S,
@@ -121,13 +123,7 @@ class ConfigFile:
                 text = settled_text(
                     self._path, self._file.read, settle_s=self._settle_s, limit_s=self._read_wait_s
                 )
-                if holds_no_document(text):
-                    logger.error(
-                        "reload refused: the config %s is empty (only blank lines and comments; still "
-                        "being written?): the running config stays",
-                        self._path,
-                    )
-                    return
+                refuse_empty(text, str(self._path))
                 config: GatewayConfig = parse_config(text, str(self._path), GatewayConfig, self._environment)
             except NotRegularFileError as exc:
                 logger.warning(
@@ -137,6 +133,10 @@ class ConfigFile:
                     exc.kind,
                 )
                 self._apply(self._running())
+                return
+            except EmptyConfigError as exc:
+                # One line, as check-config and a start say it: the unit's ExecReload runs check-config.
+                logger.error("reload refused: %s; the running config stays", exc)
                 return
             except ConfigError as exc:
                 logger.error("reload refused, the running config stays:\n%s", exc)

@@ -132,8 +132,8 @@ def test_a_config_emptied_to_be_written_again_is_refused_and_the_running_config_
 
     # Then the reload is refused in one line naming the file, and nothing waits for a restart
     assert (
-        f"ERROR gateway.pipeline.config_file: reload refused: the config {config} is empty (only blank "
-        "lines and comments; still being written?): the running config stays\n"
+        f"ERROR gateway.pipeline.config_file: reload refused: {config}: is empty (no YAML document): only "
+        "blank lines and comments (cut short, or still being written?); the running config stays\n"
     ) in output
     assert RELOADED not in output
     assert status(port)["problems"] == []

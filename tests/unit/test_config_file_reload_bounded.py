@@ -29,6 +29,7 @@ from types import TracebackType
 import pytest
 
 from gateway.config import GatewayConfig, ZoneConfig, parse_config, read_config_text
+from gateway.config.loading import EMPTY
 from gateway.pipeline.config_file import ConfigFile, read_config_file
 from tests.support.fifo import release
 
@@ -44,10 +45,7 @@ STEPS = [
     "    model: affine\n",
 ]
 WRITTEN = "".join(STEPS)
-EMPTY = (
-    "reload refused: the config {} is empty (only blank lines and comments; still being written?): the "
-    "running config stays"
-)
+REFUSED_EMPTY = "reload refused: {}: " + EMPTY + "; the running config stays"
 
 
 class Applied:
@@ -238,7 +236,7 @@ def test_an_empty_file_is_refused_in_one_line_and_the_running_config_stays(
 
     # Then the reload is refused in one line naming the file, and nothing is applied
     (record,) = caplog.records
-    assert (record.levelname, record.getMessage()) == ("ERROR", EMPTY.format(path))
+    assert (record.levelname, record.getMessage()) == ("ERROR", REFUSED_EMPTY.format(path))
     assert applied.configs == []
 
 
