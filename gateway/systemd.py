@@ -21,8 +21,9 @@ Typical use from ``edge-gateway serve``::
         watchdog.start()
     notifier.ready("4 cameras streaming, 2 models ready")
     ...                                   # on SIGHUP
-    with notifier.reloading():
+    with notifier.reloading() as reload:
         reload_config_and_models()
+        reload.status = "2 cameras streaming; the new config refused: ..."
     ...                                   # on SIGTERM
     notifier.stopping("flushing outbox")
     watchdog.stop()
@@ -37,11 +38,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from types import TracebackType
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-__all__ = ["Notifier", "Watchdog", "parse_watchdog_usec"]
+__all__ = ["Notifier", "ReloadOutcome", "Watchdog", "parse_watchdog_usec"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,14 @@ def _socket_address(raw: str) -> str | None:
 def _one_line(text: str) -> str:
     # A newline would start a second KEY=VALUE assignment inside the datagram.
     return " ".join(text.split())
+
+
+@dataclass(slots=True)
+class ReloadOutcome:
+    """What a reload ends with (``Notifier.reloading``): ``status``, the status line to send with
+    ``READY=1``; None leaves the line as the reload began it."""
+
+    status: str | None = None
 
 
 class Notifier:
@@ -213,15 +223,18 @@ class Notifier:
             thread.join()
 
     @contextmanager
-    def reloading(self, status: str | None = None) -> Iterator[None]:
+    def reloading(self, status: str | None = None) -> Iterator[ReloadOutcome]:
         """Bracket a SIGHUP reload: ``RELOADING=1`` before, ``READY=1`` after, even when it fails
-        (the old config and models keep running, so the service is ready either way)."""
+        (the old config and models keep running, so the service is ready either way). The status
+        the reload sets on what it yields (a refused file's reason) goes with ``READY=1``, so the
+        status line says how the reload ended as soon as it has, not "reloading" until the next."""
         monotonic_usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
         self.send("RELOADING=1", f"MONOTONIC_USEC={monotonic_usec}", *self._status(status or "reloading"))
+        outcome = ReloadOutcome()
         try:
-            yield
+            yield outcome
         finally:
-            self.send("READY=1")
+            self.send("READY=1", *self._status(outcome.status))
 
     @staticmethod
     def _status(text: str | None) -> tuple[str, ...]:

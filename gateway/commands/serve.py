@@ -10,7 +10,9 @@ the tokens file's read; the config is read until it stops changing, and one stil
 empty is refused (``gateway.config.settled_read``); a config that is no regular file (a pipe, read
 once at start, or a directory put in its place) is not read again: SIGHUP then re-scans the models
 only. A SIGHUP that came while the process was still starting (``cli`` holds it back from the
-first line) is a reload once the handler is in place. Settings only a restart applies (``device_id``,
+first line) is a reload once the handler is in place. A reload refused (the file invalid, empty,
+unreadable or still changing) is named in ``/v1/status`` and first in systemd's status line until a
+reload or a console save applies the file. Settings only a restart applies (``device_id``,
 ``state_dir``, ``http``, ``mqtt``, ...) keep their running values, named in a warning and in
 ``/v1/status`` (``gateway.pipeline.service_changes``). SIGTERM (or SIGINT):
 ``STOPPING=1``, the API stops taking work, in-flight batches finish or expire, every decided alert
@@ -183,7 +185,9 @@ async def _serve(
         gateway.reload(new_config)
         settle()
 
-    config_file = ConfigFile(config_path, running=lambda: gateway.config, apply=apply)
+    config_file = ConfigFile(
+        config_path, running=lambda: gateway.config, apply=apply, refused=gateway.config_reloaded
+    )
     try:
         # Warming models (and building TensorRT engines on a first start) can outlast
         # TimeoutStartSec=; keep systemd informed instead of raising the timeout for every start.
@@ -228,15 +232,14 @@ async def _serve(
                 waiter.cancel()
             if reload.is_set() and not stop.is_set():
                 reload.clear()
-                await loop.run_in_executor(None, _reload, config_file, notifier)
+                await loop.run_in_executor(None, _reload, config_file, notifier, gateway)
                 # A SIGTERM that came while the config was read (up to its time limit on a hung
                 # mount) is not kept waiting on the tokens file's read as well.
                 if not stop.is_set():
                     gateway.tokens_reloaded(
                         await tokens.reload(gateway.config.http.tokens_file, partial(replace_tokens, app))
                     )
-            problems = gateway.health_problems()
-            notifier.status(f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary())
+            notifier.status(status_line(gateway))
     finally:
         notifier.stopping("stopping")
         trimming.cancel()
@@ -277,9 +280,19 @@ async def _trim_heap(stop: asyncio.Event) -> None:
         release_freed_memory()
 
 
-def _reload(config_file: ConfigFile, notifier: Notifier) -> None:
-    with notifier.reloading("reloading config and models"):
+def _reload(config_file: ConfigFile, notifier: Notifier, gateway: Gateway) -> None:
+    with notifier.reloading("reloading config and models") as reload:
         config_file.reload()
+        reload.status = status_line(gateway)
+
+
+def status_line(gateway: Gateway) -> str:
+    """systemd's STATUS=: a reload refused first (the file is not in force, though ``systemctl
+    reload`` may have said nothing), then what is unhealthy, or the summary."""
+    problems = gateway.health_problems()
+    line = f"unhealthy: {'; '.join(problems)}" if problems else gateway.summary()
+    refused = gateway.config_problem
+    return line if refused is None else f"{refused}; {line}"
 
 
 def gateway_app(gateway: Gateway, config_file: ConfigFile | None = None, *, insecure: bool = False) -> App:

@@ -26,6 +26,12 @@ for a restart. A file that is no regular file is not read at all: a pipe
 with no cameras and no rules), or block for good when nobody writes to it; a directory or a socket
 put in the file's place is no config either.
 
+A refused reload leaves the file out of force while it looks, to whoever ran ``systemctl reload``,
+as if it were in force: its reason, the file and the time are told to ``refused`` in one line
+(``refusal``), which ``/v1/status`` and systemd's status line show until a reload or a console save
+applies the file (``refused(None)``). A file that is no regular file leaves that line as it was:
+its reload re-scans the models and reads no config, so none is applied or refused.
+
 A console save reaches the file the same way, under the lock: its look at the file (``stat``,
 ``access``), its read and its write each wait a few seconds at most, and one left hanging is named
 (``HungFileError``) and lets go of the lock, so a SIGHUP behind it is refused at once instead of
@@ -38,6 +44,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -86,7 +93,9 @@ class ConfigFile:
     """Implements ``gateway.api.ports.GeometryEditor``; ``path`` None is the embedded default.
     ``running`` gives the config in force, ``apply`` puts a new one in force (``Gateway.reload``).
     ``read`` reads the file (tests pass one that blocks), each read waited for ``read_wait_s``; a
-    reload reads it until two reads ``settle_s`` apart agree, for ``read_wait_s`` at most."""
+    reload reads it until two reads ``settle_s`` apart agree, for ``read_wait_s`` at most.
+    ``refused`` is told why the last reload left the running config (``refusal``), and None once a
+    reload or a save has applied the file (``Gateway.config_reloaded``)."""
 
     def __init__(
         self,
@@ -98,9 +107,11 @@ class ConfigFile:
         read: Callable[[Path], str] = read_config_file,
         read_wait_s: float = READ_WAIT_S,
         settle_s: float = SETTLE_S,
+        refused: Callable[[str | None], None] = lambda _: None,
     ) -> None:
         self._running = running
         self._apply = apply
+        self._refused = refused
         self._path = path
         self._environment = environment
         self._read = read
@@ -135,14 +146,18 @@ class ConfigFile:
                 self._apply(self._running())
                 return
             except EmptyConfigError as exc:
+                # Told before it is logged: whoever reads the log line finds it in /v1/status.
+                self._refused(refusal(exc, time.time()))
                 # One line, as check-config and a start say it: the unit's ExecReload runs check-config.
                 logger.error("reload refused: %s; the running config stays", exc)
                 return
             except ConfigError as exc:
+                self._refused(refusal(exc, time.time()))
                 logger.error("reload refused, the running config stays:\n%s", exc)
                 return
             self._apply(config)
             self._requested = config
+            self._refused(None)
 
     def read_only_reason(self, camera_id: str) -> str | None:
         """Also HungFileError: checking the file (``stat``, ``access``) hangs as a read would."""
@@ -209,11 +224,23 @@ class ConfigFile:
             )
             self._apply(config)
             self._requested = config
+            # The whole file, as saved, is in force: a reload refused before it no longer holds.
+            self._refused(None)
         saved = self.camera_config(camera_id)
         if saved is None:  # the file, edited by hand meanwhile, no longer has the camera
             problem = ConfigProblem(str(self._path), None, "cameras", f"no camera {camera_id!r} any more")
             raise ConfigError([problem])
         return saved
+
+
+def refusal(error: ConfigError, at: float) -> str:
+    """The line ``/v1/status`` and systemd's status line show for a reload refused at ``at`` (seconds
+    since the epoch) with ``error``: its first problem, which names the file, and how many more the
+    log lists."""
+    first, *more = error.problems
+    why = f"{first} (and {counted(len(more), 'more problem')} in the log)" if more else str(first)
+    moment = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    return f"reload refused at {moment}: {why}; the running config stays until a reload applies the file"
 
 
 def _write(text: str, path: Path) -> None:

@@ -106,6 +106,8 @@ class Gateway:
         config applied last, checked at every status, as the models reload on their own."""
         self._tokens_problem: str | None = None
         """Why the last reload left the API's tokens as they were (the tokens file unreadable)."""
+        self._config_problem: str | None = None
+        """Why the last reload left the running config (the file invalid, empty, unreadable)."""
 
     @classmethod
     def from_config(
@@ -310,12 +312,13 @@ class Gateway:
     def degraded(self) -> list[str]:
         """Problems that make the gateway unhealthy to an operator without wedging it: cameras that
         stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
-        that appears is used, so restarting the service would not help), camera changes that wait
-        for a restart, cameras whose detector the repository lacks, rules following labels their
-        model does not have, an outbox file deleted while open, and outbox reads that failed
-        (``outbox_read_failures``)."""
+        that appears is used, so restarting the service would not help), a config file a reload
+        refused (``config_reloaded``), camera changes that wait for a restart, cameras whose
+        detector the repository lacks, rules following labels their model does not have, an outbox
+        file deleted while open, and outbox reads that failed (``outbox_read_failures``)."""
         return (
             self.cameras.degraded(self.config.health.camera_down_after_s)
+            + ([self._config_problem] if self._config_problem is not None else [])
             + list(self._pending)
             + self._missing_models()
             + [rule.text for rule in self._unknown_labels() if rule.never_fires]
@@ -334,6 +337,17 @@ class Gateway:
         tokens apply, else why the API keeps the ones it had, listed by ``degraded`` until a reload
         reads the file again."""
         self._tokens_problem = problem
+
+    def config_reloaded(self, problem: str | None) -> None:
+        """What the config file said at the last reload (``ConfigFile``): None once a reload or a
+        console save applies it, else why the running config stays, naming the file and when,
+        listed by ``degraded`` (and by ``serve`` in systemd's status line) until then."""
+        self._config_problem = problem
+
+    @property
+    def config_problem(self) -> str | None:
+        """``config_reloaded``'s problem, while it holds."""
+        return self._config_problem
 
     def summary(self) -> str:
         """One line for systemd's STATUS=."""

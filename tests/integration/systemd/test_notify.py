@@ -59,6 +59,21 @@ def test_reloading_carries_the_monotonic_clock_and_ends_ready_even_when_the_relo
     assert next_fields(listener) == {"READY": "1"}
 
 
+def test_the_status_a_reload_ends_with_is_sent_with_ready(listener: NotifyListener) -> None:
+    # Before, READY=1 came alone: the line said "reloading" until the next status, and a refused
+    # config was only in the log.
+    with notifier_for(listener) as notifier, notifier.reloading("reloading config") as reload:
+        reload.status = "reload refused at 2026-01-02T03:04:05Z: gateway.yaml: is empty\n(no YAML document)"
+
+    reloading = next_fields(listener)
+    assert reloading is not None
+    assert reloading["STATUS"] == "reloading config"
+    assert next_fields(listener) == {
+        "READY": "1",
+        "STATUS": "reload refused at 2026-01-02T03:04:05Z: gateway.yaml: is empty (no YAML document)",
+    }
+
+
 def test_extend_timeout_is_sent_in_microseconds(listener: NotifyListener) -> None:
     with notifier_for(listener) as notifier:
         notifier.extend_timeout(90)
