@@ -8,29 +8,35 @@ with a token no longer among them; a live view watched with one ends within a fr
 
 The file is read as ``gateway.config.bounded_read`` reads it: on a thread of its own, waited for a
 few seconds at most, a file that is no regular file refused before it is opened: the event loop
-that serves every request and handles SIGTERM must never wait on a file system.
+that serves every request and handles SIGTERM must never wait on a file system. And as the config
+is read on a reload (``gateway.config.settled_read``): until two reads a moment apart agree, so a
+file a tool is writing in place is read once the tool has finished, not cut short (the tokens not
+yet written would be revoked), and one still changing after the wait is refused, the tokens in
+force kept. Those reads and the waits between them run on a thread of the loop's executor.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 
 from gateway.api.context import CONTEXT
 from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, refuse_irregular
+from gateway.config.settled_read import SETTLE_S, look, settled_text
 from gateway.errors import ConfigError
-from gateway.protocol.bearer import load_tokens
+from gateway.protocol.bearer import KEY, load_tokens, read_tokens_text, tokens_in
 
 logger = logging.getLogger(__name__)
 
 FIXED_TOKENS: web.AppKey[frozenset[str]] = web.AppKey("edge_gateway_api_fixed_tokens", frozenset)
 """The tokens ``create_app`` was given besides the tokens file's: a reload keeps them."""
 
-KEY = "http.tokens_file"
 KEPT = "the API goes on with the tokens it had"
 
 
@@ -40,11 +46,11 @@ def replace_tokens(app: web.Application, from_file: Iterable[str]) -> None:
     app[CONTEXT].sessions.replace(app[FIXED_TOKENS] | frozenset(from_file))
 
 
-def read_tokens_file(path: Path) -> frozenset[str]:
-    """``load_tokens`` for a regular file (through symlinks); ConfigError naming ``path`` for
-    anything else, before it is opened: opening a FIFO waits for a writer."""
+def read_tokens_file(path: Path) -> str:
+    """The text of the tokens file, a regular file (through symlinks); ConfigError naming ``path``
+    for anything else, before it is opened: opening a FIFO waits for a writer."""
     refuse_irregular(path, KEY)
-    return load_tokens(path)
+    return read_tokens_text(path)
 
 
 class TokensInUse:
@@ -52,18 +58,22 @@ class TokensInUse:
     changed (a leaked one revoked, a new one added), hands the API the new ones at once: a revoked
     token, and the console sessions opened with it, stop working. A file that can no longer be read
     (in ``wait_s``), or holds no tokens, leaves the API with the tokens it has, and the reload says
-    so. Only a digest of the tokens is kept here. ``read`` reads the file (tests pass one that
-    blocks)."""
+    so; as does one still being written after ``wait_s``. Only a digest of the tokens is kept here.
+    ``read`` reads the file's text (tests pass one that blocks); a reload reads it until two reads
+    ``settle_s`` apart agree, each waited for ``wait_s``, for ``wait_s`` at most."""
 
     def __init__(
         self,
         path: Path | None,
-        read: Callable[[Path], frozenset[str]] = read_tokens_file,
+        read: Callable[[Path], str] = read_tokens_file,
         wait_s: float = READ_WAIT_S,
+        settle_s: float = SETTLE_S,
     ) -> None:
         # At start, as ``preflight`` and ``create_app`` read it: nothing is served yet to be held up.
         self._in_use = None if path is None else _digest(load_tokens(path))
-        self._file = BoundedRead(read, KEY, name="tokens-file-read", wait_s=wait_s)
+        self._file = BoundedRead(partial(look, read, key=KEY), KEY, name="tokens-file-read", wait_s=wait_s)
+        self._wait_s = wait_s
+        self._settle_s = settle_s
 
     async def reload(self, path: Path | None, replace: Callable[[frozenset[str]], None]) -> str | None:
         """After a reload: ``replace`` the API's tokens with those now in ``path``, the tokens file
@@ -71,7 +81,10 @@ class TokensInUse:
         if path is None:
             return None
         try:
-            tokens = await self._file.read_async(path)
+            text = await asyncio.to_thread(
+                settled_text, path, self._file.read, settle_s=self._settle_s, limit_s=self._wait_s, key=KEY
+            )
+            tokens = tokens_in(text, path)
         except ConfigError as exc:
             problem = f"{exc}; {KEPT}"
             logger.warning("reload: %s", problem)

@@ -16,8 +16,6 @@ not finish, for callers that answer it differently from a file that is wrong (a 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import stat
 import threading
@@ -122,31 +120,12 @@ class BoundedRead(Generic[Result]):
         """``action(path)`` (another use of the same file: a check, a write) bounded as ``read`` is,
         and counted with its reads: none is started while any of them hangs; ``use`` names it in
         the errors."""
-        started = self._start(path, action, use, wake=None)
+        started = self._start(path, action, use)
         if not started.finished.wait(self._wait_s):
             raise self._left_behind(started, path)
         return started.outcome()
 
-    async def read_async(self, path: Path) -> Result:
-        """``read``, awaited on the event loop, which goes on serving meanwhile."""
-        loop = asyncio.get_running_loop()
-        finished = asyncio.Event()
-
-        def wake() -> None:
-            # A closed loop (RuntimeError): the gateway stopped while this read hung.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(finished.set)
-
-        started = self._start(path, self._read, RELOAD_READ, wake)
-        try:
-            await asyncio.wait_for(finished.wait(), self._wait_s)
-        except asyncio.TimeoutError:
-            raise self._left_behind(started, path) from None
-        return started.outcome()
-
-    def _start(
-        self, path: Path, action: Callable[[Path], Other], use: FileUse, wake: Callable[[], None] | None
-    ) -> _Read[Other]:
+    def _start(self, path: Path, action: Callable[[Path], Other], use: FileUse) -> _Read[Other]:
         with self._starting:
             hanging = self._hanging
             if hanging is not None:
@@ -156,7 +135,7 @@ class BoundedRead(Generic[Result]):
                         path, use, f"{hanging.use.started_by} {waited:.0f} s ago has not finished"
                     )
                 self._hanging = None
-            return _Read(action, path, self._name, use, wake)
+            return _Read(action, path, self._name, use)
 
     def _left_behind(self, started: _Read[Any], path: Path) -> HungFileError:
         with self._starting:
@@ -170,22 +149,14 @@ class BoundedRead(Generic[Result]):
 
 
 class _Read(Generic[Result]):
-    """One read, started on its daemon thread as it is made; ``wake`` is called once it has ended."""
+    """One read, started on its daemon thread as it is made."""
 
-    def __init__(
-        self,
-        read: Callable[[Path], Result],
-        path: Path,
-        name: str,
-        use: FileUse,
-        wake: Callable[[], None] | None,
-    ) -> None:
+    def __init__(self, read: Callable[[Path], Result], path: Path, name: str, use: FileUse) -> None:
         self.started = time.monotonic()
         self.use = use
         self.finished = threading.Event()
         self._outcome: Future[Result] = Future()
         self._outcome.set_running_or_notify_cancel()
-        self._wake = wake
         threading.Thread(target=self._run, args=(read, path), name=name, daemon=True).start()
 
     def outcome(self) -> Result:
@@ -199,5 +170,3 @@ class _Read(Generic[Result]):
             self._outcome.set_exception(exc)
         finally:
             self.finished.set()
-            if self._wake is not None:
-                self._wake()

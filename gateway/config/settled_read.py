@@ -1,14 +1,16 @@
-"""Reading, on a reload, a config file that may still be being written: the text a reload applies is
-one that two reads ``SETTLE_S`` apart agree on.
+"""Reading, on a reload, a file that may still be being written (the config, the tokens file): the
+text a reload applies is one that two reads ``SETTLE_S`` apart agree on.
 
 Tools that write a file in place truncate it first, then write it: a shell's ``>`` (``cat >``),
 ``cp``, nano, vim with ``backupcopy=yes``, ``scp`` and ``rsync --inplace``, ansible's ``copy`` with
-``unsafe_writes``. For a moment the file is empty, then cut short, and both may parse: an empty file
-is a valid config of defaults. A SIGHUP in that moment (``systemctl reload`` run by the same tool
-right after its copy) applied what it found. So a reload reads the file, waits ``SETTLE_S`` and
-reads it again, until two reads in a row agree on its size, modification time and text; a file
-still changing after ``limit_s`` (the reload's wait for one read, ``READ_WAIT_S``) is refused,
-naming it. Each read is bounded as before (``bounded_read``), so a read that hangs ends the wait.
+``unsafe_writes``. For a moment the file is empty (refused: ``gateway.config.refuse_empty``, a
+tokens file that holds none), then cut short, which may parse: a config missing its last cameras or
+rules, a tokens file missing tokens, which a reload would then revoke. A SIGHUP in that moment
+(``systemctl reload`` run by the same tool right after its copy) applied what it found. So a reload
+reads the file, waits ``SETTLE_S`` and reads it again, until two reads in a row agree on its size,
+modification time and text; a file still changing after ``limit_s`` (the reload's wait for one
+read, ``READ_WAIT_S``) is refused, naming it. Each read is bounded as before (``bounded_read``), so
+a read that hangs ends the wait.
 
 ``SETTLE_S`` is the trade-off. A settled file costs one such wait per reload (SIGHUP to the config
 applied on the real ``serve``, a quiet 2-core machine: 3 ms before, 257 ms now), and SIGTERM waits
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway.config.bounded_read import file_status
@@ -37,23 +39,26 @@ SETTLE_S = 0.25
 class Look:
     """One read of the file: its text, then its size and modification time."""
 
-    text: str
+    text: str = field(repr=False)  # a tokens file's text is its tokens
     size: int
     modified_ns: int
 
 
-def look(read: Callable[[Path], str], path: Path) -> Look:
+def look(read: Callable[[Path], str], path: Path, *, key: str = "") -> Look:
     """``read(path)``, then the file's size and modification time; ConfigError naming ``path`` as
-    ``read`` raises it, or for a file gone since."""
+    ``read`` raises it, or for a file gone since. ``key`` is the setting that names the file ("" for
+    the config itself)."""
     text = read(path)
-    status = file_status(path)
+    status = file_status(path, key)
     return Look(text, status.st_size, status.st_mtime_ns)
 
 
-def settled_text(path: Path, read: Callable[[Path], Look], *, settle_s: float, limit_s: float) -> str:
+def settled_text(
+    path: Path, read: Callable[[Path], Look], *, settle_s: float, limit_s: float, key: str = ""
+) -> str:
     """The text of ``path`` once two looks at it (``read``) ``settle_s`` apart agree: one wait for a
-    file that is not being written. ConfigError naming ``path`` when it is still changing after
-    ``limit_s``; what ``read`` raises, at once."""
+    file that is not being written. ConfigError naming ``path`` (and ``key``, the setting that names
+    it) when it is still changing after ``limit_s``; what ``read`` raises, at once."""
     deadline = time.monotonic() + limit_s
     seen = read(path)
     while True:
@@ -63,5 +68,5 @@ def settled_text(path: Path, read: Callable[[Path], Look], *, settle_s: float, l
             return now.text
         if time.monotonic() + settle_s > deadline:
             problem = f"cannot read: it did not stop changing within {limit_s:g} s (still being written?)"
-            raise ConfigError([ConfigProblem(str(path), None, "", problem)])
+            raise ConfigError([ConfigProblem(str(path), None, key, problem)])
         seen = now

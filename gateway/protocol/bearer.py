@@ -21,17 +21,30 @@ BEARER = "bearer "
 BYTE_ORDER_MARK = "\ufeff"
 
 
+KEY = "http.tokens_file"
+
+
 def load_tokens(path: Path) -> frozenset[str]:
-    """One token per line; blank lines and lines starting with ``#`` are ignored. A byte order mark
-    at the start (Windows editors write one) is no part of the first token."""
-    text = read_named_text(path, "http.tokens_file", secret=True)
+    """The tokens in the tokens file at ``path`` (``tokens_in``)."""
+    return tokens_in(read_tokens_text(path), path)
+
+
+def read_tokens_text(path: Path) -> str:
+    """The tokens file's text, its errors naming the file and never its bytes (they may be tokens)."""
+    return read_named_text(path, KEY, secret=True)
+
+
+def tokens_in(text: str, path: Path) -> frozenset[str]:
+    """The tokens in ``text``, read from the tokens file at ``path``: one per line; blank lines and
+    lines starting with ``#`` are ignored. A byte order mark at the start (Windows editors write
+    one) is no part of the first token. ConfigError naming ``path`` when it holds none."""
     tokens = frozenset(
         line.strip()
         for line in text.removeprefix(BYTE_ORDER_MARK).splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     )
     if not tokens:
-        raise ConfigError([ConfigProblem(str(path), None, "http.tokens_file", "holds no tokens")])
+        raise ConfigError([ConfigProblem(str(path), None, KEY, "holds no tokens")])
     return tokens
 
 

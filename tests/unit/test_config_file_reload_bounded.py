@@ -19,12 +19,8 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import queue
 import socket
-import threading
-from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
@@ -32,12 +28,12 @@ from gateway.config import GatewayConfig, ZoneConfig, parse_config, read_config_
 from gateway.config.loading import EMPTY
 from gateway.pipeline.config_file import ConfigFile, read_config_file
 from tests.support.fifo import release
+from tests.support.in_place_writer import InPlaceWriter
 
 WAIT_S = 0.2
 RUNNING = parse_config("device_id: running-box\n")
 SETTLE_S = 0.05
 """A short settle: the writer's steps follow the reads, so none needs a longer one."""
-STEP_WAIT_S = 30.0
 STEPS = [
     "device_id: new-box\n",
     "cameras:\n  - id: gate\n",
@@ -59,53 +55,6 @@ class Applied:
 
     def device_ids(self) -> list[str]:
         return [config.device_id for config in self.configs]
-
-
-class InPlaceWriter:
-    """A tool writing the config in place on a thread of its own: it opens the file (mode ``w``
-    truncates it, ``a`` appends), then writes ``steps`` one at a time, each once the reload has
-    read the file (``read``, given to ``ConfigFile``), and waits for the next."""
-
-    def __init__(self, path: Path, mode: str, steps: Iterable[str]) -> None:
-        self.reads: list[str] = []
-        """What each of the reload's reads found."""
-        self._path = path
-        self._mode = mode
-        self._steps = iter(steps)
-        self._asked: queue.Queue[str | None] = queue.Queue()
-        self._opened = threading.Event()
-        self._written = threading.Semaphore(0)
-        self._thread = threading.Thread(target=self._write, name="in-place-writer")
-
-    def __enter__(self) -> InPlaceWriter:
-        self._thread.start()
-        assert self._opened.wait(STEP_WAIT_S), "the writer never opened the file"
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self._asked.put(None)
-        self._thread.join(STEP_WAIT_S)
-        assert not self._thread.is_alive()
-
-    def read(self, path: Path) -> str:
-        """The real read, then the writer's next step, waited for."""
-        text = read_config_file(path)
-        self.reads.append(text)
-        step = next(self._steps, None)
-        if step is not None:
-            self._asked.put(step)
-            assert self._written.acquire(timeout=STEP_WAIT_S), "the writer never wrote its step"
-        return text
-
-    def _write(self) -> None:
-        with self._path.open(self._mode, encoding="utf-8") as file:
-            self._opened.set()
-            while (step := self._asked.get()) is not None:
-                file.write(step)
-                file.flush()
-                self._written.release()
 
 
 def test_a_read_that_blocks_fails_the_reload_naming_the_file_and_the_limit(
@@ -179,7 +128,7 @@ def test_a_reload_while_a_tool_writes_the_file_in_place_applies_the_finished_fil
     path = tmp_path / "gateway.yaml"
     path.write_text("device_id: old-box\n", encoding="utf-8")
     applied = Applied()
-    with InPlaceWriter(path, "w", STEPS) as writer:
+    with InPlaceWriter(path, "w", STEPS, read_config_file) as writer:
         config_file = ConfigFile(path, lambda: RUNNING, applied, read=writer.read, settle_s=SETTLE_S)
 
         # When a reload reads it, the tool taking its next step after each read
@@ -200,7 +149,7 @@ def test_a_file_that_does_not_stop_changing_is_refused_naming_it(
     applied = Applied()
     caplog.set_level(logging.ERROR, logger="gateway.pipeline.config_file")
     lines = (f"# line {number}\n" for number in itertools.count())
-    with InPlaceWriter(path, "a", lines) as writer:
+    with InPlaceWriter(path, "a", lines, read_config_file) as writer:
         config_file = ConfigFile(
             path, lambda: RUNNING, applied, read=writer.read, read_wait_s=1.0, settle_s=SETTLE_S
         )

@@ -1,5 +1,5 @@
 """A reload's read of the tokens file is bounded: one that blocks (here a real FIFO with no writer,
-read by ``load_tokens`` itself, as a hung network mount would block) is named, the tokens in force
+read by ``read_tokens_text`` itself, as a hung network mount would block) is named, the tokens in force
 stay, and no second read is started while it hangs; once it ends, the next reload reads the file
 again. The default read refuses a FIFO before opening it, so it never blocks on one at all."""
 
@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from gateway.api.tokens import TokensInUse
-from gateway.protocol.bearer import load_tokens
+from gateway.protocol.bearer import read_tokens_text
 from tests.support.fifo import release
 
 WAIT_S = 0.2
@@ -24,7 +24,7 @@ def test_a_read_that_blocks_is_named_and_the_tokens_in_force_stay(tmp_path: Path
     # Given tokens in force from a file, which is then replaced by a FIFO nobody writes to
     path = tmp_path / "tokens"
     path.write_text("a-token\n", encoding="utf-8")
-    tokens = TokensInUse(path, read=load_tokens, wait_s=WAIT_S)
+    tokens = TokensInUse(path, read=read_tokens_text, wait_s=WAIT_S)
     path.unlink()
     os.mkfifo(path)
     replaced: list[frozenset[str]] = []
