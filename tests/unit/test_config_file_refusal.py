@@ -41,6 +41,15 @@ def config_file(path: Path, told: Told, applied: list[GatewayConfig]) -> ConfigF
     return ConfigFile(path, lambda: RUNNING, applied.append, settle_s=SETTLE_S, refused=told)
 
 
+def refused(path: Path) -> tuple[ConfigFile, Told, list[GatewayConfig]]:
+    """A config file at ``path`` whose camera's frame rate is refused, reloaded once."""
+    path.write_text(WRITTEN + "    detect_fps: -1\n", encoding="utf-8")
+    told, applied = Told(), list[GatewayConfig]()
+    reloads = config_file(path, told, applied)
+    reloads.reload()
+    return reloads, told, applied
+
+
 def refused_at(line: str | None) -> tuple[float, str]:
     """When a refusal line says the reload was refused (whole seconds since the epoch), and why."""
     assert line is not None
@@ -108,10 +117,7 @@ def test_a_reload_that_applies_the_file_clears_the_refusal(tmp_path: Path) -> No
 def test_a_console_save_applies_the_whole_file_and_clears_the_refusal(tmp_path: Path) -> None:
     # Given a reload refused, and the file fixed since without a reload
     path = tmp_path / "gateway.yaml"
-    path.write_text(WRITTEN + "    detect_fps: -1\n", encoding="utf-8")
-    told, applied = Told(), list[GatewayConfig]()
-    reloads = config_file(path, told, applied)
-    reloads.reload()
+    reloads, told, applied = refused(path)
     path.write_text(WRITTEN, encoding="utf-8")
 
     # When the console saves a zone of the camera
@@ -124,11 +130,7 @@ def test_a_console_save_applies_the_whole_file_and_clears_the_refusal(tmp_path: 
 
 def test_a_console_save_refused_leaves_the_refusal(tmp_path: Path) -> None:
     # Given a reload refused for a mistake the file still has
-    path = tmp_path / "gateway.yaml"
-    path.write_text(WRITTEN + "    detect_fps: -1\n", encoding="utf-8")
-    told, applied = Told(), list[GatewayConfig]()
-    reloads = config_file(path, told, applied)
-    reloads.reload()
+    reloads, told, applied = refused(tmp_path / "gateway.yaml")
 
     # When the console tries to save a zone, and the save is refused for the same mistake
     with pytest.raises(ConfigError, match="detect_fps"):

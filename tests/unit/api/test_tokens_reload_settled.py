@@ -8,19 +8,15 @@ and every token past the cut was refused, with the console sessions opened with 
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from pathlib import Path
 
 from gateway.api.tokens import TokensInUse, read_tokens_file
 from tests.support.in_place_writer import InPlaceWriter
+from tests.unit.api.test_tokens_reload_bounded import reload
 
 SETTLE_S = 0.05
 """A short settle: the writer's steps follow the reads, so none needs a longer one."""
-
-
-def reload(tokens: TokensInUse, path: Path, replaced: list[frozenset[str]]) -> str | None:
-    return asyncio.run(tokens.reload(path, replaced.append))
 
 
 def test_a_tokens_file_written_in_place_is_applied_once_finished(tmp_path: Path) -> None:
