@@ -202,7 +202,7 @@ def host_rejection(request: web.Request) -> web.Response | None:
     """421 for a request whose ``Host`` a server without tokens does not answer (a page of another
     site, its name pointed at this machine); None when it may proceed."""
     context = context_of(request)
-    problem = context.hosts.misdirected(request.headers.get("Host"))
+    problem = context.hosts.misdirected_request(request.headers.get("Host"), request.host)
     if problem is None:
         return None
     context.metrics.rejections.labels("misdirected").inc()

@@ -142,7 +142,7 @@ async def _boundary(request: web.Request, handler: Handler) -> web.StreamRespons
 
 @web.middleware
 async def _auth(request: web.Request, handler: Handler) -> web.StreamResponse:
-    misdirected = request.app[HOSTS].misdirected(request.headers.get("Host"))
+    misdirected = request.app[HOSTS].misdirected_request(request.headers.get("Host"), request.host)
     if misdirected is not None:
         return json_error(MISDIRECTED, misdirected)
     if (request.match_info.route.name or "").startswith(OPEN_PREFIX):

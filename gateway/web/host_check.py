@@ -73,6 +73,16 @@ class HostCheck:
             self._taken.add(host)
         return None
 
+    def misdirected_request(self, header: str | None, host: str) -> str | None:
+        """``misdirected`` for a request's ``Host`` header and for ``host``, the name aiohttp's
+        ``request.host`` gives: the header's own, or an absolute-form target's (``GET http://evil.test/``),
+        which RFC 9112 (3.2.2) has a server go by instead of the header. Both must name this server, so
+        that no reading of the request (the origin check's among them) finds another site's name."""
+        problem = self.misdirected(header)
+        if problem is None and host != header:
+            problem = self.misdirected(host)
+        return problem
+
     def _takes(self, host: str) -> bool:
         name = _name(host)
         if name is None:

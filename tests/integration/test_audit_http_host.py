@@ -64,6 +64,13 @@ def test_without_tokens_a_request_for_another_name_is_refused(tmp_path: Path, ho
         assert get(port, "/v1/devices", {"Host": f"localhost:{port}"})[0] == 200
 
 
+def test_an_absolute_form_target_naming_another_site_is_refused(tmp_path: Path) -> None:
+    with audit_http(tmp_path, frozenset()) as port:
+        loopback = {"Host": f"127.0.0.1:{port}"}
+        assert get(port, f"http://evil.test:{port}/v1/devices", loopback)[0] == 421
+        assert get(port, f"http://127.0.0.1:{port}/v1/devices", loopback)[0] == 200
+
+
 def test_host_is_checked_only_without_tokens(tmp_path: Path) -> None:
     # A rebound page has neither the bearer token nor the session cookie (host-only: the browser
     # keeps it for the name that logged in), so with tokens the token is what is checked.

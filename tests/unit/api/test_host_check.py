@@ -104,6 +104,29 @@ def test_without_tokens_a_request_without_host_is_answered_as_no_browser_sends_o
     assert answers == [b"200", b"421"]
 
 
+def test_an_absolute_form_target_naming_another_site_is_refused_whatever_its_host_header(
+    make_api: ApiFactory,
+) -> None:
+    # RFC 9112 has a server go by an absolute-form target's authority, not the header (aiohttp's
+    # request.host, which the origin check reads, is the target's): each must name the loopback.
+    api = make_api(events=FakeEvents())
+    loopback, rebound = with_port("127.0.0.1", api), with_port("evil.test", api)
+    answers = []
+    for target, host in (
+        (f"http://{rebound}", loopback),
+        (f"http://{loopback}", rebound),
+        (f"http://{loopback}", loopback),
+    ):
+        head = f"GET {target}/v1/events HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", api.port), timeout=10) as connection:
+            connection.sendall(head.encode())
+            reply = b""
+            while chunk := connection.recv(65536):
+                reply += chunk
+        answers.append(reply.split(b" ", 2)[1])
+    assert answers == [b"421", b"421", b"200"]
+
+
 def test_the_front_door_hands_an_infer_request_for_another_name_to_the_refusal(
     make_api: ApiFactory, backend: FakeBackend, registry: CollectorRegistry
 ) -> None:
