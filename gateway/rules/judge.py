@@ -270,9 +270,11 @@ class CrossingJudge(TrackJudge):
 
 
 def _at_frame_edge(box: Box) -> bool:
-    """Whether ``box`` reaches the frame's edge (the detector clips boxes to it)."""
-    x1, y1, x2, y2 = box
-    return min(x1, y1) <= 0.0 or max(x2, y2) >= 1.0
+    """Whether ``box`` reaches an edge of the frame an object walks out by (the detector clips boxes
+    to it): the left, the right or the bottom. Not the top: a person near a low camera has their
+    head cut there while their feet, where the rules place them, stand well inside the view."""
+    x1, _y1, x2, y2 = box
+    return x1 <= 0.0 or x2 >= 1.0 or y2 >= 1.0
 
 
 def _counts(wanted: CrossingDirection, direction: Direction) -> bool:

@@ -50,6 +50,19 @@ def test_lost_at_the_frames_edge_it_walked_out_of_view_and_a_newcomer_beyond_cou
     assert crossings(frames) == []
 
 
+def test_a_box_cut_by_the_top_edge_did_not_walk_out_and_its_crossing_counts() -> None:
+    # Given a person near the camera, their box's top at the frame's top edge (the head cut off), lost
+    # on the left of the door and found beyond it
+    near = 0.2  # the boxes are 0.2 high: their top is at 0.0
+    frames = [
+        *[[(0.9, x, near)] for x in (0.20, 0.23, 0.26)],
+        *NOTHING,
+        *[[(0.9, x, near)] for x in (0.59, 0.62)],
+    ]
+    # Then the crossing counts: feet inside the view walked out of nothing
+    assert crossings(frames) == [(2, "in")]
+
+
 def test_the_window_runs_to_where_the_new_track_was_first_seen_not_to_its_confirmation() -> None:
     # Given frames 0.3 s apart: track 1 last seen on the left of the door, then nothing for 1.5 s,
     # then a person beyond the door, first seen 1.8 s after track 1 was last seen (inside twice
