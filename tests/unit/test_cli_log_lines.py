@@ -162,7 +162,7 @@ def test_text_lines_carry_their_utc_offset(
             record.created, record.msecs = created, 0.0
             logger.handle(record)
     finally:
-        monkeypatch.delenv("TZ")
+        monkeypatch.undo()  # TZ as it was, before the zone is read again
         time.tzset()
     assert [line.split(" INFO ")[0] for line in _lines(capsys)] == [
         "2026-10-25 02:30:00,000+0200",

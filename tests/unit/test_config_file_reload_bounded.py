@@ -151,7 +151,7 @@ def test_a_file_that_does_not_stop_changing_is_refused_naming_it(
     lines = (f"# line {number}\n" for number in itertools.count())
     with InPlaceWriter(path, "a", lines, read_config_file) as writer:
         config_file = ConfigFile(
-            path, lambda: RUNNING, applied, read=writer.read, read_wait_s=1.0, settle_s=SETTLE_S
+            path, lambda: RUNNING, applied, read=writer.read, read_wait_s=3.0, settle_s=SETTLE_S
         )
 
         # When it is reloaded
@@ -161,7 +161,7 @@ def test_a_file_that_does_not_stop_changing_is_refused_naming_it(
     (record,) = caplog.records
     assert record.getMessage() == (
         "reload refused, the running config stays:\n"
-        f"{path}: cannot read: it did not stop changing within 1 s (still being written?)"
+        f"{path}: cannot read: it did not stop changing within 3 s (still being written?)"
     )
     assert len(writer.reads) > 2
     assert applied.configs == []

@@ -45,14 +45,14 @@ def test_a_tokens_file_that_does_not_stop_changing_is_refused_and_the_tokens_sta
     replaced: list[frozenset[str]] = []
     lines = (f"# line {number}\n" for number in itertools.count())
     with InPlaceWriter(path, "a", lines, read_tokens_file) as writer:
-        tokens = TokensInUse(path, read=writer.read, wait_s=1.0, settle_s=SETTLE_S)
+        tokens = TokensInUse(path, read=writer.read, wait_s=3.0, settle_s=SETTLE_S)
 
         # When it is reloaded
         problem = reload(tokens, path, replaced)
 
     # Then the reload is refused once the wait is over, naming the file and that it kept changing
     assert problem == (
-        f"{path}: http.tokens_file: cannot read: it did not stop changing within 1 s (still being "
+        f"{path}: http.tokens_file: cannot read: it did not stop changing within 3 s (still being "
         "written?); the API goes on with the tokens it had"
     )
     assert len(writer.reads) > 2

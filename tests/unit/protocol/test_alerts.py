@@ -77,14 +77,14 @@ def test_encode_decode_round_trip_is_byte_identical(box: tuple[float, float, flo
 
 def test_timestamps_round_trip_to_the_microsecond() -> None:
     assert format_timestamp(parse_timestamp("2026-01-02T03:04:05.000001Z")) == "2026-01-02T03:04:05.000001Z"
+    with pytest.raises(ValueError, match="RFC 3339"):
+        parse_timestamp("2026-01-02T03:04:05+00:00")
 
 
 @pytest.mark.parametrize("text", ["0001-01-01T00:00:00.000000Z", "0999-12-31T23:59:59.500000Z"])
 def test_a_year_before_1000_is_written_with_four_digits(text: str) -> None:
     # strftime's %Y wrote "1-01-01T...": a clock that wrong signed alerts the audit side refused.
     assert format_timestamp(parse_timestamp(text)) == text
-    with pytest.raises(ValueError, match="RFC 3339"):
-        parse_timestamp("2026-01-02T03:04:05+00:00")
 
 
 @pytest.mark.parametrize(
