@@ -17,16 +17,19 @@ twice for one device, each named with its device, never with a key.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gateway.config import read_text_file
+from gateway.config.bounded_read import READ_WAIT_S
+from gateway.config.settled_read import SETTLE_S, look, settled_text
 from gateway.config.text_file import text_problem
 from gateway.domain import Alert
-from gateway.errors import AuditError
+from gateway.errors import AuditError, ConfigError
 from gateway.protocol.alerts import AlertVerificationError, decode_alert, sign, verify_payload
 
 __all__ = [
@@ -34,13 +37,17 @@ __all__ = [
     "KeyRing",
     "SigningKeys",
     "key_rings",
+    "keys_in",
     "load_keys",
+    "load_settled_keys",
     "no_key",
     "quoted_id",
     "verify_signed",
 ]
 
 MIN_KEY_BYTES = 16
+KEYS_SETTING = "keys_file"
+"""The setting that names the keys file, in a settled read's errors."""
 
 KeyRing = tuple[bytes, ...]
 """A device's keys, the current one first."""
@@ -206,11 +213,43 @@ class _KeysLoader(yaml.BaseLoader):
 def load_keys(path: Path) -> dict[str, KeyRing]:
     """A YAML or JSON mapping of device_id -> hex HMAC key, or a list of them with the current one
     first (JSON is YAML, so one parser reads both)."""
+    return keys_in(_keys_text(path), path)
+
+
+def load_settled_keys(
+    path: Path,
+    *,
+    read: Callable[[Path], str] | None = None,
+    settle_s: float = SETTLE_S,
+    limit_s: float = READ_WAIT_S,
+) -> dict[str, KeyRing]:
+    """``load_keys`` for a reload: the file read until two reads ``settle_s`` apart agree
+    (``gateway.config.settled_read``), so a keys file a tool is writing in place is not applied cut
+    short, refusing every device whose key was not written yet. AuditError, naming the file, for one
+    still changing after ``limit_s``. ``read``: how the text is read (the file's own by default)."""
     try:
-        text = read_text_file(path)
+        text = settled_text(
+            path,
+            partial(look, read or _keys_text, key=KEYS_SETTING),
+            settle_s=settle_s,
+            limit_s=limit_s,
+            key=KEYS_SETTING,
+        )
+    except ConfigError as exc:
+        raise AuditError(f"the keys file {exc}") from None
+    return keys_in(text, path)
+
+
+def _keys_text(path: Path) -> str:
+    try:
+        return read_text_file(path)
     except (OSError, UnicodeDecodeError) as exc:
         # Named as the config and the tokens file are: undecodable bytes by line and column.
         raise AuditError(f"the keys file {text_problem(exc, str(path), secret=True)}") from exc
+
+
+def keys_in(text: str, path: Path) -> dict[str, KeyRing]:
+    """The keys of a keys file's ``text`` (``load_keys``); ``path`` names the file in errors."""
     try:
         data = yaml.load(text, Loader=_KeysLoader)
     except yaml.reader.ReaderError as exc:

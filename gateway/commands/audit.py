@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.http_context import ServiceProblems
-from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys
+from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys, load_settled_keys
 from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
@@ -226,7 +226,7 @@ def _reload_keys(
     """The keys file read again and handed to ``users``, and None; ``keys`` kept if it cannot be
     used, with why (the error names the file)."""
     try:
-        loaded = load_keys(path)
+        loaded = load_settled_keys(path)
     except AuditError as exc:
         problem = f"keys not reloaded, the keys of the {counted(len(keys), 'device')} in force stay: {exc}"
         logger.error("audit: %s", problem)
