@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -172,6 +172,10 @@ class InferenceOutput:
     model: ModelRef
     """The version that actually served the request (canary routing may pick another)."""
     outputs: Mapping[str, npt.NDArray[np.generic]]
+    labels: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Class labels by output name, from the model.yaml of the loaded version that ran the request
+    (Triton's classification extension), never from a model.yaml read since: a reload that failed,
+    or one not yet swapped in, would name classes by a file that does not serve."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,6 @@ from gateway.domain import (
     EvidenceRecord,
     Image,
     InferenceOutput,
-    ModelRef,
     ModelRouting,
     ModelStatistics,
     ModelVersionStatus,
@@ -69,11 +68,6 @@ class InferenceBackend(Protocol):
     ) -> Future[InferenceOutput]:
         """``queue_deadline`` is Triton's ``timeout``: a request still queued then fails with
         DeadlineExceededError, counted as timed out, apart from one whose ``deadline`` passed."""
-        ...
-
-    def output_labels(self, ref: ModelRef) -> Mapping[str, Sequence[str]]:
-        """Class labels by output name for the model version ``ref`` (Triton's classification
-        extension); empty when it has none."""
         ...
 
     def queue_settings(self) -> tuple[float, int]:

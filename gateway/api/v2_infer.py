@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
@@ -86,7 +86,6 @@ async def answer_infer(
     context.queue.release(holder)  # queued now, and counted there
     result = await _result(submitted, deadline, queued_by)
     check_outputs_of(parsed, result.model, result.outputs)
-    labels = _labels(context.backend, parsed, result.model)
 
     def encode() -> InferResponse:
         return encode_infer_response(
@@ -94,21 +93,12 @@ async def answer_infer(
             model_version=result.model.version,
             request=parsed,
             outputs=result.outputs,
-            labels=labels,
+            labels=result.labels,
         )
 
     if json_output_values(parsed, result.outputs) > OFFLOAD_VALUES:
         return await loop.run_in_executor(executor, encode)
     return encode()
-
-
-def _labels(
-    backend: InferenceBackend, parsed: InferRequest, ref: ModelRef
-) -> Mapping[str, Sequence[str]] | None:
-    """The class labels of the version that served ``parsed``, when it asked for a classification."""
-    if not any(requested.classes for requested in parsed.outputs or ()):
-        return None
-    return backend.output_labels(ref)
 
 
 async def _result(

@@ -49,8 +49,9 @@ EXPIRED = {DEADLINE: "deadline passed", TIMEOUT: "the request's timeout passed"}
 """How an expired item's error begins, by the outcome it is counted under."""
 
 Outputs = dict[str, npt.NDArray[np.generic]]
-Finisher = Callable[[ModelRef, Outputs], Any]
-"""Turns one item's outputs (its rows of every output) into its future's result; runs on a worker."""
+Finisher = Callable[["LoadedVersion", Outputs], Any]
+"""Turns one item's outputs (its rows of every output) into its future's result, given the loaded
+version that ran them (a reload may have swapped it since the item was queued); runs on a worker."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
@@ -32,6 +32,7 @@ class LoadedVersion:
         self.provider = engines[0].provider
         self.inputs = tuple(tensor.spec() for tensor in config.inputs)
         self.outputs = tuple(tensor.spec() for tensor in config.outputs)
+        self.labels = output_labels(config)
         # What /v2 reports for this version while it serves: nothing in it changes until the version
         # is replaced, and every infer request reads it (building it costs a spec per tensor).
         self.status = ModelVersionStatus(
@@ -99,6 +100,16 @@ class LoadedVersion:
             engine.close()
         release_freed_memory()
         logger.info("closed %s", self.ref, extra={"model": str(self.ref)})
+
+
+def output_labels(config: ModelConfig) -> Mapping[str, Sequence[str]]:
+    """Class labels by output name, for Triton's classification extension: a raw-tensor model's
+    (postprocess kind ``none``) ``labels`` name the classes of its postprocess output (the first by
+    default). A detector's labels name class channels, not output indices: none then."""
+    postprocess = config.postprocess
+    if postprocess.kind != "none" or not postprocess.labels:
+        return {}
+    return {postprocess.output or config.outputs[0].name: postprocess.labels}
 
 
 def takes_same_inputs(checked: LoadedVersion) -> Callable[[LoadedVersion], bool]:

@@ -172,7 +172,7 @@ class WorkerPool:
             return
         input_ns, infer_ns = started - merging, ended - started
         self.statistics.executed(ref, batch.rows, input_ns, infer_ns)
-        self._answer(batch, outputs, input_ns, infer_ns)
+        self._answer(batch, loaded, outputs, input_ns, infer_ns)
 
     def _fail(self, batch: Batch, exc: Exception) -> None:
         ref = batch.ref
@@ -184,8 +184,10 @@ class WorkerPool:
             item.future.set_exception(error)
         self._metrics.outcome(ref, _outcome(error), len(batch.items))
 
-    def _answer(self, batch: Batch, outputs: Outputs, input_ns: int, infer_ns: int) -> None:
-        """Each item's rows of ``outputs``, through its finisher, to its future."""
+    def _answer(
+        self, batch: Batch, loaded: LoadedVersion, outputs: Outputs, input_ns: int, infer_ns: int
+    ) -> None:
+        """Each item's rows of ``outputs`` (what ``loaded`` gave), through its finisher, to its future."""
         ref = batch.ref
         start = 0
         for item in batch.items:
@@ -194,7 +196,7 @@ class WorkerPool:
             failure: Exception | None = None
             try:
                 rows = outputs if len(batch.items) == 1 else _rows(outputs, start, end, batch.rows)
-                result = item.finish(ref, rows)
+                result = item.finish(loaded, rows)
             except Exception as exc:  # postprocess of one item fails that item only
                 failure = (
                     exc if isinstance(exc, GatewayError) else InferenceError(f"postprocess failed: {exc}")

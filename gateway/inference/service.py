@@ -228,16 +228,6 @@ class InferenceService:
         """The batcher's ``max_queue_delay`` (seconds) and queue capacity, for /v2 model config."""
         return self.batcher.max_queue_delay_s, self.batcher.capacity
 
-    def output_labels(self, ref: ModelRef) -> Mapping[str, Sequence[str]]:
-        """Class labels by output name, for Triton's classification extension: a raw-tensor model's
-        (postprocess kind ``none``) ``labels`` name the classes of its postprocess output (the first
-        by default). A detector's labels name class channels, not output indices: none then."""
-        config = self.repository.config_of(ref.name)
-        if config is None or config.postprocess.kind != "none" or not config.postprocess.labels:
-            return {}
-        output = config.postprocess.output or config.outputs[0].name
-        return {output: config.postprocess.labels}
-
     def infer(
         self,
         name: str,
@@ -281,7 +271,8 @@ class InferenceService:
         item, letterbox = preprocess.prepare(image, config.preprocess)
         spec = config.postprocess
 
-        def finish(ref: ModelRef, outputs: Outputs) -> DetectOutput:
+        def finish(served: LoadedVersion, outputs: Outputs) -> DetectOutput:
+            ref = served.ref
             for output, value in outputs.items():
                 if value.ndim == 0 or value.shape[0] != 1:
                     raise InferenceError(
@@ -386,5 +377,5 @@ def _copy_outcome(source: Future[T], target: Future[T]) -> None:
         target.set_result(source.result())
 
 
-def _inference_output(ref: ModelRef, outputs: Outputs) -> InferenceOutput:
-    return InferenceOutput(ref, outputs)
+def _inference_output(loaded: LoadedVersion, outputs: Outputs) -> InferenceOutput:
+    return InferenceOutput(loaded.ref, outputs, loaded.labels)

@@ -14,7 +14,7 @@ import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
 from tests.integration.api.conftest import Gateway, GatewayFactory
-from tests.support.onnx_models import write_affine_model
+from tests.support.onnx_models import affine_model_document, write_affine_model, write_model_yaml
 
 ROWS = np.array([[0.0, 1.0, 2.0, 3.0], [3.0, 2.0, 1.0, 0.0]], dtype=np.float32)
 """Through ``2x + 1``: [1, 3, 5, 7] and [7, 5, 3, 1]."""
@@ -60,6 +60,26 @@ def test_the_labels_of_the_model_follow_the_index(gateway: Gateway) -> None:
     classes = classify(gateway, "classes", ROWS[:1], 3)
     # Index 3 has no label: as Triton, its string has none
     assert classes.tolist() == [["7.000000:3", "5.000000:2:bird", "3.000000:1:dog"]]
+
+
+def test_the_labels_are_those_of_the_version_that_served_not_of_a_model_yaml_that_failed(
+    gateway: Gateway,
+) -> None:
+    # Given a model.yaml rewritten with other labels and an output its file does not give
+    write_model_yaml(
+        gateway.repository,
+        "classes",
+        affine_model_document(
+            dims=(16,),
+            extra={"postprocess": {"kind": "none", "labels": [f"new{index}" for index in range(16)]}},
+        ),
+    )
+    # When the repository's next pass reloads it, and the reload fails as it should
+    gateway.service.repository.poll()
+    assert gateway.service.status("classes", 1).outputs[0].shape == (-1, 4)
+    # Then the version that still serves names its classes by the model.yaml it was loaded with
+    classes = classify(gateway, "classes", ROWS[:1], 2)
+    assert classes.tolist() == [["7.000000:3", "5.000000:2:bird"]]
 
 
 def test_a_count_above_the_classes_answers_every_class(gateway: Gateway) -> None:

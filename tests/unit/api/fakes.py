@@ -122,9 +122,6 @@ class FakeBackend:
         ends = [instant for instant in (deadline, queue_deadline) if instant is not None]
         return self._executor.submit(self._later, run, min(ends, default=None))
 
-    def output_labels(self, ref: ModelRef) -> Mapping[str, Sequence[str]]:
-        return {}
-
     def queue_settings(self) -> tuple[float, int]:
         return 0.002, 64
 

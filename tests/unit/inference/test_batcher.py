@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from gateway.domain import ModelRef
 from gateway.errors import DeadlineExceededError, InferenceError, OverloadedError
 from gateway.inference.batcher import Batcher, Outputs, WorkItem
+from gateway.inference.loaded import LoadedVersion
 from gateway.inference.metrics import InferenceMetrics
 from gateway.inference.workload import Ahead
 
@@ -22,7 +23,7 @@ FIRST = ModelRef("first", 1)
 SECOND = ModelRef("second", 1)
 
 
-def identity(ref: ModelRef, outputs: Outputs) -> Outputs:
+def identity(served: LoadedVersion, outputs: Outputs) -> Outputs:
     return outputs
 
 

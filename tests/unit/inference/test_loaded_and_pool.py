@@ -195,7 +195,7 @@ def test_an_unexpected_failure_becomes_an_inference_error(tmp_path: Path) -> Non
 def test_a_failing_finisher_fails_only_its_own_item(tmp_path: Path) -> None:
     pool, _ = pool_for(tmp_path, DoublingEngine())
 
-    def finish(ref: ModelRef, outputs: Outputs) -> Outputs:
+    def finish(served: LoadedVersion, outputs: Outputs) -> Outputs:
         if len(outputs["OUTPUT0"]) == 2:
             raise ValueError("cannot decode")
         return outputs
