@@ -9,7 +9,8 @@ letter, a control character) is skipped the same way, with one warning, and kept
 would only cost memory. While the repository itself is not a directory (unmounted, a link being
 replaced) the listing is None and nothing changes: what it loaded keeps serving until it is back.
 
-A look compares file stamps (``slots.Stamp``). A changed or added version is loaded side by side
+A look compares file stamps (``version_stamps``: a version's model file and the external-data files
+it names). A changed or added version is loaded side by side
 (``version_loader``); a removed one is unloaded. A model.yaml that no longer parses fails the
 model's versions while none of them serves; once one does, the last good model.yaml stays in force
 until the file changes again. A look runs with the model's lock held (``polling.ReloadLocks``).
@@ -26,8 +27,9 @@ from gateway.config import IDENTIFIER
 from gateway.domain import NAME_RULE, ModelRef, ModelState
 from gateway.errors import ConfigError
 from gateway.inference.model_config import load_model_config
-from gateway.inference.slots import MODEL_FILE, ON_DEMAND, Model, Slot, stamp_of, versions_in
+from gateway.inference.slots import MODEL_FILE, ON_DEMAND, Model, Slot, versions_in
 from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
+from gateway.inference.version_stamps import stamp_of
 from gateway.printable import printable
 
 logger = logging.getLogger("gateway.inference.repository")
@@ -119,7 +121,7 @@ class RepositoryFiles:
         directory = self._root / name
         config_stamp = stamp_of(directory / CONFIG_FILE)
         try:
-            versions, odd = versions_in(directory, MODEL_FILE)
+            model_files, odd = versions_in(directory, MODEL_FILE)
         except OSError as exc:
             self._unreadable(name, registered, exc)
             return
@@ -127,6 +129,7 @@ class RepositoryFiles:
         model = registered(name)
         if model is None:
             return  # nothing may come back into a closed repository
+        versions = model.version_stamps.of(model_files)
         for entry_name in sorted(odd - model.skipped):
             logger.warning(
                 "model %s: directory %r is skipped: a version directory is named by its number "

@@ -11,6 +11,7 @@ from gateway.domain import ModelRef, ModelState, ModelVersionStatus, ascii_integ
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.model_config import ModelConfig
 from gateway.inference.model_state import check_move
+from gateway.inference.version_stamps import Stamp, VersionStamp, VersionStamps
 
 ON_DEMAND = "loads on its first request"
 MODEL_FILE = "model.onnx"
@@ -18,9 +19,6 @@ NO_VERSIONS = (
     f"model has no versions: a version is a directory named by its number holding {MODEL_FILE} "
     f"(1/{MODEL_FILE})"
 )
-
-Stamp = tuple[int, int, int]
-"""(mtime_ns, size, inode) of a file: changes on every rewrite, including an atomic rename."""
 
 
 def everything(name: str) -> bool:
@@ -37,10 +35,10 @@ def version_of(directory_name: str) -> int | None:
     return number
 
 
-def versions_in(directory: Path, model_file: str) -> tuple[dict[int, Stamp | None], frozenset[str]]:
-    """The versions under a model's directory with the stamps of their ``model_file``, and the
-    names of the other directories (hidden ones, such as enrollment's staging, left out)."""
-    versions: dict[int, Stamp | None] = {}
+def versions_in(directory: Path, model_file: str) -> tuple[dict[int, Path], frozenset[str]]:
+    """The versions under a model's directory with the paths of their ``model_file``, and the names
+    of the other directories (hidden ones, such as enrollment's staging, left out)."""
+    versions: dict[int, Path] = {}
     odd: set[str] = set()
     for entry in directory.iterdir():
         if not entry.is_dir() or entry.name.startswith("."):
@@ -49,16 +47,8 @@ def versions_in(directory: Path, model_file: str) -> tuple[dict[int, Stamp | Non
         if version is None:
             odd.add(entry.name)
         else:
-            versions[version] = stamp_of(entry / model_file)
+            versions[version] = entry / model_file
     return versions, frozenset(odd)
-
-
-def stamp_of(path: Path) -> Stamp | None:
-    try:
-        stat = path.stat()
-    except OSError:
-        return None
-    return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 @dataclass(slots=True, eq=False)
@@ -66,11 +56,11 @@ class Slot:
     """One version of one model: what serves it now and how loading went."""
 
     ref: ModelRef
-    stamp: Stamp | None
+    stamp: VersionStamp | None
     state: ModelState = ModelState.LOADING
     reason: str | None = None
     current: LoadedVersion | None = None
-    failed_stamp: Stamp | None = None
+    failed_stamp: VersionStamp | None = None
     load_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def move(self, target: ModelState, reason: str | None = None) -> None:
@@ -89,6 +79,7 @@ class Model:
     """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
     skipped: frozenset[str] = frozenset()
     """Directories that are not versions (``01``, ``v2``), already warned about once."""
+    version_stamps: VersionStamps = field(default_factory=VersionStamps)
 
 
 def status_of(model: Model, slot: Slot) -> ModelVersionStatus:

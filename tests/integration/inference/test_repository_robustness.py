@@ -17,12 +17,12 @@ from gateway.cli import main
 from gateway.commands.build_engine import UsageError, resolve_model
 from gateway.domain import ModelRef, ModelState
 from gateway.errors import ConfigError, ModelLoadError
-from gateway.inference import slots
+from gateway.inference import version_stamps
 from gateway.inference.engines.base import Engine, EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
 from gateway.inference.model_config import load_model_config
 from gateway.inference.repository import ModelRepository
-from gateway.inference.slots import Stamp
+from gateway.inference.version_stamps import Stamp
 from tests.integration.inference.test_repository import wait_for
 from tests.support.onnx_models import (
     IR_VERSION,
@@ -168,7 +168,7 @@ def test_an_unexpected_error_in_one_model_is_logged_once_and_the_others_keep_rel
     # Given two models, and a bug that alpha's files trigger on every poll pass
     write_affine_model(models_root, "alpha")
     write_affine_model(models_root, "beta", offset=1.0)
-    real_stamp_of = slots.stamp_of
+    real_stamp_of = version_stamps.stamp_of
     alpha_passes: list[Path] = []
 
     def buggy_stamp_of(path: Path) -> Stamp | None:
