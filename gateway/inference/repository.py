@@ -11,9 +11,11 @@ Hot reload: a poll thread compares file stamps (mtime, size, inode). A changed o
 loaded side by side while the old engines keep serving; once warm it replaces them atomically and
 the old ones close after their in-flight batches finish, so a reload fails no request. A version
 whose file cannot be loaded at start is FAILED with the reason; a reload that fails keeps the last
-good engines serving (logged) and is retried when the file changes again. While the repository
-itself is not a directory (unmounted, a link being replaced) nothing changes: what it loaded keeps
-serving until it is back.
+good engines serving (logged) and is retried when the file changes again. A changed model.yaml
+is in force (routing, the labels rules are checked against, /v2 of versions not loaded) once a
+version serves with it; until then the one the versions were loaded with stays in force and
+``config_problems`` says why. While the repository itself is not a directory (unmounted, a link
+being replaced) nothing changes: what it loaded keeps serving until it is back.
 The poll thread outlives anything one model's files can do: an unexpected error refreshing a model
 is logged once per model and problem and the other models keep reloading, and ``polling_problems``
 tells the watchdog if the thread ever ends before ``stop``. Passes (the poll thread's, SIGHUP's, the
@@ -183,11 +185,19 @@ class ModelRepository:
             return sorted(self._models)
 
     def config_of(self, name: str) -> ModelConfig | None:
-        """The model's model.yaml as the last scan or poll read it; None for a model not in the
-        repository, or whose model.yaml does not parse."""
+        """The model's model.yaml in force: the one its serving versions were loaded with (while
+        none serves, the one the last scan or poll read); None for a model not in the repository,
+        or whose model.yaml does not parse and serves nothing."""
         with self._lock:
             model = self._models.get(name)
         return None if model is None else model.config
+
+    def config_problems(self) -> list[str]:
+        """Each model whose model.yaml on disk is not the one in force (it does not read, or its
+        serving versions do not load with it), naming the file and why: for ``/v1/status``."""
+        with self._lock:
+            models = sorted(self._models.values(), key=lambda model: model.name)
+        return [model.config_problem for model in models if model.config_problem is not None]
 
     def statuses(self) -> list[ModelVersionStatus]:
         with self._lock:
@@ -304,7 +314,9 @@ class ModelRepository:
         return self.root / ref.name / str(ref.version) / MODEL_FILE
 
     def _config(self, name: str) -> ModelConfig:
+        """What a version loads with: a model.yaml read but not in force yet, else the one in force."""
         model = self._model(name)
-        if model.config is None:
+        config = model.unapplied or model.config
+        if config is None:
             raise ModelLoadError(f"model {name!r}: {model.config_error}")
-        return model.config
+        return config

@@ -10,10 +10,13 @@ would only cost memory. While the repository itself is not a directory (unmounte
 replaced) the listing is None and nothing changes: what it loaded keeps serving until it is back.
 
 A look compares file stamps (``version_stamps``: a version's model file and the external-data files
-it names). A changed or added version is loaded side by side
-(``version_loader``); a removed one is unloaded. A model.yaml that no longer parses fails the
-model's versions while none of them serves; once one does, the last good model.yaml stays in force
-until the file changes again. A look runs with the model's lock held (``polling.ReloadLocks``).
+it names). A changed or added version is loaded side by side (``version_loader``); a removed one is
+unloaded. The model.yaml in force is the one the serving versions were loaded with: a changed one
+reloads them together and applies only once all of them load with it (routing, labels and /v2 never
+mix two). One that does not parse fails the model's versions while none of them serves; while one
+does, a model.yaml that does not parse or load stays out of force, a ``Model.config_problem`` for
+/v1/status, until the file changes again (or, one that parsed, until a version's files change and
+it loads). A look runs with the model's lock held (``polling.ReloadLocks``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from gateway.errors import ConfigError
 from gateway.inference.model_config import load_model_config
 from gateway.inference.slots import MODEL_FILE, ON_DEMAND, Model, Slot, versions_in
 from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
-from gateway.inference.version_stamps import stamp_of
+from gateway.inference.version_stamps import Stamp, stamp_of
 from gateway.printable import printable
 
 logger = logging.getLogger("gateway.inference.repository")
@@ -108,11 +111,54 @@ class RepositoryFiles:
             self._unreadable_names.add(name)
             logger.error("model %s: %s (%s)", name, reason, self._root / name, extra={"model": name})
         if model.config is None or not any(slot.current for slot in model.slots.values()):
-            model.config, model.config_error = None, reason
+            model.config, model.config_error, model.unapplied = None, reason, None
             for slot in model.slots.values():
                 fail_unserved(slot, reason)
         # Read model.yaml again once the directory reads: its stamp may be the one already seen.
         model.config_stamp = None
+
+    def _read_config(self, model: Model, directory: Path, stamp: Stamp | None) -> bool:
+        """Read the model's model.yaml if it changed; whether it did and reads. While no version
+        serves it is in force at once; while one does it waits in ``model.unapplied`` for a version
+        to load with it (``_settle``), and one that does not read is a ``config_problem`` (the one
+        in force stays)."""
+        name = model.name
+        if model.config_stamp == stamp and (model.config is not None or model.config_error is not None):
+            return False
+        model.config_stamp = stamp
+        serving = any(slot.current for slot in model.slots.values())
+        try:
+            config = load_model_config(directory / CONFIG_FILE)
+        except (ConfigError, OSError) as exc:
+            reason = f"{CONFIG_FILE}: {exc}"
+            logger.error("model %s: %s", name, reason, extra={"model": name})
+            model.unapplied = None
+            if model.config is None or not serving:
+                model.config, model.config_error, model.config_problem = None, reason, None
+                for slot in model.slots.values():
+                    fail_unserved(slot, reason)
+            else:
+                model.config_problem = _not_in_force(name, directory, reason)
+            return False
+        if model.config is None or not serving:
+            model.config, model.config_error, model.config_problem, model.unapplied = config, None, None, None
+        else:
+            model.unapplied = config
+        return True
+
+    def _settle(self, model: Model, failure: str | None) -> None:
+        """After a look: ``model.unapplied`` is in force once a version serves with it, or while
+        none serves; until then the look's ``failure`` (a serving version that does not load with
+        it) is the model's ``config_problem``."""
+        config = model.unapplied
+        if config is None:
+            return
+        serving = [slot.current for slot in model.slots.values() if slot.current is not None]
+        if not serving or any(loaded.config is config for loaded in serving):
+            model.config, model.unapplied, model.config_problem = config, None, None
+        elif failure is not None:
+            model.config_problem = _not_in_force(model.name, self._root / model.name, failure)
+            logger.error("%s", model.config_problem, extra={"model": model.name})
 
     def refresh(self, name: str, registered: Callable[[str], Model | None], *, load: bool) -> None:
         """Bring model ``name`` in step with its directory. ``registered``: its bookkeeping, made on
@@ -139,29 +185,15 @@ class RepositoryFiles:
                 extra={"model": name},
             )
         model.skipped = frozenset(odd)
-        config_changed = model.config_stamp != config_stamp or (
-            model.config is None and model.config_error is None
-        )
-        if config_changed:
-            model.config_stamp = config_stamp
-            try:
-                config = load_model_config(directory / CONFIG_FILE)
-            except (ConfigError, OSError) as exc:
-                reason = f"{CONFIG_FILE}: {exc}"
-                logger.error("model %s: %s", name, reason, extra={"model": name})
-                if model.config is None or not any(slot.current for slot in model.slots.values()):
-                    model.config, model.config_error = None, reason
-                    for slot in model.slots.values():
-                        fail_unserved(slot, reason)
-                # else: the last good config keeps serving; fixed on the next change of the file
-                config_changed = False
-            else:
-                model.config, model.config_error = config, None
+        config_changed = self._read_config(model, directory, config_stamp)
         for version in sorted(set(model.slots) - set(versions)):
             logger.info("model %s:%d removed", name, version, extra={"model": f"{name}:{version}"})
             removed = model.slots[version]
             model.slots = {key: value for key, value in model.slots.items() if key != version}
             unload(removed)
+        # What loads now: a model.yaml read but not in force yet is tried until a version loads with it.
+        config = model.unapplied or model.config
+        failure: str | None = None
         for version, stamp in sorted(versions.items()):
             if self._closed():
                 return  # close() came during this model's loads: the rest would only leak
@@ -178,7 +210,15 @@ class RepositoryFiles:
                     self._loader.load_quietly(slot)
                 elif load:
                     slot.move(ModelState.UNLOADED, ON_DEMAND)
-            elif model.config is not None and (config_changed or existing.stamp != stamp):
+            elif config is not None and (config_changed or existing.stamp != stamp):
                 existing.stamp = stamp
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
-                    self._loader.reload(existing, model.config)
+                    failure = self._loader.reload(existing, config) or failure
+        self._settle(model, failure)
+
+
+def _not_in_force(name: str, directory: Path, reason: str) -> str:
+    return (
+        f"model {name}: {directory / CONFIG_FILE} is not applied ({reason}); its versions serve with "
+        "the model.yaml they were loaded with until one applies"
+    )

@@ -74,12 +74,19 @@ class Model:
     name: str
     config_stamp: Stamp | None
     config: ModelConfig | None
+    """The model.yaml in force: the one its serving versions were loaded with."""
     config_error: str | None
     slots: dict[int, Slot] = field(default_factory=dict)
     """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
     skipped: frozenset[str] = frozenset()
     """Directories that are not versions (``01``, ``v2``), already warned about once."""
     version_stamps: VersionStamps = field(default_factory=VersionStamps)
+    unapplied: ModelConfig | None = None
+    """A model.yaml read while versions serve, in force once one of them serves with it: what
+    versions load with until then (a version whose files change tries it again)."""
+    config_problem: str | None = None
+    """Why the model.yaml on disk is not the one in force while versions serve (it does not read,
+    or they do not load with it), for /v1/status; None once one applies."""
 
 
 def status_of(model: Model, slot: Slot) -> ModelVersionStatus:

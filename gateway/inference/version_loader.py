@@ -134,8 +134,9 @@ class VersionLoader:
         )
         return loaded
 
-    def reload(self, slot: Slot, config: ModelConfig) -> None:
-        """Load the changed version side by side; swap when warm; the old one closes when idle."""
+    def reload(self, slot: Slot, config: ModelConfig) -> str | None:
+        """Load the changed version side by side; swap when warm; the old one closes when idle.
+        Returns why a version that serves could not be reloaded (it keeps serving), else None."""
         # Under the load lock: a load on demand in flight finishes first, so its move to READY is
         # never made from a state this pass set behind its back (an illegal move, a failed request).
         with slot.load_lock:
@@ -143,13 +144,13 @@ class VersionLoader:
             if unserved and not self._preload(slot.ref.name):
                 slot.move(ModelState.UNLOADED, ON_DEMAND)
                 slot.failed_stamp = None
-                return
+                return None
             if unserved:
                 slot.move(ModelState.LOADING)
                 slot.failed_stamp = None
         if unserved:
             self.load_quietly(slot)
-            return
+            return None
         logger.info("model %s changed, reloading", slot.ref, extra={"model": str(slot.ref)})
         try:
             replacement = self.build(slot.ref, config)
@@ -161,7 +162,7 @@ class VersionLoader:
                 exc,
                 extra={"model": str(slot.ref)},
             )
-            return
+            return f"version {slot.ref.version} does not load with it: {exc}"
         previous: LoadedVersion | None
         with slot.load_lock:
             # close() unloaded it while this pass built (nothing else can: other passes and loads
@@ -175,6 +176,7 @@ class VersionLoader:
                 slot.failed_stamp = None
         if previous is not None:
             previous.retire()
+        return None
 
 
 def check_model_file(path: Path) -> None:

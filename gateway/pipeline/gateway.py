@@ -314,13 +314,15 @@ class Gateway:
         stay down or whose frames a model keeps failing (their readers keep reconnecting and a model
         that appears is used, so restarting the service would not help), a config file a reload
         refused (``config_reloaded``), camera changes that wait for a restart, cameras whose
-        detector the repository lacks, rules following labels their model does not have, an outbox
-        file deleted while open, and outbox reads that failed (``outbox_read_failures``)."""
+        detector the repository lacks, model.yaml files that are not in force, rules following
+        labels their model does not have, an outbox file deleted while open, and outbox reads that
+        failed (``outbox_read_failures``)."""
         return (
             self.cameras.degraded(self.config.health.camera_down_after_s)
             + ([self._config_problem] if self._config_problem is not None else [])
             + list(self._pending)
             + self._missing_models()
+            + self.inference.repository.config_problems()
             + [rule.text for rule in self._unknown_labels() if rule.never_fires]
             + ([self._tokens_problem] if self._tokens_problem is not None else [])
             + ([file_problem] if (file_problem := self.outbox.file_problem()) is not None else [])

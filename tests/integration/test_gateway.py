@@ -187,14 +187,10 @@ def test_a_rule_whose_labels_a_reloaded_model_drops_or_brings_back_follows_the_m
     # Given: a rule on the face detector's labels, on a model that reloads on its own when its
     # model.yaml changes. Its labels were checked only at start and at SIGHUP: a model that dropped
     # them left the status healthy, and one that brought them back kept "it can never fire"
-    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "faces"}])
-    model = face_model(config.models.repository / "faces", {"1": True})
-    shipped = (model / "model.yaml").read_text()
-    gateway = started(running, config)
+    gateway, model, shipped = face_rule_on_faces(tmp_path, running)
     assert gateway.degraded() == []
     # When: the model's labels are narrowed to one the rule does not follow, and it is polled
-    narrowed = shipped.replace("keep_labels: [FACE_FEMALE, FACE_MALE]", "keep_labels: [FEET_EXPOSED]")
-    assert narrowed != shipped
+    narrowed = narrowed_labels(shipped)
     (model / "model.yaml").write_text(narrowed)
     gateway.inference.repository.poll()
     # Then: named at once, without a reload
@@ -203,6 +199,28 @@ def test_a_rule_whose_labels_a_reloaded_model_drops_or_brings_back_follows_the_m
         "(it can never fire; its labels: FEET_EXPOSED)"
     ]
     # And: gone once the model has the labels again
+    (model / "model.yaml").write_text(shipped)
+    gateway.inference.repository.poll()
+    assert gateway.degraded() == []
+
+
+def test_a_model_yaml_its_versions_do_not_load_with_is_a_status_problem_and_its_labels_are_not_checked(
+    tmp_path: Path, running: list[Gateway]
+) -> None:
+    # Given a rule on the face detector's labels, and a model.yaml rewritten with other labels and a
+    # frame size the model file does not take: its reload fails and the version serves as it was
+    gateway, model, shipped = face_rule_on_faces(tmp_path, running)
+    (model / "model.yaml").write_text(narrowed_labels(shipped).replace("320", "640"))
+    gateway.inference.repository.poll()
+    # Then the status names the model, the file and why, and the rule is checked against the labels
+    # in force (it said "it can never fire" of labels no serving version has)
+    (problem,) = gateway.degraded()
+    assert problem.startswith(
+        f"model faces: {model / 'model.yaml'} is not applied "
+        "(version 1 does not load with it: output 'output0'"
+    ), problem
+    assert problem.endswith("its versions serve with the model.yaml they were loaded with until one applies")
+    # And once a model.yaml that loads is written and polled, the problem is gone
     (model / "model.yaml").write_text(shipped)
     gateway.inference.repository.poll()
     assert gateway.degraded() == []
@@ -281,6 +299,21 @@ def test_a_camera_routed_to_a_default_version_that_fails_is_a_status_problem_tho
     # and once version 2's file loads and is polled, the problem is gone
     mend(gateway, model / "2")
     assert gateway.degraded() == []
+
+
+def face_rule_on_faces(tmp_path: Path, running: list[Gateway]) -> tuple[Gateway, Path, str]:
+    """A started gateway whose camera's rule follows the faces of model ``faces`` (the shipped face
+    detector); that model's directory and its model.yaml's text."""
+    config = config_for(tmp_path, [{**demo_camera([{"name": "face", **FACE}]), "model": "faces"}])
+    model = face_model(config.models.repository / "faces", {"1": True})
+    return started(running, config), model, (model / "model.yaml").read_text()
+
+
+def narrowed_labels(shipped: str) -> str:
+    """The face detector's model.yaml keeping a label the face rule does not follow."""
+    narrowed = shipped.replace("keep_labels: [FACE_FEMALE, FACE_MALE]", "keep_labels: [FEET_EXPOSED]")
+    assert narrowed != shipped
+    return narrowed
 
 
 def face_model(model: Path, versions: dict[str, bool], routing: str = "") -> Path:
