@@ -12,11 +12,12 @@ replaced) the listing is None and nothing changes: what it loaded keeps serving 
 A look compares file stamps (``version_stamps``: a version's model file and the external-data files
 it names). A changed or added version is loaded side by side (``version_loader``); a removed one is
 unloaded. The model.yaml in force is the one the serving versions were loaded with: a changed one
-reloads them together and applies only once all of them load with it (routing, labels and /v2 never
-mix two). One that does not parse fails the model's versions while none of them serves; while one
-does, a model.yaml that does not parse or load stays out of force, a ``Model.config_problem`` for
-/v1/status, until the file changes again (or, one that parsed, until a version's files change and
-it loads). A look runs with the model's lock held (``polling.ReloadLocks``).
+reloads them and is in force once one of them serves with it (each version keeps the config it was
+loaded with and answers by it, so a canary may come with inputs of its own). One that does not
+parse fails the model's versions while none of them serves; while one does, a model.yaml that does
+not parse or load stays out of force, a ``Model.config_problem`` for /v1/status, until the file
+changes again (or, one that parsed, until a version's files change and it loads). A look runs with
+the model's lock held (``polling.ReloadLocks``).
 """
 
 from __future__ import annotations
