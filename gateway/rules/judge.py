@@ -234,7 +234,7 @@ class CrossingJudge(TrackJudge):
                 continue  # on the line: judged from the last clear side once it leaves it
             if before is None or followed:
                 self._sided[track.track_id] = position
-            if followed and _at_frame_edge(track.box):
+            if followed and _walked_out(track.box, rising=before is not None and position[1] < before[1]):
                 self._lost.left_view(track.track_id)
             elif followed:
                 height = track.box[3] - track.box[1]
@@ -269,12 +269,13 @@ class CrossingJudge(TrackJudge):
         return newcomers
 
 
-def _at_frame_edge(box: Box) -> bool:
-    """Whether ``box`` reaches an edge of the frame an object walks out by (the detector clips boxes
-    to it): the left, the right or the bottom. Not the top: a person near a low camera has their
-    head cut there while their feet, where the rules place them, stand well inside the view."""
-    x1, _y1, x2, y2 = box
-    return x1 <= 0.0 or x2 >= 1.0 or y2 >= 1.0
+def _walked_out(box: Box, *, rising: bool) -> bool:
+    """Whether an object whose box is ``box`` walked out of view: its box reaches the frame's left,
+    right or bottom edge (the detector clips boxes to it), or the top while it moves up the frame
+    (``rising``: away from a door under a ceiling camera). The top alone is no exit: a person near a
+    low camera has their head cut there while their feet, where the rules place them, stand inside."""
+    x1, y1, x2, y2 = box
+    return x1 <= 0.0 or x2 >= 1.0 or y2 >= 1.0 or (rising and y1 <= 0.0)
 
 
 def _counts(wanted: CrossingDirection, direction: Direction) -> bool:

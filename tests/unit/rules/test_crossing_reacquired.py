@@ -63,6 +63,14 @@ def test_a_box_cut_by_the_top_edge_did_not_walk_out_and_its_crossing_counts() ->
     assert crossings(frames) == [(2, "in")]
 
 
+def test_a_box_moving_up_out_by_the_top_edge_walked_out_and_a_newcomer_beyond_counts_nothing() -> None:
+    # Given a person under a ceiling camera walking up the frame on the left of the door until their
+    # box reaches the top edge, no detection for 1.6 s, then someone appearing beyond the door
+    frames = [*[[(0.9, 0.30, y)] for y in (0.40, 0.33, 0.26, 0.20)], *NOTHING, *walk(0.9, 0.59, 0.62, 0.65)]
+    # Then nobody crossed: the person left by the top of the view, not hidden on the line
+    assert crossings(frames) == []
+
+
 def test_the_window_runs_to_where_the_new_track_was_first_seen_not_to_its_confirmation() -> None:
     # Given frames 0.3 s apart: track 1 last seen on the left of the door, then nothing for 1.5 s,
     # then a person beyond the door, first seen 1.8 s after track 1 was last seen (inside twice
