@@ -80,7 +80,10 @@ class HostCheck:
         that no reading of the request (the origin check's among them) finds another site's name."""
         problem = self.misdirected(header)
         if problem is None and host != header:
-            problem = self.misdirected(host)
+            # aiohttp gives an absolute-form target's IPv6 address bare (``::1``), as a Host never is.
+            problem = self.misdirected(
+                f"[{host}]" if host.count(":") > 1 and not host.startswith("[") else host
+            )
         return problem
 
     def _takes(self, host: str) -> bool:
