@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from gateway.config import read_text_file
-from gateway.config.bounded_read import READ_WAIT_S
+from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, refuse_irregular
 from gateway.config.settled_read import SETTLE_S, look, settled_text
 from gateway.config.text_file import text_problem
 from gateway.domain import Alert
@@ -35,11 +35,11 @@ from gateway.protocol.alerts import AlertVerificationError, decode_alert, sign, 
 __all__ = [
     "MIN_KEY_BYTES",
     "KeyRing",
+    "SettledKeys",
     "SigningKeys",
     "key_rings",
     "keys_in",
     "load_keys",
-    "load_settled_keys",
     "no_key",
     "quoted_id",
     "verify_signed",
@@ -216,28 +216,48 @@ def load_keys(path: Path) -> dict[str, KeyRing]:
     return keys_in(_keys_text(path), path)
 
 
-def load_settled_keys(
-    path: Path,
-    *,
-    read: Callable[[Path], str] | None = None,
-    settle_s: float = SETTLE_S,
-    limit_s: float = READ_WAIT_S,
-) -> dict[str, KeyRing]:
-    """``load_keys`` for a reload: the file read until two reads ``settle_s`` apart agree
-    (``gateway.config.settled_read``), so a keys file a tool is writing in place is not applied cut
-    short, refusing every device whose key was not written yet. AuditError, naming the file, for one
-    still changing after ``limit_s``. ``read``: how the text is read (the file's own by default)."""
-    try:
-        text = settled_text(
-            path,
-            partial(look, read or _keys_text, key=KEYS_SETTING),
-            settle_s=settle_s,
-            limit_s=limit_s,
-            key=KEYS_SETTING,
+class SettledKeys:
+    """The keys file as a reload reads it (``audit serve`` on SIGHUP), as a gateway's reload reads
+    its config and tokens: only a regular file, each read on a thread of its own waited for
+    ``wait_s`` at most (``gateway.config.bounded_read``: a dead mount fails the reload, naming the
+    file, instead of holding the service and SIGTERM behind it), and until two reads ``settle_s``
+    apart agree (``gateway.config.settled_read``), so a keys file a tool is writing in place is not
+    applied cut short, refusing every device whose key was not written yet. ``read``: how the text
+    is read (tests pass one that writes between reads)."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        read: Callable[[Path], str] | None = None,
+        settle_s: float = SETTLE_S,
+        wait_s: float = READ_WAIT_S,
+    ) -> None:
+        self.path = path
+        self._file = BoundedRead(
+            partial(look, read or _regular_keys_text, key=KEYS_SETTING),
+            KEYS_SETTING,
+            name="keys-file-read",
+            wait_s=wait_s,
         )
-    except ConfigError as exc:
-        raise AuditError(f"the keys file {exc}") from None
-    return keys_in(text, path)
+        self._settle_s = settle_s
+        self._wait_s = wait_s
+
+    def load(self) -> dict[str, KeyRing]:
+        """``load_keys`` of the file once settled; AuditError naming the file for one that is no
+        regular file, cannot be read in time or is still changing after ``wait_s``."""
+        try:
+            text = settled_text(
+                self.path, self._file.read, settle_s=self._settle_s, limit_s=self._wait_s, key=KEYS_SETTING
+            )
+        except ConfigError as exc:
+            raise AuditError(f"the keys file {exc}") from None
+        return keys_in(text, self.path)
+
+
+def _regular_keys_text(path: Path) -> str:
+    refuse_irregular(path, KEYS_SETTING)
+    return _keys_text(path)
 
 
 def _keys_text(path: Path) -> str:

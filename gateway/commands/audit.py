@@ -41,7 +41,7 @@ from prometheus_client import CollectorRegistry, Gauge, start_http_server
 
 from gateway.audit.http import AuditHttpServer, create_app
 from gateway.audit.http_context import ServiceProblems
-from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys, load_settled_keys
+from gateway.audit.keys_file import KeyRing, SettledKeys, SigningKeys, load_keys
 from gateway.audit.store import AuditStore, StoreBounds
 from gateway.audit.subscriber import AuditSubscriber
 from gateway.audit.verify import verify_store
@@ -177,10 +177,11 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
             notifier.ready(f"connecting to {config.mqtt.url}")
             shown = ""
             key_users = [subscriber.replace_keys] + ([reader.replace_keys] if reader is not None else [])
+            keys_file = SettledKeys(config.keys_file)
             while not stop.wait(STATUS_INTERVAL_S):
                 if reloads.take():
                     with notifier.reloading("reading the keys file again"):
-                        keys, refused = _reload_keys(config.keys_file, keys, key_users)
+                        keys, refused = _reload_keys(keys_file, keys, key_users)
                         problems.set(KEYS_PROBLEM, refused)
                         keys_reload_failed.set(0 if refused is None else 1)
                     shown = ""  # READY=1 ended the reload; the status line is sent again
@@ -221,12 +222,12 @@ def _serve(arguments: argparse.Namespace, reloads: _ReloadRequests) -> int:
 
 
 def _reload_keys(
-    path: Path, keys: dict[str, KeyRing], users: Sequence[Callable[[SigningKeys], None]]
+    keys_file: SettledKeys, keys: dict[str, KeyRing], users: Sequence[Callable[[SigningKeys], None]]
 ) -> tuple[dict[str, KeyRing], str | None]:
     """The keys file read again and handed to ``users``, and None; ``keys`` kept if it cannot be
     used, with why (the error names the file)."""
     try:
-        loaded = load_settled_keys(path)
+        loaded = keys_file.load()
     except AuditError as exc:
         problem = f"keys not reloaded, the keys of the {counted(len(keys), 'device')} in force stay: {exc}"
         logger.error("audit: %s", problem)
@@ -243,7 +244,7 @@ def _reload_keys(
     ]
     logger.info(
         "audit: keys reloaded from %s: %d devices; %s",
-        path,
+        keys_file.path,
         len(loaded),
         "; ".join(changes) if changes else "nothing changed",
     )

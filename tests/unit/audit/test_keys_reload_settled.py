@@ -7,11 +7,12 @@ thread writing the real file, one step after each of the reload's reads."""
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import pytest
 
-from gateway.audit.keys_file import load_settled_keys
+from gateway.audit.keys_file import SettledKeys
 from gateway.config import read_text_file
 from gateway.errors import AuditError
 from tests.support.in_place_writer import InPlaceWriter
@@ -33,7 +34,7 @@ def test_a_keys_file_written_in_place_is_read_once_finished(tmp_path: Path) -> N
         path.write_text(key_line("gate-01", 1), encoding="utf-8")
 
         # When the keys are reloaded, the tool writing its next line after each read
-        keys = load_settled_keys(path, read=writer.read, settle_s=SETTLE_S)
+        keys = SettledKeys(path, read=writer.read, settle_s=SETTLE_S).load()
 
     # Then the reload read on until two reads agreed: every device's key, none refused as unknown
     assert sorted(keys) == ["gate-01", "gate-02", "gate-03"]
@@ -45,8 +46,17 @@ def test_a_keys_file_that_does_not_stop_changing_is_refused_naming_it(tmp_path: 
     path.write_text(key_line("gate-01", 1), encoding="utf-8")
     lines = (f"# line {number}\n" for number in itertools.count())
     with InPlaceWriter(path, "a", lines, read_text_file) as writer, pytest.raises(AuditError) as refused:
-        load_settled_keys(path, read=writer.read, settle_s=SETTLE_S, limit_s=3.0)
+        SettledKeys(path, read=writer.read, settle_s=SETTLE_S, wait_s=3.0).load()
     assert str(refused.value) == (
         f"the keys file {path}: keys_file: cannot read: it did not stop changing within 3 s "
         "(still being written?)"
     )
+
+
+def test_a_keys_file_that_is_no_regular_file_is_refused_before_it_is_opened(tmp_path: Path) -> None:
+    # A FIFO in the keys file's place: opened, it would wait for a writer and hold the service
+    path = tmp_path / "keys.yaml"
+    os.mkfifo(path)
+    with pytest.raises(AuditError) as refused:
+        SettledKeys(path, settle_s=SETTLE_S, wait_s=3.0).load()
+    assert str(refused.value) == f"the keys file {path}: keys_file: is a FIFO, not a regular file"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit.keys_file import KeyRing, SigningKeys, load_keys
+from gateway.audit.keys_file import KeyRing, SettledKeys, SigningKeys, load_keys
 from gateway.commands.audit import _reload_keys
 
 KEY = bytes(range(32))
@@ -20,7 +20,7 @@ def reloaded(tmp_path: Path, before: dict[str, KeyRing], after: dict[str, bytes]
     path = tmp_path / "keys.yaml"
     path.write_text("".join(f"{device}: {key.hex()}\n" for device, key in after.items()))
     used: list[SigningKeys] = []
-    keys, problem = _reload_keys(path, before, [used.append])
+    keys, problem = _reload_keys(SettledKeys(path, settle_s=0.0), before, [used.append])
     assert problem is None
     assert keys == used[0] == load_keys(path)
     return str(path)
