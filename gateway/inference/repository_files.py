@@ -9,15 +9,15 @@ letter, a control character) is skipped the same way, with one warning, and kept
 would only cost memory. While the repository itself is not a directory (unmounted, a link being
 replaced) the listing is None and nothing changes: what it loaded keeps serving until it is back.
 
-A look compares file stamps (``version_stamps``: a version's model file and the external-data files
-it names). A changed or added version is loaded side by side (``version_loader``); a removed one is
-unloaded. The model.yaml in force is the one the serving versions were loaded with: a changed one
-reloads them and is in force once one of them serves with it (each version keeps the config it was
-loaded with and answers by it, so a canary may come with inputs of its own). One that does not
-parse fails the model's versions while none of them serves; while one does, a model.yaml that does
-not parse or load stays out of force, a ``Model.config_problem`` for /v1/status, until the file
-changes again (or, one that parsed, until a version's files change and it loads). A look runs with
-the model's lock held (``polling.ReloadLocks``).
+A look compares file stamps (``version_stamps``: the files in a version's directory). A changed or
+added version is loaded side by side (``version_loader``); a removed one is unloaded. The model.yaml
+in force is the one the serving versions were loaded with: a changed one reloads them and is in
+force once one of them serves with it (each version keeps the config it was loaded with and answers
+by it, so a canary may come with inputs of its own). One that does not parse fails the model's
+versions while none of them serves; while one does, a model.yaml that does not parse or load stays
+out of force, a ``Model.config_problem`` for /v1/status, until the file changes again (or, one that
+parsed, until a version's files change and it loads). A look runs with the model's lock held
+(``polling.ReloadLocks``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from gateway.errors import ConfigError
 from gateway.inference.model_config import load_model_config
 from gateway.inference.slots import MODEL_FILE, ON_DEMAND, Model, Slot, versions_in
 from gateway.inference.version_loader import VersionLoader, fail_unserved, unload
-from gateway.inference.version_stamps import Stamp, stamp_of
+from gateway.inference.version_stamps import Stamp, stamp_of, version_stamp
 from gateway.printable import printable
 
 logger = logging.getLogger("gateway.inference.repository")
@@ -176,7 +176,7 @@ class RepositoryFiles:
         model = registered(name)
         if model is None:
             return  # nothing may come back into a closed repository
-        versions = model.version_stamps.of(model_files)
+        versions = {version: version_stamp(path) for version, path in model_files.items()}
         for entry_name in sorted(odd - model.skipped):
             logger.warning(
                 "model %s: directory %r is skipped: a version directory is named by its number "

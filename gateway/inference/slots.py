@@ -11,7 +11,7 @@ from gateway.domain import ModelRef, ModelState, ModelVersionStatus, ascii_integ
 from gateway.inference.loaded import LoadedVersion
 from gateway.inference.model_config import ModelConfig
 from gateway.inference.model_state import check_move
-from gateway.inference.version_stamps import Stamp, VersionStamp, VersionStamps
+from gateway.inference.version_stamps import Stamp, VersionStamp
 
 ON_DEMAND = "loads on its first request"
 MODEL_FILE = "model.onnx"
@@ -80,7 +80,6 @@ class Model:
     """Replaced, never mutated, by the poll thread: readers iterate it without a lock."""
     skipped: frozenset[str] = frozenset()
     """Directories that are not versions (``01``, ``v2``), already warned about once."""
-    version_stamps: VersionStamps = field(default_factory=VersionStamps)
     unapplied: ModelConfig | None = None
     """A model.yaml read while versions serve, in force once one of them serves with it: what
     versions load with until then (a version whose files change tries it again)."""

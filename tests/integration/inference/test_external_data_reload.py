@@ -1,6 +1,7 @@
 """Hot reload of a version whose weights are ONNX external data (``model.onnx.data`` beside the
 graph), with real ONNX Runtime sessions and the repository's own poll passes: a change of the data
-file is a change of the version, and the graph is read for its data files only when it changes."""
+file is a change of the version, and a data-file entry that no ONNX tool reads fails its version
+alone."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import onnx
 import pytest
 
 from gateway.domain import ModelRef, ModelState
-from gateway.inference import version_stamps
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
 from gateway.inference.repository import ModelRepository
@@ -87,24 +87,62 @@ def test_a_graph_written_before_its_data_loads_once_the_data_arrives(tmp_path: P
     repository.close()
 
 
-def test_a_poll_reads_no_graph_that_did_not_change(
-    repository: ModelRepository, monkeypatch: pytest.MonkeyPatch
+def write_bad_external_entry(root: Path, version: int, field: str, value: str) -> None:
+    """``affine`` version ``version`` whose weights' external-data entry has ``field`` set to
+    ``value``: an entry no ONNX tool reads (a negative offset, a NUL in its location)."""
+    directory = root / "affine" / str(version)
+    directory.mkdir(parents=True)
+    model = onnx.load_from_string(affine_model_bytes(offset=7.0))
+    onnx.save_model(
+        model,
+        str(directory / "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=DATA_FILE,
+        size_threshold=0,
+    )
+    model = onnx.load(str(directory / "model.onnx"), load_external_data=False)
+    for entry in model.graph.initializer[0].external_data:
+        if entry.key == field:
+            entry.value = value
+    (directory / "model.onnx").write_bytes(model.SerializeToString())
+
+
+BAD_ENTRIES = pytest.mark.parametrize(
+    ("field", "value"), [("offset", "-1"), ("offset", "ten"), ("location", "model\x00.data")]
+)
+
+
+@BAD_ENTRIES
+def test_a_version_with_a_bad_external_data_entry_leaves_the_others_serving(
+    tmp_path: Path, field: str, value: str
 ) -> None:
-    read: list[Path] = []
-    real = version_stamps.external_data_files
+    # Given version 1 whole and version 2 whose weights' entry no ONNX tool reads
+    root = tmp_path / "models"
+    write_affine_model(root)
+    write_bad_external_entry(root, 2, field, value)
+    # When the repository loads them
+    repository = ModelRepository(root, OnnxEngine, EngineOptions(), warmup_batches=0)
+    repository.scan()
+    repository.load_all()
+    # Then version 2 fails alone and version 1 serves
+    assert repository.status("affine", 2).state is ModelState.FAILED
+    assert repository.status("affine", 1).state is ModelState.READY
+    assert offset_served(repository) == 1.0
+    repository.close()
 
-    def counted(path: Path) -> tuple[Path, ...]:
-        read.append(path)
-        return real(path)
 
-    monkeypatch.setattr(version_stamps, "external_data_files", counted)
+@BAD_ENTRIES
+def test_hot_reload_goes_on_past_a_version_with_a_bad_external_data_entry(
+    repository: ModelRepository, field: str, value: str
+) -> None:
+    # Given version 1 serving, and then a version 2 whose weights' entry no ONNX tool reads
+    write_bad_external_entry(repository.root, 2, field, value)
     repository.poll()
+    assert repository.status("affine", 2).state is ModelState.FAILED
+    # When version 1's weights are replaced
+    write_external_weights(repository.root, offset=4.0, graph=False)
     repository.poll()
-    assert read == []
-    # A changed graph is read once, at the pass that finds it
-    write_external_weights(repository.root, offset=2.0)
-    repository.poll()
-    repository.poll()
-    assert read == [repository.root / "affine" / "1" / "model.onnx"]
-    assert offset_served(repository) == 2.0
+    # Then the pass reloads it
+    assert offset_served(repository) == 4.0
     repository.close()
