@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.commands.build_engine import ProgressBar  # noqa: E402
 from gateway.errors import ModelLoadError  # noqa: E402
-from gateway.inference.engine_cache import EngineCache, EngineKey, Precision, profile_for, sha256_file  # noqa: E402
+from gateway.inference.engine_cache import EngineCache, EngineKey, Precision, model_digest, profile_for  # noqa: E402
 from gateway.inference.engines.selection import current_device  # noqa: E402
 from gateway.inference.engines.tensorrt import TensorrtEngine  # noqa: E402
 from gateway.inference.engines.tensorrt_build import BuildRequest, build_engine  # noqa: E402
@@ -49,7 +49,7 @@ TRTEXEC_CANDIDATES = ("trtexec", "/usr/src/tensorrt/bin/trtexec", "/usr/local/te
 def engine_for(model: str, precision: Precision, batch: int, state_dir: Path) -> tuple[Path, dict[str, Any]]:
     onnx_path = ROOT / "models" / model / "1" / "model.onnx"
     config = load_model_config(ROOT / "models" / model / "model.yaml")
-    key = EngineKey(current_device(), precision, profile_for(config, batch), sha256_file(onnx_path))
+    key = EngineKey(current_device(), precision, profile_for(config, batch), model_digest(onnx_path))
     cache = EngineCache(state_dir / "engines")
     plan = cache.get(key)
     if plan is None:

@@ -26,8 +26,8 @@ from gateway.inference.engine_cache import (
     EngineCache,
     EngineKey,
     Precision,
+    model_digest,
     profile_for,
-    sha256_file,
 )
 from gateway.inference.engines.selection import current_device
 from gateway.inference.engines.tensorrt_build import DEFAULT_WORKSPACE_BYTES, BuildRequest, build_engine
@@ -112,7 +112,7 @@ def _run(arguments: argparse.Namespace) -> int:
         device = current_device()
     except ModelLoadError as exc:
         raise UsageError(str(exc)) from exc
-    key = EngineKey(device, precision, profile, sha256_file(onnx_path))
+    key = EngineKey(device, precision, profile, model_digest(onnx_path))
     cache = EngineCache(config.state_dir / "engines")
     cached = cache.get(key)
     if cached is not None and not arguments.force:

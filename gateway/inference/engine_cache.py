@@ -2,9 +2,10 @@
 
 A serialized engine is only valid for the GPU it was built on (name and compute capability), the
 TensorRT version that built it, its precision, its optimisation profile (min/opt/max input shapes)
-and the exact ONNX file it came from. All of these go into ``EngineKey``; the file name is a digest
-of the whole key, so a JetPack upgrade, a new GPU or a changed model lands on a different path and
-the old engine is simply never looked up again.
+and the exact model it came from: model.onnx and the files its weights may live in
+(``model_digest``). All of these go into ``EngineKey``; the file name is a digest of the whole key,
+so a JetPack upgrade, a new GPU or a changed model lands on a different path and the old engine is
+simply never looked up again.
 
 Each entry is two files: ``<precision>-<digest>.engine`` and a ``.json`` sidecar holding the key in
 clear. Both are written to a temporary file, fsynced and renamed, the sidecar last: the sidecar is the
@@ -28,6 +29,7 @@ from typing import Any, Literal, get_args
 from gateway.durable import fsync_path
 from gateway.errors import ModelLoadError
 from gateway.inference.model_config import ModelConfig
+from gateway.inference.version_stamps import version_files
 from gateway.private_files import make_private_directory
 
 logger = logging.getLogger(__name__)
@@ -78,6 +80,7 @@ class EngineKey:
     precision: Precision
     profile: tuple[ShapeRange, ...]
     onnx_sha256: str
+    """``model_digest`` of the version the engine was built from."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -239,6 +242,22 @@ def profile_for(config: ModelConfig, max_batch: int) -> tuple[ShapeRange, ...]:
             )
         shapes.append(ShapeRange(tensor.name, (1, *dims), (max_batch, *dims), (max_batch, *dims)))
     return tuple(shapes)
+
+
+def model_digest(model_file: Path) -> str:
+    """A digest of the model a version directory holds, for keying the engines built from it:
+    ``model_file``'s SHA-256 when it is the directory's only file (so engines cached before weights
+    beside it counted keep their keys), else one over every file the version's stamp counts
+    (``version_stamps.version_files``: ``model.onnx.data`` among them), by relative path. Keyed by
+    model.onnx alone, a version whose weights alone were replaced loaded the engine built from the
+    old ones. OSError when a file cannot be read."""
+    files = version_files(model_file)
+    if len(files) == 1:
+        return sha256_file(model_file)
+    digest = hashlib.sha256()
+    for relative, path in files:
+        digest.update(f"{relative}\0{sha256_file(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def sha256_file(path: Path) -> str:

@@ -57,25 +57,40 @@ def version_stamp(model_file: Path) -> VersionStamp | None:
     if own is None:
         return None
     found: list[FileStamp] = [(model_file.name, *own)]
-    _walk(model_file.parent, "", 0, found, skip=model_file.name)
+    for relative, _, details in _walk(model_file.parent, "", 0, skip=model_file.name):
+        found.append((relative, details.st_mtime_ns, details.st_size, details.st_ino))
     return tuple(sorted(found))
 
 
-def _walk(directory: Path, prefix: str, depth: int, found: list[FileStamp], *, skip: str = "") -> None:
+def version_files(model_file: Path) -> list[tuple[str, Path]]:
+    """The files a version's stamp counts, each by its path relative to the version directory, in
+    that order: ``model_file`` (read or not) and the regular files beside and below it."""
+    found = [(model_file.name, model_file)]
+    found.extend(
+        (relative, path) for relative, path, _ in _walk(model_file.parent, "", 0, skip=model_file.name)
+    )
+    return sorted(found)
+
+
+def _walk(
+    directory: Path, prefix: str, depth: int, *, skip: str = ""
+) -> list[tuple[str, Path, os.stat_result]]:
+    """The regular files under ``directory`` within the bounds, by name; ``skip`` is left out."""
+    found: list[tuple[str, Path, os.stat_result]] = []
     try:
         with os.scandir(directory) as entries:
             listed = sorted(entries, key=lambda entry: entry.name)
     except OSError:
-        return  # removed or unreadable since it was listed: the next pass sees it as it is then
+        return found  # removed or unreadable since it was listed: the next pass sees it as it is then
     for entry in listed:
         if len(found) >= MAX_FILES:
-            return
+            break
         if entry.name.startswith(".") or entry.name == skip:
             continue
         try:
             if entry.is_dir(follow_symlinks=False):
                 if depth < MAX_DEPTH:
-                    _walk(Path(entry.path), f"{prefix}{entry.name}/", depth + 1, found)
+                    found.extend(_walk(Path(entry.path), f"{prefix}{entry.name}/", depth + 1))
                 continue
             # A symlink is followed, as the model file's stamp is; a symlinked directory is then no
             # regular file, and nothing below it is read.
@@ -83,4 +98,5 @@ def _walk(directory: Path, prefix: str, depth: int, found: list[FileStamp], *, s
         except OSError:
             continue  # removed between the listing and the stat
         if stat.S_ISREG(details.st_mode):
-            found.append((f"{prefix}{entry.name}", details.st_mtime_ns, details.st_size, details.st_ino))
+            found.append((f"{prefix}{entry.name}", Path(entry.path), details))
+    return found[:MAX_FILES]

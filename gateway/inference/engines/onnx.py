@@ -21,6 +21,7 @@ import onnxruntime as ort
 from gateway.config import ProviderName
 from gateway.domain import TensorSpec, TensorType
 from gateway.errors import InferenceError, InvalidInputError, ModelLoadError
+from gateway.inference.engine_cache import model_digest
 from gateway.inference.engines.base import EngineOptions, Tensors
 from gateway.inference.thread_priority import at_worker_priority
 from gateway.private_files import make_private_directory
@@ -85,6 +86,8 @@ class OnnxEngine:
         # there; ONNX Runtime's own copy of a failed run went to stderr too, in terminal colours.
         session_options.log_severity_level = 4
 
+        configured = session_providers(providers, options, path)
+
         def open_session() -> ort.InferenceSession:
             # No fallback: where a session or a run fails, ONNX Runtime's own would print to stdout,
             # which carries the alerts when there is no broker, and would move the model to other
@@ -94,7 +97,7 @@ class OnnxEngine:
             session = ort.InferenceSession(
                 str(path),
                 sess_options=session_options,
-                providers=session_providers(providers, options),
+                providers=configured,
                 enable_fallback=0,
             )
             session.disable_fallback()
@@ -145,19 +148,30 @@ class OnnxEngine:
         self._session = None
 
 
-def session_providers(providers: list[str], options: EngineOptions) -> list[Any]:
+def session_providers(providers: list[str], options: EngineOptions, model_file: Path) -> list[Any]:
     """``providers`` with their options: TensorRT EP with fp16 from config and its engine and timing
-    caches in state_dir; CUDA and CPU with onnxruntime's defaults."""
+    caches in state_dir; CUDA and CPU with onnxruntime's defaults.
+
+    The TensorRT EP names its engines by a hash of the model file's name and the graph's input and
+    node names (``TRTGenerateId``), never of the weights: every version is a ``model.onnx``, so a
+    version whose weights were replaced, in the graph or beside it, loaded the engine built from the
+    old ones. Its engines therefore go in a directory of their own per model
+    (``engine_cache.model_digest``, as the native engines are keyed); the timing cache, which holds
+    kernel timings and no weights, is shared."""
     configured: list[Any] = []
     for provider in providers:
         if provider == PROVIDERS["tensorrt"]:
             tensorrt: dict[str, Any] = {"trt_fp16_enable": options.tensorrt_fp16}
             if options.tensorrt_cache_dir is not None:
                 cache = tensorrt_ep_cache_dir(options.tensorrt_cache_dir)
-                make_private_directory(cache)  # engines loaded from it: the gateway's user's alone
+                try:
+                    engines = cache / model_digest(model_file)[:32]
+                except OSError as exc:
+                    raise ModelLoadError(f"{model_file}: {exc.strerror or exc}") from exc
+                make_private_directory(engines)  # engines loaded from it: the gateway's user's alone
                 tensorrt.update(
                     trt_engine_cache_enable=True,
-                    trt_engine_cache_path=str(cache),
+                    trt_engine_cache_path=str(engines),
                     trt_timing_cache_enable=True,
                     trt_timing_cache_path=str(cache),
                 )

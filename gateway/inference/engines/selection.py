@@ -2,7 +2,8 @@
 
 - ``platform: tensorrt_plan`` in model.yaml: native TensorRT, nothing else. Without TensorRT the
   version fails to load with the one-line install hint; with no cached engine for this GPU,
-  TensorRT version and ONNX file, one is built at load (minutes, logged) and cached.
+  TensorRT version and model (model.onnx and the files beside it, ``engine_cache.model_digest``),
+  one is built at load (minutes, logged) and cached.
 - ``platform: onnxruntime_onnx`` with ``tensorrt`` ahead of every provider this onnxruntime offers
   in ``inference.providers``: the native engine when ``edge-gateway build-engine`` has cached one
   that fits (profile covers the model's max batch, precision accepted by the config). Otherwise the
@@ -29,9 +30,9 @@ from gateway.inference.engine_cache import (
     EngineCache,
     EngineKey,
     Precision,
+    model_digest,
     precisions_for,
     profile_for,
-    sha256_file,
 )
 from gateway.inference.engines import tensorrt as native
 from gateway.inference.engines.base import Engine, EngineFactory, EngineOptions
@@ -103,7 +104,7 @@ class EngineSelector:
             raise ModelLoadError("native TensorRT needs the model's config and an engine cache directory")
         device = self._runtime.device()
         try:
-            onnx_sha256 = sha256_file(path)
+            onnx_sha256 = model_digest(path)
         except OSError as exc:
             raise ModelLoadError(f"{path}: {exc.strerror or exc}") from exc
         needed = profile_for(config, config.max_batch_size)

@@ -16,6 +16,7 @@ from gateway.inference.engine_cache import (
     EngineCache,
     EngineKey,
     ShapeRange,
+    model_digest,
     precisions_for,
     profile_for,
     sha256_file,
@@ -169,3 +170,29 @@ def test_sha256_file_changes_with_one_byte(tmp_path: Path) -> None:
     path.write_bytes(b"\0" * 2_999_999 + b"\1")
     assert sha256_file(path) != before
     assert len(before) == 64
+
+
+def test_model_digest_of_a_lone_model_file_is_its_sha256(tmp_path: Path) -> None:
+    # Engines cached before the files beside model.onnx counted keep their keys
+    path = tmp_path / "1" / "model.onnx"
+    path.parent.mkdir()
+    path.write_bytes(b"graph")
+    assert model_digest(path) == sha256_file(path)
+
+
+def test_model_digest_changes_with_the_weights_beside_the_graph_alone(tmp_path: Path) -> None:
+    # Given a version whose weights are external data beside model.onnx
+    path = tmp_path / "1" / "model.onnx"
+    path.parent.mkdir()
+    path.write_bytes(b"graph")
+    (path.parent / "model.onnx.data").write_bytes(b"old weights")
+    (path.parent / ".model.onnx.data.tmp").write_bytes(b"an upload")
+    before = model_digest(path)
+    assert before != sha256_file(path)
+    # When only the weights are replaced, the key of the engine built from them changes
+    (path.parent / "model.onnx.data").write_bytes(b"new weights")
+    assert model_digest(path) != before
+    # And a hidden staging file, which the version's stamp skips too, is no part of it
+    (path.parent / ".model.onnx.data.tmp").unlink()
+    (path.parent / "model.onnx.data").write_bytes(b"old weights")
+    assert model_digest(path) == before

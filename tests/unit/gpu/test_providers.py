@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from gateway.config import GatewayConfig
 from gateway.domain import ModelState, ModelVersionStatus
 from gateway.inference.defaults import engine_options
+from gateway.inference.engine_cache import model_digest
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import session_providers, tensorrt_ep_cache_dir
 from gateway.inference.gpu_presence import gpu_present
@@ -25,15 +26,17 @@ from tests.support.onnx_models import write_affine_model
 def test_tensorrt_ep_gets_fp16_and_versioned_caches_under_state_dir(tmp_path: Path) -> None:
     options = EngineOptions(providers=("tensorrt", "cuda", "cpu"), tensorrt_cache_dir=tmp_path / "trt-cache")
     wanted = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
-    configured = session_providers(wanted, options)
+    model_file = write_affine_model(tmp_path / "models")
+    configured = session_providers(wanted, options, model_file)
     cache = tmp_path / "trt-cache" / f"onnxruntime-{ort.__version__}"
+    engines = cache / model_digest(model_file)[:32]
     assert configured == [
         (
             "TensorrtExecutionProvider",
             {
                 "trt_fp16_enable": True,
                 "trt_engine_cache_enable": True,
-                "trt_engine_cache_path": str(cache),
+                "trt_engine_cache_path": str(engines),
                 "trt_timing_cache_enable": True,
                 "trt_timing_cache_path": str(cache),
             },
@@ -41,12 +44,25 @@ def test_tensorrt_ep_gets_fp16_and_versioned_caches_under_state_dir(tmp_path: Pa
         "CUDAExecutionProvider",
         "CPUExecutionProvider",
     ]
-    assert cache.is_dir()
+    assert engines.is_dir()
     assert tensorrt_ep_cache_dir(tmp_path) == tmp_path / f"onnxruntime-{ort.__version__}"
 
 
-def test_fp16_off_reaches_the_tensorrt_ep() -> None:
-    configured = session_providers(["TensorrtExecutionProvider"], EngineOptions(tensorrt_fp16=False))
+def test_tensorrt_ep_engines_of_replaced_weights_go_elsewhere(tmp_path: Path) -> None:
+    # The EP names its engines by the graph's names only: replaced weights must change the directory
+    options = EngineOptions(providers=("tensorrt",), tensorrt_cache_dir=tmp_path / "trt-cache")
+    model_file = write_affine_model(tmp_path / "models", offset=1.0)
+    before = session_providers(["TensorrtExecutionProvider"], options, model_file)
+    write_affine_model(tmp_path / "models", offset=2.0)
+    after = session_providers(["TensorrtExecutionProvider"], options, model_file)
+    assert before[0][1]["trt_engine_cache_path"] != after[0][1]["trt_engine_cache_path"]
+    assert before[0][1]["trt_timing_cache_path"] == after[0][1]["trt_timing_cache_path"]
+
+
+def test_fp16_off_reaches_the_tensorrt_ep(tmp_path: Path) -> None:
+    configured = session_providers(
+        ["TensorrtExecutionProvider"], EngineOptions(tensorrt_fp16=False), tmp_path / "model.onnx"
+    )
     assert configured == [("TensorrtExecutionProvider", {"trt_fp16_enable": False})]
 
 
