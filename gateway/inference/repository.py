@@ -144,7 +144,13 @@ class ModelRepository:
             return loaded
         with self._locks.model(ref.name, on_demand=True):
             # Looked up again: the pass this waited for may have removed or replaced the version.
-            return self._loader.load(self._slot(ref))
+            slot = self._slot(ref)
+            try:
+                return self._loader.load(slot)
+            finally:
+                # A version loaded with a model.yaml not in force yet puts it in force now: config_of,
+                # routing and /v1/status would otherwise wait for the next pass to say so.
+                self._files.settle(self._model(ref.name), None)
 
     # --- routing --------------------------------------------------------------------------------
 

@@ -121,7 +121,7 @@ class RepositoryFiles:
     def _read_config(self, model: Model, directory: Path, stamp: Stamp | None) -> bool:
         """Read the model's model.yaml if it changed; whether it did and reads. While no version
         serves it is in force at once; while one does it waits in ``model.unapplied`` for a version
-        to load with it (``_settle``), and one that does not read is a ``config_problem`` (the one
+        to load with it (``settle``), and one that does not read is a ``config_problem`` (the one
         in force stays)."""
         name = model.name
         if model.config_stamp == stamp and (model.config is not None or model.config_error is not None):
@@ -147,7 +147,7 @@ class RepositoryFiles:
             model.unapplied = config
         return True
 
-    def _settle(self, model: Model, failure: str | None) -> None:
+    def settle(self, model: Model, failure: str | None) -> None:
         """After a look: ``model.unapplied`` is in force once a version serves with it, or while
         none serves; until then the look's ``failure`` (a serving version that does not load with
         it) is the model's ``config_problem``."""
@@ -215,7 +215,7 @@ class RepositoryFiles:
                 existing.stamp = stamp
                 if (stamp is not None and stamp != existing.failed_stamp) or config_changed:
                     failure = self._loader.reload(existing, config) or failure
-        self._settle(model, failure)
+        self.settle(model, failure)
 
 
 def _not_in_force(name: str, directory: Path, reason: str) -> str:

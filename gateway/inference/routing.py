@@ -62,9 +62,11 @@ def to_load(model: Model) -> Slot | None:
     else the highest that has not failed: ``default_slot`` alone would keep routing to a lower one a
     pinned request happened to load first), then the canary; None when its model.yaml does not parse
     (``choose_version`` says so)."""
-    if model.config is None:
+    # The model.yaml the version loads with, not yet in force while no version serves with it.
+    config = model.unapplied or model.config
+    if config is None:
         return None
-    routing = model.config.routing
+    routing = config.routing
     if routing.default_version is not None:
         wanted = model.slots.get(routing.default_version)
     else:

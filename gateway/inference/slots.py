@@ -92,7 +92,8 @@ def status_of(model: Model, slot: Slot) -> ModelVersionStatus:
     loaded = slot.current
     if loaded is not None:
         return loaded.status
-    config = model.config
+    # A version not loaded is described by the model.yaml it would load with (a canary's new inputs).
+    config = model.unapplied or model.config
     if config is None:
         return config_failure(model, slot.ref.version)
     return ModelVersionStatus(

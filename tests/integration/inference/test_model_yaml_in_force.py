@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.domain import ModelRef
 from gateway.inference.engines.base import EngineOptions
 from gateway.inference.engines.onnx import OnnxEngine
 from gateway.inference.repository import ModelRepository
@@ -89,4 +90,28 @@ def test_a_model_yaml_out_of_force_is_a_problem_until_a_version_loads_with_one(
     # Then once the files and the model.yaml agree again, the model.yaml on disk is in force
     mend(root)
     routed_after_a_pass(repository)
+    repository.close()
+
+
+def test_a_version_not_loaded_is_described_by_the_model_yaml_it_loads_with(tmp_path: Path) -> None:
+    # Given version 1 (4 wide) loaded on demand, and version 2 (6 wide) not loaded
+    root = tmp_path / "models"
+    write_affine_model(root)
+    write_model_file(root, "affine", 2, affine_model_bytes(dims=(6,)))
+    repository = ModelRepository(
+        root, OnnxEngine, EngineOptions(), warmup_batches=1, preload=lambda name: False
+    )
+    repository.scan()
+    repository.load(ModelRef("affine", 1))
+    # When a model.yaml for 6 wide inputs arrives, which version 1 does not load with
+    write_model_yaml(root, "affine", affine_model_document(dims=(6,), extra=ROUTED))
+    repository.poll()
+    # Then version 2, not loaded, advertises the inputs it will load with
+    assert repository.status("affine", 2).inputs[0].shape == (-1, 6)
+    # And once it loads on demand, that model.yaml is in force at once, not at the next pass
+    repository.load(ModelRef("affine", 2))
+    config = repository.config_of("affine")
+    assert config is not None
+    assert config.inputs[0].dims == (6,)
+    assert repository.config_problems() == []
     repository.close()
