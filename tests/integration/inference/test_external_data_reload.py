@@ -21,21 +21,25 @@ ROW = np.arange(4, dtype=np.float32)[np.newaxis]
 DATA_FILE = "model.onnx.data"
 
 
+def save_affine(directory: Path, *, offset: float) -> None:
+    """``affine`` with ``offset`` as ``directory``/model.onnx, its scale and offset in ``DATA_FILE``."""
+    onnx.save_model(
+        onnx.load_from_string(affine_model_bytes(offset=offset)),
+        str(directory / "model.onnx"),
+        save_as_external_data=True,
+        all_tensors_to_one_file=True,
+        location=DATA_FILE,
+        size_threshold=0,
+    )
+
+
 def write_external_weights(root: Path, *, offset: float, graph: bool = True, data: bool = True) -> None:
     """``affine`` version 1 with its scale and offset in ``model.onnx.data``; ``graph`` and ``data``
     say which of the two files to write, each atomically as a deployment would."""
     directory = root / "affine" / "1"
     staging = directory / ".staging"
     staging.mkdir(parents=True, exist_ok=True)
-    model = onnx.load_from_string(affine_model_bytes(offset=offset))
-    onnx.save_model(
-        model,
-        str(staging / "model.onnx"),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=DATA_FILE,
-        size_threshold=0,
-    )
+    save_affine(staging, offset=offset)
     for name, wanted in (("model.onnx", graph), (DATA_FILE, data)):
         if wanted:
             (staging / name).replace(directory / name)
@@ -92,15 +96,7 @@ def write_bad_external_entry(root: Path, version: int, field: str, value: str) -
     ``value``: an entry no ONNX tool reads (a negative offset, a NUL in its location)."""
     directory = root / "affine" / str(version)
     directory.mkdir(parents=True)
-    model = onnx.load_from_string(affine_model_bytes(offset=7.0))
-    onnx.save_model(
-        model,
-        str(directory / "model.onnx"),
-        save_as_external_data=True,
-        all_tensors_to_one_file=True,
-        location=DATA_FILE,
-        size_threshold=0,
-    )
+    save_affine(directory, offset=7.0)
     model = onnx.load(str(directory / "model.onnx"), load_external_data=False)
     for entry in model.graph.initializer[0].external_data:
         if entry.key == field:
