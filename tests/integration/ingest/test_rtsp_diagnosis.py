@@ -59,6 +59,7 @@ class ScriptedServer:
         self.script, self.piece = script, piece
         self.requests: list[str] = []
         self.sessions: list[str] = []
+        self._received = threading.Condition()
         self._socket = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._socket.getsockname()[1])
         self.url = f"rtsp://127.0.0.1:{self.port}/live"
@@ -90,10 +91,18 @@ class ScriptedServer:
 
     def _reply(self, request: str) -> bytes:
         first, *headers = request.split("\r\n")
-        self.requests.append(first)
-        self.sessions += [line for line in headers if line.lower().startswith("session:")]
+        with self._received:
+            self.requests.append(first)
+            self.sessions += [line for line in headers if line.lower().startswith("session:")]
+            self._received.notify_all()
         sequence = next((line for line in headers if line.lower().startswith("cseq")), "CSeq: 0")
         return self.script(first.split(" ")[0], sequence)
+
+    def received(self, first_line: str, within_s: float = 5.0) -> bool:
+        """Whether a request with this first line arrives within ``within_s`` (one the client sends
+        without waiting for its answer can reach this thread after the client has returned)."""
+        with self._received:
+            return self._received.wait_for(lambda: first_line in self.requests, within_s)
 
     def _send(self, connection: socket.socket, answer: bytes) -> bool:
         pieces = (
@@ -278,7 +287,7 @@ def test_a_refused_play_is_named_by_its_status(
     # And: PLAY went to the presentation in the session SETUP returned, which is then torn down
     assert f"PLAY {server.url} RTSP/1.0" in server.requests
     assert server.sessions[-2:] == ["Session: 1234", "Session: 1234"]
-    assert f"TEARDOWN {server.url} RTSP/1.0" in server.requests
+    assert server.received(f"TEARDOWN {server.url} RTSP/1.0")
 
 
 def test_a_stream_whose_every_request_succeeds_is_not_blamed_on_the_path(
