@@ -21,14 +21,13 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
-from functools import partial
 from pathlib import Path
 
 from aiohttp import web
 
 from gateway.api.context import CONTEXT
-from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, refuse_irregular
-from gateway.config.settled_read import SETTLE_S, look, settled_text
+from gateway.config.bounded_read import READ_WAIT_S, refuse_irregular
+from gateway.config.settled_read import SETTLE_S, SettledFile
 from gateway.errors import ConfigError
 from gateway.protocol.bearer import KEY, load_tokens, read_tokens_text, tokens_in
 
@@ -71,9 +70,7 @@ class TokensInUse:
     ) -> None:
         # At start, as ``preflight`` and ``create_app`` read it: nothing is served yet to be held up.
         self._in_use = None if path is None else _digest(load_tokens(path))
-        self._file = BoundedRead(partial(look, read, key=KEY), KEY, name="tokens-file-read", wait_s=wait_s)
-        self._wait_s = wait_s
-        self._settle_s = settle_s
+        self._file = SettledFile(read, KEY, name="tokens-file-read", wait_s=wait_s, settle_s=settle_s)
 
     async def reload(self, path: Path | None, replace: Callable[[frozenset[str]], None]) -> str | None:
         """After a reload: ``replace`` the API's tokens with those now in ``path``, the tokens file
@@ -81,9 +78,7 @@ class TokensInUse:
         if path is None:
             return None
         try:
-            text = await asyncio.to_thread(
-                settled_text, path, self._file.read, settle_s=self._settle_s, limit_s=self._wait_s, key=KEY
-            )
+            text = await asyncio.to_thread(self._file.text, path)
             tokens = tokens_in(text, path)
         except ConfigError as exc:
             problem = f"{exc}; {KEPT}"

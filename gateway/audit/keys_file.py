@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from gateway.config import read_text_file
-from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, refuse_irregular
-from gateway.config.settled_read import SETTLE_S, look, settled_text
+from gateway.config.bounded_read import READ_WAIT_S, refuse_irregular
+from gateway.config.settled_read import SETTLE_S, SettledFile
 from gateway.config.text_file import text_problem
 from gateway.domain import Alert
 from gateway.errors import AuditError, ConfigError
@@ -234,22 +233,15 @@ class SettledKeys:
         wait_s: float = READ_WAIT_S,
     ) -> None:
         self.path = path
-        self._file = BoundedRead(
-            partial(look, read or _regular_keys_text, key=KEYS_SETTING),
-            KEYS_SETTING,
-            name="keys-file-read",
-            wait_s=wait_s,
+        self._file = SettledFile(
+            read or _regular_keys_text, KEYS_SETTING, name="keys-file-read", wait_s=wait_s, settle_s=settle_s
         )
-        self._settle_s = settle_s
-        self._wait_s = wait_s
 
     def load(self) -> dict[str, KeyRing]:
         """``load_keys`` of the file once settled; AuditError naming the file for one that is no
         regular file, cannot be read in time or is still changing after ``wait_s``."""
         try:
-            text = settled_text(
-                self.path, self._file.read, settle_s=self._settle_s, limit_s=self._wait_s, key=KEYS_SETTING
-            )
+            text = self._file.text(self.path)
         except ConfigError as exc:
             raise AuditError(f"the keys file {exc}") from None
         return keys_in(text, self.path)

@@ -27,10 +27,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from gateway.config.bounded_read import file_status
+from gateway.config.bounded_read import READ_WAIT_S, BoundedRead, FileUse, file_status
 from gateway.errors import ConfigError, ConfigProblem
+
+Outcome = TypeVar("Outcome")
 
 SETTLE_S = 0.25
 """How long the file must stay the same between two reads for a reload to apply it."""
@@ -71,3 +75,35 @@ def settled_text(
             problem = f"cannot read: it did not stop changing within {limit_s:g} s (still being written?)"
             raise ConfigError([ConfigProblem(str(path), None, key, problem)])
         seen = now
+
+
+class SettledFile:
+    """One file a reload reads: each look at it through ``read`` bounded by ``wait_s`` on a thread
+    named ``name`` (``BoundedRead``), until two looks ``settle_s`` apart agree (``settled_text``),
+    for ``wait_s`` at most. ``key`` is the setting that names the file ("" for the config itself)."""
+
+    def __init__(
+        self,
+        read: Callable[[Path], str],
+        key: str,
+        *,
+        name: str,
+        wait_s: float = READ_WAIT_S,
+        settle_s: float = SETTLE_S,
+    ) -> None:
+        self._looks = BoundedRead(partial(look, read, key=key), key, name=name, wait_s=wait_s)
+        self._key = key
+        self._wait_s = wait_s
+        self._settle_s = settle_s
+
+    def text(self, path: Path) -> str:
+        """The text of ``path`` once settled; ConfigError naming it (HungFileError for a read that
+        did not finish in time) and what ``read`` raises."""
+        return settled_text(
+            path, self._looks.read, settle_s=self._settle_s, limit_s=self._wait_s, key=self._key
+        )
+
+    def run(self, path: Path, action: Callable[[Path], Outcome], use: FileUse) -> Outcome:
+        """Another use of the file (a check, a write) bounded and counted with the reads
+        (``BoundedRead.run``)."""
+        return self._looks.run(path, action, use)

@@ -63,13 +63,12 @@ from gateway.config import (
 )
 from gateway.config.bounded_read import (
     READ_WAIT_S,
-    BoundedRead,
     FileUse,
     HungFileError,
     NotRegularFileError,
     refuse_irregular,
 )
-from gateway.config.settled_read import SETTLE_S, look, settled_text
+from gateway.config.settled_read import SETTLE_S, SettledFile
 from gateway.config_edit import read_only_reason, replace_geometry, write_atomically
 from gateway.errors import ConfigError, ConfigProblem
 from gateway.pipeline.camera_changes import plan_reload
@@ -115,9 +114,7 @@ class ConfigFile:
         self._path = path
         self._environment = environment
         self._read = read
-        self._file = BoundedRead(partial(look, read), "", name="config-file-read", wait_s=read_wait_s)
-        self._read_wait_s = read_wait_s
-        self._settle_s = settle_s
+        self._file = SettledFile(read, "", name="config-file-read", wait_s=read_wait_s, settle_s=settle_s)
         self._lock = threading.Lock()
         self._requested: GatewayConfig | None = None
         """The config the last reload or save asked for; ``running`` may keep cameras of it back."""
@@ -131,9 +128,7 @@ class ConfigFile:
                 self._apply(self._running())
                 return
             try:
-                text = settled_text(
-                    self._path, self._file.read, settle_s=self._settle_s, limit_s=self._read_wait_s
-                )
+                text = self._file.text(self._path)
                 refuse_empty(text, str(self._path))
                 config: GatewayConfig = parse_config(text, str(self._path), GatewayConfig, self._environment)
             except NotRegularFileError as exc:
