@@ -21,7 +21,7 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeoutError
 from typing import TextIO
 
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, Gauge
 
 from gateway.api.ports import SystemFacts
 from gateway.config import CameraConfig, GatewayConfig
@@ -108,6 +108,18 @@ class Gateway:
         """Why the last reload left the API's tokens as they were (the tokens file unreadable)."""
         self._config_problem: str | None = None
         """Why the last reload left the running config (the file invalid, empty, unreadable)."""
+        # As the audit's keys: an alert rule can watch a gauge where the problem text cannot be.
+        self._config_reload_failed = Gauge(
+            "edge_gateway_config_reload_failed",
+            "1 while the last reload of the config file was refused (the running config stays), else 0",
+            registry=registry,
+        )
+        self._tokens_reload_failed = Gauge(
+            "edge_gateway_api_tokens_reload_failed",
+            "1 while the last reload left the API's tokens as they were (the tokens file unreadable "
+            "or holding none), else 0",
+            registry=registry,
+        )
 
     @classmethod
     def from_config(
@@ -339,12 +351,14 @@ class Gateway:
         tokens apply, else why the API keeps the ones it had, listed by ``degraded`` until a reload
         reads the file again."""
         self._tokens_problem = problem
+        self._tokens_reload_failed.set(problem is not None)
 
     def config_reloaded(self, problem: str | None) -> None:
         """What the config file said at the last reload (``ConfigFile``): None once a reload or a
         console save applies it, else why the running config stays, naming the file and when,
         listed by ``degraded`` (and by ``serve`` in systemd's status line) until then."""
         self._config_problem = problem
+        self._config_reload_failed.set(problem is not None)
 
     @property
     def config_problem(self) -> str | None:

@@ -1,5 +1,6 @@
 """A reload refused is said where whoever ran ``systemctl reload`` looks: ``/v1/status`` problems and
-systemd's status line name the file, when and why, until a reload applies the file; and the unit's
+systemd's status line name the file, when and why, until a reload applies the file (and
+``edge_gateway_config_reload_failed`` is 1 in ``/metrics``); and the unit's
 ExecReload says of an empty file what the reload says of it.
 
 Before, the refusal was only in the log: the unit's ``kill -HUP`` succeeds whatever the gateway
@@ -16,6 +17,7 @@ import signal
 from pathlib import Path
 
 from tests.integration.systemd.notify_listener import Notification, NotifyListener
+from tests.integration.test_alert_integrity import metric
 from tests.integration.test_reload_restart_settings import status
 from tests.integration.test_reload_tokens import RELOADED
 from tests.support.command import edge_gateway, write_config
@@ -25,6 +27,7 @@ EXIT_CONFIG = 2
 EMPTY = "is empty (no YAML document): only blank lines and comments (cut short, or still being written?)"
 STAYS = "; the running config stays until a reload applies the file"
 REFUSED_AT = r"reload refused at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: "
+RELOAD_FAILED = "edge_gateway_config_reload_failed"
 
 
 def reload(gateway: Process, listener: NotifyListener) -> tuple[str, str]:
@@ -54,6 +57,8 @@ def test_a_refused_reload_is_in_the_status_until_a_reload_applies_the_file(
         processes.append(gateway)
         port = gateway.api_port()
         listener.wait_for("READY", START_WAIT_S)
+        metrics = f"http://127.0.0.1:{port}/metrics"
+        assert metric(metrics, RELOAD_FAILED) == 0
 
         # Given the config file emptied by a tool about to write it again
         config.write_text("# written by ansible\n", encoding="utf-8")
@@ -75,6 +80,8 @@ def test_a_refused_reload_is_in_the_status_until_a_reload_applies_the_file(
         assert body["healthy"] is False
         (listed,) = body["problems"]
         assert ready.startswith(f"{listed}; "), (listed, ready)
+        # And /metrics says so to an alert rule
+        assert metric(metrics, RELOAD_FAILED) == 1
 
         # When a file with a mistake is reloaded, the line says that one instead
         config.write_text(written + "colour: red\n", encoding="utf-8")
@@ -89,4 +96,5 @@ def test_a_refused_reload_is_in_the_status_until_a_reload_applies_the_file(
         assert RELOADED in gateway.output()[said:]
         assert "reload refused" not in ready + after
         assert status(port)["problems"] == []
+        assert metric(metrics, RELOAD_FAILED) == 0
         assert gateway.terminate() == 0, gateway.output()

@@ -7,6 +7,7 @@ the real ``edge-gateway`` and a real HTTP client."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import threading
 import time
@@ -106,17 +107,29 @@ def test_a_reload_keeps_the_tokens_when_the_file_holds_none(tmp_path: Path, proc
     assert "http.tokens_file: cannot read" in removed
     assert status_code(port, "a-token") == 200
     assert status_code(port) == 401
-    # And /v1/status lists it until a reload reads the file again
+    # And /v1/status lists it, and /metrics counts it, until a reload reads the file again
     (problem,) = problems(port, "a-token")
     assert problem.startswith(f"{tokens}: http.tokens_file: cannot read"), problem
     assert problem.endswith(KEPT), problem
+    assert reload_failed(port, "a-token") == "1.0"
     tokens.write_text("a-token\n", encoding="utf-8")
     reload(gateway, RELOADED)
     deadline = time.monotonic() + 60
     while problems(port, "a-token"):
         assert time.monotonic() < deadline, gateway.output()
         threading.Event().wait(0.05)
+    assert reload_failed(port, "a-token") == "0.0"
     assert gateway.terminate() == 0, gateway.output()
+
+
+def reload_failed(port: int, token: str) -> str:
+    """The value of ``edge_gateway_api_tokens_reload_failed`` in ``/metrics``."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
+    request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode()
+    (value,) = re.findall(r"^edge_gateway_api_tokens_reload_failed (\S+)$", text, re.MULTILINE)
+    return str(value)
 
 
 def problems(port: int, token: str) -> list[str]:
