@@ -124,10 +124,16 @@ class RepositoryFiles:
         to load with it (``settle``), and one that does not read is a ``config_problem`` (the one
         in force stays)."""
         name = model.name
-        if model.config_stamp == stamp and (model.config is not None or model.config_error is not None):
+        serving = any(slot.current for slot in model.slots.values())
+        # One that did not read while versions served is read again once none does: it is in force.
+        held_back = model.config_problem is not None and model.unapplied is None and not serving
+        if (
+            model.config_stamp == stamp
+            and (model.config is not None or model.config_error is not None)
+            and not held_back
+        ):
             return False
         model.config_stamp = stamp
-        serving = any(slot.current for slot in model.slots.values())
         try:
             config = load_model_config(directory / CONFIG_FILE)
         except (ConfigError, OSError) as exc:
@@ -186,12 +192,13 @@ class RepositoryFiles:
                 extra={"model": name},
             )
         model.skipped = frozenset(odd)
-        config_changed = self._read_config(model, directory, config_stamp)
+        # Removed first: a model.yaml out of force with its last serving version gone is read anew.
         for version in sorted(set(model.slots) - set(versions)):
             logger.info("model %s:%d removed", name, version, extra={"model": f"{name}:{version}"})
             removed = model.slots[version]
             model.slots = {key: value for key, value in model.slots.items() if key != version}
             unload(removed)
+        config_changed = self._read_config(model, directory, config_stamp)
         # What loads now: a model.yaml read but not in force yet is tried until a version loads with it.
         config = model.unapplied or model.config
         failure: str | None = None

@@ -115,3 +115,29 @@ def test_a_version_not_loaded_is_described_by_the_model_yaml_it_loads_with(tmp_p
     assert config.inputs[0].dims == (6,)
     assert repository.config_problems() == []
     repository.close()
+
+
+@pytest.mark.parametrize(
+    ("change", "in_force"),
+    [
+        # a model.yaml that reads but that version 1 does not load with: in force, nothing serving
+        (eight_wide_model_yaml, (8,)),
+        # a model.yaml that does not parse: none in force, the model fails as one without any
+        (unparsable_model_yaml, None),
+    ],
+)
+def test_a_model_yaml_out_of_force_is_no_problem_once_no_version_serves(
+    tmp_path: Path, change: Callable[[Path], None], in_force: tuple[int, ...] | None
+) -> None:
+    root = tmp_path / "models"
+    repository = serving(root)
+    not_in_force(repository, lambda: change(root))
+    # When the only version serving is removed
+    (root / "affine" / "1" / "model.onnx").unlink()
+    (root / "affine" / "1").rmdir()
+    repository.poll()
+    # Then the model.yaml on disk is what the model is, not a problem of versions serving
+    assert repository.config_problems() == []
+    config = repository.config_of("affine")
+    assert (config.inputs[0].dims if config is not None else None) == in_force
+    repository.close()
