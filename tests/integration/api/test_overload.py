@@ -98,7 +98,8 @@ def test_deadlines_under_overload_give_504_not_other_errors(make_gateway: Gatewa
 def test_client_rate_limit_answers_429_with_retry_after(make_gateway: GatewayFactory) -> None:
     # A wait budget of a minute leaves the rate limit as the only thing that can refuse.
     gateway = make_gateway(
-        admission=AdmissionConfig(rate_per_s=5, burst=5, max_queue_wait_ms=60_000),
+        # One a second: the 20 requests take 5 s before the refill alone lets half of them through.
+        admission=AdmissionConfig(rate_per_s=1, burst=5, max_queue_wait_ms=60_000),
         tokens=frozenset({"a", "b"}),
     )
     outcomes = asyncio.run(

@@ -47,17 +47,24 @@ def test_an_image_the_broker_cannot_take_does_not_hold_back_later_alerts(
         # When starts with images (too large for the broker) and their ends are committed
         device.append(3)
         # Then every alert is delivered
-        wait_until(lambda: device.outbox.stats().pending == 0, timeout_s=8, what="every alert delivered")
+        wait_until(lambda: device.outbox.stats().pending == 0, timeout_s=30, what="every alert delivered")
         # And every image stays in the outbox, undelivered (so retention keeps it), each said and counted
         wait_until(
             lambda: device.registry.get_sample_value("edge_gateway_mqtt_evidence_undeliverable_total") == 3,
-            timeout_s=8,
+            timeout_s=30,
             what="every image given up",
         )
         assert device.outbox.stats().evidence_pending == 3
-        said = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
-        for seq in (1, 3, 5):
-            assert any(f"evidence image of alert seq {seq} not delivered" in line for line in said), said
+
+        def said_of_each() -> bool:
+            said = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+            return all(
+                any(f"evidence image of alert seq {seq} not delivered" in line for line in said)
+                for seq in (1, 3, 5)
+            )
+
+        # Each is counted, then said, on the publisher's thread
+        wait_until(said_of_each, timeout_s=30, what="each image said undelivered")
     finally:
         device.close()
 

@@ -142,7 +142,11 @@ def test_each_image_goes_with_its_alert_and_is_marked_delivered_on_its_puback(
         assert named.sha256 == hashlib.sha256(data).hexdigest()
     assert images.retained == 0
     wait_until(lambda: device.outbox.stats().evidence_pending == 0, what="every image's PUBACK")
-    assert device.registry.get_sample_value("edge_gateway_mqtt_evidence_delivered_total") == 20
+    # Counted on the publisher's thread once the outbox has marked them
+    wait_until(
+        lambda: device.registry.get_sample_value("edge_gateway_mqtt_evidence_delivered_total") == 20,
+        what="every image counted",
+    )
 
 
 def test_images_wait_out_a_broker_outage(

@@ -87,12 +87,12 @@ def run_camera(
     pipeline = CameraPipeline([config], detector, lambda _f, _r: None, CollectorRegistry())
     pipeline.start()
     try:
-        assert wait_until(lambda: pipeline.cameras()[0].state is CameraState.STREAMING, 5)
+        assert wait_until(lambda: pipeline.cameras()[0].state is CameraState.STREAMING, 20)
         time.sleep(RUN_S)
     finally:
         assert pipeline.stop()
     if anomaly is None:  # processed counts the detector's frames, runs every model's
-        assert wait_until(lambda: detector.runs == pipeline.processed("clip"), 2)
+        assert wait_until(lambda: detector.runs == pipeline.processed("clip"), 10)
     drops = pipeline.cameras()[0].drops
     sampled = detector.runs + sum(
         count for reason, count in drops.items() if reason is not DropReason.SUPERSEDED

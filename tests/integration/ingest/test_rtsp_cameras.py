@@ -217,9 +217,9 @@ def test_server_dropping_all_clients_leads_to_a_reconnect(rtsp_server: RtspServe
         assert wait_until(lambda: camera.state is CameraState.STREAMING, 10)
         frames_before = camera.frames_in
         rtsp_server.drop_clients()
-        assert wait_until(lambda: CameraState.RECONNECTING in states, 5)
+        assert wait_until(lambda: CameraState.RECONNECTING in states, 20)
         assert wait_until(
-            lambda: camera.state is CameraState.STREAMING and camera.frames_in > frames_before + 25, 10
+            lambda: camera.state is CameraState.STREAMING and camera.frames_in > frames_before + 25, 20
         )
         assert camera.reconnects >= 1
         assert camera.last_error is None  # the drop is past once frames flow again
@@ -374,7 +374,7 @@ def test_200_connect_disconnect_cycles_leak_no_threads_or_fds(rtsp_server: RtspS
     def cycle() -> None:
         camera = Camera(config, opener)
         camera.start()
-        assert wait_until(lambda: camera.frames_in > 0, 5, 0.005)
+        assert wait_until(lambda: camera.frames_in > 0, 20, 0.005)
         assert camera.stop()
 
     for _ in range(3):  # FFmpeg and OpenCV open their long-lived handles on first use
@@ -382,4 +382,4 @@ def test_200_connect_disconnect_cycles_leak_no_threads_or_fds(rtsp_server: RtspS
     threads, fds = threading.active_count(), open_fds()
     for _ in range(200):
         cycle()
-    assert wait_until(lambda: threading.active_count() == threads and open_fds() == fds, 5)
+    assert wait_until(lambda: threading.active_count() == threads and open_fds() == fds, 20)

@@ -62,7 +62,7 @@ def test_a_camera_on_a_raw_h264_file_loops_without_reconnecting(raw_h264: Path) 
     camera.start()
     try:
         # When: the file plays through its end twice (10 frames at 25 fps each pass).
-        assert wait_until(lambda: camera.frames_in > RAW_FRAMES * 2 + 2, 5)
+        assert wait_until(lambda: camera.frames_in > RAW_FRAMES * 2 + 2, 20)
     finally:
         assert camera.stop()
     # Then: its loop is no lost stream: no reconnect, no state flap, no error.
@@ -124,11 +124,11 @@ def test_a_slow_camera_s_frame_is_kept_for_a_visit_long_after_it(tmp_path: Path)
     camera = Camera(config, source_factory(config))
     camera.start()
     try:
-        assert wait_until(lambda: camera.peek_newest() is not None, 5)
+        assert wait_until(lambda: camera.peek_newest() is not None, 20)
         first = camera.take_newest()
         assert first is not None
         camera.expect_sample_at(first.monotonic_at + 1.5)
-        assert wait_until(lambda: camera.frames_in >= 2, 5)
+        assert wait_until(lambda: camera.frames_in >= 2, 20)
         # Then: the second frame waits in the slot for that visit; no third frame comes before it.
         second = camera.take_newest()
     finally:
@@ -151,7 +151,7 @@ def test_a_host_name_with_an_empty_or_over_long_label_fails_clearly_and_keeps_re
     camera.start()
     try:
         # When: the reader tries the URL a few times.
-        assert wait_until(lambda: camera.reconnects >= 2, 5)
+        assert wait_until(lambda: camera.reconnects >= 2, 20)
         # Then: the camera is failed with the host named, and its reader is still retrying.
         assert camera.state is CameraState.FAILED
         assert camera.reader_alive
@@ -244,7 +244,7 @@ def test_a_camera_that_drops_every_session_is_reopened_with_backoff_not_in_a_tig
     camera.start()
     try:
         # When: the camera has lost its stream four times.
-        assert wait_until(lambda: camera.reconnects >= 4, 5)
+        assert wait_until(lambda: camera.reconnects >= 4, 20)
         elapsed = time.monotonic() - started
     finally:
         assert camera.stop()

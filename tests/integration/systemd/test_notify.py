@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from gateway.systemd import SEND_TIMEOUT_S, Notifier, Watchdog
 from tests.integration.systemd.notify_listener import NotifyListener
+from tests.support.serve import wait_for
 
 
 def notifier_for(listener: NotifyListener, watchdog_usec: int | None = None) -> Notifier:
@@ -27,6 +28,10 @@ def notifier_for(listener: NotifyListener, watchdog_usec: int | None = None) -> 
 def next_fields(listener: NotifyListener, timeout_s: float = 1.0) -> dict[str, str] | None:
     notification = listener.receive(timeout_s)
     return None if notification is None else notification.fields
+
+
+def withheld_count(registry: CollectorRegistry) -> float:
+    return registry.get_sample_value("edge_gateway_watchdog_withheld_total") or 0.0
 
 
 def test_lifecycle_messages_arrive_as_systemd_expects_them(listener: NotifyListener) -> None:
@@ -114,17 +119,17 @@ def test_watchdog_pings_only_while_healthy_and_resumes(listener: NotifyListener)
 
         # When the pipeline wedges, the pings stop: systemd would kill the process.
         healthy.clear()
-        time.sleep(0.3)  # a ping already on its way may still land
+        # A round that checked before the wedge may still ping; one withheld after it has finished.
+        withheld_before = withheld_count(registry)
+        wait_for(lambda: withheld_count(registry) > withheld_before, "a round withheld", 10)
         listener.drain(0.05)
         assert listener.drain(1.0) == []
         assert registry.get_sample_value("edge_gateway_watchdog_healthy") == 0
-        withheld = registry.get_sample_value("edge_gateway_watchdog_withheld_total")
-        assert withheld is not None
-        assert withheld >= 3
+        wait_for(lambda: withheld_count(registry) >= withheld_before + 3, "three rounds withheld", 10)
 
         # And resume once it makes progress again.
         healthy.set()
-        resumed, _ = listener.wait_for("WATCHDOG", 1.0)
+        resumed, _ = listener.wait_for("WATCHDOG", 10.0)
         assert resumed.fields == {"WATCHDOG": "1"}
         assert registry.get_sample_value("edge_gateway_watchdog_healthy") == 1
     finally:

@@ -53,7 +53,7 @@ def test_running_out_is_logged_once_and_a_status_problem_while_it_lasts(
         caplog.set_level(logging.INFO, logger=connection_limit.__name__)
         with every_descriptor_taken():
             # Given three looks (a second apart) at a process out of descriptors
-            found = wait_until(lambda: any(OUT_OF_THEM in problem for problem in connections.problems()), 2.5)
+            found = wait_until(lambda: any(OUT_OF_THEM in problem for problem in connections.problems()), 10)
             time.sleep(2.0)
             problems = connections.problems()
         assert found
