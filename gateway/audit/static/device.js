@@ -186,22 +186,25 @@ export function mount(view, parameter) {
   // The cards shown are kept, not taken out and put back: that dropped the keyboard's focus (on a
   // card's "Show the signed JSON", say) to the document's body at every refresh. A card drawn again
   // once its evidence arrived keeps its signed JSON open if it was, and the focus if it had it.
+  // Only the cards shown stay in the map: one page left open on a device whose alerts keep coming,
+  // or paged through a long history, held every card it had drawn.
   function listCards(entries) {
     let focused = null;
+    const shown = new Map();
     showInOrder(list, entries.map((entry) => {
       const key = `${entry.seq}:${entry.evidence_stored}`;
-      const known = cards.get(key);
-      if (known) return known;
-      const node = card(deviceId, entry, viewer);
-      const before = cards.get(`${entry.seq}:${!entry.evidence_stored}`);
+      const node = cards.get(key) || card(deviceId, entry, viewer);
+      const before = cards.has(key) ? null : cards.get(`${entry.seq}:${!entry.evidence_stored}`);
       if (before) {
         const details = node.querySelector("details");
         details.open = before.querySelector("details").open;
         if (before.contains(document.activeElement)) focused = details.querySelector("summary");
       }
-      cards.set(key, node);
+      shown.set(key, node);
       return node;
     }));
+    cards.clear();
+    for (const [key, node] of shown) cards.set(key, node);
     if (focused) focused.focus();
   }
 
