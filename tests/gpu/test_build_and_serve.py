@@ -29,7 +29,7 @@ def repository(tmp_path: Path) -> Path:
     """A copy of the shipped yolov8n-bench model (its engine builds fastest at batch 2)."""
     root = tmp_path / "models"
     shutil.copytree(
-        MODELS / "yolov8n-bench", root / "yolov8n-bench", ignore=shutil.ignore_patterns("build.json")
+        MODELS / "yolov8n-bench", root / "yolov8n-bench", ignore=shutil.ignore_patterns(".build.json")
     )
     document = yaml.safe_load((root / "yolov8n-bench" / "model.yaml").read_text())
     document["max_batch_size"] = 2

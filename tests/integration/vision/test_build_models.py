@@ -31,7 +31,7 @@ def test_a_generated_model_is_rebuilt_when_missing_or_corrupted(tmp_path: Path) 
     first = build("--root", str(tmp_path), "yolov8n-bench")
     assert first.returncode == 0, first.stderr
     assert "built models/yolov8n-bench/1/model.onnx (8.74 GFLOPs at 640)" in first.stdout
-    stamp = json.loads((model.parent / "build.json").read_text(encoding="utf-8"))
+    stamp = json.loads((model.parent / ".build.json").read_text(encoding="utf-8"))
     original = model.read_bytes()
 
     again = build("--root", str(tmp_path), "yolov8n-bench")
@@ -44,8 +44,8 @@ def test_a_generated_model_is_rebuilt_when_missing_or_corrupted(tmp_path: Path) 
     repaired = build("--root", str(tmp_path), "yolov8n-bench")
     assert "built" in repaired.stdout
     assert model.read_bytes() == original
-    assert json.loads((model.parent / "build.json").read_text(encoding="utf-8")) == stamp
-    assert sorted(path.name for path in model.parent.iterdir()) == ["build.json", "model.onnx"]
+    assert json.loads((model.parent / ".build.json").read_text(encoding="utf-8")) == stamp
+    assert sorted(path.name for path in model.parent.iterdir()) == [".build.json", "model.onnx"]
 
 
 def test_unknown_items_are_refused() -> None:
