@@ -6,7 +6,7 @@ ones, unit tests hand it small fakes. Nothing here imports the parts that implem
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
@@ -200,10 +200,13 @@ class GeometryEditor(Protocol):
         zones: Sequence[ZoneConfig],
         lines: Sequence[LineConfig],
         mask: Sequence[Sequence[Point]] | None = None,
+        check: Callable[[CameraConfig | None], None] = lambda _: None,
     ) -> CameraConfig:
         """Validate the whole config with the new geometry (its motion mask too, unless ``mask`` is
         None), write the file back atomically and apply it like SIGHUP; returns the camera as now
-        running. ConfigError for a config that does not
+        running. ``check`` is given the camera as running once no reload can apply the file until
+        the save ends, then as the file has it (None where it has none), and raises to save
+        nothing. ConfigError for a config that does not
         validate (nothing is written), ConfigReadOnlyError when the config is not a writable file or
         when the camera would keep its previous geometry: its file config has a change that waits
         for a restart (nothing is written either), HungFileError when the file does not answer in

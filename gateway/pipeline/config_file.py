@@ -178,14 +178,21 @@ class ConfigFile:
         zones: Sequence[ZoneConfig],
         lines: Sequence[LineConfig],
         mask: Sequence[Sequence[Point]] | None = None,
+        check: Callable[[CameraConfig | None], None] = lambda _: None,
     ) -> CameraConfig:
         with self._lock:
+            # Under the lock a reload holds while it reads and applies the file: a reload that began
+            # before this save has applied what it read (a hand edit of the geometry included).
+            check(self.camera_config(camera_id))
             path = self._path
             reason = self._checked(path)
             if reason is not None or path is None:
                 raise ConfigReadOnlyError(reason)
             source = str(path)
             written = self._file.run(path, self._read, SAVE_READ)
+            # And the file as it is: a hand edit written there with its SIGHUP still to come.
+            on_disk = parse_config(written, source, GatewayConfig, self._environment)
+            check(next((camera for camera in on_disk.cameras if camera.id == camera_id), None))
             text = replace_geometry(written, camera_id, zones, lines, source, mask=mask)
             config: GatewayConfig = parse_config(text, source, GatewayConfig, self._environment)
             pending = pending_restart(camera_id, config, self._running())

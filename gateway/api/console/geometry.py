@@ -173,16 +173,22 @@ async def put_geometry(request: web.Request) -> web.Response:
     loaded = document.get("version")
     if loaded is not None and not isinstance(loaded, str):
         raise InvalidInputError(f"version must be the string GET answered, not {json.dumps(loaded)[:40]}")
+
+    def still_loaded(running: CameraConfig | None) -> None:
+        if loaded is not None and loaded != geometry_version(running or camera):
+            raise web.HTTPConflict(
+                text=f"the zones, lines or motion mask of camera {camera.id!r} changed after this "
+                "editor loaded them (saved from another tab, or the config file reloaded); nothing was "
+                "saved: Revert to load them, then make the change again"
+            )
+
     try:
         async with request.app[SAVING]:
-            current = editor.camera_config(camera.id) or camera
-            if loaded is not None and loaded != geometry_version(current):
-                raise web.HTTPConflict(
-                    text=f"the zones, lines or motion mask of camera {camera.id!r} changed after this "
-                    "editor loaded them (saved from another tab, or the config file reloaded); nothing was "
-                    "saved: Revert to load them, then make the change again"
-                )
-            saved = await offload(request, lambda: editor.save_geometry(camera.id, zones, lines, mask))
+            # Checked by the save itself: a reload under way (it reads the file for a quarter of a
+            # second at least) applies a hand edit of the geometry before the save can overwrite it.
+            saved = await offload(
+                request, lambda: editor.save_geometry(camera.id, zones, lines, mask, still_loaded)
+            )
     except ConfigReadOnlyError as exc:
         raise web.HTTPConflict(text=str(exc)) from exc
     except HungFileError as exc:

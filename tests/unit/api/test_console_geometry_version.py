@@ -51,6 +51,25 @@ def test_a_save_made_on_an_older_version_is_refused_and_writes_nothing(tmp_path:
         assert put(api, {"zones": [YARD], "lines": []}).status == 200
 
 
+def test_a_save_over_a_hand_edit_whose_reload_is_still_to_come_is_refused(tmp_path: Path) -> None:
+    # Given an editor loaded at the running geometry, and the yard then edited by hand in the file,
+    # its SIGHUP still to come (or its reload still reading the file)
+    config = tmp_path / "gateway.yaml"
+    config.write_text(CONFIG)
+    with console_app(OneCamera("gate", CameraState.STREAMING, None), config) as api:
+        loaded = api.get(PATH).json()["version"]
+        edited = CONFIG.replace("[0.1, 0.5], [0.9, 0.5]", "[0.2, 0.5], [0.8, 0.5]")
+        config.write_text(edited)
+
+        # When the editor saves on the version it loaded
+        reply = put(api, {"zones": [YARD], "lines": [line("door", 0.8)], "version": loaded})
+
+        # Then the save is refused and the hand edit stays, for the reload to apply
+        assert reply.status == 409, reply.body
+        assert "changed after this editor loaded them" in reply.json()["error"]
+        assert config.read_text() == edited
+
+
 def test_of_two_saves_made_at_once_on_one_version_one_wins(tmp_path: Path) -> None:
     config = tmp_path / "gateway.yaml"
     config.write_text(CONFIG)
