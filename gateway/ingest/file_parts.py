@@ -150,6 +150,11 @@ class FileParts:
         whole = [(0, os.fstat(self._rest.fileno()).st_size)]
         self._rest_segments, self._rest_segment = size_segments(Path(self._rest.name)) or whole, 0
 
+    @property
+    def playing_rest(self) -> bool:
+        """Whether the part due is of a container's rest, written out as a raw stream."""
+        return self._rest is not None
+
     def upright(self, image: Image) -> Image:
         """``image``, a frame of the part playing, turned as its container's rotation says."""
         if self._rest is None or self._turn is None:

@@ -7,6 +7,7 @@ frame of the later parts into the first size, for good (a file never reconnects)
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -26,12 +27,13 @@ ENCODERS = {
 }
 
 
-def joined(folder: Path, codec: str, container: str, sizes: list[tuple[int, int]]) -> Path:
-    """Clips of ``sizes``, FRAMES frames each, joined into one file without re-encoding."""
+def joined(folder: Path, codec: str, container: str, sizes: list[tuple[int, int]], rate: int = 25) -> Path:
+    """Clips of ``sizes``, FRAMES frames each at ``rate`` fps, joined into one file without
+    re-encoding."""
     parts = []
     for width, height in sizes:
         part = folder / f"part-{width}x{height}.{container}"
-        source = f"testsrc=size={width}x{height}:rate=25,trim=end_frame={FRAMES}"
+        source = f"testsrc=size={width}x{height}:rate={rate},trim=end_frame={FRAMES}"
         ffmpeg("-f", "lavfi", "-i", source, *ENCODERS[codec], "-pix_fmt", "yuv420p", str(part))
         parts.append(part)
     listing = folder / "parts.txt"
@@ -69,6 +71,25 @@ def test_each_part_of_a_container_of_two_sizes_plays_at_its_own_size(
     assert np.array_equal(frames[FRAMES], first_frame(tmp_path / f"part-480x272.{container}"))
     # And: the rest of the file, written out to be played at its size, is gone with the source
     assert list((tmp_path / "temporary").iterdir()) == []
+
+
+def test_the_rest_of_a_container_plays_at_the_containers_frame_rate(tmp_path: Path) -> None:
+    # Given: a 10 fps recording of two sizes, whose rest is played as a raw stream, which carries no
+    # frame rate FFmpeg reads (it takes 25)
+    played = joined(tmp_path, "h264", "mp4", SIZES[:2], rate=10)
+    source = OpenCvSource(str(played), open_timeout_s=2, read_timeout_s=1)
+    try:
+        first = [source.read() for _ in range(FRAMES)]
+        started = time.monotonic()
+        rest = [source.read() for _ in range(FRAMES)]
+        took = time.monotonic() - started
+    finally:
+        source.close()
+    assert {frame.shape for frame in first} == {(240, 320, 3)}
+    assert {frame.shape for frame in rest} == {(272, 480, 3)}
+    # Then: its ten frames take a second, as the first part's did, not 0.4 s (a slower machine
+    # can only take longer)
+    assert took >= 0.8, took
 
 
 def test_a_container_of_three_sizes_plays_each(tmp_path: Path) -> None:
