@@ -213,7 +213,8 @@ class CameraPipeline:
         follows their rules and mask. It kept the rules it started with: a camera whose rules a
         reload removed kept its last tracked boxes in the live view (no tracker ran, and the sampler
         left the boxes to it), and a still object of a label a reload began to follow was gated
-        until its event ended."""
+        until its event ended. The cameras are listed in their order (a reload that reorders the
+        file reorders ``cameras()``, and the console's tiles), any not among them after."""
         for config in cameras:
             runtime = self._runtimes.get(config.id)
             if runtime is None:
@@ -224,6 +225,9 @@ class CameraPipeline:
                     # frame due on a still scene goes to the models as if they did.
                     runtime.followed_present = True
                 runtime.config = config
+        order = {config.id: place for place, config in enumerate(cameras)}
+        # A new dict, not the old one reordered in place: other threads iterate the one they read.
+        self._runtimes = dict(sorted(self._runtimes.items(), key=lambda item: order.get(item[0], len(order))))
 
     def processed(self, camera_id: str) -> int:
         """Frames of this camera with a result from its first model, since start."""

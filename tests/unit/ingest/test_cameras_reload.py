@@ -148,3 +148,19 @@ def quiet_for(detector: CountingDetector, seconds: float, within_s: float) -> bo
         if detector.runs == runs:
             return True
     return False
+
+
+def test_a_reload_that_reorders_the_cameras_lists_them_in_its_order(
+    openers: dict[str, ScriptedOpener], running: list[CameraPipeline]
+) -> None:
+    # Given cameras a, b and c, started in that order
+    configs = [camera(name) for name in ("a", "b", "c")]
+    pipeline, _ = pipeline_for(configs, CountingDetector(), Sink(), openers)
+    running.append(pipeline)
+    assert [status.camera_id for status in pipeline.cameras()] == ["a", "b", "c"]
+    # When a reload lists them c, a (b removed from the file, so it runs on until a restart)
+    pipeline.apply_reload([configs[2], configs[0]])
+    # Then they are listed in the file's order, the one it no longer has after them
+    assert [status.camera_id for status in pipeline.cameras()] == ["c", "a", "b"]
+    pipeline.apply_reload([configs[1], configs[2], configs[0]])
+    assert [status.camera_id for status in pipeline.cameras()] == ["b", "c", "a"]
