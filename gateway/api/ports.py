@@ -200,17 +200,17 @@ class GeometryEditor(Protocol):
         zones: Sequence[ZoneConfig],
         lines: Sequence[LineConfig],
         mask: Sequence[Sequence[Point]] | None = None,
-        check: Callable[[CameraConfig | None], None] = lambda _: None,
+        check: Callable[[CameraConfig | None, bool], None] = lambda _camera, _on_disk: None,
     ) -> CameraConfig:
         """Validate the whole config with the new geometry (its motion mask too, unless ``mask`` is
         None), write the file back atomically and apply it like SIGHUP; returns the camera as now
-        running. ``check`` is given the camera as running once no reload can apply the file until
-        the save ends, then as the file has it (None where it has none), and raises to save
-        nothing. ConfigError for a config that does not
-        validate (nothing is written), ConfigReadOnlyError when the config is not a writable file or
-        when the camera would keep its previous geometry: its file config has a change that waits
-        for a restart (nothing is written either), HungFileError when the file does not answer in
-        time (a hung mount)."""
+        running. ``check`` is given the camera as running (and False) once no reload can apply
+        the file until the save ends, then as the file has it (and True; None where it has none,
+        and not called for a file that does not validate as it is), and raises to save nothing.
+        ConfigError for a config that does not validate (nothing is written), ConfigReadOnlyError
+        when the config is not a writable file or when the camera would keep its previous geometry:
+        its file config has a change that waits for a restart (nothing is written either),
+        HungFileError when the file does not answer in time (a hung mount)."""
         ...
 
 

@@ -178,26 +178,34 @@ class ConfigFile:
         zones: Sequence[ZoneConfig],
         lines: Sequence[LineConfig],
         mask: Sequence[Sequence[Point]] | None = None,
-        check: Callable[[CameraConfig | None], None] = lambda _: None,
+        check: Callable[[CameraConfig | None, bool], None] = lambda _camera, _on_disk: None,
     ) -> CameraConfig:
         with self._lock:
             # Under the lock a reload holds while it reads and applies the file: a reload that began
             # before this save has applied what it read (a hand edit of the geometry included).
-            check(self.camera_config(camera_id))
+            check(self.camera_config(camera_id), False)
             path = self._path
             reason = self._checked(path)
             if reason is not None or path is None:
                 raise ConfigReadOnlyError(reason)
             source = str(path)
             written = self._file.run(path, self._read, SAVE_READ)
-            # And the file as it is: a hand edit written there with its SIGHUP still to come.
-            on_disk = parse_config(written, source, GatewayConfig, self._environment)
-            check(next((camera for camera in on_disk.cameras if camera.id == camera_id), None))
             text = replace_geometry(written, camera_id, zones, lines, source, mask=mask)
             config: GatewayConfig = parse_config(text, source, GatewayConfig, self._environment)
             pending = pending_restart(camera_id, config, self._running())
             if pending is not None:
                 raise ConfigReadOnlyError(pending)
+            # And the camera as the file has it: a hand edit of its geometry written there, its
+            # reload still to come. A file that does not validate as it is (a reload refused it, and
+            # this save may be what mends it) is checked only as saved.
+            try:
+                on_disk: GatewayConfig | None = parse_config(
+                    written, source, GatewayConfig, self._environment
+                )
+            except ConfigError:
+                on_disk = None
+            if on_disk is not None:
+                check(next((camera for camera in on_disk.cameras if camera.id == camera_id), None), True)
             try:
                 self._file.run(path, partial(_write, text), SAVE_WRITE)
             except OSError as exc:

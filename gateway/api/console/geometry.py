@@ -174,13 +174,23 @@ async def put_geometry(request: web.Request) -> web.Response:
     if loaded is not None and not isinstance(loaded, str):
         raise InvalidInputError(f"version must be the string GET answered, not {json.dumps(loaded)[:40]}")
 
-    def still_loaded(running: CameraConfig | None) -> None:
-        if loaded is not None and loaded != geometry_version(running or camera):
+    def still_loaded(seen: CameraConfig | None, on_disk: bool) -> None:
+        if loaded is None or loaded == geometry_version(seen or camera):
+            return
+        if on_disk:
+            # Revert loads the running geometry again, which is the one the editor has: only a
+            # reload brings the file's in.
             raise web.HTTPConflict(
-                text=f"the zones, lines or motion mask of camera {camera.id!r} changed after this "
-                "editor loaded them (saved from another tab, or the config file reloaded); nothing was "
-                "saved: Revert to load them, then make the change again"
+                text=f"the config file has a change to the zones, lines or motion mask of camera "
+                f"{camera.id!r} that is not applied (edited by hand, its reload still to come); nothing "
+                "was saved: reload the config (systemctl reload edge-gateway), then Revert and make the "
+                "change again"
             )
+        raise web.HTTPConflict(
+            text=f"the zones, lines or motion mask of camera {camera.id!r} changed after this "
+            "editor loaded them (saved from another tab, or the config file reloaded); nothing was "
+            "saved: Revert to load them, then make the change again"
+        )
 
     try:
         async with request.app[SAVING]:

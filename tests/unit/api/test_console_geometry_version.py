@@ -66,8 +66,29 @@ def test_a_save_over_a_hand_edit_whose_reload_is_still_to_come_is_refused(tmp_pa
 
         # Then the save is refused and the hand edit stays, for the reload to apply
         assert reply.status == 409, reply.body
-        assert "changed after this editor loaded them" in reply.json()["error"]
+        assert (
+            "has a change to the zones, lines or motion mask of camera 'gate' that is not applied"
+            in (reply.json()["error"])
+        )
         assert config.read_text() == edited
+
+
+def test_a_save_that_mends_a_file_a_reload_refused_goes_through(tmp_path: Path) -> None:
+    # Given a rule added by hand that names a zone the camera does not have yet (its reload refused)
+    detecting = CONFIG.replace("    zones:", "    model: face-detector\n    zones:")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(detecting)
+    with console_app(OneCamera("gate", CameraState.STREAMING, None), config) as api:
+        loaded = api.get(PATH).json()["version"]
+        config.write_text(detecting + "    rules: [{name: at-door, zones: [door]}]\n")
+
+        # When the editor draws that zone and saves on the version it loaded
+        door = {"name": "door", "polygon": [[0.1, 0.1], [0.3, 0.1], [0.3, 0.3], [0.1, 0.3]]}
+        reply = put(api, {"zones": [YARD, door], "lines": [], "version": loaded})
+
+        # Then the save goes through, the hand's rule with it
+        assert reply.status == 200, reply.body
+        assert "at-door" in config.read_text()
 
 
 def test_of_two_saves_made_at_once_on_one_version_one_wins(tmp_path: Path) -> None:
