@@ -77,6 +77,10 @@ def recipe_of(*sources: Path) -> str:
 
 
 def stamp_matches(directory: Path, recipe: str, files: Sequence[str]) -> bool:
+    legacy = directory / LEGACY_STAMP
+    if legacy.is_file() and not (directory / STAMP).exists():
+        # Taken over by one rename, so that an upgrade rebuilds nothing a stamp still vouches for.
+        legacy.replace(directory / STAMP)
     try:
         stamp = json.loads((directory / STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -92,7 +96,6 @@ def stamp_matches(directory: Path, recipe: str, files: Sequence[str]) -> bool:
 def write_stamp(directory: Path, recipe: str, files: Sequence[str]) -> None:
     stamp = {"recipe": recipe, "sha256": {name: sha256_of(directory / name) for name in files}}
     replace_atomically(directory / STAMP, lambda path: path.write_text(json.dumps(stamp, indent=2) + "\n"))
-    (directory / LEGACY_STAMP).unlink(missing_ok=True)
 
 
 def replace_atomically(target: Path, produce: Callable[[Path], object]) -> None:

@@ -4,8 +4,8 @@
 
 Appends COUNT alerts (in batches, printing ``committed SEQ`` after each durable commit), publishes
 everything undelivered, prints ``drained`` once the outbox has nothing pending, then stops cleanly.
-With ``--hold-after N`` it stops appending once N are committed and publishes until it is killed, so
-that a kill after some deliveries lands before the last append however slowly they are delivered.
+With ``--most-pending N`` it appends only while fewer than N alerts wait for delivery, so that a
+kill after some deliveries lands among its appends however slowly they are delivered.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("count", type=int)
     parser.add_argument("--batch", type=int, default=10)
     parser.add_argument("--pause-s", type=float, default=0.005)
-    parser.add_argument("--hold-after", type=int, default=None)
+    parser.add_argument("--most-pending", type=int, default=None)
     arguments = parser.parse_args(argv)
     config = MqttConfig(url=arguments.url, max_inflight=32, reconnect_min_s=0.1, reconnect_max_s=1.0)
     outbox = Outbox(arguments.state_dir, DEVICE_ID, load_or_create_key(arguments.state_dir))
@@ -61,8 +61,8 @@ def main(argv: list[str]) -> int:
         done += size
         print(f"committed {alerts[-1].seq}", flush=True)
         time.sleep(arguments.pause_s)
-        while arguments.hold_after is not None and done >= arguments.hold_after:
-            time.sleep(1)
+        while arguments.most_pending is not None and outbox.stats().pending >= arguments.most_pending:
+            time.sleep(0.01)
     while outbox.stats().pending:
         time.sleep(0.05)
     print("drained", flush=True)

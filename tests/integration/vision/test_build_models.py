@@ -47,6 +47,14 @@ def test_a_generated_model_is_rebuilt_when_missing_or_corrupted(tmp_path: Path) 
     assert json.loads((model.parent / ".build.json").read_text(encoding="utf-8")) == stamp
     assert sorted(path.name for path in model.parent.iterdir()) == [".build.json", "model.onnx"]
 
+    # Given the stamp as earlier set-ups named it, then a build is left alone, the stamp renamed
+    (model.parent / ".build.json").rename(model.parent / "build.json")
+    built_at = model.stat().st_mtime_ns
+    upgraded = build("--root", str(tmp_path), "yolov8n-bench")
+    assert ": ok (" in upgraded.stdout, upgraded.stdout
+    assert model.stat().st_mtime_ns == built_at
+    assert sorted(path.name for path in model.parent.iterdir()) == [".build.json", "model.onnx"]
+
 
 def test_unknown_items_are_refused() -> None:
     completed = build("person-detector")
