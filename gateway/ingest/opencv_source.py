@@ -333,10 +333,11 @@ class OpenCvSource:
                     int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                 )
             )
+        # A replacement's own rate, but a piece of a container's rest keeps the container's: a raw
+        # stream carries no rate FFmpeg reads (it takes 25 fps), and a 10 fps recording's rest played
+        # 2.5 times too fast.
         if self._parts is None or not self._parts.playing_rest:
-            self._take_rate(capture)  # a replacement's own
-        # A piece of a container's rest keeps the container's: a raw stream carries no rate FFmpeg
-        # reads (it takes 25 fps), and a 10 fps recording's rest played 2.5 times too fast.
+            self._take_rate(capture)
         return capture
 
     def _open_run(self, sequence: ImageSequence, number: int) -> cv2.VideoCapture:

@@ -109,17 +109,18 @@ class Gateway:
         self._config_problem: str | None = None
         """Why the last reload left the running config (the file invalid, empty, unreadable)."""
         # As the audit's keys: an alert rule can watch a gauge where the problem text cannot be.
-        self._config_reload_failed = Gauge(
+        # Read from the problems when scraped, so the two never disagree.
+        Gauge(
             "edge_gateway_config_reload_failed",
             "1 while the last reload of the config file was refused (the running config stays), else 0",
             registry=registry,
-        )
-        self._tokens_reload_failed = Gauge(
+        ).set_function(lambda: float(self._config_problem is not None))
+        Gauge(
             "edge_gateway_api_tokens_reload_failed",
             "1 while the last reload left the API's tokens as they were (the tokens file unreadable "
             "or holding none), else 0",
             registry=registry,
-        )
+        ).set_function(lambda: float(self._tokens_problem is not None))
 
     @classmethod
     def from_config(
@@ -351,14 +352,12 @@ class Gateway:
         tokens apply, else why the API keeps the ones it had, listed by ``degraded`` until a reload
         reads the file again."""
         self._tokens_problem = problem
-        self._tokens_reload_failed.set(problem is not None)
 
     def config_reloaded(self, problem: str | None) -> None:
         """What the config file said at the last reload (``ConfigFile``): None once a reload or a
         console save applies it, else why the running config stays, naming the file and when,
         listed by ``degraded`` (and by ``serve`` in systemd's status line) until then."""
         self._config_problem = problem
-        self._config_reload_failed.set(problem is not None)
 
     @property
     def config_problem(self) -> str | None:

@@ -208,8 +208,13 @@ def get_json(url: str) -> dict[str, Any]:
     return document
 
 
-def metric(url: str, name: str) -> float | None:
-    with urllib.request.urlopen(url, timeout=10) as reply:
+def metric(url: str, name: str, token: str | None = None) -> float | None:
+    """The value of the unlabelled ``name`` at ``url`` (``/metrics``), asked with ``token`` as the
+    bearer where one is given; None when it has none."""
+    request = urllib.request.Request(url)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=10) as reply:
         text = reply.read().decode()
     match = re.search(rf"^{name} (\S+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else None

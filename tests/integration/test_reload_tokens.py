@@ -7,7 +7,6 @@ the real ``edge-gateway`` and a real HTTP client."""
 from __future__ import annotations
 
 import json
-import re
 import signal
 import threading
 import time
@@ -16,11 +15,13 @@ import urllib.request
 from http.cookiejar import CookieJar
 from pathlib import Path
 
+from tests.integration.test_alert_integrity import metric
 from tests.support.command import write_config
 from tests.support.serve import Process
 
 RELOADED = "reloaded: models re-scanned"
 KEPT = "the API goes on with the tokens it had"
+RELOAD_FAILED = "edge_gateway_api_tokens_reload_failed"
 
 
 def status_code(
@@ -111,25 +112,15 @@ def test_a_reload_keeps_the_tokens_when_the_file_holds_none(tmp_path: Path, proc
     (problem,) = problems(port, "a-token")
     assert problem.startswith(f"{tokens}: http.tokens_file: cannot read"), problem
     assert problem.endswith(KEPT), problem
-    assert reload_failed(port, "a-token") == "1.0"
+    assert metric(f"http://127.0.0.1:{port}/metrics", RELOAD_FAILED, token="a-token") == 1
     tokens.write_text("a-token\n", encoding="utf-8")
     reload(gateway, RELOADED)
     deadline = time.monotonic() + 60
     while problems(port, "a-token"):
         assert time.monotonic() < deadline, gateway.output()
         threading.Event().wait(0.05)
-    assert reload_failed(port, "a-token") == "0.0"
+    assert metric(f"http://127.0.0.1:{port}/metrics", RELOAD_FAILED, token="a-token") == 0
     assert gateway.terminate() == 0, gateway.output()
-
-
-def reload_failed(port: int, token: str) -> str:
-    """The value of ``edge_gateway_api_tokens_reload_failed`` in ``/metrics``."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics")
-    request.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        text = response.read().decode()
-    (value,) = re.findall(r"^edge_gateway_api_tokens_reload_failed (\S+)$", text, re.MULTILINE)
-    return str(value)
 
 
 def problems(port: int, token: str) -> list[str]:
