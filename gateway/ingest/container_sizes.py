@@ -11,8 +11,8 @@ just decoded. The packet that brings a new size is a key frame: every frame show
 has that size, every frame before it the old one. From there the rest of the file is written out as
 a raw stream, a piece at a time (``rest_piece``), each piece played part by part like a raw file of
 several sizes (``elementary.py``), each at its own size. A raw stream has no timestamps, nor a frame
-rate FFmpeg reads (it takes 25 fps): those parts are paced at the container's frame rate, not at
-their recorded times. A piece is written in the
+rate FFmpeg reads (it takes 25 fps), and a container's parameter sets need give none: those parts are
+paced at the container's frame rate, not at their recorded times. A piece is written in the
 camera's reader thread, where no frame comes while it is written: it ends at the first IDR key frame
 (which needs no picture before it, so no frame is lost where the next piece starts) with its
 parameter sets once it holds ``REST_PIECE_BYTES`` or took its time budget. The whole rest written at

@@ -32,10 +32,12 @@ __all__ = [
     "parameter_set_sizes",
     "size_segments",
     "stream_codec",
+    "stream_rate",
 ]
 
 _START_CODE = b"\x00\x00\x01"
 _SPS_BYTES = 256  # more than enough of a sequence parameter set to reach its size
+_RATE_BYTES = 64 << 10  # where a part's first sequence parameter set is looked for
 SCAN_BYTES = 2 << 20
 """How much of the file one step of ``SizeScan`` looks at (a few milliseconds' work)."""
 
@@ -51,6 +53,7 @@ class Codec:
     trailing: frozenset[int]
     """Non-picture NAL unit types that end the access unit before them, not start the next one."""
     sps_size: Callable[[bytes], tuple[int, int] | None]
+    sps_rate: Callable[[bytes], float | None]
     refreshes: frozenset[int]
     """Picture NAL unit types no picture after them refers past (IDR): a stream may start there with
     no frame lost."""
@@ -63,6 +66,7 @@ H264 = Codec(
     h264.is_picture,
     frozenset({10, 11, 12}),  # end of sequence, end of stream, filler
     h264.sps_size,
+    h264.sps_rate,
     frozenset({5}),  # IDR slice
 )
 H265 = Codec(
@@ -72,6 +76,7 @@ H265 = Codec(
     h265.is_picture,
     frozenset({36, 37, 38, 40}),  # end of sequence, end of bitstream, filler, suffix SEI
     h265.sps_size,
+    h265.sps_rate,
     frozenset({19, 20}),  # IDR with leading pictures that need nothing before it, IDR without any
 )
 # An H.265 stream starts with a video parameter set, an access unit delimiter or an SEI, each with a
@@ -184,6 +189,28 @@ def _h264_first(header: int) -> bool:
     if header & 0x80:
         return False
     return kind in (6, 9) or (kind in (1, 5, 7, 8) and importance != 0)
+
+
+def stream_rate(path: Path, start: int = 0) -> float | None:
+    """The frame rate the first sequence parameter set of the raw H.264 or H.265 stream in the file
+    ``path`` from byte ``start`` gives, or None: no raw stream starts there (a container, whose rate
+    FFmpeg reads), none is given, or the file cannot be read."""
+    try:
+        with path.open("rb") as file:
+            data = os.pread(file.fileno(), _RATE_BYTES, start)
+    except OSError:
+        return None
+    codec = stream_codec(data)
+    if codec is None:
+        return None
+    position = data.find(_START_CODE)
+    while position >= 0 and position + 3 + codec.header_bytes < len(data):
+        following = data.find(_START_CODE, position + 3)
+        if codec.nal_type(data[position + 3]) == codec.sequence_parameter_set:
+            payload = data[position + 3 + codec.header_bytes : following if following >= 0 else len(data)]
+            return codec.sps_rate(payload)
+        position = following
+    return None
 
 
 def parameter_set_sizes(data: bytes | mmap.mmap, codec: Codec) -> Iterator[tuple[int, tuple[int, int]]]:

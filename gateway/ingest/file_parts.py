@@ -30,7 +30,7 @@ import numpy as np
 from gateway.domain import Image
 from gateway.errors import SourceError
 from gateway.ingest.container_sizes import SizeWatch
-from gateway.ingest.elementary import SizeScan, size_segments
+from gateway.ingest.elementary import SizeScan, size_segments, stream_rate
 from gateway.ingest.file_range import FileRange, range_url
 from gateway.ingest.part_scan import PartScan
 from gateway.ingest.transport_stream import CodecScan
@@ -149,6 +149,18 @@ class FileParts:
             watch.close()
         whole = [(0, os.fstat(self._rest.fileno()).st_size)]
         self._rest_segments, self._rest_segment = size_segments(Path(self._rest.name)) or whole, 0
+
+    def stream_rate(self) -> float | None:
+        """The frame rate the raw stream of the part due gives in its parameter sets, which FFmpeg
+        does not read (it plays every raw stream at 25 fps); None for a container, whose rate FFmpeg
+        reads, for a container's rest (played at the container's), and for a stream that gives none."""
+        if self._rest is not None:
+            return None
+        if self._scan is not None:
+            start = self._scan.starts[self._segment]
+        else:
+            start = 0 if self._segments is None else self._segments[self._segment][0]
+        return stream_rate(Path(self._path), start)
 
     @property
     def playing_rest(self) -> bool:

@@ -170,7 +170,8 @@ class OpenCvSource:
         self._position_s: float | None = None
 
     def _take_rate(self, capture: cv2.VideoCapture) -> None:
-        fps = float(capture.get(cv2.CAP_PROP_FPS))
+        given = None if self._parts is None else self._parts.stream_rate()
+        fps = float(capture.get(cv2.CAP_PROP_FPS)) if given is None else given
         # What the stream says of its frame rate (FFmpeg: 0.2 for a 1/5 fps RTSP stream); None when
         # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
         self.nominal_fps = fps if 0 < fps <= MAX_NOMINAL_FPS else None
@@ -333,9 +334,9 @@ class OpenCvSource:
                     int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
                 )
             )
-        # A replacement's own rate, but a piece of a container's rest keeps the container's: a raw
-        # stream carries no rate FFmpeg reads (it takes 25 fps), and a 10 fps recording's rest played
-        # 2.5 times too fast.
+        # A replacement's own rate, but a piece of a container's rest keeps the container's: FFmpeg
+        # reads no raw stream's rate (it takes 25 fps), a container's parameter sets need give none,
+        # and a 10 fps recording's rest played 2.5 times too fast.
         if self._parts is None or not self._parts.playing_rest:
             self._take_rate(capture)
         return capture
