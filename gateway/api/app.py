@@ -111,6 +111,7 @@ def create_app(
     door = app[FRONT_DOOR] = FrontDoor(app)
     metrics.connections.set_function(door.__len__)
     app.cleanup_ctx.append(_executor)
+    app.on_cleanup.append(_close_regions)
     v2_routes.add_routes(app)
     detect_routes.add_routes(app)
     camera_routes.add_routes(app)
@@ -129,6 +130,10 @@ async def _executor(app: web.Application) -> AsyncIterator[None]:
     app[EXECUTOR] = executor
     yield
     executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def _close_regions(app: web.Application) -> None:
+    app[CONTEXT].regions.close()
 
 
 def start_threads(executor: ThreadPoolExecutor, count: int) -> None:

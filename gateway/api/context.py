@@ -7,7 +7,7 @@ import math
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import numpy as np
@@ -26,6 +26,7 @@ from gateway.api.ports import (
     SceneAdvisor,
     SystemInfo,
 )
+from gateway.api.shared_memory_regions import SharedMemoryRegions
 from gateway.config import AdmissionConfig
 from gateway.domain import ascii_integer
 from gateway.errors import DeadlineExceededError, InvalidInputError, OverloadedError
@@ -66,6 +67,8 @@ class ApiContext:
     geometry: GeometryEditor | None = None
     system: SystemInfo | None = None
     scenes: SceneAdvisor | None = None
+    regions: SharedMemoryRegions = field(default_factory=SharedMemoryRegions)
+    """The system shared-memory regions clients registered (Triton's extension)."""
 
 
 CONTEXT: web.AppKey[ApiContext] = web.AppKey("edge_gateway_api", ApiContext)

@@ -13,12 +13,24 @@ from gateway.errors import InvalidInputError
 
 
 @dataclass(frozen=True, slots=True)
+class SharedPlace:
+    """Where in a registered shared-memory region a tensor's bytes are (Triton's
+    ``shared_memory_region``, ``shared_memory_offset`` and ``shared_memory_byte_size``)."""
+
+    region: str
+    offset: int
+    byte_size: int
+
+
+@dataclass(frozen=True, slots=True)
 class RequestedOutput:
     name: str
     binary: bool
     classes: int = 0
     """Triton's ``classification`` parameter: answer the top this many classes per row (0: the
     tensor itself; classification.py)."""
+    shared: SharedPlace | None = None
+    """Where the output is written instead of the answer's body (shared_memory_regions.py)."""
 
 
 def parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, ...] | None:
@@ -42,10 +54,12 @@ def parse_outputs(raw: object, binary_default: bool) -> tuple[RequestedOutput, .
                 f"output {entry['name']!r}: 'classification' must be a non-negative integer "
                 f"(how many classes), got {json.dumps(classes)[:40]}"
             )
-        if "shared_memory_region" in parameters:
-            raise InvalidInputError(f"output {entry['name']!r}: shared memory is not supported")
-        binary = flag(parameters, "binary_data", binary_default, f"output {entry['name']!r}")
-        requested.append(RequestedOutput(entry["name"], binary, classes))
+        what = f"output {entry['name']!r}"
+        shared = shared_place(parameters, what)
+        if shared is not None and classes:
+            raise InvalidInputError(f"{what}: a classification cannot be written to shared memory")
+        binary = flag(parameters, "binary_data", binary_default, what)
+        requested.append(RequestedOutput(entry["name"], binary, classes, shared))
     return tuple(requested) or None
 
 
@@ -53,9 +67,32 @@ def parameters_of(container: Mapping[str, Any], what: str) -> Mapping[str, Any]:
     parameters = container.get("parameters", {})
     if not isinstance(parameters, dict):
         raise InvalidInputError(f"{what}: 'parameters' must be a JSON object")
-    if "shared_memory_region" in parameters:
-        raise InvalidInputError(f"{what}: shared memory is not supported")
     return parameters
+
+
+SHARED_PARAMETERS = ("shared_memory_region", "shared_memory_byte_size", "shared_memory_offset")
+
+
+def shared_place(parameters: Mapping[str, Any], what: str) -> SharedPlace | None:
+    """Where a tensor's ``parameters`` put it in shared memory, or None where they name no region;
+    the byte size is needed with a region, as Triton needs it."""
+    region = parameters.get("shared_memory_region")
+    if region is None:
+        others = [name for name in SHARED_PARAMETERS[1:] if name in parameters]
+        if others:
+            raise InvalidInputError(f"{what}: {others[0]!r} is given without 'shared_memory_region'")
+        return None
+    if not isinstance(region, str) or not region:
+        raise InvalidInputError(f"{what}: 'shared_memory_region' must be a region's name")
+    if "shared_memory_byte_size" not in parameters:
+        raise InvalidInputError(f"{what}: 'shared_memory_byte_size' is needed with 'shared_memory_region'")
+    byte_size, offset = parameters["shared_memory_byte_size"], parameters.get("shared_memory_offset", 0)
+    for name, value in (("shared_memory_byte_size", byte_size), ("shared_memory_offset", offset)):
+        if not unsigned_64(value):
+            raise InvalidInputError(
+                f"{what}: {name!r} must be a non-negative integer, got {json.dumps(value)[:40]}"
+            )
+    return SharedPlace(region, offset, byte_size)
 
 
 def check_request_parameters(parameters: Mapping[str, Any]) -> None:

@@ -1,10 +1,12 @@
-"""Triton's shared-memory routes, answered for a server without shared memory.
+"""Triton's shared-memory routes: system shared memory registered, listed and unregistered
+(shared_memory_regions.py), CUDA shared memory answered for a server that has none.
 
-Tensors travel in the request body here (JSON, or the binary tensor data extension); no region can
-be registered, so the server metadata lists neither shared-memory extension. A client that asks
-anyway (``tritonclient.http``'s ``register_system_shared_memory`` and the like) gets what is true,
-in Triton's shapes: the status of the regions is an empty list, unregistering finds nothing to do,
-and registering is a 400 that says why, rather than a bare 404 from routes that do not exist.
+``tritonclient.http``'s ``register_system_shared_memory``, ``get_system_shared_memory_status`` and
+``unregister_system_shared_memory`` work unchanged, in Triton's shapes: a status is a list of
+``{"name", "key", "offset", "byte_size"}``, unregistering a region that is not registered is no
+error, and registering one whose object is missing, too small or not this server's to open is a 400
+that says which. CUDA IPC handles are not read here (no GPU path takes them): its status is an empty
+list and registering is a 400 that says to use system shared memory or the body.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.api.context import context_of, read_body
+from gateway.api.json_body import load_json
 from gateway.api.middlewares import json_error
+from gateway.errors import InvalidInputError
 
 KINDS = {"systemsharedmemory": "system", "cudasharedmemory": "CUDA"}
 """Triton's route segment for each kind of region, and its name in Triton's messages."""
@@ -23,31 +28,66 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def add_routes(app: web.Application) -> None:
     for path, kind in KINDS.items():
+        system = kind == "system"
         for prefix, label in ((f"/v2/{path}", path), (f"/v2/{path}/region/{{region}}", f"{path}_region")):
-            app.router.add_get(f"{prefix}/status", _status, name=f"{label}_status")
-            for action in ("register", "unregister"):
-                app.router.add_post(f"{prefix}/{action}", _handler(kind, action), name=f"{label}_{action}")
+            app.router.add_get(
+                f"{prefix}/status", _status if system else _no_cuda_status, name=f"{label}_status"
+            )
+            app.router.add_post(
+                f"{prefix}/register", _register if system else _no_cuda_register, name=f"{label}_register"
+            )
+            app.router.add_post(
+                f"{prefix}/unregister",
+                _unregister if system else _no_cuda_unregister,
+                name=f"{label}_unregister",
+            )
 
 
 async def _status(request: web.Request) -> web.Response:
+    return web.json_response(context_of(request).regions.status(request.match_info.get("region")))
+
+
+async def _register(request: web.Request) -> web.Response:
+    region = request.match_info.get("region")
+    if region is None:
+        return json_error(400, "'region name' is necessary to register system shared memory region")
+    body = load_json(await read_body(request), "the register request")
+    if not isinstance(body, dict):
+        raise InvalidInputError(
+            "the register request must be a JSON object with 'key', 'offset' and 'byte_size'"
+        )
+    missing = [field for field in ("key", "byte_size") if field not in body]
+    if missing:
+        raise InvalidInputError(
+            f"failed to register shared memory region '{region}': '{missing[0]}' is needed"
+        )
+    context_of(request).regions.register(region, body["key"], body.get("offset", 0), body["byte_size"])
+    return web.Response(status=200)
+
+
+async def _unregister(request: web.Request) -> web.Response:
+    context_of(request).regions.unregister(request.match_info.get("region"))
+    return web.Response(status=200)
+
+
+async def _no_cuda_status(request: web.Request) -> web.Response:
     region = request.match_info.get("region")
     if region is None:
         return web.json_response([])
     # Triton's answer for a region it does not hold
-    return json_error(400, f"Unable to find shared memory region: '{region}'")
+    return json_error(400, f"Unable to find cuda shared memory region: '{region}'")
 
 
-def _handler(kind: str, action: str) -> Handler:
-    async def answer(request: web.Request) -> web.StreamResponse:
-        if action == "unregister":
-            return web.Response(status=200)  # nothing is registered, so nothing is left registered
-        region = request.match_info.get("region")
-        if region is None:
-            return json_error(400, f"'region name' is necessary to register {kind} shared memory region")
-        return json_error(
-            400,
-            f"failed to register {kind} shared memory region '{region}': this server does not support "
-            "shared memory; send the tensors in the request body (JSON or binary tensor data)",
-        )
+async def _no_cuda_register(request: web.Request) -> web.Response:
+    region = request.match_info.get("region")
+    if region is None:
+        return json_error(400, "'region name' is necessary to register CUDA shared memory region")
+    return json_error(
+        400,
+        f"failed to register CUDA shared memory region '{region}': this server reads no CUDA IPC "
+        "handles; use system shared memory (/v2/systemsharedmemory) or send the tensors in the body",
+    )
 
-    return answer
+
+async def _no_cuda_unregister(request: web.Request) -> web.Response:
+    return web.Response(status=200)  # nothing is registered, so nothing is left registered

@@ -5,8 +5,11 @@ is the ``Inference-Header-Content-Length`` HTTP header; each binary input says h
 takes with ``parameters.binary_data_size``, and the bytes follow the header in input order. Outputs
 are sent the same way when asked for with ``parameters.binary_data`` (per output) or
 ``parameters.binary_data_output`` (whole request), which is what ``tritonclient.http`` does by
-default. Everything here is pure: bytes in, numpy arrays and bytes out, ``InvalidInputError`` on
-anything malformed.
+default. A tensor may instead name where it is in a registered shared-memory region
+(``parameters.shared_memory_region``): such an input is listed in ``InferRequest.shared_inputs``
+for shared_tensors.py to read, and such an output is answered with its place, not its data.
+Everything here is pure: bytes in, numpy arrays and bytes out, ``InvalidInputError`` on anything
+malformed.
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from gateway.api.json_body import load_json
 from gateway.api.json_data import json_array
 from gateway.api.request_parameters import (
     RequestedOutput,
+    SharedPlace,
     check_request_parameters,
     flag,
     parameters_of,
     parse_outputs,
+    shared_place,
     timeout_of,
 )
 from gateway.domain import ModelVersionStatus, TensorSpec, TensorType, ascii_integer
@@ -39,7 +44,9 @@ __all__ = [
     "InferRequest",
     "InferResponse",
     "RequestedOutput",
+    "SharedInput",
     "check_against_model",
+    "check_bool_bytes",
     "encode_binary_request",
     "encode_infer_response",
     "json_output_values",
@@ -84,9 +91,21 @@ class InferResponse:
 
 
 @dataclass(frozen=True, slots=True)
+class SharedInput:
+    """An input whose bytes are in a shared-memory region, to be read into an array of its type and
+    shape (shared_tensors.py)."""
+
+    name: str
+    place: SharedPlace
+    datatype: TensorType
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class InferRequest:
     request_id: str | None
     inputs: Mapping[str, Array]
+    """The inputs sent in the body; those in shared memory join them once read."""
     outputs: tuple[RequestedOutput, ...] | None
     """None: every output of the model, binary or not as ``binary_default`` says."""
     binary_default: bool
@@ -94,6 +113,7 @@ class InferRequest:
     """Triton's ``timeout`` request parameter (sent in microseconds), as seconds: how long the
     request may wait in the queue (once started it runs to its end); None without one or with 0,
     which Triton reads as no timeout."""
+    shared_inputs: tuple[SharedInput, ...] = ()
 
 
 def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str | None) -> InferRequest:
@@ -103,17 +123,25 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
     if not isinstance(header, dict):
         raise InvalidInputError("the inference request must be a JSON object")
     parameters = parameters_of(header, "request")
+    if "shared_memory_region" in parameters:
+        raise InvalidInputError(
+            "shared memory is named per tensor, in its own 'parameters', not the request's"
+        )
     check_request_parameters(parameters)
     raw_inputs = header.get("inputs")
     if not isinstance(raw_inputs, list) or not raw_inputs:
         raise InvalidInputError("'inputs' must be a non-empty list of tensors")
     inputs: dict[str, Array] = {}
+    shared: dict[str, SharedInput] = {}
     offset = 0
     for position, raw in enumerate(raw_inputs):
         name, array, used = _parse_input(raw, position, binary, offset)
-        if name in inputs:
+        if name in inputs or name in shared:
             raise InvalidInputError(f"input {name!r} is given twice")
-        inputs[name] = array
+        if isinstance(array, SharedInput):
+            shared[name] = array
+        else:
+            inputs[name] = array
         offset += used
     if offset != len(binary):
         raise InvalidInputError(
@@ -130,6 +158,7 @@ def parse_infer_request(body: bytes | bytearray | memoryview, header_length: str
         outputs=parse_outputs(header.get("outputs"), binary_default),
         binary_default=binary_default,
         timeout_s=timeout_of(parameters.get("timeout")),
+        shared_inputs=tuple(shared.values()),
     )
 
 
@@ -218,6 +247,10 @@ def encode_infer_response(
         array = outputs.get(requested.name)
         if array is None:
             raise InferenceError(f"the model returned no output {requested.name!r}")
+        if requested.shared is not None:
+            # Written into its region before the answer (shared_tensors.py): the answer says where.
+            entries.append(_shared_entry(requested.name, requested.shared, array))
+            continue
         if requested.classes:
             entry, chunk = _classification_entry(requested, array, (labels or {}).get(requested.name, ()))
             if chunk is not None:
@@ -249,6 +282,21 @@ def encode_infer_response(
     return InferResponse(header, tuple(chunks))
 
 
+def _shared_entry(name: str, place: SharedPlace, array: Array) -> dict[str, Any]:
+    parameters: dict[str, Any] = {
+        "shared_memory_region": place.region,
+        "shared_memory_byte_size": array.nbytes,
+    }
+    if place.offset:
+        parameters["shared_memory_offset"] = place.offset
+    return {
+        "name": name,
+        "datatype": _datatype(name, array).value,
+        "shape": list(array.shape),
+        "parameters": parameters,
+    }
+
+
 def _classification_entry(
     requested: RequestedOutput, array: Array, labels: Sequence[str]
 ) -> tuple[dict[str, Any], memoryview | None]:
@@ -269,11 +317,13 @@ def json_output_values(request: InferRequest, outputs: Mapping[str, Array]) -> i
     return sum(
         outputs[wanted.name].size
         for wanted in request.outputs
-        if not wanted.binary and wanted.name in outputs
+        if not wanted.binary and wanted.shared is None and wanted.name in outputs
     )
 
 
-def _parse_input(raw: object, position: int, binary: memoryview, offset: int) -> tuple[str, Array, int]:
+def _parse_input(
+    raw: object, position: int, binary: memoryview, offset: int
+) -> tuple[str, Array | SharedInput, int]:
     if not isinstance(raw, dict):
         raise InvalidInputError(f"inputs[{position}] must be a JSON object")
     name = raw.get("name")
@@ -292,6 +342,9 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
     dtype = datatype.numpy_dtype
     count = math.prod(shape)
     parameters = parameters_of(raw, f"input {name!r}")
+    place = shared_place(parameters, f"input {name!r}")
+    if place is not None:
+        return name, _shared_input(name, raw, place, datatype, shape), 0
     size = parameters.get("binary_data_size")
     if size is not None:
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
@@ -309,7 +362,7 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
             )
         array = np.frombuffer(binary, dtype=dtype, count=count, offset=offset)
         if datatype is TensorType.BOOL:
-            _check_bool_bytes(name, binary[offset : offset + size])
+            check_bool_bytes(name, binary[offset : offset + size])
         return name, _shaped(name, array, shape), size
     if "data" not in raw:
         raise InvalidInputError(f"input {name!r} has neither 'data' nor binary_data_size")
@@ -319,7 +372,22 @@ def _parse_input(raw: object, position: int, binary: memoryview, offset: int) ->
     return name, _shaped(name, array, shape), 0
 
 
-def _check_bool_bytes(name: str, data: memoryview) -> None:
+def _shared_input(
+    name: str, raw: Mapping[str, Any], place: SharedPlace, datatype: TensorType, shape: list[int]
+) -> SharedInput:
+    if "data" in raw or "binary_data_size" in raw.get("parameters", {}):
+        given = "'data'" if "data" in raw else "binary_data_size"
+        raise InvalidInputError(f"input {name!r} has both shared_memory_region and {given}")
+    expected = math.prod(shape) * datatype.numpy_dtype.itemsize
+    if place.byte_size != expected:
+        raise InvalidInputError(
+            f"input {name!r}: shared_memory_byte_size {place.byte_size} does not match shape {shape} "
+            f"of {datatype.value} ({expected} bytes)"
+        )
+    return SharedInput(name, place, datatype, tuple(shape))
+
+
+def check_bool_bytes(name: str, data: memoryview) -> None:
     """numpy reads any byte as a bool without a word, but Triton's BOOL is one byte, 0 or 1: a 2
     is a client's encoding error (an INT8 buffer sent as BOOL), not a true."""
     values = np.frombuffer(data, dtype=np.uint8)

@@ -3,10 +3,10 @@
 Enough of Triton's HTTP surface that ``tritonclient.http`` works unchanged: server and model
 metadata, readiness, ``config``, ``repository/index`` (explicit load and unload are refused, as by
 Triton polling its repository), the statistics extension (``stats``), the classification extension
-(classification.py) and infer with JSON tensors or the binary tensor data extension (v2_infer.py,
-tensors.py). Model versions are positive
-integers in the path; ``/v2/models/{name}`` without a version means what the repository routes it to
-(latest or canary); its ``stats`` are every version's, as Triton's.
+(classification.py), system shared memory (shared_memory.py) and infer with JSON tensors, the
+binary tensor data extension or tensors in shared memory (v2_infer.py, tensors.py). Model versions
+are positive integers in the path; ``/v2/models/{name}`` without a version means what the
+repository routes it to (latest or canary); its ``stats`` are every version's, as Triton's.
 """
 
 from __future__ import annotations
@@ -46,7 +46,13 @@ from gateway.errors import InvalidInputError
 from gateway.web.session import OPEN_PREFIX
 
 SERVER_NAME = "edge-gateway"
-EXTENSIONS = ("binary_tensor_data", "classification", "model_repository", "statistics")
+EXTENSIONS = (
+    "binary_tensor_data",
+    "classification",
+    "model_repository",
+    "statistics",
+    "system_shared_memory",
+)
 BINARY_TYPE = "application/octet-stream"
 
 

@@ -21,6 +21,7 @@ from gateway.api.context import (
     deadline_from,
 )
 from gateway.api.ports import InferenceBackend, InferenceOutput
+from gateway.api.shared_tensors import read_inputs, shared_input_bytes, shared_output_bytes, write_outputs
 from gateway.api.tensors import (
     InferRequest,
     InferResponse,
@@ -70,6 +71,13 @@ async def answer_infer(
         parsed = await loop.run_in_executor(executor, parse_infer_request, body, call.header_length)
     else:
         parsed = parse_infer_request(body, call.header_length)
+    if parsed.shared_inputs:
+        # A copy out of the client's region, on the loop where it is as cheap as a hop would be.
+        limit = context.max_body_bytes
+        if shared_input_bytes(parsed) > OFFLOAD_BYTES:
+            parsed = await loop.run_in_executor(executor, read_inputs, parsed, context.regions, limit)
+        else:
+            parsed = read_inputs(parsed, context.regions, limit)
     deadline = deadline_from(call.deadline_header, call.started)
     status = context.backend.status(call.name, call.version)
     if status.state in CHECKED_STATES:
@@ -86,6 +94,11 @@ async def answer_infer(
     context.queue.release(holder)  # queued now, and counted there
     result = await _result(submitted, deadline, queued_by)
     check_outputs_of(parsed, result.model, result.outputs)
+    if any(wanted.shared is not None for wanted in parsed.outputs or ()):
+        if shared_output_bytes(parsed, result.outputs) > OFFLOAD_BYTES:
+            await loop.run_in_executor(executor, write_outputs, parsed, result.outputs, context.regions)
+        else:
+            write_outputs(parsed, result.outputs, context.regions)
 
     def encode() -> InferResponse:
         return encode_infer_response(

@@ -1,49 +1,245 @@
-"""Triton's shared-memory routes on a server without shared memory, through tritonclient.http and
-real HTTP: answered in Triton's shapes with what is true, never a bare 404."""
+"""Triton's system shared memory extension through ``tritonclient.http`` and its own shared-memory
+utilities, unchanged, against the real server on real ONNX models: inputs read from a region and
+outputs written into one, with what a client gets wrong named in a 400 (Triton's words where it has
+some), and an object cut short under the server a 400, never a crash. CUDA shared memory is
+answered for a server without it."""
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
+
+import numpy as np
 import pytest
 import tritonclient.http as triton
-from tritonclient.utils import InferenceServerException
+from tritonclient.utils import InferenceServerException, shared_memory
 
-from tests.integration.api.conftest import Gateway
+from gateway.api.shared_memory_regions import SHARED_MEMORY_FOLDER
+from tests.integration.api.conftest import Gateway, GatewayFactory
+
+ROWS = np.arange(12, dtype=np.float32).reshape(3, 4)
+"""Three rows for the affine model's version 1, which answers 2 x + 1."""
 
 
-def test_no_region_is_registered_and_unregistering_finds_nothing_to_do(gateway: Gateway) -> None:
-    with triton.InferenceServerClient(gateway.url) as client:
-        # When a client asks for the regions (it was answered 404 "Not Found")
-        assert client.get_system_shared_memory_status() == []
-        assert client.get_cuda_shared_memory_status() == []
-        # And unregisters everything, or one region, as clients do when they clean up
-        client.unregister_system_shared_memory()
+@pytest.fixture
+def client(gateway: Gateway) -> Iterator[triton.InferenceServerClient]:
+    client = triton.InferenceServerClient(gateway.url, connection_timeout=10, network_timeout=30)
+    yield client
+    client.unregister_system_shared_memory()
+    client.close()
+
+
+@pytest.fixture
+def key() -> Iterator[str]:
+    """A shared-memory object's name no other test uses, and the object gone after the test."""
+    name = f"/edge-gateway-test-{uuid.uuid4().hex}"
+    yield name
+    (SHARED_MEMORY_FOLDER / name.lstrip("/")).unlink(missing_ok=True)
+
+
+def region(name: str, key: str, byte_size: int) -> shared_memory.SharedMemoryRegion:
+    return shared_memory.create_shared_memory_region(name, key, byte_size)
+
+
+def refusal(call: object) -> str:
+    """The message of the 400 the call ``call`` gets."""
+    assert callable(call)
+    with pytest.raises(InferenceServerException) as refused:
+        call()
+    assert refused.value.status() == "400", refused.value
+    return str(refused.value.message())
+
+
+def test_inputs_are_read_from_a_region_and_outputs_written_into_one(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    # Given: one object holding the input at byte 64 of a region that starts at byte 128 of it, and
+    # the output's place after it, as a client lays out one buffer
+    size = ROWS.nbytes
+    handle = region("frames", key, 1024)
+    try:
+        shared_memory.set_shared_memory_region(handle, [ROWS], offset=128 + 64)
+        client.register_system_shared_memory("frames", key, 512, offset=128)
+        client.register_system_shared_memory("results", key, size, offset=640)
+        assert client.get_system_shared_memory_status() == [
+            {"name": "frames", "key": key, "offset": 128, "byte_size": 512},
+            {"name": "results", "key": key, "offset": 640, "byte_size": size},
+        ]
+        sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
+        sent.set_shared_memory("frames", size, offset=64)
+        wanted = triton.InferRequestedOutput("OUTPUT0")
+        wanted.set_shared_memory("results", size)
+        # When
+        result = client.infer("affine", [sent], model_version="1", outputs=[wanted])
+        # Then: the answer says where the output is, and it is there
+        assert result.get_output("OUTPUT0") == {
+            "name": "OUTPUT0",
+            "datatype": "FP32",
+            "shape": [3, 4],
+            "parameters": {"shared_memory_region": "results", "shared_memory_byte_size": size},
+        }
+        written = shared_memory.get_contents_as_numpy(handle, np.float32, [3, 4], offset=640)
+        np.testing.assert_array_equal(written, 2 * ROWS + 1)
+        # And: unregistered, a region is gone from the status and cannot be used
         client.unregister_system_shared_memory("frames")
-        client.unregister_cuda_shared_memory()
+        assert [entry["name"] for entry in client.get_system_shared_memory_status()] == ["results"]
+        message = refusal(lambda: client.infer("affine", [sent], model_version="1"))
+        assert message == "input 'INPUT0': Unable to find system shared memory region: 'frames'"
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
 
 
-def test_registering_a_region_is_a_400_that_says_why(gateway: Gateway) -> None:
-    with (
-        triton.InferenceServerClient(gateway.url) as client,
-        pytest.raises(InferenceServerException) as refused,
-    ):
-        client.register_system_shared_memory("frames", "/frames", 1024)
-    assert refused.value.status() == "400"
-    message = str(refused.value.message())
-    assert "system shared memory region 'frames'" in message
-    assert "does not support shared memory" in message
+def test_a_shared_input_and_a_binary_output_mix_in_one_request(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    handle = region("frames", key, ROWS.nbytes)
+    try:
+        shared_memory.set_shared_memory_region(handle, [ROWS])
+        client.register_system_shared_memory("frames", key, ROWS.nbytes)
+        sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
+        sent.set_shared_memory("frames", ROWS.nbytes)
+        result = client.infer("affine", [sent], model_version="1")
+        np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), 2 * ROWS + 1)
+        # And: the client writes the next frame into the same region; the next answer is of it
+        shared_memory.set_shared_memory_region(handle, [ROWS * 10])
+        result = client.infer("affine", [sent], model_version="1")
+        np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), 20 * ROWS + 1)
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
 
 
-def test_the_status_of_a_region_it_does_not_hold_is_a_400_naming_it(gateway: Gateway) -> None:
-    with (
-        triton.InferenceServerClient(gateway.url) as client,
-        pytest.raises(InferenceServerException) as refused,
-    ):
-        client.get_system_shared_memory_status("frames")
-    assert refused.value.status() == "400"
-    assert "'frames'" in str(refused.value.message())
+def test_registering_what_is_not_there_is_a_400_naming_it(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    missing = refusal(lambda: client.register_system_shared_memory("frames", key, 64))
+    assert missing.startswith(
+        f"failed to register shared memory region 'frames': no shared-memory object {key}"
+    )
+    handle = region("frames", key, 64)
+    try:
+        short = refusal(lambda: client.register_system_shared_memory("frames", key, 64, offset=8))
+        assert short == (
+            f"failed to register shared memory region 'frames': the object {key} holds 64 bytes, the "
+            "region runs to byte 72 (64 from offset 8)"
+        )
+        escape = refusal(lambda: client.register_system_shared_memory("frames", "/../etc/passwd", 64))
+        assert "'key' must be a POSIX shared-memory object's name" in escape
+        client.register_system_shared_memory("frames", key, 64)
+        again = refusal(lambda: client.register_system_shared_memory("frames", key, 64))
+        assert again == "shared memory region 'frames' already in manager"
+        unknown = refusal(lambda: client.get_system_shared_memory_status("other"))
+        assert unknown == "Unable to find system shared memory region: 'other'"
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
 
 
-def test_the_server_lists_no_shared_memory_extension(gateway: Gateway) -> None:
-    with triton.InferenceServerClient(gateway.url) as client:
-        extensions = client.get_server_metadata()["extensions"]
-    assert not {"system_shared_memory", "cuda_shared_memory"} & set(extensions)
+def test_a_request_whose_tensors_do_not_fit_their_regions_is_a_400_naming_them(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    handle = region("frames", key, 2 * ROWS.nbytes)
+    try:
+        shared_memory.set_shared_memory_region(handle, [ROWS])
+        client.register_system_shared_memory("frames", key, ROWS.nbytes)
+        client.register_system_shared_memory("small", key, 8, offset=ROWS.nbytes)
+        sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
+        sent.set_shared_memory("frames", ROWS.nbytes - 4)
+        mismatch = refusal(lambda: client.infer("affine", [sent], model_version="1"))
+        assert mismatch == (
+            "input 'INPUT0': shared_memory_byte_size 44 does not match shape [3, 4] of FP32 (48 bytes)"
+        )
+        sent.set_shared_memory("frames", ROWS.nbytes, offset=4)
+        past = refusal(lambda: client.infer("affine", [sent], model_version="1"))
+        assert (
+            past
+            == "input 'INPUT0': 48 bytes from offset 4 run past shared memory region 'frames' of 48 bytes"
+        )
+        sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")  # one with no offset left over
+        sent.set_shared_memory("frames", ROWS.nbytes)
+        wanted = triton.InferRequestedOutput("OUTPUT0")
+        wanted.set_shared_memory("small", 8)
+        small = refusal(lambda: client.infer("affine", [sent], model_version="1", outputs=[wanted]))
+        assert small == (
+            "shared memory size specified with the request for output 'OUTPUT0' (8 bytes) should be at "
+            "least 48 bytes to hold the results"
+        )
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
+
+
+def test_an_object_cut_short_after_registering_is_a_400_and_the_server_serves_on(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    # Given: a region registered, then its object truncated by its client (a mapping of it would
+    # have killed the server with SIGBUS at the next read)
+    handle = region("frames", key, ROWS.nbytes)
+    try:
+        client.register_system_shared_memory("frames", key, ROWS.nbytes)
+        os.truncate(SHARED_MEMORY_FOLDER / key.lstrip("/"), 16)
+        sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
+        sent.set_shared_memory("frames", ROWS.nbytes)
+        message = refusal(lambda: client.infer("affine", [sent], model_version="1"))
+        assert message == (
+            f"input 'INPUT0': shared memory region 'frames' was cut short: its object {key} ends before "
+            "the 48 bytes from offset 0"
+        )
+        sent.set_data_from_numpy(ROWS)
+        wanted = triton.InferRequestedOutput("OUTPUT0")
+        wanted.set_shared_memory("frames", ROWS.nbytes)
+        written = refusal(lambda: client.infer("affine", [sent], model_version="1", outputs=[wanted]))
+        assert written == (
+            f"output 'OUTPUT0': shared memory region 'frames' was cut short: its object {key} ends "
+            "before byte 48"
+        )
+        # Then: the object was not grown by the write, and the server answers the next request
+        assert (SHARED_MEMORY_FOLDER / key.lstrip("/")).stat().st_size == 16
+        np.testing.assert_array_equal(
+            client.infer("affine", [sent], model_version="1").as_numpy("OUTPUT0"), 2 * ROWS + 1
+        )
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
+
+
+def test_the_server_lists_system_shared_memory_and_answers_cuda_as_without_it(
+    client: triton.InferenceServerClient,
+) -> None:
+    extensions = client.get_server_metadata()["extensions"]
+    assert "system_shared_memory" in extensions
+    assert "cuda_shared_memory" not in extensions
+    assert client.get_cuda_shared_memory_status() == []
+    client.unregister_cuda_shared_memory()
+    message = refusal(lambda: client.register_cuda_shared_memory("frames", b"handle", 0, 64))
+    assert "reads no CUDA IPC handles" in message
+
+
+def test_a_request_level_region_is_a_400(gateway: Gateway) -> None:
+    document = {
+        "inputs": [{"name": "INPUT0", "shape": [1, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}],
+        "parameters": {"shared_memory_region": "frames"},
+    }
+    answer = gateway.api.post_json("/v2/models/affine/versions/1/infer", document)
+    assert answer.status == 400
+    assert answer.json() == {
+        "error": "shared memory is named per tensor, in its own 'parameters', not the request's"
+    }
+
+
+def test_regions_are_registered_with_a_token_alone_where_tokens_are_set(
+    make_gateway: GatewayFactory, key: str
+) -> None:
+    gateway = make_gateway(tokens=frozenset({"secret-token"}))
+    handle = region("frames", key, 64)
+    try:
+        with triton.InferenceServerClient(gateway.url) as client:
+            with pytest.raises(InferenceServerException) as refused:
+                client.register_system_shared_memory("frames", key, 64)
+            assert refused.value.status() == "401"
+            with pytest.raises(InferenceServerException):
+                client.get_system_shared_memory_status()
+            client.register_system_shared_memory(
+                "frames", key, 64, headers={"Authorization": "Bearer secret-token"}
+            )
+            status = client.get_system_shared_memory_status(headers={"Authorization": "Bearer secret-token"})
+            assert [entry["name"] for entry in status] == ["frames"]
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)

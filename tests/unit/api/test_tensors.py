@@ -126,7 +126,58 @@ def test_all_outputs_follow_binary_data_output_when_none_are_named() -> None:
                     }
                 ]
             },
-            "shared memory",
+            "'shared_memory_byte_size' is needed with 'shared_memory_region'",
+        ),
+        (
+            {
+                "inputs": [
+                    {
+                        "name": "a",
+                        "shape": [1],
+                        "datatype": "FP32",
+                        "parameters": {"shared_memory_region": "r", "shared_memory_byte_size": 4},
+                        "data": [1],
+                    }
+                ]
+            },
+            "input 'a' has both shared_memory_region and 'data'",
+        ),
+        (
+            {
+                "inputs": [
+                    {"name": "a", "shape": [1], "datatype": "FP32", "parameters": {"shared_memory_offset": 4}}
+                ]
+            },
+            "input 'a': 'shared_memory_offset' is given without 'shared_memory_region'",
+        ),
+        (
+            {
+                "inputs": [{"name": "a", "shape": [1], "datatype": "FP32", "data": [1]}],
+                "outputs": [
+                    {
+                        "name": "o",
+                        "parameters": {
+                            "classification": 2,
+                            "shared_memory_region": "r",
+                            "shared_memory_byte_size": 64,
+                        },
+                    }
+                ],
+            },
+            "output 'o': a classification cannot be written to shared memory",
+        ),
+        (
+            {
+                "inputs": [
+                    {
+                        "name": "a",
+                        "shape": [1],
+                        "datatype": "FP32",
+                        "parameters": {"shared_memory_region": "r", "shared_memory_byte_size": -4},
+                    }
+                ]
+            },
+            "input 'a': 'shared_memory_byte_size' must be a non-negative integer, got -4",
         ),
     ],
 )

@@ -1,0 +1,68 @@
+"""Tensors moved between an inference request and the shared-memory regions it names: its inputs
+read from theirs before it is checked and queued, its outputs written into theirs before it is
+answered (shared_memory_regions.py holds the regions; tensors.py parses where each tensor is)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.api.shared_memory_regions import SharedMemoryRegions
+from gateway.api.tensors import InferRequest, check_bool_bytes
+from gateway.domain import TensorType
+from gateway.errors import InvalidInputError
+
+__all__ = ["read_inputs", "shared_input_bytes", "shared_output_bytes", "write_outputs"]
+
+Array = npt.NDArray[np.generic]
+
+
+def shared_input_bytes(request: InferRequest) -> int:
+    return sum(shared.place.byte_size for shared in request.shared_inputs)
+
+
+def shared_output_bytes(request: InferRequest, outputs: Mapping[str, Array]) -> int:
+    return sum(
+        outputs[wanted.name].nbytes
+        for wanted in request.outputs or ()
+        if wanted.shared is not None and wanted.name in outputs
+    )
+
+
+def read_inputs(request: InferRequest, regions: SharedMemoryRegions, most_bytes: int) -> InferRequest:
+    """``request`` with its inputs in shared memory read into arrays of their own (a copy: the
+    client may write the region again as soon as it is answered). ``most_bytes`` bounds them all
+    together, as a body is bounded."""
+    total = shared_input_bytes(request)
+    if total > most_bytes:
+        raise InvalidInputError(
+            f"the inputs in shared memory take {total} bytes, more than the {most_bytes} a request may carry"
+        )
+    inputs = dict(request.inputs)
+    for shared in request.shared_inputs:
+        array = np.empty(shared.shape, dtype=shared.datatype.numpy_dtype)
+        data = array.reshape(-1).view(np.uint8).data
+        regions.read(shared.place.region, shared.place.offset, data, shared.name)
+        if shared.datatype is TensorType.BOOL:
+            check_bool_bytes(shared.name, data)
+        inputs[shared.name] = array
+    return dataclasses.replace(request, inputs=inputs, shared_inputs=())
+
+
+def write_outputs(request: InferRequest, outputs: Mapping[str, Array], regions: SharedMemoryRegions) -> None:
+    """Write each output the request asked for in shared memory into its place, or InvalidInputError
+    (Triton's words) for a place too small to hold it."""
+    for wanted in request.outputs or ():
+        place, array = wanted.shared, outputs.get(wanted.name)
+        if place is None or array is None:
+            continue
+        data = np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
+        if data.nbytes > place.byte_size:
+            raise InvalidInputError(
+                f"shared memory size specified with the request for output '{wanted.name}' "
+                f"({place.byte_size} bytes) should be at least {data.nbytes} bytes to hold the results"
+            )
+        regions.write(place.region, place.offset, data, wanted.name)

@@ -1,0 +1,107 @@
+"""The shared-memory regions' bookkeeping on real files in a folder of the test's own, standing in
+for /dev/shm (tests/integration/api/test_v2_shared_memory.py goes through /dev/shm and HTTP): what is
+not a shared-memory object is refused, descriptors are given back, and a request's inputs are
+bounded and checked as a body's are."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gateway.api.request_parameters import SharedPlace
+from gateway.api.shared_memory_regions import MAX_REGIONS, SharedMemoryRegions
+from gateway.api.shared_tensors import read_inputs
+from gateway.api.tensors import InferRequest, SharedInput
+from gateway.domain import TensorType
+from gateway.errors import InvalidInputError
+
+
+@pytest.fixture
+def regions(tmp_path: Path) -> Iterator[SharedMemoryRegions]:
+    regions = SharedMemoryRegions(tmp_path)
+    yield regions
+    regions.close()
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def request_of(*shared: SharedInput) -> InferRequest:
+    return InferRequest(None, {}, None, binary_default=False, timeout_s=None, shared_inputs=shared)
+
+
+def test_a_link_a_fifo_and_a_folder_are_no_objects(regions: SharedMemoryRegions, tmp_path: Path) -> None:
+    (tmp_path / "object").write_bytes(bytes(64))
+    (tmp_path / "link").symlink_to(tmp_path / "object")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(InvalidInputError, match="is a symbolic link, not an object"):
+        regions.register("frames", "/link", 0, 64)
+    with pytest.raises(InvalidInputError, match="/fifo is not a shared-memory object"):
+        regions.register("frames", "/fifo", 0, 64)
+    with pytest.raises(InvalidInputError, match="the object /folder cannot be opened: Is a directory"):
+        regions.register("frames", "/folder", 0, 64)
+    assert regions.status(None) == []
+
+
+def test_keys_that_name_another_folder_are_refused(regions: SharedMemoryRegions) -> None:
+    for key in ("/../object", "a/b", "//double", "", "/", "/..", 7):
+        with pytest.raises(InvalidInputError, match="'key' must be a POSIX shared-memory object's name"):
+            regions.register("frames", key, 0, 64)
+
+
+def test_offsets_and_sizes_must_be_counts(regions: SharedMemoryRegions, tmp_path: Path) -> None:
+    (tmp_path / "object").write_bytes(bytes(64))
+    for offset, byte_size in ((-1, 8), (0, -8), (True, 8), (0, 0), (0, 1.5)):
+        with pytest.raises(InvalidInputError, match=r"'(offset|byte_size)' must be"):
+            regions.register("frames", "/object", offset, byte_size)
+
+
+def test_descriptors_are_given_back_and_registration_is_bounded(
+    regions: SharedMemoryRegions, tmp_path: Path
+) -> None:
+    (tmp_path / "object").write_bytes(bytes(64))
+    before = open_descriptors()
+    for number in range(MAX_REGIONS):
+        regions.register(f"region-{number}", "/object", 0, 64)
+    assert open_descriptors() == before + MAX_REGIONS
+    with pytest.raises(InvalidInputError, match=f"{MAX_REGIONS} regions are registered"):
+        regions.register("one-more", "/object", 0, 64)
+    # When: one region is read and another written; one unregistered by name, then all
+    data = bytearray(8)
+    regions.read("region-0", 0, memoryview(data), "input")
+    regions.write("region-1", 8, memoryview(b"12345678"), "output")
+    regions.unregister("region-0")
+    assert open_descriptors() == before + MAX_REGIONS - 1
+    regions.unregister(None)
+    # Then
+    assert open_descriptors() == before
+    assert (tmp_path / "object").read_bytes()[8:16] == b"12345678"
+
+
+def test_inputs_in_shared_memory_are_bounded_together(regions: SharedMemoryRegions, tmp_path: Path) -> None:
+    (tmp_path / "object").write_bytes(np.arange(16, dtype=np.float32).tobytes())
+    regions.register("frames", "/object", 0, 64)
+    first = SharedInput("a", SharedPlace("frames", 0, 32), TensorType.FP32, (8,))
+    second = SharedInput("b", SharedPlace("frames", 32, 32), TensorType.FP32, (2, 4))
+    with pytest.raises(InvalidInputError, match="take 64 bytes, more than the 63 a request may carry"):
+        read_inputs(request_of(first, second), regions, 63)
+    read = read_inputs(request_of(first, second), regions, 64)
+    assert read.shared_inputs == ()
+    np.testing.assert_array_equal(read.inputs["a"], np.arange(8, dtype=np.float32))
+    np.testing.assert_array_equal(read.inputs["b"], np.arange(8, 16, dtype=np.float32).reshape(2, 4))
+
+
+def test_a_bool_input_in_shared_memory_takes_bytes_0_and_1(
+    regions: SharedMemoryRegions, tmp_path: Path
+) -> None:
+    (tmp_path / "object").write_bytes(bytes([0, 1, 2, 1]))
+    regions.register("flags", "/object", 0, 4)
+    flags = SharedInput("flags", SharedPlace("flags", 0, 4), TensorType.BOOL, (4,))
+    with pytest.raises(InvalidInputError, match="byte 2 of its data is 2"):
+        read_inputs(request_of(flags), regions, 64)
