@@ -44,6 +44,9 @@ RUNNING_GRACE_S = 0.05
 # for milliseconds: such requests are parsed or encoded on the API's thread pool instead.
 OFFLOAD_BYTES = 256 * 1024
 OFFLOAD_VALUES = 32 * 1024
+# Copying tensors out of or into shared memory runs at memory speed (1.2 MB in 0.07 ms here): a hop
+# to the pool costs more than that until about this many bytes (0.28 ms).
+OFFLOAD_COPY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from gateway.api.context import (
     OFFLOAD_BYTES,
+    OFFLOAD_COPY_BYTES,
     OFFLOAD_VALUES,
     RUNNING_GRACE_S,
     ApiContext,
@@ -72,9 +73,9 @@ async def answer_infer(
     else:
         parsed = parse_infer_request(body, call.header_length)
     if parsed.shared_inputs:
-        # A copy out of the client's region, on the loop where it is as cheap as a hop would be.
+        # A copy out of the client's region, on the loop while it is cheaper than a hop would be.
         limit = context.max_body_bytes
-        if shared_input_bytes(parsed) > OFFLOAD_BYTES:
+        if shared_input_bytes(parsed) > OFFLOAD_COPY_BYTES:
             parsed = await loop.run_in_executor(executor, read_inputs, parsed, context.regions, limit)
         else:
             parsed = read_inputs(parsed, context.regions, limit)
@@ -95,7 +96,7 @@ async def answer_infer(
     result = await _result(submitted, deadline, queued_by)
     check_outputs_of(parsed, result.model, result.outputs)
     if any(wanted.shared is not None for wanted in parsed.outputs or ()):
-        if shared_output_bytes(parsed, result.outputs) > OFFLOAD_BYTES:
+        if shared_output_bytes(parsed, result.outputs) > OFFLOAD_COPY_BYTES:
             await loop.run_in_executor(executor, write_outputs, parsed, result.outputs, context.regions)
         else:
             write_outputs(parsed, result.outputs, context.regions)
