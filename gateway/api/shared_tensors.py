@@ -43,7 +43,13 @@ def read_inputs(request: InferRequest, regions: SharedMemoryRegions, most_bytes:
         )
     inputs = dict(request.inputs)
     for shared in request.shared_inputs:
-        array = np.empty(shared.shape, dtype=shared.datatype.numpy_dtype)
+        try:
+            array = np.empty(shared.shape, dtype=shared.datatype.numpy_dtype)
+        except ValueError as exc:
+            # A zero-sized tensor whose other dimensions multiply past what numpy can index.
+            raise InvalidInputError(
+                f"input {shared.name!r}: shape {list(shared.shape)} cannot be built: {exc}"
+            ) from None
         data = array.reshape(-1).view(np.uint8).data
         regions.read(shared.place.region, shared.place.offset, data, shared.name)
         if shared.datatype is TensorType.BOOL:

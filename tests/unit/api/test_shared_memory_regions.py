@@ -105,3 +105,14 @@ def test_a_bool_input_in_shared_memory_takes_bytes_0_and_1(
     flags = SharedInput("flags", SharedPlace("flags", 0, 4), TensorType.BOOL, (4,))
     with pytest.raises(InvalidInputError, match="byte 2 of its data is 2"):
         read_inputs(request_of(flags), regions, 64)
+
+
+def test_a_zero_sized_input_too_large_to_index_is_refused(
+    regions: SharedMemoryRegions, tmp_path: Path
+) -> None:
+    (tmp_path / "object").write_bytes(bytes(4))
+    regions.register("frames", "/object", 0, 4)
+    shape = (0, 2**31 - 1, 2**31 - 1, 2**31 - 1)
+    empty = SharedInput("a", SharedPlace("frames", 0, 0), TensorType.FP32, shape)
+    with pytest.raises(InvalidInputError, match=r"input 'a': shape \[0, 2147483647, .*\] cannot be built"):
+        read_inputs(request_of(empty), regions, 64)
