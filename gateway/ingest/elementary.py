@@ -38,6 +38,9 @@ __all__ = [
 _START_CODE = b"\x00\x00\x01"
 _SPS_BYTES = 256  # more than enough of a sequence parameter set to reach its size
 _RATE_BYTES = 64 << 10  # where a part's first sequence parameter set is looked for
+# More than any sequence parameter set takes to reach its timing (scaling lists and reference picture
+# sets included): a damaged one is read no further, each field of it costing a pass over what is read.
+_SPS_RATE_BYTES = 4 << 10
 SCAN_BYTES = 2 << 20
 """How much of the file one step of ``SizeScan`` looks at (a few milliseconds' work)."""
 
@@ -207,8 +210,9 @@ def stream_rate(path: Path, start: int = 0) -> float | None:
     while position >= 0 and position + 3 + codec.header_bytes < len(data):
         following = data.find(_START_CODE, position + 3)
         if codec.nal_type(data[position + 3]) == codec.sequence_parameter_set:
-            payload = data[position + 3 + codec.header_bytes : following if following >= 0 else len(data)]
-            return codec.sps_rate(payload)
+            payload = position + 3 + codec.header_bytes
+            end = min(following if following >= 0 else len(data), payload + _SPS_RATE_BYTES)
+            return codec.sps_rate(data[payload:end])
         position = following
     return None
 

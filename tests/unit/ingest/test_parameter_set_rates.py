@@ -7,11 +7,13 @@ and H.265 7.3.2.2.1 lay them out."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from gateway.ingest import h264, h265
+from gateway.ingest import elementary, h264, h265
 
 
 class BitWriter:
@@ -141,3 +143,25 @@ def test_a_set_without_timing_or_with_a_clock_for_a_rate_gives_none(
     assert read(written(1, 0)) is None  # no clock
     assert read(written(1, 90000)) is None  # a 90 kHz time base, not a frame rate
     assert read(written(1001, 30000)[:20]) is None  # cut short
+
+
+def test_a_damaged_parameter_set_is_read_no_further_than_4_kib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given: a 64 KiB sequence parameter set with no start code after it (each field read costs a
+    # pass over what is read: the whole of it took 9 s)
+    read: list[int] = []
+
+    def recorded(payload: bytes) -> float | None:
+        read.append(len(payload))
+        return None
+
+    monkeypatch.setattr(
+        elementary, "stream_codec", lambda data: dataclasses.replace(elementary.H264, sps_rate=recorded)
+    )
+    path = tmp_path / "camera.h264"
+    path.write_bytes(b"\x00\x00\x00\x01\x67" + bytes([0xFF]) * (64 << 10))
+    # When
+    assert elementary.stream_rate(path) is None
+    # Then
+    assert read == [4 << 10]
