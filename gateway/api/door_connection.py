@@ -70,6 +70,7 @@ class Connection(asyncio.BufferedProtocol):
         """Runs while a head is awaited whole (``HEAD_TIMEOUT_S``): from the accept until the first
         head is, and from the first byte of a later head the front door reads until it is."""
         self._peer = peer_client(None)
+        self._address: str | None = None
         self.passed = 0
         self.finished = 0
         self.in_aiohttp: web.BaseRequest | None = None
@@ -82,7 +83,8 @@ class Connection(asyncio.BufferedProtocol):
         self._transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         # As aiohttp's ``request.remote`` names the client for the middleware's rate limit.
-        self._peer = peer_client(peer[0] if isinstance(peer, (tuple, list)) and peer else None)
+        self._address = peer[0] if isinstance(peer, (tuple, list)) and peer else None
+        self._peer = peer_client(self._address)
         self._door.opened(transport, self)
         self._door.context.connections.accepted()
         if self._door.closing:
@@ -281,6 +283,7 @@ class Connection(asyncio.BufferedProtocol):
             header_length=headers.get(HEADER_LENGTH.lower()),
             deadline_header=headers.get(DEADLINE_HEADER.lower()),
             started=time.monotonic(),
+            remote=self._address,
         )
         serving = DoorInfer(
             call,

@@ -5,8 +5,10 @@
 ``unregister_system_shared_memory`` work unchanged, in Triton's shapes: a status is a list of
 ``{"name", "key", "offset", "byte_size"}``, unregistering a region that is not registered is no
 error, and registering one whose object is missing, too small or not this server's to open is a 400
-that says which. CUDA IPC handles are not read here (no GPU path takes them): its status is an empty
-list and registering is a 400 that says to use system shared memory or the body.
+that says which. The objects are this host's: only a client on it (a loopback address) registers,
+lists or unregisters regions; any other is refused with a 403 that says so. CUDA IPC handles are
+not read here (no GPU path takes them): its status is an empty list and registering is a 400 that
+says to use system shared memory or the body.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aiohttp import web
 from gateway.api.context import context_of, read_body
 from gateway.api.json_body import load_json
 from gateway.api.middlewares import json_error
+from gateway.api.shared_memory_regions import on_this_host
 from gateway.errors import InvalidInputError
 
 KINDS = {"systemsharedmemory": "system", "cudasharedmemory": "CUDA"}
@@ -43,11 +46,28 @@ def add_routes(app: web.Application) -> None:
             )
 
 
+def _elsewhere(request: web.Request) -> web.Response | None:
+    """The 403 for a client that is not on this host, whose shared memory cannot be this host's."""
+    if on_this_host(request.remote):
+        return None
+    return json_error(
+        403,
+        f"system shared memory is this host's: only a client on it (a loopback address) may use "
+        f"these routes, not {request.remote}",
+    )
+
+
 async def _status(request: web.Request) -> web.Response:
+    refused = _elsewhere(request)
+    if refused is not None:
+        return refused
     return web.json_response(context_of(request).regions.status(request.match_info.get("region")))
 
 
 async def _register(request: web.Request) -> web.Response:
+    refused = _elsewhere(request)
+    if refused is not None:
+        return refused
     region = request.match_info.get("region")
     if region is None:
         return json_error(400, "'region name' is necessary to register system shared memory region")
@@ -66,6 +86,9 @@ async def _register(request: web.Request) -> web.Response:
 
 
 async def _unregister(request: web.Request) -> web.Response:
+    refused = _elsewhere(request)
+    if refused is not None:
+        return refused
     context_of(request).regions.unregister(request.match_info.get("region"))
     return web.Response(status=200)
 

@@ -10,11 +10,17 @@ that falls short is a 400 naming the region. Each use works on a duplicate of th
 descriptor, so a region unregistered while a worker thread reads it cannot have its descriptor's
 number given to another file under that read. Registration is bounded (``MAX_REGIONS``): each region
 holds a descriptor open until it is unregistered or the server stops.
+
+The server lends no client its own access: it takes only an object its own user owns, or one every
+user may read (and, for outputs, write), so that a client cannot have a root-run gateway read or
+overwrite another program's shared memory for it. Only clients on this host register regions at all
+(shared_memory.py): the objects are this host's.
 """
 
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import re
 import stat
@@ -22,15 +28,17 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.errors import InvalidInputError
+from gateway.errors import InvalidInputError, OverloadedError
 
-__all__ = ["MAX_REGIONS", "SHARED_MEMORY_FOLDER", "Region", "SharedMemoryRegions"]
+__all__ = ["MAX_REGIONS", "SHARED_MEMORY_FOLDER", "Region", "SharedMemoryRegions", "on_this_host"]
 
 SHARED_MEMORY_FOLDER = Path("/dev/shm")
 """Where POSIX shared-memory objects live on Linux: ``shm_open("/name")`` opens /dev/shm/name."""
 MAX_REGIONS = 64
 """Regions registered at once: each holds a descriptor, from the quarter the API leaves others."""
 _KEY = re.compile(r"/?[^/\x00]{1,255}")
+_SERVER_SHORT_OF = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOMEM})
+"""What an open or dup fails with when the server, not the client's object, is short of something."""
 _NAME_CHARACTERS = 255
 
 
@@ -82,7 +90,7 @@ class SharedMemoryRegions:
                 )
         descriptor, writable = self._open(what, key)
         try:
-            size = _object_size(what, key, descriptor)
+            size, writable = _object_size(what, key, descriptor, writable)
             if offset + byte_size > size:
                 raise InvalidInputError(
                     f"{what}: the object {key} holds {size} bytes, the region runs to byte "
@@ -119,6 +127,8 @@ class SharedMemoryRegions:
         except OSError as exc:
             if exc.errno == errno.ELOOP:
                 raise InvalidInputError(f"{what}: {path} is a symbolic link, not an object") from None
+            if exc.errno in _SERVER_SHORT_OF:
+                raise OverloadedError(f"{what}: this server cannot open a file now: {exc.strerror}") from None
             raise InvalidInputError(f"{what}: the object {key} cannot be opened: {exc.strerror}") from None
 
     def unregister(self, name: str | None) -> None:
@@ -150,7 +160,7 @@ class SharedMemoryRegions:
                 if got == 0:
                     raise InvalidInputError(
                         f"input {tensor!r}: shared memory region '{name}' was cut short: its object "
-                        f"{region.key} ends before the {into.nbytes} bytes from offset {offset}"
+                        f"{region.key} ends before byte {region.offset + offset + into.nbytes}"
                     )
                 done += got
         except OSError as exc:
@@ -166,10 +176,7 @@ class SharedMemoryRegions:
         region, descriptor = self._use(name, offset, data.nbytes, what)
         try:
             if not region.writable:
-                raise InvalidInputError(
-                    f"{what}: shared memory region '{name}' is read-only to this server's user "
-                    f"(uid {os.getuid()}): an output needs an object it may write"
-                )
+                raise InvalidInputError(f"{what}: shared memory region '{name}' is read-only to this server")
             end = region.offset + offset + data.nbytes
             if os.fstat(descriptor).st_size < end:
                 # Written past its end, the object would grow where the client maps nothing.
@@ -185,23 +192,54 @@ class SharedMemoryRegions:
         finally:
             os.close(descriptor)
 
+    def check(self, name: str, offset: int, size: int, what: str, *, written: bool) -> None:
+        """InvalidInputError unless ``size`` bytes from ``offset`` fit in the region ``name``, and it
+        may be written where ``written``: an output's place, checked before its request is queued."""
+        with self._lock:
+            region, _ = self._found(name, offset, size, what)
+        if written and not region.writable:
+            raise InvalidInputError(
+                f"{what}: shared memory region '{name}' is read-only to this server: an output needs "
+                f"an object it may write (its own user's, uid {os.geteuid()}, or one every user may write)"
+            )
+
+    def _found(self, name: str, offset: int, size: int, what: str) -> tuple[Region, int]:
+        """The region ``name`` and its descriptor, where ``size`` bytes from ``offset`` fit in it;
+        called with the lock held."""
+        found = self._regions.get(name)
+        if found is None:
+            raise InvalidInputError(f"{what}: Unable to find system shared memory region: '{name}'")
+        region = found[0]
+        if offset + size > region.byte_size:
+            raise InvalidInputError(
+                f"{what}: {size} bytes from offset {offset} run past shared memory region '{name}' "
+                f"of {region.byte_size} bytes"
+            )
+        return found
+
     def _use(self, name: str, offset: int, size: int, what: str) -> tuple[Region, int]:
         """The region ``name`` and a duplicate of its descriptor, once ``size`` bytes from ``offset``
         are found to fit in it."""
         with self._lock:
-            found = self._regions.get(name)
-            if found is None:
-                raise InvalidInputError(f"{what}: Unable to find system shared memory region: '{name}'")
-            region, descriptor = found
-            if offset + size > region.byte_size:
-                raise InvalidInputError(
-                    f"{what}: {size} bytes from offset {offset} run past shared memory region '{name}' "
-                    f"of {region.byte_size} bytes"
-                )
-            return region, os.dup(descriptor)
+            region, descriptor = self._found(name, offset, size, what)
+            try:
+                return region, os.dup(descriptor)
+            except OSError as exc:
+                raise OverloadedError(f"{what}: this server cannot open a file now: {exc.strerror}") from None
 
     def close(self) -> None:
         self.unregister(None)
+
+
+def on_this_host(remote: str | None) -> bool:
+    """Whether a client at the address ``remote`` is on this host (a loopback address, IPv4-mapped
+    too), so that this host's shared memory can be its own."""
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return address.is_loopback or (mapped is not None and mapped.is_loopback)
 
 
 def _count(what: str, field: str, value: object) -> int:
@@ -210,8 +248,18 @@ def _count(what: str, field: str, value: object) -> int:
     return value
 
 
-def _object_size(what: str, key: str, descriptor: int) -> int:
+def _object_size(what: str, key: str, descriptor: int, opened_to_write: bool) -> tuple[int, bool]:
+    """The size of the object open at ``descriptor``, and whether outputs may be written to it;
+    InvalidInputError for one that is no regular file, or that this server would read for a client
+    with an access the client need not have (its own user's, not every user's)."""
     facts = os.fstat(descriptor)
     if not stat.S_ISREG(facts.st_mode):
         raise InvalidInputError(f"{what}: {key} is not a shared-memory object (not a regular file)")
-    return facts.st_size
+    own = facts.st_uid == os.geteuid()
+    if not own and not facts.st_mode & stat.S_IROTH:
+        raise InvalidInputError(
+            f"{what}: the object {key} belongs to uid {facts.st_uid} and other users may not read it: "
+            f"this server takes only its own user's objects (uid {os.geteuid()}) or ones every user may "
+            "read, so that it reads nothing for a client that the client could not read itself"
+        )
+    return facts.st_size, opened_to_write and (own or bool(facts.st_mode & stat.S_IWOTH))

@@ -15,7 +15,7 @@ from gateway.api.tensors import InferRequest, check_bool_bytes
 from gateway.domain import TensorType
 from gateway.errors import InvalidInputError
 
-__all__ = ["read_inputs", "shared_input_bytes", "shared_output_bytes", "write_outputs"]
+__all__ = ["check_output_places", "read_inputs", "shared_input_bytes", "shared_output_bytes", "write_outputs"]
 
 Array = npt.NDArray[np.generic]
 
@@ -56,6 +56,18 @@ def read_inputs(request: InferRequest, regions: SharedMemoryRegions, most_bytes:
             check_bool_bytes(shared.name, data)
         inputs[shared.name] = array
     return dataclasses.replace(request, inputs=inputs, shared_inputs=())
+
+
+def check_output_places(request: InferRequest, regions: SharedMemoryRegions) -> None:
+    """InvalidInputError for an output's place in shared memory that cannot take it whatever the
+    result (a region not registered, read-only, or too small for the place): checked before the
+    request costs a model run, as Triton checks it when it parses the request."""
+    for wanted in request.outputs or ():
+        place = wanted.shared
+        if place is not None:
+            regions.check(
+                place.region, place.offset, place.byte_size, f"output {wanted.name!r}", written=True
+            )
 
 
 def write_outputs(request: InferRequest, outputs: Mapping[str, Array], regions: SharedMemoryRegions) -> None:

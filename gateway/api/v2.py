@@ -260,6 +260,7 @@ async def infer(request: web.Request) -> web.StreamResponse:
         header_length=request.headers.get(HEADER_LENGTH),
         deadline_header=request.headers.get(DEADLINE_HEADER),
         started=time.monotonic(),
+        remote=request.remote,
     )
     check_deadline(deadline_from(call.deadline_header, call.started))
     body = await read_body(request, align_at=call.json_size or 0)

@@ -22,7 +22,14 @@ from gateway.api.context import (
     deadline_from,
 )
 from gateway.api.ports import InferenceBackend, InferenceOutput
-from gateway.api.shared_tensors import read_inputs, shared_input_bytes, shared_output_bytes, write_outputs
+from gateway.api.shared_memory_regions import on_this_host
+from gateway.api.shared_tensors import (
+    check_output_places,
+    read_inputs,
+    shared_input_bytes,
+    shared_output_bytes,
+    write_outputs,
+)
 from gateway.api.tensors import (
     InferRequest,
     InferResponse,
@@ -51,6 +58,8 @@ class InferCall:
     """``X-Request-Timeout-Ms`` as sent."""
     started: float
     """``time.monotonic()`` when the head was read."""
+    remote: str | None
+    """The client's address: only one on this host may name shared memory."""
 
     @property
     def json_size(self) -> int | None:
@@ -72,7 +81,15 @@ async def answer_infer(
         parsed = await loop.run_in_executor(executor, parse_infer_request, body, call.header_length)
     else:
         parsed = parse_infer_request(body, call.header_length)
+    if (parsed.shared_inputs or any(wanted.shared for wanted in parsed.outputs or ())) and not on_this_host(
+        call.remote
+    ):
+        raise InvalidInputError(
+            f"system shared memory is this host's: only a client on it may name a region, not {call.remote}"
+        )
+    check_output_places(parsed, context.regions)
     if parsed.shared_inputs:
+        check_queue(context)  # a request about to be refused copies nothing
         # A copy out of the client's region, on the loop while it is cheaper than a hop would be.
         limit = context.max_body_bytes
         if shared_input_bytes(parsed) > OFFLOAD_COPY_BYTES:

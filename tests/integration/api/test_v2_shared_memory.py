@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from tritonclient.utils import InferenceServerException, shared_memory
 
 from gateway.api.shared_memory_regions import SHARED_MEMORY_FOLDER
 from tests.integration.api.conftest import Gateway, GatewayFactory
+from tests.support.onnx_models import write_affine_model
 
 ROWS = np.arange(12, dtype=np.float32).reshape(3, 4)
 """Three rows for the affine model's version 1, which answers 2 x + 1."""
@@ -181,7 +183,7 @@ def test_an_object_cut_short_after_registering_is_a_400_and_the_server_serves_on
         message = refusal(lambda: client.infer("affine", [sent], model_version="1"))
         assert message == (
             f"input 'INPUT0': shared memory region 'frames' was cut short: its object {key} ends before "
-            "the 48 bytes from offset 0"
+            "byte 48"
         )
         sent.set_data_from_numpy(ROWS)
         wanted = triton.InferRequestedOutput("OUTPUT0")
@@ -234,12 +236,106 @@ def test_regions_are_registered_with_a_token_alone_where_tokens_are_set(
             with pytest.raises(InferenceServerException) as refused:
                 client.register_system_shared_memory("frames", key, 64)
             assert refused.value.status() == "401"
-            with pytest.raises(InferenceServerException):
+            with pytest.raises(InferenceServerException) as unlisted:
                 client.get_system_shared_memory_status()
+            assert unlisted.value.status() == "401"
             client.register_system_shared_memory(
                 "frames", key, 64, headers={"Authorization": "Bearer secret-token"}
             )
             status = client.get_system_shared_memory_status(headers={"Authorization": "Bearer secret-token"})
             assert [entry["name"] for entry in status] == ["frames"]
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
+
+
+def test_an_output_place_that_cannot_take_it_is_refused_before_the_model_runs(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    handle = region("frames", key, 2 * ROWS.nbytes)
+    try:
+        shared_memory.set_shared_memory_region(handle, [ROWS])
+        client.register_system_shared_memory("frames", key, ROWS.nbytes)
+        client.register_system_shared_memory("results", key, 8, offset=ROWS.nbytes)
+        runs = inference_count(client)
+        sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
+        sent.set_shared_memory("frames", ROWS.nbytes)
+        for place, byte_size, said in (
+            ("nope", ROWS.nbytes, "output 'OUTPUT0': Unable to find system shared memory region: 'nope'"),
+            (
+                "results",
+                ROWS.nbytes,
+                "output 'OUTPUT0': 48 bytes from offset 0 run past shared memory region 'results' of 8 bytes",
+            ),
+        ):
+            wanted = triton.InferRequestedOutput("OUTPUT0")
+            wanted.set_shared_memory(place, byte_size)
+            assert (
+                refusal(
+                    lambda wanted=wanted: client.infer("affine", [sent], model_version="1", outputs=[wanted])
+                )
+                == said
+            )
+        # Then: the model ran for neither
+        assert inference_count(client) == runs
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
+
+
+def inference_count(client: triton.InferenceServerClient) -> int:
+    statistics = client.get_inference_statistics("affine", "1")["model_stats"]
+    return int(statistics[0]["inference_count"])
+
+
+def test_an_object_of_another_user_is_taken_only_where_every_user_may_read_it(
+    client: triton.InferenceServerClient, key: str
+) -> None:
+    # Given: an object that belongs to another user (nobody), readable by its owner alone
+    path = SHARED_MEMORY_FOLDER / key.lstrip("/")
+    path.write_bytes(ROWS.tobytes())
+    os.chown(path, 65534, 65534)
+    path.chmod(0o600)
+    message = refusal(lambda: client.register_system_shared_memory("frames", key, ROWS.nbytes))
+    assert message.startswith(
+        f"failed to register shared memory region 'frames': the object {key} belongs to uid 65534 and "
+        "other users may not read it"
+    )
+    # When: every user may read it, but not write it
+    path.chmod(0o644)
+    client.register_system_shared_memory("frames", key, ROWS.nbytes)
+    # Then: it is an input, and no output
+    sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
+    sent.set_shared_memory("frames", ROWS.nbytes)
+    result = client.infer("affine", [sent], model_version="1")
+    np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), 2 * ROWS + 1)
+    wanted = triton.InferRequestedOutput("OUTPUT0")
+    wanted.set_shared_memory("frames", ROWS.nbytes)
+    message = refusal(lambda: client.infer("affine", [sent], model_version="1", outputs=[wanted]))
+    assert message.startswith("output 'OUTPUT0': shared memory region 'frames' is read-only to this server")
+    # And: a region unregistered twice, or never registered, is no error (as in Triton)
+    client.unregister_system_shared_memory("frames")
+    client.unregister_system_shared_memory("frames")
+    client.unregister_system_shared_memory("never")
+
+
+def test_tensors_over_4_mib_travel_through_shared_memory_too(
+    make_gateway: GatewayFactory, model_repository: Path, key: str
+) -> None:
+    # Given: a model whose one row is 4.4 MB, copied in and out on the API's thread pool
+    write_affine_model(model_repository, "wide", dims=(1_100_000,), max_batch_size=1)
+    gateway = make_gateway()
+    row = np.random.default_rng(5).random((1, 1_100_000), dtype=np.float32)
+    handle = region("frames", key, 2 * row.nbytes)
+    try:
+        shared_memory.set_shared_memory_region(handle, [row])
+        with triton.InferenceServerClient(gateway.url, network_timeout=60) as client:
+            client.register_system_shared_memory("frames", key, row.nbytes)
+            client.register_system_shared_memory("results", key, row.nbytes, offset=row.nbytes)
+            sent = triton.InferInput("INPUT0", list(row.shape), "FP32")
+            sent.set_shared_memory("frames", row.nbytes)
+            wanted = triton.InferRequestedOutput("OUTPUT0")
+            wanted.set_shared_memory("results", row.nbytes)
+            client.infer("wide", [sent], outputs=[wanted])
+        written = shared_memory.get_contents_as_numpy(handle, np.float32, list(row.shape), offset=row.nbytes)
+        np.testing.assert_array_equal(written, 2 * row + 1)
     finally:
         shared_memory.destroy_shared_memory_region(handle)

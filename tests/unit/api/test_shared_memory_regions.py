@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from gateway.api.request_parameters import SharedPlace
-from gateway.api.shared_memory_regions import MAX_REGIONS, SharedMemoryRegions
+from gateway.api.shared_memory_regions import MAX_REGIONS, SharedMemoryRegions, on_this_host
 from gateway.api.shared_tensors import read_inputs
 from gateway.api.tensors import InferRequest, SharedInput
 from gateway.domain import TensorType
@@ -116,3 +116,22 @@ def test_a_zero_sized_input_too_large_to_index_is_refused(
     empty = SharedInput("a", SharedPlace("frames", 0, 0), TensorType.FP32, shape)
     with pytest.raises(InvalidInputError, match=r"input 'a': shape \[0, 2147483647, .*\] cannot be built"):
         read_inputs(request_of(empty), regions, 64)
+
+
+@pytest.mark.parametrize(
+    ("remote", "here"),
+    [
+        ("127.0.0.1", True),
+        ("127.3.2.1", True),
+        ("::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("10.0.0.5", False),
+        ("::ffff:10.0.0.5", False),
+        ("fe80::1", False),
+        ("localhost", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_only_a_loopback_address_is_on_this_host(remote: str | None, here: bool) -> None:
+    assert on_this_host(remote) is here
