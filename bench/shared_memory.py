@@ -138,11 +138,14 @@ async def light_pass(
         for name, connection in connections.items():
             await connection.send(requests[name])
     end = time.perf_counter() + seconds
+    order = list(connections)
     while time.perf_counter() < end:
         started = time.perf_counter()
         single.run(None, feeds)
         latencies["raw"].append(time.perf_counter() - started)
-        for name, connection in connections.items():
+        order.reverse()  # neither kind of request always follows the raw run
+        for name in order:
+            connection = connections[name]
             started = time.perf_counter()
             reply = await connection.send(requests[name])
             if reply.status != 200:
@@ -202,8 +205,12 @@ def run_rounds(
             light[name] += values
         loads.append(os.getloadavg()[0])
     merged = {name: merge_runs(runs[name], samples[name]) for name in names}
+    for name in names:
+        merged[name]["items_per_s_per_round"] = [run["items"] / run["elapsed_s"] for run in runs[name]]
     for name in ("binary", "shared"):
         answered = sum(run["items"] for run in runs[name])
+        merged[name].pop("event_loop_cpu_s")  # merge_runs kept the first round's
+        merged[name].pop("client_cpu_ms_per_request", None)
         merged[name]["event_loop_cpu_ms_per_request"] = (
             1000 * sum(run["event_loop_cpu_s"] for run in runs[name]) / answered
         )
@@ -272,6 +279,10 @@ def markdown(result: dict[str, Any], ratios: dict[str, tuple[float, str]]) -> st
         )
     for name, latency in rounds["light"].items():
         lines.append(f"| light, {name} | - | {latency['p50_ms']:.2f} | {latency['p99_ms']:.2f} |")
+    lines += ["", "| phase | items/s in each round |", "|---|---|"]
+    for name in ("per_core", "shared_raw", "binary", "shared"):
+        each = ", ".join(f"{value:.1f}" for value in rounds[name]["items_per_s_per_round"])
+        lines.append(f"| {name} | {each} |")
     return "\n".join(lines) + "\n"
 
 
