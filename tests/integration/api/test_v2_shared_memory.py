@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,22 @@ def key() -> Iterator[str]:
 
 def region(name: str, key: str, byte_size: int) -> shared_memory.SharedMemoryRegion:
     return shared_memory.create_shared_memory_region(name, key, byte_size)
+
+
+@contextmanager
+def rows_and_a_place(
+    client: triton.InferenceServerClient, key: str, place: str, place_size: int
+) -> Iterator[None]:
+    """ROWS registered as region 'frames', and region ``place`` of ``place_size`` bytes after them,
+    in one object."""
+    handle = region("frames", key, 2 * ROWS.nbytes)
+    try:
+        shared_memory.set_shared_memory_region(handle, [ROWS])
+        client.register_system_shared_memory("frames", key, ROWS.nbytes)
+        client.register_system_shared_memory(place, key, place_size, offset=ROWS.nbytes)
+        yield
+    finally:
+        shared_memory.destroy_shared_memory_region(handle)
 
 
 def refusal(call: object) -> str:
@@ -139,11 +156,7 @@ def test_registering_what_is_not_there_is_a_400_naming_it(
 def test_a_request_whose_tensors_do_not_fit_their_regions_is_a_400_naming_them(
     client: triton.InferenceServerClient, key: str
 ) -> None:
-    handle = region("frames", key, 2 * ROWS.nbytes)
-    try:
-        shared_memory.set_shared_memory_region(handle, [ROWS])
-        client.register_system_shared_memory("frames", key, ROWS.nbytes)
-        client.register_system_shared_memory("small", key, 8, offset=ROWS.nbytes)
+    with rows_and_a_place(client, key, "small", 8):
         sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
         sent.set_shared_memory("frames", ROWS.nbytes - 4)
         mismatch = refusal(lambda: client.infer("affine", [sent], model_version="1"))
@@ -165,8 +178,6 @@ def test_a_request_whose_tensors_do_not_fit_their_regions_is_a_400_naming_them(
             "shared memory size specified with the request for output 'OUTPUT0' (8 bytes) should be at "
             "least 48 bytes to hold the results"
         )
-    finally:
-        shared_memory.destroy_shared_memory_region(handle)
 
 
 def test_an_object_cut_short_after_registering_is_a_400_and_the_server_serves_on(
@@ -251,11 +262,7 @@ def test_regions_are_registered_with_a_token_alone_where_tokens_are_set(
 def test_an_output_place_that_cannot_take_it_is_refused_before_the_model_runs(
     client: triton.InferenceServerClient, key: str
 ) -> None:
-    handle = region("frames", key, 2 * ROWS.nbytes)
-    try:
-        shared_memory.set_shared_memory_region(handle, [ROWS])
-        client.register_system_shared_memory("frames", key, ROWS.nbytes)
-        client.register_system_shared_memory("results", key, 8, offset=ROWS.nbytes)
+    with rows_and_a_place(client, key, "results", 8):
         runs = inference_count(client)
         sent = triton.InferInput("INPUT0", list(ROWS.shape), "FP32")
         sent.set_shared_memory("frames", ROWS.nbytes)
@@ -277,8 +284,6 @@ def test_an_output_place_that_cannot_take_it_is_refused_before_the_model_runs(
             )
         # Then: the model ran for neither
         assert inference_count(client) == runs
-    finally:
-        shared_memory.destroy_shared_memory_region(handle)
 
 
 def inference_count(client: triton.InferenceServerClient) -> int:
