@@ -13,8 +13,6 @@ says to use system shared memory or the body.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
 from gateway.api.context import context_of, read_body
@@ -25,8 +23,6 @@ from gateway.errors import InvalidInputError
 
 KINDS = {"systemsharedmemory": "system", "cudasharedmemory": "CUDA"}
 """Triton's route segment for each kind of region, and its name in Triton's messages."""
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def add_routes(app: web.Application) -> None:

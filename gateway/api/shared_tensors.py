@@ -10,12 +10,19 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from gateway.api.shared_memory_regions import SharedMemoryRegions
+from gateway.api.shared_memory_regions import SharedMemoryRegions, on_this_host
 from gateway.api.tensors import InferRequest, check_bool_bytes
 from gateway.domain import TensorType
 from gateway.errors import InvalidInputError
 
-__all__ = ["check_output_places", "read_inputs", "shared_input_bytes", "shared_output_bytes", "write_outputs"]
+__all__ = [
+    "check_shared_request",
+    "names_shared_memory",
+    "read_inputs",
+    "shared_input_bytes",
+    "shared_output_bytes",
+    "write_outputs",
+]
 
 Array = npt.NDArray[np.generic]
 
@@ -58,10 +65,19 @@ def read_inputs(request: InferRequest, regions: SharedMemoryRegions, most_bytes:
     return dataclasses.replace(request, inputs=inputs, shared_inputs=())
 
 
-def check_output_places(request: InferRequest, regions: SharedMemoryRegions) -> None:
-    """InvalidInputError for an output's place in shared memory that cannot take it whatever the
-    result (a region not registered, read-only, or too small for the place): checked before the
-    request costs a model run, as Triton checks it when it parses the request."""
+def names_shared_memory(request: InferRequest) -> bool:
+    return bool(request.shared_inputs) or any(wanted.shared is not None for wanted in request.outputs or ())
+
+
+def check_shared_request(request: InferRequest, remote: str | None, regions: SharedMemoryRegions) -> None:
+    """InvalidInputError for a request that names shared memory from another host (the regions are
+    this host's), or whose output's place cannot take it whatever the result (a region not
+    registered, read-only, or too small for the place): checked before the request costs a model
+    run, as Triton checks it when it parses the request."""
+    if not on_this_host(remote):
+        raise InvalidInputError(
+            f"system shared memory is this host's: only a client on it may name a region, not {remote}"
+        )
     for wanted in request.outputs or ():
         place = wanted.shared
         if place is not None:

@@ -22,9 +22,9 @@ from gateway.api.context import (
     deadline_from,
 )
 from gateway.api.ports import InferenceBackend, InferenceOutput
-from gateway.api.shared_memory_regions import on_this_host
 from gateway.api.shared_tensors import (
-    check_output_places,
+    check_shared_request,
+    names_shared_memory,
     read_inputs,
     shared_input_bytes,
     shared_output_bytes,
@@ -81,13 +81,8 @@ async def answer_infer(
         parsed = await loop.run_in_executor(executor, parse_infer_request, body, call.header_length)
     else:
         parsed = parse_infer_request(body, call.header_length)
-    if (parsed.shared_inputs or any(wanted.shared for wanted in parsed.outputs or ())) and not on_this_host(
-        call.remote
-    ):
-        raise InvalidInputError(
-            f"system shared memory is this host's: only a client on it may name a region, not {call.remote}"
-        )
-    check_output_places(parsed, context.regions)
+    if names_shared_memory(parsed):
+        check_shared_request(parsed, call.remote, context.regions)
     if parsed.shared_inputs:
         check_queue(context)  # a request about to be refused copies nothing
         # A copy out of the client's region, on the loop while it is cheaper than a hop would be.

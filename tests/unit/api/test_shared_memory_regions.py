@@ -14,7 +14,7 @@ import pytest
 
 from gateway.api.request_parameters import SharedPlace
 from gateway.api.shared_memory_regions import MAX_REGIONS, SharedMemoryRegions, on_this_host
-from gateway.api.shared_tensors import read_inputs
+from gateway.api.shared_tensors import check_shared_request, read_inputs
 from gateway.api.tensors import InferRequest, SharedInput
 from gateway.domain import TensorType
 from gateway.errors import InvalidInputError
@@ -135,3 +135,12 @@ def test_a_zero_sized_input_too_large_to_index_is_refused(
 )
 def test_only_a_loopback_address_is_on_this_host(remote: str | None, here: bool) -> None:
     assert on_this_host(remote) is here
+
+
+def test_a_request_from_another_host_names_no_region(regions: SharedMemoryRegions, tmp_path: Path) -> None:
+    (tmp_path / "object").write_bytes(bytes(16))
+    regions.register("frames", "/object", 0, 16)
+    request = request_of(SharedInput("a", SharedPlace("frames", 0, 16), TensorType.FP32, (4,)))
+    check_shared_request(request, "127.0.0.1", regions)
+    with pytest.raises(InvalidInputError, match=r"only a client on it may name a region, not 10\.0\.0\.5"):
+        check_shared_request(request, "10.0.0.5", regions)
