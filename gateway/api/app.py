@@ -110,6 +110,7 @@ def create_app(
     app[FIXED_TOKENS] = frozenset(tokens)
     door = app[FRONT_DOOR] = FrontDoor(app)
     metrics.connections.set_function(door.__len__)
+    metrics.shared_memory_regions.set_function(app[CONTEXT].regions.__len__)
     app.cleanup_ctx.append(_executor)
     app.on_cleanup.append(_close_regions)
     v2_routes.add_routes(app)

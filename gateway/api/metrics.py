@@ -79,6 +79,11 @@ class HttpMetrics:
             "fixed admission.max_queue_wait_ms.",
             registry=registry,
         )
+        self.shared_memory_regions = Gauge(
+            "edge_gateway_shared_memory_regions",
+            "System shared-memory regions registered now (each holds a descriptor; 64 at most).",
+            registry=registry,
+        )
 
         # (route, method, status) -> its request counter and latency histogram. ``labels()`` takes a
         # lock and builds its key on every call; the set of routes, methods and codes is bounded.

@@ -65,6 +65,10 @@ class SharedMemoryRegions:
         self._lock = threading.Lock()
         self._regions: dict[str, tuple[Region, int]] = {}
 
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._regions)
+
     def register(self, name: str, key: object, offset_given: object, byte_size_given: object) -> Region:
         """Open the object ``key`` and register ``byte_size`` bytes of it from ``offset`` as ``name``;
         InvalidInputError naming what is wrong (Triton's words where it has some)."""

@@ -7,6 +7,7 @@ answered for a server without it."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -70,8 +71,16 @@ def refusal(call: object) -> str:
     return str(refused.value.message())
 
 
+def regions_gauge(gateway: Gateway) -> float:
+    """``edge_gateway_shared_memory_regions`` in the gateway's /metrics."""
+    text = gateway.api.get("/metrics").body.decode()
+    match = re.search(r"^edge_gateway_shared_memory_regions (\S+)$", text, re.MULTILINE)
+    assert match is not None
+    return float(match.group(1))
+
+
 def test_inputs_are_read_from_a_region_and_outputs_written_into_one(
-    client: triton.InferenceServerClient, key: str
+    client: triton.InferenceServerClient, gateway: Gateway, key: str
 ) -> None:
     # Given: one object holding the input at byte 64 of a region that starts at byte 128 of it, and
     # the output's place after it, as a client lays out one buffer
@@ -101,8 +110,10 @@ def test_inputs_are_read_from_a_region_and_outputs_written_into_one(
         written = shared_memory.get_contents_as_numpy(handle, np.float32, [3, 4], offset=640)
         np.testing.assert_array_equal(written, 2 * ROWS + 1)
         # And: unregistered, a region is gone from the status and cannot be used
+        assert regions_gauge(gateway) == 2
         client.unregister_system_shared_memory("frames")
         assert [entry["name"] for entry in client.get_system_shared_memory_status()] == ["results"]
+        assert regions_gauge(gateway) == 1
         message = refusal(lambda: client.infer("affine", [sent], model_version="1"))
         assert message == "input 'INPUT0': Unable to find system shared memory region: 'frames'"
     finally:
