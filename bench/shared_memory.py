@@ -65,7 +65,9 @@ class Regions:
         }
         contents = {"input": np.ascontiguousarray(item).tobytes(), "output": bytes(output_bytes)}
         for name, key in self.keys.items():
-            (SHARED_MEMORY_FOLDER / key.lstrip("/")).write_bytes(contents[name])
+            path = SHARED_MEMORY_FOLDER / key.lstrip("/")
+            path.write_bytes(contents[name])
+            path.chmod(0o666)  # the gateway takes only what every user may read and write
             self._post(
                 f"/v2/systemsharedmemory/region/{name}/register",
                 {"key": key, "offset": 0, "byte_size": len(contents[name])},

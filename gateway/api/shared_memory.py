@@ -49,7 +49,7 @@ def _elsewhere(request: web.Request) -> web.Response | None:
     return json_error(
         403,
         f"system shared memory is this host's: only a client on it (a loopback address) may use "
-        f"these routes, not {request.remote}",
+        f"these routes, not {request.remote or 'an unknown address'}",
     )
 
 

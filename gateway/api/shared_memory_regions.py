@@ -11,10 +11,11 @@ descriptor, so a region unregistered while a worker thread reads it cannot have 
 number given to another file under that read. Registration is bounded (``MAX_REGIONS``): each region
 holds a descriptor open until it is unregistered or the server stops.
 
-The server lends no client its own access: it takes only an object its own user owns, or one every
-user may read (and, for outputs, write), so that a client cannot have a root-run gateway read or
-overwrite another program's shared memory for it. Only clients on this host register regions at all
-(shared_memory.py): the objects are this host's.
+The server lends no client its own access: a TCP client's user cannot be known, so it takes only an
+object every user of the host may read (and, for outputs, write), whoever owns it; a client cannot
+have a root-run gateway read or overwrite another program's shared memory for it, nor any object it
+could not open itself. Only clients on this host register regions at all (shared_memory.py): the
+objects are this host's.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 from gateway.errors import InvalidInputError, OverloadedError
 
@@ -75,7 +77,7 @@ class SharedMemoryRegions:
         what = f"failed to register shared memory region '{name}'"
         if not name or len(name) > _NAME_CHARACTERS:
             raise InvalidInputError(f"a region name takes 1 to {_NAME_CHARACTERS} characters")
-        if not isinstance(key, str) or _KEY.fullmatch(key) is None or key.strip("/") in (".", ".."):
+        if not _is_key(key):
             raise InvalidInputError(
                 f"{what}: 'key' must be a POSIX shared-memory object's name ('/name': one leading slash "
                 f"at most, no other, 1 to 255 characters), got {str(key)[:60]!r}"
@@ -125,7 +127,7 @@ class SharedMemoryRegions:
             ) from None
         except PermissionError:
             raise InvalidInputError(
-                f"{what}: the object {key} cannot be opened by this server's user (uid {os.getuid()}): "
+                f"{what}: the object {key} cannot be opened by this server's user (uid {os.geteuid()}): "
                 f"its mode or owner must let that user read it, and write it for outputs"
             ) from None
         except OSError as exc:
@@ -168,6 +170,10 @@ class SharedMemoryRegions:
                     )
                 done += got
         except OSError as exc:
+            if exc.errno in _SERVER_SHORT_OF:
+                raise OverloadedError(
+                    f"input {tensor!r}: this server is short of memory: {exc.strerror}"
+                ) from None
             raise InvalidInputError(
                 f"input {tensor!r}: region '{name}' cannot be read: {exc.strerror}"
             ) from None
@@ -192,6 +198,8 @@ class SharedMemoryRegions:
             while done < data.nbytes:
                 done += os.pwrite(descriptor, data[done:], region.offset + offset + done)
         except OSError as exc:
+            if exc.errno in _SERVER_SHORT_OF:
+                raise OverloadedError(f"{what}: this server is short of memory: {exc.strerror}") from None
             raise InvalidInputError(f"{what}: region '{name}' cannot be written: {exc.strerror}") from None
         finally:
             os.close(descriptor)
@@ -204,7 +212,7 @@ class SharedMemoryRegions:
         if written and not region.writable:
             raise InvalidInputError(
                 f"{what}: shared memory region '{name}' is read-only to this server: an output needs "
-                f"an object it may write (its own user's, uid {os.geteuid()}, or one every user may write)"
+                "an object every user may write (chmod 0666)"
             )
 
     def _found(self, name: str, offset: int, size: int, what: str) -> tuple[Region, int]:
@@ -235,6 +243,18 @@ class SharedMemoryRegions:
         self.unregister(None)
 
 
+def _is_key(key: object) -> TypeGuard[str]:
+    """Whether ``key`` names an object in the shared-memory folder: one name, no other folder, and
+    text a file name can hold (a lone surrogate, which JSON can carry, cannot be encoded)."""
+    if not isinstance(key, str) or _KEY.fullmatch(key) is None or key.strip("/") in (".", ".."):
+        return False
+    try:
+        os.fsencode(key)
+    except UnicodeError:
+        return False
+    return True
+
+
 def on_this_host(remote: str | None) -> bool:
     """Whether a client at the address ``remote`` is on this host (a loopback address, IPv4-mapped
     too), so that this host's shared memory can be its own."""
@@ -254,16 +274,15 @@ def _count(what: str, field: str, value: object) -> int:
 
 def _object_size(what: str, key: str, descriptor: int, opened_to_write: bool) -> tuple[int, bool]:
     """The size of the object open at ``descriptor``, and whether outputs may be written to it;
-    InvalidInputError for one that is no regular file, or that this server would read for a client
-    with an access the client need not have (its own user's, not every user's)."""
+    InvalidInputError for one that is no regular file, or that not every user may read."""
     facts = os.fstat(descriptor)
     if not stat.S_ISREG(facts.st_mode):
         raise InvalidInputError(f"{what}: {key} is not a shared-memory object (not a regular file)")
-    own = facts.st_uid == os.geteuid()
-    if not own and not facts.st_mode & stat.S_IROTH:
+    if not facts.st_mode & stat.S_IROTH:
         raise InvalidInputError(
-            f"{what}: the object {key} belongs to uid {facts.st_uid} and other users may not read it: "
-            f"this server takes only its own user's objects (uid {os.geteuid()}) or ones every user may "
-            "read, so that it reads nothing for a client that the client could not read itself"
+            f"{what}: the object {key} (mode {stat.S_IMODE(facts.st_mode):04o}) is not readable by every "
+            "user of this host: this server takes only objects any user may read (chmod 0644; 0666 to "
+            "take outputs too), so that it never reads or writes for a client what the client could "
+            "not itself"
         )
-    return facts.st_size, opened_to_write and (own or bool(facts.st_mode & stat.S_IWOTH))
+    return facts.st_size, opened_to_write and bool(facts.st_mode & stat.S_IWOTH)

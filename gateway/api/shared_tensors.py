@@ -76,7 +76,8 @@ def check_shared_request(request: InferRequest, remote: str | None, regions: Sha
     run, as Triton checks it when it parses the request."""
     if not on_this_host(remote):
         raise InvalidInputError(
-            f"system shared memory is this host's: only a client on it may name a region, not {remote}"
+            "system shared memory is this host's: only a client on it may name a region, not "
+            f"{remote or 'an unknown address'}"
         )
     for wanted in request.outputs or ():
         place = wanted.shared

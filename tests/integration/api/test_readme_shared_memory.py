@@ -25,7 +25,9 @@ def test_the_readme_s_shared_memory_example_runs_as_written(running: RunningGate
     script = example.replace("127.0.0.1:8080", f"127.0.0.1:{running.api.port}").replace(
         '"/frames"', repr(key)
     )
+    script = script.replace('"/dev/shm/frames"', repr(f"/dev/shm{key}"))
     assert script.count(repr(key)) == 2
+    assert script.count(repr(f"/dev/shm{key}")) == 1
     finished = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
