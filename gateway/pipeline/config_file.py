@@ -170,7 +170,7 @@ class ConfigFile:
         return self._file.run(path, read_only_reason, CHECK)
 
     def camera_config(self, camera_id: str) -> CameraConfig | None:
-        return next((camera for camera in self._running().cameras if camera.id == camera_id), None)
+        return camera_in(self._running(), camera_id)
 
     def save_geometry(
         self,
@@ -205,7 +205,7 @@ class ConfigFile:
             except ConfigError:
                 on_disk = None
             if on_disk is not None:
-                check(next((camera for camera in on_disk.cameras if camera.id == camera_id), None), True)
+                check(camera_in(on_disk, camera_id), True)
             try:
                 self._file.run(path, partial(_write, text), SAVE_WRITE)
             except OSError as exc:
@@ -257,12 +257,17 @@ def _write(text: str, path: Path) -> None:
     write_atomically(path, text)
 
 
+def camera_in(config: GatewayConfig, camera_id: str) -> CameraConfig | None:
+    """The camera ``camera_id`` of ``config``, or None where it has none."""
+    return next((camera for camera in config.cameras if camera.id == camera_id), None)
+
+
 def pending_restart(camera_id: str, requested: GatewayConfig, in_force: GatewayConfig) -> str | None:
     """The line ``/v1/status`` shows for the camera while ``requested`` (a config the file asks for)
     waits for a restart to apply to it, or None when a reload applies it (or the camera is not
     running). The camera's config in force stands in for the camera as built: a reload installs a
     camera's config only when its restart-only settings are those it was built with."""
-    running = next((camera for camera in in_force.cameras if camera.id == camera_id), None)
+    running = camera_in(in_force, camera_id)
     if running is None:
         return None
     wanted = [camera for camera in requested.cameras if camera.id == camera_id]
