@@ -61,6 +61,7 @@ from gateway.ingest.image_sequence import ImageSequence, start_options
 from gateway.ingest.network_probe import probe_tcp
 from gateway.ingest.rtsp_diagnosis import answered_failure
 from gateway.ingest.urls import redact_url, source_kind
+from gateway.ingest.video_usability import MAX_FRAME_RATE
 
 __all__ = ["READ_RETRIES", "OpenCvSource", "gstreamer_available"]
 
@@ -175,7 +176,7 @@ class OpenCvSource:
         # What the stream says of its frame rate (FFmpeg: 0.2 for a 1/5 fps RTSP stream); None when
         # it says nothing usable. A slow one is named with the timeouts it needs (``cadence.py``).
         self.nominal_fps = fps if 0 < fps <= MAX_NOMINAL_FPS else None
-        self._frame_interval_s = 1.0 / (fps if 0 < fps <= 240 else DEFAULT_FILE_FPS)
+        self._frame_interval_s = 1.0 / (fps if 0 < fps <= MAX_FRAME_RATE else DEFAULT_FILE_FPS)
 
     def _new_capture(self) -> cv2.VideoCapture:
         try:
